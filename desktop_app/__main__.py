@@ -1,0 +1,5 @@
+"""`python -m desktop_app` runs the same entry point as the `lookalike` command."""
+
+from desktop_app.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,186 @@
+"""Loading photos as RGB and turning them into model input tensors.
+
+Every decode goes through `load_photo`, which knows the awkward cases of real catalogue files (EXIF
+orientation, transparency, CMYK, 16-bit, palettes, animations, decompression bombs) and decodes JPEGs at
+reduced size when the model needs far fewer pixels than the file holds.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from desktop_app.core.models import ModelManifest
+
+# Files with more pixels than this are refused before decoding (Pillow's own guard is 179 MP with a
+# warning and an error only at twice that). 100 MP covers medium-format product shots.
+MAX_PIXELS = 100_000_000
+
+_registered_heif = False
+
+
+def _register_heif() -> None:
+    global _registered_heif
+    if _registered_heif:
+        return
+    _registered_heif = True
+    try:
+        import pillow_heif
+    except ImportError:
+        return
+    pillow_heif.register_heif_opener()
+    if hasattr(pillow_heif, "register_avif_opener"):
+        pillow_heif.register_avif_opener()
+
+
+class PhotoError(Exception):
+    """A photo that cannot be used; `reason` is a short machine-readable code, the message says more."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass
+class LoadedPhoto:
+    image: Image.Image  # RGB, orientation applied, possibly reduced by JPEG draft decoding
+    width: int  # full size, after EXIF orientation
+    height: int
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError as exc:
+        raise PhotoError("vanished", "the file disappeared before it could be read") from exc
+    except PermissionError as exc:
+        raise PhotoError("unreadable", "permission denied") from exc
+    except IsADirectoryError as exc:
+        raise PhotoError("unreadable", "is a directory") from exc
+    except OSError as exc:
+        raise PhotoError("unreadable", f"cannot be read: {exc.strerror or exc}") from exc
+    if not data:
+        raise PhotoError("empty", "the file is empty (0 bytes)")
+    return data
+
+
+def load_photo(data: bytes, min_size: tuple[int, int] | None = None, max_pixels: int = MAX_PIXELS) -> LoadedPhoto:
+    """Decode image bytes to an RGB picture.
+
+    min_size (w, h): the decoder may reduce a JPEG while both sides stay at least this large (draft mode).
+    """
+    _register_heif()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError as exc:
+        raise PhotoError("not_an_image", "not a readable image file") from exc
+    except Image.DecompressionBombError as exc:
+        raise PhotoError("too_large", str(exc)) from exc
+    except OSError as exc:
+        raise PhotoError("decode_error", f"cannot be decoded: {exc}") from exc
+    w, h = im.size
+    if w * h > max_pixels:
+        raise PhotoError("too_large", f"{w} x {h} pixels is over the limit of {max_pixels // 1_000_000} MP")
+    if w == 0 or h == 0:
+        raise PhotoError("decode_error", "the image has no pixels")
+    orientation = 1
+    try:
+        orientation = int(im.getexif().get(0x0112, 1))
+    except Exception:  # a broken EXIF block must not cost the photo
+        orientation = 1
+    full_w, full_h = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+    try:
+        if im.format == "JPEG" and min_size is not None:
+            want = (min_size[1], min_size[0]) if orientation in (5, 6, 7, 8) else min_size
+            im.draft("RGB", want)
+        if getattr(im, "n_frames", 1) > 1:
+            im.seek(0)
+        im.load()
+        if orientation != 1:
+            im = ImageOps.exif_transpose(im)
+        rgb = to_rgb(im)
+    except Image.DecompressionBombError as exc:
+        raise PhotoError("too_large", str(exc)) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        text = str(exc)
+        reason = "truncated" if "truncated" in text or "broken data stream" in text else "decode_error"
+        raise PhotoError(reason, f"cannot be decoded: {text}") from exc
+    return LoadedPhoto(rgb, full_w, full_h)
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """RGB with transparency composited on white and 16-bit or float greyscale scaled, not clipped."""
+    if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        arr = np.asarray(im, dtype=np.float32)
+        top = 65535.0 if im.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        if im.mode == "F":
+            top = max(float(arr.max(initial=1.0)), 1e-6)
+        grey = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if im.mode != "RGB":
+        return im.convert("RGB")
+    return im
+
+
+_RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+
+
+def fit_to_model(im: Image.Image, manifest: ModelManifest, resize: str | None = None) -> Image.Image:
+    """Resize (and crop or pad) an RGB picture to the model's input size, per the manifest's resize mode."""
+    out_h, out_w = manifest.input_size
+    mode = resize or manifest.resize
+    resample = _RESAMPLE.get(manifest.interpolation, Image.Resampling.BICUBIC)
+    w, h = im.size
+    if mode == "squash":
+        return im.resize((out_w, out_h), resample)
+    if mode == "letterbox":
+        scale = min(out_w / w, out_h / h)
+        nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+        canvas = Image.new("RGB", (out_w, out_h), (255, 255, 255))
+        canvas.paste(im.resize((nw, nh), resample), ((out_w - nw) // 2, (out_h - nh) // 2))
+        return canvas
+    # center_crop: shortest side to the crop size, then the middle
+    scale = max(out_w / w, out_h / h)
+    nw, nh = max(out_w, round(w * scale)), max(out_h, round(h * scale))
+    resized = im.resize((nw, nh), resample)
+    left, top = (nw - out_w) // 2, (nh - out_h) // 2
+    return resized.crop((left, top, left + out_w, top + out_h))
+
+
+def to_tensor(im: Image.Image, manifest: ModelManifest) -> np.ndarray:
+    """float32 [C, H, W] (or [H, W, C]) normalised with the manifest's mean and std."""
+    arr = np.asarray(im, dtype=np.float32) * (1.0 / 255.0)
+    arr = (arr - np.asarray(manifest.mean, np.float32)) / np.asarray(manifest.std, np.float32)
+    if manifest.layout == "NCHW":
+        arr = arr.transpose(2, 0, 1)
+    return np.ascontiguousarray(arr)
+
+
+def preprocess(
+    data: bytes, manifest: ModelManifest, resize: str | None = None, mirror: bool = False
+) -> tuple[np.ndarray, LoadedPhoto]:
+    """Image bytes -> model input tensor(s): [1, ...] or, with mirror, [2, ...] (photo and its mirror)."""
+    out_h, out_w = manifest.input_size
+    loaded = load_photo(data, min_size=(out_w, out_h))
+    fitted = fit_to_model(loaded.image, manifest, resize)
+    tensors = [to_tensor(fitted, manifest)]
+    if mirror:
+        tensors.append(to_tensor(fitted.transpose(Image.Transpose.FLIP_LEFT_RIGHT), manifest))
+    return np.stack(tensors), loaded
+
+
+# Truncated files should fail loudly, not decode half a picture silently.
+ImageFile.LOAD_TRUNCATED_IMAGES = False

@@ -1,0 +1,161 @@
+"""Model manifests: what an ONNX embedder expects and produces, and where installed models live.
+
+A model is an ONNX file plus a JSON manifest next to it. The manifest is the single place that says how to
+preprocess photos for the model, so the encoder and the export scripts share this one format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from desktop_app.core.errors import ModelError
+
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "bundled"
+BUNDLED_MODEL = "efficientnet-lite0-imagenet"
+
+RESIZE_MODES = ("center_crop", "letterbox", "squash")
+
+
+@dataclass(frozen=True)
+class ModelManifest:
+    name: str  # unique id, e.g. "efficientnet-lite0-imagenet" or "clip-vit-b32-int8"
+    version: str
+    file: str  # ONNX file name, relative to the manifest
+    sha256: str
+    input_name: str
+    input_size: tuple[int, int]  # (height, width)
+    layout: str  # "NCHW" or "NHWC"
+    mean: tuple[float, float, float]  # on 0..1 pixel values
+    std: tuple[float, float, float]
+    resize: str  # one of RESIZE_MODES
+    interpolation: str  # "bicubic" or "bilinear"
+    output_name: str
+    dim: int
+    licence: str
+    source: str
+    family: str = "generic"  # "clip", "imagenet", ...
+    precision: str = "fp32"
+    description: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def model_id(self) -> str:
+        """Identity stored with every vector: vectors from different ids are never compared."""
+        return f"{self.name}@{self.version}:{self.sha256[:12]}"
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["input_size"] = list(self.input_size)
+        data["mean"] = list(self.mean)
+        data["std"] = list(self.std)
+        return json.dumps(data, indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelManifest:
+        try:
+            known = {f for f in cls.__dataclass_fields__}
+            kwargs = {k: v for k, v in data.items() if k in known}
+            kwargs["input_size"] = tuple(int(x) for x in data["input_size"])
+            kwargs["mean"] = tuple(float(x) for x in data["mean"])
+            kwargs["std"] = tuple(float(x) for x in data["std"])
+            kwargs["dim"] = int(data["dim"])
+            manifest = cls(**kwargs)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"The model manifest is incomplete or malformed ({exc}).") from exc
+        if manifest.resize not in RESIZE_MODES:
+            raise ModelError(f"Unknown resize mode {manifest.resize!r} in manifest of {manifest.name}.")
+        if manifest.layout not in ("NCHW", "NHWC"):
+            raise ModelError(f"Unknown layout {manifest.layout!r} in manifest of {manifest.name}.")
+        return manifest
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    manifest: ModelManifest
+    manifest_path: Path
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.manifest_path.parent / self.manifest.file
+
+    @property
+    def bundled(self) -> bool:
+        return self.manifest_path.parent == BUNDLED_DIR
+
+
+def load_manifest(path: Path) -> InstalledModel:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelError(f"Model manifest {path} does not exist.") from exc
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"Model manifest {path} cannot be read: {exc}") from exc
+    return InstalledModel(ModelManifest.from_dict(data), Path(path))
+
+
+def models_dir() -> Path:
+    """Where fetched and imported models live (per user)."""
+    from desktop_app.core.paths import user_data_dir
+
+    return user_data_dir() / "models"
+
+
+def installed_models() -> list[InstalledModel]:
+    """The bundled model first, then user-installed ones sorted by name."""
+    found = [load_manifest(p) for p in sorted(BUNDLED_DIR.glob("*.manifest.json"))]
+    mdir = models_dir()
+    if mdir.is_dir():
+        for p in sorted(mdir.glob("*/*.manifest.json")):
+            try:
+                found.append(load_manifest(p))
+            except ModelError:
+                continue  # a damaged install must not hide the others; `models list` reports it
+    return found
+
+
+def resolve_model(name_or_file: str | None) -> InstalledModel:
+    """A model by name, by manifest path, or by ONNX path with a manifest beside it; None = default."""
+    if not name_or_file:
+        return default_model()
+    candidate = Path(name_or_file)
+    if candidate.suffix == ".json" and candidate.exists():
+        return load_manifest(candidate)
+    if candidate.suffix == ".onnx" and candidate.exists():
+        manifest = candidate.with_suffix("").with_suffix(".manifest.json")
+        if not manifest.exists():
+            manifest = candidate.parent / (candidate.stem + ".manifest.json")
+        if not manifest.exists():
+            raise ModelError(
+                f"No manifest next to {candidate}. Import it with `lookalike models import {candidate} "
+                "--manifest MANIFEST.json`."
+            )
+        return load_manifest(manifest)
+    for model in installed_models():
+        if model.manifest.name == name_or_file:
+            return model
+    names = ", ".join(m.manifest.name for m in installed_models())
+    raise ModelError(f"Model {name_or_file!r} is not installed. Installed: {names}.")
+
+
+def default_model() -> InstalledModel:
+    models = installed_models()
+    for model in models:
+        if model.manifest.name == BUNDLED_MODEL:
+            return model
+    if models:
+        return models[0]
+    raise ModelError(
+        "No model is installed and the bundled model is missing; reinstall Lookalike "
+        "(the package ships desktop_app/bundled/efficientnet-lite0-imagenet.onnx)."
+    )

@@ -1,0 +1,95 @@
+"""The in-memory form of a catalog's embeddings: one contiguous float32 matrix, grouped by article.
+
+Search, matching, the inspector and label suggestions all read this; the catalog builds it once per model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class ArticleVectors:
+    """Photo vectors of one model, rows sorted so that each article's photos are contiguous.
+
+    vectors:   float32 [P, D], rows L2-normalised.
+    photo_ids: int64 [P], catalog photo id of each row.
+    offsets:   int64 [A + 1]; rows offsets[a]:offsets[a + 1] are the photos of article a.
+    articles:  A article ids (readable strings such as "shoes/sku123" or "mh01-gray").
+    views:     P view tags (None when the grouping rule gives none).
+    paths:     P photo paths relative to the photo folder.
+    labels:    A dicts field -> label (may be empty).
+    """
+
+    vectors: np.ndarray
+    photo_ids: np.ndarray
+    offsets: np.ndarray
+    articles: list[str]
+    views: list[str | None]
+    paths: list[str]
+    labels: list[dict[str, str]] = field(default_factory=list)
+    model_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.labels:
+            self.labels = [{} for _ in self.articles]
+        self.article_of_row = np.repeat(np.arange(len(self.articles), dtype=np.int64), np.diff(self.offsets))
+        self._index = {a: i for i, a in enumerate(self.articles)}
+
+    @property
+    def n_articles(self) -> int:
+        return len(self.articles)
+
+    @property
+    def n_photos(self) -> int:
+        return int(self.vectors.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1]) if self.vectors.ndim == 2 else 0
+
+    def article_index(self, article: str) -> int:
+        try:
+            return self._index[article]
+        except KeyError:
+            raise KeyError(f"Article {article!r} has no embedded photos in this catalog.") from None
+
+    def rows_of(self, a: int) -> slice:
+        return slice(int(self.offsets[a]), int(self.offsets[a + 1]))
+
+    def article_matrix(self, a: int) -> np.ndarray:
+        return self.vectors[self.rows_of(a)]
+
+    @classmethod
+    def from_groups(
+        cls,
+        groups: dict[str, np.ndarray],
+        views: dict[str, list[str | None]] | None = None,
+        model_id: str = "",
+    ) -> ArticleVectors:
+        """Build from {article: [n_i, D] vectors}; handy for tests and synthetic benchmarks."""
+        articles = list(groups)
+        mats = [np.asarray(groups[a], dtype=np.float32) for a in articles]
+        sizes = np.array([m.shape[0] for m in mats], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        dim = mats[0].shape[1] if mats else 0
+        vectors = np.concatenate(mats, axis=0) if mats else np.zeros((0, dim), np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = vectors / np.maximum(norms, 1e-12)
+        all_views: list[str | None] = []
+        paths: list[str] = []
+        for a, m in zip(articles, mats):
+            v = (views or {}).get(a) or [None] * m.shape[0]
+            all_views.extend(v)
+            paths.extend(f"{a}/{i}" for i in range(m.shape[0]))
+        return cls(
+            vectors=np.ascontiguousarray(vectors, dtype=np.float32),
+            photo_ids=np.arange(vectors.shape[0], dtype=np.int64),
+            offsets=offsets,
+            articles=articles,
+            views=all_views,
+            paths=paths,
+            model_id=model_id,
+        )
