@@ -228,11 +228,10 @@ def cmd_similar(args) -> int:
 
     from desktop_app.core.encoder import Encoder
     from desktop_app.core.images import PhotoError, preprocess, read_bytes
-    from desktop_app.core.indexer import catalog_model_id
-    from desktop_app.core.models import resolve_model
+    from desktop_app.core.indexer import catalog_model, catalog_model_id
 
     with _open_catalog(args) as catalog:
-        model = resolve_model(catalog.get_setting("model"))
+        model = catalog_model(catalog)
         model_id = catalog_model_id(catalog, model)
         av = catalog.article_vectors(model_id)
         if av.n_photos == 0:

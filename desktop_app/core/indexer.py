@@ -29,9 +29,9 @@ from desktop_app.core.catalog import (
     vectors_table,
 )
 from desktop_app.core.encoder import Encoder, normalise, physical_cores
-from desktop_app.core.errors import CatalogError, UserError
+from desktop_app.core.errors import CatalogError, ModelError, UserError
 from desktop_app.core.images import PhotoError, preprocess, read_bytes
-from desktop_app.core.models import InstalledModel, resolve_model
+from desktop_app.core.models import InstalledModel, load_manifest, resolve_model
 from desktop_app.core.scan import FoundFile, Grouper, GroupingRule, image_suffixes, walk_photos
 
 REASONS = {
@@ -141,8 +141,7 @@ def index_folder(
         rule = GroupingRule.from_dict(catalog.get_setting("grouping"))
     installed = encoder.model if encoder else (model if isinstance(model, InstalledModel) else None)
     if installed is None:
-        name = model if isinstance(model, str) else catalog.get_setting("model")
-        installed = resolve_model(name)
+        installed = resolve_model(model) if isinstance(model, str) else catalog_model(catalog)
     manifest = installed.manifest
     model_id = manifest.model_id
     resize = opts.resize or catalog.get_setting("resize") or None
@@ -165,7 +164,7 @@ def index_folder(
 
     try:
         catalog.set_settings(photo_root=str(root), grouping=rule.to_dict(), model=manifest.name,
-                             resize=resize, mirror=mirror)
+                             model_manifest=str(installed.manifest_path), resize=resize, mirror=mirror)
         run_id = catalog.start_run(model_id)
     except sa.exc.OperationalError as exc:
         raise CatalogError(f"Cannot write to the catalog {catalog.path}: {exc.orig}") from exc
@@ -410,6 +409,20 @@ def _write_batch(catalog, batch, to_embed, vectors, model_id, orphans, moved_ids
                 .on_conflict_do_update(index_elements=["photo_id", "model_id"],
                                        set_={"data": sa.literal_column("excluded.data"),
                                              "dim": sa.literal_column("excluded.dim")}))
+
+
+def catalog_model(catalog: Catalog) -> InstalledModel:
+    """The model this catalog was indexed with: by name when installed, else by its manifest file."""
+    name = catalog.get_setting("model")
+    if name is None:
+        return resolve_model(None)
+    try:
+        return resolve_model(name)
+    except ModelError:
+        path = catalog.get_setting("model_manifest")
+        if path and Path(path).exists():
+            return load_manifest(Path(path))
+        raise
 
 
 def catalog_model_id(catalog: Catalog, model: InstalledModel) -> str:
