@@ -57,6 +57,64 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folder", help="only articles under this folder prefix")
     _add_common(p)
 
+    p = sub.add_parser("inspect", help="why two articles match: similarity matrix and each method's pairs")
+    p.add_argument("article_a")
+    p.add_argument("article_b")
+    p.add_argument("--method", default="greedy", help="method drawn in the PNG")
+    p.add_argument("--threshold", type=float, default=None)
+    p.add_argument("--max-matches", type=int, default=None)
+    p.add_argument("--png", type=Path, help="write the matrix view as a PNG")
+    p.add_argument("--csv", type=Path, help="write the matrix as CSV")
+    _add_common(p)
+
+    for name, text in [("evaluate", "measure search quality per method (Recall@K, mAP)"),
+                       ("tune", "grid over method, s and m; store the best as the catalog default")]:
+        p = sub.add_parser(name, help=text)
+        proto = p.add_mutually_exclusive_group(required=True)
+        proto.add_argument("--groups", type=Path, help="CSV with columns article, group")
+        proto.add_argument("--split", action="store_true", help="split articles into halves and re-find them")
+        p.add_argument("--min-photos", type=int, default=2, help="with --split: articles with at least this many")
+        p.add_argument("--seed", type=int, default=0)
+        if name == "evaluate":
+            p.add_argument("--method", nargs="+", default=None, help="methods (default: all)")
+        _add_common(p)
+
+    p = sub.add_parser("labels", help="import, suggest, accept, export and evaluate article labels")
+    lsub = p.add_subparsers(dest="labels_command", required=True)
+    lp = lsub.add_parser("import", help="labels from a CSV (article|path, label[, field]) or folder names")
+    src = lp.add_mutually_exclusive_group(required=True)
+    src.add_argument("--csv", type=Path)
+    src.add_argument("--folder-level", type=int, help="use the folder at this depth (0 = top) as label")
+    lp.add_argument("--field", default="category")
+    _add_common(lp)
+    for name, text in [("suggest", "suggest labels for unlabelled articles"),
+                       ("accept", "accept suggestions with at least --min-confidence")]:
+        lp = lsub.add_parser(name, help=text)
+        lp.add_argument("--field", default="category")
+        lp.add_argument("--k", type=int, default=10, help="labelled neighbours that vote")
+        lp.add_argument("--method", default=None)
+        lp.add_argument("--min-confidence", type=float, default=0.0 if name == "suggest" else 0.8)
+        lp.add_argument("--order", choices=["certain", "uncertain"], default="certain")
+        _add_common(lp)
+    lp = lsub.add_parser("export", help="write labels as CSV or JSON")
+    lp.add_argument("output", type=Path)
+    lp.add_argument("--format", choices=["csv", "json"])
+    _add_common(lp)
+    lp = lsub.add_parser("evaluate", help="leave-one-out accuracy and coverage at >= 95% accuracy")
+    lp.add_argument("--field", default="category")
+    lp.add_argument("--k", type=int, default=10)
+    lp.add_argument("--method", default=None)
+    lp.add_argument("--plot", type=Path, help="write the coverage/accuracy curve as a PNG")
+    _add_common(lp)
+    lp = lsub.add_parser("set", help="set (or with no value, clear) a label on articles")
+    lp.add_argument("articles", nargs="+")
+    lp.add_argument("--value", default=None)
+    lp.add_argument("--field", default="category")
+    _add_common(lp)
+    lp = lsub.add_parser("undo", help="undo the last label decision")
+    lp.add_argument("--field", default=None)
+    _add_common(lp)
+
     p = sub.add_parser("gui", help="start the desktop app")
     p.add_argument("--db", type=Path)
     p = sub.add_parser("demo", help="index the bundled sample photos into a new catalog and open the app")
@@ -287,8 +345,234 @@ def _similar_photos(args, av, queries) -> int:
     return 0
 
 
+def _search_defaults(catalog, args) -> tuple[str, float | None, int | None]:
+    method = getattr(args, "method", None) or catalog.get_setting("method") or "greedy"
+    threshold = args.threshold if getattr(args, "threshold", None) is not None else catalog.get_setting("threshold")
+    m = args.max_matches if getattr(args, "max_matches", None) is not None else catalog.get_setting("max_matches")
+    return method, threshold, m
+
+
 def _similar_articles(args, catalog, av, queries) -> int:
-    raise UserError("Article search is not available in this build.")
+    from desktop_app.core.search import SearchIndex
+
+    method, threshold, m = _search_defaults(catalog, args)
+    index = SearchIndex(av)
+    label = args.label
+    if label and "=" not in label:
+        label = f"category={label}"
+    if queries is not None:
+        query = queries
+    else:
+        names = args.articles or [args.article]
+        for name in names:
+            if name not in av._index:
+                raise UserError(f"Article {name!r} is not in the catalog or has no embedded photo.")
+        query = names if args.articles else names[0]
+    try:
+        res = index.search(query, method, args.top, threshold=threshold, max_matches=m, label=label,
+                           folder=args.folder, n_pairs=3)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    if args.json:
+        print(json.dumps({
+            "method": method, "threshold": threshold, "max_matches": m, "mode": res.mode,
+            "elapsed_ms": round(res.elapsed_ms, 2),
+            "hits": [{"article": h.article, "score": _num(h.score), "passed": h.passed, "fallback": h.fallback,
+                      "pairs": [{"query_path": p.query_path, "path": p.path, "sim": round(p.sim, 4),
+                                 "rank": p.rank, "used": p.used, "reason": p.reason} for p in h.pairs]}
+                     for h in res.hits]}, indent=2))
+        return 0
+    opts = f"s={threshold}" if threshold is not None else ""
+    opts += f" m={m}" if m is not None else ""
+    print(f"Method {method} {opts}  ({res.mode}, {res.elapsed_ms:.1f} ms)")
+    for rank, h in enumerate(res.hits, 1):
+        best = h.pairs[0] if h.pairs else None
+        why = f"best pair {best.sim:.3f}: {best.query_path or 'query'} ~ {best.path}" if best else ""
+        print(f"{rank:>3}. {_num(h.score) if _num(h.score) is not None else 'n/a':<7} {h.article:<32} {why}")
+    return 0
+
+
+def _num(x: float) -> float | None:
+    import math
+
+    return round(float(x), 4) if math.isfinite(x) else None
+
+
+def _catalog_vectors(catalog):
+    from desktop_app.core.indexer import catalog_model, catalog_model_id
+
+    model = catalog_model(catalog)
+    av = catalog.article_vectors(catalog_model_id(catalog, model))
+    if av.n_photos == 0:
+        raise UserError("The catalog has no embedded photos for its model yet; run lookalike index first.")
+    return model, av
+
+
+def cmd_inspect(args) -> int:
+    from desktop_app.core.inspect import compare_line, inspect_articles, render_png
+
+    with _open_catalog(args) as catalog:
+        _, av = _catalog_vectors(catalog)
+        missing = {}
+        for art in (args.article_a, args.article_b):
+            missing[art] = [r.path for r in catalog.photos_of(art) if r.status != "ok"]
+        try:
+            ins = inspect_articles(av, args.article_a, args.article_b, args.threshold, args.max_matches, missing)
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+        if args.csv:
+            ins.write_csv(args.csv)
+        if args.png:
+            render_png(ins, args.method, args.png, catalog.photo_root())
+    if args.json:
+        print(json.dumps(ins.to_dict(), indent=2))
+        return 0
+    width = max(len(p) for p in ins.paths_a)
+    print(f"{args.article_a} (rows) vs {args.article_b} (columns)")
+    for j, p in enumerate(ins.paths_b, 1):
+        print(f"  col {j}: {p}" + (f" [{ins.views_b[j - 1]}]" if ins.views_b[j - 1] else ""))
+    print(" " * (width + 2) + "".join(f"{'col ' + str(j):>9}" for j in range(1, len(ins.paths_b) + 1)))
+    for i, p in enumerate(ins.paths_a):
+        print(f"{p:<{width}}  " + "".join(f"{v:>9.3f}" for v in ins.matrix[i]))
+    for m, res in ins.results.items():
+        pairs = ", ".join(f"({p.row + 1},{p.col + 1}) {p.sim:.3f}{'' if p.used else ' [' + p.reason + ']'}"
+                          for p in res.pairs)
+        score = _num(res.score)
+        print(f"{m:<10} score {score if score is not None else 'n/a'}  {pairs}"
+              + (f"  (fell back to {res.fallback})" if res.fallback else ""))
+    print(compare_line(ins))
+    return 0
+
+
+def _eval_setup(args, catalog):
+    from desktop_app.core import evaluate as ev
+
+    _, av = _catalog_vectors(catalog)
+    if args.groups:
+        return ev.group_queries(av, ev.read_groups(args.groups))
+    return ev.split_queries(av, args.min_photos, args.seed)
+
+
+def _print_scores(scores, title: str) -> None:
+    print(title)
+    print(f"{'method':<26}{'R@1':>7}{'R@5':>7}{'R@10':>7}{'mAP':>7}")
+    for s in scores:
+        print(f"{s.label:<26}{s.recall[1]:>7.3f}{s.recall[5]:>7.3f}{s.recall[10]:>7.3f}{s.map:>7.3f}")
+
+
+def cmd_evaluate(args) -> int:
+    from desktop_app.core import evaluate as ev
+
+    with _open_catalog(args) as catalog:
+        index, queries = _eval_setup(args, catalog)
+        specs = [ev.MethodSpec(m) for m in args.method] if args.method else ev.default_specs()
+        try:
+            scores = ev.evaluate(index, queries, specs)
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+    protocol = f"groups from {args.groups}" if args.groups else f"split (articles with >= {args.min_photos} photos)"
+    if args.json:
+        print(json.dumps({"protocol": protocol, "queries": len(queries),
+                          "results": [s.to_dict() for s in scores]}, indent=2))
+    else:
+        _print_scores(scores, f"{protocol}: {len(queries)} queries over {index.n_articles} articles")
+    return 0
+
+
+def cmd_tune(args) -> int:
+    from desktop_app.core import evaluate as ev
+
+    with _open_catalog(args) as catalog:
+        index, queries = _eval_setup(args, catalog)
+        scores = ev.evaluate(index, queries, ev.tuning_grid())
+        top = ev.best(scores)
+        catalog.set_settings(method=top.method, threshold=top.threshold, max_matches=top.max_matches)
+    scores_sorted = sorted(scores, key=lambda s: (-s.map, -s.recall[1]))
+    if args.json:
+        print(json.dumps({"best": top.to_dict(), "results": [s.to_dict() for s in scores_sorted]}, indent=2))
+    else:
+        _print_scores(scores_sorted, f"{len(queries)} queries; grid of {len(scores) - 1} settings, best first")
+        print(f"Stored as the catalog default: {top.label} (mAP {top.map:.3f}, R@1 {top.recall[1]:.3f})")
+    return 0
+
+
+def cmd_labels(args) -> int:
+    from desktop_app.core import labels as lab
+
+    with _open_catalog(args) as catalog:
+        cmd = args.labels_command
+        if cmd == "import":
+            if args.csv:
+                rep = lab.import_csv_labels(catalog, args.csv, args.field)
+            else:
+                rep = lab.import_folder_labels(catalog, args.folder_level, args.field)
+            out = {"applied": rep.applied, "unknown": rep.unknown, "skipped_rows": rep.skipped_rows}
+            if args.json:
+                print(json.dumps(out, indent=2))
+            else:
+                print(f"Applied {rep.applied} labels." + (f" {len(rep.unknown)} not in the catalog: "
+                      + ", ".join(rep.unknown[:10]) if rep.unknown else ""))
+            return 0
+        if cmd == "export":
+            n = lab.export_labels(catalog, args.output, args.format)
+            print(json.dumps({"written": n, "path": str(args.output)}) if args.json
+                  else f"Wrote {n} labels to {args.output}")
+            return 0
+        if cmd == "set":
+            unknown = [a for a in args.articles if a not in set(catalog.article_keys())]
+            if unknown:
+                raise UserError(f"Not in the catalog: {', '.join(unknown)}")
+            catalog.set_labels([(a, args.field, args.value) for a in args.articles])
+            print(json.dumps({"updated": len(args.articles)}) if args.json else f"Updated {len(args.articles)}")
+            return 0
+        if cmd == "undo":
+            ev = catalog.undo_last_label_event(args.field)
+            if args.json:
+                print(json.dumps({"undone": ev}, default=str))
+            else:
+                print("Nothing to undo." if ev is None else
+                      f"Undid {ev['action']} of {ev['article']} ({ev['field']}): back to {ev['old_value'] or '(none)'}")
+            return 0
+        from desktop_app.core.search import SearchIndex
+
+        _, av = _catalog_vectors(catalog)
+        index = SearchIndex(av)
+        method = args.method or catalog.get_setting("method") or "greedy"
+        if cmd == "evaluate":
+            labels = {a: d[args.field] for a, d in catalog.labels(args.field).items()}
+            result = lab.evaluate_labels(index, labels, args.field, args.k, method)
+            if args.plot:
+                lab.plot_curve(result, args.plot)
+            table = lab.curve_table(result)
+            if args.json:
+                print(json.dumps({**result.to_dict(), "table": table}, indent=2))
+            else:
+                print(f"Leave-one-out over {result.n} labelled articles ({result.n_labels} labels), "
+                      f"{method}, k={args.k}")
+                print(f"Accuracy at full coverage: {result.accuracy:.1%}")
+                t95 = f" (confidence >= {result.threshold_at_95:.2f})" if result.threshold_at_95 is not None else ""
+                print(f"Coverage at >= 95% accuracy: {result.coverage_at_95:.1%}{t95}")
+                print(f"{'min confidence':>15}{'coverage':>10}{'accuracy':>10}")
+                for r in table:
+                    print(f"{r['min_confidence']:>15.2f}{r['coverage']:>10.1%}{r['accuracy']:>10.1%}")
+            return 0
+        suggestions = lab.suggest_unlabelled(catalog, index, args.field, args.k, method, args.min_confidence,
+                                             args.order)
+        if cmd == "accept":
+            chosen = [s for s in suggestions if s.label is not None and s.confidence >= args.min_confidence]
+            catalog.set_labels([(s.article, args.field, s.label) for s in chosen], source="accepted",
+                               action="accept")
+            print(json.dumps({"accepted": len(chosen)}) if args.json else
+                  f"Accepted {len(chosen)} suggestions with confidence >= {args.min_confidence:.2f}")
+            return 0
+        if args.json:
+            print(json.dumps([s.to_dict() for s in suggestions], indent=2))
+        else:
+            for s in suggestions:
+                alts = ", ".join(f"{a} {c:.2f}" for a, c in s.alternatives[1:])
+                print(f"{s.article:<32} {s.label or '(no suggestion)':<22} {s.confidence:.2f}"
+                      + (f"   also: {alts}" if alts else ""))
+        return 0
 
 
 def cmd_gui(args) -> int:
@@ -308,4 +592,5 @@ def cmd_demo(args) -> int:
     raise UserError("The demo is not available in this build.")
 
 
-COMMANDS = {"index": cmd_index, "stats": cmd_stats, "similar": cmd_similar, "gui": cmd_gui, "demo": cmd_demo}
+COMMANDS = {"index": cmd_index, "stats": cmd_stats, "similar": cmd_similar, "gui": cmd_gui, "demo": cmd_demo,
+            "inspect": cmd_inspect, "evaluate": cmd_evaluate, "tune": cmd_tune, "labels": cmd_labels}

@@ -221,11 +221,14 @@ def test_migration_from_schema_1_keeps_labels(tmp_path):
             INSERT INTO labels VALUES ('sku1', 'category', 'bags', 0);
         """)
     cat = Catalog(path)
-    assert cat.schema_version() == 2
+    assert cat.schema_version() == 3
     assert cat.labels() == {"sku1": {"category": "bags"}}
     run = cat.start_run("m")  # the table v2 added works
     cat.finish_run(run, "done", {})
     assert cat.last_run()["status"] == "done"
+    cat.set_labels([("sku1", "category", "shoes")])  # and so does v3's decision log
+    assert cat.undo_last_label_event()["new_value"] == "shoes"
+    assert cat.labels() == {"sku1": {"category": "bags"}}
 
 
 def test_not_a_catalog_and_missing_catalog(tmp_path):

@@ -24,7 +24,7 @@ from desktop_app import __version__
 from desktop_app.core.errors import CatalogError
 from desktop_app.core.vectors import ArticleVectors
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 PAGE_SIZE = 16384  # vector blobs are 2-5 KB; 16 KB pages keep them off overflow chains
 
 metadata = sa.MetaData()
@@ -87,6 +87,17 @@ runs_table = sa.Table(
     sa.Column("model_id", sa.Text),
     sa.Column("summary", sa.Text),  # JSON
 )
+label_events_table = sa.Table(
+    "label_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("article", sa.Text, nullable=False),
+    sa.Column("field", sa.Text, nullable=False),
+    sa.Column("old_value", sa.Text),
+    sa.Column("new_value", sa.Text),
+    sa.Column("action", sa.Text, nullable=False),  # set, accept, alternative, skip, import, undo
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("undone", sa.Boolean, nullable=False, default=False),
+)
 
 
 def _v1_to_v2(conn: sa.Connection) -> None:
@@ -97,7 +108,12 @@ def _v1_to_v2(conn: sa.Connection) -> None:
     runs_table.create(conn, checkfirst=True)
 
 
-MIGRATIONS = {1: _v1_to_v2}  # from-version -> step to from-version + 1
+def _v2_to_v3(conn: sa.Connection) -> None:
+    """v3 added the label decision log, which makes review decisions undoable across restarts."""
+    label_events_table.create(conn, checkfirst=True)
+
+
+MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3}  # from-version -> step to from-version + 1
 
 
 @dataclass
@@ -398,26 +414,79 @@ class Catalog:
                 out.setdefault(article, {})[f] = value
         return out
 
-    def set_labels(self, items: Iterable[tuple[str, str, str | None]], source: str = "manual") -> int:
-        """(article, field, value) triples; value None removes the label. Committed before returning."""
-        from sqlalchemy.dialects.sqlite import insert
+    def set_labels(self, items: Iterable[tuple[str, str, str | None]], source: str = "manual",
+                   action: str = "set") -> int:
+        """(article, field, value) triples; value None removes the label.
 
+        Committed before returning, with one logged event per change so that it can be undone later.
+        """
         now = time.time()
         n = 0
         with self.engine.begin() as conn:
             for article, field, value in items:
-                if value is None or value == "":
-                    conn.execute(labels_table.delete().where(
-                        labels_table.c.article == article, labels_table.c.field == field))
-                else:
-                    stmt = insert(labels_table).values(article=article, field=field, value=value,
-                                                       source=source, updated_at=now)
-                    conn.execute(stmt.on_conflict_do_update(
-                        index_elements=["article", "field"],
-                        set_={"value": stmt.excluded.value, "source": stmt.excluded.source,
-                              "updated_at": stmt.excluded.updated_at}))
+                old = self._label_value(conn, article, field)
+                self._write_label(conn, article, field, value or None, source, now)
+                conn.execute(label_events_table.insert().values(
+                    article=article, field=field, old_value=old, new_value=value or None, action=action,
+                    at=now, undone=False))
                 n += 1
         return n
+
+    def record_skip(self, article: str, field: str) -> None:
+        """A reviewer skipped an article: logged so that the review order can remember it."""
+        with self.engine.begin() as conn:
+            old = self._label_value(conn, article, field)
+            conn.execute(label_events_table.insert().values(
+                article=article, field=field, old_value=old, new_value=old, action="skip", at=time.time(),
+                undone=False))
+
+    def undo_last_label_event(self, field: str | None = None) -> dict | None:
+        """Reverse the most recent label decision (optionally of one field); None when nothing is left."""
+        e = label_events_table
+        with self.engine.begin() as conn:
+            q = sa.select(e).where(e.c.undone.is_(False), e.c.action != "undo")
+            if field:
+                q = q.where(e.c.field == field)
+            row = conn.execute(q.order_by(e.c.id.desc()).limit(1)).first()
+            if row is None:
+                return None
+            if row.action != "skip":
+                self._write_label(conn, row.article, row.field, row.old_value, "manual", time.time())
+            conn.execute(e.update().where(e.c.id == row.id).values(undone=True))
+            return dict(row._mapping)
+
+    def label_events(self, limit: int = 100) -> list[dict]:
+        e = label_events_table
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(e).order_by(e.c.id.desc()).limit(limit)).all()
+        return [dict(r._mapping) for r in rows]
+
+    def labels_with_source(self) -> list[dict]:
+        t = labels_table
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.c.article, t.c.field, t.c.value, t.c.source, t.c.updated_at)
+                                .order_by(t.c.article, t.c.field)).all()
+        return [dict(r._mapping) for r in rows]
+
+    @staticmethod
+    def _label_value(conn, article: str, field: str) -> str | None:
+        return conn.execute(sa.select(labels_table.c.value).where(
+            labels_table.c.article == article, labels_table.c.field == field)).scalar()
+
+    @staticmethod
+    def _write_label(conn, article: str, field: str, value: str | None, source: str, now: float) -> None:
+        from sqlalchemy.dialects.sqlite import insert
+
+        if value is None:
+            conn.execute(labels_table.delete().where(labels_table.c.article == article,
+                                                     labels_table.c.field == field))
+            return
+        stmt = insert(labels_table).values(article=article, field=field, value=value, source=source,
+                                           updated_at=now)
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=["article", "field"],
+            set_={"value": stmt.excluded.value, "source": stmt.excluded.source,
+                  "updated_at": stmt.excluded.updated_at}))
 
     # ------------------------------------------------------------ index runs
 

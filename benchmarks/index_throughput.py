@@ -1,0 +1,103 @@
+"""Indexing throughput on real full-size photos: end-to-end pipeline versus the bare encoder.
+
+Prints photos/s for (a) `index_folder` on the whole photo folder (read, hash, decode, preprocess, embed,
+commit) and (b) the same encoder, batch and threads on already-preprocessed tensors, their ratio, the time
+of an unchanged re-index of a 1,000-photo folder, and the catalog size on disk.
+
+    python benchmarks/index_throughput.py [--photos DIR] [--model NAME|FILE] [--batch-size 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from desktop_app.core.catalog import Catalog
+from desktop_app.core.encoder import Encoder, physical_cores
+from desktop_app.core.images import preprocess, read_bytes
+from desktop_app.core.indexer import IndexOptions, index_folder
+from desktop_app.core.models import resolve_model
+from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule, walk_photos
+
+DATASET = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "magento-luma" / "photos"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--photos", type=Path, default=DATASET)
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--workers", type=int, default=None)
+    args = ap.parse_args()
+
+    os.environ.setdefault("LOOKALIKE_HOME", tempfile.mkdtemp(prefix="lookalike-bench-home-"))
+    model = resolve_model(args.model)
+    threads = physical_cores()
+    files = list(walk_photos(args.photos))
+    print(f"model {model.manifest.name} ({model.manifest.precision}), {len(files)} photos in {args.photos}, "
+          f"batch {args.batch_size}, encoder threads {threads}, cpu count {os.cpu_count()}")
+
+    work = Path(tempfile.mkdtemp(prefix="lookalike-bench-"))
+    encoder = Encoder(model, device="cpu", threads=threads)
+
+    # (b) bare encoder on preprocessed tensors (warm-up batch first, like the pipeline's first batch)
+    tensors = np.concatenate([preprocess(read_bytes(args.photos / f.rel), model.manifest)[0] for f in files])
+    encoder.encode(tensors[: args.batch_size])
+    t0 = time.perf_counter()
+    for start in range(0, len(tensors), args.batch_size):
+        encoder.encode(tensors[start:start + args.batch_size])
+    bare = len(tensors) / (time.perf_counter() - t0)
+    del tensors
+
+    # (a) end-to-end: a fresh catalog, the same encoder object (session already warm)
+    catalog = Catalog(work / "e2e.sqlite")
+    opts = IndexOptions(batch_size=args.batch_size, workers=args.workers, threads=threads)
+    t0 = time.perf_counter()
+    summary = index_folder(catalog, args.photos, rule=GroupingRule("pattern", MAGENTO_PATTERN), options=opts,
+                           encoder=encoder)
+    e2e_total = time.perf_counter() - t0
+    e2e = summary.embedded / e2e_total
+    t0 = time.perf_counter()
+    again = index_folder(catalog, args.photos, options=opts)
+    unchanged_725 = time.perf_counter() - t0
+    size = catalog.path.stat().st_size + sum(
+        p.stat().st_size for p in catalog.path.parent.glob(catalog.path.name + "-*"))
+    catalog.close()
+
+    # unchanged re-index of 1,000 photos: the dataset plus hard-linked copies under other names
+    big = work / "photos1000"
+    made = 0
+    while made < 1000:
+        for f in files:
+            if made >= 1000:
+                break
+            dst = big / f"copy{made // len(files)}" / f.rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.link(args.photos / f.rel, dst)
+            made += 1
+    cat2 = Catalog(work / "r1000.sqlite")
+    index_folder(cat2, big, options=opts, encoder=encoder)
+    t0 = time.perf_counter()
+    r = index_folder(cat2, big, options=opts)
+    unchanged_1000 = time.perf_counter() - t0
+    assert r.unchanged == 1000 and r.embedded == 0
+
+    print()
+    print(f"{'measure':<44}{'value':>12}")
+    print(f"{'end-to-end index (photos/s)':<44}{e2e:>12.1f}")
+    print(f"{'bare encoder on tensors (photos/s)':<44}{bare:>12.1f}")
+    print(f"{'ratio end-to-end / bare (goal >= 0.85)':<44}{e2e / bare:>12.2f}")
+    print(f"{'unchanged re-index, 725 photos (s)':<44}{unchanged_725:>12.3f}")
+    print(f"{'unchanged re-index, 1,000 photos (s)':<44}{unchanged_1000:>12.3f}")
+    print(f"{'catalog size on disk (MB)':<44}{size / 1e6:>12.2f}")
+    print(f"{'catalog bytes per photo':<44}{size / max(summary.photos, 1):>12.0f}")
+    assert again.embedded == 0
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""Measuring article search on a catalog: which set-matching method finds the right articles.
+
+Two protocols:
+- groups: a CSV maps articles to groups (other colours of one style, two listings of one product, ...);
+  every article with other members in its group ranks all other articles; relevant = same group.
+- split: every article with enough photos is split into two disjoint halves (fixed seed); the gallery holds
+  the second halves (and every other article whole), the first half is the query, and its own other half
+  is the one relevant answer.
+Metrics: Recall@K = share of queries with a relevant article among the first K; mAP = mean average
+precision over the full ranking (with one relevant answer this is the mean reciprocal rank).
+A single-photo baseline queries with one photo only (the first of the query set), ranked by best pair.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from desktop_app.core.errors import UserError
+from desktop_app.core.search import SearchIndex
+from desktop_app.core.vectors import ArticleVectors
+
+KS = (1, 5, 10)
+SINGLE = "single-photo"
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    method: str
+    threshold: float | None = None
+    max_matches: int | None = None
+
+    @property
+    def label(self) -> str:
+        parts = [self.method]
+        if self.threshold is not None:
+            parts.append(f"s={self.threshold:g}")
+        if self.max_matches is not None:
+            parts.append(f"m={self.max_matches}")
+        return " ".join(parts)
+
+
+@dataclass
+class MethodScore:
+    method: str
+    threshold: float | None
+    max_matches: int | None
+    queries: int
+    recall: dict[int, float]
+    map: float
+
+    @property
+    def label(self) -> str:
+        return MethodSpec(self.method, self.threshold, self.max_matches).label
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["recall"] = {f"R@{k}": v for k, v in self.recall.items()}
+        d["label"] = self.label
+        return d
+
+
+@dataclass
+class Query:
+    vectors: np.ndarray  # [q, D]
+    views: list[str | None]
+    relevant: set[int]  # gallery article indices
+    exclude: tuple[int, ...]  # gallery articles not to rank (the query's own article in groups mode)
+
+
+def _average_precision(ranked: list[int], relevant: set[int]) -> float:
+    hits, total = 0, 0.0
+    for rank, a in enumerate(ranked, start=1):
+        if a in relevant:
+            hits += 1
+            total += hits / rank
+    return total / len(relevant) if relevant else 0.0
+
+
+def score_queries(index: SearchIndex, queries: list[Query], spec: MethodSpec, single_photo: bool = False,
+                  ks=KS) -> MethodScore:
+    recalls = {k: 0 for k in ks}
+    aps = []
+    n_gallery = index.n_articles
+    for q in queries:
+        vecs, views = (q.vectors[:1], q.views[:1]) if single_photo else (q.vectors, q.views)
+        method = "max" if single_photo else spec.method
+        res = index.search(vecs, method, k=n_gallery, threshold=None if single_photo else spec.threshold,
+                           max_matches=None if single_photo else spec.max_matches, exclude=q.exclude,
+                           query_views=views, n_pairs=0, mode="exact")
+        ranked = res.indices
+        for k in ks:
+            recalls[k] += any(a in q.relevant for a in ranked[:k])
+        aps.append(_average_precision(ranked, q.relevant))
+    n = max(len(queries), 1)
+    return MethodScore(SINGLE if single_photo else spec.method, None if single_photo else spec.threshold,
+                       None if single_photo else spec.max_matches, len(queries),
+                       {k: recalls[k] / n for k in ks}, float(np.mean(aps)) if aps else 0.0)
+
+
+# ----------------------------------------------------------------------- protocols
+
+
+def read_groups(path: Path) -> dict[str, str]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            if not {"article", "group"} <= set(reader.fieldnames or []):
+                raise UserError(f"{path} needs the columns 'article' and 'group'.")
+            return {r["article"]: r["group"] for r in reader if r["article"] and r["group"]}
+    except OSError as exc:
+        raise UserError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def group_queries(av: ArticleVectors, groups: dict[str, str]) -> tuple[SearchIndex, list[Query]]:
+    members: dict[str, set[int]] = {}
+    for i, a in enumerate(av.articles):
+        if a in groups:
+            members.setdefault(groups[a], set()).add(i)
+    queries = []
+    for i, a in enumerate(av.articles):
+        g = groups.get(a)
+        if g is None or len(members[g]) < 2:
+            continue
+        rows = av.rows_of(i)
+        queries.append(Query(av.vectors[rows], av.views[rows], members[g] - {i}, (i,)))
+    if not queries:
+        raise UserError("No article of the catalog shares a group with another; check the groups file.")
+    return SearchIndex(av), queries
+
+
+def split_queries(av: ArticleVectors, min_photos: int = 2, seed: int = 0) -> tuple[SearchIndex, list[Query]]:
+    """Split articles with >= min_photos photos; the gallery keeps their second halves."""
+    rng = np.random.default_rng(seed)
+    groups: dict[str, np.ndarray] = {}
+    views: dict[str, list] = {}
+    queries_src = []
+    for i, a in enumerate(av.articles):
+        rows = np.arange(av.offsets[i], av.offsets[i + 1])
+        if len(rows) >= min_photos:
+            perm = rng.permutation(rows)
+            half = len(perm) // 2
+            q_rows, g_rows = np.sort(perm[:half]), np.sort(perm[half:])
+            queries_src.append((i, q_rows))
+        else:
+            g_rows = rows
+        groups[a] = av.vectors[g_rows]
+        views[a] = [av.views[r] for r in g_rows]
+    if not queries_src:
+        raise UserError(f"No article has {min_photos} or more photos to split.")
+    gallery = ArticleVectors.from_groups(groups, views, model_id=av.model_id)
+    queries = [Query(av.vectors[q], [av.views[r] for r in q], {i}, ()) for i, q in queries_src]
+    return SearchIndex(gallery), queries
+
+
+def default_specs() -> list[MethodSpec]:
+    return [MethodSpec(m) for m in ("greedy", "hungarian", "ordered", "centroid", "max")]
+
+
+def tuning_grid(thresholds=(None, 0.3, 0.5, 0.6, 0.7), max_matches=(None, 1, 2, 3)) -> list[MethodSpec]:
+    grid = [MethodSpec(m, s, k) for m, s, k in itertools.product(("greedy", "hungarian", "ordered"),
+                                                                   thresholds, max_matches)]
+    return grid + [MethodSpec("centroid"), MethodSpec("max")]
+
+
+def evaluate(index: SearchIndex, queries: list[Query], specs: list[MethodSpec],
+             with_single: bool = True, progress=None) -> list[MethodScore]:
+    out = []
+    for n, spec in enumerate(specs):
+        out.append(score_queries(index, queries, spec))
+        if progress:
+            progress(n + 1, len(specs) + with_single, spec.label)
+    if with_single:
+        out.append(score_queries(index, queries, MethodSpec("max"), single_photo=True))
+    return out
+
+
+def best(scores: list[MethodScore]) -> MethodScore:
+    """Highest mAP, then Recall@1; single-photo baselines are not a catalog setting."""
+    candidates = [s for s in scores if s.method != SINGLE]
+    return max(candidates, key=lambda s: (round(s.map, 6), s.recall.get(1, 0.0), -len(s.label)))

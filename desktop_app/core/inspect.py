@@ -1,0 +1,198 @@
+"""The match between two articles laid open: the pairwise similarity matrix and each method's pairs.
+
+The GUI's match inspector and `lookalike inspect` both read an `Inspection`; the scoring always comes from
+`desktop_app.core.matching`, never re-implemented here. `render_png` draws the same view with Pillow so
+the CLI can export a picture without Qt.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from desktop_app.core import matching
+from desktop_app.core.errors import UserError
+from desktop_app.core.vectors import ArticleVectors
+
+INSPECT_METHODS = ("greedy", "hungarian", "ordered", "centroid", "max")
+
+
+@dataclass
+class Inspection:
+    article_a: str
+    article_b: str
+    matrix: np.ndarray  # [n_a, n_b] cosine similarities
+    paths_a: list[str]
+    paths_b: list[str]
+    views_a: list[str | None]
+    views_b: list[str | None]
+    threshold: float | None
+    max_matches: int | None
+    results: dict[str, matching.MatchResult] = field(default_factory=dict)
+    missing_a: list[str] = field(default_factory=list)  # photos without a vector (failed to embed)
+    missing_b: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        def pairs(res: matching.MatchResult) -> list[dict]:
+            return [{"row": p.row, "col": p.col, "query_path": self.paths_a[p.row],
+                     "path": self.paths_b[p.col], "sim": round(p.sim, 4), "rank": p.rank, "used": p.used,
+                     "reason": p.reason} for p in res.pairs]
+
+        return {
+            "article_a": self.article_a, "article_b": self.article_b,
+            "paths_a": self.paths_a, "paths_b": self.paths_b,
+            "views_a": self.views_a, "views_b": self.views_b,
+            "threshold": self.threshold, "max_matches": self.max_matches,
+            "matrix": np.round(self.matrix, 4).tolist(),
+            "methods": {m: {"score": _finite(r.score), "passed": r.passed, "fallback": r.fallback,
+                            "pairs": pairs(r)} for m, r in self.results.items()},
+            "comparison": compare_line(self),
+            "missing_a": self.missing_a, "missing_b": self.missing_b,
+        }
+
+    def write_csv(self, path: Path) -> None:
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow([f"{self.article_a} \\ {self.article_b}", *self.paths_b])
+            for path_a, row in zip(self.paths_a, self.matrix):
+                w.writerow([path_a, *(f"{v:.4f}" for v in row)])
+
+
+def _finite(x: float) -> float | None:
+    return round(float(x), 4) if np.isfinite(x) else None
+
+
+def inspect_articles(av: ArticleVectors, a: str, b: str, threshold: float | None = None,
+                     max_matches: int | None = None, missing: dict[str, list[str]] | None = None) -> Inspection:
+    """Compare two catalog articles with every method. Raises UserError when one has no vectors."""
+    missing = missing or {}
+    for art in (a, b):
+        if art not in av._index:
+            extra = f" ({len(missing.get(art, []))} photos failed to embed)" if missing.get(art) else ""
+            raise UserError(f"Article {art!r} has no embedded photo{extra}, so there is nothing to compare.")
+    ia, ib = av.article_index(a), av.article_index(b)
+    ra, rb = av.rows_of(ia), av.rows_of(ib)
+    va, vb = av.vectors[ra], av.vectors[rb]
+    ins = Inspection(a, b, matching.similarity_matrix(va, vb), av.paths[ra], av.paths[rb], av.views[ra],
+                     av.views[rb], threshold, max_matches, missing_a=missing.get(a, []),
+                     missing_b=missing.get(b, []))
+    rescore(ins, va, vb)
+    return ins
+
+
+def rescore(ins: Inspection, va: np.ndarray | None = None, vb: np.ndarray | None = None) -> None:
+    """(Re)compute every method's result for the current threshold and m; centroid needs the vectors."""
+    for m in INSPECT_METHODS:
+        if m == "centroid":
+            if va is not None and vb is not None:
+                ins.results[m] = matching.centroid(va, vb)
+            continue
+        ins.results[m] = matching.match(m, ins.matrix, ins.views_a, ins.views_b, ins.threshold, ins.max_matches)
+
+
+def compare_line(ins: Inspection) -> str:
+    """One sentence on how greedy and Hungarian differ for this pair of articles."""
+    g, h = ins.results.get("greedy"), ins.results.get("hungarian")
+    if g is None or h is None or not g.used_pairs or not h.used_pairs:
+        return "No pair passes the threshold for greedy or Hungarian."
+    gt = sum(p.sim for p in g.used_pairs)
+    ht = sum(p.sim for p in h.used_pairs)
+    gw = min(p.sim for p in g.used_pairs)
+    hw = min(p.sim for p in h.used_pairs)
+    if {(p.row, p.col) for p in g.used_pairs} == {(p.row, p.col) for p in h.used_pairs}:
+        return f"Greedy and Hungarian choose the same {len(g.used_pairs)} pairs (total {gt:.2f})."
+    return (f"Hungarian total {ht:.2f} vs greedy {gt:.2f}; its worst pair {hw:.3f} vs greedy's {gw:.3f}.")
+
+
+# ----------------------------------------------------------------------- picture
+
+
+def _colour(v: float, lo: float, hi: float) -> tuple[int, int, int]:
+    """A white -> blue scale: higher similarity, darker blue."""
+    t = 0.0 if hi <= lo else min(max((v - lo) / (hi - lo), 0.0), 1.0)
+    return (int(255 - t * 225), int(255 - t * 160), int(255 - t * 60))
+
+
+def render_png(ins: Inspection, method: str, out: Path, photo_root: Path | None = None, cell: int = 72) -> Path:
+    """The matrix as a heatmap with thumbnails as headers and the method's pairs marked, as a PNG."""
+    from PIL import Image, ImageDraw
+
+    res = ins.results.get(method)
+    if res is None:
+        raise UserError(f"Unknown method {method!r}.")
+    n_a, n_b = ins.matrix.shape
+    head = cell
+    legend_h = 64
+    w, h = max(head + n_b * cell + 20, 560), head + n_a * cell + legend_h + 40
+    img = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(img)
+    lo, hi = float(ins.matrix.min()), float(ins.matrix.max())
+    lo = min(lo, hi - 1e-6)
+
+    def thumb(rel: str) -> Image.Image | None:
+        if photo_root is None:
+            return None
+        try:
+            from desktop_app.core.images import load_photo, read_bytes
+
+            im = load_photo(read_bytes(photo_root / rel), min_size=(cell, cell)).image
+            im.thumbnail((cell - 6, cell - 6))
+            return im
+        except Exception:  # noqa: BLE001 - a missing thumbnail must not cost the picture
+            return None
+
+    for j, rel in enumerate(ins.paths_b):
+        t = thumb(rel)
+        x0 = head + j * cell
+        if t:
+            img.paste(t, (x0 + (cell - t.width) // 2, (head - t.height) // 2))
+        else:
+            d.text((x0 + 4, head // 2), Path(rel).stem[:10], fill="#333")
+    for i, rel in enumerate(ins.paths_a):
+        t = thumb(rel)
+        y0 = head + i * cell
+        if t:
+            img.paste(t, ((head - t.width) // 2, y0 + (cell - t.height) // 2))
+        else:
+            d.text((4, y0 + cell // 2), Path(rel).stem[:10], fill="#333")
+    chosen = {(p.row, p.col): p for p in res.pairs}
+    used_rows = {p.row for p in res.used_pairs}
+    used_cols = {p.col for p in res.used_pairs}
+    for i in range(n_a):
+        for j in range(n_b):
+            x0, y0 = head + j * cell, head + i * cell
+            v = float(ins.matrix[i, j])
+            fill = _colour(v, lo, hi)
+            if res.pairs and (i not in used_rows and j not in used_cols) and (i, j) not in chosen:
+                fill = tuple(int(c * 0.55 + 200 * 0.45) for c in fill)  # unpaired row and column: greyed
+            d.rectangle([x0, y0, x0 + cell - 1, y0 + cell - 1], fill=fill, outline="#ffffff")
+            ink = "#ffffff" if sum(fill) < 420 else "#111111"
+            d.text((x0 + cell // 2 - 12, y0 + cell // 2 - 6), f"{v:.3f}", fill=ink)
+            p = chosen.get((i, j))
+            if p is not None:
+                colour = "#e07b00" if p.used else "#888888"
+                d.rectangle([x0 + 2, y0 + 2, x0 + cell - 3, y0 + cell - 3], outline=colour, width=3)
+                d.text((x0 + 5, y0 + 4), f"({p.rank})", fill=colour)
+                if p.reason == matching.BELOW_THRESHOLD:
+                    d.line([x0 + 6, y0 + cell // 2, x0 + cell - 6, y0 + cell // 2], fill="#c0392b", width=2)
+                elif p.reason == matching.BEYOND_M:
+                    d.text((x0 + cell - 16, y0 + 4), "m", fill="#c0392b")
+    # legend
+    ly = head + n_a * cell + 12
+    for k in range(200):
+        v = lo + (hi - lo) * k / 199
+        d.line([head + k, ly, head + k, ly + 14], fill=_colour(v, lo, hi))
+    d.text((head, ly + 18), f"{lo:.3f}", fill="#333")
+    d.text((head + 170, ly + 18), f"{hi:.3f}", fill="#333")
+    score = "n/a" if not np.isfinite(res.score) else f"{res.score:.3f}"
+    d.text((head + 220, ly), f"{method}: score {score}, {res.passed} pairs used", fill="#111")
+    d.text((4, 4), f"{ins.article_a} (rows) vs {ins.article_b} (columns)", fill="#111")
+    out = Path(out)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    out.write_bytes(buf.getvalue())
+    return out
