@@ -589,7 +589,50 @@ def _run_gui(db: Path | None) -> int:
 
 
 def cmd_demo(args) -> int:
-    raise UserError("The demo is not available in this build.")
+    """Copy the bundled sample photos, index them, label half of them, and open the app (or print a query)."""
+    import csv
+    import shutil
+
+    from desktop_app.core.catalog import Catalog
+    from desktop_app.core.indexer import index_folder
+    from desktop_app.core.models import BUNDLED_DIR
+    from desktop_app.core.paths import user_data_dir
+    from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
+    from desktop_app.core.state import remember_catalog
+
+    sample = BUNDLED_DIR / "sample"
+    if not (sample / "photos").is_dir():
+        raise UserError(f"The bundled sample photos are missing ({sample}); reinstall Lookalike.")
+    base = args.dir or user_data_dir() / "demo"
+    photos = base / "photos"
+    if not photos.exists():
+        shutil.copytree(sample / "photos", photos)
+        for name in ("README.md", "LICENSE_OSL.txt", "LICENSE_AFL.txt"):
+            if (sample / name).exists():
+                shutil.copy(sample / name, base / name)
+    db = args.db or base / "demo.sqlite"
+    with Catalog(db) as catalog:
+        summary = index_folder(catalog, photos, rule=GroupingRule("pattern", MAGENTO_PATTERN))
+        if not catalog.labels():
+            # Label every other article from the sample's ground truth: the rest is left for suggestions.
+            rows = list(csv.DictReader(open(sample / "manifest.csv", encoding="utf-8")))
+            cats = dict(sorted({r["article"]: r["category"] for r in rows}.items()))
+            catalog.set_labels([(a, "category", c) for a, c in list(cats.items())[::2]], source="import",
+                               action="import")
+        remember_catalog(catalog.path)
+        first = catalog.article_keys()[0]
+    if not args.json:
+        print(f"Demo catalog {db}: {summary.articles} articles, {summary.photos} photos "
+              f"({summary.embedded} embedded now) with {summary.model} on {summary.device}.")
+        print("This model is an ImageNet classifier's features (EfficientNet-Lite0), not CLIP; "
+              "see `lookalike models list` for CLIP.")
+    if args.no_gui:
+        ns = argparse.Namespace(db=db, json=args.json, article=first, articles=None, image=None, photos=False,
+                                method=None, threshold=None, max_matches=None, top=5, label=None, folder=None)
+        if not args.json:
+            print(f"\nMost similar to {first}:")
+        return cmd_similar(ns)
+    return _run_gui(Path(db))
 
 
 COMMANDS = {"index": cmd_index, "stats": cmd_stats, "similar": cmd_similar, "gui": cmd_gui, "demo": cmd_demo,

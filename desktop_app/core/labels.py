@@ -51,14 +51,24 @@ class ImportReport:
 # ----------------------------------------------------------------------- suggestions
 
 
-def vote(neighbours: list[Neighbour]) -> tuple[str | None, float, list[tuple[str, float]]]:
+# Votes weigh exp((score - best score) / T). Cosines of one model sit in a narrow band (0.3-1.0 here), so
+# weighting by the raw score lets five far neighbours outvote two near-duplicates. Leave-one-out on the
+# Magento catalogue (category, greedy, k=10): raw-score weights 86.5% accuracy and 76.5% coverage at 95%
+# accuracy; T=0.05 97.9% and 100%; T=0.02 98.3% but less room for confidences between 0 and 1.
+VOTE_TEMPERATURE = 0.05
+
+
+def vote(neighbours: list[Neighbour], temperature: float = VOTE_TEMPERATURE
+         ) -> tuple[str | None, float, list[tuple[str, float]]]:
     """Score-weighted vote: (best label, its share, top-3 labels with shares)."""
     weights: dict[str, float] = defaultdict(float)
-    for n in neighbours:
-        weights[n.label] += max(n.score, 0.0)
-    total = sum(weights.values())
-    if not weights or total <= 0:
+    finite = [n for n in neighbours if np.isfinite(n.score)]
+    if not finite:
         return None, 0.0, []
+    top = max(n.score for n in finite)
+    for n in finite:
+        weights[n.label] += float(np.exp((n.score - top) / temperature))
+    total = sum(weights.values())
     ranked = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))
     shares = [(label, w / total) for label, w in ranked[:3]]
     return shares[0][0], shares[0][1], shares
