@@ -1,0 +1,117 @@
+"""Small preview images of catalogue photos, made on demand and cached on disk.
+
+Front ends ask for `thumbnail(path, size)` from a worker thread and get back the path of a JPEG no larger
+than size x size. The cache key covers the photo's absolute path, size on disk and modification time, so an
+edited photo gets a fresh thumbnail while a moved catalog keeps reusing the old ones. Plain Python and
+Pillow only: the GUI loads the file into a QImage itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+from desktop_app.core.images import PhotoError, load_photo, read_bytes
+from desktop_app.core.paths import thumbnail_dir
+
+SIZES = (96, 128, 160, 192, 256)
+DEFAULT_SIZE = 160
+# Thumbnails are looked at, not analysed: a modest quality keeps the cache small and fast to read.
+JPEG_QUALITY = 85
+
+
+def cache_key(path: Path, size: int, stat: os.stat_result | None = None) -> str:
+    """A stable name for one photo at one size; changes when the file is replaced or edited."""
+    st = stat or os.stat(path)
+    raw = os.fsencode(os.path.abspath(path)) + f"|{st.st_size}|{st.st_mtime_ns}|{size}".encode()
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+def cached_path(key: str, size: int, root: Path | None = None) -> Path:
+    base = root or thumbnail_dir()
+    # Two-level fan-out keeps any one directory well below the size where file managers and NTFS slow down.
+    return base / str(size) / key[:2] / f"{key}.jpg"
+
+
+def lookup(path: Path, size: int, root: Path | None = None) -> Path | None:
+    """The cached thumbnail if it is already on disk, without decoding anything."""
+    try:
+        target = cached_path(cache_key(Path(path), size), size, root)
+    except OSError:
+        return None
+    return target if target.exists() else None
+
+
+def thumbnail(path: Path, size: int = DEFAULT_SIZE, root: Path | None = None) -> Path:
+    """The path of a cached JPEG thumbnail of `path`, making it first when needed.
+
+    Raises PhotoError when the photo cannot be read or decoded (the caller shows a placeholder).
+    When the cache folder cannot be written (read-only home, disk full) the thumbnail is still made, in a
+    temporary file, so browsing keeps working.
+    """
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError as exc:
+        raise PhotoError("vanished", "the photo is no longer on disk") from exc
+    except OSError as exc:
+        raise PhotoError("unreadable", f"cannot be read: {exc.strerror or exc}") from exc
+    target = cached_path(cache_key(path, size, st), size, root)
+    if target.exists():
+        return target
+    image = render(read_bytes(path), size)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _save_atomically(image, target)
+        return target
+    except OSError:
+        fd, tmp = tempfile.mkstemp(prefix="lookalike-thumb-", suffix=".jpg")
+        os.close(fd)
+        image.save(tmp, "JPEG", quality=JPEG_QUALITY)
+        return Path(tmp)
+
+
+def render(data: bytes, size: int) -> Image.Image:
+    """Decode photo bytes into an RGB image that fits in size x size, keeping the aspect ratio."""
+    # Asking the JPEG decoder for at least the target size lets it skip most of the pixels (draft mode).
+    loaded = load_photo(data, min_size=(size, size))
+    image = loaded.image
+    image.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return image
+
+
+def _save_atomically(image: Image.Image, target: Path) -> None:
+    # Two workers may make the same thumbnail at once; writing to a temporary name and renaming means a
+    # reader never sees half a file.
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".jpg")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            image.save(fh, "JPEG", quality=JPEG_QUALITY)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def cache_size_bytes(root: Path | None = None) -> int:
+    """Disk space the thumbnail cache uses (for the settings dialog)."""
+    base = root or thumbnail_dir()
+    total = 0
+    for folder, _dirs, files in os.walk(base):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(folder, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+__all__ = ["DEFAULT_SIZE", "SIZES", "PhotoError", "cache_key", "cache_size_bytes", "cached_path", "lookup",
+           "render", "thumbnail"]

@@ -1,0 +1,49 @@
+"""Starting the desktop app: `run(db)` is what `lookalike` and `lookalike gui [--db]` call.
+
+With a catalog path it opens that catalog (this is also how `lookalike demo` shows its freshly indexed
+catalog); without one it reopens the catalog used last, or shows the welcome screen.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtWidgets import QApplication
+
+from desktop_app import __version__
+from desktop_app.gui.errors import install_excepthook, setup_logging
+from desktop_app.gui.prefs import APPLICATION, ORGANISATION
+
+
+def make_app(argv: list[str] | None = None) -> QApplication:
+    QCoreApplication.setOrganizationName(ORGANISATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    QCoreApplication.setApplicationVersion(__version__)
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationDisplayName("Lookalike")
+    return app  # type: ignore[return-value]
+
+
+def create_window(db: Path | None = None):
+    """The main window with its catalog being opened (for run(), tests and the screenshot script)."""
+    from desktop_app.gui.mainwindow import MainWindow
+
+    window = MainWindow()
+    window.show()
+    # Open after the first paint so the window appears at once, whatever the catalog's size.
+    QTimer.singleShot(0, lambda: window.open_catalog(Path(db) if db is not None else None))
+    return window
+
+
+def run(db: Path | None = None) -> int:
+    app = make_app()
+    setup_logging()
+    install_excepthook()
+    window = create_window(db)
+    code = app.exec()
+    window.shutdown()
+    return int(code)

@@ -1,0 +1,188 @@
+"""Painting of grid cells and similar-result rows.
+
+Delegates draw from model roles only and never block: a missing thumbnail is a soft placeholder that the
+model repaints when the thumbnail arrives. Cell sizes are fixed per thumbnail size, which lets the views
+use uniform item sizes and lay out 100,000 cells without measuring each one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette, QPixmap
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from desktop_app.gui.models import ArticleRole, CountRole, ErrorsRole, LabelRole, PairsRole, ScoreRole
+from desktop_app.gui.thumbs import ThumbnailLoader
+
+PAD = 8
+PLACEHOLDER = QColor("#e9ebef")
+
+
+def draw_pixmap_fit(p: QPainter, rect: QRect, pix: QPixmap | None) -> None:
+    """Centre a thumbnail in rect, keeping its aspect ratio; a placeholder tile while it loads."""
+    if pix is None or pix.isNull():
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(rect), 6, 6)
+        p.fillPath(path, PLACEHOLDER)
+        return
+    size = pix.size().scaled(rect.size(), Qt.AspectRatioMode.KeepAspectRatio)
+    x = rect.x() + (rect.width() - size.width()) // 2
+    y = rect.y() + (rect.height() - size.height()) // 2
+    p.drawPixmap(QRect(x, y, size.width(), size.height()), pix)
+
+
+def _selected(option: QStyleOptionViewItem) -> bool:
+    return bool(option.state & QStyle.StateFlag.State_Selected)
+
+
+class ArticleDelegate(QStyledItemDelegate):
+    """A grid cell: cover photo, photo-count badge, article id and its label."""
+
+    def __init__(self, thumb_size: int, parent=None) -> None:
+        super().__init__(parent)
+        self.thumb_size = thumb_size
+
+    def set_thumb_size(self, size: int) -> None:
+        self.thumb_size = size
+
+    def cell_size(self, font: QFont) -> QSize:
+        fm = QFontMetrics(font)
+        return QSize(self.thumb_size + 2 * PAD, self.thumb_size + 2 * PAD + 2 * fm.height() + 4)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        return self.cell_size(option.font)
+
+    def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        r = option.rect.adjusted(2, 2, -2, -2)
+        pal = option.palette
+        selected = _selected(option)
+        bg = QPainterPath()
+        bg.addRoundedRect(QRectF(r), 8, 8)
+        if selected:
+            p.fillPath(bg, pal.color(QPalette.ColorRole.Highlight).lighter(170))
+            p.setPen(pal.color(QPalette.ColorRole.Highlight))
+            p.drawPath(bg)
+        elif option.state & QStyle.StateFlag.State_MouseOver:
+            p.fillPath(bg, pal.color(QPalette.ColorRole.AlternateBase))
+        ts = self.thumb_size
+        thumb = QRect(r.x() + (r.width() - ts) // 2, r.y() + PAD - 2, ts, ts)
+        draw_pixmap_fit(p, thumb, index.data(Qt.ItemDataRole.DecorationRole))
+
+        count = index.data(CountRole) or 0
+        errors = index.data(ErrorsRole) or 0
+        badge_text = str(count)
+        f = QFont(option.font)
+        f.setPointSizeF(max(7.0, f.pointSizeF() * 0.85))
+        f.setBold(True)
+        fm = QFontMetrics(f)
+        bw = max(fm.horizontalAdvance(badge_text) + 10, fm.height() + 2)
+        badge = QRect(thumb.right() - bw - 3, thumb.top() + 4, bw, fm.height() + 2)
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(badge), badge.height() / 2, badge.height() / 2)
+        p.fillPath(path, QColor(160, 40, 40, 220) if errors else QColor(30, 30, 30, 190))
+        p.setFont(f)
+        p.setPen(QColor("white"))
+        p.drawText(badge, int(Qt.AlignmentFlag.AlignCenter), badge_text)
+
+        text_rect = QRect(r.x() + PAD, thumb.bottom() + 4, r.width() - 2 * PAD, QFontMetrics(option.font).height())
+        title = QFont(option.font)
+        title.setBold(True)
+        p.setFont(title)
+        p.setPen(pal.color(QPalette.ColorRole.Text))
+        name = QFontMetrics(title).elidedText(index.data(ArticleRole) or "", Qt.TextElideMode.ElideMiddle,
+                                              text_rect.width())
+        p.drawText(text_rect, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), name)
+        label = index.data(LabelRole) or ""
+        p.setFont(option.font)
+        p.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
+        lab_rect = text_rect.translated(0, text_rect.height())
+        lab = QFontMetrics(option.font).elidedText(label or "no label", Qt.TextElideMode.ElideRight, lab_rect.width())
+        p.drawText(lab_rect, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), lab)
+        p.restore()
+
+
+class SimilarDelegate(QStyledItemDelegate):
+    """A result row: rank and score, article id and label, then the best photo pairs side by side."""
+
+    PAIR_THUMB = 64
+    PAIRS = 3
+
+    def __init__(self, thumbs: ThumbnailLoader, parent=None) -> None:
+        super().__init__(parent)
+        self.thumbs = thumbs
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        fm = QFontMetrics(option.font)
+        # Width 1: the list stretches rows to its viewport, so a narrow panel never scrolls sideways.
+        return QSize(1, self.PAIR_THUMB + 3 * PAD + 2 * fm.height())
+
+    def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        pal = option.palette
+        r = option.rect.adjusted(2, 2, -2, -2)
+        bg = QPainterPath()
+        bg.addRoundedRect(QRectF(r), 6, 6)
+        if _selected(option):
+            p.fillPath(bg, pal.color(QPalette.ColorRole.Highlight).lighter(170))
+        elif index.row() % 2:
+            p.fillPath(bg, pal.color(QPalette.ColorRole.AlternateBase))
+        fm = QFontMetrics(option.font)
+        score = index.data(ScoreRole)
+        f = QFont(option.font)
+        f.setBold(True)
+        p.setFont(f)
+        p.setPen(pal.color(QPalette.ColorRole.Text))
+        score_text = f"{score:.3f}" if score is not None and score > float("-inf") else "—"
+        head = QRect(r.x() + PAD, r.y() + PAD // 2, r.width() - 2 * PAD, fm.height())
+        sw = QFontMetrics(f).horizontalAdvance("0.000") + PAD
+        p.drawText(head, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                   f"{index.row() + 1}.")
+        rank_w = QFontMetrics(f).horizontalAdvance("00.") + 4
+        p.drawText(head.adjusted(rank_w, 0, 0, 0), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                   QFontMetrics(f).elidedText(index.data(ArticleRole) or "", Qt.TextElideMode.ElideMiddle,
+                                              head.width() - rank_w - sw))
+        p.setPen(QColor("#1f6f3f") if (score or 0) >= 0.8 else pal.color(QPalette.ColorRole.Text))
+        p.drawText(head, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), score_text)
+        p.setFont(option.font)
+        p.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
+        sub = head.translated(0, fm.height())
+        label = index.data(LabelRole) or "no label"
+        p.drawText(sub.adjusted(rank_w, 0, 0, 0), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                   fm.elidedText(label, Qt.TextElideMode.ElideRight, sub.width() - rank_w))
+
+        pairs = index.data(PairsRole) or []
+        t = self.PAIR_THUMB
+        x = r.x() + PAD + rank_w
+        y = sub.bottom() + PAD // 2
+        small = QFont(option.font)
+        small.setPointSizeF(max(6.5, small.pointSizeF() * 0.8))
+        if not pairs:
+            cover = index.data(Qt.ItemDataRole.DecorationRole)
+            draw_pixmap_fit(p, QRect(x, y, t, t), cover)
+        for q, h, sim in pairs[: self.PAIRS]:
+            if x + 2 * t > r.right():
+                break
+            draw_pixmap_fit(p, QRect(x, y, t, t), self.thumbs.get(q) if q else None)
+            draw_pixmap_fit(p, QRect(x + t + 2, y, t, t), self.thumbs.get(h) if h else None)
+            p.setFont(small)
+            sfm = QFontMetrics(small)
+            tag = QRect(x + t - sfm.horizontalAdvance("0.00") // 2 - 4, y + t - sfm.height() - 2,
+                        sfm.horizontalAdvance("0.00") + 8, sfm.height())
+            path = QPainterPath()
+            path.addRoundedRect(QRectF(tag), 3, 3)
+            p.fillPath(path, QColor(30, 30, 30, 200))
+            p.setPen(QColor("white"))
+            p.drawText(tag, int(Qt.AlignmentFlag.AlignCenter), f"{sim:.2f}")
+            x += 2 * t + 12
+        p.restore()
+
+
+def short(path: str) -> str:
+    return Path(path).name

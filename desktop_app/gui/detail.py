@@ -1,0 +1,199 @@
+"""Article detail: every photo of one article with its view tag, size, status and path, plus the labels.
+
+Photos are read from the catalog by a worker; selecting a photo makes it the similar panel's query.
+"Open" hands the photo to the system viewer and "Show in folder" reveals it in the file manager; both go
+through `open_external` and `reveal_in_file_manager` so tests can intercept them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QModelIndex, QProcess, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.gui.models import PathRole, PhotoIdRole, PhotoTableModel
+from desktop_app.gui.session import label_text
+from desktop_app.gui.thumbs import ThumbnailLoader
+
+
+def open_external(path: Path) -> bool:
+    """Open a photo with the system's default viewer."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+
+def reveal_in_file_manager(path: Path) -> bool:
+    """Show the file selected in the platform's file manager, or at least open its folder."""
+    path = Path(path)
+    if sys.platform == "darwin":
+        return QProcess.startDetached("open", ["-R", str(path)])[0]
+    if sys.platform == "win32":
+        return QProcess.startDetached("explorer", [f"/select,{path}"])[0]
+    folder = QUrl.fromLocalFile(str(path.parent))
+    # Freedesktop file managers (Nautilus, Dolphin, Nemo, ...) answer this D-Bus call and select the file.
+    # It runs asynchronously: when it fails (no such service), the folder is opened instead.
+    proc = QProcess(QCoreApplication.instance())
+
+    def finished(code: int, _status=None) -> None:
+        if code != 0:
+            QDesktopServices.openUrl(folder)
+        proc.deleteLater()
+
+    def failed(_error) -> None:
+        QDesktopServices.openUrl(folder)
+        proc.deleteLater()
+
+    proc.finished.connect(finished)
+    proc.errorOccurred.connect(failed)
+    proc.start("dbus-send", [
+        "--session", "--print-reply", "--dest=org.freedesktop.FileManager1", "--type=method_call",
+        "/org/freedesktop/FileManager1", "org.freedesktop.FileManager1.ShowItems",
+        f"array:string:{QUrl.fromLocalFile(str(path)).toString()}", "string:"])
+    return True
+
+
+class DetailPage(QWidget):
+    back = Signal()
+    photo_selected = Signal(int, str)  # photo id, relative path
+    find_similar = Signal()
+
+    def __init__(self, thumbs: ThumbnailLoader, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.thumbs = thumbs
+        self.back_btn = QPushButton("◀  Back to catalog")
+        self.back_btn.setToolTip("Back to the grid (Esc)")
+        self.back_btn.clicked.connect(self.back)
+        self.title = QLabel()
+        f = self.title.font()
+        f.setPointSizeF(f.pointSizeF() * 1.4)
+        f.setBold(True)
+        self.title.setFont(f)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.info = QLabel()
+        self.info.setWordWrap(True)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.model = PhotoTableModel(thumbs, self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.setIconSize(thumbs_size(thumbs))
+        self.table.verticalHeader().setDefaultSectionSize(thumbs_size(thumbs).height() + 8)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        hh.resizeSection(0, thumbs_size(thumbs).width() + 180)
+        for c in (1, 2, 3):
+            hh.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        hh.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.table.doubleClicked.connect(lambda _i: self.open_current())
+        self.path_label = QLabel()
+        self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.path_label.setWordWrap(True)
+        self.open_btn = QPushButton("Open photo")
+        self.open_btn.setToolTip("Open the selected photo in the system viewer (Ctrl+O)")
+        self.open_btn.clicked.connect(self.open_current)
+        self.reveal_btn = QPushButton("Show in folder")
+        self.reveal_btn.setToolTip("Reveal the selected photo in the file manager")
+        self.reveal_btn.clicked.connect(self.reveal_current)
+        top = QHBoxLayout()
+        top.addWidget(self.back_btn)
+        top.addSpacing(12)
+        top.addWidget(self.title, 1)
+        actions = QHBoxLayout()
+        actions.addWidget(self.path_label, 1)
+        actions.addWidget(self.open_btn)
+        actions.addWidget(self.reveal_btn)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addLayout(top)
+        lay.addWidget(self.info)
+        lay.addWidget(self.table, 1)
+        lay.addLayout(actions)
+        self.opened: list[Path] = []  # what Open/Show did, for tests and the status bar
+        self._update_buttons()
+
+    def show_loading(self, article: str) -> None:
+        self.title.setText(article)
+        self.info.setText("Loading photos…")
+        self.model.set_photos(article, [], None)
+        self._update_buttons()
+
+    def set_article(self, article: str, photos: list, root: Path | None, labels: dict[str, str],
+                    folder: str) -> None:
+        self.title.setText(article)
+        n = len(photos)
+        bad = sum(1 for p in photos if p.status != "ok")
+        views = sorted({p.view for p in photos if p.view})
+        parts = [f"{n} photo{'s' if n != 1 else ''}"]
+        if bad:
+            parts.append(f"{bad} could not be read")
+        if views:
+            parts.append("views: " + ", ".join(views))
+        parts.append("labels: " + (label_text(labels) or "none yet"))
+        if folder:
+            parts.append(f"folder: {folder}")
+        self.info.setText(" · ".join(parts))
+        self.model.set_photos(article, photos, root)
+        if n:
+            self.table.selectRow(0)
+        self._update_buttons()
+
+    def current_path(self) -> Path | None:
+        idx = self.table.currentIndex()
+        if not idx.isValid():
+            return None
+        p = self.model.data(self.model.index(idx.row(), 0), PathRole)
+        return Path(p) if p else None
+
+    def open_current(self) -> None:
+        path = self.current_path()
+        if path is not None:
+            self.opened.append(path)
+            open_external(path)
+
+    def reveal_current(self) -> None:
+        path = self.current_path()
+        if path is not None:
+            self.opened.append(path.parent)
+            reveal_in_file_manager(path)
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self._update_buttons()
+        if not current.isValid():
+            return
+        row = current.row()
+        path = self.model.data(self.model.index(row, 0), PathRole)
+        self.path_label.setText(path or "")
+        pid = self.model.data(self.model.index(row, 0), PhotoIdRole)
+        if pid is not None:
+            self.photo_selected.emit(int(pid), self.model.rows[row].path)
+
+    def _update_buttons(self) -> None:
+        has = self.table.currentIndex().isValid()
+        self.open_btn.setEnabled(has)
+        self.reveal_btn.setEnabled(has)
+        if not has:
+            self.path_label.setText("")
+
+
+def thumbs_size(thumbs: ThumbnailLoader):
+    from PySide6.QtCore import QSize
+
+    s = min(thumbs.size, 128)
+    return QSize(s, s)

@@ -1,0 +1,423 @@
+"""Qt item models over plain core results: articles, photos of one article, similar articles, skipped
+files and the grouping preview.
+
+The models only adapt data that workers have already produced; none of them touches the disk or the
+database. Thumbnails come from a `ThumbnailLoader` and are repainted cell by cell when they arrive.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+from desktop_app.gui.session import Articles, label_text
+from desktop_app.gui.thumbs import ThumbnailLoader
+
+Index = QModelIndex | QPersistentModelIndex
+
+ArticleRole = Qt.ItemDataRole.UserRole + 1
+CountRole = Qt.ItemDataRole.UserRole + 2
+LabelRole = Qt.ItemDataRole.UserRole + 3
+FolderRole = Qt.ItemDataRole.UserRole + 4
+CoverRole = Qt.ItemDataRole.UserRole + 5
+AddedRole = Qt.ItemDataRole.UserRole + 6
+ErrorsRole = Qt.ItemDataRole.UserRole + 7
+ScoreRole = Qt.ItemDataRole.UserRole + 8
+PairsRole = Qt.ItemDataRole.UserRole + 9
+PathRole = Qt.ItemDataRole.UserRole + 10
+PhotoIdRole = Qt.ItemDataRole.UserRole + 11
+
+
+def parse_filter(text: str) -> tuple[str, str]:
+    """'label:shirt' -> ('label', 'shirt'); plain text searches id, folder and labels at once."""
+    text = text.strip().lower()
+    for field_ in ("id", "label", "folder"):
+        if text.startswith(field_ + ":"):
+            return field_, text[len(field_) + 1:].strip()
+    return "any", text
+
+
+class ArticleGridModel(QAbstractListModel):
+    """All articles of the catalog, filtered and sorted; one row per visible article."""
+
+    def __init__(self, thumbs: ThumbnailLoader | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self.thumbs = thumbs
+        self.data_: Articles = Articles.from_overview([])
+        self.root: Path | None = None
+        self.visible = np.zeros(0, dtype=np.int64)  # source index of each row
+        self._row_of = np.zeros(0, dtype=np.int64)  # visible row of each source index, -1 when filtered out
+        self._cover_rows: dict[str, list[int]] = {}  # absolute cover path -> source indices
+        self.sort_key = "name"
+        self.filter_text = ""
+        if thumbs is not None:
+            thumbs.ready.connect(self._thumb_ready)
+
+    # ------------------------------------------------------------ data in
+
+    def set_articles(self, articles: Articles, root: Path | None) -> None:
+        self.beginResetModel()
+        self.data_ = articles
+        self.root = root
+        self._cover_rows = {}
+        if root is not None:
+            for i, cover in enumerate(articles.covers):
+                if cover:
+                    self._cover_rows.setdefault(str(root / cover), []).append(i)
+        self._recompute()
+        self.endResetModel()
+
+    def set_filter(self, text: str) -> None:
+        if text == self.filter_text:
+            return
+        self.beginResetModel()
+        self.filter_text = text
+        self._recompute()
+        self.endResetModel()
+
+    def set_sort(self, key: str) -> None:
+        if key == self.sort_key or key not in self.data_.orders:
+            return
+        self.beginResetModel()
+        self.sort_key = key
+        self._recompute()
+        self.endResetModel()
+
+    def _recompute(self) -> None:
+        n = len(self.data_)
+        order = self.data_.orders.get(self.sort_key, np.arange(n, dtype=np.int64))
+        field_, needle = parse_filter(self.filter_text)
+        if needle:
+            d = self.data_
+            if field_ == "id":
+                hay: Sequence[str] = [k.lower() for k in d.keys]
+            elif field_ == "folder":
+                hay = [f.lower() for f in d.folders]
+            elif field_ == "label":
+                hay = [t.lower() for t in d.label_texts]
+            else:
+                hay = d.haystack
+            mask = np.fromiter((needle in h for h in hay), dtype=bool, count=n)
+            order = order[mask[order]]
+        self.visible = np.asarray(order, dtype=np.int64)
+        self._row_of = np.full(n, -1, dtype=np.int64)
+        self._row_of[self.visible] = np.arange(len(self.visible), dtype=np.int64)
+
+    # ------------------------------------------------------------ lookups
+
+    def article_at(self, row: int) -> str:
+        return self.data_.keys[int(self.visible[row])]
+
+    def row_of(self, article: str) -> int:
+        i = self._key_index().get(article)
+        return -1 if i is None else int(self._row_of[i])
+
+    def _key_index(self) -> dict[str, int]:
+        cached = getattr(self.data_, "_key_index", None)
+        if cached is None:
+            cached = {k: i for i, k in enumerate(self.data_.keys)}
+            self.data_._key_index = cached  # type: ignore[attr-defined]
+        return cached
+
+    def cover_path(self, source: int) -> str | None:
+        cover = self.data_.covers[source]
+        return str(self.root / cover) if self.root is not None and cover else None
+
+    def _thumb_ready(self, path: str) -> None:
+        for i in self._cover_rows.get(path, ()):
+            row = int(self._row_of[i])
+            if row >= 0:
+                idx = self.index(row, 0)
+                self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+
+    # ------------------------------------------------------------ Qt model API
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else int(len(self.visible))
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.visible) or index.column() != 0:
+            return None
+        i = int(self.visible[index.row()])
+        d = self.data_
+        if role in (Qt.ItemDataRole.DisplayRole, ArticleRole):
+            return d.keys[i]
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.thumbs.get(self.cover_path(i)) if self.thumbs is not None else None
+        if role == CountRole:
+            return int(d.counts[i])
+        if role == LabelRole:
+            return d.label_texts[i]
+        if role == FolderRole:
+            return d.folders[i]
+        if role == CoverRole:
+            return self.cover_path(i)
+        if role == AddedRole:
+            return float(d.added[i])
+        if role == ErrorsRole:
+            return int(d.errors[i])
+        if role == Qt.ItemDataRole.ToolTipRole:
+            lines = [d.keys[i], f"{int(d.counts[i])} photo{'s' if d.counts[i] != 1 else ''}"]
+            if d.folders[i]:
+                lines.append(f"folder: {d.folders[i]}")
+            if d.label_texts[i]:
+                lines.append(f"labels: {d.label_texts[i]}")
+            if d.errors[i]:
+                lines.append(f"{int(d.errors[i])} photo(s) could not be read")
+            lines.append("added " + time.strftime("%Y-%m-%d %H:%M", time.localtime(float(d.added[i]))))
+            return "\n".join(lines)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{d.keys[i]}, {int(d.counts[i])} photos"
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+
+class PhotoTableModel(QAbstractTableModel):
+    """The photos of one article: thumbnail, file name, view tag, pixel size, status and path."""
+
+    COLUMNS = ("Photo", "View", "Size", "Status", "Path")
+
+    def __init__(self, thumbs: ThumbnailLoader | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self.thumbs = thumbs
+        self.rows: list[Any] = []  # core.catalog.PhotoRow
+        self.root: Path | None = None
+        self.article = ""
+        if thumbs is not None:
+            thumbs.ready.connect(self._thumb_ready)
+
+    def set_photos(self, article: str, rows: list[Any], root: Path | None) -> None:
+        self.beginResetModel()
+        self.article = article
+        self.rows = list(rows)
+        self.root = root
+        self.endResetModel()
+
+    def abs_path(self, row: int) -> Path | None:
+        if not 0 <= row < len(self.rows) or self.root is None:
+            return None
+        import os
+
+        return self.root / os.fsdecode(self.rows[row].raw_path)
+
+    def _thumb_ready(self, path: str) -> None:
+        for r in range(len(self.rows)):
+            p = self.abs_path(r)
+            if p is not None and str(p) == path:
+                idx = self.index(r, 0)
+                self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
+                and 0 <= section < len(self.COLUMNS):
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.rows):
+            return None
+        r = self.rows[index.row()]
+        col = index.column()
+        if role == PathRole:
+            p = self.abs_path(index.row())
+            return str(p) if p else None
+        if role == PhotoIdRole:
+            return int(r.id)
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                return r.path.rsplit("/", 1)[-1]
+            if col == 1:
+                return r.view or "—"
+            if col == 2:
+                return f"{r.width} × {r.height}" if r.width and r.height else "—"
+            if col == 3:
+                return "ok" if r.status == "ok" else (r.error or "error").split(":", 1)[0].replace("_", " ")
+            if col == 4:
+                return r.path
+        if role == Qt.ItemDataRole.DecorationRole and col == 0 and self.thumbs is not None:
+            p = self.abs_path(index.row())
+            return self.thumbs.get(p) if p is not None else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            p = self.abs_path(index.row())
+            tip = str(p) if p else r.path
+            if r.status != "ok":
+                tip += f"\nskipped: {r.error}"
+            return tip
+        if role == Qt.ItemDataRole.ForegroundRole and col == 3 and r.status != "ok":
+            from PySide6.QtGui import QColor
+
+            return QColor("#b04040")
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+
+class SimilarModel(QAbstractListModel):
+    """Search hits: article, score, label, cover and best pairs (query photo path, hit photo path, sim)."""
+
+    def __init__(self, thumbs: ThumbnailLoader | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self.thumbs = thumbs
+        self.hits: list[Any] = []  # gui.similarity.Hit
+        if thumbs is not None:
+            thumbs.ready.connect(self._thumb_ready)
+
+    def set_hits(self, hits: list[Any]) -> None:
+        self.beginResetModel()
+        self.hits = list(hits)
+        self.endResetModel()
+
+    def clear(self) -> None:
+        self.set_hits([])
+
+    def _thumb_ready(self, path: str) -> None:
+        for r, hit in enumerate(self.hits):
+            if path == hit.cover or any(path in (q, h) for q, h, _ in hit.pairs):
+                idx = self.index(r, 0)
+                self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole, PairsRole])
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.hits)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.hits) or index.column() != 0:
+            return None
+        hit = self.hits[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, ArticleRole):
+            return hit.article
+        if role == ScoreRole:
+            return float(hit.score)
+        if role == LabelRole:
+            return label_text(hit.labels)
+        if role == CountRole:
+            return int(hit.photos)
+        if role == CoverRole:
+            return hit.cover
+        if role == PairsRole:
+            return list(hit.pairs)
+        if role == Qt.ItemDataRole.DecorationRole and self.thumbs is not None:
+            return self.thumbs.get(hit.cover) if hit.cover else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            lines = [f"{hit.article}: score {hit.score:.3f}"]
+            for q, h, s in hit.pairs:
+                lines.append(f"{s:.3f}  {Path(q).name} ↔ {Path(h).name}")
+            return "\n".join(lines)
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+
+class SkippedModel(QAbstractTableModel):
+    """Files the indexer could not use, with the reason in words."""
+
+    COLUMNS = ("File", "Reason", "Details")
+
+    def __init__(self, items: list[dict] | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self.items = list(items or [])
+
+    def set_items(self, items: list[dict]) -> None:
+        self.beginResetModel()
+        self.items = list(items)
+        self.endResetModel()
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.items)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
+                and 0 <= section < len(self.COLUMNS):
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.items):
+            return None
+        from desktop_app.core.indexer import REASONS
+
+        item = self.items[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            col = index.column()
+            if col == 0:
+                return item.get("path", "")
+            if col == 1:
+                reason = item.get("reason", "")
+                return REASONS.get(reason, reason.replace("_", " "))
+            if col == 2:
+                return item.get("message", "")
+        return None
+
+
+class GroupingPreviewModel(QAbstractTableModel):
+    """How the first files of a folder group into articles under the rule being edited."""
+
+    COLUMNS = ("File", "Article", "View")
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.rows: list[tuple[str, str, str, bool]] = []  # file, article, view, matched
+
+    def set_preview(self, items: list[tuple[str, Any]]) -> None:
+        self.beginResetModel()
+        self.rows = [(path, g.article, g.view or "", bool(g.matched)) for path, g in items]
+        self.endResetModel()
+
+    def summary(self) -> str:
+        if not self.rows:
+            return "No photos found in this folder."
+        articles = len({r[1] for r in self.rows})
+        unmatched = sum(1 for r in self.rows if not r[3])
+        text = f"The first {len(self.rows)} photos form {articles} article{'s' if articles != 1 else ''}"
+        if unmatched:
+            text += f"; {unmatched} do not match the pattern and become single-photo articles"
+        return text + "."
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
+                and 0 <= section < len(self.COLUMNS):
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.rows):
+            return None
+        row = self.rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return row[index.column()] if index.column() < 3 else None
+        if role == Qt.ItemDataRole.ForegroundRole and not row[3]:
+            from PySide6.QtGui import QColor
+
+            return QColor("#a05a00")
+        if role == Qt.ItemDataRole.ToolTipRole and not row[3]:
+            return "Does not match the pattern: this photo becomes an article of its own."
+        return None

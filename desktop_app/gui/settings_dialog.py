@@ -1,0 +1,307 @@
+"""The settings dialog: model, device, batch size, grouping rule, search defaults, thumbnail size.
+
+Per-user values are saved with QSettings (`prefs.Prefs`); the grouping rule and the catalog's model go into
+the open catalog (the window writes them from a worker). Listing, fetching and importing models use
+`core.zoo` on workers, so a slow disk or network never freezes the dialog.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.core import thumbnails, zoo
+from desktop_app.core.encoder import DEVICES
+from desktop_app.core.errors import UserError
+from desktop_app.core.matching import METHODS
+from desktop_app.core.scan import GroupingRule
+from desktop_app.gui.errors import show_error
+from desktop_app.gui.grouping import RuleEditor
+from desktop_app.gui.prefs import METHOD_LABELS, Prefs
+from desktop_app.gui.workers import Failure, Runner, Task
+
+DEVICE_LABELS = {"auto": "Automatic (GPU when usable)", "cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)",
+                 "tensorrt": "NVIDIA GPU (TensorRT)"}
+
+
+@dataclass
+class CatalogChoices:
+    """What the dialog may change in the open catalog; None when no catalog is open."""
+
+    model: str  # model name the catalog uses
+    rule: GroupingRule
+
+
+class SettingsDialog(QDialog):
+    """Edits a copy of the preferences; `applied` carries (prefs, catalog choices or None) on OK."""
+
+    applied = Signal(object, object)
+
+    def __init__(self, prefs: Prefs, runner: Runner, catalog: CatalogChoices | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setMinimumWidth(620)
+        self.prefs = replace(prefs)
+        self.runner = runner
+        self.catalog = catalog
+        self.rows: list[zoo.ModelRow] = []
+
+        # --- model
+        self.model_combo = QComboBox()
+        self.model_combo.addItem("Loading the list of models…", "")
+        self.model_combo.setEnabled(False)
+        self.model_combo.currentIndexChanged.connect(self._model_changed)
+        self.model_info = QLabel()
+        self.model_info.setWordWrap(True)
+        self.model_info.setStyleSheet("color: palette(placeholder-text);")
+        self.fetch_btn = QPushButton("Fetch")
+        self.fetch_btn.setToolTip("Download the selected model (needs internet access once)")
+        self.fetch_btn.clicked.connect(self._fetch)
+        self.import_btn = QPushButton("Import…")
+        self.import_btn.setToolTip("Install a model from an ONNX file and its manifest (offline machines)")
+        self.import_btn.clicked.connect(self._import)
+        self.model_progress = QProgressBar()
+        self.model_progress.hide()
+        mrow = QHBoxLayout()
+        mrow.addWidget(self.model_combo, 1)
+        mrow.addWidget(self.fetch_btn)
+        mrow.addWidget(self.import_btn)
+        self.device = QComboBox()
+        for d in DEVICES:
+            self.device.addItem(DEVICE_LABELS.get(d, d), d)
+        self.device.setCurrentIndex(max(0, self.device.findData(prefs.device)))
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 512)
+        self.batch.setValue(prefs.batch_size)
+        self.batch.setToolTip("Photos per model call; smaller uses less memory, larger can be faster on a GPU")
+        model_box = QGroupBox("Model")
+        mform = QFormLayout(model_box)
+        mform.addRow("Model", mrow)
+        mform.addRow("", self.model_info)
+        mform.addRow("", self.model_progress)
+        mform.addRow("Device", self.device)
+        mform.addRow("Batch size", self.batch)
+
+        # --- grouping (this catalog)
+        self.rule = RuleEditor()
+        group_box = QGroupBox("Grouping of this catalog")
+        glay = QVBoxLayout(group_box)
+        if catalog is not None:
+            self.rule.set_rule(catalog.rule)
+            note = QLabel("A new rule takes effect with Update index; vectors and labels are kept.")
+            note.setStyleSheet("color: palette(placeholder-text);")
+            note.setWordWrap(True)
+            glay.addWidget(self.rule)
+            glay.addWidget(note)
+        else:
+            glay.addWidget(QLabel("Open a catalog to change its grouping rule."))
+            self.rule.hide()
+
+        # --- search defaults
+        self.method = QComboBox()
+        for m in METHODS:
+            self.method.addItem(METHOD_LABELS.get(m, m), m)
+        self.method.setCurrentIndex(max(0, self.method.findData(prefs.method)))
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.0, 1.0)
+        self.threshold.setSingleStep(0.05)
+        self.threshold.setSpecialValueText("off")
+        self.threshold.setValue(prefs.threshold)
+        self.max_matches = QSpinBox()
+        self.max_matches.setRange(0, 50)
+        self.max_matches.setSpecialValueText("all")
+        self.max_matches.setValue(prefs.max_matches)
+        self.top_k = QSpinBox()
+        self.top_k.setRange(1, 500)
+        self.top_k.setValue(prefs.top_k)
+        search_box = QGroupBox("Search defaults")
+        sform = QFormLayout(search_box)
+        sform.addRow("Method", self.method)
+        sform.addRow("Threshold s", self.threshold)
+        sform.addRow("Max matches m", self.max_matches)
+        sform.addRow("Results (top K)", self.top_k)
+
+        # --- display
+        self.thumb = QComboBox()
+        for s in thumbnails.SIZES:
+            self.thumb.addItem(f"{s} px", s)
+        self.thumb.setCurrentIndex(max(0, self.thumb.findData(prefs.thumb_size)))
+        display_box = QGroupBox("Display")
+        dform = QFormLayout(display_box)
+        dform.addRow("Thumbnail size", self.thumb)
+
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self._accept)
+        self.buttons.rejected.connect(self.reject)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #b04040;")
+        self.error.setWordWrap(True)
+        self.error.hide()
+
+        lay = QVBoxLayout(self)
+        lay.addWidget(model_box)
+        lay.addWidget(group_box)
+        two = QHBoxLayout()
+        two.addWidget(search_box, 3)
+        two.addWidget(display_box, 2)
+        lay.addLayout(two)
+        lay.addWidget(self.error)
+        lay.addWidget(self.buttons)
+        self.reload_models()
+
+    # ------------------------------------------------------------ models
+
+    def reload_models(self, select: str | None = None) -> None:
+        device = self.device.currentData()
+        self.runner.call(zoo.list_models, device, on_done=lambda rows: self._models_listed(rows, select),
+                         on_failed=self._models_failed)
+
+    def _current_model_name(self) -> str:
+        if self.catalog is not None:
+            return self.catalog.model
+        return self.prefs.model
+
+    def _models_listed(self, rows: list, select: str | None) -> None:
+        self.rows = [r for r in rows if r.status != "damaged"]
+        want = select or self._current_model_name()
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for r in self.rows:
+            tag = {"bundled": "bundled", "installed": "installed", "available": "not installed"}.get(r.status, r.status)
+            self.model_combo.addItem(f"{r.name}  ({r.precision}, {tag})", r.name)
+        idx = self.model_combo.findData(want) if want else -1
+        if idx < 0:
+            idx = next((i for i, r in enumerate(self.rows) if r.default), 0)
+        self.model_combo.setCurrentIndex(idx)
+        self.model_combo.blockSignals(False)
+        self.model_combo.setEnabled(bool(self.rows))
+        self._model_changed()
+
+    def _models_failed(self, failure: Failure) -> None:
+        self.model_combo.clear()
+        self.model_combo.addItem("The model list cannot be read", "")
+        self.model_info.setText(str(failure.error))
+
+    def selected_row(self) -> zoo.ModelRow | None:
+        name = self.model_combo.currentData()
+        return next((r for r in self.rows if r.name == name), None)
+
+    def _model_changed(self, *_args) -> None:
+        row = self.selected_row()
+        if row is None:
+            self.model_info.setText("")
+            self.fetch_btn.setEnabled(False)
+            return
+        size = f", {row.size / 1e6:.0f} MB" if row.size else ""
+        text = f"{row.description or row.name} ({row.licence}{size})."
+        if row.status == "available":
+            text += " Not installed yet: Fetch downloads it."
+        if self.catalog is not None and row.name != self.catalog.model:
+            text += " Changing the model of this catalog needs Update index to embed all photos again."
+        self.model_info.setText(text)
+        self.fetch_btn.setEnabled(row.status == "available")
+
+    def _fetch(self) -> None:
+        row = self.selected_row()
+        if row is None:
+            return
+        self.fetch_btn.setEnabled(False)
+        self.model_progress.setRange(0, 0)
+        self.model_progress.show()
+        task = Task(_fetch_model, row.name, with_progress=True)
+        self.runner.start(task, on_done=lambda result: self._installed(result.model.manifest.name),
+                          on_failed=self._install_failed, on_progress=self._fetch_progress)
+
+    def _fetch_progress(self, value) -> None:
+        done, total = value
+        if total:
+            self.model_progress.setRange(0, 1000)
+            self.model_progress.setValue(int(1000 * done / total))
+            self.model_progress.setFormat(f"{done / 1e6:.0f} of {total / 1e6:.0f} MB")
+
+    def _import(self) -> None:
+        onnx, _ = QFileDialog.getOpenFileName(self, "Import model: choose the ONNX file", "", "ONNX models (*.onnx)")
+        if not onnx:
+            return
+        manifest, _ = QFileDialog.getOpenFileName(self, "Choose the model's manifest (JSON)", str(Path(onnx).parent),
+                                                  "Model manifest (*.json)")
+        self.import_files(Path(onnx), Path(manifest) if manifest else None)
+
+    def import_files(self, onnx: Path, manifest: Path | None) -> None:
+        self.model_progress.setRange(0, 0)
+        self.model_progress.show()
+        self.runner.call(zoo.import_model, onnx, manifest,
+                         on_done=lambda model: self._installed(model.manifest.name), on_failed=self._install_failed)
+
+    def _installed(self, name: str) -> None:
+        self.model_progress.hide()
+        self.reload_models(select=name)
+
+    def _install_failed(self, failure: Failure) -> None:
+        self.model_progress.hide()
+        self._model_changed()
+        show_error(self, "Model not installed", failure)
+
+    # ------------------------------------------------------------ accept
+
+    def result_prefs(self) -> Prefs:
+        p = replace(self.prefs)
+        p.device = self.device.currentData()
+        p.batch_size = self.batch.value()
+        p.method = self.method.currentData()
+        p.threshold = float(self.threshold.value())
+        p.max_matches = int(self.max_matches.value())
+        p.top_k = int(self.top_k.value())
+        p.thumb_size = int(self.thumb.currentData())
+        row = self.selected_row()
+        if self.catalog is None and row is not None and row.status != "available":
+            p.model = row.name
+        return p
+
+    def result_catalog(self) -> CatalogChoices | None:
+        if self.catalog is None:
+            return None
+        row = self.selected_row()
+        model = row.name if row is not None and row.status != "available" else self.catalog.model
+        return CatalogChoices(model, self.rule.rule())
+
+    def _accept(self) -> None:
+        try:
+            catalog = self.result_catalog()
+        except UserError as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            return
+        row = self.selected_row()
+        if row is not None and row.status == "available":
+            self.error.setText(f"{row.name} is not installed yet: press Fetch first, or choose an installed model.")
+            self.error.show()
+            return
+        self.applied.emit(self.result_prefs(), catalog)
+        self.accept()
+
+
+def _fetch_model(name: str, progress) -> zoo.FetchResult:
+    return zoo.fetch(name, progress=lambda done, total: progress((done, total)))
+
+
+__all__ = ["CatalogChoices", "SettingsDialog", "Qt"]

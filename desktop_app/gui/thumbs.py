@@ -1,0 +1,169 @@
+"""Thumbnails for the views: made lazily on worker threads, cached on disk (core.thumbnails) and in memory.
+
+Views ask `get(path)` while painting. A miss returns None at once (the delegate paints a placeholder) and
+queues the photo; the newest requests are served first, because they are the cells on screen now, and the
+queue is capped so that photos scrolled past long ago are forgotten rather than decoded. When a thumbnail
+is ready `ready(path)` fires on the UI thread and the models repaint just the cells that show it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict, deque
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+
+from desktop_app.core import thumbnails
+from desktop_app.core.images import PhotoError
+from desktop_app.gui.workers import Runner
+
+MEMORY_ITEMS = 2500  # about 2500 x 160 x 160 x 4 bytes = 250 MB at most; usually far less
+MAX_QUEUE = 400  # a few screens' worth; older requests were scrolled past
+
+
+class _Bridge(QObject):
+    loaded = Signal(str, object)  # path, QImage or None when the photo cannot be shown
+
+
+class _Drain(QRunnable):
+    """Serves queued requests until the queue is empty; one per worker thread."""
+
+    def __init__(self, loader: ThumbnailLoader) -> None:
+        super().__init__()
+        self.loader = loader
+
+    def run(self) -> None:
+        loader = self.loader
+        while True:
+            with loader._lock:
+                if loader._stopping or not loader._queue:
+                    loader._drains -= 1
+                    return
+                path, size = loader._queue.pop()  # newest first
+            image: QImage | None = None
+            try:
+                made = thumbnails.thumbnail(Path(path), size)
+                image = QImage(str(made))
+                if image.isNull():
+                    image = None
+            except (PhotoError, OSError, ValueError):
+                image = None
+            except Exception:  # noqa: BLE001 - one bad photo must not stop the thumbnails of the others
+                image = None
+            try:
+                loader._bridge.loaded.emit(path, image)
+            except RuntimeError:
+                return  # the loader is gone (window closed)
+
+
+class ThumbnailLoader(QObject):
+    ready = Signal(str)  # path whose thumbnail is now in memory (or known to be broken)
+
+    def __init__(self, size: int = thumbnails.DEFAULT_SIZE, threads: int = 2, parent: QObject | None = None):
+        super().__init__(parent)
+        self.size = size
+        self.runner = Runner(threads, "thumbnails", self)
+        self._threads = max(1, threads)
+        self._bridge = _Bridge(self)
+        self._bridge.loaded.connect(self._on_loaded)
+        self._lock = threading.Lock()
+        self._queue: deque[tuple[str, int]] = deque()
+        self._queued: set[str] = set()
+        self._drains = 0
+        self._stopping = False
+        self._memory: OrderedDict[str, QPixmap] = OrderedDict()
+        self._broken: set[str] = set()
+        self.made = 0  # thumbnails delivered, for tests and the benchmark
+
+    # ------------------------------------------------------------------ API for models and delegates
+
+    def get(self, path: str | Path | None) -> QPixmap | None:
+        """The thumbnail if it is in memory; otherwise None, and it gets queued."""
+        if not path:
+            return None
+        key = str(path)
+        pix = self._memory.get(key)
+        if pix is not None:
+            self._memory.move_to_end(key)
+            return pix
+        if key in self._broken:
+            return broken_pixmap(self.size)
+        self._request(key)
+        return None
+
+    def is_broken(self, path: str | Path) -> bool:
+        return str(path) in self._broken
+
+    def set_size(self, size: int) -> None:
+        if size == self.size:
+            return
+        self.size = size
+        with self._lock:
+            self._queue.clear()
+            self._queued.clear()
+        self._memory.clear()
+        self._broken.clear()
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._queue) + self._drains
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._stopping = True
+            self._queue.clear()
+            self._queued.clear()
+        self.runner.shutdown()
+
+    # ------------------------------------------------------------------ internals
+
+    def _request(self, key: str) -> None:
+        with self._lock:
+            if self._stopping or key in self._queued:
+                return
+            self._queue.append((key, self.size))
+            self._queued.add(key)
+            while len(self._queue) > MAX_QUEUE:
+                old, _ = self._queue.popleft()
+                self._queued.discard(old)  # asked again if it is painted again
+            start = self._drains < self._threads
+            if start:
+                self._drains += 1
+        if start:
+            drain = _Drain(self)
+            drain.setAutoDelete(True)
+            self.runner.pool.start(drain)
+
+    def _on_loaded(self, key: str, image: QImage | None) -> None:
+        with self._lock:
+            self._queued.discard(key)
+        if image is None:
+            self._broken.add(key)
+        else:
+            self._memory[key] = QPixmap.fromImage(image)
+            while len(self._memory) > MEMORY_ITEMS:
+                self._memory.popitem(last=False)
+        self.made += 1
+        self.ready.emit(key)
+
+
+_broken_cache: dict[int, QPixmap] = {}
+
+
+def broken_pixmap(size: int) -> QPixmap:
+    """A neutral "cannot show this photo" tile, so a bad file is visible as such rather than blank."""
+    pix = _broken_cache.get(size)
+    if pix is None:
+        pix = QPixmap(size, size)
+        pix.fill(QColor("#f3e3e3"))
+        p = QPainter(pix)
+        p.setPen(QColor("#b04040"))
+        font = p.font()
+        font.setPointSizeF(max(7.0, size / 12))
+        p.setFont(font)
+        p.drawText(pix.rect(), int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), "cannot\nshow photo")
+        p.end()
+        _broken_cache[size] = pix
+    return pix
