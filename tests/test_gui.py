@@ -1,0 +1,401 @@
+"""The main window on the offscreen platform: open a folder, index, cancel and resume, browse, filter, search,
+detail, drop files, settings, keyboard and error dialogs. Waits on signals, never sleeps."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from desktop_app.core.catalog import Catalog
+from desktop_app.core.errors import CatalogError
+from desktop_app.core.paths import default_catalog_path
+from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
+from desktop_app.gui import detail as detail_module
+from desktop_app.gui import indexing
+from desktop_app.gui.mainwindow import MainWindow
+from desktop_app.gui.prefs import Prefs
+from desktop_app.gui.settings_dialog import SettingsDialog
+from tests.conftest import write_photo
+
+T = 30000  # generous signal timeout (ms): CI machines can be slow; tests finish far sooner
+
+
+@pytest.fixture
+def make_window(qtbot, tiny_model):
+    windows: list[MainWindow] = []
+
+    def make(**prefs) -> MainWindow:
+        values = {"model": str(tiny_model.manifest_path), "batch_size": 4, **prefs}
+        w = MainWindow(Prefs(**values))
+        qtbot.addWidget(w)
+        w.show()
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        w.shutdown()
+        assert w.runner.pool.activeThreadCount() == 0
+        assert w.index_runner.pool.activeThreadCount() == 0
+
+
+def open_and_index(qtbot, w: MainWindow, folder: Path, rule: GroupingRule | None = None, index_now: bool = True):
+    w.open_folder(folder)
+    qtbot.waitUntil(lambda: getattr(w, "grouping_dialog", None) is not None, timeout=T)
+    dialog = w.grouping_dialog
+    qtbot.waitUntil(lambda: dialog.model.rowCount() > 0, timeout=T)
+    if rule is not None:
+        dialog.editor.set_rule(rule)
+        qtbot.waitUntil(lambda: all(r[1] != folder.name for r in dialog.model.rows), timeout=T)
+    dialog.index_now.setChecked(index_now)
+    if index_now:
+        with qtbot.waitSignals([w.index_finished, w.search_ready], timeout=T):
+            qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+    else:
+        with qtbot.waitSignal(w.catalog_loaded, timeout=T):
+            qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+    return dialog
+
+
+def big_tree(root: Path, articles: int = 12, per: int = 4) -> Path:
+    for a in range(articles):
+        for p in range(per):
+            write_photo(root / f"art{a:02d}" / f"p{p}.jpg", ((a * 40) % 255, (a * 90) % 255, 120), seed=a * 10 + p)
+    return root
+
+
+def test_welcome_screen_without_a_catalog(qtbot, make_window):
+    w = make_window()
+    w.open_catalog(None)  # no catalog used before: stays on the welcome screen
+    qtbot.waitUntil(lambda: w.runner.pool.activeThreadCount() == 0, timeout=T)
+    assert w.stack.currentWidget() is w.welcome
+    assert w.welcome.folder_btn.isVisible() and w.welcome.folder_btn.text() == "Open photo folder…"
+    assert not w.act_update.isEnabled()
+
+
+def test_open_folder_index_select_and_see_similar(qtbot, make_window, photo_tree):
+    w = make_window()
+    dialog = open_and_index(qtbot, w, photo_tree)
+    assert "form 3 articles" in dialog.summary.text()
+    assert w.stack.currentWidget() is w.splitter
+    assert w.grid_model.rowCount() == 3
+    assert w.last_summary.embedded == 7 and not w.last_summary.cancelled
+    assert "3 articles" in w.catalog_label.text() and "7 photos" in w.catalog_label.text()
+    assert "tiny-test" in w.model_label.text() and "fp32" in w.model_label.text()
+    assert w.device_label.text() in ("Device: CPU", "Device: CUDA")
+    assert w.state_label.text() == "Index: up to date"
+    assert "Indexing finished" in w.banner.title.text()
+    # select an article: its similar articles appear, the query itself is not among them
+    with qtbot.waitSignal(w.results_shown, timeout=T) as blocker:
+        w.select_article("red")
+    outcome = blocker.args[0]
+    assert outcome.query.articles == ["red"]
+    assert {h.article for h in outcome.hits} == {"green", "shoes/blue"}
+    assert all(h.pairs and Path(h.pairs[0][0]).exists() for h in outcome.hits)
+    assert w.similar.model.rowCount() == 2 and "most similar" in w.similar.status.text()
+    # clicking a result selects it in the grid (and asks for its own similar articles)
+    first = w.similar.model.index(0, 0)
+    hit = first.data()
+    with qtbot.waitSignal(w.results_shown, timeout=T):
+        qtbot.mouseClick(w.similar.view.viewport(), Qt.MouseButton.LeftButton,
+                         pos=w.similar.view.visualRect(first).center())
+    assert w.selected_articles() == [hit]
+    # several articles at once
+    with qtbot.waitSignal(w.results_shown, timeout=T) as blocker:
+        w.select_articles(["red", "green"])
+    assert {h.article for h in blocker.args[0].hits} == {"shoes/blue"}
+    # Inspect match stays disabled until the inspector module exists
+    if w.similar.inspector is None:
+        assert not w.similar.inspect_btn.isEnabled()
+
+
+def test_cancel_then_resume_with_update_index(qtbot, make_window, tmp_path, monkeypatch):
+    folder = big_tree(tmp_path / "photos")
+    reached, gate = threading.Event(), threading.Event()
+    real = indexing.index_folder
+
+    def gated(*args, progress=None, **kwargs):
+        def hold(p):
+            # Hold the worker after the first committed batch until the test has pressed Cancel, so the
+            # cancellation lands mid-run on any machine speed.
+            if p.done > 0 and not reached.is_set():
+                reached.set()
+                gate.wait(10)
+            progress(p)
+        return real(*args, progress=hold, **kwargs)
+
+    monkeypatch.setattr(indexing, "index_folder", gated)
+    w = make_window(batch_size=4)
+    open_and_index(qtbot, w, folder, index_now=False)
+    assert w.state_label.text() == "Index: not indexed"
+    with qtbot.waitSignal(w.index_finished, timeout=T) as blocker:
+        w.update_index()
+        qtbot.waitUntil(reached.is_set, timeout=T)
+        assert w.banner.isVisible() and w.banner.cancel.isEnabled()
+        qtbot.mouseClick(w.banner.cancel, Qt.MouseButton.LeftButton)
+        gate.set()
+    summary = blocker.args[0]
+    assert summary.cancelled and 0 < summary.embedded < 48
+    qtbot.waitUntil(lambda: w.state_label.text() == "Index: incomplete", timeout=T)
+    assert "Update index resumes" in w.banner.detail.text()
+    with qtbot.waitSignal(w.index_finished, timeout=T) as blocker:
+        w.act_update.trigger()
+    resumed = blocker.args[0]
+    assert not resumed.cancelled and resumed.embedded == 48 - summary.embedded
+    qtbot.waitUntil(lambda: w.state_label.text() == "Index: up to date", timeout=T)
+
+
+def test_progress_text_and_summary_dialog_with_skipped_files(qtbot, make_window, photo_tree):
+    (photo_tree / "red" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    w = make_window()
+    open_and_index(qtbot, w, photo_tree)
+    assert w.last_summary.skipped
+    assert "1 skipped" in w.banner.detail.text()
+    w.banner.details.click()
+    dialog = w.summary_dialog
+    assert dialog.isVisible() and dialog.model.rowCount() == 1
+    assert dialog.model.data(dialog.model.index(0, 0)) == "red/broken.jpg"
+    dialog.close()
+    p = indexing.Progress(50, 200, 12.5, 12.0)
+    assert indexing.progress_text(p) == "50 of 200 photos · 12.5 photos/s · about 12 s left"
+    assert indexing.format_eta(3700) == "about 1 h 01 min left"
+
+
+def test_filter_sort_keyboard_and_detail(qtbot, make_window, photo_tree, monkeypatch):
+    opened = []
+    monkeypatch.setattr(detail_module, "open_external", lambda p: opened.append(("open", p)) or True)
+    monkeypatch.setattr(detail_module, "reveal_in_file_manager", lambda p: opened.append(("reveal", p)) or True)
+    w = make_window()
+    open_and_index(qtbot, w, photo_tree)
+    with qtbot.waitActive(w, timeout=T):
+        w.activateWindow()
+    # Ctrl+F focuses the filter box; typing filters after a short pause
+    qtbot.keyClick(w.grid, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert w.filter_edit.hasFocus()
+    qtbot.keyClicks(w.filter_edit, "shoes")
+    qtbot.waitUntil(lambda: w.grid_model.rowCount() == 1, timeout=T)
+    assert w.count_label.text() == "1 of 3 articles"
+    w.filter_edit.setText("no such article")
+    qtbot.waitUntil(lambda: w.grid_stack.currentWidget() is w.empty_label, timeout=T)
+    assert "No article matches" in w.empty_label.text()
+    w.filter_edit.clear()
+    qtbot.waitUntil(lambda: w.grid_model.rowCount() == 3, timeout=T)
+    w.sort_combo.setCurrentIndex(w.sort_combo.findData("folder"))
+    assert w.grid_model.sort_key == "folder"
+    # arrows move the selection
+    w.grid.setFocus()
+    w.select_article("green")
+    with qtbot.waitSignal(w.results_shown, timeout=T):
+        qtbot.keyClick(w.grid, Qt.Key.Key_Right)
+    assert w.selected_articles() != ["green"]
+    # Delete never deletes anything
+    chosen = w.selected_articles()[0]
+    files_before = sorted(p for p in photo_tree.rglob("*") if p.is_file())
+    qtbot.keyClick(w.grid, Qt.Key.Key_Delete)
+    assert "never deletes" in w.statusBar().currentMessage()
+    assert sorted(p for p in photo_tree.rglob("*") if p.is_file()) == files_before
+    assert w.grid_model.row_of(chosen) >= 0
+    # Enter opens the detail with every photo, view tag and path
+    with qtbot.waitSignal(w.detail_loaded, timeout=T):
+        qtbot.keyClick(w.grid, Qt.Key.Key_Return)
+    assert w.pages.currentWidget() is w.detail
+    n = w.detail.model.rowCount()
+    assert n == len(list((photo_tree / chosen).glob("*.jpg")))
+    assert w.detail.model.data(w.detail.model.index(0, 4)).startswith(chosen + "/")
+    # a selected photo becomes the query
+    qtbot.waitUntil(lambda: w._query is not None and w._query.kind == "photo", timeout=T)
+    w.detail.open_btn.click()
+    w.detail.reveal_btn.click()
+    assert [kind for kind, _ in opened] == ["open", "reveal"]
+    assert opened[0][1].exists()
+    # Esc goes back to the grid
+    qtbot.keyClick(w.detail.table, Qt.Key.Key_Escape)
+    assert w.pages.currentIndex() == 0
+
+
+def test_drop_photos_from_the_file_manager(qtbot, make_window, photo_tree, tmp_path):
+    w = make_window()
+    open_and_index(qtbot, w, photo_tree)
+    outside = write_photo(tmp_path / "outside" / "query.jpg", (200, 30, 30), seed=77)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(outside)), QUrl.fromLocalFile(str(tmp_path / "notes.txt"))])
+    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(w.results_shown, timeout=T, check_params_cb=lambda o: o.query.kind == "files") as blocker:
+        w.dropEvent(event)
+    outcome = blocker.args[0]
+    assert outcome.query.kind == "files" and outcome.query.files == [outside]
+    assert len(outcome.hits) == 3  # nothing is excluded: the photo is not in the catalog
+    assert outcome.hits[0].pairs[0][0] == str(outside)
+    assert "dropped photo" in w.similar.title.text()
+
+
+def test_similar_controls_rerun_and_persist_per_catalog(qtbot, make_window, photo_tree):
+    w = make_window()
+    open_and_index(qtbot, w, photo_tree)
+    with qtbot.waitSignal(w.results_shown, timeout=T):
+        w.select_article("red")
+    with qtbot.waitSignal(w.results_shown, timeout=T) as blocker:
+        w.similar.method.setCurrentIndex(w.similar.method.findData("centroid"))
+    assert blocker.args[0].method == "centroid"
+    assert not w.similar.threshold.isEnabled()  # s and m do not apply to the centroid
+    with qtbot.waitSignal(w.results_shown, timeout=T) as blocker:
+        w.similar.method.setCurrentIndex(w.similar.method.findData("greedy"))
+    with qtbot.waitSignal(w.results_shown, timeout=T) as blocker:
+        w.similar.threshold.setValue(0.99)
+    assert blocker.args[0].hits == [] or all(h.score >= 0.99 or h.score == 0.0 for h in blocker.args[0].hits)
+    w.save_params_timer.timeout.emit()
+    catalog = w.snapshot.catalog
+    qtbot.waitUntil(lambda: (catalog.get_setting("search") or {}).get("threshold") == pytest.approx(0.99), timeout=T)
+
+
+def test_stale_selection_results_are_dropped(qtbot, make_window, tmp_path):
+    w = make_window()
+    open_and_index(qtbot, w, big_tree(tmp_path / "photos"))
+    shown = []
+    w.results_shown.connect(lambda o: shown.append(o.query.articles))
+    for a in ["art01", "art02", "art03", "art04", "art05"]:
+        w.select_article(a)
+    qtbot.waitUntil(lambda: bool(shown) and shown[-1] == ["art05"], timeout=T)
+    qtbot.waitUntil(lambda: w.search_lane._running is None, timeout=T)
+    assert shown[-1] == ["art05"]
+    assert len(shown) <= 2  # the one already running may finish; it is dropped unless it is the newest
+    assert all(s == ["art05"] for s in shown)
+
+
+def test_settings_dialog_persists_per_user_and_per_catalog(qtbot, make_window, photo_tree):
+    w = make_window()
+    open_and_index(qtbot, w, photo_tree)
+    w.open_settings()
+    dialog: SettingsDialog = w.settings_dialog
+    assert dialog.isVisible()
+    qtbot.waitUntil(lambda: dialog.model_combo.isEnabled(), timeout=T)
+    names = [dialog.model_combo.itemData(i) for i in range(dialog.model_combo.count())]
+    assert "efficientnet-lite0-imagenet" in names  # the bundled model is listed under its real name
+    dialog.batch.setValue(8)
+    dialog.thumb.setCurrentIndex(dialog.thumb.findData(128))
+    dialog.method.setCurrentIndex(dialog.method.findData("hungarian"))
+    dialog.rule.set_rule(GroupingRule("pattern", MAGENTO_PATTERN))
+    with qtbot.waitSignal(w.catalog_loaded, timeout=T):
+        dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
+    assert Prefs.load().batch_size == 8 and Prefs.load().thumb_size == 128 and Prefs.load().method == "hungarian"
+    assert w.thumbs.size == 128
+    assert w.snapshot.settings["grouping"] == {"kind": "pattern", "pattern": MAGENTO_PATTERN}
+    assert w.similar.params().method == "hungarian"
+    box = next(b for b in w._dialogs if isinstance(b, QMessageBox))
+    assert "Update index" in box.button(QMessageBox.StandardButton.Yes).text()
+    box.close()
+
+
+def test_newer_catalog_missing_folder_and_missing_model_show_dialogs(qtbot, make_window, tmp_path, photo_tree):
+    w = make_window()
+    # a catalog written by a newer Lookalike
+    newer = tmp_path / "newer.sqlite"
+    Catalog(newer).close()
+    with sqlite3.connect(newer) as conn:
+        conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    with qtbot.waitSignal(w.error_shown, timeout=T) as blocker:
+        w.open_catalog(newer)
+    assert "newer Lookalike" in blocker.args[0]
+    assert w.stack.currentWidget() is w.welcome and w.isVisible()
+    assert "Update Lookalike" in w.welcome.message.text()
+    # a folder that does not exist
+    with qtbot.waitSignal(w.error_shown, timeout=T) as blocker:
+        w.open_folder(tmp_path / "unplugged-drive")
+    assert "does not exist" in blocker.args[0]
+    # a catalog whose model is not installed: browsing works, indexing says what to do
+    db = default_catalog_path(photo_tree)
+    with Catalog(db) as cat:
+        cat.set_settings(photo_root=str(photo_tree), model="no-such-model")
+    with qtbot.waitSignal(w.catalog_loaded, timeout=T):
+        w.open_folder(photo_tree)
+    assert "Model: missing" in w.model_label.text()
+    with qtbot.waitSignal(w.index_failed, timeout=T) as blocker:
+        w.update_index()
+    assert "not installed" in str(blocker.args[0].error)
+    assert w.last_error.icon() == QMessageBox.Icon.Warning and "not installed" in w.last_error.text()
+    assert w.isVisible() and w.act_update.isEnabled()
+
+
+def test_disk_full_and_unexpected_errors_keep_the_app_running(qtbot, make_window, photo_tree, monkeypatch):
+    w = make_window()
+    open_and_index(qtbot, w, photo_tree)
+
+    def disk_full(*_a, **_k):
+        raise CatalogError("The disk holding the catalog is full; the last batch was not saved. Free some space "
+                           "and run the index again: it resumes where it stopped.")
+
+    monkeypatch.setattr(indexing, "index_folder", disk_full)
+    with qtbot.waitSignal(w.index_failed, timeout=T):
+        w.update_index()
+    assert "Free some space" in w.last_error.text()
+
+    def bug(*_a, **_k):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(indexing, "index_folder", bug)
+    with qtbot.waitSignal(w.index_failed, timeout=T):
+        w.update_index()
+    box = w.last_error
+    assert box.icon() == QMessageBox.Icon.Critical and "ZeroDivisionError" in box.detailedText()
+    assert "lookalike-gui.log" in box.informativeText()
+    assert w.act_update.isEnabled()  # still usable
+    with qtbot.waitSignal(w.results_shown, timeout=T):
+        w.select_article("green")
+
+
+def test_missing_photo_folder_warns_but_browses(qtbot, make_window, photo_tree, tmp_path):
+    w = make_window()
+    open_and_index(qtbot, w, photo_tree)
+    db = w.snapshot.path
+    w.shutdown()
+    moved = tmp_path / "moved-away"
+    photo_tree.rename(moved)
+    w2 = make_window()
+    with qtbot.waitSignal(w2.catalog_loaded, timeout=T):
+        w2.open_catalog(db)
+    assert w2.root_warning.isVisible() and "cannot be found" in w2.root_warning.text()
+    assert w2.grid_model.rowCount() == 3
+
+
+def test_run_opens_an_existing_catalog(qtbot, make_window, photo_tree, monkeypatch):
+    from desktop_app.gui import app as app_module
+
+    w = make_window()
+    open_and_index(qtbot, w, photo_tree)
+    db = w.snapshot.path
+    w.shutdown()
+    monkeypatch.setattr(QApplication, "exec", lambda self: 0)
+    assert app_module.run(db) == 0
+    windows = [x for x in QApplication.topLevelWidgets() if isinstance(x, MainWindow) and x is not w]
+    assert windows
+    for x in windows:
+        x.close()
+
+
+def test_bundled_model_on_the_sample_photos(qtbot, make_window, sample_copy):
+    from desktop_app.core.models import BUNDLED_DIR
+
+    if not (BUNDLED_DIR / "efficientnet-lite0-imagenet.onnx").exists():
+        pytest.skip("the bundled model is not there yet")
+    w = make_window(model="", batch_size=16)
+    open_and_index(qtbot, w, sample_copy, rule=GroupingRule("pattern", MAGENTO_PATTERN))
+    assert "efficientnet-lite0-imagenet" in w.model_label.text() and "ImageNet" in w.model_label.text()
+    assert "CLIP" not in w.model_label.text()
+    articles = w.grid_model.rowCount()
+    assert 2 < articles < w.last_summary.photos
+    a = w.grid_model.article_at(0)
+    with qtbot.waitSignal(w.results_shown, timeout=T) as blocker:
+        w.select_article(a)
+    hits = blocker.args[0].hits
+    assert len(hits) >= 2 and hits[0].score >= hits[-1].score
+    assert a not in {h.article for h in hits}
+
+
+_unused = QPoint

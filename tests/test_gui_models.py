@@ -1,0 +1,183 @@
+"""Qt item models, thumbnail loading and the latest-request-wins lane, each on its own."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+
+from desktop_app.core.catalog import PhotoRow
+from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule, preview_grouping
+from desktop_app.gui.models import (
+    ArticleGridModel,
+    CountRole,
+    GroupingPreviewModel,
+    LabelRole,
+    PairsRole,
+    PhotoTableModel,
+    ScoreRole,
+    SimilarModel,
+    SkippedModel,
+    parse_filter,
+)
+from desktop_app.gui.session import Articles
+from desktop_app.gui.similarity import Hit
+from desktop_app.gui.thumbs import ThumbnailLoader
+from desktop_app.gui.workers import Lane, Runner, Task
+from tests.conftest import write_photo
+
+
+def overview(n: int = 6) -> list[dict]:
+    rows = []
+    for i in range(n):
+        rows.append({"article": f"sku{i:03d}", "folder": "shoes" if i % 2 else "bags", "added_at": 1000.0 + i,
+                     "photos": 1 + i % 3, "cover": f"sku{i:03d}_front.jpg", "errors": int(i == 4),
+                     "labels": {"category": "boots"} if i % 3 == 0 else {}})
+    return rows
+
+
+@pytest.fixture
+def loader(qtbot):
+    loader = ThumbnailLoader(96, threads=2)
+    yield loader
+    loader.shutdown()
+
+
+def test_article_grid_model_filter_sort_and_tester(qtmodeltester, loader, tmp_path):
+    model = ArticleGridModel(loader)
+    model.set_articles(Articles.from_overview(overview()), tmp_path)
+    qtmodeltester.check(model)
+    assert model.rowCount() == 6
+    assert model.data(model.index(0, 0)) == "sku000"
+    assert model.data(model.index(0, 0), CountRole) == 1
+    assert model.data(model.index(0, 0), LabelRole) == "boots"
+    model.set_filter("boots")
+    assert [model.article_at(r) for r in range(model.rowCount())] == ["sku000", "sku003"]
+    model.set_filter("folder:shoes")
+    assert model.rowCount() == 3
+    model.set_filter("id:sku00")
+    assert model.rowCount() == 6
+    model.set_filter("nothing-like-this")
+    assert model.rowCount() == 0 and model.row_of("sku000") == -1
+    model.set_filter("")
+    model.set_sort("added")
+    assert model.article_at(0) == "sku005"  # newest first
+    model.set_sort("label")
+    assert {model.article_at(0), model.article_at(1)} == {"sku000", "sku003"}  # labelled first
+    model.set_sort("folder")
+    assert model.data(model.index(0, 0), Qt.ItemDataRole.DisplayRole).startswith("sku")
+    assert model.row_of("sku003") >= 0
+    qtmodeltester.check(model)
+
+
+def test_parse_filter():
+    assert parse_filter("Label: Boots") == ("label", "boots")
+    assert parse_filter("  shoes ") == ("any", "shoes")
+
+
+def test_photo_table_model(qtmodeltester, loader, tmp_path):
+    rows = [PhotoRow(1, "a", "a/front.jpg", b"a/front.jpg", 10, 1, "h", 640, 480, "front", "ok", None),
+            PhotoRow(2, "a", "a/back.jpg", b"a/back.jpg", 10, 1, None, None, None, "back", "error",
+                     "truncated: cannot be decoded")]
+    model = PhotoTableModel(loader)
+    model.set_photos("a", rows, tmp_path)
+    qtmodeltester.check(model)
+    assert model.data(model.index(0, 1)) == "front"
+    assert model.data(model.index(0, 2)) == "640 × 480"
+    assert model.data(model.index(1, 3)) == "truncated"
+    assert model.headerData(4, Qt.Orientation.Horizontal) == "Path"
+
+
+def test_similar_skipped_and_preview_models(qtmodeltester, loader, tmp_path):
+    sim = SimilarModel(loader)
+    sim.set_hits([Hit("b", 1, 0.91, 3, {"category": "boots"}, None, [("q.jpg", "h.jpg", 0.93)]),
+                  Hit("c", 2, 0.52, 1, {}, None, [])])
+    qtmodeltester.check(sim)
+    assert sim.data(sim.index(0, 0), ScoreRole) == pytest.approx(0.91)
+    assert sim.data(sim.index(0, 0), PairsRole) == [("q.jpg", "h.jpg", 0.93)]
+    skipped = SkippedModel([{"path": "x.jpg", "reason": "truncated", "message": "cannot be decoded"}])
+    qtmodeltester.check(skipped)
+    assert skipped.data(skipped.index(0, 1)) == "truncated or corrupt"
+    for name in ["mh01-gray_main", "mh01-gray_back", "odd name"]:
+        write_photo(tmp_path / "p" / f"{name}.jpg")
+    preview = GroupingPreviewModel()
+    preview.set_preview(preview_grouping(tmp_path / "p", GroupingRule("pattern", MAGENTO_PATTERN), 10))
+    qtmodeltester.check(preview)
+    assert "form 2 articles" in preview.summary()
+    empty = GroupingPreviewModel()
+    qtmodeltester.check(empty)
+    assert empty.summary() == "No photos found in this folder."
+
+
+def test_thumbnail_loader_delivers_off_the_ui_thread(qtbot, loader, tmp_path):
+    good = write_photo(tmp_path / "good.jpg", size=(300, 200))
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"garbage")
+    assert loader.get(good) is None  # a miss never blocks: it queues
+    with qtbot.waitSignal(loader.ready, check_params_cb=lambda p: p == str(good), timeout=10000):
+        pass
+    pix = loader.get(good)
+    assert pix is not None and max(pix.width(), pix.height()) == 96
+    assert loader.get(bad) is None
+    qtbot.waitUntil(lambda: loader.is_broken(bad), timeout=10000)
+    assert loader.get(bad) is not None  # the "cannot show photo" tile
+
+
+def test_lane_drops_stale_results(qtbot):
+    runner = Runner(1)
+    lane = Lane(runner)
+    gate = threading.Event()
+    seen: list[tuple[int, object]] = []
+    lane.result.connect(lambda g, v: seen.append((g, v)))
+
+    def slow(value):
+        gate.wait(5)
+        return value
+
+    lane.submit(lambda: slow("first"))
+    for i in range(5):
+        lane.submit(lambda i=i: f"stale {i}")
+    last = lane.submit(lambda: "newest")
+    gate.set()
+    qtbot.waitUntil(lambda: bool(seen), timeout=5000)
+    qtbot.waitUntil(lambda: lane._running is None, timeout=5000)
+    assert seen == [(last, "newest")]  # the running "first" finished but was dropped; queued stale ones never ran
+    runner.shutdown()
+
+
+def test_task_failure_reaches_the_ui_thread(qtbot):
+    runner = Runner(1)
+    failures = []
+
+    def boom():
+        raise ValueError("broken on purpose")
+
+    task = Task(boom)
+    with qtbot.waitSignal(task.signals.finished, timeout=5000):
+        runner.start(task, on_failed=failures.append)
+    assert isinstance(failures[0].error, ValueError) and "broken on purpose" in failures[0].traceback
+    runner.shutdown()
+
+
+def test_articles_orders_scale(qtbot):
+    # The grid's sort orders and filter text for 100,000 articles are built in a worker; keep them cheap.
+    n = 100_000
+    rows = [{"article": f"a{i:06d}", "folder": f"f{i % 97}", "added_at": float(i % 1000), "photos": 1,
+             "cover": f"a{i:06d}.jpg", "errors": 0, "labels": {"category": f"c{i % 13}"} if i % 2 else {}}
+            for i in range(n)]
+    t0 = time.perf_counter()
+    arts = Articles.from_overview(rows)
+    built = time.perf_counter() - t0
+    model = ArticleGridModel(None)
+    model.set_articles(arts, Path("/photos"))
+    t0 = time.perf_counter()
+    model.set_filter("c7")
+    filtered = time.perf_counter() - t0
+    assert model.rowCount() == sum(1 for i in range(n) if i % 2 and i % 13 == 7)
+    assert built < 5.0 and filtered < 0.5, (built, filtered)
+    assert isinstance(model.visible, np.ndarray)
+    assert model.rowCount(model.index(0, 0)) == 0 and model.rowCount(QModelIndex()) > 0

@@ -1,0 +1,73 @@
+"""The on-disk thumbnail cache of desktop_app.core.thumbnails (no Qt involved)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from PIL import Image
+
+from desktop_app.core import thumbnails
+from desktop_app.core.images import PhotoError
+from desktop_app.core.paths import thumbnail_dir
+from tests.conftest import write_photo
+
+
+def test_made_once_then_reused(tmp_path):
+    src = write_photo(tmp_path / "a.jpg", size=(640, 480))
+    first = thumbnails.thumbnail(src, 128)
+    assert first.is_relative_to(thumbnail_dir())
+    with Image.open(first) as im:
+        assert max(im.size) == 128 and im.size == (128, 96)  # aspect ratio kept
+    stamp = first.stat().st_mtime_ns
+    again = thumbnails.thumbnail(src, 128)
+    assert again == first and again.stat().st_mtime_ns == stamp
+    assert thumbnails.lookup(src, 128) == first
+    assert thumbnails.lookup(src, 96) is None  # other sizes are separate entries
+
+
+def test_edited_photo_gets_a_new_thumbnail(tmp_path):
+    src = write_photo(tmp_path / "a.jpg", colour=(200, 0, 0))
+    first = thumbnails.thumbnail(src, 96)
+    time.sleep(0.01)
+    write_photo(src, colour=(0, 0, 200), size=(80, 80))
+    os.utime(src, ns=(time.time_ns(), time.time_ns()))
+    second = thumbnails.thumbnail(src, 96)
+    assert second != first
+    with Image.open(second) as im:
+        r, g, b = im.convert("RGB").resize((1, 1)).getpixel((0, 0))
+    assert b > r
+
+
+def test_small_photos_are_not_enlarged(tmp_path):
+    src = write_photo(tmp_path / "small.png", size=(40, 30), fmt="PNG")
+    with Image.open(thumbnails.thumbnail(src, 160)) as im:
+        assert im.size == (40, 30)
+
+
+def test_broken_and_missing_photos_raise_photo_error(tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not a jpeg at all")
+    with pytest.raises(PhotoError):
+        thumbnails.thumbnail(bad, 96)
+    with pytest.raises(PhotoError) as info:
+        thumbnails.thumbnail(tmp_path / "gone.jpg", 96)
+    assert info.value.reason == "vanished"
+
+
+def test_unwritable_cache_still_gives_a_thumbnail(tmp_path):
+    src = write_photo(tmp_path / "a.jpg")
+    cache = tmp_path / "cache"
+    cache.write_text("a file where the cache folder should be")  # mkdir fails: like a read-only home
+    out = thumbnails.thumbnail(src, 96, root=cache)
+    try:
+        assert out.exists() and not out.is_relative_to(cache)
+    finally:
+        out.unlink()
+
+
+def test_cache_size(tmp_path):
+    for i in range(3):
+        thumbnails.thumbnail(write_photo(tmp_path / f"{i}.jpg", seed=i), 96)
+    assert thumbnails.cache_size_bytes() > 0
