@@ -90,6 +90,33 @@ def _cuda_usable() -> bool:
     return False
 
 
+_preloaded = False
+
+
+def preload_cuda_libraries(ort) -> bool:
+    """Load the CUDA/cuDNN libraries of the nvidia-* wheels (the `[cuda]` extra) before a CUDA session.
+
+    onnxruntime >= 1.21 has preload_dlls(); older builds, or builds without those wheels, rely on the
+    system's libraries instead, so a missing function or a failure here is not an error.
+    """
+    global _preloaded
+    if _preloaded:
+        return True
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is None:
+        return False
+    try:
+        preload()
+    except Exception as exc:  # noqa: BLE001 - any failure only means "use the system's libraries"
+        log.debug("onnxruntime.preload_dlls() failed: %s", exc)
+        return False
+    _preloaded = True
+    return True
+
+
+_GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+
+
 def make_session(onnx_path, device: str = "auto", threads: int | None = None, ort=None, cuda_usable=None):
     """An ORT InferenceSession on the best usable device, and what it really got.
 
@@ -101,12 +128,17 @@ def make_session(onnx_path, device: str = "auto", threads: int | None = None, or
     available = list(ort.get_available_providers())
     wanted = provider_preference(device, available)
     note = ""
-    if "CUDAExecutionProvider" in wanted and not cuda_usable():
-        wanted = [p for p in wanted if p not in ("CUDAExecutionProvider", "TensorrtExecutionProvider")]
+    quiet_note = ""  # the expected CPU fallback of `auto` on a machine without a GPU: logged at info level
+    if any(p in wanted for p in _GPU_PROVIDERS) and not cuda_usable():
+        wanted = [p for p in wanted if p not in _GPU_PROVIDERS]
         if device in ("cuda", "tensorrt"):
             note = f"{device.upper()} was requested but no usable NVIDIA GPU was found; using the CPU."
+        else:
+            quiet_note = "onnxruntime offers CUDA but no usable NVIDIA GPU was found; using the CPU."
     elif device in ("cuda", "tensorrt") and wanted == ["CPUExecutionProvider"]:
         note = f"This onnxruntime build has no {device.upper()} support; using the CPU."
+    if wanted[0] != "CPUExecutionProvider":
+        preload_cuda_libraries(ort)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or physical_cores()
     opts.inter_op_num_threads = 1
@@ -115,16 +147,20 @@ def make_session(onnx_path, device: str = "auto", threads: int | None = None, or
     try:
         session = ort.InferenceSession(str(onnx_path), sess_options=opts, providers=wanted)
     except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
-        if wanted != ["CPUExecutionProvider"]:
-            note = f"The GPU session failed ({str(exc).splitlines()[0][:200]}); using the CPU."
-            session = ort.InferenceSession(str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"])
-        else:
+        if wanted == ["CPUExecutionProvider"]:
             raise ModelError(f"The model {onnx_path} cannot be loaded: {str(exc).splitlines()[0]}") from exc
+        note = f"The GPU session failed ({str(exc).splitlines()[0][:200]}); using the CPU."
+        try:
+            session = ort.InferenceSession(str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"])
+        except Exception as exc2:  # noqa: BLE001
+            raise ModelError(f"The model {onnx_path} cannot be loaded: {str(exc2).splitlines()[0]}") from exc2
     got = list(session.get_providers())
     if wanted[0] != "CPUExecutionProvider" and got[0] != wanted[0] and not note:
         note = f"{wanted[0]} could not be initialised; using {device_of(got)}."
     if note:
         log.warning(note)
+    elif quiet_note:
+        log.info(quiet_note)
     return session, SessionInfo(got, device_of(got), note)
 
 

@@ -148,8 +148,37 @@ def resolve_model(name_or_file: str | None) -> InstalledModel:
     raise ModelError(f"Model {name_or_file!r} is not installed. Installed: {names}.")
 
 
-def default_model() -> InstalledModel:
+# CLIP ViT-B/32 is the default whenever one of its variants is installed, in the variant that suits the
+# device: int8 runs fastest on CPUs (VNNI/AVX2 integer kernels); GPUs want fp16, then fp32 (dynamic int8
+# falls back to slow paths on CUDA).
+CLIP_DEFAULT_ORDER = {
+    "cpu": ("clip-vit-b32-int8", "clip-vit-b32-fp32", "clip-vit-b32-fp16"),
+    "gpu": ("clip-vit-b32-fp16", "clip-vit-b32-fp32", "clip-vit-b32-int8"),
+}
+
+
+def _gpu_in_use(device: str | None) -> bool:
+    """Whether the encoder would really run on an NVIDIA GPU for this device setting."""
+    if device == "cpu":
+        return False
+    try:
+        import onnxruntime as ort
+
+        from desktop_app.core.encoder import _cuda_usable  # late: encoder imports this module
+    except ImportError:
+        return False
+    return "CUDAExecutionProvider" in ort.get_available_providers() and _cuda_usable()
+
+
+def default_model(device: str | None = None) -> InstalledModel:
+    """CLIP ViT-B/32 in the variant that suits `device` (auto/cpu/cuda/tensorrt) when one is installed,
+    otherwise the bundled offline model; the returned manifest names the model and its precision."""
     models = installed_models()
+    usable = {m.manifest.name: m for m in models if m.onnx_path.exists()}
+    if any(name in usable for name in CLIP_DEFAULT_ORDER["cpu"]):  # only then is the GPU probe worth it
+        for name in CLIP_DEFAULT_ORDER["gpu" if _gpu_in_use(device) else "cpu"]:
+            if name in usable:
+                return usable[name]
     for model in models:
         if model.manifest.name == BUNDLED_MODEL:
             return model

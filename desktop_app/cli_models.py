@@ -1,0 +1,254 @@
+"""`lookalike models ...`: list, fetch, import, export and remove embedding models.
+
+`add_models_parser(subparsers)` registers the `models` subcommand on the main parser; each leaf sets
+`handler` (args -> exit code), the convention of desktop_app/cli.py. Handlers print text, or JSON on stdout
+with --json, and turn a UserError into a one-line message and exit code 2 themselves, so they behave the same
+when called from another front end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from desktop_app.core.errors import UserError
+
+EXPORT_SCRIPT = Path(__file__).resolve().parent.parent / "models" / "export_clip.py"
+DEVICES = ("auto", "cpu", "cuda", "tensorrt")
+
+
+def add_models_parser(subparsers) -> argparse.ArgumentParser:
+    """Register `models` with its subcommands on an argparse subparsers object; returns the `models` parser."""
+    models = subparsers.add_parser("models", help="list, fetch, import, export or remove embedding models")
+    models.set_defaults(handler=_guarded(_cmd_list), json=False, device="auto")
+    sub = models.add_subparsers(dest="models_command")
+
+    p = sub.add_parser("list", help="installed and known models, with size, precision, licence and the default")
+    p.add_argument("--device", default="auto", choices=DEVICES, help="device the default is chosen for")
+    _add_json(p)
+    p.set_defaults(handler=_guarded(_cmd_list))
+
+    p = sub.add_parser("fetch", help="download a known model (resumes a cut download, checks its sha256)")
+    p.add_argument("name", help="a known model, e.g. clip-vit-b32-int8 (see `lookalike models list`)")
+    p.add_argument("--mirror", help="base URL of a mirror with the hub's layout (default: $LOOKALIKE_MODEL_MIRROR or the hub)")
+    p.add_argument("--force", action="store_true", help="download again even if installed")
+    p.add_argument("--no-progress", action="store_true")
+    _add_json(p)
+    p.set_defaults(handler=_guarded(_cmd_fetch))
+
+    p = sub.add_parser("import", help="install an ONNX file from disk (no network needed)")
+    p.add_argument("file", type=Path, help="the .onnx file")
+    p.add_argument("--manifest", type=Path, help="its manifest JSON (default: FILE's .manifest.json, or a known model by checksum)")
+    p.add_argument("--as", dest="known_as", metavar="KNOWN", help="the file is this known model's download")
+    p.add_argument("--name", help="install under this name")
+    p.add_argument("--force", action="store_true", help="replace a different model of the same name")
+    _add_json(p)
+    p.set_defaults(handler=_guarded(_cmd_import))
+
+    p = sub.add_parser("export", help="export a CLIP checkpoint to ONNX and install it (needs the [export] extra)")
+    p.add_argument("source", help="hub id (e.g. openai/clip-vit-base-patch32) or a local checkpoint folder")
+    precision = p.add_mutually_exclusive_group()
+    precision.add_argument("--fp16", action="store_true", help="half precision (GPU)")
+    precision.add_argument("--int8", action="store_true", help="8-bit weights, dynamic quantisation (CPU)")
+    p.add_argument("--name", help="model name (default: from SOURCE and precision)")
+    p.add_argument("--out", type=Path, help="output folder (default: the models folder)")
+    p.add_argument("--photos", type=Path, help="folder of real photos for the torch-vs-ONNX check")
+    p.add_argument("--verify-photos", type=int, help="how many photos to check (default 8)")
+    p.add_argument("--revision", help="hub revision to load")
+    p.add_argument("--licence", help="licence to record in the manifest")
+    p.add_argument("--force", action="store_true", help="replace a model of the same name")
+    _add_json(p)
+    p.set_defaults(handler=_guarded(_cmd_export))
+
+    p = sub.add_parser("remove", help="delete an installed model (not the bundled one)")
+    p.add_argument("name")
+    _add_json(p)
+    p.set_defaults(handler=_guarded(_cmd_remove))
+    return models
+
+
+def _add_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+
+
+def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return int(fn(args) or 0)
+        except UserError as exc:
+            message = " ".join(str(exc).split())  # one line, whatever the message holds
+            if getattr(args, "json", False):
+                print(json.dumps({"error": message}))
+            print(f"lookalike: {message}", file=sys.stderr)
+            return 2
+
+    run.__name__ = fn.__name__
+    run.__doc__ = fn.__doc__
+    return run
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    return f"{n / 1e6:.0f} MB" if n >= 10e6 else f"{n / 1e6:.1f} MB"
+
+
+# ---------------------------------------------------------------------------------------------- commands
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from desktop_app.core.zoo import describe_default, list_models
+
+    device = getattr(args, "device", "auto")
+    rows = list_models(device)
+    try:
+        default = describe_default(device)
+    except UserError:
+        default = ""
+    if args.json:
+        print(json.dumps({"default": default, "device": device, "models": [r.to_dict() for r in rows]}, indent=2))
+        return 0
+    header = ("", "NAME", "STATUS", "PRECISION", "SIZE", "LICENCE", "NOTE")
+    lines = [header]
+    for r in rows:
+        note = r.problem or ("download not pinned" if r.status == "available" and not r.pinned else "")
+        lines.append(("*" if r.default else "", r.name, r.status, r.precision, _size(r.size), r.licence, note))
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
+    for line in lines:
+        print("  ".join(str(v).ljust(w) for v, w in zip(line, widths)).rstrip())
+    print()
+    print(f"Default ({device}): {default or 'none installed'}  (* above)")
+    if not any(r.status == "installed" and r.name.startswith("clip-") for r in rows):
+        print("For better look-alikes: lookalike models fetch clip-vit-b32-int8")
+    return 0
+
+
+class _Bar:
+    """A tqdm progress bar on stderr, created on the first report so totals learnt late are used."""
+
+    def __init__(self, name: str, enabled: bool) -> None:
+        self.name, self.enabled, self.bar = name, enabled, None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=done, unit="B", unit_scale=True, unit_divisor=1024,
+                            desc=self.name, file=sys.stderr, leave=True)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    from desktop_app.core.zoo import fetch
+
+    bar = _Bar(args.name, enabled=not (args.no_progress or args.json))
+    try:
+        result = fetch(args.name, mirror=args.mirror, progress=bar, force=args.force)
+    finally:
+        bar.close()
+    m = result.model.manifest
+    if args.json:
+        print(json.dumps({
+            "name": m.name, "precision": m.precision, "path": str(result.model.onnx_path), "bytes": result.bytes,
+            "sha256": m.sha256, "verified": result.verified, "resumed_from": result.resumed_from,
+            "already_installed": result.already_installed, "url": result.url, "warning": result.warning,
+        }, indent=2))
+        return 0
+    if result.already_installed:
+        print(f"{m.name} is already installed ({result.model.onnx_path}); --force downloads it again.")
+        return 0
+    if result.warning:
+        print(f"warning: {result.warning}", file=sys.stderr)
+    resumed = f", resumed at {_size(result.resumed_from)}" if result.resumed_from else ""
+    check = "size and sha256 verified" if result.verified else "shape-checked"
+    print(f"Installed {m.name} ({m.precision}, {_size(result.bytes)}{resumed}, {check}) in {result.model.onnx_path.parent}")
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from desktop_app.core.zoo import import_model
+
+    model = import_model(args.file, args.manifest, name=args.name, known_as=args.known_as, force=args.force)
+    m = model.manifest
+    if args.json:
+        print(json.dumps({"name": m.name, "precision": m.precision, "dim": m.dim, "path": str(model.onnx_path),
+                          "sha256": m.sha256}, indent=2))
+    else:
+        print(f"Imported {m.name} ({m.precision}, {m.dim}-d, input {m.input_name} "
+              f"{m.input_size[0]}x{m.input_size[1]}) into {model.onnx_path.parent}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    """Runs models/export_clip.py in its own process: torch and transformers never load into the app."""
+    import importlib.util
+
+    if not EXPORT_SCRIPT.is_file():
+        raise UserError(
+            f"The export script {EXPORT_SCRIPT} is not part of this installation; run it from a source checkout."
+        )
+    missing = [m for m in ("torch", "transformers", "onnx") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UserError(
+            f"Exporting needs {', '.join(missing)}: install the optional extra with pip install 'lookalike[export]'."
+        )
+    argv = [sys.executable, str(EXPORT_SCRIPT), args.source]
+    argv += ["--fp16"] if args.fp16 else ["--int8"] if args.int8 else []
+    for flag, value in (("--name", args.name), ("--out", args.out), ("--photos", args.photos),
+                        ("--verify-photos", args.verify_photos), ("--revision", args.revision),
+                        ("--licence", args.licence)):
+        if value is not None:
+            argv += [flag, str(value)]
+    if args.force:
+        argv.append("--force")
+    with tempfile.TemporaryDirectory(prefix="lookalike-export-") as tmp:
+        result_path = Path(tmp) / "result.json"
+        argv += ["--result-json", str(result_path)]
+        # With --json the script's report is collected and shown on stderr, so stdout holds only the JSON.
+        proc = subprocess.run(argv, stdout=subprocess.PIPE if args.json else None, text=True, check=False)
+        if args.json and proc.stdout:
+            sys.stderr.write(proc.stdout)
+        if proc.returncode != 0 or not result_path.is_file():
+            raise UserError(f"The export of {args.source} failed (see the messages above); nothing was installed.")
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"Exported and installed {result['name']} ({result['precision']}, {result['dim']}-d); "
+              f"cosine vs torch >= {result['min_cosine']:.6f}")
+    return 0
+
+
+def _cmd_remove(args: argparse.Namespace) -> int:
+    from desktop_app.core.zoo import remove_model
+
+    folder = remove_model(args.name)
+    if args.json:
+        print(json.dumps({"removed": args.name, "path": str(folder)}))
+    else:
+        print(f"Removed {args.name} ({folder}). Catalogs indexed with it keep their vectors but need the model "
+              "again (or a re-index with another) to search new photos.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m desktop_app.cli_models ...`: the models commands on their own."""
+    parser = argparse.ArgumentParser(prog="lookalike")
+    add_models_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

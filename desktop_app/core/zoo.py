@@ -1,0 +1,636 @@
+"""The model zoo: known downloadable models, and fetching, importing, listing and removing installed ones.
+
+Installed models live in `models_dir()/<name>/` as `<name>.onnx` plus `<name>.manifest.json`. A model
+becomes visible to the app only when its manifest appears, and the manifest is always written last and
+atomically, so a crash or a cut download never leaves a half-installed model behind.
+
+Downloads come from the Hugging Face hub, or from a mirror with the same URL layout
+(`<base>/<repo>/resolve/<revision>/<path>`) named by the LOOKALIKE_MODEL_MIRROR environment variable or the
+`mirror` argument. A download resumes where a previous attempt stopped (HTTP Range), is checked against the
+pinned size and sha256 where those are known, and is validated like an import before it is installed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.client import HTTPException
+from pathlib import Path
+
+import numpy as np
+
+from desktop_app.core.errors import ModelError
+from desktop_app.core.models import (
+    BUNDLED_MODEL,
+    InstalledModel,
+    ModelManifest,
+    default_model,
+    installed_models,
+    load_manifest,
+    models_dir,
+    sha256_of,
+)
+
+MIRROR_ENV = "LOOKALIKE_MODEL_MIRROR"
+DEFAULT_MIRROR = "https://huggingface.co"
+DOWNLOADS = ".downloads"  # partial downloads, inside models_dir() so the final move is a same-disk rename
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+Progress = Callable[[int, int | None], None]  # (bytes so far, total bytes or None when unknown)
+
+
+@dataclass(frozen=True)
+class KnownModel:
+    """A model the app knows how to download, and the manifest it gets once installed.
+
+    `revision`, `size` and `sha256` pin the download. None means "not known to us": such a download is
+    reported as unpinned, its size and checksum are not checked, and the manifest records the sha256 of
+    what actually arrived.
+    """
+
+    name: str
+    repo: str  # hub repository, e.g. "Xenova/clip-vit-base-patch32"
+    path: str  # file inside the repository
+    revision: str | None
+    size: int | None
+    sha256: str | None
+    precision: str
+    arch: str
+    licence: str
+    description: str
+    dim: int = 512
+    input_name: str = "pixel_values"
+    output_name: str = "image_embeds"
+    input_size: tuple[int, int] = (224, 224)
+    mean: tuple[float, float, float] = CLIP_MEAN
+    std: tuple[float, float, float] = CLIP_STD
+    resize: str = "center_crop"
+    interpolation: str = "bicubic"
+    family: str = "clip"
+    export_source: str = ""  # checkpoint that `lookalike models export` turns into an equivalent model
+
+    @property
+    def pinned(self) -> bool:
+        return bool(self.revision and self.size and self.sha256)
+
+    def url(self, mirror: str | None = None) -> str:
+        base = (mirror or os.environ.get(MIRROR_ENV) or DEFAULT_MIRROR).rstrip("/")
+        return f"{base}/{self.repo}/resolve/{self.revision or 'main'}/{self.path}"
+
+    def manifest(self, sha256: str) -> ModelManifest:
+        return ModelManifest(
+            name=self.name,
+            version=(self.revision or "unpinned")[:12],
+            file=f"{self.name}.onnx",
+            sha256=sha256,
+            input_name=self.input_name,
+            input_size=self.input_size,
+            layout="NCHW",
+            mean=self.mean,
+            std=self.std,
+            resize=self.resize,
+            interpolation=self.interpolation,
+            output_name=self.output_name,
+            dim=self.dim,
+            licence=self.licence,
+            source=f"{self.repo}@{self.revision or 'main (unpinned)'}/{self.path}",
+            family=self.family,
+            precision=self.precision,
+            description=self.description,
+            extra={"arch": self.arch, "pinned": self.pinned},
+        )
+
+
+_XENOVA_B32 = "Xenova/clip-vit-base-patch32"
+_XENOVA_B32_REV = "d15189d7028b43f1d3e65039190477f6af591c2a"
+_XENOVA_B16 = "Xenova/clip-vit-base-patch16"
+_CLIP_LICENCE = "MIT (OpenAI CLIP weights)"
+
+# The Xenova files are ONNX exports of CLIPVisionModelWithProjection: input `pixel_values`
+# [batch, 3, 224, 224], output `image_embeds` [batch, 512] (the projected embedding), CLIP preprocessing.
+# Only the ViT-B/32 int8 file's size and sha256 are known to us for certain. The other entries are pinned
+# as far as we honestly can: the ViT-B/32 ones by revision only, the ViT-B/16 ones not at all (the hub's
+# main branch). Fill in a size/sha256 only from a real download of the pinned revision.
+KNOWN_MODELS: tuple[KnownModel, ...] = (
+    KnownModel(
+        name="clip-vit-b32-int8",
+        repo=_XENOVA_B32,
+        path="onnx/vision_model_quantized.onnx",
+        revision=_XENOVA_B32_REV,
+        size=89_117_001,
+        sha256="583fd1110a514667812fee7d684952aaf82a99b959760c8d7dca7e0ab9839299",
+        precision="int8",
+        arch="ViT-B/32",
+        licence=_CLIP_LICENCE,
+        description="OpenAI CLIP ViT-B/32 image tower, 8-bit quantised: the default on CPUs",
+        export_source="openai/clip-vit-base-patch32",
+    ),
+    KnownModel(
+        name="clip-vit-b32-fp32",
+        repo=_XENOVA_B32,
+        path="onnx/vision_model.onnx",
+        revision=_XENOVA_B32_REV,
+        size=None,  # unpinned-size: not known to us
+        sha256=None,  # not known to us: recorded from the download, not checked
+        precision="fp32",
+        arch="ViT-B/32",
+        licence=_CLIP_LICENCE,
+        description="OpenAI CLIP ViT-B/32 image tower, full precision",
+        export_source="openai/clip-vit-base-patch32",
+    ),
+    KnownModel(
+        name="clip-vit-b32-fp16",
+        repo=_XENOVA_B32,
+        path="onnx/vision_model_fp16.onnx",
+        revision=_XENOVA_B32_REV,
+        size=None,  # unpinned-size: not known to us
+        sha256=None,  # not known to us: recorded from the download, not checked
+        precision="fp16",
+        arch="ViT-B/32",
+        licence=_CLIP_LICENCE,
+        description="OpenAI CLIP ViT-B/32 image tower, half precision: the default on NVIDIA GPUs",
+        export_source="openai/clip-vit-base-patch32",
+    ),
+    KnownModel(
+        name="clip-vit-b16-fp32",
+        repo=_XENOVA_B16,
+        path="onnx/vision_model.onnx",
+        revision=None,  # no revision known to us: the hub's main branch, unpinned
+        size=None,
+        sha256=None,
+        precision="fp32",
+        arch="ViT-B/16",
+        licence=_CLIP_LICENCE,
+        description="OpenAI CLIP ViT-B/16 image tower: finer detail, about 4x the compute of ViT-B/32",
+        export_source="openai/clip-vit-base-patch16",
+    ),
+    KnownModel(
+        name="clip-vit-b16-int8",
+        repo=_XENOVA_B16,
+        path="onnx/vision_model_quantized.onnx",
+        revision=None,  # no revision known to us: the hub's main branch, unpinned
+        size=None,
+        sha256=None,
+        precision="int8",
+        arch="ViT-B/16",
+        licence=_CLIP_LICENCE,
+        description="OpenAI CLIP ViT-B/16 image tower, 8-bit quantised",
+        export_source="openai/clip-vit-base-patch16",
+    ),
+)
+
+
+def known_model(name: str) -> KnownModel:
+    for model in KNOWN_MODELS:
+        if model.name == name:
+            return model
+    names = ", ".join(m.name for m in KNOWN_MODELS)
+    raise ModelError(f"{name!r} is not a known model. Known models: {names}.")
+
+
+def check_name(name: str) -> str:
+    """Model names become folder names: keep them portable and free of path tricks."""
+    if not _NAME_RE.fullmatch(name) or name in (".", ".."):
+        raise ModelError(f"{name!r} is not a usable model name (letters, digits, '.', '_' and '-', up to 100).")
+    return name
+
+
+# ---------------------------------------------------------------------------------------------- validate
+
+
+def _dims(shape) -> list:
+    return [d if isinstance(d, int) and d > 0 else None for d in (shape or [])]
+
+
+def validate_onnx(onnx_path: Path, manifest: ModelManifest) -> str:
+    """Check an ONNX file against a manifest: names, input and output shapes, and one real run.
+
+    Returns a one-line description; raises ModelError with what differs and what to do.
+    """
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.intra_op_num_threads = 1  # a validation run, not a benchmark: stay off the user's other cores
+    try:
+        session = ort.InferenceSession(str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise ModelError(f"{onnx_path} is not a usable ONNX model: {str(exc).splitlines()[0][:300]}") from exc
+
+    inputs = {i.name: i for i in session.get_inputs()}
+    outputs = {o.name: o for o in session.get_outputs()}
+    if manifest.input_name not in inputs:
+        found = ", ".join(f"{i.name} {i.shape}" for i in inputs.values())
+        raise ModelError(
+            f"The model has no input named {manifest.input_name!r} (it has {found}); fix input_name in the manifest."
+        )
+    if manifest.output_name not in outputs:
+        found = ", ".join(f"{o.name} {o.shape}" for o in outputs.values())
+        raise ModelError(
+            f"The model has no output named {manifest.output_name!r} (it has {found}); fix output_name in the manifest."
+        )
+    inp, out = inputs[manifest.input_name], outputs[manifest.output_name]
+    h, w = manifest.input_size
+    want = [None, 3, h, w] if manifest.layout == "NCHW" else [None, h, w, 3]
+    got = _dims(inp.shape)
+    if len(got) != 4:
+        raise ModelError(f"The model's input {inp.name} has shape {inp.shape}; an image model needs 4 dimensions.")
+    if got[0] is not None:
+        raise ModelError(
+            f"The model's input {inp.name} has a fixed batch size of {got[0]} ({inp.shape}); Lookalike needs a "
+            "dynamic batch axis. Re-export the model with a dynamic first dimension."
+        )
+    for axis in (1, 2, 3):
+        if got[axis] is not None and got[axis] != want[axis]:
+            expected = f"[batch, 3, {h}, {w}]" if manifest.layout == "NCHW" else f"[batch, {h}, {w}, 3]"
+            raise ModelError(
+                f"The model's input {inp.name} has shape {inp.shape} but the manifest says {expected} "
+                f"({manifest.layout}, input_size {h}x{w}); the manifest does not belong to this model."
+            )
+    out_dims = _dims(out.shape)
+    if len(out_dims) >= 2 and all(d is not None for d in out_dims[1:]):
+        per_item = int(np.prod(out_dims[1:]))
+        if per_item != manifest.dim:
+            raise ModelError(
+                f"The model's output {out.name} has shape {out.shape} ({per_item} values per photo) but the "
+                f"manifest says dim {manifest.dim}; the manifest does not belong to this model."
+            )
+    # Symbolic dimensions hide mistakes; a tiny run of two blank photos settles them.
+    shape = [2, 3, h, w] if manifest.layout == "NCHW" else [2, h, w, 3]
+    dtype = np.float16 if "float16" in inp.type else np.float32
+    try:
+        result = session.run([out.name], {inp.name: np.zeros(shape, dtype)})[0]
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise ModelError(
+            f"The model fails on a [{', '.join(map(str, shape))}] input as the manifest describes: "
+            f"{str(exc).splitlines()[0][:300]}"
+        ) from exc
+    result = np.asarray(result)
+    if result.shape[0] != 2 or result.reshape(2, -1).shape[1] != manifest.dim:
+        raise ModelError(
+            f"The model returned shape {list(result.shape)} for 2 photos; the manifest says {manifest.dim}-d vectors."
+        )
+    return f"{inp.name} {inp.shape} -> {out.name} {out.shape}"
+
+
+# ---------------------------------------------------------------------------------------------- install
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _installed_by_name(name: str) -> InstalledModel | None:
+    for model in installed_models():
+        if model.manifest.name == name:
+            return model
+    return None
+
+
+def _install(source_file: Path, manifest: ModelManifest, move: bool) -> InstalledModel:
+    """Put the ONNX file and then its manifest into models_dir()/<name>/; the manifest goes in last."""
+    target = models_dir() / manifest.name
+    target.mkdir(parents=True, exist_ok=True)
+    manifest_path = target / f"{manifest.name}.manifest.json"
+    onnx_path = target / manifest.file
+    # An old manifest must not describe the new file while it is being replaced.
+    manifest_path.unlink(missing_ok=True)
+    if move:
+        os.replace(source_file, onnx_path)
+    else:
+        tmp = onnx_path.with_name(onnx_path.name + ".partial")
+        shutil.copyfile(source_file, tmp)
+        os.replace(tmp, onnx_path)
+    for stale in target.glob("*.onnx"):
+        if stale != onnx_path:
+            stale.unlink()
+    _write_text_atomic(manifest_path, manifest.to_json())
+    return load_manifest(manifest_path)
+
+
+def _guard_replace(name: str, sha256: str, force: bool) -> InstalledModel | None:
+    """The existing install when it is this very file; ModelError when another file would be replaced."""
+    if name == BUNDLED_MODEL:
+        raise ModelError(f"{name} is the bundled model and cannot be replaced; choose another --name.")
+    existing = _installed_by_name(name)
+    if existing is None or existing.bundled:
+        return None
+    if existing.manifest.sha256 == sha256 and existing.onnx_path.exists() and not force:
+        return existing
+    if not force:
+        raise ModelError(f"A different model named {name} is already installed; pass --force to replace it.")
+    return None
+
+
+def import_model(
+    onnx_file: Path,
+    manifest: Path | ModelManifest | None = None,
+    *,
+    name: str | None = None,
+    known_as: str | None = None,
+    force: bool = False,
+) -> InstalledModel:
+    """Install an ONNX file from disk (air-gapped machines), after checking it against its manifest.
+
+    The manifest is, in this order: `manifest` (a JSON file or object); the known model `known_as`; a
+    `<stem>.manifest.json` next to the file; the known model whose pinned sha256 equals the file's.
+    """
+    onnx_file = Path(onnx_file)
+    if not onnx_file.is_file():
+        raise ModelError(f"{onnx_file} does not exist or is not a file.")
+    sha = sha256_of(onnx_file)
+    if isinstance(manifest, ModelManifest):
+        chosen = manifest
+    elif manifest is not None:
+        chosen = load_manifest(Path(manifest)).manifest
+    elif known_as:
+        known = known_model(known_as)
+        if known.sha256 and known.sha256 != sha:
+            raise ModelError(
+                f"{onnx_file.name} is not the file {known.name} pins (sha256 {sha[:12]}..., expected "
+                f"{known.sha256[:12]}...); download {known.url()} again."
+            )
+        chosen = known.manifest(sha)
+    else:
+        beside = onnx_file.with_name(onnx_file.stem + ".manifest.json")
+        if beside.is_file():
+            chosen = load_manifest(beside).manifest
+        else:
+            match = next((k for k in KNOWN_MODELS if k.sha256 == sha), None)
+            if match is None:
+                known_names = ", ".join(k.name for k in KNOWN_MODELS)
+                raise ModelError(
+                    f"No manifest for {onnx_file.name}: pass --manifest MANIFEST.json (the format export scripts "
+                    f"write), or --as NAME if it is the file of a known model ({known_names})."
+                )
+            chosen = match.manifest(sha)
+    if chosen.sha256 and chosen.sha256 != sha:
+        raise ModelError(
+            f"{onnx_file.name} does not match its manifest (sha256 {sha[:12]}..., the manifest says "
+            f"{chosen.sha256[:12]}...): the file is damaged or the manifest belongs to another file."
+        )
+    final_name = check_name(name or chosen.name)
+    chosen = dataclasses.replace(chosen, name=final_name, file=f"{final_name}.onnx", sha256=sha)
+    existing = _guard_replace(final_name, sha, force)
+    if existing is not None:
+        return existing
+    validate_onnx(onnx_file, chosen)
+    return _install(onnx_file, chosen, move=False)
+
+
+def remove_model(name: str) -> Path:
+    """Delete an installed model's folder (never the bundled model); returns the folder removed."""
+    model = _installed_by_name(name)
+    root = models_dir().resolve()
+    if model is None:
+        folder = models_dir() / check_name(name)
+        if folder.is_dir() and folder.resolve().parent == root:
+            shutil.rmtree(folder)  # a damaged install that installed_models() skips
+            return folder
+        raise ModelError(f"No installed model is called {name!r}; `lookalike models list` shows them.")
+    if model.bundled:
+        raise ModelError(f"{name} is the bundled model; it is part of the app and cannot be removed.")
+    folder = model.manifest_path.parent
+    if folder.resolve().parent != root:
+        raise ModelError(f"{name} is not in the models folder {models_dir()}; remove {folder} by hand.")
+    shutil.rmtree(folder)
+    (models_dir() / DOWNLOADS / f"{name}.onnx.part").unlink(missing_ok=True)
+    return folder
+
+
+# ---------------------------------------------------------------------------------------------- fetch
+
+
+@dataclass
+class FetchResult:
+    model: InstalledModel
+    url: str
+    bytes: int
+    resumed_from: int  # bytes already on disk from an earlier, cut attempt (0 = fresh download)
+    verified: bool  # size and sha256 checked against pinned values
+    already_installed: bool = False
+    warning: str = ""
+
+
+def _offline_message(known: KnownModel, url: str, reason: str) -> str:
+    return (
+        f"Cannot download {known.name} ({reason}). Without network access, fetch {url} on another machine, "
+        f"copy it here and run: lookalike models import FILE --as {known.name}"
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    inner = getattr(exc, "reason", None)
+    if isinstance(inner, BaseException):
+        exc = inner
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+def _download(
+    url: str, part: Path, known: KnownModel, progress: Progress | None, timeout: float, chunk: int
+) -> tuple[int, int]:
+    """Append the rest of `url` to `part`; (bytes on disk, bytes that were there before). Raises ModelError."""
+    start = part.stat().st_size if part.exists() else 0
+    headers = {"User-Agent": "lookalike-model-fetch", "Accept-Encoding": "identity"}
+    if start:
+        headers["Range"] = f"bytes={start}-"
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and start:
+            # Range past the end: what we hold is the whole file (or junk, which the checks will catch).
+            return start, start
+        if exc.code == 404:
+            raise ModelError(
+                f"{known.name} was not found at {url} (HTTP 404). Check the mirror ({MIRROR_ENV}) or import "
+                f"the file instead: lookalike models import FILE --as {known.name}"
+            ) from exc
+        raise ModelError(f"The download of {known.name} from {url} failed: HTTP {exc.code} {exc.reason}.") from exc
+    except (urllib.error.URLError, OSError, HTTPException, ValueError) as exc:
+        raise ModelError(_offline_message(known, url, _reason(exc))) from exc
+
+    with response:
+        status = getattr(response, "status", 200)
+        length_header = response.headers.get("Content-Length")
+        length = int(length_header) if length_header and length_header.isdigit() else None
+        resumed = 0
+        if start and status == 206:
+            match = re.match(r"bytes (\d+)-\d+/(\d+|\*)", response.headers.get("Content-Range", ""))
+            if not match or int(match.group(1)) != start:
+                part.unlink(missing_ok=True)  # the server sent another range than asked: start over
+                raise ModelError(
+                    f"The server answered the resume of {known.name} with the wrong range; run the command "
+                    "again to download it from the start."
+                )
+            resumed = start
+        elif start:
+            start = 0  # the server ignored the Range header and sends the whole file
+        total = start + length if length is not None else known.size
+        done = start
+        if progress:
+            progress(done, total)
+        try:
+            with open(part, "ab" if start else "wb") as fh:
+                while block := response.read(chunk):
+                    fh.write(block)
+                    done += len(block)
+                    if progress:
+                        progress(done, total)
+        except (OSError, HTTPException, ValueError) as exc:
+            raise ModelError(
+                f"The download of {known.name} was cut after {done / 1e6:.1f} MB ({_reason(exc)}). "
+                "Run the same command again to resume it."
+            ) from exc
+    if length is not None and done < start + length:
+        raise ModelError(
+            f"The download of {known.name} was cut after {done / 1e6:.1f} of {(start + length) / 1e6:.1f} MB. "
+            "Run the same command again to resume it."
+        )
+    return done, resumed
+
+
+def fetch(
+    model: str | KnownModel,
+    *,
+    mirror: str | None = None,
+    progress: Progress | None = None,
+    force: bool = False,
+    timeout: float = 30.0,
+    chunk: int = 1 << 20,
+) -> FetchResult:
+    """Download a known model, check it and install it. Safe to re-run: a cut download resumes."""
+    known = model if isinstance(model, KnownModel) else known_model(model)
+    check_name(known.name)
+    url = known.url(mirror)
+    if not force:
+        existing = _installed_by_name(known.name)
+        if existing is not None and existing.onnx_path.exists():
+            size = existing.onnx_path.stat().st_size
+            return FetchResult(existing, url, size, 0, known.pinned, already_installed=True)
+    downloads = models_dir() / DOWNLOADS
+    downloads.mkdir(parents=True, exist_ok=True)
+    part = downloads / f"{known.name}.onnx.part"
+    if part.exists() and known.size and part.stat().st_size > known.size:
+        part.unlink()  # longer than the pinned file: cannot be a prefix of it
+    if part.exists() and known.size and part.stat().st_size == known.size:
+        done, resumed = known.size, known.size  # complete already; only the checks are left
+    else:
+        done, resumed = _download(url, part, known, progress, timeout, chunk)
+
+    if known.size is not None and done != known.size:
+        part.unlink(missing_ok=True)
+        raise ModelError(
+            f"The download of {known.name} has {done} bytes, not the pinned {known.size}; it was deleted. "
+            "Run the command again, or check the mirror."
+        )
+    sha = sha256_of(part)
+    if known.sha256 and sha != known.sha256:
+        part.unlink(missing_ok=True)
+        raise ModelError(
+            f"The download of {known.name} failed its checksum (sha256 {sha[:12]}..., expected "
+            f"{known.sha256[:12]}...); it was deleted. Run the command again, or check the mirror."
+        )
+    manifest = known.manifest(sha)
+    try:
+        validate_onnx(part, manifest)
+    except ModelError:
+        part.unlink(missing_ok=True)
+        raise
+    installed = _install(part, manifest, move=True)
+    warning = ""
+    if not known.pinned:
+        missing = [k for k, v in (("revision", known.revision), ("size", known.size), ("sha256", known.sha256)) if not v]
+        warning = (
+            f"{known.name} is not pinned by {', '.join(missing)}: it was checked for shape only "
+            f"(sha256 {sha[:12]}... recorded in its manifest)."
+        )
+    return FetchResult(installed, url, done, resumed, known.pinned, warning=warning)
+
+
+# ---------------------------------------------------------------------------------------------- list
+
+
+@dataclass
+class ModelRow:
+    name: str
+    status: str  # "bundled", "installed", "available" (known, not installed) or "damaged"
+    precision: str
+    size: int | None  # bytes on disk, or the pinned download size; None = unknown
+    licence: str
+    default: bool
+    description: str
+    family: str = ""
+    pinned: bool | None = None  # for known models: revision, size and sha256 all pinned
+    path: str = ""
+    problem: str = ""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def list_models(device: str | None = None) -> list[ModelRow]:
+    """Installed models (bundled first), then damaged installs, then known models not installed yet."""
+    try:
+        default_name = default_model(device).manifest.name
+    except ModelError:
+        default_name = ""
+    rows: list[ModelRow] = []
+    seen: set[str] = set()
+    known = {k.name: k for k in KNOWN_MODELS}
+    for model in installed_models():
+        m = model.manifest
+        seen.add(m.name)
+        exists = model.onnx_path.exists()
+        rows.append(
+            ModelRow(
+                name=m.name,
+                status=("bundled" if model.bundled else "installed") if exists else "damaged",
+                precision=m.precision,
+                size=model.onnx_path.stat().st_size if exists else None,
+                licence=m.licence,
+                default=m.name == default_name,
+                description=m.description,
+                family=m.family,
+                pinned=known[m.name].pinned if m.name in known else None,
+                path=str(model.manifest_path),
+                problem="" if exists else f"{model.onnx_path.name} is missing",
+            )
+        )
+    mdir = models_dir()
+    if mdir.is_dir():
+        for path in sorted(mdir.glob("*/*.manifest.json")):
+            try:
+                load_manifest(path)
+            except ModelError as exc:
+                rows.append(
+                    ModelRow(path.parent.name, "damaged", "?", None, "?", False, "", path=str(path), problem=str(exc))
+                )
+                seen.add(path.parent.name)
+    for k in KNOWN_MODELS:
+        if k.name not in seen:
+            rows.append(
+                ModelRow(k.name, "available", k.precision, k.size, k.licence, False, k.description, k.family, k.pinned)
+            )
+    return rows
+
+
+def describe_default(device: str | None = None) -> str:
+    """'clip-vit-b32-int8 (int8, CLIP ViT-B/32)': which model and precision indexing will use by default."""
+    model = default_model(device).manifest
+    arch = model.extra.get("arch") if isinstance(model.extra, dict) else None
+    kind = f"{model.family.upper() if model.family == 'clip' else model.family} {arch}" if arch else model.family
+    return f"{model.name} ({model.precision}, {kind}, {model.dim}-d)"
