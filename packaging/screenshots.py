@@ -145,7 +145,7 @@ def _run(args, work: Path) -> int:
     dialog = w.grouping_dialog
     d.until(lambda: dialog.model.rowCount() > 0, what="preview")
     dialog.editor.set_rule(GroupingRule("pattern", MAGENTO_PATTERN))
-    d.until(lambda: dialog.model.rows and dialog.model.rows[0][2] != "", what="pattern preview")
+    d.until(lambda: any(r[2] for r in dialog.model.rows), what="pattern preview")
     d.shoot(dialog, "grouping.png")
     dialog.ok.click()
     d.until(lambda: seen.is_set(), what="indexing progress")

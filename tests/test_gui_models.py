@@ -181,3 +181,21 @@ def test_articles_orders_scale(qtbot):
     assert built < 5.0 and filtered < 0.5, (built, filtered)
     assert isinstance(model.visible, np.ndarray)
     assert model.rowCount(model.index(0, 0)) == 0 and model.rowCount(QModelIndex()) > 0
+
+
+def test_suggested_grouping_rule(tmp_path):
+    from desktop_app.gui.grouping import suggest_rule
+
+    shop = tmp_path / "shop"
+    for name in ["m/h/mh01-gray_main", "m/h/mh01-gray_back", "m/h/mh02-red_main", "w/b/wb01-black_main"]:
+        write_photo(shop / f"{name}.jpg")
+    assert suggest_rule(shop).kind == "pattern"
+    cameras = tmp_path / "cameras"
+    for folder in ["sku1", "sku2", "sku3"]:
+        for i in range(2):
+            write_photo(cameras / folder / f"IMG_{folder}{i}.jpg")
+    assert suggest_rule(cameras).kind == "folder"
+    plain = tmp_path / "plain"
+    for folder in ["a", "b"]:
+        write_photo(plain / folder / "front.jpg")
+    assert suggest_rule(plain).kind == "folder"

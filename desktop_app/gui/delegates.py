@@ -84,7 +84,10 @@ class ArticleDelegate(QStyledItemDelegate):
         badge = QRect(thumb.right() - bw - 3, thumb.top() + 4, bw, fm.height() + 2)
         path = QPainterPath()
         path.addRoundedRect(QRectF(badge), badge.height() / 2, badge.height() / 2)
-        p.fillPath(path, QColor(160, 40, 40, 220) if errors else QColor(30, 30, 30, 190))
+        p.fillPath(path, QColor(160, 40, 40, 230) if errors else QColor(30, 30, 30, 200))
+        # A light rim keeps the badge readable on dark photos.
+        p.setPen(QColor(255, 255, 255, 200))
+        p.drawPath(path)
         p.setFont(f)
         p.setPen(QColor("white"))
         p.drawText(badge, int(Qt.AlignmentFlag.AlignCenter), badge_text)

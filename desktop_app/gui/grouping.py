@@ -34,15 +34,23 @@ DEBOUNCE_MS = 200
 
 
 def suggest_rule(root: Path) -> GroupingRule:
-    """File-name grouping when most names look like <article>_<view> and share articles, else folders."""
+    """File-name grouping when names look like <article>_<view> and that grouping makes sense, else folders.
+
+    "Makes sense": most names carry a view, several photos share an article, and an article's photos sit
+    in one folder. The last test rejects names like IMG_0001.jpg spread over per-article folders, which
+    the pattern would lump into one article "IMG".
+    """
     magento = GroupingRule("pattern", MAGENTO_PATTERN)
     items = preview_grouping(root, magento, PREVIEW_LIMIT)
     if not items:
         return GroupingRule("folder")
-    flat = sum(1 for path, _ in items if "/" not in path)
     with_view = sum(1 for _, g in items if g.view)
-    articles = len({g.article for _, g in items})
-    if flat >= 0.8 * len(items) and with_view >= 0.5 * len(items) and articles < len(items):
+    folders: dict[str, set[str]] = {}
+    for path, g in items:
+        folders.setdefault(g.article, set()).add(path.rsplit("/", 1)[0] if "/" in path else "")
+    articles = len(folders)
+    one_folder = sum(1 for f in folders.values() if len(f) == 1)
+    if with_view >= 0.5 * len(items) and articles < len(items) and one_folder >= 0.9 * articles:
         return magento
     return GroupingRule("folder")
 

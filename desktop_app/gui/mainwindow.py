@@ -512,7 +512,11 @@ class MainWindow(QMainWindow):
         snap = self.snapshot
         if snap is None:
             return
-        if len(snap.articles) == 0:
+        if len(snap.articles) == 0 and self.index_task is not None:
+            self.empty_label.setText("Indexing the photos…\nThe articles appear here when the run finishes. "
+                                     "You can cancel at any time: what is indexed so far is kept.")
+            self.grid_stack.setCurrentWidget(self.empty_label)
+        elif len(snap.articles) == 0:
             self.empty_label.setText("This catalog has no photos yet.\nUse Update index (Ctrl+U) to index its "
                                      f"photo folder{f' {snap.photo_root}' if snap.photo_root else ''}.")
             self.grid_stack.setCurrentWidget(self.empty_label)
@@ -536,8 +540,11 @@ class MainWindow(QMainWindow):
                                       "No model is set for this catalog.")
             return
         if snap.embedded == 0:
-            self.similar.show_message("Similar articles", "No photo is embedded yet. Use Update index (Ctrl+U) to "
-                                      "index the photos; then select an article to see similar ones.")
+            if self.index_task is not None:
+                self.similar.show_message("Similar articles", "Search becomes available when indexing finishes.")
+            else:
+                self.similar.show_message("Similar articles", "No photo is embedded yet. Use Update index (Ctrl+U) "
+                                          "to index the photos; then select an article to see similar ones.")
             return
         self.similar.show_message(self.similar.title.text(), "Preparing search…")
         catalog, model, model_id = snap.catalog, snap.model, snap.model_id
@@ -807,6 +814,9 @@ class MainWindow(QMainWindow):
         self.banner.start(Path(folder))
         self.state_label.setText("Index: indexing…")
         self._sync_actions()
+        self._empty_state()
+        if self.engine is None and snap.embedded == 0:
+            self.similar.show_message("Similar articles", "Search becomes available when indexing finishes.")
         self.index_runner.start(task, on_done=self._index_done, on_failed=self._index_failed,
                                 on_progress=self._index_progress)
 

@@ -73,6 +73,9 @@ class SettingsDialog(QDialog):
         self.model_info = QLabel()
         self.model_info.setWordWrap(True)
         self.model_info.setStyleSheet("color: palette(placeholder-text);")
+        # The text arrives after the dialog is laid out; reserve room for it so it never overlaps.
+        self.model_info.setMinimumHeight(3 * self.model_info.fontMetrics().lineSpacing())
+        self.model_info.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.fetch_btn = QPushButton("Fetch")
         self.fetch_btn.setToolTip("Download the selected model (needs internet access once)")
         self.fetch_btn.clicked.connect(self._fetch)
@@ -304,4 +307,4 @@ def _fetch_model(name: str, progress) -> zoo.FetchResult:
     return zoo.fetch(name, progress=lambda done, total: progress((done, total)))
 
 
-__all__ = ["CatalogChoices", "SettingsDialog", "Qt"]
+__all__ = ["CatalogChoices", "SettingsDialog"]

@@ -1,0 +1,372 @@
+"""Painting for the match inspector: the cell delegate, the photo headers, the colour legend and the table.
+
+Everything here only draws what `MatrixModel` says (colour, pair state, greyed, highlighted); none of it
+decides which pairs exist. The pair marks are drawn by one function, `paint_mark`, that the legend reuses,
+so the legend can never disagree with the matrix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QLinearGradient, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QStyledItemDelegate, QStyleOptionViewItem,
+                               QTableView, QWidget)
+
+from desktop_app.gui.inspector_model import (BELOW, BEYOND, HIGHLIGHT_COL, HIGHLIGHT_ROW, USED, GreyRole,
+                                             HighlightRole, MatrixModel, PairRole, format_sim, ramp_rgb)
+
+# One colour per method, so two panes side by side are told apart at a glance; all are warm or dark so
+# they stand out on the blue-green heatmap, and every mark also gets a white halo for the darkest cells.
+METHOD_COLOURS = {
+    "greedy": QColor("#e8590c"),
+    "hungarian": QColor("#d6336c"),
+    "ordered": QColor("#9c36b5"),
+    "max": QColor("#212529"),
+    "centroid": QColor("#495057"),
+}
+STRIKE = QColor("#e03131")
+LEFT_OUT = QColor("#868e96")
+HIGHLIGHT = QColor("#f59f00")
+HEADER_BG = QColor("#f8f9fa")
+HEADER_GREY = QColor("#e2e4e7")
+HEADER_HIGHLIGHT = QColor("#ffe8a3")
+
+MIN_TEXT_CELL = 24  # below this many pixels a cell shows colour only; the hover panel gives the number
+MIN_LABEL_CELL = 34  # pair labels ("(2)", "back") need a bit more room than the value
+
+
+def method_colour(method: str) -> QColor:
+    return METHOD_COLOURS.get(method, QColor("#212529"))
+
+
+def _halo_pen(colour: QColor, width: float, style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> tuple[QPen, QPen]:
+    halo = QPen(QColor(255, 255, 255, 230), width + 2.0)
+    halo.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    pen = QPen(colour, width, style)
+    pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    return halo, pen
+
+
+def paint_mark(painter: QPainter, rect: QRect, state: int, colour: QColor, label: str = "") -> None:
+    """Draw one chosen pair's mark in a cell: solid frame (counts), struck through (below s), m badge."""
+    cell = min(rect.width(), rect.height())
+    width = max(2.0, cell / 20.0)
+    inset = width / 2 + 2
+    frame = QRectF(rect).adjusted(inset, inset, -inset - 1, -inset - 1)
+    radius = max(2.0, cell / 10.0)
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    style = Qt.PenStyle.SolidLine if state == USED else Qt.PenStyle.DashLine
+    halo, pen = _halo_pen(colour if state != BELOW else LEFT_OUT, width, style)
+    for p in (halo, pen):
+        painter.setPen(p)
+        painter.drawRoundedRect(frame, radius, radius)
+    if state == BELOW:
+        # The strike goes through the middle of the number, like crossed-out text.
+        y = rect.center().y() + 0.5
+        halo, pen = _halo_pen(STRIKE, max(2.0, cell / 22.0))
+        for p in (halo, pen):
+            painter.setPen(p)
+            painter.drawLine(QRectF(rect).left() + cell * 0.14, y, QRectF(rect).right() - cell * 0.14, y)
+    if state == BEYOND and cell >= 18:
+        _badge(painter, rect, "m", QColor("#212529"), QColor("white"), corner="right")
+    if label and cell >= MIN_LABEL_CELL:
+        _badge(painter, rect, label, QColor(255, 255, 255, 225), colour if state == USED else LEFT_OUT,
+               corner="left")
+    painter.restore()
+
+
+def _badge(painter: QPainter, rect: QRect, text: str, fill: QColor, ink: QColor, corner: str) -> None:
+    cell = min(rect.width(), rect.height())
+    font = QFont(painter.font())
+    font.setPixelSize(max(8, min(12, int(cell * 0.19))))
+    font.setBold(True)
+    fm = QFontMetrics(font)
+    text = fm.elidedText(text, Qt.TextElideMode.ElideRight, max(10, rect.width() - 14))
+    w, h = fm.horizontalAdvance(text) + 6, fm.height() + 1
+    x = rect.left() + 3 if corner == "left" else rect.right() - w - 3
+    box = QRectF(x, rect.top() + 3, w, h)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(fill)
+    painter.drawRoundedRect(box, 3, 3)
+    painter.setFont(font)
+    painter.setPen(ink)
+    painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+
+
+def paint_highlight(painter: QPainter, rect: QRect, flags: int) -> None:
+    """The clicked photo's row gets lines along its top and bottom, a column along its sides."""
+    painter.save()
+    pen = QPen(HIGHLIGHT, 3)
+    painter.setPen(pen)
+    r = rect.adjusted(1, 1, -2, -2)
+    if flags & HIGHLIGHT_ROW:
+        painter.drawLine(r.topLeft(), r.topRight())
+        painter.drawLine(r.bottomLeft(), r.bottomRight())
+    if flags & HIGHLIGHT_COL:
+        painter.drawLine(r.topLeft(), r.bottomLeft())
+        painter.drawLine(r.topRight(), r.bottomRight())
+    painter.restore()
+
+
+class CellDelegate(QStyledItemDelegate):
+    """Paints a heatmap cell: colour, value, the pair mark of the model's method, the highlight."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.cell = 64
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        return QSize(self.cell, self.cell)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        model = index.model()
+        if not isinstance(model, MatrixModel):
+            super().paint(painter, option, index)
+            return
+        # Ask the Python model directly rather than through index.data(): no QVariant round trip per role
+        # (1,600 cells x 5 roles at 40 x 40), and Python objects such as the pair tuple stay Python objects.
+        bg, ink, text, pair, flags = model.cell_paint(index.row(), index.column())
+        rect = option.rect
+        painter.save()
+        # A one-pixel gap on the right and bottom works as the grid: white lines that never cover a mark.
+        painter.fillRect(rect.adjusted(0, 0, -1, -1), bg)
+        cell = min(rect.width(), rect.height())
+        if cell >= MIN_TEXT_CELL:
+            font = QFont(option.font)
+            font.setPixelSize(max(8, min(16, int(cell * 0.24))))
+            font.setBold(pair is not None and pair[1] == USED)
+            painter.setFont(font)
+            painter.setPen(ink)
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+        if pair is not None:
+            _rank, state, label = pair
+            paint_mark(painter, rect, state, method_colour(model.method), label)
+        if flags:
+            paint_highlight(painter, rect, flags)
+        painter.restore()
+
+
+class PhotoHeader(QHeaderView):
+    """Row or column header that shows each photo's thumbnail (or its name when there is no photo)."""
+
+    def __init__(self, orientation: Qt.Orientation, parent: QWidget | None = None) -> None:
+        super().__init__(orientation, parent)
+        self.setSectionsClickable(True)
+        self.setHighlightSections(False)
+        self.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.setMinimumSectionSize(8)
+        self._scaled: dict[tuple[int, int, int], QPixmap] = {}
+
+    def paintSection(self, painter: QPainter, rect: QRect, logical: int) -> None:
+        model = self.model()
+        if model is None or not rect.isValid():
+            return
+        o = self.orientation()
+        pix = model.headerData(logical, o, Qt.ItemDataRole.DecorationRole)
+        name = model.headerData(logical, o, Qt.ItemDataRole.DisplayRole) or ""
+        grey = bool(model.headerData(logical, o, GreyRole))
+        lit = bool(model.headerData(logical, o, HighlightRole))
+        painter.save()
+        painter.fillRect(rect, HEADER_HIGHLIGHT if lit else HEADER_GREY if grey else HEADER_BG)
+        painter.setPen(QColor("#ced4da"))
+        painter.drawLine(rect.topRight(), rect.bottomRight())
+        painter.drawLine(rect.bottomLeft(), rect.bottomRight())
+        inner = rect.adjusted(3, 3, -4, -4)
+        number = str(logical + 1)
+        font = QFont(self.font())
+        font.setPixelSize(max(8, min(12, int(min(rect.width(), rect.height()) * 0.22))))
+        fm = QFontMetrics(font)
+        painter.setFont(font)
+        if isinstance(pix, QPixmap) and not pix.isNull() and inner.width() > 4 and inner.height() > 4:
+            scaled = self._fit(pix, inner.size())
+            x = inner.left() + (inner.width() - scaled.width()) // 2
+            y = inner.top() + (inner.height() - scaled.height()) // 2
+            if grey:
+                painter.setOpacity(0.4)  # an unpaired photo fades, like its row or column in the matrix
+            painter.drawPixmap(x, y, scaled)
+            painter.setOpacity(1.0)
+            # The number keeps "row 2" and "(2, 3)" in the panels findable when photos look alike.
+            box = QRect(inner.left(), inner.top(), fm.horizontalAdvance(number) + 6, fm.height())
+            painter.fillRect(box, QColor(255, 255, 255, 210))
+            painter.setPen(QColor("#343a40"))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, number)
+        else:
+            painter.setPen(QColor("#868e96") if grey else QColor("#212529"))
+            bold = QFont(font)
+            bold.setBold(True)
+            text = f"{number}  {name}" if o == Qt.Orientation.Vertical else name
+            elided = fm.elidedText(text, Qt.TextElideMode.ElideMiddle, inner.width())
+            if o == Qt.Orientation.Horizontal and inner.height() >= 2 * fm.height():
+                painter.setFont(bold)
+                painter.drawText(inner.adjusted(0, 0, 0, -fm.height()), Qt.AlignmentFlag.AlignCenter, number)
+                painter.setFont(font)
+                painter.drawText(inner.adjusted(0, fm.height(), 0, 0), Qt.AlignmentFlag.AlignCenter,
+                                 fm.elidedText(name, Qt.TextElideMode.ElideMiddle, inner.width()))
+            else:
+                painter.drawText(inner, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, elided)
+        if lit:
+            painter.setPen(QPen(HIGHLIGHT, 3))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(rect.adjusted(1, 1, -2, -2))
+        painter.restore()
+
+    def _fit(self, pix: QPixmap, size: QSize) -> QPixmap:
+        # Headers repaint on every scroll step; scaling each thumbnail once per size keeps that cheap.
+        key = (pix.cacheKey(), size.width(), size.height())
+        hit = self._scaled.get(key)
+        if hit is None:
+            if len(self._scaled) > 400:
+                self._scaled.clear()
+            hit = pix.scaled(size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            self._scaled[key] = hit
+        return hit
+
+
+class MatrixView(QTableView):
+    """The heatmap table: photo headers, the cell delegate, zoom by cell size, hover reports."""
+
+    hovered = Signal(int, int)  # row, column under the mouse; -1, -1 when it leaves the matrix
+    zoom_requested = Signal(int)  # +1 / -1 steps from Ctrl + mouse wheel
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setHorizontalHeader(PhotoHeader(Qt.Orientation.Horizontal, self))
+        self.setVerticalHeader(PhotoHeader(Qt.Orientation.Vertical, self))
+        self.delegate = CellDelegate(self)
+        self.setItemDelegate(self.delegate)
+        self.setShowGrid(False)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setCornerButtonEnabled(False)
+        self.setMouseTracking(True)
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setStyleSheet("QTableView { background: white; border: none; }")
+        self.viewport().installEventFilter(self)
+        self.entered.connect(lambda ix: self.hovered.emit(ix.row(), ix.column()))
+
+    def set_cell_size(self, cell: int, row_header: int, col_header: int) -> None:
+        """Zoom: cells are cell x cell pixels; the headers get the given depth for thumbnails or names."""
+        self.delegate.cell = cell
+        for header in (self.horizontalHeader(), self.verticalHeader()):
+            header.setDefaultSectionSize(cell)
+            header.setMinimumSectionSize(min(cell, 8))
+        self.horizontalHeader().setFixedHeight(col_header)
+        self.verticalHeader().setFixedWidth(row_header)
+        self.updateGeometries()
+        self.viewport().update()
+
+    def full_size(self) -> QSize:
+        """The size that shows every cell without scrolling (for the PNG export)."""
+        model = self.model()
+        rows = model.rowCount() if model else 0
+        cols = model.columnCount() if model else 0
+        cell = self.delegate.cell
+        frame = 2 * self.frameWidth()
+        return QSize(self.verticalHeader().width() + cols * cell + frame + 1,
+                     self.horizontalHeader().height() + rows * cell + frame + 1)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if obj is self.viewport():
+            if event.type() == QEvent.Type.Leave:
+                self.hovered.emit(-1, -1)
+            elif event.type() == QEvent.Type.Wheel and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+                self.zoom_requested.emit(1 if event.angleDelta().y() > 0 else -1)
+                return True
+        return super().eventFilter(obj, event)
+
+
+class ColourLegend(QWidget):
+    """The colour scale with its values, the threshold s on it, and what each pair mark means."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.lo, self.hi = 0.0, 1.0
+        self.threshold: float | None = None
+        self.methods: list[str] = ["greedy"]
+        self.setMinimumSize(280, 118)
+
+    def set_scale(self, lo: float, hi: float) -> None:
+        self.lo, self.hi = lo, hi
+        self.update()
+
+    def set_threshold(self, threshold: float | None) -> None:
+        self.threshold = threshold
+        self.update()
+
+    def set_methods(self, methods: list[str]) -> None:
+        self.methods = methods
+        self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(320, 118)
+
+    def paintEvent(self, _event) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        fm = QFontMetrics(self.font())
+        bar = QRect(8, 6, self.width() - 16, 14)
+        grad = QLinearGradient(bar.left(), 0, bar.right(), 0)
+        steps = 16
+        values = np.linspace(self.lo, self.hi, steps + 1)
+        for k, rgb in enumerate(ramp_rgb(values, self.lo, self.hi)):
+            grad.setColorAt(k / steps, QColor(int(rgb[0]), int(rgb[1]), int(rgb[2])))
+        p.fillRect(bar, QBrush(grad))
+        p.setPen(QColor("#adb5bd"))
+        p.drawRect(bar)
+        p.setPen(QColor("#343a40"))
+        ty = bar.bottom() + 2 + fm.ascent()
+        for frac in (0.0, 0.5, 1.0):
+            v = self.lo + (self.hi - self.lo) * frac
+            text = format_sim(v)
+            x = bar.left() + frac * bar.width() - fm.horizontalAdvance(text) * frac
+            p.drawText(QPoint(int(x), ty), text)
+        if self.threshold is not None and self.hi > self.lo:
+            # s outside the colour range still gets a mark, pinned to the end it lies beyond.
+            frac = min(max((self.threshold - self.lo) / (self.hi - self.lo), 0.0), 1.0)
+            x = bar.left() + frac * bar.width()
+            p.setPen(QPen(STRIKE, 2))
+            p.drawLine(int(x), bar.top() - 3, int(x), bar.bottom() + 3)
+            label = f"s {format_sim(self.threshold)}"
+            lx = min(max(x - fm.horizontalAdvance(label) / 2, bar.left()), bar.right() - fm.horizontalAdvance(label))
+            p.drawText(QPoint(int(lx), ty + fm.height()), label)
+        # Key: one sample cell per mark, drawn by the same code as the matrix.
+        y0 = ty + fm.height() + 8
+        size = 30
+        colour = method_colour(self.methods[0] if self.methods else "greedy")
+        samples = [(USED, "counts"), (BELOW, "below s"), (BEYOND, "beyond m"), (None, "unpaired")]
+        x = 8
+        base = ramp_rgb(np.array([self.lo + 0.7 * (self.hi - self.lo)]), self.lo, self.hi)[0]
+        for state, text in samples:
+            cell = QRect(x, y0, size, size)
+            fill = QColor(int(base[0]), int(base[1]), int(base[2]))
+            if state is None:
+                fill = QColor(int(base[0] * 0.28 + 226 * 0.72), int(base[1] * 0.28 + 226 * 0.72),
+                              int(base[2] * 0.28 + 226 * 0.72))
+            p.fillRect(cell, fill)
+            if state is not None:
+                paint_mark(p, cell, state, colour)
+            p.setPen(QColor("#343a40"))
+            p.drawText(QPoint(x + size + 4, y0 + size // 2 + fm.ascent() // 2 - 1), text)
+            x += size + 8 + fm.horizontalAdvance(text) + 10
+        if len(self.methods) > 1:
+            x = 8
+            y = y0 + size + 6
+            for m in self.methods:
+                p.setPen(QPen(method_colour(m), 3))
+                p.drawLine(x, y + fm.ascent() // 2 + 1, x + 18, y + fm.ascent() // 2 + 1)
+                p.setPen(QColor("#343a40"))
+                p.drawText(QPoint(x + 24, y + fm.ascent()), m)
+                x += 24 + fm.horizontalAdvance(m) + 16
+        p.end()
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(280, 118)
+
+
+__all__ = ["BEYOND", "BELOW", "CellDelegate", "ColourLegend", "METHOD_COLOURS", "MatrixModel", "MatrixView",
+           "PhotoHeader", "method_colour", "paint_highlight", "paint_mark"]

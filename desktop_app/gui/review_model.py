@@ -1,0 +1,245 @@
+"""The review queue's item model: unlabelled articles with their label suggestion, one row each.
+
+Rows are the articles still waiting for a decision. A decision removes its row; an undo puts it back at the
+top; a skip moves it to the end and greys it. The model never talks to the catalog: the queue widget
+commits first and only then edits the model, so what the list shows is never ahead of what is on disk.
+
+"No suggestion" is a view of the data, not a recomputation: every suggestion is computed once with no
+threshold and the model hides the label when its confidence is below `min_confidence`. That way the
+curator can move the threshold and see the effect at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor, QPixmap
+
+from desktop_app.core.labels import Suggestion
+
+ORDERS = ("certain", "uncertain")  # most certain first, least certain first (the hard cases)
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass
+class QueueEntry:
+    suggestion: Suggestion
+    skipped: bool = False
+
+    @property
+    def article(self) -> str:
+        return self.suggestion.article
+
+
+def shown_label(s: Suggestion, min_confidence: float) -> str | None:
+    """The label the queue offers, or None for "no suggestion" (none at all, or below the threshold)."""
+    if s.label is None or s.confidence < min_confidence:
+        return None
+    return s.label
+
+
+def share_text(share: float) -> str:
+    # A runner-up with a sliver of the votes reads as "0%", which looks like a bug; say what it is.
+    return "<1%" if 0 < share < 0.005 else f"{share:.0%}"
+
+
+def sort_key(entry: QueueEntry, order: str) -> tuple:
+    # Skipped articles always wait at the end: skipping means "not now", whatever their confidence.
+    conf = entry.suggestion.confidence
+    return (entry.skipped, -conf if order == "certain" else conf, entry.article)
+
+
+class SuggestionModel(QAbstractTableModel):
+    """Table of QueueEntry rows: article, suggested label, confidence, runner-up labels."""
+
+    COLUMNS = ("Article", "Suggestion", "Confidence", "Alternatives")
+    ARTICLE, LABEL, CONFIDENCE, ALTERNATIVES = range(4)
+    SuggestionRole = Qt.ItemDataRole.UserRole + 1  # the core Suggestion
+    ArticleRole = Qt.ItemDataRole.UserRole + 2  # the article id (str)
+    SkippedRole = Qt.ItemDataRole.UserRole + 3  # bool
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._entries: list[QueueEntry] = []
+        self._rows: dict[str, int] = {}
+        self.min_confidence = 0.0
+        self.order = "certain"
+        # Cover thumbnails come from the widget's cache; the model only asks, and never waits.
+        self.cover_lookup: Callable[[str], QPixmap | None] | None = None
+
+    # ------------------------------------------------------------------ Qt model API
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._entries)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.COLUMNS):
+            if role == Qt.ItemDataRole.DisplayRole:
+                return self.COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not (0 <= index.row() < len(self._entries)):
+            return None
+        entry = self._entries[index.row()]
+        s = entry.suggestion
+        col = index.column()
+        label = shown_label(s, self.min_confidence)
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == self.ARTICLE:
+                return s.article
+            if col == self.LABEL:
+                return label if label is not None else "(no suggestion)"
+            if col == self.CONFIDENCE:
+                return f"{s.confidence:.0%}" if s.alternatives else "–"
+            if col == self.ALTERNATIVES:
+                return ", ".join(f"{a} {share_text(c)}" for a, c in s.alternatives[1:])
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if col == self.LABEL and label is None and s.label is not None:
+                return (f"Best guess {s.label} at {s.confidence:.0%}, below the {self.min_confidence:.0%} "
+                        "needed for a suggestion")
+            if entry.skipped:
+                return "Skipped: still unlabelled"
+            return s.article
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if entry.skipped or (col == self.LABEL and label is None):
+                return QBrush(QColor("#8a8a8a"))
+            return None
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            if col == self.CONFIDENCE:
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return None
+        if role == Qt.ItemDataRole.DecorationRole:
+            if col == self.ARTICLE and self.cover_lookup is not None:
+                return self.cover_lookup(s.article)
+            return None
+        if role == self.SuggestionRole:
+            return s
+        if role == self.ArticleRole:
+            return s.article
+        if role == self.SkippedRole:
+            return entry.skipped
+        return None
+
+    # ------------------------------------------------------------------ queue operations
+
+    def reset(self, suggestions: Iterable[Suggestion], skipped: Iterable[str] = ()) -> None:
+        skipped = set(skipped)
+        self.beginResetModel()
+        self._entries = [QueueEntry(s, s.article in skipped) for s in suggestions]
+        self._entries.sort(key=lambda e: sort_key(e, self.order))
+        self._reindex()
+        self.endResetModel()
+
+    def set_order(self, order: str) -> None:
+        if order not in ORDERS:
+            raise ValueError(f"order must be one of {ORDERS}")
+        self.order = order
+        # A layout change (not a reset) keeps the view's current row and selection on the same article.
+        self.layoutAboutToBeChanged.emit()
+        before = [e.article for e in self._entries]
+        persistent = self.persistentIndexList()
+        self._entries.sort(key=lambda e: sort_key(e, order))
+        self._reindex()
+        moved = [self.index(self._rows[before[p.row()]], p.column()) if 0 <= p.row() < len(before)
+                 else QModelIndex() for p in persistent]
+        self.changePersistentIndexList(persistent, moved)
+        self.layoutChanged.emit()
+
+    def set_min_confidence(self, value: float) -> None:
+        self.min_confidence = float(value)
+        if self._entries:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._entries) - 1, len(self.COLUMNS) - 1))
+
+    def entry(self, row: int) -> QueueEntry | None:
+        return self._entries[row] if 0 <= row < len(self._entries) else None
+
+    def entries(self) -> list[QueueEntry]:
+        return list(self._entries)
+
+    def row_of(self, article: str) -> int:
+        return self._rows.get(article, -1)
+
+    def remove(self, article: str) -> int:
+        """Drop an article's row (it was decided); returns the row it had, or -1."""
+        row = self.row_of(article)
+        if row < 0:
+            return -1
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._entries[row]
+        self._reindex()
+        self.endRemoveRows()
+        return row
+
+    def remove_many(self, articles: Iterable[str]) -> None:
+        # Contiguous runs are removed together so that a bulk accept of hundreds of rows stays cheap.
+        rows = sorted((self.row_of(a) for a in set(articles)), reverse=True)
+        rows = [r for r in rows if r >= 0]
+        i = 0
+        while i < len(rows):
+            hi = rows[i]
+            lo = hi
+            while i + 1 < len(rows) and rows[i + 1] == lo - 1:
+                i += 1
+                lo = rows[i]
+            self.beginRemoveRows(QModelIndex(), lo, hi)
+            del self._entries[lo:hi + 1]
+            self.endRemoveRows()
+            i += 1
+        self._reindex()
+
+    def insert(self, row: int, entry: QueueEntry) -> int:
+        """Put an article back (an undo); returns its row. An article already queued is moved there."""
+        if entry.article in self._rows:
+            self.remove(entry.article)
+        row = max(0, min(row, len(self._entries)))
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._entries.insert(row, entry)
+        self._reindex()
+        self.endInsertRows()
+        return row
+
+    def mark_skipped(self, article: str) -> int:
+        """Move a skipped article to the end, greyed; returns its new row."""
+        row = self.row_of(article)
+        if row < 0:
+            return -1
+        entry = self._entries[row]
+        entry.skipped = True
+        last = len(self._entries) - 1
+        if row != last:
+            # moveRows semantics: the destination is the row the item is inserted before (one past the end)
+            self.beginMoveRows(QModelIndex(), row, row, QModelIndex(), last + 1)
+            del self._entries[row]
+            self._entries.append(entry)
+            self._reindex()
+            self.endMoveRows()
+        self.dataChanged.emit(self.index(last, 0), self.index(last, len(self.COLUMNS) - 1))
+        return last
+
+    def counts(self) -> tuple[int, int]:
+        """(rows waiting, of which skipped)."""
+        skipped = sum(e.skipped for e in self._entries)
+        return len(self._entries), skipped
+
+    def refresh_covers(self, article: str) -> None:
+        row = self.row_of(article)
+        if row >= 0:
+            idx = self.index(row, self.ARTICLE)
+            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+
+    def _reindex(self) -> None:
+        self._rows = {e.article: i for i, e in enumerate(self._entries)}
+
