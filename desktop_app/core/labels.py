@@ -230,9 +230,18 @@ def plot_curve(ev: LabelEvaluation, path: Path, size: tuple[int, int] = (640, 42
 # ----------------------------------------------------------------------- import / export
 
 
-def import_folder_labels(catalog: Catalog, level: int, field_name: str = DEFAULT_FIELD,
-                         overwrite: bool = False) -> ImportReport:
-    """Label each article with the name of the folder at `level` (0 = top) of its photos' paths."""
+@dataclass
+class LabelPlan:
+    """What an import would write, before writing it: for previews and for the import itself."""
+
+    items: list[tuple[str, str, str]]  # (article, field, label), one per article and field
+    unknown: list[str]  # article ids or paths that are not in the catalog (or articles without that folder)
+    skipped_rows: int = 0  # rows without a label
+
+
+def plan_folder_labels(catalog: Catalog, level: int, field_name: str = DEFAULT_FIELD,
+                       overwrite: bool = False) -> LabelPlan:
+    """Each article's label would be the folder at `level` (0 = top) of its cover photo's path."""
     existing = catalog.labels(field_name)
     items = []
     missing = []
@@ -244,12 +253,24 @@ def import_folder_labels(catalog: Catalog, level: int, field_name: str = DEFAULT
         if not overwrite and field_name in existing.get(row["article"], {}):
             continue
         items.append((row["article"], field_name, parts[level]))
-    catalog.set_labels(items, source="folder", action="import")
-    return ImportReport(len(items), missing)
+    return LabelPlan(items, missing)
 
 
-def import_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEFAULT_FIELD) -> ImportReport:
-    """Rows with `article` or `path`, `label`, and optionally `field`."""
+def import_folder_labels(catalog: Catalog, level: int, field_name: str = DEFAULT_FIELD,
+                         overwrite: bool = False) -> ImportReport:
+    """Label each article with the name of the folder at `level` (0 = top) of its photos' paths."""
+    plan = plan_folder_labels(catalog, level, field_name, overwrite)
+    catalog.set_labels(plan.items, source="folder", action="import")
+    return ImportReport(len(plan.items), plan.unknown)
+
+
+def plan_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEFAULT_FIELD) -> LabelPlan:
+    """Read rows with `article` or `path`, `label`, and optionally `field`, without writing anything.
+
+    A column named after the field (e.g. `category`) stands in for `label` when there is no `label`
+    column, so a catalogue manifest imports as it is. Manifests list one row per photo: an article's rows
+    collapse into one label (the last row wins) instead of logging one undoable event per photo.
+    """
     try:
         fh = open(csv_path, newline="", encoding="utf-8-sig")
     except OSError as exc:
@@ -257,15 +278,19 @@ def import_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEF
     with fh:
         reader = csv.DictReader(fh)
         cols = set(reader.fieldnames or [])
-        if "label" not in cols or not ({"article", "path"} & cols):
-            raise UserError(f"{csv_path} needs a 'label' column and an 'article' or 'path' column "
-                            f"(it has: {', '.join(sorted(cols)) or 'no header'}).")
+        label_col = "label" if "label" in cols else default_field if default_field in cols else None
+        if label_col is None or not ({"article", "path"} & cols):
+            raise UserError(f"{csv_path} needs a 'label' (or '{default_field}') column and an 'article' or "
+                            f"'path' column (it has: {', '.join(sorted(cols)) or 'no header'}).")
+        # `field` names the field of each row only in the generic layout; in a manifest the column is the field
+        field_col = "field" if label_col == "label" else None
         rows = list(reader)
     articles = set(catalog.article_keys())
     by_path = {r.path: r.article for r in catalog.photo_rows()}
-    items, unknown, skipped = [], [], 0
+    chosen: dict[tuple[str, str], str] = {}
+    unknown, skipped = [], 0
     for row in rows:
-        label = (row.get("label") or "").strip()
+        label = (row.get(label_col) or "").strip()
         if not label:
             skipped += 1
             continue
@@ -279,9 +304,17 @@ def import_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEF
         if key not in articles:
             unknown.append(key)
             continue
-        items.append((key, (row.get("field") or "").strip() or default_field, label))
-    catalog.set_labels(items, source="import", action="import")
-    return ImportReport(len(items), unknown, skipped)
+        name = ((row.get(field_col) or "").strip() if field_col else "") or default_field
+        chosen[(key, name)] = label
+    items = [(a, f, v) for (a, f), v in chosen.items()]
+    return LabelPlan(items, list(dict.fromkeys(unknown)), skipped)
+
+
+def import_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEFAULT_FIELD) -> ImportReport:
+    """Rows with `article` or `path`, `label`, and optionally `field` (see `plan_csv_labels`)."""
+    plan = plan_csv_labels(catalog, csv_path, default_field)
+    catalog.set_labels(plan.items, source="import", action="import")
+    return ImportReport(len(plan.items), plan.unknown, plan.skipped_rows)
 
 
 def export_labels(catalog: Catalog, path: Path, fmt: str | None = None) -> int:
