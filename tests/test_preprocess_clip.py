@@ -24,17 +24,6 @@ CLIP = ModelManifest(
     output_name="image_embeds", dim=512, licence="", source="", family="clip",
 )
 
-# Why the comparisons below are expected to fail today (images.py is not this file to change):
-#  1. fit_to_model's center_crop rounds the long side (1274x1580 -> 224x278) where transformers and
-#     torchvision truncate (224x277); the 1-pixel change of scale and crop offset moves edges, max diff ~2.5.
-#     With int() instead of round() the full-resolution path matches CLIPImageProcessor exactly (0.0).
-#  2. load_photo decodes JPEGs in draft mode (DCT-scaled to >= the model size) before the bicubic resize;
-#     even with (1) fixed that leaves max differences of ~1.1 on these photos, far above 0.02.
-# The markers are strict: once images.py is fixed the tests pass and the markers must go.
-ROUNDING_GAP = "images.fit_to_model rounds the long side; CLIPImageProcessor truncates it (see comment)"
-DRAFT_GAP = "images.load_photo's JPEG draft decoding differs from a full-resolution resize (see comment)"
-
-
 def sample_photos(count: int = 24) -> list[Path]:
     if not PHOTOS.is_dir():
         pytest.skip(f"{PHOTOS} is not available")
@@ -75,13 +64,11 @@ def worst_difference(ours) -> tuple[float, str]:
     return worst, where
 
 
-@pytest.mark.xfail(strict=True, reason=ROUNDING_GAP)
 def test_clip_resize_and_crop_match_transformers_at_full_resolution():
     worst, where = worst_difference(lambda p: to_tensor(fit_to_model(full_decode(p), CLIP), CLIP))
     assert worst <= TOLERANCE, f"max abs difference {worst:.4f} on {where}"
 
 
-@pytest.mark.xfail(strict=True, reason=f"{ROUNDING_GAP}; {DRAFT_GAP}")
 def test_clip_preprocess_matches_transformers_on_real_photos():
     worst, where = worst_difference(lambda p: preprocess(p.read_bytes(), CLIP)[0][0])
     assert worst <= TOLERANCE, f"max abs difference {worst:.4f} on {where}"

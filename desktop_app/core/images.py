@@ -154,7 +154,8 @@ def fit_to_model(im: Image.Image, manifest: ModelManifest, resize: str | None = 
         return canvas
     # center_crop: shortest side to the crop size, then the middle
     scale = max(out_w / w, out_h / h)
-    nw, nh = max(out_w, round(w * scale)), max(out_h, round(h * scale))
+    # Truncate like torchvision and transformers do, so CLIP preprocessing matches theirs pixel for pixel.
+    nw, nh = max(out_w, int(w * scale)), max(out_h, int(h * scale))
     resized = im.resize((nw, nh), resample)
     left, top = (nw - out_w) // 2, (nh - out_h) // 2
     return resized.crop((left, top, left + out_w, top + out_h))
@@ -174,7 +175,7 @@ def preprocess(
 ) -> tuple[np.ndarray, LoadedPhoto]:
     """Image bytes -> model input tensor(s): [1, ...] or, with mirror, [2, ...] (photo and its mirror)."""
     out_h, out_w = manifest.input_size
-    loaded = load_photo(data, min_size=(out_w, out_h))
+    loaded = load_photo(data, min_size=(out_w, out_h) if manifest.use_jpeg_draft else None)
     fitted = fit_to_model(loaded.image, manifest, resize)
     tensors = [to_tensor(fitted, manifest)]
     if mirror:

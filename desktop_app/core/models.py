@@ -40,6 +40,14 @@ class ModelManifest:
     precision: str = "fp32"
     description: str = ""
     extra: dict = field(default_factory=dict)
+    # Decode JPEGs reduced in the DCT (draft mode, ~4x faster) before resizing. None = by family: off for
+    # CLIP, whose embeddings are specified with transformers' full-resolution bicubic resize (draft decoding
+    # moves pixel values by up to 2.0 after normalisation there), on for everything else.
+    jpeg_draft: bool | None = None
+
+    @property
+    def use_jpeg_draft(self) -> bool:
+        return self.family != "clip" if self.jpeg_draft is None else bool(self.jpeg_draft)
 
     @property
     def model_id(self) -> str:
