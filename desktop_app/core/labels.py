@@ -97,9 +97,11 @@ class Suggester:
         name = article if isinstance(article, str) else self.index.av.articles[article]
         neighbours = self.neighbours(article)
         label, confidence, alternatives = vote(neighbours)
+        # Compare the confidence that is reported: a suggestion shown at 0.8162 must pass a 0.8162 threshold.
+        confidence = round(confidence, 4)
         if label is not None and confidence < min_confidence:
             label = None
-        return Suggestion(name, label, round(confidence, 4), [(a, round(s, 4)) for a, s in alternatives], neighbours)
+        return Suggestion(name, label, confidence, [(a, round(s, 4)) for a, s in alternatives], neighbours)
 
 
 def suggest_unlabelled(catalog: Catalog, index: SearchIndex, field_name: str = DEFAULT_FIELD, k: int = 10,
