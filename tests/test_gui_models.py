@@ -199,3 +199,23 @@ def test_suggested_grouping_rule(tmp_path):
     for folder in ["a", "b"]:
         write_photo(plain / folder / "front.jpg")
     assert suggest_rule(plain).kind == "folder"
+
+
+def test_many_emits_and_index_data_calls_do_not_exhaust_refcounts(qtbot):
+    # PySide6 6.12 on CPython 3.11 loses a reference to True per emit and to None per index.data() that
+    # returns nothing; desktop_app.gui guards against it at import (qtcompat.protect_refcounts).
+    from PySide6.QtCore import QObject, Signal
+
+    import desktop_app.gui  # noqa: F401
+
+    class Source(QObject):
+        ping = Signal(int)
+
+    src = Source()
+    for _ in range(30000):
+        src.ping.emit(1)
+    model = ArticleGridModel(None)
+    model.set_articles(Articles.from_overview(overview(3)), None)
+    index = model.index(0, 0)
+    for _ in range(30000):
+        index.data(Qt.ItemDataRole.DecorationRole)

@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, Q
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from desktop_app.gui.models import ArticleRole, CountRole, ErrorsRole, LabelRole, PairsRole, ScoreRole
+from desktop_app.gui.qtcompat import model_data
 from desktop_app.gui.thumbs import ThumbnailLoader
 
 PAD = 8
@@ -71,10 +72,10 @@ class ArticleDelegate(QStyledItemDelegate):
             p.fillPath(bg, pal.color(QPalette.ColorRole.AlternateBase))
         ts = self.thumb_size
         thumb = QRect(r.x() + (r.width() - ts) // 2, r.y() + PAD - 2, ts, ts)
-        draw_pixmap_fit(p, thumb, index.data(Qt.ItemDataRole.DecorationRole))
+        draw_pixmap_fit(p, thumb, model_data(index, Qt.ItemDataRole.DecorationRole))
 
-        count = index.data(CountRole) or 0
-        errors = index.data(ErrorsRole) or 0
+        count = model_data(index, CountRole) or 0
+        errors = model_data(index, ErrorsRole) or 0
         badge_text = str(count)
         f = QFont(option.font)
         f.setPointSizeF(max(7.0, f.pointSizeF() * 0.85))
@@ -97,10 +98,10 @@ class ArticleDelegate(QStyledItemDelegate):
         title.setBold(True)
         p.setFont(title)
         p.setPen(pal.color(QPalette.ColorRole.Text))
-        name = QFontMetrics(title).elidedText(index.data(ArticleRole) or "", Qt.TextElideMode.ElideMiddle,
+        name = QFontMetrics(title).elidedText(model_data(index, ArticleRole) or "", Qt.TextElideMode.ElideMiddle,
                                               text_rect.width())
         p.drawText(text_rect, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), name)
-        label = index.data(LabelRole) or ""
+        label = model_data(index, LabelRole) or ""
         p.setFont(option.font)
         p.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
         lab_rect = text_rect.translated(0, text_rect.height())
@@ -137,7 +138,7 @@ class SimilarDelegate(QStyledItemDelegate):
         elif index.row() % 2:
             p.fillPath(bg, pal.color(QPalette.ColorRole.AlternateBase))
         fm = QFontMetrics(option.font)
-        score = index.data(ScoreRole)
+        score = model_data(index, ScoreRole)
         f = QFont(option.font)
         f.setBold(True)
         p.setFont(f)
@@ -149,25 +150,25 @@ class SimilarDelegate(QStyledItemDelegate):
                    f"{index.row() + 1}.")
         rank_w = QFontMetrics(f).horizontalAdvance("00.") + 4
         p.drawText(head.adjusted(rank_w, 0, 0, 0), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-                   QFontMetrics(f).elidedText(index.data(ArticleRole) or "", Qt.TextElideMode.ElideMiddle,
+                   QFontMetrics(f).elidedText(model_data(index, ArticleRole) or "", Qt.TextElideMode.ElideMiddle,
                                               head.width() - rank_w - sw))
         p.setPen(QColor("#1f6f3f") if (score or 0) >= 0.8 else pal.color(QPalette.ColorRole.Text))
         p.drawText(head, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), score_text)
         p.setFont(option.font)
         p.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
         sub = head.translated(0, fm.height())
-        label = index.data(LabelRole) or "no label"
+        label = model_data(index, LabelRole) or "no label"
         p.drawText(sub.adjusted(rank_w, 0, 0, 0), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
                    fm.elidedText(label, Qt.TextElideMode.ElideRight, sub.width() - rank_w))
 
-        pairs = index.data(PairsRole) or []
+        pairs = model_data(index, PairsRole) or []
         t = self.PAIR_THUMB
         x = r.x() + PAD + rank_w
         y = sub.bottom() + PAD // 2
         small = QFont(option.font)
         small.setPointSizeF(max(6.5, small.pointSizeF() * 0.8))
         if not pairs:
-            cover = index.data(Qt.ItemDataRole.DecorationRole)
+            cover = model_data(index, Qt.ItemDataRole.DecorationRole)
             draw_pixmap_fit(p, QRect(x, y, t, t), cover)
         for q, h, sim in pairs[: self.PAIRS]:
             if x + 2 * t > r.right():

@@ -14,7 +14,15 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent, QKeySequence, QPaintEvent
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeyEvent,
+    QKeySequence,
+    QPaintEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -47,7 +55,8 @@ from desktop_app.gui.errors import show_error
 from desktop_app.gui.grouping import GroupingDialog
 from desktop_app.gui.indexing import IndexBanner, IndexRequest, SummaryDialog, run_index
 from desktop_app.gui.models import ArticleGridModel, ArticleRole
-from desktop_app.gui.prefs import Prefs, SearchParams, save_window_state, search_params, window_state
+from desktop_app.gui.prefs import Prefs, save_window_state, search_params, window_state
+from desktop_app.gui.qtcompat import model_data
 from desktop_app.gui.session import SORT_KEYS, SORT_LABELS, Snapshot, load_snapshot, model_title
 from desktop_app.gui.settings_dialog import CatalogChoices, SettingsDialog
 from desktop_app.gui.similar_panel import SimilarPanel
@@ -189,8 +198,8 @@ class MainWindow(QMainWindow):
         self.grid.setItemDelegate(self.delegate)
         self._apply_cell_size()
         self.grid.selectionModel().selectionChanged.connect(self._selection_changed)
-        self.grid.open_requested.connect(lambda idx: self.open_detail(idx.data(ArticleRole)))
-        self.grid.doubleClicked.connect(lambda idx: self.open_detail(idx.data(ArticleRole)))
+        self.grid.open_requested.connect(lambda idx: self.open_detail(model_data(idx, ArticleRole)))
+        self.grid.doubleClicked.connect(lambda idx: self.open_detail(model_data(idx, ArticleRole)))
         self.grid.delete_pressed.connect(self._delete_pressed)
         self.empty_label = QLabel()
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -717,7 +726,7 @@ class MainWindow(QMainWindow):
     def open_current_detail(self) -> None:
         idx = self.grid.currentIndex()
         if idx.isValid():
-            self.open_detail(idx.data(ArticleRole))
+            self.open_detail(model_data(idx, ArticleRole))
 
     def open_detail(self, article: str | None) -> None:
         if not article or self.snapshot is None:

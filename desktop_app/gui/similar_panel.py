@@ -29,6 +29,7 @@ from desktop_app.core.matching import METHODS, PAIR_METHODS
 from desktop_app.gui.delegates import SimilarDelegate
 from desktop_app.gui.models import ArticleRole, SimilarModel
 from desktop_app.gui.prefs import METHOD_LABELS, SearchParams
+from desktop_app.gui.qtcompat import model_data
 from desktop_app.gui.thumbs import ThumbnailLoader
 
 
@@ -189,11 +190,11 @@ class SimilarPanel(QWidget):
 
     def selected_hit(self) -> str | None:
         idx = self.view.currentIndex()
-        return idx.data(ArticleRole) if idx.isValid() else None
+        return model_data(idx, ArticleRole) if idx.isValid() else None
 
     def _clicked(self, index: QModelIndex) -> None:
         self._update_inspect()
-        article = index.data(ArticleRole)
+        article = model_data(index, ArticleRole)
         if article:
             self.hit_activated.emit(article)
 
