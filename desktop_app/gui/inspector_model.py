@@ -104,6 +104,7 @@ class MatrixModel(QAbstractTableModel):
         self.thumbs: dict[str, QPixmap] = {}  # photo path -> header thumbnail, shared by the inspector
         self._highlight_row: int | None = None
         self._highlight_col: int | None = None
+        self.base_version = 0
         self._precompute_colours()
         self._decorate(inspection.results.get(method))
 
@@ -125,7 +126,8 @@ class MatrixModel(QAbstractTableModel):
 
     # ------------------------------------------------------------------ decorations (per method, s, m)
 
-    def _decorate(self, result: matching.MatchResult | None) -> None:
+    def _decorate(self, result: matching.MatchResult | None) -> bool:
+        """Rebuild the decoration arrays; True when the greyed rows/columns changed (the base layer did)."""
         n_a, n_b = self.inspection.matrix.shape
         self.result = result
         self._rank = np.zeros((n_a, n_b), dtype=np.int32)
@@ -136,17 +138,25 @@ class MatrixModel(QAbstractTableModel):
             self._rank[p.row, p.col] = p.rank
             self._state[p.row, p.col] = STATE_OF_REASON.get(p.reason, USED if p.used else BELOW)
             self._label[(p.row, p.col)] = self._pair_label(p)
+        self.pair_cells: list[tuple[int, int]] = [(p.row, p.col) for p in pairs]
         # "Unpaired" means the method chose no pair for that photo at all; a chosen pair that s or m left out
         # keeps its row lit and says why through its own mark (struck through, or the m badge).
-        has_pairs = bool(pairs)
-        self._row_grey = np.zeros(n_a, dtype=bool)
-        self._col_grey = np.zeros(n_b, dtype=bool)
-        if has_pairs:
-            self._row_grey[:] = True
-            self._col_grey[:] = True
+        row_grey = np.zeros(n_a, dtype=bool)
+        col_grey = np.zeros(n_b, dtype=bool)
+        if pairs:
+            row_grey[:] = True
+            col_grey[:] = True
             for p in pairs:
-                self._row_grey[p.row] = False
-                self._col_grey[p.col] = False
+                row_grey[p.row] = False
+                col_grey[p.col] = False
+        changed = not (np.array_equal(row_grey, getattr(self, "_row_grey", None))
+                       and np.array_equal(col_grey, getattr(self, "_col_grey", None)))
+        self._row_grey, self._col_grey = row_grey, col_grey
+        if changed:
+            # The view caches the painted cells (colour and value) per base version: moving s or m keeps the
+            # same chosen pairs, so only the pair marks repaint; a new method may grey other rows.
+            self.base_version += 1
+        return changed
 
     def _pair_label(self, p: matching.Pair) -> str:
         # Only greedy's rank is a pick order; Hungarian's pairs are one simultaneous choice, so numbering
@@ -168,17 +178,19 @@ class MatrixModel(QAbstractTableModel):
 
     def refresh(self) -> None:
         """Re-read this method's result from the inspection (after `rescore`) and repaint decorations."""
-        self._decorate(self.inspection.results.get(self.method))
+        grey_changed = self._decorate(self.inspection.results.get(self.method))
         rows, cols = self.rowCount(), self.columnCount()
         if rows and cols:
             # One signal for the whole grid: the view repaints what is visible, in the next frame.
             self.dataChanged.emit(self.index(0, 0), self.index(rows - 1, cols - 1),
                                   [PairRole, GreyRole, Qt.ItemDataRole.BackgroundRole,
                                    Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole])
-        if cols:
-            self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, cols - 1)
-        if rows:
-            self.headerDataChanged.emit(Qt.Orientation.Vertical, 0, rows - 1)
+        if grey_changed:
+            # Headers only show greying and highlight: no need to repaint them for a move of s or m.
+            if cols:
+                self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, cols - 1)
+            if rows:
+                self.headerDataChanged.emit(Qt.Orientation.Vertical, 0, rows - 1)
 
     def set_highlight(self, row: int | None, col: int | None) -> None:
         """Mark one photo's row and/or column (a clicked header); None clears."""
@@ -214,6 +226,12 @@ class MatrixModel(QAbstractTableModel):
         if not rank:
             return None
         return rank, int(self._state[row, col]), self._label.get((row, col), "")
+
+    def base_paint(self, i: int, j: int) -> tuple[QColor, QColor, str]:
+        """The part of a cell that s and m never change: background, ink, value text."""
+        if self._row_grey[i] or self._col_grey[j]:
+            return self._bg_grey[i][j], self._ink_grey, self._text[i][j]
+        return self._bg[i][j], self._ink[i][j], self._text[i][j]
 
     def cell_paint(self, i: int, j: int) -> tuple[QColor, QColor, str, tuple[int, int, str] | None, int]:
         """Everything the delegate draws for one cell: background, ink, text, pair, highlight flags."""

@@ -8,13 +8,17 @@ so the legend can never disagree with the matrix.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QLinearGradient, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QStyledItemDelegate, QStyleOptionViewItem,
                                QTableView, QWidget)
 
+from desktop_app.gui.inspector_compat import protect_none
 from desktop_app.gui.inspector_model import (BELOW, BEYOND, HIGHLIGHT_COL, HIGHLIGHT_ROW, USED, GreyRole,
                                              HighlightRole, MatrixModel, PairRole, format_sim, ramp_rgb)
+
+# The delegate below makes many void Qt calls per cell; see inspector_compat for why this must come first.
+protect_none()
 
 # One colour per method, so two panes side by side are told apart at a glance; all are warm or dark so
 # they stand out on the blue-green heatmap, and every mark also gets a white halo for the darkest cells.
@@ -112,7 +116,12 @@ def paint_highlight(painter: QPainter, rect: QRect, flags: int) -> None:
 
 
 class CellDelegate(QStyledItemDelegate):
-    """Paints a heatmap cell: colour, value, the pair mark of the model's method, the highlight."""
+    """Paints heatmap cells: colour, value, the pair mark of the model's method, the highlight.
+
+    Qt may call `paint` per cell like for any delegate. `MatrixView` instead calls `paint_base` for every
+    cell once into a cached layer and `paint_cell` only for the cells that carry a pair mark: a Python call
+    per cell costs about 14 microseconds of dispatch alone, too much for 900 cells in one frame.
+    """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -121,32 +130,45 @@ class CellDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         return QSize(self.cell, self.cell)
 
+    def value_font(self, base: QFont, cell: int, bold: bool = False) -> QFont:
+        font = QFont(base)
+        font.setPixelSize(max(8, min(16, int(cell * 0.24))))
+        font.setBold(bold)
+        return font
+
+    @staticmethod
+    def paint_base(painter: QPainter, rect: QRect, bg: QColor, ink: QColor, text: str, show_text: bool) -> None:
+        """Colour and value of one cell; the caller has set the font (once for all cells)."""
+        # A one-pixel gap on the right and bottom works as the grid: white lines that never cover a mark.
+        painter.fillRect(rect.adjusted(0, 0, -1, -1), bg)
+        if show_text:
+            painter.setPen(ink)
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+
+    def paint_cell(self, painter: QPainter, rect: QRect, font: QFont, method: str,
+                   cell: tuple[QColor, QColor, str, tuple[int, int, str] | None, int]) -> None:
+        """One whole cell: base, value in bold when its pair counts, the pair mark, the highlight."""
+        bg, ink, text, pair, flags = cell
+        size = min(rect.width(), rect.height())
+        painter.save()
+        painter.setFont(self.value_font(font, size, bold=pair is not None and pair[1] == USED))
+        self.paint_base(painter, rect, bg, ink, text, size >= MIN_TEXT_CELL)
+        if pair is not None:
+            _rank, state, label = pair
+            paint_mark(painter, rect, state, method_colour(method), label)
+        if flags:
+            paint_highlight(painter, rect, flags)
+        painter.restore()
+
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         model = index.model()
         if not isinstance(model, MatrixModel):
             super().paint(painter, option, index)
             return
-        # Ask the Python model directly rather than through index.data(): no QVariant round trip per role
-        # (1,600 cells x 5 roles at 40 x 40), and Python objects such as the pair tuple stay Python objects.
-        bg, ink, text, pair, flags = model.cell_paint(index.row(), index.column())
-        rect = option.rect
-        painter.save()
-        # A one-pixel gap on the right and bottom works as the grid: white lines that never cover a mark.
-        painter.fillRect(rect.adjusted(0, 0, -1, -1), bg)
-        cell = min(rect.width(), rect.height())
-        if cell >= MIN_TEXT_CELL:
-            font = QFont(option.font)
-            font.setPixelSize(max(8, min(16, int(cell * 0.24))))
-            font.setBold(pair is not None and pair[1] == USED)
-            painter.setFont(font)
-            painter.setPen(ink)
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
-        if pair is not None:
-            _rank, state, label = pair
-            paint_mark(painter, rect, state, method_colour(model.method), label)
-        if flags:
-            paint_highlight(painter, rect, flags)
-        painter.restore()
+        # Ask the Python model directly rather than through index.data(): no QVariant round trip per role,
+        # and the pair tuple stays a Python object.
+        self.paint_cell(painter, option.rect, option.font, model.method,
+                        model.cell_paint(index.row(), index.column()))
 
 
 class PhotoHeader(QHeaderView):
@@ -248,6 +270,10 @@ class MatrixView(QTableView):
         self.setStyleSheet("QTableView { background: white; border: none; }")
         self.viewport().installEventFilter(self)
         self.entered.connect(lambda ix: self.hovered.emit(ix.row(), ix.column()))
+        self._layer: QPixmap | None = None
+        self._layer_key: tuple | None = None
+        self._marks: dict[tuple, QPixmap] = {}
+        self._warming = False
 
     def set_cell_size(self, cell: int, row_header: int, col_header: int) -> None:
         """Zoom: cells are cell x cell pixels; the headers get the given depth for thumbnails or names."""
@@ -269,6 +295,109 @@ class MatrixView(QTableView):
         frame = 2 * self.frameWidth()
         return QSize(self.verticalHeader().width() + cols * cell + frame + 1,
                      self.horizontalHeader().height() + rows * cell + frame + 1)
+
+    def paintEvent(self, event) -> None:
+        """All cells in one pass: a cached layer of colours and values, then pair marks and highlights.
+
+        The layer only changes with the cell size, the scroll position (for large matrices) or the greyed
+        rows and columns, so moving s or m repaints one pixmap plus at most min(n_a, n_b) marked cells.
+        """
+        model = self.model()
+        if not isinstance(model, MatrixModel) or not model.rowCount() or not model.columnCount():
+            super().paintEvent(event)
+            return
+        vp = self.viewport()
+        cell = self.delegate.cell
+        n_a, n_b = model.rowCount(), model.columnCount()
+        hoff, voff = self.horizontalOffset(), self.verticalOffset()
+        c0, c1 = max(0, hoff // cell), min(n_b - 1, (hoff + vp.width()) // cell)
+        r0, r1 = max(0, voff // cell), min(n_a - 1, (voff + vp.height()) // cell)
+        painter = QPainter(vp)
+        painter.fillRect(event.rect(), QColor("white"))
+        layer, (lr0, lc0) = self._base_layer(model, cell, r0, r1, c0, c1)
+        painter.drawPixmap(lc0 * cell - hoff, lr0 * cell - voff, layer)
+        for i, j in model.pair_cells:
+            if r0 <= i <= r1 and c0 <= j <= c1:
+                painter.drawPixmap(j * cell - hoff, i * cell - voff, self._marked_cell(model, i, j, cell))
+        hl_row, hl_col = model.highlight
+        if hl_row is not None and r0 <= hl_row <= r1:
+            for j in range(c0, c1 + 1):
+                paint_highlight(painter, QRect(j * cell - hoff, hl_row * cell - voff, cell, cell), HIGHLIGHT_ROW)
+        if hl_col is not None and c0 <= hl_col <= c1:
+            for i in range(r0, r1 + 1):
+                paint_highlight(painter, QRect(hl_col * cell - hoff, i * cell - voff, cell, cell), HIGHLIGHT_COL)
+        painter.end()
+
+    def _marked_cell(self, model: MatrixModel, i: int, j: int, cell: int,
+                     pair: tuple[int, int, str] | None = None) -> QPixmap:
+        # Antialiased marks cost ~0.2 ms each in the software rasteriser; a move of s or m changes the state
+        # of some pairs only, so every other marked cell comes from this cache.
+        bg, ink, text, current, _flags = model.cell_paint(i, j)
+        pair = pair or current
+        dpr = self.viewport().devicePixelRatioF()
+        key = (id(model), i, j, model.base_version, model.method, pair, cell, dpr)
+        hit = self._marks.get(key)
+        if hit is None:
+            if len(self._marks) > 4000:
+                self._marks.clear()
+            hit = QPixmap(max(1, int(cell * dpr)), max(1, int(cell * dpr)))
+            hit.setDevicePixelRatio(dpr)
+            hit.fill(QColor("white"))
+            p = QPainter(hit)
+            self.delegate.paint_cell(p, QRect(0, 0, cell, cell), self.font(), model.method, (bg, ink, text, pair, 0))
+            p.end()
+            self._marks[key] = hit
+            if not self._warming:
+                # Once the view is on screen, draw the other states of every pair while the curator looks,
+                # so that the first drag of s or m finds them ready.
+                self._warming = True
+                QTimer.singleShot(0, self, self._warm_marks)
+        return hit
+
+    def _warm_marks(self) -> None:
+        model = self.model()
+        self._warming = False
+        if not isinstance(model, MatrixModel):
+            return
+        cell = self.delegate.cell
+        self._warming = True  # the renders below must not schedule another round
+        try:
+            for i, j in model.pair_cells:
+                current = model.pair_at(i, j)
+                if current is None:
+                    continue
+                for state in (USED, BELOW, BEYOND):
+                    self._marked_cell(model, i, j, cell, (current[0], state, current[2]))
+        finally:
+            self._warming = False
+
+    def _base_layer(self, model: MatrixModel, cell: int, r0: int, r1: int, c0: int,
+                    c1: int) -> tuple[QPixmap, tuple[int, int]]:
+        n_a, n_b = model.rowCount(), model.columnCount()
+        dpr = self.viewport().devicePixelRatioF()
+        # Small enough: one layer for the whole matrix, so scrolling is a plain blit. Otherwise only the
+        # visible cells, re-made when the view scrolls (still one Python pass, not one call per cell).
+        if n_a * n_b * cell * cell * dpr * dpr <= 2048 * 2048:
+            r0, r1, c0, c1 = 0, n_a - 1, 0, n_b - 1
+        key = (id(model), model.base_version, cell, dpr, r0, r1, c0, c1)
+        if key != self._layer_key or self._layer is None:
+            w, h = (c1 - c0 + 1) * cell, (r1 - r0 + 1) * cell
+            layer = QPixmap(max(1, int(w * dpr)), max(1, int(h * dpr)))
+            layer.setDevicePixelRatio(dpr)
+            layer.fill(QColor("white"))
+            p = QPainter(layer)
+            p.setFont(self.delegate.value_font(self.font(), cell))
+            show_text = cell >= MIN_TEXT_CELL
+            paint_base = self.delegate.paint_base
+            base_paint = model.base_paint
+            for i in range(r0, r1 + 1):
+                y = (i - r0) * cell
+                for j in range(c0, c1 + 1):
+                    bg, ink, text = base_paint(i, j)
+                    paint_base(p, QRect((j - c0) * cell, y, cell, cell), bg, ink, text, show_text)
+            p.end()
+            self._layer, self._layer_key = layer, key
+        return self._layer, (r0, c0)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if obj is self.viewport():
