@@ -71,6 +71,8 @@ from desktop_app.core.search import SearchIndex
 from desktop_app.gui.review_model import QueueEntry, SuggestionModel, share_text, shown_label, sort_key
 
 DEFAULT_K = 10
+# Decisions the queue's undo takes back; imports and other bulk edits are left to their own tools.
+REVIEW_ACTIONS = ("accept", "alternative", "set", "skip")
 DEFAULT_MIN_CONFIDENCE = 0.40  # leave-one-out on the Magento catalogue: 99% coverage at 98.5% accuracy
 DEFAULT_BULK_THRESHOLD = 0.90
 THUMB_SIZE = thumbnails.DEFAULT_SIZE  # cached on disk at this size, scaled down for display
@@ -395,6 +397,7 @@ class ReviewQueue(QWidget):
         self.decisions = 0  # made in this window, for the counter
         self._shown_paths: dict[str, list[QLabel]] = {}
         self._cover_articles: dict[str, str] = {}
+        self._focus_after_load: str | None = None  # the article to show once suggestions are reloaded
 
         self.thumbs = ThumbCache(self._pool, parent=self)
         self.thumbs.ready.connect(self._on_thumb)
@@ -626,7 +629,8 @@ class ReviewQueue(QWidget):
         self._suggestions = {s.article: s for s in data.suggestions}
         self._cover_articles = {str(p[0]): a for a, p in data.photos.items() if p}
         self._set_known(data.known_labels)
-        current = self.current_article()
+        current = self._focus_after_load or self.current_article()
+        self._focus_after_load = None
         self.model.reset(data.suggestions, data.skipped)
         if data.labelled == 0:
             self._show_empty(f"No article has a {self.field} label yet. Label a few (or import labels from a "
@@ -747,15 +751,22 @@ class ReviewQueue(QWidget):
         return len(chosen)
 
     def undo(self) -> int:
-        """Undo the latest decision of this field (a whole bulk accept or import at once); returns count."""
+        """Undo the latest review decision of this field (a bulk accept as a whole); returns how many."""
         try:
-            first = self.catalog.undo_last_label_event(self.field)
-            if first is None:
+            latest = last_live_event(self.catalog, self.field)
+            if latest is None:
                 self._set_status("Nothing to undo.")
                 return 0
-            undone = [first]
+            if latest["action"] not in REVIEW_ACTIONS:
+                # An import may hold thousands of labels the curator did not make here; taking it back
+                # is not what Ctrl+Z in a review queue should do by accident.
+                self._set_status(f"Nothing to undo here: the last change of {self.field} labels is an "
+                                 f"{latest['action']}, not a review decision.")
+                return 0
+            first = self.catalog.undo_last_label_event(self.field)
+            undone = [first] if first is not None else []
             # One set_labels call stamps all its events with the same time: undo that call as a whole.
-            while True:
+            while first is not None:
                 nxt = last_live_event(self.catalog, self.field)
                 if nxt is None or nxt["at"] != first["at"] or nxt["action"] != first["action"]:
                     break
@@ -766,8 +777,15 @@ class ReviewQueue(QWidget):
         except Exception as exc:  # noqa: BLE001
             self._report_write_error(exc)
             return 0
-        self._apply_undo(undone)
+        if undone:
+            self._apply_undo(undone)
         return len(undone)
+
+    def select_article(self, article: str) -> bool:
+        row = self.model.row_of(article)
+        if row >= 0:
+            self._select(row)
+        return row >= 0
 
     def set_order(self, order: str) -> None:
         self.model.set_order(order)
@@ -824,7 +842,7 @@ class ReviewQueue(QWidget):
 
     def _apply_undo(self, undone: list[dict]) -> None:
         back: list[QueueEntry] = []
-        missing = False
+        missing: list[str] = []
         for ev in undone:
             article = ev["article"]
             if ev["action"] == "skip":
@@ -839,7 +857,7 @@ class ReviewQueue(QWidget):
                 if s is not None:
                     back.append(QueueEntry(s))
                 elif self._indexed(article):
-                    missing = True  # unlabelled now but never suggested (an undone import): recompute
+                    missing.append(article)  # decided before this window opened: no suggestion in memory
             else:
                 self.model.remove(article)  # labelled again (an undone relabel): not in the queue
         back.sort(key=lambda e: sort_key(e, self.model.order))
@@ -859,6 +877,9 @@ class ReviewQueue(QWidget):
         self._update_counts()
         self.labels_changed.emit([ev["article"] for ev in undone])
         if missing:
+            # Its suggestion needs a search with today's labels: recompute off the UI thread and come back
+            # to the article once it is ready.
+            self._focus_after_load = missing[0] if not back else None
             self.refresh(rebuild_index=False)
 
     def _indexed(self, article: str) -> bool:

@@ -1,0 +1,409 @@
+"""The review queue with pytest-qt on the real sample photos, half of them labelled.
+
+Keys go to the queue's list as a curator would press them; every check reads the catalog back, because a
+decision counts only once it is on disk. The last test kills a real review process mid-flow.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from desktop_app.core.catalog import Catalog  # noqa: E402
+from desktop_app.gui.review import ReviewQueue, open_review  # noqa: E402
+from desktop_app.gui.review_model import SuggestionModel  # noqa: E402
+from tests.conftest import REPO  # noqa: E402
+from tests.test_labels import half_labelled, sample_db, sample_index, sample_truth  # noqa: E402, F401
+
+FIELD = "category"
+
+
+@pytest.fixture
+def catalog(sample_db, tmp_path):  # noqa: F811 - the fixture imported above
+    db = tmp_path / "catalog.sqlite"
+    shutil.copy(sample_db, db)
+    cat = Catalog(db)
+    cat.set_labels([(a, FIELD, c) for a, c in half_labelled(sample_truth()).items()], source="import",
+                   action="import")
+    yield cat
+    cat.close()
+
+
+@pytest.fixture
+def queue(qtbot, catalog):
+    q = ReviewQueue(catalog, sample_index(catalog), FIELD)
+    qtbot.addWidget(q)
+    with qtbot.waitSignal(q.ready, timeout=30000):
+        pass  # suggestions are computed on the pool; the signal may already be queued
+    yield q
+    q.close()  # waits for the pool: no worker outlives the test
+    assert q._pool.activeThreadCount() == 0
+
+
+def label_of(cat: Catalog, article: str) -> str | None:
+    return cat.labels(FIELD).get(article, {}).get(FIELD)
+
+
+def last_event(cat: Catalog) -> dict:
+    return cat.label_events(limit=1)[0]
+
+
+def unlabelled(cat: Catalog) -> set[str]:
+    return set(sample_truth()) - set(cat.labels(FIELD))
+
+
+def press(qtbot, q: ReviewQueue, key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    qtbot.keyClick(q.view, key, modifier)
+
+
+# ----------------------------------------------------------------------------- model
+
+
+def test_item_model_passes_the_model_tester(qtmodeltester, queue, qtbot):
+    qtmodeltester.check(queue.model)
+    # The tester keeps watching: removals, moves, inserts, a re-sort and a threshold change must all be
+    # announced correctly.
+    press(qtbot, queue, Qt.Key.Key_Return)
+    press(qtbot, queue, Qt.Key.Key_S)
+    press(qtbot, queue, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    press(qtbot, queue, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    queue.set_order("uncertain")
+    queue.set_min_confidence(0.8)
+    qtmodeltester.check(queue.model)
+    m = queue.model
+    assert m.headerData(0, Qt.Orientation.Horizontal) == "Article"
+    first = m.index(0, SuggestionModel.ARTICLE)
+    assert m.data(first, SuggestionModel.ArticleRole) == m.data(first)
+    assert m.data(first, SuggestionModel.SuggestionRole).article == m.data(first)
+
+
+def test_queue_lists_the_unlabelled_half_most_certain_first(queue, catalog):
+    m = queue.model
+    assert {e.article for e in m.entries()} == unlabelled(catalog)
+    confs = [e.suggestion.confidence for e in m.entries()]
+    assert confs == sorted(confs, reverse=True)
+    assert queue.current_article() == m.entries()[0].article
+    assert "16</b> to review" in queue.count_label.text()
+    queue.set_order("uncertain")
+    confs = [e.suggestion.confidence for e in m.entries()]
+    assert confs == sorted(confs) and queue.current_article() == m.entries()[0].article
+    # The neighbours that voted are on screen, one card each.
+    s = queue.current_suggestion()
+    assert sum(c.isVisibleTo(queue) for c in queue.cards) == len(s.neighbours) > 0
+
+
+# ----------------------------------------------------------------------------- single decisions
+
+
+def test_enter_accepts_and_moves_on(queue, catalog, qtbot):
+    s = queue.current_suggestion()
+    second = queue.model.entries()[1].article
+    with qtbot.waitSignal(queue.decided) as sig:
+        press(qtbot, queue, Qt.Key.Key_Return)
+    assert sig.args == [s.article, s.label, "accept"]
+    assert label_of(catalog, s.article) == s.label
+    ev = last_event(catalog)
+    assert (ev["article"], ev["action"], ev["new_value"]) == (s.article, "accept", s.label)
+    assert {r["article"]: r["source"] for r in catalog.labels_with_source()}[s.article] == "accepted"
+    assert queue.model.row_of(s.article) == -1 and queue.current_article() == second
+    assert queue.remaining() == 15
+
+
+def test_two_picks_the_second_label(queue, catalog, qtbot):
+    target = next(e.suggestion for e in queue.model.entries() if len(e.suggestion.alternatives) >= 2)
+    queue.select_article(target.article)
+    press(qtbot, queue, Qt.Key.Key_2)
+    assert label_of(catalog, target.article) == target.alternatives[1][0]
+    assert last_event(catalog)["action"] == "alternative"
+    # A key for an alternative that does not exist does nothing at all.
+    one = next((e.suggestion for e in queue.model.entries() if len(e.suggestion.alternatives) < 3), None)
+    if one is not None:
+        queue.select_article(one.article)
+        n = len(catalog.label_events(limit=1000))
+        press(qtbot, queue, Qt.Key.Key_3)
+        assert label_of(catalog, one.article) is None and len(catalog.label_events(limit=1000)) == n
+
+
+def test_typing_sets_a_label_of_ones_own(queue, catalog, qtbot):
+    article = queue.current_article()
+    press(qtbot, queue, Qt.Key.Key_B)  # the first letter moves into the label field
+    assert queue.label_edit.hasFocus() or queue.label_edit.text() == "b"
+    qtbot.keyClicks(queue.label_edit, "each-wear")
+    qtbot.keyClick(queue.label_edit, Qt.Key.Key_Return)
+    assert label_of(catalog, article) == "beach-wear"
+    assert last_event(catalog)["action"] == "set"
+    assert queue.label_edit.text() == "" and queue.current_article() != article
+    # The new label is offered for completion from now on, and an existing label keeps its spelling.
+    assert "beach-wear" in queue._completion.stringList()
+    nxt = queue.current_article()
+    assert queue.set_label("  BAGS ")
+    assert label_of(catalog, nxt) == "bags"
+
+
+def test_s_skips_to_the_end_of_the_queue(queue, catalog, qtbot):
+    article = queue.current_article()
+    press(qtbot, queue, Qt.Key.Key_S)
+    assert label_of(catalog, article) is None
+    ev = last_event(catalog)
+    assert (ev["article"], ev["action"]) == (article, "skip")
+    entries = queue.model.entries()
+    assert entries[-1].article == article and entries[-1].skipped
+    assert queue.current_article() != article
+    assert "1 skipped" in queue.count_label.text()
+    # A reopened queue remembers the skip.
+    again = ReviewQueue(catalog, sample_index(catalog), FIELD)
+    qtbot.addWidget(again)
+    with qtbot.waitSignal(again.ready, timeout=30000):
+        pass
+    assert again.model.entries()[-1].article == article and again.model.entries()[-1].skipped
+    again.close()
+
+
+def test_no_suggestion_below_the_threshold(queue, catalog, qtbot):
+    queue.set_min_confidence(1.0)
+    hidden = [e for e in queue.model.entries() if e.suggestion.confidence < 1.0]
+    assert hidden and queue.model.data(queue.model.index(queue.model.row_of(hidden[0].article), 1)) == \
+        "(no suggestion)"
+    queue.select_article(hidden[0].article)
+    n = len(catalog.label_events(limit=1000))
+    press(qtbot, queue, Qt.Key.Key_Return)  # nothing to accept
+    assert len(catalog.label_events(limit=1000)) == n and "No suggestion" in queue.status.text()
+    press(qtbot, queue, Qt.Key.Key_1)  # the best guess is still one key away
+    assert label_of(catalog, hidden[0].article) == hidden[0].suggestion.alternatives[0][0]
+
+
+# ----------------------------------------------------------------------------- undo
+
+
+def test_ctrl_z_undoes_the_last_decisions_in_order(queue, catalog, qtbot):
+    a = queue.current_article()
+    press(qtbot, queue, Qt.Key.Key_Return)
+    b = queue.current_article()
+    press(qtbot, queue, Qt.Key.Key_S)
+    c = queue.current_article()
+    press(qtbot, queue, Qt.Key.Key_2)
+    assert label_of(catalog, c) is not None
+
+    press(qtbot, queue, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert label_of(catalog, c) is None and queue.current_article() == c
+    press(qtbot, queue, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # the skip
+    assert queue.current_article() == b and not queue.model.entries()[0].skipped
+    press(qtbot, queue, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert label_of(catalog, a) is None and queue.current_article() == a
+    assert queue.remaining() == 16
+    # Below the review decisions lies the import: Ctrl+Z in the queue leaves it alone.
+    labelled = catalog.labels(FIELD)
+    assert queue.undo() == 0 and catalog.labels(FIELD) == labelled
+    assert "import" in queue.status.text()
+
+
+def test_undo_reaches_decisions_of_an_earlier_session(queue, catalog, qtbot):
+    article = queue.current_article()
+    press(qtbot, queue, Qt.Key.Key_Return)
+    queue.close()
+    again = ReviewQueue(catalog, sample_index(catalog), FIELD)
+    qtbot.addWidget(again)
+    with qtbot.waitSignal(again.ready, timeout=30000):
+        pass
+    assert again.model.row_of(article) == -1
+    # Its suggestion was not computed in this session (it was labelled): it comes back once recomputed.
+    with qtbot.waitSignal(again.ready, timeout=30000):
+        assert again.undo() == 1
+    assert label_of(catalog, article) is None and again.current_article() == article
+    again.close()
+
+
+# ----------------------------------------------------------------------------- bulk accept
+
+
+def test_accept_all_above_a_confidence_with_confirmation(queue, catalog, qtbot, monkeypatch):
+    asked = []
+
+    def answer(reply):
+        def question(parent, title, text, *args, **kwargs):
+            asked.append(text)
+            return reply
+        return question
+
+    sure = [e.suggestion for e in queue.model.entries() if e.suggestion.confidence >= 0.9]
+    assert 0 < len(sure) < queue.remaining()
+    queue.bulk_spin.setValue(90)
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    queue.bulk_button.click()
+    assert f"Accept {len(sure)} suggestions" in asked[-1]
+    assert unlabelled(catalog) == {e.article for e in queue.model.entries()}  # declined: nothing written
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
+    queue.bulk_button.click()
+    assert all(label_of(catalog, s.article) == s.label for s in sure)
+    assert {e["action"] for e in catalog.label_events(limit=len(sure))} == {"accept"}
+    assert queue.remaining() == 16 - len(sure)
+    assert all(e.suggestion.confidence < 0.9 for e in queue.model.entries())
+
+    # One Ctrl+Z takes the whole bulk accept back, and only it.
+    press(qtbot, queue, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert all(label_of(catalog, s.article) is None for s in sure)
+    assert queue.remaining() == 16 and len(catalog.labels(FIELD)) == 17
+
+
+# ----------------------------------------------------------------------------- the window
+
+
+def test_open_review_builds_the_index_off_the_ui_thread(qtbot, catalog):
+    window = open_review(None, catalog, FIELD)
+    pool = window._pool
+    try:
+        assert window.isWindow() and window.isVisible() and window.busy.isVisible()
+        with qtbot.waitSignal(window.ready, timeout=30000):
+            pass
+        assert not window.busy.isVisible() and window.remaining() == 16
+        # Thumbnails of what is shown arrive without blocking anything.
+        qtbot.waitUntil(lambda: window.thumbs.pending() == 0, timeout=30000)
+        assert window.photo_labels[0].pixmap() is not None and not window.photo_labels[0].pixmap().isNull()
+        assert pool.activeThreadCount() == 0
+    finally:
+        # The window deletes itself on close (it is a top-level window of the main window's).
+        gone: list[bool] = []
+        window.destroyed.connect(lambda *_: gone.append(True))
+        window.close()
+        qtbot.waitUntil(lambda: bool(gone), timeout=10000)
+
+
+def test_window_without_labels_offers_an_import(qtbot, sample_db, tmp_path):  # noqa: F811
+    db = tmp_path / "bare.sqlite"
+    shutil.copy(sample_db, db)
+    with Catalog(db) as cat:
+        q = ReviewQueue(cat, sample_index(cat), FIELD)
+        qtbot.addWidget(q)
+        with qtbot.waitSignal(q.ready, timeout=30000):
+            pass
+        assert q.remaining() == 0 and q.import_button.isVisibleTo(q)
+        assert "No article has a category label" in q.empty_note.text()
+        q.close()
+
+
+# ----------------------------------------------------------------------------- a kill mid-review
+
+KILL_SCRIPT = r"""
+import os, sys
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+from desktop_app.core.catalog import Catalog
+from desktop_app.gui.review import ReviewQueue
+
+app = QApplication([])
+catalog = Catalog(sys.argv[1])
+queue = ReviewQueue(catalog, None, "category")
+queue.show()
+state = {"n": 0, "undoing": False}
+
+
+def on_decided(article, label, action):
+    # Emitted after the catalog committed: what is printed here was shown to the curator as done.
+    print(f"set\t{article}\t{label}", flush=True)
+
+
+def on_changed(articles):
+    if state["undoing"]:
+        for a in articles:
+            print(f"undo\t{a}", flush=True)
+
+
+queue.decided.connect(on_decided)
+queue.labels_changed.connect(on_changed)
+
+
+def step():
+    n = state["n"] = state["n"] + 1
+    if queue.remaining() == 0 or (state["undoing"] and n % 7):
+        state["undoing"] = True
+        if queue.undo() == 0:
+            state["undoing"] = False
+    else:
+        state["undoing"] = False
+        s = queue.current_suggestion()
+        kind = n % 3
+        if kind == 0 and s.label is not None:
+            QTest.keyClick(queue.view, Qt.Key.Key_Return)
+        elif kind == 1 and len(s.alternatives) >= 2:
+            QTest.keyClick(queue.view, Qt.Key.Key_2)
+        else:
+            QTest.keyClick(queue.view, Qt.Key.Key_Slash)
+            QTest.keyClicks(queue.label_edit, f"typed-{n}")
+            QTest.keyClick(queue.label_edit, Qt.Key.Key_Return)
+    QTimer.singleShot(0, step)
+
+
+queue.ready.connect(lambda: (print("ready", flush=True), QTimer.singleShot(0, step)))
+app.exec()
+"""
+
+
+def test_a_kill_during_review_loses_no_decision(sample_db, tmp_path):  # noqa: F811
+    db = tmp_path / "killed.sqlite"
+    shutil.copy(sample_db, db)
+    truth = sample_truth()
+    with Catalog(db) as cat:
+        cat.set_labels([(a, FIELD, c) for a, c in half_labelled(truth).items()], source="import",
+                       action="import")
+        before = {a: d[FIELD] for a, d in cat.labels(FIELD).items()}
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "LOOKALIKE_HOME": str(tmp_path / "home"),
+           "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(db)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, cwd=REPO)
+    lines: list[str] = []
+    buffer = b""
+    deadline = time.monotonic() + 90
+    try:
+        # Kill while decisions are streaming: after 60 of them (sets and undos) were reported done.
+        while sum(line.startswith(("set", "undo")) for line in lines) < 60:
+            left = deadline - time.monotonic()
+            assert left > 0, f"the review process stalled: {lines[-5:]}"
+            ready, _, _ = select.select([proc.stdout], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            assert chunk, f"the review process ended early: {proc.stderr.read().decode()[-2000:]}"
+            buffer += chunk
+            *done, buffer = buffer.split(b"\n")
+            lines += [d.decode() for d in done]
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        rest, _ = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    # Lines still in the pipe were printed before the kill, so they count too (a torn last line does not).
+    lines += [d.decode() for d in (buffer + rest).split(b"\n")[:-1]]
+
+    expected = dict(before)
+    for line in lines:
+        kind, *rest_of = line.split("\t")
+        if kind == "set":
+            expected[rest_of[0]] = rest_of[1]
+        elif kind == "undo":
+            expected.pop(rest_of[0], None)
+    kinds = [line.split("\t")[0] for line in lines]
+    print(f"killed after {kinds.count('set')} decisions and {kinds.count('undo')} undos were reported")
+    assert kinds.count("set") >= 20 and kinds.count("undo") >= 5
+    with Catalog(db) as cat:
+        assert cat.integrity_check() == "ok"
+        got = {a: d[FIELD] for a, d in cat.labels(FIELD).items()}
+    # Every decision reported before the kill is on disk. At most one more may be, committed in the instant
+    # between its commit and its report.
+    differ = {a for a in set(expected) | set(got) if expected.get(a) != got.get(a)}
+    assert len(differ) <= 1, (differ, lines[-5:])
+    assert {a: c for a, c in got.items() if a in before} == before  # the import is untouched
