@@ -118,12 +118,37 @@ def _colour(v: float, lo: float, hi: float) -> tuple[int, int, int]:
 
 
 def render_png(ins: Inspection, method: str, out: Path, photo_root: Path | None = None, cell: int = 72) -> Path:
-    """The matrix as a heatmap with thumbnails as headers and the method's pairs marked, as a PNG."""
+    """The matrix as a heatmap with thumbnails as headers and the method's pairs marked, as a PNG.
+
+    `method` may name several methods separated by commas ("greedy,hungarian"): their panels are drawn side
+    by side, like the GUI inspector's two panes.
+    """
+    from PIL import Image
+
+    methods = [m.strip() for m in str(method).split(",") if m.strip()]
+    if not methods:
+        raise UserError("Name at least one method to draw.")
+    panels = [_render_panel(ins, m, photo_root, cell) for m in methods]
+    gap = 16
+    img = Image.new("RGB", (sum(p.width for p in panels) + gap * (len(panels) - 1), max(p.height for p in panels)),
+                    "white")
+    x = 0
+    for panel in panels:
+        img.paste(panel, (x, 0))
+        x += panel.width + gap
+    out = Path(out)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    out.write_bytes(buf.getvalue())
+    return out
+
+
+def _render_panel(ins: Inspection, method: str, photo_root: Path | None, cell: int):
     from PIL import Image, ImageDraw
 
     res = ins.results.get(method)
     if res is None:
-        raise UserError(f"Unknown method {method!r}.")
+        raise UserError(f"Unknown method {method!r}; choose from {', '.join(ins.results)}.")
     n_a, n_b = ins.matrix.shape
     head = cell
     legend_h = 64
@@ -160,14 +185,15 @@ def render_png(ins: Inspection, method: str, out: Path, photo_root: Path | None 
         else:
             d.text((4, y0 + cell // 2), Path(rel).stem[:10], fill="#333")
     chosen = {(p.row, p.col): p for p in res.pairs}
-    used_rows = {p.row for p in res.used_pairs}
-    used_cols = {p.col for p in res.used_pairs}
+    # Greyed like the GUI: a photo the method paired with nothing (pairs left out by s or m keep their mark).
+    paired_rows = {p.row for p in res.pairs}
+    paired_cols = {p.col for p in res.pairs}
     for i in range(n_a):
         for j in range(n_b):
             x0, y0 = head + j * cell, head + i * cell
             v = float(ins.matrix[i, j])
             fill = _colour(v, lo, hi)
-            if res.pairs and (i not in used_rows and j not in used_cols) and (i, j) not in chosen:
+            if res.pairs and (i not in paired_rows or j not in paired_cols):
                 fill = tuple(int(c * 0.55 + 200 * 0.45) for c in fill)  # unpaired row and column: greyed
             d.rectangle([x0, y0, x0 + cell - 1, y0 + cell - 1], fill=fill, outline="#ffffff")
             ink = "#ffffff" if sum(fill) < 420 else "#111111"
@@ -191,8 +217,4 @@ def render_png(ins: Inspection, method: str, out: Path, photo_root: Path | None 
     score = "n/a" if not np.isfinite(res.score) else f"{res.score:.3f}"
     d.text((head + 220, ly), f"{method}: score {score}, {res.passed} pairs used", fill="#111")
     d.text((4, 4), f"{ins.article_a} (rows) vs {ins.article_b} (columns)", fill="#111")
-    out = Path(out)
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    out.write_bytes(buf.getvalue())
-    return out
+    return img
