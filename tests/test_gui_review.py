@@ -407,3 +407,138 @@ def test_a_kill_during_review_loses_no_decision(sample_db, tmp_path):  # noqa: F
     differ = {a for a in set(expected) | set(got) if expected.get(a) != got.get(a)}
     assert len(differ) <= 1, (differ, lines[-5:])
     assert {a: c for a, c in got.items() if a in before} == before  # the import is untouched
+
+
+# ----------------------------------------------------------------------------- label dialogs
+
+
+def test_edit_labels_on_many_articles_sets_and_clears(qtbot, catalog):
+    from desktop_app.gui.labels_dialog import LabelEditDialog
+
+    truth = sample_truth()
+    bags = [a for a, c in half_labelled(truth).items() if c == "bags"][:1]
+    fresh = sorted(unlabelled(catalog))[:2]
+    articles = bags + fresh
+    dlg = LabelEditDialog(catalog, articles, FIELD)
+    qtbot.addWidget(dlg)
+    assert "bags ×1" in dlg.now_label.text() and "(none) ×2" in dlg.now_label.text()
+    dlg.value_box.setCurrentText("  BAGS ")  # an existing label keeps its spelling
+    with qtbot.waitSignal(dlg.accepted):
+        assert dlg.apply_set() == 2  # the article that already says bags is not rewritten
+    assert all(label_of(catalog, a) == "bags" for a in articles)
+    assert {e["action"] for e in catalog.label_events(limit=2)} == {"set"}
+
+    dlg = LabelEditDialog(catalog, fresh, FIELD)
+    qtbot.addWidget(dlg)
+    assert dlg.value_box.currentText() == "bags"  # their common label is offered
+    dlg.field_box.setCurrentText("brand")
+    dlg.value_box.setCurrentText("Luma")
+    assert dlg.apply_set() == 2
+    assert all(catalog.labels("brand")[a] == {"brand": "Luma"} for a in fresh)
+    dlg = LabelEditDialog(catalog, fresh, FIELD)
+    qtbot.addWidget(dlg)
+    assert dlg.apply_clear() == 2
+    assert all(label_of(catalog, a) is None for a in fresh) and len(catalog.labels("brand")) == 2
+
+
+def test_import_dialog_previews_csv_and_folder_labels(qtbot, sample_db, tmp_path):  # noqa: F811
+    from desktop_app.gui.labels_dialog import ImportLabelsDialog
+
+    db = tmp_path / "import.sqlite"
+    shutil.copy(sample_db, db)
+    truth = sample_truth()
+    with Catalog(db) as cat:
+        cat.set_labels([("mh01-gray", FIELD, "old")])
+        dlg = ImportLabelsDialog(cat, FIELD)
+        qtbot.addWidget(dlg)
+        assert not dlg.import_button.isEnabled()
+
+        # Folder names: the sample keeps photos in m/h/..., so level 0 is "m", level 1 is "h".
+        dlg.set_folder_level(1)
+        rows = [dlg.preview.row(i) for i in range(dlg.preview.rowCount())]
+        assert ("mh01-black", FIELD, None, "h") in rows and all(r[0] != "mh01-gray" for r in rows)
+        assert "names: " in dlg.level_hint.text()
+        dlg.set_folder_level(1, overwrite=True)
+        rows = {r[0]: r for r in (dlg.preview.row(i) for i in range(dlg.preview.rowCount()))}
+        assert rows["mh01-gray"] == ("mh01-gray", FIELD, "old", "h") and len(rows) == len(truth)
+
+        # A CSV by path, with one row that is not in the catalog: previewed, then imported as shown.
+        csv_path = tmp_path / "labels.csv"
+        csv_path.write_text("path,label\nm/h/mh01-black_main.jpg,hoodies\nx/y/unknown.jpg,tees\n", encoding="utf-8")
+        dlg.set_csv(csv_path)
+        assert dlg.preview.rowCount() == 1 and "1 rows are not in the catalog (x/y/unknown.jpg)" in dlg.summary.text()
+        assert labels_now(cat) == {"mh01-gray": "old"}  # previews write nothing
+        report = dlg.apply()
+        assert report.applied == 1 and report.unknown == ["x/y/unknown.jpg"]
+        assert labels_now(cat) == {"mh01-gray": "old", "mh01-black": "hoodies"}
+
+        dlg = ImportLabelsDialog(cat, FIELD)
+        qtbot.addWidget(dlg)
+        dlg.set_csv(tmp_path / "absent.csv")
+        assert "Cannot read" in dlg.summary.text() and not dlg.import_button.isEnabled()
+
+
+def labels_now(cat: Catalog) -> dict[str, str]:
+    return {a: d[FIELD] for a, d in cat.labels(FIELD).items()}
+
+
+# ----------------------------------------------------------------------------- inbox
+
+
+def test_inbox_copies_photos_where_the_grouping_rules_find_them(tmp_path):
+    from desktop_app.gui.review_inbox import copy_into_inbox, plan_inbox
+    from tests.conftest import write_photo
+
+    root = tmp_path / "catalog-photos"
+    write_photo(root / "old" / "a.jpg")
+    delivery = tmp_path / "delivery"
+    single = write_photo(tmp_path / "loose" / "sku9_main.jpg", seed=1)
+    write_photo(delivery / "sku1" / "front.jpg", seed=2)
+    write_photo(delivery / "sku1" / "back.png", seed=3, fmt="PNG")
+    (delivery / "notes.txt").write_text("not a photo")
+    write_photo(delivery / ".cache" / "t.jpg", seed=4)
+
+    plan = plan_inbox(files=[single, root / "old" / "a.jpg"], folders=[delivery])
+    assert sorted(i.rel for i in plan) == ["delivery/sku1/back.png", "delivery/sku1/front.jpg",
+                                           "loose/sku9_main.jpg", "old/a.jpg"]
+    written = copy_into_inbox(plan, root)
+    # The photo that is already in the catalog's folder is not duplicated.
+    assert sorted(p.relative_to(root).as_posix() for p in written) == [
+        "inbox/delivery/sku1/back.png", "inbox/delivery/sku1/front.jpg", "inbox/loose/sku9_main.jpg"]
+    assert (root / "inbox/loose/sku9_main.jpg").read_bytes() == single.read_bytes()
+    assert not list(root.rglob(".incoming-*"))
+
+    # Again: identical files are not copied twice; a different photo with the same name gets its own folder.
+    write_photo(single, seed=7)
+    again = copy_into_inbox(plan_inbox(files=[single], folders=[delivery]), root)
+    assert [p.relative_to(root).as_posix() for p in again] == ["inbox/loose (2)/sku9_main.jpg"]
+
+
+def test_inbox_photos_reach_the_review_queue_after_an_index_update(qtbot, catalog, tmp_path):
+    from desktop_app.core.indexer import index_folder
+    from desktop_app.gui.review_inbox import InboxDialog
+
+    # A private photo folder: the inbox is written into it.
+    photos = tmp_path / "photos"
+    shutil.copytree(catalog.photo_root(), photos)
+    catalog.set_settings(photo_root=str(photos))
+    delivery = tmp_path / "delivery"
+    (delivery / "new").mkdir(parents=True)
+    shutil.copy(photos / "m" / "h" / "mh01-gray_main.jpg", delivery / "new" / "mh09-teal_main.jpg")
+
+    dlg = InboxDialog(catalog)
+    qtbot.addWidget(dlg)
+    dlg.add(folders=[delivery])
+    assert dlg.summary.text().startswith("1 photo to copy")
+    copied = dlg.apply()
+    assert [p.relative_to(photos).as_posix() for p in copied] == ["inbox/delivery/new/mh09-teal_main.jpg"]
+
+    index_folder(catalog, photos)  # the main window's "Update index"
+    q = ReviewQueue(catalog, None, FIELD)
+    qtbot.addWidget(q)
+    with qtbot.waitSignal(q.ready, timeout=30000):
+        pass
+    assert q.select_article("mh09-teal")
+    s = q.current_suggestion()
+    assert s.neighbours[0].article.startswith("mh01-") and s.label == "men-hoodies"
+    q.close()
