@@ -4,7 +4,8 @@ Two pictures:
 
 - inspector-worked-example.png: the 4 x 5 matrix of the article-similarity worked example, built straight
   into an `Inspection` (no photos, so the headers show names), greedy and Hungarian side by side.
-- inspector-real.png: two articles of the bundled Magento sample (default wj08-gray vs wj04-white), indexed
+- inspector-real.png: two articles of the bundled Magento sample (default wh02-blue vs wj08-gray, where
+  greedy and Hungarian pick different pairs), indexed
   into a throw-away catalog with the bundled model, opened through `open_inspector` like the main window does.
 
 Runs under Xvfb (xvfb-run python tools/inspector_screenshot.py) or, without a display, on Qt's offscreen
@@ -52,9 +53,9 @@ def worked_example(app, out: Path) -> Path:
 
     ins = inspection_from_matrix(WORKED_EXAMPLE, "query article", "candidate article",
                                  names_a=[f"query photo {i}" for i in range(1, 5)],
-                                 names_b=[f"cand. photo {j}" for j in range(1, 6)])
+                                 names_b=[f"candidate photo {j}" for j in range(1, 6)])
     w = InspectorWidget(ins, method="greedy", compare="hungarian", side_by_side=True)
-    w.resize(1480, 620)
+    w.resize(1480, 560)
     w.show()
     _settle(app)
     w.show_cell(2, 4)  # row 3, column 5: Hungarian pairs it, greedy does not
@@ -81,15 +82,21 @@ def real_photos(app, out: Path, a: str, b: str, work: Path) -> Path:
     w = window.inspector
     if w is None:
         raise SystemExit(f"The inspector showed a message instead of the matrix: {window.message}")
-    w.set_compare_method("ordered")
+    w.set_compare_method("hungarian")
     w.set_side_by_side(True)
-    window.resize(1560, 760)
+    window.resize(1500, 640)
     if w.thumbnails_pending:
         _wait(w.thumbnails_ready)
-    w.show_cell(0, 0)
+    # Hover a pair Hungarian takes and greedy does not, and click its row header: the two reasons to open
+    # the inspector in one picture.
+    ins = w.inspection
+    greedy = {(p.row, p.col) for p in ins.results["greedy"].pairs}
+    row, col = next(((p.row, p.col) for p in ins.results["hungarian"].pairs if (p.row, p.col) not in greedy),
+                    (0, 0))
+    w.show_cell(row, col)
     if w.thumbnails_pending:
         _wait(w.thumbnails_ready)
-    w.set_highlight(None, 2)
+    w.set_highlight(row, None)
     _settle(app)
     path = out / "inspector-real.png"
     window.grab().save(str(path))
@@ -130,8 +137,8 @@ def time_updates(app) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
-    parser.add_argument("--a", default="wj08-gray", help="query article of the real-photo screenshot")
-    parser.add_argument("--b", default="wj04-white", help="candidate article of the real-photo screenshot")
+    parser.add_argument("--a", default="wh02-blue", help="query article of the real-photo screenshot")
+    parser.add_argument("--b", default="wj08-gray", help="candidate article of the real-photo screenshot")
     parser.add_argument("--skip-real", action="store_true", help="only the worked example (no indexing)")
     args = parser.parse_args(argv)
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):

@@ -23,14 +23,38 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QPixmap, QShortcut
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFrame, QGridLayout,
-                               QHBoxLayout, QLabel, QMessageBox, QPushButton, QScrollArea, QSizePolicy, QSlider,
-                               QSpinBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop_app.core import matching
 from desktop_app.core.catalog import Catalog
 from desktop_app.core.inspect import INSPECT_METHODS, Inspection, compare_line, rescore
-from desktop_app.gui.inspector_load import HEADER_SIZE, LARGE_SIZE, Loaded, ThumbLoader, Worker, load_inspection
+from desktop_app.gui.inspector_load import (
+    HEADER_SIZE,
+    LARGE_SIZE,
+    Loaded,
+    ThumbLoader,
+    Worker,
+    load_inspection,
+)
 from desktop_app.gui.inspector_model import MatrixModel, format_sim, photo_name
 from desktop_app.gui.inspector_paint import ColourLegend, MatrixView, method_colour
 
@@ -484,7 +508,7 @@ class InspectorWidget(QWidget):
         ins = self.inspection
         widest = max((fm.horizontalAdvance(f"{i + 1}  {photo_name(p)}") for i, p in enumerate(ins.paths_a)),
                      default=40)
-        return max(48, min(220, widest + 16)), 2 * fm.height() + 10
+        return max(48, min(220, widest + 16)), 3 * fm.height() + 10
 
     def _apply_zoom(self) -> None:
         rows_w, cols_h = self._header_depths()

@@ -90,8 +90,13 @@ def format_sim(v: float) -> str:
 
 
 def photo_name(path: str) -> str:
-    """A short header label: the file name without its folders or extension."""
-    return Path(path).stem or path
+    """A short header label: the file name without its folders or its image extension."""
+    name = Path(path).name or path
+    stem, dot, ext = name.rpartition(".")
+    # Only a real extension goes ("a.jpg" -> "a"); a name such as "cand. photo 5" keeps its dot.
+    if dot and stem and 1 <= len(ext) <= 5 and ext.isalnum():
+        return stem
+    return name
 
 
 class MatrixModel(QAbstractTableModel):

@@ -10,12 +10,28 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QLinearGradient, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QStyledItemDelegate, QStyleOptionViewItem,
-                               QTableView, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QWidget,
+)
 
 from desktop_app.gui.inspector_compat import protect_none
-from desktop_app.gui.inspector_model import (BELOW, BEYOND, HIGHLIGHT_COL, HIGHLIGHT_ROW, USED, GreyRole,
-                                             HighlightRole, MatrixModel, PairRole, format_sim, ramp_rgb)
+from desktop_app.gui.inspector_model import (
+    BELOW,
+    BEYOND,
+    HIGHLIGHT_COL,
+    HIGHLIGHT_ROW,
+    USED,
+    GreyRole,
+    HighlightRole,
+    MatrixModel,
+    format_sim,
+    ramp_rgb,
+)
 
 # The delegate below makes many void Qt calls per cell; see inspector_compat for why this must come first.
 protect_none()
@@ -31,7 +47,8 @@ METHOD_COLOURS = {
 }
 STRIKE = QColor("#e03131")
 LEFT_OUT = QColor("#868e96")
-HIGHLIGHT = QColor("#f59f00")
+HIGHLIGHT = QColor("#ffd43b")
+HIGHLIGHT_EDGE = QColor("#343a40")
 HEADER_BG = QColor("#f8f9fa")
 HEADER_GREY = QColor("#e2e4e7")
 HEADER_HIGHLIGHT = QColor("#ffe8a3")
@@ -103,15 +120,16 @@ def _badge(painter: QPainter, rect: QRect, text: str, fill: QColor, ink: QColor,
 def paint_highlight(painter: QPainter, rect: QRect, flags: int) -> None:
     """The clicked photo's row gets lines along its top and bottom, a column along its sides."""
     painter.save()
-    pen = QPen(HIGHLIGHT, 3)
-    painter.setPen(pen)
     r = rect.adjusted(1, 1, -2, -2)
-    if flags & HIGHLIGHT_ROW:
-        painter.drawLine(r.topLeft(), r.topRight())
-        painter.drawLine(r.bottomLeft(), r.bottomRight())
-    if flags & HIGHLIGHT_COL:
-        painter.drawLine(r.topLeft(), r.bottomLeft())
-        painter.drawLine(r.topRight(), r.bottomRight())
+    # Yellow on a dark edge reads on the palest and the darkest cells alike, and no method uses yellow.
+    for pen in (QPen(HIGHLIGHT_EDGE, 5), QPen(HIGHLIGHT, 3)):
+        painter.setPen(pen)
+        if flags & HIGHLIGHT_ROW:
+            painter.drawLine(r.topLeft(), r.topRight())
+            painter.drawLine(r.bottomLeft(), r.bottomRight())
+        if flags & HIGHLIGHT_COL:
+            painter.drawLine(r.topLeft(), r.bottomLeft())
+            painter.drawLine(r.topRight(), r.bottomRight())
     painter.restore()
 
 
@@ -223,16 +241,23 @@ class PhotoHeader(QHeaderView):
             elided = fm.elidedText(text, Qt.TextElideMode.ElideMiddle, inner.width())
             if o == Qt.Orientation.Horizontal and inner.height() >= 2 * fm.height():
                 painter.setFont(bold)
-                painter.drawText(inner.adjusted(0, 0, 0, -fm.height()), Qt.AlignmentFlag.AlignCenter, number)
+                painter.drawText(QRect(inner.left(), inner.top(), inner.width(), fm.height()),
+                                 Qt.AlignmentFlag.AlignCenter, number)
                 painter.setFont(font)
-                painter.drawText(inner.adjusted(0, fm.height(), 0, 0), Qt.AlignmentFlag.AlignCenter,
-                                 fm.elidedText(name, Qt.TextElideMode.ElideMiddle, inner.width()))
+                # Column names wrap onto the lines below the number: a cell is narrower than most names.
+                below = inner.adjusted(0, fm.height() + 1, 0, 0)
+                flags = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap
+                needed = fm.boundingRect(below, flags, name)
+                if needed.height() > below.height() or needed.width() > below.width():
+                    name = fm.elidedText(name, Qt.TextElideMode.ElideMiddle, below.width())
+                painter.drawText(below, flags, name)
             else:
                 painter.drawText(inner, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, elided)
         if lit:
-            painter.setPen(QPen(HIGHLIGHT, 3))
             painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRect(rect.adjusted(1, 1, -2, -2))
+            for pen in (QPen(HIGHLIGHT_EDGE, 5), QPen(HIGHLIGHT, 3)):
+                painter.setPen(pen)
+                painter.drawRect(rect.adjusted(2, 2, -3, -3))
         painter.restore()
 
     def _fit(self, pix: QPixmap, size: QSize) -> QPixmap:
