@@ -207,6 +207,19 @@ def test_evaluate_reports_accuracy_and_coverage_at_95():
     assert covs == sorted(covs, reverse=True)
 
 
+def test_curve_plot_is_written(tmp_path):
+    from PIL import Image
+
+    from desktop_app.core.labels import plot_curve
+
+    av, labels = _clusters(middle=True)
+    out = plot_curve(evaluate_labels(SearchIndex(av), labels, k=5), tmp_path / "plots" / "curve.png")
+    with Image.open(out) as img:
+        assert img.size == (640, 420)
+        # The curve is drawn (its blue), not only the frame.
+        assert (31, 111, 178) in {c for _, c in img.convert("RGB").getcolors(1 << 16)}
+
+
 def test_evaluate_needs_two_labelled_articles():
     av, labels = _clusters()
     with pytest.raises(UserError):

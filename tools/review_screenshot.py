@@ -2,7 +2,8 @@
 
 Indexes a copy of desktop_app/bundled/sample with the bundled model in a temporary folder, labels every
 other article with its manifest category (like `lookalike demo`), opens the review queue and saves
-docs/screenshots/review.png (and review-hard.png: least-certain first, with a low-confidence article).
+docs/screenshots/review.png, review-hard.png (least-certain first: a low-confidence article) and
+review-import.png (the import dialog previewing the sample's manifest).
 
     QT_QPA_PLATFORM=offscreen python tools/review_screenshot.py [--out docs/screenshots]
 """
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         app = QApplication.instance() or QApplication([])
         catalog = Catalog(db)
         queue = ReviewQueue(catalog, None, "category")
-        queue.resize(1280, 800)
+        queue.resize(1280, 760)
         queue.show()
         loaded = []
         queue.ready.connect(lambda: loaded.append(True))
@@ -90,8 +91,19 @@ def main(argv: list[str] | None = None) -> int:
         queue.grab().save(str(args.out / "review-hard.png"))
         queue.undo()
         queue.close()
+
+        # The import dialog previewing the sample's manifest: what each article would get.
+        from desktop_app.gui.labels_dialog import ImportLabelsDialog
+
+        dialog = ImportLabelsDialog(catalog, "category")
+        dialog.set_csv(REPO / "desktop_app" / "bundled" / "sample" / "manifest.csv")
+        dialog.resize(760, 560)
+        dialog.show()
+        app.processEvents()
+        dialog.grab().save(str(args.out / "review-import.png"))
+        dialog.close()
         catalog.close()
-    print(f"Wrote {args.out / 'review.png'} and {args.out / 'review-hard.png'}")
+    print(f"Wrote review.png, review-hard.png and review-import.png to {args.out}")
     return 0
 
 
