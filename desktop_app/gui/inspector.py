@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QPixmap, QShortcut
+from PySide6.QtGui import QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -297,6 +297,7 @@ class InspectorWidget(QWidget):
         self.zoom_slider = QSlider(Qt.Orientation.Horizontal)
         self.zoom_slider.setRange(MIN_CELL, MAX_CELL)
         self.zoom_slider.setValue(self.cell)
+        self.zoom_slider.setMinimumWidth(90)
         self.zoom_slider.setMaximumWidth(140)
         self.zoom_slider.setToolTip("Cell size (Ctrl + mouse wheel, Ctrl++ / Ctrl+-)")
         self.fit_button = QPushButton("Fit")
@@ -344,6 +345,8 @@ class InspectorWidget(QWidget):
         prow.setSpacing(12)
         for pane in self.panes:
             prow.addWidget(pane, 1)
+        prow.addStretch(0)
+        for pane in self.panes:
             pane.view.hovered.connect(self._on_hover)
             pane.view.zoom_requested.connect(lambda step: self.zoom_by(step))
             pane.view.horizontalHeader().sectionClicked.connect(lambda c: self._on_header(None, c))
@@ -517,8 +520,10 @@ class InspectorWidget(QWidget):
             # Small matrices should not sit in a sea of white: the view asks for what it needs, up to a point.
             full = pane.view.full_size()
             pane.view.setMinimumSize(min(full.width(), 360), min(full.height(), 260))
-            # ... and no more than it needs, so the method's panel sits right under the last row.
+            # ... and no more than it needs, so the method's panel sits right under the last row and two
+            # small matrices sit next to each other instead of at the two ends of the window.
             pane.view.setMaximumSize(full)
+            pane.setMaximumWidth(max(full.width(), 320))
         if self.zoom_slider.value() != self.cell:
             self.zoom_slider.blockSignals(True)
             self.zoom_slider.setValue(self.cell)
@@ -837,17 +842,48 @@ def open_inspector(parent: QWidget | None, catalog: Catalog, article_a: str, art
     return window
 
 
-def grab_painted(widget: QWidget) -> QImage:
-    """A picture of a widget as painted now (screenshots and tests), transparent areas on white."""
-    pix = widget.grab()
-    image = QImage(pix.size(), QImage.Format.Format_RGB32)
-    image.setDevicePixelRatio(pix.devicePixelRatio())
-    image.fill(QColor("white"))
-    p = QPainter(image)
-    p.drawPixmap(0, 0, pix)
-    p.end()
-    return image
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m desktop_app.gui.inspector A B [--db FILE] ...`: the inspector window from a terminal.
+
+    `lookalike inspect` writes the same matrix as text, CSV, JSON or PNG; this opens it interactively.
+    """
+    import argparse
+    import sys
+
+    from PySide6.QtWidgets import QApplication
+
+    from desktop_app.core.errors import UserError
+    from desktop_app.core.state import last_catalog
+
+    parser = argparse.ArgumentParser(prog="python -m desktop_app.gui.inspector", description=main.__doc__)
+    parser.add_argument("article_a", help="the query article (rows)")
+    parser.add_argument("article_b", help="the candidate article (columns)")
+    parser.add_argument("--db", type=Path, help="catalog file (default: the last one used)")
+    parser.add_argument("--method", choices=INSPECT_METHODS)
+    parser.add_argument("--threshold", type=float)
+    parser.add_argument("--max-matches", type=int)
+    args = parser.parse_args(argv)
+    db = args.db or last_catalog()
+    if db is None:
+        print("No catalog given and none used before; pass --db.", file=sys.stderr)
+        return 2
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    try:
+        catalog = Catalog(db, create=False)
+    except UserError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    window = open_inspector(None, catalog, args.article_a, args.article_b, method=args.method,
+                            threshold=args.threshold, max_matches=args.max_matches)
+    window.destroyed.connect(app.quit)
+    code = app.exec()
+    catalog.close()
+    return int(code)
 
 
-__all__ = ["InspectorWidget", "InspectorWindow", "METHOD_TITLES", "MethodPane", "inspection_from_matrix",
+__all__ = ["InspectorWidget", "InspectorWindow", "METHOD_TITLES", "MethodPane", "inspection_from_matrix", "main",
            "open_inspector", "summary_html"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
