@@ -184,6 +184,17 @@ def test_no_suggestion_below_the_threshold(queue, catalog, qtbot):
     assert label_of(catalog, hidden[0].article) == hidden[0].suggestion.alternatives[0][0]
 
 
+def test_no_decision_while_suggestions_are_recomputed(queue, catalog, qtbot):
+    n = len(catalog.label_events(limit=1000))
+    with qtbot.waitSignal(queue.ready, timeout=30000):
+        queue.refresh(rebuild_index=False)
+        press(qtbot, queue, Qt.Key.Key_Return)
+        press(qtbot, queue, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+        assert len(catalog.label_events(limit=1000)) == n and "a moment" in queue.status.text()
+    press(qtbot, queue, Qt.Key.Key_Return)
+    assert len(catalog.label_events(limit=1000)) == n + 1
+
+
 # ----------------------------------------------------------------------------- undo
 
 

@@ -672,7 +672,7 @@ class ReviewQueue(QWidget):
 
     def accept_current(self) -> bool:
         s = self.current_suggestion()
-        if s is None:
+        if s is None or self._busy():
             return False
         label = shown_label(s, self.model.min_confidence)
         if label is None:
@@ -683,7 +683,7 @@ class ReviewQueue(QWidget):
     def pick_alternative(self, n: int) -> bool:
         """Label the current article with its n-th best label (1-based), whatever the threshold says."""
         s = self.current_suggestion()
-        if s is None or not (1 <= n <= len(s.alternatives)):
+        if s is None or not (1 <= n <= len(s.alternatives)) or self._busy():
             return False
         return self._decide(s.article, s.alternatives[n - 1][0], "alternative", "accepted")
 
@@ -691,13 +691,13 @@ class ReviewQueue(QWidget):
         """Label the current article with a label typed by the curator."""
         s = self.current_suggestion()
         label = self._canonical(text)
-        if s is None or not label:
+        if s is None or not label or self._busy():
             return False
         return self._decide(s.article, label, "set", "manual")
 
     def skip_current(self) -> bool:
         article = self.current_article()
-        if article is None:
+        if article is None or self._busy():
             return False
         try:
             self.catalog.record_skip(article, self.field)
@@ -715,6 +715,8 @@ class ReviewQueue(QWidget):
 
     def accept_all_above(self, threshold: float, confirm: bool = True) -> int:
         """Accept every shown suggestion with confidence >= threshold (skipped articles are left alone)."""
+        if self._busy():
+            return 0
         chosen = [e.suggestion for e in self.model.entries()
                   if not e.skipped and shown_label(e.suggestion, self.model.min_confidence) is not None
                   and e.suggestion.confidence >= threshold]
@@ -752,6 +754,8 @@ class ReviewQueue(QWidget):
 
     def undo(self) -> int:
         """Undo the latest review decision of this field (a bulk accept as a whole); returns how many."""
+        if self._busy():
+            return 0
         try:
             latest = last_live_event(self.catalog, self.field)
             if latest is None:
@@ -881,6 +885,13 @@ class ReviewQueue(QWidget):
             # to the article once it is ready.
             self._focus_after_load = missing[0] if not back else None
             self.refresh(rebuild_index=False)
+
+    def _busy(self) -> bool:
+        # While suggestions are recomputed the labels they were built from may be read at any moment: a
+        # decision now could come back as "unlabelled" in the new queue. Loading takes seconds; wait.
+        if self._loading:
+            self._set_status("Still computing suggestions — a moment.")
+        return self._loading
 
     def _indexed(self, article: str) -> bool:
         if self._index is None:
@@ -1088,6 +1099,7 @@ class ReviewQueue(QWidget):
             w.setEnabled(has and not self._loading)
         self.bulk_button.setEnabled(self.model.rowCount() > 0 and not self._loading)
         self.refresh_button.setEnabled(not self._loading)
+        self.undo_button.setEnabled(not self._loading)
 
     def _show_empty(self, text: str, importing: bool = False) -> None:
         self.empty_note.setText(text)
