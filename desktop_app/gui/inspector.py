@@ -18,6 +18,7 @@ Entry points:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -212,6 +213,7 @@ class HoverPanel(QFrame):
             img.setStyleSheet("background: #f1f3f5; color: #495057;")
             img.setWordWrap(True)
             cap.setWordWrap(True)
+            cap.setTextFormat(Qt.TextFormat.PlainText)
             cap.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
             cap.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             cap.setMaximumWidth(PREVIEW_SIZE)
@@ -261,8 +263,9 @@ class InspectorWidget(QWidget):
     def _build(self, first: str, second: str) -> None:
         ins = self.inspection
         n_a, n_b = ins.matrix.shape
-        self.title = QLabel(f"<b>{ins.article_a}</b> ({n_a} photo{'s' if n_a != 1 else ''}, rows) vs "
-                            f"<b>{ins.article_b}</b> ({n_b} photo{'s' if n_b != 1 else ''}, columns)")
+        # Article ids and paths are curators' file names: escaped, so "&" or "<" in one cannot garble a label.
+        self.title = QLabel(f"<b>{escape(ins.article_a)}</b> ({n_a} photo{'s' if n_a != 1 else ''}, rows) vs "
+                            f"<b>{escape(ins.article_b)}</b> ({n_b} photo{'s' if n_b != 1 else ''}, columns)")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.banner = QLabel()
         self.banner.setWordWrap(True)
@@ -416,7 +419,8 @@ class InspectorWidget(QWidget):
         if not missing:
             self.banner.hide()
             return
-        items = "".join(f"<li>{art}: {p}" + (f" — {self.failed[p]}" if self.failed.get(p) else "") + "</li>"
+        items = "".join(f"<li>{escape(art)}: {escape(p)}"
+                        + (f" — {escape(self.failed[p])}" if self.failed.get(p) else "") + "</li>"
                         for art, p in missing[:12])
         more = f"<li>… and {len(missing) - 12} more</li>" if len(missing) > 12 else ""
         self.banner.setText(f"<b>{len(missing)} photo{'s' if len(missing) != 1 else ''} failed to embed and "
@@ -618,7 +622,7 @@ class InspectorWidget(QWidget):
                 continue
             full = str(self.photo_root / paths[idx]) if self.photo_root else paths[idx]
             view = f" (view {views[idx]})" if views[idx] else ""
-            lines.append(f"<b>{art}</b> {what} {idx + 1}{view}:<br><code>{full}</code>")
+            lines.append(f"<b>{escape(art)}</b> {what} {idx + 1}{escape(view)}:<br><code>{escape(full)}</code>")
         self.selected.setText("<br>".join(lines) if lines else
                               "Click a photo (row or column header) to highlight it and show its path.")
 
@@ -811,9 +815,9 @@ class InspectorWindow(QWidget):
     def show_message(self, message: str, failed: dict[str, str] | None = None) -> None:
         """The clear message shown in place of the matrix (no embedded photo, unknown article, ...)."""
         self.message = message
-        items = "".join(f"<li>{p}: {why}</li>" for p, why in list((failed or {}).items())[:20])
+        items = "".join(f"<li>{escape(p)}: {escape(str(why))}</li>" for p, why in list((failed or {}).items())[:20])
         listing = f"<p>Photos that failed to embed:</p><ul>{items}</ul>" if items else ""
-        self.status.setText(f"<h3>Nothing to compare</h3><p>{message}</p>{listing}"
+        self.status.setText(f"<h3>Nothing to compare</h3><p>{escape(message)}</p>{listing}"
                             "<p>Photos get a vector when the index is updated; files that cannot be read or "
                             "decoded are listed under the catalog's skipped photos.</p>")
         self.stack.setCurrentWidget(self.status)
