@@ -21,7 +21,7 @@ from desktop_app.core.indexer import IndexOptions, index_folder
 from desktop_app.core.inspect import compare_line, render_png
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
 from desktop_app.gui.inspector import InspectorWidget, inspection_from_matrix, open_inspector, summary_html
-from desktop_app.gui.inspector_compat import leaks_none, protect_none
+from desktop_app.gui.qtcompat import protect_refcounts, refcount_leak
 from desktop_app.gui.inspector_model import (
     BELOW,
     BEYOND,
@@ -379,10 +379,10 @@ def test_summary_of_an_empty_article():
 
 def test_none_guard_is_active_where_pyside_needs_it():
     # Importing the inspector turns the guard on when this PySide6 build drops references to None.
-    protect_none()
+    protect_refcounts()
     from PySide6.QtCore import QRect
 
     r = QRect()
     for _ in range(20_000):  # several times None's natural reference count on CPython 3.11
         r.setWidth(1)
-    assert protect_none() or not leaks_none()
+    assert protect_refcounts() or not refcount_leak()

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.gui.inspector_compat import protect_none
 from desktop_app.gui.inspector_model import (
     BELOW,
     BEYOND,
@@ -32,9 +31,6 @@ from desktop_app.gui.inspector_model import (
     format_sim,
     ramp_rgb,
 )
-
-# The delegate below makes many void Qt calls per cell; see inspector_compat for why this must come first.
-protect_none()
 
 # One colour per method, so two panes side by side are told apart at a glance; all are warm or dark so
 # they stand out on the blue-green heatmap, and every mark also gets a white halo for the darkest cells.
