@@ -73,7 +73,11 @@ from desktop_app.gui.review_model import QueueEntry, SuggestionModel, share_text
 DEFAULT_K = 10
 # Decisions the queue's undo takes back; imports and other bulk edits are left to their own tools.
 REVIEW_ACTIONS = ("accept", "alternative", "set", "skip")
-DEFAULT_MIN_CONFIDENCE = 0.40  # leave-one-out on the Magento catalogue: 99% coverage at 98.5% accuracy
+# Measured on the Magento catalogue (468 articles, category, greedy, k=10). Leave-one-out: 0.40 keeps 99% of
+# suggestions at 98.5% accuracy. That is flattered by other colours of the same style; holding out each
+# whole style (a truly new product), 0.40 keeps 95% at 81% and 0.90 keeps 41% at 98%. Below 0.40 the queue
+# says "no suggestion"; bulk accept starts at 0.90, where even new styles are almost always right.
+DEFAULT_MIN_CONFIDENCE = 0.40
 DEFAULT_BULK_THRESHOLD = 0.90
 THUMB_SIZE = thumbnails.DEFAULT_SIZE  # cached on disk at this size, scaled down for display
 CARD_THUMB = 104
