@@ -88,7 +88,7 @@ def test_open_folder_index_select_and_see_similar(qtbot, make_window, photo_tree
     assert w.last_summary.embedded == 7 and not w.last_summary.cancelled
     assert "3 articles" in w.catalog_label.text() and "7 photos" in w.catalog_label.text()
     assert "tiny-test" in w.model_label.text() and "fp32" in w.model_label.text()
-    assert w.device_label.text() in ("Device: CPU", "Device: CUDA")
+    qtbot.waitUntil(lambda: w.device_label.text() in ("Device: CPU", "Device: CUDA"), timeout=T)
     assert w.state_label.text() == "Index: up to date"
     assert "Indexing finished" in w.banner.title.text()
     # select an article: its similar articles appear, the query itself is not among them
@@ -132,6 +132,7 @@ def test_cancel_then_resume_with_update_index(qtbot, make_window, tmp_path, monk
 
     monkeypatch.setattr(indexing, "index_folder", gated)
     w = make_window(batch_size=4)
+    w.index_in_subprocess = False  # the gate above lives in this process
     open_and_index(qtbot, w, folder, index_now=False)
     assert w.state_label.text() == "Index: not indexed"
     with qtbot.waitSignal(w.index_finished, timeout=T) as blocker:
@@ -148,6 +149,26 @@ def test_cancel_then_resume_with_update_index(qtbot, make_window, tmp_path, monk
         w.act_update.trigger()
     resumed = blocker.args[0]
     assert not resumed.cancelled and resumed.embedded == 48 - summary.embedded
+    qtbot.waitUntil(lambda: w.state_label.text() == "Index: up to date", timeout=T)
+
+
+def test_indexing_runs_in_a_child_process_and_can_be_cancelled_and_resumed(qtbot, make_window, tmp_path):
+    folder = big_tree(tmp_path / "photos", articles=6, per=3)
+    w = make_window(batch_size=2)
+    assert w.index_in_subprocess
+    open_and_index(qtbot, w, folder, index_now=False)
+    with qtbot.waitSignal(w.index_finished, timeout=T) as blocker:
+        w.update_index()
+        assert w.index_task.process.is_alive() or w.index_task.process.exitcode is not None
+        w.cancel_index()  # before the child has even scanned: it stops at its first check
+    assert blocker.args[0].cancelled and blocker.args[0].embedded == 0
+    qtbot.waitUntil(lambda: w.index_task is None and w.act_update.isEnabled(), timeout=T)
+    progress = []
+    w.index_progress.connect(progress.append)
+    with qtbot.waitSignal(w.index_finished, timeout=T) as blocker:
+        w.update_index()
+    assert not blocker.args[0].cancelled and blocker.args[0].embedded == 18
+    assert progress and progress[-1].done == progress[-1].total == 18
     qtbot.waitUntil(lambda: w.state_label.text() == "Index: up to date", timeout=T)
 
 
@@ -326,6 +347,7 @@ def test_newer_catalog_missing_folder_and_missing_model_show_dialogs(qtbot, make
 def test_disk_full_and_unexpected_errors_keep_the_app_running(qtbot, make_window, photo_tree, monkeypatch):
     w = make_window()
     open_and_index(qtbot, w, photo_tree)
+    w.index_in_subprocess = False  # the failures below are patched into this process
 
     def disk_full(*_a, **_k):
         raise CatalogError("The disk holding the catalog is full; the last batch was not saved. Free some space "

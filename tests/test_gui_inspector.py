@@ -21,7 +21,6 @@ from desktop_app.core.indexer import IndexOptions, index_folder
 from desktop_app.core.inspect import compare_line, render_png
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
 from desktop_app.gui.inspector import InspectorWidget, inspection_from_matrix, open_inspector, summary_html
-from desktop_app.gui.qtcompat import protect_refcounts, refcount_leak
 from desktop_app.gui.inspector_model import (
     BELOW,
     BEYOND,
@@ -35,6 +34,7 @@ from desktop_app.gui.inspector_model import (
     format_sim,
     photo_name,
 )
+from desktop_app.gui.qtcompat import protect_refcounts, refcount_leak
 from tests.conftest import SAMPLE_PHOTOS
 
 T = 20_000  # ms; generous for a loaded CI machine, never reached when things work

@@ -16,8 +16,14 @@ from desktop_app import __version__
 from desktop_app.gui.errors import install_excepthook, setup_logging
 from desktop_app.gui.prefs import APPLICATION, ORGANISATION
 
+# How long a worker thread may hold the GIL before the UI thread gets a turn. PySide releases the GIL around
+# every Qt call, so painting re-acquires it hundreds of times per frame; with Python's default of 5 ms, one busy
+# worker (indexing, loading vectors) turns each re-acquisition into a wait and a frame into a stall.
+GIL_SWITCH_INTERVAL_S = 0.0005
+
 
 def make_app(argv: list[str] | None = None) -> QApplication:
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     QCoreApplication.setOrganizationName(ORGANISATION)
     QCoreApplication.setApplicationName(APPLICATION)
     QCoreApplication.setApplicationVersion(__version__)

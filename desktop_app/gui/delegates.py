@@ -7,6 +7,7 @@ use uniform item sizes and lay out 100,000 cells without measuring each one.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
@@ -38,7 +39,61 @@ def _selected(option: QStyleOptionViewItem) -> bool:
     return bool(option.state & QStyle.StateFlag.State_Selected)
 
 
-class ArticleDelegate(QStyledItemDelegate):
+class CachedDelegate(QStyledItemDelegate):
+    """Renders each cell once into a pixmap and afterwards paints that pixmap with a single call.
+
+    Every Qt call from Python re-acquires the GIL, and a worker thread (indexing, loading vectors, making
+    thumbnails) can hold it for a while each time; painting a cell from a cache instead of ~40 calls keeps
+    scrolling and selection changes smooth while workers are busy. The key holds everything the picture
+    depends on, so a changed label, score or newly arrived thumbnail simply misses the cache.
+    """
+
+    CACHE_ITEMS = 800
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._cache: OrderedDict[tuple, QPixmap] = OrderedDict()
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    def cache_key(self, option: QStyleOptionViewItem, index) -> tuple:
+        raise NotImplementedError
+
+    def render(self, p: QPainter, option: QStyleOptionViewItem, index) -> None:
+        raise NotImplementedError
+
+    def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        rect = option.rect
+        state = option.state & (QStyle.StateFlag.State_Selected | QStyle.StateFlag.State_MouseOver)
+        key = (self.cache_key(option, index), int(state.value if hasattr(state, "value") else state),
+               rect.width(), rect.height(), option.palette.cacheKey(), option.font.key())
+        pix = self._cache.get(key)
+        if pix is None:
+            dpr = p.device().devicePixelRatioF() if p.device() is not None else 1.0
+            pix = QPixmap(int(rect.width() * dpr), int(rect.height() * dpr))
+            pix.setDevicePixelRatio(dpr)
+            pix.fill(Qt.GlobalColor.transparent)
+            local = QStyleOptionViewItem(option)
+            local.rect = QRect(0, 0, rect.width(), rect.height())
+            painter = QPainter(pix)
+            try:
+                self.render(painter, local, index)
+            finally:
+                painter.end()
+            self._cache[key] = pix
+            while len(self._cache) > self.CACHE_ITEMS:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        p.drawPixmap(rect.topLeft(), pix)
+
+
+def _pix_key(pix: QPixmap | None) -> int:
+    return pix.cacheKey() if pix is not None and not pix.isNull() else 0
+
+
+class ArticleDelegate(CachedDelegate):
     """A grid cell: cover photo, photo-count badge, article id and its label."""
 
     def __init__(self, thumb_size: int, parent=None) -> None:
@@ -47,6 +102,13 @@ class ArticleDelegate(QStyledItemDelegate):
 
     def set_thumb_size(self, size: int) -> None:
         self.thumb_size = size
+        self.clear_cache()
+
+    def cache_key(self, option: QStyleOptionViewItem, index) -> tuple:
+        model = index.model()
+        return (model.data(index, ArticleRole), _pix_key(model.data(index, Qt.ItemDataRole.DecorationRole)),
+                model.data(index, CountRole), model.data(index, ErrorsRole), model.data(index, LabelRole),
+                self.thumb_size)
 
     def cell_size(self, font: QFont) -> QSize:
         fm = QFontMetrics(font)
@@ -55,7 +117,7 @@ class ArticleDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         return self.cell_size(option.font)
 
-    def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+    def render(self, p: QPainter, option: QStyleOptionViewItem, index) -> None:
         p.save()
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
@@ -110,7 +172,7 @@ class ArticleDelegate(QStyledItemDelegate):
         p.restore()
 
 
-class SimilarDelegate(QStyledItemDelegate):
+class SimilarDelegate(CachedDelegate):
     """A result row: rank and score, article id and label, then the best photo pairs side by side."""
 
     PAIR_THUMB = 64
@@ -125,7 +187,15 @@ class SimilarDelegate(QStyledItemDelegate):
         # Width 1: the list stretches rows to its viewport, so a narrow panel never scrolls sideways.
         return QSize(1, self.PAIR_THUMB + 3 * PAD + 2 * fm.height())
 
-    def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+    def cache_key(self, option: QStyleOptionViewItem, index) -> tuple:
+        model = index.model()
+        pairs = model.data(index, PairsRole) or []
+        thumbs = tuple(_pix_key(self.thumbs.get(x)) for q, h, _ in pairs[: self.PAIRS] for x in (q, h) if x)
+        cover = _pix_key(model.data(index, Qt.ItemDataRole.DecorationRole)) if not pairs else 0
+        return (index.row(), model.data(index, ArticleRole), model.data(index, ScoreRole),
+                model.data(index, LabelRole), tuple(pairs[: self.PAIRS]), thumbs, cover)
+
+    def render(self, p: QPainter, option: QStyleOptionViewItem, index) -> None:
         p.save()
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)

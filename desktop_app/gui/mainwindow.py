@@ -53,6 +53,7 @@ from desktop_app.gui.delegates import ArticleDelegate
 from desktop_app.gui.detail import DetailPage
 from desktop_app.gui.errors import show_error
 from desktop_app.gui.grouping import GroupingDialog
+from desktop_app.gui.index_process import IndexProcess
 from desktop_app.gui.indexing import IndexBanner, IndexRequest, SummaryDialog, run_index
 from desktop_app.gui.models import ArticleGridModel, ArticleRole
 from desktop_app.gui.prefs import Prefs, save_window_state, search_params, window_state
@@ -135,6 +136,7 @@ class MainWindow(QMainWindow):
         self.search_lane.result.connect(self._search_done)
         self.search_lane.failed.connect(self._search_failed)
         self.thumbs = ThumbnailLoader(self.prefs.thumb_size, threads=2, parent=self)
+        self.search_lane.idle.connect(self.thumbs.resume)
         self.encoders = EncoderCache()
         self.snapshot: Snapshot | None = None
         self.engine: SimilarityEngine | None = None
@@ -150,13 +152,18 @@ class MainWindow(QMainWindow):
         self._asked_at: dict[int, float] = {}
         self._closing = False
         self._dialogs: list[QWidget] = []
+        self._engine_stale = False
+        self._engine_pending = False
+        self.index_in_subprocess = True  # tests that patch the indexer run it on a thread instead
 
         self._build_ui()
         self._build_actions()
         self._restore_layout()
         self._show_welcome()
         self._refresh_recent()
-        self._probe_device()
+        # The device probe imports onnxruntime: not while the first catalog is being shown.
+        self.grid.first_paint.connect(self._after_first_paint)
+        QTimer.singleShot(2500, self._after_first_paint)
 
     # ================================================================== building
 
@@ -515,7 +522,15 @@ class MainWindow(QMainWindow):
             self.grid.setCurrentIndex(self.grid_model.index(0, 0))
         self.runner.call(remember_catalog, snap.path)
         self.catalog_loaded.emit()
-        self._load_engine()
+        if same_catalog and self.engine is not None and not self._engine_stale \
+                and self.engine.model_id == snap.model_id:
+            return  # nothing the search depends on changed
+        self._engine_stale = False
+        if self.grid.painted or self.grid_model.rowCount() == 0:
+            self._load_engine()
+        else:
+            # Let the grid paint first: loading vectors competes with the first paint for the CPU.
+            self._engine_pending = True
 
     def _empty_state(self) -> None:
         snap = self.snapshot
@@ -537,6 +552,16 @@ class MainWindow(QMainWindow):
             self.grid_stack.setCurrentWidget(self.grid)
 
     # ================================================================== search engine
+
+    def _after_first_paint(self) -> None:
+        if self._closing:
+            return
+        if self.device_text == "…" and not getattr(self, "_probing", False):
+            self._probing = True
+            self._probe_device()
+        if self._engine_pending:
+            self._engine_pending = False
+            self._load_engine()
 
     def _load_engine(self) -> None:
         snap = self.snapshot
@@ -616,6 +641,8 @@ class MainWindow(QMainWindow):
             return engine.run(query, params, encoder)
 
         self.similar.show_query(query.title())
+        # Thumbnails wait while the search runs: on two cores they would take half of its CPU.
+        self.thumbs.pause()
         gen = self.search_lane.submit(run)
         self._asked_at = {gen: time.perf_counter()}
 
@@ -816,9 +843,13 @@ class MainWindow(QMainWindow):
         snap = self.snapshot
         if snap is None or self.index_task is not None:
             return
-        request = IndexRequest(snap.catalog, Path(folder), rule, self._index_model(),
-                               IndexOptions(batch_size=self.prefs.batch_size, device=self.prefs.device))
-        task = Task(run_index, request, with_progress=True, with_cancel=True)
+        options = IndexOptions(batch_size=self.prefs.batch_size, device=self.prefs.device)
+        model = self._index_model()
+        if self.index_in_subprocess:
+            task = IndexProcess(snap.path, Path(folder), rule, model, options, self)
+        else:
+            task = Task(run_index, IndexRequest(snap.catalog, Path(folder), rule, model, options),
+                        with_progress=True, with_cancel=True)
         self.index_task = task
         self.banner.start(Path(folder))
         self.state_label.setText("Index: indexing…")
@@ -826,8 +857,14 @@ class MainWindow(QMainWindow):
         self._empty_state()
         if self.engine is None and snap.embedded == 0:
             self.similar.show_message("Similar articles", "Search becomes available when indexing finishes.")
-        self.index_runner.start(task, on_done=self._index_done, on_failed=self._index_failed,
-                                on_progress=self._index_progress)
+        if isinstance(task, IndexProcess):
+            task.done.connect(self._index_done)
+            task.failed.connect(self._index_failed)
+            task.progress.connect(self._index_progress)
+            task.start()
+        else:
+            self.index_runner.start(task, on_done=self._index_done, on_failed=self._index_failed,
+                                    on_progress=self._index_progress)
 
     def cancel_index(self) -> None:
         if self.index_task is not None:
@@ -843,15 +880,24 @@ class MainWindow(QMainWindow):
         self.index_progress.emit(p)
 
     def _index_done(self, summary: IndexSummary) -> None:
-        self.index_task = None
+        self._drop_index_task()
         self.last_summary = summary
         self.banner.finish(summary)
         self._sync_actions()
+        changed = summary.new + summary.changed + summary.moved + summary.removed + summary.reembedded
+        # Reloading 100,000 vectors takes a while: keep the search index when the run changed nothing.
+        self._engine_stale = self._engine_stale or bool(changed)
         self.reload()
         self.index_finished.emit(summary)
 
+    def _drop_index_task(self) -> None:
+        task, self.index_task = self.index_task, None
+        if isinstance(task, IndexProcess):
+            task.deleteLater()
+
     def _index_failed(self, failure: Failure) -> None:
-        self.index_task = None
+        self._drop_index_task()
+        self._engine_stale = True
         self._sync_actions()
         err = failure.error
         self.banner.fail(str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}")
@@ -1021,6 +1067,8 @@ class MainWindow(QMainWindow):
             t.stop()
         if self.index_task is not None:
             self.index_task.cancel()
+            if isinstance(self.index_task, IndexProcess):
+                self.index_task.shutdown()
         self.search_lane.invalidate()
         self.thumbs.shutdown()
         for r in (self.search_runner, self.index_runner, self.runner):

@@ -100,6 +100,7 @@ class SimilarityEngine:
         self.root = root
         self.model = model
         self.resize = resize
+        self.model_id = av.model_id
         self.index = SearchIndex(av)
         self.index.prepare(("centroid", "ordered"))
         self._row_of_photo: dict[int, int] | None = None

@@ -38,7 +38,7 @@ class _Drain(QRunnable):
         loader = self.loader
         while True:
             with loader._lock:
-                if loader._stopping or not loader._queue:
+                if loader._stopping or loader._paused or not loader._queue:
                     loader._drains -= 1
                     return
                 path, size = loader._queue.pop()  # newest first
@@ -73,6 +73,7 @@ class ThumbnailLoader(QObject):
         self._queued: set[str] = set()
         self._drains = 0
         self._stopping = False
+        self._paused = False
         self._memory: OrderedDict[str, QPixmap] = OrderedDict()
         self._broken: set[str] = set()
         self.made = 0  # thumbnails delivered, for tests and the benchmark
@@ -106,6 +107,21 @@ class ThumbnailLoader(QObject):
         self._memory.clear()
         self._broken.clear()
 
+    def pause(self) -> None:
+        """Hold back new decoding (running ones finish) while something more urgent uses the CPU."""
+        with self._lock:
+            self._paused = True
+
+    def resume(self) -> None:
+        with self._lock:
+            if not self._paused:
+                return
+            self._paused = False
+            missing = min(self._threads - self._drains, len(self._queue))
+            self._drains += max(0, missing)
+        for _ in range(max(0, missing)):
+            self._start_drain()
+
     def pending(self) -> int:
         with self._lock:
             return len(self._queue) + self._drains
@@ -128,13 +144,16 @@ class ThumbnailLoader(QObject):
             while len(self._queue) > MAX_QUEUE:
                 old, _ = self._queue.popleft()
                 self._queued.discard(old)  # asked again if it is painted again
-            start = self._drains < self._threads
+            start = self._drains < self._threads and not self._paused
             if start:
                 self._drains += 1
         if start:
-            drain = _Drain(self)
-            drain.setAutoDelete(True)
-            self.runner.pool.start(drain)
+            self._start_drain()
+
+    def _start_drain(self) -> None:
+        drain = _Drain(self)
+        drain.setAutoDelete(True)
+        self.runner.pool.start(drain)
 
     def _on_loaded(self, key: str, image: QImage | None) -> None:
         with self._lock:

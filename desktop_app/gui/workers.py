@@ -127,6 +127,7 @@ class Lane(QObject):
 
     result = Signal(int, object)  # generation, value of the newest request
     failed = Signal(int, object)  # generation, Failure
+    idle = Signal()  # nothing running and nothing waiting
 
     def __init__(self, runner: Runner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -171,6 +172,8 @@ class Lane(QObject):
         else:
             log.debug("dropped stale result of request %d (now %d)", gen, self.generation)
         self._start_pending()
+        if self._running is None:
+            self.idle.emit()
 
 
 def excepthook_text(exc: BaseException) -> str:

@@ -1,0 +1,160 @@
+"""Indexing in a child process, so the window's event loop never competes with the indexer for the GIL.
+
+The indexer is mostly Python (walking the folder, diffing rows, writing batches); in a thread of the app's
+own process it would hold the GIL for long stretches and every repaint would wait for it. In a separate
+process the UI thread keeps the interpreter to itself. The child opens the catalog by path (SQLite in WAL
+mode lets the window keep reading), calls `core.indexer.index_folder` with plain callbacks, and sends
+progress and the summary back over a multiprocessing queue that the window polls with a timer. Cancelling
+sets a shared event the indexer checks between batches; killing the child is also safe, as the catalog
+commits per batch.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue as queue_mod
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from desktop_app.core import errors as core_errors
+from desktop_app.core.indexer import IndexOptions, IndexSummary
+from desktop_app.core.models import InstalledModel
+from desktop_app.core.scan import GroupingRule
+
+POLL_MS = 50
+PROGRESS_INTERVAL_S = 0.1
+STOP_GRACE_S = 20.0  # a batch on a slow CPU; after that the child is terminated (the catalog survives it)
+
+
+@dataclass
+class ChildFailure:
+    kind: str  # exception class name
+    module: str
+    message: str
+    traceback: str
+
+
+def child_main(db: str, photo_dir: str, rule: GroupingRule | None, model: InstalledModel | str | None,
+               options: IndexOptions, out: Any, cancel: Any) -> None:
+    """Entry point of the child process: index, report progress, send the summary or the failure."""
+    from desktop_app.core.catalog import Catalog
+    from desktop_app.core.indexer import index_folder
+
+    last = [0.0]
+
+    def progress(p) -> None:
+        now = time.monotonic()
+        if p.note or p.done >= p.total or now - last[0] >= PROGRESS_INTERVAL_S:
+            last[0] = now
+            out.put(("progress", p))
+
+    try:
+        catalog = Catalog(Path(db), create=False)
+        try:
+            summary = index_folder(catalog, Path(photo_dir), rule=rule, model=model, options=options,
+                                   progress=progress, should_cancel=cancel.is_set)
+        finally:
+            catalog.close()
+        out.put(("done", summary))
+    except BaseException as exc:  # noqa: BLE001 - everything is reported to the window
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        out.put(("failed", ChildFailure(type(exc).__name__, type(exc).__module__, str(exc), text)))
+
+
+def rebuild_error(f: ChildFailure) -> BaseException:
+    """The child's exception as an object of the same kind where that is one the curator can act on."""
+    cls = getattr(core_errors, f.kind, None) if f.module == core_errors.__name__ else None
+    if isinstance(cls, type) and issubclass(cls, core_errors.UserError):
+        return cls(f.message)
+    if f.kind == "MemoryError":
+        return MemoryError(f.message)
+    return RuntimeError(f"{f.kind}: {f.message}")
+
+
+class IndexProcess(QObject):
+    """One index run in a child process, with the same signals as a worker Task."""
+
+    progress = Signal(object)  # core.indexer.Progress
+    done = Signal(object)  # IndexSummary
+    failed = Signal(object)  # workers.Failure
+    finished = Signal()
+
+    def __init__(self, db: Path, photo_dir: Path, rule: GroupingRule | None, model: InstalledModel | str | None,
+                 options: IndexOptions, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        ctx = mp.get_context("spawn")  # no fork: the parent has Qt and worker threads running
+        self.queue = ctx.Queue()
+        self.cancel_event = ctx.Event()
+        self.process = ctx.Process(target=child_main, name="lookalike-index", daemon=True,
+                                   args=(str(db), str(photo_dir), rule, model, options, self.queue,
+                                         self.cancel_event))
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self._poll)
+        self._over = False
+
+    def start(self) -> None:
+        self.process.start()
+        self.timer.start()
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def is_running(self) -> bool:
+        return not self._over
+
+    def _poll(self) -> None:
+        from desktop_app.gui.workers import Failure
+
+        for _ in range(50):  # bounded: the UI thread never spends long here
+            try:
+                kind, payload = self.queue.get_nowait()
+            except queue_mod.Empty:
+                break
+            except (EOFError, OSError):
+                break
+            if kind == "progress":
+                self.progress.emit(payload)
+            elif kind == "done":
+                self._end()
+                self.done.emit(payload)
+                return
+            elif kind == "failed":
+                self._end()
+                error = rebuild_error(payload)
+                self.failed.emit(Failure(error, payload.traceback))
+                return
+        if not self.process.is_alive() and self.queue.empty():
+            code = self.process.exitcode
+            self._end()
+            self.failed.emit(Failure(RuntimeError(
+                f"The indexing process stopped unexpectedly (exit code {code}). Everything up to the last "
+                "batch is saved; Update index resumes."), ""))
+
+    def _end(self) -> None:
+        self._over = True
+        self.timer.stop()
+        # The child exits right after its last message; a short join reaps it without holding up the UI.
+        self.process.join(0.05)
+        self.finished.emit()
+
+    def shutdown(self) -> None:
+        """Stop the child at a batch boundary (or terminate it) and release the queue."""
+        self.timer.stop()
+        if self.process.is_alive():
+            self.cancel_event.set()
+            self.process.join(STOP_GRACE_S)
+            if self.process.is_alive():
+                self.process.terminate()
+                self.process.join(5)
+        self._over = True
+        self.queue.close()
+        self.queue.join_thread()
+
+
+__all__ = ["IndexProcess", "IndexSummary", "child_main", "rebuild_error"]
