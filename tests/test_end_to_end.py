@@ -116,6 +116,7 @@ def test_label_suggestions_on_real_photos(indexed):
     from desktop_app.core.labels import Suggester, evaluate_labels, suggest_unlabelled
 
     cats = {r["article"]: r["category"] for r in indexed["truth"]}
+    cat.set_labels([(a, "category", c) for a, c in cats.items()])
     index = SearchIndex(av)
     ev = evaluate_labels(index, cats, k=5)
     print(f"leave-one-out accuracy {ev.accuracy:.3f}, coverage at 95% {ev.coverage_at_95:.3f}")
