@@ -1,0 +1,937 @@
+"""Find the articles most similar to a query, over all articles of an `ArticleVectors`, fast and exactly.
+
+A query is one catalog article, several articles whose photos are pooled into one query set, or raw
+vectors [q, D] of photos that are not in the catalog. Every catalog photo is compared with every query photo
+once (one matrix product, in row chunks); per-article results then come from numpy reductions instead of
+a Python loop over articles. For those, the similarity columns are laid out with articles grouped by photo
+count, so that "the maximum over each article's photos" is a reshape to [.., articles, n] and one `max`
+per distinct count (several times faster than `np.maximum.reduceat`, which pays a call per article).
+
+- ``max`` (best pair) and ``centroid`` (one product with the cached normalised article centroids) are
+  computed exactly for every article.
+- ``greedy``, ``hungarian`` and ``ordered`` rank the articles by an upper bound of their score and score
+  them exactly in that order (greedy vectorised over a shortlist, hungarian per article), stopping once the
+  next bound is below the K-th exact score: nothing unscored can then enter the top K, so the result equals
+  an exhaustive search. The bound: a matching of k pairs uses k distinct query photos and k distinct
+  candidate photos, so its mean is at most the mean of the k largest per-query-photo maxima, and at most
+  the mean of the per-candidate-photo maxima when every candidate photo is used; with a threshold s the mean
+  of the passing pairs is at most the best pair. For ``ordered`` with every view once in the query, the
+  same-view scores are themselves per-article maxima, so only articles sharing no view (which fall back to
+  greedy, like `matching.ordered`) need the bound.
+
+A candidate stage can come first (mode "candidates"): the nearest catalog photos of each query photo
+(usearch when importable, else a chunked numpy product with argpartition), whose articles are then scored
+exactly. That stage is approximate; `candidate_recall` measures what it loses against the exhaustive search
+(mode "exact"). Mode "auto" uses it only where it pays: above `candidate_stage_above` articles once a
+usearch index has been built (`prepare(ann=True)`, which takes a while, so "auto" never starts it), or when
+the exhaustive similarity matrix would exceed `exact_memory_limit` bytes. Without usearch the numpy stage
+reads every vector just as the exhaustive search does, so it would lose recall and save no time.
+
+Scores, edge cases and tie rules follow `desktop_app.core.matching`; equal scores are ordered by article
+index, so results are deterministic.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import linear_sum_assignment
+
+from desktop_app.core import matching
+from desktop_app.core.errors import UserError
+from desktop_app.core.vectors import ArticleVectors
+
+SEARCH_MODES: tuple[str, ...] = ("auto", "exact", "candidates")
+
+# Work per matrix-product call (rows x query photos x D). The product of a few query photos with the
+# catalog is bound by memory bandwidth; calls this small stay under OpenBLAS's own threading threshold, so
+# its worker threads never spin against other busy processes (one big call had 1 s tails on a loaded
+# 2-core machine), and our threads split the rows across cores instead.
+MATMUL_CHUNK_WORK = 1 << 18
+# Below this many rows one thread does the whole product (the hand-off would cost more than it saves).
+PARALLEL_MIN_ROWS = 32_768
+# Slack when comparing a bound with an exact score: both are float64 sums of the same float32 values, only
+# summed in different orders.
+BOUND_SLACK = 1e-9
+
+
+@dataclass(frozen=True)
+class HitPair:
+    """One matched photo pair of a hit, mapped to catalog rows and paths for display."""
+
+    query_row: int  # global catalog row of the query photo, or its index in raw query vectors
+    row: int  # global catalog row of the candidate photo
+    sim: float
+    rank: int
+    used: bool
+    reason: str
+    query_path: str | None  # None for raw query vectors
+    path: str
+
+
+@dataclass
+class SearchHit:
+    """One result article."""
+
+    article: str
+    index: int
+    score: float
+    method: str
+    pairs: list[HitPair] = field(default_factory=list)  # empty for centroid
+    passed: int = 0
+    fallback: str | None = None  # "greedy" when ordered found no common view
+
+
+@dataclass
+class SearchResult:
+    """The top-K hits, best first, and how they were found."""
+
+    hits: list[SearchHit]
+    method: str
+    k: int
+    mode: str  # "exact" or "candidates": the mode actually used
+    n_query_photos: int
+    n_considered: int  # articles that passed the filters and, in candidate mode, the candidate stage
+    n_exact: int  # articles whose set score was computed exactly
+    elapsed_ms: float
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def __iter__(self) -> Iterator[SearchHit]:
+        return iter(self.hits)
+
+    @property
+    def indices(self) -> list[int]:
+        return [h.index for h in self.hits]
+
+
+@dataclass
+class RecallReport:
+    """How many of the exhaustive top K the candidate stage also returns."""
+
+    method: str
+    k: int
+    recall: float  # mean over queries of |candidate top K & exact top K| / |exact top K|
+    per_query: list[float]
+    exact_ms: float  # mean latency of the exhaustive search
+    candidate_ms: float  # mean latency with the candidate stage
+
+
+@dataclass
+class _Query:
+    vectors: np.ndarray  # [q, D] float32, L2-normalised
+    rows: np.ndarray | None  # global catalog rows of the query photos, None for raw vectors
+    articles: list[int]  # catalog articles forming the query (never returned)
+    views: list[str | None]
+
+
+def _runs(sizes: np.ndarray) -> list[tuple[int, int, int]]:
+    """(first, end, n) for each run of consecutive articles with the same photo count n."""
+    if sizes.size == 0:
+        return []
+    cuts = np.flatnonzero(np.diff(sizes)) + 1
+    edges = [0, *cuts.tolist(), int(sizes.size)]
+    return [(a0, a1, int(sizes[a0])) for a0, a1 in zip(edges[:-1], edges[1:])]
+
+
+@dataclass
+class _Block:
+    """Similarities of the query with the photos of some articles; each article's columns are contiguous.
+
+    Articles are best ordered by photo count (few runs); any order is correct.
+    """
+
+    G: np.ndarray  # [q, p] float32: query photo x catalog photo
+    arts: np.ndarray  # [a] global article indices, in column order
+    sizes: np.ndarray  # [a] photos per article, all >= 1
+    rows: np.ndarray  # [p] global catalog row of each column
+    starts: np.ndarray = field(init=False)
+    runs: list[tuple[int, int, int]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.starts = (np.cumsum(self.sizes) - self.sizes).astype(np.int64)
+        self.runs = _runs(self.sizes)
+
+    def _reduce(self, x: np.ndarray, how: str, dtype: Any) -> np.ndarray:
+        out = np.empty(x.shape[:-1] + (self.arts.size,), dtype=dtype)
+        for a0, a1, n in self.runs:
+            c0 = int(self.starts[a0])
+            seg = x[..., c0 : c0 + (a1 - a0) * n].reshape(x.shape[:-1] + (a1 - a0, n))
+            # n-1 elementwise passes over strided slices: numpy's reduction over a short last axis runs
+            # an inner loop per output element and was ~15x slower for n <= 8.
+            acc = out[..., a0:a1]
+            if n > 16:  # long segments: the plain reduction is efficient, a pass per photo would not be
+                acc[...] = seg.max(axis=-1) if how == "max" else seg.sum(axis=-1, dtype=np.float64)
+                continue
+            acc[...] = seg[..., 0]
+            combine = np.maximum if how == "max" else np.add
+            for i in range(1, n):
+                combine(acc, seg[..., i], out=acc)
+        return out
+
+    def seg_max(self, x: np.ndarray) -> np.ndarray:
+        """Per-article maximum over the last axis of x [..., p] -> [..., a]."""
+        return self._reduce(x, "max", x.dtype)
+
+    def seg_sum(self, x: np.ndarray) -> np.ndarray:
+        """Per-article float64 sum over the last axis of x [..., p] -> [..., a]."""
+        return self._reduce(x, "sum", np.float64)
+
+    def columns(self, i: int) -> slice:
+        s = int(self.starts[i])
+        return slice(s, s + int(self.sizes[i]))
+
+    def subset(self, local: np.ndarray) -> tuple[_Block, np.ndarray]:
+        """The articles `local`, regrouped by size: (block, order) with block article j = local[order[j]]."""
+        order = np.argsort(self.sizes[local], kind="stable")
+        picked = local[order]
+        sizes = self.sizes[picked]
+        new_starts = (np.cumsum(sizes) - sizes).astype(np.int64)
+        cols = np.repeat(self.starts[picked] - new_starts, sizes) + np.arange(
+            int(sizes.sum()), dtype=np.int64
+        )
+        return _Block(self.G[:, cols], self.arts[picked], sizes, self.rows[cols]), order
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32, copy=False)
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_WORKERS = min(4, os.cpu_count() or 1)
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor | None:
+    global _POOL
+    if _POOL_WORKERS < 2:
+        return None
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=_POOL_WORKERS, thread_name_prefix="lookalike-search")
+    return _POOL
+
+
+def _products(V: np.ndarray, rows: np.ndarray | None, qT: np.ndarray) -> np.ndarray:
+    """(V[rows] @ qT).T as [q, n] float32, computed in row chunks; rows=None means all of V, no gather."""
+    n = V.shape[0] if rows is None else rows.shape[0]
+    d, q = qT.shape
+    out = np.empty((q, n), dtype=np.float32)
+    chunk = int(min(4096, max(32, MATMUL_CHUNK_WORK // max(1, q * d))))
+
+    def run(lo: int, hi: int) -> None:
+        for s in range(lo, hi, chunk):
+            e = min(s + chunk, hi)
+            part = V[s:e] if rows is None else V[rows[s:e]]
+            out[:, s:e] = (part @ qT).T
+
+    pool = _pool() if n >= PARALLEL_MIN_ROWS else None
+    if pool is None:
+        run(0, n)
+    else:
+        # The calling thread takes the first share itself: one hand-off fewer, and it would only wait.
+        edges = np.linspace(0, n, _POOL_WORKERS + 1).astype(np.int64).tolist()
+        futures = [pool.submit(run, a, b) for a, b in zip(edges[1:-1], edges[2:])]
+        run(edges[0], edges[1])
+        for f in futures:
+            f.result()
+    return out
+
+
+def _scores_from_picks(picks: np.ndarray, threshold: float | None, max_matches: int | None) -> np.ndarray:
+    """Vectorised `matching.score_chosen` over rows of chosen similarities sorted descending (-inf = none)."""
+    vals = picks.astype(np.float64, copy=False)
+    valid = np.isfinite(vals)
+    passes = valid if threshold is None else valid & (vals >= threshold)
+    used = passes if max_matches is None else passes & (np.cumsum(passes, axis=1) <= max_matches)
+    count = used.sum(axis=1)
+    total = np.where(used, vals, 0.0).sum(axis=1)
+    return np.where(count > 0, total / np.maximum(count, 1), matching.NO_PASS_SCORE)
+
+
+def _greedy_scores(block: _Block, threshold: float | None, max_matches: int | None) -> np.ndarray:
+    """Exact greedy score of every article of a block, vectorised over each run of equal-sized articles."""
+    G = block.G
+    q = G.shape[0]
+    out = np.empty(block.arts.size, dtype=np.float64)
+    for a0, a1, n in block.runs:
+        m = a1 - a0
+        c0 = int(block.starts[a0])
+        # [m, q, n] flattened per article in (query row, photo) order: argmax returns the first maximum,
+        # i.e. the lowest query row, then the lowest photo: the tie rule of matching.greedy.
+        X = np.ascontiguousarray(G[:, c0 : c0 + m * n].reshape(q, m, n).transpose(1, 0, 2)).reshape(m, q * n)
+        X3 = X.reshape(m, q, n)
+        ar = np.arange(m)
+        k = min(q, n)
+        picks = np.empty((m, k), dtype=np.float32)
+        for step in range(k):
+            idx = X.argmax(axis=1)
+            picks[:, step] = X[ar, idx]
+            if step + 1 < k:
+                r, c = np.divmod(idx, n)
+                X3[ar, r, :] = -np.inf
+                X3[ar, :, c] = -np.inf
+        out[a0:a1] = _scores_from_picks(picks, threshold, max_matches)
+    return out
+
+
+def _hungarian_score(S: np.ndarray, threshold: float | None, max_matches: int | None) -> float:
+    """`matching.hungarian(S).score` without building Pair objects (same assignment, same value)."""
+    S64 = S.astype(np.float64)
+    r, c = linear_sum_assignment(S64, maximize=True)
+    sims = np.sort(S64[r, c])[::-1]
+    return float(_scores_from_picks(sims[None, :], threshold, max_matches)[0])
+
+
+def _top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best of parallel arrays, by score descending then id ascending."""
+    if ids.size == 0 or k <= 0:
+        return ids[:0], scores[:0]
+    if ids.size > k:
+        kth = np.partition(scores, ids.size - k)[ids.size - k]
+        keep = scores >= kth
+        ids, scores = ids[keep], scores[keep]
+    order = np.lexsort((ids, -scores))[:k]
+    return ids[order], scores[order]
+
+
+def _refine(
+    ub: np.ndarray,
+    exact: Callable[[np.ndarray], np.ndarray],
+    k: int,
+    first_batch: int,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Exact top k of local items from upper bounds `ub` and a batch scorer `exact(local ids) -> scores`.
+
+    Items are scored in decreasing bound order, in doubling batches; scoring stops once the best bound
+    left is below the k-th exact score, since no unscored item can then enter the top k. Items with
+    ub = -inf (filtered out) are never scored. Returns (ids, scores, number scored).
+    """
+    live = np.flatnonzero(ub > -np.inf)
+    if live.size == 0 or k <= 0:
+        return live[:0], np.zeros(0), 0
+    batch = max(first_batch, k)
+    # Usually the first shortlist settles it, so only that many bounds are selected up front.
+    if live.size > batch:
+        part = np.argpartition(-ub[live], batch - 1)
+        head, rest = live[part[:batch]], live[part[batch:]]
+    else:
+        head, rest = live, live[:0]
+    done_ids = [head]
+    done_scores = [np.asarray(exact(head), dtype=np.float64)]
+
+    def settled() -> bool:
+        scored = np.concatenate(done_scores)
+        if scored.size < k:
+            return False
+        kth = np.partition(scored, scored.size - k)[scored.size - k]
+        return bool(ub[rest].max() < kth - BOUND_SLACK)
+
+    if rest.size and not settled():
+        order = rest[np.argsort(-ub[rest], kind="stable")]
+        pos = 0
+        while pos < order.size:
+            batch *= 2
+            ids = order[pos : pos + batch]
+            pos += ids.size
+            done_ids.append(ids)
+            done_scores.append(np.asarray(exact(ids), dtype=np.float64))
+            rest = order[pos:]
+            if rest.size == 0 or settled():
+                break
+    all_ids = np.concatenate(done_ids)
+    top_ids, top_scores = _top_k(all_ids, np.concatenate(done_scores), k)
+    return top_ids, top_scores, int(all_ids.size)
+
+
+def _try_usearch() -> Any:
+    try:
+        from usearch.index import Index  # type: ignore[import-not-found]
+    except Exception:  # noqa: BLE001 - any import problem just means "use numpy"
+        return None
+    return Index
+
+
+class SearchIndex:
+    """Search over one `ArticleVectors`; caches what does not depend on the query."""
+
+    def __init__(
+        self,
+        vectors: ArticleVectors,
+        *,
+        candidate_stage_above: int = 20_000,
+        ann: str = "auto",
+        exact_memory_limit: int = 1 << 29,
+    ) -> None:
+        """`candidate_stage_above`: in mode "auto", larger catalogs use the candidate stage once a usearch
+        index is built.
+
+        `ann`: "auto" (usearch when importable, else numpy), "usearch" or "numpy" for that stage.
+        `exact_memory_limit`: bytes the exhaustive [query photos x catalog photos] matrix may take (it
+        exists twice briefly) before mode "auto" switches to the candidate stage, which needs far less.
+        """
+        if ann not in ("auto", "usearch", "numpy"):
+            raise ValueError("ann must be 'auto', 'usearch' or 'numpy'.")
+        self.av = vectors
+        self.candidate_stage_above = candidate_stage_above
+        self.exact_memory_limit = exact_memory_limit
+        self.ann = ann
+        V = vectors.vectors
+        if V.dtype != np.float32 or not V.flags.c_contiguous:
+            V = np.ascontiguousarray(V, dtype=np.float32)
+        self.V = V
+        self.offsets = np.asarray(vectors.offsets, dtype=np.int64)
+        self.sizes = np.diff(self.offsets)
+        self.nonempty = self.sizes > 0
+        self._centroids: np.ndarray | None = None
+        self._view_codes: np.ndarray | None = None
+        self._view_vocab: dict[str, int] = {}
+        self._masks: dict[tuple[str, str], np.ndarray] = {}
+        self._usearch: Any = None
+        self._layout: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._layout_codes: np.ndarray | None = None
+        # Size of the first exactly scored shortlist (None: per-method default); tests set 1 so that the
+        # bound-pruned paths go through many rounds on small catalogs.
+        self.refine_first_batch: int | None = None
+
+    # ----- cached per-catalog data -------------------------------------------------------------------
+
+    @property
+    def n_articles(self) -> int:
+        return int(self.sizes.shape[0])
+
+    @property
+    def centroids(self) -> np.ndarray:
+        """[A, D] float32 normalised mean vectors (zero rows for empty articles), computed once."""
+        if self._centroids is None:
+            A, D = self.n_articles, self.V.shape[1]
+            C = np.zeros((A, D), dtype=np.float32)
+            ne = np.flatnonzero(self.nonempty)
+            if ne.size:
+                # Offsets are exactly the row pointers of an [A, P] 0/1 membership matrix, so the sums
+                # are one sparse product (~80x faster than np.add.reduceat over 512 columns).
+                P = self.V.shape[0]
+                member = sparse.csr_matrix(
+                    (np.ones(P, dtype=np.float32), np.arange(P), self.offsets), shape=(A, P)
+                )
+                sums = np.asarray(member @ self.V)
+                C[ne] = _normalise(sums[ne] / self.sizes[ne][:, None])
+            self._centroids = C
+        return self._centroids
+
+    @property
+    def view_codes(self) -> np.ndarray:
+        """[P] int32 code of each photo's view tag, -1 for none."""
+        if self._view_codes is None:
+            vocab: dict[str, int] = {}
+            codes = np.fromiter(
+                (-1 if v is None else vocab.setdefault(v, len(vocab)) for v in self.av.views),
+                dtype=np.int32,
+                count=len(self.av.views),
+            )
+            self._view_vocab = vocab
+            self._view_codes = codes
+        return self._view_codes
+
+    def layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(articles, sizes, rows) of the exhaustive search layout: non-empty articles by photo count."""
+        if self._layout is None:
+            ne = np.flatnonzero(self.nonempty)
+            arts = ne[np.argsort(self.sizes[ne], kind="stable")]
+            self._layout = (arts, self.sizes[arts], self._rows_of(arts))
+        return self._layout
+
+    def _rows_of(self, arts: np.ndarray) -> np.ndarray:
+        sizes = self.sizes[arts]
+        local = (np.cumsum(sizes) - sizes).astype(np.int64)
+        return np.repeat(self.offsets[arts] - local, sizes) + np.arange(int(sizes.sum()), dtype=np.int64)
+
+    def prepare(self, methods: Iterable[str] = matching.METHODS, ann: bool = False) -> None:
+        """Build caches ahead of the first query (layout, centroids, views, optionally the usearch index)."""
+        methods = tuple(methods)
+        self.layout()
+        if "centroid" in methods:
+            _ = self.centroids
+        if "ordered" in methods:
+            _ = self.view_codes
+        if ann:
+            self._ann_index()
+
+    # ----- filters -----------------------------------------------------------------------------------
+
+    def label_mask(self, field_name: str, value: str) -> np.ndarray:
+        key = ("label:" + field_name, value)
+        if key not in self._masks:
+            self._masks[key] = np.fromiter(
+                (lab.get(field_name) == value for lab in self.av.labels), dtype=bool, count=self.n_articles
+            )
+        return self._masks[key]
+
+    def folder_mask(self, folder: str) -> np.ndarray:
+        """Articles whose id or any photo path lies in `folder` (a path prefix on whole components)."""
+        f = folder.replace("\\", "/").strip("/")
+        while f.startswith("./"):
+            f = f[2:]
+        if not f:
+            return np.ones(self.n_articles, dtype=bool)
+        key = ("folder", f)
+        if key not in self._masks:
+            pre = f + "/"
+
+            def inside(p: str) -> bool:
+                p = p.replace("\\", "/")
+                return p == f or p.startswith(pre)
+
+            mask = np.fromiter((inside(a) for a in self.av.articles), dtype=bool, count=self.n_articles)
+            by_path = np.fromiter((inside(p) for p in self.av.paths), dtype=bool, count=len(self.av.paths))
+            hits = np.flatnonzero(by_path)
+            if hits.size:
+                mask[self.av.article_of_row[hits]] = True
+            self._masks[key] = mask
+        return self._masks[key]
+
+    def _allowed(
+        self,
+        label: Mapping[str, str] | tuple[str, str] | str | None,
+        folder: str | None,
+        exclude: Iterable[int],
+        query_articles: Iterable[int],
+    ) -> np.ndarray:
+        allowed = self.nonempty.copy()
+        for field_name, value in _label_items(label):
+            allowed &= self.label_mask(field_name, value)
+        if folder:
+            allowed &= self.folder_mask(folder)
+        drop = [*query_articles, *exclude]
+        if drop:
+            allowed[np.asarray(drop, dtype=np.int64)] = False
+        return allowed
+
+    # ----- query -------------------------------------------------------------------------------------
+
+    def _resolve(self, query: Any, query_views: Sequence[str | None] | None) -> _Query:
+        if isinstance(query, np.ndarray) and query.dtype.kind == "f":
+            vecs = np.atleast_2d(query)
+            if vecs.ndim != 2 or vecs.shape[1] != self.V.shape[1]:
+                raise ValueError(f"Query vectors must be [q, {self.V.shape[1]}].")
+            if vecs.shape[0] == 0:
+                raise UserError("The query has no photo vectors.")
+            views = list(query_views) if query_views is not None else [None] * vecs.shape[0]
+            if len(views) != vecs.shape[0]:
+                raise ValueError("query_views must have one entry per query vector.")
+            return _Query(_normalise(vecs), None, [], views)
+        if isinstance(query, (int, np.integer, str)):
+            items: list[Any] = [query]
+        else:
+            items = list(query)
+        arts: list[int] = []
+        for it in items:
+            a = self.av.article_index(it) if isinstance(it, str) else int(it)
+            if not 0 <= a < self.n_articles:
+                raise IndexError(f"Article index {a} is out of range.")
+            if a not in arts:
+                arts.append(a)
+        if not arts:
+            raise UserError("The query names no article.")
+        rows = np.concatenate([np.arange(self.offsets[a], self.offsets[a + 1]) for a in arts])
+        if rows.size == 0:
+            raise UserError("The query article has no embedded photos; embed its photos first.")
+        views = [self.av.views[r] for r in rows.tolist()]
+        return _Query(self.V[rows], rows, arts, views)
+
+    # ----- blocks of similarities ---------------------------------------------------------------------
+
+    def _block(self, qT: np.ndarray, arts: np.ndarray | None) -> _Block:
+        """Similarities with the photos of `arts` (None: every non-empty article)."""
+        if arts is None:
+            arts, sizes, rows = self.layout()
+            # One pass over the catalog in storage order (no gather of V), then the 4-byte results are
+            # permuted into the size-grouped layout, which is cheap next to the product.
+            G = np.take(_products(self.V, None, qT), rows, axis=1)
+            return _Block(G, arts, sizes, rows)
+        arts = np.asarray(arts, dtype=np.int64)
+        arts = arts[np.lexsort((arts, self.sizes[arts]))]
+        rows = self._rows_of(arts)
+        return _Block(_products(self.V, rows, qT), arts, self.sizes[arts], rows)
+
+    def _codes_of(self, block: _Block) -> np.ndarray:
+        """View code of every column of a block."""
+        codes = self.view_codes
+        if self._layout is not None and block.rows is self._layout[2]:
+            if self._layout_codes is None:
+                self._layout_codes = codes[block.rows]
+            return self._layout_codes
+        return codes[block.rows]
+
+    # ----- candidate stage ----------------------------------------------------------------------------
+
+    def _ann_index(self) -> Any:
+        if self._usearch is None:
+            Index = _try_usearch()
+            if Index is None:
+                raise UserError("usearch is not installed; use ann='numpy'.")
+            index = Index(ndim=self.V.shape[1], metric="ip", dtype="f32")
+            index.add(np.arange(self.V.shape[0], dtype=np.uint64), self.V)
+            self._usearch = index
+        return self._usearch
+
+    def _auto_candidates(self, method: str, qry: _Query) -> bool:
+        """Whether mode "auto" runs the candidate stage for this query (see the module docstring)."""
+        if method == "centroid":
+            return False  # one product with A centroids is already cheaper than any photo k-NN
+        if self.n_articles > self.candidate_stage_above and self._usearch is not None:
+            return True
+        return qry.vectors.shape[0] * self.V.shape[0] * 4 > self.exact_memory_limit
+
+    def _use_usearch(self) -> bool:
+        if self.ann == "numpy":
+            return False
+        if self.ann == "usearch":
+            return True
+        return self._usearch is not None or _try_usearch() is not None
+
+    def knn_rows(self, qv: np.ndarray, per_photo: int) -> np.ndarray:
+        """The `per_photo` catalog rows nearest to each query vector (union, sorted, unique)."""
+        P = self.V.shape[0]
+        per_photo = min(per_photo, P)
+        if per_photo <= 0:
+            return np.zeros(0, dtype=np.int64)
+        if self._use_usearch():
+            found = self._ann_index().search(qv, per_photo)
+            keys = np.atleast_2d(np.asarray(found.keys)).astype(np.int64, copy=False)
+            keys = keys[(keys >= 0) & (keys < P)]
+            return np.unique(keys)
+        # Numpy: chunked product, keeping only the best `per_photo` rows of each query photo so far, so
+        # memory stays at one block plus the shortlist however large the catalog is.
+        qT = np.ascontiguousarray(qv.T)
+        block_rows = max(1 << 16, per_photo)
+        best_rows = np.zeros((qv.shape[0], 0), dtype=np.int64)
+        best_sims = np.zeros((qv.shape[0], 0), dtype=np.float32)
+        for s in range(0, P, block_rows):
+            e = min(s + block_rows, P)
+            G = _products(self.V[s:e], None, qT)
+            sims = np.concatenate([best_sims, G], axis=1)
+            rows = np.concatenate([best_rows, np.broadcast_to(np.arange(s, e), G.shape)], axis=1)
+            if sims.shape[1] > per_photo:
+                part = np.argpartition(-sims, per_photo - 1, axis=1)[:, :per_photo]
+                best_sims = np.take_along_axis(sims, part, axis=1)
+                best_rows = np.take_along_axis(rows, part, axis=1)
+            else:
+                best_sims, best_rows = sims, rows
+        return np.unique(best_rows)
+
+    def candidate_articles(self, qv: np.ndarray, k: int, per_photo: int | None = None) -> np.ndarray:
+        """Articles owning the nearest photos of the query photos: the candidate stage's shortlist."""
+        if per_photo is None:
+            # Enough neighbours that a top-K article's photos are very likely among them even when its
+            # photos are spread out; measured by candidate_recall on clustered data.
+            per_photo = max(200, 25 * k)
+        rows = self.knn_rows(qv, per_photo)
+        return np.unique(self.av.article_of_row[rows])
+
+    # ----- scoring --------------------------------------------------------------------------------------
+
+    def _batch(self, default: int) -> int:
+        return default if self.refine_first_batch is None else self.refine_first_batch
+
+    @staticmethod
+    def _bounds(block: _Block, qmax: np.ndarray, threshold: float | None, m: int | None) -> np.ndarray:
+        """Upper bound of the greedy/hungarian score of each block article (see the module docstring).
+
+        qmax: [q, a], the best similarity of each query photo within each article.
+        """
+        best = qmax.max(axis=0).astype(np.float64)
+        if threshold is not None:
+            return np.where(best >= threshold, best, matching.NO_PASS_SCORE)
+        q = qmax.shape[0]
+        j = np.minimum(block.sizes, q)
+        if m is not None:
+            j = np.minimum(j, m)
+        # Sum of the j largest per-query-photo maxima; only articles with j < q need a sort.
+        row_sum = qmax.sum(axis=0, dtype=np.float64)
+        part = np.flatnonzero(j < q)
+        if part.size:
+            ranked = -np.sort(-qmax[:, part].astype(np.float64), axis=0)
+            row_sum[part] = np.cumsum(ranked, axis=0)[j[part] - 1, np.arange(part.size)]
+        bound = row_sum / j
+        # The column bound applies when every candidate photo is in the scored pairs.
+        col_ok = j == block.sizes
+        if np.any(col_ok):
+            colsum = block.seg_sum(block.G.max(axis=0))
+            bound = np.where(col_ok, np.minimum(bound, colsum / block.sizes), bound)
+        return np.minimum(bound, best)
+
+    def _score_block(
+        self,
+        method: str,
+        query: _Query,
+        block: _Block,
+        allowed: np.ndarray,
+        k: int,
+        threshold: float | None,
+        m: int | None,
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """(global article ids, scores, number scored exactly) of the top k of a block."""
+        ok = allowed[block.arts]
+        G = block.G
+        if G.shape[1] == 0:
+            return block.arts[:0], np.zeros(0), 0
+        if method == "max":
+            scores = block.seg_max(G.max(axis=0)).astype(np.float64)
+            ids, sc = _top_k(np.flatnonzero(ok), scores[ok], k)
+            return block.arts[ids], sc, int(ok.sum())
+        qmax = block.seg_max(G)  # [q, a]
+
+        def greedy_exact(local: np.ndarray) -> np.ndarray:
+            sub, order = block.subset(local)
+            out = np.empty(local.size)
+            out[order] = _greedy_scores(sub, threshold, m)
+            return out
+
+        if method == "greedy":
+            ub = np.where(ok, self._bounds(block, qmax, threshold, m), -np.inf)
+            ids, sc, n = _refine(ub, greedy_exact, k, first_batch=self._batch(max(256, 8 * k)))
+            return block.arts[ids], sc, n
+
+        if method == "hungarian":
+
+            def hung_exact(local: np.ndarray) -> np.ndarray:
+                return np.array(
+                    [_hungarian_score(G[:, block.columns(i)], threshold, m) for i in local.tolist()]
+                )
+
+            ub = np.where(ok, self._bounds(block, qmax, threshold, m), -np.inf)
+            ids, sc, n = _refine(ub, hung_exact, k, first_batch=self._batch(max(32, 2 * k)))
+            return block.arts[ids], sc, n
+
+        # ordered
+        codes = self._codes_of(block)
+        q_codes = np.array([-1 if v is None else self._view_vocab.get(v, -2) for v in query.views])
+        tagged = q_codes[q_codes >= 0]
+        if tagged.size == 0:
+            # No query photo has a view tag that any catalog photo has, so no article shares one: greedy
+            # for all, exactly as matching.ordered falls back.
+            return self._score_block("greedy", query, block, allowed, k, threshold, m)
+        if np.unique(tagged).size == tagged.size:
+            # Each view once in the query: the within-view greedy of a view is its best photo's similarity.
+            cols = np.flatnonzero(q_codes >= 0)
+            per_view = np.empty((cols.size, block.arts.size), dtype=np.float32)
+            for t, j in enumerate(cols.tolist()):
+                per_view[t] = block.seg_max(np.where(codes == q_codes[j], G[j], -np.inf))
+            shared = np.isfinite(per_view).any(axis=0)
+            view_scores = _scores_from_picks(-np.sort(-per_view.T, axis=1), threshold, m)
+            ub = np.where(shared, view_scores, self._bounds(block, qmax, threshold, m))
+            ub = np.where(ok, ub, -np.inf)
+
+            def ordered_exact(local: np.ndarray) -> np.ndarray:
+                out = view_scores[local].copy()
+                fallback = ~shared[local]
+                if fallback.any():
+                    out[fallback] = greedy_exact(local[fallback])
+                return out
+
+            ids, sc, n = _refine(ub, ordered_exact, k, first_batch=self._batch(max(256, 8 * k)))
+            return block.arts[ids], sc, n
+
+        # A view repeats in the query: exact matching.ordered per article, bounded by the best pair.
+        best = qmax.max(axis=0).astype(np.float64)
+        ub = best if threshold is None else np.where(best >= threshold, best, matching.NO_PASS_SCORE)
+        ub = np.where(ok, ub, -np.inf)
+        all_views = self.av.views
+
+        def loop_exact(local: np.ndarray) -> np.ndarray:
+            out = np.empty(local.size)
+            for t, i in enumerate(local.tolist()):
+                a = int(block.arts[i])
+                views_b = all_views[int(self.offsets[a]) : int(self.offsets[a + 1])]
+                out[t] = matching.ordered(G[:, block.columns(i)], query.views, views_b, threshold, m).score
+            return out
+
+        ids, sc, n = _refine(ub, loop_exact, k, first_batch=self._batch(max(64, 4 * k)))
+        return block.arts[ids], sc, n
+
+    def _centroid_top(
+        self, query: _Query, arts: np.ndarray | None, allowed: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        qc = query.vectors.astype(np.float64).mean(axis=0)
+        norm = np.linalg.norm(qc)
+        ids = np.flatnonzero(allowed) if arts is None else arts[allowed[arts]]
+        if norm < 1e-12:
+            scores = np.zeros(ids.size)  # query photos that cancel out: no direction, "unrelated"
+        else:
+            qc32 = (qc / norm).astype(np.float32)
+            C = self.centroids
+            if arts is None and ids.size > self.n_articles // 2:
+                # Multiply all rows (no gather copy) and select afterwards: cheaper for wide searches.
+                scores = (C @ qc32).astype(np.float64)[ids]
+            else:
+                scores = (C[ids] @ qc32).astype(np.float64)
+        top, sc = _top_k(ids, scores, k)
+        return top, sc, int(ids.size)
+
+    # ----- public API ---------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: int | str | Sequence[int | str] | np.ndarray,
+        method: str = "greedy",
+        k: int = 10,
+        *,
+        threshold: float | None = None,
+        max_matches: int | None = None,
+        label: Mapping[str, str] | tuple[str, str] | str | None = None,
+        folder: str | None = None,
+        exclude: Iterable[int] = (),
+        query_views: Sequence[str | None] | None = None,
+        n_pairs: int | None = 3,
+        mode: str = "auto",
+        per_photo: int | None = None,
+    ) -> SearchResult:
+        """The k articles most similar to `query` by `method`, best first.
+
+        query: an article index or id, a sequence of them (their photos pooled into one query set), or
+            float vectors [q, D] / [D] of photos outside the catalog (`query_views` may tag them).
+        threshold, max_matches: s and m of `desktop_app.core.matching` (pair methods only).
+        label: only articles whose labels match: {"field": "value"}, ("field", "value") or "field=value".
+        folder: only articles whose id or a photo path lies under this folder (whole path components).
+        exclude: further article indices to leave out (the query's own articles always are).
+        n_pairs: pairs reported per hit, in choice order (None: all).
+        mode: "exact" (exhaustive), "candidates" (nearest-photo shortlist first, approximate) or "auto"
+            (candidates above `candidate_stage_above` articles with a built usearch index, or when the
+            exhaustive matrix would exceed `exact_memory_limit`; otherwise exact).
+        per_photo: nearest photos per query photo in the candidate stage (default max(200, 25 k)).
+        """
+        t0 = time.perf_counter()
+        if method not in matching.METHODS:
+            raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(matching.METHODS)}.")
+        if mode not in SEARCH_MODES:
+            raise ValueError(f"Unknown mode {mode!r}; choose one of {', '.join(SEARCH_MODES)}.")
+        matching.check_options(threshold, max_matches)
+        qry = self._resolve(query, query_views)
+        allowed = self._allowed(label, folder, exclude, qry.articles)
+        use_candidates = mode == "candidates" or (mode == "auto" and self._auto_candidates(method, qry))
+        arts: np.ndarray | None = None
+        if use_candidates:
+            # A catalog query finds its own photos first; ask for that many more so they cost no recall.
+            own = 0 if qry.rows is None else int(qry.rows.size)
+            per = max(200, 25 * k) if per_photo is None else per_photo
+            arts = self.candidate_articles(qry.vectors, k, per + own)
+            arts = arts[allowed[arts]]
+        block: _Block | None = None
+        if method == "centroid":
+            ids, scores, n_exact = self._centroid_top(qry, arts, allowed, k)
+            n_considered = n_exact
+        else:
+            if arts is None and int(allowed.sum()) < self.n_articles // 4:
+                # A narrow filter: multiply just the allowed articles' photos instead of the catalog.
+                arts = np.flatnonzero(allowed)
+            block = self._block(np.ascontiguousarray(qry.vectors.T), arts)
+            n_considered = int(allowed[block.arts].sum())
+            ids, scores, n_exact = self._score_block(method, qry, block, allowed, k, threshold, max_matches)
+        hits = [
+            self._hit(method, qry, block, a, s, n_pairs, threshold, max_matches)
+            for a, s in zip(ids.tolist(), scores.tolist())
+        ]
+        return SearchResult(
+            hits=hits,
+            method=method,
+            k=k,
+            mode="candidates" if use_candidates else "exact",
+            n_query_photos=int(qry.vectors.shape[0]),
+            n_considered=n_considered,
+            n_exact=n_exact,
+            elapsed_ms=(time.perf_counter() - t0) * 1e3,
+        )
+
+    def _hit(
+        self,
+        method: str,
+        qry: _Query,
+        block: _Block | None,
+        a: int,
+        score: float,
+        n_pairs: int | None,
+        threshold: float | None,
+        m: int | None,
+    ) -> SearchHit:
+        if method == "centroid" or block is None:
+            # A centroid score has no pairs; the inspector compares the photos itself if it wants to.
+            return SearchHit(self.av.articles[a], a, score, method)
+        # The pairs come from the very similarities that ranked the hit, so a second product's rounding
+        # can never make them disagree with the score.
+        i = int(np.flatnonzero(block.arts == a)[0])
+        S = block.G[:, block.columns(i)]
+        r0 = int(self.offsets[a])
+        views_b = self.av.views[r0 : r0 + S.shape[1]]
+        res = matching.match(method, S, qry.views, views_b, threshold, m)
+        out: list[HitPair] = []
+        for p in res.pairs if n_pairs is None else res.pairs[:n_pairs]:
+            from_catalog = qry.rows is not None
+            qrow = int(qry.rows[p.row]) if qry.rows is not None else p.row
+            row = r0 + p.col
+            out.append(
+                HitPair(
+                    query_row=qrow,
+                    row=row,
+                    sim=p.sim,
+                    rank=p.rank,
+                    used=p.used,
+                    reason=p.reason,
+                    query_path=self.av.paths[qrow] if from_catalog else None,
+                    path=self.av.paths[row],
+                )
+            )
+        return SearchHit(self.av.articles[a], a, score, method, out, res.passed, res.fallback)
+
+
+def _label_items(label: Mapping[str, str] | tuple[str, str] | str | None) -> list[tuple[str, str]]:
+    if label is None:
+        return []
+    if isinstance(label, str):
+        if "=" not in label:
+            raise UserError(f"Label filter {label!r} must look like field=value.")
+        f, v = label.split("=", 1)
+        return [(f.strip(), v.strip())]
+    if isinstance(label, tuple):
+        return [(str(label[0]), str(label[1]))]
+    return [(str(f), str(v)) for f, v in label.items()]
+
+
+def candidate_recall(
+    index: SearchIndex,
+    queries: Sequence[Any],
+    method: str = "greedy",
+    k: int = 10,
+    **kwargs: Any,
+) -> RecallReport:
+    """Recall of the candidate stage against the exhaustive search over the same queries."""
+    per_query: list[float] = []
+    exact_ms: list[float] = []
+    cand_ms: list[float] = []
+    for q in queries:
+        ex = index.search(q, method, k, mode="exact", n_pairs=0, **kwargs)
+        ca = index.search(q, method, k, mode="candidates", n_pairs=0, **kwargs)
+        exact_ms.append(ex.elapsed_ms)
+        cand_ms.append(ca.elapsed_ms)
+        want = set(ex.indices)
+        if want:
+            per_query.append(len(want & set(ca.indices)) / len(want))
+    recall = float(np.mean(per_query)) if per_query else 1.0
+    return RecallReport(
+        method=method,
+        k=k,
+        recall=recall,
+        per_query=per_query,
+        exact_ms=float(np.mean(exact_ms)) if exact_ms else 0.0,
+        candidate_ms=float(np.mean(cand_ms)) if cand_ms else 0.0,
+    )
