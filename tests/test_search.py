@@ -213,12 +213,14 @@ def test_hit_pairs_map_to_catalog_rows_and_paths() -> None:
 
 def test_candidate_stage_and_auto_mode() -> None:
     av = make_catalog(seed=8)
+    small = SearchIndex(av, candidate_stage_above=av.n_articles, ann="numpy")
+    assert small.search(3, "greedy", k=5).mode == "exact"  # up to the limit, "auto" is exhaustive
+    small.exact_memory_limit = 1000
+    assert small.search(3, "greedy", k=5).mode == "candidates"  # unless the matrix would be too large
     index = SearchIndex(av, candidate_stage_above=100, ann="numpy")
-    # Without a usearch index the candidate stage would save nothing, so "auto" stays exact...
-    assert index.search(3, "greedy", k=5).mode == "exact"
-    # ...unless the exhaustive similarity matrix would be too large.
-    index.exact_memory_limit = 1000
-    assert index.search(3, "greedy", k=5).mode == "candidates"
+    assert index.search(3, "greedy", k=5).mode == "candidates"  # beyond the limit: candidates first
+    narrow = index.search(3, "greedy", k=5, exclude=range(4, av.n_articles - 20))
+    assert narrow.mode == "exact"  # a narrow filter scores its few articles exactly
     # With a shortlist covering every photo the candidate stage is exact.
     for method in ("greedy", "hungarian", "centroid", "max", "ordered"):
         full = index.search(3, method, k=5, mode="candidates", per_photo=av.n_photos)
