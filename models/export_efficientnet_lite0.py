@@ -36,7 +36,8 @@ if str(REPO_ROOT) not in sys.path:
 
 from desktop_app.core.models import BUNDLED_DIR, BUNDLED_MODEL, ModelManifest, sha256_of  # noqa: E402
 
-DEFAULT_PHOTOS = Path("/work/shared/datasets/magento-luma/photos")
+# The shared data folder sits beside the repository checkout.
+DEFAULT_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "magento-luma" / "photos"
 
 INPUT_NAME = "pixels"
 OUTPUT_NAME = "embedding"

@@ -28,7 +28,8 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SRC = Path("/work/shared/datasets/magento-luma")
+# The shared data folder sits beside the repository checkout.
+DEFAULT_SRC = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "magento-luma"
 DEFAULT_OUT = REPO_ROOT / "desktop_app" / "bundled" / "sample"
 
 MAX_SIDE = 512
