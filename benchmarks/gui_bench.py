@@ -242,15 +242,22 @@ def in_process(db: Path, base: Path, queries: int, index_photos: int) -> dict:
     for method in ("greedy", "centroid", "max", "hungarian", "ordered"):
         w.similar.method.setCurrentIndex(w.similar.method.findData(method))
         wait_until(app, lambda: w.search_lane._running is None)
-        times = []
-        for _ in range(queries if method in ("greedy", "centroid") else max(10, queries // 3)):
-            article = rng.choice(keys)
+        times, engine, steps = [], [], []
+        for i in range(queries if method in ("greedy", "centroid") else max(10, queries // 3)):
+            if i % 2:
+                # the next article, as with an arrow key: no scrolling
+                row = min(w.grid_model.rowCount() - 1, w.grid.currentIndex().row() + 1)
+                article = w.grid_model.article_at(row)
+            else:
+                article = rng.choice(keys)  # a jump, as when clicking a result: the grid scrolls
             shown.clear()
             t = time.perf_counter()
             w.select_article(article)
             wait_until(app, lambda a=article: bool(shown) and shown[-1].query.articles == [a])
-            times.append((time.perf_counter() - t) * 1000)
-        latency[method] = percentiles(times)
+            (steps if i % 2 else times).append((time.perf_counter() - t) * 1000)
+            engine.append(shown[-1].elapsed_ms)
+        latency[method] = {"jump": percentiles(times), "next": percentiles(steps),
+                           "search_alone": percentiles(engine)}
     results["selection_to_results"] = latency
     # a burst: 15 selections 20 ms apart, as when an arrow key is held down
     w.similar.method.setCurrentIndex(w.similar.method.findData("greedy"))
@@ -270,7 +277,7 @@ def in_process(db: Path, base: Path, queries: int, index_photos: int) -> dict:
     # indexing: add real photos, run Update index with the bundled model, scroll meanwhile
     if index_photos > 0:
         root = w.snapshot.photo_root
-        new = root / "zz-new"
+        new = root / f"zz-new-{os.getpid()}"
         if new.exists():
             shutil.rmtree(new)
         sources = sorted(SAMPLE.rglob("*.jpg"))
@@ -306,7 +313,11 @@ def in_process(db: Path, base: Path, queries: int, index_photos: int) -> dict:
             "photos_per_s": getattr(summary, "photos_per_s", None),
             "ui_stall_during_index": during, "ui_stall_reloading_after": after,
         }
+        # Leave the catalog as it was: remove the added photos and let an update drop their rows.
         shutil.rmtree(new)
+        finished.clear()
+        w.update_index()
+        wait_until(app, lambda: bool(finished), timeout=1800)
     w.close()
     app.processEvents()
     return results

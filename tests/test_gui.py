@@ -30,9 +30,12 @@ T = 30000  # generous signal timeout (ms): CI machines can be slow; tests finish
 def make_window(qtbot, tiny_model):
     windows: list[MainWindow] = []
 
-    def make(**prefs) -> MainWindow:
+    def make(children: bool = False, **prefs) -> MainWindow:
         values = {"model": str(tiny_model.manifest_path), "batch_size": 4, **prefs}
         w = MainWindow(Prefs(**values))
+        # The app indexes and searches in child processes; most tests use threads (faster to start, and
+        # monkeypatching works), the ones that pass children=True check the real arrangement.
+        w.index_in_subprocess = w.search_in_subprocess = children
         qtbot.addWidget(w)
         w.show()
         windows.append(w)
@@ -80,7 +83,7 @@ def test_welcome_screen_without_a_catalog(qtbot, make_window):
 
 
 def test_open_folder_index_select_and_see_similar(qtbot, make_window, photo_tree):
-    w = make_window()
+    w = make_window(children=True)
     dialog = open_and_index(qtbot, w, photo_tree)
     assert "form 3 articles" in dialog.summary.text()
     assert w.stack.currentWidget() is w.splitter
@@ -110,9 +113,20 @@ def test_open_folder_index_select_and_see_similar(qtbot, make_window, photo_tree
     with qtbot.waitSignal(w.results_shown, timeout=T) as blocker:
         w.select_articles(["red", "green"])
     assert {h.article for h in blocker.args[0].hits} == {"shoes/blue"}
-    # Inspect match stays disabled until the inspector module exists
+    # Inspect match stays disabled until the inspector module exists; then it opens for query and hit
     if w.similar.inspector is None:
         assert not w.similar.inspect_btn.isEnabled()
+    else:
+        w.similar.view.setCurrentIndex(w.similar.model.index(0, 0))
+        assert w.similar.inspect_btn.isEnabled()
+        query, hit = w._query.articles[0], w.similar.selected_hit()
+        with qtbot.waitActive(w, timeout=T):
+            w.activateWindow()
+        qtbot.keyClick(w.grid, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)
+        inspector = w.inspector_window
+        assert inspector.isVisible()
+        assert query in inspector.windowTitle() and hit in inspector.windowTitle()
+        inspector.close()
 
 
 def test_cancel_then_resume_with_update_index(qtbot, make_window, tmp_path, monkeypatch):
@@ -154,7 +168,7 @@ def test_cancel_then_resume_with_update_index(qtbot, make_window, tmp_path, monk
 
 def test_indexing_runs_in_a_child_process_and_can_be_cancelled_and_resumed(qtbot, make_window, tmp_path):
     folder = big_tree(tmp_path / "photos", articles=6, per=3)
-    w = make_window(batch_size=2)
+    w = make_window(children=True, batch_size=2)
     assert w.index_in_subprocess
     open_and_index(qtbot, w, folder, index_now=False)
     with qtbot.waitSignal(w.index_finished, timeout=T) as blocker:
@@ -241,7 +255,7 @@ def test_filter_sort_keyboard_and_detail(qtbot, make_window, photo_tree, monkeyp
 
 
 def test_drop_photos_from_the_file_manager(qtbot, make_window, photo_tree, tmp_path):
-    w = make_window()
+    w = make_window(children=True)
     open_and_index(qtbot, w, photo_tree)
     outside = write_photo(tmp_path / "outside" / "query.jpg", (200, 30, 30), seed=77)
     mime = QMimeData()

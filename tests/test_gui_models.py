@@ -219,3 +219,12 @@ def test_many_emits_and_index_data_calls_do_not_exhaust_refcounts(qtbot):
     index = model.index(0, 0)
     for _ in range(30000):
         index.data(Qt.ItemDataRole.DecorationRole)
+
+
+def test_gui_method_lists_match_the_core():
+    from desktop_app.core import matching
+    from desktop_app.gui import prefs
+
+    assert prefs.METHODS == matching.METHODS
+    assert prefs.PAIR_METHODS == matching.PAIR_METHODS
+    assert set(prefs.METHOD_LABELS) == set(matching.METHODS)

@@ -14,37 +14,35 @@ from __future__ import annotations
 import multiprocessing as mp
 import queue as queue_mod
 import time
-import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from desktop_app.core import errors as core_errors
 from desktop_app.core.indexer import IndexOptions, IndexSummary
 from desktop_app.core.models import InstalledModel
 from desktop_app.core.scan import GroupingRule
+from desktop_app.gui.child import failure_of, rebuild_error
 
 POLL_MS = 50
 PROGRESS_INTERVAL_S = 0.1
 STOP_GRACE_S = 20.0  # a batch on a slow CPU; after that the child is terminated (the catalog survives it)
 
 
-@dataclass
-class ChildFailure:
-    kind: str  # exception class name
-    module: str
-    message: str
-    traceback: str
-
-
 def child_main(db: str, photo_dir: str, rule: GroupingRule | None, model: InstalledModel | str | None,
                options: IndexOptions, out: Any, cancel: Any) -> None:
     """Entry point of the child process: index, report progress, send the summary or the failure."""
+    import os
+
     from desktop_app.core.catalog import Catalog
     from desktop_app.core.indexer import index_folder
 
+    if hasattr(os, "nice"):
+        # Background work: when the curator scrolls or searches, the window gets the CPU first.
+        try:
+            os.nice(10)
+        except OSError:
+            pass
     last = [0.0]
 
     def progress(p) -> None:
@@ -62,18 +60,7 @@ def child_main(db: str, photo_dir: str, rule: GroupingRule | None, model: Instal
             catalog.close()
         out.put(("done", summary))
     except BaseException as exc:  # noqa: BLE001 - everything is reported to the window
-        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        out.put(("failed", ChildFailure(type(exc).__name__, type(exc).__module__, str(exc), text)))
-
-
-def rebuild_error(f: ChildFailure) -> BaseException:
-    """The child's exception as an object of the same kind where that is one the curator can act on."""
-    cls = getattr(core_errors, f.kind, None) if f.module == core_errors.__name__ else None
-    if isinstance(cls, type) and issubclass(cls, core_errors.UserError):
-        return cls(f.message)
-    if f.kind == "MemoryError":
-        return MemoryError(f.message)
-    return RuntimeError(f"{f.kind}: {f.message}")
+        out.put(("failed", failure_of(exc)))
 
 
 class IndexProcess(QObject):
@@ -157,4 +144,4 @@ class IndexProcess(QObject):
         self.queue.join_thread()
 
 
-__all__ = ["IndexProcess", "IndexSummary", "child_main", "rebuild_error"]
+__all__ = ["IndexProcess", "IndexSummary", "child_main"]

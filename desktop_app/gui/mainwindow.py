@@ -13,6 +13,7 @@ import logging
 import time
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
@@ -58,10 +59,11 @@ from desktop_app.gui.indexing import IndexBanner, IndexRequest, SummaryDialog, r
 from desktop_app.gui.models import ArticleGridModel, ArticleRole
 from desktop_app.gui.prefs import Prefs, save_window_state, search_params, window_state
 from desktop_app.gui.qtcompat import model_data
+from desktop_app.gui.search_process import EngineInfo, LocalSearch, SearchProcess
 from desktop_app.gui.session import SORT_KEYS, SORT_LABELS, Snapshot, load_snapshot, model_title
 from desktop_app.gui.settings_dialog import CatalogChoices, SettingsDialog
 from desktop_app.gui.similar_panel import SimilarPanel
-from desktop_app.gui.similarity import EncoderCache, Outcome, Query, SimilarityEngine, file_is_image
+from desktop_app.gui.similarity import Outcome, Query, file_is_image
 from desktop_app.gui.thumbs import ThumbnailLoader
 from desktop_app.gui.welcome import WelcomePage
 from desktop_app.gui.workers import Failure, Lane, Runner, Task
@@ -137,9 +139,9 @@ class MainWindow(QMainWindow):
         self.search_lane.failed.connect(self._search_failed)
         self.thumbs = ThumbnailLoader(self.prefs.thumb_size, threads=2, parent=self)
         self.search_lane.idle.connect(self.thumbs.resume)
-        self.encoders = EncoderCache()
+        self.search: SearchProcess | LocalSearch | None = None  # made on first use
         self.snapshot: Snapshot | None = None
-        self.engine: SimilarityEngine | None = None
+        self.engine: EngineInfo | None = None  # the loaded search index, when ready
         self.index_task: Task | None = None
         self.last_summary: IndexSummary | None = None
         self.last_outcome: Outcome | None = None
@@ -154,7 +156,10 @@ class MainWindow(QMainWindow):
         self._dialogs: list[QWidget] = []
         self._engine_stale = False
         self._engine_pending = False
-        self.index_in_subprocess = True  # tests that patch the indexer run it on a thread instead
+        # Index and search in child processes, so the window never competes with them for the GIL. Tests
+        # that patch the core in this process switch these off before opening a catalog.
+        self.index_in_subprocess = True
+        self.search_in_subprocess = True
 
         self._build_ui()
         self._build_actions()
@@ -582,11 +587,14 @@ class MainWindow(QMainWindow):
             return
         self.similar.show_message(self.similar.title.text(), "Preparing search…")
         catalog, model, model_id = snap.catalog, snap.model, snap.model_id
-        self.runner.call(SimilarityEngine.load, catalog, model, model_id,
+        if self.search is None:
+            self.search = SearchProcess() if self.search_in_subprocess else LocalSearch()
+        search = self.search
+        self.runner.call(search.load, catalog.path, model, model_id,
                          on_done=lambda engine: self._engine_loaded(gen, engine),
                          on_failed=lambda f: self._engine_failed(gen, f))
 
-    def _engine_loaded(self, gen: int, engine: SimilarityEngine) -> None:
+    def _engine_loaded(self, gen: int, engine: EngineInfo) -> None:
         if gen != self._engine_gen or self._closing:
             return
         self.engine = engine
@@ -628,17 +636,12 @@ class MainWindow(QMainWindow):
             if self.snapshot is not None and self.snapshot.embedded > 0:
                 self.similar.show_message(query.title(), "Preparing search…")
             return
-        engine = self.engine
+        search = self.search
         params = self.similar.params()
-        snap = self.snapshot
-        prefs_device = self.prefs.device
-        encoders = self.encoders
+        device = self.prefs.device
 
         def run() -> Outcome:
-            encoder = None
-            if query.kind == "files" and snap is not None and snap.model is not None:
-                encoder = encoders.get(snap.model, prefs_device)
-            return engine.run(query, params, encoder)
+            return search.run(query, params, device)
 
         self.similar.show_query(query.title())
         # Thumbnails wait while the search runs: on two cores they would take half of its CPU.
@@ -997,10 +1000,21 @@ class MainWindow(QMainWindow):
                                              "are not one.", 5000)
                 return
             query_article = q.articles[0]
+        params = self.similar.params()
         try:
-            fn(self, self.snapshot.catalog, query_article, article)
+            try:
+                # A top-level window of its own (no parent): it may outlive a catalog switch, and it is
+                # closed, which lets it stop its own workers, when this window closes.
+                window = fn(None, self.snapshot.catalog, query_article, article, method=params.method,
+                            threshold=params.threshold, max_matches=params.max_matches)
+            except TypeError:
+                window = fn(None, self.snapshot.catalog, query_article, article)  # an older inspector
         except Exception as exc:  # noqa: BLE001 - an optional module's failure is reported, not fatal
             self._error("The match inspector failed", exc)
+            return
+        if isinstance(window, QWidget):
+            self._keep(window)
+            self.inspector_window = window
 
     def _delete_pressed(self) -> None:
         # Deleting photos is the file manager's job; a stray key must never cost a curator a product shot.
@@ -1056,7 +1070,7 @@ class MainWindow(QMainWindow):
 
     def _keep(self, widget: QWidget) -> None:
         # Non-blocking dialogs need a Python reference until they close.
-        self._dialogs = [d for d in self._dialogs if d.isVisible()] + [widget]
+        self._dialogs = [d for d in self._dialogs if _alive(d) and d.isVisible()] + [widget]
 
     def shutdown(self) -> None:
         """Stop every worker and timer; safe to call twice."""
@@ -1073,8 +1087,12 @@ class MainWindow(QMainWindow):
         self.thumbs.shutdown()
         for r in (self.search_runner, self.index_runner, self.runner):
             r.shutdown()
+        if self.search is not None:
+            self.search.close()
         for d in self._dialogs:
-            d.close()
+            if _alive(d):
+                d.close()
+        self._dialogs = []
         if self.snapshot is not None:
             self.snapshot.catalog.close()
 
@@ -1085,3 +1103,8 @@ class MainWindow(QMainWindow):
             log.warning("window layout not saved", exc_info=True)
         self.shutdown()
         super().closeEvent(event)
+
+
+def _alive(widget: QWidget) -> bool:
+    """False once Qt has deleted the C++ side (a dialog closed with WA_DeleteOnClose, say)."""
+    return shiboken6.isValid(widget)

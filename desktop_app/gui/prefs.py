@@ -15,11 +15,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
-from desktop_app.core.matching import METHODS
-
 ORGANISATION = "Lookalike"
 APPLICATION = "Lookalike"
 
+# The matching methods of core.matching, named for curators. Spelled out here rather than imported because
+# core.matching pulls in SciPy, which would add half a second to the app's start; tests/test_gui_models.py
+# checks that the two lists agree.
+METHODS: tuple[str, ...] = ("greedy", "hungarian", "ordered", "centroid", "max")
+PAIR_METHODS: tuple[str, ...] = ("greedy", "hungarian", "ordered")  # the methods that s and m apply to
 METHOD_LABELS = {
     "greedy": "Greedy pairs",
     "hungarian": "Best assignment (Hungarian)",

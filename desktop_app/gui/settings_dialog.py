@@ -31,11 +31,10 @@ from PySide6.QtWidgets import (
 from desktop_app.core import thumbnails, zoo
 from desktop_app.core.encoder import DEVICES
 from desktop_app.core.errors import UserError
-from desktop_app.core.matching import METHODS
 from desktop_app.core.scan import GroupingRule
 from desktop_app.gui.errors import show_error
 from desktop_app.gui.grouping import RuleEditor
-from desktop_app.gui.prefs import METHOD_LABELS, Prefs
+from desktop_app.gui.prefs import METHOD_LABELS, METHODS, Prefs
 from desktop_app.gui.workers import Failure, Runner, Task
 
 DEVICE_LABELS = {"auto": "Automatic (GPU when usable)", "cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)",

@@ -25,10 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.matching import METHODS, PAIR_METHODS
 from desktop_app.gui.delegates import SimilarDelegate
 from desktop_app.gui.models import ArticleRole, SimilarModel
-from desktop_app.gui.prefs import METHOD_LABELS, SearchParams
+from desktop_app.gui.prefs import METHOD_LABELS, METHODS, PAIR_METHODS, SearchParams
 from desktop_app.gui.qtcompat import model_data
 from desktop_app.gui.thumbs import ThumbnailLoader
 
