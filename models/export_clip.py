@@ -381,9 +381,9 @@ def verify(onnx_path: Path, tower, batch: np.ndarray, precision: str) -> float:
     low = float(min(cos_batch.min(), cos_alone.min()))
     threshold = THRESHOLDS[precision]
     print(
-        f"verify {precision} on {len(batch)} real photos: cosine onnx vs torch min {low:.6f} "
-        f"mean {float(cos_batch.mean()):.6f} (batch of {len(batch)} min {float(cos_batch.min()):.6f}, "
-        f"batch of 1 min {float(cos_alone.min()):.6f}; threshold {threshold})"
+        f"verify {precision} on {len(batch)} real photos: cosine onnx vs torch min {low:.7f} "
+        f"mean {float(cos_batch.mean()):.7f} (batch of {len(batch)} min {float(cos_batch.min()):.7f}, "
+        f"batch of 1 min {float(cos_alone.min()):.7f}; threshold {threshold})"
     )
     if low < threshold:
         raise ExportError(f"The {precision} ONNX file agrees with torch only to cosine {low:.6f} < {threshold}.")

@@ -23,6 +23,10 @@ class FakeOptions:
         self.inter_op_num_threads = 0
         self.graph_optimization_level = None
         self.log_severity_level = 2
+        self.config: dict[str, str] = {}
+
+    def add_session_config_entry(self, key: str, value: str) -> None:
+        self.config[key] = value
 
 
 class FakeSession:
@@ -154,6 +158,7 @@ def test_cpu_threads_are_physical_cores_and_one_inter_op_thread():
     opts = fake.options[0]
     assert opts.intra_op_num_threads == physical_cores() and opts.inter_op_num_threads == 1
     assert opts.graph_optimization_level == "all"
+    assert opts.config["session.intra_op.allow_spinning"] == "0"  # the decode pool needs those cores
     session_for(fake, "cpu", usable=False, threads=3)
     assert fake.options[1].intra_op_num_threads == 3
     assert 1 <= physical_cores() <= (os.cpu_count() or 1)
