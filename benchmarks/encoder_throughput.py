@@ -38,7 +38,8 @@ from desktop_app.core.encoder import Encoder, physical_cores  # noqa: E402
 from desktop_app.core.images import preprocess  # noqa: E402
 from desktop_app.core.models import InstalledModel, load_manifest  # noqa: E402
 
-DEFAULT_PHOTOS = Path("/work/shared/datasets/magento-luma/photos")
+# The shared data folder sits beside the repository checkout.
+DEFAULT_PHOTOS = REPO_ROOT.parent / "shared" / "datasets" / "magento-luma" / "photos"
 GOALS = {"b": 2.5, "a": 1.2}
 
 

@@ -52,7 +52,8 @@ MIN_OPSET = 17
 THRESHOLDS = {"fp32": 0.9999, "fp16": 0.99, "int8": 0.99}
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 SAMPLE_PHOTOS = REPO_ROOT / "desktop_app" / "bundled" / "sample" / "photos"
-DATASET_PHOTOS = Path("/work/shared/datasets/magento-luma/photos")
+# The shared data folder sits beside the repository checkout.
+DATASET_PHOTOS = REPO_ROOT.parent / "shared" / "datasets" / "magento-luma" / "photos"
 
 # Short names for the public OpenAI checkpoints, so an export of openai/clip-vit-base-patch32 is installed
 # under the same name as the known model of desktop_app/core/zoo.py and becomes the default model.

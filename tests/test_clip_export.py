@@ -23,7 +23,7 @@ onnx = pytest.importorskip("onnx")
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "models" / "export_clip.py"
-DATASET = Path("/work/shared/datasets/magento-luma/photos")
+DATASET = REPO.parent / "shared" / "datasets" / "magento-luma" / "photos"  # shared/ sits beside the checkout
 SAMPLE = REPO / "desktop_app" / "bundled" / "sample" / "photos"
 
 
