@@ -22,7 +22,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -79,8 +78,9 @@ class Driver:
             self.app.processEvents()
             time.sleep(0.01)
 
-    def shoot(self, widget, name: str) -> Path:
-        self.pump(0.3)
+    def shoot(self, widget, name: str, settle: bool = True) -> Path:
+        if settle:
+            self.pump(0.3)
         path = self.out / name
         widget.grab().save(str(path))
         print(f"saved {path}")
@@ -108,7 +108,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args, work: Path) -> int:
     from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
-    from desktop_app.gui import indexing
     from desktop_app.gui.app import make_app
     from desktop_app.gui.mainwindow import MainWindow
     from desktop_app.gui.prefs import Prefs
@@ -119,21 +118,7 @@ def _run(args, work: Path) -> int:
     shutil.copytree(args.photos, photos)
     d = Driver(args.out)
 
-    # Slow the indexer down a little so the progress banner can be photographed mid-run; the real run is
-    # otherwise untouched (bundled model, sample photos, default options).
-    real = indexing.index_folder
-    seen = threading.Event()
-
-    def paced(*a, progress=None, **kw):
-        def report(p):
-            progress(p)
-            if p.total and p.done >= p.total // 3 and not seen.is_set():
-                seen.set()
-                time.sleep(1.5)
-        return real(*a, progress=report, **kw)
-
-    indexing.index_folder = paced
-    w = MainWindow(Prefs(batch_size=8))
+    w = MainWindow(Prefs(batch_size=4))  # small batches: several progress reports on 76 photos
     w.resize(*SIZE)
     w.show()
     d.until(lambda: w.isVisible())
@@ -147,12 +132,18 @@ def _run(args, work: Path) -> int:
     dialog.editor.set_rule(GroupingRule("pattern", MAGENTO_PATTERN))
     d.until(lambda: any(r[2] for r in dialog.model.rows), what="pattern preview")
     d.shoot(dialog, "grouping.png")
-    dialog.ok.click()
-    d.until(lambda: seen.is_set(), what="indexing progress")
-    d.pump(0.4)
-    d.shoot(w, "indexing.png")
     finished = []
     w.index_finished.connect(finished.append)
+    shot = []
+
+    def progress(p) -> None:
+        # Photograph the window from inside the progress slot, a third of the way through the real run.
+        if not shot and p.total and p.done >= p.total // 3:
+            shot.append(d.shoot(w, "indexing.png", settle=False))
+
+    w.index_progress.connect(progress)
+    dialog.ok.click()
+    d.until(lambda: bool(shot), what="indexing progress")
     d.until(lambda: bool(finished), what="indexing to finish")
     d.until(lambda: w.engine is not None, what="search index")
     w.banner.hide()
@@ -182,7 +173,6 @@ def _run(args, work: Path) -> int:
     d.shoot(sd, "settings.png")
     sd.reject()
 
-    indexing.index_folder = real
     w.close()
     app.processEvents()
     return 0
