@@ -867,8 +867,9 @@ class SearchIndex:
         threshold: float | None,
         m: int | None,
     ) -> SearchHit:
-        if method == "centroid" or block is None:
+        if method == "centroid" or block is None or n_pairs == 0:
             # A centroid score has no pairs; the inspector compares the photos itself if it wants to.
+            # n_pairs=0 (evaluation, label votes) skips re-running the matching just to list pairs.
             return SearchHit(self.av.articles[a], a, score, method)
         # The pairs come from the very similarities that ranked the hit, so a second product's rounding
         # can never make them disagree with the score.
