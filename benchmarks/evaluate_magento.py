@@ -31,7 +31,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "magento-lu
 
 def table(scores, title: str) -> None:
     print(f"\n{title}")
-    print(f"| method | R@1 | R@5 | R@10 | mAP |\n|---|---:|---:|---:|---:|")
+    print("| method | R@1 | R@5 | R@10 | mAP |\n|---|---:|---:|---:|---:|")
     for s in scores:
         print(f"| {s.label} | {s.recall[1]:.3f} | {s.recall[5]:.3f} | {s.recall[10]:.3f} | {s.map:.3f} |")
 
