@@ -228,3 +228,20 @@ def test_gui_method_lists_match_the_core():
     assert prefs.METHODS == matching.METHODS
     assert prefs.PAIR_METHODS == matching.PAIR_METHODS
     assert set(prefs.METHOD_LABELS) == set(matching.METHODS)
+
+
+def test_grid_repaints_a_cell_when_its_cover_thumbnail_arrives(qtbot, loader, tmp_path):
+    rows = overview(3)
+    for r in rows:
+        write_photo(tmp_path / r["cover"], seed=len(r["cover"]))
+    model = ArticleGridModel(loader)
+    model.set_articles(Articles.from_overview(rows), tmp_path)
+    model.set_sort("added")  # row 0 is now the newest article, sku002
+    index = model.index(0, 0)
+    assert model.data(index, Qt.ItemDataRole.DecorationRole) is None  # queued, not blocking
+    with qtbot.waitSignal(model.dataChanged, timeout=10000,
+                          check_params_cb=lambda a, b, roles: a.row() == 0) as blocker:
+        pass
+    assert blocker.args[0] == index
+    assert model.data(index, Qt.ItemDataRole.DecorationRole) is not None
+    assert model.cover_path(2) == str(tmp_path / "sku002_front.jpg")

@@ -126,8 +126,9 @@ class IndexProcess(QObject):
     def _end(self) -> None:
         self._over = True
         self.timer.stop()
-        # The child exits right after its last message; a short join reaps it without holding up the UI.
-        self.process.join(0.05)
+        # The child exits right after its last message; a zero-timeout join reaps it if it already has,
+        # and never holds up the UI (a later shutdown() or the interpreter reaps it otherwise).
+        self.process.join(0)
         self.finished.emit()
 
     def shutdown(self) -> None:

@@ -7,6 +7,7 @@ database. Thumbnails come from a `ThumbnailLoader` and are repainted cell by cel
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,7 +53,7 @@ class ArticleGridModel(QAbstractListModel):
         self.root: Path | None = None
         self.visible = np.zeros(0, dtype=np.int64)  # source index of each row
         self._row_of = np.zeros(0, dtype=np.int64)  # visible row of each source index, -1 when filtered out
-        self._cover_rows: dict[str, list[int]] = {}  # absolute cover path -> source indices
+        self._root_prefix: str | None = None  # photo folder with a trailing separator
         self.sort_key = "name"
         self.filter_text = ""
         if thumbs is not None:
@@ -64,11 +65,9 @@ class ArticleGridModel(QAbstractListModel):
         self.beginResetModel()
         self.data_ = articles
         self.root = root
-        self._cover_rows = {}
-        if root is not None:
-            for i, cover in enumerate(articles.covers):
-                if cover:
-                    self._cover_rows.setdefault(str(root / cover), []).append(i)
+        # Absolute cover paths are made as cells are painted; the reverse map (built by the worker that
+        # loaded the catalog) is keyed by the relative path, so nothing here walks all articles.
+        self._root_prefix = os.path.join(str(root), "") if root is not None else None
         self._recompute()
         self.endResetModel()
 
@@ -126,10 +125,15 @@ class ArticleGridModel(QAbstractListModel):
 
     def cover_path(self, source: int) -> str | None:
         cover = self.data_.covers[source]
-        return str(self.root / cover) if self.root is not None and cover else None
+        if self._root_prefix is None or not cover:
+            return None
+        return self._root_prefix + (cover if os.sep == "/" else cover.replace("/", os.sep))
 
     def _thumb_ready(self, path: str) -> None:
-        for i in self._cover_rows.get(path, ()):
+        if self._root_prefix is None or not path.startswith(self._root_prefix):
+            return
+        rel = path[len(self._root_prefix):].replace(os.sep, "/")
+        for i in self.data_.by_cover.get(rel, ()):
             row = int(self._row_of[i])
             if row >= 0:
                 idx = self.index(row, 0)

@@ -54,6 +54,7 @@ class Articles:
     label_texts: list[str]
     haystack: list[str]  # lower-case "id | folder | labels" for the filter box
     orders: dict[str, np.ndarray] = field(default_factory=dict)
+    by_cover: dict[str, list[int]] = field(default_factory=dict)  # cover photo (relative) -> articles
 
     @classmethod
     def from_overview(cls, rows: list[dict]) -> Articles:
@@ -73,6 +74,9 @@ class Articles:
             haystack=[f"{k}\x1f{f}\x1f{t}".lower() for k, f, t in zip(keys, folders, texts)],
         )
         n = len(keys)
+        for i, cover in enumerate(out.covers):
+            if cover:
+                out.by_cover.setdefault(cover, []).append(i)
         # Sorting 100,000 strings takes a noticeable fraction of a second: do every order here, once.
         out.orders["name"] = np.arange(n, dtype=np.int64)  # the overview is already ordered by key
         out.orders["folder"] = np.array(sorted(range(n), key=lambda i: (folders[i].lower(), keys[i])), dtype=np.int64)
