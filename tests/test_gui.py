@@ -435,3 +435,40 @@ def test_bundled_model_on_the_sample_photos(qtbot, make_window, sample_copy):
 
 
 _unused = QPoint
+
+
+def test_labels_menu_review_set_export_and_inbox(qtbot, make_window, photo_tree, tmp_path, monkeypatch):
+    from desktop_app.gui import labels_dialog, review_inbox
+    from desktop_app.gui import mainwindow as mw
+    from desktop_app.gui.review import ReviewQueue
+
+    w = make_window()
+    open_and_index(qtbot, w, photo_tree)
+    catalog = w.snapshot.catalog
+    catalog.set_labels([("red", "category", "tops"), ("green", "category", "tops")])
+    labels_menu = next(a.menu() for a in w.menuBar().actions() if a.text() == "&Labels")
+    assert [a.text() for a in labels_menu.actions() if a.text()][:2] == ["Review label suggestions…", "Set label…"]
+    # the review queue opens as its own window over the same catalog
+    w.act_review.trigger()
+    queue = next(d for d in w._dialogs if isinstance(d, ReviewQueue))
+    qtbot.waitUntil(lambda: queue.model.rowCount() == 1, timeout=T)  # only shoes/blue is unlabelled
+    queue.close()
+    # Set label on the selection goes through the label dialog and reloads the grid
+    w.select_article("shoes/blue")
+    seen = []
+    monkeypatch.setattr(labels_dialog, "edit_labels", lambda parent, cat, keys, field="category":
+                        seen.append(keys) or cat.set_labels([(k, field, "shoes") for k in keys]) or len(keys))
+    with qtbot.waitSignal(w.catalog_loaded, timeout=T):
+        w.act_set_label.trigger()
+    assert seen == [["shoes/blue"]] and catalog.labels()["shoes/blue"] == {"category": "shoes"}
+    # export writes every label
+    out = tmp_path / "labels.json"
+    monkeypatch.setattr(mw.QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "JSON (*.json)"))
+    w.act_export_labels.trigger()
+    qtbot.waitUntil(lambda: out.exists() and "Wrote 3 labels" in w.statusBar().currentMessage(), timeout=T)
+    # photos added through the inbox are indexed at once
+    monkeypatch.setattr(review_inbox, "import_inbox", lambda parent, cat: [
+        write_photo(photo_tree / "inbox" / "new" / "n0.jpg", (90, 90, 90), seed=77)])
+    with qtbot.waitSignal(w.index_finished, timeout=T):
+        w.act_inbox.trigger()
+    assert "inbox/new" in catalog.article_keys()

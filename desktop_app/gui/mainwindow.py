@@ -322,6 +322,14 @@ class MainWindow(QMainWindow):
         self.removeAction(self.act_back)
         self.act_open_photo = act("Open photo", self.detail.open_current, "Ctrl+O")
         self.act_summary = act("Last index summary…", self.show_summary)
+        self.act_review = act("Review label suggestions…", self.open_review, "Ctrl+L",
+                              "Suggested labels for unlabelled articles, from their most similar labelled ones")
+        self.act_set_label = act("Set label…", self.set_label, "Ctrl+E", "Set or clear a label on the selected articles")
+        self.act_import_labels = act("Import labels…", self.import_labels, None,
+                                     "Labels from a CSV file or from folder names")
+        self.act_export_labels = act("Export labels…", self.export_labels, None, "Write all labels as CSV or JSON")
+        self.act_inbox = act("Add photos from another folder…", self.add_inbox, None,
+                             "Copy new photos into the catalog's inbox folder and index them")
         self.act_inspect.setEnabled(self.similar.inspector is not None)
 
         menu = self.menuBar()
@@ -331,6 +339,10 @@ class MainWindow(QMainWindow):
             m.addSeparator() if a is None else m.addAction(a)
         m = menu.addMenu("&View")
         for a in (self.act_filter, self.act_detail, self.act_back, self.act_open_photo, None, self.act_inspect):
+            m.addSeparator() if a is None else m.addAction(a)
+        m = menu.addMenu("&Labels")
+        for a in (self.act_review, self.act_set_label, None, self.act_import_labels, self.act_export_labels, None,
+                  self.act_inbox):
             m.addSeparator() if a is None else m.addAction(a)
 
         tb = QToolBar("Main")
@@ -380,6 +392,9 @@ class MainWindow(QMainWindow):
         self.act_filter.setEnabled(has)
         self.act_detail.setEnabled(has)
         self.act_summary.setEnabled(self.last_summary is not None)
+        for a in (self.act_review, self.act_set_label, self.act_import_labels, self.act_export_labels):
+            a.setEnabled(has)
+        self.act_inbox.setEnabled(has and not indexing)
 
     # ================================================================== opening
 
@@ -1021,6 +1036,58 @@ class MainWindow(QMainWindow):
         if isinstance(window, QWidget):
             self._keep(window)
             self.inspector_window = window
+
+    # ================================================================== labels
+
+    def open_review(self) -> None:
+        if self.snapshot is None:
+            return
+        from desktop_app.gui.review import open_review
+
+        window = open_review(None, self.snapshot.catalog)
+        window.labels_changed.connect(lambda _articles: self.reload())
+        self._keep(window)
+
+    def set_label(self) -> None:
+        keys = self.selected_articles()
+        if self.snapshot is None or not keys:
+            self.statusBar().showMessage("Select one or more articles in the grid first.", 4000)
+            return
+        from desktop_app.gui.labels_dialog import edit_labels
+
+        if edit_labels(self, self.snapshot.catalog, keys):
+            self.reload()
+
+    def import_labels(self) -> None:
+        if self.snapshot is None:
+            return
+        from desktop_app.gui.labels_dialog import import_labels
+
+        report = import_labels(self, self.snapshot.catalog)
+        if report is not None:
+            self.statusBar().showMessage(f"Imported {report.applied} labels.", 5000)
+            self.reload()
+
+    def export_labels(self) -> None:
+        if self.snapshot is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export labels", "labels.csv", "CSV (*.csv);;JSON (*.json)")
+        if not path:
+            return
+        from desktop_app.core.labels import export_labels
+
+        catalog = self.snapshot.catalog
+        self.runner.call(lambda: export_labels(catalog, Path(path)),
+                         on_done=lambda n: self.statusBar().showMessage(f"Wrote {n} labels to {path}", 6000),
+                         on_failed=lambda f: self._error("Labels not exported", f))
+
+    def add_inbox(self) -> None:
+        if self.snapshot is None:
+            return
+        from desktop_app.gui.review_inbox import import_inbox
+
+        if import_inbox(self, self.snapshot.catalog):
+            self.update_index()
 
     def _delete_pressed(self) -> None:
         # Deleting photos is the file manager's job; a stray key must never cost a curator a product shot.
