@@ -22,7 +22,7 @@ def build(with_cuda: bool = False) -> Path:
                     "--distpath", str(HERE / "dist"), "--workpath", str(HERE / "build"),
                     str(HERE / "lookalike.spec")], check=True, env=env)
     out = HERE / "dist" / "lookalike"
-    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file() and not p.is_symlink())
     print(f"built {out} in {time.perf_counter() - t0:.0f} s, {size / 1e6:.0f} MB")
     return out
 

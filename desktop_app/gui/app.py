@@ -6,7 +6,9 @@ catalog); without one it reopens the catalog used last, or shows the welcome scr
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QTimer
@@ -50,6 +52,21 @@ def run(db: Path | None = None) -> int:
     setup_logging()
     install_excepthook()
     window = create_window(db)
+    if os.environ.get("LOOKALIKE_SMOKE"):
+        _quit_after_first_paint(app, window)
     code = app.exec()
     window.shutdown()
     return int(code)
+
+
+def _quit_after_first_paint(app: QApplication, window) -> None:
+    """For packaging/smoke_test.py: report when the article grid first painted, then quit."""
+    started = time.perf_counter()
+
+    def painted() -> None:
+        print(f"lookalike: first paint {1e3 * (time.perf_counter() - started):.0f} ms after the window "
+              "was created", file=sys.stderr, flush=True)
+        QTimer.singleShot(0, app.quit)
+
+    window.grid.first_paint.connect(painted)
+    QTimer.singleShot(60_000, app.quit)  # never hang a smoke run
