@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--workers", type=int, help="decode threads")
     p.add_argument("--letterbox", action="store_true", help="fit whole photos into the model input (pad white)")
+    p.add_argument("--mirror", action="store_true",
+                   help="average each photo's vector with its mirror image's (twice the work)")
     p.add_argument("--no-progress", action="store_true")
     _add_common(p)
 
@@ -197,7 +199,7 @@ def cmd_index(args) -> int:
     rule = _rule_from_args(args)
     with _open_catalog(args, photo_dir=args.photos_dir, create=True) as catalog:
         opts = IndexOptions(batch_size=args.batch_size, workers=args.workers, device=args.device,
-                            resize="letterbox" if args.letterbox else None)
+                            resize="letterbox" if args.letterbox else None, mirror=args.mirror)
         bar = None
         show = not args.no_progress and not args.json and sys.stderr.isatty()
 
@@ -575,6 +577,14 @@ def cmd_labels(args) -> int:
         return 0
 
 
+def _has_display() -> bool:
+    import os
+
+    if sys.platform != "linux" or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def cmd_gui(args) -> int:
     return _run_gui(args.db)
 
@@ -626,6 +636,10 @@ def cmd_demo(args) -> int:
               f"({summary.embedded} embedded now) with {summary.model} on {summary.device}.")
         print("This model is an ImageNet classifier's features (EfficientNet-Lite0), not CLIP; "
               "see `lookalike models list` for CLIP.")
+    if not args.no_gui and not _has_display():
+        print("No screen here (no DISPLAY or WAYLAND_DISPLAY): showing the result in the terminal instead. "
+              "Run `lookalike gui` on a desktop to browse it.")
+        args.no_gui = True
     if args.no_gui:
         ns = argparse.Namespace(db=db, json=args.json, article=first, articles=None, image=None, photos=False,
                                 method=None, threshold=None, max_matches=None, top=5, label=None, folder=None)
