@@ -377,6 +377,8 @@ def test_undo_across_reopen(tree_catalog):
         ev = cat.undo_last_label_event("category")
         assert (ev["old_value"], ev["new_value"]) == ("tops", "tees")
         assert cat.labels("category") == {"red": {"category": "tops"}}
+        # the restored label keeps where it came from
+        assert [r["source"] for r in cat.labels_with_source() if r["article"] == "red"] == ["accepted"]
     with Catalog(path) as cat:
         assert cat.undo_last_label_event("category")["action"] == "accept"
         assert cat.labels("category") == {}

@@ -93,6 +93,7 @@ label_events_table = sa.Table(
     sa.Column("article", sa.Text, nullable=False),
     sa.Column("field", sa.Text, nullable=False),
     sa.Column("old_value", sa.Text),
+    sa.Column("old_source", sa.Text),  # so an undo gives the label back its origin (import, accepted, ...)
     sa.Column("new_value", sa.Text),
     sa.Column("action", sa.Text, nullable=False),  # set, accept, alternative, skip, import, undo
     sa.Column("at", sa.Float, nullable=False),
@@ -424,10 +425,11 @@ class Catalog:
         n = 0
         with self.engine.begin() as conn:
             for article, field, value in items:
-                old = self._label_value(conn, article, field)
+                old, old_source = self._label_value(conn, article, field)
                 self._write_label(conn, article, field, value or None, source, now)
                 conn.execute(label_events_table.insert().values(
-                    article=article, field=field, old_value=old, new_value=value or None, action=action,
+                    article=article, field=field, old_value=old, old_source=old_source,
+                    new_value=value or None, action=action,
                     at=now, undone=False))
                 n += 1
         return n
@@ -435,9 +437,10 @@ class Catalog:
     def record_skip(self, article: str, field: str) -> None:
         """A reviewer skipped an article: logged so that the review order can remember it."""
         with self.engine.begin() as conn:
-            old = self._label_value(conn, article, field)
+            old, old_source = self._label_value(conn, article, field)
             conn.execute(label_events_table.insert().values(
-                article=article, field=field, old_value=old, new_value=old, action="skip", at=time.time(),
+                article=article, field=field, old_value=old, old_source=old_source, new_value=old,
+                action="skip", at=time.time(),
                 undone=False))
 
     def undo_last_label_event(self, field: str | None = None) -> dict | None:
@@ -451,7 +454,8 @@ class Catalog:
             if row is None:
                 return None
             if row.action != "skip":
-                self._write_label(conn, row.article, row.field, row.old_value, "manual", time.time())
+                self._write_label(conn, row.article, row.field, row.old_value, row.old_source or "manual",
+                                  time.time())
             conn.execute(e.update().where(e.c.id == row.id).values(undone=True))
             return dict(row._mapping)
 
@@ -469,9 +473,10 @@ class Catalog:
         return [dict(r._mapping) for r in rows]
 
     @staticmethod
-    def _label_value(conn, article: str, field: str) -> str | None:
-        return conn.execute(sa.select(labels_table.c.value).where(
-            labels_table.c.article == article, labels_table.c.field == field)).scalar()
+    def _label_value(conn, article: str, field: str) -> tuple[str | None, str | None]:
+        row = conn.execute(sa.select(labels_table.c.value, labels_table.c.source).where(
+            labels_table.c.article == article, labels_table.c.field == field)).first()
+        return (row[0], row[1]) if row else (None, None)
 
     @staticmethod
     def _write_label(conn, article: str, field: str, value: str | None, source: str, now: float) -> None:
