@@ -595,7 +595,38 @@ def cmd_gui(args) -> int:
     return _run_gui(args.db)
 
 
+def _missing_qt_system_libs() -> str | None:
+    """Qt's X11 plugin aborts the process without libxcb-cursor; say so before that happens."""
+    import ctypes.util
+    import os
+
+    if sys.platform != "linux" or os.environ.get("QT_QPA_PLATFORM") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    if not os.environ.get("DISPLAY"):
+        return ("No screen found (DISPLAY is not set). Run Lookalike on a desktop, or use the CLI "
+                "(lookalike --help).")
+    if ctypes.util.find_library("xcb-cursor") is None:
+        return ("Qt needs the system library libxcb-cursor0 to open a window on X11. Install it "
+                "(Debian/Ubuntu: sudo apt-get install libxcb-cursor0) and start Lookalike again.")
+    xcb_name = ctypes.util.find_library("xcb")
+    if xcb_name:
+        xcb = ctypes.CDLL(xcb_name)
+        xcb.xcb_connect.restype = ctypes.c_void_p
+        xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+        xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+        conn = xcb.xcb_connect(None, None)
+        failed = xcb.xcb_connection_has_error(conn)
+        xcb.xcb_disconnect(conn)
+        if failed:
+            return f"Cannot connect to the display {os.environ['DISPLAY']}. Is the desktop session running?"
+    return None
+
+
 def _run_gui(db: Path | None) -> int:
+    problem = _missing_qt_system_libs()
+    if problem:
+        print(f"lookalike: {problem}", file=sys.stderr)
+        return 2
     try:
         from desktop_app.gui.app import run
     except ImportError as exc:
