@@ -22,7 +22,7 @@ from html import escape
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -48,16 +48,11 @@ from PySide6.QtWidgets import (
 from desktop_app.core import matching
 from desktop_app.core.catalog import Catalog
 from desktop_app.core.inspect import INSPECT_METHODS, Inspection, compare_line, rescore
-from desktop_app.gui.inspector_load import (
-    HEADER_SIZE,
-    LARGE_SIZE,
-    Loaded,
-    ThumbLoader,
-    Worker,
-    load_inspection,
-)
+from desktop_app.gui.inspector_load import HEADER_SIZE, LARGE_SIZE, Loaded, load_inspection
 from desktop_app.gui.inspector_model import MatrixModel, format_sim, photo_name
 from desktop_app.gui.inspector_paint import ColourLegend, MatrixView, method_colour
+from desktop_app.gui.thumbs import ThumbnailLoader
+from desktop_app.gui.workers import Failure, Runner
 
 METHOD_TITLES = {
     "greedy": "Greedy pairs",
@@ -241,10 +236,11 @@ class InspectorWidget(QWidget):
         self.photo_root = Path(photo_root) if photo_root else None
         self.failed = dict(failed or {})
         self.thumbs: dict[str, QPixmap] = {}  # header thumbnails, shared by both panes' models
-        self.large: dict[str, QPixmap] = {}
-        self.loader = ThumbLoader(self.photo_root, parent=self)
-        self.loader.loaded.connect(self._thumbnail_loaded)
-        self.loader.idle.connect(self.thumbnails_ready)
+        # One size for everything: the hover panel shows it, the headers show it scaled down, so hovering a
+        # cell never waits for a second decode of a photo whose header is already on screen.
+        self.loader = ThumbnailLoader(LARGE_SIZE, threads=2, parent=self, photo_root=self.photo_root)
+        self.loader.ready.connect(self._thumbnail_loaded)
+        self._waiting: set[str] = set()  # asked for and not arrived yet; thumbnails_ready fires when empty
         self.methods = _available_methods(inspection, (method, compare))
         first = method if method in self.methods else ("greedy" if "greedy" in self.methods else self.methods[0])
         second = compare if compare in self.methods and compare != first else (
@@ -591,15 +587,14 @@ class InspectorWidget(QWidget):
 
     def _show_large(self, k: int, path: str) -> None:
         label = self.hover.images[k]
-        pix = self.large.get(path) or self.thumbs.get(path)
+        broken = self.loader.is_broken(path)
+        pix = None if broken else self._thumbnail(path, PREVIEW_SIZE)
         if pix is not None:
-            label.setPixmap(pix.scaled(QSize(PREVIEW_SIZE, PREVIEW_SIZE), Qt.AspectRatioMode.KeepAspectRatio,
-                                       Qt.TransformationMode.SmoothTransformation))
+            label.setPixmap(pix)
         else:
             label.setPixmap(QPixmap())
-            label.setText(photo_name(path) if self.photo_root is None else "loading…")
-        if path not in self.large:
-            self.loader.request(path, LARGE_SIZE)
+            label.setText(photo_name(path) if self.photo_root is None else
+                          "cannot show photo" if broken else "loading…")
 
     def _on_header(self, row: int | None, col: int | None) -> None:
         cur_row, cur_col = self.highlight
@@ -628,28 +623,36 @@ class InspectorWidget(QWidget):
 
     def _request_header_thumbnails(self) -> None:
         for path in dict.fromkeys(self.inspection.paths_a + self.inspection.paths_b):
-            self.loader.request(path, HEADER_SIZE)
+            self._thumbnail(path, HEADER_SIZE)
 
-    def _thumbnail_loaded(self, path: str, size: int, image: QImage | None) -> None:
-        if image is None:
-            return
-        pix = QPixmap.fromImage(image)  # QPixmap only on the UI thread
-        if size == HEADER_SIZE:
-            self.thumbs[path] = pix
+    def _thumbnail(self, path: str, box: int) -> QPixmap | None:
+        """The photo fitted into box x box when it is in memory; otherwise None, and it is on its way."""
+        if self.photo_root is None:
+            return None  # a bare matrix has photo names, not photos
+        pix = self.loader.scaled(path, box)
+        if pix is None:
+            self._waiting.add(path)
+        return pix
+
+    def _thumbnail_loaded(self, path: str) -> None:
+        self._waiting.discard(path)
+        # A photo that cannot be shown keeps just its name in the header, as a photo without a root does.
+        if not self.loader.is_broken(path):
+            self.thumbs[path] = self.loader.scaled(path, HEADER_SIZE)
             for pane in self.panes:
                 pane.model.thumbnail_changed(path)
-        else:
-            self.large[path] = pix
         cell = self.hover.cell
         if cell is not None:
             ins = self.inspection
             for k, p in enumerate((ins.paths_a[cell[0]], ins.paths_b[cell[1]])):
                 if p == path:
                     self._show_large(k, path)
+        if not self._waiting:
+            self.thumbnails_ready.emit()
 
     @property
     def thumbnails_pending(self) -> int:
-        return self.loader.pending
+        return len(self._waiting)
 
     # ------------------------------------------------------------------ export
 
@@ -769,8 +772,7 @@ class InspectorWindow(QWidget):
         self.article_a, self.article_b = article_a, article_b
         self.inspector: InspectorWidget | None = None
         self.message: str | None = None
-        self.worker = Worker(threads=1, parent=self)
-        self.worker.finished.connect(self._loaded)
+        self.worker = Runner(1, "inspector", self)
         self.stack = QStackedWidget()
         self.status = QLabel(f"Comparing {article_a} and {article_b}…")
         self.status.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -790,13 +792,13 @@ class InspectorWindow(QWidget):
     def load(self, catalog: Catalog, method: str | None, threshold: float | None, max_matches: int | None,
              compare: str | None = None, side_by_side: bool = False) -> None:
         self._options = {"compare": compare, "side_by_side": side_by_side}
-        a, b = self.article_a, self.article_b
-        self.worker.run(lambda: load_inspection(catalog, a, b, method, threshold, max_matches))
+        self.worker.call(load_inspection, catalog, self.article_a, self.article_b, method, threshold, max_matches,
+                         on_done=self._loaded, on_failed=self._failed)
 
-    def _loaded(self, loaded: Loaded | None, error: BaseException | None) -> None:
-        if error is not None or loaded is None:
-            self.show_message(f"The comparison failed: {error}")
-            return
+    def _failed(self, failure: Failure) -> None:
+        self.show_message(f"The comparison failed: {failure.error}")
+
+    def _loaded(self, loaded: Loaded) -> None:
         if loaded.inspection is None:
             self.show_message(loaded.message or "Nothing to compare.", loaded.failed)
             return

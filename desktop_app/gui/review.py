@@ -10,8 +10,9 @@ or a kill loses nothing that was shown as done. Undo goes through the catalog's 
 (`undo_last_label_event`), so it also reaches decisions of an earlier session; the decisions of one bulk
 accept or one import are undone together, as they were made together.
 
-Nothing slow runs on the UI thread: the search index, the suggestions and the thumbnails are made on a
-private thread pool that the window waits for when it closes.
+Nothing slow runs on the UI thread: the search index and the suggestions are made by a `workers.Runner`,
+the thumbnails by a `thumbs.ThumbnailLoader` sharing its private thread pool, which the window waits for
+when it closes.
 
 Entry point for the main window: `open_review(parent, catalog, field)`.
 """
@@ -19,26 +20,20 @@ Entry point for the main window: `open_review(parent, catalog, field)`.
 from __future__ import annotations
 
 import os
-import traceback
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from PySide6.QtCore import (
     QEvent,
     QModelIndex,
     QObject,
-    QRunnable,
     QSize,
     QStringListModel,
     Qt,
-    QThreadPool,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QImage, QKeyEvent, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -65,10 +60,11 @@ from PySide6.QtWidgets import (
 from desktop_app.core import thumbnails
 from desktop_app.core.catalog import Catalog, label_events_table
 from desktop_app.core.errors import UserError
-from desktop_app.core.images import PhotoError
 from desktop_app.core.labels import DEFAULT_FIELD, Suggestion, suggest_unlabelled
 from desktop_app.core.search import SearchIndex
 from desktop_app.gui.review_model import QueueEntry, SuggestionModel, share_text, shown_label, sort_key
+from desktop_app.gui.thumbs import ThumbnailLoader
+from desktop_app.gui.workers import Failure, Runner, Task
 
 DEFAULT_K = 10
 # Decisions the queue's undo takes back; imports and other bulk edits are left to their own tools.
@@ -83,7 +79,6 @@ THUMB_SIZE = thumbnails.DEFAULT_SIZE  # cached on disk at this size, scaled down
 CARD_THUMB = 104
 PHOTO_THUMB = 150
 ROW_THUMB = 36
-MEMORY_THUMBS = 800
 
 # Colours that read on light and dark palettes alike.
 AGREE = "#2e7d32"
@@ -188,126 +183,7 @@ def prepare_review(catalog: Catalog, index: SearchIndex | None, field_name: str,
     )
 
 
-# ============================================================================ workers
-
-
-class _JobSignals(QObject):
-    done = Signal(object)
-    failed = Signal(object)  # (exception, traceback text)
-
-
-class _Job(QRunnable):
-    """One call on a pool thread; the result travels back to the UI thread as a queued signal."""
-
-    def __init__(self, fn: Callable[[], Any], signals: _JobSignals) -> None:
-        super().__init__()
-        self.fn = fn
-        self.signals = signals
-
-    def run(self) -> None:
-        try:
-            result = self.fn()
-        except BaseException as exc:  # noqa: BLE001 - a failure must reach the window, not kill the thread
-            self._emit(self.signals.failed, (exc, traceback.format_exc()))
-        else:
-            self._emit(self.signals.done, result)
-
-    @staticmethod
-    def _emit(signal, value) -> None:
-        try:
-            signal.emit(value)
-        except RuntimeError:
-            pass  # the window is gone; nobody is left to tell
-
-
-class _ThumbBridge(QObject):
-    loaded = Signal(str, object)  # path, QImage or None
-
-
-class _ThumbJob(QRunnable):
-    def __init__(self, path: str, size: int, bridge: _ThumbBridge) -> None:
-        super().__init__()
-        self.path = path
-        self.size = size
-        self.bridge = bridge
-
-    def run(self) -> None:
-        image: QImage | None = None
-        try:
-            made = thumbnails.thumbnail(Path(self.path), self.size)
-            image = QImage(str(made))
-            if image.isNull():
-                image = None
-        except (PhotoError, OSError, ValueError):
-            image = None
-        except Exception:  # noqa: BLE001 - one odd photo must not stop the others
-            image = None
-        try:
-            self.bridge.loaded.emit(self.path, image)
-        except RuntimeError:
-            pass
-
-
-class ThumbCache(QObject):
-    """Thumbnails made on the pool (disk cache of core.thumbnails) and kept in memory, scaled per use."""
-
-    ready = Signal(str)  # the path whose thumbnail is now available (or known to be broken)
-
-    def __init__(self, pool: QThreadPool, size: int = THUMB_SIZE, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.pool = pool
-        self.size = size
-        self._bridge = _ThumbBridge(self)
-        self._bridge.loaded.connect(self._on_loaded)
-        self._images: OrderedDict[str, QPixmap] = OrderedDict()
-        self._scaled: OrderedDict[tuple[str, int], QPixmap] = OrderedDict()
-        self._pending: set[str] = set()
-        self._broken: set[str] = set()
-        self._priority = 0
-        self.stopped = False
-
-    def get(self, path: Path | str | None, box: int) -> QPixmap | None:
-        """A box x box (at most) pixmap, or None while it is being made (it is queued by this call)."""
-        if not path:
-            return placeholder(box, "no photo")
-        key = str(path)
-        if key in self._broken:
-            return placeholder(box, "cannot show\nphoto")
-        scaled = self._scaled.get((key, box))
-        if scaled is not None:
-            self._scaled.move_to_end((key, box))
-            return scaled
-        full = self._images.get(key)
-        if full is None:
-            self._request(key)
-            return None
-        scaled = full.scaled(box, box, Qt.AspectRatioMode.KeepAspectRatio,
-                             Qt.TransformationMode.SmoothTransformation)
-        self._scaled[(key, box)] = scaled
-        while len(self._scaled) > MEMORY_THUMBS * 2:
-            self._scaled.popitem(last=False)
-        return scaled
-
-    def pending(self) -> int:
-        return len(self._pending)
-
-    def _request(self, key: str) -> None:
-        if self.stopped or key in self._pending:
-            return
-        self._pending.add(key)
-        # Newer requests first: they are for what is on screen now, not for what was scrolled past.
-        self._priority += 1
-        self.pool.start(_ThumbJob(key, self.size, self._bridge), self._priority)
-
-    def _on_loaded(self, key: str, image: QImage | None) -> None:
-        self._pending.discard(key)
-        if image is None:
-            self._broken.add(key)
-        else:
-            self._images[key] = QPixmap.fromImage(image)
-            while len(self._images) > MEMORY_THUMBS:
-                self._images.popitem(last=False)
-        self.ready.emit(key)
+# ============================================================================ placeholders
 
 
 _placeholders: dict[tuple[int, str], QPixmap] = {}
@@ -383,10 +259,11 @@ class ReviewQueue(QWidget):
     def __init__(self, catalog: Catalog, index: SearchIndex | None = None, field: str = DEFAULT_FIELD,
                  parent: QWidget | None = None, k: int = DEFAULT_K, method: str | None = None) -> None:
         super().__init__(parent)
-        # The pool is the first child: when the window is destroyed with its parent it is destroyed first,
-        # and QThreadPool's destructor waits for running jobs before their signal objects go away.
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(2)
+        # The runner is the first child: when the window is destroyed with its parent it is destroyed first,
+        # and its pool's destructor waits for running jobs before the thumbnail loader's signals go away.
+        # Thumbnails take at most two of its three threads, so loading suggestions never queues behind them.
+        self._runner = Runner(3, "review", self)
+        self._pool = self._runner.pool  # everything this window runs; closing waits until it is idle
         self.catalog = catalog
         self.field = field
         self.k = k
@@ -403,7 +280,7 @@ class ReviewQueue(QWidget):
         self._cover_articles: dict[str, str] = {}
         self._focus_after_load: str | None = None  # the article to show once suggestions are reloaded
 
-        self.thumbs = ThumbCache(self._pool, parent=self)
+        self.thumbs = ThumbnailLoader(THUMB_SIZE, threads=2, parent=self, runner=self._runner)
         self.thumbs.ready.connect(self._on_thumb)
         self.model = SuggestionModel(self)
         self.model.min_confidence = DEFAULT_MIN_CONFIDENCE
@@ -609,19 +486,9 @@ class ReviewQueue(QWidget):
         self.busy.setVisible(True)
         self._enable_actions()
         catalog, field_name, k, method = self.catalog, self.field, self.k, self.method
-        self._run(lambda: prepare_review(catalog, index, field_name, k, method),
-                  lambda data: self._on_loaded(gen, data), lambda err: self._on_failed(gen, err))
-
-    def _run(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
-             on_failed: Callable[[Any], None]) -> None:
-        # The signals object is parented to the window (so it lives on the UI thread and is delivered
-        # there) and deleted once the answer arrived.
-        signals = _JobSignals(self)
-        signals.done.connect(on_done)
-        signals.failed.connect(on_failed)
-        signals.done.connect(signals.deleteLater)
-        signals.failed.connect(signals.deleteLater)
-        self._pool.start(_Job(fn, signals), 1_000_000_000)  # ahead of any queued thumbnail
+        self._runner.start(Task(prepare_review, catalog, index, field_name, k, method),
+                           lambda data: self._on_loaded(gen, data), lambda failure: self._on_failed(gen, failure),
+                           priority=1_000_000_000)  # ahead of any queued thumbnail
 
     def _on_loaded(self, gen: int, data: ReviewData) -> None:
         if gen != self._generation or self._closed:
@@ -650,12 +517,12 @@ class ReviewQueue(QWidget):
         self.view.setFocus()
         self.ready.emit()
 
-    def _on_failed(self, gen: int, err: tuple[BaseException, str]) -> None:
+    def _on_failed(self, gen: int, failure: Failure) -> None:
         if gen != self._generation or self._closed:
             return
         self._loading = False
         self.busy.setVisible(False)
-        exc, tb = err
+        exc, tb = failure.error, failure.traceback
         text = str(exc) if isinstance(exc, UserError) else f"Could not prepare the review queue: {exc}"
         self._show_empty(text)
         self._set_status(text)
@@ -814,9 +681,8 @@ class ReviewQueue(QWidget):
     def shutdown(self) -> None:
         """Stop queued work and wait for running work: nothing of this window outlives it."""
         self._closed = True
-        self.thumbs.stopped = True
-        self._pool.clear()
-        self._pool.waitForDone()
+        self.thumbs.shutdown()  # stops its queue first, so no thumbnail starts while the runner winds down
+        self._runner.shutdown()
 
     def closeEvent(self, event) -> None:
         self.shutdown()
@@ -1056,8 +922,17 @@ class ReviewQueue(QWidget):
         self.neigh_grid.setColumnStretch(per_row, 1)
         self.neigh_grid.setRowStretch(max(1, (len(neighbours) + per_row - 1) // per_row), 1)
 
+    def _thumb(self, path: Path | str | None, box: int) -> QPixmap | None:
+        """A box x box (at most) pixmap, or None while it is being made (this call queues it)."""
+        if not path:
+            return placeholder(box, "no photo")
+        if self.thumbs.is_broken(path):
+            # The window's own grey tile rather than the loader's, so every stand-in here looks alike.
+            return placeholder(box, "cannot show\nphoto")
+        return self.thumbs.scaled(path, box)
+
     def _put_thumb(self, target: QLabel, path: Path | None, box: int) -> None:
-        pix = self.thumbs.get(path, box)
+        pix = self._thumb(path, box)
         target.setPixmap(pix if pix is not None else placeholder(box))
         if path is not None and pix is None:
             self._shown_paths.setdefault(str(path), []).append(target)
@@ -1066,7 +941,7 @@ class ReviewQueue(QWidget):
     def _on_thumb(self, path: str) -> None:
         for target in self._shown_paths.pop(path, []):
             box = int(target.property("thumb_box") or PHOTO_THUMB)
-            pix = self.thumbs.get(path, box)
+            pix = self._thumb(path, box)
             if pix is not None:
                 target.setPixmap(pix)
         article = self._cover_articles.get(path)
@@ -1077,7 +952,7 @@ class ReviewQueue(QWidget):
         photos = self._photos.get(article)
         if not photos:
             return None
-        return self.thumbs.get(photos[0], ROW_THUMB)
+        return self._thumb(photos[0], ROW_THUMB)
 
     def _set_known(self, labels: list[str]) -> None:
         seen: dict[str, str] = {}
@@ -1149,4 +1024,4 @@ def open_review(parent: QWidget | None, catalog: Catalog, field: str = DEFAULT_F
     return window
 
 
-__all__ = ["ReviewData", "ReviewQueue", "SuggestionModel", "ThumbCache", "open_review", "prepare_review"]
+__all__ = ["ReviewData", "ReviewQueue", "SuggestionModel", "open_review", "prepare_review"]

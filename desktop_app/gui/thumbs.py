@@ -4,6 +4,12 @@ Views ask `get(path)` while painting. A miss returns None at once (the delegate 
 queues the photo; the newest requests are served first, because they are the cells on screen now, and the
 queue is capped so that photos scrolled past long ago are forgotten rather than decoded. When a thumbnail
 is ready `ready(path)` fires on the UI thread and the models repaint just the cells that show it.
+
+The main window, the review queue and the match inspector all use this one loader. `photo_root` lets a
+window ask by catalog-relative path; `scaled(path, box)` serves views that show one photo at several sizes;
+a caller's `Runner` can be shared so that closing a window waits for its thumbnails and its other work
+together. Results that arrive after `shutdown()` or `set_size()` are dropped: they are for a view (or a
+size) that no longer exists.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import threading
 from collections import OrderedDict, deque
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, Qt, Signal
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
 from desktop_app.core import thumbnails
@@ -24,7 +30,7 @@ MAX_QUEUE = 400  # a few screens' worth; older requests were scrolled past
 
 
 class _Bridge(QObject):
-    loaded = Signal(str, object)  # path, QImage or None when the photo cannot be shown
+    loaded = Signal(str, int, object)  # path, size it was made at, QImage or None when it cannot be shown
 
 
 class _Drain(QRunnable):
@@ -44,7 +50,7 @@ class _Drain(QRunnable):
                 path, size = loader._queue.pop()  # newest first
             image: QImage | None = None
             try:
-                made = thumbnails.thumbnail(Path(path), size)
+                made = thumbnails.thumbnail(loader._file(path), size)
                 image = QImage(str(made))
                 if image.isNull():
                     image = None
@@ -53,7 +59,7 @@ class _Drain(QRunnable):
             except Exception:  # noqa: BLE001 - one bad photo must not stop the thumbnails of the others
                 image = None
             try:
-                loader._bridge.loaded.emit(path, image)
+                loader._bridge.loaded.emit(path, size, image)
             except RuntimeError:
                 return  # the loader is gone (window closed)
 
@@ -61,10 +67,14 @@ class _Drain(QRunnable):
 class ThumbnailLoader(QObject):
     ready = Signal(str)  # path whose thumbnail is now in memory (or known to be broken)
 
-    def __init__(self, size: int = thumbnails.DEFAULT_SIZE, threads: int = 2, parent: QObject | None = None):
+    def __init__(self, size: int = thumbnails.DEFAULT_SIZE, threads: int = 2, parent: QObject | None = None,
+                 *, photo_root: Path | str | None = None, runner: Runner | None = None):
+        """`threads` caps the decoding threads even on a shared `runner`, so the runner keeps room for its
+        other work; relative paths are read under `photo_root` (absolute ones as they are)."""
         super().__init__(parent)
         self.size = size
-        self.runner = Runner(threads, "thumbnails", self)
+        self.photo_root = Path(photo_root) if photo_root else None
+        self.runner = runner if runner is not None else Runner(threads, "thumbnails", self)
         self._threads = max(1, threads)
         self._bridge = _Bridge(self)
         self._bridge.loaded.connect(self._on_loaded)
@@ -75,6 +85,7 @@ class ThumbnailLoader(QObject):
         self._stopping = False
         self._paused = False
         self._memory: OrderedDict[str, QPixmap] = OrderedDict()
+        self._scaled: OrderedDict[tuple[str, int], QPixmap] = OrderedDict()
         self._broken: set[str] = set()
         self.made = 0  # thumbnails delivered, for tests and the benchmark
 
@@ -94,6 +105,26 @@ class ThumbnailLoader(QObject):
         self._request(key)
         return None
 
+    def scaled(self, path: str | Path | None, box: int) -> QPixmap | None:
+        """`get(path)` fitted into box x box, kept per box so repaints do not rescale; None while it loads."""
+        if not path:
+            return None
+        key = str(path)
+        if key in self._broken:
+            return broken_pixmap(box)
+        pix = self._scaled.get((key, box))
+        if pix is not None:
+            self._scaled.move_to_end((key, box))
+            return pix
+        full = self.get(key)
+        if full is None:
+            return None
+        pix = full.scaled(box, box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        self._scaled[(key, box)] = pix
+        while len(self._scaled) > MEMORY_ITEMS:
+            self._scaled.popitem(last=False)
+        return pix
+
     def is_broken(self, path: str | Path) -> bool:
         return str(path) in self._broken
 
@@ -105,6 +136,7 @@ class ThumbnailLoader(QObject):
             self._queue.clear()
             self._queued.clear()
         self._memory.clear()
+        self._scaled.clear()
         self._broken.clear()
 
     def pause(self) -> None:
@@ -126,7 +158,16 @@ class ThumbnailLoader(QObject):
         with self._lock:
             return len(self._queue) + self._drains
 
+    @property
+    def pool(self) -> QThreadPool:
+        """The threads thumbnails are made on (shared with the runner's other work when one was given)."""
+        return self.runner.pool
+
     def shutdown(self) -> None:
+        """Forget the queue, drop results still on their way and wait until no thumbnail thread runs.
+
+        A shared runner is shut down with it: its owner calls this when the window closes.
+        """
         with self._lock:
             self._stopping = True
             self._queue.clear()
@@ -150,13 +191,21 @@ class ThumbnailLoader(QObject):
         if start:
             self._start_drain()
 
+    def _file(self, key: str) -> Path:
+        # Called on worker threads; photo_root never changes after construction, so no lock is needed.
+        return self.photo_root / key if self.photo_root is not None else Path(key)
+
     def _start_drain(self) -> None:
         drain = _Drain(self)
         drain.setAutoDelete(True)
         self.runner.pool.start(drain)
 
-    def _on_loaded(self, key: str, image: QImage | None) -> None:
+    def _on_loaded(self, key: str, size: int, image: QImage | None) -> None:
         with self._lock:
+            if self._stopping:
+                return  # the window is closing: nobody will show it
+            if size != self.size:
+                return  # made before set_size(); the new size was (or will be) asked for on its own
             self._queued.discard(key)
         if image is None:
             self._broken.add(key)
