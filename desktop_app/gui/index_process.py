@@ -40,7 +40,7 @@ def child_main(db: str, photo_dir: str, rule: GroupingRule | None, model: Instal
     if hasattr(os, "nice"):
         # Background work: when the curator scrolls or searches, the window gets the CPU first.
         try:
-            os.nice(10)
+            os.nice(19)
         except OSError:
             pass
     last = [0.0]
