@@ -472,3 +472,17 @@ def test_labels_menu_review_set_export_and_inbox(qtbot, make_window, photo_tree,
     with qtbot.waitSignal(w.index_finished, timeout=T):
         w.act_inbox.trigger()
     assert "inbox/new" in catalog.article_keys()
+
+
+def test_detail_compare_with_opens_the_inspector_on_the_pair(qtbot, make_window, photo_tree, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    w = make_window()
+    open_and_index(qtbot, w, photo_tree)
+    with qtbot.waitSignal(w.detail_loaded, timeout=T):
+        w.open_detail("red")
+    opened = []
+    w.similar.inspector = lambda parent, catalog, a, b, **kw: opened.append((a, b, kw["method"]))
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("green", True))
+    w.detail.compare_btn.click()
+    assert opened == [("red", "green", w.similar.params().method)]

@@ -67,6 +67,7 @@ class DetailPage(QWidget):
     back = Signal()
     photo_selected = Signal(int, str)  # photo id, relative path
     find_similar = Signal()
+    compare_requested = Signal(str)  # this article; the window asks which article to compare it with
 
     def __init__(self, thumbs: ThumbnailLoader, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -111,10 +112,14 @@ class DetailPage(QWidget):
         self.reveal_btn = QPushButton("Show in folder")
         self.reveal_btn.setToolTip("Reveal the selected photo in the file manager")
         self.reveal_btn.clicked.connect(self.reveal_current)
+        self.compare_btn = QPushButton("Compare with…")
+        self.compare_btn.setToolTip("Open the match inspector for this article and another one")
+        self.compare_btn.clicked.connect(lambda: self.compare_requested.emit(self.title.text()))
         top = QHBoxLayout()
         top.addWidget(self.back_btn)
         top.addSpacing(12)
         top.addWidget(self.title, 1)
+        top.addWidget(self.compare_btn)
         actions = QHBoxLayout()
         actions.addWidget(self.path_label, 1)
         actions.addWidget(self.open_btn)

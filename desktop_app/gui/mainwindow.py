@@ -235,6 +235,7 @@ class MainWindow(QMainWindow):
         self.detail = DetailPage(self.thumbs)
         self.detail.back.connect(self.close_detail)
         self.detail.photo_selected.connect(self._photo_selected)
+        self.detail.compare_requested.connect(self.compare_with)
 
         self.pages = QStackedWidget()
         self.pages.addWidget(grid_page)
@@ -1023,13 +1024,10 @@ class MainWindow(QMainWindow):
             query_article = q.articles[0]
         params = self.similar.params()
         try:
-            try:
-                # A top-level window of its own (no parent): it may outlive a catalog switch, and it is
-                # closed, which lets it stop its own workers, when this window closes.
-                window = fn(None, self.snapshot.catalog, query_article, article, method=params.method,
-                            threshold=params.threshold, max_matches=params.max_matches)
-            except TypeError:
-                window = fn(None, self.snapshot.catalog, query_article, article)  # an older inspector
+            # A top-level window of its own (no parent): it may outlive a catalog switch, and it is
+            # closed, which lets it stop its own workers, when this window closes.
+            window = fn(None, self.snapshot.catalog, query_article, article, method=params.method,
+                        threshold=params.threshold, max_matches=params.max_matches)
         except Exception as exc:  # noqa: BLE001 - an optional module's failure is reported, not fatal
             self._error("The match inspector failed", exc)
             return
@@ -1088,6 +1086,19 @@ class MainWindow(QMainWindow):
 
         if import_inbox(self, self.snapshot.catalog):
             self.update_index()
+
+    def compare_with(self, article: str) -> None:
+        """Article detail's "Compare with…": pick the other article, open the inspector on the pair."""
+        if self.snapshot is None or not article:
+            return
+        from PySide6.QtWidgets import QInputDialog
+
+        keys = [k for k in self.snapshot.articles.keys if k != article]
+        hit = self.similar.selected_hit()
+        start = keys.index(hit) if hit in keys else 0
+        other, ok = QInputDialog.getItem(self, "Compare with", f"Compare {article} with:", keys, start, True)
+        if ok and other in keys:
+            self.inspect(other, article)
 
     def _delete_pressed(self) -> None:
         # Deleting photos is the file manager's job; a stray key must never cost a curator a product shot.
