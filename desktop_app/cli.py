@@ -36,9 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "tensorrt"])
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--workers", type=int, help="decode threads")
-    p.add_argument("--letterbox", action="store_true", help="fit whole photos into the model input (pad white)")
-    p.add_argument("--mirror", action="store_true",
-                   help="average each photo's vector with its mirror image's (twice the work)")
+    fit = p.add_mutually_exclusive_group()
+    fit.add_argument("--letterbox", action="store_true",
+                     help="fit whole photos into the model input, padded white (stored with the catalog)")
+    fit.add_argument("--crop", action="store_true", help="back to the model's own resize and crop")
+    mir = p.add_mutually_exclusive_group()
+    mir.add_argument("--mirror", action="store_true", default=None,
+                     help="average each photo's vector with its mirror image's (twice the work; stored)")
+    mir.add_argument("--no-mirror", dest="mirror", action="store_false", help="turn mirror averaging off")
     p.add_argument("--no-progress", action="store_true")
     _add_common(p)
 
@@ -205,7 +210,8 @@ def cmd_index(args) -> int:
     rule = _rule_from_args(args)
     with _open_catalog(args, photo_dir=args.photos_dir, create=True) as catalog:
         opts = IndexOptions(batch_size=args.batch_size, workers=args.workers, device=args.device,
-                            resize="letterbox" if args.letterbox else None, mirror=args.mirror)
+                            resize="letterbox" if args.letterbox else "model" if args.crop else None,
+                            mirror=args.mirror)
         bar = None
         show = not args.no_progress and not args.json and sys.stderr.isatty()
 
@@ -290,11 +296,8 @@ def cmd_stats(args) -> int:
 
 
 def cmd_similar(args) -> int:
-    import numpy as np
-
     from desktop_app.core.encoder import Encoder
-    from desktop_app.core.images import PhotoError, preprocess, read_bytes
-    from desktop_app.core.indexer import catalog_model, catalog_model_id
+    from desktop_app.core.indexer import catalog_model, catalog_model_id, embed_files, preprocessing
 
     with _open_catalog(args) as catalog:
         model = catalog_model(catalog)
@@ -304,15 +307,10 @@ def cmd_similar(args) -> int:
             raise UserError("The catalog has no embedded photos for its model yet; run lookalike index first.")
         queries = None
         if args.image:
-            encoder = Encoder(model, device="auto")
-            tensors = []
-            for path in args.image:
-                try:
-                    t, _ = preprocess(read_bytes(path), model.manifest, resize=catalog.get_setting("resize"))
-                except PhotoError as exc:
-                    raise UserError(f"{path}: {exc}") from exc
-                tensors.append(t)
-            queries = encoder.encode(np.concatenate(tensors))
+            resize, mirror = preprocessing(catalog, model.manifest)
+            queries, _, problems = embed_files(Encoder(model, device="auto"), args.image, resize, mirror)
+            if problems:
+                raise UserError("; ".join(problems))
         if args.photos or not _has_search():
             return _similar_photos(args, av, queries)
         return _similar_articles(args, catalog, av, queries)

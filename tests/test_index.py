@@ -247,3 +247,26 @@ def test_catalog_settings_pragma_and_page_size(tmp_path):
     with sqlite3.connect(cat.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA page_size").fetchone()[0] == 16384
+
+
+def test_preprocessing_is_stored_with_the_catalog_and_queries_follow_it(tmp_path, photo_tree, tiny_model):
+    from desktop_app.core.encoder import Encoder
+    from desktop_app.core.indexer import catalog_model_id, embed_files, preprocessing
+
+    cat = Catalog(tmp_path / "c.sqlite")
+    _index(cat, photo_tree, tiny_model)
+    plain = catalog_model_id(cat, tiny_model)
+    s = index_folder(cat, photo_tree, model=tiny_model, options=IndexOptions(resize="letterbox", mirror=True))
+    assert s.reembedded == 7  # a new vector set: nothing is mixed with the cropped vectors
+    assert preprocessing(cat, tiny_model.manifest) == ("letterbox", True)
+    assert _index(cat, photo_tree, tiny_model).unchanged == 7  # the catalog remembers the choice
+    mid = catalog_model_id(cat, tiny_model)
+    assert mid != plain and mid.endswith("|letterbox|mirror")
+    # a photo given as a query file is preprocessed the same way, so it finds itself exactly
+    av = cat.article_vectors(mid)
+    q, used, problems = embed_files(Encoder(tiny_model), [photo_tree / "red" / "p0.jpg"], "letterbox", True)
+    assert used and not problems
+    assert float((av.vectors @ q[0]).max()) > 0.9999
+    # and "model" goes back to the manifest's own crop, whose vectors are still there
+    s = index_folder(cat, photo_tree, model=tiny_model, options=IndexOptions(resize="model", mirror=False))
+    assert s.embedded == 0 and catalog_model_id(cat, tiny_model) == plain

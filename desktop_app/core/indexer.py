@@ -60,8 +60,10 @@ class IndexOptions:
     workers: int | None = None  # decode threads; default leaves the cores to the model
     device: str = "auto"
     threads: int | None = None  # encoder intra-op threads
-    resize: str | None = None  # override the manifest's resize mode (e.g. "letterbox")
-    mirror: bool = False
+    # Preprocessing, stored with the catalog: None keeps the catalog's choice. resize "letterbox" fits the
+    # whole photo (white padding), "model" goes back to the manifest's own mode.
+    resize: str | None = None
+    mirror: bool | None = None
     prefetch_batches: int = 3
 
 
@@ -143,12 +145,8 @@ def index_folder(
     if installed is None:
         installed = resolve_model(model) if isinstance(model, str) else catalog_model(catalog)
     manifest = installed.manifest
-    model_id = manifest.model_id
-    resize = opts.resize or catalog.get_setting("resize") or None
-    mirror = opts.mirror or bool(catalog.get_setting("mirror", False))
-    if resize or mirror:
-        # Vectors made with other preprocessing are not comparable: give them their own identity.
-        model_id = f"{model_id}|{resize or manifest.resize}{'|mirror' if mirror else ''}"
+    resize, mirror = preprocessing(catalog, manifest, opts.resize, opts.mirror)
+    model_id = vector_identity(manifest, resize, mirror)
 
     summary = IndexSummary(str(root), str(catalog.path), f"{manifest.name} ({manifest.precision})", "-",
                            rule.describe())
@@ -425,14 +423,50 @@ def catalog_model(catalog: Catalog) -> InstalledModel:
         raise
 
 
+def preprocessing(catalog: Catalog, manifest, resize: str | None = None,
+                  mirror: bool | None = None) -> tuple[str | None, bool]:
+    """(resize override or None, mirror) from explicit choices, else from the catalog's settings."""
+    resize = resize if resize is not None else catalog.get_setting("resize")
+    if resize in ("model", "", manifest.resize):
+        resize = None
+    mirror = bool(catalog.get_setting("mirror", False)) if mirror is None else bool(mirror)
+    return resize, mirror
+
+
+def vector_identity(manifest, resize: str | None, mirror: bool) -> str:
+    """Vectors made with other preprocessing are not comparable: they get their own identity."""
+    mid = manifest.model_id
+    if resize or mirror:
+        mid = f"{mid}|{resize or manifest.resize}{'|mirror' if mirror else ''}"
+    return mid
+
+
 def catalog_model_id(catalog: Catalog, model: InstalledModel) -> str:
     """The vector identity this catalog's settings give a model (preprocessing variants included)."""
-    resize = catalog.get_setting("resize") or None
-    mirror = bool(catalog.get_setting("mirror", False))
-    mid = model.manifest.model_id
-    if resize or mirror:
-        mid = f"{mid}|{resize or model.manifest.resize}{'|mirror' if mirror else ''}"
-    return mid
+    return vector_identity(model.manifest, *preprocessing(catalog, model.manifest))
+
+
+def embed_files(encoder: Encoder, paths: list[Path], resize: str | None = None,
+                mirror: bool = False) -> tuple[np.ndarray, list[Path], list[str]]:
+    """Vectors of photo files outside the catalog (queries), preprocessed like the catalog's photos.
+
+    Returns (vectors, the files used, problems); unreadable files are reported, not fatal.
+    """
+    tensors, used, problems = [], [], []
+    for path in paths:
+        try:
+            t, _ = preprocess(read_bytes(path), encoder.manifest, resize=resize, mirror=mirror)
+        except PhotoError as exc:
+            problems.append(f"{Path(path).name}: {exc}")
+            continue
+        tensors.append(t)
+        used.append(Path(path))
+    if not tensors:
+        return np.zeros((0, encoder.manifest.dim), np.float32), used, problems
+    out = encoder.encode(np.concatenate(tensors, axis=0))
+    if mirror:
+        out = normalise(out.reshape(len(used), 2, -1).mean(axis=1))
+    return out, used, problems
 
 
 def default_workers() -> int:

@@ -945,7 +945,8 @@ class MainWindow(QMainWindow):
         choices = None
         if snap is not None:
             name = snap.model.manifest.name if snap.model else str(snap.settings.get("model") or "")
-            choices = CatalogChoices(name, GroupingRule.from_dict(snap.settings.get("grouping")))
+            choices = CatalogChoices(name, GroupingRule.from_dict(snap.settings.get("grouping")),
+                                     snap.settings.get("resize") or None, bool(snap.settings.get("mirror")))
         dialog = SettingsDialog(self.prefs, self.runner, choices, self)
         dialog.applied.connect(self.apply_settings)
         self._keep(dialog)
@@ -972,12 +973,13 @@ class MainWindow(QMainWindow):
             return
         old_rule = GroupingRule.from_dict(snap.settings.get("grouping"))
         old_model = snap.model.manifest.name if snap.model else snap.settings.get("model")
-        if choices.rule == old_rule and choices.model == old_model:
+        old_fit = (snap.settings.get("resize") or None, bool(snap.settings.get("mirror")))
+        if choices.rule == old_rule and choices.model == old_model and (choices.resize, choices.mirror) == old_fit:
             return
         catalog = snap.catalog
 
         def write() -> None:
-            values = {"grouping": choices.rule.to_dict()}
+            values = {"grouping": choices.rule.to_dict(), "resize": choices.resize, "mirror": choices.mirror}
             if choices.model and choices.model != old_model:
                 model = resolve_model(choices.model)  # raises ModelError with a clear message
                 values["model"] = model.manifest.name
@@ -987,8 +989,8 @@ class MainWindow(QMainWindow):
         def written(_none) -> None:
             self.reload()
             box = QMessageBox(QMessageBox.Icon.Question, "Update the index?",
-                              "The grouping rule or the model of this catalog changed. Update the index now to "
-                              "apply it?", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+                              "The grouping rule, the model or the photo preprocessing of this catalog changed. "
+                              "Update the index now to apply it?", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
             box.button(QMessageBox.StandardButton.Yes).setText("Update index now")
             box.button(QMessageBox.StandardButton.No).setText("Later")
             box.finished.connect(lambda r: r == QMessageBox.StandardButton.Yes and self.update_index())

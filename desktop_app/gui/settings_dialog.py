@@ -12,6 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -47,6 +48,8 @@ class CatalogChoices:
 
     model: str  # model name the catalog uses
     rule: GroupingRule
+    resize: str | None = None  # None: the model's own resize and crop; "letterbox": whole photo, padded white
+    mirror: bool = False  # each photo's vector averaged with its mirror image's
 
 
 class SettingsDialog(QDialog):
@@ -102,6 +105,20 @@ class SettingsDialog(QDialog):
         mform.addRow("", self.model_progress)
         mform.addRow("Device", self.device)
         mform.addRow("Batch size", self.batch)
+        # Per catalog: changing either embeds the photos again (as their own vector set; nothing is mixed).
+        self.fit = QComboBox()
+        self.fit.addItem("Crop to the model's input (model default)", None)
+        self.fit.addItem("Whole photo, padded white (letterbox)", "letterbox")
+        self.fit.setToolTip("Letterbox keeps products that touch the photo's edge; the model's own crop may cut them")
+        self.mirror = QCheckBox("Average each photo with its mirror image (twice the indexing work)")
+        if catalog is not None:
+            self.fit.setCurrentIndex(max(0, self.fit.findData(catalog.resize)))
+            self.mirror.setChecked(catalog.mirror)
+        else:
+            self.fit.setEnabled(False)
+            self.mirror.setEnabled(False)
+        mform.addRow("Photo fit", self.fit)
+        mform.addRow("", self.mirror)
 
         # --- grouping (this catalog)
         self.rule = RuleEditor()
@@ -284,7 +301,7 @@ class SettingsDialog(QDialog):
             return None
         row = self.selected_row()
         model = row.name if row is not None and row.status != "available" else self.catalog.model
-        return CatalogChoices(model, self.rule.rule())
+        return CatalogChoices(model, self.rule.rule(), self.fit.currentData(), self.mirror.isChecked())
 
     def _accept(self) -> None:
         try:

@@ -19,7 +19,7 @@ import numpy as np
 from desktop_app.core.catalog import Catalog
 from desktop_app.core.encoder import Encoder
 from desktop_app.core.errors import UserError
-from desktop_app.core.images import PhotoError, preprocess, read_bytes
+from desktop_app.core.indexer import embed_files, preprocessing
 from desktop_app.core.models import InstalledModel
 from desktop_app.core.search import SearchIndex
 from desktop_app.core.vectors import ArticleVectors
@@ -95,11 +95,12 @@ class SimilarityEngine:
     """Search over one catalog's vectors of one model. Built in a worker; used by one worker at a time."""
 
     def __init__(self, av: ArticleVectors, root: Path | None, model: InstalledModel | None = None,
-                 resize: str | None = None) -> None:
+                 resize: str | None = None, mirror: bool = False) -> None:
         self.av = av
         self.root = root
         self.model = model
         self.resize = resize
+        self.mirror = mirror
         self.model_id = av.model_id
         self.index = SearchIndex(av)
         self.index.prepare(("centroid", "ordered"))
@@ -108,7 +109,7 @@ class SimilarityEngine:
     @classmethod
     def load(cls, catalog: Catalog, model: InstalledModel, model_id: str) -> SimilarityEngine:
         av = catalog.article_vectors(model_id)
-        return cls(av, catalog.photo_root(), model, catalog.get_setting("resize") or None)
+        return cls(av, catalog.photo_root(), model, *preprocessing(catalog, model.manifest))
 
     @property
     def n_articles(self) -> int:
@@ -136,19 +137,11 @@ class SimilarityEngine:
         return self._row_of_photo.get(int(photo_id))
 
     def embed_files(self, files: list[Path], encoder: Encoder) -> tuple[np.ndarray, list[Path], list[str]]:
-        """Vectors of dropped photo files; unreadable ones are reported, not fatal."""
-        tensors, used, problems = [], [], []
-        for path in files:
-            try:
-                t, _ = preprocess(read_bytes(path), encoder.manifest, resize=self.resize)
-            except PhotoError as exc:
-                problems.append(f"{path.name}: {exc}")
-                continue
-            tensors.append(t[:1])
-            used.append(path)
-        if not tensors:
+        """Vectors of dropped photo files, preprocessed like the catalog's; unreadable ones are reported."""
+        vectors, used, problems = embed_files(encoder, files, self.resize, self.mirror)
+        if not used:
             raise UserError("None of the dropped files could be read as a photo:\n" + "\n".join(problems))
-        return encoder.encode(np.concatenate(tensors, axis=0)), used, problems
+        return vectors, used, problems
 
     def run(self, query: Query, params: SearchParams, encoder: Encoder | None = None) -> Outcome:
         t0 = time.perf_counter()
