@@ -15,7 +15,3 @@ class CatalogError(UserError):
 
 class ModelError(UserError):
     """A model is missing, damaged, or does not match its manifest."""
-
-
-class Cancelled(Exception):
-    """Raised inside long-running work when its `should_cancel()` callback returned True."""

@@ -9,7 +9,6 @@ by content hash and keep their vectors; deleted files leave the catalog only aft
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -467,7 +466,3 @@ def embed_files(encoder: Encoder, paths: list[Path], resize: str | None = None,
     if mirror:
         out = normalise(out.reshape(len(used), 2, -1).mean(axis=1))
     return out, used, problems
-
-
-def default_workers() -> int:
-    return max(1, min(4, os.cpu_count() or 1))

@@ -66,7 +66,6 @@ def reveal_in_file_manager(path: Path) -> bool:
 class DetailPage(QWidget):
     back = Signal()
     photo_selected = Signal(int, str)  # photo id, relative path
-    find_similar = Signal()
     compare_requested = Signal(str)  # this article; the window asks which article to compare it with
 
     def __init__(self, thumbs: ThumbnailLoader, parent: QWidget | None = None) -> None:

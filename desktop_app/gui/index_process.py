@@ -92,9 +92,6 @@ class IndexProcess(QObject):
     def cancel(self) -> None:
         self.cancel_event.set()
 
-    def is_running(self) -> bool:
-        return not self._over
-
     def _poll(self) -> None:
         from desktop_app.gui.workers import Failure
 

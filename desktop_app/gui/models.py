@@ -341,11 +341,6 @@ class SkippedModel(QAbstractTableModel):
         super().__init__(parent)
         self.items = list(items or [])
 
-    def set_items(self, items: list[dict]) -> None:
-        self.beginResetModel()
-        self.items = list(items)
-        self.endResetModel()
-
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.items)
 

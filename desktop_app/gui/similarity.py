@@ -87,10 +87,6 @@ class EncoderCache:
                 self._key = key
             return self._encoder
 
-    def peek(self) -> Encoder | None:
-        return self._encoder
-
-
 class SimilarityEngine:
     """Search over one catalog's vectors of one model. Built in a worker; used by one worker at a time."""
 

@@ -148,9 +148,6 @@ class Lane(QObject):
         self.generation += 1
         self._pending = None
 
-    def is_current(self, generation: int) -> bool:
-        return generation == self.generation
-
     def _start_pending(self) -> None:
         if self._pending is None:
             return
