@@ -486,3 +486,31 @@ def test_detail_compare_with_opens_the_inspector_on_the_pair(qtbot, make_window,
     monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("green", True))
     w.detail.compare_btn.click()
     assert opened == [("red", "green", w.similar.params().method)]
+
+
+def test_articles_appear_while_a_long_run_indexes(qtbot, make_window, tmp_path, monkeypatch):
+    from desktop_app.gui import mainwindow as mw
+
+    folder = big_tree(tmp_path / "photos")
+    reached, gate = threading.Event(), threading.Event()
+    real = indexing.index_folder
+
+    def gated(*args, progress=None, **kwargs):
+        def hold(p):
+            progress(p)
+            if p.done >= 8 and not reached.is_set():  # keep the run going until the grid has refreshed
+                reached.set()
+                gate.wait(10)
+        return real(*args, progress=hold, **kwargs)
+
+    monkeypatch.setattr(indexing, "index_folder", gated)
+    monkeypatch.setattr(mw, "LIVE_REFRESH_S", 0.0)
+    w = make_window(batch_size=4)
+    open_and_index(qtbot, w, folder, index_now=False)
+    with qtbot.waitSignal(w.index_finished, timeout=T):
+        w.update_index()
+        qtbot.waitUntil(reached.is_set, timeout=T)
+        qtbot.waitUntil(lambda: 0 < w.grid_model.rowCount() < 12, timeout=T)  # part of the catalog, mid-run
+        assert w.index_task is not None
+        gate.set()
+    qtbot.waitUntil(lambda: w.grid_model.rowCount() == 12, timeout=T)

@@ -73,6 +73,10 @@ log = logging.getLogger(__name__)
 MAX_QUERY_ARTICLES = 200  # "select all" on 100,000 articles is not a meaningful query
 FILTER_DEBOUNCE_MS = 120
 SAVE_PARAMS_DELAY_MS = 600
+# While indexing, re-read the grid every few seconds so new articles appear, but only while that re-read
+# (and the search index it brings) stays cheap; bigger catalogs refresh when the run ends.
+LIVE_REFRESH_S = 4.0
+LIVE_REFRESH_MAX_ARTICLES = 5000
 
 
 class GridView(QListView):
@@ -150,6 +154,7 @@ class MainWindow(QMainWindow):
         self.engine: EngineInfo | None = None  # the loaded search index, when ready
         self.index_task: Task | None = None
         self.last_summary: IndexSummary | None = None
+        self._last_live_refresh = 0.0
         self.last_outcome: Outcome | None = None
         self.last_latency_ms: float | None = None
         self.device_text = "…"
@@ -564,7 +569,7 @@ class MainWindow(QMainWindow):
         if snap is None:
             return
         if len(snap.articles) == 0 and self.index_task is not None:
-            self.empty_label.setText("Indexing the photos…\nThe articles appear here when the run finishes. "
+            self.empty_label.setText("Indexing the photos…\nThe articles appear here as they are indexed. "
                                      "You can cancel at any time: what is indexed so far is kept.")
             self.grid_stack.setCurrentWidget(self.empty_label)
         elif len(snap.articles) == 0:
@@ -876,6 +881,7 @@ class MainWindow(QMainWindow):
             task = Task(run_index, IndexRequest(snap.catalog, Path(folder), rule, model, options),
                         with_progress=True, with_cancel=True)
         self.index_task = task
+        self._last_live_refresh = time.monotonic()
         self.banner.start(Path(folder))
         self.state_label.setText("Index: indexing…")
         self._sync_actions()
@@ -902,7 +908,18 @@ class MainWindow(QMainWindow):
         self.banner.update_progress(p)
         if p.total:
             self.state_label.setText(f"Index: {p.done:,}/{p.total:,}")
+        self._refresh_while_indexing(p)
         self.index_progress.emit(p)
+
+    def _refresh_while_indexing(self, p: Progress) -> None:
+        """Let articles appear while a long run goes on, as long as re-reading the grid stays cheap."""
+        snap = self.snapshot
+        now = time.monotonic()
+        if (snap is None or p.done == 0 or len(snap.articles) > LIVE_REFRESH_MAX_ARTICLES
+                or now - self._last_live_refresh < LIVE_REFRESH_S or self.runner.busy()):
+            return
+        self._last_live_refresh = now
+        self.reload()
 
     def _index_done(self, summary: IndexSummary) -> None:
         self._drop_index_task()
