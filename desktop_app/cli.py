@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--k", type=int, default=10)
     lp.add_argument("--method", default=None)
     lp.add_argument("--plot", type=Path, help="write the coverage/accuracy curve as a PNG")
+    lp.add_argument("--groups", type=Path, help="CSV article,group: leave out the query's whole group "
+                    "(e.g. all colours of its style) to measure products without siblings")
     _add_common(lp)
     lp = lsub.add_parser("set", help="set (or with no value, clear) a label on articles")
     lp.add_argument("articles", nargs="+")
@@ -546,15 +548,18 @@ def cmd_labels(args) -> int:
         method = args.method or catalog.get_setting("method") or "greedy"
         if cmd == "evaluate":
             labels = {a: d[args.field] for a, d in catalog.labels(args.field).items()}
-            result = lab.evaluate_labels(index, labels, args.field, args.k, method)
+            from desktop_app.core.evaluate import read_groups
+
+            groups = read_groups(args.groups) if args.groups else None
+            result = lab.evaluate_labels(index, labels, args.field, args.k, method, groups=groups)
             if args.plot:
                 lab.plot_curve(result, args.plot)
             table = lab.curve_table(result)
             if args.json:
                 print(json.dumps({**result.to_dict(), "table": table}, indent=2))
             else:
-                print(f"Leave-one-out over {result.n} labelled articles ({result.n_labels} labels), "
-                      f"{method}, k={args.k}")
+                scope = "leave-group-out" if groups else "leave-one-out"
+                print(f"{scope} over {result.n} labelled articles ({result.n_labels} labels), {method}, k={args.k}")
                 print(f"Accuracy at full coverage: {result.accuracy:.1%}")
                 t95 = f" (confidence >= {result.threshold_at_95:.2f})" if result.threshold_at_95 is not None else ""
                 print(f"Coverage at >= 95% accuracy: {result.coverage_at_95:.1%}{t95}")

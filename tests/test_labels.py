@@ -385,3 +385,22 @@ def test_undo_across_reopen(tree_catalog):
         assert cat.undo_last_label_event("category") is None
         assert cat.labels("material") == {"green": {"material": "cotton"}}
         assert cat.undo_last_label_event() is not None and cat.labels() == {}
+
+
+def test_leaving_out_the_whole_group_removes_near_duplicate_help():
+    # Two tight pairs of near-duplicates ("styles") with a rare label each, far from a big labelled crowd:
+    # leave-one-out finds the twin; leaving the style out must not, and says so in the figures.
+    rng = np.random.default_rng(3)
+    groups, labels, style = {}, {}, {}
+    for s, direction in (("s1", np.r_[0, 0, 1.0, 0]), ("s2", np.r_[0, 0, 0, 1.0])):
+        for c in ("a", "b"):
+            groups[f"{s}-{c}"] = direction + rng.normal(0, 0.01, (2, 4))
+            labels[f"{s}-{c}"], style[f"{s}-{c}"] = f"rare-{s}", s
+    for i in range(8):
+        groups[f"crowd{i}"] = np.r_[1.0, 0.3, 0.4, 0.4] + rng.normal(0, 0.02, (2, 4))
+        labels[f"crowd{i}"], style[f"crowd{i}"] = "common", f"c{i}"
+    index = SearchIndex(ArticleVectors.from_groups(groups))
+    plain = evaluate_labels(index, labels, k=3)
+    held = evaluate_labels(index, labels, k=3, groups=style)
+    assert plain.accuracy == 1.0
+    assert held.accuracy == pytest.approx(8 / 12)  # the four rare articles can no longer be right
