@@ -69,24 +69,19 @@ def main() -> None:
         out[name] = {"scores": [s.to_dict() for s in scores], "grid_top": [s.to_dict() for s in top]}
 
     index = SearchIndex(av)
-    lab = evaluate_labels(index, {a: c for a, c in category.items() if a in set(av.articles)}, "category",
-                          k=10, method="greedy")
-    print(f"\nlabel suggestions (category, leave-one-out, greedy, k=10) over {lab.n} articles, "
-          f"{lab.n_labels} labels: accuracy {lab.accuracy:.3f} at full coverage, coverage at >= 95% "
-          f"accuracy {lab.coverage_at_95:.3f} (confidence >= {lab.threshold_at_95})")
-    print("| min confidence | coverage | accuracy |\n|---:|---:|---:|")
-    for r in curve_table(lab):
-        print(f"| {r['min_confidence']:.2f} | {r['coverage']:.1%} | {r['accuracy']:.1%} |")
-    out["labels"] = lab.to_dict()
-    held = evaluate_labels(index, {a: c for a, c in category.items() if a in set(av.articles)}, "category",
-                           k=10, method="greedy", groups=style)
-    print(f"\nthe same with each article's whole style left out (a new product without siblings): accuracy "
-          f"{held.accuracy:.3f} at full coverage, coverage at >= 95% accuracy {held.coverage_at_95:.3f} "
-          f"(confidence >= {held.threshold_at_95})")
-    print("| min confidence | coverage | accuracy |\n|---:|---:|---:|")
-    for r in curve_table(held):
-        print(f"| {r['min_confidence']:.2f} | {r['coverage']:.1%} | {r['accuracy']:.1%} |")
-    out["labels_style_held_out"] = held.to_dict()
+    labelled = {a: c for a, c in category.items() if a in set(av.articles)}
+    for key, groups, title in [
+        ("labels", None, "label suggestions (category, leave-one-out, greedy, k=10)"),
+        ("labels_style_held_out", style, "the same with each article's whole style left out (a new product "
+                                         "without siblings)"),
+    ]:
+        lab = evaluate_labels(index, labelled, "category", k=10, method="greedy", groups=groups)
+        print(f"\n{title} over {lab.n} articles, {lab.n_labels} labels: accuracy {lab.accuracy:.3f} at full "
+              f"coverage, coverage at >= 95% accuracy {lab.coverage_at_95:.3f} (confidence >= {lab.threshold_at_95})")
+        print("| min confidence | coverage | accuracy |\n|---:|---:|---:|")
+        for r in curve_table(lab):
+            print(f"| {r['min_confidence']:.2f} | {r['coverage']:.1%} | {r['accuracy']:.1%} |")
+        out[key] = lab.to_dict()
     if args.json:
         print(json.dumps(out, indent=2, default=str))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -49,6 +49,7 @@ from desktop_app.core.labels import (
     plan_csv_labels,
     plan_folder_labels,
 )
+from desktop_app.gui.models import ColumnsModel
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -204,36 +205,24 @@ def edit_labels(parent: QWidget | None, catalog: Catalog, articles: list[str],
 # ============================================================================ import
 
 
-class PlanModel(QAbstractTableModel):
+class PlanModel(ColumnsModel):
     """Preview rows: article, field, its label now, the label it would get."""
 
     COLUMNS = ("Article", "Field", "Now", "Becomes")
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self._rows: list[tuple[str, str, str | None, str]] = []
+        self.rows: list[tuple[str, str, str | None, str]] = []
 
     def set_rows(self, rows: list[tuple[str, str, str | None, str]]) -> None:
         self.beginResetModel()
-        self._rows = rows
+        self.rows = rows
         self.endResetModel()
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal \
-                and 0 <= section < len(self.COLUMNS):
-            return self.COLUMNS[section]
-        return None
-
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not (0 <= index.row() < len(self._rows)):
+        if not index.isValid() or not (0 <= index.row() < len(self.rows)):
             return None
-        article, field_name, now, becomes = self._rows[index.row()]
+        article, field_name, now, becomes = self.rows[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return (article, field_name, now if now is not None else "—", becomes)[col]
@@ -246,7 +235,7 @@ class PlanModel(QAbstractTableModel):
         return None
 
     def row(self, i: int) -> tuple[str, str, str | None, str]:
-        return self._rows[i]
+        return self.rows[i]
 
 
 class ImportLabelsDialog(QDialog):

@@ -185,7 +185,26 @@ class ArticleGridModel(QAbstractListModel):
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
 
-class PhotoTableModel(QAbstractTableModel):
+class ColumnsModel(QAbstractTableModel):
+    """A flat table with fixed header `COLUMNS` over the list `rows`; subclasses say what a cell shows."""
+
+    COLUMNS: tuple[str, ...] = ()
+    rows: list
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
+                and 0 <= section < len(self.COLUMNS):
+            return self.COLUMNS[section]
+        return None
+
+
+class PhotoTableModel(ColumnsModel):
     """The photos of one article: thumbnail, file name, view tag, pixel size, status and path."""
 
     COLUMNS = ("Photo", "View", "Size", "Status", "Path")
@@ -219,18 +238,6 @@ class PhotoTableModel(QAbstractTableModel):
             if p is not None and str(p) == path:
                 idx = self.index(r, 0)
                 self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(self.COLUMNS):
-            return self.COLUMNS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self.rows):
@@ -332,33 +339,21 @@ class SimilarModel(QAbstractListModel):
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
 
-class SkippedModel(QAbstractTableModel):
+class SkippedModel(ColumnsModel):
     """Files the indexer could not use, with the reason in words."""
 
     COLUMNS = ("File", "Reason", "Details")
 
     def __init__(self, items: list[dict] | None = None, parent=None) -> None:
         super().__init__(parent)
-        self.items = list(items or [])
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.items)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(self.COLUMNS):
-            return self.COLUMNS[section]
-        return None
+        self.rows = list(items or [])
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self.items):
+        if not index.isValid() or not 0 <= index.row() < len(self.rows):
             return None
         from desktop_app.core.indexer import REASONS
 
-        item = self.items[index.row()]
+        item = self.rows[index.row()]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             col = index.column()
             if col == 0:
@@ -371,7 +366,7 @@ class SkippedModel(QAbstractTableModel):
         return None
 
 
-class GroupingPreviewModel(QAbstractTableModel):
+class GroupingPreviewModel(ColumnsModel):
     """How the first files of a folder group into articles under the rule being edited."""
 
     COLUMNS = ("File", "Article", "View")
@@ -394,18 +389,6 @@ class GroupingPreviewModel(QAbstractTableModel):
         if unmatched:
             text += f"; {unmatched} do not match the pattern and become single-photo articles"
         return text + "."
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(self.COLUMNS):
-            return self.COLUMNS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self.rows):
