@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from desktop_app import __version__
+from desktop_app.cli_models import add_models_parser
 from desktop_app.core.errors import UserError
 
 
@@ -131,17 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", type=Path, help="where to put the demo copy (default: user data folder)")
     _add_common(p)
 
-    _add_optional_commands(sub)
-    return parser
-
-
-def _add_optional_commands(sub) -> None:
-    """Subcommands that live in their own modules."""
-    try:
-        from desktop_app.cli_models import add_models_parser
-    except ImportError:
-        return
     add_models_parser(sub)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -313,17 +305,9 @@ def cmd_similar(args) -> int:
             queries, _, problems = embed_files(Encoder(model, device="auto"), args.image, resize, mirror)
             if problems:
                 raise UserError("; ".join(problems))
-        if args.photos or not _has_search():
+        if args.photos:
             return _similar_photos(args, av, queries)
         return _similar_articles(args, catalog, av, queries)
-
-
-def _has_search() -> bool:
-    try:
-        import desktop_app.core.search  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _similar_photos(args, av, queries) -> int:
@@ -373,7 +357,7 @@ def _similar_articles(args, catalog, av, queries) -> int:
     else:
         names = args.articles or [args.article]
         for name in names:
-            if name not in av._index:
+            if name not in av:
                 raise UserError(f"Article {name!r} is not in the catalog or has no embedded photo.")
         query = names if args.articles else names[0]
     try:

@@ -280,11 +280,7 @@ class Catalog:
     # ------------------------------------------------------------ reading
 
     def photo_rows(self) -> list[PhotoRow]:
-        p, a = photos_table, articles_table
-        q = sa.select(p.c.id, a.c.key, p.c.path, p.c.raw_path, p.c.size, p.c.mtime_ns, p.c.hash, p.c.width,
-                      p.c.height, p.c.view, p.c.status, p.c.error).join(a, a.c.id == p.c.article_id)
-        with self.engine.connect() as conn:
-            return [PhotoRow(*r) for r in conn.execute(q)]
+        return self._photos_where(sa.true())
 
     def photo_ids_with_vectors(self, model_id: str) -> set[int]:
         with self.engine.connect() as conn:
@@ -346,7 +342,7 @@ class Catalog:
         ]
 
     def photos_of(self, article: str) -> list[PhotoRow]:
-        return [r for r in self._photos_where(articles_table.c.key == article)]
+        return self._photos_where(articles_table.c.key == article)
 
     def _photos_where(self, cond) -> list[PhotoRow]:
         p, a = photos_table, articles_table

@@ -71,7 +71,7 @@ def inspect_articles(av: ArticleVectors, a: str, b: str, threshold: float | None
     """Compare two catalog articles with every method. Raises UserError when one has no vectors."""
     missing = missing or {}
     for art in (a, b):
-        if art not in av._index:
+        if art not in av:
             extra = f" ({len(missing.get(art, []))} photos failed to embed)" if missing.get(art) else ""
             raise UserError(f"Article {art!r} has no embedded photo{extra}, so there is nothing to compare.")
     ia, ib = av.article_index(a), av.article_index(b)

@@ -50,6 +50,10 @@ class ArticleVectors:
     def dim(self) -> int:
         return int(self.vectors.shape[1]) if self.vectors.ndim == 2 else 0
 
+    def __contains__(self, article: object) -> bool:
+        """Whether the article has at least one embedded photo here."""
+        return article in self._index
+
     def article_index(self, article: str) -> int:
         try:
             return self._index[article]

@@ -116,11 +116,7 @@ class SimilarityEngine:
         return self.av.n_photos
 
     def has(self, article: str) -> bool:
-        try:
-            self.av.article_index(article)
-        except KeyError:
-            return False
-        return True
+        return article in self.av
 
     def abs(self, rel: str | None) -> str | None:
         if rel is None:
