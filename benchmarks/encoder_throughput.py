@@ -61,8 +61,13 @@ def make_random_b32(folder: Path) -> Path:
         from transformers import CLIPImageProcessor as Processor
     torch.manual_seed(0)
     config = CLIPVisionConfig(
-        hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
-        image_size=224, patch_size=32, projection_dim=512,
+        hidden_size=768,
+        intermediate_size=3072,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        image_size=224,
+        patch_size=32,
+        projection_dim=512,
     )
     CLIPVisionModelWithProjection(config).eval().save_pretrained(folder)
     Processor().save_pretrained(folder)  # CLIP's defaults: shortest side 224 bicubic, crop 224, CLIP mean/std
@@ -78,8 +83,18 @@ def export(checkpoint: Path, out: Path, precision: str, photos: Path) -> dict:
     result = out / f"{precision}.json"
     if result.exists() and Path(json.loads(result.read_text())["onnx"]).exists():
         return json.loads(result.read_text())  # exported by an earlier run into the same --workdir
-    args = [str(checkpoint), "--name", f"vit-b32-random-{precision}", "--out", str(out / precision),
-            "--photos", str(photos), "--result-json", str(result), "--force"]
+    args = [
+        str(checkpoint),
+        "--name",
+        f"vit-b32-random-{precision}",
+        "--out",
+        str(out / precision),
+        "--photos",
+        str(photos),
+        "--result-json",
+        str(result),
+        "--force",
+    ]
     if precision != "fp32":
         args.append(f"--{precision}")
     if script.main(args) != 0:
@@ -103,8 +118,11 @@ def timed_rounds(setups: dict[str, tuple], runs: int) -> tuple[dict[str, float],
             per_photo = (time.process_time() - start_cpu) / count
             best[key] = max(best.get(key, 0.0), rate)
             cpu[key] = min(cpu.get(key, float("inf")), per_photo)
-            print(f"round {round_no + 1}: {key} {rate:.1f} photos/s, {per_photo * 1000:.0f} CPU ms/photo "
-                  f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr)
+            print(
+                f"round {round_no + 1}: {key} {rate:.1f} photos/s, {per_photo * 1000:.0f} CPU ms/photo "
+                f"(load {os.getloadavg()[0]:.1f})",
+                file=sys.stderr,
+            )
     return best, cpu
 
 
@@ -193,9 +211,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=64, help="photos per run (default 64)")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--runs", type=int, default=5, help="timed runs per setup; the best counts")
-    parser.add_argument("--threads", type=int, default=physical_cores(), help="model threads (default: physical cores)")
+    parser.add_argument(
+        "--threads", type=int, default=physical_cores(), help="model threads (default: physical cores)"
+    )
     parser.add_argument("--workers", type=int, default=physical_cores(), help="decode threads for (a)/(b)")
-    parser.add_argument("--workdir", type=Path, help="keep the checkpoint and ONNX files here (default: a temp dir)")
+    parser.add_argument(
+        "--workdir", type=Path, help="keep the checkpoint and ONNX files here (default: a temp dir)"
+    )
     args = parser.parse_args(argv)
 
     photos = pick_photos(args.photos, args.count)
@@ -224,13 +246,19 @@ def main(argv: list[str] | None = None) -> int:
             },
             args.runs,
         )
-    rate_a, rate_b, rate_c, bare32, bare8, decode = (rates[k] for k in ("a", "b", "c", "bare32", "bare8", "decode"))
+    rate_a, rate_b, rate_c, bare32, bare8, decode = (
+        rates[k] for k in ("a", "b", "c", "bare32", "bare8", "decode")
+    )
 
     print()
-    print(f"{len(photos)} real photos from {args.photos}, batch {args.batch}, best of {args.runs} runs; "
-          f"{physical_cores()} physical cores")
+    print(
+        f"{len(photos)} real photos from {args.photos}, batch {args.batch}, best of {args.runs} runs; "
+        f"{physical_cores()} physical cores"
+    )
     for p, r in exported.items():
-        print(f"export {p}: {r['bytes'] / 1e6:.1f} MB, cosine vs torch >= {r['min_cosine']:.6f} (threshold {r['threshold']})")
+        print(
+            f"export {p}: {r['bytes'] / 1e6:.1f} MB, cosine vs torch >= {r['min_cosine']:.6f} (threshold {r['threshold']})"
+        )
     threads_lookalike = f"ORT intra {args.threads}, inter 1; decode {args.workers}"
     rows = [
         ("(a) Lookalike end-to-end fp32", rate_a, threads_lookalike),
@@ -244,12 +272,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'setup':{width}}  {'photos/s':>8}  {'vs (c)':>6}  {'CPU ms/photo':>12}  {'vs (c)':>6}  threads")
     for (label, rate, threads), key in zip(rows, ("a", "b", "c", "bare32", "bare8", "decode")):
         ms = cpu[key] * 1000
-        print(f"{label:{width}}  {rate:8.1f}  {rate / rate_c:5.2f}x  {ms:12.0f}  {cpu['c'] / cpu[key]:5.2f}x  {threads}")
-    print(f"(load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} logical CPUs; "
-          "wall-clock figures suffer from other processes, CPU ms/photo much less)")
+        print(
+            f"{label:{width}}  {rate:8.1f}  {rate / rate_c:5.2f}x  {ms:12.0f}  {cpu['c'] / cpu[key]:5.2f}x  {threads}"
+        )
+    print(
+        f"(load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} logical CPUs; "
+        "wall-clock figures suffer from other processes, CPU ms/photo much less)"
+    )
     ok_b, ok_a = rate_b >= GOALS["b"] * rate_c, rate_a >= GOALS["a"] * rate_c
-    print(f"goal (b) >= {GOALS['b']}x (c): {rate_b / rate_c:.2f}x {'met' if ok_b else 'MISSED'}; "
-          f"goal (a) >= {GOALS['a']}x (c): {rate_a / rate_c:.2f}x {'met' if ok_a else 'MISSED'}")
+    print(
+        f"goal (b) >= {GOALS['b']}x (c): {rate_b / rate_c:.2f}x {'met' if ok_b else 'MISSED'}; "
+        f"goal (a) >= {GOALS['a']}x (c): {rate_a / rate_c:.2f}x {'met' if ok_a else 'MISSED'}"
+    )
     return 0 if ok_a and ok_b else 1
 
 

@@ -53,8 +53,10 @@ def main() -> None:
         summary = index_folder(catalog, args.data / "photos", rule=GroupingRule("pattern", MAGENTO_PATTERN))
         model = catalog_model(catalog)
         av = catalog.article_vectors(catalog_model_id(catalog, model))
-    print(f"{summary.articles} articles, {summary.photos} photos, model {summary.model} "
-          f"(indexed in {time.perf_counter() - t0:.0f} s)")
+    print(
+        f"{summary.articles} articles, {summary.photos} photos, model {summary.model} "
+        f"(indexed in {time.perf_counter() - t0:.0f} s)"
+    )
 
     for name, (index, queries) in [
         ("groups (relevant = same style)", ev.group_queries(av, style)),
@@ -72,12 +74,17 @@ def main() -> None:
     labelled = {a: c for a, c in category.items() if a in set(av.articles)}
     for key, groups, title in [
         ("labels", None, "label suggestions (category, leave-one-out, greedy, k=10)"),
-        ("labels_style_held_out", style, "the same with each article's whole style left out (a new product "
-                                         "without siblings)"),
+        (
+            "labels_style_held_out",
+            style,
+            "the same with each article's whole style left out (a new product without siblings)",
+        ),
     ]:
         lab = evaluate_labels(index, labelled, "category", k=10, method="greedy", groups=groups)
-        print(f"\n{title} over {lab.n} articles, {lab.n_labels} labels: accuracy {lab.accuracy:.3f} at full "
-              f"coverage, coverage at >= 95% accuracy {lab.coverage_at_95:.3f} (confidence >= {lab.threshold_at_95})")
+        print(
+            f"\n{title} over {lab.n} articles, {lab.n_labels} labels: accuracy {lab.accuracy:.3f} at full "
+            f"coverage, coverage at >= 95% accuracy {lab.coverage_at_95:.3f} (confidence >= {lab.threshold_at_95})"
+        )
         print("| min confidence | coverage | accuracy |\n|---:|---:|---:|")
         for r in curve_table(lab):
             print(f"| {r['min_confidence']:.2f} | {r['coverage']:.1%} | {r['accuracy']:.1%} |")

@@ -69,8 +69,12 @@ def build_catalog(base: Path, n_photos: int, dim: int = 1280, seed: int = 0) -> 
     t0 = time.perf_counter()
     print(f"building a {n_photos:,}-photo catalog in {base} …", flush=True)
     cat = Catalog(db)
-    cat.set_settings(photo_root=str(root), grouping=GroupingRule("folder").to_dict(), model=model.manifest.name,
-                     model_manifest=str(model.manifest_path))
+    cat.set_settings(
+        photo_root=str(root),
+        grouping=GroupingRule("folder").to_dict(),
+        model=model.manifest.name,
+        model_manifest=str(model.manifest_path),
+    )
     now = time.time()
     n_cats = 40
     # Products come in families: vectors of an article sit near its family's centre, photos near the article.
@@ -91,16 +95,39 @@ def build_catalog(base: Path, n_photos: int, dim: int = 1280, seed: int = 0) -> 
             st = dst.stat()
             rel = f"{cat_name}/a{a:06d}/{view}.jpg"
             pid += 1
-            photo_rows.append({"id": pid, "article_id": a + 1, "path": rel, "raw_path": rel.encode(),
-                               "size": st.st_size, "mtime_ns": st.st_mtime_ns, "hash": None, "width": 400,
-                               "height": 500, "view": None, "status": "ok", "error": None, "added_at": now,
-                               "updated_at": now})
+            photo_rows.append(
+                {
+                    "id": pid,
+                    "article_id": a + 1,
+                    "path": rel,
+                    "raw_path": rel.encode(),
+                    "size": st.st_size,
+                    "mtime_ns": st.st_mtime_ns,
+                    "hash": None,
+                    "width": 400,
+                    "height": 500,
+                    "view": None,
+                    "status": "ok",
+                    "error": None,
+                    "added_at": now,
+                    "updated_at": now,
+                }
+            )
             vec = centre + 0.5 * rng.normal(size=dim).astype(np.float32)
             vec /= np.linalg.norm(vec)
-            vec_rows.append({"photo_id": pid, "model_id": model_id, "dim": dim, "data": vec.astype("<f4").tobytes()})
+            vec_rows.append(
+                {"photo_id": pid, "model_id": model_id, "dim": dim, "data": vec.astype("<f4").tobytes()}
+            )
         if a % 3 == 0:
-            label_rows.append({"article": key, "field": "category", "value": f"family{a % 50}", "source": "import",
-                               "updated_at": now})
+            label_rows.append(
+                {
+                    "article": key,
+                    "field": "category",
+                    "value": f"family{a % 50}",
+                    "source": "import",
+                    "updated_at": now,
+                }
+            )
         if len(vec_rows) >= 20000:
             _flush(cat, art_rows, photo_rows, vec_rows, label_rows)
             print(f"  {pid:,} photos", flush=True)
@@ -189,8 +216,12 @@ class StallMeter:
         import numpy as np
 
         late = np.array(self.lateness or [0.0]) * 1000
-        return {"ticks": len(self.lateness), "max_ms": float(late.max()), "p99_ms": float(np.percentile(late, 99)),
-                "over_50ms": int((late > 50).sum())}
+        return {
+            "ticks": len(self.lateness),
+            "max_ms": float(late.max()),
+            "p99_ms": float(np.percentile(late, 99)),
+            "over_50ms": int((late > 50).sum()),
+        }
 
 
 def wait_until(app, cond, timeout: float = 600.0) -> None:
@@ -206,8 +237,12 @@ def percentiles(values: list[float]) -> dict:
     import numpy as np
 
     a = np.array(values)
-    return {"n": len(values), "p50_ms": round(float(np.percentile(a, 50)), 1),
-            "p95_ms": round(float(np.percentile(a, 95)), 1), "max_ms": round(float(a.max()), 1)}
+    return {
+        "n": len(values),
+        "p50_ms": round(float(np.percentile(a, 50)), 1),
+        "p95_ms": round(float(np.percentile(a, 95)), 1),
+        "max_ms": round(float(a.max()), 1),
+    }
 
 
 def in_process(db: Path, base: Path, queries: int, index_photos: int) -> dict:
@@ -256,8 +291,11 @@ def in_process(db: Path, base: Path, queries: int, index_photos: int) -> dict:
             wait_until(app, lambda a=article: bool(shown) and shown[-1].query.articles == [a])
             (steps if i % 2 else times).append((time.perf_counter() - t) * 1000)
             engine.append(shown[-1].elapsed_ms)
-        latency[method] = {"jump": percentiles(times), "next": percentiles(steps),
-                           "search_alone": percentiles(engine)}
+        latency[method] = {
+            "jump": percentiles(times),
+            "next": percentiles(steps),
+            "search_alone": percentiles(engine),
+        }
     results["selection_to_results"] = latency
     # a burst: 15 selections 20 ms apart, as when an arrow key is held down
     w.similar.method.setCurrentIndex(w.similar.method.findData("greedy"))
@@ -271,8 +309,11 @@ def in_process(db: Path, base: Path, queries: int, index_photos: int) -> dict:
         while time.perf_counter() < end:
             app.processEvents()
     wait_until(app, lambda: bool(shown) and shown[-1].query.articles == [burst[-1]])
-    results["burst"] = {"selections": len(burst), "results_shown": len(shown),
-                        "last_result_after_last_selection_ms": round((time.perf_counter() - t) * 1000 - 15 * 20, 1)}
+    results["burst"] = {
+        "selections": len(burst),
+        "results_shown": len(shown),
+        "last_result_after_last_selection_ms": round((time.perf_counter() - t) * 1000 - 15 * 20, 1),
+    }
 
     # indexing: add real photos, run Update index with the bundled model, scroll meanwhile
     if index_photos > 0:
@@ -303,15 +344,19 @@ def in_process(db: Path, base: Path, queries: int, index_photos: int) -> dict:
         index_s = time.perf_counter() - t
         during = meter.summary()
         meter.lateness.clear()
-        wait_until(app, lambda: w.engine is not None and w.snapshot is not None and not w.runner.busy(), timeout=600)
+        wait_until(
+            app, lambda: w.engine is not None and w.snapshot is not None and not w.runner.busy(), timeout=600
+        )
         after = meter.summary()
         meter.stop()
         scroller.stop()
         summary = finished[0]
         results["indexing"] = {
-            "new_photos": getattr(summary, "new", None), "seconds": round(index_s, 1),
+            "new_photos": getattr(summary, "new", None),
+            "seconds": round(index_s, 1),
             "photos_per_s": getattr(summary, "photos_per_s", None),
-            "ui_stall_during_index": during, "ui_stall_reloading_after": after,
+            "ui_stall_during_index": during,
+            "ui_stall_reloading_after": after,
         }
         # Leave the catalog as it was: remove the added photos and let an update drop their rows.
         shutil.rmtree(new)
@@ -343,15 +388,23 @@ def main(argv: list[str] | None = None) -> int:
         db = build_catalog(base, args.photos)
         starts = []
         for _ in range(3):
-            proc = subprocess.run([sys.executable, __file__, "--child-start", str(db)], capture_output=True,
-                                  text=True, timeout=300, env=dict(os.environ))
+            proc = subprocess.run(
+                [sys.executable, __file__, "--child-start", str(db)],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                env=dict(os.environ),
+            )
             line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
             if line is None:
                 print(proc.stderr[-2000:])
                 raise SystemExit("the start-up run failed")
             starts.append(json.loads(line[7:]))
-        report = {"start_to_first_grid_paint_s": [round(s["first_grid_paint_s"], 2) for s in starts],
-                  "snapshot_load_s": [s["snapshot_load_s"] for s in starts], "grid_rows": starts[0]["rows"]}
+        report = {
+            "start_to_first_grid_paint_s": [round(s["first_grid_paint_s"], 2) for s in starts],
+            "snapshot_load_s": [s["snapshot_load_s"] for s in starts],
+            "grid_rows": starts[0]["rows"],
+        }
         report.update(in_process(db, base, args.queries, args.index_photos))
         print(json.dumps(report, indent=2))
     finally:

@@ -41,8 +41,10 @@ def main() -> None:
     model = resolve_model(args.model)
     threads = physical_cores()
     files = list(walk_photos(args.photos))
-    print(f"model {model.manifest.name} ({model.manifest.precision}), {len(files)} photos in {args.photos}, "
-          f"batch {args.batch_size}, encoder threads {threads}, cpu count {os.cpu_count()}")
+    print(
+        f"model {model.manifest.name} ({model.manifest.precision}), {len(files)} photos in {args.photos}, "
+        f"batch {args.batch_size}, encoder threads {threads}, cpu count {os.cpu_count()}"
+    )
 
     work = Path(tempfile.mkdtemp(prefix="lookalike-bench-"))
     encoder = Encoder(model, device="cpu", threads=threads)
@@ -55,7 +57,7 @@ def main() -> None:
     encoder.encode(tensors[: args.batch_size])
     t0, c0 = time.perf_counter(), time.process_time()
     for start in range(0, len(tensors), args.batch_size):
-        encoder.encode(tensors[start:start + args.batch_size])
+        encoder.encode(tensors[start : start + args.batch_size])
     bare = len(tensors) / (time.perf_counter() - t0)
     enc_cpu_ms = (time.process_time() - c0) / len(tensors) * 1e3
     del tensors
@@ -67,15 +69,17 @@ def main() -> None:
     catalog = Catalog(work / "e2e.sqlite")
     opts = IndexOptions(batch_size=args.batch_size, workers=args.workers, threads=threads)
     t0 = time.perf_counter()
-    summary = index_folder(catalog, args.photos, rule=GroupingRule("pattern", MAGENTO_PATTERN), options=opts,
-                           encoder=encoder)
+    summary = index_folder(
+        catalog, args.photos, rule=GroupingRule("pattern", MAGENTO_PATTERN), options=opts, encoder=encoder
+    )
     e2e_total = time.perf_counter() - t0
     e2e = summary.embedded / e2e_total
     t0 = time.perf_counter()
     again = index_folder(catalog, args.photos, options=opts)
     unchanged_725 = time.perf_counter() - t0
     size = catalog.path.stat().st_size + sum(
-        p.stat().st_size for p in catalog.path.parent.glob(catalog.path.name + "-*"))
+        p.stat().st_size for p in catalog.path.parent.glob(catalog.path.name + "-*")
+    )
     catalog.close()
 
     # unchanged re-index of 1,000 photos: the dataset plus hard-linked copies under other names

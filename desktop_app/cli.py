@@ -18,32 +18,48 @@ from desktop_app.core.errors import UserError
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", type=Path, help="catalog file (default: the photo folder's catalog in the user "
-                   "data folder, or the catalog used last)")
+    p.add_argument(
+        "--db",
+        type=Path,
+        help="catalog file (default: the photo folder's catalog in the user "
+        "data folder, or the catalog used last)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lookalike", description="Find look-alike products in photo folders.")
+    parser = argparse.ArgumentParser(
+        prog="lookalike", description="Find look-alike products in photo folders."
+    )
     parser.add_argument("--version", action="version", version=f"lookalike {__version__}")
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("index", help="index a photo folder into its catalog (incremental)")
     p.add_argument("photos_dir", type=Path)
-    p.add_argument("--pattern", help="group by file name: regex over the stem with a named group 'article' "
-                   "and optionally 'view'; 'magento' for <article>_<view> names")
+    p.add_argument(
+        "--pattern",
+        help="group by file name: regex over the stem with a named group 'article' "
+        "and optionally 'view'; 'magento' for <article>_<view> names",
+    )
     p.add_argument("--folders", action="store_true", help="group by folder (one article per folder)")
     p.add_argument("--model", help="model name, or a model's .onnx / .manifest.json file")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "tensorrt"])
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--workers", type=int, help="decode threads")
     fit = p.add_mutually_exclusive_group()
-    fit.add_argument("--letterbox", action="store_true",
-                     help="fit whole photos into the model input, padded white (stored with the catalog)")
+    fit.add_argument(
+        "--letterbox",
+        action="store_true",
+        help="fit whole photos into the model input, padded white (stored with the catalog)",
+    )
     fit.add_argument("--crop", action="store_true", help="back to the model's own resize and crop")
     mir = p.add_mutually_exclusive_group()
-    mir.add_argument("--mirror", action="store_true", default=None,
-                     help="average each photo's vector with its mirror image's (twice the work; stored)")
+    mir.add_argument(
+        "--mirror",
+        action="store_true",
+        default=None,
+        help="average each photo's vector with its mirror image's (twice the work; stored)",
+    )
     mir.add_argument("--no-mirror", dest="mirror", action="store_false", help="turn mirror averaging off")
     p.add_argument("--no-progress", action="store_true")
     _add_common(p)
@@ -75,13 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", type=Path, help="write the matrix as CSV")
     _add_common(p)
 
-    for name, text in [("evaluate", "measure search quality per method (Recall@K, mAP)"),
-                       ("tune", "grid over method, s and m; store the best as the catalog default")]:
+    for name, text in [
+        ("evaluate", "measure search quality per method (Recall@K, mAP)"),
+        ("tune", "grid over method, s and m; store the best as the catalog default"),
+    ]:
         p = sub.add_parser(name, help=text)
         proto = p.add_mutually_exclusive_group(required=True)
         proto.add_argument("--groups", type=Path, help="CSV with columns article, group")
         proto.add_argument("--split", action="store_true", help="split articles into halves and re-find them")
-        p.add_argument("--min-photos", type=int, default=2, help="with --split: articles with at least this many")
+        p.add_argument(
+            "--min-photos", type=int, default=2, help="with --split: articles with at least this many"
+        )
         p.add_argument("--seed", type=int, default=0)
         if name == "evaluate":
             p.add_argument("--method", nargs="+", default=None, help="methods (default: all)")
@@ -95,8 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--folder-level", type=int, help="use the folder at this depth (0 = top) as label")
     lp.add_argument("--field", default="category")
     _add_common(lp)
-    for name, text in [("suggest", "suggest labels for unlabelled articles"),
-                       ("accept", "accept suggestions with at least --min-confidence")]:
+    for name, text in [
+        ("suggest", "suggest labels for unlabelled articles"),
+        ("accept", "accept suggestions with at least --min-confidence"),
+    ]:
         lp = lsub.add_parser(name, help=text)
         lp.add_argument("--field", default="category")
         lp.add_argument("--k", type=int, default=10, help="labelled neighbours that vote")
@@ -113,8 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--k", type=int, default=10)
     lp.add_argument("--method", default=None)
     lp.add_argument("--plot", type=Path, help="write the coverage/accuracy curve as a PNG")
-    lp.add_argument("--groups", type=Path, help="CSV article,group: leave out the query's whole group "
-                    "(e.g. all colours of its style) to measure products without siblings")
+    lp.add_argument(
+        "--groups",
+        type=Path,
+        help="CSV article,group: leave out the query's whole group "
+        "(e.g. all colours of its style) to measure products without siblings",
+    )
     _add_common(lp)
     lp = lsub.add_parser("set", help="set (or with no value, clear) a label on articles")
     lp.add_argument("articles", nargs="+")
@@ -203,9 +229,13 @@ def cmd_index(args) -> int:
         raise UserError(f"The photo folder {args.photos_dir} does not exist.")
     rule = _rule_from_args(args)
     with _open_catalog(args, photo_dir=args.photos_dir, create=True) as catalog:
-        opts = IndexOptions(batch_size=args.batch_size, workers=args.workers, device=args.device,
-                            resize="letterbox" if args.letterbox else "model" if args.crop else None,
-                            mirror=args.mirror)
+        opts = IndexOptions(
+            batch_size=args.batch_size,
+            workers=args.workers,
+            device=args.device,
+            resize="letterbox" if args.letterbox else "model" if args.crop else None,
+            mirror=args.mirror,
+        )
         bar = None
         show = not args.no_progress and not args.json and sys.stderr.isatty()
 
@@ -221,8 +251,9 @@ def cmd_index(args) -> int:
             bar.refresh()
 
         try:
-            summary = index_folder(catalog, args.photos_dir, rule=rule, model=args.model, options=opts,
-                                   progress=progress)
+            summary = index_folder(
+                catalog, args.photos_dir, rule=rule, model=args.model, options=opts, progress=progress
+            )
         finally:
             if bar is not None:
                 bar.close()
@@ -234,8 +265,10 @@ def cmd_index(args) -> int:
     print(f"Grouping  {s.rule}")
     print(f"Model     {s.model} on {s.device}")
     print(f"Articles  {s.articles}   photos {s.photos}")
-    print(f"This run  new {s.new}, changed {s.changed}, moved {s.moved}, removed {s.removed}, "
-          f"re-embedded {s.reembedded}, unchanged {s.unchanged}")
+    print(
+        f"This run  new {s.new}, changed {s.changed}, moved {s.moved}, removed {s.removed}, "
+        f"re-embedded {s.reembedded}, unchanged {s.unchanged}"
+    )
     if s.unmatched:
         print(f"          {s.unmatched} photos did not match the pattern and are single-photo articles")
     if s.skipped:
@@ -275,8 +308,10 @@ def cmd_stats(args) -> int:
     print(f"Photos in {info['photo_root']}")
     print(f"Grouping  {GroupingRule.from_dict(info['grouping']).describe()}")
     print(f"Model     {info['model']}")
-    print(f"Articles  {counts['articles']}   photos {counts['photos']} ({counts['photos_ok']} usable, "
-          f"{counts['photos_error']} skipped)   labelled articles {counts['labelled_articles']}")
+    print(
+        f"Articles  {counts['articles']}   photos {counts['photos']} ({counts['photos_ok']} usable, "
+        f"{counts['photos_error']} skipped)   labelled articles {counts['labelled_articles']}"
+    )
     for model_id, n in counts["vectors_by_model"].items():
         print(f"Vectors   {n} from {model_id}")
     if last:
@@ -298,7 +333,9 @@ def cmd_similar(args) -> int:
         model_id = catalog_model_id(catalog, model)
         av = catalog.article_vectors(model_id)
         if av.n_photos == 0:
-            raise UserError("The catalog has no embedded photos for its model yet; run lookalike index first.")
+            raise UserError(
+                "The catalog has no embedded photos for its model yet; run lookalike index first."
+            )
         queries = None
         if args.image:
             resize, mirror = preprocessing(catalog, model.manifest)
@@ -325,8 +362,13 @@ def _similar_photos(args, av, queries) -> int:
     for row in order:
         if int(av.article_of_row[row]) in exclude:
             continue
-        hits.append({"path": av.paths[row], "article": av.articles[av.article_of_row[row]],
-                     "score": round(float(sims[row]), 4)})
+        hits.append(
+            {
+                "path": av.paths[row],
+                "article": av.articles[av.article_of_row[row]],
+                "score": round(float(sims[row]), 4),
+            }
+        )
         if len(hits) >= args.top:
             break
     if args.json:
@@ -339,8 +381,14 @@ def _similar_photos(args, av, queries) -> int:
 
 def _search_defaults(catalog, args) -> tuple[str, float | None, int | None]:
     method = getattr(args, "method", None) or catalog.get_setting("method") or "greedy"
-    threshold = args.threshold if getattr(args, "threshold", None) is not None else catalog.get_setting("threshold")
-    m = args.max_matches if getattr(args, "max_matches", None) is not None else catalog.get_setting("max_matches")
+    threshold = (
+        args.threshold if getattr(args, "threshold", None) is not None else catalog.get_setting("threshold")
+    )
+    m = (
+        args.max_matches
+        if getattr(args, "max_matches", None) is not None
+        else catalog.get_setting("max_matches")
+    )
     return method, threshold, m
 
 
@@ -361,18 +409,51 @@ def _similar_articles(args, catalog, av, queries) -> int:
                 raise UserError(f"Article {name!r} is not in the catalog or has no embedded photo.")
         query = names if args.articles else names[0]
     try:
-        res = index.search(query, method, args.top, threshold=threshold, max_matches=m, label=label,
-                           folder=args.folder, n_pairs=3)
+        res = index.search(
+            query,
+            method,
+            args.top,
+            threshold=threshold,
+            max_matches=m,
+            label=label,
+            folder=args.folder,
+            n_pairs=3,
+        )
     except ValueError as exc:
         raise UserError(str(exc)) from exc
     if args.json:
-        print(json.dumps({
-            "method": method, "threshold": threshold, "max_matches": m, "mode": res.mode,
-            "elapsed_ms": round(res.elapsed_ms, 2),
-            "hits": [{"article": h.article, "score": _num(h.score), "passed": h.passed, "fallback": h.fallback,
-                      "pairs": [{"query_path": p.query_path, "path": p.path, "sim": round(p.sim, 4),
-                                 "rank": p.rank, "used": p.used, "reason": p.reason} for p in h.pairs]}
-                     for h in res.hits]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "method": method,
+                    "threshold": threshold,
+                    "max_matches": m,
+                    "mode": res.mode,
+                    "elapsed_ms": round(res.elapsed_ms, 2),
+                    "hits": [
+                        {
+                            "article": h.article,
+                            "score": _num(h.score),
+                            "passed": h.passed,
+                            "fallback": h.fallback,
+                            "pairs": [
+                                {
+                                    "query_path": p.query_path,
+                                    "path": p.path,
+                                    "sim": round(p.sim, 4),
+                                    "rank": p.rank,
+                                    "used": p.used,
+                                    "reason": p.reason,
+                                }
+                                for p in h.pairs
+                            ],
+                        }
+                        for h in res.hits
+                    ],
+                },
+                indent=2,
+            )
+        )
         return 0
     opts = f"s={threshold}" if threshold is not None else ""
     opts += f" m={m}" if m is not None else ""
@@ -409,7 +490,9 @@ def cmd_inspect(args) -> int:
         for art in (args.article_a, args.article_b):
             missing[art] = [r.path for r in catalog.photos_of(art) if r.status != "ok"]
         try:
-            ins = inspect_articles(av, args.article_a, args.article_b, args.threshold, args.max_matches, missing)
+            ins = inspect_articles(
+                av, args.article_a, args.article_b, args.threshold, args.max_matches, missing
+            )
         except ValueError as exc:
             raise UserError(str(exc)) from exc
         if args.csv:
@@ -427,11 +510,15 @@ def cmd_inspect(args) -> int:
     for i, p in enumerate(ins.paths_a):
         print(f"{p:<{width}}  " + "".join(f"{v:>9.3f}" for v in ins.matrix[i]))
     for m, res in ins.results.items():
-        pairs = ", ".join(f"({p.row + 1},{p.col + 1}) {p.sim:.3f}{'' if p.used else ' [' + p.reason + ']'}"
-                          for p in res.pairs)
+        pairs = ", ".join(
+            f"({p.row + 1},{p.col + 1}) {p.sim:.3f}{'' if p.used else ' [' + p.reason + ']'}"
+            for p in res.pairs
+        )
         score = _num(res.score)
-        print(f"{m:<10} score {score if score is not None else 'n/a'}  {pairs}"
-              + (f"  (fell back to {res.fallback})" if res.fallback else ""))
+        print(
+            f"{m:<10} score {score if score is not None else 'n/a'}  {pairs}"
+            + (f"  (fell back to {res.fallback})" if res.fallback else "")
+        )
     print(compare_line(ins))
     return 0
 
@@ -462,10 +549,16 @@ def cmd_evaluate(args) -> int:
             scores = ev.evaluate(index, queries, specs)
         except ValueError as exc:
             raise UserError(str(exc)) from exc
-    protocol = f"groups from {args.groups}" if args.groups else f"split (articles with >= {args.min_photos} photos)"
+    protocol = (
+        f"groups from {args.groups}" if args.groups else f"split (articles with >= {args.min_photos} photos)"
+    )
     if args.json:
-        print(json.dumps({"protocol": protocol, "queries": len(queries),
-                          "results": [s.to_dict() for s in scores]}, indent=2))
+        print(
+            json.dumps(
+                {"protocol": protocol, "queries": len(queries), "results": [s.to_dict() for s in scores]},
+                indent=2,
+            )
+        )
     else:
         _print_scores(scores, f"{protocol}: {len(queries)} queries over {index.n_articles} articles")
     return 0
@@ -483,7 +576,9 @@ def cmd_tune(args) -> int:
     if args.json:
         print(json.dumps({"best": top.to_dict(), "results": [s.to_dict() for s in scores_sorted]}, indent=2))
     else:
-        _print_scores(scores_sorted, f"{len(queries)} queries; grid of {len(scores) - 1} settings, best first")
+        _print_scores(
+            scores_sorted, f"{len(queries)} queries; grid of {len(scores) - 1} settings, best first"
+        )
         print(f"Stored as the catalog default: {top.label} (mAP {top.map:.3f}, R@1 {top.recall[1]:.3f})")
     return 0
 
@@ -502,28 +597,42 @@ def cmd_labels(args) -> int:
             if args.json:
                 print(json.dumps(out, indent=2))
             else:
-                print(f"Applied {rep.applied} labels." + (f" {len(rep.unknown)} not in the catalog: "
-                      + ", ".join(rep.unknown[:10]) if rep.unknown else ""))
+                print(
+                    f"Applied {rep.applied} labels."
+                    + (
+                        f" {len(rep.unknown)} not in the catalog: " + ", ".join(rep.unknown[:10])
+                        if rep.unknown
+                        else ""
+                    )
+                )
             return 0
         if cmd == "export":
             n = lab.export_labels(catalog, args.output, args.format)
-            print(json.dumps({"written": n, "path": str(args.output)}) if args.json
-                  else f"Wrote {n} labels to {args.output}")
+            print(
+                json.dumps({"written": n, "path": str(args.output)})
+                if args.json
+                else f"Wrote {n} labels to {args.output}"
+            )
             return 0
         if cmd == "set":
             unknown = [a for a in args.articles if a not in set(catalog.article_keys())]
             if unknown:
                 raise UserError(f"Not in the catalog: {', '.join(unknown)}")
             catalog.set_labels([(a, args.field, args.value) for a in args.articles])
-            print(json.dumps({"updated": len(args.articles)}) if args.json else f"Updated {len(args.articles)}")
+            print(
+                json.dumps({"updated": len(args.articles)}) if args.json else f"Updated {len(args.articles)}"
+            )
             return 0
         if cmd == "undo":
             ev = catalog.undo_last_label_event(args.field)
             if args.json:
                 print(json.dumps({"undone": ev}, default=str))
             else:
-                print("Nothing to undo." if ev is None else
-                      f"Undid {ev['action']} of {ev['article']} ({ev['field']}): back to {ev['old_value'] or '(none)'}")
+                print(
+                    "Nothing to undo."
+                    if ev is None
+                    else f"Undid {ev['action']} of {ev['article']} ({ev['field']}): back to {ev['old_value'] or '(none)'}"
+                )
             return 0
         from desktop_app.core.search import SearchIndex
 
@@ -543,30 +652,43 @@ def cmd_labels(args) -> int:
                 print(json.dumps({**result.to_dict(), "table": table}, indent=2))
             else:
                 scope = "leave-group-out" if groups else "leave-one-out"
-                print(f"{scope} over {result.n} labelled articles ({result.n_labels} labels), {method}, k={args.k}")
+                print(
+                    f"{scope} over {result.n} labelled articles ({result.n_labels} labels), {method}, k={args.k}"
+                )
                 print(f"Accuracy at full coverage: {result.accuracy:.1%}")
-                t95 = f" (confidence >= {result.threshold_at_95:.2f})" if result.threshold_at_95 is not None else ""
+                t95 = (
+                    f" (confidence >= {result.threshold_at_95:.2f})"
+                    if result.threshold_at_95 is not None
+                    else ""
+                )
                 print(f"Coverage at >= 95% accuracy: {result.coverage_at_95:.1%}{t95}")
                 print(f"{'min confidence':>15}{'coverage':>10}{'accuracy':>10}")
                 for r in table:
                     print(f"{r['min_confidence']:>15.2f}{r['coverage']:>10.1%}{r['accuracy']:>10.1%}")
             return 0
-        suggestions = lab.suggest_unlabelled(catalog, index, args.field, args.k, method, args.min_confidence,
-                                             args.order)
+        suggestions = lab.suggest_unlabelled(
+            catalog, index, args.field, args.k, method, args.min_confidence, args.order
+        )
         if cmd == "accept":
             chosen = [s for s in suggestions if s.label is not None and s.confidence >= args.min_confidence]
-            catalog.set_labels([(s.article, args.field, s.label) for s in chosen], source="accepted",
-                               action="accept")
-            print(json.dumps({"accepted": len(chosen)}) if args.json else
-                  f"Accepted {len(chosen)} suggestions with confidence >= {args.min_confidence:.2f}")
+            catalog.set_labels(
+                [(s.article, args.field, s.label) for s in chosen], source="accepted", action="accept"
+            )
+            print(
+                json.dumps({"accepted": len(chosen)})
+                if args.json
+                else f"Accepted {len(chosen)} suggestions with confidence >= {args.min_confidence:.2f}"
+            )
             return 0
         if args.json:
             print(json.dumps([s.to_dict() for s in suggestions], indent=2))
         else:
             for s in suggestions:
                 alts = ", ".join(f"{a} {c:.2f}" for a, c in s.alternatives[1:])
-                print(f"{s.article:<32} {s.label or '(no suggestion)':<22} {s.confidence:.2f}"
-                      + (f"   also: {alts}" if alts else ""))
+                print(
+                    f"{s.article:<32} {s.label or '(no suggestion)':<22} {s.confidence:.2f}"
+                    + (f"   also: {alts}" if alts else "")
+                )
         return 0
 
 
@@ -590,11 +712,15 @@ def _missing_qt_system_libs() -> str | None:
     if sys.platform != "linux" or os.environ.get("QT_QPA_PLATFORM") or os.environ.get("WAYLAND_DISPLAY"):
         return None
     if not os.environ.get("DISPLAY"):
-        return ("No screen found (DISPLAY is not set). Run Lookalike on a desktop, or use the CLI "
-                "(lookalike --help).")
+        return (
+            "No screen found (DISPLAY is not set). Run Lookalike on a desktop, or use the CLI "
+            "(lookalike --help)."
+        )
     if ctypes.util.find_library("xcb-cursor") is None:
-        return ("Qt needs the system library libxcb-cursor0 to open a window on X11. Install it "
-                "(Debian/Ubuntu: sudo apt-get install libxcb-cursor0) and start Lookalike again.")
+        return (
+            "Qt needs the system library libxcb-cursor0 to open a window on X11. Install it "
+            "(Debian/Ubuntu: sudo apt-get install libxcb-cursor0) and start Lookalike again."
+        )
     xcb_name = ctypes.util.find_library("xcb")
     if xcb_name:
         xcb = ctypes.CDLL(xcb_name)
@@ -651,27 +777,55 @@ def cmd_demo(args) -> int:
             # Label every other article from the sample's ground truth: the rest is left for suggestions.
             rows = list(csv.DictReader(open(sample / "manifest.csv", encoding="utf-8")))
             cats = dict(sorted({r["article"]: r["category"] for r in rows}.items()))
-            catalog.set_labels([(a, "category", c) for a, c in list(cats.items())[::2]], source="import",
-                               action="import")
+            catalog.set_labels(
+                [(a, "category", c) for a, c in list(cats.items())[::2]], source="import", action="import"
+            )
         remember_catalog(catalog.path)
         first = catalog.article_keys()[0]
     if not args.json:
-        print(f"Demo catalog {db}: {summary.articles} articles, {summary.photos} photos "
-              f"({summary.embedded} embedded now) with {summary.model} on {summary.device}.")
-        print("This model is an ImageNet classifier's features (EfficientNet-Lite0), not CLIP; "
-              "see `lookalike models list` for CLIP.")
+        print(
+            f"Demo catalog {db}: {summary.articles} articles, {summary.photos} photos "
+            f"({summary.embedded} embedded now) with {summary.model} on {summary.device}."
+        )
+        print(
+            "This model is an ImageNet classifier's features (EfficientNet-Lite0), not CLIP; "
+            "see `lookalike models list` for CLIP."
+        )
     if not args.no_gui and not _has_display():
-        print("No screen here (no DISPLAY or WAYLAND_DISPLAY): showing the result in the terminal instead. "
-              "Run `lookalike gui` on a desktop to browse it.")
+        print(
+            "No screen here (no DISPLAY or WAYLAND_DISPLAY): showing the result in the terminal instead. "
+            "Run `lookalike gui` on a desktop to browse it."
+        )
         args.no_gui = True
     if args.no_gui:
-        ns = argparse.Namespace(db=db, json=args.json, article=first, articles=None, image=None, photos=False,
-                                method=None, threshold=None, max_matches=None, top=5, label=None, folder=None)
+        ns = argparse.Namespace(
+            db=db,
+            json=args.json,
+            article=first,
+            articles=None,
+            image=None,
+            photos=False,
+            method=None,
+            threshold=None,
+            max_matches=None,
+            top=5,
+            label=None,
+            folder=None,
+        )
         if not args.json:
             print(f"\nMost similar to {first}:")
         return cmd_similar(ns)
     return _run_gui(Path(db))
 
 
-COMMANDS = {"index": cmd_index, "stats": cmd_stats, "similar": cmd_similar, "gui": cmd_gui, "demo": cmd_demo,
-            "inspect": cmd_inspect, "evaluate": cmd_evaluate, "tune": cmd_tune, "labels": cmd_labels}
+COMMANDS = {
+    "index": cmd_index,
+    "stats": cmd_stats,
+    "similar": cmd_similar,
+    "gui": cmd_gui,
+    "demo": cmd_demo,
+    "inspect": cmd_inspect,
+    "evaluate": cmd_evaluate,
+    "tune": cmd_tune,
+    "labels": cmd_labels,
+}

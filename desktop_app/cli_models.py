@@ -28,14 +28,19 @@ def add_models_parser(subparsers) -> argparse.ArgumentParser:
     models.set_defaults(handler=_guarded(_cmd_list), json=False, device="auto")
     sub = models.add_subparsers(dest="models_command")
 
-    p = sub.add_parser("list", help="installed and known models, with size, precision, licence and the default")
+    p = sub.add_parser(
+        "list", help="installed and known models, with size, precision, licence and the default"
+    )
     p.add_argument("--device", default="auto", choices=DEVICES, help="device the default is chosen for")
     _add_json(p)
     p.set_defaults(handler=_guarded(_cmd_list))
 
     p = sub.add_parser("fetch", help="download a known model (resumes a cut download, checks its sha256)")
     p.add_argument("name", help="a known model, e.g. clip-vit-b32-int8 (see `lookalike models list`)")
-    p.add_argument("--mirror", help="base URL of a mirror with the hub's layout (default: $LOOKALIKE_MODEL_MIRROR or the hub)")
+    p.add_argument(
+        "--mirror",
+        help="base URL of a mirror with the hub's layout (default: $LOOKALIKE_MODEL_MIRROR or the hub)",
+    )
     p.add_argument("--force", action="store_true", help="download again even if installed")
     p.add_argument("--no-progress", action="store_true")
     _add_json(p)
@@ -43,14 +48,20 @@ def add_models_parser(subparsers) -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", help="install an ONNX file from disk (no network needed)")
     p.add_argument("file", type=Path, help="the .onnx file")
-    p.add_argument("--manifest", type=Path, help="its manifest JSON (default: FILE's .manifest.json, or a known model by checksum)")
+    p.add_argument(
+        "--manifest",
+        type=Path,
+        help="its manifest JSON (default: FILE's .manifest.json, or a known model by checksum)",
+    )
     p.add_argument("--as", dest="known_as", metavar="KNOWN", help="the file is this known model's download")
     p.add_argument("--name", help="install under this name")
     p.add_argument("--force", action="store_true", help="replace a different model of the same name")
     _add_json(p)
     p.set_defaults(handler=_guarded(_cmd_import))
 
-    p = sub.add_parser("export", help="export a CLIP checkpoint to ONNX and install it (needs the [export] extra)")
+    p = sub.add_parser(
+        "export", help="export a CLIP checkpoint to ONNX and install it (needs the [export] extra)"
+    )
     p.add_argument("source", help="hub id (e.g. openai/clip-vit-base-patch32) or a local checkpoint folder")
     precision = p.add_mutually_exclusive_group()
     precision.add_argument("--fp16", action="store_true", help="half precision (GPU)")
@@ -111,13 +122,19 @@ def _cmd_list(args: argparse.Namespace) -> int:
     except UserError:
         default = ""
     if args.json:
-        print(json.dumps({"default": default, "device": device, "models": [r.to_dict() for r in rows]}, indent=2))
+        print(
+            json.dumps(
+                {"default": default, "device": device, "models": [r.to_dict() for r in rows]}, indent=2
+            )
+        )
         return 0
     header = ("", "NAME", "STATUS", "PRECISION", "SIZE", "LICENCE", "NOTE")
     lines = [header]
     for r in rows:
         note = r.problem or ("download not pinned" if r.status == "available" and not r.pinned else "")
-        lines.append(("*" if r.default else "", r.name, r.status, r.precision, _size(r.size), r.licence, note))
+        lines.append(
+            ("*" if r.default else "", r.name, r.status, r.precision, _size(r.size), r.licence, note)
+        )
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     for line in lines:
         print("  ".join(str(v).ljust(w) for v, w in zip(line, widths)).rstrip())
@@ -140,8 +157,16 @@ class _Bar:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, initial=done, unit="B", unit_scale=True, unit_divisor=1024,
-                            desc=self.name, file=sys.stderr, leave=True)
+            self.bar = tqdm(
+                total=total,
+                initial=done,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=self.name,
+                file=sys.stderr,
+                leave=True,
+            )
         self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
@@ -159,11 +184,23 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
         bar.close()
     m = result.model.manifest
     if args.json:
-        print(json.dumps({
-            "name": m.name, "precision": m.precision, "path": str(result.model.onnx_path), "bytes": result.bytes,
-            "sha256": m.sha256, "verified": result.verified, "resumed_from": result.resumed_from,
-            "already_installed": result.already_installed, "url": result.url, "warning": result.warning,
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "name": m.name,
+                    "precision": m.precision,
+                    "path": str(result.model.onnx_path),
+                    "bytes": result.bytes,
+                    "sha256": m.sha256,
+                    "verified": result.verified,
+                    "resumed_from": result.resumed_from,
+                    "already_installed": result.already_installed,
+                    "url": result.url,
+                    "warning": result.warning,
+                },
+                indent=2,
+            )
+        )
         return 0
     if result.already_installed:
         print(f"{m.name} is already installed ({result.model.onnx_path}); --force downloads it again.")
@@ -172,7 +209,9 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
         print(f"warning: {result.warning}", file=sys.stderr)
     resumed = f", resumed at {_size(result.resumed_from)}" if result.resumed_from else ""
     check = "size and sha256 verified" if result.verified else "shape-checked"
-    print(f"Installed {m.name} ({m.precision}, {_size(result.bytes)}{resumed}, {check}) in {result.model.onnx_path.parent}")
+    print(
+        f"Installed {m.name} ({m.precision}, {_size(result.bytes)}{resumed}, {check}) in {result.model.onnx_path.parent}"
+    )
     return 0
 
 
@@ -182,11 +221,23 @@ def _cmd_import(args: argparse.Namespace) -> int:
     model = import_model(args.file, args.manifest, name=args.name, known_as=args.known_as, force=args.force)
     m = model.manifest
     if args.json:
-        print(json.dumps({"name": m.name, "precision": m.precision, "dim": m.dim, "path": str(model.onnx_path),
-                          "sha256": m.sha256}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "name": m.name,
+                    "precision": m.precision,
+                    "dim": m.dim,
+                    "path": str(model.onnx_path),
+                    "sha256": m.sha256,
+                },
+                indent=2,
+            )
+        )
     else:
-        print(f"Imported {m.name} ({m.precision}, {m.dim}-d, input {m.input_name} "
-              f"{m.input_size[0]}x{m.input_size[1]}) into {model.onnx_path.parent}")
+        print(
+            f"Imported {m.name} ({m.precision}, {m.dim}-d, input {m.input_name} "
+            f"{m.input_size[0]}x{m.input_size[1]}) into {model.onnx_path.parent}"
+        )
     return 0
 
 
@@ -205,9 +256,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
         )
     argv = [sys.executable, str(EXPORT_SCRIPT), args.source]
     argv += ["--fp16"] if args.fp16 else ["--int8"] if args.int8 else []
-    for flag, value in (("--name", args.name), ("--out", args.out), ("--photos", args.photos),
-                        ("--verify-photos", args.verify_photos), ("--revision", args.revision),
-                        ("--licence", args.licence)):
+    for flag, value in (
+        ("--name", args.name),
+        ("--out", args.out),
+        ("--photos", args.photos),
+        ("--verify-photos", args.verify_photos),
+        ("--revision", args.revision),
+        ("--licence", args.licence),
+    ):
         if value is not None:
             argv += [flag, str(value)]
     if args.force:
@@ -220,13 +276,17 @@ def _cmd_export(args: argparse.Namespace) -> int:
         if args.json and proc.stdout:
             sys.stderr.write(proc.stdout)
         if proc.returncode != 0 or not result_path.is_file():
-            raise UserError(f"The export of {args.source} failed (see the messages above); nothing was installed.")
+            raise UserError(
+                f"The export of {args.source} failed (see the messages above); nothing was installed."
+            )
         result = json.loads(result_path.read_text(encoding="utf-8"))
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"Exported and installed {result['name']} ({result['precision']}, {result['dim']}-d); "
-              f"cosine vs torch >= {result['min_cosine']:.6f}")
+        print(
+            f"Exported and installed {result['name']} ({result['precision']}, {result['dim']}-d); "
+            f"cosine vs torch >= {result['min_cosine']:.6f}"
+        )
     return 0
 
 
@@ -237,8 +297,10 @@ def _cmd_remove(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"removed": args.name, "path": str(folder)}))
     else:
-        print(f"Removed {args.name} ({folder}). Catalogs indexed with it keep their vectors but need the model "
-              "again (or a re-index with another) to search new photos.")
+        print(
+            f"Removed {args.name} ({folder}). Catalogs indexed with it keep their vectors but need the model "
+            "again (or a re-index with another) to search new photos."
+        )
     return 0
 
 

@@ -77,19 +77,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="export_clip.py",
         description="Export a CLIP image tower with its projection to ONNX, verify it and write its manifest.",
     )
-    parser.add_argument("source", help="hub id (e.g. openai/clip-vit-base-patch32) or a local checkpoint directory")
+    parser.add_argument(
+        "source", help="hub id (e.g. openai/clip-vit-base-patch32) or a local checkpoint directory"
+    )
     precision = parser.add_mutually_exclusive_group()
-    precision.add_argument("--fp16", action="store_true", help="float16 weights (GPU use; float32 in and out)")
-    precision.add_argument("--int8", action="store_true", help="int8 weights by onnxruntime dynamic quantisation (CPU use)")
-    parser.add_argument("--name", help="model name (default: from SOURCE and precision, e.g. clip-vit-b32-int8)")
+    precision.add_argument(
+        "--fp16", action="store_true", help="float16 weights (GPU use; float32 in and out)"
+    )
+    precision.add_argument(
+        "--int8", action="store_true", help="int8 weights by onnxruntime dynamic quantisation (CPU use)"
+    )
+    parser.add_argument(
+        "--name", help="model name (default: from SOURCE and precision, e.g. clip-vit-b32-int8)"
+    )
     parser.add_argument("--out", type=Path, help="output folder (default: the user's models folder/NAME)")
-    parser.add_argument("--photos", type=Path, help="folder of real photos for the check (searched recursively)")
-    parser.add_argument("--verify-photos", type=int, default=8, help="how many photos to verify on (default 8)")
-    parser.add_argument("--opset", type=int, default=MIN_OPSET, help=f"ONNX opset, >= {MIN_OPSET} (default {MIN_OPSET})")
-    parser.add_argument("--licence", help="licence recorded in the manifest (default: MIT for openai/*, else unknown)")
+    parser.add_argument(
+        "--photos", type=Path, help="folder of real photos for the check (searched recursively)"
+    )
+    parser.add_argument(
+        "--verify-photos", type=int, default=8, help="how many photos to verify on (default 8)"
+    )
+    parser.add_argument(
+        "--opset", type=int, default=MIN_OPSET, help=f"ONNX opset, >= {MIN_OPSET} (default {MIN_OPSET})"
+    )
+    parser.add_argument(
+        "--licence", help="licence recorded in the manifest (default: MIT for openai/*, else unknown)"
+    )
     parser.add_argument("--revision", help="hub revision (commit, branch or tag) to load")
     parser.add_argument("--force", action="store_true", help="replace an existing model of the same name")
-    parser.add_argument("--result-json", type=Path, help=argparse.SUPPRESS)  # used by `lookalike models export`
+    parser.add_argument(
+        "--result-json", type=Path, help=argparse.SUPPRESS
+    )  # used by `lookalike models export`
     args = parser.parse_args(argv)
     if args.opset < MIN_OPSET:
         parser.error(f"--opset must be >= {MIN_OPSET}")
@@ -190,13 +208,19 @@ def preprocessing_from(processor) -> dict:
         input_size, resize = (int(crop_h), int(crop_w)), "center_crop"
     else:
         if not (height and width):
-            raise ExportError(f"The preprocessor resizes to {size!r} without a crop; a fixed input size is needed.")
+            raise ExportError(
+                f"The preprocessor resizes to {size!r} without a crop; a fixed input size is needed."
+            )
         input_size, resize = (int(height), int(width)), "squash"
     resample = int(getattr(processor, "resample", 3))
     if resample not in _RESAMPLE_NAMES:
-        raise ExportError(f"The preprocessor uses resampling filter {resample}; only bicubic and bilinear are supported.")
+        raise ExportError(
+            f"The preprocessor uses resampling filter {resample}; only bicubic and bilinear are supported."
+        )
     if getattr(processor, "do_rescale", True) and abs(float(processor.rescale_factor) - 1 / 255) > 1e-9:
-        raise ExportError(f"The preprocessor rescales by {processor.rescale_factor}; only 1/255 is supported.")
+        raise ExportError(
+            f"The preprocessor rescales by {processor.rescale_factor}; only 1/255 is supported."
+        )
     if getattr(processor, "do_normalize", True):
         mean = tuple(float(x) for x in processor.image_mean)
         std = tuple(float(x) for x in processor.image_std)
@@ -325,7 +349,9 @@ def check_structure(data: bytes, input_size: tuple[int, int], dim: int, opset: i
         raise ExportError(f"The ONNX file has inputs {list(inputs)} and outputs {list(outputs)}.")
     got_in, got_out = dims(inputs[INPUT_NAME]), dims(outputs[OUTPUT_NAME])
     if not isinstance(got_in[0], str) or got_in[1:] != [3, *input_size]:
-        raise ExportError(f"Unexpected input shape {got_in}; expected [batch, 3, {input_size[0]}, {input_size[1]}].")
+        raise ExportError(
+            f"Unexpected input shape {got_in}; expected [batch, 3, {input_size[0]}, {input_size[1]}]."
+        )
     if not isinstance(got_out[0], str) or got_out[1:] != [dim]:
         raise ExportError(f"Unexpected output shape {got_out}; expected [batch, {dim}].")
     return f"opset {found}, {INPUT_NAME} {got_in} -> {OUTPUT_NAME} {got_out}"
@@ -339,7 +365,9 @@ def find_photos(folder: Path | None, count: int) -> list[Path]:
     candidates = [folder] if folder else [SAMPLE_PHOTOS, DATASET_PHOTOS]
     for candidate in candidates:
         if candidate and candidate.is_dir():
-            files = sorted(p for p in candidate.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file())
+            files = sorted(
+                p for p in candidate.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file()
+            )
             if len(files) >= count:
                 step = len(files) / count
                 return [files[int(i * step)] for i in range(count)]
@@ -372,7 +400,9 @@ def verify(onnx_path: Path, tower, batch: np.ndarray, precision: str) -> float:
     with torch.no_grad():
         expected = tower(torch.from_numpy(batch)).numpy()
     together = np.asarray(session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0], np.float32)
-    alone = np.concatenate([session.run([OUTPUT_NAME], {INPUT_NAME: batch[i : i + 1]})[0] for i in range(len(batch))])
+    alone = np.concatenate(
+        [session.run([OUTPUT_NAME], {INPUT_NAME: batch[i : i + 1]})[0] for i in range(len(batch))]
+    )
     alone = np.asarray(alone, np.float32)
     if together.shape != expected.shape or alone.shape != expected.shape:
         raise ExportError(f"onnxruntime returned {together.shape} / {alone.shape}; torch {expected.shape}.")
@@ -387,7 +417,9 @@ def verify(onnx_path: Path, tower, batch: np.ndarray, precision: str) -> float:
         f"batch of 1 min {float(cos_alone.min()):.7f}; threshold {threshold})"
     )
     if low < threshold:
-        raise ExportError(f"The {precision} ONNX file agrees with torch only to cosine {low:.6f} < {threshold}.")
+        raise ExportError(
+            f"The {precision} ONNX file agrees with torch only to cosine {low:.6f} < {threshold}."
+        )
     return low
 
 
@@ -433,8 +465,16 @@ def run(args: argparse.Namespace) -> dict:
     candidate.write_bytes(data)
     try:
         draft = ModelManifest(
-            name=name, version="draft", file=candidate.name, sha256="", input_name=INPUT_NAME,
-            output_name=OUTPUT_NAME, dim=dim, licence="", source="", **prep,
+            name=name,
+            version="draft",
+            file=candidate.name,
+            sha256="",
+            input_name=INPUT_NAME,
+            output_name=OUTPUT_NAME,
+            dim=dim,
+            licence="",
+            source="",
+            **prep,
         )
         low = verify(candidate, tower, prepare_batch(photos, draft), args.precision)
         os.replace(candidate, onnx_path)
@@ -459,7 +499,12 @@ def run(args: argparse.Namespace) -> dict:
         family="clip",
         precision=args.precision,
         description=f"CLIP {arch} image tower with projection, {dim}-d, {args.precision}",
-        extra={"arch": arch, "verified_min_cosine": round(low, 6), "verified_photos": len(photos), "opset": args.opset},
+        extra={
+            "arch": arch,
+            "verified_min_cosine": round(low, 6),
+            "verified_photos": len(photos),
+            "opset": args.opset,
+        },
         **prep,
     )
     _write_atomic(manifest_path, manifest.to_json().encode("utf-8"))

@@ -1,6 +1,6 @@
 """Build the one-folder desktop app with PyInstaller: packaging/dist/lookalike/lookalike[.exe].
 
-    pip install pyinstaller && python packaging/build.py [--with-cuda]
+pip install pyinstaller && python packaging/build.py [--with-cuda]
 """
 
 from __future__ import annotations
@@ -18,9 +18,24 @@ HERE = Path(__file__).resolve().parent
 def build(with_cuda: bool = False) -> Path:
     env = {**os.environ, "LOOKALIKE_WITH_CUDA": "1" if with_cuda else "0"}
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
-                    "--distpath", str(HERE / "dist"), "--workpath", str(HERE / "build"),
-                    str(HERE / "lookalike.spec")], check=True, env=env)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "PyInstaller",
+            "--noconfirm",
+            "--clean",
+            "--log-level",
+            "WARN",
+            "--distpath",
+            str(HERE / "dist"),
+            "--workpath",
+            str(HERE / "build"),
+            str(HERE / "lookalike.spec"),
+        ],
+        check=True,
+        env=env,
+    )
     out = HERE / "dist" / "lookalike"
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file() and not p.is_symlink())
     print(f"built {out} in {time.perf_counter() - t0:.0f} s, {size / 1e6:.0f} MB")

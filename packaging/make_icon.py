@@ -1,6 +1,6 @@
 """Draw Lookalike's icon (two overlapping product cards, the front one matched) as PNG and ICO.
 
-    python packaging/make_icon.py   # writes packaging/lookalike.png and packaging/lookalike.ico
+python packaging/make_icon.py   # writes packaging/lookalike.png and packaging/lookalike.ico
 """
 
 from __future__ import annotations
@@ -24,8 +24,12 @@ def draw(size: int = 512) -> Image.Image:
     d.rounded_rectangle([212 * s, 182 * s, 424 * s, 432 * s], radius=28 * s, fill=(255, 255, 255, 255))
     d.ellipse([264 * s, 232 * s, 372 * s, 340 * s], fill=(224, 123, 0, 255))
     # the match mark: an orange frame like the inspector's chosen pair
-    d.rounded_rectangle([212 * s, 182 * s, 424 * s, 432 * s], radius=28 * s, outline=(224, 123, 0, 255),
-                        width=max(2, int(14 * s)))
+    d.rounded_rectangle(
+        [212 * s, 182 * s, 424 * s, 432 * s],
+        radius=28 * s,
+        outline=(224, 123, 0, 255),
+        width=max(2, int(14 * s)),
+    )
     return img
 
 

@@ -36,13 +36,18 @@ def start_xvfb() -> subprocess.Popen | None:
         return None
     xvfb = shutil.which("Xvfb")
     if xvfb is None:
-        sys.exit("Xvfb is not installed (apt-get install xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 "
-                 "libxkbcommon-x11-0).")
+        sys.exit(
+            "Xvfb is not installed (apt-get install xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 "
+            "libxkbcommon-x11-0)."
+        )
     for display in range(91, 120):
         if Path(f"/tmp/.X11-unix/X{display}").exists():
             continue
-        proc = subprocess.Popen([xvfb, f":{display}", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [xvfb, f":{display}", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(100):
             if Path(f"/tmp/.X11-unix/X{display}").exists():
                 os.environ["DISPLAY"] = f":{display}"
@@ -90,7 +95,9 @@ class Driver:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
-    parser.add_argument("--photos", type=Path, default=SAMPLE, help="photo folder to show (default: the sample)")
+    parser.add_argument(
+        "--photos", type=Path, default=SAMPLE, help="photo folder to show (default: the sample)"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     xvfb = start_xvfb()

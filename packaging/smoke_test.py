@@ -50,12 +50,18 @@ def main() -> int:
     shutil.copytree(ROOT / "desktop_app" / "bundled" / "sample" / "photos", photos)
     db = work / "smoke.sqlite"
     t0 = time.perf_counter()
-    summary = json.loads(frozen("index", str(photos), "--pattern", "magento", "--db", str(db), "--json").stdout)
+    summary = json.loads(
+        frozen("index", str(photos), "--pattern", "magento", "--db", str(db), "--json").stdout
+    )
     index_s = time.perf_counter() - t0
-    hits = json.loads(frozen("similar", "--db", str(db), "--article", "mh01-gray", "--top", "3", "--json").stdout)
+    hits = json.loads(
+        frozen("similar", "--db", str(db), "--article", "mh01-gray", "--top", "3", "--json").stdout
+    )
     top = [h["article"] for h in hits["hits"]]
-    print(f"frozen CLI: indexed {summary['photos']} photos / {summary['articles']} articles with "
-          f"{summary['model']} in {index_s:.1f} s; similar to mh01-gray: {', '.join(top)}")
+    print(
+        f"frozen CLI: indexed {summary['photos']} photos / {summary['articles']} articles with "
+        f"{summary['model']} in {index_s:.1f} s; similar to mh01-gray: {', '.join(top)}"
+    )
     if summary["photos"] < 10 or not top:
         print("FAIL: the frozen CLI gave no results", file=sys.stderr)
         return 1
@@ -64,8 +70,12 @@ def main() -> int:
     times = []
     for _ in range(3):
         t0 = time.perf_counter()
-        proc = subprocess.Popen([str(exe), "gui", "--db", str(db)], stderr=subprocess.PIPE, text=True,
-                                env={**env, "LOOKALIKE_SMOKE": "1"})
+        proc = subprocess.Popen(
+            [str(exe), "gui", "--db", str(db)],
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**env, "LOOKALIKE_SMOKE": "1"},
+        )
         painted = None
         for line in proc.stderr:
             if "first paint" in line:
@@ -75,8 +85,11 @@ def main() -> int:
             print(f"FAIL: the frozen GUI did not paint (exit {proc.returncode})", file=sys.stderr)
             return 1
         times.append(painted)
-    print("frozen GUI: launch to first painted article grid " + ", ".join(f"{t:.2f} s" for t in times)
-          + f" (best {min(times):.2f} s)")
+    print(
+        "frozen GUI: launch to first painted article grid "
+        + ", ".join(f"{t:.2f} s" for t in times)
+        + f" (best {min(times):.2f} s)"
+    )
     size = sum(p.stat().st_size for p in exe.parent.rglob("*") if p.is_file() and not p.is_symlink())
     print(f"frozen app folder: {size / 1e6:.0f} MB")
     print("SMOKE OK")

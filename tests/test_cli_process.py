@@ -21,8 +21,9 @@ NOBODY = 65534
 
 def run_cli(*args, env=None, check=True):
     cmd = [sys.executable, "-m", "desktop_app", *map(str, args)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=REPO,
-                          timeout=300)
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=REPO, timeout=300
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -48,8 +49,19 @@ def test_index_stats_similar_json(tmp_path, photo_tree, tiny_model):
     assert "unchanged 7" in text and "tiny-test" in text
     stats = json.loads(run_cli("stats", "--db", db, "--json").stdout)
     assert stats["counts"]["photos"] == 7 and stats["grouping"] == {"kind": "folder"}
-    sim = json.loads(run_cli("similar", "--db", db, "--image", photo_tree / "red" / "p0.jpg", "--photos",
-                             "--top", "3", "--json").stdout)
+    sim = json.loads(
+        run_cli(
+            "similar",
+            "--db",
+            db,
+            "--image",
+            photo_tree / "red" / "p0.jpg",
+            "--photos",
+            "--top",
+            "3",
+            "--json",
+        ).stdout
+    )
     assert sim["photos"][0]["path"] == "red/p0.jpg" and sim["photos"][0]["score"] > 0.999
 
 
@@ -146,8 +158,12 @@ def test_sigkill_mid_index_loses_at_most_a_batch_and_resumes(tmp_path, tiny_mode
     for i in range(n):
         write_photo(root / f"art{i // 3:03d}" / f"{i}.jpg", seed=i, size=(160, 120))
     db = tmp_path / "c.sqlite"
-    proc = subprocess.Popen([sys.executable, "-c", CRASH_SCRIPT, str(db), str(root), str(tiny_model.manifest_path)],
-                            stdout=subprocess.PIPE, text=True, cwd=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASH_SCRIPT, str(db), str(root), str(tiny_model.manifest_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
     committed_at_kill = 0
     for line in proc.stdout:
         if line.strip().isdigit() and int(line) >= 40:

@@ -54,11 +54,18 @@ def make_checkpoint(folder: Path, crop: int = 224, shortest: int = 224) -> Path:
         from transformers import CLIPImageProcessor as Processor
     torch.manual_seed(0)
     config = CLIPVisionConfig(
-        image_size=224, patch_size=32, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=2, projection_dim=16,
+        image_size=224,
+        patch_size=32,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        projection_dim=16,
     )
     CLIPVisionModelWithProjection(config).eval().save_pretrained(folder)
-    Processor(size={"shortest_edge": shortest}, crop_size={"height": crop, "width": crop}).save_pretrained(folder)
+    Processor(size={"shortest_edge": shortest}, crop_size={"height": crop, "width": crop}).save_pretrained(
+        folder
+    )
     return folder
 
 
@@ -89,7 +96,9 @@ def real_photos(count: int = 6) -> list[Path]:
 
 
 def test_fp32_export_import_and_encode_match_torch(checkpoint, tmp_path, capsys):
-    result = run_export([str(checkpoint), "--name", "tiny-clip-fp32", "--out", str(tmp_path / "out")], tmp_path)
+    result = run_export(
+        [str(checkpoint), "--name", "tiny-clip-fp32", "--out", str(tmp_path / "out")], tmp_path
+    )
     printed = capsys.readouterr().out
     assert "verify fp32 on 8 real photos: cosine onnx vs torch min" in printed
     assert result["min_cosine"] >= 0.9999 and result["threshold"] == 0.9999
@@ -180,14 +189,24 @@ def test_cli_export_wrapper_runs_the_script(checkpoint, tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="lookalike")
     add_models_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(
-        ["models", "export", str(checkpoint), "--int8", "--name", "via-cli", "--photos", str(photo_dir()),
-         "--verify-photos", "4", "--json"]
+        [
+            "models",
+            "export",
+            str(checkpoint),
+            "--int8",
+            "--name",
+            "via-cli",
+            "--photos",
+            str(photo_dir()),
+            "--verify-photos",
+            "4",
+            "--json",
+        ]
     )
     assert args.handler(args) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["name"] == "via-cli" and result["min_cosine"] >= 0.99
     assert "via-cli" in [m.manifest.name for m in installed_models()]
-
 
 
 def test_cli_export_without_the_extra_says_how_to_install(monkeypatch, capsys, tmp_path):
@@ -196,7 +215,9 @@ def test_cli_export_without_the_extra_says_how_to_install(monkeypatch, capsys, t
     from desktop_app.cli_models import add_models_parser
 
     real = util.find_spec
-    monkeypatch.setattr(util, "find_spec", lambda name, *a: None if name == "transformers" else real(name, *a))
+    monkeypatch.setattr(
+        util, "find_spec", lambda name, *a: None if name == "transformers" else real(name, *a)
+    )
     parser = argparse.ArgumentParser(prog="lookalike")
     add_models_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["models", "export", str(tmp_path)])
@@ -214,4 +235,3 @@ def test_import_refuses_the_export_under_a_wrong_manifest(checkpoint, tmp_path, 
     wrong.write_text(json.dumps(manifest))
     with pytest.raises(ModelError, match=r"\['batch', 16\].*manifest says dim 512"):
         import_model(Path(result["onnx"]), wrong)
-

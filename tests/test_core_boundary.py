@@ -32,7 +32,9 @@ print("imported", len(names))
 def core_modules() -> list[str]:
     # The CLI is a front end like the GUI but must start without Qt too (scripts, servers, CI).
     return sorted(m.name for m in pkgutil.walk_packages([str(CORE_DIR)], "desktop_app.core.")) + [
-        "desktop_app.cli", "desktop_app.cli_models"]
+        "desktop_app.cli",
+        "desktop_app.cli_models",
+    ]
 
 
 def test_every_core_module_imports_with_qt_blocked():

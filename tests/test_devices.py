@@ -45,7 +45,9 @@ class FakeOrt:
 
     SessionOptions = FakeOptions
 
-    def __init__(self, available, fail_with=(), drop=(), preload_error: Exception | None = None, has_preload=True):
+    def __init__(
+        self, available, fail_with=(), drop=(), preload_error: Exception | None = None, has_preload=True
+    ):
         self.available = list(available)
         self.fail_with = set(fail_with)  # a session asked for any of these raises, like a broken CUDA install
         self.drop = set(drop)  # providers a session silently leaves out (onnxruntime's own fallback)

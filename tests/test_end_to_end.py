@@ -26,8 +26,14 @@ pytestmark = pytest.mark.skipif(not SAMPLE_PHOTOS.exists(), reason="sample photo
 
 def cli(*args, home):
     env = {**os.environ, "LOOKALIKE_HOME": str(home)}
-    proc = subprocess.run([sys.executable, "-m", "desktop_app", *map(str, args)], capture_output=True,
-                          text=True, env=env, cwd=REPO, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "desktop_app", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -98,16 +104,46 @@ def test_filters_on_real_photos(indexed):
 
 def test_cli_similar_inspect_and_photo_query(indexed, tmp_path):
     db, home = indexed["db"], indexed["home"]
-    out = json.loads(cli("similar", "--db", db, "--article", "mh01-gray", "--method", "greedy", "--top", "3",
-                         "--json", home=home))
+    out = json.loads(
+        cli(
+            "similar",
+            "--db",
+            db,
+            "--article",
+            "mh01-gray",
+            "--method",
+            "greedy",
+            "--top",
+            "3",
+            "--json",
+            home=home,
+        )
+    )
     assert out["hits"][0]["article"].startswith("mh01-") and out["hits"][0]["pairs"]
     photo = indexed["photos"] / "m" / "h" / "mh01-gray_main.jpg"
     out = json.loads(cli("similar", "--db", db, "--image", photo, "--top", "3", "--json", home=home))
     assert out["hits"][0]["article"] == "mh01-gray"  # the photo's own article (query is not in the catalog)
     png, csv_path = tmp_path / "m.png", tmp_path / "m.csv"
-    ins = json.loads(cli("inspect", "--db", db, "mh01-gray", "mh01-black", "--png", png, "--csv", csv_path,
-                         "--json", home=home))
-    assert len(ins["matrix"]) == len(ins["paths_a"]) and set(ins["methods"]) >= {"greedy", "hungarian", "centroid"}
+    ins = json.loads(
+        cli(
+            "inspect",
+            "--db",
+            db,
+            "mh01-gray",
+            "mh01-black",
+            "--png",
+            png,
+            "--csv",
+            csv_path,
+            "--json",
+            home=home,
+        )
+    )
+    assert len(ins["matrix"]) == len(ins["paths_a"]) and set(ins["methods"]) >= {
+        "greedy",
+        "hungarian",
+        "centroid",
+    }
     assert png.stat().st_size > 1000 and csv_path.read_text().count("\n") == len(ins["paths_a"]) + 1
 
 

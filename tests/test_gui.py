@@ -48,7 +48,9 @@ def make_window(qtbot, tiny_model):
         assert w.index_runner.pool.activeThreadCount() == 0
 
 
-def open_and_index(qtbot, w: MainWindow, folder: Path, rule: GroupingRule | None = None, index_now: bool = True):
+def open_and_index(
+    qtbot, w: MainWindow, folder: Path, rule: GroupingRule | None = None, index_now: bool = True
+):
     w.open_folder(folder)
     qtbot.waitUntil(lambda: getattr(w, "grouping_dialog", None) is not None, timeout=T)
     dialog = w.grouping_dialog
@@ -69,7 +71,9 @@ def open_and_index(qtbot, w: MainWindow, folder: Path, rule: GroupingRule | None
 def big_tree(root: Path, articles: int = 12, per: int = 4) -> Path:
     for a in range(articles):
         for p in range(per):
-            write_photo(root / f"art{a:02d}" / f"p{p}.jpg", ((a * 40) % 255, (a * 90) % 255, 120), seed=a * 10 + p)
+            write_photo(
+                root / f"art{a:02d}" / f"p{p}.jpg", ((a * 40) % 255, (a * 90) % 255, 120), seed=a * 10 + p
+            )
     return root
 
 
@@ -106,8 +110,11 @@ def test_open_folder_index_select_and_see_similar(qtbot, make_window, photo_tree
     first = w.similar.model.index(0, 0)
     hit = first.data()
     with qtbot.waitSignal(w.results_shown, timeout=T):
-        qtbot.mouseClick(w.similar.view.viewport(), Qt.MouseButton.LeftButton,
-                         pos=w.similar.view.visualRect(first).center())
+        qtbot.mouseClick(
+            w.similar.view.viewport(),
+            Qt.MouseButton.LeftButton,
+            pos=w.similar.view.visualRect(first).center(),
+        )
     assert w.selected_articles() == [hit]
     # several articles at once
     with qtbot.waitSignal(w.results_shown, timeout=T) as blocker:
@@ -142,6 +149,7 @@ def test_cancel_then_resume_with_update_index(qtbot, make_window, tmp_path, monk
                 reached.set()
                 gate.wait(10)
             progress(p)
+
         return real(*args, progress=hold, **kwargs)
 
     monkeypatch.setattr(indexing, "index_folder", gated)
@@ -205,7 +213,9 @@ def test_progress_text_and_summary_dialog_with_skipped_files(qtbot, make_window,
 def test_filter_sort_keyboard_and_detail(qtbot, make_window, photo_tree, monkeypatch):
     opened = []
     monkeypatch.setattr(detail_module, "open_external", lambda p: opened.append(("open", p)) or True)
-    monkeypatch.setattr(detail_module, "reveal_in_file_manager", lambda p: opened.append(("reveal", p)) or True)
+    monkeypatch.setattr(
+        detail_module, "reveal_in_file_manager", lambda p: opened.append(("reveal", p)) or True
+    )
     w = make_window()
     open_and_index(qtbot, w, photo_tree)
     with qtbot.waitActive(w, timeout=T):
@@ -260,9 +270,16 @@ def test_drop_photos_from_the_file_manager(qtbot, make_window, photo_tree, tmp_p
     outside = write_photo(tmp_path / "outside" / "query.jpg", (200, 30, 30), seed=77)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(outside)), QUrl.fromLocalFile(str(tmp_path / "notes.txt"))])
-    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
-    with qtbot.waitSignal(w.results_shown, timeout=T, check_params_cb=lambda o: o.query.kind == "files") as blocker:
+    event = QDropEvent(
+        QPointF(50, 50),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    with qtbot.waitSignal(
+        w.results_shown, timeout=T, check_params_cb=lambda o: o.query.kind == "files"
+    ) as blocker:
         w.dropEvent(event)
     outcome = blocker.args[0]
     assert outcome.query.kind == "files" and outcome.query.files == [outside]
@@ -287,7 +304,9 @@ def test_similar_controls_rerun_and_persist_per_catalog(qtbot, make_window, phot
     assert blocker.args[0].hits == [] or all(h.score >= 0.99 or h.score == 0.0 for h in blocker.args[0].hits)
     w.save_params_timer.timeout.emit()
     catalog = w.snapshot.catalog
-    qtbot.waitUntil(lambda: (catalog.get_setting("search") or {}).get("threshold") == pytest.approx(0.99), timeout=T)
+    qtbot.waitUntil(
+        lambda: (catalog.get_setting("search") or {}).get("threshold") == pytest.approx(0.99), timeout=T
+    )
 
 
 def test_stale_selection_results_are_dropped(qtbot, make_window, tmp_path):
@@ -319,7 +338,9 @@ def test_settings_dialog_persists_per_user_and_per_catalog(qtbot, make_window, p
     dialog.rule.set_rule(GroupingRule("pattern", MAGENTO_PATTERN))
     with qtbot.waitSignal(w.catalog_loaded, timeout=T):
         dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
-    assert Prefs.load().batch_size == 8 and Prefs.load().thumb_size == 128 and Prefs.load().method == "hungarian"
+    assert (
+        Prefs.load().batch_size == 8 and Prefs.load().thumb_size == 128 and Prefs.load().method == "hungarian"
+    )
     assert w.thumbs.size == 128
     assert w.snapshot.settings["grouping"] == {"kind": "pattern", "pattern": MAGENTO_PATTERN}
     assert w.similar.params().method == "hungarian"
@@ -328,7 +349,9 @@ def test_settings_dialog_persists_per_user_and_per_catalog(qtbot, make_window, p
     box.close()
 
 
-def test_newer_catalog_missing_folder_and_missing_model_show_dialogs(qtbot, make_window, tmp_path, photo_tree):
+def test_newer_catalog_missing_folder_and_missing_model_show_dialogs(
+    qtbot, make_window, tmp_path, photo_tree
+):
     w = make_window()
     # a catalog written by a newer Lookalike
     newer = tmp_path / "newer.sqlite"
@@ -364,8 +387,10 @@ def test_disk_full_and_unexpected_errors_keep_the_app_running(qtbot, make_window
     w.index_in_subprocess = False  # the failures below are patched into this process
 
     def disk_full(*_a, **_k):
-        raise CatalogError("The disk holding the catalog is full; the last batch was not saved. Free some space "
-                           "and run the index again: it resumes where it stopped.")
+        raise CatalogError(
+            "The disk holding the catalog is full; the last batch was not saved. Free some space "
+            "and run the index again: it resumes where it stopped."
+        )
 
     monkeypatch.setattr(indexing, "index_folder", disk_full)
     with qtbot.waitSignal(w.index_failed, timeout=T):
@@ -447,7 +472,10 @@ def test_labels_menu_review_set_export_and_inbox(qtbot, make_window, photo_tree,
     catalog = w.snapshot.catalog
     catalog.set_labels([("red", "category", "tops"), ("green", "category", "tops")])
     labels_menu = next(a.menu() for a in w.menuBar().actions() if a.text() == "&Labels")
-    assert [a.text() for a in labels_menu.actions() if a.text()][:2] == ["Review label suggestions…", "Set label…"]
+    assert [a.text() for a in labels_menu.actions() if a.text()][:2] == [
+        "Review label suggestions…",
+        "Set label…",
+    ]
     # the review queue opens as its own window over the same catalog
     w.act_review.trigger()
     queue = next(d for d in w._dialogs if isinstance(d, ReviewQueue))
@@ -456,8 +484,13 @@ def test_labels_menu_review_set_export_and_inbox(qtbot, make_window, photo_tree,
     # Set label on the selection goes through the label dialog and reloads the grid
     w.select_article("shoes/blue")
     seen = []
-    monkeypatch.setattr(labels_dialog, "edit_labels", lambda parent, cat, keys, field="category":
-                        seen.append(keys) or cat.set_labels([(k, field, "shoes") for k in keys]) or len(keys))
+    monkeypatch.setattr(
+        labels_dialog,
+        "edit_labels",
+        lambda parent, cat, keys, field="category": (
+            seen.append(keys) or cat.set_labels([(k, field, "shoes") for k in keys]) or len(keys)
+        ),
+    )
     with qtbot.waitSignal(w.catalog_loaded, timeout=T):
         w.act_set_label.trigger()
     assert seen == [["shoes/blue"]] and catalog.labels()["shoes/blue"] == {"category": "shoes"}
@@ -467,8 +500,11 @@ def test_labels_menu_review_set_export_and_inbox(qtbot, make_window, photo_tree,
     w.act_export_labels.trigger()
     qtbot.waitUntil(lambda: out.exists() and "Wrote 3 labels" in w.statusBar().currentMessage(), timeout=T)
     # photos added through the inbox are indexed at once
-    monkeypatch.setattr(review_inbox, "import_inbox", lambda parent, cat: [
-        write_photo(photo_tree / "inbox" / "new" / "n0.jpg", (90, 90, 90), seed=77)])
+    monkeypatch.setattr(
+        review_inbox,
+        "import_inbox",
+        lambda parent, cat: [write_photo(photo_tree / "inbox" / "new" / "n0.jpg", (90, 90, 90), seed=77)],
+    )
     with qtbot.waitSignal(w.index_finished, timeout=T):
         w.act_inbox.trigger()
     assert "inbox/new" in catalog.article_keys()
@@ -501,6 +537,7 @@ def test_articles_appear_while_a_long_run_indexes(qtbot, make_window, tmp_path, 
             if p.done >= 8 and not reached.is_set():  # keep the run going until the grid has refreshed
                 reached.set()
                 gate.wait(10)
+
         return real(*args, progress=hold, **kwargs)
 
     monkeypatch.setattr(indexing, "index_folder", gated)

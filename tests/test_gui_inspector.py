@@ -39,15 +39,19 @@ from tests.conftest import SAMPLE_PHOTOS
 
 T = 20_000  # ms; generous for a loaded CI machine, never reached when things work
 
-WORKED = [[.837, .835, .747, .703, .698],
-          [.803, .799, .838, .760, .769],
-          [.772, .752, .794, .761, .796],
-          [.787, .785, .794, .866, .881]]
+WORKED = [
+    [0.837, 0.835, 0.747, 0.703, 0.698],
+    [0.803, 0.799, 0.838, 0.760, 0.769],
+    [0.772, 0.752, 0.794, 0.761, 0.796],
+    [0.787, 0.785, 0.794, 0.866, 0.881],
+]
 
 
 @pytest.fixture
 def worked(qtbot):
-    w = InspectorWidget(inspection_from_matrix(WORKED, "query", "candidate"), method="greedy", compare="hungarian")
+    w = InspectorWidget(
+        inspection_from_matrix(WORKED, "query", "candidate"), method="greedy", compare="hungarian"
+    )
     qtbot.addWidget(w)
     w.resize(1300, 600)
     w.show()
@@ -93,15 +97,19 @@ def test_model_roles_and_colours():
     assert model.data(ix) == ".881"
     assert model.data(ix, ValueRole) == pytest.approx(0.881)
     # The darkest cell is the largest value; white ink on it, dark ink on the palest.
-    assert model.data(ix, Qt.ItemDataRole.BackgroundRole).lightness() < \
-        model.data(model.index(0, 4), Qt.ItemDataRole.BackgroundRole).lightness()
+    assert (
+        model.data(ix, Qt.ItemDataRole.BackgroundRole).lightness()
+        < model.data(model.index(0, 4), Qt.ItemDataRole.BackgroundRole).lightness()
+    )
     assert model.data(ix, Qt.ItemDataRole.ForegroundRole).lightness() > 200
     assert model.data(model.index(0, 4), Qt.ItemDataRole.ForegroundRole).lightness() < 60
     assert "pair 1" in model.data(ix, Qt.ItemDataRole.ToolTipRole)
     assert model.headerData(1, Qt.Orientation.Horizontal) == "B2"
     assert model.headerData(1, Qt.Orientation.Horizontal, GreyRole) is True
     assert colour_range(np.array([[0.5]])) == pytest.approx((0.475, 0.525))  # a 1x1 matrix still has a scale
-    assert format_sim(0.8371) == ".837" and format_sim(-0.12) == "-.120" and format_sim(float("-inf")) == "n/a"
+    assert (
+        format_sim(0.8371) == ".837" and format_sim(-0.12) == "-.120" and format_sim(float("-inf")) == "n/a"
+    )
     assert photo_name("w/j/wj08-gray_back.jpg") == "wj08-gray_back"
     assert photo_name("cand. photo 5") == "cand. photo 5"
 
@@ -117,8 +125,13 @@ def test_worked_example_greedy_picks_order_and_unused_column(worked):
     assert [model.data(model.index(0, j), GreyRole) for j in range(5)] == [False, True, False, False, False]
     assert not any(model.row_greyed(i) for i in range(4))
     text = worked.panes[0].summary.text()
-    for part in ("score <b>0.829</b>", "4 of 4 chosen pairs count", "best (4, 5) .881", "worst (3, 4) .761",
-                 "unpaired: column 2"):
+    for part in (
+        "score <b>0.829</b>",
+        "4 of 4 chosen pairs count",
+        "best (4, 5) .881",
+        "worst (3, 4) .761",
+        "unpaired: column 2",
+    ):
         assert part in text
     assert worked.compare_label.text() == compare_line(worked.inspection)
     assert "its worst pair 0.796 vs greedy's 0.761" in worked.compare_label.text()
@@ -136,7 +149,9 @@ def test_switch_method_and_side_by_side(worked, qtbot):
     assert not worked.panes[1].isVisible()
     worked.set_method("greedy")
     with qtbot.waitSignal(worked.updated, timeout=T):
-        qtbot.mouseClick(worked.side_check, Qt.MouseButton.LeftButton, pos=QPoint(4, worked.side_check.height() // 2))
+        qtbot.mouseClick(
+            worked.side_check, Qt.MouseButton.LeftButton, pos=QPoint(4, worked.side_check.height() // 2)
+        )
     assert worked.side_check.isChecked() and worked.panes[1].isVisible()
     assert worked.methods_shown == ["greedy", "hungarian"]
     assert (2, 4) in states(worked.panes[1].model) and (2, 4) not in states(worked.panes[0].model)
@@ -191,8 +206,10 @@ def test_marks_are_exactly_the_cores_pairs(qtbot, shape):
     """Whatever s and m, every pane shows the pairs and reasons of desktop_app.core.matching, nothing else."""
     rng = np.random.default_rng(sum(shape))
     S = np.clip(0.7 + 0.12 * rng.standard_normal(shape), -1, 1).astype(np.float32)
-    views = [["front", "back", None][k % 3] for k in range(shape[0])], [["back", "front"][k % 2]
-                                                                        for k in range(shape[1])]
+    views = (
+        [["front", "back", None][k % 3] for k in range(shape[0])],
+        [["back", "front"][k % 2] for k in range(shape[1])],
+    )
     w = InspectorWidget(inspection_from_matrix(S, views_a=views[0], views_b=views[1]), side_by_side=True)
     qtbot.addWidget(w)
     assert "ordered" in w.methods
@@ -202,8 +219,13 @@ def test_marks_are_exactly_the_cores_pairs(qtbot, shape):
         for method in ("greedy", "hungarian", "ordered", "max"):
             w.set_compare_method(method)
             res = matching.match(method, S, views[0], views[1], s, m)
-            want = {(p.row, p.col): (p.rank, {"": USED, matching.BELOW_THRESHOLD: BELOW,
-                                              matching.BEYOND_M: BEYOND}[p.reason]) for p in res.pairs}
+            want = {
+                (p.row, p.col): (
+                    p.rank,
+                    {"": USED, matching.BELOW_THRESHOLD: BELOW, matching.BEYOND_M: BEYOND}[p.reason],
+                )
+                for p in res.pairs
+            }
             assert states(w.panes[1].model) == want, (method, s, m)
             if np.isfinite(res.score):
                 assert f"score <b>{res.score:.3f}</b>" in w.panes[1].summary.text()
@@ -236,8 +258,11 @@ def test_clicking_a_header_highlights_and_shows_the_path(worked, qtbot):
     assert model.headerData(1, Qt.Orientation.Horizontal, HighlightRole)
     assert "column 2" in worked.selected.text() and "B2" in worked.selected.text()
     rows = worked.panes[0].view.verticalHeader()
-    qtbot.mouseClick(rows.viewport(), Qt.MouseButton.LeftButton,
-                     pos=QPoint(rows.width() // 2, rows.sectionViewportPosition(3) + 5))
+    qtbot.mouseClick(
+        rows.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=QPoint(rows.width() // 2, rows.sectionViewportPosition(3) + 5),
+    )
     assert model.highlight == (3, 1)
     assert worked.panes[1].model.highlight == (3, 1)  # both panes follow
     qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=pos)  # a second click clears
@@ -306,8 +331,13 @@ def sample_catalog(tmp_path, tiny_model):
     (root / "w/j/wj99-red_main.jpg").write_bytes(b"this is not a photo")
     (root / "w/h/wh02-blue_zoom.jpg").write_bytes(b"")
     cat = Catalog(tmp_path / "c.sqlite")
-    index_folder(cat, root, GroupingRule("pattern", MAGENTO_PATTERN), model=tiny_model,
-                 options=IndexOptions(batch_size=8, workers=1))
+    index_folder(
+        cat,
+        root,
+        GroupingRule("pattern", MAGENTO_PATTERN),
+        model=tiny_model,
+        options=IndexOptions(batch_size=8, workers=1),
+    )
     yield cat
     cat.close()
 
@@ -346,10 +376,13 @@ def test_open_inspector_on_a_catalog(qtbot, sample_catalog):
     assert w.loader.pool.activeThreadCount() == 0 and window.worker.pool.activeThreadCount() == 0
 
 
-@pytest.mark.parametrize("article, words", [
-    ("wj99-red", ["no embedded photo", "1 photos failed to embed", "wj99-red_main.jpg"]),
-    ("nowhere-0", ["not in this catalog"]),
-])
+@pytest.mark.parametrize(
+    "article, words",
+    [
+        ("wj99-red", ["no embedded photo", "1 photos failed to embed", "wj99-red_main.jpg"]),
+        ("nowhere-0", ["not in this catalog"]),
+    ],
+)
 def test_clear_message_instead_of_the_matrix(qtbot, sample_catalog, article, words):
     window = _open(qtbot, sample_catalog, article, "wj08-gray")
     with qtbot.waitSignal(window.ready, timeout=T):

@@ -34,9 +34,17 @@ from tests.conftest import write_photo
 def overview(n: int = 6) -> list[dict]:
     rows = []
     for i in range(n):
-        rows.append({"article": f"sku{i:03d}", "folder": "shoes" if i % 2 else "bags", "added_at": 1000.0 + i,
-                     "photos": 1 + i % 3, "cover": f"sku{i:03d}_front.jpg", "errors": int(i == 4),
-                     "labels": {"category": "boots"} if i % 3 == 0 else {}})
+        rows.append(
+            {
+                "article": f"sku{i:03d}",
+                "folder": "shoes" if i % 2 else "bags",
+                "added_at": 1000.0 + i,
+                "photos": 1 + i % 3,
+                "cover": f"sku{i:03d}_front.jpg",
+                "errors": int(i == 4),
+                "labels": {"category": "boots"} if i % 3 == 0 else {},
+            }
+        )
     return rows
 
 
@@ -80,9 +88,23 @@ def test_parse_filter():
 
 
 def test_photo_table_model(qtmodeltester, loader, tmp_path):
-    rows = [PhotoRow(1, "a", "a/front.jpg", b"a/front.jpg", 10, 1, "h", 640, 480, "front", "ok", None),
-            PhotoRow(2, "a", "a/back.jpg", b"a/back.jpg", 10, 1, None, None, None, "back", "error",
-                     "truncated: cannot be decoded")]
+    rows = [
+        PhotoRow(1, "a", "a/front.jpg", b"a/front.jpg", 10, 1, "h", 640, 480, "front", "ok", None),
+        PhotoRow(
+            2,
+            "a",
+            "a/back.jpg",
+            b"a/back.jpg",
+            10,
+            1,
+            None,
+            None,
+            None,
+            "back",
+            "error",
+            "truncated: cannot be decoded",
+        ),
+    ]
     model = PhotoTableModel(loader)
     model.set_photos("a", rows, tmp_path)
     qtmodeltester.check(model)
@@ -94,8 +116,12 @@ def test_photo_table_model(qtmodeltester, loader, tmp_path):
 
 def test_similar_skipped_and_preview_models(qtmodeltester, loader, tmp_path):
     sim = SimilarModel(loader)
-    sim.set_hits([Hit("b", 1, 0.91, 3, {"category": "boots"}, None, [("q.jpg", "h.jpg", 0.93)]),
-                  Hit("c", 2, 0.52, 1, {}, None, [])])
+    sim.set_hits(
+        [
+            Hit("b", 1, 0.91, 3, {"category": "boots"}, None, [("q.jpg", "h.jpg", 0.93)]),
+            Hit("c", 2, 0.52, 1, {}, None, []),
+        ]
+    )
     qtmodeltester.check(sim)
     assert sim.data(sim.index(0, 0), ScoreRole) == pytest.approx(0.91)
     assert sim.data(sim.index(0, 0), PairsRole) == [("q.jpg", "h.jpg", 0.93)]
@@ -145,7 +171,9 @@ def test_lane_drops_stale_results(qtbot):
     gate.set()
     qtbot.waitUntil(lambda: bool(seen), timeout=5000)
     qtbot.waitUntil(lambda: lane._running is None, timeout=5000)
-    assert seen == [(last, "newest")]  # the running "first" finished but was dropped; queued stale ones never ran
+    assert seen == [
+        (last, "newest")
+    ]  # the running "first" finished but was dropped; queued stale ones never ran
     runner.shutdown()
 
 
@@ -166,9 +194,18 @@ def test_task_failure_reaches_the_ui_thread(qtbot):
 def test_articles_orders_scale(qtbot):
     # The grid's sort orders and filter text for 100,000 articles are built in a worker; keep them cheap.
     n = 100_000
-    rows = [{"article": f"a{i:06d}", "folder": f"f{i % 97}", "added_at": float(i % 1000), "photos": 1,
-             "cover": f"a{i:06d}.jpg", "errors": 0, "labels": {"category": f"c{i % 13}"} if i % 2 else {}}
-            for i in range(n)]
+    rows = [
+        {
+            "article": f"a{i:06d}",
+            "folder": f"f{i % 97}",
+            "added_at": float(i % 1000),
+            "photos": 1,
+            "cover": f"a{i:06d}.jpg",
+            "errors": 0,
+            "labels": {"category": f"c{i % 13}"} if i % 2 else {},
+        }
+        for i in range(n)
+    ]
     t0 = time.perf_counter()
     arts = Articles.from_overview(rows)
     built = time.perf_counter() - t0
@@ -239,8 +276,9 @@ def test_grid_repaints_a_cell_when_its_cover_thumbnail_arrives(qtbot, loader, tm
     model.set_sort("added")  # row 0 is now the newest article, sku002
     index = model.index(0, 0)
     assert model.data(index, Qt.ItemDataRole.DecorationRole) is None  # queued, not blocking
-    with qtbot.waitSignal(model.dataChanged, timeout=10000,
-                          check_params_cb=lambda a, b, roles: a.row() == 0) as blocker:
+    with qtbot.waitSignal(
+        model.dataChanged, timeout=10000, check_params_cb=lambda a, b, roles: a.row() == 0
+    ) as blocker:
         pass
     assert blocker.args[0] == index
     assert model.data(index, Qt.ItemDataRole.DecorationRole) is not None

@@ -35,8 +35,9 @@ def catalog(sample_db, tmp_path):  # noqa: F811 - the fixture imported above
     db = tmp_path / "catalog.sqlite"
     shutil.copy(sample_db, db)
     cat = Catalog(db)
-    cat.set_labels([(a, FIELD, c) for a, c in half_labelled(sample_truth()).items()], source="import",
-                   action="import")
+    cat.set_labels(
+        [(a, FIELD, c) for a, c in half_labelled(sample_truth()).items()], source="import", action="import"
+    )
     yield cat
     cat.close()
 
@@ -174,8 +175,10 @@ def test_s_skips_to_the_end_of_the_queue(queue, catalog, qtbot):
 def test_no_suggestion_below_the_threshold(queue, catalog, qtbot):
     queue.set_min_confidence(1.0)
     hidden = [e for e in queue.model.entries() if e.suggestion.confidence < 1.0]
-    assert hidden and queue.model.data(queue.model.index(queue.model.row_of(hidden[0].article), 1)) == \
-        "(no suggestion)"
+    assert (
+        hidden
+        and queue.model.data(queue.model.index(queue.model.row_of(hidden[0].article), 1)) == "(no suggestion)"
+    )
     queue.select_article(hidden[0].article)
     n = len(catalog.label_events(limit=1000))
     press(qtbot, queue, Qt.Key.Key_Return)  # nothing to accept
@@ -246,6 +249,7 @@ def test_accept_all_above_a_confidence_with_confirmation(queue, catalog, qtbot, 
         def question(parent, title, text, *args, **kwargs):
             asked.append(text)
             return reply
+
         return question
 
     sure = [e.suggestion for e in queue.model.entries() if e.suggestion.confidence >= 0.9]
@@ -368,13 +372,23 @@ def test_a_kill_during_review_loses_no_decision(sample_db, tmp_path):  # noqa: F
     shutil.copy(sample_db, db)
     truth = sample_truth()
     with Catalog(db) as cat:
-        cat.set_labels([(a, FIELD, c) for a, c in half_labelled(truth).items()], source="import",
-                       action="import")
+        cat.set_labels(
+            [(a, FIELD, c) for a, c in half_labelled(truth).items()], source="import", action="import"
+        )
         before = {a: d[FIELD] for a, d in cat.labels(FIELD).items()}
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "LOOKALIKE_HOME": str(tmp_path / "home"),
-           "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(db)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env, cwd=REPO)
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "LOOKALIKE_HOME": str(tmp_path / "home"),
+        "PYTHONPATH": str(REPO),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=REPO,
+    )
     lines: list[str] = []
     buffer = b""
     deadline = time.monotonic() + 90
@@ -475,9 +489,14 @@ def test_import_dialog_previews_csv_and_folder_labels(qtbot, sample_db, tmp_path
 
         # A CSV by path, with one row that is not in the catalog: previewed, then imported as shown.
         csv_path = tmp_path / "labels.csv"
-        csv_path.write_text("path,label\nm/h/mh01-black_main.jpg,hoodies\nx/y/unknown.jpg,tees\n", encoding="utf-8")
+        csv_path.write_text(
+            "path,label\nm/h/mh01-black_main.jpg,hoodies\nx/y/unknown.jpg,tees\n", encoding="utf-8"
+        )
         dlg.set_csv(csv_path)
-        assert dlg.preview.rowCount() == 1 and "1 rows are not in the catalog (x/y/unknown.jpg)" in dlg.summary.text()
+        assert (
+            dlg.preview.rowCount() == 1
+            and "1 rows are not in the catalog (x/y/unknown.jpg)" in dlg.summary.text()
+        )
         assert labels_now(cat) == {"mh01-gray": "old"}  # previews write nothing
         report = dlg.apply()
         assert report.applied == 1 and report.unknown == ["x/y/unknown.jpg"]
@@ -510,12 +529,19 @@ def test_inbox_copies_photos_where_the_grouping_rules_find_them(tmp_path):
     write_photo(delivery / ".cache" / "t.jpg", seed=4)
 
     plan = plan_inbox(files=[single, root / "old" / "a.jpg"], folders=[delivery])
-    assert sorted(i.rel for i in plan) == ["delivery/sku1/back.png", "delivery/sku1/front.jpg",
-                                           "loose/sku9_main.jpg", "old/a.jpg"]
+    assert sorted(i.rel for i in plan) == [
+        "delivery/sku1/back.png",
+        "delivery/sku1/front.jpg",
+        "loose/sku9_main.jpg",
+        "old/a.jpg",
+    ]
     written = copy_into_inbox(plan, root)
     # The photo that is already in the catalog's folder is not duplicated.
     assert sorted(p.relative_to(root).as_posix() for p in written) == [
-        "inbox/delivery/sku1/back.png", "inbox/delivery/sku1/front.jpg", "inbox/loose/sku9_main.jpg"]
+        "inbox/delivery/sku1/back.png",
+        "inbox/delivery/sku1/front.jpg",
+        "inbox/loose/sku9_main.jpg",
+    ]
     assert (root / "inbox/loose/sku9_main.jpg").read_bytes() == single.read_bytes()
     assert not list(root.rglob(".incoming-*"))
 

@@ -14,9 +14,23 @@ from desktop_app.core.models import ModelManifest
 
 
 def _manifest(resize="center_crop", size=(32, 32)):
-    return ModelManifest(name="m", version="1", file="m.onnx", sha256="0" * 64, input_name="x", input_size=size,
-                         layout="NCHW", mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), resize=resize,
-                         interpolation="bicubic", output_name="y", dim=4, licence="-", source="-")
+    return ModelManifest(
+        name="m",
+        version="1",
+        file="m.onnx",
+        sha256="0" * 64,
+        input_name="x",
+        input_size=size,
+        layout="NCHW",
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        resize=resize,
+        interpolation="bicubic",
+        output_name="y",
+        dim=4,
+        licence="-",
+        source="-",
+    )
 
 
 def _bytes(im: Image.Image, fmt: str, **kw) -> bytes:
@@ -102,7 +116,12 @@ def _png_header(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 10)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 10))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.parametrize(

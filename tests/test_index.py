@@ -144,8 +144,13 @@ def test_file_deleted_while_indexing(tmp_path, tiny_model):
             (root / "a11.jpg").unlink()
             deleted.append(True)
 
-    s = index_folder(cat, root, model=tiny_model, progress=progress,
-                     options=IndexOptions(batch_size=1, workers=1, prefetch_batches=1))
+    s = index_folder(
+        cat,
+        root,
+        model=tiny_model,
+        progress=progress,
+        options=IndexOptions(batch_size=1, workers=1, prefetch_batches=1),
+    )
     assert s.skipped == {"vanished": 1}
     assert s.photos == 11 and cat.integrity_check() == "ok"
 
@@ -156,8 +161,14 @@ def test_cancel_keeps_committed_batches_and_resume_finishes(tmp_path, tiny_model
         write_photo(root / f"x{i // 2}" / f"{i}.jpg", seed=i)
     cat = Catalog(tmp_path / "c.sqlite")
     calls = []
-    s = index_folder(cat, root, model=tiny_model, options=IndexOptions(batch_size=4, workers=1),
-                     should_cancel=lambda: len(calls) > 0, progress=lambda p: calls.append(p.done) if p.done else None)
+    s = index_folder(
+        cat,
+        root,
+        model=tiny_model,
+        options=IndexOptions(batch_size=4, workers=1),
+        should_cancel=lambda: len(calls) > 0,
+        progress=lambda p: calls.append(p.done) if p.done else None,
+    )
     assert s.cancelled and 0 < cat.counts()["photos"] < 20
     s2 = _index(cat, root, tiny_model)
     assert not s2.cancelled and s2.photos == 20 and s2.new == 20 - s.new

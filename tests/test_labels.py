@@ -199,7 +199,9 @@ def test_evaluate_reports_accuracy_and_coverage_at_95():
     assert last.coverage == 1.0 and last.accuracy == pytest.approx(ev.accuracy)
     # Leaving out the unsure "middle" reaches 100%: the coverage at >= 95% is everything else.
     assert ev.coverage_at_95 == pytest.approx(12 / 13)
-    middle = Suggester(SearchIndex(av), {a: v for a, v in labels.items() if a != "middle"}, k=5).suggest("middle")
+    middle = Suggester(SearchIndex(av), {a: v for a, v in labels.items() if a != "middle"}, k=5).suggest(
+        "middle"
+    )
     assert middle.confidence < ev.threshold_at_95
     table = curve_table(ev)
     assert table[0] == {"min_confidence": 0.0, "coverage": 1.0, "accuracy": pytest.approx(12 / 13)}
@@ -253,7 +255,9 @@ def test_suggestions_on_real_photos(sample_catalog):
     assert sum(s.label == truth[s.article] for s in top) / len(top) >= 0.85
 
     least = suggest_unlabelled(cat, index, "category", k=5, order="uncertain")
-    assert [s.article for s in least] == [s.article for s in sorted(queue, key=lambda s: (s.confidence, s.article))]
+    assert [s.article for s in least] == [
+        s.article for s in sorted(queue, key=lambda s: (s.confidence, s.article))
+    ]
     gated = suggest_unlabelled(cat, index, "category", k=5, min_confidence=0.9)
     assert all((s.label is None) == (s.confidence < 0.9) for s in gated)
     assert any(s.label is None for s in gated) and any(s.label is not None for s in gated)
@@ -275,23 +279,32 @@ def test_suggest_without_labels_says_what_to_do(sample_catalog):
 
 
 def test_csv_import_by_article_with_fields_unknown_and_empty_rows(tree_catalog, tmp_path):
-    path = write_csv(tmp_path / "labels.csv", ["article", "label", "field"], [
-        ["red", "warm", ""],
-        ["shoes/blue", "cool", "category"],
-        ["shoes/blue", "suede", "material"],
-        ["nope", "x", ""],
-        ["green", "", ""],
-    ])
+    path = write_csv(
+        tmp_path / "labels.csv",
+        ["article", "label", "field"],
+        [
+            ["red", "warm", ""],
+            ["shoes/blue", "cool", "category"],
+            ["shoes/blue", "suede", "material"],
+            ["nope", "x", ""],
+            ["green", "", ""],
+        ],
+    )
     rep = import_csv_labels(tree_catalog, path)
     assert (rep.applied, rep.unknown, rep.skipped_rows) == (3, ["nope"], 1)
-    assert tree_catalog.labels() == {"red": {"category": "warm"},
-                                     "shoes/blue": {"category": "cool", "material": "suede"}}
+    assert tree_catalog.labels() == {
+        "red": {"category": "warm"},
+        "shoes/blue": {"category": "cool", "material": "suede"},
+    }
     assert {e["action"] for e in tree_catalog.label_events()} == {"import"}
 
 
 def test_csv_import_by_path(tree_catalog, tmp_path):
-    path = write_csv(tmp_path / "by-path.csv", ["path", "label"], [
-        ["red/p1.jpg", "warm"], ["shoes/blue/p0.jpg", "cool"], ["missing/p9.jpg", "x"]])
+    path = write_csv(
+        tmp_path / "by-path.csv",
+        ["path", "label"],
+        [["red/p1.jpg", "warm"], ["shoes/blue/p0.jpg", "cool"], ["missing/p9.jpg", "x"]],
+    )
     rep = import_csv_labels(tree_catalog, path, "colour")
     assert rep.applied == 2 and rep.unknown == ["missing/p9.jpg"]
     assert tree_catalog.labels("colour") == {"red": {"colour": "warm"}, "shoes/blue": {"colour": "cool"}}
@@ -299,9 +312,16 @@ def test_csv_import_by_path(tree_catalog, tmp_path):
 
 def test_csv_import_of_a_manifest_uses_the_field_column_once_per_article(tree_catalog, tmp_path):
     # One row per photo, the label in a column named after the field: a catalogue manifest as it is.
-    path = write_csv(tmp_path / "manifest.csv", ["path", "article", "category", "style"], [
-        ["red/p0.jpg", "red", "tops", "s1"], ["red/p1.jpg", "red", "tops", "s1"], ["red/p2.jpg", "red", "tops", "s1"],
-        ["green/p0.jpg", "green", "pants", "s2"]])
+    path = write_csv(
+        tmp_path / "manifest.csv",
+        ["path", "article", "category", "style"],
+        [
+            ["red/p0.jpg", "red", "tops", "s1"],
+            ["red/p1.jpg", "red", "tops", "s1"],
+            ["red/p2.jpg", "red", "tops", "s1"],
+            ["green/p0.jpg", "green", "pants", "s2"],
+        ],
+    )
     plan = plan_csv_labels(tree_catalog, path)
     assert sorted(plan.items) == [("green", "category", "pants"), ("red", "category", "tops")]
     assert tree_catalog.labels() == {}  # planning writes nothing
@@ -322,8 +342,11 @@ def test_csv_import_explains_a_wrong_layout(tree_catalog, tmp_path):
 
 def test_folder_level_import(tree_catalog):
     plan = plan_folder_labels(tree_catalog, 0)
-    assert sorted(plan.items) == [("green", "category", "green"), ("red", "category", "red"),
-                                  ("shoes/blue", "category", "shoes")]
+    assert sorted(plan.items) == [
+        ("green", "category", "green"),
+        ("red", "category", "red"),
+        ("shoes/blue", "category", "shoes"),
+    ]
     rep = import_folder_labels(tree_catalog, 1, "colour")
     assert rep.applied == 1 and sorted(rep.unknown) == ["green", "red"]  # no folder at that depth
     assert tree_catalog.labels("colour") == {"shoes/blue": {"colour": "blue"}}
@@ -340,15 +363,22 @@ def test_folder_level_import(tree_catalog):
 
 
 def test_export_csv_and_json_round_trip(tree_catalog, tmp_path, photo_tree, tiny_model):
-    tree_catalog.set_labels([("red", "category", "tops"), ("shoes/blue", "category", "shoes, sports"),
-                             ("shoes/blue", "material", "suede \"soft\"")])
+    tree_catalog.set_labels(
+        [
+            ("red", "category", "tops"),
+            ("shoes/blue", "category", "shoes, sports"),
+            ("shoes/blue", "material", 'suede "soft"'),
+        ]
+    )
     csv_path, json_path = tmp_path / "out.csv", tmp_path / "out.json"
     assert export_labels(tree_catalog, csv_path) == 3
     assert export_labels(tree_catalog, json_path) == 3
     rows = json.loads(json_path.read_text(encoding="utf-8"))
     assert {(r["article"], r["field"], r["value"]) for r in rows} == {
-        ("red", "category", "tops"), ("shoes/blue", "category", "shoes, sports"),
-        ("shoes/blue", "material", "suede \"soft\"")}
+        ("red", "category", "tops"),
+        ("shoes/blue", "category", "shoes, sports"),
+        ("shoes/blue", "material", 'suede "soft"'),
+    }
     assert all(r["source"] == "manual" for r in rows)
 
     other = Catalog(tmp_path / "other.sqlite")

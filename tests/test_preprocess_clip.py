@@ -21,10 +21,24 @@ SAMPLE = REPO / "desktop_app" / "bundled" / "sample" / "photos"  # a subset of t
 TOLERANCE = 0.02  # max abs difference per normalised value
 
 CLIP = ModelManifest(
-    name="clip-test", version="1", file="none.onnx", sha256="", input_name="pixel_values", input_size=(224, 224),
-    layout="NCHW", mean=CLIP_MEAN, std=CLIP_STD, resize="center_crop", interpolation="bicubic",
-    output_name="image_embeds", dim=512, licence="", source="", family="clip",
+    name="clip-test",
+    version="1",
+    file="none.onnx",
+    sha256="",
+    input_name="pixel_values",
+    input_size=(224, 224),
+    layout="NCHW",
+    mean=CLIP_MEAN,
+    std=CLIP_STD,
+    resize="center_crop",
+    interpolation="bicubic",
+    output_name="image_embeds",
+    dim=512,
+    licence="",
+    source="",
+    family="clip",
 )
+
 
 def sample_photos(count: int = 24) -> list[Path]:
     folder = next((f for f in (PHOTOS, SAMPLE) if f.is_dir()), None)
@@ -33,7 +47,9 @@ def sample_photos(count: int = 24) -> list[Path]:
     files = sorted(folder.rglob("*.jpg"))
     picked = [files[int(i * len(files) / count)] for i in range(count)]
     # the odd sizes too: landscape, square and narrow portrait
-    extra = [p for p in files if p.name in ("gift-card-physical-custom.jpg", "lt01.jpg", "luma-yoga-brick.jpg")]
+    extra = [
+        p for p in files if p.name in ("gift-card-physical-custom.jpg", "lt01.jpg", "luma-yoga-brick.jpg")
+    ]
     return picked + [p for p in extra if p not in picked]
 
 
@@ -46,8 +62,12 @@ def reference_processor():
     except ImportError:
         from transformers import CLIPImageProcessor as Processor  # 4.x: the PIL implementation
     return Processor(
-        size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}, resample=3,
-        image_mean=list(CLIP_MEAN), image_std=list(CLIP_STD), do_center_crop=True,
+        size={"shortest_edge": 224},
+        crop_size={"height": 224, "width": 224},
+        resample=3,
+        image_mean=list(CLIP_MEAN),
+        image_std=list(CLIP_STD),
+        do_center_crop=True,
     )
 
 

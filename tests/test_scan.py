@@ -39,7 +39,10 @@ def test_magento_pattern_groups_views_and_gear():
     g = Grouper(GroupingRule("pattern", MAGENTO_PATTERN))
     assert (g("m/h/mh01-gray_main.jpg").article, g("m/h/mh01-gray_main.jpg").view) == ("mh01-gray", "main")
     assert g("m/h/mh01-gray_back.jpg").article == "mh01-gray"
-    assert (g("m/b/mb03-black-0_alt1.jpg").article, g("m/b/mb03-black-0_alt1.jpg").view) == ("mb03-black-0", "alt1")
+    assert (g("m/b/mb03-black-0_alt1.jpg").article, g("m/b/mb03-black-0_alt1.jpg").view) == (
+        "mb03-black-0",
+        "alt1",
+    )
     assert g("m/b/mb03-black-0.jpg").view is None
     assert g("w/s/ws01-red_side_a.jpg").view == "side_a"
 

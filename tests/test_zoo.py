@@ -97,11 +97,25 @@ def tiny_file(tmp_path) -> tuple[bytes, ModelManifest]:
 
 def known_for(data: bytes, manifest: ModelManifest, **overrides) -> zoo.KnownModel:
     fields = dict(
-        name="tiny-known", repo="test/tiny", path="onnx/tiny.onnx", revision="0123456789abcdef",
-        size=len(data), sha256=hashlib.sha256(data).hexdigest(), precision="fp32", arch="test",
-        licence="test-only", description="tiny test model", dim=manifest.dim, input_name=manifest.input_name,
-        output_name=manifest.output_name, input_size=manifest.input_size, mean=manifest.mean, std=manifest.std,
-        resize=manifest.resize, interpolation=manifest.interpolation, family="test",
+        name="tiny-known",
+        repo="test/tiny",
+        path="onnx/tiny.onnx",
+        revision="0123456789abcdef",
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        precision="fp32",
+        arch="test",
+        licence="test-only",
+        description="tiny test model",
+        dim=manifest.dim,
+        input_name=manifest.input_name,
+        output_name=manifest.output_name,
+        input_size=manifest.input_size,
+        mean=manifest.mean,
+        std=manifest.std,
+        resize=manifest.resize,
+        interpolation=manifest.interpolation,
+        family="test",
     )
     fields.update(overrides)
     return zoo.KnownModel(**fields)
@@ -118,7 +132,9 @@ def test_fetch_downloads_checks_and_installs(server, tiny_file):
     server.files[URL_PATH] = data
     known = known_for(data, manifest)
     seen: list[tuple[int, int | None]] = []
-    result = zoo.fetch(known, mirror=server.base, progress=lambda done, total: seen.append((done, total)), chunk=512)
+    result = zoo.fetch(
+        known, mirror=server.base, progress=lambda done, total: seen.append((done, total)), chunk=512
+    )
     assert result.verified and result.resumed_from == 0 and result.bytes == len(data) and not result.warning
     installed = result.model
     assert installed.onnx_path == models_dir() / "tiny-known" / "tiny-known.onnx"
@@ -262,7 +278,9 @@ def test_import_refuses_input_size_mismatch(tiny_file, tmp_path):
     onnx_file.write_bytes(data)
     wrong = tmp_path / "wrong.manifest.json"
     wrong.write_text(dataclasses.replace(manifest, input_size=(224, 224)).to_json())
-    with pytest.raises(ModelError, match=r"shape \['batch', 3, 32, 32\] but the manifest says \[batch, 3, 224, 224\]"):
+    with pytest.raises(
+        ModelError, match=r"shape \['batch', 3, 32, 32\] but the manifest says \[batch, 3, 224, 224\]"
+    ):
         zoo.import_model(onnx_file, wrong)
     assert not (models_dir() / manifest.name).exists()
 
@@ -319,7 +337,10 @@ def test_import_replacing_needs_force_and_bundled_is_protected(tmp_path):
         zoo.import_model(b.onnx_path)
     replaced = zoo.import_model(b.onnx_path, force=True)
     assert replaced.manifest.sha256 == b.manifest.sha256
-    assert sorted(p.name for p in replaced.manifest_path.parent.iterdir()) == ["same.manifest.json", "same.onnx"]
+    assert sorted(p.name for p in replaced.manifest_path.parent.iterdir()) == [
+        "same.manifest.json",
+        "same.onnx",
+    ]
     with pytest.raises(ModelError, match="bundled model"):
         zoo.import_model(b.onnx_path, name=BUNDLED_MODEL)
     with pytest.raises(ModelError, match="not a usable model name"):
@@ -415,7 +436,9 @@ def test_cli_list_import_remove_json(tmp_path, capsys):
 
 def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
     code, out, err = run_cli(["models", "remove", "nothing-here"], capsys)
-    assert code == 2 and out == "" and err.count("\n") == 1 and err.startswith("lookalike: No installed model")
+    assert (
+        code == 2 and out == "" and err.count("\n") == 1 and err.startswith("lookalike: No installed model")
+    )
     code, out, err = run_cli(["models", "fetch", "no-such-model", "--json"], capsys)
     assert code == 2 and "not a known model" in json.loads(out)["error"]
     code, out, err = run_cli(["models", "import", str(tmp_path / "missing.onnx")], capsys)
@@ -430,6 +453,9 @@ def test_cli_fetch_with_mirror(server, tiny_file, capsys, monkeypatch):
     code, out, err = run_cli(["models", "fetch", "tiny-known", "--mirror", server.base, "--json"], capsys)
     result = json.loads(out)
     assert code == 0 and result["verified"] and result["bytes"] == len(data)
-    assert load_manifest(models_dir() / "tiny-known" / "tiny-known.manifest.json").manifest.sha256 == known.sha256
+    assert (
+        load_manifest(models_dir() / "tiny-known" / "tiny-known.manifest.json").manifest.sha256
+        == known.sha256
+    )
     code, out, err = run_cli(["models", "fetch", "tiny-known", "--mirror", server.base], capsys)
     assert code == 0 and "already installed" in out

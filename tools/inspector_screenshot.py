@@ -51,9 +51,13 @@ def _settle(app) -> None:
 def worked_example(app, out: Path) -> Path:
     from desktop_app.gui.inspector import InspectorWidget, inspection_from_matrix
 
-    ins = inspection_from_matrix(WORKED_EXAMPLE, "query article", "candidate article",
-                                 names_a=[f"query photo {i}" for i in range(1, 5)],
-                                 names_b=[f"candidate photo {j}" for j in range(1, 6)])
+    ins = inspection_from_matrix(
+        WORKED_EXAMPLE,
+        "query article",
+        "candidate article",
+        names_a=[f"query photo {i}" for i in range(1, 5)],
+        names_b=[f"candidate photo {j}" for j in range(1, 6)],
+    )
     w = InspectorWidget(ins, method="greedy", compare="hungarian", side_by_side=True)
     w.resize(1480, 560)
     w.show()
@@ -75,7 +79,9 @@ def real_photos(app, out: Path, a: str, b: str, work: Path) -> Path:
     photos = REPO / "desktop_app" / "bundled" / "sample" / "photos"
     catalog = Catalog(work / "sample.sqlite")
     started = time.perf_counter()
-    index_folder(catalog, photos, GroupingRule("pattern", MAGENTO_PATTERN), options=IndexOptions(batch_size=16))
+    index_folder(
+        catalog, photos, GroupingRule("pattern", MAGENTO_PATTERN), options=IndexOptions(batch_size=16)
+    )
     print(f"indexed the sample in {time.perf_counter() - started:.1f} s")
     window = open_inspector(None, catalog, a, b, method="greedy")
     _wait(window.ready)
@@ -91,8 +97,9 @@ def real_photos(app, out: Path, a: str, b: str, work: Path) -> Path:
     # the inspector in one picture.
     ins = w.inspection
     greedy = {(p.row, p.col) for p in ins.results["greedy"].pairs}
-    row, col = next(((p.row, p.col) for p in ins.results["hungarian"].pairs if (p.row, p.col) not in greedy),
-                    (0, 0))
+    row, col = next(
+        ((p.row, p.col) for p in ins.results["hungarian"].pairs if (p.row, p.col) not in greedy), (0, 0)
+    )
     w.show_cell(row, col)
     if w.thumbnails_pending:
         _wait(w.thumbnails_ready)
@@ -133,10 +140,12 @@ def time_updates(app) -> None:
     wall.sort()
     cpu.sort()
     # CPU time is printed too: on a busy machine the wall clock also counts other processes' turns.
-    print(f"30x30, two panes: s/m change to repainted view: wall median {1000 * wall[len(wall) // 2]:.1f} ms, "
-          f"worst {1000 * wall[-1]:.1f} ms; CPU median {1000 * cpu[len(cpu) // 2]:.1f} ms, worst "
-          f"{1000 * cpu[-1]:.1f} ms over {len(wall)} changes (one frame at 60 Hz = 16.7 ms); every cell on "
-          f"screen: {all(visible)}")
+    print(
+        f"30x30, two panes: s/m change to repainted view: wall median {1000 * wall[len(wall) // 2]:.1f} ms, "
+        f"worst {1000 * wall[-1]:.1f} ms; CPU median {1000 * cpu[len(cpu) // 2]:.1f} ms, worst "
+        f"{1000 * cpu[-1]:.1f} ms over {len(wall)} changes (one frame at 60 Hz = 16.7 ms); every cell on "
+        f"screen: {all(visible)}"
+    )
     w.close()
 
 

@@ -36,8 +36,9 @@ def build_catalog(base: Path) -> Path:
         index_folder(catalog, photos, rule=GroupingRule("pattern", MAGENTO_PATTERN))
         rows = list(csv.DictReader(open(sample / "manifest.csv", encoding="utf-8")))
         cats = dict(sorted({r["article"]: r["category"] for r in rows}.items()))
-        catalog.set_labels([(a, "category", c) for a, c in list(cats.items())[::2]], source="import",
-                           action="import")
+        catalog.set_labels(
+            [(a, "category", c) for a, c in list(cats.items())[::2]], source="import", action="import"
+        )
     return db
 
 

@@ -30,24 +30,28 @@ PAGE_SIZE = 16384  # vector blobs are 2-5 KB; 16 KB pages keep them off overflow
 metadata = sa.MetaData()
 
 meta_table = sa.Table(
-    "meta", metadata,
+    "meta",
+    metadata,
     sa.Column("key", sa.Text, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
 settings_table = sa.Table(
-    "settings", metadata,
+    "settings",
+    metadata,
     sa.Column("key", sa.Text, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),  # JSON
 )
 articles_table = sa.Table(
-    "articles", metadata,
+    "articles",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("key", sa.Text, nullable=False, unique=True),
     sa.Column("folder", sa.Text, nullable=False, default=""),
     sa.Column("added_at", sa.Float, nullable=False),
 )
 photos_table = sa.Table(
-    "photos", metadata,
+    "photos",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id"), nullable=False, index=True),
     sa.Column("path", sa.Text, nullable=False, unique=True),  # relative, "/"-separated, printable
@@ -64,14 +68,16 @@ photos_table = sa.Table(
     sa.Column("updated_at", sa.Float, nullable=False),
 )
 vectors_table = sa.Table(
-    "vectors", metadata,
+    "vectors",
+    metadata,
     sa.Column("photo_id", sa.Integer, sa.ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("model_id", sa.Text, primary_key=True),
     sa.Column("dim", sa.Integer, nullable=False),
     sa.Column("data", sa.LargeBinary, nullable=False),  # float32 little-endian, L2-normalised
 )
 labels_table = sa.Table(
-    "labels", metadata,
+    "labels",
+    metadata,
     sa.Column("article", sa.Text, primary_key=True),  # article key, not id: labels survive regrouping
     sa.Column("field", sa.Text, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
@@ -79,7 +85,8 @@ labels_table = sa.Table(
     sa.Column("updated_at", sa.Float, nullable=False),
 )
 runs_table = sa.Table(
-    "index_runs", metadata,
+    "index_runs",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("started_at", sa.Float, nullable=False),
     sa.Column("finished_at", sa.Float),
@@ -88,7 +95,8 @@ runs_table = sa.Table(
     sa.Column("summary", sa.Text),  # JSON
 )
 label_events_table = sa.Table(
-    "label_events", metadata,
+    "label_events",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("article", sa.Text, nullable=False),
     sa.Column("field", sa.Text, nullable=False),
@@ -148,7 +156,9 @@ class Catalog:
         self.path = Path(path).expanduser()
         if not self.path.exists():
             if not create:
-                raise CatalogError(f"No catalog at {self.path}. Index a photo folder first (lookalike index DIR).")
+                raise CatalogError(
+                    f"No catalog at {self.path}. Index a photo folder first (lookalike index DIR)."
+                )
             self._check_creatable()
         elif not os.access(self.path, os.R_OK):
             raise CatalogError(f"The catalog {self.path} cannot be read (permission denied).")
@@ -201,19 +211,24 @@ class Catalog:
                 conn.exec_driver_sql("PRAGMA journal_mode = WAL")
                 metadata.create_all(conn)
                 now = time.time()
-                conn.execute(meta_table.insert(), [
-                    {"key": "schema_version", "value": str(SCHEMA_VERSION)},
-                    {"key": "created_by", "value": f"lookalike {__version__}"},
-                    {"key": "created_at", "value": str(now)},
-                ])
+                conn.execute(
+                    meta_table.insert(),
+                    [
+                        {"key": "schema_version", "value": str(SCHEMA_VERSION)},
+                        {"key": "created_by", "value": f"lookalike {__version__}"},
+                        {"key": "created_at", "value": str(now)},
+                    ],
+                )
                 conn.commit()
                 return
             if "meta" not in tables:
                 raise CatalogError(f"{self.path} is an SQLite file but not a Lookalike catalog.")
             conn.exec_driver_sql("PRAGMA journal_mode = WAL")
-            version = int(conn.execute(
-                sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")
-            ).scalar_one())
+            version = int(
+                conn.execute(
+                    sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")
+                ).scalar_one()
+            )
             if version > SCHEMA_VERSION:
                 written_by = conn.execute(
                     sa.select(meta_table.c.value).where(meta_table.c.key == "created_by")
@@ -269,13 +284,17 @@ class Catalog:
         with self.engine.begin() as conn:
             for key, value in values.items():
                 stmt = insert(settings_table).values(key=key, value=json.dumps(value))
-                conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value}))
+                conn.execute(
+                    stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value})
+                )
 
     def schema_version(self) -> int:
         with self.engine.connect() as conn:
-            return int(conn.execute(
-                sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")
-            ).scalar_one())
+            return int(
+                conn.execute(
+                    sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")
+                ).scalar_one()
+            )
 
     # ------------------------------------------------------------ reading
 
@@ -284,9 +303,11 @@ class Catalog:
 
     def photo_ids_with_vectors(self, model_id: str) -> set[int]:
         with self.engine.connect() as conn:
-            return set(conn.execute(
-                sa.select(vectors_table.c.photo_id).where(vectors_table.c.model_id == model_id)
-            ).scalars())
+            return set(
+                conn.execute(
+                    sa.select(vectors_table.c.photo_id).where(vectors_table.c.model_id == model_id)
+                ).scalars()
+            )
 
     def counts(self, model_id: str | None = None) -> dict:
         with self.engine.connect() as conn:
@@ -294,11 +315,14 @@ class Catalog:
                 "articles": conn.execute(sa.select(sa.func.count()).select_from(articles_table)).scalar_one(),
                 "photos": conn.execute(sa.select(sa.func.count()).select_from(photos_table)).scalar_one(),
                 "photos_ok": conn.execute(
-                    sa.select(sa.func.count()).where(photos_table.c.status == "ok")).scalar_one(),
+                    sa.select(sa.func.count()).where(photos_table.c.status == "ok")
+                ).scalar_one(),
                 "photos_error": conn.execute(
-                    sa.select(sa.func.count()).where(photos_table.c.status == "error")).scalar_one(),
+                    sa.select(sa.func.count()).where(photos_table.c.status == "error")
+                ).scalar_one(),
                 "labelled_articles": conn.execute(
-                    sa.select(sa.func.count(sa.distinct(labels_table.c.article)))).scalar_one(),
+                    sa.select(sa.func.count(sa.distinct(labels_table.c.article)))
+                ).scalar_one(),
             }
             models = conn.execute(
                 sa.select(vectors_table.c.model_id, sa.func.count()).group_by(vectors_table.c.model_id)
@@ -320,14 +344,22 @@ class Catalog:
 
     def article_keys(self) -> list[str]:
         with self.engine.connect() as conn:
-            return list(conn.execute(sa.select(articles_table.c.key).order_by(articles_table.c.key)).scalars())
+            return list(
+                conn.execute(sa.select(articles_table.c.key).order_by(articles_table.c.key)).scalars()
+            )
 
     def articles_overview(self) -> list[dict]:
         """One row per article for browsing: key, folder, photo count, cover photo, added time, labels."""
         p, a = photos_table, articles_table
         q = (
-            sa.select(a.c.key, a.c.folder, a.c.added_at, sa.func.count(p.c.id), sa.func.min(p.c.path),
-                      sa.func.sum(sa.case((p.c.status == "error", 1), else_=0)))
+            sa.select(
+                a.c.key,
+                a.c.folder,
+                a.c.added_at,
+                sa.func.count(p.c.id),
+                sa.func.min(p.c.path),
+                sa.func.sum(sa.case((p.c.status == "error", 1), else_=0)),
+            )
             .join(p, p.c.article_id == a.c.id)
             .group_by(a.c.id)
             .order_by(a.c.key)
@@ -336,8 +368,15 @@ class Catalog:
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
         return [
-            {"article": k, "folder": f, "added_at": t, "photos": n, "cover": cover, "errors": int(err or 0),
-             "labels": labels.get(k, {})}
+            {
+                "article": k,
+                "folder": f,
+                "added_at": t,
+                "photos": n,
+                "cover": cover,
+                "errors": int(err or 0),
+                "labels": labels.get(k, {}),
+            }
             for k, f, t, n, cover, err in rows
         ]
 
@@ -346,8 +385,20 @@ class Catalog:
 
     def _photos_where(self, cond) -> list[PhotoRow]:
         p, a = photos_table, articles_table
-        q = sa.select(p.c.id, a.c.key, p.c.path, p.c.raw_path, p.c.size, p.c.mtime_ns, p.c.hash, p.c.width,
-                      p.c.height, p.c.view, p.c.status, p.c.error).join(a, a.c.id == p.c.article_id)
+        q = sa.select(
+            p.c.id,
+            a.c.key,
+            p.c.path,
+            p.c.raw_path,
+            p.c.size,
+            p.c.mtime_ns,
+            p.c.hash,
+            p.c.width,
+            p.c.height,
+            p.c.view,
+            p.c.status,
+            p.c.error,
+        ).join(a, a.c.id == p.c.article_id)
         with self.engine.connect() as conn:
             return [PhotoRow(*r) for r in conn.execute(q.where(cond).order_by(p.c.path))]
 
@@ -365,8 +416,16 @@ class Catalog:
             rows = conn.execute(q).all()
         labels = self.labels()
         if not rows:
-            return ArticleVectors(np.zeros((0, 0), np.float32), np.zeros(0, np.int64), np.zeros(1, np.int64),
-                                  [], [], [], [], model_id)
+            return ArticleVectors(
+                np.zeros((0, 0), np.float32),
+                np.zeros(0, np.int64),
+                np.zeros(1, np.int64),
+                [],
+                [],
+                [],
+                [],
+                model_id,
+            )
         dim = rows[0][5]
         vectors = np.frombuffer(b"".join(r[4] for r in rows), dtype="<f4").reshape(len(rows), dim)
         keys = [r[0] for r in rows]
@@ -411,8 +470,9 @@ class Catalog:
                 out.setdefault(article, {})[f] = value
         return out
 
-    def set_labels(self, items: Iterable[tuple[str, str, str | None]], source: str = "manual",
-                   action: str = "set") -> int:
+    def set_labels(
+        self, items: Iterable[tuple[str, str, str | None]], source: str = "manual", action: str = "set"
+    ) -> int:
         """(article, field, value) triples; value None removes the label.
 
         Committed before returning, with one logged event per change so that it can be undone later.
@@ -423,10 +483,18 @@ class Catalog:
             for article, field, value in items:
                 old, old_source = self._label_value(conn, article, field)
                 self._write_label(conn, article, field, value or None, source, now)
-                conn.execute(label_events_table.insert().values(
-                    article=article, field=field, old_value=old, old_source=old_source,
-                    new_value=value or None, action=action,
-                    at=now, undone=False))
+                conn.execute(
+                    label_events_table.insert().values(
+                        article=article,
+                        field=field,
+                        old_value=old,
+                        old_source=old_source,
+                        new_value=value or None,
+                        action=action,
+                        at=now,
+                        undone=False,
+                    )
+                )
                 n += 1
         return n
 
@@ -434,10 +502,18 @@ class Catalog:
         """A reviewer skipped an article: logged so that the review order can remember it."""
         with self.engine.begin() as conn:
             old, old_source = self._label_value(conn, article, field)
-            conn.execute(label_events_table.insert().values(
-                article=article, field=field, old_value=old, old_source=old_source, new_value=old,
-                action="skip", at=time.time(),
-                undone=False))
+            conn.execute(
+                label_events_table.insert().values(
+                    article=article,
+                    field=field,
+                    old_value=old,
+                    old_source=old_source,
+                    new_value=old,
+                    action="skip",
+                    at=time.time(),
+                    undone=False,
+                )
+            )
 
     def undo_last_label_event(self, field: str | None = None) -> dict | None:
         """Reverse the most recent label decision (optionally of one field); None when nothing is left."""
@@ -450,8 +526,9 @@ class Catalog:
             if row is None:
                 return None
             if row.action != "skip":
-                self._write_label(conn, row.article, row.field, row.old_value, row.old_source or "manual",
-                                  time.time())
+                self._write_label(
+                    conn, row.article, row.field, row.old_value, row.old_source or "manual", time.time()
+                )
             conn.execute(e.update().where(e.c.id == row.id).values(undone=True))
             return dict(row._mapping)
 
@@ -464,14 +541,20 @@ class Catalog:
     def labels_with_source(self) -> list[dict]:
         t = labels_table
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(t.c.article, t.c.field, t.c.value, t.c.source, t.c.updated_at)
-                                .order_by(t.c.article, t.c.field)).all()
+            rows = conn.execute(
+                sa.select(t.c.article, t.c.field, t.c.value, t.c.source, t.c.updated_at).order_by(
+                    t.c.article, t.c.field
+                )
+            ).all()
         return [dict(r._mapping) for r in rows]
 
     @staticmethod
     def _label_value(conn, article: str, field: str) -> tuple[str | None, str | None]:
-        row = conn.execute(sa.select(labels_table.c.value, labels_table.c.source).where(
-            labels_table.c.article == article, labels_table.c.field == field)).first()
+        row = conn.execute(
+            sa.select(labels_table.c.value, labels_table.c.source).where(
+                labels_table.c.article == article, labels_table.c.field == field
+            )
+        ).first()
         return (row[0], row[1]) if row else (None, None)
 
     @staticmethod
@@ -479,27 +562,41 @@ class Catalog:
         from sqlalchemy.dialects.sqlite import insert
 
         if value is None:
-            conn.execute(labels_table.delete().where(labels_table.c.article == article,
-                                                     labels_table.c.field == field))
+            conn.execute(
+                labels_table.delete().where(labels_table.c.article == article, labels_table.c.field == field)
+            )
             return
-        stmt = insert(labels_table).values(article=article, field=field, value=value, source=source,
-                                           updated_at=now)
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=["article", "field"],
-            set_={"value": stmt.excluded.value, "source": stmt.excluded.source,
-                  "updated_at": stmt.excluded.updated_at}))
+        stmt = insert(labels_table).values(
+            article=article, field=field, value=value, source=source, updated_at=now
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["article", "field"],
+                set_={
+                    "value": stmt.excluded.value,
+                    "source": stmt.excluded.source,
+                    "updated_at": stmt.excluded.updated_at,
+                },
+            )
+        )
 
     # ------------------------------------------------------------ index runs
 
     def start_run(self, model_id: str) -> int:
         with self.engine.begin() as conn:
-            return int(conn.execute(runs_table.insert().values(
-                started_at=time.time(), status="running", model_id=model_id)).inserted_primary_key[0])
+            return int(
+                conn.execute(
+                    runs_table.insert().values(started_at=time.time(), status="running", model_id=model_id)
+                ).inserted_primary_key[0]
+            )
 
     def finish_run(self, run_id: int, status: str, summary: dict) -> None:
         with self.engine.begin() as conn:
-            conn.execute(runs_table.update().where(runs_table.c.id == run_id).values(
-                finished_at=time.time(), status=status, summary=json.dumps(summary)))
+            conn.execute(
+                runs_table.update()
+                .where(runs_table.c.id == run_id)
+                .values(finished_at=time.time(), status=status, summary=json.dumps(summary))
+            )
 
     def last_run(self) -> dict | None:
         with self.engine.connect() as conn:

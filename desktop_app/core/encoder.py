@@ -154,7 +154,9 @@ def make_session(onnx_path, device: str = "auto", threads: int | None = None, or
             raise ModelError(f"The model {onnx_path} cannot be loaded: {str(exc).splitlines()[0]}") from exc
         note = f"The GPU session failed ({str(exc).splitlines()[0][:200]}); using the CPU."
         try:
-            session = ort.InferenceSession(str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(
+                str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"]
+            )
         except Exception as exc2:  # noqa: BLE001
             raise ModelError(f"The model {onnx_path} cannot be loaded: {str(exc2).splitlines()[0]}") from exc2
     got = list(session.get_providers())
@@ -217,7 +219,9 @@ class Encoder:
         out = self.session.run([self.manifest.output_name], {self.manifest.input_name: feed})[0]
         out = np.asarray(out, dtype=np.float32).reshape(batch.shape[0], -1)
         if out.shape[1] != self.manifest.dim:
-            raise ModelError(f"The model returned {out.shape[1]}-d vectors; its manifest says {self.manifest.dim}.")
+            raise ModelError(
+                f"The model returned {out.shape[1]}-d vectors; its manifest says {self.manifest.dim}."
+            )
         return normalise(out)
 
 

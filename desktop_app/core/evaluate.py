@@ -81,25 +81,39 @@ def _average_precision(ranked: list[int], relevant: set[int]) -> float:
     return total / len(relevant) if relevant else 0.0
 
 
-def score_queries(index: SearchIndex, queries: list[Query], spec: MethodSpec, single_photo: bool = False,
-                  ks=KS) -> MethodScore:
+def score_queries(
+    index: SearchIndex, queries: list[Query], spec: MethodSpec, single_photo: bool = False, ks=KS
+) -> MethodScore:
     recalls = {k: 0 for k in ks}
     aps = []
     n_gallery = index.n_articles
     for q in queries:
         vecs, views = (q.vectors[:1], q.views[:1]) if single_photo else (q.vectors, q.views)
         method = "max" if single_photo else spec.method
-        res = index.search(vecs, method, k=n_gallery, threshold=None if single_photo else spec.threshold,
-                           max_matches=None if single_photo else spec.max_matches, exclude=q.exclude,
-                           query_views=views, n_pairs=0, mode="exact")
+        res = index.search(
+            vecs,
+            method,
+            k=n_gallery,
+            threshold=None if single_photo else spec.threshold,
+            max_matches=None if single_photo else spec.max_matches,
+            exclude=q.exclude,
+            query_views=views,
+            n_pairs=0,
+            mode="exact",
+        )
         ranked = res.indices
         for k in ks:
             recalls[k] += any(a in q.relevant for a in ranked[:k])
         aps.append(_average_precision(ranked, q.relevant))
     n = max(len(queries), 1)
-    return MethodScore(SINGLE if single_photo else spec.method, None if single_photo else spec.threshold,
-                       None if single_photo else spec.max_matches, len(queries),
-                       {k: recalls[k] / n for k in ks}, float(np.mean(aps)) if aps else 0.0)
+    return MethodScore(
+        SINGLE if single_photo else spec.method,
+        None if single_photo else spec.threshold,
+        None if single_photo else spec.max_matches,
+        len(queries),
+        {k: recalls[k] / n for k in ks},
+        float(np.mean(aps)) if aps else 0.0,
+    )
 
 
 # ----------------------------------------------------------------------- protocols
@@ -162,13 +176,16 @@ def default_specs() -> list[MethodSpec]:
 
 
 def tuning_grid(thresholds=(None, 0.3, 0.5, 0.6, 0.7), max_matches=(None, 1, 2, 3)) -> list[MethodSpec]:
-    grid = [MethodSpec(m, s, k) for m, s, k in itertools.product(("greedy", "hungarian", "ordered"),
-                                                                   thresholds, max_matches)]
+    grid = [
+        MethodSpec(m, s, k)
+        for m, s, k in itertools.product(("greedy", "hungarian", "ordered"), thresholds, max_matches)
+    ]
     return grid + [MethodSpec("centroid"), MethodSpec("max")]
 
 
-def evaluate(index: SearchIndex, queries: list[Query], specs: list[MethodSpec],
-             with_single: bool = True, progress=None) -> list[MethodScore]:
+def evaluate(
+    index: SearchIndex, queries: list[Query], specs: list[MethodSpec], with_single: bool = True, progress=None
+) -> list[MethodScore]:
     out = []
     for n, spec in enumerate(specs):
         out.append(score_queries(index, queries, spec))

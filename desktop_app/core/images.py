@@ -69,7 +69,9 @@ def read_bytes(path: Path) -> bytes:
     return data
 
 
-def load_photo(data: bytes, min_size: tuple[int, int] | None = None, max_pixels: int = MAX_PIXELS) -> LoadedPhoto:
+def load_photo(
+    data: bytes, min_size: tuple[int, int] | None = None, max_pixels: int = MAX_PIXELS
+) -> LoadedPhoto:
     """Decode image bytes to an RGB picture.
 
     min_size (w, h): the decoder may reduce a JPEG while both sides stay at least this large (draft mode).

@@ -147,8 +147,9 @@ def index_folder(
     resize, mirror = preprocessing(catalog, manifest, opts.resize, opts.mirror)
     model_id = vector_identity(manifest, resize, mirror)
 
-    summary = IndexSummary(str(root), str(catalog.path), f"{manifest.name} ({manifest.precision})", "-",
-                           rule.describe())
+    summary = IndexSummary(
+        str(root), str(catalog.path), f"{manifest.name} ({manifest.precision})", "-", rule.describe()
+    )
     if progress:
         progress(Progress(0, 0, 0.0, None, "scanning folder"))
     found = list(walk_photos(root, should_cancel))
@@ -160,8 +161,14 @@ def index_folder(
         raise UserError(f"No photos found in {root} (looked for {kinds}). Nothing was changed.")
 
     try:
-        catalog.set_settings(photo_root=str(root), grouping=rule.to_dict(), model=manifest.name,
-                             model_manifest=str(installed.manifest_path), resize=resize, mirror=mirror)
+        catalog.set_settings(
+            photo_root=str(root),
+            grouping=rule.to_dict(),
+            model=manifest.name,
+            model_manifest=str(installed.manifest_path),
+            resize=resize,
+            mirror=mirror,
+        )
         run_id = catalog.start_run(model_id)
     except sa.exc.OperationalError as exc:
         raise CatalogError(f"Cannot write to the catalog {catalog.path}: {exc.orig}") from exc
@@ -198,16 +205,32 @@ def index_folder(
             summary.unchanged += 1
     if regroup:
         with catalog.engine.begin() as conn:
-            conn.execute(photos_table.update().where(photos_table.c.id == sa.bindparam("pid")).values(
-                article_id=sa.bindparam("aid"), view=sa.bindparam("view")), regroup)
+            conn.execute(
+                photos_table.update()
+                .where(photos_table.c.id == sa.bindparam("pid"))
+                .values(article_id=sa.bindparam("aid"), view=sa.bindparam("view")),
+                regroup,
+            )
 
     embedded = 0
     if work:
         if encoder is None:
             encoder = Encoder(installed, device=opts.device, threads=opts.threads)
         summary.device = encoder.device
-        embedded, moved_ids = _run_pipeline(catalog, root, work, encoder, model_id, resize, mirror, orphans,
-                                            opts, summary, progress, should_cancel)
+        embedded, moved_ids = _run_pipeline(
+            catalog,
+            root,
+            work,
+            encoder,
+            model_id,
+            resize,
+            mirror,
+            orphans,
+            opts,
+            summary,
+            progress,
+            should_cancel,
+        )
     else:
         summary.device = "not needed"
         moved_ids = set()
@@ -225,8 +248,11 @@ def index_folder(
     summary.seconds = round(time.perf_counter() - started, 3)
     summary.photos_per_s = round(embedded / summary.seconds, 2) if summary.seconds > 0 else 0.0
     summary.skipped = dict(Counter(s["reason"] for s in summary.skipped_files))
-    catalog.finish_run(run_id, "cancelled" if summary.cancelled else "done", {
-        k: v for k, v in summary.to_dict().items() if k != "skipped_files"})
+    catalog.finish_run(
+        run_id,
+        "cancelled" if summary.cancelled else "done",
+        {k: v for k, v in summary.to_dict().items() if k != "skipped_files"},
+    )
     return summary
 
 
@@ -236,8 +262,13 @@ def _sync_articles(catalog: Catalog, root: Path, keys: set[str]) -> dict[str, in
         missing = sorted(keys - existing.keys())
         if missing:
             now = time.time()
-            conn.execute(articles_table.insert(), [
-                {"key": k, "folder": k.rsplit("/", 1)[0] if "/" in k else "", "added_at": now} for k in missing])
+            conn.execute(
+                articles_table.insert(),
+                [
+                    {"key": k, "folder": k.rsplit("/", 1)[0] if "/" in k else "", "added_at": now}
+                    for k in missing
+                ],
+            )
             existing = dict(conn.execute(sa.select(articles_table.c.key, articles_table.c.id)).all())
     return existing
 
@@ -247,7 +278,7 @@ def _remove_photos(catalog: Catalog, ids: list[int]) -> int:
         return 0
     with catalog.engine.begin() as conn:
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             conn.execute(vectors_table.delete().where(vectors_table.c.photo_id.in_(chunk)))
             conn.execute(photos_table.delete().where(photos_table.c.id.in_(chunk)))
     return len(ids)
@@ -255,8 +286,11 @@ def _remove_photos(catalog: Catalog, ids: list[int]) -> int:
 
 def _drop_empty_articles(catalog: Catalog) -> None:
     with catalog.engine.begin() as conn:
-        conn.execute(articles_table.delete().where(
-            ~sa.exists().where(photos_table.c.article_id == articles_table.c.id)))
+        conn.execute(
+            articles_table.delete().where(
+                ~sa.exists().where(photos_table.c.article_id == articles_table.c.id)
+            )
+        )
 
 
 def _prepare_one(root: Path, w: _Work, orphan_hashes: frozenset[str], manifest, resize, mirror) -> _Result:
@@ -272,8 +306,9 @@ def _prepare_one(root: Path, w: _Work, orphan_hashes: frozenset[str], manifest, 
         return _Result(w, error=exc)
 
 
-def _run_pipeline(catalog, root, work, encoder, model_id, resize, mirror, orphans, opts, summary,
-                  progress, should_cancel) -> tuple[int, set[int]]:
+def _run_pipeline(
+    catalog, root, work, encoder, model_id, resize, mirror, orphans, opts, summary, progress, should_cancel
+) -> tuple[int, set[int]]:
     manifest = encoder.manifest
     total = len(work)
     workers = opts.workers or max(1, min(4, physical_cores()))
@@ -310,8 +345,10 @@ def _run_pipeline(catalog, root, work, encoder, model_id, resize, mirror, orphan
             _write_batch(catalog, batch, to_embed, vectors, model_id, orphans, moved_ids, summary)
         except sa.exc.OperationalError as exc:
             if is_disk_full(exc):
-                raise CatalogError(f"The disk holding {catalog.path} is full; the last batch was not saved. "
-                                   "Free some space and run the index again: it resumes where it stopped.") from exc
+                raise CatalogError(
+                    f"The disk holding {catalog.path} is full; the last batch was not saved. "
+                    "Free some space and run the index again: it resumes where it stopped."
+                ) from exc
             raise
         embedded += len(to_embed)
         batch.clear()
@@ -362,12 +399,25 @@ def _write_batch(catalog, batch, to_embed, vectors, model_id, orphans, moved_ids
         for r in batch:
             w, f = r.work, r.work.found
             if r.error is not None:
-                summary.skipped_files.append({"path": f.text, "reason": r.error.reason, "message": str(r.error)})
+                summary.skipped_files.append(
+                    {"path": f.text, "reason": r.error.reason, "message": str(r.error)}
+                )
                 if r.error.reason == "vanished":
                     continue  # nothing on disk to record; an old row is removed with the other deletions
-                values = dict(article_id=w.article_id, path=f.text, raw_path=f.raw, size=f.size,
-                              mtime_ns=f.mtime_ns, hash=None, width=None, height=None, view=w.view,
-                              status="error", error=f"{r.error.reason}: {r.error}", updated_at=now)
+                values = dict(
+                    article_id=w.article_id,
+                    path=f.text,
+                    raw_path=f.raw,
+                    size=f.size,
+                    mtime_ns=f.mtime_ns,
+                    hash=None,
+                    width=None,
+                    height=None,
+                    view=w.view,
+                    status="error",
+                    error=f"{r.error.reason}: {r.error}",
+                    updated_at=now,
+                )
                 if w.row is None:
                     conn.execute(photos_table.insert().values(added_at=now, **values))
                     summary.new += 1
@@ -377,17 +427,40 @@ def _write_batch(catalog, batch, to_embed, vectors, model_id, orphans, moved_ids
                     summary.changed += 1
                 continue
             if r.moved_from is not None and r.moved_from >= 0:
-                conn.execute(photos_table.update().where(photos_table.c.id == r.moved_from).values(
-                    article_id=w.article_id, path=f.text, raw_path=f.raw, size=f.size, mtime_ns=f.mtime_ns,
-                    view=w.view, updated_at=now))
+                conn.execute(
+                    photos_table.update()
+                    .where(photos_table.c.id == r.moved_from)
+                    .values(
+                        article_id=w.article_id,
+                        path=f.text,
+                        raw_path=f.raw,
+                        size=f.size,
+                        mtime_ns=f.mtime_ns,
+                        view=w.view,
+                        updated_at=now,
+                    )
+                )
                 moved_ids.add(r.moved_from)
                 summary.moved += 1
                 continue
-            values = dict(article_id=w.article_id, path=f.text, raw_path=f.raw, size=f.size,
-                          mtime_ns=f.mtime_ns, hash=r.hash, width=r.width, height=r.height, view=w.view,
-                          status="ok", error=None, updated_at=now)
+            values = dict(
+                article_id=w.article_id,
+                path=f.text,
+                raw_path=f.raw,
+                size=f.size,
+                mtime_ns=f.mtime_ns,
+                hash=r.hash,
+                width=r.width,
+                height=r.height,
+                view=w.view,
+                status="ok",
+                error=None,
+                updated_at=now,
+            )
             if w.row is None:
-                pid = conn.execute(photos_table.insert().values(added_at=now, **values)).inserted_primary_key[0]
+                pid = conn.execute(photos_table.insert().values(added_at=now, **values)).inserted_primary_key[
+                    0
+                ]
                 summary.new += 1
             else:
                 pid = w.row.id
@@ -401,11 +474,17 @@ def _write_batch(catalog, batch, to_embed, vectors, model_id, orphans, moved_ids
             vec = vec_of[id(r)]
             conn.execute(
                 sa.dialects.sqlite.insert(vectors_table)
-                .values(photo_id=pid, model_id=model_id, dim=int(vec.shape[0]),
-                        data=vec.astype("<f4").tobytes())
-                .on_conflict_do_update(index_elements=["photo_id", "model_id"],
-                                       set_={"data": sa.literal_column("excluded.data"),
-                                             "dim": sa.literal_column("excluded.dim")}))
+                .values(
+                    photo_id=pid, model_id=model_id, dim=int(vec.shape[0]), data=vec.astype("<f4").tobytes()
+                )
+                .on_conflict_do_update(
+                    index_elements=["photo_id", "model_id"],
+                    set_={
+                        "data": sa.literal_column("excluded.data"),
+                        "dim": sa.literal_column("excluded.dim"),
+                    },
+                )
+            )
 
 
 def catalog_model(catalog: Catalog) -> InstalledModel:
@@ -422,8 +501,9 @@ def catalog_model(catalog: Catalog) -> InstalledModel:
         raise
 
 
-def preprocessing(catalog: Catalog, manifest, resize: str | None = None,
-                  mirror: bool | None = None) -> tuple[str | None, bool]:
+def preprocessing(
+    catalog: Catalog, manifest, resize: str | None = None, mirror: bool | None = None
+) -> tuple[str | None, bool]:
     """(resize override or None, mirror) from explicit choices, else from the catalog's settings."""
     resize = resize if resize is not None else catalog.get_setting("resize")
     if resize in ("model", "", manifest.resize):
@@ -445,8 +525,9 @@ def catalog_model_id(catalog: Catalog, model: InstalledModel) -> str:
     return vector_identity(model.manifest, *preprocessing(catalog, model.manifest))
 
 
-def embed_files(encoder: Encoder, paths: list[Path], resize: str | None = None,
-                mirror: bool = False) -> tuple[np.ndarray, list[Path], list[str]]:
+def embed_files(
+    encoder: Encoder, paths: list[Path], resize: str | None = None, mirror: bool = False
+) -> tuple[np.ndarray, list[Path], list[str]]:
     """Vectors of photo files outside the catalog (queries), preprocessed like the catalog's photos.
 
     Returns (vectors, the files used, problems); unreadable files are reported, not fatal.

@@ -38,20 +38,37 @@ class Inspection:
 
     def to_dict(self) -> dict:
         def pairs(res: matching.MatchResult) -> list[dict]:
-            return [{"row": p.row, "col": p.col, "query_path": self.paths_a[p.row],
-                     "path": self.paths_b[p.col], "sim": round(p.sim, 4), "rank": p.rank, "used": p.used,
-                     "reason": p.reason} for p in res.pairs]
+            return [
+                {
+                    "row": p.row,
+                    "col": p.col,
+                    "query_path": self.paths_a[p.row],
+                    "path": self.paths_b[p.col],
+                    "sim": round(p.sim, 4),
+                    "rank": p.rank,
+                    "used": p.used,
+                    "reason": p.reason,
+                }
+                for p in res.pairs
+            ]
 
         return {
-            "article_a": self.article_a, "article_b": self.article_b,
-            "paths_a": self.paths_a, "paths_b": self.paths_b,
-            "views_a": self.views_a, "views_b": self.views_b,
-            "threshold": self.threshold, "max_matches": self.max_matches,
+            "article_a": self.article_a,
+            "article_b": self.article_b,
+            "paths_a": self.paths_a,
+            "paths_b": self.paths_b,
+            "views_a": self.views_a,
+            "views_b": self.views_b,
+            "threshold": self.threshold,
+            "max_matches": self.max_matches,
             "matrix": np.round(self.matrix, 4).tolist(),
-            "methods": {m: {"score": _finite(r.score), "passed": r.passed, "fallback": r.fallback,
-                            "pairs": pairs(r)} for m, r in self.results.items()},
+            "methods": {
+                m: {"score": _finite(r.score), "passed": r.passed, "fallback": r.fallback, "pairs": pairs(r)}
+                for m, r in self.results.items()
+            },
             "comparison": compare_line(self),
-            "missing_a": self.missing_a, "missing_b": self.missing_b,
+            "missing_a": self.missing_a,
+            "missing_b": self.missing_b,
         }
 
     def write_csv(self, path: Path) -> None:
@@ -66,8 +83,14 @@ def _finite(x: float) -> float | None:
     return round(float(x), 4) if np.isfinite(x) else None
 
 
-def inspect_articles(av: ArticleVectors, a: str, b: str, threshold: float | None = None,
-                     max_matches: int | None = None, missing: dict[str, list[str]] | None = None) -> Inspection:
+def inspect_articles(
+    av: ArticleVectors,
+    a: str,
+    b: str,
+    threshold: float | None = None,
+    max_matches: int | None = None,
+    missing: dict[str, list[str]] | None = None,
+) -> Inspection:
     """Compare two catalog articles with every method. Raises UserError when one has no vectors."""
     missing = missing or {}
     for art in (a, b):
@@ -77,9 +100,19 @@ def inspect_articles(av: ArticleVectors, a: str, b: str, threshold: float | None
     ia, ib = av.article_index(a), av.article_index(b)
     ra, rb = av.rows_of(ia), av.rows_of(ib)
     va, vb = av.vectors[ra], av.vectors[rb]
-    ins = Inspection(a, b, matching.similarity_matrix(va, vb), av.paths[ra], av.paths[rb], av.views[ra],
-                     av.views[rb], threshold, max_matches, missing_a=missing.get(a, []),
-                     missing_b=missing.get(b, []))
+    ins = Inspection(
+        a,
+        b,
+        matching.similarity_matrix(va, vb),
+        av.paths[ra],
+        av.paths[rb],
+        av.views[ra],
+        av.views[rb],
+        threshold,
+        max_matches,
+        missing_a=missing.get(a, []),
+        missing_b=missing.get(b, []),
+    )
     rescore(ins, va, vb)
     return ins
 
@@ -91,7 +124,9 @@ def rescore(ins: Inspection, va: np.ndarray | None = None, vb: np.ndarray | None
             if va is not None and vb is not None:
                 ins.results[m] = matching.centroid(va, vb)
             continue
-        ins.results[m] = matching.match(m, ins.matrix, ins.views_a, ins.views_b, ins.threshold, ins.max_matches)
+        ins.results[m] = matching.match(
+            m, ins.matrix, ins.views_a, ins.views_b, ins.threshold, ins.max_matches
+        )
 
 
 def compare_line(ins: Inspection) -> str:
@@ -105,7 +140,7 @@ def compare_line(ins: Inspection) -> str:
     hw = min(p.sim for p in h.used_pairs)
     if {(p.row, p.col) for p in g.used_pairs} == {(p.row, p.col) for p in h.used_pairs}:
         return f"Greedy and Hungarian choose the same {len(g.used_pairs)} pairs (total {gt:.2f})."
-    return (f"Hungarian total {ht:.2f} vs greedy {gt:.2f}; its worst pair {hw:.3f} vs greedy's {gw:.3f}.")
+    return f"Hungarian total {ht:.2f} vs greedy {gt:.2f}; its worst pair {hw:.3f} vs greedy's {gw:.3f}."
 
 
 # ----------------------------------------------------------------------- picture
@@ -117,7 +152,9 @@ def _colour(v: float, lo: float, hi: float) -> tuple[int, int, int]:
     return (int(255 - t * 225), int(255 - t * 160), int(255 - t * 60))
 
 
-def render_png(ins: Inspection, method: str, out: Path, photo_root: Path | None = None, cell: int = 72) -> Path:
+def render_png(
+    ins: Inspection, method: str, out: Path, photo_root: Path | None = None, cell: int = 72
+) -> Path:
     """The matrix as a heatmap with thumbnails as headers and the method's pairs marked, as a PNG.
 
     `method` may name several methods separated by commas ("greedy,hungarian"): their panels are drawn side
@@ -130,8 +167,11 @@ def render_png(ins: Inspection, method: str, out: Path, photo_root: Path | None 
         raise UserError("Name at least one method to draw.")
     panels = [_render_panel(ins, m, photo_root, cell) for m in methods]
     gap = 16
-    img = Image.new("RGB", (sum(p.width for p in panels) + gap * (len(panels) - 1), max(p.height for p in panels)),
-                    "white")
+    img = Image.new(
+        "RGB",
+        (sum(p.width for p in panels) + gap * (len(panels) - 1), max(p.height for p in panels)),
+        "white",
+    )
     x = 0
     for panel in panels:
         img.paste(panel, (x, 0))

@@ -58,8 +58,9 @@ class ImportReport:
 VOTE_TEMPERATURE = 0.05
 
 
-def vote(neighbours: list[Neighbour], temperature: float = VOTE_TEMPERATURE
-         ) -> tuple[str | None, float, list[tuple[str, float]]]:
+def vote(
+    neighbours: list[Neighbour], temperature: float = VOTE_TEMPERATURE
+) -> tuple[str | None, float, list[tuple[str, float]]]:
     """Score-weighted vote: (best label, its share, top-3 labels with shares)."""
     weights: dict[str, float] = defaultdict(float)
     finite = [n for n in neighbours if np.isfinite(n.score)]
@@ -77,8 +78,15 @@ def vote(neighbours: list[Neighbour], temperature: float = VOTE_TEMPERATURE
 class Suggester:
     """Suggests one label field from the labelled articles of a search index."""
 
-    def __init__(self, index: SearchIndex, labels: dict[str, str], k: int = 10, method: str = "greedy",
-                 threshold: float | None = None, max_matches: int | None = None) -> None:
+    def __init__(
+        self,
+        index: SearchIndex,
+        labels: dict[str, str],
+        k: int = 10,
+        method: str = "greedy",
+        threshold: float | None = None,
+        max_matches: int | None = None,
+    ) -> None:
         self.index = index
         self.labels = labels  # article id -> label value for this field
         self.k = k
@@ -89,12 +97,20 @@ class Suggester:
         self._unlabelled = [i for i, a in enumerate(articles) if a not in labels]
 
     def neighbours(self, article: int | str, exclude: tuple[int, ...] = ()) -> list[Neighbour]:
-        result = self.index.search(article, self.method, self.k, threshold=self.threshold,
-                                   max_matches=self.max_matches, exclude=[*self._unlabelled, *exclude], n_pairs=0)
+        result = self.index.search(
+            article,
+            self.method,
+            self.k,
+            threshold=self.threshold,
+            max_matches=self.max_matches,
+            exclude=[*self._unlabelled, *exclude],
+            n_pairs=0,
+        )
         return [Neighbour(h.article, h.score, self.labels[h.article]) for h in result.hits]
 
-    def suggest(self, article: int | str, min_confidence: float = 0.0,
-                exclude: tuple[int, ...] = ()) -> Suggestion:
+    def suggest(
+        self, article: int | str, min_confidence: float = 0.0, exclude: tuple[int, ...] = ()
+    ) -> Suggestion:
         name = article if isinstance(article, str) else self.index.av.articles[article]
         neighbours = self.neighbours(article, exclude)
         label, confidence, alternatives = vote(neighbours)
@@ -105,9 +121,15 @@ class Suggester:
         return Suggestion(name, label, confidence, [(a, round(s, 4)) for a, s in alternatives], neighbours)
 
 
-def suggest_unlabelled(catalog: Catalog, index: SearchIndex, field_name: str = DEFAULT_FIELD, k: int = 10,
-                       method: str = "greedy", min_confidence: float = 0.0,
-                       order: str = "certain") -> list[Suggestion]:
+def suggest_unlabelled(
+    catalog: Catalog,
+    index: SearchIndex,
+    field_name: str = DEFAULT_FIELD,
+    k: int = 10,
+    method: str = "greedy",
+    min_confidence: float = 0.0,
+    order: str = "certain",
+) -> list[Suggestion]:
     """Suggestions for every article without a label in this field, most certain first (or least)."""
     labels = {a: d[field_name] for a, d in catalog.labels(field_name).items() if field_name in d}
     if not labels:
@@ -158,9 +180,15 @@ def coverage_curve(confidences: np.ndarray, correct: np.ndarray) -> list[CurvePo
     return points
 
 
-def evaluate_labels(index: SearchIndex, labels: dict[str, str], field_name: str = DEFAULT_FIELD, k: int = 10,
-                    method: str = "greedy", target: float = 0.95,
-                    groups: dict[str, str] | None = None) -> LabelEvaluation:
+def evaluate_labels(
+    index: SearchIndex,
+    labels: dict[str, str],
+    field_name: str = DEFAULT_FIELD,
+    k: int = 10,
+    method: str = "greedy",
+    target: float = 0.95,
+    groups: dict[str, str] | None = None,
+) -> LabelEvaluation:
     """Leave-one-out: suggest each labelled article's label from all the other labelled articles.
 
     groups (article -> group, e.g. its style): leave out the query's whole group, not only the query. Other
@@ -186,9 +214,17 @@ def evaluate_labels(index: SearchIndex, labels: dict[str, str], field_name: str 
     curve = coverage_curve(conf, correct)
     good = [p for p in curve if p.accuracy >= target]
     best = max(good, key=lambda p: p.coverage) if good else None
-    return LabelEvaluation(field_name, method, k, len(present), len(set(labels.values())),
-                           float(correct.mean()), best.coverage if best else 0.0,
-                           best.threshold if best else None, curve)
+    return LabelEvaluation(
+        field_name,
+        method,
+        k,
+        len(present),
+        len(set(labels.values())),
+        float(correct.mean()),
+        best.coverage if best else 0.0,
+        best.threshold if best else None,
+        curve,
+    )
 
 
 def curve_table(ev: LabelEvaluation, steps=(0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)) -> list[dict]:
@@ -251,9 +287,12 @@ def plot_curve(ev: LabelEvaluation, path: Path, size: tuple[int, int] = (640, 42
         # the note goes in an empty corner, below-left near the right edge, else above-right.
         spot = (bx - tw - 10, by + 10) if bx + tw + 12 > left + pw else (bx + 10, by - 18)
         d.text(spot, note, fill="#111")
-    d.text((left, 12), f"Label suggestions ({ev.field}), leave-one-out, {ev.method}, k={ev.k}: "
-           f"accuracy {ev.accuracy:.1%} at full coverage, {ev.coverage_at_95:.1%} coverage at >= 95%",
-           fill="#111")
+    d.text(
+        (left, 12),
+        f"Label suggestions ({ev.field}), leave-one-out, {ev.method}, k={ev.k}: "
+        f"accuracy {ev.accuracy:.1%} at full coverage, {ev.coverage_at_95:.1%} coverage at >= 95%",
+        fill="#111",
+    )
     d.text((left + pw // 2 - 30, h - 22), "coverage", fill="#111")
     d.text((6, top - 16), "accuracy", fill="#111")
     path = Path(path)
@@ -274,8 +313,9 @@ class LabelPlan:
     skipped_rows: int = 0  # rows without a label
 
 
-def plan_folder_labels(catalog: Catalog, level: int, field_name: str = DEFAULT_FIELD,
-                       overwrite: bool = False) -> LabelPlan:
+def plan_folder_labels(
+    catalog: Catalog, level: int, field_name: str = DEFAULT_FIELD, overwrite: bool = False
+) -> LabelPlan:
     """Each article's label would be the folder at `level` (0 = top) of its cover photo's path."""
     existing = catalog.labels(field_name)
     items = []
@@ -291,8 +331,9 @@ def plan_folder_labels(catalog: Catalog, level: int, field_name: str = DEFAULT_F
     return LabelPlan(items, missing)
 
 
-def import_folder_labels(catalog: Catalog, level: int, field_name: str = DEFAULT_FIELD,
-                         overwrite: bool = False) -> ImportReport:
+def import_folder_labels(
+    catalog: Catalog, level: int, field_name: str = DEFAULT_FIELD, overwrite: bool = False
+) -> ImportReport:
     """Label each article with the name of the folder at `level` (0 = top) of its photos' paths."""
     plan = plan_folder_labels(catalog, level, field_name, overwrite)
     catalog.set_labels(plan.items, source="folder", action="import")
@@ -315,8 +356,10 @@ def plan_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEFAU
         cols = set(reader.fieldnames or [])
         label_col = "label" if "label" in cols else default_field if default_field in cols else None
         if label_col is None or not ({"article", "path"} & cols):
-            raise UserError(f"{csv_path} needs a 'label' (or '{default_field}') column and an 'article' or "
-                            f"'path' column (it has: {', '.join(sorted(cols)) or 'no header'}).")
+            raise UserError(
+                f"{csv_path} needs a 'label' (or '{default_field}') column and an 'article' or "
+                f"'path' column (it has: {', '.join(sorted(cols)) or 'no header'})."
+            )
         # `field` names the field of each row only in the generic layout; in a manifest the column is the field
         field_col = "field" if label_col == "label" else None
         rows = list(reader)
@@ -362,8 +405,9 @@ def export_labels(catalog: Catalog, path: Path, fmt: str | None = None) -> int:
             writer = csv.DictWriter(fh, fieldnames=["article", "field", "label", "source"])
             writer.writeheader()
             for r in rows:
-                writer.writerow({"article": r["article"], "field": r["field"], "label": r["value"],
-                                 "source": r["source"]})
+                writer.writerow(
+                    {"article": r["article"], "field": r["field"], "label": r["value"], "source": r["source"]}
+                )
     else:
         raise UserError(f"Unknown export format {fmt!r}; use csv or json.")
     return len(rows)

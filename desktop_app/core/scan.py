@@ -54,9 +54,7 @@ class FoundFile:
         return os.fsencode(self.rel)
 
 
-def walk_photos(
-    root: Path, should_cancel: Callable[[], bool] | None = None
-) -> Iterator[FoundFile]:
+def walk_photos(root: Path, should_cancel: Callable[[], bool] | None = None) -> Iterator[FoundFile]:
     """All image files under root, recursively, following directory symlinks once (no loops).
 
     Hidden files and folders (dot-names) are skipped: they are thumbnails caches, OS metadata and the like.
@@ -117,7 +115,9 @@ class GroupingRule:
         if self.kind == "pattern":
             compiled = compile_pattern(self.pattern or "")
             if "article" not in compiled.groupindex:
-                raise UserError("The file-name pattern needs a named group 'article', e.g. (?P<article>[^_]+).")
+                raise UserError(
+                    "The file-name pattern needs a named group 'article', e.g. (?P<article>[^_]+)."
+                )
 
     @classmethod
     def from_dict(cls, data: dict | None) -> GroupingRule:

@@ -821,8 +821,9 @@ class SearchIndex:
         qry = self._resolve(query, query_views)
         allowed = self._allowed(label, folder, exclude, qry.articles)
         narrow = int(allowed.sum()) < self.n_articles // 4
-        use_candidates = mode == "candidates" or (mode == "auto" and not narrow
-                                                  and self._auto_candidates(method, qry))
+        use_candidates = mode == "candidates" or (
+            mode == "auto" and not narrow and self._auto_candidates(method, qry)
+        )
         arts: np.ndarray | None = None
         if use_candidates:
             # A catalog query finds its own photos first; ask for that many more so they cost no recall.

@@ -113,5 +113,14 @@ def cache_size_bytes(root: Path | None = None) -> int:
     return total
 
 
-__all__ = ["DEFAULT_SIZE", "SIZES", "PhotoError", "cache_key", "cache_size_bytes", "cached_path", "lookup",
-           "render", "thumbnail"]
+__all__ = [
+    "DEFAULT_SIZE",
+    "SIZES",
+    "PhotoError",
+    "cache_key",
+    "cache_size_bytes",
+    "cached_path",
+    "lookup",
+    "render",
+    "thumbnail",
+]

@@ -201,7 +201,9 @@ def known_model(name: str) -> KnownModel:
 def check_name(name: str) -> str:
     """Model names become folder names: keep them portable and free of path tricks."""
     if not _NAME_RE.fullmatch(name) or name in (".", ".."):
-        raise ModelError(f"{name!r} is not a usable model name (letters, digits, '.', '_' and '-', up to 100).")
+        raise ModelError(
+            f"{name!r} is not a usable model name (letters, digits, '.', '_' and '-', up to 100)."
+        )
     return name
 
 
@@ -244,7 +246,9 @@ def validate_onnx(onnx_path: Path, manifest: ModelManifest) -> str:
     want = [None, 3, h, w] if manifest.layout == "NCHW" else [None, h, w, 3]
     got = _dims(inp.shape)
     if len(got) != 4:
-        raise ModelError(f"The model's input {inp.name} has shape {inp.shape}; an image model needs 4 dimensions.")
+        raise ModelError(
+            f"The model's input {inp.name} has shape {inp.shape}; an image model needs 4 dimensions."
+        )
     if got[0] is not None:
         raise ModelError(
             f"The model's input {inp.name} has a fixed batch size of {got[0]} ({inp.shape}); Lookalike needs a "
@@ -459,7 +463,9 @@ def _download(
                 f"{known.name} was not found at {url} (HTTP 404). Check the mirror ({MIRROR_ENV}) or import "
                 f"the file instead: lookalike models import FILE --as {known.name}"
             ) from exc
-        raise ModelError(f"The download of {known.name} from {url} failed: HTTP {exc.code} {exc.reason}.") from exc
+        raise ModelError(
+            f"The download of {known.name} from {url} failed: HTTP {exc.code} {exc.reason}."
+        ) from exc
     except (urllib.error.URLError, OSError, HTTPException, ValueError) as exc:
         raise ModelError(_offline_message(known, url, _reason(exc))) from exc
 
@@ -553,7 +559,11 @@ def fetch(
     installed = _install(part, manifest, move=True)
     warning = ""
     if not known.pinned:
-        missing = [k for k, v in (("revision", known.revision), ("size", known.size), ("sha256", known.sha256)) if not v]
+        missing = [
+            k
+            for k, v in (("revision", known.revision), ("size", known.size), ("sha256", known.sha256))
+            if not v
+        ]
         warning = (
             f"{known.name} is not pinned by {', '.join(missing)}: it was checked for shape only "
             f"(sha256 {sha[:12]}... recorded in its manifest)."
@@ -617,13 +627,33 @@ def list_models(device: str | None = None) -> list[ModelRow]:
                 load_manifest(path)
             except ModelError as exc:
                 rows.append(
-                    ModelRow(path.parent.name, "damaged", "?", None, "?", False, "", path=str(path), problem=str(exc))
+                    ModelRow(
+                        path.parent.name,
+                        "damaged",
+                        "?",
+                        None,
+                        "?",
+                        False,
+                        "",
+                        path=str(path),
+                        problem=str(exc),
+                    )
                 )
                 seen.add(path.parent.name)
     for k in KNOWN_MODELS:
         if k.name not in seen:
             rows.append(
-                ModelRow(k.name, "available", k.precision, k.size, k.licence, False, k.description, k.family, k.pinned)
+                ModelRow(
+                    k.name,
+                    "available",
+                    k.precision,
+                    k.size,
+                    k.licence,
+                    False,
+                    k.description,
+                    k.family,
+                    k.pinned,
+                )
             )
     return rows
 
@@ -632,5 +662,7 @@ def describe_default(device: str | None = None) -> str:
     """'clip-vit-b32-int8 (int8, CLIP ViT-B/32)': which model and precision indexing will use by default."""
     model = default_model(device).manifest
     arch = model.extra.get("arch") if isinstance(model.extra, dict) else None
-    kind = f"{model.family.upper() if model.family == 'clip' else model.family} {arch}" if arch else model.family
+    kind = (
+        f"{model.family.upper() if model.family == 'clip' else model.family} {arch}" if arch else model.family
+    )
     return f"{model.name} ({model.precision}, {kind}, {model.dim}-d)"

@@ -64,8 +64,12 @@ def _quit_after_first_paint(app: QApplication, window) -> None:
     started = time.perf_counter()
 
     def painted() -> None:
-        print(f"lookalike: first paint {1e3 * (time.perf_counter() - started):.0f} ms after the window "
-              "was created", file=sys.stderr, flush=True)
+        print(
+            f"lookalike: first paint {1e3 * (time.perf_counter() - started):.0f} ms after the window "
+            "was created",
+            file=sys.stderr,
+            flush=True,
+        )
         QTimer.singleShot(0, app.quit)
 
     window.grid.first_paint.connect(painted)

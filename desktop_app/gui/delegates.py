@@ -63,11 +63,19 @@ class CachedDelegate(QStyledItemDelegate):
     def render(self, p: QPainter, option: QStyleOptionViewItem, index) -> None:
         raise NotImplementedError
 
-    def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+    def paint(
+        self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
         rect = option.rect
         state = option.state & (QStyle.StateFlag.State_Selected | QStyle.StateFlag.State_MouseOver)
-        key = (self.cache_key(option, index), int(state.value if hasattr(state, "value") else state),
-               rect.width(), rect.height(), option.palette.cacheKey(), option.font.key())
+        key = (
+            self.cache_key(option, index),
+            int(state.value if hasattr(state, "value") else state),
+            rect.width(),
+            rect.height(),
+            option.palette.cacheKey(),
+            option.font.key(),
+        )
         pix = self._cache.get(key)
         if pix is None:
             dpr = p.device().devicePixelRatioF() if p.device() is not None else 1.0
@@ -106,9 +114,14 @@ class ArticleDelegate(CachedDelegate):
 
     def cache_key(self, option: QStyleOptionViewItem, index) -> tuple:
         model = index.model()
-        return (model.data(index, ArticleRole), _pix_key(model.data(index, Qt.ItemDataRole.DecorationRole)),
-                model.data(index, CountRole), model.data(index, ErrorsRole), model.data(index, LabelRole),
-                self.thumb_size)
+        return (
+            model.data(index, ArticleRole),
+            _pix_key(model.data(index, Qt.ItemDataRole.DecorationRole)),
+            model.data(index, CountRole),
+            model.data(index, ErrorsRole),
+            model.data(index, LabelRole),
+            self.thumb_size,
+        )
 
     def cell_size(self, font: QFont) -> QSize:
         fm = QFontMetrics(font)
@@ -155,19 +168,24 @@ class ArticleDelegate(CachedDelegate):
         p.setPen(QColor("white"))
         p.drawText(badge, int(Qt.AlignmentFlag.AlignCenter), badge_text)
 
-        text_rect = QRect(r.x() + PAD, thumb.bottom() + 4, r.width() - 2 * PAD, QFontMetrics(option.font).height())
+        text_rect = QRect(
+            r.x() + PAD, thumb.bottom() + 4, r.width() - 2 * PAD, QFontMetrics(option.font).height()
+        )
         title = QFont(option.font)
         title.setBold(True)
         p.setFont(title)
         p.setPen(pal.color(QPalette.ColorRole.Text))
-        name = QFontMetrics(title).elidedText(model_data(index, ArticleRole) or "", Qt.TextElideMode.ElideMiddle,
-                                              text_rect.width())
+        name = QFontMetrics(title).elidedText(
+            model_data(index, ArticleRole) or "", Qt.TextElideMode.ElideMiddle, text_rect.width()
+        )
         p.drawText(text_rect, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), name)
         label = model_data(index, LabelRole) or ""
         p.setFont(option.font)
         p.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
         lab_rect = text_rect.translated(0, text_rect.height())
-        lab = QFontMetrics(option.font).elidedText(label or "no label", Qt.TextElideMode.ElideRight, lab_rect.width())
+        lab = QFontMetrics(option.font).elidedText(
+            label or "no label", Qt.TextElideMode.ElideRight, lab_rect.width()
+        )
         p.drawText(lab_rect, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), lab)
         p.restore()
 
@@ -192,8 +210,15 @@ class SimilarDelegate(CachedDelegate):
         pairs = model.data(index, PairsRole) or []
         thumbs = tuple(_pix_key(self.thumbs.get(x)) for q, h, _ in pairs[: self.PAIRS] for x in (q, h) if x)
         cover = _pix_key(model.data(index, Qt.ItemDataRole.DecorationRole)) if not pairs else 0
-        return (index.row(), model.data(index, ArticleRole), model.data(index, ScoreRole),
-                model.data(index, LabelRole), tuple(pairs[: self.PAIRS]), thumbs, cover)
+        return (
+            index.row(),
+            model.data(index, ArticleRole),
+            model.data(index, ScoreRole),
+            model.data(index, LabelRole),
+            tuple(pairs[: self.PAIRS]),
+            thumbs,
+            cover,
+        )
 
     def render(self, p: QPainter, option: QStyleOptionViewItem, index) -> None:
         p.save()
@@ -216,20 +241,28 @@ class SimilarDelegate(CachedDelegate):
         score_text = f"{score:.3f}" if score is not None and score > float("-inf") else "—"
         head = QRect(r.x() + PAD, r.y() + PAD // 2, r.width() - 2 * PAD, fm.height())
         sw = QFontMetrics(f).horizontalAdvance("0.000") + PAD
-        p.drawText(head, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-                   f"{index.row() + 1}.")
+        p.drawText(
+            head, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), f"{index.row() + 1}."
+        )
         rank_w = QFontMetrics(f).horizontalAdvance("00.") + 4
-        p.drawText(head.adjusted(rank_w, 0, 0, 0), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-                   QFontMetrics(f).elidedText(model_data(index, ArticleRole) or "", Qt.TextElideMode.ElideMiddle,
-                                              head.width() - rank_w - sw))
+        p.drawText(
+            head.adjusted(rank_w, 0, 0, 0),
+            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+            QFontMetrics(f).elidedText(
+                model_data(index, ArticleRole) or "", Qt.TextElideMode.ElideMiddle, head.width() - rank_w - sw
+            ),
+        )
         p.setPen(QColor("#1f6f3f") if (score or 0) >= 0.8 else pal.color(QPalette.ColorRole.Text))
         p.drawText(head, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), score_text)
         p.setFont(option.font)
         p.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
         sub = head.translated(0, fm.height())
         label = model_data(index, LabelRole) or "no label"
-        p.drawText(sub.adjusted(rank_w, 0, 0, 0), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-                   fm.elidedText(label, Qt.TextElideMode.ElideRight, sub.width() - rank_w))
+        p.drawText(
+            sub.adjusted(rank_w, 0, 0, 0),
+            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+            fm.elidedText(label, Qt.TextElideMode.ElideRight, sub.width() - rank_w),
+        )
 
         pairs = model_data(index, PairsRole) or []
         t = self.PAIR_THUMB
@@ -247,8 +280,12 @@ class SimilarDelegate(CachedDelegate):
             draw_pixmap_fit(p, QRect(x + t + 2, y, t, t), self.thumbs.get(h) if h else None)
             p.setFont(small)
             sfm = QFontMetrics(small)
-            tag = QRect(x + t - sfm.horizontalAdvance("0.00") // 2 - 4, y + t - sfm.height() - 2,
-                        sfm.horizontalAdvance("0.00") + 8, sfm.height())
+            tag = QRect(
+                x + t - sfm.horizontalAdvance("0.00") // 2 - 4,
+                y + t - sfm.height() - 2,
+                sfm.horizontalAdvance("0.00") + 8,
+                sfm.height(),
+            )
             path = QPainterPath()
             path.addRoundedRect(QRectF(tag), 3, 3)
             p.fillPath(path, QColor(30, 30, 30, 200))

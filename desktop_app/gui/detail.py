@@ -56,10 +56,19 @@ def reveal_in_file_manager(path: Path) -> bool:
 
     proc.finished.connect(finished)
     proc.errorOccurred.connect(failed)
-    proc.start("dbus-send", [
-        "--session", "--print-reply", "--dest=org.freedesktop.FileManager1", "--type=method_call",
-        "/org/freedesktop/FileManager1", "org.freedesktop.FileManager1.ShowItems",
-        f"array:string:{QUrl.fromLocalFile(str(path)).toString()}", "string:"])
+    proc.start(
+        "dbus-send",
+        [
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.FileManager1",
+            "--type=method_call",
+            "/org/freedesktop/FileManager1",
+            "org.freedesktop.FileManager1.ShowItems",
+            f"array:string:{QUrl.fromLocalFile(str(path)).toString()}",
+            "string:",
+        ],
+    )
     return True
 
 
@@ -138,8 +147,9 @@ class DetailPage(QWidget):
         self.model.set_photos(article, [], None)
         self._update_buttons()
 
-    def set_article(self, article: str, photos: list, root: Path | None, labels: dict[str, str],
-                    folder: str) -> None:
+    def set_article(
+        self, article: str, photos: list, root: Path | None, labels: dict[str, str], folder: str
+    ) -> None:
         self.title.setText(article)
         n = len(photos)
         bad = sum(1 for p in photos if p.status != "ok")

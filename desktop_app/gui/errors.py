@@ -54,8 +54,9 @@ def is_user_error(error: BaseException) -> bool:
     return isinstance(error, UserError)
 
 
-def show_error(parent: QWidget | None, title: str, error: BaseException | Failure,
-               what_to_do: str = "") -> QMessageBox:
+def show_error(
+    parent: QWidget | None, title: str, error: BaseException | Failure, what_to_do: str = ""
+) -> QMessageBox:
     """Tell the curator about a failure without stopping the app; returns the (already open) box."""
     if isinstance(error, Failure):
         exc, text = error.error, error.traceback
@@ -73,7 +74,9 @@ def show_error(parent: QWidget | None, title: str, error: BaseException | Failur
     elif isinstance(exc, MemoryError):
         box.setIcon(QMessageBox.Icon.Critical)
         box.setText("Lookalike ran out of memory.")
-        box.setInformativeText("Close other programs or use a smaller batch size in Settings, then try again.")
+        box.setInformativeText(
+            "Close other programs or use a smaller batch size in Settings, then try again."
+        )
         log.error("%s: out of memory\n%s", title, text)
     elif isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
         box.setIcon(QMessageBox.Icon.Critical)
@@ -86,7 +89,8 @@ def show_error(parent: QWidget | None, title: str, error: BaseException | Failur
         where = log_file()
         box.setInformativeText(
             "This is a bug in Lookalike; the app keeps running. Your catalog keeps everything saved so far.\n"
-            f"Details are in {where}; please include them when you report the problem.")
+            f"Details are in {where}; please include them when you report the problem."
+        )
         box.setDetailedText(text)
         log.error("%s: unexpected error\n%s", title, text)
     box.setStandardButtons(QMessageBox.StandardButton.Ok)

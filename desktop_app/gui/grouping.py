@@ -73,8 +73,10 @@ class RuleEditor(QWidget):
         self.custom = QRadioButton("By file name, custom pattern:")
         self.pattern = QLineEdit()
         self.pattern.setPlaceholderText(r"(?P<article>[A-Z0-9]+)-(?P<view>\w+)")
-        self.pattern.setToolTip("A regular expression over the file name without extension, with a named group "
-                                "'article' and optionally 'view'.")
+        self.pattern.setToolTip(
+            "A regular expression over the file name without extension, with a named group "
+            "'article' and optionally 'view'."
+        )
         self.group = QButtonGroup(self)
         for b in (self.folder, self.magento, self.custom):
             self.group.addButton(b)
@@ -118,8 +120,14 @@ class RuleEditor(QWidget):
 class GroupingDialog(QDialog):
     """Asked when a photo folder has no catalog yet: how do photos become articles? Then: index now?"""
 
-    def __init__(self, folder: Path, runner: Runner, initial: GroupingRule | None = None,
-                 parent: QWidget | None = None, title: str = "Open photo folder") -> None:
+    def __init__(
+        self,
+        folder: Path,
+        runner: Runner,
+        initial: GroupingRule | None = None,
+        parent: QWidget | None = None,
+        title: str = "Open photo folder",
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.folder = Path(folder)
@@ -132,8 +140,10 @@ class GroupingDialog(QDialog):
         self.timer.setInterval(DEBOUNCE_MS)
         self.timer.timeout.connect(self.refresh_preview)
 
-        intro = QLabel(f"<b>{self.folder}</b><br>How do the photos in this folder form articles? "
-                       "The preview shows how the first files would group.")
+        intro = QLabel(
+            f"<b>{self.folder}</b><br>How do the photos in this folder form articles? "
+            "The preview shows how the first files would group."
+        )
         intro.setWordWrap(True)
         intro.setTextFormat(Qt.TextFormat.RichText)
         self.editor = RuleEditor()
@@ -151,7 +161,9 @@ class GroupingDialog(QDialog):
         self.summary.setWordWrap(True)
         self.index_now = QCheckBox("Index the photos now (you can cancel and resume later)")
         self.index_now.setChecked(True)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.ok.setText("Create catalog")
         self.buttons.accepted.connect(self._accept)

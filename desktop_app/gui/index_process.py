@@ -29,8 +29,15 @@ PROGRESS_INTERVAL_S = 0.1
 STOP_GRACE_S = 20.0  # a batch on a slow CPU; after that the child is terminated (the catalog survives it)
 
 
-def child_main(db: str, photo_dir: str, rule: GroupingRule | None, model: InstalledModel | str | None,
-               options: IndexOptions, out: Any, cancel: Any) -> None:
+def child_main(
+    db: str,
+    photo_dir: str,
+    rule: GroupingRule | None,
+    model: InstalledModel | str | None,
+    options: IndexOptions,
+    out: Any,
+    cancel: Any,
+) -> None:
     """Entry point of the child process: index, report progress, send the summary or the failure."""
     import os
 
@@ -54,8 +61,15 @@ def child_main(db: str, photo_dir: str, rule: GroupingRule | None, model: Instal
     try:
         catalog = Catalog(Path(db), create=False)
         try:
-            summary = index_folder(catalog, Path(photo_dir), rule=rule, model=model, options=options,
-                                   progress=progress, should_cancel=cancel.is_set)
+            summary = index_folder(
+                catalog,
+                Path(photo_dir),
+                rule=rule,
+                model=model,
+                options=options,
+                progress=progress,
+                should_cancel=cancel.is_set,
+            )
         finally:
             catalog.close()
         out.put(("done", summary))
@@ -71,15 +85,25 @@ class IndexProcess(QObject):
     failed = Signal(object)  # workers.Failure
     finished = Signal()
 
-    def __init__(self, db: Path, photo_dir: Path, rule: GroupingRule | None, model: InstalledModel | str | None,
-                 options: IndexOptions, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        db: Path,
+        photo_dir: Path,
+        rule: GroupingRule | None,
+        model: InstalledModel | str | None,
+        options: IndexOptions,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         ctx = mp.get_context("spawn")  # no fork: the parent has Qt and worker threads running
         self.queue = ctx.Queue()
         self.cancel_event = ctx.Event()
-        self.process = ctx.Process(target=child_main, name="lookalike-index", daemon=True,
-                                   args=(str(db), str(photo_dir), rule, model, options, self.queue,
-                                         self.cancel_event))
+        self.process = ctx.Process(
+            target=child_main,
+            name="lookalike-index",
+            daemon=True,
+            args=(str(db), str(photo_dir), rule, model, options, self.queue, self.cancel_event),
+        )
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self._poll)
@@ -116,9 +140,15 @@ class IndexProcess(QObject):
         if not self.process.is_alive() and self.queue.empty():
             code = self.process.exitcode
             self._end()
-            self.failed.emit(Failure(RuntimeError(
-                f"The indexing process stopped unexpectedly (exit code {code}). Everything up to the last "
-                "batch is saved; Update index resumes."), ""))
+            self.failed.emit(
+                Failure(
+                    RuntimeError(
+                        f"The indexing process stopped unexpectedly (exit code {code}). Everything up to the last "
+                        "batch is saved; Update index resumes."
+                    ),
+                    "",
+                )
+            )
 
     def _end(self) -> None:
         self._over = True

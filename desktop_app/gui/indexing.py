@@ -46,8 +46,9 @@ class IndexRequest:
     options: IndexOptions
 
 
-def run_index(request: IndexRequest, progress: Callable[[Progress], None],
-              should_cancel: Callable[[], bool]) -> IndexSummary:
+def run_index(
+    request: IndexRequest, progress: Callable[[Progress], None], should_cancel: Callable[[], bool]
+) -> IndexSummary:
     """Worker body: index_folder with its progress thinned out to what a progress bar can show."""
     last = [0.0]
 
@@ -57,8 +58,15 @@ def run_index(request: IndexRequest, progress: Callable[[Progress], None],
             last[0] = now
             progress(p)
 
-    return index_folder(request.catalog, request.photo_dir, rule=request.rule, model=request.model,
-                        options=request.options, progress=report, should_cancel=should_cancel)
+    return index_folder(
+        request.catalog,
+        request.photo_dir,
+        rule=request.rule,
+        model=request.model,
+        options=request.options,
+        progress=report,
+        should_cancel=should_cancel,
+    )
 
 
 def format_eta(seconds: float | None) -> str:
@@ -83,8 +91,13 @@ def progress_text(p: Progress) -> str:
 
 def summary_text(s: IndexSummary) -> str:
     parts = []
-    for label, n in (("new", s.new), ("changed", s.changed), ("moved", s.moved), ("removed", s.removed),
-                     ("re-embedded", s.reembedded)):
+    for label, n in (
+        ("new", s.new),
+        ("changed", s.changed),
+        ("moved", s.moved),
+        ("removed", s.removed),
+        ("re-embedded", s.reembedded),
+    ):
         if n:
             parts.append(f"{n:,} {label}")
     changes = ", ".join(parts) if parts else "no changes"
@@ -200,11 +213,15 @@ class SummaryDialog(QDialog):
             f"Took {s.seconds:.1f} s ({s.photos_per_s:.1f} photos/s embedded).",
         ]
         if s.unmatched:
-            lines.append(f"{s.unmatched:,} photos did not match the file-name pattern and are single-photo articles.")
+            lines.append(
+                f"{s.unmatched:,} photos did not match the file-name pattern and are single-photo articles."
+            )
         if s.skipped:
             reasons = ", ".join(f"{n:,} {REASONS.get(r, r)}" for r, n in sorted(s.skipped.items()))
-            lines.append(f"Skipped: {reasons}. These files are left out of search; fix or replace them and "
-                         "run Update index.")
+            lines.append(
+                f"Skipped: {reasons}. These files are left out of search; fix or replace them and "
+                "run Update index."
+            )
         text = QLabel("\n".join(lines))
         text.setWordWrap(True)
         text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -65,22 +65,33 @@ MIN_CELL, MAX_CELL = 16, 160
 PREVIEW_SIZE = 210  # each of the two hovered photos in the side panel
 
 
-def inspection_from_matrix(matrix: np.ndarray | Sequence[Sequence[float]], article_a: str = "query",
-                           article_b: str = "candidate", names_a: Sequence[str] | None = None,
-                           names_b: Sequence[str] | None = None, views_a: Sequence[str | None] | None = None,
-                           views_b: Sequence[str | None] | None = None, threshold: float | None = None,
-                           max_matches: int | None = None) -> Inspection:
+def inspection_from_matrix(
+    matrix: np.ndarray | Sequence[Sequence[float]],
+    article_a: str = "query",
+    article_b: str = "candidate",
+    names_a: Sequence[str] | None = None,
+    names_b: Sequence[str] | None = None,
+    views_a: Sequence[str | None] | None = None,
+    views_b: Sequence[str | None] | None = None,
+    threshold: float | None = None,
+    max_matches: int | None = None,
+) -> Inspection:
     """An `Inspection` of a bare similarity matrix, scored by the core (no photos, so no centroid)."""
     m = np.asarray(matrix, dtype=np.float32)
     if m.ndim != 2:
         raise ValueError("The matrix must be two-dimensional: query photos x candidate photos.")
     n_a, n_b = m.shape
-    ins = Inspection(article_a, article_b, m,
-                     list(names_a) if names_a is not None else [f"A{i + 1}" for i in range(n_a)],
-                     list(names_b) if names_b is not None else [f"B{j + 1}" for j in range(n_b)],
-                     list(views_a) if views_a is not None else [None] * n_a,
-                     list(views_b) if views_b is not None else [None] * n_b,
-                     threshold, max_matches)
+    ins = Inspection(
+        article_a,
+        article_b,
+        m,
+        list(names_a) if names_a is not None else [f"A{i + 1}" for i in range(n_a)],
+        list(names_b) if names_b is not None else [f"B{j + 1}" for j in range(n_b)],
+        list(views_a) if views_a is not None else [None] * n_a,
+        list(views_b) if views_b is not None else [None] * n_b,
+        threshold,
+        max_matches,
+    )
     rescore(ins)
     return ins
 
@@ -103,8 +114,9 @@ def summary_html(ins: Inspection, method: str) -> str:
     score = "n/a" if not np.isfinite(res.score) else f"{res.score:.3f}"
     lines = [f"{title} &nbsp; score <b>{score}</b>"]
     if method == "centroid":
-        lines.append("Cosine of the two articles' mean photo vectors: it pairs no photos, so s and m do not "
-                     "apply.")
+        lines.append(
+            "Cosine of the two articles' mean photo vectors: it pairs no photos, so s and m do not apply."
+        )
         return "<br>".join(lines)
     if method == "max":
         if res.pairs:
@@ -125,8 +137,10 @@ def summary_html(ins: Inspection, method: str) -> str:
         worst = min(used, key=lambda p: p.sim)
         lines.append(f"best {_rc(best)} {format_sim(best.sim)} · worst {_rc(worst)} {format_sim(worst.sim)}")
     elif chosen:
-        lines.append(f"No chosen pair reaches s = {format_sim(ins.threshold or 0.0)}: the score is 0, so this "
-                     "candidate sorts below every one that has a pair.")
+        lines.append(
+            f"No chosen pair reaches s = {format_sim(ins.threshold or 0.0)}: the score is 0, so this "
+            "candidate sorts below every one that has a pair."
+        )
     n_a, n_b = ins.matrix.shape
     rows = sorted(set(range(n_a)) - {p.row for p in chosen})
     cols = sorted(set(range(n_b)) - {p.col for p in chosen})
@@ -154,8 +168,9 @@ def _available_methods(ins: Inspection, wanted: Sequence[str | None]) -> list[st
 class MethodPane(QWidget):
     """One method's view of the matrix: title, the heatmap, and the summary panel under it."""
 
-    def __init__(self, inspection: Inspection, method: str, thumbs: dict[str, QPixmap],
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, inspection: Inspection, method: str, thumbs: dict[str, QPixmap], parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.inspection = inspection
         self.model = MatrixModel(inspection, method, self)
@@ -228,9 +243,17 @@ class InspectorWidget(QWidget):
     updated = Signal()  # decorations and panels show the current method, s and m
     thumbnails_ready = Signal()  # every requested thumbnail has arrived (or is known to be missing)
 
-    def __init__(self, inspection: Inspection, photo_root: Path | str | None = None, parent: QWidget | None = None,
-                 *, method: str | None = None, compare: str | None = None, side_by_side: bool = False,
-                 failed: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        inspection: Inspection,
+        photo_root: Path | str | None = None,
+        parent: QWidget | None = None,
+        *,
+        method: str | None = None,
+        compare: str | None = None,
+        side_by_side: bool = False,
+        failed: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.inspection = inspection
         self.photo_root = Path(photo_root) if photo_root else None
@@ -242,10 +265,18 @@ class InspectorWidget(QWidget):
         self.loader.ready.connect(self._thumbnail_loaded)
         self._waiting: set[str] = set()  # asked for and not arrived yet; thumbnails_ready fires when empty
         self.methods = _available_methods(inspection, (method, compare))
-        first = method if method in self.methods else ("greedy" if "greedy" in self.methods else self.methods[0])
-        second = compare if compare in self.methods and compare != first else (
-            "hungarian" if first != "hungarian" and "hungarian" in self.methods else
-            next((m for m in self.methods if m != first), first))
+        first = (
+            method if method in self.methods else ("greedy" if "greedy" in self.methods else self.methods[0])
+        )
+        second = (
+            compare
+            if compare in self.methods and compare != first
+            else (
+                "hungarian"
+                if first != "hungarian" and "hungarian" in self.methods
+                else next((m for m in self.methods if m != first), first)
+            )
+        )
         n_a, n_b = inspection.matrix.shape
         self.cell = _auto_cell(n_a, n_b)
         self.highlight: tuple[int | None, int | None] = (None, None)
@@ -260,8 +291,10 @@ class InspectorWidget(QWidget):
         ins = self.inspection
         n_a, n_b = ins.matrix.shape
         # Article ids and paths are curators' file names: escaped, so "&" or "<" in one cannot garble a label.
-        self.title = QLabel(f"<b>{escape(ins.article_a)}</b> ({n_a} photo{'s' if n_a != 1 else ''}, rows) vs "
-                            f"<b>{escape(ins.article_b)}</b> ({n_b} photo{'s' if n_b != 1 else ''}, columns)")
+        self.title = QLabel(
+            f"<b>{escape(ins.article_a)}</b> ({n_a} photo{'s' if n_a != 1 else ''}, rows) vs "
+            f"<b>{escape(ins.article_b)}</b> ({n_b} photo{'s' if n_b != 1 else ''}, columns)"
+        )
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.banner = QLabel()
         self.banner.setWordWrap(True)
@@ -394,7 +427,8 @@ class InspectorWidget(QWidget):
 
         self.method_box.currentIndexChanged.connect(lambda _i: self.set_method(self.method_box.currentData()))
         self.compare_box.currentIndexChanged.connect(
-            lambda _i: self.set_compare_method(self.compare_box.currentData()))
+            lambda _i: self.set_compare_method(self.compare_box.currentData())
+        )
         self.side_check.toggled.connect(self.set_side_by_side)
         self.s_slider.valueChanged.connect(lambda v: self.s_spin.setValue(v / 1000.0))
         self.s_spin.valueChanged.connect(self._s_changed)
@@ -403,9 +437,11 @@ class InspectorWidget(QWidget):
         self.fit_button.clicked.connect(self.fit)
         self.csv_button.clicked.connect(self._ask_csv)
         self.png_button.clicked.connect(self._ask_png)
-        for keys, slot in ((QKeySequence.StandardKey.ZoomIn, lambda: self.zoom_by(1)),
-                           (QKeySequence.StandardKey.ZoomOut, lambda: self.zoom_by(-1)),
-                           (QKeySequence("Ctrl+0"), self.fit)):
+        for keys, slot in (
+            (QKeySequence.StandardKey.ZoomIn, lambda: self.zoom_by(1)),
+            (QKeySequence.StandardKey.ZoomOut, lambda: self.zoom_by(-1)),
+            (QKeySequence("Ctrl+0"), self.fit),
+        ):
             QShortcut(QKeySequence(keys), self, slot)
         self.compare_label.setText(compare_line(ins))
 
@@ -415,13 +451,18 @@ class InspectorWidget(QWidget):
         if not missing:
             self.banner.hide()
             return
-        items = "".join(f"<li>{escape(art)}: {escape(p)}"
-                        + (f" — {escape(self.failed[p])}" if self.failed.get(p) else "") + "</li>"
-                        for art, p in missing[:12])
+        items = "".join(
+            f"<li>{escape(art)}: {escape(p)}"
+            + (f" — {escape(self.failed[p])}" if self.failed.get(p) else "")
+            + "</li>"
+            for art, p in missing[:12]
+        )
         more = f"<li>… and {len(missing) - 12} more</li>" if len(missing) > 12 else ""
-        self.banner.setText(f"<b>{len(missing)} photo{'s' if len(missing) != 1 else ''} failed to embed and "
-                            f"take no part in this comparison or in search:</b><ul style='margin:0'>{items}{more}"
-                            "</ul>Fix or replace the files, then update the index.")
+        self.banner.setText(
+            f"<b>{len(missing)} photo{'s' if len(missing) != 1 else ''} failed to embed and "
+            f"take no part in this comparison or in search:</b><ul style='margin:0'>{items}{more}"
+            "</ul>Fix or replace the files, then update the index."
+        )
 
     # ------------------------------------------------------------------ live controls
 
@@ -431,7 +472,9 @@ class InspectorWidget(QWidget):
 
     def set_method(self, method: str) -> None:
         if method not in self.methods:
-            raise ValueError(f"Unknown or unavailable method {method!r}; choose one of {', '.join(self.methods)}.")
+            raise ValueError(
+                f"Unknown or unavailable method {method!r}; choose one of {', '.join(self.methods)}."
+            )
         if self.method_box.currentData() != method:
             self.method_box.setCurrentIndex(self.methods.index(method))  # re-enters through the signal
             return
@@ -509,8 +552,9 @@ class InspectorWidget(QWidget):
             return depth, depth
         fm = self.fontMetrics()
         ins = self.inspection
-        widest = max((fm.horizontalAdvance(f"{i + 1}  {photo_name(p)}") for i, p in enumerate(ins.paths_a)),
-                     default=40)
+        widest = max(
+            (fm.horizontalAdvance(f"{i + 1}  {photo_name(p)}") for i, p in enumerate(ins.paths_a)), default=40
+        )
         return max(48, min(220, widest + 16)), 3 * fm.height() + 10
 
     def _apply_zoom(self) -> None:
@@ -565,8 +609,9 @@ class InspectorWidget(QWidget):
         """Fill the hover panel with photo `row` of A and photo `col` of B, their score and the verdicts."""
         ins = self.inspection
         self.hover.cell = (row, col)
-        for k, (art, path, idx) in enumerate(((ins.article_a, ins.paths_a[row], row),
-                                              (ins.article_b, ins.paths_b[col], col))):
+        for k, (art, path, idx) in enumerate(
+            ((ins.article_a, ins.paths_a[row], row), (ins.article_b, ins.paths_b[col], col))
+        ):
             views = ins.views_a if k == 0 else ins.views_b
             view = f" · {views[idx]}" if views[idx] else ""
             self.hover.captions[k].setText(f"{art} {'row' if k == 0 else 'column'} {idx + 1}{view}\n{path}")
@@ -582,8 +627,10 @@ class InspectorWidget(QWidget):
                 rank, state, _ = pair
                 what = {1: "counts in the score", 2: "below s, left out", 3: "beyond m, left out"}[state]
                 verdicts.append(f"<span style='color:{colour}'>{name}</span>: pair {rank}, {what}")
-        self.hover.score.setText(f"<span style='font-size:18pt'><b>{format_sim(float(ins.matrix[row, col]))}"
-                                 f"</b></span><br>{'<br>'.join(verdicts)}")
+        self.hover.score.setText(
+            f"<span style='font-size:18pt'><b>{format_sim(float(ins.matrix[row, col]))}"
+            f"</b></span><br>{'<br>'.join(verdicts)}"
+        )
 
     def _show_large(self, k: int, path: str) -> None:
         label = self.hover.images[k]
@@ -593,8 +640,9 @@ class InspectorWidget(QWidget):
             label.setPixmap(pix)
         else:
             label.setPixmap(QPixmap())
-            label.setText(photo_name(path) if self.photo_root is None else
-                          "cannot show photo" if broken else "loading…")
+            label.setText(
+                photo_name(path) if self.photo_root is None else "cannot show photo" if broken else "loading…"
+            )
 
     def _on_header(self, row: int | None, col: int | None) -> None:
         cur_row, cur_col = self.highlight
@@ -611,15 +659,22 @@ class InspectorWidget(QWidget):
             pane.model.set_highlight(row, col)
         ins = self.inspection
         lines = []
-        for idx, art, paths, views, what in ((row, ins.article_a, ins.paths_a, ins.views_a, "row"),
-                                            (col, ins.article_b, ins.paths_b, ins.views_b, "column")):
+        for idx, art, paths, views, what in (
+            (row, ins.article_a, ins.paths_a, ins.views_a, "row"),
+            (col, ins.article_b, ins.paths_b, ins.views_b, "column"),
+        ):
             if idx is None:
                 continue
             full = str(self.photo_root / paths[idx]) if self.photo_root else paths[idx]
             view = f" (view {views[idx]})" if views[idx] else ""
-            lines.append(f"<b>{escape(art)}</b> {what} {idx + 1}{escape(view)}:<br><code>{escape(full)}</code>")
-        self.selected.setText("<br>".join(lines) if lines else
-                              "Click a photo (row or column header) to highlight it and show its path.")
+            lines.append(
+                f"<b>{escape(art)}</b> {what} {idx + 1}{escape(view)}:<br><code>{escape(full)}</code>"
+            )
+        self.selected.setText(
+            "<br>".join(lines)
+            if lines
+            else "Click a photo (row or column header) to highlight it and show its path."
+        )
 
     def _request_header_thumbnails(self) -> None:
         for path in dict.fromkeys(self.inspection.paths_a + self.inspection.paths_b):
@@ -671,8 +726,10 @@ class InspectorWidget(QWidget):
         layout.setContentsMargins(12, 12, 12, 12)
         title = QLabel(self.title.text())
         layout.addWidget(title)
-        settings = QLabel(f"s = {format_sim(self.inspection.threshold) if self.inspection.threshold else 'off'}, "
-                          f"m = {self.inspection.max_matches or 'all'}")
+        settings = QLabel(
+            f"s = {format_sim(self.inspection.threshold) if self.inspection.threshold else 'off'}, "
+            f"m = {self.inspection.max_matches or 'all'}"
+        )
         layout.addWidget(settings)
         compare = QLabel(self.compare_label.text())
         compare.setFont(self.compare_label.font())
@@ -717,14 +774,16 @@ class InspectorWidget(QWidget):
         return out
 
     def _ask_csv(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, "Export the matrix as CSV", self._default_name("csv"),
-                                              "CSV files (*.csv)")
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Export the matrix as CSV", self._default_name("csv"), "CSV files (*.csv)"
+        )
         if name:
             self._export(self.export_csv, name)
 
     def _ask_png(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, "Export the view as PNG", self._default_name("png"),
-                                              "PNG images (*.png)")
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Export the view as PNG", self._default_name("png"), "PNG images (*.png)"
+        )
         if name:
             self._export(self.export_png, name)
 
@@ -735,8 +794,10 @@ class InspectorWidget(QWidget):
             QMessageBox.warning(self, "Export failed", f"Could not write {name}:\n{exc}")
 
     def _default_name(self, ext: str) -> str:
-        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in
-                       f"{self.inspection.article_a}_vs_{self.inspection.article_b}")
+        safe = "".join(
+            c if c.isalnum() or c in "-_" else "_"
+            for c in f"{self.inspection.article_a}_vs_{self.inspection.article_b}"
+        )
         return f"{safe}.{ext}"
 
     # ------------------------------------------------------------------ lifetime
@@ -789,11 +850,27 @@ class InspectorWindow(QWidget):
         self.resize(1100, 720)
         self._options: dict = {}
 
-    def load(self, catalog: Catalog, method: str | None, threshold: float | None, max_matches: int | None,
-             compare: str | None = None, side_by_side: bool = False) -> None:
+    def load(
+        self,
+        catalog: Catalog,
+        method: str | None,
+        threshold: float | None,
+        max_matches: int | None,
+        compare: str | None = None,
+        side_by_side: bool = False,
+    ) -> None:
         self._options = {"compare": compare, "side_by_side": side_by_side}
-        self.worker.call(load_inspection, catalog, self.article_a, self.article_b, method, threshold, max_matches,
-                         on_done=self._loaded, on_failed=self._failed)
+        self.worker.call(
+            load_inspection,
+            catalog,
+            self.article_a,
+            self.article_b,
+            method,
+            threshold,
+            max_matches,
+            on_done=self._loaded,
+            on_failed=self._failed,
+        )
 
     def _failed(self, failure: Failure) -> None:
         self.show_message(f"The comparison failed: {failure.error}")
@@ -804,11 +881,21 @@ class InspectorWindow(QWidget):
             return
         self.show_inspection(loaded.inspection, loaded.photo_root, loaded.method, loaded.failed)
 
-    def show_inspection(self, inspection: Inspection, photo_root: Path | None, method: str | None = None,
-                        failed: dict[str, str] | None = None) -> InspectorWidget:
-        self.inspector = InspectorWidget(inspection, photo_root, method=method, failed=failed,
-                                         compare=self._options.get("compare"),
-                                         side_by_side=bool(self._options.get("side_by_side")))
+    def show_inspection(
+        self,
+        inspection: Inspection,
+        photo_root: Path | None,
+        method: str | None = None,
+        failed: dict[str, str] | None = None,
+    ) -> InspectorWidget:
+        self.inspector = InspectorWidget(
+            inspection,
+            photo_root,
+            method=method,
+            failed=failed,
+            compare=self._options.get("compare"),
+            side_by_side=bool(self._options.get("side_by_side")),
+        )
         self.stack.addWidget(self.inspector)
         self.stack.setCurrentWidget(self.inspector)
         self.ready.emit()
@@ -817,11 +904,15 @@ class InspectorWindow(QWidget):
     def show_message(self, message: str, failed: dict[str, str] | None = None) -> None:
         """The clear message shown in place of the matrix (no embedded photo, unknown article, ...)."""
         self.message = message
-        items = "".join(f"<li>{escape(p)}: {escape(str(why))}</li>" for p, why in list((failed or {}).items())[:20])
+        items = "".join(
+            f"<li>{escape(p)}: {escape(str(why))}</li>" for p, why in list((failed or {}).items())[:20]
+        )
         listing = f"<p>Photos that failed to embed:</p><ul>{items}</ul>" if items else ""
-        self.status.setText(f"<h3>Nothing to compare</h3><p>{escape(message)}</p>{listing}"
-                            "<p>Photos get a vector when the index is updated; files that cannot be read or "
-                            "decoded are listed under the catalog's skipped photos.</p>")
+        self.status.setText(
+            f"<h3>Nothing to compare</h3><p>{escape(message)}</p>{listing}"
+            "<p>Photos get a vector when the index is updated; files that cannot be read or "
+            "decoded are listed under the catalog's skipped photos.</p>"
+        )
         self.stack.setCurrentWidget(self.status)
         self.ready.emit()
 
@@ -833,9 +924,16 @@ class InspectorWindow(QWidget):
         super().closeEvent(event)
 
 
-def open_inspector(parent: QWidget | None, catalog: Catalog, article_a: str, article_b: str, *,
-                   method: str | None = None, threshold: float | None = None,
-                   max_matches: int | None = None) -> QWidget:
+def open_inspector(
+    parent: QWidget | None,
+    catalog: Catalog,
+    article_a: str,
+    article_b: str,
+    *,
+    method: str | None = None,
+    threshold: float | None = None,
+    max_matches: int | None = None,
+) -> QWidget:
     """Open the match inspector for article_a (the query, rows) and article_b (the candidate, columns).
 
     Returns the window at once; the comparison is read on a worker thread and the window's `ready` signal
@@ -879,16 +977,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(exc, file=sys.stderr)
         return 2
-    window = open_inspector(None, catalog, args.article_a, args.article_b, method=args.method,
-                            threshold=args.threshold, max_matches=args.max_matches)
+    window = open_inspector(
+        None,
+        catalog,
+        args.article_a,
+        args.article_b,
+        method=args.method,
+        threshold=args.threshold,
+        max_matches=args.max_matches,
+    )
     window.destroyed.connect(app.quit)
     code = app.exec()
     catalog.close()
     return int(code)
 
 
-__all__ = ["InspectorWidget", "InspectorWindow", "METHOD_TITLES", "MethodPane", "inspection_from_matrix", "main",
-           "open_inspector", "summary_html"]
+__all__ = [
+    "InspectorWidget",
+    "InspectorWindow",
+    "METHOD_TITLES",
+    "MethodPane",
+    "inspection_from_matrix",
+    "main",
+    "open_inspector",
+    "summary_html",
+]
 
 
 if __name__ == "__main__":

@@ -46,16 +46,25 @@ def _off_if_zero(value: Any, kind: type) -> Any:
     return value if value > 0 else None
 
 
-def load_inspection(catalog: Catalog, article_a: str, article_b: str, method: str | None = None,
-                    threshold: float | None = None, max_matches: int | None = None) -> Loaded:
+def load_inspection(
+    catalog: Catalog,
+    article_a: str,
+    article_b: str,
+    method: str | None = None,
+    threshold: float | None = None,
+    max_matches: int | None = None,
+) -> Loaded:
     """Compare two catalog articles with every method; a clear message instead when that is impossible."""
     from desktop_app.core.indexer import catalog_model, catalog_model_id
 
     out = Loaded(article_a, article_b)
     out.method = method or catalog.get_setting("method") or None
-    out.threshold = _off_if_zero(threshold if threshold is not None else catalog.get_setting("threshold"), float)
-    out.max_matches = _off_if_zero(max_matches if max_matches is not None else catalog.get_setting("max_matches"),
-                                   int)
+    out.threshold = _off_if_zero(
+        threshold if threshold is not None else catalog.get_setting("threshold"), float
+    )
+    out.max_matches = _off_if_zero(
+        max_matches if max_matches is not None else catalog.get_setting("max_matches"), int
+    )
     out.photo_root = catalog.photo_root()
     missing: dict[str, list[str]] = {}
     unknown: list[str] = []
@@ -68,9 +77,11 @@ def load_inspection(catalog: Catalog, article_a: str, article_b: str, method: st
         out.failed.update({r.path: r.error or r.status for r in bad})
     if unknown:
         names = " and ".join(f"“{a}”" for a in unknown)
-        out.message = (f"{names} {'is' if len(unknown) == 1 else 'are'} not in this catalog any more. "
-                       "The last index update may have renamed or removed it; update the search results "
-                       "and try again.")
+        out.message = (
+            f"{names} {'is' if len(unknown) == 1 else 'are'} not in this catalog any more. "
+            "The last index update may have renamed or removed it; update the search results "
+            "and try again."
+        )
         return out
     try:
         model = catalog_model(catalog)

@@ -34,15 +34,20 @@ HIGHLIGHT_ROW, HIGHLIGHT_COL = 1, 2
 
 # A sequential scale from pale to deep blue-green: dark means similar, and the pair marks (warm colours)
 # stay visible on every step. Anchors are (position, r, g, b).
-_RAMP = np.array([
-    (0.00, 250, 250, 235),
-    (0.25, 208, 236, 196),
-    (0.50, 128, 203, 190),
-    (0.75, 50, 142, 185),
-    (1.00, 22, 62, 122),
-], dtype=np.float64)
+_RAMP = np.array(
+    [
+        (0.00, 250, 250, 235),
+        (0.25, 208, 236, 196),
+        (0.50, 128, 203, 190),
+        (0.75, 50, 142, 185),
+        (1.00, 22, 62, 122),
+    ],
+    dtype=np.float64,
+)
 _GREY = np.array([226.0, 226.0, 226.0])
-_GREY_MIX = 0.72  # how much of a greyed cell is grey: enough to read as "out", little enough to keep its value
+_GREY_MIX = (
+    0.72  # how much of a greyed cell is grey: enough to read as "out", little enough to keep its value
+)
 
 
 def colour_range(matrix: np.ndarray) -> tuple[float, float]:
@@ -123,9 +128,13 @@ class MatrixModel(QAbstractTableModel):
         white = ink_for(rgb)
         # Python lists of QColor: data() then costs one list lookup per cell, which matters while painting.
         self._bg = [[QColor(*map(int, rgb[i, j])) for j in range(m.shape[1])] for i in range(m.shape[0])]
-        self._bg_grey = [[QColor(*map(int, grey[i, j])) for j in range(m.shape[1])] for i in range(m.shape[0])]
-        self._ink = [[QColor(255, 255, 255) if white[i, j] else QColor(20, 20, 20) for j in range(m.shape[1])]
-                     for i in range(m.shape[0])]
+        self._bg_grey = [
+            [QColor(*map(int, grey[i, j])) for j in range(m.shape[1])] for i in range(m.shape[0])
+        ]
+        self._ink = [
+            [QColor(255, 255, 255) if white[i, j] else QColor(20, 20, 20) for j in range(m.shape[1])]
+            for i in range(m.shape[0])
+        ]
         self._ink_grey = QColor(110, 110, 110)
         self._text = [[format_sim(float(m[i, j])) for j in range(m.shape[1])] for i in range(m.shape[0])]
 
@@ -154,8 +163,10 @@ class MatrixModel(QAbstractTableModel):
             for p in pairs:
                 row_grey[p.row] = False
                 col_grey[p.col] = False
-        changed = not (np.array_equal(row_grey, getattr(self, "_row_grey", None))
-                       and np.array_equal(col_grey, getattr(self, "_col_grey", None)))
+        changed = not (
+            np.array_equal(row_grey, getattr(self, "_row_grey", None))
+            and np.array_equal(col_grey, getattr(self, "_col_grey", None))
+        )
         self._row_grey, self._col_grey = row_grey, col_grey
         if changed:
             # The view caches the painted cells (colour and value) per base version: moving s or m keeps the
@@ -187,9 +198,17 @@ class MatrixModel(QAbstractTableModel):
         rows, cols = self.rowCount(), self.columnCount()
         if rows and cols:
             # One signal for the whole grid: the view repaints what is visible, in the next frame.
-            self.dataChanged.emit(self.index(0, 0), self.index(rows - 1, cols - 1),
-                                  [PairRole, GreyRole, Qt.ItemDataRole.BackgroundRole,
-                                   Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole])
+            self.dataChanged.emit(
+                self.index(0, 0),
+                self.index(rows - 1, cols - 1),
+                [
+                    PairRole,
+                    GreyRole,
+                    Qt.ItemDataRole.BackgroundRole,
+                    Qt.ItemDataRole.ForegroundRole,
+                    Qt.ItemDataRole.ToolTipRole,
+                ],
+            )
         if grey_changed:
             # Headers only show greying and highlight: no need to repaint them for a move of s or m.
             if cols:
@@ -214,8 +233,10 @@ class MatrixModel(QAbstractTableModel):
 
     def thumbnail_changed(self, path: str) -> None:
         """A header thumbnail arrived: repaint just the headers showing that photo."""
-        for orientation, paths in ((Qt.Orientation.Vertical, self.inspection.paths_a),
-                                   (Qt.Orientation.Horizontal, self.inspection.paths_b)):
+        for orientation, paths in (
+            (Qt.Orientation.Vertical, self.inspection.paths_a),
+            (Qt.Orientation.Horizontal, self.inspection.paths_b),
+        ):
             for k, p in enumerate(paths):
                 if p == path:
                     self.headerDataChanged.emit(orientation, k, k)
@@ -241,9 +262,16 @@ class MatrixModel(QAbstractTableModel):
     def cell_paint(self, i: int, j: int) -> tuple[QColor, QColor, str, tuple[int, int, str] | None, int]:
         """Everything the delegate draws for one cell: background, ink, text, pair, highlight flags."""
         grey = self._row_grey[i] or self._col_grey[j]
-        flags = (HIGHLIGHT_ROW if i == self._highlight_row else 0) | (HIGHLIGHT_COL if j == self._highlight_col else 0)
-        return ((self._bg_grey if grey else self._bg)[i][j], self._ink_grey if grey else self._ink[i][j],
-                self._text[i][j], self.pair_at(i, j), flags)
+        flags = (HIGHLIGHT_ROW if i == self._highlight_row else 0) | (
+            HIGHLIGHT_COL if j == self._highlight_col else 0
+        )
+        return (
+            (self._bg_grey if grey else self._bg)[i][j],
+            self._ink_grey if grey else self._ink[i][j],
+            self._text[i][j],
+            self.pair_at(i, j),
+            flags,
+        )
 
     # ------------------------------------------------------------------ QAbstractTableModel
 
@@ -282,20 +310,26 @@ class MatrixModel(QAbstractTableModel):
             return grey
         if role == HighlightRole:
             return (HIGHLIGHT_ROW if i == self._highlight_row else 0) | (
-                HIGHLIGHT_COL if j == self._highlight_col else 0)
+                HIGHLIGHT_COL if j == self._highlight_col else 0
+            )
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(i, j)
         return None
 
     def _tooltip(self, i: int, j: int) -> str:
         ins = self.inspection
-        text = (f"{ins.article_a} photo {i + 1} ({photo_name(ins.paths_a[i])}) vs {ins.article_b} photo {j + 1} "
-                f"({photo_name(ins.paths_b[j])}): {format_sim(float(ins.matrix[i, j]))}")
+        text = (
+            f"{ins.article_a} photo {i + 1} ({photo_name(ins.paths_a[i])}) vs {ins.article_b} photo {j + 1} "
+            f"({photo_name(ins.paths_b[j])}): {format_sim(float(ins.matrix[i, j]))}"
+        )
         pair = self.pair_at(i, j)
         if pair is not None:
             rank, state, _label = pair
-            why = {USED: "counts in the score", BELOW: "below the threshold s, left out",
-                   BEYOND: "beyond the m most similar pairs, left out"}.get(state, "")
+            why = {
+                USED: "counts in the score",
+                BELOW: "below the threshold s, left out",
+                BEYOND: "beyond the m most similar pairs, left out",
+            }.get(state, "")
             text += f"\n{self.method}: pair {rank}, {why}"
         return text
 
@@ -323,6 +357,23 @@ class MatrixModel(QAbstractTableModel):
         return None
 
 
-__all__ = ["BELOW", "BEYOND", "GreyRole", "HIGHLIGHT_COL", "HIGHLIGHT_ROW", "HighlightRole", "MatrixModel",
-           "NONE", "PairRole", "PathRole", "USED", "ValueRole", "colour_range", "format_sim", "greyed_rgb",
-           "ink_for", "photo_name", "ramp_rgb"]
+__all__ = [
+    "BELOW",
+    "BEYOND",
+    "GreyRole",
+    "HIGHLIGHT_COL",
+    "HIGHLIGHT_ROW",
+    "HighlightRole",
+    "MatrixModel",
+    "NONE",
+    "PairRole",
+    "PathRole",
+    "USED",
+    "ValueRole",
+    "colour_range",
+    "format_sim",
+    "greyed_rgb",
+    "ink_for",
+    "photo_name",
+    "ramp_rgb",
+]

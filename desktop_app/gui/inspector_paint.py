@@ -90,8 +90,14 @@ def paint_mark(painter: QPainter, rect: QRect, state: int, colour: QColor, label
     if state == BEYOND and cell >= 18:
         _badge(painter, rect, "m", QColor("#212529"), QColor("white"), corner="right")
     if label and cell >= MIN_LABEL_CELL:
-        _badge(painter, rect, label, QColor(255, 255, 255, 225), colour if state == USED else LEFT_OUT,
-               corner="left")
+        _badge(
+            painter,
+            rect,
+            label,
+            QColor(255, 255, 255, 225),
+            colour if state == USED else LEFT_OUT,
+            corner="left",
+        )
     painter.restore()
 
 
@@ -151,7 +157,9 @@ class CellDelegate(QStyledItemDelegate):
         return font
 
     @staticmethod
-    def paint_base(painter: QPainter, rect: QRect, bg: QColor, ink: QColor, text: str, show_text: bool) -> None:
+    def paint_base(
+        painter: QPainter, rect: QRect, bg: QColor, ink: QColor, text: str, show_text: bool
+    ) -> None:
         """Colour and value of one cell; the caller has set the font (once for all cells)."""
         # A one-pixel gap on the right and bottom works as the grid: white lines that never cover a mark.
         painter.fillRect(rect.adjusted(0, 0, -1, -1), bg)
@@ -159,8 +167,14 @@ class CellDelegate(QStyledItemDelegate):
             painter.setPen(ink)
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
 
-    def paint_cell(self, painter: QPainter, rect: QRect, font: QFont, method: str,
-                   cell: tuple[QColor, QColor, str, tuple[int, int, str] | None, int]) -> None:
+    def paint_cell(
+        self,
+        painter: QPainter,
+        rect: QRect,
+        font: QFont,
+        method: str,
+        cell: tuple[QColor, QColor, str, tuple[int, int, str] | None, int],
+    ) -> None:
         """One whole cell: base, value in bold when its pair counts, the pair mark, the highlight."""
         bg, ink, text, pair, flags = cell
         size = min(rect.width(), rect.height())
@@ -181,8 +195,9 @@ class CellDelegate(QStyledItemDelegate):
             return
         # Ask the Python model directly rather than through index.data(): no QVariant round trip per role,
         # and the pair tuple stays a Python object.
-        self.paint_cell(painter, option.rect, option.font, model.method,
-                        model.cell_paint(index.row(), index.column()))
+        self.paint_cell(
+            painter, option.rect, option.font, model.method, model.cell_paint(index.row(), index.column())
+        )
 
 
 class PhotoHeader(QHeaderView):
@@ -237,8 +252,11 @@ class PhotoHeader(QHeaderView):
             elided = fm.elidedText(text, Qt.TextElideMode.ElideMiddle, inner.width())
             if o == Qt.Orientation.Horizontal and inner.height() >= 2 * fm.height():
                 painter.setFont(bold)
-                painter.drawText(QRect(inner.left(), inner.top(), inner.width(), fm.height()),
-                                 Qt.AlignmentFlag.AlignCenter, number)
+                painter.drawText(
+                    QRect(inner.left(), inner.top(), inner.width(), fm.height()),
+                    Qt.AlignmentFlag.AlignCenter,
+                    number,
+                )
                 painter.setFont(font)
                 # Column names wrap onto the lines below the number: a cell is narrower than most names.
                 below = inner.adjusted(0, fm.height() + 1, 0, 0)
@@ -263,7 +281,9 @@ class PhotoHeader(QHeaderView):
         if hit is None:
             if len(self._scaled) > 400:
                 self._scaled.clear()
-            hit = pix.scaled(size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            hit = pix.scaled(
+                size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
             self._scaled[key] = hit
         return hit
 
@@ -314,8 +334,10 @@ class MatrixView(QTableView):
         cols = model.columnCount() if model else 0
         cell = self.delegate.cell
         frame = 2 * self.frameWidth()
-        return QSize(self.verticalHeader().width() + cols * cell + frame + 1,
-                     self.horizontalHeader().height() + rows * cell + frame + 1)
+        return QSize(
+            self.verticalHeader().width() + cols * cell + frame + 1,
+            self.horizontalHeader().height() + rows * cell + frame + 1,
+        )
 
     def paintEvent(self, event) -> None:
         """All cells in one pass: a cached layer of colours and values, then pair marks and highlights.
@@ -343,14 +365,19 @@ class MatrixView(QTableView):
         hl_row, hl_col = model.highlight
         if hl_row is not None and r0 <= hl_row <= r1:
             for j in range(c0, c1 + 1):
-                paint_highlight(painter, QRect(j * cell - hoff, hl_row * cell - voff, cell, cell), HIGHLIGHT_ROW)
+                paint_highlight(
+                    painter, QRect(j * cell - hoff, hl_row * cell - voff, cell, cell), HIGHLIGHT_ROW
+                )
         if hl_col is not None and c0 <= hl_col <= c1:
             for i in range(r0, r1 + 1):
-                paint_highlight(painter, QRect(hl_col * cell - hoff, i * cell - voff, cell, cell), HIGHLIGHT_COL)
+                paint_highlight(
+                    painter, QRect(hl_col * cell - hoff, i * cell - voff, cell, cell), HIGHLIGHT_COL
+                )
         painter.end()
 
-    def _marked_cell(self, model: MatrixModel, i: int, j: int, cell: int,
-                     pair: tuple[int, int, str] | None = None) -> QPixmap:
+    def _marked_cell(
+        self, model: MatrixModel, i: int, j: int, cell: int, pair: tuple[int, int, str] | None = None
+    ) -> QPixmap:
         # Antialiased marks cost ~0.2 ms each in the software rasteriser; a move of s or m changes the state
         # of some pairs only, so every other marked cell comes from this cache.
         bg, ink, text, current, _flags = model.cell_paint(i, j)
@@ -365,7 +392,9 @@ class MatrixView(QTableView):
             hit.setDevicePixelRatio(dpr)
             hit.fill(QColor("white"))
             p = QPainter(hit)
-            self.delegate.paint_cell(p, QRect(0, 0, cell, cell), self.font(), model.method, (bg, ink, text, pair, 0))
+            self.delegate.paint_cell(
+                p, QRect(0, 0, cell, cell), self.font(), model.method, (bg, ink, text, pair, 0)
+            )
             p.end()
             self._marks[key] = hit
             if not self._warming:
@@ -392,8 +421,9 @@ class MatrixView(QTableView):
         finally:
             self._warming = False
 
-    def _base_layer(self, model: MatrixModel, cell: int, r0: int, r1: int, c0: int,
-                    c1: int) -> tuple[QPixmap, tuple[int, int]]:
+    def _base_layer(
+        self, model: MatrixModel, cell: int, r0: int, r1: int, c0: int, c1: int
+    ) -> tuple[QPixmap, tuple[int, int]]:
         n_a, n_b = model.rowCount(), model.columnCount()
         dpr = self.viewport().devicePixelRatioF()
         # Small enough: one layer for the whole matrix, so scrolling is a plain blit. Otherwise only the
@@ -424,7 +454,9 @@ class MatrixView(QTableView):
         if obj is self.viewport():
             if event.type() == QEvent.Type.Leave:
                 self.hovered.emit(-1, -1)
-            elif event.type() == QEvent.Type.Wheel and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            elif (
+                event.type() == QEvent.Type.Wheel and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+            ):
                 self.zoom_requested.emit(1 if event.angleDelta().y() > 0 else -1)
                 return True
         return super().eventFilter(obj, event)
@@ -482,7 +514,10 @@ class ColourLegend(QWidget):
             p.setPen(QPen(STRIKE, 2))
             p.drawLine(int(x), bar.top() - 3, int(x), bar.bottom() + 3)
             label = f"s {format_sim(self.threshold)}"
-            lx = min(max(x - fm.horizontalAdvance(label) / 2, bar.left()), bar.right() - fm.horizontalAdvance(label))
+            lx = min(
+                max(x - fm.horizontalAdvance(label) / 2, bar.left()),
+                bar.right() - fm.horizontalAdvance(label),
+            )
             p.drawText(QPoint(int(lx), ty + fm.height()), label)
         # Key: one sample cell per mark, drawn by the same code as the matrix.
         y0 = ty + fm.height() + 8
@@ -495,8 +530,11 @@ class ColourLegend(QWidget):
             cell = QRect(x, y0, size, size)
             fill = QColor(int(base[0]), int(base[1]), int(base[2]))
             if state is None:
-                fill = QColor(int(base[0] * 0.28 + 226 * 0.72), int(base[1] * 0.28 + 226 * 0.72),
-                              int(base[2] * 0.28 + 226 * 0.72))
+                fill = QColor(
+                    int(base[0] * 0.28 + 226 * 0.72),
+                    int(base[1] * 0.28 + 226 * 0.72),
+                    int(base[2] * 0.28 + 226 * 0.72),
+                )
             p.fillRect(cell, fill)
             if state is not None:
                 paint_mark(p, cell, state, colour)
@@ -518,5 +556,16 @@ class ColourLegend(QWidget):
         return QSize(280, 118)
 
 
-__all__ = ["BEYOND", "BELOW", "CellDelegate", "ColourLegend", "METHOD_COLOURS", "MatrixModel", "MatrixView",
-           "PhotoHeader", "method_colour", "paint_highlight", "paint_mark"]
+__all__ = [
+    "BEYOND",
+    "BELOW",
+    "CellDelegate",
+    "ColourLegend",
+    "METHOD_COLOURS",
+    "MatrixModel",
+    "MatrixView",
+    "PhotoHeader",
+    "method_colour",
+    "paint_highlight",
+    "paint_mark",
+]

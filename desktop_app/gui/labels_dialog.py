@@ -84,8 +84,9 @@ def canonical(text: str, existing: list[str]) -> str:
 class LabelEditDialog(QDialog):
     """Set or clear one label field on a set of articles."""
 
-    def __init__(self, catalog: Catalog, articles: list[str], field: str = DEFAULT_FIELD,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, catalog: Catalog, articles: list[str], field: str = DEFAULT_FIELD, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.catalog = catalog
         self.articles = list(dict.fromkeys(articles))  # keep order, drop repeats
@@ -149,12 +150,17 @@ class LabelEditDialog(QDialog):
         # Several articles with one common label: offer it; otherwise start empty.
         current = self._current(name)
         common = {v for v in current.values()}
-        self.value_box.setCurrentText(typed or (next(iter(common)) if len(common) == 1 and None not in common
-                                                else ""))
+        self.value_box.setCurrentText(
+            typed or (next(iter(common)) if len(common) == 1 and None not in common else "")
+        )
         self.value_box.blockSignals(False)
         counts = Counter(current.values())
-        parts = [f"{v if v is not None else '(none)'} ×{c}" if len(self.articles) > 1
-                 else (v if v is not None else "(none)") for v, c in counts.most_common(6)]
+        parts = [
+            f"{v if v is not None else '(none)'} ×{c}"
+            if len(self.articles) > 1
+            else (v if v is not None else "(none)")
+            for v, c in counts.most_common(6)
+        ]
         if len(counts) > 6:
             parts.append(f"{len(counts) - 6} more")
         self.now_label.setText(", ".join(parts))
@@ -193,8 +199,9 @@ class LabelEditDialog(QDialog):
         return self.changed
 
 
-def edit_labels(parent: QWidget | None, catalog: Catalog, articles: list[str],
-                field: str = DEFAULT_FIELD) -> int | None:
+def edit_labels(
+    parent: QWidget | None, catalog: Catalog, articles: list[str], field: str = DEFAULT_FIELD
+) -> int | None:
     """Modal dialog to set or clear a label on articles; the number changed, or None when cancelled."""
     if not articles:
         return None
@@ -261,7 +268,9 @@ class ImportLabelsDialog(QDialog):
         lay.addLayout(form)
 
         self.csv_radio = QRadioButton("From a CSV file: columns article or path, label, and optionally field")
-        self.folder_radio = QRadioButton("From folder names: each article gets the name of one of its folders")
+        self.folder_radio = QRadioButton(
+            "From folder names: each article gets the name of one of its folders"
+        )
         group = QButtonGroup(self)
         group.addButton(self.csv_radio)
         group.addButton(self.folder_radio)
@@ -346,7 +355,9 @@ class ImportLabelsDialog(QDialog):
         self.update_preview()
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Labels CSV", str(Path.home()), "CSV files (*.csv);;All (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Labels CSV", str(Path.home()), "CSV files (*.csv);;All (*)"
+        )
         if path:
             self.set_csv(path)
 
@@ -365,8 +376,9 @@ class ImportLabelsDialog(QDialog):
                     return
                 self.plan = plan_csv_labels(self.catalog, Path(text).expanduser(), self.field())
             else:
-                self.plan = plan_folder_labels(self.catalog, self.level_spin.value(), self.field(),
-                                               self.overwrite_box.isChecked())
+                self.plan = plan_folder_labels(
+                    self.catalog, self.level_spin.value(), self.field(), self.overwrite_box.isChecked()
+                )
         except UserError as exc:
             self._show([], str(exc))
             return
@@ -374,8 +386,10 @@ class ImportLabelsDialog(QDialog):
         rows = [(a, f, current.get(a, {}).get(f), v) for a, f, v in self.plan.items]
         new = sum(r[2] is None for r in rows)
         changed = sum(r[2] is not None and r[2] != r[3] for r in rows)
-        parts = [f"<b>{len(rows)}</b> article labels: {new} new, {changed} changed, "
-                 f"{len(rows) - new - changed} unchanged."]
+        parts = [
+            f"<b>{len(rows)}</b> article labels: {new} new, {changed} changed, "
+            f"{len(rows) - new - changed} unchanged."
+        ]
         if self.plan.unknown:
             what = "rows are not in the catalog" if from_csv else "articles have no folder at that level"
             sample = ", ".join(self.plan.unknown[:5]) + (" …" if len(self.plan.unknown) > 5 else "")
@@ -386,8 +400,7 @@ class ImportLabelsDialog(QDialog):
 
     def _update_level_hint(self) -> None:
         level = self.level_spin.value()
-        names = Counter(parts[level] for c in self._covers
-                        if len(parts := c.split("/")[:-1]) > level)
+        names = Counter(parts[level] for c in self._covers if len(parts := c.split("/")[:-1]) > level)
         if not names:
             self.level_hint.setText("")
             return
@@ -403,11 +416,13 @@ class ImportLabelsDialog(QDialog):
         """Run the import the preview shows (re-read at this moment, so it is what gets written)."""
         try:
             if self.csv_radio.isChecked():
-                self.report = import_csv_labels(self.catalog, Path(self.csv_edit.text().strip()).expanduser(),
-                                                self.field())
+                self.report = import_csv_labels(
+                    self.catalog, Path(self.csv_edit.text().strip()).expanduser(), self.field()
+                )
             else:
-                self.report = import_folder_labels(self.catalog, self.level_spin.value(), self.field(),
-                                                   self.overwrite_box.isChecked())
+                self.report = import_folder_labels(
+                    self.catalog, self.level_spin.value(), self.field(), self.overwrite_box.isChecked()
+                )
         except Exception as exc:  # noqa: BLE001 - the curator sees why; set_labels is all-or-nothing
             QMessageBox.warning(self, "Import failed", str(exc))
             return None
@@ -415,7 +430,9 @@ class ImportLabelsDialog(QDialog):
         return self.report
 
 
-def import_labels(parent: QWidget | None, catalog: Catalog, field: str = DEFAULT_FIELD) -> ImportReport | None:
+def import_labels(
+    parent: QWidget | None, catalog: Catalog, field: str = DEFAULT_FIELD
+) -> ImportReport | None:
     """Modal import dialog; the import's report, or None when cancelled."""
     dialog = ImportLabelsDialog(catalog, field, parent)
     return dialog.report if dialog.exec() == QDialog.DialogCode.Accepted else None

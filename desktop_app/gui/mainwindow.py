@@ -194,7 +194,9 @@ class MainWindow(QMainWindow):
 
         # --- grid page
         self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter by article id, label or folder   (Ctrl+F;  id:  label:  folder:)")
+        self.filter_edit.setPlaceholderText(
+            "Filter by article id, label or folder   (Ctrl+F;  id:  label:  folder:)"
+        )
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_timer = QTimer(self)
         self.filter_timer.setSingleShot(True)
@@ -251,7 +253,9 @@ class MainWindow(QMainWindow):
         self.banner.details_requested.connect(self.show_summary)
         self.root_warning = QLabel()
         self.root_warning.setWordWrap(True)
-        self.root_warning.setStyleSheet("background: #fff4e0; color: #7a4b00; padding: 8px; border-radius: 6px;")
+        self.root_warning.setStyleSheet(
+            "background: #fff4e0; color: #7a4b00; padding: 8px; border-radius: 6px;"
+        )
         self.root_warning.hide()
         left = QWidget()
         ll = QVBoxLayout(left)
@@ -306,49 +310,110 @@ class MainWindow(QMainWindow):
             self.addAction(a)
             return a
 
-        self.act_open_folder = act("Open photo folder…", self.choose_folder, "Ctrl+Shift+O",
-                                   "Open a folder of photos; a catalog is made for it if it has none")
+        self.act_open_folder = act(
+            "Open photo folder…",
+            self.choose_folder,
+            "Ctrl+Shift+O",
+            "Open a folder of photos; a catalog is made for it if it has none",
+        )
         self.act_open_catalog = act("Open catalog…", self.choose_catalog, None, "Open a catalog file")
-        self.act_update = act("Update index", self.update_index, "Ctrl+U",
-                              "Index new and changed photos; resumes a cancelled run")
-        self.act_cancel = act("Cancel indexing", self.cancel_index, None, "Stop indexing after the current batch")
-        self.act_settings = act("Settings…", self.open_settings, QKeySequence.StandardKey.Preferences,
-                                "Model, device, grouping, search defaults, thumbnails")
+        self.act_update = act(
+            "Update index",
+            self.update_index,
+            "Ctrl+U",
+            "Index new and changed photos; resumes a cancelled run",
+        )
+        self.act_cancel = act(
+            "Cancel indexing", self.cancel_index, None, "Stop indexing after the current batch"
+        )
+        self.act_settings = act(
+            "Settings…",
+            self.open_settings,
+            QKeySequence.StandardKey.Preferences,
+            "Model, device, grouping, search defaults, thumbnails",
+        )
         if self.act_settings.shortcut().isEmpty():
             self.act_settings.setShortcut(QKeySequence("Ctrl+,"))
         self.act_quit = act("Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.act_filter = act("Filter articles", self.focus_filter, QKeySequence.StandardKey.Find,
-                              "Filter the grid by article id, label or folder")
-        self.act_inspect = act("Inspect match", self.inspect_current, "Ctrl+I",
-                               "Open the match inspector for the query and the selected result")
-        self.act_detail = act("Article detail", self.open_current_detail, None, "Show all photos of the article")
+        self.act_filter = act(
+            "Filter articles",
+            self.focus_filter,
+            QKeySequence.StandardKey.Find,
+            "Filter the grid by article id, label or folder",
+        )
+        self.act_inspect = act(
+            "Inspect match",
+            self.inspect_current,
+            "Ctrl+I",
+            "Open the match inspector for the query and the selected result",
+        )
+        self.act_detail = act(
+            "Article detail", self.open_current_detail, None, "Show all photos of the article"
+        )
         self.act_back = act("Back to catalog", self.close_detail, "Esc")
         self.act_back.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.detail.addAction(self.act_back)
         self.removeAction(self.act_back)
         self.act_open_photo = act("Open photo", self.detail.open_current, "Ctrl+O")
         self.act_summary = act("Last index summary…", self.show_summary)
-        self.act_review = act("Review label suggestions…", self.open_review, "Ctrl+L",
-                              "Suggested labels for unlabelled articles, from their most similar labelled ones")
-        self.act_set_label = act("Set label…", self.set_label, "Ctrl+E", "Set or clear a label on the selected articles")
-        self.act_import_labels = act("Import labels…", self.import_labels, None,
-                                     "Labels from a CSV file or from folder names")
-        self.act_export_labels = act("Export labels…", self.export_labels, None, "Write all labels as CSV or JSON")
-        self.act_inbox = act("Add photos from another folder…", self.add_inbox, None,
-                             "Copy new photos into the catalog's inbox folder and index them")
+        self.act_review = act(
+            "Review label suggestions…",
+            self.open_review,
+            "Ctrl+L",
+            "Suggested labels for unlabelled articles, from their most similar labelled ones",
+        )
+        self.act_set_label = act(
+            "Set label…", self.set_label, "Ctrl+E", "Set or clear a label on the selected articles"
+        )
+        self.act_import_labels = act(
+            "Import labels…", self.import_labels, None, "Labels from a CSV file or from folder names"
+        )
+        self.act_export_labels = act(
+            "Export labels…", self.export_labels, None, "Write all labels as CSV or JSON"
+        )
+        self.act_inbox = act(
+            "Add photos from another folder…",
+            self.add_inbox,
+            None,
+            "Copy new photos into the catalog's inbox folder and index them",
+        )
         self.act_inspect.setEnabled(self.similar.inspector is not None)
 
         menu = self.menuBar()
         m = menu.addMenu("&File")
-        for a in (self.act_open_folder, self.act_open_catalog, None, self.act_update, self.act_cancel,
-                  self.act_summary, None, self.act_settings, None, self.act_quit):
+        for a in (
+            self.act_open_folder,
+            self.act_open_catalog,
+            None,
+            self.act_update,
+            self.act_cancel,
+            self.act_summary,
+            None,
+            self.act_settings,
+            None,
+            self.act_quit,
+        ):
             m.addSeparator() if a is None else m.addAction(a)
         m = menu.addMenu("&View")
-        for a in (self.act_filter, self.act_detail, self.act_back, self.act_open_photo, None, self.act_inspect):
+        for a in (
+            self.act_filter,
+            self.act_detail,
+            self.act_back,
+            self.act_open_photo,
+            None,
+            self.act_inspect,
+        ):
             m.addSeparator() if a is None else m.addAction(a)
         m = menu.addMenu("&Labels")
-        for a in (self.act_review, self.act_set_label, None, self.act_import_labels, self.act_export_labels, None,
-                  self.act_inbox):
+        for a in (
+            self.act_review,
+            self.act_set_label,
+            None,
+            self.act_import_labels,
+            self.act_export_labels,
+            None,
+            self.act_inbox,
+        ):
             m.addSeparator() if a is None else m.addAction(a)
 
         tb = QToolBar("Main")
@@ -410,7 +475,9 @@ class MainWindow(QMainWindow):
             self.open_folder(Path(folder))
 
     def choose_catalog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open catalog", "", "Lookalike catalogs (*.sqlite *.db);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open catalog", "", "Lookalike catalogs (*.sqlite *.db);;All files (*)"
+        )
         if path:
             self.open_catalog(Path(path))
 
@@ -426,9 +493,13 @@ class MainWindow(QMainWindow):
         def probed(value) -> None:
             exists, db, has_db = value
             if not exists:
-                self._error("Photo folder not found", UserError(
-                    f"The folder {folder} does not exist or cannot be read. Check the path, or reconnect the "
-                    "drive it is on, and open it again."))
+                self._error(
+                    "Photo folder not found",
+                    UserError(
+                        f"The folder {folder} does not exist or cannot be read. Check the path, or reconnect the "
+                        "drive it is on, and open it again."
+                    ),
+                )
                 return
             if has_db:
                 self.open_catalog(db)
@@ -467,11 +538,15 @@ class MainWindow(QMainWindow):
     def open_catalog(self, path: Path | None, create: bool = False) -> None:
         """Open a catalog file (or the last one when path is None) and show it."""
         if path is None:
+
             def find_last() -> Path | None:
                 return last_catalog()
 
-            self.runner.call(find_last, on_done=lambda p: self.open_catalog(p) if p else self._show_welcome(),
-                             on_failed=lambda f: self._show_welcome())
+            self.runner.call(
+                find_last,
+                on_done=lambda p: self.open_catalog(p) if p else self._show_welcome(),
+                on_failed=lambda f: self._show_welcome(),
+            )
             return
         path = Path(path)
 
@@ -491,8 +566,11 @@ class MainWindow(QMainWindow):
         if self.snapshot is None:
             self.stack.setCurrentWidget(self.loading)
         self.statusBar().showMessage("Opening the catalog…")
-        self.runner.call(fn, on_done=lambda snap: self._loaded(gen, snap, then_index),
-                         on_failed=lambda f: self._load_failed(gen, f))
+        self.runner.call(
+            fn,
+            on_done=lambda snap: self._loaded(gen, snap, then_index),
+            on_failed=lambda f: self._load_failed(gen, f),
+        )
 
     def _load_failed(self, gen: int, failure: Failure) -> None:
         if gen != self._catalog_gen:
@@ -506,7 +584,9 @@ class MainWindow(QMainWindow):
 
     def _loaded(self, gen: int, snap: Snapshot, then_index: bool = False) -> None:
         if gen != self._catalog_gen or self._closing:
-            if snap is not self.snapshot and (self.snapshot is None or snap.catalog is not self.snapshot.catalog):
+            if snap is not self.snapshot and (
+                self.snapshot is None or snap.catalog is not self.snapshot.catalog
+            ):
                 snap.catalog.close()
             return
         old = self.snapshot
@@ -539,7 +619,8 @@ class MainWindow(QMainWindow):
             self.root_warning.setText(
                 f"The photo folder {snap.photo_root} cannot be found. Reconnect the drive it is on (or move the "
                 "photos back), then use Update index. You can still browse and search; thumbnails and photos "
-                "that are not cached cannot be shown.")
+                "that are not cached cannot be shown."
+            )
             self.root_warning.show()
         else:
             self.root_warning.hide()
@@ -554,8 +635,12 @@ class MainWindow(QMainWindow):
             self.grid.setCurrentIndex(self.grid_model.index(0, 0))
         self.runner.call(remember_catalog, snap.path)
         self.catalog_loaded.emit()
-        if same_catalog and self.engine is not None and not self._engine_stale \
-                and self.engine.model_id == snap.model_id:
+        if (
+            same_catalog
+            and self.engine is not None
+            and not self._engine_stale
+            and self.engine.model_id == snap.model_id
+        ):
             return  # nothing the search depends on changed
         self._engine_stale = False
         if self.grid.painted or self.grid_model.rowCount() == 0:
@@ -569,16 +654,22 @@ class MainWindow(QMainWindow):
         if snap is None:
             return
         if len(snap.articles) == 0 and self.index_task is not None:
-            self.empty_label.setText("Indexing the photos…\nThe articles appear here as they are indexed. "
-                                     "You can cancel at any time: what is indexed so far is kept.")
+            self.empty_label.setText(
+                "Indexing the photos…\nThe articles appear here as they are indexed. "
+                "You can cancel at any time: what is indexed so far is kept."
+            )
             self.grid_stack.setCurrentWidget(self.empty_label)
         elif len(snap.articles) == 0:
-            self.empty_label.setText("This catalog has no photos yet.\nUse Update index (Ctrl+U) to index its "
-                                     f"photo folder{f' {snap.photo_root}' if snap.photo_root else ''}.")
+            self.empty_label.setText(
+                "This catalog has no photos yet.\nUse Update index (Ctrl+U) to index its "
+                f"photo folder{f' {snap.photo_root}' if snap.photo_root else ''}."
+            )
             self.grid_stack.setCurrentWidget(self.empty_label)
         elif self.grid_model.rowCount() == 0:
-            self.empty_label.setText(f"No article matches “{self.filter_edit.text()}”.\n"
-                                     "Try part of an article id, a label or a folder name, or clear the filter.")
+            self.empty_label.setText(
+                f"No article matches “{self.filter_edit.text()}”.\n"
+                "Try part of an article id, a label or a folder name, or clear the filter."
+            )
             self.grid_stack.setCurrentWidget(self.empty_label)
         else:
             self.grid_stack.setCurrentWidget(self.grid)
@@ -602,24 +693,36 @@ class MainWindow(QMainWindow):
         self._engine_gen += 1
         gen = self._engine_gen
         if snap is None or snap.model is None or snap.model_id is None:
-            self.similar.show_message("Similar articles", snap.model_error if snap and snap.model_error else
-                                      "No model is set for this catalog.")
+            self.similar.show_message(
+                "Similar articles",
+                snap.model_error if snap and snap.model_error else "No model is set for this catalog.",
+            )
             return
         if snap.embedded == 0:
             if self.index_task is not None:
-                self.similar.show_message("Similar articles", "Search becomes available when indexing finishes.")
+                self.similar.show_message(
+                    "Similar articles", "Search becomes available when indexing finishes."
+                )
             else:
-                self.similar.show_message("Similar articles", "No photo is embedded yet. Use Update index (Ctrl+U) "
-                                          "to index the photos; then select an article to see similar ones.")
+                self.similar.show_message(
+                    "Similar articles",
+                    "No photo is embedded yet. Use Update index (Ctrl+U) "
+                    "to index the photos; then select an article to see similar ones.",
+                )
             return
         self.similar.show_message(self.similar.title.text(), "Preparing search…")
         catalog, model, model_id = snap.catalog, snap.model, snap.model_id
         if self.search is None:
             self.search = SearchProcess() if self.search_in_subprocess else LocalSearch()
         search = self.search
-        self.runner.call(search.load, catalog.path, model, model_id,
-                         on_done=lambda engine: self._engine_loaded(gen, engine),
-                         on_failed=lambda f: self._engine_failed(gen, f))
+        self.runner.call(
+            search.load,
+            catalog.path,
+            model,
+            model_id,
+            on_done=lambda engine: self._engine_loaded(gen, engine),
+            on_failed=lambda f: self._engine_failed(gen, f),
+        )
 
     def _engine_loaded(self, gen: int, engine: EngineInfo) -> None:
         if gen != self._engine_gen or self._closing:
@@ -653,8 +756,9 @@ class MainWindow(QMainWindow):
         self.request_similar(Query("articles", keys[:MAX_QUERY_ARTICLES]))
 
     def _photo_selected(self, photo_id: int, rel_path: str) -> None:
-        self.request_similar(Query("photo", photo_id=photo_id, photo_path=rel_path,
-                                   articles=[self.detail.model.article]))
+        self.request_similar(
+            Query("photo", photo_id=photo_id, photo_path=rel_path, articles=[self.detail.model.article])
+        )
 
     def request_similar(self, query: Query) -> None:
         """Ask for the similar articles of a query; only the newest question is answered."""
@@ -702,8 +806,10 @@ class MainWindow(QMainWindow):
             return
         catalog = self.snapshot.catalog
         params = self.similar.params().to_dict()
-        self.runner.call(lambda: catalog.set_settings(search=params),
-                         on_failed=lambda f: self._error("Search settings not saved", f))
+        self.runner.call(
+            lambda: catalog.set_settings(search=params),
+            on_failed=lambda f: self._error("Search settings not saved", f),
+        )
 
     def select_article(self, article: str) -> None:
         """Make one article the grid selection (clearing a filter that hides it) and show it."""
@@ -730,7 +836,11 @@ class MainWindow(QMainWindow):
             if row < 0:
                 continue
             idx = self.grid_model.index(row, 0)
-            flag = QItemSelectionModel.SelectionFlag.ClearAndSelect if first else QItemSelectionModel.SelectionFlag.Select
+            flag = (
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                if first
+                else QItemSelectionModel.SelectionFlag.Select
+            )
             if first:
                 sm.setCurrentIndex(idx, flag)
                 self.grid.scrollTo(idx)
@@ -776,7 +886,9 @@ class MainWindow(QMainWindow):
     def _update_count(self) -> None:
         total = len(self.grid_model.data_)
         shown = self.grid_model.rowCount()
-        self.count_label.setText(f"{total:,} articles" if shown == total else f"{shown:,} of {total:,} articles")
+        self.count_label.setText(
+            f"{total:,} articles" if shown == total else f"{shown:,} of {total:,} articles"
+        )
 
     # ================================================================== detail
 
@@ -804,8 +916,12 @@ class MainWindow(QMainWindow):
             self.detail.table.setFocus()
             self.detail_loaded.emit(article)
 
-        self.runner.call(snap.catalog.photos_of, article, on_done=loaded,
-                         on_failed=lambda f: self._error("The photos cannot be read", f))
+        self.runner.call(
+            snap.catalog.photos_of,
+            article,
+            on_done=loaded,
+            on_failed=lambda f: self._error("The photos cannot be read", f),
+        )
 
     def close_detail(self) -> None:
         if self.pages.currentWidget() is not self.detail:
@@ -834,8 +950,13 @@ class MainWindow(QMainWindow):
     def search_files(self, files: list[Path]) -> None:
         """Search by photo files that need not be in the catalog (dropped from the file manager)."""
         if self.snapshot is None:
-            self._error("No catalog is open", UserError("Open a photo folder first; dropped photos are compared "
-                                                        "with the articles of the open catalog."))
+            self._error(
+                "No catalog is open",
+                UserError(
+                    "Open a photo folder first; dropped photos are compared "
+                    "with the articles of the open catalog."
+                ),
+            )
             return
 
         def check() -> list[Path]:
@@ -843,8 +964,13 @@ class MainWindow(QMainWindow):
 
         def checked(images: list[Path]) -> None:
             if not images:
-                self._error("Not photos", UserError("None of the dropped files is a photo Lookalike can read "
-                                                    "(JPEG, PNG, WebP, TIFF, BMP or GIF)."))
+                self._error(
+                    "Not photos",
+                    UserError(
+                        "None of the dropped files is a photo Lookalike can read "
+                        "(JPEG, PNG, WebP, TIFF, BMP or GIF)."
+                    ),
+                )
                 return
             self.close_detail()
             self.request_similar(Query("files", files=images))
@@ -864,8 +990,12 @@ class MainWindow(QMainWindow):
         if snap is None or self.index_task is not None:
             return
         if snap.photo_root is None:
-            self._error("No photo folder", UserError("This catalog does not know its photo folder yet. Use Open "
-                                                     "photo folder… to choose it."))
+            self._error(
+                "No photo folder",
+                UserError(
+                    "This catalog does not know its photo folder yet. Use Open photo folder… to choose it."
+                ),
+            )
             return
         self.start_index(snap.photo_root, None)
 
@@ -878,8 +1008,12 @@ class MainWindow(QMainWindow):
         if self.index_in_subprocess:
             task = IndexProcess(snap.path, Path(folder), rule, model, options, self)
         else:
-            task = Task(run_index, IndexRequest(snap.catalog, Path(folder), rule, model, options),
-                        with_progress=True, with_cancel=True)
+            task = Task(
+                run_index,
+                IndexRequest(snap.catalog, Path(folder), rule, model, options),
+                with_progress=True,
+                with_cancel=True,
+            )
         self.index_task = task
         self._last_live_refresh = time.monotonic()
         self.banner.start(Path(folder))
@@ -894,8 +1028,9 @@ class MainWindow(QMainWindow):
             task.progress.connect(self._index_progress)
             task.start()
         else:
-            self.index_runner.start(task, on_done=self._index_done, on_failed=self._index_failed,
-                                    on_progress=self._index_progress)
+            self.index_runner.start(
+                task, on_done=self._index_done, on_failed=self._index_failed, on_progress=self._index_progress
+            )
 
     def cancel_index(self) -> None:
         if self.index_task is not None:
@@ -915,8 +1050,13 @@ class MainWindow(QMainWindow):
         """Let articles appear while a long run goes on, as long as re-reading the grid stays cheap."""
         snap = self.snapshot
         now = time.monotonic()
-        if (snap is None or p.done == 0 or len(snap.articles) > LIVE_REFRESH_MAX_ARTICLES
-                or now - self._last_live_refresh < LIVE_REFRESH_S or self.runner.busy()):
+        if (
+            snap is None
+            or p.done == 0
+            or len(snap.articles) > LIVE_REFRESH_MAX_ARTICLES
+            or now - self._last_live_refresh < LIVE_REFRESH_S
+            or self.runner.busy()
+        ):
             return
         self._last_live_refresh = now
         self.reload()
@@ -962,8 +1102,12 @@ class MainWindow(QMainWindow):
         choices = None
         if snap is not None:
             name = snap.model.manifest.name if snap.model else str(snap.settings.get("model") or "")
-            choices = CatalogChoices(name, GroupingRule.from_dict(snap.settings.get("grouping")),
-                                     snap.settings.get("resize") or None, bool(snap.settings.get("mirror")))
+            choices = CatalogChoices(
+                name,
+                GroupingRule.from_dict(snap.settings.get("grouping")),
+                snap.settings.get("resize") or None,
+                bool(snap.settings.get("mirror")),
+            )
         dialog = SettingsDialog(self.prefs, self.runner, choices, self)
         dialog.applied.connect(self.apply_settings)
         self._keep(dialog)
@@ -980,8 +1124,12 @@ class MainWindow(QMainWindow):
             self.grid.viewport().update()
         if prefs.device != old.device:
             self._probe_device()
-        defaults_changed = (prefs.method, prefs.threshold, prefs.max_matches, prefs.top_k) != \
-            (old.method, old.threshold, old.max_matches, old.top_k)
+        defaults_changed = (prefs.method, prefs.threshold, prefs.max_matches, prefs.top_k) != (
+            old.method,
+            old.threshold,
+            old.max_matches,
+            old.top_k,
+        )
         snap = self.snapshot
         if defaults_changed:
             self.similar.set_params(search_params(prefs, {}))
@@ -991,7 +1139,11 @@ class MainWindow(QMainWindow):
         old_rule = GroupingRule.from_dict(snap.settings.get("grouping"))
         old_model = snap.model.manifest.name if snap.model else snap.settings.get("model")
         old_fit = (snap.settings.get("resize") or None, bool(snap.settings.get("mirror")))
-        if choices.rule == old_rule and choices.model == old_model and (choices.resize, choices.mirror) == old_fit:
+        if (
+            choices.rule == old_rule
+            and choices.model == old_model
+            and (choices.resize, choices.mirror) == old_fit
+        ):
             return
         catalog = snap.catalog
 
@@ -1005,9 +1157,14 @@ class MainWindow(QMainWindow):
 
         def written(_none) -> None:
             self.reload()
-            box = QMessageBox(QMessageBox.Icon.Question, "Update the index?",
-                              "The grouping rule, the model or the photo preprocessing of this catalog changed. "
-                              "Update the index now to apply it?", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+            box = QMessageBox(
+                QMessageBox.Icon.Question,
+                "Update the index?",
+                "The grouping rule, the model or the photo preprocessing of this catalog changed. "
+                "Update the index now to apply it?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                self,
+            )
             box.button(QMessageBox.StandardButton.Yes).setText("Update index now")
             box.button(QMessageBox.StandardButton.No).setText("Later")
             box.finished.connect(lambda r: r == QMessageBox.StandardButton.Yes and self.update_index())
@@ -1027,7 +1184,9 @@ class MainWindow(QMainWindow):
         if len(keys) == 2:
             self.inspect(keys[1], keys[0])
         else:
-            self.statusBar().showMessage("Select a similar article first (or two articles in the grid).", 4000)
+            self.statusBar().showMessage(
+                "Select a similar article first (or two articles in the grid).", 4000
+            )
 
     def inspect(self, article: str, query_article: str | None = None) -> None:
         fn = self.similar.inspector
@@ -1037,16 +1196,24 @@ class MainWindow(QMainWindow):
         if query_article is None:
             q = self._query
             if q is None or q.kind == "files" or not q.articles:
-                self.statusBar().showMessage("The inspector compares two catalog articles; dropped photos "
-                                             "are not one.", 5000)
+                self.statusBar().showMessage(
+                    "The inspector compares two catalog articles; dropped photos are not one.", 5000
+                )
                 return
             query_article = q.articles[0]
         params = self.similar.params()
         try:
             # A top-level window of its own (no parent): it may outlive a catalog switch, and it is
             # closed, which lets it stop its own workers, when this window closes.
-            window = fn(None, self.snapshot.catalog, query_article, article, method=params.method,
-                        threshold=params.threshold, max_matches=params.max_matches)
+            window = fn(
+                None,
+                self.snapshot.catalog,
+                query_article,
+                article,
+                method=params.method,
+                threshold=params.threshold,
+                max_matches=params.max_matches,
+            )
         except Exception as exc:  # noqa: BLE001 - an optional module's failure is reported, not fatal
             self._error("The match inspector failed", exc)
             return
@@ -1088,15 +1255,19 @@ class MainWindow(QMainWindow):
     def export_labels(self) -> None:
         if self.snapshot is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export labels", "labels.csv", "CSV (*.csv);;JSON (*.json)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export labels", "labels.csv", "CSV (*.csv);;JSON (*.json)"
+        )
         if not path:
             return
         from desktop_app.core.labels import export_labels
 
         catalog = self.snapshot.catalog
-        self.runner.call(lambda: export_labels(catalog, Path(path)),
-                         on_done=lambda n: self.statusBar().showMessage(f"Wrote {n} labels to {path}", 6000),
-                         on_failed=lambda f: self._error("Labels not exported", f))
+        self.runner.call(
+            lambda: export_labels(catalog, Path(path)),
+            on_done=lambda n: self.statusBar().showMessage(f"Wrote {n} labels to {path}", 6000),
+            on_failed=lambda f: self._error("Labels not exported", f),
+        )
 
     def add_inbox(self) -> None:
         if self.snapshot is None:
@@ -1121,8 +1292,9 @@ class MainWindow(QMainWindow):
 
     def _delete_pressed(self) -> None:
         # Deleting photos is the file manager's job; a stray key must never cost a curator a product shot.
-        self.statusBar().showMessage("Lookalike never deletes photos. Remove files in your file manager, "
-                                     "then use Update index.", 6000)
+        self.statusBar().showMessage(
+            "Lookalike never deletes photos. Remove files in your file manager, then use Update index.", 6000
+        )
 
     # ================================================================== status bar
 
@@ -1156,7 +1328,9 @@ class MainWindow(QMainWindow):
         self.catalog_label.setText(f"{c.get('articles', 0):,} articles · {c.get('photos', 0):,} photos")
         self.catalog_label.setToolTip(f"Catalog: {snap.path}\nPhotos: {snap.photo_root or 'no folder yet'}")
         self.model_label.setText(f"Model: {model_title(snap.model)}" if snap.model else "Model: missing")
-        self.model_label.setToolTip(snap.model.manifest.description if snap.model else (snap.model_error or ""))
+        self.model_label.setToolTip(
+            snap.model.manifest.description if snap.model else (snap.model_error or "")
+        )
         self.device_label.setText(f"Device: {self.device_text}")
         if self.index_task is None:
             state, tip = snap.index_state()

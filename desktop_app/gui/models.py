@@ -39,7 +39,7 @@ def parse_filter(text: str) -> tuple[str, str]:
     text = text.strip().lower()
     for field_ in ("id", "label", "folder"):
         if text.startswith(field_ + ":"):
-            return field_, text[len(field_) + 1:].strip()
+            return field_, text[len(field_) + 1 :].strip()
     return "any", text
 
 
@@ -132,7 +132,7 @@ class ArticleGridModel(QAbstractListModel):
     def _thumb_ready(self, path: str) -> None:
         if self._root_prefix is None or not path.startswith(self._root_prefix):
             return
-        rel = path[len(self._root_prefix):].replace(os.sep, "/")
+        rel = path[len(self._root_prefix) :].replace(os.sep, "/")
         for i in self.data_.by_cover.get(rel, ()):
             row = int(self._row_of[i])
             if row >= 0:
@@ -198,8 +198,11 @@ class ColumnsModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(self.COLUMNS):
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(self.COLUMNS)
+        ):
             return self.COLUMNS[section]
         return None
 

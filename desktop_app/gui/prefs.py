@@ -84,7 +84,11 @@ class SearchParams:
     top_k: int
 
     def to_dict(self) -> dict:
-        return {"method": self.method, "threshold": self.threshold or 0.0, "max_matches": self.max_matches or 0}
+        return {
+            "method": self.method,
+            "threshold": self.threshold or 0.0,
+            "max_matches": self.max_matches or 0,
+        }
 
 
 def search_params(prefs: Prefs, catalog_settings: dict) -> SearchParams:

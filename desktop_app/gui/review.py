@@ -136,16 +136,20 @@ def photo_paths(catalog: Catalog, index: SearchIndex) -> dict[str, list[Path]]:
     for a, name in enumerate(av.articles):
         rows = list(range(*av.rows_of(a).indices(av.n_photos)))
         rows.sort(key=lambda r: (av.views[r] != "main", av.paths[r]))
-        out[name] = [root / os.fsdecode(raw[int(av.photo_ids[r])]) for r in rows if int(av.photo_ids[r]) in raw]
+        out[name] = [
+            root / os.fsdecode(raw[int(av.photo_ids[r])]) for r in rows if int(av.photo_ids[r]) in raw
+        ]
     return out
 
 
 def skipped_articles(catalog: Catalog, field_name: str) -> set[str]:
     """Unlabelled articles whose latest live decision in this field is a skip (they wait at the end)."""
     e = label_events_table
-    q = (sa.select(e.c.article, e.c.action)
-         .where(e.c.field == field_name, e.c.undone.is_(False), e.c.action != "undo")
-         .order_by(e.c.id))
+    q = (
+        sa.select(e.c.article, e.c.action)
+        .where(e.c.field == field_name, e.c.undone.is_(False), e.c.action != "undo")
+        .order_by(e.c.id)
+    )
     last: dict[str, str] = {}
     with catalog.engine.connect() as conn:
         for article, action in conn.execute(q):
@@ -156,15 +160,20 @@ def skipped_articles(catalog: Catalog, field_name: str) -> set[str]:
 def last_live_event(catalog: Catalog, field_name: str) -> dict | None:
     """The decision `undo_last_label_event(field)` would undo next, without undoing it."""
     e = label_events_table
-    q = (sa.select(e).where(e.c.field == field_name, e.c.undone.is_(False), e.c.action != "undo")
-         .order_by(e.c.id.desc()).limit(1))
+    q = (
+        sa.select(e)
+        .where(e.c.field == field_name, e.c.undone.is_(False), e.c.action != "undo")
+        .order_by(e.c.id.desc())
+        .limit(1)
+    )
     with catalog.engine.connect() as conn:
         row = conn.execute(q).first()
     return dict(row._mapping) if row is not None else None
 
 
-def prepare_review(catalog: Catalog, index: SearchIndex | None, field_name: str, k: int,
-                   method: str) -> ReviewData:
+def prepare_review(
+    catalog: Catalog, index: SearchIndex | None, field_name: str, k: int, method: str
+) -> ReviewData:
     """Worker-thread half of loading: index (when not given), photos, suggestions, completion list."""
     if index is None:
         index = build_index(catalog)
@@ -241,7 +250,9 @@ class NeighbourCard(QFrame):
     def show_neighbour(self, article: str, label: str, score: float, agrees: bool, path: Path | None) -> None:
         metrics = self.article.fontMetrics()
         self.article.setText(metrics.elidedText(article, Qt.TextElideMode.ElideMiddle, CARD_THUMB))
-        self.label.setText(self.label.fontMetrics().elidedText(label, Qt.TextElideMode.ElideRight, CARD_THUMB))
+        self.label.setText(
+            self.label.fontMetrics().elidedText(label, Qt.TextElideMode.ElideRight, CARD_THUMB)
+        )
         self.label.setStyleSheet(f"color: {AGREE if agrees else DISAGREE};")
         self.score.setText(f"similarity {score:.2f}")
         self.setToolTip(f"{article}\n{label}\nsimilarity {score:.3f}")
@@ -256,8 +267,15 @@ class ReviewQueue(QWidget):
     labels_changed = Signal(list)  # articles whose label changed (decisions and undos), for other views
     failed = Signal(str)
 
-    def __init__(self, catalog: Catalog, index: SearchIndex | None = None, field: str = DEFAULT_FIELD,
-                 parent: QWidget | None = None, k: int = DEFAULT_K, method: str | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        index: SearchIndex | None = None,
+        field: str = DEFAULT_FIELD,
+        parent: QWidget | None = None,
+        k: int = DEFAULT_K,
+        method: str | None = None,
+    ) -> None:
         super().__init__(parent)
         # The runner is the first child: when the window is destroyed with its parent it is destroyed first,
         # and its pool's destructor waits for running jobs before the thumbnail loader's signals go away.
@@ -308,7 +326,7 @@ class ReviewQueue(QWidget):
         bar.addSeparator()
         bar.addWidget(QLabel(" No suggestion below "))
         self.min_conf_spin = _percent_spin(DEFAULT_MIN_CONFIDENCE)
-        self.min_conf_spin.setToolTip("Suggestions less certain than this are shown as \"no suggestion\"")
+        self.min_conf_spin.setToolTip('Suggestions less certain than this are shown as "no suggestion"')
         self.min_conf_spin.valueChanged.connect(lambda v: self.set_min_confidence(v / 100))
         bar.addWidget(self.min_conf_spin)
         bar.addSeparator()
@@ -323,8 +341,9 @@ class ReviewQueue(QWidget):
         self.undo_button.clicked.connect(self.undo)
         bar.addWidget(self.undo_button)
         self.refresh_button = QPushButton("Refresh")
-        self.refresh_button.setToolTip("Recompute the suggestions with every label given so far "
-                                       "(and pick up newly indexed photos)")
+        self.refresh_button.setToolTip(
+            "Recompute the suggestions with every label given so far (and pick up newly indexed photos)"
+        )
         self.refresh_button.clicked.connect(lambda: self.refresh(rebuild_index=True))
         bar.addWidget(self.refresh_button)
         spacer = QWidget()
@@ -372,8 +391,9 @@ class ReviewQueue(QWidget):
         self.status = QLabel()
         self.status.setWordWrap(True)
         outer.addWidget(self.status)
-        keys = QLabel("Enter accept · 1–3 pick a label · type to set your own · S skip · Ctrl+Z undo · "
-                      "↑↓ move")
+        keys = QLabel(
+            "Enter accept · 1–3 pick a label · type to set your own · S skip · Ctrl+Z undo · ↑↓ move"
+        )
         keys.setStyleSheet(f"color: {MUTED};")
         outer.addWidget(keys)
 
@@ -486,9 +506,12 @@ class ReviewQueue(QWidget):
         self.busy.setVisible(True)
         self._enable_actions()
         catalog, field_name, k, method = self.catalog, self.field, self.k, self.method
-        self._runner.start(Task(prepare_review, catalog, index, field_name, k, method),
-                           lambda data: self._on_loaded(gen, data), lambda failure: self._on_failed(gen, failure),
-                           priority=1_000_000_000)  # ahead of any queued thumbnail
+        self._runner.start(
+            Task(prepare_review, catalog, index, field_name, k, method),
+            lambda data: self._on_loaded(gen, data),
+            lambda failure: self._on_failed(gen, failure),
+            priority=1_000_000_000,
+        )  # ahead of any queued thumbnail
 
     def _on_loaded(self, gen: int, data: ReviewData) -> None:
         if gen != self._generation or self._closed:
@@ -504,8 +527,11 @@ class ReviewQueue(QWidget):
         self._focus_after_load = None
         self.model.reset(data.suggestions, data.skipped)
         if data.labelled == 0:
-            self._show_empty(f"No article has a {self.field} label yet. Label a few (or import labels from a "
-                             "CSV file or from folder names) and the queue suggests the rest.", importing=True)
+            self._show_empty(
+                f"No article has a {self.field} label yet. Label a few (or import labels from a "
+                "CSV file or from folder names) and the queue suggests the rest.",
+                importing=True,
+            )
         elif not data.suggestions:
             self._show_empty(f"Nothing to review: every indexed article has a {self.field} label.")
         else:
@@ -588,27 +614,38 @@ class ReviewQueue(QWidget):
         """Accept every shown suggestion with confidence >= threshold (skipped articles are left alone)."""
         if self._busy():
             return 0
-        chosen = [e.suggestion for e in self.model.entries()
-                  if not e.skipped and shown_label(e.suggestion, self.model.min_confidence) is not None
-                  and e.suggestion.confidence >= threshold]
+        chosen = [
+            e.suggestion
+            for e in self.model.entries()
+            if not e.skipped
+            and shown_label(e.suggestion, self.model.min_confidence) is not None
+            and e.suggestion.confidence >= threshold
+        ]
         if not chosen:
             self._set_status(f"No suggestion reaches {threshold:.0%}.")
             return 0
         if confirm:
             n_skipped = self.model.counts()[1]
-            text = (f"Accept {len(chosen)} suggestion{'s' if len(chosen) != 1 else ''} with confidence "
-                    f"≥ {threshold:.0%}?\n\nEach becomes the article's {self.field} label now. "
-                    "Undo (Ctrl+Z) takes them all back at once.")
+            text = (
+                f"Accept {len(chosen)} suggestion{'s' if len(chosen) != 1 else ''} with confidence "
+                f"≥ {threshold:.0%}?\n\nEach becomes the article's {self.field} label now. "
+                "Undo (Ctrl+Z) takes them all back at once."
+            )
             if n_skipped:
                 text += f"\n\n{n_skipped} skipped article{'s are' if n_skipped != 1 else ' is'} left alone."
-            answer = QMessageBox.question(self, "Accept suggestions", text,
-                                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                          QMessageBox.StandardButton.No)
+            answer = QMessageBox.question(
+                self,
+                "Accept suggestions",
+                text,
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
             if answer != QMessageBox.StandardButton.Yes:
                 return 0
         try:
-            self.catalog.set_labels([(s.article, self.field, s.label) for s in chosen], source="accepted",
-                                    action="accept")
+            self.catalog.set_labels(
+                [(s.article, self.field, s.label) for s in chosen], source="accepted", action="accept"
+            )
         except Exception as exc:  # noqa: BLE001
             self._report_write_error(exc)
             return 0
@@ -617,8 +654,10 @@ class ReviewQueue(QWidget):
         self._set_known(self._known + [s.label for s in chosen if s.label])
         self.decisions += len(chosen)
         self._select(0)
-        self._set_status(f"Accepted {len(chosen)} suggestions with confidence ≥ {threshold:.0%}. "
-                         "Ctrl+Z undoes them together.")
+        self._set_status(
+            f"Accepted {len(chosen)} suggestions with confidence ≥ {threshold:.0%}. "
+            "Ctrl+Z undoes them together."
+        )
         self._update_counts()
         self.labels_changed.emit(articles)
         return len(chosen)
@@ -635,8 +674,10 @@ class ReviewQueue(QWidget):
             if latest["action"] not in REVIEW_ACTIONS:
                 # An import may hold thousands of labels the curator did not make here; taking it back
                 # is not what Ctrl+Z in a review queue should do by accident.
-                self._set_status(f"Nothing to undo here: the last change of {self.field} labels is an "
-                                 f"{latest['action']}, not a review decision.")
+                self._set_status(
+                    f"Nothing to undo here: the last change of {self.field} labels is an "
+                    f"{latest['action']}, not a review decision."
+                )
                 return 0
             first = self.catalog.undo_last_label_event(self.field)
             undone = [first] if first is not None else []
@@ -707,8 +748,9 @@ class ReviewQueue(QWidget):
         self._set_status(f"{article} → {label} ({verb}). Ctrl+Z undoes.")
         self._update_counts()
         if self.model.rowCount() == 0:
-            self._show_empty(f"Done: no unlabelled article is left in {self.field}. "
-                             "Refresh after indexing new photos.")
+            self._show_empty(
+                f"Done: no unlabelled article is left in {self.field}. Refresh after indexing new photos."
+            )
         self.view.setFocus()
         self.decided.emit(article, label, action)
         self.labels_changed.emit([article])
@@ -743,8 +785,11 @@ class ReviewQueue(QWidget):
         self.decisions = max(0, self.decisions - sum(ev["action"] != "skip" for ev in undone))
         first = undone[0]
         if len(undone) == 1:
-            what = ("skip" if first["action"] == "skip"
-                    else f"{first['article']} → {first['new_value'] or '(none)'}")
+            what = (
+                "skip"
+                if first["action"] == "skip"
+                else f"{first['article']} → {first['new_value'] or '(none)'}"
+            )
             self._set_status(f"Undid {what}; back to {first['old_value'] or 'unlabelled'}.")
         else:
             self._set_status(f"Undid {len(undone)} {first['action']} decisions made together.")
@@ -782,9 +827,11 @@ class ReviewQueue(QWidget):
 
     def _report_write_error(self, exc: BaseException) -> None:
         self._set_status(f"Not saved: {exc}")
-        QMessageBox.warning(self, "Label not saved",
-                            f"The decision could not be written to the catalog, so the queue stayed where it "
-                            f"was.\n\n{exc}")
+        QMessageBox.warning(
+            self,
+            "Label not saved",
+            f"The decision could not be written to the catalog, so the queue stayed where it was.\n\n{exc}",
+        )
 
     # ------------------------------------------------------------------ keyboard
 
@@ -880,14 +927,17 @@ class ReviewQueue(QWidget):
         if label is not None:
             self.suggestion_label.setText(
                 f"Suggested: <b>{_html(label)}</b> &nbsp;<span style='color:{MUTED}'>"
-                f"confidence {s.confidence:.0%}</span>")
+                f"confidence {s.confidence:.0%}</span>"
+            )
         elif s.label is not None:
             self.suggestion_label.setText(
                 f"<span style='color:{MUTED}'>No suggestion — best guess {_html(s.label)} at "
-                f"{s.confidence:.0%} is below {self.model.min_confidence:.0%}</span>")
+                f"{s.confidence:.0%} is below {self.model.min_confidence:.0%}</span>"
+            )
         else:
-            self.suggestion_label.setText(f"<span style='color:{MUTED}'>No suggestion: no labelled "
-                                          "neighbour</span>")
+            self.suggestion_label.setText(
+                f"<span style='color:{MUTED}'>No suggestion: no labelled neighbour</span>"
+            )
         for i, b in enumerate(self.alt_buttons):
             if i < len(s.alternatives):
                 name, share = s.alternatives[i]
@@ -896,9 +946,12 @@ class ReviewQueue(QWidget):
                 b.setVisible(True)
             else:
                 b.setVisible(False)
-        self.neigh_title.setText(f"Labelled neighbours that voted ({len(s.neighbours)}, most similar first; "
-                                 f"green agrees with the {'suggestion' if label else 'best guess'})"
-                                 if s.neighbours else "")
+        self.neigh_title.setText(
+            f"Labelled neighbours that voted ({len(s.neighbours)}, most similar first; "
+            f"green agrees with the {'suggestion' if label else 'best guess'})"
+            if s.neighbours
+            else ""
+        )
         self._show_cards(s.neighbours, label or s.label)
         self._enable_actions()
 

@@ -86,8 +86,9 @@ def _inside(path: Path, root: Path) -> bool:
     return True
 
 
-def copy_into_inbox(items: Iterable[InboxItem], photo_root: Path,
-                    progress: Callable[[int], bool] | None = None) -> list[Path]:
+def copy_into_inbox(
+    items: Iterable[InboxItem], photo_root: Path, progress: Callable[[int], bool] | None = None
+) -> list[Path]:
     """Copy the photos into photo_root/inbox/; returns the files written (identical ones are not rewritten).
 
     Photos already inside the photo folder are left out: the index has them, a copy would be a duplicate.
@@ -150,8 +151,10 @@ class InboxDialog(QDialog):
         self.resize(640, 420)
 
         lay = QVBoxLayout(self)
-        intro = QLabel(f"Photos from another folder are copied to <b>{_html(str(self.root / INBOX))}</b>. "
-                       "Then update the index: they appear as unlabelled articles in the review queue.")
+        intro = QLabel(
+            f"Photos from another folder are copied to <b>{_html(str(self.root / INBOX))}</b>. "
+            "Then update the index: they appear as unlabelled articles in the review queue."
+        )
         intro.setWordWrap(True)
         lay.addWidget(intro)
         row = QHBoxLayout()
@@ -243,7 +246,9 @@ def import_inbox(parent: QWidget | None, catalog: Catalog) -> list[Path]:
     Indexing is left to the caller (the main window's "Update index"): run it when the list is not empty.
     """
     if catalog.photo_root() is None:
-        QMessageBox.information(parent, "No photo folder", "Index a photo folder first; the inbox lives inside it.")
+        QMessageBox.information(
+            parent, "No photo folder", "Index a photo folder first; the inbox lives inside it."
+        )
         return []
     dialog = InboxDialog(catalog, parent)
     dialog.exec()

@@ -108,8 +108,10 @@ class SuggestionModel(QAbstractTableModel):
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == self.LABEL and label is None and s.label is not None:
-                return (f"Best guess {s.label} at {s.confidence:.0%}, below the {self.min_confidence:.0%} "
-                        "needed for a suggestion")
+                return (
+                    f"Best guess {s.label} at {s.confidence:.0%}, below the {self.min_confidence:.0%} "
+                    "needed for a suggestion"
+                )
             if entry.skipped:
                 return "Skipped: still unlabelled"
             return s.article
@@ -153,8 +155,12 @@ class SuggestionModel(QAbstractTableModel):
         persistent = self.persistentIndexList()
         self._entries.sort(key=lambda e: sort_key(e, order))
         self._reindex()
-        moved = [self.index(self._rows[before[p.row()]], p.column()) if 0 <= p.row() < len(before)
-                 else QModelIndex() for p in persistent]
+        moved = [
+            self.index(self._rows[before[p.row()]], p.column())
+            if 0 <= p.row() < len(before)
+            else QModelIndex()
+            for p in persistent
+        ]
         self.changePersistentIndexList(persistent, moved)
         self.layoutChanged.emit()
 
@@ -195,7 +201,7 @@ class SuggestionModel(QAbstractTableModel):
                 i += 1
                 lo = rows[i]
             self.beginRemoveRows(QModelIndex(), lo, hi)
-            del self._entries[lo:hi + 1]
+            del self._entries[lo : hi + 1]
             self.endRemoveRows()
             i += 1
         self._reindex()
@@ -242,4 +248,3 @@ class SuggestionModel(QAbstractTableModel):
 
     def _reindex(self) -> None:
         self._rows = {e.article: i for i, e in enumerate(self._entries)}
-

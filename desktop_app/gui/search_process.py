@@ -117,8 +117,10 @@ class SearchProcess:
             except (EOFError, OSError, BrokenPipeError) as exc:
                 code = self._process.exitcode if self._process is not None else None
                 self._process = None
-                raise ChildError(f"The search process stopped unexpectedly (exit code {code}); the search "
-                                 "index is loaded again when you reopen the catalog.") from exc
+                raise ChildError(
+                    f"The search process stopped unexpectedly (exit code {code}); the search "
+                    "index is loaded again when you reopen the catalog."
+                ) from exc
         if status == "err":
             raise rebuild_error(value)
         return value

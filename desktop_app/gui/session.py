@@ -79,9 +79,12 @@ class Articles:
                 out.by_cover.setdefault(cover, []).append(i)
         # Sorting 100,000 strings takes a noticeable fraction of a second: do every order here, once.
         out.orders["name"] = np.arange(n, dtype=np.int64)  # the overview is already ordered by key
-        out.orders["folder"] = np.array(sorted(range(n), key=lambda i: (folders[i].lower(), keys[i])), dtype=np.int64)
+        out.orders["folder"] = np.array(
+            sorted(range(n), key=lambda i: (folders[i].lower(), keys[i])), dtype=np.int64
+        )
         out.orders["label"] = np.array(
-            sorted(range(n), key=lambda i: (texts[i] == "", texts[i].lower(), keys[i])), dtype=np.int64)
+            sorted(range(n), key=lambda i: (texts[i] == "", texts[i].lower(), keys[i])), dtype=np.int64
+        )
         out.orders["added"] = np.lexsort((np.arange(n), -out.added)).astype(np.int64)  # newest first
         return out
 
@@ -126,8 +129,10 @@ class Snapshot:
         if status == "cancelled":
             return "incomplete", "The last index run was cancelled; Update index resumes it."
         if self.model_id is not None and self.embedded < ok:
-            return (f"{self.embedded:,} of {ok:,} embedded",
-                    "Some photos have no vectors for the current model yet; Update index adds them.")
+            return (
+                f"{self.embedded:,} of {ok:,} embedded",
+                "Some photos have no vectors for the current model yet; Update index adds them.",
+            )
         return "up to date", "Every usable photo is embedded with the current model."
 
     def abs_path(self, rel: str) -> Path | None:
@@ -156,5 +161,16 @@ def load_snapshot(catalog: Catalog) -> Snapshot:
     except UserError as exc:  # pragma: no cover - any other core complaint about the model
         model_error = str(exc)
     articles = Articles.from_overview(rows)
-    return Snapshot(catalog, articles, counts, settings, last, root, root_ok, model, model_id, model_error,
-                    round(time.perf_counter() - t0, 3))
+    return Snapshot(
+        catalog,
+        articles,
+        counts,
+        settings,
+        last,
+        root,
+        root_ok,
+        model,
+        model_id,
+        model_error,
+        round(time.perf_counter() - t0, 3),
+    )

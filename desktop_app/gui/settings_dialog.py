@@ -38,8 +38,12 @@ from desktop_app.gui.grouping import RuleEditor
 from desktop_app.gui.prefs import METHOD_LABELS, METHODS, Prefs
 from desktop_app.gui.workers import Failure, Runner, Task
 
-DEVICE_LABELS = {"auto": "Automatic (GPU when usable)", "cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)",
-                 "tensorrt": "NVIDIA GPU (TensorRT)"}
+DEVICE_LABELS = {
+    "auto": "Automatic (GPU when usable)",
+    "cpu": "CPU",
+    "cuda": "NVIDIA GPU (CUDA)",
+    "tensorrt": "NVIDIA GPU (TensorRT)",
+}
 
 
 @dataclass
@@ -57,8 +61,13 @@ class SettingsDialog(QDialog):
 
     applied = Signal(object, object)
 
-    def __init__(self, prefs: Prefs, runner: Runner, catalog: CatalogChoices | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        prefs: Prefs,
+        runner: Runner,
+        catalog: CatalogChoices | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setMinimumWidth(620)
@@ -97,7 +106,9 @@ class SettingsDialog(QDialog):
         self.batch = QSpinBox()
         self.batch.setRange(1, 512)
         self.batch.setValue(prefs.batch_size)
-        self.batch.setToolTip("Photos per model call; smaller uses less memory, larger can be faster on a GPU")
+        self.batch.setToolTip(
+            "Photos per model call; smaller uses less memory, larger can be faster on a GPU"
+        )
         model_box = QGroupBox("Model")
         mform = QFormLayout(model_box)
         mform.addRow("Model", mrow)
@@ -109,7 +120,9 @@ class SettingsDialog(QDialog):
         self.fit = QComboBox()
         self.fit.addItem("Crop to the model's input (model default)", None)
         self.fit.addItem("Whole photo, padded white (letterbox)", "letterbox")
-        self.fit.setToolTip("Letterbox keeps products that touch the photo's edge; the model's own crop may cut them")
+        self.fit.setToolTip(
+            "Letterbox keeps products that touch the photo's edge; the model's own crop may cut them"
+        )
         self.mirror = QCheckBox("Average each photo with its mirror image (twice the indexing work)")
         if catalog is not None:
             self.fit.setCurrentIndex(max(0, self.fit.findData(catalog.resize)))
@@ -168,7 +181,9 @@ class SettingsDialog(QDialog):
         dform = QFormLayout(display_box)
         dform.addRow("Thumbnail size", self.thumb)
 
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         self.buttons.accepted.connect(self._accept)
         self.buttons.rejected.connect(self.reject)
         self.error = QLabel()
@@ -191,8 +206,12 @@ class SettingsDialog(QDialog):
 
     def reload_models(self, select: str | None = None) -> None:
         device = self.device.currentData()
-        self.runner.call(zoo.list_models, device, on_done=lambda rows: self._models_listed(rows, select),
-                         on_failed=self._models_failed)
+        self.runner.call(
+            zoo.list_models,
+            device,
+            on_done=lambda rows: self._models_listed(rows, select),
+            on_failed=self._models_failed,
+        )
 
     def _current_model_name(self) -> str:
         if self.catalog is not None:
@@ -205,7 +224,9 @@ class SettingsDialog(QDialog):
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
         for r in self.rows:
-            tag = {"bundled": "bundled", "installed": "installed", "available": "not installed"}.get(r.status, r.status)
+            tag = {"bundled": "bundled", "installed": "installed", "available": "not installed"}.get(
+                r.status, r.status
+            )
             self.model_combo.addItem(f"{r.name}  ({r.precision}, {tag})", r.name)
         idx = self.model_combo.findData(want) if want else -1
         if idx < 0:
@@ -247,8 +268,12 @@ class SettingsDialog(QDialog):
         self.model_progress.setRange(0, 0)
         self.model_progress.show()
         task = Task(_fetch_model, row.name, with_progress=True)
-        self.runner.start(task, on_done=lambda result: self._installed(result.model.manifest.name),
-                          on_failed=self._install_failed, on_progress=self._fetch_progress)
+        self.runner.start(
+            task,
+            on_done=lambda result: self._installed(result.model.manifest.name),
+            on_failed=self._install_failed,
+            on_progress=self._fetch_progress,
+        )
 
     def _fetch_progress(self, value) -> None:
         done, total = value
@@ -258,18 +283,26 @@ class SettingsDialog(QDialog):
             self.model_progress.setFormat(f"{done / 1e6:.0f} of {total / 1e6:.0f} MB")
 
     def _import(self) -> None:
-        onnx, _ = QFileDialog.getOpenFileName(self, "Import model: choose the ONNX file", "", "ONNX models (*.onnx)")
+        onnx, _ = QFileDialog.getOpenFileName(
+            self, "Import model: choose the ONNX file", "", "ONNX models (*.onnx)"
+        )
         if not onnx:
             return
-        manifest, _ = QFileDialog.getOpenFileName(self, "Choose the model's manifest (JSON)", str(Path(onnx).parent),
-                                                  "Model manifest (*.json)")
+        manifest, _ = QFileDialog.getOpenFileName(
+            self, "Choose the model's manifest (JSON)", str(Path(onnx).parent), "Model manifest (*.json)"
+        )
         self.import_files(Path(onnx), Path(manifest) if manifest else None)
 
     def import_files(self, onnx: Path, manifest: Path | None) -> None:
         self.model_progress.setRange(0, 0)
         self.model_progress.show()
-        self.runner.call(zoo.import_model, onnx, manifest,
-                         on_done=lambda model: self._installed(model.manifest.name), on_failed=self._install_failed)
+        self.runner.call(
+            zoo.import_model,
+            onnx,
+            manifest,
+            on_done=lambda model: self._installed(model.manifest.name),
+            on_failed=self._install_failed,
+        )
 
     def _installed(self, name: str) -> None:
         self.model_progress.hide()
@@ -312,7 +345,9 @@ class SettingsDialog(QDialog):
             return
         row = self.selected_row()
         if row is not None and row.status == "available":
-            self.error.setText(f"{row.name} is not installed yet: press Fetch first, or choose an installed model.")
+            self.error.setText(
+                f"{row.name} is not installed yet: press Fetch first, or choose an installed model."
+            )
             self.error.show()
             return
         self.applied.emit(self.result_prefs(), catalog)

@@ -58,8 +58,10 @@ class SimilarPanel(QWidget):
         f.setPointSizeF(f.pointSizeF() * 1.15)
         self.title.setFont(f)
         self.title.setWordWrap(True)
-        self.status = QLabel("Select an article, a photo or several articles to see the most similar articles. "
-                             "You can also drop photo files on the window.")
+        self.status = QLabel(
+            "Select an article, a photo or several articles to see the most similar articles. "
+            "You can also drop photo files on the window."
+        )
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: palette(placeholder-text);")
 
@@ -109,8 +111,11 @@ class SimilarPanel(QWidget):
 
         self.inspector = find_inspector()
         self.inspect_btn = QPushButton("Inspect match")
-        self.inspect_btn.setToolTip("Compare the query and the selected result photo by photo (Ctrl+I)"
-                                    if self.inspector else "The match inspector is not installed in this build.")
+        self.inspect_btn.setToolTip(
+            "Compare the query and the selected result photo by photo (Ctrl+I)"
+            if self.inspector
+            else "The match inspector is not installed in this build."
+        )
         self.inspect_btn.clicked.connect(self._inspect)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -149,8 +154,9 @@ class SimilarPanel(QWidget):
     def params(self) -> SearchParams:
         s = self.threshold.value()
         m = self.max_matches.value()
-        return SearchParams(self.method.currentData(), s if s > 0 else None, m if m > 0 else None,
-                            self.top_k.value())
+        return SearchParams(
+            self.method.currentData(), s if s > 0 else None, m if m > 0 else None, self.top_k.value()
+        )
 
     def _controls_changed(self, *_args) -> None:
         self._sync_enabled()
@@ -175,7 +181,9 @@ class SimilarPanel(QWidget):
         if hits:
             text = f"{len(hits)} most similar articles · {elapsed_ms:.0f} ms"
         else:
-            text = "No similar articles: nothing passes the threshold s, or the catalog has no other articles."
+            text = (
+                "No similar articles: nothing passes the threshold s, or the catalog has no other articles."
+            )
         if note:
             text += f"\n{note}"
         self.status.setText(text)

@@ -87,11 +87,18 @@ class EncoderCache:
                 self._key = key
             return self._encoder
 
+
 class SimilarityEngine:
     """Search over one catalog's vectors of one model. Built in a worker; used by one worker at a time."""
 
-    def __init__(self, av: ArticleVectors, root: Path | None, model: InstalledModel | None = None,
-                 resize: str | None = None, mirror: bool = False) -> None:
+    def __init__(
+        self,
+        av: ArticleVectors,
+        root: Path | None,
+        model: InstalledModel | None = None,
+        resize: str | None = None,
+        mirror: bool = False,
+    ) -> None:
         self.av = av
         self.root = root
         self.model = model
@@ -143,8 +150,10 @@ class SimilarityEngine:
         if query.kind == "articles":
             missing = [a for a in query.articles if not self.has(a)]
             if missing and len(missing) == len(query.articles):
-                raise UserError(f"{missing[0]} has no embedded photos yet, so it cannot be compared. "
-                                "Run Update index to embed them.")
+                raise UserError(
+                    f"{missing[0]} has no embedded photos yet, so it cannot be compared. "
+                    "Run Update index to embed them."
+                )
             keys = [a for a in query.articles if a not in missing]
             if missing:
                 note = f"{len(missing)} selected article(s) have no embedded photos and were left out."
@@ -152,11 +161,19 @@ class SimilarityEngine:
         elif query.kind == "photo":
             row = self._photo_row(query.photo_id or -1)
             if row is None:
-                raise UserError("This photo has no vector yet (it was skipped or is not indexed). "
-                                "Run Update index, or pick another photo.")
+                raise UserError(
+                    "This photo has no vector yet (it was skipped or is not indexed). "
+                    "Run Update index, or pick another photo."
+                )
             own = int(self.av.article_of_row[row])
-            result = self.index.search(self.av.vectors[row:row + 1], params.method, params.top_k,
-                                       query_views=[self.av.views[row]], exclude=[own], **kwargs)
+            result = self.index.search(
+                self.av.vectors[row : row + 1],
+                params.method,
+                params.top_k,
+                query_views=[self.av.views[row]],
+                exclude=[own],
+                **kwargs,
+            )
             query_paths = [self.abs(self.av.paths[row]) or ""]
         else:
             if encoder is None:
@@ -178,14 +195,30 @@ class SimilarityEngine:
                 else:
                     q = query_paths[p.query_row] if query_paths and p.query_row < len(query_paths) else ""
                 pairs.append((q, self.abs(p.path) or "", float(p.sim)))
-            hits.append(Hit(h.article, a, float(h.score), int(offsets[a + 1] - first),
-                            self.av.labels[a] if a < len(self.av.labels) else {},
-                            self.abs(self.av.paths[first]) if offsets[a + 1] > first else None, pairs))
+            hits.append(
+                Hit(
+                    h.article,
+                    a,
+                    float(h.score),
+                    int(offsets[a + 1] - first),
+                    self.av.labels[a] if a < len(self.av.labels) else {},
+                    self.abs(self.av.paths[first]) if offsets[a + 1] > first else None,
+                    pairs,
+                )
+            )
         if params.method == "ordered" and any(h.fallback for h in result.hits):
             extra = "Articles without a shared view tag were compared with greedy pairs."
             note = f"{note} {extra}".strip()
-        return Outcome(query, hits, params.method, result.elapsed_ms, (time.perf_counter() - t0) * 1e3,
-                       result.mode, result.n_query_photos, note)
+        return Outcome(
+            query,
+            hits,
+            params.method,
+            result.elapsed_ms,
+            (time.perf_counter() - t0) * 1e3,
+            result.mode,
+            result.n_query_photos,
+            note,
+        )
 
 
 def file_is_image(path: Path) -> bool:

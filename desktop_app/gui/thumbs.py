@@ -67,8 +67,15 @@ class _Drain(QRunnable):
 class ThumbnailLoader(QObject):
     ready = Signal(str)  # path whose thumbnail is now in memory (or known to be broken)
 
-    def __init__(self, size: int = thumbnails.DEFAULT_SIZE, threads: int = 2, parent: QObject | None = None,
-                 *, photo_root: Path | str | None = None, runner: Runner | None = None):
+    def __init__(
+        self,
+        size: int = thumbnails.DEFAULT_SIZE,
+        threads: int = 2,
+        parent: QObject | None = None,
+        *,
+        photo_root: Path | str | None = None,
+        runner: Runner | None = None,
+    ):
         """`threads` caps the decoding threads even on a shared `runner`, so the runner keeps room for its
         other work; relative paths are read under `photo_root` (absolute ones as they are)."""
         super().__init__(parent)
@@ -119,7 +126,9 @@ class ThumbnailLoader(QObject):
         full = self.get(key)
         if full is None:
             return None
-        pix = full.scaled(box, box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        pix = full.scaled(
+            box, box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+        )
         self._scaled[(key, box)] = pix
         while len(self._scaled) > MEMORY_ITEMS:
             self._scaled.popitem(last=False)
@@ -231,7 +240,9 @@ def broken_pixmap(size: int) -> QPixmap:
         font = p.font()
         font.setPointSizeF(max(7.0, size / 12))
         p.setFont(font)
-        p.drawText(pix.rect(), int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), "cannot\nshow photo")
+        p.drawText(
+            pix.rect(), int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), "cannot\nshow photo"
+        )
         p.end()
         _broken_cache[size] = pix
     return pix

@@ -27,15 +27,18 @@ class WelcomePage(QWidget):
         card = QFrame()
         card.setObjectName("welcomeCard")
         card.setMaximumWidth(560)
-        card.setStyleSheet("#welcomeCard { background: palette(base); border: 1px solid palette(mid); "
-                           "border-radius: 10px; }")
+        card.setStyleSheet(
+            "#welcomeCard { background: palette(base); border: 1px solid palette(mid); border-radius: 10px; }"
+        )
         title = QLabel("Lookalike")
         f = title.font()
         f.setPointSizeF(f.pointSizeF() * 2.2)
         f.setBold(True)
         title.setFont(f)
-        subtitle = QLabel("Find look-alike products in a folder of catalogue photos. Everything runs on this "
-                          "computer; your photos are never uploaded or changed.")
+        subtitle = QLabel(
+            "Find look-alike products in a folder of catalogue photos. Everything runs on this "
+            "computer; your photos are never uploaded or changed."
+        )
         subtitle.setWordWrap(True)
         self.folder_btn = QPushButton("Open photo folder…")
         self.folder_btn.setDefault(True)
@@ -46,9 +49,11 @@ class WelcomePage(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.folder_btn, 2)
         buttons.addWidget(self.catalog_btn, 1)
-        hint = QLabel("Lookalike makes a catalog for the folder: it groups photos into articles (by folder or by "
-                      "file name) and indexes them with an image model, then shows you which articles look "
-                      "alike.")
+        hint = QLabel(
+            "Lookalike makes a catalog for the folder: it groups photos into articles (by folder or by "
+            "file name) and indexes them with an image model, then shows you which articles look "
+            "alike."
+        )
         hint.setWordWrap(True)
         hint.setStyleSheet("color: palette(placeholder-text);")
         self.recent_label = QLabel("Recent catalogs")

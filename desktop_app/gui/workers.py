@@ -42,8 +42,14 @@ class Task(QRunnable):
     signal. `cancel()` sets an event that fn can poll via `should_cancel` (also passed when requested).
     """
 
-    def __init__(self, fn: Callable[..., Any], *args: Any, with_progress: bool = False,
-                 with_cancel: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        with_progress: bool = False,
+        with_cancel: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__()
         # The pool must not delete the C++ side while Python still holds the signals object.
         self.setAutoDelete(False)
@@ -88,9 +94,14 @@ class Runner(QObject):
         self.pool.setObjectName(name)
         self._live: set[Task] = set()
 
-    def start(self, task: Task, on_done: Callable[[Any], None] | None = None,
-              on_failed: Callable[[Failure], None] | None = None,
-              on_progress: Callable[[Any], None] | None = None, priority: int = 0) -> Task:
+    def start(
+        self,
+        task: Task,
+        on_done: Callable[[Any], None] | None = None,
+        on_failed: Callable[[Failure], None] | None = None,
+        on_progress: Callable[[Any], None] | None = None,
+        priority: int = 0,
+    ) -> Task:
         if on_done:
             task.signals.done.connect(on_done)
         if on_failed:
