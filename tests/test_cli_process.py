@@ -104,8 +104,8 @@ def run_unprivileged(fn):
 
 
 def test_unreadable_file_is_skipped_with_reason(open_dir, tiny_model):
-    from desktop_app.core.catalog import Catalog
     from desktop_app.core.indexer import index_folder
+    from desktop_app.core.storage import Catalog
 
     model = make_tiny_model(open_dir / "model")
     root = open_dir / "photos"
@@ -129,7 +129,7 @@ def test_unreadable_file_is_skipped_with_reason(open_dir, tiny_model):
 
 
 def test_read_only_catalog_location_gets_clear_message(open_dir):
-    from desktop_app.core.catalog import Catalog
+    from desktop_app.core.storage import Catalog
 
     locked = open_dir / "locked"
     locked.mkdir()
@@ -141,7 +141,7 @@ def test_read_only_catalog_location_gets_clear_message(open_dir):
 
 CRASH_SCRIPT = """
 import sys
-from desktop_app.core.catalog import Catalog
+from desktop_app.core.storage import Catalog
 from desktop_app.core.indexer import IndexOptions, index_folder
 from desktop_app.core.models import load_manifest
 def progress(p):

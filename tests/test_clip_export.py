@@ -3,7 +3,6 @@ import, preprocessing and Encoder.encode path, compared with torch."""
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 from pathlib import Path
@@ -184,11 +183,9 @@ def test_missing_checkpoint_message(tmp_path, capsys):
 
 
 def test_cli_export_wrapper_runs_the_script(checkpoint, tmp_path, capsys):
-    from desktop_app.cli_models import add_models_parser
+    from desktop_app.cli import main
 
-    parser = argparse.ArgumentParser(prog="lookalike")
-    add_models_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(
+    code = main(
         [
             "models",
             "export",
@@ -203,7 +200,7 @@ def test_cli_export_wrapper_runs_the_script(checkpoint, tmp_path, capsys):
             "--json",
         ]
     )
-    assert args.handler(args) == 0
+    assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["name"] == "via-cli" and result["min_cosine"] >= 0.99
     assert "via-cli" in [m.manifest.name for m in installed_models()]
@@ -212,16 +209,13 @@ def test_cli_export_wrapper_runs_the_script(checkpoint, tmp_path, capsys):
 def test_cli_export_without_the_extra_says_how_to_install(monkeypatch, capsys, tmp_path):
     import importlib.util as util
 
-    from desktop_app.cli_models import add_models_parser
+    from desktop_app.cli import main
 
     real = util.find_spec
     monkeypatch.setattr(
         util, "find_spec", lambda name, *a: None if name == "transformers" else real(name, *a)
     )
-    parser = argparse.ArgumentParser(prog="lookalike")
-    add_models_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["models", "export", str(tmp_path)])
-    assert args.handler(args) == 2
+    assert main(["models", "export", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "transformers" in err and "lookalike[export]" in err
 

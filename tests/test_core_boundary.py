@@ -1,60 +1,112 @@
-"""The core never imports Qt: every core module must import with PySide6 (and any other Qt binding) blocked.
+"""The core never imports Qt: not when its modules are imported, and not in the child processes it starts.
 
-Runs in a fresh interpreter so that Qt modules already imported by the GUI tests cannot hide a violation.
+A fresh interpreter runs with a `sitecustomize` that makes every Qt binding unimportable; the variable that
+points Python at it is inherited by the children (the engine's search process and the index process), so a
+Qt import anywhere in them fails the call that caused it. Then `sys.modules` is checked in the parent.
 """
 
 from __future__ import annotations
 
+import os
 import pkgutil
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import desktop_app.core
+from desktop_app.core.indexer import index_folder
+from desktop_app.core.storage import Catalog
 
 CORE_DIR = Path(desktop_app.core.__file__).resolve().parent
+QT = ("PySide6", "PySide2", "PyQt5", "PyQt6", "shiboken6", "shiboken2")
+
+BLOCK = f"""
+import sys
+# A None entry in sys.modules makes `import PySide6` (and its submodules) raise ImportError at once.
+for name in {QT!r}:
+    sys.modules[name] = None
+"""
 
 PROBE = r"""
-import importlib, sys
-# A None entry in sys.modules makes `import PySide6` (and its submodules) raise ImportError at once.
-for name in ("PySide6", "PySide2", "PyQt5", "PyQt6", "shiboken6", "shiboken2"):
-    sys.modules[name] = None
-names = sys.argv[1:]
+import importlib, multiprocessing as mp, sys
+names, db, photos, model = sys.argv[1].split(","), sys.argv[2], sys.argv[3], sys.argv[4]
 for name in names:
     importlib.import_module(name)
-leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("PySide6", "PyQt5", "PyQt6") and sys.modules[m] is not None)
-assert not leaked, leaked
-print("imported", len(names))
+
+from desktop_app.core.engine_process import EngineProcess
+from desktop_app.core.index_child import child_main
+from desktop_app.core.indexer import IndexOptions
+from desktop_app.core.models import load_manifest
+from desktop_app.core.similar import Query
+
+if __name__ == "__main__":
+    engine = EngineProcess()
+    info = engine.open(db, "cpu")
+    outcome = engine.call("similar", Query.of_articles("red"))
+    assert outcome.hits, "no hits"
+    engine.close()
+
+    ctx = mp.get_context("spawn")
+    out, cancel = ctx.Queue(), ctx.Event()
+    child = ctx.Process(target=child_main, args=(db, photos, None, load_manifest(model), IndexOptions(), out, cancel))
+    child.start()
+    while True:
+        kind, payload = out.get(timeout=120)
+        if kind == "failed":
+            raise SystemExit(f"index child failed: {payload.traceback}")
+        if kind == "done":
+            break
+    child.join(30)
+    leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("PySide6", "PyQt5", "PyQt6") and sys.modules[m])
+    assert not leaked, leaked
+    print("ok", len(names), info.n_articles)
 """
 
 
 def core_modules() -> list[str]:
     # The CLI is a front end like the GUI but must start without Qt too (scripts, servers, CI).
-    return sorted(m.name for m in pkgutil.walk_packages([str(CORE_DIR)], "desktop_app.core.")) + [
-        "desktop_app.cli",
-        "desktop_app.cli_models",
-    ]
+    core = [m.name for m in pkgutil.walk_packages([str(CORE_DIR)], "desktop_app.core.")]
+    cli = [m.name for m in pkgutil.walk_packages([str(CORE_DIR.parent / "cli")], "desktop_app.cli.")]
+    return sorted(core + cli + ["desktop_app.cli"])
 
 
-def test_every_core_module_imports_with_qt_blocked():
+def test_core_and_its_children_run_with_qt_blocked(tmp_path, photo_tree, tiny_model):
     names = core_modules()
-    assert "desktop_app.core.thumbnails" in names and "desktop_app.core.catalog" in names
-    proc = subprocess.run([sys.executable, "-c", PROBE, *names], capture_output=True, text=True, timeout=120)
+    assert "desktop_app.core.storage.catalog" in names and "desktop_app.cli.labels" in names
+    db = tmp_path / "c.sqlite"
+    with Catalog(db) as cat:
+        index_folder(cat, photo_tree, model=tiny_model)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BLOCK, encoding="utf-8")
+    script = tmp_path / "probe.py"
+    script.write_text(textwrap.dedent(PROBE), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{CORE_DIR.parent.parent}"}
+    proc = subprocess.run(
+        [sys.executable, str(script), ",".join(names), str(db), str(photo_tree), str(tiny_model.manifest_path)],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.strip() == f"imported {len(names)}"
+    assert proc.stdout.strip() == f"ok {len(names)} 3"
 
 
 def test_no_core_source_mentions_a_qt_binding():
     # Catches lazy imports inside functions, which importing the module alone would not run.
     pattern = re.compile(r"^\s*(from|import)\s+(PySide\d|PyQt\d|shiboken\d)", re.MULTILINE)
-    offenders = [p.name for p in CORE_DIR.rglob("*.py") if pattern.search(p.read_text(encoding="utf-8"))]
+    sources = [*CORE_DIR.rglob("*.py"), *(CORE_DIR.parent / "cli").rglob("*.py")]
+    offenders = [p.name for p in sources if pattern.search(p.read_text(encoding="utf-8"))]
     assert offenders == []
 
 
-def test_gui_helpers_without_widgets_stay_plain_python():
-    # The worker-side modules of the GUI run in pool threads: they must not touch widgets either.
-    gui = CORE_DIR.parent / "gui"
-    for name in ("session.py", "similarity.py"):
-        text = (gui / name).read_text(encoding="utf-8")
-        assert "PySide6" not in text, name
+def test_sql_lives_in_the_storage_package_only():
+    # One home for SQL: nothing outside core/storage speaks SQLAlchemy or sqlite3.
+    pattern = re.compile(r"^\s*(from|import)\s+(sqlalchemy|sqlite3)\b", re.MULTILINE)
+    package = CORE_DIR.parent
+    offenders = [
+        str(p.relative_to(package))
+        for p in package.rglob("*.py")
+        if "storage" not in p.relative_to(package).parts and pattern.search(p.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []

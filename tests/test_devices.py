@@ -9,8 +9,9 @@ import os
 import numpy as np
 import pytest
 
-from desktop_app.core import encoder
-from desktop_app.core.encoder import Encoder, make_session, physical_cores, provider_preference
+from desktop_app.core import device
+from desktop_app.core.device import make_session, physical_cores, provider_preference
+from desktop_app.core.encoder import Encoder
 from desktop_app.core.errors import ModelError
 
 CPU, CUDA, TRT = "CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider"
@@ -76,15 +77,15 @@ class FakeOrt:
 
 @pytest.fixture(autouse=True)
 def fresh_preload(monkeypatch):
-    monkeypatch.setattr(encoder, "_preloaded", False)
+    monkeypatch.setattr(device, "_preloaded", False)
 
 
 def session_for(fake: FakeOrt, device: str, usable: bool, threads: int | None = None):
-    return make_session("model.onnx", device, threads, ort=fake, cuda_usable=lambda: usable)
+    return make_session("model.onnx", device, threads, ort=fake, probe=lambda: usable)
 
 
-def encoder_records(caplog) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "desktop_app.core.encoder"]
+def device_records(caplog) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "desktop_app.core.device"]
 
 
 def test_provider_preference_table():
@@ -99,23 +100,23 @@ def test_provider_preference_table():
 
 
 def test_auto_without_usable_gpu_asks_only_for_cpu_with_one_log_line(caplog):
-    caplog.set_level(logging.INFO, logger="desktop_app.core.encoder")
+    caplog.set_level(logging.INFO, logger="desktop_app.core.device")
     fake = FakeOrt(GPU_BUILD)
     session, info = session_for(fake, "auto", usable=False)
     assert fake.requests == [[CPU]]  # CUDA is not even requested when no GPU answers
     assert info.device == "CPU" and info.providers == [CPU] and info.note == ""
-    records = encoder_records(caplog)
+    records = device_records(caplog)
     assert len(records) == 1 and records[0].levelno == logging.INFO and "using the CPU" in records[0].message
     assert fake.preload_calls == 0
 
 
 def test_auto_with_usable_gpu_uses_cuda_and_preloads_libraries(caplog):
-    caplog.set_level(logging.INFO, logger="desktop_app.core.encoder")
+    caplog.set_level(logging.INFO, logger="desktop_app.core.device")
     fake = FakeOrt(GPU_BUILD)
     _, info = session_for(fake, "auto", usable=True)
     assert fake.requests == [[CUDA, CPU]]
     assert info.device == "CUDA" and info.note == ""
-    assert fake.preload_calls == 1 and encoder_records(caplog) == []
+    assert fake.preload_calls == 1 and device_records(caplog) == []
     session_for(fake, "auto", usable=True)
     assert fake.preload_calls == 1  # once per process
 
@@ -124,7 +125,7 @@ def test_session_that_silently_drops_cuda_is_reported_as_cpu(caplog):
     fake = FakeOrt(GPU_BUILD, drop={CUDA})
     _, info = session_for(fake, "auto", usable=True)
     assert info.device == "CPU" and "could not be initialised" in info.note
-    warnings = [r for r in encoder_records(caplog) if r.levelno == logging.WARNING]
+    warnings = [r for r in device_records(caplog) if r.levelno == logging.WARNING]
     assert len(warnings) == 1
 
 
@@ -134,7 +135,7 @@ def test_failing_gpu_session_falls_back_to_cpu(caplog):
     assert fake.requests == [[CUDA, CPU], [CPU]]
     assert info.device == "CPU" and info.note.startswith("The GPU session failed (CUDA failure 100")
     assert "\n" not in info.note  # first line of the error only
-    assert len([r for r in encoder_records(caplog) if r.levelno == logging.WARNING]) == 1
+    assert len([r for r in device_records(caplog) if r.levelno == logging.WARNING]) == 1
 
 
 def test_explicit_cuda_without_gpu_or_support_says_why():
@@ -183,11 +184,11 @@ def test_unloadable_model_is_a_model_error():
 
 
 def test_real_session_on_this_machine(tiny_model, caplog):
-    caplog.set_level(logging.INFO, logger="desktop_app.core.encoder")
-    usable = encoder._cuda_usable()
+    caplog.set_level(logging.INFO, logger="desktop_app.core.device")
+    usable = device.cuda_usable()
     _, info = make_session(tiny_model.onnx_path, "auto")
     assert info.device == ("CUDA" if usable else "CPU")
-    assert len(encoder_records(caplog)) <= 1
+    assert len(device_records(caplog)) <= 1
     enc = Encoder(tiny_model, device="cpu")
     assert enc.device == "CPU" and enc.describe().endswith("on CPU") and "fp32" in enc.describe()
     vectors = enc.encode(np.zeros((3, 3, 32, 32), np.float32))
@@ -195,7 +196,5 @@ def test_real_session_on_this_machine(tiny_model, caplog):
 
 
 def test_default_model_does_not_probe_the_gpu_for_cpu(monkeypatch):
-    from desktop_app.core import models
-
-    monkeypatch.setattr(encoder, "_cuda_usable", lambda: pytest.fail("probed the GPU for device=cpu"))
-    assert models._gpu_in_use("cpu") is False
+    monkeypatch.setattr(device, "cuda_usable", lambda: pytest.fail("probed the GPU for device=cpu"))
+    assert device.gpu_in_use("cpu") is False

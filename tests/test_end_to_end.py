@@ -16,8 +16,7 @@ import sys
 import numpy as np
 import pytest
 
-from desktop_app.core.catalog import Catalog
-from desktop_app.core.indexer import catalog_model, catalog_model_id
+from desktop_app.core.engine import Engine
 from desktop_app.core.search import SearchIndex
 from tests.conftest import REPO, SAMPLE, SAMPLE_PHOTOS
 
@@ -50,8 +49,8 @@ def indexed(tmp_path_factory):
 
 
 def _vectors(db):
-    cat = Catalog(db)
-    return cat, cat.article_vectors(catalog_model_id(cat, catalog_model(cat)))
+    engine = Engine.open(db, remember=False)
+    return engine.catalog, engine.vectors()
 
 
 def test_sample_is_indexed_with_the_bundled_model(indexed):
@@ -149,7 +148,7 @@ def test_cli_similar_inspect_and_photo_query(indexed, tmp_path):
 
 def test_label_suggestions_on_real_photos(indexed):
     cat, av = _vectors(indexed["db"])
-    from desktop_app.core.labels import Suggester, evaluate_labels, suggest_unlabelled
+    from desktop_app.core.labels import Suggester, evaluate_labels
 
     cats = {r["article"]: r["category"] for r in indexed["truth"]}
     cat.set_labels([(a, "category", c) for a, c in cats.items()])
@@ -164,5 +163,5 @@ def test_label_suggestions_on_real_photos(indexed):
     assert s.neighbours and all(n.article != "mh01-black" for n in s.neighbours)
     assert s.alternatives[0][0] == s.label
     cat.set_labels([("mh01-black", "category", None)])
-    queue = suggest_unlabelled(cat, index, k=5)
+    queue = Engine(cat).suggest("category", k=5)
     assert [q.article for q in queue] == ["mh01-black"]

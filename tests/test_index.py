@@ -6,13 +6,16 @@ import hashlib
 import os
 import shutil
 import sqlite3
+from pathlib import Path
 
 import pytest
 
-from desktop_app.core.catalog import Catalog
 from desktop_app.core.errors import CatalogError, UserError
 from desktop_app.core.indexer import IndexOptions, index_folder
+from desktop_app.core.models import vector_identity
 from desktop_app.core.scan import GroupingRule
+from desktop_app.core.settings import SearchSettings, catalog_settings, update_catalog_settings
+from desktop_app.core.storage import SCHEMA_VERSION, Catalog
 from tests.conftest import make_tiny_model, write_photo
 
 
@@ -32,7 +35,7 @@ def test_first_run_then_unchanged_costs_nothing(tmp_path, photo_tree, tiny_model
     assert sorted(cat.article_keys()) == ["green", "red", "shoes/blue"]
     s2 = _index(cat, photo_tree, tiny_model)
     assert (s2.new, s2.changed, s2.moved, s2.removed, s2.embedded, s2.unchanged) == (0, 0, 0, 0, 0, 7)
-    assert s2.device == "not needed"  # the model is not even loaded when nothing changed
+    assert s2.device == ""  # the model is not even loaded when nothing changed
 
 
 def test_changed_moved_and_deleted_files(tmp_path, photo_tree, tiny_model):
@@ -69,7 +72,7 @@ def test_regrouping_keeps_vectors_and_labels(tmp_path, tiny_model):
     assert cat.article_keys() == ["odd", "sku1", "sku2"]
     assert {r.view for r in cat.photos_of("sku1")} == {"front", "back"}
     assert cat.labels()["sku1"]["category"] == "shirts"
-    assert cat.get_setting("grouping")["kind"] == "pattern"  # the rule is stored with the catalog
+    assert catalog_settings(cat).grouping.kind == "pattern"  # the rule is stored with the catalog
     assert _index(cat, root, tiny_model).unchanged == 4  # and reused without repeating it
 
 
@@ -124,7 +127,9 @@ def test_bad_files_are_recorded_and_nothing_is_lost(tmp_path, photo_tree, tiny_m
     assert "odd names/photo with spaces ü 写真.jpg" in paths
     assert "odd names/caf\\xe9-latin1.jpg" in paths  # undecodable bytes shown escaped
     raw = next(r.raw_path for r in cat.photo_rows() if "caf" in r.path)
-    assert cat.absolute_path(raw).exists()  # and the file can still be opened from the stored bytes
+    assert (
+        Path(catalog_settings(cat).photo_root) / os.fsdecode(raw)
+    ).exists()  # and the file can still be opened from the stored bytes
     assert len(paths) == 7 + 3
     # a second run does not retry unchanged bad files and keeps everything
     s2 = _index(cat, photo_tree, tiny_model)
@@ -232,13 +237,13 @@ def test_migration_from_schema_1_keeps_labels(tmp_path):
             INSERT INTO labels VALUES ('sku1', 'category', 'bags', 0);
         """)
     cat = Catalog(path)
-    assert cat.schema_version() == 3
+    assert cat.schema_version() == SCHEMA_VERSION
     assert cat.labels() == {"sku1": {"category": "bags"}}
     run = cat.start_run("m")  # the table v2 added works
     cat.finish_run(run, "done", {})
     assert cat.last_run()["status"] == "done"
     cat.set_labels([("sku1", "category", "shoes")])  # and so does v3's decision log
-    assert cat.undo_last_label_event()["new_value"] == "shoes"
+    assert cat.undo_last_decision()[0]["new_value"] == "shoes"
     assert cat.labels() == {"sku1": {"category": "bags"}}
 
 
@@ -253,8 +258,8 @@ def test_not_a_catalog_and_missing_catalog(tmp_path):
 
 def test_catalog_settings_pragma_and_page_size(tmp_path):
     cat = Catalog(tmp_path / "c.sqlite")
-    cat.set_settings(method="greedy", threshold=0.5)
-    assert cat.settings() == {"method": "greedy", "threshold": 0.5}
+    update_catalog_settings(cat, search=SearchSettings("hungarian", 0.5, 2))
+    assert catalog_settings(cat).search == SearchSettings("hungarian", 0.5, 2)
     with sqlite3.connect(cat.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA page_size").fetchone()[0] == 16384
@@ -262,14 +267,18 @@ def test_catalog_settings_pragma_and_page_size(tmp_path):
 
 def test_preprocessing_is_stored_with_the_catalog_and_queries_follow_it(tmp_path, photo_tree, tiny_model):
     from desktop_app.core.encoder import Encoder
-    from desktop_app.core.indexer import catalog_model_id, embed_files, preprocessing
+    from desktop_app.core.indexer import embed_files
+
+    def catalog_model_id(cat, model):
+        s = catalog_settings(cat)
+        return vector_identity(model.manifest, s.resize, s.mirror)
 
     cat = Catalog(tmp_path / "c.sqlite")
     _index(cat, photo_tree, tiny_model)
     plain = catalog_model_id(cat, tiny_model)
     s = index_folder(cat, photo_tree, model=tiny_model, options=IndexOptions(resize="letterbox", mirror=True))
     assert s.reembedded == 7  # a new vector set: nothing is mixed with the cropped vectors
-    assert preprocessing(cat, tiny_model.manifest) == ("letterbox", True)
+    assert (catalog_settings(cat).resize, catalog_settings(cat).mirror) == ("letterbox", True)
     assert _index(cat, photo_tree, tiny_model).unchanged == 7  # the catalog remembers the choice
     mid = catalog_model_id(cat, tiny_model)
     assert mid != plain and mid.endswith("|letterbox|mirror")

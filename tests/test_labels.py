@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_app.core.catalog import Catalog
+from desktop_app.core import labels as labels_module
+from desktop_app.core.engine import Engine
 from desktop_app.core.errors import UserError
-from desktop_app.core.indexer import IndexOptions, catalog_model, catalog_model_id, index_folder
+from desktop_app.core.indexer import IndexOptions, index_folder
 from desktop_app.core.labels import (
     Neighbour,
     Suggester,
@@ -28,11 +29,11 @@ from desktop_app.core.labels import (
     import_folder_labels,
     plan_csv_labels,
     plan_folder_labels,
-    suggest_unlabelled,
     vote,
 )
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
 from desktop_app.core.search import SearchIndex
+from desktop_app.core.storage import Catalog
 from desktop_app.core.vectors import ArticleVectors
 from tests.conftest import SAMPLE, SAMPLE_PHOTOS
 
@@ -81,7 +82,15 @@ def sample_catalog(sample_db, tmp_path):
 
 
 def sample_index(cat: Catalog) -> SearchIndex:
-    return SearchIndex(cat.article_vectors(catalog_model_id(cat, catalog_model(cat))))
+    return Engine(cat).search_index()
+
+
+def suggest_unlabelled(cat: Catalog, index: SearchIndex, field: str, k: int = 10, min_confidence: float = 0.0,
+                       order: str = "certain"):  # fmt: skip
+    labels = {a: d[field] for a, d in cat.labels(field).items()}
+    if not labels:
+        raise UserError(f"No article has a '{field}' label yet; label a few first.")
+    return labels_module.suggest_unlabelled(Suggester(index, labels, k=k), min_confidence, order)
 
 
 @pytest.fixture
@@ -215,7 +224,7 @@ def test_curve_plot_is_written(tmp_path):
     from desktop_app.core.labels import plot_curve
 
     av, labels = _clusters(middle=True)
-    out = plot_curve(evaluate_labels(SearchIndex(av), labels, k=5), tmp_path / "plots" / "curve.png")
+    out = plot_curve(evaluate_labels(SearchIndex(av), labels, k=5), tmp_path / "curve.png")
     with Image.open(out) as img:
         assert img.size == (640, 420)
         # The curve is drawn (its blue), not only the frame.
@@ -333,7 +342,7 @@ def test_csv_import_explains_a_wrong_layout(tree_catalog, tmp_path):
     path = write_csv(tmp_path / "bad.csv", ["sku", "value"], [["red", "x"]])
     with pytest.raises(UserError, match="'label'"):
         import_csv_labels(tree_catalog, path)
-    with pytest.raises(UserError, match="Cannot read"):
+    with pytest.raises(UserError, match="does not exist"):
         import_csv_labels(tree_catalog, tmp_path / "absent.csv")
 
 
@@ -403,18 +412,18 @@ def test_undo_across_reopen(tree_catalog):
     tree_catalog.close()
 
     with Catalog(path) as cat:
-        assert cat.undo_last_label_event("category")["action"] == "skip"  # the other field is left alone
-        ev = cat.undo_last_label_event("category")
+        assert cat.undo_last_decision("category")[0]["action"] == "skip"  # the other field is left alone
+        (ev,) = cat.undo_last_decision("category")
         assert (ev["old_value"], ev["new_value"]) == ("tops", "tees")
         assert cat.labels("category") == {"red": {"category": "tops"}}
         # the restored label keeps where it came from
         assert [r["source"] for r in cat.labels_with_source() if r["article"] == "red"] == ["accepted"]
     with Catalog(path) as cat:
-        assert cat.undo_last_label_event("category")["action"] == "accept"
+        assert cat.undo_last_decision("category")[0]["action"] == "accept"
         assert cat.labels("category") == {}
-        assert cat.undo_last_label_event("category") is None
+        assert cat.undo_last_decision("category") == []
         assert cat.labels("material") == {"green": {"material": "cotton"}}
-        assert cat.undo_last_label_event() is not None and cat.labels() == {}
+        assert cat.undo_last_decision() != [] and cat.labels() == {}
 
 
 def test_leaving_out_the_whole_group_removes_near_duplicate_help():

@@ -213,11 +213,11 @@ def test_hit_pairs_map_to_catalog_rows_and_paths() -> None:
 
 def test_candidate_stage_and_auto_mode() -> None:
     av = make_catalog(seed=8)
-    small = SearchIndex(av, candidate_stage_above=av.n_articles, ann="numpy")
+    small = SearchIndex(av, candidate_stage_above=av.n_articles)
     assert small.search(3, "greedy", k=5).mode == "exact"  # up to the limit, "auto" is exhaustive
     small.exact_memory_limit = 1000
     assert small.search(3, "greedy", k=5).mode == "candidates"  # unless the matrix would be too large
-    index = SearchIndex(av, candidate_stage_above=100, ann="numpy")
+    index = SearchIndex(av, candidate_stage_above=100)
     assert index.search(3, "greedy", k=5).mode == "candidates"  # beyond the limit: candidates first
     narrow = index.search(3, "greedy", k=5, exclude=range(4, av.n_articles - 20))
     assert narrow.mode == "exact"  # a narrow filter scores its few articles exactly
@@ -230,7 +230,7 @@ def test_candidate_stage_and_auto_mode() -> None:
 
 def test_candidate_recall_on_clustered_data() -> None:
     av = make_catalog(n_articles=3000, dim=48, seed=11, max_size=8, cluster=10)
-    index = SearchIndex(av, ann="numpy")
+    index = SearchIndex(av)
     queries = list(range(0, 3000, 150))
     for method in ("greedy", "hungarian", "centroid", "max"):
         report = candidate_recall(index, queries, method, k=10)
@@ -258,18 +258,6 @@ def test_bound_pruned_paths_stay_exact(views: str, threshold, m) -> None:
             assert_same_top(res, brute, 5)
             pruned += res.n_exact < res.n_considered
     assert pruned > 0
-
-
-def test_usearch_candidate_stage() -> None:
-    pytest.importorskip("usearch")
-    av = make_catalog(n_articles=600, dim=32, seed=13, cluster=8)
-    index = SearchIndex(av, candidate_stage_above=100, ann="usearch")
-    assert index.search(3, "greedy", k=5).mode == "exact"  # no index built yet: "auto" does not build one
-    index.prepare(ann=True)
-    assert index.search(3, "greedy", k=5).mode == "candidates"
-    report = candidate_recall(index, list(range(0, 600, 40)), "greedy", k=5)
-    print(f"usearch candidate recall greedy: {report.recall:.3f}")
-    assert report.recall >= 0.9
 
 
 def test_degenerate_catalogs_and_k() -> None:

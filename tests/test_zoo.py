@@ -3,7 +3,6 @@ import with shape validation, remove, list, the default model, and the `models` 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
@@ -14,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.cli_models import add_models_parser
+from desktop_app.cli import main as cli_main
 from desktop_app.core import zoo
+from desktop_app.core.device import gpu_in_use
 from desktop_app.core.errors import ModelError
 from desktop_app.core.models import (
     BUNDLED_MODEL,
     ModelManifest,
-    _gpu_in_use,
     default_model,
     installed_models,
     load_manifest,
@@ -378,14 +377,14 @@ def test_default_model_prefers_clip_b32_by_device(tmp_path, monkeypatch):
     _fake_install("clip-vit-b32-int8", "int8", tmp_path)
     assert default_model("cpu").manifest.name == "clip-vit-b32-int8"
     with monkeypatch.context() as m:  # a machine with a usable GPU
-        m.setattr("desktop_app.core.models._gpu_in_use", lambda device: device != "cpu")
+        m.setattr("desktop_app.core.models.gpu_in_use", lambda device: device != "cpu")
         assert default_model("cuda").manifest.precision == "fp16"
         assert default_model("auto").manifest.name == "clip-vit-b32-fp16"
         assert default_model("cpu").manifest.name == "clip-vit-b32-int8"
         zoo.remove_model("clip-vit-b32-fp16")
         assert default_model("cuda").manifest.name == "clip-vit-b32-fp32"
     # auto follows the real machine: int8 without a usable GPU, else the best remaining GPU variant
-    expected = "clip-vit-b32-fp32" if _gpu_in_use("auto") else "clip-vit-b32-int8"
+    expected = "clip-vit-b32-fp32" if gpu_in_use("auto") else "clip-vit-b32-int8"
     assert default_model().manifest.name == expected
     assert zoo.describe_default("cpu") == "clip-vit-b32-int8 (int8, clip, 8-d)"
 
@@ -410,10 +409,7 @@ def test_list_models_shows_installed_known_damaged_and_default(tmp_path):
 
 
 def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="lookalike")
-    add_models_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    code = args.handler(args)
+    code = cli_main(argv)
     out, err = capsys.readouterr()
     return code, out, err
 

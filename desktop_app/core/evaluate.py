@@ -13,14 +13,14 @@ A single-photo baseline queries with one photo only (the first of the query set)
 
 from __future__ import annotations
 
-import csv
 import itertools
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core.errors import UserError
+from desktop_app.core.errors import InputError
+from desktop_app.core.files import read_csv
 from desktop_app.core.search import SearchIndex
 from desktop_app.core.vectors import ArticleVectors
 
@@ -120,14 +120,13 @@ def score_queries(
 
 
 def read_groups(path: Path) -> dict[str, str]:
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            if not {"article", "group"} <= set(reader.fieldnames or []):
-                raise UserError(f"{path} needs the columns 'article' and 'group'.")
-            return {r["article"]: r["group"] for r in reader if r["article"] and r["group"]}
-    except OSError as exc:
-        raise UserError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+    """article -> group from a CSV with the columns article and group."""
+    header, rows = read_csv(path, "groups file")
+    if not {"article", "group"} <= set(header):
+        raise InputError(
+            f"{path} needs the columns 'article' and 'group' (it has: {', '.join(header) or 'none'})."
+        )
+    return {r["article"]: r["group"] for r in rows if r.get("article") and r.get("group")}
 
 
 def group_queries(av: ArticleVectors, groups: dict[str, str]) -> tuple[SearchIndex, list[Query]]:
@@ -143,7 +142,7 @@ def group_queries(av: ArticleVectors, groups: dict[str, str]) -> tuple[SearchInd
         rows = av.rows_of(i)
         queries.append(Query(av.vectors[rows], av.views[rows], members[g] - {i}, (i,)))
     if not queries:
-        raise UserError("No article of the catalog shares a group with another; check the groups file.")
+        raise InputError("No article of the catalog shares a group with another; check the groups file.")
     return SearchIndex(av), queries
 
 
@@ -165,7 +164,7 @@ def split_queries(av: ArticleVectors, min_photos: int = 2, seed: int = 0) -> tup
         groups[a] = av.vectors[g_rows]
         views[a] = [av.views[r] for r in g_rows]
     if not queries_src:
-        raise UserError(f"No article has {min_photos} or more photos to split.")
+        raise InputError(f"No article has {min_photos} or more photos to split.")
     gallery = ArticleVectors.from_groups(groups, views, model_id=av.model_id)
     queries = [Query(av.vectors[q], [av.views[r] for r in q], {i}, ()) for i, q in queries_src]
     return SearchIndex(gallery), queries

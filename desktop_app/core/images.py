@@ -8,6 +8,8 @@ reduced size when the model needs far fewer pixels than the file holds.
 from __future__ import annotations
 
 import io
+import os
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +18,14 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from desktop_app.core.models import ModelManifest
+from desktop_app.core.scan import special_kind
 
 # Files with more pixels than this are refused before decoding (Pillow's own guard is 179 MP with a
 # warning and an error only at twice that). 100 MP covers medium-format product shots.
 MAX_PIXELS = 100_000_000
+# Bytes read from one photo file at most. Catalogue photos are a few MB; an uncompressed 100 MP TIFF is about
+# 300 MB. Anything larger is refused before it is read.
+MAX_FILE_BYTES = 512 * 1024 * 1024
 
 _registered_heif = False
 
@@ -53,17 +59,49 @@ class LoadedPhoto:
     height: int
 
 
-def read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a photo file, never more than `limit`; special files are refused without blocking.
+
+    The file is opened non-blocking and checked with fstat before anything is read: a FIFO, a device or a
+    socket named like a photo would otherwise block the reader forever (or, like /dev/zero, never end).
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        data = Path(path).read_bytes()
+        fd = os.open(path, flags)
     except FileNotFoundError as exc:
-        raise PhotoError("vanished", "the file disappeared before it could be read") from exc
+        raise PhotoError("vanished", "the file does not exist (it was moved or deleted)") from exc
     except PermissionError as exc:
         raise PhotoError("unreadable", "permission denied") from exc
     except IsADirectoryError as exc:
         raise PhotoError("unreadable", "is a directory") from exc
     except OSError as exc:
         raise PhotoError("unreadable", f"cannot be read: {exc.strerror or exc}") from exc
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise PhotoError("unreadable", "is a directory")
+        kind = special_kind(st.st_mode)
+        if kind is not None:
+            raise PhotoError("not_a_file", f"is {kind}, not a photo file")
+        if st.st_size > limit:
+            raise PhotoError(
+                "too_big", f"{st.st_size / 1e6:.0f} MB is over the limit of {limit // 1_000_000} MB per photo"
+            )
+        chunks: list[bytes] = []
+        got = 0
+        while got <= limit:
+            block = os.read(fd, min(1 << 20, limit + 1 - got))
+            if not block:
+                break
+            chunks.append(block)
+            got += len(block)
+        if got > limit:  # the file grew while it was read
+            raise PhotoError("too_big", f"the file is over the limit of {limit // 1_000_000} MB per photo")
+    except OSError as exc:
+        raise PhotoError("unreadable", f"cannot be read: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
     if not data:
         raise PhotoError("empty", "the file is empty (0 bytes)")
     return data

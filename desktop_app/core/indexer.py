@@ -17,21 +17,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import sqlalchemy as sa
 
-from desktop_app.core.catalog import (
-    Catalog,
-    PhotoRow,
-    articles_table,
-    is_disk_full,
-    photos_table,
-    vectors_table,
-)
-from desktop_app.core.encoder import Encoder, normalise, physical_cores
-from desktop_app.core.errors import CatalogError, ModelError, UserError
+from desktop_app.core.device import physical_cores
+from desktop_app.core.encoder import Encoder, normalise
+from desktop_app.core.errors import InputError
 from desktop_app.core.images import PhotoError, preprocess, read_bytes
-from desktop_app.core.models import InstalledModel, load_manifest, resolve_model
-from desktop_app.core.scan import FoundFile, Grouper, GroupingRule, image_suffixes, walk_photos
+from desktop_app.core.models import InstalledModel, catalog_model, resolve_model, vector_identity
+from desktop_app.core.scan import (
+    FoundFile,
+    Grouper,
+    GroupingRule,
+    ScanResult,
+    grouping_advice,
+    image_suffixes,
+    scan_folder,
+)
+from desktop_app.core.settings import catalog_settings, update_catalog_settings
+from desktop_app.core.storage import Catalog, IndexLock, PhotoRow, PhotoWrite
 
 REASONS = {
     "empty": "empty file",
@@ -41,6 +43,11 @@ REASONS = {
     "too_large": "too many pixels",
     "unreadable": "cannot be read",
     "vanished": "deleted while indexing",
+    "not_a_file": "not a regular file",
+    "too_big": "file too big",
+    "name_clash": "name clash",
+    "bad_vector": "invalid vector",
+    "unreadable_folder": "folder cannot be read",
 }
 
 
@@ -71,7 +78,7 @@ class IndexSummary:
     photo_dir: str
     catalog: str
     model: str
-    device: str
+    device: str  # the device the encoder session really got; "" when nothing needed embedding
     rule: str
     articles: int = 0
     photos: int = 0
@@ -85,6 +92,10 @@ class IndexSummary:
     unmatched: int = 0  # photos the file-name pattern did not match (single-photo articles)
     skipped: dict[str, int] = field(default_factory=dict)
     skipped_files: list[dict] = field(default_factory=list)
+    skipped_folders: list[dict] = field(
+        default_factory=list
+    )  # folders the scan could not read: kept as they were
+    advice: str | None = None  # a better grouping rule, when this one gives implausible articles
     seconds: float = 0.0
     photos_per_s: float = 0.0
     cancelled: bool = False
@@ -117,6 +128,28 @@ class _Result:
     moved_from: int | None = None  # orphan photo id whose vectors this file takes over
 
 
+def check_photo_folder(photo_dir: Path | str) -> Path:
+    """The photo folder, resolved, or a one-line error when it is missing or not a folder."""
+    root = Path(photo_dir).expanduser()
+    if not root.exists():
+        raise InputError(f"The photo folder {root} does not exist. Check the path or reconnect the drive.")
+    if not root.is_dir():
+        raise InputError(f"{root} is a file, not a folder of photos. Give the folder that holds the photos.")
+    return root.resolve()
+
+
+def scan_for_index(root: Path, should_cancel: Callable[[], bool] | None = None) -> ScanResult:
+    """Scan a photo folder; a folder without photos is an error before any catalog is touched."""
+    scan = scan_folder(root, should_cancel)
+    if not scan.files and not scan.cancelled:
+        kinds = ", ".join(sorted(s.lstrip(".").upper() for s in image_suffixes()))
+        why = (
+            f" ({len(scan.unreadable_folders)} folders could not be read)" if scan.unreadable_folders else ""
+        )
+        raise InputError(f"No photos found in {root} (looked for {kinds}){why}. Nothing was changed.")
+    return scan
+
+
 def index_folder(
     catalog: Catalog,
     photo_dir: Path | str,
@@ -126,64 +159,68 @@ def index_folder(
     progress: Callable[[Progress], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
     encoder: Encoder | None = None,
+    scan: ScanResult | None = None,
 ) -> IndexSummary:
-    """Bring the catalog up to date with the folder. Safe to cancel or kill at any point."""
-    opts = options or IndexOptions()
-    should_cancel = should_cancel or (lambda: False)
-    started = time.perf_counter()
-    root = Path(photo_dir).expanduser()
-    if not root.exists():
-        raise UserError(f"The photo folder {root} does not exist. Check the path or reconnect the drive.")
-    if not root.is_dir():
-        raise UserError(f"{root} is a file, not a folder of photos.")
-    root = root.resolve()
+    """Bring the catalog up to date with the folder. Safe to cancel or kill at any point.
 
-    if rule is None:
-        rule = GroupingRule.from_dict(catalog.get_setting("grouping"))
+    One index run at a time per catalog: a second one raises CatalogBusy at once.
+    """
+    with IndexLock(catalog.path):
+        return _index(catalog, photo_dir, rule, model, options or IndexOptions(), progress,
+                      should_cancel or (lambda: False), encoder, scan)  # fmt: skip
+
+
+def _index(catalog, photo_dir, rule, model, opts, progress, should_cancel, encoder, scan) -> IndexSummary:
+    started = time.perf_counter()
+    root = check_photo_folder(photo_dir)
+    stored = catalog_settings(catalog)
+    rule = rule or stored.grouping
     installed = encoder.model if encoder else (model if isinstance(model, InstalledModel) else None)
     if installed is None:
-        installed = resolve_model(model) if isinstance(model, str) else catalog_model(catalog)
+        installed = (
+            resolve_model(model)
+            if isinstance(model, str)
+            else catalog_model(stored.model, stored.model_manifest)
+        )
     manifest = installed.manifest
-    resize, mirror = preprocessing(catalog, manifest, opts.resize, opts.mirror)
+    letterbox = stored.letterbox if opts.resize is None else opts.resize == "letterbox"
+    mirror = stored.mirror if opts.mirror is None else bool(opts.mirror)
+    resize = "letterbox" if letterbox else None
     model_id = vector_identity(manifest, resize, mirror)
 
     summary = IndexSummary(
-        str(root), str(catalog.path), f"{manifest.name} ({manifest.precision})", "-", rule.describe()
+        str(root), str(catalog.path), f"{manifest.name} ({manifest.precision})", "", rule.describe()
     )
     if progress:
         progress(Progress(0, 0, 0.0, None, "scanning folder"))
-    found = list(walk_photos(root, should_cancel))
-    if should_cancel():
+    if scan is None:
+        scan = scan_for_index(root, should_cancel)
+    if scan.cancelled:
         summary.cancelled = True
         return summary
-    if not found:
-        kinds = ", ".join(sorted(s.lstrip(".").upper() for s in image_suffixes()))
-        raise UserError(f"No photos found in {root} (looked for {kinds}). Nothing was changed.")
+    summary.skipped_folders = [p.to_dict() for p in scan.problems if p.reason == "unreadable_folder"]
+    summary.advice = grouping_advice(scan.files, rule, root.name)
 
-    try:
-        catalog.set_settings(
-            photo_root=str(root),
-            grouping=rule.to_dict(),
-            model=manifest.name,
-            model_manifest=str(installed.manifest_path),
-            resize=resize,
-            mirror=mirror,
-        )
-        run_id = catalog.start_run(model_id)
-    except sa.exc.OperationalError as exc:
-        raise CatalogError(f"Cannot write to the catalog {catalog.path}: {exc.orig}") from exc
+    update_catalog_settings(catalog, photo_root=str(root), grouping=rule, model=manifest.name,
+                            model_manifest=str(installed.manifest_path), letterbox=letterbox, mirror=mirror)  # fmt: skip
+    run_id = catalog.start_run(model_id)
 
+    found, clashes = _unique_paths(scan.files)
+    problems = [p.to_dict() for p in scan.problems if p.reason != "unreadable_folder"] + clashes
+    summary.skipped_files.extend(problems)
     grouper = Grouper(rule, root.name)
     groups = {f.rel: grouper(f.rel) for f in found}
     summary.unmatched = sum(1 for g in groups.values() if not g.matched)
-    article_ids = _sync_articles(catalog, root, {g.article for g in groups.values()})
+    article_ids = catalog.sync_articles({g.article for g in groups.values()})
 
     rows = {r.path: r for r in catalog.photo_rows()}
     have_vec = catalog.photo_ids_with_vectors(model_id)
     on_disk = {f.text for f in found}
+    # Photos not seen by this scan but in a folder it could not read are still there: keep them as they are.
+    gone_rows = [r for r in rows.values() if r.path not in on_disk and not scan.unseen(r.path)]
     orphans: dict[str, list[int]] = {}  # content hash -> vanished photos that still have this model's vector
-    for r in rows.values():
-        if r.path not in on_disk and r.status == "ok" and r.hash and r.id in have_vec:
+    for r in gone_rows:
+        if r.status == "ok" and r.hash and r.id in have_vec:
             orphans.setdefault(r.hash, []).append(r.id)
 
     work: list[_Work] = []
@@ -203,43 +240,21 @@ def index_folder(
             work.append(_Work("reembed", f, row, aid, g.view))
         else:
             summary.unchanged += 1
-    if regroup:
-        with catalog.engine.begin() as conn:
-            conn.execute(
-                photos_table.update()
-                .where(photos_table.c.id == sa.bindparam("pid"))
-                .values(article_id=sa.bindparam("aid"), view=sa.bindparam("view")),
-                regroup,
-            )
+    catalog.regroup_photos(regroup)
 
     embedded = 0
+    moved_ids: set[int] = set()
     if work:
         if encoder is None:
             encoder = Encoder(installed, device=opts.device, threads=opts.threads)
         summary.device = encoder.device
-        embedded, moved_ids = _run_pipeline(
-            catalog,
-            root,
-            work,
-            encoder,
-            model_id,
-            resize,
-            mirror,
-            orphans,
-            opts,
-            summary,
-            progress,
-            should_cancel,
-        )
-    else:
-        summary.device = "not needed"
-        moved_ids = set()
+        embedded, moved_ids = _run_pipeline(catalog, root, work, encoder, model_id, resize, mirror, orphans,
+                                            opts, summary, progress, should_cancel)  # fmt: skip
 
     if not summary.cancelled:
         # Only a complete scan may delete: a cancelled run has not seen every moved file yet.
-        gone = [r.id for r in rows.values() if r.path not in on_disk and r.id not in moved_ids]
-        summary.removed = _remove_photos(catalog, gone)
-    _drop_empty_articles(catalog)
+        summary.removed = catalog.remove_photos([r.id for r in gone_rows if r.id not in moved_ids])
+    catalog.drop_empty_articles()
 
     counts = catalog.counts(model_id)
     summary.articles = counts["articles"]
@@ -248,49 +263,27 @@ def index_folder(
     summary.seconds = round(time.perf_counter() - started, 3)
     summary.photos_per_s = round(embedded / summary.seconds, 2) if summary.seconds > 0 else 0.0
     summary.skipped = dict(Counter(s["reason"] for s in summary.skipped_files))
-    catalog.finish_run(
-        run_id,
-        "cancelled" if summary.cancelled else "done",
-        {k: v for k, v in summary.to_dict().items() if k != "skipped_files"},
-    )
+    catalog.finish_run(run_id, "cancelled" if summary.cancelled else "done",
+                       {k: v for k, v in summary.to_dict().items() if k != "skipped_files"})  # fmt: skip
     return summary
 
 
-def _sync_articles(catalog: Catalog, root: Path, keys: set[str]) -> dict[str, int]:
-    with catalog.engine.begin() as conn:
-        existing = dict(conn.execute(sa.select(articles_table.c.key, articles_table.c.id)).all())
-        missing = sorted(keys - existing.keys())
-        if missing:
-            now = time.time()
-            conn.execute(
-                articles_table.insert(),
-                [
-                    {"key": k, "folder": k.rsplit("/", 1)[0] if "/" in k else "", "added_at": now}
-                    for k in missing
-                ],
-            )
-            existing = dict(conn.execute(sa.select(articles_table.c.key, articles_table.c.id)).all())
-    return existing
+def _unique_paths(files: list[FoundFile]) -> tuple[list[FoundFile], list[dict]]:
+    """Files whose printable paths are unique; a second file with the same printable path is skipped.
 
-
-def _remove_photos(catalog: Catalog, ids: list[int]) -> int:
-    if not ids:
-        return 0
-    with catalog.engine.begin() as conn:
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            conn.execute(vectors_table.delete().where(vectors_table.c.photo_id.in_(chunk)))
-            conn.execute(photos_table.delete().where(photos_table.c.id.in_(chunk)))
-    return len(ids)
-
-
-def _drop_empty_articles(catalog: Catalog) -> None:
-    with catalog.engine.begin() as conn:
-        conn.execute(
-            articles_table.delete().where(
-                ~sa.exists().where(photos_table.c.article_id == articles_table.c.id)
-            )
-        )
+    A name that is not UTF-8 is stored with \\xNN escapes, which a literal name can spell too: the first
+    file keeps the path, the other is reported instead of breaking the batch it would land in.
+    """
+    seen: dict[str, FoundFile] = {}
+    clashes = []
+    for f in files:
+        first = seen.get(f.text)
+        if first is None:
+            seen[f.text] = f
+            continue
+        clashes.append({"path": f.text, "reason": "name_clash",
+                        "message": f"its name prints the same as {first.rel!r}; rename one of the two files"})  # fmt: skip
+    return list(seen.values()), clashes
 
 
 def _prepare_one(root: Path, w: _Work, orphan_hashes: frozenset[str], manifest, resize, mirror) -> _Result:
@@ -334,23 +327,14 @@ def _run_pipeline(
         if not batch:
             return
         to_embed = [r for r in batch if r.tensor is not None]
-        vectors = None
         if to_embed:
-            stacked = np.concatenate([r.tensor for r in to_embed], axis=0)
-            out = encoder.encode(stacked)
+            out = encoder.encode(np.concatenate([r.tensor for r in to_embed], axis=0))
             if mirror:
                 out = normalise(out.reshape(len(to_embed), 2, -1).mean(axis=1))
-            vectors = out
-        try:
-            _write_batch(catalog, batch, to_embed, vectors, model_id, orphans, moved_ids, summary)
-        except sa.exc.OperationalError as exc:
-            if is_disk_full(exc):
-                raise CatalogError(
-                    f"The disk holding {catalog.path} is full; the last batch was not saved. "
-                    "Free some space and run the index again: it resumes where it stopped."
-                ) from exc
-            raise
-        embedded += len(to_embed)
+            _finite_or_error(to_embed, out)
+        vec_of = {id(r): out[i] for i, r in enumerate(to_embed) if r.tensor is not None}
+        _write_batch(catalog, batch, vec_of, model_id, moved_ids, summary)
+        embedded += len(vec_of)
         batch.clear()
 
     report("embedding")
@@ -392,137 +376,41 @@ def _claim_orphan(result: _Result, orphans: dict[str, list[int]]) -> bool:
     return True
 
 
-def _write_batch(catalog, batch, to_embed, vectors, model_id, orphans, moved_ids, summary) -> None:
-    now = time.time()
-    vec_of = {id(r): vectors[i] for i, r in enumerate(to_embed)} if vectors is not None else {}
-    with catalog.engine.begin() as conn:
-        for r in batch:
-            w, f = r.work, r.work.found
-            if r.error is not None:
-                summary.skipped_files.append(
-                    {"path": f.text, "reason": r.error.reason, "message": str(r.error)}
-                )
-                if r.error.reason == "vanished":
-                    continue  # nothing on disk to record; an old row is removed with the other deletions
-                values = dict(
-                    article_id=w.article_id,
-                    path=f.text,
-                    raw_path=f.raw,
-                    size=f.size,
-                    mtime_ns=f.mtime_ns,
-                    hash=None,
-                    width=None,
-                    height=None,
-                    view=w.view,
-                    status="error",
-                    error=f"{r.error.reason}: {r.error}",
-                    updated_at=now,
-                )
-                if w.row is None:
-                    conn.execute(photos_table.insert().values(added_at=now, **values))
-                    summary.new += 1
-                else:
-                    conn.execute(vectors_table.delete().where(vectors_table.c.photo_id == w.row.id))
-                    conn.execute(photos_table.update().where(photos_table.c.id == w.row.id).values(**values))
-                    summary.changed += 1
-                continue
-            if r.moved_from is not None and r.moved_from >= 0:
-                conn.execute(
-                    photos_table.update()
-                    .where(photos_table.c.id == r.moved_from)
-                    .values(
-                        article_id=w.article_id,
-                        path=f.text,
-                        raw_path=f.raw,
-                        size=f.size,
-                        mtime_ns=f.mtime_ns,
-                        view=w.view,
-                        updated_at=now,
-                    )
-                )
-                moved_ids.add(r.moved_from)
-                summary.moved += 1
-                continue
-            values = dict(
-                article_id=w.article_id,
-                path=f.text,
-                raw_path=f.raw,
-                size=f.size,
-                mtime_ns=f.mtime_ns,
-                hash=r.hash,
-                width=r.width,
-                height=r.height,
-                view=w.view,
-                status="ok",
-                error=None,
-                updated_at=now,
-            )
-            if w.row is None:
-                pid = conn.execute(photos_table.insert().values(added_at=now, **values)).inserted_primary_key[
-                    0
-                ]
-                summary.new += 1
-            else:
-                pid = w.row.id
-                if w.kind == "changed":
-                    # New content: vectors of every model are stale.
-                    conn.execute(vectors_table.delete().where(vectors_table.c.photo_id == pid))
-                    summary.changed += 1
-                else:
-                    summary.reembedded += 1
-                conn.execute(photos_table.update().where(photos_table.c.id == pid).values(**values))
-            vec = vec_of[id(r)]
-            conn.execute(
-                sa.dialects.sqlite.insert(vectors_table)
-                .values(
-                    photo_id=pid, model_id=model_id, dim=int(vec.shape[0]), data=vec.astype("<f4").tobytes()
-                )
-                .on_conflict_do_update(
-                    index_elements=["photo_id", "model_id"],
-                    set_={
-                        "data": sa.literal_column("excluded.data"),
-                        "dim": sa.literal_column("excluded.dim"),
-                    },
-                )
-            )
+def _finite_or_error(results: list[_Result], vectors: np.ndarray) -> None:
+    """A model that returns NaN for a photo (a broken export, bad manifest numbers) must not store it."""
+    bad = ~np.isfinite(vectors).all(axis=1)
+    for i in np.flatnonzero(bad).tolist():
+        results[i].tensor = None
+        results[i].error = PhotoError(
+            "bad_vector", "the model returned an invalid vector (NaN) for this photo"
+        )
 
 
-def catalog_model(catalog: Catalog) -> InstalledModel:
-    """The model this catalog was indexed with: by name when installed, else by its manifest file."""
-    name = catalog.get_setting("model")
-    if name is None:
-        return resolve_model(None)
-    try:
-        return resolve_model(name)
-    except ModelError:
-        path = catalog.get_setting("model_manifest")
-        if path and Path(path).exists():
-            return load_manifest(Path(path))
-        raise
-
-
-def preprocessing(
-    catalog: Catalog, manifest, resize: str | None = None, mirror: bool | None = None
-) -> tuple[str | None, bool]:
-    """(resize override or None, mirror) from explicit choices, else from the catalog's settings."""
-    resize = resize if resize is not None else catalog.get_setting("resize")
-    if resize in ("model", "", manifest.resize):
-        resize = None
-    mirror = bool(catalog.get_setting("mirror", False)) if mirror is None else bool(mirror)
-    return resize, mirror
-
-
-def vector_identity(manifest, resize: str | None, mirror: bool) -> str:
-    """Vectors made with other preprocessing are not comparable: they get their own identity."""
-    mid = manifest.model_id
-    if resize or mirror:
-        mid = f"{mid}|{resize or manifest.resize}{'|mirror' if mirror else ''}"
-    return mid
-
-
-def catalog_model_id(catalog: Catalog, model: InstalledModel) -> str:
-    """The vector identity this catalog's settings give a model (preprocessing variants included)."""
-    return vector_identity(model.manifest, *preprocessing(catalog, model.manifest))
+def _write_batch(catalog: Catalog, batch: list[_Result], vec_of: dict[int, np.ndarray], model_id: str,
+                 moved_ids: set[int], summary: IndexSummary) -> None:  # fmt: skip
+    writes: list[PhotoWrite] = []
+    kinds: list[str] = []
+    for r in batch:
+        w, f = r.work, r.work.found
+        base = dict(article_id=w.article_id, path=f.text, raw_path=f.raw, size=f.size, mtime_ns=f.mtime_ns,
+                    view=w.view, existing_id=w.row.id if w.row else None)  # fmt: skip
+        if r.error is not None:
+            summary.skipped_files.append({"path": f.text, "reason": r.error.reason, "message": str(r.error)})
+            if r.error.reason == "vanished":
+                continue  # nothing on disk to record; an old row is removed with the other deletions
+            writes.append(PhotoWrite(**base, error=f"{r.error.reason}: {r.error}"))
+            kinds.append("new" if w.row is None else "changed")
+        elif r.moved_from is not None and r.moved_from >= 0:
+            writes.append(PhotoWrite(**base, moved_from=r.moved_from))
+            moved_ids.add(r.moved_from)
+            kinds.append("moved")
+        else:
+            writes.append(PhotoWrite(**base, content_changed=w.kind == "changed", hash=r.hash, width=r.width,
+                                     height=r.height, vector=vec_of[id(r)]))  # fmt: skip
+            kinds.append("new" if w.row is None else "changed" if w.kind == "changed" else "reembedded")
+    catalog.write_photos(writes, model_id)
+    for kind in kinds:
+        setattr(summary, kind, getattr(summary, kind) + 1)
 
 
 def embed_files(

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from desktop_app.core import matching
-from desktop_app.core.errors import UserError
+from desktop_app.core.errors import InputError, NoVectors
+from desktop_app.core.files import atomic_writer, check_output_path, write_bytes
 from desktop_app.core.vectors import ArticleVectors
 
 INSPECT_METHODS = ("greedy", "hungarian", "ordered", "centroid", "max")
@@ -35,6 +36,7 @@ class Inspection:
     results: dict[str, matching.MatchResult] = field(default_factory=dict)
     missing_a: list[str] = field(default_factory=list)  # photos without a vector (failed to embed)
     missing_b: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # photo path -> why it has no vector
 
     def to_dict(self) -> dict:
         def pairs(res: matching.MatchResult) -> list[dict]:
@@ -72,7 +74,7 @@ class Inspection:
         }
 
     def write_csv(self, path: Path) -> None:
-        with open(path, "w", newline="", encoding="utf-8") as fh:
+        with atomic_writer(path, "w", newline="", what="matrix CSV") as fh:
             w = csv.writer(fh)
             w.writerow([f"{self.article_a} \\ {self.article_b}", *self.paths_b])
             for path_a, row in zip(self.paths_a, self.matrix):
@@ -91,12 +93,12 @@ def inspect_articles(
     max_matches: int | None = None,
     missing: dict[str, list[str]] | None = None,
 ) -> Inspection:
-    """Compare two catalog articles with every method. Raises UserError when one has no vectors."""
+    """Compare two catalog articles with every method. Raises NoVectors when one has no vectors."""
     missing = missing or {}
     for art in (a, b):
         if art not in av:
             extra = f" ({len(missing.get(art, []))} photos failed to embed)" if missing.get(art) else ""
-            raise UserError(f"Article {art!r} has no embedded photo{extra}, so there is nothing to compare.")
+            raise NoVectors(f"Article {art!r} has no embedded photo{extra}, so there is nothing to compare.")
     ia, ib = av.article_index(a), av.article_index(b)
     ra, rb = av.rows_of(ia), av.rows_of(ib)
     va, vb = av.vectors[ra], av.vectors[rb]
@@ -162,9 +164,10 @@ def render_png(
     """
     from PIL import Image
 
+    check_output_path(out, "matrix picture")
     methods = [m.strip() for m in str(method).split(",") if m.strip()]
     if not methods:
-        raise UserError("Name at least one method to draw.")
+        raise InputError("Name at least one method to draw.")
     panels = [_render_panel(ins, m, photo_root, cell) for m in methods]
     gap = 16
     img = Image.new(
@@ -176,11 +179,9 @@ def render_png(
     for panel in panels:
         img.paste(panel, (x, 0))
         x += panel.width + gap
-    out = Path(out)
     buf = io.BytesIO()
     img.save(buf, format="PNG")
-    out.write_bytes(buf.getvalue())
-    return out
+    return write_bytes(out, buf.getvalue(), what="matrix picture")
 
 
 def _render_panel(ins: Inspection, method: str, photo_root: Path | None, cell: int):
@@ -188,7 +189,7 @@ def _render_panel(ins: Inspection, method: str, photo_root: Path | None, cell: i
 
     res = ins.results.get(method)
     if res is None:
-        raise UserError(f"Unknown method {method!r}; choose from {', '.join(ins.results)}.")
+        raise InputError(f"Unknown method {method!r}; choose from {', '.join(ins.results)}.")
     n_a, n_b = ins.matrix.shape
     head = cell
     legend_h = 64

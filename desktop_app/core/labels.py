@@ -8,6 +8,7 @@ leave-one-out over the labelled articles and reports how accuracy trades against
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -15,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core.catalog import Catalog
-from desktop_app.core.errors import UserError
+from desktop_app.core.errors import InputError, UserError
+from desktop_app.core.files import atomic_writer, check_output_path, read_csv, write_bytes, write_text
 from desktop_app.core.search import SearchIndex
+from desktop_app.core.storage import Catalog
 
 DEFAULT_FIELD = "category"
 
@@ -39,6 +41,17 @@ class Suggestion:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class ReviewData:
+    """What the review queue shows: suggestions for unlabelled articles and the photos it needs."""
+
+    suggestions: list[Suggestion]
+    photos: dict[str, list[str]]  # article -> photo paths (relative to the photo folder), cover first
+    known_labels: list[str]  # every value of the field in the catalog, for completion
+    skipped: set[str] = field(default_factory=set)  # articles whose last decision was a skip
+    labelled: int = 0  # articles with a label in this field
 
 
 @dataclass
@@ -122,20 +135,15 @@ class Suggester:
 
 
 def suggest_unlabelled(
-    catalog: Catalog,
-    index: SearchIndex,
-    field_name: str = DEFAULT_FIELD,
-    k: int = 10,
-    method: str = "greedy",
-    min_confidence: float = 0.0,
-    order: str = "certain",
+    suggester: Suggester, min_confidence: float = 0.0, order: str = "certain"
 ) -> list[Suggestion]:
-    """Suggestions for every article without a label in this field, most certain first (or least)."""
-    labels = {a: d[field_name] for a, d in catalog.labels(field_name).items() if field_name in d}
-    if not labels:
-        raise UserError(f"No article has a '{field_name}' label yet; label a few (or import them) first.")
-    suggester = Suggester(index, labels, k=k, method=method)
-    out = [suggester.suggest(i, min_confidence) for i, a in enumerate(index.av.articles) if a not in labels]
+    """Suggestions for every article without a label in the suggester's field, most certain first (or least)."""
+    labels = suggester.labels
+    out = [
+        suggester.suggest(i, min_confidence)
+        for i, a in enumerate(suggester.index.av.articles)
+        if a not in labels
+    ]
     out.sort(key=lambda s: (-s.confidence, s.article) if order == "certain" else (s.confidence, s.article))
     return out
 
@@ -188,6 +196,8 @@ def evaluate_labels(
     method: str = "greedy",
     target: float = 0.95,
     groups: dict[str, str] | None = None,
+    threshold: float | None = None,
+    max_matches: int | None = None,
 ) -> LabelEvaluation:
     """Leave-one-out: suggest each labelled article's label from all the other labelled articles.
 
@@ -198,7 +208,7 @@ def evaluate_labels(
     present = [i for i, a in enumerate(index.av.articles) if a in labels]
     if len(present) < 2:
         raise UserError(f"Leave-one-out needs at least two articles with a '{field_name}' label.")
-    suggester = Suggester(index, labels, k=k, method=method)
+    suggester = Suggester(index, labels, k=k, method=method, threshold=threshold, max_matches=max_matches)
     members: dict[str, list[int]] = defaultdict(list)
     for i, a in enumerate(index.av.articles):
         if groups and a in groups:
@@ -295,10 +305,9 @@ def plot_curve(ev: LabelEvaluation, path: Path, size: tuple[int, int] = (640, 42
     )
     d.text((left + pw // 2 - 30, h - 22), "coverage", fill="#111")
     d.text((6, top - 16), "accuracy", fill="#111")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path)
-    return path
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return write_bytes(path, buf.getvalue(), what="plot")
 
 
 # ----------------------------------------------------------------------- import / export
@@ -347,22 +356,16 @@ def plan_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEFAU
     column, so a catalogue manifest imports as it is. Manifests list one row per photo: an article's rows
     collapse into one label (the last row wins) instead of logging one undoable event per photo.
     """
-    try:
-        fh = open(csv_path, newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise UserError(f"Cannot read {csv_path}: {exc.strerror or exc}") from exc
-    with fh:
-        reader = csv.DictReader(fh)
-        cols = set(reader.fieldnames or [])
-        label_col = "label" if "label" in cols else default_field if default_field in cols else None
-        if label_col is None or not ({"article", "path"} & cols):
-            raise UserError(
-                f"{csv_path} needs a 'label' (or '{default_field}') column and an 'article' or "
-                f"'path' column (it has: {', '.join(sorted(cols)) or 'no header'})."
-            )
-        # `field` names the field of each row only in the generic layout; in a manifest the column is the field
-        field_col = "field" if label_col == "label" else None
-        rows = list(reader)
+    header, rows = read_csv(csv_path, "labels file")
+    cols = set(header)
+    label_col = "label" if "label" in cols else default_field if default_field in cols else None
+    if label_col is None or not ({"article", "path"} & cols):
+        raise InputError(
+            f"{csv_path} needs a 'label' (or '{default_field}') column and an 'article' or "
+            f"'path' column (it has: {', '.join(sorted(cols)) or 'no header'})."
+        )
+    # `field` names the field of each row only in the generic layout; in a manifest the column is the field
+    field_col = "field" if label_col == "label" else None
     articles = set(catalog.article_keys())
     by_path = {r.path: r.article for r in catalog.photo_rows()}
     chosen: dict[tuple[str, str], str] = {}
@@ -395,19 +398,30 @@ def import_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEF
     return ImportReport(len(plan.items), plan.unknown, plan.skipped_rows)
 
 
-def export_labels(catalog: Catalog, path: Path, fmt: str | None = None) -> int:
-    rows = catalog.labels_with_source()
+# Characters that make a spreadsheet treat a cell as a formula (OWASP's list for CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A cell that a spreadsheet shows as text: a leading formula character gets a quote in front."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def export_labels(catalog: Catalog, path: Path, fmt: str | None = None, raw: bool = False) -> int:
+    """Write every label as CSV (cells safe for spreadsheets unless raw) or JSON; the old file survives any failure."""
     fmt = fmt or Path(path).suffix.lstrip(".").lower() or "csv"
+    if fmt not in ("csv", "json"):
+        raise InputError(f"Unknown export format {fmt!r}; use csv or json.")
+    check_output_path(path, "labels export")
+    rows = catalog.labels_with_source()
     if fmt == "json":
-        Path(path).write_text(json.dumps(rows, indent=2), encoding="utf-8")
-    elif fmt == "csv":
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["article", "field", "label", "source"])
-            writer.writeheader()
-            for r in rows:
-                writer.writerow(
-                    {"article": r["article"], "field": r["field"], "label": r["value"], "source": r["source"]}
-                )
-    else:
-        raise UserError(f"Unknown export format {fmt!r}; use csv or json.")
+        write_text(path, json.dumps(rows, indent=2), what="labels export")
+        return len(rows)
+    cell = (lambda v: v) if raw else spreadsheet_safe
+    with atomic_writer(path, "w", newline="", what="labels export") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["article", "field", "label", "source"])
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({"article": cell(r["article"]), "field": cell(r["field"]), "label": cell(r["value"]),
+                             "source": r["source"]})  # fmt: skip
     return len(rows)

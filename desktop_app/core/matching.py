@@ -35,10 +35,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 METHODS: tuple[str, ...] = ("greedy", "hungarian", "ordered", "centroid", "max")
-PAIR_METHODS: tuple[str, ...] = ("greedy", "hungarian", "ordered")
+PAIR_METHODS: tuple[str, ...] = ("greedy", "hungarian", "ordered")  # the methods that s and m apply to
+# The methods named for curators (the app's method menu).
+METHOD_LABELS = {
+    "greedy": "Greedy pairs",
+    "hungarian": "Best assignment (Hungarian)",
+    "ordered": "Same view only",
+    "centroid": "Average photo (centroid)",
+    "max": "Best single pair",
+}
 
 BELOW_THRESHOLD = "below_threshold"
 BEYOND_M = "beyond_m"
@@ -201,6 +208,8 @@ def hungarian(S: np.ndarray, threshold: float | None = None, max_matches: int | 
     S = _as_matrix(S)
     if S.size == 0:
         return _empty("hungarian", threshold, max_matches)
+    from scipy.optimize import linear_sum_assignment  # SciPy costs half a second to import: only here
+
     r, c = linear_sum_assignment(S.astype(np.float64), maximize=True)
     sims = S[r, c].astype(np.float64)
     # Report the most similar pairs first, so the m cut and the inspector read the same way as greedy.

@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from desktop_app.core.device import gpu_in_use
 from desktop_app.core.errors import ModelError
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "bundled"
@@ -165,26 +166,13 @@ CLIP_DEFAULT_ORDER = {
 }
 
 
-def _gpu_in_use(device: str | None) -> bool:
-    """Whether the encoder would really run on an NVIDIA GPU for this device setting."""
-    if device == "cpu":
-        return False
-    try:
-        import onnxruntime as ort
-
-        from desktop_app.core.encoder import _cuda_usable  # late: encoder imports this module
-    except ImportError:
-        return False
-    return "CUDAExecutionProvider" in ort.get_available_providers() and _cuda_usable()
-
-
 def default_model(device: str | None = None) -> InstalledModel:
     """CLIP ViT-B/32 in the variant that suits `device` (auto/cpu/cuda/tensorrt) when one is installed,
     otherwise the bundled offline model; the returned manifest names the model and its precision."""
     models = installed_models()
     usable = {m.manifest.name: m for m in models if m.onnx_path.exists()}
     if any(name in usable for name in CLIP_DEFAULT_ORDER["cpu"]):  # only then is the GPU probe worth it
-        for name in CLIP_DEFAULT_ORDER["gpu" if _gpu_in_use(device) else "cpu"]:
+        for name in CLIP_DEFAULT_ORDER["gpu" if gpu_in_use(device) else "cpu"]:
             if name in usable:
                 return usable[name]
     for model in models:
@@ -196,3 +184,28 @@ def default_model(device: str | None = None) -> InstalledModel:
         "No model is installed and the bundled model is missing; reinstall Lookalike "
         "(the package ships desktop_app/bundled/efficientnet-lite0-imagenet.onnx)."
     )
+
+
+# ============================================================================ a catalog's model
+
+
+def catalog_model(model: str | None, manifest_path: str | None) -> InstalledModel:
+    """The model a catalog was indexed with: by name when installed, else by its manifest file."""
+    if model is None:
+        return resolve_model(None)
+    try:
+        return resolve_model(model)
+    except ModelError:
+        if manifest_path and Path(manifest_path).exists():
+            return load_manifest(Path(manifest_path))
+        raise
+
+
+def vector_identity(manifest: ModelManifest, resize: str | None, mirror: bool) -> str:
+    """The identity stored with every vector: vectors made with other preprocessing are not comparable."""
+    if resize == manifest.resize:
+        resize = None
+    mid = manifest.model_id
+    if resize or mirror:
+        mid = f"{mid}|{resize or manifest.resize}{'|mirror' if mirror else ''}"
+    return mid

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from desktop_app.core.errors import UserError
+from desktop_app.core.errors import InputError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
 HEIF_SUFFIXES = {".heic", ".heif", ".avif"}
@@ -54,22 +55,65 @@ class FoundFile:
         return os.fsencode(self.rel)
 
 
-def walk_photos(root: Path, should_cancel: Callable[[], bool] | None = None) -> Iterator[FoundFile]:
-    """All image files under root, recursively, following directory symlinks once (no loops).
+_SPECIAL = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def special_kind(mode: int) -> str | None:
+    """What a file that is not a regular file is ("a named pipe (FIFO)", ...), or None for a regular one."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, name in _SPECIAL:
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+@dataclass
+class ScanProblem:
+    """Something under the photo folder that could not be looked at: a folder or a special file."""
+
+    path: str  # relative, printable
+    reason: str  # "unreadable_folder" or "not_a_file"
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "reason": self.reason, "message": self.message}
+
+
+def walk_photos(
+    root: Path,
+    should_cancel: Callable[[], bool] | None = None,
+    problems: list[ScanProblem] | None = None,
+) -> Iterator[FoundFile]:
+    """All regular image files under root, recursively, following directory symlinks once (no loops).
 
     Hidden files and folders (dot-names) are skipped: they are thumbnails caches, OS metadata and the like.
+    Folders that cannot be listed and image-named files that are not regular files (FIFOs, devices,
+    sockets: opening one could block forever) are reported to `problems` and skipped.
     """
     root = Path(root)
     suffixes = image_suffixes()
     seen_dirs: set[tuple[int, int]] = set()
     stack = [root]
+
+    def problem(path: str, reason: str, message: str) -> None:
+        if problems is not None:
+            problems.append(ScanProblem(path_text(path), reason, message))
+
     while stack:
         if should_cancel and should_cancel():
             return
         folder = stack.pop()
+        rel_folder = os.path.relpath(folder, root).replace(os.sep, "/")
         try:
             st = folder.stat()
-        except OSError:
+        except OSError as exc:
+            problem(rel_folder, "unreadable_folder", f"cannot be read: {exc.strerror or exc}")
             continue
         key = (st.st_dev, st.st_ino)
         if key in seen_dirs:
@@ -77,7 +121,8 @@ def walk_photos(root: Path, should_cancel: Callable[[], bool] | None = None) -> 
         seen_dirs.add(key)
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:
+        except OSError as exc:
+            problem(rel_folder, "unreadable_folder", f"cannot be listed: {exc.strerror or exc}")
             continue
         subdirs = []
         for entry in entries:
@@ -93,8 +138,36 @@ def walk_photos(root: Path, should_cancel: Callable[[], bool] | None = None) -> 
             except OSError:
                 continue  # dangling symlink or vanished: nothing to index
             rel = os.path.relpath(entry.path, root).replace(os.sep, "/")
+            kind = special_kind(est.st_mode)
+            if kind is not None:
+                problem(rel, "not_a_file", f"is {kind}, not a photo file")
+                continue
             yield FoundFile(rel, est.st_size, est.st_mtime_ns)
         stack.extend(reversed(subdirs))
+
+
+@dataclass
+class ScanResult:
+    files: list[FoundFile]
+    problems: list[ScanProblem]
+    cancelled: bool = False
+
+    @property
+    def unreadable_folders(self) -> list[str]:
+        return [p.path for p in self.problems if p.reason == "unreadable_folder"]
+
+    def unseen(self, path: str) -> bool:
+        """Whether a stored photo lies in a folder this scan could not read (so it may still exist)."""
+        for folder in self.unreadable_folders:
+            if folder in ("", ".") or path == folder or path.startswith(folder + "/"):
+                return True
+        return False
+
+
+def scan_folder(root: Path, should_cancel: Callable[[], bool] | None = None) -> ScanResult:
+    problems: list[ScanProblem] = []
+    files = list(walk_photos(root, should_cancel, problems))
+    return ScanResult(files, problems, bool(should_cancel and should_cancel()))
 
 
 # ---------------------------------------------------------------- grouping
@@ -111,11 +184,11 @@ class GroupingRule:
 
     def __post_init__(self) -> None:
         if self.kind not in ("folder", "pattern"):
-            raise UserError(f"Unknown grouping rule {self.kind!r}; use 'folder' or 'pattern'.")
+            raise InputError(f"Unknown grouping rule {self.kind!r}; use 'folder' or 'pattern'.")
         if self.kind == "pattern":
             compiled = compile_pattern(self.pattern or "")
             if "article" not in compiled.groupindex:
-                raise UserError(
+                raise InputError(
                     "The file-name pattern needs a named group 'article', e.g. (?P<article>[^_]+)."
                 )
 
@@ -136,7 +209,7 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern)
     except re.error as exc:
-        raise UserError(f"The file-name pattern is not a valid regular expression: {exc}") from exc
+        raise InputError(f"The file-name pattern is not a valid regular expression: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -174,3 +247,77 @@ def preview_grouping(root: Path, rule: GroupingRule, limit: int = 200) -> list[t
         if len(out) >= limit:
             break
     return out
+
+
+# View tags that name the photo a product is shown by: the article's cover when it has one.
+COVER_VIEWS = ("main", "front", "1", "a")
+
+
+def cover_position(views: list[str | None]) -> int:
+    """Which of an article's photos (in path order, with their view tags) is its cover.
+
+    The first photo whose view is main/front/1/a; else the first without a view tag; else the first.
+    """
+    for i, v in enumerate(views):
+        if v is not None and v.lower() in COVER_VIEWS:
+            return i
+    for i, v in enumerate(views):
+        if v is None:
+            return i
+    return 0
+
+
+# ---------------------------------------------------------------- advice
+
+KNOWN_PATTERNS = {"magento": MAGENTO_PATTERN}  # names for --pattern
+
+
+def suggest_rule(items: list[tuple[str, Grouped]]) -> GroupingRule:
+    """File-name grouping when names look like <article>_<view> and that grouping makes sense, else folders.
+
+    items: (relative path, grouping under the Magento pattern) of the first files of a folder.
+    "Makes sense": most names carry a view, several photos share an article, and an article's photos sit
+    in one folder. The last test rejects names like IMG_0001.jpg spread over per-article folders, which
+    the pattern would lump into one article "IMG".
+    """
+    if not items:
+        return GroupingRule("folder")
+    with_view = sum(1 for _, g in items if g.view)
+    folders: dict[str, set[str]] = {}
+    for path, g in items:
+        folders.setdefault(g.article, set()).add(path.rsplit("/", 1)[0] if "/" in path else "")
+    articles = len(folders)
+    one_folder = sum(1 for f in folders.values() if len(f) == 1)
+    if with_view >= 0.5 * len(items) and articles < len(items) and one_folder >= 0.9 * articles:
+        return GroupingRule("pattern", MAGENTO_PATTERN)
+    return GroupingRule("folder")
+
+
+# An article is a product's photos: a few angles. Folders holding more than this many photos on average
+# are shelves of many products, not articles.
+PLAUSIBLE_PHOTOS_PER_ARTICLE = 12
+
+
+def grouping_advice(files: list[FoundFile], rule: GroupingRule, root_name: str = "photos") -> str | None:
+    """A hint when the grouping gives implausible articles and a known file-name pattern fits, else None."""
+    if rule.kind != "folder" or not files:
+        return None
+    grouper = Grouper(rule, root_name)
+    by_folder: dict[str, int] = {}
+    for f in files:
+        art = grouper(f.rel).article
+        by_folder[art] = by_folder.get(art, 0) + 1
+    mean = len(files) / len(by_folder)
+    if mean <= PLAUSIBLE_PHOTOS_PER_ARTICLE:
+        return None
+    sample = files[:2000]
+    magento = Grouper(GroupingRule("pattern", MAGENTO_PATTERN), root_name)
+    items = [(f.text, magento(f.rel)) for f in sample]
+    if suggest_rule(items).kind != "pattern":
+        return None
+    n_articles = len({g.article for _, g in items})
+    return (
+        f"Grouping by folder gives {len(by_folder)} articles of about {mean:.0f} photos each, which looks like "
+        f"folders of many products. The file names look like <article>_<view>.jpg (about "
+        f"{len(items) / max(n_articles, 1):.1f} photos per article): index again with --pattern magento."
+    )

@@ -20,14 +20,14 @@ per distinct count (several times faster than `np.maximum.reduceat`, which pays 
   greedy, like `matching.ordered`) need the bound.
 
 A candidate stage can come first (mode "candidates"): the nearest catalog photos of each query photo
-(usearch when importable, else a chunked numpy product with argpartition), whose articles are then scored
+(a chunked numpy product with argpartition), whose articles are then scored
 exactly. That stage is approximate; `candidate_recall` measures what it loses against the exhaustive search
 (mode "exact"). Mode "auto" is exhaustive up to `candidate_stage_above` articles (20,000) and uses the
 candidate stage beyond, or whenever the exhaustive similarity matrix would exceed `exact_memory_limit`
 bytes, except under a narrow filter (fewer than a quarter of the articles allowed), where scoring just
 the allowed articles is exact and cheaper. Measured on 25,000 synthetic articles: the numpy stage reads
 every vector like the exhaustive search, so it costs about the same time (recall@10 1.000 there); its
-gain is memory, and speed once usearch is installed and its index built (`prepare(ann=True)`).
+gain is memory.
 
 Scores, edge cases and tie rules follow `desktop_app.core.matching`; equal scores are ordered by article
 index, so results are deterministic.
@@ -356,14 +356,6 @@ def _refine(
     return top_ids, top_scores, int(all_ids.size)
 
 
-def _try_usearch() -> Any:
-    try:
-        from usearch.index import Index  # type: ignore[import-not-found]
-    except Exception:  # noqa: BLE001 - any import problem just means "use numpy"
-        return None
-    return Index
-
-
 class SearchIndex:
     """Search over one `ArticleVectors`; caches what does not depend on the query."""
 
@@ -372,21 +364,16 @@ class SearchIndex:
         vectors: ArticleVectors,
         *,
         candidate_stage_above: int = 20_000,
-        ann: str = "auto",
         exact_memory_limit: int = 1 << 29,
     ) -> None:
         """`candidate_stage_above`: in mode "auto", larger catalogs use the candidate stage.
 
-        `ann`: "auto" (usearch when importable, else numpy), "usearch" or "numpy" for that stage.
         `exact_memory_limit`: bytes the exhaustive [query photos x catalog photos] matrix may take (it
         exists twice briefly) before mode "auto" switches to the candidate stage, which needs far less.
         """
-        if ann not in ("auto", "usearch", "numpy"):
-            raise ValueError("ann must be 'auto', 'usearch' or 'numpy'.")
         self.av = vectors
         self.candidate_stage_above = candidate_stage_above
         self.exact_memory_limit = exact_memory_limit
-        self.ann = ann
         V = vectors.vectors
         if V.dtype != np.float32 or not V.flags.c_contiguous:
             V = np.ascontiguousarray(V, dtype=np.float32)
@@ -398,7 +385,6 @@ class SearchIndex:
         self._view_codes: np.ndarray | None = None
         self._view_vocab: dict[str, int] = {}
         self._masks: dict[tuple[str, str], np.ndarray] = {}
-        self._usearch: Any = None
         self._layout: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._layout_codes: np.ndarray | None = None
         # Size of the first exactly scored shortlist (None: per-method default); tests set 1 so that the
@@ -457,16 +443,19 @@ class SearchIndex:
         local = (np.cumsum(sizes) - sizes).astype(np.int64)
         return np.repeat(self.offsets[arts] - local, sizes) + np.arange(int(sizes.sum()), dtype=np.int64)
 
-    def prepare(self, methods: Iterable[str] = matching.METHODS, ann: bool = False) -> None:
-        """Build caches ahead of the first query (layout, centroids, views, optionally the usearch index)."""
+    def prepare(self, methods: Iterable[str] = matching.METHODS) -> None:
+        """Build caches ahead of the first query (layout, centroids, views)."""
         methods = tuple(methods)
         self.layout()
         if "centroid" in methods:
             _ = self.centroids
         if "ordered" in methods:
             _ = self.view_codes
-        if ann:
-            self._ann_index()
+
+    def set_labels(self, labels: Sequence[dict[str, str]]) -> None:
+        """Labels changed in the catalog: use these (one dict per article) for results and label filters."""
+        self.av.labels = list(labels)
+        self._masks = {k: v for k, v in self._masks.items() if not k[0].startswith("label:")}
 
     # ----- filters -----------------------------------------------------------------------------------
 
@@ -576,16 +565,6 @@ class SearchIndex:
 
     # ----- candidate stage ----------------------------------------------------------------------------
 
-    def _ann_index(self) -> Any:
-        if self._usearch is None:
-            Index = _try_usearch()
-            if Index is None:
-                raise UserError("usearch is not installed; use ann='numpy'.")
-            index = Index(ndim=self.V.shape[1], metric="ip", dtype="f32")
-            index.add(np.arange(self.V.shape[0], dtype=np.uint64), self.V)
-            self._usearch = index
-        return self._usearch
-
     def _auto_candidates(self, method: str, qry: _Query) -> bool:
         """Whether mode "auto" runs the candidate stage for this query (see the module docstring)."""
         if method == "centroid":
@@ -594,25 +573,13 @@ class SearchIndex:
             return True
         return qry.vectors.shape[0] * self.V.shape[0] * 4 > self.exact_memory_limit
 
-    def _use_usearch(self) -> bool:
-        if self.ann == "numpy":
-            return False
-        if self.ann == "usearch":
-            return True
-        return self._usearch is not None or _try_usearch() is not None
-
     def knn_rows(self, qv: np.ndarray, per_photo: int) -> np.ndarray:
         """The `per_photo` catalog rows nearest to each query vector (union, sorted, unique)."""
         P = self.V.shape[0]
         per_photo = min(per_photo, P)
         if per_photo <= 0:
             return np.zeros(0, dtype=np.int64)
-        if self._use_usearch():
-            found = self._ann_index().search(qv, per_photo)
-            keys = np.atleast_2d(np.asarray(found.keys)).astype(np.int64, copy=False)
-            keys = keys[(keys >= 0) & (keys < P)]
-            return np.unique(keys)
-        # Numpy: chunked product, keeping only the best `per_photo` rows of each query photo so far, so
+        # A chunked product, keeping only the best `per_photo` rows of each query photo so far, so
         # memory stays at one block plus the shortlist however large the catalog is.
         qT = np.ascontiguousarray(qv.T)
         block_rows = max(1 << 16, per_photo)

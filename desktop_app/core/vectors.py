@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from desktop_app.core.scan import cover_position
+
 
 @dataclass
 class ArticleVectors:
@@ -37,6 +39,7 @@ class ArticleVectors:
             self.labels = [{} for _ in self.articles]
         self.article_of_row = np.repeat(np.arange(len(self.articles), dtype=np.int64), np.diff(self.offsets))
         self._index = {a: i for i, a in enumerate(self.articles)}
+        self._row_of_photo: dict[int, int] | None = None
 
     @property
     def n_articles(self) -> int:
@@ -59,6 +62,17 @@ class ArticleVectors:
             return self._index[article]
         except KeyError:
             raise KeyError(f"Article {article!r} has no embedded photos in this catalog.") from None
+
+    def row_of_photo(self, photo_id: int) -> int | None:
+        """The row of a catalog photo id, or None when it has no vector here."""
+        if self._row_of_photo is None:
+            self._row_of_photo = {int(p): i for i, p in enumerate(self.photo_ids.tolist())}
+        return self._row_of_photo.get(int(photo_id))
+
+    def cover_row(self, a: int) -> int:
+        """The row of article a's cover photo (see `scan.cover_position`)."""
+        rows = self.rows_of(a)
+        return rows.start + cover_position(self.views[rows])
 
     def rows_of(self, a: int) -> slice:
         return slice(int(self.offsets[a]), int(self.offsets[a + 1]))

@@ -1,9 +1,7 @@
 """`lookalike models ...`: list, fetch, import, export and remove embedding models.
 
-`add_models_parser(subparsers)` registers the `models` subcommand on the main parser; each leaf sets
-`handler` (args -> exit code), the convention of desktop_app/cli.py. Handlers print text, or JSON on stdout
-with --json, and turn a UserError into a one-line message and exit code 2 themselves, so they behave the same
-when called from another front end.
+`register(subparsers)` adds the `models` subcommand; each leaf sets `handler` (args -> exit code), the
+convention of the `desktop_app.cli` package. Handlers print text, or JSON on stdout with --json.
 """
 
 from __future__ import annotations
@@ -13,19 +11,18 @@ import json
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from desktop_app.core.errors import UserError
+from desktop_app.core.settings import DEVICES
 
-EXPORT_SCRIPT = Path(__file__).resolve().parent.parent / "models" / "export_clip.py"
-DEVICES = ("auto", "cpu", "cuda", "tensorrt")
+EXPORT_SCRIPT = Path(__file__).resolve().parents[2] / "models" / "export_clip.py"
 
 
-def add_models_parser(subparsers) -> argparse.ArgumentParser:
+def register(subparsers) -> argparse.ArgumentParser:
     """Register `models` with its subcommands on an argparse subparsers object; returns the `models` parser."""
     models = subparsers.add_parser("models", help="list, fetch, import, export or remove embedding models")
-    models.set_defaults(handler=_guarded(_cmd_list), json=False, device="auto")
+    models.set_defaults(handler=_cmd_list, json=False, device="auto")
     sub = models.add_subparsers(dest="models_command")
 
     p = sub.add_parser(
@@ -33,7 +30,7 @@ def add_models_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--device", default="auto", choices=DEVICES, help="device the default is chosen for")
     _add_json(p)
-    p.set_defaults(handler=_guarded(_cmd_list))
+    p.set_defaults(handler=_cmd_list)
 
     p = sub.add_parser("fetch", help="download a known model (resumes a cut download, checks its sha256)")
     p.add_argument("name", help="a known model, e.g. clip-vit-b32-int8 (see `lookalike models list`)")
@@ -44,7 +41,7 @@ def add_models_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="download again even if installed")
     p.add_argument("--no-progress", action="store_true")
     _add_json(p)
-    p.set_defaults(handler=_guarded(_cmd_fetch))
+    p.set_defaults(handler=_cmd_fetch)
 
     p = sub.add_parser("import", help="install an ONNX file from disk (no network needed)")
     p.add_argument("file", type=Path, help="the .onnx file")
@@ -57,7 +54,7 @@ def add_models_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--name", help="install under this name")
     p.add_argument("--force", action="store_true", help="replace a different model of the same name")
     _add_json(p)
-    p.set_defaults(handler=_guarded(_cmd_import))
+    p.set_defaults(handler=_cmd_import)
 
     p = sub.add_parser(
         "export", help="export a CLIP checkpoint to ONNX and install it (needs the [export] extra)"
@@ -74,33 +71,17 @@ def add_models_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--licence", help="licence to record in the manifest")
     p.add_argument("--force", action="store_true", help="replace a model of the same name")
     _add_json(p)
-    p.set_defaults(handler=_guarded(_cmd_export))
+    p.set_defaults(handler=_cmd_export)
 
     p = sub.add_parser("remove", help="delete an installed model (not the bundled one)")
     p.add_argument("name")
     _add_json(p)
-    p.set_defaults(handler=_guarded(_cmd_remove))
+    p.set_defaults(handler=_cmd_remove)
     return models
 
 
 def _add_json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
-
-
-def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return int(fn(args) or 0)
-        except UserError as exc:
-            message = " ".join(str(exc).split())  # one line, whatever the message holds
-            if getattr(args, "json", False):
-                print(json.dumps({"error": message}))
-            print(f"lookalike: {message}", file=sys.stderr)
-            return 2
-
-    run.__name__ = fn.__name__
-    run.__doc__ = fn.__doc__
-    return run
 
 
 def _size(n: int | None) -> str:
@@ -302,15 +283,3 @@ def _cmd_remove(args: argparse.Namespace) -> int:
             "again (or a re-index with another) to search new photos."
         )
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m desktop_app.cli_models ...`: the models commands on their own."""
-    parser = argparse.ArgumentParser(prog="lookalike")
-    add_models_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.handler(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,7 @@
 """Carrying failures out of child processes (indexing, search) without pickling arbitrary exceptions.
 
-No Qt here: the children import this module too.
+A user error comes back as the same kind of `core.errors` error with its message; anything else comes back
+as a `ChildError` that carries the child's traceback, so a bug is reported as a bug.
 """
 
 from __future__ import annotations

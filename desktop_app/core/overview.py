@@ -1,8 +1,8 @@
-"""What the window shows of one catalog, gathered off the UI thread in one go.
+"""A catalog at a glance: its articles as browsing columns, counts, settings, model and index state.
 
-`load_snapshot` runs in a worker: it opens the catalog, reads the article overview, counts and settings,
-works out the model and the index state, and precomputes the sort orders and filter text of the grid so
-the UI thread only swaps a finished object in. Plain Python: no Qt here.
+`load_snapshot` runs in a worker of the app: it reads the article overview, counts and settings through the
+engine, works out the model and the index state, and precomputes the sort orders and filter text of the
+grid so the UI thread only swaps a finished object in.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core.catalog import Catalog
-from desktop_app.core.errors import ModelError, UserError
-from desktop_app.core.indexer import catalog_model, catalog_model_id
+from desktop_app.core.engine import Engine
+from desktop_app.core.errors import ModelError
 from desktop_app.core.models import InstalledModel
+from desktop_app.core.settings import CatalogSettings
+from desktop_app.core.storage import Catalog
 
 SORT_KEYS = ("name", "folder", "label", "added")
 SORT_LABELS = {"name": "Name", "folder": "Folder", "label": "Label", "added": "Date added"}
@@ -94,10 +95,10 @@ class Articles:
 
 @dataclass
 class Snapshot:
-    catalog: Catalog
+    engine: Engine
     articles: Articles
     counts: dict
-    settings: dict
+    settings: CatalogSettings
     last_run: dict | None
     photo_root: Path | None
     root_ok: bool
@@ -108,7 +109,11 @@ class Snapshot:
 
     @property
     def path(self) -> Path:
-        return self.catalog.path
+        return self.engine.path
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.engine.catalog
 
     @property
     def embedded(self) -> int:
@@ -123,7 +128,7 @@ class Snapshot:
         if total == 0:
             return "not indexed", "No photos are indexed yet: use Update index."
         status = (self.last_run or {}).get("status")
-        if status == "running":
+        if status in ("running", "interrupted"):
             # A run that never finished: the app or machine stopped while it worked.
             return "interrupted", "The last index run did not finish; Update index resumes it."
         if status == "cancelled":
@@ -139,38 +144,22 @@ class Snapshot:
         return self.photo_root / rel if self.photo_root is not None and rel else None
 
 
-def open_catalog(path: Path, create: bool = False) -> Catalog:
-    return Catalog(Path(path), create=create)
-
-
-def load_snapshot(catalog: Catalog) -> Snapshot:
+def load_snapshot(engine: Engine) -> Snapshot:
     """Everything the window needs about a catalog. Runs in a worker; raises UserError subclasses."""
     t0 = time.perf_counter()
-    settings = catalog.settings()
+    settings = engine.settings()
+    catalog = engine.catalog
     rows = catalog.articles_overview()
     counts = catalog.counts()
     last = catalog.last_run()
-    root = Path(settings["photo_root"]) if settings.get("photo_root") else None
+    root = Path(settings.photo_root) if settings.photo_root else None
     root_ok = bool(root is not None and root.is_dir() and os.access(root, os.R_OK | os.X_OK))
     model = model_id = model_error = None
     try:
-        model = catalog_model(catalog)
-        model_id = catalog_model_id(catalog, model)
+        model = engine.model()
+        model_id = engine.model_id()
     except ModelError as exc:
         model_error = str(exc)
-    except UserError as exc:  # pragma: no cover - any other core complaint about the model
-        model_error = str(exc)
     articles = Articles.from_overview(rows)
-    return Snapshot(
-        catalog,
-        articles,
-        counts,
-        settings,
-        last,
-        root,
-        root_ok,
-        model,
-        model_id,
-        model_error,
-        round(time.perf_counter() - t0, 3),
-    )
+    return Snapshot(engine, articles, counts, settings, last, root, root_ok, model, model_id, model_error,
+                    round(time.perf_counter() - t0, 3))  # fmt: skip

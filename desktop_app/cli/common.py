@@ -1,0 +1,162 @@
+"""What every subcommand of `lookalike` shares: option types that check their values, opening the engine,
+printing text safely and JSON exactly, and progress bars on a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from desktop_app.core.matching import METHODS
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: `lookalike similar: --top must be 1 or more (got 0)`, exit 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+# ============================================================================ option types
+
+
+def positive_int(name: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number (got {text!r})") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be 1 or more (got {value})")
+        return value
+
+    parse.__name__ = name
+    return parse
+
+
+def fraction(name: str, lo: float = 0.0, hi: float = 1.0) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number (got {text!r})") from None
+        if not math.isfinite(value) or not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{name} must be between {lo:g} and {hi:g} (got {text})")
+        return value
+
+    parse.__name__ = name
+    return parse
+
+
+def max_matches(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--max-matches must be a whole number (got {text!r})") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"--max-matches must be 1 or more (got {value}); leave it out to count every pair"
+        )
+    return value
+
+
+def add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", metavar="CATALOG", help="the catalog file (default: the catalog used last)")
+
+
+def add_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout (default: text)")
+
+
+def method_list(text: str) -> str:
+    """One method or several separated by commas, each a known one."""
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    bad = [m for m in names if m not in METHODS]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(
+            f"unknown method {', '.join(bad) or text!r}; choose from {', '.join(METHODS)}"
+        )
+    return ",".join(names)
+
+
+def add_search_options(p: argparse.ArgumentParser, method: bool = True) -> None:
+    """--method, --threshold, --max-matches, each defaulting to the catalog's stored setting."""
+    if method:
+        p.add_argument("--method", choices=METHODS, help="how articles are compared (default: the catalog's "
+                       "setting, greedy unless `lookalike tune` or the app chose another)")  # fmt: skip
+    p.add_argument("--threshold", type=fraction("--threshold", -1.0, 1.0), metavar="S",
+                   help="s: matched photo pairs below this cosine similarity are left out (default: the "
+                   "catalog's setting, none unless tuned)")  # fmt: skip
+    p.add_argument("--max-matches", type=max_matches, metavar="M",
+                   help="m: only the M best pairs count (default: the catalog's setting, all pairs unless "
+                   "tuned)")  # fmt: skip
+
+
+def search_params(engine, args: argparse.Namespace):
+    """The catalog's stored search settings with the options given on the command line."""
+    return engine.search_settings(getattr(args, "method", None), getattr(args, "threshold", None),
+                                  getattr(args, "max_matches", None), getattr(args, "top", None))  # fmt: skip
+
+
+# ============================================================================ engine
+
+
+def open_engine(args: argparse.Namespace, create: bool = False):
+    from desktop_app.core.engine import Engine, resolve_db
+
+    return Engine.open(resolve_db(getattr(args, "db", None)), create=create)
+
+
+# ============================================================================ output
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def safe(value: Any) -> str:
+    """Text for a terminal: control characters (escape sequences in a file name or label) are shown as
+    \\xNN, never sent raw. JSON output stays exact."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+
+
+def emit_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str, allow_nan=False))
+
+
+def num(x: float) -> float | None:
+    return round(float(x), 4) if math.isfinite(x) else None
+
+
+class Bar:
+    """A tqdm progress bar on stderr when it is a terminal and the output is not JSON; else nothing."""
+
+    def __init__(self, enabled: bool, unit: str, desc: str) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.unit, self.desc = unit, desc
+        self._bar = None
+
+    def update(self, done: int, total: int, note: str = "") -> None:
+        if not self.enabled or total <= 0:
+            return
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit=self.unit, desc=self.desc, file=sys.stderr, leave=False)
+        self._bar.total = total
+        self._bar.n = done
+        if note:
+            self._bar.set_postfix_str(note[:40], refresh=False)
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def output_path(text: str) -> Path:
+    return Path(text).expanduser()

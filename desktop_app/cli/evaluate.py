@@ -1,0 +1,95 @@
+"""`lookalike evaluate` and `lookalike tune`: measure search quality, and store the best settings."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from desktop_app.cli.common import Bar, add_db, add_json, emit_json, open_engine, positive_int
+from desktop_app.core.matching import METHODS
+
+
+def register(sub) -> None:
+    for name, text, description in [
+        ("evaluate", "measure search quality per method (Recall@K, mAP)",
+         "Recall@1/5/10 and mAP of each method, and of single-photo queries, on a groups file (relevant = "
+         "another article of the same group) or by splitting articles into halves that must find each other."),
+        ("tune", "grid over method, s and m; store the best as the catalog's search settings",
+         "Evaluates greedy, Hungarian and ordered over s in {off, 0.3, 0.5, 0.6, 0.7} and m in {all, 1, 2, 3}, "
+         "plus centroid and best pair, and stores the best (by mAP, then R@1) as the catalog's search "
+         "settings, which `similar`, `labels` and the app then use."),
+    ]:  # fmt: skip
+        p = sub.add_parser(name, help=text, description=description)
+        proto = p.add_mutually_exclusive_group(required=True)
+        proto.add_argument("--groups", type=Path, metavar="CSV", help="CSV with the columns article, group")
+        proto.add_argument("--split", action="store_true",
+                           help="split articles into two halves and re-find one from the other")  # fmt: skip
+        p.add_argument("--min-photos", type=positive_int("--min-photos"), default=2,
+                       help="with --split: articles with at least this many photos (default: 2)")  # fmt: skip
+        p.add_argument("--seed", type=int, default=0, help="with --split: the random split (default: 0)")
+        if name == "evaluate":
+            p.add_argument(
+                "--method", nargs="+", choices=METHODS, default=None, help="methods (default: all)"
+            )
+        p.add_argument(
+            "--no-progress", action="store_true", help="no progress bar (default: a bar on a terminal)"
+        )
+        add_db(p)
+        add_json(p)
+        p.set_defaults(handler=run_evaluate if name == "evaluate" else run_tune)
+
+
+def print_scores(scores, title: str) -> None:
+    print(title)
+    print(f"{'method':<26}{'R@1':>7}{'R@5':>7}{'R@10':>7}{'mAP':>7}")
+    for s in scores:
+        print(f"{s.label:<26}{s.recall[1]:>7.3f}{s.recall[5]:>7.3f}{s.recall[10]:>7.3f}{s.map:>7.3f}")
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    bar = Bar(not args.json and not args.no_progress, "setting", "Evaluating")
+    try:
+        with open_engine(args) as engine:
+            result = engine.evaluate(
+                args.groups, args.method, args.min_photos, args.seed, progress=bar.update
+            )
+    finally:
+        bar.close()
+    if args.json:
+        emit_json(result.to_dict())
+    else:
+        print_scores(
+            result.scores, f"{result.protocol}: {result.n_queries} queries over {result.n_articles} articles"
+        )
+    return 0
+
+
+def run_tune(args: argparse.Namespace) -> int:
+    from desktop_app.core.settings import SearchSettings
+
+    bar = Bar(not args.json and not args.no_progress, "setting", "Tuning")
+    with open_engine(args) as engine:
+        try:
+            top, result = engine.tune(
+                args.groups, args.min_photos, args.seed, progress=bar.update, store=False
+            )
+        finally:
+            bar.close()
+        ranked = sorted(result.scores, key=lambda s: (-s.map, -s.recall[1]))
+        # The results are shown before they are stored: if storing fails (a full disk), the measurement
+        # of the whole grid is not lost with it.
+        if args.json:
+            emit_json({"best": top.to_dict(), "results": [s.to_dict() for s in ranked]})
+        else:
+            print_scores(
+                ranked, f"{result.n_queries} queries; grid of {len(ranked) - 1} settings, best first"
+            )
+        current = engine.settings().search
+        engine.update_settings(
+            search=SearchSettings(top.method, top.threshold, top.max_matches, current.top_k)
+        )
+    if not args.json:
+        print(
+            f"Stored as the catalog's search settings: {top.label} (mAP {top.map:.3f}, R@1 {top.recall[1]:.3f})"
+        )
+    return 0

@@ -1,0 +1,186 @@
+"""`lookalike labels ...`: import, suggest, accept, set, undo, export and evaluate article labels."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from desktop_app.cli.common import (
+    add_db,
+    add_json,
+    add_search_options,
+    emit_json,
+    fraction,
+    open_engine,
+    positive_int,
+    safe,
+    search_params,
+)
+from desktop_app.core.files import check_output_path
+from desktop_app.core.labels import DEFAULT_FIELD
+
+FIELD_HELP = f"the label field (default: {DEFAULT_FIELD})"
+K_HELP = "how many of the most similar labelled articles vote (default: 10)"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("labels", help="import, suggest, accept, set, undo, export and evaluate article labels",
+                       description="Labels on articles. Suggestions are a vote of the most similar labelled "
+                       "articles, found with the catalog's search settings (method, s, m).")  # fmt: skip
+    lsub = p.add_subparsers(dest="labels_command", required=True, metavar="COMMAND")
+
+    lp = lsub.add_parser("import", help="labels from a CSV (article|path, label[, field]) or folder names")
+    src = lp.add_mutually_exclusive_group(required=True)
+    src.add_argument("--csv", type=Path, metavar="FILE",
+                     help="UTF-8 CSV with an 'article' or 'path' column and a 'label' (or FIELD) column")  # fmt: skip
+    src.add_argument("--folder-level", type=int, metavar="N",
+                     help="use the folder at this depth of each article's photos (0 = top) as its label")  # fmt: skip
+    lp.add_argument("--field", default=DEFAULT_FIELD, help=FIELD_HELP)
+    _common(lp, run_import)
+
+    for name, text, default in [("suggest", "suggest labels for unlabelled articles", 0.0),
+                                ("accept", "accept every suggestion with at least --min-confidence, as one "
+                                 "undoable decision", 0.8)]:  # fmt: skip
+        lp = lsub.add_parser(name, help=text)
+        lp.add_argument("--field", default=DEFAULT_FIELD, help=FIELD_HELP)
+        lp.add_argument("--k", type=positive_int("--k"), default=10, help=K_HELP)
+        add_search_options(lp)
+        lp.add_argument("--min-confidence", type=fraction("--min-confidence"), default=default, metavar="C",
+                        help=f"only suggestions at least this confident (0..1, default: {default})")  # fmt: skip
+        if name == "suggest":
+            lp.add_argument("--order", choices=["certain", "uncertain"], default="certain",
+                            help="most certain first, or least (default: certain)")  # fmt: skip
+        _common(lp, run_suggest if name == "suggest" else run_accept)
+
+    lp = lsub.add_parser("export", help="write every label as CSV or JSON")
+    lp.add_argument("output", type=Path, help="the file to write (its folder must exist)")
+    lp.add_argument("--format", choices=["csv", "json"], help="default: from the file's extension, else csv")
+    lp.add_argument("--raw", action="store_true", help="CSV cells exactly as stored (default: cells that start "
+                    "with = + - @ get a leading ' so that spreadsheets show them as text, not formulas)")  # fmt: skip
+    _common(lp, run_export)
+
+    lp = lsub.add_parser("evaluate", help="leave-one-out accuracy and coverage at >= 95%% accuracy")
+    lp.add_argument("--field", default=DEFAULT_FIELD, help=FIELD_HELP)
+    lp.add_argument("--k", type=positive_int("--k"), default=10, help=K_HELP)
+    add_search_options(lp)
+    lp.add_argument("--plot", type=Path, metavar="PNG", help="write the coverage/accuracy curve as a PNG")
+    lp.add_argument("--groups", type=Path, metavar="CSV", help="CSV article,group: leave out the query's whole "
+                    "group (e.g. all colours of its style) to measure products without siblings")  # fmt: skip
+    _common(lp, run_evaluate)
+
+    lp = lsub.add_parser("set", help="set (or with no --value, clear) a label on articles, as one decision")
+    lp.add_argument("articles", nargs="+", metavar="ARTICLE")
+    lp.add_argument("--value", default=None, help="the label (default: none, which clears it)")
+    lp.add_argument("--field", default=DEFAULT_FIELD, help=FIELD_HELP)
+    _common(lp, run_set)
+
+    lp = lsub.add_parser("undo", help="undo the last label decision (a bulk accept or import as a whole)")
+    lp.add_argument("--field", default=None, help="only decisions on this field (default: any)")
+    _common(lp, run_undo)
+
+
+def _common(p: argparse.ArgumentParser, handler) -> None:
+    add_db(p)
+    add_json(p)
+    p.set_defaults(handler=handler)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    with open_engine(args) as engine:
+        rep = engine.import_labels(csv=args.csv, folder_level=args.folder_level, field=args.field)
+    if args.json:
+        emit_json({"applied": rep.applied, "unknown": rep.unknown, "skipped_rows": rep.skipped_rows})
+    else:
+        unknown = (
+            f" {len(rep.unknown)} not in the catalog: " + safe(", ".join(rep.unknown[:10]))
+            if rep.unknown
+            else ""
+        )
+        print(f"Applied {rep.applied} labels.{unknown}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    check_output_path(args.output, "labels export")
+    with open_engine(args) as engine:
+        n = engine.export_labels(args.output, args.format, raw=args.raw)
+    emit_json({"written": n, "path": str(args.output)}) if args.json else print(
+        f"Wrote {n} labels to {args.output}"
+    )
+    return 0
+
+
+def run_set(args: argparse.Namespace) -> int:
+    with open_engine(args) as engine:
+        n = engine.set_labels(args.articles, args.field, args.value)
+    emit_json({"updated": n}) if args.json else print(f"Updated {n}")
+    return 0
+
+
+def run_undo(args: argparse.Namespace) -> int:
+    with open_engine(args) as engine:
+        undone = engine.undo(args.field)
+    if args.json:
+        emit_json({"undone": undone[0] if undone else None, "events": undone})
+    elif not undone:
+        print("Nothing to undo.")
+    elif len(undone) == 1:
+        ev = undone[0]
+        print(f"Undid {ev['action']} of {safe(ev['article'])} ({safe(ev['field'])}): back to "
+              f"{safe(ev['old_value'] or '(none)')}")  # fmt: skip
+    else:
+        print(f"Undid one {undone[0]['action']} decision on {len(undone)} articles.")
+    return 0
+
+
+def run_suggest(args: argparse.Namespace) -> int:
+    with open_engine(args) as engine:
+        suggestions = engine.suggest(
+            args.field, args.k, args.min_confidence, args.order, search_params(engine, args)
+        )
+    if args.json:
+        emit_json([s.to_dict() for s in suggestions])
+        return 0
+    for s in suggestions:
+        alts = ", ".join(f"{safe(a)} {c:.2f}" for a, c in s.alternatives[1:])
+        print(f"{safe(s.article):<32} {safe(s.label or '(no suggestion)'):<22} {s.confidence:.2f}"
+              + (f"   also: {alts}" if alts else ""))  # fmt: skip
+    return 0
+
+
+def run_accept(args: argparse.Namespace) -> int:
+    with open_engine(args) as engine:
+        n = engine.accept(args.field, args.min_confidence, args.k, search_params(engine, args))
+    if args.json:
+        emit_json({"accepted": n})
+    else:
+        print(f"Accepted {n} suggestions with confidence >= {args.min_confidence:.2f} (one decision: "
+              "`lookalike labels undo` takes it back)")  # fmt: skip
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from desktop_app.core.labels import curve_table, plot_curve
+
+    if args.plot:
+        check_output_path(args.plot, "plot")
+    with open_engine(args) as engine:
+        params = search_params(engine, args)
+        result = engine.evaluate_labels(args.field, args.k, args.groups, params)
+    if args.plot:
+        plot_curve(result, args.plot)
+    table = curve_table(result)
+    if args.json:
+        emit_json({**result.to_dict(), "table": table})
+        return 0
+    scope = "leave-group-out" if args.groups else "leave-one-out"
+    print(
+        f"{scope} over {result.n} labelled articles ({result.n_labels} labels), {params.describe()}, k={args.k}"
+    )
+    print(f"Accuracy at full coverage: {result.accuracy:.1%}")
+    t95 = f" (confidence >= {result.threshold_at_95:.2f})" if result.threshold_at_95 is not None else ""
+    print(f"Coverage at >= 95% accuracy: {result.coverage_at_95:.1%}{t95}")
+    print(f"{'min confidence':>15}{'coverage':>10}{'accuracy':>10}")
+    for r in table:
+        print(f"{r['min_confidence']:>15.2f}{r['coverage']:>10.1%}{r['accuracy']:>10.1%}")
+    return 0

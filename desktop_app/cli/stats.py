@@ -1,0 +1,55 @@
+"""`lookalike stats`: what a catalog holds and how it was made."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from desktop_app.cli.common import add_db, add_json, emit_json, open_engine, safe
+
+
+def register(sub) -> None:
+    p = sub.add_parser("stats", help="catalog counts, grouping rule, model, device, skipped files",
+                       description="Counts, the grouping rule, the model with its precision and the device the "
+                       "last index run used, the search settings, and every skipped file with its reason.")  # fmt: skip
+    add_db(p)
+    add_json(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    with open_engine(args) as engine:
+        info = engine.stats()
+    if args.json:
+        emit_json(info)
+        return 0
+    counts, model, last = info["counts"], info["model"], info["last_run"]
+    print(
+        f"Catalog   {safe(info['catalog'])} ({info['size_bytes'] / 1e6:.1f} MB, schema {info['schema_version']})"
+    )
+    print(f"Photos in {safe(info['photo_root'])}")
+    print(f"Grouping  {safe(info['grouping_text'])}")
+    if model.get("installed"):
+        device = f", last run on {model['device']}" if model.get("device") else ""
+        print(f"Model     {model['name']} ({model['precision']}, {model['dim']}-d{device})")
+    else:
+        print(f"Model     {model['name']} (not installed here: {model.get('problem', '')})")
+    pre = info["preprocessing"]
+    fit = "letterbox" if pre["letterbox"] else "the model's crop"
+    print(f"Photo fit {fit}{', mirror averaged' if pre['mirror'] else ''}")
+    s = info["search"]
+    extra = (f" s={s['threshold']:g}" if s["threshold"] is not None else "") + (
+        f" m={s['max_matches']}" if s["max_matches"] is not None else "")  # fmt: skip
+    print(f"Search    {s['method']}{extra}, top {s['top_k']}")
+    print(f"Articles  {counts['articles']}   photos {counts['photos']} ({counts['photos_ok']} usable, "
+          f"{counts['photos_error']} skipped)   labelled articles {counts['labelled_articles']}")  # fmt: skip
+    for model_id, n in counts["vectors_by_model"].items():
+        print(f"Vectors   {n} from {model_id}")
+    if last:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(last["started_at"]))
+        print(f"Last run  {when}, {last['status']}")
+    if info["skipped"]:
+        print("Skipped files:")
+        for item in info["skipped"]:
+            print(f"  {safe(item['path'])}: {item['reason']} ({safe(item['message'])})")
+    return 0

@@ -1,0 +1,153 @@
+"""Writing files for the user (exports, pictures, settings) so that a failure never destroys the old file.
+
+Every file Lookalike writes outside the catalog goes through `atomic_writer`: the content goes to a
+temporary file in the same folder, is flushed to disk, and only then renamed over the target. A full disk,
+a kill or a bug mid-write leaves the previous file as it was. Problems the user can fix (a missing folder,
+a directory in the way, no permission, a full disk) become one-line `UserError`s naming the file.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from desktop_app.core.errors import DiskFull, InputError
+
+
+def check_output_path(path: Path | str, what: str = "output file") -> Path:
+    """The target of a write, checked before any work is done: its folder exists and it is not a folder."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise InputError(f"The {what} {target} is a folder; give a file name, e.g. {target / 'out'}.")
+    parent = target.parent
+    if not parent.exists():
+        raise InputError(
+            f"The folder {parent} for the {what} does not exist; create it first or choose another."
+        )
+    if not parent.is_dir():
+        raise InputError(f"{parent} is not a folder, so the {what} {target.name} cannot be written there.")
+    return target
+
+
+def _explain(exc: OSError, target: Path) -> Exception:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return DiskFull(
+            f"The disk holding {target} is full (or the file is over a size limit); {target.name} was not "
+            "written and any previous version is unchanged. Free some space and try again."
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return InputError(f"No permission to write {target}; choose a folder you can write to.")
+    return InputError(f"Cannot write {target}: {exc.strerror or exc}.")
+
+
+@contextmanager
+def atomic_writer(
+    path: Path | str,
+    mode: str = "w",
+    encoding: str | None = "utf-8",
+    newline: str | None = None,
+    what: str = "output file",
+) -> Iterator[IO]:
+    """Open a temporary file beside `path`; on success it replaces `path` atomically, else it is removed."""
+    target = check_output_path(path, what)
+    binary = "b" in mode
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _explain(exc, target) from exc
+    try:
+        try:
+            fh = os.fdopen(fd, mode, **({} if binary else {"encoding": encoding, "newline": newline}))
+            with fh:
+                yield fh
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise _explain(exc, target) from exc
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _sync_folder(target.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename itself durable where the platform allows it (POSIX)."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_bytes(path: Path | str, data: bytes, what: str = "output file") -> Path:
+    with atomic_writer(path, "wb", what=what) as fh:
+        fh.write(data)
+    return Path(path)
+
+
+def write_text(path: Path | str, text: str, what: str = "output file") -> Path:
+    with atomic_writer(path, "w", what=what) as fh:
+        fh.write(text)
+    return Path(path)
+
+
+# ============================================================================ reading CSV the user gives us
+
+CSV_MAX_BYTES = 256 * 1024 * 1024
+
+
+def read_csv(path: Path | str, what: str = "CSV file") -> tuple[list[str], list[dict[str, str]]]:
+    """(header, rows) of a UTF-8 CSV file; any other encoding, binary data or a malformed file is a one-line
+    InputError naming the file and how to fix it."""
+    import csv
+    import io
+
+    source = Path(path).expanduser()
+    try:
+        if source.stat().st_size > CSV_MAX_BYTES:
+            raise InputError(
+                f"The {what} {source} is over {CSV_MAX_BYTES >> 20} MB; split it into smaller files."
+            )
+        data = source.read_bytes()
+    except FileNotFoundError as exc:
+        raise InputError(f"The {what} {source} does not exist.") from exc
+    except IsADirectoryError as exc:
+        raise InputError(f"{source} is a folder; give the {what} itself.") from exc
+    except OSError as exc:
+        raise InputError(f"Cannot read the {what} {source}: {exc.strerror or exc}.") from exc
+    if b"\x00" in data[:4096]:
+        kind = "UTF-16 text" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "binary data"
+        raise InputError(
+            f"The {what} {source} holds {kind}, not UTF-8 text; save it as 'CSV UTF-8' and try again."
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"The {what} {source} is not UTF-8 text (byte {exc.start} cannot be read; Latin-1 or Windows-1252 "
+            "perhaps); save it as 'CSV UTF-8' and try again."
+        ) from exc
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        reader.fieldnames = header
+        rows = list(reader)
+    except csv.Error as exc:
+        raise InputError(f"The {what} {source} is not a readable CSV file ({exc}).") from exc
+    return header, rows

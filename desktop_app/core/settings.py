@@ -1,0 +1,332 @@
+"""Settings, each in one typed home: what belongs to a catalog, and what belongs to the user.
+
+Per catalog (stored in the catalog's settings table, so every front end and every curator of the catalog
+reads the same values): where its photos are, how they group into articles, the model and preprocessing
+its vectors come from, and the search defaults (method, s, m, top-K) that `tune`, the similar panel, the
+inspector, the review queue and every `labels` command use.
+
+Per user (a JSON file in the user data folder): the device, batch size and thumbnail size, the model for
+new catalogs, the catalogs used recently, and the window layout.
+
+This module is the only one that knows the stored key names.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from desktop_app.core.errors import InputError, UserError
+from desktop_app.core.files import write_text
+from desktop_app.core.matching import METHODS, PAIR_METHODS
+from desktop_app.core.paths import user_data_dir
+from desktop_app.core.scan import GroupingRule
+
+DEVICES = ("auto", "cpu", "cuda", "tensorrt")
+DEFAULT_TOP_K = 20
+MAX_TOP_K = 10_000
+
+
+# ============================================================================ search defaults
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How articles are compared: method, threshold s (None: off), cap m (None: all pairs), top-K."""
+
+    method: str = "greedy"
+    threshold: float | None = None
+    max_matches: int | None = None
+    top_k: int = DEFAULT_TOP_K
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise InputError(f"Unknown method {self.method!r}; choose one of {', '.join(METHODS)}.")
+        if self.threshold is not None:
+            t = self.threshold
+            if (
+                isinstance(t, bool)
+                or not isinstance(t, (int, float))
+                or not math.isfinite(t)
+                or not -1 <= t <= 1
+            ):
+                raise InputError(
+                    f"The threshold s must be a cosine similarity between -1 and 1 (got {t}); "
+                    "leave it out for no threshold."
+                )
+            object.__setattr__(self, "threshold", float(t))
+        if self.max_matches is not None:
+            m = self.max_matches
+            if isinstance(m, bool) or not isinstance(m, int) or m < 1:
+                raise InputError(
+                    f"The cap m on pairs must be 1 or more (got {m}); leave it out to count all pairs."
+                )
+        if (
+            isinstance(self.top_k, bool)
+            or not isinstance(self.top_k, int)
+            or not 1 <= self.top_k <= MAX_TOP_K
+        ):
+            raise InputError(f"The number of results must be between 1 and {MAX_TOP_K} (got {self.top_k}).")
+
+    @property
+    def uses_pairs(self) -> bool:
+        """Whether s and m mean anything for this method."""
+        return self.method in PAIR_METHODS
+
+    def override(
+        self,
+        method: str | None = None,
+        threshold: float | None = None,
+        max_matches: int | None = None,
+        top_k: int | None = None,
+    ) -> SearchSettings:
+        """These settings with the given values replaced; None keeps the stored value."""
+        changes: dict[str, Any] = {}
+        if method is not None:
+            changes["method"] = method
+        if threshold is not None:
+            changes["threshold"] = threshold
+        if max_matches is not None:
+            changes["max_matches"] = max_matches
+        if top_k is not None:
+            changes["top_k"] = top_k
+        return replace(self, **changes) if changes else self
+
+    def describe(self) -> str:
+        parts = [self.method]
+        if self.uses_pairs and self.threshold is not None:
+            parts.append(f"s={self.threshold:g}")
+        if self.uses_pairs and self.max_matches is not None:
+            parts.append(f"m={self.max_matches}")
+        return " ".join(parts)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> SearchSettings:
+        """Lenient: stored values from older versions (0 meaning "off", strings) are read, bad ones ignored."""
+        data = data or {}
+        out = cls()
+        method = data.get("method")
+        if method in METHODS:
+            out = replace(out, method=method)
+        for name, kind in (("threshold", float), ("max_matches", int), ("top_k", int)):
+            raw = data.get(name)
+            if raw is None:
+                continue
+            try:
+                value = kind(raw)
+            except (TypeError, ValueError):
+                continue
+            if name != "top_k" and value == 0:
+                value = None  # older catalogs stored "off" as 0
+            try:
+                out = replace(out, **{name: value})
+            except InputError:
+                continue
+        return out
+
+
+# ============================================================================ per catalog
+
+
+@dataclass(frozen=True)
+class CatalogSettings:
+    """Everything a catalog remembers about how it was made and how it is searched."""
+
+    photo_root: str | None = None
+    grouping: GroupingRule = field(default_factory=GroupingRule)
+    model: str | None = None  # model name when installed
+    model_manifest: str | None = None  # the manifest file, to find a model that is not installed by name
+    letterbox: bool = False  # fit whole photos into the model input instead of the model's own crop
+    mirror: bool = False  # average each photo's vector with its mirror image's
+    search: SearchSettings = field(default_factory=SearchSettings)
+
+    @property
+    def resize(self) -> str | None:
+        """The resize override for preprocessing: "letterbox", or None for the model's own mode."""
+        return "letterbox" if self.letterbox else None
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, Any]) -> CatalogSettings:
+        raw = upgrade_raw(raw)
+        try:
+            grouping = GroupingRule.from_dict(raw.get("grouping"))
+        except InputError:
+            grouping = GroupingRule()
+        return cls(
+            photo_root=raw.get("photo_root") or None,
+            grouping=grouping,
+            model=raw.get("model") or None,
+            model_manifest=raw.get("model_manifest") or None,
+            letterbox=raw.get("resize") == "letterbox",
+            mirror=bool(raw.get("mirror", False)),
+            search=SearchSettings.from_dict(raw.get("search")),
+        )
+
+    def to_raw(self) -> dict[str, Any]:
+        return {
+            "photo_root": self.photo_root,
+            "grouping": self.grouping.to_dict(),
+            "model": self.model,
+            "model_manifest": self.model_manifest,
+            "resize": self.resize,
+            "mirror": self.mirror,
+            "search": self.search.to_dict(),
+        }
+
+
+# Keys of older versions: `tune` wrote method/threshold/max_matches at the top level while the app read and
+# wrote "search"; the tuned values are the ones the curator measured, so they win when both exist.
+_LEGACY_SEARCH_KEYS = ("method", "threshold", "max_matches")
+
+
+def upgrade_raw(raw: dict[str, Any]) -> dict[str, Any]:
+    """Stored settings of any older version in the current layout (used by the storage migration too)."""
+    raw = dict(raw)
+    legacy = {k: raw.pop(k) for k in _LEGACY_SEARCH_KEYS if k in raw}
+    if legacy:
+        raw["search"] = {**(raw.get("search") or {}), **legacy}
+    return raw
+
+
+def legacy_keys() -> tuple[str, ...]:
+    return _LEGACY_SEARCH_KEYS
+
+
+# ============================================================================ per user
+
+
+def _settings_file() -> Path:
+    return user_data_dir() / "settings.json"
+
+
+@dataclass
+class UserSettings:
+    """The user's own preferences, shared by the CLI and the app; saved atomically as JSON."""
+
+    device: str = "auto"
+    batch_size: int = 32
+    thumb_size: int = 160
+    model: str = ""  # model for new catalogs: name or manifest path; "" = the default
+    curator: str = ""  # the name label decisions are logged with; "" = the login name
+    recent: list[str] = field(default_factory=list)  # catalogs, most recent first
+    window: dict[str, str] = field(default_factory=dict)  # the app's window layout (base64 blobs)
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            self.device = "auto"
+        self.batch_size = min(max(int(self.batch_size), 1), 512)
+        self.thumb_size = min(max(int(self.thumb_size), 64), 512)
+
+    @classmethod
+    def load(cls) -> UserSettings:
+        try:
+            data = json.loads(_settings_file().read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return cls()
+        if not isinstance(data, dict):
+            return cls()
+        kwargs = {}
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            default = getattr(cls(), f.name)
+            if isinstance(default, (list, dict)) and not isinstance(value, type(default)):
+                continue
+            if isinstance(default, (int, str)) and not isinstance(value, (int, str)):
+                continue
+            try:
+                kwargs[f.name] = type(default)(value)
+            except (TypeError, ValueError):
+                continue
+        try:
+            return cls(**kwargs)
+        except (TypeError, ValueError):
+            return cls()
+
+    def save(self) -> None:
+        """Write the file atomically; an unwritable profile is not a reason to fail (it is a convenience)."""
+        path = _settings_file()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_text(path, json.dumps(asdict(self), indent=2), what="settings file")
+        except (OSError, UserError):
+            pass
+
+    # ----- recent catalogs
+
+    def remember(self, catalog: str | os.PathLike) -> None:
+        key = catalog_key(catalog)
+        self.recent = [key] + [p for p in self.recent if p != key][:9]
+
+    def forget(self, catalog: str | os.PathLike) -> None:
+        key = catalog_key(catalog)
+        self.recent = [p for p in self.recent if p != key]
+
+    def last_catalog(self) -> str | None:
+        for p in self.recent:
+            if "://" in p or Path(p).exists():
+                return p
+        return None
+
+    # ----- window layout (opaque Qt blobs)
+
+    def window_blob(self, name: str) -> bytes | None:
+        text = self.window.get(name)
+        if not text:
+            return None
+        try:
+            return base64.b64decode(text)
+        except ValueError:
+            return None
+
+    def set_window_blob(self, name: str, blob: bytes) -> None:
+        self.window[name] = base64.b64encode(bytes(blob)).decode("ascii")
+
+
+def catalog_key(catalog: str | os.PathLike) -> str:
+    """How a catalog is remembered: a database URL as it is, a file by its absolute path."""
+    text = os.fspath(catalog)
+    return text if "://" in text else str(Path(text).expanduser().resolve())
+
+
+def remember_catalog(catalog: str | os.PathLike) -> None:
+    """Record a catalog as the most recently used one (the default for commands without --db)."""
+    settings = UserSettings.load()
+    settings.remember(catalog)
+    settings.save()
+
+
+def last_catalog() -> str | None:
+    return UserSettings.load().last_catalog()
+
+
+def catalog_settings(catalog: Any) -> CatalogSettings:
+    """The typed settings of an open catalog (`storage.Catalog`)."""
+    return CatalogSettings.from_raw(catalog.raw_settings())
+
+
+def store_catalog_settings(catalog: Any, settings: CatalogSettings) -> CatalogSettings:
+    catalog.update_raw_settings(lambda raw: {**raw, **settings.to_raw()})
+    return settings
+
+
+def update_catalog_settings(catalog: Any, **changes: Any) -> CatalogSettings:
+    """Change some of a catalog's settings (field names of CatalogSettings) in one write transaction."""
+    out: list[CatalogSettings] = []
+
+    def change(raw: dict[str, Any]) -> dict[str, Any]:
+        new = replace(CatalogSettings.from_raw(raw), **changes)
+        out.append(new)
+        return {**upgrade_raw(raw), **new.to_raw()}
+
+    catalog.update_raw_settings(change)
+    return out[0]

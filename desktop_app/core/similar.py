@@ -1,0 +1,148 @@
+"""Questions of the form "what is most similar to this?", and their answers, as every front end shows them.
+
+A `Query` is one article, several articles (their photos pooled), one catalog photo, or photo files from
+outside the catalog. `answer` runs it against a `SearchIndex` and returns an `Outcome` whose hits carry what
+the similar panel and `lookalike similar` show: scores, labels, the best photo pairs with their paths.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from desktop_app.core.errors import InputError, NoVectors
+from desktop_app.core.search import SearchIndex, SearchResult
+from desktop_app.core.settings import SearchSettings
+
+
+@dataclass
+class Query:
+    """What to search for. kind: "articles" (one or more), "photo" (one catalog photo) or "files"."""
+
+    kind: str
+    articles: list[str] = field(default_factory=list)
+    photo_id: int | None = None
+    photo_path: str | None = None  # relative path of the catalog photo
+    files: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def of_articles(cls, *articles: str) -> Query:
+        return cls("articles", list(articles))
+
+    def title(self) -> str:
+        if self.kind == "articles":
+            if len(self.articles) == 1:
+                return f"Similar to {self.articles[0]}"
+            return f"Similar to {len(self.articles)} articles together"
+        if self.kind == "photo":
+            return f"Similar to photo {Path(self.photo_path or '').name}"
+        names = ", ".join(p.name for p in self.files[:2])
+        more = f" and {len(self.files) - 2} more" if len(self.files) > 2 else ""
+        return f"Similar to photo{'s' if len(self.files) > 1 else ''} {names}{more}"
+
+
+@dataclass
+class Pair:
+    """A matched photo pair of a hit: paths relative to the photo folder (or absolute for query files)."""
+
+    query_path: str
+    path: str
+    sim: float
+    rank: int = 0
+    used: bool = True
+    reason: str = ""
+
+
+@dataclass
+class Hit:
+    article: str
+    index: int
+    score: float
+    photos: int
+    labels: dict[str, str]
+    cover: str | None  # relative path of the article's cover photo
+    pairs: list[Pair]
+    passed: int = 0
+    fallback: str | None = None  # "greedy" when ordered found no common view
+
+
+@dataclass
+class Outcome:
+    query: Query
+    hits: list[Hit]
+    params: SearchSettings
+    elapsed_ms: float  # time in the search itself
+    total_ms: float  # including embedding query files and building the hits
+    mode: str
+    n_query_photos: int
+    note: str = ""
+
+    @property
+    def method(self) -> str:
+        return self.params.method
+
+
+def answer(
+    index: SearchIndex,
+    query: Query,
+    params: SearchSettings,
+    query_vectors: np.ndarray | None = None,
+    query_paths: list[str] | None = None,
+    label: str | None = None,
+    folder: str | None = None,
+    n_pairs: int = 3,
+) -> Outcome:
+    """Run a query. For "files" queries the caller embeds the files and passes their vectors and paths."""
+    t0 = time.perf_counter()
+    av = index.av
+    note = ""
+    kwargs = dict(threshold=params.threshold if params.uses_pairs else None,
+                  max_matches=params.max_matches if params.uses_pairs else None,
+                  n_pairs=n_pairs, label=label, folder=folder)  # fmt: skip
+    result: SearchResult
+    if query.kind == "articles":
+        missing = [a for a in query.articles if a not in av]
+        if not query.articles:
+            raise InputError("The query names no article.")
+        if len(missing) == len(query.articles):
+            raise NoVectors(
+                f"{missing[0]} has no embedded photos yet, so it cannot be compared. Update the index to embed them."
+            )
+        if missing:
+            note = f"{len(missing)} selected article(s) have no embedded photos and were left out."
+        keys = [a for a in query.articles if a not in missing]
+        result = index.search(keys, params.method, params.top_k, **kwargs)
+    elif query.kind == "photo":
+        row = av.row_of_photo(query.photo_id if query.photo_id is not None else -1)
+        if row is None:
+            raise NoVectors("This photo has no vector yet (it was skipped or is not indexed). Update the index, "
+                            "or pick another photo.")  # fmt: skip
+        own = int(av.article_of_row[row])
+        result = index.search(av.vectors[row : row + 1], params.method, params.top_k,
+                              query_views=[av.views[row]], exclude=[own], **kwargs)  # fmt: skip
+        query_paths = [av.paths[row]]
+    else:
+        if query_vectors is None or len(query_vectors) == 0:
+            raise InputError("None of the query photos could be read.")
+        result = index.search(query_vectors, params.method, params.top_k, **kwargs)
+    hits = []
+    for h in result.hits:
+        a = h.index
+        rows = av.rows_of(a)
+        pairs = []
+        for p in h.pairs:
+            if p.query_path is not None:
+                q = p.query_path
+            else:
+                q = query_paths[p.query_row] if query_paths and p.query_row < len(query_paths) else ""
+            pairs.append(Pair(q, p.path, float(p.sim), p.rank, p.used, p.reason))
+        hits.append(Hit(h.article, a, float(h.score), rows.stop - rows.start, av.labels[a],
+                        av.paths[av.cover_row(a)] if rows.stop > rows.start else None, pairs, h.passed,
+                        h.fallback))  # fmt: skip
+    if params.method == "ordered" and any(h.fallback for h in result.hits):
+        note = f"{note} Articles without a shared view tag were compared with greedy pairs.".strip()
+    return Outcome(query, hits, params, result.elapsed_ms, (time.perf_counter() - t0) * 1e3, result.mode,
+                   result.n_query_photos, note)  # fmt: skip

@@ -1,0 +1,18 @@
+"""Catalog storage: the only package that speaks SQL (tables and migrations, photos and vectors, labels)."""
+
+from desktop_app.core.storage.catalog import Catalog, Identity, explain, identify
+from desktop_app.core.storage.locks import IndexLock, index_lock_held
+from desktop_app.core.storage.photos import PhotoRow, PhotoWrite
+from desktop_app.core.storage.schema import SCHEMA_VERSION
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Catalog",
+    "Identity",
+    "IndexLock",
+    "PhotoRow",
+    "PhotoWrite",
+    "explain",
+    "identify",
+    "index_lock_held",
+]

@@ -1,0 +1,202 @@
+"""Labels and the log of label decisions, with undo that takes back a whole decision at once.
+
+Each call that changes labels is one transaction that reads the old values and writes the new ones under
+the write lock, logging one event per article with a shared batch number: a bulk accept of 158 articles
+is one decision, and one undo takes all of it back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from desktop_app.core.storage.schema import label_events_table, labels_table
+
+
+class LabelStore:
+    """Mixin of `Catalog`: needs `read()` and `write()`."""
+
+    def labels(self, field: str | None = None) -> dict[str, dict[str, str]]:
+        q = sa.select(labels_table.c.article, labels_table.c.field, labels_table.c.value)
+        if field:
+            q = q.where(labels_table.c.field == field)
+        out: dict[str, dict[str, str]] = {}
+        with self.read() as conn:
+            for article, f, value in conn.execute(q):
+                out.setdefault(article, {})[f] = value
+        return out
+
+    def labels_revision(self) -> tuple:
+        """Changes whenever any label changes (a set, an import, an undo): for caches of labels."""
+        t, e = labels_table, label_events_table
+        with self.read() as conn:
+            count, newest = conn.execute(sa.select(sa.func.count(), sa.func.max(t.c.updated_at))).one()
+            last_event = conn.execute(sa.select(sa.func.max(e.c.id))).scalar()
+        return (count, newest, last_event)
+
+    def labels_with_source(self) -> list[dict]:
+        t = labels_table
+        with self.read() as conn:
+            rows = conn.execute(
+                sa.select(t.c.article, t.c.field, t.c.value, t.c.source, t.c.updated_at).order_by(
+                    t.c.article, t.c.field
+                )
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
+    def set_labels(
+        self,
+        items: Iterable[tuple[str, str, str | None]],
+        source: str = "manual",
+        action: str = "set",
+        curator: str | None = None,
+    ) -> int:
+        """(article, field, value) triples; value None removes the label. One decision, committed on return."""
+        items = list(items)
+        if not items:
+            return 0
+        now = time.time()
+        e = label_events_table
+        with self.write("change labels in") as conn:
+            batch: int | None = None
+            for article, field, value in items:
+                old, old_source = _label_value(conn, article, field)
+                _write_label(conn, article, field, value or None, source, now)
+                eid = conn.execute(
+                    e.insert().values(
+                        article=article,
+                        field=field,
+                        old_value=old,
+                        old_source=old_source,
+                        new_value=value or None,
+                        action=action,
+                        at=now,
+                        undone=False,
+                        batch=batch,
+                        curator=curator,
+                    )  # fmt: skip
+                ).inserted_primary_key[0]
+                if batch is None:
+                    batch = int(eid)
+                    conn.execute(e.update().where(e.c.id == batch).values(batch=batch))
+        return len(items)
+
+    def record_skip(self, article: str, field: str, curator: str | None = None) -> None:
+        """A reviewer skipped an article: logged so that the review order can remember it."""
+        e = label_events_table
+        with self.write("record a decision in") as conn:
+            old, old_source = _label_value(conn, article, field)
+            eid = conn.execute(
+                e.insert().values(
+                    article=article,
+                    field=field,
+                    old_value=old,
+                    old_source=old_source,
+                    new_value=old,
+                    action="skip",
+                    at=time.time(),
+                    undone=False,
+                    curator=curator,
+                )  # fmt: skip
+            ).inserted_primary_key[0]
+            conn.execute(e.update().where(e.c.id == eid).values(batch=int(eid)))
+
+    def _live_events(self, field: str | None, actions: Sequence[str] | None, curator: str | None):
+        e = label_events_table
+        q = sa.select(e).where(e.c.undone.is_(False), e.c.action != "undo")
+        if field:
+            q = q.where(e.c.field == field)
+        if actions:
+            q = q.where(e.c.action.in_(list(actions)))
+        if curator is not None:
+            q = q.where(e.c.curator == curator)
+        return q
+
+    def last_live_event(
+        self, field: str | None = None, actions: Sequence[str] | None = None, curator: str | None = None
+    ) -> dict | None:
+        """The decision an undo with the same arguments would take back next, without undoing it."""
+        q = self._live_events(field, actions, curator).order_by(label_events_table.c.id.desc()).limit(1)
+        with self.read() as conn:
+            row = conn.execute(q).first()
+        return dict(row._mapping) if row is not None else None
+
+    def undo_last_decision(
+        self, field: str | None = None, actions: Sequence[str] | None = None, curator: str | None = None
+    ) -> list[dict]:
+        """Reverse the most recent decision (every event of its batch); [] when nothing is left to undo.
+
+        The choice of what to undo and the undo itself are one transaction: two processes undoing at the
+        same time take back two different decisions, never the same one twice.
+        """
+        e = label_events_table
+        q = self._live_events(field, actions, curator).order_by(e.c.id.desc()).limit(1)
+        with self.write("undo a decision in") as conn:
+            last = conn.execute(q).first()
+            if last is None:
+                return []
+            if last.batch is None:
+                rows = [last]
+            else:
+                rows = conn.execute(
+                    sa.select(e).where(e.c.batch == last.batch, e.c.undone.is_(False)).order_by(e.c.id.desc())
+                ).all()
+            now = time.time()
+            for row in rows:
+                if row.action != "skip":
+                    _write_label(conn, row.article, row.field, row.old_value, row.old_source or "manual", now)
+                conn.execute(e.update().where(e.c.id == row.id).values(undone=True))
+        return [dict(r._mapping) for r in rows]
+
+    def label_events(self, limit: int = 100) -> list[dict]:
+        e = label_events_table
+        with self.read() as conn:
+            rows = conn.execute(sa.select(e).order_by(e.c.id.desc()).limit(limit)).all()
+        return [dict(r._mapping) for r in rows]
+
+    def skipped_articles(self, field: str) -> set[str]:
+        """Articles whose latest live decision in this field is a skip (the review queue puts them last)."""
+        e = label_events_table
+        q = (
+            sa.select(e.c.article, e.c.action)
+            .where(e.c.field == field, e.c.undone.is_(False), e.c.action != "undo")
+            .order_by(e.c.id)
+        )
+        last: dict[str, str] = {}
+        with self.read() as conn:
+            for article, action in conn.execute(q):
+                last[article] = action
+        return {a for a, action in last.items() if action == "skip"}
+
+
+def _label_value(conn, article: str, field: str) -> tuple[str | None, str | None]:
+    row = conn.execute(
+        sa.select(labels_table.c.value, labels_table.c.source).where(
+            labels_table.c.article == article, labels_table.c.field == field
+        )
+    ).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def _write_label(conn, article: str, field: str, value: str | None, source: str, now: float) -> None:
+    if value is None:
+        conn.execute(
+            labels_table.delete().where(labels_table.c.article == article, labels_table.c.field == field)
+        )
+        return
+    stmt = sqlite_insert(labels_table).values(
+        article=article, field=field, value=value, source=source, updated_at=now
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["article", "field"],
+            set_={
+                "value": stmt.excluded.value,
+                "source": stmt.excluded.source,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        )
+    )

@@ -1,0 +1,112 @@
+"""One indexer at a time per catalog: an OS file lock beside the catalog, released when its holder dies.
+
+A lock row in the database would outlive a killed indexer; an advisory lock on a file (flock on POSIX,
+msvcrt on Windows) is dropped by the operating system with the process, so a SIGKILL never leaves the
+catalog locked.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import IO
+
+from desktop_app.core.errors import CatalogBusy
+
+
+def lock_path(catalog_path: Path) -> Path:
+    return Path(f"{catalog_path}.index-lock")
+
+
+def _try_lock(fh: IO) -> bool:
+    if sys.platform == "win32":
+        import msvcrt
+
+        try:
+            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def _unlock(fh: IO) -> None:
+    if sys.platform == "win32":
+        import msvcrt
+
+        try:
+            fh.seek(0)
+            msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+        except OSError:
+            pass
+        return
+    import fcntl
+
+    fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+class IndexLock:
+    """Held for the duration of an index run: `with IndexLock(catalog_path): ...`."""
+
+    def __init__(self, catalog_path: Path) -> None:
+        self.path = lock_path(Path(catalog_path))
+        self._fh: IO | None = None
+
+    def acquire(self) -> None:
+        try:
+            fh = open(self.path, "a+b")
+        except OSError:
+            # A read-only folder: the catalog itself cannot be written either, which its own check reports.
+            return
+        if not _try_lock(fh):
+            fh.close()
+            raise CatalogBusy(
+                f"Another index run is updating {self.path.name[: -len('.index-lock')]} right now. Wait for it "
+                "to finish (or cancel it), then run the index again."
+            )
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()).encode())
+        fh.flush()
+        self._fh = fh
+
+    def release(self) -> None:
+        if self._fh is None:
+            return
+        try:
+            _unlock(self._fh)
+        finally:
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> IndexLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def index_lock_held(catalog_path: Path) -> bool:
+    """Whether some process is indexing this catalog now."""
+    path = lock_path(Path(catalog_path))
+    if not path.exists():
+        return False
+    try:
+        fh = open(path, "a+b")
+    except OSError:
+        return False
+    try:
+        if _try_lock(fh):
+            _unlock(fh)
+            return False
+        return True
+    finally:
+        fh.close()

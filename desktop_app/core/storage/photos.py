@@ -1,0 +1,317 @@
+"""Articles, photos and vectors in the catalog: what the indexer writes and what search and browsing read."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from desktop_app.core.storage.schema import (
+    articles_table,
+    labels_table,
+    photos_table,
+    vectors_table,
+)
+from desktop_app.core.vectors import ArticleVectors
+
+_CHUNK = 500  # ids per IN (...) list: well under SQLite's variable limit
+
+
+@dataclass
+class PhotoRow:
+    id: int
+    article: str
+    path: str
+    raw_path: bytes
+    size: int
+    mtime_ns: int
+    hash: str | None
+    width: int | None
+    height: int | None
+    view: str | None
+    status: str
+    error: str | None
+
+
+@dataclass
+class PhotoWrite:
+    """What one index run learned about one file, to be written with its batch."""
+
+    article_id: int
+    path: str
+    raw_path: bytes
+    size: int
+    mtime_ns: int
+    view: str | None
+    existing_id: int | None = None  # the row this file already has
+    content_changed: bool = False  # new content since that row: every model's vectors are stale
+    hash: str | None = None
+    width: int | None = None
+    height: int | None = None
+    error: str | None = None  # "reason: message": the file is recorded as skipped
+    moved_from: int | None = None  # a vanished photo whose row (and vectors) this file takes over
+    vector: np.ndarray | None = None
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield list(ids[start : start + _CHUNK])
+
+
+class PhotoStore:
+    """Mixin of `Catalog`: needs `read()` and `write()`."""
+
+    # ------------------------------------------------------------ reading
+
+    def photo_rows(self) -> list[PhotoRow]:
+        return self._photos_where(sa.true())
+
+    def photos_of(self, article: str) -> list[PhotoRow]:
+        return self._photos_where(articles_table.c.key == article)
+
+    def _photos_where(self, cond) -> list[PhotoRow]:
+        p, a = photos_table, articles_table
+        q = sa.select(
+            p.c.id, a.c.key, p.c.path, p.c.raw_path, p.c.size, p.c.mtime_ns, p.c.hash, p.c.width, p.c.height,
+            p.c.view, p.c.status, p.c.error,
+        ).join(a, a.c.id == p.c.article_id)  # fmt: skip
+        with self.read() as conn:
+            return [PhotoRow(*r) for r in conn.execute(q.where(cond).order_by(p.c.path))]
+
+    def photo_ids_with_vectors(self, model_id: str) -> set[int]:
+        with self.read() as conn:
+            return set(
+                conn.execute(
+                    sa.select(vectors_table.c.photo_id).where(vectors_table.c.model_id == model_id)
+                ).scalars()
+            )
+
+    def counts(self, model_id: str | None = None) -> dict:
+        p = photos_table
+        with self.read() as conn:
+            out = {
+                "articles": conn.execute(sa.select(sa.func.count()).select_from(articles_table)).scalar_one(),
+                "photos": conn.execute(sa.select(sa.func.count()).select_from(p)).scalar_one(),
+                "photos_ok": conn.execute(sa.select(sa.func.count()).where(p.c.status == "ok")).scalar_one(),
+                "photos_error": conn.execute(
+                    sa.select(sa.func.count()).where(p.c.status == "error")
+                ).scalar_one(),
+                "labelled_articles": conn.execute(
+                    sa.select(sa.func.count(sa.distinct(labels_table.c.article)))
+                ).scalar_one(),
+            }
+            models = conn.execute(
+                sa.select(vectors_table.c.model_id, sa.func.count()).group_by(vectors_table.c.model_id)
+            ).all()
+        out["vectors_by_model"] = {m: n for m, n in models}
+        if model_id is not None:
+            out["photos_embedded"] = out["vectors_by_model"].get(model_id, 0)
+        return out
+
+    def skipped(self) -> list[dict]:
+        q = sa.select(photos_table.c.path, photos_table.c.error).where(photos_table.c.status == "error")
+        with self.read() as conn:
+            rows = conn.execute(q.order_by(photos_table.c.path)).all()
+        out = []
+        for path, error in rows:
+            reason, _, message = (error or "error: unknown").partition(": ")
+            out.append({"path": path, "reason": reason, "message": message})
+        return out
+
+    def article_keys(self) -> list[str]:
+        with self.read() as conn:
+            return list(
+                conn.execute(sa.select(articles_table.c.key).order_by(articles_table.c.key)).scalars()
+            )
+
+    def known_articles(self, keys: Iterable[str]) -> set[str]:
+        """Which of these article ids exist in the catalog."""
+        keys = list(dict.fromkeys(keys))
+        found: set[str] = set()
+        with self.read() as conn:
+            for start in range(0, len(keys), _CHUNK):
+                part = keys[start : start + _CHUNK]
+                found.update(
+                    conn.execute(
+                        sa.select(articles_table.c.key).where(articles_table.c.key.in_(part))
+                    ).scalars()
+                )
+        return found
+
+    def articles_overview(self) -> list[dict]:
+        """One row per article for browsing: key, folder, photo count, cover photo, added time, labels."""
+        p, a = photos_table, articles_table
+        q = (
+            sa.select(
+                a.c.key,
+                a.c.folder,
+                a.c.added_at,
+                sa.func.count(p.c.id),
+                sa.func.min(p.c.path),
+                sa.func.sum(sa.case((p.c.status == "error", 1), else_=0)),
+            )  # fmt: skip
+            .join(p, p.c.article_id == a.c.id)
+            .group_by(a.c.id)
+            .order_by(a.c.key)
+        )
+        labels = self.labels()
+        with self.read() as conn:
+            rows = conn.execute(q).all()
+        return [
+            {
+                "article": k,
+                "folder": f,
+                "added_at": t,
+                "photos": n,
+                "cover": cover,
+                "errors": int(err or 0),
+                "labels": labels.get(k, {}),
+            }  # fmt: skip
+            for k, f, t, n, cover, err in rows
+        ]
+
+    def article_vectors(self, model_id: str, articles: Sequence[str] | None = None) -> ArticleVectors:
+        """Embedded photos of one model as one contiguous matrix grouped by article.
+
+        articles: only these (the inspector's two, a few neighbours); None reads the whole catalog.
+        """
+        p, a, v = photos_table, articles_table, vectors_table
+        q = (
+            sa.select(a.c.key, p.c.id, p.c.path, p.c.view, v.c.data, v.c.dim)
+            .join(p, p.c.article_id == a.c.id)
+            .join(v, v.c.photo_id == p.c.id)
+            .where(v.c.model_id == model_id, p.c.status == "ok")
+            .order_by(a.c.key, p.c.path)
+        )
+        with self.read() as conn:
+            if articles is None:
+                rows = conn.execute(q).all()
+            else:
+                wanted = list(dict.fromkeys(articles))
+                rows = []
+                for start in range(0, len(wanted), _CHUNK):
+                    rows.extend(conn.execute(q.where(a.c.key.in_(wanted[start : start + _CHUNK]))).all())
+                rows.sort(key=lambda r: (r[0], r[2]))
+        labels = self.labels()
+        if not rows:
+            return ArticleVectors(
+                np.zeros((0, 0), np.float32),
+                np.zeros(0, np.int64),
+                np.zeros(1, np.int64),
+                [],
+                [],
+                [],
+                [],
+                model_id,
+            )
+        dim = rows[0][5]
+        vectors = np.frombuffer(b"".join(r[4] for r in rows), dtype="<f4").reshape(len(rows), dim)
+        keys = [r[0] for r in rows]
+        names: list[str] = []
+        offsets = [0]
+        for i, k in enumerate(keys):
+            if not names or names[-1] != k:
+                if names:
+                    offsets.append(i)
+                names.append(k)
+        offsets.append(len(keys))
+        return ArticleVectors(
+            vectors=np.ascontiguousarray(vectors, dtype=np.float32),
+            photo_ids=np.array([r[1] for r in rows], dtype=np.int64),
+            offsets=np.array(offsets, dtype=np.int64),
+            articles=names,
+            views=[r[3] for r in rows],
+            paths=[r[2] for r in rows],
+            labels=[labels.get(k, {}) for k in names],
+            model_id=model_id,
+        )
+
+    # ------------------------------------------------------------ writing (the indexer)
+
+    def sync_articles(self, keys: Iterable[str]) -> dict[str, int]:
+        """Ids of these articles, creating the missing ones (folder = the id's parent path)."""
+        keys = set(keys)
+        with self.write() as conn:
+            existing = dict(conn.execute(sa.select(articles_table.c.key, articles_table.c.id)).all())
+            missing = sorted(keys - existing.keys())
+            if missing:
+                now = time.time()
+                conn.execute(
+                    articles_table.insert(),
+                    [
+                        {"key": k, "folder": k.rsplit("/", 1)[0] if "/" in k else "", "added_at": now}
+                        for k in missing
+                    ],
+                )
+                existing = dict(conn.execute(sa.select(articles_table.c.key, articles_table.c.id)).all())
+        return existing
+
+    def regroup_photos(self, changes: list[dict]) -> None:
+        """Move photos to other articles or views: dicts with pid, aid, view."""
+        if not changes:
+            return
+        stmt = (
+            photos_table.update()
+            .where(photos_table.c.id == sa.bindparam("pid"))
+            .values(article_id=sa.bindparam("aid"), view=sa.bindparam("view"))
+        )
+        with self.write() as conn:
+            conn.execute(stmt, changes)
+
+    def remove_photos(self, ids: Sequence[int]) -> int:
+        if not ids:
+            return 0
+        with self.write() as conn:
+            for chunk in _chunks(ids):
+                conn.execute(vectors_table.delete().where(vectors_table.c.photo_id.in_(chunk)))
+                conn.execute(photos_table.delete().where(photos_table.c.id.in_(chunk)))
+        return len(ids)
+
+    def drop_empty_articles(self) -> None:
+        with self.write() as conn:
+            conn.execute(
+                articles_table.delete().where(
+                    ~sa.exists().where(photos_table.c.article_id == articles_table.c.id)
+                )
+            )
+
+    def write_photos(self, writes: Sequence[PhotoWrite], model_id: str) -> list[int]:
+        """One batch of index results in one transaction; returns the photo id of each write (0: none)."""
+        now = time.time()
+        ids: list[int] = []
+        p, v = photos_table, vectors_table
+        with self.write() as conn:
+            for w in writes:
+                values = dict(article_id=w.article_id, path=w.path, raw_path=w.raw_path, size=w.size,
+                              mtime_ns=w.mtime_ns, view=w.view, updated_at=now)  # fmt: skip
+                if w.moved_from is not None:
+                    conn.execute(p.update().where(p.c.id == w.moved_from).values(**values))
+                    ids.append(w.moved_from)
+                    continue
+                values.update(hash=w.hash, width=w.width, height=w.height,
+                              status="error" if w.error else "ok", error=w.error)  # fmt: skip
+                if w.existing_id is None:
+                    pid = int(conn.execute(p.insert().values(added_at=now, **values)).inserted_primary_key[0])
+                else:
+                    pid = w.existing_id
+                    if w.content_changed or w.error:
+                        conn.execute(v.delete().where(v.c.photo_id == pid))
+                    conn.execute(p.update().where(p.c.id == pid).values(**values))
+                ids.append(pid)
+                if w.error is None and w.vector is not None:
+                    vec = np.asarray(w.vector, dtype="<f4")
+                    if not np.isfinite(vec).all():
+                        raise ValueError(f"refusing to store a non-finite vector for {w.path}")
+                    stmt = sqlite_insert(v).values(photo_id=pid, model_id=model_id, dim=int(vec.shape[0]),
+                                                   data=vec.tobytes())  # fmt: skip
+                    conn.execute(
+                        stmt.on_conflict_do_update(
+                            index_elements=["photo_id", "model_id"],
+                            set_={"data": stmt.excluded.data, "dim": stmt.excluded.dim},
+                        )
+                    )
+        return ids
