@@ -116,3 +116,54 @@ def sample_copy(tmp_path):
     dst = tmp_path / "sample"
     shutil.copytree(SAMPLE_PHOTOS, dst)
     return dst
+
+
+# ----------------------------------------------------------------------------- permissions
+
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+NOBODY = 65534
+
+
+@pytest.fixture
+def open_dir():
+    """A world-accessible temporary folder, so a test can run the CLI as an unprivileged user."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="lookalike-test-"))
+    path.chmod(0o777)
+    yield path
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def run_unprivileged(fn):
+    """Run fn() in a forked child that dropped root, so permission checks apply even when tests run as root.
+
+    The interpreter under /root may be unreachable for other users, so the child is forked, not exec'd:
+    everything fn needs must already be imported in the parent.
+    """
+    import pickle
+
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read_fd)
+        code = 0
+        try:
+            if IS_ROOT:
+                os.setgroups([])
+                os.setgid(NOBODY)
+                os.setuid(NOBODY)
+            payload = ("ok", fn())
+        except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
+            payload = ("error", f"{type(exc).__name__}: {exc}")
+            code = 1
+        with os.fdopen(write_fd, "wb") as fh:
+            pickle.dump(payload, fh)
+        os._exit(code)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as fh:
+        data = fh.read()
+    os.waitpid(pid, 0)
+    return pickle.loads(data)

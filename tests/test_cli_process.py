@@ -8,15 +8,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
-import pytest
-
-from tests.conftest import REPO, make_tiny_model, write_photo
-
-IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-NOBODY = 65534
+from tests.conftest import REPO, make_tiny_model, run_unprivileged, write_photo
 
 
 def run_cli(*args, env=None, check=True):
@@ -27,17 +20,6 @@ def run_cli(*args, env=None, check=True):
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
-
-
-@pytest.fixture
-def open_dir():
-    """A world-accessible temporary folder, so a test can run the CLI as an unprivileged user."""
-    path = Path(tempfile.mkdtemp(prefix="lookalike-test-"))
-    path.chmod(0o777)
-    yield path
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_index_stats_similar_json(tmp_path, photo_tree, tiny_model):
@@ -69,38 +51,6 @@ def test_clear_message_for_missing_folder(tmp_path):
     proc = run_cli("index", tmp_path / "nowhere", "--db", tmp_path / "c.sqlite", check=False)
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr
-
-
-def run_unprivileged(fn):
-    """Run fn() in a forked child that dropped root, so permission checks apply even when tests run as root.
-
-    The interpreter under /root may be unreachable for other users, so the child is forked, not exec'd:
-    everything fn needs must already be imported in the parent.
-    """
-    import pickle
-
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child
-        os.close(read_fd)
-        code = 0
-        try:
-            if IS_ROOT:
-                os.setgroups([])
-                os.setgid(NOBODY)
-                os.setuid(NOBODY)
-            payload = ("ok", fn())
-        except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
-            payload = ("error", f"{type(exc).__name__}: {exc}")
-            code = 1
-        with os.fdopen(write_fd, "wb") as fh:
-            pickle.dump(payload, fh)
-        os._exit(code)
-    os.close(write_fd)
-    with os.fdopen(read_fd, "rb") as fh:
-        data = fh.read()
-    os.waitpid(pid, 0)
-    return pickle.loads(data)
 
 
 def test_unreadable_file_is_skipped_with_reason(open_dir, tiny_model):

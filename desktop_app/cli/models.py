@@ -28,7 +28,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "list", help="installed and known models, with size, precision, licence and the default"
     )
-    p.add_argument("--device", default="auto", choices=DEVICES, help="device the default is chosen for")
+    p.add_argument(
+        "--device", default="auto", choices=DEVICES, help="device the default is chosen for (default: auto)"
+    )
     _add_json(p)
     p.set_defaults(handler=_cmd_list)
 
@@ -39,7 +41,9 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="base URL of a mirror with the hub's layout (default: $LOOKALIKE_MODEL_MIRROR or the hub)",
     )
     p.add_argument("--force", action="store_true", help="download again even if installed")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (default: a bar on a terminal)"
+    )
     _add_json(p)
     p.set_defaults(handler=_cmd_fetch)
 
@@ -65,23 +69,29 @@ def register(subparsers) -> argparse.ArgumentParser:
     precision.add_argument("--int8", action="store_true", help="8-bit weights, dynamic quantisation (CPU)")
     p.add_argument("--name", help="model name (default: from SOURCE and precision)")
     p.add_argument("--out", type=Path, help="output folder (default: the models folder)")
-    p.add_argument("--photos", type=Path, help="folder of real photos for the torch-vs-ONNX check")
+    p.add_argument(
+        "--photos",
+        type=Path,
+        help="folder of real photos for the torch-vs-ONNX check (default: the bundled sample photos)",
+    )
     p.add_argument("--verify-photos", type=int, help="how many photos to check (default 8)")
-    p.add_argument("--revision", help="hub revision to load")
-    p.add_argument("--licence", help="licence to record in the manifest")
+    p.add_argument("--revision", help="hub revision to load (default: the latest)")
+    p.add_argument(
+        "--licence", help="licence to record in the manifest (default: the checkpoint's, if it says)"
+    )
     p.add_argument("--force", action="store_true", help="replace a model of the same name")
     _add_json(p)
     p.set_defaults(handler=_cmd_export)
 
     p = sub.add_parser("remove", help="delete an installed model (not the bundled one)")
-    p.add_argument("name")
+    p.add_argument("name", help="the installed model to delete (see `lookalike models list`)")
     _add_json(p)
     p.set_defaults(handler=_cmd_remove)
     return models
 
 
 def _add_json(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout (default: text)")
 
 
 def _size(n: int | None) -> str:

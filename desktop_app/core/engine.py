@@ -474,8 +474,9 @@ class Engine:
                          dim=m.manifest.dim, model_id=self.model_id())  # fmt: skip
         except ModelError as exc:
             model["problem"] = str(exc)
-        summary = (last or {}).get("summary") or {}
-        model["device"] = summary.get("device") or None  # what the last run's session really got
+        # What the session of the last run that embedded anything really got.
+        devices = [(r.get("summary") or {}).get("device") for r in self.catalog.recent_runs()]
+        model["device"] = next((d for d in devices if d), None)
         return {
             "catalog": str(self.path),
             "schema_version": self.catalog.schema_version(),

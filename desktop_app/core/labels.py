@@ -169,6 +169,8 @@ class LabelEvaluation:
     coverage_at_95: float  # the largest coverage whose accuracy is >= 95%
     threshold_at_95: float | None
     curve: list[CurvePoint]
+    threshold: float | None = None  # the s and m the neighbours were found with
+    max_matches: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -234,6 +236,8 @@ def evaluate_labels(
         best.coverage if best else 0.0,
         best.threshold if best else None,
         curve,
+        threshold,
+        max_matches,
     )
 
 

@@ -349,12 +349,18 @@ class Catalog(PhotoStore, LabelStore):
             )
 
     def last_run(self) -> dict | None:
+        runs = self.recent_runs(1)
+        return runs[0] if runs else None
+
+    def recent_runs(self, limit: int = 20) -> list[dict]:
+        """The latest index runs, newest first, with their summaries."""
         with self.read() as conn:
-            row = conn.execute(sa.select(runs_table).order_by(runs_table.c.id.desc()).limit(1)).first()
-        if row is None:
-            return None
-        out = dict(row._mapping)
-        out["summary"] = json.loads(out["summary"]) if out["summary"] else None
+            rows = conn.execute(sa.select(runs_table).order_by(runs_table.c.id.desc()).limit(limit)).all()
+        out = []
+        for row in rows:
+            run = dict(row._mapping)
+            run["summary"] = json.loads(run["summary"]) if run["summary"] else None
+            out.append(run)
         return out
 
     # ------------------------------------------------------------ health

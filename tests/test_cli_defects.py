@@ -1,0 +1,179 @@
+"""Mistakes a new user makes on the command line: each gets one line naming the cause and the fix, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from desktop_app.cli import build_parser, main
+from desktop_app.core.storage import Catalog
+from tests.conftest import write_photo
+
+
+@pytest.fixture
+def indexed(tmp_path, photo_tree, tiny_model):
+    db = tmp_path / "c.sqlite"
+    assert (
+        main(["index", str(photo_tree), "--db", str(db), "--model", str(tiny_model.manifest_path), "--json"])
+        == 0
+    )
+    return db
+
+
+def fails(capsys, *argv: str, needle: str) -> str:
+    code = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert needle in err, err
+    return err
+
+
+def test_output_files_in_a_missing_folder_or_on_a_folder(indexed, tmp_path, capsys):
+    missing = tmp_path / "nowhere"
+    for flag in ("--png", "--csv"):
+        fails(
+            capsys, "inspect", "red", "green", "--db", indexed, flag, missing / "out", needle="does not exist"
+        )
+        fails(capsys, "inspect", "red", "green", "--db", indexed, flag, tmp_path, needle="is a folder")
+    fails(capsys, "labels", "export", missing / "labels.csv", "--db", indexed, needle="does not exist")
+    fails(capsys, "labels", "export", tmp_path, "--db", indexed, needle="is a folder")
+    Catalog(indexed).set_labels([("red", "category", "a"), ("green", "category", "b")])
+    fails(
+        capsys,
+        "labels",
+        "evaluate",
+        "--db",
+        indexed,
+        "--plot",
+        missing / "curve.png",
+        needle="does not exist",
+    )
+    assert not missing.exists()  # nothing creates folders behind the user's back
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["similar", "--article", "red", "--top", "0"], "--top must be 1 or more"),
+        (["similar", "--article", "red", "--top", "-3"], "--top must be 1 or more"),
+        (["similar", "--article", "red", "--threshold", "2"], "--threshold must be between -1 and 1"),
+        (["similar", "--article", "red", "--max-matches", "0"], "leave it out to count every pair"),
+        (["similar", "--article", "red", "--method", "best"], "invalid choice"),
+        (["labels", "suggest", "--k", "0"], "--k must be 1 or more"),
+        (["labels", "accept", "--min-confidence", "1.5"], "between 0 and 1"),
+    ],
+)
+def test_option_values_out_of_range(indexed, capsys, argv, needle):
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--db", str(indexed)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err and "max_matches" not in err, err
+
+
+@pytest.mark.parametrize("option", ["--batch-size", "--workers"])
+def test_index_worker_options_out_of_range(photo_tree, tmp_path, capsys, option):
+    with pytest.raises(SystemExit) as exit_:
+        main(["index", str(photo_tree), "--db", str(tmp_path / "c.sqlite"), option, "0"])
+    assert exit_.value.code == 2 and f"{option} must be 1 or more" in capsys.readouterr().err
+    assert not (tmp_path / "c.sqlite").exists()
+
+
+def test_query_photo_that_never_existed(indexed, tmp_path, capsys):
+    err = fails(capsys, "similar", "--image", tmp_path / "nope.jpg", "--db", indexed, needle="does not exist")
+    assert "disappeared" not in err
+    fails(capsys, "similar", "--article", "no-such-article", "--db", indexed, needle="There is no article")
+
+
+def test_every_option_says_what_it_does_and_its_default():
+    parser = build_parser()
+    seen = 0
+
+    def walk(p: argparse.ArgumentParser, name: str) -> None:
+        nonlocal seen
+        text = p.format_help()
+        assert "{'option_strings'" not in text, name  # a stray % in a help text
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub_name, sub in action.choices.items():
+                    walk(sub, f"{name} {sub_name}")
+                continue
+            if (
+                isinstance(action, (argparse._HelpAction, argparse._VersionAction))
+                or not action.option_strings
+            ):
+                continue
+            seen += 1
+            assert action.help, f"{name} {action.option_strings} has no help"
+            if action.default not in (None, False, argparse.SUPPRESS) and not isinstance(
+                action.default, bool
+            ):
+                assert "default" in action.help.lower(), f"{name} {action.option_strings}: no default in help"
+
+    walk(parser, "lookalike")
+    assert seen > 40
+
+
+def test_labels_help_is_plain_text(capsys):
+    with pytest.raises(SystemExit):
+        main(["labels", "--help"])
+    out = capsys.readouterr().out
+    assert "option_strings" not in out and "evaluate" in out
+
+
+def test_nothing_to_embed_says_so_and_stats_names_precision_and_device(
+    indexed, photo_tree, tiny_model, capsys
+):
+    assert (
+        main(["index", str(photo_tree), "--db", str(indexed), "--model", str(tiny_model.manifest_path)]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "nothing needed embedding" in out and "on not needed" not in out
+    assert main(["stats", "--db", str(indexed)]) == 0
+    out = capsys.readouterr().out
+    assert "tiny-test (fp32, 8-d, last run on CPU)" in out
+    assert main(["stats", "--db", str(indexed), "--json"]) == 0
+    model = json.loads(capsys.readouterr().out)["model"]
+    assert model["precision"] == "fp32" and model["device"] == "CPU"
+
+
+def test_folder_grouping_of_a_shop_tree_suggests_the_pattern(tmp_path, tiny_model, capsys):
+    # Magento's media layout: w/b/wb01-blue_main.jpg, files sorted into folders by their first letters.
+    root = tmp_path / "media"
+    n = 0
+    for style in range(20):
+        for colour in ("blue", "red"):
+            for view in ("main", "back", "alt1"):
+                name = f"wb{style:02d}-{colour}_{view}.jpg"
+                write_photo(root / name[0] / name[1] / name, (20 * style, 90, 40 * (colour == "red")), seed=n)
+                n += 1
+    assert (
+        main(
+            ["index", str(root), "--db", str(tmp_path / "c.sqlite"), "--model", str(tiny_model.manifest_path)]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "Hint" in out and "--pattern magento" in out and "1 articles of about 120 photos" in out
+    assert main(["index", str(root), "--db", str(tmp_path / "p.sqlite"), "--model", str(tiny_model.manifest_path),
+                 "--pattern", "magento"]) == 0  # fmt: skip
+    assert "Hint" not in capsys.readouterr().out
+
+
+def test_tune_is_quiet_with_json_and_reports_progress(indexed, tmp_path, capsys):
+    from desktop_app.core.engine import Engine
+
+    groups = tmp_path / "g.csv"
+    groups.write_text("article,group\nred,a\ngreen,a\nshoes/blue,b\n", encoding="utf-8")
+    calls = []
+    with Engine.open(indexed) as engine:
+        engine.tune(groups, progress=lambda done, total, note: calls.append((done, total)), store=False)
+    assert (
+        calls and calls[-1][0] == calls[-1][1] - 1
+    )  # one call per setting; the single-photo baseline is last
+    assert main(["tune", "--groups", str(groups), "--db", str(indexed), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and json.loads(captured.out)["best"]["method"]
