@@ -6,10 +6,12 @@ A ViT-B/32-architecture CLIP vision tower with random weights (speed does not de
 saved as a checkpoint and exported by models/export_clip.py to fp32 and int8 ONNX (with the script's own
 torch-vs-ONNX check). Then, on the same real photos:
 
-  (a) Lookalike end to end, fp32: read + decode + preprocess on a thread pool, Encoder.encode in batches;
+  (a) Lookalike end to end, fp32: the real indexing pipeline, `index_folder` into a fresh catalog (scan,
+      read, hash, decode and preprocess on its thread pool, embed in batches, commit per batch);
   (b) the same with the int8 model;
   (c) transformers' CLIPImageProcessor + CLIPVisionModelWithProjection in torch (fp32), batch 16, with
-      the photos read and decoded by PIL as that pipeline usually does;
+      the photos read and decoded by PIL on a thread pool of the same size as (a)'s decode pool; the
+      processor's resize and normalisation then run on one thread per batch, as transformers does;
   bare onnxruntime on already preprocessed tensors, fp32 and int8 (the model alone).
 
 Each figure is the best of --runs timed runs after a warm-up batch (session and model creation excluded);
@@ -34,9 +36,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from desktop_app.core.encoder import Encoder, physical_cores  # noqa: E402
+from desktop_app.core.device import physical_cores  # noqa: E402
+from desktop_app.core.encoder import Encoder  # noqa: E402
 from desktop_app.core.images import preprocess  # noqa: E402
+from desktop_app.core.indexer import IndexOptions, index_folder  # noqa: E402
 from desktop_app.core.models import InstalledModel, load_manifest  # noqa: E402
+from desktop_app.core.storage import Catalog  # noqa: E402
 
 # The shared data folder sits beside the repository checkout.
 DEFAULT_PHOTOS = REPO_ROOT.parent / "shared" / "datasets" / "magento-luma" / "photos"
@@ -126,30 +131,21 @@ def timed_rounds(setups: dict[str, tuple], runs: int) -> tuple[dict[str, float],
     return best, cpu
 
 
-def lookalike_end_to_end(model: InstalledModel, photos: list[Path], batch: int, threads: int, workers: int):
-    """(a)/(b): decode + preprocess on a thread pool, encoded batch by batch as the tensors arrive."""
+def lookalike_end_to_end(
+    model: InstalledModel, folder: Path, count: int, batch: int, threads: int, workers: int
+):
+    """(a)/(b): `index_folder` over the photo folder into a new catalog per run (session made once)."""
     encoder = Encoder(model, device="cpu", threads=threads)
-    manifest = model.manifest
+    options = IndexOptions(batch_size=batch, workers=workers, threads=threads)
+    runs = [0]
 
-    def prepare(path: Path) -> np.ndarray:
-        return preprocess(path.read_bytes(), manifest)[0]
+    def run() -> None:
+        runs[0] += 1
+        with Catalog(folder.parent / f"{model.manifest.name}-{runs[0]}.sqlite") as catalog:
+            summary = index_folder(catalog, folder, options=options, encoder=encoder)
+        assert summary.embedded == count, summary
 
-    def run() -> np.ndarray:
-        out = []
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
-            pending = []
-            for tensor in pool.map(prepare, photos):
-                pending.append(tensor)
-                if len(pending) == batch:
-                    out.append(encoder.encode(np.concatenate(pending)))
-                    pending = []
-            if pending:
-                out.append(encoder.encode(np.concatenate(pending)))
-        return np.concatenate(out)
-
-    encoder.encode(np.concatenate([prepare(p) for p in photos[:batch]]))  # warm-up
-    vectors = run()
-    assert vectors.shape == (len(photos), manifest.dim)
+    run()  # warm-up
     return run, encoder
 
 
@@ -163,10 +159,9 @@ def decode_only(manifest, photos: list[Path], workers: int):
     return run
 
 
-def transformers_torch(checkpoint: Path, photos: list[Path], batch: int, threads: int):
+def transformers_torch(checkpoint: Path, photos: list[Path], batch: int, threads: int, workers: int):
     """(c): the usual transformers recipe: PIL decode, CLIPImageProcessor, CLIPVisionModelWithProjection."""
     import torch
-    from PIL import Image
     from transformers import CLIPVisionModelWithProjection
 
     try:
@@ -177,11 +172,10 @@ def transformers_torch(checkpoint: Path, photos: list[Path], batch: int, threads
     processor = Processor.from_pretrained(checkpoint)
     model = CLIPVisionModelWithProjection.from_pretrained(checkpoint).eval()
 
+    load = decoded(photos, workers)
+
     def embed(paths: list[Path]) -> torch.Tensor:
-        images = []
-        for path in paths:
-            with Image.open(path) as im:
-                images.append(im.convert("RGB"))
+        images = load(paths)
         pixels = processor(images=images, return_tensors="pt")["pixel_values"]
         with torch.inference_mode():
             return model(pixel_values=pixels).image_embeds
@@ -192,6 +186,18 @@ def transformers_torch(checkpoint: Path, photos: list[Path], batch: int, threads
 
     embed(photos[:batch])  # warm-up
     return run
+
+
+def decoded(photos: list[Path], workers: int):
+    """PIL images of the photos, decoded on a thread pool of `workers` threads (for (c))."""
+    from PIL import Image
+
+    def load(path: Path):
+        with Image.open(path) as im:
+            return im.convert("RGB")
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode")
+    return lambda paths: list(pool.map(load, paths))
 
 
 def bare_onnxruntime(encoder: Encoder, tensors: np.ndarray, batch: int):
@@ -214,7 +220,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, default=physical_cores(), help="model threads (default: physical cores)"
     )
-    parser.add_argument("--workers", type=int, default=physical_cores(), help="decode threads for (a)/(b)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=physical_cores(),
+        help="decode threads for (a), (b) and (c) (default: physical cores)",
+    )
     parser.add_argument(
         "--workdir", type=Path, help="keep the checkpoint and ONNX files here (default: a temp dir)"
     )
@@ -230,9 +241,20 @@ def main(argv: list[str] | None = None) -> int:
         exported = {p: export(checkpoint, work, p, args.photos) for p in ("fp32", "int8")}
         models = {p: load_manifest(Path(r["manifest"])) for p, r in exported.items()}
 
-        run_a, enc32 = lookalike_end_to_end(models["fp32"], photos, args.batch, args.threads, args.workers)
-        run_b, enc8 = lookalike_end_to_end(models["int8"], photos, args.batch, args.threads, args.workers)
-        run_c = transformers_torch(checkpoint, photos, args.batch, args.threads)
+        folder = work / "photos"
+        for i, photo in enumerate(photos):  # one article per photo: grouping costs nothing here
+            target = folder / f"p{i:03d}" / photo.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                os.link(photo, target)
+        os.environ.setdefault("LOOKALIKE_HOME", str(work / "home"))
+        run_a, enc32 = lookalike_end_to_end(
+            models["fp32"], folder, len(photos), args.batch, args.threads, args.workers
+        )
+        run_b, enc8 = lookalike_end_to_end(
+            models["int8"], folder, len(photos), args.batch, args.threads, args.workers
+        )
+        run_c = transformers_torch(checkpoint, photos, args.batch, args.threads, args.workers)
         tensors = np.concatenate([preprocess(p.read_bytes(), models["fp32"].manifest)[0] for p in photos])
         n = len(photos)
         rates, cpu = timed_rounds(
@@ -263,7 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         ("(a) Lookalike end-to-end fp32", rate_a, threads_lookalike),
         ("(b) Lookalike end-to-end int8", rate_b, threads_lookalike),
-        ("(c) transformers CLIPImageProcessor + torch fp32", rate_c, f"torch {args.threads}"),
+        (
+            "(c) transformers CLIPImageProcessor + torch fp32",
+            rate_c,
+            f"torch {args.threads}; decode {args.workers}",
+        ),
         ("bare onnxruntime fp32 (preprocessed tensors)", bare32, f"ORT intra {args.threads}"),
         ("bare onnxruntime int8 (preprocessed tensors)", bare8, f"ORT intra {args.threads}"),
         ("read + decode + preprocess only (Lookalike)", decode, f"decode {args.workers}"),

@@ -17,6 +17,18 @@ from desktop_app.core.settings import DEVICES
 log = logging.getLogger(__name__)
 
 
+def onnxruntime():
+    """The onnxruntime module, imported so that it writes nothing outside Lookalike's folders.
+
+    Recent onnxruntime builds keep a telemetry device id under ~/.cache/Microsoft/DeveloperTools on import;
+    ORT_DISABLE_TELEMETRY (read when the library loads) switches that off. Every import goes through here.
+    """
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    import onnxruntime as ort
+
+    return ort
+
+
 def physical_cores() -> int:
     """Physical cores where Linux tells us, else the logical count: ORT's intra-op pool wants cores."""
     try:
@@ -120,7 +132,7 @@ def make_session(onnx_path, device: str = "auto", threads: int | None = None, or
     `ort` and `probe` (the GPU check) are injectable so tests can fake provider lists and failing sessions.
     """
     if ort is None:
-        import onnxruntime as ort  # noqa: PLC0415 - heavy import kept off module import
+        ort = onnxruntime()  # heavy import kept off module import
     probe = cuda_usable if probe is None else probe
     available = list(ort.get_available_providers())
     wanted = provider_preference(device, available)
@@ -171,7 +183,7 @@ def gpu_in_use(device: str | None) -> bool:
     if device == "cpu":
         return False
     try:
-        import onnxruntime as ort
+        ort = onnxruntime()
     except ImportError:
         return False
     return "CUDAExecutionProvider" in ort.get_available_providers() and cuda_usable()

@@ -10,7 +10,10 @@ from __future__ import annotations
 import io
 import os
 import stat
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +110,48 @@ def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     return data
 
 
+class MemoryBudget:
+    """Bytes that decoding photos may take at once, across all threads of the process.
+
+    A decode waits until its estimated cost fits beside the others'; one larger than the whole budget
+    runs alone, so every allowed photo is decoded, never two giants at once.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.used = 0
+        self.peak = 0
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def hold(self, cost: int) -> Iterator[None]:
+        cost = max(0, int(cost))
+        with self._cond:
+            while self.used > 0 and self.used + cost > self.capacity:
+                self._cond.wait()
+            self.used += cost
+            self.peak = max(self.peak, self.used)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.used -= cost
+                self._cond.notify_all()
+
+
+# Decoding an RGBA photo costs the decoded pixels and about two more copies (alpha compositing, conversion
+# to RGB). 1.5 GB lets one photo at the 100 MP limit decode (alone), or many ordinary ones in parallel.
+DECODE_BUDGET = MemoryBudget(1536 * 1024 * 1024)
+
+
+def decode_cost(im: Image.Image) -> int:
+    """Bytes a decode of this (opened, not yet loaded) picture will need at its peak, estimated."""
+    bands = len(im.getbands())
+    depth = 2 if im.mode.startswith("I;16") else 4 if im.mode in ("I", "F") else 1
+    w, h = im.size
+    return w * h * max(bands, 3) * depth * 3
+
+
 def load_photo(
     data: bytes, min_size: tuple[int, int] | None = None, max_pixels: int = MAX_PIXELS
 ) -> LoadedPhoto:
@@ -142,10 +187,11 @@ def load_photo(
             im.draft("RGB", want)
         if getattr(im, "n_frames", 1) > 1:
             im.seek(0)
-        im.load()
-        if orientation != 1:
-            im = ImageOps.exif_transpose(im)
-        rgb = to_rgb(im)
+        with DECODE_BUDGET.hold(decode_cost(im)):
+            im.load()
+            if orientation != 1:
+                im = ImageOps.exif_transpose(im)
+            rgb = to_rgb(im)
     except Image.DecompressionBombError as exc:
         raise PhotoError("too_large", str(exc)) from exc
     except (OSError, SyntaxError, ValueError) as exc:

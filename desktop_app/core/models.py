@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -64,6 +65,8 @@ class ModelManifest:
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelManifest:
+        if not isinstance(data, dict):
+            raise ModelError(f"The model manifest must be a JSON object, not a {type(data).__name__}.")
         try:
             known = {f for f in cls.__dataclass_fields__}
             kwargs = {k: v for k, v in data.items() if k in known}
@@ -74,11 +77,37 @@ class ModelManifest:
             manifest = cls(**kwargs)
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"The model manifest is incomplete or malformed ({exc}).") from exc
-        if manifest.resize not in RESIZE_MODES:
-            raise ModelError(f"Unknown resize mode {manifest.resize!r} in manifest of {manifest.name}.")
-        if manifest.layout not in ("NCHW", "NHWC"):
-            raise ModelError(f"Unknown layout {manifest.layout!r} in manifest of {manifest.name}.")
+        manifest.validate()
         return manifest
+
+    def validate(self) -> None:
+        """Every field in range: a manifest is input from outside, and a bad number makes NaN vectors."""
+        name = self.name or "the model"
+        if (
+            not isinstance(self.file, str)
+            or not self.file
+            or Path(self.file).name != self.file
+            or self.file in (".", "..")
+        ):
+            raise ModelError(f"The manifest of {name} names its ONNX file {self.file!r}; it must be a plain file "
+                             "name in the manifest's own folder.")  # fmt: skip
+        if self.resize not in RESIZE_MODES:
+            raise ModelError(f"Unknown resize mode {self.resize!r} in manifest of {name}.")
+        if self.layout not in ("NCHW", "NHWC"):
+            raise ModelError(f"Unknown layout {self.layout!r} in manifest of {name}.")
+        if len(self.input_size) != 2 or not all(8 <= v <= 4096 for v in self.input_size):
+            raise ModelError(
+                f"The input size {self.input_size} in the manifest of {name} is out of range (8..4096)."
+            )
+        if len(self.mean) != 3 or len(self.std) != 3:
+            raise ModelError(
+                f"The manifest of {name} needs three mean and three std values (one per colour)."
+            )
+        if not all(math.isfinite(v) for v in (*self.mean, *self.std)) or min(self.std) <= 0:
+            raise ModelError(f"The manifest of {name} has mean {self.mean} and std {self.std}: every value must be "
+                             "a finite number and every std above 0.")  # fmt: skip
+        if not 1 <= self.dim <= 65536:
+            raise ModelError(f"The vector dimension {self.dim} in the manifest of {name} is out of range.")
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
@@ -108,9 +137,13 @@ def load_manifest(path: Path) -> InstalledModel:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ModelError(f"Model manifest {path} does not exist.") from exc
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"Model manifest {path} cannot be read: {exc}") from exc
-    return InstalledModel(ModelManifest.from_dict(data), Path(path))
+    try:
+        manifest = ModelManifest.from_dict(data)
+    except ModelError as exc:
+        raise ModelError(f"{path}: {exc}") from exc
+    return InstalledModel(manifest, Path(path))
 
 
 def models_dir() -> Path:
@@ -124,8 +157,12 @@ def installed_models() -> list[InstalledModel]:
     """The bundled model first, then user-installed ones sorted by name."""
     found = [load_manifest(p) for p in sorted(BUNDLED_DIR.glob("*.manifest.json"))]
     mdir = models_dir()
-    if mdir.is_dir():
-        for p in sorted(mdir.glob("*/*.manifest.json")):
+    try:
+        manifests = sorted(mdir.glob("*/*.manifest.json")) if mdir.is_dir() else []
+    except OSError:
+        manifests = []  # an unreadable models folder hides only the models in it
+    if manifests:
+        for p in manifests:
             try:
                 found.append(load_manifest(p))
             except ModelError:
@@ -138,9 +175,9 @@ def resolve_model(name_or_file: str | None) -> InstalledModel:
     if not name_or_file:
         return default_model()
     candidate = Path(name_or_file)
-    if candidate.suffix == ".json" and candidate.exists():
+    if candidate.suffix == ".json" and _exists(candidate):
         return load_manifest(candidate)
-    if candidate.suffix == ".onnx" and candidate.exists():
+    if candidate.suffix == ".onnx" and _exists(candidate):
         manifest = candidate.with_suffix("").with_suffix(".manifest.json")
         if not manifest.exists():
             manifest = candidate.parent / (candidate.stem + ".manifest.json")
@@ -196,9 +233,16 @@ def catalog_model(model: str | None, manifest_path: str | None) -> InstalledMode
     try:
         return resolve_model(model)
     except ModelError:
-        if manifest_path and Path(manifest_path).exists():
+        if manifest_path and _exists(Path(manifest_path)):
             return load_manifest(Path(manifest_path))
         raise
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a folder we may not enter: the file is not usable here
+        return False
 
 
 def vector_identity(manifest: ModelManifest, resize: str | None, mirror: bool) -> str:

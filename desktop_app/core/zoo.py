@@ -219,7 +219,9 @@ def validate_onnx(onnx_path: Path, manifest: ModelManifest) -> str:
 
     Returns a one-line description; raises ModelError with what differs and what to do.
     """
-    import onnxruntime as ort
+    from desktop_app.core.device import onnxruntime
+
+    ort = onnxruntime()
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
@@ -303,8 +305,55 @@ def _installed_by_name(name: str) -> InstalledModel | None:
     return None
 
 
+# In an ONNX file, a tensor stored outside it names its file in a StringStringEntryProto: field 1 "location"
+# (tag 0x0a, length 8), then field 2 (tag 0x12) with the file name, length-prefixed.
+_EXTERNAL_LOCATION = re.compile(rb"\x0a\x08location\x12([\x01-\x7f])")
+
+
+def external_data_files(onnx_file: Path) -> list[str]:
+    """The files an ONNX model keeps its weights in besides itself (external data), relative to it."""
+    import mmap
+
+    names: set[str] = set()
+    with open(onnx_file, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            return []
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            for m in _EXTERNAL_LOCATION.finditer(data):
+                start = m.end()
+                raw = data[start : start + m.group(1)[0]]
+                try:
+                    names.add(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    continue
+    for name in names:
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise ModelError(
+                f"{onnx_file.name} keeps weights in {name!r}, outside its own folder; refusing it."
+            )
+    return sorted(names)
+
+
+def checked_external_data(onnx_file: Path) -> list[str]:
+    """The model's external-data files, all present beside it (else a ModelError that says so)."""
+    external = external_data_files(onnx_file)
+    missing = [n for n in external if not (onnx_file.parent / n).is_file()]
+    if missing:
+        raise ModelError(
+            f"{onnx_file.name} keeps its weights in {', '.join(missing)}, which is not beside it; "
+            "put the file(s) next to the model and import again."
+        )
+    return external
+
+
 def _install(source_file: Path, manifest: ModelManifest, move: bool) -> InstalledModel:
-    """Put the ONNX file and then its manifest into models_dir()/<name>/; the manifest goes in last."""
+    """Put the ONNX file (with any external-data files) and then its manifest into models_dir()/<name>/;
+    the manifest goes in last."""
+    external = external_data_files(source_file)
+    missing = [n for n in external if not (source_file.parent / n).is_file()]
+    if missing:
+        raise ModelError(f"{source_file.name} keeps its weights in {', '.join(missing)}, which is not beside it; "
+                         "put the file(s) next to the model and import again.")  # fmt: skip
     target = models_dir() / manifest.name
     target.mkdir(parents=True, exist_ok=True)
     manifest_path = target / f"{manifest.name}.manifest.json"
@@ -317,6 +366,12 @@ def _install(source_file: Path, manifest: ModelManifest, move: bool) -> Installe
         tmp = onnx_path.with_name(onnx_path.name + ".partial")
         shutil.copyfile(source_file, tmp)
         os.replace(tmp, onnx_path)
+    for name in external:
+        dest = target / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".partial")
+        shutil.copyfile(source_file.parent / name, tmp)
+        os.replace(tmp, dest)
     for stale in target.glob("*.onnx"):
         if stale != onnx_path:
             stale.unlink()
@@ -390,6 +445,7 @@ def import_model(
     existing = _guard_replace(final_name, sha, force)
     if existing is not None:
         return existing
+    checked_external_data(onnx_file)
     validate_onnx(onnx_file, chosen)
     return _install(onnx_file, chosen, move=False)
 

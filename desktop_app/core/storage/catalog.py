@@ -138,11 +138,23 @@ def explain(exc: BaseException, path: Path | str, doing: str = "use") -> Excepti
             f"The catalog {path} is damaged ({text}). Run `lookalike catalog check --db {path}` "
             "to see what can be recovered."
         )
+    if "disk i/o error" in low and _disk_nearly_full(Path(path)):
+        return DiskFull(f"The disk holding the catalog {path} is full ({text}); nothing was lost, but the last "
+                        "change was not saved. Free some space and try again.")  # fmt: skip
     if "disk i/o error" in low or "unable to open" in low:
         return CatalogError(
             f"The catalog {path} cannot be read or written ({text}): check the disk and the file's folder."
         )
     return exc if isinstance(exc, Exception) else RuntimeError(text)
+
+
+def _disk_nearly_full(path: Path) -> bool:
+    import shutil
+
+    try:
+        return shutil.disk_usage(path.parent if not path.is_dir() else path).free < 1 << 20
+    except OSError:
+        return False
 
 
 class Catalog(PhotoStore, LabelStore):
@@ -177,6 +189,7 @@ class Catalog(PhotoStore, LabelStore):
             self._check_creatable()
         self.engine = self._make_engine()
         self._writer = self.engine.execution_options(immediate=True)
+        self._checked = ident.kind in ("missing", "empty")  # a new file needs no check before writing
         try:
             self._prepare()
         except sa.exc.DBAPIError as exc:
@@ -280,7 +293,13 @@ class Catalog(PhotoStore, LabelStore):
 
     @contextmanager
     def write(self, doing: str = "write to") -> Iterator[sa.Connection]:
-        """One write transaction that holds the write lock from its first statement (BEGIN IMMEDIATE)."""
+        """One write transaction that holds the write lock from its first statement (BEGIN IMMEDIATE).
+
+        The first write of an open catalog runs SQLite's quick_check first: a damaged file is refused
+        instead of being written into (and damaged further).
+        """
+        if not self._checked:
+            self.check_before_writing()
         try:
             with self._writer.begin() as conn:
                 yield conn
@@ -364,6 +383,26 @@ class Catalog(PhotoStore, LabelStore):
         return out
 
     # ------------------------------------------------------------ health
+
+    def check_before_writing(self) -> None:
+        problems = self.health(quick=True)
+        if problems != ["ok"]:
+            raise CatalogError(
+                f"The catalog {self.path} is damaged ({'; '.join(problems[:2])}); Lookalike will not write to it. "
+                f"Recover what can be read into a new file: lookalike catalog recover --db {self.path} NEW.sqlite"
+            )
+        self._checked = True
+
+    def health(self, quick: bool = False) -> list[str]:
+        """SQLite's own check of every page: ["ok"], or what is wrong (quick_check skips index contents)."""
+        pragma = "quick_check" if quick else "integrity_check"
+        try:
+            with self.engine.connect() as conn:
+                return [str(r[0]) for r in conn.connection.driver_connection.execute(f"PRAGMA {pragma}")]
+        except sa.exc.DBAPIError as exc:
+            return [str(getattr(exc, "orig", exc))]
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
 
     def integrity_check(self) -> str:
         with self.read() as conn:
