@@ -10,6 +10,8 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +19,8 @@ from desktop_app.cli import main
 from desktop_app.core.engine import Engine, index_photos
 from desktop_app.core.errors import CatalogBusy, InputError
 from desktop_app.core.settings import SearchSettings, UserSettings, last_catalog
-from desktop_app.core.storage import Catalog, IndexLock
+from desktop_app.core.similar import Query
+from desktop_app.core.storage import SCHEMA_VERSION, Catalog, IndexLock
 from tests.conftest import IS_ROOT, REPO, SAMPLE, SAMPLE_PHOTOS, run_unprivileged
 
 TUNED = SearchSettings("hungarian", 0.6, 2, 7)
@@ -121,7 +124,7 @@ def test_older_catalogs_keep_what_tune_stored(tmp_path):
             ("search", json.dumps({"method": "greedy", "threshold": 0.0, "max_matches": 0})),
         ])  # fmt: skip
     with Engine.open(db) as engine:
-        assert engine.catalog.schema_version() == 4
+        assert engine.catalog.schema_version() == SCHEMA_VERSION
         assert engine.settings().search == SearchSettings("hungarian", 0.6, 2)
         assert not {"method", "threshold", "max_matches"} & set(engine.catalog.raw_settings())
 
@@ -151,6 +154,7 @@ def _undo_until_empty(db: str, out, ready, go) -> None:
         if not undone:
             break
         ids.extend(e["id"] for e in undone)
+        time.sleep(0.002)  # let the other process in: SQLite's lock is not fair
     engine.close()
     out.put(ids)
 
@@ -292,3 +296,26 @@ def test_search_settings_reject_nonsense():
     assert (
         SearchSettings.from_dict({"method": "nope", "threshold": "x", "max_matches": 0}) == SearchSettings()
     )
+
+
+def test_covers_prefer_the_main_view_and_the_curators_choice(sample_db, tmp_path):
+    db = tmp_path / "c.sqlite"
+    shutil.copy(sample_db, db)
+    with Engine.open(db) as engine:
+        covers = {r["article"]: r["cover"] for r in engine.catalog.articles_overview()}
+        assert covers["wj08-gray"] == "w/j/wj08-gray_main.jpg"  # not the alphabetically first, _alt1
+        hit = next(
+            h for h in engine.similar(Query.of_articles("wj08-orange")).hits if h.article == "wj08-gray"
+        )
+        assert hit.cover == "w/j/wj08-gray_main.jpg"
+        engine.set_cover("wj08-gray", "w/j/wj08-gray_back.jpg")
+        with pytest.raises(InputError):
+            engine.set_cover("wj08-gray", "m/h/mh01-gray_main.jpg")
+        hit = next(
+            h for h in engine.similar(Query.of_articles("wj08-orange")).hits if h.article == "wj08-gray"
+        )
+        assert hit.cover == "w/j/wj08-gray_back.jpg"
+    index_photos(db, Path(engine.settings().photo_root))  # survives an index run
+    with Engine.open(db) as engine:
+        covers = {r["article"]: r["cover"] for r in engine.catalog.articles_overview()}
+        assert covers["wj08-gray"] == "w/j/wj08-gray_back.jpg"

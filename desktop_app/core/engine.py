@@ -282,6 +282,9 @@ class Engine:
             if problems:
                 note = f"{len(problems)} file(s) could not be read: " + "; ".join(problems[:3])
         out = answer(index, query, params, vectors, paths, label=label, folder=folder, n_pairs=n_pairs)
+        chosen = self.catalog.covers()
+        for hit in out.hits:
+            hit.cover = chosen.get(hit.article, hit.cover)
         if note:
             out.note = f"{note} {out.note}".strip()
         return out
@@ -459,6 +462,14 @@ class Engine:
         return lab.evaluate_labels(self.search_index(), labels, field, k, params.method, groups=group_of,
                                    threshold=params.threshold if params.uses_pairs else None,
                                    max_matches=params.max_matches if params.uses_pairs else None)  # fmt: skip
+
+    # ------------------------------------------------------------ covers
+
+    def set_cover(self, article: str, path: str | None) -> None:
+        """Show the article by this photo (a path of one of its photos); None goes back to the automatic cover."""
+        if path is not None and path not in {r.path for r in self.catalog.photos_of(article)}:
+            raise InputError(f"{path} is not a photo of {article}.")
+        self.catalog.set_cover(article, path, curator=current_curator())
 
     # ------------------------------------------------------------ overview
 

@@ -21,7 +21,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from desktop_app import __version__
@@ -38,6 +37,7 @@ from desktop_app.core.storage.schema import (
     runs_table,
     settings_table,
 )
+from desktop_app.core.storage.sql import upsert
 
 BUSY_TIMEOUT_MS = 10_000
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -332,10 +332,7 @@ class Catalog(PhotoStore, LabelStore):
             for key, value in new.items():
                 if key in raw and raw[key] == value:
                     continue
-                stmt = sqlite_insert(settings_table).values(key=key, value=json.dumps(value))
-                conn.execute(
-                    stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value})
-                )
+                upsert(conn, settings_table, {"key": key, "value": json.dumps(value)}, ["key"])
             gone = [k for k in raw if k not in new]
             if gone:
                 conn.execute(settings_table.delete().where(settings_table.c.key.in_(gone)))

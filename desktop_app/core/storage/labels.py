@@ -11,9 +11,9 @@ import time
 from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from desktop_app.core.storage.schema import label_events_table, labels_table
+from desktop_app.core.storage.sql import upsert
 
 
 class LabelStore:
@@ -187,16 +187,5 @@ def _write_label(conn, article: str, field: str, value: str | None, source: str,
             labels_table.delete().where(labels_table.c.article == article, labels_table.c.field == field)
         )
         return
-    stmt = sqlite_insert(labels_table).values(
-        article=article, field=field, value=value, source=source, updated_at=now
-    )
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["article", "field"],
-            set_={
-                "value": stmt.excluded.value,
-                "source": stmt.excluded.source,
-                "updated_at": stmt.excluded.updated_at,
-            },
-        )
-    )
+    upsert(conn, labels_table, dict(article=article, field=field, value=value, source=source, updated_at=now),
+           ["article", "field"])  # fmt: skip

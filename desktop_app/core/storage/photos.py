@@ -8,14 +8,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from desktop_app.core.storage.schema import (
+    article_covers_table,
     articles_table,
     labels_table,
     photos_table,
     vectors_table,
 )
+from desktop_app.core.storage.sql import upsert
 from desktop_app.core.vectors import ArticleVectors
 
 _CHUNK = 500  # ids per IN (...) list: well under SQLite's variable limit
@@ -143,18 +144,29 @@ class PhotoStore:
         return found
 
     def articles_overview(self) -> list[dict]:
-        """One row per article for browsing: key, folder, photo count, cover photo, added time, labels."""
-        p, a = photos_table, articles_table
+        """One row per article for browsing: key, folder, photo count, cover photo, added time, labels.
+
+        The cover is the curator's choice (article_covers) when that photo is still there; else the rule
+        of `scan.cover_position`: the first photo tagged main/front/1/a, else the first untagged, else the
+        first.
+        """
+        from desktop_app.core.scan import COVER_VIEWS
+
+        p, a, c = photos_table, articles_table, article_covers_table
+        tagged = sa.func.min(sa.case((sa.func.lower(p.c.view).in_(COVER_VIEWS), p.c.path)))
+        untagged = sa.func.min(sa.case((p.c.view.is_(None), p.c.path)))
+        chosen = sa.func.max(sa.case((p.c.path == c.c.path, p.c.path)))
         q = (
             sa.select(
                 a.c.key,
                 a.c.folder,
                 a.c.added_at,
                 sa.func.count(p.c.id),
-                sa.func.min(p.c.path),
+                sa.func.coalesce(chosen, tagged, untagged, sa.func.min(p.c.path)),
                 sa.func.sum(sa.case((p.c.status == "error", 1), else_=0)),
             )  # fmt: skip
             .join(p, p.c.article_id == a.c.id)
+            .outerjoin(c, c.c.article == a.c.key)
             .group_by(a.c.id)
             .order_by(a.c.key)
         )
@@ -173,6 +185,30 @@ class PhotoStore:
             }  # fmt: skip
             for k, f, t, n, cover, err in rows
         ]
+
+    def covers(self) -> dict[str, str]:
+        """The covers curators chose: article -> photo path."""
+        with self.read() as conn:
+            return dict(
+                conn.execute(sa.select(article_covers_table.c.article, article_covers_table.c.path)).all()
+            )
+
+    def set_cover(self, article: str, path: str | None, curator: str | None = None) -> None:
+        """Use this photo as the article's cover (None: back to the automatic choice)."""
+        c = article_covers_table
+        with self.write("set a cover in") as conn:
+            if path is None:
+                conn.execute(c.delete().where(c.c.article == article))
+                return
+            owner = conn.execute(
+                sa.select(articles_table.c.key)
+                .join(photos_table, photos_table.c.article_id == articles_table.c.id)
+                .where(photos_table.c.path == path)
+            ).scalar()
+            if owner != article:
+                raise ValueError(f"{path} is not a photo of {article}")
+            upsert(conn, c, {"article": article, "path": path, "curator": curator, "updated_at": time.time()},
+                   ["article"])  # fmt: skip
 
     def article_vectors(self, model_id: str, articles: Sequence[str] | None = None) -> ArticleVectors:
         """Embedded photos of one model as one contiguous matrix grouped by article.
@@ -306,12 +342,6 @@ class PhotoStore:
                     vec = np.asarray(w.vector, dtype="<f4")
                     if not np.isfinite(vec).all():
                         raise ValueError(f"refusing to store a non-finite vector for {w.path}")
-                    stmt = sqlite_insert(v).values(photo_id=pid, model_id=model_id, dim=int(vec.shape[0]),
-                                                   data=vec.tobytes())  # fmt: skip
-                    conn.execute(
-                        stmt.on_conflict_do_update(
-                            index_elements=["photo_id", "model_id"],
-                            set_={"data": stmt.excluded.data, "dim": stmt.excluded.dim},
-                        )
-                    )
+                    upsert(conn, v, dict(photo_id=pid, model_id=model_id, dim=int(vec.shape[0]), data=vec.tobytes()),
+                           ["photo_id", "model_id"])  # fmt: skip
         return ids

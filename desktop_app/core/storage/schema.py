@@ -2,7 +2,9 @@
 
 Tables: meta (schema version, creator), settings (JSON values; their keys belong to core.settings),
 articles, photos, vectors (one row per photo and model), labels (keyed by article id text, so they
-outlive regrouping), label_events (the undoable decision log), index_runs.
+outlive regrouping), label_events (the undoable decision log), index_runs, article_covers, decisions
+(same product / look-alike / not a match between two articles), photo_verdicts (duplicate or not between
+two photos), adapters (learned projections of a model's vectors) and layouts (2-D maps of the articles).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # PRAGMA application_id of a Lookalike catalog ("LkLk"), set from schema 4 on: with the schema version it
 # identifies a catalog before anything is written to a file.
 APPLICATION_ID = 0x4C6B4C6B
@@ -102,6 +104,72 @@ label_events_table = sa.Table(
 )
 
 
+article_covers_table = sa.Table(
+    "article_covers",
+    metadata,
+    sa.Column("article", sa.Text, primary_key=True),  # article key: the choice outlives regrouping
+    sa.Column("path", sa.Text, nullable=False),  # the cover photo's stored (relative) path
+    sa.Column("curator", sa.Text),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+# Match decisions between two articles: one row per decision, the latest live one per pair counts.
+decisions_table = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "article_a", sa.Text, nullable=False
+    ),  # article keys, article_a < article_b: a pair is unordered
+    sa.Column("article_b", sa.Text, nullable=False),
+    sa.Column("decision", sa.Text, nullable=False),  # same, alike, not_match; "none" takes a decision back
+    sa.Column("note", sa.Text),
+    sa.Column("curator", sa.Text),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("undone", sa.Boolean, nullable=False, default=False),
+    sa.Column("batch", sa.Integer, index=True),  # decisions made together (an import) are undone together
+    sa.Column("replaces", sa.Integer),  # the decision on this pair that was current when this one was made
+    sa.Index("ix_decisions_pair", "article_a", "article_b"),
+)
+# Duplicate verdicts between two photos (photo level of the duplicate finder); same shape as decisions.
+photo_verdicts_table = sa.Table(
+    "photo_verdicts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("path_a", sa.Text, nullable=False),  # stored photo paths, path_a < path_b
+    sa.Column("path_b", sa.Text, nullable=False),
+    sa.Column("verdict", sa.Text, nullable=False),  # duplicate, not_duplicate
+    sa.Column("curator", sa.Text),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("undone", sa.Boolean, nullable=False, default=False),
+    sa.Index("ix_photo_verdicts_pair", "path_a", "path_b"),
+)
+# Learned projections of a model's vectors (catalog-adapted embeddings), with what they were trained on.
+adapters_table = sa.Table(
+    "adapters",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("model_id", sa.Text, nullable=False, index=True),  # the vector identity it applies to
+    sa.Column("kind", sa.Text, nullable=False),  # e.g. linear, whitening
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, default=False),
+    sa.Column("info", sa.Text),  # JSON: training data, dimensions, figures
+    sa.Column("data", sa.LargeBinary, nullable=False),  # numpy .npz
+)
+# 2-D layouts of the articles (the catalog map), keyed by what they were computed from.
+layouts_table = sa.Table(
+    "layouts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("model_id", sa.Text, nullable=False),
+    sa.Column("adapter_id", sa.Integer),  # None: the frozen vectors
+    sa.Column("method", sa.Text, nullable=False),
+    sa.Column("articles_digest", sa.Text, nullable=False),  # which articles it covers
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("info", sa.Text),  # JSON
+    sa.Column("data", sa.LargeBinary, nullable=False),  # numpy .npz: article keys and coordinates
+)
+
+
 def _v1_to_v2(conn: sa.Connection) -> None:
     """v2 added the index_runs history and the labels' source column."""
     cols = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(labels)")}
@@ -135,4 +203,15 @@ def _v3_to_v4(conn: sa.Connection) -> None:
     conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
 
 
-MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}  # from-version -> step to from-version + 1
+def _v4_to_v5(conn: sa.Connection) -> None:
+    """v5: cover choices, match decisions, photo duplicate verdicts, adapters and map layouts."""
+    for table in (article_covers_table, decisions_table, photo_verdicts_table, adapters_table, layouts_table):
+        table.create(conn, checkfirst=True)
+
+
+MIGRATIONS = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+    4: _v4_to_v5,
+}  # from-version -> step to from-version + 1
