@@ -24,12 +24,16 @@ def _index(catalog, root, model, **kw):
 
 
 def _vector_rows(catalog):
-    with sqlite3.connect(catalog.path) as conn:
-        return conn.execute("SELECT count(*), count(DISTINCT photo_id || model_id) FROM vectors").fetchone()
+    """(vector rows, distinct (photo, model) pairs), read with plain SQL on either backend."""
+    import sqlalchemy as sa
+
+    with catalog.engine.connect() as conn:
+        q = "SELECT count(*), count(DISTINCT CAST(photo_id AS TEXT) || model_id) FROM vectors"
+        return tuple(conn.execute(sa.text(q)).one())
 
 
-def test_first_run_then_unchanged_costs_nothing(tmp_path, photo_tree, tiny_model):
-    cat = Catalog(tmp_path / "c.sqlite")
+def test_first_run_then_unchanged_costs_nothing(tmp_path, catalog_location, photo_tree, tiny_model):
+    cat = Catalog(catalog_location)
     s1 = _index(cat, photo_tree, tiny_model)
     assert (s1.articles, s1.photos, s1.new, s1.embedded) == (3, 7, 7, 7)
     assert sorted(cat.article_keys()) == ["green", "red", "shoes/blue"]
@@ -38,8 +42,8 @@ def test_first_run_then_unchanged_costs_nothing(tmp_path, photo_tree, tiny_model
     assert s2.device == ""  # the model is not even loaded when nothing changed
 
 
-def test_changed_moved_and_deleted_files(tmp_path, photo_tree, tiny_model):
-    cat = Catalog(tmp_path / "c.sqlite")
+def test_changed_moved_and_deleted_files(tmp_path, catalog_location, photo_tree, tiny_model):
+    cat = Catalog(catalog_location)
     _index(cat, photo_tree, tiny_model)
     before = {r.path: r.id for r in cat.photo_rows()}
     # changed content (new size and mtime)
@@ -59,11 +63,11 @@ def test_changed_moved_and_deleted_files(tmp_path, photo_tree, tiny_model):
     assert total == distinct == 6
 
 
-def test_regrouping_keeps_vectors_and_labels(tmp_path, tiny_model):
+def test_regrouping_keeps_vectors_and_labels(tmp_path, catalog_location, tiny_model):
     root = tmp_path / "p"
     for name in ["sku1_front", "sku1_back", "sku2_front", "odd"]:
         write_photo(root / f"{name}.jpg", seed=hash(name) % 100)
-    cat = Catalog(tmp_path / "c.sqlite")
+    cat = Catalog(catalog_location)
     _index(cat, root, tiny_model)
     assert cat.article_keys() == ["p"]
     cat.set_labels([("sku1", "category", "shirts")])
@@ -76,9 +80,9 @@ def test_regrouping_keeps_vectors_and_labels(tmp_path, tiny_model):
     assert _index(cat, root, tiny_model).unchanged == 4  # and reused without repeating it
 
 
-def test_switching_model_never_mixes_vectors(tmp_path, photo_tree, tiny_model):
+def test_switching_model_never_mixes_vectors(tmp_path, catalog_location, photo_tree, tiny_model):
     other = make_tiny_model(tmp_path / "m2", name="tiny-other", dim=12, seed=5)
-    cat = Catalog(tmp_path / "c.sqlite")
+    cat = Catalog(catalog_location)
     _index(cat, photo_tree, tiny_model)
     s = _index(cat, photo_tree, other)
     assert s.reembedded == 7
@@ -115,8 +119,8 @@ def _make_bad_files(root):
     (root / "tmp.jpg").unlink()
 
 
-def test_bad_files_are_recorded_and_nothing_is_lost(tmp_path, photo_tree, tiny_model):
-    cat = Catalog(tmp_path / "c.sqlite")
+def test_bad_files_are_recorded_and_nothing_is_lost(tmp_path, catalog_location, photo_tree, tiny_model):
+    cat = Catalog(catalog_location)
     _index(cat, photo_tree, tiny_model)
     _make_bad_files(photo_tree)
     s = _index(cat, photo_tree, tiny_model)
@@ -137,11 +141,11 @@ def test_bad_files_are_recorded_and_nothing_is_lost(tmp_path, photo_tree, tiny_m
     assert cat.integrity_check() == "ok"
 
 
-def test_file_deleted_while_indexing(tmp_path, tiny_model):
+def test_file_deleted_while_indexing(tmp_path, catalog_location, tiny_model):
     root = tmp_path / "p"
     for i in range(12):
         write_photo(root / f"a{i:02d}.jpg", seed=i)
-    cat = Catalog(tmp_path / "c.sqlite")
+    cat = Catalog(catalog_location)
     deleted = []
 
     def progress(p):
@@ -160,11 +164,11 @@ def test_file_deleted_while_indexing(tmp_path, tiny_model):
     assert s.photos == 11 and cat.integrity_check() == "ok"
 
 
-def test_cancel_keeps_committed_batches_and_resume_finishes(tmp_path, tiny_model):
+def test_cancel_keeps_committed_batches_and_resume_finishes(tmp_path, catalog_location, tiny_model):
     root = tmp_path / "p"
     for i in range(20):
         write_photo(root / f"x{i // 2}" / f"{i}.jpg", seed=i)
-    cat = Catalog(tmp_path / "c.sqlite")
+    cat = Catalog(catalog_location)
     calls = []
     s = index_folder(
         cat,
@@ -180,8 +184,8 @@ def test_cancel_keeps_committed_batches_and_resume_finishes(tmp_path, tiny_model
     assert _vector_rows(cat) == (20, 20)
 
 
-def test_missing_empty_folder_and_file_instead_of_folder(tmp_path, tiny_model):
-    cat = Catalog(tmp_path / "c.sqlite")
+def test_missing_empty_folder_and_file_instead_of_folder(tmp_path, catalog_location, tiny_model):
+    cat = Catalog(catalog_location)
     with pytest.raises(UserError, match="does not exist"):
         _index(cat, tmp_path / "nope", tiny_model)
     (tmp_path / "empty").mkdir()
@@ -192,8 +196,8 @@ def test_missing_empty_folder_and_file_instead_of_folder(tmp_path, tiny_model):
         _index(cat, tmp_path / "file.jpg", tiny_model)
 
 
-def test_emptied_folder_does_not_wipe_the_catalog(tmp_path, photo_tree, tiny_model):
-    cat = Catalog(tmp_path / "c.sqlite")
+def test_emptied_folder_does_not_wipe_the_catalog(tmp_path, catalog_location, photo_tree, tiny_model):
+    cat = Catalog(catalog_location)
     _index(cat, photo_tree, tiny_model)
     shutil.rmtree(photo_tree)
     photo_tree.mkdir()  # e.g. an unmounted drive leaves an empty mount point
@@ -265,7 +269,9 @@ def test_catalog_settings_pragma_and_page_size(tmp_path):
         assert conn.execute("PRAGMA page_size").fetchone()[0] == 16384
 
 
-def test_preprocessing_is_stored_with_the_catalog_and_queries_follow_it(tmp_path, photo_tree, tiny_model):
+def test_preprocessing_is_stored_with_the_catalog_and_queries_follow_it(
+    tmp_path, catalog_location, photo_tree, tiny_model
+):
     from desktop_app.core.encoder import Encoder
     from desktop_app.core.indexer import embed_files
 
@@ -273,7 +279,7 @@ def test_preprocessing_is_stored_with_the_catalog_and_queries_follow_it(tmp_path
         s = catalog_settings(cat)
         return vector_identity(model.manifest, s.resize, s.mirror)
 
-    cat = Catalog(tmp_path / "c.sqlite")
+    cat = Catalog(catalog_location)
     _index(cat, photo_tree, tiny_model)
     plain = catalog_model_id(cat, tiny_model)
     s = index_folder(cat, photo_tree, model=tiny_model, options=IndexOptions(resize="letterbox", mirror=True))

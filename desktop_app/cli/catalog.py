@@ -24,6 +24,28 @@ def register(sub) -> None:
     add_db(cp)
     add_json(cp)
     cp.set_defaults(handler=run_recover)
+    cp = csub.add_parser("root", help="where this catalog's photos are on this machine (shared catalogs)",
+                         description="Photos are stored relative to the folder they were indexed from. Another "
+                         "machine that mounts that folder elsewhere maps it here; this is kept in your own "
+                         "settings, not in the catalog.")  # fmt: skip
+    cp.add_argument(
+        "folder", type=Path, nargs="?", help="the photo folder on this machine (default: show it)"
+    )
+    cp.add_argument("--forget", action="store_true", help="drop this machine's mapping")
+    add_db(cp)
+    add_json(cp)
+    cp.set_defaults(handler=run_root)
+    cp = csub.add_parser("copy", help="copy a catalog to another file or database (SQLite <-> PostgreSQL)",
+                         description="Copies every table of SRC into DST, a new SQLite file or an empty PostgreSQL "
+                         "database (postgresql+psycopg://USER@HOST:PORT/DB), then compares both by row counts "
+                         "and checksums.")  # fmt: skip
+    cp.add_argument("source", metavar="SRC", help="the catalog to copy: a file or a database URL")
+    cp.add_argument("target", metavar="DST", help="where to: a new file or an empty database URL")
+    cp.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (default: a bar on a terminal)"
+    )
+    add_json(cp)
+    cp.set_defaults(handler=run_copy)
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -66,4 +88,41 @@ def run_recover(args: argparse.Namespace) -> int:
         print(f"  dropped {n} {table} rows whose article or photo was lost")
     print(f"Open it with --db {safe(report.target)}; run `lookalike index` on the photo folder to re-embed "
           "anything that was lost.")  # fmt: skip
+    return 0
+
+
+def run_copy(args: argparse.Namespace) -> int:
+    from desktop_app.cli.common import Bar
+    from desktop_app.core.storage.copy import copy_catalog
+
+    bar = Bar(not args.json and not args.no_progress, "row", "Copying")
+    try:
+        report = copy_catalog(
+            args.source, args.target, progress=lambda table, done, total: bar.update(done, total, table)
+        )
+    finally:
+        bar.close()
+    if args.json:
+        emit_json(report.to_dict())
+        return 0
+    print(f"Copied {safe(report.source)} to {safe(report.target)}; verified by counts and checksums:")
+    for table, n in report.rows.items():
+        print(f"  {table:<16} {n:>9} rows  {report.checksums[table][:12]}")
+    return 0
+
+
+def run_root(args: argparse.Namespace) -> int:
+    from desktop_app.cli.common import open_engine
+
+    with open_engine(args) as engine:
+        if args.forget or args.folder is not None:
+            engine.map_photo_root(None if args.forget else args.folder)
+        root = engine.photo_root()
+        online = root is not None and root.is_dir()
+        location = engine.location
+    if args.json:
+        emit_json({"catalog": location, "photo_root": str(root) if root else None, "online": online})
+    else:
+        state = "" if online else " (not reachable here: photos are offline; browsing and search still work)"
+        print(f"Photos of {safe(location)}: {safe(root) if root else 'unknown'}{state}")
     return 0

@@ -109,7 +109,25 @@ def search_params(engine, args: argparse.Namespace):
 def open_engine(args: argparse.Namespace, create: bool = False):
     from desktop_app.core.engine import Engine, resolve_db
 
-    return Engine.open(resolve_db(getattr(args, "db", None)), create=create)
+    db = resolve_db(getattr(args, "db", None))
+    return with_password(args, lambda: Engine.open(db, create=create))
+
+
+def with_password(args: argparse.Namespace, open_it: Callable):
+    """Open a shared catalog, asking for the password on a terminal when the server wants one libpq could not
+    find. The password stays in this process (PGPASSWORD for libpq); Lookalike never writes it anywhere."""
+    import getpass
+    import os
+
+    from desktop_app.core.storage.postgres import PasswordNeeded
+
+    try:
+        return open_it()
+    except PasswordNeeded:
+        if getattr(args, "json", False) or not sys.stdin.isatty():
+            raise
+        os.environ["PGPASSWORD"] = getpass.getpass("Password for the catalog's database: ")
+        return open_it()
 
 
 # ============================================================================ output

@@ -72,6 +72,8 @@ def register(sub) -> None:
     lp.add_argument("articles", nargs="+", metavar="ARTICLE")
     lp.add_argument("--value", default=None, help="the label (default: none, which clears it)")
     lp.add_argument("--field", default=DEFAULT_FIELD, help=FIELD_HELP)
+    lp.add_argument("--force", action="store_true",
+                    help="overwrite a label another curator set (default: stop and show their decision)")  # fmt: skip
     _common(lp, run_set)
 
     lp = lsub.add_parser("undo", help="undo the last label decision (a bulk accept or import as a whole)")
@@ -112,7 +114,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_set(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
-        n = engine.set_labels(args.articles, args.field, args.value)
+        n = engine.set_labels(args.articles, args.field, args.value, force=args.force)
     emit_json({"updated": n}) if args.json else print(f"Updated {n}")
     return 0
 
@@ -149,13 +151,17 @@ def run_suggest(args: argparse.Namespace) -> int:
 
 
 def run_accept(args: argparse.Namespace) -> int:
+    conflicts: list[dict] = []
     with open_engine(args) as engine:
-        n = engine.accept(args.field, args.min_confidence, args.k, search_params(engine, args))
+        n = engine.accept(args.field, args.min_confidence, args.k, search_params(engine, args), conflicts)
     if args.json:
-        emit_json({"accepted": n})
+        emit_json({"accepted": n, "conflicts": conflicts})
     else:
         print(f"Accepted {n} suggestions with confidence >= {args.min_confidence:.2f} (one decision: "
               "`lookalike labels undo` takes it back)")  # fmt: skip
+        if conflicts:
+            print(f"Left {len(conflicts)} articles another curator labelled meanwhile: "
+                  + safe(", ".join(c["article"] for c in conflicts[:10])))  # fmt: skip
     return 0
 
 

@@ -47,7 +47,7 @@ from desktop_app.core.settings import (
     update_catalog_settings,
 )
 from desktop_app.core.similar import Outcome, Query, answer
-from desktop_app.core.storage import Catalog, identify
+from desktop_app.core.storage import Catalog, identify, is_url
 from desktop_app.core.vectors import ArticleVectors
 
 EvalProgress = Callable[[int, int, str], None]
@@ -98,7 +98,7 @@ def index_photos(
     file exists, so a failed first run leaves nothing behind and changes no catalog.
     """
     root = check_photo_folder(photo_dir)
-    new = identify(Path(db)).kind in ("missing", "empty")
+    new = identify(db).kind in ("missing", "empty")
     installed = model if isinstance(model, InstalledModel) else None
     if installed is None and (model is not None or new):
         installed = resolve_model(model)
@@ -106,7 +106,11 @@ def index_photos(
     with Catalog(db, create=True) as catalog:
         summary = index_folder(catalog, root, rule=rule, model=installed, options=options, progress=progress,
                                should_cancel=should_cancel, scan=scan)  # fmt: skip
-    remember_catalog(db)
+        location = catalog.location
+    user = UserSettings.load()
+    user.remember(location)
+    user.set_photo_root(location, root)  # this machine indexed from here: its photos are here
+    user.save()
     return summary
 
 
@@ -131,12 +135,18 @@ class Engine:
     def open(cls, db: Path | str, create: bool = False, remember: bool = True) -> Engine:
         engine = cls(Catalog(db, create=create))
         if remember:
-            remember_catalog(engine.path)
+            remember_catalog(engine.location)
         return engine
 
     @property
-    def path(self) -> Path:
+    def path(self) -> Path | None:
+        """The catalog file (None for a catalog in a database server)."""
         return self.catalog.path
+
+    @property
+    def location(self) -> str:
+        """Where the catalog is: its file, or its database URL (without a password)."""
+        return self.catalog.location
 
     def close(self) -> None:
         self._index = None
@@ -165,8 +175,18 @@ class Engine:
         return self.settings().search.override(method, threshold, max_matches, top_k)
 
     def photo_root(self) -> Path | None:
-        root = self.settings().photo_root
+        """Where the photos are on this machine: this user's mapping for the catalog, else the folder it was
+        indexed from."""
+        root = UserSettings.load().photo_root(self.location) or self.settings().photo_root
         return Path(root) if root else None
+
+    def map_photo_root(self, folder: Path | None) -> None:
+        """Remember where this catalog's photos are on this machine (None: forget it)."""
+        if folder is not None and not Path(folder).is_dir():
+            raise InputError(f"{folder} is not a folder on this machine.")
+        user = UserSettings.load()
+        user.set_photo_root(self.location, folder)
+        user.save()
 
     def absolute(self, rel: str | None) -> Path | None:
         root = self.photo_root()
@@ -380,33 +400,42 @@ class Engine:
         return self.catalog.labels(field)
 
     def set_labels(self, articles: Sequence[str], field: str, value: str | None, source: str = "manual",
-                   action: str = "set") -> int:  # fmt: skip
-        """One decision: set (or with value None, clear) a label on articles, undoable as one."""
+                   action: str = "set", force: bool = False) -> int:  # fmt: skip
+        """One decision: set (or with value None, clear) a label on articles, undoable as one.
+
+        A label another curator set last is not overwritten unless `force` (Conflict names it)."""
         unknown = sorted(set(articles) - self.catalog.known_articles(articles))
         if unknown:
             raise InputError(
                 f"Not in the catalog: {', '.join(unknown[:10])}" + (" ..." if len(unknown) > 10 else "")
             )
         return self.catalog.set_labels([(a, field, value) for a in articles], source=source, action=action,
-                                       curator=current_curator())  # fmt: skip
+                                       curator=current_curator(), force=force)  # fmt: skip
 
-    def set_label_items(self, items: Sequence[tuple[str, str, str | None]], source: str, action: str) -> int:
-        """Several labels as one decision: (article, field, value) triples."""
-        return self.catalog.set_labels(items, source=source, action=action, curator=current_curator())
+    def set_label_items(self, items: Sequence[tuple[str, str, str | None]], source: str, action: str,
+                        expected: dict[tuple[str, str], str | None] | None = None, force: bool = False,
+                        conflicts: list[dict] | None = None) -> int:  # fmt: skip
+        """Several labels as one decision: (article, field, value) triples. `expected` holds what the curator
+        saw ((article, field) -> value); a label that changed since is a Conflict (or, with a `conflicts`
+        list, skipped and listed there)."""
+        return self.catalog.set_labels(items, source=source, action=action, curator=current_curator(),
+                                       expected=expected, force=force, conflicts=conflicts)  # fmt: skip
 
     def skip(self, article: str, field: str) -> None:
         self.catalog.record_skip(article, field, curator=current_curator())
 
     def undo(self, field: str | None = None, actions: Sequence[str] | None = None) -> list[dict]:
-        """Take back the last label decision (all articles of a bulk accept or import); [] if none."""
-        return self.catalog.undo_last_decision(field, actions)
+        """Take back your last label decision (all articles of a bulk accept or import); [] if none.
+
+        Only your own decisions; a label someone changed since is a Conflict, not overwritten."""
+        return self.catalog.undo_last_decision(field, actions, curator=current_curator())
 
     def import_labels(self, csv: Path | None = None, folder_level: int | None = None,
                       field: str = lab.DEFAULT_FIELD) -> lab.ImportReport:  # fmt: skip
         plan = lab.plan_csv_labels(self.catalog, csv, field) if csv else lab.plan_folder_labels(
             self.catalog, folder_level or 0, field)  # fmt: skip
         source = "import" if csv else "folder"
-        self.set_label_items(plan.items, source, "import")
+        self.set_label_items(plan.items, source, "import", force=True)  # an import is an explicit overwrite
         return lab.ImportReport(len(plan.items), plan.unknown, plan.skipped_rows)
 
     def export_labels(self, path: Path, fmt: str | None = None, raw: bool = False) -> int:
@@ -427,10 +456,15 @@ class Engine:
         return lab.suggest_unlabelled(self.suggester(field, k, params), min_confidence, order)
 
     def accept(self, field: str = lab.DEFAULT_FIELD, min_confidence: float = 0.8, k: int = 10,
-               params: SearchSettings | None = None) -> int:  # fmt: skip
-        """Accept every suggestion at or above a confidence, as one undoable decision."""
+               params: SearchSettings | None = None, conflicts: list[dict] | None = None) -> int:  # fmt: skip
+        """Accept every suggestion at or above a confidence, as one undoable decision.
+
+        Only articles still unlabelled when the decision is written: one another curator labelled meanwhile
+        is left as they set it (and listed in `conflicts` when given)."""
         chosen = [s for s in self.suggest(field, k, min_confidence, params=params) if s.label is not None]
-        return self.set_label_items([(s.article, field, s.label) for s in chosen], "accepted", "accept")
+        return self.set_label_items([(s.article, field, s.label) for s in chosen], "accepted", "accept",
+                                    expected={(s.article, field): None for s in chosen},
+                                    conflicts=conflicts if conflicts is not None else [])  # fmt: skip
 
     def review(
         self, field: str = lab.DEFAULT_FIELD, k: int = 10, params: SearchSettings | None = None
@@ -489,7 +523,8 @@ class Engine:
         devices = [(r.get("summary") or {}).get("device") for r in self.catalog.recent_runs()]
         model["device"] = next((d for d in devices if d), None)
         return {
-            "catalog": str(self.path),
+            "catalog": self.location,
+            "backend": self.catalog.kind,
             "schema_version": self.catalog.schema_version(),
             "photo_root": s.photo_root,
             "grouping": s.grouping.to_dict(),
@@ -504,16 +539,17 @@ class Engine:
         }
 
 
-def resolve_db(db: Path | str | None, photo_dir: Path | None = None) -> Path:
-    """The catalog to use: the one given, the photo folder's own, or the one used last."""
+def resolve_db(db: Path | str | None, photo_dir: Path | None = None) -> Path | str:
+    """The catalog to use: the one given (a file or a database URL), the photo folder's own, or the one
+    used last."""
     from desktop_app.core.paths import default_catalog_path
     from desktop_app.core.settings import last_catalog
 
     if db is not None:
-        return Path(os.fspath(db)).expanduser()
+        return str(db) if is_url(db) else Path(os.fspath(db)).expanduser()
     if photo_dir is not None:
         return default_catalog_path(photo_dir)
     last = last_catalog()
     if last is None:
         raise InputError("No catalog yet. Index a folder first: lookalike index PHOTOS_DIR")
-    return Path(last)
+    return last if is_url(last) else Path(last)

@@ -34,6 +34,14 @@ class ModelError(UserError):
     """A model is missing, damaged, or does not match its manifest."""
 
 
+class Conflict(UserError):
+    """Another curator changed what this decision was about since it was looked at; nothing was written."""
+
+    def __init__(self, message: str, conflicts: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.conflicts = conflicts or []
+
+
 class NoVectors(UserError):
     """The catalog (or an article) has no embedded photos for its model yet: indexing fixes it."""
 

@@ -33,7 +33,7 @@ from desktop_app.core.scan import (
     scan_folder,
 )
 from desktop_app.core.settings import catalog_settings, update_catalog_settings
-from desktop_app.core.storage import Catalog, IndexLock, PhotoRow, PhotoWrite
+from desktop_app.core.storage import Catalog, PhotoRow, PhotoWrite
 
 REASONS = {
     "empty": "empty file",
@@ -165,7 +165,7 @@ def index_folder(
 
     One index run at a time per catalog: a second one raises CatalogBusy at once.
     """
-    with IndexLock(catalog.path):
+    with catalog.index_lock():
         return _index(catalog, photo_dir, rule, model, options or IndexOptions(), progress,
                       should_cancel or (lambda: False), encoder, scan)  # fmt: skip
 
@@ -189,7 +189,7 @@ def _index(catalog, photo_dir, rule, model, opts, progress, should_cancel, encod
     model_id = vector_identity(manifest, resize, mirror)
 
     summary = IndexSummary(
-        str(root), str(catalog.path), f"{manifest.name} ({manifest.precision})", "", rule.describe()
+        str(root), catalog.location, f"{manifest.name} ({manifest.precision})", "", rule.describe()
     )
     if progress:
         progress(Progress(0, 0, 0.0, None, "scanning folder"))

@@ -152,7 +152,7 @@ def load_snapshot(engine: Engine) -> Snapshot:
     rows = catalog.articles_overview()
     counts = catalog.counts()
     last = catalog.last_run()
-    root = Path(settings.photo_root) if settings.photo_root else None
+    root = engine.photo_root()
     root_ok = bool(root is not None and root.is_dir() and os.access(root, os.R_OK | os.X_OK))
     model = model_id = model_error = None
     try:

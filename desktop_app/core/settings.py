@@ -217,6 +217,9 @@ class UserSettings:
     model: str = ""  # model for new catalogs: name or manifest path; "" = the default
     curator: str = ""  # the name label decisions are logged with; "" = the login name
     recent: list[str] = field(default_factory=list)  # catalogs, most recent first
+    # Where a catalog's photos are on this machine (catalog key -> folder), for catalogs shared between
+    # machines that mount the photo folder in different places.
+    roots: dict[str, str] = field(default_factory=dict)
     window: dict[str, str] = field(default_factory=dict)  # the app's window layout (base64 blobs)
 
     def __post_init__(self) -> None:
@@ -277,6 +280,16 @@ class UserSettings:
                 return p
         return None
 
+    def photo_root(self, catalog: str | os.PathLike) -> str | None:
+        return self.roots.get(catalog_key(catalog))
+
+    def set_photo_root(self, catalog: str | os.PathLike, folder: str | os.PathLike | None) -> None:
+        key = catalog_key(catalog)
+        if folder is None:
+            self.roots.pop(key, None)
+        else:
+            self.roots[key] = str(Path(folder).expanduser().resolve())
+
     # ----- window layout (opaque Qt blobs)
 
     def window_blob(self, name: str) -> bytes | None:
@@ -293,9 +306,13 @@ class UserSettings:
 
 
 def catalog_key(catalog: str | os.PathLike) -> str:
-    """How a catalog is remembered: a database URL as it is, a file by its absolute path."""
+    """How a catalog is remembered: a database URL without its password, a file by its absolute path."""
     text = os.fspath(catalog)
-    return text if "://" in text else str(Path(text).expanduser().resolve())
+    if "://" in text:
+        from desktop_app.core.storage.backend import without_password
+
+        return without_password(text)
+    return str(Path(text).expanduser().resolve())
 
 
 def remember_catalog(catalog: str | os.PathLike) -> None:

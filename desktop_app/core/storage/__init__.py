@@ -1,6 +1,7 @@
-"""Catalog storage: the only package that speaks SQL (tables and migrations, photos and vectors, labels)."""
+"""Catalog storage: the only package that speaks SQL (SQLite files and PostgreSQL databases alike)."""
 
-from desktop_app.core.storage.catalog import Catalog, Identity, explain, identify
+from desktop_app.core.storage.backend import Identity, is_url
+from desktop_app.core.storage.catalog import Catalog, explain, identify
 from desktop_app.core.storage.locks import IndexLock, index_lock_held
 from desktop_app.core.storage.photos import PhotoRow, PhotoWrite
 from desktop_app.core.storage.schema import SCHEMA_VERSION
@@ -15,4 +16,5 @@ __all__ = [
     "explain",
     "identify",
     "index_lock_held",
+    "is_url",
 ]

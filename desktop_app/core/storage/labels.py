@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 
+from desktop_app.core.errors import Conflict
 from desktop_app.core.storage.schema import label_events_table, labels_table
 from desktop_app.core.storage.sql import upsert
 
@@ -53,17 +54,34 @@ class LabelStore:
         source: str = "manual",
         action: str = "set",
         curator: str | None = None,
+        expected: dict[tuple[str, str], str | None] | None = None,
+        force: bool = False,
+        conflicts: list[dict] | None = None,
     ) -> int:
-        """(article, field, value) triples; value None removes the label. One decision, committed on return."""
+        """(article, field, value) triples; value None removes the label. One decision, committed on return.
+
+        Never overwrites a newer decision silently. With `expected` ((article, field) -> the value the curator
+        saw), an item whose label is now something else is a conflict; without it, an item whose label another
+        curator set last (and to something else) is one. Conflicts raise `Conflict` and nothing is written,
+        or, when a `conflicts` list is given, are added to it and skipped. `force` writes regardless (an
+        explicit import). Returns the number of labels written.
+        """
         items = list(items)
         if not items:
             return 0
         now = time.time()
         e = label_events_table
+        found: list[dict] = []
         with self.write("change labels in") as conn:
             batch: int | None = None
+            written = 0
             for article, field, value in items:
                 old, old_source = _label_value(conn, article, field)
+                if not force:
+                    clash = _conflict(conn, article, field, old, value or None, curator, expected)
+                    if clash is not None:
+                        found.append(clash)
+                        continue
                 _write_label(conn, article, field, value or None, source, now)
                 eid = conn.execute(
                     e.insert().values(
@@ -82,7 +100,12 @@ class LabelStore:
                 if batch is None:
                     batch = int(eid)
                     conn.execute(e.update().where(e.c.id == batch).values(batch=batch))
-        return len(items)
+                written += 1
+            if found and conflicts is None:
+                raise Conflict(_conflict_message(found), found)  # leaving the block rolls everything back
+        if conflicts is not None:
+            conflicts.extend(found)
+        return written
 
     def record_skip(self, article: str, field: str, curator: str | None = None) -> None:
         """A reviewer skipped an article: logged so that the review order can remember it."""
@@ -112,7 +135,8 @@ class LabelStore:
         if actions:
             q = q.where(e.c.action.in_(list(actions)))
         if curator is not None:
-            q = q.where(e.c.curator == curator)
+            # Your own decisions, and those logged before decisions carried a name.
+            q = q.where(sa.or_(e.c.curator == curator, e.c.curator.is_(None)))
         return q
 
     def last_live_event(
@@ -144,6 +168,16 @@ class LabelStore:
                 rows = conn.execute(
                     sa.select(e).where(e.c.batch == last.batch, e.c.undone.is_(False)).order_by(e.c.id.desc())
                 ).all()
+            # Undoing puts the old value back: not over a label someone changed since.
+            changed = []
+            for row in rows:
+                now_value, _ = _label_value(conn, row.article, row.field)
+                if row.action != "skip" and now_value != row.new_value:
+                    later = _last_change(conn, row.article, row.field)
+                    changed.append({"article": row.article, "field": row.field, "value": now_value,
+                                    "curator": later.curator if later else None, "at": later.at if later else None})  # fmt: skip
+            if changed:
+                raise Conflict("Cannot undo: " + _conflict_message(changed), changed)
             now = time.time()
             for row in rows:
                 if row.action != "skip":
@@ -189,3 +223,49 @@ def _write_label(conn, article: str, field: str, value: str | None, source: str,
         return
     upsert(conn, labels_table, dict(article=article, field=field, value=value, source=source, updated_at=now),
            ["article", "field"])  # fmt: skip
+
+
+def _last_change(conn, article: str, field: str):
+    """The live event that last changed this label (not a skip)."""
+    e = label_events_table
+    return conn.execute(
+        sa.select(e)
+        .where(
+            e.c.article == article,
+            e.c.field == field,
+            e.c.undone.is_(False),
+            e.c.action.notin_(["skip", "undo"]),
+        )
+        .order_by(e.c.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _conflict(conn, article, field, old, new, curator, expected) -> dict | None:
+    """The conflict this change would make, or None (see Catalog.set_labels)."""
+    if old == new:
+        return None
+    if expected is not None:
+        if (article, field) not in expected or expected[(article, field)] == old:
+            return None
+    else:
+        if old is None:
+            return None
+        last = _last_change(conn, article, field)
+        if last is None or last.curator is None or last.curator == curator:
+            return None
+    last = _last_change(conn, article, field)
+    return {"article": article, "field": field, "value": old, "curator": last.curator if last else None,
+            "at": last.at if last else None}  # fmt: skip
+
+
+def _conflict_message(conflicts: list[dict]) -> str:
+    def one(c: dict) -> str:
+        who = f" by {c['curator']}" if c.get("curator") else ""
+        when = time.strftime(" at %Y-%m-%d %H:%M", time.localtime(c["at"])) if c.get("at") else ""
+        value = repr(c["value"]) if c["value"] is not None else "no label"
+        return f"{c['article']} ({c['field']}) is now {value}, set{who}{when}"
+
+    more = f" and {len(conflicts) - 3} more" if len(conflicts) > 3 else ""
+    return ("; ".join(one(c) for c in conflicts[:3]) + more + ". Look again and decide once more "
+            "(or pass --force to overwrite).")  # fmt: skip

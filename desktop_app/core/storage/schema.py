@@ -48,8 +48,8 @@ photos_table = sa.Table(
     sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id"), nullable=False, index=True),
     sa.Column("path", sa.Text, nullable=False, unique=True),  # relative, "/"-separated, printable
     sa.Column("raw_path", sa.LargeBinary, nullable=False),  # the OS bytes of the relative path
-    sa.Column("size", sa.Integer, nullable=False),
-    sa.Column("mtime_ns", sa.Integer, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
     sa.Column("hash", sa.Text, index=True),
     sa.Column("width", sa.Integer),
     sa.Column("height", sa.Integer),
@@ -172,7 +172,7 @@ layouts_table = sa.Table(
 
 def _v1_to_v2(conn: sa.Connection) -> None:
     """v2 added the index_runs history and the labels' source column."""
-    cols = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(labels)")}
+    cols = {c["name"] for c in sa.inspect(conn).get_columns("labels")}
     if "source" not in cols:
         conn.exec_driver_sql("ALTER TABLE labels ADD COLUMN source TEXT NOT NULL DEFAULT 'manual'")
     runs_table.create(conn, checkfirst=True)
@@ -187,7 +187,7 @@ def _v3_to_v4(conn: sa.Connection) -> None:
     """v4: decision batches and curators in the log; one settings layout; the catalog's application id."""
     from desktop_app.core.settings import upgrade_raw
 
-    cols = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(label_events)")}
+    cols = {c["name"] for c in sa.inspect(conn).get_columns("label_events")}
     if "batch" not in cols:
         conn.exec_driver_sql("ALTER TABLE label_events ADD COLUMN batch INTEGER")
         conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_label_events_batch ON label_events (batch)")
@@ -200,7 +200,8 @@ def _v3_to_v4(conn: sa.Connection) -> None:
         conn.execute(
             settings_table.insert(), [{"key": k, "value": json.dumps(v)} for k, v in upgraded.items()]
         )
-    conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
 
 
 def _v4_to_v5(conn: sa.Connection) -> None:

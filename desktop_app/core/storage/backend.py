@@ -1,0 +1,99 @@
+"""What differs between the catalog's database backends, behind one interface.
+
+`Catalog` is written once against this interface; `backend_for` picks the backend from the location: a
+file path is an embedded SQLite catalog, a SQLAlchemy URL (postgresql+psycopg://...) a shared one.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a location holds, found without writing to it."""
+
+    kind: str  # "missing", "empty", "catalog", "foreign" (not a Lookalike catalog), "unreadable"
+    schema_version: int | None = None
+    written_by: str | None = None
+    detail: str = ""
+
+    @classmethod
+    def of_version(cls, raw_version: object, created_by: str) -> Identity:
+        if raw_version is None:
+            return cls("unreadable", detail="it has no schema version")
+        try:
+            version = int(str(raw_version))
+        except ValueError:
+            return cls("unreadable", detail=f"its schema version {raw_version!r} is not a number")
+        return cls("catalog", version, created_by)
+
+
+class Backend:
+    """One kind of database. Subclasses: sqlite.SqliteBackend, postgres.PostgresBackend."""
+
+    kind = ""
+    location = ""  # what messages show: a file path, or a URL without its password
+    path: Path | None = None  # the catalog file, for file-based backends
+
+    def identify(self) -> Identity:
+        raise NotImplementedError
+
+    def check_creatable(self) -> None:
+        """Raise CatalogError when a new catalog cannot be made here."""
+
+    def make_engine(self) -> sa.Engine:
+        raise NotImplementedError
+
+    def before_create(self, conn: sa.Connection) -> None:
+        """Settings that must be made before the first table exists."""
+
+    def on_open(self, conn: sa.Connection) -> None:
+        """Settings made every time the catalog is opened."""
+
+    def index_lock(self) -> AbstractContextManager:
+        raise NotImplementedError
+
+    def index_lock_held(self) -> bool:
+        raise NotImplementedError
+
+    def size_bytes(self, engine: sa.Engine) -> int:
+        raise NotImplementedError
+
+    def health(self, engine: sa.Engine, quick: bool = False) -> list[str]:
+        return ["ok"]
+
+    def damaged_advice(self) -> str:
+        return "Restore it from a backup."
+
+    def explain(self, exc: BaseException, doing: str) -> Exception | None:
+        """The user-facing error a database error means, or None when it is a bug."""
+        return None
+
+
+def is_url(location: object) -> bool:
+    return isinstance(location, str) and "://" in location
+
+
+def without_password(url: str) -> str:
+    """A database URL as it may be shown and remembered: any password in it replaced by ***."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - SQLAlchemy's ArgumentError: a malformed URL is kept as typed
+        return url
+
+
+def backend_for(location: str | Path) -> Backend:
+    if is_url(location):
+        from desktop_app.core.storage.postgres import PostgresBackend
+
+        return PostgresBackend(str(location))
+    from desktop_app.core.storage.sqlite import SqliteBackend
+
+    return SqliteBackend(location)

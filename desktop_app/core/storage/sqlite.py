@@ -1,0 +1,189 @@
+"""The embedded backend: one SQLite file per catalog (the default; nothing to set up).
+
+WAL journal, a busy timeout and 16 KB pages. Write transactions begin with `BEGIN IMMEDIATE`, which takes
+the write lock before the first read, so a read-then-write decision can never race another process. A file
+is identified read-only before anything is written to it; one indexer at a time holds an OS file lock.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from desktop_app.core.errors import CatalogBusy, CatalogError, DiskFull
+from desktop_app.core.storage.backend import Backend, Identity
+from desktop_app.core.storage.locks import IndexLock, index_lock_held
+from desktop_app.core.storage.schema import APPLICATION_ID, PAGE_SIZE
+
+BUSY_TIMEOUT_MS = 10_000
+SQLITE_HEADER = b"SQLite format 3\x00"
+LOOKALIKE_TABLES = {"meta", "settings", "articles", "photos", "vectors"}  # in every schema version
+
+
+def _on_connect(dbapi_conn, _record) -> None:
+    # Transactions are begun explicitly (see _on_begin): the sqlite3 module's own implicit BEGIN would
+    # take the write lock only at the first write, too late for a read-then-write decision.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys = ON")
+    cur.execute("PRAGMA synchronous = NORMAL")  # with WAL: survives a process kill, cheap commits
+    cur.close()
+
+
+def _on_begin(conn) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("immediate") else "BEGIN")
+
+
+class SqliteBackend(Backend):
+    kind = "sqlite"
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path).expanduser()
+        self.location = str(self.path)
+
+    # ------------------------------------------------------------ identity
+
+    def identify(self) -> Identity:
+        path = self.path
+        if not path.exists():
+            return Identity("missing")
+        if path.is_dir():
+            return Identity("foreign", detail="it is a folder")
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(100)
+        except OSError as exc:
+            return Identity("unreadable", detail=exc.strerror or str(exc))
+        if not head:
+            return Identity("empty")
+        if not head.startswith(SQLITE_HEADER):
+            return Identity("foreign", detail="it is not an SQLite database")
+        app_id = int.from_bytes(head[68:72], "big") if len(head) >= 72 else 0
+        try:
+            conn = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000
+            )
+        except sqlite3.Error as exc:
+            return Identity("unreadable", detail=str(exc))
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if "meta" not in tables:
+                return Identity("foreign", detail="it has no Lookalike tables")
+            rows = dict(
+                conn.execute("SELECT key, value FROM meta WHERE key IN ('schema_version', 'created_by')")
+            )
+        except sqlite3.DatabaseError as exc:
+            text = str(exc)
+            if "locked" in text or "busy" in text:
+                return Identity(
+                    "catalog", detail="busy"
+                )  # a writer holds it: only a catalog would be opened so
+            return Identity("unreadable", detail=text)
+        finally:
+            conn.close()
+        created_by = rows.get("created_by") or ""
+        ours = app_id == APPLICATION_ID or created_by.startswith("lookalike") or LOOKALIKE_TABLES <= tables
+        if not ours:
+            return Identity("foreign", detail="its meta table was not written by Lookalike")
+        return Identity.of_version(rows.get("schema_version"), created_by)
+
+    def check_creatable(self) -> None:
+        parent = self.path.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CatalogError(
+                f"Cannot create the catalog folder {parent}: {exc.strerror}. Choose another place with --db."
+            ) from exc
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise CatalogError(
+                f"Cannot create a catalog in {parent}: the folder is read-only. Choose another place with --db."
+            )
+
+    # ------------------------------------------------------------ connections
+
+    def make_engine(self) -> sa.Engine:
+        engine = sa.create_engine(f"sqlite:///{self.path}")
+        event.listen(engine, "connect", _on_connect)
+        event.listen(engine, "begin", _on_begin)
+        return engine
+
+    def before_create(self, conn: sa.Connection) -> None:
+        raw = conn.connection.driver_connection  # autocommit: these pragmas must run outside a transaction
+        raw.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # only before the first table exists, outside WAL
+        raw.execute("PRAGMA journal_mode = WAL")
+        raw.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+    def on_open(self, conn: sa.Connection) -> None:
+        raw = conn.connection.driver_connection
+        if raw.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            raw.execute("PRAGMA journal_mode = WAL")
+
+    def index_lock(self) -> AbstractContextManager:
+        return IndexLock(self.path)
+
+    def index_lock_held(self) -> bool:
+        return index_lock_held(self.path)
+
+    # ------------------------------------------------------------ health
+
+    def size_bytes(self, engine: sa.Engine) -> int:
+        total = 0
+        for suffix in ("", "-wal"):
+            try:
+                total += os.stat(f"{self.path}{suffix}").st_size
+            except OSError:
+                pass
+        return total
+
+    def health(self, engine: sa.Engine, quick: bool = False) -> list[str]:
+        pragma = "quick_check" if quick else "integrity_check"
+        try:
+            with engine.connect() as conn:
+                return [str(r[0]) for r in conn.connection.driver_connection.execute(f"PRAGMA {pragma}")]
+        except sa.exc.DBAPIError as exc:
+            return [str(getattr(exc, "orig", exc))]
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+
+    def damaged_advice(self) -> str:
+        return (
+            f"Recover what can be read into a new file: lookalike catalog recover --db {self.path} NEW.sqlite"
+        )
+
+    def explain(self, exc: BaseException, doing: str) -> Exception | None:
+        text = str(getattr(exc, "orig", exc))
+        low = text.lower()
+        where = self.location
+        if (
+            "database or disk is full" in low
+            or ("disk" in low and "full" in low)
+            or ("disk i/o error" in low and self._disk_nearly_full())
+        ):
+            return DiskFull(f"The disk holding the catalog {where} is full; nothing was lost, but the last change "
+                            "was not saved. Free some space and try again.")  # fmt: skip
+        if "readonly" in low or "read-only" in low:
+            return CatalogError(f"The catalog {where} is read-only, so Lookalike cannot {doing} it. Make the file "
+                                "writable or copy it somewhere writable.")  # fmt: skip
+        if "locked" in low or "busy" in low:
+            return CatalogBusy(f"The catalog {where} is busy: another program is writing to it. Try again when it "
+                               "has finished.")  # fmt: skip
+        if "malformed" in low or "not a database" in low or "corrupt" in low:
+            return CatalogError(f"The catalog {where} is damaged ({text}). {self.damaged_advice()}")
+        if "disk i/o error" in low or "unable to open" in low:
+            return CatalogError(f"The catalog {where} cannot be read or written ({text}): check the disk and "
+                                "the file's folder.")  # fmt: skip
+        return None
+
+    def _disk_nearly_full(self) -> bool:
+        try:
+            return shutil.disk_usage(self.path.parent).free < 1 << 20
+        except OSError:
+            return False
