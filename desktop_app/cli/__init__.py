@@ -14,11 +14,23 @@ import os
 import sys
 
 from desktop_app import __version__
-from desktop_app.cli import app, catalog, evaluate, index, inspect, labels, models, settings, similar, stats
+from desktop_app.cli import (
+    app,
+    catalog,
+    decide,
+    evaluate,
+    index,
+    inspect,
+    labels,
+    models,
+    settings,
+    similar,
+    stats,
+)
 from desktop_app.cli.common import Parser
 from desktop_app.core.errors import UserError, one_line
 
-SUBCOMMANDS = (index, stats, similar, inspect, evaluate, settings, labels, catalog, app, models)
+SUBCOMMANDS = (index, stats, similar, inspect, decide, evaluate, settings, labels, catalog, app, models)
 
 
 def build_parser() -> Parser:

@@ -24,6 +24,8 @@ def register(sub) -> None:
         proto.add_argument("--groups", type=Path, metavar="CSV", help="CSV with the columns article, group")
         proto.add_argument("--split", action="store_true",
                            help="split articles into two halves and re-find one from the other")  # fmt: skip
+        proto.add_argument("--decisions", action="store_true",
+                           help="groups of articles decided 'same product' (lookalike decide --same)")  # fmt: skip
         p.add_argument("--min-photos", type=positive_int("--min-photos"), default=2,
                        help="with --split: articles with at least this many photos (default: 2)")  # fmt: skip
         p.add_argument("--seed", type=int, default=0, help="with --split: the random split (default: 0)")
@@ -39,6 +41,12 @@ def register(sub) -> None:
         p.set_defaults(handler=run_evaluate if name == "evaluate" else run_tune)
 
 
+def groups_of(args: argparse.Namespace):
+    from desktop_app.core.engine import DECISION_GROUPS
+
+    return DECISION_GROUPS if args.decisions else args.groups
+
+
 def print_scores(scores, title: str) -> None:
     print(title)
     print(f"{'method':<26}{'R@1':>7}{'R@5':>7}{'R@10':>7}{'mAP':>7}")
@@ -51,7 +59,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     try:
         with open_engine(args) as engine:
             result = engine.evaluate(
-                args.groups, args.method, args.min_photos, args.seed, progress=bar.update
+                groups_of(args), args.method, args.min_photos, args.seed, progress=bar.update
             )
     finally:
         bar.close()
@@ -71,7 +79,7 @@ def run_tune(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
         try:
             top, result = engine.tune(
-                args.groups, args.min_photos, args.seed, progress=bar.update, store=False
+                groups_of(args), args.min_photos, args.seed, progress=bar.update, store=False
             )
         finally:
             bar.close()

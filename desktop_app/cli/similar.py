@@ -37,6 +37,8 @@ def register(sub) -> None:
     p.add_argument("--label", metavar="FIELD=VALUE",
                    help="only articles with this label (a bare VALUE means category=VALUE)")  # fmt: skip
     p.add_argument("--folder", metavar="PREFIX", help="only articles under this folder of the photo folder")
+    p.add_argument("--show-rejected", action="store_true",
+                   help="also show articles decided 'not a match' with the query (default: hidden)")  # fmt: skip
     add_db(p)
     add_json(p)
     p.set_defaults(handler=run)
@@ -63,13 +65,14 @@ def run(args: argparse.Namespace) -> int:
                     print(f"{h['score']:.3f}  {safe(h['article']):<30} {safe(h['path'])}")
             return 0
         label = args.label if not args.label or "=" in args.label else f"category={args.label}"
-        out = engine.similar(query, params, label=label, folder=args.folder)
+        out = engine.similar(query, params, label=label, folder=args.folder,
+                             show_rejected=getattr(args, "show_rejected", False))  # fmt: skip
     if args.json:
         emit_json({
             "method": params.method, "threshold": params.threshold, "max_matches": params.max_matches,
             "top": params.top_k, "mode": out.mode, "elapsed_ms": round(out.elapsed_ms, 2), "note": out.note,
             "hits": [{"article": h.article, "score": num(h.score), "passed": h.passed, "fallback": h.fallback,
-                      "photos": h.photos, "labels": h.labels, "cover": h.cover,
+                      "photos": h.photos, "labels": h.labels, "cover": h.cover, "decision": h.decision,
                       "pairs": [{"query_path": p.query_path, "path": p.path, "sim": round(p.sim, 4), "rank": p.rank,
                                  "used": p.used, "reason": p.reason} for p in h.pairs]}
                      for h in out.hits],
@@ -86,5 +89,8 @@ def run(args: argparse.Namespace) -> int:
             else ""
         )
         score = num(h.score)
-        print(f"{rank:>3}. {score if score is not None else 'n/a':<7} {safe(h.article):<32} {why}")
+        badge = {"same": " [same product]", "alike": " [look-alike]", "not_match": " [not a match]"}.get(
+            h.decision or "", ""
+        )
+        print(f"{rank:>3}. {score if score is not None else 'n/a':<7} {safe(h.article):<32} {why}{badge}")
     return 0

@@ -51,6 +51,7 @@ from desktop_app.core.storage import Catalog, identify, is_url
 from desktop_app.core.vectors import ArticleVectors
 
 EvalProgress = Callable[[int, int, str], None]
+DECISION_GROUPS = "decisions"  # evaluate and tune on the groups that same-product decisions form
 
 
 def current_curator() -> str:
@@ -280,8 +281,12 @@ class Engine:
         folder: str | None = None,
         device: str | None = None,
         n_pairs: int = 3,
+        show_rejected: bool = False,
     ) -> Outcome:
-        """The articles most similar to a query, by the catalog's search settings unless `params` is given."""
+        """The articles most similar to a query, by the catalog's search settings unless `params` is given.
+
+        Hits carry the curator's decision on (query article, hit); articles decided "not a match" with a query
+        article are left out unless `show_rejected`."""
         params = params or self.search_settings()
         if query.kind == "articles":
             unknown = [a for a in query.articles if a not in self.catalog.known_articles(query.articles)]
@@ -301,7 +306,12 @@ class Engine:
             paths = [str(p) for p in used]
             if problems:
                 note = f"{len(problems)} file(s) could not be read: " + "; ".join(problems[:3])
-        out = answer(index, query, params, vectors, paths, label=label, folder=folder, n_pairs=n_pairs)
+        decided = self.decisions_with(query.articles) if query.kind == "articles" else {}
+        rejected = [] if show_rejected else [b for b, d in decided.items() if d == "not_match"]
+        out = answer(index, query, params, vectors, paths, label=label, folder=folder, n_pairs=n_pairs,
+                     exclude=rejected)  # fmt: skip
+        for hit in out.hits:
+            hit.decision = decided.get(hit.article)
         chosen = self.catalog.covers()
         for hit in out.hits:
             hit.cover = chosen.get(hit.article, hit.cover)
@@ -362,8 +372,15 @@ class Engine:
 
     # ------------------------------------------------------------ evaluation
 
-    def evaluation_queries(self, groups: Path | None = None, min_photos: int = 2, seed: int = 0):
+    def evaluation_queries(self, groups: Path | str | None = None, min_photos: int = 2, seed: int = 0):
+        """groups: a CSV file (article, group), or "decisions" for the groups of same-product decisions."""
         av = self.search_index().av
+        if groups == DECISION_GROUPS:
+            found = self.same_product_groups()
+            if not found:
+                raise InputError("No articles are decided 'same product' yet: mark some pairs first "
+                                 "(lookalike decide A B --same).")  # fmt: skip
+            return ev.group_queries(av, found)
         if groups is not None:
             return ev.group_queries(av, ev.read_groups(groups))
         return ev.split_queries(av, min_photos, seed)
@@ -377,7 +394,10 @@ class Engine:
         index, queries = self.evaluation_queries(groups, min_photos, seed)
         specs = specs or ([ev.MethodSpec(m) for m in methods] if methods else ev.default_specs())
         scores = ev.evaluate(index, queries, specs, progress=progress)
-        protocol = f"groups from {groups}" if groups else f"split (articles with >= {min_photos} photos)"
+        protocol = (
+            "groups of same-product decisions" if groups == DECISION_GROUPS
+            else f"groups from {groups}" if groups else f"split (articles with >= {min_photos} photos)"
+        )  # fmt: skip
         return Evaluation(protocol, len(queries), index.n_articles, scores)
 
     def tune(self, groups: Path | None = None, min_photos: int = 2, seed: int = 0,
@@ -448,7 +468,8 @@ class Engine:
             raise InputError(f"No article has a '{field}' label yet; label a few (or import them) first.")
         return lab.Suggester(self.search_index(), labels, k=k, method=params.method,
                              threshold=params.threshold if params.uses_pairs else None,
-                             max_matches=params.max_matches if params.uses_pairs else None)  # fmt: skip
+                             max_matches=params.max_matches if params.uses_pairs else None,
+                             rejected=self.rejected_pairs())  # fmt: skip
 
     def suggest(self, field: str = lab.DEFAULT_FIELD, k: int = 10, min_confidence: float = 0.0,
                 order: str = "certain", params: SearchSettings | None = None) -> list[lab.Suggestion]:  # fmt: skip
@@ -496,6 +517,114 @@ class Engine:
         return lab.evaluate_labels(self.search_index(), labels, field, k, params.method, groups=group_of,
                                    threshold=params.threshold if params.uses_pairs else None,
                                    max_matches=params.max_matches if params.uses_pairs else None)  # fmt: skip
+
+    # ------------------------------------------------------------ match decisions
+
+    def decide(self, a: str, b: str, decision: str, note: str | None = None, force: bool = False,
+               expected: str | None | type[Ellipsis] = ...) -> int:  # fmt: skip
+        """Record that two articles are the same product ("same"), look alike ("alike") or are "not_match";
+        "none" takes the pair's decision back. `expected`: the decision the curator saw (a pair decided
+        otherwise since is a Conflict). Returns the decision's id."""
+        from desktop_app.core.storage.decisions import DECISIONS, NONE, pair
+
+        if decision not in (*DECISIONS, NONE):
+            raise InputError(f"Unknown decision {decision!r}; use one of {', '.join(DECISIONS)}.")
+        if a == b:
+            raise InputError("A decision needs two different articles.")
+        unknown = [x for x in (a, b) if x not in self.catalog.known_articles([a, b])]
+        if unknown:
+            raise InputError(f"There is no article {unknown[0]!r} in this catalog.")
+        seen = None if expected is ... else {pair(a, b): expected}
+        return self.catalog.decide([(a, b, decision)], curator=current_curator(), note=note, expected=seen,
+                                   force=force)[0]  # fmt: skip
+
+    def undo_decision(self) -> list[dict]:
+        """Take back your latest match decision (or import of decisions); [] when there is none."""
+        return self.catalog.undo_decision(curator=current_curator())
+
+    def decisions(self) -> list[dict]:
+        """Every current decision, oldest first."""
+        return list(self.catalog.decisions().values())
+
+    def decisions_with(self, articles: Sequence[str]) -> dict[str, str]:
+        """article -> the current decision between it and one of `articles` (their own pairs left out)."""
+        out: dict[str, str] = {}
+        mine = set(articles)
+        for (a, b), row in self.catalog.decisions(list(articles)).items():
+            other = b if a in mine else a
+            if other not in mine:
+                out[other] = row["decision"]
+        return out
+
+    def same_product_groups(self) -> dict[str, str]:
+        """article -> group, where a group joins articles decided "same product" (directly or through others)."""
+        parent: dict[str, str] = {}
+
+        def find(x: str) -> str:
+            while parent.setdefault(x, x) != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for (a, b), row in self.catalog.decisions().items():
+            if row["decision"] == "same":
+                parent[find(a)] = find(b)
+        return {a: find(a) for a in parent}
+
+    def rejected_pairs(self) -> dict[str, set[str]]:
+        """article -> the articles decided "not a match" with it."""
+        out: dict[str, set[str]] = {}
+        for (a, b), row in self.catalog.decisions().items():
+            if row["decision"] == "not_match":
+                out.setdefault(a, set()).add(b)
+                out.setdefault(b, set()).add(a)
+        return out
+
+    def export_decisions(self, path: Path) -> int:
+        """CSV with article_a, article_b, decision (then note, curator, at) of every current decision."""
+        import csv
+        import datetime
+
+        from desktop_app.core.files import atomic_writer, check_output_path
+        from desktop_app.core.labels import spreadsheet_safe
+
+        check_output_path(path, "decisions export")
+        rows = self.decisions()
+        with atomic_writer(path, "w", newline="", what="decisions export") as fh:
+            w = csv.writer(fh)
+            w.writerow(["article_a", "article_b", "decision", "note", "curator", "at"])
+            for r in rows:
+                when = datetime.datetime.fromtimestamp(r["at"]).isoformat(timespec="seconds")
+                w.writerow([spreadsheet_safe(r["article_a"]), spreadsheet_safe(r["article_b"]), r["decision"],
+                            spreadsheet_safe(r["note"] or ""), r["curator"] or "", when])  # fmt: skip
+        return len(rows)
+
+    def import_decisions(self, path: Path) -> int:
+        """Decisions from a CSV with article_a, article_b, decision, as one undoable batch."""
+        from desktop_app.core.files import read_csv
+        from desktop_app.core.storage.decisions import DECISIONS
+
+        header, rows = read_csv(path, "decisions file")
+        if not {"article_a", "article_b", "decision"} <= set(header):
+            raise InputError(f"{path} needs the columns article_a, article_b and decision.")
+        aliases = {"same": "same", "same product": "same", "alike": "alike", "look-alike": "alike",
+                   "not_match": "not_match", "not a match": "not_match", "not-a-match": "not_match"}  # fmt: skip
+        items = []
+        for n, r in enumerate(rows, start=2):
+            decision = aliases.get((r.get("decision") or "").strip().lower())
+            if decision is None:
+                raise InputError(
+                    f"{path}, line {n}: unknown decision {r.get('decision')!r}; use {', '.join(DECISIONS)}."
+                )
+            items.append(((r["article_a"] or "").strip(), (r["article_b"] or "").strip(), decision))
+        known = self.catalog.known_articles([x for a, b, _ in items for x in (a, b)])
+        unknown = sorted({x for a, b, _ in items for x in (a, b)} - known)
+        if unknown:
+            raise InputError(f"{path} names articles that are not in this catalog: {', '.join(unknown[:5])}.")
+        self.catalog.decide(
+            items, curator=current_curator(), force=True
+        )  # an import is an explicit overwrite
+        return len(items)
 
     # ------------------------------------------------------------ covers
 

@@ -99,9 +99,12 @@ class Suggester:
         method: str = "greedy",
         threshold: float | None = None,
         max_matches: int | None = None,
+        rejected: dict[str, set[str]] | None = None,
     ) -> None:
         self.index = index
         self.labels = labels  # article id -> label value for this field
+        # article -> articles the curator decided are not a match for it: they never vote for it
+        self.rejected = rejected or {}
         self.k = k
         self.method = method
         self.threshold = threshold
@@ -110,13 +113,16 @@ class Suggester:
         self._unlabelled = [i for i, a in enumerate(articles) if a not in labels]
 
     def neighbours(self, article: int | str, exclude: tuple[int, ...] = ()) -> list[Neighbour]:
+        av = self.index.av
+        name = article if isinstance(article, str) else av.articles[article]
+        rejected = [av.article_index(a) for a in self.rejected.get(name, ()) if a in av]
         result = self.index.search(
             article,
             self.method,
             self.k,
             threshold=self.threshold,
             max_matches=self.max_matches,
-            exclude=[*self._unlabelled, *exclude],
+            exclude=[*self._unlabelled, *exclude, *rejected],
             n_pairs=0,
         )
         return [Neighbour(h.article, h.score, self.labels[h.article]) for h in result.hits]

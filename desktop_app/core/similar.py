@@ -8,6 +8,7 @@ the similar panel and `lookalike similar` show: scores, labels, the best photo p
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +68,7 @@ class Hit:
     pairs: list[Pair]
     passed: int = 0
     fallback: str | None = None  # "greedy" when ordered found no common view
+    decision: str | None = None  # the curator's decision on (query article, this article), if any
 
 
 @dataclass
@@ -94,14 +96,18 @@ def answer(
     label: str | None = None,
     folder: str | None = None,
     n_pairs: int = 3,
+    exclude: Sequence[str] = (),
 ) -> Outcome:
-    """Run a query. For "files" queries the caller embeds the files and passes their vectors and paths."""
+    """Run a query. For "files" queries the caller embeds the files and passes their vectors and paths.
+
+    exclude: articles never to return (e.g. those the curator decided are not a match)."""
     t0 = time.perf_counter()
     av = index.av
     note = ""
     kwargs = dict(threshold=params.threshold if params.uses_pairs else None,
                   max_matches=params.max_matches if params.uses_pairs else None,
-                  n_pairs=n_pairs, label=label, folder=folder)  # fmt: skip
+                  n_pairs=n_pairs, label=label, folder=folder,
+                  exclude=[av.article_index(a) for a in exclude if a in av])  # fmt: skip
     result: SearchResult
     if query.kind == "articles":
         missing = [a for a in query.articles if a not in av]
@@ -121,8 +127,9 @@ def answer(
             raise NoVectors("This photo has no vector yet (it was skipped or is not indexed). Update the index, "
                             "or pick another photo.")  # fmt: skip
         own = int(av.article_of_row[row])
+        kwargs["exclude"] = [*kwargs["exclude"], own]
         result = index.search(av.vectors[row : row + 1], params.method, params.top_k,
-                              query_views=[av.views[row]], exclude=[own], **kwargs)  # fmt: skip
+                              query_views=[av.views[row]], **kwargs)  # fmt: skip
         query_paths = [av.paths[row]]
     else:
         if query_vectors is None or len(query_vectors) == 0:

@@ -1,0 +1,94 @@
+"""`lookalike decide`: mark two articles the same product, a look-alike or not a match; list, undo, share."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from desktop_app.cli.common import add_db, add_json, emit_json, open_engine, safe
+
+NAMES = {"same": "same product", "alike": "look-alike", "not_match": "not a match"}
+
+
+def register(sub) -> None:
+    p = sub.add_parser("decide", help="mark a pair of articles same product, look-alike or not a match",
+                       description="Decisions are about articles, not photos: they survive re-indexing and "
+                       "model changes. Search hides 'not a match' results and shows the others with a badge; "
+                       "same-product decisions are ground truth for `evaluate --decisions` and `tune "
+                       "--decisions`.")  # fmt: skip
+    p.add_argument("articles", nargs="*", metavar="ARTICLE", help="the two articles (A B)")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--same", dest="decision", action="store_const", const="same", help="the same product")
+    what.add_argument("--alike", dest="decision", action="store_const", const="alike",
+                      help="similar, but a different product (a look-alike)")  # fmt: skip
+    what.add_argument("--not-a-match", dest="decision", action="store_const", const="not_match",
+                      help="not a match: never show it as similar again")  # fmt: skip
+    what.add_argument("--clear", dest="decision", action="store_const", const="none",
+                      help="take the pair's decision back")  # fmt: skip
+    what.add_argument("--list", action="store_true", help="list every current decision")
+    what.add_argument("--undo", action="store_true", help="undo your last decision (an import as a whole)")
+    what.add_argument("--export", type=Path, metavar="CSV", help="write every decision as CSV (article_a, "
+                      "article_b, decision, note, curator, at)")  # fmt: skip
+    what.add_argument("--import", dest="import_", type=Path, metavar="CSV",
+                      help="read decisions from a CSV with article_a, article_b, decision (one undoable step)")  # fmt: skip
+    p.add_argument("--note", help="a note kept with the decision (default: none)")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite a decision another curator made (default: stop and show it)")  # fmt: skip
+    add_db(p)
+    add_json(p)
+    p.set_defaults(handler=run, decision=None)
+
+
+def run(args: argparse.Namespace) -> int:
+    from desktop_app.core.errors import InputError
+
+    with open_engine(args) as engine:
+        if args.list:
+            return show(args, engine.decisions())
+        if args.undo:
+            undone = engine.undo_decision()
+            if args.json:
+                emit_json({"undone": undone})
+            elif not undone:
+                print("Nothing to undo.")
+            else:
+                print(f"Undid {len(undone)} decision(s): "
+                      + safe(", ".join(f"{u['article_a']} / {u['article_b']}" for u in undone[:5])))  # fmt: skip
+            return 0
+        if args.export:
+            n = engine.export_decisions(args.export)
+            emit_json({"written": n}) if args.json else print(f"Wrote {n} decisions to {args.export}")
+            return 0
+        if args.import_:
+            n = engine.import_decisions(args.import_)
+            emit_json({"imported": n}) if args.json else print(
+                f"Imported {n} decisions (`decide --undo` takes them back)"
+            )
+            return 0
+        if len(args.articles) != 2 or args.decision is None:
+            raise InputError(
+                "Name two articles and a decision: lookalike decide A B --same|--alike|--not-a-match."
+            )
+        a, b = args.articles
+        ident = engine.decide(a, b, args.decision, note=args.note, force=args.force)
+    if args.json:
+        emit_json({"id": ident, "article_a": a, "article_b": b, "decision": args.decision})
+    else:
+        what = NAMES.get(args.decision, "undecided")
+        print(f"{safe(a)} / {safe(b)}: {what}")
+    return 0
+
+
+def show(args: argparse.Namespace, rows: list[dict]) -> int:
+    if args.json:
+        emit_json(rows)
+        return 0
+    if not rows:
+        print("No decisions yet.")
+    for r in rows:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["at"]))
+        note = f"  ({safe(r['note'])})" if r["note"] else ""
+        print(f"{safe(r['article_a']):<28} {safe(r['article_b']):<28} {NAMES[r['decision']]:<13} "
+              f"{safe(r['curator'] or '')} {when}{note}")  # fmt: skip
+    return 0

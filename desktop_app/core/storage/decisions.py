@@ -1,0 +1,183 @@
+"""Match decisions between two articles (same product, look-alike, not a match), and photo duplicate verdicts.
+
+A decision is about articles, not vectors: it survives re-indexing and model changes. Every decision is a
+row; the latest live row of a pair is the pair's current decision, so undo is marking a row undone. Each
+call is one write transaction; a pair another curator decided since the caller looked at it is a Conflict.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+
+import sqlalchemy as sa
+
+from desktop_app.core.errors import Conflict
+from desktop_app.core.storage.schema import decisions_table, photo_verdicts_table
+
+DECISIONS = ("same", "alike", "not_match")
+NONE = "none"  # a row that takes a pair's decision back without undoing anyone's history
+VERDICTS = ("duplicate", "not_duplicate")
+
+
+def pair(a: str, b: str) -> tuple[str, str]:
+    """A pair of articles (or photos) in its stored order: the smaller id first."""
+    return (a, b) if a <= b else (b, a)
+
+
+def _current(conn, table: sa.Table, col_a, col_b, a: str, b: str):
+    t = table
+    return conn.execute(
+        sa.select(t).where(col_a == a, col_b == b, t.c.undone.is_(False)).order_by(t.c.id.desc()).limit(1)
+    ).first()
+
+
+class DecisionStore:
+    """Mixin of `Catalog`: needs `read()` and `write()`."""
+
+    def decide(
+        self,
+        items: Iterable[tuple[str, str, str]],
+        curator: str | None = None,
+        note: str | None = None,
+        expected: dict[tuple[str, str], str | None] | None = None,
+        force: bool = False,
+    ) -> list[int]:
+        """Record (article, article, decision) items as one undoable batch; returns the new row ids.
+
+        `expected` maps a stored pair to the decision the curator saw (None: none); a pair decided otherwise
+        since then is a Conflict and nothing is written. Without it, a pair another curator decided last (and
+        differently) is one, unless `force`.
+        """
+        d = decisions_table
+        now = time.time()
+        ids: list[int] = []
+        clashes: list[dict] = []
+        with self.write("record a decision in") as conn:
+            batch: int | None = None
+            for a, b, decision in items:
+                if decision not in (*DECISIONS, NONE):
+                    raise ValueError(f"unknown decision {decision!r}")
+                if a == b:
+                    raise ValueError("a decision needs two different articles")
+                a, b = pair(a, b)
+                cur = _current(conn, d, d.c.article_a, d.c.article_b, a, b)
+                seen = cur.decision if cur is not None and cur.decision != NONE else None
+                if not force and (cur is not None and cur.decision != decision):
+                    stale = expected is not None and (a, b) in expected and expected[(a, b)] != seen
+                    other = expected is None and seen is not None and cur.curator not in (None, curator)
+                    if stale or other:
+                        clashes.append({"article_a": a, "article_b": b, "decision": seen, "curator": cur.curator,
+                                        "at": cur.at})  # fmt: skip
+                        continue
+                row = conn.execute(
+                    d.insert().values(
+                        article_a=a,
+                        article_b=b,
+                        decision=decision,
+                        note=note,
+                        curator=curator,
+                        at=now,
+                        undone=False,
+                        batch=batch,
+                        replaces=cur.id if cur is not None else None,
+                    )  # fmt: skip
+                ).inserted_primary_key[0]
+                if batch is None:
+                    batch = int(row)
+                    conn.execute(d.update().where(d.c.id == batch).values(batch=batch))
+                ids.append(int(row))
+            if clashes:
+                raise Conflict(_message(clashes), clashes)
+        return ids
+
+    def undo_decision(self, curator: str | None = None) -> list[dict]:
+        """Take back the caller's latest decision batch; [] when there is none. A pair decided again since
+        (by anyone) is a Conflict: the newer decision is not overwritten."""
+        d = decisions_table
+        q = sa.select(d).where(d.c.undone.is_(False))
+        if curator is not None:
+            q = q.where(sa.or_(d.c.curator == curator, d.c.curator.is_(None)))
+        with self.write("undo a decision in") as conn:
+            last = conn.execute(q.order_by(d.c.id.desc()).limit(1)).first()
+            if last is None:
+                return []
+            rows = conn.execute(sa.select(d).where(d.c.batch == last.batch, d.c.undone.is_(False))).all()
+            newer = []
+            for row in rows:
+                cur = _current(conn, d, d.c.article_a, d.c.article_b, row.article_a, row.article_b)
+                if cur is not None and cur.id != row.id:
+                    newer.append({"article_a": row.article_a, "article_b": row.article_b, "decision": cur.decision,
+                                  "curator": cur.curator, "at": cur.at})  # fmt: skip
+            if newer:
+                raise Conflict("Cannot undo: " + _message(newer), newer)
+            conn.execute(d.update().where(d.c.id.in_([r.id for r in rows])).values(undone=True))
+        return [dict(r._mapping) for r in rows]
+
+    def decisions(self, articles: Sequence[str] | None = None) -> dict[tuple[str, str], dict]:
+        """Current decisions: stored pair -> the row that decides it (pairs taken back are left out).
+
+        articles: only pairs involving one of these (the query of a search); None: every pair.
+        """
+        d = decisions_table
+        live = sa.select(d.c.article_a, d.c.article_b, sa.func.max(d.c.id).label("id")).where(
+            d.c.undone.is_(False)
+        )
+        if articles is not None:
+            wanted = list(dict.fromkeys(articles))
+            live = live.where(sa.or_(d.c.article_a.in_(wanted), d.c.article_b.in_(wanted)))
+        live = live.group_by(d.c.article_a, d.c.article_b).subquery()
+        q = sa.select(d).join(live, live.c.id == d.c.id).where(d.c.decision != NONE).order_by(d.c.id)
+        with self.read() as conn:
+            return {(r.article_a, r.article_b): dict(r._mapping) for r in conn.execute(q)}
+
+    def decision_log(self, limit: int = 1000) -> list[dict]:
+        d = decisions_table
+        with self.read() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(d).order_by(d.c.id.desc()).limit(limit))]
+
+    # ------------------------------------------------------------ photo duplicate verdicts
+
+    def set_verdicts(self, items: Iterable[tuple[str, str, str]], curator: str | None = None) -> int:
+        """(photo path, photo path, verdict) items, in one transaction."""
+        v = photo_verdicts_table
+        now = time.time()
+        rows = []
+        for a, b, verdict in items:
+            if verdict not in VERDICTS:
+                raise ValueError(f"unknown verdict {verdict!r}")
+            a, b = pair(a, b)
+            rows.append(
+                {"path_a": a, "path_b": b, "verdict": verdict, "curator": curator, "at": now, "undone": False}
+            )
+        if rows:
+            with self.write("record a verdict in") as conn:
+                conn.execute(v.insert(), rows)
+        return len(rows)
+
+    def verdicts(self) -> dict[tuple[str, str], str]:
+        """Current verdict of every photo pair that has one."""
+        v = photo_verdicts_table
+        live = (
+            sa.select(sa.func.max(v.c.id).label("id"))
+            .where(v.c.undone.is_(False))
+            .group_by(v.c.path_a, v.c.path_b)
+            .subquery()
+        )
+        with self.read() as conn:
+            rows = conn.execute(
+                sa.select(v.c.path_a, v.c.path_b, v.c.verdict).join(live, live.c.id == v.c.id)
+            )
+            return {(a, b): verdict for a, b, verdict in rows}
+
+
+def _message(clashes: list[dict]) -> str:
+    def one(c: dict) -> str:
+        who = f" by {c['curator']}" if c.get("curator") else ""
+        when = time.strftime(" at %Y-%m-%d %H:%M", time.localtime(c["at"])) if c.get("at") else ""
+        return f"{c['article_a']} / {c['article_b']} was decided {c['decision'] or 'undecided'}{who}{when}"
+
+    more = f" and {len(clashes) - 3} more" if len(clashes) > 3 else ""
+    return (
+        "; ".join(one(c) for c in clashes[:3]) + more + ". Look again and decide once more (or pass --force)."
+    )

@@ -1,0 +1,152 @@
+"""Match decisions: same product / look-alike / not a match, remembered by the search, the labels and the
+evaluation, undoable, shared as CSV, and never lost once reported (a SIGKILL test)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from desktop_app.cli import main
+from desktop_app.core.engine import Engine, index_photos
+from desktop_app.core.errors import Conflict, InputError
+from desktop_app.core.similar import Query
+from tests.conftest import REPO
+
+
+@pytest.fixture
+def engine(catalog_location, photo_tree, tiny_model):
+    index_photos(catalog_location, photo_tree, model=tiny_model)
+    with Engine.open(catalog_location) as e:
+        yield e
+
+
+def test_decisions_shape_search_and_survive_reindexing(engine, photo_tree, tiny_model, catalog_location):
+    before = [h.article for h in engine.similar(Query.of_articles("red")).hits]
+    assert set(before) == {"green", "shoes/blue"}
+    engine.decide("red", "green", "not_match", note="other colour family")
+    engine.decide("shoes/blue", "red", "same")
+    out = engine.similar(Query.of_articles("red"))
+    assert [(h.article, h.decision) for h in out.hits] == [("shoes/blue", "same")]  # not a match: hidden
+    shown = engine.similar(Query.of_articles("red"), show_rejected=True)
+    assert {h.article: h.decision for h in shown.hits} == {"green": "not_match", "shoes/blue": "same"}
+    assert engine.same_product_groups()["red"] == engine.same_product_groups()["shoes/blue"]
+    index_photos(catalog_location, photo_tree, model=tiny_model, options=None)  # decisions are about articles
+    assert {r["article_b"]: r["decision"] for r in engine.decisions()} == {
+        "red": "not_match",
+        "shoes/blue": "same",
+    }
+    assert engine.decisions()[0]["note"] == "other colour family" and engine.decisions()[0]["curator"]
+    with pytest.raises(InputError):
+        engine.decide("red", "nope", "same")
+    with pytest.raises(InputError):
+        engine.decide("red", "red", "same")
+
+
+def test_undo_and_a_newer_decision(engine):
+    engine.decide("red", "green", "alike")
+    engine.decide("red", "green", "same")
+    assert [r["decision"] for r in engine.decisions()] == ["same"]
+    assert len(engine.undo_decision()) == 1
+    assert [r["decision"] for r in engine.decisions()] == ["alike"]
+    engine.decide("red", "green", "none")  # taken back: no current decision
+    assert engine.decisions() == []
+    with pytest.raises(Conflict):
+        engine.decide("red", "green", "same", expected="alike")  # the curator saw "alike", it is gone now
+    engine.undo_decision()
+    engine.undo_decision()
+    assert engine.decisions() == [] and engine.undo_decision() == []
+
+
+def test_decisions_round_trip_as_csv(engine, tmp_path, capsys):
+    engine.decide("red", "green", "not_match")
+    engine.decide("red", "shoes/blue", "same")
+    path = tmp_path / "decisions.csv"
+    assert engine.export_decisions(path) == 2
+    assert path.read_text().splitlines()[0] == "article_a,article_b,decision,note,curator,at"
+    engine.undo_decision()
+    engine.undo_decision()
+    assert engine.import_decisions(path) == 2
+    assert {(r["article_a"], r["article_b"], r["decision"]) for r in engine.decisions()} == {
+        ("green", "red", "not_match"), ("red", "shoes/blue", "same")}  # fmt: skip
+    assert len(engine.undo_decision()) == 2  # an import is one step
+    bad = tmp_path / "bad.csv"
+    bad.write_text("article_a,article_b,decision\nred,green,maybe\n")
+    with pytest.raises(InputError, match="unknown decision"):
+        engine.import_decisions(bad)
+
+
+def test_not_a_match_neighbours_do_not_vote(engine):
+    engine.set_labels(["green"], "category", "tops")
+    engine.set_labels(["shoes/blue"], "category", "shoes")
+    votes = {n.article for n in engine.suggest("category", k=2)[0].neighbours}
+    assert votes == {"green", "shoes/blue"}
+    engine.decide("red", "green", "not_match")
+    (s,) = engine.suggest("category", k=2)
+    assert {n.article for n in s.neighbours} == {"shoes/blue"} and s.label == "shoes"
+
+
+def test_cli_decide_list_json_and_similar_json(engine, capsys):
+    db = str(engine.location)
+    assert main(["decide", "red", "green", "--same", "--note", "twins", "--db", db]) == 0
+    assert "same product" in capsys.readouterr().out
+    assert main(["decide", "--list", "--json", "--db", db]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["article_a"], row["article_b"], row["decision"], row["note"]) == (
+        "green",
+        "red",
+        "same",
+        "twins",
+    )
+    assert main(["similar", "--article", "red", "--json", "--db", db]) == 0
+    hits = {h["article"]: h["decision"] for h in json.loads(capsys.readouterr().out)["hits"]}
+    assert hits == {"green": "same", "shoes/blue": None}
+    assert main(["decide", "red", "--same", "--db", db]) == 2  # one article: a one-line message
+    assert main(["decide", "--undo", "--db", db]) == 0
+
+
+def test_evaluate_and_tune_on_same_product_decisions(engine, capsys):
+    db = str(engine.location)
+    assert main(["evaluate", "--decisions", "--db", db]) == 2  # none yet: says how to make some
+    assert "lookalike decide" in capsys.readouterr().err
+    engine.decide("red", "shoes/blue", "same")
+    assert main(["tune", "--decisions", "--db", db, "--json"]) == 0
+    best = json.loads(capsys.readouterr().out)["best"]
+    assert best["queries"] == 2 and best["map"] >= 0.5  # the two decided articles are each other's answer
+
+
+KILLED = r"""
+import sys
+from desktop_app.core.engine import Engine
+engine = Engine.open(sys.argv[1], remember=False)
+pairs = [("red", "green"), ("red", "shoes/blue"), ("green", "shoes/blue")]
+kinds = ["same", "alike", "not_match"]
+i = 0
+while True:
+    a, b = pairs[i % 3]
+    ident = engine.decide(a, b, kinds[(i // 3) % 3], note=str(i))
+    print(ident, flush=True)
+    i += 1
+"""
+
+
+def test_no_reported_decision_is_lost_when_killed(catalog_location, photo_tree, tiny_model):
+    index_photos(catalog_location, photo_tree, model=tiny_model)
+    for attempt in range(3):
+        proc = subprocess.Popen([sys.executable, "-c", KILLED, str(catalog_location)], stdout=subprocess.PIPE,
+                                text=True, cwd=REPO, env={**os.environ})  # fmt: skip
+        reported = []
+        for line in proc.stdout:
+            reported.append(int(line))
+            if len(reported) >= 20 + 7 * attempt:
+                proc.send_signal(signal.SIGKILL)
+                break
+        proc.wait()
+        with Engine.open(catalog_location, remember=False) as engine:
+            ids = {r["id"] for r in engine.catalog.decision_log(10_000)}
+            assert set(reported) <= ids  # every decision reported done is there
+            assert len(ids) == len(set(ids))
