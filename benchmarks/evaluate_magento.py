@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 
 from desktop_app.core import evaluate as ev
-from desktop_app.core.catalog import Catalog
 from desktop_app.core.indexer import catalog_model, catalog_model_id, index_folder
 from desktop_app.core.labels import curve_table, evaluate_labels
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
 from desktop_app.core.search import SearchIndex
+from desktop_app.core.storage import Catalog
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "magento-luma"
 

@@ -42,13 +42,17 @@ VIEWS = ("front", "back", "side", "detail")
 
 
 def build_catalog(base: Path, n_photos: int, dim: int = 1280, seed: int = 0) -> Path:
-    """A catalog of n_photos symlinked photos with synthetic vectors; reused when already complete."""
-    import numpy as np
-    import sqlalchemy as sa
+    """A catalog of n_photos symlinked photos with synthetic vectors; reused when already complete.
 
-    from desktop_app.core.catalog import Catalog, articles_table, labels_table, photos_table, vectors_table
-    from desktop_app.core.models import default_model
+    Written through the catalog's own API (`sync_articles`, `write_photos`, `set_labels`), as an index run
+    would, so the benchmark reads a catalog exactly like a real one.
+    """
+    import numpy as np
+
+    from desktop_app.core.engine import Engine
+    from desktop_app.core.models import default_model, vector_identity
     from desktop_app.core.scan import GroupingRule
+    from desktop_app.core.storage import PhotoWrite
 
     db = base / "catalog.sqlite"
     root = base / "photos"
@@ -59,7 +63,7 @@ def build_catalog(base: Path, n_photos: int, dim: int = 1280, seed: int = 0) -> 
         shutil.rmtree(base)
     base.mkdir(parents=True)
     model = default_model("cpu")
-    model_id = model.manifest.model_id
+    model_id = vector_identity(model.manifest, None, False)
     dim = model.manifest.dim
     sources = sorted(SAMPLE.rglob("*.jpg"))
     if not sources:
@@ -68,93 +72,40 @@ def build_catalog(base: Path, n_photos: int, dim: int = 1280, seed: int = 0) -> 
     n_articles = n_photos // len(VIEWS)
     t0 = time.perf_counter()
     print(f"building a {n_photos:,}-photo catalog in {base} …", flush=True)
-    cat = Catalog(db)
-    cat.set_settings(
-        photo_root=str(root),
-        grouping=GroupingRule("folder").to_dict(),
-        model=model.manifest.name,
-        model_manifest=str(model.manifest_path),
-    )
-    now = time.time()
-    n_cats = 40
+    engine = Engine.open(db, create=True, remember=False)
+    engine.update_settings(photo_root=str(root), grouping=GroupingRule("folder"), model=model.manifest.name,
+                           model_manifest=str(model.manifest_path))  # fmt: skip
+    cat = engine.catalog
+    keys = [f"cat{a % 40:02d}/a{a:06d}" for a in range(n_articles)]
+    ids = cat.sync_articles(keys)
     # Products come in families: vectors of an article sit near its family's centre, photos near the article.
     families = rng.normal(size=(500, dim)).astype(np.float32)
-    art_rows, photo_rows, vec_rows, label_rows = [], [], [], []
-    pid = 0
-    for a in range(n_articles):
-        cat_name = f"cat{a % n_cats:02d}"
-        key = f"{cat_name}/a{a:06d}"
-        folder = root / cat_name / f"a{a:06d}"
+    writes: list[PhotoWrite] = []
+    for a, key in enumerate(keys):
+        folder = root / key
         folder.mkdir(parents=True, exist_ok=True)
-        art_rows.append({"id": a + 1, "key": key, "folder": cat_name, "added_at": now - (n_articles - a)})
         centre = families[a % len(families)] + 0.6 * rng.normal(size=dim).astype(np.float32)
         for v, view in enumerate(VIEWS):
-            src = sources[(a * len(VIEWS) + v) % len(sources)]
             dst = folder / f"{view}.jpg"
-            os.symlink(src, dst)
+            os.symlink(sources[(a * len(VIEWS) + v) % len(sources)], dst)
             st = dst.stat()
-            rel = f"{cat_name}/a{a:06d}/{view}.jpg"
-            pid += 1
-            photo_rows.append(
-                {
-                    "id": pid,
-                    "article_id": a + 1,
-                    "path": rel,
-                    "raw_path": rel.encode(),
-                    "size": st.st_size,
-                    "mtime_ns": st.st_mtime_ns,
-                    "hash": None,
-                    "width": 400,
-                    "height": 500,
-                    "view": None,
-                    "status": "ok",
-                    "error": None,
-                    "added_at": now,
-                    "updated_at": now,
-                }
-            )
+            rel = f"{key}/{view}.jpg"
             vec = centre + 0.5 * rng.normal(size=dim).astype(np.float32)
-            vec /= np.linalg.norm(vec)
-            vec_rows.append(
-                {"photo_id": pid, "model_id": model_id, "dim": dim, "data": vec.astype("<f4").tobytes()}
-            )
-        if a % 3 == 0:
-            label_rows.append(
-                {
-                    "article": key,
-                    "field": "category",
-                    "value": f"family{a % 50}",
-                    "source": "import",
-                    "updated_at": now,
-                }
-            )
-        if len(vec_rows) >= 20000:
-            _flush(cat, art_rows, photo_rows, vec_rows, label_rows)
-            print(f"  {pid:,} photos", flush=True)
-    _flush(cat, art_rows, photo_rows, vec_rows, label_rows)
+            writes.append(PhotoWrite(ids[key], rel, rel.encode(), st.st_size, st.st_mtime_ns, None, width=400,
+                                     height=500, vector=vec / np.linalg.norm(vec)))  # fmt: skip
+        if len(writes) >= 20000:
+            cat.write_photos(writes, model_id)
+            writes.clear()
+            print(f"  {(a + 1) * len(VIEWS):,} photos", flush=True)
+    cat.write_photos(writes, model_id)
+    engine.set_label_items([(k, "category", f"family{a % 50}") for a, k in enumerate(keys) if a % 3 == 0],
+                           "import", "import")  # fmt: skip
     run = cat.start_run(model_id)
-    cat.finish_run(run, "done", {"photos": pid})
-    cat.close()
+    cat.finish_run(run, "done", {"photos": n_articles * len(VIEWS)})
+    engine.close()
     done_flag.write_text("ok")
     print(f"built in {time.perf_counter() - t0:.0f} s ({db.stat().st_size / 1e6:.0f} MB)", flush=True)
-    del sa, articles_table, labels_table, photos_table, vectors_table
     return db
-
-
-def _flush(cat, art_rows, photo_rows, vec_rows, label_rows) -> None:
-    from desktop_app.core.catalog import articles_table, labels_table, photos_table, vectors_table
-
-    with cat.engine.begin() as conn:
-        if art_rows:
-            conn.execute(articles_table.insert(), art_rows)
-        if photo_rows:
-            conn.execute(photos_table.insert(), photo_rows)
-        if vec_rows:
-            conn.execute(vectors_table.insert(), vec_rows)
-        if label_rows:
-            conn.execute(labels_table.insert(), label_rows)
-    for rows in (art_rows, photo_rows, vec_rows, label_rows):
-        rows.clear()
 
 
 # ---------------------------------------------------------------------------------------------- child: start
@@ -248,13 +199,13 @@ def percentiles(values: list[float]) -> dict:
 def in_process(db: Path, base: Path, queries: int, index_photos: int) -> dict:
     import random
 
+    from desktop_app.core.settings import UserSettings
     from desktop_app.gui.app import make_app
     from desktop_app.gui.mainwindow import MainWindow
-    from desktop_app.gui.prefs import Prefs
 
     app = make_app(["lookalike"])
     results: dict = {}
-    w = MainWindow(Prefs(batch_size=16))
+    w = MainWindow(UserSettings(batch_size=16))
     w.resize(1360, 860)
     w.show()
     t0 = time.perf_counter()
@@ -263,12 +214,13 @@ def in_process(db: Path, base: Path, queries: int, index_photos: int) -> dict:
     results["catalog_open_s"] = round(time.perf_counter() - t0, 2)
     meter = StallMeter()
     meter.start()
-    wait_until(app, lambda: w.engine is not None)
+    wait_until(app, lambda: w.search.info is not None)
     meter.stop()
     results["search_ready_s"] = round(time.perf_counter() - t0, 2)
     results["stall_while_loading_vectors"] = meter.summary()
-    results["articles"] = w.engine.n_articles
-    results["photos"] = w.engine.n_photos
+    results["articles"] = w.search.info.n_articles
+    results["photos"] = w.search.info.n_photos
+    results["device"] = w.search.info.device
     rng = random.Random(1)
     keys = w.snapshot.articles.keys
     shown: list = []
@@ -276,7 +228,7 @@ def in_process(db: Path, base: Path, queries: int, index_photos: int) -> dict:
     latency: dict = {}
     for method in ("greedy", "centroid", "max", "hungarian", "ordered"):
         w.similar.method.setCurrentIndex(w.similar.method.findData(method))
-        wait_until(app, lambda: w.search_lane._running is None)
+        wait_until(app, lambda: w.search.lane._running is None)
         times, engine, steps = [], [], []
         for i in range(queries if method in ("greedy", "centroid") else max(10, queries // 3)):
             if i % 2:
@@ -299,7 +251,7 @@ def in_process(db: Path, base: Path, queries: int, index_photos: int) -> dict:
     results["selection_to_results"] = latency
     # a burst: 15 selections 20 ms apart, as when an arrow key is held down
     w.similar.method.setCurrentIndex(w.similar.method.findData("greedy"))
-    wait_until(app, lambda: w.search_lane._running is None)
+    wait_until(app, lambda: w.search.lane._running is None)
     shown.clear()
     burst = [rng.choice(keys) for _ in range(15)]
     t = time.perf_counter()
@@ -345,7 +297,9 @@ def in_process(db: Path, base: Path, queries: int, index_photos: int) -> dict:
         during = meter.summary()
         meter.lateness.clear()
         wait_until(
-            app, lambda: w.engine is not None and w.snapshot is not None and not w.runner.busy(), timeout=600
+            app,
+            lambda: w.search.info is not None and w.snapshot is not None and not w.catalogs.busy(),
+            timeout=600,
         )
         after = meter.summary()
         meter.stop()

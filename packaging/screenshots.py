@@ -115,9 +115,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args, work: Path) -> int:
     from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
+    from desktop_app.core.settings import UserSettings
     from desktop_app.gui.app import make_app
     from desktop_app.gui.mainwindow import MainWindow
-    from desktop_app.gui.prefs import Prefs
 
     app = make_app(["lookalike"])
     app.setStyle("Fusion")  # the same look on every machine the screenshots are made on
@@ -125,16 +125,15 @@ def _run(args, work: Path) -> int:
     shutil.copytree(args.photos, photos)
     d = Driver(args.out)
 
-    w = MainWindow(Prefs(batch_size=4))  # small batches: several progress reports on 76 photos
+    w = MainWindow(UserSettings(batch_size=4))  # small batches: several progress reports on 76 photos
     w.resize(*SIZE)
     w.show()
     d.until(lambda: w.isVisible())
-    d.until(lambda: w.device_text != "…", what="device probe")
     d.shoot(w, "welcome.png")
 
     w.open_folder(photos)
-    d.until(lambda: getattr(w, "grouping_dialog", None) is not None, what="grouping dialog")
-    dialog = w.grouping_dialog
+    d.until(lambda: w.catalogs.grouping_dialog is not None, what="grouping dialog")
+    dialog = w.catalogs.grouping_dialog
     d.until(lambda: dialog.model.rowCount() > 0, what="preview")
     dialog.editor.set_rule(GroupingRule("pattern", MAGENTO_PATTERN))
     d.until(lambda: any(r[2] for r in dialog.model.rows), what="pattern preview")
@@ -152,7 +151,7 @@ def _run(args, work: Path) -> int:
     dialog.ok.click()
     d.until(lambda: bool(shot), what="indexing progress")
     d.until(lambda: bool(finished), what="indexing to finish")
-    d.until(lambda: w.engine is not None, what="search index")
+    d.until(lambda: w.search.info is not None, what="search engine")
     w.banner.hide()
 
     target = "mh01-gray" if w.grid_model.row_of("mh01-gray") >= 0 else w.grid_model.article_at(0)

@@ -8,18 +8,20 @@ import threading
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from desktop_app.core.catalog import Catalog
+from desktop_app.core.engine import Engine
 from desktop_app.core.errors import CatalogError
 from desktop_app.core.paths import default_catalog_path
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
+from desktop_app.core.settings import SearchSettings, UserSettings
+from desktop_app.core.storage import Catalog
 from desktop_app.gui import detail as detail_module
-from desktop_app.gui import indexing
+from desktop_app.gui import index_controller, indexing
 from desktop_app.gui.mainwindow import MainWindow
-from desktop_app.gui.prefs import Prefs
+from desktop_app.gui.models import LabelRole, PairsRole
 from desktop_app.gui.settings_dialog import SettingsDialog
 from tests.conftest import write_photo
 
@@ -32,10 +34,10 @@ def make_window(qtbot, tiny_model):
 
     def make(children: bool = False, **prefs) -> MainWindow:
         values = {"model": str(tiny_model.manifest_path), "batch_size": 4, **prefs}
-        w = MainWindow(Prefs(**values))
+        w = MainWindow(UserSettings(**values))
         # The app indexes and searches in child processes; most tests use threads (faster to start, and
         # monkeypatching works), the ones that pass children=True check the real arrangement.
-        w.index_in_subprocess = w.search_in_subprocess = children
+        w.indexer.in_subprocess = w.search.client.in_subprocess = children
         qtbot.addWidget(w)
         w.show()
         windows.append(w)
@@ -44,16 +46,16 @@ def make_window(qtbot, tiny_model):
     yield make
     for w in windows:
         w.shutdown()
-        assert w.runner.pool.activeThreadCount() == 0
-        assert w.index_runner.pool.activeThreadCount() == 0
+        for runner in (w.catalogs.runner, w.indexer.runner, w.search.runner):
+            assert runner.pool.activeThreadCount() == 0
 
 
 def open_and_index(
     qtbot, w: MainWindow, folder: Path, rule: GroupingRule | None = None, index_now: bool = True
 ):
     w.open_folder(folder)
-    qtbot.waitUntil(lambda: getattr(w, "grouping_dialog", None) is not None, timeout=T)
-    dialog = w.grouping_dialog
+    qtbot.waitUntil(lambda: w.catalogs.grouping_dialog is not None, timeout=T)
+    dialog = w.catalogs.grouping_dialog
     qtbot.waitUntil(lambda: dialog.model.rowCount() > 0, timeout=T)
     if rule is not None:
         dialog.editor.set_rule(rule)
@@ -80,10 +82,10 @@ def big_tree(root: Path, articles: int = 12, per: int = 4) -> Path:
 def test_welcome_screen_without_a_catalog(qtbot, make_window):
     w = make_window()
     w.open_catalog(None)  # no catalog used before: stays on the welcome screen
-    qtbot.waitUntil(lambda: w.runner.pool.activeThreadCount() == 0, timeout=T)
+    qtbot.waitUntil(lambda: w.catalogs.runner.pool.activeThreadCount() == 0, timeout=T)
     assert w.stack.currentWidget() is w.welcome
     assert w.welcome.folder_btn.isVisible() and w.welcome.folder_btn.text() == "Open photo folder…"
-    assert not w.act_update.isEnabled()
+    assert not w.acts.update.isEnabled()
 
 
 def test_open_folder_index_select_and_see_similar(qtbot, make_window, photo_tree):
@@ -93,10 +95,13 @@ def test_open_folder_index_select_and_see_similar(qtbot, make_window, photo_tree
     assert w.stack.currentWidget() is w.splitter
     assert w.grid_model.rowCount() == 3
     assert w.last_summary.embedded == 7 and not w.last_summary.cancelled
-    assert "3 articles" in w.catalog_label.text() and "7 photos" in w.catalog_label.text()
-    assert "tiny-test" in w.model_label.text() and "fp32" in w.model_label.text()
-    qtbot.waitUntil(lambda: w.device_label.text() in ("Device: CPU", "Device: CUDA"), timeout=T)
-    assert w.state_label.text() == "Index: up to date"
+    status = w.status
+    assert "3 articles" in status.catalog_label.text() and "7 photos" in status.catalog_label.text()
+    assert "tiny-test" in status.model_label.text() and "fp32" in status.model_label.text()
+    # The device the engine child's session really got, not a prediction.
+    assert w.search.info.device in ("CPU", "CUDA")
+    assert status.device_label.text() == f"Device: {w.search.info.device}"
+    assert status.state_label.text() == "Index: up to date"
     assert "Indexing finished" in w.banner.title.text()
     # select an article: its similar articles appear, the query itself is not among them
     with qtbot.waitSignal(w.results_shown, timeout=T) as blocker:
@@ -104,7 +109,10 @@ def test_open_folder_index_select_and_see_similar(qtbot, make_window, photo_tree
     outcome = blocker.args[0]
     assert outcome.query.articles == ["red"]
     assert {h.article for h in outcome.hits} == {"green", "shoes/blue"}
-    assert all(h.pairs and Path(h.pairs[0][0]).exists() for h in outcome.hits)
+    # Pair paths are relative to the photo folder; the panel's model joins them with it.
+    assert all(h.pairs and (photo_tree / h.pairs[0].query_path).exists() for h in outcome.hits)
+    pairs = w.similar.model.index(0, 0).data(PairsRole)
+    assert pairs and Path(pairs[0][0]).is_absolute() and Path(pairs[0][0]).exists()
     assert w.similar.model.rowCount() == 2 and "most similar" in w.similar.status.text()
     # clicking a result selects it in the grid (and asks for its own similar articles)
     first = w.similar.model.index(0, 0)
@@ -120,26 +128,35 @@ def test_open_folder_index_select_and_see_similar(qtbot, make_window, photo_tree
     with qtbot.waitSignal(w.results_shown, timeout=T) as blocker:
         w.select_articles(["red", "green"])
     assert {h.article for h in blocker.args[0].hits} == {"shoes/blue"}
-    # Inspect match stays disabled until the inspector module exists; then it opens for query and hit
-    if w.similar.inspector is None:
-        assert not w.similar.inspect_btn.isEnabled()
-    else:
-        w.similar.view.setCurrentIndex(w.similar.model.index(0, 0))
-        assert w.similar.inspect_btn.isEnabled()
-        query, hit = w._query.articles[0], w.similar.selected_hit()
-        with qtbot.waitActive(w, timeout=T):
-            w.activateWindow()
-        qtbot.keyClick(w.grid, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)
-        inspector = w.inspector_window
-        assert inspector.isVisible()
-        assert query in inspector.windowTitle() and hit in inspector.windowTitle()
-        inspector.close()
+    # Inspect match opens the inspector on the query and the selected hit (Ctrl+I)
+    w.similar.view.setCurrentIndex(w.similar.model.index(0, 0))
+    assert w.similar.inspect_btn.isEnabled()
+    query, hit = w.search.query.articles[0], w.similar.selected_hit()
+    with qtbot.waitActive(w, timeout=T):
+        w.activateWindow()
+    qtbot.keyClick(w.grid, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)
+    inspector = w.inspector_window
+    assert inspector.isVisible()
+    assert query in inspector.windowTitle() and hit in inspector.windowTitle()
+    if inspector.inspector is None and inspector.message is None:
+        with qtbot.waitSignal(inspector.ready, timeout=T):
+            pass
+    assert inspector.inspector is not None and inspector.inspector.inspection.article_b == hit
+    inspector.close()
+    # The review queue asks the same engine child for its suggestions (nothing is loaded in this process).
+    w.snapshot.engine.set_labels(["red", "green"], "category", "tops")
+    queue = w.labels.open_review()
+    assert queue.client is w.search.client and w.search.client.in_subprocess
+    with qtbot.waitSignal(queue.ready, timeout=T):
+        pass
+    assert [e.article for e in queue.model.entries()] == ["shoes/blue"]
+    queue.close()
 
 
 def test_cancel_then_resume_with_update_index(qtbot, make_window, tmp_path, monkeypatch):
     folder = big_tree(tmp_path / "photos")
     reached, gate = threading.Event(), threading.Event()
-    real = indexing.index_folder
+    real = indexing.index_photos
 
     def gated(*args, progress=None, **kwargs):
         def hold(p):
@@ -152,11 +169,11 @@ def test_cancel_then_resume_with_update_index(qtbot, make_window, tmp_path, monk
 
         return real(*args, progress=hold, **kwargs)
 
-    monkeypatch.setattr(indexing, "index_folder", gated)
+    monkeypatch.setattr(indexing, "index_photos", gated)
     w = make_window(batch_size=4)
-    w.index_in_subprocess = False  # the gate above lives in this process
+    w.indexer.in_subprocess = False  # the gate above lives in this process
     open_and_index(qtbot, w, folder, index_now=False)
-    assert w.state_label.text() == "Index: not indexed"
+    assert w.status.state_label.text() == "Index: not indexed"
     with qtbot.waitSignal(w.index_finished, timeout=T) as blocker:
         w.update_index()
         qtbot.waitUntil(reached.is_set, timeout=T)
@@ -165,33 +182,33 @@ def test_cancel_then_resume_with_update_index(qtbot, make_window, tmp_path, monk
         gate.set()
     summary = blocker.args[0]
     assert summary.cancelled and 0 < summary.embedded < 48
-    qtbot.waitUntil(lambda: w.state_label.text() == "Index: incomplete", timeout=T)
+    qtbot.waitUntil(lambda: w.status.state_label.text() == "Index: incomplete", timeout=T)
     assert "Update index resumes" in w.banner.detail.text()
     with qtbot.waitSignal(w.index_finished, timeout=T) as blocker:
-        w.act_update.trigger()
+        w.acts.update.trigger()
     resumed = blocker.args[0]
     assert not resumed.cancelled and resumed.embedded == 48 - summary.embedded
-    qtbot.waitUntil(lambda: w.state_label.text() == "Index: up to date", timeout=T)
+    qtbot.waitUntil(lambda: w.status.state_label.text() == "Index: up to date", timeout=T)
 
 
 def test_indexing_runs_in_a_child_process_and_can_be_cancelled_and_resumed(qtbot, make_window, tmp_path):
     folder = big_tree(tmp_path / "photos", articles=6, per=3)
     w = make_window(children=True, batch_size=2)
-    assert w.index_in_subprocess
+    assert w.indexer.in_subprocess
     open_and_index(qtbot, w, folder, index_now=False)
     with qtbot.waitSignal(w.index_finished, timeout=T) as blocker:
         w.update_index()
-        assert w.index_task.process.is_alive() or w.index_task.process.exitcode is not None
+        assert w.indexer.task.process.is_alive() or w.indexer.task.process.exitcode is not None
         w.cancel_index()  # before the child has even scanned: it stops at its first check
     assert blocker.args[0].cancelled and blocker.args[0].embedded == 0
-    qtbot.waitUntil(lambda: w.index_task is None and w.act_update.isEnabled(), timeout=T)
+    qtbot.waitUntil(lambda: w.indexer.task is None and w.acts.update.isEnabled(), timeout=T)
     progress = []
     w.index_progress.connect(progress.append)
     with qtbot.waitSignal(w.index_finished, timeout=T) as blocker:
         w.update_index()
     assert not blocker.args[0].cancelled and blocker.args[0].embedded == 18
     assert progress and progress[-1].done == progress[-1].total == 18
-    qtbot.waitUntil(lambda: w.state_label.text() == "Index: up to date", timeout=T)
+    qtbot.waitUntil(lambda: w.status.state_label.text() == "Index: up to date", timeout=T)
 
 
 def test_progress_text_and_summary_dialog_with_skipped_files(qtbot, make_window, photo_tree):
@@ -201,13 +218,25 @@ def test_progress_text_and_summary_dialog_with_skipped_files(qtbot, make_window,
     assert w.last_summary.skipped
     assert "1 skipped" in w.banner.detail.text()
     w.banner.details.click()
-    dialog = w.summary_dialog
+    dialog = w.indexer.summary_dialog
     assert dialog.isVisible() and dialog.model.rowCount() == 1
     assert dialog.model.data(dialog.model.index(0, 0)) == "red/broken.jpg"
     dialog.close()
     p = indexing.Progress(50, 200, 12.5, 12.0)
     assert indexing.progress_text(p) == "50 of 200 photos · 12.5 photos/s · about 12 s left"
     assert indexing.format_eta(3700) == "about 1 h 01 min left"
+
+
+def test_implausible_folder_grouping_gets_the_cores_hint(qtbot, make_window, tmp_path):
+    # One folder of 13 products named <article>_<view>.jpg: by folder it is one article of 26 photos.
+    shop = tmp_path / "shop"
+    for a in range(13):
+        for view in ("main", "back"):
+            write_photo(shop / "w" / "b" / f"wb{a:02d}-blue_{view}.jpg", (20 * a, 90, 160), seed=a)
+    w = make_window()
+    open_and_index(qtbot, w, shop, rule=GroupingRule("folder"))
+    assert w.last_summary.advice and "--pattern magento" in w.last_summary.advice
+    assert "--pattern magento" in w.banner.detail.text() and "Settings" in w.banner.detail.text()
 
 
 def test_filter_sort_keyboard_and_detail(qtbot, make_window, photo_tree, monkeypatch):
@@ -225,13 +254,14 @@ def test_filter_sort_keyboard_and_detail(qtbot, make_window, photo_tree, monkeyp
     assert w.filter_edit.hasFocus()
     qtbot.keyClicks(w.filter_edit, "shoes")
     qtbot.waitUntil(lambda: w.grid_model.rowCount() == 1, timeout=T)
-    assert w.count_label.text() == "1 of 3 articles"
+    panel = w.grid_panel
+    assert panel.count_label.text() == "1 of 3 articles"
     w.filter_edit.setText("no such article")
-    qtbot.waitUntil(lambda: w.grid_stack.currentWidget() is w.empty_label, timeout=T)
-    assert "No article matches" in w.empty_label.text()
+    qtbot.waitUntil(lambda: panel.stack.currentWidget() is panel.empty_label, timeout=T)
+    assert "No article matches" in panel.empty_label.text()
     w.filter_edit.clear()
     qtbot.waitUntil(lambda: w.grid_model.rowCount() == 3, timeout=T)
-    w.sort_combo.setCurrentIndex(w.sort_combo.findData("folder"))
+    panel.sort_combo.setCurrentIndex(panel.sort_combo.findData("folder"))
     assert w.grid_model.sort_key == "folder"
     # arrows move the selection
     w.grid.setFocus()
@@ -254,7 +284,7 @@ def test_filter_sort_keyboard_and_detail(qtbot, make_window, photo_tree, monkeyp
     assert n == len(list((photo_tree / chosen).glob("*.jpg")))
     assert w.detail.model.data(w.detail.model.index(0, 4)).startswith(chosen + "/")
     # a selected photo becomes the query
-    qtbot.waitUntil(lambda: w._query is not None and w._query.kind == "photo", timeout=T)
+    qtbot.waitUntil(lambda: w.search.query is not None and w.search.query.kind == "photo", timeout=T)
     w.detail.open_btn.click()
     w.detail.reveal_btn.click()
     assert [kind for kind, _ in opened] == ["open", "reveal"]
@@ -284,8 +314,8 @@ def test_drop_photos_from_the_file_manager(qtbot, make_window, photo_tree, tmp_p
     outcome = blocker.args[0]
     assert outcome.query.kind == "files" and outcome.query.files == [outside]
     assert len(outcome.hits) == 3  # nothing is excluded: the photo is not in the catalog
-    assert outcome.hits[0].pairs[0][0] == str(outside)
-    assert "dropped photo" in w.similar.title.text()
+    assert outcome.hits[0].pairs[0].query_path == str(outside)  # query files keep their absolute path
+    assert "query.jpg" in w.similar.title.text()
 
 
 def test_similar_controls_rerun_and_persist_per_catalog(qtbot, make_window, photo_tree):
@@ -301,12 +331,56 @@ def test_similar_controls_rerun_and_persist_per_catalog(qtbot, make_window, phot
         w.similar.method.setCurrentIndex(w.similar.method.findData("greedy"))
     with qtbot.waitSignal(w.results_shown, timeout=T) as blocker:
         w.similar.threshold.setValue(0.99)
-    assert blocker.args[0].hits == [] or all(h.score >= 0.99 or h.score == 0.0 for h in blocker.args[0].hits)
-    w.save_params_timer.timeout.emit()
-    catalog = w.snapshot.catalog
-    qtbot.waitUntil(
-        lambda: (catalog.get_setting("search") or {}).get("threshold") == pytest.approx(0.99), timeout=T
-    )
+    outcome = blocker.args[0]
+    assert outcome.params == SearchSettings("greedy", 0.99, None, w.similar.top_k.value())
+    assert outcome.hits == [] or all(h.score >= 0.99 or h.score == 0.0 for h in outcome.hits)
+    # The edit was stored in the catalog before the search that used it: one store, read by everyone.
+    with Engine.open(w.snapshot.path, remember=False) as other:
+        assert other.settings().search == outcome.params
+
+
+def test_similar_panel_uses_the_catalogs_tuned_search_settings(qtbot, make_window, photo_tree):
+    w = make_window()
+    open_and_index(qtbot, w, photo_tree)
+    db = w.snapshot.path
+    # `lookalike tune` (another process) stores hungarian s=0.6 m=2 as the catalog's search settings.
+    with Engine.open(db, remember=False) as tune:
+        tune.update_settings(search=SearchSettings("hungarian", 0.6, 2))
+    with qtbot.waitSignal(w.results_shown, timeout=T) as blocker:
+        w.select_article("red")
+    used = blocker.args[0].params
+    assert (used.method, used.threshold, used.max_matches) == ("hungarian", 0.6, 2)
+    assert w.similar.params() == used  # the controls show what the engine used
+    assert w.similar.method.currentData() == "hungarian" and w.similar.max_matches.value() == 2
+    # A window opened later shows the stored settings before any search.
+    w.shutdown()
+    w2 = make_window()
+    with qtbot.waitSignal(w2.catalog_loaded, timeout=T):
+        w2.open_catalog(db)
+    assert w2.similar.params() == SearchSettings("hungarian", 0.6, 2)
+
+
+def test_the_inspector_uses_and_stores_the_catalogs_search_settings(qtbot, make_window, photo_tree):
+    w = make_window()
+    open_and_index(qtbot, w, photo_tree)
+    w.snapshot.engine.update_settings(search=SearchSettings("hungarian", 0.6, 2))
+    with qtbot.waitSignal(w.results_shown, timeout=T):
+        w.select_article("red")
+    w.inspect("green")
+    window = w.inspector_window
+    with qtbot.waitSignal(window.ready, timeout=T):
+        pass
+    ins = window.inspector
+    assert ins.panes[0].method == "hungarian"
+    assert (ins.inspection.threshold, ins.inspection.max_matches) == (0.6, 2)
+    assert ins.s_spin.value() == pytest.approx(0.6) and ins.m_spin.value() == 2
+    # Moving s in the inspector stores it as the catalog's; the similar panel searches with it next.
+    with qtbot.waitSignal(w.results_shown, timeout=T) as blocker:
+        ins.s_spin.setValue(0.5)
+    assert blocker.args[0].params.threshold == pytest.approx(0.5)
+    assert w.similar.threshold.value() == pytest.approx(0.5)
+    assert w.snapshot.engine.settings().search.threshold == pytest.approx(0.5)
+    window.close()
 
 
 def test_stale_selection_results_are_dropped(qtbot, make_window, tmp_path):
@@ -317,7 +391,7 @@ def test_stale_selection_results_are_dropped(qtbot, make_window, tmp_path):
     for a in ["art01", "art02", "art03", "art04", "art05"]:
         w.select_article(a)
     qtbot.waitUntil(lambda: bool(shown) and shown[-1] == ["art05"], timeout=T)
-    qtbot.waitUntil(lambda: w.search_lane._running is None, timeout=T)
+    qtbot.waitUntil(lambda: w.search.lane._running is None, timeout=T)
     assert shown[-1] == ["art05"]
     assert len(shown) <= 2  # the one already running may finish; it is dropped unless it is the newest
     assert all(s == ["art05"] for s in shown)
@@ -334,16 +408,16 @@ def test_settings_dialog_persists_per_user_and_per_catalog(qtbot, make_window, p
     assert "efficientnet-lite0-imagenet" in names  # the bundled model is listed under its real name
     dialog.batch.setValue(8)
     dialog.thumb.setCurrentIndex(dialog.thumb.findData(128))
-    dialog.method.setCurrentIndex(dialog.method.findData("hungarian"))
     dialog.rule.set_rule(GroupingRule("pattern", MAGENTO_PATTERN))
+    dialog.mirror.setChecked(True)
     with qtbot.waitSignal(w.catalog_loaded, timeout=T):
         dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
-    assert (
-        Prefs.load().batch_size == 8 and Prefs.load().thumb_size == 128 and Prefs.load().method == "hungarian"
-    )
-    assert w.thumbs.size == 128
-    assert w.snapshot.settings["grouping"] == {"kind": "pattern", "pattern": MAGENTO_PATTERN}
-    assert w.similar.params().method == "hungarian"
+    saved = UserSettings.load()
+    assert saved.batch_size == 8 and saved.thumb_size == 128
+    assert saved.recent  # the recent catalogs survive the settings dialog
+    assert w.thumbs.size == 128 and w.user.batch_size == 8
+    assert w.snapshot.settings.grouping == GroupingRule("pattern", MAGENTO_PATTERN)
+    assert w.snapshot.settings.mirror
     box = next(b for b in w._dialogs if isinstance(b, QMessageBox))
     assert "Update index" in box.button(QMessageBox.StandardButton.Yes).text()
     box.close()
@@ -355,7 +429,7 @@ def test_newer_catalog_missing_folder_and_missing_model_show_dialogs(
     w = make_window()
     # a catalog written by a newer Lookalike
     newer = tmp_path / "newer.sqlite"
-    Catalog(newer).close()
+    Catalog(newer, create=True).close()
     with sqlite3.connect(newer) as conn:
         conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
     with qtbot.waitSignal(w.error_shown, timeout=T) as blocker:
@@ -369,22 +443,22 @@ def test_newer_catalog_missing_folder_and_missing_model_show_dialogs(
     assert "does not exist" in blocker.args[0]
     # a catalog whose model is not installed: browsing works, indexing says what to do
     db = default_catalog_path(photo_tree)
-    with Catalog(db) as cat:
-        cat.set_settings(photo_root=str(photo_tree), model="no-such-model")
+    with Engine.open(db, create=True) as engine:
+        engine.update_settings(photo_root=str(photo_tree), model="no-such-model")
     with qtbot.waitSignal(w.catalog_loaded, timeout=T):
         w.open_folder(photo_tree)
-    assert "Model: missing" in w.model_label.text()
+    assert "Model: missing" in w.status.model_label.text()
     with qtbot.waitSignal(w.index_failed, timeout=T) as blocker:
         w.update_index()
     assert "not installed" in str(blocker.args[0].error)
     assert w.last_error.icon() == QMessageBox.Icon.Warning and "not installed" in w.last_error.text()
-    assert w.isVisible() and w.act_update.isEnabled()
+    assert w.isVisible() and w.acts.update.isEnabled()
 
 
 def test_disk_full_and_unexpected_errors_keep_the_app_running(qtbot, make_window, photo_tree, monkeypatch):
     w = make_window()
     open_and_index(qtbot, w, photo_tree)
-    w.index_in_subprocess = False  # the failures below are patched into this process
+    w.indexer.in_subprocess = False  # the failures below are patched into this process
 
     def disk_full(*_a, **_k):
         raise CatalogError(
@@ -392,7 +466,7 @@ def test_disk_full_and_unexpected_errors_keep_the_app_running(qtbot, make_window
             "and run the index again: it resumes where it stopped."
         )
 
-    monkeypatch.setattr(indexing, "index_folder", disk_full)
+    monkeypatch.setattr(indexing, "index_photos", disk_full)
     with qtbot.waitSignal(w.index_failed, timeout=T):
         w.update_index()
     assert "Free some space" in w.last_error.text()
@@ -400,13 +474,13 @@ def test_disk_full_and_unexpected_errors_keep_the_app_running(qtbot, make_window
     def bug(*_a, **_k):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(indexing, "index_folder", bug)
+    monkeypatch.setattr(indexing, "index_photos", bug)
     with qtbot.waitSignal(w.index_failed, timeout=T):
         w.update_index()
     box = w.last_error
     assert box.icon() == QMessageBox.Icon.Critical and "ZeroDivisionError" in box.detailedText()
     assert "lookalike-gui.log" in box.informativeText()
-    assert w.act_update.isEnabled()  # still usable
+    assert w.acts.update.isEnabled()  # still usable
     with qtbot.waitSignal(w.results_shown, timeout=T):
         w.select_article("green")
 
@@ -447,8 +521,11 @@ def test_bundled_model_on_the_sample_photos(qtbot, make_window, sample_copy):
         pytest.skip("the bundled model is not there yet")
     w = make_window(model="", batch_size=16)
     open_and_index(qtbot, w, sample_copy, rule=GroupingRule("pattern", MAGENTO_PATTERN))
-    assert "efficientnet-lite0-imagenet" in w.model_label.text() and "ImageNet" in w.model_label.text()
-    assert "CLIP" not in w.model_label.text()
+    assert (
+        "efficientnet-lite0-imagenet" in w.status.model_label.text()
+        and "ImageNet" in w.status.model_label.text()
+    )
+    assert "CLIP" not in w.status.model_label.text()
     articles = w.grid_model.rowCount()
     assert 2 < articles < w.last_summary.photos
     a = w.grid_model.article_at(0)
@@ -459,55 +536,59 @@ def test_bundled_model_on_the_sample_photos(qtbot, make_window, sample_copy):
     assert a not in {h.article for h in hits}
 
 
-_unused = QPoint
-
-
 def test_labels_menu_review_set_export_and_inbox(qtbot, make_window, photo_tree, tmp_path, monkeypatch):
-    from desktop_app.gui import labels_dialog, review_inbox
-    from desktop_app.gui import mainwindow as mw
-    from desktop_app.gui.review import ReviewQueue
+    from desktop_app.gui import labels_controller, labels_dialog, review_inbox
 
     w = make_window()
     open_and_index(qtbot, w, photo_tree)
-    catalog = w.snapshot.catalog
-    catalog.set_labels([("red", "category", "tops"), ("green", "category", "tops")])
+    engine = w.snapshot.engine
+    engine.set_labels(["red", "green"], "category", "tops")
     labels_menu = next(a.menu() for a in w.menuBar().actions() if a.text() == "&Labels")
     assert [a.text() for a in labels_menu.actions() if a.text()][:2] == [
         "Review label suggestions…",
         "Set label…",
     ]
-    # the review queue opens as its own window over the same catalog
-    w.act_review.trigger()
-    queue = next(d for d in w._dialogs if isinstance(d, ReviewQueue))
+    # the review queue opens as its own window over the same catalog, with the window's engine child
+    w.acts.review.trigger()
+    queue = w.labels.reviews[-1]
+    assert queue.client is w.search.client
     qtbot.waitUntil(lambda: queue.model.rowCount() == 1, timeout=T)  # only shoes/blue is unlabelled
+    # a decision in the queue refreshes the grid's labels
+    with qtbot.waitSignal(w.catalog_loaded, timeout=T):
+        assert queue.pick_alternative(1)
+    row = w.grid_model.row_of("shoes/blue")
+    assert w.grid_model.data(w.grid_model.index(row, 0), LabelRole) == "tops"
     queue.close()
     # Set label on the selection goes through the label dialog and reloads the grid
     w.select_article("shoes/blue")
     seen = []
-    monkeypatch.setattr(
-        labels_dialog,
-        "edit_labels",
-        lambda parent, cat, keys, field="category": (
-            seen.append(keys) or cat.set_labels([(k, field, "shoes") for k in keys]) or len(keys)
-        ),
-    )
+
+    def edit(parent, eng, keys, field="category"):
+        seen.append(keys)
+        return eng.set_labels(keys, field, "shoes")
+
+    monkeypatch.setattr(labels_dialog, "edit_labels", edit)
     with qtbot.waitSignal(w.catalog_loaded, timeout=T):
-        w.act_set_label.trigger()
-    assert seen == [["shoes/blue"]] and catalog.labels()["shoes/blue"] == {"category": "shoes"}
+        w.acts.set_label.trigger()
+    assert seen == [["shoes/blue"]] and engine.labels()["shoes/blue"] == {"category": "shoes"}
+    row = w.grid_model.row_of("shoes/blue")
+    assert w.grid_model.data(w.grid_model.index(row, 0), LabelRole) == "shoes"
     # export writes every label
     out = tmp_path / "labels.json"
-    monkeypatch.setattr(mw.QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "JSON (*.json)"))
-    w.act_export_labels.trigger()
+    monkeypatch.setattr(
+        labels_controller.QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "JSON (*.json)")
+    )
+    w.acts.export_labels.trigger()
     qtbot.waitUntil(lambda: out.exists() and "Wrote 3 labels" in w.statusBar().currentMessage(), timeout=T)
     # photos added through the inbox are indexed at once
     monkeypatch.setattr(
         review_inbox,
         "import_inbox",
-        lambda parent, cat: [write_photo(photo_tree / "inbox" / "new" / "n0.jpg", (90, 90, 90), seed=77)],
+        lambda parent, root: [write_photo(root / "inbox" / "new" / "n0.jpg", (90, 90, 90), seed=77)],
     )
     with qtbot.waitSignal(w.index_finished, timeout=T):
-        w.act_inbox.trigger()
-    assert "inbox/new" in catalog.article_keys()
+        w.acts.inbox.trigger()
+    assert "inbox/new" in engine.catalog.article_keys()
 
 
 def test_detail_compare_with_opens_the_inspector_on_the_pair(qtbot, make_window, photo_tree, monkeypatch):
@@ -517,19 +598,20 @@ def test_detail_compare_with_opens_the_inspector_on_the_pair(qtbot, make_window,
     open_and_index(qtbot, w, photo_tree)
     with qtbot.waitSignal(w.detail_loaded, timeout=T):
         w.open_detail("red")
-    opened = []
-    w.similar.inspector = lambda parent, catalog, a, b, **kw: opened.append((a, b, kw["method"]))
     monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("green", True))
     w.detail.compare_btn.click()
-    assert opened == [("red", "green", w.similar.params().method)]
+    window = w.inspector_window
+    assert (window.article_a, window.article_b) == ("red", "green")
+    with qtbot.waitSignal(window.ready, timeout=T):
+        pass
+    assert window.inspector.inspection.matrix.shape == (3, 2)  # red has three photos, green two
+    window.close()
 
 
 def test_articles_appear_while_a_long_run_indexes(qtbot, make_window, tmp_path, monkeypatch):
-    from desktop_app.gui import mainwindow as mw
-
     folder = big_tree(tmp_path / "photos")
     reached, gate = threading.Event(), threading.Event()
-    real = indexing.index_folder
+    real = indexing.index_photos
 
     def gated(*args, progress=None, **kwargs):
         def hold(p):
@@ -540,14 +622,14 @@ def test_articles_appear_while_a_long_run_indexes(qtbot, make_window, tmp_path, 
 
         return real(*args, progress=hold, **kwargs)
 
-    monkeypatch.setattr(indexing, "index_folder", gated)
-    monkeypatch.setattr(mw, "LIVE_REFRESH_S", 0.0)
+    monkeypatch.setattr(indexing, "index_photos", gated)
+    monkeypatch.setattr(index_controller, "LIVE_REFRESH_S", 0.0)
     w = make_window(batch_size=4)
     open_and_index(qtbot, w, folder, index_now=False)
     with qtbot.waitSignal(w.index_finished, timeout=T):
         w.update_index()
         qtbot.waitUntil(reached.is_set, timeout=T)
         qtbot.waitUntil(lambda: 0 < w.grid_model.rowCount() < 12, timeout=T)  # part of the catalog, mid-run
-        assert w.index_task is not None
+        assert w.indexer.task is not None
         gate.set()
     qtbot.waitUntil(lambda: w.grid_model.rowCount() == 12, timeout=T)

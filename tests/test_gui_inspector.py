@@ -16,11 +16,12 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 
 from desktop_app.core import matching
-from desktop_app.core.catalog import Catalog
-from desktop_app.core.indexer import IndexOptions, index_folder
+from desktop_app.core.engine import Engine, index_photos
+from desktop_app.core.indexer import IndexOptions
 from desktop_app.core.inspect import compare_line, render_png
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
-from desktop_app.gui.inspector import InspectorWidget, inspection_from_matrix, open_inspector, summary_html
+from desktop_app.core.settings import SearchSettings
+from desktop_app.gui.inspector import InspectorWidget, inspection_from_matrix, summary_html
 from desktop_app.gui.inspector_model import (
     BELOW,
     BEYOND,
@@ -34,6 +35,7 @@ from desktop_app.gui.inspector_model import (
     format_sim,
     photo_name,
 )
+from desktop_app.gui.inspector_window import open_inspector
 from desktop_app.gui.qtcompat import protect_refcounts, refcount_leak
 from tests.conftest import SAMPLE_PHOTOS
 
@@ -330,20 +332,16 @@ def sample_catalog(tmp_path, tiny_model):
         shutil.copytree(SAMPLE_PHOTOS / sub, root / sub)
     (root / "w/j/wj99-red_main.jpg").write_bytes(b"this is not a photo")
     (root / "w/h/wh02-blue_zoom.jpg").write_bytes(b"")
-    cat = Catalog(tmp_path / "c.sqlite")
-    index_folder(
-        cat,
-        root,
-        GroupingRule("pattern", MAGENTO_PATTERN),
-        model=tiny_model,
-        options=IndexOptions(batch_size=8, workers=1),
-    )
-    yield cat
-    cat.close()
+    db = tmp_path / "c.sqlite"
+    index_photos(db, root, rule=GroupingRule("pattern", MAGENTO_PATTERN), model=tiny_model,
+                 options=IndexOptions(batch_size=8, workers=1))  # fmt: skip
+    engine = Engine.open(db, remember=False)
+    yield engine
+    engine.close()
 
 
-def _open(qtbot, cat, a, b, **kw):
-    window = open_inspector(None, cat, a, b, **kw)
+def _open(qtbot, engine, a, b, **kw):
+    window = open_inspector(None, engine, a, b, **kw)
     qtbot.addWidget(window)
     return window
 
@@ -395,7 +393,7 @@ def test_clear_message_instead_of_the_matrix(qtbot, sample_catalog, article, wor
 
 
 def test_inspector_defaults_come_from_the_catalog(qtbot, sample_catalog):
-    sample_catalog.set_settings(method="ordered", threshold=0.3, max_matches=2)
+    sample_catalog.update_settings(search=SearchSettings("ordered", 0.3, 2))
     window = _open(qtbot, sample_catalog, "wj04-white", "wj08-gray")
     with qtbot.waitSignal(window.ready, timeout=T):
         pass
@@ -403,6 +401,35 @@ def test_inspector_defaults_come_from_the_catalog(qtbot, sample_catalog):
     assert w.panes[0].method == "ordered"
     assert (w.inspection.threshold, w.inspection.max_matches) == (0.3, 2)
     assert w.s_spin.value() == pytest.approx(0.3) and w.m_spin.value() == 2
+
+
+def test_inspector_uses_the_tuned_settings_and_reads_two_articles_only(qtbot, sample_catalog, monkeypatch):
+    # What `lookalike tune` stores: the inspector opens with it, not with greedy and no s or m.
+    sample_catalog.update_settings(search=SearchSettings("hungarian", 0.6, 2))
+    read: list = []
+    real = sample_catalog.catalog.article_vectors
+    monkeypatch.setattr(
+        sample_catalog.catalog, "article_vectors", lambda mid, arts=None: read.append(arts) or real(mid, arts)
+    )
+    window = _open(qtbot, sample_catalog, "wj04-white", "wj08-gray")
+    with qtbot.waitSignal(window.ready, timeout=T):
+        pass
+    w = window.inspector
+    assert w.panes[0].method == "hungarian"
+    assert (w.inspection.threshold, w.inspection.max_matches) == (0.6, 2)
+    assert w.s_spin.value() == pytest.approx(0.6) and w.m_spin.value() == 2
+    assert window.comparison.params == SearchSettings("hungarian", 0.6, 2)
+    assert w.inspection.results["hungarian"].score == pytest.approx(
+        matching.match(
+            "hungarian", w.inspection.matrix, w.inspection.views_a, w.inspection.views_b, 0.6, 2
+        ).score
+    )
+    # The window process read the vectors of these two articles and nothing else.
+    assert read and all(arts is not None and set(arts) == {"wj04-white", "wj08-gray"} for arts in read)
+    # Moving m stores it as the catalog's (after a short pause, as a slider is dragged).
+    with qtbot.waitSignal(window.settings_changed, timeout=T):
+        w.set_max_matches(1)
+    assert sample_catalog.settings().search == SearchSettings("hungarian", 0.6, 1)
 
 
 def test_summary_of_an_empty_article():

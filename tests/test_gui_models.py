@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
-from desktop_app.core.catalog import PhotoRow
+from desktop_app.core.overview import Articles
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule, preview_grouping
+from desktop_app.core.similar import Hit, Pair
+from desktop_app.core.storage import PhotoRow
 from desktop_app.gui.models import (
     ArticleGridModel,
     CountRole,
@@ -24,8 +26,6 @@ from desktop_app.gui.models import (
     SkippedModel,
     parse_filter,
 )
-from desktop_app.gui.session import Articles
-from desktop_app.gui.similarity import Hit
 from desktop_app.gui.thumbs import ThumbnailLoader
 from desktop_app.gui.workers import Lane, Runner, Task
 from tests.conftest import write_photo
@@ -116,15 +116,24 @@ def test_photo_table_model(qtmodeltester, loader, tmp_path):
 
 def test_similar_skipped_and_preview_models(qtmodeltester, loader, tmp_path):
     sim = SimilarModel(loader)
+    # Catalog photos come relative to the photo folder, a dropped query file absolute: the model joins
+    # the relative ones with the folder, so views and the thumbnail loader see absolute paths only.
+    dropped = str(tmp_path / "dropped.jpg")
     sim.set_hits(
         [
-            Hit("b", 1, 0.91, 3, {"category": "boots"}, None, [("q.jpg", "h.jpg", 0.93)]),
-            Hit("c", 2, 0.52, 1, {}, None, []),
-        ]
+            Hit("b", 1, 0.91, 3, {"category": "boots"}, "b/c.jpg", [Pair("a/q.jpg", "b/h.jpg", 0.93)]),
+            Hit("c", 2, 0.52, 1, {}, None, [Pair(dropped, "c/h.jpg", 0.5)]),
+        ],
+        tmp_path,
     )
     qtmodeltester.check(sim)
     assert sim.data(sim.index(0, 0), ScoreRole) == pytest.approx(0.91)
-    assert sim.data(sim.index(0, 0), PairsRole) == [("q.jpg", "h.jpg", 0.93)]
+    assert sim.data(sim.index(0, 0), PairsRole) == [
+        (str(tmp_path / "a/q.jpg"), str(tmp_path / "b/h.jpg"), 0.93)
+    ]
+    assert sim.data(sim.index(1, 0), PairsRole)[0][0] == dropped
+    assert sim.data(sim.index(0, 0), LabelRole) == "boots"
+    assert "b/h.jpg" not in sim.data(sim.index(0, 0), Qt.ItemDataRole.ToolTipRole)  # names, not paths
     skipped = SkippedModel([{"path": "x.jpg", "reason": "truncated", "message": "cannot be decoded"}])
     qtmodeltester.check(skipped)
     assert skipped.data(skipped.index(0, 1)) == "truncated or corrupt"
@@ -258,13 +267,32 @@ def test_many_emits_and_index_data_calls_do_not_exhaust_refcounts(qtbot):
         index.data(Qt.ItemDataRole.DecorationRole)
 
 
-def test_gui_method_lists_match_the_core():
+def test_similar_panel_offers_the_cores_methods_and_edits_search_settings(qtbot, loader):
     from desktop_app.core import matching
-    from desktop_app.gui import prefs
+    from desktop_app.core.settings import SearchSettings
+    from desktop_app.gui.similar_panel import SimilarPanel
 
-    assert prefs.METHODS == matching.METHODS
-    assert prefs.PAIR_METHODS == matching.PAIR_METHODS
-    assert set(prefs.METHOD_LABELS) == set(matching.METHODS)
+    panel = SimilarPanel(loader)
+    qtbot.addWidget(panel)
+    assert [panel.method.itemData(i) for i in range(panel.method.count())] == list(matching.METHODS)
+    # Showing settings emits nothing; an edit emits the whole new SearchSettings.
+    edits = []
+    panel.params_edited.connect(edits.append)
+    panel.set_params(SearchSettings("hungarian", 0.6, 2, 25))
+    assert edits == [] and panel.params() == SearchSettings("hungarian", 0.6, 2, 25)
+    panel.max_matches.setValue(0)  # "all"
+    assert edits == [SearchSettings("hungarian", 0.6, None, 25)]
+    panel.method.setCurrentIndex(panel.method.findData("centroid"))
+    assert edits[-1].method == "centroid" and not panel.threshold.isEnabled()
+
+
+def test_runner_starts_nothing_after_shutdown(qtbot):
+    runner = Runner(1)
+    runner.shutdown()
+    ran = []
+    runner.call(lambda: ran.append(1))
+    assert runner.pool.activeThreadCount() == 0 and not runner.busy()
+    assert ran == []
 
 
 def test_grid_repaints_a_cell_when_its_cover_thumbnail_arrives(qtbot, loader, tmp_path):

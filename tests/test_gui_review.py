@@ -1,11 +1,13 @@
 """The review queue with pytest-qt on the real sample photos, half of them labelled.
 
 Keys go to the queue's list as a curator would press them; every check reads the catalog back, because a
-decision counts only once it is on disk. The last test kills a real review process mid-flow.
+decision counts only once it is on disk. Suggestions come from an engine (in this process here, through
+the same client the app uses for its engine child); one test kills a real review process mid-flow.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import select
 import shutil
@@ -13,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -21,48 +24,97 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from desktop_app.core.catalog import Catalog  # noqa: E402
+from desktop_app.core.engine import Engine, index_photos  # noqa: E402
+from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule  # noqa: E402
+from desktop_app.core.settings import SearchSettings  # noqa: E402
 from desktop_app.gui.review import ReviewQueue, open_review  # noqa: E402
 from desktop_app.gui.review_model import SuggestionModel  # noqa: E402
-from tests.conftest import REPO  # noqa: E402
-from tests.test_labels import half_labelled, sample_db, sample_index, sample_truth  # noqa: E402, F401
+from desktop_app.gui.search_controller import EngineClient  # noqa: E402
+from tests.conftest import REPO, SAMPLE, SAMPLE_PHOTOS  # noqa: E402
 
 FIELD = "category"
 
 
-@pytest.fixture
-def catalog(sample_db, tmp_path):  # noqa: F811 - the fixture imported above
-    db = tmp_path / "catalog.sqlite"
+def sample_truth() -> dict[str, str]:
+    with open(SAMPLE / "manifest.csv", encoding="utf-8") as fh:
+        return dict(sorted({r["article"]: r["category"] for r in csv.DictReader(fh)}.items()))
+
+
+def half_labelled(truth: dict[str, str]) -> dict[str, str]:
+    """Every other article (in id order), as `lookalike demo` labels them."""
+    return dict(list(truth.items())[::2])
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory) -> Path:
+    """The bundled sample photos indexed with the bundled model (once per module; tests copy it)."""
+    if not SAMPLE_PHOTOS.exists():
+        pytest.skip("sample photos are not bundled")
+    base = tmp_path_factory.mktemp("review-sample")
+    photos = base / "photos"
+    shutil.copytree(SAMPLE_PHOTOS, photos)
+    # Module scope runs before the per-test isolated home: give indexing its own (models, thumbnails).
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LOOKALIKE_HOME", str(base / "home"))
+        index_photos(base / "catalog.sqlite", photos, rule=GroupingRule("pattern", MAGENTO_PATTERN))
+    return base / "catalog.sqlite"
+
+
+def labelled_copy(sample_db: Path, db: Path) -> Path:
+    """A copy of the sample catalog with every other article labelled, as one import."""
     shutil.copy(sample_db, db)
-    cat = Catalog(db)
-    cat.set_labels(
-        [(a, FIELD, c) for a, c in half_labelled(sample_truth()).items()], source="import", action="import"
-    )
-    yield cat
-    cat.close()
+    with Engine.open(db, remember=False) as engine:
+        items = [(a, FIELD, c) for a, c in half_labelled(sample_truth()).items()]
+        engine.set_label_items(items, "import", "import")
+    return db
 
 
 @pytest.fixture
-def queue(qtbot, catalog):
-    q = ReviewQueue(catalog, sample_index(catalog), FIELD)
+def catalog(sample_db, tmp_path):
+    """The window's engine on a private copy of the sample, half of it labelled."""
+    engine = Engine.open(labelled_copy(sample_db, tmp_path / "catalog.sqlite"), remember=False)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def client():
+    """What the queue asks for suggestions: the app's engine client, with the engine in this process."""
+    c = EngineClient(in_subprocess=False)
+    yield c
+    c.close()
+
+
+def make_queue(qtbot, engine: Engine, client: EngineClient) -> ReviewQueue:
+    q = ReviewQueue(engine, client, FIELD)
     qtbot.addWidget(q)
     with qtbot.waitSignal(q.ready, timeout=30000):
         pass  # suggestions are computed on the pool; the signal may already be queued
+    return q
+
+
+@pytest.fixture
+def queue(qtbot, catalog, client):
+    q = make_queue(qtbot, catalog, client)
     yield q
     q.close()  # waits for the pool: no worker outlives the test
     assert q._pool.activeThreadCount() == 0
 
 
-def label_of(cat: Catalog, article: str) -> str | None:
-    return cat.labels(FIELD).get(article, {}).get(FIELD)
+def label_of(engine: Engine, article: str) -> str | None:
+    return engine.labels(FIELD).get(article, {}).get(FIELD)
 
 
-def last_event(cat: Catalog) -> dict:
-    return cat.label_events(limit=1)[0]
+def events(engine: Engine, limit: int = 1000) -> list[dict]:
+    return engine.catalog.label_events(limit=limit)
 
 
-def unlabelled(cat: Catalog) -> set[str]:
-    return set(sample_truth()) - set(cat.labels(FIELD))
+def last_event(engine: Engine) -> dict:
+    return events(engine, 1)[0]
+
+
+def unlabelled(engine: Engine) -> set[str]:
+    return set(sample_truth()) - set(engine.labels(FIELD))
 
 
 def press(qtbot, q: ReviewQueue, key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
@@ -117,7 +169,7 @@ def test_enter_accepts_and_moves_on(queue, catalog, qtbot):
     assert label_of(catalog, s.article) == s.label
     ev = last_event(catalog)
     assert (ev["article"], ev["action"], ev["new_value"]) == (s.article, "accept", s.label)
-    assert {r["article"]: r["source"] for r in catalog.labels_with_source()}[s.article] == "accepted"
+    assert {r["article"]: r["source"] for r in catalog.catalog.labels_with_source()}[s.article] == "accepted"
     assert queue.model.row_of(s.article) == -1 and queue.current_article() == second
     assert queue.remaining() == 15
 
@@ -132,9 +184,9 @@ def test_two_picks_the_second_label(queue, catalog, qtbot):
     one = next((e.suggestion for e in queue.model.entries() if len(e.suggestion.alternatives) < 3), None)
     if one is not None:
         queue.select_article(one.article)
-        n = len(catalog.label_events(limit=1000))
+        n = len(events(catalog))
         press(qtbot, queue, Qt.Key.Key_3)
-        assert label_of(catalog, one.article) is None and len(catalog.label_events(limit=1000)) == n
+        assert label_of(catalog, one.article) is None and len(events(catalog)) == n
 
 
 def test_typing_sets_a_label_of_ones_own(queue, catalog, qtbot):
@@ -164,10 +216,7 @@ def test_s_skips_to_the_end_of_the_queue(queue, catalog, qtbot):
     assert queue.current_article() != article
     assert "1 skipped" in queue.count_label.text()
     # A reopened queue remembers the skip.
-    again = ReviewQueue(catalog, sample_index(catalog), FIELD)
-    qtbot.addWidget(again)
-    with qtbot.waitSignal(again.ready, timeout=30000):
-        pass
+    again = make_queue(qtbot, catalog, queue.client)
     assert again.model.entries()[-1].article == article and again.model.entries()[-1].skipped
     again.close()
 
@@ -180,22 +229,22 @@ def test_no_suggestion_below_the_threshold(queue, catalog, qtbot):
         and queue.model.data(queue.model.index(queue.model.row_of(hidden[0].article), 1)) == "(no suggestion)"
     )
     queue.select_article(hidden[0].article)
-    n = len(catalog.label_events(limit=1000))
+    n = len(events(catalog))
     press(qtbot, queue, Qt.Key.Key_Return)  # nothing to accept
-    assert len(catalog.label_events(limit=1000)) == n and "No suggestion" in queue.status.text()
+    assert len(events(catalog)) == n and "No suggestion" in queue.status.text()
     press(qtbot, queue, Qt.Key.Key_1)  # the best guess is still one key away
     assert label_of(catalog, hidden[0].article) == hidden[0].suggestion.alternatives[0][0]
 
 
 def test_no_decision_while_suggestions_are_recomputed(queue, catalog, qtbot):
-    n = len(catalog.label_events(limit=1000))
+    n = len(events(catalog))
     with qtbot.waitSignal(queue.ready, timeout=30000):
         queue.refresh(rebuild_index=False)
         press(qtbot, queue, Qt.Key.Key_Return)
         press(qtbot, queue, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-        assert len(catalog.label_events(limit=1000)) == n and "a moment" in queue.status.text()
+        assert len(events(catalog)) == n and "a moment" in queue.status.text()
     press(qtbot, queue, Qt.Key.Key_Return)
-    assert len(catalog.label_events(limit=1000)) == n + 1
+    assert len(events(catalog)) == n + 1
 
 
 # ----------------------------------------------------------------------------- undo
@@ -227,10 +276,7 @@ def test_undo_reaches_decisions_of_an_earlier_session(queue, catalog, qtbot):
     article = queue.current_article()
     press(qtbot, queue, Qt.Key.Key_Return)
     queue.close()
-    again = ReviewQueue(catalog, sample_index(catalog), FIELD)
-    qtbot.addWidget(again)
-    with qtbot.waitSignal(again.ready, timeout=30000):
-        pass
+    again = make_queue(qtbot, catalog, queue.client)
     assert again.model.row_of(article) == -1
     # Its suggestion was not computed in this session (it was labelled): it comes back once recomputed.
     with qtbot.waitSignal(again.ready, timeout=30000):
@@ -263,7 +309,7 @@ def test_accept_all_above_a_confidence_with_confirmation(queue, catalog, qtbot, 
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
     queue.bulk_button.click()
     assert all(label_of(catalog, s.article) == s.label for s in sure)
-    assert {e["action"] for e in catalog.label_events(limit=len(sure))} == {"accept"}
+    assert {e["action"] for e in events(catalog, len(sure))} == {"accept"}
     assert queue.remaining() == 16 - len(sure)
     assert all(e.suggestion.confidence < 0.9 for e in queue.model.entries())
 
@@ -276,8 +322,8 @@ def test_accept_all_above_a_confidence_with_confirmation(queue, catalog, qtbot, 
 # ----------------------------------------------------------------------------- the window
 
 
-def test_open_review_builds_the_index_off_the_ui_thread(qtbot, catalog):
-    window = open_review(None, catalog, FIELD)
+def test_open_review_builds_the_index_off_the_ui_thread(qtbot, catalog, client):
+    window = open_review(None, catalog, client, FIELD)
     pool = window._pool
     try:
         assert window.isWindow() and window.isVisible() and window.busy.isVisible()
@@ -296,14 +342,11 @@ def test_open_review_builds_the_index_off_the_ui_thread(qtbot, catalog):
         qtbot.waitUntil(lambda: bool(gone), timeout=10000)
 
 
-def test_window_without_labels_offers_an_import(qtbot, sample_db, tmp_path):  # noqa: F811
+def test_window_without_labels_offers_an_import(qtbot, sample_db, tmp_path, client):
     db = tmp_path / "bare.sqlite"
     shutil.copy(sample_db, db)
-    with Catalog(db) as cat:
-        q = ReviewQueue(cat, sample_index(cat), FIELD)
-        qtbot.addWidget(q)
-        with qtbot.waitSignal(q.ready, timeout=30000):
-            pass
+    with Engine.open(db, remember=False) as cat:
+        q = make_queue(qtbot, cat, client)
         assert q.remaining() == 0 and q.import_button.isVisibleTo(q)
         assert "No article has a category label" in q.empty_note.text()
         q.close()
@@ -316,12 +359,12 @@ import os, sys
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
-from desktop_app.core.catalog import Catalog
+from desktop_app.core.engine import Engine
 from desktop_app.gui.review import ReviewQueue
 
 app = QApplication([])
-catalog = Catalog(sys.argv[1])
-queue = ReviewQueue(catalog, None, "category")
+engine = Engine.open(sys.argv[1], remember=False)
+queue = ReviewQueue(engine, None, "category")  # its own engine child, as when opened on its own
 queue.show()
 state = {"n": 0, "undoing": False}
 
@@ -367,15 +410,10 @@ app.exec()
 """
 
 
-def test_a_kill_during_review_loses_no_decision(sample_db, tmp_path):  # noqa: F811
-    db = tmp_path / "killed.sqlite"
-    shutil.copy(sample_db, db)
-    truth = sample_truth()
-    with Catalog(db) as cat:
-        cat.set_labels(
-            [(a, FIELD, c) for a, c in half_labelled(truth).items()], source="import", action="import"
-        )
-        before = {a: d[FIELD] for a, d in cat.labels(FIELD).items()}
+def test_a_kill_during_review_loses_no_decision(sample_db, tmp_path):
+    db = labelled_copy(sample_db, tmp_path / "killed.sqlite")
+    with Engine.open(db, remember=False) as engine:
+        before = {a: d[FIELD] for a, d in engine.labels(FIELD).items()}
     env = {
         **os.environ,
         "QT_QPA_PLATFORM": "offscreen",
@@ -424,9 +462,9 @@ def test_a_kill_during_review_loses_no_decision(sample_db, tmp_path):  # noqa: F
     kinds = [line.split("\t")[0] for line in lines]
     print(f"killed after {kinds.count('set')} decisions and {kinds.count('undo')} undos were reported")
     assert kinds.count("set") >= 20 and kinds.count("undo") >= 5
-    with Catalog(db) as cat:
-        assert cat.integrity_check() == "ok"
-        got = {a: d[FIELD] for a, d in cat.labels(FIELD).items()}
+    with Engine.open(db, remember=False) as engine:
+        assert engine.catalog.integrity_check() == "ok"
+        got = {a: d[FIELD] for a, d in engine.labels(FIELD).items()}
     # Every decision reported before the kill is on disk. At most one more may be, committed in the instant
     # between its commit and its report.
     differ = {a for a in set(expected) | set(got) if expected.get(a) != got.get(a)}
@@ -435,6 +473,17 @@ def test_a_kill_during_review_loses_no_decision(sample_db, tmp_path):  # noqa: F
 
 
 # ----------------------------------------------------------------------------- label dialogs
+
+
+def test_review_suggests_by_the_catalogs_search_settings(qtbot, catalog, client):
+    # What `lookalike tune` stores is what the queue's suggestions use (computed by the engine, not here).
+    tuned = SearchSettings("hungarian", 0.6, 2)
+    catalog.update_settings(search=tuned)
+    q = make_queue(qtbot, catalog, client)
+    assert q.work.params == tuned and "hungarian s=0.6 m=2" in q.params_label.text()
+    want = {s.article: (s.label, s.confidence) for s in catalog.suggest(FIELD, 10, params=tuned)}
+    assert {e.article: (e.suggestion.label, e.suggestion.confidence) for e in q.model.entries()} == want
+    q.close()
 
 
 def test_edit_labels_on_many_articles_sets_and_clears(qtbot, catalog):
@@ -451,7 +500,7 @@ def test_edit_labels_on_many_articles_sets_and_clears(qtbot, catalog):
     with qtbot.waitSignal(dlg.accepted):
         assert dlg.apply_set() == 2  # the article that already says bags is not rewritten
     assert all(label_of(catalog, a) == "bags" for a in articles)
-    assert {e["action"] for e in catalog.label_events(limit=2)} == {"set"}
+    assert {e["action"] for e in events(catalog, 2)} == {"set"}
 
     dlg = LabelEditDialog(catalog, fresh, FIELD)
     qtbot.addWidget(dlg)
@@ -466,14 +515,14 @@ def test_edit_labels_on_many_articles_sets_and_clears(qtbot, catalog):
     assert all(label_of(catalog, a) is None for a in fresh) and len(catalog.labels("brand")) == 2
 
 
-def test_import_dialog_previews_csv_and_folder_labels(qtbot, sample_db, tmp_path):  # noqa: F811
+def test_import_dialog_previews_csv_and_folder_labels(qtbot, sample_db, tmp_path):
     from desktop_app.gui.labels_dialog import ImportLabelsDialog
 
     db = tmp_path / "import.sqlite"
     shutil.copy(sample_db, db)
     truth = sample_truth()
-    with Catalog(db) as cat:
-        cat.set_labels([("mh01-gray", FIELD, "old")])
+    with Engine.open(db, remember=False) as cat:
+        cat.set_labels(["mh01-gray"], FIELD, "old")
         dlg = ImportLabelsDialog(cat, FIELD)
         qtbot.addWidget(dlg)
         assert not dlg.import_button.isEnabled()
@@ -501,14 +550,16 @@ def test_import_dialog_previews_csv_and_folder_labels(qtbot, sample_db, tmp_path
         report = dlg.apply()
         assert report.applied == 1 and report.unknown == ["x/y/unknown.jpg"]
         assert labels_now(cat) == {"mh01-gray": "old", "mh01-black": "hoodies"}
+        assert last_event(cat)["action"] == "import"  # one decision, undone as one
+        assert cat.undo(FIELD) and labels_now(cat) == {"mh01-gray": "old"}
 
         dlg = ImportLabelsDialog(cat, FIELD)
         qtbot.addWidget(dlg)
         dlg.set_csv(tmp_path / "absent.csv")
-        assert "Cannot read" in dlg.summary.text() and not dlg.import_button.isEnabled()
+        assert "does not exist" in dlg.summary.text() and not dlg.import_button.isEnabled()
 
 
-def labels_now(cat: Catalog) -> dict[str, str]:
+def labels_now(cat: Engine) -> dict[str, str]:
     return {a: d[FIELD] for a, d in cat.labels(FIELD).items()}
 
 
@@ -551,30 +602,26 @@ def test_inbox_copies_photos_where_the_grouping_rules_find_them(tmp_path):
     assert [p.relative_to(root).as_posix() for p in again] == ["inbox/loose (2)/sku9_main.jpg"]
 
 
-def test_inbox_photos_reach_the_review_queue_after_an_index_update(qtbot, catalog, tmp_path):
-    from desktop_app.core.indexer import index_folder
+def test_inbox_photos_reach_the_review_queue_after_an_index_update(qtbot, catalog, client, tmp_path):
     from desktop_app.gui.review_inbox import InboxDialog
 
     # A private photo folder: the inbox is written into it.
     photos = tmp_path / "photos"
     shutil.copytree(catalog.photo_root(), photos)
-    catalog.set_settings(photo_root=str(photos))
+    catalog.update_settings(photo_root=str(photos))
     delivery = tmp_path / "delivery"
     (delivery / "new").mkdir(parents=True)
     shutil.copy(photos / "m" / "h" / "mh01-gray_main.jpg", delivery / "new" / "mh09-teal_main.jpg")
 
-    dlg = InboxDialog(catalog)
+    dlg = InboxDialog(photos)
     qtbot.addWidget(dlg)
     dlg.add(folders=[delivery])
     assert dlg.summary.text().startswith("1 photo to copy")
     copied = dlg.apply()
     assert [p.relative_to(photos).as_posix() for p in copied] == ["inbox/delivery/new/mh09-teal_main.jpg"]
 
-    index_folder(catalog, photos)  # the main window's "Update index"
-    q = ReviewQueue(catalog, None, FIELD)
-    qtbot.addWidget(q)
-    with qtbot.waitSignal(q.ready, timeout=30000):
-        pass
+    index_photos(catalog.path, photos)  # the main window's "Update index"
+    q = make_queue(qtbot, catalog, client)
     assert q.select_article("mh09-teal")
     s = q.current_suggestion()
     assert s.neighbours[0].article.startswith("mh01-") and s.label == "men-hoodies"

@@ -71,19 +71,20 @@ def worked_example(app, out: Path) -> Path:
 
 
 def real_photos(app, out: Path, a: str, b: str, work: Path) -> Path:
-    from desktop_app.core.catalog import Catalog
-    from desktop_app.core.indexer import IndexOptions, index_folder
+    from desktop_app.core.engine import Engine, index_photos
+    from desktop_app.core.indexer import IndexOptions
     from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
-    from desktop_app.gui.inspector import open_inspector
+    from desktop_app.gui.inspector_window import open_inspector
 
     photos = REPO / "desktop_app" / "bundled" / "sample" / "photos"
-    catalog = Catalog(work / "sample.sqlite")
+    db = work / "sample.sqlite"
     started = time.perf_counter()
-    index_folder(
-        catalog, photos, GroupingRule("pattern", MAGENTO_PATTERN), options=IndexOptions(batch_size=16)
+    index_photos(
+        db, photos, rule=GroupingRule("pattern", MAGENTO_PATTERN), options=IndexOptions(batch_size=16)
     )
     print(f"indexed the sample in {time.perf_counter() - started:.1f} s")
-    window = open_inspector(None, catalog, a, b, method="greedy")
+    engine = Engine.open(db, remember=False)
+    window = open_inspector(None, engine, a, b, method="greedy")
     _wait(window.ready)
     w = window.inspector
     if w is None:
@@ -108,7 +109,7 @@ def real_photos(app, out: Path, a: str, b: str, work: Path) -> Path:
     path = out / "inspector-real.png"
     window.grab().save(str(path))
     window.close()
-    catalog.close()
+    engine.close()
     return path
 
 

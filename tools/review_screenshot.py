@@ -24,21 +24,18 @@ sys.path.insert(0, str(REPO))
 
 def build_catalog(base: Path) -> Path:
     """Index the sample photos and label every other article; returns the catalog path."""
-    from desktop_app.core.catalog import Catalog
-    from desktop_app.core.indexer import index_folder
+    from desktop_app.core.engine import Engine, index_photos
     from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
 
     sample = REPO / "desktop_app" / "bundled" / "sample"
     photos = base / "photos"
     shutil.copytree(sample / "photos", photos)
     db = base / "catalog.sqlite"
-    with Catalog(db) as catalog:
-        index_folder(catalog, photos, rule=GroupingRule("pattern", MAGENTO_PATTERN))
-        rows = list(csv.DictReader(open(sample / "manifest.csv", encoding="utf-8")))
-        cats = dict(sorted({r["article"]: r["category"] for r in rows}.items()))
-        catalog.set_labels(
-            [(a, "category", c) for a, c in list(cats.items())[::2]], source="import", action="import"
-        )
+    index_photos(db, photos, rule=GroupingRule("pattern", MAGENTO_PATTERN))
+    with open(sample / "manifest.csv", encoding="utf-8") as fh:
+        cats = dict(sorted({r["article"]: r["category"] for r in csv.DictReader(fh)}.items()))
+    with Engine.open(db, remember=False) as engine:
+        engine.set_label_items([(a, "category", c) for a, c in list(cats.items())[::2]], "import", "import")
     return db
 
 
@@ -64,12 +61,12 @@ def main(argv: list[str] | None = None) -> int:
 
         from PySide6.QtWidgets import QApplication
 
-        from desktop_app.core.catalog import Catalog
+        from desktop_app.core.engine import Engine
         from desktop_app.gui.review import ReviewQueue
 
         app = QApplication.instance() or QApplication([])
-        catalog = Catalog(db)
-        queue = ReviewQueue(catalog, None, "category")
+        engine = Engine.open(db, remember=False)
+        queue = ReviewQueue(engine, None, "category")  # suggestions from its own engine child
         queue.resize(1280, 760)
         queue.show()
         loaded = []
@@ -96,14 +93,14 @@ def main(argv: list[str] | None = None) -> int:
         # The import dialog previewing the sample's manifest: what each article would get.
         from desktop_app.gui.labels_dialog import ImportLabelsDialog
 
-        dialog = ImportLabelsDialog(catalog, "category")
+        dialog = ImportLabelsDialog(engine, "category")
         dialog.set_csv(REPO / "desktop_app" / "bundled" / "sample" / "manifest.csv")
         dialog.resize(760, 560)
         dialog.show()
         app.processEvents()
         dialog.grab().save(str(args.out / "review-import.png"))
         dialog.close()
-        catalog.close()
+        engine.close()
     print(f"Wrote review.png, review-hard.png and review-import.png to {args.out}")
     return 0
 

@@ -16,17 +16,17 @@ from PySide6.QtWidgets import QApplication
 
 from desktop_app import __version__
 from desktop_app.gui.errors import install_excepthook, setup_logging
-from desktop_app.gui.prefs import APPLICATION, ORGANISATION
 
 # How long a worker thread may hold the GIL before the UI thread gets a turn. PySide releases the GIL around
 # every Qt call, so painting re-acquires it hundreds of times per frame; with Python's default of 5 ms, one busy
 # worker (indexing, loading vectors) turns each re-acquisition into a wait and a frame into a stall.
 GIL_SWITCH_INTERVAL_S = 0.0005
+APPLICATION = "Lookalike"
 
 
 def make_app(argv: list[str] | None = None) -> QApplication:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-    QCoreApplication.setOrganizationName(ORGANISATION)
+    QCoreApplication.setOrganizationName(APPLICATION)
     QCoreApplication.setApplicationName(APPLICATION)
     QCoreApplication.setApplicationVersion(__version__)
     app = QApplication.instance()

@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.overview import label_text
 from desktop_app.gui.models import PathRole, PhotoIdRole, PhotoTableModel
-from desktop_app.gui.session import label_text
 from desktop_app.gui.thumbs import ThumbnailLoader
 
 

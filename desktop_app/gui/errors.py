@@ -63,6 +63,9 @@ def show_error(
     else:
         exc = error
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    child = getattr(exc, "child_traceback", "")
+    if child:  # a bug in a child process (search, indexing): its own traceback is the one that helps
+        text += f"\nIn the child process:\n{child}"
     box = QMessageBox(parent)
     box.setWindowTitle(title)
     if is_user_error(exc):

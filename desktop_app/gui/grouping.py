@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core import scan
 from desktop_app.core.errors import UserError
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule, preview_grouping
 from desktop_app.gui.models import GroupingPreviewModel
@@ -34,25 +35,9 @@ DEBOUNCE_MS = 200
 
 
 def suggest_rule(root: Path) -> GroupingRule:
-    """File-name grouping when names look like <article>_<view> and that grouping makes sense, else folders.
-
-    "Makes sense": most names carry a view, several photos share an article, and an article's photos sit
-    in one folder. The last test rejects names like IMG_0001.jpg spread over per-article folders, which
-    the pattern would lump into one article "IMG".
-    """
-    magento = GroupingRule("pattern", MAGENTO_PATTERN)
-    items = preview_grouping(root, magento, PREVIEW_LIMIT)
-    if not items:
-        return GroupingRule("folder")
-    with_view = sum(1 for _, g in items if g.view)
-    folders: dict[str, set[str]] = {}
-    for path, g in items:
-        folders.setdefault(g.article, set()).add(path.rsplit("/", 1)[0] if "/" in path else "")
-    articles = len(folders)
-    one_folder = sum(1 for f in folders.values() if len(f) == 1)
-    if with_view >= 0.5 * len(items) and articles < len(items) and one_folder >= 0.9 * articles:
-        return magento
-    return GroupingRule("folder")
+    """The grouping the core proposes for a folder (`scan.suggest_rule`), from how its first files would
+    group by file name: the pattern when names look like <article>_<view> and that makes sense, else folders."""
+    return scan.suggest_rule(preview_grouping(root, GroupingRule("pattern", MAGENTO_PATTERN), PREVIEW_LIMIT))
 
 
 def rule_choice(rule: GroupingRule) -> str:

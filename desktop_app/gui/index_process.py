@@ -1,80 +1,26 @@
-"""Indexing in a child process, so the window's event loop never competes with the indexer for the GIL.
+"""An index run in a child process (`core.index_child`), with the signals of a worker task.
 
 The indexer is mostly Python (walking the folder, diffing rows, writing batches); in a thread of the app's
-own process it would hold the GIL for long stretches and every repaint would wait for it. In a separate
-process the UI thread keeps the interpreter to itself. The child opens the catalog by path (SQLite in WAL
-mode lets the window keep reading), calls `core.indexer.index_folder` with plain callbacks, and sends
-progress and the summary back over a multiprocessing queue that the window polls with a timer. Cancelling
-sets a shared event the indexer checks between batches; killing the child is also safe, as the catalog
-commits per batch.
+own process it would hold the GIL for long stretches and every repaint would wait for it. The child sends
+progress and the summary over a multiprocessing queue that this object polls with a timer.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import queue as queue_mod
-import time
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from desktop_app.core.child import rebuild_error
+from desktop_app.core.index_child import child_main
 from desktop_app.core.indexer import IndexOptions, IndexSummary
 from desktop_app.core.models import InstalledModel
 from desktop_app.core.scan import GroupingRule
-from desktop_app.gui.child import failure_of, rebuild_error
 
 POLL_MS = 50
-PROGRESS_INTERVAL_S = 0.1
 STOP_GRACE_S = 20.0  # a batch on a slow CPU; after that the child is terminated (the catalog survives it)
-
-
-def child_main(
-    db: str,
-    photo_dir: str,
-    rule: GroupingRule | None,
-    model: InstalledModel | str | None,
-    options: IndexOptions,
-    out: Any,
-    cancel: Any,
-) -> None:
-    """Entry point of the child process: index, report progress, send the summary or the failure."""
-    import os
-
-    from desktop_app.core.catalog import Catalog
-    from desktop_app.core.indexer import index_folder
-
-    if hasattr(os, "nice"):
-        # Background work: when the curator scrolls or searches, the window gets the CPU first.
-        try:
-            os.nice(19)
-        except OSError:
-            pass
-    last = [0.0]
-
-    def progress(p) -> None:
-        now = time.monotonic()
-        if p.note or p.done >= p.total or now - last[0] >= PROGRESS_INTERVAL_S:
-            last[0] = now
-            out.put(("progress", p))
-
-    try:
-        catalog = Catalog(Path(db), create=False)
-        try:
-            summary = index_folder(
-                catalog,
-                Path(photo_dir),
-                rule=rule,
-                model=model,
-                options=options,
-                progress=progress,
-                should_cancel=cancel.is_set,
-            )
-        finally:
-            catalog.close()
-        out.put(("done", summary))
-    except BaseException as exc:  # noqa: BLE001 - everything is reported to the window
-        out.put(("failed", failure_of(exc)))
 
 
 class IndexProcess(QObject):

@@ -1,6 +1,6 @@
 """Indexing from the window: the job on a worker, a progress banner, and the summary with skipped files.
 
-The job calls `core.indexer.index_folder` with plain callbacks: progress is forwarded as a queued signal
+The job calls the engine's `index_photos` with plain callbacks: progress is forwarded as a queued signal
 (at most ~12 times a second, so a fast tiny model cannot flood the event loop) and cancellation is a
 threading.Event the indexer polls between batches. A cancelled run keeps every committed batch; "Update
 index" resumes it, because the indexer only embeds what is missing.
@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.catalog import Catalog
-from desktop_app.core.indexer import REASONS, IndexOptions, IndexSummary, Progress, index_folder
+from desktop_app.core.engine import index_photos
+from desktop_app.core.indexer import REASONS, IndexOptions, IndexSummary, Progress
 from desktop_app.core.models import InstalledModel
 from desktop_app.core.scan import GroupingRule
 from desktop_app.gui.models import SkippedModel
@@ -39,7 +39,7 @@ PROGRESS_INTERVAL_S = 0.08
 
 @dataclass
 class IndexRequest:
-    catalog: Catalog
+    db: Path
     photo_dir: Path
     rule: GroupingRule | None
     model: InstalledModel | str | None
@@ -49,7 +49,7 @@ class IndexRequest:
 def run_index(
     request: IndexRequest, progress: Callable[[Progress], None], should_cancel: Callable[[], bool]
 ) -> IndexSummary:
-    """Worker body: index_folder with its progress thinned out to what a progress bar can show."""
+    """Worker body: index_photos with its progress thinned out to what a progress bar can show."""
     last = [0.0]
 
     def report(p: Progress) -> None:
@@ -58,8 +58,8 @@ def run_index(
             last[0] = now
             progress(p)
 
-    return index_folder(
-        request.catalog,
+    return index_photos(
+        request.db,
         request.photo_dir,
         rule=request.rule,
         model=request.model,
@@ -87,6 +87,23 @@ def progress_text(p: Progress) -> str:
         return "Scanning the folder for photos…" if p.note == "scanning folder" else (p.note or "Starting…")
     rate = f"{p.rate:.1f} photos/s" if p.rate > 0 else "measuring speed"
     return f"{p.done:,} of {p.total:,} photos · {rate} · {format_eta(p.eta_s)}"
+
+
+GROUPING_HINT = "In the app: Settings… → Grouping of this catalog → file names, then Update index."
+
+
+def advice_text(s: IndexSummary) -> str:
+    """The grouping hint of a run, with where the app changes the grouping (the core's words name --pattern)."""
+    return f"{s.advice} {GROUPING_HINT}" if s.advice else ""
+
+
+def kept_folders_text(s: IndexSummary) -> str:
+    """Folders the scan could not read: their photos, vectors and labels stay as they were."""
+    if not s.skipped_folders:
+        return ""
+    names = ", ".join(f"{f['path'] or '.'}/ ({f['message']})" for f in s.skipped_folders[:5])
+    more = f" and {len(s.skipped_folders) - 5} more" if len(s.skipped_folders) > 5 else ""
+    return f"Could not read {names}{more}: their photos stay in the catalog as they were."
 
 
 def summary_text(s: IndexSummary) -> str:
@@ -133,6 +150,7 @@ class IndexBanner(QFrame):
         self.bar.setTextVisible(True)
         self.bar.setMinimumWidth(220)
         self.detail = QLabel()
+        self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.cancel = QPushButton("Cancel")
         self.cancel.setToolTip("Stop after the current batch; everything indexed so far is kept.")
@@ -182,7 +200,8 @@ class IndexBanner(QFrame):
     def finish(self, summary: IndexSummary) -> None:
         self.title.setText("Indexing cancelled" if summary.cancelled else "Indexing finished")
         self.bar.hide()
-        self.detail.setText(summary_text(summary))
+        extra = [t for t in (kept_folders_text(summary), advice_text(summary)) if t]
+        self.detail.setText("\n".join([summary_text(summary), *extra]))
         self.cancel.hide()
         skipped = sum(summary.skipped.values())
         self.details.setText(f"Skipped files ({skipped:,})…" if skipped else "Details…")
@@ -216,6 +235,7 @@ class SummaryDialog(QDialog):
             lines.append(
                 f"{s.unmatched:,} photos did not match the file-name pattern and are single-photo articles."
             )
+        lines += [t for t in (kept_folders_text(s), advice_text(s)) if t]
         if s.skipped:
             reasons = ", ".join(f"{n:,} {REASONS.get(r, r)}" for r, n in sorted(s.skipped.items()))
             lines.append(

@@ -293,28 +293,16 @@ class MatrixModel(QAbstractTableModel):
         i, j = index.row(), index.column()
         if not (0 <= i < self.rowCount() and 0 <= j < self.columnCount()):
             return None
-        grey = bool(self._row_grey[i] or self._col_grey[j])
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text[i][j]
-        if role == Qt.ItemDataRole.BackgroundRole:
-            return self._bg_grey[i][j] if grey else self._bg[i][j]
-        if role == Qt.ItemDataRole.ForegroundRole:
-            return self._ink_grey if grey else self._ink[i][j]
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(Qt.AlignmentFlag.AlignCenter.value)
-        if role == ValueRole:
-            return float(self.inspection.matrix[i, j])
-        if role == PairRole:
-            return self.pair_at(i, j)
-        if role == GreyRole:
-            return grey
-        if role == HighlightRole:
-            return (HIGHLIGHT_ROW if i == self._highlight_row else 0) | (
-                HIGHLIGHT_COL if j == self._highlight_col else 0
-            )
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(i, j)
-        return None
+        getter = self._CELL_ROLES.get(role)
+        return getter(self, i, j) if getter is not None else None
+
+    def _grey(self, i: int, j: int) -> bool:
+        return bool(self._row_grey[i] or self._col_grey[j])
+
+    def _highlight_flags(self, i: int, j: int) -> int:
+        return (HIGHLIGHT_ROW if i == self._highlight_row else 0) | (
+            HIGHLIGHT_COL if j == self._highlight_col else 0
+        )
 
     def _tooltip(self, i: int, j: int) -> str:
         ins = self.inspection
@@ -332,6 +320,22 @@ class MatrixModel(QAbstractTableModel):
             }.get(state, "")
             text += f"\n{self.method}: pair {rank}, {why}"
         return text
+
+    _CELL_ROLES = {
+        Qt.ItemDataRole.DisplayRole: lambda self, i, j: self._text[i][j],
+        Qt.ItemDataRole.BackgroundRole: lambda self, i, j: (
+            self._bg_grey[i][j] if self._grey(i, j) else self._bg[i][j]
+        ),
+        Qt.ItemDataRole.ForegroundRole: lambda self, i, j: (
+            self._ink_grey if self._grey(i, j) else self._ink[i][j]
+        ),
+        Qt.ItemDataRole.TextAlignmentRole: lambda self, i, j: int(Qt.AlignmentFlag.AlignCenter.value),
+        ValueRole: lambda self, i, j: float(self.inspection.matrix[i, j]),
+        PairRole: lambda self, i, j: self.pair_at(i, j),
+        GreyRole: _grey,
+        HighlightRole: _highlight_flags,
+        Qt.ItemDataRole.ToolTipRole: _tooltip,
+    }
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         ins = self.inspection

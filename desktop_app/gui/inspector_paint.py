@@ -1,15 +1,14 @@
-"""Painting for the match inspector: the cell delegate, the photo headers, the colour legend and the table.
+"""Painting for the match inspector: the cell delegate, the photo headers and the table.
 
 Everything here only draws what `MatrixModel` says (colour, pair state, greyed, highlighted); none of it
-decides which pairs exist. The pair marks are drawn by one function, `paint_mark`, that the legend reuses,
-so the legend can never disagree with the matrix.
+decides which pairs exist. The pair marks are drawn by one function, `paint_mark`, that the legend
+(`inspector_legend`) reuses, so the legend can never disagree with the matrix.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, QRect, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QLinearGradient, QPainter, QPen, QPixmap
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -28,8 +27,6 @@ from desktop_app.gui.inspector_model import (
     GreyRole,
     HighlightRole,
     MatrixModel,
-    format_sim,
-    ramp_rgb,
 )
 
 # One colour per method, so two panes side by side are told apart at a glance; all are warm or dark so
@@ -462,105 +459,10 @@ class MatrixView(QTableView):
         return super().eventFilter(obj, event)
 
 
-class ColourLegend(QWidget):
-    """The colour scale with its values, the threshold s on it, and what each pair mark means."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.lo, self.hi = 0.0, 1.0
-        self.threshold: float | None = None
-        self.methods: list[str] = ["greedy"]
-        self.setMinimumSize(280, 118)
-
-    def set_scale(self, lo: float, hi: float) -> None:
-        self.lo, self.hi = lo, hi
-        self.update()
-
-    def set_threshold(self, threshold: float | None) -> None:
-        self.threshold = threshold
-        self.update()
-
-    def set_methods(self, methods: list[str]) -> None:
-        self.methods = methods
-        self.update()
-
-    def sizeHint(self) -> QSize:
-        return QSize(320, 118)
-
-    def paintEvent(self, _event) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        fm = QFontMetrics(self.font())
-        bar = QRect(8, 6, self.width() - 16, 14)
-        grad = QLinearGradient(bar.left(), 0, bar.right(), 0)
-        steps = 16
-        values = np.linspace(self.lo, self.hi, steps + 1)
-        for k, rgb in enumerate(ramp_rgb(values, self.lo, self.hi)):
-            grad.setColorAt(k / steps, QColor(int(rgb[0]), int(rgb[1]), int(rgb[2])))
-        p.fillRect(bar, QBrush(grad))
-        p.setPen(QColor("#adb5bd"))
-        p.drawRect(bar)
-        p.setPen(QColor("#343a40"))
-        ty = bar.bottom() + 2 + fm.ascent()
-        for frac in (0.0, 0.5, 1.0):
-            v = self.lo + (self.hi - self.lo) * frac
-            text = format_sim(v)
-            x = bar.left() + frac * bar.width() - fm.horizontalAdvance(text) * frac
-            p.drawText(QPoint(int(x), ty), text)
-        if self.threshold is not None and self.hi > self.lo:
-            # s outside the colour range still gets a mark, pinned to the end it lies beyond.
-            frac = min(max((self.threshold - self.lo) / (self.hi - self.lo), 0.0), 1.0)
-            x = bar.left() + frac * bar.width()
-            p.setPen(QPen(STRIKE, 2))
-            p.drawLine(int(x), bar.top() - 3, int(x), bar.bottom() + 3)
-            label = f"s {format_sim(self.threshold)}"
-            lx = min(
-                max(x - fm.horizontalAdvance(label) / 2, bar.left()),
-                bar.right() - fm.horizontalAdvance(label),
-            )
-            p.drawText(QPoint(int(lx), ty + fm.height()), label)
-        # Key: one sample cell per mark, drawn by the same code as the matrix.
-        y0 = ty + fm.height() + 8
-        size = 30
-        colour = method_colour(self.methods[0] if self.methods else "greedy")
-        samples = [(USED, "counts"), (BELOW, "below s"), (BEYOND, "beyond m"), (None, "unpaired")]
-        x = 8
-        base = ramp_rgb(np.array([self.lo + 0.7 * (self.hi - self.lo)]), self.lo, self.hi)[0]
-        for state, text in samples:
-            cell = QRect(x, y0, size, size)
-            fill = QColor(int(base[0]), int(base[1]), int(base[2]))
-            if state is None:
-                fill = QColor(
-                    int(base[0] * 0.28 + 226 * 0.72),
-                    int(base[1] * 0.28 + 226 * 0.72),
-                    int(base[2] * 0.28 + 226 * 0.72),
-                )
-            p.fillRect(cell, fill)
-            if state is not None:
-                paint_mark(p, cell, state, colour)
-            p.setPen(QColor("#343a40"))
-            p.drawText(QPoint(x + size + 4, y0 + size // 2 + fm.ascent() // 2 - 1), text)
-            x += size + 8 + fm.horizontalAdvance(text) + 10
-        if len(self.methods) > 1:
-            x = 8
-            y = y0 + size + 6
-            for m in self.methods:
-                p.setPen(QPen(method_colour(m), 3))
-                p.drawLine(x, y + fm.ascent() // 2 + 1, x + 18, y + fm.ascent() // 2 + 1)
-                p.setPen(QColor("#343a40"))
-                p.drawText(QPoint(x + 24, y + fm.ascent()), m)
-                x += 24 + fm.horizontalAdvance(m) + 16
-        p.end()
-
-    def minimumSizeHint(self) -> QSize:
-        return QSize(280, 118)
-
-
 __all__ = [
     "BEYOND",
     "BELOW",
     "CellDelegate",
-    "ColourLegend",
     "METHOD_COLOURS",
     "MatrixModel",
     "MatrixView",

@@ -1,11 +1,12 @@
 """Dialogs for labels: set or clear a label on selected articles, and import labels with a preview.
 
-`edit_labels(parent, catalog, articles, field)` sets (or clears) one label field on one or many articles at
-once. `import_labels(parent, catalog, field)` imports from a CSV file (`article` or `path`, `label`, and
+`edit_labels(parent, engine, articles, field)` sets (or clears) one label field on one or many articles at
+once. `import_labels(parent, engine, field)` imports from a CSV file (`article` or `path`, `label`, and
 optionally `field`) or from folder names at a chosen level, showing first what each article would get.
 
-Both write through the core (`Catalog.set_labels`, `core.labels.import_*`), so every change is committed at
-once and logged for undo, exactly as from the command line.
+Both write through the engine (`Engine.set_labels`, `Engine.set_label_items`), so every change is one
+decision, committed at once and undoable as one, exactly as from the command line. The preview is the
+core's import plan (`core.labels.plan_*`), and the import writes that same plan.
 """
 
 from __future__ import annotations
@@ -38,14 +39,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.catalog import Catalog
+from desktop_app.core.engine import Engine
 from desktop_app.core.errors import UserError
 from desktop_app.core.labels import (
     DEFAULT_FIELD,
     ImportReport,
     LabelPlan,
-    import_csv_labels,
-    import_folder_labels,
     plan_csv_labels,
     plan_folder_labels,
 )
@@ -58,14 +57,14 @@ CHANGED = "#9e6a00"
 MUTED = "#7a7a7a"
 
 
-def known_fields(catalog: Catalog, extra: str = DEFAULT_FIELD) -> list[str]:
-    fields = {f for d in catalog.labels().values() for f in d}
+def known_fields(engine: Engine, extra: str = DEFAULT_FIELD) -> list[str]:
+    fields = {f for d in engine.labels().values() for f in d}
     fields.add(extra)
     return sorted(fields, key=str.casefold)
 
 
-def known_values(catalog: Catalog, field_name: str) -> list[str]:
-    values = {d[field_name] for d in catalog.labels(field_name).values() if field_name in d}
+def known_values(engine: Engine, field_name: str) -> list[str]:
+    values = {d[field_name] for d in engine.labels(field_name).values() if field_name in d}
     return sorted(values, key=str.casefold)
 
 
@@ -85,10 +84,10 @@ class LabelEditDialog(QDialog):
     """Set or clear one label field on a set of articles."""
 
     def __init__(
-        self, catalog: Catalog, articles: list[str], field: str = DEFAULT_FIELD, parent: QWidget | None = None
+        self, engine: Engine, articles: list[str], field: str = DEFAULT_FIELD, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
-        self.catalog = catalog
+        self.engine = engine
         self.articles = list(dict.fromkeys(articles))  # keep order, drop repeats
         self.changed = 0
         n = len(self.articles)
@@ -103,7 +102,7 @@ class LabelEditDialog(QDialog):
         form = QFormLayout()
         self.field_box = QComboBox()
         self.field_box.setEditable(True)
-        self.field_box.addItems(known_fields(catalog, field))
+        self.field_box.addItems(known_fields(engine, field))
         self.field_box.setCurrentText(field)
         self.field_box.setToolTip("Label fields: category, brand, style… Type a new name to start a field.")
         form.addRow("Field", self.field_box)
@@ -142,7 +141,7 @@ class LabelEditDialog(QDialog):
 
     def _field_changed(self, _text: str) -> None:
         name = self.field()
-        values = known_values(self.catalog, name) if name else []
+        values = known_values(self.engine, name) if name else []
         typed = self.value_box.currentText()
         self.value_box.blockSignals(True)
         self.value_box.clear()
@@ -167,7 +166,7 @@ class LabelEditDialog(QDialog):
         self._update_buttons()
 
     def _current(self, name: str) -> dict[str, str | None]:
-        labels = self.catalog.labels(name) if name else {}
+        labels = self.engine.labels(name) if name else {}
         return {a: labels.get(a, {}).get(name) for a in self.articles}
 
     def _update_buttons(self, *_args) -> None:
@@ -177,7 +176,7 @@ class LabelEditDialog(QDialog):
 
     def apply_set(self) -> int:
         name = self.field()
-        value = canonical(self.value_box.currentText(), known_values(self.catalog, name))
+        value = canonical(self.value_box.currentText(), known_values(self.engine, name))
         if not name or not value:
             return 0
         return self._write(name, value)
@@ -189,10 +188,10 @@ class LabelEditDialog(QDialog):
     def _write(self, name: str, value: str | None) -> int:
         # Articles that already have this value are left out: no change, no undo step to wade through.
         current = self._current(name)
-        items = [(a, name, value) for a in self.articles if current[a] != value]
+        articles = [a for a in self.articles if current[a] != value]
         try:
-            self.changed = self.catalog.set_labels(items, source="manual", action="set") if items else 0
-        except Exception as exc:  # noqa: BLE001 - the curator sees why; nothing was half-written
+            self.changed = self.engine.set_labels(articles, name, value) if articles else 0
+        except UserError as exc:  # the curator sees why; nothing was half-written
             QMessageBox.warning(self, "Labels not saved", f"The labels could not be saved.\n\n{exc}")
             return 0
         self.accept()
@@ -200,12 +199,12 @@ class LabelEditDialog(QDialog):
 
 
 def edit_labels(
-    parent: QWidget | None, catalog: Catalog, articles: list[str], field: str = DEFAULT_FIELD
+    parent: QWidget | None, engine: Engine, articles: list[str], field: str = DEFAULT_FIELD
 ) -> int | None:
     """Modal dialog to set or clear a label on articles; the number changed, or None when cancelled."""
     if not articles:
         return None
-    dialog = LabelEditDialog(catalog, articles, field, parent)
+    dialog = LabelEditDialog(engine, articles, field, parent)
     return dialog.changed if dialog.exec() == QDialog.DialogCode.Accepted else None
 
 
@@ -248,20 +247,20 @@ class PlanModel(ColumnsModel):
 class ImportLabelsDialog(QDialog):
     """Import labels from a CSV file or from folder names, with a preview of every article's label."""
 
-    def __init__(self, catalog: Catalog, field: str = DEFAULT_FIELD, parent: QWidget | None = None) -> None:
+    def __init__(self, engine: Engine, field: str = DEFAULT_FIELD, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.catalog = catalog
+        self.engine = engine
         self.report: ImportReport | None = None
         self.plan: LabelPlan | None = None
         self.setWindowTitle("Import labels")
         self.resize(760, 560)
-        self._covers = [row["cover"] or "" for row in catalog.articles_overview()]
+        self._covers = [row["cover"] or "" for row in engine.catalog.articles_overview()]
 
         lay = QVBoxLayout(self)
         form = QFormLayout()
         self.field_box = QComboBox()
         self.field_box.setEditable(True)
-        self.field_box.addItems(known_fields(catalog, field))
+        self.field_box.addItems(known_fields(engine, field))
         self.field_box.setCurrentText(field)
         self.field_box.setToolTip("The field the labels go to (a CSV's own `field` column wins)")
         form.addRow("Field", self.field_box)
@@ -368,21 +367,15 @@ class ImportLabelsDialog(QDialog):
         self.overwrite_box.setEnabled(not from_csv)
         self._update_level_hint()
         self.plan = None
+        if from_csv and not self.csv_edit.text().strip():
+            self._show([], "Choose a CSV file.")
+            return
         try:
-            if from_csv:
-                text = self.csv_edit.text().strip()
-                if not text:
-                    self._show([], "Choose a CSV file.")
-                    return
-                self.plan = plan_csv_labels(self.catalog, Path(text).expanduser(), self.field())
-            else:
-                self.plan = plan_folder_labels(
-                    self.catalog, self.level_spin.value(), self.field(), self.overwrite_box.isChecked()
-                )
+            self.plan = self._make_plan()
         except UserError as exc:
             self._show([], str(exc))
             return
-        current = self.catalog.labels()
+        current = self.engine.labels()
         rows = [(a, f, current.get(a, {}).get(f), v) for a, f, v in self.plan.items]
         new = sum(r[2] is None for r in rows)
         changed = sum(r[2] is not None and r[2] != r[3] for r in rows)
@@ -397,6 +390,16 @@ class ImportLabelsDialog(QDialog):
         if self.plan.skipped_rows:
             parts.append(f"{self.plan.skipped_rows} rows have no label and are left out.")
         self._show(rows, " ".join(parts))
+
+    def _make_plan(self) -> LabelPlan:
+        """What the import would write now: the same plan previews show and `apply` writes."""
+        if self.csv_radio.isChecked():
+            return plan_csv_labels(
+                self.engine.catalog, Path(self.csv_edit.text().strip()).expanduser(), self.field()
+            )
+        return plan_folder_labels(
+            self.engine.catalog, self.level_spin.value(), self.field(), self.overwrite_box.isChecked()
+        )
 
     def _update_level_hint(self) -> None:
         level = self.level_spin.value()
@@ -415,26 +418,20 @@ class ImportLabelsDialog(QDialog):
     def apply(self) -> ImportReport | None:
         """Run the import the preview shows (re-read at this moment, so it is what gets written)."""
         try:
-            if self.csv_radio.isChecked():
-                self.report = import_csv_labels(
-                    self.catalog, Path(self.csv_edit.text().strip()).expanduser(), self.field()
-                )
-            else:
-                self.report = import_folder_labels(
-                    self.catalog, self.level_spin.value(), self.field(), self.overwrite_box.isChecked()
-                )
-        except Exception as exc:  # noqa: BLE001 - the curator sees why; set_labels is all-or-nothing
+            plan = self._make_plan()
+            source = "import" if self.csv_radio.isChecked() else "folder"
+            self.engine.set_label_items(plan.items, source, "import")  # one decision, undone as one
+        except UserError as exc:  # the curator sees why; set_label_items is all-or-nothing
             QMessageBox.warning(self, "Import failed", str(exc))
             return None
+        self.report = ImportReport(len(plan.items), plan.unknown, plan.skipped_rows)
         self.accept()
         return self.report
 
 
-def import_labels(
-    parent: QWidget | None, catalog: Catalog, field: str = DEFAULT_FIELD
-) -> ImportReport | None:
+def import_labels(parent: QWidget | None, engine: Engine, field: str = DEFAULT_FIELD) -> ImportReport | None:
     """Modal import dialog; the import's report, or None when cancelled."""
-    dialog = ImportLabelsDialog(catalog, field, parent)
+    dialog = ImportLabelsDialog(engine, field, parent)
     return dialog.report if dialog.exec() == QDialog.DialogCode.Accepted else None
 
 

@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
 
-from desktop_app.gui.session import Articles, label_text
+from desktop_app.core.overview import Articles, label_text
 from desktop_app.gui.thumbs import ThumbnailLoader
 
 Index = QModelIndex | QPersistentModelIndex
@@ -153,31 +154,33 @@ class ArticleGridModel(QAbstractListModel):
             return d.keys[i]
         if role == Qt.ItemDataRole.DecorationRole:
             return self.thumbs.get(self.cover_path(i)) if self.thumbs is not None else None
-        if role == CountRole:
-            return int(d.counts[i])
-        if role == LabelRole:
-            return d.label_texts[i]
-        if role == FolderRole:
-            return d.folders[i]
-        if role == CoverRole:
-            return self.cover_path(i)
-        if role == AddedRole:
-            return float(d.added[i])
-        if role == ErrorsRole:
-            return int(d.errors[i])
-        if role == Qt.ItemDataRole.ToolTipRole:
-            lines = [d.keys[i], f"{int(d.counts[i])} photo{'s' if d.counts[i] != 1 else ''}"]
-            if d.folders[i]:
-                lines.append(f"folder: {d.folders[i]}")
-            if d.label_texts[i]:
-                lines.append(f"labels: {d.label_texts[i]}")
-            if d.errors[i]:
-                lines.append(f"{int(d.errors[i])} photo(s) could not be read")
-            lines.append("added " + time.strftime("%Y-%m-%d %H:%M", time.localtime(float(d.added[i]))))
-            return "\n".join(lines)
-        if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{d.keys[i]}, {int(d.counts[i])} photos"
-        return None
+        getter = self._ROLE_GETTERS.get(role)
+        return getter(self, i) if getter is not None else None
+
+    def _tooltip(self, i: int) -> str:
+        d = self.data_
+        lines = [d.keys[i], f"{int(d.counts[i])} photo{'s' if d.counts[i] != 1 else ''}"]
+        if d.folders[i]:
+            lines.append(f"folder: {d.folders[i]}")
+        if d.label_texts[i]:
+            lines.append(f"labels: {d.label_texts[i]}")
+        if d.errors[i]:
+            lines.append(f"{int(d.errors[i])} photo(s) could not be read")
+        lines.append("added " + time.strftime("%Y-%m-%d %H:%M", time.localtime(float(d.added[i]))))
+        return "\n".join(lines)
+
+    _ROLE_GETTERS = {
+        CountRole: lambda self, i: int(self.data_.counts[i]),
+        LabelRole: lambda self, i: self.data_.label_texts[i],
+        FolderRole: lambda self, i: self.data_.folders[i],
+        CoverRole: lambda self, i: self.cover_path(i),
+        AddedRole: lambda self, i: float(self.data_.added[i]),
+        ErrorsRole: lambda self, i: int(self.data_.errors[i]),
+        Qt.ItemDataRole.ToolTipRole: _tooltip,
+        Qt.ItemDataRole.AccessibleTextRole: lambda self, i: (
+            f"{self.data_.keys[i]}, {int(self.data_.counts[i])} photos"
+        ),
+    }
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
@@ -207,6 +210,19 @@ class ColumnsModel(QAbstractTableModel):
         return None
 
 
+def photo_cell(r: Any, col: int) -> str | None:
+    """The text of one cell of the photo table (a core PhotoRow)."""
+    if col == 0:
+        return r.path.rsplit("/", 1)[-1]
+    if col == 1:
+        return r.view or "—"
+    if col == 2:
+        return f"{r.width} × {r.height}" if r.width and r.height else "—"
+    if col == 3:
+        return "ok" if r.status == "ok" else (r.error or "error").split(":", 1)[0].replace("_", " ")
+    return r.path if col == 4 else None
+
+
 class PhotoTableModel(ColumnsModel):
     """The photos of one article: thumbnail, file name, view tag, pixel size, status and path."""
 
@@ -231,8 +247,6 @@ class PhotoTableModel(ColumnsModel):
     def abs_path(self, row: int) -> Path | None:
         if not 0 <= row < len(self.rows) or self.root is None:
             return None
-        import os
-
         return self.root / os.fsdecode(self.rows[row].raw_path)
 
     def _thumb_ready(self, path: str) -> None:
@@ -253,28 +267,15 @@ class PhotoTableModel(ColumnsModel):
         if role == PhotoIdRole:
             return int(r.id)
         if role == Qt.ItemDataRole.DisplayRole:
-            if col == 0:
-                return r.path.rsplit("/", 1)[-1]
-            if col == 1:
-                return r.view or "—"
-            if col == 2:
-                return f"{r.width} × {r.height}" if r.width and r.height else "—"
-            if col == 3:
-                return "ok" if r.status == "ok" else (r.error or "error").split(":", 1)[0].replace("_", " ")
-            if col == 4:
-                return r.path
+            return photo_cell(r, col)
         if role == Qt.ItemDataRole.DecorationRole and col == 0 and self.thumbs is not None:
             p = self.abs_path(index.row())
             return self.thumbs.get(p) if p is not None else None
         if role == Qt.ItemDataRole.ToolTipRole:
             p = self.abs_path(index.row())
             tip = str(p) if p else r.path
-            if r.status != "ok":
-                tip += f"\nskipped: {r.error}"
-            return tip
+            return tip + (f"\nskipped: {r.error}" if r.status != "ok" else "")
         if role == Qt.ItemDataRole.ForegroundRole and col == 3 and r.status != "ok":
-            from PySide6.QtGui import QColor
-
             return QColor("#b04040")
         return None
 
@@ -285,26 +286,42 @@ class PhotoTableModel(ColumnsModel):
 
 
 class SimilarModel(QAbstractListModel):
-    """Search hits: article, score, label, cover and best pairs (query photo path, hit photo path, sim)."""
+    """Search hits (core.similar.Hit): article, score, label, cover and the best photo pairs.
+
+    The core gives photo paths relative to the photo folder (query files absolutely); the model joins them
+    with the folder once, so the delegate and the thumbnail loader see absolute paths: PairsRole is a list
+    of (query photo, hit photo, similarity).
+    """
 
     def __init__(self, thumbs: ThumbnailLoader | None = None, parent=None) -> None:
         super().__init__(parent)
         self.thumbs = thumbs
-        self.hits: list[Any] = []  # gui.similarity.Hit
+        self.hits: list[Any] = []
+        self._covers: list[str | None] = []
+        self._pairs: list[list[tuple[str, str, float]]] = []
         if thumbs is not None:
             thumbs.ready.connect(self._thumb_ready)
 
-    def set_hits(self, hits: list[Any]) -> None:
+    def set_hits(self, hits: list[Any], root: Path | None = None) -> None:
+        def full(rel: str | None) -> str | None:
+            if not rel:
+                return None
+            return str(root / rel) if root is not None else rel  # an absolute path stays as it is
+
         self.beginResetModel()
         self.hits = list(hits)
+        self._covers = [full(h.cover) for h in self.hits]
+        self._pairs = [
+            [(full(p.query_path) or "", full(p.path) or "", float(p.sim)) for p in h.pairs] for h in self.hits
+        ]
         self.endResetModel()
 
     def clear(self) -> None:
         self.set_hits([])
 
     def _thumb_ready(self, path: str) -> None:
-        for r, hit in enumerate(self.hits):
-            if path == hit.cover or any(path in (q, h) for q, h, _ in hit.pairs):
+        for r in range(len(self.hits)):
+            if path == self._covers[r] or any(path in (q, h) for q, h, _ in self._pairs[r]):
                 idx = self.index(r, 0)
                 self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole, PairsRole])
 
@@ -314,27 +331,19 @@ class SimilarModel(QAbstractListModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self.hits) or index.column() != 0:
             return None
-        hit = self.hits[index.row()]
+        r = index.row()
+        hit = self.hits[r]
         if role in (Qt.ItemDataRole.DisplayRole, ArticleRole):
             return hit.article
-        if role == ScoreRole:
-            return float(hit.score)
-        if role == LabelRole:
-            return label_text(hit.labels)
-        if role == CountRole:
-            return int(hit.photos)
-        if role == CoverRole:
-            return hit.cover
-        if role == PairsRole:
-            return list(hit.pairs)
-        if role == Qt.ItemDataRole.DecorationRole and self.thumbs is not None:
-            return self.thumbs.get(hit.cover) if hit.cover else None
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.thumbs.get(self._covers[r]) if self.thumbs is not None and self._covers[r] else None
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = [f"{hit.article}: score {hit.score:.3f}"]
-            for q, h, s in hit.pairs:
-                lines.append(f"{s:.3f}  {Path(q).name} ↔ {Path(h).name}")
+            lines += [f"{s:.3f}  {Path(q).name} ↔ {Path(h).name}" for q, h, s in self._pairs[r]]
             return "\n".join(lines)
-        return None
+        values = {ScoreRole: float(hit.score), LabelRole: label_text(hit.labels), CountRole: int(hit.photos),
+                  CoverRole: self._covers[r], PairsRole: list(self._pairs[r])}  # fmt: skip
+        return values.get(role)
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
@@ -400,8 +409,6 @@ class GroupingPreviewModel(ColumnsModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return row[index.column()] if index.column() < 3 else None
         if role == Qt.ItemDataRole.ForegroundRole and not row[3]:
-            from PySide6.QtGui import QColor
-
             return QColor("#a05a00")
         if role == Qt.ItemDataRole.ToolTipRole and not row[3]:
             return "Does not match the pattern: this photo becomes an article of its own."

@@ -1,7 +1,7 @@
 """The inbox: new photos from another folder, copied into `inbox/` of the catalog's photo folder.
 
 New photos normally arrive in the catalog's own folder and "Update index" picks them up. Photos that sit
-elsewhere (a supplier's delivery, a download folder) are brought in with `import_inbox(parent, catalog)`:
+elsewhere (a supplier's delivery, a download folder) are brought in with `import_inbox(parent, photo_root)`:
 the curator picks photos or whole folders, they are copied to `<photo folder>/inbox/`, and the main window
 then runs its normal index update, after which they show up in the review queue as unlabelled articles.
 The copy is plain file work; the index is not touched here.
@@ -40,7 +40,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.catalog import Catalog
 from desktop_app.core.scan import image_suffixes
 
 INBOX = "inbox"
@@ -140,10 +139,9 @@ def _free_target(inbox: Path, item: InboxItem) -> Path | None:
 class InboxDialog(QDialog):
     """Pick photos and folders to copy into the catalog's inbox."""
 
-    def __init__(self, catalog: Catalog, parent: QWidget | None = None) -> None:
+    def __init__(self, photo_root: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.catalog = catalog
-        self.root = catalog.photo_root()
+        self.root = Path(photo_root)
         self.files: list[Path] = []
         self.folders: list[Path] = []
         self.copied: list[Path] = []
@@ -240,17 +238,17 @@ class InboxDialog(QDialog):
         return self.copied
 
 
-def import_inbox(parent: QWidget | None, catalog: Catalog) -> list[Path]:
+def import_inbox(parent: QWidget | None, photo_root: Path | None) -> list[Path]:
     """Let the curator pick new photos, copy them into <photo folder>/inbox/, return the files written.
 
     Indexing is left to the caller (the main window's "Update index"): run it when the list is not empty.
     """
-    if catalog.photo_root() is None:
+    if photo_root is None:
         QMessageBox.information(
             parent, "No photo folder", "Index a photo folder first; the inbox lives inside it."
         )
         return []
-    dialog = InboxDialog(catalog, parent)
+    dialog = InboxDialog(photo_root, parent)
     dialog.exec()
     return dialog.copied
 

@@ -92,48 +92,51 @@ class SuggestionModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not (0 <= index.row() < len(self._entries)):
             return None
-        entry = self._entries[index.row()]
+        getter = self._ROLES.get(role)
+        return getter(self, self._entries[index.row()], index.column()) if getter is not None else None
+
+    def _display(self, entry: QueueEntry, col: int) -> str | None:
         s = entry.suggestion
-        col = index.column()
-        label = shown_label(s, self.min_confidence)
-        if role == Qt.ItemDataRole.DisplayRole:
-            if col == self.ARTICLE:
-                return s.article
-            if col == self.LABEL:
-                return label if label is not None else "(no suggestion)"
-            if col == self.CONFIDENCE:
-                return f"{s.confidence:.0%}" if s.alternatives else "–"
-            if col == self.ALTERNATIVES:
-                return ", ".join(f"{a} {share_text(c)}" for a, c in s.alternatives[1:])
-            return None
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if col == self.LABEL and label is None and s.label is not None:
-                return (
-                    f"Best guess {s.label} at {s.confidence:.0%}, below the {self.min_confidence:.0%} "
-                    "needed for a suggestion"
-                )
-            if entry.skipped:
-                return "Skipped: still unlabelled"
+        if col == self.ARTICLE:
             return s.article
-        if role == Qt.ItemDataRole.ForegroundRole:
-            if entry.skipped or (col == self.LABEL and label is None):
-                return QBrush(QColor("#8a8a8a"))
-            return None
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            if col == self.CONFIDENCE:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            return None
-        if role == Qt.ItemDataRole.DecorationRole:
-            if col == self.ARTICLE and self.cover_lookup is not None:
-                return self.cover_lookup(s.article)
-            return None
-        if role == self.SuggestionRole:
-            return s
-        if role == self.ArticleRole:
-            return s.article
-        if role == self.SkippedRole:
-            return entry.skipped
+        if col == self.LABEL:
+            label = shown_label(s, self.min_confidence)
+            return label if label is not None else "(no suggestion)"
+        if col == self.CONFIDENCE:
+            return f"{s.confidence:.0%}" if s.alternatives else "–"
+        if col == self.ALTERNATIVES:
+            return ", ".join(f"{a} {share_text(c)}" for a, c in s.alternatives[1:])
         return None
+
+    def _tooltip(self, entry: QueueEntry, col: int) -> str:
+        s = entry.suggestion
+        if col == self.LABEL and s.label is not None and shown_label(s, self.min_confidence) is None:
+            return f"Best guess {s.label} at {s.confidence:.0%}, below the {self.min_confidence:.0%} needed for a suggestion"
+        return "Skipped: still unlabelled" if entry.skipped else s.article
+
+    def _foreground(self, entry: QueueEntry, col: int) -> QBrush | None:
+        hidden = col == self.LABEL and shown_label(entry.suggestion, self.min_confidence) is None
+        return QBrush(QColor("#8a8a8a")) if entry.skipped or hidden else None
+
+    def _decoration(self, entry: QueueEntry, col: int) -> QPixmap | None:
+        if col == self.ARTICLE and self.cover_lookup is not None:
+            return self.cover_lookup(entry.article)
+        return None
+
+    _ROLES = {
+        Qt.ItemDataRole.DisplayRole: _display,
+        Qt.ItemDataRole.ToolTipRole: _tooltip,
+        Qt.ItemDataRole.ForegroundRole: _foreground,
+        Qt.ItemDataRole.DecorationRole: _decoration,
+        Qt.ItemDataRole.TextAlignmentRole: lambda self, entry, col: (
+            int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if col == self.CONFIDENCE
+            else None
+        ),
+        SuggestionRole: lambda self, entry, col: entry.suggestion,
+        ArticleRole: lambda self, entry, col: entry.article,
+        SkippedRole: lambda self, entry, col: entry.skipped,
+    }
 
     # ------------------------------------------------------------------ queue operations
 

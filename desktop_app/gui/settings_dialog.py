@@ -1,8 +1,10 @@
-"""The settings dialog: model, device, batch size, grouping rule, search defaults, thumbnail size.
+"""The settings dialog: model, device, batch size, photo fit, grouping rule, thumbnail size.
 
-Per-user values are saved with QSettings (`prefs.Prefs`); the grouping rule and the catalog's model go into
-the open catalog (the window writes them from a worker). Listing, fetching and importing models use
-`core.zoo` on workers, so a slow disk or network never freezes the dialog.
+Per-user values are `core.settings.UserSettings` (the window saves them); the grouping rule, the model and
+the photo fit belong to the open catalog (`CatalogChoices`, which the window writes through its engine).
+The search settings (method, s, m, top-K) are the catalog's too and are changed in the similar panel,
+where their effect shows at once. Listing, fetching and importing models use `core.zoo` on workers, so a
+slow disk or network never freezes the dialog.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -30,12 +32,13 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core import thumbnails, zoo
-from desktop_app.core.encoder import DEVICES
+from desktop_app.core.engine import Engine
 from desktop_app.core.errors import UserError
+from desktop_app.core.models import InstalledModel, resolve_model
 from desktop_app.core.scan import GroupingRule
+from desktop_app.core.settings import DEVICES, CatalogSettings, UserSettings
 from desktop_app.gui.errors import show_error
 from desktop_app.gui.grouping import RuleEditor
-from desktop_app.gui.prefs import METHOD_LABELS, METHODS, Prefs
 from desktop_app.gui.workers import Failure, Runner, Task
 
 DEVICE_LABELS = {
@@ -52,18 +55,18 @@ class CatalogChoices:
 
     model: str  # model name the catalog uses
     rule: GroupingRule
-    resize: str | None = None  # None: the model's own resize and crop; "letterbox": whole photo, padded white
+    letterbox: bool = False  # False: the model's own resize and crop; True: whole photo, padded white
     mirror: bool = False  # each photo's vector averaged with its mirror image's
 
 
 class SettingsDialog(QDialog):
-    """Edits a copy of the preferences; `applied` carries (prefs, catalog choices or None) on OK."""
+    """Edits a copy of the user settings; `applied` carries (UserSettings, catalog choices or None) on OK."""
 
     applied = Signal(object, object)
 
     def __init__(
         self,
-        prefs: Prefs,
+        user: UserSettings,
         runner: Runner,
         catalog: CatalogChoices | None = None,
         parent: QWidget | None = None,
@@ -71,7 +74,7 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setMinimumWidth(620)
-        self.prefs = replace(prefs)
+        self.user = replace(user)
         self.runner = runner
         self.catalog = catalog
         self.rows: list[zoo.ModelRow] = []
@@ -102,10 +105,10 @@ class SettingsDialog(QDialog):
         self.device = QComboBox()
         for d in DEVICES:
             self.device.addItem(DEVICE_LABELS.get(d, d), d)
-        self.device.setCurrentIndex(max(0, self.device.findData(prefs.device)))
+        self.device.setCurrentIndex(max(0, self.device.findData(user.device)))
         self.batch = QSpinBox()
         self.batch.setRange(1, 512)
-        self.batch.setValue(prefs.batch_size)
+        self.batch.setValue(user.batch_size)
         self.batch.setToolTip(
             "Photos per model call; smaller uses less memory, larger can be faster on a GPU"
         )
@@ -118,14 +121,14 @@ class SettingsDialog(QDialog):
         mform.addRow("Batch size", self.batch)
         # Per catalog: changing either embeds the photos again (as their own vector set; nothing is mixed).
         self.fit = QComboBox()
-        self.fit.addItem("Crop to the model's input (model default)", None)
-        self.fit.addItem("Whole photo, padded white (letterbox)", "letterbox")
+        self.fit.addItem("Crop to the model's input (model default)", False)
+        self.fit.addItem("Whole photo, padded white (letterbox)", True)
         self.fit.setToolTip(
             "Letterbox keeps products that touch the photo's edge; the model's own crop may cut them"
         )
         self.mirror = QCheckBox("Average each photo with its mirror image (twice the indexing work)")
         if catalog is not None:
-            self.fit.setCurrentIndex(max(0, self.fit.findData(catalog.resize)))
+            self.fit.setCurrentIndex(1 if catalog.letterbox else 0)
             self.mirror.setChecked(catalog.mirror)
         else:
             self.fit.setEnabled(False)
@@ -148,35 +151,11 @@ class SettingsDialog(QDialog):
             glay.addWidget(QLabel("Open a catalog to change its grouping rule."))
             self.rule.hide()
 
-        # --- search defaults
-        self.method = QComboBox()
-        for m in METHODS:
-            self.method.addItem(METHOD_LABELS.get(m, m), m)
-        self.method.setCurrentIndex(max(0, self.method.findData(prefs.method)))
-        self.threshold = QDoubleSpinBox()
-        self.threshold.setRange(0.0, 1.0)
-        self.threshold.setSingleStep(0.05)
-        self.threshold.setSpecialValueText("off")
-        self.threshold.setValue(prefs.threshold)
-        self.max_matches = QSpinBox()
-        self.max_matches.setRange(0, 50)
-        self.max_matches.setSpecialValueText("all")
-        self.max_matches.setValue(prefs.max_matches)
-        self.top_k = QSpinBox()
-        self.top_k.setRange(1, 500)
-        self.top_k.setValue(prefs.top_k)
-        search_box = QGroupBox("Search defaults")
-        sform = QFormLayout(search_box)
-        sform.addRow("Method", self.method)
-        sform.addRow("Threshold s", self.threshold)
-        sform.addRow("Max matches m", self.max_matches)
-        sform.addRow("Results (top K)", self.top_k)
-
         # --- display
         self.thumb = QComboBox()
         for s in thumbnails.SIZES:
             self.thumb.addItem(f"{s} px", s)
-        self.thumb.setCurrentIndex(max(0, self.thumb.findData(prefs.thumb_size)))
+        self.thumb.setCurrentIndex(max(0, self.thumb.findData(user.thumb_size)))
         display_box = QGroupBox("Display")
         dform = QFormLayout(display_box)
         dform.addRow("Thumbnail size", self.thumb)
@@ -194,10 +173,7 @@ class SettingsDialog(QDialog):
         lay = QVBoxLayout(self)
         lay.addWidget(model_box)
         lay.addWidget(group_box)
-        two = QHBoxLayout()
-        two.addWidget(search_box, 3)
-        two.addWidget(display_box, 2)
-        lay.addLayout(two)
+        lay.addWidget(display_box)
         lay.addWidget(self.error)
         lay.addWidget(self.buttons)
         self.reload_models()
@@ -216,7 +192,7 @@ class SettingsDialog(QDialog):
     def _current_model_name(self) -> str:
         if self.catalog is not None:
             return self.catalog.model
-        return self.prefs.model
+        return self.user.model
 
     def _models_listed(self, rows: list, select: str | None) -> None:
         self.rows = [r for r in rows if r.status != "damaged"]
@@ -315,14 +291,10 @@ class SettingsDialog(QDialog):
 
     # ------------------------------------------------------------ accept
 
-    def result_prefs(self) -> Prefs:
-        p = replace(self.prefs)
+    def result_user(self) -> UserSettings:
+        p = replace(self.user)
         p.device = self.device.currentData()
         p.batch_size = self.batch.value()
-        p.method = self.method.currentData()
-        p.threshold = float(self.threshold.value())
-        p.max_matches = int(self.max_matches.value())
-        p.top_k = int(self.top_k.value())
         p.thumb_size = int(self.thumb.currentData())
         row = self.selected_row()
         if self.catalog is None and row is not None and row.status != "available":
@@ -334,7 +306,7 @@ class SettingsDialog(QDialog):
             return None
         row = self.selected_row()
         model = row.name if row is not None and row.status != "available" else self.catalog.model
-        return CatalogChoices(model, self.rule.rule(), self.fit.currentData(), self.mirror.isChecked())
+        return CatalogChoices(model, self.rule.rule(), bool(self.fit.currentData()), self.mirror.isChecked())
 
     def _accept(self) -> None:
         try:
@@ -350,7 +322,7 @@ class SettingsDialog(QDialog):
             )
             self.error.show()
             return
-        self.applied.emit(self.result_prefs(), catalog)
+        self.applied.emit(self.result_user(), catalog)
         self.accept()
 
 
@@ -358,4 +330,55 @@ def _fetch_model(name: str, progress) -> zoo.FetchResult:
     return zoo.fetch(name, progress=lambda done, total: progress((done, total)))
 
 
-__all__ = ["CatalogChoices", "SettingsDialog"]
+def save_user_settings(user: UserSettings) -> UserSettings:
+    """Save what the dialog edits on top of the file as it is now (recent catalogs, window layout kept)."""
+    latest = UserSettings.load()
+    for name in ("device", "batch_size", "thumb_size", "model", "curator"):
+        setattr(latest, name, getattr(user, name))
+    latest.save()
+    return latest
+
+
+def catalog_choices(settings: CatalogSettings, model: InstalledModel | None) -> CatalogChoices:
+    """What the dialog shows of a catalog's settings."""
+    name = model.manifest.name if model is not None else (settings.model or "")
+    return CatalogChoices(name, settings.grouping, settings.letterbox, settings.mirror)
+
+
+def write_catalog_choices(engine: Engine, old: CatalogChoices, new: CatalogChoices) -> bool:
+    """Store the dialog's catalog choices through the engine (worker thread); False when nothing changed."""
+    if new == old:
+        return False
+    changes: dict = {"grouping": new.rule, "letterbox": new.letterbox, "mirror": new.mirror}
+    if new.model and new.model != old.model:
+        model = resolve_model(new.model)  # raises ModelError with a clear message
+        changes.update(model=model.manifest.name, model_manifest=str(model.manifest_path))
+    engine.update_settings(**changes)
+    return True
+
+
+def ask_update_index(parent: QWidget, update_index) -> QMessageBox:
+    """After the catalog's grouping, model or fit changed: offer to update the index now (non-modal)."""
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        "Update the index?",
+        "The grouping rule, the model or the photo preprocessing of this catalog changed. "
+        "Update the index now to apply it?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        parent,
+    )
+    box.button(QMessageBox.StandardButton.Yes).setText("Update index now")
+    box.button(QMessageBox.StandardButton.No).setText("Later")
+    box.finished.connect(lambda r: r == QMessageBox.StandardButton.Yes and update_index())
+    box.open()
+    return box
+
+
+__all__ = [
+    "CatalogChoices",
+    "SettingsDialog",
+    "ask_update_index",
+    "catalog_choices",
+    "save_user_settings",
+    "write_catalog_choices",
+]

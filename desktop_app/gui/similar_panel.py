@@ -1,14 +1,16 @@
-"""The similar panel: the current query, method/s/m controls, and the top-K similar articles.
+"""The similar panel: the current query, method/s/m/top-K controls, and the top-K similar articles.
 
-The panel itself only shows; `MainWindow` sends queries to a worker lane and hands back results. Each hit
-row shows the score and the best photo pairs (query photo next to the hit's photo). Clicking a hit selects
-it in the grid; "Inspect match" opens the match inspector when that module is installed.
+The panel only shows. Its controls show the catalog's stored search settings (`CatalogSettings.search`):
+they are set from the catalog when it opens and from each answer's `Outcome.params`, the settings the
+engine really used. An edit emits `params_edited` with the new `SearchSettings`; the search controller
+stores it in the catalog and searches again, so there is no copy of the settings here that could drift.
+Each hit row shows the score and the best photo pairs (query photo next to the hit's photo). Clicking a
+hit selects it in the grid; "Inspect match" opens the match inspector on the query and the hit.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
@@ -25,27 +27,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.matching import METHOD_LABELS, METHODS, PAIR_METHODS
+from desktop_app.core.settings import SearchSettings
+from desktop_app.core.similar import Hit
 from desktop_app.gui.delegates import SimilarDelegate
 from desktop_app.gui.models import ArticleRole, SimilarModel
-from desktop_app.gui.prefs import METHOD_LABELS, METHODS, PAIR_METHODS, SearchParams
 from desktop_app.gui.qtcompat import model_data
 from desktop_app.gui.thumbs import ThumbnailLoader
 
-
-def find_inspector() -> Callable | None:
-    """`open_inspector(parent, catalog, article_a, article_b)` when the inspector module exists, else None."""
-    try:
-        module = importlib.import_module("desktop_app.gui.inspector")
-    except ImportError:
-        return None
-    except Exception:  # noqa: BLE001 - a broken optional module must not stop the app
-        return None
-    fn = getattr(module, "open_inspector", None)
-    return fn if callable(fn) else None
+MAX_SHOWN = 1000  # results the list offers at most (the engine allows more, for the command line)
 
 
 class SimilarPanel(QWidget):
-    params_changed = Signal()
+    params_edited = Signal(object)  # SearchSettings: the curator changed a control
     hit_activated = Signal(str)  # article id
     inspect_requested = Signal(str)  # article id of the selected hit
 
@@ -80,7 +74,7 @@ class SimilarPanel(QWidget):
         self.max_matches.setSpecialValueText("all")
         self.max_matches.setToolTip("m: only the m most similar pairs count")
         self.top_k = QSpinBox()
-        self.top_k.setRange(1, 500)
+        self.top_k.setRange(1, MAX_SHOWN)
         self.top_k.setToolTip("How many similar articles to list")
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -109,13 +103,8 @@ class SimilarPanel(QWidget):
         self.view.activated.connect(self._clicked)
         self.view.selectionModel().currentChanged.connect(lambda *_: self._update_inspect())
 
-        self.inspector = find_inspector()
         self.inspect_btn = QPushButton("Inspect match")
-        self.inspect_btn.setToolTip(
-            "Compare the query and the selected result photo by photo (Ctrl+I)"
-            if self.inspector
-            else "The match inspector is not installed in this build."
-        )
+        self.inspect_btn.setToolTip("Compare the query and the selected result photo by photo (Ctrl+I)")
         self.inspect_btn.clicked.connect(self._inspect)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -139,7 +128,8 @@ class SimilarPanel(QWidget):
 
     # ------------------------------------------------------------ parameters
 
-    def set_params(self, params: SearchParams) -> None:
+    def set_params(self, params: SearchSettings) -> None:
+        """Show these settings without emitting an edit (they come from the catalog or an answer)."""
         self._quiet = True
         try:
             i = self.method.findData(params.method)
@@ -151,17 +141,18 @@ class SimilarPanel(QWidget):
             self._quiet = False
         self._sync_enabled()
 
-    def params(self) -> SearchParams:
+    def params(self) -> SearchSettings:
+        """The settings the controls show (0 in s or m means off)."""
         s = self.threshold.value()
         m = self.max_matches.value()
-        return SearchParams(
+        return SearchSettings(
             self.method.currentData(), s if s > 0 else None, m if m > 0 else None, self.top_k.value()
         )
 
     def _controls_changed(self, *_args) -> None:
         self._sync_enabled()
         if not self._quiet:
-            self.params_changed.emit()
+            self.params_edited.emit(self.params())
 
     def _sync_enabled(self) -> None:
         pairs = self.method.currentData() in PAIR_METHODS
@@ -175,9 +166,11 @@ class SimilarPanel(QWidget):
         self.title.setText(title)
         self.status.setText("Searching…")
 
-    def show_results(self, title: str, hits: list, elapsed_ms: float, note: str = "") -> None:
+    def show_results(
+        self, title: str, hits: list[Hit], elapsed_ms: float, note: str = "", root: Path | None = None
+    ) -> None:
         self.title.setText(title)
-        self.model.set_hits(hits)
+        self.model.set_hits(hits, root)
         if hits:
             text = f"{len(hits)} most similar articles · {elapsed_ms:.0f} ms"
         else:
@@ -211,4 +204,4 @@ class SimilarPanel(QWidget):
             self.inspect_requested.emit(article)
 
     def _update_inspect(self) -> None:
-        self.inspect_btn.setEnabled(self.inspector is not None and self.selected_hit() is not None)
+        self.inspect_btn.setEnabled(self.selected_hit() is not None)

@@ -93,6 +93,7 @@ class Runner(QObject):
         self.pool.setMaxThreadCount(max(1, threads))
         self.pool.setObjectName(name)
         self._live: set[Task] = set()
+        self.closed = False
 
     def start(
         self,
@@ -102,6 +103,9 @@ class Runner(QObject):
         on_progress: Callable[[Any], None] | None = None,
         priority: int = 0,
     ) -> Task:
+        """Start a task; after `shutdown` nothing starts (a late signal must not revive a closed window)."""
+        if self.closed:
+            return task
         if on_done:
             task.signals.done.connect(on_done)
         if on_failed:
@@ -121,6 +125,7 @@ class Runner(QObject):
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         """Cancel everything cooperative, drop queued work and wait for running work to end."""
+        self.closed = True
         for task in list(self._live):
             task.cancel()
         self.pool.clear()

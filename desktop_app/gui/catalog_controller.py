@@ -1,0 +1,196 @@
+"""The open catalog of the window: choosing, opening, creating and re-reading it, off the UI thread.
+
+Opening a photo folder opens its catalog when it has one, and otherwise asks how its photos group into
+articles (`grouping.GroupingDialog`) and creates it. The window holds one `core.engine.Engine` for the open
+catalog, for cheap reads and writes (the grid's overview, an article's photos, labels, settings); search
+and the review queue's suggestions go to the engine child instead (`search_controller.EngineClient`).
+Every load is numbered: an answer about a catalog the curator has already left is dropped (and its engine
+closed) instead of shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import shiboken6
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from desktop_app.core.engine import Engine
+from desktop_app.core.errors import InputError
+from desktop_app.core.models import resolve_model
+from desktop_app.core.overview import Snapshot, load_snapshot
+from desktop_app.core.paths import default_catalog_path
+from desktop_app.core.scan import GroupingRule
+from desktop_app.core.settings import UserSettings, last_catalog
+from desktop_app.gui.grouping import GroupingDialog
+from desktop_app.gui.workers import Failure, Runner
+
+RECENT_SHOWN = 6
+
+
+def open_snapshot(path: Path, create: bool = False) -> Snapshot:
+    """Open a catalog and read what the window shows (worker thread)."""
+    engine = Engine.open(path, create=create)
+    try:
+        return load_snapshot(engine)
+    except BaseException:
+        engine.close()
+        raise
+
+
+def create_snapshot(folder: Path, db: Path, rule: GroupingRule, model: str) -> Snapshot:
+    """Create the catalog of a photo folder with its grouping rule and model (worker thread).
+
+    The model is resolved first, so a model that is not installed is reported before any file exists.
+    """
+    installed = resolve_model(model or None)
+    engine = Engine.open(db, create=True)
+    try:
+        engine.update_settings(photo_root=str(folder), grouping=rule, model=installed.manifest.name,
+                               model_manifest=str(installed.manifest_path))  # fmt: skip
+        return load_snapshot(engine)
+    except BaseException:
+        engine.close()
+        raise
+
+
+def probe_folder(folder: Path) -> tuple[bool, Path, bool]:
+    """(the folder exists, its catalog's path, that catalog exists) (worker thread)."""
+    exists = folder.is_dir()
+    db = default_catalog_path(folder) if exists else Path()
+    return exists, db, exists and db.exists()
+
+
+def recent_catalogs() -> list[Path]:
+    return [Path(p) for p in UserSettings.load().recent if Path(p).exists()][:RECENT_SHOWN]
+
+
+class CatalogController(QObject):
+    """Loads snapshots of the open catalog; `loaded` carries the newest, `failed` its failure."""
+
+    loaded = Signal(object, bool)  # Snapshot, whether it is the catalog already on show (a re-read)
+    failed = Signal(object, bool)  # Failure, whether a catalog is still on show
+    opening = Signal()  # a catalog is being opened
+    none_used = Signal()  # asked for the catalog used last, and there is none
+    error = Signal(str, object)  # title, error of something the curator asked for
+
+    def __init__(self, window: QWidget | None = None) -> None:
+        super().__init__(window)
+        self.window = window
+        self.runner = Runner(2, "catalog", self)
+        self.snapshot: Snapshot | None = None
+        self.model_for_new = ""  # the user's model for new catalogs ("" = the default)
+        self.index_after_load = False  # a new catalog whose photos the curator wants indexed at once
+        self.grouping_dialog: GroupingDialog | None = None
+        self._gen = 0
+        self.closing = False
+
+    @property
+    def engine(self) -> Engine | None:
+        return self.snapshot.engine if self.snapshot is not None else None
+
+    # ------------------------------------------------------------ choosing what to open
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Open photo folder")
+        if folder:
+            self.open_folder(Path(folder))
+
+    def choose_catalog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self.window, "Open catalog", "", "Lookalike catalogs (*.sqlite *.db);;All files (*)"
+        )
+        if path:
+            self.open(Path(path))
+
+    def open_folder(self, folder: Path) -> None:
+        """The catalog of a photo folder: open it when it exists, else ask for the grouping and create it."""
+        folder = Path(folder).expanduser()
+        self.runner.call(probe_folder, folder, on_done=lambda value: self._folder_probed(folder, *value),
+                         on_failed=lambda f: self.error.emit("Cannot open the folder", f))  # fmt: skip
+
+    def _folder_probed(self, folder: Path, exists: bool, db: Path, has_db: bool) -> None:
+        if not exists:
+            self.error.emit("Photo folder not found", InputError(
+                f"The folder {folder} does not exist or cannot be read. Check the path, or reconnect the drive "
+                "it is on, and open it again."))  # fmt: skip
+        elif has_db:
+            self.open(db)
+        else:
+            self._ask_grouping(folder.resolve(), db)
+
+    def _ask_grouping(self, folder: Path, db: Path) -> None:
+        dialog = GroupingDialog(folder, self.runner, parent=self.window)
+        self.grouping_dialog = dialog
+        dialog.accepted.connect(
+            lambda: self.create(folder, db, dialog.chosen_rule(), index_now=dialog.index_now.isChecked())
+        )
+        dialog.open()
+
+    def open_last(self) -> None:
+        """Open the catalog used last, if any (`none_used` otherwise)."""
+        self.runner.call(last_catalog, on_done=lambda p: self.open(Path(p)) if p else self.none_used.emit(),
+                         on_failed=lambda _f: self.none_used.emit())  # fmt: skip
+
+    # ------------------------------------------------------------ loading
+
+    def open(self, path: Path, create: bool = False) -> None:
+        self.opening.emit()
+        self._load(lambda: open_snapshot(Path(path), create))
+
+    def create(self, folder: Path, db: Path, rule: GroupingRule, index_now: bool = True) -> None:
+        self.index_after_load = index_now
+        self.opening.emit()
+        model = self.model_for_new
+        self._load(lambda: create_snapshot(folder, db, rule, model))
+
+    def reload(self) -> None:
+        """Re-read the open catalog (after indexing, a label or a settings change)."""
+        if self.snapshot is None:
+            return
+        engine = self.snapshot.engine
+        self._load(lambda: load_snapshot(engine))
+
+    def busy(self) -> bool:
+        return self.runner.busy()
+
+    def call(self, fn: Callable, *args, on_done=None, on_failed=None, **kwargs) -> None:
+        """Run a small catalog job (a read or a write) on the catalog's threads."""
+        self.runner.call(fn, *args, on_done=on_done, on_failed=on_failed, **kwargs)
+
+    def _load(self, fn: Callable[[], Snapshot]) -> None:
+        self._gen += 1
+        gen = self._gen
+        self.runner.call(
+            fn, on_done=lambda snap: self._loaded(gen, snap), on_failed=lambda f: self._failed(gen, f)
+        )
+
+    def _loaded(self, gen: int, snap: Snapshot) -> None:
+        current = self.snapshot
+        if gen != self._gen or self.closing:
+            if current is None or snap.engine is not current.engine:
+                snap.engine.close()
+            return
+        same = current is not None and current.engine is snap.engine
+        self.snapshot = snap
+        self.loaded.emit(snap, same)
+        if current is not None and not same:
+            current.engine.close()
+
+    def _failed(self, gen: int, failure: Failure) -> None:
+        if gen == self._gen and not self.closing:
+            self.index_after_load = False
+            self.failed.emit(failure, self.snapshot is not None)
+
+    def shutdown(self) -> None:
+        self.closing = True
+        if self.grouping_dialog is not None and shiboken6.isValid(self.grouping_dialog):
+            self.grouping_dialog.close()
+        self.runner.shutdown()
+        if self.snapshot is not None:
+            self.snapshot.engine.close()
+
+
+__all__ = ["CatalogController", "create_snapshot", "open_snapshot", "probe_folder", "recent_catalogs"]

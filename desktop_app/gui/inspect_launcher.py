@@ -1,0 +1,69 @@
+"""Opening the match inspector from the main window: on the query and a hit, two grid articles, or a pair
+chosen from an article's detail page.
+
+The inspector window gets the window's engine (it reads the vectors of the two articles only) and starts
+with the catalog's search settings; when the curator changes them there, the window's search runs again
+with the stored values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QInputDialog, QWidget
+
+from desktop_app.gui import inspector_window
+
+
+class InspectLauncher:
+    """The main window's "Inspect match" (Ctrl+I) and "Compare with…"."""
+
+    def __init__(self, window: Any) -> None:
+        self.window = window
+        self.last: QWidget | None = None  # the inspector window opened last
+
+    def _message(self, text: str, ms: int = 5000) -> None:
+        self.window.statusBar().showMessage(text, ms)
+
+    def inspect_current(self) -> None:
+        w = self.window
+        hit = w.similar.selected_hit()
+        keys = w.selected_articles()
+        if hit:
+            self.inspect(hit)
+        elif len(keys) == 2:
+            self.inspect(keys[1], keys[0])
+        else:
+            self._message("Select a similar article first (or two articles in the grid).", 4000)
+
+    def inspect(self, article: str, query_article: str | None = None) -> QWidget | None:
+        """The inspector on the query (or query_article, the rows) and an article (the columns)."""
+        w = self.window
+        if w.snapshot is None:
+            return None
+        if query_article is None:
+            q = w.search.query
+            if q is None or q.kind == "files" or not q.articles:
+                self._message("The inspector compares two catalog articles; dropped photos are not one.")
+                return None
+            query_article = q.articles[0]
+        # A top-level window of its own (no parent); it is closed, and stops its workers, with this window.
+        window = inspector_window.open_inspector(None, w.snapshot.engine, query_article, article)
+        window.settings_changed.connect(w.search.rerun)  # it stored new search settings in the catalog
+        w.keep(window)
+        self.last = window
+        return window
+
+    def compare_with(self, article: str) -> QWidget | None:
+        """Article detail's "Compare with…": pick the other article, open the inspector on the pair."""
+        w = self.window
+        if w.snapshot is None or not article:
+            return None
+        keys = [k for k in w.snapshot.articles.keys if k != article]
+        hit = w.similar.selected_hit()
+        start = keys.index(hit) if hit in keys else 0
+        other, ok = QInputDialog.getItem(w, "Compare with", f"Compare {article} with:", keys, start, True)
+        return self.inspect(other, article) if ok and other in keys else None
+
+
+__all__ = ["InspectLauncher"]

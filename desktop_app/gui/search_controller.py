@@ -1,0 +1,296 @@
+"""Similar-article search for the window: the engine child of the open catalog, and the newest question.
+
+`EngineClient` owns the engine in a child process (`core.engine_process.EngineProcess`, or `LocalEngine`
+in tests) and knows which catalog it has open. The window's search and the review queue share it, so a
+catalog's vectors are loaded once, and never in the window's process.
+
+`SearchController` presents the similar panel: it opens the catalog in the engine when the catalog opens
+(and again after an index run changed it), sends the newest query through a `Lane` so that a newer
+selection supersedes a queued one and late answers are dropped, and handles edits of the panel's search
+controls by storing them in the catalog (`Engine.update_settings(search=...)`) in the same job that then
+searches. The engine always searches with the catalog's stored settings and reports them in
+`Outcome.params`, which the panel shows: there is no GUI-side copy of method, s, m or top-K.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from desktop_app.core.child import ChildError
+from desktop_app.core.engine_process import EngineInfo, EngineProcess, LocalEngine
+from desktop_app.core.errors import InputError, UserError
+from desktop_app.core.overview import Snapshot
+from desktop_app.core.scan import image_suffixes
+from desktop_app.core.settings import SearchSettings
+from desktop_app.core.similar import Outcome, Query
+from desktop_app.gui.similar_panel import SimilarPanel
+from desktop_app.gui.thumbs import ThumbnailLoader
+from desktop_app.gui.workers import Failure, Lane, Runner
+
+PANEL_TITLE = "Similar articles"
+LOAD_AFTER_PAINT_MS = 2500  # open the engine at the latest this long after the catalog is on show
+
+
+def file_is_image(path: Path) -> bool:
+    return path.is_file() and os.path.splitext(path.name)[1].lower() in image_suffixes()
+
+
+class EngineClient:
+    """The engine of one catalog in a child process (or in this process); safe to call from workers."""
+
+    def __init__(self, in_subprocess: bool = True) -> None:
+        self.in_subprocess = in_subprocess
+        self._engine: EngineProcess | LocalEngine | None = None
+        self._lock = threading.Lock()
+        self._db: Path | None = None
+        self.info: EngineInfo | None = None
+
+    def open(self, db: Path, device: str | None = None) -> EngineInfo:
+        """(Re)open a catalog in the engine: loads its vectors and the encoder session; worker threads only."""
+        with self._lock:
+            if self._engine is None:
+                self._engine = EngineProcess() if self.in_subprocess else LocalEngine()
+            self._db = self.info = None
+            info = self._engine.open(Path(db), device)
+            self._db, self.info = Path(db), info
+            return info
+
+    def ensure(self, db: Path, device: str | None = None) -> EngineInfo:
+        """The engine with this catalog open, opening it only when another one (or none) is."""
+        with self._lock:
+            if self._db == Path(db) and self.info is not None:
+                return self.info
+        return self.open(db, device)
+
+    def is_open(self, db: Path) -> bool:
+        return self._db == Path(db) and self.info is not None
+
+    def call(self, verb: str, *args: Any, **kwargs: Any) -> Any:
+        engine = self._engine
+        if engine is None:
+            raise ChildError("No catalog is open in the search process.")
+        return engine.call(verb, *args, **kwargs)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.close()
+            self._engine = self._db = self.info = None
+
+
+class SearchController(QObject):
+    """Asks the engine child the similar panel's questions and shows the newest answer."""
+
+    ready = Signal(object)  # EngineInfo: search is available (the device is what the session really got)
+    answered = Signal(object)  # Outcome now on show
+    error = Signal(str, object)  # title, Failure of something the curator should see as an error dialog
+
+    def __init__(self, panel: SimilarPanel, thumbs: ThumbnailLoader, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.panel = panel
+        self.thumbs = thumbs
+        self.client = EngineClient()
+        self.runner = Runner(1, "search", self)
+        self.lane = Lane(self.runner, self)
+        self.lane.result.connect(self._done)
+        self.lane.failed.connect(self._failed)
+        self.lane.idle.connect(thumbs.resume)
+        self.device = "auto"
+        self.snapshot: Snapshot | None = None
+        self.info: EngineInfo | None = None  # set once the engine has the catalog open
+        self.query: Query | None = None
+        self.stale = False  # the catalog changed under the engine (an index run): open it again
+        self.last_outcome: Outcome | None = None
+        self.last_latency_ms: float | None = None
+        self._unsaved: SearchSettings | None = None  # an edit not yet written (it rides with the next search)
+        self._gen = 0
+        self._asked_at: dict[int, float] = {}
+        panel.params_edited.connect(self.edit)
+        self._load_timer = QTimer(self)
+        self._load_timer.setSingleShot(True)
+        self._load_timer.setInterval(LOAD_AFTER_PAINT_MS)
+        self._load_timer.timeout.connect(self.grid_painted)
+        self._pending_load: bool | None = None  # load once the grid has painted; the value: indexing
+
+    # ------------------------------------------------------------ the catalog
+
+    def show_catalog(self, snap: Snapshot, same_catalog: bool) -> bool:
+        """A (re-read) catalog is on show. Returns whether the engine must (re)open it."""
+        if not same_catalog:
+            if self._unsaved is not None and self.snapshot is not None:
+                self._write(self._unsaved)  # to the catalog it was made in
+            self.query = None
+        self.snapshot = snap
+        if self._unsaved is None:
+            self.panel.set_params(snap.settings.search)
+        if same_catalog and self.info is not None and not self.stale and self.info.model_id == snap.model_id:
+            return False  # nothing the search depends on changed
+        self._forget_engine()  # questions asked before the engine has this catalog open wait for it
+        return True
+
+    def load_after_paint(self, indexing: bool = False) -> None:
+        """Open the engine once the grid has painted (or a little later): not while it paints first."""
+        self._pending_load = indexing
+        self._load_timer.start()
+
+    def grid_painted(self) -> None:
+        if self._pending_load is not None:
+            self.load(self._pending_load)
+
+    def load(self, indexing: bool = False) -> None:
+        """Open the current catalog in the engine (reads its vectors there), off the UI thread."""
+        self._load_timer.stop()
+        self._pending_load = None
+        snap = self.snapshot
+        self._forget_engine()
+        self.stale = False
+        self._gen += 1
+        gen = self._gen
+        if snap is None:
+            return
+        if not any(snap.counts.get("vectors_by_model", {}).values()):
+            self.panel.show_message(PANEL_TITLE, _no_vectors_message(snap, indexing))
+            return
+        self.panel.show_message(self.panel.title.text(), "Preparing search…")
+        self.runner.call(
+            self.client.open,
+            snap.path,
+            self.device,
+            on_done=lambda info: self._loaded(gen, info),
+            on_failed=lambda f: self._load_failed(gen, f),
+        )
+
+    def _forget_engine(self) -> None:
+        self.info = None
+        self._gen += 1  # an engine still opening opens what the window has left
+        self.lane.invalidate()
+        if self._unsaved is not None and self.snapshot is not None:
+            self._write(self._unsaved)  # its search was dropped; the edit itself must not be
+
+    def _loaded(self, gen: int, info: EngineInfo) -> None:
+        if gen != self._gen:
+            return
+        self.info = info
+        self.ready.emit(info)
+        if self.query is not None:
+            self.ask(self.query)
+
+    def _load_failed(self, gen: int, failure: Failure) -> None:
+        if gen != self._gen:
+            return
+        self.panel.show_message(PANEL_TITLE, f"Search is not available: {failure.error}")
+        if not isinstance(failure.error, UserError):
+            self.error.emit("Search could not be prepared", failure)
+
+    # ------------------------------------------------------------ questions
+
+    def ask(self, query: Query) -> None:
+        """Ask for the similar articles of a query; only the newest question is answered."""
+        self.query = query
+        if self.info is None:
+            if self.snapshot is not None and any(self.snapshot.counts.get("vectors_by_model", {}).values()):
+                self.panel.show_message(query.title(), "Preparing search…")
+            return
+        self._submit(query)
+
+    def ask_files(self, files: list[Path], before: Callable[[], None] | None = None) -> None:
+        """Search by photo files from outside the catalog; the files are checked off the UI thread."""
+
+        def checked(images: list[Path]) -> None:
+            if not images:
+                self.error.emit("Not photos", InputError(
+                    "None of the dropped files is a photo Lookalike can read (JPEG, PNG, WebP, TIFF, BMP or GIF)."))  # fmt: skip
+                return
+            if before is not None:
+                before()
+            self.ask(Query("files", files=images))
+
+        self.runner.call(lambda: [p for p in files if file_is_image(p)], on_done=checked)
+
+    def rerun(self) -> None:
+        """Ask the current question again (labels or the stored search settings changed)."""
+        if self.query is not None:
+            self.ask(self.query)
+
+    def edit(self, params: SearchSettings) -> None:
+        """The curator changed a search control: store it in the catalog, then search with it."""
+        if self.snapshot is None:
+            return
+        if self.query is not None and self.info is not None:
+            self._unsaved = params
+            self._submit(self.query)
+        else:
+            self._write(params)
+
+    def _write(self, params: SearchSettings) -> None:
+        engine = self.snapshot.engine
+        self._unsaved = None
+        self.runner.call(
+            engine.update_settings,
+            search=params,
+            on_failed=lambda f: self.error.emit("Search settings not saved", f),
+        )
+
+    def _submit(self, query: Query) -> None:
+        client, engine, device, write = self.client, self.snapshot.engine, self.device, self._unsaved
+
+        def run() -> Outcome:
+            if write is not None:
+                engine.update_settings(search=write)  # one store: the engine reads it back to search
+            return client.call("similar", query, device=device)
+
+        self.panel.show_query(query.title())
+        # Thumbnails wait while the search runs: on two cores they would take half of its CPU.
+        self.thumbs.pause()
+        gen = self.lane.submit(run)
+        self._asked_at = {gen: time.perf_counter()}
+
+    def _done(self, gen: int, outcome: Outcome) -> None:
+        self._unsaved = None  # the newest job carried the newest edit
+        asked = self._asked_at.pop(gen, None)
+        self.last_latency_ms = (time.perf_counter() - asked) * 1e3 if asked else None
+        self.last_outcome = outcome
+        self.panel.set_params(outcome.params)  # what the engine really used
+        root = self.snapshot.photo_root if self.snapshot is not None else None
+        self.panel.show_results(outcome.query.title(), outcome.hits, outcome.total_ms, outcome.note, root)
+        self.answered.emit(outcome)
+
+    def _failed(self, gen: int, failure: Failure) -> None:
+        self._unsaved = None
+        self._asked_at.pop(gen, None)
+        title = self.query.title() if self.query else PANEL_TITLE
+        if isinstance(failure.error, UserError):
+            self.panel.show_message(title, str(failure.error))
+        else:
+            self.panel.show_message(title, "The search failed; see the error message.")
+            self.error.emit("The search failed", failure)
+
+    # ------------------------------------------------------------ lifetime
+
+    def shutdown(self) -> None:
+        self._load_timer.stop()
+        self._gen += 1  # an engine still opening is not waited for by anyone
+        self.lane.invalidate()
+        self.runner.shutdown()
+        self.client.close()
+
+
+def _no_vectors_message(snap: Snapshot, indexing: bool) -> str:
+    if indexing:
+        return "Search becomes available when indexing finishes."
+    if snap.model_error:
+        return snap.model_error
+    return (
+        "No photo is embedded yet. Use Update index (Ctrl+U) to index the photos; then select an article "
+        "to see similar ones."
+    )
+
+
+__all__ = ["EngineClient", "SearchController"]

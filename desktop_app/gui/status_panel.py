@@ -1,0 +1,58 @@
+"""The window's status bar: catalog size, model, the device the engine really got, and the index state."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QStatusBar
+
+from desktop_app.core.engine_process import EngineInfo
+from desktop_app.core.indexer import Progress
+from desktop_app.core.overview import Snapshot, model_title
+
+NO_DEVICE = "Device: —"
+
+
+class StatusPanel:
+    """Permanent labels of a QStatusBar, filled from the snapshot, the engine and index progress."""
+
+    def __init__(self, bar: QStatusBar) -> None:
+        self.catalog_label = QLabel()
+        self.model_label = QLabel()
+        self.device_label = QLabel(NO_DEVICE)
+        self.state_label = QLabel()
+        for w in (self.catalog_label, self.model_label, self.device_label, self.state_label):
+            w.setContentsMargins(8, 0, 8, 0)
+            bar.addPermanentWidget(w)
+
+    def show_snapshot(self, snap: Snapshot | None, indexing: bool) -> None:
+        if snap is None:
+            for w in (self.catalog_label, self.model_label, self.state_label):
+                w.setText("")
+            return
+        c = snap.counts
+        self.catalog_label.setText(f"{c.get('articles', 0):,} articles · {c.get('photos', 0):,} photos")
+        self.catalog_label.setToolTip(f"Catalog: {snap.path}\nPhotos: {snap.photo_root or 'no folder yet'}")
+        self.model_label.setText(f"Model: {model_title(snap.model)}" if snap.model else "Model: missing")
+        self.model_label.setToolTip(
+            snap.model.manifest.description if snap.model else (snap.model_error or "")
+        )
+        if not indexing:
+            state, tip = snap.index_state()
+            self.state_label.setText(f"Index: {state}")
+            self.state_label.setToolTip(tip)
+
+    def show_engine(self, info: EngineInfo | None) -> None:
+        """The device the engine's encoder session really got (not a prediction), with why when it differs."""
+        if info is None or info.device is None:
+            self.device_label.setText(NO_DEVICE)
+            self.device_label.setToolTip(info.device_note if info is not None else "")
+            return
+        self.device_label.setText(f"Device: {info.device}")
+        self.device_label.setToolTip(info.device_note or f"The model runs on the {info.device}.")
+
+    def show_indexing(self, p: Progress | None = None) -> None:
+        self.state_label.setText(
+            f"Index: {p.done:,}/{p.total:,}" if p is not None and p.total else "Index: indexing…"
+        )
+
+
+__all__ = ["StatusPanel"]
