@@ -336,6 +336,19 @@ def store_catalog_settings(catalog: Any, settings: CatalogSettings) -> CatalogSe
     return settings
 
 
+def update_catalog_settings_with(catalog: Any, change: Any) -> CatalogSettings:
+    """Apply change(CatalogSettings) -> CatalogSettings to a catalog's settings in one write transaction."""
+    out: list[CatalogSettings] = []
+
+    def apply(raw: dict[str, Any]) -> dict[str, Any]:
+        new = change(CatalogSettings.from_raw(raw))
+        out.append(new)
+        return {**upgrade_raw(raw), **new.to_raw()}
+
+    catalog.update_raw_settings(apply)
+    return out[0]
+
+
 def update_catalog_settings(catalog: Any, **changes: Any) -> CatalogSettings:
     """Change some of a catalog's settings (field names of CatalogSettings) in one write transaction."""
     out: list[CatalogSettings] = []

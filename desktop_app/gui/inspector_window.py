@@ -13,7 +13,7 @@ what `lookalike tune` stores); when the curator moves them here they are stored 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
@@ -61,7 +61,7 @@ def failed_photos(engine: Engine, articles: Sequence[str]) -> dict[str, str]:
     return {
         r.path: r.error or r.status
         for art in dict.fromkeys(articles)
-        for r in engine.catalog.photos_of(art)
+        for r in engine.photos_of(art)
         if r.status != "ok"
     }
 
@@ -69,10 +69,9 @@ def failed_photos(engine: Engine, articles: Sequence[str]) -> dict[str, str]:
 def store_search(engine: Engine, method: str, threshold: float | None, max_matches: int | None) -> bool:
     """Store the inspector's method, s and m as the catalog's search settings; False when unchanged."""
     current = engine.settings().search
-    new = replace(current, method=method, threshold=threshold, max_matches=max_matches)
-    if new == current:
+    if (current.method, current.threshold, current.max_matches) == (method, threshold, max_matches):
         return False
-    engine.update_settings(search=new)
+    engine.update_search(method=method, threshold=threshold, max_matches=max_matches)  # one transaction
     return True
 
 

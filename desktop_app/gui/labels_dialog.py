@@ -45,8 +45,6 @@ from desktop_app.core.labels import (
     DEFAULT_FIELD,
     ImportReport,
     LabelPlan,
-    plan_csv_labels,
-    plan_folder_labels,
 )
 from desktop_app.gui.models import ColumnsModel
 
@@ -394,12 +392,11 @@ class ImportLabelsDialog(QDialog):
     def _make_plan(self) -> LabelPlan:
         """What the import would write now: the same plan previews show and `apply` writes."""
         if self.csv_radio.isChecked():
-            return plan_csv_labels(
-                self.engine.catalog, Path(self.csv_edit.text().strip()).expanduser(), self.field()
+            return self.engine.plan_label_import(
+                csv=Path(self.csv_edit.text().strip()).expanduser(), field=self.field()
             )
-        return plan_folder_labels(
-            self.engine.catalog, self.level_spin.value(), self.field(), self.overwrite_box.isChecked()
-        )
+        return self.engine.plan_label_import(folder_level=self.level_spin.value(), field=self.field(),
+                                             overwrite=self.overwrite_box.isChecked())  # fmt: skip
 
     def _update_level_hint(self) -> None:
         level = self.level_spin.value()
@@ -420,7 +417,7 @@ class ImportLabelsDialog(QDialog):
         try:
             plan = self._make_plan()
             source = "import" if self.csv_radio.isChecked() else "folder"
-            self.engine.set_label_items(plan.items, source, "import")  # one decision, undone as one
+            self.engine.apply_label_import(plan, source)  # one decision, undone as one
         except UserError as exc:  # the curator sees why; set_label_items is all-or-nothing
             QMessageBox.warning(self, "Import failed", str(exc))
             return None

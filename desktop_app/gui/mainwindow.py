@@ -339,7 +339,7 @@ class MainWindow(QMainWindow):
             self.detail.table.setFocus()
             self.detail_loaded.emit(article)
 
-        self.catalogs.call(snap.engine.catalog.photos_of, article, on_done=loaded,
+        self.catalogs.call(snap.engine.photos_of, article, on_done=loaded,
                            on_failed=lambda f: self._error("The photos cannot be read", f))  # fmt: skip
 
     def close_detail(self) -> None:

@@ -138,18 +138,17 @@ class ReviewController(QObject):
 
         Returns what was undone, or a sentence saying why nothing was.
         """
-        latest = self.engine.catalog.last_live_event(self.field)
-        if latest is None:
-            return "Nothing to undo."
-        if latest["action"] not in REVIEW_ACTIONS:
-            # An import may hold thousands of labels the curator did not make here; taking it back is not
-            # what Ctrl+Z in a review queue should do by accident.
-            return (
-                f"Nothing to undo here: the last change of {self.field} labels is an {latest['action']}, "
-                "not a review decision."
-            )
-        events = self.engine.undo(self.field, REVIEW_ACTIONS)
+        # An import may hold thousands of labels the curator did not make here; taking it back is not what
+        # Ctrl+Z in a review queue should do by accident: only a review decision that is the latest is undone
+        # (checked and undone in one transaction).
+        events = self.engine.undo(self.field, REVIEW_ACTIONS, only_latest=True)
         if not events:
+            latest = self.engine.last_label_decision(self.field)
+            if latest is not None and latest["action"] not in REVIEW_ACTIONS:
+                return (
+                    f"Nothing to undo here: the last change of {self.field} labels is an {latest['action']}, "
+                    "not a review decision."
+                )
             return "Nothing to undo."
         return Undone(events, *self._requeue(events))
 

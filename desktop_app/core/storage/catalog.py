@@ -25,6 +25,7 @@ from desktop_app.core.errors import CatalogError
 from desktop_app.core.storage.backend import Backend, Identity, backend_for, is_url
 from desktop_app.core.storage.decisions import DecisionStore
 from desktop_app.core.storage.labels import LabelStore
+from desktop_app.core.storage.learned import LearnedStore
 from desktop_app.core.storage.photos import PhotoStore
 from desktop_app.core.storage.schema import (
     MIGRATIONS,
@@ -50,7 +51,7 @@ def explain(exc: BaseException, backend: Backend, doing: str = "use") -> Excepti
     return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
 
 
-class Catalog(PhotoStore, LabelStore, DecisionStore):
+class Catalog(PhotoStore, LabelStore, DecisionStore, LearnedStore):
     """An open catalog. One writer at a time; reads from any thread via new connections."""
 
     def __init__(self, location: Path | str, create: bool = True, backend: Backend | None = None) -> None:

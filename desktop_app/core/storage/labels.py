@@ -149,18 +149,28 @@ class LabelStore:
         return dict(row._mapping) if row is not None else None
 
     def undo_last_decision(
-        self, field: str | None = None, actions: Sequence[str] | None = None, curator: str | None = None
+        self,
+        field: str | None = None,
+        actions: Sequence[str] | None = None,
+        curator: str | None = None,
+        only_latest: bool = False,
     ) -> list[dict]:
         """Reverse the most recent decision (every event of its batch); [] when nothing is left to undo.
 
+        actions: only decisions of these kinds. only_latest: and only when that is the latest decision of
+        the field at all (the review queue's undo must not reach past an import made meanwhile).
         The choice of what to undo and the undo itself are one transaction: two processes undoing at the
         same time take back two different decisions, never the same one twice.
         """
         e = label_events_table
-        q = self._live_events(field, actions, curator).order_by(e.c.id.desc()).limit(1)
+        q = (
+            self._live_events(field, None if only_latest else actions, curator)
+            .order_by(e.c.id.desc())
+            .limit(1)
+        )
         with self.write("undo a decision in") as conn:
             last = conn.execute(q).first()
-            if last is None:
+            if last is None or (only_latest and actions and last.action not in actions):
                 return []
             if last.batch is None:
                 rows = [last]

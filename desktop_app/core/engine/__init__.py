@@ -1,0 +1,34 @@
+"""The engine: one open catalog and everything Lookalike does with it, for every front end.
+
+The CLI's subcommands, the desktop app's controllers and the child processes (search, indexing) call this
+API and nothing below it: settings come from `core.settings`, SQL from `core.storage`, the model and its
+device from `core.models`/`core.device`, errors from `core.errors`. Heavy state (the vectors and their
+search index, the encoder session) is loaded on first use and kept; label changes made by anyone are picked
+up before the next search. `Engine` is built from rooms, one per concept: the base (settings, model,
+vectors), search, labels, decisions and adapters.
+
+    with Engine.open(db) as engine:
+        outcome = engine.similar(Query.of_articles("mh01-gray"))       # the catalog's method, s, m, top-K
+"""
+
+from desktop_app.core.engine.adapting import AdaptRoom
+from desktop_app.core.engine.base import DECISION_GROUPS, EngineBase, EvalProgress, current_curator
+from desktop_app.core.engine.decisions import DecisionRoom
+from desktop_app.core.engine.indexing import index_photos, resolve_db
+from desktop_app.core.engine.labels import LabelRoom
+from desktop_app.core.engine.search import Evaluation, SearchRoom
+
+
+class Engine(SearchRoom, LabelRoom, DecisionRoom, AdaptRoom, EngineBase):
+    """One open catalog and every operation on it (see the rooms for each group of calls)."""
+
+
+__all__ = [
+    "DECISION_GROUPS",
+    "Engine",
+    "EvalProgress",
+    "Evaluation",
+    "current_curator",
+    "index_photos",
+    "resolve_db",
+]

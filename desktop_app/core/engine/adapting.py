@@ -1,0 +1,117 @@
+"""The catalog-adapted embedding through the engine: train, switch on and off, evaluate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from desktop_app.core import adapt
+from desktop_app.core import evaluate as ev
+from desktop_app.core import labels as lab
+from desktop_app.core.adapt import Adapter
+from desktop_app.core.engine.base import EvalProgress
+from desktop_app.core.errors import InputError, ModelError
+
+
+class AdaptRoom:
+    """Adapters (a room of `Engine`)."""
+
+    # ------------------------------------------------------------ the catalog-adapted embedding
+
+    def adapter(self) -> Adapter | None:
+        """The adapter switched on for the catalog's vectors, or None (the frozen vectors)."""
+        try:
+            model_id = self.vectors_model_id()
+        except ModelError:
+            return None
+        active = [a for a in self.catalog.adapters(model_id) if a["active"]]
+        if not active:
+            return None
+        row = active[0]
+        if self._adapter is None or self._adapter.id != row["id"]:
+            data = self.catalog.adapter_data(row["id"])
+            self._adapter = Adapter.from_bytes(data, row["kind"], model_id, row["info"], row["id"])
+        return self._adapter
+
+    def adapter_examples(self, sources: Sequence[str] = ("decisions", "groups", "labels"),
+                         groups: Path | None = None, label_field: str = lab.DEFAULT_FIELD,
+                         articles: set[str] | None = None) -> adapt.Examples:  # fmt: skip
+        """The training classes the curator's work gives (see `core.adapt.examples`)."""
+        unknown = set(sources) - {"decisions", "groups", "labels"}
+        if unknown:
+            raise InputError(
+                f"Unknown training source {', '.join(sorted(unknown))}; use decisions, groups, labels."
+            )
+        if "groups" in sources and groups is None and sources != ("decisions", "groups", "labels"):
+            raise InputError("Training from groups needs a groups file: --groups CSV.")
+        group_of = ev.read_groups(groups) if groups is not None and "groups" in sources else None
+        same = self.same_product_groups() if "decisions" in sources else None
+        labels = ({a: d[label_field] for a, d in self.catalog.labels(label_field).items()}
+                  if "labels" in sources else None)  # fmt: skip
+        rejected = self.rejected_pairs() if "decisions" in sources else None
+        return adapt.examples(self.frozen_vectors(), group_of, same, labels, rejected, articles)
+
+    def train_adapter(self, sources: Sequence[str] = ("decisions", "groups", "labels"), groups: Path | None = None,
+                      kind: str = "whitening", dim: int | None = None, activate: bool = True,
+                      progress: EvalProgress | None = None,
+                      should_cancel: Callable[[], bool] | None = None) -> Adapter:  # fmt: skip
+        """Learn an adapter from the catalog's examples, store it, and (by default) switch it on."""
+        model_id = self.vectors_model_id()
+        ex = self.adapter_examples(sources, groups)
+        adapter = adapt.train(ex, model_id, kind, dim, progress=progress, should_cancel=should_cancel)
+        adapter.info["trained_on"] = list(sources) + ([str(groups)] if groups else [])
+        adapter.id = self.catalog.save_adapter(model_id, kind, adapter.info, adapter.to_bytes(), activate)
+        self._adapter = None
+        return adapter
+
+    def use_adapter(self, on: bool, adapter_id: int | None = None) -> dict | None:
+        """Switch the catalog's adapter on (the newest, or `adapter_id`) or off; returns the one in use."""
+        model_id = self.vectors_model_id()
+        if not on:
+            self.catalog.set_active_adapter(model_id, None)
+            self._adapter = None
+            return None
+        stored = self.catalog.adapters(model_id)
+        chosen = [a for a in stored if adapter_id in (None, a["id"])]
+        if not chosen:
+            raise InputError("No adapter is trained for this catalog's model yet: lookalike adapt train."
+                             if adapter_id is None else f"There is no adapter {adapter_id} for this model.")  # fmt: skip
+        self.catalog.set_active_adapter(model_id, chosen[0]["id"])
+        self._adapter = None
+        return chosen[0]
+
+    def adapter_status(self) -> dict:
+        model_id = self.vectors_model_id()
+        stored = self.catalog.adapters(model_id)
+        active = next((a for a in stored if a["active"]), None)
+        return {"model_id": model_id, "active": active, "stored": stored}
+
+    def evaluate_adapter(self, groups: Path, train_fraction: float = 0.5, seed: int = 0, kind: str = "whitening",
+                         methods: Sequence[str] | None = None, dim: int | None = None,
+                         progress: EvalProgress | None = None) -> dict:  # fmt: skip
+        """Train on part of the groups and compare frozen with adapted vectors on the held-out part.
+
+        Whole groups go to one side; the held-out articles are searched among themselves, with the same
+        queries and metrics as `evaluate --groups`."""
+        if not 0 < train_fraction < 1:
+            raise InputError("The training fraction must be between 0 and 1 (e.g. 0.5).")
+        group_of = ev.read_groups(groups)
+        frozen_all = self.frozen_vectors()
+        group_of = {a: g for a, g in group_of.items() if a in frozen_all}
+        train_articles, test_articles = adapt.split_groups(group_of, train_fraction, seed)
+        ex = adapt.examples(frozen_all, {a: group_of[a] for a in train_articles}, articles=train_articles)
+        adapter = adapt.train(ex, frozen_all.model_id, kind, dim, seed=seed, progress=progress)
+        test = adapt.subset(frozen_all, sorted(test_articles))
+        test_groups = {a: group_of[a] for a in test_articles}
+        specs = [ev.MethodSpec(m) for m in methods] if methods else ev.default_specs()
+        out: dict[str, Any] = {}
+        for name, vectors in (("frozen", test), ("adapted", adapter.apply_to(test))):
+            index, queries = ev.group_queries(vectors, test_groups)
+            scores = ev.evaluate(index, queries, specs, with_single=False)
+            out[name] = {s.method: {"R@1": s.recall[1], "R@5": s.recall[5], "R@10": s.recall[10], "mAP": s.map}
+                         for s in scores}  # fmt: skip
+        out.update(train_groups=len({group_of[a] for a in train_articles}),
+                   test_groups=len({group_of[a] for a in test_articles}), queries=len(queries), kind=kind,
+                   seed=seed, train_photos=len(ex.vectors), seconds=adapter.info.get("seconds"))  # fmt: skip
+        return out

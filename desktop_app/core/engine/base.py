@@ -1,0 +1,272 @@
+"""The engine's foundation: an open catalog with its settings, model and device, vectors and search index."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from desktop_app.core.adapt import Adapter
+from desktop_app.core.encoder import Encoder
+from desktop_app.core.errors import InputError, ModelError, NoVectors
+from desktop_app.core.indexer import (
+    embed_files,
+)
+from desktop_app.core.models import InstalledModel, catalog_model, vector_identity
+from desktop_app.core.search import SearchIndex
+from desktop_app.core.settings import (
+    CatalogSettings,
+    SearchSettings,
+    UserSettings,
+    catalog_settings,
+    remember_catalog,
+    update_catalog_settings,
+    update_catalog_settings_with,
+)
+from desktop_app.core.storage import Catalog
+from desktop_app.core.vectors import ArticleVectors
+
+if TYPE_CHECKING:
+    from desktop_app.core.engine import Engine
+
+EvalProgress = Callable[[int, int, str], None]
+DECISION_GROUPS = "decisions"  # evaluate and tune on the groups that same-product decisions form
+
+
+def current_curator() -> str:
+    """Who is deciding: the name set in the user settings, else the login name."""
+    name = UserSettings.load().curator.strip()
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "curator"
+
+
+@dataclass
+class EngineBase:
+    """One open catalog: its settings, model, encoder and vectors (the rooms of `Engine` build on these).
+
+    Reads and writes (settings, labels, decisions, covers, inspect) may come from several threads: each
+    opens its own connection. The loaded state (vectors, search index, encoder) is for one caller at a
+    time: the search child, or a command.
+    """
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._model: InstalledModel | None = None
+        self._model_key: tuple | None = None
+        self._vectors: ArticleVectors | None = None
+        self._vectors_key: tuple | None = None
+        self._index: SearchIndex | None = None
+        self._labels_rev: tuple | None = None
+        self._encoder: Encoder | None = None
+        self._encoder_key: tuple | None = None
+        self._adapter: Adapter | None = None
+
+    @classmethod
+    def open(cls, db: Path | str, create: bool = False, remember: bool = True) -> Engine:
+        engine = cls(Catalog(db, create=create))
+        if remember:
+            remember_catalog(engine.location)
+        return engine
+
+    @property
+    def path(self) -> Path | None:
+        """The catalog file (None for a catalog in a database server)."""
+        return self.catalog.path
+
+    @property
+    def location(self) -> str:
+        """Where the catalog is: its file, or its database URL (without a password)."""
+        return self.catalog.location
+
+    def close(self) -> None:
+        self._index = None
+        self._vectors = None
+        self._encoder = None
+        self.catalog.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ settings
+
+    def settings(self) -> CatalogSettings:
+        return catalog_settings(self.catalog)
+
+    def update_settings(self, **changes: Any) -> CatalogSettings:
+        """Change catalog settings; a different model or preprocessing switches vectors on the next search."""
+        return update_catalog_settings(self.catalog, **changes)
+
+    def update_search(self, **changes: Any) -> SearchSettings:
+        """Change some of the search settings (method, threshold, max_matches, top_k; None turns s or m off)
+        in one write transaction, leaving the others as stored."""
+        out: list[SearchSettings] = []
+
+        def change(s: CatalogSettings) -> CatalogSettings:
+            new = replace(s.search, **changes)
+            out.append(new)
+            return replace(s, search=new)
+
+        update_catalog_settings_with(self.catalog, change)
+        return out[0]
+
+    def search_settings(self, method: str | None = None, threshold: float | None = None,
+                        max_matches: int | None = None, top_k: int | None = None) -> SearchSettings:  # fmt: skip
+        """The catalog's stored search settings, with any of them overridden for one call."""
+        return self.settings().search.override(method, threshold, max_matches, top_k)
+
+    def photo_root(self) -> Path | None:
+        """Where the photos are on this machine: this user's mapping for the catalog, else the folder it was
+        indexed from."""
+        root = UserSettings.load().photo_root(self.location) or self.settings().photo_root
+        return Path(root) if root else None
+
+    def map_photo_root(self, folder: Path | None) -> None:
+        """Remember where this catalog's photos are on this machine (None: forget it)."""
+        if folder is not None and not Path(folder).is_dir():
+            raise InputError(f"{folder} is not a folder on this machine.")
+        user = UserSettings.load()
+        user.set_photo_root(self.location, folder)
+        user.save()
+
+    def absolute(self, rel: str | None) -> Path | None:
+        root = self.photo_root()
+        return root / rel if root is not None and rel else None
+
+    # ------------------------------------------------------------ model and device
+
+    def model(self) -> InstalledModel:
+        """The model this catalog's vectors come from (ModelError when it is not installed here)."""
+        s = self.settings()
+        key = (s.model, s.model_manifest)
+        if self._model is None or self._model_key != key:
+            self._model = catalog_model(s.model, s.model_manifest)
+            self._model_key = key
+        return self._model
+
+    def model_id(self) -> str:
+        """The vector identity of the catalog's model with its preprocessing (letterbox, mirror)."""
+        s = self.settings()
+        return vector_identity(self.model().manifest, s.resize, s.mirror)
+
+    def vectors_model_id(self) -> str:
+        """The model id to search with: the catalog's model, or when that is not installed here, the model
+        with the most vectors (search needs only vectors; only new photos would need the model)."""
+        try:
+            return self.model_id()
+        except ModelError:
+            by_model = self.catalog.counts()["vectors_by_model"]
+            if not by_model:
+                raise
+            return max(by_model, key=by_model.get)
+
+    def encoder(self, device: str | None = None) -> Encoder:
+        """An encoder session for the catalog's model (kept); device None = the user's setting."""
+        device = device or UserSettings.load().device
+        model = self.model()
+        key = (str(model.manifest_path), device)
+        if self._encoder is None or self._encoder_key != key:
+            self._encoder = Encoder(model, device=device)
+            self._encoder_key = key
+        return self._encoder
+
+    def embed(
+        self, files: Sequence[Path], device: str | None = None
+    ) -> tuple[np.ndarray, list[Path], list[str]]:
+        """Vectors of photo files outside the catalog, preprocessed like the catalog's photos."""
+        s = self.settings()
+        return embed_files(self.encoder(device), list(files), s.resize, s.mirror)
+
+    # ------------------------------------------------------------ vectors and search index
+
+    def vectors(self, articles: Sequence[str] | None = None) -> ArticleVectors:
+        """The vectors search uses: all of them (kept for the next call), or only these articles' (read now).
+
+        With an adapter switched on they are the adapted vectors; off, the stored frozen ones exactly."""
+        model_id = self.vectors_model_id()
+        adapter = self.adapter()
+        if articles is not None:
+            av = self.catalog.article_vectors(model_id, articles)
+            return adapter.apply_to(av) if adapter is not None else av
+        key = (model_id, adapter.id if adapter is not None else None)
+        if self._vectors is None or self._vectors_key != key:
+            av = self.catalog.article_vectors(model_id)
+            self._vectors = adapter.apply_to(av) if adapter is not None else av
+            self._vectors_key = key
+            self._index = None
+            self._labels_rev = self.catalog.labels_revision()
+        return self._vectors
+
+    def frozen_vectors(self) -> ArticleVectors:
+        """The stored vectors of the catalog's model, never adapted."""
+        return self.catalog.article_vectors(self.vectors_model_id())
+
+    def search_index(self) -> SearchIndex:
+        av = self.vectors()
+        if av.n_photos == 0:
+            raise NoVectors("The catalog has no embedded photos for its model yet; update the index first.")
+        if self._index is None:
+            self._index = SearchIndex(av)
+            self._index.prepare(("centroid", "ordered"))
+        rev = self.catalog.labels_revision()
+        if rev != self._labels_rev:
+            labels = self.catalog.labels()
+            self._index.set_labels([labels.get(a, {}) for a in av.articles])
+            self._labels_rev = rev
+        return self._index
+
+    def reload(self) -> None:
+        """Forget loaded vectors (after an index run); they are read again on the next search."""
+        self._vectors = None
+        self._index = None
+
+    # ------------------------------------------------------------ covers
+
+    def set_cover(self, article: str, path: str | None) -> None:
+        """Show the article by this photo (a path of one of its photos); None goes back to the automatic cover."""
+        if path is not None and path not in {r.path for r in self.catalog.photos_of(article)}:
+            raise InputError(f"{path} is not a photo of {article}.")
+        self.catalog.set_cover(article, path, curator=current_curator())
+
+    # ------------------------------------------------------------ overview
+
+    def stats(self) -> dict:
+        """What the catalog holds and how it was made, for `lookalike stats` and the app's status."""
+        s = self.settings()
+        counts = self.catalog.counts()
+        last = self.catalog.last_run()
+        model: dict[str, Any] = {"name": s.model, "installed": False}
+        try:
+            m = self.model()
+            model.update(installed=True, precision=m.manifest.precision, family=m.manifest.family,
+                         dim=m.manifest.dim, model_id=self.model_id())  # fmt: skip
+        except ModelError as exc:
+            model["problem"] = str(exc)
+        # What the session of the last run that embedded anything really got.
+        devices = [(r.get("summary") or {}).get("device") for r in self.catalog.recent_runs()]
+        model["device"] = next((d for d in devices if d), None)
+        return {
+            "catalog": self.location,
+            "backend": self.catalog.kind,
+            "schema_version": self.catalog.schema_version(),
+            "photo_root": s.photo_root,
+            "grouping": s.grouping.to_dict(),
+            "grouping_text": s.grouping.describe(),
+            "model": model,
+            "preprocessing": {"letterbox": s.letterbox, "mirror": s.mirror},
+            "search": s.search.to_dict(),
+            "counts": counts,
+            "last_run": last,
+            "skipped": self.catalog.skipped(),
+            "size_bytes": self.catalog.size_bytes(),
+        }

@@ -1,0 +1,121 @@
+"""Match decisions through the engine: same product, look-alike, not a match."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from desktop_app.core.engine.base import current_curator
+from desktop_app.core.errors import InputError
+
+
+class DecisionRoom:
+    """Match decisions (a room of `Engine`)."""
+
+    # ------------------------------------------------------------ match decisions
+
+    def decide(self, a: str, b: str, decision: str, note: str | None = None, force: bool = False,
+               expected: str | None | type[Ellipsis] = ...) -> int:  # fmt: skip
+        """Record that two articles are the same product ("same"), look alike ("alike") or are "not_match";
+        "none" takes the pair's decision back. `expected`: the decision the curator saw (a pair decided
+        otherwise since is a Conflict). Returns the decision's id."""
+        from desktop_app.core.storage.decisions import DECISIONS, NONE, pair
+
+        if decision not in (*DECISIONS, NONE):
+            raise InputError(f"Unknown decision {decision!r}; use one of {', '.join(DECISIONS)}.")
+        if a == b:
+            raise InputError("A decision needs two different articles.")
+        unknown = [x for x in (a, b) if x not in self.catalog.known_articles([a, b])]
+        if unknown:
+            raise InputError(f"There is no article {unknown[0]!r} in this catalog.")
+        seen = None if expected is ... else {pair(a, b): expected}
+        return self.catalog.decide([(a, b, decision)], curator=current_curator(), note=note, expected=seen,
+                                   force=force)[0]  # fmt: skip
+
+    def undo_decision(self) -> list[dict]:
+        """Take back your latest match decision (or import of decisions); [] when there is none."""
+        return self.catalog.undo_decision(curator=current_curator())
+
+    def decisions(self) -> list[dict]:
+        """Every current decision, oldest first."""
+        return list(self.catalog.decisions().values())
+
+    def decisions_with(self, articles: Sequence[str]) -> dict[str, str]:
+        """article -> the current decision between it and one of `articles` (their own pairs left out)."""
+        out: dict[str, str] = {}
+        mine = set(articles)
+        for (a, b), row in self.catalog.decisions(list(articles)).items():
+            other = b if a in mine else a
+            if other not in mine:
+                out[other] = row["decision"]
+        return out
+
+    def same_product_groups(self) -> dict[str, str]:
+        """article -> group, where a group joins articles decided "same product" (directly or through others)."""
+        parent: dict[str, str] = {}
+
+        def find(x: str) -> str:
+            while parent.setdefault(x, x) != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for (a, b), row in self.catalog.decisions().items():
+            if row["decision"] == "same":
+                parent[find(a)] = find(b)
+        return {a: find(a) for a in parent}
+
+    def rejected_pairs(self) -> dict[str, set[str]]:
+        """article -> the articles decided "not a match" with it."""
+        out: dict[str, set[str]] = {}
+        for (a, b), row in self.catalog.decisions().items():
+            if row["decision"] == "not_match":
+                out.setdefault(a, set()).add(b)
+                out.setdefault(b, set()).add(a)
+        return out
+
+    def export_decisions(self, path: Path) -> int:
+        """CSV with article_a, article_b, decision (then note, curator, at) of every current decision."""
+        import csv
+        import datetime
+
+        from desktop_app.core.files import atomic_writer, check_output_path
+        from desktop_app.core.labels import spreadsheet_safe
+
+        check_output_path(path, "decisions export")
+        rows = self.decisions()
+        with atomic_writer(path, "w", newline="", what="decisions export") as fh:
+            w = csv.writer(fh)
+            w.writerow(["article_a", "article_b", "decision", "note", "curator", "at"])
+            for r in rows:
+                when = datetime.datetime.fromtimestamp(r["at"]).isoformat(timespec="seconds")
+                w.writerow([spreadsheet_safe(r["article_a"]), spreadsheet_safe(r["article_b"]), r["decision"],
+                            spreadsheet_safe(r["note"] or ""), r["curator"] or "", when])  # fmt: skip
+        return len(rows)
+
+    def import_decisions(self, path: Path) -> int:
+        """Decisions from a CSV with article_a, article_b, decision, as one undoable batch."""
+        from desktop_app.core.files import read_csv
+        from desktop_app.core.storage.decisions import DECISIONS
+
+        header, rows = read_csv(path, "decisions file")
+        if not {"article_a", "article_b", "decision"} <= set(header):
+            raise InputError(f"{path} needs the columns article_a, article_b and decision.")
+        aliases = {"same": "same", "same product": "same", "alike": "alike", "look-alike": "alike",
+                   "not_match": "not_match", "not a match": "not_match", "not-a-match": "not_match"}  # fmt: skip
+        items = []
+        for n, r in enumerate(rows, start=2):
+            decision = aliases.get((r.get("decision") or "").strip().lower())
+            if decision is None:
+                raise InputError(
+                    f"{path}, line {n}: unknown decision {r.get('decision')!r}; use {', '.join(DECISIONS)}."
+                )
+            items.append(((r["article_a"] or "").strip(), (r["article_b"] or "").strip(), decision))
+        known = self.catalog.known_articles([x for a, b, _ in items for x in (a, b)])
+        unknown = sorted({x for a, b, _ in items for x in (a, b)} - known)
+        if unknown:
+            raise InputError(f"{path} names articles that are not in this catalog: {', '.join(unknown[:5])}.")
+        self.catalog.decide(
+            items, curator=current_curator(), force=True
+        )  # an import is an explicit overwrite
+        return len(items)

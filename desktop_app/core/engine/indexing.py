@@ -1,0 +1,71 @@
+"""Indexing a photo folder into a catalog, and finding the catalog a command means."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from desktop_app.core.errors import InputError
+from desktop_app.core.indexer import (
+    IndexOptions,
+    IndexSummary,
+    Progress,
+    check_photo_folder,
+    index_folder,
+    scan_for_index,
+)
+from desktop_app.core.models import InstalledModel, resolve_model
+from desktop_app.core.scan import GroupingRule
+from desktop_app.core.settings import (
+    UserSettings,
+)
+from desktop_app.core.storage import Catalog, identify, is_url
+
+
+def index_photos(
+    db: Path | str,
+    photo_dir: Path | str,
+    *,
+    rule: GroupingRule | None = None,
+    model: str | InstalledModel | None = None,
+    options: IndexOptions | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+) -> IndexSummary:
+    """Index a photo folder into a catalog, creating it only once the folder and the model are known good.
+
+    A missing or empty folder, a file instead of a folder, or an unknown model raises before any catalog
+    file exists, so a failed first run leaves nothing behind and changes no catalog.
+    """
+    root = check_photo_folder(photo_dir)
+    new = identify(db).kind in ("missing", "empty")
+    installed = model if isinstance(model, InstalledModel) else None
+    if installed is None and (model is not None or new):
+        installed = resolve_model(model)
+    scan = scan_for_index(root, should_cancel)
+    with Catalog(db, create=True) as catalog:
+        summary = index_folder(catalog, root, rule=rule, model=installed, options=options, progress=progress,
+                               should_cancel=should_cancel, scan=scan)  # fmt: skip
+        location = catalog.location
+    user = UserSettings.load()
+    user.remember(location)
+    user.set_photo_root(location, root)  # this machine indexed from here: its photos are here
+    user.save()
+    return summary
+
+
+def resolve_db(db: Path | str | None, photo_dir: Path | None = None) -> Path | str:
+    """The catalog to use: the one given (a file or a database URL), the photo folder's own, or the one
+    used last."""
+    from desktop_app.core.paths import default_catalog_path
+    from desktop_app.core.settings import last_catalog
+
+    if db is not None:
+        return str(db) if is_url(db) else Path(os.fspath(db)).expanduser()
+    if photo_dir is not None:
+        return default_catalog_path(photo_dir)
+    last = last_catalog()
+    if last is None:
+        raise InputError("No catalog yet. Index a folder first: lookalike index PHOTOS_DIR")
+    return last if is_url(last) else Path(last)

@@ -1,0 +1,144 @@
+"""Labels through the engine: edits as undoable decisions, imports, exports, suggestions, evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from desktop_app.core import evaluate as ev
+from desktop_app.core import labels as lab
+from desktop_app.core.engine.base import current_curator
+from desktop_app.core.errors import InputError
+from desktop_app.core.settings import (
+    SearchSettings,
+)
+
+
+class LabelRoom:
+    """Labels (a room of `Engine`)."""
+
+    # ------------------------------------------------------------ labels
+
+    def labels(self, field: str | None = None) -> dict[str, dict[str, str]]:
+        return self.catalog.labels(field)
+
+    def set_labels(self, articles: Sequence[str], field: str, value: str | None, source: str = "manual",
+                   action: str = "set", force: bool = False) -> int:  # fmt: skip
+        """One decision: set (or with value None, clear) a label on articles, undoable as one.
+
+        A label another curator set last is not overwritten unless `force` (Conflict names it)."""
+        unknown = sorted(set(articles) - self.catalog.known_articles(articles))
+        if unknown:
+            raise InputError(
+                f"Not in the catalog: {', '.join(unknown[:10])}" + (" ..." if len(unknown) > 10 else "")
+            )
+        return self.catalog.set_labels([(a, field, value) for a in articles], source=source, action=action,
+                                       curator=current_curator(), force=force)  # fmt: skip
+
+    def set_label_items(self, items: Sequence[tuple[str, str, str | None]], source: str, action: str,
+                        expected: dict[tuple[str, str], str | None] | None = None, force: bool = False,
+                        conflicts: list[dict] | None = None) -> int:  # fmt: skip
+        """Several labels as one decision: (article, field, value) triples. `expected` holds what the curator
+        saw ((article, field) -> value); a label that changed since is a Conflict (or, with a `conflicts`
+        list, skipped and listed there)."""
+        return self.catalog.set_labels(items, source=source, action=action, curator=current_curator(),
+                                       expected=expected, force=force, conflicts=conflicts)  # fmt: skip
+
+    def skip(self, article: str, field: str) -> None:
+        self.catalog.record_skip(article, field, curator=current_curator())
+
+    def undo(self, field: str | None = None, actions: Sequence[str] | None = None,
+             only_latest: bool = False) -> list[dict]:  # fmt: skip
+        """Take back your last label decision (all articles of a bulk accept or import); [] if none.
+
+        Only your own decisions; a label someone changed since is a Conflict, not overwritten. With
+        `only_latest`, only when your latest decision of the field is one of `actions` (one transaction)."""
+        return self.catalog.undo_last_decision(
+            field, actions, curator=current_curator(), only_latest=only_latest
+        )
+
+    def last_label_decision(self, field: str | None = None) -> dict | None:
+        """The label decision `undo(field)` would take back next, without taking it back."""
+        return self.catalog.last_live_event(field, curator=current_curator())
+
+    def photos_of(self, article: str) -> list:
+        """The photos of an article, with their status (skipped photos say why)."""
+        return self.catalog.photos_of(article)
+
+    def plan_label_import(self, csv: Path | None = None, folder_level: int | None = None,
+                          field: str = lab.DEFAULT_FIELD, overwrite: bool = False) -> lab.LabelPlan:  # fmt: skip
+        """What an import would write, without writing it (for a preview)."""
+        if csv:
+            return lab.plan_csv_labels(self.catalog, csv, field)
+        return lab.plan_folder_labels(self.catalog, folder_level or 0, field, overwrite)
+
+    def apply_label_import(self, plan: lab.LabelPlan, source: str = "import") -> int:
+        """Write a planned import as one undoable decision (an import overwrites: it is explicit)."""
+        return self.set_label_items(plan.items, source, "import", force=True)
+
+    def import_labels(self, csv: Path | None = None, folder_level: int | None = None,
+                      field: str = lab.DEFAULT_FIELD, overwrite: bool = False) -> lab.ImportReport:  # fmt: skip
+        """Labels from a CSV or from folder names (folder labels keep existing labels unless `overwrite`)."""
+        plan = self.plan_label_import(csv, folder_level, field, overwrite)
+        self.apply_label_import(plan, "import" if csv else "folder")
+        return lab.ImportReport(len(plan.items), plan.unknown, plan.skipped_rows)
+
+    def export_labels(self, path: Path, fmt: str | None = None, raw: bool = False) -> int:
+        return lab.export_labels(self.catalog, path, fmt, raw)
+
+    def suggester(self, field: str, k: int = 10, params: SearchSettings | None = None) -> lab.Suggester:
+        params = params or self.search_settings()
+        labels = {a: d[field] for a, d in self.catalog.labels(field).items() if field in d}
+        if not labels:
+            raise InputError(f"No article has a '{field}' label yet; label a few (or import them) first.")
+        return lab.Suggester(self.search_index(), labels, k=k, method=params.method,
+                             threshold=params.threshold if params.uses_pairs else None,
+                             max_matches=params.max_matches if params.uses_pairs else None,
+                             rejected=self.rejected_pairs())  # fmt: skip
+
+    def suggest(self, field: str = lab.DEFAULT_FIELD, k: int = 10, min_confidence: float = 0.0,
+                order: str = "certain", params: SearchSettings | None = None) -> list[lab.Suggestion]:  # fmt: skip
+        """Suggestions for every unlabelled article, by the catalog's search settings unless given."""
+        return lab.suggest_unlabelled(self.suggester(field, k, params), min_confidence, order)
+
+    def accept(self, field: str = lab.DEFAULT_FIELD, min_confidence: float = 0.8, k: int = 10,
+               params: SearchSettings | None = None, conflicts: list[dict] | None = None) -> int:  # fmt: skip
+        """Accept every suggestion at or above a confidence, as one undoable decision.
+
+        Only articles still unlabelled when the decision is written: one another curator labelled meanwhile
+        is left as they set it (and listed in `conflicts` when given)."""
+        chosen = [s for s in self.suggest(field, k, min_confidence, params=params) if s.label is not None]
+        return self.set_label_items([(s.article, field, s.label) for s in chosen], "accepted", "accept",
+                                    expected={(s.article, field): None for s in chosen},
+                                    conflicts=conflicts if conflicts is not None else [])  # fmt: skip
+
+    def review(
+        self, field: str = lab.DEFAULT_FIELD, k: int = 10, params: SearchSettings | None = None
+    ) -> lab.ReviewData:
+        """The review queue's data: every unlabelled article's suggestion, with the photos it shows."""
+        labels = {a: d[field] for a, d in self.catalog.labels(field).items() if field in d}
+        # No confidence threshold here: the queue hides labels below its own, adjustable, threshold.
+        suggestions = self.suggest(field, k, 0.0, "certain", params) if labels else []
+        av = self.search_index().av
+        wanted = {s.article for s in suggestions} | {n.article for s in suggestions for n in s.neighbours}
+        if not labels:
+            wanted = set(av.articles)
+        photos = {}
+        for a in wanted:
+            if a not in av:
+                continue
+            rows = av.rows_of(av.article_index(a))
+            paths = av.paths[rows]
+            first = av.cover_row(av.article_index(a)) - rows.start
+            photos[a] = [paths[first]] + [p for i, p in enumerate(paths) if i != first]
+        return lab.ReviewData(suggestions, photos, sorted(set(labels.values()), key=str.casefold),
+                              self.catalog.skipped_articles(field), len(labels))  # fmt: skip
+
+    def evaluate_labels(self, field: str = lab.DEFAULT_FIELD, k: int = 10, groups: Path | None = None,
+                        params: SearchSettings | None = None) -> lab.LabelEvaluation:  # fmt: skip
+        params = params or self.search_settings()
+        labels = {a: d[field] for a, d in self.catalog.labels(field).items() if field in d}
+        group_of = ev.read_groups(groups) if groups else None
+        return lab.evaluate_labels(self.search_index(), labels, field, k, params.method, groups=group_of,
+                                   threshold=params.threshold if params.uses_pairs else None,
+                                   max_matches=params.max_matches if params.uses_pairs else None)  # fmt: skip

@@ -1,0 +1,182 @@
+"""Questions to the engine: similar articles and photos, the match inspector, evaluation and tuning."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from desktop_app.core import evaluate as ev
+from desktop_app.core.engine.base import DECISION_GROUPS, EvalProgress
+from desktop_app.core.errors import InputError, NoVectors
+from desktop_app.core.inspect import Inspection, inspect_articles
+from desktop_app.core.settings import (
+    SearchSettings,
+)
+from desktop_app.core.similar import Outcome, Query, answer
+from desktop_app.core.vectors import ArticleVectors
+
+
+@dataclass
+class Evaluation:
+    protocol: str
+    n_queries: int
+    n_articles: int
+    scores: list[ev.MethodScore]
+
+    def to_dict(self) -> dict:
+        return {
+            "protocol": self.protocol,
+            "queries": self.n_queries,
+            "results": [s.to_dict() for s in self.scores],
+        }
+
+
+class SearchRoom:
+    """Searching, inspecting and measuring (a room of `Engine`)."""
+
+    # ------------------------------------------------------------ queries
+
+    def similar(
+        self,
+        query: Query,
+        params: SearchSettings | None = None,
+        *,
+        label: str | None = None,
+        folder: str | None = None,
+        device: str | None = None,
+        n_pairs: int = 3,
+        show_rejected: bool = False,
+    ) -> Outcome:
+        """The articles most similar to a query, by the catalog's search settings unless `params` is given.
+
+        Hits carry the curator's decision on (query article, hit); articles decided "not a match" with a query
+        article are left out unless `show_rejected`."""
+        params = params or self.search_settings()
+        if query.kind == "articles":
+            unknown = [a for a in query.articles if a not in self.catalog.known_articles(query.articles)]
+            if unknown:
+                raise InputError(f"There is no article {unknown[0]!r} in this catalog (`lookalike stats` shows "
+                                 "its grouping; article ids are case-sensitive).")  # fmt: skip
+        index = self.search_index()
+        vectors = paths = None
+        note = ""
+        if query.kind == "files":
+            for f in query.files:
+                if not Path(f).exists():
+                    raise InputError(f"The photo {f} does not exist. Check the path.")
+            vectors, used, problems = self.embed(query.files, device)
+            if not used:
+                raise InputError("None of the query photos could be read: " + "; ".join(problems))
+            paths = [str(p) for p in used]
+            if problems:
+                note = f"{len(problems)} file(s) could not be read: " + "; ".join(problems[:3])
+        decided = self.decisions_with(query.articles) if query.kind == "articles" else {}
+        rejected = [] if show_rejected else [b for b, d in decided.items() if d == "not_match"]
+        out = answer(index, query, params, vectors, paths, label=label, folder=folder, n_pairs=n_pairs,
+                     exclude=rejected)  # fmt: skip
+        for hit in out.hits:
+            hit.decision = decided.get(hit.article)
+        chosen = self.catalog.covers()
+        for hit in out.hits:
+            hit.cover = chosen.get(hit.article, hit.cover)
+        if note:
+            out.note = f"{note} {out.note}".strip()
+        return out
+
+    def nearest_photos(self, query: Query, top: int, device: str | None = None) -> list[dict]:
+        """The catalog photos nearest to the query's photos (best over query photos), not articles."""
+        av = self.search_index().av
+        exclude: set[int] = set()
+        if query.kind == "files":
+            vectors, used, problems = self.embed(query.files, device)
+            if not used:
+                raise InputError("None of the query photos could be read: " + "; ".join(problems))
+        else:
+            idx = [self._article_index(av, a) for a in query.articles]
+            vectors = np.concatenate([av.article_matrix(i) for i in idx])
+            exclude = set(idx)
+        sims = (vectors @ av.vectors.T).max(axis=0)
+        hits = []
+        for row in np.argsort(-sims, kind="stable").tolist():
+            if int(av.article_of_row[row]) in exclude:
+                continue
+            hits.append({"path": av.paths[row], "article": av.articles[av.article_of_row[row]],
+                         "score": round(float(sims[row]), 4)})  # fmt: skip
+            if len(hits) >= top:
+                break
+        return hits
+
+    def _article_index(self, av: ArticleVectors, article: str) -> int:
+        if article in av:
+            return av.article_index(article)
+        if self.catalog.known_articles([article]):
+            raise NoVectors(f"Article {article!r} has no embedded photos yet; update the index first.")
+        raise InputError(
+            f"There is no article {article!r} in this catalog (lookalike stats lists the catalog)."
+        )
+
+    def inspect(self, a: str, b: str, params: SearchSettings | None = None) -> Inspection:
+        """Two articles compared by every method; reads the vectors of these two articles only."""
+        params = params or self.search_settings()
+        unknown = [x for x in dict.fromkeys((a, b)) if x not in self.catalog.known_articles([a, b])]
+        if unknown:
+            names = " and ".join(repr(x) for x in unknown)
+            raise InputError(f"{names} {'is' if len(unknown) == 1 else 'are'} not in this catalog (it may have been "
+                             "renamed or removed by the last index update).")  # fmt: skip
+        missing: dict[str, list[str]] = {}
+        failed: dict[str, str] = {}
+        for art in dict.fromkeys((a, b)):
+            bad = [r for r in self.catalog.photos_of(art) if r.status != "ok"]
+            missing[art] = [r.path for r in bad]
+            failed.update({r.path: r.error or r.status for r in bad})
+        av = self.vectors([a, b])
+        ins = inspect_articles(av, a, b, params.threshold, params.max_matches, missing)
+        ins.failed = failed
+        return ins
+
+    # ------------------------------------------------------------ evaluation
+
+    def evaluation_queries(self, groups: Path | str | None = None, min_photos: int = 2, seed: int = 0):
+        """groups: a CSV file (article, group), or "decisions" for the groups of same-product decisions."""
+        av = self.search_index().av
+        if groups == DECISION_GROUPS:
+            found = self.same_product_groups()
+            if not found:
+                raise InputError("No articles are decided 'same product' yet: mark some pairs first "
+                                 "(lookalike decide A B --same).")  # fmt: skip
+            return ev.group_queries(av, found)
+        if groups is not None:
+            return ev.group_queries(av, ev.read_groups(groups))
+        return ev.split_queries(av, min_photos, seed)
+
+    def evaluate(self, groups: Path | None = None, methods: Sequence[str] | None = None, min_photos: int = 2,
+                 seed: int = 0, progress: EvalProgress | None = None,
+                 specs: list[ev.MethodSpec] | None = None) -> Evaluation:  # fmt: skip
+        """Recall@K and mAP per method on a groups file (relevant = same group) or the split protocol."""
+        for m in methods or ():
+            SearchSettings(method=m)  # validates the name
+        index, queries = self.evaluation_queries(groups, min_photos, seed)
+        specs = specs or ([ev.MethodSpec(m) for m in methods] if methods else ev.default_specs())
+        scores = ev.evaluate(index, queries, specs, progress=progress)
+        protocol = (
+            "groups of same-product decisions" if groups == DECISION_GROUPS
+            else f"groups from {groups}" if groups else f"split (articles with >= {min_photos} photos)"
+        )  # fmt: skip
+        return Evaluation(protocol, len(queries), index.n_articles, scores)
+
+    def tune(self, groups: Path | None = None, min_photos: int = 2, seed: int = 0,
+             progress: EvalProgress | None = None, store: bool = True) -> tuple[ev.MethodScore, Evaluation]:  # fmt: skip
+        """Grid over method, s and m; the best (by mAP, then R@1) is stored as the catalog's search settings."""
+        result = self.evaluate(
+            groups, min_photos=min_photos, seed=seed, progress=progress, specs=ev.tuning_grid()
+        )
+        top = ev.best(result.scores)
+        if store:
+            current = self.settings().search
+            self.update_settings(
+                search=SearchSettings(top.method, top.threshold, top.max_matches, current.top_k)
+            )
+        return top, result
