@@ -6,7 +6,10 @@ Indexes ../shared/datasets/magento-luma/photos (file-name grouping), then prints
 - the best s/m settings of a tuning grid on both protocols;
 - leave-one-out label suggestions for `category`.
 
-    python benchmarks/evaluate_magento.py [--db PATH] [--data DIR] [--json]
+    python benchmarks/evaluate_magento.py [--db PATH] [--data DIR] [--model NAME|FILE] [--json]
+
+With --model it measures another installed model (e.g. efficientnet-lite1-imagenet, exported by
+models/export_efficientnet_lite.py --variant lite1) and prints its indexing speed beside the figures.
 """
 
 from __future__ import annotations
@@ -20,11 +23,10 @@ import time
 from pathlib import Path
 
 from desktop_app.core import evaluate as ev
-from desktop_app.core.indexer import catalog_model, catalog_model_id, index_folder
+from desktop_app.core.engine import Engine, index_photos
 from desktop_app.core.labels import curve_table, evaluate_labels
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
 from desktop_app.core.search import SearchIndex
-from desktop_app.core.storage import Catalog
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "magento-luma"
 
@@ -40,6 +42,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", type=Path, default=None)
     ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--model", default=None, help="model name or manifest (default: the default model)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     os.environ.setdefault("LOOKALIKE_HOME", tempfile.mkdtemp(prefix="lookalike-eval-home-"))
@@ -48,15 +51,17 @@ def main() -> None:
     style = {r["article"]: r["style"] for r in rows}
     category = {r["article"]: r["category"] for r in rows}
     out: dict = {}
-    with Catalog(db) as catalog:
-        t0 = time.perf_counter()
-        summary = index_folder(catalog, args.data / "photos", rule=GroupingRule("pattern", MAGENTO_PATTERN))
-        model = catalog_model(catalog)
-        av = catalog.article_vectors(catalog_model_id(catalog, model))
+    t0 = time.perf_counter()
+    summary = index_photos(
+        db, args.data / "photos", rule=GroupingRule("pattern", MAGENTO_PATTERN), model=args.model
+    )
+    with Engine.open(db, remember=False) as engine:
+        av = engine.vectors()
     print(
         f"{summary.articles} articles, {summary.photos} photos, model {summary.model} "
-        f"(indexed in {time.perf_counter() - t0:.0f} s)"
+        f"(indexed in {time.perf_counter() - t0:.0f} s, {summary.photos_per_s:.1f} photos/s embedded)"
     )
+    out["model"] = {"name": summary.model, "photos_per_s": summary.photos_per_s}
 
     for name, (index, queries) in [
         ("groups (relevant = same style)", ev.group_queries(av, style)),

