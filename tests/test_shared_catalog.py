@@ -135,8 +135,10 @@ def test_concurrent_curators_lose_nothing_and_apply_nothing_twice(pg_url, photo_
     assert len(reported) >= 3
 
 
-def _search_until(location: str, stop, out) -> None:
+def _search_until(location: str, stop, ready, out) -> None:
     engine = Engine.open(location, remember=False)
+    engine.similar(Query.of_articles("mh01-gray"))
+    ready.set()
     answered = 0
     while not stop.is_set():
         engine.reload()
@@ -163,9 +165,10 @@ def test_an_indexer_and_a_searcher_at_once(pg_url, tmp_path):
     index_photos(pg_url, photos, rule=rule)
     shutil.copytree(keep, photos, dirs_exist_ok=True)
     ctx = mp.get_context("spawn")
-    stop, out = ctx.Event(), ctx.Queue()
-    searcher = ctx.Process(target=_search_until, args=(pg_url, stop, out))
+    stop, ready, out = ctx.Event(), ctx.Event(), ctx.Queue()
+    searcher = ctx.Process(target=_search_until, args=(pg_url, stop, ready, out))
     searcher.start()
+    assert ready.wait(120)  # the searcher is answering; now the indexer writes beside it
     summary = index_photos(pg_url, photos, rule=rule)
     stop.set()
     answered = out.get(timeout=120)

