@@ -1,6 +1,9 @@
 """Export a CLIP checkpoint's image tower with its projection to one ONNX file, verify it, write its manifest.
 
-    python models/export_clip.py SOURCE [--fp16 | --int8] [--name NAME] [--out DIR] [--photos DIR]
+    python models/export_clip.py SOURCE [--fp16 | --int8] [--text] [--name NAME] [--out DIR] [--photos DIR]
+
+With --text the text tower (with its projection) and the checkpoint's tokenizer are exported beside the
+image tower, verified the same way (see models/clip_text_export.py), and the one manifest names both.
 
 SOURCE is a Hugging Face hub id (e.g. openai/clip-vit-base-patch32) or a local directory holding a
 checkpoint saved by transformers (config.json + weights + preprocessor_config.json).
@@ -44,7 +47,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from desktop_app.core.models import ModelManifest, models_dir, sha256_of  # noqa: E402
+MODELS_DIR = Path(__file__).resolve().parent
+if str(MODELS_DIR) not in sys.path:
+    sys.path.insert(0, str(MODELS_DIR))
+
+import clip_text_export as clip_text  # noqa: E402
+
+from desktop_app.core.models import ModelManifest, TextTower, models_dir, sha256_of  # noqa: E402
 
 INPUT_NAME = "pixel_values"
 OUTPUT_NAME = "image_embeds"
@@ -106,6 +115,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--revision", help="hub revision (commit, branch or tag) to load")
     parser.add_argument("--force", action="store_true", help="replace an existing model of the same name")
     parser.add_argument(
+        "--text",
+        action="store_true",
+        help="also export the text tower with its projection and the tokenizer (SOURCE must be a full CLIP "
+        "checkpoint); one manifest names both, so the model can search by words",
+    )
+    parser.add_argument(
         "--result-json", type=Path, help=argparse.SUPPRESS
     )  # used by `lookalike models export`
     args = parser.parse_args(argv)
@@ -152,6 +167,10 @@ def load_checkpoint(source: str, revision: str | None):
     except ImportError:
         from transformers import CLIPImageProcessor as ProcessorClass
     kwargs = {"revision": revision} if revision else {}
+    verbosity = transformers.logging.get_verbosity()
+    # A full CLIP checkpoint holds the text tower too; its keys are "unexpected" for the vision class, and
+    # transformers would print a table of them. Real problems (missing or mismatched weights) still raise.
+    transformers.logging.set_verbosity_error()
     try:
         model = CLIPVisionModelWithProjection.from_pretrained(
             source,
@@ -161,11 +180,13 @@ def load_checkpoint(source: str, revision: str | None):
             **kwargs,
         )
         processor = ProcessorClass.from_pretrained(source, **kwargs)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:
         raise ExportError(
             f"Cannot load the CLIP checkpoint {source!r}: {str(exc).splitlines()[0]}. "
             "Without network access, pass a local directory that holds a saved checkpoint."
         ) from exc
+    finally:
+        transformers.logging.set_verbosity(verbosity)
     model.eval()
     info = {
         "transformers": transformers.__version__,
@@ -432,6 +453,63 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def convert(data: bytes, precision: str) -> bytes:
+    """The fp32 export in the requested precision."""
+    with tempfile.TemporaryDirectory(prefix="export_clip_") as tmp:
+        if precision == "fp16":
+            return to_fp16(data)
+        if precision == "int8":
+            return to_int8(data, Path(tmp))
+    return data
+
+
+def load_text(args: argparse.Namespace):
+    """The checkpoint's text side for --text (None without it), loaded before any work is done."""
+    if not args.text:
+        return None
+    try:
+        side = clip_text.load_text_side(args.source, args.revision)
+    except clip_text.TextExportError as exc:
+        raise ExportError(str(exc)) from exc
+    print(
+        f"text side: {side.context_length} tokens, vocabulary {side.vocab_size}, logit scale {side.logit_scale:.4g}"
+    )
+    return side
+
+
+def export_text(args: argparse.Namespace, side, name: str, out: Path, dim: int) -> tuple[dict, float]:
+    """Export, convert and verify the text tower and its tokenizer as unverified files in `out`.
+
+    Returns the manifest's text section (without checksums) and the lowest cosine against torch."""
+    if side.dim != dim:
+        raise ExportError(f"The text projection is {side.dim}-d and the image projection {dim}-d.")
+    try:
+        data = convert(clip_text.export_fp32(side, args.opset), args.precision)
+        print(f"text onnx checker ok: {clip_text.check_structure(data, dim, args.opset)}")
+        text_file, tok_file = out / f"{name}.text.onnx.unverified", out / f"{name}.tokenizer.json.unverified"
+        text_file.write_bytes(data)
+        tok_file.write_text(side.tokenizer_json, encoding="utf-8")
+        checked = clip_text.check_tokenizer(tok_file, side)
+        print(f"tokenizer ok: the saved tokenizer.json gives transformers' ids on all {checked} check texts")
+        low = clip_text.verify(text_file, tok_file, side, THRESHOLDS[args.precision], args.precision)
+    except clip_text.TextExportError as exc:
+        raise ExportError(str(exc)) from exc
+    section = {
+        "file": f"{name}.text.onnx",
+        "tokenizer": f"{name}.tokenizer.json",
+        "input_name": clip_text.INPUT_NAME,
+        "output_name": clip_text.OUTPUT_NAME,
+        "context_length": side.context_length,
+        "precision": args.precision,
+        "logit_scale": round(side.logit_scale, 6),
+    }
+    return section, low
+
+
+def _unverified(path: Path) -> Path:
+    return path.with_name(path.name + ".unverified")
+
+
 def run(args: argparse.Namespace) -> dict:
     name = args.name or default_name(args.source, args.precision)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
@@ -444,6 +522,7 @@ def run(args: argparse.Namespace) -> dict:
     photos = find_photos(args.photos, args.verify_photos)
 
     model, processor, info = load_checkpoint(args.source, args.revision)
+    side = load_text(args)
     prep = preprocessing_from(processor)
     dim = int(model.config.projection_dim)
     arch = arch_of(model.config)
@@ -452,17 +531,14 @@ def run(args: argparse.Namespace) -> dict:
         f"{prep['input_size'][0]}x{prep['input_size'][1]} {prep['interpolation']} mean={prep['mean']} std={prep['std']}"
     )
     tower = make_tower(model)
-    data = export_fp32(tower, prep["input_size"], args.opset)
-    with tempfile.TemporaryDirectory(prefix="export_clip_") as tmp:
-        if args.precision == "fp16":
-            data = to_fp16(data)
-        elif args.precision == "int8":
-            data = to_int8(data, Path(tmp))
+    data = convert(export_fp32(tower, prep["input_size"], args.opset), args.precision)
     print(f"onnx checker ok: {check_structure(data, prep['input_size'], dim, args.opset)}")
 
     out.mkdir(parents=True, exist_ok=True)
-    candidate = out / f"{name}.onnx.unverified"
+    final = [onnx_path] + ([out / f"{name}.text.onnx", out / f"{name}.tokenizer.json"] if side else [])
+    candidate = _unverified(onnx_path)
     candidate.write_bytes(data)
+    text_section, text_low = None, None
     try:
         draft = ModelManifest(
             name=name,
@@ -477,12 +553,30 @@ def run(args: argparse.Namespace) -> dict:
             **prep,
         )
         low = verify(candidate, tower, prepare_batch(photos, draft), args.precision)
-        os.replace(candidate, onnx_path)
+        if side is not None:
+            text_section, text_low = export_text(args, side, name, out, dim)
+        for path in final:  # everything verified: into place, the manifest last
+            os.replace(_unverified(path), path)
     finally:
-        candidate.unlink(missing_ok=True)
+        for path in final:
+            _unverified(path).unlink(missing_ok=True)
 
     licence = args.licence or default_licence(args.source)
     commit = args.revision or info["commit"]
+    source = (
+        f"{args.source}{'@' + commit if commit else ''} exported by models/export_clip.py "
+        f"(transformers {info['transformers']}, torch {info['torch']}, opset {args.opset})"
+    )
+    text = None
+    if text_section is not None:
+        text = TextTower(
+            **text_section,
+            sha256=sha256_of(out / text_section["file"]),
+            tokenizer_sha256=sha256_of(out / text_section["tokenizer"]),
+            source=source,
+            extra={"verified_min_cosine": round(text_low, 6), "verified_texts": len(clip_text.CHECK_TEXTS)},
+        )
+    towers = "image and text towers" if text is not None else "image tower"
     manifest = ModelManifest(
         name=name,
         version=(commit or "local")[:12],
@@ -492,25 +586,26 @@ def run(args: argparse.Namespace) -> dict:
         output_name=OUTPUT_NAME,
         dim=dim,
         licence=licence,
-        source=(
-            f"{args.source}{'@' + commit if commit else ''} exported by models/export_clip.py "
-            f"(transformers {info['transformers']}, torch {info['torch']}, opset {args.opset})"
-        ),
+        source=source,
         family="clip",
         precision=args.precision,
-        description=f"CLIP {arch} image tower with projection, {dim}-d, {args.precision}",
+        description=f"CLIP {arch} {towers} with projection, {dim}-d, {args.precision}",
         extra={
             "arch": arch,
             "verified_min_cosine": round(low, 6),
             "verified_photos": len(photos),
             "opset": args.opset,
         },
+        text=text,
         **prep,
     )
     _write_atomic(manifest_path, manifest.to_json().encode("utf-8"))
     size_mb = onnx_path.stat().st_size / 1e6
-    print(f"wrote {onnx_path} ({size_mb:.1f} MB) and {manifest_path.name}; model id {manifest.model_id}")
-    return {
+    also = f", {text.file} and {text.tokenizer}" if text is not None else ""
+    print(
+        f"wrote {onnx_path} ({size_mb:.1f} MB){also} and {manifest_path.name}; model id {manifest.model_id}"
+    )
+    result = {
         "name": name,
         "precision": args.precision,
         "onnx": str(onnx_path),
@@ -521,6 +616,11 @@ def run(args: argparse.Namespace) -> dict:
         "min_cosine": low,
         "threshold": THRESHOLDS[args.precision],
     }
+    if text is not None:
+        result["text"] = {"onnx": str(out / text.file), "tokenizer": str(out / text.tokenizer),
+                          "bytes": (out / text.file).stat().st_size, "min_cosine": text_low,
+                          "context_length": text.context_length}  # fmt: skip
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
