@@ -99,3 +99,29 @@ def make_clip_checkpoint(
     Processor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}).save_pretrained(folder)
     save_clip_tokenizer(folder)
     return folder
+
+
+def load_export_script():
+    """models/export_clip.py as a module (it is a script, not part of the package)."""
+    script = Path(__file__).resolve().parent.parent / "models" / "export_clip.py"
+    spec = importlib.util.spec_from_file_location("export_clip_for_tests", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def export_tiny_clip(
+    checkpoint: Path, out: Path, name: str, precision: str = "fp32", text: bool = True
+) -> dict:
+    """Run the real export script on a checkpoint (into `out`, not the models folder); its result JSON."""
+    import json
+
+    photos = Path(__file__).resolve().parent.parent / "desktop_app" / "bundled" / "sample" / "photos"
+    result = out / f"{name}.result.json"
+    argv = [str(checkpoint), "--name", name, "--out", str(out), "--photos", str(photos), "--verify-photos", "4",
+            "--result-json", str(result)]  # fmt: skip
+    argv += ["--text"] if text else []
+    argv += [f"--{precision}"] if precision != "fp32" else []
+    code = load_export_script().main(argv)
+    assert code == 0, f"export of {checkpoint} failed"
+    return json.loads(result.read_text())
