@@ -274,3 +274,32 @@ def test_cli_labels_suggest_zero_shot(clip_catalog, capsys):
     assert data["prompts"] == ["{} on a shelf"] and data["labels"][0] == {"value": "a", "words": "a"}
     assert cli_main(["labels", "suggest", "--labels", "a,b", "--db", str(clip_catalog)]) == 2
     assert "belong to --zero-shot" in capsys.readouterr().err
+
+
+def test_the_text_search_benchmark_runs_end_to_end(clip_model, tmp_path, capsys):
+    """benchmarks/text_search_eval.py on the bundled sample with the tiny model (its figures mean nothing)."""
+    import importlib.util
+
+    from tests.conftest import REPO, SAMPLE
+
+    spec = importlib.util.spec_from_file_location(
+        "text_search_eval", REPO / "benchmarks" / "text_search_eval.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "figures.json"
+    assert (
+        bench.main(["--model", "tiny-clip", "--data", str(SAMPLE), "--weights", "0.5", "--json", str(out)])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "| mean over" in printed and "ARTICLE + a colour word" in printed
+    figures = json.loads(out.read_text())
+    assert figures["model"] == "tiny-clip" and set(figures["categories"]) >= {"men-hoodies", "bags"}
+    assert all(0 <= v["r_at_10"] <= 1 for v in figures["categories"].values())
+    colour = figures["colour"]
+    assert colour["queries"] > 0 and set(colour) == {
+        "queries",
+        "without the word",
+        "with the word, weight 0.5",
+    }
