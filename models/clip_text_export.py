@@ -228,3 +228,35 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
     b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
     return (a * b).sum(axis=1)
+
+
+def export_text(side: TextSide, name: str, out: Path, dim: int, precision: str, opset: int,
+                threshold: float) -> tuple[dict, float]:  # fmt: skip
+    """Export, convert and verify the text tower and its tokenizer as `.unverified` files in `out`.
+
+    Returns the manifest's text section (without checksums) and the lowest cosine against torch."""
+    from onnx_precision import convert
+
+    if side.dim != dim:
+        raise TextExportError(f"The text projection is {side.dim}-d and the image projection {dim}-d.")
+    print(
+        f"text side: {side.context_length} tokens, vocabulary {side.vocab_size}, logit scale {side.logit_scale:.4g}"
+    )
+    data = convert(export_fp32(side, opset), precision)
+    print(f"text onnx checker ok: {check_structure(data, dim, opset)}")
+    text_file, tok_file = out / f"{name}.text.onnx.unverified", out / f"{name}.tokenizer.json.unverified"
+    text_file.write_bytes(data)
+    tok_file.write_text(side.tokenizer_json, encoding="utf-8")
+    checked = check_tokenizer(tok_file, side)
+    print(f"tokenizer ok: the saved tokenizer.json gives transformers' ids on all {checked} check texts")
+    low = verify(text_file, tok_file, side, threshold, precision)
+    section = {
+        "file": f"{name}.text.onnx",
+        "tokenizer": f"{name}.tokenizer.json",
+        "input_name": INPUT_NAME,
+        "output_name": OUTPUT_NAME,
+        "context_length": side.context_length,
+        "precision": precision,
+        "logit_scale": round(side.logit_scale, 6),
+    }
+    return section, low

@@ -33,11 +33,9 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import logging
 import os
 import re
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -52,6 +50,7 @@ if str(MODELS_DIR) not in sys.path:
     sys.path.insert(0, str(MODELS_DIR))
 
 import clip_text_export as clip_text  # noqa: E402
+from onnx_precision import convert  # noqa: E402
 
 from desktop_app.core.models import ModelManifest, TextTower, models_dir, sha256_of  # noqa: E402
 
@@ -312,44 +311,6 @@ def export_fp32(tower, input_size: tuple[int, int], opset: int) -> bytes:
     return buffer.getvalue()
 
 
-def to_fp16(data: bytes) -> bytes:
-    import onnx
-    from onnxruntime.transformers.float16 import convert_float_to_float16
-    from onnxruntime.transformers.onnx_model import OnnxModel
-
-    model = onnx.load_from_string(data)
-    # keep_io_types: the app feeds float32 tensors either way, and the first/last Cast runs once per batch
-    converted = convert_float_to_float16(model, keep_io_types=True, disable_shape_infer=False)
-    # WORKAROUND: convert_float_to_float16 appends the input Casts at the end of the node list, which
-    # onnx.checker rejects ("Nodes in a graph must be topologically sorted"); re-sort the graph.
-    wrapped = OnnxModel(converted)
-    wrapped.topological_sort(is_deterministic=True)
-    return wrapped.model.SerializeToString()
-
-
-def to_int8(data: bytes, workdir: Path) -> bytes:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    src, dst = workdir / "fp32.onnx", workdir / "int8.onnx"
-    src.write_bytes(data)
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # quantize_dynamic logs a generic "consider pre-processing" hint on root
-    try:
-        quantize_dynamic(
-            src,
-            dst,
-            # MatMul carries nearly all of a ViT's work; the patch-embedding Conv stays float32 because
-            # ConvInteger is slower than the float Conv in onnxruntime's CPU provider.
-            op_types_to_quantize=["MatMul", "Gemm"],
-            per_channel=True,
-            weight_type=QuantType.QInt8,
-        )
-    finally:
-        root.setLevel(level)
-    return dst.read_bytes()
-
-
 def check_structure(data: bytes, input_size: tuple[int, int], dim: int, opset: int) -> str:
     """onnx checker, opset, dynamic batch axis, input/output names and shapes; a one-line summary."""
     import onnx
@@ -453,59 +414,6 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def convert(data: bytes, precision: str) -> bytes:
-    """The fp32 export in the requested precision."""
-    with tempfile.TemporaryDirectory(prefix="export_clip_") as tmp:
-        if precision == "fp16":
-            return to_fp16(data)
-        if precision == "int8":
-            return to_int8(data, Path(tmp))
-    return data
-
-
-def load_text(args: argparse.Namespace):
-    """The checkpoint's text side for --text (None without it), loaded before any work is done."""
-    if not args.text:
-        return None
-    try:
-        side = clip_text.load_text_side(args.source, args.revision)
-    except clip_text.TextExportError as exc:
-        raise ExportError(str(exc)) from exc
-    print(
-        f"text side: {side.context_length} tokens, vocabulary {side.vocab_size}, logit scale {side.logit_scale:.4g}"
-    )
-    return side
-
-
-def export_text(args: argparse.Namespace, side, name: str, out: Path, dim: int) -> tuple[dict, float]:
-    """Export, convert and verify the text tower and its tokenizer as unverified files in `out`.
-
-    Returns the manifest's text section (without checksums) and the lowest cosine against torch."""
-    if side.dim != dim:
-        raise ExportError(f"The text projection is {side.dim}-d and the image projection {dim}-d.")
-    try:
-        data = convert(clip_text.export_fp32(side, args.opset), args.precision)
-        print(f"text onnx checker ok: {clip_text.check_structure(data, dim, args.opset)}")
-        text_file, tok_file = out / f"{name}.text.onnx.unverified", out / f"{name}.tokenizer.json.unverified"
-        text_file.write_bytes(data)
-        tok_file.write_text(side.tokenizer_json, encoding="utf-8")
-        checked = clip_text.check_tokenizer(tok_file, side)
-        print(f"tokenizer ok: the saved tokenizer.json gives transformers' ids on all {checked} check texts")
-        low = clip_text.verify(text_file, tok_file, side, THRESHOLDS[args.precision], args.precision)
-    except clip_text.TextExportError as exc:
-        raise ExportError(str(exc)) from exc
-    section = {
-        "file": f"{name}.text.onnx",
-        "tokenizer": f"{name}.tokenizer.json",
-        "input_name": clip_text.INPUT_NAME,
-        "output_name": clip_text.OUTPUT_NAME,
-        "context_length": side.context_length,
-        "precision": args.precision,
-        "logit_scale": round(side.logit_scale, 6),
-    }
-    return section, low
-
-
 def _unverified(path: Path) -> Path:
     return path.with_name(path.name + ".unverified")
 
@@ -522,7 +430,7 @@ def run(args: argparse.Namespace) -> dict:
     photos = find_photos(args.photos, args.verify_photos)
 
     model, processor, info = load_checkpoint(args.source, args.revision)
-    side = load_text(args)
+    side = clip_text.load_text_side(args.source, args.revision) if args.text else None
     prep = preprocessing_from(processor)
     dim = int(model.config.projection_dim)
     arch = arch_of(model.config)
@@ -554,7 +462,10 @@ def run(args: argparse.Namespace) -> dict:
         )
         low = verify(candidate, tower, prepare_batch(photos, draft), args.precision)
         if side is not None:
-            text_section, text_low = export_text(args, side, name, out, dim)
+            threshold = THRESHOLDS[args.precision]
+            text_section, text_low = clip_text.export_text(
+                side, name, out, dim, args.precision, args.opset, threshold
+            )
         for path in final:  # everything verified: into place, the manifest last
             os.replace(_unverified(path), path)
     finally:
@@ -627,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         result = run(args)
-    except ExportError as exc:
+    except (ExportError, clip_text.TextExportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.result_json:
