@@ -1,6 +1,9 @@
 """Export a CLIP checkpoint's image tower with its projection to one ONNX file, verify it, write its manifest.
 
-    python models/export_clip.py SOURCE [--fp16 | --int8] [--name NAME] [--out DIR] [--photos DIR]
+    python models/export_clip.py SOURCE [--fp16 | --int8] [--text] [--name NAME] [--out DIR] [--photos DIR]
+
+With --text the text tower (with its projection) and the checkpoint's tokenizer are exported beside the
+image tower, verified the same way (see models/clip_text_export.py), and the one manifest names both.
 
 SOURCE is a Hugging Face hub id (e.g. openai/clip-vit-base-patch32) or a local directory holding a
 checkpoint saved by transformers (config.json + weights + preprocessor_config.json).
@@ -30,11 +33,9 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import logging
 import os
 import re
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -44,7 +45,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from desktop_app.core.models import ModelManifest, models_dir, sha256_of  # noqa: E402
+MODELS_DIR = Path(__file__).resolve().parent
+if str(MODELS_DIR) not in sys.path:
+    sys.path.insert(0, str(MODELS_DIR))
+
+import clip_text_export as clip_text  # noqa: E402
+from onnx_precision import convert  # noqa: E402
+
+from desktop_app.core.models import ModelManifest, TextTower, models_dir, sha256_of  # noqa: E402
 
 INPUT_NAME = "pixel_values"
 OUTPUT_NAME = "image_embeds"
@@ -106,6 +114,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--revision", help="hub revision (commit, branch or tag) to load")
     parser.add_argument("--force", action="store_true", help="replace an existing model of the same name")
     parser.add_argument(
+        "--text",
+        action="store_true",
+        help="also export the text tower with its projection and the tokenizer (SOURCE must be a full CLIP "
+        "checkpoint); one manifest names both, so the model can search by words",
+    )
+    parser.add_argument(
         "--result-json", type=Path, help=argparse.SUPPRESS
     )  # used by `lookalike models export`
     args = parser.parse_args(argv)
@@ -152,6 +166,10 @@ def load_checkpoint(source: str, revision: str | None):
     except ImportError:
         from transformers import CLIPImageProcessor as ProcessorClass
     kwargs = {"revision": revision} if revision else {}
+    verbosity = transformers.logging.get_verbosity()
+    # A full CLIP checkpoint holds the text tower too; its keys are "unexpected" for the vision class, and
+    # transformers would print a table of them. Real problems (missing or mismatched weights) still raise.
+    transformers.logging.set_verbosity_error()
     try:
         model = CLIPVisionModelWithProjection.from_pretrained(
             source,
@@ -161,11 +179,13 @@ def load_checkpoint(source: str, revision: str | None):
             **kwargs,
         )
         processor = ProcessorClass.from_pretrained(source, **kwargs)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:
         raise ExportError(
             f"Cannot load the CLIP checkpoint {source!r}: {str(exc).splitlines()[0]}. "
             "Without network access, pass a local directory that holds a saved checkpoint."
         ) from exc
+    finally:
+        transformers.logging.set_verbosity(verbosity)
     model.eval()
     info = {
         "transformers": transformers.__version__,
@@ -291,44 +311,6 @@ def export_fp32(tower, input_size: tuple[int, int], opset: int) -> bytes:
     return buffer.getvalue()
 
 
-def to_fp16(data: bytes) -> bytes:
-    import onnx
-    from onnxruntime.transformers.float16 import convert_float_to_float16
-    from onnxruntime.transformers.onnx_model import OnnxModel
-
-    model = onnx.load_from_string(data)
-    # keep_io_types: the app feeds float32 tensors either way, and the first/last Cast runs once per batch
-    converted = convert_float_to_float16(model, keep_io_types=True, disable_shape_infer=False)
-    # WORKAROUND: convert_float_to_float16 appends the input Casts at the end of the node list, which
-    # onnx.checker rejects ("Nodes in a graph must be topologically sorted"); re-sort the graph.
-    wrapped = OnnxModel(converted)
-    wrapped.topological_sort(is_deterministic=True)
-    return wrapped.model.SerializeToString()
-
-
-def to_int8(data: bytes, workdir: Path) -> bytes:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    src, dst = workdir / "fp32.onnx", workdir / "int8.onnx"
-    src.write_bytes(data)
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # quantize_dynamic logs a generic "consider pre-processing" hint on root
-    try:
-        quantize_dynamic(
-            src,
-            dst,
-            # MatMul carries nearly all of a ViT's work; the patch-embedding Conv stays float32 because
-            # ConvInteger is slower than the float Conv in onnxruntime's CPU provider.
-            op_types_to_quantize=["MatMul", "Gemm"],
-            per_channel=True,
-            weight_type=QuantType.QInt8,
-        )
-    finally:
-        root.setLevel(level)
-    return dst.read_bytes()
-
-
 def check_structure(data: bytes, input_size: tuple[int, int], dim: int, opset: int) -> str:
     """onnx checker, opset, dynamic batch axis, input/output names and shapes; a one-line summary."""
     import onnx
@@ -432,6 +414,10 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _unverified(path: Path) -> Path:
+    return path.with_name(path.name + ".unverified")
+
+
 def run(args: argparse.Namespace) -> dict:
     name = args.name or default_name(args.source, args.precision)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
@@ -444,6 +430,7 @@ def run(args: argparse.Namespace) -> dict:
     photos = find_photos(args.photos, args.verify_photos)
 
     model, processor, info = load_checkpoint(args.source, args.revision)
+    side = clip_text.load_text_side(args.source, args.revision) if args.text else None
     prep = preprocessing_from(processor)
     dim = int(model.config.projection_dim)
     arch = arch_of(model.config)
@@ -452,17 +439,14 @@ def run(args: argparse.Namespace) -> dict:
         f"{prep['input_size'][0]}x{prep['input_size'][1]} {prep['interpolation']} mean={prep['mean']} std={prep['std']}"
     )
     tower = make_tower(model)
-    data = export_fp32(tower, prep["input_size"], args.opset)
-    with tempfile.TemporaryDirectory(prefix="export_clip_") as tmp:
-        if args.precision == "fp16":
-            data = to_fp16(data)
-        elif args.precision == "int8":
-            data = to_int8(data, Path(tmp))
+    data = convert(export_fp32(tower, prep["input_size"], args.opset), args.precision)
     print(f"onnx checker ok: {check_structure(data, prep['input_size'], dim, args.opset)}")
 
     out.mkdir(parents=True, exist_ok=True)
-    candidate = out / f"{name}.onnx.unverified"
+    final = [onnx_path] + ([out / f"{name}.text.onnx", out / f"{name}.tokenizer.json"] if side else [])
+    candidate = _unverified(onnx_path)
     candidate.write_bytes(data)
+    text_section, text_low = None, None
     try:
         draft = ModelManifest(
             name=name,
@@ -477,12 +461,33 @@ def run(args: argparse.Namespace) -> dict:
             **prep,
         )
         low = verify(candidate, tower, prepare_batch(photos, draft), args.precision)
-        os.replace(candidate, onnx_path)
+        if side is not None:
+            threshold = THRESHOLDS[args.precision]
+            text_section, text_low = clip_text.export_text(
+                side, name, out, dim, args.precision, args.opset, threshold
+            )
+        for path in final:  # everything verified: into place, the manifest last
+            os.replace(_unverified(path), path)
     finally:
-        candidate.unlink(missing_ok=True)
+        for path in final:
+            _unverified(path).unlink(missing_ok=True)
 
     licence = args.licence or default_licence(args.source)
     commit = args.revision or info["commit"]
+    source = (
+        f"{args.source}{'@' + commit if commit else ''} exported by models/export_clip.py "
+        f"(transformers {info['transformers']}, torch {info['torch']}, opset {args.opset})"
+    )
+    text = None
+    if text_section is not None:
+        text = TextTower(
+            **text_section,
+            sha256=sha256_of(out / text_section["file"]),
+            tokenizer_sha256=sha256_of(out / text_section["tokenizer"]),
+            source=source,
+            extra={"verified_min_cosine": round(text_low, 6), "verified_texts": len(clip_text.CHECK_TEXTS)},
+        )
+    towers = "image and text towers" if text is not None else "image tower"
     manifest = ModelManifest(
         name=name,
         version=(commit or "local")[:12],
@@ -492,25 +497,26 @@ def run(args: argparse.Namespace) -> dict:
         output_name=OUTPUT_NAME,
         dim=dim,
         licence=licence,
-        source=(
-            f"{args.source}{'@' + commit if commit else ''} exported by models/export_clip.py "
-            f"(transformers {info['transformers']}, torch {info['torch']}, opset {args.opset})"
-        ),
+        source=source,
         family="clip",
         precision=args.precision,
-        description=f"CLIP {arch} image tower with projection, {dim}-d, {args.precision}",
+        description=f"CLIP {arch} {towers} with projection, {dim}-d, {args.precision}",
         extra={
             "arch": arch,
             "verified_min_cosine": round(low, 6),
             "verified_photos": len(photos),
             "opset": args.opset,
         },
+        text=text,
         **prep,
     )
     _write_atomic(manifest_path, manifest.to_json().encode("utf-8"))
     size_mb = onnx_path.stat().st_size / 1e6
-    print(f"wrote {onnx_path} ({size_mb:.1f} MB) and {manifest_path.name}; model id {manifest.model_id}")
-    return {
+    also = f", {text.file} and {text.tokenizer}" if text is not None else ""
+    print(
+        f"wrote {onnx_path} ({size_mb:.1f} MB){also} and {manifest_path.name}; model id {manifest.model_id}"
+    )
+    result = {
         "name": name,
         "precision": args.precision,
         "onnx": str(onnx_path),
@@ -521,13 +527,18 @@ def run(args: argparse.Namespace) -> dict:
         "min_cosine": low,
         "threshold": THRESHOLDS[args.precision],
     }
+    if text is not None:
+        result["text"] = {"onnx": str(out / text.file), "tokenizer": str(out / text.tokenizer),
+                          "bytes": (out / text.file).stat().st_size, "min_cosine": text_low,
+                          "context_length": text.context_length}  # fmt: skip
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         result = run(args)
-    except ExportError as exc:
+    except (ExportError, clip_text.TextExportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.result_json:

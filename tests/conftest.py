@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +104,29 @@ def write_photo(path: Path, colour=(200, 30, 30), size=(64, 48), fmt: str | None
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(arr.astype(np.uint8), "RGB").save(path, format=fmt)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_export(tmp_path_factory) -> dict:
+    """A tiny random CLIP checkpoint (CLIP's real vocabulary) exported with its text side by the real export
+    script, once per session: the script's result (paths of the image model, text model and manifest)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from tests.clip_tiny import export_tiny_clip, make_clip_checkpoint
+
+    root = tmp_path_factory.mktemp("tiny-clip")
+    checkpoint = make_clip_checkpoint(root / "checkpoint")
+    result = export_tiny_clip(checkpoint, root / "export", "tiny-clip")
+    result["checkpoint"] = str(checkpoint)
+    return result
+
+
+@pytest.fixture
+def clip_model(tiny_clip_export):
+    """The tiny CLIP model with its text side, imported into this test's models folder."""
+    from desktop_app.core.zoo import import_model
+
+    return import_model(Path(tiny_clip_export["onnx"]), Path(tiny_clip_export["manifest"]))
 
 
 @pytest.fixture
@@ -259,3 +285,61 @@ def catalog_location(request, tmp_path):
     if request.param == "sqlite":
         return tmp_path / "c.sqlite"
     return request.getfixturevalue("pg_url")
+
+
+# ----------------------------------------------------------------------------- a model download server
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Serves server.files with HTTP Range support; can cut the first response after `cut_after` bytes."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        srv = self.server
+        srv.log.append((self.path, self.headers.get("Range")))
+        data = srv.files.get(self.path)
+        if data is None:
+            self.send_error(404, "not found")
+            return
+        start = 0
+        match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
+        if match and not srv.ignore_range:
+            start = int(match.group(1))
+            if start >= len(data):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(data)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Type", "application/octet-stream")
+        self.end_headers()
+        if srv.cut_after is not None:
+            # a connection that dies mid-file: promise the whole body, deliver only part of it
+            self.wfile.write(body[: srv.cut_after])
+            self.wfile.flush()
+            srv.cut_after = None
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:  # keep pytest output clean
+        pass
+
+
+@pytest.fixture
+def server():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    srv.files, srv.log, srv.cut_after, srv.ignore_range = {}, [], None, False
+    srv.daemon_threads = True
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    srv.base = f"http://127.0.0.1:{srv.server_address[1]}"
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+    thread.join(timeout=5)

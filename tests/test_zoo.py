@@ -7,8 +7,6 @@ import dataclasses
 import hashlib
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -30,61 +28,6 @@ from desktop_app.core.models import (
 pytest.importorskip("onnx")  # the test models are built with the onnx package (the [export] extra)
 
 from tests.conftest import make_tiny_model  # noqa: E402
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Serves server.files with HTTP Range support; can cut the first response after `cut_after` bytes."""
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        srv = self.server
-        srv.log.append((self.path, self.headers.get("Range")))
-        data = srv.files.get(self.path)
-        if data is None:
-            self.send_error(404, "not found")
-            return
-        start = 0
-        match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
-        if match and not srv.ignore_range:
-            start = int(match.group(1))
-            if start >= len(data):
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(data)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        body = data[start:]
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Content-Type", "application/octet-stream")
-        self.end_headers()
-        if srv.cut_after is not None:
-            # a connection that dies mid-file: promise the whole body, deliver only part of it
-            self.wfile.write(body[: srv.cut_after])
-            self.wfile.flush()
-            srv.cut_after = None
-            self.close_connection = True
-            return
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:  # keep pytest output clean
-        pass
-
-
-@pytest.fixture
-def server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    srv.files, srv.log, srv.cut_after, srv.ignore_range = {}, [], None, False
-    srv.daemon_threads = True
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    srv.base = f"http://127.0.0.1:{srv.server_address[1]}"
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(timeout=5)
 
 
 @pytest.fixture

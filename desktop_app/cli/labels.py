@@ -16,8 +16,10 @@ from desktop_app.cli.common import (
     safe,
     search_params,
 )
+from desktop_app.core.errors import InputError
 from desktop_app.core.files import check_output_path
 from desktop_app.core.labels import DEFAULT_FIELD
+from desktop_app.core.zero_shot import DEFAULT_PROMPT
 
 FIELD_HELP = f"the label field (default: {DEFAULT_FIELD})"
 K_HELP = "how many of the most similar labelled articles vote (default: 10)"
@@ -50,6 +52,7 @@ def register(sub) -> None:
         if name == "suggest":
             lp.add_argument("--order", choices=["certain", "uncertain"], default="certain",
                             help="most certain first, or least (default: certain)")  # fmt: skip
+            _zero_shot_options(lp)
         _common(lp, run_suggest if name == "suggest" else run_accept)
 
     lp = lsub.add_parser("export", help="write every label as CSV or JSON")
@@ -79,6 +82,19 @@ def register(sub) -> None:
     lp = lsub.add_parser("undo", help="undo the last label decision (a bulk accept or import as a whole)")
     lp.add_argument("--field", default=None, help="only decisions on this field (default: any)")
     _common(lp, run_undo)
+
+
+def _zero_shot_options(lp: argparse.ArgumentParser) -> None:
+    lp.add_argument("--zero-shot", action="store_true",
+                    help="suggest from the label names alone with the model's text side (CLIP models), no examples "
+                    "needed; the confidence is calibrated on the articles already labelled, if any (default: "
+                    "suggest from the most similar labelled articles; --k and the search options do not apply)")  # fmt: skip
+    lp.add_argument("--labels", metavar="A,B,C",
+                    help="with --zero-shot: the label names to choose from, each VALUE or VALUE=words to say it "
+                    "with (default: the labels the field already has)")  # fmt: skip
+    lp.add_argument("--prompt", action="append", metavar="TEXT",
+                    help=f"with --zero-shot: how a label is said, {{}} standing for it; repeat to average several "
+                    f"(default: \"{DEFAULT_PROMPT}\")")  # fmt: skip
 
 
 def _common(p: argparse.ArgumentParser, handler) -> None:
@@ -135,7 +151,35 @@ def run_undo(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_zero_shot(args: argparse.Namespace) -> int:
+    labels = [x for x in args.labels.split(",") if x.strip()] if args.labels else None
+    with open_engine(args) as engine:
+        result = engine.zero_shot(args.field, labels, args.prompt or [DEFAULT_PROMPT])
+    for s in result.suggestions:
+        if s.confidence < args.min_confidence:
+            s.label = None
+    if args.order == "uncertain":
+        result.suggestions.sort(key=lambda s: (s.confidence, s.article))
+    if args.json:
+        emit_json(result.to_dict())
+        return 0
+    print(safe(result.describe()))
+    _print_suggestions(result.suggestions)
+    return 0
+
+
+def _print_suggestions(suggestions) -> None:
+    for s in suggestions:
+        alts = ", ".join(f"{safe(a)} {c:.2f}" for a, c in s.alternatives[1:])
+        print(f"{safe(s.article):<32} {safe(s.label or '(no suggestion)'):<22} {s.confidence:.2f}"
+              + (f"   also: {alts}" if alts else ""))  # fmt: skip
+
+
 def run_suggest(args: argparse.Namespace) -> int:
+    if args.zero_shot:
+        return run_zero_shot(args)
+    if args.labels or args.prompt:
+        raise InputError("--labels and --prompt belong to --zero-shot suggestions.")
     with open_engine(args) as engine:
         suggestions = engine.suggest(
             args.field, args.k, args.min_confidence, args.order, search_params(engine, args)
@@ -143,10 +187,7 @@ def run_suggest(args: argparse.Namespace) -> int:
     if args.json:
         emit_json([s.to_dict() for s in suggestions])
         return 0
-    for s in suggestions:
-        alts = ", ".join(f"{safe(a)} {c:.2f}" for a, c in s.alternatives[1:])
-        print(f"{safe(s.article):<32} {safe(s.label or '(no suggestion)'):<22} {s.confidence:.2f}"
-              + (f"   also: {alts}" if alts else ""))  # fmt: skip
+    _print_suggestions(suggestions)
     return 0
 
 

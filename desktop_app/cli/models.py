@@ -48,7 +48,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_fetch)
 
     p = sub.add_parser("import", help="install an ONNX file from disk (no network needed)")
-    p.add_argument("file", type=Path, help="the .onnx file")
+    p.add_argument("file", type=Path, help="the .onnx file (with --text-for: the text model's .onnx file)")
     p.add_argument(
         "--manifest",
         type=Path,
@@ -57,6 +57,13 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--as", dest="known_as", metavar="KNOWN", help="the file is this known model's download")
     p.add_argument("--name", help="install under this name")
     p.add_argument("--force", action="store_true", help="replace a different model of the same name")
+    p.add_argument("--text", type=Path, metavar="TEXT.onnx",
+                   help="the CLIP model's text model, installed with it so it can search by words (default: the "
+                   "one its manifest names, if any)")  # fmt: skip
+    p.add_argument("--tokenizer", type=Path, metavar="tokenizer.json",
+                   help="the text model's tokenizer (CLIP's tokenizer.json); needed with --text and --text-for")  # fmt: skip
+    p.add_argument("--text-for", metavar="NAME",
+                   help="FILE is the text model of this installed model: add it (with --tokenizer) as its text side")  # fmt: skip
     _add_json(p)
     p.set_defaults(handler=_cmd_import)
 
@@ -81,6 +88,9 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--licence", help="licence to record in the manifest (default: the checkpoint's, if it says)"
     )
     p.add_argument("--force", action="store_true", help="replace a model of the same name")
+    p.add_argument("--text", action="store_true",
+                   help="also export the text tower and tokenizer (a full CLIP checkpoint), so the model can search "
+                   "by words (default: the image tower only)")  # fmt: skip
     _add_json(p)
     p.set_defaults(handler=_cmd_export)
 
@@ -120,12 +130,22 @@ def _cmd_list(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    header = ("", "NAME", "STATUS", "PRECISION", "SIZE", "LICENCE", "NOTE")
+    header = ("", "NAME", "STATUS", "PRECISION", "SIZE", "WORDS", "LICENCE", "NOTE")
     lines = [header]
+    words = {"installed": "yes", "fetch": "fetch", "missing": "missing", "": "no"}
     for r in rows:
         note = r.problem or ("download not pinned" if r.status == "available" and not r.pinned else "")
         lines.append(
-            ("*" if r.default else "", r.name, r.status, r.precision, _size(r.size), r.licence, note)
+            (
+                "*" if r.default else "",
+                r.name,
+                r.status,
+                r.precision,
+                _size(r.size),
+                words[r.text],
+                r.licence,
+                note,
+            )
         )
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     for line in lines:
@@ -133,7 +153,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
     print()
     print(f"Default ({device}): {default or 'none installed'}  (* above)")
     if not any(r.status == "installed" and r.name.startswith("clip-") for r in rows):
-        print("For better look-alikes: lookalike models fetch clip-vit-b32-int8")
+        print("For better look-alikes and search by words: lookalike models fetch clip-vit-b32-int8")
+    elif any(r.text == "fetch" and r.status == "installed" for r in rows):
+        print("WORDS fetch: `lookalike models fetch NAME` adds the model's text side (search by words).")
     return 0
 
 
@@ -189,28 +211,51 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
                     "already_installed": result.already_installed,
                     "url": result.url,
                     "warning": result.warning,
+                    "text": None
+                    if result.text is None
+                    else {
+                        "path": str(result.model.text_path),
+                        "bytes": result.text.bytes,
+                        "verified": result.text.verified,
+                        "already_installed": result.text.already_installed,
+                        "warning": result.text.warning,
+                    },
                 },
                 indent=2,
             )
         )
         return 0
-    if result.already_installed:
+    text = result.text
+    if result.already_installed and (text is None or text.already_installed):
         print(f"{m.name} is already installed ({result.model.onnx_path}); --force downloads it again.")
         return 0
-    if result.warning:
-        print(f"warning: {result.warning}", file=sys.stderr)
-    resumed = f", resumed at {_size(result.resumed_from)}" if result.resumed_from else ""
-    check = "size and sha256 verified" if result.verified else "shape-checked"
-    print(
-        f"Installed {m.name} ({m.precision}, {_size(result.bytes)}{resumed}, {check}) in {result.model.onnx_path.parent}"
-    )
+    for warning in (result.warning, text.warning if text else ""):
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
+    if not result.already_installed:
+        resumed = f", resumed at {_size(result.resumed_from)}" if result.resumed_from else ""
+        check = "size and sha256 verified" if result.verified else "shape-checked"
+        print(f"Installed {m.name} ({m.precision}, {_size(result.bytes)}{resumed}, {check}) in "
+              f"{result.model.onnx_path.parent}")  # fmt: skip
+    if text is not None and not text.already_installed:
+        check = "size and sha256 verified" if text.verified else "checked by running it"
+        print(f"Installed the text side of {m.name} ({_size(text.bytes)}, {check}): search by words works")
     return 0
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from desktop_app.core.zoo import import_model
+    from desktop_app.core.errors import InputError
+    from desktop_app.core.zoo import import_model, import_text
 
-    model = import_model(args.file, args.manifest, name=args.name, known_as=args.known_as, force=args.force)
+    if args.text_for:
+        if args.tokenizer is None or args.text or args.manifest or args.known_as or args.name:
+            raise InputError(
+                "--text-for NAME takes the text model as FILE and its --tokenizer, nothing else."
+            )
+        model = import_text(args.text_for, args.file, args.tokenizer)
+    else:
+        model = import_model(args.file, args.manifest, name=args.name, known_as=args.known_as, force=args.force,
+                             text_file=args.text, tokenizer_file=args.tokenizer)  # fmt: skip
     m = model.manifest
     if args.json:
         print(
@@ -221,14 +266,21 @@ def _cmd_import(args: argparse.Namespace) -> int:
                     "dim": m.dim,
                     "path": str(model.onnx_path),
                     "sha256": m.sha256,
+                    "text": None
+                    if m.text is None
+                    else {"path": str(model.text_path), "tokenizer": str(model.tokenizer_path)},
                 },
                 indent=2,
             )
         )
+    elif args.text_for:
+        print(f"Added the text side of {m.name} ({model.text_path.name}, {model.tokenizer_path.name}): "
+              "search by words works")  # fmt: skip
     else:
+        words = "; with its text side: search by words works" if m.text is not None else ""
         print(
             f"Imported {m.name} ({m.precision}, {m.dim}-d, input {m.input_name} "
-            f"{m.input_size[0]}x{m.input_size[1]}) into {model.onnx_path.parent}"
+            f"{m.input_size[0]}x{m.input_size[1]}) into {model.onnx_path.parent}{words}"
         )
     return 0
 
@@ -297,6 +349,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
             argv += [flag, str(value)]
     if args.force:
         argv.append("--force")
+    if args.text:
+        argv.append("--text")
     with tempfile.TemporaryDirectory(prefix="lookalike-export-") as tmp:
         result_path = Path(tmp) / "result.json"
         argv += ["--result-json", str(result_path)]
@@ -312,9 +366,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
+        text = result.get("text")
+        also = f"; text side cosine vs torch >= {text['min_cosine']:.6f}" if text else ""
         print(
             f"Exported and installed {result['name']} ({result['precision']}, {result['dim']}-d); "
-            f"cosine vs torch >= {result['min_cosine']:.6f}"
+            f"cosine vs torch >= {result['min_cosine']:.6f}{also}"
         )
     return 0
 

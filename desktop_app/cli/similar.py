@@ -1,4 +1,5 @@
-"""`lookalike similar`: the articles (or photos) most similar to an article, several articles or photo files."""
+"""`lookalike similar`: the articles (or photos) most similar to an article, several articles, photo files or
+words (CLIP models), and to photos steered by words."""
 
 from __future__ import annotations
 
@@ -10,12 +11,18 @@ from desktop_app.cli.common import (
     add_json,
     add_search_options,
     emit_json,
+    fraction,
     num,
     open_engine,
     positive_int,
     safe,
     search_params,
 )
+from desktop_app.core.errors import InputError
+
+# Unmeasured here (no CLIP weights can be downloaded): an even mix. benchmarks/text_search_eval.py measures
+# 0.25, 0.5 and 0.75 on a machine that has the weights.
+DEFAULT_TEXT_WEIGHT = 0.5
 
 
 def register(sub) -> None:
@@ -23,13 +30,19 @@ def register(sub) -> None:
                        description="The articles most similar to a query, scored by the catalog's search "
                        "settings (method, s, m, top-K; see `lookalike tune` and `lookalike settings`) unless "
                        "options override them.")  # fmt: skip
-    q = p.add_mutually_exclusive_group(required=True)
+    q = p.add_mutually_exclusive_group()
     q.add_argument("--article", metavar="ID", help="query by one article id")
     q.add_argument(
         "--articles", nargs="+", metavar="ID", help="query by several articles, their photos pooled"
     )
     q.add_argument("--image", nargs="+", type=Path, metavar="PHOTO",
                    help="query by photo files (they need not be in the catalog)")  # fmt: skip
+    p.add_argument("--text", metavar="WORDS",
+                   help="search by words (CLIP models only), e.g. \"red hooded sweatshirt\"; with --article, "
+                   "--articles or --image the words are mixed into the photos (default: none)")  # fmt: skip
+    p.add_argument("--text-weight", type=fraction("--text-weight"), metavar="W",
+                   help=f"share of the words in each query photo vector, 0..1 (default: {DEFAULT_TEXT_WEIGHT}; "
+                   "only with a photo query and --text)")  # fmt: skip
     p.add_argument("--photos", action="store_true", help="list the nearest photos instead of articles")
     add_search_options(p)
     p.add_argument("--top", type=positive_int("--top"), metavar="K",
@@ -47,9 +60,26 @@ def register(sub) -> None:
 def query_of(args: argparse.Namespace):
     from desktop_app.core.similar import Query
 
-    if args.image:
-        return Query("files", files=list(args.image))
-    return Query("articles", list(args.articles or [args.article]))
+    text = getattr(args, "text", None)
+    weight = getattr(args, "text_weight", None)
+    photos = args.image or args.articles or args.article
+    if not photos and text is None:
+        raise InputError("Say what to search for: --article, --articles, --image or --text.")
+    if weight is not None and not (photos and text is not None):
+        raise InputError("--text-weight mixes words into photos: use it with --text and --article, --articles "
+                         "or --image.")  # fmt: skip
+    if not photos:
+        return Query.of_text(text)
+    query = (
+        Query("files", files=list(args.image))
+        if args.image
+        else Query("articles", list(args.articles or [args.article]))
+    )
+    if text is None:
+        return query
+    if not text.strip():
+        raise InputError("--text is empty; give some words, or leave --text out.")
+    return query.with_text(text, DEFAULT_TEXT_WEIGHT if weight is None else weight)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,10 +97,12 @@ def run(args: argparse.Namespace) -> int:
         label = args.label if not args.label or "=" in args.label else f"category={args.label}"
         out = engine.similar(query, params, label=label, folder=args.folder,
                              show_rejected=getattr(args, "show_rejected", False))  # fmt: skip
+    used = out.params  # words leave the threshold out: what the search really used
     if args.json:
         emit_json({
-            "method": params.method, "threshold": params.threshold, "max_matches": params.max_matches,
-            "top": params.top_k, "mode": out.mode, "elapsed_ms": round(out.elapsed_ms, 2), "note": out.note,
+            "method": used.method, "threshold": used.threshold, "max_matches": used.max_matches,
+            "top": used.top_k, "mode": out.mode, "elapsed_ms": round(out.elapsed_ms, 2), "note": out.note,
+            "text": query.text, "text_weight": query.text_weight if query.text and query.kind != "text" else None,
             "hits": [{"article": h.article, "score": num(h.score), "passed": h.passed, "fallback": h.fallback,
                       "photos": h.photos, "labels": h.labels, "cover": h.cover, "decision": h.decision,
                       "pairs": [{"query_path": p.query_path, "path": p.path, "sim": round(p.sim, 4), "rank": p.rank,
@@ -78,16 +110,19 @@ def run(args: argparse.Namespace) -> int:
                      for h in out.hits],
         })  # fmt: skip
         return 0
-    print(f"Method {params.describe()}, top {params.top_k}  ({out.mode}, {out.elapsed_ms:.1f} ms)")
+    print(
+        f"{safe(query.title())}: method {used.describe()}, top {used.top_k}  ({out.mode}, {out.elapsed_ms:.1f} ms)"
+    )
     if out.note:
         print(safe(out.note))
     for rank, h in enumerate(out.hits, 1):
         best = h.pairs[0] if h.pairs else None
-        why = (
-            f"best pair {best.sim:.3f}: {safe(best.query_path or 'query')} ~ {safe(best.path)}"
-            if best
-            else ""
-        )
+        if best is None:
+            why = ""
+        elif query.kind == "text":
+            why = f"best photo {best.sim:.3f}: {safe(best.path)}"
+        else:
+            why = f"best pair {best.sim:.3f}: {safe(best.query_path or 'query')} ~ {safe(best.path)}"
         score = num(h.score)
         badge = {"same": " [same product]", "alike": " [look-alike]", "not_match": " [not a match]"}.get(
             h.decision or "", ""

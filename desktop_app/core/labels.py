@@ -55,6 +55,7 @@ class ReviewData:
     known_labels: list[str]  # every value of the field in the catalog, for completion
     skipped: set[str] = field(default_factory=set)  # articles whose last decision was a skip
     labelled: int = 0  # articles with a label in this field
+    note: str = ""  # how the suggestions were made, when not by labelled neighbours (zero-shot)
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """Model manifests: what an ONNX embedder expects and produces, and where installed models live.
 
 A model is an ONNX file plus a JSON manifest next to it. The manifest is the single place that says how to
-preprocess photos for the model, so the encoder and the export scripts share this one format.
+preprocess photos for the model, so the encoder and the export scripts share this one format. A CLIP model's
+manifest may also name its text side (`TextTower`: the text model, its tokenizer, context length and output),
+which turns words into vectors in the same space as the photos; manifests without one load as before.
 """
 
 from __future__ import annotations
@@ -19,6 +21,57 @@ BUNDLED_DIR = Path(__file__).resolve().parent.parent / "bundled"
 BUNDLED_MODEL = "efficientnet-lite0-imagenet"
 
 RESIZE_MODES = ("center_crop", "letterbox", "squash")
+
+
+def _plain_file_name(value: object) -> bool:
+    return isinstance(value, str) and bool(value) and Path(value).name == value and value not in (".", "..")
+
+
+@dataclass(frozen=True)
+class TextTower:
+    """The text side of a CLIP model: token ids in, a vector in the photos' space out (before L2 norm)."""
+
+    file: str  # the text model's ONNX file, beside the manifest
+    sha256: str
+    tokenizer: str  # the checkpoint's tokenizer.json (CLIP's BPE and vocabulary), beside the manifest
+    tokenizer_sha256: str
+    input_name: str = "input_ids"  # int64 [batch, tokens]; an `attention_mask` input is fed when present
+    output_name: str = "text_embeds"  # [batch, dim]: the projected text embedding
+    context_length: int = 77  # tokens per text, start and end tokens included; longer texts are cut
+    precision: str = "fp32"
+    # CLIP's learned temperature (exp of its logit_scale): zero-shot label scores are softmax(scale * cos).
+    logit_scale: float = 100.0
+    source: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: object) -> TextTower:
+        if not isinstance(data, dict):
+            raise ModelError(f"The manifest's text section must be a JSON object, not {type(data).__name__}.")
+        known = set(cls.__dataclass_fields__)
+        kwargs = {k: v for k, v in data.items() if k in known}
+        try:
+            kwargs["context_length"] = int(data.get("context_length", 77))
+            kwargs["logit_scale"] = float(data.get("logit_scale", 100.0))
+            return cls(**kwargs)
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"The manifest's text section is incomplete or malformed ({exc}).") from exc
+
+    def validate(self, name: str) -> None:
+        for what, value in (("text model", self.file), ("tokenizer", self.tokenizer)):
+            if not _plain_file_name(value):
+                raise ModelError(f"The manifest of {name} names its {what} file {value!r}; it must be a plain "
+                                 "file name in the manifest's own folder.")  # fmt: skip
+        if not 2 <= self.context_length <= 4096:
+            raise ModelError(
+                f"The text context length {self.context_length} of {name} is out of range (2..4096)."
+            )
+        if not (math.isfinite(self.logit_scale) and 0 < self.logit_scale <= 1000):
+            raise ModelError(
+                f"The logit scale {self.logit_scale} of {name}'s text side is out of range (0..1000]."
+            )
+        if not self.input_name or not self.output_name:
+            raise ModelError(f"The text section of {name}'s manifest needs an input_name and an output_name.")
 
 
 @dataclass(frozen=True)
@@ -46,6 +99,7 @@ class ModelManifest:
     # CLIP, whose embeddings are specified with transformers' full-resolution bicubic resize (draft decoding
     # moves pixel values by up to 2.0 after normalisation there), on for everything else.
     jpeg_draft: bool | None = None
+    text: TextTower | None = None  # CLIP's text side, when installed with the model
 
     @property
     def use_jpeg_draft(self) -> bool:
@@ -61,6 +115,8 @@ class ModelManifest:
         data["input_size"] = list(self.input_size)
         data["mean"] = list(self.mean)
         data["std"] = list(self.std)
+        if data["text"] is None:
+            del data["text"]  # an image-only manifest stays as it was before text sides existed
         return json.dumps(data, indent=2) + "\n"
 
     @classmethod
@@ -74,6 +130,7 @@ class ModelManifest:
             kwargs["mean"] = tuple(float(x) for x in data["mean"])
             kwargs["std"] = tuple(float(x) for x in data["std"])
             kwargs["dim"] = int(data["dim"])
+            kwargs["text"] = TextTower.from_dict(data["text"]) if data.get("text") is not None else None
             manifest = cls(**kwargs)
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"The model manifest is incomplete or malformed ({exc}).") from exc
@@ -83,12 +140,7 @@ class ModelManifest:
     def validate(self) -> None:
         """Every field in range: a manifest is input from outside, and a bad number makes NaN vectors."""
         name = self.name or "the model"
-        if (
-            not isinstance(self.file, str)
-            or not self.file
-            or Path(self.file).name != self.file
-            or self.file in (".", "..")
-        ):
+        if not _plain_file_name(self.file):
             raise ModelError(f"The manifest of {name} names its ONNX file {self.file!r}; it must be a plain file "
                              "name in the manifest's own folder.")  # fmt: skip
         if self.resize not in RESIZE_MODES:
@@ -108,6 +160,8 @@ class ModelManifest:
                              "a finite number and every std above 0.")  # fmt: skip
         if not 1 <= self.dim <= 65536:
             raise ModelError(f"The vector dimension {self.dim} in the manifest of {name} is out of range.")
+        if self.text is not None:
+            self.text.validate(name)
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
@@ -130,6 +184,17 @@ class InstalledModel:
     @property
     def bundled(self) -> bool:
         return self.manifest_path.parent == BUNDLED_DIR
+
+    @property
+    def text_path(self) -> Path | None:
+        """The text model's ONNX file (None when the manifest names no text side)."""
+        text = self.manifest.text
+        return self.manifest_path.parent / text.file if text is not None else None
+
+    @property
+    def tokenizer_path(self) -> Path | None:
+        text = self.manifest.text
+        return self.manifest_path.parent / text.tokenizer if text is not None else None
 
 
 def load_manifest(path: Path) -> InstalledModel:

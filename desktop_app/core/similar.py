@@ -1,15 +1,16 @@
 """Questions of the form "what is most similar to this?", and their answers, as every front end shows them.
 
-A `Query` is one article, several articles (their photos pooled), one catalog photo, or photo files from
-outside the catalog. `answer` runs it against a `SearchIndex` and returns an `Outcome` whose hits carry what
-the similar panel and `lookalike similar` show: scores, labels, the best photo pairs with their paths.
+A `Query` is one article, several articles (their photos pooled), one catalog photo, photo files from
+outside the catalog, or words (with a CLIP model: alone, or mixed into any of the photo queries). `answer`
+runs it against a `SearchIndex` and returns an `Outcome` whose hits carry what the similar panel and
+`lookalike similar` show: scores, labels, the best photo pairs with their paths.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,19 +22,39 @@ from desktop_app.core.settings import SearchSettings
 
 @dataclass
 class Query:
-    """What to search for. kind: "articles" (one or more), "photo" (one catalog photo) or "files"."""
+    """What to search for. kind: "articles" (one or more), "photo" (one catalog photo), "files" or "text".
+
+    `text` with kind "text" searches by words alone; with a photo kind it is mixed into each query photo
+    vector with the share `text_weight` (see `engine.text`)."""
 
     kind: str
     articles: list[str] = field(default_factory=list)
     photo_id: int | None = None
     photo_path: str | None = None  # relative path of the catalog photo
     files: list[Path] = field(default_factory=list)
+    text: str | None = None
+    text_weight: float = 0.5
 
     @classmethod
     def of_articles(cls, *articles: str) -> Query:
         return cls("articles", list(articles))
 
+    @classmethod
+    def of_text(cls, text: str) -> Query:
+        return cls("text", text=text)
+
+    def with_text(self, text: str | None, weight: float = 0.5) -> Query:
+        """This photo query with words mixed in (None or blank: the photo query alone)."""
+        text = text.strip() if text else None
+        return replace(self, text=text or None, text_weight=weight)
+
     def title(self) -> str:
+        if self.kind == "text":
+            return f"Articles matching “{self.text}”"
+        base = self._photo_title()
+        return f"{base} + “{self.text}” ({self.text_weight:.0%})" if self.text else base
+
+    def _photo_title(self) -> str:
         if self.kind == "articles":
             if len(self.articles) == 1:
                 return f"Similar to {self.articles[0]}"
@@ -97,10 +118,13 @@ def answer(
     folder: str | None = None,
     n_pairs: int = 3,
     exclude: Sequence[str] = (),
+    query_views: Sequence[str | None] | None = None,
 ) -> Outcome:
-    """Run a query. For "files" queries the caller embeds the files and passes their vectors and paths.
+    """Run a query. For "files" and "text" queries, and any query with words mixed in, the caller makes
+    the query vectors and passes them with their paths (and views, which the ordered method reads).
 
-    exclude: articles never to return (e.g. those the curator decided are not a match)."""
+    exclude: articles never to return (e.g. those the curator decided are not a match, or the query's own
+    articles when the caller made the vectors of a catalog query)."""
     t0 = time.perf_counter()
     av = index.av
     note = ""
@@ -109,7 +133,11 @@ def answer(
                   n_pairs=n_pairs, label=label, folder=folder,
                   exclude=[av.article_index(a) for a in exclude if a in av])  # fmt: skip
     result: SearchResult
-    if query.kind == "articles":
+    if query_vectors is not None and (query.kind in ("files", "text") or query.text):
+        if len(query_vectors) == 0:
+            raise InputError("None of the query photos could be read.")
+        result = index.search(query_vectors, params.method, params.top_k, query_views=query_views, **kwargs)
+    elif query.kind == "articles":
         missing = [a for a in query.articles if a not in av]
         if not query.articles:
             raise InputError("The query names no article.")
@@ -132,9 +160,7 @@ def answer(
                               query_views=[av.views[row]], **kwargs)  # fmt: skip
         query_paths = [av.paths[row]]
     else:
-        if query_vectors is None or len(query_vectors) == 0:
-            raise InputError("None of the query photos could be read.")
-        result = index.search(query_vectors, params.method, params.top_k, **kwargs)
+        raise InputError("None of the query photos could be read.")
     hits = []
     for h in result.hits:
         a = h.index
@@ -149,7 +175,7 @@ def answer(
         hits.append(Hit(h.article, a, float(h.score), rows.stop - rows.start, av.labels[a],
                         av.paths[av.cover_row(a)] if rows.stop > rows.start else None, pairs, h.passed,
                         h.fallback))  # fmt: skip
-    if params.method == "ordered" and any(h.fallback for h in result.hits):
+    if params.method == "ordered" and query.kind != "text" and any(h.fallback for h in result.hits):
         note = f"{note} Articles without a shared view tag were compared with greedy pairs.".strip()
     return Outcome(query, hits, params, result.elapsed_ms, (time.perf_counter() - t0) * 1e3, result.mode,
                    result.n_query_photos, note)  # fmt: skip

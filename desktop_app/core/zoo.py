@@ -8,6 +8,7 @@ Downloads come from the Hugging Face hub, or from a mirror with the same URL lay
 (`<base>/<repo>/resolve/<revision>/<path>`) named by the LOOKALIKE_MODEL_MIRROR environment variable or the
 `mirror` argument. A download resumes where a previous attempt stopped (HTTP Range), is checked against the
 pinned size and sha256 where those are known, and is validated like an import before it is installed.
+A CLIP model also gets its text side, `<name>.text.onnx` and `<name>.tokenizer.json` (see `zoo_text`).
 """
 
 from __future__ import annotations
@@ -16,15 +17,13 @@ import dataclasses
 import os
 import re
 import shutil
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
-from http.client import HTTPException
 from pathlib import Path
 
 import numpy as np
 
+from desktop_app.core import zoo_text
+from desktop_app.core.downloads import MIRROR_ENV, Progress, Wanted, fetch_file
 from desktop_app.core.errors import ModelError
 from desktop_app.core.models import (
     BUNDLED_MODEL,
@@ -37,7 +36,6 @@ from desktop_app.core.models import (
     sha256_of,
 )
 
-MIRROR_ENV = "LOOKALIKE_MODEL_MIRROR"
 DEFAULT_MIRROR = "https://huggingface.co"
 DOWNLOADS = ".downloads"  # partial downloads, inside models_dir() so the final move is a same-disk rename
 
@@ -45,8 +43,6 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-
-Progress = Callable[[int, int | None], None]  # (bytes so far, total bytes or None when unknown)
 
 
 @dataclass(frozen=True)
@@ -78,6 +74,7 @@ class KnownModel:
     interpolation: str = "bicubic"
     family: str = "clip"
     export_source: str = ""  # checkpoint that `lookalike models export` turns into an equivalent model
+    text: zoo_text.KnownText | None = None  # the text side of the same checkpoint, fetched with the model
 
     @property
     def pinned(self) -> bool:
@@ -120,7 +117,8 @@ _CLIP_LICENCE = "MIT (OpenAI CLIP weights)"
 # [batch, 3, 224, 224], output `image_embeds` [batch, 512] (the projected embedding), CLIP preprocessing.
 # Only the ViT-B/32 int8 file's size and sha256 are known to us for certain. The other entries are pinned
 # as far as we honestly can: the ViT-B/32 ones by revision only, the ViT-B/16 ones not at all (the hub's
-# main branch). Fill in a size/sha256 only from a real download of the pinned revision.
+# main branch). Fill in a size/sha256 only from a real download of the pinned revision. Each entry names the
+# text side of the same checkpoint (zoo_text), fetched with it so the model can also search by words.
 KNOWN_MODELS: tuple[KnownModel, ...] = (
     KnownModel(
         name="clip-vit-b32-int8",
@@ -134,6 +132,7 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
         licence=_CLIP_LICENCE,
         description="OpenAI CLIP ViT-B/32 image tower, 8-bit quantised: the default on CPUs",
         export_source="openai/clip-vit-base-patch32",
+        text=zoo_text.B32_TEXT_INT8,
     ),
     KnownModel(
         name="clip-vit-b32-fp32",
@@ -147,6 +146,7 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
         licence=_CLIP_LICENCE,
         description="OpenAI CLIP ViT-B/32 image tower, full precision",
         export_source="openai/clip-vit-base-patch32",
+        text=zoo_text.B32_TEXT_FP32,
     ),
     KnownModel(
         name="clip-vit-b32-fp16",
@@ -160,6 +160,7 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
         licence=_CLIP_LICENCE,
         description="OpenAI CLIP ViT-B/32 image tower, half precision: the default on NVIDIA GPUs",
         export_source="openai/clip-vit-base-patch32",
+        text=zoo_text.B32_TEXT_FP16,
     ),
     KnownModel(
         name="clip-vit-b16-fp32",
@@ -173,6 +174,7 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
         licence=_CLIP_LICENCE,
         description="OpenAI CLIP ViT-B/16 image tower: finer detail, about 4x the compute of ViT-B/32",
         export_source="openai/clip-vit-base-patch16",
+        text=zoo_text.B16_TEXT_FP32,
     ),
     KnownModel(
         name="clip-vit-b16-int8",
@@ -186,6 +188,7 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
         licence=_CLIP_LICENCE,
         description="OpenAI CLIP ViT-B/16 image tower, 8-bit quantised",
         export_source="openai/clip-vit-base-patch16",
+        text=zoo_text.B16_TEXT_INT8,
     ),
 )
 
@@ -372,9 +375,12 @@ def _install(source_file: Path, manifest: ModelManifest, move: bool) -> Installe
         tmp = dest.with_name(dest.name + ".partial")
         shutil.copyfile(source_file.parent / name, tmp)
         os.replace(tmp, dest)
-    for stale in target.glob("*.onnx"):
-        if stale != onnx_path:
-            stale.unlink()
+    keep = {onnx_path.name}
+    if manifest.text is not None:
+        keep |= {manifest.text.file, manifest.text.tokenizer}
+    for stale in [*target.glob("*.onnx"), *target.glob("*.tokenizer.json")]:
+        if stale.name not in keep:
+            stale.unlink()  # a file no manifest names any more (an older model of this name)
     _write_text_atomic(manifest_path, manifest.to_json())
     return load_manifest(manifest_path)
 
@@ -393,6 +399,34 @@ def _guard_replace(name: str, sha256: str, force: bool) -> InstalledModel | None
     return None
 
 
+def _chosen_manifest(onnx_file: Path, sha: str, manifest: Path | ModelManifest | None,
+                     known_as: str | None) -> tuple[ModelManifest, Path, KnownModel | None]:  # fmt: skip
+    """(manifest, folder its other files are in, the known model it is) for an import."""
+    if isinstance(manifest, ModelManifest):
+        return manifest, onnx_file.parent, None
+    if manifest is not None:
+        return load_manifest(Path(manifest)).manifest, Path(manifest).parent, None
+    if known_as:
+        known = known_model(known_as)
+        if known.sha256 and known.sha256 != sha:
+            raise ModelError(
+                f"{onnx_file.name} is not the file {known.name} pins (sha256 {sha[:12]}..., expected "
+                f"{known.sha256[:12]}...); download {known.url()} again."
+            )
+        return known.manifest(sha), onnx_file.parent, known
+    beside = onnx_file.with_name(onnx_file.stem + ".manifest.json")
+    if beside.is_file():
+        return load_manifest(beside).manifest, onnx_file.parent, None
+    match = next((k for k in KNOWN_MODELS if k.sha256 == sha), None)
+    if match is None:
+        known_names = ", ".join(k.name for k in KNOWN_MODELS)
+        raise ModelError(
+            f"No manifest for {onnx_file.name}: pass --manifest MANIFEST.json (the format export scripts "
+            f"write), or --as NAME if it is the file of a known model ({known_names})."
+        )
+    return match.manifest(sha), onnx_file.parent, match
+
+
 def import_model(
     onnx_file: Path,
     manifest: Path | ModelManifest | None = None,
@@ -400,54 +434,53 @@ def import_model(
     name: str | None = None,
     known_as: str | None = None,
     force: bool = False,
+    text_file: Path | None = None,
+    tokenizer_file: Path | None = None,
 ) -> InstalledModel:
     """Install an ONNX file from disk (air-gapped machines), after checking it against its manifest.
 
     The manifest is, in this order: `manifest` (a JSON file or object); the known model `known_as`; a
-    `<stem>.manifest.json` next to the file; the known model whose pinned sha256 equals the file's.
+    `<stem>.manifest.json` next to the file; the known model whose pinned sha256 equals the file's. A CLIP
+    model's text side comes along: the text model and tokenizer its manifest names (beside the manifest), or
+    `text_file` and `tokenizer_file`.
     """
     onnx_file = Path(onnx_file)
     if not onnx_file.is_file():
         raise ModelError(f"{onnx_file} does not exist or is not a file.")
     sha = sha256_of(onnx_file)
-    if isinstance(manifest, ModelManifest):
-        chosen = manifest
-    elif manifest is not None:
-        chosen = load_manifest(Path(manifest)).manifest
-    elif known_as:
-        known = known_model(known_as)
-        if known.sha256 and known.sha256 != sha:
-            raise ModelError(
-                f"{onnx_file.name} is not the file {known.name} pins (sha256 {sha[:12]}..., expected "
-                f"{known.sha256[:12]}...); download {known.url()} again."
-            )
-        chosen = known.manifest(sha)
-    else:
-        beside = onnx_file.with_name(onnx_file.stem + ".manifest.json")
-        if beside.is_file():
-            chosen = load_manifest(beside).manifest
-        else:
-            match = next((k for k in KNOWN_MODELS if k.sha256 == sha), None)
-            if match is None:
-                known_names = ", ".join(k.name for k in KNOWN_MODELS)
-                raise ModelError(
-                    f"No manifest for {onnx_file.name}: pass --manifest MANIFEST.json (the format export scripts "
-                    f"write), or --as NAME if it is the file of a known model ({known_names})."
-                )
-            chosen = match.manifest(sha)
+    chosen, folder, known = _chosen_manifest(onnx_file, sha, manifest, known_as)
     if chosen.sha256 and chosen.sha256 != sha:
         raise ModelError(
             f"{onnx_file.name} does not match its manifest (sha256 {sha[:12]}..., the manifest says "
             f"{chosen.sha256[:12]}...): the file is damaged or the manifest belongs to another file."
         )
+    plan = zoo_text.plan_text(chosen.text, folder, known.text if known else None, text_file, tokenizer_file)
     final_name = check_name(name or chosen.name)
-    chosen = dataclasses.replace(chosen, name=final_name, file=f"{final_name}.onnx", sha256=sha)
-    existing = _guard_replace(final_name, sha, force)
-    if existing is not None:
-        return existing
-    checked_external_data(onnx_file)
-    validate_onnx(onnx_file, chosen)
-    return _install(onnx_file, chosen, move=False)
+    chosen = dataclasses.replace(chosen, name=final_name, file=f"{final_name}.onnx", sha256=sha, text=None)
+    installed = _guard_replace(final_name, sha, force)
+    checked = installed is None
+    if installed is None:
+        checked_external_data(onnx_file)
+        validate_onnx(onnx_file, chosen)
+        if plan is not None:  # both sides checked before anything is installed
+            zoo_text.validate_text_onnx(plan.text_file, plan.tokenizer_file, plan.section, chosen.dim)
+        installed = _install(onnx_file, chosen, move=False)
+    if plan is not None:
+        installed = zoo_text.add_text_side(installed, plan.text_file, plan.tokenizer_file, plan.section,
+                                           check=not checked)  # fmt: skip
+    return installed
+
+
+def import_text(name: str, text_file: Path, tokenizer_file: Path) -> InstalledModel:
+    """Add a text model and its tokenizer to an installed CLIP model (`models import --text-for NAME`)."""
+    model = _installed_by_name(check_name(name))
+    if model is None:
+        raise ModelError(f"No installed model is called {name!r}; `lookalike models list` shows them.")
+    known = next((k for k in KNOWN_MODELS if k.name == name), None)
+    plan = zoo_text.plan_text(None, Path(text_file).parent, known.text if known else None, text_file,
+                              tokenizer_file)  # fmt: skip
+    assert plan is not None
+    return zoo_text.add_text_side(model, plan.text_file, plan.tokenizer_file, plan.section)
 
 
 def remove_model(name: str) -> Path:
@@ -482,87 +515,7 @@ class FetchResult:
     verified: bool  # size and sha256 checked against pinned values
     already_installed: bool = False
     warning: str = ""
-
-
-def _offline_message(known: KnownModel, url: str, reason: str) -> str:
-    return (
-        f"Cannot download {known.name} ({reason}). Without network access, fetch {url} on another machine, "
-        f"copy it here and run: lookalike models import FILE --as {known.name}"
-    )
-
-
-def _reason(exc: BaseException) -> str:
-    inner = getattr(exc, "reason", None)
-    if isinstance(inner, BaseException):
-        exc = inner
-    text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:200]
-
-
-def _download(
-    url: str, part: Path, known: KnownModel, progress: Progress | None, timeout: float, chunk: int
-) -> tuple[int, int]:
-    """Append the rest of `url` to `part`; (bytes on disk, bytes that were there before). Raises ModelError."""
-    start = part.stat().st_size if part.exists() else 0
-    headers = {"User-Agent": "lookalike-model-fetch", "Accept-Encoding": "identity"}
-    if start:
-        headers["Range"] = f"bytes={start}-"
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        response = urllib.request.urlopen(request, timeout=timeout)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 416 and start:
-            # Range past the end: what we hold is the whole file (or junk, which the checks will catch).
-            return start, start
-        if exc.code == 404:
-            raise ModelError(
-                f"{known.name} was not found at {url} (HTTP 404). Check the mirror ({MIRROR_ENV}) or import "
-                f"the file instead: lookalike models import FILE --as {known.name}"
-            ) from exc
-        raise ModelError(
-            f"The download of {known.name} from {url} failed: HTTP {exc.code} {exc.reason}."
-        ) from exc
-    except (urllib.error.URLError, OSError, HTTPException, ValueError) as exc:
-        raise ModelError(_offline_message(known, url, _reason(exc))) from exc
-
-    with response:
-        status = getattr(response, "status", 200)
-        length_header = response.headers.get("Content-Length")
-        length = int(length_header) if length_header and length_header.isdigit() else None
-        resumed = 0
-        if start and status == 206:
-            match = re.match(r"bytes (\d+)-\d+/(\d+|\*)", response.headers.get("Content-Range", ""))
-            if not match or int(match.group(1)) != start:
-                part.unlink(missing_ok=True)  # the server sent another range than asked: start over
-                raise ModelError(
-                    f"The server answered the resume of {known.name} with the wrong range; run the command "
-                    "again to download it from the start."
-                )
-            resumed = start
-        elif start:
-            start = 0  # the server ignored the Range header and sends the whole file
-        total = start + length if length is not None else known.size
-        done = start
-        if progress:
-            progress(done, total)
-        try:
-            with open(part, "ab" if start else "wb") as fh:
-                while block := response.read(chunk):
-                    fh.write(block)
-                    done += len(block)
-                    if progress:
-                        progress(done, total)
-        except (OSError, HTTPException, ValueError) as exc:
-            raise ModelError(
-                f"The download of {known.name} was cut after {done / 1e6:.1f} MB ({_reason(exc)}). "
-                "Run the same command again to resume it."
-            ) from exc
-    if length is not None and done < start + length:
-        raise ModelError(
-            f"The download of {known.name} was cut after {done / 1e6:.1f} of {(start + length) / 1e6:.1f} MB. "
-            "Run the same command again to resume it."
-        )
-    return done, resumed
+    text: zoo_text.TextFetch | None = None  # the text side, for known models that have one
 
 
 def fetch(
@@ -573,40 +526,44 @@ def fetch(
     force: bool = False,
     timeout: float = 30.0,
     chunk: int = 1 << 20,
+    text: bool = True,
 ) -> FetchResult:
-    """Download a known model, check it and install it. Safe to re-run: a cut download resumes."""
+    """Download a known model, check it and install it; with `text`, its text side too (CLIP models).
+
+    Safe to re-run: a cut download resumes, and an installed image model only gets its missing text side."""
     known = model if isinstance(model, KnownModel) else known_model(model)
     check_name(known.name)
     url = known.url(mirror)
-    if not force:
-        existing = _installed_by_name(known.name)
-        if existing is not None and existing.onnx_path.exists():
-            size = existing.onnx_path.stat().st_size
-            return FetchResult(existing, url, size, 0, known.pinned, already_installed=True)
+    existing = None if force else _installed_by_name(known.name)
     downloads = models_dir() / DOWNLOADS
-    downloads.mkdir(parents=True, exist_ok=True)
-    part = downloads / f"{known.name}.onnx.part"
-    if part.exists() and known.size and part.stat().st_size > known.size:
-        part.unlink()  # longer than the pinned file: cannot be a prefix of it
-    if part.exists() and known.size and part.stat().st_size == known.size:
-        done, resumed = known.size, known.size  # complete already; only the checks are left
+    if existing is not None and existing.onnx_path.exists():
+        size = existing.onnx_path.stat().st_size
+        result = FetchResult(existing, url, size, 0, known.pinned, already_installed=True)
     else:
-        done, resumed = _download(url, part, known, progress, timeout, chunk)
+        downloads.mkdir(parents=True, exist_ok=True)
+        result = _fetch_image(known, url, downloads / f"{known.name}.onnx.part", progress, timeout, chunk)
+    if text and known.text is not None:
+        base = url[: -len(known.path)].rstrip("/")
+        downloads.mkdir(parents=True, exist_ok=True)
+        try:
+            result.model, result.text = zoo_text.fetch_text(known, result.model, base, downloads, progress,
+                                                            force, timeout, chunk)  # fmt: skip
+        except ModelError as exc:
+            if result.already_installed:
+                raise
+            raise ModelError(
+                f"{known.name} is installed for photos, but its text side is not: {exc}"
+            ) from exc
+    return result
 
-    if known.size is not None and done != known.size:
-        part.unlink(missing_ok=True)
-        raise ModelError(
-            f"The download of {known.name} has {done} bytes, not the pinned {known.size}; it was deleted. "
-            "Run the command again, or check the mirror."
-        )
-    sha = sha256_of(part)
-    if known.sha256 and sha != known.sha256:
-        part.unlink(missing_ok=True)
-        raise ModelError(
-            f"The download of {known.name} failed its checksum (sha256 {sha[:12]}..., expected "
-            f"{known.sha256[:12]}...); it was deleted. Run the command again, or check the mirror."
-        )
-    manifest = known.manifest(sha)
+
+def _fetch_image(known: KnownModel, url: str, part: Path, progress: Progress | None, timeout: float,
+                 chunk: int) -> FetchResult:  # fmt: skip
+    wanted = Wanted(
+        url, known.name, known.size, known.sha256, f"lookalike models import FILE --as {known.name}"
+    )
+    got = fetch_file(wanted, part, progress, timeout, chunk)
+    manifest = known.manifest(got.sha256)
     try:
         validate_onnx(part, manifest)
     except ModelError:
@@ -622,9 +579,9 @@ def fetch(
         ]
         warning = (
             f"{known.name} is not pinned by {', '.join(missing)}: it was checked for shape only "
-            f"(sha256 {sha[:12]}... recorded in its manifest)."
+            f"(sha256 {got.sha256[:12]}... recorded in its manifest)."
         )
-    return FetchResult(installed, url, done, resumed, known.pinned, warning=warning)
+    return FetchResult(installed, url, got.bytes, got.resumed_from, known.pinned, warning=warning)
 
 
 # ---------------------------------------------------------------------------------------------- list
@@ -643,9 +600,20 @@ class ModelRow:
     pinned: bool | None = None  # for known models: revision, size and sha256 all pinned
     path: str = ""
     problem: str = ""
+    # words: "installed" (search by words works), "fetch" (a known text side to fetch), "missing" (named
+    # but not there), "" (none)
+    text: str = ""
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def _text_status(model: InstalledModel, known: KnownModel | None) -> str:
+    from desktop_app.core.text_encoder import text_side_problem
+
+    if model.manifest.text is not None:
+        return "installed" if text_side_problem(model) is None else "missing"
+    return "fetch" if known is not None and known.text is not None else ""
 
 
 def list_models(device: str | None = None) -> list[ModelRow]:
@@ -674,6 +642,7 @@ def list_models(device: str | None = None) -> list[ModelRow]:
                 pinned=known[m.name].pinned if m.name in known else None,
                 path=str(model.manifest_path),
                 problem="" if exists else f"{model.onnx_path.name} is missing",
+                text=_text_status(model, known.get(m.name)),
             )
         )
     mdir = models_dir()
@@ -709,6 +678,7 @@ def list_models(device: str | None = None) -> list[ModelRow]:
                     k.description,
                     k.family,
                     k.pinned,
+                    text="fetch" if k.text is not None else "",
                 )
             )
     return rows

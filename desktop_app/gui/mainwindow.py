@@ -58,6 +58,7 @@ from desktop_app.gui.status_panel import StatusPanel
 from desktop_app.gui.thumbs import ThumbnailLoader
 from desktop_app.gui.welcome import WelcomePage
 from desktop_app.gui.window_actions import WindowActions
+from desktop_app.gui.words import WordsController
 from desktop_app.gui.workers import Failure
 
 MAX_QUERY_ARTICLES = 200  # "select all" on 100,000 articles is not a meaningful query
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
         self.labels = LabelsController(self, self.catalogs, self.search, self.grid_panel.selected_articles)
         self.inspector = InspectLauncher(self)
         self.acts = WindowActions(self)
+        self.words = WordsController(self)  # search by words and the words under the similar panel
         self._connect()
         self._restore_layout()
         self._show_welcome()

@@ -29,11 +29,13 @@ from desktop_app.core import thumbnails
 from desktop_app.core.engine import Engine
 from desktop_app.core.errors import UserError
 from desktop_app.core.labels import DEFAULT_FIELD, Suggestion
+from desktop_app.core.zero_shot import FEW_LABELLED
 from desktop_app.gui.review_controller import DEFAULT_K, ReviewController, ReviewLoad, Undone
 from desktop_app.gui.review_detail import MUTED, ROW_THUMB, ReviewDetail, ReviewToolbar, queue_view
 from desktop_app.gui.review_model import SuggestionModel, shown_label
 from desktop_app.gui.search_controller import EngineClient
 from desktop_app.gui.thumbs import ThumbnailLoader
+from desktop_app.gui.words import ZeroShotNames
 from desktop_app.gui.workers import Failure, Runner
 
 # Measured on the Magento catalogue (468 articles, category, greedy, k=10). Leave-one-out: 0.40 keeps 99% of
@@ -101,6 +103,10 @@ class ReviewQueue(QWidget):
         self.undo_button.clicked.connect(self.undo)
         self.refresh_button.clicked.connect(lambda: self.refresh(rebuild_index=True))
         outer.addWidget(bar)
+        self.zero_shot = ZeroShotNames(self.field)  # label names -> zero-shot suggestions (CLIP models)
+        self.zero_shot.names_entered.connect(self._zero_shot_names)
+        self.zero_shot.hide()
+        outer.addWidget(self.zero_shot)
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)
         self.busy.setTextVisible(True)
@@ -148,9 +154,16 @@ class ReviewQueue(QWidget):
         self.busy.setVisible(False)
         self._cover_articles = {str(p[0]): a for a, p in load.photos.items() if p}
         self._set_known(load.data.known_labels)
-        self.params_label.setText(f"suggested by {load.params.describe()}, k={self.work.k}  ")
+        self.zero_shot.show_state(load.text_problem, load.data.labelled, FEW_LABELLED, load.data.note)
+        if load.data.labelled >= FEW_LABELLED:
+            self.work.zero_shot_labels = None  # enough examples now: labelled neighbours suggest from here on
+        self.params_label.setText(
+            "suggested zero-shot  "
+            if load.data.note
+            else f"suggested by {load.params.describe()}, k={self.work.k}  "
+        )
         current, self._focus_after_load = self._focus_after_load or self.current_article(), None
-        if load.data.labelled == 0:
+        if load.data.labelled == 0 and not load.data.suggestions:
             self.detail.show_empty(
                 f"No article has a {self.field} label yet. Label a few (or import labels from a "
                 "CSV file or from folder names) and the queue suggests the rest.",
@@ -179,6 +192,10 @@ class ReviewQueue(QWidget):
         self.failed.emit(text)
 
     # ------------------------------------------------------------------ public actions
+
+    def _zero_shot_names(self, names: list[str]) -> None:
+        self.work.zero_shot_labels = names
+        self.refresh(rebuild_index=False)
 
     def current_article(self) -> str | None:
         entry = self.model.entry(self.view.currentIndex().row())

@@ -36,19 +36,23 @@ class ReviewLoad:
     data: ReviewData
     photos: dict[str, list[Path]]  # article -> absolute photo paths, cover first
     params: SearchSettings  # the search settings the suggestions were computed with
+    text_problem: str | None = (
+        None  # why the catalog's model cannot make zero-shot suggestions (None: it can)
+    )
 
 
 def load_review(engine: Engine, client: EngineClient, field: str, k: int, device: str | None,
-                reload: bool) -> ReviewLoad:  # fmt: skip
-    """Worker body: the engine child computes the suggestions; reload first picks up newly indexed photos."""
+                reload: bool, zero_shot_labels: list[str] | None = None) -> ReviewLoad:  # fmt: skip
+    """Worker body: the engine child computes the suggestions (zero-shot from label names while the field
+    has few labels and the model has a text side); reload first picks up newly indexed photos."""
     client.ensure(engine.path, device)
     if reload:
         client.call("reload")
     params = client.call("search_settings")
-    data = client.call("review", field, k, params)
+    data = client.call("review", field, k, params, zero_shot_labels)
     root = engine.photo_root()
     photos = {a: [root / p for p in paths] for a, paths in data.photos.items()} if root is not None else {}
-    return ReviewLoad(data, photos, params)
+    return ReviewLoad(data, photos, params, engine.text_problem())
 
 
 @dataclass
@@ -76,6 +80,7 @@ class ReviewController(QObject):
         self.loading = False
         self.closed = False
         self.decisions = 0  # made in this window, for the counter
+        self.zero_shot_labels: list[str] | None = None  # label names the curator gave for zero-shot
         self._generation = 0
 
     # ------------------------------------------------------------ loading
@@ -86,7 +91,8 @@ class ReviewController(QObject):
         self._generation += 1
         gen = self._generation
         self.loading = True
-        task = Task(load_review, self.engine, self.client, self.field, self.k, self.device, reload)
+        task = Task(load_review, self.engine, self.client, self.field, self.k, self.device, reload,
+                    self.zero_shot_labels)  # fmt: skip
         self.runner.start(task, lambda load: self._loaded(gen, load), lambda f: self._failed(gen, f),
                           priority=LOAD_PRIORITY)  # fmt: skip
 

@@ -110,6 +110,7 @@ class SearchController(QObject):
         self.last_outcome: Outcome | None = None
         self.last_latency_ms: float | None = None
         self._unsaved: SearchSettings | None = None  # an edit not yet written (it rides with the next search)
+        self.adjust_query: Callable[[Query], Query] | None = None  # e.g. words mixed in (gui/words.py)
         self._gen = 0
         self._asked_at: dict[int, float] = {}
         panel.params_edited.connect(self.edit)
@@ -239,6 +240,8 @@ class SearchController(QObject):
         )
 
     def _submit(self, query: Query) -> None:
+        if self.adjust_query is not None:
+            query = self.adjust_query(query)
         client, engine, device, write = self.client, self.snapshot.engine, self.device, self._unsaved
 
         def run() -> Outcome:

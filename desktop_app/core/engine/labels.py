@@ -161,10 +161,14 @@ class LabelRoom:
                                     expected={(s.article, field): None for s in chosen},
                                     conflicts=conflicts if conflicts is not None else [])  # fmt: skip
 
-    def review(
-        self, field: str = lab.DEFAULT_FIELD, k: int = 10, params: SearchSettings | None = None
-    ) -> lab.ReviewData:
-        """The review queue's data: every unlabelled article's suggestion, with the photos it shows."""
+    def review(self, field: str = lab.DEFAULT_FIELD, k: int = 10, params: SearchSettings | None = None,
+               zero_shot_labels: Sequence[str] | None = None) -> lab.ReviewData:  # fmt: skip
+        """The review queue's data: every unlabelled article's suggestion, with the photos it shows.
+
+        With a CLIP model and few labelled articles (or label names given), zero-shot suggestions instead."""
+        zero = self.zero_shot_review(field, zero_shot_labels)
+        if zero is not None:
+            return zero
         labels = {a: d[field] for a, d in self.catalog.labels(field).items() if field in d}
         # No confidence threshold here: the queue hides labels below its own, adjustable, threshold.
         suggestions = self.suggest(field, k, 0.0, "certain", params) if labels else []

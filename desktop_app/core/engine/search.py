@@ -73,10 +73,22 @@ class SearchRoom:
             paths = [str(p) for p in used]
             if problems:
                 note = f"{len(problems)} file(s) could not be read: " + "; ".join(problems[:3])
+        views, own = None, []
+        if query.text is not None or query.kind == "text":  # words, alone or mixed in (engine.text)
+            tq = self.text_query(query, params, vectors, paths)
+            index, vectors, paths, views, params, own = (
+                tq.index,
+                tq.vectors,
+                tq.paths,
+                tq.views,
+                tq.params,
+                tq.own,
+            )
+            note = f"{note} {tq.note}".strip()
         decided = self.decisions_with(query.articles) if query.kind == "articles" else {}
         rejected = [] if show_rejected else [b for b, d in decided.items() if d == "not_match"]
         out = answer(index, query, params, vectors, paths, label=label, folder=folder, n_pairs=n_pairs,
-                     exclude=rejected)  # fmt: skip
+                     exclude=[*rejected, *own], query_views=views)  # fmt: skip
         for hit in out.hits:
             hit.decision = decided.get(hit.article)
         chosen = self.catalog.covers()
@@ -87,13 +99,17 @@ class SearchRoom:
         return out
 
     def nearest_photos(self, query: Query, top: int, device: str | None = None) -> list[dict]:
-        """The catalog photos nearest to the query's photos (best over query photos), not articles."""
+        """The catalog photos nearest to the query's photos (best over query photos), not articles; words too."""
         av = self.search_index().av
         exclude: set[int] = set()
         if query.kind == "files":
             vectors, used, problems = self.embed(query.files, device)
             if not used:
                 raise InputError("None of the query photos could be read: " + "; ".join(problems))
+            if query.text is not None:
+                return self.nearest_photos_by_text(query, top, vectors, [str(p) for p in used])
+        elif query.text is not None or query.kind == "text":
+            return self.nearest_photos_by_text(query, top)
         else:
             idx = [self._article_index(av, a) for a in query.articles]
             vectors = np.concatenate([av.article_matrix(i) for i in idx])

@@ -1,0 +1,166 @@
+"""Zero-shot label suggestions: score each article against the label names alone, with CLIP's text side.
+
+Each label becomes text through prompts ("a product photo of {}"); several prompts are averaged into one
+vector per label (CLIP's prompt ensembling). An article's score for a label is CLIP's logit, the model's
+logit scale times the cosine, averaged over the article's photos, and its label probabilities are the
+softmax over the labels. CLIP's raw probabilities are badly calibrated for a given catalogue (its temperature
+was learnt on web captions), so where articles of the field are labelled already, one temperature is fitted
+on them (temperature scaling: the maximum of their likelihood, with a weak pull towards CLIP's own scale so
+that a handful of examples cannot make it extreme) and the confidence shown is the calibrated probability.
+The zero-shot accuracy on those labelled articles is reported with it, so a curator sees how far to trust it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from desktop_app.core.errors import InputError
+from desktop_app.core.labels import Suggestion
+from desktop_app.core.vectors import ArticleVectors
+
+DEFAULT_PROMPT = "a product photo of {}"
+FEW_LABELLED = 20  # below this many labelled articles the review queue offers zero-shot suggestions
+MIN_CALIBRATION = 5  # labelled articles needed before a temperature is fitted
+PRIOR = 1.0  # weight of (log T)^2 against the summed log-likelihood: keeps T near 1 with few examples
+LOG_T_RANGE = (-4.0, 4.0)
+
+
+@dataclass(frozen=True)
+class LabelChoice:
+    value: str  # the label as stored
+    words: str  # what the prompt says for it
+
+
+@dataclass
+class Calibration:
+    n: int  # labelled articles the temperature was fitted on
+    temperature: float  # the logits are divided by it (1 = CLIP's own scale)
+    accuracy: float  # share of them whose zero-shot label is right
+    mean_confidence_raw: float  # mean top probability on them with CLIP's own scale
+    mean_confidence: float  # the same after calibration (close to the accuracy when calibration works)
+
+
+@dataclass
+class ZeroShot:
+    field: str
+    choices: list[LabelChoice]
+    prompts: list[str]
+    suggestions: list[Suggestion]
+    n_labelled: int  # articles of the field with a label among the choices
+    calibration: Calibration | None
+
+    def describe(self) -> str:
+        """One line for the review queue and the command line."""
+        head = f"zero-shot from {len(self.choices)} label names (CLIP, prompt “{self.prompts[0]}”"
+        head += f" and {len(self.prompts) - 1} more)" if len(self.prompts) > 1 else ")"
+        c = self.calibration
+        if c is None:
+            why = f"only {self.n_labelled} labelled" if self.n_labelled else "no labelled articles"
+            return f"{head}; confidence not calibrated ({why}; {MIN_CALIBRATION} needed)"
+        return (f"{head}; confidence calibrated on {c.n} labelled articles, where zero-shot is right "
+                f"{c.accuracy:.0%} of the time")  # fmt: skip
+
+    def to_dict(self) -> dict:
+        return {
+            "field": self.field,
+            "labels": [asdict(c) for c in self.choices],
+            "prompts": self.prompts,
+            "labelled": self.n_labelled,
+            "calibration": asdict(self.calibration) if self.calibration else None,
+            "suggestions": [s.to_dict() for s in self.suggestions],
+        }
+
+
+def parse_labels(items: Sequence[str]) -> list[LabelChoice]:
+    """Label names, each "value" or "value=words to say it with"; blanks dropped, the first of a value kept."""
+    out: dict[str, LabelChoice] = {}
+    for item in items:
+        value, _, words = str(item).partition("=")
+        value, words = value.strip(), words.strip()
+        if value and value not in out:
+            out[value] = LabelChoice(value, words or value)
+    return list(out.values())
+
+
+def check_prompts(prompts: Sequence[str]) -> tuple[str, ...]:
+    prompts = tuple(p.strip() for p in prompts if p and p.strip())
+    if not prompts:
+        raise InputError(f"Give a prompt with {{}} where the label goes, e.g. “{DEFAULT_PROMPT}”.")
+    for p in prompts:
+        if p.count("{}") != 1 or p.replace("{}", "").count("{") or p.replace("{}", "").count("}"):
+            raise InputError(
+                f"The prompt “{p}” must hold {{}} once, where the label goes (e.g. “{DEFAULT_PROMPT}”)."
+            )
+    return prompts
+
+
+def label_vectors(text_vectors: np.ndarray, n_labels: int, n_prompts: int) -> np.ndarray:
+    """[n_labels, D]: each label's prompt vectors (label-major order) averaged and normalised."""
+    mean = text_vectors.reshape(n_labels, n_prompts, -1).mean(axis=1)
+    return (mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def article_logits(av: ArticleVectors, labels: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """(indices of articles with photos, their logits [n, L]): scale x cosine, averaged over the photos."""
+    sizes = np.diff(np.asarray(av.offsets))
+    present = np.flatnonzero(sizes > 0)
+    per_photo = scale * (av.vectors @ labels.T)
+    sums = np.add.reduceat(per_photo, np.asarray(av.offsets)[present], axis=0)
+    return present, sums / sizes[present][:, None]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(logits: np.ndarray, truth: np.ndarray) -> float:
+    """The temperature T that maximises the likelihood of the true labels under softmax(logits / T),
+    with a weak prior on log T around 0."""
+
+    def loss(log_t: float) -> float:
+        z = logits / np.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        nll = -(z[np.arange(len(truth)), truth] - np.log(np.exp(z).sum(axis=1))).sum()
+        return float(nll + PRIOR * log_t**2)
+
+    best = minimize_scalar(loss, bounds=LOG_T_RANGE, method="bounded", options={"xatol": 1e-4})
+    return float(np.exp(best.x))
+
+
+def calibrate(logits: np.ndarray, truth: np.ndarray) -> Calibration:
+    temperature = fit_temperature(logits, truth)
+    raw, cal = softmax(logits), softmax(logits / temperature)
+    accuracy = float((raw.argmax(axis=1) == truth).mean())
+    return Calibration(len(truth), round(temperature, 4), accuracy, float(raw.max(axis=1).mean()),
+                       float(cal.max(axis=1).mean()))  # fmt: skip
+
+
+def suggest(av: ArticleVectors, known: dict[str, str], choices: list[LabelChoice], labels: np.ndarray,
+            scale: float, field: str, prompts: list[str]) -> ZeroShot:  # fmt: skip
+    """Zero-shot suggestions for every article with photos and no label in `known`, most certain first."""
+    present, logits = article_logits(av, labels, scale)
+    index = {c.value: i for i, c in enumerate(choices)}
+    articles = [av.articles[i] for i in present.tolist()]
+    labelled = [j for j, a in enumerate(articles) if known.get(a) in index]
+    calibration = None
+    temperature = 1.0
+    if len(labelled) >= MIN_CALIBRATION:
+        truth = np.array([index[known[articles[j]]] for j in labelled])
+        calibration = calibrate(logits[labelled], truth)
+        temperature = calibration.temperature
+    probs = softmax(logits / temperature)
+    out = []
+    for j, article in enumerate(articles):
+        if article in known:
+            continue
+        top = np.argsort(-probs[j], kind="stable")[:3]
+        shares = [(choices[k].value, round(float(probs[j, k]), 4)) for k in top]
+        out.append(Suggestion(article, shares[0][0], shares[0][1], shares, []))
+    out.sort(key=lambda s: (-s.confidence, s.article))
+    return ZeroShot(field, choices, prompts, out, len(labelled), calibration)
