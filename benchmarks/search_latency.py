@@ -1,14 +1,20 @@
 """Search latency on a synthetic clustered catalog: p50/p95 per method, peak memory, candidate recall.
 
-The default catalog matches the performance goal: 25,000 articles, 100,000 photos, D=512, 1-8 photos per
-article, articles grouped in clusters of look-alikes. Queries are articles with 4 photos.
+In memory (the default): 25,000 articles, 100,000 photos, D=512, 1-8 photos per article, articles grouped in
+clusters of look-alikes, searched in memory. Queries are articles with 4 photos.
 
     python benchmarks/search_latency.py            # full size
     python benchmarks/search_latency.py --articles 2000 --photos 8000 --queries 20   # quick look
 
+Through a real catalog (--store DIR, the scale configuration): the synthetic vectors are written into an
+SQLite catalog through its own API, the local vector store (memory-mapped float16, with the candidate
+stage's compact copy) is built from it, and a fresh search process opens it, answers the queries and reports
+its peak RSS; then 1,000 photos are added and the store updated, timed against embedding them:
+
+    python benchmarks/search_latency.py --store /tmp/scale --articles 250000 --photos 1000000 --dim 1280 --json
+
 Wall-clock timings include whatever else the machine is doing, so the load average is printed with them,
 and "cpu ms" (this process's CPU time per query, all threads) is the figure to compare on a busy machine.
-With --ann usearch (needs the usearch package) the candidate stage uses a prebuilt HNSW index.
 """
 
 from __future__ import annotations
@@ -102,8 +108,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", default="greedy,centroid,max,hungarian,ordered")
     ap.add_argument("--modes", default="exact,candidates")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--ann", choices=("numpy", "usearch"), default="numpy", help="candidate-stage engine")
+    ap.add_argument(
+        "--store", type=Path, help="through a real catalog and vector store in this folder (reused)"
+    )
+    ap.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    ap.add_argument("--child", help=argparse.SUPPRESS)  # internal: the search process of --store
     args = ap.parse_args(argv)
+    if args.child:
+        return store_child(args)
+    if args.store:
+        return store_run(args)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
 
@@ -111,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     av = make_catalog(args.articles, args.photos, args.dim, seed=args.seed)
     t_build = time.perf_counter() - t0
     t0 = time.perf_counter()
-    index = SearchIndex(av, ann=args.ann)
-    index.prepare(methods, ann=args.ann == "usearch")
+    index = SearchIndex(av)
+    index.prepare(methods)
     t_prep = time.perf_counter() - t0
     sizes = np.diff(av.offsets)
     rng = np.random.default_rng(args.seed + 1)
@@ -184,6 +198,188 @@ def main(argv: list[str] | None = None) -> int:
                 f"{method:<11}{rep.recall:10.3f}{min(rep.per_query, default=1.0):7.2f}"
                 f"{rep.exact_ms:10.1f}{rep.candidate_ms:9.1f}"
             )
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- --store
+
+
+def synthetic_rows(n_articles: int, n_photos: int, dim: int, seed: int, cluster: int = 10):
+    """(article key, [n_i, dim] unit vectors) in blocks, as make_catalog does but never all in memory."""
+    rng = np.random.default_rng(seed)
+    sizes = article_sizes(n_articles, n_photos, rng)
+    n_clusters = -(-n_articles // cluster)
+    centres = rng.standard_normal((n_clusters, dim), dtype=np.float32)
+    for a0 in range(0, n_articles, 5000):
+        a1 = min(a0 + 5000, n_articles)
+        art = centres[np.arange(a0, a1) // cluster] + 0.6 * rng.standard_normal(
+            (a1 - a0, dim), dtype=np.float32
+        )
+        V = np.repeat(art, sizes[a0:a1], axis=0)
+        V += 0.5 * rng.standard_normal(V.shape, dtype=np.float32)
+        V /= np.linalg.norm(V, axis=1, keepdims=True)
+        starts = np.concatenate([[0], np.cumsum(sizes[a0:a1])])
+        yield [
+            (f"c{a // cluster:05d}/a{a:06d}", V[starts[i] : starts[i + 1]])
+            for i, a in enumerate(range(a0, a1))
+        ]
+
+
+def write_articles(engine, model_id: str, blocks, views=("front", "back", "side", "top", "detail", "sole",
+                                                          "inside", "label")) -> int:  # fmt: skip
+    from desktop_app.core.storage import PhotoWrite
+
+    n = 0
+    for block in blocks:
+        ids = engine.catalog.sync_articles([k for k, _ in block])
+        writes = []
+        for key, vecs in block:
+            for i, v in enumerate(vecs):
+                rel = f"{key}/{i}.jpg"
+                writes.append(
+                    PhotoWrite(ids[key], rel, rel.encode(), 1, 1, views[i % len(views)], hash=rel, vector=v)
+                )
+        engine.catalog.write_photos(writes, model_id)
+        n += len(writes)
+    return n
+
+
+def store_run(args) -> int:
+    """Build (or reuse) the catalog and its vector store, measure a search process, then an update."""
+    import json
+    import subprocess
+
+    os.environ.setdefault("LOOKALIKE_HOME", str(args.store / "home"))
+    from desktop_app.core.engine import Engine
+    from desktop_app.core.models import default_model, vector_identity
+    from desktop_app.core.vector_store import VectorStore, store_folder
+
+    args.store.mkdir(parents=True, exist_ok=True)
+    db = args.store / "catalog.sqlite"
+    done = args.store / f"written-{args.articles}-{args.photos}-{args.dim}"
+    model = default_model("cpu")
+    model_id = vector_identity(model.manifest, None, False)
+    out: dict = {"articles": args.articles, "photos": args.photos, "dim": args.dim}
+    engine = Engine.open(db, create=True, remember=False)
+    engine.update_settings(model=model.manifest.name, model_manifest=str(model.manifest_path))
+    if not done.exists():
+        t0 = time.perf_counter()
+        written = write_articles(
+            engine, model_id, synthetic_rows(args.articles, args.photos, args.dim, args.seed)
+        )
+        out["catalog_write_s"] = round(time.perf_counter() - t0, 1)
+        print(f"wrote {written:,} photos into {db} in {out['catalog_write_s']} s", flush=True)
+        done.write_text("ok")
+    folder = store_folder(engine.catalog, model_id)
+    store = VectorStore(folder)
+    t0 = time.perf_counter()
+    report = store.sync(engine.catalog, model_id, progress=lambda d, t, note: None)
+    out["store_build_s"] = round(time.perf_counter() - t0, 1)
+    out["store_mib"] = round(sum(f.stat().st_size for f in folder.iterdir()) / 2**20)
+    out["catalog_mib"] = round(db.stat().st_size / 2**20)
+    print(f"vector store: {report.photos:,} photos, {report.fetched:,} read from the catalog, built in "
+          f"{out['store_build_s']} s, {out['store_mib']} MiB on disk (catalog {out['catalog_mib']} MiB)", flush=True)  # fmt: skip
+    engine.close()
+
+    # A fresh search process: open to first answer, latencies, recall, peak RSS.
+    child = subprocess.run([sys.executable, __file__, "--child", str(db), "--queries", str(args.queries),
+                            "--k", str(args.k), "--methods", args.methods, "--seed", str(args.seed)],
+                           capture_output=True, text=True, env={**os.environ})  # fmt: skip
+    if child.returncode != 0:
+        print(child.stderr[-3000:])
+        return 1
+    print(child.stderr, end="")
+    out.update(json.loads(child.stdout))
+
+    # Adding 1,000 photos: write them, update the store, against the time to embed 1,000 photos.
+    engine = Engine.open(db, remember=False)
+    added = args.store / f"added-{args.articles}"
+    t0 = time.perf_counter()
+    if not added.exists():
+        blocks = synthetic_rows(250, 1000, args.dim, args.seed + 7)
+        renamed = ([(f"new/{k}", v) for k, v in block] for block in blocks)
+        write_articles(engine, model_id, renamed)
+        added.write_text("ok")
+    t_write = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    upd = store.sync(engine.catalog, model_id)
+    t_sync = time.perf_counter() - t0
+    engine.close()
+    embed_s = embed_seconds_per_photo() * 1000
+    out.update(add_1000_write_s=round(t_write, 1), add_1000_store_s=round(t_sync, 1), embed_1000_s=round(embed_s, 1),
+               add_1000_fetched=upd.fetched)  # fmt: skip
+    print(f"adding 1,000 photos: catalog write {t_write:.1f} s, store and candidate index update {t_sync:.1f} s "
+          f"({upd.fetched} vectors read); embedding 1,000 photos takes {embed_s:.1f} s here: ratio "
+          f"{(t_write + t_sync) / embed_s:.2f} (goal <= 2)")  # fmt: skip
+    if args.json:
+        print(json.dumps(out, indent=2))
+    return 0
+
+
+def embed_seconds_per_photo() -> float:
+    """Seconds per photo of the bundled model on real photos (decode + encode), measured now."""
+    from desktop_app.core.encoder import Encoder
+    from desktop_app.core.images import preprocess, read_bytes
+    from desktop_app.core.models import default_model
+
+    photos = sorted(
+        (Path(__file__).resolve().parents[1] / "desktop_app" / "bundled" / "sample" / "photos").rglob("*.jpg")
+    )
+    model = default_model("cpu")
+    encoder = Encoder(model, device="cpu")
+    encoder.encode(preprocess(read_bytes(photos[0]), model.manifest)[0])
+    t0 = time.perf_counter()
+    for i in range(0, len(photos), 32):
+        batch = np.concatenate([preprocess(read_bytes(p), model.manifest)[0] for p in photos[i : i + 32]])
+        encoder.encode(batch)
+    return (time.perf_counter() - t0) / len(photos)
+
+
+def store_child(args) -> int:
+    """The search process: open the catalog's store, answer queries, measure recall; JSON on stdout."""
+    import json
+
+    t_start = time.perf_counter()
+    from desktop_app.core.engine import Engine
+    from desktop_app.core.similar import Query
+
+    engine = Engine.open(args.child, remember=False)
+    index = engine.search_index()
+    av = index.av
+    sizes = np.diff(av.offsets)
+    rng = np.random.default_rng(args.seed + 1)
+    pool = np.flatnonzero(sizes == 4)
+    queries = [av.articles[a] for a in rng.choice(pool, size=min(args.queries, pool.size), replace=False)]
+    engine.similar(Query.of_articles(queries[0]))
+    open_s = time.perf_counter() - t_start
+    print(f"search process: open to first answer {open_s:.2f} s ({av.n_photos:,} photos, "
+          f"{'with' if av.coarse is not None else 'without'} the compact candidate copy)", file=sys.stderr)  # fmt: skip
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    result: dict = {"open_to_first_search_s": round(open_s, 2), "load": os.getloadavg()[0], "methods": {}}
+    for method in methods:
+        times = []
+        for q in queries:
+            t = time.perf_counter()
+            index.search(q, method, args.k)
+            times.append((time.perf_counter() - t) * 1e3)
+        result["methods"][method] = {
+            "p50_ms": round(percentile_ms(times, 50), 1),
+            "p95_ms": round(percentile_ms(times, 95), 1),
+        }
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    recall_queries = queries[: min(10, len(queries))]
+    for method in methods:
+        rep = candidate_recall(index, recall_queries, method, args.k)
+        result["methods"][method].update(recall=round(rep.recall, 3), exact_ms=round(rep.exact_ms, 1))
+    result["peak_rss_mib_searching"] = round(rss)
+    for method, r in result["methods"].items():
+        print(f"  {method:<10} p50 {r['p50_ms']:7.1f} ms  p95 {r['p95_ms']:7.1f} ms  recall@{args.k} {r['recall']:.3f}"
+              f"  (exhaustive {r['exact_ms']:.0f} ms)", file=sys.stderr)  # fmt: skip
+    print(
+        f"  peak RSS while searching {result['peak_rss_mib_searching']} MiB; load {result['load']:.1f}",
+        file=sys.stderr,
+    )
+    print(json.dumps(result))
     return 0
 
 

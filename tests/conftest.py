@@ -205,64 +205,16 @@ def run_unprivileged(fn):
 # ----------------------------------------------------------------------------- a real PostgreSQL server
 
 
-def _pg_bin() -> Path | None:
-    import glob
-    import shutil
-
-    found = shutil.which("pg_ctl")
-    if found:
-        return Path(found).resolve().parent
-    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    return Path(versions[-1]).parent if versions else None
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
-    """A throwaway PostgreSQL cluster on 127.0.0.1 for this test session (initdb + pg_ctl), stopped at the end.
+def pg_server():
+    """A throwaway PostgreSQL cluster on 127.0.0.1 for this test session (tools/pg_cluster.py)."""
+    from tools import pg_cluster
 
-    The server refuses to run as root, so as root it runs as the `postgres` user.
-    """
-    import shutil
-    import subprocess
-    import tempfile
-
-    bindir = _pg_bin()
-    if bindir is None:
+    if pg_cluster.server_binaries() is None:
         pytest.skip("PostgreSQL server binaries are not installed (Debian: apt-get install postgresql)")
     pytest.importorskip("psycopg", reason="install the [postgres] extra")
-    base = Path(tempfile.mkdtemp(prefix="lookalike-pg-"))
-    data = base / "data"
-    as_user: list[str] = []
-    if IS_ROOT:
-        shutil.chown(base, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    run = lambda *cmd: subprocess.run([*as_user, *cmd], check=True, capture_output=True, timeout=120)  # noqa: E731
-    run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
-    # One role that must give a password, to test how Lookalike asks for it; everyone else is trusted.
-    hba = data / "pg_hba.conf"
-    rules = "host all pwuser 127.0.0.1/32 scram-sha-256\n"
-    run("sh", "-c", f"printf '{rules}' | cat - {hba} > {hba}.new && mv {hba}.new {hba}")
-    opts = f"-p {port} -k {base} -h 127.0.0.1 -c fsync=off -c max_connections=100"
-    run(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start")
-    import psycopg
-
-    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", autocommit=True) as conn:
-        conn.execute("CREATE ROLE pwuser LOGIN CREATEDB PASSWORD 'secret-pw'")
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
-    finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, timeout=60)  # fmt: skip
-        shutil.rmtree(base, ignore_errors=True)
+    with pg_cluster.cluster() as url:
+        yield url
 
 
 _pg_databases = iter(range(1, 1_000_000))
@@ -271,12 +223,9 @@ _pg_databases = iter(range(1, 1_000_000))
 @pytest.fixture
 def pg_url(pg_server):
     """A new, empty database on the test server: a catalog location for one test."""
-    import psycopg
+    from tools import pg_cluster
 
-    name = f"t{os.getpid()}_{next(_pg_databases)}"
-    with psycopg.connect(pg_server.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return f"{pg_server}/{name}"
+    return pg_cluster.create_database(pg_server, f"t{os.getpid()}_{next(_pg_databases)}")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

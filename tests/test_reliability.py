@@ -171,7 +171,7 @@ def test_a_damaged_catalog_is_refused_for_writing_and_recovered_into_a_new_file(
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     size = db.stat().st_size
     with open(db, "r+b") as fh:  # 4 KB of garbage in the middle of the file
-        fh.seek(size // 2)
+        fh.seek(size // 2 // 16384 * 16384)  # a page boundary: the page header is destroyed too
         fh.write(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
     damaged = checksum(db)
     home = tmp_path / "home"

@@ -279,10 +279,9 @@ def test_each_machine_maps_the_photo_folder(pg_url, photo_tree, tiny_model, tmp_
 
 
 def test_the_password_comes_from_libpq_or_a_clear_message(pg_server, tmp_path, photo_tree, tiny_model):
-    import psycopg
+    from tools import pg_cluster
 
-    with psycopg.connect(pg_server.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
-        conn.execute("CREATE DATABASE pwcat OWNER pwuser")
+    pg_cluster.create_database(pg_server, "pwcat", owner="pwuser")
     url = pg_server.replace("postgres@", "pwuser@") + "/pwcat"
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}

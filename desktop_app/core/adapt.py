@@ -57,8 +57,12 @@ class Adapter:
         return (z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
     def apply_to(self, av: ArticleVectors) -> ArticleVectors:
-        return ArticleVectors(self.apply(av.vectors), av.photo_ids, av.offsets, av.articles, av.views, av.paths,
-                              av.labels, f"{av.model_id}+adapter{self.id or ''}")  # fmt: skip
+        """The adapted vectors of a whole catalog, a block at a time (float16 when the input is)."""
+        out = np.empty((av.n_photos, self.dim), dtype=av.vectors.dtype if av.n_photos else np.float32)
+        for start in range(0, av.n_photos, 50_000):
+            out[start : start + 50_000] = self.apply(av.vectors[start : start + 50_000])
+        return ArticleVectors(out, av.photo_ids, av.offsets, av.articles, av.views, av.paths, av.labels,
+                              f"{av.model_id}+adapter{self.id or ''}")  # fmt: skip
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()

@@ -224,7 +224,7 @@ def _pool() -> ThreadPoolExecutor | None:
     return _POOL
 
 
-def _products(V: np.ndarray, rows: np.ndarray | None, qT: np.ndarray) -> np.ndarray:
+def products(V: np.ndarray, rows: np.ndarray | None, qT: np.ndarray) -> np.ndarray:
     """(V[rows] @ qT).T as [q, n] float32, computed in row chunks; rows=None means all of V, no gather."""
     n = V.shape[0] if rows is None else rows.shape[0]
     d, q = qT.shape
@@ -235,6 +235,8 @@ def _products(V: np.ndarray, rows: np.ndarray | None, qT: np.ndarray) -> np.ndar
         for s in range(lo, hi, chunk):
             e = min(s + chunk, hi)
             part = V[s:e] if rows is None else V[rows[s:e]]
+            if part.dtype != np.float32:  # float16 from a vector store: scores are computed in float32
+                part = part.astype(np.float32)
             out[:, s:e] = (part @ qT).T
 
     pool = _pool() if n >= PARALLEL_MIN_ROWS else None
@@ -375,8 +377,9 @@ class SearchIndex:
         self.candidate_stage_above = candidate_stage_above
         self.exact_memory_limit = exact_memory_limit
         V = vectors.vectors
-        if V.dtype != np.float32 or not V.flags.c_contiguous:
+        if V.dtype not in (np.float32, np.float16) or not V.flags.c_contiguous:
             V = np.ascontiguousarray(V, dtype=np.float32)
+        # float16 (a memory-mapped vector store) stays float16: products convert a chunk at a time.
         self.V = V
         self.offsets = np.asarray(vectors.offsets, dtype=np.int64)
         self.sizes = np.diff(self.offsets)
@@ -399,7 +402,10 @@ class SearchIndex:
 
     @property
     def centroids(self) -> np.ndarray:
-        """[A, D] float32 normalised mean vectors (zero rows for empty articles), computed once."""
+        """[A, D] normalised mean vectors (zero rows for empty articles): the vector store's, or computed
+        once (float32)."""
+        if self._centroids is None and self.av.centroids is not None:
+            self._centroids = self.av.centroids
         if self._centroids is None:
             A, D = self.n_articles, self.V.shape[1]
             C = np.zeros((A, D), dtype=np.float32)
@@ -411,7 +417,7 @@ class SearchIndex:
                 member = sparse.csr_matrix(
                     (np.ones(P, dtype=np.float32), np.arange(P), self.offsets), shape=(A, P)
                 )
-                sums = np.asarray(member @ self.V)
+                sums = np.asarray(member @ np.asarray(self.V, dtype=np.float32))
                 C[ne] = _normalise(sums[ne] / self.sizes[ne][:, None])
             self._centroids = C
         return self._centroids
@@ -537,7 +543,7 @@ class SearchIndex:
         if rows.size == 0:
             raise UserError("The query article has no embedded photos; embed its photos first.")
         views = [self.av.views[r] for r in rows.tolist()]
-        return _Query(self.V[rows], rows, arts, views)
+        return _Query(np.asarray(self.V[rows], dtype=np.float32), rows, arts, views)
 
     # ----- blocks of similarities ---------------------------------------------------------------------
 
@@ -547,12 +553,12 @@ class SearchIndex:
             arts, sizes, rows = self.layout()
             # One pass over the catalog in storage order (no gather of V), then the 4-byte results are
             # permuted into the size-grouped layout, which is cheap next to the product.
-            G = np.take(_products(self.V, None, qT), rows, axis=1)
+            G = np.take(products(self.V, None, qT), rows, axis=1)
             return _Block(G, arts, sizes, rows)
         arts = np.asarray(arts, dtype=np.int64)
         arts = arts[np.lexsort((arts, self.sizes[arts]))]
         rows = self._rows_of(arts)
-        return _Block(_products(self.V, rows, qT), arts, self.sizes[arts], rows)
+        return _Block(products(self.V, rows, qT), arts, self.sizes[arts], rows)
 
     def _codes_of(self, block: _Block) -> np.ndarray:
         """View code of every column of a block."""
@@ -567,6 +573,8 @@ class SearchIndex:
 
     def _auto_candidates(self, method: str, qry: _Query) -> bool:
         """Whether mode "auto" runs the candidate stage for this query (see the module docstring)."""
+        if self.av.coarse is not None:
+            return True  # a large catalog with its compact copy: the candidate stage for every method
         if method == "centroid":
             return False  # one product with A centroids is already cheaper than any photo k-NN
         if self.n_articles > self.candidate_stage_above:
@@ -579,6 +587,8 @@ class SearchIndex:
         per_photo = min(per_photo, P)
         if per_photo <= 0:
             return np.zeros(0, dtype=np.int64)
+        if self.av.coarse is not None:
+            return self.av.coarse.knn_rows(self.V, qv, per_photo)
         # A chunked product, keeping only the best `per_photo` rows of each query photo so far, so
         # memory stays at one block plus the shortlist however large the catalog is.
         qT = np.ascontiguousarray(qv.T)
@@ -587,7 +597,7 @@ class SearchIndex:
         best_sims = np.zeros((qv.shape[0], 0), dtype=np.float32)
         for s in range(0, P, block_rows):
             e = min(s + block_rows, P)
-            G = _products(self.V[s:e], None, qT)
+            G = products(self.V[s:e], None, qT)
             sims = np.concatenate([best_sims, G], axis=1)
             rows = np.concatenate([best_rows, np.broadcast_to(np.arange(s, e), G.shape)], axis=1)
             if sims.shape[1] > per_photo:
@@ -741,9 +751,9 @@ class SearchIndex:
             C = self.centroids
             if arts is None and ids.size > self.n_articles // 2:
                 # Multiply all rows (no gather copy) and select afterwards: cheaper for wide searches.
-                scores = (C @ qc32).astype(np.float64)[ids]
+                scores = products(C, None, qc32[:, None])[0].astype(np.float64)[ids]
             else:
-                scores = (C[ids] @ qc32).astype(np.float64)
+                scores = (np.asarray(C[ids], dtype=np.float32) @ qc32).astype(np.float64)
         top, sc = _top_k(ids, scores, k)
         return top, sc, int(ids.size)
 

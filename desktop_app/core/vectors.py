@@ -6,6 +6,7 @@ Search, matching, the inspector and label suggestions all read this; the catalog
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from desktop_app.core.scan import cover_position
 class ArticleVectors:
     """Photo vectors of one model, rows sorted so that each article's photos are contiguous.
 
-    vectors:   float32 [P, D], rows L2-normalised.
+    vectors:   float32 or float16 [P, D] (float16 memory-mapped from a vector store), rows L2-normalised.
     photo_ids: int64 [P], catalog photo id of each row.
     offsets:   int64 [A + 1]; rows offsets[a]:offsets[a + 1] are the photos of article a.
     articles:  A article ids (readable strings such as "shoes/sku123" or "mh01-gray").
@@ -33,6 +34,8 @@ class ArticleVectors:
     paths: list[str]
     labels: list[dict[str, str]] = field(default_factory=list)
     model_id: str = ""
+    centroids: np.ndarray | None = None  # [A, D] normalised article means, when a vector store kept them
+    coarse: Any = None  # the candidate stage's compact copy (core.coarse.Coarse), for large catalogs
 
     def __post_init__(self) -> None:
         if not self.labels:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,7 +29,10 @@ from desktop_app.core.settings import (
     update_catalog_settings_with,
 )
 from desktop_app.core.storage import Catalog
+from desktop_app.core.vector_store import VectorStore, store_folder
 from desktop_app.core.vectors import ArticleVectors
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from desktop_app.core.engine import Engine
@@ -200,7 +204,7 @@ class EngineBase:
             return adapter.apply_to(av) if adapter is not None else av
         key = (model_id, adapter.id if adapter is not None else None)
         if self._vectors is None or self._vectors_key != key:
-            av = self.catalog.article_vectors(model_id)
+            av = self.stored_vectors(model_id)
             self._vectors = adapter.apply_to(av) if adapter is not None else av
             self._vectors_key = key
             self._index = None
@@ -209,7 +213,22 @@ class EngineBase:
 
     def frozen_vectors(self) -> ArticleVectors:
         """The stored vectors of the catalog's model, never adapted."""
-        return self.catalog.article_vectors(self.vectors_model_id())
+        return self.stored_vectors(self.vectors_model_id())
+
+    def stored_vectors(self, model_id: str, progress: EvalProgress | None = None) -> ArticleVectors:
+        """All vectors of a model from the local vector store (memory-mapped float16), brought up to date with
+        the catalog first (reading only what changed); straight from the catalog when no store can be kept."""
+        store = VectorStore(store_folder(self.catalog, model_id))
+        labels = self.catalog.labels()
+        try:
+            store.sync(self.catalog, model_id, progress=progress)
+        except OSError as exc:
+            log.info(
+                "no local vector store for %s (%s); reading vectors from the catalog", self.location, exc
+            )
+            av = self.catalog.article_vectors(model_id)
+            return av
+        return store.open(labels)
 
     def search_index(self) -> SearchIndex:
         av = self.vectors()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
 
-from desktop_app.core.errors import InputError
+from desktop_app.core.errors import InputError, ModelError
 from desktop_app.core.indexer import (
     IndexOptions,
     IndexSummary,
@@ -21,6 +22,9 @@ from desktop_app.core.settings import (
     UserSettings,
 )
 from desktop_app.core.storage import Catalog, identify, is_url
+from desktop_app.core.vector_store import VectorStore, store_folder
+
+log = logging.getLogger(__name__)
 
 
 def index_photos(
@@ -48,6 +52,8 @@ def index_photos(
         summary = index_folder(catalog, root, rule=rule, model=installed, options=options, progress=progress,
                                should_cancel=should_cancel, scan=scan)  # fmt: skip
         location = catalog.location
+        if not summary.cancelled:
+            _update_vector_store(catalog, progress)
     user = UserSettings.load()
     user.remember(location)
     user.set_photo_root(location, root)  # this machine indexed from here: its photos are here
@@ -69,3 +75,24 @@ def resolve_db(db: Path | str | None, photo_dir: Path | None = None) -> Path | s
     if last is None:
         raise InputError("No catalog yet. Index a folder first: lookalike index PHOTOS_DIR")
     return last if is_url(last) else Path(last)
+
+
+def _update_vector_store(catalog: Catalog, progress: Callable[[Progress], None] | None) -> None:
+    """Bring the local vector store (and its candidate index) up to date now, while indexing, so that the
+    next search opens it at once instead of reading the catalog."""
+    from desktop_app.core.engine import Engine
+
+    engine = Engine(catalog)
+    try:
+        model_id = engine.vectors_model_id()
+    except ModelError:
+        return
+
+    def report(done: int, total: int, note: str) -> None:
+        if progress:
+            progress(Progress(done, total, 0.0, None, f"updating the search index: {note}"))
+
+    try:
+        VectorStore(store_folder(catalog, model_id)).sync(catalog, model_id, progress=report)
+    except OSError as exc:  # a read-only place: searches read the catalog instead
+        log.info("vector store not updated: %s", exc)

@@ -12,6 +12,7 @@ from desktop_app.core import evaluate as ev
 from desktop_app.core.engine.base import DECISION_GROUPS, EvalProgress
 from desktop_app.core.errors import InputError, NoVectors
 from desktop_app.core.inspect import Inspection, inspect_articles
+from desktop_app.core.search import products
 from desktop_app.core.settings import (
     SearchSettings,
 )
@@ -114,7 +115,7 @@ class SearchRoom:
             idx = [self._article_index(av, a) for a in query.articles]
             vectors = np.concatenate([av.article_matrix(i) for i in idx])
             exclude = set(idx)
-        sims = (vectors @ av.vectors.T).max(axis=0)
+        sims = products(av.vectors, None, np.ascontiguousarray(np.asarray(vectors, np.float32).T)).max(axis=0)
         hits = []
         for row in np.argsort(-sims, kind="stable").tolist():
             if int(av.article_of_row[row]) in exclude:

@@ -19,19 +19,19 @@ def lock_path(catalog_path: Path) -> Path:
     return Path(f"{catalog_path}.index-lock")
 
 
-def _try_lock(fh: IO) -> bool:
+def _try_lock(fh: IO, wait: bool = False) -> bool:
     if sys.platform == "win32":
         import msvcrt
 
         try:
-            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+            msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK if wait else msvcrt.LK_NBLCK, 1)
         except OSError:
             return False
         return True
     import fcntl
 
     try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except OSError:
         return False
     return True
@@ -50,6 +50,32 @@ def _unlock(fh: IO) -> None:
     import fcntl
 
     fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+class FileLock:
+    """An OS lock on a file, dropped by the operating system when its holder dies."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._fh: IO | None = None
+
+    def acquire(self, wait: bool = False) -> bool:
+        """Take the lock (waiting for it, or not); False when another process holds it."""
+        fh = open(self.path, "a+b")
+        if not _try_lock(fh, wait):
+            fh.close()
+            return False
+        self._fh = fh
+        return True
+
+    def release(self) -> None:
+        if self._fh is None:
+            return
+        try:
+            _unlock(self._fh)
+        finally:
+            self._fh.close()
+            self._fh = None
 
 
 class IndexLock:

@@ -1,0 +1,182 @@
+"""The local vector store and the candidate stage's compact copy stay consistent with the catalog across
+added, changed, moved and removed photos and a killed index run; a re-open reads only what changed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import numpy as np
+
+from desktop_app.core import coarse
+from desktop_app.core.engine import Engine, index_photos
+from desktop_app.core.search import SearchIndex, candidate_recall
+from desktop_app.core.similar import Query
+from desktop_app.core.storage import Catalog, PhotoWrite
+from desktop_app.core.vector_store import VectorStore, store_folder
+from tests.conftest import REPO, write_photo
+
+
+def store_of(location, model_id) -> VectorStore:
+    with Catalog(location, create=False) as cat:
+        return VectorStore(store_folder(cat, model_id))
+
+
+def assert_matches_catalog(location) -> VectorStore:
+    """The store holds exactly the catalog's vectors, in its article order."""
+    with Engine.open(location, remember=False) as engine:
+        model_id = engine.vectors_model_id()
+        want = engine.catalog.article_vectors(model_id)
+        store = VectorStore(store_folder(engine.catalog, model_id))
+        assert store.fresh(engine.catalog.vectors_revision(model_id), model_id)
+        got = store.open()
+    assert got.articles == want.articles and got.paths == want.paths and got.views == want.views
+    assert np.array_equal(got.photo_ids, want.photo_ids) and np.array_equal(got.offsets, want.offsets)
+    assert np.allclose(np.asarray(got.vectors, np.float32), want.vectors, atol=1e-3)
+    return store
+
+
+def test_index_keeps_the_store_in_step_with_adds_changes_moves_and_removals(
+    catalog_location, photo_tree, tiny_model
+):
+    summary = index_photos(catalog_location, photo_tree, model=tiny_model)
+    assert summary.embedded == 7
+    assert_matches_catalog(catalog_location)
+    write_photo(photo_tree / "green" / "p9.jpg", (10, 250, 10), seed=99)  # added
+    write_photo(photo_tree / "red" / "p0.jpg", (250, 250, 0), seed=98)  # changed
+    os.rename(photo_tree / "red" / "p1.jpg", photo_tree / "green" / "p8.jpg")  # moved to another article
+    os.remove(photo_tree / "shoes" / "blue" / "p1.jpg")  # removed
+    index_photos(catalog_location, photo_tree, model=tiny_model)
+    assert_matches_catalog(catalog_location)
+    with Engine.open(catalog_location, remember=False) as engine:
+        report = VectorStore(store_folder(engine.catalog, engine.vectors_model_id())).sync(
+            engine.catalog, engine.vectors_model_id())  # fmt: skip
+        assert report.fetched == 0  # nothing changed since the index run's own sync
+        hits = engine.similar(Query.of_articles("red")).hits
+        assert {h.article for h in hits} == {"green", "shoes/blue"}
+
+
+def test_search_over_the_store_equals_search_over_the_catalog(tmp_path, sample_copy):
+    from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
+
+    db = tmp_path / "c.sqlite"
+    index_photos(db, sample_copy, rule=GroupingRule("pattern", MAGENTO_PATTERN))
+    with Engine.open(db, remember=False) as engine:
+        from_store = SearchIndex(engine.vectors())
+        from_catalog = SearchIndex(engine.catalog.article_vectors(engine.vectors_model_id()))
+        assert from_store.V.dtype == np.float16 and from_catalog.V.dtype == np.float32
+        for method in ("greedy", "hungarian", "ordered", "centroid", "max"):
+            for article in ("mh01-gray", "wj08-gray", "luma-stability-ball-gray"):
+                a = from_store.search(article, method, 5, n_pairs=0)
+                b = from_catalog.search(article, method, 5, n_pairs=0)
+                assert [h.article for h in a] == [h.article for h in b], (method, article)
+                assert np.allclose([h.score for h in a], [h.score for h in b], atol=2e-3)
+
+
+def test_a_shared_catalog_is_cached_per_client_and_reopens_reading_only_changes(pg_url, photo_tree, tiny_model,
+                                                                               tmp_path):  # fmt: skip
+    index_photos(pg_url, photo_tree, model=tiny_model)
+    with Engine.open(pg_url, remember=False) as engine:
+        model_id = engine.vectors_model_id()
+        assert engine.catalog.path is None and "vector-cache" in str(store_folder(engine.catalog, model_id))
+    client = VectorStore(tmp_path / "another-client")  # a second machine: nothing cached yet
+    with Catalog(pg_url, create=False) as cat:
+        cold = client.sync(cat, model_id)
+    assert (cold.fetched, cold.reused) == (7, 0)
+    write_photo(photo_tree / "green" / "p9.jpg", (10, 250, 10), seed=99)
+    index_photos(pg_url, photo_tree, model=tiny_model)  # on the indexing machine
+    with Catalog(pg_url, create=False) as cat:
+        warm = client.sync(cat, model_id)
+    assert (warm.fetched, warm.reused) == (1, 7)  # only the new photo crosses the network
+    assert_matches_catalog(pg_url)
+
+
+KILLED_INDEX = r"""
+import sys
+from desktop_app.core.engine import index_photos
+from desktop_app.core.indexer import IndexOptions
+from desktop_app.core.models import load_manifest
+def progress(p):
+    if p.done >= 8 and "updating" not in p.note:
+        print("mid-index", flush=True)
+index_photos(sys.argv[1], sys.argv[2], model=load_manifest(sys.argv[3]), options=IndexOptions(batch_size=4),
+             progress=progress)
+"""
+
+
+def test_a_killed_index_run_then_a_resumed_one_leave_store_and_catalog_consistent(tmp_path, tiny_model):
+    root = tmp_path / "photos"
+    for i in range(40):
+        write_photo(root / f"a{i % 10}" / f"p{i}.jpg", (i * 6, 80, 200 - i * 4), seed=i)
+    db = tmp_path / "c.sqlite"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_INDEX, str(db), str(root), str(tiny_model.manifest_path)],
+                            stdout=subprocess.PIPE, text=True, cwd=REPO)  # fmt: skip
+    for line in proc.stdout:
+        if "mid-index" in line:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait()
+    index_photos(db, root, model=tiny_model)  # resume
+    assert_matches_catalog(db)
+    with Catalog(db) as cat:
+        assert len(cat.photo_rows()) == 40
+
+
+def synthetic_catalog(location, tiny_model, n_articles: int, per: int = 4, dim: int = 32, seed: int = 0,
+                      first: int = 0):  # fmt: skip
+    """Articles first..n_articles-1 of synthetic families of vectors, written as an index run would."""
+    from desktop_app.core.models import vector_identity
+
+    rng = np.random.default_rng(seed)
+    engine = Engine.open(location, create=True, remember=False)
+    engine.update_settings(model=tiny_model.manifest.name, model_manifest=str(tiny_model.manifest_path))
+    model_id = vector_identity(tiny_model.manifest, None, False)
+    keys = [f"f{a % 50:02d}/a{a:05d}" for a in range(first, n_articles)]
+    ids = engine.catalog.sync_articles(keys)
+    families = rng.normal(size=(50, dim))
+    writes = []
+    for a, key in enumerate(keys):
+        centre = families[a % 50] + 0.5 * rng.normal(size=dim)
+        for v in range(per):
+            vec = centre + 0.4 * rng.normal(size=dim)
+            rel = f"{key}/{v}.jpg"
+            writes.append(
+                PhotoWrite(
+                    ids[key], rel, rel.encode(), 1, 1, None, hash=rel, vector=vec / np.linalg.norm(vec)
+                )
+            )
+    engine.catalog.write_photos(writes, model_id)
+    return engine, model_id
+
+
+def test_the_compact_copy_finds_what_the_exhaustive_search_finds(tmp_path, tiny_model, monkeypatch):
+    monkeypatch.setattr(coarse, "MIN_PHOTOS", 1000)
+    monkeypatch.setattr(coarse, "RANK", 16)
+    engine, model_id = synthetic_catalog(tmp_path / "c.sqlite", tiny_model, n_articles=1500)
+    av = engine.vectors()
+    assert av.coarse is not None and av.coarse.reduced.shape == (6000, 16)
+    index = SearchIndex(av)
+    queries = list(range(0, 1500, 75))
+    for method in ("greedy", "max", "centroid"):
+        report = candidate_recall(index, queries, method, k=10)
+        print(f"{method}: candidate recall@10 {report.recall:.3f}")
+        assert report.recall >= 0.95
+    # Incremental: new photos are projected with the same basis; the rest is reused.
+    more_engine, _ = synthetic_catalog(tmp_path / "c.sqlite", tiny_model, n_articles=1510, seed=1, first=1500)
+    report = VectorStore(store_folder(more_engine.catalog, model_id)).sync(more_engine.catalog, model_id)
+    assert report.rebuilt_coarse is False and report.reused > 0
+    assert_matches_catalog(tmp_path / "c.sqlite")
+
+
+def test_without_a_writable_place_search_reads_the_catalog(open_dir, photo_tree, tiny_model):
+    db = open_dir / "c.sqlite"
+    index_photos(db, photo_tree, model=tiny_model)
+    with Engine.open(db, remember=False) as engine:
+        folder = store_folder(engine.catalog, engine.vectors_model_id())
+    shutil.rmtree(folder.parent)
+    folder.parent.write_text("not a folder")  # the store cannot be made here
+    with Engine.open(db, remember=False) as engine:
+        assert engine.similar(Query.of_articles("red")).hits
