@@ -146,36 +146,35 @@ class VectorStore:
                 match = old_ids[order][pos] == ids
                 old_rows = np.where(match, order[pos], -1)
                 reuse = match & (old_updated[np.maximum(old_rows, 0)] >= updated)
-        need = ids[~reuse]
-        dim = int(old[2].shape[1]) if old is not None and len(old[2]) else 0
+        need = int((~reuse).sum())
         tmp = self.folder.with_name(f".{self.folder.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        fetched = {}
-        for start in range(0, len(need), FETCH_CHUNK):
-            part = need[start : start + FETCH_CHUNK]
-            fetched.update(catalog.vector_data(model_id, part.tolist()))
-            if progress:
-                progress(start + len(part), len(need), "reading vectors")
-        if not dim:
-            dim = next((len(v) for v in fetched.values()), 0)
-        out = (
-            np.lib.format.open_memmap(tmp / "vectors.npy", mode="w+", dtype=DTYPE, shape=(n, dim))
-            if n
-            else None
-        )
+        dim = int(old[2].shape[1]) if old is not None and len(old[2]) else 0
+        out = None
+        fetched_so_far = 0
+        # A chunk of rows at a time: the vectors it needs are read from the catalog, the rest copied from the
+        # old store, so memory stays at one chunk however large the catalog is.
         for i in range(0, n, FETCH_CHUNK):
             j = min(i + FETCH_CHUNK, n)
             kept = reuse[i:j]
+            new_rows = np.flatnonzero(~kept)
+            fetched = catalog.vector_data(model_id, ids[i:j][new_rows].tolist()) if new_rows.size else {}
+            if out is None:
+                dim = dim or next((len(v) for v in fetched.values()), 0)
+                out = np.lib.format.open_memmap(tmp / "vectors.npy", mode="w+", dtype=DTYPE, shape=(n, dim))
             block = np.empty((j - i, dim), dtype=DTYPE)
             if kept.any():
                 block[kept] = old[2][old_rows[i:j][kept]]
-            new = np.flatnonzero(~kept)
-            if new.size:
-                block[new] = np.stack([fetched[int(x)] for x in ids[i:j][new]]).astype(DTYPE)
+            if new_rows.size:
+                block[new_rows] = np.stack([fetched[int(x)] for x in ids[i:j][new_rows]]).astype(DTYPE)
             out[i:j] = block
+            fetched_so_far += new_rows.size
+            if progress and need:
+                progress(fetched_so_far, need, "reading vectors")
         if out is not None:
             out.flush()
+            del out
         articles, offsets = _articles_and_offsets([r[0] for r in rows])
         views = [r[3] for r in rows]
         np.savez(tmp / "meta.npz", photo_ids=ids, updated=updated, offsets=offsets, articles=_pack(articles),
@@ -189,7 +188,7 @@ class VectorStore:
                                                     "revision": list(revision), "n": n, "dim": dim}),
                                         encoding="utf-8")  # fmt: skip
         self._replace(tmp)
-        return SyncReport(n, len(need), int(reuse.sum()), round(time.perf_counter() - t0, 3), rebuilt)
+        return SyncReport(n, need, int(reuse.sum()), round(time.perf_counter() - t0, 3), rebuilt)
 
     def _previous(self, model_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         state = self.state()
