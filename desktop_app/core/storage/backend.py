@@ -49,6 +49,9 @@ class Backend:
     def make_engine(self) -> sa.Engine:
         raise NotImplementedError
 
+    def release(self) -> None:
+        """The catalog's engine was disposed (Catalog.close)."""
+
     def before_create(self, conn: sa.Connection) -> None:
         """Settings that must be made before the first table exists."""
 
