@@ -205,7 +205,7 @@ class HoverPanel(QFrame):
         for k, (img, cap) in enumerate(zip(self.images, self.captions)):
             img.setFixedSize(PREVIEW_SIZE, PREVIEW_SIZE)
             img.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            img.setStyleSheet("background: #f1f3f5; color: #495057;")
+            img.setStyleSheet("background: palette(alternate-base); color: palette(text);")
             img.setWordWrap(True)
             cap.setWordWrap(True)
             cap.setTextFormat(Qt.TextFormat.PlainText)

@@ -41,7 +41,7 @@ class ReviewLoad:
 def load_review(engine: Engine, client: EngineClient, field: str, k: int, device: str | None,
                 reload: bool) -> ReviewLoad:  # fmt: skip
     """Worker body: the engine child computes the suggestions; reload first picks up newly indexed photos."""
-    client.ensure(engine.path, device)
+    client.ensure(engine.location, device)
     if reload:
         client.call("reload")
     params = client.call("search_settings")

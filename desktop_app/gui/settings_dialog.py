@@ -37,6 +37,7 @@ from desktop_app.core.errors import UserError
 from desktop_app.core.models import InstalledModel, resolve_model
 from desktop_app.core.scan import GroupingRule
 from desktop_app.core.settings import DEVICES, CatalogSettings, UserSettings
+from desktop_app.gui import theme
 from desktop_app.gui.errors import show_error
 from desktop_app.gui.grouping import RuleEditor
 from desktop_app.gui.workers import Failure, Runner, Task
@@ -166,7 +167,7 @@ class SettingsDialog(QDialog):
         self.buttons.accepted.connect(self._accept)
         self.buttons.rejected.connect(self.reject)
         self.error = QLabel()
-        self.error.setStyleSheet("color: #b04040;")
+        self.error.setStyleSheet(f"color: {theme.error_text(self.palette()).name()};")
         self.error.setWordWrap(True)
         self.error.hide()
 
@@ -333,7 +334,7 @@ def _fetch_model(name: str, progress) -> zoo.FetchResult:
 def save_user_settings(user: UserSettings) -> UserSettings:
     """Save what the dialog edits on top of the file as it is now (recent catalogs, window layout kept)."""
     latest = UserSettings.load()
-    for name in ("device", "batch_size", "thumb_size", "model", "curator"):
+    for name in ("device", "batch_size", "thumb_size", "theme", "model", "curator"):
         setattr(latest, name, getattr(user, name))
     latest.save()
     return latest
