@@ -256,3 +256,28 @@ def test_the_shortcut_sheet_lists_every_key(qtbot, window):
             if action.menu() is None and not action.shortcut().isEmpty():
                 assert any(r[1] == action.text().replace("…", "").strip() for r in rows), action.text()
     sheet.close()
+
+
+def test_a_dark_palette_from_the_view_menu_and_settings(qtbot, window):
+    from PySide6.QtGui import QPalette
+
+    from desktop_app.core.settings import UserSettings
+    from desktop_app.gui import theme
+
+    w = window()
+    app = QApplication.instance()
+    try:
+        dark = next(a for a in w.acts.themes.actions() if a.data() == "dark")
+        dark.trigger()
+        assert theme.is_dark(app.palette()) and UserSettings.load().theme == "dark"
+        w.open_settings()
+        dialog = w.settings_dialog
+        assert dialog.theme.currentData() == "dark"
+        dialog.theme.setCurrentIndex(dialog.theme.findData("light"))
+        qtbot.waitUntil(dialog.model_combo.isEnabled, timeout=T)
+        dialog.buttons.accepted.emit()
+        assert not theme.is_dark(app.palette()) and UserSettings.load().theme == "light"
+        assert next(a for a in w.acts.themes.actions() if a.data() == "light").isChecked()
+        assert app.palette().color(QPalette.ColorRole.Base).lightness() > 200
+    finally:
+        theme.apply_theme(app, "system")

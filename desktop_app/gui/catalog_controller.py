@@ -252,8 +252,9 @@ class CatalogController(QObject):
 
     def shutdown(self) -> None:
         self.closing = True
-        if self.grouping_dialog is not None and shiboken6.isValid(self.grouping_dialog):
-            self.grouping_dialog.close()
+        for dialog in (self.grouping_dialog, self.shared_dialog, self.password_dialog):
+            if dialog is not None and shiboken6.isValid(dialog):
+                dialog.close()
         self.runner.shutdown()
         if self.snapshot is not None:
             self.snapshot.engine.close()

@@ -15,8 +15,7 @@ from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
 
 from desktop_app.core.overview import catalog_title
 from desktop_app.core.settings import THEMES
-
-THEME_TITLES = {"system": "As the desktop", "light": "Light", "dark": "Dark"}
+from desktop_app.gui.settings_dialog import THEME_TITLES
 
 
 class WindowActions:
