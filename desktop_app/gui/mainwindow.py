@@ -287,6 +287,7 @@ class MainWindow(WindowWork, QMainWindow):
         self.setWindowTitle("Lookalike")
         self.root_frame.hide()
         self.banner.hide()
+        self.status.show_engine(None)
         self._show_welcome()
         self.catalogs.call(recent_catalogs, on_done=self.welcome.set_recent)
 

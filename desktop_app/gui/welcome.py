@@ -69,6 +69,8 @@ class WelcomePage(QWidget):
         self.recent_label.setFont(rf)
         self.recent = QListWidget()
         self.recent.setMaximumHeight(140)
+        self.recent.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # long paths keep their start and end
+        self.recent.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.recent.itemActivated.connect(self._activated)
         self.message = QLabel()
         self.message.setWordWrap(True)
