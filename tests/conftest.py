@@ -24,6 +24,9 @@ def pytest_configure(config):
     # platform plugin warns whenever a top-level window's size constraints change, because it has no window
     # manager to tell; that says nothing about the app.
     config.addinivalue_line("qt_log_ignore", "This plugin does not support propagateSizeHints")
+    # WORKAROUND: likewise for popup menus (context menus), which ask to be raised and to grab the keyboard.
+    config.addinivalue_line("qt_log_ignore", "This plugin does not support raise")
+    config.addinivalue_line("qt_log_ignore", "This plugin does not support grabbing the keyboard")
 
 
 @pytest.fixture(autouse=True)
@@ -292,3 +295,29 @@ def server():
     srv.shutdown()
     srv.server_close()
     thread.join(timeout=5)
+
+
+# ----------------------------------------------------------------------------- the app's main window
+
+
+@pytest.fixture
+def window(qtbot, tiny_model):
+    """Makes main windows with the tiny model; indexing and search run in threads (monkeypatching works);
+    every window is shut down, with its workers, at the end of the test."""
+    from desktop_app.core.settings import UserSettings
+    from desktop_app.gui.mainwindow import MainWindow
+
+    windows = []
+
+    def make(**prefs):
+        values = {"model": str(tiny_model.manifest_path), "batch_size": 4, **prefs}
+        w = MainWindow(UserSettings(**values))
+        w.indexer.in_subprocess = w.search.client.in_subprocess = False
+        qtbot.addWidget(w)
+        w.show()
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        w.shutdown()

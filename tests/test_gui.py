@@ -59,7 +59,7 @@ def open_and_index(
     qtbot.waitUntil(lambda: dialog.model.rowCount() > 0, timeout=T)
     if rule is not None:
         dialog.editor.set_rule(rule)
-        qtbot.waitUntil(lambda: all(r[1] != folder.name for r in dialog.model.rows), timeout=T)
+        qtbot.waitUntil(lambda: all(r.article != folder.name for r in dialog.model.rows), timeout=T)
     dialog.index_now.setChecked(index_now)
     if index_now:
         with qtbot.waitSignals([w.index_finished, w.search_ready], timeout=T):
@@ -114,15 +114,16 @@ def test_open_folder_index_select_and_see_similar(qtbot, make_window, photo_tree
     pairs = w.similar.model.index(0, 0).data(PairsRole)
     assert pairs and Path(pairs[0][0]).is_absolute() and Path(pairs[0][0]).exists()
     assert w.similar.model.rowCount() == 2 and "most similar" in w.similar.status.text()
-    # clicking a result selects it in the grid (and asks for its own similar articles)
+    # Clicking a result selects it in the panel and keeps the query; "Show in catalog" jumps the grid to it
+    # (and asks for its own similar articles). Defect 1 of issue 12: the click used to re-run the search.
     first = w.similar.model.index(0, 0)
     hit = first.data()
+    qtbot.mouseClick(w.similar.view.viewport(), Qt.MouseButton.LeftButton,
+                     pos=w.similar.view.visualRect(first).center())  # fmt: skip
+    assert w.similar.selected_hit() == hit and w.search.query.articles == ["red"]
+    assert w.selected_articles() == ["red"] and w.similar.inspect_btn.isEnabled()
     with qtbot.waitSignal(w.results_shown, timeout=T):
-        qtbot.mouseClick(
-            w.similar.view.viewport(),
-            Qt.MouseButton.LeftButton,
-            pos=w.similar.view.visualRect(first).center(),
-        )
+        qtbot.mouseClick(w.similar.goto_btn, Qt.MouseButton.LeftButton)
     assert w.selected_articles() == [hit]
     # several articles at once
     with qtbot.waitSignal(w.results_shown, timeout=T) as blocker:

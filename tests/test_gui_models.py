@@ -22,10 +22,10 @@ from desktop_app.gui.models import (
     PairsRole,
     PhotoTableModel,
     ScoreRole,
-    SimilarModel,
     SkippedModel,
     parse_filter,
 )
+from desktop_app.gui.results import SimilarModel
 from desktop_app.gui.thumbs import ThumbnailLoader
 from desktop_app.gui.workers import Lane, Runner, Task
 from tests.conftest import write_photo

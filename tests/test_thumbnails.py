@@ -71,3 +71,33 @@ def test_cache_size(tmp_path):
     for i in range(3):
         thumbnails.thumbnail(write_photo(tmp_path / f"{i}.jpg", seed=i), 96)
     assert thumbnails.cache_size_bytes() > 0
+
+
+def test_thumbnails_made_before_still_show_when_the_photo_folder_is_offline(tmp_path):
+    folder = tmp_path / "share"
+    src = write_photo(folder / "a.jpg")
+    made = thumbnails.thumbnail(src, 96)
+    with Image.open(made) as im:
+        before = im.tobytes()
+    folder.rename(tmp_path / "unmounted")  # the drive is gone
+    offline = thumbnails.thumbnail(src, 96)
+    with Image.open(offline) as im:
+        assert im.tobytes() == before
+    # A photo that never had a thumbnail still says why it cannot be shown.
+    with pytest.raises(PhotoError) as info:
+        thumbnails.thumbnail(folder / "never.jpg", 96)
+    assert info.value.reason == "vanished"
+
+
+def test_an_edited_photo_replaces_its_offline_thumbnail(tmp_path):
+    src = write_photo(tmp_path / "a.jpg", colour=(200, 30, 30))
+    thumbnails.thumbnail(src, 96)
+    os.utime(src, ns=(1, 1))  # a different mtime: the next thumbnail is a new file
+    write_photo(src, colour=(30, 30, 200))
+    os.utime(src, ns=(2_000_000_000, 2_000_000_000))
+    fresh = thumbnails.thumbnail(src, 96)
+    src.unlink()
+    with Image.open(thumbnails.thumbnail(src, 96)) as a, Image.open(fresh) as b:
+        assert a.tobytes() == b.tobytes()
+        r, g, bl = a.convert("RGB").resize((1, 1)).getpixel((0, 0))
+        assert bl > r

@@ -54,12 +54,13 @@ class _Server:
         from desktop_app.core.engine import Engine
         from desktop_app.core.errors import ModelError
         from desktop_app.core.overview import model_title
+        from desktop_app.core.storage.backend import is_url
 
         t0 = time.perf_counter()
         if self.engine is not None:
             self.engine.close()  # free the previous catalog's vectors before reading the next
             self.engine = None
-        engine = Engine.open(Path(db), remember=False)
+        engine = Engine.open(db if is_url(db) else Path(db), remember=False)
         try:
             index = engine.search_index()
             device_name, note, title = None, "", "no model"
@@ -126,10 +127,15 @@ class EngineProcess:
             return
         ctx = mp.get_context("spawn")  # never fork a process that runs Qt and threads
         parent, child = ctx.Pipe()
-        self._process = ctx.Process(target=serve, args=(child,), name="lookalike-engine", daemon=True)
-        self._process.start()
-        child.close()
-        self._conn = parent
+        process = ctx.Process(target=serve, args=(child,), name="lookalike-engine", daemon=True)
+        try:
+            process.start()
+        except BaseException:
+            parent.close()
+            raise
+        finally:
+            child.close()
+        self._process, self._conn = process, parent
 
     def _call(self, verb: str, *args: Any, **kwargs: Any) -> Any:
         with self._lock:
@@ -148,7 +154,8 @@ class EngineProcess:
             raise rebuild_error(value)
         return value
 
-    def open(self, db: Path, device: str | None = None) -> EngineInfo:
+    def open(self, db: Path | str, device: str | None = None) -> EngineInfo:
+        """Open a catalog (a file, or a database URL) in the child."""
         return self._call("open", str(db), device)
 
     def call(self, verb: str, *args: Any, **kwargs: Any) -> Any:
@@ -177,7 +184,7 @@ class LocalEngine:
         self._lock = threading.Lock()
         self._server = _Server()
 
-    def open(self, db: Path, device: str | None = None) -> EngineInfo:
+    def open(self, db: Path | str, device: str | None = None) -> EngineInfo:
         with self._lock:
             return self._server.open(str(db), device)
 

@@ -40,8 +40,10 @@ def child_main(db: str, photo_dir: str, rule: GroupingRule | None, model: Instal
             last[0] = now
             out.put(("progress", p))
 
+    from desktop_app.core.storage.backend import is_url
+
     try:
-        summary = index_photos(Path(db), Path(photo_dir), rule=rule, model=model, options=options,
+        summary = index_photos(db if is_url(db) else Path(db), Path(photo_dir), rule=rule, model=model, options=options,
                                progress=progress, should_cancel=cancel.is_set)  # fmt: skip
         out.put(("done", summary))
     except BaseException as exc:  # noqa: BLE001 - everything is reported to the window

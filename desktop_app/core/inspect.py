@@ -141,7 +141,9 @@ def compare_line(ins: Inspection) -> str:
     gw = min(p.sim for p in g.used_pairs)
     hw = min(p.sim for p in h.used_pairs)
     if {(p.row, p.col) for p in g.used_pairs} == {(p.row, p.col) for p in h.used_pairs}:
-        return f"Greedy and Hungarian choose the same {len(g.used_pairs)} pairs (total {gt:.2f})."
+        n = len(g.used_pairs)
+        same = "the same pair" if n == 1 else f"the same {n} pairs"
+        return f"Greedy and Hungarian choose {same} (total {gt:.2f})."
     return f"Hungarian total {ht:.2f} vs greedy {gt:.2f}; its worst pair {hw:.3f} vs greedy's {gw:.3f}."
 
 

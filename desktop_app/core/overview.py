@@ -20,8 +20,9 @@ from desktop_app.core.models import InstalledModel
 from desktop_app.core.settings import CatalogSettings
 from desktop_app.core.storage import Catalog
 
-SORT_KEYS = ("name", "folder", "label", "added")
-SORT_LABELS = {"name": "Name", "folder": "Folder", "label": "Label", "added": "Date added"}
+SORT_KEYS = ("name", "folder", "label", "added", "photos")
+SORT_LABELS = {"name": "Name", "folder": "Folder", "label": "Label", "added": "Date added",
+               "photos": "Photo count"}  # fmt: skip
 
 
 def label_text(labels: dict[str, str]) -> str:
@@ -30,6 +31,16 @@ def label_text(labels: dict[str, str]) -> str:
         return ""
     items = sorted(labels.items(), key=lambda kv: (kv[0] != "category", kv[0]))
     return ", ".join(v if k == "category" else f"{k}: {v}" for k, v in items)
+
+
+def catalog_title(location: str | Path) -> str:
+    """How the app names a catalog: a file by its name without suffix, a shared one as database on server."""
+    text = str(location)
+    if "://" not in text:
+        return Path(text).stem
+    from desktop_app.core.storage.backend import url_title
+
+    return url_title(text)
 
 
 def model_title(model: InstalledModel | None) -> str:
@@ -87,6 +98,7 @@ class Articles:
             sorted(range(n), key=lambda i: (texts[i] == "", texts[i].lower(), keys[i])), dtype=np.int64
         )
         out.orders["added"] = np.lexsort((np.arange(n), -out.added)).astype(np.int64)  # newest first
+        out.orders["photos"] = np.lexsort((np.arange(n), -out.counts)).astype(np.int64)  # most photos first
         return out
 
     def __len__(self) -> int:
@@ -108,8 +120,19 @@ class Snapshot:
     loaded_in_s: float = 0.0
 
     @property
-    def path(self) -> Path:
+    def path(self) -> Path | None:
+        """The catalog file; None for a shared catalog on a database server (see `location`)."""
         return self.engine.path
+
+    @property
+    def location(self) -> str:
+        """Where the catalog is: its file, or its database URL without a password."""
+        return self.engine.location
+
+    @property
+    def title(self) -> str:
+        """A short name for window titles: the file's name, or the database and its server."""
+        return catalog_title(self.location)
 
     @property
     def catalog(self) -> Catalog:

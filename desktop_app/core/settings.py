@@ -5,8 +5,9 @@ reads the same values): where its photos are, how they group into articles, the 
 its vectors come from, and the search defaults (method, s, m, top-K) that `tune`, the similar panel, the
 inspector, the review queue and every `labels` command use.
 
-Per user (a JSON file in the user data folder): the device, batch size and thumbnail size, the model for
-new catalogs, the catalogs used recently, and the window layout.
+Per user (a JSON file in the user data folder): the device, batch size and thumbnail size (the app's zoom of
+the grid and the results), the colour theme, the model for new catalogs, the catalogs used recently, and the
+window layout.
 
 This module is the only one that knows the stored key names.
 """
@@ -28,6 +29,7 @@ from desktop_app.core.paths import user_data_dir
 from desktop_app.core.scan import GroupingRule
 
 DEVICES = ("auto", "cpu", "cuda", "tensorrt")
+THEMES = ("system", "light", "dark")  # the app's palette: the desktop's own, or a light or dark one
 DEFAULT_TOP_K = 20
 MAX_TOP_K = 10_000
 
@@ -213,7 +215,8 @@ class UserSettings:
 
     device: str = "auto"
     batch_size: int = 32
-    thumb_size: int = 160
+    thumb_size: int = 160  # the grid's and the results' zoom: thumbnails are made at this size
+    theme: str = "system"
     model: str = ""  # model for new catalogs: name or manifest path; "" = the default
     curator: str = ""  # the name label decisions are logged with; "" = the login name
     recent: list[str] = field(default_factory=list)  # catalogs, most recent first
@@ -225,6 +228,8 @@ class UserSettings:
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             self.device = "auto"
+        if self.theme not in THEMES:
+            self.theme = "system"
         self.batch_size = min(max(int(self.batch_size), 1), 512)
         self.thumb_size = min(max(int(self.thumb_size), 64), 512)
 

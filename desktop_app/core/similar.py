@@ -8,6 +8,8 @@ runs it against a `SearchIndex` and returns an `Outcome` whose hits carry what t
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -16,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from desktop_app.core.errors import InputError, NoVectors
+from desktop_app.core.files import atomic_writer, check_output_path
 from desktop_app.core.search import SearchIndex, SearchResult
 from desktop_app.core.settings import SearchSettings
 
@@ -179,3 +182,41 @@ def answer(
         note = f"{note} Articles without a shared view tag were compared with greedy pairs.".strip()
     return Outcome(query, hits, params, result.elapsed_ms, (time.perf_counter() - t0) * 1e3, result.mode,
                    result.n_query_photos, note)  # fmt: skip
+
+
+# ============================================================================ results as a table
+
+RESULT_COLUMNS = ("rank", "article", "score", "decision", "labels", "pairs")
+
+
+def result_rows(outcome: Outcome) -> list[list[str]]:
+    """One row per hit: rank, article, score, decision, labels and the photo pairs that made the score
+    ("query photo > hit photo sim" joined by "; ", photo paths relative to the photo folder)."""
+    rows = []
+    for rank, hit in enumerate(outcome.hits, 1):
+        labels = "; ".join(f"{k}={v}" for k, v in sorted(hit.labels.items()))
+        pairs = "; ".join(f"{p.query_path} > {p.path} {p.sim:.4f}" for p in hit.pairs)
+        rows.append([str(rank), hit.article, f"{hit.score:.4f}", hit.decision or "", labels, pairs])
+    return rows
+
+
+def results_text(outcome: Outcome) -> str:
+    """The results as tab-separated text with a header (for the clipboard: pastes into a spreadsheet)."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter="\t", lineterminator="\n")
+    writer.writerow(RESULT_COLUMNS)
+    writer.writerows(result_rows(outcome))
+    return out.getvalue()
+
+
+def write_results_csv(outcome: Outcome, path: Path | str) -> int:
+    """Write the results as CSV (cells safe for spreadsheets); the old file survives any failure."""
+    from desktop_app.core.labels import spreadsheet_safe
+
+    target = check_output_path(path, "results file")
+    rows = result_rows(outcome)
+    with atomic_writer(target, newline="", what="results file") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(RESULT_COLUMNS)
+        writer.writerows([[spreadsheet_safe(cell) for cell in row] for row in rows])
+    return len(rows)

@@ -2,8 +2,10 @@
 
 Front ends ask for `thumbnail(path, size)` from a worker thread and get back the path of a JPEG no larger
 than size x size. The cache key covers the photo's absolute path, size on disk and modification time, so an
-edited photo gets a fresh thumbnail while a moved catalog keeps reusing the old ones. Plain Python and
-Pillow only: the GUI loads the file into a QImage itself.
+edited photo gets a fresh thumbnail while a moved catalog keeps reusing the old ones. Each photo's newest
+thumbnail is also linked under a key of its path alone, so when the photo folder is offline (a drive
+unmounted, a share down) the thumbnails made before still show. Plain Python and Pillow only: the GUI loads
+the file into a QImage itself.
 """
 
 from __future__ import annotations
@@ -37,6 +39,33 @@ def cached_path(key: str, size: int, root: Path | None = None) -> Path:
     return base / str(size) / key[:2] / f"{key}.jpg"
 
 
+def last_known_path(path: Path, size: int, root: Path | None = None) -> Path:
+    """Where the newest thumbnail of a photo is linked, found by its path alone (no stat of the photo)."""
+    raw = os.fsencode(os.path.abspath(path)) + f"|{size}|last".encode()
+    key = hashlib.blake2b(raw, digest_size=16).hexdigest()
+    return cached_path(key, size, root)
+
+
+def _remember(target: Path, path: Path, size: int, root: Path | None) -> None:
+    """Link the thumbnail as the photo's last known one (a copy where links are not possible)."""
+    alias = last_known_path(path, size, root)
+    tmp = alias.with_name(f".tmp-{os.getpid()}-{alias.name}")
+    try:
+        alias.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(target, tmp)
+        except OSError:
+            import shutil
+
+            shutil.copyfile(target, tmp)
+        os.replace(tmp, alias)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass  # a cache that cannot be written only means no offline thumbnail for this photo
+
+
 def lookup(path: Path, size: int, root: Path | None = None) -> Path | None:
     """The cached thumbnail if it is already on disk, without decoding anything."""
     try:
@@ -56,17 +85,23 @@ def thumbnail(path: Path, size: int = DEFAULT_SIZE, root: Path | None = None) ->
     path = Path(path)
     try:
         st = os.stat(path)
-    except FileNotFoundError as exc:
-        raise PhotoError("vanished", "the photo is no longer on disk") from exc
     except OSError as exc:
+        offline = last_known_path(path, size, root)
+        if offline.exists():
+            return offline  # the folder is offline (or the photo gone): the thumbnail made before
+        if isinstance(exc, FileNotFoundError):
+            raise PhotoError("vanished", "the photo is no longer on disk") from exc
         raise PhotoError("unreadable", f"cannot be read: {exc.strerror or exc}") from exc
     target = cached_path(cache_key(path, size, st), size, root)
     if target.exists():
+        if not last_known_path(path, size, root).exists():
+            _remember(target, path, size, root)  # made by a version that kept no offline link
         return target
     image = render(read_bytes(path), size)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         _save_atomically(image, target)
+        _remember(target, path, size, root)
         return target
     except OSError:
         fd, tmp = tempfile.mkstemp(prefix="lookalike-thumb-", suffix=".jpg")
@@ -120,6 +155,7 @@ __all__ = [
     "cache_key",
     "cache_size_bytes",
     "cached_path",
+    "last_known_path",
     "lookup",
     "render",
     "thumbnail",

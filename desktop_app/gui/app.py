@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication
 
 from desktop_app import __version__
 from desktop_app.gui.errors import install_excepthook, setup_logging
+from desktop_app.gui.theme import apply_theme
 
 # How long a worker thread may hold the GIL before the UI thread gets a turn. PySide releases the GIL around
 # every Qt call, so painting re-acquires it hundreds of times per frame; with Python's default of 5 ms, one busy
@@ -36,18 +37,19 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     return app  # type: ignore[return-value]
 
 
-def create_window(db: Path | None = None):
+def create_window(db: Path | str | None = None):
     """The main window with its catalog being opened (for run(), tests and the screenshot script)."""
     from desktop_app.gui.mainwindow import MainWindow
 
     window = MainWindow()
+    apply_theme(QApplication.instance(), window.user.theme)
     window.show()
     # Open after the first paint so the window appears at once, whatever the catalog's size.
-    QTimer.singleShot(0, lambda: window.open_catalog(Path(db) if db is not None else None))
+    QTimer.singleShot(0, lambda: window.open_catalog(db))
     return window
 
 
-def run(db: Path | None = None) -> int:
+def run(db: Path | str | None = None) -> int:
     app = make_app()
     setup_logging()
     install_excepthook()

@@ -18,21 +18,22 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from desktop_app.core.engine import Engine
-from desktop_app.core.errors import InputError
+from desktop_app.core.errors import CatalogError, InputError
 from desktop_app.core.models import resolve_model
 from desktop_app.core.overview import Snapshot, load_snapshot
 from desktop_app.core.paths import default_catalog_path
 from desktop_app.core.scan import GroupingRule
 from desktop_app.core.settings import UserSettings, last_catalog
+from desktop_app.core.storage.backend import is_url
 from desktop_app.gui.grouping import GroupingDialog
 from desktop_app.gui.workers import Failure, Runner
 
 RECENT_SHOWN = 6
 
 
-def open_snapshot(path: Path, create: bool = False) -> Snapshot:
-    """Open a catalog and read what the window shows (worker thread)."""
-    engine = Engine.open(path, create=create)
+def open_snapshot(location: Path | str, create: bool = False) -> Snapshot:
+    """Open a catalog (a file, or a shared one's database URL) and read what the window shows (worker thread)."""
+    engine = Engine.open(location, create=create)
     try:
         return load_snapshot(engine)
     except BaseException:
@@ -63,8 +64,14 @@ def probe_folder(folder: Path) -> tuple[bool, Path, bool]:
     return exists, db, exists and db.exists()
 
 
-def recent_catalogs() -> list[Path]:
-    return [Path(p) for p in UserSettings.load().recent if Path(p).exists()][:RECENT_SHOWN]
+def recent_catalogs() -> list[str]:
+    """Catalogs used lately, newest first: files that still exist and shared catalogs' URLs (no password)."""
+    return [p for p in UserSettings.load().recent if is_url(p) or Path(p).exists()][:RECENT_SHOWN]
+
+
+def as_location(location: Path | str) -> Path | str:
+    """A database URL stays text (a path would fold its //); anything else is a file path."""
+    return location if is_url(location) else Path(location).expanduser()
 
 
 class CatalogController(QObject):
@@ -74,6 +81,7 @@ class CatalogController(QObject):
     failed = Signal(object, bool)  # Failure, whether a catalog is still on show
     opening = Signal()  # a catalog is being opened
     none_used = Signal()  # asked for the catalog used last, and there is none
+    closed = Signal()  # the curator closed the catalog
     error = Signal(str, object)  # title, error of something the curator asked for
 
     def __init__(self, window: QWidget | None = None) -> None:
@@ -84,6 +92,10 @@ class CatalogController(QObject):
         self.model_for_new = ""  # the user's model for new catalogs ("" = the default)
         self.index_after_load = False  # a new catalog whose photos the curator wants indexed at once
         self.grouping_dialog: GroupingDialog | None = None
+        self.shared_dialog = None
+        self.password_dialog = None
+        self._opening: Path | str = ""  # the catalog being opened
+        self._asked_password = False
         self._gen = 0
         self.closing = False
 
@@ -97,6 +109,24 @@ class CatalogController(QObject):
         folder = QFileDialog.getExistingDirectory(self.window, "Open photo folder")
         if folder:
             self.open_folder(Path(folder))
+
+    def choose_shared(self) -> None:
+        from desktop_app.gui.shared_catalog import SharedCatalogDialog
+
+        dialog = SharedCatalogDialog(self.window)
+        dialog.chosen.connect(self.open)
+        self.shared_dialog = dialog
+        dialog.open()
+
+    def locate_photos(self) -> None:
+        """Tell Lookalike where this catalog's photos are on this machine (a moved drive, a mounted share)."""
+        engine = self.engine
+        if engine is None:
+            return
+        folder = QFileDialog.getExistingDirectory(self.window, "Where are the photos of this catalog?")
+        if folder:
+            self.runner.call(engine.map_photo_root, Path(folder), on_done=lambda _r: self.reload(),
+                             on_failed=lambda f: self.error.emit("Photo folder not set", f))  # fmt: skip
 
     def choose_catalog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -131,14 +161,25 @@ class CatalogController(QObject):
 
     def open_last(self) -> None:
         """Open the catalog used last, if any (`none_used` otherwise)."""
-        self.runner.call(last_catalog, on_done=lambda p: self.open(Path(p)) if p else self.none_used.emit(),
+        self.runner.call(last_catalog, on_done=lambda p: self.open(p) if p else self.none_used.emit(),
                          on_failed=lambda _f: self.none_used.emit())  # fmt: skip
 
     # ------------------------------------------------------------ loading
 
-    def open(self, path: Path, create: bool = False) -> None:
+    def open(self, location: Path | str, create: bool = False) -> None:
+        """Open a catalog file or a shared catalog's URL (asking for its password if the server wants one)."""
+        where = as_location(location)
         self.opening.emit()
-        self._load(lambda: open_snapshot(Path(path), create))
+        self._opening = where
+        self._load(lambda: open_snapshot(where, create))
+
+    def close_catalog(self) -> None:
+        """Close the open catalog; `closed` tells the window to show the welcome screen."""
+        self._gen += 1  # a load still running is for a catalog the curator has left
+        current, self.snapshot = self.snapshot, None
+        if current is not None:
+            current.engine.close()
+        self.closed.emit()
 
     def create(self, folder: Path, db: Path, rule: GroupingRule, index_now: bool = True) -> None:
         self.index_after_load = index_now
@@ -168,6 +209,7 @@ class CatalogController(QObject):
         )
 
     def _loaded(self, gen: int, snap: Snapshot) -> None:
+        self._asked_password = False
         current = self.snapshot
         if gen != self._gen or self.closing:
             if current is None or snap.engine is not current.engine:
@@ -180,17 +222,49 @@ class CatalogController(QObject):
             current.engine.close()
 
     def _failed(self, gen: int, failure: Failure) -> None:
-        if gen == self._gen and not self.closing:
-            self.index_after_load = False
-            self.failed.emit(failure, self.snapshot is not None)
+        if gen != self._gen or self.closing:
+            return
+        from desktop_app.core.storage.postgres import PasswordNeeded
+
+        where = self._opening
+        if isinstance(failure.error, PasswordNeeded) and is_url(where) and not self._asked_password:
+            self._ask_password(where)
+            return
+        self._asked_password = False
+        self.index_after_load = False
+        self.failed.emit(failure, self.snapshot is not None)
+
+    def _ask_password(self, url: str) -> None:
+        from desktop_app.gui.shared_catalog import ask_password, use_password
+
+        def typed(password: str) -> None:
+            use_password(password)
+            self._asked_password = True  # once: a wrong password is then reported, not asked again forever
+            self.open(url)
+
+        def cancelled() -> None:
+            if self.password_dialog is not None and not self.password_dialog.result():
+                self.failed.emit(Failure(CatalogError(f"No password given for {url}; the catalog was not opened."),
+                                         ""), self.snapshot is not None)  # fmt: skip
+
+        self.password_dialog = ask_password(self.window, url, typed)
+        self.password_dialog.rejected.connect(cancelled)
 
     def shutdown(self) -> None:
         self.closing = True
-        if self.grouping_dialog is not None and shiboken6.isValid(self.grouping_dialog):
-            self.grouping_dialog.close()
+        for dialog in (self.grouping_dialog, self.shared_dialog, self.password_dialog):
+            if dialog is not None and shiboken6.isValid(dialog):
+                dialog.close()
         self.runner.shutdown()
         if self.snapshot is not None:
             self.snapshot.engine.close()
 
 
-__all__ = ["CatalogController", "create_snapshot", "open_snapshot", "probe_folder", "recent_catalogs"]
+__all__ = [
+    "CatalogController",
+    "as_location",
+    "create_snapshot",
+    "open_snapshot",
+    "probe_folder",
+    "recent_catalogs",
+]

@@ -1,4 +1,4 @@
-"""Painting of grid cells and similar-result rows.
+"""Painting of grid cells (the result cards are in `results`), and the drawing helpers both use.
 
 Delegates draw from model roles only and never block: a missing thumbnail is a soft placeholder that the
 model repaints when the thumbnail arrives. Cell sizes are fixed per thumbnail size, which lets the views
@@ -14,20 +14,19 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QS
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from desktop_app.gui.models import ArticleRole, CountRole, ErrorsRole, LabelRole, PairsRole, ScoreRole
+from desktop_app.gui import theme
+from desktop_app.gui.models import ArticleRole, CountRole, ErrorsRole, LabelRole
 from desktop_app.gui.qtcompat import model_data
-from desktop_app.gui.thumbs import ThumbnailLoader
 
 PAD = 8
-PLACEHOLDER = QColor("#e9ebef")
 
 
-def draw_pixmap_fit(p: QPainter, rect: QRect, pix: QPixmap | None) -> None:
-    """Centre a thumbnail in rect, keeping its aspect ratio; a placeholder tile while it loads."""
+def draw_pixmap_fit(p: QPainter, rect: QRect, pix: QPixmap | None, fill: QColor | None = None) -> None:
+    """Centre a thumbnail in rect, keeping its aspect ratio; a placeholder tile (fill) while it loads."""
     if pix is None or pix.isNull():
         path = QPainterPath()
         path.addRoundedRect(QRectF(rect), 6, 6)
-        p.fillPath(path, PLACEHOLDER)
+        p.fillPath(path, fill if fill is not None else QColor("#e9ebef"))
         return
     size = pix.size().scaled(rect.size(), Qt.AspectRatioMode.KeepAspectRatio)
     x = rect.x() + (rect.width() - size.width()) // 2
@@ -97,7 +96,7 @@ class CachedDelegate(QStyledItemDelegate):
         p.drawPixmap(rect.topLeft(), pix)
 
 
-def _pix_key(pix: QPixmap | None) -> int:
+def pix_key(pix: QPixmap | None) -> int:
     return pix.cacheKey() if pix is not None and not pix.isNull() else 0
 
 
@@ -116,7 +115,7 @@ class ArticleDelegate(CachedDelegate):
         model = index.model()
         return (
             model.data(index, ArticleRole),
-            _pix_key(model.data(index, Qt.ItemDataRole.DecorationRole)),
+            pix_key(model.data(index, Qt.ItemDataRole.DecorationRole)),
             model.data(index, CountRole),
             model.data(index, ErrorsRole),
             model.data(index, LabelRole),
@@ -139,15 +138,20 @@ class ArticleDelegate(CachedDelegate):
         selected = _selected(option)
         bg = QPainterPath()
         bg.addRoundedRect(QRectF(r), 8, 8)
+        fill = pal.color(QPalette.ColorRole.Base)
         if selected:
-            p.fillPath(bg, pal.color(QPalette.ColorRole.Highlight).lighter(170))
+            fill = theme.selection_fill(pal)
+            p.fillPath(bg, fill)
             p.setPen(pal.color(QPalette.ColorRole.Highlight))
             p.drawPath(bg)
         elif option.state & QStyle.StateFlag.State_MouseOver:
-            p.fillPath(bg, pal.color(QPalette.ColorRole.AlternateBase))
+            fill = pal.color(QPalette.ColorRole.AlternateBase)
+            p.fillPath(bg, fill)
         ts = self.thumb_size
         thumb = QRect(r.x() + (r.width() - ts) // 2, r.y() + PAD - 2, ts, ts)
-        draw_pixmap_fit(p, thumb, model_data(index, Qt.ItemDataRole.DecorationRole))
+        draw_pixmap_fit(
+            p, thumb, model_data(index, Qt.ItemDataRole.DecorationRole), theme.placeholder_fill(pal)
+        )
 
         count = model_data(index, CountRole) or 0
         errors = model_data(index, ErrorsRole) or 0
@@ -174,124 +178,19 @@ class ArticleDelegate(CachedDelegate):
         title = QFont(option.font)
         title.setBold(True)
         p.setFont(title)
-        p.setPen(pal.color(QPalette.ColorRole.Text))
+        p.setPen(theme.selection_text(pal) if selected else pal.color(QPalette.ColorRole.Text))
         name = QFontMetrics(title).elidedText(
             model_data(index, ArticleRole) or "", Qt.TextElideMode.ElideMiddle, text_rect.width()
         )
         p.drawText(text_rect, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), name)
         label = model_data(index, LabelRole) or ""
         p.setFont(option.font)
-        p.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
+        p.setPen(theme.secondary_text(pal, fill))
         lab_rect = text_rect.translated(0, text_rect.height())
         lab = QFontMetrics(option.font).elidedText(
             label or "no label", Qt.TextElideMode.ElideRight, lab_rect.width()
         )
         p.drawText(lab_rect, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), lab)
-        p.restore()
-
-
-class SimilarDelegate(CachedDelegate):
-    """A result row: rank and score, article id and label, then the best photo pairs side by side."""
-
-    PAIR_THUMB = 64
-    PAIRS = 3
-
-    def __init__(self, thumbs: ThumbnailLoader, parent=None) -> None:
-        super().__init__(parent)
-        self.thumbs = thumbs
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
-        fm = QFontMetrics(option.font)
-        # Width 1: the list stretches rows to its viewport, so a narrow panel never scrolls sideways.
-        return QSize(1, self.PAIR_THUMB + 3 * PAD + 2 * fm.height())
-
-    def cache_key(self, option: QStyleOptionViewItem, index) -> tuple:
-        model = index.model()
-        pairs = model.data(index, PairsRole) or []
-        thumbs = tuple(_pix_key(self.thumbs.get(x)) for q, h, _ in pairs[: self.PAIRS] for x in (q, h) if x)
-        cover = _pix_key(model.data(index, Qt.ItemDataRole.DecorationRole)) if not pairs else 0
-        return (
-            index.row(),
-            model.data(index, ArticleRole),
-            model.data(index, ScoreRole),
-            model.data(index, LabelRole),
-            tuple(pairs[: self.PAIRS]),
-            thumbs,
-            cover,
-        )
-
-    def render(self, p: QPainter, option: QStyleOptionViewItem, index) -> None:
-        p.save()
-        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-        pal = option.palette
-        r = option.rect.adjusted(2, 2, -2, -2)
-        bg = QPainterPath()
-        bg.addRoundedRect(QRectF(r), 6, 6)
-        if _selected(option):
-            p.fillPath(bg, pal.color(QPalette.ColorRole.Highlight).lighter(170))
-        elif index.row() % 2:
-            p.fillPath(bg, pal.color(QPalette.ColorRole.AlternateBase))
-        fm = QFontMetrics(option.font)
-        score = model_data(index, ScoreRole)
-        f = QFont(option.font)
-        f.setBold(True)
-        p.setFont(f)
-        p.setPen(pal.color(QPalette.ColorRole.Text))
-        score_text = f"{score:.3f}" if score is not None and score > float("-inf") else "—"
-        head = QRect(r.x() + PAD, r.y() + PAD // 2, r.width() - 2 * PAD, fm.height())
-        sw = QFontMetrics(f).horizontalAdvance("0.000") + PAD
-        p.drawText(
-            head, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), f"{index.row() + 1}."
-        )
-        rank_w = QFontMetrics(f).horizontalAdvance("00.") + 4
-        p.drawText(
-            head.adjusted(rank_w, 0, 0, 0),
-            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-            QFontMetrics(f).elidedText(
-                model_data(index, ArticleRole) or "", Qt.TextElideMode.ElideMiddle, head.width() - rank_w - sw
-            ),
-        )
-        p.setPen(QColor("#1f6f3f") if (score or 0) >= 0.8 else pal.color(QPalette.ColorRole.Text))
-        p.drawText(head, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), score_text)
-        p.setFont(option.font)
-        p.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
-        sub = head.translated(0, fm.height())
-        label = model_data(index, LabelRole) or "no label"
-        p.drawText(
-            sub.adjusted(rank_w, 0, 0, 0),
-            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-            fm.elidedText(label, Qt.TextElideMode.ElideRight, sub.width() - rank_w),
-        )
-
-        pairs = model_data(index, PairsRole) or []
-        t = self.PAIR_THUMB
-        x = r.x() + PAD + rank_w
-        y = sub.bottom() + PAD // 2
-        small = QFont(option.font)
-        small.setPointSizeF(max(6.5, small.pointSizeF() * 0.8))
-        if not pairs:
-            cover = model_data(index, Qt.ItemDataRole.DecorationRole)
-            draw_pixmap_fit(p, QRect(x, y, t, t), cover)
-        for q, h, sim in pairs[: self.PAIRS]:
-            if x + 2 * t > r.right():
-                break
-            draw_pixmap_fit(p, QRect(x, y, t, t), self.thumbs.get(q) if q else None)
-            draw_pixmap_fit(p, QRect(x + t + 2, y, t, t), self.thumbs.get(h) if h else None)
-            p.setFont(small)
-            sfm = QFontMetrics(small)
-            tag = QRect(
-                x + t - sfm.horizontalAdvance("0.00") // 2 - 4,
-                y + t - sfm.height() - 2,
-                sfm.horizontalAdvance("0.00") + 8,
-                sfm.height(),
-            )
-            path = QPainterPath()
-            path.addRoundedRect(QRectF(tag), 3, 3)
-            p.fillPath(path, QColor(30, 30, 30, 200))
-            p.setPen(QColor("white"))
-            p.drawText(tag, int(Qt.AlignmentFlag.AlignCenter), f"{sim:.2f}")
-            x += 2 * t + 12
         p.restore()
 
 

@@ -1,8 +1,10 @@
 """Article detail: every photo of one article with its view tag, size, status and path, plus the labels.
 
-Photos are read from the catalog by a worker; selecting a photo makes it the similar panel's query.
-"Open" hands the photo to the system viewer and "Show in folder" reveals it in the file manager; both go
-through `open_external` and `reveal_in_file_manager` so tests can intercept them.
+Photos are read from the catalog by a worker; selecting a photo makes it the similar panel's query. Space
+or a double-click shows it large in the lightbox (with the article's other photos); a right click offers
+to use it as the article's cover. "Open" hands the photo to the system viewer and "Show in folder" reveals
+it in the file manager; both go through `open_external` and `reveal_in_file_manager` so tests can
+intercept them. Photos can be dragged out to other programs.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QModelIndex, QProcess, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import QCoreApplication, QModelIndex, QPoint, QProcess, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -72,10 +74,29 @@ def reveal_in_file_manager(path: Path) -> bool:
     return True
 
 
+# The detail page's own keys (its table handles them), for the shortcut sheet.
+DETAIL_KEYS = ((("Space", "double-click"), "View the photo large"), (("Esc",), "Back to the catalog"),
+               (("right click",), "View, open, copy, use as cover"))  # fmt: skip
+
+
+class PhotoTable(QTableView):
+    """The photos of the article: Space asks for the lightbox (the table would only select)."""
+
+    view_requested = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.modifiers():
+            self.view_requested.emit()
+            return
+        super().keyPressEvent(event)
+
+
 class DetailPage(QWidget):
     back = Signal()
     photo_selected = Signal(int, str)  # photo id, relative path
     compare_requested = Signal(str)  # this article; the window asks which article to compare it with
+    view_requested = Signal(str, str)  # article, relative path of the photo to show first
+    menu_requested = Signal(str, str, object, QPoint)  # article, photo (relative), the chosen cover, position
 
     def __init__(self, thumbs: ThumbnailLoader, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -93,7 +114,8 @@ class DetailPage(QWidget):
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.model = PhotoTableModel(thumbs, self)
-        self.table = QTableView()
+        self.chosen_cover: str | None = None  # the cover a curator chose (None: the automatic one)
+        self.table = PhotoTable()
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -105,12 +127,17 @@ class DetailPage(QWidget):
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        hh.resizeSection(0, thumbs_size(thumbs).width() + 180)
+        hh.resizeSection(0, thumbs_size(thumbs).width() + 260)
         for c in (1, 2, 3):
             hh.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         hh.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
-        self.table.doubleClicked.connect(lambda _i: self.open_current())
+        self.table.doubleClicked.connect(lambda _i: self.view_current())
+        self.table.view_requested.connect(self.view_current)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._menu)
+        self.table.setDragEnabled(True)
+        self.table.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.path_label = QLabel()
         self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.path_label.setWordWrap(True)
@@ -147,9 +174,8 @@ class DetailPage(QWidget):
         self.model.set_photos(article, [], None)
         self._update_buttons()
 
-    def set_article(
-        self, article: str, photos: list, root: Path | None, labels: dict[str, str], folder: str
-    ) -> None:
+    def set_article(self, article: str, photos: list, root: Path | None, labels: dict[str, str], folder: str,
+                    chosen_cover: str | None = None) -> None:  # fmt: skip
         self.title.setText(article)
         n = len(photos)
         bad = sum(1 for p in photos if p.status != "ok")
@@ -163,7 +189,8 @@ class DetailPage(QWidget):
         if folder:
             parts.append(f"folder: {folder}")
         self.info.setText(" · ".join(parts))
-        self.model.set_photos(article, photos, root)
+        self.chosen_cover = chosen_cover
+        self.model.set_photos(article, photos, root, chosen_cover or cover_of(photos))
         if n:
             self.table.selectRow(0)
         self._update_buttons()
@@ -180,6 +207,25 @@ class DetailPage(QWidget):
         if path is not None:
             self.opened.append(path)
             open_external(path)
+
+    def current_rel(self) -> str | None:
+        idx = self.table.currentIndex()
+        return self.model.rows[idx.row()].path if idx.isValid() and idx.row() < len(self.model.rows) else None
+
+    def view_current(self) -> None:
+        rel = self.current_rel()
+        if rel is not None:
+            self.view_requested.emit(self.model.article, rel)
+
+    def _menu(self, pos: QPoint) -> None:
+        idx = self.table.indexAt(pos)
+        if not idx.isValid():
+            return
+        self.table.selectRow(idx.row())
+        rel = self.model.rows[idx.row()].path
+        self.menu_requested.emit(
+            self.model.article, rel, self.chosen_cover, self.table.viewport().mapToGlobal(pos)
+        )
 
     def reveal_current(self) -> None:
         path = self.current_path()
@@ -204,6 +250,15 @@ class DetailPage(QWidget):
         self.reveal_btn.setEnabled(has)
         if not has:
             self.path_label.setText("")
+
+
+def cover_of(photos: list) -> str | None:
+    """The automatic cover among an article's photos (`scan.cover_position`: main/front/1/a, else untagged)."""
+    from desktop_app.core.scan import cover_position
+
+    if not photos:
+        return None
+    return photos[cover_position([p.view for p in photos])].path
 
 
 def thumbs_size(thumbs: ThumbnailLoader):

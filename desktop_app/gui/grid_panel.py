@@ -1,14 +1,17 @@
-"""The article grid with its filter box, sort order and article count, and the selection in it.
+"""The article grid with its filter box, sort order, zoom and article count, and the selection in it.
 
 `GridPanel` only shows the catalog's articles (an `ArticleGridModel` over the snapshot's columns) and
-says what the curator did: selected articles, asked to open one, pressed Delete. Filtering and sorting
-keep the selection; a filter that hides an article the window wants to show is cleared.
+says what the curator did: selected articles, asked to open one (Enter, double-click) or view its photos
+(Space), asked for its menu, zoomed (slider, Ctrl+wheel), pressed Delete. Filtering and sorting keep the
+selection; a filter that hides the selection says so (`selection_changed`), and a filter that hides an
+article the window wants to show is cleared. Articles can be dragged out: their covers as files, their ids
+as text.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent, QPaintEvent
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent, QPaintEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -16,16 +19,36 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListView,
+    QSlider,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from desktop_app.core import thumbnails
 from desktop_app.core.overview import SORT_KEYS, SORT_LABELS, Snapshot
 from desktop_app.gui.delegates import ArticleDelegate
-from desktop_app.gui.models import ArticleGridModel, ArticleRole
+from desktop_app.gui.models import SIMILAR_SORT, ArticleGridModel, ArticleRole
 from desktop_app.gui.qtcompat import model_data
 from desktop_app.gui.thumbs import ThumbnailLoader
+
+ZOOM_SIZES = thumbnails.SIZES
+# The grid's own keys (the view handles them), for the shortcut sheet.
+GRID_KEYS = ((("Return", "double-click"), "Open the article's detail"),
+             (("Space",), "View the article's photos large"),
+             (("Ctrl + wheel",), "Larger or smaller thumbnails"),
+             (("right click",), "Open, view, copy, label, inspect, compare"))  # fmt: skip
+
+
+def articles_text(shown: int, total: int, found: int, indexing: bool) -> str:
+    """The article count, the same in the grid and the status bar: articles with photos in the catalog (of
+    those found, while an index run is still adding photos), and how many a filter shows."""
+    of = f" of {found:,} found" if indexing and found > total else ""
+    if shown != total:
+        return f"{shown:,} of {total:,} articles{of}"
+    return f"{total:,} article{'s' if total != 1 else ''}{of}"
+
 
 FILTER_DEBOUNCE_MS = 120
 
@@ -34,7 +57,9 @@ class GridView(QListView):
     """The article grid: a wrapping, uniform-size list view, so 100,000 cells cost what one screen costs."""
 
     open_requested = Signal(QModelIndex)
+    view_requested = Signal(QModelIndex)  # Space: the article's photos in the lightbox
     delete_pressed = Signal()
+    zoom_requested = Signal(int)  # Ctrl + wheel: +1 larger, -1 smaller
     first_paint = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -43,7 +68,9 @@ class GridView(QListView):
         # all rows, which costs ~25 ms on 25,000 articles; icon mode with static items repaints one cell.
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setMovement(QListView.Movement.Static)
-        self.setDragDropMode(QAbstractItemView.DragDropMode.NoDragDrop)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)  # covers and ids out to other programs
+        self.setDefaultDropAction(Qt.DropAction.CopyAction)
         self.setAcceptDrops(False)  # photo files dropped on the grid go to the window: search by them
         self.viewport().setAcceptDrops(False)
         self.setFlow(QListView.Flow.LeftToRight)
@@ -66,7 +93,20 @@ class GridView(QListView):
         if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
             self.delete_pressed.emit()
             return
+        if event.key() == Qt.Key.Key_Space and not event.modifiers():
+            if self.currentIndex().isValid():
+                self.view_requested.emit(self.currentIndex())
+            return
         super().keyPressEvent(event)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            dy = event.angleDelta().y()
+            if dy:
+                self.zoom_requested.emit(1 if dy > 0 else -1)
+            event.accept()
+            return
+        super().wheelEvent(event)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
@@ -80,7 +120,12 @@ class GridPanel(QWidget):
 
     selection_changed = Signal()
     open_requested = Signal(str)  # article
+    view_requested = Signal(str)  # article: its photos large
+    menu_requested = Signal(list, QPoint)  # the selected articles, global position
     delete_pressed = Signal()
+    zoom_requested = Signal(int)  # one step larger (+1) or smaller (-1)
+    zoom_changed = Signal(int)  # the slider was moved to this thumbnail size
+    similarity_wanted = Signal()  # "Similarity to the query" was chosen as the order
 
     def __init__(self, thumbs: ThumbnailLoader, thumb_size: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -98,14 +143,34 @@ class GridPanel(QWidget):
         self.sort_combo = QComboBox()
         for key in SORT_KEYS:
             self.sort_combo.addItem(f"Sort: {SORT_LABELS[key]}", key)
+        self.sort_combo.addItem("Sort: Similarity to the query", SIMILAR_SORT)
+        self.sort_combo.setAccessibleName("Sort order")
+        self.sort_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.sort_combo.setMinimumContentsLength(16)
         self.sort_combo.currentIndexChanged.connect(self.apply_sort)
+        self.order_btn = QToolButton()
+        self.order_btn.setCheckable(True)
+        self.order_btn.setAccessibleName("Reverse order")
+        self.order_btn.toggled.connect(self._order_toggled)
+        self._order_toggled(False)
+        self.zoom = QSlider(Qt.Orientation.Horizontal)
+        self.zoom.setRange(0, len(ZOOM_SIZES) - 1)
+        self.zoom.setPageStep(1)
+        self.zoom.setFixedWidth(90)
+        self.zoom.setAccessibleName("Thumbnail size")
+        self.zoom.setToolTip("Thumbnail size of the grid and the results (Ctrl + wheel, Ctrl++ / Ctrl+-)")
+        self.zoom.valueChanged.connect(lambda i: self.zoom_changed.emit(ZOOM_SIZES[i]))
         self.count_label = QLabel()
-        self.count_label.setMinimumWidth(150)
+        self.count_label.setMinimumWidth(110)
         self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         bar = QHBoxLayout()
         bar.addWidget(self.filter_edit, 1)
         bar.addWidget(self.sort_combo)
+        bar.addWidget(self.order_btn)
+        bar.addWidget(self.zoom)
         bar.addWidget(self.count_label)
+        self._found = 0  # articles the catalog knows, with or without photos yet
+        self._indexing = False
 
         self.model = ArticleGridModel(thumbs, self)
         self.view = GridView()
@@ -116,7 +181,12 @@ class GridPanel(QWidget):
         self.view.selectionModel().selectionChanged.connect(lambda *_: self.selection_changed.emit())
         self.view.open_requested.connect(lambda idx: self.open_requested.emit(model_data(idx, ArticleRole)))
         self.view.doubleClicked.connect(lambda idx: self.open_requested.emit(model_data(idx, ArticleRole)))
+        self.view.view_requested.connect(lambda idx: self.view_requested.emit(model_data(idx, ArticleRole)))
         self.view.delete_pressed.connect(self.delete_pressed)
+        self.view.zoom_requested.connect(self.zoom_requested)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._menu)
+
         self.empty_label = QLabel()
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
@@ -134,11 +204,25 @@ class GridPanel(QWidget):
         self.view.setGridSize(self.delegate.cell_size(self.view.font()))
         self.view.setIconSize(QSize(size, size))
         self.view.viewport().update()
+        i = min(range(len(ZOOM_SIZES)), key=lambda k: abs(ZOOM_SIZES[k] - size))
+        if self.zoom.value() != i:
+            self.zoom.blockSignals(True)
+            self.zoom.setValue(i)
+            self.zoom.blockSignals(False)
+
+    def _menu(self, pos: QPoint) -> None:
+        idx = self.view.indexAt(pos)
+        if not idx.isValid():
+            return
+        if not self.view.selectionModel().isSelected(idx):
+            self.view.selectionModel().setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.menu_requested.emit(self.selected_articles(), self.view.viewport().mapToGlobal(pos))
 
     # ------------------------------------------------------------ articles and selection
 
     def show_snapshot(self, snap: Snapshot, keep: list[str]) -> None:
         self.model.set_articles(snap.articles, snap.photo_root)
+        self._found = int(snap.counts.get("articles", len(snap.articles)))
         self.update_count()
         if keep:
             self.select_articles(keep)
@@ -202,9 +286,39 @@ class GridPanel(QWidget):
         self._after_reset(keep)
 
     def apply_sort(self) -> None:
+        key = self.sort_combo.currentData()
+        if key == SIMILAR_SORT:
+            self.similarity_wanted.emit()  # the window ranks every article by the query, then shows it
+            return
         keep = self.selected_articles()
-        self.model.set_sort(self.sort_combo.currentData())
+        self.model.set_sort(key, self.order_btn.isChecked())
         self._after_reset(keep)
+
+    def _order_toggled(self, descending: bool) -> None:
+        self.order_btn.setText("↓" if descending else "↑")
+        self.order_btn.setToolTip("Reversed order (click for the usual order)" if descending else
+                                  "Usual order (click to reverse it)")  # fmt: skip
+        if hasattr(self, "model"):
+            keep = self.selected_articles()
+            self.model.set_sort(self.model.sort_key, descending)
+            self._after_reset(keep)
+
+    def similarity_pending(self, query: str) -> None:
+        self.sort_combo.setItemText(self.sort_combo.findData(SIMILAR_SORT), f"Sort: Similarity to {query}")
+
+    def similarity_unavailable(self) -> None:
+        """No query to rank by: go back to the previous order."""
+        self.sort_combo.blockSignals(True)
+        self.sort_combo.setCurrentIndex(max(0, self.sort_combo.findData(self.model.sort_key)))
+        self.sort_combo.blockSignals(False)
+        self.count_label.setToolTip("Select an article first: the grid is then ordered by similarity to it.")
+
+    def show_similarity(self, ranked: list[str]) -> None:
+        keep = self.selected_articles()
+        self.model.set_similarity(ranked)
+        self.model.set_sort(SIMILAR_SORT, self.order_btn.isChecked())
+        self._after_reset(keep)
+        self.view.scrollToTop()
 
     def _after_reset(self, keep: list[str]) -> None:
         self.view.selectionModel().blockSignals(True)
@@ -215,13 +329,25 @@ class GridPanel(QWidget):
         self.view.viewport().update()
         self.update_count()
         self.show_empty_state(None, False)
+        if self.selected_articles() != keep:
+            self.selection_changed.emit()  # a filter hid (part of) the selection
+
+    def show_counts(self, snap: Snapshot | None, indexing: bool) -> None:
+        self._found = int(snap.counts.get("articles", 0)) if snap is not None else 0
+        self._indexing = indexing
+        self.update_count()
 
     def update_count(self) -> None:
         total = len(self.model.data_)
-        shown = self.model.rowCount()
-        self.count_label.setText(
-            f"{total:,} articles" if shown == total else f"{shown:,} of {total:,} articles"
-        )
+        self.count_label.setText(articles_text(self.model.rowCount(), total, self._found, self._indexing))
+
+    def clear(self) -> None:
+        """No catalog: nothing to show."""
+        from desktop_app.core.overview import Articles
+
+        self.model.set_articles(Articles.from_overview([]), None)
+        self._found = 0
+        self.update_count()
 
     def show_empty_state(self, snap: Snapshot | None, indexing: bool) -> None:
         """The grid, or a note saying why it is empty (indexing, no photos yet, a filter matching nothing)."""

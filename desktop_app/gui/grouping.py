@@ -1,14 +1,16 @@
-"""Choosing how photos group into articles, with a live preview of the first files.
+"""Choosing how photos group into articles, with a live preview of the first files as articles.
 
-The preview runs in a worker through a `Lane` (a newer pattern supersedes an older one) after a short
-pause in typing, so scanning a slow network folder never blocks the dialog.
+The preview shows the articles the first photos would form, each with its cover thumbnail, photo count
+and view tags, and how many photos the folder holds. It runs in a worker through a `Lane` (a newer pattern
+supersedes an older one) after a short pause in typing, so scanning a slow network folder never blocks
+the dialog; the folder's photos are counted once, on the side.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -28,9 +30,12 @@ from desktop_app.core import scan
 from desktop_app.core.errors import UserError
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule, preview_grouping
 from desktop_app.gui.models import GroupingPreviewModel
+from desktop_app.gui.screen_fit import fit_to_screen
+from desktop_app.gui.thumbs import ThumbnailLoader
 from desktop_app.gui.workers import Failure, Lane, Runner
 
 PREVIEW_LIMIT = 200
+PREVIEW_THUMB = 40
 DEBOUNCE_MS = 200
 
 
@@ -116,7 +121,7 @@ class GroupingDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(title)
         self.folder = Path(folder)
-        self.resize(720, 560)
+        fit_to_screen(self, 720, 560)
         self.lane = Lane(runner, self)
         self.lane.result.connect(self._preview_ready)
         self.lane.failed.connect(self._preview_failed)
@@ -133,15 +138,21 @@ class GroupingDialog(QDialog):
         intro.setTextFormat(Qt.TextFormat.RichText)
         self.editor = RuleEditor()
         self.editor.changed.connect(self.timer.start)
-        self.model = GroupingPreviewModel(self)
+        self.thumbs = ThumbnailLoader(PREVIEW_THUMB, threads=1, parent=self, photo_root=self.folder)
+        self.model = GroupingPreviewModel(self.thumbs, self)
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(PREVIEW_THUMB + 6)
+        self.table.setIconSize(QSize(PREVIEW_THUMB, PREVIEW_THUMB))
         self.table.setAlternatingRowColors(True)
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         hh.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        hh.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        hh.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.total: int | None = None  # photos in the folder, counted once on a worker
+        runner.call(count_photos, self.folder, on_done=self._counted)
         self.summary = QLabel("Reading the folder…")
         self.summary.setWordWrap(True)
         self.index_now = QCheckBox("Index the photos now (you can cancel and resume later)")
@@ -189,8 +200,13 @@ class GroupingDialog(QDialog):
             self.refresh_preview()
             return
         self.model.set_preview(payload)
-        self.summary.setText(self.model.summary())
+        self.summary.setText(self.model.summary(self.total))
         self.ok.setEnabled(bool(payload))
+
+    def _counted(self, total: int) -> None:
+        self.total = total
+        if self.model.rows:
+            self.summary.setText(self.model.summary(total))
 
     def _preview_failed(self, _gen: int, failure: Failure) -> None:
         self.summary.setText(f"<span style='color:#b04040'>The folder cannot be read: {failure.error}</span>")
@@ -209,4 +225,10 @@ class GroupingDialog(QDialog):
     def done(self, result: int) -> None:
         self.timer.stop()
         self.lane.invalidate()
+        self.thumbs.shutdown()
         super().done(result)
+
+
+def count_photos(folder: Path) -> int:
+    """How many photos the folder holds (worker thread)."""
+    return sum(1 for _ in scan.walk_photos(folder))

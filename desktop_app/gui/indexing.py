@@ -33,6 +33,7 @@ from desktop_app.core.indexer import REASONS, IndexOptions, IndexSummary, Progre
 from desktop_app.core.models import InstalledModel
 from desktop_app.core.scan import GroupingRule
 from desktop_app.gui.models import SkippedModel
+from desktop_app.gui.screen_fit import fit_to_screen
 
 PROGRESS_INTERVAL_S = 0.08
 
@@ -223,7 +224,7 @@ class SummaryDialog(QDialog):
     def __init__(self, summary: IndexSummary, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Index summary")
-        self.resize(760, 420)
+        fit_to_screen(self, 760, 420)
         s = summary
         lines = [
             summary_text(s),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import shiboken6
 from PySide6.QtWidgets import QInputDialog, QWidget
 
 from desktop_app.gui import inspector_window
@@ -21,6 +22,7 @@ class InspectLauncher:
     def __init__(self, window: Any) -> None:
         self.window = window
         self.last: QWidget | None = None  # the inspector window opened last
+        self.windows: list = []  # the inspector windows open now
 
     def _message(self, text: str, ms: int = 5000) -> None:
         self.window.statusBar().showMessage(text, ms)
@@ -50,9 +52,31 @@ class InspectLauncher:
         # A top-level window of its own (no parent); it is closed, and stops its workers, with this window.
         window = inspector_window.open_inspector(None, w.snapshot.engine, query_article, article)
         window.settings_changed.connect(w.search.rerun)  # it stored new search settings in the catalog
+        window.decide_requested.connect(w.decisions.decide)
+        window.cover_changed.connect(lambda _a: w.reload())
         w.keep(window)
         self.last = window
+        self.windows = [x for x in self.windows if shiboken6.isValid(x) and x.isVisible()] + [window]
         return window
+
+    def _open(self) -> list:
+        self.windows = [x for x in self.windows if shiboken6.isValid(x) and x.isVisible()]
+        return self.windows
+
+    def show_decision(self, a: str, b: str, decision: str | None) -> None:
+        """A pair was decided (here or anywhere in the window): the inspectors on it show it."""
+        for window in self._open():
+            if {window.article_a, window.article_b} == {a, b}:
+                window.show_decision(decision)
+
+    def refresh_decisions(self) -> None:
+        """Decisions changed in bulk (an undo, a redo): every open inspector reads its pair's again."""
+        engine = self.window.catalogs.engine
+        for window in self._open():
+            a, b = window.article_a, window.article_b
+            if engine is not None and a != b:
+                self.window.catalogs.call(lambda a=a, b=b: engine.decisions_with([a]).get(b),
+                                          on_done=window.show_decision)  # fmt: skip
 
     def compare_with(self, article: str) -> QWidget | None:
         """Article detail's "Compare with…": pick the other article, open the inspector on the pair."""
@@ -60,7 +84,10 @@ class InspectLauncher:
         if w.snapshot is None or not article:
             return None
         keys = [k for k in w.snapshot.articles.keys if k != article]
-        hit = w.similar.selected_hit()
+        # The result the curator is looking at, else the most similar one: never an arbitrary article.
+        outcome = w.search.last_outcome
+        best = outcome.hits[0].article if outcome is not None and outcome.hits else None
+        hit = w.similar.selected_hit() or best
         start = keys.index(hit) if hit in keys else 0
         other, ok = QInputDialog.getItem(w, "Compare with", f"Compare {article} with:", keys, start, True)
         return self.inspect(other, article) if ok and other in keys else None

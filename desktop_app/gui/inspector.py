@@ -18,7 +18,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
@@ -63,6 +63,8 @@ class InspectorWidget(QWidget):
     updated = Signal()  # decorations and panels show the current method, s and m
     edited = Signal()  # the first pane's method, s or m changed
     thumbnails_ready = Signal()  # every requested thumbnail has arrived (or is known to be missing)
+    compare_requested = Signal(int, int)  # row, column: their two photos side by side (double-click)
+    cell_menu_requested = Signal(int, int, QPoint)  # row, column, global position (right click)
 
     def __init__(
         self,
@@ -88,6 +90,9 @@ class InspectorWidget(QWidget):
         self.methods = available_methods(inspection, (method, compare))
         first, second = choose_methods(self.methods, method, compare)
         self.cell = auto_cell(*inspection.matrix.shape)
+        self.auto_fit = (
+            False  # follow the window's size (after fit_to_window) until the curator zooms by hand
+        )
         self.highlight: tuple[int | None, int | None] = (None, None)
         self._build(first, second)
         self.set_side_by_side(side_by_side)
@@ -109,7 +114,9 @@ class InspectorWidget(QWidget):
         self.banner.setWordWrap(True)
         self.banner.setTextFormat(Qt.TextFormat.RichText)
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.banner.setStyleSheet("background: #fff3bf; border: 1px solid #fcc419; padding: 6px;")
+        self.banner.setStyleSheet(
+            "background: #fff3bf; color: #3d2f00; border: 1px solid #fcc419; padding: 6px;"
+        )
         self.banner.setVisible(bool(self.banner.text()))
         max_m = min(ins.matrix.shape) if ins.matrix.size else 1
         self.controls = c = InspectorControls(self.methods, first, second, max_m, self.cell)
@@ -150,6 +157,8 @@ class InspectorWidget(QWidget):
             lay.addWidget(pane, 1)
             pane.view.hovered.connect(self._on_hover)
             pane.view.zoom_requested.connect(lambda step: self.zoom_by(step))
+            pane.view.cell_activated.connect(self.compare_requested)
+            pane.view.cell_menu.connect(self.cell_menu_requested)
             pane.view.horizontalHeader().sectionClicked.connect(lambda col: self._on_header(None, col))
             pane.view.verticalHeader().sectionClicked.connect(lambda row_: self._on_header(row_, None))
         lay.addStretch(0)
@@ -193,14 +202,14 @@ class InspectorWidget(QWidget):
         c.s_slider.valueChanged.connect(lambda v: c.s_spin.setValue(v / 1000.0))
         c.s_spin.valueChanged.connect(lambda v: self.set_threshold(v if v > 0 else None))
         c.m_spin.valueChanged.connect(lambda v: self.set_max_matches(v or None))
-        c.zoom_slider.valueChanged.connect(self.set_cell_size)
-        c.fit_button.clicked.connect(self.fit)
+        c.zoom_slider.valueChanged.connect(self._zoomed_by_hand)
+        c.fit_button.clicked.connect(self.fit_to_window)
         c.csv_button.clicked.connect(lambda: inspector_export.ask_and_export(self, "csv"))
         c.png_button.clicked.connect(lambda: inspector_export.ask_and_export(self, "png"))
         for keys, slot in (
             (QKeySequence.StandardKey.ZoomIn, lambda: self.zoom_by(1)),
             (QKeySequence.StandardKey.ZoomOut, lambda: self.zoom_by(-1)),
-            (QKeySequence("Ctrl+0"), self.fit),
+            (QKeySequence("Ctrl+0"), self.fit_to_window),
         ):
             QShortcut(QKeySequence(keys), self, slot)
 
@@ -303,7 +312,26 @@ class InspectorWidget(QWidget):
         self.cell = max(MIN_CELL, min(MAX_CELL, int(cell)))
         self._apply_zoom()
 
+    def _zoomed_by_hand(self, cell: int) -> None:
+        self.auto_fit = False
+        self.set_cell_size(cell)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.auto_fit:
+            QTimer.singleShot(0, self, self._auto_fit)
+
+    def _auto_fit(self) -> None:
+        if self.auto_fit:
+            self.fit()
+
+    def fit_to_window(self) -> None:
+        """Fit now and keep fitting as the window is resized (until the next zoom by hand)."""
+        self.auto_fit = True
+        self.fit()
+
     def zoom_by(self, step: int) -> None:
+        self.auto_fit = False
         # Multiplicative steps feel even from 16 to 160 pixels.
         factor = 1.15 if step > 0 else 1 / 1.15
         new = int(round(self.cell * factor))
@@ -312,14 +340,26 @@ class InspectorWidget(QWidget):
         self.set_cell_size(new)
 
     def fit(self) -> None:
-        """Choose the cell size that shows the whole matrix in the pane (never below the minimum)."""
-        view = self.panes[0].view
+        """Choose the cell size that fills the room the panes have with the whole matrix: small matrices
+        grow (up to the largest cell), large ones shrink (down to the smallest)."""
         n_a, n_b = self.inspection.matrix.shape
-        rows_w, cols_h = self.header_depths()
-        avail_w = view.width() - rows_w - 2 * view.frameWidth() - 2
-        avail_h = view.height() - cols_h - 2 * view.frameWidth() - 2
-        if n_a and n_b and avail_w > 0 and avail_h > 0:
-            self.set_cell_size(min(avail_w // n_b, avail_h // n_a, 96))
+        if not n_a or not n_b:
+            return
+        row = self.splitter.widget(0)
+        shown = len(self.methods_shown)
+        pane = self.panes[0]
+        frame = 2 * pane.view.frameWidth() + 4
+        summary = max(
+            pane.summary.height(), pane.summary.heightForWidth(pane.width()), pane.summary.minimumHeight()
+        )
+        room_w = (row.width() - 12 * (shown - 1)) // shown - frame
+        room_h = row.height() - summary - 2 * pane.layout().spacing() - frame
+        cell = self.cell
+        for _ in range(3):  # the headers' depth follows the cell size: settle both
+            self.cell = cell
+            rows_w, cols_h = self.header_depths()
+            cell = max(MIN_CELL, min((room_w - rows_w) // n_b, (room_h - cols_h) // n_a, MAX_CELL))
+        self.set_cell_size(cell)
 
     # ------------------------------------------------------------------ hover, headers, thumbnails
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPoint, QRect, QSize
-from PySide6.QtGui import QBrush, QColor, QFontMetrics, QLinearGradient, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QFontMetrics, QLinearGradient, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QWidget
 
 from desktop_app.gui.inspector_model import BELOW, BEYOND, USED, format_sim, ramp_rgb
@@ -42,6 +42,7 @@ class ColourLegend(QWidget):
     def paintEvent(self, _event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        ink = self.palette().color(QPalette.ColorRole.WindowText)  # readable on the window, light or dark
         fm = QFontMetrics(self.font())
         bar = QRect(8, 6, self.width() - 16, 14)
         grad = QLinearGradient(bar.left(), 0, bar.right(), 0)
@@ -50,9 +51,9 @@ class ColourLegend(QWidget):
         for k, rgb in enumerate(ramp_rgb(values, self.lo, self.hi)):
             grad.setColorAt(k / steps, QColor(int(rgb[0]), int(rgb[1]), int(rgb[2])))
         p.fillRect(bar, QBrush(grad))
-        p.setPen(QColor("#adb5bd"))
+        p.setPen(self.palette().color(QPalette.ColorRole.Mid))
         p.drawRect(bar)
-        p.setPen(QColor("#343a40"))
+        p.setPen(ink)
         ty = bar.bottom() + 2 + fm.ascent()
         for frac in (0.0, 0.5, 1.0):
             v = self.lo + (self.hi - self.lo) * frac
@@ -90,7 +91,7 @@ class ColourLegend(QWidget):
             p.fillRect(cell, fill)
             if state is not None:
                 paint_mark(p, cell, state, colour)
-            p.setPen(QColor("#343a40"))
+            p.setPen(ink)
             p.drawText(QPoint(x + size + 4, y0 + size // 2 + fm.ascent() // 2 - 1), text)
             x += size + 8 + fm.horizontalAdvance(text) + 10
         if len(self.methods) > 1:
@@ -99,7 +100,7 @@ class ColourLegend(QWidget):
             for m in self.methods:
                 p.setPen(QPen(method_colour(m), 3))
                 p.drawLine(x, y + fm.ascent() // 2 + 1, x + 18, y + fm.ascent() // 2 + 1)
-                p.setPen(QColor("#343a40"))
+                p.setPen(ink)
                 p.drawText(QPoint(x + 24, y + fm.ascent()), m)
                 x += 24 + fm.horizontalAdvance(m) + 16
         p.end()

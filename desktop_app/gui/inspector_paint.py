@@ -7,7 +7,7 @@ decides which pairs exist. The pair marks are drawn by one function, `paint_mark
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -290,6 +290,8 @@ class MatrixView(QTableView):
 
     hovered = Signal(int, int)  # row, column under the mouse; -1, -1 when it leaves the matrix
     zoom_requested = Signal(int)  # +1 / -1 steps from Ctrl + mouse wheel
+    cell_activated = Signal(int, int)  # double-click on a cell: its two photos side by side
+    cell_menu = Signal(int, int, QPoint)  # right click on a cell: row, column, global position
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -308,10 +310,25 @@ class MatrixView(QTableView):
         self.setStyleSheet("QTableView { background: white; border: none; }")
         self.viewport().installEventFilter(self)
         self.entered.connect(lambda ix: self.hovered.emit(ix.row(), ix.column()))
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
         self._layer: QPixmap | None = None
         self._layer_key: tuple | None = None
         self._marks: dict[tuple, QPixmap] = {}
         self._warming = False
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        # The cells are not selectable, so the view's own doubleClicked never fires: ask the position.
+        ix = self.indexAt(event.position().toPoint())
+        if ix.isValid() and event.button() == Qt.MouseButton.LeftButton:
+            self.cell_activated.emit(ix.row(), ix.column())
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def _menu(self, pos: QPoint) -> None:
+        ix = self.indexAt(pos)
+        if ix.isValid():
+            self.cell_menu.emit(ix.row(), ix.column(), self.viewport().mapToGlobal(pos))
 
     def set_cell_size(self, cell: int, row_header: int, col_header: int) -> None:
         """Zoom: cells are cell x cell pixels; the headers get the given depth for thumbnails or names."""

@@ -7,6 +7,11 @@ that failed to embed. The method, s and m start as the catalog's search settings
 what `lookalike tune` stores); when the curator moves them here they are stored back in the catalog, and
 `settings_changed` tells the main window, whose search then uses them too: one store, no copies.
 
+The curator can decide the pair here too (same product 1, look-alike 2, not a match 3, undecided 0):
+`decide_requested` goes to the main window, which writes it and tells every view. A double-click on a cell
+shows its two photos side by side in the lightbox; a right click offers to open or reveal them, copy their
+paths or use one as its article's cover.
+
 `python -m desktop_app.gui.inspector_window A B [--db FILE]` opens the window from a terminal.
 """
 
@@ -17,15 +22,18 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QLabel, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMenu, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
 from desktop_app.core.engine import Engine
 from desktop_app.core.errors import UserError
 from desktop_app.core.inspect import INSPECT_METHODS, Inspection
 from desktop_app.core.settings import SearchSettings
+from desktop_app.gui.decision_bar import DECISION_KEYS, NO_DECISION_KEY, DecisionBar
 from desktop_app.gui.inspector import InspectorWidget
+from desktop_app.gui.screen_fit import fit_to_screen
 from desktop_app.gui.workers import Failure, Runner
 
 SAVE_DELAY_MS = 400  # a dragged slider stores its last position, not every step
@@ -40,6 +48,7 @@ class Comparison:
     message: str | None = None
     photo_root: Path | None = None
     failed: dict[str, str] = field(default_factory=dict)  # photo path -> why it has no vector
+    decision: str | None = None  # the curator's decision on the pair, if any
 
 
 def compare_articles(engine: Engine, a: str, b: str, method: str | None = None, threshold: float | None = None,
@@ -53,7 +62,8 @@ def compare_articles(engine: Engine, a: str, b: str, method: str | None = None, 
         ins = engine.inspect(a, b, params)
     except UserError as exc:
         return Comparison(params, message=str(exc), photo_root=root, failed=failed_photos(engine, (a, b)))
-    return Comparison(params, ins, photo_root=root, failed=dict(ins.failed))
+    decision = engine.decisions_with([a]).get(b) if a != b else None
+    return Comparison(params, ins, photo_root=root, failed=dict(ins.failed), decision=decision)
 
 
 def failed_photos(engine: Engine, articles: Sequence[str]) -> dict[str, str]:
@@ -80,6 +90,8 @@ class InspectorWindow(QWidget):
 
     ready = Signal()  # the inspection (or the message) is on show
     settings_changed = Signal()  # the catalog's search settings were changed here
+    decide_requested = Signal(str, str, str, object)  # article a, article b, decision, the decision seen
+    cover_changed = Signal(str)  # an article's cover was chosen here
 
     def __init__(self, article_a: str, article_b: str, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
@@ -104,11 +116,19 @@ class InspectorWindow(QWidget):
         self.status.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.status.setMargin(24)
         self.stack.addWidget(self.status)
+        self.decisions = DecisionBar()
+        self.decisions.decide_requested.connect(self.decide)
+        self.decisions.setContentsMargins(8, 4, 8, 0)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.decisions)
         layout.addWidget(self.stack)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.close)
-        self.resize(1100, 720)
+        for decision, _text, key in (*DECISION_KEYS, ("none", "", NO_DECISION_KEY)):
+            QShortcut(QKeySequence(key), self, lambda d=decision: self.decide(d))
+        self.lightbox = None
+        self.menu = None
+        fit_to_screen(self, 1240, 820)
         self._options: dict = {}
 
     def load(self, engine: Engine, method: str | None = None, threshold: float | None = None,
@@ -124,6 +144,7 @@ class InspectorWindow(QWidget):
 
     def _loaded(self, comparison: Comparison) -> None:
         self.comparison = comparison
+        self.show_decision(comparison.decision)
         if comparison.inspection is None:
             self.show_message(comparison.message or "Nothing to compare.", comparison.failed)
             return
@@ -141,10 +162,72 @@ class InspectorWindow(QWidget):
             side_by_side=bool(self._options.get("side_by_side")),
         )
         self.inspector.edited.connect(self._save_timer.start)
+        self.inspector.compare_requested.connect(self.compare_cell)
+        self.inspector.cell_menu_requested.connect(self.cell_menu)
         self.stack.addWidget(self.inspector)
         self.stack.setCurrentWidget(self.inspector)
+        # Small matrices fill the window, large ones fit in it (once laid out; never after it closed).
+        QTimer.singleShot(0, self.inspector, self.inspector.fit_to_window)
         self.ready.emit()
         return self.inspector
+
+    # ------------------------------------------------------------ deciding the pair
+
+    def show_decision(self, decision: str | None) -> None:
+        if self.comparison is not None:
+            self.comparison.decision = decision
+        can = self.article_a != self.article_b
+        self.decisions.set_state(can, decision, "An article cannot be decided against itself.")
+
+    def decide(self, decision: str) -> None:
+        if self.article_a == self.article_b or self.comparison is None:
+            return
+        self.decide_requested.emit(self.article_a, self.article_b, decision, self.comparison.decision)
+
+    # ------------------------------------------------------------ photos of a cell
+
+    def _cell_paths(self, row: int, col: int) -> tuple[str, str]:
+        ins = self.inspector.inspection
+        return ins.paths_a[row], ins.paths_b[col]
+
+    def _absolute(self, rel: str) -> Path | None:
+        root = self.comparison.photo_root if self.comparison is not None else None
+        return root / rel if root is not None else None
+
+    def compare_cell(self, row: int, col: int) -> None:
+        """The cell's two photos side by side in the lightbox, at one scale."""
+        from desktop_app.gui.lightbox import Lightbox, LightboxPhoto
+
+        a, b = self._cell_paths(row, col)
+        sim = float(self.inspector.inspection.matrix[row, col])
+        items = [[LightboxPhoto(self._absolute(a), f"{self.article_a} · {Path(a).name}"),
+                  LightboxPhoto(self._absolute(b), f"{self.article_b} · {Path(b).name} · similarity {sim:.3f}")]]  # fmt: skip
+        self.lightbox = Lightbox(f"Compare {self.article_a} and {self.article_b}", items, parent=None)
+        self.lightbox.show()
+
+    def cell_menu(self, row: int, col: int, pos) -> None:
+        from desktop_app.gui.article_actions import add, copy_text
+        from desktop_app.gui.detail import open_external, reveal_in_file_manager
+
+        a, b = self._cell_paths(row, col)
+        pa, pb = self._absolute(a), self._absolute(b)
+        menu = QMenu(self)
+        add(menu, "Compare these two photos", lambda: self.compare_cell(row, col), True, "double-click")
+        for article, rel, path in ((self.article_a, a, pa), (self.article_b, b, pb)):
+            menu.addSeparator()
+            name = Path(rel).name
+            add(menu, f"Open {name}", lambda p=path: open_external(p), path is not None)
+            add(menu, "Show in file manager", lambda p=path: reveal_in_file_manager(p), path is not None)
+            add(menu, "Copy path", lambda p=path, r=rel: copy_text(str(p or r)))
+            add(menu, f"Use as the cover of {article}", lambda x=article, r=rel: self.use_as_cover(x, r))
+        self.menu = menu
+        menu.popup(pos)
+
+    def use_as_cover(self, article: str, rel: str) -> None:
+        if self.engine is None:
+            return
+        self.worker.call(self.engine.set_cover, article, rel, on_done=lambda _r: self.cover_changed.emit(article),
+                         on_failed=lambda f: self.show_message(f"The cover was not changed: {f.error}"))  # fmt: skip
 
     def show_message(self, message: str, failed: dict[str, str] | None = None) -> None:
         """The clear message shown in place of the matrix (no embedded photo, unknown article, ...)."""
@@ -189,6 +272,8 @@ class InspectorWindow(QWidget):
                 self.settings_changed.emit()
         if self.inspector is not None:
             self.inspector.shutdown()
+        if self.lightbox is not None and shiboken6.isValid(self.lightbox):
+            self.lightbox.close()
         super().closeEvent(event)
 
 

@@ -98,13 +98,16 @@ class LabelsController(QObject):
     # ------------------------------------------------------------ the other label actions
 
     def set_label(self) -> None:
-        keys = self.selection()
+        self.set_label_on(self.selection())
+
+    def set_label_on(self, articles: list[str]) -> None:
+        """Set or clear a label on these articles (the grid's selection, a result, ...)."""
         engine = self._engine()
-        if engine is None or not keys:
+        if engine is None or not articles:
             self.message.emit("Select one or more articles in the grid first.")
             return
-        if labels_dialog.edit_labels(self.window, engine, keys):
-            self._changed(keys)
+        if labels_dialog.edit_labels(self.window, engine, articles):
+            self._changed(articles)
 
     def import_labels(self) -> None:
         engine = self._engine()
@@ -112,8 +115,14 @@ class LabelsController(QObject):
             return
         report = labels_dialog.import_labels(self.window, engine)
         if report is not None:
-            self.message.emit(f"Imported {report.applied} labels.")
-            self._changed([])
+            self.imported(report)
+
+    def imported(self, report) -> None:
+        """An import was written: every view re-reads its labels; the status bar says how many."""
+        n = report.applied
+        unknown = f"; {len(report.unknown)} rows name no article of this catalog" if report.unknown else ""
+        self._changed([])
+        self.message.emit(f"Imported {n:,} label{'s' if n != 1 else ''}{unknown}.")
 
     def export_labels(self) -> None:
         engine = self._engine()

@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -40,19 +40,18 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.engine import Engine
-from desktop_app.core.errors import UserError
+from desktop_app.core.errors import Conflict, UserError
 from desktop_app.core.labels import (
     DEFAULT_FIELD,
     ImportReport,
     LabelPlan,
 )
+from desktop_app.gui import theme
+from desktop_app.gui.conflicts import show_conflict
 from desktop_app.gui.models import ColumnsModel
+from desktop_app.gui.screen_fit import fit_to_screen
 
 Index = QModelIndex | QPersistentModelIndex
-
-NEW = "#2e7d32"
-CHANGED = "#9e6a00"
-MUTED = "#7a7a7a"
 
 
 def known_fields(engine: Engine, extra: str = DEFAULT_FIELD) -> list[str]:
@@ -88,6 +87,7 @@ class LabelEditDialog(QDialog):
         self.engine = engine
         self.articles = list(dict.fromkeys(articles))  # keep order, drop repeats
         self.changed = 0
+        self.conflict_box = None
         n = len(self.articles)
         self.setWindowTitle("Set label" if n == 1 else f"Set label on {n} articles")
 
@@ -106,7 +106,7 @@ class LabelEditDialog(QDialog):
         form.addRow("Field", self.field_box)
         self.now_label = QLabel()
         self.now_label.setWordWrap(True)
-        self.now_label.setStyleSheet(f"color: {MUTED};")
+        self.now_label.setStyleSheet("color: palette(placeholder-text);")
         form.addRow("Now", self.now_label)
         self.value_box = QComboBox()
         self.value_box.setEditable(True)
@@ -183,12 +183,17 @@ class LabelEditDialog(QDialog):
         name = self.field()
         return self._write(name, None) if name else 0
 
-    def _write(self, name: str, value: str | None) -> int:
+    def _write(self, name: str, value: str | None, force: bool = False) -> int:
         # Articles that already have this value are left out: no change, no undo step to wade through.
         current = self._current(name)
         articles = [a for a in self.articles if current[a] != value]
         try:
-            self.changed = self.engine.set_labels(articles, name, value) if articles else 0
+            self.changed = self.engine.set_labels(articles, name, value, force=force) if articles else 0
+        except Conflict as exc:  # another curator labelled some of them meanwhile: say who, keep theirs
+            self.conflict_box = show_conflict(self, "Your label", exc,
+                                              overwrite=lambda: self._write(name, value, force=True))  # fmt: skip
+            self._field_changed(name)  # "Now" shows what stands
+            return 0
         except UserError as exc:  # the curator sees why; nothing was half-written
             QMessageBox.warning(self, "Labels not saved", f"The labels could not be saved.\n\n{exc}")
             return 0
@@ -231,11 +236,12 @@ class PlanModel(ColumnsModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return (article, field_name, now if now is not None else "—", becomes)[col]
         if role == Qt.ItemDataRole.ForegroundRole and col == 3:
+            pal = QGuiApplication.palette()
             if now is None:
-                return QBrush(QColor(NEW))
+                return QBrush(theme.good_text(pal))
             if now != becomes:
-                return QBrush(QColor(CHANGED))
-            return QBrush(QColor(MUTED))
+                return QBrush(theme.warn_text(pal))
+            return QBrush(theme.secondary_text(pal))
         return None
 
     def row(self, i: int) -> tuple[str, str, str | None, str]:
@@ -251,7 +257,7 @@ class ImportLabelsDialog(QDialog):
         self.report: ImportReport | None = None
         self.plan: LabelPlan | None = None
         self.setWindowTitle("Import labels")
-        self.resize(760, 560)
+        fit_to_screen(self, 760, 560)
         self._covers = [row["cover"] or "" for row in engine.catalog.articles_overview()]
 
         lay = QVBoxLayout(self)
@@ -293,7 +299,7 @@ class ImportLabelsDialog(QDialog):
         self.level_spin.setToolTip("0 is the top folder inside the photo folder")
         folder_row.addWidget(self.level_spin)
         self.level_hint = QLabel()
-        self.level_hint.setStyleSheet(f"color: {MUTED};")
+        self.level_hint.setStyleSheet("color: palette(placeholder-text);")
         folder_row.addWidget(self.level_hint, 1)
         lay.addLayout(folder_row)
         self.overwrite_box = QCheckBox("Replace labels articles already have")

@@ -1,14 +1,19 @@
 """The main window: a thin shell that lays out the panels and connects them to the controllers.
 
-- `grid_panel.GridPanel` shows the articles (filter, sort, selection); `detail.DetailPage` one article.
-- `catalog_controller.CatalogController` opens, creates and re-reads the catalog; the window holds its
-  `Engine` for cheap reads and writes.
+- `grid_panel.GridPanel` shows the articles (filter, sort, zoom, selection); `detail.DetailPage` one article.
+- `catalog_controller.CatalogController` opens, creates, re-reads and closes the catalog (a file or a shared
+  one on a server); the window holds its `Engine` for cheap reads and writes.
 - `search_controller.SearchController` presents `similar_panel.SimilarPanel`: it asks the engine child the
   newest question and stores edits of the search settings in the catalog.
+- `decisions_controller.DecisionsController` writes match decisions and runs the learned adapter;
+  `history.EditHistory` is Edit ▸ Undo/Redo; `article_actions.ArticleActions` the right-click menus,
+  covers, the lightbox and compare.
 - `index_controller.IndexController` runs indexing and shows it in its banner over the grid.
 - `inspect_launcher.InspectLauncher` opens the match inspector.
 - `labels_controller.LabelsController` has the review queue and the label actions.
 - `window_actions.WindowActions` holds actions, menus and toolbar; `status_panel.StatusPanel` the status bar.
+- `window_work.WindowWork` (a mixin) holds the window's slots for indexing, the detail page, settings,
+  zoom, results export and dropped files.
 
 Nothing here waits on the disk, the database or the model: the controllers run that work on their own
 threads and report back through queued signals, checked against the request they answer.
@@ -20,10 +25,13 @@ from pathlib import Path
 
 import shiboken6
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
     QLabel,
     QMainWindow,
+    QPushButton,
     QSplitter,
     QStackedWidget,
     QStatusBar,
@@ -31,46 +39,42 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.errors import InputError, UserError
-from desktop_app.core.indexer import IndexOptions, IndexSummary, Progress
+from desktop_app.core.errors import UserError
 from desktop_app.core.overview import Snapshot
 from desktop_app.core.scan import GroupingRule
 from desktop_app.core.settings import UserSettings
 from desktop_app.core.similar import Query
+from desktop_app.gui import theme
+from desktop_app.gui.article_actions import ArticleActions
 from desktop_app.gui.catalog_controller import CatalogController, recent_catalogs
+from desktop_app.gui.decisions_controller import DecisionsController
 from desktop_app.gui.detail import DetailPage
 from desktop_app.gui.errors import show_error
 from desktop_app.gui.grid_panel import GridPanel
+from desktop_app.gui.history import EditHistory
 from desktop_app.gui.index_controller import IndexController
 from desktop_app.gui.inspect_launcher import InspectLauncher
 from desktop_app.gui.labels_controller import LabelsController
+from desktop_app.gui.screen_fit import fit_to_screen
 from desktop_app.gui.search_controller import SearchController
-from desktop_app.gui.settings_dialog import (
-    CatalogChoices,
-    SettingsDialog,
-    ask_update_index,
-    catalog_choices,
-    save_user_settings,
-    write_catalog_choices,
-)
-from desktop_app.gui.similar_panel import SimilarPanel
+from desktop_app.gui.similar_panel import HINT, SimilarPanel
 from desktop_app.gui.status_panel import StatusPanel
 from desktop_app.gui.thumbs import ThumbnailLoader
 from desktop_app.gui.welcome import WelcomePage
 from desktop_app.gui.window_actions import WindowActions
+from desktop_app.gui.window_work import WindowWork
 from desktop_app.gui.words import WordsController
 from desktop_app.gui.workers import Failure
 
 MAX_QUERY_ARTICLES = 200  # "select all" on 100,000 articles is not a meaningful query
-# While indexing, re-read the grid now and then so new articles appear, but only while that stays cheap.
-LIVE_REFRESH_MAX_ARTICLES = 5000
+NOTHING_SELECTED = "No article is selected. " + HINT
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowWork, QMainWindow):
     # Signals that say "this is now on screen"; tests and the benchmark wait on them.
     catalog_loaded = Signal()
     search_ready = Signal()
-    results_shown = Signal(object)  # core.similar.Outcome
+    results_shown = Signal(object)  # core.similar.Outcome (None: the panel was cleared)
     detail_loaded = Signal(str)
     index_progress = Signal(object)  # Progress
     index_finished = Signal(object)  # IndexSummary
@@ -81,7 +85,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.user = user or UserSettings.load()
         self.setWindowTitle("Lookalike")
-        self.resize(1360, 860)
+        fit_to_screen(self, 1360, 860)
         self.setAcceptDrops(True)
         self.thumbs = ThumbnailLoader(self.user.thumb_size, threads=2, parent=self)
         self.catalogs = CatalogController(self)
@@ -90,11 +94,15 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._dialogs: list[QWidget] = []
         self._detail_gen = 0
+        self.last_error = None
         self._build_ui()
         self.search = SearchController(self.similar, self.thumbs, self)
         self.search.device = self.user.device
         self.labels = LabelsController(self, self.catalogs, self.search, self.grid_panel.selected_articles)
         self.inspector = InspectLauncher(self)
+        self.decisions = DecisionsController(self)
+        self.history = EditHistory(self)
+        self.articles = ArticleActions(self)
         self.acts = WindowActions(self)
         self.words = WordsController(self)  # search by words and the words under the similar panel
         self._connect()
@@ -116,25 +124,19 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.grid_panel)
         self.pages.addWidget(self.detail)
         self.banner = self.indexer.banner
-        self.root_warning = QLabel()
-        self.root_warning.setWordWrap(True)
-        self.root_warning.setStyleSheet(
-            "background: #fff4e0; color: #7a4b00; padding: 8px; border-radius: 6px;"
-        )
-        self.root_warning.hide()
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
-        for w in (self.banner, self.root_warning):
+        for w in (self.banner, self._root_warning()):
             ll.addWidget(w)
         ll.addWidget(self.pages, 1)
-        self.similar = SimilarPanel(self.thumbs)
+        self.similar = SimilarPanel(self.thumbs, self.user.thumb_size)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.similar)
         self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([920, 440])
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([self.width() * 3 // 5, self.width() * 2 // 5])
         self.splitter.setChildrenCollapsible(False)
         self.stack = QStackedWidget()
         for w in (self.welcome, self.loading, self.splitter):
@@ -143,51 +145,86 @@ class MainWindow(QMainWindow):
         self.setStatusBar(QStatusBar())
         self.status = StatusPanel(self.statusBar())
 
+    def _root_warning(self) -> QFrame:
+        self.root_frame = QFrame()
+        self.root_frame.setObjectName("rootWarning")
+        self.root_warning = QLabel()
+        self.root_warning.setWordWrap(True)
+        self.locate_btn = QPushButton("Locate photo folder…")
+        self.locate_btn.setToolTip("Show Lookalike where this catalog's photos are on this computer")
+        row = QHBoxLayout(self.root_frame)
+        row.setContentsMargins(10, 6, 10, 6)
+        row.addWidget(self.root_warning, 1)
+        row.addWidget(self.locate_btn)
+        self.root_frame.hide()
+        return self.root_frame
+
     def _connect(self) -> None:
-        self.welcome.open_folder.connect(self.catalogs.choose_folder)
-        self.welcome.open_catalog.connect(self.catalogs.choose_catalog)
+        c = self.catalogs
+        self.welcome.open_folder.connect(c.choose_folder)
+        self.welcome.open_catalog.connect(c.choose_catalog)
+        self.welcome.open_shared.connect(c.choose_shared)
         self.welcome.open_recent.connect(self.open_catalog)
+        self.locate_btn.clicked.connect(c.locate_photos)
         g = self.grid_panel
         g.selection_changed.connect(self._selection_changed)
         g.open_requested.connect(self.open_detail)
         g.delete_pressed.connect(self._delete_pressed)
-        self.grid.first_paint.connect(self.search.grid_painted)
-        self.detail.back.connect(self.close_detail)
-        self.detail.photo_selected.connect(self._photo_selected)
-        self.detail.compare_requested.connect(self.compare_with)
-        self.similar.hit_activated.connect(self.select_article)
-        self.similar.inspect_requested.connect(self.inspect)
-        self.catalogs.loaded.connect(self.apply_snapshot)
-        self.catalogs.failed.connect(self._load_failed)
-        self.catalogs.opening.connect(self._show_loading)
-        self.catalogs.none_used.connect(self._show_welcome)
-        self.catalogs.error.connect(self._error)
+        g.view_requested.connect(self.articles.view_article)
+        g.menu_requested.connect(self.articles.grid_menu)
+        g.zoom_requested.connect(self.zoom_by)
+        g.zoom_changed.connect(self.set_zoom)
+        g.similarity_wanted.connect(self.sort_by_similarity)
+        self.grid.first_paint.connect(self.search_grid_painted)
+        d = self.detail
+        d.back.connect(self.close_detail)
+        d.photo_selected.connect(self._photo_selected)
+        d.compare_requested.connect(self.compare_with)
+        d.view_requested.connect(self.articles.view_article)
+        d.menu_requested.connect(self.articles.photo_menu)
+        s = self.similar
+        s.inspect_requested.connect(self.inspect)
+        s.compare_requested.connect(self.articles.compare_hit)
+        s.show_in_catalog.connect(self.select_article)
+        s.decide_requested.connect(self.decisions.decide_result)
+        s.show_rejected_changed.connect(lambda on: self.search.set_show_rejected(on))
+        s.menu_requested.connect(self.articles.result_menu)
+        s.zoom_requested.connect(self.zoom_by)
+        s.copy_requested.connect(self.copy_results)
+        s.export_requested.connect(self.export_results)
+        s.view.selectionModel().currentChanged.connect(lambda *_: self.acts.sync_results())
+        c.loaded.connect(self.apply_snapshot)
+        c.failed.connect(self._load_failed)
+        c.opening.connect(self._show_loading)
+        c.none_used.connect(self._show_welcome)
+        c.closed.connect(self._catalog_closed)
+        c.error.connect(self._error)
         self.search.ready.connect(self._search_ready)
-        self.search.answered.connect(self.results_shown)
+        self.search.answered.connect(self._answered)
         self.search.error.connect(self._error)
         self.indexer.progress.connect(self._index_progress)
         self.indexer.finished.connect(self._index_done)
         self.indexer.failed.connect(self._index_failed)
         self.indexer.live_refresh.connect(self._live_refresh)
+        for controller in (self.labels, self.decisions, self.history):
+            controller.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+            controller.error.connect(self._error)
         self.labels.changed.connect(self._labels_changed)
-        self.labels.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
-        self.labels.error.connect(self._error)
         self.labels.index_wanted.connect(self.update_index)
+        self.decisions.decided.connect(self._decided)
+        self.history.changed.connect(self._undone_or_redone)
 
     def _restore_layout(self) -> None:
         geometry, splitter = self.user.window_blob("geometry"), self.user.window_blob("splitter")
         if geometry:
             self.restoreGeometry(geometry)
+            fit_to_screen(self, self.width(), self.height())  # a layout saved on a larger screen
         if splitter:
             self.splitter.restoreState(splitter)
 
     @property
     def snapshot(self) -> Snapshot | None:
         return self.catalogs.snapshot
-
-    @property
-    def last_summary(self) -> IndexSummary | None:
-        return self.indexer.last_summary
 
     # ================================================================== screens
 
@@ -197,20 +234,27 @@ class MainWindow(QMainWindow):
         self._sync()
 
     def _sync(self) -> None:
+        snap = self.snapshot
         indexing = self.indexer.running
-        self.acts.sync(self.snapshot is not None, indexing, self.last_summary is not None)
-        self.status.show_snapshot(self.snapshot, indexing)
+        missing = snap is not None and snap.photo_root is not None and not snap.root_ok
+        self.acts.sync(snap is not None, indexing, self.indexer.last_summary is not None, missing)
+        self.status.show_snapshot(snap, indexing)
+        self.grid_panel.show_counts(snap, indexing)
 
     def _show_root_warning(self, snap: Snapshot) -> None:
-        if snap.photo_root is not None and not snap.root_ok:
+        missing = snap.photo_root is not None and not snap.root_ok
+        if missing:
             self.root_warning.setText(
-                f"The photo folder {snap.photo_root} cannot be found. Reconnect the drive it is on (or move the "
-                "photos back), then use Update index. You can still browse and search; thumbnails and photos "
-                "that are not cached cannot be shown."
+                f"The photo folder {snap.photo_root} cannot be found on this computer. Reconnect the drive it "
+                "is on, or use Locate photo folder… if it is somewhere else here. You can still browse and "
+                "search; thumbnails made before still show."
             )
-        self.root_warning.setVisible(snap.photo_root is not None and not snap.root_ok)
+            bg, fg = theme.warning_colours(self.palette())
+            self.root_frame.setStyleSheet(f"#rootWarning {{ background: {bg.name()}; border-radius: 6px; }}"
+                                          f"#rootWarning QLabel {{ color: {fg.name()}; }}")  # fmt: skip
+        self.root_frame.setVisible(missing)
 
-    # ================================================================== opening
+    # ================================================================== opening and closing
 
     def open_folder(self, folder: Path) -> None:
         """The catalog of a photo folder: open it when it exists, else ask for the grouping and create it."""
@@ -219,12 +263,35 @@ class MainWindow(QMainWindow):
     def create_catalog(self, folder: Path, db: Path, rule: GroupingRule, index_now: bool = True) -> None:
         self.catalogs.create(folder, db, rule, index_now)
 
-    def open_catalog(self, path: Path | None, create: bool = False) -> None:
-        """Open a catalog file (or the last one used when path is None) and show it."""
-        if path is None:
+    def open_catalog(self, location: Path | str | None, create: bool = False) -> None:
+        """Open a catalog file or a shared catalog's URL (or the last one used when None) and show it."""
+        if location is None:
             self.catalogs.open_last()
         else:
-            self.catalogs.open(Path(path), create)
+            self.catalogs.open(location, create)
+
+    def close_catalog(self) -> None:
+        if self.snapshot is None:
+            return
+        if self.indexer.running:
+            self.statusBar().showMessage(
+                "Indexing is running: cancel it first, then close the catalog.", 6000
+            )
+            return
+        self.labels.close_reviews()
+        self.search.close_catalog()
+        self.catalogs.close_catalog()
+
+    def _catalog_closed(self) -> None:
+        self.close_detail()
+        self.history.forget()
+        self.grid_panel.clear()
+        self.setWindowTitle("Lookalike")
+        self.root_frame.hide()
+        self.banner.hide()
+        self.status.show_engine(None)
+        self._show_welcome()
+        self.catalogs.call(recent_catalogs, on_done=self.welcome.set_recent)
 
     def _show_loading(self) -> None:
         if self.snapshot is None:
@@ -247,20 +314,24 @@ class MainWindow(QMainWindow):
         keep = self.grid_panel.selected_articles() if same else []
         if not same:
             self.labels.close_reviews()
+            self.statusBar().clearMessage()  # "Opening the catalog…"; a re-read keeps what it says
+            self.history.forget()
         reopen = self.search.show_catalog(snap, same)  # before the selection below asks its question
         if not same:
             self.close_detail()
-        self.statusBar().clearMessage()
-        self.setWindowTitle(f"Lookalike — {snap.path.stem}")
+        self.setWindowTitle(f"Lookalike — {snap.title}")
         self.grid_panel.show_snapshot(snap, keep)
         self.stack.setCurrentWidget(self.splitter)
         self._show_root_warning(snap)
-        if snap.model_error:
+        if snap.model_error and not same:
             self.statusBar().showMessage(snap.model_error, 15000)
         self._sync()
         self.grid_panel.show_empty_state(snap, self.indexer.running)
         if same and self.pages.currentWidget() is self.detail:
             self.open_detail(self.detail.model.article)  # its labels may have changed
+        if not same:
+            self.history.refresh()
+            self.decisions.read_adapter()
         self.catalog_loaded.emit()
         if reopen:
             self._load_engine()
@@ -276,6 +347,9 @@ class MainWindow(QMainWindow):
         else:
             self.search.load_after_paint(self.indexer.running)
 
+    def search_grid_painted(self) -> None:
+        self.search.grid_painted()
+
     def _search_ready(self, info) -> None:
         self.status.show_engine(info)
         self.search_ready.emit()
@@ -288,11 +362,19 @@ class MainWindow(QMainWindow):
         return self.grid_panel.selected_articles()
 
     def _selection_changed(self) -> None:
-        if self.pages.currentWidget() is self.detail:
+        self.acts.sync_results()
+        if self.pages.currentWidget() is self.detail or self.snapshot is None:
             return
         keys = self.selected_articles()
         if keys:
             self.search.ask(Query("articles", keys[:MAX_QUERY_ARTICLES]))
+        elif self.search.query is not None and self.search.query.kind != "files":
+            # A filter hid the selection: results for articles no longer selected would mislead.
+            self.search.forget_query(NOTHING_SELECTED)
+
+    def _answered(self, outcome) -> None:
+        self.acts.sync_results()
+        self.results_shown.emit(outcome)
 
     def _photo_selected(self, photo_id: int, rel_path: str) -> None:
         self.search.ask(Query("photo", [self.detail.model.article], photo_id=photo_id, photo_path=rel_path))
@@ -314,156 +396,31 @@ class MainWindow(QMainWindow):
         self.grid_panel.focus_filter()
 
     def _labels_changed(self, _articles: list) -> None:
-        self.catalogs.reload()  # the grid's labels
+        self.history.edited()
+        self._refresh_labels()
+
+    def _refresh_labels(self) -> None:
+        self.catalogs.reload()  # the grid's and the detail page's labels
         self.search.rerun()  # the labels of the similar articles
 
-    # ================================================================== detail
+    def _decided(self, a: str, b: str, decision: str | None) -> None:
+        self.history.edited()
+        query = self.search.query_article()
+        if query in (a, b):
+            other = b if query == a else a
+            self.similar.show_decision(other, decision)
+            if decision == "not_match" and not self.search.show_rejected:
+                self.search.rerun()  # set aside: it leaves the list
+        self.inspector.show_decision(a, b, decision)
 
-    def open_current_detail(self) -> None:
-        self.open_detail(self.grid_panel.current_article())
-
-    def open_detail(self, article: str | None) -> None:
-        snap = self.snapshot
-        if not article or snap is None:
-            return
-        self._detail_gen += 1
-        gen = self._detail_gen
-        self.pages.setCurrentWidget(self.detail)
-        self.detail.show_loading(article)
-        i = self.grid_model._key_index().get(article)
-        labels = snap.articles.labels[i] if i is not None else {}
-        folder = snap.articles.folders[i] if i is not None else ""
-
-        def loaded(photos: list) -> None:
-            if gen != self._detail_gen:
-                return  # the curator moved on to another article
-            self.detail.set_article(article, photos, snap.photo_root, labels, folder)
-            self.detail.table.setFocus()
-            self.detail_loaded.emit(article)
-
-        self.catalogs.call(snap.engine.photos_of, article, on_done=loaded,
-                           on_failed=lambda f: self._error("The photos cannot be read", f))  # fmt: skip
-
-    def close_detail(self) -> None:
-        if self.pages.currentWidget() is not self.detail:
-            return
-        self._detail_gen += 1
-        self.pages.setCurrentIndex(0)
-        self.grid.setFocus()
-        self._selection_changed()
-
-    # ================================================================== drag and drop
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
-            event.acceptProposedAction()
+    def _undone_or_redone(self, kind: str) -> None:
+        if kind == "labels":
+            self._refresh_labels()
         else:
-            event.ignore()
+            self.search.rerun()
+            self.inspector.refresh_decisions()
 
-    def dragMoveEvent(self, event) -> None:
-        self.dragEnterEvent(event)
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        files = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
-        event.acceptProposedAction()
-        self.search_files(files)
-
-    def search_files(self, files: list[Path]) -> None:
-        """Search by photo files that need not be in the catalog (dropped from the file manager)."""
-        if self.snapshot is None:
-            self._error("No catalog is open", InputError(
-                "Open a photo folder first; dropped photos are compared with the articles of the open catalog."))  # fmt: skip
-        else:
-            self.search.ask_files(files, before=self.close_detail)
-
-    # ================================================================== indexing
-
-    def update_index(self) -> None:
-        snap = self.snapshot
-        if snap is None or self.indexer.running:
-            return
-        if snap.photo_root is None:
-            self._error("No photo folder", InputError(
-                "This catalog does not know its photo folder yet. Use Open photo folder… to choose it."))  # fmt: skip
-            return
-        self.start_index(snap.photo_root, None)
-
-    def start_index(self, folder: Path, rule: GroupingRule | None) -> None:
-        snap = self.snapshot
-        options = IndexOptions(batch_size=self.user.batch_size, device=self.user.device)
-        if snap is None or not self.indexer.start(snap.path, Path(folder), rule, options):
-            return
-        self._sync()
-        self.status.show_indexing()
-        self.grid_panel.show_empty_state(snap, True)
-        if self.search.info is None and snap.embedded == 0:
-            self.similar.show_message("Similar articles", "Search becomes available when indexing finishes.")
-
-    def cancel_index(self) -> None:
-        if self.indexer.running:
-            self.indexer.cancel()
-            self.acts.cancel.setEnabled(False)
-
-    def show_summary(self) -> None:
-        self.indexer.show_summary()
-
-    def _index_progress(self, p: Progress) -> None:
-        self.status.show_indexing(p)
-        self.index_progress.emit(p)
-
-    def _live_refresh(self) -> None:
-        snap = self.snapshot
-        if snap is not None and len(snap.articles) <= LIVE_REFRESH_MAX_ARTICLES and not self.catalogs.busy():
-            self.catalogs.reload()
-
-    def _index_done(self, summary: IndexSummary) -> None:
-        self._sync()
-        changed = summary.new + summary.changed + summary.moved + summary.removed + summary.reembedded
-        # Reloading 100,000 vectors takes a while: keep the engine's when the run changed nothing.
-        self.search.stale = self.search.stale or bool(changed)
-        self.catalogs.reload()
-        self.index_finished.emit(summary)
-
-    def _index_failed(self, failure: Failure) -> None:
-        self.search.stale = True
-        self._sync()
-        self._error("Indexing stopped", failure)
-        self.catalogs.reload()  # whatever was committed before the failure is in the catalog: show it
-        self.index_failed.emit(failure)
-
-    # ================================================================== settings
-
-    def open_settings(self) -> None:
-        snap = self.snapshot
-        choices = catalog_choices(snap.settings, snap.model) if snap is not None else None
-        dialog = SettingsDialog(self.user, self.catalogs.runner, choices, self)
-        dialog.applied.connect(lambda user, new: self.apply_settings(user, choices, new))
-        self.keep(dialog)
-        self.settings_dialog = dialog
-        dialog.open()
-
-    def apply_settings(
-        self, user: UserSettings, old: CatalogChoices | None, new: CatalogChoices | None
-    ) -> None:
-        previous, self.user = self.user, save_user_settings(user)
-        if self.user.thumb_size != previous.thumb_size:
-            self.thumbs.set_size(self.user.thumb_size)
-            self.grid_panel.set_thumb_size(self.user.thumb_size)
-        if self.user.device != previous.device:
-            self.search.device = self.user.device
-            if self.snapshot is not None:
-                self.search.load(self.indexer.running)  # the status bar shows the device the session got
-        engine = self.snapshot.engine if self.snapshot is not None else None
-        if engine is None or old is None or new is None or new == old:
-            return
-        self.catalogs.call(write_catalog_choices, engine, old, new, on_done=lambda _c: self._catalog_changed(),
-                           on_failed=lambda f: self._error("Settings not saved", f))  # fmt: skip
-
-    def _catalog_changed(self) -> None:
-        self.catalogs.reload()
-        self.keep(ask_update_index(self, self.update_index))
-
-    # ================================================================== inspector, delete
+    # ================================================================== inspector, compare, delete
 
     def inspect_current(self) -> None:
         self.inspector.inspect_current()
@@ -474,6 +431,16 @@ class MainWindow(QMainWindow):
 
     def compare_with(self, article: str) -> None:
         self.inspector.compare_with(article)
+
+    def compare_current(self) -> None:
+        hit = self.similar.selected_hit()
+        if hit:
+            self.articles.compare_hit(hit)
+
+    def show_current_hit(self) -> None:
+        hit = self.similar.selected_hit()
+        if hit:
+            self.select_article(hit)
 
     @property
     def inspector_window(self) -> QWidget | None:

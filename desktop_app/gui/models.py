@@ -1,5 +1,5 @@
-"""Qt item models over plain core results: articles, photos of one article, similar articles, skipped
-files and the grouping preview.
+"""Qt item models over plain core results: articles, photos of one article, skipped files and the grouping
+preview (the similar articles' model is in `results`).
 
 The models only adapt data that workers have already produced; none of them touches the disk or the
 database. Thumbnails come from a `ThumbnailLoader` and are repainted cell by cell when they arrive.
@@ -10,14 +10,24 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QAbstractTableModel,
+    QMimeData,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QUrl,
+)
+from PySide6.QtGui import QGuiApplication
 
-from desktop_app.core.overview import Articles, label_text
+from desktop_app.core.overview import Articles
+from desktop_app.gui import theme
 from desktop_app.gui.thumbs import ThumbnailLoader
 
 Index = QModelIndex | QPersistentModelIndex
@@ -33,6 +43,8 @@ ScoreRole = Qt.ItemDataRole.UserRole + 8
 PairsRole = Qt.ItemDataRole.UserRole + 9
 PathRole = Qt.ItemDataRole.UserRole + 10
 PhotoIdRole = Qt.ItemDataRole.UserRole + 11
+
+SIMILAR_SORT = "similar"  # the grid's order by similarity to the current query
 
 
 def parse_filter(text: str) -> tuple[str, str]:
@@ -56,6 +68,9 @@ class ArticleGridModel(QAbstractListModel):
         self._row_of = np.zeros(0, dtype=np.int64)  # visible row of each source index, -1 when filtered out
         self._root_prefix: str | None = None  # photo folder with a trailing separator
         self.sort_key = "name"
+        self.descending = False
+        self.ranked: list[str] = []  # the "similar" order: articles by similarity to a query
+        self._similarity: np.ndarray | None = None  # that order as source indexes (made when needed)
         self.filter_text = ""
         if thumbs is not None:
             thumbs.ready.connect(self._thumb_ready)
@@ -66,6 +81,7 @@ class ArticleGridModel(QAbstractListModel):
         self.beginResetModel()
         self.data_ = articles
         self.root = root
+        self._similarity = None
         # Absolute cover paths are made as cells are painted; the reverse map (built by the worker that
         # loaded the catalog) is keyed by the relative path, so nothing here walks all articles.
         self._root_prefix = os.path.join(str(root), "") if root is not None else None
@@ -80,17 +96,45 @@ class ArticleGridModel(QAbstractListModel):
         self._recompute()
         self.endResetModel()
 
-    def set_sort(self, key: str) -> None:
-        if key == self.sort_key or key not in self.data_.orders:
+    def set_sort(self, key: str, descending: bool | None = None) -> None:
+        """Order by a sort key of the overview, or "similar" (the order given to `set_similarity`)."""
+        descending = self.descending if descending is None else descending
+        if (key, descending) == (self.sort_key, self.descending):
+            return
+        if key not in self.data_.orders and key != SIMILAR_SORT:
             return
         self.beginResetModel()
-        self.sort_key = key
+        self.sort_key, self.descending = key, descending
         self._recompute()
         self.endResetModel()
 
+    def set_similarity(self, ranked: list[str]) -> None:
+        """The "similar" order: these articles first, in this order, then every other one by name."""
+        self.ranked = list(ranked)
+        self._similarity = None
+        if self.sort_key == SIMILAR_SORT:
+            self.beginResetModel()
+            self._recompute()
+            self.endResetModel()
+
+    def _order(self) -> np.ndarray:
+        n = len(self.data_)
+        if self.sort_key == SIMILAR_SORT:
+            if self._similarity is None:
+                index = self._key_index()
+                first = [index[a] for a in dict.fromkeys(self.ranked) if a in index]
+                rest = np.ones(n, dtype=bool)
+                rest[first] = False
+                self._similarity = np.concatenate([np.asarray(first, dtype=np.int64), np.flatnonzero(rest)])
+            order = self._similarity
+        else:
+            order = self.data_.orders.get(self.sort_key)
+        order = order if order is not None else np.arange(n, dtype=np.int64)
+        return order[::-1] if self.descending else order
+
     def _recompute(self) -> None:
         n = len(self.data_)
-        order = self.data_.orders.get(self.sort_key, np.arange(n, dtype=np.int64))
+        order = self._order()
         field_, needle = parse_filter(self.filter_text)
         if needle:
             d = self.data_
@@ -185,7 +229,19 @@ class ArticleGridModel(QAbstractListModel):
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+
+    def mimeTypes(self) -> list[str]:
+        return ["text/uri-list", "text/plain"]
+
+    def mimeData(self, indexes) -> QMimeData:
+        """A drag of articles: each one's cover photo as a file URL, the article ids as text."""
+        rows = sorted({i.row() for i in indexes if i.isValid()})
+        sources = [int(self.visible[r]) for r in rows]
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(p) for p in (self.cover_path(i) for i in sources) if p])
+        mime.setText("\n".join(self.data_.keys[i] for i in sources))
+        return mime
 
 
 class ColumnsModel(QAbstractTableModel):
@@ -234,14 +290,17 @@ class PhotoTableModel(ColumnsModel):
         self.rows: list[Any] = []  # core.catalog.PhotoRow
         self.root: Path | None = None
         self.article = ""
+        self.cover: str | None = None
         if thumbs is not None:
             thumbs.ready.connect(self._thumb_ready)
 
-    def set_photos(self, article: str, rows: list[Any], root: Path | None) -> None:
+    def set_photos(self, article: str, rows: list[Any], root: Path | None, cover: str | None = None) -> None:
+        """The article's photos; `cover` is the photo shown for it in the grid (marked in the first column)."""
         self.beginResetModel()
         self.article = article
         self.rows = list(rows)
         self.root = root
+        self.cover = cover
         self.endResetModel()
 
     def abs_path(self, row: int) -> Path | None:
@@ -267,7 +326,8 @@ class PhotoTableModel(ColumnsModel):
         if role == PhotoIdRole:
             return int(r.id)
         if role == Qt.ItemDataRole.DisplayRole:
-            return photo_cell(r, col)
+            text = photo_cell(r, col)
+            return f"{text}  · cover" if col == 0 and r.path == self.cover else text
         if role == Qt.ItemDataRole.DecorationRole and col == 0 and self.thumbs is not None:
             p = self.abs_path(index.row())
             return self.thumbs.get(p) if p is not None else None
@@ -276,79 +336,24 @@ class PhotoTableModel(ColumnsModel):
             tip = str(p) if p else r.path
             return tip + (f"\nskipped: {r.error}" if r.status != "ok" else "")
         if role == Qt.ItemDataRole.ForegroundRole and col == 3 and r.status != "ok":
-            return QColor("#b04040")
+            return theme.error_text(QGuiApplication.palette())
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
 
+    def mimeTypes(self) -> list[str]:
+        return ["text/uri-list", "text/plain"]
 
-class SimilarModel(QAbstractListModel):
-    """Search hits (core.similar.Hit): article, score, label, cover and the best photo pairs.
-
-    The core gives photo paths relative to the photo folder (query files absolutely); the model joins them
-    with the folder once, so the delegate and the thumbnail loader see absolute paths: PairsRole is a list
-    of (query photo, hit photo, similarity).
-    """
-
-    def __init__(self, thumbs: ThumbnailLoader | None = None, parent=None) -> None:
-        super().__init__(parent)
-        self.thumbs = thumbs
-        self.hits: list[Any] = []
-        self._covers: list[str | None] = []
-        self._pairs: list[list[tuple[str, str, float]]] = []
-        if thumbs is not None:
-            thumbs.ready.connect(self._thumb_ready)
-
-    def set_hits(self, hits: list[Any], root: Path | None = None) -> None:
-        def full(rel: str | None) -> str | None:
-            if not rel:
-                return None
-            return str(root / rel) if root is not None else rel  # an absolute path stays as it is
-
-        self.beginResetModel()
-        self.hits = list(hits)
-        self._covers = [full(h.cover) for h in self.hits]
-        self._pairs = [
-            [(full(p.query_path) or "", full(p.path) or "", float(p.sim)) for p in h.pairs] for h in self.hits
-        ]
-        self.endResetModel()
-
-    def clear(self) -> None:
-        self.set_hits([])
-
-    def _thumb_ready(self, path: str) -> None:
-        for r in range(len(self.hits)):
-            if path == self._covers[r] or any(path in (q, h) for q, h, _ in self._pairs[r]):
-                idx = self.index(r, 0)
-                self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole, PairsRole])
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.hits)
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self.hits) or index.column() != 0:
-            return None
-        r = index.row()
-        hit = self.hits[r]
-        if role in (Qt.ItemDataRole.DisplayRole, ArticleRole):
-            return hit.article
-        if role == Qt.ItemDataRole.DecorationRole:
-            return self.thumbs.get(self._covers[r]) if self.thumbs is not None and self._covers[r] else None
-        if role == Qt.ItemDataRole.ToolTipRole:
-            lines = [f"{hit.article}: score {hit.score:.3f}"]
-            lines += [f"{s:.3f}  {Path(q).name} ↔ {Path(h).name}" for q, h, s in self._pairs[r]]
-            return "\n".join(lines)
-        values = {ScoreRole: float(hit.score), LabelRole: label_text(hit.labels), CountRole: int(hit.photos),
-                  CoverRole: self._covers[r], PairsRole: list(self._pairs[r])}  # fmt: skip
-        return values.get(role)
-
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+    def mimeData(self, indexes) -> QMimeData:
+        """A drag of photos: the files as URLs, their paths as text."""
+        paths = [p for p in (self.abs_path(r) for r in sorted({i.row() for i in indexes})) if p is not None]
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+        mime.setText("\n".join(str(p) for p in paths))
+        return mime
 
 
 class SkippedModel(ColumnsModel):
@@ -378,38 +383,93 @@ class SkippedModel(ColumnsModel):
         return None
 
 
+@dataclass
+class PreviewArticle:
+    """One article of the grouping preview: its photos (relative paths) and their view tags."""
+
+    article: str
+    paths: list[str]
+    views: list[str]
+    matched: bool  # False: the file name did not match the pattern (a single-photo article)
+
+
 class GroupingPreviewModel(ColumnsModel):
-    """How the first files of a folder group into articles under the rule being edited."""
+    """How the first files of a folder group into articles under the rule being edited: one row per
+    article with its cover thumbnail, its photo count and view tags."""
 
-    COLUMNS = ("File", "Article", "View")
+    COLUMNS = ("Article", "Photos", "Views")
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, thumbs: ThumbnailLoader | None = None, parent=None) -> None:
         super().__init__(parent)
-        self.rows: list[tuple[str, str, str, bool]] = []  # file, article, view, matched
+        self.thumbs = thumbs  # reads relative paths under the folder being previewed
+        self.rows: list[PreviewArticle] = []
+        self.files = 0
+        if thumbs is not None:
+            thumbs.ready.connect(self._thumb_ready)
 
     def set_preview(self, items: list[tuple[str, Any]]) -> None:
+        by_article: dict[str, PreviewArticle] = {}
+        for path, g in items:
+            row = by_article.setdefault(g.article, PreviewArticle(g.article, [], [], bool(g.matched)))
+            row.paths.append(path)
+            row.views.append(g.view or "")
+            row.matched = row.matched and bool(g.matched)
         self.beginResetModel()
-        self.rows = [(path, g.article, g.view or "", bool(g.matched)) for path, g in items]
+        self.rows = list(by_article.values())
+        self.files = len(items)
         self.endResetModel()
 
-    def summary(self) -> str:
+    def cover(self, row: PreviewArticle) -> str:
+        from desktop_app.core.scan import cover_position
+
+        return row.paths[cover_position([v or None for v in row.views])]
+
+    def summary(self, total: int | None = None) -> str:
+        """ "The first 200 of 725 photos form 131 articles (40 with several photos)…" in words."""
         if not self.rows:
             return "No photos found in this folder."
-        articles = len({r[1] for r in self.rows})
-        unmatched = sum(1 for r in self.rows if not r[3])
-        text = f"The first {len(self.rows)} photos form {articles} article{'s' if articles != 1 else ''}"
+        n = len(self.rows)
+        several = sum(1 for r in self.rows if len(r.paths) > 1)
+        of = f" of {total:,}" if total and total > self.files else ""
+        first = (
+            f"The first {self.files:,}{of} photos" if of or total is None else f"All {self.files:,} photos"
+        )
+        text = f"{first} form {n:,} article{'s' if n != 1 else ''} ({several:,} with several photos)"
+        unmatched = sum(len(r.paths) for r in self.rows if not r.matched)
         if unmatched:
-            text += f"; {unmatched} do not match the pattern and become single-photo articles"
+            verb = "does not match the pattern and becomes a single-photo article" if unmatched == 1 else (
+                "do not match the pattern and become single-photo articles")  # fmt: skip
+            text += f"; {unmatched} {verb}"
         return text + "."
+
+    def _thumb_ready(self, path: str) -> None:
+        for i, r in enumerate(self.rows):
+            if self.cover(r) == path:
+                idx = self.index(i, 0)
+                self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self.rows):
             return None
         row = self.rows[index.row()]
+        col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return row[index.column()] if index.column() < 3 else None
-        if role == Qt.ItemDataRole.ForegroundRole and not row[3]:
-            return QColor("#a05a00")
-        if role == Qt.ItemDataRole.ToolTipRole and not row[3]:
-            return "Does not match the pattern: this photo becomes an article of its own."
+            views = ", ".join(v for v in row.views if v) or "—"
+            return (row.article, str(len(row.paths)), views)[col] if col < 3 else None
+        if role == Qt.ItemDataRole.DecorationRole and col == 0 and self.thumbs is not None:
+            return self.thumbs.get(self.cover(row))
+        if role == Qt.ItemDataRole.ForegroundRole and not row.matched:
+            return theme.warn_text(QGuiApplication.palette())
+        if role == Qt.ItemDataRole.ToolTipRole:
+            files = "\n".join(row.paths[:12]) + (
+                f"\n… and {len(row.paths) - 12} more" if len(row.paths) > 12 else ""
+            )
+            note = (
+                "\nDoes not match the pattern: this photo becomes an article of its own."
+                if not row.matched
+                else ""
+            )
+            return files + note
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == 1:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

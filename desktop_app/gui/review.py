@@ -27,12 +27,15 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core import thumbnails
 from desktop_app.core.engine import Engine
-from desktop_app.core.errors import UserError
+from desktop_app.core.errors import Conflict, UserError
 from desktop_app.core.labels import DEFAULT_FIELD, Suggestion
+from desktop_app.core.overview import catalog_title
 from desktop_app.core.zero_shot import FEW_LABELLED
+from desktop_app.gui.conflicts import show_conflict
 from desktop_app.gui.review_controller import DEFAULT_K, ReviewController, ReviewLoad, Undone
-from desktop_app.gui.review_detail import MUTED, ROW_THUMB, ReviewDetail, ReviewToolbar, queue_view
+from desktop_app.gui.review_detail import ROW_THUMB, ReviewDetail, ReviewToolbar, queue_view
 from desktop_app.gui.review_model import SuggestionModel, shown_label
+from desktop_app.gui.screen_fit import fit_to_screen
 from desktop_app.gui.search_controller import EngineClient
 from desktop_app.gui.thumbs import ThumbnailLoader
 from desktop_app.gui.words import ZeroShotNames
@@ -79,7 +82,7 @@ class ReviewQueue(QWidget):
         self._focus_after_load: str | None = None  # the article to show once suggestions are reloaded
         self._cover_articles: dict[str, str] = {}
         self.thumbs.ready.connect(self._on_cover)
-        self.setWindowTitle(f"Review {field} labels — {engine.path.stem}")
+        self.setWindowTitle(f"Review {field} labels — {catalog_title(engine.location)}")
         self._build_ui()
         self.refresh(rebuild_index=False)
 
@@ -136,7 +139,7 @@ class ReviewQueue(QWidget):
         self.status.setWordWrap(True)
         outer.addWidget(self.status)
         keys = QLabel(KEYS_HINT)
-        keys.setStyleSheet(f"color: {MUTED};")
+        keys.setStyleSheet("color: palette(placeholder-text);")
         outer.addWidget(keys)
 
     # ------------------------------------------------------------------ loading
@@ -397,6 +400,10 @@ class ReviewQueue(QWidget):
         return next((k for k in self._known if k.casefold() == text.casefold()), text)
 
     def _report_write_error(self, exc: BaseException) -> None:
+        if isinstance(exc, Conflict):  # another curator labelled it meanwhile: who and when, theirs stands
+            self._set_status("Not saved: another curator labelled it meanwhile.")
+            self.conflict_box = show_conflict(self, "Your label", exc)
+            return
         self._set_status(f"Not saved: {exc}")
         QMessageBox.warning(
             self,
@@ -525,7 +532,7 @@ def open_review(parent: QWidget | None, engine: Engine, client: EngineClient | N
     window = ReviewQueue(engine, client, field, parent, device=device)
     window.setWindowFlag(Qt.WindowType.Window, True)  # its own window even with a parent
     window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-    window.resize(1200, 780)
+    fit_to_screen(window, 1440, 900)
     window.show()
     return window
 

@@ -45,7 +45,7 @@ def load_review(engine: Engine, client: EngineClient, field: str, k: int, device
                 reload: bool, zero_shot_labels: list[str] | None = None) -> ReviewLoad:  # fmt: skip
     """Worker body: the engine child computes the suggestions (zero-shot from label names while the field
     has few labels and the model has a text side); reload first picks up newly indexed photos."""
-    client.ensure(engine.path, device)
+    client.ensure(engine.location, device)
     if reload:
         client.call("reload")
     params = client.call("search_settings")

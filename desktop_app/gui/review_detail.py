@@ -32,19 +32,17 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.labels import Suggestion
+from desktop_app.gui import theme
 from desktop_app.gui.review_model import QueueEntry, SuggestionModel, share_text, shown_label
 from desktop_app.gui.thumbs import ThumbnailLoader
 
-CARD_THUMB = 104
+CARD_THUMB = 120
 PHOTO_THUMB = 150
-ROW_THUMB = 36
+ROW_THUMB = 52
 PHOTOS_SHOWN = 5
 CARDS_PER_ROW = 5
 
 # Colours that read on light and dark palettes alike.
-AGREE = "#2e7d32"
-DISAGREE = "#9e6a00"
-MUTED = "#7a7a7a"
 
 _placeholders: dict[tuple[int, str], QPixmap] = {}
 
@@ -74,13 +72,13 @@ def html(text: str) -> str:
 def suggestion_html(s: Suggestion, min_confidence: float) -> str:
     label = shown_label(s, min_confidence)
     if label is not None:
-        return f"Suggested: <b>{html(label)}</b> &nbsp;<span style='color:{MUTED}'>confidence {s.confidence:.0%}</span>"
+        return f"Suggested: <b>{html(label)}</b> &nbsp;<span style='color:{theme.muted()}'>confidence {s.confidence:.0%}</span>"
     if s.label is not None:
         return (
-            f"<span style='color:{MUTED}'>No suggestion — best guess {html(s.label)} at "
+            f"<span style='color:{theme.muted()}'>No suggestion — best guess {html(s.label)} at "
             f"{s.confidence:.0%} is below {min_confidence:.0%}</span>"
         )
-    return f"<span style='color:{MUTED}'>No suggestion: no labelled neighbour</span>"
+    return f"<span style='color:{theme.muted()}'>No suggestion: no labelled neighbour</span>"
 
 
 def percent_spin(value: float) -> QSpinBox:
@@ -126,7 +124,7 @@ class ReviewToolbar(QToolBar):
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.addWidget(spacer)
         self.params_label = QLabel()  # the search settings the suggestions were made with
-        self.params_label.setStyleSheet(f"color: {MUTED};")
+        self.params_label.setStyleSheet("color: palette(placeholder-text);")
         self.addWidget(self.params_label)
         self.count_label = QLabel()
         self.addWidget(self.count_label)
@@ -146,14 +144,21 @@ def queue_view(model: SuggestionModel) -> QTableView:
     view.verticalHeader().setDefaultSectionSize(ROW_THUMB + 6)
     view.setIconSize(QSize(ROW_THUMB, ROW_THUMB))
     view.setAlternatingRowColors(True)
-    view.setWordWrap(False)
+    # Long ids and several alternatives wrap onto a second line (at hyphens and spaces) instead of being cut.
+    view.setWordWrap(True)
+    view.setTextElideMode(Qt.TextElideMode.ElideNone)
     header = view.horizontalHeader()
     header.setSectionResizeMode(SuggestionModel.ARTICLE, QHeaderView.ResizeMode.Interactive)
     header.setSectionResizeMode(SuggestionModel.ALTERNATIVES, QHeaderView.ResizeMode.Stretch)
-    header.resizeSection(SuggestionModel.ARTICLE, 190)
+    header.resizeSection(SuggestionModel.ARTICLE, 210)
     header.resizeSection(SuggestionModel.LABEL, 140)
     header.resizeSection(SuggestionModel.CONFIDENCE, 84)
     return view
+
+
+def breakable(name: str) -> str:
+    """A name that may wrap after "_" and "/" too (lines already break after hyphens and spaces)."""
+    return name.replace("_", "_\u200b").replace("/", "/\u200b")
 
 
 class NeighbourCard(QFrame):
@@ -173,6 +178,9 @@ class NeighbourCard(QFrame):
         self.article = QLabel()
         self.label = QLabel()
         self.score = QLabel()
+        for w in (self.article, self.label):  # whole names on two lines rather than cut ones
+            w.setWordWrap(True)
+            w.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         small = self.article.font()
         small.setPointSizeF(max(7.0, small.pointSizeF() * 0.85))
         for w in (self.article, self.score):
@@ -180,18 +188,20 @@ class NeighbourCard(QFrame):
         bold = QFont(self.label.font())
         bold.setBold(True)
         self.label.setFont(bold)
+        # Fixed two-line boxes: a grid of word-wrapped labels otherwise squeezes them under the photo.
+        for w in (self.article, self.label):
+            w.setFixedSize(CARD_THUMB, 2 * w.fontMetrics().lineSpacing() + 2)
         for w in (self.photo, self.article, self.label, self.score):
             lay.addWidget(w)
         self.path: str | None = None
 
     def show_neighbour(self, article: str, label: str, score: float, agrees: bool, path: Path | None) -> None:
-        self.article.setText(
-            self.article.fontMetrics().elidedText(article, Qt.TextElideMode.ElideMiddle, CARD_THUMB)
+        self.article.setText(breakable(article))
+        self.label.setText(breakable(label))
+        pal = self.palette()
+        self.label.setStyleSheet(
+            f"color: {(theme.good_text(pal) if agrees else theme.warn_text(pal)).name()};"
         )
-        self.label.setText(
-            self.label.fontMetrics().elidedText(label, Qt.TextElideMode.ElideRight, CARD_THUMB)
-        )
-        self.label.setStyleSheet(f"color: {AGREE if agrees else DISAGREE};")
         self.score.setText(f"similarity {score:.2f}")
         self.setToolTip(f"{article}\n{label}\nsimilarity {score:.3f}")
         self.path = str(path) if path else None
@@ -231,7 +241,7 @@ class ReviewDetail(QWidget):
         lay.addLayout(self._alternatives_row())
         lay.addLayout(self._entry_row(field))
         self.neigh_title = QLabel()
-        self.neigh_title.setStyleSheet(f"color: {MUTED};")
+        self.neigh_title.setStyleSheet("color: palette(placeholder-text);")
         lay.addWidget(self.neigh_title)
         lay.addWidget(self._neighbour_grid(), 1)
         self.empty_note = QLabel()
@@ -256,7 +266,7 @@ class ReviewDetail(QWidget):
             self.photo_labels.append(lbl)
             row.addWidget(lbl)
         self.more_photos = QLabel()
-        self.more_photos.setStyleSheet(f"color: {MUTED};")
+        self.more_photos.setStyleSheet("color: palette(placeholder-text);")
         row.addWidget(self.more_photos)
         row.addStretch(1)
         return row
@@ -304,7 +314,10 @@ class ReviewDetail(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(host)
+        self.neigh_scroll = scroll
+        self._shown_cards = 0
         return scroll
 
     # ------------------------------------------------------------ showing an entry
@@ -364,10 +377,27 @@ class ReviewDetail(QWidget):
             path = paths[0] if paths else None
             card.show_neighbour(n.article, n.label, n.score, n.label == winner, path)
             self.put_thumb(card.photo, path, CARD_THUMB)
-            if self.neigh_grid.indexOf(card) < 0:
-                self.neigh_grid.addWidget(card, i // CARDS_PER_ROW, i % CARDS_PER_ROW)
-        self.neigh_grid.setColumnStretch(CARDS_PER_ROW, 1)
-        self.neigh_grid.setRowStretch(max(1, (len(neighbours) + CARDS_PER_ROW - 1) // CARDS_PER_ROW), 1)
+        self._shown_cards = len(neighbours)
+        self._layout_cards()
+
+    def _layout_cards(self) -> None:
+        """As many cards per row as the panel's width holds (no sideways scrolling on a small screen)."""
+        width = self.neigh_scroll.viewport().width()
+        per_row = max(1, min(CARDS_PER_ROW, (width + 6) // (CARD_THUMB + 18 + 6)))
+        grid = self.neigh_grid
+        for card in self.cards:
+            grid.removeWidget(card)
+        for c in range(CARDS_PER_ROW + 1):
+            grid.setColumnStretch(c, 0)
+        for i, card in enumerate(self.cards[: self._shown_cards]):
+            grid.addWidget(card, i // per_row, i % per_row)
+        grid.setColumnStretch(per_row, 1)
+        grid.setRowStretch(max(1, (self._shown_cards + per_row - 1) // per_row), 1)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._shown_cards:
+            self._layout_cards()
 
     def show_empty(self, text: str, importing: bool = False) -> None:
         self.empty_note.setText(text)

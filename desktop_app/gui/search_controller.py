@@ -25,12 +25,12 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop_app.core.child import ChildError
 from desktop_app.core.engine_process import EngineInfo, EngineProcess, LocalEngine
-from desktop_app.core.errors import InputError, UserError
+from desktop_app.core.errors import InputError, NoVectors, UserError
 from desktop_app.core.overview import Snapshot
 from desktop_app.core.scan import image_suffixes
-from desktop_app.core.settings import SearchSettings
+from desktop_app.core.settings import MAX_TOP_K, SearchSettings
 from desktop_app.core.similar import Outcome, Query
-from desktop_app.gui.similar_panel import SimilarPanel
+from desktop_app.gui.similar_panel import HINT, SimilarPanel
 from desktop_app.gui.thumbs import ThumbnailLoader
 from desktop_app.gui.workers import Failure, Lane, Runner
 
@@ -49,28 +49,35 @@ class EngineClient:
         self.in_subprocess = in_subprocess
         self._engine: EngineProcess | LocalEngine | None = None
         self._lock = threading.Lock()
-        self._db: Path | None = None
+        self._db: str | None = None  # the catalog open in the engine: a file path or a database URL
+        self._password: str | None = None  # the PGPASSWORD the child process started with
         self.info: EngineInfo | None = None
 
-    def open(self, db: Path, device: str | None = None) -> EngineInfo:
+    def open(self, db: Path | str, device: str | None = None) -> EngineInfo:
         """(Re)open a catalog in the engine: loads its vectors and the encoder session; worker threads only."""
         with self._lock:
+            password = os.environ.get("PGPASSWORD")
+            if self._engine is not None and self.in_subprocess and password != self._password:
+                # The curator typed a password after the child started: only a new child sees it.
+                self._engine.close()
+                self._engine = None
             if self._engine is None:
                 self._engine = EngineProcess() if self.in_subprocess else LocalEngine()
+                self._password = password
             self._db = self.info = None
-            info = self._engine.open(Path(db), device)
-            self._db, self.info = Path(db), info
+            info = self._engine.open(str(db), device)
+            self._db, self.info = str(db), info
             return info
 
-    def ensure(self, db: Path, device: str | None = None) -> EngineInfo:
+    def ensure(self, db: Path | str, device: str | None = None) -> EngineInfo:
         """The engine with this catalog open, opening it only when another one (or none) is."""
         with self._lock:
-            if self._db == Path(db) and self.info is not None:
+            if self._db == str(db) and self.info is not None:
                 return self.info
         return self.open(db, device)
 
-    def is_open(self, db: Path) -> bool:
-        return self._db == Path(db) and self.info is not None
+    def is_open(self, db: Path | str) -> bool:
+        return self._db == str(db) and self.info is not None
 
     def call(self, verb: str, *args: Any, **kwargs: Any) -> Any:
         engine = self._engine
@@ -103,6 +110,8 @@ class SearchController(QObject):
         self.lane.failed.connect(self._failed)
         self.lane.idle.connect(thumbs.resume)
         self.device = "auto"
+        self.show_rejected = False  # list results decided "not a match" with the query too
+        self.indexing = False  # an index run is adding photos (the advice for articles without vectors)
         self.snapshot: Snapshot | None = None
         self.info: EngineInfo | None = None  # set once the engine has the catalog open
         self.query: Query | None = None
@@ -162,7 +171,7 @@ class SearchController(QObject):
         self.panel.show_message(self.panel.title.text(), "Preparing search…")
         self.runner.call(
             self.client.open,
-            snap.path,
+            snap.location,
             self.device,
             on_done=lambda info: self._loaded(gen, info),
             on_failed=lambda f: self._load_failed(gen, f),
@@ -216,9 +225,44 @@ class SearchController(QObject):
         self.runner.call(lambda: [p for p in files if file_is_image(p)], on_done=checked)
 
     def rerun(self) -> None:
-        """Ask the current question again (labels or the stored search settings changed)."""
+        """Ask the current question again (labels, decisions or the stored search settings changed)."""
         if self.query is not None:
             self.ask(self.query)
+
+    def forget_query(self, message: str) -> None:
+        """No question any more (nothing is selected): drop a pending answer and say what to do."""
+        self.query = None
+        self.lane.invalidate()
+        self.last_outcome = None
+        self.panel.show_message(PANEL_TITLE, message)
+        self.answered.emit(None)
+
+    def set_show_rejected(self, on: bool) -> None:
+        if on != self.show_rejected:
+            self.show_rejected = on
+            self.rerun()
+
+    def query_article(self) -> str | None:
+        """The one article the current question is about (decisions are made on it and a result)."""
+        q = self.query
+        return q.articles[0] if q is not None and q.kind == "articles" and len(q.articles) == 1 else None
+
+    def rank_all(self, on_done: Callable[[list[str]], None]) -> bool:
+        """Every article (up to the engine's limit) by similarity to the current question, most similar
+        first, for the grid's "similarity" order; False when there is no question to rank by."""
+        query, snap = self.query, self.snapshot
+        if query is None or snap is None or self.info is None:
+            return False
+        client, device = self.client, self.device
+        top = min(MAX_TOP_K, max(1, self.info.n_articles))
+
+        def run() -> list[str]:
+            params = snap.engine.search_settings(top_k=top)
+            outcome = client.call("similar", query, params, device=device, show_rejected=True)
+            return [*query.articles, *(h.article for h in outcome.hits)]
+
+        self.runner.call(run, on_done=on_done, on_failed=lambda f: self.error.emit("Sorting failed", f))
+        return True
 
     def edit(self, params: SearchSettings) -> None:
         """The curator changed a search control: store it in the catalog, then search with it."""
@@ -243,11 +287,16 @@ class SearchController(QObject):
         if self.adjust_query is not None:
             query = self.adjust_query(query)
         client, engine, device, write = self.client, self.snapshot.engine, self.device, self._unsaved
+        show_rejected = self.show_rejected
 
-        def run() -> Outcome:
+        def run() -> tuple[Outcome, int]:
             if write is not None:
                 engine.update_settings(search=write)  # one store: the engine reads it back to search
-            return client.call("similar", query, device=device)
+            outcome = client.call("similar", query, device=device, show_rejected=show_rejected)
+            hidden = 0
+            if query.kind == "articles" and not show_rejected:
+                hidden = sum(d == "not_match" for d in engine.decisions_with(query.articles).values())
+            return outcome, hidden
 
         self.panel.show_query(query.title())
         # Thumbnails wait while the search runs: on two cores they would take half of its CPU.
@@ -255,21 +304,27 @@ class SearchController(QObject):
         gen = self.lane.submit(run)
         self._asked_at = {gen: time.perf_counter()}
 
-    def _done(self, gen: int, outcome: Outcome) -> None:
+    def _done(self, gen: int, answer: tuple[Outcome, int]) -> None:
+        outcome, hidden = answer
         self._unsaved = None  # the newest job carried the newest edit
         asked = self._asked_at.pop(gen, None)
         self.last_latency_ms = (time.perf_counter() - asked) * 1e3 if asked else None
         self.last_outcome = outcome
         self.panel.set_params(outcome.params)  # what the engine really used
         root = self.snapshot.photo_root if self.snapshot is not None else None
-        self.panel.show_results(outcome.query.title(), outcome.hits, outcome.total_ms, outcome.note, root)
+        q = outcome.query
+        single = q.kind == "articles" and len(q.articles) == 1
+        self.panel.show_results(q.title(), outcome.hits, outcome.total_ms, outcome.note, root, hidden, single)
         self.answered.emit(outcome)
 
     def _failed(self, gen: int, failure: Failure) -> None:
         self._unsaved = None
         self._asked_at.pop(gen, None)
         title = self.query.title() if self.query else PANEL_TITLE
-        if isinstance(failure.error, UserError):
+        if isinstance(failure.error, NoVectors):
+            self.panel.show_message(title, no_vectors_advice(self.snapshot, self.query, self.indexing,
+                                                             str(failure.error)))  # fmt: skip
+        elif isinstance(failure.error, UserError):
             self.panel.show_message(title, str(failure.error))
         else:
             self.panel.show_message(title, "The search failed; see the error message.")
@@ -277,12 +332,37 @@ class SearchController(QObject):
 
     # ------------------------------------------------------------ lifetime
 
+    def close_catalog(self) -> None:
+        """The catalog closes: forget its question and engine (the child keeps running for the next one)."""
+        if self._unsaved is not None and self.snapshot is not None:
+            self._write(self._unsaved)
+        self._load_timer.stop()
+        self._pending_load = None
+        self._forget_engine()
+        self.snapshot = self.query = self.last_outcome = None
+        self.panel.show_message(PANEL_TITLE, HINT)
+
     def shutdown(self) -> None:
         self._load_timer.stop()
         self._gen += 1  # an engine still opening is not waited for by anyone
         self.lane.invalidate()
         self.runner.shutdown()
         self.client.close()
+
+
+def no_vectors_advice(snap: Snapshot | None, query: Query | None, indexing: bool, said: str) -> str:
+    """What to do about an article without vectors, honestly: wait for the run, or fix unreadable photos."""
+    article = query.articles[0] if query is not None and query.kind == "articles" and query.articles else None
+    i = snap.articles.keys.index(article) if snap is not None and article in snap.articles.keys else None
+    if i is not None and snap.articles.errors[i] and snap.articles.errors[i] >= snap.articles.counts[i]:
+        return (f"{article} has no photo that could be read (see its detail page for why), so it cannot be "
+                "compared. Replace the damaged files in the photo folder, then use Update index.")  # fmt: skip
+    if indexing:
+        what = article or "This photo"
+        return (
+            f"{what} is not embedded yet; indexing is running and will reach it. Select it again afterwards."
+        )
+    return said
 
 
 def _no_vectors_message(snap: Snapshot, indexing: bool) -> str:

@@ -1,4 +1,4 @@
-"""The settings dialog: model, device, batch size, photo fit, grouping rule, thumbnail size.
+"""The settings dialog: model, device, batch size, photo fit, grouping rule, thumbnail size, colours.
 
 Per-user values are `core.settings.UserSettings` (the window saves them); the grouping rule, the model and
 the photo fit belong to the open catalog (`CatalogChoices`, which the window writes through its engine).
@@ -36,11 +36,13 @@ from desktop_app.core.engine import Engine
 from desktop_app.core.errors import UserError
 from desktop_app.core.models import InstalledModel, resolve_model
 from desktop_app.core.scan import GroupingRule
-from desktop_app.core.settings import DEVICES, CatalogSettings, UserSettings
+from desktop_app.core.settings import DEVICES, THEMES, CatalogSettings, UserSettings
+from desktop_app.gui import theme
 from desktop_app.gui.errors import show_error
 from desktop_app.gui.grouping import RuleEditor
 from desktop_app.gui.workers import Failure, Runner, Task
 
+THEME_TITLES = {"system": "As the desktop", "light": "Light", "dark": "Dark"}
 DEVICE_LABELS = {
     "auto": "Automatic (GPU when usable)",
     "cpu": "CPU",
@@ -156,9 +158,14 @@ class SettingsDialog(QDialog):
         for s in thumbnails.SIZES:
             self.thumb.addItem(f"{s} px", s)
         self.thumb.setCurrentIndex(max(0, self.thumb.findData(user.thumb_size)))
+        self.theme = QComboBox()
+        for theme_name in THEMES:
+            self.theme.addItem(THEME_TITLES[theme_name], theme_name)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(user.theme)))
         display_box = QGroupBox("Display")
         dform = QFormLayout(display_box)
         dform.addRow("Thumbnail size", self.thumb)
+        dform.addRow("Colours", self.theme)
 
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -166,7 +173,7 @@ class SettingsDialog(QDialog):
         self.buttons.accepted.connect(self._accept)
         self.buttons.rejected.connect(self.reject)
         self.error = QLabel()
-        self.error.setStyleSheet("color: #b04040;")
+        self.error.setStyleSheet(f"color: {theme.error_text(self.palette()).name()};")
         self.error.setWordWrap(True)
         self.error.hide()
 
@@ -296,6 +303,7 @@ class SettingsDialog(QDialog):
         p.device = self.device.currentData()
         p.batch_size = self.batch.value()
         p.thumb_size = int(self.thumb.currentData())
+        p.theme = self.theme.currentData()
         row = self.selected_row()
         if self.catalog is None and row is not None and row.status != "available":
             p.model = row.name
@@ -333,7 +341,7 @@ def _fetch_model(name: str, progress) -> zoo.FetchResult:
 def save_user_settings(user: UserSettings) -> UserSettings:
     """Save what the dialog edits on top of the file as it is now (recent catalogs, window layout kept)."""
     latest = UserSettings.load()
-    for name in ("device", "batch_size", "thumb_size", "model", "curator"):
+    for name in ("device", "batch_size", "thumb_size", "theme", "model", "curator"):
         setattr(latest, name, getattr(user, name))
     latest.save()
     return latest

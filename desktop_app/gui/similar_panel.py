@@ -1,28 +1,31 @@
-"""The similar panel: the current query, method/s/m/top-K controls, and the top-K similar articles.
+"""The similar panel: the current query, method/s/m/top-K controls, and the similar articles as cards.
 
-The panel only shows. Its controls show the catalog's stored search settings (`CatalogSettings.search`):
-they are set from the catalog when it opens and from each answer's `Outcome.params`, the settings the
-engine really used. An edit emits `params_edited` with the new `SearchSettings`; the search controller
+The panel only shows and says what the curator asked for. Its controls show the catalog's stored search
+settings (`CatalogSettings.search`): they are set from the catalog when it opens and from each answer's
+`Outcome.params`, the settings the engine really used. An edit emits `params_edited`; the search controller
 stores it in the catalog and searches again, so there is no copy of the settings here that could drift.
-Each hit row shows the score and the best photo pairs (query photo next to the hit's photo). Clicking a
-hit selects it in the grid; "Inspect match" opens the match inspector on the query and the hit.
+
+Clicking a result selects it here and keeps the query; double-click or Enter inspects the match, Space
+compares the photos side by side, "Show in catalog" selects it in the grid. With one article as the query,
+the curator can decide the pair (same product 1, look-alike 2, not a match 3, undecided 0); "not a match"
+results are hidden unless "Show 'not a match'" is on.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
-    QListView,
     QPushButton,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -30,35 +33,78 @@ from PySide6.QtWidgets import (
 from desktop_app.core.matching import METHOD_LABELS, METHODS, PAIR_METHODS
 from desktop_app.core.settings import SearchSettings
 from desktop_app.core.similar import Hit
-from desktop_app.gui.delegates import SimilarDelegate
-from desktop_app.gui.models import ArticleRole, SimilarModel
+from desktop_app.gui.decision_bar import DECISION_KEYS, NO_DECISION_KEY, DecisionBar
+from desktop_app.gui.models import ArticleRole
 from desktop_app.gui.qtcompat import model_data
+from desktop_app.gui.results import ResultDelegate, ResultsView, SimilarModel
 from desktop_app.gui.thumbs import ThumbnailLoader
 
 MAX_SHOWN = 1000  # results the list offers at most (the engine allows more, for the command line)
+HINT = (
+    "Select an article, a photo or several articles to see the most similar articles. "
+    "You can also drop photo files on the window."
+)
+
+
+def _buddy(text: str, field: QWidget, name: str) -> QLabel:
+    label = QLabel(text)
+    label.setBuddy(field)
+    field.setAccessibleName(name)
+    return label
 
 
 class SimilarPanel(QWidget):
     params_edited = Signal(object)  # SearchSettings: the curator changed a control
-    hit_activated = Signal(str)  # article id
-    inspect_requested = Signal(str)  # article id of the selected hit
+    inspect_requested = Signal(str)  # article id of a result: the inspector on the query and it
+    compare_requested = Signal(str)  # article id: the best photo pair side by side
+    show_in_catalog = Signal(str)  # article id: select it in the grid
+    decide_requested = Signal(str, str)  # article id, decision ("same", "alike", "not_match", "none")
+    show_rejected_changed = Signal(bool)
+    menu_requested = Signal(str, QPoint)  # article id, global position
+    zoom_requested = Signal(int)
+    copy_requested = Signal()
+    export_requested = Signal()
 
-    def __init__(self, thumbs: ThumbnailLoader, parent: QWidget | None = None) -> None:
+    def __init__(self, thumbs: ThumbnailLoader, thumb_size: int = 160, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMinimumWidth(380)
+        self.setMinimumWidth(360)
+        self.decisions_enabled = False  # a single-article query: its results can be decided
         self.title = QLabel("Similar articles")
         f = self.title.font()
         f.setBold(True)
         f.setPointSizeF(f.pointSizeF() * 1.15)
         self.title.setFont(f)
         self.title.setWordWrap(True)
-        self.status = QLabel(
-            "Select an article, a photo or several articles to see the most similar articles. "
-            "You can also drop photo files on the window."
-        )
+        self.status = QLabel(HINT)
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: palette(placeholder-text);")
+        self._build_controls()
+        self.model = SimilarModel(thumbs, self)
+        self.view = ResultsView()
+        self.view.setModel(self.model)
+        self.delegate = ResultDelegate(thumbs, thumb_size, self.view)
+        self.view.setItemDelegate(self.delegate)
+        self.view.setAccessibleName("Similar articles")
+        self.set_thumb_size(thumb_size)
+        self.view.open_requested.connect(lambda idx: self._emit_for(idx, self.inspect_requested))
+        self.view.compare_requested.connect(lambda idx: self._emit_for(idx, self.compare_requested))
+        self.view.menu_requested.connect(self._menu)
+        self.view.zoom_requested.connect(self.zoom_requested)
+        self.view.selectionModel().currentChanged.connect(lambda *_: self._sync_actions())
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addWidget(self.title)
+        lay.addLayout(self._controls_row())
+        lay.addLayout(self._status_row())
+        lay.addWidget(self.view, 1)
+        lay.addWidget(self._decision_row())
+        lay.addLayout(self._action_row())
+        self._quiet = False
+        self._sync_actions()
 
+    # ------------------------------------------------------------ building
+
+    def _build_controls(self) -> None:
         self.method = QComboBox()
         for m in METHODS:
             self.method.addItem(METHOD_LABELS.get(m, m), m)
@@ -76,55 +122,87 @@ class SimilarPanel(QWidget):
         self.top_k = QSpinBox()
         self.top_k.setRange(1, MAX_SHOWN)
         self.top_k.setToolTip("How many similar articles to list")
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.addRow("Method", self.method)
+        self.method.currentIndexChanged.connect(self._controls_changed)
+        for spin in (self.threshold, self.max_matches, self.top_k):
+            spin.valueChanged.connect(self._controls_changed)
+
+    def _controls_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
-        row.addWidget(QLabel("s"))
-        row.addWidget(self.threshold, 1)
-        row.addSpacing(8)
-        row.addWidget(QLabel("m"))
-        row.addWidget(self.max_matches, 1)
-        row.addSpacing(8)
-        row.addWidget(QLabel("top"))
-        row.addWidget(self.top_k, 1)
-        form.addRow(row)
+        items = [(_buddy("&Method", self.method, "Comparison method"), self.method, 3),
+                 (_buddy("&s", self.threshold, "Threshold s"), self.threshold, 2),
+                 (_buddy("&m", self.max_matches, "Pairs counted m"), self.max_matches, 2),
+                 (_buddy("&top", self.top_k, "Number of results"), self.top_k, 2)]  # fmt: skip
+        for i, (label, field, stretch) in enumerate(items):
+            if i:
+                row.addSpacing(6)
+            row.addWidget(label)
+            row.addWidget(field, stretch)
+        return row
 
-        self.model = SimilarModel(thumbs, self)
-        self.view = QListView()
-        self.view.setModel(self.model)
-        self.view.setItemDelegate(SimilarDelegate(thumbs, self.view))
-        self.view.setUniformItemSizes(True)
-        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.view.setResizeMode(QListView.ResizeMode.Adjust)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.view.clicked.connect(self._clicked)
-        self.view.activated.connect(self._clicked)
-        self.view.selectionModel().currentChanged.connect(lambda *_: self._update_inspect())
+    def _status_row(self) -> QHBoxLayout:
+        self.rejected_check = QCheckBox("Show “not a match”")
+        self.rejected_check.setToolTip("Also list the articles you decided are not a match with the query")
+        self.rejected_check.toggled.connect(self.show_rejected_changed)
+        self.copy_btn = QToolButton()
+        self.copy_btn.setText("Copy")
+        self.copy_btn.setToolTip("Copy the results (article, score, pairs) as a table for a spreadsheet")
+        self.copy_btn.clicked.connect(self.copy_requested)
+        self.export_btn = QToolButton()
+        self.export_btn.setText("Export…")
+        self.export_btn.setToolTip("Save the results (article, score, decision, pairs) as a CSV file")
+        self.export_btn.clicked.connect(self.export_requested)
+        row = QHBoxLayout()
+        row.addWidget(self.status, 1)
+        row.addWidget(self.rejected_check)
+        row.addWidget(self.copy_btn)
+        row.addWidget(self.export_btn)
+        return row
 
+    def _decision_row(self) -> DecisionBar:
+        self.decisions = DecisionBar()
+        self.decisions.decide_requested.connect(self.decide)
+        self.decision_actions: dict[str, QAction] = {}
+        for decision, text, key in DECISION_KEYS:
+            self.decision_actions[decision] = self._view_action(f"Decide: {text.lower()}", key,
+                                                                lambda d=decision: self.decide(d))  # fmt: skip
+        self.decision_actions["none"] = self._view_action("Decide: take the decision back", NO_DECISION_KEY,
+                                                          lambda: self.decide("none"))  # fmt: skip
+        return self.decisions
+
+    def _action_row(self) -> QHBoxLayout:
         self.inspect_btn = QPushButton("Inspect match")
-        self.inspect_btn.setToolTip("Compare the query and the selected result photo by photo (Ctrl+I)")
-        self.inspect_btn.clicked.connect(self._inspect)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.inspect_btn)
+        self.inspect_btn.setToolTip(
+            "Compare the query and the selected result photo by photo (Enter, Ctrl+I)"
+        )
+        self.inspect_btn.clicked.connect(lambda: self._emit_current(self.inspect_requested))
+        self.compare_btn = QPushButton("Compare photos")
+        self.compare_btn.setToolTip("The best photo pair side by side, large (Space)")
+        self.compare_btn.clicked.connect(lambda: self._emit_current(self.compare_requested))
+        self.goto_btn = QPushButton("Show in catalog")
+        self.goto_btn.setToolTip("Select the result in the article grid (its own similar articles follow)")
+        self.goto_btn.clicked.connect(lambda: self._emit_current(self.show_in_catalog))
+        row = QHBoxLayout()
+        row.addWidget(self.goto_btn)
+        row.addStretch(1)
+        row.addWidget(self.compare_btn)
+        row.addWidget(self.inspect_btn)
+        return row
 
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(6, 6, 6, 6)
-        lay.addWidget(self.title)
-        lay.addLayout(form)
-        lay.addWidget(self.status)
-        lay.addWidget(self.view, 1)
-        lay.addLayout(buttons)
+    def _view_action(self, text: str, key: str, slot) -> QAction:
+        """A key that works while the results have the focus (listed in the shortcut sheet)."""
+        action = QAction(text, self.view)
+        action.setShortcut(QKeySequence(key))
+        action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        action.triggered.connect(lambda _c=False: slot())
+        self.view.addAction(action)
+        return action
 
-        for w in (self.method,):
-            w.currentIndexChanged.connect(self._controls_changed)
-        self.threshold.valueChanged.connect(self._controls_changed)
-        self.max_matches.valueChanged.connect(self._controls_changed)
-        self.top_k.valueChanged.connect(self._controls_changed)
-        self._quiet = False
-        self._update_inspect()
+    # ------------------------------------------------------------ zoom
+
+    def set_thumb_size(self, size: int) -> None:
+        self.delegate.set_thumb_size(size)
+        self.view.fit_cards()
+        self.view.viewport().update()
 
     # ------------------------------------------------------------ parameters
 
@@ -166,42 +244,99 @@ class SimilarPanel(QWidget):
         self.title.setText(title)
         self.status.setText("Searching…")
 
-    def show_results(
-        self, title: str, hits: list[Hit], elapsed_ms: float, note: str = "", root: Path | None = None
-    ) -> None:
+    def show_results(self, title: str, hits: list[Hit], elapsed_ms: float, note: str = "",
+                     root: Path | None = None, hidden: int = 0, decisions: bool = False) -> None:  # fmt: skip
+        """Show an answer; the selected result stays selected when it is still among the hits."""
+        keep = self.selected_hit()
         self.title.setText(title)
+        self.decisions_enabled = decisions
+        # A row of further pairs only when a good share of the results have them: else it is empty space.
+        small = 3 * sum(len(h.pairs) > 1 for h in hits) >= max(1, len(hits))
+        if small != self.delegate.small_row:
+            self.delegate.small_row = small
+            self.delegate.clear_cache()
         self.model.set_hits(hits, root)
+        self.view.fit_cards()
+        n = len(hits)
         if hits:
-            text = f"{len(hits)} most similar articles · {elapsed_ms:.0f} ms"
+            text = f"{n} most similar article{'s' if n != 1 else ''} · {elapsed_ms:.0f} ms"
         else:
             text = (
                 "No similar articles: nothing passes the threshold s, or the catalog has no other articles."
             )
+        if hidden:
+            text += f" · {hidden} hidden as not a match"
         if note:
             text += f"\n{note}"
         self.status.setText(text)
-        self._update_inspect()
+        row = self.model.row_of(keep) if keep else -1
+        if row >= 0:
+            self.view.setCurrentIndex(self.model.index(row, 0))
+        self._sync_actions()
 
     def show_message(self, title: str, message: str) -> None:
         self.title.setText(title)
         self.model.clear()
+        self.decisions_enabled = False
         self.status.setText(message)
-        self._update_inspect()
+        self._sync_actions()
 
     def selected_hit(self) -> str | None:
         idx = self.view.currentIndex()
         return model_data(idx, ArticleRole) if idx.isValid() else None
 
-    def _clicked(self, index: QModelIndex) -> None:
-        self._update_inspect()
+    def select_hit(self, article: str) -> bool:
+        row = self.model.row_of(article)
+        if row >= 0:
+            self.view.setCurrentIndex(self.model.index(row, 0))
+        return row >= 0
+
+    def selected_decision(self) -> str | None:
+        row = self.view.currentIndex().row()
+        return self.model.hits[row].decision if 0 <= row < len(self.model.hits) else None
+
+    def show_decision(self, article: str, decision: str | None) -> None:
+        self.model.set_decision(article, decision)
+        self._sync_actions()
+
+    # ------------------------------------------------------------ what the curator asked for
+
+    def decide(self, decision: str) -> None:
+        article = self.selected_hit()
+        if article and self.decisions_enabled:
+            self.decide_requested.emit(article, decision)
+
+    def _emit_for(self, index: QModelIndex, signal) -> None:
         article = model_data(index, ArticleRole)
         if article:
-            self.hit_activated.emit(article)
+            signal.emit(article)
 
-    def _inspect(self) -> None:
+    def _emit_current(self, signal) -> None:
         article = self.selected_hit()
         if article:
-            self.inspect_requested.emit(article)
+            signal.emit(article)
 
-    def _update_inspect(self) -> None:
-        self.inspect_btn.setEnabled(self.selected_hit() is not None)
+    def _menu(self, index: QModelIndex, pos: QPoint) -> None:
+        article = model_data(index, ArticleRole)
+        if article:
+            self.menu_requested.emit(article, pos)
+
+    def _sync_actions(self) -> None:
+        has = self.selected_hit() is not None
+        for b in (self.inspect_btn, self.compare_btn, self.goto_btn):
+            b.setEnabled(has)
+        has_hits = self.model.rowCount() > 0
+        self.copy_btn.setEnabled(has_hits)
+        self.export_btn.setEnabled(has_hits)
+        can = has and self.decisions_enabled
+        why = (
+            ""
+            if self.decisions_enabled
+            else "Decisions are between two articles: select one article as the query."
+        )
+        self.decisions.set_state(can, self.selected_decision(), why)
+        for action in self.decision_actions.values():
+            action.setEnabled(can)
+
+
+__all__ = ["HINT", "SimilarPanel"]

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QLabel, QStatusBar
 from desktop_app.core.engine_process import EngineInfo
 from desktop_app.core.indexer import Progress
 from desktop_app.core.overview import Snapshot, model_title
+from desktop_app.gui.grid_panel import articles_text
 
 NO_DEVICE = "Device: —"
 
@@ -29,8 +30,16 @@ class StatusPanel:
                 w.setText("")
             return
         c = snap.counts
-        self.catalog_label.setText(f"{c.get('articles', 0):,} articles · {c.get('photos', 0):,} photos")
-        self.catalog_label.setToolTip(f"Catalog: {snap.path}\nPhotos: {snap.photo_root or 'no folder yet'}")
+        shown = len(snap.articles)
+        found = int(c.get("articles", shown))
+        photos = int(c.get("photos", 0))
+        # While indexing, photos are counted once, by the run's progress (here and in the banner); the articles
+        # by the grid's last re-read, the same number the grid shows.
+        articles = articles_text(shown, shown, found, indexing)
+        self.catalog_label.setText(articles if indexing else f"{articles} · {photos:,} photos")
+        self.catalog_label.setToolTip(
+            f"Catalog: {snap.location}\nPhotos: {snap.photo_root or 'no folder yet'}"
+        )
         self.model_label.setText(f"Model: {model_title(snap.model)}" if snap.model else "Model: missing")
         self.model_label.setToolTip(
             snap.model.manifest.description if snap.model else (snap.model_error or "")
@@ -51,7 +60,7 @@ class StatusPanel:
 
     def show_indexing(self, p: Progress | None = None) -> None:
         self.state_label.setText(
-            f"Index: {p.done:,}/{p.total:,}" if p is not None and p.total else "Index: indexing…"
+            f"Index: {p.done:,} of {p.total:,} photos" if p is not None and p.total else "Index: indexing…"
         )
 
 

@@ -92,6 +92,8 @@ class ThumbnailLoader(QObject):
         self._stopping = False
         self._paused = False
         self._memory: OrderedDict[str, QPixmap] = OrderedDict()
+        # After a zoom, the thumbnails of the old size stand in (scaled by the views) until the new ones come.
+        self._previous: dict[str, QPixmap] = {}
         self._scaled: OrderedDict[tuple[str, int], QPixmap] = OrderedDict()
         self._broken: set[str] = set()
         self.made = 0  # thumbnails delivered, for tests and the benchmark
@@ -110,7 +112,7 @@ class ThumbnailLoader(QObject):
         if key in self._broken:
             return broken_pixmap(self.size)
         self._request(key)
-        return None
+        return self._previous.get(key)
 
     def scaled(self, path: str | Path | None, box: int) -> QPixmap | None:
         """`get(path)` fitted into box x box, kept per box so repaints do not rescale; None while it loads."""
@@ -129,6 +131,8 @@ class ThumbnailLoader(QObject):
         pix = full.scaled(
             box, box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
         )
+        if key not in self._memory:
+            return pix  # a stand-in of the old size: not worth keeping
         self._scaled[(key, box)] = pix
         while len(self._scaled) > MEMORY_ITEMS:
             self._scaled.popitem(last=False)
@@ -144,7 +148,9 @@ class ThumbnailLoader(QObject):
         with self._lock:
             self._queue.clear()
             self._queued.clear()
-        self._memory.clear()
+        keep = self._previous if len(self._previous) < MEMORY_ITEMS else {}
+        self._previous = {**keep, **self._memory}
+        self._memory = OrderedDict()
         self._scaled.clear()
         self._broken.clear()
 
@@ -216,6 +222,7 @@ class ThumbnailLoader(QObject):
             if size != self.size:
                 return  # made before set_size(); the new size was (or will be) asked for on its own
             self._queued.discard(key)
+        self._previous.pop(key, None)
         if image is None:
             self._broken.add(key)
         else:

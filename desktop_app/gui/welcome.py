@@ -1,8 +1,7 @@
-"""The first screen when no catalog is open: open a photo folder, an existing catalog, or a recent one."""
+"""The first screen when no catalog is open: open a photo folder, a catalog file, a shared catalog on a
+server, or a recent one."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -16,11 +15,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.overview import catalog_title
+from desktop_app.gui.theme import error_text
+
 
 class WelcomePage(QWidget):
     open_folder = Signal()
     open_catalog = Signal()
-    open_recent = Signal(Path)
+    open_shared = Signal()
+    open_recent = Signal(str)  # a catalog file's path or a shared catalog's URL
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -46,9 +49,13 @@ class WelcomePage(QWidget):
         self.folder_btn.clicked.connect(self.open_folder)
         self.catalog_btn = QPushButton("Open catalog file…")
         self.catalog_btn.clicked.connect(self.open_catalog)
+        self.shared_btn = QPushButton("Open shared catalog…")
+        self.shared_btn.setToolTip("A catalog your team shares on a PostgreSQL server")
+        self.shared_btn.clicked.connect(self.open_shared)
         buttons = QHBoxLayout()
         buttons.addWidget(self.folder_btn, 2)
         buttons.addWidget(self.catalog_btn, 1)
+        buttons.addWidget(self.shared_btn, 1)
         hint = QLabel(
             "Lookalike makes a catalog for the folder: it groups photos into articles (by folder or by "
             "file name) and indexes them with an image model, then shows you which articles look "
@@ -62,10 +69,12 @@ class WelcomePage(QWidget):
         self.recent_label.setFont(rf)
         self.recent = QListWidget()
         self.recent.setMaximumHeight(140)
+        self.recent.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # long paths keep their start and end
+        self.recent.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.recent.itemActivated.connect(self._activated)
         self.message = QLabel()
         self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #b04040;")
+        self.message.setStyleSheet(f"color: {error_text(self.palette()).name()};")
         self.message.hide()
         inner = QVBoxLayout(card)
         inner.setContentsMargins(28, 24, 28, 24)
@@ -87,19 +96,19 @@ class WelcomePage(QWidget):
         outer.addStretch(2)
         self.set_recent([])
 
-    def set_recent(self, paths: list[Path]) -> None:
+    def set_recent(self, locations: list[str]) -> None:
         self.recent.clear()
-        for p in paths:
-            item = QListWidgetItem(f"{Path(p).stem}    —    {p}")
-            item.setData(Qt.ItemDataRole.UserRole, str(p))
-            item.setToolTip(str(p))
+        for where in locations:
+            item = QListWidgetItem(f"{catalog_title(where)}    —    {where}")
+            item.setData(Qt.ItemDataRole.UserRole, str(where))
+            item.setToolTip(str(where))
             self.recent.addItem(item)
-        self.recent.setVisible(bool(paths))
-        self.recent_label.setVisible(bool(paths))
+        self.recent.setVisible(bool(locations))
+        self.recent_label.setVisible(bool(locations))
 
     def show_message(self, text: str) -> None:
         self.message.setText(text)
         self.message.setVisible(bool(text))
 
     def _activated(self, item: QListWidgetItem) -> None:
-        self.open_recent.emit(Path(item.data(Qt.ItemDataRole.UserRole)))
+        self.open_recent.emit(item.data(Qt.ItemDataRole.UserRole))

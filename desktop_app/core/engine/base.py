@@ -257,6 +257,10 @@ class EngineBase:
             raise InputError(f"{path} is not a photo of {article}.")
         self.catalog.set_cover(article, path, curator=current_curator())
 
+    def chosen_cover(self, article: str) -> str | None:
+        """The photo a curator chose as the article's cover (None: the automatic choice is used)."""
+        return self.catalog.covers().get(article)
+
     # ------------------------------------------------------------ overview
 
     def stats(self) -> dict:

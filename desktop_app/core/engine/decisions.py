@@ -32,9 +32,22 @@ class DecisionRoom:
         return self.catalog.decide([(a, b, decision)], curator=current_curator(), note=note, expected=seen,
                                    force=force)[0]  # fmt: skip
 
+    def decide_pairs(self, items: Sequence[tuple[str, str, str]],
+                     expected: dict[tuple[str, str], str | None]) -> list[int]:  # fmt: skip
+        """Several decisions as one undoable batch (a redo of an undone batch): (a, b, decision) items, each
+        written only if its pair still shows the `expected` decision (stored pair -> decision or None)."""
+        from desktop_app.core.storage.decisions import pair
+
+        return self.catalog.decide(items, curator=current_curator(),
+                                   expected={pair(*k): v for k, v in expected.items()})  # fmt: skip
+
     def undo_decision(self) -> list[dict]:
         """Take back your latest match decision (or import of decisions); [] when there is none."""
         return self.catalog.undo_decision(curator=current_curator())
+
+    def last_match_decision(self) -> dict | None:
+        """The match decision `undo_decision()` would take back next, without taking it back."""
+        return self.catalog.last_live_decision(curator=current_curator())
 
     def decisions(self) -> list[dict]:
         """Every current decision, oldest first."""

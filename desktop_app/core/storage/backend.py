@@ -49,6 +49,9 @@ class Backend:
     def make_engine(self) -> sa.Engine:
         raise NotImplementedError
 
+    def release(self) -> None:
+        """The catalog's engine was disposed (Catalog.close)."""
+
     def before_create(self, conn: sa.Connection) -> None:
         """Settings that must be made before the first table exists."""
 
@@ -87,6 +90,39 @@ def without_password(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - SQLAlchemy's ArgumentError: a malformed URL is kept as typed
         return url
+
+
+def split_password(url: str, example: str) -> tuple[str, str | None]:
+    """(a PostgreSQL URL without its password, the password it held or None); InputError when it is not one."""
+    from sqlalchemy.engine import URL, make_url
+
+    from desktop_app.core.errors import InputError
+
+    try:
+        parsed = make_url(url.strip())
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises its own ArgumentError
+        raise InputError(f"{url!r} is not a database URL; use {example}.") from exc
+    if parsed.get_backend_name() not in ("postgresql", "postgres"):
+        raise InputError(
+            f"Shared catalogs live on PostgreSQL: the URL starts with postgresql+psycopg://, e.g. {example}."
+        )
+    password = parsed.password
+    if password is not None:  # (URL.set(password=None) would keep it: None there means "unchanged")
+        parsed = URL.create(parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database,
+                            parsed.query)  # fmt: skip
+    return parsed.render_as_string(hide_password=False), password
+
+
+def url_title(url: str) -> str:
+    """A shared catalog's short name: its database on its server ("luma on catalog-server:5432")."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - SQLAlchemy's ArgumentError: a malformed URL is shown as it is
+        return url
+    server = parsed.host or "local server"
+    return f"{parsed.database or '?'} on {server}" + (f":{parsed.port}" if parsed.port else "")
 
 
 def backend_for(location: str | Path) -> Backend:

@@ -147,6 +147,7 @@ class Catalog(PhotoStore, LabelStore, DecisionStore, LearnedStore):
 
     def close(self) -> None:
         self.engine.dispose()
+        self.backend.release()
 
     def __enter__(self) -> Catalog:
         return self

@@ -114,6 +114,16 @@ class DecisionStore:
             conn.execute(d.update().where(d.c.id.in_([r.id for r in rows])).values(undone=True))
         return [dict(r._mapping) for r in rows]
 
+    def last_live_decision(self, curator: str | None = None) -> dict | None:
+        """The decision `undo_decision(curator)` would take back next, without taking it back."""
+        d = decisions_table
+        q = sa.select(d).where(d.c.undone.is_(False))
+        if curator is not None:
+            q = q.where(sa.or_(d.c.curator == curator, d.c.curator.is_(None)))
+        with self.read() as conn:
+            row = conn.execute(q.order_by(d.c.id.desc()).limit(1)).first()
+        return dict(row._mapping) if row is not None else None
+
     def decisions(self, articles: Sequence[str] | None = None) -> dict[tuple[str, str], dict]:
         """Current decisions: stored pair -> the row that decides it (pairs taken back are left out).
 

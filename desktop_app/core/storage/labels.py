@@ -195,6 +195,15 @@ class LabelStore:
                 conn.execute(e.update().where(e.c.id == row.id).values(undone=True))
         return [dict(r._mapping) for r in rows]
 
+    def batch_events(self, batch: int) -> list[dict]:
+        """The live events of one label decision (a bulk accept or an import is one batch)."""
+        e = label_events_table
+        with self.read() as conn:
+            rows = conn.execute(
+                sa.select(e).where(e.c.batch == batch, e.c.undone.is_(False)).order_by(e.c.id)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
     def label_events(self, limit: int = 100) -> list[dict]:
         e = label_events_table
         with self.read() as conn:

@@ -26,6 +26,18 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 LOOKALIKE_TABLES = {"meta", "settings", "articles", "photos", "vectors"}  # in every schema version
 
 
+# WORKAROUND: POSIX advisory locks belong to the process and are all released when *any* descriptor of the
+# file is closed. Reading the header with open() while this process has SQLite connections on the file drops
+# their locks; another process that then closes its last connection believes it is the last user, checkpoints
+# and deletes the WAL and its index under them, and their reads go stale or fail ("malformed"). Files this
+# process has open are therefore identified through SQLite only (which shares one descriptor per file).
+_open_here: dict[str, int] = {}
+
+
+def _key(path: Path) -> str:
+    return os.path.realpath(path)
+
+
 def _on_connect(dbapi_conn, _record) -> None:
     # Transactions are begun explicitly (see _on_begin): the sqlite3 module's own implicit BEGIN would
     # take the write lock only at the first write, too late for a read-then-write decision.
@@ -56,16 +68,18 @@ class SqliteBackend(Backend):
             return Identity("missing")
         if path.is_dir():
             return Identity("foreign", detail="it is a folder")
-        try:
-            with open(path, "rb") as fh:
-                head = fh.read(100)
-        except OSError as exc:
-            return Identity("unreadable", detail=exc.strerror or str(exc))
-        if not head:
-            return Identity("empty")
-        if not head.startswith(SQLITE_HEADER):
-            return Identity("foreign", detail="it is not an SQLite database")
-        app_id = int.from_bytes(head[68:72], "big") if len(head) >= 72 else 0
+        app_id = APPLICATION_ID  # a file this process has open as a catalog is one
+        if not _open_here.get(_key(path)):
+            try:
+                with open(path, "rb") as fh:
+                    head = fh.read(100)
+            except OSError as exc:
+                return Identity("unreadable", detail=exc.strerror or str(exc))
+            if not head:
+                return Identity("empty")
+            if not head.startswith(SQLITE_HEADER):
+                return Identity("foreign", detail="it is not an SQLite database")
+            app_id = int.from_bytes(head[68:72], "big") if len(head) >= 72 else 0
         try:
             conn = sqlite3.connect(
                 f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000
@@ -113,7 +127,18 @@ class SqliteBackend(Backend):
         engine = sa.create_engine(f"sqlite:///{self.path}")
         event.listen(engine, "connect", _on_connect)
         event.listen(engine, "begin", _on_begin)
+        key = _key(self.path)
+        _open_here[key] = _open_here.get(key, 0) + 1
+        self._registered = key
         return engine
+
+    def release(self) -> None:
+        key = getattr(self, "_registered", None)
+        if key is not None:
+            self._registered = None
+            _open_here[key] -= 1
+            if not _open_here[key]:
+                del _open_here[key]
 
     def before_create(self, conn: sa.Connection) -> None:
         raw = conn.connection.driver_connection  # autocommit: these pragmas must run outside a transaction

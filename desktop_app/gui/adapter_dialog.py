@@ -1,0 +1,224 @@
+""" "Learn from my decisions": train the catalog's adapter in a child process, with progress and Cancel.
+
+The dialog says what there is to learn from (same-product and not-a-match decisions, labels), which adapter
+search uses now, and trains a new one on request (`Engine.train_adapter` in `core.adapt_child`, switched on
+when it is stored). "Use for search" switches the stored adapter on or off; the frozen ranking comes back
+exactly when it is off. `changed` carries the adapter status after any change.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.core.adapt_child import child_main
+from desktop_app.gui.child_job import ChildJob
+from desktop_app.gui.decisions_controller import adapter_status
+from desktop_app.gui.errors import show_error
+from desktop_app.gui.workers import Failure, Runner
+
+KINDS = (("whitening", "Quick (closed form, seconds)"), ("linear", "Thorough (trained projection, longer)"))
+
+
+def what_to_learn(engine: Any) -> dict:
+    """How many examples of each kind the catalog holds, and the adapter status (worker thread)."""
+    decisions = engine.decisions()
+    return {
+        "same": sum(d["decision"] == "same" for d in decisions),
+        "not_match": sum(d["decision"] == "not_match" for d in decisions),
+        "labelled": len(engine.labels()),
+        "status": adapter_status(engine),
+    }
+
+
+def describe(adapter: dict | None) -> str:
+    if not adapter:
+        return "none"
+    info = adapter.get("info") or {}
+    trained = info.get("trained_on") or info.get("sources") or []
+    at = adapter.get("created_at")
+    when = time.strftime(" on %Y-%m-%d %H:%M", time.localtime(at)) if at else ""
+    return f"#{adapter['id']} ({adapter['kind']}{when}; from {', '.join(map(str, trained)) or 'the catalog'})"
+
+
+class AdapterDialog(QDialog):
+    changed = Signal(object)  # the adapter status after training or switching
+
+    def __init__(self, engine: Any, runner: Runner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Learn from my decisions")
+        self.engine = engine
+        self.runner = runner
+        self.job: ChildJob | None = None
+        self.status: dict | None = None
+        intro = QLabel(
+            "Lookalike can learn from your work which differences matter in this catalog: photos of one "
+            "article and articles you marked <b>same product</b> are pulled together, pairs you marked "
+            "<b>not a match</b> pushed apart (labels count a little). Search, suggestions and the inspector "
+            "then use the learned similarity; switch it off to get the model's own ranking back exactly."
+        )
+        intro.setWordWrap(True)
+        self.counts = QLabel("Reading your decisions…")
+        self.counts.setWordWrap(True)
+        self.use_decisions = QCheckBox("My match decisions")
+        self.use_decisions.setChecked(True)
+        self.use_labels = QCheckBox("Labels (a weaker hint)")
+        self.use_labels.setChecked(True)
+        self.kind = QComboBox()
+        for kind, text in KINDS:
+            self.kind.addItem(text, kind)
+        self.current = QLabel()
+        self.current.setWordWrap(True)
+        self.use = QCheckBox("Use the learned similarity for search")
+        self.use.toggled.connect(self._use_toggled)
+        form = QFormLayout()
+        form.addRow("Learn from", self.use_decisions)
+        form.addRow("", self.use_labels)
+        form.addRow("Method", self.kind)
+        form.addRow("In use", self.current)
+        form.addRow("", self.use)
+        self.progress = QProgressBar()
+        self.progress.hide()
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.train_btn = QPushButton("Learn now")
+        self.train_btn.clicked.connect(self.train)
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.clicked.connect(self.cancel)
+        self.cancel_btn.setEnabled(False)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.addButton(self.train_btn, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(self.cancel_btn, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        for w in (intro, self.counts):
+            lay.addWidget(w)
+        lay.addLayout(form)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.note)
+        lay.addWidget(buttons)
+        self.resize(560, self.sizeHint().height())
+        self.refresh()
+
+    # ------------------------------------------------------------ state
+
+    def refresh(self) -> None:
+        self.runner.call(what_to_learn, self.engine, on_done=self._show,
+                         on_failed=lambda f: self.counts.setText(f"Cannot read the catalog: {f.error}"))  # fmt: skip
+
+    def _show(self, info: dict) -> None:
+        self.counts.setText(
+            f"You marked {info['same']} pair{'s' if info['same'] != 1 else ''} as the same product and "
+            f"{info['not_match']} as not a match; {info['labelled']} articles have labels. Every article with "
+            "two or more photos teaches it too."
+        )
+        self._show_status(info["status"])
+
+    def _show_status(self, status: dict | None) -> None:
+        self.status = status
+        active = status.get("active") if status else None
+        stored = status.get("stored") if status else []
+        self.current.setText(describe(active) if active else ("nothing learned yet" if not stored else
+                             f"off (the newest learned: {describe(stored[0])})"))  # fmt: skip
+        self.use.blockSignals(True)
+        self.use.setChecked(bool(active))
+        self.use.setEnabled(bool(stored) and self.job is None)
+        self.use.blockSignals(False)
+
+    # ------------------------------------------------------------ training
+
+    def sources(self) -> tuple[str, ...]:
+        chosen = [("decisions", self.use_decisions), ("labels", self.use_labels)]
+        return tuple(name for name, box in chosen if box.isChecked())
+
+    def train(self) -> None:
+        sources = self.sources()
+        if not sources or self.job is not None:
+            self.note.setText("Choose at least one thing to learn from." if not sources else self.note.text())
+            return
+        job = ChildJob(child_main, (self.engine.location, sources, self.kind.currentData(), None),
+                       "lookalike-adapt", "The training process stopped unexpectedly; nothing was stored",
+                       self)  # fmt: skip
+        job.progress.connect(self._progress)
+        job.done.connect(self._trained)
+        job.cancelled.connect(self._cancelled)
+        job.failed.connect(self._failed)
+        self.job = job
+        self._busy(True)
+        self.note.setText("Learning…")
+        job.start()
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.cancel_btn.setEnabled(False)
+            self.note.setText("Cancelling…")
+
+    def _progress(self, value: tuple[int, int, str]) -> None:
+        done, total, note = value
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.note.setText(f"Learning… {note}".strip())
+
+    def _trained(self, result: dict) -> None:
+        self._finish()
+        seconds = (result.get("info") or {}).get("seconds")
+        took = f" in {seconds:.1f} s" if isinstance(seconds, (int, float)) else ""
+        self.note.setText(f"Learned adapter #{result['id']} ({result['kind']}, {result['dim']} dimensions){took}; "
+                          "search uses it now.")  # fmt: skip
+        self._after_change(result["status"])  # as the trainer saw it right after storing
+
+    def _cancelled(self) -> None:
+        self._finish()
+        self.note.setText("Cancelled; nothing was stored and search is as it was.")
+
+    def _failed(self, failure: Failure) -> None:
+        self._finish()
+        self.note.setText(f"Nothing was learned: {failure.error}")
+        show_error(self, "Learning failed", failure)
+
+    def _finish(self) -> None:
+        self.job = None
+        self._busy(False)
+
+    def _busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.progress.setRange(0, 0)
+        self.train_btn.setEnabled(not busy)
+        self.cancel_btn.setEnabled(busy)
+        self.use.setEnabled(not busy and bool(self.status and self.status.get("stored")))
+
+    def _use_toggled(self, on: bool) -> None:
+        def switch() -> dict | None:
+            self.engine.use_adapter(on)
+            return adapter_status(self.engine)
+
+        self.runner.call(switch, on_done=self._after_change,
+                         on_failed=lambda f: show_error(self, "Not switched", f))  # fmt: skip
+
+    def _after_change(self, status: dict | None) -> None:
+        self._show_status(status)
+        self.changed.emit(status)
+
+    def done(self, result: int) -> None:
+        if self.job is not None:
+            self.job.shutdown()  # cancels at the trainer's next check; nothing half-stored
+            self.job = None
+        super().done(result)
+
+
+__all__ = ["AdapterDialog", "describe", "what_to_learn"]

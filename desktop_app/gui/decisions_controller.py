@@ -1,0 +1,143 @@
+"""Match decisions and the learned adapter from the main window.
+
+A decision on the query and a result (from the similar panel, its menu or its keys) or on the two articles
+of a match inspector is written through the window's engine on the catalog's threads, with the decision the
+curator saw as `expected`: when another curator decided the pair meanwhile, the engine refuses
+(`Conflict`), the views show their decision and the curator may overwrite it. `decided` tells every view
+(the panel's badges, open inspectors) and the edit history.
+
+"Learn from my decisions" trains an adapter in a child process (`core.adapt_child`) with progress and
+Cancel; switching it on or off, or a new one, makes the engine child reload its vectors and search again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from desktop_app.core.errors import Conflict
+from desktop_app.gui.conflicts import show_conflict
+from desktop_app.gui.workers import Failure
+
+NOT_SAVED = "Your decision"
+
+
+class DecisionsController(QObject):
+    decided = Signal(str, str, object)  # article a, article b, the decision now stored (None: undecided)
+    adapter_changed = Signal(object)  # the adapter status after a change (Engine.adapter_status())
+    message = Signal(str)
+    error = Signal(str, object)  # title, Failure
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.w = window
+        self.adapter_dialog = None
+        self.status: dict | None = None  # the adapter status last read
+        self.conflict_box = None  # the conflict message on show, for tests
+
+    # ------------------------------------------------------------ decisions
+
+    def decide_result(self, article: str, decision: str) -> None:
+        """Decide the current query article and one of its results."""
+        query = self.w.search.query_article()
+        if query is None:
+            self.message.emit("Decisions are between two articles: select one article as the query.")
+            return
+        row = self.w.similar.model.row_of(article)
+        seen = self.w.similar.model.hits[row].decision if row >= 0 else None
+        self.decide(query, article, decision, seen)
+
+    def decide(self, a: str, b: str, decision: str, expected: str | None, force: bool = False) -> None:
+        """Write one decision ("none" takes it back) unless the pair changed since `expected` was seen."""
+        engine = self.w.catalogs.engine
+        if engine is None:
+            return
+
+        def write() -> str | None:
+            engine.decide(a, b, decision, expected=expected, force=force)
+            return None if decision == "none" else decision
+
+        self.w.catalogs.call(write, on_done=lambda d: self._decided(a, b, d),
+                             on_failed=lambda f: self._failed(a, b, decision, f))  # fmt: skip
+
+    def _decided(self, a: str, b: str, decision: str | None) -> None:
+        self.decided.emit(a, b, decision)
+        words = {"same": "the same product", "alike": "look-alikes", "not_match": "not a match"}
+        self.message.emit(f"{a} and {b}: {words[decision]}." if decision else f"{a} and {b}: undecided.")
+
+    def _failed(self, a: str, b: str, decision: str, failure: Failure) -> None:
+        exc = failure.error
+        if not isinstance(exc, Conflict):
+            self.error.emit("Decision not saved", failure)
+            return
+        theirs = exc.conflicts[0].get("decision") if exc.conflicts else None
+        self.decided.emit(a, b, theirs)  # every view shows the decision that stands
+        self.conflict_box = show_conflict(self.w, NOT_SAVED, exc,
+                                          overwrite=lambda: self.decide(a, b, decision, theirs, force=True))  # fmt: skip
+
+    # ------------------------------------------------------------ the adapter
+
+    def read_adapter(self) -> None:
+        """Read whether an adapter is on (for the menu's check mark), off the UI thread."""
+        engine = self.w.catalogs.engine
+        if engine is not None:
+            self.w.catalogs.call(adapter_status, engine, on_done=self._status, on_failed=lambda _f: None)
+
+    def _status(self, status: dict | None) -> None:
+        self.status = status
+        self.w.acts.sync_adapter(status)
+
+    def use_adapter(self, on: bool) -> None:
+        engine = self.w.catalogs.engine
+        if engine is None:
+            return
+
+        def switch() -> dict | None:
+            engine.use_adapter(on)
+            return adapter_status(engine)
+
+        self.w.catalogs.call(switch, on_done=self.adapter_switched,
+                             on_failed=lambda f: self._adapter_failed("The adapter was not switched", f))  # fmt: skip
+
+    def adapter_switched(self, status: dict | None) -> None:
+        """A new adapter, or one switched on or off: the engine child reads its vectors again."""
+        self._status(status)
+        self.adapter_changed.emit(status)
+        search = self.w.search
+        if search.info is not None:
+            search.runner.call(search.client.call, "reload", on_done=lambda _r: search.rerun(),
+                               on_failed=lambda f: self.error.emit("Search was not updated", f))  # fmt: skip
+        on = bool(status and status.get("active"))
+        self.message.emit("Search now uses what it learned from your decisions." if on
+                          else "Search uses the model's own similarity again.")  # fmt: skip
+
+    def _adapter_failed(self, title: str, failure: Failure) -> None:
+        self.read_adapter()  # the menu shows what is stored
+        self.error.emit(title, failure)
+
+    def open_adapter_dialog(self) -> QObject | None:
+        snap = self.w.snapshot
+        if snap is None:
+            return None
+        from desktop_app.gui.adapter_dialog import AdapterDialog
+
+        dialog = AdapterDialog(snap.engine, self.w.catalogs.runner, self.w)
+        dialog.changed.connect(self.adapter_switched)
+        self.adapter_dialog = dialog
+        self.w.keep(dialog)
+        dialog.open()
+        return dialog
+
+
+def adapter_status(engine: Any) -> dict | None:
+    """The engine's adapter status, or None when the catalog has no vectors to adapt (worker thread)."""
+    from desktop_app.core.errors import ModelError
+
+    try:
+        return engine.adapter_status()
+    except ModelError:
+        return None
+
+
+__all__ = ["DecisionsController", "adapter_status"]

@@ -1,0 +1,207 @@
+"""Edit ▸ Undo and Redo in the main window: your label edits and match decisions, newest first.
+
+Undo takes back your latest decision of either kind, whichever is newer: a label decision (one set, accept
+or import, all its articles at once: `Engine.undo`) or a match decision (`Engine.undo_decision`). Both are
+the engine's own undo, so they also reach decisions made in the review queue, an earlier session or the
+command line, and never someone else's.
+
+Redo is the window's: each undo of this session is remembered, and Redo writes it again through the same
+API as the original (`Engine.set_label_items` / `Engine.decide_pairs`), as one new decision in one
+transaction, with what the undo left as `expected`: a label or pair someone changed since is a Conflict and
+nothing is written. Any new edit clears what can be redone, as in every editor; the core keeps no redo log,
+so a redo does not survive closing the catalog.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from desktop_app.core.errors import Conflict
+from desktop_app.gui.conflicts import show_conflict
+from desktop_app.gui.theme import DECISION_WORDS
+from desktop_app.gui.workers import Failure
+
+# The label source each kind of label decision writes (its rows record the action, not the source).
+SOURCE_OF_ACTION = {"set": "manual", "accept": "accepted", "alternative": "manual", "import": "import",
+                    "folder": "folder"}  # fmt: skip
+
+
+@dataclass
+class Step:
+    """One undone decision, as Redo writes it again."""
+
+    kind: str  # "labels" or "match"
+    text: str  # what it was, for the menu ("set category “tops” on 3 articles")
+    items: list  # labels: (article, field, value); match: (a, b, decision)
+    expected: dict  # what the undo left: (article, field) -> value, or (a, b) -> decision
+    action: str = "set"
+
+
+def label_text(rows: list[dict]) -> str:
+    rows = [r for r in rows if r.get("action") != "skip"] or rows
+    first = rows[0]
+    n = len({r["article"] for r in rows})
+    action = first.get("action")
+    if action == "accept":
+        return f"accept {n} suggestion{'s' if n != 1 else ''}"
+    if action in ("import", "folder"):
+        return f"import of {len(rows)} label{'s' if len(rows) != 1 else ''}"
+    if action == "skip":
+        return f"skip {first['article']}"
+    what = f"“{first['new_value']}”" if first.get("new_value") is not None else "no label"
+    where = first["article"] if n == 1 else f"{n} articles"
+    return f"{first['field']} {what} on {where}"
+
+
+def match_text(rows: list[dict]) -> str:
+    if len(rows) != 1:
+        return f"{len(rows)} match decisions"
+    r = rows[0]
+    what = DECISION_WORDS.get(r["decision"], "undecided")
+    return f"“{what}” for {r['article_a']} and {r['article_b']}"
+
+
+def newest(engine: Any) -> tuple[str, str] | None:
+    """(kind, text) of what Undo would take back now, or None (worker thread)."""
+    labels = engine.last_label_batch()
+    match = engine.last_match_decision()
+    if not labels and match is None:
+        return None
+    if match is None or (labels and labels[-1]["at"] >= match["at"]):
+        return "labels", label_text(labels)
+    return "match", match_text([match])
+
+
+def undo_newest(engine: Any) -> Step | None:
+    """Take back the newest decision of either kind; the step Redo needs (worker thread)."""
+    found = newest(engine)
+    if found is None:
+        return None
+    kind, text = found
+    if kind == "labels":
+        rows = [r for r in engine.undo() if r["action"] != "skip"]
+        items = [(r["article"], r["field"], r["new_value"]) for r in rows]
+        expected = {(r["article"], r["field"]): r["old_value"] for r in rows}
+        return Step("labels", text, items, expected, rows[0]["action"] if rows else "set")
+    rows = engine.undo_decision()
+    items = [(r["article_a"], r["article_b"], r["decision"]) for r in rows]
+    now = {}
+    for a, b, _d in items:
+        current = engine.decisions_with([a])
+        now[(a, b)] = current.get(b)
+    return Step("match", text, items, now)
+
+
+def redo_step(engine: Any, step: Step) -> None:
+    """Write an undone decision again, as one new decision (worker thread); Conflict if anything moved."""
+    if step.kind == "labels":
+        if step.items:
+            engine.set_label_items(step.items, SOURCE_OF_ACTION.get(step.action, "manual"), step.action,
+                                   expected=step.expected)  # fmt: skip
+        return
+    engine.decide_pairs(step.items, step.expected)
+
+
+class EditHistory(QObject):
+    """Keeps the Undo and Redo actions' texts current and runs them on the catalog's threads."""
+
+    changed = Signal(str)  # "labels" or "match": something was undone or redone
+    message = Signal(str)
+    error = Signal(str, object)
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.w = window
+        self.redo_steps: list[Step] = []
+        self.undo_text: str | None = None
+        self.conflict_box = None
+        self._busy = False
+
+    def _engine(self) -> Any:
+        return self.w.catalogs.engine
+
+    def forget(self) -> None:
+        """A catalog closed or switched: its redo steps go with it."""
+        self.redo_steps = []
+        self.undo_text = None
+        self._show()
+
+    def edited(self) -> None:
+        """Something new was decided (not by Undo or Redo): nothing is left to redo; Undo names it."""
+        self.redo_steps = []
+        self.refresh()
+
+    def refresh(self) -> None:
+        engine = self._engine()
+        if engine is None:
+            self.forget()
+            return
+        self.w.catalogs.call(newest, engine, on_done=self._newest, on_failed=lambda _f: self._newest(None))
+
+    def _newest(self, found: tuple[str, str] | None) -> None:
+        self.undo_text = found[1] if found else None
+        self._show()
+
+    def _show(self) -> None:
+        acts = self.w.acts
+        busy = self._busy
+        acts.undo.setEnabled(self.undo_text is not None and not busy)
+        acts.undo.setText(f"Undo {self.undo_text}" if self.undo_text else "Undo")
+        acts.redo.setEnabled(bool(self.redo_steps) and not busy)
+        acts.redo.setText(f"Redo {self.redo_steps[-1].text}" if self.redo_steps else "Redo")
+
+    def undo(self) -> None:
+        engine = self._engine()
+        if engine is None or self._busy:
+            return
+        self._busy = True
+        self._show()
+        self.w.catalogs.call(
+            undo_newest, engine, on_done=self._undone, on_failed=lambda f: self._failed("Undo", f)
+        )
+
+    def _undone(self, step: Step | None) -> None:
+        self._busy = False
+        if step is None:
+            self.message.emit("Nothing of yours to undo.")
+        else:
+            self.redo_steps.append(step)
+            self.message.emit(f"Undid {step.text}.")
+            self.changed.emit(step.kind)
+        self.refresh()
+
+    def redo(self) -> None:
+        engine = self._engine()
+        if engine is None or self._busy or not self.redo_steps:
+            return
+        step = self.redo_steps[-1]
+        self._busy = True
+        self._show()
+        self.w.catalogs.call(redo_step, engine, step, on_done=lambda _r: self._redone(step),
+                             on_failed=lambda f: self._failed("Redo", f))  # fmt: skip
+
+    def _redone(self, step: Step) -> None:
+        self._busy = False
+        if self.redo_steps and self.redo_steps[-1] is step:
+            self.redo_steps.pop()
+        self.message.emit(f"Redid {step.text}.")
+        self.changed.emit(step.kind)
+        self.refresh()
+
+    def _failed(self, doing: str, failure: Failure) -> None:
+        self._busy = False
+        if isinstance(failure.error, Conflict):
+            if doing == "Redo":
+                self.redo_steps.pop()  # it can never apply now: the pair or label moved on
+            self.conflict_box = show_conflict(self.w, doing, failure.error)
+            self.changed.emit("labels")  # show what stands now
+            self.changed.emit("match")
+        else:
+            self.error.emit(f"{doing} failed", failure)
+        self.refresh()
+
+
+__all__ = ["EditHistory", "Step", "label_text", "match_text", "newest", "redo_step", "undo_newest"]

@@ -1,0 +1,98 @@
+"""Help ▸ Keyboard shortcuts (F1): every key of the app, made from the actions themselves.
+
+The sheet lists the menus' actions with their shortcuts, the keys of the similar panel's results and of the
+detail page (their own actions), and the lightbox's key table, so it never disagrees with what the keys do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QMenu,
+    QMenuBar,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.gui.lightbox import LIGHTBOX_KEYS
+
+Row = tuple[str, str, str]  # where, what, keys
+
+
+def keys_of(action: QAction) -> str:
+    return ", ".join(
+        s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts() if not s.isEmpty()
+    )
+
+
+def _clean(text: str) -> str:
+    return text.replace("&", "").replace("…", "").strip()
+
+
+def menu_rows(bar: QMenuBar) -> list[Row]:
+    rows: list[Row] = []
+
+    def walk(menu: QMenu, where: str) -> None:
+        for action in menu.actions():
+            if action.menu() is not None:
+                walk(action.menu(), f"{where} ▸ {_clean(action.text())}")
+            elif keys_of(action):
+                rows.append((where, _clean(action.text()), keys_of(action)))
+
+    for action in bar.actions():
+        if action.menu() is not None:
+            walk(action.menu(), _clean(action.text()))
+    return rows
+
+
+def action_rows(where: str, actions: Iterable[QAction]) -> list[Row]:
+    return [(where, _clean(a.text()), keys_of(a)) for a in actions if keys_of(a)]
+
+
+def key_rows(where: str, keys: Iterable[tuple[tuple[str, ...], str]]) -> list[Row]:
+    """Rows of a table of keys a view handles itself: ((keys...), what they do)."""
+    return [(where, what, ", ".join(k)) for k, what in keys]
+
+
+def lightbox_rows() -> list[Row]:
+    return key_rows("Lightbox", LIGHTBOX_KEYS)
+
+
+class ShortcutSheet(QDialog):
+    def __init__(self, rows: list[Row], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        self.rows = rows
+        self.table = QTableWidget(len(rows), 3)
+        self.table.setHorizontalHeaderLabels(["Where", "What", "Keys"])
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row):
+                item = QTableWidgetItem(text)
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+                self.table.setItem(r, c, item)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
+        self.table.setAlternatingRowColors(True)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        hh.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        hh.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.table)
+        lay.addWidget(buttons)
+        screen = self.screen().availableGeometry() if self.screen() else None
+        height = min(760, int(screen.height() * 0.85)) if screen else 640
+        self.resize(680, height)
+
+
+__all__ = ["ShortcutSheet", "action_rows", "key_rows", "keys_of", "lightbox_rows", "menu_rows"]

@@ -1,0 +1,236 @@
+"""Colours of the app: a light or a dark palette (or the desktop's), and colours checked against the palette.
+
+Views never hard-code a text colour on a background they do not control: they take both from the palette,
+or pick the candidate with the best contrast (WCAG ratio) against the background they paint. The decision
+badges and the score colour are chosen here, once, for the palette on show.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication, QStyleFactory
+
+Role = QPalette.ColorRole
+Group = QPalette.ColorGroup
+
+READABLE = 4.5  # WCAG AA contrast for normal text
+
+# Decision badges: white text on a saturated fill, each fill dark enough for white to read (>= 4.5).
+DECISION_FILLS = {"same": "#2b7a3b", "alike": "#1c5fa8", "not_match": "#b02a2a"}
+DECISION_WORDS = {"same": "same product", "alike": "look-alike", "not_match": "not a match"}
+
+_DARK = {
+    Role.Window: "#2b2d31",
+    Role.WindowText: "#e8e8ea",
+    Role.Base: "#1f2023",
+    Role.AlternateBase: "#282a2e",
+    Role.ToolTipBase: "#3a3d42",
+    Role.ToolTipText: "#f0f0f2",
+    Role.PlaceholderText: "#a3a8b0",
+    Role.Text: "#e8e8ea",
+    Role.Button: "#36393e",
+    Role.ButtonText: "#e8e8ea",
+    Role.BrightText: "#ff6b6b",
+    Role.Light: "#4a4d53",
+    Role.Midlight: "#3e4146",
+    Role.Mid: "#2f3236",
+    Role.Dark: "#1b1c1f",
+    Role.Shadow: "#101113",
+    Role.Highlight: "#3a78d6",
+    Role.HighlightedText: "#ffffff",
+    Role.Link: "#8ab4f8",
+    Role.LinkVisited: "#c58af9",
+}
+_DARK_DISABLED = {Role.WindowText: "#7d828a", Role.Text: "#7d828a", Role.ButtonText: "#7d828a",
+                  Role.Highlight: "#4a4d53", Role.HighlightedText: "#b0b3b8"}  # fmt: skip
+
+_LIGHT = {
+    Role.Window: "#efeff1",
+    Role.WindowText: "#1d1f22",
+    Role.Base: "#ffffff",
+    Role.AlternateBase: "#f4f5f7",
+    Role.ToolTipBase: "#ffffdc",
+    Role.ToolTipText: "#1d1f22",
+    Role.PlaceholderText: "#6b7079",
+    Role.Text: "#1d1f22",
+    Role.Button: "#e9e9ec",
+    Role.ButtonText: "#1d1f22",
+    Role.BrightText: "#ffffff",
+    Role.Light: "#ffffff",
+    Role.Midlight: "#f3f3f5",
+    Role.Mid: "#b8bac0",
+    Role.Dark: "#9a9ca3",
+    Role.Shadow: "#5b5d63",
+    Role.Highlight: "#2f6fce",
+    Role.HighlightedText: "#ffffff",
+    Role.Link: "#1a5fb4",
+    Role.LinkVisited: "#7b3fb0",
+}
+_LIGHT_DISABLED = {Role.WindowText: "#8e9199", Role.Text: "#8e9199", Role.ButtonText: "#8e9199",
+                   Role.Highlight: "#c4c6cc", Role.HighlightedText: "#5b5d63"}  # fmt: skip
+
+
+def _palette(colours: dict, disabled: dict) -> QPalette:
+    pal = QPalette()
+    for role, colour in colours.items():
+        pal.setColor(Group.All, role, QColor(colour))
+    for role, colour in disabled.items():
+        pal.setColor(Group.Disabled, role, QColor(colour))
+    return pal
+
+
+def dark_palette() -> QPalette:
+    return _palette(_DARK, _DARK_DISABLED)
+
+
+def light_palette() -> QPalette:
+    return _palette(_LIGHT, _LIGHT_DISABLED)
+
+
+_system: tuple[str, QPalette] | None = None  # the style and palette the app started with
+
+
+def apply_theme(app: QApplication, theme: str) -> None:
+    """ "dark" or "light": the Fusion style with that palette; "system": what the desktop gave the app."""
+    global _system
+    if _system is None:
+        _system = (app.style().name(), QPalette(app.palette()))
+    if theme in ("dark", "light"):
+        if "Fusion" in QStyleFactory.keys():
+            app.setStyle("Fusion")  # the one style that draws every control from the palette
+        app.setPalette(dark_palette() if theme == "dark" else light_palette())
+    else:
+        style, palette = _system
+        app.setStyle(style)
+        app.setPalette(palette)
+
+
+# ============================================================================ colour arithmetic
+
+
+def luminance(c: QColor) -> float:
+    """Relative luminance (WCAG 2)."""
+
+    def channel(v: float) -> float:
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * channel(c.redF()) + 0.7152 * channel(c.greenF()) + 0.0722 * channel(c.blueF())
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    """WCAG contrast ratio of two colours: 1 (none) to 21 (black on white)."""
+    la, lb = luminance(a), luminance(b)
+    return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
+
+
+def readable(background: QColor, *candidates: QColor) -> QColor:
+    """The first candidate that reads on the background (>= 4.5), else the one with the best contrast."""
+    for c in candidates:
+        if contrast(c, background) >= READABLE:
+            return c
+    return max(candidates, key=lambda c: contrast(c, background))
+
+
+def blend(a: QColor, b: QColor, t: float) -> QColor:
+    """a mixed with b: t = 0 gives a, 1 gives b."""
+    return QColor(
+        round(a.red() + (b.red() - a.red()) * t),
+        round(a.green() + (b.green() - a.green()) * t),
+        round(a.blue() + (b.blue() - a.blue()) * t),
+    )
+
+
+def is_dark(pal: QPalette) -> bool:
+    return luminance(pal.color(Role.Window)) < 0.2
+
+
+# ============================================================================ the colours views use
+
+
+def selection_fill(pal: QPalette) -> QColor:
+    """A selected cell's background: the highlight, softened towards the base so photos stay the focus."""
+    return blend(pal.color(Role.Highlight), pal.color(Role.Base), 0.55)
+
+
+def selection_text(pal: QPalette) -> QColor:
+    """Text on `selection_fill`: the palette's text or highlighted text, whichever reads."""
+    bg = selection_fill(pal)
+    return readable(
+        bg, pal.color(Role.Text), pal.color(Role.HighlightedText), QColor("black"), QColor("white")
+    )
+
+
+def secondary_text(pal: QPalette, background: QColor | None = None) -> QColor:
+    """Less important text (labels, notes): the placeholder colour when it reads, else the text colour."""
+    bg = background if background is not None else pal.color(Role.Base)
+    return readable(bg, pal.color(Role.PlaceholderText), blend(pal.color(Role.Text), bg, 0.25),
+                    pal.color(Role.Text))  # fmt: skip
+
+
+def score_colour(pal: QPalette, background: QColor | None = None) -> QColor:
+    """Green for a high score, in a shade that reads on the background."""
+    bg = background if background is not None else pal.color(Role.Base)
+    greens = ("#1b6b35", "#2b8a3e", "#51cf66", "#8ce99a") if not is_dark(pal) else ("#8ce99a", "#69db7c")
+    return readable(bg, *(QColor(g) for g in greens), pal.color(Role.Text))
+
+
+def placeholder_fill(pal: QPalette) -> QColor:
+    """The soft tile shown while a thumbnail loads."""
+    return blend(pal.color(Role.Base), pal.color(Role.Text), 0.08)
+
+
+def warning_colours(pal: QPalette) -> tuple[QColor, QColor]:
+    """(background, text) of a warning banner that reads in both palettes."""
+    if is_dark(pal):
+        return QColor("#4a3a14"), QColor("#ffe8a8")
+    return QColor("#fff4e0"), QColor("#6b4200")
+
+
+def good_text(pal: QPalette) -> QColor:
+    """Green text (agrees, new) that reads on the base colour."""
+    return readable(pal.color(Role.Base), QColor("#2b7a3b"), QColor("#8ce99a"))
+
+
+def warn_text(pal: QPalette) -> QColor:
+    """Amber text (disagrees, changes) that reads on the base colour."""
+    return readable(pal.color(Role.Base), QColor("#8a5a00"), QColor("#ffc078"))
+
+
+def muted() -> str:
+    """Secondary text of the app's palette as a CSS colour, for rich text."""
+    return secondary_text(QApplication.palette()).name()
+
+
+def error_text(pal: QPalette) -> QColor:
+    bg = pal.color(Role.Window)
+    return readable(bg, QColor("#b02a2a"), QColor("#ff8787"))
+
+
+def decision_fill(decision: str) -> QColor:
+    return QColor(DECISION_FILLS.get(decision, "#555555"))
+
+
+__all__ = [
+    "DECISION_FILLS",
+    "DECISION_WORDS",
+    "READABLE",
+    "apply_theme",
+    "blend",
+    "contrast",
+    "dark_palette",
+    "decision_fill",
+    "error_text",
+    "good_text",
+    "muted",
+    "warn_text",
+    "is_dark",
+    "light_palette",
+    "luminance",
+    "placeholder_fill",
+    "readable",
+    "score_colour",
+    "secondary_text",
+    "selection_fill",
+    "selection_text",
+    "warning_colours",
+]

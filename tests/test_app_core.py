@@ -1,0 +1,77 @@
+"""Core pieces the app's curator tools stand on: the results table, what Undo would take back, a redo of
+decisions with conflict checks, photo-count order, and shared-catalog URLs without their passwords."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from desktop_app.core.engine import Engine, index_photos
+from desktop_app.core.errors import Conflict, InputError
+from desktop_app.core.overview import catalog_title, load_snapshot
+from desktop_app.core.similar import Query, results_text, write_results_csv
+from desktop_app.core.storage.backend import split_password
+
+
+@pytest.fixture
+def engine(tmp_path, photo_tree, tiny_model):
+    db = tmp_path / "c.sqlite"
+    index_photos(db, photo_tree, model=tiny_model)
+    with Engine.open(db, remember=False) as e:
+        yield e
+
+
+def test_results_as_csv_and_clipboard_text(engine, tmp_path):
+    engine.set_labels(["green"], "category", "=cmd()")  # a formula in a label must stay text in a spreadsheet
+    engine.decide("red", "green", "alike")
+    outcome = engine.similar(Query.of_articles("red"))
+    out = tmp_path / "results.csv"
+    assert write_results_csv(outcome, out) == len(outcome.hits)
+    rows = list(csv.reader(out.open(encoding="utf-8")))
+    assert rows[0] == ["rank", "article", "score", "decision", "labels", "pairs"]
+    green = next(r for r in rows[1:] if r[1] == "green")
+    assert green[3] == "alike" and green[4] == "category==cmd()" and " > green/" in green[5]
+    text = results_text(outcome).splitlines()
+    assert text[0].split("\t")[1] == "article" and len(text) == 1 + len(outcome.hits)
+    with pytest.raises(InputError):
+        write_results_csv(outcome, tmp_path / "missing" / "x.csv")
+
+
+def test_what_undo_takes_back_and_a_redo_of_decisions(engine):
+    engine.set_labels(["red", "green"], "category", "tops")
+    batch = engine.last_label_batch()
+    assert {e["article"] for e in batch} == {"red", "green"} and all(e["new_value"] == "tops" for e in batch)
+    engine.decide("red", "green", "same")
+    assert engine.last_match_decision()["decision"] == "same"
+    undone = engine.undo_decision()
+    assert engine.decisions_with(["red"]) == {} and engine.last_match_decision() is None
+    engine.decide_pairs(
+        [(r["article_a"], r["article_b"], r["decision"]) for r in undone], {("red", "green"): None}
+    )
+    assert engine.decisions_with(["red"]) == {"green": "same"}
+    engine.undo_decision()
+    engine.catalog.decide([("green", "red", "not_match")], curator="anna")  # someone decided meanwhile
+    with pytest.raises(Conflict) as info:
+        engine.decide_pairs([("red", "green", "same")], {("red", "green"): None})
+    assert info.value.conflicts[0]["curator"] == "anna"
+    assert engine.decisions_with(["red"]) == {"green": "not_match"}
+
+
+def test_sort_by_photo_count_and_catalog_names(engine):
+    snap = load_snapshot(engine)
+    order = [snap.articles.keys[i] for i in snap.articles.orders["photos"]]
+    assert order[0] == "red"  # three photos; the others have two
+    assert snap.title == "c" and snap.location == str(engine.path)
+    assert catalog_title("postgresql+psycopg://anna@server:5432/luma") == "luma on server:5432"
+
+
+def test_a_password_in_a_shared_catalogs_url_is_split_off():
+    url, password = split_password("postgresql+psycopg://anna:s3cret@server:5432/luma", "EXAMPLE")
+    assert (
+        password == "s3cret" and "s3cret" not in url and url == "postgresql+psycopg://anna@server:5432/luma"
+    )
+    assert split_password("postgresql+psycopg://anna@server/luma", "EXAMPLE")[1] is None
+    for bad in ("not a url", "mysql://x@y/z"):
+        with pytest.raises(InputError):
+            split_password(bad, "EXAMPLE")

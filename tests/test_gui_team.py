@@ -1,0 +1,231 @@
+"""The app's parts of issues 13 and 14: match decisions from the similar panel and the inspector (badges,
+"not a match" hidden unless asked for, another curator's decision shown), learning from decisions in a
+child process with progress and cancel, and shared catalogs on PostgreSQL (URL, password prompt, offline
+photos, conflicts named). Real input events, a real server, real child processes."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from PySide6.QtCore import Qt
+
+from desktop_app.core.engine import Engine
+from desktop_app.gui.results import DecisionRole
+from tests.test_gui import T, big_tree
+from tests.test_gui_curator import active, answer_dialog, card_centre, indexed, show_results
+
+
+def click_result(qtbot, w, row: int) -> str:
+    qtbot.mouseClick(w.similar.view.viewport(), Qt.MouseButton.LeftButton, pos=card_centre(w, row))
+    return w.similar.selected_hit()
+
+
+def test_decide_from_the_panel_with_keys_and_buttons(qtbot, window, tmp_path):
+    w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=5, per=2))
+    show_results(qtbot, w, "art00")
+    engine = w.snapshot.engine
+    hit = click_result(qtbot, w, 0)
+    active(qtbot, w)
+    w.similar.view.setFocus()
+    # Key 1: same product; the card shows a badge and the button is down.
+    with qtbot.waitSignal(w.decisions.decided, timeout=T):
+        qtbot.keyClick(w.similar.view, Qt.Key.Key_1)
+    assert engine.decisions_with(["art00"]) == {hit: "same"}
+    assert w.similar.model.index(0, 0).data(DecisionRole) == "same"
+    assert w.similar.decisions.buttons["same"].isChecked()
+    # Clicking the same button again takes it back.
+    with qtbot.waitSignal(w.decisions.decided, timeout=T):
+        qtbot.mouseClick(w.similar.decisions.buttons["same"], Qt.MouseButton.LeftButton)
+    assert engine.decisions_with(["art00"]) == {} and not w.similar.decisions.buttons["same"].isChecked()
+    # Key 3: not a match; the result leaves the list, and the panel says one is hidden.
+    n = w.similar.model.rowCount()
+    with qtbot.waitSignal(w.results_shown, timeout=T):
+        qtbot.keyClick(w.similar.view, Qt.Key.Key_3)
+    assert hit not in {h.article for h in w.similar.model.hits} and w.similar.model.rowCount() == n - 1
+    assert "1 hidden as not a match" in w.similar.status.text()
+    # "Show “not a match”" brings it back with its badge.
+    with qtbot.waitSignal(w.results_shown, timeout=T):
+        qtbot.mouseClick(w.similar.rejected_check, Qt.MouseButton.LeftButton)
+    assert w.acts.show_rejected.isChecked()
+    row = w.similar.model.row_of(hit)
+    assert row >= 0 and w.similar.model.index(row, 0).data(DecisionRole) == "not_match"
+    # Decisions need one query article: with two selected, the buttons and keys are off.
+    with qtbot.waitSignal(w.results_shown, timeout=T):
+        w.select_articles(["art00", "art01"])
+    click_result(qtbot, w, 0)
+    assert not w.similar.decisions.buttons["alike"].isEnabled()
+    assert not w.similar.decision_actions["alike"].isEnabled()
+
+
+def test_decide_in_the_inspector_and_see_another_curators_decision(qtbot, window, tmp_path):
+    w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=4, per=2))
+    show_results(qtbot, w, "art00")
+    hit = click_result(qtbot, w, 0)
+    w.inspect(hit)
+    ins = w.inspector_window
+    with qtbot.waitSignal(ins.ready, timeout=T):
+        pass
+    active(qtbot, ins)
+    with qtbot.waitSignal(w.decisions.decided, timeout=T):
+        qtbot.keyClick(ins, Qt.Key.Key_2)  # look-alike
+    engine = w.snapshot.engine
+    assert engine.decisions_with(["art00"]) == {hit: "alike"}
+    assert ins.decisions.buttons["alike"].isChecked()
+    qtbot.waitUntil(
+        lambda: w.similar.model.index(0, 0).data(DecisionRole) == "alike", timeout=T
+    )  # the panel too
+    # Another curator decides the pair meanwhile; deciding here is refused and names them.
+    engine.catalog.decide([("art00", hit, "not_match")], curator="anna", force=True)
+    with qtbot.waitSignal(w.decisions.decided, timeout=T) as blocker:
+        qtbot.mouseClick(ins.decisions.buttons["same"], Qt.MouseButton.LeftButton)
+    assert blocker.args == ["art00", hit, "not_match"]  # every view shows the decision that stands
+    box = w.decisions.conflict_box
+    assert box is not None and box.isVisible()
+    assert "anna" in box.informativeText() and "not a match" in box.informativeText()
+    assert engine.decisions_with(["art00"]) == {hit: "not_match"}
+    assert ins.decisions.buttons["not_match"].isChecked()
+    # "Use mine" overwrites, on purpose.
+    mine = next(b for b in box.buttons() if b.text() == "Use mine")
+    with qtbot.waitSignal(w.decisions.decided, timeout=T):
+        qtbot.mouseClick(mine, Qt.MouseButton.LeftButton)
+    assert engine.decisions_with(["art00"]) == {hit: "same"}
+    ins.close()
+
+
+def test_learn_from_my_decisions_in_a_child_process_and_switch_it_off(qtbot, window, tmp_path):
+    w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=8, per=3))
+    first = [h.article for h in show_results(qtbot, w, "art00").hits]
+    engine = w.snapshot.engine
+    engine.decide("art00", first[0], "same")
+    engine.decide("art00", first[1], "not_match")
+    dialog = w.decisions.open_adapter_dialog()
+    qtbot.waitUntil(lambda: "You marked 1 pair" in dialog.counts.text(), timeout=T)
+    assert not dialog.use.isEnabled()  # nothing learned yet
+    # Cancel: the child stops at its next check and nothing is stored.
+    dialog.kind.setCurrentIndex(dialog.kind.findData("linear"))
+    qtbot.mouseClick(dialog.train_btn, Qt.MouseButton.LeftButton)
+    assert dialog.job is not None and dialog.cancel_btn.isEnabled()
+    qtbot.mouseClick(dialog.cancel_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=60000)
+    if "Cancelled" in dialog.note.text():
+        assert engine.adapter_status()["stored"] == []
+    # Learn (the quick method): progress, then stored and switched on; the search child reloads its vectors.
+    dialog.kind.setCurrentIndex(dialog.kind.findData("whitening"))
+    with qtbot.waitSignal(dialog.changed, timeout=60000):
+        qtbot.mouseClick(dialog.train_btn, Qt.MouseButton.LeftButton)
+    status = engine.adapter_status()
+    assert status["active"] is not None and dialog.use.isChecked()
+    assert "Learned adapter" in dialog.note.text()
+    qtbot.waitUntil(lambda: w.acts.use_adapter.isChecked(), timeout=T)
+    with qtbot.waitSignal(w.results_shown, timeout=T) as adapted:
+        w.search.rerun()
+    # Off from the Match menu: the frozen ranking comes back exactly.
+    with qtbot.waitSignal(w.results_shown, timeout=T) as frozen:
+        w.acts.use_adapter.trigger()
+    assert engine.adapter_status()["active"] is None and not w.acts.use_adapter.isChecked()
+    hits = [h.article for h in frozen.args[0].hits]
+    assert hits == [a for a in first if a != first[1]]  # (the not-a-match result stays hidden)
+    assert adapted.args[0].hits[0].score != frozen.args[0].hits[0].score
+    dialog.close()
+
+
+# ----------------------------------------------------------------------------- shared catalogs (issue 14)
+
+
+@pytest.fixture
+def pw_catalog(pg_server, photo_tree, tiny_model, monkeypatch):
+    """A shared catalog whose server wants a password (role pwuser, password secret-pw), indexed."""
+    import psycopg
+
+    from desktop_app.core.engine import index_photos
+
+    name = f"pw{os.getpid()}_{id(photo_tree) % 100000}"
+    with psycopg.connect(pg_server.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} OWNER pwuser")
+    url = pg_server.replace("postgres@", "pwuser@") + f"/{name}"
+    monkeypatch.setenv("PGPASSWORD", "secret-pw")
+    index_photos(url, photo_tree, model=str(tiny_model.manifest_path))
+    monkeypatch.delenv("PGPASSWORD")
+    monkeypatch.setenv("PGPASSFILE", os.devnull)  # no ~/.pgpass of the machine running the tests
+    return url
+
+
+def test_open_a_shared_catalog_asking_for_its_password(qtbot, window, pw_catalog, photo_tree):
+    w = window()
+    with_password = pw_catalog.replace("pwuser@", "pwuser:typed-in-url@")
+    w.catalogs.choose_shared()
+    dialog = w.catalogs.shared_dialog
+    qtbot.keyClicks(dialog.url, with_password)
+    qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
+    # A password typed into the URL is moved out of it (and is wrong here): the server asks, so does the app.
+    assert os.environ.get("PGPASSWORD") == "typed-in-url"
+    qtbot.waitUntil(lambda: w.catalogs.password_dialog is not None and w.catalogs.password_dialog.isVisible(),
+                    timeout=T)  # fmt: skip
+    os.environ.pop("PGPASSWORD")
+    prompt = w.catalogs.password_dialog
+    assert "typed-in-url" not in prompt.labelText()
+    with qtbot.waitSignal(w.catalog_loaded, timeout=T):
+        prompt.setTextValue("secret-pw")
+        prompt.accept()
+    snap = w.snapshot
+    assert snap.path is None and snap.location == pw_catalog
+    assert "secret-pw" not in w.windowTitle() and " on 127.0.0.1" in w.windowTitle()
+    assert w.grid_model.rowCount() == 3 and not w.root_frame.isVisible()
+    from desktop_app.core.settings import UserSettings
+
+    settings = UserSettings.load()
+    assert pw_catalog in settings.recent and "secret-pw" not in str(settings)
+    # Search works through the engine child, which sees the typed password.
+    w.search.client.in_subprocess = True
+    show_results(qtbot, w, "red")
+    assert w.similar.model.rowCount() == 2
+    os.environ.pop("PGPASSWORD", None)
+
+
+def test_shared_catalog_offline_photos_and_a_named_label_conflict(qtbot, window, pg_url, photo_tree, tiny_model,
+                                                                  tmp_path, monkeypatch):  # fmt: skip
+    from desktop_app.core.engine import index_photos
+
+    index_photos(pg_url, photo_tree, model=str(tiny_model.manifest_path))
+    mount = tmp_path / "other-machine"
+    photo_tree.rename(mount)  # this machine sees the photo folder somewhere else
+    w = window()
+    with qtbot.waitSignal(w.catalog_loaded, timeout=T):
+        w.open_catalog(pg_url)
+    assert w.root_frame.isVisible() and w.locate_btn.isVisible()
+    monkeypatch.setattr("desktop_app.gui.catalog_controller.QFileDialog.getExistingDirectory",
+                        lambda *a, **k: str(mount))  # fmt: skip
+    with qtbot.waitSignal(w.catalog_loaded, timeout=T):
+        qtbot.mouseClick(w.locate_btn, Qt.MouseButton.LeftButton)
+    assert not w.root_frame.isVisible() and w.snapshot.photo_root == mount.resolve()
+    # Another curator labels an article; this curator's label on it is refused, naming them and when.
+    with Engine.open(pg_url, remember=False) as other:
+        other.catalog.set_labels([("red", "category", "coats")], curator="anna")
+    w.select_articles(["red"])
+
+    def type_label(dialog) -> None:
+        qtbot.keyClicks(dialog.value_box.lineEdit(), "jackets")
+        qtbot.mouseClick(dialog.set_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: dialog.conflict_box is not None, timeout=T)
+        text = dialog.conflict_box.informativeText()
+        assert "anna" in text and "coats" in text and "today at" in text
+        dialog.conflict_box.close()
+        dialog.reject()
+
+    answer_dialog(qtbot, type_label)
+    w.labels.set_label()
+    assert w.snapshot.engine.labels("category") == {"red": {"category": "coats"}}
+
+
+def test_the_welcome_screen_opens_shared_catalogs_and_lists_them(qtbot, window):
+    w = window()
+    assert w.welcome.shared_btn.isVisible()
+    qtbot.mouseClick(w.welcome.shared_btn, Qt.MouseButton.LeftButton)
+    dialog = w.catalogs.shared_dialog
+    qtbot.keyClicks(dialog.url, "mysql://x@y/z")
+    qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and "PostgreSQL" in dialog.error.text()
+    dialog.reject()
+    w.welcome.set_recent(["postgresql+psycopg://anna@server:5432/luma"])
+    assert w.welcome.recent.item(0).text().startswith("luma on server:5432")

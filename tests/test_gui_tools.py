@@ -1,0 +1,283 @@
+"""The curator's tools of the main window (issue 12): the lightbox and compare, right-click menus, drag
+out, copying and exporting results, recent catalogs, sorting, Edit ▸ Undo/Redo and the shortcut sheet.
+Real input events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QContextMenuEvent
+from PySide6.QtWidgets import QApplication
+
+from tests.conftest import write_photo
+from tests.test_gui import T, big_tree, open_and_index
+from tests.test_gui_curator import (
+    active,
+    answer_dialog,
+    card_centre,
+    choose,
+    context_menu,
+    indexed,
+    show_results,
+    wheel,
+)
+
+# ----------------------------------------------------------------------------- lightbox and compare
+
+
+def test_lightbox_from_the_grid_steps_through_photos_and_zooms(qtbot, window, tmp_path):
+    w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=3, per=3))
+    w.select_article("art01")
+    active(qtbot, w)
+    w.grid.setFocus()
+    qtbot.keyClick(w.grid, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: w.articles.lightbox is not None, timeout=T)
+    box = w.articles.lightbox
+    qtbot.waitUntil(box.is_shown, timeout=T)
+    canvas = box.canvases[0]
+    assert len(box.items) == 3 and box.index == 0 and canvas.image_size() == (64, 48)
+    assert canvas.fitted and canvas.scale_factor > 1  # small photos are fitted up to the window
+    active(qtbot, box)
+    qtbot.keyClick(box, Qt.Key.Key_Right)
+    qtbot.waitUntil(box.is_shown, timeout=T)
+    assert box.index == 1 and "art01" in box.captions[0].text()
+    qtbot.keyClick(box, Qt.Key.Key_1)
+    assert canvas.scale_factor == pytest.approx(1.0) and not canvas.fitted
+    fit = canvas.fit_scale()
+    qtbot.keyClick(box, Qt.Key.Key_Plus)
+    assert canvas.scale_factor == pytest.approx(1.25)
+    wheel(canvas.viewport(), 1, Qt.KeyboardModifier.NoModifier)
+    assert canvas.scale_factor == pytest.approx(1.25 * 1.25)
+    qtbot.keyClick(box, Qt.Key.Key_0)
+    assert canvas.fitted and canvas.scale_factor == pytest.approx(fit)
+    qtbot.keyClick(box, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not box.isVisible(), timeout=T)
+
+
+def test_compare_a_result_side_by_side_with_one_zoom(qtbot, window, tmp_path):
+    w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=3, per=2))
+    show_results(qtbot, w, "art00")
+    qtbot.mouseClick(w.similar.view.viewport(), Qt.MouseButton.LeftButton, pos=card_centre(w, 0))
+    active(qtbot, w)
+    qtbot.keyClick(w.similar.view, Qt.Key.Key_Space)
+    box = w.articles.lightbox
+    assert box is not None and len(box.canvases) == 2
+    qtbot.waitUntil(box.is_shown, timeout=T)
+    hit = w.similar.model.hits[0]
+    assert len(box.items) == len(hit.pairs)
+    assert "art00" in box.captions[0].text() and hit.article in box.captions[1].text()
+    left, right = box.canvases
+    assert left.scale_factor == pytest.approx(right.scale_factor)
+    wheel(left.viewport(), 2, Qt.KeyboardModifier.NoModifier)
+    assert right.scale_factor == pytest.approx(left.scale_factor) and not right.fitted
+    box.close()
+
+
+# ----------------------------------------------------------------------------- menus and drag out
+
+
+def test_right_click_menus_of_grid_results_and_inspector(qtbot, window, tmp_path):
+    w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=4, per=2))
+    show_results(qtbot, w, "art00")
+    view = w.grid
+    menu = context_menu(qtbot, w, view.viewport(), view.visualRect(w.grid_model.index(2, 0)).center())
+    assert w.selected_articles() == ["art02"]  # the right-clicked article became the selection
+    texts = [a.text() for a in menu.actions()]
+    for wanted in ("Open article", "View photos", "Show in file manager", "Copy article id", "Set label…",
+                   "Compare with…"):  # fmt: skip
+        assert wanted in texts
+    choose(qtbot, menu, "Copy article id")
+    assert QApplication.clipboard().text() == "art02"
+    show_results(qtbot, w, "art00")
+    menu = context_menu(qtbot, w, w.similar.view.viewport(), card_centre(w, 1))
+    hit = w.similar.model.hits[1].article
+    texts = [a.text() for a in menu.actions()]
+    for wanted in ("Inspect match", "Compare photos", "Show in catalog", "Decide", "Copy article id",
+                   f"Use this photo as the cover of {hit}"):  # fmt: skip
+        assert wanted in texts
+    choose(qtbot, menu, "Copy photo path")
+    assert Path(QApplication.clipboard().text()).exists()
+    # The inspector's cells: compare the two photos, open them, use one as a cover.
+    w.inspect(hit)
+    ins = w.inspector_window
+    with qtbot.waitSignal(ins.ready, timeout=T):
+        pass
+    cell_view = ins.inspector.panes[0].view
+    pos = cell_view.visualRect(cell_view.model().index(0, 0)).center()
+    QApplication.sendEvent(cell_view.viewport(), QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos,
+                                                                   cell_view.viewport().mapToGlobal(pos)))  # fmt: skip
+    qtbot.waitUntil(lambda: ins.menu is not None and ins.menu.isVisible(), timeout=T)
+    texts = [a.text() for a in ins.menu.actions()]
+    assert "Compare these two photos" in texts and f"Use as the cover of {hit}" in texts
+    ins.menu.close()
+    qtbot.mouseDClick(cell_view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert ins.lightbox is not None and len(ins.lightbox.canvases) == 2
+    ins.close()
+
+
+def test_drag_out_carries_photo_files_and_article_ids(qtbot, window, tmp_path):
+    w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=3, per=2))
+    show_results(qtbot, w, "art00")
+    grid = w.grid_model
+    mime = grid.mimeData([grid.index(0, 0), grid.index(1, 0)])
+    assert mime.text().splitlines() == ["art00", "art01"]
+    assert all(Path(u.toLocalFile()).exists() for u in mime.urls()) and len(mime.urls()) == 2
+    assert grid.flags(grid.index(0, 0)) & Qt.ItemFlag.ItemIsDragEnabled
+    results = w.similar.model
+    mime = results.mimeData([results.index(0, 0)])
+    assert mime.text() == results.hits[0].article and Path(mime.urls()[0].toLocalFile()).exists()
+    with qtbot.waitSignal(w.detail_loaded, timeout=T):
+        w.open_detail("art01")
+    photos = w.detail.model
+    mime = photos.mimeData([photos.index(1, 0)])
+    assert Path(mime.urls()[0].toLocalFile()).name == "p1.jpg"
+    # Dropping them back on the window is not a query: the window ignores its own drags.
+    assert w.grid.dragDropMode() == w.grid.DragDropMode.DragOnly
+
+
+def test_results_copy_and_export(qtbot, window, tmp_path):
+    w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=3, per=2))
+    outcome = show_results(qtbot, w, "art00")
+    active(qtbot, w)
+    qtbot.keyClick(w, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    lines = QApplication.clipboard().text().splitlines()
+    assert lines[0].split("\t")[:3] == ["rank", "article", "score"] and len(lines) == 1 + len(outcome.hits)
+    out = tmp_path / "results.csv"
+    w.export_results(out)
+    qtbot.waitUntil(out.exists, timeout=T)
+    rows = out.read_text(encoding="utf-8").splitlines()
+    assert rows[1].split(",")[1] == outcome.hits[0].article and ">" in rows[1]
+
+
+# ----------------------------------------------------------------------------- catalogs, zoom, sort, undo
+
+
+def test_recent_catalogs_and_close_catalog(qtbot, window, tmp_path):
+    w = indexed(qtbot, window, big_tree(tmp_path / "a", articles=2, per=2))
+    first = w.snapshot.location
+    w.catalogs.grouping_dialog = None
+    open_and_index(qtbot, w, big_tree(tmp_path / "b", articles=3, per=2))
+    assert w.windowTitle().startswith("Lookalike — ") and w.snapshot.location != first
+    recent = w.acts.recent_menu
+    recent.aboutToShow.emit()
+    entry = next(a for a in recent.actions() if first in a.text())
+    with qtbot.waitSignal(w.catalog_loaded, timeout=T):
+        entry.trigger()
+    assert w.snapshot.location == first and w.grid_model.rowCount() == 2
+    active(qtbot, w)
+    qtbot.keyClick(w, Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)  # Close catalog
+    assert w.stack.currentWidget() is w.welcome and w.snapshot is None
+    assert w.windowTitle() == "Lookalike" and not w.acts.close_catalog.isEnabled()
+    qtbot.waitUntil(lambda: w.welcome.recent.count() == 2, timeout=T)
+
+
+def test_sort_by_photo_count_reversed_and_by_similarity(qtbot, window, tmp_path):
+    root = tmp_path / "photos"
+    for a, n in (("few", 1), ("many", 4), ("some", 2)):
+        for p in range(n):
+            write_photo(root / a / f"p{p}.jpg", (40 * p, 120, 200 - 50 * p), seed=p + 10 * n)
+    w = indexed(qtbot, window, root)
+    combo = w.grid_panel.sort_combo
+    combo.setCurrentIndex(combo.findData("photos"))
+    assert [w.grid_model.article_at(r) for r in range(3)] == ["many", "some", "few"]
+    qtbot.mouseClick(w.grid_panel.order_btn, Qt.MouseButton.LeftButton)
+    assert [w.grid_model.article_at(r) for r in range(3)] == ["few", "some", "many"]
+    qtbot.mouseClick(w.grid_panel.order_btn, Qt.MouseButton.LeftButton)
+    outcome = show_results(qtbot, w, "few")
+    combo.setCurrentIndex(combo.findData("similar"))
+    qtbot.waitUntil(lambda: w.grid_model.sort_key == "similar", timeout=T)
+    order = [w.grid_model.article_at(r) for r in range(3)]
+    assert order == ["few", *(h.article for h in outcome.hits)]
+    assert "few" in combo.currentText() and w.selected_articles() == ["few"]
+
+
+def test_edit_undo_and_redo_of_label_edits_and_decisions(qtbot, window, tmp_path):
+    w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=4, per=2))
+    show_results(qtbot, w, "art00")
+
+    def type_label(dialog) -> None:
+        qtbot.keyClicks(dialog.value_box.lineEdit(), "shirts")
+        qtbot.mouseClick(dialog.set_button, Qt.MouseButton.LeftButton)
+
+    w.select_articles(["art01", "art02"])
+    answer_dialog(qtbot, type_label)
+    w.labels.set_label()
+    engine = w.snapshot.engine
+    assert {a: d["category"] for a, d in engine.labels("category").items()} == {
+        "art01": "shirts",
+        "art02": "shirts",
+    }
+    qtbot.waitUntil(lambda: w.acts.undo.text() == "Undo category “shirts” on 2 articles", timeout=T)
+    active(qtbot, w)
+    with qtbot.waitSignal(w.history.changed, timeout=T):
+        qtbot.keyClick(w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert engine.labels("category") == {}
+    qtbot.waitUntil(w.acts.redo.isEnabled, timeout=T)
+    assert w.acts.redo.text() == "Redo category “shirts” on 2 articles"
+    with qtbot.waitSignal(w.history.changed, timeout=T):
+        qtbot.keyClick(
+            w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+        )
+    assert {a: d["category"] for a, d in engine.labels("category").items()} == {
+        "art01": "shirts",
+        "art02": "shirts",
+    }
+    qtbot.waitUntil(lambda: not w.acts.redo.isEnabled(), timeout=T)
+    # A match decision is newer than the labels: Undo takes it back first, Redo writes it again.
+    show_results(qtbot, w, "art00")
+    qtbot.mouseClick(w.similar.view.viewport(), Qt.MouseButton.LeftButton, pos=card_centre(w, 0))
+    hit = w.similar.selected_hit()
+    with qtbot.waitSignal(w.decisions.decided, timeout=T):
+        qtbot.mouseClick(w.similar.decisions.buttons["same"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.acts.undo.text().startswith("Undo “same product”"), timeout=T)
+    with qtbot.waitSignal(w.history.changed, timeout=T):
+        w.acts.undo.trigger()
+    assert engine.decisions_with(["art00"]) == {}
+    qtbot.waitUntil(w.acts.redo.isEnabled, timeout=T)
+    with qtbot.waitSignal(w.history.changed, timeout=T):
+        w.acts.redo.trigger()
+    assert engine.decisions_with(["art00"]) == {hit: "same"}
+
+
+def test_the_shortcut_sheet_lists_every_key(qtbot, window):
+    w = window()
+    active(qtbot, w)
+    qtbot.keyClick(w, Qt.Key.Key_F1)
+    sheet = w.shortcut_sheet
+    assert sheet.isVisible()
+    rows = set(sheet.rows)
+    assert ("File", "Open photo folder", "Ctrl+O") in rows and ("Help", "Keyboard shortcuts", "F1") in rows
+    wheres = {r[0] for r in rows}
+    assert {"Article grid", "Similar articles", "Lightbox", "Article detail", "Match"} <= wheres
+    for menu in w.acts.menus.values():
+        for action in menu.actions():
+            if action.menu() is None and not action.shortcut().isEmpty():
+                assert any(r[1] == action.text().replace("…", "").strip() for r in rows), action.text()
+    sheet.close()
+
+
+def test_a_dark_palette_from_the_view_menu_and_settings(qtbot, window):
+    from PySide6.QtGui import QPalette
+
+    from desktop_app.core.settings import UserSettings
+    from desktop_app.gui import theme
+
+    w = window()
+    app = QApplication.instance()
+    try:
+        dark = next(a for a in w.acts.themes.actions() if a.data() == "dark")
+        dark.trigger()
+        assert theme.is_dark(app.palette()) and UserSettings.load().theme == "dark"
+        w.open_settings()
+        dialog = w.settings_dialog
+        assert dialog.theme.currentData() == "dark"
+        dialog.theme.setCurrentIndex(dialog.theme.findData("light"))
+        qtbot.waitUntil(dialog.model_combo.isEnabled, timeout=T)
+        dialog.buttons.accepted.emit()
+        assert not theme.is_dark(app.palette()) and UserSettings.load().theme == "light"
+        assert next(a for a in w.acts.themes.actions() if a.data() == "light").isChecked()
+        assert app.palette().color(QPalette.ColorRole.Base).lightness() > 200
+    finally:
+        theme.apply_theme(app, "system")
