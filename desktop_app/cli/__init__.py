@@ -18,6 +18,7 @@ from desktop_app.cli import (
     app,
     catalog,
     decide,
+    duplicates,
     evaluate,
     index,
     inspect,
@@ -30,7 +31,20 @@ from desktop_app.cli import (
 from desktop_app.cli.common import Parser
 from desktop_app.core.errors import UserError, one_line
 
-SUBCOMMANDS = (index, stats, similar, inspect, decide, evaluate, settings, labels, catalog, app, models)
+SUBCOMMANDS = (
+    index,
+    stats,
+    similar,
+    inspect,
+    decide,
+    duplicates,
+    evaluate,
+    settings,
+    labels,
+    catalog,
+    app,
+    models,
+)
 
 
 def build_parser() -> Parser:
