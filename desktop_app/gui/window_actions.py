@@ -40,6 +40,8 @@ class WindowActions:
         w.removeAction(self.back)
         self.open_photo = act("Open photo", w.detail.open_current, "Ctrl+O")
         self.summary = act("Last index summary…", w.show_summary)
+        self.duplicates = act("Find duplicates…", w.open_duplicates, "Ctrl+Shift+D",
+                              "Duplicate photos and products listed twice, judged side by side")  # fmt: skip
         labels = w.labels
         self.review = act("Review label suggestions…", labels.open_review, "Ctrl+L",
                           "Suggested labels for unlabelled articles, from their most similar labelled ones")  # fmt: skip
@@ -76,7 +78,7 @@ class WindowActions:
         layout = {
             "&File": (self.open_folder, self.open_catalog, None, self.update, self.cancel, self.summary, None,
                       self.settings, None, self.quit),
-            "&View": (self.filter, self.detail, self.back, self.open_photo, None, self.inspect),
+            "&View": (self.filter, self.detail, self.back, self.open_photo, None, self.inspect, self.duplicates),
             "&Labels": (self.review, self.set_label, None, self.import_labels, self.export_labels, None,
                         self.inbox),
         }  # fmt: skip
@@ -106,6 +108,7 @@ class WindowActions:
             self.set_label,
             self.import_labels,
             self.export_labels,
+            self.duplicates,
         ):
             a.setEnabled(has_catalog)
         self.inbox.setEnabled(has_catalog and not indexing)
