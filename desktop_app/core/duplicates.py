@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,7 +57,9 @@ EDIT_MAX_HAMMING = 12
 DEFAULT_MIN_SCORE = 0.9  # exact and near; 0.7 adds the edits
 ARTICLE_THRESHOLD = 0.90  # s of the article level: every photo of the smaller article matched at this or more
 PROJECTION_DIM = 96  # components of the candidate stage's range search
-_BLOCK = 2048  # rows per block of the range search
+_BLOCK = 1024  # rows per tile of the range search
+_COLUMNS = 16384  # columns per product within a tile (64 MB of float32 at most)
+_THREADS = 2
 _COMPARE_BATCH = 256  # pairs compared per vectorised call
 
 
@@ -136,57 +139,77 @@ class PhotoFindings:
 # ============================================================================ candidate stage
 
 
-def _projection(V: np.ndarray, dim: int, sample: int = 20_000, seed: int = 0) -> np.ndarray:
-    """[D, dim] orthonormal basis of the leading principal components of (a sample of) V."""
+def _projection(V: np.ndarray, dim: int, sample: int = 4096, seed: int = 0) -> np.ndarray:
+    """[D, dim] orthonormal basis close to the leading principal components of a sample of V, by a few
+    rounds of randomised subspace iteration (a full eigendecomposition of D x D costs seconds). Any
+    orthonormal basis keeps the bound exact; a good one only makes it tighter."""
     D = V.shape[1]
     if dim >= D:
         return np.eye(D, dtype=np.float32)
     rng = np.random.default_rng(seed)
-    rows = V if V.shape[0] <= sample else V[rng.choice(V.shape[0], sample, replace=False)]
-    X = rows.astype(np.float64) - rows.mean(axis=0)
-    _, vecs = np.linalg.eigh(X.T @ X)
-    return np.ascontiguousarray(vecs[:, ::-1][:, :dim], dtype=np.float32)
+    rows = V if V.shape[0] <= sample else V[np.sort(rng.choice(V.shape[0], sample, replace=False))]
+    X = rows - rows.mean(axis=0)
+    Q = rng.normal(size=(D, dim + 16)).astype(np.float32)
+    for _ in range(3):
+        Q, _ = np.linalg.qr(X.T @ (X @ Q))
+    B = X @ Q
+    _, vecs = np.linalg.eigh((B.T @ B).astype(np.float64))
+    basis = Q @ vecs[:, ::-1][:, :dim].astype(np.float32)
+    return np.ascontiguousarray(np.linalg.qr(basis)[0], dtype=np.float32)  # orthonormal to float32 precision
 
 
 def candidate_pairs(V: np.ndarray, min_cos: float = MIN_COS, max_neighbours: int = MAX_NEIGHBOURS,
                     dim: int = PROJECTION_DIM, progress: Progress | None = None,
                     should_cancel: Cancel | None = None) -> Candidates:  # fmt: skip
     """Every pair of rows of V (L2-normalised) with cosine >= min_cos, each row keeping its best
-    `max_neighbours` partners; exact (no pair is lost to the projection)."""
+    `max_neighbours` partners; exact (no pair is lost to the projection).
+
+    Tiles of the upper triangle run on a small thread pool with BLAS kept to one thread per call: on a
+    busy two-core machine BLAS's own threads spin against other processes (a 1280 x 112 QR took a second
+    instead of 25 ms here), while numpy releases the GIL in every step of a tile."""
+    from threadpoolctl import threadpool_limits
+
     t0 = time.perf_counter()
     n = V.shape[0]
     V = np.ascontiguousarray(V, dtype=np.float32)
-    Z = V @ _projection(V, dim) if n > 2 * _BLOCK else V
-    sq = np.einsum("ij,ij->i", Z, Z)
-    # Squared distance bound, with slack for float32 rounding of the products.
-    limit = 2.0 - 2.0 * min_cos + 1e-4
-    found_a, found_b, found_c = [], [], []
-    checked = 0
-    starts = list(range(0, n, _BLOCK))
-    for done, s in enumerate(starts):
-        if should_cancel is not None and should_cancel():
-            return Candidates(*_empty_pairs(), checked, time.perf_counter() - t0, cancelled=True)
-        e = min(s + _BLOCK, n)
-        G = Z[s:e] @ Z[s:].T
-        G *= -2.0
-        G += sq[s:e, None]
-        G += sq[None, s:]
-        ii, jj = np.nonzero(G <= limit)
-        jj += s
-        ii += s
-        keep = jj > ii
-        ii, jj = ii[keep], jj[keep]
-        checked += ii.size
-        cos = np.einsum("ij,ij->i", V[ii], V[jj]) if ii.size else np.zeros(0, np.float32)
-        ok = cos >= min_cos
-        found_a.append(ii[ok])
-        found_b.append(jj[ok])
-        found_c.append(cos[ok])
-        if progress is not None:
-            progress(done + 1, len(starts), "comparing photo vectors")
-    a, b, c = (np.concatenate(x) if x else y for x, y in zip((found_a, found_b, found_c), _empty_pairs()))
+    with threadpool_limits(limits=1, user_api="blas"):
+        Z = V @ _projection(V, dim) if n > 2 * _BLOCK else V
+        sq = np.einsum("ij,ij->i", Z, Z)[:, None]
+        ones = np.ones_like(sq)
+        # |z_i - z_j|^2 = [z_i, |z_i|^2, 1] . [-2 z_j, 1, |z_j|^2]: one product gives the squared distances.
+        left = np.hstack([Z, sq, ones])
+        right = np.ascontiguousarray(np.hstack([-2.0 * Z, ones, sq]).T)
+        # Squared distance bound, with slack for float32 rounding of the products.
+        limit = 2.0 - 2.0 * min_cos + 1e-4
+
+        def tile(s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+            e = min(s + _BLOCK, n)
+            parts, checked = [], 0
+            for c in range(s, n, _COLUMNS):
+                ii, jj = np.nonzero(left[s:e] @ right[:, c : c + _COLUMNS] <= limit)
+                ii += s
+                jj += c
+                keep = jj > ii
+                ii, jj = ii[keep], jj[keep]
+                checked += ii.size
+                cos = np.einsum("ij,ij->i", V[ii], V[jj])
+                ok = cos >= min_cos
+                parts.append((ii[ok], jj[ok], cos[ok]))
+            return (*(np.concatenate([p[k] for p in parts]) for k in range(3)), checked)
+
+        found: list[tuple] = []
+        starts = list(range(0, n, _BLOCK))
+        with ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="lookalike-candidates") as pool:
+            for done, result in enumerate(pool.map(tile, starts), start=1):
+                found.append(result)
+                if progress is not None:
+                    progress(done, len(starts), "comparing photo vectors")
+                if should_cancel is not None and should_cancel():
+                    pool.shutdown(cancel_futures=True)
+                    return Candidates(*_empty_pairs(), 0, time.perf_counter() - t0, cancelled=True)
+    a, b, c = (np.concatenate([f[k] for f in found]) if found else _empty_pairs()[k] for k in range(3))
     a, b, c = _cap_neighbours(a, b, c, max_neighbours)
-    return Candidates(a, b, c, checked, time.perf_counter() - t0)
+    return Candidates(a, b, c.astype(np.float32), sum(f[3] for f in found), time.perf_counter() - t0)
 
 
 def _empty_pairs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
