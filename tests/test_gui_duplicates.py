@@ -107,3 +107,28 @@ def test_the_window_never_touches_a_photo_file(qtbot, window, dup_tree):  # noqa
         with qtbot.waitSignal(window.judged, timeout=10_000):
             qtbot.keyClick(window.tree, key)
     assert snapshot(dup_tree) == before
+
+
+def test_the_main_window_opens_it_from_the_view_menu(qtbot, dup_tree, tiny_model):  # noqa: F811
+    from desktop_app.core.settings import UserSettings
+    from desktop_app.gui.mainwindow import MainWindow
+    from tests.test_gui import T, open_and_index
+
+    w = MainWindow(UserSettings(model=str(tiny_model.manifest_path), batch_size=4))
+    w.indexer.in_subprocess = w.search.client.in_subprocess = False
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        assert not w.acts.duplicates.isEnabled()  # no catalog yet
+        open_and_index(qtbot, w, dup_tree)
+        assert w.acts.duplicates.isEnabled()
+        assert w.acts.duplicates in w.menuBar().actions()[1].menu().actions()  # View
+        assert w.acts.duplicates.shortcut().toString() == "Ctrl+Shift+D"
+        w.acts.duplicates.trigger()  # as the menu item does
+        qtbot.waitUntil(lambda: getattr(w, "duplicates_window", None) is not None, timeout=T)
+        dups = w.duplicates_window
+        with qtbot.waitSignal(dups.found, timeout=120_000):
+            qtbot.mouseClick(dups.find_button, Qt.MouseButton.LeftButton)
+        assert dups.tree.topLevelItemCount() >= 1
+    finally:
+        w.shutdown()

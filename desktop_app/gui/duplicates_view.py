@@ -89,7 +89,7 @@ class DuplicatesWindow(QWidget):
         self.root = engine.photo_root()
         self._preview_gen = 0
         self.setWindowTitle(f"Duplicates — {Path(engine.location).name}")
-        self.resize(1320, 820)
+        self.resize(1420, 820)
         self._build()
         self._shortcuts()
 
@@ -124,11 +124,12 @@ class DuplicatesWindow(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Cluster / pair", "Kind", "Score"])
-        self.tree.setColumnWidth(0, 300)
+        self.tree.setColumnWidth(0, 330)
+        self.tree.setColumnWidth(1, 120)
         self.tree.currentItemChanged.connect(lambda cur, _prev: self._show(cur))
         split.addWidget(self.tree)
         split.addWidget(self._pair_panel())
-        split.setSizes([420, 900])
+        split.setSizes([520, 880])
         outer.addWidget(split, 1)
         self.find_button.clicked.connect(self.find)
         self.cancel_button.clicked.connect(self.cancel)
