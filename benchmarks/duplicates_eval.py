@@ -97,7 +97,8 @@ def photo_table(pairs: list, manifest: dict[str, dict], kinds: tuple[str, ...]) 
                and article[origin(p.a)[1]] != article[origin(p.b)[1]]]  # fmt: skip
     all_true = sum(same_picture(p.a, p.b) for p in reported)
     out["all pairs"] = {"reported": len(reported), "precision": all_true / len(reported) if reported else 1.0,
-                        "other colours of a style": len(colours)}  # fmt: skip
+                        "other colours of a style": len(colours),
+                        "examples": sorted({f"{origin(p.a)[1]} / {origin(p.b)[1]}" for p in colours})[:10]}  # fmt: skip
     return out
 
 
@@ -132,6 +133,8 @@ def print_photo(table: dict, title: str) -> None:
     print(f"| untouched catalogue (pairs of originals) | | | {u['reported']} | {u['false']} |")
     print(f"| all pairs | {a['precision']:.3f} | | {a['reported']} | other colours of a style: "
           f"{a['other colours of a style']} |")  # fmt: skip
+    if a["examples"]:
+        print("other colours reported (originals behind the pairs): " + ", ".join(a["examples"]))
 
 
 def compare_hashes(root: Path, paths: list[str], limit: int = 400) -> None:

@@ -18,7 +18,8 @@ without a million pairs). Then each pair gets a kind:
 
 Article level (kind ``article``): pairs of articles whose photo sets match as the same product: greedy set
 matching (`core.matching`) with a strict threshold s and no cap on pairs, every photo of the smaller article
-matched at s or better, and no matched pair an edit of the other (the recoloured shot of another colourway).
+matched at s or better, and no matched pair the same shot changed (laid out alike by the pHash but not the
+same picture: the recoloured shot of another colourway).
 
 Thresholds were chosen on the Magento test corpus (`benchmarks/duplicates_eval.py`; README "Duplicates").
 Nothing here reads or writes photo files: fingerprints come in through a callback.
@@ -130,10 +131,10 @@ class Candidates:
 @dataclass
 class PhotoFindings:
     pairs: list[PhotoPair]
-    unchecked: list[tuple[str, str]] = field(
-        default_factory=list
-    )  # pairs without fingerprints (photos offline)
+    unchecked: list[tuple[str, str]] = field(default_factory=list)  # no fingerprints: photos offline
     candidates: int = 0
+    # Pairs laid out alike (pHash within NEAR_MAX_HAMMING) that are not the same picture: edits, recolours.
+    variants: set[tuple[str, str]] = field(default_factory=set)
 
 
 # ============================================================================ candidate stage
@@ -273,6 +274,7 @@ def photo_duplicates(
     for i, j in _exact_pairs(paths, content_hash):
         add(i, j, "exact", 1.0, 1.0)
     todo: list[tuple[int, int, float]] = []
+    variants: set[tuple[str, str]] = set()
     for i, j, cos in zip(candidates.rows_a.tolist(), candidates.rows_b.tolist(), candidates.cos.tolist()):
         pa, pb = paths[i], paths[j]
         if (min(pa, pb), max(pa, pb)) in out:
@@ -291,8 +293,10 @@ def photo_duplicates(
             kind, score = classify(cos, diff)
             if kind is not None:
                 add(i, j, kind, score, cos, diff)
+            if kind != "near":
+                variants.add((min(paths[i], paths[j]), max(paths[i], paths[j])))
     pairs = sorted(out.values(), key=lambda p: (-p.score, p.a, p.b))
-    return PhotoFindings(pairs, unchecked, int(candidates.rows_a.size))
+    return PhotoFindings(pairs, unchecked, int(candidates.rows_a.size), variants)
 
 
 def _exact_pairs(paths: Sequence[str], content_hash: Mapping[str, str | None]) -> list[tuple[int, int]]:
@@ -319,12 +323,12 @@ def article_duplicates(
     candidates: Candidates,
     photo_pairs: Sequence[PhotoPair],
     threshold: float = ARTICLE_THRESHOLD,
-    edits: set[tuple[str, str]] | None = None,
+    variants: set[tuple[str, str]] | None = None,
 ) -> list[ArticlePair]:
     """Articles whose photo sets match as the same product (see the module docstring).
 
-    edits: photo pairs (a < b) known to be edits of each other (a recoloured shot): an article pair whose
-    matching uses one is another colourway, not the same product.
+    variants: photo pairs (a < b) laid out alike that are not the same picture (a recoloured or otherwise
+    edited shot): an article pair whose matching uses one is another colourway, not the same product.
     """
     art = av.article_of_row
     wanted: set[tuple[int, int]] = set()
@@ -337,17 +341,17 @@ def article_duplicates(
         if p.article_a != p.article_b and p.kind in ("exact", "near"):
             x, y = index[p.article_a], index[p.article_b]
             wanted.add((min(x, y), max(x, y)))
-    edits = edits or set()
+    variants = variants or set()
     out = []
     for x, y in sorted(wanted):
-        found = _same_product(av, x, y, threshold, dup_photos, edits)
+        found = _same_product(av, x, y, threshold, dup_photos, variants)
         if found is not None:
             out.append(found)
     return sorted(out, key=lambda p: (-p.score, p.a, p.b))
 
 
 def _same_product(av: ArticleVectors, x: int, y: int, threshold: float, dup_photos: set[tuple[str, str]],
-                  edits: set[tuple[str, str]]) -> ArticlePair | None:  # fmt: skip
+                  variants: set[tuple[str, str]]) -> ArticlePair | None:  # fmt: skip
     rx, ry = av.rows_of(x), av.rows_of(y)
     S = av.vectors[rx] @ av.vectors[ry].T
     result = matching.greedy(S, threshold=threshold, max_matches=None)
@@ -358,7 +362,7 @@ def _same_product(av: ArticleVectors, x: int, y: int, threshold: float, dup_phot
     for p in result.pairs:
         pa, pb = av.paths[rx.start + p.row], av.paths[ry.start + p.col]
         key = (min(pa, pb), max(pa, pb))
-        if key in edits:
+        if key in variants:
             return None
         dups += key in dup_photos
         matched.append((pa, pb, float(p.sim)))

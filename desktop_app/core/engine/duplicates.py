@@ -104,8 +104,7 @@ class DuplicateRoom:
             pairs = [p for p in found.pairs if p.score >= report.min_score]
             judged = set() if include_decided else set(self.catalog.verdicts())
         else:
-            edits = {(p.a, p.b) for p in found.pairs if p.kind == "edit"}
-            pairs = dup.article_duplicates(av, cands, found.pairs, dup.ARTICLE_THRESHOLD, edits)
+            pairs = dup.article_duplicates(av, cands, found.pairs, dup.ARTICLE_THRESHOLD, found.variants)
             pairs = [p for p in pairs if p.score >= report.min_score]
             judged = set() if include_decided else set(self.catalog.decisions())
         report.pairs = [p for p in pairs if (p.a, p.b) not in judged]
