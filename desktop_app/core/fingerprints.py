@@ -10,9 +10,10 @@ share of the picture still differs in luma and in chroma. A resize or a recompre
 a brightness change is taken out by the gain, a small overlay changes a sliver, and a recoloured garment
 changes chroma over its whole area.
 
-Own numpy code, not the `imagehash` library: on the Magento test corpus both give the same pHash distances
-(the same algorithm), ours costs no extra dependency, and `imagehash` has no mirror hash or colour picture
-(measured by `benchmarks/duplicates_eval.py --compare-hashes`).
+Own numpy code, not the `imagehash` library: on the Magento test corpus both separate duplicates from other
+photos identically (the same distance percentiles per transformation) and differ by about one bit of 64
+(imagehash resizes with Lanczos and puts the DC term into its median); ours adds no dependency, and
+imagehash has no mirror hash or colour picture (`benchmarks/duplicates_eval.py --compare-hashes`).
 """
 
 from __future__ import annotations
