@@ -442,6 +442,15 @@ class MainWindow(WindowWork, QMainWindow):
         if hit:
             self.select_article(hit)
 
+    def open_duplicates(self) -> None:
+        """The Duplicates window on the open catalog (issue 17)."""
+        engine = self.catalogs.engine
+        if engine is not None:
+            from desktop_app.gui.duplicates_view import open_duplicates
+
+            self.duplicates_window = open_duplicates(None, engine)
+            self.keep(self.duplicates_window)
+
     @property
     def inspector_window(self) -> QWidget | None:
         return self.inspector.last

@@ -75,6 +75,8 @@ class WindowActions:
                            "The query's and the selected result's best photos side by side")  # fmt: skip
         self.show_hit = act("Show result in catalog", w.show_current_hit, "Ctrl+G",
                             "Select the selected result in the grid")  # fmt: skip
+        self.duplicates = act("Find duplicates…", w.open_duplicates, "Ctrl+Shift+D",
+                              "Duplicate photos and products listed twice, judged side by side")  # fmt: skip
         self.themes = QActionGroup(w)
         for theme in THEMES:
             a = QAction(THEME_TITLES[theme], w)
@@ -143,7 +145,7 @@ class WindowActions:
                       self.settings, None, self.quit),
             "&Edit": (self.undo, self.redo, None, self.copy_results, self.export_results),
             "&View": (self.filter, self.detail, self.back, self.view_photos, self.open_photo, None, self.zoom_in,
-                      self.zoom_out, None, self.inspect, self.compare, self.show_hit, None, self.theme_menu),
+                      self.zoom_out, None, self.inspect, self.compare, self.show_hit, None, self.duplicates, None, self.theme_menu),
             "&Match": (*decisions, None, self.show_rejected, None, self.learn, self.use_adapter),
             "&Labels": (self.review, self.set_label, None, self.import_labels, self.export_labels, None,
                         self.inbox),
@@ -198,7 +200,7 @@ class WindowActions:
         self.summary.setEnabled(has_summary)
         for a in (self.filter, self.detail, self.review, self.set_label, self.import_labels, self.export_labels,
                   self.close_catalog, self.search_photo, self.locate, self.view_photos, self.open_photo,
-                  self.learn, self.show_rejected):  # fmt: skip
+                  self.learn, self.show_rejected, self.duplicates):  # fmt: skip
             a.setEnabled(has_catalog)
         self.inbox.setEnabled(has_catalog and not indexing and not root_missing)
         self.sync_results(has_catalog)

@@ -24,6 +24,7 @@ from desktop_app import __version__
 from desktop_app.core.errors import CatalogError
 from desktop_app.core.storage.backend import Backend, Identity, backend_for, is_url
 from desktop_app.core.storage.decisions import DecisionStore
+from desktop_app.core.storage.fingerprints import FingerprintStore
 from desktop_app.core.storage.labels import LabelStore
 from desktop_app.core.storage.learned import LearnedStore
 from desktop_app.core.storage.photos import PhotoStore
@@ -51,7 +52,7 @@ def explain(exc: BaseException, backend: Backend, doing: str = "use") -> Excepti
     return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
 
 
-class Catalog(PhotoStore, LabelStore, DecisionStore, LearnedStore):
+class Catalog(PhotoStore, LabelStore, DecisionStore, LearnedStore, FingerprintStore):
     """An open catalog. One writer at a time; reads from any thread via new connections."""
 
     def __init__(self, location: Path | str, create: bool = True, backend: Backend | None = None) -> None:

@@ -4,7 +4,8 @@ Tables: meta (schema version, creator), settings (JSON values; their keys belong
 articles, photos, vectors (one row per photo and model), labels (keyed by article id text, so they
 outlive regrouping), label_events (the undoable decision log), index_runs, article_covers, decisions
 (same product / look-alike / not a match between two articles), photo_verdicts (duplicate or not between
-two photos), adapters (learned projections of a model's vectors) and layouts (2-D maps of the articles).
+two photos), adapters (learned projections of a model's vectors), layouts (2-D maps of the articles) and
+photo_fingerprints (the duplicate finder's small signatures of photos, keyed by content hash).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # PRAGMA application_id of a Lookalike catalog ("LkLk"), set from schema 4 on: with the schema version it
 # identifies a catalog before anything is written to a file.
 APPLICATION_ID = 0x4C6B4C6B
@@ -168,6 +169,17 @@ layouts_table = sa.Table(
     sa.Column("info", sa.Text),  # JSON
     sa.Column("data", sa.LargeBinary, nullable=False),  # numpy .npz: article keys and coordinates
 )
+# The duplicate finder's signatures of photos (core.fingerprints): a function of the file's content, so they
+# are keyed by content hash and survive moves, renames and re-indexing; `version` is the layout they were
+# made with (older ones are made again).
+photo_fingerprints_table = sa.Table(
+    "photo_fingerprints",
+    metadata,
+    sa.Column("content_hash", sa.Text, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("made_at", sa.Float, nullable=False),
+)
 
 
 def _v1_to_v2(conn: sa.Connection) -> None:
@@ -210,9 +222,15 @@ def _v4_to_v5(conn: sa.Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _v5_to_v6(conn: sa.Connection) -> None:
+    """v6: photo fingerprints for the duplicate finder."""
+    photo_fingerprints_table.create(conn, checkfirst=True)
+
+
 MIGRATIONS = {
     1: _v1_to_v2,
     2: _v2_to_v3,
     3: _v3_to_v4,
     4: _v4_to_v5,
+    5: _v5_to_v6,
 }  # from-version -> step to from-version + 1

@@ -1,0 +1,96 @@
+"""`lookalike duplicates`: the same photo and the same product listed twice, and the curator's verdicts."""
+
+from __future__ import annotations
+
+import argparse
+
+from desktop_app.cli.common import Bar, add_db, add_json, emit_json, fraction, open_engine, output_path, safe
+
+KIND_NAMES = {
+    "exact": "same file",
+    "near": "near duplicate",
+    "edit": "same shot, edited",
+    "article": "same product",
+}
+
+
+def register(sub) -> None:
+    p = sub.add_parser("duplicates", help="find duplicate photos and products listed twice",
+                       description="Photo level: the same file (exact), the same picture resized, recompressed, "
+                       "slightly cropped, brightened or marked (near), the same shot edited (edit: mirrored, "
+                       "recoloured; from --min-score 0.7). Article level: articles whose photos match as the "
+                       "same product. Pairs you judged (--mark, or in the app) never come back. Photos are only "
+                       "read, never moved or deleted.")  # fmt: skip
+    p.add_argument("--level", choices=("photo", "article"), default="photo",
+                   help="photo pairs or article pairs (default: photo)")  # fmt: skip
+    p.add_argument("--min-score", type=fraction("--min-score"), metavar="X",
+                   help="only pairs scoring X or more (default: 0.9, exact and near duplicates; 0.7 adds "
+                   "same shot, different edit)")  # fmt: skip
+    p.add_argument("--csv", type=output_path, metavar="FILE",
+                   help="also write the pairs as CSV with their cluster numbers (default: none)")  # fmt: skip
+    p.add_argument("--all", action="store_true",
+                   help="also list pairs already judged (default: they are left out)")  # fmt: skip
+    p.add_argument("--mark", nargs=2, metavar=("A", "B"),
+                   help="record a verdict on two photos (stored paths) or, with --level article, two articles, "
+                   "instead of finding (default: find)")  # fmt: skip
+    verdict = p.add_mutually_exclusive_group()
+    verdict.add_argument("--duplicate", dest="verdict", action="store_const", const="duplicate",
+                         help="with --mark: they are duplicates (articles: the same product)")  # fmt: skip
+    verdict.add_argument("--not-duplicate", dest="verdict", action="store_const", const="not_duplicate",
+                         help="with --mark: they are not duplicates (articles: look-alikes)")  # fmt: skip
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)"
+    )
+    add_db(p)
+    add_json(p)
+    p.set_defaults(handler=run, verdict=None)
+
+
+def run(args: argparse.Namespace) -> int:
+    from desktop_app.core.errors import InputError
+
+    if args.mark is not None:
+        if args.verdict is None:
+            raise InputError("Say what the pair is: --mark A B --duplicate or --not-duplicate.")
+        with open_engine(args) as engine:
+            engine.mark_duplicate(args.mark[0], args.mark[1], args.verdict, args.level)
+        if args.json:
+            emit_json({"a": args.mark[0], "b": args.mark[1], "level": args.level, "verdict": args.verdict})
+        else:
+            what = "duplicates" if args.verdict == "duplicate" else "not duplicates"
+            print(f"{safe(args.mark[0])} / {safe(args.mark[1])}: {what} (they will not be listed again)")
+        return 0
+    if args.verdict is not None:
+        raise InputError("--duplicate and --not-duplicate go with --mark A B.")
+    if args.csv is not None:
+        from desktop_app.core.files import check_output_path
+
+        check_output_path(args.csv, "duplicates export")
+    bar = Bar(not args.json and not args.no_progress, "step", "Duplicates")
+    try:
+        with open_engine(args) as engine:
+            report = engine.find_duplicates(args.level, args.min_score, include_decided=args.all,
+                                            progress=bar.update)  # fmt: skip
+            if args.csv is not None:
+                engine.export_duplicates(report, args.csv)
+    finally:
+        bar.close()
+    if args.json:
+        emit_json(report.to_dict())
+        return 0
+    show(report)
+    return 0
+
+
+def show(report) -> None:
+    level = "photo" if report.level == "photo" else "article"
+    print(f"{len(report.pairs)} {level} pair(s) in {len(report.clusters)} cluster(s), score >= {report.min_score:g} "
+          f"({report.candidates} candidate photo pairs, {report.elapsed_s:.1f} s)")  # fmt: skip
+    if report.decided:
+        print(f"{report.decided} pair(s) you already judged are left out (--all shows them).")
+    if report.note:
+        print(safe(report.note))
+    for n, cluster in enumerate(report.clusters, start=1):
+        print(f"\nCluster {n}: {len(cluster.members)} {level}s")
+        for p in sorted(cluster.pairs, key=lambda p: -p.score):
+            print(f"  {p.score:.3f}  {KIND_NAMES[p.kind]:<18} {safe(p.a)}  ~  {safe(p.b)}")

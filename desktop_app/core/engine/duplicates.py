@@ -1,0 +1,213 @@
+"""Duplicates through the engine: find them at photo or article level, remember the curator's verdicts.
+
+Finding reads the catalog's vectors, runs the candidate stage of `core.duplicates`, fingerprints the photos
+of the candidate pairs (cached in the catalog by content hash; missing ones are read from the photo folder
+on this machine) and classifies the pairs. Pairs the curator already judged never come back: photo verdicts
+live in photo_verdicts, and an article pair that has a match decision (same product, look-alike, not a
+match) is decided. Nothing here moves, renames or deletes a photo file: photos are only read.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from desktop_app.core import duplicates as dup
+from desktop_app.core import fingerprints as fpr
+from desktop_app.core.engine.base import current_curator
+from desktop_app.core.errors import InputError, NoVectors
+from desktop_app.core.images import PhotoError
+
+Progress = Callable[[int, int, str], None]
+Cancel = Callable[[], bool]
+LEVELS = ("photo", "article")
+PHOTO_VERDICTS = ("duplicate", "not_duplicate")
+# An article pair judged in the duplicates view is a match decision: a duplicate listing is the same
+# product, and "not a duplicate" of a pair this alike is a look-alike (it stays visible in search).
+ARTICLE_VERDICTS = {"duplicate": "same", "same": "same", "not_duplicate": "alike"}
+FINGERPRINT_BATCH = 200  # fingerprints stored per transaction while they are made
+
+
+@dataclass
+class DuplicateReport:
+    """What `find_duplicates` found, with everything a front end needs to say how."""
+
+    level: str
+    min_score: float
+    pairs: list  # PhotoPair or ArticlePair, best first
+    clusters: list[dup.Cluster]
+    candidates: int = 0  # candidate photo pairs from the nearest-neighbour stage
+    decided: int = 0  # pairs left out because the curator already judged them
+    unchecked: int = 0  # candidate pairs whose photos could not be read (offline or unreadable)
+    unreadable: list[str] = field(default_factory=list)  # photos that could not be fingerprinted
+    photo_root: str | None = None
+    offline: bool = False  # the photo folder is not reachable on this machine
+    cancelled: bool = False
+    elapsed_s: float = 0.0
+
+    @property
+    def note(self) -> str:
+        """One sentence on what could not be checked, for every front end ('' when all was)."""
+        if not self.unchecked:
+            return ""
+        if self.offline:
+            where = self.photo_root or "an unknown folder"
+            return (f"{self.unchecked} candidate pair(s) could not be checked: the photos are not reachable at "
+                    f"{where}. Connect the drive or map the folder (lookalike catalog root DIR).")  # fmt: skip
+        return (f"{self.unchecked} candidate pair(s) could not be checked: {len(self.unreadable)} photo(s) "
+                "could not be read.")  # fmt: skip
+
+    def to_dict(self) -> dict:
+        return {"level": self.level, "min_score": self.min_score, "candidates": self.candidates,
+                "decided": self.decided, "unchecked": self.unchecked, "offline": self.offline,
+                "note": self.note, "elapsed_s": round(self.elapsed_s, 2),
+                "pairs": [p.to_dict() for p in self.pairs],
+                "clusters": [{"members": c.members, "pairs": len(c.pairs)} for c in self.clusters]}  # fmt: skip
+
+
+class DuplicateRoom:
+    """Duplicate photos and products listed twice (a room of `Engine`)."""
+
+    def find_duplicates(self, level: str = "photo", min_score: float | None = None,
+                        include_decided: bool = False, progress: Progress | None = None,
+                        should_cancel: Cancel | None = None) -> DuplicateReport:  # fmt: skip
+        """Duplicate pairs and their clusters at photo or article level, best first, pairs the curator
+        judged left out (unless include_decided). min_score: photo level, default 0.9 (exact and near;
+        0.7 adds same shot, different edit); article level, the set-matching score (default 0.9)."""
+        if level not in LEVELS:
+            raise InputError(f"Unknown level {level!r}; use photo or article.")
+        if min_score is not None and not 0.0 <= min_score <= 1.0:
+            raise InputError(f"The minimum score must be between 0 and 1 (got {min_score}).")
+        t0 = time.perf_counter()
+        av = self.frozen_vectors()
+        if av.n_photos == 0:
+            raise NoVectors("The catalog has no embedded photos for its model yet; update the index first.")
+        cands = dup.candidate_pairs(av.vectors, progress=progress, should_cancel=should_cancel)
+        rows = {r.path: r for r in self.catalog.photo_rows()}
+        report = DuplicateReport(level, dup.DEFAULT_MIN_SCORE if min_score is None else min_score, [], [],
+                                 candidates=int(cands.rows_a.size), cancelled=cands.cancelled)  # fmt: skip
+        if cands.cancelled:
+            return report
+        needed = sorted({av.paths[i] for i in (*cands.rows_a.tolist(), *cands.rows_b.tolist())})
+        prints = self._fingerprints(needed, rows, report, progress, should_cancel)
+        hashes = {p: r.hash for p, r in rows.items()}
+        if progress is not None:
+            progress(0, 1, "checking candidate pairs")
+        found = dup.photo_duplicates(av, cands, hashes, prints, should_cancel=should_cancel)
+        report.unchecked = len(found.unchecked)
+        report.cancelled = bool(should_cancel and should_cancel())
+        if level == "photo":
+            pairs = [p for p in found.pairs if p.score >= report.min_score]
+            judged = set() if include_decided else set(self.catalog.verdicts())
+        else:
+            pairs = dup.article_duplicates(av, cands, found.pairs, dup.ARTICLE_THRESHOLD, found.variants)
+            pairs = [p for p in pairs if p.score >= report.min_score]
+            judged = set() if include_decided else set(self.catalog.decisions())
+        report.pairs = [p for p in pairs if (p.a, p.b) not in judged]
+        report.decided = len(pairs) - len(report.pairs)
+        report.clusters = dup.clusters(report.pairs)
+        report.elapsed_s = time.perf_counter() - t0
+        return report
+
+    def _fingerprints(self, paths: list[str], rows: dict, report: DuplicateReport, progress: Progress | None,
+                      should_cancel: Cancel | None) -> dict[str, fpr.Fingerprint | None]:  # fmt: skip
+        """Fingerprints of these photos: stored ones by content hash, the others made from the files."""
+        by_hash = {p: rows[p].hash for p in paths if p in rows and rows[p].hash}
+        stored = self.catalog.fingerprints(list(by_hash.values()), fpr.VERSION)
+        out: dict[str, fpr.Fingerprint | None] = {}
+        missing: list[str] = []
+        for p in paths:
+            data = stored.get(by_hash.get(p, ""))
+            if data is not None:
+                out[p] = fpr.Fingerprint.from_bytes(data)
+            else:
+                missing.append(p)
+        root = self.photo_root()
+        report.photo_root = str(root) if root is not None else None
+        if missing and (root is None or not root.is_dir()):
+            report.offline = True
+            out.update({p: None for p in missing})
+            return out
+        self._make_fingerprints(missing, root, by_hash, out, report, progress, should_cancel)
+        return out
+
+    def _make_fingerprints(self, missing: list[str], root: Path, by_hash: dict[str, str], out: dict,
+                           report: DuplicateReport, progress: Progress | None,
+                           should_cancel: Cancel | None) -> None:  # fmt: skip
+        def one(rel: str) -> fpr.Fingerprint | None:
+            try:
+                return fpr.fingerprint_file(root / rel)
+            except PhotoError:
+                return None
+
+        batch: list[tuple[str, bytes]] = []
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lookalike-fingerprint") as pool:
+            for start in range(0, len(missing), FINGERPRINT_BATCH):
+                if should_cancel is not None and should_cancel():
+                    out.update({p: None for p in missing[start:]})
+                    break
+                chunk = missing[start : start + FINGERPRINT_BATCH]
+                for rel, made in zip(chunk, pool.map(one, chunk)):
+                    out[rel] = made
+                    if made is None:
+                        report.unreadable.append(rel)
+                    elif rel in by_hash:
+                        batch.append((by_hash[rel], made.to_bytes()))
+                self.catalog.store_fingerprints(batch, fpr.VERSION)  # kept even if the run is cancelled
+                batch = []
+                if progress is not None:
+                    progress(start + len(chunk), len(missing), "fingerprinting photos")
+
+    # ------------------------------------------------------------ verdicts
+
+    def mark_duplicate(self, a: str, b: str, verdict: str, level: str = "photo") -> None:
+        """Remember the curator's verdict on a pair: photos (stored paths) "duplicate" or "not_duplicate";
+        articles "duplicate"/"same" (a same-product decision) or "not_duplicate" (a look-alike)."""
+        if a == b:
+            raise InputError("A verdict needs two different photos or articles.")
+        if level == "article":
+            if verdict not in ARTICLE_VERDICTS:
+                raise InputError(f"Unknown verdict {verdict!r}; use duplicate, same or not_duplicate.")
+            self.decide(a, b, ARTICLE_VERDICTS[verdict])
+            return
+        if verdict not in PHOTO_VERDICTS:
+            raise InputError(f"Unknown verdict {verdict!r}; use duplicate or not_duplicate.")
+        known = {r.path for r in self.catalog.photo_rows()}
+        unknown = [p for p in (a, b) if p not in known]
+        if unknown:
+            raise InputError(f"There is no photo {unknown[0]!r} in this catalog (use the stored path, relative "
+                             "to the photo folder, as `lookalike duplicates` prints it).")  # fmt: skip
+        self.catalog.set_verdicts([(a, b, verdict)], curator=current_curator())
+
+    def duplicate_verdicts(self) -> dict[tuple[str, str], str]:
+        """Every photo pair's current verdict."""
+        return self.catalog.verdicts()
+
+    # ------------------------------------------------------------ export
+
+    def export_duplicates(self, report: DuplicateReport, path: Path) -> int:
+        """CSV: cluster, a, b, kind, score, article_a, article_b (photo level) or matched photos (article)."""
+        from desktop_app.core.files import atomic_writer, check_output_path
+        from desktop_app.core.labels import spreadsheet_safe
+
+        check_output_path(path, "duplicates export")
+        cluster_of = {m: n for n, c in enumerate(report.clusters, start=1) for m in c.members}
+        with atomic_writer(path, "w", newline="", what="duplicates export") as fh:
+            w = csv.writer(fh)
+            if report.level == "photo":
+                w.writerow(["cluster", "a", "b", "kind", "score", "article_a", "article_b", "cosine"])
+                for p in report.pairs:
+                    w.writerow([cluster_of.get(p.a, ""), spreadsheet_safe(p.a), spreadsheet_safe(p.b), p.kind,
+                                f"{p.score:.4f}", spreadsheet_safe(p.article_a), spreadsheet_safe(p.article_b),
+                                f"{p.cos:.4f}"])  # fmt: skip
+            else:
+                w.writerow(["cluster", "a", "b", "kind", "score", "photo_duplicates", "matched_photos"])
+                for p in report.pairs:
+                    photos = "; ".join(f"{x} = {y}" for x, y, _ in p.matched)
+                    w.writerow([cluster_of.get(p.a, ""), spreadsheet_safe(p.a), spreadsheet_safe(p.b), p.kind,
+                                f"{p.score:.4f}", p.photo_duplicates, spreadsheet_safe(photos)])  # fmt: skip
+        return len(report.pairs)

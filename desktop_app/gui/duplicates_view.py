@@ -1,0 +1,392 @@
+"""The Duplicates window: clusters of duplicate photos or products listed twice, judged side by side.
+
+The list holds clusters (connected pairs), largest first; under each, its pairs. The pane on the right shows
+the selected pair's two photos side by side at a readable size with what differs. Per pair, or for a whole
+cluster when the cluster row is selected: D "duplicate", N "not a duplicate", S "same product" (a match
+decision between the two articles, shared with search and the inspector). Every verdict is written to the
+catalog before the pair leaves the list, and pairs judged once never come back. Finding runs in a child
+process with progress and cancel; Export writes the pairs on show as CSV. Nothing here moves or deletes a
+photo file.
+
+Entry point for the main window: `open_duplicates(parent, engine)`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.core.engine import DuplicateReport, Engine
+from desktop_app.gui.duplicates_work import DuplicateSearch, load_preview
+from desktop_app.gui.errors import show_error
+from desktop_app.gui.workers import Failure, Runner, Task
+
+PREVIEW = 420  # px: each photo of the pair, side by side
+KIND_NAMES = {
+    "exact": "same file",
+    "near": "near duplicate",
+    "edit": "same shot, edited",
+    "article": "same product",
+}
+EDIT_BAND = 0.7  # min score with "same shot, different edit" included
+PAIR_ROLE = Qt.ItemDataRole.UserRole
+
+
+class PhotoPane(QWidget):
+    """One side of the comparison: the photo, its path and article."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.image = QLabel()
+        self.image.setFixedSize(PREVIEW, PREVIEW)
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image.setStyleSheet("background: #f4f4f4; border: 1px solid #ddd;")
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.caption.setMaximumWidth(PREVIEW)
+        lay.addWidget(self.image)
+        lay.addWidget(self.caption)
+
+    def show_item(self, title: str, detail: str) -> None:
+        self.image.setPixmap(QPixmap())
+        self.image.setText("loading…")
+        self.caption.setText(f"<b>{_html(title)}</b><br>{_html(detail)}")
+
+
+class DuplicatesWindow(QWidget):
+    """Find, look at and judge duplicates of one catalog."""
+
+    found = Signal(object)  # the DuplicateReport now on show
+    judged = Signal(str, str, str)  # a, b, verdict: written to the catalog
+    failed = Signal(str)
+
+    def __init__(self, engine: Engine, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.engine = engine
+        self.runner = Runner(3, "duplicates", self)
+        self.search: DuplicateSearch | None = None
+        self.report: DuplicateReport | None = None
+        self.root = engine.photo_root()
+        self._preview_gen = 0
+        self.setWindowTitle(f"Duplicates — {Path(engine.location).name}")
+        self.resize(1420, 820)
+        self._build()
+        self._shortcuts()
+
+    # ------------------------------------------------------------------ layout
+
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        bar = QHBoxLayout()
+        self.level_box = QComboBox()
+        self.level_box.addItem("Duplicate photos", "photo")
+        self.level_box.addItem("Products listed twice", "article")
+        self.edits_box = QCheckBox("Also the same shot, edited (mirrored, recoloured)")
+        self.find_button = QPushButton("Find duplicates")
+        self.find_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.export_button = QPushButton("Export CSV…")
+        self.export_button.setEnabled(False)
+        for w in (self.level_box, self.edits_box):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        for w in (self.find_button, self.cancel_button, self.export_button):
+            bar.addWidget(w)
+        outer.addLayout(bar)
+        self.progress = QProgressBar()
+        self.progress.setMaximumHeight(16)
+        self.progress.hide()
+        self.status = QLabel("Find duplicates compares every photo with its nearest neighbours.")
+        self.status.setWordWrap(True)
+        outer.addWidget(self.progress)
+        outer.addWidget(self.status)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Cluster / pair", "Kind", "Score"])
+        self.tree.setColumnWidth(0, 330)
+        self.tree.setColumnWidth(1, 120)
+        self.tree.currentItemChanged.connect(lambda cur, _prev: self._show(cur))
+        split.addWidget(self.tree)
+        split.addWidget(self._pair_panel())
+        split.setSizes([520, 880])
+        outer.addWidget(split, 1)
+        self.find_button.clicked.connect(self.find)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.export_button.clicked.connect(self.export)
+
+    def _pair_panel(self) -> QWidget:
+        panel = QWidget()
+        grid = QGridLayout(panel)
+        self.left, self.right = PhotoPane(), PhotoPane()
+        grid.addWidget(self.left, 0, 0)
+        grid.addWidget(self.right, 0, 1)
+        self.why = QLabel()
+        self.why.setWordWrap(True)
+        grid.addWidget(self.why, 1, 0, 1, 2)
+        buttons = QHBoxLayout()
+        self.dup_button = QPushButton("Duplicate (D)")
+        self.not_button = QPushButton("Not a duplicate (N)")
+        self.same_button = QPushButton("Same product (S)")
+        for b, verdict in ((self.dup_button, "duplicate"), (self.not_button, "not_duplicate"),
+                           (self.same_button, "same")):  # fmt: skip
+            b.clicked.connect(lambda _c=False, v=verdict: self.judge(v))
+            b.setEnabled(False)
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        grid.addLayout(buttons, 2, 0, 1, 2)
+        grid.setRowStretch(3, 1)
+        return panel
+
+    def _shortcuts(self) -> None:
+        for key, verdict in (("D", "duplicate"), ("N", "not_duplicate"), ("S", "same")):
+            sc = QShortcut(QKeySequence(key), self)
+            sc.activated.connect(lambda v=verdict: self.judge(v))
+
+    # ------------------------------------------------------------------ finding
+
+    def find(self) -> None:
+        if self.search is not None and self.search.running:
+            return
+        level = self.level_box.currentData()
+        min_score = EDIT_BAND if (level == "photo" and self.edits_box.isChecked()) else None
+        self.search = DuplicateSearch(str(self.engine.location), level, min_score, self)
+        self.search.progress.connect(self._progress)
+        self.search.done.connect(self._found)
+        self.search.failed.connect(self._failed)
+        self.search.finished.connect(self._search_over)
+        self.find_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self.status.setText("Finding duplicates…")
+        self.search.start()
+
+    def cancel(self) -> None:
+        if self.search is not None and self.search.running:
+            self.search.cancel()
+            self.cancel_button.setEnabled(False)
+            self.status.setText("Cancelling…")
+
+    def _progress(self, done: int, total: int, note: str) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.status.setText(f"{note[:1].upper()}{note[1:]}: {done} of {total}")
+
+    def _search_over(self) -> None:
+        self.find_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.progress.hide()
+
+    def _failed(self, failure: Failure) -> None:
+        self.status.setText("The duplicate search stopped.")
+        show_error(self, "Duplicates not found", failure)
+        self.failed.emit(str(failure.error))
+
+    def _found(self, report: DuplicateReport) -> None:
+        self.report = report
+        self.tree.clear()
+        noun = "photos" if report.level == "photo" else "articles"
+        for n, cluster in enumerate(report.clusters, start=1):
+            top = QTreeWidgetItem([f"Cluster {n}: {len(cluster.members)} {noun}", "", f"{cluster.best:.3f}"])
+            top.setData(0, PAIR_ROLE, cluster)
+            for p in sorted(cluster.pairs, key=lambda p: -p.score):
+                child = QTreeWidgetItem([f"{p.a}  ~  {p.b}", KIND_NAMES[p.kind], f"{p.score:.3f}"])
+                child.setData(0, PAIR_ROLE, p)
+                child.setToolTip(0, f"{p.a}\n{p.b}")
+                top.addChild(child)
+            self.tree.addTopLevelItem(top)
+        self.export_button.setEnabled(bool(report.pairs))
+        self._summary()
+        if self.tree.topLevelItemCount():
+            first = self.tree.topLevelItem(0).child(0)
+            self.tree.expandItem(self.tree.topLevelItem(0))
+            self.tree.setCurrentItem(first)
+        self.tree.setFocus()
+        self.found.emit(report)
+
+    def _summary(self) -> None:
+        r = self.report
+        if r is None:
+            return
+        pairs = sum(self.tree.topLevelItem(i).childCount() for i in range(self.tree.topLevelItemCount()))
+        text = f"{pairs} pair(s) in {self.tree.topLevelItemCount()} cluster(s)"
+        if r.cancelled:
+            text += " (cancelled: what was checked so far)"
+        if r.decided:
+            text += f"; {r.decided} judged before and left out"
+        self.status.setText(" ".join(x for x in (text + ".", r.note) if x))
+
+    # ------------------------------------------------------------------ showing a pair
+
+    def _pairs_of(self, item: QTreeWidgetItem | None) -> list:
+        if item is None:
+            return []
+        if item.parent() is None:
+            return [item.child(i).data(0, PAIR_ROLE) for i in range(item.childCount())]
+        return [item.data(0, PAIR_ROLE)]
+
+    def _show(self, item: QTreeWidgetItem | None) -> None:
+        pairs = self._pairs_of(item)
+        for b in (self.dup_button, self.not_button, self.same_button):
+            b.setEnabled(bool(pairs))
+        if not pairs:
+            return
+        p = pairs[0]
+        whole = item is not None and item.parent() is None
+        scope = f" — applies to all {len(pairs)} pairs of this cluster" if whole else ""
+        self.why.setText(
+            f"<b>{KIND_NAMES[p.kind]}</b>, score {p.score:.3f}{_html(scope)}<br>{_html(_details(p))}"
+        )
+        if p.kind == "article":
+            self.left.show_item(p.a, f"{len(p.matched)} matched photo(s)")
+            self.right.show_item(p.b, "")
+            photos = (p.matched[0][0], p.matched[0][1])
+        else:
+            self.left.show_item(p.a, f"article {p.article_a}")
+            self.right.show_item(p.b, f"article {p.article_b}")
+            photos = (p.a, p.b)
+        same_article = p.kind != "article" and p.article_a == p.article_b
+        self.same_button.setEnabled(not same_article)
+        self._load_previews(photos)
+
+    def _load_previews(self, photos: tuple[str, str]) -> None:
+        self._preview_gen += 1
+        gen = self._preview_gen
+        for pane, rel in zip((self.left, self.right), photos):
+            if self.root is None:
+                pane.image.setText("the photo folder is not known on this machine")
+                continue
+            task = Task(load_preview, self.root / rel, PREVIEW)
+            self.runner.start(task, lambda img, p=pane, g=gen: self._preview(p, g, img),
+                              lambda _f, p=pane, g=gen: self._preview(p, g, None))  # fmt: skip
+
+    def _preview(self, pane: PhotoPane, gen: int, image) -> None:
+        if gen != self._preview_gen:
+            return  # the curator moved on
+        if image is None:
+            pane.image.setText("cannot show this photo (offline or unreadable)")
+        else:
+            pane.image.setPixmap(QPixmap.fromImage(image))
+
+    # ------------------------------------------------------------------ verdicts
+
+    def judge(self, verdict: str) -> None:
+        """Write the verdict on the selected pair (or every pair of the selected cluster), then drop them."""
+        item = self.tree.currentItem()
+        pairs = self._pairs_of(item)
+        if not pairs or (verdict == "same" and not self.same_button.isEnabled()):
+            return
+        for b in (self.dup_button, self.not_button, self.same_button):
+            b.setEnabled(False)
+        task = Task(write_verdicts, self.engine, pairs, verdict)
+        self.runner.start(task, lambda _r: self._judged(item, pairs, verdict),
+                          lambda f: self._write_failed(f, item))  # fmt: skip
+
+    def _judged(self, item: QTreeWidgetItem, pairs: list, verdict: str) -> None:
+        parent = item.parent()
+        if parent is not None:
+            row = parent.indexOfChild(item)
+            parent.removeChild(item)
+            nxt = parent.child(min(row, parent.childCount() - 1)) if parent.childCount() else None
+            if nxt is None:
+                item = parent
+        if parent is None or nxt is None:
+            row = self.tree.indexOfTopLevelItem(item)
+            self.tree.takeTopLevelItem(row)
+            count = self.tree.topLevelItemCount()
+            top = self.tree.topLevelItem(min(row, count - 1)) if count else None
+            nxt = top.child(0) if top is not None and top.childCount() else top
+            if top is not None:
+                self.tree.expandItem(top)
+        if nxt is not None:
+            self.tree.setCurrentItem(nxt)
+        else:
+            self._show(None)
+        self._summary()
+        for p in pairs:
+            self.judged.emit(p.a, p.b, verdict)
+
+    def _write_failed(self, failure: Failure, item: QTreeWidgetItem) -> None:
+        show_error(self, "Verdict not saved", failure)
+        self._show(item)
+
+    # ------------------------------------------------------------------ export, closing
+
+    def export(self) -> None:
+        if self.report is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export duplicates", "duplicates.csv", "CSV (*.csv)")
+        if not path:
+            return
+        task = Task(self.engine.export_duplicates, self.report, Path(path))
+        self.runner.start(task, lambda n: self.status.setText(f"Wrote {n} pairs to {path}"),
+                          lambda f: show_error(self, "Duplicates not exported", f))  # fmt: skip
+
+    def closeEvent(self, event) -> None:
+        if self.search is not None:
+            self.search.shutdown()
+        self.runner.shutdown()
+        super().closeEvent(event)
+
+
+def write_verdicts(engine: Engine, pairs: list, verdict: str) -> int:
+    """Worker body: one verdict per pair. "same" also records the photos as duplicates, so the pair is done."""
+    for p in pairs:
+        if p.kind == "article":
+            engine.mark_duplicate(p.a, p.b, "duplicate" if verdict == "same" else verdict, level="article")
+            continue
+        engine.mark_duplicate(p.a, p.b, "duplicate" if verdict == "same" else verdict)
+        if verdict == "same" and p.article_a != p.article_b:
+            engine.decide(p.article_a, p.article_b, "same")
+    return len(pairs)
+
+
+def _details(p) -> str:
+    if p.kind == "article":
+        dups = f"; {p.photo_duplicates} of them duplicate photos" if p.photo_duplicates else ""
+        return f"{len(p.matched)} photo pair(s) matched at cosine ≥ 0.9{dups}."
+    d = p.difference
+    if d is None:
+        return "The two files have the same content."
+    bits = [f"embedding cosine {p.cos:.3f}", f"pHash bits differing {d.hamming}"]
+    if d.mirrored:
+        bits.append("mirror images")
+    if abs(d.gain - 1) > 0.02:
+        bits.append(f"brightness ×{d.gain:.2f}")
+    bits.append(f"luma changed on {d.luma_changed:.1%}, colour on {d.chroma_changed:.1%} of the picture")
+    return "; ".join(bits) + "."
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def open_duplicates(parent: QWidget | None, engine: Engine) -> DuplicatesWindow:
+    window = DuplicatesWindow(engine, parent)
+    window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    window.show()
+    return window
+
+
+__all__ = ["DuplicatesWindow", "open_duplicates", "write_verdicts"]

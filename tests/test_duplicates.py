@@ -1,0 +1,325 @@
+"""The duplicate finder: each kind of edit on small generated pictures, the candidate stage against brute
+force, clusters, the engine with remembered verdicts, the CLI, and that no photo file is ever touched."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from benchmarks.photo_edits import EDITS, PIXEL_EDITS, make_copy
+from desktop_app.core import duplicates as dup
+from desktop_app.core import fingerprints as fpr
+from desktop_app.core.vectors import ArticleVectors
+
+
+def product_photo(seed: int, size=(320, 400), garment=(40, 90, 170)) -> Image.Image:
+    """A studio-like picture: a light background, a skin-toned figure and a coloured garment with folds."""
+    rng = random.Random(seed)
+    w, h = size
+    im = Image.new("RGB", size, (247, 247, 245))
+    d = ImageDraw.Draw(im)
+    cx = w // 2 + rng.randint(-30, 30)
+    d.ellipse((cx - 28, 20, cx + 28, 84), fill=(224, 182, 150))  # head
+    d.rectangle((cx - 75, 90, cx + 75, 250), fill=garment)  # shirt
+    for k in range(5):  # folds: darker stripes of the garment's own colour
+        x = cx - 60 + k * 28 + rng.randint(-5, 5)
+        d.line((x, 100, x + rng.randint(-10, 10), 240), fill=tuple(int(c * 0.7) for c in garment), width=4)
+    d.rectangle((cx - 60, 250, cx - 8, 380), fill=(60, 60, 66))  # trousers
+    d.rectangle((cx + 8, 250, cx + 60, 380), fill=(60, 60, 66))
+    d.rectangle((cx - 110, 100, cx - 78, 230), fill=(224, 182, 150))  # arms
+    d.rectangle((cx + 78, 100, cx + 110, 230), fill=(224, 182, 150))
+    return im
+
+
+def edited(im: Image.Image, edit: str, tmp_path: Path) -> Image.Image:
+    src = tmp_path / "src.jpg"
+    im.save(src, quality=95)
+    out = make_copy(src, tmp_path / f"{edit}.jpg", edit)
+    with Image.open(out) as copy:
+        return copy.convert("RGB")
+
+
+def kind_of(a: Image.Image, b: Image.Image, cos: float = 0.97) -> str | None:
+    return dup.classify(cos, fpr.compare(fpr.fingerprint_image(a), fpr.fingerprint_image(b)))[0]
+
+
+# ============================================================================ each kind of edit
+
+
+@pytest.mark.parametrize("edit", ["resize", "jpeg60", "crop", "brightness"])
+def test_resize_recompression_crop_and_brightness_are_near_duplicates(edit, tmp_path):
+    for seed in range(3):
+        im = product_photo(seed)
+        assert kind_of(edited(im, "exact", tmp_path), edited(im, edit, tmp_path)) == "near", (edit, seed)
+
+
+def test_an_exact_copy_is_found_by_its_content_hash():
+    av = ArticleVectors.from_groups({"a": np.eye(3)[:1], "b": np.eye(3)[:1], "c": np.eye(3)[1:2]})
+    cands = dup.candidate_pairs(av.vectors)
+    found = dup.photo_duplicates(av, cands, {"a/0": "h1", "b/0": "h1", "c/0": "h2"}, {})
+    assert [(p.a, p.b, p.kind, p.score) for p in found.pairs] == [("a/0", "b/0", "exact", 1.0)]
+
+
+def test_a_small_text_overlay_is_still_the_same_picture(tmp_path):
+    im = product_photo(4)
+    assert kind_of(edited(im, "exact", tmp_path), edited(im, "text", tmp_path)) in ("near", "edit")
+
+
+def test_a_mirror_image_is_the_same_shot_edited(tmp_path):
+    im = product_photo(5)
+    original, mirror = edited(im, "exact", tmp_path), edited(im, "mirror", tmp_path)
+    diff = fpr.compare(fpr.fingerprint_image(original), fpr.fingerprint_image(mirror))
+    assert diff.mirrored
+    assert dup.classify(0.97, diff)[0] == "edit"
+
+
+def test_another_colourway_of_the_same_shot_is_never_a_near_duplicate(tmp_path):
+    # A catalogue's other colours: the same shot with the garment recoloured, as Magento's photos are.
+    blue, green = product_photo(6, garment=(40, 90, 170)), product_photo(6, garment=(40, 150, 80))
+    diff = fpr.compare(fpr.fingerprint_image(blue), fpr.fingerprint_image(green))
+    assert diff.chroma_changed > dup.NEAR_MAX_CHROMA
+    assert dup.classify(0.99, diff)[0] == "edit"
+
+
+def test_a_different_picture_is_no_duplicate():
+    assert kind_of(product_photo(1), product_photo(2).transpose(Image.Transpose.ROTATE_180), cos=0.95) is None
+
+
+def test_every_edit_of_the_corpus_has_a_test_picture(tmp_path):
+    im = product_photo(7)
+    for edit in EDITS:
+        assert edited(im, edit, tmp_path).size[0] > 0
+    assert set(PIXEL_EDITS) | {"exact", "jpeg60"} == set(EDITS)
+
+
+def test_fingerprints_round_trip_through_bytes():
+    fp = fpr.fingerprint_image(product_photo(3))
+    back = fpr.Fingerprint.from_bytes(fp.to_bytes())
+    assert (back.phash, back.phash_mirror) == (fp.phash, fp.phash_mirror)
+    assert np.array_equal(back.picture, fp.picture)
+    with pytest.raises(ValueError):
+        fpr.Fingerprint.from_bytes(fp.to_bytes()[:-1])
+
+
+def test_batched_comparison_equals_one_at_a_time():
+    prints = [fpr.fingerprint_image(product_photo(s)) for s in range(4)]
+    pairs = [(prints[i], prints[j]) for i in range(4) for j in range(4)]
+    assert fpr.compare_many(pairs, batch=3) == [fpr.compare(a, b) for a, b in pairs]
+
+
+# ============================================================================ candidate stage and clusters
+
+
+def brute_force(V: np.ndarray, min_cos: float) -> set[tuple[int, int]]:
+    S = V @ V.T
+    ii, jj = np.nonzero(np.triu(S >= min_cos, 1))
+    return set(zip(ii.tolist(), jj.tolist()))
+
+
+def test_candidate_stage_finds_exactly_the_pairs_of_brute_force():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(4600, 256)).astype(np.float32)
+    base[:, :8] *= 6  # a few strong directions, as real embeddings have
+    V = base.copy()
+    for k in range(0, 600, 3):  # planted near duplicates at several distances
+        V[k + 1] = base[k] + rng.normal(scale=0.05 + 0.01 * (k % 7), size=256)
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    got = dup.candidate_pairs(V, min_cos=0.85, max_neighbours=10_000)
+    assert got.rows_a.size > 100
+    assert set(zip(got.rows_a.tolist(), got.rows_b.tolist())) == brute_force(V, 0.85)
+    assert got.checked < 4600 * 4600 / 2 / 10  # the projection bound dropped almost every pair unseen
+
+
+def test_each_photo_keeps_its_best_neighbours_only():
+    V = np.repeat(np.eye(4, dtype=np.float32)[:1], 30, axis=0)
+    got = dup.candidate_pairs(V, max_neighbours=3)
+    per_photo = np.bincount(np.concatenate([got.rows_a, got.rows_b]), minlength=30)
+    assert got.rows_a.size < 30 * 29 / 2 and per_photo.min() >= 3
+
+
+def test_clusters_are_connected_pairs_largest_first():
+    def pair(a, b, s=0.95):
+        return dup.PhotoPair(a, b, "x", "y", "near", s, s)
+
+    found = dup.clusters([pair("a", "b"), pair("x", "y", 0.99), pair("b", "c"), pair("c", "d")])
+    assert [c.members for c in found] == [["a", "b", "c", "d"], ["x", "y"]]
+
+
+def test_cancelling_the_candidate_stage_returns_nothing():
+    V = np.eye(8, dtype=np.float32)
+    assert dup.candidate_pairs(V, should_cancel=lambda: True).cancelled
+
+
+# ============================================================================ engine, verdicts, files
+
+
+@pytest.fixture
+def dup_tree(tmp_path):
+    """Three articles of generated photos, and a fourth that lists the first again: a resized copy of one of
+    its photos and an exact copy of the other."""
+    root = tmp_path / "photos"
+    for k, name in enumerate(["red", "green", "shoes/blue"]):
+        for j in range(2):
+            product_photo(10 * k + j, garment=(150 + 30 * j, 40 + 50 * k, 60)).save(root_file(root / name, j))
+    make_copy(root / "red" / "p0.jpg", root / "copies" / "p0-resized.jpg", "resize")
+    make_copy(root / "red" / "p1.jpg", root / "copies" / "p1-copy.jpg", "exact")
+    return root
+
+
+def root_file(folder: Path, j: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"p{j}.jpg"
+
+
+def snapshot(root: Path) -> dict[str, tuple]:
+    out = {}
+    for path in sorted(root.rglob("*")):
+        st = path.stat()
+        out[str(path.relative_to(root))] = (
+            st.st_size,
+            st.st_mtime_ns,
+            path.read_bytes() if path.is_file() else b"",
+        )
+    return out
+
+
+@pytest.fixture
+def indexed(dup_tree, tiny_model, tmp_path, catalog_location):
+    from desktop_app.core.engine import index_photos
+
+    index_photos(catalog_location, dup_tree, model=tiny_model)
+    return catalog_location
+
+
+def test_engine_finds_exact_and_near_copies_and_remembers_verdicts(indexed, dup_tree):
+    from desktop_app.core.engine import Engine
+
+    with Engine.open(indexed) as engine:
+        report = engine.find_duplicates("photo")
+        kinds = {(p.a, p.b): p.kind for p in report.pairs}
+        assert kinds[("copies/p1-copy.jpg", "red/p1.jpg")] == "exact"
+        assert kinds[("copies/p0-resized.jpg", "red/p0.jpg")] == "near"
+        assert {tuple(c.members) for c in report.clusters} >= {("copies/p0-resized.jpg", "red/p0.jpg"),
+                                                                ("copies/p1-copy.jpg", "red/p1.jpg")}  # fmt: skip
+        engine.mark_duplicate("red/p0.jpg", "copies/p0-resized.jpg", "not_duplicate")
+        engine.mark_duplicate("copies/p1-copy.jpg", "red/p1.jpg", "duplicate")
+        again = engine.find_duplicates("photo")
+        assert ("copies/p0-resized.jpg", "red/p0.jpg") not in {(p.a, p.b) for p in again.pairs}
+        assert ("copies/p1-copy.jpg", "red/p1.jpg") not in {(p.a, p.b) for p in again.pairs}
+        assert again.decided == 2
+        shown = engine.find_duplicates("photo", include_decided=True)
+        assert len(shown.pairs) == len(report.pairs)
+        assert engine.duplicate_verdicts()[("copies/p0-resized.jpg", "red/p0.jpg")] == "not_duplicate"
+        with pytest.raises(Exception, match="no photo"):
+            engine.mark_duplicate("red/p0.jpg", "nowhere.jpg", "duplicate")
+
+
+def test_article_level_shares_match_decisions(indexed):
+    from desktop_app.core.engine import Engine
+
+    with Engine.open(indexed) as engine:
+        report = engine.find_duplicates("article")
+        assert ("copies", "red") in {(p.a, p.b) for p in report.pairs}
+        engine.mark_duplicate("copies", "red", "duplicate", level="article")
+        assert engine.decisions_with(["red"]) == {"copies": "same"}
+        assert ("copies", "red") not in {(p.a, p.b) for p in engine.find_duplicates("article").pairs}
+
+
+def test_fingerprints_are_cached_so_finding_works_with_the_photos_offline(indexed, dup_tree, tmp_path):
+    from desktop_app.core.engine import Engine
+
+    with Engine.open(indexed) as engine:
+        first = engine.find_duplicates("photo")
+        moved = tmp_path / "elsewhere"
+        shutil.move(str(dup_tree), moved)  # the test moves the folder: the drive is "unplugged"
+        try:
+            again = engine.find_duplicates("photo")
+            assert [(p.a, p.b, p.kind) for p in again.pairs] == [(p.a, p.b, p.kind) for p in first.pairs]
+            assert again.unchecked == 0 and not again.offline
+            engine.catalog.store_fingerprints([], fpr.VERSION)
+            with engine.catalog.write() as conn:  # forget the cache: now the photos are needed and missing
+                from desktop_app.core.storage.schema import photo_fingerprints_table
+
+                conn.execute(photo_fingerprints_table.delete())
+            offline = engine.find_duplicates("photo")
+            assert offline.offline and offline.unchecked > 0
+            assert "not reachable" in offline.note
+            assert {p.kind for p in offline.pairs} == {"exact"}  # content hashes need no photo
+        finally:
+            shutil.move(str(moved), dup_tree)
+
+
+def test_finding_marking_and_exporting_never_touch_a_photo_file(indexed, dup_tree, tmp_path, monkeypatch):
+    from desktop_app.core.engine import Engine
+
+    before = snapshot(dup_tree)
+    touched: list[str] = []
+    real = {name: getattr(os, name) for name in ("remove", "unlink", "rename", "replace", "rmdir")}
+
+    def guard(name):
+        def call(path, *args, **kwargs):
+            if str(dup_tree) in os.fspath(path) or any(str(dup_tree) in os.fspath(a) for a in args if
+                                                       isinstance(a, (str, Path))):  # fmt: skip
+                touched.append(f"{name} {path}")
+            return real[name](path, *args, **kwargs)
+
+        return call
+
+    for name in real:
+        monkeypatch.setattr(os, name, guard(name))
+    with Engine.open(indexed) as engine:
+        report = engine.find_duplicates("photo", min_score=0.0)
+        for p in report.pairs:
+            engine.mark_duplicate(p.a, p.b, "duplicate")
+        engine.export_duplicates(report, tmp_path / "dups.csv")
+        engine.find_duplicates("article")
+    monkeypatch.undo()
+    assert touched == []
+    assert snapshot(dup_tree) == before
+
+
+# ============================================================================ CLI
+
+
+def cli(*argv: str) -> tuple[int, str]:
+    import contextlib
+    import io
+
+    from desktop_app.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(list(argv))
+    return code, out.getvalue()
+
+
+def test_cli_lists_pairs_as_json_marks_them_and_writes_csv(indexed, tmp_path):
+    db = str(indexed)
+    code, out = cli("duplicates", "--db", db, "--json")
+    assert code == 0
+    pairs = json.loads(out)["pairs"]
+    entry = next(p for p in pairs if p["kind"] == "near")
+    assert {"a", "b", "kind", "score"} <= set(entry) and 0.9 <= entry["score"] <= 1
+    assert entry["a"] == "copies/p0-resized.jpg"  # photo paths as stored, relative to the photo folder
+    code, out = cli("duplicates", "--db", db, "--json", "--level", "article")
+    assert {"a": "copies", "b": "red"}.items() <= next(
+        p for p in json.loads(out)["pairs"] if p["b"] == "red"
+    ).items()
+    assert cli("duplicates", "--db", db, "--mark", entry["a"], entry["b"], "--not-duplicate")[0] == 0
+    code, out = cli("duplicates", "--db", db, "--json", "--csv", str(tmp_path / "d.csv"))
+    assert (entry["a"], entry["b"]) not in {(p["a"], p["b"]) for p in json.loads(out)["pairs"]}
+    rows = (tmp_path / "d.csv").read_text().splitlines()
+    assert rows[0].startswith("cluster,a,b,kind,score") and len(rows) == 1 + len(json.loads(out)["pairs"])
+
+
+def test_cli_refuses_a_verdict_without_a_pair(indexed, capsys):
+    assert cli("duplicates", "--db", str(indexed), "--duplicate")[0] == 2
+    assert cli("duplicates", "--db", str(indexed), "--mark", "a.jpg", "b.jpg")[0] == 2
+    assert "--duplicate" in capsys.readouterr().err

@@ -1,0 +1,135 @@
+"""The Duplicates window with real input events: find (in its child process), look, judge, export, cancel."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from tests.test_duplicates import dup_tree, snapshot  # noqa: F401 - the fixture is used by name
+
+
+@pytest.fixture
+def catalog(dup_tree, tiny_model, tmp_path):  # noqa: F811
+    from desktop_app.core.engine import index_photos
+
+    db = tmp_path / "c.sqlite"
+    index_photos(db, dup_tree, model=tiny_model)
+    return db
+
+
+@pytest.fixture
+def window(qtbot, catalog):
+    from desktop_app.core.engine import Engine
+    from desktop_app.gui.duplicates_view import DuplicatesWindow
+
+    engine = Engine.open(catalog)
+    w = DuplicatesWindow(engine)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()
+    engine.close()
+
+
+def find(qtbot, w):
+    with qtbot.waitSignal(w.found, timeout=120_000) as got:
+        qtbot.mouseClick(w.find_button, Qt.MouseButton.LeftButton)
+    return got.args[0]
+
+
+def test_finds_clusters_and_shows_the_pair_side_by_side(qtbot, window):
+    report = find(qtbot, window)
+    assert window.tree.topLevelItemCount() == len(report.clusters) >= 2
+    current = window.tree.currentItem()
+    assert current is not None and current.parent() is not None  # the first pair of the largest cluster
+    qtbot.waitUntil(
+        lambda: window.left.image.pixmap() is not None and not window.left.image.pixmap().isNull()
+    )
+    qtbot.waitUntil(lambda: not window.right.image.pixmap().isNull())
+    assert window.left.image.pixmap().width() > 200  # a readable size, not a thumbnail
+    assert "near duplicate" in window.why.text() or "same file" in window.why.text()
+
+
+def test_a_verdict_is_written_and_the_pair_never_comes_back(qtbot, window):
+    find(qtbot, window)
+    pair = window.tree.currentItem().data(0, Qt.ItemDataRole.UserRole)
+    with qtbot.waitSignal(window.judged, timeout=10_000) as got:
+        qtbot.keyClick(window.tree, Qt.Key.Key_N)
+    assert got.args == [pair.a, pair.b, "not_duplicate"]
+    assert window.engine.duplicate_verdicts()[(pair.a, pair.b)] == "not_duplicate"
+    shown = [window.tree.topLevelItem(i).child(j).data(0, Qt.ItemDataRole.UserRole)
+             for i in range(window.tree.topLevelItemCount())
+             for j in range(window.tree.topLevelItem(i).childCount())]  # fmt: skip
+    assert (pair.a, pair.b) not in {(p.a, p.b) for p in shown}
+    again = find(qtbot, window)
+    assert (pair.a, pair.b) not in {(p.a, p.b) for p in again.pairs} and again.decided == 1
+
+
+def test_same_product_for_a_whole_cluster_is_a_match_decision(qtbot, window):
+    report = find(qtbot, window)
+    cluster = window.tree.topLevelItem(0)
+    window.tree.setCurrentItem(cluster)
+    pairs = report.clusters[0].pairs
+    with qtbot.waitSignal(window.judged, timeout=10_000):
+        qtbot.mouseClick(window.same_button, Qt.MouseButton.LeftButton)
+    decided = window.engine.decisions_with([pairs[0].article_a])
+    assert decided.get(pairs[0].article_b) == "same"
+    assert all(window.engine.duplicate_verdicts()[(p.a, p.b)] == "duplicate" for p in pairs)
+
+
+def test_article_level_and_csv_export(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    window.level_box.setCurrentIndex(1)
+    report = find(qtbot, window)
+    assert report.level == "article" and ("copies", "red") in {(p.a, p.b) for p in report.pairs}
+    target = tmp_path / "dups.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "CSV (*.csv)"))
+    qtbot.mouseClick(window.export_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(target.exists, timeout=10_000)
+    assert target.read_text().splitlines()[0].startswith("cluster,a,b,kind,score")
+
+
+def test_cancel_stops_the_search(qtbot, window):
+    qtbot.mouseClick(window.find_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(window.search.finished, timeout=120_000):
+        pass
+    assert window.find_button.isEnabled()
+
+
+def test_the_window_never_touches_a_photo_file(qtbot, window, dup_tree):  # noqa: F811
+    before = snapshot(dup_tree)
+    find(qtbot, window)
+    for key in (Qt.Key.Key_D, Qt.Key.Key_N):
+        if window.tree.currentItem() is None:
+            break
+        with qtbot.waitSignal(window.judged, timeout=10_000):
+            qtbot.keyClick(window.tree, key)
+    assert snapshot(dup_tree) == before
+
+
+def test_the_main_window_opens_it_from_the_view_menu(qtbot, dup_tree, tiny_model):  # noqa: F811
+    from desktop_app.core.settings import UserSettings
+    from desktop_app.gui.mainwindow import MainWindow
+    from tests.test_gui import T, open_and_index
+
+    w = MainWindow(UserSettings(model=str(tiny_model.manifest_path), batch_size=4))
+    w.indexer.in_subprocess = w.search.client.in_subprocess = False
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        assert not w.acts.duplicates.isEnabled()  # no catalog yet
+        open_and_index(qtbot, w, dup_tree)
+        assert w.acts.duplicates.isEnabled()
+        menus = {a.text(): a.menu() for a in w.menuBar().actions()}
+        assert w.acts.duplicates in menus["&View"].actions()
+        assert w.acts.duplicates.shortcut().toString() == "Ctrl+Shift+D"
+        w.acts.duplicates.trigger()  # as the menu item does
+        qtbot.waitUntil(lambda: getattr(w, "duplicates_window", None) is not None, timeout=T)
+        dups = w.duplicates_window
+        with qtbot.waitSignal(dups.found, timeout=120_000):
+            qtbot.mouseClick(dups.find_button, Qt.MouseButton.LeftButton)
+        assert dups.tree.topLevelItemCount() >= 1
+    finally:
+        w.shutdown()
