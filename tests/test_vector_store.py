@@ -1,4 +1,4 @@
-"""The local vector store and the candidate stage's compact copy stay consistent with the catalog across
+"""The local vector store and the candidate stage's graph index stay consistent with the catalog across
 added, changed, moved and removed photos and a killed index run; a re-open reads only what changed."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
-from desktop_app.core import coarse
+from desktop_app.core import ann
 from desktop_app.core.engine import Engine, index_photos
 from desktop_app.core.search import SearchIndex, candidate_recall
 from desktop_app.core.similar import Query
@@ -26,17 +27,40 @@ def store_of(location, model_id) -> VectorStore:
 
 
 def assert_matches_catalog(location) -> VectorStore:
-    """The store holds exactly the catalog's vectors, in its article order."""
+    """The store holds exactly the catalog's vectors, each article's photos in consecutive rows, and its
+    graph index (when it has one) exactly the store's photos with their projected vectors."""
     with Engine.open(location, remember=False) as engine:
         model_id = engine.vectors_model_id()
         want = engine.catalog.article_vectors(model_id)
         store = VectorStore(store_folder(engine.catalog, model_id))
         assert store.fresh(engine.catalog.vectors_revision(model_id), model_id)
         got = store.open()
-    assert got.articles == want.articles and got.paths == want.paths and got.views == want.views
-    assert np.array_equal(got.photo_ids, want.photo_ids) and np.array_equal(got.offsets, want.offsets)
-    assert np.allclose(np.asarray(got.vectors, np.float32), want.vectors, atol=1e-3)
+
+    def by_article(av):
+        return {
+            a: (av.paths[av.rows_of(i)], av.views[av.rows_of(i)], av.photo_ids[av.rows_of(i)].tolist(),
+                np.asarray(av.vectors[av.rows_of(i)], np.float32))
+            for i, a in enumerate(av.articles)
+        }  # fmt: skip
+
+    g, w = by_article(got), by_article(want)
+    assert g.keys() == w.keys()
+    for a in w:
+        assert g[a][:3] == w[a][:3], a
+        assert np.allclose(g[a][3], w[a][3], atol=1e-3), a
+    assert np.allclose(np.asarray(got.centroids, np.float32)[got.article_index(a)],
+                       _unit(w[a][3].mean(axis=0)), atol=2e-3)  # fmt: skip
+    if got.ann is not None:
+        keys = np.sort(np.asarray(got.ann.index.keys, dtype=np.int64))
+        assert np.array_equal(keys, np.sort(got.photo_ids))
+        rows = got.rows_of_ids(keys[:50])
+        projected = np.asarray(got.vectors[rows], np.float32) @ got.ann.basis
+        assert np.allclose(got.ann.index.get(keys[:50].astype(np.uint64)), projected, atol=2e-2)
     return store
+
+
+def _unit(v):
+    return v / np.linalg.norm(v)
 
 
 def test_index_keeps_the_store_in_step_with_adds_changes_moves_and_removals(
@@ -95,34 +119,64 @@ def test_a_shared_catalog_is_cached_per_client_and_reopens_reading_only_changes(
 
 
 KILLED_INDEX = r"""
-import sys
+import sys, time
+from desktop_app.core import ann
 from desktop_app.core.engine import index_photos
 from desktop_app.core.indexer import IndexOptions
 from desktop_app.core.models import load_manifest
+ann.MIN_PHOTOS, ann.RANK = 10, 8
 def progress(p):
-    if p.done >= 8 and "updating" not in p.note:
-        print("mid-index", flush=True)
+    if (sys.argv[4] == "embedding" and p.done >= 8 and "updating" not in p.note) or (
+            sys.argv[4] == "updating" and "candidate index" in p.note):
+        print("kill me", flush=True)
+        time.sleep(60)
 index_photos(sys.argv[1], sys.argv[2], model=load_manifest(sys.argv[3]), options=IndexOptions(batch_size=4),
              progress=progress)
 """
 
 
-def test_a_killed_index_run_then_a_resumed_one_leave_store_and_catalog_consistent(tmp_path, tiny_model):
+@pytest.mark.parametrize("when", ["embedding", "updating"])
+def test_a_killed_index_run_then_a_resumed_one_leave_store_index_and_catalog_consistent(
+    tmp_path, tiny_model, monkeypatch, when
+):
+    """SIGKILL while photos are embedded, or while the store and its graph index are being updated after
+    new articles were embedded; the next run resumes and everything matches the catalog."""
+    monkeypatch.setattr(ann, "MIN_PHOTOS", 10)
+    monkeypatch.setattr(ann, "RANK", 8)
     root = tmp_path / "photos"
-    for i in range(40):
-        write_photo(root / f"a{i % 10}" / f"p{i}.jpg", (i * 6, 80, 200 - i * 4), seed=i)
+    for i in range(20):
+        write_photo(root / f"a{i % 5}" / f"p{i}.jpg", (i * 6, 80, 200 - i * 4), seed=i)
     db = tmp_path / "c.sqlite"
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_INDEX, str(db), str(root), str(tiny_model.manifest_path)],
-                            stdout=subprocess.PIPE, text=True, cwd=REPO)  # fmt: skip
+    if when == "updating":
+        index_photos(db, root, model=tiny_model)
+        assert store_of(db, _model_id(db)).state()["ann"]["size"] == 20
+    for i in range(20, 40):
+        write_photo(root / f"a{i % 10}" / f"p{i}.jpg", (i * 6, 80, 200 - i * 4), seed=i)
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_INDEX, str(db), str(root), str(tiny_model.manifest_path),
+                             when], stdout=subprocess.PIPE, text=True, cwd=REPO)  # fmt: skip
     for line in proc.stdout:
-        if "mid-index" in line:
+        if "kill me" in line:
             proc.send_signal(signal.SIGKILL)
             break
-    proc.wait()
+    assert proc.wait() == -signal.SIGKILL
     index_photos(db, root, model=tiny_model)  # resume
-    assert_matches_catalog(db)
+    store = assert_matches_catalog(db)
+    assert store.state()["ann"]["size"] == 40
+    assert sorted(f.name for f in store.folder.iterdir()) == sorted(
+        [
+            "state.json",
+            *(store.state()[k] for k in ("vectors", "centroids", "meta")),
+            store.state()["ann"]["file"],
+            store.state()["ann"]["basis"],
+        ]
+    )  # fmt: skip  (a killed sync's files are gone)
     with Catalog(db) as cat:
         assert len(cat.photo_rows()) == 40
+
+
+def _model_id(db):
+    with Engine.open(db, remember=False) as engine:
+        return engine.vectors_model_id()
 
 
 def synthetic_catalog(location, tiny_model, n_articles: int, per: int = 4, dim: int = 32, seed: int = 0,
@@ -152,23 +206,53 @@ def synthetic_catalog(location, tiny_model, n_articles: int, per: int = 4, dim: 
     return engine, model_id
 
 
-def test_the_compact_copy_finds_what_the_exhaustive_search_finds(tmp_path, tiny_model, monkeypatch):
-    monkeypatch.setattr(coarse, "MIN_PHOTOS", 1000)
-    monkeypatch.setattr(coarse, "RANK", 16)
-    engine, model_id = synthetic_catalog(tmp_path / "c.sqlite", tiny_model, n_articles=1500)
+def test_the_graph_index_finds_what_the_exhaustive_search_finds_and_follows_every_change(
+    tmp_path, tiny_model, monkeypatch
+):
+    monkeypatch.setattr(ann, "MIN_PHOTOS", 1000)
+    monkeypatch.setattr(ann, "RANK", 16)
+    db = tmp_path / "c.sqlite"
+    engine, model_id = synthetic_catalog(db, tiny_model, n_articles=1500)
     av = engine.vectors()
-    assert av.coarse is not None and av.coarse.reduced.shape == (6000, 16)
+    assert av.ann is not None and len(av.ann) == 6000 and av.ann.basis.shape == (32, 16)
     index = SearchIndex(av)
     queries = list(range(0, 1500, 75))
     for method in ("greedy", "max", "centroid"):
         report = candidate_recall(index, queries, method, k=10)
         print(f"{method}: candidate recall@10 {report.recall:.3f}")
         assert report.recall >= 0.95
-    # Incremental: new photos are projected with the same basis; the rest is reused.
-    more_engine, _ = synthetic_catalog(tmp_path / "c.sqlite", tiny_model, n_articles=1510, seed=1, first=1500)
-    report = VectorStore(store_folder(more_engine.catalog, model_id)).sync(more_engine.catalog, model_id)
-    assert report.rebuilt_coarse is False and report.reused > 0
-    assert_matches_catalog(tmp_path / "c.sqlite")
+    assert index.search(queries[1], "greedy", 10).mode == "candidates"
+    engine.close()
+    assert_matches_catalog(db)
+
+    # New articles: appended to the store, added to the graph (no rebuild), nothing else read.
+    more, _ = synthetic_catalog(db, tiny_model, n_articles=1510, seed=1, first=1500)
+    store = VectorStore(store_folder(more.catalog, model_id))
+    report = store.sync(more.catalog, model_id)
+    assert (report.how, report.ann, report.fetched, report.reused) == ("appended", "updated", 40, 6000)
+    assert store.state()["ann"]["fitted_on"] == 6000  # the same projection
+    assert_matches_catalog(db)
+
+    # Re-embedded, moved and removed photos: the store is rewritten, the graph changed by the difference.
+    cat = more.catalog
+    rows = cat.vector_meta(model_id)
+    changed = [r[1] for r in rows[:30]]
+    vec = np.ones(32) / np.sqrt(32)
+    with cat.write() as conn:
+        import sqlalchemy as sa
+
+        from desktop_app.core.storage.schema import photos_table
+
+        conn.execute(sa.delete(photos_table).where(photos_table.c.id.in_([r[1] for r in rows[100:110]])))
+    other = cat.sync_articles(["f07/a00007"])["f07/a00007"]
+    cat.write_photos([PhotoWrite(other, r[2], r[2].encode(), 2, 2, None, existing_id=r[1], content_changed=True,
+                                 hash="x" + r[2], vector=vec) for r in rows[:30]], model_id)  # fmt: skip
+    report = store.sync(cat, model_id)
+    assert (report.how, report.ann) == ("rewritten", "updated") and report.fetched == 30
+    more.close()
+    got = assert_matches_catalog(db).open()
+    assert len(got.ann) == 6040 - 10 and got.ann.info["removed"] == 40
+    assert set(changed) <= set(got.photo_ids[got.rows_of(got.article_index("f07/a00007"))].tolist())
 
 
 def test_without_a_writable_place_search_reads_the_catalog(open_dir, photo_tree, tiny_model):

@@ -573,8 +573,8 @@ class SearchIndex:
 
     def _auto_candidates(self, method: str, qry: _Query) -> bool:
         """Whether mode "auto" runs the candidate stage for this query (see the module docstring)."""
-        if self.av.coarse is not None:
-            return True  # a large catalog with its compact copy: the candidate stage for every method
+        if self.av.ann is not None:
+            return True  # a large catalog with its graph index: the candidate stage for every method
         if method == "centroid":
             return False  # one product with A centroids is already cheaper than any photo k-NN
         if self.n_articles > self.candidate_stage_above:
@@ -587,8 +587,8 @@ class SearchIndex:
         per_photo = min(per_photo, P)
         if per_photo <= 0:
             return np.zeros(0, dtype=np.int64)
-        if self.av.coarse is not None:
-            return self.av.coarse.knn_rows(self.V, qv, per_photo)
+        if self.av.ann is not None:
+            return self.av.ann.knn_rows(self.V, self.av.rows_of_ids, qv, per_photo)
         # A chunked product, keeping only the best `per_photo` rows of each query photo so far, so
         # memory stays at one block plus the shortlist however large the catalog is.
         qT = np.ascontiguousarray(qv.T)

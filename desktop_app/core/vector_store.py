@@ -1,15 +1,26 @@
 """A local, memory-mapped copy of one catalog's vectors of one model, kept in step with the catalog.
 
 Reading a million vectors out of database rows at every start takes a minute and twice the memory; this
-store keeps them as one contiguous float16 matrix in article order on disk (beside an SQLite catalog, or in
-the user's data folder for a shared one), with the photo ids, article offsets, names, views and paths, the
-article centroids and a compact copy for the candidate stage (`coarse.py`). Opening maps the files: the
-pages a search touches are read, nothing else.
+store keeps them as one contiguous float16 matrix on disk (beside an SQLite catalog, or in the user's data
+folder for a shared one), each article's photos in consecutive rows, with the photo ids, article offsets,
+names, views and paths, the article centroids and, for large catalogs, the candidate stage's graph index
+(`ann.py`). Opening maps the files: the pages a search touches are read, nothing else.
 
-The store carries the catalog revision it was made at (`Catalog.vectors_revision`). When the catalog has
-changed, `sync` reads only the metadata and the vectors of photos that are new or changed since, reuses
-the rest from the old files, and replaces the whole folder atomically. A sync killed half-way leaves the
-old store (or none); the next open rebuilds or updates it. One sync at a time per store (a file lock).
+`state.json` is the store: it names the files of the current generation, how many rows and articles of
+them are valid, and the catalog revision (`Catalog.vectors_revision`) they reflect. A sync writes new
+files under new names (or appends rows past the valid end of the current ones), then replaces state.json
+in one atomic rename, then deletes what the new state does not name. A sync killed at any point leaves the
+previous state valid; the next sync removes its leftovers. Searches that mapped the previous files keep
+reading them (POSIX keeps deleted files alive while mapped).
+
+What a sync does depends on what changed since the last one (it reads only the catalog's metadata and the
+vectors of new or changed photos):
+- photos added as new articles (the common case: a new folder of products) are appended: the vectors and
+  centroids files grow, a new metadata file is written, the graph index gets the new keys;
+- anything else (photos re-embedded, moved, renamed or removed) rewrites the vectors in the catalog's
+  article order, copying unchanged rows from the old file, and changes the graph index by the same
+  difference (keys removed, keys added), without rebuilding it.
+One sync at a time per store (a file lock).
 """
 
 from __future__ import annotations
@@ -17,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,11 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core import coarse
+from desktop_app.core import ann
 from desktop_app.core.paths import user_data_dir
 from desktop_app.core.vectors import ArticleVectors
 
-STORE_VERSION = 1
+STORE_VERSION = 2
 DTYPE = np.float16
 FETCH_CHUNK = 20_000
 Progress = Callable[[int, int, str], None]
@@ -41,7 +51,8 @@ class SyncReport:
     fetched: int  # vectors read from the catalog
     reused: int  # vectors taken over from the previous store
     seconds: float
-    rebuilt_coarse: bool
+    how: str  # "fresh" (nothing to do), "appended" or "rewritten"
+    ann: str  # the candidate index: "none", "built", "updated" or "kept"
 
 
 def store_folder(catalog, model_id: str) -> Path:
@@ -62,6 +73,104 @@ def _unpack(data: np.ndarray, count: int) -> list[str]:
     if count == 0:
         return []
     return bytes(data).decode("utf-8", "surrogateescape").split("\0")
+
+
+@dataclass
+class _Meta:
+    """Per-row and per-article metadata of a store (or of the catalog's current rows)."""
+
+    ids: np.ndarray  # int64 [P]
+    updated: np.ndarray  # float64 [P]
+    offsets: np.ndarray  # int64 [A + 1]
+    articles: list[str]
+    paths: list[str]
+    views: list[str | None]
+
+    @classmethod
+    def of_rows(cls, rows: list[tuple]) -> _Meta:
+        """From the catalog's (article, photo id, path, view, updated_at) rows in article order."""
+        n = len(rows)
+        articles, offsets = _articles_and_offsets([r[0] for r in rows])
+        return cls(np.fromiter((r[1] for r in rows), dtype=np.int64, count=n),
+                   np.fromiter((r[4] for r in rows), dtype=np.float64, count=n),
+                   offsets, articles, [r[2] for r in rows], [r[3] for r in rows])  # fmt: skip
+
+    def concat(self, other: _Meta) -> _Meta:
+        return _Meta(np.concatenate([self.ids, other.ids]), np.concatenate([self.updated, other.updated]),
+                     np.concatenate([self.offsets, other.offsets[1:] + self.offsets[-1]]),
+                     self.articles + other.articles, self.paths + other.paths, self.views + other.views)  # fmt: skip
+
+    def take(self, rows: np.ndarray) -> _Meta:
+        """The rows `rows` (whole articles, in order) as a store of their own."""
+        keys = [self.articles[a] for a in self.article_of_row()[rows].tolist()]
+        articles, offsets = _articles_and_offsets(keys)
+        return _Meta(self.ids[rows], self.updated[rows], offsets, articles,
+                     [self.paths[r] for r in rows.tolist()], [self.views[r] for r in rows.tolist()])  # fmt: skip
+
+    def article_of_row(self) -> np.ndarray:
+        return np.repeat(np.arange(len(self.articles), dtype=np.int64), np.diff(self.offsets))
+
+    def save(self, path: Path) -> None:
+        with open(path, "wb") as fh:
+            np.savez(fh, photo_ids=self.ids, updated=self.updated, offsets=self.offsets,
+                     articles=_pack(self.articles), paths=_pack(self.paths),
+                     views=_pack([v or "" for v in self.views]),
+                     has_view=np.array([v is not None for v in self.views], dtype=bool))  # fmt: skip
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    @classmethod
+    def load(cls, path: Path) -> _Meta:
+        with np.load(path) as meta:
+            ids, offsets = meta["photo_ids"], meta["offsets"]
+            n = len(ids)
+            views = _unpack(meta["views"], n)
+            return cls(ids, meta["updated"], offsets, _unpack(meta["articles"], len(offsets) - 1),
+                       _unpack(meta["paths"], n),
+                       [v if has else None for v, has in zip(views, meta["has_view"].tolist())])  # fmt: skip
+
+
+@dataclass
+class _Diff:
+    """How the catalog's rows relate to the store's."""
+
+    reuse: np.ndarray  # [P new] bool: same photo, vector not newer than the stored one
+    old_rows: np.ndarray  # [P new] int64: its row in the store, -1 for none
+    removed_ids: np.ndarray  # photo ids in the store that the catalog no longer has
+    changed_ids: np.ndarray  # photo ids whose vector is newer in the catalog
+    appendable: bool  # only new articles: the store can grow in place
+
+
+def _diff(old: _Meta | None, new: _Meta) -> _Diff:
+    n = len(new.ids)
+    none = np.zeros(0, dtype=np.int64)
+    if old is None or len(old.ids) == 0:
+        return _Diff(np.zeros(n, dtype=bool), np.full(n, -1, dtype=np.int64), none, none, False)
+    order = np.argsort(old.ids, kind="stable")
+    sorted_ids = old.ids[order]
+    pos = np.minimum(np.searchsorted(sorted_ids, new.ids), len(sorted_ids) - 1)
+    matched = sorted_ids[pos] == new.ids
+    old_rows = np.where(matched, order[pos], -1)
+    reuse = matched & (old.updated[np.maximum(old_rows, 0)] >= new.updated)
+    removed = old.ids[~np.isin(old.ids, new.ids)]
+    changed = new.ids[matched & ~reuse]
+    appendable = removed.size == 0 and changed.size == 0 and bool(matched.any())
+    if appendable:
+        # Every stored photo still where it was (same article, path and view), every other one in an
+        # article the store does not have yet.
+        m = np.flatnonzero(matched)
+        old_index = {a: i for i, a in enumerate(old.articles)}
+        new_art = new.article_of_row()
+        old_art_of_new = np.array([old_index.get(a, -1) for a in new.articles], dtype=np.int64)[new_art]
+        same_article = old_art_of_new[m] == old.article_of_row()[old_rows[m]]
+        new_rows = np.flatnonzero(~matched)
+        appendable = (
+            bool(same_article.all())
+            and bool((old_art_of_new[new_rows] == -1).all())
+            and [new.paths[i] for i in m.tolist()] == [old.paths[j] for j in old_rows[m].tolist()]
+            and [new.views[i] for i in m.tolist()] == [old.views[j] for j in old_rows[m].tolist()]
+        )
+    return _Diff(reuse, old_rows, removed, changed, appendable)
 
 
 class VectorStore:
@@ -89,26 +198,32 @@ class VectorStore:
 
     def open(self, labels: dict[str, dict[str, str]] | None = None) -> ArticleVectors:
         """The stored vectors as ArticleVectors over memory-mapped float16 files."""
-        state = self.state()
-        if state is None:
-            raise FileNotFoundError(self.folder)
-        n, dim = state["n"], state["dim"]
-        vectors = np.load(self.folder / "vectors.npy", mmap_mode="r") if n else np.zeros((0, dim), DTYPE)
-        with np.load(self.folder / "meta.npz") as meta:
-            photo_ids = meta["photo_ids"]
-            offsets = meta["offsets"]
-            articles = _unpack(meta["articles"], len(offsets) - 1)
-            paths = _unpack(meta["paths"], n)
-            view_list = _unpack(meta["views"], n)
-            has_view = meta["has_view"]
-        views = [v if has else None for v, has in zip(view_list, has_view)]
-        labels = labels or {}
-        av = ArticleVectors(vectors, photo_ids, offsets, articles, views, paths,
-                            [labels.get(a, {}) for a in articles], state["model_id"])  # fmt: skip
-        if (self.folder / "centroids.npy").exists():
-            av.centroids = np.load(self.folder / "centroids.npy", mmap_mode="r")
-        av.coarse = coarse.Coarse.load(self.folder)
+        for attempt in range(3):
+            state = self.state()
+            if state is None:
+                raise FileNotFoundError(self.folder)
+            try:
+                return self._open(state, labels or {})
+            except FileNotFoundError:
+                if attempt == 2:  # a sync keeps replacing the files under us
+                    raise
+        raise AssertionError("unreachable")
+
+    def _open(self, state: dict, labels: dict[str, dict[str, str]]) -> ArticleVectors:
+        n, dim, n_articles = state["n"], state["dim"], state["articles"]
+        vectors = self._map(state["vectors"], (n, dim))
+        meta = _Meta.load(self.folder / state["meta"])
+        av = ArticleVectors(vectors, meta.ids, meta.offsets, meta.articles, meta.views, meta.paths,
+                            [labels.get(a, {}) for a in meta.articles], state["model_id"])  # fmt: skip
+        av.centroids = self._map(state["centroids"], (n_articles, dim))
+        if state.get("ann"):
+            av.ann = ann.AnnIndex.open(self.folder, state["ann"])
         return av
+
+    def _map(self, name: str | None, shape: tuple[int, int]) -> np.ndarray:
+        if not name or shape[0] == 0:
+            return np.zeros(shape, dtype=DTYPE)
+        return np.memmap(self.folder / name, dtype=DTYPE, mode="r", shape=shape)
 
     # ------------------------------------------------------------ keeping in step
 
@@ -118,95 +233,174 @@ class VectorStore:
         from desktop_app.core.storage.locks import FileLock
 
         t0 = time.perf_counter()
-        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
         lock = FileLock(self.folder.parent / f"{self.folder.name}.sync-lock")
         lock.acquire(wait=True)
         try:
             revision = revision or catalog.vectors_revision(model_id)
+            state = self.state()
+            if state is not None and state.get("model_id") != model_id:
+                state = None
+            self._remove_unused(state)  # leftovers of a sync that was killed
             if self.fresh(revision, model_id):
-                return SyncReport(self.state()["n"], 0, self.state()["n"], 0.0, False)
-            return self._rebuild(catalog, model_id, revision, progress, t0)
+                return SyncReport(state["n"], 0, state["n"], 0.0, "fresh", "kept")
+            new = _Meta.of_rows(catalog.vector_meta(model_id))
+            old = _Meta.load(self.folder / state["meta"]) if state is not None and state["n"] else None
+            diff = _diff(old, new)
+            generation = (state["generation"] + 1) if state is not None else 1
+            if diff.appendable:
+                report, final, added_rows = self._append(catalog, model_id, state, old, new, diff,
+                                                         generation, progress)  # fmt: skip
+            else:
+                report, final, added_rows = self._rewrite(catalog, model_id, state, new, diff, generation,
+                                                          progress)  # fmt: skip
+            vectors = self._map(final["vectors"], (final["n"], final["dim"]))
+            final["ann"], report.ann = self._update_ann(state, final, vectors, diff, added_rows, generation,
+                                                        progress)  # fmt: skip
+            del vectors
+            final.update(version=STORE_VERSION, model_id=model_id, revision=list(revision),
+                         generation=generation)  # fmt: skip
+            tmp = self.folder / "state.json.tmp"
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(final))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.folder / "state.json")
+            self._remove_unused(final)
+            report.seconds = round(time.perf_counter() - t0, 3)
+            return report
         finally:
             lock.release()
 
-    def _rebuild(self, catalog, model_id, revision, progress, t0) -> SyncReport:
-        rows = catalog.vector_meta(model_id)  # (article, photo id, path, view, updated_at), article order
-        n = len(rows)
-        old = self._previous(model_id)
-        ids = np.fromiter((r[1] for r in rows), dtype=np.int64, count=n)
-        updated = np.fromiter((r[4] for r in rows), dtype=np.float64, count=n)
-        reuse = np.zeros(n, dtype=bool)
-        old_rows = np.full(n, -1, dtype=np.int64)
-        if old is not None:
-            old_ids, old_updated, old_vectors = old
-            order = np.argsort(old_ids)
-            pos = np.searchsorted(old_ids[order], ids)
-            pos = np.minimum(pos, max(len(old_ids) - 1, 0))
-            if len(old_ids):
-                match = old_ids[order][pos] == ids
-                old_rows = np.where(match, order[pos], -1)
-                reuse = match & (old_updated[np.maximum(old_rows, 0)] >= updated)
-        need = int((~reuse).sum())
-        tmp = self.folder.with_name(f".{self.folder.name}.tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        dim = int(old[2].shape[1]) if old is not None and len(old[2]) else 0
+    def _append(self, catalog, model_id, state, old: _Meta, new: _Meta, diff: _Diff, generation: int,
+                progress) -> tuple[SyncReport, dict, np.ndarray]:  # fmt: skip
+        """Only new articles: their rows go after the stored ones, in the same files."""
+        n_old, dim, a_old = state["n"], state["dim"], state["articles"]
+        added = new.take(np.flatnonzero(diff.old_rows < 0))
+        vectors = self._fetch(catalog, model_id, added.ids, dim, progress)
+        _append_rows(self.folder / state["vectors"], n_old * dim * 2, vectors)
+        _append_rows(self.folder / state["centroids"], a_old * dim * 2,
+                     _centroids(vectors, added.offsets).astype(DTYPE))  # fmt: skip
+        meta_name = f"meta-{generation}.npz"
+        old.concat(added).save(self.folder / meta_name)
+        n = n_old + len(added.ids)
+        final = dict(state, n=n, articles=a_old + len(added.articles), meta=meta_name)
+        report = SyncReport(n, len(added.ids), n_old, 0.0, "appended", "")
+        return report, final, np.arange(n_old, n, dtype=np.int64)
+
+    def _rewrite(self, catalog, model_id, state, new: _Meta, diff: _Diff, generation: int,
+                 progress) -> tuple[SyncReport, dict, np.ndarray]:  # fmt: skip
+        """Everything in the catalog's order into new files; unchanged rows copied from the old ones."""
+        n = len(new.ids)
+        old_vectors = self._map(state["vectors"], (state["n"], state["dim"])) if state else None
+        dim = state["dim"] if state and state["n"] else 0
+        need = int((~diff.reuse).sum())
+        name = f"vectors-{generation}.f16"
         out = None
         fetched_so_far = 0
         # A chunk of rows at a time: the vectors it needs are read from the catalog, the rest copied from the
         # old store, so memory stays at one chunk however large the catalog is.
         for i in range(0, n, FETCH_CHUNK):
             j = min(i + FETCH_CHUNK, n)
-            kept = reuse[i:j]
+            kept = diff.reuse[i:j]
             new_rows = np.flatnonzero(~kept)
-            fetched = catalog.vector_data(model_id, ids[i:j][new_rows].tolist()) if new_rows.size else {}
+            fetched = self._fetch(catalog, model_id, new.ids[i:j][new_rows], dim, None)
             if out is None:
-                dim = dim or next((len(v) for v in fetched.values()), 0)
-                out = np.lib.format.open_memmap(tmp / "vectors.npy", mode="w+", dtype=DTYPE, shape=(n, dim))
+                dim = dim or fetched.shape[1]
+                out = np.memmap(self.folder / name, dtype=DTYPE, mode="w+", shape=(n, dim))
             block = np.empty((j - i, dim), dtype=DTYPE)
             if kept.any():
-                block[kept] = old[2][old_rows[i:j][kept]]
+                block[kept] = _gather(old_vectors, diff.old_rows[i:j][kept])
             if new_rows.size:
-                block[new_rows] = np.stack([fetched[int(x)] for x in ids[i:j][new_rows]]).astype(DTYPE)
+                block[new_rows] = fetched
             out[i:j] = block
             fetched_so_far += new_rows.size
             if progress and need:
                 progress(fetched_so_far, need, "reading vectors")
+        vectors = np.zeros((0, dim), DTYPE)
         if out is not None:
             out.flush()
-            del out
-        articles, offsets = _articles_and_offsets([r[0] for r in rows])
-        views = [r[3] for r in rows]
-        np.savez(tmp / "meta.npz", photo_ids=ids, updated=updated, offsets=offsets, articles=_pack(articles),
-                 paths=_pack([r[2] for r in rows]), views=_pack([v or "" for v in views]),
-                 has_view=np.array([v is not None for v in views], dtype=bool))  # fmt: skip
-        vectors = np.load(tmp / "vectors.npy", mmap_mode="r") if n else np.zeros((0, dim), DTYPE)
-        np.save(tmp / "centroids.npy", _centroids(vectors, offsets).astype(DTYPE))
-        rebuilt = coarse.Coarse.update(tmp, vectors, self.folder if old is not None else None, ids,
-                                       old_rows if old is not None else None, reuse, progress)  # fmt: skip
-        (tmp / "state.json").write_text(json.dumps({"version": STORE_VERSION, "model_id": model_id,
-                                                    "revision": list(revision), "n": n, "dim": dim}),
-                                        encoding="utf-8")  # fmt: skip
-        self._replace(tmp)
-        return SyncReport(n, need, int(reuse.sum()), round(time.perf_counter() - t0, 3), rebuilt)
+            vectors = out
+        centroids_name = f"centroids-{generation}.f16"
+        cents = _centroids(vectors, new.offsets).astype(DTYPE)
+        with open(self.folder / centroids_name, "wb") as fh:
+            fh.write(cents.tobytes())
+            fh.flush()
+            os.fsync(fh.fileno())
+        meta_name = f"meta-{generation}.npz"
+        new.save(self.folder / meta_name)
+        del out, vectors
+        final = {"n": n, "dim": dim, "articles": len(new.articles), "vectors": name if n else None,
+                 "centroids": centroids_name, "meta": meta_name}  # fmt: skip
+        report = SyncReport(n, need, int(diff.reuse.sum()), 0.0, "rewritten", "")
+        return report, final, np.flatnonzero(~diff.reuse)
 
-    def _previous(self, model_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        state = self.state()
-        if state is None or state.get("model_id") != model_id or not state.get("n"):
-            return None
-        try:
-            with np.load(self.folder / "meta.npz") as meta:
-                return meta["photo_ids"], meta["updated"], np.load(self.folder / "vectors.npy", mmap_mode="r")
-        except (OSError, ValueError, KeyError):
-            return None
+    def _update_ann(self, state, final: dict, vectors: np.ndarray, diff: _Diff, added_rows: np.ndarray,
+                    generation: int, progress) -> tuple[dict | None, str]:  # fmt: skip
+        """The candidate index for the new rows: none below ann.MIN_PHOTOS, else changed by the same
+        difference as the store (or built, the first time)."""
+        n = final["n"]
+        if not ann.wanted(n):
+            return None, "none"
+        name = f"ann-{generation}"
+        meta = _Meta.load(self.folder / final["meta"])
+        old = state.get("ann") if state else None
+        if old is None:
+            return ann.build(self.folder, name, vectors, meta.ids, progress), "built"
+        remove = np.concatenate([diff.removed_ids, diff.changed_ids])
+        info = ann.update(self.folder, old, name, vectors, meta.ids, added_rows, remove, progress)
+        return info, "updated"
 
-    def _replace(self, tmp: Path) -> None:
-        """Swap the new folder in; maps of the old files held by running searches stay valid (POSIX)."""
-        old = self.folder.with_name(f".{self.folder.name}.old-{os.getpid()}")
-        if self.folder.exists():
-            os.replace(self.folder, old)
-        os.replace(tmp, self.folder)
-        shutil.rmtree(old, ignore_errors=True)
+    @staticmethod
+    def _fetch(catalog, model_id: str, ids: np.ndarray, dim: int, progress) -> np.ndarray:
+        """Vectors of these photos from the catalog, in order, float16; a chunk of the catalog at a time."""
+        out = np.empty((len(ids), dim), dtype=DTYPE) if dim else None
+        for s in range(0, len(ids), FETCH_CHUNK):
+            chunk = ids[s : s + FETCH_CHUNK]
+            got = catalog.vector_data(model_id, chunk.tolist())
+            block = np.stack([got[int(x)] for x in chunk]).astype(DTYPE)
+            if out is None:
+                out = np.empty((len(ids), block.shape[1]), dtype=DTYPE)
+            out[s : s + len(chunk)] = block
+            if progress:
+                progress(s + len(chunk), len(ids), "reading vectors")
+        return out if out is not None else np.zeros((0, dim), dtype=DTYPE)
+
+    def _remove_unused(self, state: dict | None) -> None:
+        """Delete files the state does not name (older generations, a killed sync's leftovers)."""
+        keep = {"state.json"}
+        if state is not None:
+            keep.update(v for k, v in state.items() if k in ("vectors", "centroids", "meta") and v)
+            if state.get("ann"):
+                keep.update((state["ann"]["file"], state["ann"]["basis"]))
+        for f in self.folder.iterdir():
+            if f.name not in keep:
+                try:
+                    f.unlink()
+                except OSError:
+                    pass  # in use elsewhere (Windows): the next sync tries again
+
+
+def _append_rows(path: Path, valid_bytes: int, rows: np.ndarray) -> None:
+    """Write rows after the first `valid_bytes` of a file (dropping whatever a killed sync left there)."""
+    with open(path, "r+b") as fh:
+        fh.truncate(valid_bytes)
+        fh.seek(valid_bytes)
+        fh.write(np.ascontiguousarray(rows).tobytes())
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _gather(source: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """source[rows], copying runs of consecutive rows as slices (a rewrite mostly copies long runs)."""
+    if rows.size == 0:
+        return source[:0]
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [rows.size]])
+    if starts.size > rows.size // 8:
+        return source[rows]
+    return np.concatenate([source[rows[s] : rows[e - 1] + 1] for s, e in zip(starts, ends)])
 
 
 def _articles_and_offsets(keys: list[str]) -> tuple[list[str], np.ndarray]:

@@ -35,7 +35,7 @@ class ArticleVectors:
     labels: list[dict[str, str]] = field(default_factory=list)
     model_id: str = ""
     centroids: np.ndarray | None = None  # [A, D] normalised article means, when a vector store kept them
-    coarse: Any = None  # the candidate stage's compact copy (core.coarse.Coarse), for large catalogs
+    ann: Any = None  # the candidate stage's graph index (core.ann.AnnIndex), for large catalogs
 
     def __post_init__(self) -> None:
         if not self.labels:
@@ -43,6 +43,8 @@ class ArticleVectors:
         self.article_of_row = np.repeat(np.arange(len(self.articles), dtype=np.int64), np.diff(self.offsets))
         self._index = {a: i for i, a in enumerate(self.articles)}
         self._row_of_photo: dict[int, int] | None = None
+        self._id_order: np.ndarray | None = None  # rows sorted by photo id, for rows_of_ids
+        self._sorted_ids: np.ndarray | None = None
 
     @property
     def n_articles(self) -> int:
@@ -71,6 +73,18 @@ class ArticleVectors:
         if self._row_of_photo is None:
             self._row_of_photo = {int(p): i for i, p in enumerate(self.photo_ids.tolist())}
         return self._row_of_photo.get(int(photo_id))
+
+    def rows_of_ids(self, photo_ids: np.ndarray) -> np.ndarray:
+        """The rows of many catalog photo ids at once (-1 for ids without a vector here)."""
+        if self._id_order is None:
+            self._id_order = np.argsort(self.photo_ids, kind="stable")
+            self._sorted_ids = self.photo_ids[self._id_order]
+        ids = np.asarray(photo_ids, dtype=np.int64)
+        if self._id_order.size == 0:
+            return np.full(ids.shape, -1, dtype=np.int64)
+        sorted_ids = self._sorted_ids
+        pos = np.minimum(np.searchsorted(sorted_ids, ids), sorted_ids.size - 1)
+        return np.where(sorted_ids[pos] == ids, self._id_order[pos], -1)
 
     def cover_row(self, a: int) -> int:
         """The row of article a's cover photo (see `scan.cover_position`)."""
