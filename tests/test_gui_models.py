@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -201,7 +200,8 @@ def test_task_failure_reaches_the_ui_thread(qtbot):
 
 
 def test_articles_orders_scale(qtbot):
-    # The grid's sort orders and filter text for 100,000 articles are built in a worker; keep them cheap.
+    # The grid's sort orders and filter of 100,000 articles are arrays (their speed is measured by
+    # benchmarks/gui_bench.py); here: the filter finds exactly the matching rows and no row has children.
     n = 100_000
     rows = [
         {
@@ -215,16 +215,11 @@ def test_articles_orders_scale(qtbot):
         }
         for i in range(n)
     ]
-    t0 = time.perf_counter()
     arts = Articles.from_overview(rows)
-    built = time.perf_counter() - t0
     model = ArticleGridModel(None)
     model.set_articles(arts, Path("/photos"))
-    t0 = time.perf_counter()
     model.set_filter("c7")
-    filtered = time.perf_counter() - t0
     assert model.rowCount() == sum(1 for i in range(n) if i % 2 and i % 13 == 7)
-    assert built < 5.0 and filtered < 0.5, (built, filtered)
     assert isinstance(model.visible, np.ndarray)
     assert model.rowCount(model.index(0, 0)) == 0 and model.rowCount(QModelIndex()) > 0
 
