@@ -222,6 +222,8 @@ def test_the_graph_index_finds_what_the_exhaustive_search_finds_and_follows_ever
         print(f"{method}: candidate recall@10 {report.recall:.3f}")
         assert report.recall >= 0.95
     assert index.search(queries[1], "greedy", 10).mode == "candidates"
+    one_photo = np.asarray(av.vectors[7:8], dtype=np.float32)  # a single query vector (a photo query)
+    assert 7 in index.knn_rows(one_photo, 5).tolist()
     engine.close()
     assert_matches_catalog(db)
 

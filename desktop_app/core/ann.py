@@ -93,8 +93,10 @@ class AnnIndex:
         want = min(len(self.index), per_photo * OVERSAMPLE)
         self.index.expansion_search = max(MIN_EXPANSION_SEARCH, want)
         found = self.index.search(q @ self.basis, want, threads=1)
-        keys = np.atleast_2d(np.asarray(found.keys)).astype(np.int64)
-        counts = np.atleast_1d(np.asarray(found.counts))
+        if hasattr(found, "counts"):
+            keys, counts = np.asarray(found.keys).astype(np.int64), np.asarray(found.counts)
+        else:  # one query vector: usearch answers with a single Matches
+            keys, counts = np.asarray(found.keys).astype(np.int64)[None, :], np.array([len(found.keys)])
         out = []
         for qv, row_keys, count in zip(q, keys, counts):
             rows = np.sort(rows_of_ids(row_keys[:count]))
