@@ -8,6 +8,7 @@
 - `index_controller.IndexController` runs indexing and shows it in its banner over the grid.
 - `inspect_launcher.InspectLauncher` opens the match inspector.
 - `labels_controller.LabelsController` has the review queue and the label actions.
+- `map_controller.MapController` has the catalog map dock, linked to the grid and the similar panel.
 - `window_actions.WindowActions` holds actions, menus and toolbar; `status_panel.StatusPanel` the status bar.
 
 Nothing here waits on the disk, the database or the model: the controllers run that work on their own
@@ -44,6 +45,7 @@ from desktop_app.gui.grid_panel import GridPanel
 from desktop_app.gui.index_controller import IndexController
 from desktop_app.gui.inspect_launcher import InspectLauncher
 from desktop_app.gui.labels_controller import LabelsController
+from desktop_app.gui.map_controller import MapController
 from desktop_app.gui.search_controller import SearchController
 from desktop_app.gui.settings_dialog import (
     CatalogChoices,
@@ -95,6 +97,7 @@ class MainWindow(QMainWindow):
         self.search.device = self.user.device
         self.labels = LabelsController(self, self.catalogs, self.search, self.grid_panel.selected_articles)
         self.inspector = InspectLauncher(self)
+        self.map = MapController(self)  # the catalog map dock (View > Catalog map)
         self.acts = WindowActions(self)
         self.words = WordsController(self)  # search by words and the words under the similar panel
         self._connect()
@@ -509,6 +512,7 @@ class MainWindow(QMainWindow):
                 d.close()
         self._dialogs = []
         self.indexer.shutdown()
+        self.map.shutdown()
         self.search.shutdown()
         self.thumbs.shutdown()
         self.catalogs.shutdown()

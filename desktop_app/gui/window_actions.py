@@ -54,6 +54,7 @@ class WindowActions:
         )
         self.inbox = act("Add photos from another folder…", labels.add_inbox, None,
                          "Copy new photos into the catalog's inbox folder and index them")  # fmt: skip
+        self.map = w.map.toggle_action  # the catalog map dock
         self._menus()
         self.toolbar = self._toolbar()
 
@@ -76,7 +77,7 @@ class WindowActions:
         layout = {
             "&File": (self.open_folder, self.open_catalog, None, self.update, self.cancel, self.summary, None,
                       self.settings, None, self.quit),
-            "&View": (self.filter, self.detail, self.back, self.open_photo, None, self.inspect),
+            "&View": (self.filter, self.detail, self.back, self.open_photo, None, self.inspect, self.map),
             "&Labels": (self.review, self.set_label, None, self.import_labels, self.export_labels, None,
                         self.inbox),
         }  # fmt: skip
@@ -106,6 +107,7 @@ class WindowActions:
             self.set_label,
             self.import_labels,
             self.export_labels,
+            self.map,
         ):
             a.setEnabled(has_catalog)
         self.inbox.setEnabled(has_catalog and not indexing)
