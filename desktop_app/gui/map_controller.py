@@ -207,6 +207,13 @@ class MapController(QObject):
             self.request(MapRequest())
         elif self.layout is not None:
             self._show(self.layout, keep_view=True)
+            # An adapter switched on or off (here or from the command line) changes the vectors, not the
+            # articles: ask the catalog (off the UI thread) which vectors are in use now.
+            self.window.catalogs.call(snap.engine.map_key, on_done=self._check_key)
+
+    def _check_key(self, key: tuple) -> None:
+        if self.layout is not None and self.job is None and key != (self.layout.model_id, self.layout.adapter_id):
+            self.request(MapRequest())
 
     def request(self, request: MapRequest) -> None:
         snap = self.window.snapshot
