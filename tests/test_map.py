@@ -22,7 +22,9 @@ from tests.test_adapt import make_catalog, synthetic
 pytest.importorskip("openTSNE", reason="install the [map] extra")
 
 
-def clusters(n_clusters: int = 10, per: int = 30, dim: int = 48, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def clusters(
+    n_clusters: int = 10, per: int = 30, dim: int = 48, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Tight clusters in random directions, as article vectors (rows L2-normalised), and their cluster ids."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(n_clusters, dim))
@@ -46,7 +48,10 @@ def test_tsne_keeps_neighbours_together_far_better_than_pca():
     assert xy.shape == (len(X), 2) and not placed.any() and info["method"] == "tsne"
     assert np.allclose(xy.mean(axis=0), 0, atol=1e-3)
     assert same_cluster_share(xy, ids) > 0.95
-    assert lay.neighbour_preservation(X, xy, sample=None) > lay.neighbour_preservation(X, pca_xy, sample=None) + 0.2
+    assert (
+        lay.neighbour_preservation(X, xy, sample=None)
+        > lay.neighbour_preservation(X, pca_xy, sample=None) + 0.2
+    )
     done = [d for d, _ in seen]
     assert done == sorted(done) and seen[-1] == (lay.PROGRESS_TOTAL, lay.PROGRESS_TOTAL)
 

@@ -28,11 +28,11 @@ class MapRequest:
     compute: bool = True  # lay out the articles when no layout is stored yet
 
 
-def make_map(db: Path, request: MapRequest, progress=None, should_cancel=None):
-    """The layout for a request (in whatever process calls it)."""
+def make_map(db: Path | str, request: MapRequest, progress=None, should_cancel=None):
+    """The layout for a request, by an engine of its own on the catalog (a file, or a database URL)."""
     from desktop_app.core.engine import Engine
 
-    with Engine.open(Path(db), remember=False) as engine:
+    with Engine.open(db, remember=False) as engine:
         return engine.catalog_map(method=request.method, recompute=request.recompute, compute=request.compute,
                                   progress=progress, should_cancel=should_cancel)  # fmt: skip
 
@@ -55,7 +55,7 @@ def child_main(db: str, request: MapRequest, out: Any, cancel: Any) -> None:
             out.put(("progress", (done, total, note)))
 
     try:
-        layout = make_map(Path(db), request, progress, cancel.is_set)
+        layout = make_map(db, request, progress, cancel.is_set)
         out.put(("done", layout))
     except Cancelled:
         out.put(("cancelled", None))

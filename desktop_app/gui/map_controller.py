@@ -28,10 +28,11 @@ from PySide6.QtWidgets import QDockWidget
 
 from desktop_app.core import map_picture as pic
 from desktop_app.core.child import rebuild_error
+from desktop_app.core.engine import Engine
 from desktop_app.core.errors import UserError
 from desktop_app.core.labels import DEFAULT_FIELD
 from desktop_app.core.layout import MapLayout
-from desktop_app.core.map_child import MapRequest, child_main, make_map
+from desktop_app.core.map_child import MapRequest, child_main
 from desktop_app.core.overview import Snapshot, label_text
 from desktop_app.core.similar import Outcome
 from desktop_app.gui.map_panel import COLOUR_CHOICES_EXTRA, MapPanel
@@ -50,8 +51,10 @@ class MapJob(QObject):
     cancelled = Signal()
     failed = Signal(object)  # Failure
 
-    def __init__(self, db: Path, request: MapRequest, in_subprocess: bool, runner: Runner,
+    def __init__(self, engine: Engine, request: MapRequest, in_subprocess: bool, runner: Runner,
                  parent: QObject | None = None) -> None:  # fmt: skip
+        """In a child process the layout is made by an engine of its own on the catalog; in a thread (tests),
+        by the window's `engine` (a second catalog connection in this process is what SQLite warns about)."""
         super().__init__(parent)
         self.over = False
         self.process: Any = None
@@ -60,7 +63,7 @@ class MapJob(QObject):
             ctx = mp.get_context("spawn")  # never fork a process that runs Qt and threads
             self.queue = ctx.Queue()
             self.cancel_event = ctx.Event()
-            self.process = ctx.Process(target=child_main, args=(str(db), request, self.queue, self.cancel_event),
+            self.process = ctx.Process(target=child_main, args=(engine.location, request, self.queue, self.cancel_event),
                                        name="lookalike-map", daemon=True)  # fmt: skip
             self.timer = QTimer(self)
             self.timer.setInterval(POLL_MS)
@@ -68,7 +71,7 @@ class MapJob(QObject):
             self.process.start()
             self.timer.start()
         else:
-            self.task = Task(make_map, db, request, with_progress=True, with_cancel=True)
+            self.task = Task(_make_map_in_thread, engine, request, with_progress=True, with_cancel=True)
             self.task.signals.progress.connect(lambda p: self.progress.emit(*p))
             runner.start(self.task, on_done=self._finish_done, on_failed=self._task_failed)
 
@@ -141,6 +144,12 @@ class MapJob(QObject):
         self.queue.join_thread()
 
 
+def _make_map_in_thread(engine: Engine, request: MapRequest, progress, should_cancel) -> MapLayout | None:
+    # A worker's progress signal carries one object: the (done, total, note) triple.
+    return engine.catalog_map(method=request.method, recompute=request.recompute, compute=request.compute,
+                              progress=lambda d, t, n: progress((d, t, n)), should_cancel=should_cancel)  # fmt: skip
+
+
 class MapController(QObject):
     shown = Signal(object)  # the MapLayout now on the map (tests wait on it)
     failed = Signal(object)  # Failure of a layout request
@@ -168,11 +177,13 @@ class MapController(QObject):
         self._asked: tuple | None = None  # what the last request was for (catalog, model, articles)
         self._pushing = False  # the map is selecting in the grid: do not echo the grid's selection back
         self._label_field: str | None = None
+        self._sized = False
+        self._layout_catalog = ""
         self._connect()
 
     def _connect(self) -> None:
         w, p = self.window, self.panel
-        self.dock.visibilityChanged.connect(lambda visible: visible and self.refresh())
+        self.dock.visibilityChanged.connect(self._visibility)
         w.catalog_loaded.connect(self.refresh)
         w.grid_panel.selection_changed.connect(self._grid_selected)
         w.results_shown.connect(self._results)
@@ -188,6 +199,17 @@ class MapController(QObject):
         p.inspect_requested.connect(self.inspect_pair)
 
     # ------------------------------------------------------------ the layout
+
+    def _visibility(self, visible: bool) -> None:
+        if not visible:
+            return
+        if not self._sized and not self.dock.isFloating():
+            # A dock starts at its minimum size; the map needs room: half the window the first time.
+            self._sized = True
+            self.window.resizeDocks(
+                [self.dock], [max(320, self.window.height() // 2)], Qt.Orientation.Vertical
+            )
+        self.refresh()
 
     def refresh(self) -> None:
         """The catalog was (re)read: ask for the layout when what it depends on changed, else recolour."""
@@ -212,7 +234,11 @@ class MapController(QObject):
             self.window.catalogs.call(snap.engine.map_key, on_done=self._check_key)
 
     def _check_key(self, key: tuple) -> None:
-        if self.layout is not None and self.job is None and key != (self.layout.model_id, self.layout.adapter_id):
+        if (
+            self.layout is not None
+            and self.job is None
+            and key != (self.layout.model_id, self.layout.adapter_id)
+        ):
             self.request(MapRequest())
 
     def request(self, request: MapRequest) -> None:
@@ -227,7 +253,7 @@ class MapController(QObject):
         if self.layout is None:
             self.panel.show_message("Laying out the articles… similar ones will land together.")
         self._layout_catalog = str(snap.path)
-        job = MapJob(snap.path, request, self.in_subprocess, self.runner, self)
+        job = MapJob(snap.engine, request, self.in_subprocess, self.runner, self)
         job.progress.connect(self.panel.show_progress)
         job.done.connect(self._done)
         job.cancelled.connect(self._cancelled)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, QVariantAnimation, Signal
+from PySide6.QtCore import QAbstractAnimation, QPointF, QRectF, Qt, QTimer, QVariantAnimation, Signal
 from PySide6.QtGui import (
     QColor,
     QImage,
@@ -422,7 +422,8 @@ class MapView(QGraphicsView):
     def zoom_by(self, factor: float, at: QPointF | None = None, animate: bool = True) -> None:
         """Zoom by a factor around a viewport point (default: the centre), smoothly unless `animate` is off."""
         at = QPointF(self.viewport().rect().center()) if at is None else QPointF(at)
-        target = self._clamp_scale((self._zoom_to if self._zoom_anim.state() else self.scale_) * factor)
+        running = self._zoom_anim.state() == QAbstractAnimation.State.Running
+        target = self._clamp_scale((self._zoom_to if running else self.scale_) * factor)
         self._zoom_anchor = (at, self.mapToScene(at.toPoint()))
         if not animate:
             self._zoom_anim.stop()
