@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtWidgets import QApplication
 
 from desktop_app.core import layout as lay
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
@@ -182,6 +183,32 @@ def test_layout_in_a_child_process_then_cancel_and_adapter(qtbot, map_window, tm
     w.reload()  # the catalog is read again: the map finds other vectors in use and lays them out
     qtbot.waitUntil(lambda: w.map.layout.adapter_id == adapter.id, timeout=T)
     assert "adapted" in w.map.panel.state.text() and w.map.layout.articles == first.articles
+
+
+def test_wheel_zooms_smoothly_round_the_cursor(qtbot):
+    from PySide6.QtGui import QWheelEvent
+
+    rng = np.random.default_rng(1)
+    xy = rng.normal(size=(500, 2))
+    view = MapView(lambda _p: None)
+    qtbot.addWidget(view)
+    view.resize(600, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_points(
+        MapPoints([str(i) for i in range(500)], xy, argb(["#2f6db5"] * 500), [None] * 500, [""] * 500)
+    )
+    at = QPointF(150, 120)
+    under = view.mapToScene(at.toPoint())
+    before = view.scale_
+    event = QWheelEvent(at, view.viewport().mapToGlobal(at), QPoint(0, 0), QPoint(0, 120), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)  # fmt: skip
+    QApplication.sendEvent(view.viewport(), event)
+    assert view.points.zooming  # a notch is animated: the last picture is scaled until it settles
+    qtbot.waitUntil(lambda: not view.points.zooming, timeout=T)
+    assert view.scale_ == pytest.approx(before * 1.0018**120, rel=1e-3)
+    after = view.mapToScene(at.toPoint())  # the point under the cursor stayed under it
+    assert abs(after.x() - under.x()) * view.scale_ <= 1.5 and abs(after.y() - under.y()) * view.scale_ <= 1.5
 
 
 def test_view_draws_100k_points_as_dots(qtbot):

@@ -111,6 +111,7 @@ class PointsItem(QGraphicsItem):
         self._cache: _DotCache | None = None
         self.last_mode = "dots"  # what the last frame drew, for tests and the benchmark
         self.last_drawn = 0
+        self.paints = 0
 
     def set_points(self, pos: np.ndarray, colours: np.ndarray, covers: list[str | None]) -> None:
         self.prepareGeometryChange()
@@ -156,6 +157,7 @@ class PointsItem(QGraphicsItem):
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
+        self.paints += 1
         if not self.pos_.shape[0]:
             return
         t = painter.worldTransform()
@@ -451,7 +453,7 @@ class MapView(QGraphicsView):
         self.setTransform(QTransform.fromScale(s, s))
         # Keep the scene point that was under the cursor under it.
         drift = self.mapToScene(at.toPoint()) - anchor
-        self._pan_scene(drift)
+        self._pan_scene(-drift)
         self.zoomed.emit(s)
 
     def _clamp_scale(self, s: float) -> float:
