@@ -210,7 +210,8 @@ def nearest(Q: np.ndarray, X: np.ndarray, k: int, exclude_self: bool = False,
         S = Q[lo:hi] @ XT
         if exclude_self:
             S[np.arange(hi - lo), np.arange(lo, hi)] = -np.inf
-        part = np.argpartition(-S, k - 1, axis=1)[:, :k] if k < n else np.tile(np.arange(n), (hi - lo, 1))
+        # The k largest at the end: partitioning S itself, not a negated copy, is several times faster.
+        part = np.argpartition(S, n - k, axis=1)[:, n - k :] if k < n else np.tile(np.arange(n), (hi - lo, 1))
         s = np.take_along_axis(S, part, axis=1)
         order = np.argsort(-s, axis=1, kind="stable")
         idx[lo:hi] = np.take_along_axis(part, order, axis=1)

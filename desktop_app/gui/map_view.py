@@ -211,7 +211,7 @@ class PointsItem(QGraphicsItem):
         if w <= 0 or h <= 0:
             return None
         scale = t.m11()
-        size = int(np.clip(round(0.7 * scale), 3, 9))  # dots grow as the map is zoomed in
+        size = int(np.clip(round(0.9 * scale), 3, 11))  # dots grow as the map is zoomed in
         reach = (size + 4) // 2 + 1  # the widest stamp (a marked dot's ring) reaches this far from its centre
         px = (self.pos_[:, 0] * scale + (t.dx() - device.left())).astype(np.int32)
         py = (self.pos_[:, 1] * t.m22() + (t.dy() - device.top())).astype(np.int32)
