@@ -79,16 +79,17 @@ def run(args: argparse.Namespace) -> int:
                 rel = covers.get(article)
                 return root / rel if reachable and rel else None
 
-            title = f"{len(layout):,} articles, {layout.method}, coloured by {args.color_by}"
+            title = f"{len(layout):,} articles, {lay.METHOD_NAMES.get(layout.method)}, coloured by {args.color_by}"
             data, stats = pic.render_png(layout, colours, args.size, cover_of if reachable else None, title)
             write_bytes(args.png, data, what="picture")
     if args.json:
         emit_json(_as_json(layout, values, colours, args, stats))
         return 0
     info = layout.info
-    print(f"Map of {len(layout):,} articles ({layout.method}, {layout.model_id}"
+    method = lay.METHOD_NAMES.get(layout.method, layout.method)
+    print(f"Map of {len(layout):,} articles ({method}, {layout.model_id}"
           f"{f', adapter {layout.adapter_id}' if layout.adapter_id is not None else ''}); "
-          f"laid out in {info.get('seconds', 0):.1f} s, {layout.placed:,} placed among them since.")  # fmt: skip
+          f"laid out in {info.get('seconds', 0):.1f} s; {layout.placed:,} placed among their neighbours.")  # fmt: skip
     if stats is not None:
         what = f"{stats.thumbnails:,} covers of {stats.thumb_px} px and {stats.dots:,} dots"
         print(f"Wrote {safe(args.png)} ({what}), coloured by {safe(args.color_by)}:")

@@ -29,6 +29,7 @@ Progress = Callable[[int, int, str], None]
 ShouldCancel = Callable[[], bool]
 
 METHODS = ("tsne", "pca")
+METHOD_NAMES = {"tsne": "t-SNE", "pca": "PCA"}
 DEFAULT_METHOD = "tsne"
 INSTALL_HINT = "pip install 'lookalike[map]'"
 PERPLEXITY = 30.0

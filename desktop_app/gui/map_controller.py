@@ -31,7 +31,7 @@ from desktop_app.core.child import rebuild_error
 from desktop_app.core.engine import Engine
 from desktop_app.core.errors import UserError
 from desktop_app.core.labels import DEFAULT_FIELD
-from desktop_app.core.layout import MapLayout
+from desktop_app.core.layout import METHOD_NAMES, MapLayout
 from desktop_app.core.map_child import MapRequest, child_main
 from desktop_app.core.overview import Snapshot, label_text
 from desktop_app.core.similar import Outcome
@@ -320,11 +320,10 @@ class MapController(QObject):
         self.view.set_legend(colours.legend, f"{len(layout):,} articles · colour: {by}")
         info = layout.info
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.get("created_at", time.time())))
-        placed = f" · {layout.placed:,} placed among them since" if layout.placed else ""
+        placed = f" · {layout.placed:,} placed among their neighbours" if layout.placed else ""
         adapter = " · adapted vectors" if layout.adapter_id is not None else ""
-        self.panel.show_state(
-            f"{layout.method} layout of {when} ({info.get('seconds', 0):.0f} s){placed}{adapter}"
-        )
+        method = METHOD_NAMES.get(layout.method, layout.method)
+        self.panel.show_state(f"{method} layout of {when} ({info.get('seconds', 0):.0f} s){placed}{adapter}")
 
     def set_colour_by(self, by: str) -> None:
         self.colour_by = by
