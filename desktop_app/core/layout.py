@@ -39,7 +39,7 @@ EARLY_ITER = 250
 MAIN_ITER = 500
 FFT_CELL = 2.0  # openTSNE's ints_in_interval (its default is 1)
 SAMPLE_ABOVE = 40_000  # larger catalogs: t-SNE on a sample this size, the rest placed among it
-PLACE_K = 10  # a placed article sits among this many nearest laid-out articles
+PLACE_K = 5  # a placed article sits among this many nearest laid-out articles
 CHUNK = 2048  # rows per similarity block: 2048 x 250,000 float32 = 2 GB would be too much, so capped below
 MAX_BLOCK_BYTES = 256 << 20
 PROGRESS_TOTAL = 1000  # progress is reported in thousandths of the whole job
@@ -319,9 +319,11 @@ def place(ref_X: np.ndarray, ref_xy: np.ndarray, new_X: np.ndarray, k: int = PLA
     if ref_xy.shape[0] == 0:
         return np.zeros((new_X.shape[0], 2), dtype=np.float32)
     idx, sim = nearest(new_X, ref_X, k, report=report)
-    # Closer neighbours count more: weights fall off with cosine distance relative to the nearest one.
+    # The nearest neighbour counts most, sharply: weights fall off within a tenth of its cosine distance.
+    # Measured on 100,000 synthetic articles (16% laid out): broad weights over 10 neighbours keep 44% of
+    # the 10 nearest neighbours, these over 5 keep 59% (over 3, 61%: one outlier then moves it too far).
     d = 1.0 - sim
-    w = np.exp(-(d - d[:, :1]) / np.maximum(d[:, :1], 0.02))
+    w = np.exp(-(d - d[:, :1]) / np.maximum(0.1 * d[:, :1], 0.002))
     pos = ref_xy[idx]  # [M, k, 2]
     out = np.stack([_weighted_median(pos[:, :, c], w) for c in (0, 1)], axis=1)
     spread = np.median(np.abs(pos - out[:, None, :]), axis=1)

@@ -228,7 +228,7 @@ class MapController(QObject):
                 return
             self.request(MapRequest())
         elif self.layout is not None:
-            self._show(self.layout, keep_view=True)
+            self._recolour()  # labels, folders or covers may have changed; the positions did not
             # An adapter switched on or off (here or from the command line) changes the vectors, not the
             # articles: ask the catalog (off the UI thread) which vectors are in use now.
             self.window.catalogs.call(snap.engine.map_key, on_done=self._check_key)
@@ -327,11 +327,17 @@ class MapController(QObject):
 
     def set_colour_by(self, by: str) -> None:
         self.colour_by = by
+        self._recolour()
+
+    def _recolour(self) -> None:
+        """Colours, tooltips and covers from the current snapshot, on the positions already shown."""
         snap = self.window.snapshot
-        if self.layout is not None and snap is not None:
-            colours = _colouring(self.layout, snap, by)
-            self.view.set_colours(argb([c for _, c, _ in colours.legend])[colours.codes])
-            self._legend(self.layout, snap)
+        if self.layout is None or snap is None:
+            return
+        points = _points(self.layout, snap, self.colour_by)
+        self.view.set_colours(points.colours)
+        self.view.tips, self.view.points.covers = points.tips, points.covers
+        self._legend(self.layout, snap)
 
     # ------------------------------------------------------------ linked selection
 
