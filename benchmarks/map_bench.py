@@ -34,9 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core import layout as lay
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # this checkout's code, not whichever copy is installed
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "magento-luma"
+from desktop_app.core import layout as lay  # noqa: E402
+
+DATA = REPO.parent / "shared" / "datasets" / "magento-luma"
 PARTS = ("magento", "25k", "250k", "frames")
 
 
