@@ -220,6 +220,14 @@ def test_cli_map_errors_are_one_line(indexed_sample, tmp_path, capsys, monkeypat
     assert exc.value.code == 2
     assert main(["map", "--db", str(db), "--png", str(tmp_path / "no" / "m.png")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    # A mistyped field is refused (naming the fields there are), not drawn as an all-unlabelled map.
+    assert main(["map", "--db", str(db), "--color-by", "categroy", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "'categroy'" in err
+        and "category" in err.replace("'categroy'", "")
+        and len(err.strip().splitlines()) == 1
+    )
     monkeypatch.setattr(lay, "have_tsne", lambda: False)
     assert main(["map", "--db", str(db), "--recompute"]) == 2
     assert "pip install 'lookalike[map]'" in capsys.readouterr().err

@@ -21,7 +21,7 @@ def register(sub) -> None:
     p.add_argument("--png", metavar="FILE", type=output_path,
                    help="write the map as a PNG picture: cover thumbnails when the photos are reachable and "
                    "there is room for them, else dots (default: no picture)")  # fmt: skip
-    p.add_argument("--color-by", "--colour-by", dest="color_by", metavar="FIELD", default=DEFAULT_FIELD,
+    p.add_argument("--color-by", "--colour-by", dest="color_by", metavar="FIELD", default=None,
                    help=f"colour the articles by this label field, by '{pic.BY_FOLDER}', or by "
                    f"'{pic.BY_UNLABELLED}' (labelled or not) (default: {DEFAULT_FIELD})")  # fmt: skip
     p.add_argument(
@@ -54,18 +54,35 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _colour_by(asked: str | None, labels: dict[str, dict[str, str]]) -> str:
+    """What to colour by: `asked`, which must be folder, unlabelled or a field some article has a label in;
+    the default field when not asked (a catalog without labels then shows every article unlabelled)."""
+    if asked is None or asked in (pic.BY_FOLDER, pic.BY_UNLABELLED):
+        return asked or DEFAULT_FIELD
+    fields = sorted(set().union(*labels.values())) if labels else []
+    if asked not in fields:
+        from desktop_app.core.errors import InputError
+
+        known = ", ".join(fields) if fields else "none yet"
+        raise InputError(f"No article has a label in the field {asked!r} (label fields: {known}); colour by one of "
+                         f"them, by {pic.BY_FOLDER} or by {pic.BY_UNLABELLED}.")  # fmt: skip
+    return asked
+
+
 def run(args: argparse.Namespace) -> int:
     if args.png is not None:
         check_output_path(args.png, "picture")
     bar = Bar(not args.json, "‰", "laying out the map")
     with open_engine(args) as engine:
+        rows = engine.catalog.articles_overview()
+        labels = {r["article"]: r["labels"] for r in rows}
+        # Checked before the layout (minutes on a big catalog): a mistyped field would colour it all grey.
+        args.color_by = _colour_by(args.color_by, labels)
         try:
             layout = engine.catalog_map(method=args.method, recompute=args.recompute, seed=args.seed,
                                         progress=bar.update)  # fmt: skip
         finally:
             bar.close()
-        rows = engine.catalog.articles_overview()
-        labels = {r["article"]: r["labels"] for r in rows}
         folders = {r["article"]: r["folder"] for r in rows}
         covers = {r["article"]: r["cover"] for r in rows}
         values = pic.colour_values(args.color_by, layout.articles, labels, folders)
