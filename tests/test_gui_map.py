@@ -11,6 +11,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.core import layout as lay
+from desktop_app.core import map_picture as pic
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
 from desktop_app.gui.map_view import MapPoints, MapView, argb
 from tests.test_gui import T, make_window, open_and_index  # noqa: F401 - make_window is a fixture
@@ -87,6 +88,31 @@ def test_map_scene_dots_covers_and_linked_selection(qtbot, map_window):
         qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=viewport_point(view, other))
     assert w.selected_articles() == [other] and blocker.args[0].query.articles == [other]
     assert view.selected_keys() == [other]
+
+
+def test_colour_by_folder_from_the_box_and_a_field_without_labels_stays_named(qtbot, map_window):
+    from collections import Counter
+
+    w = map_window
+    show_map(qtbot, w)
+    view, box, snap = w.map.view, w.map.panel.colour_by, w.snapshot
+    assert box.currentData() == "category"
+    # Chosen with the keyboard in the colour box: the legend counts the articles of each folder.
+    box.setFocus()
+    for _ in range(box.count()):
+        if box.currentData() == pic.BY_FOLDER:
+            break
+        qtbot.keyClick(box, Qt.Key.Key_Down)
+    assert w.map.colour_by == pic.BY_FOLDER
+    folders = Counter(f or "(top folder)" for f in snap.articles.folders)
+    assert {v: n for v, _c, n in view.legend} == dict(folders)
+    row = view.keys.index(snap.articles.keys[0])
+    folder_colour = dict((v, c) for v, c, _n in view.legend)[snap.articles.folders[0] or "(top folder)"]
+    assert view.points.colours[row] == argb([folder_colour])[0]
+    # A field no article has a label in yet: the box names it (not another choice) and all are unlabelled.
+    w.map.set_colour_by("season")
+    w.map.refresh()
+    assert box.currentData() == "season" and [v for v, _c, _n in view.legend] == [pic.UNLABELLED]
 
 
 def lasso(qtbot, view: MapView, corners: list[QPoint]) -> None:

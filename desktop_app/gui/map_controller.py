@@ -216,7 +216,7 @@ class MapController(QObject):
         snap = self.window.snapshot
         if snap is None or not self.dock.isVisible():
             return
-        self.panel.set_colour_choices(_label_fields(snap), self.colour_by)
+        self.panel.set_colour_choices(_label_fields(snap, self.colour_by), self.colour_by)
         key = (str(snap.path), snap.model_id, len(snap.articles), hash(tuple(snap.articles.keys)))
         if key != self._asked:
             self._asked = key
@@ -424,8 +424,12 @@ class MapController(QObject):
         self.runner.shutdown()
 
 
-def _label_fields(snap: Snapshot) -> list[str]:
+def _label_fields(snap: Snapshot, current: str) -> list[str]:
+    """The label fields to colour by: those with labels, and the one the map is coloured by even before it
+    has any (else the box would show another choice than the colours do)."""
     fields = set().union(*snap.articles.labels) if snap.articles.labels else set()
+    if current not in dict(COLOUR_CHOICES_EXTRA):
+        fields.add(current)
     return sorted(fields, key=lambda f: (f != DEFAULT_FIELD, f))
 
 
