@@ -106,9 +106,15 @@ def test_colour_by_folder_from_the_box_and_a_field_without_labels_stays_named(qt
     assert w.map.colour_by == pic.BY_FOLDER
     folders = Counter(f or "(top folder)" for f in snap.articles.folders)
     assert {v: n for v, _c, n in view.legend} == dict(folders)
-    row = view.keys.index(snap.articles.keys[0])
-    folder_colour = dict((v, c) for v, c, _n in view.legend)[snap.articles.folders[0] or "(top folder)"]
-    assert view.points.colours[row] == argb([folder_colour])[0]
+    # One step further down, labelled or not: the articles labelled women or men against the rest.
+    qtbot.keyClick(box, Qt.Key.Key_Down)
+    assert w.map.colour_by == pic.BY_UNLABELLED
+    labelled = sum(k[0] in "wm" for k in snap.articles.keys)
+    legend = {v: (c, n) for v, c, n in view.legend}
+    assert legend == {"labelled": (legend["labelled"][0], labelled),
+                      pic.UNLABELLED: (pic.UNLABELLED_COLOUR, len(view.keys) - labelled)}  # fmt: skip
+    row = view.keys.index(next(k for k in view.keys if not k.startswith(("w", "m"))))
+    assert view.points.colours[row] == argb([pic.UNLABELLED_COLOUR])[0]
     # A field no article has a label in yet: the box names it (not another choice) and all are unlabelled.
     w.map.set_colour_by("season")
     w.map.refresh()
