@@ -10,7 +10,7 @@ as text.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QPaintEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -253,19 +253,22 @@ class GridPanel(QWidget):
         return True
 
     def select_articles(self, articles: list[str]) -> None:
+        """Make these articles (those the filter shows) the selection, in one change: a lasso on the map may
+        select thousands, and one selection signal per article would re-run the search thousands of times."""
+        rows = [r for r in (self.model.row_of(a) for a in articles) if r >= 0]
         sm = self.view.selectionModel()
-        first = True
-        for a in articles:
-            row = self.model.row_of(a)
-            if row < 0:
-                continue
-            idx = self.model.index(row, 0)
-            if first:
-                sm.setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.ClearAndSelect)
-                self.view.scrollTo(idx)
-            else:
-                sm.select(idx, QItemSelectionModel.SelectionFlag.Select)
-            first = False
+        if not rows:
+            sm.clearSelection()
+            return
+        selection = QItemSelection()
+        for lo, hi in _runs(sorted(set(rows))):
+            selection.select(self.model.index(lo, 0), self.model.index(hi, 0))
+        first = self.model.index(rows[0], 0)
+        sm.setCurrentIndex(
+            first, QItemSelectionModel.SelectionFlag.NoUpdate
+        )  # moves the cursor, selects nothing
+        sm.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.view.scrollTo(first)
 
     # ------------------------------------------------------------ filter and sort
 
@@ -373,6 +376,17 @@ class GridPanel(QWidget):
     def _note(self, text: str) -> None:
         self.empty_label.setText(text)
         self.stack.setCurrentWidget(self.empty_label)
+
+
+def _runs(rows: list[int]) -> list[tuple[int, int]]:
+    """Sorted rows as (first, last) runs of consecutive rows."""
+    runs: list[tuple[int, int]] = []
+    for r in rows:
+        if runs and r == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], r)
+        else:
+            runs.append((r, r))
+    return runs
 
 
 __all__ = ["GridPanel", "GridView"]

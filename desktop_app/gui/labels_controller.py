@@ -87,6 +87,10 @@ class LabelsController(QObject):
             if sources - {review}:  # labels changed somewhere else than in this queue
                 review.refresh(rebuild_index=False)
 
+    def announce(self, articles: list) -> None:
+        """Labels of these articles were changed by another view (the map's bulk label): refresh the others."""
+        self._changed(articles)
+
     def close_reviews(self) -> None:
         """The catalog is switching (or the window closing): a queue belongs to the catalog it was opened on."""
         self._settle.stop()

@@ -11,6 +11,7 @@
 - `index_controller.IndexController` runs indexing and shows it in its banner over the grid.
 - `inspect_launcher.InspectLauncher` opens the match inspector.
 - `labels_controller.LabelsController` has the review queue and the label actions.
+- `map_controller.MapController` has the catalog map dock, linked to the grid and the similar panel.
 - `window_actions.WindowActions` holds actions, menus and toolbar; `status_panel.StatusPanel` the status bar.
 - `window_work.WindowWork` (a mixin) holds the window's slots for indexing, the detail page, settings,
   zoom, results export and dropped files.
@@ -55,6 +56,7 @@ from desktop_app.gui.history import EditHistory
 from desktop_app.gui.index_controller import IndexController
 from desktop_app.gui.inspect_launcher import InspectLauncher
 from desktop_app.gui.labels_controller import LabelsController
+from desktop_app.gui.map_controller import MapController
 from desktop_app.gui.screen_fit import fit_to_screen
 from desktop_app.gui.search_controller import SearchController
 from desktop_app.gui.similar_panel import HINT, SimilarPanel
@@ -103,6 +105,7 @@ class MainWindow(WindowWork, QMainWindow):
         self.decisions = DecisionsController(self)
         self.history = EditHistory(self)
         self.articles = ArticleActions(self)
+        self.map = MapController(self)  # the catalog map dock (View > Catalog map)
         self.acts = WindowActions(self)
         self.words = WordsController(self)  # search by words and the words under the similar panel
         self._connect()
@@ -485,6 +488,7 @@ class MainWindow(WindowWork, QMainWindow):
                 d.close()
         self._dialogs = []
         self.indexer.shutdown()
+        self.map.shutdown()
         self.search.shutdown()
         self.thumbs.shutdown()
         self.catalogs.shutdown()

@@ -114,6 +114,7 @@ class WindowActions:
         self.shortcuts = act("Keyboard shortcuts", w.show_shortcuts, QKeySequence.StandardKey.HelpContents)
         if self.shortcuts.shortcut().isEmpty():
             self.shortcuts.setShortcut(QKeySequence("F1"))
+        self.map = w.map.toggle_action  # the catalog map dock
         self._menus()
         self.toolbar = self._toolbar()
 
@@ -145,7 +146,7 @@ class WindowActions:
                       self.settings, None, self.quit),
             "&Edit": (self.undo, self.redo, None, self.copy_results, self.export_results),
             "&View": (self.filter, self.detail, self.back, self.view_photos, self.open_photo, None, self.zoom_in,
-                      self.zoom_out, None, self.inspect, self.compare, self.show_hit, None, self.duplicates, None, self.theme_menu),
+                      self.zoom_out, None, self.inspect, self.compare, self.show_hit, None, self.duplicates, self.map, None, self.theme_menu),
             "&Match": (*decisions, None, self.show_rejected, None, self.learn, self.use_adapter),
             "&Labels": (self.review, self.set_label, None, self.import_labels, self.export_labels, None,
                         self.inbox),
@@ -200,7 +201,7 @@ class WindowActions:
         self.summary.setEnabled(has_summary)
         for a in (self.filter, self.detail, self.review, self.set_label, self.import_labels, self.export_labels,
                   self.close_catalog, self.search_photo, self.locate, self.view_photos, self.open_photo,
-                  self.learn, self.show_rejected, self.duplicates):  # fmt: skip
+                  self.learn, self.show_rejected, self.duplicates, self.map):  # fmt: skip
             a.setEnabled(has_catalog)
         self.inbox.setEnabled(has_catalog and not indexing and not root_missing)
         self.sync_results(has_catalog)

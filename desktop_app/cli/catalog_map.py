@@ -1,0 +1,146 @@
+"""`lookalike map`: the catalog map as a picture (covers or dots, coloured by a label field) and as coordinates."""
+
+from __future__ import annotations
+
+import argparse
+
+from desktop_app.cli.common import Bar, add_db, add_json, emit_json, num, open_engine, output_path, safe
+from desktop_app.core import layout as lay
+from desktop_app.core import map_picture as pic
+from desktop_app.core.files import check_output_path, write_bytes
+from desktop_app.core.labels import DEFAULT_FIELD
+
+
+def register(sub) -> None:
+    p = sub.add_parser("map", help="the catalog map: every article on one picture, similar ones together",
+                       description="A 2-D layout of the catalog's articles (t-SNE of their vectors; adapted vectors "
+                       "when an adapter is on), the same one the app's map shows. It is computed once and "
+                       "stored in the catalog; articles indexed later are placed among their nearest "
+                       "neighbours until you --recompute. Writes it as a PNG and/or prints the coordinates.")  # fmt: skip
+    add_db(p)
+    p.add_argument("--png", metavar="FILE", type=output_path,
+                   help="write the map as a PNG picture: cover thumbnails when the photos are reachable and "
+                   "there is room for them, else dots (default: no picture)")  # fmt: skip
+    p.add_argument("--color-by", "--colour-by", dest="color_by", metavar="FIELD", default=None,
+                   help=f"colour the articles by this label field, by '{pic.BY_FOLDER}', or by "
+                   f"'{pic.BY_UNLABELLED}' (labelled or not) (default: {DEFAULT_FIELD})")  # fmt: skip
+    p.add_argument(
+        "--size",
+        metavar="WxH",
+        default="2000x2000",
+        type=_size,
+        help="the picture's size in pixels (default: 2000x2000)",
+    )
+    p.add_argument(
+        "--dots", action="store_true", help="draw dots even where covers would fit (default: covers)"
+    )
+    p.add_argument("--method", choices=lay.METHODS, default=None,
+                   help="how to lay out the articles: tsne (similar ones together) or pca (a quick, coarse "
+                   "linear projection) (default: the stored map's method, tsne for a new one)")  # fmt: skip
+    p.add_argument("--recompute", action="store_true",
+                   help="compute the layout afresh instead of placing new articles on the stored one "
+                   "(default: reuse the stored layout)")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="random seed of a new layout (default: 0)")
+    add_json(p)
+    p.set_defaults(handler=run)
+
+
+def _size(text: str) -> tuple[int, int]:
+    from desktop_app.core.errors import InputError
+
+    try:
+        return pic.parse_size(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _colour_by(asked: str | None, labels: dict[str, dict[str, str]]) -> str:
+    """What to colour by: `asked`, which must be folder, unlabelled or a field some article has a label in;
+    the default field when not asked (a catalog without labels then shows every article unlabelled)."""
+    if asked is None or asked in (pic.BY_FOLDER, pic.BY_UNLABELLED):
+        return asked or DEFAULT_FIELD
+    fields = sorted(set().union(*labels.values())) if labels else []
+    if asked not in fields:
+        from desktop_app.core.errors import InputError
+
+        known = ", ".join(fields) if fields else "none yet"
+        raise InputError(f"No article has a label in the field {asked!r} (label fields: {known}); colour by one of "
+                         f"them, by {pic.BY_FOLDER} or by {pic.BY_UNLABELLED}.")  # fmt: skip
+    return asked
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.png is not None:
+        check_output_path(args.png, "picture")
+    bar = Bar(not args.json, "‰", "laying out the map")
+    with open_engine(args) as engine:
+        rows = engine.catalog.articles_overview()
+        labels = {r["article"]: r["labels"] for r in rows}
+        # Checked before the layout (minutes on a big catalog): a mistyped field would colour it all grey.
+        args.color_by = _colour_by(args.color_by, labels)
+        try:
+            layout = engine.catalog_map(method=args.method, recompute=args.recompute, seed=args.seed,
+                                        progress=bar.update)  # fmt: skip
+        finally:
+            bar.close()
+        folders = {r["article"]: r["folder"] for r in rows}
+        covers = {r["article"]: r["cover"] for r in rows}
+        values = pic.colour_values(args.color_by, layout.articles, labels, folders)
+        colours = pic.colouring(values)
+        stats = None
+        if args.png is not None:
+            root = engine.photo_root()
+            reachable = root is not None and root.is_dir() and not args.dots
+
+            def cover_of(article: str):
+                rel = covers.get(article)
+                return root / rel if reachable and rel else None
+
+            title = f"{len(layout):,} articles, {lay.METHOD_NAMES.get(layout.method)}, coloured by {args.color_by}"
+            data, stats = pic.render_png(layout, colours, args.size, cover_of if reachable else None, title)
+            write_bytes(args.png, data, what="picture")
+    if args.json:
+        emit_json(_as_json(layout, values, colours, args, stats))
+        return 0
+    info = layout.info
+    method = lay.METHOD_NAMES.get(layout.method, layout.method)
+    print(f"Map of {len(layout):,} articles ({method}, {layout.model_id}"
+          f"{f', adapter {layout.adapter_id}' if layout.adapter_id is not None else ''}); "
+          f"laid out in {info.get('seconds', 0):.1f} s; {layout.placed:,} placed among their neighbours.")  # fmt: skip
+    if stats is not None:
+        what = f"{stats.thumbnails:,} covers of {stats.thumb_px} px and {stats.dots:,} dots"
+        print(f"Wrote {safe(args.png)} ({what}), coloured by {safe(args.color_by)}:")
+        for value, colour, count in colours.legend:
+            print(f"  {colour}  {safe(value)} ({count})")
+    return 0
+
+
+def _as_json(
+    layout: lay.MapLayout, values: list, colours: pic.Colouring, args: argparse.Namespace, stats
+) -> dict:
+    return {
+        "catalog": args.db,
+        "model_id": layout.model_id,
+        "adapter_id": layout.adapter_id,
+        "method": layout.method,
+        "info": layout.info,
+        "articles": len(layout),
+        "placed": layout.placed,
+        "color_by": args.color_by,
+        "legend": [{"value": v, "color": c, "count": n} for v, c, n in colours.legend],
+        "png": str(args.png) if args.png is not None else None,
+        "picture": None
+        if stats is None
+        else {
+            "thumbnails": stats.thumbnails,
+            "dots": stats.dots,
+            "thumb_px": stats.thumb_px,
+            "size": list(args.size),
+        },  # fmt: skip
+        "points": [
+            {"article": a, "x": num(x), "y": num(y), "color_value": v, "placed": bool(p)}
+            for a, (x, y), v, p in zip(
+                layout.articles, layout.xy.tolist(), values, layout.placed_mask.tolist()
+            )
+        ],
+    }

@@ -1,0 +1,183 @@
+"""The catalog map's colours (shared by the app's map view and the picture) and the map as a PNG.
+
+Articles are coloured by a label field (the most common values get their own colour, the rest "other"),
+by folder, or by whether they are labelled at all. The picture is drawn with Pillow: cover thumbnails
+framed in their colour when the photos are reachable and there is room for them, dots otherwise, with a
+legend.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from desktop_app.core.errors import InputError
+from desktop_app.core.layout import MapLayout
+
+BY_FOLDER = "folder"
+BY_UNLABELLED = "unlabelled"
+UNLABELLED = "(unlabelled)"
+OTHER = "(other)"
+MAX_GROUPS = 16  # distinct colours a curator can tell apart on a map; rarer values share "other"
+# Hand-picked hues that stay apart for common colour-vision deficiencies as far as sixteen allow; the two
+# greys are kept for "other" and "unlabelled".
+PALETTE = (
+    "#2f6db5", "#e07b1a", "#3a9a3a", "#c93a3a", "#8a5cc2", "#8c5a4a", "#d66bb0", "#17a2b8",
+    "#b5b51e", "#1e4f7a", "#f2a65a", "#7fc97f", "#f08080", "#b39ddb", "#5d6d7e", "#00897b",
+)  # fmt: skip
+OTHER_COLOUR = "#9e9e9e"
+UNLABELLED_COLOUR = "#d0d0d0"
+MIN_THUMB_PX = 24  # below this a cover says nothing; the picture shows dots
+
+
+@dataclass
+class Colouring:
+    """Colour group of each article (an index into `legend`) and the legend: (value, colour, count)."""
+
+    codes: np.ndarray
+    legend: list[tuple[str, str, int]]
+
+    def colour_of(self, i: int) -> str:
+        return self.legend[int(self.codes[i])][1]
+
+
+def colour_values(by: str, articles: Sequence[str], labels: dict[str, dict[str, str]],
+                  folders: dict[str, str]) -> list[str | None]:  # fmt: skip
+    """The value each article is coloured by: a label field's value, its folder, or labelled/unlabelled."""
+    if by == BY_FOLDER:
+        return [folders.get(a) or "(top folder)" for a in articles]
+    if by == BY_UNLABELLED:
+        return ["labelled" if labels.get(a) else None for a in articles]
+    return [labels.get(a, {}).get(by) or None for a in articles]
+
+
+def colouring(values: Sequence[str | None], max_groups: int = MAX_GROUPS) -> Colouring:
+    """Colour groups: the most common values first (ties by name), rarer ones "other", none "unlabelled"."""
+    counts = Counter(v for v in values if v)
+    ranked = sorted(counts, key=lambda v: (-counts[v], v))
+    own = ranked[:max_groups] if len(ranked) <= max_groups else ranked[: max_groups - 1]
+    code_of = {v: i for i, v in enumerate(own)}
+    legend = [(v, PALETTE[i % len(PALETTE)], counts[v]) for i, v in enumerate(own)]
+    other_code = unlabelled_code = -1
+    n_other = sum(counts[v] for v in ranked[len(own) :])
+    if n_other:
+        other_code = len(legend)
+        legend.append((f"{OTHER} {len(ranked) - len(own)} values", OTHER_COLOUR, n_other))
+    n_none = sum(1 for v in values if not v)
+    if n_none:
+        unlabelled_code = len(legend)
+        legend.append((UNLABELLED, UNLABELLED_COLOUR, n_none))
+    codes = np.array([code_of.get(v, other_code) if v else unlabelled_code for v in values], dtype=np.int32)
+    return Colouring(codes, legend)
+
+
+# ============================================================================ the picture
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """ "2000x2000" -> (2000, 2000); between 200 and 16000 pixels a side."""
+    parts = text.lower().replace("×", "x").split("x")
+    try:
+        w, h = (int(p) for p in parts)
+    except ValueError:
+        raise InputError(f"A size is WIDTHxHEIGHT in pixels, e.g. 2000x2000 (got {text!r}).") from None
+    if not (200 <= w <= 16000 and 200 <= h <= 16000):
+        raise InputError(f"Each side of the picture must be 200 to 16000 pixels (got {text}).")
+    return w, h
+
+
+@dataclass
+class PictureStats:
+    thumbnails: int  # covers drawn
+    dots: int  # articles drawn as dots (no room, or their photo could not be read)
+    thumb_px: int  # side of a cover; 0 when the picture is all dots
+
+
+def render_png(layout: MapLayout, colours: Colouring, size: tuple[int, int] = (2000, 2000),
+               cover_of: Callable[[str], Path | None] | None = None,
+               title: str = "") -> tuple[bytes, PictureStats]:  # fmt: skip
+    """The map as PNG bytes. `cover_of(article)` gives a cover photo's file (None: no photo): covers are drawn
+    when given and there is room for them (at least MIN_THUMB_PX), dots otherwise."""
+    from PIL import Image, ImageDraw
+
+    w, h = size
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    n = len(layout)
+    margin = max(24, min(w, h) // 30)
+    pos = _fit(layout.xy, w, h, margin)
+    # Room per article if they were spread evenly; t-SNE packs them into clusters, hence the 0.7.
+    cell = float(np.sqrt((w - 2 * margin) * (h - 2 * margin) / max(1, n))) * 0.7
+    thumb = int(min(128, cell)) if cover_of is not None and cell >= MIN_THUMB_PX else 0
+    order = np.argsort(pos[:, 1], kind="stable")  # lower ones drawn last, over the ones above
+    drawn = dots = 0
+    radius = float(np.clip(cell * 0.18, 2.0, 7.0))
+    for i in order:
+        x, y = float(pos[i, 0]), float(pos[i, 1])
+        colour = colours.colour_of(i)
+        tile = _cover_tile(cover_of(layout.articles[i]), thumb) if thumb else None
+        if tile is None:
+            draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colour, outline="white")
+            dots += 1
+            continue
+        tw, th = tile.size
+        left, top = int(x - tw / 2), int(y - th / 2)
+        draw.rectangle([left - 3, top - 3, left + tw + 2, top + th + 2], fill=colour)
+        img.paste(tile, (left, top))
+        drawn += 1
+    _legend(draw, colours, title, margin)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=False)
+    return buf.getvalue(), PictureStats(drawn, dots, thumb)
+
+
+def _fit(xy: np.ndarray, w: int, h: int, margin: int) -> np.ndarray:
+    """Layout units to pixels: the same scale on both axes, centred."""
+    xy = np.asarray(xy, dtype=np.float64)
+    if xy.shape[0] == 0:
+        return xy
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    span = np.maximum(hi - lo, 1e-9)
+    scale = float(min((w - 2 * margin) / span[0], (h - 2 * margin) / span[1]))
+    centre = (lo + hi) / 2
+    return (xy - centre) * scale + np.array([w / 2, h / 2])
+
+
+def _cover_tile(path: Path | None, size: int):
+    from PIL import Image
+
+    from desktop_app.core import thumbnails
+    from desktop_app.core.images import PhotoError
+
+    if path is None:
+        return None
+    try:
+        made = thumbnails.thumbnail(path, thumbnails.DEFAULT_SIZE if size <= 160 else 256)
+        with Image.open(made) as im:
+            tile = im.convert("RGB")
+    except (PhotoError, OSError):
+        return None
+    tile.thumbnail((size, size))
+    return tile
+
+
+def _legend(draw, colours: Colouring, title: str, margin: int) -> None:
+    line = 18
+    rows = colours.legend
+    width = max([draw.textlength(f"{v} ({c})") for v, _, c in rows] + [draw.textlength(title)]) + 40
+    height = line * (len(rows) + (1 if title else 0)) + 12
+    x0, y0 = margin // 2, margin // 2
+    draw.rectangle([x0, y0, x0 + width, y0 + height], fill="#ffffffe0", outline="#bbbbbb")
+    y = y0 + 6
+    if title:
+        draw.text((x0 + 8, y), title, fill="#111111")
+        y += line
+    for value, colour, count in rows:
+        draw.ellipse([x0 + 8, y + 3, x0 + 18, y + 13], fill=colour)
+        draw.text((x0 + 26, y), f"{value} ({count})", fill="#222222")
+        y += line

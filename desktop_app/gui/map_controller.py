@@ -1,0 +1,468 @@
+"""The catalog map in the main window: a dock with the map, kept in step with the rest of the window.
+
+- The layout comes from `Engine.catalog_map` in a child process (`core.map_child`, or a worker thread in
+  tests) with progress and cancel: when the map is first shown, when the catalog's articles or model
+  change (new articles are placed on the stored layout), and when the curator asks for a recompute.
+- Linked selection: selecting on the map (click or lasso) selects those articles in the grid, which drives
+  the similar panel; selecting in the grid shows the selection on the map. The similar panel's query and
+  results are highlighted on the map.
+- Lasso actions: set a label on every selected article (one undoable decision through `Engine.set_labels`),
+  show them in the grid, inspect two.
+
+The window creates it with `MapController(window)` and gets a dock and a toggle action; everything else
+is connected here, to the window's existing signals.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue as queue_mod
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QDockWidget
+
+from desktop_app.core import map_picture as pic
+from desktop_app.core.child import rebuild_error
+from desktop_app.core.engine import Engine
+from desktop_app.core.errors import UserError
+from desktop_app.core.labels import DEFAULT_FIELD
+from desktop_app.core.layout import METHOD_NAMES, MapLayout
+from desktop_app.core.map_child import MapRequest, child_main
+from desktop_app.core.overview import Snapshot, label_text
+from desktop_app.core.similar import Outcome
+from desktop_app.gui.map_panel import COLOUR_CHOICES_EXTRA, MapPanel
+from desktop_app.gui.map_view import MapPoints, argb
+from desktop_app.gui.workers import Failure, Runner, Task
+
+POLL_MS = 50
+STOP_GRACE_S = 5.0
+
+
+class MapJob(QObject):
+    """One layout request in a child process (or, in tests, a worker thread), with progress and cancel."""
+
+    progress = Signal(int, int, str)
+    done = Signal(object)  # MapLayout or None
+    cancelled = Signal()
+    failed = Signal(object)  # Failure
+
+    def __init__(self, engine: Engine, request: MapRequest, in_subprocess: bool, runner: Runner,
+                 parent: QObject | None = None) -> None:  # fmt: skip
+        """In a child process the layout is made by an engine of its own on the catalog; in a thread (tests),
+        by the window's `engine` (a second catalog connection in this process is what SQLite warns about)."""
+        super().__init__(parent)
+        self.over = False
+        self.process: Any = None
+        self.task: Task | None = None
+        if in_subprocess:
+            ctx = mp.get_context("spawn")  # never fork a process that runs Qt and threads
+            self.queue = ctx.Queue()
+            self.cancel_event = ctx.Event()
+            self.process = ctx.Process(target=child_main, args=(engine.location, request, self.queue, self.cancel_event),
+                                       name="lookalike-map", daemon=True)  # fmt: skip
+            self.timer = QTimer(self)
+            self.timer.setInterval(POLL_MS)
+            self.timer.timeout.connect(self._poll)
+            self.process.start()
+            self.timer.start()
+        else:
+            self.task = Task(_make_map_in_thread, engine, request, with_progress=True, with_cancel=True)
+            self.task.signals.progress.connect(lambda p: self.progress.emit(*p))
+            runner.start(self.task, on_done=self._finish_done, on_failed=self._task_failed)
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        elif self.process is not None:
+            self.cancel_event.set()
+
+    def _task_failed(self, failure: Failure) -> None:
+        from desktop_app.core.layout import Cancelled
+
+        if isinstance(failure.error, Cancelled):
+            self._end()
+            self.cancelled.emit()
+        else:
+            self._end()
+            self.failed.emit(failure)
+
+    def _finish_done(self, layout: MapLayout | None) -> None:
+        self._end()
+        self.done.emit(layout)
+
+    def _poll(self) -> None:
+        for _ in range(50):  # bounded: the UI thread never spends long here
+            try:
+                kind, payload = self.queue.get_nowait()
+            except (queue_mod.Empty, EOFError, OSError):
+                break
+            if kind == "progress":
+                self.progress.emit(*payload)
+            elif kind == "done":
+                self._finish_done(payload)
+                return
+            elif kind == "cancelled":
+                self._end()
+                self.cancelled.emit()
+                return
+            elif kind == "failed":
+                self._end()
+                self.failed.emit(Failure(rebuild_error(payload), payload.traceback))
+                return
+        if not self.process.is_alive() and self.queue.empty():
+            code = self.process.exitcode
+            self._end()
+            self.failed.emit(
+                Failure(RuntimeError(f"The map process stopped unexpectedly (exit code {code})."), "")
+            )
+
+    def _end(self) -> None:
+        self.over = True
+        if self.process is not None:
+            self.timer.stop()
+            self.process.join(0)
+
+    def shutdown(self) -> None:
+        """Stop the child (cancel, then terminate) and release its queue."""
+        if self.process is None:
+            self.cancel()
+            return
+        self.timer.stop()
+        if self.process.is_alive():
+            self.cancel_event.set()
+            self.process.join(STOP_GRACE_S)
+            if self.process.is_alive():
+                self.process.terminate()
+                self.process.join(STOP_GRACE_S)
+        self.over = True
+        self.queue.close()
+        self.queue.join_thread()
+
+
+def _make_map_in_thread(engine: Engine, request: MapRequest, progress, should_cancel) -> MapLayout | None:
+    # A worker's progress signal carries one object: the (done, total, note) triple.
+    return engine.catalog_map(method=request.method, recompute=request.recompute, compute=request.compute,
+                              progress=lambda d, t, n: progress((d, t, n)), should_cancel=should_cancel)  # fmt: skip
+
+
+class MapController(QObject):
+    shown = Signal(object)  # the MapLayout now on the map (tests wait on it)
+    failed = Signal(object)  # Failure of a layout request
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.window = window
+        self.panel = MapPanel(lambda path: window.thumbs.get(path))
+        self.view = self.panel.view
+        self.dock = QDockWidget("Catalog map", window)
+        self.dock.setObjectName("catalogMapDock")
+        self.dock.setWidget(self.panel)
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
+        self.dock.hide()
+        self.toggle_action = self.dock.toggleViewAction()
+        self.toggle_action.setText("Catalog map")
+        self.toggle_action.setShortcut(QKeySequence("Ctrl+M"))
+        self.toggle_action.setStatusTip("Every article on one zoomable map, similar ones together")
+        self.in_subprocess = True
+        self.runner = Runner(1, "map", self)
+        self.job: MapJob | None = None
+        self._pending: MapRequest | None = None
+        self.layout: MapLayout | None = None
+        self.colour_by = DEFAULT_FIELD
+        self._asked: tuple | None = None  # what the last request was for (catalog, model, articles)
+        self._pushing = False  # the map is selecting in the grid: do not echo the grid's selection back
+        self._label_field: str | None = None
+        self._sized = False
+        self._layout_catalog = ""
+        self._connect()
+
+    def _connect(self) -> None:
+        w, p = self.window, self.panel
+        self.dock.visibilityChanged.connect(self._visibility)
+        w.catalog_loaded.connect(self.refresh)
+        w.grid_panel.selection_changed.connect(self._grid_selected)
+        w.results_shown.connect(self._results)
+        w.thumbs.ready.connect(lambda _path: self.view.thumbnail_ready())
+        self.view.selection_changed.connect(self._map_selected)
+        self.view.activated.connect(w.open_detail)
+        p.colour_by_changed.connect(self.set_colour_by)
+        p.recompute_requested.connect(lambda: self.request(MapRequest(recompute=True)))
+        p.cancel_requested.connect(self.cancel)
+        p.label_requested.connect(self.label_selection)
+        p.undo_requested.connect(self.undo_label)
+        p.show_in_grid_requested.connect(self.show_in_grid)
+        p.inspect_requested.connect(self.inspect_pair)
+
+    # ------------------------------------------------------------ the layout
+
+    def _visibility(self, visible: bool) -> None:
+        if not visible:
+            return
+        if not self._sized and not self.dock.isFloating():
+            # A dock starts at its minimum size; the map needs room: half the window the first time.
+            self._sized = True
+            self.window.resizeDocks(
+                [self.dock], [max(320, self.window.height() // 2)], Qt.Orientation.Vertical
+            )
+        self.refresh()
+
+    def refresh(self) -> None:
+        """The catalog was (re)read: ask for the layout when what it depends on changed, else recolour."""
+        snap = self.window.snapshot
+        if snap is None or not self.dock.isVisible():
+            return
+        self.panel.set_colour_choices(_label_fields(snap, self.colour_by), self.colour_by)
+        key = (str(snap.path), snap.model_id, len(snap.articles), hash(tuple(snap.articles.keys)))
+        if key != self._asked:
+            self._asked = key
+            if self.layout is not None and self._layout_catalog != str(snap.path):
+                self.layout = None
+                self.view.set_points(MapPoints([], np.zeros((0, 2)), np.zeros(0, np.uint32), [], []))
+            if not snap.embedded:
+                self.panel.show_message("The map appears once photos are indexed (Update index).")
+                return
+            self.request(MapRequest())
+        elif self.layout is not None:
+            self._recolour()  # labels, folders or covers may have changed; the positions did not
+            # An adapter switched on or off (here or from the command line) changes the vectors, not the
+            # articles: ask the catalog (off the UI thread) which vectors are in use now.
+            self.window.catalogs.call(snap.engine.map_key, on_done=self._check_key)
+
+    def _check_key(self, key: tuple) -> None:
+        if (
+            self.layout is not None
+            and self.job is None
+            and key != (self.layout.model_id, self.layout.adapter_id)
+        ):
+            self.request(MapRequest())
+
+    def request(self, request: MapRequest) -> None:
+        snap = self.window.snapshot
+        if snap is None:
+            return
+        if self.job is not None:
+            self._pending = request  # after the running one ends (cancelled: it is superseded)
+            self.job.cancel()
+            return
+        self.panel.show_running(True)
+        if self.layout is None:
+            self.panel.show_message("Laying out the articles… similar ones will land together.")
+        self._layout_catalog = str(snap.path)
+        job = MapJob(snap.engine, request, self.in_subprocess, self.runner, self)
+        job.progress.connect(self.panel.show_progress)
+        job.done.connect(self._done)
+        job.cancelled.connect(self._cancelled)
+        job.failed.connect(self._failed)
+        self.job = job
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self._pending = None
+            self.job.cancel()
+            self.panel.cancel.setEnabled(False)
+
+    def _job_over(self) -> bool:
+        """Forget the finished job; True when a newer request is waiting (and now started)."""
+        job, self.job = self.job, None
+        if job is not None:
+            job.deleteLater()
+        self.panel.show_running(False)
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self.request(pending)
+            return True
+        return False
+
+    def _done(self, layout: MapLayout | None) -> None:
+        if self._job_over() or layout is None:
+            return
+        self._show(layout, keep_view=self.layout is not None and self.layout.model_id == layout.model_id)
+
+    def _cancelled(self) -> None:
+        if not self._job_over() and self.layout is None:
+            self.panel.show_message("Layout cancelled. Use Recompute layout to lay out the articles.")
+
+    def _failed(self, failure: Failure) -> None:
+        self._job_over()
+        err = failure.error
+        self.panel.show_message(
+            str(err) if isinstance(err, UserError) else "The map could not be made; see the error."
+        )
+        if not isinstance(err, UserError):
+            self.window._error("The map could not be made", failure)
+        self.failed.emit(failure)
+
+    # ------------------------------------------------------------ showing it
+
+    def _show(self, layout: MapLayout, keep_view: bool) -> None:
+        snap = self.window.snapshot
+        if snap is None:
+            return
+        self.layout = layout
+        self.panel.show_message("")
+        self.view.set_points(_points(layout, snap, self.colour_by), keep_view=keep_view)
+        self._legend(layout, snap)
+        self.view.set_selection(self.window.grid_panel.selected_articles())
+        self.panel.show_selection(len(self.view.selected_keys()))
+        last = self.window.search.last_outcome
+        if last is not None:
+            self._results(last)
+        self.shown.emit(layout)
+
+    def _legend(self, layout: MapLayout, snap: Snapshot) -> None:
+        colours = _colouring(layout, snap, self.colour_by)
+        by = dict(COLOUR_CHOICES_EXTRA).get(self.colour_by, self.colour_by).lower()
+        self.view.set_legend(colours.legend, f"{len(layout):,} articles · colour: {by}")
+        info = layout.info
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.get("created_at", time.time())))
+        placed = f" · {layout.placed:,} placed among their neighbours" if layout.placed else ""
+        adapter = " · adapted vectors" if layout.adapter_id is not None else ""
+        method = METHOD_NAMES.get(layout.method, layout.method)
+        self.panel.show_state(f"{method} layout of {when} ({info.get('seconds', 0):.0f} s){placed}{adapter}")
+
+    def set_colour_by(self, by: str) -> None:
+        self.colour_by = by
+        self._recolour()
+
+    def _recolour(self) -> None:
+        """Colours, tooltips and covers from the current snapshot, on the positions already shown."""
+        snap = self.window.snapshot
+        if self.layout is None or snap is None:
+            return
+        points = _points(self.layout, snap, self.colour_by)
+        self.view.set_colours(points.colours)
+        self.view.tips, self.view.points.covers = points.tips, points.covers
+        self._legend(self.layout, snap)
+
+    # ------------------------------------------------------------ linked selection
+
+    def _map_selected(self, keys: list[str]) -> None:
+        self.panel.show_selection(len(keys))
+        self._pushing = True
+        try:
+            self.window.select_articles(keys)
+        finally:
+            self._pushing = False
+
+    def _grid_selected(self) -> None:
+        if self._pushing or self.layout is None:
+            return
+        grid = self.window.grid_panel
+        # Articles the grid's filter hides keep their place in the map's selection: the grid says nothing
+        # about what it does not show.
+        hidden = [k for k in self.view.selected_keys() if grid.model.row_of(k) < 0]
+        self.view.set_selection(grid.selected_articles() + hidden)
+        self.panel.show_selection(len(self.view.selected_keys()))
+
+    def _results(self, outcome: Outcome | None) -> None:
+        if self.layout is None:
+            return
+        if outcome is None:  # the similar panel was cleared: nothing to ring
+            self.view.set_highlight([], [])
+            return
+        q = outcome.query
+        query = list(q.articles) if q.kind in ("articles", "photo") else []
+        self.view.set_highlight(query, [h.article for h in outcome.hits])
+
+    # ------------------------------------------------------------ lasso actions
+
+    def label_selection(self, field: str, value: str) -> None:
+        """One undoable decision: this label on every article selected on the map."""
+        keys = self.view.selected_keys()
+        snap = self.window.snapshot
+        if not keys or snap is None:
+            return
+        self._label_field = field
+
+        def done(n: int) -> None:
+            self.panel.undo.setEnabled(True)
+            self.window.labels.announce(keys)
+            self.window.statusBar().showMessage(f"{field} = {value} on {n:,} articles (Undo on the map takes it back).",
+                                                8000)  # fmt: skip
+
+        self.window.catalogs.call(snap.engine.set_labels, keys, field, value, on_done=done,
+                                  on_failed=lambda f: self.window._error("Labels not set", f))  # fmt: skip
+
+    def undo_label(self) -> None:
+        snap = self.window.snapshot
+        if snap is None or self._label_field is None:
+            return
+
+        def done(undone: list) -> None:
+            self.panel.undo.setEnabled(False)
+            articles = sorted({e["article"] for e in undone if "article" in e})
+            self.window.labels.announce(articles)
+            self.window.statusBar().showMessage(f"Took back the label on {len(articles):,} articles.", 6000)
+
+        self.window.catalogs.call(snap.engine.undo, self._label_field, ["set"], True, on_done=done,
+                                  on_failed=lambda f: self.window._error("Nothing undone", f))  # fmt: skip
+
+    def show_in_grid(self) -> None:
+        keys = self.view.selected_keys()
+        if not keys:
+            return
+        w = self.window
+        grid = w.grid_panel
+        if grid.filter_edit.text() and any(grid.model.row_of(k) < 0 for k in keys):
+            grid.filter_edit.clear()
+            grid.apply_filter()
+        w.close_detail()
+        self._map_selected(keys)
+        w.grid.setFocus()
+
+    def inspect_pair(self) -> None:
+        keys = self.view.selected_keys()
+        if len(keys) == 2:
+            self.window.inspect(keys[1], keys[0])
+
+    # ------------------------------------------------------------ lifetime
+
+    def shutdown(self) -> None:
+        self._pending = None
+        if self.job is not None:
+            self.job.shutdown()
+            self.job = None
+        self.runner.shutdown()
+
+
+def _label_fields(snap: Snapshot, current: str) -> list[str]:
+    """The label fields to colour by: those with labels, and the one the map is coloured by even before it
+    has any (else the box would show another choice than the colours do)."""
+    fields = set().union(*snap.articles.labels) if snap.articles.labels else set()
+    if current not in dict(COLOUR_CHOICES_EXTRA):
+        fields.add(current)
+    return sorted(fields, key=lambda f: (f != DEFAULT_FIELD, f))
+
+
+def _colouring(layout: MapLayout, snap: Snapshot, by: str) -> pic.Colouring:
+    row = {k: i for i, k in enumerate(snap.articles.keys)}
+    labels = {k: snap.articles.labels[i] for k, i in row.items()}
+    folders = {k: snap.articles.folders[i] for k, i in row.items()}
+    return pic.colouring(pic.colour_values(by, layout.articles, labels, folders))
+
+
+def _points(layout: MapLayout, snap: Snapshot, by: str) -> MapPoints:
+    arts = snap.articles
+    row = {k: i for i, k in enumerate(arts.keys)}
+    colours = _colouring(layout, snap, by)
+    palette = argb([c for _, c, _ in colours.legend]) if colours.legend else np.zeros(1, np.uint32)
+    root = str(snap.photo_root) if snap.photo_root is not None and snap.root_ok else None
+    covers, tips = [], []
+    for k in layout.articles:
+        i = row.get(k)
+        cover = arts.covers[i] if i is not None else ""
+        covers.append(str(Path(root) / cover) if root and cover else None)
+        labels = label_text(arts.labels[i]) if i is not None else ""
+        folder = arts.folders[i] if i is not None else ""
+        tips.append(
+            "\n".join(t for t in (k, labels or "unlabelled", f"folder: {folder}" if folder else "") if t)
+        )
+    return MapPoints(list(layout.articles), layout.xy, palette[colours.codes], covers, tips)
+
+
+__all__ = ["MapController", "MapJob"]

@@ -1,0 +1,175 @@
+"""The catalog map panel: the map view with its colour choice, the layout's state and progress, and the bar
+of actions on the selected articles (set a label on all of them, show them in the grid, inspect two).
+
+The panel only shows and says what the curator asked for; `map_controller.MapController` does the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.core import map_picture as pic
+from desktop_app.gui.map_view import MapView
+
+COLOUR_CHOICES_EXTRA = ((pic.BY_FOLDER, "Folder"), (pic.BY_UNLABELLED, "Labelled or not"))
+
+
+class MapPanel(QWidget):
+    colour_by_changed = Signal(str)
+    recompute_requested = Signal()
+    cancel_requested = Signal()
+    label_requested = Signal(str, str)  # field, value: set on every selected article
+    undo_requested = Signal()
+    show_in_grid_requested = Signal()
+    inspect_requested = Signal()
+
+    def __init__(self, thumb: Callable[[str], QPixmap | None], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.view = MapView(thumb)
+        self.colour_by = QComboBox()
+        self.colour_by.setToolTip("What the colours of the map show")
+        self.colour_by.activated.connect(lambda _i: self.colour_by_changed.emit(self.colour_by.currentData()))
+        self.state = QLabel()
+        self.state.setStyleSheet("color: palette(placeholder-text);")
+        self.state.setWordWrap(True)
+        self.recompute = QPushButton("Recompute layout")
+        self.recompute.setToolTip(
+            "Lay out every article afresh (new articles are otherwise placed among their nearest neighbours)"
+        )
+        self.recompute.clicked.connect(self.recompute_requested)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        self.progress.setMaximumWidth(260)
+        self.cancel = QPushButton("Cancel")
+        self.cancel.clicked.connect(self.cancel_requested)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Colour:"))
+        top.addWidget(self.colour_by)
+        top.addWidget(self.state, 1)
+        top.addWidget(self.progress)
+        top.addWidget(self.cancel)
+        top.addWidget(self.recompute)
+        self.message = QLabel()
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        self.message.hide()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(top)
+        lay.addWidget(self.message)
+        lay.addWidget(self.view, 1)
+        lay.addLayout(self._selection_bar())
+        self.show_running(False)
+        self.show_selection(0)
+
+    def _selection_bar(self) -> QHBoxLayout:
+        self.count = QLabel()
+        self.field = QComboBox()
+        self.field.setEditable(True)
+        self.field.setToolTip("The label field to set")
+        self.value = QLineEdit()
+        self.value.setPlaceholderText("label for all of them")
+        self.value.setClearButtonEnabled(True)
+        self.value.textChanged.connect(lambda _t: self._sync_buttons())
+        self.value.returnPressed.connect(self._set_label)
+        self.set_label = QPushButton("Set label")
+        self.set_label.setToolTip("Set this label on every selected article (one decision, undoable)")
+        self.set_label.clicked.connect(self._set_label)
+        self.undo = QPushButton("Undo")
+        self.undo.setToolTip("Take back the last label set from the map")
+        self.undo.setEnabled(False)
+        self.undo.clicked.connect(self.undo_requested)
+        self.show_grid = QPushButton("Show in grid")
+        self.show_grid.clicked.connect(self.show_in_grid_requested)
+        self.inspect = QPushButton("Inspect pair")
+        self.inspect.setToolTip("Open the match inspector on the two selected articles")
+        self.inspect.clicked.connect(self.inspect_requested)
+        hint = QLabel("Shift+drag: lasso · wheel: zoom · drag: pan")
+        hint.setStyleSheet("color: palette(placeholder-text);")
+        bar = QHBoxLayout()
+        for w in (
+            self.count,
+            self.field,
+            self.value,
+            self.set_label,
+            self.undo,
+            self.show_grid,
+            self.inspect,
+        ):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        bar.addWidget(hint)
+        return bar
+
+    # ------------------------------------------------------------ state
+
+    def set_colour_choices(self, fields: list[str], current: str) -> None:
+        self.colour_by.blockSignals(True)
+        self.colour_by.clear()
+        for f in fields:
+            self.colour_by.addItem(f"Label: {f}", f)
+        for key, text in COLOUR_CHOICES_EXTRA:
+            self.colour_by.addItem(text, key)
+        i = self.colour_by.findData(current)
+        self.colour_by.setCurrentIndex(max(0, i))
+        self.colour_by.blockSignals(False)
+        typed = self.field.currentText()
+        self.field.clear()
+        self.field.addItems(fields or ["category"])
+        if typed:
+            self.field.setCurrentText(typed)
+
+    def show_state(self, text: str) -> None:
+        self.state.setText(text)
+
+    def show_message(self, text: str) -> None:
+        """A note instead of the map (no layout yet, the library missing, a failure); empty: the map."""
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
+    def show_running(self, running: bool) -> None:
+        self.progress.setVisible(running)
+        self.cancel.setVisible(running)
+        self.cancel.setEnabled(running)
+        self.recompute.setEnabled(not running)
+        if running:
+            self.progress.setValue(0)
+            self.progress.setFormat("Preparing…")
+
+    def show_progress(self, done: int, total: int, note: str) -> None:
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{note} %p%")
+
+    def show_selection(self, n: int) -> None:
+        self.count.setText(f"{n:,} selected" if n else "Nothing selected")
+        self._n = n
+        self._sync_buttons()
+
+    def _sync_buttons(self) -> None:
+        n = getattr(self, "_n", 0)
+        self.set_label.setEnabled(n > 0 and bool(self.value.text().strip()))
+        self.show_grid.setEnabled(n > 0)
+        self.inspect.setEnabled(n == 2)
+
+    def _set_label(self) -> None:
+        field, value = self.field.currentText().strip(), self.value.text().strip()
+        if self.set_label.isEnabled() and field and value:
+            self.label_requested.emit(field, value)
+
+
+__all__ = ["MapPanel"]

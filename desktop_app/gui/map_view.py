@@ -1,0 +1,354 @@
+"""The catalog map view: every article as a point, similar articles together, drawn at the level of detail
+the zoom allows.
+
+Zoomed out, the articles are coloured dots: all points are drawn by NumPy into one image per frame (a
+QPainter call per point would cost 100,000 calls), so a frame costs about the same with 100,000 articles as
+with 1,000. Zoomed in far enough that a cover is legible and few enough are on screen, the cover thumbnails
+are drawn instead, framed in their colour. The wheel zooms smoothly around the cursor, dragging pans,
+Shift+drag draws a lasso, a click selects one article, hovering shows its id and label.
+
+The view knows nothing about catalogs: it gets positions, colours, covers and tooltips (`MapPoints`) and
+says what the curator selected (`selection_changed`, `lasso_selected`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+from PySide6.QtCore import QAbstractAnimation, QPointF, QRectF, Qt, QTimer, QVariantAnimation, Signal
+from PySide6.QtGui import (
+    QColor,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPixmap,
+    QTransform,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QGraphicsPathItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QToolTip,
+    QWidget,
+)
+
+from desktop_app.core.layout import points_in_polygon
+from desktop_app.gui.map_points import THUMB_UNITS, MapPoints, PointsItem, argb, scene_positions
+
+HOVER_PX = 6  # how near the cursor must be to a dot for its tooltip
+ZOOM_STEP = 1.0018  # per wheel-delta unit: one notch (120) zooms by about a quarter
+ZOOM_MS = 110  # a wheel notch's zoom is spread over this long
+DRAG_PX = 4  # a press that moves less than this is a click
+
+
+# ============================================================================ the view
+
+
+class MapView(QGraphicsView):
+    """Zoom, pan, click, lasso and hover over a `PointsItem`."""
+
+    selection_changed = Signal(list)  # articles the curator selected on the map (click or lasso)
+    lasso_selected = Signal(list)  # the articles inside a lasso that just closed
+    activated = Signal(str)  # an article double-clicked
+    zoomed = Signal(float)  # the scale (pixels per scene unit) after a zoom step
+
+    def __init__(self, thumb: Callable[[str], QPixmap | None], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.points = PointsItem(thumb)
+        self.scene().addItem(self.points)
+        self.lasso_item = QGraphicsPathItem()
+        self.lasso_item.setPen(QPen(QColor("#1a73e8"), 0, Qt.PenStyle.DashLine))
+        self.lasso_item.setBrush(QColor(26, 115, 232, 30))
+        self.lasso_item.setZValue(10)
+        self.scene().addItem(self.lasso_item)
+        self.setBackgroundBrush(QColor("#fbfbfb"))
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
+        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState, True)
+        self.setMouseTracking(True)
+        self.keys: list[str] = []
+        self.tips: list[str] = []
+        self._row: dict[str, int] = {}
+        self._tree = None
+        self._press: QPointF | None = None
+        self._panning = False
+        self._lasso: list[QPointF] | None = None
+        self._lasso_adds = False
+        self._zoom_anim = QVariantAnimation(self)
+        self._zoom_anim.setDuration(ZOOM_MS)
+        self._zoom_anim.valueChanged.connect(self._zoom_tick)
+        self._zoom_anim.finished.connect(self._zoom_done)
+        self._zoom_from = 1.0
+        self._zoom_to = 1.0
+        self._zoom_anchor = (QPointF(), QPointF())
+        self._repaint = QTimer(self)
+        self._repaint.setSingleShot(True)
+        self._repaint.setInterval(40)
+        self._repaint.timeout.connect(self.viewport().update)
+        self.legend: list[tuple[str, str, int]] = []
+        self.caption = ""
+
+    # ------------------------------------------------------------ data
+
+    def set_points(self, data: MapPoints, keep_view: bool = False) -> None:
+        from scipy.spatial import cKDTree
+
+        before = self.selected_keys()
+        pos = scene_positions(data.xy)
+        self.keys, self.tips = list(data.keys), list(data.tips)
+        self._row = {k: i for i, k in enumerate(self.keys)}
+        self.points.set_points(pos, data.colours, data.covers)
+        self._tree = cKDTree(pos) if len(self.keys) else None
+        b = self.points.boundingRect()
+        span = max(b.width(), b.height(), 1.0)
+        # Room to pan well past the edges in every direction, whatever the zoom.
+        self.setSceneRect(b.adjusted(-4 * span, -4 * span, 4 * span, 4 * span))
+        self.set_selection(before)
+        if not keep_view:
+            self.fit()
+
+    def set_colours(self, colours: np.ndarray) -> None:
+        self.points.set_colours(colours)
+
+    def set_selection(self, keys: Iterable[str]) -> None:
+        """Show these articles as selected (no signal: the caller knows)."""
+        sel = np.zeros(len(self.keys), dtype=bool)
+        rows = [self._row[k] for k in keys if k in self._row]
+        sel[rows] = True
+        if not np.array_equal(sel, self.points.selected):
+            self.points.set_marks(selected=sel)
+
+    def selected_keys(self) -> list[str]:
+        return [self.keys[i] for i in np.flatnonzero(self.points.selected)] if self.keys else []
+
+    def set_highlight(self, query: Iterable[str], results: Iterable[str]) -> None:
+        """Mark a search: its query articles and its results."""
+        mark = np.zeros(len(self.keys), dtype=np.int8)
+        mark[[self._row[k] for k in results if k in self._row]] = 1
+        mark[[self._row[k] for k in query if k in self._row]] = 2
+        self.points.set_marks(highlight=mark)
+
+    def highlighted_keys(self) -> list[str]:
+        return [self.keys[i] for i in np.flatnonzero(self.points.highlight)] if self.keys else []
+
+    # ------------------------------------------------------------ zoom
+
+    @property
+    def scale_(self) -> float:
+        return self.transform().m11()
+
+    def fit(self) -> None:
+        b = self.points.boundingRect()
+        if b.isEmpty():
+            return
+        self.fitInView(b, Qt.AspectRatioMode.KeepAspectRatio)
+
+    def centre_on(self, key: str) -> None:
+        i = self._row.get(key)
+        if i is not None:
+            self.centerOn(QPointF(*self.points.pos_[i]))
+
+    def zoom_by(self, factor: float, at: QPointF | None = None, animate: bool = True) -> None:
+        """Zoom by a factor around a viewport point (default: the centre), smoothly unless `animate` is off."""
+        at = QPointF(self.viewport().rect().center()) if at is None else QPointF(at)
+        running = self._zoom_anim.state() == QAbstractAnimation.State.Running
+        target = self._clamp_scale((self._zoom_to if running else self.scale_) * factor)
+        self._zoom_anchor = (at, self.mapToScene(at.toPoint()))
+        if not animate:
+            self._zoom_anim.stop()
+            self.points.zooming = False
+            self._apply_scale(target)
+            return
+        self._zoom_anim.stop()
+        self.points.zooming = True
+        self._zoom_from, self._zoom_to = self.scale_, target
+        self._zoom_anim.setStartValue(0.0)
+        self._zoom_anim.setEndValue(1.0)
+        self._zoom_anim.start()
+
+    def _zoom_tick(self, value: float) -> None:
+        # Interpolate in log-scale, so every tick of the animation zooms by the same factor.
+        s = self._zoom_from * (self._zoom_to / self._zoom_from) ** float(value)
+        self._apply_scale(s)
+
+    def _zoom_done(self) -> None:
+        self.points.zooming = False
+        self.viewport().update()  # the crisp picture at the final scale
+
+    def _apply_scale(self, s: float) -> None:
+        at, anchor = self._zoom_anchor
+        self.setTransform(QTransform.fromScale(s, s))
+        # Keep the scene point that was under the cursor under it.
+        drift = self.mapToScene(at.toPoint()) - anchor
+        self._pan_scene(-drift)
+        self.zoomed.emit(s)
+
+    def _clamp_scale(self, s: float) -> float:
+        b = self.points.boundingRect()
+        vp = self.viewport().rect()
+        fit = (
+            min(vp.width() / max(b.width(), 1e-9), vp.height() / max(b.height(), 1e-9))
+            if not b.isEmpty()
+            else 1
+        )
+        return float(np.clip(s, fit * 0.5, max(fit * 2, 400.0 / THUMB_UNITS)))
+
+    def _pan_scene(self, d: QPointF) -> None:
+        """Move the view by a distance in scene units."""
+        h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+        h.setValue(h.value() + round(d.x() * self.scale_))
+        v.setValue(v.value() + round(d.y() * self.scale_))
+
+    def pan_pixels(self, dx: int, dy: int) -> None:
+        h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+        h.setValue(h.value() + dx)
+        v.setValue(v.value() + dy)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        delta = event.angleDelta().y() or event.pixelDelta().y()
+        if delta:
+            # Trackpads send many small deltas: those zoom at once; a mouse notch is animated.
+            self.zoom_by(ZOOM_STEP**delta, event.position(), animate=abs(delta) >= 60)
+        event.accept()
+
+    # ------------------------------------------------------------ mouse
+
+    def row_at(self, viewport_pos: QPointF) -> int | None:
+        """The article under a viewport point (a cover, or a dot within a few pixels), or None."""
+        if self._tree is None:
+            return None
+        p = self.mapToScene(viewport_pos.toPoint())
+        reach = max(HOVER_PX / self.scale_, THUMB_UNITS / 2 if self.points.last_mode == "covers" else 0)
+        d, i = self._tree.query([p.x(), p.y()], 1)
+        return int(i) if d <= reach else None
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            super().mousePressEvent(event)
+            return
+        self._press = event.position()
+        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            self._lasso = [self.mapToScene(event.position().toPoint())]
+            self._lasso_adds = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._lasso is not None:
+            p = self.mapToScene(event.position().toPoint())
+            if (self.mapFromScene(self._lasso[-1]) - event.position().toPoint()).manhattanLength() >= 3:
+                self._lasso.append(p)
+                path = QPainterPath(self._lasso[0])
+                for q in self._lasso[1:]:
+                    path.lineTo(q)
+                path.closeSubpath()
+                self.lasso_item.setPath(path)
+        elif self._press is not None and event.buttons() & Qt.MouseButton.LeftButton:
+            moved = event.position() - self._press
+            if self._panning or moved.manhattanLength() >= DRAG_PX:
+                self._panning = True
+                self.setCursor(Qt.CursorShape.ClosedHandCursor)
+                self.pan_pixels(-round(moved.x()), -round(moved.y()))
+                self._press = event.position()
+        else:
+            self._hover(event)
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            super().mouseReleaseEvent(event)
+            return
+        if self._lasso is not None:
+            self._close_lasso()
+        elif not self._panning and self._press is not None:
+            self._click(event)
+        self._press, self._panning, self._lasso = None, False, None
+        self.unsetCursor()
+        event.accept()
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        row = self.row_at(event.position())
+        if row is not None:
+            self.activated.emit(self.keys[row])
+        event.accept()
+
+    def _click(self, event: QMouseEvent) -> None:
+        row = self.row_at(event.position())
+        keys = self.selected_keys()
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            if row is None:
+                return
+            key = self.keys[row]
+            keys = [k for k in keys if k != key] if key in keys else [*keys, key]
+        else:
+            keys = [self.keys[row]] if row is not None else []
+        self.set_selection(keys)
+        self.selection_changed.emit(keys)
+
+    def _close_lasso(self) -> None:
+        polygon = np.array([(p.x(), p.y()) for p in self._lasso])
+        self.lasso_item.setPath(QPainterPath())
+        if polygon.shape[0] < 3:
+            return
+        inside = np.flatnonzero(points_in_polygon(self.points.pos_, polygon))
+        keys = [self.keys[i] for i in inside]
+        if self._lasso_adds:
+            keys = list(dict.fromkeys(self.selected_keys() + keys))
+        self.set_selection(keys)
+        self.selection_changed.emit(keys)
+        self.lasso_selected.emit(keys)
+
+    def _hover(self, event: QMouseEvent) -> None:
+        row = self.row_at(event.position())
+        if row is None:
+            QToolTip.hideText()
+            return
+        QToolTip.showText(event.globalPosition().toPoint(), self.tips[row], self.viewport())
+
+    def thumbnail_ready(self) -> None:
+        """A cover arrived: repaint soon (many arrive together; one repaint serves them all)."""
+        if self.points.last_mode == "covers" and not self._repaint.isActive():
+            self._repaint.start()
+
+    # ------------------------------------------------------------ legend
+
+    def set_legend(self, legend: list[tuple[str, str, int]], caption: str) -> None:
+        self.legend, self.caption = legend, caption
+        self.viewport().update()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        if not self.legend and not self.caption:
+            return
+        painter.save()
+        painter.resetTransform()
+        fm = painter.fontMetrics()
+        line = fm.height() + 3
+        rows = [(f"{v}  ({n:,})", c) for v, c, n in self.legend]
+        width = max([fm.horizontalAdvance(t) for t, _ in rows] + [fm.horizontalAdvance(self.caption)]) + 34
+        height = line * (len(rows) + (1 if self.caption else 0)) + 10
+        box = QRectF(8, 8, width, height)
+        painter.setPen(QColor("#c8c8c8"))
+        painter.setBrush(QColor(255, 255, 255, 225))
+        painter.drawRoundedRect(box, 5, 5)
+        y = 13.0
+        painter.setPen(QColor("#222222"))
+        if self.caption:
+            painter.drawText(QPointF(16, y + fm.ascent()), self.caption)
+            y += line
+        for text, colour in rows:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(colour))
+            painter.drawEllipse(QRectF(16, y + (fm.height() - 10) / 2, 10, 10))
+            painter.setPen(QColor("#222222"))
+            painter.drawText(QPointF(32, y + fm.ascent()), text)
+            y += line
+        painter.restore()
+
+
+__all__ = ["MapPoints", "MapView", "PointsItem", "argb", "scene_positions"]

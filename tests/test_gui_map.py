@@ -1,0 +1,267 @@
+"""The catalog map in the main window, on the real sample photos: the scene's contents, dots zoomed out and
+covers zoomed in, linked selection both ways, the search highlighted, a lasso drawn with real mouse events,
+labelling the lasso (undoable), showing it in the grid, inspecting two, the layout computed in a child
+process, cancel, and a new layout when an adapter is switched on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtWidgets import QApplication
+
+from desktop_app.core import layout as lay
+from desktop_app.core import map_picture as pic
+from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
+from desktop_app.gui.map_view import MapPoints, MapView, argb
+from tests.test_gui import T, make_window, open_and_index  # noqa: F401 - make_window is a fixture
+
+pytest.importorskip("openTSNE", reason="install the [map] extra")
+
+
+@pytest.fixture
+def map_window(qtbot, make_window, sample_copy):  # noqa: F811
+    w = make_window()
+    w.map.in_subprocess = False
+    open_and_index(qtbot, w, sample_copy, GroupingRule("pattern", MAGENTO_PATTERN))
+    engine = w.snapshot.engine
+    keys = list(w.snapshot.articles.keys)
+    engine.set_labels([k for k in keys if k.startswith("w")], "category", "women")
+    engine.set_labels([k for k in keys if k.startswith("m")], "category", "men")
+    with qtbot.waitSignal(w.catalog_loaded, timeout=T):
+        w.reload()
+    yield w
+    assert w.map.runner.pool.activeThreadCount() == 0 or w.map.runner.closed
+
+
+def show_map(qtbot, w, timeout: int = T):
+    with qtbot.waitSignal(w.map.shown, timeout=timeout) as blocker:
+        w.acts.map.trigger()
+    return blocker.args[0]
+
+
+def viewport_point(view: MapView, key: str) -> QPoint:
+    i = view.keys.index(key)
+    return view.mapFromScene(QPointF(*view.points.pos_[i]))
+
+
+def test_map_scene_dots_covers_and_linked_selection(qtbot, map_window):
+    w = map_window
+    layout = show_map(qtbot, w)
+    view, snap = w.map.view, w.snapshot
+    assert w.map.dock.isVisible() and set(view.keys) == set(snap.articles.keys) == set(layout.articles)
+    assert view.points.pos_.shape == (len(layout), 2)
+    # Coloured by category: women and men each in their own colour, the rest unlabelled grey.
+    legend = {v: (c, n) for v, c, n in view.legend}
+    assert legend["women"][1] == sum(k.startswith("w") for k in view.keys) and "(unlabelled)" in legend
+    women = view.keys.index(next(k for k in view.keys if k.startswith("w")))
+    assert view.points.colours[women] == argb([legend["women"][0]])[0]
+    assert "women" in view.tips[women] and view.keys[women] in view.tips[women]
+    # Zoomed out: dots. Zoomed in with the wheel: covers, as the thumbnails arrive.
+    view.fit()
+    view.viewport().repaint()
+    assert view.points.last_mode == "dots" and view.points.last_drawn == len(layout)
+    target = view.keys[women]
+    view.centre_on(target)
+    for _ in range(12):
+        qtbot.wait(0)
+        view.zoom_by(1.35, animate=False)
+    qtbot.waitUntil(lambda: (view.viewport().repaint(), view.points.last_mode == "covers")[1], timeout=T)
+    qtbot.waitUntil(lambda: w.thumbs.made > 0, timeout=T)
+    # Hovering over an article finds it (its tooltip names it).
+    assert view.row_at(QPointF(viewport_point(view, target))) == women
+
+    # Grid -> map: the grid's selection is the map's; the search's query and results are highlighted.
+    with qtbot.waitSignal(w.results_shown, timeout=T) as blocker:
+        w.select_article(target)
+    assert view.selected_keys() == [target]
+    hits = [h.article for h in blocker.args[0].hits]
+    assert set(view.highlighted_keys()) == {target, *hits}
+    # Map -> grid: a click on another article selects it in the grid and drives the similar panel.
+    view.fit()
+    other = next(
+        k
+        for k in view.keys
+        if k != target and view.row_at(QPointF(viewport_point(view, k))) == view.keys.index(k)
+    )
+    with qtbot.waitSignal(w.results_shown, timeout=T) as blocker:
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=viewport_point(view, other))
+    assert w.selected_articles() == [other] and blocker.args[0].query.articles == [other]
+    assert view.selected_keys() == [other]
+
+
+def test_colour_by_folder_from_the_box_and_a_field_without_labels_stays_named(qtbot, map_window):
+    from collections import Counter
+
+    w = map_window
+    show_map(qtbot, w)
+    view, box, snap = w.map.view, w.map.panel.colour_by, w.snapshot
+    assert box.currentData() == "category"
+    # Chosen with the keyboard in the colour box: the legend counts the articles of each folder.
+    box.setFocus()
+    for _ in range(box.count()):
+        if box.currentData() == pic.BY_FOLDER:
+            break
+        qtbot.keyClick(box, Qt.Key.Key_Down)
+    assert w.map.colour_by == pic.BY_FOLDER
+    folders = Counter(f or "(top folder)" for f in snap.articles.folders)
+    assert {v: n for v, _c, n in view.legend} == dict(folders)
+    # One step further down, labelled or not: the articles labelled women or men against the rest.
+    qtbot.keyClick(box, Qt.Key.Key_Down)
+    assert w.map.colour_by == pic.BY_UNLABELLED
+    labelled = sum(k[0] in "wm" for k in snap.articles.keys)
+    legend = {v: (c, n) for v, c, n in view.legend}
+    assert legend == {"labelled": (legend["labelled"][0], labelled),
+                      pic.UNLABELLED: (pic.UNLABELLED_COLOUR, len(view.keys) - labelled)}  # fmt: skip
+    row = view.keys.index(next(k for k in view.keys if not k.startswith(("w", "m"))))
+    assert view.points.colours[row] == argb([pic.UNLABELLED_COLOUR])[0]
+    # A field no article has a label in yet: the box names it (not another choice) and all are unlabelled.
+    w.map.set_colour_by("season")
+    w.map.refresh()
+    assert box.currentData() == "season" and [v for v, _c, _n in view.legend] == [pic.UNLABELLED]
+
+
+def lasso(qtbot, view: MapView, corners: list[QPoint]) -> None:
+    vp = view.viewport()
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, corners[0])
+    for a, b in zip(corners, corners[1:] + corners[:1]):
+        for t in np.linspace(0, 1, 6)[1:]:
+            qtbot.mouseMove(
+                vp, QPoint(round(a.x() + (b.x() - a.x()) * t), round(a.y() + (b.y() - a.y()) * t))
+            )
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, corners[0])
+
+
+def test_lasso_selects_labels_undoes_shows_in_grid_and_inspects(qtbot, map_window):
+    w = map_window
+    show_map(qtbot, w)
+    view, panel = w.map.view, w.map.panel
+    view.fit()
+    pts = {k: viewport_point(view, k) for k in view.keys}
+    # A lasso round the left half of the map, drawn with the mouse.
+    mid = int(np.median([p.x() for p in pts.values()]))
+    top, bottom = min(p.y() for p in pts.values()) - 5, max(p.y() for p in pts.values()) + 5
+    left = min(p.x() for p in pts.values()) - 5
+    inside = sorted(k for k, p in pts.items() if p.x() < mid - 1)
+    with qtbot.waitSignal(view.lasso_selected, timeout=T) as blocker:
+        lasso(qtbot, view, [QPoint(left, top), QPoint(mid, top), QPoint(mid, bottom), QPoint(left, bottom)])
+    chosen = blocker.args[0]
+    assert set(inside) <= set(chosen) and len(chosen) < len(view.keys)
+    assert sorted(view.selected_keys()) == sorted(chosen) == sorted(w.selected_articles())
+    assert panel.count.text() == f"{len(chosen)} selected"
+
+    # Label all of them: one decision through the engine, and the map's colours follow.
+    panel.field.setCurrentText("category")
+    qtbot.keyClicks(panel.value, "lasso-picked")
+    with qtbot.waitSignal(w.catalog_loaded, timeout=T):
+        qtbot.mouseClick(panel.set_label, Qt.MouseButton.LeftButton)
+    labels = w.snapshot.engine.labels("category")
+    assert all(labels[k]["category"] == "lasso-picked" for k in chosen)
+    assert any(v == "lasso-picked" and n == len(chosen) for v, _, n in view.legend)
+    assert panel.undo.isEnabled()
+    with qtbot.waitSignal(w.catalog_loaded, timeout=T):
+        qtbot.mouseClick(panel.undo, Qt.MouseButton.LeftButton)
+    labels = w.snapshot.engine.labels("category")
+    assert not any(labels.get(k, {}).get("category") == "lasso-picked" for k in chosen)
+
+    # Show in grid clears a filter that hides some of them.
+    w.grid_panel.filter_edit.setText("no-such-article")
+    w.grid_panel.apply_filter()
+    qtbot.mouseClick(panel.show_grid, Qt.MouseButton.LeftButton)
+    assert not w.grid_panel.filter_edit.text() and sorted(w.selected_articles()) == sorted(chosen)
+
+    # Two articles (click, then Ctrl+click): inspect them. The two farthest apart, so no dot hides the other.
+    view.fit()
+    pts = {k: viewport_point(view, k) for k in view.keys}
+    a = min(pts, key=lambda k: pts[k].x())
+    b = max(pts, key=lambda k: pts[k].x())
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pts[a])
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier, pts[b])
+    assert sorted(view.selected_keys()) == sorted([a, b]) == sorted(w.selected_articles())
+    assert panel.inspect.isEnabled()
+    qtbot.mouseClick(panel.inspect, Qt.MouseButton.LeftButton)
+    assert w.inspector_window is not None and a in w.inspector_window.windowTitle()
+
+
+def test_layout_in_a_child_process_then_cancel_and_adapter(qtbot, map_window, tmp_path, monkeypatch):
+    w = map_window
+    w.map.in_subprocess = True
+    first = show_map(qtbot, w, timeout=120_000)
+    assert first.method == "tsne" and w.map.job is None
+
+    # Cancel: a recompute that waits for the cancel (in a thread, so the test can hold it).
+    w.map.in_subprocess = False
+
+    def held(X, method="tsne", seed=0, progress=None, should_cancel=None, **_k):
+        while not should_cancel():
+            progress(10, 1000, "arranging (t-SNE)")
+        raise lay.Cancelled()
+
+    monkeypatch.setattr(lay, "compute_layout", held)
+    qtbot.mouseClick(w.map.panel.recompute, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.map.panel.progress.value() == 10, timeout=T)
+    assert w.map.panel.cancel.isVisible()
+    qtbot.mouseClick(w.map.panel.cancel, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.map.job is None, timeout=T)
+    assert w.map.layout is first and not w.map.panel.progress.isVisible()
+    monkeypatch.undo()
+
+    # An adapter switched on: the map lays out the adapted vectors (stored under their own key).
+    engine = w.snapshot.engine
+    groups = tmp_path / "groups.csv"
+    keys = list(w.snapshot.articles.keys)
+    groups.write_text("article,group\n" + "".join(f"{k},{k.split('-')[0]}\n" for k in keys))
+    adapter = engine.train_adapter(("groups",), groups, "whitening")
+    w.reload()  # the catalog is read again: the map finds other vectors in use and lays them out
+    qtbot.waitUntil(lambda: w.map.layout.adapter_id == adapter.id, timeout=T)
+    assert "adapted" in w.map.panel.state.text() and w.map.layout.articles == first.articles
+
+
+def test_wheel_zooms_smoothly_round_the_cursor(qtbot):
+    from PySide6.QtGui import QWheelEvent
+
+    rng = np.random.default_rng(1)
+    xy = rng.normal(size=(500, 2))
+    view = MapView(lambda _p: None)
+    qtbot.addWidget(view)
+    view.resize(600, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_points(
+        MapPoints([str(i) for i in range(500)], xy, argb(["#2f6db5"] * 500), [None] * 500, [""] * 500)
+    )
+    at = QPointF(150, 120)
+    under = view.mapToScene(at.toPoint())
+    before = view.scale_
+    event = QWheelEvent(at, view.viewport().mapToGlobal(at), QPoint(0, 0), QPoint(0, 120), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)  # fmt: skip
+    QApplication.sendEvent(view.viewport(), event)
+    assert view.points.zooming  # a notch is animated: the last picture is scaled until it settles
+    qtbot.waitUntil(lambda: not view.points.zooming, timeout=T)
+    assert view.scale_ == pytest.approx(before * 1.0018**120, rel=1e-3)
+    after = view.mapToScene(at.toPoint())  # the point under the cursor stayed under it
+    assert abs(after.x() - under.x()) * view.scale_ <= 1.5 and abs(after.y() - under.y()) * view.scale_ <= 1.5
+
+
+def test_view_draws_100k_points_as_dots(qtbot):
+    rng = np.random.default_rng(0)
+    n = 100_000
+    xy = rng.normal(size=(300, 2))[rng.integers(0, 300, n)] * 30 + rng.normal(size=(n, 2))
+    view = MapView(lambda _p: None)
+    qtbot.addWidget(view)
+    view.resize(800, 600)
+    view.show()
+    qtbot.waitExposed(view)
+    colours = argb(["#2f6db5", "#e07b1a"])[rng.integers(0, 2, n)]
+    view.set_points(
+        MapPoints([str(i) for i in range(n)], xy, colours, [None] * n, [str(i) for i in range(n)])
+    )
+    image = view.viewport().grab().toImage()
+    assert view.points.last_mode == "dots" and view.points.last_drawn == n
+    centre = view.mapFromScene(QPointF(*view.points.pos_[0]))
+    assert image.pixelColor(centre).name() in ("#2f6db5", "#e07b1a")
+    view.pan_pixels(40, 0)  # a pan reuses the last picture, shifted
+    assert view.viewport().grab().toImage().pixelColor(centre - QPoint(40, 0)).name() in (
+        "#2f6db5",
+        "#e07b1a",
+    )
