@@ -9,8 +9,9 @@ Prints numbers; not a timed test.
    the bundled model's size (1280-d) stored under the bundled model's id, and labels on a third of the
    articles.
 2. Start to first painted grid: a fresh interpreter runs the app on that catalog and reports the time from
-   process start (before Qt is imported) to the first paint of a non-empty grid. Goal: <= 2 s. Then the
-   window process's memory with the catalog open (it holds no vectors). Goal: <= 600 MB.
+   process start (before Qt is imported) to the first paint of a non-empty grid (a large catalog's first
+   page of articles), then to every article shown. Goal: <= 2 s to the first paint. Then the window
+   process's memory with the catalog open (it holds no vectors). Goal: <= 600 MB.
 3. Selection to results: selects random articles one at a time and records the time from the selection
    to the similar results being in the panel's model, p50/p95 per method. Goal: 150 ms. Also a burst of
    selections 20 ms apart (a held arrow key) to show that stale requests are dropped.
@@ -105,6 +106,9 @@ def build_catalog(base: Path, n_photos: int, dim: int = 1280, seed: int = 0) -> 
                            "import", "import")  # fmt: skip
     run = cat.start_run(model_id)
     cat.finish_run(run, "done", {"photos": n_articles * len(VIEWS)})
+    # An index run's last step: the local vector store and, for a large catalog, its graph index.
+    print("updating the vector store and the search index, as an index run ends …", flush=True)
+    engine.frozen_vectors()
     engine.close()
     done_flag.write_text("ok")
     print(f"built in {time.perf_counter() - t0:.0f} s ({db.stat().st_size / 1e6:.0f} MB)", flush=True)
@@ -128,30 +132,36 @@ def child_start(db: Path) -> None:
         out["first_grid_paint_s"] = time.perf_counter() - PROCESS_START
         out["rows"] = window.grid_model.rowCount()
         out["snapshot_load_s"] = window.snapshot.loaded_in_s if window.snapshot else None
+
+    def loaded() -> None:
+        if window.snapshot is None or window.snapshot.partial:
+            return  # a large catalog's first page: the rest follows
+        out["all_articles_shown_s"] = time.perf_counter() - PROCESS_START
+        out["all_rows"] = window.grid_model.rowCount()
         # The window process keeps no vectors (the engine child does): its memory with the catalog open,
-        # a few seconds after the first paint when the search child has loaded.
+        # a few seconds after every article is shown, when the search child has loaded.
         QTimer.singleShot(5000, measured)
 
     def measured() -> None:
-        import resource
-
         out["window_rss_mib"] = round(_rss_mib())
-        out["window_peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        out["window_peak_rss_mib"] = round(_rss_mib("VmHWM:"))
         QTimer.singleShot(0, app.quit)
 
     window.grid.first_paint.connect(painted)
+    window.catalog_loaded.connect(loaded)
     QTimer.singleShot(60000, app.quit)
     app.exec()
     window.shutdown()
     print("RESULT " + json.dumps(out), flush=True)
 
 
-def _rss_mib() -> float:
-    """The current resident set of this process (Linux /proc; the peak where that is missing)."""
+def _rss_mib(field: str = "VmRSS:") -> float:
+    """The current (VmRSS) or peak (VmHWM) resident set of this process from Linux /proc; getrusage's peak
+    where that is missing (on Linux that one also counts the parent's peak from before the exec)."""
     try:
         with open("/proc/self/status", encoding="ascii") as fh:
             for line in fh:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -385,7 +395,11 @@ def main(argv: list[str] | None = None) -> int:
             "snapshot_load_s": [s["snapshot_load_s"] for s in starts],
             "window_rss_mib": [s.get("window_rss_mib") for s in starts],
             "window_peak_rss_mib": [s.get("window_peak_rss_mib") for s in starts],
-            "grid_rows": starts[0]["rows"],
+            "first_page_rows": starts[0]["rows"],
+            "start_to_all_articles_shown_s": [
+                round(s.get("all_articles_shown_s", float("nan")), 2) for s in starts
+            ],
+            "grid_rows": starts[0].get("all_rows"),
         }
         report.update(in_process(db, base, args.queries, args.index_photos))
         print(json.dumps(report, indent=2))

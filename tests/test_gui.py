@@ -634,3 +634,22 @@ def test_articles_appear_while_a_long_run_indexes(qtbot, make_window, tmp_path, 
         assert w.indexer.task is not None
         gate.set()
     qtbot.waitUntil(lambda: w.grid_model.rowCount() == 12, timeout=T)
+
+
+def test_a_large_catalog_paints_its_first_page_then_every_article(qtbot, make_window, tmp_path, monkeypatch):
+    from desktop_app.gui import catalog_controller
+
+    w = make_window()
+    open_and_index(qtbot, w, big_tree(tmp_path / "photos", articles=7, per=1))
+    db = w.snapshot.path
+    w.shutdown()
+    monkeypatch.setattr(catalog_controller, "FIRST_PAGE", 3)  # a "large" catalog: more than a page
+    w2 = make_window()
+    with qtbot.waitSignal(w2.catalog_loaded, timeout=T):
+        w2.open_catalog(db)
+    assert w2.snapshot.partial and w2.grid_model.rowCount() == 3 and w2.snapshot.more_articles == 4
+    assert "reading the other 4" in w2.statusBar().currentMessage()
+    w2.select_article("art01")  # the curator can start at once
+    qtbot.waitUntil(lambda: not w2.snapshot.partial, timeout=T)  # the rest follows without asking
+    assert not w2.snapshot.partial and w2.grid_model.rowCount() == 7
+    assert w2.selected_articles() == ["art01"] and not w2.statusBar().currentMessage()

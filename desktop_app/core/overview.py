@@ -118,6 +118,12 @@ class Snapshot:
     model_id: str | None
     model_error: str | None
     loaded_in_s: float = 0.0
+    partial: bool = False  # only the first page of articles (by id): the rest is being read
+
+    @property
+    def more_articles(self) -> int:
+        """Articles of the catalog a partial snapshot does not hold yet."""
+        return max(0, self.counts.get("articles", 0) - len(self.articles)) if self.partial else 0
 
     @property
     def path(self) -> Path | None:
@@ -167,12 +173,15 @@ class Snapshot:
         return self.photo_root / rel if self.photo_root is not None and rel else None
 
 
-def load_snapshot(engine: Engine) -> Snapshot:
-    """Everything the window needs about a catalog. Runs in a worker; raises UserError subclasses."""
+def load_snapshot(engine: Engine, first: int | None = None) -> Snapshot:
+    """Everything the window needs about a catalog. Runs in a worker; raises UserError subclasses.
+
+    With `first`, only the first `first` articles by id are read (the window paints those at once and reads
+    the rest next: a million photos take seconds to summarise); `partial` says whether some were left."""
     t0 = time.perf_counter()
     settings = engine.settings()
     catalog = engine.catalog
-    rows = catalog.articles_overview()
+    rows = catalog.articles_overview(limit=first)
     counts = catalog.counts()
     last = catalog.last_run()
     root = engine.photo_root()
@@ -185,4 +194,4 @@ def load_snapshot(engine: Engine) -> Snapshot:
         model_error = str(exc)
     articles = Articles.from_overview(rows)
     return Snapshot(engine, articles, counts, settings, last, root, root_ok, model, model_id, model_error,
-                    round(time.perf_counter() - t0, 3))  # fmt: skip
+                    round(time.perf_counter() - t0, 3), partial=counts["articles"] > len(rows))  # fmt: skip

@@ -29,13 +29,17 @@ from desktop_app.gui.grouping import GroupingDialog
 from desktop_app.gui.workers import Failure, Runner
 
 RECENT_SHOWN = 6
+# Articles read before the first paint of a large catalog; the rest follow at once (a million photos take
+# seconds to summarise, the first page a fraction of one).
+FIRST_PAGE = 2000
 
 
 def open_snapshot(location: Path | str, create: bool = False) -> Snapshot:
-    """Open a catalog (a file, or a shared one's database URL) and read what the window shows (worker thread)."""
+    """Open a catalog (a file, or a shared one's database URL) and read what the window shows first: the first
+    page of articles of a large catalog (worker thread)."""
     engine = Engine.open(location, create=create)
     try:
-        return load_snapshot(engine)
+        return load_snapshot(engine, first=FIRST_PAGE)
     except BaseException:
         engine.close()
         raise
@@ -220,6 +224,8 @@ class CatalogController(QObject):
         self.loaded.emit(snap, same)
         if current is not None and not same:
             current.engine.close()
+        if snap.partial:  # the first page is on show: now every article
+            self.reload()
 
     def _failed(self, gen: int, failure: Failure) -> None:
         if gen != self._gen or self.closing:

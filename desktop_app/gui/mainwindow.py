@@ -328,6 +328,11 @@ class MainWindow(WindowWork, QMainWindow):
         self._show_root_warning(snap)
         if snap.model_error and not same:
             self.statusBar().showMessage(snap.model_error, 15000)
+        if snap.partial:
+            self.statusBar().showMessage(f"Showing the first {len(snap.articles):,} articles; reading the other "
+                                         f"{snap.more_articles:,}…")  # fmt: skip
+        elif same and self.statusBar().currentMessage().startswith("Showing the first"):
+            self.statusBar().clearMessage()
         self._sync()
         self.grid_panel.show_empty_state(snap, self.indexer.running)
         if same and self.pages.currentWidget() is self.detail:

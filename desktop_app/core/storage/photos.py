@@ -155,8 +155,9 @@ class PhotoStore:
                 )
         return found
 
-    def articles_overview(self) -> list[dict]:
-        """One row per article for browsing: key, folder, photo count, cover photo, added time, labels.
+    def articles_overview(self, limit: int | None = None) -> list[dict]:
+        """One row per article for browsing: key, folder, photo count, cover photo, added time, labels; only
+        the first `limit` articles by key when given.
 
         The cover is the curator's choice (article_covers) when that photo is still there; else the rule
         of `scan.cover_position`: the first photo tagged main/front/1/a, else the first untagged, else the
@@ -182,6 +183,8 @@ class PhotoStore:
             .group_by(a.c.id)
             .order_by(a.c.key)
         )
+        if limit is not None:
+            q = q.where(a.c.id.in_(sa.select(a.c.id).order_by(a.c.key).limit(limit).scalar_subquery()))
         labels = self.labels()
         with self.read() as conn:
             rows = conn.execute(q).all()
