@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -181,8 +182,10 @@ def load_snapshot(engine: Engine, first: int | None = None) -> Snapshot:
     t0 = time.perf_counter()
     settings = engine.settings()
     catalog = engine.catalog
-    rows = catalog.articles_overview(limit=first)
-    counts = catalog.counts()
+    with ThreadPoolExecutor(1) as pool:  # the counts scan every photo: in parallel with the overview
+        counting = pool.submit(catalog.counts)
+        rows = catalog.articles_overview(limit=first)
+        counts = counting.result()
     last = catalog.last_run()
     root = engine.photo_root()
     root_ok = bool(root is not None and root.is_dir() and os.access(root, os.R_OK | os.X_OK))
