@@ -110,3 +110,14 @@ def test_sql_lives_in_the_storage_package_only():
         if "storage" not in p.relative_to(package).parts and pattern.search(p.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+def test_the_window_process_does_not_import_scipy():
+    # SciPy costs the window about a second at start (its first paint goal is 2 s), and only the engine's
+    # children use it: searching, duplicates and zero-shot labels import it when they need it.
+    code = "import sys, desktop_app.gui.mainwindow; print(sorted(m for m in sys.modules if m.startswith('scipy')))"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
+                          cwd=CORE_DIR.parent.parent)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from scipy.fft import dctn
 
 from desktop_app.core.images import load_photo, read_bytes
 
@@ -83,6 +82,8 @@ def _bits(values: np.ndarray) -> int:
 
 def phash_of(grey: np.ndarray) -> int:
     """pHash of a HASH_SIZE x HASH_SIZE grey array: the 8x8 lowest DCT frequencies above their median."""
+    from scipy.fft import dctn  # SciPy is imported when needed: the window process never needs it
+
     coeffs = dctn(grey.astype(np.float64), norm="ortho")[:8, :8].ravel()
     return _bits(coeffs > np.median(coeffs[1:]))
 

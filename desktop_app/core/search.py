@@ -44,8 +44,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import sparse
-from scipy.optimize import linear_sum_assignment
 
 from desktop_app.core import matching
 from desktop_app.core.errors import UserError
@@ -291,6 +289,8 @@ def _greedy_scores(block: _Block, threshold: float | None, max_matches: int | No
 
 def _hungarian_score(S: np.ndarray, threshold: float | None, max_matches: int | None) -> float:
     """`matching.hungarian(S).score` without building Pair objects (same assignment, same value)."""
+    from scipy.optimize import linear_sum_assignment  # imported when needed: the window never needs it
+
     S64 = S.astype(np.float64)
     r, c = linear_sum_assignment(S64, maximize=True)
     sims = np.sort(S64[r, c])[::-1]
@@ -413,6 +413,8 @@ class SearchIndex:
             if ne.size:
                 # Offsets are exactly the row pointers of an [A, P] 0/1 membership matrix, so the sums
                 # are one sparse product (~80x faster than np.add.reduceat over 512 columns).
+                from scipy import sparse
+
                 P = self.V.shape[0]
                 member = sparse.csr_matrix(
                     (np.ones(P, dtype=np.float32), np.arange(P), self.offsets), shape=(A, P)

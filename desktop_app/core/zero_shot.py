@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from desktop_app.core.errors import InputError
 from desktop_app.core.labels import Suggestion
@@ -128,6 +127,10 @@ def fit_temperature(logits: np.ndarray, truth: np.ndarray) -> float:
         z = z - z.max(axis=1, keepdims=True)
         nll = -(z[np.arange(len(truth)), truth] - np.log(np.exp(z).sum(axis=1))).sum()
         return float(nll + PRIOR * log_t**2)
+
+    from scipy.optimize import (
+        minimize_scalar,
+    )  # SciPy is imported when needed: the window process never needs it
 
     best = minimize_scalar(loss, bounds=LOG_T_RANGE, method="bounded", options={"xatol": 1e-4})
     return float(np.exp(best.x))

@@ -53,6 +53,9 @@ def articles_text(shown: int, total: int, found: int, indexing: bool) -> str:
 FILTER_DEBOUNCE_MS = 120
 
 
+BATCHED_LAYOUT_ABOVE = 20_000  # articles
+
+
 class GridView(QListView):
     """The article grid: a wrapping, uniform-size list view, so 100,000 cells cost what one screen costs."""
 
@@ -78,6 +81,7 @@ class GridView(QListView):
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setUniformItemSizes(True)
         self.setLayoutMode(QListView.LayoutMode.SinglePass)
+        self.setBatchSize(2000)  # rows laid out per event-loop turn in batched mode (large grids)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setMouseTracking(True)
@@ -221,6 +225,10 @@ class GridPanel(QWidget):
     # ------------------------------------------------------------ articles and selection
 
     def show_snapshot(self, snap: Snapshot, keep: list[str]) -> None:
+        # Qt lays out every row of the list (asking the model about each): a quarter of a million articles
+        # would freeze the window for a second, so large grids are laid out in batches between events.
+        large = len(snap.articles) > BATCHED_LAYOUT_ABOVE
+        self.view.setLayoutMode(QListView.LayoutMode.Batched if large else QListView.LayoutMode.SinglePass)
         self.model.set_articles(snap.articles, snap.photo_root)
         self._found = int(snap.counts.get("articles", len(snap.articles)))
         self.update_count()
