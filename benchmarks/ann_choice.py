@@ -59,8 +59,7 @@ class _Rescored:
 
 def build(name: str, V: np.ndarray, folder: Path):
     """The stage `name` over V: (object for ArticleVectors.ann, size in bytes)."""
-    from usearch.index import Index
-
+    Index = ann.usearch_index()
     ids = np.arange(len(V), dtype=np.int64)
     if name == "exact-knn":
         return None, 0

@@ -266,3 +266,12 @@ def test_without_a_writable_place_search_reads_the_catalog(open_dir, photo_tree,
     folder.parent.write_text("not a folder")  # the store cannot be made here
     with Engine.open(db, remember=False) as engine:
         assert engine.similar(Query.of_articles("red")).hits
+
+
+def test_the_graph_index_and_the_encoder_load_in_either_order():
+    # usearch's native module loaded before onnxruntime's made the search process die (SIGSEGV) when it
+    # opened a large catalog and then its encoder; ann.usearch_index() loads them in the order that works.
+    code = "from desktop_app.core import ann; ann.usearch_index(); import onnxruntime; print('ok')"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=REPO)  # fmt: skip
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]

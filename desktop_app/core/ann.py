@@ -59,8 +59,18 @@ def fit_basis(
     return np.ascontiguousarray(vecs[:, ::-1][:, : min(rank, vecs.shape[1])], dtype=np.float32)
 
 
-def _new_index(rank: int):
+def usearch_index():
+    """usearch's Index class, loaded safely: with usearch 2.26's native module loaded first, importing
+    onnxruntime (1.31, Linux) crashes the process with SIGSEGV, as the search process does when it opens
+    a large catalog and then the encoder. onnxruntime loaded first, both work."""
+    import onnxruntime  # noqa: F401  - the order matters, see above
     from usearch.index import Index
+
+    return Index
+
+
+def _new_index(rank: int):
+    Index = usearch_index()
 
     return Index(ndim=rank, metric="ip", dtype="f16", connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD)
 
@@ -75,9 +85,7 @@ class AnnIndex:
 
     @classmethod
     def open(cls, folder: Path, info: dict) -> AnnIndex:
-        from usearch.index import Index
-
-        index = Index.restore(str(Path(folder) / info["file"]), view=True)
+        index = usearch_index().restore(str(Path(folder) / info["file"]), view=True)
         if index is None:
             raise OSError(f"{info['file']} is not a usearch index")
         return cls(index, np.load(Path(folder) / info["basis"]), info)
@@ -128,14 +136,12 @@ def update(folder: Path, old: dict, name: str, vectors: np.ndarray, ids: np.ndar
            remove_ids: np.ndarray, progress: Progress | None = None) -> dict:  # fmt: skip
     """The old index (its info `old`, in folder) with `remove_ids` taken out and the rows `add_rows` of
     `vectors` (keys ids[add_rows]) put in, saved as `name`; rebuilt instead when too much changed."""
-    from usearch.index import Index
-
     n = len(vectors)
     removed = old.get("removed", 0) + int(remove_ids.size)
     if n > REFIT_GROWTH * old["fitted_on"] or removed > MAX_REMOVED_SHARE * max(n, 1):
         return build(folder, name, vectors, ids, progress)
     basis = np.load(Path(folder) / old["basis"])
-    index = Index.restore(str(Path(folder) / old["file"]), view=False)
+    index = usearch_index().restore(str(Path(folder) / old["file"]), view=False)
     if index is None:
         return build(folder, name, vectors, ids, progress)
     if remove_ids.size:
