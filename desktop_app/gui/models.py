@@ -162,11 +162,7 @@ class ArticleGridModel(QAbstractListModel):
         return -1 if i is None else int(self._row_of[i])
 
     def _key_index(self) -> dict[str, int]:
-        cached = getattr(self.data_, "_key_index", None)
-        if cached is None:
-            cached = {k: i for i, k in enumerate(self.data_.keys)}
-            self.data_._key_index = cached  # type: ignore[attr-defined]
-        return cached
+        return self.data_.index_of
 
     def cover_path(self, source: int) -> str | None:
         cover = self.data_.covers[source]
