@@ -6,8 +6,12 @@ as a `ChildError` that carries the child's traceback, so a bug is reported as a 
 
 from __future__ import annotations
 
+import os
+import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from desktop_app.core import errors as core_errors
 
@@ -41,3 +45,34 @@ class ChildError(RuntimeError):
     def __init__(self, message: str, child_traceback: str = "") -> None:
         super().__init__(message)
         self.child_traceback = child_traceback
+
+
+PROGRESS_INTERVAL_S = 0.1  # progress messages at most this often: the window polls, it need not see each step
+
+
+def run_job(out: Any, cancel: Any, work: Callable[[Callable[..., None], Callable[[], bool]], Any],
+            cancelled: tuple[type[BaseException], ...] = ()) -> None:  # fmt: skip
+    """The body of a background job in a child process (adapter training, duplicates, the map's layout).
+
+    Lowers the child's priority, runs `work(progress, should_cancel)` and puts on the `out` queue
+    ("progress", (done, total, note)) now and then, then ("done", result), ("cancelled", None) for one of
+    the `cancelled` exceptions, or ("failed", ChildFailure) for anything else."""
+    if hasattr(os, "nice"):
+        try:
+            os.nice(10)  # background work: the window keeps the CPU it needs to stay responsive
+        except OSError:
+            pass
+    last = [0.0]
+
+    def progress(done: int, total: int, note: str = "") -> None:
+        now = time.monotonic()
+        if done >= total or now - last[0] >= PROGRESS_INTERVAL_S:
+            last[0] = now
+            out.put(("progress", (done, total, note)))
+
+    try:
+        out.put(("done", work(progress, cancel.is_set)))
+    except cancelled:
+        out.put(("cancelled", None))
+    except BaseException as exc:  # noqa: BLE001 - everything is reported to the window
+        out.put(("failed", failure_of(exc)))

@@ -7,35 +7,17 @@ go back over a multiprocessing queue; cancelling sets a shared event the search 
 
 from __future__ import annotations
 
-import os
-import time
 from typing import Any
 
-from desktop_app.core.child import failure_of
-
-PROGRESS_INTERVAL_S = 0.1
+from desktop_app.core.child import run_job
 
 
 def child_main(location: str, level: str, min_score: float | None, out: Any, cancel: Any) -> None:
     """Entry point of the child process: find, report progress, send the report or the failure."""
     from desktop_app.core.engine import Engine
 
-    if hasattr(os, "nice"):
-        try:
-            os.nice(10)  # the window first when the curator scrolls
-        except OSError:
-            pass
-    last = [0.0]
-
-    def progress(done: int, total: int, note: str) -> None:
-        now = time.monotonic()
-        if done >= total or now - last[0] >= PROGRESS_INTERVAL_S:
-            last[0] = now
-            out.put(("progress", (done, total, note)))
-
-    try:
+    def find(progress, should_cancel):
         with Engine.open(location, remember=False) as engine:
-            report = engine.find_duplicates(level, min_score, progress=progress, should_cancel=cancel.is_set)
-        out.put(("done", report))
-    except BaseException as exc:  # noqa: BLE001 - everything is reported to the window
-        out.put(("failed", failure_of(exc)))
+            return engine.find_duplicates(level, min_score, progress=progress, should_cancel=should_cancel)
+
+    run_job(out, cancel, find)

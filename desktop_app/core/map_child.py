@@ -8,15 +8,11 @@ between steps. Nothing is stored until a layout is complete, so killing the chil
 
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from desktop_app.core.child import failure_of
-
-PROGRESS_INTERVAL_S = 0.1
+from desktop_app.core.child import run_job
 
 
 @dataclass(frozen=True)
@@ -41,23 +37,5 @@ def child_main(db: str, request: MapRequest, out: Any, cancel: Any) -> None:
     """Entry point of the child process: lay out, report progress, send the layout or the failure."""
     from desktop_app.core.layout import Cancelled
 
-    if hasattr(os, "nice"):
-        try:
-            os.nice(10)  # background work: the window gets the CPU first
-        except OSError:
-            pass
-    last = [0.0]
-
-    def progress(done: int, total: int, note: str) -> None:
-        now = time.monotonic()
-        if done >= total or now - last[0] >= PROGRESS_INTERVAL_S:
-            last[0] = now
-            out.put(("progress", (done, total, note)))
-
-    try:
-        layout = make_map(db, request, progress, cancel.is_set)
-        out.put(("done", layout))
-    except Cancelled:
-        out.put(("cancelled", None))
-    except BaseException as exc:  # noqa: BLE001 - everything is reported to the window
-        out.put(("failed", failure_of(exc)))
+    run_job(out, cancel, lambda progress, should_cancel: make_map(db, request, progress, should_cancel),
+            cancelled=(Cancelled,))  # fmt: skip

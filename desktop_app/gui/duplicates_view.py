@@ -171,7 +171,7 @@ class DuplicatesWindow(QWidget):
         level = self.level_box.currentData()
         min_score = EDIT_BAND if (level == "photo" and self.edits_box.isChecked()) else None
         self.search = DuplicateSearch(str(self.engine.location), level, min_score, self)
-        self.search.progress.connect(self._progress)
+        self.search.progress.connect(lambda p: self._progress(*p))
         self.search.done.connect(self._found)
         self.search.failed.connect(self._failed)
         self.search.finished.connect(self._search_over)

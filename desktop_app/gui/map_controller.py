@@ -15,19 +15,16 @@ is connected here, to the window's existing signals.
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import queue as queue_mod
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDockWidget
 
 from desktop_app.core import map_picture as pic
-from desktop_app.core.child import rebuild_error
 from desktop_app.core.engine import Engine
 from desktop_app.core.errors import UserError
 from desktop_app.core.labels import DEFAULT_FIELD
@@ -35,12 +32,10 @@ from desktop_app.core.layout import METHOD_NAMES, MapLayout
 from desktop_app.core.map_child import MapRequest, child_main
 from desktop_app.core.overview import Snapshot, label_text
 from desktop_app.core.similar import Outcome
+from desktop_app.gui.child_job import ChildJob
 from desktop_app.gui.map_panel import COLOUR_CHOICES_EXTRA, MapPanel
 from desktop_app.gui.map_view import MapPoints, argb
 from desktop_app.gui.workers import Failure, Runner, Task
-
-POLL_MS = 50
-STOP_GRACE_S = 5.0
 
 
 class MapJob(QObject):
@@ -56,20 +51,16 @@ class MapJob(QObject):
         """In a child process the layout is made by an engine of its own on the catalog; in a thread (tests),
         by the window's `engine` (a second catalog connection in this process is what SQLite warns about)."""
         super().__init__(parent)
-        self.over = False
-        self.process: Any = None
+        self.child: ChildJob | None = None
         self.task: Task | None = None
         if in_subprocess:
-            ctx = mp.get_context("spawn")  # never fork a process that runs Qt and threads
-            self.queue = ctx.Queue()
-            self.cancel_event = ctx.Event()
-            self.process = ctx.Process(target=child_main, args=(engine.location, request, self.queue, self.cancel_event),
-                                       name="lookalike-map", daemon=True)  # fmt: skip
-            self.timer = QTimer(self)
-            self.timer.setInterval(POLL_MS)
-            self.timer.timeout.connect(self._poll)
-            self.process.start()
-            self.timer.start()
+            self.child = ChildJob(child_main, (engine.location, request), "lookalike-map",
+                                  "The map process stopped unexpectedly", self)  # fmt: skip
+            self.child.progress.connect(lambda p: self.progress.emit(*p))
+            self.child.done.connect(self._finish_done)
+            self.child.cancelled.connect(self._finish_cancelled)
+            self.child.failed.connect(self._finish_failed)
+            self.child.start()
         else:
             self.task = Task(_make_map_in_thread, engine, request, with_progress=True, with_cancel=True)
             self.task.signals.progress.connect(lambda p: self.progress.emit(*p))
@@ -78,70 +69,32 @@ class MapJob(QObject):
     def cancel(self) -> None:
         if self.task is not None:
             self.task.cancel()
-        elif self.process is not None:
-            self.cancel_event.set()
+        elif self.child is not None:
+            self.child.cancel()
 
     def _task_failed(self, failure: Failure) -> None:
         from desktop_app.core.layout import Cancelled
 
         if isinstance(failure.error, Cancelled):
-            self._end()
-            self.cancelled.emit()
+            self._finish_cancelled()
         else:
-            self._end()
-            self.failed.emit(failure)
+            self._finish_failed(failure)
 
     def _finish_done(self, layout: MapLayout | None) -> None:
-        self._end()
         self.done.emit(layout)
 
-    def _poll(self) -> None:
-        for _ in range(50):  # bounded: the UI thread never spends long here
-            try:
-                kind, payload = self.queue.get_nowait()
-            except (queue_mod.Empty, EOFError, OSError):
-                break
-            if kind == "progress":
-                self.progress.emit(*payload)
-            elif kind == "done":
-                self._finish_done(payload)
-                return
-            elif kind == "cancelled":
-                self._end()
-                self.cancelled.emit()
-                return
-            elif kind == "failed":
-                self._end()
-                self.failed.emit(Failure(rebuild_error(payload), payload.traceback))
-                return
-        if not self.process.is_alive() and self.queue.empty():
-            code = self.process.exitcode
-            self._end()
-            self.failed.emit(
-                Failure(RuntimeError(f"The map process stopped unexpectedly (exit code {code})."), "")
-            )
+    def _finish_cancelled(self) -> None:
+        self.cancelled.emit()
 
-    def _end(self) -> None:
-        self.over = True
-        if self.process is not None:
-            self.timer.stop()
-            self.process.join(0)
+    def _finish_failed(self, failure: Failure) -> None:
+        self.failed.emit(failure)
 
     def shutdown(self) -> None:
-        """Stop the child (cancel, then terminate) and release its queue."""
-        if self.process is None:
+        """Stop the child (cancel, then terminate) and release its queue; a thread is asked to cancel."""
+        if self.child is not None:
+            self.child.shutdown()
+        else:
             self.cancel()
-            return
-        self.timer.stop()
-        if self.process.is_alive():
-            self.cancel_event.set()
-            self.process.join(STOP_GRACE_S)
-            if self.process.is_alive():
-                self.process.terminate()
-                self.process.join(STOP_GRACE_S)
-        self.over = True
-        self.queue.close()
-        self.queue.join_thread()
 
 
 def _make_map_in_thread(engine: Engine, request: MapRequest, progress, should_cancel) -> MapLayout | None:
