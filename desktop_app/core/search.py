@@ -19,15 +19,17 @@ per distinct count (several times faster than `np.maximum.reduceat`, which pays 
   same-view scores are themselves per-article maxima, so only articles sharing no view (which fall back to
   greedy, like `matching.ordered`) need the bound.
 
-A candidate stage can come first (mode "candidates"): the nearest catalog photos of each query photo
-(a chunked numpy product with argpartition), whose articles are then scored
-exactly. That stage is approximate; `candidate_recall` measures what it loses against the exhaustive search
-(mode "exact"). Mode "auto" is exhaustive up to `candidate_stage_above` articles (20,000) and uses the
-candidate stage beyond, or whenever the exhaustive similarity matrix would exceed `exact_memory_limit`
-bytes, except under a narrow filter (fewer than a quarter of the articles allowed), where scoring just
-the allowed articles is exact and cheaper. Measured on 25,000 synthetic articles: the numpy stage reads
-every vector like the exhaustive search, so it costs about the same time (recall@10 1.000 there); its
-gain is memory.
+A candidate stage can come first (mode "candidates"): the nearest catalog photos of each query photo, whose
+articles are then scored exactly. For a catalog with a persisted graph index (`ann.py`, from 50,000
+photos) the neighbours come from the graph, re-scored in the full vectors, and mode "auto" uses the stage
+for every method; otherwise they come from a chunked exhaustive product with argpartition, and "auto" uses
+the stage beyond `candidate_stage_above` articles (20,000) or whenever the exhaustive similarity matrix
+would exceed `exact_memory_limit` bytes. Under a narrow filter (fewer than a quarter of the articles
+allowed), scoring just the allowed articles is exact and cheaper. The stage is approximate;
+`candidate_recall` measures what it loses against the exhaustive search (mode "exact"): recall@10 1.000 for
+every method at 1,000,000 photos (benchmarks/search_latency.py).
+
+The numeric kernels (similarity blocks, vectorised greedy, bounds and refinement) are in `set_scores.py`.
 
 Scores, edge cases and tie rules follow `desktop_app.core.matching`; equal scores are ordered by article
 index, so results are deterministic.
@@ -35,11 +37,8 @@ index, so results are deterministic.
 
 from __future__ import annotations
 
-import os
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,20 +46,19 @@ import numpy as np
 
 from desktop_app.core import matching
 from desktop_app.core.errors import UserError
+from desktop_app.core.set_scores import (
+    Block,
+    greedy_scores,
+    hungarian_score,
+    normalise,
+    products,
+    refine,
+    scores_from_picks,
+    top_k,
+)
 from desktop_app.core.vectors import ArticleVectors
 
 SEARCH_MODES: tuple[str, ...] = ("auto", "exact", "candidates")
-
-# Work per matrix-product call (rows x query photos x D). The product of a few query photos with the
-# catalog is bound by memory bandwidth; calls this small stay under OpenBLAS's own threading threshold, so
-# its worker threads never spin against other busy processes (one big call had 1 s tails on a loaded
-# 2-core machine), and our threads split the rows across cores instead.
-MATMUL_CHUNK_WORK = 1 << 18
-# Below this many rows one thread does the whole product (the hand-off would cost more than it saves).
-PARALLEL_MIN_ROWS = 32_768
-# Slack when comparing a bound with an exact score: both are float64 sums of the same float32 values, only
-# summed in different orders.
-BOUND_SLACK = 1e-9
 
 
 @dataclass(frozen=True)
@@ -134,230 +132,6 @@ class _Query:
     views: list[str | None]
 
 
-def _runs(sizes: np.ndarray) -> list[tuple[int, int, int]]:
-    """(first, end, n) for each run of consecutive articles with the same photo count n."""
-    if sizes.size == 0:
-        return []
-    cuts = np.flatnonzero(np.diff(sizes)) + 1
-    edges = [0, *cuts.tolist(), int(sizes.size)]
-    return [(a0, a1, int(sizes[a0])) for a0, a1 in zip(edges[:-1], edges[1:])]
-
-
-@dataclass
-class _Block:
-    """Similarities of the query with the photos of some articles; each article's columns are contiguous.
-
-    Articles are best ordered by photo count (few runs); any order is correct.
-    """
-
-    G: np.ndarray  # [q, p] float32: query photo x catalog photo
-    arts: np.ndarray  # [a] global article indices, in column order
-    sizes: np.ndarray  # [a] photos per article, all >= 1
-    rows: np.ndarray  # [p] global catalog row of each column
-    starts: np.ndarray = field(init=False)
-    runs: list[tuple[int, int, int]] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.starts = (np.cumsum(self.sizes) - self.sizes).astype(np.int64)
-        self.runs = _runs(self.sizes)
-
-    def _reduce(self, x: np.ndarray, how: str, dtype: Any) -> np.ndarray:
-        out = np.empty(x.shape[:-1] + (self.arts.size,), dtype=dtype)
-        for a0, a1, n in self.runs:
-            c0 = int(self.starts[a0])
-            seg = x[..., c0 : c0 + (a1 - a0) * n].reshape(x.shape[:-1] + (a1 - a0, n))
-            # n-1 elementwise passes over strided slices: numpy's reduction over a short last axis runs
-            # an inner loop per output element and was ~15x slower for n <= 8.
-            acc = out[..., a0:a1]
-            if n > 16:  # long segments: the plain reduction is efficient, a pass per photo would not be
-                acc[...] = seg.max(axis=-1) if how == "max" else seg.sum(axis=-1, dtype=np.float64)
-                continue
-            acc[...] = seg[..., 0]
-            combine = np.maximum if how == "max" else np.add
-            for i in range(1, n):
-                combine(acc, seg[..., i], out=acc)
-        return out
-
-    def seg_max(self, x: np.ndarray) -> np.ndarray:
-        """Per-article maximum over the last axis of x [..., p] -> [..., a]."""
-        return self._reduce(x, "max", x.dtype)
-
-    def seg_sum(self, x: np.ndarray) -> np.ndarray:
-        """Per-article float64 sum over the last axis of x [..., p] -> [..., a]."""
-        return self._reduce(x, "sum", np.float64)
-
-    def columns(self, i: int) -> slice:
-        s = int(self.starts[i])
-        return slice(s, s + int(self.sizes[i]))
-
-    def subset(self, local: np.ndarray) -> tuple[_Block, np.ndarray]:
-        """The articles `local`, regrouped by size: (block, order) with block article j = local[order[j]]."""
-        order = np.argsort(self.sizes[local], kind="stable")
-        picked = local[order]
-        sizes = self.sizes[picked]
-        new_starts = (np.cumsum(sizes) - sizes).astype(np.int64)
-        cols = np.repeat(self.starts[picked] - new_starts, sizes) + np.arange(
-            int(sizes.sum()), dtype=np.int64
-        )
-        return _Block(self.G[:, cols], self.arts[picked], sizes, self.rows[cols]), order
-
-
-def _normalise(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32, copy=False)
-
-
-_POOL: ThreadPoolExecutor | None = None
-_POOL_WORKERS = min(4, os.cpu_count() or 1)
-_POOL_LOCK = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor | None:
-    global _POOL
-    if _POOL_WORKERS < 2:
-        return None
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=_POOL_WORKERS, thread_name_prefix="lookalike-search")
-    return _POOL
-
-
-def products(V: np.ndarray, rows: np.ndarray | None, qT: np.ndarray) -> np.ndarray:
-    """(V[rows] @ qT).T as [q, n] float32, computed in row chunks; rows=None means all of V, no gather."""
-    n = V.shape[0] if rows is None else rows.shape[0]
-    d, q = qT.shape
-    out = np.empty((q, n), dtype=np.float32)
-    chunk = int(min(4096, max(32, MATMUL_CHUNK_WORK // max(1, q * d))))
-
-    def run(lo: int, hi: int) -> None:
-        for s in range(lo, hi, chunk):
-            e = min(s + chunk, hi)
-            part = V[s:e] if rows is None else V[rows[s:e]]
-            if part.dtype != np.float32:  # float16 from a vector store: scores are computed in float32
-                part = part.astype(np.float32)
-            out[:, s:e] = (part @ qT).T
-
-    pool = _pool() if n >= PARALLEL_MIN_ROWS else None
-    if pool is None:
-        run(0, n)
-    else:
-        # The calling thread takes the first share itself: one hand-off fewer, and it would only wait.
-        edges = np.linspace(0, n, _POOL_WORKERS + 1).astype(np.int64).tolist()
-        futures = [pool.submit(run, a, b) for a, b in zip(edges[1:-1], edges[2:])]
-        run(edges[0], edges[1])
-        for f in futures:
-            f.result()
-    return out
-
-
-def _scores_from_picks(picks: np.ndarray, threshold: float | None, max_matches: int | None) -> np.ndarray:
-    """Vectorised `matching.score_chosen` over rows of chosen similarities sorted descending (-inf = none)."""
-    vals = picks.astype(np.float64, copy=False)
-    valid = np.isfinite(vals)
-    passes = valid if threshold is None else valid & (vals >= threshold)
-    used = passes if max_matches is None else passes & (np.cumsum(passes, axis=1) <= max_matches)
-    count = used.sum(axis=1)
-    total = np.where(used, vals, 0.0).sum(axis=1)
-    return np.where(count > 0, total / np.maximum(count, 1), matching.NO_PASS_SCORE)
-
-
-def _greedy_scores(block: _Block, threshold: float | None, max_matches: int | None) -> np.ndarray:
-    """Exact greedy score of every article of a block, vectorised over each run of equal-sized articles."""
-    G = block.G
-    q = G.shape[0]
-    out = np.empty(block.arts.size, dtype=np.float64)
-    for a0, a1, n in block.runs:
-        m = a1 - a0
-        c0 = int(block.starts[a0])
-        # [m, q, n] flattened per article in (query row, photo) order: argmax returns the first maximum,
-        # i.e. the lowest query row, then the lowest photo: the tie rule of matching.greedy.
-        X = np.ascontiguousarray(G[:, c0 : c0 + m * n].reshape(q, m, n).transpose(1, 0, 2)).reshape(m, q * n)
-        X3 = X.reshape(m, q, n)
-        ar = np.arange(m)
-        k = min(q, n)
-        picks = np.empty((m, k), dtype=np.float32)
-        for step in range(k):
-            idx = X.argmax(axis=1)
-            picks[:, step] = X[ar, idx]
-            if step + 1 < k:
-                r, c = np.divmod(idx, n)
-                X3[ar, r, :] = -np.inf
-                X3[ar, :, c] = -np.inf
-        out[a0:a1] = _scores_from_picks(picks, threshold, max_matches)
-    return out
-
-
-def _hungarian_score(S: np.ndarray, threshold: float | None, max_matches: int | None) -> float:
-    """`matching.hungarian(S).score` without building Pair objects (same assignment, same value)."""
-    from scipy.optimize import linear_sum_assignment  # imported when needed: the window never needs it
-
-    S64 = S.astype(np.float64)
-    r, c = linear_sum_assignment(S64, maximize=True)
-    sims = np.sort(S64[r, c])[::-1]
-    return float(_scores_from_picks(sims[None, :], threshold, max_matches)[0])
-
-
-def _top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k best of parallel arrays, by score descending then id ascending."""
-    if ids.size == 0 or k <= 0:
-        return ids[:0], scores[:0]
-    if ids.size > k:
-        kth = np.partition(scores, ids.size - k)[ids.size - k]
-        keep = scores >= kth
-        ids, scores = ids[keep], scores[keep]
-    order = np.lexsort((ids, -scores))[:k]
-    return ids[order], scores[order]
-
-
-def _refine(
-    ub: np.ndarray,
-    exact: Callable[[np.ndarray], np.ndarray],
-    k: int,
-    first_batch: int,
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Exact top k of local items from upper bounds `ub` and a batch scorer `exact(local ids) -> scores`.
-
-    Items are scored in decreasing bound order, in doubling batches; scoring stops once the best bound
-    left is below the k-th exact score, since no unscored item can then enter the top k. Items with
-    ub = -inf (filtered out) are never scored. Returns (ids, scores, number scored).
-    """
-    live = np.flatnonzero(ub > -np.inf)
-    if live.size == 0 or k <= 0:
-        return live[:0], np.zeros(0), 0
-    batch = max(first_batch, k)
-    # Usually the first shortlist settles it, so only that many bounds are selected up front.
-    if live.size > batch:
-        part = np.argpartition(-ub[live], batch - 1)
-        head, rest = live[part[:batch]], live[part[batch:]]
-    else:
-        head, rest = live, live[:0]
-    done_ids = [head]
-    done_scores = [np.asarray(exact(head), dtype=np.float64)]
-
-    def settled() -> bool:
-        scored = np.concatenate(done_scores)
-        if scored.size < k:
-            return False
-        kth = np.partition(scored, scored.size - k)[scored.size - k]
-        return bool(ub[rest].max() < kth - BOUND_SLACK)
-
-    if rest.size and not settled():
-        order = rest[np.argsort(-ub[rest], kind="stable")]
-        pos = 0
-        while pos < order.size:
-            batch *= 2
-            ids = order[pos : pos + batch]
-            pos += ids.size
-            done_ids.append(ids)
-            done_scores.append(np.asarray(exact(ids), dtype=np.float64))
-            rest = order[pos:]
-            if rest.size == 0 or settled():
-                break
-    all_ids = np.concatenate(done_ids)
-    top_ids, top_scores = _top_k(all_ids, np.concatenate(done_scores), k)
-    return top_ids, top_scores, int(all_ids.size)
-
-
 class SearchIndex:
     """Search over one `ArticleVectors`; caches what does not depend on the query."""
 
@@ -420,7 +194,7 @@ class SearchIndex:
                     (np.ones(P, dtype=np.float32), np.arange(P), self.offsets), shape=(A, P)
                 )
                 sums = np.asarray(member @ np.asarray(self.V, dtype=np.float32))
-                C[ne] = _normalise(sums[ne] / self.sizes[ne][:, None])
+                C[ne] = normalise(sums[ne] / self.sizes[ne][:, None])
             self._centroids = C
         return self._centroids
 
@@ -527,7 +301,7 @@ class SearchIndex:
             views = list(query_views) if query_views is not None else [None] * vecs.shape[0]
             if len(views) != vecs.shape[0]:
                 raise ValueError("query_views must have one entry per query vector.")
-            return _Query(_normalise(vecs), None, [], views)
+            return _Query(normalise(vecs), None, [], views)
         if isinstance(query, (int, np.integer, str)):
             items: list[Any] = [query]
         else:
@@ -549,20 +323,20 @@ class SearchIndex:
 
     # ----- blocks of similarities ---------------------------------------------------------------------
 
-    def _block(self, qT: np.ndarray, arts: np.ndarray | None) -> _Block:
+    def _block(self, qT: np.ndarray, arts: np.ndarray | None) -> Block:
         """Similarities with the photos of `arts` (None: every non-empty article)."""
         if arts is None:
             arts, sizes, rows = self.layout()
             # One pass over the catalog in storage order (no gather of V), then the 4-byte results are
             # permuted into the size-grouped layout, which is cheap next to the product.
             G = np.take(products(self.V, None, qT), rows, axis=1)
-            return _Block(G, arts, sizes, rows)
+            return Block(G, arts, sizes, rows)
         arts = np.asarray(arts, dtype=np.int64)
         arts = arts[np.lexsort((arts, self.sizes[arts]))]
         rows = self._rows_of(arts)
-        return _Block(products(self.V, rows, qT), arts, self.sizes[arts], rows)
+        return Block(products(self.V, rows, qT), arts, self.sizes[arts], rows)
 
-    def _codes_of(self, block: _Block) -> np.ndarray:
+    def _codes_of(self, block: Block) -> np.ndarray:
         """View code of every column of a block."""
         codes = self.view_codes
         if self._layout is not None and block.rows is self._layout[2]:
@@ -625,7 +399,7 @@ class SearchIndex:
         return default if self.refine_first_batch is None else self.refine_first_batch
 
     @staticmethod
-    def _bounds(block: _Block, qmax: np.ndarray, threshold: float | None, m: int | None) -> np.ndarray:
+    def _bounds(block: Block, qmax: np.ndarray, threshold: float | None, m: int | None) -> np.ndarray:
         """Upper bound of the greedy/hungarian score of each block article (see the module docstring).
 
         qmax: [q, a], the best similarity of each query photo within each article.
@@ -655,7 +429,7 @@ class SearchIndex:
         self,
         method: str,
         query: _Query,
-        block: _Block,
+        block: Block,
         allowed: np.ndarray,
         k: int,
         threshold: float | None,
@@ -668,30 +442,30 @@ class SearchIndex:
             return block.arts[:0], np.zeros(0), 0
         if method == "max":
             scores = block.seg_max(G.max(axis=0)).astype(np.float64)
-            ids, sc = _top_k(np.flatnonzero(ok), scores[ok], k)
+            ids, sc = top_k(np.flatnonzero(ok), scores[ok], k)
             return block.arts[ids], sc, int(ok.sum())
         qmax = block.seg_max(G)  # [q, a]
 
         def greedy_exact(local: np.ndarray) -> np.ndarray:
             sub, order = block.subset(local)
             out = np.empty(local.size)
-            out[order] = _greedy_scores(sub, threshold, m)
+            out[order] = greedy_scores(sub, threshold, m)
             return out
 
         if method == "greedy":
             ub = np.where(ok, self._bounds(block, qmax, threshold, m), -np.inf)
-            ids, sc, n = _refine(ub, greedy_exact, k, first_batch=self._batch(max(256, 8 * k)))
+            ids, sc, n = refine(ub, greedy_exact, k, first_batch=self._batch(max(256, 8 * k)))
             return block.arts[ids], sc, n
 
         if method == "hungarian":
 
             def hung_exact(local: np.ndarray) -> np.ndarray:
                 return np.array(
-                    [_hungarian_score(G[:, block.columns(i)], threshold, m) for i in local.tolist()]
+                    [hungarian_score(G[:, block.columns(i)], threshold, m) for i in local.tolist()]
                 )
 
             ub = np.where(ok, self._bounds(block, qmax, threshold, m), -np.inf)
-            ids, sc, n = _refine(ub, hung_exact, k, first_batch=self._batch(max(32, 2 * k)))
+            ids, sc, n = refine(ub, hung_exact, k, first_batch=self._batch(max(32, 2 * k)))
             return block.arts[ids], sc, n
 
         # ordered
@@ -709,7 +483,7 @@ class SearchIndex:
             for t, j in enumerate(cols.tolist()):
                 per_view[t] = block.seg_max(np.where(codes == q_codes[j], G[j], -np.inf))
             shared = np.isfinite(per_view).any(axis=0)
-            view_scores = _scores_from_picks(-np.sort(-per_view.T, axis=1), threshold, m)
+            view_scores = scores_from_picks(-np.sort(-per_view.T, axis=1), threshold, m)
             ub = np.where(shared, view_scores, self._bounds(block, qmax, threshold, m))
             ub = np.where(ok, ub, -np.inf)
 
@@ -720,7 +494,7 @@ class SearchIndex:
                     out[fallback] = greedy_exact(local[fallback])
                 return out
 
-            ids, sc, n = _refine(ub, ordered_exact, k, first_batch=self._batch(max(256, 8 * k)))
+            ids, sc, n = refine(ub, ordered_exact, k, first_batch=self._batch(max(256, 8 * k)))
             return block.arts[ids], sc, n
 
         # A view repeats in the query: exact matching.ordered per article, bounded by the best pair.
@@ -737,7 +511,7 @@ class SearchIndex:
                 out[t] = matching.ordered(G[:, block.columns(i)], query.views, views_b, threshold, m).score
             return out
 
-        ids, sc, n = _refine(ub, loop_exact, k, first_batch=self._batch(max(64, 4 * k)))
+        ids, sc, n = refine(ub, loop_exact, k, first_batch=self._batch(max(64, 4 * k)))
         return block.arts[ids], sc, n
 
     def _centroid_top(
@@ -756,7 +530,7 @@ class SearchIndex:
                 scores = products(C, None, qc32[:, None])[0].astype(np.float64)[ids]
             else:
                 scores = (np.asarray(C[ids], dtype=np.float32) @ qc32).astype(np.float64)
-        top, sc = _top_k(ids, scores, k)
+        top, sc = top_k(ids, scores, k)
         return top, sc, int(ids.size)
 
     # ----- public API ---------------------------------------------------------------------------------
@@ -810,7 +584,7 @@ class SearchIndex:
             per = max(200, 25 * k) if per_photo is None else per_photo
             arts = self.candidate_articles(qry.vectors, k, per + own)
             arts = arts[allowed[arts]]
-        block: _Block | None = None
+        block: Block | None = None
         if method == "centroid":
             ids, scores, n_exact = self._centroid_top(qry, arts, allowed, k)
             n_considered = n_exact
@@ -840,7 +614,7 @@ class SearchIndex:
         self,
         method: str,
         qry: _Query,
-        block: _Block | None,
+        block: Block | None,
         a: int,
         score: float,
         n_pairs: int | None,

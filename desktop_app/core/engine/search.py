@@ -12,7 +12,7 @@ from desktop_app.core import evaluate as ev
 from desktop_app.core.engine.base import DECISION_GROUPS, EvalProgress
 from desktop_app.core.errors import InputError, NoVectors
 from desktop_app.core.inspect import Inspection, inspect_articles
-from desktop_app.core.search import products
+from desktop_app.core.set_scores import products
 from desktop_app.core.settings import (
     SearchSettings,
 )
