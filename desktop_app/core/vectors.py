@@ -97,6 +97,30 @@ class ArticleVectors:
     def article_matrix(self, a: int) -> np.ndarray:
         return self.vectors[self.rows_of(a)]
 
+    def nearest_photos(self, queries: np.ndarray, exclude: set[int], top: int) -> list[dict]:
+        """The `top` photos nearest any of the query vectors (their best similarity), outside the articles
+        `exclude`: path, article and score each, best first (ties by row)."""
+        from desktop_app.core.set_scores import products
+
+        sims = products(self.vectors, None, np.ascontiguousarray(np.asarray(queries, np.float32).T)).max(
+            axis=0
+        )
+        skip = sum(self.offsets[a + 1] - self.offsets[a] for a in exclude)
+        want = min(sims.size, top + int(skip))
+        rows = np.argpartition(-sims, want - 1)[:want] if 0 < want < sims.size else np.arange(sims.size)
+        rows = rows[np.lexsort((rows, -sims[rows]))]
+        hits = []
+        for row in rows.tolist():
+            a = int(self.article_of_row[row])
+            if a in exclude:
+                continue
+            hits.append(
+                {"path": self.paths[row], "article": self.articles[a], "score": round(float(sims[row]), 4)}
+            )
+            if len(hits) >= top:
+                break
+        return hits
+
     @classmethod
     def from_groups(
         cls,

@@ -12,7 +12,6 @@ from desktop_app.core import evaluate as ev
 from desktop_app.core.engine.base import DECISION_GROUPS, EvalProgress
 from desktop_app.core.errors import InputError, NoVectors
 from desktop_app.core.inspect import Inspection, inspect_articles
-from desktop_app.core.set_scores import products
 from desktop_app.core.settings import (
     SearchSettings,
 )
@@ -115,16 +114,7 @@ class SearchRoom:
             idx = [self._article_index(av, a) for a in query.articles]
             vectors = np.concatenate([av.article_matrix(i) for i in idx])
             exclude = set(idx)
-        sims = products(av.vectors, None, np.ascontiguousarray(np.asarray(vectors, np.float32).T)).max(axis=0)
-        hits = []
-        for row in np.argsort(-sims, kind="stable").tolist():
-            if int(av.article_of_row[row]) in exclude:
-                continue
-            hits.append({"path": av.paths[row], "article": av.articles[av.article_of_row[row]],
-                         "score": round(float(sims[row]), 4)})  # fmt: skip
-            if len(hits) >= top:
-                break
-        return hits
+        return av.nearest_photos(vectors, exclude, top)
 
     def _article_index(self, av: ArticleVectors, article: str) -> int:
         if article in av:

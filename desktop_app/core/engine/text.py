@@ -183,16 +183,7 @@ class TextRoom:
         tq = self.text_query(query, self.search_settings(), vectors, paths)
         av = tq.index.av
         own = {av.article_index(a) for a in tq.own if a in av}
-        sims = (tq.vectors @ av.vectors.T).max(axis=0)
-        hits = []
-        for row in np.argsort(-sims, kind="stable").tolist():
-            if int(av.article_of_row[row]) in own:
-                continue
-            hits.append({"path": av.paths[row], "article": av.articles[av.article_of_row[row]],
-                         "score": round(float(sims[row]), 4)})  # fmt: skip
-            if len(hits) >= top:
-                break
-        return hits
+        return av.nearest_photos(tq.vectors, own, top)
 
     # ------------------------------------------------------------ zero-shot labels
 
