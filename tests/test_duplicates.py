@@ -232,6 +232,41 @@ def test_article_level_shares_match_decisions(indexed):
         assert ("copies", "red") not in {(p.a, p.b) for p in engine.find_duplicates("article").pairs}
 
 
+def test_a_judgement_is_taken_back_whole_and_its_pairs_come_back(indexed):
+    from desktop_app.core.engine import Engine
+
+    with Engine.open(indexed) as engine:
+        engine.decide("copies", "red", "alike")  # a decision made before: undo must give it back
+        report = engine.find_duplicates("photo", include_decided=True)
+        pairs = [p for p in report.pairs if {p.article_a, p.article_b} == {"copies", "red"}]
+        assert len(pairs) == 2
+        judged = engine.judge_duplicates(pairs, "same")
+        assert len(judged.verdict_ids) == 2 and judged.decision_batch is not None
+        assert engine.decisions_with(["red"]) == {"copies": "same"}
+        assert all(engine.duplicate_verdicts()[(p.a, p.b)] == "duplicate" for p in pairs)
+        assert engine.find_duplicates("photo").decided == 2
+
+        engine.undo_judgement(judged)
+        assert engine.duplicate_verdicts() == {}
+        assert engine.decisions_with(["red"]) == {"copies": "alike"}
+        assert {(p.a, p.b) for p in pairs} <= {(p.a, p.b) for p in engine.find_duplicates("photo").pairs}
+
+
+def test_a_pair_judged_again_since_is_not_taken_back(indexed):
+    from desktop_app.core.engine import Engine
+    from desktop_app.core.errors import Conflict
+
+    with Engine.open(indexed) as engine:
+        pair = next(p for p in engine.find_duplicates("photo").pairs if p.kind == "near")
+        first = engine.judge_duplicates([pair], "not_duplicate")
+        engine.judge_duplicates([pair], "duplicate")  # someone judged it again
+        with pytest.raises(Conflict, match="Cannot undo"):
+            engine.undo_judgement(first)
+        assert engine.duplicate_verdicts()[(pair.a, pair.b)] == "duplicate"
+        with pytest.raises(Exception, match="Unknown verdict"):
+            engine.judge_duplicates([pair], "maybe")
+
+
 def test_fingerprints_are_cached_so_finding_works_with_the_photos_offline(indexed, dup_tree, tmp_path):
     from desktop_app.core.engine import Engine
 

@@ -65,6 +65,28 @@ def test_a_verdict_is_written_and_the_pair_never_comes_back(qtbot, window):
     assert (pair.a, pair.b) not in {(p.a, p.b) for p in again.pairs} and again.decided == 1
 
 
+def test_undo_lists_the_pairs_again_where_they_were(qtbot, window):
+    find(qtbot, window)
+    cluster = window.tree.topLevelItem(0)
+    label, pairs = cluster.text(0), cluster.childCount()
+    first = window.tree.currentItem().data(0, Qt.ItemDataRole.UserRole)
+    with qtbot.waitSignal(window.judged, timeout=10_000):
+        qtbot.keyClick(window.tree, Qt.Key.Key_D)
+    window.tree.setCurrentItem(window.tree.topLevelItem(0))
+    with qtbot.waitSignal(window.judged, timeout=10_000):
+        qtbot.mouseClick(
+            window.not_button, Qt.MouseButton.LeftButton
+        )  # the rest of that cluster, or the next
+    assert window.engine.duplicate_verdicts()[(first.a, first.b)] == "duplicate"
+    for _ in range(2):
+        with qtbot.waitSignal(window.unjudged, timeout=10_000):
+            qtbot.keyClick(window.tree, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.engine.duplicate_verdicts() == {}
+    assert window.tree.topLevelItem(0).text(0) == label and window.tree.topLevelItem(0).childCount() == pairs
+    assert window.tree.currentItem().data(0, Qt.ItemDataRole.UserRole) is first
+    assert not window.undo_button.isEnabled()
+
+
 def test_same_product_for_a_whole_cluster_is_a_match_decision(qtbot, window):
     report = find(qtbot, window)
     cluster = window.tree.topLevelItem(0)

@@ -4,7 +4,8 @@ The list holds clusters (connected pairs), largest first; under each, its pairs.
 the selected pair's two photos side by side at a readable size with what differs. Per pair, or for a whole
 cluster when the cluster row is selected: D "duplicate", N "not a duplicate", S "same product" (a match
 decision between the two articles, shared with search and the inspector). Every verdict is written to the
-catalog before the pair leaves the list, and pairs judged once never come back. Finding runs in a child
+catalog before the pair leaves the list, and pairs judged once never come back; Undo (Ctrl+Z) takes the
+latest verdicts back one at a time and lists their pairs again where they were. Finding runs in a child
 process with progress and cancel; Export writes the pairs on show as CSV. Nothing here moves or deletes a
 photo file.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QKeySequence, QPalette, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,7 +34,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.engine import DuplicateReport, Engine
+from desktop_app.core.engine import DuplicateReport, Engine, Judgement
+from desktop_app.gui import theme
 from desktop_app.gui.duplicates_work import DuplicateSearch, load_preview
 from desktop_app.gui.errors import show_error
 from desktop_app.gui.workers import Failure, Runner, Task
@@ -59,7 +61,10 @@ class PhotoPane(QWidget):
         self.image = QLabel()
         self.image.setFixedSize(PREVIEW, PREVIEW)
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.image.setStyleSheet("background: #f4f4f4; border: 1px solid #ddd;")
+        pal = self.palette()
+        fill, edge = theme.placeholder_fill(pal), theme.blend(pal.color(QPalette.ColorRole.Base),
+                                                               pal.color(QPalette.ColorRole.Text), 0.2)  # fmt: skip
+        self.image.setStyleSheet(f"background: {fill.name()}; border: 1px solid {edge.name()};")
         self.caption = QLabel()
         self.caption.setWordWrap(True)
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -78,6 +83,7 @@ class DuplicatesWindow(QWidget):
 
     found = Signal(object)  # the DuplicateReport now on show
     judged = Signal(str, str, str)  # a, b, verdict: written to the catalog
+    unjudged = Signal(int)  # pairs listed again by Undo
     failed = Signal(str)
 
     def __init__(self, engine: Engine, parent: QWidget | None = None) -> None:
@@ -88,6 +94,7 @@ class DuplicatesWindow(QWidget):
         self.report: DuplicateReport | None = None
         self.root = engine.photo_root()
         self._preview_gen = 0
+        self.undo_stack: list[tuple[Judgement, QTreeWidgetItem, QTreeWidgetItem | None, int, int]] = []
         self.setWindowTitle(f"Duplicates — {Path(engine.location).name}")
         self.resize(1420, 820)
         self._build()
@@ -154,6 +161,11 @@ class DuplicatesWindow(QWidget):
             b.setEnabled(False)
             buttons.addWidget(b)
         buttons.addStretch(1)
+        self.undo_button = QPushButton("Undo (Ctrl+Z)")
+        self.undo_button.setToolTip("Take back the latest verdict: its pairs are listed again")
+        self.undo_button.setEnabled(False)
+        self.undo_button.clicked.connect(self.undo)
+        buttons.addWidget(self.undo_button)
         grid.addLayout(buttons, 2, 0, 1, 2)
         grid.setRowStretch(3, 1)
         return panel
@@ -162,6 +174,7 @@ class DuplicatesWindow(QWidget):
         for key, verdict in (("D", "duplicate"), ("N", "not_duplicate"), ("S", "same")):
             sc = QShortcut(QKeySequence(key), self)
             sc.activated.connect(lambda v=verdict: self.judge(v))
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Undo), self).activated.connect(self.undo)
 
     # ------------------------------------------------------------------ finding
 
@@ -206,6 +219,8 @@ class DuplicatesWindow(QWidget):
     def _found(self, report: DuplicateReport) -> None:
         self.report = report
         self.tree.clear()
+        self.undo_stack.clear()  # a new search lists what is undecided now; its verdicts stay in the catalog
+        self.undo_button.setEnabled(False)
         noun = "photos" if report.level == "photo" else "articles"
         for n, cluster in enumerate(report.clusters, start=1):
             top = QTreeWidgetItem([f"Cluster {n}: {len(cluster.members)} {noun}", "", f"{cluster.best:.3f}"])
@@ -299,12 +314,16 @@ class DuplicatesWindow(QWidget):
             return
         for b in (self.dup_button, self.not_button, self.same_button):
             b.setEnabled(False)
-        task = Task(write_verdicts, self.engine, pairs, verdict)
-        self.runner.start(task, lambda _r: self._judged(item, pairs, verdict),
+        task = Task(self.engine.judge_duplicates, pairs, verdict)
+        self.runner.start(task, lambda j: self._judged(item, pairs, j),
                           lambda f: self._write_failed(f, item))  # fmt: skip
 
-    def _judged(self, item: QTreeWidgetItem, pairs: list, verdict: str) -> None:
+    def _judged(self, item: QTreeWidgetItem, pairs: list, judgement: Judgement) -> None:
         parent = item.parent()
+        top_row = self.tree.indexOfTopLevelItem(item if parent is None else parent)
+        child_row = parent.indexOfChild(item) if parent is not None else -1
+        self.undo_stack.append((judgement, item, parent, top_row, child_row))
+        self.undo_button.setEnabled(True)
         if parent is not None:
             row = parent.indexOfChild(item)
             parent.removeChild(item)
@@ -325,11 +344,40 @@ class DuplicatesWindow(QWidget):
             self._show(None)
         self._summary()
         for p in pairs:
-            self.judged.emit(p.a, p.b, verdict)
+            self.judged.emit(p.a, p.b, judgement.verdict)
 
     def _write_failed(self, failure: Failure, item: QTreeWidgetItem) -> None:
         show_error(self, "Verdict not saved", failure)
         self._show(item)
+
+    def undo(self) -> None:
+        """Take back the latest verdict still taken in this list; its pairs come back where they were."""
+        if not self.undo_stack or not self.undo_button.isEnabled():
+            return
+        self.undo_button.setEnabled(False)  # one at a time
+        entry = self.undo_stack[-1]
+        self.runner.start(Task(self.engine.undo_judgement, entry[0]), lambda _r: self._undone(entry),
+                          self._undo_failed)  # fmt: skip
+
+    def _undone(self, entry: tuple) -> None:
+        judgement, item, parent, top_row, child_row = entry
+        self.undo_stack.remove(entry)
+        if parent is None:
+            self.tree.insertTopLevelItem(min(top_row, self.tree.topLevelItemCount()), item)
+        else:
+            if parent.treeWidget() is None:  # the pair was its cluster's last: the cluster left with it
+                self.tree.insertTopLevelItem(min(top_row, self.tree.topLevelItemCount()), parent)
+            parent.insertChild(min(child_row, parent.childCount()), item)
+            self.tree.expandItem(parent)
+        self.tree.setCurrentItem(item)
+        self.undo_button.setEnabled(bool(self.undo_stack))
+        self._summary()
+        self.status.setText(f"{self.status.text()} Took back the verdict on {judgement.pairs} pair(s).")
+        self.unjudged.emit(judgement.pairs)
+
+    def _undo_failed(self, failure: Failure) -> None:
+        self.undo_button.setEnabled(bool(self.undo_stack))
+        show_error(self, "Verdict not taken back", failure)
 
     # ------------------------------------------------------------------ export, closing
 
@@ -348,18 +396,6 @@ class DuplicatesWindow(QWidget):
             self.search.shutdown()
         self.runner.shutdown()
         super().closeEvent(event)
-
-
-def write_verdicts(engine: Engine, pairs: list, verdict: str) -> int:
-    """Worker body: one verdict per pair. "same" also records the photos as duplicates, so the pair is done."""
-    for p in pairs:
-        if p.kind == "article":
-            engine.mark_duplicate(p.a, p.b, "duplicate" if verdict == "same" else verdict, level="article")
-            continue
-        engine.mark_duplicate(p.a, p.b, "duplicate" if verdict == "same" else verdict)
-        if verdict == "same" and p.article_a != p.article_b:
-            engine.decide(p.article_a, p.article_b, "same")
-    return len(pairs)
 
 
 def _details(p) -> str:
@@ -389,4 +425,4 @@ def open_duplicates(parent: QWidget | None, engine: Engine) -> DuplicatesWindow:
     return window
 
 
-__all__ = ["DuplicatesWindow", "open_duplicates", "write_verdicts"]
+__all__ = ["DuplicatesWindow", "open_duplicates"]

@@ -14,7 +14,7 @@ vectors), search, words (CLIP's text side), labels, decisions, duplicates, adapt
 from desktop_app.core.engine.adapting import AdaptRoom
 from desktop_app.core.engine.base import DECISION_GROUPS, EngineBase, EvalProgress, current_curator
 from desktop_app.core.engine.decisions import DecisionRoom
-from desktop_app.core.engine.duplicates import DuplicateReport, DuplicateRoom
+from desktop_app.core.engine.duplicates import DuplicateReport, DuplicateRoom, Judgement
 from desktop_app.core.engine.indexing import index_photos, resolve_db
 from desktop_app.core.engine.labels import LabelRoom
 from desktop_app.core.engine.mapping import MapRoom
@@ -29,6 +29,7 @@ class Engine(SearchRoom, TextRoom, LabelRoom, DecisionRoom, DuplicateRoom, Adapt
 __all__ = [
     "DECISION_GROUPS",
     "DuplicateReport",
+    "Judgement",
     "Engine",
     "EvalProgress",
     "Evaluation",

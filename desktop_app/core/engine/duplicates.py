@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,16 @@ PHOTO_VERDICTS = ("duplicate", "not_duplicate")
 # product, and "not a duplicate" of a pair this alike is a look-alike (it stays visible in search).
 ARTICLE_VERDICTS = {"duplicate": "same", "same": "same", "not_duplicate": "alike"}
 FINGERPRINT_BATCH = 200  # fingerprints stored per transaction while they are made
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What one verdict on pairs of a report wrote, so that it can be taken back as one."""
+
+    verdict: str
+    pairs: int
+    verdict_ids: tuple[int, ...] = ()  # photo verdict rows
+    decision_batch: int | None = None  # match decisions, one batch
 
 
 @dataclass
@@ -182,6 +192,46 @@ class DuplicateRoom:
             raise InputError(f"There is no photo {unknown[0]!r} in this catalog (use the stored path, relative "
                              "to the photo folder, as `lookalike duplicates` prints it).")  # fmt: skip
         self.catalog.set_verdicts([(a, b, verdict)], curator=current_curator())
+
+    def judge_duplicates(self, pairs: Sequence, verdict: str) -> Judgement:
+        """One verdict of the duplicates view on pairs of a report (PhotoPair or ArticlePair): "duplicate",
+        "not_duplicate", or "same" (photos of two articles: duplicates, and the articles the same product).
+        Photo verdicts are one write, match decisions one undoable batch; `undo_judgement` takes both back."""
+        from desktop_app.core.storage.decisions import pair
+
+        if verdict not in (*PHOTO_VERDICTS, "same"):
+            raise InputError(f"Unknown verdict {verdict!r}; use duplicate, not_duplicate or same.")
+        photos: list[tuple[str, str, str]] = []
+        decisions: dict[tuple[str, str], str] = {}
+        for p in pairs:
+            if p.kind == "article":
+                decisions[pair(p.a, p.b)] = ARTICLE_VERDICTS[verdict]
+                continue
+            photos.append((p.a, p.b, "duplicate" if verdict == "same" else verdict))
+            if verdict == "same" and p.article_a != p.article_b:
+                decisions[pair(p.article_a, p.article_b)] = "same"
+        curator = current_curator()
+        # Decisions first: they are shared with search and the inspector, so they are the ones that can clash.
+        ids = (
+            self.catalog.decide([(a, b, d) for (a, b), d in decisions.items()], curator=curator)
+            if decisions
+            else []
+        )
+        try:
+            verdicts = self.catalog.set_verdicts(photos, curator=curator)
+        except BaseException:
+            if ids:
+                self.catalog.undo_decision(batch=ids[0])
+            raise
+        return Judgement(verdict, len(pairs), tuple(verdicts), ids[0] if ids else None)
+
+    def undo_judgement(self, judgement: Judgement) -> None:
+        """Take back what `judge_duplicates` wrote, so its pairs are listed again. A pair judged or decided
+        again since (by anyone) is a Conflict, and that part is left as it is."""
+        if judgement.decision_batch is not None:
+            self.catalog.undo_decision(batch=judgement.decision_batch)
+        if judgement.verdict_ids:
+            self.catalog.undo_verdicts(judgement.verdict_ids)
 
     def duplicate_verdicts(self) -> dict[tuple[str, str], str]:
         """Every photo pair's current verdict."""

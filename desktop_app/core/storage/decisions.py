@@ -91,13 +91,15 @@ class DecisionStore:
                 raise Conflict(_message(clashes), clashes)
         return ids
 
-    def undo_decision(self, curator: str | None = None) -> list[dict]:
-        """Take back the caller's latest decision batch; [] when there is none. A pair decided again since
-        (by anyone) is a Conflict: the newer decision is not overwritten."""
+    def undo_decision(self, curator: str | None = None, batch: int | None = None) -> list[dict]:
+        """Take back the caller's latest decision batch (or the given batch); [] when there is none. A pair
+        decided again since (by anyone) is a Conflict: the newer decision is not overwritten."""
         d = decisions_table
         q = sa.select(d).where(d.c.undone.is_(False))
         if curator is not None:
             q = q.where(sa.or_(d.c.curator == curator, d.c.curator.is_(None)))
+        if batch is not None:
+            q = q.where(d.c.batch == batch)
         with self.write("undo a decision in") as conn:
             last = conn.execute(q.order_by(d.c.id.desc()).limit(1)).first()
             if last is None:
@@ -148,8 +150,8 @@ class DecisionStore:
 
     # ------------------------------------------------------------ photo duplicate verdicts
 
-    def set_verdicts(self, items: Iterable[tuple[str, str, str]], curator: str | None = None) -> int:
-        """(photo path, photo path, verdict) items, in one transaction."""
+    def set_verdicts(self, items: Iterable[tuple[str, str, str]], curator: str | None = None) -> list[int]:
+        """(photo path, photo path, verdict) items, in one transaction; returns the new rows' ids."""
         v = photo_verdicts_table
         now = time.time()
         rows = []
@@ -160,9 +162,28 @@ class DecisionStore:
             rows.append(
                 {"path_a": a, "path_b": b, "verdict": verdict, "curator": curator, "at": now, "undone": False}
             )
-        if rows:
-            with self.write("record a verdict in") as conn:
-                conn.execute(v.insert(), rows)
+        if not rows:
+            return []
+        with self.write("record a verdict in") as conn:
+            return [int(conn.execute(v.insert().values(**row)).inserted_primary_key[0]) for row in rows]
+
+    def undo_verdicts(self, ids: Sequence[int]) -> int:
+        """Take back these verdict rows (the pairs show their earlier verdict, or none, again); returns how
+        many were live. A pair judged again since (by anyone) is a Conflict and nothing is taken back."""
+        v = photo_verdicts_table
+        with self.write("undo a verdict in") as conn:
+            rows = conn.execute(sa.select(v).where(v.c.id.in_(list(ids)), v.c.undone.is_(False))).all()
+            newer = []
+            for row in rows:
+                cur = _current(conn, v, v.c.path_a, v.c.path_b, row.path_a, row.path_b)
+                if cur is not None and cur.id != row.id:
+                    newer.append({"article_a": row.path_a, "article_b": row.path_b, "decision": cur.verdict,
+                                  "curator": cur.curator, "at": cur.at})  # fmt: skip
+            if newer:
+                raise Conflict("Cannot undo: " + _message(newer, "Find duplicates again to see it as it is now."),
+                               newer)  # fmt: skip
+            if rows:
+                conn.execute(v.update().where(v.c.id.in_([r.id for r in rows])).values(undone=True))
         return len(rows)
 
     def verdicts(self) -> dict[tuple[str, str], str]:
@@ -181,13 +202,11 @@ class DecisionStore:
             return {(a, b): verdict for a, b, verdict in rows}
 
 
-def _message(clashes: list[dict]) -> str:
+def _message(clashes: list[dict], then: str = "Look again and decide once more (or pass --force).") -> str:
     def one(c: dict) -> str:
         who = f" by {c['curator']}" if c.get("curator") else ""
         when = time.strftime(" at %Y-%m-%d %H:%M", time.localtime(c["at"])) if c.get("at") else ""
         return f"{c['article_a']} / {c['article_b']} was decided {c['decision'] or 'undecided'}{who}{when}"
 
     more = f" and {len(clashes) - 3} more" if len(clashes) > 3 else ""
-    return (
-        "; ".join(one(c) for c in clashes[:3]) + more + ". Look again and decide once more (or pass --force)."
-    )
+    return "; ".join(one(c) for c in clashes[:3]) + more + ". " + then
