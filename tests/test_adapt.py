@@ -147,3 +147,21 @@ def test_cli_adapt_train_status_off_and_evaluate_json(tmp_path, tiny_model, caps
     assert set(out["frozen"]["greedy"]) >= {"R@1", "mAP"}
     assert out["adapted"]["greedy"]["mAP"] > out["frozen"]["greedy"]["mAP"]
     assert main(["adapt", "on", "--db", str(db), "--id", "999"]) == 2
+
+
+def test_photo_files_are_searched_in_the_adapted_space(photo_tree, tiny_model, tmp_path, catalog_location):
+    """A query by photo files (not in the catalog's vectors) goes through the adapter like the catalog's own
+    photos: a catalog photo asked by its file finds its own article at score 1, and its nearest photos."""
+    from desktop_app.core.engine import index_photos
+
+    index_photos(catalog_location, photo_tree, model=tiny_model)
+    groups = tmp_path / "groups.csv"
+    groups.write_text("article,group\nred,a\ngreen,b\nshoes/blue,c\n")
+    with Engine.open(catalog_location, remember=False) as engine:
+        engine.train_adapter(("groups",), groups, "whitening", dim=8)  # fewer dimensions than the model's
+        photo = photo_tree / "green" / "p0.jpg"
+        by_file = engine.similar(Query("files", files=[photo]))
+        assert by_file.hits[0].article == "green" and by_file.hits[0].score == pytest.approx(1.0, abs=2e-3)
+        nearest = engine.nearest_photos(Query("files", files=[photo]), top=1)
+        # (the adapter, trained on three articles, brings the photos of one article together)
+        assert nearest[0]["path"].startswith("green/") and nearest[0]["score"] == pytest.approx(1.0, abs=2e-3)

@@ -211,6 +211,12 @@ class EngineBase:
             self._labels_rev = self.catalog.labels_revision()
         return self._vectors
 
+    def search_space(self, vectors: np.ndarray) -> np.ndarray:
+        """Vectors of photos from outside the catalog (`embed`) in the space search compares: adapted like the
+        catalog's own when an adapter is switched on, else as they are."""
+        adapter = self.adapter()
+        return adapter.apply(vectors) if adapter is not None else vectors
+
     def frozen_vectors(self) -> ArticleVectors:
         """The stored vectors of the catalog's model, never adapted."""
         return self.stored_vectors(self.vectors_model_id())

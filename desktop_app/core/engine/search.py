@@ -73,6 +73,8 @@ class SearchRoom:
             paths = [str(p) for p in used]
             if problems:
                 note = f"{len(problems)} file(s) could not be read: " + "; ".join(problems[:3])
+            if query.text is None:  # words are mixed into the frozen vectors (engine.text)
+                vectors = self.search_space(vectors)
         views, own = None, []
         if query.text is not None or query.kind == "text":  # words, alone or mixed in (engine.text)
             tq = self.text_query(query, params, vectors, paths)
@@ -108,6 +110,7 @@ class SearchRoom:
                 raise InputError("None of the query photos could be read: " + "; ".join(problems))
             if query.text is not None:
                 return self.nearest_photos_by_text(query, top, vectors, [str(p) for p in used])
+            vectors = self.search_space(vectors)
         elif query.text is not None or query.kind == "text":
             return self.nearest_photos_by_text(query, top)
         else:
