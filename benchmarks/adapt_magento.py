@@ -9,7 +9,7 @@ see `lookalike tune`) and the cut in its error (1 - mAP).
 Goal: the adapted vectors cut the held-out error by at least a third on average, and are never more than
 1 point of mAP below frozen on any seed.
 
-    python benchmarks/adapt_magento.py [--db PATH] [--model NAME] [--seeds 5] [--json]
+    python benchmarks/adapt_magento.py [--db PATH] [--model NAME] [--seeds 5] [--kinds whitening] [--dim D] [--json]
 """
 
 from __future__ import annotations
@@ -40,6 +40,10 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--model", help="model to index with (default: the default model)")
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--kinds", default=",".join(KINDS), help="learners to measure (default: all)")
+    ap.add_argument(
+        "--dim", type=int, help="dimensions of the adapted vectors (default: the adapter's default)"
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     os.environ.setdefault("LOOKALIKE_HOME", tempfile.mkdtemp(prefix="lookalike-adapt-home-"))
@@ -59,11 +63,11 @@ def main() -> None:
         print(
             f"model {engine.model_id()}, method {METHOD}, {args.seeds} seeds, half of the styles to train on"
         )
-        for kind in KINDS:
+        for kind in [k.strip() for k in args.kinds.split(",") if k.strip()]:
             rows = []
             for seed in range(args.seeds):
                 t0 = time.perf_counter()
-                r = engine.evaluate_adapter(groups, 0.5, seed, kind, methods=[METHOD])
+                r = engine.evaluate_adapter(groups, 0.5, seed, kind, methods=[METHOD], dim=args.dim)
                 f, a = r["frozen"][METHOD]["mAP"], r["adapted"][METHOD]["mAP"]
                 rows.append((seed, f, a, r["frozen"][METHOD]["R@1"], r["adapted"][METHOD]["R@1"], r["queries"],
                              r["train_groups"], time.perf_counter() - t0))  # fmt: skip
@@ -71,7 +75,7 @@ def main() -> None:
             cut = 1 - (1 - table[:, 1]) / (1 - table[:, 0])
             worst = float((table[:, 1] - table[:, 0]).min())
             met = cut.mean() >= 1 / 3 and worst >= -0.01
-            print(f"\n{kind}")
+            print(f"\n{kind}, {r['dim']}-d")
             print("| seed | queries | frozen R@1 | frozen mAP | adapted R@1 | adapted mAP | error cut | s |")
             print("|---:|---:|---:|---:|---:|---:|---:|---:|")
             for (seed, f, a, fr1, ar1, q, _, secs), c in zip(rows, cut):

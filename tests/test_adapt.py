@@ -81,6 +81,15 @@ def test_whitening_and_linear_improve_held_out_groups(groups_and_vectors):
         assert adapted > frozen + 0.15  # the nuisance directions no longer decide the ranking
 
 
+def test_adapted_vectors_have_256_dimensions_unless_asked_or_the_model_has_fewer():
+    rng = np.random.default_rng(0)
+    wide = adapt.Examples(rng.normal(size=(600, 300)).astype(np.float32), np.repeat(np.arange(200), 3))
+    assert adapt.train(wide, "m").dim == adapt.DEFAULT_DIM == 256
+    assert adapt.train(wide, "m", dim=300).dim == 300
+    groups, vectors = synthetic(n_groups=6)
+    assert adapt.train(adapt.examples(ArticleVectors.from_groups(vectors), groups), "m").dim == DIM
+
+
 def test_training_can_be_cancelled():
     groups, vectors = synthetic(n_groups=10)
     ex = adapt.examples(ArticleVectors.from_groups(vectors), groups)

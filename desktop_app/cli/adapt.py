@@ -70,7 +70,9 @@ def _kind(p: argparse.ArgumentParser) -> None:
                    help="whitening: within-group whitening, closed form; linear: a linear map trained with a "
                    "contrastive loss from it (default: whitening, which measured as well on Magento)")  # fmt: skip
     p.add_argument(
-        "--dim", type=positive_int("--dim"), help="dimensions of the adapted vectors (default: the model's)"
+        "--dim",
+        type=positive_int("--dim"),
+        help="dimensions of the adapted vectors (default: 256, or the model's if fewer)",
     )
 
 

@@ -113,5 +113,6 @@ class AdaptRoom:
                          for s in scores}  # fmt: skip
         out.update(train_groups=len({group_of[a] for a in train_articles}),
                    test_groups=len({group_of[a] for a in test_articles}), queries=len(queries), kind=kind,
-                   seed=seed, train_photos=len(ex.vectors), seconds=adapter.info.get("seconds"))  # fmt: skip
+                   seed=seed, train_photos=len(ex.vectors), seconds=adapter.info.get("seconds"),
+                   dim=adapter.dim)  # fmt: skip
         return out
