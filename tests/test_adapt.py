@@ -90,6 +90,17 @@ def test_adapted_vectors_have_256_dimensions_unless_asked_or_the_model_has_fewer
     assert adapt.train(adapt.examples(ArticleVectors.from_groups(vectors), groups), "m").dim == DIM
 
 
+def test_a_large_catalog_trains_on_a_sample_the_curators_groups_first():
+    groups, vectors = synthetic(n_groups=40, per_group=3, photos=3)  # 120 articles, 360 photos
+    av = ArticleVectors.from_groups(vectors)
+    curated = {a: g for a, g in groups.items() if g < "style05"}  # 15 articles, 45 photos
+    ex = adapt.examples(av, curated, max_photos=90)
+    assert len(ex.vectors) <= 90 and ex.sources["groups"] == 15 and ex.sources["articles"] == 15
+    again = adapt.examples(av, curated, max_photos=90)
+    assert np.array_equal(ex.vectors, again.vectors)  # the same sample every time
+    assert len(adapt.examples(av, curated).vectors) == 360  # below the cap: every photo
+
+
 def test_training_can_be_cancelled():
     groups, vectors = synthetic(n_groups=10)
     ex = adapt.examples(ArticleVectors.from_groups(vectors), groups)

@@ -33,6 +33,10 @@ from desktop_app.core.vectors import ArticleVectors
 
 KINDS = ("whitening", "linear")
 DEFAULT_DIM = 256  # dimensions of the adapted vectors (fewer when the model has fewer)
+# Photos a training run reads at most: enough for a 1280-d scatter many times over, and about 130 MB of
+# float16 vectors however large the catalog (a million photos would need gigabytes).
+MAX_TRAIN_PHOTOS = 50_000
+CHUNK = 8192  # photos per block of the scatter's sums
 Progress = Callable[[int, int, str], None]
 
 
@@ -105,30 +109,44 @@ def examples(
     labels: dict[str, str] | None = None,
     rejected: dict[str, set[str]] | None = None,
     articles: set[str] | None = None,
+    max_photos: int | None = None,
+    seed: int = 0,
 ) -> Examples:
     """Classes of photos from the catalog's own structure and the curator's work.
 
     Articles joined by a group (groups CSV), by same-product decisions (`same`: article -> group) or, when
     neither joins them, by a label value (`labels`) form one class; any other article with two or more
     photos is a class of its own (its photos are one product). `articles` limits the data (a training split).
+    A large catalog gives at most `max_photos` (MAX_TRAIN_PHOTOS) photos: the articles of groups and decisions
+    first, then labelled ones, then the others, each kind drawn at random (fixed by `seed`).
     """
     cls_of: dict[str, str] = {}
-    sources = {"groups": 0, "decisions": 0, "labels": 0, "articles": 0}
+    tier, size = [], []
+    sizes = np.diff(av.offsets)
     for i, a in enumerate(av.articles):
         if articles is not None and a not in articles:
             continue
         if groups and a in groups:
-            cls_of[a] = f"g:{groups[a]}"
-            sources["groups"] += 1
+            cls_of[a], t = f"g:{groups[a]}", 0
         elif same and a in same:
-            cls_of[a] = f"d:{same[a]}"
-            sources["decisions"] += 1
+            cls_of[a], t = f"d:{same[a]}", 0
         elif labels and a in labels:
-            cls_of[a] = f"l:{labels[a]}"
-            sources["labels"] += 1
-        elif av.offsets[i + 1] - av.offsets[i] >= 2:
-            cls_of[a] = f"a:{a}"
-            sources["articles"] += 1
+            cls_of[a], t = f"l:{labels[a]}", 1
+        elif sizes[i] >= 2:
+            cls_of[a], t = f"a:{a}", 2
+        else:
+            continue
+        tier.append(t)
+        size.append(int(sizes[i]))
+    cap = MAX_TRAIN_PHOTOS if max_photos is None else max_photos
+    if sum(size) > cap:
+        keys = list(cls_of)
+        order = np.lexsort((np.random.default_rng(seed).random(len(keys)), tier))
+        taken = np.sort(order[np.cumsum(np.asarray(size)[order]) <= cap])  # back in catalog order
+        cls_of = {keys[k]: cls_of[keys[k]] for k in taken}
+    sources = {"groups": 0, "decisions": 0, "labels": 0, "articles": 0}
+    for c in cls_of.values():
+        sources[{"g": "groups", "d": "decisions", "l": "labels", "a": "articles"}[c[0]]] += 1
     names = sorted(set(cls_of.values()))
     index = {n: k for k, n in enumerate(names)}
     rows, classes = [], []
@@ -143,13 +161,16 @@ def examples(
     _, cls_arr = np.unique(cls_arr, return_inverse=True)
     negatives = []
     if rejected:
-        of_article = {a: cls_arr[np.flatnonzero(rows_arr == av.rows_of(av.article_index(a)).start)]
-                      for a in cls_of if a in av}  # fmt: skip
+        class_at_row = dict(zip(rows_arr.tolist(), cls_arr.tolist()))
+
+        def class_of(a: str) -> int | None:
+            return class_at_row.get(av.rows_of(av.article_index(a)).start) if a in cls_of else None
+
         for a, others in rejected.items():
             for b in others:
-                ca, cb = of_article.get(a), of_article.get(b)
-                if ca is not None and cb is not None and len(ca) and len(cb) and ca[0] != cb[0]:
-                    negatives.append(tuple(sorted((int(ca[0]), int(cb[0])))))
+                ca, cb = class_of(a), class_of(b)
+                if ca is not None and cb is not None and ca != cb:
+                    negatives.append(tuple(sorted((int(ca), int(cb)))))
     return Examples(av.vectors[rows_arr], cls_arr.astype(np.int64), sorted(set(negatives)), sources)
 
 
@@ -165,17 +186,21 @@ def fit_whitening(ex: Examples, model_id: str, dim: int | None = None, shrink: f
     if ex.n_classes < 2:
         raise InputError("Adapting needs at least two classes of photos that belong together (articles with two "
                          "or more photos, groups, same-product decisions or labels).")  # fmt: skip
-    X = ex.vectors.astype(np.float64)
-    mean = X.mean(axis=0)
-    centred = X - _class_means(X, ex.classes)[ex.classes]
-    Sw = centred.T @ centred / max(len(X) - ex.n_classes, 1)
+    X = ex.vectors
+    means = _class_means(X, ex.classes)
+    mean = _mean(X)
+    Sw = np.zeros((X.shape[1], X.shape[1]))
+    for start in range(0, len(X), CHUNK):  # a block at a time, never a float64 copy of all the photos
+        centred = X[start : start + CHUNK].astype(np.float64) - means[ex.classes[start : start + CHUNK]]
+        Sw += centred.T @ centred
+    Sw /= max(len(X) - ex.n_classes, 1)
     avg = float(np.trace(Sw)) / Sw.shape[0]
     Sw = (1 - shrink) * Sw + shrink * avg * np.eye(Sw.shape[0])
     values, vectors = np.linalg.eigh(Sw)
     W = vectors / np.sqrt(np.maximum(values, 1e-12))
     if dim is not None and dim < W.shape[1]:
         # keep the directions where the classes differ most after whitening (LDA's between-class spread)
-        Z = (_class_means(X, ex.classes) - mean) @ W
+        Z = (means - mean) @ W
         spread = (Z**2).sum(axis=0)
         W = W[:, np.argsort(-spread)[:dim]]
     info = {"classes": ex.n_classes, "photos": len(X), "shrink": shrink, "dim": int(W.shape[1])}
@@ -185,8 +210,16 @@ def fit_whitening(ex: Examples, model_id: str, dim: int | None = None, shrink: f
 def _class_means(X: np.ndarray, classes: np.ndarray) -> np.ndarray:
     C = int(classes.max()) + 1
     sums = np.zeros((C, X.shape[1]))
-    np.add.at(sums, classes, X)
+    for start in range(0, len(X), CHUNK):
+        np.add.at(sums, classes[start : start + CHUNK], X[start : start + CHUNK].astype(np.float64))
     return sums / np.bincount(classes, minlength=C)[:, None]
+
+
+def _mean(X: np.ndarray) -> np.ndarray:
+    total = np.zeros(X.shape[1])
+    for start in range(0, len(X), CHUNK):
+        total += X[start : start + CHUNK].sum(axis=0, dtype=np.float64)
+    return total / len(X)
 
 
 def fit_linear(
