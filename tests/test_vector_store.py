@@ -275,3 +275,50 @@ def test_the_graph_index_and_the_encoder_load_in_either_order():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           cwd=REPO)  # fmt: skip
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_an_adapter_has_its_own_store_and_graph_index_kept_in_step_with_the_catalog(
+    tmp_path, tiny_model, monkeypatch
+):
+    monkeypatch.setattr(ann, "MIN_PHOTOS", 1000)
+    monkeypatch.setattr(ann, "RANK", 16)
+    db = tmp_path / "c.sqlite"
+    engine, model_id = synthetic_catalog(db, tiny_model, n_articles=1500)
+    groups = tmp_path / "groups.csv"
+    groups.write_text(
+        "article,group\n" + "".join(f"f{a % 50:02d}/a{a:05d},f{a % 50:02d}\n" for a in range(300))
+    )
+    adapter = engine.train_adapter(("groups",), groups, "whitening", dim=16)  # switched on: store made now
+    frozen_folder = store_folder(engine.catalog, model_id)
+    folder = frozen_folder.with_name(f"{frozen_folder.name}-adapter{adapter.id}")
+    state = VectorStore(folder, adapter).state()
+    assert state["model_id"] == f"{model_id}+adapter{adapter.id}" and state["dim"] == 16 and state["ann"]
+    av = engine.vectors()
+    assert av.ann is not None and av.dim == 16 and av.n_photos == 6000
+    frozen = engine.frozen_vectors()
+    assert np.allclose(np.asarray(av.vectors, np.float32), adapter.apply(frozen.vectors), atol=3e-3)
+    index = SearchIndex(av)
+    for method in ("greedy", "max", "centroid"):
+        assert candidate_recall(index, list(range(0, 1500, 75)), method, k=10).recall >= 0.95
+    engine.close()
+
+    # An index run adds articles: its store update appends them to the adapted store and its graph too.
+    more, _ = synthetic_catalog(db, tiny_model, n_articles=1510, seed=1, first=1500)
+    more.sync_vectors()
+    after = VectorStore(folder, adapter).state()
+    assert after["n"] == 6040 and after["vectors"] == state["vectors"]  # appended, not rewritten
+    assert "f00/a01500" in more.vectors() and len(more.vectors().ann) == 6040
+    hits = [h.article for h in more.similar(Query.of_articles("f00/a01500")).hits[:5]]
+    new_av = more.vectors()
+    exact = SearchIndex(new_av).search(new_av.article_index("f00/a01500"), "greedy", 5, mode="exact")
+    assert hits == [new_av.articles[i] for i in exact.indices]
+
+    # A new adapter: the old one's store is dropped; off: the frozen store, untouched.
+    second = more.train_adapter(("groups",), groups, "whitening", dim=8)
+    assert (
+        not folder.exists() and frozen_folder.with_name(f"{frozen_folder.name}-adapter{second.id}").exists()
+    )
+    more.use_adapter(False)
+    assert more.vectors().dim == 32 and more.vectors().n_photos == 6040
+    more.close()
+    assert_matches_catalog(db)

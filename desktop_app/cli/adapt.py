@@ -102,8 +102,14 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_switch(args: argparse.Namespace) -> int:
-    with open_engine(args) as engine:
-        used = engine.use_adapter(args.adapt_command == "on", getattr(args, "id", None))
+    bar = Bar(not args.json, "vector", "Preparing search")
+    try:
+        with open_engine(args) as engine:
+            used = engine.use_adapter(args.adapt_command == "on", getattr(args, "id", None))
+            if used:  # its vectors for search, now rather than in the next search
+                engine.sync_vectors(bar.update)
+    finally:
+        bar.close()
     if args.json:
         emit_json({"active": used})
     else:

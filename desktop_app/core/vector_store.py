@@ -175,8 +175,15 @@ def _diff(old: _Meta | None, new: _Meta) -> _Diff:
 
 
 class VectorStore:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, adapter=None) -> None:
+        """adapter: a catalog-adapted embedding (core.adapt.Adapter): the store then keeps the adapted
+        vectors of the model's, made as they are read from the catalog, with their own graph index."""
         self.folder = Path(folder)
+        self.adapter = adapter
+
+    def identity(self, model_id: str) -> str:
+        """What the stored vectors are: the model's, or an adapter's projection of them."""
+        return model_id if self.adapter is None else f"{model_id}+adapter{self.adapter.id}"
 
     # ------------------------------------------------------------ state
 
@@ -246,11 +253,12 @@ class VectorStore:
         lock.acquire(wait=True)
         try:
             revision = revision or catalog.vectors_revision(model_id)
+            ident = self.identity(model_id)
             state = self.state()
-            if state is not None and state.get("model_id") != model_id:
+            if state is not None and state.get("model_id") != ident:
                 state = None
             self._remove_unused(state)  # leftovers of a sync that was killed
-            if self.fresh(revision, model_id):
+            if self.fresh(revision, ident):
                 return SyncReport(state["n"], 0, state["n"], 0.0, "fresh", "kept")
             new = _Meta.of_rows(catalog.vector_meta(model_id))
             old = _Meta.load(self.folder / state["meta"]) if state is not None and state["n"] else None
@@ -266,7 +274,7 @@ class VectorStore:
             final["ann"], report.ann = self._update_ann(state, final, vectors, diff, added_rows, generation,
                                                         progress)  # fmt: skip
             del vectors
-            final.update(version=STORE_VERSION, model_id=model_id, revision=list(revision),
+            final.update(version=STORE_VERSION, model_id=ident, revision=list(revision),
                          generation=generation)  # fmt: skip
             tmp = self.folder / "state.json.tmp"
             with open(tmp, "w", encoding="utf-8") as fh:
@@ -359,14 +367,15 @@ class VectorStore:
         info = ann.update(self.folder, old, name, vectors, meta.ids, added_rows, remove, progress)
         return info, "updated"
 
-    @staticmethod
-    def _fetch(catalog, model_id: str, ids: np.ndarray, dim: int, progress) -> np.ndarray:
-        """Vectors of these photos from the catalog, in order, float16; a chunk of the catalog at a time."""
+    def _fetch(self, catalog, model_id: str, ids: np.ndarray, dim: int, progress) -> np.ndarray:
+        """Vectors of these photos from the catalog (adapted, for an adapter's store), in order, float16; a
+        chunk of the catalog at a time."""
         out = np.empty((len(ids), dim), dtype=DTYPE) if dim else None
         for s in range(0, len(ids), FETCH_CHUNK):
             chunk = ids[s : s + FETCH_CHUNK]
             got = catalog.vector_data(model_id, chunk.tolist())
-            block = np.stack([got[int(x)] for x in chunk]).astype(DTYPE)
+            block = np.stack([got[int(x)] for x in chunk])
+            block = (block if self.adapter is None else self.adapter.apply(block)).astype(DTYPE)
             if out is None:
                 out = np.empty((len(ids), block.shape[1]), dtype=DTYPE)
             out[s : s + len(chunk)] = block

@@ -56,13 +56,16 @@ class AdaptRoom:
                       kind: str = "whitening", dim: int | None = None, activate: bool = True,
                       progress: EvalProgress | None = None,
                       should_cancel: Callable[[], bool] | None = None) -> Adapter:  # fmt: skip
-        """Learn an adapter from the catalog's examples, store it, and (by default) switch it on."""
+        """Learn an adapter from the catalog's examples, store it, and (by default) switch it on; switched on,
+        its vectors are made for search now (the search index of a large catalog takes minutes)."""
         model_id = self.vectors_model_id()
         ex = self.adapter_examples(sources, groups)
         adapter = adapt.train(ex, model_id, kind, dim, progress=progress, should_cancel=should_cancel)
         adapter.info["trained_on"] = list(sources) + ([str(groups)] if groups else [])
         adapter.id = self.catalog.save_adapter(model_id, kind, adapter.info, adapter.to_bytes(), activate)
         self._adapter = None
+        if activate:
+            self.sync_vectors(progress)
         return adapter
 
     def use_adapter(self, on: bool, adapter_id: int | None = None) -> dict | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,6 +40,16 @@ if TYPE_CHECKING:
 
 EvalProgress = Callable[[int, int, str], None]
 DECISION_GROUPS = "decisions"  # evaluate and tune on the groups that same-product decisions form
+
+
+def _forget_other_adapters(folder: Path) -> None:
+    """Delete the stores of the model's other adapters (one adapter is on at a time; another is built again
+    when switched on)."""
+    base = folder.name.rsplit("-adapter", 1)[0]
+    for other in folder.parent.glob(f"{base}-adapter*"):
+        if other != folder and other.is_dir():
+            shutil.rmtree(other, ignore_errors=True)
+            (other.parent / f"{other.name}.sync-lock").unlink(missing_ok=True)
 
 
 def current_curator() -> str:
@@ -204,8 +215,7 @@ class EngineBase:
             return adapter.apply_to(av) if adapter is not None else av
         key = (model_id, adapter.id if adapter is not None else None)
         if self._vectors is None or self._vectors_key != key:
-            av = self.stored_vectors(model_id)
-            self._vectors = adapter.apply_to(av) if adapter is not None else av
+            self._vectors = self.stored_vectors(model_id, adapter=adapter)
             self._vectors_key = key
             self._index = None
             self._labels_rev = self.catalog.labels_revision()
@@ -221,10 +231,12 @@ class EngineBase:
         """The stored vectors of the catalog's model, never adapted."""
         return self.stored_vectors(self.vectors_model_id())
 
-    def stored_vectors(self, model_id: str, progress: EvalProgress | None = None) -> ArticleVectors:
-        """All vectors of a model from the local vector store (memory-mapped float16), brought up to date with
-        the catalog first (reading only what changed); straight from the catalog when no store can be kept."""
-        store = VectorStore(store_folder(self.catalog, model_id))
+    def stored_vectors(self, model_id: str, progress: EvalProgress | None = None,
+                       adapter: Adapter | None = None) -> ArticleVectors:  # fmt: skip
+        """All vectors of a model (or an adapter's projection of them) from their local vector store
+        (memory-mapped float16), brought up to date with the catalog first (reading only what changed);
+        straight from the catalog when no store can be kept."""
+        store = self._vector_store(model_id, adapter)
         labels = self.catalog.labels()
         try:
             store.sync(self.catalog, model_id, progress=progress)
@@ -233,8 +245,35 @@ class EngineBase:
                 "no local vector store for %s (%s); reading vectors from the catalog", self.location, exc
             )
             av = self.catalog.article_vectors(model_id)
-            return av
+            return adapter.apply_to(av) if adapter is not None else av
+        if adapter is not None:
+            _forget_other_adapters(store.folder)
         return store.open(labels)
+
+    def sync_vectors(self, progress: EvalProgress | None = None) -> None:
+        """Bring the local vector stores up to date now (the model's vectors, and the adapted ones while an
+        adapter is on: built the first time, with their own graph index in a large catalog), so that the next
+        search process opens them at once. A place that cannot hold them is left alone: search then reads
+        the catalog."""
+        try:
+            model_id = self.vectors_model_id()
+            adapter = self.adapter()
+        except ModelError:
+            return
+        try:
+            self._vector_store(model_id, None).sync(self.catalog, model_id, progress=progress)
+            if adapter is not None:
+                store = self._vector_store(model_id, adapter)
+                store.sync(self.catalog, model_id, progress=progress)
+                _forget_other_adapters(store.folder)
+        except OSError as exc:
+            log.info("vector store not updated: %s", exc)
+
+    def _vector_store(self, model_id: str, adapter: Adapter | None) -> VectorStore:
+        folder = store_folder(self.catalog, model_id)
+        if adapter is not None:
+            folder = folder.with_name(f"{folder.name}-adapter{adapter.id}")
+        return VectorStore(folder, adapter)
 
     def search_index(self) -> SearchIndex:
         av = self.vectors()

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from desktop_app.core.errors import InputError, ModelError
+from desktop_app.core.errors import InputError
 from desktop_app.core.indexer import (
     IndexOptions,
     IndexSummary,
@@ -22,7 +22,6 @@ from desktop_app.core.settings import (
     UserSettings,
 )
 from desktop_app.core.storage import Catalog, identify, is_url
-from desktop_app.core.vector_store import VectorStore, store_folder
 
 log = logging.getLogger(__name__)
 
@@ -78,21 +77,12 @@ def resolve_db(db: Path | str | None, photo_dir: Path | None = None) -> Path | s
 
 
 def _update_vector_store(catalog: Catalog, progress: Callable[[Progress], None] | None) -> None:
-    """Bring the local vector store (and its candidate index) up to date now, while indexing, so that the
-    next search opens it at once instead of reading the catalog."""
+    """Bring the local vector stores (and their candidate indexes) up to date now, while indexing, so that
+    the next search opens them at once instead of reading the catalog."""
     from desktop_app.core.engine import Engine
-
-    engine = Engine(catalog)
-    try:
-        model_id = engine.vectors_model_id()
-    except ModelError:
-        return
 
     def report(done: int, total: int, note: str) -> None:
         if progress:
             progress(Progress(done, total, 0.0, None, f"updating the search index: {note}"))
 
-    try:
-        VectorStore(store_folder(catalog, model_id)).sync(catalog, model_id, progress=report)
-    except OSError as exc:  # a read-only place: searches read the catalog instead
-        log.info("vector store not updated: %s", exc)
+    Engine(catalog).sync_vectors(progress=report)
