@@ -64,8 +64,10 @@ class AdaptRoom:
         adapter.info["trained_on"] = list(sources) + ([str(groups)] if groups else [])
         adapter.id = self.catalog.save_adapter(model_id, kind, adapter.info, adapter.to_bytes(), activate)
         self._adapter = None
-        if activate:
-            self.sync_vectors(progress)
+        if activate:  # stored and on: from here it is done, whatever a cancel asks
+            self.sync_vectors(
+                None if progress is None else lambda d, t, note: progress(d, t, f"preparing search: {note}")
+            )
         return adapter
 
     def use_adapter(self, on: bool, adapter_id: int | None = None) -> dict | None:
