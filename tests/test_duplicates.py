@@ -352,9 +352,17 @@ def test_cli_lists_pairs_as_json_marks_them_and_writes_csv(indexed, tmp_path):
     assert (entry["a"], entry["b"]) not in {(p["a"], p["b"]) for p in json.loads(out)["pairs"]}
     rows = (tmp_path / "d.csv").read_text().splitlines()
     assert rows[0].startswith("cluster,a,b,kind,score") and len(rows) == 1 + len(json.loads(out)["pairs"])
+    code, out = cli("duplicates", "--db", db, "--undo", "--json")  # the verdict was a mistake
+    assert code == 0 and json.loads(out)["undone"] == [
+        {"a": entry["a"], "b": entry["b"], "verdict": "not_duplicate"}
+    ]
+    code, out = cli("duplicates", "--db", db, "--json")
+    assert (entry["a"], entry["b"]) in {(p["a"], p["b"]) for p in json.loads(out)["pairs"]}
+    assert cli("duplicates", "--db", db, "--undo")[1].startswith("No photo verdict of yours")
 
 
 def test_cli_refuses_a_verdict_without_a_pair(indexed, capsys):
     assert cli("duplicates", "--db", str(indexed), "--duplicate")[0] == 2
     assert cli("duplicates", "--db", str(indexed), "--mark", "a.jpg", "b.jpg")[0] == 2
     assert "--duplicate" in capsys.readouterr().err
+    assert cli("duplicates", "--db", str(indexed), "--undo", "--mark", "a.jpg", "b.jpg")[0] == 2

@@ -38,6 +38,9 @@ def register(sub) -> None:
                          help="with --mark: they are duplicates (articles: the same product)")  # fmt: skip
     verdict.add_argument("--not-duplicate", dest="verdict", action="store_const", const="not_duplicate",
                          help="with --mark: they are not duplicates (articles: look-alikes)")  # fmt: skip
+    p.add_argument("--undo", action="store_true",
+                   help="take back your latest photo verdict, so its pairs are listed again (an article "
+                   "verdict is a match decision: lookalike decide --undo)")  # fmt: skip
     p.add_argument(
         "--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)"
     )
@@ -49,6 +52,23 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from desktop_app.core.errors import InputError
 
+    if args.undo:
+        if args.mark is not None or args.verdict is not None:
+            raise InputError("--undo takes back your latest verdict; it goes without --mark.")
+        with open_engine(args) as engine:
+            undone = engine.undo_duplicate_verdict()
+        if args.json:
+            emit_json(
+                {"undone": [{"a": r["path_a"], "b": r["path_b"], "verdict": r["verdict"]} for r in undone]}
+            )
+        elif not undone:
+            print("No photo verdict of yours to take back.")
+        else:
+            for r in undone:
+                print(
+                    f"Took back: {safe(r['path_a'])} / {safe(r['path_b'])} ({r['verdict'].replace('_', ' ')})"
+                )
+        return 0
     if args.mark is not None:
         if args.verdict is None:
             raise InputError("Say what the pair is: --mark A B --duplicate or --not-duplicate.")

@@ -233,6 +233,11 @@ class DuplicateRoom:
         if judgement.verdict_ids:
             self.catalog.undo_verdicts(judgement.verdict_ids)
 
+    def undo_duplicate_verdict(self) -> list[dict]:
+        """Take back your latest photo verdict (all the pairs it judged at once); [] when there is none. An
+        article pair's verdict is a match decision: `undo_decision` takes it back."""
+        return self.catalog.undo_last_verdict(curator=current_curator())
+
     def duplicate_verdicts(self) -> dict[tuple[str, str], str]:
         """Every photo pair's current verdict."""
         return self.catalog.verdicts()

@@ -173,18 +173,22 @@ class DecisionStore:
         v = photo_verdicts_table
         with self.write("undo a verdict in") as conn:
             rows = conn.execute(sa.select(v).where(v.c.id.in_(list(ids)), v.c.undone.is_(False))).all()
-            newer = []
-            for row in rows:
-                cur = _current(conn, v, v.c.path_a, v.c.path_b, row.path_a, row.path_b)
-                if cur is not None and cur.id != row.id:
-                    newer.append({"article_a": row.path_a, "article_b": row.path_b, "decision": cur.verdict,
-                                  "curator": cur.curator, "at": cur.at})  # fmt: skip
-            if newer:
-                raise Conflict("Cannot undo: " + _message(newer, "Find duplicates again to see it as it is now."),
-                               newer)  # fmt: skip
-            if rows:
-                conn.execute(v.update().where(v.c.id.in_([r.id for r in rows])).values(undone=True))
+            _take_back_verdicts(conn, rows)
         return len(rows)
+
+    def undo_last_verdict(self, curator: str | None = None) -> list[dict]:
+        """Take back the caller's latest verdict (every pair it judged at once); [] when there is none."""
+        v = photo_verdicts_table
+        q = sa.select(v).where(v.c.undone.is_(False))
+        if curator is not None:
+            q = q.where(sa.or_(v.c.curator == curator, v.c.curator.is_(None)))
+        with self.write("undo a verdict in") as conn:
+            last = conn.execute(q.order_by(v.c.id.desc()).limit(1)).first()
+            if last is None:
+                return []
+            rows = conn.execute(q.where(v.c.at == last.at).order_by(v.c.id)).all()  # written together
+            _take_back_verdicts(conn, rows)
+        return [dict(r._mapping) for r in rows]
 
     def verdicts(self) -> dict[tuple[str, str], str]:
         """Current verdict of every photo pair that has one."""
@@ -200,6 +204,23 @@ class DecisionStore:
                 sa.select(v.c.path_a, v.c.path_b, v.c.verdict).join(live, live.c.id == v.c.id)
             )
             return {(a, b): verdict for a, b, verdict in rows}
+
+
+def _take_back_verdicts(conn, rows: Sequence) -> None:
+    """Mark verdict rows undone in the caller's transaction; a pair judged again since is a Conflict."""
+    v = photo_verdicts_table
+    newer = []
+    for row in rows:
+        cur = _current(conn, v, v.c.path_a, v.c.path_b, row.path_a, row.path_b)
+        if cur is not None and cur.id != row.id:
+            newer.append({"article_a": row.path_a, "article_b": row.path_b, "decision": cur.verdict,
+                          "curator": cur.curator, "at": cur.at})  # fmt: skip
+    if newer:
+        raise Conflict(
+            "Cannot undo: " + _message(newer, "Find duplicates again to see it as it is now."), newer
+        )
+    if rows:
+        conn.execute(v.update().where(v.c.id.in_([r.id for r in rows])).values(undone=True))
 
 
 def _message(clashes: list[dict], then: str = "Look again and decide once more (or pass --force).") -> str:
