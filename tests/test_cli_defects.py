@@ -164,6 +164,7 @@ def test_folder_grouping_of_a_shop_tree_suggests_the_pattern(tmp_path, tiny_mode
 
 
 def test_tune_is_quiet_with_json_and_reports_progress(indexed, tmp_path, capsys):
+    from desktop_app.core import evaluate as ev
     from desktop_app.core.engine import Engine
 
     groups = tmp_path / "g.csv"
@@ -171,9 +172,23 @@ def test_tune_is_quiet_with_json_and_reports_progress(indexed, tmp_path, capsys)
     calls = []
     with Engine.open(indexed) as engine:
         engine.tune(groups, progress=lambda done, total, note: calls.append((done, total)), store=False)
-    assert (
-        calls and calls[-1][0] == calls[-1][1] - 1
-    )  # one call per setting; the single-photo baseline is last
+    # one call per search (each query under each setting of the grid, then the single-photo baseline)
+    assert calls and calls[-1][0] == calls[-1][1] == len(calls) == 2 * (len(ev.tuning_grid()) + 1)
     assert main(["tune", "--groups", str(groups), "--db", str(indexed), "--json"]) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and json.loads(captured.out)["best"]["method"]
+
+
+def test_evaluate_draws_at_most_the_queries_asked_for(indexed, tmp_path, capsys):
+    groups = tmp_path / "g.csv"
+    groups.write_text("article,group\nred,a\ngreen,a\nshoes/blue,b\n", encoding="utf-8")
+    base = ["evaluate", "--groups", str(groups), "--db", str(indexed), "--method", "greedy", "--json"]
+    assert main([*base, "--queries", "1"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert (one["queries"], one["queries_available"]) == (1, 2) and "1 of its 2 queries" in one["protocol"]
+    assert main([*base, "--queries", "all"]) == 0
+    every = json.loads(capsys.readouterr().out)
+    assert (every["queries"], every["queries_available"]) == (2, 2) and "drawn" not in every["protocol"]
+    with pytest.raises(SystemExit) as refused:
+        main([*base, "--queries", "0"])
+    assert refused.value.code == 2 and "--queries must be 1 or more" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from desktop_app.cli.common import Bar, add_db, add_json, emit_json, open_engine, positive_int
+from desktop_app.core.evaluate import MAX_QUERIES
 from desktop_app.core.matching import METHODS
 
 
@@ -28,7 +29,11 @@ def register(sub) -> None:
                            help="groups of articles decided 'same product' (lookalike decide --same)")  # fmt: skip
         p.add_argument("--min-photos", type=positive_int("--min-photos"), default=2,
                        help="with --split: articles with at least this many photos (default: 2)")  # fmt: skip
-        p.add_argument("--seed", type=int, default=0, help="with --split: the random split (default: 0)")
+        p.add_argument("--seed", type=int, default=0,
+                       help="the random split (--split) and the draw of queries (default: 0)")  # fmt: skip
+        p.add_argument("--queries", type=query_count, default=MAX_QUERIES, metavar="N|all",
+                       help=f"at most N queries, drawn at random: each ranks the whole catalog under every "
+                       f"setting, which takes long in a large catalog (default: {MAX_QUERIES}; all: every one)")  # fmt: skip
         if name == "evaluate":
             p.add_argument(
                 "--method", nargs="+", choices=METHODS, default=None, help="methods (default: all)"
@@ -39,6 +44,12 @@ def register(sub) -> None:
         add_db(p)
         add_json(p)
         p.set_defaults(handler=run_evaluate if name == "evaluate" else run_tune)
+
+
+def query_count(text: str) -> int | None:
+    if text.strip().lower() == "all":
+        return None
+    return positive_int("--queries")(text)
 
 
 def groups_of(args: argparse.Namespace):
@@ -55,12 +66,11 @@ def print_scores(scores, title: str) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    bar = Bar(not args.json and not args.no_progress, "setting", "Evaluating")
+    bar = Bar(not args.json and not args.no_progress, "search", "Evaluating")
     try:
         with open_engine(args) as engine:
-            result = engine.evaluate(
-                groups_of(args), args.method, args.min_photos, args.seed, progress=bar.update
-            )
+            result = engine.evaluate(groups_of(args), args.method, args.min_photos, args.seed, progress=bar.update,
+                                     max_queries=args.queries)  # fmt: skip
     finally:
         bar.close()
     if args.json:
@@ -75,12 +85,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def run_tune(args: argparse.Namespace) -> int:
     from desktop_app.core.settings import SearchSettings
 
-    bar = Bar(not args.json and not args.no_progress, "setting", "Tuning")
+    bar = Bar(not args.json and not args.no_progress, "search", "Tuning")
     with open_engine(args) as engine:
         try:
-            top, result = engine.tune(
-                groups_of(args), args.min_photos, args.seed, progress=bar.update, store=False
-            )
+            top, result = engine.tune(groups_of(args), args.min_photos, args.seed, progress=bar.update, store=False,
+                                      max_queries=args.queries)  # fmt: skip
         finally:
             bar.close()
         ranked = sorted(result.scores, key=lambda s: (-s.map, -s.recall[1]))
@@ -89,9 +98,8 @@ def run_tune(args: argparse.Namespace) -> int:
         if args.json:
             emit_json({"best": top.to_dict(), "results": [s.to_dict() for s in ranked]})
         else:
-            print_scores(
-                ranked, f"{result.n_queries} queries; grid of {len(ranked) - 1} settings, best first"
-            )
+            print_scores(ranked, f"{result.protocol}: {result.n_queries} queries; grid of {len(ranked) - 1} "
+                         "settings, best first")  # fmt: skip
         current = engine.settings().search
         engine.update_settings(
             search=SearchSettings(top.method, top.threshold, top.max_matches, current.top_k)

@@ -25,11 +25,13 @@ class Evaluation:
     n_queries: int
     n_articles: int
     scores: list[ev.MethodScore]
+    n_available: int = 0  # queries the protocol has; n_queries of them were drawn when there were more
 
     def to_dict(self) -> dict:
         return {
             "protocol": self.protocol,
             "queries": self.n_queries,
+            "queries_available": self.n_available or self.n_queries,
             "results": [s.to_dict() for s in self.scores],
         }
 
@@ -163,26 +165,31 @@ class SearchRoom:
         return ev.split_queries(av, min_photos, seed)
 
     def evaluate(self, groups: Path | None = None, methods: Sequence[str] | None = None, min_photos: int = 2,
-                 seed: int = 0, progress: EvalProgress | None = None,
-                 specs: list[ev.MethodSpec] | None = None) -> Evaluation:  # fmt: skip
-        """Recall@K and mAP per method on a groups file (relevant = same group) or the split protocol."""
+                 seed: int = 0, progress: EvalProgress | None = None, specs: list[ev.MethodSpec] | None = None,
+                 max_queries: int | None = ev.MAX_QUERIES) -> Evaluation:  # fmt: skip
+        """Recall@K and mAP per method on a groups file (relevant = same group) or the split protocol, over at
+        most `max_queries` queries drawn at random (None: every query)."""
         for m in methods or ():
             SearchSettings(method=m)  # validates the name
         index, queries = self.evaluation_queries(groups, min_photos, seed)
+        available = len(queries)
+        queries = ev.sample(queries, max_queries, seed)
         specs = specs or ([ev.MethodSpec(m) for m in methods] if methods else ev.default_specs())
         scores = ev.evaluate(index, queries, specs, progress=progress)
         protocol = (
             "groups of same-product decisions" if groups == DECISION_GROUPS
             else f"groups from {groups}" if groups else f"split (articles with >= {min_photos} photos)"
         )  # fmt: skip
-        return Evaluation(protocol, len(queries), index.n_articles, scores)
+        if len(queries) < available:
+            protocol += f"; {len(queries):,} of its {available:,} queries, drawn at random (seed {seed})"
+        return Evaluation(protocol, len(queries), index.n_articles, scores, available)
 
     def tune(self, groups: Path | None = None, min_photos: int = 2, seed: int = 0,
-             progress: EvalProgress | None = None, store: bool = True) -> tuple[ev.MethodScore, Evaluation]:  # fmt: skip
+             progress: EvalProgress | None = None, store: bool = True,
+             max_queries: int | None = ev.MAX_QUERIES) -> tuple[ev.MethodScore, Evaluation]:  # fmt: skip
         """Grid over method, s and m; the best (by mAP, then R@1) is stored as the catalog's search settings."""
-        result = self.evaluate(
-            groups, min_photos=min_photos, seed=seed, progress=progress, specs=ev.tuning_grid()
-        )
+        result = self.evaluate(groups, min_photos=min_photos, seed=seed, progress=progress, specs=ev.tuning_grid(),
+                               max_queries=max_queries)  # fmt: skip
         top = ev.best(result.scores)
         if store:
             current = self.settings().search
