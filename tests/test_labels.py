@@ -218,6 +218,21 @@ def test_evaluate_reports_accuracy_and_coverage_at_95():
     assert covs == sorted(covs, reverse=True)
 
 
+def test_evaluate_asks_at_most_the_articles_it_is_told_and_all_still_vote():
+    av, labels = _clusters(middle=True)
+    every = evaluate_labels(SearchIndex(av), labels, k=5)
+    some = evaluate_labels(SearchIndex(av), labels, k=5, limit=5, seed=3)
+    assert (some.n, some.n_labelled, every.n, every.n_labelled) == (5, 13, 13, 13)
+    assert some.right == [
+        every.right[i] for i in range(13) if i in _drawn(13, 5, 3)
+    ]  # same answers: all vote
+    assert some.to_dict()["n_labelled"] == 13
+
+
+def _drawn(n: int, k: int, seed: int) -> set[int]:
+    return set(np.random.default_rng(seed).choice(list(range(n)), size=k, replace=False).tolist())
+
+
 def test_curve_plot_is_written(tmp_path):
     from PIL import Image
 

@@ -39,6 +39,13 @@ def positive_int(name: str) -> Callable[[str], int]:
     return parse
 
 
+def query_count(text: str) -> int | None:
+    """--queries: a positive number, or "all" (None)."""
+    if text.strip().lower() == "all":
+        return None
+    return positive_int("--queries")(text)
+
+
 def fraction(name: str, lo: float = 0.0, hi: float = 1.0) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from desktop_app.cli.common import Bar, add_db, add_json, emit_json, open_engine, positive_int
+from desktop_app.cli.common import Bar, add_db, add_json, emit_json, open_engine, positive_int, query_count
 from desktop_app.core.evaluate import MAX_QUERIES
 from desktop_app.core.matching import METHODS
 
@@ -44,12 +44,6 @@ def register(sub) -> None:
         add_db(p)
         add_json(p)
         p.set_defaults(handler=run_evaluate if name == "evaluate" else run_tune)
-
-
-def query_count(text: str) -> int | None:
-    if text.strip().lower() == "all":
-        return None
-    return positive_int("--queries")(text)
 
 
 def groups_of(args: argparse.Namespace):

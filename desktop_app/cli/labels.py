@@ -13,12 +13,13 @@ from desktop_app.cli.common import (
     fraction,
     open_engine,
     positive_int,
+    query_count,
     safe,
     search_params,
 )
 from desktop_app.core.errors import InputError
 from desktop_app.core.files import check_output_path
-from desktop_app.core.labels import DEFAULT_FIELD
+from desktop_app.core.labels import DEFAULT_FIELD, MAX_QUERIES
 from desktop_app.core.zero_shot import DEFAULT_PROMPT
 
 FIELD_HELP = f"the label field (default: {DEFAULT_FIELD})"
@@ -69,6 +70,9 @@ def register(sub) -> None:
     lp.add_argument("--plot", type=Path, metavar="PNG", help="write the coverage/accuracy curve as a PNG")
     lp.add_argument("--groups", type=Path, metavar="CSV", help="CSV article,group: leave out the query's whole "
                     "group (e.g. all colours of its style) to measure products without siblings")  # fmt: skip
+    lp.add_argument("--queries", type=query_count, default=MAX_QUERIES, metavar="N|all",
+                    help=f"ask at most N labelled articles, drawn at random; the others still vote (default: "
+                    f"{MAX_QUERIES}; all: every one)")  # fmt: skip
     _common(lp, run_evaluate)
 
     lp = lsub.add_parser("set", help="set (or with no --value, clear) a label on articles, as one decision")
@@ -213,7 +217,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         check_output_path(args.plot, "plot")
     with open_engine(args) as engine:
         params = search_params(engine, args)
-        result = engine.evaluate_labels(args.field, args.k, args.groups, params)
+        result = engine.evaluate_labels(args.field, args.k, args.groups, params, max_queries=args.queries)
     if args.plot:
         plot_curve(result, args.plot)
     table = curve_table(result)
@@ -221,9 +225,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         emit_json({**result.to_dict(), "table": table})
         return 0
     scope = "leave-group-out" if args.groups else "leave-one-out"
-    print(
-        f"{scope} over {result.n} labelled articles ({result.n_labels} labels), {params.describe()}, k={args.k}"
-    )
+    drawn = f" (drawn at random from {result.n_labelled:,})" if result.n < result.n_labelled else ""
+    print(f"{scope} over {result.n:,} labelled articles{drawn} ({result.n_labels} labels), {params.describe()}, "
+          f"k={args.k}")  # fmt: skip
     print(f"Accuracy at full coverage: {result.accuracy:.1%}")
     t95 = f" (confidence >= {result.threshold_at_95:.2f})" if result.threshold_at_95 is not None else ""
     print(f"Coverage at >= 95% accuracy: {result.coverage_at_95:.1%}{t95}")

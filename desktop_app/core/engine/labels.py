@@ -195,14 +195,17 @@ class LabelRoom:
                               self.catalog.skipped_articles(field), len(labels))  # fmt: skip
 
     def evaluate_labels(self, field: str = lab.DEFAULT_FIELD, k: int = 10, groups: Path | None = None,
-                        params: SearchSettings | None = None) -> lab.LabelEvaluation:  # fmt: skip
+                        params: SearchSettings | None = None,
+                        max_queries: int | None = lab.MAX_QUERIES) -> lab.LabelEvaluation:  # fmt: skip
+        """Leave-one-out (or leave-group-out) over at most `max_queries` labelled articles drawn at random
+        (None: all), each suggested from every other labelled article; stores the calibration it fits."""
         params = params or self.search_settings()
         labels = {a: d[field] for a, d in self.catalog.labels(field).items() if field in d}
         group_of = ev.read_groups(groups) if groups else None
         result = lab.evaluate_labels(self.search_index(), labels, field, k, params.method, groups=group_of,
                                      threshold=params.threshold if params.uses_pairs else None,
                                      max_matches=params.max_matches if params.uses_pairs else None,
-                                     rejected=self.rejected_pairs())  # fmt: skip
+                                     rejected=self.rejected_pairs(), limit=max_queries)  # fmt: skip
         if group_of is None and result.n >= calibration.MIN_FIT:
             # Plain leave-one-out is how suggestions are made: fit the stored calibration on all of it.
             self._store_calibration(self.vectors_model_id(), self._calibration_key(field, k, params),
