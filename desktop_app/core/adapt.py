@@ -374,10 +374,5 @@ def split_groups(groups: dict[str, str], fraction: float, seed: int) -> tuple[se
 
 
 def subset(av: ArticleVectors, articles: Sequence[str]) -> ArticleVectors:
-    """The photos of some articles, as their own ArticleVectors."""
-    keep = [a for a in av.articles if a in set(articles)]
-    groups = {a: av.article_matrix(av.article_index(a)) for a in keep}
-    views = {a: av.views[av.rows_of(av.article_index(a))] for a in keep}
-    out = ArticleVectors.from_groups(groups, views, av.model_id)
-    out.paths = [p for a in keep for p in av.paths[av.rows_of(av.article_index(a))]]
-    return out
+    """The photos of some articles, as their own ArticleVectors (in the catalog's order)."""
+    return av.take(sorted(av.article_index(a) for a in set(articles) if a in av))

@@ -92,6 +92,10 @@ def vote(
     return shares[0][0], shares[0][1], shares
 
 
+# The labelled articles' vectors are copied as float32 up to this size (float16, as stored, beyond).
+VOTERS_FLOAT32_BYTES = 512 << 20
+
+
 class Suggester:
     """Suggests one label field from the labelled articles of a search index."""
 
@@ -115,20 +119,36 @@ class Suggester:
         self.method = method
         self.threshold = threshold
         self.max_matches = max_matches
-        articles = index.av.articles
-        self._unlabelled = [i for i, a in enumerate(articles) if a not in labels]
+        self._labelled = [i for i, a in enumerate(index.av.articles) if a in labels]
+        self._position = {i: p for p, i in enumerate(self._labelled)}  # catalog article -> voter index
+        self._voters: SearchIndex | None = None
+
+    def voters(self) -> SearchIndex:
+        """A search index of the labelled articles alone, their vectors in one contiguous matrix: gathering
+        them from the whole catalog's memory-mapped store for every suggestion took 90% of its time."""
+        if self._voters is None:
+            av = self.index.av
+            rows = int(sum(av.offsets[i + 1] - av.offsets[i] for i in self._labelled))
+            dtype = np.float32 if rows * av.dim * 4 <= VOTERS_FLOAT32_BYTES else av.vectors.dtype
+            self._voters = SearchIndex(av.take(self._labelled, dtype))
+        return self._voters
 
     def neighbours(self, article: int | str, exclude: tuple[int, ...] = ()) -> list[Neighbour]:
+        """The k most similar labelled articles of a catalog article (never itself, nor `exclude`d articles
+        or those decided "not a match" with it)."""
         av = self.index.av
-        name = article if isinstance(article, str) else av.articles[article]
-        rejected = [av.article_index(a) for a in self.rejected.get(name, ()) if a in av]
-        result = self.index.search(
-            article,
+        i = av.article_index(article) if isinstance(article, str) else int(article)
+        rejected = [av.article_index(a) for a in self.rejected.get(av.articles[i], ()) if a in av]
+        skip = [self._position[j] for j in (i, *exclude, *rejected) if j in self._position]
+        rows = av.rows_of(i)
+        result = self.voters().search(
+            np.asarray(av.vectors[rows], dtype=np.float32),
             self.method,
             self.k,
             threshold=self.threshold,
             max_matches=self.max_matches,
-            exclude=[*self._unlabelled, *exclude, *rejected],
+            exclude=skip,
+            query_views=av.views[rows],
             n_pairs=0,
         )
         return [Neighbour(h.article, h.score, self.labels[h.article]) for h in result.hits]

@@ -5,6 +5,7 @@ Search, matching, the inspector and label suggestions all read this; the catalog
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,6 +121,24 @@ class ArticleVectors:
             if len(hits) >= top:
                 break
         return hits
+
+    def take(self, indices: Sequence[int], dtype=np.float32) -> ArticleVectors:
+        """Some articles (indices, in the order given) as their own ArticleVectors, their vectors gathered into
+        one contiguous `dtype` matrix (a block of rows at a time from a memory-mapped store)."""
+        idx = np.asarray(indices, dtype=np.int64)
+        sizes = (self.offsets[idx + 1] - self.offsets[idx]).astype(np.int64)
+        total = int(sizes.sum())
+        rows = np.arange(total, dtype=np.int64) + np.repeat(
+            self.offsets[idx] - (np.cumsum(sizes) - sizes), sizes
+        )
+        vectors = np.empty((total, self.dim), dtype=dtype)
+        for start in range(0, total, 1 << 16):
+            vectors[start : start + (1 << 16)] = self.vectors[rows[start : start + (1 << 16)]]
+        listed = rows.tolist()
+        return ArticleVectors(vectors, self.photo_ids[rows], np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+                              [self.articles[i] for i in idx.tolist()], [self.views[r] for r in listed],
+                              [self.paths[r] for r in listed], [self.labels[i] for i in idx.tolist()],
+                              self.model_id)  # fmt: skip
 
     @classmethod
     def from_groups(
