@@ -626,3 +626,26 @@ def test_inbox_photos_reach_the_review_queue_after_an_index_update(qtbot, catalo
     s = q.current_suggestion()
     assert s.neighbours[0].article.startswith("mh01-") and s.label == "men-hoodies"
     q.close()
+
+
+def test_a_large_queue_comes_in_batches_skipped_articles_last(qtbot, catalog, client, monkeypatch):
+    from desktop_app.core import labels as lab
+
+    todo = sorted(unlabelled(catalog), key=catalog.search_index().av.articles.index)  # the catalog's order
+    catalog.skip(todo[0], FIELD)
+    data = catalog.review(FIELD, batch=3)
+    assert [s.article for s in sorted(data.suggestions, key=lambda s: todo.index(s.article))] == todo[1:4]
+    assert data.unlabelled == 16
+
+    monkeypatch.setattr(lab, "REVIEW_BATCH", 5)
+    q = make_queue(qtbot, catalog, client)
+    try:
+        first = {e.article for e in q.model.entries()}
+        assert len(first) == 5 and "the first 5 of 16 unlabelled articles" in q.count_label.text()
+        catalog.set_labels(sorted(first), FIELD, "bags")  # labelled elsewhere, say
+        with qtbot.waitSignal(q.ready, timeout=30000):
+            qtbot.mouseClick(q.refresh_button, Qt.MouseButton.LeftButton)
+        second = {e.article for e in q.model.entries()}
+        assert len(second) == 5 and not first & second and "the first 5 of 11" in q.count_label.text()
+    finally:
+        q.close()

@@ -56,6 +56,7 @@ class ReviewData:
     skipped: set[str] = field(default_factory=set)  # articles whose last decision was a skip
     labelled: int = 0  # articles with a label in this field
     note: str = ""  # how the suggestions were made, when not by labelled neighbours (zero-shot)
+    unlabelled: int = 0  # articles without one: more than the suggestions when the queue asked for a batch
 
 
 @dataclass
@@ -172,15 +173,19 @@ class Suggester:
 
 
 def suggest_unlabelled(
-    suggester: Suggester, min_confidence: float = 0.0, order: str = "certain"
+    suggester: Suggester,
+    min_confidence: float = 0.0,
+    order: str = "certain",
+    limit: int | None = None,
+    later: set[str] | frozenset[str] = frozenset(),
 ) -> list[Suggestion]:
-    """Suggestions for every article without a label in the suggester's field, most certain first (or least)."""
-    labels = suggester.labels
-    out = [
-        suggester.suggest(i, min_confidence)
-        for i, a in enumerate(suggester.index.av.articles)
-        if a not in labels
-    ]
+    """Suggestions for the articles without a label in the suggester's field, most certain first (or least):
+    every one, or the first `limit` in the catalog's order, those in `later` (skipped ones) last."""
+    articles = suggester.index.av.articles
+    todo = [i for i, a in enumerate(articles) if a not in suggester.labels]
+    if limit is not None and len(todo) > limit:
+        todo = sorted(todo, key=lambda i: articles[i] in later)[:limit]  # stable: catalog order kept
+    out = [suggester.suggest(i, min_confidence) for i in todo]
     out.sort(key=lambda s: (-s.confidence, s.article) if order == "certain" else (s.confidence, s.article))
     return out
 
@@ -238,6 +243,9 @@ def coverage_curve(confidences: np.ndarray, correct: np.ndarray) -> list[CurvePo
     return points
 
 
+# Unlabelled articles a review queue asks suggestions for at once (each is a search: 2,000 take about 18 s
+# among 3,000 labelled articles of 60,000 photos); the next ones come when it is refreshed.
+REVIEW_BATCH = 2000
 # Labelled articles `labels evaluate` asks at most: each is a search (about 80 ms at a million photos).
 MAX_QUERIES = 2000
 

@@ -500,7 +500,11 @@ class ReviewQueue(QWidget):
         text = f"<b>{n - skipped}</b> to review"
         if skipped:
             text += f" · {skipped} skipped"
-        self.count_label.setText(text + f" · {self.work.decisions} decided here")
+        text += f" · {self.work.decisions} decided here"
+        if self.work.batch is not None:
+            asked, unlabelled = self.work.batch
+            text += f" · the first {asked:,} of {unlabelled:,} unlabelled articles; Refresh brings the next"
+        self.count_label.setText(text)
 
     def _set_status(self, text: str) -> None:
         self.status.setText(text)

@@ -80,6 +80,7 @@ class ReviewController(QObject):
         self.loading = False
         self.closed = False
         self.decisions = 0  # made in this window, for the counter
+        self.batch: tuple[int, int] | None = None  # (suggested, unlabelled) when the queue holds a batch
         self.zero_shot_labels: list[str] | None = None  # label names the curator gave for zero-shot
         self._generation = 0
 
@@ -103,6 +104,8 @@ class ReviewController(QObject):
         self.photos = load.photos
         self.params = load.params
         self.suggestions = {s.article: s for s in load.data.suggestions}
+        asked, unlabelled = len(load.data.suggestions), load.data.unlabelled
+        self.batch = (asked, unlabelled) if 0 < asked < unlabelled else None
         self.model.reset(load.data.suggestions, load.data.skipped)
         self.loaded.emit(load)
 

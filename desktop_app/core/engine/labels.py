@@ -169,16 +169,20 @@ class LabelRoom:
                                     conflicts=conflicts if conflicts is not None else [])  # fmt: skip
 
     def review(self, field: str = lab.DEFAULT_FIELD, k: int = 10, params: SearchSettings | None = None,
-               zero_shot_labels: Sequence[str] | None = None) -> lab.ReviewData:  # fmt: skip
-        """The review queue's data: every unlabelled article's suggestion, with the photos it shows.
+               zero_shot_labels: Sequence[str] | None = None, batch: int | None = None) -> lab.ReviewData:  # fmt: skip
+        """The review queue's data: the suggestions of the unlabelled articles (a batch of at most `batch`,
+        default lab.REVIEW_BATCH: the first in the catalog's order, skipped ones last), with the photos it shows.
 
         With a CLIP model and few labelled articles (or label names given), zero-shot suggestions instead."""
         zero = self.zero_shot_review(field, zero_shot_labels)
         if zero is not None:
             return zero
         labels = {a: d[field] for a, d in self.catalog.labels(field).items() if field in d}
+        skipped = self.catalog.skipped_articles(field)
         # No confidence threshold here: the queue hides labels below its own, adjustable, threshold.
-        suggestions = self.suggest(field, k, 0.0, "certain", params) if labels else []
+        limit = lab.REVIEW_BATCH if batch is None else batch
+        suggestions = (lab.suggest_unlabelled(self.suggester(field, k, params), 0.0, "certain", limit, skipped)
+                       if labels else [])  # fmt: skip
         av = self.search_index().av
         wanted = {s.article for s in suggestions} | {n.article for s in suggestions for n in s.neighbours}
         if not labels:
@@ -191,8 +195,9 @@ class LabelRoom:
             paths = av.paths[rows]
             first = av.cover_row(av.article_index(a)) - rows.start
             photos[a] = [paths[first]] + [p for i, p in enumerate(paths) if i != first]
-        return lab.ReviewData(suggestions, photos, sorted(set(labels.values()), key=str.casefold),
-                              self.catalog.skipped_articles(field), len(labels))  # fmt: skip
+        unlabelled = sum(a not in labels for a in av.articles)
+        return lab.ReviewData(suggestions, photos, sorted(set(labels.values()), key=str.casefold), skipped,
+                              len(labels), unlabelled=unlabelled)  # fmt: skip
 
     def evaluate_labels(self, field: str = lab.DEFAULT_FIELD, k: int = 10, groups: Path | None = None,
                         params: SearchSettings | None = None,
