@@ -63,8 +63,10 @@ def test_labels_evaluate_stores_a_calibration_that_suggest_uses(tmp_path, sample
     assert {"ece_raw", "ece_calibrated", "reliability"} <= set(report) and report["reliability"]
     with Engine.open(db) as engine:
         assert engine.catalog.adapters(kind="calibration")  # stored for this field and setting
-        suggestions = engine.suggest("category", k=5)
+        ticks: list[tuple[int, int]] = []
+        suggestions = engine.suggest("category", k=5, progress=lambda d, t, _note: ticks.append((d, t)))
         assert suggestions and all(s.raw_confidence is not None for s in suggestions)
+        assert ticks == [(n, len(suggestions)) for n in range(1, len(suggestions) + 1)]  # one step each
         assert any(abs(s.confidence - s.raw_confidence) > 1e-3 for s in suggestions)
     assert main(["labels", "evaluate", "--db", str(db), "--k", "5"]) == 0
     assert "expected calibration error" in capsys.readouterr().out

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from desktop_app.cli.common import (
+    Bar,
     add_db,
     add_json,
     add_search_options,
@@ -184,10 +185,13 @@ def run_suggest(args: argparse.Namespace) -> int:
         return run_zero_shot(args)
     if args.labels or args.prompt:
         raise InputError("--labels and --prompt belong to --zero-shot suggestions.")
-    with open_engine(args) as engine:
-        suggestions = engine.suggest(
-            args.field, args.k, args.min_confidence, args.order, search_params(engine, args)
-        )
+    bar = Bar(not args.json, "article", "Suggesting")
+    try:
+        with open_engine(args) as engine:
+            suggestions = engine.suggest(args.field, args.k, args.min_confidence, args.order,
+                                         search_params(engine, args), progress=bar.update)  # fmt: skip
+    finally:
+        bar.close()
     if args.json:
         emit_json([s.to_dict() for s in suggestions])
         return 0
@@ -197,8 +201,13 @@ def run_suggest(args: argparse.Namespace) -> int:
 
 def run_accept(args: argparse.Namespace) -> int:
     conflicts: list[dict] = []
-    with open_engine(args) as engine:
-        n = engine.accept(args.field, args.min_confidence, args.k, search_params(engine, args), conflicts)
+    bar = Bar(not args.json, "article", "Suggesting")
+    try:
+        with open_engine(args) as engine:
+            n = engine.accept(args.field, args.min_confidence, args.k, search_params(engine, args), conflicts,
+                              progress=bar.update)  # fmt: skip
+    finally:
+        bar.close()
     if args.json:
         emit_json({"accepted": n, "conflicts": conflicts})
     else:

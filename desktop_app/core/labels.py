@@ -178,14 +178,20 @@ def suggest_unlabelled(
     order: str = "certain",
     limit: int | None = None,
     later: set[str] | frozenset[str] = frozenset(),
+    progress=None,
 ) -> list[Suggestion]:
     """Suggestions for the articles without a label in the suggester's field, most certain first (or least):
-    every one, or the first `limit` in the catalog's order, those in `later` (skipped ones) last."""
+    every one, or the first `limit` in the catalog's order, those in `later` (skipped ones) last.
+    `progress(done, total, note)` after each."""
     articles = suggester.index.av.articles
     todo = [i for i, a in enumerate(articles) if a not in suggester.labels]
     if limit is not None and len(todo) > limit:
         todo = sorted(todo, key=lambda i: articles[i] in later)[:limit]  # stable: catalog order kept
-    out = [suggester.suggest(i, min_confidence) for i in todo]
+    out = []
+    for n, i in enumerate(todo, start=1):
+        out.append(suggester.suggest(i, min_confidence))
+        if progress is not None:
+            progress(n, len(todo), "suggesting")
     out.sort(key=lambda s: (-s.confidence, s.article) if order == "certain" else (s.confidence, s.article))
     return out
 

@@ -11,7 +11,7 @@ from desktop_app.core import calibration
 from desktop_app.core import evaluate as ev
 from desktop_app.core import labels as lab
 from desktop_app.core.calibration import Calibration
-from desktop_app.core.engine.base import current_curator
+from desktop_app.core.engine.base import EvalProgress, current_curator
 from desktop_app.core.errors import InputError
 from desktop_app.core.settings import (
     SearchSettings,
@@ -153,17 +153,22 @@ class LabelRoom:
         return cal
 
     def suggest(self, field: str = lab.DEFAULT_FIELD, k: int = 10, min_confidence: float = 0.0,
-                order: str = "certain", params: SearchSettings | None = None) -> list[lab.Suggestion]:  # fmt: skip
+                order: str = "certain", params: SearchSettings | None = None,
+                progress: EvalProgress | None = None) -> list[lab.Suggestion]:  # fmt: skip
         """Suggestions for every unlabelled article, by the catalog's search settings unless given."""
-        return lab.suggest_unlabelled(self.suggester(field, k, params), min_confidence, order)
+        return lab.suggest_unlabelled(
+            self.suggester(field, k, params), min_confidence, order, progress=progress
+        )
 
     def accept(self, field: str = lab.DEFAULT_FIELD, min_confidence: float = 0.8, k: int = 10,
-               params: SearchSettings | None = None, conflicts: list[dict] | None = None) -> int:  # fmt: skip
+               params: SearchSettings | None = None, conflicts: list[dict] | None = None,
+               progress: EvalProgress | None = None) -> int:  # fmt: skip
         """Accept every suggestion at or above a confidence, as one undoable decision.
 
         Only articles still unlabelled when the decision is written: one another curator labelled meanwhile
         is left as they set it (and listed in `conflicts` when given)."""
-        chosen = [s for s in self.suggest(field, k, min_confidence, params=params) if s.label is not None]
+        chosen = [s for s in self.suggest(field, k, min_confidence, params=params, progress=progress)
+                  if s.label is not None]  # fmt: skip
         return self.set_label_items([(s.article, field, s.label) for s in chosen], "accepted", "accept",
                                     expected={(s.article, field): None for s in chosen},
                                     conflicts=conflicts if conflicts is not None else [])  # fmt: skip
