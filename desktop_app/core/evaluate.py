@@ -101,6 +101,7 @@ def score_queries(
             query_views=views,
             n_pairs=0,
             mode="exact",
+            ranking_only=True,
         )
         ranked = res.indices
         for k in ks:
