@@ -190,8 +190,6 @@ class LabelRoom:
                        if labels else [])  # fmt: skip
         av = self.search_index().av
         wanted = {s.article for s in suggestions} | {n.article for s in suggestions for n in s.neighbours}
-        if not labels:
-            wanted = set(av.articles)
         photos = {}
         for a in wanted:
             if a not in av:
