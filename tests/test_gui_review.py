@@ -641,11 +641,12 @@ def test_a_large_queue_comes_in_batches_skipped_articles_last(qtbot, catalog, cl
     q = make_queue(qtbot, catalog, client)
     try:
         first = {e.article for e in q.model.entries()}
-        assert len(first) == 5 and "the first 5 of 16 unlabelled articles" in q.count_label.text()
+        assert len(first) == 5 and "the first 5 of the 16 unlabelled articles" in q.batch_note.text()
+        assert q.batch_note.isVisibleTo(q)
         catalog.set_labels(sorted(first), FIELD, "bags")  # labelled elsewhere, say
         with qtbot.waitSignal(q.ready, timeout=30000):
             qtbot.mouseClick(q.refresh_button, Qt.MouseButton.LeftButton)
         second = {e.article for e in q.model.entries()}
-        assert len(second) == 5 and not first & second and "the first 5 of 11" in q.count_label.text()
+        assert len(second) == 5 and not first & second and "the first 5 of the 11" in q.batch_note.text()
     finally:
         q.close()

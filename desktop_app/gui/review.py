@@ -134,6 +134,10 @@ class ReviewQueue(QWidget):
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
         split.setSizes([580, 700])
+        self.batch_note = QLabel()  # a large catalog's queue holds a batch of its unlabelled articles
+        self.batch_note.setWordWrap(True)
+        self.batch_note.hide()
+        outer.addWidget(self.batch_note)
         outer.addWidget(split, 1)
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -500,11 +504,12 @@ class ReviewQueue(QWidget):
         text = f"<b>{n - skipped}</b> to review"
         if skipped:
             text += f" · {skipped} skipped"
-        text += f" · {self.work.decisions} decided here"
+        self.count_label.setText(text + f" · {self.work.decisions} decided here")
         if self.work.batch is not None:
             asked, unlabelled = self.work.batch
-            text += f" · the first {asked:,} of {unlabelled:,} unlabelled articles; Refresh brings the next"
-        self.count_label.setText(text)
+            self.batch_note.setText(f"Suggestions for the first {asked:,} of the {unlabelled:,} unlabelled articles "
+                                    "(skipped ones last); Refresh brings the next ones.")  # fmt: skip
+        self.batch_note.setVisible(self.work.batch is not None)
 
     def _set_status(self, text: str) -> None:
         self.status.setText(text)
