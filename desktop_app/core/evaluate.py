@@ -81,43 +81,53 @@ def _average_precision(ranked: list[int], relevant: set[int]) -> float:
     return total / len(relevant) if relevant else 0.0
 
 
-def score_queries(
-    index: SearchIndex, queries: list[Query], spec: MethodSpec, single_photo: bool = False, ks=KS, tick=None
-) -> MethodScore:
-    """Recall@K and mAP of one setting; `tick()` after each query (progress)."""
-    recalls = {k: 0 for k in ks}
-    aps = []
-    n_gallery = index.n_articles
-    for q in queries:
-        vecs, views = (q.vectors[:1], q.views[:1]) if single_photo else (q.vectors, q.views)
-        method = "max" if single_photo else spec.method
+class _Tally:
+    """Recall@K hits and average precisions of one setting, query by query."""
+
+    def __init__(self, spec: MethodSpec, single_photo: bool, ks=KS) -> None:
+        self.spec, self.single, self.ks = spec, single_photo, ks
+        self.recalls = {k: 0 for k in ks}
+        self.aps: list[float] = []
+
+    def add(self, index: SearchIndex, q: Query) -> None:
+        single, spec = self.single, self.spec
         res = index.search(
-            vecs,
-            method,
-            k=n_gallery,
-            threshold=None if single_photo else spec.threshold,
-            max_matches=None if single_photo else spec.max_matches,
+            q.vectors[:1] if single else q.vectors,
+            "max" if single else spec.method,
+            k=index.n_articles,
+            threshold=None if single else spec.threshold,
+            max_matches=None if single else spec.max_matches,
             exclude=q.exclude,
-            query_views=views,
+            query_views=q.views[:1] if single else q.views,
             n_pairs=0,
             mode="exact",
             ranking_only=True,
         )
         ranked = res.indices
-        for k in ks:
-            recalls[k] += any(a in q.relevant for a in ranked[:k])
-        aps.append(_average_precision(ranked, q.relevant))
-        if tick is not None:
-            tick()
-    n = max(len(queries), 1)
-    return MethodScore(
-        SINGLE if single_photo else spec.method,
-        None if single_photo else spec.threshold,
-        None if single_photo else spec.max_matches,
-        len(queries),
-        {k: recalls[k] / n for k in ks},
-        float(np.mean(aps)) if aps else 0.0,
-    )
+        for k in self.ks:
+            self.recalls[k] += any(a in q.relevant for a in ranked[:k])
+        self.aps.append(_average_precision(ranked, q.relevant))
+
+    def score(self) -> MethodScore:
+        n = max(len(self.aps), 1)
+        return MethodScore(
+            SINGLE if self.single else self.spec.method,
+            None if self.single else self.spec.threshold,
+            None if self.single else self.spec.max_matches,
+            len(self.aps),
+            {k: self.recalls[k] / n for k in self.ks},
+            float(np.mean(self.aps)) if self.aps else 0.0,
+        )
+
+
+def score_queries(
+    index: SearchIndex, queries: list[Query], spec: MethodSpec, single_photo: bool = False, ks=KS
+) -> MethodScore:
+    """Recall@K and mAP of one setting."""
+    tally = _Tally(spec, single_photo, ks)
+    for q in queries:
+        tally.add(index, q)
+    return tally.score()
 
 
 # ----------------------------------------------------------------------- protocols
@@ -195,23 +205,19 @@ def evaluate(
     index: SearchIndex, queries: list[Query], specs: list[MethodSpec], with_single: bool = True, progress=None
 ) -> list[MethodScore]:
     """Every setting over every query; `progress(done, total, setting)` counts searches (a query under one
-    setting ranks the whole catalog, so a large catalog takes a while per query)."""
-    total = len(queries) * (len(specs) + with_single)
-    done = 0
-
-    def ticker(label: str):
-        def tick() -> None:
-            nonlocal done
+    setting ranks the whole catalog, so a large catalog takes a while per query). A query goes through every
+    setting before the next one, so the search index computes its similarities with the catalog once."""
+    tallies = [_Tally(spec, False) for spec in specs]
+    if with_single:
+        tallies.append(_Tally(MethodSpec("max"), True))
+    total, done = len(queries) * len(tallies), 0
+    for q in queries:
+        for tally in tallies:
+            tally.add(index, q)
             done += 1
             if progress:
-                progress(done, total, label)
-
-        return tick
-
-    out = [score_queries(index, queries, spec, tick=ticker(spec.label)) for spec in specs]
-    if with_single:
-        out.append(score_queries(index, queries, MethodSpec("max"), single_photo=True, tick=ticker(SINGLE)))
-    return out
+                progress(done, total, SINGLE if tally.single else tally.spec.label)
+    return [t.score() for t in tallies]
 
 
 def sample(queries: list[Query], limit: int | None, seed: int = 0) -> list[Query]:

@@ -37,6 +37,7 @@ index, so results are deterministic.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ from desktop_app.core.set_scores import (
 from desktop_app.core.vectors import ArticleVectors
 
 SEARCH_MODES: tuple[str, ...] = ("auto", "exact", "candidates")
+KEEP_BLOCK_BYTES = 64 << 20  # the last whole-catalog block of similarities is kept up to this size
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,7 @@ class SearchIndex:
         self._masks: dict[tuple[str, str], np.ndarray] = {}
         self._layout: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._layout_codes: np.ndarray | None = None
+        self._last_block: tuple[bytes, Block] | None = None  # see _catalog_block
         # Size of the first exactly scored shortlist (None: per-method default); tests set 1 so that the
         # bound-pruned paths go through many rounds on small catalogs.
         self.refine_first_batch: int | None = None
@@ -336,6 +339,18 @@ class SearchIndex:
         arts = arts[np.lexsort((arts, self.sizes[arts]))]
         rows = self._rows_of(arts)
         return Block(products(self.V, rows, qT), arts, self.sizes[arts], rows)
+
+    def _catalog_block(self, qT: np.ndarray) -> Block:
+        """The similarities of these query photos with the whole catalog; the last block is kept while it is
+        small, because the same query often comes again under another method, s or m (an evaluation's
+        settings, `tune`'s grid, a curator switching methods) and the product is most of a search."""
+        key = hashlib.blake2b(qT.tobytes(), digest_size=16).digest() + repr(qT.shape).encode()
+        kept = self._last_block
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        block = self._block(qT, None)
+        self._last_block = (key, block) if block.G.nbytes <= KEEP_BLOCK_BYTES else None
+        return block
 
     def _codes_of(self, block: Block) -> np.ndarray:
         """View code of every column of a block."""
@@ -596,7 +611,8 @@ class SearchIndex:
             if arts is None and int(allowed.sum()) < self.n_articles // 4:
                 # A narrow filter: multiply just the allowed articles' photos instead of the catalog.
                 arts = np.flatnonzero(allowed)
-            block = self._block(np.ascontiguousarray(qry.vectors.T), arts)
+            qT = np.ascontiguousarray(qry.vectors.T)
+            block = self._catalog_block(qT) if arts is None else self._block(qT, arts)
             n_considered = int(allowed[block.arts].sum())
             ids, scores, n_exact = self._score_block(method, qry, block, allowed, k, threshold, max_matches)
         ranked = ids.tolist() if ranking_only else None
