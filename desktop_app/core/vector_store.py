@@ -38,7 +38,7 @@ import numpy as np
 
 from desktop_app.core import ann
 from desktop_app.core.paths import user_data_dir
-from desktop_app.core.vectors import ArticleVectors
+from desktop_app.core.vectors import ArticleVectors, articles_and_offsets
 
 STORE_VERSION = 2
 DTYPE = np.float16
@@ -91,7 +91,7 @@ class _Meta:
     def of_rows(cls, rows: list[tuple]) -> _Meta:
         """From the catalog's (article, photo id, path, view, updated_at) rows in article order."""
         n = len(rows)
-        articles, offsets = _articles_and_offsets([r[0] for r in rows])
+        articles, offsets = articles_and_offsets([r[0] for r in rows])
         return cls(np.fromiter((r[1] for r in rows), dtype=np.int64, count=n),
                    np.fromiter((r[4] for r in rows), dtype=np.float64, count=n),
                    offsets, articles, [r[2] for r in rows], [r[3] for r in rows])  # fmt: skip
@@ -104,7 +104,7 @@ class _Meta:
     def take(self, rows: np.ndarray) -> _Meta:
         """The rows `rows` (whole articles, in order) as a store of their own."""
         keys = [self.articles[a] for a in self.article_of_row()[rows].tolist()]
-        articles, offsets = _articles_and_offsets(keys)
+        articles, offsets = articles_and_offsets(keys)
         return _Meta(self.ids[rows], self.updated[rows], offsets, articles,
                      [self.paths[r] for r in rows.tolist()], [self.views[r] for r in rows.tolist()])  # fmt: skip
 
@@ -418,18 +418,6 @@ def _gather(source: np.ndarray, rows: np.ndarray) -> np.ndarray:
     if starts.size > rows.size // 8:
         return source[rows]
     return np.concatenate([source[rows[s] : rows[e - 1] + 1] for s, e in zip(starts, ends)])
-
-
-def _articles_and_offsets(keys: list[str]) -> tuple[list[str], np.ndarray]:
-    names: list[str] = []
-    offsets = [0]
-    for i, k in enumerate(keys):
-        if not names or names[-1] != k:
-            if names:
-                offsets.append(i)
-            names.append(k)
-    offsets.append(len(keys))
-    return names, np.asarray(offsets if names else [0], dtype=np.int64)
 
 
 def _centroids(vectors: np.ndarray, offsets: np.ndarray) -> np.ndarray:

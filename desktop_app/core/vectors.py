@@ -171,3 +171,16 @@ class ArticleVectors:
             paths=paths,
             model_id=model_id,
         )
+
+
+def articles_and_offsets(keys: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """The article of each row (rows grouped by article) -> (articles in row order, their row offsets)."""
+    names: list[str] = []
+    offsets = [0]
+    for i, k in enumerate(keys):
+        if not names or names[-1] != k:
+            if names:
+                offsets.append(i)
+            names.append(k)
+    offsets.append(len(keys))
+    return names, np.asarray(offsets if names else [0], dtype=np.int64)

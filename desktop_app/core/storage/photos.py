@@ -17,7 +17,7 @@ from desktop_app.core.storage.schema import (
     vectors_table,
 )
 from desktop_app.core.storage.sql import upsert
-from desktop_app.core.vectors import ArticleVectors
+from desktop_app.core.vectors import ArticleVectors, articles_and_offsets
 
 _CHUNK = 500  # ids per IN (...) list: well under SQLite's variable limit
 # Vectors are stored as little-endian float16: half the size of float32, and on the Magento photos the same
@@ -264,19 +264,11 @@ class PhotoStore:
                 model_id,
             )
         vectors = decode_vectors([r[4] for r in rows], rows[0][5])
-        keys = [r[0] for r in rows]
-        names: list[str] = []
-        offsets = [0]
-        for i, k in enumerate(keys):
-            if not names or names[-1] != k:
-                if names:
-                    offsets.append(i)
-                names.append(k)
-        offsets.append(len(keys))
+        names, offsets = articles_and_offsets([r[0] for r in rows])
         return ArticleVectors(
             vectors=vectors,
             photo_ids=np.array([r[1] for r in rows], dtype=np.int64),
-            offsets=np.array(offsets, dtype=np.int64),
+            offsets=offsets,
             articles=names,
             views=[r[3] for r in rows],
             paths=[r[2] for r in rows],
