@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from search_latency import make_catalog  # noqa: E402
 
 from desktop_app.core import ann  # noqa: E402
-from desktop_app.core.search import SearchIndex, candidate_recall  # noqa: E402
+from desktop_app.core.evaluate import candidate_recall  # noqa: E402
+from desktop_app.core.search import SearchIndex  # noqa: E402
 
 CHOICES = ("exact-knn", "scan-pca", "hnsw-pca", "hnsw-f16", "hnsw-i8")
 METHODS = ("greedy", "max", "centroid")

@@ -41,7 +41,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from desktop_app.core.search import SearchIndex, candidate_recall  # noqa: E402
+from desktop_app.core.evaluate import candidate_recall  # noqa: E402
+from desktop_app.core.search import SearchIndex  # noqa: E402
 from desktop_app.core.vectors import ArticleVectors  # noqa: E402
 
 GOALS_MS = {"greedy": 50.0, "centroid": 50.0, "max": 50.0, "hungarian": 150.0, "ordered": None}

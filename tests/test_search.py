@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from desktop_app.core.evaluate import candidate_recall
 from desktop_app.core.matching import match
-from desktop_app.core.search import SearchIndex, candidate_recall
+from desktop_app.core.search import SearchIndex
 from desktop_app.core.vectors import ArticleVectors
 
 VIEWS = ["front", "back", "side", "top", "detail"]

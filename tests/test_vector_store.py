@@ -14,7 +14,8 @@ import pytest
 
 from desktop_app.core import ann
 from desktop_app.core.engine import Engine, index_photos
-from desktop_app.core.search import SearchIndex, candidate_recall
+from desktop_app.core.evaluate import candidate_recall
+from desktop_app.core.search import SearchIndex
 from desktop_app.core.similar import Query
 from desktop_app.core.storage import Catalog, PhotoWrite
 from desktop_app.core.vector_store import VectorStore, store_folder

@@ -14,8 +14,10 @@ A single-photo baseline queries with one photo only (the first of the query set)
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -232,3 +234,48 @@ def best(scores: list[MethodScore]) -> MethodScore:
     """Highest mAP, then Recall@1; single-photo baselines are not a catalog setting."""
     candidates = [s for s in scores if s.method != SINGLE]
     return max(candidates, key=lambda s: (round(s.map, 6), s.recall.get(1, 0.0), -len(s.label)))
+
+
+# ----------------------------------------------------------------------- the candidate stage
+
+
+@dataclass
+class RecallReport:
+    """How many of the exhaustive top K the candidate stage also returns."""
+
+    method: str
+    k: int
+    recall: float  # mean over queries of |candidate top K & exact top K| / |exact top K|
+    per_query: list[float]
+    exact_ms: float  # mean latency of the exhaustive search
+    candidate_ms: float  # mean latency with the candidate stage
+
+
+def candidate_recall(
+    index: SearchIndex,
+    queries: Sequence[Any],
+    method: str = "greedy",
+    k: int = 10,
+    **kwargs: Any,
+) -> RecallReport:
+    """Recall of the candidate stage against the exhaustive search over the same queries."""
+    per_query: list[float] = []
+    exact_ms: list[float] = []
+    cand_ms: list[float] = []
+    for q in queries:
+        ex = index.search(q, method, k, mode="exact", n_pairs=0, **kwargs)
+        ca = index.search(q, method, k, mode="candidates", n_pairs=0, **kwargs)
+        exact_ms.append(ex.elapsed_ms)
+        cand_ms.append(ca.elapsed_ms)
+        want = set(ex.indices)
+        if want:
+            per_query.append(len(want & set(ca.indices)) / len(want))
+    recall = float(np.mean(per_query)) if per_query else 1.0
+    return RecallReport(
+        method=method,
+        k=k,
+        recall=recall,
+        per_query=per_query,
+        exact_ms=float(np.mean(exact_ms)) if exact_ms else 0.0,
+        candidate_ms=float(np.mean(cand_ms)) if cand_ms else 0.0,
+    )

@@ -26,7 +26,7 @@ for every method; otherwise they come from a chunked exhaustive product with arg
 the stage beyond `candidate_stage_above` articles (20,000) or whenever the exhaustive similarity matrix
 would exceed `exact_memory_limit` bytes. Under a narrow filter (fewer than a quarter of the articles
 allowed), scoring just the allowed articles is exact and cheaper. The stage is approximate;
-`candidate_recall` measures what it loses against the exhaustive search (mode "exact"): recall@10 1.000 for
+`evaluate.candidate_recall` measures what it loses against the exhaustive search (mode "exact"): recall@10 1.000 for
 every method at 1,000,000 photos (benchmarks/search_latency.py).
 
 The numeric kernels (similarity blocks, vectorised greedy, bounds and refinement) are in `set_scores.py`.
@@ -113,18 +113,6 @@ class SearchResult:
     @property
     def indices(self) -> list[int]:
         return self.ranked if self.ranked is not None else [h.index for h in self.hits]
-
-
-@dataclass
-class RecallReport:
-    """How many of the exhaustive top K the candidate stage also returns."""
-
-    method: str
-    k: int
-    recall: float  # mean over queries of |candidate top K & exact top K| / |exact top K|
-    per_query: list[float]
-    exact_ms: float  # mean latency of the exhaustive search
-    candidate_ms: float  # mean latency with the candidate stage
 
 
 @dataclass
@@ -404,7 +392,7 @@ class SearchIndex:
         """Articles owning the nearest photos of the query photos: the candidate stage's shortlist."""
         if per_photo is None:
             # Enough neighbours that a top-K article's photos are very likely among them even when its
-            # photos are spread out; measured by candidate_recall on clustered data.
+            # photos are spread out; measured by evaluate.candidate_recall on clustered data.
             per_photo = max(200, 25 * k)
         rows = self.knn_rows(qv, per_photo)
         return np.unique(self.av.article_of_row[rows])
@@ -685,33 +673,3 @@ def _label_items(label: Mapping[str, str] | tuple[str, str] | str | None) -> lis
     if isinstance(label, tuple):
         return [(str(label[0]), str(label[1]))]
     return [(str(f), str(v)) for f, v in label.items()]
-
-
-def candidate_recall(
-    index: SearchIndex,
-    queries: Sequence[Any],
-    method: str = "greedy",
-    k: int = 10,
-    **kwargs: Any,
-) -> RecallReport:
-    """Recall of the candidate stage against the exhaustive search over the same queries."""
-    per_query: list[float] = []
-    exact_ms: list[float] = []
-    cand_ms: list[float] = []
-    for q in queries:
-        ex = index.search(q, method, k, mode="exact", n_pairs=0, **kwargs)
-        ca = index.search(q, method, k, mode="candidates", n_pairs=0, **kwargs)
-        exact_ms.append(ex.elapsed_ms)
-        cand_ms.append(ca.elapsed_ms)
-        want = set(ex.indices)
-        if want:
-            per_query.append(len(want & set(ca.indices)) / len(want))
-    recall = float(np.mean(per_query)) if per_query else 1.0
-    return RecallReport(
-        method=method,
-        k=k,
-        recall=recall,
-        per_query=per_query,
-        exact_ms=float(np.mean(exact_ms)) if exact_ms else 0.0,
-        candidate_ms=float(np.mean(cand_ms)) if cand_ms else 0.0,
-    )
