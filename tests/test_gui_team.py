@@ -127,6 +127,19 @@ def test_learn_from_my_decisions_in_a_child_process_and_switch_it_off(qtbot, win
     hits = [h.article for h in frozen.args[0].hits]
     assert hits == [a for a in first if a != first[1]]  # (the not-a-match result stays hidden)
     assert adapted.args[0].hits[0].score != frozen.args[0].hits[0].score
+    # On again from the menu: its vectors are prepared in a child process, then search uses them.
+    with qtbot.waitSignal(w.results_shown, timeout=60000) as again:
+        w.acts.use_adapter.trigger()
+        assert w.decisions.switch_job is not None
+    assert engine.adapter_status()["active"] is not None and w.acts.use_adapter.isChecked()
+    assert again.args[0].hits[0].score == pytest.approx(adapted.args[0].hits[0].score, abs=1e-5)
+    # Off and on again in the dialog: on goes through the child too, with the dialog's progress bar.
+    with qtbot.waitSignal(dialog.changed, timeout=T):
+        dialog.use.setChecked(False)
+    with qtbot.waitSignal(dialog.changed, timeout=60000):
+        dialog.use.setChecked(True)
+        assert dialog.job is not None and not dialog.training and dialog.progress.isVisible()
+    assert engine.adapter_status()["active"] is not None and "uses the learned" in dialog.note.text()
     dialog.close()
 
 

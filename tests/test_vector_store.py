@@ -321,5 +321,21 @@ def test_an_adapter_has_its_own_store_and_graph_index_kept_in_step_with_the_cata
     )
     more.use_adapter(False)
     assert more.vectors().dim == 32 and more.vectors().n_photos == 6040
+
+    # Switching the first one on again prepares its vectors (with progress) before the switch is recorded;
+    # stopped half-way (a cancel raises from progress), search stays as it was.
+    class Stop(Exception):
+        pass
+
+    def stop(done, total, note=""):
+        raise Stop()
+
+    with pytest.raises(Stop):
+        more.use_adapter(True, adapter.id, stop)
+    assert more.adapter_status()["active"] is None and more.vectors().dim == 32
+    steps = []
+    assert more.use_adapter(True, adapter.id, lambda d, t, note="": steps.append(note))["id"] == adapter.id
+    assert "candidate index" in steps and VectorStore(folder, adapter).state()["n"] == 6040
+    assert more.adapter_status()["active"]["id"] == adapter.id and more.vectors().dim == 16
     more.close()
     assert_matches_catalog(db)

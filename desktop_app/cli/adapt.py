@@ -105,9 +105,7 @@ def run_switch(args: argparse.Namespace) -> int:
     bar = Bar(not args.json, "vector", "Preparing search")
     try:
         with open_engine(args) as engine:
-            used = engine.use_adapter(args.adapt_command == "on", getattr(args, "id", None))
-            if used:  # its vectors for search, now rather than in the next search
-                engine.sync_vectors(bar.update)
+            used = engine.use_adapter(args.adapt_command == "on", getattr(args, "id", None), bar.update)
     finally:
         bar.close()
     if args.json:

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.adapt_child import child_main
 from desktop_app.gui.child_job import ChildJob
-from desktop_app.gui.decisions_controller import adapter_status
+from desktop_app.gui.decisions_controller import adapter_status, preparing_text, switch_on_job
 from desktop_app.gui.errors import show_error
 from desktop_app.gui.workers import Failure, Runner
 
@@ -64,6 +64,7 @@ class AdapterDialog(QDialog):
         self.engine = engine
         self.runner = runner
         self.job: ChildJob | None = None
+        self.training = False  # the job trains (else it switches an adapter on)
         self.status: dict | None = None
         intro = QLabel(
             "Lookalike can learn from your work which differences matter in this catalog: photos of one "
@@ -157,7 +158,7 @@ class AdapterDialog(QDialog):
         job.done.connect(self._trained)
         job.cancelled.connect(self._cancelled)
         job.failed.connect(self._failed)
-        self.job = job
+        self.job, self.training = job, True
         self._busy(True)
         self.note.setText("Learning…")
         job.start()
@@ -172,7 +173,8 @@ class AdapterDialog(QDialog):
         done, total, note = value
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
-        self.note.setText(f"Learning… {note}".strip())
+        self.note.setText(f"Learning… {note}".strip() if self.training
+                          else preparing_text(value))  # fmt: skip
 
     def _trained(self, result: dict) -> None:
         self._finish()
@@ -187,9 +189,13 @@ class AdapterDialog(QDialog):
         self.note.setText("Cancelled; nothing was stored and search is as it was.")
 
     def _failed(self, failure: Failure) -> None:
+        training = self.training
         self._finish()
-        self.note.setText(f"Nothing was learned: {failure.error}")
-        show_error(self, "Learning failed", failure)
+        self.note.setText(
+            f"Nothing was learned: {failure.error}" if training else f"Not switched on: {failure.error}"
+        )
+        show_error(self, "Learning failed" if training else "Not switched on", failure)
+        self.refresh()
 
     def _finish(self) -> None:
         self.job = None
@@ -203,12 +209,34 @@ class AdapterDialog(QDialog):
         self.use.setEnabled(not busy and bool(self.status and self.status.get("stored")))
 
     def _use_toggled(self, on: bool) -> None:
+        if on:  # its vectors are prepared for search first, in a child process (minutes in a large catalog)
+            job = switch_on_job(self.engine.location, self)
+            job.progress.connect(self._progress)
+            job.done.connect(lambda status: self._switched_on(status))
+            job.cancelled.connect(self._not_switched)
+            job.failed.connect(self._failed)
+            self.job, self.training = job, False
+            self._busy(True)
+            self.note.setText(preparing_text(None))
+            job.start()
+            return
+
         def switch() -> dict | None:
-            self.engine.use_adapter(on)
+            self.engine.use_adapter(False)
             return adapter_status(self.engine)
 
         self.runner.call(switch, on_done=self._after_change,
                          on_failed=lambda f: show_error(self, "Not switched", f))  # fmt: skip
+
+    def _switched_on(self, status: dict | None) -> None:
+        self._finish()
+        self.note.setText("Search uses the learned similarity now.")
+        self._after_change(status)
+
+    def _not_switched(self) -> None:
+        self._finish()
+        self.note.setText("Not switched on; search is as it was.")
+        self.refresh()
 
     def _after_change(self, status: dict | None) -> None:
         self._show_status(status)

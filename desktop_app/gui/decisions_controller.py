@@ -7,7 +7,8 @@ curator saw as `expected`: when another curator decided the pair meanwhile, the 
 (the panel's badges, open inspectors) and the edit history.
 
 "Learn from my decisions" trains an adapter in a child process (`core.adapt_child`) with progress and
-Cancel; switching it on or off, or a new one, makes the engine child reload its vectors and search again.
+Cancel; switching one on prepares its vectors in a child process too. Switching on or off, or a new one,
+makes the engine child reload its vectors and search again.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from desktop_app.core.adapt_child import switch_on_main
 from desktop_app.core.errors import Conflict
+from desktop_app.gui.child_job import ChildJob
 from desktop_app.gui.conflicts import show_conflict
 from desktop_app.gui.workers import Failure
 
@@ -33,6 +36,7 @@ class DecisionsController(QObject):
         super().__init__(window)
         self.w = window
         self.adapter_dialog = None
+        self.switch_job: ChildJob | None = None  # switching the adapter on
         self.status: dict | None = None  # the adapter status last read
         self.conflict_box = None  # the conflict message on show, for tests
 
@@ -89,16 +93,43 @@ class DecisionsController(QObject):
         self.w.acts.sync_adapter(status)
 
     def use_adapter(self, on: bool) -> None:
+        """Switch the learned similarity on (its vectors are prepared in a child process first, with progress
+        in the status bar; unchecking meanwhile cancels) or off."""
         engine = self.w.catalogs.engine
         if engine is None:
             return
+        if self.switch_job is not None:
+            if not on:
+                self.switch_job.cancel()
+                self.message.emit("Stopping…")
+            return
+        if on:
+            job = switch_on_job(engine.location, self)
+            job.progress.connect(lambda p: self.message.emit(preparing_text(p)))
+            job.done.connect(self.adapter_switched)
+            job.cancelled.connect(lambda: self.message.emit("Not switched on; search is as it was."))
+            job.failed.connect(lambda f: self._adapter_failed("The adapter was not switched on", f))
+            job.finished.connect(self._switch_over)
+            self.switch_job = job
+            self.message.emit(preparing_text(None))
+            job.start()
+            return
 
         def switch() -> dict | None:
-            engine.use_adapter(on)
+            engine.use_adapter(False)
             return adapter_status(engine)
 
         self.w.catalogs.call(switch, on_done=self.adapter_switched,
-                             on_failed=lambda f: self._adapter_failed("The adapter was not switched", f))  # fmt: skip
+                             on_failed=lambda f: self._adapter_failed("The adapter was not switched off", f))  # fmt: skip
+
+    def shutdown(self) -> None:
+        if self.switch_job is not None:
+            self.switch_job.shutdown()  # stops before the switch: search stays as it was
+            self.switch_job = None
+
+    def _switch_over(self) -> None:
+        self.switch_job = None
+        self.read_adapter()  # the menu shows what is stored, whatever the end
 
     def adapter_switched(self, status: dict | None) -> None:
         """A new adapter, or one switched on or off: the engine child reads its vectors again."""
@@ -128,6 +159,22 @@ class DecisionsController(QObject):
         self.w.keep(dialog)
         dialog.open()
         return dialog
+
+
+def switch_on_job(location: str, parent: QObject) -> ChildJob:
+    """A child process that prepares the newest adapter's vectors for search and switches it on."""
+    return ChildJob(switch_on_main, (location, None), "lookalike-adapter-on",
+                    "The process preparing the learned similarity stopped unexpectedly; search is as it was",
+                    parent)  # fmt: skip
+
+
+def preparing_text(progress: tuple[int, int, str] | None) -> str:
+    text = "Preparing the learned similarity for search…"
+    if progress is None:
+        return text
+    done, total, note = progress
+    share = f" {100 * done // total}%" if total else ""
+    return f"{text} {note}{share}".rstrip()
 
 
 def adapter_status(engine: Any) -> dict | None:

@@ -493,6 +493,7 @@ class MainWindow(WindowWork, QMainWindow):
                 d.close()
         self._dialogs = []
         self.indexer.shutdown()
+        self.decisions.shutdown()
         self.map.shutdown()
         self.search.shutdown()
         self.thumbs.shutdown()

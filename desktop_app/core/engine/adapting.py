@@ -28,11 +28,13 @@ class AdaptRoom:
         active = [a for a in self.catalog.adapters(model_id) if a["active"]]
         if not active:
             return None
-        row = active[0]
-        if self._adapter is None or self._adapter.id != row["id"]:
-            data = self.catalog.adapter_data(row["id"])
-            self._adapter = Adapter.from_bytes(data, row["kind"], model_id, row["info"], row["id"])
+        if self._adapter is None or self._adapter.id != active[0]["id"]:
+            self._adapter = self._load_adapter(active[0], model_id)
         return self._adapter
+
+    def _load_adapter(self, row: dict, model_id: str) -> Adapter:
+        data = self.catalog.adapter_data(row["id"])
+        return Adapter.from_bytes(data, row["kind"], model_id, row["info"], row["id"])
 
     def adapter_examples(self, sources: Sequence[str] = ("decisions", "groups", "labels"),
                          groups: Path | None = None, label_field: str = lab.DEFAULT_FIELD,
@@ -70,8 +72,12 @@ class AdaptRoom:
             )
         return adapter
 
-    def use_adapter(self, on: bool, adapter_id: int | None = None) -> dict | None:
-        """Switch the catalog's adapter on (the newest, or `adapter_id`) or off; returns the one in use."""
+    def use_adapter(self, on: bool, adapter_id: int | None = None,
+                    progress: EvalProgress | None = None) -> dict | None:  # fmt: skip
+        """Switch the catalog's adapter on (the newest, or `adapter_id`) or off; returns the one in use.
+
+        Switching on prepares the adapter's vectors for search first (in a large catalog, minutes, reported
+        to `progress`), and only then records the switch: a run stopped half-way leaves search as it was."""
         model_id = self.vectors_model_id()
         if not on:
             self.catalog.set_active_adapter(model_id, None)
@@ -82,9 +88,12 @@ class AdaptRoom:
         if not chosen:
             raise InputError("No adapter is trained for this catalog's model yet: lookalike adapt train."
                              if adapter_id is None else f"There is no adapter {adapter_id} for this model.")  # fmt: skip
-        self.catalog.set_active_adapter(model_id, chosen[0]["id"])
-        self._adapter = None
-        return chosen[0]
+        row = chosen[0]
+        adapter = self._load_adapter(row, model_id)
+        self.sync_vectors(progress, adapter)
+        self.catalog.set_active_adapter(model_id, row["id"])
+        self._adapter = adapter
+        return row
 
     def adapter_status(self) -> dict:
         model_id = self.vectors_model_id()

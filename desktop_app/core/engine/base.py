@@ -250,14 +250,14 @@ class EngineBase:
             _forget_other_adapters(store.folder)
         return store.open(labels)
 
-    def sync_vectors(self, progress: EvalProgress | None = None) -> None:
-        """Bring the local vector stores up to date now (the model's vectors, and the adapted ones while an
-        adapter is on: built the first time, with their own graph index in a large catalog), so that the next
-        search process opens them at once. A place that cannot hold them is left alone: search then reads
-        the catalog."""
+    def sync_vectors(self, progress: EvalProgress | None = None, adapter: Adapter | None = None) -> None:
+        """Bring the local vector stores up to date now (the model's vectors, and the adapted ones of
+        `adapter`, else of the adapter that is on: built the first time, with their own graph index in a
+        large catalog), so that the next search process opens them at once. A place that cannot hold them is
+        left alone: search then reads the catalog."""
         try:
             model_id = self.vectors_model_id()
-            adapter = self.adapter()
+            adapter = adapter or self.adapter()
         except ModelError:
             return
         try:
