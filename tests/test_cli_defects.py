@@ -31,6 +31,11 @@ def fails(capsys, *argv: str, needle: str) -> str:
     return err
 
 
+def test_a_query_given_twice(indexed, capsys):
+    fails(capsys, "similar", "red", "--article", "green", "--db", indexed, needle="Give the query once")
+    fails(capsys, "similar", "red", "--image", indexed, "--db", indexed, needle="Give the query once")
+
+
 def test_output_files_in_a_missing_folder_or_on_a_folder(indexed, tmp_path, capsys):
     missing = tmp_path / "nowhere"
     for flag in ("--png", "--csv"):

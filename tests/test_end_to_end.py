@@ -119,6 +119,10 @@ def test_cli_similar_inspect_and_photo_query(indexed, tmp_path):
         )
     )
     assert out["hits"][0]["article"].startswith("mh01-") and out["hits"][0]["pairs"]
+    bare = json.loads(
+        cli("similar", "--db", db, "mh01-gray", "--method", "greedy", "--top", "3", "--json", home=home)
+    )
+    assert bare["hits"] == out["hits"]  # an article id without --article
     photo = indexed["photos"] / "m" / "h" / "mh01-gray_main.jpg"
     out = json.loads(cli("similar", "--db", db, "--image", photo, "--top", "3", "--json", home=home))
     assert out["hits"][0]["article"] == "mh01-gray"  # the photo's own article (query is not in the catalog)

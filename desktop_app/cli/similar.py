@@ -30,6 +30,8 @@ def register(sub) -> None:
                        description="The articles most similar to a query, scored by the catalog's search "
                        "settings (method, s, m, top-K; see `lookalike tune` and `lookalike settings`) unless "
                        "options override them.")  # fmt: skip
+    p.add_argument("ids", nargs="*", metavar="ARTICLE",
+                   help="article id(s) to query by: one is --article ID, several are --articles (pooled)")  # fmt: skip
     q = p.add_mutually_exclusive_group()
     q.add_argument("--article", metavar="ID", help="query by one article id")
     q.add_argument(
@@ -62,6 +64,10 @@ def query_of(args: argparse.Namespace):
 
     text = getattr(args, "text", None)
     weight = getattr(args, "text_weight", None)
+    if args.ids:
+        if args.image or args.articles or args.article:
+            raise InputError("Give the query once: article ids, or --article, --articles or --image.")
+        args.articles = args.ids
     photos = args.image or args.articles or args.article
     if not photos and text is None:
         raise InputError("Say what to search for: --article, --articles, --image or --text.")
