@@ -46,6 +46,24 @@ def _explain(exc: OSError, target: Path) -> Exception:
 
 
 @contextmanager
+def replacing(target: Path, prefix: str, suffix: str) -> Iterator[Path]:
+    """A temporary file beside `target` for the block to fill: renamed over `target` when the block succeeds,
+    removed when it fails, so a reader (or an index run) never sees half a file. Name it with a leading dot
+    to keep it out of the indexer's walk."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+@contextmanager
 def atomic_writer(
     path: Path | str,
     mode: str = "w",
@@ -57,25 +75,13 @@ def atomic_writer(
     target = check_output_path(path, what)
     binary = "b" in mode
     try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise _explain(exc, target) from exc
-    try:
-        try:
-            fh = os.fdopen(fd, mode, **({} if binary else {"encoding": encoding, "newline": newline}))
-            with fh:
+        with replacing(target, f".{target.name}.", ".tmp") as tmp:
+            with open(tmp, mode, **({} if binary else {"encoding": encoding, "newline": newline})) as fh:
                 yield fh
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise _explain(exc, target) from exc
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    except OSError as exc:
+        raise _explain(exc, target) from exc
     _sync_folder(target.parent)
 
 

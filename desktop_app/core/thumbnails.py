@@ -17,6 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from desktop_app.core.files import replacing
 from desktop_app.core.images import PhotoError, load_photo, read_bytes
 from desktop_app.core.paths import thumbnail_dir
 
@@ -122,17 +123,8 @@ def render(data: bytes, size: int) -> Image.Image:
 def _save_atomically(image: Image.Image, target: Path) -> None:
     # Two workers may make the same thumbnail at once; writing to a temporary name and renaming means a
     # reader never sees half a file.
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".jpg")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            image.save(fh, "JPEG", quality=JPEG_QUALITY)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with replacing(target, ".tmp-", ".jpg") as tmp:
+        image.save(tmp, "JPEG", quality=JPEG_QUALITY)
 
 
 def cache_size_bytes(root: Path | None = None) -> int:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import filecmp
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.files import replacing
 from desktop_app.core.scan import image_suffixes
 
 INBOX = "inbox"
@@ -108,17 +108,8 @@ def copy_into_inbox(
             continue  # the very same photo is already in the inbox
         target.parent.mkdir(parents=True, exist_ok=True)
         # A dot-name is skipped by the indexer's walk, so the partial copy is never indexed.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-", suffix=target.suffix)
-        os.close(fd)
-        try:
+        with replacing(target, ".incoming-", target.suffix) as tmp:
             shutil.copy2(item.source, tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
         written.append(target)
     return written
 
