@@ -10,7 +10,17 @@ as text.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QPoint, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPoint,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+    SignalInstance,
+)
 from PySide6.QtGui import QKeyEvent, QPaintEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -54,6 +64,18 @@ FILTER_DEBOUNCE_MS = 120
 
 
 BATCHED_LAYOUT_ABOVE = 20_000  # articles
+
+
+def wheel_zooms(event: QWheelEvent, zoom_requested: SignalInstance) -> bool:
+    """Ctrl+wheel in a thumbnail view: one zoom step (+1 larger, -1 smaller) and the event is taken; a plain
+    wheel is left to scroll (False)."""
+    if not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+        return False
+    dy = event.angleDelta().y()
+    if dy:
+        zoom_requested.emit(1 if dy > 0 else -1)
+    event.accept()
+    return True
 
 
 class GridView(QListView):
@@ -104,13 +126,8 @@ class GridView(QListView):
         super().keyPressEvent(event)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
-        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            dy = event.angleDelta().y()
-            if dy:
-                self.zoom_requested.emit(1 if dy > 0 else -1)
-            event.accept()
-            return
-        super().wheelEvent(event)
+        if not wheel_zooms(event, self.zoom_requested):
+            super().wheelEvent(event)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)

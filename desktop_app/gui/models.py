@@ -56,7 +56,27 @@ def parse_filter(text: str) -> tuple[str, str]:
     return "any", text
 
 
-class ArticleGridModel(QAbstractListModel):
+def drag_mime(files: list[str | None], text: list[str]) -> QMimeData:
+    """What a drag out of a view carries: files as URLs (for other apps), and text, one item per line."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(p) for p in files if p])
+    mime.setText("\n".join(text))
+    return mime
+
+
+class DragRows:
+    """Mixin of an item model whose rows can be dragged out (as `drag_mime` in its `mimeData`)."""
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+
+    def mimeTypes(self) -> list[str]:
+        return ["text/uri-list", "text/plain"]
+
+
+class ArticleGridModel(DragRows, QAbstractListModel):
     """All articles of the catalog, filtered and sorted; one row per visible article."""
 
     def __init__(self, thumbs: ThumbnailLoader | None = None, parent=None) -> None:
@@ -222,22 +242,11 @@ class ArticleGridModel(QAbstractListModel):
         ),
     }
 
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
-
-    def mimeTypes(self) -> list[str]:
-        return ["text/uri-list", "text/plain"]
-
     def mimeData(self, indexes) -> QMimeData:
         """A drag of articles: each one's cover photo as a file URL, the article ids as text."""
         rows = sorted({i.row() for i in indexes if i.isValid()})
         sources = [int(self.visible[r]) for r in rows]
-        mime = QMimeData()
-        mime.setUrls([QUrl.fromLocalFile(p) for p in (self.cover_path(i) for i in sources) if p])
-        mime.setText("\n".join(self.data_.keys[i] for i in sources))
-        return mime
+        return drag_mime([self.cover_path(i) for i in sources], [self.data_.keys[i] for i in sources])
 
 
 class ColumnsModel(QAbstractTableModel):
@@ -275,7 +284,7 @@ def photo_cell(r: Any, col: int) -> str | None:
     return r.path if col == 4 else None
 
 
-class PhotoTableModel(ColumnsModel):
+class PhotoTableModel(DragRows, ColumnsModel):
     """The photos of one article: thumbnail, file name, view tag, pixel size, status and path."""
 
     COLUMNS = ("Photo", "View", "Size", "Status", "Path")
@@ -335,21 +344,12 @@ class PhotoTableModel(ColumnsModel):
             return theme.error_text(QGuiApplication.palette())
         return None
 
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
-
-    def mimeTypes(self) -> list[str]:
-        return ["text/uri-list", "text/plain"]
-
     def mimeData(self, indexes) -> QMimeData:
         """A drag of photos: the files as URLs, their paths as text."""
-        paths = [p for p in (self.abs_path(r) for r in sorted({i.row() for i in indexes})) if p is not None]
-        mime = QMimeData()
-        mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-        mime.setText("\n".join(str(p) for p in paths))
-        return mime
+        paths = [
+            str(p) for p in (self.abs_path(r) for r in sorted({i.row() for i in indexes})) if p is not None
+        ]
+        return drag_mime(paths, paths)
 
 
 class SkippedModel(ColumnsModel):

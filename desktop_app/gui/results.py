@@ -22,7 +22,6 @@ from PySide6.QtCore import (
     QRectF,
     QSize,
     Qt,
-    QUrl,
     Signal,
 )
 from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QPainter, QPainterPath, QPalette, QWheelEvent
@@ -31,7 +30,17 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyleOption
 from desktop_app.core.overview import label_text
 from desktop_app.gui import theme
 from desktop_app.gui.delegates import CachedDelegate, draw_pixmap_fit, pix_key
-from desktop_app.gui.models import ArticleRole, CountRole, CoverRole, LabelRole, PairsRole, ScoreRole
+from desktop_app.gui.grid_panel import wheel_zooms
+from desktop_app.gui.models import (
+    ArticleRole,
+    CountRole,
+    CoverRole,
+    DragRows,
+    LabelRole,
+    PairsRole,
+    ScoreRole,
+    drag_mime,
+)
 from desktop_app.gui.qtcompat import model_data
 from desktop_app.gui.thumbs import ThumbnailLoader
 
@@ -51,7 +60,7 @@ def pair_size(thumb_size: int) -> int:
     return max(72, round(thumb_size * 0.8))
 
 
-class SimilarModel(QAbstractListModel):
+class SimilarModel(DragRows, QAbstractListModel):
     """Search hits (core.similar.Hit): article, score, label, decision, cover and the best photo pairs.
 
     The core gives photo paths relative to the photo folder (query files absolutely); the model joins them
@@ -136,27 +145,11 @@ class SimilarModel(QAbstractListModel):
                   CoverRole: self._covers[r], PairsRole: list(self._pairs[r]), DecisionRole: hit.decision}  # fmt: skip
         return values.get(role)
 
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
-
     # ------------------------------------------------------------ drag out
-
-    def mimeTypes(self) -> list[str]:
-        return ["text/uri-list", "text/plain"]
 
     def mimeData(self, indexes) -> QMimeData:
         rows = sorted({i.row() for i in indexes if i.isValid()})
-        return article_mime([self.hits[r].article for r in rows], [self.photo_of(r) for r in rows])
-
-
-def article_mime(articles: list[str], photos: list[str | None]) -> QMimeData:
-    """What a drag of articles carries: their photos as file URLs, their ids as text (one per line)."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(p) for p in photos if p])
-    mime.setText("\n".join(articles))
-    return mime
+        return drag_mime([self.photo_of(r) for r in rows], [self.hits[r].article for r in rows])
 
 
 class ResultDelegate(CachedDelegate):
@@ -377,13 +370,8 @@ class ResultsView(QListView):
         super().keyPressEvent(event)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
-        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            dy = event.angleDelta().y()
-            if dy:
-                self.zoom_requested.emit(1 if dy > 0 else -1)
-            event.accept()
-            return
-        super().wheelEvent(event)
+        if not wheel_zooms(event, self.zoom_requested):
+            super().wheelEvent(event)
 
     def _menu(self, pos: QPoint) -> None:
         idx = self.indexAt(pos)
@@ -398,6 +386,5 @@ __all__ = [
     "ResultDelegate",
     "ResultsView",
     "SimilarModel",
-    "article_mime",
     "pair_size",
 ]
