@@ -300,19 +300,47 @@ def server():
 # ----------------------------------------------------------------------------- the app's main window
 
 
+def hold_indexing(monkeypatch, at: int = 1, report_first: bool = False, wait_s: float = 20):
+    """Hold the app's index worker (threads, not a child) once `at` photos are done, before or after it
+    reports them, until the test sets the gate: so a Cancel or a refresh lands mid-run on any machine.
+    Returns (reached, gate) events."""
+    import threading
+
+    from desktop_app.gui import indexing
+
+    reached, gate = threading.Event(), threading.Event()
+    real = indexing.index_photos
+
+    def gated(*args, progress=None, **kwargs):
+        def hold(p):
+            if report_first:
+                progress(p)
+            if p.done >= at and not reached.is_set():
+                reached.set()
+                gate.wait(wait_s)
+            if not report_first:
+                progress(p)
+
+        return real(*args, progress=hold, **kwargs)
+
+    monkeypatch.setattr(indexing, "index_photos", gated)
+    return reached, gate
+
+
 @pytest.fixture
 def window(qtbot, tiny_model):
-    """Makes main windows with the tiny model; indexing and search run in threads (monkeypatching works);
-    every window is shut down, with its workers, at the end of the test."""
+    """Makes main windows with the tiny model; every window is shut down, with its workers, at the end of the
+    test. The app indexes and searches in child processes; by default windows use threads (faster to start,
+    and monkeypatching works), `window(children=True)` checks the real arrangement."""
     from desktop_app.core.settings import UserSettings
     from desktop_app.gui.mainwindow import MainWindow
 
     windows = []
 
-    def make(**prefs):
+    def make(children: bool = False, **prefs):
         values = {"model": str(tiny_model.manifest_path), "batch_size": 4, **prefs}
         w = MainWindow(UserSettings(**values))
-        w.indexer.in_subprocess = w.search.client.in_subprocess = False
+        w.indexer.in_subprocess = w.search.client.in_subprocess = children
         qtbot.addWidget(w)
         w.show()
         windows.append(w)
@@ -321,3 +349,5 @@ def window(qtbot, tiny_model):
     yield make
     for w in windows:
         w.shutdown()
+        for runner in (w.catalogs.runner, w.indexer.runner, w.search.runner):
+            assert runner.pool.activeThreadCount() == 0

@@ -4,7 +4,6 @@ detail, drop files, settings, keyboard and error dialogs. Waits on signals, neve
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
@@ -23,31 +22,9 @@ from desktop_app.gui import index_controller, indexing
 from desktop_app.gui.mainwindow import MainWindow
 from desktop_app.gui.models import LabelRole, PairsRole
 from desktop_app.gui.settings_dialog import SettingsDialog
-from tests.conftest import write_photo
+from tests.conftest import hold_indexing, write_photo
 
 T = 30000  # generous signal timeout (ms): CI machines can be slow; tests finish far sooner
-
-
-@pytest.fixture
-def make_window(qtbot, tiny_model):
-    windows: list[MainWindow] = []
-
-    def make(children: bool = False, **prefs) -> MainWindow:
-        values = {"model": str(tiny_model.manifest_path), "batch_size": 4, **prefs}
-        w = MainWindow(UserSettings(**values))
-        # The app indexes and searches in child processes; most tests use threads (faster to start, and
-        # monkeypatching works), the ones that pass children=True check the real arrangement.
-        w.indexer.in_subprocess = w.search.client.in_subprocess = children
-        qtbot.addWidget(w)
-        w.show()
-        windows.append(w)
-        return w
-
-    yield make
-    for w in windows:
-        w.shutdown()
-        for runner in (w.catalogs.runner, w.indexer.runner, w.search.runner):
-            assert runner.pool.activeThreadCount() == 0
 
 
 def open_and_index(
@@ -79,8 +56,8 @@ def big_tree(root: Path, articles: int = 12, per: int = 4) -> Path:
     return root
 
 
-def test_welcome_screen_without_a_catalog(qtbot, make_window):
-    w = make_window()
+def test_welcome_screen_without_a_catalog(qtbot, window):
+    w = window()
     w.open_catalog(None)  # no catalog used before: stays on the welcome screen
     qtbot.waitUntil(lambda: w.catalogs.runner.pool.activeThreadCount() == 0, timeout=T)
     assert w.stack.currentWidget() is w.welcome
@@ -88,8 +65,8 @@ def test_welcome_screen_without_a_catalog(qtbot, make_window):
     assert not w.acts.update.isEnabled()
 
 
-def test_open_folder_index_select_and_see_similar(qtbot, make_window, photo_tree):
-    w = make_window(children=True)
+def test_open_folder_index_select_and_see_similar(qtbot, window, photo_tree):
+    w = window(children=True)
     dialog = open_and_index(qtbot, w, photo_tree)
     assert "form 3 articles" in dialog.summary.text()
     assert w.stack.currentWidget() is w.splitter
@@ -154,25 +131,10 @@ def test_open_folder_index_select_and_see_similar(qtbot, make_window, photo_tree
     queue.close()
 
 
-def test_cancel_then_resume_with_update_index(qtbot, make_window, tmp_path, monkeypatch):
+def test_cancel_then_resume_with_update_index(qtbot, window, tmp_path, monkeypatch):
     folder = big_tree(tmp_path / "photos")
-    reached, gate = threading.Event(), threading.Event()
-    real = indexing.index_photos
-
-    def gated(*args, progress=None, **kwargs):
-        def hold(p):
-            # Hold the worker after the first committed batch until the test has pressed Cancel, so the
-            # cancellation lands mid-run on any machine speed.
-            if p.done > 0 and not reached.is_set():
-                reached.set()
-                gate.wait(10)
-            progress(p)
-
-        return real(*args, progress=hold, **kwargs)
-
-    monkeypatch.setattr(indexing, "index_photos", gated)
-    w = make_window(batch_size=4)
-    w.indexer.in_subprocess = False  # the gate above lives in this process
+    reached, gate = hold_indexing(monkeypatch, wait_s=10)  # after the first committed batch
+    w = window(batch_size=4)
     open_and_index(qtbot, w, folder, index_now=False)
     assert w.status.state_label.text() == "Index: not indexed"
     with qtbot.waitSignal(w.index_finished, timeout=T) as blocker:
@@ -192,9 +154,9 @@ def test_cancel_then_resume_with_update_index(qtbot, make_window, tmp_path, monk
     qtbot.waitUntil(lambda: w.status.state_label.text() == "Index: up to date", timeout=T)
 
 
-def test_indexing_runs_in_a_child_process_and_can_be_cancelled_and_resumed(qtbot, make_window, tmp_path):
+def test_indexing_runs_in_a_child_process_and_can_be_cancelled_and_resumed(qtbot, window, tmp_path):
     folder = big_tree(tmp_path / "photos", articles=6, per=3)
-    w = make_window(children=True, batch_size=2)
+    w = window(children=True, batch_size=2)
     assert w.indexer.in_subprocess
     open_and_index(qtbot, w, folder, index_now=False)
     with qtbot.waitSignal(w.index_finished, timeout=T) as blocker:
@@ -212,9 +174,9 @@ def test_indexing_runs_in_a_child_process_and_can_be_cancelled_and_resumed(qtbot
     qtbot.waitUntil(lambda: w.status.state_label.text() == "Index: up to date", timeout=T)
 
 
-def test_progress_text_and_summary_dialog_with_skipped_files(qtbot, make_window, photo_tree):
+def test_progress_text_and_summary_dialog_with_skipped_files(qtbot, window, photo_tree):
     (photo_tree / "red" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
-    w = make_window()
+    w = window()
     open_and_index(qtbot, w, photo_tree)
     assert w.last_summary.skipped
     assert "1 skipped" in w.banner.detail.text()
@@ -228,25 +190,25 @@ def test_progress_text_and_summary_dialog_with_skipped_files(qtbot, make_window,
     assert indexing.format_eta(3700) == "about 1 h 01 min left"
 
 
-def test_implausible_folder_grouping_gets_the_cores_hint(qtbot, make_window, tmp_path):
+def test_implausible_folder_grouping_gets_the_cores_hint(qtbot, window, tmp_path):
     # One folder of 13 products named <article>_<view>.jpg: by folder it is one article of 26 photos.
     shop = tmp_path / "shop"
     for a in range(13):
         for view in ("main", "back"):
             write_photo(shop / "w" / "b" / f"wb{a:02d}-blue_{view}.jpg", (20 * a, 90, 160), seed=a)
-    w = make_window()
+    w = window()
     open_and_index(qtbot, w, shop, rule=GroupingRule("folder"))
     assert w.last_summary.advice and "--pattern magento" in w.last_summary.advice
     assert "--pattern magento" in w.banner.detail.text() and "Settings" in w.banner.detail.text()
 
 
-def test_filter_sort_keyboard_and_detail(qtbot, make_window, photo_tree, monkeypatch):
+def test_filter_sort_keyboard_and_detail(qtbot, window, photo_tree, monkeypatch):
     opened = []
     monkeypatch.setattr(detail_module, "open_external", lambda p: opened.append(("open", p)) or True)
     monkeypatch.setattr(
         detail_module, "reveal_in_file_manager", lambda p: opened.append(("reveal", p)) or True
     )
-    w = make_window()
+    w = window()
     open_and_index(qtbot, w, photo_tree)
     with qtbot.waitActive(w, timeout=T):
         w.activateWindow()
@@ -295,8 +257,8 @@ def test_filter_sort_keyboard_and_detail(qtbot, make_window, photo_tree, monkeyp
     assert w.pages.currentIndex() == 0
 
 
-def test_drop_photos_from_the_file_manager(qtbot, make_window, photo_tree, tmp_path):
-    w = make_window(children=True)
+def test_drop_photos_from_the_file_manager(qtbot, window, photo_tree, tmp_path):
+    w = window(children=True)
     open_and_index(qtbot, w, photo_tree)
     outside = write_photo(tmp_path / "outside" / "query.jpg", (200, 30, 30), seed=77)
     mime = QMimeData()
@@ -319,8 +281,8 @@ def test_drop_photos_from_the_file_manager(qtbot, make_window, photo_tree, tmp_p
     assert "query.jpg" in w.similar.title.text()
 
 
-def test_similar_controls_rerun_and_persist_per_catalog(qtbot, make_window, photo_tree):
-    w = make_window()
+def test_similar_controls_rerun_and_persist_per_catalog(qtbot, window, photo_tree):
+    w = window()
     open_and_index(qtbot, w, photo_tree)
     with qtbot.waitSignal(w.results_shown, timeout=T):
         w.select_article("red")
@@ -340,8 +302,8 @@ def test_similar_controls_rerun_and_persist_per_catalog(qtbot, make_window, phot
         assert other.settings().search == outcome.params
 
 
-def test_similar_panel_uses_the_catalogs_tuned_search_settings(qtbot, make_window, photo_tree):
-    w = make_window()
+def test_similar_panel_uses_the_catalogs_tuned_search_settings(qtbot, window, photo_tree):
+    w = window()
     open_and_index(qtbot, w, photo_tree)
     db = w.snapshot.path
     # `lookalike tune` (another process) stores hungarian s=0.6 m=2 as the catalog's search settings.
@@ -355,14 +317,14 @@ def test_similar_panel_uses_the_catalogs_tuned_search_settings(qtbot, make_windo
     assert w.similar.method.currentData() == "hungarian" and w.similar.max_matches.value() == 2
     # A window opened later shows the stored settings before any search.
     w.shutdown()
-    w2 = make_window()
+    w2 = window()
     with qtbot.waitSignal(w2.catalog_loaded, timeout=T):
         w2.open_catalog(db)
     assert w2.similar.params() == SearchSettings("hungarian", 0.6, 2)
 
 
-def test_the_inspector_uses_and_stores_the_catalogs_search_settings(qtbot, make_window, photo_tree):
-    w = make_window()
+def test_the_inspector_uses_and_stores_the_catalogs_search_settings(qtbot, window, photo_tree):
+    w = window()
     open_and_index(qtbot, w, photo_tree)
     w.snapshot.engine.update_settings(search=SearchSettings("hungarian", 0.6, 2))
     with qtbot.waitSignal(w.results_shown, timeout=T):
@@ -384,8 +346,8 @@ def test_the_inspector_uses_and_stores_the_catalogs_search_settings(qtbot, make_
     window.close()
 
 
-def test_stale_selection_results_are_dropped(qtbot, make_window, tmp_path):
-    w = make_window()
+def test_stale_selection_results_are_dropped(qtbot, window, tmp_path):
+    w = window()
     open_and_index(qtbot, w, big_tree(tmp_path / "photos"))
     shown = []
     w.results_shown.connect(lambda o: shown.append(o.query.articles))
@@ -398,8 +360,8 @@ def test_stale_selection_results_are_dropped(qtbot, make_window, tmp_path):
     assert all(s == ["art05"] for s in shown)
 
 
-def test_settings_dialog_persists_per_user_and_per_catalog(qtbot, make_window, photo_tree):
-    w = make_window()
+def test_settings_dialog_persists_per_user_and_per_catalog(qtbot, window, photo_tree):
+    w = window()
     open_and_index(qtbot, w, photo_tree)
     w.open_settings()
     dialog: SettingsDialog = w.settings_dialog
@@ -424,10 +386,8 @@ def test_settings_dialog_persists_per_user_and_per_catalog(qtbot, make_window, p
     box.close()
 
 
-def test_newer_catalog_missing_folder_and_missing_model_show_dialogs(
-    qtbot, make_window, tmp_path, photo_tree
-):
-    w = make_window()
+def test_newer_catalog_missing_folder_and_missing_model_show_dialogs(qtbot, window, tmp_path, photo_tree):
+    w = window()
     # a catalog written by a newer Lookalike
     newer = tmp_path / "newer.sqlite"
     Catalog(newer, create=True).close()
@@ -456,8 +416,8 @@ def test_newer_catalog_missing_folder_and_missing_model_show_dialogs(
     assert w.isVisible() and w.acts.update.isEnabled()
 
 
-def test_disk_full_and_unexpected_errors_keep_the_app_running(qtbot, make_window, photo_tree, monkeypatch):
-    w = make_window()
+def test_disk_full_and_unexpected_errors_keep_the_app_running(qtbot, window, photo_tree, monkeypatch):
+    w = window()
     open_and_index(qtbot, w, photo_tree)
     w.indexer.in_subprocess = False  # the failures below are patched into this process
 
@@ -486,24 +446,24 @@ def test_disk_full_and_unexpected_errors_keep_the_app_running(qtbot, make_window
         w.select_article("green")
 
 
-def test_missing_photo_folder_warns_but_browses(qtbot, make_window, photo_tree, tmp_path):
-    w = make_window()
+def test_missing_photo_folder_warns_but_browses(qtbot, window, photo_tree, tmp_path):
+    w = window()
     open_and_index(qtbot, w, photo_tree)
     db = w.snapshot.path
     w.shutdown()
     moved = tmp_path / "moved-away"
     photo_tree.rename(moved)
-    w2 = make_window()
+    w2 = window()
     with qtbot.waitSignal(w2.catalog_loaded, timeout=T):
         w2.open_catalog(db)
     assert w2.root_warning.isVisible() and "cannot be found" in w2.root_warning.text()
     assert w2.grid_model.rowCount() == 3
 
 
-def test_run_opens_an_existing_catalog(qtbot, make_window, photo_tree, monkeypatch):
+def test_run_opens_an_existing_catalog(qtbot, window, photo_tree, monkeypatch):
     from desktop_app.gui import app as app_module
 
-    w = make_window()
+    w = window()
     open_and_index(qtbot, w, photo_tree)
     db = w.snapshot.path
     w.shutdown()
@@ -515,12 +475,12 @@ def test_run_opens_an_existing_catalog(qtbot, make_window, photo_tree, monkeypat
         x.close()
 
 
-def test_bundled_model_on_the_sample_photos(qtbot, make_window, sample_copy):
+def test_bundled_model_on_the_sample_photos(qtbot, window, sample_copy):
     from desktop_app.core.models import BUNDLED_DIR
 
     if not (BUNDLED_DIR / "efficientnet-lite0-imagenet.onnx").exists():
         pytest.skip("the bundled model is not there yet")
-    w = make_window(model="", batch_size=16)
+    w = window(model="", batch_size=16)
     open_and_index(qtbot, w, sample_copy, rule=GroupingRule("pattern", MAGENTO_PATTERN))
     assert (
         "efficientnet-lite0-imagenet" in w.status.model_label.text()
@@ -537,10 +497,10 @@ def test_bundled_model_on_the_sample_photos(qtbot, make_window, sample_copy):
     assert a not in {h.article for h in hits}
 
 
-def test_labels_menu_review_set_export_and_inbox(qtbot, make_window, photo_tree, tmp_path, monkeypatch):
+def test_labels_menu_review_set_export_and_inbox(qtbot, window, photo_tree, tmp_path, monkeypatch):
     from desktop_app.gui import labels_controller, labels_dialog, review_inbox
 
-    w = make_window()
+    w = window()
     open_and_index(qtbot, w, photo_tree)
     engine = w.snapshot.engine
     engine.set_labels(["red", "green"], "category", "tops")
@@ -592,40 +552,29 @@ def test_labels_menu_review_set_export_and_inbox(qtbot, make_window, photo_tree,
     assert "inbox/new" in engine.catalog.article_keys()
 
 
-def test_detail_compare_with_opens_the_inspector_on_the_pair(qtbot, make_window, photo_tree, monkeypatch):
+def test_detail_compare_with_opens_the_inspector_on_the_pair(qtbot, window, photo_tree, monkeypatch):
     from PySide6.QtWidgets import QInputDialog
 
-    w = make_window()
+    w = window()
     open_and_index(qtbot, w, photo_tree)
     with qtbot.waitSignal(w.detail_loaded, timeout=T):
         w.open_detail("red")
     monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("green", True))
     w.detail.compare_btn.click()
-    window = w.inspector_window
-    assert (window.article_a, window.article_b) == ("red", "green")
-    with qtbot.waitSignal(window.ready, timeout=T):
+    ins = w.inspector_window
+    assert (ins.article_a, ins.article_b) == ("red", "green")
+    with qtbot.waitSignal(ins.ready, timeout=T):
         pass
-    assert window.inspector.inspection.matrix.shape == (3, 2)  # red has three photos, green two
-    window.close()
+    assert ins.inspector.inspection.matrix.shape == (3, 2)  # red has three photos, green two
+    ins.close()
 
 
-def test_articles_appear_while_a_long_run_indexes(qtbot, make_window, tmp_path, monkeypatch):
+def test_articles_appear_while_a_long_run_indexes(qtbot, window, tmp_path, monkeypatch):
     folder = big_tree(tmp_path / "photos")
-    reached, gate = threading.Event(), threading.Event()
-    real = indexing.index_photos
-
-    def gated(*args, progress=None, **kwargs):
-        def hold(p):
-            progress(p)
-            if p.done >= 8 and not reached.is_set():  # keep the run going until the grid has refreshed
-                reached.set()
-                gate.wait(10)
-
-        return real(*args, progress=hold, **kwargs)
-
-    monkeypatch.setattr(indexing, "index_photos", gated)
+    # Keep the run going until the grid has refreshed.
+    reached, gate = hold_indexing(monkeypatch, at=8, report_first=True, wait_s=10)
     monkeypatch.setattr(index_controller, "LIVE_REFRESH_S", 0.0)
-    w = make_window(batch_size=4)
+    w = window(batch_size=4)
     open_and_index(qtbot, w, folder, index_now=False)
     with qtbot.waitSignal(w.index_finished, timeout=T):
         w.update_index()
@@ -636,15 +585,15 @@ def test_articles_appear_while_a_long_run_indexes(qtbot, make_window, tmp_path, 
     qtbot.waitUntil(lambda: w.grid_model.rowCount() == 12, timeout=T)
 
 
-def test_a_large_catalog_paints_its_first_page_then_every_article(qtbot, make_window, tmp_path, monkeypatch):
+def test_a_large_catalog_paints_its_first_page_then_every_article(qtbot, window, tmp_path, monkeypatch):
     from desktop_app.gui import catalog_controller
 
-    w = make_window()
+    w = window()
     open_and_index(qtbot, w, big_tree(tmp_path / "photos", articles=7, per=1))
     db = w.snapshot.path
     w.shutdown()
     monkeypatch.setattr(catalog_controller, "FIRST_PAGE", 3)  # a "large" catalog: more than a page
-    w2 = make_window()
+    w2 = window()
     with qtbot.waitSignal(w2.catalog_loaded, timeout=T):
         w2.open_catalog(db)
     assert w2.snapshot.partial and w2.grid_model.rowCount() == 3 and w2.snapshot.more_articles == 4

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from desktop_app.core.settings import UserSettings
 from desktop_app.gui.mainwindow import MainWindow
+from tests.conftest import hold_indexing
 from tests.test_gui import T, big_tree, open_and_index
 
 
@@ -319,24 +320,8 @@ def test_cached_thumbnails_still_show_when_the_photo_folder_is_offline(qtbot, wi
 
 
 def test_one_article_count_while_indexing(qtbot, window, tmp_path, monkeypatch):
-    import threading
-
-    from desktop_app.gui import indexing
-
     folder = big_tree(tmp_path / "photos", articles=12, per=4)
-    reached, gate = threading.Event(), threading.Event()
-    real = indexing.index_photos
-
-    def gated(*args, progress=None, **kwargs):
-        def hold(p):
-            if p.done > 0 and not reached.is_set():
-                reached.set()
-                gate.wait(20)
-            progress(p)
-
-        return real(*args, progress=hold, **kwargs)
-
-    monkeypatch.setattr(indexing, "index_photos", gated)
+    reached, gate = hold_indexing(monkeypatch)
     w = window()
     open_and_index(qtbot, w, folder, index_now=False)
     with qtbot.waitSignal(w.index_finished, timeout=T):

@@ -14,14 +14,14 @@ from desktop_app.core import layout as lay
 from desktop_app.core import map_picture as pic
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
 from desktop_app.gui.map_view import MapPoints, MapView, argb
-from tests.test_gui import T, make_window, open_and_index  # noqa: F401 - make_window is a fixture
+from tests.test_gui import T, open_and_index
 
 pytest.importorskip("openTSNE", reason="install the [map] extra")
 
 
 @pytest.fixture
-def map_window(qtbot, make_window, sample_copy):  # noqa: F811
-    w = make_window()
+def map_window(qtbot, window, sample_copy):
+    w = window()
     w.map.in_subprocess = False
     open_and_index(qtbot, w, sample_copy, GroupingRule("pattern", MAGENTO_PATTERN))
     engine = w.snapshot.engine
