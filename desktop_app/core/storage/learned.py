@@ -16,6 +16,12 @@ from desktop_app.core.storage.schema import adapters_table, layouts_table
 CALIBRATION = "calibration"  # the kind of the rows that hold label-confidence calibrations
 
 
+def _insert(conn: sa.Connection, model_id: str, kind: str, active: bool, info: dict, data: bytes) -> int:
+    row = dict(model_id=model_id, kind=kind, created_at=time.time(), active=active,
+               info=json.dumps(info, default=str), data=data)  # fmt: skip
+    return int(conn.execute(adapters_table.insert().values(**row)).inserted_primary_key[0])
+
+
 class LearnedStore:
     """Mixin of `Catalog`: needs `read()` and `write()`."""
 
@@ -27,18 +33,7 @@ class LearnedStore:
         with self.write("store an adapter in") as conn:
             if active:
                 conn.execute(t.update().where(t.c.model_id == model_id).values(active=False))
-            return int(
-                conn.execute(
-                    t.insert().values(
-                        model_id=model_id,
-                        kind=kind,
-                        created_at=time.time(),
-                        active=active,
-                        info=json.dumps(info, default=str),
-                        data=data,
-                    )  # fmt: skip
-                ).inserted_primary_key[0]
-            )
+            return _insert(conn, model_id, kind, active, info, data)
 
     def adapters(self, model_id: str | None = None, kind: str | None = None) -> list[dict]:
         """Stored adapters (or, with kind="calibration", label calibrations), newest first, without their data."""
@@ -84,18 +79,7 @@ class LearnedStore:
             ):
                 if json.loads(row.info or "{}").get("key") == info.get("key"):
                     conn.execute(t.delete().where(t.c.id == row.id))
-            return int(
-                conn.execute(
-                    t.insert().values(
-                        model_id=model_id,
-                        kind=CALIBRATION,
-                        created_at=time.time(),
-                        active=False,
-                        info=json.dumps(info, default=str),
-                        data=data,
-                    )  # fmt: skip
-                ).inserted_primary_key[0]
-            )
+            return _insert(conn, model_id, CALIBRATION, False, info, data)
 
     def calibration(self, model_id: str, key: dict) -> tuple[dict, bytes] | None:
         """(info, data) of the stored calibration with this key, or None."""
