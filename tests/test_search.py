@@ -8,6 +8,7 @@ import pytest
 from desktop_app.core.evaluate import candidate_recall
 from desktop_app.core.matching import match
 from desktop_app.core.search import SearchIndex
+from desktop_app.core.set_scores import scores_from_picks
 from desktop_app.core.vectors import ArticleVectors
 
 VIEWS = ["front", "back", "side", "top", "detail"]
@@ -185,15 +186,20 @@ def test_ties_are_ordered_by_article_index() -> None:
     # One-hot photos: every similarity is exactly 0 or 1, so many articles tie exactly.
     dim = 6
     eye = np.eye(dim, dtype=np.float32)
-    groups = {f"t/{i}": eye[[i % dim, (i + 1) % dim]] for i in range(24)}
-    av = ArticleVectors.from_groups(groups)
-    index = SearchIndex(av)
-    for method in ("greedy", "hungarian", "max", "centroid"):
-        res = index.search(0, method, k=10, mode="exact")
-        brute = brute_force(av, av.article_matrix(0), [None, None], method, {0})
-        ranked = sorted(brute.items(), key=lambda t: (-t[1], t[0]))[:10]
-        assert res.indices == [a for a, _ in ranked]
-        assert [h.score for h in res.hits] == pytest.approx([s for _, s in ranked])
+    for sizes in ("equal", "mixed"):  # mixed: the search groups articles by photo count internally
+        n = (lambda i: 2) if sizes == "equal" else (lambda i: 1 + i % 3)
+        groups = {f"t/{i}": eye[[(i + j) % dim for j in range(n(i))]] for i in range(24)}
+        av = ArticleVectors.from_groups(groups)
+        index = SearchIndex(av)
+        for method in ("greedy", "hungarian", "max", "centroid"):
+            for threshold in (None, 0.5):
+                if threshold is not None and method in ("max", "centroid"):
+                    continue
+                res = index.search(0, method, k=10, mode="exact", threshold=threshold)
+                brute = brute_force(av, av.article_matrix(0), [None] * n(0), method, {0}, threshold)
+                ranked = sorted(brute.items(), key=lambda t: (-t[1], t[0]))[:10]
+                assert res.indices == [a for a, _ in ranked], (sizes, method, threshold)
+                assert [h.score for h in res.hits] == pytest.approx([s for _, s in ranked])
 
 
 def test_hit_pairs_map_to_catalog_rows_and_paths() -> None:
@@ -271,3 +277,24 @@ def test_degenerate_catalogs_and_k() -> None:
         assert index.search(0, method, k=5, exclude=range(1, 12)).hits == []
     solo = ArticleVectors.from_groups({"only/one": np.ones((2, 4), dtype=np.float32)})
     assert SearchIndex(solo).search(0, "greedy").hits == []
+
+
+@pytest.mark.parametrize("views", ["none", "unique", "repeat"])
+def test_picks_give_the_exact_ranking_under_every_s_and_m(views: str) -> None:
+    # An evaluation matches each query once per method and scores every s and m from the picks: its ranking
+    # must be the exhaustive search's, to the tie order, for every path of every pair method.
+    av = make_catalog(n_articles=120, seed=21, views=views)
+    index = SearchIndex(av)
+    for method in ("greedy", "hungarian", "ordered"):
+        for qa in (0, 7, 33, 118):  # 0 and 7: no view tags in "unique" catalogs
+            ids, chosen = index.picks(qa, method, exclude=(5,))
+            assert qa not in ids and 5 not in ids and len(ids) == av.n_articles - 2
+            assert np.all(np.diff(np.where(np.isfinite(chosen), chosen, -9), axis=1) <= 0)  # descending
+            for threshold, m in [*OPTIONS, (0.5, None), (None, 2)]:
+                scores = scores_from_picks(chosen, threshold, m)
+                ranked = ids[np.lexsort((ids, -scores))].tolist()
+                res = index.search(qa, method, k=av.n_articles, threshold=threshold, max_matches=m, exclude=(5,),
+                                   mode="exact", ranking_only=True)  # fmt: skip
+                assert ranked == res.indices, (method, qa, threshold, m)
+    with pytest.raises(ValueError, match="picks are for"):
+        index.picks(0, "centroid")

@@ -24,6 +24,7 @@ import numpy as np
 from desktop_app.core.errors import InputError
 from desktop_app.core.files import read_csv
 from desktop_app.core.search import SearchIndex
+from desktop_app.core.set_scores import scores_from_picks
 from desktop_app.core.vectors import ArticleVectors
 
 KS = (1, 5, 10)
@@ -74,13 +75,15 @@ class Query:
     exclude: tuple[int, ...]  # gallery articles not to rank (the query's own article in groups mode)
 
 
-def _average_precision(ranked: list[int], relevant: set[int]) -> float:
-    hits, total = 0, 0.0
-    for rank, a in enumerate(ranked, start=1):
-        if a in relevant:
-            hits += 1
-            total += hits / rank
-    return total / len(relevant) if relevant else 0.0
+def _metrics(ranked: np.ndarray, relevant: set[int], ks: Sequence[int]) -> tuple[dict[int, bool], float]:
+    """Whether a relevant article is among the first K, per K, and the average precision of a ranking."""
+    ranks = np.flatnonzero(np.isin(ranked, np.fromiter(relevant, dtype=np.int64, count=len(relevant)))) + 1
+    first = int(ranks[0]) if ranks.size else None
+    ap = float((np.arange(1, ranks.size + 1) / ranks).sum() / len(relevant)) if relevant else 0.0
+    return {k: first is not None and first <= k for k in ks}, ap
+
+
+PAIR_METHODS = ("greedy", "hungarian", "ordered")
 
 
 class _Tally:
@@ -91,24 +94,38 @@ class _Tally:
         self.recalls = {k: 0 for k in ks}
         self.aps: list[float] = []
 
-    def add(self, index: SearchIndex, q: Query) -> None:
+    @property
+    def by_picks(self) -> bool:
+        """Ranked from the matching's picks (`SearchIndex.picks`), shared by every s and m of its method."""
+        return not self.single and self.spec.method in PAIR_METHODS
+
+    def add(self, index: SearchIndex, q: Query, picks: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Rank the catalog for one query (from `picks` when given) and count the ranking."""
         single, spec = self.single, self.spec
-        res = index.search(
-            q.vectors[:1] if single else q.vectors,
-            "max" if single else spec.method,
-            k=index.n_articles,
-            threshold=None if single else spec.threshold,
-            max_matches=None if single else spec.max_matches,
-            exclude=q.exclude,
-            query_views=q.views[:1] if single else q.views,
-            n_pairs=0,
-            mode="exact",
-            ranking_only=True,
-        )
-        ranked = res.indices
+        if picks is not None:
+            ids, chosen = picks
+            scores = scores_from_picks(chosen, spec.threshold, spec.max_matches)
+            ranked = ids[np.lexsort((ids, -scores))]  # the order of search(): score, then article index
+        else:
+            ranked = np.asarray(
+                index.search(
+                    q.vectors[:1] if single else q.vectors,
+                    "max" if single else spec.method,
+                    k=index.n_articles,
+                    threshold=None if single else spec.threshold,
+                    max_matches=None if single else spec.max_matches,
+                    exclude=q.exclude,
+                    query_views=q.views[:1] if single else q.views,
+                    n_pairs=0,
+                    mode="exact",
+                    ranking_only=True,
+                ).indices,
+                dtype=np.int64,
+            )
+        found, ap = _metrics(ranked, q.relevant, self.ks)
         for k in self.ks:
-            self.recalls[k] += any(a in q.relevant for a in ranked[:k])
-        self.aps.append(_average_precision(ranked, q.relevant))
+            self.recalls[k] += found[k]
+        self.aps.append(ap)
 
     def score(self) -> MethodScore:
         n = max(len(self.aps), 1)
@@ -125,11 +142,8 @@ class _Tally:
 def score_queries(
     index: SearchIndex, queries: list[Query], spec: MethodSpec, single_photo: bool = False, ks=KS
 ) -> MethodScore:
-    """Recall@K and mAP of one setting."""
-    tally = _Tally(spec, single_photo, ks)
-    for q in queries:
-        tally.add(index, q)
-    return tally.score()
+    """Recall@K and mAP of one setting (or of the single-photo baseline)."""
+    return evaluate(index, queries, [] if single_photo else [spec], with_single=single_photo, ks=ks)[0]
 
 
 # ----------------------------------------------------------------------- protocols
@@ -204,18 +218,31 @@ def tuning_grid(thresholds=(None, 0.3, 0.5, 0.6, 0.7), max_matches=(None, 1, 2, 
 
 
 def evaluate(
-    index: SearchIndex, queries: list[Query], specs: list[MethodSpec], with_single: bool = True, progress=None
+    index: SearchIndex,
+    queries: list[Query],
+    specs: list[MethodSpec],
+    with_single: bool = True,
+    progress=None,
+    ks=KS,
 ) -> list[MethodScore]:
     """Every setting over every query; `progress(done, total, setting)` counts searches (a query under one
     setting ranks the whole catalog, so a large catalog takes a while per query). A query goes through every
-    setting before the next one, so the search index computes its similarities with the catalog once."""
-    tallies = [_Tally(spec, False) for spec in specs]
+    setting before the next one: the search index computes its similarities with the catalog once, and each
+    pair method matches it with every article once, whatever number of s and m settings it is tried with."""
+    tallies = [_Tally(spec, False, ks) for spec in specs]
     if with_single:
-        tallies.append(_Tally(MethodSpec("max"), True))
+        tallies.append(_Tally(MethodSpec("max"), True, ks))
     total, done = len(queries) * len(tallies), 0
     for q in queries:
+        picks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for tally in tallies:
-            tally.add(index, q)
+            if tally.by_picks:
+                method = tally.spec.method
+                if method not in picks:
+                    picks[method] = index.picks(q.vectors, method, exclude=q.exclude, query_views=q.views)
+                tally.add(index, q, picks[method])
+            else:
+                tally.add(index, q)
             done += 1
             if progress:
                 progress(done, total, SINGLE if tally.single else tally.spec.label)

@@ -49,7 +49,9 @@ from desktop_app.core import matching
 from desktop_app.core.errors import UserError
 from desktop_app.core.set_scores import (
     Block,
+    greedy_picks,
     greedy_scores,
+    hungarian_picks,
     hungarian_score,
     normalise,
     products,
@@ -446,7 +448,8 @@ class SearchIndex:
             return block.arts[:0], np.zeros(0), 0
         if method == "max":
             scores = block.seg_max(G.max(axis=0)).astype(np.float64)
-            ids, sc = top_k(np.flatnonzero(ok), scores[ok], k)
+            local = np.flatnonzero(ok)
+            ids, sc = top_k(local, scores[ok], k, block.arts[local])
             return block.arts[ids], sc, int(ok.sum())
         qmax = block.seg_max(G)  # [q, a]
 
@@ -458,7 +461,7 @@ class SearchIndex:
 
         if method == "greedy":
             ub = np.where(ok, self._bounds(block, qmax, threshold, m), -np.inf)
-            ids, sc, n = refine(ub, greedy_exact, k, first_batch=self._batch(max(256, 8 * k)))
+            ids, sc, n = refine(ub, greedy_exact, k, self._batch(max(256, 8 * k)), block.arts)
             return block.arts[ids], sc, n
 
         if method == "hungarian":
@@ -469,25 +472,17 @@ class SearchIndex:
                 )
 
             ub = np.where(ok, self._bounds(block, qmax, threshold, m), -np.inf)
-            ids, sc, n = refine(ub, hung_exact, k, first_batch=self._batch(max(32, 2 * k)))
+            ids, sc, n = refine(ub, hung_exact, k, self._batch(max(32, 2 * k)), block.arts)
             return block.arts[ids], sc, n
 
         # ordered
-        codes = self._codes_of(block)
-        q_codes = np.array([-1 if v is None else self._view_vocab.get(v, -2) for v in query.views])
-        tagged = q_codes[q_codes >= 0]
-        if tagged.size == 0:
+        how, view_picks, shared = self._ordered_views(query, block)
+        if how == "greedy":
             # No query photo has a view tag that any catalog photo has, so no article shares one: greedy
             # for all, exactly as matching.ordered falls back.
             return self._score_block("greedy", query, block, allowed, k, threshold, m)
-        if np.unique(tagged).size == tagged.size:
-            # Each view once in the query: the within-view greedy of a view is its best photo's similarity.
-            cols = np.flatnonzero(q_codes >= 0)
-            per_view = np.empty((cols.size, block.arts.size), dtype=np.float32)
-            for t, j in enumerate(cols.tolist()):
-                per_view[t] = block.seg_max(np.where(codes == q_codes[j], G[j], -np.inf))
-            shared = np.isfinite(per_view).any(axis=0)
-            view_scores = scores_from_picks(-np.sort(-per_view.T, axis=1), threshold, m)
+        if how == "views":
+            view_scores = scores_from_picks(view_picks, threshold, m)
             ub = np.where(shared, view_scores, self._bounds(block, qmax, threshold, m))
             ub = np.where(ok, ub, -np.inf)
 
@@ -498,25 +493,45 @@ class SearchIndex:
                     out[fallback] = greedy_exact(local[fallback])
                 return out
 
-            ids, sc, n = refine(ub, ordered_exact, k, first_batch=self._batch(max(256, 8 * k)))
+            ids, sc, n = refine(ub, ordered_exact, k, self._batch(max(256, 8 * k)), block.arts)
             return block.arts[ids], sc, n
 
         # A view repeats in the query: exact matching.ordered per article, bounded by the best pair.
         best = qmax.max(axis=0).astype(np.float64)
         ub = best if threshold is None else np.where(best >= threshold, best, matching.NO_PASS_SCORE)
         ub = np.where(ok, ub, -np.inf)
-        all_views = self.av.views
 
         def loop_exact(local: np.ndarray) -> np.ndarray:
-            out = np.empty(local.size)
-            for t, i in enumerate(local.tolist()):
-                a = int(block.arts[i])
-                views_b = all_views[int(self.offsets[a]) : int(self.offsets[a + 1])]
-                out[t] = matching.ordered(G[:, block.columns(i)], query.views, views_b, threshold, m).score
-            return out
+            return np.array([self._ordered_one(query, block, i, threshold, m).score for i in local.tolist()])
 
-        ids, sc, n = refine(ub, loop_exact, k, first_batch=self._batch(max(64, 4 * k)))
+        ids, sc, n = refine(ub, loop_exact, k, self._batch(max(64, 4 * k)), block.arts)
         return block.arts[ids], sc, n
+
+    def _ordered_views(self, query: _Query, block: Block) -> tuple[str, np.ndarray | None, np.ndarray | None]:
+        """How `matching.ordered` goes for this query over a block: ("greedy", None, None) when no query photo
+        has a view tag any catalog photo has; ("views", picks, shared) when each view is once in the query:
+        per article the best similarity of each view both share, descending ([a, t], -inf padded), and
+        whether it shares any (else it falls back to greedy); ("loop", None, None) when a view repeats."""
+        codes = self._codes_of(block)
+        q_codes = np.array([-1 if v is None else self._view_vocab.get(v, -2) for v in query.views])
+        tagged = q_codes[q_codes >= 0]
+        if tagged.size == 0:
+            return "greedy", None, None
+        if np.unique(tagged).size != tagged.size:
+            return "loop", None, None
+        # Each view once in the query: the within-view greedy of a view is its best photo's similarity.
+        cols = np.flatnonzero(q_codes >= 0)
+        per_view = np.empty((cols.size, block.arts.size), dtype=np.float32)
+        for t, j in enumerate(cols.tolist()):
+            per_view[t] = block.seg_max(np.where(codes == q_codes[j], block.G[j], -np.inf))
+        return "views", -np.sort(-per_view.T, axis=1), np.isfinite(per_view).any(axis=0)
+
+    def _ordered_one(self, query: _Query, block: Block, i: int, threshold: float | None = None,
+                     m: int | None = None) -> matching.MatchResult:  # fmt: skip
+        """`matching.ordered` of the query with block article i (any query views)."""
+        a = int(block.arts[i])
+        views_b = self.av.views[int(self.offsets[a]) : int(self.offsets[a + 1])]
+        return matching.ordered(block.G[:, block.columns(i)], query.views, views_b, threshold, m)
 
     def _centroid_top(
         self, query: _Query, arts: np.ndarray | None, allowed: np.ndarray, k: int
@@ -619,6 +634,44 @@ class SearchIndex:
             n_exact=n_exact,
             elapsed_ms=(time.perf_counter() - t0) * 1e3,
         )
+
+    def picks(
+        self,
+        query: int | str | Sequence[int | str] | np.ndarray,
+        method: str,
+        *,
+        exclude: Iterable[int] = (),
+        query_views: Sequence[str | None] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For one pair method ("greedy", "hungarian", "ordered"), every article but the query's and
+        `exclude`, and the similarities its matching with the query chooses: (article indices [a], picks
+        [a, k] float32, descending, -inf padded). The matching does not depend on s and m, so
+        `set_scores.scores_from_picks(picks, s, m)` is the exact score under any of them: an evaluation of
+        many settings matches once per query and method instead of once per setting."""
+        if method not in ("greedy", "hungarian", "ordered"):
+            raise ValueError(f"{method!r} does not match pairs; picks are for greedy, hungarian and ordered.")
+        qry = self._resolve(query, query_views)
+        allowed = self._allowed(None, None, exclude, qry.articles)
+        block = self._catalog_block(np.ascontiguousarray(qry.vectors.T))
+        how, view_picks, shared = (
+            ("greedy", None, None) if method != "ordered" else self._ordered_views(qry, block)
+        )
+        if method == "hungarian":
+            chosen = hungarian_picks(block)
+        elif how == "loop":
+            chosen = np.full((block.arts.size, qry.vectors.shape[0]), -np.inf, dtype=np.float32)
+            for i in range(block.arts.size):
+                sims = [p.sim for p in self._ordered_one(qry, block, i).pairs]
+                chosen[i, : len(sims)] = sims
+        else:
+            chosen = greedy_picks(block)
+            if how == "views":  # the articles that share a view take their views' picks
+                width = max(chosen.shape[1], view_picks.shape[1])
+                chosen = np.pad(chosen, ((0, 0), (0, width - chosen.shape[1])), constant_values=-np.inf)
+                chosen[shared, : view_picks.shape[1]] = view_picks[shared]
+                chosen[shared, view_picks.shape[1] :] = -np.inf
+        local = np.flatnonzero(allowed[block.arts])
+        return block.arts[local], chosen[local]
 
     def _hit(
         self,

@@ -158,11 +158,14 @@ def scores_from_picks(picks: np.ndarray, threshold: float | None, max_matches: i
     return np.where(count > 0, total / np.maximum(count, 1), matching.NO_PASS_SCORE)
 
 
-def greedy_scores(block: Block, threshold: float | None, max_matches: int | None) -> np.ndarray:
-    """Exact greedy score of every article of a block, vectorised over each run of equal-sized articles."""
+def greedy_picks(block: Block) -> np.ndarray:
+    """The similarities greedy matching chooses for every article of a block, in choice order (never
+    increasing): [a, k] float32, padded with -inf, k the most pairs any article gets. Vectorised over each
+    run of equal-sized articles; `scores_from_picks` turns them into the score under any s and m."""
     G = block.G
     q = G.shape[0]
-    out = np.empty(block.arts.size, dtype=np.float64)
+    width = min(q, int(block.sizes.max())) if block.arts.size else 0
+    out = np.full((block.arts.size, width), -np.inf, dtype=np.float32)
     for a0, a1, n in block.runs:
         m = a1 - a0
         c0 = int(block.starts[a0])
@@ -172,7 +175,7 @@ def greedy_scores(block: Block, threshold: float | None, max_matches: int | None
         X3 = X.reshape(m, q, n)
         ar = np.arange(m)
         k = min(q, n)
-        picks = np.empty((m, k), dtype=np.float32)
+        picks = out[a0:a1]
         for step in range(k):
             idx = X.argmax(axis=1)
             picks[:, step] = X[ar, idx]
@@ -180,29 +183,50 @@ def greedy_scores(block: Block, threshold: float | None, max_matches: int | None
                 r, c = np.divmod(idx, n)
                 X3[ar, r, :] = -np.inf
                 X3[ar, :, c] = -np.inf
-        out[a0:a1] = scores_from_picks(picks, threshold, max_matches)
     return out
 
 
-def hungarian_score(S: np.ndarray, threshold: float | None, max_matches: int | None) -> float:
-    """`matching.hungarian(S).score` without building Pair objects (same assignment, same value)."""
+def greedy_scores(block: Block, threshold: float | None, max_matches: int | None) -> np.ndarray:
+    """Exact greedy score of every article of a block."""
+    return scores_from_picks(greedy_picks(block), threshold, max_matches)
+
+
+def hungarian_sims(S: np.ndarray) -> np.ndarray:
+    """The similarities of the maximum-total assignment on S (as `matching.hungarian`), descending."""
     from scipy.optimize import linear_sum_assignment  # imported when needed: the window never needs it
 
     S64 = S.astype(np.float64)
     r, c = linear_sum_assignment(S64, maximize=True)
-    sims = np.sort(S64[r, c])[::-1]
-    return float(scores_from_picks(sims[None, :], threshold, max_matches)[0])
+    return np.sort(S64[r, c])[::-1]
 
 
-def top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k best of parallel arrays, by score descending then id ascending."""
+def hungarian_score(S: np.ndarray, threshold: float | None, max_matches: int | None) -> float:
+    """`matching.hungarian(S).score` without building Pair objects (same assignment, same value)."""
+    return float(scores_from_picks(hungarian_sims(S)[None, :], threshold, max_matches)[0])
+
+
+def hungarian_picks(block: Block) -> np.ndarray:
+    """`greedy_picks` for the Hungarian assignment: one assignment per article."""
+    width = min(block.G.shape[0], int(block.sizes.max())) if block.arts.size else 0
+    out = np.full((block.arts.size, width), -np.inf, dtype=np.float32)
+    for i in range(block.arts.size):
+        sims = hungarian_sims(block.G[:, block.columns(i)])
+        out[i, : sims.size] = sims
+    return out
+
+
+def top_k(
+    ids: np.ndarray, scores: np.ndarray, k: int, keys: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k best of parallel arrays, by score descending, then key (default: id) ascending."""
     if ids.size == 0 or k <= 0:
         return ids[:0], scores[:0]
+    keys = ids if keys is None else keys
     if ids.size > k:
         kth = np.partition(scores, ids.size - k)[ids.size - k]
         keep = scores >= kth
-        ids, scores = ids[keep], scores[keep]
-    order = np.lexsort((ids, -scores))[:k]
+        ids, scores, keys = ids[keep], scores[keep], keys[keep]
+    order = np.lexsort((keys, -scores))[:k]
     return ids[order], scores[order]
 
 
@@ -211,8 +235,10 @@ def refine(
     exact: Callable[[np.ndarray], np.ndarray],
     k: int,
     first_batch: int,
+    keys: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Exact top k of local items from upper bounds `ub` and a batch scorer `exact(local ids) -> scores`.
+    """Exact top k of local items from upper bounds `ub` and a batch scorer `exact(local ids) -> scores`;
+    equal scores in the order of `keys` (per local item; default: the local ids).
 
     Items are scored in decreasing bound order, in doubling batches; scoring stops once the best bound
     left is below the k-th exact score, since no unscored item can then enter the top k. Items with
@@ -251,5 +277,7 @@ def refine(
             if rest.size == 0 or settled():
                 break
     all_ids = np.concatenate(done_ids)
-    top_ids, top_scores = top_k(all_ids, np.concatenate(done_scores), k)
+    top_ids, top_scores = top_k(
+        all_ids, np.concatenate(done_scores), k, None if keys is None else keys[all_ids]
+    )
     return top_ids, top_scores, int(all_ids.size)
