@@ -298,3 +298,18 @@ def test_picks_give_the_exact_ranking_under_every_s_and_m(views: str) -> None:
                 assert ranked == res.indices, (method, qa, threshold, m)
     with pytest.raises(ValueError, match="picks are for"):
         index.picks(0, "centroid")
+
+
+def test_a_query_of_the_last_querys_first_photos_reuses_its_similarities() -> None:
+    av = make_catalog(n_articles=90, seed=8)
+    rows = np.arange(av.n_photos)[av.rows_of(3)]
+    assert rows.size >= 2
+    index, fresh = SearchIndex(av), SearchIndex(av)
+    index.search(av.vectors[rows], "greedy", 5, mode="exact")
+    for n in (1, 2):  # its first photo(s): rows of the kept block; then another photo: a new block
+        one = index.search(av.vectors[rows[:n]], "max", 10, mode="exact")
+        assert one.indices == fresh.search(av.vectors[rows[:n]], "max", 10, mode="exact").indices
+    assert index._last_block[0].shape[1] == rows.size  # still the whole query's block
+    other = index.search(av.vectors[rows[1:2]], "max", 10, mode="exact")
+    assert other.indices == fresh.search(av.vectors[rows[1:2]], "max", 10, mode="exact").indices
+    assert index._last_block[0].shape[1] == 1

@@ -37,7 +37,6 @@ index, so results are deterministic.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -157,7 +156,7 @@ class SearchIndex:
         self._masks: dict[tuple[str, str], np.ndarray] = {}
         self._layout: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._layout_codes: np.ndarray | None = None
-        self._last_block: tuple[bytes, Block] | None = None  # see _catalog_block
+        self._last_block: tuple[np.ndarray, Block] | None = None  # (query photos, block): see _catalog_block
         # Size of the first exactly scored shortlist (None: per-method default); tests set 1 so that the
         # bound-pruned paths go through many rounds on small catalogs.
         self.refine_first_batch: int | None = None
@@ -333,13 +332,24 @@ class SearchIndex:
     def _catalog_block(self, qT: np.ndarray) -> Block:
         """The similarities of these query photos with the whole catalog; the last block is kept while it is
         small, because the same query often comes again under another method, s or m (an evaluation's
-        settings, `tune`'s grid, a curator switching methods) and the product is most of a search."""
-        key = hashlib.blake2b(qT.tobytes(), digest_size=16).digest() + repr(qT.shape).encode()
+        settings, `tune`'s grid, a curator switching methods) and the product is most of a search. A query
+        of its first photos (an evaluation's single-photo baseline) takes the first rows of it."""
         kept = self._last_block
-        if kept is not None and kept[0] == key:
-            return kept[1]
+        if kept is not None:
+            kept_qT, block = kept
+            n = qT.shape[1]
+            if (
+                kept_qT.shape[0] == qT.shape[0]
+                and n <= kept_qT.shape[1]
+                and np.array_equal(kept_qT[:, :n], qT)
+            ):
+                return (
+                    block
+                    if n == kept_qT.shape[1]
+                    else Block(block.G[:n], block.arts, block.sizes, block.rows)
+                )
         block = self._block(qT, None)
-        self._last_block = (key, block) if block.G.nbytes <= KEEP_BLOCK_BYTES else None
+        self._last_block = (qT.copy(), block) if block.G.nbytes <= KEEP_BLOCK_BYTES else None
         return block
 
     def _codes_of(self, block: Block) -> np.ndarray:
