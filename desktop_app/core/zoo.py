@@ -25,6 +25,7 @@ import numpy as np
 from desktop_app.core import zoo_text
 from desktop_app.core.downloads import MIRROR_ENV, Progress, Wanted, fetch_file
 from desktop_app.core.errors import ModelError
+from desktop_app.core.files import replacing, write_text
 from desktop_app.core.models import (
     BUNDLED_MODEL,
     InstalledModel,
@@ -295,12 +296,6 @@ def validate_onnx(onnx_path: Path, manifest: ModelManifest) -> str:
 # ---------------------------------------------------------------------------------------------- install
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _installed_by_name(name: str) -> InstalledModel | None:
     for model in installed_models():
         if model.manifest.name == name:
@@ -349,14 +344,15 @@ def checked_external_data(onnx_file: Path) -> list[str]:
     return external
 
 
+def _copy(source: Path, dest: Path) -> None:
+    with replacing(dest, f".{dest.name}.", ".partial") as tmp:
+        shutil.copyfile(source, tmp)
+
+
 def _install(source_file: Path, manifest: ModelManifest, move: bool) -> InstalledModel:
     """Put the ONNX file (with any external-data files) and then its manifest into models_dir()/<name>/;
     the manifest goes in last."""
-    external = external_data_files(source_file)
-    missing = [n for n in external if not (source_file.parent / n).is_file()]
-    if missing:
-        raise ModelError(f"{source_file.name} keeps its weights in {', '.join(missing)}, which is not beside it; "
-                         "put the file(s) next to the model and import again.")  # fmt: skip
+    external = checked_external_data(source_file)
     target = models_dir() / manifest.name
     target.mkdir(parents=True, exist_ok=True)
     manifest_path = target / f"{manifest.name}.manifest.json"
@@ -366,22 +362,18 @@ def _install(source_file: Path, manifest: ModelManifest, move: bool) -> Installe
     if move:
         os.replace(source_file, onnx_path)
     else:
-        tmp = onnx_path.with_name(onnx_path.name + ".partial")
-        shutil.copyfile(source_file, tmp)
-        os.replace(tmp, onnx_path)
+        _copy(source_file, onnx_path)
     for name in external:
         dest = target / name
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(dest.name + ".partial")
-        shutil.copyfile(source_file.parent / name, tmp)
-        os.replace(tmp, dest)
+        _copy(source_file.parent / name, dest)
     keep = {onnx_path.name}
     if manifest.text is not None:
         keep |= {manifest.text.file, manifest.text.tokenizer}
     for stale in [*target.glob("*.onnx"), *target.glob("*.tokenizer.json")]:
         if stale.name not in keep:
             stale.unlink()  # a file no manifest names any more (an older model of this name)
-    _write_text_atomic(manifest_path, manifest.to_json())
+    write_text(manifest_path, manifest.to_json(), what="model manifest")
     return load_manifest(manifest_path)
 
 
