@@ -8,7 +8,7 @@ import pytest
 from desktop_app.core.evaluate import candidate_recall
 from desktop_app.core.matching import match
 from desktop_app.core.search import SearchIndex
-from desktop_app.core.set_scores import scores_from_picks
+from desktop_app.core.set_scores import Block, hungarian_picks, hungarian_sims, scores_from_picks
 from desktop_app.core.vectors import ArticleVectors
 
 VIEWS = ["front", "back", "side", "top", "detail"]
@@ -313,3 +313,27 @@ def test_a_query_of_the_last_querys_first_photos_reuses_its_similarities() -> No
     other = index.search(av.vectors[rows[1:2]], "max", 10, mode="exact")
     assert other.indices == fresh.search(av.vectors[rows[1:2]], "max", 10, mode="exact").indices
     assert index._last_block[0].shape[1] == 1
+
+
+def test_hungarian_picks_are_the_assignment_of_matching_even_when_totals_tie() -> None:
+    # One-hot photos make many assignments tie on their total (with other pairs in them); near-duplicates
+    # with noise make a unique best. Either way the picks are matching.hungarian's pairs.
+    rng = np.random.default_rng(5)
+    eye = np.eye(6, dtype=np.float32)
+    tied = {f"t/{i}": eye[[(i + j) % 6 for j in range(1 + i % 4)]] for i in range(30)}
+    noisy = {f"n/{i}": rng.normal(size=(1 + i % 7, 6)).astype(np.float32) for i in range(40)}
+    for groups in (tied, noisy):
+        av = ArticleVectors.from_groups(groups)
+        index = SearchIndex(av)
+        for qa in (0, 3, 6):
+            ids, chosen = index.picks(qa, "hungarian")
+            Q = av.article_matrix(qa).astype(np.float64)
+            for a, row in zip(ids.tolist(), chosen):
+                pairs = match("hungarian", Q @ av.article_matrix(a).astype(np.float64).T).pairs
+                want = sorted((p.sim for p in pairs), reverse=True)
+                assert row[np.isfinite(row)] == pytest.approx(want, abs=1e-6), (qa, a)
+    # Two assignments with one total and other pairs ({1, 0} and {0.5, 0.5}): the tie goes to scipy.
+    G = np.array([[1.0, 0.5, 0.0, 0.5], [0.5, 0.0, 0.5, 1.0]], dtype=np.float32)  # two 2-photo articles
+    block = Block(G, np.array([0, 1]), np.array([2, 2]), np.arange(4))
+    for i in range(2):
+        assert hungarian_picks(block)[i].tolist() == hungarian_sims(G[:, block.columns(i)]).tolist()

@@ -8,6 +8,9 @@ vectorised greedy or per-article Hungarian matching, and finds the exact top K f
 
 from __future__ import annotations
 
+import functools
+import itertools
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -206,13 +209,49 @@ def hungarian_score(S: np.ndarray, threshold: float | None, max_matches: int | N
 
 
 def hungarian_picks(block: Block) -> np.ndarray:
-    """`greedy_picks` for the Hungarian assignment: one assignment per article."""
-    width = min(block.G.shape[0], int(block.sizes.max())) if block.arts.size else 0
+    """`greedy_picks` for the Hungarian assignment. Small articles are solved together: every one-to-one
+    assignment of the smaller side is tried at once (at most ASSIGNMENTS_AT_ONCE), which is exact when
+    the best total is unique; an article whose best totals tie, or a larger one, gets its own
+    `linear_sum_assignment`, so the picks are always those of `matching.hungarian`."""
+    q = block.G.shape[0]
+    width = min(q, int(block.sizes.max())) if block.arts.size else 0
     out = np.full((block.arts.size, width), -np.inf, dtype=np.float32)
-    for i in range(block.arts.size):
-        sims = hungarian_sims(block.G[:, block.columns(i)])
-        out[i, : sims.size] = sims
+    for a0, a1, n in block.runs:
+        small, large = min(q, n), max(q, n)
+        if math.perm(large, small) > ASSIGNMENTS_AT_ONCE:
+            for i in range(a0, a1):
+                out[i, :small] = hungarian_sims(block.G[:, block.columns(i)])
+            continue
+        maps = _assignments(small, large)  # [P, small]
+        step = max(1, (1 << 22) // (maps.size or 1))  # articles per pass: bounded memory
+        for b0 in range(a0, a1, step):
+            b1 = min(b0 + step, a1)
+            c0 = int(block.starts[b0])
+            X = block.G[:, c0 : c0 + (b1 - b0) * n].reshape(q, b1 - b0, n).transpose(1, 0, 2)  # [m, q, n]
+            if q > n:
+                X = X.transpose(0, 2, 1)  # rows: the smaller side
+            vals = X[:, np.arange(small)[None, :], maps]  # [m, P, small]
+            totals = vals.sum(axis=2, dtype=np.float64)
+            best = totals.argmax(axis=1)
+            ar = np.arange(b1 - b0)
+            out[b0:b1, :small] = -np.sort(-vals[ar, best], axis=1)
+            if maps.shape[0] > 1:
+                runner_up = np.partition(totals, -2, axis=1)[:, -2]
+                for i in np.flatnonzero(totals[ar, best] - runner_up <= TIE_TOTAL).tolist():
+                    out[b0 + i, :small] = hungarian_sims(block.G[:, block.columns(b0 + i)])
     return out
+
+
+# Assignments tried at once per article (math.perm(larger side, smaller side)): 5 x 5 photos is 120,
+# 3 x 8 is 336; beyond, one linear_sum_assignment per article is cheaper.
+ASSIGNMENTS_AT_ONCE = 720
+TIE_TOTAL = 1e-9  # best totals closer than this count as tied (float rounding is ~1e-15 here)
+
+
+@functools.lru_cache(maxsize=64)
+def _assignments(small: int, large: int) -> np.ndarray:
+    """Every one-to-one map of `small` items into `large` ones: [P, small] indices."""
+    return np.array(list(itertools.permutations(range(large), small)), dtype=np.int64).reshape(-1, small)
 
 
 def top_k(
