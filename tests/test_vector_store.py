@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -339,3 +340,56 @@ def test_an_adapter_has_its_own_store_and_graph_index_kept_in_step_with_the_cata
     assert more.adapter_status()["active"]["id"] == adapter.id and more.vectors().dim == 16
     more.close()
     assert_matches_catalog(db)
+
+
+def test_a_search_process_reads_a_large_store_ahead_once_and_only_when_it_fits(
+    tmp_path, tiny_model, monkeypatch
+):
+    from desktop_app.core import vector_store as vs
+
+    monkeypatch.setattr(ann, "MIN_PHOTOS", 1000)
+    monkeypatch.setattr(ann, "RANK", 16)
+    db = tmp_path / "c.sqlite"
+    engine, model_id = synthetic_catalog(db, tiny_model, n_articles=300)
+    engine.close()
+    small, _ = synthetic_catalog(tmp_path / "small.sqlite", tiny_model, n_articles=20)
+    small.read_ahead_stores = True
+    small.vectors()
+    assert small._read_ahead is None  # no graph index: a search reads most of it anyway
+    small.close()
+
+    read: list[str] = []
+    real_open = open
+
+    def spy(path, *args, **kwargs):
+        if "read-ahead" in threading.current_thread().name:
+            read.append(os.path.basename(str(path)))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", spy)
+    short = Engine.open(db, remember=False)  # a command: never reads ahead
+    short.vectors()
+    assert short._read_ahead is None
+    short.close()
+    engine = Engine.open(db, remember=False)
+    engine.read_ahead_stores = True
+    hits = engine.similar(Query.of_articles("f00/a00000")).hits
+    warm = engine._read_ahead
+    assert warm is not None and warm.done.wait(30)
+    folder = store_folder(engine.catalog, model_id)
+    state = VectorStore(folder).state()
+    assert read == [
+        state["ann"]["file"],
+        state["ann"]["basis"],
+        state["centroids"],
+        state["vectors"],
+        state["meta"],
+    ]
+    engine.reload()  # after an index run: the same store folder, its pages still cached
+    assert engine.similar(Query.of_articles("f00/a00000")).hits == hits and engine._read_ahead is warm
+    engine.close()
+    # Larger than half of the memory available, or memory not known: left alone.
+    monkeypatch.setattr(vs, "available_memory", lambda: 1000)
+    assert VectorStore(folder).read_ahead() is None
+    monkeypatch.setattr(vs, "available_memory", lambda: None)
+    assert VectorStore(folder).read_ahead() is None

@@ -61,6 +61,7 @@ class _Server:
             self.engine.close()  # free the previous catalog's vectors before reading the next
             self.engine = None
         engine = Engine.open(db if is_url(db) else Path(db), remember=False)
+        engine.read_ahead_stores = True  # this process answers searches for as long as the catalog is open
         try:
             index = engine.search_index()
             device_name, note, title = None, "", "no model"

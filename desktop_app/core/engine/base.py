@@ -30,7 +30,7 @@ from desktop_app.core.settings import (
     update_catalog_settings_with,
 )
 from desktop_app.core.storage import Catalog
-from desktop_app.core.vector_store import VectorStore, store_folder
+from desktop_app.core.vector_store import ReadAhead, VectorStore, store_folder
 from desktop_app.core.vectors import ArticleVectors
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,11 @@ class EngineBase:
         self._encoder: Encoder | None = None
         self._encoder_key: tuple | None = None
         self._adapter: Adapter | None = None
+        # A long-lived search process reads a large vector store ahead into the OS file cache (once per
+        # store folder: after an index run its pages are still cached); short commands do not.
+        self.read_ahead_stores = False
+        self._read_ahead: ReadAhead | None = None
+        self._read_folders: set[Path] = set()
 
     @classmethod
     def open(cls, db: Path | str, create: bool = False, remember: bool = True) -> Engine:
@@ -102,6 +107,8 @@ class EngineBase:
         return self.catalog.location
 
     def close(self) -> None:
+        if self._read_ahead is not None:
+            self._read_ahead.stop()
         self._index = None
         self._vectors = None
         self._encoder = None
@@ -248,7 +255,13 @@ class EngineBase:
             return adapter.apply_to(av) if adapter is not None else av
         if adapter is not None:
             _forget_other_adapters(store.folder)
-        return store.open(labels)
+        av = store.open(labels)
+        if self.read_ahead_stores and store.folder not in self._read_folders:
+            self._read_folders.add(store.folder)
+            if self._read_ahead is not None:
+                self._read_ahead.stop()
+            self._read_ahead = store.read_ahead()
+        return av
 
     def sync_vectors(self, progress: EvalProgress | None = None, adapter: Adapter | None = None) -> None:
         """Bring the local vector stores up to date now (the model's vectors, and the adapted ones of
