@@ -338,16 +338,11 @@ class SearchIndex:
         if kept is not None:
             kept_qT, block = kept
             n = qT.shape[1]
-            if (
-                kept_qT.shape[0] == qT.shape[0]
-                and n <= kept_qT.shape[1]
-                and np.array_equal(kept_qT[:, :n], qT)
-            ):
-                return (
-                    block
-                    if n == kept_qT.shape[1]
-                    else Block(block.G[:n], block.arts, block.sizes, block.rows)
-                )
+            prefix = kept_qT.shape[0] == qT.shape[0] and n <= kept_qT.shape[1]
+            if prefix and np.array_equal(kept_qT[:, :n], qT):
+                if n == kept_qT.shape[1]:
+                    return block
+                return Block(block.G[:n], block.arts, block.sizes, block.rows)
         block = self._block(qT, None)
         self._last_block = (qT.copy(), block) if block.G.nbytes <= KEEP_BLOCK_BYTES else None
         return block
