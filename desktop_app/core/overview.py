@@ -7,11 +7,14 @@ grid so the UI thread only swaps a finished object in.
 
 from __future__ import annotations
 
+import heapq
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,60 +56,90 @@ def model_title(model: InstalledModel | None) -> str:
     return f"{m.name} ({family}, {m.precision})"
 
 
+SORT_CHUNK = 8192  # items sorted in one C call by `yielding_order`
+
+
+def yielding_order(n: int, key: Callable[[int], Any]) -> np.ndarray:
+    """range(n) sorted by key (stably), as int64 indices, without holding the GIL for long.
+
+    `sorted` compares in C and lets no other thread run until it is done: sorting a quarter of a million
+    articles by folder in a worker froze the window's thread for a third of a second. Chunks are sorted
+    one by one and then merged by a generator, between whose steps the interpreter lets the window run."""
+    chunks = [sorted(range(s, min(s + SORT_CHUNK, n)), key=key) for s in range(0, n, SORT_CHUNK)]
+    if len(chunks) <= 1:
+        return np.array(chunks[0] if chunks else [], dtype=np.int64)
+    return np.fromiter(heapq.merge(*chunks, key=key), dtype=np.int64, count=n)
+
+
 @dataclass
 class Articles:
     """The grid's data as parallel columns, with sort orders and filter text ready to use."""
 
-    keys: list[str]
-    folders: list[str]
+    # Columns of strings (and label dicts) are tuples: the garbage collector stops looking into a tuple of
+    # plain values after one pass, while it walks every item of a list at every full collection, which
+    # took 120 ms with a quarter of a million articles, on whichever thread set it off.
+    keys: tuple[str, ...]
+    folders: tuple[str, ...]
     added: np.ndarray
     counts: np.ndarray
-    covers: list[str]
+    covers: tuple[str, ...]
     errors: np.ndarray
-    labels: list[dict[str, str]]
-    label_texts: list[str]
-    haystack: list[str]  # lower-case "id | folder | labels" for the filter box
+    labels: tuple[dict[str, str], ...]
+    label_texts: tuple[str, ...]
+    haystack: tuple[str, ...]  # lower-case "id | folder | labels" for the filter box
     orders: dict[str, np.ndarray] = field(default_factory=dict)
-    by_cover: dict[str, list[int]] = field(default_factory=dict)  # cover photo (relative) -> articles
+    # cover photo (relative) -> its article; one photo file is rarely the cover of several, those in `more`.
+    # Not a list per cover: a quarter of a million small lists made every full garbage collection while a
+    # snapshot loaded in a worker a third of a second long, with the window's thread waiting for the GIL.
+    first_of_cover: dict[str, int] = field(default_factory=dict)
+    more_of_cover: dict[str, list[int]] = field(default_factory=dict)
     index_of: dict[str, int] = field(default_factory=dict)  # article -> its position in `keys`
 
     @classmethod
     def from_overview(cls, rows: list[dict]) -> Articles:
-        keys = [r["article"] for r in rows]
-        folders = [r["folder"] or "" for r in rows]
-        labels = [r["labels"] or {} for r in rows]
-        texts = [label_text(lab) for lab in labels]
+        """From rows of `Catalog.articles_overview`."""
+        names = ("article", "folder", "added_at", "photos", "cover", "errors", "labels")
+        return cls.from_columns({name: tuple(r[name] for r in rows) for name in names})
+
+    @classmethod
+    def from_columns(cls, cols: dict[str, tuple]) -> Articles:
+        """From `Catalog.article_columns`."""
+        keys = cols["article"]
+        folders = tuple(f or "" for f in cols["folder"])
+        labels = tuple(lab or {} for lab in cols["labels"])
+        texts = tuple(label_text(lab) for lab in labels)
         out = cls(
             keys=keys,
             folders=folders,
-            added=np.array([r["added_at"] for r in rows], dtype=np.float64),
-            counts=np.array([r["photos"] for r in rows], dtype=np.int64),
-            covers=[r["cover"] or "" for r in rows],
-            errors=np.array([r["errors"] for r in rows], dtype=np.int64),
+            added=np.array(cols["added_at"], dtype=np.float64),
+            counts=np.array(cols["photos"], dtype=np.int64),
+            covers=tuple(c or "" for c in cols["cover"]),
+            errors=np.array(cols["errors"], dtype=np.int64),
             labels=labels,
             label_texts=texts,
-            haystack=[f"{k}\x1f{f}\x1f{t}".lower() for k, f, t in zip(keys, folders, texts)],
+            haystack=tuple(f"{k}\x1f{f}\x1f{t}".lower() for k, f, t in zip(keys, folders, texts)),
         )
         n = len(keys)
         # Built here, in the worker: a quarter of a million keys take 80 ms the window's thread should not spend.
         out.index_of = {k: i for i, k in enumerate(keys)}
         for i, cover in enumerate(out.covers):
-            if cover:
-                out.by_cover.setdefault(cover, []).append(i)
+            if cover and out.first_of_cover.setdefault(cover, i) != i:
+                out.more_of_cover.setdefault(cover, []).append(i)
         # Sorting 100,000 strings takes a noticeable fraction of a second: do every order here, once.
         out.orders["name"] = np.arange(n, dtype=np.int64)  # the overview is already ordered by key
-        out.orders["folder"] = np.array(
-            sorted(range(n), key=lambda i: (folders[i].lower(), keys[i])), dtype=np.int64
-        )
-        out.orders["label"] = np.array(
-            sorted(range(n), key=lambda i: (texts[i] == "", texts[i].lower(), keys[i])), dtype=np.int64
-        )
+        out.orders["folder"] = yielding_order(n, lambda i: (folders[i].lower(), keys[i]))
+        out.orders["label"] = yielding_order(n, lambda i: (texts[i] == "", texts[i].lower(), keys[i]))
         out.orders["added"] = np.lexsort((np.arange(n), -out.added)).astype(np.int64)  # newest first
         out.orders["photos"] = np.lexsort((np.arange(n), -out.counts)).astype(np.int64)  # most photos first
         return out
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def with_cover(self, rel: str) -> list[int]:
+        """The articles shown by this photo (a relative path)."""
+        first = self.first_of_cover.get(rel)
+        return [] if first is None else [first, *self.more_of_cover.get(rel, ())]
 
 
 @dataclass
@@ -187,7 +220,7 @@ def load_snapshot(engine: Engine, first: int | None = None) -> Snapshot:
     catalog = engine.catalog
     with ThreadPoolExecutor(1) as pool:  # the counts scan every photo: in parallel with the overview
         counting = pool.submit(catalog.counts)
-        rows = catalog.articles_overview(limit=first)
+        cols = catalog.article_columns(limit=first)
         counts = counting.result()
     last = catalog.last_run()
     root = engine.photo_root()
@@ -198,6 +231,6 @@ def load_snapshot(engine: Engine, first: int | None = None) -> Snapshot:
         model_id = engine.model_id()
     except ModelError as exc:
         model_error = str(exc)
-    articles = Articles.from_overview(rows)
+    articles = Articles.from_columns(cols)
     return Snapshot(engine, articles, counts, settings, last, root, root_ok, model, model_id, model_error,
-                    round(time.perf_counter() - t0, 3), partial=counts["articles"] > len(rows))  # fmt: skip
+                    round(time.perf_counter() - t0, 3), partial=counts["articles"] > len(articles))  # fmt: skip

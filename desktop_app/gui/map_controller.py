@@ -170,7 +170,7 @@ class MapController(QObject):
         if snap is None or not self.dock.isVisible():
             return
         self.panel.set_colour_choices(_label_fields(snap, self.colour_by), self.colour_by)
-        key = (str(snap.path), snap.model_id, len(snap.articles), hash(tuple(snap.articles.keys)))
+        key = (str(snap.path), snap.model_id, len(snap.articles), hash(snap.articles.keys))
         if key != self._asked:
             self._asked = key
             if self.layout is not None and self._layout_catalog != str(snap.path):
@@ -393,15 +393,15 @@ def _label_fields(snap: Snapshot, current: str) -> list[str]:
 
 
 def _colouring(layout: MapLayout, snap: Snapshot, by: str) -> pic.Colouring:
-    row = {k: i for i, k in enumerate(snap.articles.keys)}
-    labels = {k: snap.articles.labels[i] for k, i in row.items()}
-    folders = {k: snap.articles.folders[i] for k, i in row.items()}
+    arts = snap.articles
+    labels = {k: arts.labels[i] for k, i in arts.index_of.items()}
+    folders = {k: arts.folders[i] for k, i in arts.index_of.items()}
     return pic.colouring(pic.colour_values(by, layout.articles, labels, folders))
 
 
 def _points(layout: MapLayout, snap: Snapshot, by: str) -> MapPoints:
     arts = snap.articles
-    row = {k: i for i, k in enumerate(arts.keys)}
+    row = arts.index_of
     colours = _colouring(layout, snap, by)
     palette = argb([c for _, c, _ in colours.legend]) if colours.legend else np.zeros(1, np.uint32)
     root = str(snap.photo_root) if snap.photo_root is not None and snap.root_ok else None

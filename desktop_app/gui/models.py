@@ -194,7 +194,7 @@ class ArticleGridModel(DragRows, QAbstractListModel):
         if self._root_prefix is None or not path.startswith(self._root_prefix):
             return
         rel = path[len(self._root_prefix) :].replace(os.sep, "/")
-        for i in self.data_.by_cover.get(rel, ()):
+        for i in self.data_.with_cover(rel):
             row = int(self._row_of[i])
             if row >= 0:
                 idx = self.index(row, 0)

@@ -353,7 +353,7 @@ class SearchController(QObject):
 def no_vectors_advice(snap: Snapshot | None, query: Query | None, indexing: bool, said: str) -> str:
     """What to do about an article without vectors, honestly: wait for the run, or fix unreadable photos."""
     article = query.articles[0] if query is not None and query.kind == "articles" and query.articles else None
-    i = snap.articles.keys.index(article) if snap is not None and article in snap.articles.keys else None
+    i = snap.articles.index_of.get(article) if snap is not None and article is not None else None
     if i is not None and snap.articles.errors[i] and snap.articles.errors[i] >= snap.articles.counts[i]:
         return (f"{article} has no photo that could be read (see its detail page for why), so it cannot be "
                 "compared. Replace the damaged files in the photo folder, then use Update index.")  # fmt: skip

@@ -75,6 +75,9 @@ def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
         yield list(ids[start : start + _CHUNK])
 
 
+_OVERVIEW_PARTITION = 20_000  # rows of the article overview read at a time
+
+
 class PhotoStore:
     """Mixin of `Catalog`: needs `read()` and `write()`."""
 
@@ -161,7 +164,15 @@ class PhotoStore:
 
     def articles_overview(self, limit: int | None = None) -> list[dict]:
         """One row per article for browsing: key, folder, photo count, cover photo, added time, labels; only
-        the first `limit` articles by key when given.
+        the first `limit` articles by key when given (see `article_columns`)."""
+        cols = self.article_columns(limit)
+        return [dict(zip(cols, values)) for values in zip(*cols.values())]
+
+    def article_columns(self, limit: int | None = None) -> dict[str, tuple]:
+        """`articles_overview` as columns: "article", "folder", "added_at", "photos", "cover", "errors",
+        "labels", each a tuple in article key order. Read in partitions, so that a quarter of a million
+        articles never exist as a quarter of a million row objects at once (each full garbage collection
+        they set off while the window loads them in a worker holds every thread up).
 
         The cover is the curator's choice (article_covers) when that photo is still there; else the rule
         of `scan.cover_position`: the first photo tagged main/front/1/a, else the first untagged, else the
@@ -190,20 +201,24 @@ class PhotoStore:
         if limit is not None:
             q = q.where(a.c.id.in_(sa.select(a.c.id).order_by(a.c.key).limit(limit).scalar_subquery()))
         labels = self.labels()
+        keys: list[str] = []
+        folders: list[str | None] = []
+        added: list[float] = []
+        photos: list[int] = []
+        covers: list[str | None] = []
+        errors: list[int] = []
         with self.read() as conn:
-            rows = conn.execute(q).all()
-        return [
-            {
-                "article": k,
-                "folder": f,
-                "added_at": t,
-                "photos": n,
-                "cover": cover,
-                "errors": int(err or 0),
-                "labels": labels.get(k, {}),
-            }  # fmt: skip
-            for k, f, t, n, cover, err in rows
-        ]
+            for part in conn.execute(q).partitions(_OVERVIEW_PARTITION):
+                for k, f, t, n, cover, err in part:
+                    keys.append(k)
+                    folders.append(f)
+                    added.append(t)
+                    photos.append(n)
+                    covers.append(cover)
+                    errors.append(int(err or 0))
+        return {"article": tuple(keys), "folder": tuple(folders), "added_at": tuple(added), "photos": tuple(photos),
+                "cover": tuple(covers), "errors": tuple(errors),
+                "labels": tuple(labels.get(k, {}) for k in keys)}  # fmt: skip
 
     def covers(self) -> dict[str, str]:
         """The covers curators chose: article -> photo path."""
