@@ -212,7 +212,7 @@ class AdapterDialog(QDialog):
         if on:  # its vectors are prepared for search first, in a child process (minutes in a large catalog)
             job = switch_on_job(self.engine.location, self)
             job.progress.connect(self._progress)
-            job.done.connect(lambda status: self._switched_on(status))
+            job.done.connect(self._switched_on)
             job.cancelled.connect(self._not_switched)
             job.failed.connect(self._failed)
             self.job, self.training = job, False
