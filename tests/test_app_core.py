@@ -40,8 +40,11 @@ def test_results_as_csv_and_clipboard_text(engine, tmp_path):
 
 def test_what_undo_takes_back_and_a_redo_of_decisions(engine):
     engine.set_labels(["red", "green"], "category", "tops")
-    batch = engine.last_label_batch()
-    assert {e["article"] for e in batch} == {"red", "green"} and all(e["new_value"] == "tops" for e in batch)
+    summary = engine.last_label_summary()
+    assert summary["events"] == summary["articles"] == 2 and summary["first"]["new_value"] == "tops"
+    engine.import_labels(folder_level=1, field="kind")  # a bulk import: counted, never read event by event
+    summary = engine.last_label_summary()
+    assert summary["first"]["action"] == "import" and summary["events"] == summary["articles"] >= 1
     engine.decide("red", "green", "same")
     assert engine.last_match_decision()["decision"] == "same"
     undone = engine.undo_decision()

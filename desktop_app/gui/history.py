@@ -40,15 +40,14 @@ class Step:
     action: str = "set"
 
 
-def label_text(rows: list[dict]) -> str:
-    rows = [r for r in rows if r.get("action") != "skip"] or rows
-    first = rows[0]
-    n = len({r["article"] for r in rows})
+def label_text(summary: dict) -> str:
+    """What Undo says of a label decision (`Engine.last_label_summary`)."""
+    first, n, events = summary["first"], summary["articles"], summary["events"]
     action = first.get("action")
     if action == "accept":
         return f"accept {n} suggestion{'s' if n != 1 else ''}"
     if action in ("import", "folder"):
-        return f"import of {len(rows)} label{'s' if len(rows) != 1 else ''}"
+        return f"import of {events} label{'s' if events != 1 else ''}"
     if action == "skip":
         return f"skip {first['article']}"
     what = f"“{first['new_value']}”" if first.get("new_value") is not None else "no label"
@@ -66,11 +65,11 @@ def match_text(rows: list[dict]) -> str:
 
 def newest(engine: Any) -> tuple[str, str] | None:
     """(kind, text) of what Undo would take back now, or None (worker thread)."""
-    labels = engine.last_label_batch()
+    labels = engine.last_label_summary()
     match = engine.last_match_decision()
-    if not labels and match is None:
+    if labels is None and match is None:
         return None
-    if match is None or (labels and labels[-1]["at"] >= match["at"]):
+    if match is None or (labels is not None and labels["at"] >= match["at"]):
         return "labels", label_text(labels)
     return "match", match_text([match])
 

@@ -68,12 +68,14 @@ class LabelRoom:
         """The label decision `undo(field)` would take back next, without taking it back."""
         return self.catalog.last_live_event(field, curator=current_curator())
 
-    def last_label_batch(self, field: str | None = None) -> list[dict]:
-        """Every event of the label decision `undo(field)` would take back next ([] when none)."""
+    def last_label_summary(self, field: str | None = None) -> dict | None:
+        """`Catalog.batch_summary` of the label decision `undo(field)` would take back next (None: none)."""
         last = self.last_label_decision(field)
         if last is None:
-            return []
-        return self.catalog.batch_events(last["batch"]) if last.get("batch") is not None else [last]
+            return None
+        if last.get("batch") is not None:
+            return self.catalog.batch_summary(last["batch"])
+        return {"events": 1, "articles": 1, "at": last["at"], "first": last}
 
     def photos_of(self, article: str) -> list:
         """The photos of an article, with their status (skipped photos say why)."""
