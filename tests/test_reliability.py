@@ -305,7 +305,8 @@ def test_a_model_with_external_weights_is_imported_whole(tmp_path):
     import onnx
 
     from desktop_app.core.encoder import Encoder
-    from desktop_app.core.zoo import external_data_files, import_model
+    from desktop_app.core.model_files import external_data_files
+    from desktop_app.core.zoo import import_model
 
     src = make_tiny_model(tmp_path / "src", name="ext-model")
     model = onnx.load(src.onnx_path)

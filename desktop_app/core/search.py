@@ -29,7 +29,8 @@ allowed), scoring just the allowed articles is exact and cheaper. The stage is a
 `evaluate.candidate_recall` measures what it loses against the exhaustive search (mode "exact"): recall@10 1.000 for
 every method at 1,000,000 photos (benchmarks/search_latency.py).
 
-The numeric kernels (similarity blocks, vectorised greedy, bounds and refinement) are in `set_scores.py`.
+Scoring a block by each method is in `block_scoring.py`; its numeric kernels (similarity blocks, vectorised
+greedy, bounds and refinement) in `set_scores.py`.
 
 Scores, edge cases and tie rules follow `desktop_app.core.matching`; equal scores are ordered by article
 index, so results are deterministic.
@@ -45,19 +46,9 @@ from typing import Any
 import numpy as np
 
 from desktop_app.core import matching
+from desktop_app.core.block_scoring import BlockScoring, ResolvedQuery
 from desktop_app.core.errors import UserError
-from desktop_app.core.set_scores import (
-    Block,
-    greedy_picks,
-    greedy_scores,
-    hungarian_picks,
-    hungarian_score,
-    normalise,
-    products,
-    refine,
-    scores_from_picks,
-    top_k,
-)
+from desktop_app.core.set_scores import Block, normalise, products
 from desktop_app.core.vectors import ArticleVectors
 
 SEARCH_MODES: tuple[str, ...] = ("auto", "exact", "candidates")
@@ -116,15 +107,7 @@ class SearchResult:
         return self.ranked if self.ranked is not None else [h.index for h in self.hits]
 
 
-@dataclass
-class _Query:
-    vectors: np.ndarray  # [q, D] float32, L2-normalised
-    rows: np.ndarray | None  # global catalog rows of the query photos, None for raw vectors
-    articles: list[int]  # catalog articles forming the query (never returned)
-    views: list[str | None]
-
-
-class SearchIndex:
+class SearchIndex(BlockScoring):
     """Search over one `ArticleVectors`; caches what does not depend on the query."""
 
     def __init__(
@@ -284,7 +267,7 @@ class SearchIndex:
 
     # ----- query -------------------------------------------------------------------------------------
 
-    def _resolve(self, query: Any, query_views: Sequence[str | None] | None) -> _Query:
+    def _resolve(self, query: Any, query_views: Sequence[str | None] | None) -> ResolvedQuery:
         if isinstance(query, np.ndarray) and query.dtype.kind == "f":
             vecs = np.atleast_2d(query)
             if vecs.ndim != 2 or vecs.shape[1] != self.V.shape[1]:
@@ -294,7 +277,7 @@ class SearchIndex:
             views = list(query_views) if query_views is not None else [None] * vecs.shape[0]
             if len(views) != vecs.shape[0]:
                 raise ValueError("query_views must have one entry per query vector.")
-            return _Query(normalise(vecs), None, [], views)
+            return ResolvedQuery(normalise(vecs), None, [], views)
         if isinstance(query, (int, np.integer, str)):
             items: list[Any] = [query]
         else:
@@ -312,7 +295,7 @@ class SearchIndex:
         if rows.size == 0:
             raise UserError("The query article has no embedded photos; embed its photos first.")
         views = [self.av.views[r] for r in rows.tolist()]
-        return _Query(np.asarray(self.V[rows], dtype=np.float32), rows, arts, views)
+        return ResolvedQuery(np.asarray(self.V[rows], dtype=np.float32), rows, arts, views)
 
     # ----- blocks of similarities ---------------------------------------------------------------------
 
@@ -358,7 +341,7 @@ class SearchIndex:
 
     # ----- candidate stage ----------------------------------------------------------------------------
 
-    def _auto_candidates(self, method: str, qry: _Query) -> bool:
+    def _auto_candidates(self, method: str, qry: ResolvedQuery) -> bool:
         """Whether mode "auto" runs the candidate stage for this query (see the module docstring)."""
         if self.av.ann is not None:
             return True  # a large catalog with its graph index: the candidate stage for every method
@@ -403,159 +386,6 @@ class SearchIndex:
             per_photo = max(200, 25 * k)
         rows = self.knn_rows(qv, per_photo)
         return np.unique(self.av.article_of_row[rows])
-
-    # ----- scoring --------------------------------------------------------------------------------------
-
-    def _batch(self, default: int) -> int:
-        return default if self.refine_first_batch is None else self.refine_first_batch
-
-    @staticmethod
-    def _bounds(block: Block, qmax: np.ndarray, threshold: float | None, m: int | None) -> np.ndarray:
-        """Upper bound of the greedy/hungarian score of each block article (see the module docstring).
-
-        qmax: [q, a], the best similarity of each query photo within each article.
-        """
-        best = qmax.max(axis=0).astype(np.float64)
-        if threshold is not None:
-            return np.where(best >= threshold, best, matching.NO_PASS_SCORE)
-        q = qmax.shape[0]
-        j = np.minimum(block.sizes, q)
-        if m is not None:
-            j = np.minimum(j, m)
-        # Sum of the j largest per-query-photo maxima; only articles with j < q need a sort.
-        row_sum = qmax.sum(axis=0, dtype=np.float64)
-        part = np.flatnonzero(j < q)
-        if part.size:
-            ranked = -np.sort(-qmax[:, part].astype(np.float64), axis=0)
-            row_sum[part] = np.cumsum(ranked, axis=0)[j[part] - 1, np.arange(part.size)]
-        bound = row_sum / j
-        # The column bound applies when every candidate photo is in the scored pairs.
-        col_ok = j == block.sizes
-        if np.any(col_ok):
-            colsum = block.seg_sum(block.G.max(axis=0))
-            bound = np.where(col_ok, np.minimum(bound, colsum / block.sizes), bound)
-        return np.minimum(bound, best)
-
-    def _score_block(
-        self,
-        method: str,
-        query: _Query,
-        block: Block,
-        allowed: np.ndarray,
-        k: int,
-        threshold: float | None,
-        m: int | None,
-    ) -> tuple[np.ndarray, np.ndarray, int]:
-        """(global article ids, scores, number scored exactly) of the top k of a block."""
-        ok = allowed[block.arts]
-        G = block.G
-        if G.shape[1] == 0:
-            return block.arts[:0], np.zeros(0), 0
-        if method == "max":
-            scores = block.seg_max(G.max(axis=0)).astype(np.float64)
-            local = np.flatnonzero(ok)
-            ids, sc = top_k(local, scores[ok], k, block.arts[local])
-            return block.arts[ids], sc, int(ok.sum())
-        qmax = block.seg_max(G)  # [q, a]
-
-        def greedy_exact(local: np.ndarray) -> np.ndarray:
-            sub, order = block.subset(local)
-            out = np.empty(local.size)
-            out[order] = greedy_scores(sub, threshold, m)
-            return out
-
-        if method == "greedy":
-            ub = np.where(ok, self._bounds(block, qmax, threshold, m), -np.inf)
-            ids, sc, n = refine(ub, greedy_exact, k, self._batch(max(256, 8 * k)), block.arts)
-            return block.arts[ids], sc, n
-
-        if method == "hungarian":
-
-            def hung_exact(local: np.ndarray) -> np.ndarray:
-                return np.array(
-                    [hungarian_score(G[:, block.columns(i)], threshold, m) for i in local.tolist()]
-                )
-
-            ub = np.where(ok, self._bounds(block, qmax, threshold, m), -np.inf)
-            ids, sc, n = refine(ub, hung_exact, k, self._batch(max(32, 2 * k)), block.arts)
-            return block.arts[ids], sc, n
-
-        # ordered
-        how, view_picks, shared = self._ordered_views(query, block)
-        if how == "greedy":
-            # No query photo has a view tag that any catalog photo has, so no article shares one: greedy
-            # for all, exactly as matching.ordered falls back.
-            return self._score_block("greedy", query, block, allowed, k, threshold, m)
-        if how == "views":
-            view_scores = scores_from_picks(view_picks, threshold, m)
-            ub = np.where(shared, view_scores, self._bounds(block, qmax, threshold, m))
-            ub = np.where(ok, ub, -np.inf)
-
-            def ordered_exact(local: np.ndarray) -> np.ndarray:
-                out = view_scores[local].copy()
-                fallback = ~shared[local]
-                if fallback.any():
-                    out[fallback] = greedy_exact(local[fallback])
-                return out
-
-            ids, sc, n = refine(ub, ordered_exact, k, self._batch(max(256, 8 * k)), block.arts)
-            return block.arts[ids], sc, n
-
-        # A view repeats in the query: exact matching.ordered per article, bounded by the best pair.
-        best = qmax.max(axis=0).astype(np.float64)
-        ub = best if threshold is None else np.where(best >= threshold, best, matching.NO_PASS_SCORE)
-        ub = np.where(ok, ub, -np.inf)
-
-        def loop_exact(local: np.ndarray) -> np.ndarray:
-            return np.array([self._ordered_one(query, block, i, threshold, m).score for i in local.tolist()])
-
-        ids, sc, n = refine(ub, loop_exact, k, self._batch(max(64, 4 * k)), block.arts)
-        return block.arts[ids], sc, n
-
-    def _ordered_views(self, query: _Query, block: Block) -> tuple[str, np.ndarray | None, np.ndarray | None]:
-        """How `matching.ordered` goes for this query over a block: ("greedy", None, None) when no query photo
-        has a view tag any catalog photo has; ("views", picks, shared) when each view is once in the query:
-        per article the best similarity of each view both share, descending ([a, t], -inf padded), and
-        whether it shares any (else it falls back to greedy); ("loop", None, None) when a view repeats."""
-        codes = self._codes_of(block)
-        q_codes = np.array([-1 if v is None else self._view_vocab.get(v, -2) for v in query.views])
-        tagged = q_codes[q_codes >= 0]
-        if tagged.size == 0:
-            return "greedy", None, None
-        if np.unique(tagged).size != tagged.size:
-            return "loop", None, None
-        # Each view once in the query: the within-view greedy of a view is its best photo's similarity.
-        cols = np.flatnonzero(q_codes >= 0)
-        per_view = np.empty((cols.size, block.arts.size), dtype=np.float32)
-        for t, j in enumerate(cols.tolist()):
-            per_view[t] = block.seg_max(np.where(codes == q_codes[j], block.G[j], -np.inf))
-        return "views", -np.sort(-per_view.T, axis=1), np.isfinite(per_view).any(axis=0)
-
-    def _ordered_one(self, query: _Query, block: Block, i: int, threshold: float | None = None,
-                     m: int | None = None) -> matching.MatchResult:  # fmt: skip
-        """`matching.ordered` of the query with block article i (any query views)."""
-        a = int(block.arts[i])
-        views_b = self.av.views[int(self.offsets[a]) : int(self.offsets[a + 1])]
-        return matching.ordered(block.G[:, block.columns(i)], query.views, views_b, threshold, m)
-
-    def _centroid_top(
-        self, query: _Query, arts: np.ndarray | None, allowed: np.ndarray, k: int
-    ) -> tuple[np.ndarray, np.ndarray, int]:
-        qc = query.vectors.astype(np.float64).mean(axis=0)
-        norm = np.linalg.norm(qc)
-        ids = np.flatnonzero(allowed) if arts is None else arts[allowed[arts]]
-        if norm < 1e-12:
-            scores = np.zeros(ids.size)  # query photos that cancel out: no direction, "unrelated"
-        else:
-            qc32 = (qc / norm).astype(np.float32)
-            C = self.centroids
-            if arts is None and ids.size > self.n_articles // 2:
-                # Multiply all rows (no gather copy) and select afterwards: cheaper for wide searches.
-                scores = products(C, None, qc32[:, None])[0].astype(np.float64)[ids]
-            else:
-                scores = (np.asarray(C[ids], dtype=np.float32) @ qc32).astype(np.float64)
-        top, sc = top_k(ids, scores, k)
-        return top, sc, int(ids.size)
 
     # ----- public API ---------------------------------------------------------------------------------
 
@@ -658,30 +488,14 @@ class SearchIndex:
         qry = self._resolve(query, query_views)
         allowed = self._allowed(None, None, exclude, qry.articles)
         block = self._catalog_block(np.ascontiguousarray(qry.vectors.T))
-        how, view_picks, shared = (
-            ("greedy", None, None) if method != "ordered" else self._ordered_views(qry, block)
-        )
-        if method == "hungarian":
-            chosen = hungarian_picks(block)
-        elif how == "loop":
-            chosen = np.full((block.arts.size, qry.vectors.shape[0]), -np.inf, dtype=np.float32)
-            for i in range(block.arts.size):
-                sims = [p.sim for p in self._ordered_one(qry, block, i).pairs]
-                chosen[i, : len(sims)] = sims
-        else:
-            chosen = greedy_picks(block)
-            if how == "views":  # the articles that share a view take their views' picks
-                width = max(chosen.shape[1], view_picks.shape[1])
-                chosen = np.pad(chosen, ((0, 0), (0, width - chosen.shape[1])), constant_values=-np.inf)
-                chosen[shared, : view_picks.shape[1]] = view_picks[shared]
-                chosen[shared, view_picks.shape[1] :] = -np.inf
+        chosen = self._picks_of(qry, block, method)
         local = np.flatnonzero(allowed[block.arts])
         return block.arts[local], chosen[local]
 
     def _hit(
         self,
         method: str,
-        qry: _Query,
+        qry: ResolvedQuery,
         block: Block | None,
         a: int,
         score: float,

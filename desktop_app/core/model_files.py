@@ -1,0 +1,204 @@
+"""An installed model's files: checking an ONNX file against its manifest, finding the weights it keeps
+beside it, and putting both (then the manifest, last and atomically) into `models_dir()/<name>/`.
+
+The zoo (`zoo.py`) decides what to install (known models, downloads, imports); this module does it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from desktop_app.core.errors import ModelError
+from desktop_app.core.files import replacing, write_text
+from desktop_app.core.models import (
+    BUNDLED_MODEL,
+    InstalledModel,
+    ModelManifest,
+    installed_models,
+    load_manifest,
+    models_dir,
+)
+
+# ---------------------------------------------------------------------------------------------- validate
+
+
+def _dims(shape) -> list:
+    return [d if isinstance(d, int) and d > 0 else None for d in (shape or [])]
+
+
+def validate_onnx(onnx_path: Path, manifest: ModelManifest) -> str:
+    """Check an ONNX file against a manifest: names, input and output shapes, and one real run.
+
+    Returns a one-line description; raises ModelError with what differs and what to do.
+    """
+    from desktop_app.core.device import onnxruntime
+
+    ort = onnxruntime()
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.intra_op_num_threads = 1  # a validation run, not a benchmark: stay off the user's other cores
+    try:
+        session = ort.InferenceSession(str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise ModelError(f"{onnx_path} is not a usable ONNX model: {str(exc).splitlines()[0][:300]}") from exc
+
+    inputs = {i.name: i for i in session.get_inputs()}
+    outputs = {o.name: o for o in session.get_outputs()}
+    if manifest.input_name not in inputs:
+        found = ", ".join(f"{i.name} {i.shape}" for i in inputs.values())
+        raise ModelError(
+            f"The model has no input named {manifest.input_name!r} (it has {found}); fix input_name in the manifest."
+        )
+    if manifest.output_name not in outputs:
+        found = ", ".join(f"{o.name} {o.shape}" for o in outputs.values())
+        raise ModelError(
+            f"The model has no output named {manifest.output_name!r} (it has {found}); fix output_name in the manifest."
+        )
+    inp, out = inputs[manifest.input_name], outputs[manifest.output_name]
+    h, w = manifest.input_size
+    want = [None, 3, h, w] if manifest.layout == "NCHW" else [None, h, w, 3]
+    got = _dims(inp.shape)
+    if len(got) != 4:
+        raise ModelError(
+            f"The model's input {inp.name} has shape {inp.shape}; an image model needs 4 dimensions."
+        )
+    if got[0] is not None:
+        raise ModelError(
+            f"The model's input {inp.name} has a fixed batch size of {got[0]} ({inp.shape}); Lookalike needs a "
+            "dynamic batch axis. Re-export the model with a dynamic first dimension."
+        )
+    for axis in (1, 2, 3):
+        if got[axis] is not None and got[axis] != want[axis]:
+            expected = f"[batch, 3, {h}, {w}]" if manifest.layout == "NCHW" else f"[batch, {h}, {w}, 3]"
+            raise ModelError(
+                f"The model's input {inp.name} has shape {inp.shape} but the manifest says {expected} "
+                f"({manifest.layout}, input_size {h}x{w}); the manifest does not belong to this model."
+            )
+    out_dims = _dims(out.shape)
+    if len(out_dims) >= 2 and all(d is not None for d in out_dims[1:]):
+        per_item = int(np.prod(out_dims[1:]))
+        if per_item != manifest.dim:
+            raise ModelError(
+                f"The model's output {out.name} has shape {out.shape} ({per_item} values per photo) but the "
+                f"manifest says dim {manifest.dim}; the manifest does not belong to this model."
+            )
+    # Symbolic dimensions hide mistakes; a tiny run of two blank photos settles them.
+    shape = [2, 3, h, w] if manifest.layout == "NCHW" else [2, h, w, 3]
+    dtype = np.float16 if "float16" in inp.type else np.float32
+    try:
+        result = session.run([out.name], {inp.name: np.zeros(shape, dtype)})[0]
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise ModelError(
+            f"The model fails on a [{', '.join(map(str, shape))}] input as the manifest describes: "
+            f"{str(exc).splitlines()[0][:300]}"
+        ) from exc
+    result = np.asarray(result)
+    if result.shape[0] != 2 or result.reshape(2, -1).shape[1] != manifest.dim:
+        raise ModelError(
+            f"The model returned shape {list(result.shape)} for 2 photos; the manifest says {manifest.dim}-d vectors."
+        )
+    return f"{inp.name} {inp.shape} -> {out.name} {out.shape}"
+
+
+# ---------------------------------------------------------------------------------------------- install
+
+
+def installed_by_name(name: str) -> InstalledModel | None:
+    for model in installed_models():
+        if model.manifest.name == name:
+            return model
+    return None
+
+
+# In an ONNX file, a tensor stored outside it names its file in a StringStringEntryProto: field 1 "location"
+# (tag 0x0a, length 8), then field 2 (tag 0x12) with the file name, length-prefixed.
+_EXTERNAL_LOCATION = re.compile(rb"\x0a\x08location\x12([\x01-\x7f])")
+
+
+def external_data_files(onnx_file: Path) -> list[str]:
+    """The files an ONNX model keeps its weights in besides itself (external data), relative to it."""
+    import mmap
+
+    names: set[str] = set()
+    with open(onnx_file, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            return []
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            for m in _EXTERNAL_LOCATION.finditer(data):
+                start = m.end()
+                raw = data[start : start + m.group(1)[0]]
+                try:
+                    names.add(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    continue
+    for name in names:
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise ModelError(
+                f"{onnx_file.name} keeps weights in {name!r}, outside its own folder; refusing it."
+            )
+    return sorted(names)
+
+
+def checked_external_data(onnx_file: Path) -> list[str]:
+    """The model's external-data files, all present beside it (else a ModelError that says so)."""
+    external = external_data_files(onnx_file)
+    missing = [n for n in external if not (onnx_file.parent / n).is_file()]
+    if missing:
+        raise ModelError(
+            f"{onnx_file.name} keeps its weights in {', '.join(missing)}, which is not beside it; "
+            "put the file(s) next to the model and import again."
+        )
+    return external
+
+
+def _copy(source: Path, dest: Path) -> None:
+    with replacing(dest, f".{dest.name}.", ".partial") as tmp:
+        shutil.copyfile(source, tmp)
+
+
+def install_files(source_file: Path, manifest: ModelManifest, move: bool) -> InstalledModel:
+    """Put the ONNX file (with any external-data files) and then its manifest into models_dir()/<name>/;
+    the manifest goes in last."""
+    external = checked_external_data(source_file)
+    target = models_dir() / manifest.name
+    target.mkdir(parents=True, exist_ok=True)
+    manifest_path = target / f"{manifest.name}.manifest.json"
+    onnx_path = target / manifest.file
+    # An old manifest must not describe the new file while it is being replaced.
+    manifest_path.unlink(missing_ok=True)
+    if move:
+        os.replace(source_file, onnx_path)
+    else:
+        _copy(source_file, onnx_path)
+    for name in external:
+        dest = target / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _copy(source_file.parent / name, dest)
+    keep = {onnx_path.name}
+    if manifest.text is not None:
+        keep |= {manifest.text.file, manifest.text.tokenizer}
+    for stale in [*target.glob("*.onnx"), *target.glob("*.tokenizer.json")]:
+        if stale.name not in keep:
+            stale.unlink()  # a file no manifest names any more (an older model of this name)
+    write_text(manifest_path, manifest.to_json(), what="model manifest")
+    return load_manifest(manifest_path)
+
+
+def guard_replace(name: str, sha256: str, force: bool) -> InstalledModel | None:
+    """The existing install when it is this very file; ModelError when another file would be replaced."""
+    if name == BUNDLED_MODEL:
+        raise ModelError(f"{name} is the bundled model and cannot be replaced; choose another --name.")
+    existing = installed_by_name(name)
+    if existing is None or existing.bundled:
+        return None
+    if existing.manifest.sha256 == sha256 and existing.onnx_path.exists() and not force:
+        return existing
+    if not force:
+        raise ModelError(f"A different model named {name} is already installed; pass --force to replace it.")
+    return None
