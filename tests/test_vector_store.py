@@ -181,6 +181,13 @@ def _model_id(db):
         return engine.vectors_model_id()
 
 
+@pytest.fixture
+def small_graphs(monkeypatch):
+    """A graph index from 1,000 photos (not 50,000), over a 16-d projection: small catalogs get one."""
+    monkeypatch.setattr(ann, "MIN_PHOTOS", 1000)
+    monkeypatch.setattr(ann, "RANK", 16)
+
+
 def synthetic_catalog(location, tiny_model, n_articles: int, per: int = 4, dim: int = 32, seed: int = 0,
                       first: int = 0):  # fmt: skip
     """Articles first..n_articles-1 of synthetic families of vectors, written as an index run would."""
@@ -209,10 +216,8 @@ def synthetic_catalog(location, tiny_model, n_articles: int, per: int = 4, dim: 
 
 
 def test_the_graph_index_finds_what_the_exhaustive_search_finds_and_follows_every_change(
-    tmp_path, tiny_model, monkeypatch
+    tmp_path, tiny_model, small_graphs
 ):
-    monkeypatch.setattr(ann, "MIN_PHOTOS", 1000)
-    monkeypatch.setattr(ann, "RANK", 16)
     db = tmp_path / "c.sqlite"
     engine, model_id = synthetic_catalog(db, tiny_model, n_articles=1500)
     av = engine.vectors()
@@ -280,10 +285,8 @@ def test_the_graph_index_and_the_encoder_load_in_either_order():
 
 
 def test_an_adapter_has_its_own_store_and_graph_index_kept_in_step_with_the_catalog(
-    tmp_path, tiny_model, monkeypatch
+    tmp_path, tiny_model, small_graphs
 ):
-    monkeypatch.setattr(ann, "MIN_PHOTOS", 1000)
-    monkeypatch.setattr(ann, "RANK", 16)
     db = tmp_path / "c.sqlite"
     engine, model_id = synthetic_catalog(db, tiny_model, n_articles=1500)
     groups = tmp_path / "groups.csv"
@@ -343,12 +346,10 @@ def test_an_adapter_has_its_own_store_and_graph_index_kept_in_step_with_the_cata
 
 
 def test_a_search_process_reads_a_large_store_ahead_once_and_only_when_it_fits(
-    tmp_path, tiny_model, monkeypatch
+    tmp_path, tiny_model, small_graphs, monkeypatch
 ):
     from desktop_app.core import vector_store as vs
 
-    monkeypatch.setattr(ann, "MIN_PHOTOS", 1000)
-    monkeypatch.setattr(ann, "RANK", 16)
     db = tmp_path / "c.sqlite"
     engine, model_id = synthetic_catalog(db, tiny_model, n_articles=300)
     engine.close()
