@@ -154,13 +154,17 @@ class AdapterDialog(QDialog):
         job = ChildJob(child_main, (self.engine.location, sources, self.kind.currentData(), None),
                        "lookalike-adapt", "The training process stopped unexpectedly; nothing was stored",
                        self)  # fmt: skip
+        self._start(job, True, self._trained, self._cancelled, "Learning…")
+
+    def _start(self, job: ChildJob, training: bool, done, cancelled, note: str) -> None:
+        """Run a training (or switch-on) child with this dialog's progress bar, Cancel and error report."""
         job.progress.connect(self._progress)
-        job.done.connect(self._trained)
-        job.cancelled.connect(self._cancelled)
+        job.done.connect(done)
+        job.cancelled.connect(cancelled)
         job.failed.connect(self._failed)
-        self.job, self.training = job, True
+        self.job, self.training = job, training
         self._busy(True)
-        self.note.setText("Learning…")
+        self.note.setText(note)
         job.start()
 
     def cancel(self) -> None:
@@ -211,14 +215,7 @@ class AdapterDialog(QDialog):
     def _use_toggled(self, on: bool) -> None:
         if on:  # its vectors are prepared for search first, in a child process (minutes in a large catalog)
             job = switch_on_job(self.engine.location, self)
-            job.progress.connect(self._progress)
-            job.done.connect(self._switched_on)
-            job.cancelled.connect(self._not_switched)
-            job.failed.connect(self._failed)
-            self.job, self.training = job, False
-            self._busy(True)
-            self.note.setText(preparing_text(None))
-            job.start()
+            self._start(job, False, self._switched_on, self._not_switched, preparing_text(None))
             return
 
         def switch() -> dict | None:

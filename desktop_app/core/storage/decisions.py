@@ -32,6 +32,19 @@ def _current(conn, table: sa.Table, col_a, col_b, a: str, b: str):
     ).first()
 
 
+def _judged_again(conn, table: sa.Table, col_a, col_b, value, rows: Sequence) -> list[dict]:
+    """Those of a decision's rows whose pair was decided again since (its newest live row is another), as
+    the clashes a Conflict lists: pair, what stands now, who and when."""
+    newer = []
+    for row in rows:
+        a, b = row._mapping[col_a.name], row._mapping[col_b.name]
+        cur = _current(conn, table, col_a, col_b, a, b)
+        if cur is not None and cur.id != row.id:
+            newer.append({"article_a": a, "article_b": b, "decision": cur._mapping[value.name],
+                          "curator": cur.curator, "at": cur.at})  # fmt: skip
+    return newer
+
+
 class DecisionStore:
     """Mixin of `Catalog`: needs `read()` and `write()`."""
 
@@ -105,12 +118,7 @@ class DecisionStore:
             if last is None:
                 return []
             rows = conn.execute(sa.select(d).where(d.c.batch == last.batch, d.c.undone.is_(False))).all()
-            newer = []
-            for row in rows:
-                cur = _current(conn, d, d.c.article_a, d.c.article_b, row.article_a, row.article_b)
-                if cur is not None and cur.id != row.id:
-                    newer.append({"article_a": row.article_a, "article_b": row.article_b, "decision": cur.decision,
-                                  "curator": cur.curator, "at": cur.at})  # fmt: skip
+            newer = _judged_again(conn, d, d.c.article_a, d.c.article_b, d.c.decision, rows)
             if newer:
                 raise Conflict("Cannot undo: " + _message(newer), newer)
             conn.execute(d.update().where(d.c.id.in_([r.id for r in rows])).values(undone=True))
@@ -209,12 +217,7 @@ class DecisionStore:
 def _take_back_verdicts(conn, rows: Sequence) -> None:
     """Mark verdict rows undone in the caller's transaction; a pair judged again since is a Conflict."""
     v = photo_verdicts_table
-    newer = []
-    for row in rows:
-        cur = _current(conn, v, v.c.path_a, v.c.path_b, row.path_a, row.path_b)
-        if cur is not None and cur.id != row.id:
-            newer.append({"article_a": row.path_a, "article_b": row.path_b, "decision": cur.verdict,
-                          "curator": cur.curator, "at": cur.at})  # fmt: skip
+    newer = _judged_again(conn, v, v.c.path_a, v.c.path_b, v.c.verdict, rows)
     if newer:
         raise Conflict(
             "Cannot undo: " + _message(newer, "Find duplicates again to see it as it is now."), newer
