@@ -135,3 +135,18 @@ def test_sigkill_mid_index_loses_at_most_a_batch_and_resumes(tmp_path, tiny_mode
         assert conn.execute("SELECT count(*), count(DISTINCT path) FROM photos").fetchone() == (n, n)
         assert conn.execute("SELECT count(*) FROM vectors").fetchone()[0] == n
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_demo_without_a_screen_shows_a_result(tmp_path):
+    """`lookalike demo` on a machine without a screen indexes the bundled sample with the bundled model and
+    prints a query's results; the other colour of the sample's stability ball is the nearest article."""
+    env = {
+        "LOOKALIKE_HOME": str(tmp_path / "home"),
+        "DISPLAY": "",
+        "WAYLAND_DISPLAY": "",
+        "QT_QPA_PLATFORM": "",
+    }
+    out = json.loads(run_cli("demo", "--dir", tmp_path / "demo", "--json", env=env).stdout)
+    assert out["hits"][0]["article"] == "luma-stability-ball-pink" and len(out["hits"]) == 5
+    text = run_cli("demo", "--no-gui", "--dir", tmp_path / "demo", env=env).stdout
+    assert "Most similar to luma-stability-ball-gray" in text and "1. 0.9" in text

@@ -121,8 +121,12 @@ def run_demo(args: argparse.Namespace) -> int:
                   "Run `lookalike gui` on a desktop to browse it.")  # fmt: skip
         args.no_gui = True
     if args.no_gui:
-        ns = argparse.Namespace(db=str(db), json=args.json, article=first, articles=None, image=None, photos=False,
-                                method=None, threshold=None, max_matches=None, top=5, label=None, folder=None)  # fmt: skip
+        # The real parser builds the query's arguments, so `demo` can never drift from `similar`.
+        from desktop_app.cli import build_parser
+
+        ns = build_parser().parse_args(
+            ["similar", first, "--db", str(db), "--top", "5"] + ["--json"] * args.json
+        )
         if not args.json:
             print(f"\nMost similar to {first}:")
         return run_similar(ns)
