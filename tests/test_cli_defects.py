@@ -69,6 +69,10 @@ def test_output_files_in_a_missing_folder_or_on_a_folder(indexed, tmp_path, caps
         (["similar", "--article", "red", "--method", "best"], "invalid choice"),
         (["labels", "suggest", "--k", "0"], "--k must be 1 or more"),
         (["labels", "accept", "--min-confidence", "1.5"], "between 0 and 1"),
+        (["evaluate", "--split", "--seed", "-1"], "--seed must be 0 or more"),
+        (["tune", "--split", "--seed", "-1"], "--seed must be 0 or more"),
+        (["map", "--seed", "-1"], "--seed must be 0 or more"),
+        (["evaluate", "--split", "--min-photos", "1"], "--min-photos must be 2 or more"),
     ],
 )
 def test_option_values_out_of_range(indexed, capsys, argv, needle):
@@ -77,6 +81,13 @@ def test_option_values_out_of_range(indexed, capsys, argv, needle):
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and needle in err and "max_matches" not in err, err
+
+
+def test_option_errors_reach_json_readers_on_stdout(indexed, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["similar", "red", "--top", "0", "--json", "--db", str(indexed)])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 2 and "--top must be 1 or more" in json.loads(out)["error"]
 
 
 @pytest.mark.parametrize("option", ["--batch-size", "--workers"])
@@ -197,3 +208,21 @@ def test_evaluate_draws_at_most_the_queries_asked_for(indexed, tmp_path, capsys)
     with pytest.raises(SystemExit) as refused:
         main([*base, "--queries", "0"])
     assert refused.value.code == 2 and "--queries must be 1 or more" in capsys.readouterr().err
+
+
+def test_indexing_another_folder_into_a_catalog_is_refused(indexed, photo_tree, tmp_path, capsys):
+    """A typo, a subfolder or another folder given with --db would remove most of the catalog's photos;
+    a moved copy of the same photos is indexed as usual, and --new-root makes the switch deliberate."""
+    import shutil
+
+    write_photo(tmp_path / "other" / "x" / "p.jpg", (9, 9, 9), seed=1)
+    fails(capsys, "index", tmp_path / "other", "--db", indexed, needle="would remove 7 of them")
+    fails(capsys, "index", photo_tree / "shoes", "--db", indexed, needle="add --new-root")
+    with Catalog(indexed) as catalog:
+        assert len(catalog.photo_paths()) == 7
+    shutil.copytree(photo_tree, tmp_path / "moved")
+    assert main(["index", str(tmp_path / "moved"), "--db", str(indexed), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["removed"] == 0
+    assert main(["index", str(tmp_path / "other"), "--db", str(indexed), "--new-root", "--json"]) == 0
+    with Catalog(indexed) as catalog:
+        assert catalog.photo_paths() == {"x/p.jpg"}

@@ -14,6 +14,7 @@ import pytest
 from desktop_app.cli import main
 from desktop_app.core.engine import Engine, index_photos
 from desktop_app.core.errors import Conflict, InputError
+from desktop_app.core.settings import SearchSettings
 from desktop_app.core.similar import Query
 from tests.conftest import REPO
 
@@ -114,9 +115,19 @@ def test_evaluate_and_tune_on_same_product_decisions(engine, capsys):
     assert main(["evaluate", "--decisions", "--db", db]) == 2  # none yet: says how to make some
     assert "lookalike decide" in capsys.readouterr().err
     engine.decide("red", "shoes/blue", "same")
+    engine.update_settings(search=SearchSettings("hungarian", None, 2, 20))  # ties with the best
     assert main(["tune", "--decisions", "--db", db, "--json"]) == 0
-    best = json.loads(capsys.readouterr().out)["best"]
-    assert best["queries"] == 2 and best["map"] >= 0.5  # the two decided articles are each other's answer
+    out = json.loads(capsys.readouterr().out)
+    assert out["best"]["queries"] == 2 and out["best"]["map"] >= 0.5  # the two are each other's answer
+    # Two queries tie many settings and choose none: nothing is stored, and a tie keeps the current setting.
+    assert not out["stored"] and engine.settings().search.method == "hungarian"
+    assert main(["tune", "--decisions", "--db", db]) == 0
+    assert "Not stored: too few queries (2)" in capsys.readouterr().out
+    assert (out["best"]["method"], out["best"]["threshold"], out["best"]["max_matches"]) == (
+        "hungarian",
+        None,
+        2,
+    )
 
 
 KILLED = r"""

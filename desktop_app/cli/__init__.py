@@ -63,7 +63,12 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.WARNING, format="lookalike: %(message)s")
-    args = build_parser().parse_args(argv or ["gui"])
+    try:
+        args = build_parser().parse_args(argv or ["gui"])
+    except SystemExit as exc:
+        if exc.code == 2 and "--json" in argv and Parser.last_error:  # a script reads stdout only
+            print(json.dumps({"error": Parser.last_error, "kind": "InputError"}))
+        raise
     if args.command is None:
         args = build_parser().parse_args(["gui"])
     try:

@@ -59,7 +59,12 @@ def register(sub) -> None:
     ap.add_argument("--groups", type=Path, metavar="CSV", required=True, help="CSV article,group")
     ap.add_argument("--train-fraction", type=fraction("--train-fraction", 0.05, 0.95), default=0.5,
                     help="share of the groups to train on (default: 0.5)")  # fmt: skip
-    ap.add_argument("--seed", type=int, default=0, help="the random split of the groups (default: 0)")
+    ap.add_argument(
+        "--seed",
+        type=positive_int("--seed", lowest=0),
+        default=0,
+        help="the random split of the groups (default: 0)",
+    )
     ap.add_argument("--method", nargs="+", choices=METHODS, help="methods to report (default: all)")
     _kind(ap)
     _common(ap, run_evaluate)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from desktop_app.cli.common import Bar, add_db, add_json, emit_json, num, open_engine, output_path, safe
+from desktop_app.cli.common import (
+    Bar,
+    add_db,
+    add_json,
+    emit_json,
+    num,
+    open_engine,
+    output_path,
+    positive_int,
+    safe,
+)
 from desktop_app.core import layout as lay
 from desktop_app.core import map_picture as pic
 from desktop_app.core.files import check_output_path, write_bytes
@@ -40,7 +50,12 @@ def register(sub) -> None:
     p.add_argument("--recompute", action="store_true",
                    help="compute the layout afresh instead of placing new articles on the stored one "
                    "(default: reuse the stored layout)")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0, help="random seed of a new layout (default: 0)")
+    p.add_argument(
+        "--seed",
+        type=positive_int("--seed", lowest=0),
+        default=0,
+        help="random seed of a new layout (default: 0)",
+    )
     add_json(p)
     p.set_defaults(handler=run)
 

@@ -18,21 +18,26 @@ from desktop_app.core.matching import METHODS
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors: `lookalike similar: --top must be 1 or more (got 0)`, exit 2."""
 
+    last_error: str | None = None  # what the last refused command line was told, for `--json` callers
+
     def error(self, message: str):  # type: ignore[override]
+        Parser.last_error = f"{self.prog}: {message}"
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 # ============================================================================ option types
 
 
-def positive_int(name: str) -> Callable[[str], int]:
+def positive_int(name: str, lowest: int = 1) -> Callable[[str], int]:
+    """A whole number of at least `lowest` (1 unless given)."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} must be a whole number (got {text!r})") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be 1 or more (got {value})")
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"{name} must be {lowest} or more (got {value})")
         return value
 
     parse.__name__ = name

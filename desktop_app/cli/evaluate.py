@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from desktop_app.cli.common import Bar, add_db, add_json, emit_json, open_engine, positive_int, query_count
-from desktop_app.core.evaluate import MAX_QUERIES
+from desktop_app.core.evaluate import MAX_QUERIES, MIN_TUNING_QUERIES
 from desktop_app.core.matching import METHODS
 
 
@@ -17,8 +17,9 @@ def register(sub) -> None:
          "another article of the same group) or by splitting articles into halves that must find each other."),
         ("tune", "grid over method, s and m; store the best as the catalog's search settings",
          "Evaluates greedy, Hungarian and ordered over s in {off, 0.3, 0.5, 0.6, 0.7} and m in {all, 1, 2, 3}, "
-         "plus centroid and best pair, and stores the best (by mAP, then R@1) as the catalog's search "
-         "settings, which `similar`, `labels` and the app then use."),
+         "plus centroid and best pair, and stores the best (by mAP, then R@1; a tie keeps the current setting) "
+         "as the catalog's search settings, which `similar`, `labels` and the app then use. Fewer than 20 "
+         "queries choose nothing: the results are shown and the settings stay."),
     ]:  # fmt: skip
         p = sub.add_parser(name, help=text, description=description)
         proto = p.add_mutually_exclusive_group(required=True)
@@ -27,9 +28,10 @@ def register(sub) -> None:
                            help="split articles into two halves and re-find one from the other")  # fmt: skip
         proto.add_argument("--decisions", action="store_true",
                            help="groups of articles decided 'same product' (lookalike decide --same)")  # fmt: skip
-        p.add_argument("--min-photos", type=positive_int("--min-photos"), default=2,
-                       help="with --split: articles with at least this many photos (default: 2)")  # fmt: skip
-        p.add_argument("--seed", type=int, default=0,
+        p.add_argument("--min-photos", type=positive_int("--min-photos", lowest=2), default=2,
+                       help="with --split: articles with at least this many photos, 2 or more: each is split "
+                       "into two halves (default: 2)")  # fmt: skip
+        p.add_argument("--seed", type=positive_int("--seed", lowest=0), default=0,
                        help="the random split (--split) and the draw of queries (default: 0)")  # fmt: skip
         p.add_argument("--queries", type=query_count, default=MAX_QUERIES, metavar="N|all",
                        help=f"at most N queries, drawn at random: each ranks the whole catalog under every "
@@ -77,8 +79,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_tune(args: argparse.Namespace) -> int:
-    from desktop_app.core.settings import SearchSettings
-
     bar = Bar(not args.json and not args.no_progress, "search", "Tuning")
     with open_engine(args) as engine:
         try:
@@ -87,19 +87,23 @@ def run_tune(args: argparse.Namespace) -> int:
         finally:
             bar.close()
         ranked = sorted(result.scores, key=lambda s: (-s.map, -s.recall[1]))
+        enough = result.n_queries >= MIN_TUNING_QUERIES
+        note = (
+            f"Stored as the catalog's search settings: {top.label} (mAP {top.map:.3f}, R@1 {top.recall[1]:.3f})"
+            if enough
+            else f"Not stored: too few queries ({result.n_queries}) to choose settings by (at least "
+            f"{MIN_TUNING_QUERIES}); the catalog's search settings are unchanged. "
+            "Give more groups or same-product decisions."
+        )
         # The results are shown before they are stored: if storing fails (a full disk), the measurement
         # of the whole grid is not lost with it.
         if args.json:
-            emit_json({"best": top.to_dict(), "results": [s.to_dict() for s in ranked]})
+            emit_json({"best": top.to_dict(), "results": [s.to_dict() for s in ranked], "stored": enough})
         else:
             print_scores(ranked, f"{result.protocol}: {result.n_queries} queries; grid of {len(ranked) - 1} "
                          "settings, best first")  # fmt: skip
-        current = engine.settings().search
-        engine.update_settings(
-            search=SearchSettings(top.method, top.threshold, top.max_matches, current.top_k)
-        )
+        if enough:
+            engine.store_tuned(top)
     if not args.json:
-        print(
-            f"Stored as the catalog's search settings: {top.label} (mAP {top.map:.3f}, R@1 {top.recall[1]:.3f})"
-        )
+        print(note)
     return 0

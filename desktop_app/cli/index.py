@@ -42,6 +42,9 @@ def register(sub) -> None:
     )
     p.add_argument("--db", metavar="CATALOG",
                    help="catalog file (default: the photo folder's catalog in the user data folder)")  # fmt: skip
+    p.add_argument("--new-root", action="store_true",
+                   help="let the catalog hold this folder's photos even though it holds few of the photos "
+                   "indexed so far; the others are removed (default: refuse such a folder)")  # fmt: skip
     p.add_argument(
         "--no-progress", action="store_true", help="no progress bar (default: a bar on a terminal)"
     )
@@ -72,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     bar = Bar(not args.no_progress and not args.json, "photo", "Embedding")
     try:
         summary = index_photos(resolve_db(args.db, args.photos_dir), args.photos_dir, rule=rule, model=args.model,
-                               options=opts, progress=lambda p: bar.update(p.done, p.total))  # fmt: skip
+                               options=opts, progress=lambda p: bar.update(p.done, p.total),
+                               new_root=args.new_root)  # fmt: skip
     finally:
         bar.close()
     if args.json:

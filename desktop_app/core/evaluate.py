@@ -257,10 +257,19 @@ def sample(queries: list[Query], limit: int | None, seed: int = 0) -> list[Query
     return [queries[i] for i in keep]
 
 
-def best(scores: list[MethodScore]) -> MethodScore:
-    """Highest mAP, then Recall@1; single-photo baselines are not a catalog setting."""
+def best(scores: list[MethodScore], current: MethodSpec | None = None) -> MethodScore:
+    """Highest mAP, then Recall@1; among settings that tie on both, the current one if it is among them
+    (a tie is no reason to change), else the simplest. Single-photo baselines are not a catalog setting."""
     candidates = [s for s in scores if s.method != SINGLE]
-    return max(candidates, key=lambda s: (round(s.map, 6), s.recall.get(1, 0.0), -len(s.label)))
+    now = current.label if current is not None else None
+    return max(
+        candidates,
+        key=lambda s: (round(s.map, 6), round(s.recall.get(1, 0.0), 6), s.label == now, -len(s.label)),
+    )
+
+
+# Fewer queries than this measure too little to choose settings by: `tune` shows them and stores nothing.
+MIN_TUNING_QUERIES = 20
 
 
 # ----------------------------------------------------------------------- the candidate stage

@@ -18,9 +18,7 @@ from desktop_app.core.indexer import (
 )
 from desktop_app.core.models import InstalledModel, resolve_model
 from desktop_app.core.scan import GroupingRule
-from desktop_app.core.settings import (
-    UserSettings,
-)
+from desktop_app.core.settings import UserSettings, catalog_settings
 from desktop_app.core.storage import Catalog, identify, is_url
 
 log = logging.getLogger(__name__)
@@ -35,11 +33,14 @@ def index_photos(
     options: IndexOptions | None = None,
     progress: Callable[[Progress], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    new_root: bool = False,
 ) -> IndexSummary:
     """Index a photo folder into a catalog, creating it only once the folder and the model are known good.
 
     A missing or empty folder, a file instead of a folder, or an unknown model raises before any catalog
-    file exists, so a failed first run leaves nothing behind and changes no catalog.
+    file exists, so a failed first run leaves nothing behind and changes no catalog. A folder other than
+    the one the catalog's photos are in, holding few of them, is refused unless `new_root` says the catalog
+    should follow it (an index run removes the photos it does not find).
     """
     root = check_photo_folder(photo_dir)
     new = identify(db).kind in ("missing", "empty")
@@ -48,6 +49,8 @@ def index_photos(
         installed = resolve_model(model)
     scan = scan_for_index(root, should_cancel)
     with Catalog(db, create=True) as catalog:
+        if not new and not new_root:
+            _check_same_photos(catalog, root, scan)
         summary = index_folder(catalog, root, rule=rule, model=installed, options=options, progress=progress,
                                should_cancel=should_cancel, scan=scan)  # fmt: skip
         location = catalog.location
@@ -58,6 +61,23 @@ def index_photos(
     user.set_photo_root(location, root)  # this machine indexed from here: its photos are here
     user.save()
     return summary
+
+
+def _check_same_photos(catalog: Catalog, root: Path, scan) -> None:
+    """Refuse a folder that is not this catalog's: a typo, a subfolder, or another folder given with --db
+    would otherwise remove most of the catalog's photos and vectors (the labels stay, on no photos)."""
+    known = UserSettings.load().photo_root(catalog.location) or catalog_settings(catalog).photo_root
+    if not known or Path(known) == root:
+        return
+    stored = catalog.photo_paths()
+    kept = len(stored & {f.text for f in scan.files})
+    if not stored or kept * 2 >= len(stored):  # the same photos: the folder was moved, copied or remounted
+        return
+    raise InputError(
+        f"This catalog holds the photos of {known}, and {root} has only {kept} of its {len(stored)} photos: "
+        f"indexing it would remove {len(stored) - kept} of them. Index {known}, or add --new-root if the "
+        "catalog should hold this folder's photos from now on."
+    )
 
 
 def resolve_db(db: Path | str | None, photo_dir: Path | None = None) -> Path | str:

@@ -187,13 +187,17 @@ class SearchRoom:
     def tune(self, groups: Path | None = None, min_photos: int = 2, seed: int = 0,
              progress: EvalProgress | None = None, store: bool = True,
              max_queries: int | None = ev.MAX_QUERIES) -> tuple[ev.MethodScore, Evaluation]:  # fmt: skip
-        """Grid over method, s and m; the best (by mAP, then R@1) is stored as the catalog's search settings."""
+        """Grid over method, s and m; the best (by mAP, then R@1; the current setting on a tie) is stored as
+        the catalog's search settings when `store` and there were enough queries to choose by."""
         result = self.evaluate(groups, min_photos=min_photos, seed=seed, progress=progress, specs=ev.tuning_grid(),
                                max_queries=max_queries)  # fmt: skip
-        top = ev.best(result.scores)
-        if store:
-            current = self.settings().search
-            self.update_settings(
-                search=SearchSettings(top.method, top.threshold, top.max_matches, current.top_k)
-            )
+        current = self.settings().search
+        top = ev.best(result.scores, ev.MethodSpec(current.method, current.threshold, current.max_matches))
+        if store and result.n_queries >= ev.MIN_TUNING_QUERIES:
+            self.store_tuned(top)
         return top, result
+
+    def store_tuned(self, top: ev.MethodScore) -> None:
+        """Make a tuned setting the catalog's search settings (top-K stays)."""
+        current = self.settings().search
+        self.update_settings(search=SearchSettings(top.method, top.threshold, top.max_matches, current.top_k))

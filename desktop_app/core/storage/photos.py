@@ -86,6 +86,11 @@ class PhotoStore:
     def photo_rows(self) -> list[PhotoRow]:
         return self._photos_where(sa.true())
 
+    def photo_paths(self) -> set[str]:
+        """Every stored photo's path, relative to the photo folder."""
+        with self.read() as conn:
+            return set(conn.execute(sa.select(photos_table.c.path)).scalars())
+
     def photos_of(self, article: str) -> list[PhotoRow]:
         return self._photos_where(articles_table.c.key == article)
 
