@@ -116,11 +116,34 @@ def test_examples_use_groups_decisions_labels_and_articles():
     ex = adapt.examples(av, groups={"g00-c0": "x", "g00-c1": "x"}, same={"g01-c0": "d", "g01-c1": "d"},
                         labels={"g02-c0": "tops", "g02-c1": "tops"},
                         rejected={"g00-c0": {"g01-c0"}})  # fmt: skip
-    assert ex.sources == {"groups": 2, "decisions": 2, "labels": 2, "articles": 2}  # g03's two articles
-    assert ex.n_classes == 5 and len(ex.vectors) == 16
+    # labelled articles stay classes of their own (g02's and g03's four) and give the labels' hint
+    assert ex.sources == {"groups": 2, "decisions": 2, "labels": 2, "articles": 4}
+    assert ex.n_classes == 6 and len(ex.vectors) == 16
+    assert ex.hint_vectors.shape == (2, DIM) and ex.n_hint_classes == 1
     group_x = ex.classes[av.rows_of(av.article_index("g00-c0")).start]  # rows follow the catalog's order
     group_d = ex.classes[4]  # g01-c0's first photo: the articles' photos come in catalog order
     assert ex.negatives == [tuple(sorted((int(group_x), int(group_d))))]
+
+
+def test_labels_are_a_hint_that_keeps_search_following_look():
+    """Articles of one label are not one product: ten styles share each label here. Learning from the labels
+    must keep the styles apart about as well as learning from the articles' own photos alone; labels as
+    classes of their own (approximated by a very large weight) lose a good part of that."""
+    from desktop_app.core import evaluate as ev
+
+    groups, vectors = synthetic(n_groups=40)
+    av = ArticleVectors.from_groups(vectors)
+    labels = {a: f"cat{int(g[5:]) % 4}" for a, g in groups.items()}
+
+    def style_map(adapter) -> float:
+        index, queries = ev.group_queries(adapter.apply_to(av), groups)
+        return ev.score_queries(index, queries, ev.MethodSpec("greedy")).map
+
+    own = style_map(adapt.train(adapt.examples(av), "m"))
+    ex = adapt.examples(av, labels=labels)
+    hinted = style_map(adapt.train(ex, "m"))
+    as_classes = style_map(adapt.train(ex, "m", label_weight=100.0))
+    assert hinted >= own - 0.03 and as_classes < hinted - 0.03, (own, hinted, as_classes)
 
 
 def test_engine_adapter_on_off_restores_the_frozen_ranking(tmp_path, tiny_model, catalog_location):

@@ -1,7 +1,9 @@
 """A catalog-adapted embedding: a projection of a model's frozen photo vectors learned from the curator.
 
 What the curator confirmed becomes classes of photos that belong together: the photos of one article, of
-articles decided "same product", of one group in a groups CSV, and (weaker) of one label. Two learners:
+articles decided "same product", of one group in a groups CSV. Labels are a weaker hint: the articles of one
+label value count as varying less from each other than other articles do (LABEL_WEIGHT), not as one
+product, so search keeps following look within a label (benchmarks/adapt_labels.py). Two learners:
 
 - ``whitening``: the closed form. Within-class whitening (WCCN, as in LDA): the regularised inverse square
   root of the within-class scatter, so the directions along which one product's photos vary (view, light,
@@ -37,6 +39,13 @@ DEFAULT_DIM = 256  # dimensions of the adapted vectors (fewer when the model has
 # float16 vectors however large the catalog (a million photos would need gigabytes).
 MAX_TRAIN_PHOTOS = 50_000
 CHUNK = 8192  # photos per block of the scatter's sums
+# Weight of the spread between articles of one label value in the within-class scatter, against the spread
+# of one product's photos. On Magento with two thirds of the articles labelled by category (benchmarks/
+# adapt_labels.py, 5 seeds), labels as classes of their own ranked by category (category P@10 0.865) and
+# squeezed whole categories above 0.99, at style mAP 0.937; as a hint, style mAP went 0.916 / 0.928 / 0.938 /
+# 0.944 / 0.953 / 0.955 at weights 0.05 / 0.1 / 0.25 / 0.5 / 1 / 2 and category P@10 0.668 to 0.843 (frozen:
+# 0.919 and 0.722). 1 keeps most of the gain in look with scores that still spread.
+LABEL_WEIGHT = 1.0
 Progress = Callable[[int, int, str], None]
 
 
@@ -96,6 +105,17 @@ class Examples:
     classes: np.ndarray  # [N] int, 0..C-1
     negatives: list[tuple[int, int]] = field(default_factory=list)  # class pairs decided "not a match"
     sources: dict[str, int] = field(default_factory=dict)  # what the classes came from, counted
+    # The labels' hint: the mean vector of each labelled article, and its label value as a class.
+    hint_vectors: np.ndarray | None = None  # [H, D]
+    hint_classes: np.ndarray | None = None  # [H] int
+
+    @property
+    def n_hint_classes(self) -> int:
+        return (
+            int(self.hint_classes.max()) + 1
+            if self.hint_classes is not None and len(self.hint_classes)
+            else 0
+        )
 
     @property
     def n_classes(self) -> int:
@@ -114,26 +134,28 @@ def examples(
 ) -> Examples:
     """Classes of photos from the catalog's own structure and the curator's work.
 
-    Articles joined by a group (groups CSV), by same-product decisions (`same`: article -> group) or, when
-    neither joins them, by a label value (`labels`) form one class; any other article with two or more
-    photos is a class of its own (its photos are one product). `articles` limits the data (a training split).
-    A large catalog gives at most `max_photos` (MAX_TRAIN_PHOTOS) photos: the articles of groups and decisions
-    first, then labelled ones, then the others, each kind drawn at random (fixed by `seed`).
+    Articles joined by a group (groups CSV) or by same-product decisions (`same`: article -> group) form one
+    class; any other article with two or more photos is a class of its own (its photos are one product).
+    Labelled articles (`labels`: article -> value) also give the labels' hint (see `Examples`). `articles`
+    limits the data (a training split). A large catalog gives at most `max_photos` (MAX_TRAIN_PHOTOS)
+    photos: the articles of groups and decisions first, then labelled ones, then the others, each kind drawn
+    at random (fixed by `seed`).
     """
     cls_of: dict[str, str] = {}
     tier, size = [], []
     sizes = np.diff(av.offsets)
+    hinted: list[int] = []
     for i, a in enumerate(av.articles):
         if articles is not None and a not in articles:
             continue
+        if labels and a in labels and sizes[i]:
+            hinted.append(i)
         if groups and a in groups:
             cls_of[a], t = f"g:{groups[a]}", 0
         elif same and a in same:
             cls_of[a], t = f"d:{same[a]}", 0
-        elif labels and a in labels:
-            cls_of[a], t = f"l:{labels[a]}", 1
         elif sizes[i] >= 2:
-            cls_of[a], t = f"a:{a}", 2
+            cls_of[a], t = f"a:{a}", 1 if labels and a in labels else 2
         else:
             continue
         tier.append(t)
@@ -146,7 +168,7 @@ def examples(
         cls_of = {keys[k]: cls_of[keys[k]] for k in taken}
     sources = {"groups": 0, "decisions": 0, "labels": 0, "articles": 0}
     for c in cls_of.values():
-        sources[{"g": "groups", "d": "decisions", "l": "labels", "a": "articles"}[c[0]]] += 1
+        sources[{"g": "groups", "d": "decisions", "a": "articles"}[c[0]]] += 1
     names = sorted(set(cls_of.values()))
     index = {n: k for k, n in enumerate(names)}
     rows, classes = [], []
@@ -171,40 +193,63 @@ def examples(
                 ca, cb = class_of(a), class_of(b)
                 if ca is not None and cb is not None and ca != cb:
                     negatives.append(tuple(sorted((int(ca), int(cb)))))
-    return Examples(av.vectors[rows_arr], cls_arr.astype(np.int64), sorted(set(negatives)), sources)
+    ex = Examples(av.vectors[rows_arr], cls_arr.astype(np.int64), sorted(set(negatives)), sources)
+    if labels and hinted:
+        hinted = hinted[: max_photos or MAX_TRAIN_PHOTOS]
+        values = [labels[av.articles[i]] for i in hinted]
+        _, hint_classes = np.unique(values, return_inverse=True)
+        ex.hint_vectors = np.stack(
+            [av.vectors[av.rows_of(i)].astype(np.float32).mean(axis=0) for i in hinted]
+        )
+        ex.hint_classes = hint_classes.astype(np.int64)
+        sources["labels"] = len(hinted)
+    return ex
 
 
 # ============================================================================ learners
 
 
-def fit_whitening(ex: Examples, model_id: str, dim: int | None = None, shrink: float = 0.3) -> Adapter:
+def fit_whitening(ex: Examples, model_id: str, dim: int | None = None, shrink: float = 0.3,
+                  label_weight: float = LABEL_WEIGHT) -> Adapter:  # fmt: skip
     """Within-class whitening: the regularised inverse square root of the within-class scatter.
 
     shrink: weight of the identity in the scatter (a fraction of its mean variance); with few classes and
     D in the thousands the raw scatter is far from full rank and must be pulled towards a sphere.
+    label_weight: weight of the labels' hint, the scatter of labelled articles around their label's mean.
     """
-    if ex.n_classes < 2:
+    hint = label_weight > 0 and ex.n_hint_classes >= 2
+    if ex.n_classes < 2 and not hint:
         raise InputError("Adapting needs at least two classes of photos that belong together (articles with two "
                          "or more photos, groups, same-product decisions or labels).")  # fmt: skip
-    X = ex.vectors
-    means = _class_means(X, ex.classes)
+    X = ex.vectors if ex.n_classes >= 2 else ex.hint_vectors
     mean = _mean(X)
-    Sw = np.zeros((X.shape[1], X.shape[1]))
-    for start in range(0, len(X), CHUNK):  # a block at a time, never a float64 copy of all the photos
-        centred = X[start : start + CHUNK].astype(np.float64) - means[ex.classes[start : start + CHUNK]]
-        Sw += centred.T @ centred
-    Sw /= max(len(X) - ex.n_classes, 1)
+    D = X.shape[1]
+    Sw = _within_scatter(ex.vectors, ex.classes) if ex.n_classes >= 2 else np.zeros((D, D))
+    if hint:
+        Sw += label_weight * _within_scatter(ex.hint_vectors, ex.hint_classes)
     avg = float(np.trace(Sw)) / Sw.shape[0]
     Sw = (1 - shrink) * Sw + shrink * avg * np.eye(Sw.shape[0])
     values, vectors = np.linalg.eigh(Sw)
     W = vectors / np.sqrt(np.maximum(values, 1e-12))
     if dim is not None and dim < W.shape[1]:
         # keep the directions where the classes differ most after whitening (LDA's between-class spread)
+        means = _class_means(X, ex.classes if ex.n_classes >= 2 else ex.hint_classes)
         Z = (means - mean) @ W
         spread = (Z**2).sum(axis=0)
         W = W[:, np.argsort(-spread)[:dim]]
-    info = {"classes": ex.n_classes, "photos": len(X), "shrink": shrink, "dim": int(W.shape[1])}
+    info = {"classes": ex.n_classes, "photos": len(ex.vectors), "shrink": shrink, "dim": int(W.shape[1]),
+            "label_weight": label_weight if hint else 0.0}  # fmt: skip
     return Adapter("whitening", model_id, mean.astype(np.float32), W.astype(np.float32), info)
+
+
+def _within_scatter(X: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """The scatter of X around its class means, per degree of freedom (float64 [D, D])."""
+    means = _class_means(X, classes)
+    S = np.zeros((X.shape[1], X.shape[1]))
+    for start in range(0, len(X), CHUNK):  # a block at a time, never a float64 copy of all the photos
+        centred = X[start : start + CHUNK].astype(np.float64) - means[classes[start : start + CHUNK]]
+        S += centred.T @ centred
+    return S / max(len(X) - len(means), 1)
 
 
 def _class_means(X: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -235,13 +280,16 @@ def fit_linear(
     seed: int = 0,
     progress: Progress | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    label_weight: float = LABEL_WEIGHT,
 ) -> Adapter:
     """A linear map trained with a supervised contrastive loss, from the whitening map (see module doc).
 
     The map is W0 (I + A): the whitening map W0 followed by a learned square matrix, so the optimiser works
     in whitened coordinates, where one learning rate suits every direction; weight decay pulls A to 0.
     """
-    start = fit_whitening(ex, model_id, dim)
+    start = fit_whitening(ex, model_id, dim, label_weight=label_weight)
+    if ex.n_classes < 2:  # only the labels' hint: nothing for the contrastive loss to pull together
+        return start
     rng = np.random.default_rng(seed)
     W0 = start.matrix.astype(np.float32)
     Xw = (ex.vectors.astype(np.float32) - start.mean) @ W0  # whitened training photos
@@ -340,17 +388,26 @@ def _negative_margin(X, by_class, pairs, W, margin, rng) -> tuple[float, np.ndar
 
 
 def train(ex: Examples, model_id: str, kind: str = "whitening", dim: int | None = None, seed: int = 0,
-          progress: Progress | None = None, should_cancel: Callable[[], bool] | None = None) -> Adapter:  # fmt: skip
+          progress: Progress | None = None, should_cancel: Callable[[], bool] | None = None,
+          label_weight: float = LABEL_WEIGHT) -> Adapter:  # fmt: skip
     if kind not in KINDS:
         raise InputError(f"Unknown adapter kind {kind!r}; use one of {', '.join(KINDS)}.")
     t0 = time.perf_counter()
     dim = DEFAULT_DIM if dim is None else dim
     if kind == "whitening":
-        adapter = fit_whitening(ex, model_id, dim)
+        adapter = fit_whitening(ex, model_id, dim, label_weight=label_weight)
         if progress:
             progress(1, 1, "whitening")
     else:
-        adapter = fit_linear(ex, model_id, dim, seed=seed, progress=progress, should_cancel=should_cancel)
+        adapter = fit_linear(
+            ex,
+            model_id,
+            dim,
+            seed=seed,
+            progress=progress,
+            should_cancel=should_cancel,
+            label_weight=label_weight,
+        )
     adapter.info.update(seconds=round(time.perf_counter() - t0, 2), sources=ex.sources)
     return adapter
 
