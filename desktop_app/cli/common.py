@@ -152,6 +152,11 @@ def emit_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str, allow_nan=False))
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """ "1 label", "2 labels", "0 labels": a count with its noun (`many` for nouns without a plain -s)."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
 def num(x: float) -> float | None:
     return round(float(x), 4) if math.isfinite(x) else None
 

@@ -502,6 +502,11 @@ def spreadsheet_safe(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
+def from_spreadsheet(value: str) -> str:
+    """A cell as it was before `spreadsheet_safe`: the quote in front of a formula character goes."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
+
+
 def export_labels(catalog: Catalog, path: Path, fmt: str | None = None, raw: bool = False) -> int:
     """Write every label as CSV (cells safe for spreadsheets unless raw) or JSON; the old file survives any failure."""
     fmt = fmt or Path(path).suffix.lstrip(".").lower() or "csv"
