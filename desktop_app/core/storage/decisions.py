@@ -37,10 +37,10 @@ def _current(conn, table: sa.Table, col_a, col_b, a: str, b: str):
 
 
 def _decided_since(conn, table: sa.Table, col_a, col_b, value, group, rows: Sequence) -> list[dict]:
-    """Those of a decision's rows whose pair another curator decided after it, as the clashes a Conflict
-    lists (pair, what stands now, who and when). `group` is the column that holds the decision's rows
-    together: a pair named twice in one import is not "decided again since", nor is a pair its own curator
-    decided again."""
+    """Those of a decision's rows whose pair was decided again after it (by anyone: undoing your latest
+    decision, a later one can only be someone else's; undoing an older judgement, your own later one counts
+    too), as the clashes a Conflict lists: pair, what stands now, who and when. `group` is the column that
+    holds the decision's rows together: a pair named twice in one import is not "decided again since"."""
     t = table
     newer = []
     for row in rows:
@@ -58,7 +58,7 @@ def _decided_since(conn, table: sa.Table, col_a, col_b, value, group, rows: Sequ
             .order_by(t.c.id.desc())
             .limit(1)
         ).first()
-        if later is not None and later.curator != row.curator:
+        if later is not None:
             newer.append({"article_a": a, "article_b": b, "decision": later._mapping[value.name],
                           "curator": later.curator, "at": later.at})  # fmt: skip
     return newer
@@ -140,8 +140,8 @@ class DecisionStore:
         self, curator: str | None = None, batch: int | None = None, force: bool = False
     ) -> list[dict]:
         """Take back the caller's latest decision batch (or the given batch); [] when there is none. A pair
-        another curator decided after it is a Conflict, unless `force`: then the batch is taken back and
-        such a pair keeps the newer decision."""
+        decided again after it is a Conflict, unless `force`: then the batch is taken back and such a pair
+        keeps the newer decision."""
         d = decisions_table
         q = sa.select(d).where(d.c.undone.is_(False))
         if curator is not None:
