@@ -39,6 +39,20 @@ def positive_int(name: str) -> Callable[[str], int]:
     return parse
 
 
+def non_negative_int(name: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number (got {text!r})") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{name} must be 0 or more (got {value})")
+        return value
+
+    parse.__name__ = name
+    return parse
+
+
 def query_count(text: str) -> int | None:
     """--queries: a positive number, or "all" (None)."""
     if text.strip().lower() == "all":
