@@ -32,7 +32,9 @@ def listed(capsys, db: str) -> list[dict]:
 
 def test_a_pair_named_twice_with_the_same_decision_is_one_decision(db, tmp_path, capsys):
     csv = tmp_path / "twice.csv"
-    csv.write_text("article_a,article_b,decision\nred,green,same\ngreen,red,same product\nred,shoes/blue,alike\n")
+    csv.write_text(
+        "article_a,article_b,decision\nred,green,same\ngreen,red,same product\nred,shoes/blue,alike\n"
+    )
     code, out, err = run(capsys, "decide", "--import", csv, "--db", db)
     assert code == 0, err
     assert "Imported 2 decisions" in out
@@ -93,9 +95,14 @@ def test_import_reads_notes_and_keeps_them_when_the_file_has_none(db, tmp_path, 
     noted = tmp_path / "noted.csv"
     noted.write_text("article_a,article_b,decision,note\nred,shoes/blue,alike,same cut\n")
     assert run(capsys, "decide", "--import", noted, "--db", db)[0] == 0
-    assert {r["article_b"]: r["note"] for r in listed(capsys, db)} == {"red": "checked tags", "shoes/blue": "same cut"}
+    assert {r["article_b"]: r["note"] for r in listed(capsys, db)} == {
+        "red": "checked tags",
+        "shoes/blue": "same cut",
+    }
 
-    bare = tmp_path / "bare.csv"  # no note column: an unchanged decision keeps its note, a changed one has none
+    bare = (
+        tmp_path / "bare.csv"
+    )  # no note column: an unchanged decision keeps its note, a changed one has none
     bare.write_text("article_a,article_b,decision\ngreen,red,same\nred,shoes/blue,not_match\n")
     assert run(capsys, "decide", "--import", bare, "--db", db)[0] == 0
     assert {r["article_b"]: (r["decision"], r["note"]) for r in listed(capsys, db)} == {

@@ -64,7 +64,9 @@ def test_evaluate_on_a_small_catalog_says_what_it_did_not_fit(tmp_path, sample_c
     with open(SAMPLE / "manifest.csv", encoding="utf-8") as fh:
         truth = dict(sorted({r["article"]: r["category"] for r in csv.DictReader(fh)}.items()))
     with Engine.open(db) as engine:  # labels no look predicts: no suggestion is ever sure, none reaches 1.0
-        engine.set_label_items([(a, "category", f"x{i % 3}") for i, a in enumerate(truth)], "import", "import")
+        engine.set_label_items(
+            [(a, "category", f"x{i % 3}") for i, a in enumerate(truth)], "import", "import"
+        )
 
     code, out, err = run(capsys, "labels", "evaluate", "--json", "--db", db)
     assert code == 0, err
