@@ -50,7 +50,6 @@ def test_labels_evaluate_stores_a_calibration_that_suggest_uses(tmp_path, sample
     from tests.conftest import SAMPLE
 
     monkeypatch.setattr(cal, "MIN_FIT", 10)  # the sample catalog is small; the rule is the same
-    monkeypatch.setattr("desktop_app.core.labels.MIN_FIT", 10)
     db = tmp_path / "c.sqlite"
     index_photos(db, sample_copy, rule=GroupingRule("pattern", MAGENTO_PATTERN))
     with open(SAMPLE / "manifest.csv", encoding="utf-8") as fh:

@@ -71,7 +71,7 @@ def test_decisions_round_trip_as_csv(engine, tmp_path, capsys):
     assert path.read_text().splitlines()[0] == "article_a,article_b,decision,note,curator,at"
     engine.undo_decision()
     engine.undo_decision()
-    assert engine.import_decisions(path) == 2
+    assert engine.import_decisions(path).imported == 2
     assert {(r["article_a"], r["article_b"], r["decision"]) for r in engine.decisions()} == {
         ("green", "red", "not_match"), ("red", "shoes/blue", "same")}  # fmt: skip
     assert len(engine.undo_decision()) == 2  # an import is one step

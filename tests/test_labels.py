@@ -372,7 +372,9 @@ def test_folder_level_import(tree_catalog):
         ("shoes/blue", "category", "shoes"),
     ]
     rep = import_folder_labels(tree_catalog, 1, "colour")
-    assert rep.applied == 1 and sorted(rep.unknown) == ["green", "red"]  # no folder at that depth
+    assert (
+        rep.applied == 1 and rep.unknown == [] and sorted(rep.no_folder) == ["green", "red"]
+    )  # no folder there
     assert tree_catalog.labels("colour") == {"shoes/blue": {"colour": "blue"}}
     tree_catalog.set_labels([("red", "category", "mine")])
     rep = import_folder_labels(tree_catalog, 0)

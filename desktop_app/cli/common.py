@@ -44,6 +44,20 @@ def positive_int(name: str, lowest: int = 1) -> Callable[[str], int]:
     return parse
 
 
+def non_negative_int(name: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number (got {text!r})") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{name} must be 0 or more (got {value})")
+        return value
+
+    parse.__name__ = name
+    return parse
+
+
 def query_count(text: str) -> int | None:
     """--queries: a positive number, or "all" (None)."""
     if text.strip().lower() == "all":
@@ -155,6 +169,11 @@ def safe(value: Any) -> str:
 
 def emit_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str, allow_nan=False))
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """ "1 label", "2 labels", "0 labels": a count with its noun (`many` for nouns without a plain -s)."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
 def num(x: float) -> float | None:

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from desktop_app.cli.common import add_db, add_json, emit_json, open_engine, safe
+from desktop_app.cli.common import add_db, add_json, emit_json, open_engine, plural, safe
 
 NAMES = {"same": "same product", "alike": "look-alike", "not_match": "not a match"}
 
@@ -31,10 +31,12 @@ def register(sub) -> None:
     what.add_argument("--export", type=Path, metavar="CSV", help="write every decision as CSV (article_a, "
                       "article_b, decision, note, curator, at)")  # fmt: skip
     what.add_argument("--import", dest="import_", type=Path, metavar="CSV",
-                      help="read decisions from a CSV with article_a, article_b, decision (one undoable step)")  # fmt: skip
+                      help="read decisions from a CSV with article_a, article_b, decision and optionally note "
+                      "(one undoable step)")  # fmt: skip
     p.add_argument("--note", help="a note kept with the decision (default: none)")
     p.add_argument("--force", action="store_true",
-                   help="overwrite a decision another curator made (default: stop and show it)")  # fmt: skip
+                   help="overwrite a decision another curator made; with --undo, take yours back even where "
+                   "another curator decided the pair since (theirs stays) (default: stop and show it)")  # fmt: skip
     add_db(p)
     add_json(p)
     p.set_defaults(handler=run, decision=None)
@@ -47,25 +49,23 @@ def run(args: argparse.Namespace) -> int:
         if args.list:
             return show(args, engine.decisions())
         if args.undo:
-            undone = engine.undo_decision()
+            undone = engine.undo_decision(force=args.force)
             if args.json:
                 emit_json({"undone": undone})
             elif not undone:
                 print("Nothing to undo.")
             else:
-                print(f"Undid {len(undone)} decision(s): "
+                print(f"Undid {plural(len(undone), 'decision')}: "
                       + safe(", ".join(f"{u['article_a']} / {u['article_b']}" for u in undone[:5])))  # fmt: skip
             return 0
         if args.export:
             n = engine.export_decisions(args.export)
-            emit_json({"written": n}) if args.json else print(f"Wrote {n} decisions to {args.export}")
-            return 0
-        if args.import_:
-            n = engine.import_decisions(args.import_)
-            emit_json({"imported": n}) if args.json else print(
-                f"Imported {n} decisions (`decide --undo` takes them back)"
+            emit_json({"written": n}) if args.json else print(
+                f"Wrote {plural(n, 'decision')} to {args.export}"
             )
             return 0
+        if args.import_:
+            return report_import(args, engine.import_decisions(args.import_))
         if len(args.articles) != 2 or args.decision is None:
             raise InputError(
                 "Name two articles and a decision: lookalike decide A B --same|--alike|--not-a-match."
@@ -77,6 +77,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         what = NAMES.get(args.decision, "undecided")
         print(f"{safe(a)} / {safe(b)}: {what}")
+    return 0
+
+
+def report_import(args: argparse.Namespace, done) -> int:
+    if args.json:
+        emit_json({"imported": done.imported, "unchanged": done.unchanged})
+        return 0
+    same = f"; {plural(done.unchanged, 'pair')} already decided so" if done.unchanged else ""
+    back = " (`decide --undo` takes the import back as one step)" if done.imported else ""
+    print(f"Imported {plural(done.imported, 'decision')}{same}{back}")
     return 0
 
 

@@ -12,7 +12,9 @@ from desktop_app.cli.common import (
     add_search_options,
     emit_json,
     fraction,
+    non_negative_int,
     open_engine,
+    plural,
     positive_int,
     query_count,
     safe,
@@ -37,7 +39,7 @@ def register(sub) -> None:
     src = lp.add_mutually_exclusive_group(required=True)
     src.add_argument("--csv", type=Path, metavar="FILE",
                      help="UTF-8 CSV with an 'article' or 'path' column and a 'label' (or FIELD) column")  # fmt: skip
-    src.add_argument("--folder-level", type=int, metavar="N",
+    src.add_argument("--folder-level", type=non_negative_int("--folder-level"), metavar="N",
                      help="use the folder at this depth of each article's photos (0 = top) as its label")  # fmt: skip
     lp.add_argument("--field", default=DEFAULT_FIELD, help=FIELD_HELP)
     _common(lp, run_import)
@@ -86,6 +88,9 @@ def register(sub) -> None:
 
     lp = lsub.add_parser("undo", help="undo the last label decision (a bulk accept or import as a whole)")
     lp.add_argument("--field", default=None, help="only decisions on this field (default: any)")
+    lp.add_argument("--force", action="store_true",
+                    help="undo it even where another curator changed a label since; theirs stays (default: stop "
+                    "and show their change)")  # fmt: skip
     _common(lp, run_undo)
 
 
@@ -112,15 +117,23 @@ def run_import(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
         rep = engine.import_labels(csv=args.csv, folder_level=args.folder_level, field=args.field)
     if args.json:
-        emit_json({"applied": rep.applied, "unknown": rep.unknown, "skipped_rows": rep.skipped_rows})
-    else:
-        unknown = (
-            f" {len(rep.unknown)} not in the catalog: " + safe(", ".join(rep.unknown[:10]))
-            if rep.unknown
-            else ""
-        )
-        print(f"Applied {rep.applied} labels.{unknown}")
+        emit_json({"applied": rep.applied, "unknown": rep.unknown, "skipped_rows": rep.skipped_rows,
+                   "no_folder": rep.no_folder})  # fmt: skip
+        return 0
+    notes = [f"Applied {plural(rep.applied, 'label')}."]
+    if rep.unknown:
+        notes.append(f"{len(rep.unknown):,} not in the catalog: " + _sample(rep.unknown))
+    if rep.no_folder:
+        notes.append(f"{len(rep.no_folder):,} {'has' if len(rep.no_folder) == 1 else 'have'} no folder at level "
+                     f"{args.folder_level}: " + _sample(rep.no_folder))  # fmt: skip
+    if rep.skipped_rows:
+        notes.append(f"{plural(rep.skipped_rows, 'row')} without a label left out.")
+    print(" ".join(notes))
     return 0
+
+
+def _sample(names: list[str]) -> str:
+    return safe(", ".join(names[:10])) + (" ..." if len(names) > 10 else "") + "."
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -128,7 +141,7 @@ def run_export(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
         n = engine.export_labels(args.output, args.format, raw=args.raw)
     emit_json({"written": n, "path": str(args.output)}) if args.json else print(
-        f"Wrote {n} labels to {args.output}"
+        f"Wrote {plural(n, 'label')} to {args.output}"
     )
     return 0
 
@@ -136,13 +149,13 @@ def run_export(args: argparse.Namespace) -> int:
 def run_set(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
         n = engine.set_labels(args.articles, args.field, args.value, force=args.force)
-    emit_json({"updated": n}) if args.json else print(f"Updated {n}")
+    emit_json({"updated": n}) if args.json else print(f"Updated {plural(n, 'label')}")
     return 0
 
 
 def run_undo(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
-        undone = engine.undo(args.field)
+        undone = engine.undo(args.field, force=args.force)
     if args.json:
         emit_json({"undone": undone[0] if undone else None, "events": undone})
     elif not undone:
@@ -152,7 +165,7 @@ def run_undo(args: argparse.Namespace) -> int:
         print(f"Undid {ev['action']} of {safe(ev['article'])} ({safe(ev['field'])}): back to "
               f"{safe(ev['old_value'] or '(none)')}")  # fmt: skip
     else:
-        print(f"Undid one {undone[0]['action']} decision on {len(undone)} articles.")
+        print(f"Undid one {undone[0]['action']} decision on {plural(len(undone), 'article')}.")
     return 0
 
 
@@ -211,10 +224,10 @@ def run_accept(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"accepted": n, "conflicts": conflicts})
     else:
-        print(f"Accepted {n} suggestions with confidence >= {args.min_confidence:.2f} (one decision: "
+        print(f"Accepted {plural(n, 'suggestion')} with confidence >= {args.min_confidence:.2f} (one decision: "
               "`lookalike labels undo` takes it back)")  # fmt: skip
         if conflicts:
-            print(f"Left {len(conflicts)} articles another curator labelled meanwhile: "
+            print(f"Left {plural(len(conflicts), 'article')} another curator labelled meanwhile: "
                   + safe(", ".join(c["article"] for c in conflicts[:10])))  # fmt: skip
     return 0
 
@@ -233,19 +246,34 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({**result.to_dict(), "table": table})
         return 0
+    print_evaluation(result, table, params.describe(), args)
+    return 0
+
+
+def _percent(x: float | None, width: int) -> str:
+    """A share for a table column; "-" when it is undefined (an accuracy with no suggestion kept)."""
+    return f"{'-':>{width}}" if x is None else f"{x:>{width}.1%}"
+
+
+def print_evaluation(result, table: list[dict], setting: str, args: argparse.Namespace) -> None:
     scope = "leave-group-out" if args.groups else "leave-one-out"
     drawn = f" (drawn at random from {result.n_labelled:,})" if result.n < result.n_labelled else ""
-    print(f"{scope} over {result.n:,} labelled articles{drawn} ({result.n_labels} labels), {params.describe()}, "
-          f"k={args.k}")  # fmt: skip
+    print(f"{scope} over {plural(result.n, 'labelled article')}{drawn} ({plural(result.n_labels, 'label')}), "
+          f"{setting}, k={args.k}")  # fmt: skip
     print(f"Accuracy at full coverage: {result.accuracy:.1%}")
     t95 = f" (confidence >= {result.threshold_at_95:.2f})" if result.threshold_at_95 is not None else ""
     print(f"Coverage at >= 95% accuracy: {result.coverage_at_95:.1%}{t95}")
     print(f"{'min confidence':>15}{'coverage':>10}{'accuracy':>10}")
     for r in table:
-        print(f"{r['min_confidence']:>15.2f}{r['coverage']:>10.1%}{r['accuracy']:>10.1%}")
-    print(f"Calibration: expected calibration error {result.ece_raw:.3f} for the raw vote shares, "
-          f"{result.ece_calibrated:.3f} for calibrated confidences (fitted on the other half of the articles)")  # fmt: skip
+        print(f"{r['min_confidence']:>15.2f}{r['coverage']:>10.1%}{_percent(r['accuracy'], 10)}")
+    raw = f"Calibration: expected calibration error {result.ece_raw:.3f} for the raw vote shares"
+    if result.not_calibrated:
+        print(
+            f"{raw}; no calibration fitted ({result.not_calibrated}), so confidences are the raw vote shares"
+        )
+    else:
+        print(f"{raw}, {result.ece_calibrated:.3f} for calibrated confidences (fitted on the other half of the "
+              "articles)")  # fmt: skip
     print(f"{'confidence':>15}{'suggestions':>13}{'mean':>8}{'right':>8}")
     for b in result.reliability:
         print(f"{b['low']:>8.1f}-{b['high']:<6.1f}{b['n']:>13}{b['confidence']:>8.1%}{b['accuracy']:>8.1%}")
-    return 0

@@ -109,6 +109,16 @@ def fit(raw: np.ndarray, agreement: np.ndarray, correct: np.ndarray, key: dict |
     return Calibration(logistic(features(raw, agreement), correct), len(raw), dict(key or {}))
 
 
+def why_not_fitted(asked: int, labelled: int) -> str | None:
+    """Why an evaluation that asked `asked` of `labelled` labelled articles fits no calibration (too few to
+    fit on), or None when it fits one."""
+    if asked >= MIN_FIT:
+        return None
+    if labelled > asked:
+        return f"needs at least {MIN_FIT} labelled articles asked, {asked} were"
+    return f"needs at least {MIN_FIT} labelled articles, has {labelled}"
+
+
 def cross_fitted(raw: np.ndarray, agreement: np.ndarray, correct: np.ndarray, folds: int = 2,
                  seed: int = 0) -> np.ndarray:  # fmt: skip
     """Calibrated confidences where each article's comes from a fit on the other folds: an honest measure

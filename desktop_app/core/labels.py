@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core.calibration import MIN_FIT, Calibration, cross_fitted, ece, reliability
+from desktop_app.core.calibration import Calibration, cross_fitted, ece, reliability, why_not_fitted
 from desktop_app.core.errors import InputError, UserError
 from desktop_app.core.files import atomic_writer, check_output_path, read_csv, write_bytes, write_text
 from desktop_app.core.search import SearchIndex
@@ -64,6 +64,7 @@ class ImportReport:
     applied: int
     unknown: list[str]  # article ids or paths that are not in the catalog
     skipped_rows: int = 0
+    no_folder: list[str] = field(default_factory=list)  # articles without a folder at the level asked for
 
 
 # ----------------------------------------------------------------------- suggestions
@@ -220,7 +221,9 @@ class LabelEvaluation:
     threshold: float | None = None  # the s and m the neighbours were found with
     max_matches: int | None = None
     ece_raw: float = 0.0  # expected calibration error of the raw vote shares
-    ece_calibrated: float = 0.0  # the same of calibrated confidences, fitted on other articles (2 folds)
+    ece_calibrated: float | None = (
+        0.0  # the same of calibrated confidences, fitted on other articles (2 folds)
+    )
     reliability: list[dict] = field(default_factory=list)  # per confidence bin, calibrated (cross-fitted)
     reliability_raw: list[dict] = field(default_factory=list)
     calibrated: bool = True  # whether the curve is over calibrated confidences
@@ -228,6 +231,7 @@ class LabelEvaluation:
     agreement: list[float] = field(default_factory=list, repr=False)  # its neighbours' plain agreement
     right: list[bool] = field(default_factory=list, repr=False)  # whether its suggestion was right
     n_labelled: int = 0  # labelled articles there are (n of them were evaluated when there were more)
+    not_calibrated: str | None = None  # why no calibration was fitted (then ece_calibrated is None)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -302,7 +306,8 @@ def evaluate_labels(
         raw[j] = s.raw_confidence if s.raw_confidence is not None else s.confidence
         agreement[j] = s.agreement or 0.0
         correct[j] = s.label == labels[index.av.articles[i]]
-    calibrate = calibrate and len(present) >= MIN_FIT
+    not_calibrated = why_not_fitted(len(present), n_labelled) if calibrate else "not asked for"
+    calibrate = not_calibrated is None
     conf = cross_fitted(raw, agreement, correct) if calibrate else raw
     curve = coverage_curve(conf, correct)
     good = [p for p in curve if p.accuracy >= target]
@@ -320,7 +325,7 @@ def evaluate_labels(
         threshold,
         max_matches,
         ece(raw, correct),
-        ece(conf, correct),
+        ece(conf, correct) if calibrate else None,
         reliability(conf, correct),
         reliability(raw, correct),
         calibrate,
@@ -328,12 +333,13 @@ def evaluate_labels(
         agreement.tolist(),
         correct.tolist(),
         n_labelled,
+        not_calibrated,
     )
     return out
 
 
 def curve_table(ev: LabelEvaluation, steps=(0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)) -> list[dict]:
-    """The curve at round confidence thresholds, for printing."""
+    """The curve at round confidence thresholds, for printing; accuracy None where no suggestion is kept."""
     rows = []
     for t in steps:
         kept = [p for p in ev.curve if p.threshold >= t]
@@ -341,7 +347,7 @@ def curve_table(ev: LabelEvaluation, steps=(0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0
             p = min(kept, key=lambda q: q.threshold)
             rows.append({"min_confidence": t, "coverage": p.coverage, "accuracy": p.accuracy})
         else:
-            rows.append({"min_confidence": t, "coverage": 0.0, "accuracy": float("nan")})
+            rows.append({"min_confidence": t, "coverage": 0.0, "accuracy": None})  # no suggestion kept
     return rows
 
 
@@ -413,14 +419,17 @@ class LabelPlan:
     """What an import would write, before writing it: for previews and for the import itself."""
 
     items: list[tuple[str, str, str]]  # (article, field, label), one per article and field
-    unknown: list[str]  # article ids or paths that are not in the catalog (or articles without that folder)
+    unknown: list[str]  # article ids or paths that are not in the catalog
     skipped_rows: int = 0  # rows without a label
+    no_folder: list[str] = field(default_factory=list)  # articles without a folder at the level asked for
 
 
 def plan_folder_labels(
     catalog: Catalog, level: int, field_name: str = DEFAULT_FIELD, overwrite: bool = False
 ) -> LabelPlan:
     """Each article's label would be the folder at `level` (0 = top) of its cover photo's path."""
+    if level < 0:
+        raise InputError(f"The folder level counts from 0 (the top folder); {level} is not one.")
     existing = catalog.labels(field_name)
     items = []
     missing = []
@@ -432,7 +441,7 @@ def plan_folder_labels(
         if not overwrite and field_name in existing.get(row["article"], {}):
             continue
         items.append((row["article"], field_name, parts[level]))
-    return LabelPlan(items, missing)
+    return LabelPlan(items, [], no_folder=missing)
 
 
 def import_folder_labels(
@@ -441,7 +450,7 @@ def import_folder_labels(
     """Label each article with the name of the folder at `level` (0 = top) of its photos' paths."""
     plan = plan_folder_labels(catalog, level, field_name, overwrite)
     catalog.set_labels(plan.items, source="folder", action="import")
-    return ImportReport(len(plan.items), plan.unknown)
+    return ImportReport(len(plan.items), plan.unknown, no_folder=plan.no_folder)
 
 
 def plan_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEFAULT_FIELD) -> LabelPlan:
@@ -500,6 +509,11 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def spreadsheet_safe(value: str) -> str:
     """A cell that a spreadsheet shows as text: a leading formula character gets a quote in front."""
     return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def from_spreadsheet(value: str) -> str:
+    """A cell as it was before `spreadsheet_safe`: the quote in front of a formula character goes."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
 
 
 def export_labels(catalog: Catalog, path: Path, fmt: str | None = None, raw: bool = False) -> int:

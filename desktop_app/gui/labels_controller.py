@@ -125,6 +125,8 @@ class LabelsController(QObject):
         """An import was written: every view re-reads its labels; the status bar says how many."""
         n = report.applied
         unknown = f"; {len(report.unknown)} rows name no article of this catalog" if report.unknown else ""
+        if report.no_folder:
+            unknown += f"; {len(report.no_folder):,} articles have no folder at that level"
         self._changed([])
         self.message.emit(f"Imported {n:,} label{'s' if n != 1 else ''}{unknown}.")
 

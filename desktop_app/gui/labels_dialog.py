@@ -387,10 +387,11 @@ class ImportLabelsDialog(QDialog):
             f"<b>{len(rows)}</b> article labels: {new} new, {changed} changed, "
             f"{len(rows) - new - changed} unchanged."
         ]
-        if self.plan.unknown:
+        left_out = self.plan.unknown or self.plan.no_folder
+        if left_out:
             what = "rows are not in the catalog" if from_csv else "articles have no folder at that level"
-            sample = ", ".join(self.plan.unknown[:5]) + (" …" if len(self.plan.unknown) > 5 else "")
-            parts.append(f"{len(self.plan.unknown)} {what} ({_html(sample)}).")
+            sample = ", ".join(left_out[:5]) + (" …" if len(left_out) > 5 else "")
+            parts.append(f"{len(left_out)} {what} ({_html(sample)}).")
         if self.plan.skipped_rows:
             parts.append(f"{self.plan.skipped_rows} rows have no label and are left out.")
         self._show(rows, " ".join(parts))
@@ -427,7 +428,7 @@ class ImportLabelsDialog(QDialog):
         except UserError as exc:  # the curator sees why; set_label_items is all-or-nothing
             QMessageBox.warning(self, "Import failed", str(exc))
             return None
-        self.report = ImportReport(len(plan.items), plan.unknown, plan.skipped_rows)
+        self.report = ImportReport(len(plan.items), plan.unknown, plan.skipped_rows, plan.no_folder)
         self.accept()
         return self.report
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from desktop_app.core.engine.base import current_curator
@@ -41,9 +42,10 @@ class DecisionRoom:
         return self.catalog.decide(items, curator=current_curator(),
                                    expected={pair(*k): v for k, v in expected.items()})  # fmt: skip
 
-    def undo_decision(self) -> list[dict]:
-        """Take back your latest match decision (or import of decisions); [] when there is none."""
-        return self.catalog.undo_decision(curator=current_curator())
+    def undo_decision(self, force: bool = False) -> list[dict]:
+        """Take back your latest match decision (or import of decisions); [] when there is none. A pair
+        another curator decided since is a Conflict, unless `force` (then that pair keeps their decision)."""
+        return self.catalog.undo_decision(curator=current_curator(), force=force)
 
     def last_match_decision(self) -> dict | None:
         """The match decision `undo_decision()` would take back next, without taking it back."""
@@ -106,29 +108,74 @@ class DecisionRoom:
                             spreadsheet_safe(r["note"] or ""), r["curator"] or "", when])  # fmt: skip
         return len(rows)
 
-    def import_decisions(self, path: Path) -> int:
-        """Decisions from a CSV with article_a, article_b, decision, as one undoable batch."""
-        from desktop_app.core.files import read_csv
-        from desktop_app.core.storage.decisions import DECISIONS
+    def import_decisions(self, path: Path) -> DecisionImport:
+        """Decisions from a CSV with article_a, article_b, decision and optionally note, as one undoable batch.
 
-        header, rows = read_csv(path, "decisions file")
-        if not {"article_a", "article_b", "decision"} <= set(header):
-            raise InputError(f"{path} needs the columns article_a, article_b and decision.")
-        aliases = {"same": "same", "same product": "same", "alike": "alike", "look-alike": "alike",
-                   "not_match": "not_match", "not a match": "not_match", "not-a-match": "not_match"}  # fmt: skip
-        items = []
-        for n, r in enumerate(rows, start=2):
-            decision = aliases.get((r.get("decision") or "").strip().lower())
-            if decision is None:
-                raise InputError(
-                    f"{path}, line {n}: unknown decision {r.get('decision')!r}; use {', '.join(DECISIONS)}."
-                )
-            items.append(((r["article_a"] or "").strip(), (r["article_b"] or "").strip(), decision))
-        known = self.catalog.known_articles([x for a, b, _ in items for x in (a, b)])
-        unknown = sorted({x for a, b, _ in items for x in (a, b)} - known)
+        A pair named twice (either way round) with one decision counts once; with two different decisions
+        the file is refused before anything is written. Without a note column, a pair whose decision stays
+        the same keeps its note. A pair that already has the decision and note is left as it is."""
+        from desktop_app.core.storage.decisions import KEEP_NOTE
+
+        rows = _read_decision_rows(path)
+        names = {x for r in rows for x in (r.a, r.b)}
+        unknown = sorted(names - self.catalog.known_articles(sorted(names)))
         if unknown:
             raise InputError(f"{path} names articles that are not in this catalog: {', '.join(unknown[:5])}.")
-        self.catalog.decide(
-            items, curator=current_curator(), force=True
-        )  # an import is an explicit overwrite
-        return len(items)
+        items = [(r.a, r.b, r.decision, KEEP_NOTE if r.note is None else r.note) for r in rows]
+        written = self.catalog.decide(items, curator=current_curator(), force=True, skip_unchanged=True)
+        return DecisionImport(imported=len(written), unchanged=len(rows) - len(written))
+
+
+@dataclass
+class DecisionImport:
+    """What `import_decisions` did: decisions written (one undoable batch), and pairs already so."""
+
+    imported: int
+    unchanged: int
+
+
+@dataclass
+class _CsvDecision:
+    a: str
+    b: str
+    decision: str
+    note: str | None  # None: the file has no note column
+    line: int
+
+
+ALIASES = {"same": "same", "same product": "same", "alike": "alike", "look-alike": "alike",
+           "not_match": "not_match", "not a match": "not_match", "not-a-match": "not_match"}  # fmt: skip
+
+
+def _read_decision_rows(path: Path) -> list[_CsvDecision]:
+    """The file's decisions, one per pair, or an InputError naming the line (and for a pair decided two
+    ways, both lines) before anything is written."""
+    from desktop_app.core.files import read_csv
+    from desktop_app.core.labels import from_spreadsheet
+    from desktop_app.core.storage.decisions import DECISIONS, pair
+
+    header, rows = read_csv(path, "decisions file")
+    if not {"article_a", "article_b", "decision"} <= set(header):
+        raise InputError(f"{path} needs the columns article_a, article_b and decision.")
+    has_note = "note" in header
+    by_pair: dict[tuple[str, str], _CsvDecision] = {}
+    for n, r in enumerate(rows, start=2):
+        decision = ALIASES.get((r.get("decision") or "").strip().lower())
+        if decision is None:
+            raise InputError(
+                f"{path}, line {n}: unknown decision {r.get('decision')!r}; use {', '.join(DECISIONS)}."
+            )
+        a, b = (from_spreadsheet((r.get(c) or "").strip()) for c in ("article_a", "article_b"))
+        if not a or not b or a == b:
+            raise InputError(
+                f"{path}, line {n}: a decision needs two different articles (got {a!r} and {b!r})."
+            )
+        note = from_spreadsheet(r.get("note") or "") if has_note else None
+        row = _CsvDecision(a, b, decision, note, n)
+        first = by_pair.setdefault(pair(a, b), row)
+        if first.decision != decision:
+            raise InputError(f"{path}: lines {first.line} and {n} decide {a} / {b} two ways ({first.decision} "
+                             f"and {decision}); keep one.")  # fmt: skip
+        if first is not row and note:
+            first.note = note  # the same decision twice: one row, with the note the file gives it
+    return list(by_pair.values())

@@ -55,13 +55,14 @@ class LabelRoom:
         self.catalog.record_skip(article, field, curator=current_curator())
 
     def undo(self, field: str | None = None, actions: Sequence[str] | None = None,
-             only_latest: bool = False) -> list[dict]:  # fmt: skip
+             only_latest: bool = False, force: bool = False) -> list[dict]:  # fmt: skip
         """Take back your last label decision (all articles of a bulk accept or import); [] if none.
 
-        Only your own decisions; a label someone changed since is a Conflict, not overwritten. With
-        `only_latest`, only when your latest decision of the field is one of `actions` (one transaction)."""
+        Only your own decisions; a label someone changed since is a Conflict, not overwritten (with `force`,
+        the rest is taken back and that label keeps its newer value). With `only_latest`, only when your
+        latest decision of the field is one of `actions` (one transaction)."""
         return self.catalog.undo_last_decision(
-            field, actions, curator=current_curator(), only_latest=only_latest
+            field, actions, curator=current_curator(), only_latest=only_latest, force=force
         )
 
     def last_label_decision(self, field: str | None = None) -> dict | None:
@@ -97,7 +98,7 @@ class LabelRoom:
         """Labels from a CSV or from folder names (folder labels keep existing labels unless `overwrite`)."""
         plan = self.plan_label_import(csv, folder_level, field, overwrite)
         self.apply_label_import(plan, "import" if csv else "folder")
-        return lab.ImportReport(len(plan.items), plan.unknown, plan.skipped_rows)
+        return lab.ImportReport(len(plan.items), plan.unknown, plan.skipped_rows, plan.no_folder)
 
     def export_labels(self, path: Path, fmt: str | None = None, raw: bool = False) -> int:
         return lab.export_labels(self.catalog, path, fmt, raw)

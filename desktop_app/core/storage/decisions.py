@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from types import EllipsisType
 
 import sqlalchemy as sa
 
@@ -18,6 +19,9 @@ from desktop_app.core.storage.schema import decisions_table, photo_verdicts_tabl
 DECISIONS = ("same", "alike", "not_match")
 NONE = "none"  # a row that takes a pair's decision back without undoing anyone's history
 VERDICTS = ("duplicate", "not_duplicate")
+KEEP_NOTE = ...  # an item's note: keep the pair's current note if its decision stays the same
+Item = tuple[str, str, str] | tuple[str, str, str, str | None | EllipsisType]
+UNDO_ANYWAY = "Look again (or pass --force to undo it anyway: those pairs keep the newer decision)."
 
 
 def pair(a: str, b: str) -> tuple[str, str]:
@@ -32,17 +36,53 @@ def _current(conn, table: sa.Table, col_a, col_b, a: str, b: str):
     ).first()
 
 
-def _judged_again(conn, table: sa.Table, col_a, col_b, value, rows: Sequence) -> list[dict]:
-    """Those of a decision's rows whose pair was decided again since (its newest live row is another), as
-    the clashes a Conflict lists: pair, what stands now, who and when."""
+def _decided_since(conn, table: sa.Table, col_a, col_b, value, group, rows: Sequence) -> list[dict]:
+    """Those of a decision's rows whose pair was decided again after it (by anyone: undoing your latest
+    decision, a later one can only be someone else's; undoing an older judgement, your own later one counts
+    too), as the clashes a Conflict lists: pair, what stands now, who and when. `group` is the column that
+    holds the decision's rows together: a pair named twice in one import is not "decided again since"."""
+    t = table
     newer = []
     for row in rows:
-        a, b = row._mapping[col_a.name], row._mapping[col_b.name]
-        cur = _current(conn, table, col_a, col_b, a, b)
-        if cur is not None and cur.id != row.id:
-            newer.append({"article_a": a, "article_b": b, "decision": cur._mapping[value.name],
-                          "curator": cur.curator, "at": cur.at})  # fmt: skip
+        m = row._mapping
+        a, b = m[col_a.name], m[col_b.name]
+        later = conn.execute(
+            sa.select(t)
+            .where(
+                col_a == a,
+                col_b == b,
+                t.c.undone.is_(False),
+                t.c.id > row.id,
+                group.is_distinct_from(m[group.name]),
+            )
+            .order_by(t.c.id.desc())
+            .limit(1)
+        ).first()
+        if later is not None:
+            newer.append({"article_a": a, "article_b": b, "decision": later._mapping[value.name],
+                          "curator": later.curator, "at": later.at})  # fmt: skip
     return newer
+
+
+def _clash(cur, key: tuple[str, str], decision: str, curator: str | None,
+           expected: dict[tuple[str, str], str | None] | None) -> dict | None:  # fmt: skip
+    """The Conflict entry writing `decision` over the pair's current row `cur` would make, or None: the
+    curator saw something else (`expected`), or, without `expected`, another curator decided it last."""
+    if cur is None or cur.decision == decision:
+        return None
+    seen = cur.decision if cur.decision != NONE else None
+    stale = expected is not None and key in expected and expected[key] != seen
+    other = expected is None and seen is not None and cur.curator not in (None, curator)
+    if not (stale or other):
+        return None
+    return {"article_a": key[0], "article_b": key[1], "decision": seen, "curator": cur.curator, "at": cur.at}
+
+
+def _note(note, cur, decision: str) -> str | None:
+    """The note a new row carries: KEEP_NOTE is the current note while the decision is unchanged."""
+    if note is not KEEP_NOTE:
+        return note or None
+    return cur.note if cur is not None and cur.decision == decision else None
 
 
 class DecisionStore:
@@ -50,17 +90,20 @@ class DecisionStore:
 
     def decide(
         self,
-        items: Iterable[tuple[str, str, str]],
+        items: Iterable[Item],
         curator: str | None = None,
         note: str | None = None,
         expected: dict[tuple[str, str], str | None] | None = None,
         force: bool = False,
+        skip_unchanged: bool = False,
     ) -> list[int]:
-        """Record (article, article, decision) items as one undoable batch; returns the new row ids.
+        """Record (article, article, decision[, note]) items as one undoable batch; returns the new row ids.
 
-        `expected` maps a stored pair to the decision the curator saw (None: none); a pair decided otherwise
-        since then is a Conflict and nothing is written. Without it, a pair another curator decided last (and
-        differently) is one, unless `force`.
+        An item's own note wins over `note`; KEEP_NOTE keeps the pair's current note when its decision stays
+        the same. `expected` maps a stored pair to the decision the curator saw (None: none); a pair decided
+        otherwise since then is a Conflict and nothing is written. Without it, a pair another curator decided
+        last (and differently) is one, unless `force`. `skip_unchanged`: a pair that already has this decision
+        and note is left as it is (who decided it, and when, stay).
         """
         d = decisions_table
         now = time.time()
@@ -68,34 +111,23 @@ class DecisionStore:
         clashes: list[dict] = []
         with self.write("record a decision in") as conn:
             batch: int | None = None
-            for a, b, decision in items:
+            for a, b, decision, *own in items:
                 if decision not in (*DECISIONS, NONE):
                     raise ValueError(f"unknown decision {decision!r}")
                 if a == b:
                     raise ValueError("a decision needs two different articles")
                 a, b = pair(a, b)
                 cur = _current(conn, d, d.c.article_a, d.c.article_b, a, b)
-                seen = cur.decision if cur is not None and cur.decision != NONE else None
-                if not force and (cur is not None and cur.decision != decision):
-                    stale = expected is not None and (a, b) in expected and expected[(a, b)] != seen
-                    other = expected is None and seen is not None and cur.curator not in (None, curator)
-                    if stale or other:
-                        clashes.append({"article_a": a, "article_b": b, "decision": seen, "curator": cur.curator,
-                                        "at": cur.at})  # fmt: skip
-                        continue
+                if not force and (clash := _clash(cur, (a, b), decision, curator, expected)) is not None:
+                    clashes.append(clash)
+                    continue
+                text = _note(own[0] if own else note, cur, decision)
+                if skip_unchanged and cur is not None and (cur.decision, cur.note) == (decision, text):
+                    continue
                 row = conn.execute(
-                    d.insert().values(
-                        article_a=a,
-                        article_b=b,
-                        decision=decision,
-                        note=note,
-                        curator=curator,
-                        at=now,
-                        undone=False,
-                        batch=batch,
-                        replaces=cur.id if cur is not None else None,
-                    )  # fmt: skip
-                ).inserted_primary_key[0]
+                    d.insert().values(article_a=a, article_b=b, decision=decision, note=text, curator=curator,
+                                      at=now, undone=False, batch=batch, replaces=cur.id if cur is not None else None)
+                ).inserted_primary_key[0]  # fmt: skip
                 if batch is None:
                     batch = int(row)
                     conn.execute(d.update().where(d.c.id == batch).values(batch=batch))
@@ -104,9 +136,12 @@ class DecisionStore:
                 raise Conflict(_message(clashes), clashes)
         return ids
 
-    def undo_decision(self, curator: str | None = None, batch: int | None = None) -> list[dict]:
+    def undo_decision(
+        self, curator: str | None = None, batch: int | None = None, force: bool = False
+    ) -> list[dict]:
         """Take back the caller's latest decision batch (or the given batch); [] when there is none. A pair
-        decided again since (by anyone) is a Conflict: the newer decision is not overwritten."""
+        decided again after it is a Conflict, unless `force`: then the batch is taken back and such a pair
+        keeps the newer decision."""
         d = decisions_table
         q = sa.select(d).where(d.c.undone.is_(False))
         if curator is not None:
@@ -118,9 +153,13 @@ class DecisionStore:
             if last is None:
                 return []
             rows = conn.execute(sa.select(d).where(d.c.batch == last.batch, d.c.undone.is_(False))).all()
-            newer = _judged_again(conn, d, d.c.article_a, d.c.article_b, d.c.decision, rows)
+            newer = (
+                []
+                if force
+                else _decided_since(conn, d, d.c.article_a, d.c.article_b, d.c.decision, d.c.batch, rows)
+            )
             if newer:
-                raise Conflict("Cannot undo: " + _message(newer), newer)
+                raise Conflict("Cannot undo: " + _message(newer, UNDO_ANYWAY), newer)
             conn.execute(d.update().where(d.c.id.in_([r.id for r in rows])).values(undone=True))
         return [dict(r._mapping) for r in rows]
 
@@ -217,7 +256,7 @@ class DecisionStore:
 def _take_back_verdicts(conn, rows: Sequence) -> None:
     """Mark verdict rows undone in the caller's transaction; a pair judged again since is a Conflict."""
     v = photo_verdicts_table
-    newer = _judged_again(conn, v, v.c.path_a, v.c.path_b, v.c.verdict, rows)
+    newer = _decided_since(conn, v, v.c.path_a, v.c.path_b, v.c.verdict, v.c.at, rows)
     if newer:
         raise Conflict(
             "Cannot undo: " + _message(newer, "Find duplicates again to see it as it is now."), newer

@@ -16,6 +16,9 @@ from desktop_app.core.errors import Conflict
 from desktop_app.core.storage.schema import label_events_table, labels_table
 from desktop_app.core.storage.sql import upsert
 
+OVERWRITE = "Look again and decide once more (or pass --force to overwrite)."
+UNDO_ANYWAY = "Look again (or pass --force to undo it anyway: those labels keep their newer value)."
+
 
 class LabelStore:
     """Mixin of `Catalog`: needs `read()` and `write()`."""
@@ -154,13 +157,15 @@ class LabelStore:
         actions: Sequence[str] | None = None,
         curator: str | None = None,
         only_latest: bool = False,
+        force: bool = False,
     ) -> list[dict]:
         """Reverse the most recent decision (every event of its batch); [] when nothing is left to undo.
 
         actions: only decisions of these kinds. only_latest: and only when that is the latest decision of
         the field at all (the review queue's undo must not reach past an import made meanwhile).
         The choice of what to undo and the undo itself are one transaction: two processes undoing at the
-        same time take back two different decisions, never the same one twice.
+        same time take back two different decisions, never the same one twice. A label changed since is a
+        Conflict, unless `force`: then the rest is undone and that label keeps its newer value.
         """
         e = label_events_table
         q = (
@@ -186,11 +191,12 @@ class LabelStore:
                     later = _last_change(conn, row.article, row.field)
                     changed.append({"article": row.article, "field": row.field, "value": now_value,
                                     "curator": later.curator if later else None, "at": later.at if later else None})  # fmt: skip
-            if changed:
-                raise Conflict("Cannot undo: " + _conflict_message(changed), changed)
+            if changed and not force:
+                raise Conflict("Cannot undo: " + _conflict_message(changed, UNDO_ANYWAY), changed)
+            kept = {(c["article"], c["field"]) for c in changed}
             now = time.time()
             for row in rows:
-                if row.action != "skip":
+                if row.action != "skip" and (row.article, row.field) not in kept:
                     _write_label(conn, row.article, row.field, row.old_value, row.old_source or "manual", now)
                 conn.execute(e.update().where(e.c.id == row.id).values(undone=True))
         return [dict(r._mapping) for r in rows]
@@ -288,7 +294,7 @@ def _conflict(conn, article, field, old, new, curator, expected) -> dict | None:
             "at": last.at if last else None}  # fmt: skip
 
 
-def _conflict_message(conflicts: list[dict]) -> str:
+def _conflict_message(conflicts: list[dict], then: str = OVERWRITE) -> str:
     def one(c: dict) -> str:
         who = f" by {c['curator']}" if c.get("curator") else ""
         when = time.strftime(" at %Y-%m-%d %H:%M", time.localtime(c["at"])) if c.get("at") else ""
@@ -296,5 +302,4 @@ def _conflict_message(conflicts: list[dict]) -> str:
         return f"{c['article']} ({c['field']}) is now {value}, set{who}{when}"
 
     more = f" and {len(conflicts) - 3} more" if len(conflicts) > 3 else ""
-    return ("; ".join(one(c) for c in conflicts[:3]) + more + ". Look again and decide once more "
-            "(or pass --force to overwrite).")  # fmt: skip
+    return "; ".join(one(c) for c in conflicts[:3]) + more + ". " + then
