@@ -171,6 +171,7 @@ def test_the_window_fits_the_screen_it_opens_on(qtbot, catalog):
         w = open_duplicates(None, engine)
         qtbot.addWidget(w)
         qtbot.waitExposed(w)
+        assert w.windowTitle() == "Duplicates — c"  # the catalog's name as the main window shows it
         # The offscreen screen is 800x800: smaller than a 1366x768 laptop, so this is the harder case.
         area = w.screen().availableGeometry()
         assert area.contains(w.frameGeometry()), (w.frameGeometry(), area)

@@ -36,7 +36,6 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.engine import DuplicateReport, Engine, Judgement
-from desktop_app.core.overview import catalog_title
 from desktop_app.gui.duplicates_pane import PREVIEW, PhotoPane
 from desktop_app.gui.duplicates_work import DuplicateSearch, Preview, load_preview
 from desktop_app.gui.errors import show_error
@@ -79,7 +78,7 @@ class DuplicatesWindow(QWidget):
         self.root = engine.photo_root()
         self._preview_gen = 0
         self.undo_stack: list[tuple[Judgement, QTreeWidgetItem, QTreeWidgetItem | None, int, int]] = []
-        self.setWindowTitle(f"Duplicates — {catalog_title(engine.location)}")
+        self.setWindowTitle(f"Duplicates — {engine.title()}")
         self._build()
         self._shortcuts()
         fit_to_screen(self, 1420, 820)

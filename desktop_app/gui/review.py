@@ -29,7 +29,6 @@ from desktop_app.core import thumbnails
 from desktop_app.core.engine import Engine
 from desktop_app.core.errors import Conflict, UserError
 from desktop_app.core.labels import DEFAULT_FIELD, Suggestion
-from desktop_app.core.overview import catalog_title
 from desktop_app.core.zero_shot import FEW_LABELLED
 from desktop_app.gui.conflicts import show_conflict
 from desktop_app.gui.review_controller import DEFAULT_K, ReviewController, ReviewLoad, Undone
@@ -82,7 +81,7 @@ class ReviewQueue(QWidget):
         self._focus_after_load: str | None = None  # the article to show once suggestions are reloaded
         self._cover_articles: dict[str, str] = {}
         self.thumbs.ready.connect(self._on_cover)
-        self.setWindowTitle(f"Review {field} labels — {catalog_title(engine.location)}")
+        self.setWindowTitle(f"Review {field} labels — {engine.title()}")
         self._build_ui()
         self.refresh(rebuild_index=False)
 
