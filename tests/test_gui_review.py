@@ -650,3 +650,18 @@ def test_a_large_queue_comes_in_batches_skipped_articles_last(qtbot, catalog, cl
         assert len(second) == 5 and not first & second and "the first 5 of the 11" in q.batch_note.text()
     finally:
         q.close()
+
+
+def test_esc_and_ctrl_w_close_the_queue_esc_clearing_a_typed_label_first(qtbot, catalog, client):
+    for key, mods in ((Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier),
+                      (Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)):  # fmt: skip
+        q = make_queue(qtbot, catalog, client)
+        q.show()
+        q.activateWindow()
+        qtbot.waitUntil(q.isActiveWindow)  # shortcuts go to the active window
+        if key == Qt.Key.Key_Escape:
+            qtbot.keyClicks(q.label_edit, "beach")
+            qtbot.keyClick(q.label_edit, key)  # the typed label goes, the window stays
+            assert q.isVisible() and q.label_edit.text() == ""
+        qtbot.keyClick(q.view, key, mods)
+        assert not q.isVisible(), key

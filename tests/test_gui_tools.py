@@ -283,3 +283,25 @@ def test_a_dark_palette_from_the_view_menu_and_settings(qtbot, window):
         assert app.palette().color(QPalette.ColorRole.Base).lightness() > 200
     finally:
         theme.apply_theme(app, "system")
+
+
+# ----------------------------------------------------------------------------- secondary windows close alike
+
+
+@pytest.mark.parametrize("key", ["Esc", "Ctrl+W"])
+@pytest.mark.parametrize("kind", ["inspector", "lightbox"])
+def test_esc_and_ctrl_w_close_the_inspector_and_the_lightbox(qtbot, kind, key):
+    from desktop_app.gui.inspector_window import InspectorWindow
+    from desktop_app.gui.lightbox import Lightbox, LightboxPhoto
+
+    if kind == "inspector":
+        w = InspectorWindow("wj08-gray", "wh02-blue")
+    else:
+        w = Lightbox("Photos", [[LightboxPhoto(None, "wj08-gray · main")]])
+    w.show()
+    active(qtbot, w)
+    with qtbot.waitSignal(w.destroyed, timeout=T):  # both delete themselves on close
+        if key == "Esc":
+            qtbot.keyClick(w, Qt.Key.Key_Escape)
+        else:
+            qtbot.keyClick(w, Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)

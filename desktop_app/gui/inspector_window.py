@@ -34,6 +34,7 @@ from desktop_app.core.settings import SearchSettings
 from desktop_app.gui.decision_bar import DECISION_KEYS, NO_DECISION_KEY, DecisionBar
 from desktop_app.gui.inspector import InspectorWidget
 from desktop_app.gui.screen_fit import fit_to_screen
+from desktop_app.gui.secondary import add_close_keys
 from desktop_app.gui.workers import Failure, Runner
 
 SAVE_DELAY_MS = 400  # a dragged slider stores its last position, not every step
@@ -123,7 +124,7 @@ class InspectorWindow(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.decisions)
         layout.addWidget(self.stack)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.close)
+        add_close_keys(self)
         for decision, _text, key in (*DECISION_KEYS, ("none", "", NO_DECISION_KEY)):
             QShortcut(QKeySequence(key), self, lambda d=decision: self.decide(d))
         self.lightbox = None

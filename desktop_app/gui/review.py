@@ -36,6 +36,7 @@ from desktop_app.gui.review_detail import ROW_THUMB, ReviewDetail, ReviewToolbar
 from desktop_app.gui.review_model import SuggestionModel, shown_label
 from desktop_app.gui.screen_fit import fit_to_screen
 from desktop_app.gui.search_controller import EngineClient
+from desktop_app.gui.secondary import add_close_keys
 from desktop_app.gui.thumbs import ThumbnailLoader
 from desktop_app.gui.words import ZeroShotNames
 from desktop_app.gui.workers import Failure, Runner
@@ -83,6 +84,7 @@ class ReviewQueue(QWidget):
         self.thumbs.ready.connect(self._on_cover)
         self.setWindowTitle(f"Review {field} labels — {engine.title()}")
         self._build_ui()
+        add_close_keys(self)
         self.refresh(rebuild_index=False)
 
     # ------------------------------------------------------------------ layout
@@ -417,6 +419,10 @@ class ReviewQueue(QWidget):
     # ------------------------------------------------------------------ keyboard
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and obj is self.label_edit:
+            if event.key() == Qt.Key.Key_Escape and self.label_edit.text():
+                event.accept()  # Esc clears the typed label first; the next Esc closes the window
+                return True
         if event.type() == QEvent.Type.KeyPress:
             if obj is self.view:
                 return self._queue_key(event)
