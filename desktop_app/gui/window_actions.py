@@ -201,7 +201,8 @@ class WindowActions:
         self.summary.setEnabled(has_summary)
         for a in (self.filter, self.detail, self.review, self.set_label, self.import_labels, self.export_labels,
                   self.close_catalog, self.search_photo, self.locate, self.view_photos, self.open_photo,
-                  self.learn, self.show_rejected, self.duplicates, self.map):  # fmt: skip
+                  self.learn, self.show_rejected, self.duplicates, self.map, self.back, self.zoom_in,
+                  self.zoom_out):  # fmt: skip
             a.setEnabled(has_catalog)
         self.inbox.setEnabled(has_catalog and not indexing and not root_missing)
         self.sync_results(has_catalog)
