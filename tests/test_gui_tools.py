@@ -252,12 +252,34 @@ def test_the_shortcut_sheet_lists_every_key(qtbot, window):
     rows = set(sheet.rows)
     assert ("File", "Open photo folder", "Ctrl+O") in rows and ("Help", "Keyboard shortcuts", "F1") in rows
     wheres = {r[0] for r in rows}
-    assert {"Article grid", "Similar articles", "Lightbox", "Article detail", "Match"} <= wheres
+    assert {"Article grid", "Similar articles", "Lightbox and compare", "Article detail", "Match"} <= wheres
     for menu in w.acts.menus.values():
         for action in menu.actions():
             if action.menu() is None and not action.shortcut().isEmpty():
                 assert any(r[1] == action.text().replace("…", "").strip() for r in rows), action.text()
     sheet.close()
+
+
+def test_the_shortcut_sheet_lists_the_keys_of_every_window_by_stable_names(qtbot, window):
+    w = window()
+    w.acts.undo.setText("Undo accept 1 suggestion")  # what Edit > Undo says after a review decision
+    w.acts.redo.setText("Redo set label “shirts”")
+    active(qtbot, w)
+    qtbot.keyClick(w, Qt.Key.Key_F1)
+    rows = w.shortcut_sheet.rows
+    edit = {r[1]: r[2] for r in rows if r[0] == "Edit"}
+    assert "Undo" in edit and "Redo" in edit  # never the menu's live text
+    assert not any(n.startswith(("Undo ", "Redo ")) for n in edit)
+
+    def keys(where: str) -> set[str]:
+        return {k.strip() for r in rows if r[0] == where for k in r[2].split(",")}
+
+    assert {"Enter", "1", "2", "3", "S", "Ctrl+Z", "Esc", "Ctrl+W"} <= keys("Review queue")
+    assert {"Ctrl+0", "1", "2", "3", "0", "Esc", "Ctrl+W"} <= keys("Match inspector")
+    assert {"D", "N", "S", "Ctrl+Z", "Esc", "Ctrl+W"} <= keys("Duplicates")
+    assert {"Esc", "Ctrl+W"} <= keys("Lightbox and compare")
+    assert "Shift+drag" in keys("Catalog map")
+    w.shortcut_sheet.close()
 
 
 def test_a_dark_palette_from_the_view_menu_and_settings(qtbot, window):

@@ -120,6 +120,7 @@ class WindowActions:
 
     def _act(self, text: str, slot: Callable, shortcut=None, tip: str = "") -> QAction:
         a = QAction(text, self.window)
+        a.setProperty("sheet_name", text)  # Undo and Redo change their text ("Undo set label"); not this
         if shortcut is not None:
             a.setShortcut(QKeySequence(shortcut))
             a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
