@@ -180,6 +180,7 @@ def test_the_window_fits_the_screen_it_opens_on(qtbot, catalog):
         need = w.minimumSizeHint()
         assert need.width() <= laptop.width() and need.height() <= laptop.height(), need
         assert need.boundedTo(QSize(784, 760)) == need  # and the 800x800 screen's
+        assert w.tree.width() >= w.width() // 3  # the pair list keeps room for its paths
         w.close()
 
 

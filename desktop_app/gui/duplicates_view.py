@@ -81,7 +81,8 @@ class DuplicatesWindow(QWidget):
         self.setWindowTitle(f"Duplicates — {engine.title()}")
         self._build()
         self._shortcuts()
-        fit_to_screen(self, 1420, 820)
+        size = fit_to_screen(self, 1420, 820)
+        self.split.setSizes([size.width() * 2 // 5, size.width() * 3 // 5])  # the list gets room for paths
 
     # ------------------------------------------------------------------ layout
 
@@ -126,6 +127,7 @@ class DuplicatesWindow(QWidget):
         split.addWidget(self._pair_panel())
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
+        self.split = split
         outer.addWidget(split, 1)
         self.find_button.clicked.connect(self.find)
         self.cancel_button.clicked.connect(self.cancel)
