@@ -78,3 +78,17 @@ def test_a_password_in_a_shared_catalogs_url_is_split_off():
     for bad in ("not a url", "mysql://x@y/z"):
         with pytest.raises(InputError):
             split_password(bad, "EXAMPLE")
+
+
+def test_a_catalog_made_for_a_folder_is_named_after_the_folder(tmp_path, monkeypatch):
+    from desktop_app.core.paths import default_catalog_path
+
+    monkeypatch.setenv("LOOKALIKE_HOME", str(tmp_path / "home"))
+    db = default_catalog_path(tmp_path / "spring photos")
+    assert db.stem != "spring photos"  # the file carries a hash of the folder's path
+    assert catalog_title(db, tmp_path / "spring photos") == "spring photos"
+    assert catalog_title(db) == "spring_photos"  # without the folder at hand: the file's part of it
+    assert catalog_title(tmp_path / "cat.db") == "cat"  # a file the curator named keeps its name
+    assert (
+        catalog_title(tmp_path / "shoes-0123456789.sqlite") == "shoes-0123456789"
+    )  # only in the app's place

@@ -63,6 +63,15 @@ def test_welcome_screen_without_a_catalog(qtbot, window):
     assert w.stack.currentWidget() is w.welcome
     assert w.welcome.folder_btn.isVisible() and w.welcome.folder_btn.text() == "Open photo folder…"
     assert not w.acts.update.isEnabled()
+    # Nothing to go back to and no thumbnails to size: Back and zoom are off, and Ctrl++ changes nothing
+    # (it used to resize the next catalog's thumbnails unseen).
+    assert not any(a.isEnabled() for a in (w.acts.back, w.acts.zoom_in, w.acts.zoom_out))
+    size = w.user.thumb_size
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=T)
+    for key in (Qt.Key.Key_Plus, Qt.Key.Key_Minus):
+        qtbot.keyClick(w.welcome, key, Qt.KeyboardModifier.ControlModifier)
+    assert w.user.thumb_size == size and w.grid_panel.delegate.thumb_size == size
 
 
 def test_open_folder_index_select_and_see_similar(qtbot, window, photo_tree):

@@ -291,6 +291,62 @@ def test_colours_read_on_light_and_dark_palettes(qtbot, palette):
     assert darkest_contrast(shot, values, pal.color(QPalette.ColorRole.Window)) >= theme.READABLE
 
 
+def ink_contrast(widget) -> float:
+    """The contrast of what is drawn in a widget with its background (its top-left pixel)."""
+    image = widget.grab().toImage()
+    return darkest_contrast(image, image.rect(), image.pixelColor(0, 0))
+
+
+def edge_contrast(check) -> float:
+    """The contrast of a check box's box with the window around it."""
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QStyle, QStyleOptionButton
+
+    option = QStyleOptionButton()
+    check.initStyleOption(option)
+    box = check.style().subElementRect(QStyle.SubElement.SE_CheckBoxIndicator, option, check)
+    return darkest_contrast(check.grab().toImage(), box.adjusted(0, 0, 1, 1),
+                            check.palette().color(QPalette.ColorRole.Window))  # fmt: skip
+
+
+@pytest.mark.parametrize("palette", ["dark", "light"])
+def test_notes_banners_and_check_boxes_read_after_a_palette_switch(qtbot, window, tmp_path, palette):
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QFrame
+
+    from desktop_app.gui import theme
+
+    app = QApplication.instance()
+    other = "light" if palette == "dark" else "dark"
+    theme.apply_theme(app, other)  # the widgets are built with the other palette, as before a switch
+    try:
+        w = window()
+        choose_theme = next(a for a in w.acts.themes.actions() if a.data() == palette)
+        choose_theme.trigger()  # View > Colours
+        pal = app.palette()
+        # The welcome card is the palette's base, not the other palette's (it stayed white on dark).
+        card = w.welcome.findChild(QFrame, "welcomeCard")
+        fill = card.grab().toImage().pixelColor(card.width() // 2, 4)
+        assert fill == pal.color(QPalette.ColorRole.Base)
+        w.catalogs.grouping_dialog = None
+        open_and_index(qtbot, w, big_tree(tmp_path / "photos", articles=3, per=2))
+        # "Indexing finished": its banner on the palette's alternate base, its words readable.
+        assert w.banner.isVisible()
+        corner = w.banner.grab().toImage().pixelColor(w.banner.width() // 2, 3)
+        assert corner == pal.color(QPalette.ColorRole.AlternateBase)
+        assert theme.contrast(pal.color(QPalette.ColorRole.WindowText), corner) >= theme.READABLE
+        # The similar panel's header ("No article is selected…", "20 most similar articles · 9 ms").
+        assert w.similar.status.text() and ink_contrast(w.similar.status) >= theme.READABLE
+        # The "Show not a match" box has an edge one can see (WCAG: 3:1 for the edges of controls).
+        assert edge_contrast(w.similar.rejected_check) >= theme.VISIBLE_EDGE
+        # A filter that matches nothing says so in words that read.
+        qtbot.keyClicks(w.filter_edit, "zzz-nothing")
+        qtbot.waitUntil(lambda: w.grid_panel.stack.currentWidget() is w.grid_panel.empty_label, timeout=T)
+        assert ink_contrast(w.grid_panel.empty_label) >= theme.READABLE
+    finally:
+        theme.apply_theme(app, "system")
+
+
 # ----------------------------------------------------------------------------- defect 6: offline thumbnails
 
 

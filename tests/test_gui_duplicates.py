@@ -155,3 +155,77 @@ def test_the_main_window_opens_it_from_the_view_menu(qtbot, dup_tree, tiny_model
         assert dups.tree.topLevelItemCount() >= 1
     finally:
         w.shutdown()
+
+
+# ----------------------------------------------------------------------------- fits the screen, closes, words
+
+
+def test_the_window_fits_the_screen_it_opens_on(qtbot, catalog):
+    from PySide6.QtCore import QRect, QSize
+
+    from desktop_app.core.engine import Engine
+    from desktop_app.gui.duplicates_view import open_duplicates
+    from desktop_app.gui.screen_fit import FRAME_ALLOWANCE
+
+    with Engine.open(catalog) as engine:
+        w = open_duplicates(None, engine)
+        qtbot.addWidget(w)
+        qtbot.waitExposed(w)
+        assert w.windowTitle() == "Duplicates — c"  # the catalog's name as the main window shows it
+        # The offscreen screen is 800x800: smaller than a 1366x768 laptop, so this is the harder case.
+        area = w.screen().availableGeometry()
+        assert area.contains(w.frameGeometry()), (w.frameGeometry(), area)
+        # What the window needs at least fits a 1366x768 laptop's free area with room for its frame.
+        laptop = QRect(0, 0, 1366, 728).size() - FRAME_ALLOWANCE
+        need = w.minimumSizeHint()
+        assert need.width() <= laptop.width() and need.height() <= laptop.height(), need
+        assert need.boundedTo(QSize(784, 760)) == need  # and the 800x800 screen's
+        assert w.tree.width() >= w.width() // 3  # the pair list keeps room for its paths
+        w.close()
+
+
+def test_esc_and_ctrl_w_close_the_window(qtbot, catalog):
+    from desktop_app.core.engine import Engine
+    from desktop_app.gui.duplicates_view import DuplicatesWindow
+
+    with Engine.open(catalog) as engine:
+        for key, mods in ((Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier),
+                          (Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)):  # fmt: skip
+            w = DuplicatesWindow(engine)
+            qtbot.addWidget(w)
+            w.show()
+            w.activateWindow()
+            qtbot.waitUntil(w.isActiveWindow)  # shortcuts go to the active window
+            qtbot.keyClick(w.tree, key, mods)
+            assert not w.isVisible(), key
+
+
+def test_counts_read_as_words_and_sizes_tell_which_copy_to_keep(qtbot, window):
+    from desktop_app.gui.duplicates_view import counted
+
+    assert counted(1, "pair") == "1 pair" and counted(3, "cluster") == "3 clusters"
+    report = find(qtbot, window)
+    assert "(s)" not in window.status.text()
+    assert counted(len(report.clusters), "cluster") in window.status.text()
+    # Each photo's pixel size and file size under it: the resized copy is smaller than its original.
+    pair = window.tree.currentItem().data(0, Qt.ItemDataRole.UserRole)
+    qtbot.waitUntil(lambda: "px" in window.left.size_note.text() and "px" in window.right.size_note.text())
+    for pane, rel in ((window.left, pair.a), (window.right, pair.b)):
+        from PIL import Image
+
+        path = window.root / rel
+        with Image.open(path) as im:
+            assert f"{im.width} × {im.height} px" in pane.size_note.text()
+        assert ("KB" in pane.size_note.text()) or ("bytes" in pane.size_note.text())
+    # A cluster row says what a verdict applies to, in words that agree with the number.
+    window.tree.setCurrentItem(window.tree.topLevelItem(0))
+    n = window.tree.topLevelItem(0).childCount()
+    assert ("the one pair" if n == 1 else "both pairs" if n == 2 else f"all {n} pairs") in window.why.text()
+    assert "all 1 pairs" not in window.why.text()
+    # The pair column takes the room there is and elides in the middle only when the paths do not fit.
+    header = window.tree.header()
+    assert (
+        header.sectionSize(0)
+        >= window.tree.viewport().width() - header.sectionSize(1) - header.sectionSize(2) - 2
+    )
+    assert window.tree.textElideMode() == Qt.TextElideMode.ElideMiddle

@@ -650,3 +650,38 @@ def test_a_large_queue_comes_in_batches_skipped_articles_last(qtbot, catalog, cl
         assert len(second) == 5 and not first & second and "the first 5 of the 11" in q.batch_note.text()
     finally:
         q.close()
+
+
+def test_esc_and_ctrl_w_close_the_queue_esc_clearing_a_typed_label_first(qtbot, catalog, client):
+    for key, mods in ((Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier),
+                      (Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)):  # fmt: skip
+        q = make_queue(qtbot, catalog, client)
+        q.show()
+        q.activateWindow()
+        qtbot.waitUntil(q.isActiveWindow)  # shortcuts go to the active window
+        if key == Qt.Key.Key_Escape:
+            qtbot.keyClicks(q.label_edit, "beach")
+            qtbot.keyClick(q.label_edit, key)  # the typed label goes, the window stays
+            assert q.isVisible() and q.label_edit.text() == ""
+        qtbot.keyClick(q.view, key, mods)
+        assert not q.isVisible(), key
+
+
+def test_set_label_enter_on_an_open_completion_sets_it_at_once(qtbot, catalog):
+    from desktop_app.gui.labels_dialog import LabelEditDialog
+
+    fresh = sorted(unlabelled(catalog))[:1]
+    dlg = LabelEditDialog(catalog, fresh, FIELD)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    dlg.activateWindow()
+    qtbot.waitUntil(dlg.isActiveWindow)
+    edit = dlg.value_box.lineEdit()
+    edit.clear()
+    qtbot.keyClicks(edit, "ba")  # "bags" is offered
+    popup = dlg.value_box.completer().popup()
+    qtbot.waitUntil(popup.isVisible)
+    qtbot.keyClick(popup, Qt.Key.Key_Down)
+    with qtbot.waitSignal(dlg.accepted, timeout=5000):
+        qtbot.keyClick(popup, Qt.Key.Key_Return)  # one Enter: the completion, and the dialog
+    assert label_of(catalog, fresh[0]) == "bags"

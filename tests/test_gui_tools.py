@@ -159,10 +159,12 @@ def test_recent_catalogs_and_close_catalog(qtbot, window, tmp_path):
     first = w.snapshot.location
     w.catalogs.grouping_dialog = None
     open_and_index(qtbot, w, big_tree(tmp_path / "b", articles=3, per=2))
-    assert w.windowTitle().startswith("Lookalike — ") and w.snapshot.location != first
+    # The folder's name, once: Qt adds " — Lookalike" (the display name); the file's hash never shows.
+    assert w.windowTitle() == "b" and w.snapshot.location != first
     recent = w.acts.recent_menu
     recent.aboutToShow.emit()
     entry = next(a for a in recent.actions() if first in a.text())
+    assert entry.text().startswith("a  —  ")
     with qtbot.waitSignal(w.catalog_loaded, timeout=T):
         entry.trigger()
     assert w.snapshot.location == first and w.grid_model.rowCount() == 2
@@ -250,12 +252,34 @@ def test_the_shortcut_sheet_lists_every_key(qtbot, window):
     rows = set(sheet.rows)
     assert ("File", "Open photo folder", "Ctrl+O") in rows and ("Help", "Keyboard shortcuts", "F1") in rows
     wheres = {r[0] for r in rows}
-    assert {"Article grid", "Similar articles", "Lightbox", "Article detail", "Match"} <= wheres
+    assert {"Article grid", "Similar articles", "Lightbox and compare", "Article detail", "Match"} <= wheres
     for menu in w.acts.menus.values():
         for action in menu.actions():
             if action.menu() is None and not action.shortcut().isEmpty():
                 assert any(r[1] == action.text().replace("…", "").strip() for r in rows), action.text()
     sheet.close()
+
+
+def test_the_shortcut_sheet_lists_the_keys_of_every_window_by_stable_names(qtbot, window):
+    w = window()
+    w.acts.undo.setText("Undo accept 1 suggestion")  # what Edit > Undo says after a review decision
+    w.acts.redo.setText("Redo set label “shirts”")
+    active(qtbot, w)
+    qtbot.keyClick(w, Qt.Key.Key_F1)
+    rows = w.shortcut_sheet.rows
+    edit = {r[1]: r[2] for r in rows if r[0] == "Edit"}
+    assert "Undo" in edit and "Redo" in edit  # never the menu's live text
+    assert not any(n.startswith(("Undo ", "Redo ")) for n in edit)
+
+    def keys(where: str) -> set[str]:
+        return {k.strip() for r in rows if r[0] == where for k in r[2].split(",")}
+
+    assert {"Enter", "1", "2", "3", "S", "Ctrl+Z", "Esc", "Ctrl+W"} <= keys("Review queue")
+    assert {"Ctrl+0", "1", "2", "3", "0", "Esc", "Ctrl+W"} <= keys("Match inspector")
+    assert {"D", "N", "S", "Ctrl+Z", "Esc", "Ctrl+W"} <= keys("Duplicates")
+    assert {"Esc", "Ctrl+W"} <= keys("Lightbox and compare")
+    assert "Shift+drag" in keys("Catalog map")
+    w.shortcut_sheet.close()
 
 
 def test_a_dark_palette_from_the_view_menu_and_settings(qtbot, window):
@@ -281,3 +305,25 @@ def test_a_dark_palette_from_the_view_menu_and_settings(qtbot, window):
         assert app.palette().color(QPalette.ColorRole.Base).lightness() > 200
     finally:
         theme.apply_theme(app, "system")
+
+
+# ----------------------------------------------------------------------------- secondary windows close alike
+
+
+@pytest.mark.parametrize("key", ["Esc", "Ctrl+W"])
+@pytest.mark.parametrize("kind", ["inspector", "lightbox"])
+def test_esc_and_ctrl_w_close_the_inspector_and_the_lightbox(qtbot, kind, key):
+    from desktop_app.gui.inspector_window import InspectorWindow
+    from desktop_app.gui.lightbox import Lightbox, LightboxPhoto
+
+    if kind == "inspector":
+        w = InspectorWindow("wj08-gray", "wh02-blue")
+    else:
+        w = Lightbox("Photos", [[LightboxPhoto(None, "wj08-gray · main")]])
+    w.show()
+    active(qtbot, w)
+    with qtbot.waitSignal(w.destroyed, timeout=T):  # both delete themselves on close
+        if key == "Esc":
+            qtbot.keyClick(w, Qt.Key.Key_Escape)
+        else:
+            qtbot.keyClick(w, Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)

@@ -21,6 +21,7 @@ import numpy as np
 from desktop_app.core.engine import Engine
 from desktop_app.core.errors import ModelError
 from desktop_app.core.models import InstalledModel
+from desktop_app.core.paths import catalog_title
 from desktop_app.core.settings import CatalogSettings
 from desktop_app.core.storage import Catalog
 
@@ -35,16 +36,6 @@ def label_text(labels: dict[str, str]) -> str:
         return ""
     items = sorted(labels.items(), key=lambda kv: (kv[0] != "category", kv[0]))
     return ", ".join(v if k == "category" else f"{k}: {v}" for k, v in items)
-
-
-def catalog_title(location: str | Path) -> str:
-    """How the app names a catalog: a file by its name without suffix, a shared one as database on server."""
-    text = str(location)
-    if "://" not in text:
-        return Path(text).stem
-    from desktop_app.core.storage.backend import url_title
-
-    return url_title(text)
 
 
 def model_title(model: InstalledModel | None) -> str:
@@ -174,8 +165,8 @@ class Snapshot:
 
     @property
     def title(self) -> str:
-        """A short name for window titles: the file's name, or the database and its server."""
-        return catalog_title(self.location)
+        """The catalog's name in window titles and lists (`paths.catalog_title`)."""
+        return catalog_title(self.location, self.photo_root)
 
     @property
     def catalog(self) -> Catalog:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import platformdirs
@@ -27,6 +28,25 @@ def default_catalog_path(photo_dir: Path) -> Path:
     digest = hashlib.sha1(os.fsencode(resolved)).hexdigest()[:10]
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in resolved.name) or "root"
     return user_data_dir() / "catalogs" / f"{safe}-{digest}.sqlite"
+
+
+_DEFAULT_NAME = re.compile(r"^(?P<folder>.+)-[0-9a-f]{10}$")
+
+
+def catalog_title(location: str | Path, photo_root: str | Path | None = None) -> str:
+    """How the app names a catalog, everywhere: a catalog made for a photo folder by the folder's name (not
+    its file's, which carries a hash), another file by its name without suffix, a shared one as database
+    on server."""
+    text = str(location)
+    if "://" in text:
+        from desktop_app.core.storage.backend import url_title
+
+        return url_title(text)
+    path = Path(text)
+    made_for_folder = _DEFAULT_NAME.match(path.stem) if path.parent == user_data_dir() / "catalogs" else None
+    if made_for_folder is None:
+        return path.stem
+    return Path(photo_root).name if photo_root else made_for_folder["folder"]
 
 
 def thumbnail_dir() -> Path:

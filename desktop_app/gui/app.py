@@ -40,10 +40,12 @@ def make_app(argv: list[str] | None = None) -> QApplication:
 
 def create_window(db: Path | str | None = None):
     """The main window with its catalog being opened (for run(), tests and the screenshot script)."""
+    from desktop_app.core.settings import UserSettings
     from desktop_app.gui.mainwindow import MainWindow
 
-    window = MainWindow()
-    apply_theme(QApplication.instance(), window.user.theme)
+    user = UserSettings.load()
+    apply_theme(QApplication.instance(), user.theme)  # before the widgets are built with the palette
+    window = MainWindow(user)
     window.show()
     # Open after the first paint so the window appears at once, whatever the catalog's size.
     QTimer.singleShot(0, lambda: window.open_catalog(db))

@@ -17,13 +17,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QPalette, QPixmap, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -35,12 +36,13 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.engine import DuplicateReport, Engine, Judgement
-from desktop_app.gui import theme
-from desktop_app.gui.duplicates_work import DuplicateSearch, load_preview
+from desktop_app.gui.duplicates_pane import PREVIEW, PhotoPane
+from desktop_app.gui.duplicates_work import DuplicateSearch, Preview, load_preview
 from desktop_app.gui.errors import show_error
+from desktop_app.gui.screen_fit import fit_to_screen
+from desktop_app.gui.secondary import CLOSE_KEYS, KeyTable, add_close_keys
 from desktop_app.gui.workers import Failure, Runner, Task
 
-PREVIEW = 420  # px: each photo of the pair, side by side
 KIND_NAMES = {
     "exact": "same file",
     "near": "near duplicate",
@@ -49,33 +51,14 @@ KIND_NAMES = {
 }
 EDIT_BAND = 0.7  # min score with "same shot, different edit" included
 PAIR_ROLE = Qt.ItemDataRole.UserRole
-
-
-class PhotoPane(QWidget):
-    """One side of the comparison: the photo, its path and article."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        self.image = QLabel()
-        self.image.setFixedSize(PREVIEW, PREVIEW)
-        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        pal = self.palette()
-        fill, edge = theme.placeholder_fill(pal), theme.blend(pal.color(QPalette.ColorRole.Base),
-                                                               pal.color(QPalette.ColorRole.Text), 0.2)  # fmt: skip
-        self.image.setStyleSheet(f"background: {fill.name()}; border: 1px solid {edge.name()};")
-        self.caption = QLabel()
-        self.caption.setWordWrap(True)
-        self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.caption.setMaximumWidth(PREVIEW)
-        lay.addWidget(self.image)
-        lay.addWidget(self.caption)
-
-    def show_item(self, title: str, detail: str) -> None:
-        self.image.setPixmap(QPixmap())
-        self.image.setText("loading…")
-        self.caption.setText(f"<b>{_html(title)}</b><br>{_html(detail)}")
+VERDICT_KEYS = (("D", "duplicate"), ("N", "not_duplicate"), ("S", "same"))
+DUPLICATES_KEYS: KeyTable = (
+    (("D",), "Duplicate: the selected pair, or every pair of the selected cluster"),
+    (("N",), "Not a duplicate"),
+    (("S",), "Same product (a match decision between the two articles)"),
+    (("Ctrl+Z",), "Undo the latest verdict"),
+    *CLOSE_KEYS,
+)
 
 
 class DuplicatesWindow(QWidget):
@@ -95,10 +78,11 @@ class DuplicatesWindow(QWidget):
         self.root = engine.photo_root()
         self._preview_gen = 0
         self.undo_stack: list[tuple[Judgement, QTreeWidgetItem, QTreeWidgetItem | None, int, int]] = []
-        self.setWindowTitle(f"Duplicates — {Path(engine.location).name}")
-        self.resize(1420, 820)
+        self.setWindowTitle(f"Duplicates — {engine.title()}")
         self._build()
         self._shortcuts()
+        size = fit_to_screen(self, 1420, 820)
+        self.split.setSizes([size.width() * 2 // 5, size.width() * 3 // 5])  # the list gets room for paths
 
     # ------------------------------------------------------------------ layout
 
@@ -108,7 +92,8 @@ class DuplicatesWindow(QWidget):
         self.level_box = QComboBox()
         self.level_box.addItem("Duplicate photos", "photo")
         self.level_box.addItem("Products listed twice", "article")
-        self.edits_box = QCheckBox("Also the same shot, edited (mirrored, recoloured)")
+        self.edits_box = QCheckBox("Also edited copies")
+        self.edits_box.setToolTip("Also the same shot, edited: mirrored, recoloured, brightened")
         self.find_button = QPushButton("Find duplicates")
         self.find_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel")
@@ -131,12 +116,18 @@ class DuplicatesWindow(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Cluster / pair", "Kind", "Score"])
-        self.tree.setColumnWidth(0, 330)
-        self.tree.setColumnWidth(1, 120)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # only when the paths do not fit
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.currentItemChanged.connect(lambda cur, _prev: self._show(cur))
         split.addWidget(self.tree)
         split.addWidget(self._pair_panel())
-        split.setSizes([520, 880])
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        self.split = split
         outer.addWidget(split, 1)
         self.find_button.clicked.connect(self.find)
         self.cancel_button.clicked.connect(self.cancel)
@@ -171,10 +162,11 @@ class DuplicatesWindow(QWidget):
         return panel
 
     def _shortcuts(self) -> None:
-        for key, verdict in (("D", "duplicate"), ("N", "not_duplicate"), ("S", "same")):
+        for key, verdict in VERDICT_KEYS:
             sc = QShortcut(QKeySequence(key), self)
             sc.activated.connect(lambda v=verdict: self.judge(v))
         QShortcut(QKeySequence(QKeySequence.StandardKey.Undo), self).activated.connect(self.undo)
+        add_close_keys(self)
 
     # ------------------------------------------------------------------ finding
 
@@ -221,9 +213,11 @@ class DuplicatesWindow(QWidget):
         self.tree.clear()
         self.undo_stack.clear()  # a new search lists what is undecided now; its verdicts stay in the catalog
         self.undo_button.setEnabled(False)
-        noun = "photos" if report.level == "photo" else "articles"
+        noun = "photo" if report.level == "photo" else "article"
         for n, cluster in enumerate(report.clusters, start=1):
-            top = QTreeWidgetItem([f"Cluster {n}: {len(cluster.members)} {noun}", "", f"{cluster.best:.3f}"])
+            top = QTreeWidgetItem(
+                [f"Cluster {n}: {counted(len(cluster.members), noun)}", "", f"{cluster.best:.3f}"]
+            )
             top.setData(0, PAIR_ROLE, cluster)
             for p in sorted(cluster.pairs, key=lambda p: -p.score):
                 child = QTreeWidgetItem([f"{p.a}  ~  {p.b}", KIND_NAMES[p.kind], f"{p.score:.3f}"])
@@ -245,7 +239,7 @@ class DuplicatesWindow(QWidget):
         if r is None:
             return
         pairs = sum(self.tree.topLevelItem(i).childCount() for i in range(self.tree.topLevelItemCount()))
-        text = f"{pairs} pair(s) in {self.tree.topLevelItemCount()} cluster(s)"
+        text = f"{counted(pairs, 'pair')} in {counted(self.tree.topLevelItemCount(), 'cluster')}"
         if r.cancelled:
             text += " (cancelled: what was checked so far)"
         if r.decided:
@@ -269,12 +263,12 @@ class DuplicatesWindow(QWidget):
             return
         p = pairs[0]
         whole = item is not None and item.parent() is None
-        scope = f" — applies to all {len(pairs)} pairs of this cluster" if whole else ""
+        scope = f" — applies to {_cluster_pairs(len(pairs))}" if whole else ""
         self.why.setText(
             f"<b>{KIND_NAMES[p.kind]}</b>, score {p.score:.3f}{_html(scope)}<br>{_html(_details(p))}"
         )
         if p.kind == "article":
-            self.left.show_item(p.a, f"{len(p.matched)} matched photo(s)")
+            self.left.show_item(p.a, counted(len(p.matched), "matched photo"))
             self.right.show_item(p.b, "")
             photos = (p.matched[0][0], p.matched[0][1])
         else:
@@ -296,13 +290,13 @@ class DuplicatesWindow(QWidget):
             self.runner.start(task, lambda img, p=pane, g=gen: self._preview(p, g, img),
                               lambda _f, p=pane, g=gen: self._preview(p, g, None))  # fmt: skip
 
-    def _preview(self, pane: PhotoPane, gen: int, image) -> None:
+    def _preview(self, pane: PhotoPane, gen: int, preview: Preview | None) -> None:
         if gen != self._preview_gen:
             return  # the curator moved on
-        if image is None:
+        if preview is None:
             pane.image.setText("cannot show this photo (offline or unreadable)")
         else:
-            pane.image.setPixmap(QPixmap.fromImage(image))
+            pane.show_preview(preview)
 
     # ------------------------------------------------------------------ verdicts
 
@@ -372,7 +366,9 @@ class DuplicatesWindow(QWidget):
         self.tree.setCurrentItem(item)
         self.undo_button.setEnabled(bool(self.undo_stack))
         self._summary()
-        self.status.setText(f"{self.status.text()} Took back the verdict on {judgement.pairs} pair(s).")
+        self.status.setText(
+            f"{self.status.text()} Took back the verdict on {counted(judgement.pairs, 'pair')}."
+        )
         self.unjudged.emit(judgement.pairs)
 
     def _undo_failed(self, failure: Failure) -> None:
@@ -401,7 +397,7 @@ class DuplicatesWindow(QWidget):
 def _details(p) -> str:
     if p.kind == "article":
         dups = f"; {p.photo_duplicates} of them duplicate photos" if p.photo_duplicates else ""
-        return f"{len(p.matched)} photo pair(s) matched at cosine ≥ 0.9{dups}."
+        return f"{counted(len(p.matched), 'photo pair')} matched at cosine ≥ 0.9{dups}."
     d = p.difference
     if d is None:
         return "The two files have the same content."
@@ -412,6 +408,17 @@ def _details(p) -> str:
         bits.append(f"brightness ×{d.gain:.2f}")
     bits.append(f"luma changed on {d.luma_changed:.1%}, colour on {d.chroma_changed:.1%} of the picture")
     return "; ".join(bits) + "."
+
+
+def counted(n: int, noun: str) -> str:
+    """ "1 pair", "3 pairs": the noun agrees with the number."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _cluster_pairs(n: int) -> str:
+    if n == 1:
+        return "the one pair of this cluster"
+    return "both pairs of this cluster" if n == 2 else f"all {n} pairs of this cluster"
 
 
 def _html(text: str) -> str:
@@ -425,4 +432,4 @@ def open_duplicates(parent: QWidget | None, engine: Engine) -> DuplicatesWindow:
     return window
 
 
-__all__ = ["DuplicatesWindow", "open_duplicates"]
+__all__ = ["DUPLICATES_KEYS", "DuplicatesWindow", "counted", "open_duplicates"]

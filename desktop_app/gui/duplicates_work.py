@@ -1,10 +1,12 @@
 """The duplicates view's background work: the search in a child process, and photo previews on threads.
 
-`DuplicateSearch` runs `core.duplicates_child` in a spawned process (a `ChildJob`, like the index run); `load_preview` decodes one photo at the size the view shows it.
+`DuplicateSearch` runs `core.duplicates_child` in a spawned process (a `ChildJob`, like the index run); `load_preview` decodes one photo at the size the view shows it, with its full pixel size and its file size
+(which copy of a near duplicate to keep is often the larger one).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject
@@ -24,13 +26,25 @@ class DuplicateSearch(ChildJob):
                          "The duplicate search stopped unexpectedly", parent)  # fmt: skip
 
 
-def load_preview(path: Path, box: int) -> QImage:
+@dataclass(frozen=True)
+class Preview:
+    """A photo as the duplicates view shows it."""
+
+    image: QImage  # fitted into the preview box
+    width: int  # the photo's own pixel size (after EXIF orientation)
+    height: int
+    bytes: int  # the file's size
+
+
+def load_preview(path: Path, box: int) -> Preview:
     """The photo fitted into box x box (JPEGs decoded at reduced size); raises images.PhotoError."""
-    loaded = load_photo(read_bytes(path), min_size=(box, box))
+    data = read_bytes(path)
+    loaded = load_photo(data, min_size=(box, box))
     im = loaded.image
     im.thumbnail((box, box))
-    data = im.tobytes()
-    return QImage(data, im.width, im.height, 3 * im.width, QImage.Format.Format_RGB888).copy()
+    pixels = im.tobytes()
+    image = QImage(pixels, im.width, im.height, 3 * im.width, QImage.Format.Format_RGB888).copy()
+    return Preview(image, loaded.width, loaded.height, len(data))
 
 
-__all__ = ["DuplicateSearch", "load_preview"]
+__all__ = ["DuplicateSearch", "Preview", "load_preview"]

@@ -34,9 +34,17 @@ from desktop_app.core.settings import SearchSettings
 from desktop_app.gui.decision_bar import DECISION_KEYS, NO_DECISION_KEY, DecisionBar
 from desktop_app.gui.inspector import InspectorWidget
 from desktop_app.gui.screen_fit import fit_to_screen
+from desktop_app.gui.secondary import CLOSE_KEYS, KeyTable, add_close_keys
 from desktop_app.gui.workers import Failure, Runner
 
 SAVE_DELAY_MS = 400  # a dragged slider stores its last position, not every step
+INSPECTOR_KEYS: KeyTable = (  # bound here and in inspector.InspectorWidget; the shortcut sheet lists them
+    *(((key,), f"Decide: {text.lower()}") for _decision, text, key in DECISION_KEYS),
+    ((NO_DECISION_KEY,), "Take the decision back"),
+    (("Ctrl++", "Ctrl+-"), "Zoom the matrix in, out"),
+    (("Ctrl+0",), "Fit the matrix to the window"),
+    *CLOSE_KEYS,
+)
 
 
 @dataclass
@@ -123,7 +131,7 @@ class InspectorWindow(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.decisions)
         layout.addWidget(self.stack)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.close)
+        add_close_keys(self)
         for decision, _text, key in (*DECISION_KEYS, ("none", "", NO_DECISION_KEY)):
             QShortcut(QKeySequence(key), self, lambda d=decision: self.decide(d))
         self.lightbox = None

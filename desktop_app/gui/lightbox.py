@@ -43,7 +43,7 @@ LIGHTBOX_KEYS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("-",), "Zoom out"),
     (("1",), "Actual size (1:1)"),
     (("0", "F"), "Fit to the window"),
-    (("Esc", "Space"), "Close"),
+    (("Esc", "Ctrl+W", "Space"), "Close"),
 )
 
 

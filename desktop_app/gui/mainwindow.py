@@ -322,7 +322,7 @@ class MainWindow(WindowWork, QMainWindow):
         reopen = self.search.show_catalog(snap, same)  # before the selection below asks its question
         if not same:
             self.close_detail()
-        self.setWindowTitle(f"Lookalike — {snap.title}")
+        self.setWindowTitle(snap.title)  # Qt adds " — Lookalike", the application display name
         self.grid_panel.show_snapshot(snap, keep)
         self.stack.setCurrentWidget(self.splitter)
         self._show_root_warning(snap)

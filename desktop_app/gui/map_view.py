@@ -42,6 +42,15 @@ HOVER_PX = 6  # how near the cursor must be to a dot for its tooltip
 ZOOM_STEP = 1.0018  # per wheel-delta unit: one notch (120) zooms by about a quarter
 ZOOM_MS = 110  # a wheel notch's zoom is spread over this long
 DRAG_PX = 4  # a press that moves less than this is a click
+MAP_KEYS = (  # what the mouse does on the map, for the shortcut sheet
+    (("wheel",), "Zoom around the cursor"),
+    (("drag",), "Pan"),
+    (("click",), "Select one article"),
+    (("Ctrl+click",), "Add an article to the selection, or take it out"),
+    (("Shift+drag",), "Lasso: select the articles inside"),
+    (("Ctrl+Shift+drag",), "Lasso that adds to the selection"),
+    (("double-click",), "Open the article"),
+)
 
 
 # ============================================================================ the view

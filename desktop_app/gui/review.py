@@ -29,7 +29,6 @@ from desktop_app.core import thumbnails
 from desktop_app.core.engine import Engine
 from desktop_app.core.errors import Conflict, UserError
 from desktop_app.core.labels import DEFAULT_FIELD, Suggestion
-from desktop_app.core.overview import catalog_title
 from desktop_app.core.zero_shot import FEW_LABELLED
 from desktop_app.gui.conflicts import show_conflict
 from desktop_app.gui.review_controller import DEFAULT_K, ReviewController, ReviewLoad, Undone
@@ -37,6 +36,7 @@ from desktop_app.gui.review_detail import ROW_THUMB, ReviewDetail, ReviewToolbar
 from desktop_app.gui.review_model import SuggestionModel, shown_label
 from desktop_app.gui.screen_fit import fit_to_screen
 from desktop_app.gui.search_controller import EngineClient
+from desktop_app.gui.secondary import add_close_keys
 from desktop_app.gui.thumbs import ThumbnailLoader
 from desktop_app.gui.words import ZeroShotNames
 from desktop_app.gui.workers import Failure, Runner
@@ -82,8 +82,9 @@ class ReviewQueue(QWidget):
         self._focus_after_load: str | None = None  # the article to show once suggestions are reloaded
         self._cover_articles: dict[str, str] = {}
         self.thumbs.ready.connect(self._on_cover)
-        self.setWindowTitle(f"Review {field} labels — {catalog_title(engine.location)}")
+        self.setWindowTitle(f"Review {field} labels — {engine.title()}")
         self._build_ui()
+        add_close_keys(self)
         self.refresh(rebuild_index=False)
 
     # ------------------------------------------------------------------ layout
@@ -418,6 +419,10 @@ class ReviewQueue(QWidget):
     # ------------------------------------------------------------------ keyboard
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and obj is self.label_edit:
+            if event.key() == Qt.Key.Key_Escape and self.label_edit.text():
+                event.accept()  # Esc clears the typed label first; the next Esc closes the window
+                return True
         if event.type() == QEvent.Type.KeyPress:
             if obj is self.view:
                 return self._queue_key(event)

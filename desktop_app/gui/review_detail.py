@@ -38,6 +38,14 @@ from desktop_app.gui.thumbs import ThumbnailLoader
 
 CARD_THUMB = 120
 PHOTO_THUMB = 150
+REVIEW_KEYS = (  # what the review queue's keys do (handled in review.ReviewQueue), for the shortcut sheet
+    (("Enter",), "Accept the suggested label"),
+    (("1", "2", "3"), "Pick the first, second or third label"),
+    (("any letter", "/", "F2"), "Type a label of one's own (Enter sets it)"),
+    (("S",), "Skip: the article waits at the end of the queue"),
+    (("Ctrl+Z",), "Undo the latest decision (a bulk accept as a whole)"),
+    (("Up", "Down"), "Previous / next article"),
+)
 ROW_THUMB = 52
 PHOTOS_SHOWN = 5
 CARDS_PER_ROW = 5
@@ -437,4 +445,12 @@ class ReviewDetail(QWidget):
                 target.setPixmap(pix)
 
 
-__all__ = ["ROW_THUMB", "NeighbourCard", "ReviewDetail", "ReviewToolbar", "placeholder", "queue_view"]
+__all__ = [
+    "REVIEW_KEYS",
+    "ROW_THUMB",
+    "NeighbourCard",
+    "ReviewDetail",
+    "ReviewToolbar",
+    "placeholder",
+    "queue_view",
+]

@@ -1,7 +1,9 @@
 """Help ▸ Keyboard shortcuts (F1): every key of the app, made from the actions themselves.
 
-The sheet lists the menus' actions with their shortcuts, the keys of the similar panel's results and of the
-detail page (their own actions), and the lightbox's key table, so it never disagrees with what the keys do.
+The sheet lists the menus' actions with their shortcuts, by their own names (not the live text of Undo and
+Redo), the keys of the similar panel's results and of the detail page (their own actions), and the key
+tables of the other windows (review queue, match inspector, duplicates, lightbox, catalog map), declared
+beside the code that binds them, so it never disagrees with what the keys do.
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ def _clean(text: str) -> str:
     return text.replace("&", "").replace("…", "").strip()
 
 
+def name_of(action: QAction) -> str:
+    """The action's name in the sheet: the one it was made with, whatever its menu text says now."""
+    return _clean(action.property("sheet_name") or action.text())
+
+
 def menu_rows(bar: QMenuBar) -> list[Row]:
     rows: list[Row] = []
 
@@ -45,7 +52,7 @@ def menu_rows(bar: QMenuBar) -> list[Row]:
             if action.menu() is not None:
                 walk(action.menu(), f"{where} ▸ {_clean(action.text())}")
             elif keys_of(action):
-                rows.append((where, _clean(action.text()), keys_of(action)))
+                rows.append((where, name_of(action), keys_of(action)))
 
     for action in bar.actions():
         if action.menu() is not None:
@@ -54,7 +61,7 @@ def menu_rows(bar: QMenuBar) -> list[Row]:
 
 
 def action_rows(where: str, actions: Iterable[QAction]) -> list[Row]:
-    return [(where, _clean(a.text()), keys_of(a)) for a in actions if keys_of(a)]
+    return [(where, name_of(a), keys_of(a)) for a in actions if keys_of(a)]
 
 
 def key_rows(where: str, keys: Iterable[tuple[tuple[str, ...], str]]) -> list[Row]:
@@ -62,8 +69,17 @@ def key_rows(where: str, keys: Iterable[tuple[tuple[str, ...], str]]) -> list[Ro
     return [(where, what, ", ".join(k)) for k, what in keys]
 
 
-def lightbox_rows() -> list[Row]:
-    return key_rows("Lightbox", LIGHTBOX_KEYS)
+def window_rows() -> list[Row]:
+    """The keys of the windows and panels besides the main window's menus, each under its name."""
+    from desktop_app.gui.duplicates_view import DUPLICATES_KEYS
+    from desktop_app.gui.inspector_window import INSPECTOR_KEYS
+    from desktop_app.gui.map_view import MAP_KEYS
+    from desktop_app.gui.review_detail import REVIEW_KEYS
+    from desktop_app.gui.secondary import CLOSE_KEYS
+
+    tables = (("Review queue", REVIEW_KEYS + CLOSE_KEYS), ("Match inspector", INSPECTOR_KEYS),
+              ("Duplicates", DUPLICATES_KEYS), ("Lightbox and compare", LIGHTBOX_KEYS), ("Catalog map", MAP_KEYS))  # fmt: skip
+    return [row for where, keys in tables for row in key_rows(where, keys)]
 
 
 class ShortcutSheet(QDialog):
@@ -95,4 +111,4 @@ class ShortcutSheet(QDialog):
         self.resize(680, height)
 
 
-__all__ = ["ShortcutSheet", "action_rows", "key_rows", "keys_of", "lightbox_rows", "menu_rows"]
+__all__ = ["ShortcutSheet", "action_rows", "key_rows", "keys_of", "menu_rows", "name_of", "window_rows"]

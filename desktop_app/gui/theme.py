@@ -3,17 +3,24 @@
 Views never hard-code a text colour on a background they do not control: they take both from the palette,
 or pick the candidate with the best contrast (WCAG ratio) against the background they paint. The decision
 badges and the score colour are chosen here, once, for the palette on show.
+
+Style sheets that name palette roles (`color: palette(placeholder-text)`) are resolved when they are set:
+`apply_theme` sets them again on every widget after changing the palette, so a switch to the dark palette
+does not leave light banners and dark-on-dark notes behind. The app's style draws check boxes with an edge
+that reads on the window (Fusion's own edge is barely darker than the window: 1.2:1 on the dark palette).
 """
 
 from __future__ import annotations
 
-from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication, QStyleFactory
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleFactory, QStyleOption, QWidget
 
 Role = QPalette.ColorRole
 Group = QPalette.ColorGroup
 
 READABLE = 4.5  # WCAG AA contrast for normal text
+VISIBLE_EDGE = 3.0  # WCAG AA contrast for the edges of controls (a check box's box)
 
 # Decision badges: white text on a saturated fill, each fill dark enough for white to read (>= 4.5).
 DECISION_FILLS = {"same": "#2b7a3b", "alike": "#1c5fa8", "not_match": "#b02a2a"}
@@ -51,7 +58,7 @@ _LIGHT = {
     Role.AlternateBase: "#f4f5f7",
     Role.ToolTipBase: "#ffffdc",
     Role.ToolTipText: "#1d1f22",
-    Role.PlaceholderText: "#6b7079",
+    Role.PlaceholderText: "#5f636b",  # 5:1 on the window (notes and headers sit on it, not only on base)
     Role.Text: "#1d1f22",
     Role.Button: "#e9e9ec",
     Role.ButtonText: "#1d1f22",
@@ -88,21 +95,48 @@ def light_palette() -> QPalette:
 
 
 _system: tuple[str, QPalette] | None = None  # the style and palette the app started with
+_style: QProxyStyle | None = None  # the app's style while a palette of ours is on (kept alive here)
+
+
+class ReadableStyle(QProxyStyle):
+    """Fusion, with check boxes whose box has an edge that reads on the window in either palette."""
+
+    def drawPrimitive(self, element, option: QStyleOption, painter: QPainter, widget: QWidget | None = None):
+        super().drawPrimitive(element, option, painter, widget)
+        if element == QStyle.PrimitiveElement.PE_IndicatorCheckBox:
+            painter.save()
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+            painter.setPen(indicator_edge(option.palette))
+            painter.setBrush(QColor(0, 0, 0, 0))
+            painter.drawRect(QRectF(option.rect).adjusted(0.5, 0.5, -1.5, -1.5))
+            painter.restore()
 
 
 def apply_theme(app: QApplication, theme: str) -> None:
     """ "dark" or "light": the Fusion style with that palette; "system": what the desktop gave the app."""
-    global _system
+    global _system, _style
     if _system is None:
         _system = (app.style().name(), QPalette(app.palette()))
     if theme in ("dark", "light"):
-        if "Fusion" in QStyleFactory.keys():
-            app.setStyle("Fusion")  # the one style that draws every control from the palette
+        if "Fusion" in QStyleFactory.keys() and _style is None:
+            _style = ReadableStyle(QStyleFactory.create("Fusion"))  # draws every control from the palette
+            app.setStyle(_style)
         app.setPalette(dark_palette() if theme == "dark" else light_palette())
     else:
         style, palette = _system
-        app.setStyle(style)
+        if _style is not None:
+            _style = None
+            app.setStyle(style)
         app.setPalette(palette)
+    restyle(app)
+
+
+def restyle(app: QApplication) -> None:
+    """Resolve the palette roles named in style sheets again, for the palette now on show."""
+    for widget in app.allWidgets():
+        sheet = widget.styleSheet()
+        if "palette(" in sheet:
+            widget.setStyleSheet(sheet)
 
 
 # ============================================================================ colour arithmetic
@@ -174,6 +208,16 @@ def score_colour(pal: QPalette, background: QColor | None = None) -> QColor:
     return readable(bg, *(QColor(g) for g in greens), pal.color(Role.Text))
 
 
+def indicator_edge(pal: QPalette) -> QColor:
+    """The edge of a check box's box: the text colour softened as far as it stays visible on the window."""
+    window, text = pal.color(Role.Window), pal.color(Role.Text)
+    for t in (0.45, 0.3, 0.15):
+        edge = blend(text, window, t)
+        if contrast(edge, window) >= VISIBLE_EDGE:
+            return edge
+    return text
+
+
 def placeholder_fill(pal: QPalette) -> QColor:
     """The soft tile shown while a thumbnail loads."""
     return blend(pal.color(Role.Base), pal.color(Role.Text), 0.08)
@@ -221,6 +265,10 @@ __all__ = [
     "decision_fill",
     "error_text",
     "good_text",
+    "indicator_edge",
+    "ReadableStyle",
+    "restyle",
+    "VISIBLE_EDGE",
     "muted",
     "warn_text",
     "is_dark",

@@ -120,6 +120,7 @@ class WindowActions:
 
     def _act(self, text: str, slot: Callable, shortcut=None, tip: str = "") -> QAction:
         a = QAction(text, self.window)
+        a.setProperty("sheet_name", text)  # Undo and Redo change their text ("Undo set label"); not this
         if shortcut is not None:
             a.setShortcut(QKeySequence(shortcut))
             a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -201,7 +202,8 @@ class WindowActions:
         self.summary.setEnabled(has_summary)
         for a in (self.filter, self.detail, self.review, self.set_label, self.import_labels, self.export_labels,
                   self.close_catalog, self.search_photo, self.locate, self.view_photos, self.open_photo,
-                  self.learn, self.show_rejected, self.duplicates, self.map):  # fmt: skip
+                  self.learn, self.show_rejected, self.duplicates, self.map, self.back, self.zoom_in,
+                  self.zoom_out):  # fmt: skip
             a.setEnabled(has_catalog)
         self.inbox.setEnabled(has_catalog and not indexing and not root_missing)
         self.sync_results(has_catalog)

@@ -295,11 +295,11 @@ class WindowWork:
         from desktop_app.gui.detail import DETAIL_KEYS
         from desktop_app.gui.grid_panel import GRID_KEYS
         from desktop_app.gui.results import RESULT_KEYS
-        from desktop_app.gui.shortcuts import ShortcutSheet, action_rows, key_rows, lightbox_rows, menu_rows
+        from desktop_app.gui.shortcuts import ShortcutSheet, action_rows, key_rows, menu_rows, window_rows
 
         rows = (menu_rows(self.menuBar()) + key_rows("Article grid", GRID_KEYS)
                 + key_rows("Similar articles", RESULT_KEYS) + action_rows("Similar articles", self.similar.view.actions())
-                + key_rows("Article detail", DETAIL_KEYS) + lightbox_rows())  # fmt: skip
+                + key_rows("Article detail", DETAIL_KEYS) + window_rows())  # fmt: skip
         sheet = ShortcutSheet(rows, self)
         self.keep(sheet)
         self.shortcut_sheet = sheet

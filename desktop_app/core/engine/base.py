@@ -19,6 +19,7 @@ from desktop_app.core.indexer import (
     embed_files,
 )
 from desktop_app.core.models import InstalledModel, catalog_model, vector_identity
+from desktop_app.core.paths import catalog_title
 from desktop_app.core.search import SearchIndex
 from desktop_app.core.settings import (
     CatalogSettings,
@@ -105,6 +106,10 @@ class EngineBase:
     def location(self) -> str:
         """Where the catalog is: its file, or its database URL (without a password)."""
         return self.catalog.location
+
+    def title(self) -> str:
+        """The catalog's name in window titles (`paths.catalog_title`): a folder's catalog by the folder."""
+        return catalog_title(self.location, self.photo_root())
 
     def close(self) -> None:
         if self._read_ahead is not None:
