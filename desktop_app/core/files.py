@@ -4,13 +4,18 @@ Every file Lookalike writes outside the catalog goes through `atomic_writer`: th
 temporary file in the same folder, is flushed to disk, and only then renamed over the target. A full disk,
 a kill or a bug mid-write leaves the previous file as it was. Problems the user can fix (a missing folder,
 a directory in the way, no permission, a full disk) become one-line `UserError`s naming the file.
+
+The file that results is the one the user would get from an ordinary save: a symlink is followed (its file
+gets the content, the link stays a link), a new file gets 0666 less the umask, a replaced file keeps its
+mode. A target that is not a regular file (a device, a FIFO, a socket) is refused, never replaced.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,11 +25,15 @@ from desktop_app.core.errors import DiskFull, InputError
 
 
 def check_output_path(path: Path | str, what: str = "output file") -> Path:
-    """The target of a write, checked before any work is done: its folder exists and it is not a folder."""
+    """The target of a write, checked before any work is done: its folder exists, and it is a regular file or
+    nothing yet. A device, a FIFO or a socket is refused: replacing one would swap it for a plain file (as root,
+    /dev/null itself), and writing into one is not what an export means. A symlink is checked where it points."""
     target = Path(path).expanduser()
     if target.is_dir():
         raise InputError(f"The {what} {target} is a folder; give a file name, e.g. {target / 'out'}.")
-    parent = target.parent
+    if target.exists() and not target.is_file():
+        raise InputError(f"{target} is not a regular file; name a file path for the {what}.")
+    parent = _real_target(target).parent
     if not parent.exists():
         raise InputError(
             f"The folder {parent} for the {what} does not exist; create it first or choose another."
@@ -32,6 +41,12 @@ def check_output_path(path: Path | str, what: str = "output file") -> Path:
     if not parent.is_dir():
         raise InputError(f"{parent} is not a folder, so the {what} {target.name} cannot be written there.")
     return target
+
+
+def _real_target(target: Path) -> Path:
+    """Where a write to `target` lands: a symlink is followed, so the link stays a link and its file gets the
+    new content (as `>` in a shell does)."""
+    return Path(os.path.realpath(target)) if os.path.islink(target) else target
 
 
 def _explain(exc: OSError, target: Path) -> Exception:
@@ -49,18 +64,54 @@ def _explain(exc: OSError, target: Path) -> Exception:
 def replacing(target: Path, prefix: str, suffix: str) -> Iterator[Path]:
     """A temporary file beside `target` for the block to fill: renamed over `target` when the block succeeds,
     removed when it fails, so a reader (or an index run) never sees half a file. Name it with a leading dot
-    to keep it out of the indexer's walk."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=suffix)
-    os.close(fd)
+    to keep it out of the indexer's walk.
+
+    A symlink `target` is followed (its file is replaced, the link stays). The new file gets the mode an
+    ordinary new file gets (0666 less the umask), or the mode of the file it replaces."""
+    real = _real_target(target)
     try:
-        yield Path(tmp)
-        os.replace(tmp, target)
+        before = os.stat(real)
+    except FileNotFoundError:
+        before = None
+    if before is not None and not stat.S_ISREG(before.st_mode):
+        raise InputError(f"{target} is not a regular file; name a file path.")
+    tmp = _new_file_beside(real, prefix, suffix)
+    try:
+        yield tmp
+        if before is not None:
+            _keep_owner_and_mode(tmp, before)
+        os.replace(tmp, real)
     except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
+
+
+def _new_file_beside(target: Path, prefix: str, suffix: str) -> Path:
+    """An empty file with a fresh name in the target's folder, created as open(..., 'w') would create it
+    (mode 0666 less the umask), which mkstemp's private 0600 is not."""
+    for _ in range(100):
+        tmp = target.parent / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(target.parent))
+
+
+def _keep_owner_and_mode(tmp: Path, before: os.stat_result) -> None:
+    """Give the new file the replaced file's permissions, and its owner and group where we may (a shared
+    folder's group stays; only root can give a file to another user)."""
+    if hasattr(os, "chown"):
+        try:
+            os.chown(tmp, before.st_uid, before.st_gid)
+        except OSError:
+            pass  # not allowed for a non-owner: the file becomes ours, as any rewrite by us would
+    os.chmod(tmp, stat.S_IMODE(before.st_mode))
 
 
 @contextmanager
@@ -82,7 +133,7 @@ def atomic_writer(
                 os.fsync(fh.fileno())
     except OSError as exc:
         raise _explain(exc, target) from exc
-    _sync_folder(target.parent)
+    _sync_folder(_real_target(target).parent)
 
 
 def _sync_folder(folder: Path) -> None:
