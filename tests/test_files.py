@@ -120,3 +120,50 @@ def test_an_engine_export_keeps_the_mode_of_the_file_it_replaces(indexed, tmp_pa
 def _read(path: Path) -> list[dict]:
     with open(path, encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+# ============================================================================ where catalogs are made
+
+
+def test_a_new_catalog_in_a_missing_folder_is_refused_and_no_folder_is_made(indexed, photo_tree, tmp_path):
+    home = tmp_path / "home"
+    for args, missing in (
+        (("index", photo_tree, "--db", tmp_path / "nope1" / "x.db"), tmp_path / "nope1"),
+        (("catalog", "copy", indexed, tmp_path / "nope2" / "c.db"), tmp_path / "nope2"),
+        (("catalog", "recover", tmp_path / "nope3" / "r.db", "--db", indexed), tmp_path / "nope3"),
+    ):
+        one_line_exit_2(cli(*args, home=home), "does not exist; create it first")
+        assert not missing.exists()
+
+
+def test_the_default_catalog_folder_is_made_by_the_app(photo_tree, tiny_model, tmp_path, monkeypatch):
+    from desktop_app.core.paths import default_catalog_path
+
+    monkeypatch.setenv(
+        "LOOKALIKE_HOME", str(tmp_path / "fresh-home")
+    )  # not made yet, nor its catalogs folder
+    db = default_catalog_path(photo_tree)
+    assert not db.parent.exists()
+    index_photos(db, photo_tree, model=tiny_model)
+    assert db.is_file()
+
+
+def test_index_leaves_an_empty_file_as_it_is(photo_tree, tmp_path):
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    home = tmp_path / "home"
+    stats = cli("stats", "--db", empty, home=home)
+    one_line_exit_2(stats, "is an empty file, not a Lookalike catalog; it was left untouched")
+    index = cli("index", photo_tree, "--db", empty, home=home)
+    one_line_exit_2(index, "is an empty file, not a Lookalike catalog; it was left untouched")
+    assert index.stderr == stats.stderr
+    source = tmp_path / "source.db"
+    one_line_exit_2(cli("catalog", "copy", source, empty, home=home), "empty file")
+    assert empty.stat().st_size == 0 and not Path(f"{empty}-wal").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_named_as_the_catalog_is_refused_without_waiting(tmp_path):
+    fifo = tmp_path / "fifo.db"
+    os.mkfifo(fifo)
+    one_line_exit_2(cli("stats", "--db", fifo, home=tmp_path / "home", timeout=60), "not a regular file")
