@@ -15,8 +15,8 @@ import pytest
 
 from desktop_app.core.engine import Engine, index_photos
 from desktop_app.core.errors import InputError
-from desktop_app.core.files import check_output_path, write_text
-from tests.conftest import REPO
+from desktop_app.core.files import check_output_folder, check_output_path, write_text
+from tests.conftest import REPO, run_unprivileged
 
 
 def cli(*args, home: Path, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -167,3 +167,30 @@ def test_a_fifo_named_as_the_catalog_is_refused_without_waiting(tmp_path):
     fifo = tmp_path / "fifo.db"
     os.mkfifo(fifo)
     one_line_exit_2(cli("stats", "--db", fifo, home=tmp_path / "home", timeout=60), "not a regular file")
+
+
+# ============================================================================ model export folder
+
+
+def test_models_export_checks_its_out_folder_before_exporting(tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    proc = cli("models", "export", tmp_path / "no-checkpoint", "--out", a_file / "m", home=tmp_path / "home")
+    one_line_exit_2(proc, "is not a folder")
+    assert "a-file" in proc.stderr
+
+
+def test_models_export_to_a_folder_it_cannot_write_stops_at_once(open_dir):
+    from desktop_app.cli import main
+
+    read_only = open_dir / "ro2"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    out = read_only / "m"
+    status, code = run_unprivileged(
+        lambda: main(["models", "export", "efficientnet-lite1", "--out", str(out)])
+    )
+    assert (status, code) == ("ok", 2) and not out.exists()
+    assert run_unprivileged(lambda: check_output_folder(open_dir / "new" / "deeper"))[0] == "ok"
+    status, message = run_unprivileged(lambda: check_output_folder(read_only))
+    assert status == "error" and "No permission to write into" in message

@@ -43,6 +43,26 @@ def check_output_path(path: Path | str, what: str = "output file") -> Path:
     return target
 
 
+def check_output_folder(path: Path | str, what: str = "output folder") -> Path:
+    """A folder that files will be written into, checked before any work: it is a folder we can write to, or
+    it does not exist yet and the nearest folder above it that does exists is one we can write to (so it
+    can be created)."""
+    folder = Path(path).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"The {what} {folder} is not a folder; name a folder.")
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{existing} is not a folder, so the {what} {folder} cannot be made there.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        doing = "write into" if existing == folder else f"create {folder} in"
+        raise InputError(
+            f"No permission to {doing} {existing}; choose a folder you can write to for the {what}."
+        )
+    return folder
+
+
 def _real_target(target: Path) -> Path:
     """Where a write to `target` lands: a symlink is followed, so the link stays a link and its file gets the
     new content (as `>` in a shell does)."""
