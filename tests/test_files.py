@@ -194,3 +194,69 @@ def test_models_export_to_a_folder_it_cannot_write_stops_at_once(open_dir):
     assert run_unprivileged(lambda: check_output_folder(open_dir / "new" / "deeper"))[0] == "ok"
     status, message = run_unprivileged(lambda: check_output_folder(read_only))
     assert status == "error" and "No permission to write into" in message
+
+
+# ============================================================================ CSV cells for spreadsheets
+
+
+@pytest.fixture
+def formula_catalog(tmp_path, tiny_model):
+    """Articles whose ids a spreadsheet would run as formulas (folder names are article ids)."""
+    from tests.conftest import write_photo
+
+    root = tmp_path / "formula-photos"
+    for i, name in enumerate(["=cmd", "+b", "plain"]):
+        for j in range(2):
+            write_photo(root / name / f"p{j}.jpg", (60 * i + 30, 90, 200 - 60 * i), seed=10 * i + j)
+    db = tmp_path / "formula.sqlite"
+    index_photos(db, root, model=tiny_model)
+    return db
+
+
+def test_inspect_csv_neutralises_formula_cells(formula_catalog, tmp_path):
+    out = tmp_path / "matrix.csv"
+    proc = cli("inspect", "=cmd", "+b", "--csv", out, "--db", formula_catalog, home=tmp_path / "home")
+    assert proc.returncode == 0, proc.stderr
+    with open(out, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0][0] == "'=cmd \\ +b"
+    assert rows[0][1:] == ["'+b/p0.jpg", "'+b/p1.jpg"]
+    assert [r[0] for r in rows[1:]] == ["'=cmd/p0.jpg", "'=cmd/p1.jpg"]
+
+
+def test_exported_labels_and_decisions_import_back_as_they_were(formula_catalog, tmp_path):
+    home, db = tmp_path / "home", formula_catalog
+
+    def run(*args) -> None:
+        proc = cli(*args, "--db", db, home=home)
+        assert proc.returncode == 0, proc.stderr
+
+    run("labels", "set", "=cmd", "--value", "=SUM(1)")
+    run("labels", "set", "+b", "--value", "'=quoted")  # a value that looks escaped already
+    run("labels", "export", tmp_path / "labels.csv")
+    assert {r["article"]: r["label"] for r in _read(tmp_path / "labels.csv")} == {
+        "'=cmd": "'=SUM(1)",
+        "'+b": "''=quoted",
+    }
+    run("labels", "set", "=cmd", "+b", "--value", "changed")
+    run("labels", "import", "--csv", tmp_path / "labels.csv")
+    with Engine.open(db, remember=False) as engine:
+        assert engine.labels() == {"=cmd": {"category": "=SUM(1)"}, "+b": {"category": "'=quoted"}}
+
+    run("decide", "=cmd", "+b", "--same")
+    run("decide", "--export", tmp_path / "decisions.csv")
+    assert _read(tmp_path / "decisions.csv")[0]["article_a"].startswith("'")
+    run("decide", "=cmd", "+b", "--clear")
+    run("decide", "--import", tmp_path / "decisions.csv")
+    listed = cli("decide", "--list", "--json", "--db", db, home=home)
+    assert listed.returncode == 0, listed.stderr
+    decided = [({d["article_a"], d["article_b"]}, d["decision"]) for d in json.loads(listed.stdout)]
+    assert decided == [({"=cmd", "+b"}, "same")]
+
+
+def test_spreadsheet_escaping_round_trips_exactly():
+    from desktop_app.core.files import spreadsheet_safe, spreadsheet_value
+
+    for value in ["=cmd", "+1", "-1", "@x", "\tx", "\rx", "'=x", "''@x", "plain", "'plain", "", "'", "a=b"]:
+        assert spreadsheet_value(spreadsheet_safe(value)) == value
+    assert spreadsheet_value("'plain") == "'plain"  # a curator's own apostrophe is kept

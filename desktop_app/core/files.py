@@ -184,6 +184,30 @@ def write_text(path: Path | str, text: str, what: str = "output file") -> Path:
     return Path(path)
 
 
+# ============================================================================ CSV cells for spreadsheets
+
+# Characters that make a spreadsheet treat a cell as a formula (OWASP's list for CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _escaped_form(value: str) -> bool:
+    """True for a formula character after any number of apostrophes: the cells one leading apostrophe is
+    added to on the way out (and taken from on the way in), which keeps the round trip exact."""
+    return value.lstrip("'").startswith(FORMULA_STARTS)
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A cell that a spreadsheet shows as text: a leading formula character gets an apostrophe in front (so
+    does a value that already looks escaped, so that `spreadsheet_value` gives back exactly this value)."""
+    return "'" + value if _escaped_form(value) else value
+
+
+def spreadsheet_value(cell: str) -> str:
+    """The value `spreadsheet_safe` wrote as `cell`: our own apostrophe before a formula character is removed,
+    and nothing else is changed. `read_csv` applies it to every cell, so an export imports as it was."""
+    return cell[1:] if cell.startswith("'") and _escaped_form(cell) else cell
+
+
 # ============================================================================ reading CSV the user gives us
 
 CSV_MAX_BYTES = 256 * 1024 * 1024
@@ -191,7 +215,8 @@ CSV_MAX_BYTES = 256 * 1024 * 1024
 
 def read_csv(path: Path | str, what: str = "CSV file") -> tuple[list[str], list[dict[str, str]]]:
     """(header, rows) of a UTF-8 CSV file; any other encoding, binary data or a malformed file is a one-line
-    InputError naming the file and how to fix it."""
+    InputError naming the file and how to fix it. Cells are read back through `spreadsheet_value`, so a file
+    Lookalike exported (with `=cmd` written as `'=cmd`) imports with the values it was written from."""
     import csv
     import io
 
@@ -224,7 +249,14 @@ def read_csv(path: Path | str, what: str = "CSV file") -> tuple[list[str], list[
         reader = csv.DictReader(io.StringIO(text, newline=""))
         header = [h.strip() for h in (reader.fieldnames or [])]
         reader.fieldnames = header
-        rows = list(reader)
+        rows = [{k: _cell_value(v) for k, v in row.items()} for row in reader]
     except csv.Error as exc:
         raise InputError(f"The {what} {source} is not a readable CSV file ({exc}).") from exc
     return header, rows
+
+
+def _cell_value(cell: str | list[str] | None) -> str | list[str] | None:
+    # DictReader gives None for a short row's missing cells and a list for a long row's extra ones
+    if isinstance(cell, str):
+        return spreadsheet_value(cell)
+    return cell

@@ -92,8 +92,7 @@ class DecisionRoom:
         import csv
         import datetime
 
-        from desktop_app.core.files import atomic_writer, check_output_path
-        from desktop_app.core.labels import spreadsheet_safe
+        from desktop_app.core.files import atomic_writer, check_output_path, spreadsheet_safe
 
         check_output_path(path, "decisions export")
         rows = self.decisions()
