@@ -67,6 +67,8 @@ def test_unreadable_file_is_skipped_with_reason(open_dir, tiny_model):
     secret.chmod(0o000)
 
     def index_as_user():
+        # a catalog's folder must exist: only the app's own data folder is made for one
+        (open_dir / "user").mkdir()
         cat = Catalog(open_dir / "user" / "c.sqlite")
         summary = index_folder(cat, root, model=model)
         return summary.skipped, cat.skipped(), cat.counts()["photos_ok"]

@@ -194,7 +194,7 @@ def test_a_damaged_catalog_is_refused_for_writing_and_recovered_into_a_new_file(
     assert json.loads(cli("stats", "--db", fixed, "--json", home=home).stdout)["counts"]["photos"] == 76
 
 
-def test_files_that_are_not_our_catalogs_are_left_byte_identical(tmp_path, indexed):
+def test_files_that_are_not_our_catalogs_are_left_byte_identical(tmp_path, indexed, photo_tree):
     home = tmp_path / "home"
     newer = tmp_path / "newer.sqlite"
     newer.write_bytes(indexed.read_bytes())
@@ -213,7 +213,8 @@ def test_files_that_are_not_our_catalogs_are_left_byte_identical(tmp_path, index
         (empty, "empty file"),
     ):
         before = checksum(db)
-        for args in (("stats",), ("labels", "set", "red", "--value", "x"), ("similar", "--article", "red")):
+        for args in (("stats",), ("labels", "set", "red", "--value", "x"), ("similar", "--article", "red"),
+                     ("index", photo_tree)):  # fmt: skip
             one_line_exit_2(cli(*args, "--db", db, home=home), needle)
         assert checksum(db) == before and not Path(f"{db}-wal").exists()
 

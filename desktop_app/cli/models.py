@@ -323,6 +323,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     """Runs models/export_clip.py in its own process: torch and transformers never load into the app."""
     import importlib.util
 
+    from desktop_app.core.files import check_output_folder
+
+    if args.out is not None:  # before the export, which takes minutes, not after it
+        check_output_folder(args.out, "model folder")
     if args.source in EFFICIENTNET:
         return _export_efficientnet(args)
 

@@ -4,13 +4,18 @@ Every file Lookalike writes outside the catalog goes through `atomic_writer`: th
 temporary file in the same folder, is flushed to disk, and only then renamed over the target. A full disk,
 a kill or a bug mid-write leaves the previous file as it was. Problems the user can fix (a missing folder,
 a directory in the way, no permission, a full disk) become one-line `UserError`s naming the file.
+
+The file that results is the one the user would get from an ordinary save: a symlink is followed (its file
+gets the content, the link stays a link), a new file gets 0666 less the umask, a replaced file keeps its
+mode. A target that is not a regular file (a device, a FIFO, a socket) is refused, never replaced.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,11 +25,15 @@ from desktop_app.core.errors import DiskFull, InputError
 
 
 def check_output_path(path: Path | str, what: str = "output file") -> Path:
-    """The target of a write, checked before any work is done: its folder exists and it is not a folder."""
+    """The target of a write, checked before any work is done: its folder exists, and it is a regular file or
+    nothing yet. A device, a FIFO or a socket is refused: replacing one would swap it for a plain file (as root,
+    /dev/null itself), and writing into one is not what an export means. A symlink is checked where it points."""
     target = Path(path).expanduser()
     if target.is_dir():
         raise InputError(f"The {what} {target} is a folder; give a file name, e.g. {target / 'out'}.")
-    parent = target.parent
+    if target.exists() and not target.is_file():
+        raise InputError(f"{target} is not a regular file; name a file path for the {what}.")
+    parent = _real_target(target).parent
     if not parent.exists():
         raise InputError(
             f"The folder {parent} for the {what} does not exist; create it first or choose another."
@@ -32,6 +41,32 @@ def check_output_path(path: Path | str, what: str = "output file") -> Path:
     if not parent.is_dir():
         raise InputError(f"{parent} is not a folder, so the {what} {target.name} cannot be written there.")
     return target
+
+
+def check_output_folder(path: Path | str, what: str = "output folder") -> Path:
+    """A folder that files will be written into, checked before any work: it is a folder we can write to, or
+    it does not exist yet and the nearest folder above it that does exists is one we can write to (so it
+    can be created)."""
+    folder = Path(path).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"The {what} {folder} is not a folder; name a folder.")
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{existing} is not a folder, so the {what} {folder} cannot be made there.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        doing = "write into" if existing == folder else f"create {folder} in"
+        raise InputError(
+            f"No permission to {doing} {existing}; choose a folder you can write to for the {what}."
+        )
+    return folder
+
+
+def _real_target(target: Path) -> Path:
+    """Where a write to `target` lands: a symlink is followed, so the link stays a link and its file gets the
+    new content (as `>` in a shell does)."""
+    return Path(os.path.realpath(target)) if os.path.islink(target) else target
 
 
 def _explain(exc: OSError, target: Path) -> Exception:
@@ -49,18 +84,54 @@ def _explain(exc: OSError, target: Path) -> Exception:
 def replacing(target: Path, prefix: str, suffix: str) -> Iterator[Path]:
     """A temporary file beside `target` for the block to fill: renamed over `target` when the block succeeds,
     removed when it fails, so a reader (or an index run) never sees half a file. Name it with a leading dot
-    to keep it out of the indexer's walk."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=suffix)
-    os.close(fd)
+    to keep it out of the indexer's walk.
+
+    A symlink `target` is followed (its file is replaced, the link stays). The new file gets the mode an
+    ordinary new file gets (0666 less the umask), or the mode of the file it replaces."""
+    real = _real_target(target)
     try:
-        yield Path(tmp)
-        os.replace(tmp, target)
+        before = os.stat(real)
+    except FileNotFoundError:
+        before = None
+    if before is not None and not stat.S_ISREG(before.st_mode):
+        raise InputError(f"{target} is not a regular file; name a file path.")
+    tmp = _new_file_beside(real, prefix, suffix)
+    try:
+        yield tmp
+        if before is not None:
+            _keep_owner_and_mode(tmp, before)
+        os.replace(tmp, real)
     except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
+
+
+def _new_file_beside(target: Path, prefix: str, suffix: str) -> Path:
+    """An empty file with a fresh name in the target's folder, created as open(..., 'w') would create it
+    (mode 0666 less the umask), which mkstemp's private 0600 is not."""
+    for _ in range(100):
+        tmp = target.parent / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(target.parent))
+
+
+def _keep_owner_and_mode(tmp: Path, before: os.stat_result) -> None:
+    """Give the new file the replaced file's permissions, and its owner and group where we may (a shared
+    folder's group stays; only root can give a file to another user)."""
+    if hasattr(os, "chown"):
+        try:
+            os.chown(tmp, before.st_uid, before.st_gid)
+        except OSError:
+            pass  # not allowed for a non-owner: the file becomes ours, as any rewrite by us would
+    os.chmod(tmp, stat.S_IMODE(before.st_mode))
 
 
 @contextmanager
@@ -82,7 +153,7 @@ def atomic_writer(
                 os.fsync(fh.fileno())
     except OSError as exc:
         raise _explain(exc, target) from exc
-    _sync_folder(target.parent)
+    _sync_folder(_real_target(target).parent)
 
 
 def _sync_folder(folder: Path) -> None:
@@ -113,6 +184,30 @@ def write_text(path: Path | str, text: str, what: str = "output file") -> Path:
     return Path(path)
 
 
+# ============================================================================ CSV cells for spreadsheets
+
+# Characters that make a spreadsheet treat a cell as a formula (OWASP's list for CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _escaped_form(value: str) -> bool:
+    """True for a formula character after any number of apostrophes: the cells one leading apostrophe is
+    added to on the way out (and taken from on the way in), which keeps the round trip exact."""
+    return value.lstrip("'").startswith(FORMULA_STARTS)
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A cell that a spreadsheet shows as text: a leading formula character gets an apostrophe in front (so
+    does a value that already looks escaped, so that `spreadsheet_value` gives back exactly this value)."""
+    return "'" + value if _escaped_form(value) else value
+
+
+def spreadsheet_value(cell: str) -> str:
+    """The value `spreadsheet_safe` wrote as `cell`: our own apostrophe before a formula character is removed,
+    and nothing else is changed. `read_csv` applies it to every cell, so an export imports as it was."""
+    return cell[1:] if cell.startswith("'") and _escaped_form(cell) else cell
+
+
 # ============================================================================ reading CSV the user gives us
 
 CSV_MAX_BYTES = 256 * 1024 * 1024
@@ -120,7 +215,8 @@ CSV_MAX_BYTES = 256 * 1024 * 1024
 
 def read_csv(path: Path | str, what: str = "CSV file") -> tuple[list[str], list[dict[str, str]]]:
     """(header, rows) of a UTF-8 CSV file; any other encoding, binary data or a malformed file is a one-line
-    InputError naming the file and how to fix it."""
+    InputError naming the file and how to fix it. Cells are read back through `spreadsheet_value`, so a file
+    Lookalike exported (with `=cmd` written as `'=cmd`) imports with the values it was written from."""
     import csv
     import io
 
@@ -153,7 +249,14 @@ def read_csv(path: Path | str, what: str = "CSV file") -> tuple[list[str], list[
         reader = csv.DictReader(io.StringIO(text, newline=""))
         header = [h.strip() for h in (reader.fieldnames or [])]
         reader.fieldnames = header
-        rows = list(reader)
+        rows = [{k: _cell_value(v) for k, v in row.items()} for row in reader]
     except csv.Error as exc:
         raise InputError(f"The {what} {source} is not a readable CSV file ({exc}).") from exc
     return header, rows
+
+
+def _cell_value(cell: str | list[str] | None) -> str | list[str] | None:
+    # DictReader gives None for a short row's missing cells and a list for a long row's extra ones
+    if isinstance(cell, str):
+        return spreadsheet_value(cell)
+    return cell

@@ -18,7 +18,14 @@ import numpy as np
 
 from desktop_app.core.calibration import Calibration, cross_fitted, ece, reliability, why_not_fitted
 from desktop_app.core.errors import InputError, UserError
-from desktop_app.core.files import atomic_writer, check_output_path, read_csv, write_bytes, write_text
+from desktop_app.core.files import (
+    atomic_writer,
+    check_output_path,
+    read_csv,
+    spreadsheet_safe,
+    write_bytes,
+    write_text,
+)
 from desktop_app.core.search import SearchIndex
 from desktop_app.core.storage import Catalog
 
@@ -500,20 +507,6 @@ def import_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEF
     plan = plan_csv_labels(catalog, csv_path, default_field)
     catalog.set_labels(plan.items, source="import", action="import")
     return ImportReport(len(plan.items), plan.unknown, plan.skipped_rows)
-
-
-# Characters that make a spreadsheet treat a cell as a formula (OWASP's list for CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: str) -> str:
-    """A cell that a spreadsheet shows as text: a leading formula character gets a quote in front."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
-
-
-def from_spreadsheet(value: str) -> str:
-    """A cell as it was before `spreadsheet_safe`: the quote in front of a formula character goes."""
-    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
 
 
 def export_labels(catalog: Catalog, path: Path, fmt: str | None = None, raw: bool = False) -> int:

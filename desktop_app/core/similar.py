@@ -211,7 +211,7 @@ def results_text(outcome: Outcome) -> str:
 
 def write_results_csv(outcome: Outcome, path: Path | str) -> int:
     """Write the results as CSV (cells safe for spreadsheets); the old file survives any failure."""
-    from desktop_app.core.labels import spreadsheet_safe
+    from desktop_app.core.files import spreadsheet_safe
 
     target = check_output_path(path, "results file")
     rows = result_rows(outcome)

@@ -94,8 +94,7 @@ class DecisionRoom:
         import csv
         import datetime
 
-        from desktop_app.core.files import atomic_writer, check_output_path
-        from desktop_app.core.labels import spreadsheet_safe
+        from desktop_app.core.files import atomic_writer, check_output_path, spreadsheet_safe
 
         check_output_path(path, "decisions export")
         rows = self.decisions()
@@ -151,7 +150,6 @@ def _read_decision_rows(path: Path) -> list[_CsvDecision]:
     """The file's decisions, one per pair, or an InputError naming the line (and for a pair decided two
     ways, both lines) before anything is written."""
     from desktop_app.core.files import read_csv
-    from desktop_app.core.labels import from_spreadsheet
     from desktop_app.core.storage.decisions import DECISIONS, pair
 
     header, rows = read_csv(path, "decisions file")
@@ -165,12 +163,12 @@ def _read_decision_rows(path: Path) -> list[_CsvDecision]:
             raise InputError(
                 f"{path}, line {n}: unknown decision {r.get('decision')!r}; use {', '.join(DECISIONS)}."
             )
-        a, b = (from_spreadsheet((r.get(c) or "").strip()) for c in ("article_a", "article_b"))
+        a, b = ((r.get(c) or "").strip() for c in ("article_a", "article_b"))  # read_csv undid the quoting
         if not a or not b or a == b:
             raise InputError(
                 f"{path}, line {n}: a decision needs two different articles (got {a!r} and {b!r})."
             )
-        note = from_spreadsheet(r.get("note") or "") if has_note else None
+        note = (r.get("note") or "") if has_note else None
         row = _CsvDecision(a, b, decision, note, n)
         first = by_pair.setdefault(pair(a, b), row)
         if first.decision != decision:

@@ -246,8 +246,7 @@ class DuplicateRoom:
 
     def export_duplicates(self, report: DuplicateReport, path: Path) -> int:
         """CSV: cluster, a, b, kind, score, article_a, article_b (photo level) or matched photos (article)."""
-        from desktop_app.core.files import atomic_writer, check_output_path
-        from desktop_app.core.labels import spreadsheet_safe
+        from desktop_app.core.files import atomic_writer, check_output_path, spreadsheet_safe
 
         check_output_path(path, "duplicates export")
         cluster_of = {m: n for n, c in enumerate(report.clusters, start=1) for m in c.members}

@@ -19,7 +19,7 @@ from desktop_app.core.indexer import (
 from desktop_app.core.models import InstalledModel, resolve_model
 from desktop_app.core.scan import GroupingRule
 from desktop_app.core.settings import UserSettings, catalog_settings
-from desktop_app.core.storage import Catalog, identify, is_url
+from desktop_app.core.storage import Catalog, check_catalog_target, is_url
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +38,13 @@ def index_photos(
     """Index a photo folder into a catalog, creating it only once the folder and the model are known good.
 
     A missing or empty folder, a file instead of a folder, or an unknown model raises before any catalog
-    file exists, so a failed first run leaves nothing behind and changes no catalog. A folder other than
-    the one the catalog's photos are in, holding few of them, is refused unless `new_root` says the catalog
-    should follow it (an index run removes the photos it does not find).
+    file exists, so a failed first run leaves nothing behind and changes no catalog. So do a catalog path in
+    a folder that does not exist and an empty file that is not a catalog (left as it is). A folder other
+    than the one the catalog's photos are in, holding few of them, is refused unless `new_root` says the
+    catalog should follow it (an index run removes the photos it does not find).
     """
     root = check_photo_folder(photo_dir)
-    new = identify(db).kind in ("missing", "empty")
+    new = check_catalog_target(db).kind in ("missing", "empty")
     installed = model if isinstance(model, InstalledModel) else None
     if installed is None and (model is not None or new):
         installed = resolve_model(model)

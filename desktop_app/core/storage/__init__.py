@@ -1,7 +1,7 @@
 """Catalog storage: the only package that speaks SQL (SQLite files and PostgreSQL databases alike)."""
 
 from desktop_app.core.storage.backend import Identity, is_url
-from desktop_app.core.storage.catalog import Catalog, explain, identify
+from desktop_app.core.storage.catalog import Catalog, check_catalog_target, explain, identify
 from desktop_app.core.storage.locks import IndexLock, index_lock_held
 from desktop_app.core.storage.photos import PhotoRow, PhotoWrite
 from desktop_app.core.storage.schema import SCHEMA_VERSION
@@ -10,6 +10,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Catalog",
     "Identity",
+    "check_catalog_target",
     "IndexLock",
     "PhotoRow",
     "PhotoWrite",

@@ -44,6 +44,24 @@ def identify(location: str | Path) -> Identity:
     return backend_for(location).identify()
 
 
+def check_catalog_target(location: str | Path) -> Identity:
+    """What a location holds, checked before a command that makes a catalog there (when there is none yet)
+    does any work: an empty file is refused as it is when opening (a file the user made is theirs, not a
+    catalog to fill), and a new catalog file's folder must exist (see `Backend.check_creatable`)."""
+    backend = backend_for(location if is_url(location) else Path(location).expanduser())
+    ident = backend.identify()
+    if ident.kind == "empty" and backend.path is not None:
+        raise CatalogError(_not_a_catalog(backend))
+    if ident.kind == "missing":
+        backend.check_creatable()
+    return ident
+
+
+def _not_a_catalog(backend: Backend) -> str:
+    what = "an empty file" if backend.path is not None else "an empty database"
+    return f"{backend.location} is {what}, not a Lookalike catalog; it was left untouched."
+
+
 def explain(exc: BaseException, backend: Backend, doing: str = "use") -> Exception:
     """A database error as the user-facing error it means, or the original when it is a bug."""
     known = backend.explain(exc, doing)
@@ -64,8 +82,7 @@ class Catalog(PhotoStore, LabelStore, DecisionStore, LearnedStore, FingerprintSt
         if ident.kind == "missing" and not create:
             raise CatalogError(f"No catalog at {where}. Index a photo folder first (lookalike index DIR).")
         if ident.kind == "empty" and not create:
-            what = "an empty file" if self.path is not None else "an empty database"
-            raise CatalogError(f"{where} is {what}, not a Lookalike catalog; it was left untouched.")
+            raise CatalogError(_not_a_catalog(self.backend))
         if ident.kind == "foreign":
             raise CatalogError(f"{where} is not a Lookalike catalog ({ident.detail}); it was left untouched.")
         if ident.kind == "unreadable":

@@ -15,7 +15,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from desktop_app.core.errors import CatalogError
-from desktop_app.core.storage.catalog import Catalog, identify
+from desktop_app.core.storage.catalog import Catalog, check_catalog_target
 from desktop_app.core.storage.schema import metadata
 
 BATCH = 2000
@@ -62,7 +62,7 @@ def _digest(conn: sa.Connection, table: sa.Table) -> tuple[int, str]:
 
 def copy_catalog(source: str | Path, target: str | Path, progress: Progress | None = None) -> CopyReport:
     """Copy every table of `source` into `target`, which must be new (a missing file or an empty database)."""
-    if identify(target).kind not in ("missing", "empty"):
+    if check_catalog_target(target).kind not in ("missing", "empty"):
         raise CatalogError(f"{target} already holds data; copy into a new file or an empty database.")
     with Catalog(source, create=False) as src:
         src_version = src.schema_version()

@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from desktop_app.core.errors import CatalogBusy, CatalogError, DiskFull
+from desktop_app.core.files import check_output_path
+from desktop_app.core.paths import user_data_dir
 from desktop_app.core.storage.backend import Backend, Identity
 from desktop_app.core.storage.locks import IndexLock, index_lock_held
 from desktop_app.core.storage.schema import APPLICATION_ID, PAGE_SIZE
@@ -36,6 +38,10 @@ _open_here: dict[str, int] = {}
 
 def _key(path: Path) -> str:
     return os.path.realpath(path)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
 
 
 def _on_connect(dbapi_conn, _record) -> None:
@@ -68,6 +74,8 @@ class SqliteBackend(Backend):
             return Identity("missing")
         if path.is_dir():
             return Identity("foreign", detail="it is a folder")
+        if not path.is_file():  # a FIFO would block the read below; a device is no catalog either
+            return Identity("foreign", detail="it is not a regular file")
         app_id = APPLICATION_ID  # a file this process has open as a catalog is one
         if not _open_here.get(_key(path)):
             try:
@@ -109,13 +117,17 @@ class SqliteBackend(Backend):
         return Identity.of_version(rows.get("schema_version"), created_by)
 
     def check_creatable(self) -> None:
+        """A new catalog file needs its folder to exist, as any file Lookalike writes does; only the app's own
+        data folder (where catalogs go by default) is created here."""
         parent = self.path.parent
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CatalogError(
-                f"Cannot create the catalog folder {parent}: {exc.strerror}. Choose another place with --db."
-            ) from exc
+        if not parent.exists() and _inside(parent, user_data_dir()):
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CatalogError(
+                    f"Cannot create the catalog folder {parent}: {exc.strerror}. Choose another place with --db."
+                ) from exc
+        check_output_path(self.path, "catalog")
         if not os.access(parent, os.W_OK | os.X_OK):
             raise CatalogError(
                 f"Cannot create a catalog in {parent}: the folder is read-only. Choose another place with --db."
