@@ -179,7 +179,8 @@ def test_a_damaged_catalog_is_refused_for_writing_and_recovered_into_a_new_file(
         cli("labels", "set", "mh01-gray", "--value", "x", "--db", db, home=home), "catalog recover"
     )
     check = cli("catalog", "check", "--db", db, home=home)
-    assert check.returncode == 1 and "damaged" in check.stdout
+    one_line_exit_2(check, "catalog recover")  # damage found is the user's to act on, not a bug of ours
+    assert "damaged" in check.stdout
     fixed = tmp_path / "fixed.sqlite"
     rec = cli("catalog", "recover", fixed, "--db", db, "--json", home=home)
     assert rec.returncode == 0, rec.stderr
