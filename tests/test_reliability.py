@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import resource
 import sqlite3
 import subprocess
@@ -290,12 +291,34 @@ def test_bad_model_manifests(tmp_path, photo_tree):
         "list": ([data], "JSON object"),
         "nan": ({**data, "mean": [float("nan")] * 3, "std": [0, 0, 0]}, "std above 0"),
         "escape": ({**data, "file": "../../../../etc/passwd"}, "plain file name"),
+        # each malformed field is named, with what was expected
+        "size": (
+            {**data, "input_size": 224},
+            "input_size must be two whole numbers [height, width], not 224",
+        ),
+        "mean": ({**data, "mean": "0.5"}, "mean must be three numbers"),
+        "dim": ({**data, "dim": "512"}, "dim must be a whole number"),
+        "name": ({**data, "name": 7}, "name must be a text"),
+        "missing": ({k: v for k, v in data.items() if k != "output_name"}, "no output_name field"),
+        "text": (
+            {
+                **data,
+                "text": {
+                    "file": "t.onnx",
+                    "sha256": "",
+                    "tokenizer": "t.json",
+                    "tokenizer_sha256": "",
+                    "context_length": [77],
+                },
+            },
+            "context_length must be a whole number",
+        ),  # fmt: skip
     }
     home = tmp_path / "home"
     for name, (content, needle) in cases.items():
         path = tmp_path / "m" / f"{name}.manifest.json"
         path.write_text(json.dumps(content))
-        with pytest.raises(ModelError, match=needle):
+        with pytest.raises(ModelError, match=re.escape(needle)):
             load_manifest(path)
         proc = cli("index", photo_tree, "--db", tmp_path / f"{name}.sqlite", "--model", path, home=home)
         one_line_exit_2(proc, needle)
