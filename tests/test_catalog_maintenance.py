@@ -136,3 +136,20 @@ def test_catalog_copy_into_a_folder_says_it_is_a_folder(full_catalog, tmp_path):
     one_line_exit_2(
         cli("catalog", "recover", folder, "--db", full_catalog, home=tmp_path / "home"), "is a folder"
     )
+
+
+def test_no_postgresql_server_is_one_line_in_every_url_form(tmp_path, photo_tree, full_catalog):
+    pytest.importorskip("psycopg", reason="install the [postgres] extra")
+    home = tmp_path / "home"
+    nobody = tmp_path / "no-server"  # a socket folder where no server listens
+    nobody.mkdir()
+    urls = [f"postgresql+psycopg:///lookalike?host={nobody}", "postgresql+psycopg://u@127.0.0.1:9/lookalike"]
+    if not Path("/var/run/postgresql/.s.PGSQL.5432").exists():
+        urls.append("postgresql+psycopg:///lookalike")  # the default socket, as typed by a curator
+    for url in urls:
+        for args in (
+            ("stats", "--db", url),
+            ("index", photo_tree, "--db", url),
+            ("catalog", "copy", full_catalog, url),
+        ):
+            one_line_exit_2(cli(*args, home=home), "cannot reach the postgresql server")
