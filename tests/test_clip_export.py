@@ -229,3 +229,26 @@ def test_import_refuses_the_export_under_a_wrong_manifest(checkpoint, tmp_path, 
     wrong.write_text(json.dumps(manifest))
     with pytest.raises(ModelError, match=r"\['batch', 16\].*manifest says dim 512"):
         import_model(Path(result["onnx"]), wrong)
+
+
+def test_cli_export_of_an_unknown_hub_id_without_network_fails_at_once(tmp_path):
+    """No hub retries for half a minute: the hub is asked for once, and a name that is neither a local
+    folder nor in the hub cache fails with one line. The hub endpoint is a local port nobody listens on."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: connections to it are refused
+        endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        env = {**os.environ, "LOOKALIKE_HOME": str(tmp_path / "home"), "HF_ENDPOINT": endpoint,
+               "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "0"}  # fmt: skip
+        for name, needle in (
+            ("nosuch/model", "the model hub cannot be reached"),
+            ("bad//name", "neither a local checkpoint folder nor a hub id"),
+        ):
+            proc = subprocess.run([sys.executable, "-m", "desktop_app", "models", "export", name],
+                                  capture_output=True, text=True, env=env, cwd=REPO, timeout=120)  # fmt: skip
+            assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+            assert needle in proc.stderr and "Retrying" not in proc.stderr, proc.stderr

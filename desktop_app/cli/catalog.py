@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from desktop_app.cli.common import add_db, add_json, emit_json, safe
+from desktop_app.core.errors import UserError
+
+DAMAGE_FOUND = UserError.exit_code  # `catalog check` found damage: something the user acts on (recover)
 
 
 def register(sub) -> None:
     p = sub.add_parser("catalog", help="check a catalog, or recover a damaged one into a new file")
     csub = p.add_subparsers(dest="catalog_command", required=True, metavar="COMMAND")
     cp = csub.add_parser("check", help="SQLite's full integrity check of every page and index",
-                         description="Reads the whole catalog and reports any damage; writes nothing.")  # fmt: skip
+                         description="Reads the whole catalog and reports any damage; writes nothing. Exits with 0 when "
+                         "there is none, 2 (and one line naming `catalog recover`) when there is.")  # fmt: skip
     add_db(cp)
     add_json(cp)
     cp.set_defaults(handler=run_check)
@@ -64,10 +69,13 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"{safe(db)} is damaged:")
         for line in problems[:20]:
             print(f"  {safe(line)}")
-        print(
-            f"Recover what can be read into a new file: lookalike catalog recover --db {safe(db)} NEW.sqlite"
-        )
-    return 0 if ok else 1
+    if ok:
+        return 0
+    # Damage is the answer the user asked for, not a bug of ours: the user-facing exit code (2) and one line
+    # on stderr that names the fix.
+    print(f"lookalike: {safe(db)} is damaged ({len(problems)} problem(s)); recover what can be read into a new "
+          f"file: lookalike catalog recover NEW.sqlite --db {safe(db)}", file=sys.stderr)  # fmt: skip
+    return DAMAGE_FOUND
 
 
 def run_recover(args: argparse.Namespace) -> int:
@@ -79,16 +87,33 @@ def run_recover(args: argparse.Namespace) -> int:
         emit_json(report.to_dict())
         return 0
     print(f"Recovered into {safe(report.target)} (integrity: {report.integrity}):")
-    for table, n in report.rows.items():
-        lost = report.lost_ranges.get(table)
-        print(f"  {table:<13} {n:>8} rows" + (f", {lost} damaged stretch(es) skipped" if lost else ""))
-    for table in report.unreadable:
-        print(f"  {table:<13} could not be read at all")
-    for table, n in report.dropped.items():
-        print(f"  dropped {n} {table} rows whose article or photo was lost")
+    for line in recovery_lines(report):
+        print(f"  {line}")
     print(f"Open it with --db {safe(report.target)}; run `lookalike index` on the photo folder to re-embed "
           "anything that was lost.")  # fmt: skip
     return 0
+
+
+def recovery_lines(report) -> list[str]:
+    """Per table what was recovered and what could not be read; then what was left out, and why."""
+    lines = []
+    for table, n in report.rows.items():
+        notes = []
+        if table in report.absent:
+            notes.append("not in this catalog (an older version)")
+        for before, after in report.lost.get(table, []):
+            start = "the start" if before is None else f"rowid {before}"
+            end = "the end" if after is None else f"rowid {after}"
+            notes.append(f"could not read the damaged stretch between {start} and {end}")
+        if report.rejected.get(table):
+            notes.append(f"{report.rejected[table]} row(s) read with values the catalog refuses, left out")
+        if report.dropped.get(table):
+            notes.append(f"{report.dropped[table]} row(s) dropped whose article or photo was lost")
+        lines.append(f"{table:<18} {n:>8} rows" + ("; " + "; ".join(notes) if notes else ""))
+    lines += [f"{table:<18} could not be read at all" for table in report.unreadable]
+    lines += [f"{table:<18} not copied: {why}" for table, why in report.not_copied.items()]
+    lines += [f"{what:<18} rebuilt on demand: {how}" for what, how in report.rebuilt_on_demand.items()]
+    return lines
 
 
 def run_copy(args: argparse.Namespace) -> int:

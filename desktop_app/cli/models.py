@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -319,6 +320,50 @@ def _export_efficientnet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hub_checkpoint_env(source: str, revision: str | None) -> dict[str, str]:
+    """The export's environment for a SOURCE that is not a local folder (a hub id), checked once here.
+
+    Without network the hub library retries every file for half a minute before failing; so the hub is
+    asked for once (a short TCP connect to its endpoint) and, when it cannot be reached, a checkpoint in
+    the local hub cache is exported offline and any other name fails at once with one line.
+    """
+    if Path(source).expanduser().is_dir():
+        return {}
+    try:
+        import huggingface_hub
+        from huggingface_hub import constants
+        from huggingface_hub.errors import HFValidationError
+    except ImportError:
+        return {}  # the export script says what is missing
+    try:
+        cached = huggingface_hub.try_to_load_from_cache(source, "config.json", revision=revision)
+    except HFValidationError as exc:
+        raise UserError(f"{source} is neither a local checkpoint folder nor a hub id (owner/name): "
+                        f"{str(exc).splitlines()[0]}") from exc  # fmt: skip
+    if constants.HF_HUB_OFFLINE or not _reachable(constants.ENDPOINT):
+        if isinstance(cached, str):
+            return {"HF_HUB_OFFLINE": "1"}  # exported from the local cache, without retries
+        raise UserError(f"{source} is not a local checkpoint folder and the model hub cannot be reached from "
+                        "here (offline); pass a folder that holds a saved checkpoint.")  # fmt: skip
+    return (
+        {} if os.environ.get("HF_HUB_OFFLINE") is None else {"HF_HUB_OFFLINE": os.environ["HF_HUB_OFFLINE"]}
+    )
+
+
+def _reachable(endpoint: str, timeout_s: float = 3.0) -> bool:
+    """Whether a TCP connection to the endpoint's host can be made (DNS included)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(endpoint)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     """Runs models/export_clip.py in its own process: torch and transformers never load into the app."""
     import importlib.util
@@ -339,6 +384,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         raise UserError(
             f"Exporting needs {', '.join(missing)}: install the optional extra with pip install 'lookalike[export]'."
         )
+    hub_env = _hub_checkpoint_env(args.source, args.revision)
     argv = [sys.executable, str(EXPORT_SCRIPT), args.source]
     argv += ["--fp16"] if args.fp16 else ["--int8"] if args.int8 else []
     for flag, value in (
@@ -359,7 +405,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
         result_path = Path(tmp) / "result.json"
         argv += ["--result-json", str(result_path)]
         # With --json the script's report is collected and shown on stderr, so stdout holds only the JSON.
-        proc = subprocess.run(argv, stdout=subprocess.PIPE if args.json else None, text=True, check=False)
+        env = {**os.environ, **hub_env}
+        proc = subprocess.run(
+            argv, stdout=subprocess.PIPE if args.json else None, text=True, check=False, env=env
+        )
         if args.json and proc.stdout:
             sys.stderr.write(proc.stdout)
         if proc.returncode != 0 or not result_path.is_file():

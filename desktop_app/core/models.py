@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from desktop_app.core.device import gpu_in_use
 from desktop_app.core.errors import ModelError
@@ -21,6 +22,29 @@ BUNDLED_DIR = Path(__file__).resolve().parent.parent / "bundled"
 BUNDLED_MODEL = "efficientnet-lite0-imagenet"
 
 RESIZE_MODES = ("center_crop", "letterbox", "squash")
+
+
+_TEXT_FIELDS = ("name", "version", "file", "sha256", "input_name", "layout", "resize", "interpolation",
+                "output_name", "licence", "source", "family", "precision", "description")  # fmt: skip
+
+
+def _numbers(data: dict, name: str, count: int | None, expected: str, whole: bool = False) -> Any:
+    """A manifest's number (count None) or list of `count` numbers, or a ModelError naming the field."""
+    value = data[name]
+    items = [value] if count is None else value
+    if (count is not None and (not isinstance(value, list) or len(value) != count)) or not all(
+        _is_number(v, whole) for v in items
+    ):
+        raise ModelError(f"The manifest's {name} must be {expected}, not {json.dumps(value)}.")
+    if count is None:
+        return int(value) if whole else float(value)
+    return tuple(int(v) if whole else float(v) for v in items)
+
+
+def _is_number(value: object, whole: bool) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return not whole or isinstance(value, int) or value.is_integer()
 
 
 def _plain_file_name(value: object) -> bool:
@@ -50,12 +74,14 @@ class TextTower:
             raise ModelError(f"The manifest's text section must be a JSON object, not {type(data).__name__}.")
         known = set(cls.__dataclass_fields__)
         kwargs = {k: v for k, v in data.items() if k in known}
-        try:
-            kwargs["context_length"] = int(data.get("context_length", 77))
-            kwargs["logit_scale"] = float(data.get("logit_scale", 100.0))
-            return cls(**kwargs)
-        except (TypeError, ValueError) as exc:
-            raise ModelError(f"The manifest's text section is incomplete or malformed ({exc}).") from exc
+        missing = [name for name in ("file", "sha256", "tokenizer", "tokenizer_sha256") if name not in data]
+        if missing:
+            raise ModelError(f"The manifest's text section has no {', '.join(missing)} field(s).")
+        defaults = {"context_length": 77, "logit_scale": 100.0}
+        kwargs["context_length"] = _numbers({**defaults, **data}, "context_length", None,
+                                            "a whole number (tokens per text)", whole=True)  # fmt: skip
+        kwargs["logit_scale"] = _numbers({**defaults, **data}, "logit_scale", None, "a number")
+        return cls(**kwargs)
 
     def validate(self, name: str) -> None:
         for what, value in (("text model", self.file), ("tokenizer", self.tokenizer)):
@@ -123,17 +149,29 @@ class ModelManifest:
     def from_dict(cls, data: dict) -> ModelManifest:
         if not isinstance(data, dict):
             raise ModelError(f"The model manifest must be a JSON object, not a {type(data).__name__}.")
-        try:
-            known = {f for f in cls.__dataclass_fields__}
-            kwargs = {k: v for k, v in data.items() if k in known}
-            kwargs["input_size"] = tuple(int(x) for x in data["input_size"])
-            kwargs["mean"] = tuple(float(x) for x in data["mean"])
-            kwargs["std"] = tuple(float(x) for x in data["std"])
-            kwargs["dim"] = int(data["dim"])
-            kwargs["text"] = TextTower.from_dict(data["text"]) if data.get("text") is not None else None
-            manifest = cls(**kwargs)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"The model manifest is incomplete or malformed ({exc}).") from exc
+        known = set(cls.__dataclass_fields__)
+        kwargs = {k: v for k, v in data.items() if k in known}
+        missing = [f.name for f in fields(cls) if f.name not in data and f.default is MISSING
+                   and f.default_factory is MISSING]  # fmt: skip
+        if missing:
+            raise ModelError(f"The model manifest has no {', '.join(missing)} field(s).")
+        for name in _TEXT_FIELDS:
+            if name in data and not isinstance(data[name], str):
+                raise ModelError(f"The manifest's {name} must be a text (a JSON string), not {data[name]!r}.")
+        kwargs["input_size"] = _numbers(
+            data, "input_size", 2, "two whole numbers [height, width]", whole=True
+        )
+        kwargs["mean"] = _numbers(data, "mean", 3, "three numbers (one per colour)")
+        kwargs["std"] = _numbers(data, "std", 3, "three numbers (one per colour)")
+        kwargs["dim"] = _numbers(data, "dim", None, "a whole number (the vector length)", whole=True)
+        if not isinstance(data.get("extra", {}), dict):
+            raise ModelError(f"The manifest's extra must be a JSON object, not {data['extra']!r}.")
+        if data.get("jpeg_draft") not in (None, True, False):
+            raise ModelError(
+                f"The manifest's jpeg_draft must be true, false or null, not {data['jpeg_draft']!r}."
+            )
+        kwargs["text"] = TextTower.from_dict(data["text"]) if data.get("text") is not None else None
+        manifest = cls(**kwargs)
         manifest.validate()
         return manifest
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from desktop_app.core.errors import CatalogError
+from desktop_app.core.errors import CatalogError, InputError
+from desktop_app.core.storage.backend import is_url
 from desktop_app.core.storage.catalog import Catalog, check_catalog_target
 from desktop_app.core.storage.schema import metadata
 
@@ -62,6 +63,10 @@ def _digest(conn: sa.Connection, table: sa.Table) -> tuple[int, str]:
 
 def copy_catalog(source: str | Path, target: str | Path, progress: Progress | None = None) -> CopyReport:
     """Copy every table of `source` into `target`, which must be new (a missing file or an empty database)."""
+    if not is_url(target) and Path(target).expanduser().is_dir():
+        raise InputError(
+            f"{target} is a folder; name a new catalog file (e.g. {Path(target) / 'catalog.sqlite'})."
+        )
     if check_catalog_target(target).kind not in ("missing", "empty"):
         raise CatalogError(f"{target} already holds data; copy into a new file or an empty database.")
     with Catalog(source, create=False) as src:

@@ -69,10 +69,33 @@ class PostgresBackend(Backend):
             event.listen(self._engine, "begin", _on_begin)
         return self._engine
 
-    def identify(self) -> Identity:
-        engine = self.make_engine()
+    def connect(self) -> sa.Connection:
+        """A connection to the server; any failure to get one is the user's to fix (address, server, login).
+
+        Only connecting is caught here: the driver's OperationalError at this point means no session was
+        made (no server on the host or on the local socket, a refused login), never a bug in a statement.
+        """
         try:
-            with engine.connect() as conn:
+            return self.make_engine().connect()
+        except sa.exc.OperationalError as exc:
+            raise self.explain(exc, "open") or self.unreachable(exc) from exc
+
+    def unreachable(self, exc: BaseException) -> CatalogError:
+        text = " ".join(str(getattr(exc, "orig", exc)).split())
+        return CatalogError(f"Cannot reach the PostgreSQL server at {self.where()} ({text}); check the address "
+                            "and that it is running.")  # fmt: skip
+
+    def where(self) -> str:
+        """The server as messages name it: host:port, or the local socket for a URL without a host."""
+        url = self.url
+        host = url.host or url.query.get("host")
+        if not host or str(host).startswith("/"):
+            return f"the local socket {host or '(default folder)'}, port {url.port or 5432}"
+        return f"{host}:{url.port or 5432}"
+
+    def identify(self) -> Identity:
+        try:
+            with self.connect() as conn:
                 tables = set(sa.inspect(conn).get_table_names())
                 if not tables:
                     return Identity("empty")
@@ -96,7 +119,7 @@ class PostgresBackend(Backend):
         return _AdvisoryIndexLock(self)
 
     def index_lock_held(self) -> bool:
-        with self.make_engine().connect() as conn:
+        with self.connect() as conn:
             got = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({INDEX_LOCK})").scalar()
             if got:
                 conn.exec_driver_sql(f"SELECT pg_advisory_unlock({INDEX_LOCK})")
@@ -118,7 +141,7 @@ class PostgresBackend(Backend):
         )
         low = text.lower()
         url = self.url
-        where = f"{url.host or 'localhost'}:{url.port or 5432}"
+        where = self.where()
         if "password authentication failed" in low or "no password supplied" in low:
             return PasswordNeeded(f"The server {where} refused the password of {url.username}; set PGPASSWORD or "
                                   "add the password to ~/.pgpass (Lookalike never stores it).")  # fmt: skip
@@ -154,7 +177,7 @@ class _AdvisoryIndexLock:
         self.conn: sa.Connection | None = None
 
     def __enter__(self) -> _AdvisoryIndexLock:
-        conn = self.backend.make_engine().connect()
+        conn = self.backend.connect()
         got = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({INDEX_LOCK})").scalar()
         conn.commit()
         if not got:

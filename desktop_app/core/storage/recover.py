@@ -1,21 +1,37 @@
 """Getting what can be read out of a damaged catalog into a new one, never touching the damaged file.
 
-Each table is read in rowid order, a chunk at a time. When a chunk hits a damaged page, the reader probes
-forward with growing steps until rows can be read again; the rows in between are counted as lost. Rows
-whose article or photo did not survive are dropped so that the new catalog is consistent.
+Every table of the schema is copied (the list comes from `schema.metadata`, so a table added later is
+recovered without anyone remembering to list it here); only the tables named in `NOT_COPIED` are left
+out, each with the reason the report gives. Each table is read in rowid order, one row at a time, so the
+rows before a damaged page are kept. When a read hits a damaged page, the reader looks for the first
+rowid past it that can be read again (probing forward with growing steps, then narrowing back to the
+page's edge), and the rowids in between are reported as lost. Rows whose article or photo did not
+survive are dropped so that the new catalog is consistent.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from desktop_app.core.errors import CatalogError, InputError
+from desktop_app.core.storage.schema import metadata
 
-# Parents before children; the new catalog's own meta rows stay.
-TABLES = ("settings", "articles", "photos", "vectors", "labels", "label_events", "index_runs")
+# Tables of the schema that recover does not copy, with the reason the report gives.
+NOT_COPIED = {"meta": "the new catalog writes its own (schema version, creator)"}
+# What lives outside the catalog's tables and is built again when needed, with what builds it.
+REBUILT_ON_DEMAND = {
+    "vector store": "the search files beside the catalog are made again by the first search",
+}
 CHUNK = 500
+MAX_ROWID = (1 << 63) - 1
+
+
+def recovered_tables() -> list[str]:
+    """The schema's tables that recover copies, parents before children."""
+    return [t.name for t in metadata.sorted_tables if t.name not in NOT_COPIED]
 
 
 @dataclass
@@ -23,65 +39,168 @@ class RecoverReport:
     source: str
     target: str
     rows: dict[str, int] = field(default_factory=dict)  # table -> rows copied
-    lost_ranges: dict[str, int] = field(default_factory=dict)  # table -> damaged stretches skipped
+    # table -> damaged stretches skipped: [last rowid read before, first rowid read after] (None: the end)
+    lost: dict[str, list[list[int | None]]] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)  # rows read but with values the schema refuses
     dropped: dict[str, int] = field(default_factory=dict)  # rows without their article or photo
     unreadable: list[str] = field(default_factory=list)  # tables that could not be read at all
+    absent: list[str] = field(default_factory=list)  # tables the source (an older version) does not have
+    not_copied: dict[str, str] = field(default_factory=lambda: dict(NOT_COPIED))
+    rebuilt_on_demand: dict[str, str] = field(default_factory=lambda: dict(REBUILT_ON_DEMAND))
     integrity: str = ""
 
     def to_dict(self) -> dict:
-        return self.__dict__.copy()
+        return {k: (dict(v) if isinstance(v, dict) else v) for k, v in self.__dict__.items()}
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
     return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
 
 
+@dataclass
+class _TableRead:
+    """Where reading one table stands: the last rowid read, the rows read so far, the stretches lost."""
+
+    src: sqlite3.Connection
+    table: str
+    names: str
+    after: int | None = None  # the last rowid read (or skipped); None: nothing yet
+    rows: list[tuple] = field(default_factory=list)
+    read: int = 0
+    lost: list[list[int | None]] = field(default_factory=list)
+    skipped: bool = False  # nothing was read since the last damaged stretch (`after` was not read)
+
+    def take(self, row: tuple) -> None:
+        self.rows.append(row[1:])
+        if self.skipped:
+            self.lost[-1][1] = row[0]  # the stretch lost ends at the first row read again
+        self.after = row[0]
+        self.read += 1
+        self.skipped = False
+
+    def scan(self) -> Iterator[None]:
+        """Rows in rowid order after `after`; raises at a damaged page. Yields after every CHUNK rows."""
+        where, params = ("WHERE rowid > ?", (self.after,)) if self.after is not None else ("", ())
+        query = f"SELECT rowid, {self.names} FROM {self.table} {where} ORDER BY rowid"
+        for row in self.src.execute(query, params):
+            self.take(row)
+            if len(self.rows) >= CHUNK:
+                yield
+
+    def step_past_damage(self) -> bool:
+        """Row by row (a scan drops the row it stood on when the next step fails) up to and past the damaged
+        stretch, then up to CHUNK more rows. False when the table has no more rows."""
+        where = "WHERE rowid > ?" if self.after is not None else "WHERE 1"
+        one = f"SELECT rowid, {self.names} FROM {self.table} {where} ORDER BY rowid LIMIT 1"
+        for _ in range(CHUNK):
+            try:
+                row = self.src.execute(one, () if self.after is None else (self.after,)).fetchone()
+            except sqlite3.DatabaseError:
+                if not self.skip_damage():
+                    return False
+                continue
+            if row is None:
+                return False
+            self.take(row)
+        return True
+
+    def skip_damage(self) -> bool:
+        """Move `after` past the damaged stretch that follows it; False when nothing readable follows."""
+        resume = _next_readable(self.src, self.table, self.after)
+        if resume is not None and _seek(self.src, self.table, _plus_one(self.after)) == (True, resume):
+            # Reaching this row works, reading it does not (its overflow pages are damaged): lose just it.
+            self.lose(None)
+            self.after = resume
+        else:
+            self.lose(resume)
+            if resume is None:
+                return False
+            self.after = resume - 1
+        self.skipped = True
+        return True
+
+    def lose(self, resume: int | None) -> None:
+        if self.skipped:
+            self.lost[-1][1] = resume  # nothing was read since the last stretch: they are one
+        else:
+            self.lost.append([self.after, resume])
+
+
+def _plus_one(after: int | None) -> int:
+    return -MAX_ROWID - 1 if after is None else after + 1
+
+
 def _copy_table(src: sqlite3.Connection, dst: sqlite3.Connection, table: str, report: RecoverReport) -> None:
     try:
-        cols = [c for c in _columns(src, table) if c in set(_columns(dst, table))]
-        top = src.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0]
+        src_cols = _columns(src, table)
     except sqlite3.DatabaseError:
         report.unreadable.append(table)
         return
-    if not cols or top is None:
+    if not src_cols:
+        report.absent.append(table)
         report.rows[table] = 0
         return
-    names = ", ".join(cols)
-    insert = f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({', '.join('?' * len(cols))})"
-    after, copied, lost = -(1 << 62), 0, 0
-    while after < top:
+    cols = [c for c in src_cols if c in set(_columns(dst, table))]
+    insert = f"INSERT OR IGNORE INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    reading = _TableRead(src, table, ", ".join(cols))
+    before = dst.total_changes
+    more = True
+    while more:
         try:
-            rows = src.execute(
-                f"SELECT rowid, {names} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT {CHUNK}", (after,)
-            ).fetchall()
+            for _ in reading.scan():
+                dst.executemany(insert, reading.rows)
+                reading.rows.clear()
+            more = False
         except sqlite3.DatabaseError:
-            lost += 1
-            after = _skip_damage(src, table, after, top)
-            continue
-        if not rows:
-            break
-        dst.executemany(insert, [r[1:] for r in rows])
-        copied += len(rows)
-        after = rows[-1][0]
+            more = reading.step_past_damage()
+        dst.executemany(insert, reading.rows)
+        reading.rows.clear()
+    copied = dst.total_changes - before
     report.rows[table] = copied
-    if lost:
-        report.lost_ranges[table] = lost
+    if reading.read > copied:
+        report.rejected[table] = reading.read - copied
+    if reading.lost == [[None, None]]:
+        report.unreadable.append(table)  # not one row of it could be read
+    elif reading.lost:
+        report.lost[table] = reading.lost
 
 
-def _skip_damage(src: sqlite3.Connection, table: str, after: int, top: int) -> int:
-    """The first rowid past a damaged stretch after `after` from which reading works again."""
+def _seek(src: sqlite3.Connection, table: str, rowid: int) -> tuple[bool, int | None]:
+    """(whether seeking to `rowid` works, the first rowid at or after it)."""
+    try:
+        row = src.execute(
+            f"SELECT rowid FROM {table} WHERE rowid >= ? ORDER BY rowid LIMIT 1", (rowid,)
+        ).fetchone()
+    except sqlite3.DatabaseError:
+        return False, None
+    return True, None if row is None else row[0]
+
+
+def _next_readable(src: sqlite3.Connection, table: str, after: int | None) -> int | None:
+    """The first rowid past the damaged stretch that follows `after` from which reading works again.
+
+    Seeking into a damaged page fails and seeking past it works, so a search with growing steps finds a
+    rowid past the damage, and halving the interval finds the damaged page's edge: only the rows on damaged
+    pages are lost, not the readable ones behind them.
+    """
+    bad = -MAX_ROWID - 1 if after is None else after  # the last position known to fail (or the start)
     step = 1
-    probe = max(after, 0)
-    while probe < top:
-        probe = min(probe + step, top)
-        try:
-            src.execute(
-                f"SELECT rowid FROM {table} WHERE rowid >= ? ORDER BY rowid LIMIT {CHUNK}", (probe,)
-            ).fetchall()
-            return probe - 1
-        except sqlite3.DatabaseError:
-            step *= 2
-    return top
+    while True:
+        probe = min(bad + step, MAX_ROWID)
+        ok, _ = _seek(src, table, probe)
+        if ok:
+            break
+        if probe == MAX_ROWID:
+            return None
+        bad, step = probe, step * 2
+    good = probe
+    while good - bad > 1:
+        mid = (bad + good) // 2
+        if _seek(src, table, mid)[0]:
+            good = mid
+        else:
+            bad = mid
+    return _seek(src, table, good)[1]
 
 
 def recover(source: Path, target: Path) -> RecoverReport:
@@ -91,6 +210,8 @@ def recover(source: Path, target: Path) -> RecoverReport:
     source, target = Path(source), Path(target)
     if not source.is_file():
         raise InputError(f"There is no catalog file at {source}.")
+    if target.is_dir():
+        raise InputError(f"{target} is a folder; name a new catalog file to recover into.")
     if target.exists():
         raise InputError(
             f"{target} already exists; recover into a new file (nothing is ever written in place)."
@@ -107,7 +228,7 @@ def recover(source: Path, target: Path) -> RecoverReport:
     try:
         dst.execute("PRAGMA foreign_keys = OFF")
         with dst:
-            for table in TABLES:
+            for table in recovered_tables():
                 _copy_table(src, dst, table, report)
             _drop_orphans(dst, report)
         report.integrity = dst.execute("PRAGMA integrity_check").fetchone()[0]
