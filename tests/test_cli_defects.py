@@ -105,32 +105,38 @@ def test_query_photo_that_never_existed(indexed, tmp_path, capsys):
 
 
 def test_every_option_says_what_it_does_and_its_default():
+    """Every option and argument has help; every option that takes a value says its default."""
     parser = build_parser()
-    seen = 0
+    seen, missing = 0, []
 
     def walk(p: argparse.ArgumentParser, name: str) -> None:
         nonlocal seen
         text = p.format_help()
         assert "{'option_strings'" not in text, name  # a stray % in a help text
+        # one of several alternatives (what to search for, where the groups come from) has no default
+        alternatives = {id(a) for g in p._mutually_exclusive_groups for a in g._group_actions}
         for action in p._actions:
             if isinstance(action, argparse._SubParsersAction):
                 for sub_name, sub in action.choices.items():
                     walk(sub, f"{name} {sub_name}")
                 continue
-            if (
-                isinstance(action, (argparse._HelpAction, argparse._VersionAction))
-                or not action.option_strings
-            ):
+            if isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
                 continue
             seen += 1
-            assert action.help, f"{name} {action.option_strings} has no help"
-            if action.default not in (None, False, argparse.SUPPRESS) and not isinstance(
-                action.default, bool
+            where = f"{name} {action.option_strings or action.dest}"
+            if not action.help:
+                missing.append(f"{where}: no help")
+            elif (
+                action.option_strings
+                and action.nargs != 0
+                and id(action) not in alternatives
+                and not action.required
+                and "default" not in action.help.lower()
             ):
-                assert "default" in action.help.lower(), f"{name} {action.option_strings}: no default in help"
+                missing.append(f"{where}: no default in help")
 
     walk(parser, "lookalike")
-    assert seen > 40
+    assert seen > 40 and not missing, "\n".join(missing)
 
 
 def test_labels_help_is_plain_text(capsys):
@@ -226,3 +232,17 @@ def test_indexing_another_folder_into_a_catalog_is_refused(indexed, photo_tree, 
     assert main(["index", str(tmp_path / "other"), "--db", str(indexed), "--new-root", "--json"]) == 0
     with Catalog(indexed) as catalog:
         assert catalog.photo_paths() == {"x/p.jpg"}
+
+
+def test_contradictory_options_are_refused(indexed, tmp_path, capsys):
+    fails(capsys, "settings", "--threshold", "0.5", "--no-threshold", "--db", indexed, needle="not both")
+    fails(capsys, "settings", "--max-matches", "2", "--all-pairs", "--db", indexed, needle="not both")
+    fails(capsys, "catalog", "root", tmp_path, "--forget", "--db", indexed, needle="not both")
+
+
+def test_mapping_the_photo_root_to_a_folder_without_its_photos_warns(indexed, photo_tree, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["catalog", "root", str(tmp_path / "empty"), "--db", str(indexed)]) == 0
+    assert "only 0 of 7 of the catalog's photos checked" in capsys.readouterr().out
+    assert main(["catalog", "root", str(photo_tree), "--db", str(indexed)]) == 0
+    assert "Note" not in capsys.readouterr().out

@@ -34,7 +34,10 @@ def register(sub) -> None:
     ap.add_argument("--from", dest="sources", type=sources, default=SOURCES, metavar="SOURCES",
                     help="what to learn from, comma-separated: decisions, groups, labels (default: all)")  # fmt: skip
     ap.add_argument(
-        "--groups", type=Path, metavar="CSV", help="CSV article,group of articles that belong together"
+        "--groups",
+        type=Path,
+        metavar="CSV",
+        help="CSV article,group of articles that belong together (default: none; needed to learn from groups)",
     )
     _kind(ap)
     ap.add_argument(

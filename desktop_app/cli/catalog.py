@@ -139,15 +139,26 @@ def run_copy(args: argparse.Namespace) -> int:
 def run_root(args: argparse.Namespace) -> int:
     from desktop_app.cli.common import open_engine
 
+    if args.forget and args.folder is not None:
+        raise UserError("Give a folder or --forget, not both.")
+    found = None
     with open_engine(args) as engine:
         if args.forget or args.folder is not None:
             engine.map_photo_root(None if args.forget else args.folder)
+        if args.folder is not None:
+            paths = sorted(engine.catalog.photo_paths())
+            sample = paths[:: max(1, len(paths) // 50)]  # about 50 photos spread over the catalog
+            found = (sum((args.folder / p).exists() for p in sample), len(sample))
         root = engine.photo_root()
         online = root is not None and root.is_dir()
         location = engine.location
     if args.json:
-        emit_json({"catalog": location, "photo_root": str(root) if root else None, "online": online})
+        emit_json({"catalog": location, "photo_root": str(root) if root else None, "online": online,
+                   "photos_found": None if found is None else {"found": found[0], "checked": found[1]}})  # fmt: skip
     else:
         state = "" if online else " (not reachable here: photos are offline; browsing and search still work)"
         print(f"Photos of {safe(location)}: {safe(root) if root else 'unknown'}{state}")
+        if found is not None and found[1] and found[0] < found[1]:
+            print(f"Note: only {found[0]} of {found[1]} of the catalog's photos checked are in {safe(args.folder)}; "
+                  "is it the folder they were indexed from?")  # fmt: skip
     return 0

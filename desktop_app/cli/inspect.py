@@ -29,8 +29,8 @@ def register(sub) -> None:
                    help="the method(s) the PNG draws, side by side (default: the catalog's method)")  # fmt: skip
     add_search_options(p, method=False)
     p.add_argument("--png", type=Path, metavar="FILE",
-                   help="write the matrix view as a PNG, drawn with the methods of --method (comma-separated)")  # fmt: skip
-    p.add_argument("--csv", type=Path, metavar="FILE", help="write the matrix as CSV")
+                   help="write the matrix view as a PNG, drawn with the methods of --method (comma-separated; default: none)")  # fmt: skip
+    p.add_argument("--csv", type=Path, metavar="FILE", help="write the matrix as CSV (default: none)")
     add_db(p)
     add_json(p)
     p.set_defaults(handler=run)

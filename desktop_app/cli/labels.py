@@ -70,16 +70,21 @@ def register(sub) -> None:
     lp.add_argument("--field", default=DEFAULT_FIELD, help=FIELD_HELP)
     lp.add_argument("--k", type=positive_int("--k"), default=10, help=K_HELP)
     add_search_options(lp)
-    lp.add_argument("--plot", type=Path, metavar="PNG", help="write the coverage/accuracy curve as a PNG")
+    lp.add_argument(
+        "--plot", type=Path, metavar="PNG", help="write the coverage/accuracy curve as a PNG (default: none)"
+    )
     lp.add_argument("--groups", type=Path, metavar="CSV", help="CSV article,group: leave out the query's whole "
-                    "group (e.g. all colours of its style) to measure products without siblings")  # fmt: skip
+                    "group (e.g. all colours of its style) to measure products without siblings (default: leave out "
+                    "the query article only)")  # fmt: skip
     lp.add_argument("--queries", type=query_count, default=MAX_QUERIES, metavar="N|all",
                     help=f"ask at most N labelled articles, drawn at random; the others still vote (default: "
                     f"{MAX_QUERIES}; all: every one)")  # fmt: skip
     _common(lp, run_evaluate)
 
     lp = lsub.add_parser("set", help="set (or with no --value, clear) a label on articles, as one decision")
-    lp.add_argument("articles", nargs="+", metavar="ARTICLE")
+    lp.add_argument(
+        "articles", nargs="+", metavar="ARTICLE", help="the articles to label (ids as `similar` shows them)"
+    )
     lp.add_argument("--value", default=None, help="the label (default: none, which clears it)")
     lp.add_argument("--field", default=DEFAULT_FIELD, help=FIELD_HELP)
     lp.add_argument("--force", action="store_true",

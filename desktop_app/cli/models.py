@@ -55,16 +55,22 @@ def register(subparsers) -> argparse.ArgumentParser:
         type=Path,
         help="its manifest JSON (default: FILE's .manifest.json, or a known model by checksum)",
     )
-    p.add_argument("--as", dest="known_as", metavar="KNOWN", help="the file is this known model's download")
-    p.add_argument("--name", help="install under this name")
+    p.add_argument(
+        "--as",
+        dest="known_as",
+        metavar="KNOWN",
+        help="the file is this known model's download (default: recognised by its checksum)",
+    )
+    p.add_argument("--name", help="install under this name (default: the manifest's name)")
     p.add_argument("--force", action="store_true", help="replace a different model of the same name")
     p.add_argument("--text", type=Path, metavar="TEXT.onnx",
                    help="the CLIP model's text model, installed with it so it can search by words (default: the "
                    "one its manifest names, if any)")  # fmt: skip
     p.add_argument("--tokenizer", type=Path, metavar="tokenizer.json",
-                   help="the text model's tokenizer (CLIP's tokenizer.json); needed with --text and --text-for")  # fmt: skip
+                   help="the text model's tokenizer (CLIP's tokenizer.json); needed with --text and --text-for (default: none)")  # fmt: skip
     p.add_argument("--text-for", metavar="NAME",
-                   help="FILE is the text model of this installed model: add it (with --tokenizer) as its text side")  # fmt: skip
+                   help="FILE is the text model of this installed model: add it (with --tokenizer) as its text side "
+                   "(default: FILE is an image model)")  # fmt: skip
     _add_json(p)
     p.set_defaults(handler=_cmd_import)
 
@@ -313,11 +319,18 @@ def _export_efficientnet(args: argparse.Namespace) -> int:
         )
     name = f"{args.source}-imagenet"
     print(
-        json.dumps({"name": name})
+        json.dumps({"name": name, "installed": args.out is None})
         if args.json
-        else f"Exported and installed {name} (ImageNet features, not CLIP)"
+        else f"Exported {name} (ImageNet features, not CLIP){_where(args.out, args.out and args.out / (name + '.onnx'))}"
     )
     return 0
+
+
+def _where(out: Path | None, onnx: Path | str | None) -> str:
+    """How an export ends: installed in the models folder, or written where --out said (not installed)."""
+    if out is None:
+        return " and installed it"
+    return f" into {out}; it is not installed: lookalike models import {onnx}"
 
 
 def _hub_checkpoint_env(source: str, revision: str | None) -> dict[str, str]:
@@ -417,13 +430,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
             )
         result = json.loads(result_path.read_text(encoding="utf-8"))
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps({**result, "installed": args.out is None}, indent=2))
     else:
         text = result.get("text")
         also = f"; text side cosine vs torch >= {text['min_cosine']:.6f}" if text else ""
         print(
-            f"Exported and installed {result['name']} ({result['precision']}, {result['dim']}-d); "
-            f"cosine vs torch >= {result['min_cosine']:.6f}{also}"
+            f"Exported {result['name']} ({result['precision']}, {result['dim']}-d; cosine vs torch >= "
+            f"{result['min_cosine']:.6f}{also}){_where(args.out, result.get('onnx'))}"
         )
     return 0
 

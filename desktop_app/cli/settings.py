@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from desktop_app.cli.common import add_db, add_json, add_search_options, emit_json, open_engine, positive_int
+from desktop_app.core.errors import InputError
 
 
 def register(sub) -> None:
@@ -13,9 +14,20 @@ def register(sub) -> None:
                        "`inspect`, every `labels` command and the app use for this catalog. With no option, "
                        "prints them.")  # fmt: skip
     add_search_options(p)
-    p.add_argument("--top", type=positive_int("--top"), metavar="K", help="how many results searches return")
-    p.add_argument("--no-threshold", action="store_true", help="turn the threshold s off")
-    p.add_argument("--all-pairs", action="store_true", help="turn the cap m off: every pair counts")
+    p.add_argument(
+        "--top",
+        type=positive_int("--top"),
+        metavar="K",
+        help="how many results searches return (default: unchanged)",
+    )
+    p.add_argument(
+        "--no-threshold", action="store_true", help="turn the threshold s off (not with --threshold)"
+    )
+    p.add_argument(
+        "--all-pairs",
+        action="store_true",
+        help="turn the cap m off: every pair counts (not with --max-matches)",
+    )
     add_db(p)
     add_json(p)
     p.set_defaults(handler=run)
@@ -24,6 +36,10 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    if args.no_threshold and args.threshold is not None:
+        raise InputError("Give --threshold S or --no-threshold, not both.")
+    if args.all_pairs and args.max_matches is not None:
+        raise InputError("Give --max-matches M or --all-pairs, not both.")
     with open_engine(args) as engine:
         current = engine.settings().search
         new = current.override(args.method, args.threshold, args.max_matches, args.top)

@@ -50,8 +50,12 @@ def register(sub) -> None:
     p.add_argument("--top", type=positive_int("--top"), metavar="K",
                    help="how many results (default: the catalog's setting, 20 unless changed)")  # fmt: skip
     p.add_argument("--label", metavar="FIELD=VALUE",
-                   help="only articles with this label (a bare VALUE means category=VALUE)")  # fmt: skip
-    p.add_argument("--folder", metavar="PREFIX", help="only articles under this folder of the photo folder")
+                   help="only articles with this label (a bare VALUE means category=VALUE; default: every article)")  # fmt: skip
+    p.add_argument(
+        "--folder",
+        metavar="PREFIX",
+        help="only articles under this folder, relative to the photo folder, e.g. shoes/men (default: every folder)",
+    )
     p.add_argument("--show-rejected", action="store_true",
                    help="also show articles decided 'not a match' with the query (default: hidden)")  # fmt: skip
     add_db(p)
