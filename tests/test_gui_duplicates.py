@@ -201,12 +201,12 @@ def test_esc_and_ctrl_w_close_the_window(qtbot, catalog):
 
 
 def test_counts_read_as_words_and_sizes_tell_which_copy_to_keep(qtbot, window):
-    from desktop_app.gui.duplicates_view import counted
+    from desktop_app.core.errors import plural
 
-    assert counted(1, "pair") == "1 pair" and counted(3, "cluster") == "3 clusters"
+    assert plural(1, "pair") == "1 pair" and plural(3, "cluster") == "3 clusters"
     report = find(qtbot, window)
     assert "(s)" not in window.status.text()
-    assert counted(len(report.clusters), "cluster") in window.status.text()
+    assert plural(len(report.clusters), "cluster") in window.status.text()
     # Each photo's pixel size and file size under it: the resized copy is smaller than its original.
     pair = window.tree.currentItem().data(0, Qt.ItemDataRole.UserRole)
     qtbot.waitUntil(lambda: "px" in window.left.size_note.text() and "px" in window.right.size_note.text())

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from desktop_app.cli.common import add_db, add_json, emit_json, safe
-from desktop_app.core.errors import UserError
+from desktop_app.core.errors import UserError, plural
 
 DAMAGE_FOUND = UserError.exit_code  # `catalog check` found damage: something the user acts on (recover)
 
@@ -73,7 +73,7 @@ def run_check(args: argparse.Namespace) -> int:
         return 0
     # Damage is the answer the user asked for, not a bug of ours: the user-facing exit code (2) and one line
     # on stderr that names the fix.
-    print(f"lookalike: {safe(db)} is damaged ({len(problems)} problem(s)); recover what can be read into a new "
+    print(f"lookalike: {safe(db)} is damaged ({plural(len(problems), 'problem')}); recover what can be read into a new "
           f"file: lookalike catalog recover NEW.sqlite --db {safe(db)}", file=sys.stderr)  # fmt: skip
     return DAMAGE_FOUND
 

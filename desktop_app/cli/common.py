@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from desktop_app.core.errors import plural  # noqa: F401  (the subcommands' counts)
 from desktop_app.core.matching import METHODS
 
 
@@ -169,11 +170,6 @@ def safe(value: Any) -> str:
 
 def emit_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str, allow_nan=False))
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """ "1 label", "2 labels", "0 labels": a count with its noun (`many` for nouns without a plain -s)."""
-    return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
 def num(x: float) -> float | None:

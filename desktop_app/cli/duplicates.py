@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from desktop_app.cli.common import Bar, add_db, add_json, emit_json, fraction, open_engine, output_path, safe
+from desktop_app.cli.common import (
+    Bar,
+    add_db,
+    add_json,
+    emit_json,
+    fraction,
+    open_engine,
+    output_path,
+    plural,
+    safe,
+)
 
 KIND_NAMES = {
     "exact": "same file",
@@ -104,10 +114,10 @@ def run(args: argparse.Namespace) -> int:
 
 def show(report) -> None:
     level = "photo" if report.level == "photo" else "article"
-    print(f"{len(report.pairs)} {level} pair(s) in {len(report.clusters)} cluster(s), score >= {report.min_score:g} "
+    print(f"{plural(len(report.pairs), level + ' pair')} in {plural(len(report.clusters), 'cluster')}, score >= {report.min_score:g} "
           f"({report.candidates} candidate photo pairs, {report.elapsed_s:.1f} s)")  # fmt: skip
     if report.decided:
-        print(f"{report.decided} pair(s) you already judged are left out (--all shows them).")
+        print(f"{plural(report.decided, 'pair')} you already judged are left out (--all shows them).")
     if report.note:
         print(safe(report.note))
     for n, cluster in enumerate(report.clusters, start=1):

@@ -49,3 +49,8 @@ class NoVectors(UserError):
 def one_line(message: str) -> str:
     """Messages are shown on one line: collapse any line breaks a library put into its text."""
     return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """ "1 label", "2 labels", "0 labels": a count with its noun (`many` for nouns without a plain -s)."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from desktop_app.core import matching
-from desktop_app.core.errors import InputError, NoVectors
+from desktop_app.core.errors import InputError, NoVectors, plural
 from desktop_app.core.files import atomic_writer, check_output_path, spreadsheet_safe, write_bytes
 from desktop_app.core.vectors import ArticleVectors
 
@@ -259,6 +259,12 @@ def _render_panel(ins: Inspection, method: str, photo_root: Path | None, cell: i
     d.text((head, ly + 18), f"{lo:.3f}", fill="#333")
     d.text((head + 170, ly + 18), f"{hi:.3f}", fill="#333")
     score = "n/a" if not np.isfinite(res.score) else f"{res.score:.3f}"
-    d.text((head + 220, ly), f"{method}: score {score}, {res.passed} pairs used", fill="#111")
-    d.text((4, 4), f"{ins.article_a} (rows) vs {ins.article_b} (columns)", fill="#111")
-    return img
+    d.text((head + 220, ly), f"{method}: score {score}, {plural(res.passed, 'pair')} used", fill="#111")
+    # the title gets a band of its own above the column photos
+    framed = Image.new("RGB", (w, h + TITLE_BAND), "white")
+    framed.paste(img, (0, TITLE_BAND))
+    ImageDraw.Draw(framed).text((4, 5), f"{ins.article_a} (rows) vs {ins.article_b} (columns)", fill="#111")
+    return framed
+
+
+TITLE_BAND = 22  # pixels above a method's panel for its title

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core.errors import InputError, NoVectors
+from desktop_app.core.errors import InputError, NoVectors, plural
 from desktop_app.core.files import atomic_writer, check_output_path
 from desktop_app.core.search import SearchIndex, SearchResult
 from desktop_app.core.settings import SearchSettings
@@ -149,7 +149,7 @@ def answer(
                 f"{missing[0]} has no embedded photos yet, so it cannot be compared. Update the index to embed them."
             )
         if missing:
-            note = f"{len(missing)} selected article(s) have no embedded photos and were left out."
+            note = f"{plural(len(missing), 'selected article')} {'has' if len(missing) == 1 else 'have'} no embedded photos and {'was' if len(missing) == 1 else 'were'} left out."
         keys = [a for a in query.articles if a not in missing]
         result = index.search(keys, params.method, params.top_k, **kwargs)
     elif query.kind == "photo":

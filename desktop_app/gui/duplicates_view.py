@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.engine import DuplicateReport, Engine, Judgement
+from desktop_app.core.errors import plural
 from desktop_app.gui.duplicates_pane import PREVIEW, PhotoPane
 from desktop_app.gui.duplicates_work import DuplicateSearch, Preview, load_preview
 from desktop_app.gui.errors import show_error
@@ -216,7 +217,7 @@ class DuplicatesWindow(QWidget):
         noun = "photo" if report.level == "photo" else "article"
         for n, cluster in enumerate(report.clusters, start=1):
             top = QTreeWidgetItem(
-                [f"Cluster {n}: {counted(len(cluster.members), noun)}", "", f"{cluster.best:.3f}"]
+                [f"Cluster {n}: {plural(len(cluster.members), noun)}", "", f"{cluster.best:.3f}"]
             )
             top.setData(0, PAIR_ROLE, cluster)
             for p in sorted(cluster.pairs, key=lambda p: -p.score):
@@ -239,7 +240,7 @@ class DuplicatesWindow(QWidget):
         if r is None:
             return
         pairs = sum(self.tree.topLevelItem(i).childCount() for i in range(self.tree.topLevelItemCount()))
-        text = f"{counted(pairs, 'pair')} in {counted(self.tree.topLevelItemCount(), 'cluster')}"
+        text = f"{plural(pairs, 'pair')} in {plural(self.tree.topLevelItemCount(), 'cluster')}"
         if r.cancelled:
             text += " (cancelled: what was checked so far)"
         if r.decided:
@@ -268,7 +269,7 @@ class DuplicatesWindow(QWidget):
             f"<b>{KIND_NAMES[p.kind]}</b>, score {p.score:.3f}{_html(scope)}<br>{_html(_details(p))}"
         )
         if p.kind == "article":
-            self.left.show_item(p.a, counted(len(p.matched), "matched photo"))
+            self.left.show_item(p.a, plural(len(p.matched), "matched photo"))
             self.right.show_item(p.b, "")
             photos = (p.matched[0][0], p.matched[0][1])
         else:
@@ -367,7 +368,7 @@ class DuplicatesWindow(QWidget):
         self.undo_button.setEnabled(bool(self.undo_stack))
         self._summary()
         self.status.setText(
-            f"{self.status.text()} Took back the verdict on {counted(judgement.pairs, 'pair')}."
+            f"{self.status.text()} Took back the verdict on {plural(judgement.pairs, 'pair')}."
         )
         self.unjudged.emit(judgement.pairs)
 
@@ -384,7 +385,7 @@ class DuplicatesWindow(QWidget):
         if not path:
             return
         task = Task(self.engine.export_duplicates, self.report, Path(path))
-        self.runner.start(task, lambda n: self.status.setText(f"Wrote {n} pairs to {path}"),
+        self.runner.start(task, lambda n: self.status.setText(f"Wrote {plural(n, 'pair')} to {path}"),
                           lambda f: show_error(self, "Duplicates not exported", f))  # fmt: skip
 
     def closeEvent(self, event) -> None:
@@ -397,7 +398,7 @@ class DuplicatesWindow(QWidget):
 def _details(p) -> str:
     if p.kind == "article":
         dups = f"; {p.photo_duplicates} of them duplicate photos" if p.photo_duplicates else ""
-        return f"{counted(len(p.matched), 'photo pair')} matched at cosine ≥ 0.9{dups}."
+        return f"{plural(len(p.matched), 'photo pair')} matched at cosine ≥ 0.9{dups}."
     d = p.difference
     if d is None:
         return "The two files have the same content."
@@ -408,11 +409,6 @@ def _details(p) -> str:
         bits.append(f"brightness ×{d.gain:.2f}")
     bits.append(f"luma changed on {d.luma_changed:.1%}, colour on {d.chroma_changed:.1%} of the picture")
     return "; ".join(bits) + "."
-
-
-def counted(n: int, noun: str) -> str:
-    """ "1 pair", "3 pairs": the noun agrees with the number."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _cluster_pairs(n: int) -> str:
@@ -432,4 +428,4 @@ def open_duplicates(parent: QWidget | None, engine: Engine) -> DuplicatesWindow:
     return window
 
 
-__all__ = ["DUPLICATES_KEYS", "DuplicatesWindow", "counted", "open_duplicates"]
+__all__ = ["DUPLICATES_KEYS", "DuplicatesWindow", "open_duplicates"]

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from desktop_app.core.engine import Engine
+from desktop_app.core.errors import plural
 from desktop_app.core.labels import DEFAULT_FIELD
 from desktop_app.gui import labels_dialog, review_inbox
 from desktop_app.gui.catalog_controller import CatalogController
@@ -142,7 +143,7 @@ class LabelsController(QObject):
         self.catalogs.call(
             engine.export_labels,
             Path(path),
-            on_done=lambda n: self.message.emit(f"Wrote {n} labels to {path}"),
+            on_done=lambda n: self.message.emit(f"Wrote {plural(n, 'label')} to {path}"),
             on_failed=lambda f: self.error.emit("Labels not exported", f),
         )
 

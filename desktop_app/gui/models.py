@@ -26,6 +26,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QGuiApplication
 
+from desktop_app.core.errors import plural
 from desktop_app.core.overview import Articles
 from desktop_app.gui import theme
 from desktop_app.gui.thumbs import ThumbnailLoader
@@ -225,7 +226,7 @@ class ArticleGridModel(DragRows, QAbstractListModel):
         if d.label_texts[i]:
             lines.append(f"labels: {d.label_texts[i]}")
         if d.errors[i]:
-            lines.append(f"{int(d.errors[i])} photo(s) could not be read")
+            lines.append(f"{plural(int(d.errors[i]), 'photo')} could not be read")
         lines.append("added " + time.strftime("%Y-%m-%d %H:%M", time.localtime(float(d.added[i]))))
         return "\n".join(lines)
 
@@ -238,7 +239,7 @@ class ArticleGridModel(DragRows, QAbstractListModel):
         ErrorsRole: lambda self, i: int(self.data_.errors[i]),
         Qt.ItemDataRole.ToolTipRole: _tooltip,
         Qt.ItemDataRole.AccessibleTextRole: lambda self, i: (
-            f"{self.data_.keys[i]}, {int(self.data_.counts[i])} photos"
+            f"{self.data_.keys[i]}, {plural(int(self.data_.counts[i]), 'photo')}"
         ),
     }
 

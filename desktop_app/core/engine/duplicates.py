@@ -19,7 +19,7 @@ from pathlib import Path
 from desktop_app.core import duplicates as dup
 from desktop_app.core import fingerprints as fpr
 from desktop_app.core.engine.base import current_curator
-from desktop_app.core.errors import InputError, NoVectors
+from desktop_app.core.errors import InputError, NoVectors, plural
 from desktop_app.core.images import PhotoError
 
 Progress = Callable[[int, int, str], None]
@@ -66,9 +66,9 @@ class DuplicateReport:
             return ""
         if self.offline:
             where = self.photo_root or "an unknown folder"
-            return (f"{self.unchecked} candidate pair(s) could not be checked: the photos are not reachable at "
+            return (f"{plural(self.unchecked, 'candidate pair')} could not be checked: the photos are not reachable at "
                     f"{where}. Connect the drive or map the folder (lookalike catalog root DIR).")  # fmt: skip
-        return (f"{self.unchecked} candidate pair(s) could not be checked: {len(self.unreadable)} photo(s) "
+        return (f"{plural(self.unchecked, 'candidate pair')} could not be checked: {plural(len(self.unreadable), 'photo')} "
                 "could not be read.")  # fmt: skip
 
     def to_dict(self) -> dict:

@@ -10,7 +10,7 @@ import numpy as np
 
 from desktop_app.core import evaluate as ev
 from desktop_app.core.engine.base import DECISION_GROUPS, EvalProgress
-from desktop_app.core.errors import InputError, NoVectors
+from desktop_app.core.errors import InputError, NoVectors, plural
 from desktop_app.core.inspect import Inspection, inspect_articles
 from desktop_app.core.settings import (
     SearchSettings,
@@ -74,7 +74,7 @@ class SearchRoom:
                 raise InputError("None of the query photos could be read: " + "; ".join(problems))
             paths = [str(p) for p in used]
             if problems:
-                note = f"{len(problems)} file(s) could not be read: " + "; ".join(problems[:3])
+                note = f"{plural(len(problems), 'file')} could not be read: " + "; ".join(problems[:3])
             if query.text is None:  # words are mixed into the frozen vectors (engine.text)
                 vectors = self.search_space(vectors)
         views, own = None, []
