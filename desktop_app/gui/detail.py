@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.overview import label_text
+from desktop_app.gui.delegates import UntintedPhotoDelegate
 from desktop_app.gui.models import PathRole, PhotoIdRole, PhotoTableModel
 from desktop_app.gui.thumbs import ThumbnailLoader
 
@@ -121,6 +122,7 @@ class DetailPage(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
         self.table.setIconSize(thumbs_size(thumbs))
+        self.table.setItemDelegate(UntintedPhotoDelegate(self.table))
         self.table.verticalHeader().setDefaultSectionSize(thumbs_size(thumbs).height() + 8)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)

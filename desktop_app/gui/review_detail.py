@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.labels import Suggestion
 from desktop_app.gui import theme
+from desktop_app.gui.delegates import UntintedPhotoDelegate
 from desktop_app.gui.review_model import QueueEntry, SuggestionModel, percent_text, shown_label
 from desktop_app.gui.thumbs import ThumbnailLoader
 
@@ -143,6 +144,7 @@ def queue_view(model: SuggestionModel) -> QTableView:
     view.verticalHeader().setVisible(False)
     view.verticalHeader().setDefaultSectionSize(ROW_THUMB + 6)
     view.setIconSize(QSize(ROW_THUMB, ROW_THUMB))
+    view.setItemDelegate(UntintedPhotoDelegate(view))
     view.setAlternatingRowColors(True)
     # Long ids and several alternatives wrap onto a second line (at hyphens and spaces) instead of being cut.
     view.setWordWrap(True)
