@@ -151,6 +151,8 @@ def test_lasso_selects_labels_undoes_shows_in_grid_and_inspects(qtbot, map_windo
     assert panel.count.text() == f"{len(chosen)} selected"
 
     # Label all of them: one decision through the engine, and the map's colours follow.
+    colour_before = {v: c for v, c, _ in view.legend}
+    dots_before = {k: view.points.colours[i] for i, k in enumerate(view.keys) if k not in chosen}
     panel.field.setCurrentText("category")
     qtbot.keyClicks(panel.value, "lasso-picked")
     with qtbot.waitSignal(w.catalog_loaded, timeout=T):
@@ -158,6 +160,11 @@ def test_lasso_selects_labels_undoes_shows_in_grid_and_inspects(qtbot, map_windo
     labels = w.snapshot.engine.labels("category")
     assert all(labels[k]["category"] == "lasso-picked" for k in chosen)
     assert any(v == "lasso-picked" and n == len(chosen) for v, _, n in view.legend)
+    # The groups that were there keep their colours (the legend's order follows the new counts).
+    colour_after = {v: c for v, c, _ in view.legend}
+    assert all(colour_after[v] == c for v, c in colour_before.items() if v in colour_after)
+    assert colour_after["lasso-picked"] not in colour_before.values()
+    assert {k: view.points.colours[view.keys.index(k)] for k in dots_before} == dots_before
     assert panel.undo.isEnabled()
     with qtbot.waitSignal(w.catalog_loaded, timeout=T):
         qtbot.mouseClick(panel.undo, Qt.MouseButton.LeftButton)

@@ -127,6 +127,8 @@ class MapController(QObject):
         self._pending: MapRequest | None = None
         self.layout: MapLayout | None = None
         self.colour_by = DEFAULT_FIELD
+        # colour-by choice -> value -> colour shown this session: a group keeps its colour when labels change
+        self.colours_shown: dict[str, dict[str, str]] = {}
         self._asked: tuple | None = None  # what the last request was for (catalog, model, articles)
         self._pushing = False  # the map is selecting in the grid: do not echo the grid's selection back
         self._label_field: str | None = None
@@ -258,7 +260,7 @@ class MapController(QObject):
             return
         self.layout = layout
         self.panel.show_message("")
-        self.view.set_points(_points(layout, snap, self.colour_by), keep_view=keep_view)
+        self.view.set_points(_points(layout, snap, self._colouring(layout, snap)), keep_view=keep_view)
         self._legend(layout, snap)
         self.view.set_selection(self.window.grid_panel.selected_articles())
         self.panel.show_selection(len(self.view.selected_keys()))
@@ -268,7 +270,7 @@ class MapController(QObject):
         self.shown.emit(layout)
 
     def _legend(self, layout: MapLayout, snap: Snapshot) -> None:
-        colours = _colouring(layout, snap, self.colour_by)
+        colours = self._colouring(layout, snap)
         by = dict(COLOUR_CHOICES_EXTRA).get(self.colour_by, self.colour_by).lower()
         self.view.set_legend(colours.legend, f"{len(layout):,} articles · colour: {by}")
         info = layout.info
@@ -277,6 +279,12 @@ class MapController(QObject):
         adapter = " · adapted vectors" if layout.adapter_id is not None else ""
         method = METHOD_NAMES.get(layout.method, layout.method)
         self.panel.show_state(f"{method} layout of {when} ({info.get('seconds', 0):.0f} s){placed}{adapter}")
+
+    def _colouring(self, layout: MapLayout, snap: Snapshot) -> pic.Colouring:
+        shown = self.colours_shown.setdefault(self.colour_by, {})
+        colours = _colouring(layout, snap, self.colour_by, shown)
+        shown.update(colours.own)
+        return colours
 
     def set_colour_by(self, by: str) -> None:
         self.colour_by = by
@@ -287,7 +295,7 @@ class MapController(QObject):
         snap = self.window.snapshot
         if self.layout is None or snap is None:
             return
-        points = _points(self.layout, snap, self.colour_by)
+        points = _points(self.layout, snap, self._colouring(self.layout, snap))
         self.view.set_colours(points.colours)
         self.view.tips, self.view.points.covers = points.tips, points.covers
         self._legend(self.layout, snap)
@@ -392,17 +400,16 @@ def _label_fields(snap: Snapshot, current: str) -> list[str]:
     return sorted(fields, key=lambda f: (f != DEFAULT_FIELD, f))
 
 
-def _colouring(layout: MapLayout, snap: Snapshot, by: str) -> pic.Colouring:
+def _colouring(layout: MapLayout, snap: Snapshot, by: str, keep: dict[str, str]) -> pic.Colouring:
     arts = snap.articles
     labels = {k: arts.labels[i] for k, i in arts.index_of.items()}
     folders = {k: arts.folders[i] for k, i in arts.index_of.items()}
-    return pic.colouring(pic.colour_values(by, layout.articles, labels, folders))
+    return pic.colouring(pic.colour_values(by, layout.articles, labels, folders), keep=keep)
 
 
-def _points(layout: MapLayout, snap: Snapshot, by: str) -> MapPoints:
+def _points(layout: MapLayout, snap: Snapshot, colours: pic.Colouring) -> MapPoints:
     arts = snap.articles
     row = arts.index_of
-    colours = _colouring(layout, snap, by)
     palette = argb([c for _, c, _ in colours.legend]) if colours.legend else np.zeros(1, np.uint32)
     root = str(snap.photo_root) if snap.photo_root is not None and snap.root_ok else None
     covers, tips = [], []
