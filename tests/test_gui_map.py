@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop_app.core import layout as lay
 from desktop_app.core import map_picture as pic
@@ -132,7 +132,7 @@ def lasso(qtbot, view: MapView, corners: list[QPoint]) -> None:
     qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, corners[0])
 
 
-def test_lasso_selects_labels_undoes_shows_in_grid_and_inspects(qtbot, map_window):
+def test_lasso_selects_labels_undoes_shows_in_grid_and_inspects(qtbot, map_window, monkeypatch):
     w = map_window
     show_map(qtbot, w)
     view, panel = w.map.view, w.map.panel
@@ -155,8 +155,28 @@ def test_lasso_selects_labels_undoes_shows_in_grid_and_inspects(qtbot, map_windo
     dots_before = {k: view.points.colours[i] for i, k in enumerate(view.keys) if k not in chosen}
     panel.field.setCurrentText("category")
     qtbot.keyClicks(panel.value, "lasso-picked")
+    # Some of them already have a category: the map asks first, No by default, and No writes nothing.
+    had = {k: v["category"] for k, v in w.snapshot.engine.labels("category").items() if k in chosen}
+    assert had
+    asked = []
+
+    def answer(reply):
+        def question(parent, title, text, buttons, default):
+            asked.append((text, default))
+            return reply
+
+        return question
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    qtbot.mouseClick(panel.set_label, Qt.MouseButton.LeftButton)
+    text, default = asked[-1]
+    assert text.startswith(f"{len(chosen)} articles; {len(had)} already ") and "category" in text
+    assert default == QMessageBox.StandardButton.No
+    assert {k: v["category"] for k, v in w.snapshot.engine.labels("category").items() if k in chosen} == had
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
     with qtbot.waitSignal(w.catalog_loaded, timeout=T):
         qtbot.mouseClick(panel.set_label, Qt.MouseButton.LeftButton)
+    assert len(asked) == 2
     labels = w.snapshot.engine.labels("category")
     assert all(labels[k]["category"] == "lasso-picked" for k in chosen)
     assert any(v == "lasso-picked" and n == len(chosen) for v, _, n in view.legend)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QDockWidget
+from PySide6.QtWidgets import QDockWidget, QMessageBox
 
 from desktop_app.core import map_picture as pic
 from desktop_app.core.engine import Engine
@@ -33,7 +33,7 @@ from desktop_app.core.map_child import MapRequest, child_main
 from desktop_app.core.overview import Snapshot, label_text
 from desktop_app.core.similar import Outcome
 from desktop_app.gui.child_job import ChildJob
-from desktop_app.gui.map_panel import COLOUR_CHOICES_EXTRA, MapPanel
+from desktop_app.gui.map_panel import COLOUR_CHOICES_EXTRA, MapPanel, overwrite_question
 from desktop_app.gui.map_view import MapPoints, argb
 from desktop_app.gui.workers import Failure, Runner, Task
 
@@ -338,6 +338,8 @@ class MapController(QObject):
         snap = self.window.snapshot
         if not keys or snap is None:
             return
+        if not self._overwrite_ok(keys, snap, field, value):
+            return
         self._label_field = field
 
         def done(n: int) -> None:
@@ -348,6 +350,23 @@ class MapController(QObject):
 
         self.window.catalogs.call(snap.engine.set_labels, keys, field, value, on_done=done,
                                   on_failed=lambda f: self.window._error("Labels not set", f))  # fmt: skip
+
+    def _overwrite_ok(self, keys: list[str], snap: Snapshot, field: str, value: str) -> bool:
+        """Ask first when the label would replace a different one (a lasso easily takes in a few articles
+        already labelled); No is the default, as for the review queue's bulk accept."""
+        arts = snap.articles
+        current = [arts.labels[i].get(field) for i in (arts.index_of.get(k) for k in keys) if i is not None]
+        text = overwrite_question(len(keys), field, value, [v for v in current if v])
+        if text is None:
+            return True
+        answer = QMessageBox.question(
+            self.window,
+            "Replace labels",
+            text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def undo_label(self) -> None:
         snap = self.window.snapshot

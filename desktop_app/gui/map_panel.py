@@ -6,6 +6,7 @@ The panel only shows and says what the curator asked for; `map_controller.MapCon
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
@@ -172,4 +173,18 @@ class MapPanel(QWidget):
             self.label_requested.emit(field, value)
 
 
-__all__ = ["MapPanel"]
+def overwrite_question(n: int, field: str, value: str, current: list[str]) -> str | None:
+    """The question before setting `value` on n articles whose labels in `field` are `current` (those with
+    one); None when no article has a different one."""
+    replaced = Counter(v for v in current if v != value)
+    if not replaced:
+        return None
+    k = sum(replaced.values())
+    shown = ", ".join(v for v, _ in replaced.most_common(3)) + (" …" if len(replaced) > 3 else "")
+    return (
+        f"{n:,} article{'s' if n != 1 else ''}; {k:,} already {'have' if k != 1 else 'has'} a {field} "
+        f"({shown}).\n\nReplace {'them' if k != 1 else 'it'} with {value}? Undo on the map takes it back."
+    )
+
+
+__all__ = ["MapPanel", "overwrite_question"]
