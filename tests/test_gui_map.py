@@ -292,3 +292,63 @@ def test_view_draws_100k_points_as_dots(qtbot):
         "#2f6db5",
         "#e07b1a",
     )
+
+
+def rest_cursor_at(view: MapView, at: QPoint) -> bool:
+    """What Qt does when the cursor rests over the map: a real tooltip event at that point. Returns whether
+    the view answered it with a tooltip: the scene, left to it, declined it and hid the hover tooltip."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QHelpEvent
+
+    event = QHelpEvent(QEvent.Type.ToolTip, at, view.viewport().mapToGlobal(at))
+    QApplication.sendEvent(view.viewport(), event)
+    return event.isAccepted()
+
+
+def test_hover_tooltip_lists_every_article_at_the_place_and_covers_fan_out(qtbot):
+    from PySide6.QtGui import QPixmap
+    from PySide6.QtWidgets import QToolTip
+
+    grid = np.array([(x, y) for x in range(8) for y in range(8)], dtype=float)
+    # Two colours of one product at the very same place, as the layout gave them, among a grid of others.
+    xy = np.vstack([grid[27], grid[27], np.delete(grid, 27, axis=0)])
+    keys = ["ball", "ball-gray"] + [f"a{i}" for i in range(63)]
+    cover = QPixmap(40, 40)
+    cover.fill(Qt.GlobalColor.darkGreen)
+    view = MapView(lambda _p: cover)
+    qtbot.addWidget(view)
+    view.resize(600, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_points(
+        MapPoints(keys, xy, argb(["#2f6db5"] * 65), ["c.jpg"] * 65, [f"{k}\nunlabelled" for k in keys])
+    )
+
+    # Zoomed out, dots: the cursor moves onto the dot and rests there.
+    at = viewport_point(view, "ball")
+    qtbot.mouseMove(view.viewport(), at)
+    assert rest_cursor_at(view, at)
+    assert QToolTip.isVisible()
+    assert "ball\nunlabelled" in QToolTip.text() and "ball-gray\nunlabelled" in QToolTip.text()
+    far = QPoint(3, 3)  # nothing there: the tooltip goes
+    qtbot.mouseMove(view.viewport(), far)
+    assert not rest_cursor_at(view, far)
+    qtbot.waitUntil(lambda: not QToolTip.isVisible(), timeout=T)  # Qt lets a tooltip fade
+
+    # Zoomed in to covers: the two are drawn apart, and each can be clicked on its own.
+    view.centre_on("ball")
+    view.zoom_by(60 / view.scale_, animate=False)
+    view.viewport().grab()
+    assert view.points.last_mode == "covers"
+    drawn = {
+        k: view.points.pos_[keys.index(k)] + view.points.fan[keys.index(k)] for k in ("ball", "ball-gray")
+    }
+    apart = np.abs(drawn["ball"] - drawn["ball-gray"]) * view.scale_
+    assert apart.max() >= 15  # pixels: the cover behind shows
+    for k, other in (("ball", "ball-gray"), ("ball-gray", "ball")):
+        # Each one's own side of the fan: from its centre, away from the other's.
+        spot = view.mapFromScene(QPointF(*(drawn[k] + (drawn[k] - drawn[other]) * 0.8)))
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=spot)
+        assert view.selected_keys() == [k]
+    rest_cursor_at(view, view.mapFromScene(QPointF(*view.points.pos_[0])))
+    assert "ball-gray" in QToolTip.text() and "ball\n" in QToolTip.text()
