@@ -22,6 +22,29 @@ def click_result(qtbot, w, row: int) -> str:
     return w.similar.selected_hit()
 
 
+def test_a_photo_of_the_article_as_query_carries_its_decisions(qtbot, window, tmp_path):
+    w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=5, per=2))
+    first = [h.article for h in show_results(qtbot, w, "art00").hits]
+    engine = w.snapshot.engine
+    engine.decide("art00", first[0], "not_match")
+    engine.decide("art00", first[1], "alike")
+    # The detail page: its selected photo is the query, and the article's decisions hold for it.
+    with qtbot.waitSignal(w.detail_loaded, timeout=T):
+        qtbot.keyClick(w.grid, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: w.search.last_outcome is not None and w.search.last_outcome.query.kind == "photo",
+                    timeout=T)  # fmt: skip
+    hits = {h.article: h.decision for h in w.similar.model.hits}
+    assert first[0] not in hits and hits[first[1]] == "alike"
+    assert "1 hidden" in w.similar.status.full_text()
+    # Decisions are made against the article, from its photo's results too.
+    row = w.similar.model.row_of(first[2])
+    qtbot.mouseClick(w.similar.view.viewport(), Qt.MouseButton.LeftButton, pos=card_centre(w, row))
+    assert w.similar.decisions.buttons["same"].isEnabled()
+    with qtbot.waitSignal(w.decisions.decided, timeout=T):
+        qtbot.mouseClick(w.similar.decisions.buttons["same"], Qt.MouseButton.LeftButton)
+    assert engine.decisions_with(["art00"])[first[2]] == "same"
+
+
 def test_decide_from_the_panel_with_keys_and_buttons(qtbot, window, tmp_path):
     w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=5, per=2))
     show_results(qtbot, w, "art00")
