@@ -49,7 +49,7 @@ def test_map_scene_dots_covers_and_linked_selection(qtbot, map_window):
     w = map_window
     layout = show_map(qtbot, w)
     view, snap = w.map.view, w.snapshot
-    assert w.map.dock.isVisible() and set(view.keys) == set(snap.articles.keys) == set(layout.articles)
+    assert w.map.shown_now() and set(view.keys) == set(snap.articles.keys) == set(layout.articles)
     assert view.points.pos_.shape == (len(layout), 2)
     # Coloured by category: women and men each in their own colour, the rest unlabelled grey.
     legend = {v: (c, n) for v, c, n in view.legend}
@@ -88,6 +88,35 @@ def test_map_scene_dots_covers_and_linked_selection(qtbot, map_window):
         qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=viewport_point(view, other))
     assert w.selected_articles() == [other] and blocker.args[0].query.articles == [other]
     assert view.selected_keys() == [other]
+
+
+def test_map_is_a_tab_beside_the_grid_with_room_for_both_at_1366x768(qtbot, map_window):
+    w = map_window
+    w.resize(1366, 768)
+    qtbot.waitUntil(lambda: w.height() == 768 and w.width() == 1366)
+    results_before = w.similar.view.height()
+    show_map(qtbot, w)
+    QApplication.processEvents()
+    # The map has the whole left pane (a dock under everything left the grid one row and the results a
+    # strip); the results keep their height.
+    assert w.left_tabs.currentWidget() is w.map.panel and not w.grid_panel.isVisible()
+    assert w.map.view.height() >= 0.6 * w.height() and w.similar.view.height() == results_before
+    # The layout's progress reads on one line, elided to the bar.
+    p = w.map.panel
+    p.show_running(True)
+    p.show_progress(35, 100, "arranging (t-SNE)")
+    assert p.progress.fontMetrics().horizontalAdvance(p.progress.text()) <= p.progress.width()
+    assert p.progress.text().startswith("arranging (t-SNE)") and p.progress.text().endswith("35%")
+    p.show_progress(35, 100, "arranging the articles by their nearest neighbours in two dimensions")
+    assert p.progress.fontMetrics().horizontalAdvance(p.progress.text()) <= p.progress.width()
+    p.show_running(False)
+    # The articles' tab brings the grid back with its full height; the tab's close button closes the map.
+    bar = w.left_tabs.tabBar()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(0).center())
+    assert w.grid_panel.isVisible() and w.acts.map.isChecked()
+    close = bar.tabButton(1, bar.ButtonPosition.RightSide)
+    qtbot.mouseClick(close, Qt.MouseButton.LeftButton)
+    assert not w.acts.map.isChecked() and w.left_tabs.count() == 1 and not bar.isVisible()
 
 
 def test_colour_by_folder_from_the_box_and_a_field_without_labels_stays_named(qtbot, map_window):

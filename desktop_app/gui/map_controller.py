@@ -1,4 +1,4 @@
-"""The catalog map in the main window: a dock with the map, kept in step with the rest of the window.
+"""The catalog map in the main window: a tab beside the articles, kept in step with the rest of the window.
 
 - The layout comes from `Engine.catalog_map` in a child process (`core.map_child`, or a worker thread in
   tests) with progress and cancel: when the map is first shown, when the catalog's articles or model
@@ -9,8 +9,9 @@
 - Lasso actions: set a label on every selected article (one undoable decision through `Engine.set_labels`),
   show them in the grid, inspect two.
 
-The window creates it with `MapController(window)` and gets a dock and a toggle action; everything else
-is connected here, to the window's existing signals.
+The window creates it with `MapController(window)` and gets a tab (in `window.left_tabs`, beside the grid,
+so that each has the pane's whole height) and a toggle action; everything else is connected here, to the
+window's existing signals.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMessageBox
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMessageBox
 
 from desktop_app.core import map_picture as pic
 from desktop_app.core.engine import Engine
@@ -112,13 +113,9 @@ class MapController(QObject):
         self.window = window
         self.panel = MapPanel(lambda path: window.thumbs.get(path))
         self.view = self.panel.view
-        self.dock = QDockWidget("Catalog map", window)
-        self.dock.setObjectName("catalogMapDock")
-        self.dock.setWidget(self.panel)
-        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
-        self.dock.hide()
-        self.toggle_action = self.dock.toggleViewAction()
-        self.toggle_action.setText("Catalog map")
+        self.tabs = window.left_tabs
+        self.toggle_action = QAction("Catalog map", self)
+        self.toggle_action.setCheckable(True)
         self.toggle_action.setShortcut(QKeySequence("Ctrl+M"))
         self.toggle_action.setStatusTip("Every article on one zoomable map, similar ones together")
         self.in_subprocess = True
@@ -132,13 +129,14 @@ class MapController(QObject):
         self._asked: tuple | None = None  # what the last request was for (catalog, model, articles)
         self._pushing = False  # the map is selecting in the grid: do not echo the grid's selection back
         self._label_field: str | None = None
-        self._sized = False
         self._layout_catalog = ""
         self._connect()
 
     def _connect(self) -> None:
         w, p = self.window, self.panel
-        self.dock.visibilityChanged.connect(self._visibility)
+        self.toggle_action.toggled.connect(self._toggled)
+        self.tabs.currentChanged.connect(lambda _i: self._visibility(self.shown_now()))
+        self.tabs.tabCloseRequested.connect(self._tab_close)
         w.catalog_loaded.connect(self.refresh)
         w.grid_panel.selection_changed.connect(self._grid_selected)
         w.results_shown.connect(self._results)
@@ -155,21 +153,41 @@ class MapController(QObject):
 
     # ------------------------------------------------------------ the layout
 
+    def shown_now(self) -> bool:
+        """Whether the map tab is open and on top."""
+        return self.tabs.currentWidget() is self.panel
+
+    def _toggled(self, on: bool) -> None:
+        """Open the map as a tab and bring it to the front, or close its tab."""
+        at = self.tabs.indexOf(self.panel)
+        if on:
+            if at < 0:
+                at = self.tabs.addTab(self.panel, "Catalog map")
+                self.tabs.setTabsClosable(True)
+                bar = self.tabs.tabBar()
+                bar.setTabButton(0, bar.ButtonPosition.RightSide, None)  # the articles' tab stays
+                self.tabs.setTabToolTip(at, "Every article on one zoomable map (Ctrl+M shows or hides it)")
+            self.tabs.setCurrentIndex(at)
+        elif at >= 0:
+            self.tabs.removeTab(at)
+            self.tabs.setTabsClosable(False)
+
+    def _tab_close(self, index: int) -> None:
+        if self.tabs.widget(index) is self.panel:
+            self.toggle_action.setChecked(False)
+
+    def show_articles(self) -> None:
+        """The articles' tab in front (the map stays open behind it)."""
+        self.tabs.setCurrentIndex(0)
+
     def _visibility(self, visible: bool) -> None:
-        if not visible:
-            return
-        if not self._sized and not self.dock.isFloating():
-            # A dock starts at its minimum size; the map needs room: half the window the first time.
-            self._sized = True
-            self.window.resizeDocks(
-                [self.dock], [max(320, self.window.height() // 2)], Qt.Orientation.Vertical
-            )
-        self.refresh()
+        if visible:
+            self.refresh()
 
     def refresh(self) -> None:
         """The catalog was (re)read: ask for the layout when what it depends on changed, else recolour."""
         snap = self.window.snapshot
-        if snap is None or not self.dock.isVisible():
+        if snap is None or not self.shown_now():
             return
         self.panel.set_colour_choices(_label_fields(snap, self.colour_by), self.colour_by)
         key = (str(snap.path), snap.model_id, len(snap.articles), hash(snap.articles.keys))
@@ -392,6 +410,7 @@ class MapController(QObject):
             grid.filter_edit.clear()
             grid.apply_filter()
         w.close_detail()
+        self.show_articles()
         self._map_selected(keys)
         w.grid.setFocus()
 
