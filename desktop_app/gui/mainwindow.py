@@ -11,7 +11,7 @@
 - `index_controller.IndexController` runs indexing and shows it in its banner over the grid.
 - `inspect_launcher.InspectLauncher` opens the match inspector.
 - `labels_controller.LabelsController` has the review queue and the label actions.
-- `map_controller.MapController` has the catalog map dock, linked to the grid and the similar panel.
+- `map_controller.MapController` has the catalog map tab, linked to the grid and the similar panel.
 - `window_actions.WindowActions` holds actions, menus and toolbar; `status_panel.StatusPanel` the status bar.
 - `window_work.WindowWork` (a mixin) holds the window's slots for indexing, the detail page, settings,
   zoom, results export and dropped files.
