@@ -96,7 +96,8 @@ class SimilarPanel(QWidget):
         f.setPointSizeF(f.pointSizeF() * 1.15)
         self.title.setFont(f)
         self.title.setWordWrap(True)
-        self.status = ElidedLabel(HINT)  # one line: a wrapped header pushed the results down
+        self.status = ElidedLabel()  # one line over results: a wrapped header pushed the results down
+        self.status.set_message(HINT)  # nothing shown yet: the hint whole
         self.status.setStyleSheet("color: palette(placeholder-text);")
         self._build_controls()
         self.model = SimilarModel(thumbs, self)
@@ -287,7 +288,7 @@ class SimilarPanel(QWidget):
         self.title.setText(title)
         self.model.clear()
         self.decisions_enabled = False
-        self.status.setText(message)
+        self.status.set_message(message)  # advice in place of results: whole, wrapped
         self._sync_actions()
 
     def selected_hit(self) -> str | None:
