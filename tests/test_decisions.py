@@ -48,6 +48,27 @@ def test_decisions_shape_search_and_survive_reindexing(engine, photo_tree, tiny_
         engine.decide("red", "red", "same")
 
 
+def test_a_photo_query_of_one_article_carries_its_decisions(engine, photo_tree, capsys):
+    engine.decide("red", "green", "not_match")
+    engine.decide("red", "shoes/blue", "alike")
+    red = engine.catalog.photos_of("red")[0]
+    files = [photo_tree / r.path for r in engine.catalog.photos_of("red")]
+    for query in (Query("photo", ["red"], photo_id=red.id, photo_path=red.path), Query("files", files=files)):
+        out = engine.similar(query)
+        assert out.query_article == "red" and out.hidden == 1
+        assert {h.article: h.decision for h in out.hits if h.article != "red"} == {"shoes/blue": "alike"}
+        shown = engine.similar(query, show_rejected=True)
+        assert {h.article: h.decision for h in shown.hits}.get("green") == "not_match" and shown.hidden == 0
+    # Photos of two articles, or from outside the photo folder, are about no one article: nothing is hidden.
+    two = [files[0], photo_tree / engine.catalog.photos_of("green")[0].path]
+    out = engine.similar(Query("files", files=two))
+    assert out.query_article is None and out.hidden == 0 and "green" in {h.article for h in out.hits}
+    # The command line's photo query gets the same.
+    assert main(["similar", "--image", *map(str, files), "--json", "--db", str(engine.location)]) == 0
+    hits = {h["article"]: h["decision"] for h in json.loads(capsys.readouterr().out)["hits"]}
+    assert "green" not in hits and hits["shoes/blue"] == "alike"
+
+
 def test_undo_and_a_newer_decision(engine):
     engine.decide("red", "green", "alike")
     engine.decide("red", "green", "same")

@@ -121,6 +121,11 @@ def test_right_click_use_as_cover_changes_the_grid_and_survives(qtbot, window, s
     assert w.snapshot.articles.covers[i] == "w/j/wj08-gray_back.jpg"
     qtbot.waitUntil(lambda: "cover" in (w.detail.model.data(w.detail.model.index(back, 0)) or ""), timeout=T)
     assert w.snapshot.engine.chosen_cover("wj08-gray") == "w/j/wj08-gray_back.jpg"
+    # The photo right-clicked stays selected, and stays the similar panel's query (the reload went back
+    # to the first row, and the query to its photo).
+    assert w.detail.current_rel() == "w/j/wj08-gray_back.jpg"
+    qtbot.waitUntil(lambda: w.search.query is not None and w.search.query.kind == "photo", timeout=T)
+    assert w.search.query.photo_path == "w/j/wj08-gray_back.jpg"
     # Back to the automatic choice from the same menu.
     menu = context_menu(qtbot, w, table.viewport(), pos)
     with qtbot.waitSignals([w.detail_loaded, w.catalog_loaded], timeout=T):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop_app.core import layout as lay
 from desktop_app.core import map_picture as pic
@@ -49,7 +49,7 @@ def test_map_scene_dots_covers_and_linked_selection(qtbot, map_window):
     w = map_window
     layout = show_map(qtbot, w)
     view, snap = w.map.view, w.snapshot
-    assert w.map.dock.isVisible() and set(view.keys) == set(snap.articles.keys) == set(layout.articles)
+    assert w.map.shown_now() and set(view.keys) == set(snap.articles.keys) == set(layout.articles)
     assert view.points.pos_.shape == (len(layout), 2)
     # Coloured by category: women and men each in their own colour, the rest unlabelled grey.
     legend = {v: (c, n) for v, c, n in view.legend}
@@ -88,6 +88,35 @@ def test_map_scene_dots_covers_and_linked_selection(qtbot, map_window):
         qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=viewport_point(view, other))
     assert w.selected_articles() == [other] and blocker.args[0].query.articles == [other]
     assert view.selected_keys() == [other]
+
+
+def test_map_is_a_tab_beside_the_grid_with_room_for_both_at_1366x768(qtbot, map_window):
+    w = map_window
+    w.resize(1366, 768)
+    qtbot.waitUntil(lambda: w.height() == 768 and w.width() == 1366)
+    results_before = w.similar.view.height()
+    show_map(qtbot, w)
+    QApplication.processEvents()
+    # The map has the whole left pane (a dock under everything left the grid one row and the results a
+    # strip); the results keep their height.
+    assert w.left_tabs.currentWidget() is w.map.panel and not w.grid_panel.isVisible()
+    assert w.map.view.height() >= 0.6 * w.height() and w.similar.view.height() == results_before
+    # The layout's progress reads on one line, elided to the bar.
+    p = w.map.panel
+    p.show_running(True)
+    p.show_progress(35, 100, "arranging (t-SNE)")
+    assert p.progress.fontMetrics().horizontalAdvance(p.progress.text()) <= p.progress.width()
+    assert p.progress.text().startswith("arranging (t-SNE)") and p.progress.text().endswith("35%")
+    p.show_progress(35, 100, "arranging the articles by their nearest neighbours in two dimensions")
+    assert p.progress.fontMetrics().horizontalAdvance(p.progress.text()) <= p.progress.width()
+    p.show_running(False)
+    # The articles' tab brings the grid back with its full height; the tab's close button closes the map.
+    bar = w.left_tabs.tabBar()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(0).center())
+    assert w.grid_panel.isVisible() and w.acts.map.isChecked()
+    close = bar.tabButton(1, bar.ButtonPosition.RightSide)
+    qtbot.mouseClick(close, Qt.MouseButton.LeftButton)
+    assert not w.acts.map.isChecked() and w.left_tabs.count() == 1 and not bar.isVisible()
 
 
 def test_colour_by_folder_from_the_box_and_a_field_without_labels_stays_named(qtbot, map_window):
@@ -132,7 +161,7 @@ def lasso(qtbot, view: MapView, corners: list[QPoint]) -> None:
     qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, corners[0])
 
 
-def test_lasso_selects_labels_undoes_shows_in_grid_and_inspects(qtbot, map_window):
+def test_lasso_selects_labels_undoes_shows_in_grid_and_inspects(qtbot, map_window, monkeypatch):
     w = map_window
     show_map(qtbot, w)
     view, panel = w.map.view, w.map.panel
@@ -151,13 +180,40 @@ def test_lasso_selects_labels_undoes_shows_in_grid_and_inspects(qtbot, map_windo
     assert panel.count.text() == f"{len(chosen)} selected"
 
     # Label all of them: one decision through the engine, and the map's colours follow.
+    colour_before = {v: c for v, c, _ in view.legend}
+    dots_before = {k: view.points.colours[i] for i, k in enumerate(view.keys) if k not in chosen}
     panel.field.setCurrentText("category")
     qtbot.keyClicks(panel.value, "lasso-picked")
+    # Some of them already have a category: the map asks first, No by default, and No writes nothing.
+    had = {k: v["category"] for k, v in w.snapshot.engine.labels("category").items() if k in chosen}
+    assert had
+    asked = []
+
+    def answer(reply):
+        def question(parent, title, text, buttons, default):
+            asked.append((text, default))
+            return reply
+
+        return question
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    qtbot.mouseClick(panel.set_label, Qt.MouseButton.LeftButton)
+    text, default = asked[-1]
+    assert text.startswith(f"{len(chosen)} articles; {len(had)} already ") and "category" in text
+    assert default == QMessageBox.StandardButton.No
+    assert {k: v["category"] for k, v in w.snapshot.engine.labels("category").items() if k in chosen} == had
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
     with qtbot.waitSignal(w.catalog_loaded, timeout=T):
         qtbot.mouseClick(panel.set_label, Qt.MouseButton.LeftButton)
+    assert len(asked) == 2
     labels = w.snapshot.engine.labels("category")
     assert all(labels[k]["category"] == "lasso-picked" for k in chosen)
     assert any(v == "lasso-picked" and n == len(chosen) for v, _, n in view.legend)
+    # The groups that were there keep their colours (the legend's order follows the new counts).
+    colour_after = {v: c for v, c, _ in view.legend}
+    assert all(colour_after[v] == c for v, c in colour_before.items() if v in colour_after)
+    assert colour_after["lasso-picked"] not in colour_before.values()
+    assert {k: view.points.colours[view.keys.index(k)] for k in dots_before} == dots_before
     assert panel.undo.isEnabled()
     with qtbot.waitSignal(w.catalog_loaded, timeout=T):
         qtbot.mouseClick(panel.undo, Qt.MouseButton.LeftButton)
@@ -265,3 +321,63 @@ def test_view_draws_100k_points_as_dots(qtbot):
         "#2f6db5",
         "#e07b1a",
     )
+
+
+def rest_cursor_at(view: MapView, at: QPoint) -> bool:
+    """What Qt does when the cursor rests over the map: a real tooltip event at that point. Returns whether
+    the view answered it with a tooltip: the scene, left to it, declined it and hid the hover tooltip."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QHelpEvent
+
+    event = QHelpEvent(QEvent.Type.ToolTip, at, view.viewport().mapToGlobal(at))
+    QApplication.sendEvent(view.viewport(), event)
+    return event.isAccepted()
+
+
+def test_hover_tooltip_lists_every_article_at_the_place_and_covers_fan_out(qtbot):
+    from PySide6.QtGui import QPixmap
+    from PySide6.QtWidgets import QToolTip
+
+    grid = np.array([(x, y) for x in range(8) for y in range(8)], dtype=float)
+    # Two colours of one product at the very same place, as the layout gave them, among a grid of others.
+    xy = np.vstack([grid[27], grid[27], np.delete(grid, 27, axis=0)])
+    keys = ["ball", "ball-gray"] + [f"a{i}" for i in range(63)]
+    cover = QPixmap(40, 40)
+    cover.fill(Qt.GlobalColor.darkGreen)
+    view = MapView(lambda _p: cover)
+    qtbot.addWidget(view)
+    view.resize(600, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_points(
+        MapPoints(keys, xy, argb(["#2f6db5"] * 65), ["c.jpg"] * 65, [f"{k}\nunlabelled" for k in keys])
+    )
+
+    # Zoomed out, dots: the cursor moves onto the dot and rests there.
+    at = viewport_point(view, "ball")
+    qtbot.mouseMove(view.viewport(), at)
+    assert rest_cursor_at(view, at)
+    assert QToolTip.isVisible()
+    assert "ball\nunlabelled" in QToolTip.text() and "ball-gray\nunlabelled" in QToolTip.text()
+    far = QPoint(3, 3)  # nothing there: the tooltip goes
+    qtbot.mouseMove(view.viewport(), far)
+    assert not rest_cursor_at(view, far)
+    qtbot.waitUntil(lambda: not QToolTip.isVisible(), timeout=T)  # Qt lets a tooltip fade
+
+    # Zoomed in to covers: the two are drawn apart, and each can be clicked on its own.
+    view.centre_on("ball")
+    view.zoom_by(60 / view.scale_, animate=False)
+    view.viewport().grab()
+    assert view.points.last_mode == "covers"
+    drawn = {
+        k: view.points.pos_[keys.index(k)] + view.points.fan[keys.index(k)] for k in ("ball", "ball-gray")
+    }
+    apart = np.abs(drawn["ball"] - drawn["ball-gray"]) * view.scale_
+    assert apart.max() >= 15  # pixels: the cover behind shows
+    for k, other in (("ball", "ball-gray"), ("ball-gray", "ball")):
+        # Each one's own side of the fan: from its centre, away from the other's.
+        spot = view.mapFromScene(QPointF(*(drawn[k] + (drawn[k] - drawn[other]) * 0.8)))
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=spot)
+        assert view.selected_keys() == [k]
+    rest_cursor_at(view, view.mapFromScene(QPointF(*view.points.pos_[0])))
+    assert "ball-gray" in QToolTip.text() and "ball\n" in QToolTip.text()

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -685,3 +686,41 @@ def test_set_label_enter_on_an_open_completion_sets_it_at_once(qtbot, catalog):
     with qtbot.waitSignal(dlg.accepted, timeout=5000):
         qtbot.keyClick(popup, Qt.Key.Key_Return)  # one Enter: the completion, and the dialog
     assert label_of(catalog, fresh[0]) == "bags"
+
+
+# ----------------------------------------------------------------------------- the figures shown
+
+
+def test_every_figure_of_a_suggestion_is_on_one_scale_and_never_contradicts_the_threshold(
+    queue, catalog, qtbot, monkeypatch
+):
+    # Two real unlabelled articles, their suggestions as a fitted calibration makes them: the best label at
+    # 99% calibrated with 89% of the votes, and one just under 90% that the bulk accept must leave.
+    first, second, *_ = [e.suggestion for e in queue.model.entries()]
+    sure = replace(first, label="men-pants", confidence=0.99,
+                   alternatives=[("men-pants", 0.89), ("women-pants", 0.1064), ("men-shorts", 0.0036)])  # fmt: skip
+    under = replace(second, label="women-pants", confidence=0.8996,
+                    alternatives=[("women-pants", 0.7), ("men-pants", 0.3)])  # fmt: skip
+    queue.model.reset([sure, under])
+    queue.view.setFocus()
+    press(qtbot, queue, Qt.Key.Key_Home)
+    assert queue.current_article() == sure.article
+    buttons = [b.text() for b in queue.detail.alt_buttons if b.isVisibleTo(queue)]
+    assert buttons == ["1  men-pants  99%", "2  women-pants  <1%", "3  men-shorts  <1%"]
+    assert "confidence 99%" in queue.detail.suggestion_label.text()
+    row = queue.model.index(0, SuggestionModel.ALTERNATIVES)
+    assert queue.model.data(row) == "women-pants <1%, men-shorts <1%"
+    shown = [percent for _, percent in sure.label_confidences()]
+    assert sum(shown) <= 1.0 + 1e-9  # never 99% + 11%
+
+    press(qtbot, queue, Qt.Key.Key_Down)
+    assert queue.current_article() == under.article
+    assert "confidence 89%" in queue.detail.suggestion_label.text()
+    assert queue.model.data(queue.model.index(1, SuggestionModel.CONFIDENCE)) == "89%"
+
+    queue.bulk_spin.setValue(90)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    qtbot.mouseClick(queue.bulk_button, Qt.MouseButton.LeftButton)
+    assert label_of(catalog, sure.article) == "men-pants" and label_of(catalog, under.article) is None
+    left = queue.model.data(queue.model.index(0, SuggestionModel.CONFIDENCE))
+    assert [e.article for e in queue.model.entries()] == [under.article] and left == "89%"

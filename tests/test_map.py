@@ -108,7 +108,22 @@ def test_colouring_ranks_values_and_keeps_other_and_unlabelled_apart():
     names = [v for v, _, _ in c.legend]
     assert names[:2] == ["shoes", "bags"] and names[2].startswith(pic.OTHER) and names[3] == pic.UNLABELLED
     assert [n for _, _, n in c.legend] == [5, 3, 4, 2]
-    assert c.colour_of(0) == pic.PALETTE[0] and c.colour_of(9) == pic.UNLABELLED_COLOUR
+    assert c.colour_of(0) == c.own["shoes"] and c.colour_of(9) == pic.UNLABELLED_COLOUR
+
+
+def test_a_value_keeps_its_colour_when_counts_change_or_a_value_is_added():
+    before = pic.colouring(["shoes"] * 5 + ["bags"] * 3 + ["hats"] * 2)
+    # Other counts (hats now the most common), same values: the same colours, whatever the legend's order.
+    recounted = pic.colouring(["shoes"] + ["bags"] * 3 + ["hats"] * 9)
+    assert recounted.own == before.own
+    # A new value that outnumbers them all, given what was shown before: nobody else changes colour.
+    added = pic.colouring(["shoes"] * 5 + ["bags"] * 3 + ["hats"] * 2 + ["new"] * 20, keep=before.own)
+    assert {v: added.own[v] for v in before.own} == before.own
+    assert added.own["new"] not in before.own.values()
+    # Colours follow the value alone, in every process (not Python's salted hash()).
+    assert before.own["shoes"] == pic.PALETTE[pic.preferred_slot("shoes")]
+    many = [f"value{i}" for i in range(16)]
+    assert len(set(pic.assign_colours(many).values())) == 16  # collisions move on to a free colour
 
 
 def _add_article(engine: Engine, tiny_model, name: str, vectors: np.ndarray) -> None:

@@ -193,7 +193,8 @@ def run_zero_shot(args: argparse.Namespace) -> int:
 
 def _print_suggestions(suggestions) -> None:
     for s in suggestions:
-        alts = ", ".join(f"{safe(a)} {c:.2f}" for a, c in s.alternatives[1:])
+        # The runners-up on the confidence's own scale (calibrated or not), never raw votes beside it.
+        alts = ", ".join(f"{safe(a)} {c:.2f}" for a, c in s.label_confidences()[1:])
         print(f"{safe(s.article):<32} {safe(s.label or '(no suggestion)'):<22} {s.confidence:.2f}"
               + (f"   also: {alts}" if alts else ""))  # fmt: skip
 

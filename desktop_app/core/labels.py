@@ -52,6 +52,18 @@ class Suggestion:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def label_confidences(self) -> list[tuple[str, float]]:
+        """The top labels with confidences on one scale: the best label's is `confidence` (calibrated when a
+        calibration is fitted); the runners-up share what is left, 1 - confidence, in proportion to their
+        votes. Uncalibrated, that is their vote share; calibrated, the figures never add up past 100%."""
+        if not self.alternatives:
+            return []
+        (best, best_share), rest = self.alternatives[0], self.alternatives[1:]
+        others = 1.0 - best_share  # the votes of every other label, also those past the top 3
+        left = max(0.0, 1.0 - self.confidence)
+        scaled = [(a, round(left * share / others, 4) if others > 0 else 0.0) for a, share in rest]
+        return [(best, self.confidence), *scaled]
+
 
 @dataclass
 class ReviewData:

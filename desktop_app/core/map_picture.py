@@ -9,9 +9,10 @@ legend.
 from __future__ import annotations
 
 import io
+import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +42,41 @@ class Colouring:
 
     codes: np.ndarray
     legend: list[tuple[str, str, int]]
+    own: dict[str, str] = field(default_factory=dict)  # value -> its colour, for the values with their own
 
     def colour_of(self, i: int) -> str:
         return self.legend[int(self.codes[i])][1]
+
+
+def preferred_slot(value: str) -> int:
+    """The palette colour a value asks for first: the same in every run, picture and app (not hash(),
+    which Python salts per process)."""
+    return zlib.crc32(value.encode("utf-8")) % len(PALETTE)
+
+
+def assign_colours(values: Sequence[str], keep: dict[str, str] | None = None) -> dict[str, str]:
+    """A colour for each value: the one it had in `keep` if still free, else the first free one from its
+    preferred slot on. A value's colour follows the value, not its rank in the legend, so labelling some
+    articles (which reorders the counts) does not repaint every group."""
+    keep = keep or {}
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for v in values:
+        colour = keep.get(v)
+        if colour in PALETTE and colour not in used:
+            out[v] = colour
+            used.add(colour)
+    for v in sorted(values):  # by name, not by count: the same values get the same colours at any counts
+        if v in out:
+            continue
+        start = preferred_slot(v)
+        for step in range(len(PALETTE)):
+            colour = PALETTE[(start + step) % len(PALETTE)]
+            if colour not in used:
+                out[v] = colour
+                used.add(colour)
+                break
+    return out
 
 
 def colour_values(by: str, articles: Sequence[str], labels: dict[str, dict[str, str]],
@@ -56,13 +89,19 @@ def colour_values(by: str, articles: Sequence[str], labels: dict[str, dict[str, 
     return [labels.get(a, {}).get(by) or None for a in articles]
 
 
-def colouring(values: Sequence[str | None], max_groups: int = MAX_GROUPS) -> Colouring:
-    """Colour groups: the most common values first (ties by name), rarer ones "other", none "unlabelled"."""
+def colouring(
+    values: Sequence[str | None], max_groups: int = MAX_GROUPS, keep: dict[str, str] | None = None
+) -> Colouring:
+    """Colour groups: the most common values first (ties by name), rarer ones "other", none "unlabelled".
+
+    Each value's colour is stable (see `assign_colours`); `keep` is what a view showed before, so a value
+    keeps its colour for the session even when a new value would have asked for the same one."""
     counts = Counter(v for v in values if v)
     ranked = sorted(counts, key=lambda v: (-counts[v], v))
     own = ranked[:max_groups] if len(ranked) <= max_groups else ranked[: max_groups - 1]
     code_of = {v: i for i, v in enumerate(own)}
-    legend = [(v, PALETTE[i % len(PALETTE)], counts[v]) for i, v in enumerate(own)]
+    colour = assign_colours(own, keep)
+    legend = [(v, colour[v], counts[v]) for v in own]
     other_code = unlabelled_code = -1
     n_other = sum(counts[v] for v in ranked[len(own) :])
     if n_other:
@@ -73,7 +112,7 @@ def colouring(values: Sequence[str | None], max_groups: int = MAX_GROUPS) -> Col
         unlabelled_code = len(legend)
         legend.append((UNLABELLED, UNLABELLED_COLOUR, n_none))
     codes = np.array([code_of.get(v, other_code) if v else unlabelled_code for v in values], dtype=np.int32)
-    return Colouring(codes, legend)
+    return Colouring(codes, legend, colour)
 
 
 # ============================================================================ the picture

@@ -105,6 +105,10 @@ class Outcome:
     mode: str
     n_query_photos: int
     note: str = ""
+    # The one catalog article the query is about: the query article, or the article every query photo
+    # belongs to. Hits carry the decisions with it, and "not a match" ones are left out (`hidden` of them).
+    query_article: str | None = None
+    hidden: int = 0
 
     @property
     def method(self) -> str:

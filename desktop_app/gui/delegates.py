@@ -11,7 +11,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QPainter, QPainterPath, QPalette, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from desktop_app.gui import theme
@@ -32,6 +32,27 @@ def draw_pixmap_fit(p: QPainter, rect: QRect, pix: QPixmap | None, fill: QColor 
     x = rect.x() + (rect.width() - size.width()) // 2
     y = rect.y() + (rect.height() - size.height()) // 2
     p.drawPixmap(QRect(x, y, size.width(), size.height()), pix)
+
+
+class UntintedPhotoDelegate(QStyledItemDelegate):
+    """Table cells whose decoration is a photo: a selected row shows the photo as it is.
+
+    The style paints a selected cell's icon in QIcon's Selected mode, which blends the highlight colour into
+    the pixmap: a black backpack turned blue, and colour is what a curator judges. The selected mode gets
+    the very same pixmap here, so the selection shows as the row's background and highlighted text only.
+    """
+
+    def initStyleOption(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        super().initStyleOption(option, index)
+        if option.icon.isNull():
+            return
+        pix = model_data(index, Qt.ItemDataRole.DecorationRole)
+        if isinstance(pix, QPixmap) and not pix.isNull():
+            icon = QIcon(pix)
+            icon.addPixmap(pix, QIcon.Mode.Selected)
+            option.icon = icon
 
 
 def _selected(option: QStyleOptionViewItem) -> bool:

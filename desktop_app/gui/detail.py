@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.overview import label_text
+from desktop_app.gui.delegates import UntintedPhotoDelegate
 from desktop_app.gui.models import PathRole, PhotoIdRole, PhotoTableModel
 from desktop_app.gui.thumbs import ThumbnailLoader
 
@@ -121,6 +122,7 @@ class DetailPage(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
         self.table.setIconSize(thumbs_size(thumbs))
+        self.table.setItemDelegate(UntintedPhotoDelegate(self.table))
         self.table.verticalHeader().setDefaultSectionSize(thumbs_size(thumbs).height() + 8)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
@@ -166,9 +168,13 @@ class DetailPage(QWidget):
         lay.addWidget(self.table, 1)
         lay.addLayout(actions)
         self.opened: list[Path] = []  # what Open/Show did, for tests and the status bar
+        self._keep_rel: str | None = None  # the photo to select again when the article is shown anew
         self._update_buttons()
 
     def show_loading(self, article: str) -> None:
+        # The same article again (a reload: a new cover, a label): its photo stays selected, and with it
+        # the photo query of the similar panel, instead of jumping back to the first row.
+        self._keep_rel = self.current_rel() if article == self.model.article else None
         self.title.setText(article)
         self.info.setText("Loading photos…")
         self.model.set_photos(article, [], None)
@@ -192,7 +198,9 @@ class DetailPage(QWidget):
         self.chosen_cover = chosen_cover
         self.model.set_photos(article, photos, root, chosen_cover or cover_of(photos))
         if n:
-            self.table.selectRow(0)
+            rows = [i for i, p in enumerate(photos) if p.path == self._keep_rel]
+            self.table.selectRow(rows[0] if rows else 0)
+        self._keep_rel = None
         self._update_buttons()
 
     def current_path(self) -> Path | None:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from desktop_app.core import scan
 from desktop_app.core.errors import UserError
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule, preview_grouping
+from desktop_app.gui.delegates import UntintedPhotoDelegate
 from desktop_app.gui.models import GroupingPreviewModel
 from desktop_app.gui.screen_fit import fit_to_screen
 from desktop_app.gui.thumbs import ThumbnailLoader
@@ -145,6 +146,7 @@ class GroupingDialog(QDialog):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(PREVIEW_THUMB + 6)
         self.table.setIconSize(QSize(PREVIEW_THUMB, PREVIEW_THUMB))
+        self.table.setItemDelegate(UntintedPhotoDelegate(self.table))
         self.table.setAlternatingRowColors(True)
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         hh = self.table.horizontalHeader()

@@ -11,7 +11,7 @@
 - `index_controller.IndexController` runs indexing and shows it in its banner over the grid.
 - `inspect_launcher.InspectLauncher` opens the match inspector.
 - `labels_controller.LabelsController` has the review queue and the label actions.
-- `map_controller.MapController` has the catalog map dock, linked to the grid and the similar panel.
+- `map_controller.MapController` has the catalog map tab, linked to the grid and the similar panel.
 - `window_actions.WindowActions` holds actions, menus and toolbar; `status_panel.StatusPanel` the status bar.
 - `window_work.WindowWork` (a mixin) holds the window's slots for indexing, the detail page, settings,
   zoom, results export and dropped files.
@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QStatusBar,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -105,7 +106,7 @@ class MainWindow(WindowWork, QMainWindow):
         self.decisions = DecisionsController(self)
         self.history = EditHistory(self)
         self.articles = ArticleActions(self)
-        self.map = MapController(self)  # the catalog map dock (View > Catalog map)
+        self.map = MapController(self)  # the catalog map tab (View > Catalog map)
         self.acts = WindowActions(self)
         self.words = WordsController(self)  # search by words and the words under the similar panel
         self._connect()
@@ -132,7 +133,13 @@ class MainWindow(WindowWork, QMainWindow):
         ll.setContentsMargins(0, 0, 0, 0)
         for w in (self.banner, self._root_warning()):
             ll.addWidget(w)
-        ll.addWidget(self.pages, 1)
+        # The catalog map opens as a tab beside the articles (MapController adds it): as a dock under them it
+        # left the grid one row and the results a strip at 1366x768.
+        self.left_tabs = QTabWidget()
+        self.left_tabs.setDocumentMode(True)
+        self.left_tabs.setTabBarAutoHide(True)  # no tab bar while the articles are the only tab
+        self.left_tabs.addTab(self.pages, "Articles")
+        ll.addWidget(self.left_tabs, 1)
         self.similar = SimilarPanel(self.thumbs, self.user.thumb_size)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)

@@ -1,4 +1,4 @@
-"""The catalog map in the main window: a dock with the map, kept in step with the rest of the window.
+"""The catalog map in the main window: a tab beside the articles, kept in step with the rest of the window.
 
 - The layout comes from `Engine.catalog_map` in a child process (`core.map_child`, or a worker thread in
   tests) with progress and cancel: when the map is first shown, when the catalog's articles or model
@@ -9,8 +9,9 @@
 - Lasso actions: set a label on every selected article (one undoable decision through `Engine.set_labels`),
   show them in the grid, inspect two.
 
-The window creates it with `MapController(window)` and gets a dock and a toggle action; everything else
-is connected here, to the window's existing signals.
+The window creates it with `MapController(window)` and gets a tab (in `window.left_tabs`, beside the grid,
+so that each has the pane's whole height) and a toggle action; everything else is connected here, to the
+window's existing signals.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QDockWidget
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMessageBox
 
 from desktop_app.core import map_picture as pic
 from desktop_app.core.engine import Engine
@@ -33,7 +34,7 @@ from desktop_app.core.map_child import MapRequest, child_main
 from desktop_app.core.overview import Snapshot, label_text
 from desktop_app.core.similar import Outcome
 from desktop_app.gui.child_job import ChildJob
-from desktop_app.gui.map_panel import COLOUR_CHOICES_EXTRA, MapPanel
+from desktop_app.gui.map_panel import COLOUR_CHOICES_EXTRA, MapPanel, overwrite_question
 from desktop_app.gui.map_view import MapPoints, argb
 from desktop_app.gui.workers import Failure, Runner, Task
 
@@ -112,13 +113,9 @@ class MapController(QObject):
         self.window = window
         self.panel = MapPanel(lambda path: window.thumbs.get(path))
         self.view = self.panel.view
-        self.dock = QDockWidget("Catalog map", window)
-        self.dock.setObjectName("catalogMapDock")
-        self.dock.setWidget(self.panel)
-        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
-        self.dock.hide()
-        self.toggle_action = self.dock.toggleViewAction()
-        self.toggle_action.setText("Catalog map")
+        self.tabs = window.left_tabs
+        self.toggle_action = QAction("Catalog map", self)
+        self.toggle_action.setCheckable(True)
         self.toggle_action.setShortcut(QKeySequence("Ctrl+M"))
         self.toggle_action.setStatusTip("Every article on one zoomable map, similar ones together")
         self.in_subprocess = True
@@ -127,16 +124,19 @@ class MapController(QObject):
         self._pending: MapRequest | None = None
         self.layout: MapLayout | None = None
         self.colour_by = DEFAULT_FIELD
+        # colour-by choice -> value -> colour shown this session: a group keeps its colour when labels change
+        self.colours_shown: dict[str, dict[str, str]] = {}
         self._asked: tuple | None = None  # what the last request was for (catalog, model, articles)
         self._pushing = False  # the map is selecting in the grid: do not echo the grid's selection back
         self._label_field: str | None = None
-        self._sized = False
         self._layout_catalog = ""
         self._connect()
 
     def _connect(self) -> None:
         w, p = self.window, self.panel
-        self.dock.visibilityChanged.connect(self._visibility)
+        self.toggle_action.toggled.connect(self._toggled)
+        self.tabs.currentChanged.connect(lambda _i: self._visibility(self.shown_now()))
+        self.tabs.tabCloseRequested.connect(self._tab_close)
         w.catalog_loaded.connect(self.refresh)
         w.grid_panel.selection_changed.connect(self._grid_selected)
         w.results_shown.connect(self._results)
@@ -153,21 +153,41 @@ class MapController(QObject):
 
     # ------------------------------------------------------------ the layout
 
+    def shown_now(self) -> bool:
+        """Whether the map tab is open and on top."""
+        return self.tabs.currentWidget() is self.panel
+
+    def _toggled(self, on: bool) -> None:
+        """Open the map as a tab and bring it to the front, or close its tab."""
+        at = self.tabs.indexOf(self.panel)
+        if on:
+            if at < 0:
+                at = self.tabs.addTab(self.panel, "Catalog map")
+                self.tabs.setTabsClosable(True)
+                bar = self.tabs.tabBar()
+                bar.setTabButton(0, bar.ButtonPosition.RightSide, None)  # the articles' tab stays
+                self.tabs.setTabToolTip(at, "Every article on one zoomable map (Ctrl+M shows or hides it)")
+            self.tabs.setCurrentIndex(at)
+        elif at >= 0:
+            self.tabs.removeTab(at)
+            self.tabs.setTabsClosable(False)
+
+    def _tab_close(self, index: int) -> None:
+        if self.tabs.widget(index) is self.panel:
+            self.toggle_action.setChecked(False)
+
+    def show_articles(self) -> None:
+        """The articles' tab in front (the map stays open behind it)."""
+        self.tabs.setCurrentIndex(0)
+
     def _visibility(self, visible: bool) -> None:
-        if not visible:
-            return
-        if not self._sized and not self.dock.isFloating():
-            # A dock starts at its minimum size; the map needs room: half the window the first time.
-            self._sized = True
-            self.window.resizeDocks(
-                [self.dock], [max(320, self.window.height() // 2)], Qt.Orientation.Vertical
-            )
-        self.refresh()
+        if visible:
+            self.refresh()
 
     def refresh(self) -> None:
         """The catalog was (re)read: ask for the layout when what it depends on changed, else recolour."""
         snap = self.window.snapshot
-        if snap is None or not self.dock.isVisible():
+        if snap is None or not self.shown_now():
             return
         self.panel.set_colour_choices(_label_fields(snap, self.colour_by), self.colour_by)
         key = (str(snap.path), snap.model_id, len(snap.articles), hash(snap.articles.keys))
@@ -258,7 +278,7 @@ class MapController(QObject):
             return
         self.layout = layout
         self.panel.show_message("")
-        self.view.set_points(_points(layout, snap, self.colour_by), keep_view=keep_view)
+        self.view.set_points(_points(layout, snap, self._colouring(layout, snap)), keep_view=keep_view)
         self._legend(layout, snap)
         self.view.set_selection(self.window.grid_panel.selected_articles())
         self.panel.show_selection(len(self.view.selected_keys()))
@@ -268,7 +288,7 @@ class MapController(QObject):
         self.shown.emit(layout)
 
     def _legend(self, layout: MapLayout, snap: Snapshot) -> None:
-        colours = _colouring(layout, snap, self.colour_by)
+        colours = self._colouring(layout, snap)
         by = dict(COLOUR_CHOICES_EXTRA).get(self.colour_by, self.colour_by).lower()
         self.view.set_legend(colours.legend, f"{len(layout):,} articles · colour: {by}")
         info = layout.info
@@ -277,6 +297,12 @@ class MapController(QObject):
         adapter = " · adapted vectors" if layout.adapter_id is not None else ""
         method = METHOD_NAMES.get(layout.method, layout.method)
         self.panel.show_state(f"{method} layout of {when} ({info.get('seconds', 0):.0f} s){placed}{adapter}")
+
+    def _colouring(self, layout: MapLayout, snap: Snapshot) -> pic.Colouring:
+        shown = self.colours_shown.setdefault(self.colour_by, {})
+        colours = _colouring(layout, snap, self.colour_by, shown)
+        shown.update(colours.own)
+        return colours
 
     def set_colour_by(self, by: str) -> None:
         self.colour_by = by
@@ -287,7 +313,7 @@ class MapController(QObject):
         snap = self.window.snapshot
         if self.layout is None or snap is None:
             return
-        points = _points(self.layout, snap, self.colour_by)
+        points = _points(self.layout, snap, self._colouring(self.layout, snap))
         self.view.set_colours(points.colours)
         self.view.tips, self.view.points.covers = points.tips, points.covers
         self._legend(self.layout, snap)
@@ -330,6 +356,8 @@ class MapController(QObject):
         snap = self.window.snapshot
         if not keys or snap is None:
             return
+        if not self._overwrite_ok(keys, snap, field, value):
+            return
         self._label_field = field
 
         def done(n: int) -> None:
@@ -340,6 +368,23 @@ class MapController(QObject):
 
         self.window.catalogs.call(snap.engine.set_labels, keys, field, value, on_done=done,
                                   on_failed=lambda f: self.window._error("Labels not set", f))  # fmt: skip
+
+    def _overwrite_ok(self, keys: list[str], snap: Snapshot, field: str, value: str) -> bool:
+        """Ask first when the label would replace a different one (a lasso easily takes in a few articles
+        already labelled); No is the default, as for the review queue's bulk accept."""
+        arts = snap.articles
+        current = [arts.labels[i].get(field) for i in (arts.index_of.get(k) for k in keys) if i is not None]
+        text = overwrite_question(len(keys), field, value, [v for v in current if v])
+        if text is None:
+            return True
+        answer = QMessageBox.question(
+            self.window,
+            "Replace labels",
+            text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def undo_label(self) -> None:
         snap = self.window.snapshot
@@ -365,6 +410,7 @@ class MapController(QObject):
             grid.filter_edit.clear()
             grid.apply_filter()
         w.close_detail()
+        self.show_articles()
         self._map_selected(keys)
         w.grid.setFocus()
 
@@ -392,17 +438,16 @@ def _label_fields(snap: Snapshot, current: str) -> list[str]:
     return sorted(fields, key=lambda f: (f != DEFAULT_FIELD, f))
 
 
-def _colouring(layout: MapLayout, snap: Snapshot, by: str) -> pic.Colouring:
+def _colouring(layout: MapLayout, snap: Snapshot, by: str, keep: dict[str, str]) -> pic.Colouring:
     arts = snap.articles
     labels = {k: arts.labels[i] for k, i in arts.index_of.items()}
     folders = {k: arts.folders[i] for k, i in arts.index_of.items()}
-    return pic.colouring(pic.colour_values(by, layout.articles, labels, folders))
+    return pic.colouring(pic.colour_values(by, layout.articles, labels, folders), keep=keep)
 
 
-def _points(layout: MapLayout, snap: Snapshot, by: str) -> MapPoints:
+def _points(layout: MapLayout, snap: Snapshot, colours: pic.Colouring) -> MapPoints:
     arts = snap.articles
     row = arts.index_of
-    colours = _colouring(layout, snap, by)
     palette = argb([c for _, c, _ in colours.legend]) if colours.legend else np.zeros(1, np.uint32)
     root = str(snap.photo_root) if snap.photo_root is not None and snap.root_ok else None
     covers, tips = [], []

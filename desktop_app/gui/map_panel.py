@@ -6,6 +6,7 @@ The panel only shows and says what the curator asked for; `map_controller.MapCon
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core import map_picture as pic
+from desktop_app.gui.elided import ElidedLabel
 from desktop_app.gui.map_view import MapView
 
 COLOUR_CHOICES_EXTRA = ((pic.BY_FOLDER, "Folder"), (pic.BY_UNLABELLED, "Labelled or not"))
@@ -42,9 +44,8 @@ class MapPanel(QWidget):
         self.colour_by = QComboBox()
         self.colour_by.setToolTip("What the colours of the map show")
         self.colour_by.activated.connect(lambda _i: self.colour_by_changed.emit(self.colour_by.currentData()))
-        self.state = QLabel()
+        self.state = ElidedLabel()  # one line: the layout's method, date and time; the rest in its tooltip
         self.state.setStyleSheet("color: palette(placeholder-text);")
-        self.state.setWordWrap(True)
         self.recompute = QPushButton("Recompute layout")
         self.recompute.setToolTip(
             "Lay out every article afresh (new articles are otherwise placed among their nearest neighbours)"
@@ -53,7 +54,10 @@ class MapPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(True)
-        self.progress.setMaximumWidth(260)
+        # Wide enough for "arranging (t-SNE) 35%" on one line; the note is elided to fit, never wrapped.
+        self.progress.setFixedWidth(
+            max(200, self.progress.fontMetrics().horizontalAdvance("arranging (t-SNE) 100%") + 24)
+        )
         self.cancel = QPushButton("Cancel")
         self.cancel.clicked.connect(self.cancel_requested)
         top = QHBoxLayout()
@@ -153,7 +157,10 @@ class MapPanel(QWidget):
     def show_progress(self, done: int, total: int, note: str) -> None:
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(done)
-        self.progress.setFormat(f"{note} %p%")
+        room = self.progress.width() - self.progress.fontMetrics().horizontalAdvance(" 100%") - 16
+        shown = self.progress.fontMetrics().elidedText(note, Qt.TextElideMode.ElideRight, max(0, room))
+        self.progress.setFormat(f"{shown} %p%")
+        self.progress.setToolTip(f"{note}: {done:,} of {total:,}")
 
     def show_selection(self, n: int) -> None:
         self.count.setText(f"{n:,} selected" if n else "Nothing selected")
@@ -172,4 +179,18 @@ class MapPanel(QWidget):
             self.label_requested.emit(field, value)
 
 
-__all__ = ["MapPanel"]
+def overwrite_question(n: int, field: str, value: str, current: list[str]) -> str | None:
+    """The question before setting `value` on n articles whose labels in `field` are `current` (those with
+    one); None when no article has a different one."""
+    replaced = Counter(v for v in current if v != value)
+    if not replaced:
+        return None
+    k = sum(replaced.values())
+    shown = ", ".join(v for v, _ in replaced.most_common(3)) + (" …" if len(replaced) > 3 else "")
+    return (
+        f"{n:,} article{'s' if n != 1 else ''}; {k:,} already {'have' if k != 1 else 'has'} a {field} "
+        f"({shown}).\n\nReplace {'them' if k != 1 else 'it'} with {value}? Undo on the map takes it back."
+    )
+
+
+__all__ = ["MapPanel", "overwrite_question"]

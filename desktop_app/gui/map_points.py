@@ -19,6 +19,8 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 THUMB_UNITS = 1.15  # a cover's side in scene units (1 unit = the median distance between map neighbours)
 MIN_THUMB_PX = 30  # covers are drawn from this size on...
+COINCIDENT_UNITS = 0.05  # articles nearer than this (a twentieth of the usual spacing) share one place...
+FAN_UNITS = 0.35  # ...and their covers are drawn this far apart, so each one shows
 MAX_THUMBS = 500  # ...when at most this many are on screen (each is a drawPixmap call)
 SELECTED = QColor("#111111")
 HIGHLIGHT = QColor("#ff7a00")
@@ -64,6 +66,34 @@ def scene_positions(xy: np.ndarray) -> np.ndarray:
     return (xy - xy.mean(axis=0)) / step
 
 
+def fan_offsets(pos: np.ndarray, reach: float | None = None) -> np.ndarray:
+    """Offsets (scene units) that fan out articles at (nearly) the same place, like a spread hand of cards,
+    so that each of their covers shows; zero for every other article. Two photos of one product in two
+    colours can get the very same position, and one cover would hide the other at any zoom."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    n = pos.shape[0]
+    out = np.zeros((n, 2), dtype=np.float64)
+    pairs = cKDTree(pos).query_pairs(reach or COINCIDENT_UNITS, output_type="ndarray") if n > 1 else []
+    if len(pairs) == 0:
+        return out
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, group = connected_components(graph, directed=False)
+    order = np.argsort(group, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
+    for members in np.split(order, starts[1:]):
+        m = len(members)
+        if m < 2:
+            continue
+        step = min(FAN_UNITS, 2 * THUMB_UNITS / (m - 1))  # a big stack stays within two covers' width
+        k = np.arange(m) - (m - 1) / 2
+        out[members, 0] = k * step
+        out[members, 1] = k * step / 2
+    return out
+
+
 class PointsItem(QGraphicsItem):
     """All the map's articles in one item: dots or covers, the selection and the highlighted search."""
 
@@ -72,6 +102,7 @@ class PointsItem(QGraphicsItem):
         self.thumb = thumb
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
         self.pos_ = np.zeros((0, 2), dtype=np.float64)
+        self.fan = np.zeros((0, 2), dtype=np.float64)
         self.colours = np.zeros(0, dtype=np.uint32)
         self.covers: list[str | None] = []
         self.selected = np.zeros(0, dtype=bool)
@@ -88,6 +119,7 @@ class PointsItem(QGraphicsItem):
     def set_points(self, pos: np.ndarray, colours: np.ndarray, covers: list[str | None]) -> None:
         self.prepareGeometryChange()
         self.pos_ = np.ascontiguousarray(pos, dtype=np.float64)
+        self.fan = fan_offsets(self.pos_)  # where covers are drawn: pos_ + fan
         self.colours = np.ascontiguousarray(colours, dtype=np.uint32)
         self.covers = list(covers)
         self.selected = np.zeros(len(self.covers), dtype=bool)
@@ -229,7 +261,8 @@ class PointsItem(QGraphicsItem):
         clip = t.mapRect(exposed).adjusted(-thumb_px, -thumb_px, thumb_px, thumb_px)
         drawn = 0
         for i in order.tolist():
-            cx, cy = t.map(QPointF(self.pos_[i, 0], self.pos_[i, 1])).toTuple()
+            x, y = self.pos_[i] + self.fan[i]
+            cx, cy = t.map(QPointF(x, y)).toTuple()
             if not clip.contains(cx, cy):
                 continue
             box = QRectF(cx - half, cy - half, thumb_px, thumb_px)

@@ -16,7 +16,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import numpy as np
-from PySide6.QtCore import QAbstractAnimation, QPointF, QRectF, Qt, QTimer, QVariantAnimation, Signal
+from PySide6.QtCore import (
+    QAbstractAnimation,
+    QEvent,
+    QPoint,
+    QPointF,
+    QRectF,
+    Qt,
+    QTimer,
+    QVariantAnimation,
+    Signal,
+)
 from PySide6.QtGui import (
     QColor,
     QMouseEvent,
@@ -39,6 +49,7 @@ from desktop_app.core.layout import points_in_polygon
 from desktop_app.gui.map_points import THUMB_UNITS, MapPoints, PointsItem, argb, scene_positions
 
 HOVER_PX = 6  # how near the cursor must be to a dot for its tooltip
+TIP_ARTICLES = 8  # articles listed in one tooltip (more at one place are counted)
 ZOOM_STEP = 1.0018  # per wheel-delta unit: one notch (120) zooms by about a quarter
 ZOOM_MS = 110  # a wheel notch's zoom is spread over this long
 DRAG_PX = 4  # a press that moves less than this is a click
@@ -86,6 +97,7 @@ class MapView(QGraphicsView):
         self.tips: list[str] = []
         self._row: dict[str, int] = {}
         self._tree = None
+        self._fan_tree = None
         self._press: QPointF | None = None
         self._panning = False
         self._lasso: list[QPointF] | None = None
@@ -115,6 +127,7 @@ class MapView(QGraphicsView):
         self._row = {k: i for i, k in enumerate(self.keys)}
         self.points.set_points(pos, data.colours, data.covers)
         self._tree = cKDTree(pos) if len(self.keys) else None
+        self._fan_tree = cKDTree(pos + self.points.fan) if len(self.keys) else None
         b = self.points.boundingRect()
         span = max(b.width(), b.height(), 1.0)
         # Room to pan well past the edges in every direction, whatever the zoom.
@@ -229,14 +242,53 @@ class MapView(QGraphicsView):
 
     # ------------------------------------------------------------ mouse
 
+    def _hit(self, viewport_pos: QPointF):
+        """The tree to ask (covers are where they are drawn, fanned out), the scene point and the reach."""
+        p = self.mapToScene(viewport_pos.toPoint())
+        covers = self.points.last_mode == "covers"
+        reach = max(HOVER_PX / self.scale_, THUMB_UNITS / 2 if covers else 0)
+        return (self._fan_tree if covers else self._tree), (p.x(), p.y()), reach
+
     def row_at(self, viewport_pos: QPointF) -> int | None:
         """The article under a viewport point (a cover, or a dot within a few pixels), or None."""
         if self._tree is None:
             return None
-        p = self.mapToScene(viewport_pos.toPoint())
-        reach = max(HOVER_PX / self.scale_, THUMB_UNITS / 2 if self.points.last_mode == "covers" else 0)
-        d, i = self._tree.query([p.x(), p.y()], 1)
+        tree, p, reach = self._hit(viewport_pos)
+        d, i = tree.query(p, 1)
         return int(i) if d <= reach else None
+
+    def rows_at(self, viewport_pos: QPointF) -> list[int]:
+        """Every article under a viewport point, nearest first: articles at the same place all count."""
+        if self._tree is None:
+            return []
+        tree, p, reach = self._hit(viewport_pos)
+        rows = tree.query_ball_point(p, reach)
+        return sorted(rows, key=lambda i: (float(np.hypot(*(tree.data[i] - p))), i))
+
+    def tooltip_at(self, viewport_pos: QPointF) -> str:
+        """What the tooltip says at a viewport point: each article there, empty when there is none."""
+        rows = self.rows_at(viewport_pos)
+        text = "\n\n".join(self.tips[i] for i in rows[:TIP_ARTICLES])
+        if len(rows) > TIP_ARTICLES:
+            text += f"\n\n… and {len(rows) - TIP_ARTICLES} more here"
+        return text
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        # The scene answers a tooltip event itself, and with no item tooltip it hides whatever is shown:
+        # that took every hover tooltip away as soon as the cursor rested. The map answers it instead.
+        if event.type() == QEvent.Type.ToolTip:
+            event.setAccepted(self._show_tip(event.pos(), event.globalPos()))
+            return True
+        return super().viewportEvent(event)
+
+    def _show_tip(self, pos: QPoint, global_pos: QPoint) -> bool:
+        """Show the tooltip for a viewport point (or hide it where there is no article); whether shown."""
+        text = self.tooltip_at(QPointF(pos))
+        if text:
+            QToolTip.showText(global_pos, text, self.viewport())
+        else:
+            QToolTip.hideText()
+        return bool(text)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() != Qt.MouseButton.LeftButton:
@@ -314,11 +366,9 @@ class MapView(QGraphicsView):
         self.lasso_selected.emit(keys)
 
     def _hover(self, event: QMouseEvent) -> None:
-        row = self.row_at(event.position())
-        if row is None:
-            QToolTip.hideText()
-            return
-        QToolTip.showText(event.globalPosition().toPoint(), self.tips[row], self.viewport())
+        # Qt sends the tooltip event once the cursor rests; while a tooltip is up it follows the cursor.
+        if QToolTip.isVisible():
+            self._show_tip(event.position().toPoint(), event.globalPosition().toPoint())
 
     def thumbnail_ready(self) -> None:
         """A cover arrived: repaint soon (many arrive together; one repaint serves them all)."""

@@ -33,7 +33,8 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.labels import Suggestion
 from desktop_app.gui import theme
-from desktop_app.gui.review_model import QueueEntry, SuggestionModel, share_text, shown_label
+from desktop_app.gui.delegates import UntintedPhotoDelegate
+from desktop_app.gui.review_model import QueueEntry, SuggestionModel, percent_text, shown_label
 from desktop_app.gui.thumbs import ThumbnailLoader
 
 CARD_THUMB = 120
@@ -80,11 +81,11 @@ def html(text: str) -> str:
 def suggestion_html(s: Suggestion, min_confidence: float) -> str:
     label = shown_label(s, min_confidence)
     if label is not None:
-        return f"Suggested: <b>{html(label)}</b> &nbsp;<span style='color:{theme.muted()}'>confidence {s.confidence:.0%}</span>"
+        return f"Suggested: <b>{html(label)}</b> &nbsp;<span style='color:{theme.muted()}'>confidence {percent_text(s.confidence)}</span>"
     if s.label is not None:
         return (
             f"<span style='color:{theme.muted()}'>No suggestion — best guess {html(s.label)} at "
-            f"{s.confidence:.0%} is below {min_confidence:.0%}</span>"
+            f"{percent_text(s.confidence)} is below {percent_text(min_confidence)}</span>"
         )
     return f"<span style='color:{theme.muted()}'>No suggestion: no labelled neighbour</span>"
 
@@ -151,6 +152,7 @@ def queue_view(model: SuggestionModel) -> QTableView:
     view.verticalHeader().setVisible(False)
     view.verticalHeader().setDefaultSectionSize(ROW_THUMB + 6)
     view.setIconSize(QSize(ROW_THUMB, ROW_THUMB))
+    view.setItemDelegate(UntintedPhotoDelegate(view))
     view.setAlternatingRowColors(True)
     # Long ids and several alternatives wrap onto a second line (at hyphens and spaces) instead of being cut.
     view.setWordWrap(True)
@@ -365,12 +367,12 @@ class ReviewDetail(QWidget):
         self.more_photos.setText(f"+{extra} more" if extra > 0 else "")
 
     def _show_alternatives(self, s: Suggestion | None) -> None:
-        alternatives = s.alternatives if s is not None else []
+        alternatives = s.label_confidences() if s is not None else []
         for i, b in enumerate(self.alt_buttons):
             b.setVisible(i < len(alternatives))
             if i < len(alternatives):
-                name, share = alternatives[i]
-                b.setText(f"{i + 1}  {name}  {share_text(share)}")
+                name, confidence = alternatives[i]
+                b.setText(f"{i + 1}  {name}  {percent_text(confidence)}")
                 b.setToolTip(f"Press {i + 1} to label {s.article} as {name}")
 
     def _show_cards(self, neighbours: list, winner: str | None, photos: dict[str, list[Path]]) -> None:

@@ -11,6 +11,7 @@ curator can move the threshold and see the effect at once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -41,9 +42,13 @@ def shown_label(s: Suggestion, min_confidence: float) -> str | None:
     return s.label
 
 
-def share_text(share: float) -> str:
+def percent_text(value: float) -> str:
+    """A confidence as a whole percent, rounded down: the threshold compares the exact figure, so 0.8996
+    must read 89% (it is not accepted at 90%), never 90%."""
     # A runner-up with a sliver of the votes reads as "0%", which looks like a bug; say what it is.
-    return "<1%" if 0 < share < 0.005 else f"{share:.0%}"
+    if 0 < value < 0.01:
+        return "<1%"
+    return f"{math.floor(round(value * 100, 6))}%"  # round first: 0.29 * 100 is 28.999999999999996
 
 
 def sort_key(entry: QueueEntry, order: str) -> tuple:
@@ -103,15 +108,18 @@ class SuggestionModel(QAbstractTableModel):
             label = shown_label(s, self.min_confidence)
             return label if label is not None else "(no suggestion)"
         if col == self.CONFIDENCE:
-            return f"{s.confidence:.0%}" if s.alternatives else "–"
+            return percent_text(s.confidence) if s.alternatives else "–"
         if col == self.ALTERNATIVES:
-            return ", ".join(f"{a} {share_text(c)}" for a, c in s.alternatives[1:])
+            return ", ".join(f"{a} {percent_text(c)}" for a, c in s.label_confidences()[1:])
         return None
 
     def _tooltip(self, entry: QueueEntry, col: int) -> str:
         s = entry.suggestion
         if col == self.LABEL and s.label is not None and shown_label(s, self.min_confidence) is None:
-            return f"Best guess {s.label} at {s.confidence:.0%}, below the {self.min_confidence:.0%} needed for a suggestion"
+            return (
+                f"Best guess {s.label} at {percent_text(s.confidence)}, "
+                f"below the {percent_text(self.min_confidence)} needed for a suggestion"
+            )
         return "Skipped: still unlabelled" if entry.skipped else s.article
 
     def _foreground(self, entry: QueueEntry, col: int) -> QBrush | None:

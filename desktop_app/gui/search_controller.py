@@ -243,9 +243,15 @@ class SearchController(QObject):
             self.rerun()
 
     def query_article(self) -> str | None:
-        """The one article the current question is about (decisions are made on it and a result)."""
+        """The one article the current question is about (decisions are made on it and a result): the query
+        article, or the article of the query photo(s), as the engine found it."""
         q = self.query
-        return q.articles[0] if q is not None and q.kind == "articles" and len(q.articles) == 1 else None
+        if q is None:
+            return None
+        if q.kind in ("articles", "photo"):
+            return q.articles[0] if len(q.articles) == 1 else None
+        out = self.last_outcome
+        return out.query_article if out is not None and out.query == q else None
 
     def rank_all(self, on_done: Callable[[list[str]], None]) -> bool:
         """Every article (up to the engine's limit) by similarity to the current question, most similar
@@ -289,14 +295,10 @@ class SearchController(QObject):
         client, engine, device, write = self.client, self.snapshot.engine, self.device, self._unsaved
         show_rejected = self.show_rejected
 
-        def run() -> tuple[Outcome, int]:
+        def run() -> Outcome:
             if write is not None:
                 engine.update_settings(search=write)  # one store: the engine reads it back to search
-            outcome = client.call("similar", query, device=device, show_rejected=show_rejected)
-            hidden = 0
-            if query.kind == "articles" and not show_rejected:
-                hidden = sum(d == "not_match" for d in engine.decisions_with(query.articles).values())
-            return outcome, hidden
+            return client.call("similar", query, device=device, show_rejected=show_rejected)
 
         self.panel.show_query(query.title())
         # Thumbnails wait while the search runs: on two cores they would take half of its CPU.
@@ -304,8 +306,7 @@ class SearchController(QObject):
         gen = self.lane.submit(run)
         self._asked_at = {gen: time.perf_counter()}
 
-    def _done(self, gen: int, answer: tuple[Outcome, int]) -> None:
-        outcome, hidden = answer
+    def _done(self, gen: int, outcome: Outcome) -> None:
         self._unsaved = None  # the newest job carried the newest edit
         asked = self._asked_at.pop(gen, None)
         self.last_latency_ms = (time.perf_counter() - asked) * 1e3 if asked else None
@@ -313,8 +314,9 @@ class SearchController(QObject):
         self.panel.set_params(outcome.params)  # what the engine really used
         root = self.snapshot.photo_root if self.snapshot is not None else None
         q = outcome.query
-        single = q.kind == "articles" and len(q.articles) == 1
-        self.panel.show_results(q.title(), outcome.hits, outcome.total_ms, outcome.note, root, hidden, single)
+        single = outcome.query_article is not None  # decisions are with it, also for a photo of it
+        self.panel.show_results(q.title(), outcome.hits, outcome.total_ms, outcome.note, root, outcome.hidden,
+                                single)  # fmt: skip
         self.answered.emit(outcome)
 
     def _failed(self, gen: int, failure: Failure) -> None:

@@ -34,6 +34,7 @@ from desktop_app.core.matching import METHOD_LABELS, METHODS, PAIR_METHODS
 from desktop_app.core.settings import SearchSettings
 from desktop_app.core.similar import Hit
 from desktop_app.gui.decision_bar import DECISION_KEYS, NO_DECISION_KEY, DecisionBar
+from desktop_app.gui.elided import ElidedLabel
 from desktop_app.gui.models import ArticleRole
 from desktop_app.gui.qtcompat import model_data
 from desktop_app.gui.results import ResultDelegate, ResultsView, SimilarModel
@@ -44,6 +45,26 @@ HINT = (
     "Select an article, a photo or several articles to see the most similar articles. "
     "You can also drop photo files on the window."
 )
+
+
+def results_status(n: int, elapsed_ms: float, hidden: int, note: str) -> tuple[str, str]:
+    """The results header (one short line) and what it leaves to the tooltip."""
+    if n:
+        text = f"{n} most similar · {elapsed_ms:.0f} ms"
+        detail = f"The {n} most similar article{'s' if n != 1 else ''}, found in {elapsed_ms:.0f} ms."
+    else:
+        text = "No similar articles"
+        detail = "Nothing passes the threshold s, or the catalog has no other articles."
+    if hidden:
+        text += f" · {hidden} hidden"
+        detail += (
+            f"\n{hidden} decided “not a match” with the query {'is' if hidden == 1 else 'are'} hidden; "
+            "tick Show “not a match” to list them."
+        )
+    if note:
+        text += f" · {note}"
+        detail += f"\n{note}"
+    return text, detail
 
 
 def _buddy(text: str, field: QWidget, name: str) -> QLabel:
@@ -75,8 +96,8 @@ class SimilarPanel(QWidget):
         f.setPointSizeF(f.pointSizeF() * 1.15)
         self.title.setFont(f)
         self.title.setWordWrap(True)
-        self.status = QLabel(HINT)
-        self.status.setWordWrap(True)
+        self.status = ElidedLabel()  # one line over results: a wrapped header pushed the results down
+        self.status.set_message(HINT)  # nothing shown yet: the hint whole
         self.status.setStyleSheet("color: palette(placeholder-text);")
         self._build_controls()
         self.model = SimilarModel(thumbs, self)
@@ -257,18 +278,7 @@ class SimilarPanel(QWidget):
             self.delegate.clear_cache()
         self.model.set_hits(hits, root)
         self.view.fit_cards()
-        n = len(hits)
-        if hits:
-            text = f"{n} most similar article{'s' if n != 1 else ''} · {elapsed_ms:.0f} ms"
-        else:
-            text = (
-                "No similar articles: nothing passes the threshold s, or the catalog has no other articles."
-            )
-        if hidden:
-            text += f" · {hidden} hidden as not a match"
-        if note:
-            text += f"\n{note}"
-        self.status.setText(text)
+        self.status.set_text(*results_status(len(hits), elapsed_ms, hidden, note))
         row = self.model.row_of(keep) if keep else -1
         if row >= 0:
             self.view.setCurrentIndex(self.model.index(row, 0))
@@ -278,7 +288,7 @@ class SimilarPanel(QWidget):
         self.title.setText(title)
         self.model.clear()
         self.decisions_enabled = False
-        self.status.setText(message)
+        self.status.set_message(message)  # advice in place of results: whole, wrapped
         self._sync_actions()
 
     def selected_hit(self) -> str | None:

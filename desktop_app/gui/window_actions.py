@@ -114,7 +114,7 @@ class WindowActions:
         self.shortcuts = act("Keyboard shortcuts", w.show_shortcuts, QKeySequence.StandardKey.HelpContents)
         if self.shortcuts.shortcut().isEmpty():
             self.shortcuts.setShortcut(QKeySequence("F1"))
-        self.map = w.map.toggle_action  # the catalog map dock
+        self.map = w.map.toggle_action  # the catalog map tab
         self._menus()
         self.toolbar = self._toolbar()
 

@@ -47,6 +47,7 @@ class WindowWork:
             return
         self._detail_gen += 1
         gen = self._detail_gen
+        self.left_tabs.setCurrentWidget(self.pages)  # from the map tab too (a double-click on a dot)
         self.pages.setCurrentWidget(self.detail)
         self.detail.show_loading(article)
         i = self.grid_model._key_index().get(article)

@@ -89,10 +89,13 @@ class SearchRoom:
                 tq.own,
             )
             note = f"{note} {tq.note}".strip()
-        decided = self.decisions_with(query.articles) if query.kind == "articles" else {}
+        owner = self.query_article(query)
+        about = query.articles if query.kind == "articles" else [owner] if owner else []
+        decided = self.decisions_with(about) if about else {}
         rejected = [] if show_rejected else [b for b, d in decided.items() if d == "not_match"]
         out = answer(index, query, params, vectors, paths, label=label, folder=folder, n_pairs=n_pairs,
                      exclude=[*rejected, *own], query_views=views)  # fmt: skip
+        out.query_article, out.hidden = owner, len(rejected)
         for hit in out.hits:
             hit.decision = decided.get(hit.article)
         chosen = self.catalog.covers()
@@ -101,6 +104,25 @@ class SearchRoom:
         if note:
             out.note = f"{note} {out.note}".strip()
         return out
+
+    def query_article(self, query: Query) -> str | None:
+        """The one catalog article a query is about: a single query article, or the article that every query
+        photo belongs to (a photo of its detail page, or photo files inside the photo folder); else None.
+        The curator's decisions with it hold for such a query as for the article itself."""
+        if query.kind in ("articles", "photo"):
+            return query.articles[0] if len(query.articles) == 1 else None
+        root = self.photo_root() if query.kind == "files" else None
+        if root is None or not query.files:
+            return None
+        relative = []
+        for f in query.files:
+            try:
+                relative.append(Path(f).resolve().relative_to(root.resolve()).as_posix())
+            except ValueError:
+                return None  # a photo from outside the catalog's folder
+        owners = self.catalog.articles_of_photos(relative)
+        found = {owners.get(r) for r in relative}
+        return found.pop() if len(found) == 1 and None not in found else None
 
     def nearest_photos(self, query: Query, top: int, device: str | None = None) -> list[dict]:
         """The catalog photos nearest to the query's photos (best over query photos), not articles; words too."""

@@ -103,6 +103,18 @@ class PhotoStore:
         with self.read() as conn:
             return [PhotoRow(*r) for r in conn.execute(q.where(cond).order_by(p.c.path))]
 
+    def articles_of_photos(self, paths: Iterable[str]) -> dict[str, str]:
+        """The article of each of these photos (paths relative to the photo folder) that is in the catalog."""
+        paths = list(dict.fromkeys(paths))
+        p, a = photos_table, articles_table
+        found: dict[str, str] = {}
+        with self.read() as conn:
+            for start in range(0, len(paths), _CHUNK):
+                q = sa.select(p.c.path, a.c.key).join(a, a.c.id == p.c.article_id)
+                rows = conn.execute(q.where(p.c.path.in_(paths[start : start + _CHUNK])))
+                found.update((path, key) for path, key in rows)
+        return found
+
     def photo_ids_with_vectors(self, model_id: str) -> set[int]:
         with self.read() as conn:
             return set(
