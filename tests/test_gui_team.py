@@ -148,12 +148,14 @@ def test_learn_from_my_decisions_in_a_child_process_and_switch_it_off(qtbot, win
     assert status["active"] is not None and dialog.use.isChecked()
     assert "Learned adapter" in dialog.note.text()
     qtbot.waitUntil(lambda: w.acts.use_adapter.isChecked(), timeout=T)
+    assert w.status.adapter_label.isVisibleTo(w)  # the status bar says search is learned, not the model's own
     with qtbot.waitSignal(w.results_shown, timeout=T) as adapted:
         w.search.rerun()
     # Off from the Match menu: the frozen ranking comes back exactly.
     with qtbot.waitSignal(w.results_shown, timeout=T) as frozen:
         w.acts.use_adapter.trigger()
     assert engine.adapter_status()["active"] is None and not w.acts.use_adapter.isChecked()
+    assert not w.status.adapter_label.isVisibleTo(w)
     hits = [h.article for h in frozen.args[0].hits]
     assert hits == [a for a in first if a != first[1]]  # (the not-a-match result stays hidden)
     assert adapted.args[0].hits[0].score != frozen.args[0].hits[0].score

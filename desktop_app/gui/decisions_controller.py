@@ -91,6 +91,7 @@ class DecisionsController(QObject):
     def _status(self, status: dict | None) -> None:
         self.status = status
         self.w.acts.sync_adapter(status)
+        self.w.status.show_adapter(status)
 
     def use_adapter(self, on: bool) -> None:
         """Switch the learned similarity on (its vectors are prepared in a child process first, with progress

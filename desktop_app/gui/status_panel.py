@@ -20,7 +20,15 @@ class StatusPanel:
         self.model_label = QLabel()
         self.device_label = QLabel(NO_DEVICE)
         self.state_label = QLabel()
-        for w in (self.catalog_label, self.model_label, self.device_label, self.state_label):
+        self.adapter_label = QLabel()  # shown while a learned adapter shapes search
+        self.adapter_label.hide()
+        for w in (
+            self.catalog_label,
+            self.model_label,
+            self.adapter_label,
+            self.device_label,
+            self.state_label,
+        ):
             w.setContentsMargins(8, 0, 8, 0)
             bar.addPermanentWidget(w)
 
@@ -28,6 +36,7 @@ class StatusPanel:
         if snap is None:
             for w in (self.catalog_label, self.model_label, self.state_label):
                 w.setText("")
+            self.adapter_label.hide()
             return
         c = snap.counts
         shown = len(snap.articles)
@@ -48,6 +57,18 @@ class StatusPanel:
             state, tip = snap.index_state()
             self.state_label.setText(f"Index: {state}")
             self.state_label.setToolTip(tip)
+
+    def show_adapter(self, status: dict | None) -> None:
+        """Whether searches use a learned adapter (Engine.adapter_status()), so a curator knows why rankings
+        differ from the model's own."""
+        active = (status or {}).get("active")
+        self.adapter_label.setVisible(bool(active))
+        if active:
+            self.adapter_label.setText("Learned similarity: on")
+            self.adapter_label.setToolTip(
+                f"Adapter {active['id']} ({active['kind']}) reshapes the model's vectors from your decisions, "
+                "groups and labels. Match ▸ Use learned similarity switches it off."
+            )
 
     def show_engine(self, info: EngineInfo | None) -> None:
         """The device the engine's encoder session really got (not a prediction), with why when it differs."""
