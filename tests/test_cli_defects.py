@@ -246,3 +246,15 @@ def test_mapping_the_photo_root_to_a_folder_without_its_photos_warns(indexed, ph
     assert "only 0 of 7 of the catalog's photos checked" in capsys.readouterr().out
     assert main(["catalog", "root", str(photo_tree), "--db", str(indexed)]) == 0
     assert "Note" not in capsys.readouterr().out
+
+
+def test_a_search_that_filters_everything_out_says_why(indexed, capsys):
+    assert main(["similar", "red", "--label", "colour=blue", "--db", str(indexed)]) == 0
+    assert "No article has the label colour=blue." in capsys.readouterr().out
+    assert main(["similar", "red", "--folder", "/elsewhere/shoes", "--db", str(indexed)]) == 0
+    assert "No article lies under the folder '/elsewhere/shoes'" in capsys.readouterr().out
+    assert main(["similar", "red", "--folder", "shoes", "--db", str(indexed), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [h["article"] for h in out["hits"]] == ["shoes/blue"] and out["note"] == ""
+    assert main(["similar", "red", "--method", "centroid", "--threshold", "0.9", "--db", str(indexed)]) == 0
+    assert "do not apply to it" in capsys.readouterr().out

@@ -14,6 +14,7 @@ from desktop_app.cli.common import (
     fraction,
     num,
     open_engine,
+    plural,
     positive_int,
     safe,
     search_params,
@@ -125,6 +126,14 @@ def run(args: argparse.Namespace) -> int:
     )
     if out.note:
         print(safe(out.note))
+    if not used.uses_pairs and (args.threshold is not None or args.max_matches is not None):
+        print(
+            f"The {used.method} method scores no pairs, so --threshold and --max-matches do not apply to it."
+        )
+    if out.hidden:
+        print(
+            f"{plural(out.hidden, 'article')} decided 'not a match' with the query left out (--show-rejected shows them)."
+        )
     for rank, h in enumerate(out.hits, 1):
         best = h.pairs[0] if h.pairs else None
         if best is None:

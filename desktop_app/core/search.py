@@ -265,6 +265,22 @@ class SearchIndex(BlockScoring):
             allowed[np.asarray(drop, dtype=np.int64)] = False
         return allowed
 
+    def why_empty(self, label: Mapping[str, str] | tuple[str, str] | str | None, folder: str | None) -> str:
+        """Why filters leave no article to return, in words ("" when they leave some)."""
+        for field_name, value in _label_items(label):
+            if not self.label_mask(field_name, value).any():
+                known = sorted({lab[field_name] for lab in self.av.labels if field_name in lab})
+                hint = (
+                    f" (its values: {', '.join(known[:8])}{'…' if len(known) > 8 else ''})" if known else ""
+                )
+                return f"No article has the label {field_name}={value}{hint}."
+        if folder and not self.folder_mask(folder).any():
+            return (f"No article lies under the folder {folder!r}; give a folder relative to the photo folder, "
+                    "e.g. shoes/men.")  # fmt: skip
+        if label and folder and not (self._allowed(label, folder, (), ()).any()):
+            return "No article has that label under that folder."
+        return ""
+
     # ----- query -------------------------------------------------------------------------------------
 
     def _resolve(self, query: Any, query_views: Sequence[str | None] | None) -> ResolvedQuery:

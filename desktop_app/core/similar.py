@@ -182,6 +182,8 @@ def answer(
         hits.append(Hit(h.article, a, float(h.score), rows.stop - rows.start, av.labels[a],
                         av.paths[av.cover_row(a)] if rows.stop > rows.start else None, pairs, h.passed,
                         h.fallback))  # fmt: skip
+    if not hits and (label or folder):
+        note = f"{note} {index.why_empty(label, folder)}".strip()
     if params.method == "ordered" and query.kind != "text" and any(h.fallback for h in result.hits):
         note = f"{note} Articles without a shared view tag were compared with greedy pairs.".strip()
     return Outcome(query, hits, params, result.elapsed_ms, (time.perf_counter() - t0) * 1e3, result.mode,
