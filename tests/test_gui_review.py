@@ -688,6 +688,25 @@ def test_set_label_enter_on_an_open_completion_sets_it_at_once(qtbot, catalog):
     assert label_of(catalog, fresh[0]) == "bags"
 
 
+def test_the_queue_label_field_takes_an_offered_label_with_one_enter(qtbot, catalog, client):
+    q = make_queue(qtbot, catalog, client)
+    q.show()
+    q.activateWindow()
+    qtbot.waitUntil(q.isActiveWindow)
+    first, second = (e.article for e in q.model.entries()[:2])
+    assert q.current_article() == first
+    q.label_edit.setFocus()
+    qtbot.keyClicks(q.label_edit, "ba")  # "bags" is offered
+    popup = q.label_edit.completer().popup()
+    qtbot.waitUntil(popup.isVisible)
+    qtbot.keyClick(popup, Qt.Key.Key_Down)
+    qtbot.keyClick(popup, Qt.Key.Key_Return)  # one Enter: the completion, and the label set
+    qtbot.waitUntil(lambda: label_of(catalog, first) == "bags")
+    assert label_of(catalog, second) is None  # set once: the next article was not labelled too
+    assert q.current_article() == second
+    q.close()
+
+
 # ----------------------------------------------------------------------------- the figures shown
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -47,6 +47,7 @@ from desktop_app.core.labels import (
     LabelPlan,
 )
 from desktop_app.gui import theme
+from desktop_app.gui.completion import EnterTakesCompletion
 from desktop_app.gui.conflicts import show_conflict
 from desktop_app.gui.models import ColumnsModel
 from desktop_app.gui.screen_fit import fit_to_screen
@@ -116,11 +117,7 @@ class LabelEditDialog(QDialog):
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
-        # Enter on an offered label takes it and sets it: the completer alone would only fill the box,
-        # and the curator would press Enter twice.
-        self._enter_on_popup = False
-        completer.popup().installEventFilter(self)
-        completer.activated.connect(self._completion_chosen)
+        EnterTakesCompletion(completer, lambda _text: self.apply_set())  # one Enter picks and sets
         form.addRow("Label", self.value_box)
         lay.addLayout(form)
 
@@ -138,19 +135,6 @@ class LabelEditDialog(QDialog):
         self.value_box.currentTextChanged.connect(self._update_buttons)
         self._field_changed(field)
         self.value_box.setFocus()
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if obj is self.value_box.completer().popup():
-            if event.type() == QEvent.Type.KeyPress:
-                self._enter_on_popup = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
-            elif event.type() == QEvent.Type.Show:
-                self._enter_on_popup = False
-        return super().eventFilter(obj, event)
-
-    def _completion_chosen(self, _text: str) -> None:
-        if self._enter_on_popup:  # not a click: a click only picks, Enter picks and sets
-            self._enter_on_popup = False
-            self.apply_set()
 
     def field(self) -> str:
         return " ".join(self.field_box.currentText().split())

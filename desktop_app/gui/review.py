@@ -464,7 +464,7 @@ class ReviewQueue(QWidget):
         text = self.label_edit.text().strip()
         popup = self.label_edit.completer().popup() if self.label_edit.completer() else None
         if popup is not None and popup.isVisible():
-            return  # Enter chose a completion; a second Enter commits it
+            return  # Enter on the completer popup: EnterTakesCompletion sets the label it picked
         if text:
             self.set_label(text)
         else:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.labels import Suggestion
 from desktop_app.gui import theme
+from desktop_app.gui.completion import EnterTakesCompletion
 from desktop_app.gui.delegates import UntintedPhotoDelegate
 from desktop_app.gui.review_model import QueueEntry, SuggestionModel, percent_text, shown_label
 from desktop_app.gui.thumbs import ThumbnailLoader
@@ -304,6 +305,8 @@ class ReviewDetail(QWidget):
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.label_edit.setCompleter(completer)
         self.label_edit.returnPressed.connect(self.label_entered)
+        # one Enter on an offered label picks it and sets it (the popup's Enter never reaches the field)
+        EnterTakesCompletion(completer, lambda _text: self.label_entered.emit())
         row.addWidget(self.label_edit, 1)
         self.accept_button = QPushButton("Accept  ⏎")
         self.skip_button = QPushButton("Skip  S")

@@ -1,0 +1,34 @@
+"""Enter on an offered completion takes it and goes on: one key, as curators expect from a label field.
+
+Qt's completer popup eats the Enter that picks an entry: the text lands in the field and the field's own
+Enter (set the label, accept the dialog) needs a second press. `EnterTakesCompletion` watches the popup's
+keys and, when an entry was picked with Enter (not with the mouse, which only picks), calls `chosen` with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtWidgets import QCompleter
+
+
+class EnterTakesCompletion(QObject):
+    def __init__(self, completer: QCompleter, chosen: Callable[[str], None]) -> None:
+        super().__init__(completer)
+        self._enter = False
+        self._chosen = chosen
+        completer.popup().installEventFilter(self)
+        completer.activated.connect(self._activated)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.KeyPress:
+            self._enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        elif event.type() == QEvent.Type.Show:
+            self._enter = False
+        return False
+
+    def _activated(self, text: str) -> None:
+        if self._enter:
+            self._enter = False
+            self._chosen(text)
