@@ -175,6 +175,19 @@ def test_recent_catalogs_and_close_catalog(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: w.welcome.recent.count() == 2, timeout=T)
 
 
+def test_grid_columns_share_the_width_at_every_zoom(qtbot, window, tmp_path):
+    """No wide empty strip right of the grid: as many columns as fit, the spare width spread among them."""
+    w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=6, per=1))
+    view = w.grid_panel.view
+    for step in (0, 1, 1, -1):
+        if step:
+            w.grid_panel.set_thumb_size(w.grid_panel.delegate.thumb_size + 40 * step)
+        usable = view.maximumViewportSize().width() - view.verticalScrollBar().sizeHint().width()
+        cell, grid = view.cell.width(), view.gridSize().width()
+        columns = usable // cell
+        assert grid >= cell and usable - columns * grid < columns, (usable, cell, grid)
+
+
 def test_sort_by_photo_count_reversed_and_by_similarity(qtbot, window, tmp_path):
     root = tmp_path / "photos"
     for a, n in (("few", 1), ("many", 4), ("some", 2)):

@@ -21,7 +21,7 @@ from PySide6.QtCore import (
     Signal,
     SignalInstance,
 )
-from PySide6.QtGui import QKeyEvent, QPaintEvent, QWheelEvent
+from PySide6.QtGui import QKeyEvent, QPaintEvent, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -110,6 +110,26 @@ class GridView(QListView):
         self.setSpacing(0)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.painted = False
+        self.cell = QSize()  # one article's cell; the grid's columns share the width left over
+
+    def set_cell(self, cell: QSize) -> None:
+        self.cell = cell
+        self._spread()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._spread()
+
+    def _spread(self) -> None:
+        """As many columns as fit, sharing the width evenly: no wide empty strip on the right. The width is
+        taken as if the scroll bar were shown, so it appearing never changes the columns."""
+        if not self.cell.isValid():
+            return
+        width = self.maximumViewportSize().width() - self.verticalScrollBar().sizeHint().width()
+        columns = max(1, width // max(self.cell.width(), 1))
+        grid = QSize(max(self.cell.width(), width // columns), self.cell.height())
+        if grid != self.gridSize():
+            self.setGridSize(grid)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
@@ -222,7 +242,7 @@ class GridPanel(QWidget):
 
     def set_thumb_size(self, size: int) -> None:
         self.delegate.set_thumb_size(size)
-        self.view.setGridSize(self.delegate.cell_size(self.view.font()))
+        self.view.set_cell(self.delegate.cell_size(self.view.font()))
         self.view.setIconSize(QSize(size, size))
         self.view.viewport().update()
         i = min(range(len(ZOOM_SIZES)), key=lambda k: abs(ZOOM_SIZES[k] - size))
