@@ -80,6 +80,25 @@ def test_regrouping_keeps_vectors_and_labels(tmp_path, catalog_location, tiny_mo
     assert _index(cat, root, tiny_model).unchanged == 4  # and reused without repeating it
 
 
+def test_articles_grouped_by_file_name_lie_in_their_photos_folder(tmp_path, catalog_location, tiny_model):
+    """The grid's folder column, the map's colour by folder and its sort need a folder whatever the grouping:
+    a pattern-grouped article's is where its first photo is, and follows the photos when they move."""
+    root = tmp_path / "p"
+    for rel in ["m/h/mh01-gray_main", "m/h/mh01-gray_back", "w/j/wj01-red_main", "top_main"]:
+        write_photo(root / f"{rel}.jpg", seed=len(rel))
+    cat = Catalog(catalog_location)
+    magento = GroupingRule("pattern", r"(?P<article>[^_]+?)(?:_(?P<view>.+))?")
+    _index(cat, root, tiny_model, rule=magento)
+    folders = lambda: dict(zip(*(cat.article_columns()[c] for c in ("article", "folder"))))  # noqa: E731
+    assert folders() == {"mh01-gray": "m/h", "wj01-red": "w/j", "top": ""}
+    (root / "w" / "x").mkdir()
+    (root / "w/j/wj01-red_main.jpg").rename(root / "w/x/wj01-red_main.jpg")
+    _index(cat, root, tiny_model)
+    assert folders()["wj01-red"] == "w/x"
+    _index(cat, root, tiny_model, rule=GroupingRule("folder"))  # folder grouping: the id's parent path
+    assert folders() == {"m/h": "m", "w/x": "w", "p": ""}
+
+
 def test_switching_model_never_mixes_vectors(tmp_path, catalog_location, photo_tree, tiny_model):
     other = make_tiny_model(tmp_path / "m2", name="tiny-other", dim=12, seed=5)
     cat = Catalog(catalog_location)

@@ -211,7 +211,15 @@ def _index(catalog, photo_dir, rule, model, opts, progress, should_cancel, encod
     grouper = Grouper(rule, root.name)
     groups = {f.rel: grouper(f.rel) for f in found}
     summary.unmatched = sum(1 for g in groups.values() if not g.matched)
-    article_ids = catalog.sync_articles({g.article for g in groups.values()})
+    # A folder-grouped article lies in its id's parent folder; one grouped by file name, where its first
+    # photo is (so the grid, the map and filters can use folders whatever the grouping).
+    keys = {g.article for g in groups.values()}
+    folders: dict[str, str] | None = None
+    if rule.kind != "folder":
+        folders = {}
+        for rel in sorted(groups):
+            folders.setdefault(groups[rel].article, rel.rsplit("/", 1)[0] if "/" in rel else "")
+    article_ids = catalog.sync_articles(keys, folders)
 
     rows = {r.path: r for r in catalog.photo_rows()}
     have_vec = catalog.photo_ids_with_vectors(model_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -350,22 +350,38 @@ class PhotoStore:
 
     # ------------------------------------------------------------ writing (the indexer)
 
-    def sync_articles(self, keys: Iterable[str]) -> dict[str, int]:
-        """Ids of these articles, creating the missing ones (folder = the id's parent path)."""
+    def sync_articles(self, keys: Iterable[str], folders: Mapping[str, str] | None = None) -> dict[str, int]:
+        """Ids of these articles, creating the missing ones. An article's folder is `folders[key]` (where its
+        photos are; an index run corrects it when it changed) or else the id's parent path."""
         keys = set(keys)
+
+        def folder_of(k: str) -> str:
+            if folders is not None and k in folders:
+                return folders[k]
+            return k.rsplit("/", 1)[0] if "/" in k else ""
+
+        a = articles_table
         with self.write() as conn:
-            existing = dict(conn.execute(sa.select(articles_table.c.key, articles_table.c.id)).all())
-            missing = sorted(keys - existing.keys())
+            stored = {k: (i, f) for k, i, f in conn.execute(sa.select(a.c.key, a.c.id, a.c.folder))}
+            missing = sorted(keys - stored.keys())
             if missing:
                 now = time.time()
                 conn.execute(
-                    articles_table.insert(),
-                    [
-                        {"key": k, "folder": k.rsplit("/", 1)[0] if "/" in k else "", "added_at": now}
-                        for k in missing
-                    ],
+                    a.insert(), [{"key": k, "folder": folder_of(k), "added_at": now} for k in missing]
                 )
-                existing = dict(conn.execute(sa.select(articles_table.c.key, articles_table.c.id)).all())
+            if folders:
+                moved = [
+                    {"i": i, "f": folders[k]}
+                    for k, (i, f) in stored.items()
+                    if k in folders and folders[k] != f
+                ]
+                if moved:
+                    conn.execute(
+                        a.update().where(a.c.id == sa.bindparam("i")).values(folder=sa.bindparam("f")), moved
+                    )
+            existing = {k: i for k, (i, _f) in stored.items()}
+            if missing:
+                existing = dict(conn.execute(sa.select(a.c.key, a.c.id)).all())
         return existing
 
     def regroup_photos(self, changes: list[dict]) -> None:
