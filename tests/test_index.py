@@ -77,6 +77,14 @@ def test_regrouping_keeps_vectors_and_labels(tmp_path, catalog_location, tiny_mo
     assert {r.view for r in cat.photos_of("sku1")} == {"front", "back"}
     assert cat.labels()["sku1"]["category"] == "shirts"
     assert catalog_settings(cat).grouping.kind == "pattern"  # the rule is stored with the catalog
+    back = _index(
+        cat, root, tiny_model, rule=GroupingRule("folder")
+    )  # sku1 goes: its label is kept, and said
+    assert (
+        back.orphaned == {"labelled_articles": 1, "decided_pairs": 0}
+        and "1 labelled article" in back.orphaned_text()
+    )
+    _index(cat, root, tiny_model, rule=GroupingRule("pattern", r"(?P<article>sku\d+)_(?P<view>\w+)"))
     assert _index(cat, root, tiny_model).unchanged == 4  # and reused without repeating it
 
 

@@ -110,5 +110,7 @@ def print_summary(s) -> None:
     print(f"Time      {s.seconds:.1f} s, {s.photos_per_s:.1f} photos/s embedded")
     if s.advice:
         print(f"Hint      {s.advice}")
+    if s.orphaned_text():
+        print(f"Kept      {s.orphaned_text()}")
     if s.cancelled:
         print("Cancelled: run the same command again to continue.")

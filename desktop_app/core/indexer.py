@@ -20,7 +20,7 @@ import numpy as np
 
 from desktop_app.core.device import physical_cores
 from desktop_app.core.encoder import Encoder, normalise
-from desktop_app.core.errors import InputError
+from desktop_app.core.errors import InputError, plural
 from desktop_app.core.images import PhotoError, preprocess, read_bytes
 from desktop_app.core.models import InstalledModel, catalog_model, resolve_model, vector_identity
 from desktop_app.core.scan import (
@@ -96,12 +96,23 @@ class IndexSummary:
         default_factory=list
     )  # folders the scan could not read: kept as they were
     advice: str | None = None  # a better grouping rule, when this one gives implausible articles
+    # labelled articles and decided pairs whose article this grouping no longer has (kept, not lost)
+    orphaned: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     photos_per_s: float = 0.0
     cancelled: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def orphaned_text(self) -> str:
+        """Labels and decisions left on articles this grouping does not have, in words ("" when none)."""
+        labels, pairs = self.orphaned.get("labelled_articles", 0), self.orphaned.get("decided_pairs", 0)
+        if not labels and not pairs:
+            return ""
+        return (f"{plural(labels, 'labelled article')} and {plural(pairs, 'decided pair')} name articles this "
+                "grouping does not have; they are kept and apply again if the grouping that made those "
+                "articles comes back.")  # fmt: skip
 
 
 def content_hash(data: bytes) -> str:
@@ -265,6 +276,7 @@ def _index(catalog, photo_dir, rule, model, opts, progress, should_cancel, encod
     catalog.drop_empty_articles()
 
     counts = catalog.counts(model_id)
+    summary.orphaned = catalog.orphaned()
     summary.articles = counts["articles"]
     summary.photos = counts["photos"]
     summary.embedded = embedded

@@ -236,7 +236,7 @@ class SummaryDialog(QDialog):
             lines.append(
                 f"{s.unmatched:,} photos did not match the file-name pattern and are single-photo articles."
             )
-        lines += [t for t in (kept_folders_text(s), advice_text(s)) if t]
+        lines += [t for t in (kept_folders_text(s), advice_text(s), s.orphaned_text()) if t]
         if s.skipped:
             reasons = ", ".join(f"{n:,} {REASONS.get(r, r)}" for r, n in sorted(s.skipped.items()))
             lines.append(

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from desktop_app.core.storage.schema import (
     article_covers_table,
     articles_table,
+    decisions_table,
     labels_table,
     photos_table,
     vectors_table,
@@ -383,6 +384,26 @@ class PhotoStore:
             if missing:
                 existing = dict(conn.execute(sa.select(a.c.key, a.c.id)).all())
         return existing
+
+    def orphaned(self) -> dict[str, int]:
+        """Labelled articles and decided pairs whose article the catalog no longer has (after a change of
+        grouping rule, say); they are kept, and come back with their articles."""
+        a, lab, d = articles_table, labels_table, decisions_table
+        present = sa.select(a.c.key)
+        with self.read() as conn:
+            labels = conn.execute(
+                sa.select(sa.func.count(sa.distinct(lab.c.article))).where(lab.c.article.not_in(present))
+            ).scalar_one()
+            pairs = conn.execute(
+                sa.select(sa.func.count()).select_from(
+                    sa.select(d.c.article_a, d.c.article_b)
+                    .where(d.c.undone.is_(False), d.c.decision != "none")
+                    .where(sa.or_(d.c.article_a.not_in(present), d.c.article_b.not_in(present)))
+                    .distinct()
+                    .subquery()
+                )
+            ).scalar_one()
+        return {"labelled_articles": int(labels), "decided_pairs": int(pairs)}
 
     def regroup_photos(self, changes: list[dict]) -> None:
         """Move photos to other articles or views: dicts with pid, aid, view."""
