@@ -177,6 +177,11 @@ class WindowWork:
 
     def _index_done(self: Any, summary: IndexSummary) -> None:
         self.search.indexing = False
+        snap = self.snapshot
+        if snap is not None and snap.last_run is not None:
+            # The snapshot on show was read while the run worked ("running", which reads as interrupted):
+            # until the re-read below lands, it says how the run ended.
+            snap.last_run = {**snap.last_run, "status": "cancelled" if summary.cancelled else "done"}
         self._sync()
         changed = summary.new + summary.changed + summary.moved + summary.removed + summary.reembedded
         # Reloading 100,000 vectors takes a while: keep the engine's when the run changed nothing.
