@@ -323,6 +323,15 @@ def test_csv_import_by_article_with_fields_unknown_and_empty_rows(tree_catalog, 
     assert {e["action"] for e in tree_catalog.label_events()} == {"import"}
 
 
+def test_csv_import_from_a_spreadsheet_with_semicolons_and_capitalised_headers(tree_catalog, tmp_path):
+    """Spreadsheets in many locales save CSV with semicolons, and people name columns "Article"."""
+    path = tmp_path / "excel.csv"
+    path.write_text("Article;Label\r\nred;warm\r\nshoes/blue;cool, dark\r\n", encoding="utf-8-sig")
+    rep = import_csv_labels(tree_catalog, path)
+    assert rep.applied == 2
+    assert tree_catalog.labels() == {"red": {"category": "warm"}, "shoes/blue": {"category": "cool, dark"}}
+
+
 def test_csv_import_by_path(tree_catalog, tmp_path):
     path = write_csv(
         tmp_path / "by-path.csv",

@@ -214,7 +214,8 @@ CSV_MAX_BYTES = 256 * 1024 * 1024
 
 
 def read_csv(path: Path | str, what: str = "CSV file") -> tuple[list[str], list[dict[str, str]]]:
-    """(header, rows) of a UTF-8 CSV file; any other encoding, binary data or a malformed file is a one-line
+    """(header, rows) of a UTF-8 CSV file, its columns separated by commas (or, when the header line has none,
+    semicolons or tabs) and named in lower case; any other encoding, binary data or a malformed file is a one-line
     InputError naming the file and how to fix it. Cells are read back through `spreadsheet_value`, so a file
     Lookalike exported (with `=cmd` written as `'=cmd`) imports with the values it was written from."""
     import csv
@@ -245,9 +246,14 @@ def read_csv(path: Path | str, what: str = "CSV file") -> tuple[list[str], list[
             f"The {what} {source} is not UTF-8 text (byte {exc.start} cannot be read; Latin-1 or Windows-1252 "
             "perhaps); save it as 'CSV UTF-8' and try again."
         ) from exc
+    first = text.split("\n", 1)[0]
+    # Spreadsheets in many locales save "CSV" with semicolons (or tabs): take what the header line uses.
+    delimiter = (
+        "," if "," in first else max(";\t", key=first.count) if any(c in first for c in ";\t") else ","
+    )
     try:
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        header = [h.strip() for h in (reader.fieldnames or [])]
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]  # "Article" is the article column
         reader.fieldnames = header
         rows = [{k: _cell_value(v) for k, v in row.items()} for row in reader]
     except csv.Error as exc:
