@@ -157,6 +157,37 @@ def test_cancelling_the_candidate_stage_returns_nothing():
     assert dup.candidate_pairs(V, should_cancel=lambda: True).cancelled
 
 
+def pair_at(cos: float, rng: np.random.Generator, dim: int = 64) -> np.ndarray:
+    """Two unit vectors at exactly this cosine."""
+    a, r = rng.normal(size=dim), rng.normal(size=dim)
+    a /= np.linalg.norm(a)
+    r -= (r @ a) * a
+    r /= np.linalg.norm(r)
+    return np.stack([a, cos * a + np.sqrt(1 - cos**2) * r]).astype(np.float32)
+
+
+def test_articles_without_a_duplicate_photo_need_near_identical_photos_in_the_same_colour():
+    """Other colourways and other products of one cut match at 0.90-0.95 without sharing a photo: only a
+    pair whose photos all match at ARTICLE_STRICT and show the subject in one colour is the same product."""
+    rng = np.random.default_rng(0)
+    blue, yellow = (40, 90, 170), (220, 200, 40)
+    cases = {  # articles: (cosine of their one photo pair, garment colour of the second)
+        ("cut-a", "cut-b"): (0.93, blue),  # another product of one cut: below the strict cosine
+        ("same-a", "same-b"): (0.97, blue),  # the same product photographed again
+        ("colour-a", "colour-b"): (0.97, yellow),  # another colourway the embedding puts at 0.97
+    }
+    vectors, prints = {}, {}
+    for k, ((a, b), (cos, garment)) in enumerate(cases.items()):
+        va, vb = pair_at(cos, rng)
+        vectors[a], vectors[b] = va[None], vb[None]
+        prints[f"{a}/0"] = fpr.fingerprint_image(product_photo(10 * k, garment=blue))
+        prints[f"{b}/0"] = fpr.fingerprint_image(product_photo(10 * k + 1, garment=garment))
+    av = ArticleVectors.from_groups(vectors)
+    av.paths = [f"{a}/0" for a in av.articles]
+    found = dup.article_duplicates(av, dup.candidate_pairs(av.vectors), [], prints=prints)
+    assert [(p.a, p.b) for p in found] == [("same-a", "same-b")]
+
+
 # ============================================================================ engine, verdicts, files
 
 

@@ -112,6 +112,29 @@ def fingerprint_file(path: Path) -> Fingerprint:
     return fingerprint_image(loaded.image)
 
 
+def product_colour(fp: Fingerprint) -> np.ndarray | None:
+    """The median Y, Cb, Cr of a photo's subject: the cells that differ from the background, taken as the
+    median colour of the picture's border (catalogue photos are shot on a plain backdrop). None when
+    nothing stands out from it."""
+    pic = fp.picture.astype(np.float32)
+    border = np.concatenate([pic[0], pic[-1], pic[1:-1, 0], pic[1:-1, -1]])
+    backdrop = np.median(border, axis=0)
+    cells = pic.reshape(-1, 3)
+    off = np.abs(cells - backdrop)
+    subject = cells[(off[:, 0] > LUMA_CHANGED) | (off[:, 1:] > CHROMA_CHANGED).any(axis=1)]
+    return np.median(subject, axis=0) if len(subject) >= 8 else None
+
+
+def same_colour(a: Fingerprint, b: Fingerprint) -> bool:
+    """Whether two photos show their subject in about the same colour (other shots allowed): the medians of
+    the subjects agree within a cell's luma and colour tolerance. A black and a white trouser of one cut, or
+    a blue and a yellow shirt, do not."""
+    ca, cb = product_colour(a), product_colour(b)
+    if ca is None or cb is None:
+        return False
+    return bool(abs(ca[0] - cb[0]) <= LUMA_CHANGED and np.all(np.abs(ca[1:] - cb[1:]) <= CHROMA_CHANGED))
+
+
 def hamming(a: int, b: int) -> int:
     return bin(a ^ b).count("1")
 

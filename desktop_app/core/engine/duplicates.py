@@ -114,7 +114,9 @@ class DuplicateRoom:
             pairs = [p for p in found.pairs if p.score >= report.min_score]
             judged = set() if include_decided else set(self.catalog.verdicts())
         else:
-            pairs = dup.article_duplicates(av, cands, found.pairs, dup.ARTICLE_THRESHOLD, found.variants)
+            pairs = dup.article_duplicates(
+                av, cands, found.pairs, dup.ARTICLE_THRESHOLD, found.variants, prints
+            )
             pairs = [p for p in pairs if p.score >= report.min_score]
             judged = set() if include_decided else set(self.catalog.decisions())
         report.pairs = [p for p in pairs if (p.a, p.b) not in judged]
