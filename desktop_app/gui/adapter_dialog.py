@@ -51,8 +51,11 @@ def describe(adapter: dict | None) -> str:
     info = adapter.get("info") or {}
     trained = info.get("trained_on") or info.get("sources") or []
     at = adapter.get("created_at")
-    when = time.strftime(" on %Y-%m-%d %H:%M", time.localtime(at)) if at else ""
-    return f"#{adapter['id']} ({adapter['kind']}{when}; from {', '.join(map(str, trained)) or 'the catalog'})"
+    when = time.strftime(" %Y-%m-%d %H:%M", time.localtime(at)) if at else ""
+    # no row id: the catalog numbers label calibrations in the same table, so the first adapter was "#2"
+    return (
+        f"{adapter['kind']}, trained{when or ' earlier'} from {', '.join(map(str, trained)) or 'the catalog'}"
+    )
 
 
 class AdapterDialog(QDialog):
@@ -184,7 +187,7 @@ class AdapterDialog(QDialog):
         self._finish()
         seconds = (result.get("info") or {}).get("seconds")
         took = f" in {seconds:.1f} s" if isinstance(seconds, (int, float)) else ""
-        self.note.setText(f"Learned adapter #{result['id']} ({result['kind']}, {result['dim']} dimensions){took}; "
+        self.note.setText(f"Learned adapter ({result['kind']}, {result['dim']} dimensions){took}; "
                           "search uses it now.")  # fmt: skip
         self._after_change(result["status"])  # as the trainer saw it right after storing
 

@@ -66,7 +66,7 @@ class StatusPanel:
         if active:
             self.adapter_label.setText("Learned similarity: on")
             self.adapter_label.setToolTip(
-                f"Adapter {active['id']} ({active['kind']}) reshapes the model's vectors from your decisions, "
+                f"A learned adapter ({active['kind']}) reshapes the model's vectors from your decisions, "
                 "groups and labels. Match ▸ Use learned similarity switches it off."
             )
 
