@@ -66,6 +66,9 @@ def main() -> None:
     window = DuplicatesWindow(engine)
     window.edits_box.setChecked(True)
     window.show()
+    # The offscreen screen is 800 px square, which the window fits itself to; show it as on a desktop.
+    window.resize(1280, 760)
+    window.split.setSizes([520, 760])
 
     def wait(signal=None, ms: int = 300_000, until=None) -> None:
         loop = QEventLoop()

@@ -57,7 +57,6 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="lookalike-map-shot-") as tmp:
         os.environ.setdefault("LOOKALIKE_HOME", str(Path(tmp) / "home"))
         db = build_catalog(args.db, Path(tmp))
-        from PySide6.QtCore import Qt
         from PySide6.QtWidgets import QApplication
 
         from desktop_app.core.settings import UserSettings
@@ -72,7 +71,6 @@ def main(argv: list[str] | None = None) -> int:
         shown = []
         w.map.shown.connect(shown.append)
         w.map.toggle_action.trigger()
-        w.resizeDocks([w.map.dock], [720], Qt.Orientation.Vertical)
         wait_for(app, lambda: bool(shown))
         outcomes = []
         w.results_shown.connect(outcomes.append)
@@ -80,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_for(app, lambda: bool(outcomes))
         view = w.map.view
         view.fit()
+        wait_for(app, lambda: w.thumbs.pending() == 0)  # the results' photos, not grey boxes
         for _ in range(10):
             app.processEvents()
         args.out.mkdir(parents=True, exist_ok=True)
