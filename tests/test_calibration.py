@@ -36,6 +36,16 @@ def test_calibrated_confidence_says_how_often_suggestions_are_right():
     assert restored(0.99, 0.1) < 0.6 < restored(0.6, 1.0)  # one dominant neighbour is not sure at all
 
 
+def test_a_calibration_never_claims_certainty_its_examples_cannot_show():
+    """Fitted on 60 suggestions that were all right, a near-unanimous one is at most 61/62 (Laplace's rule
+    of succession), never "100%"; likewise never 0."""
+    rng = np.random.default_rng(1)
+    raw, agreement = rng.uniform(0.5, 1.0, 60), rng.uniform(0.5, 1.0, 60)
+    fitted = cal.fit(raw, agreement, np.ones(60, bool))
+    assert fitted(0.999, 0.999) == pytest.approx(61 / 62) and fitted(0.999, 0.999) < 1.0
+    assert fitted(0.001, 0.001) >= 1 / 62
+
+
 def test_reliability_bins_and_ece_of_a_perfect_confidence():
     conf = np.repeat([0.15, 0.55, 0.95], 1000)
     right = np.concatenate([np.arange(1000) < 150, np.arange(1000) < 550, np.arange(1000) < 950])

@@ -91,7 +91,11 @@ class Calibration:
     key: dict = field(default_factory=dict)  # what it was fitted for (field, vectors, settings, k)
 
     def __call__(self, raw: float | np.ndarray, agreement: float | np.ndarray) -> float | np.ndarray:
-        out = expit(features(raw, agreement) @ self.coef)
+        """The probability, never closer to 0 or 1 than n examples can show: (n + 1) / (n + 2) after n right
+        answers (Laplace's rule of succession), so a review never reads "100%"."""
+        out = np.clip(
+            expit(features(raw, agreement) @ self.coef), 1 / (self.n + 2), (self.n + 1) / (self.n + 2)
+        )
         return float(out[0]) if np.ndim(raw) == 0 else out
 
     def to_bytes(self) -> bytes:
