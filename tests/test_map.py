@@ -191,6 +191,9 @@ def test_recompute_lays_out_afresh_and_unknown_method_is_refused(tiny_model, tmp
     assert engine.catalog_map().placed == 1
     fresh = engine.catalog_map(recompute=True)
     assert fresh.placed == 0 and fresh.method == "tsne" and len(fresh) == 13
+    # A quick PCA map made later never takes the t-SNE map's place as the default.
+    engine.catalog_map(method="pca", recompute=True)
+    assert engine.catalog_map().method == "tsne" and engine.catalog_map(method="pca").method == "pca"
     with pytest.raises(Exception, match="Unknown map method"):
         engine.catalog_map(method="umap")
     engine.close()

@@ -46,7 +46,7 @@ def register(sub) -> None:
     )
     p.add_argument("--method", choices=lay.METHODS, default=None,
                    help="how to lay out the articles: tsne (similar ones together) or pca (a quick, coarse "
-                   "linear projection) (default: the stored map's method, tsne for a new one)")  # fmt: skip
+                   "linear projection) (default: the stored t-SNE map, else the stored PCA map, else a new t-SNE one)")  # fmt: skip
     p.add_argument("--recompute", action="store_true",
                    help="compute the layout afresh instead of placing new articles on the stored one "
                    "(default: reuse the stored layout)")  # fmt: skip

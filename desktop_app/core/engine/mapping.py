@@ -27,10 +27,13 @@ class MapRoom:
         return self.vectors_model_id(), adapter.id if adapter is not None else None
 
     def stored_map(self, method: str | None = None) -> MapLayout | None:
-        """The stored layout of the vectors in use (the newest, or the newest of `method`), as it was stored:
-        articles indexed since are not on it yet (`catalog_map` places them)."""
+        """The stored layout of the vectors in use by `method`, or with none given the t-SNE one when there is
+        one (a quick PCA map made once never takes its place), else the newest; as it was stored: articles
+        indexed since are not on it yet (`catalog_map` places them)."""
         model_id, adapter_id = self.map_key()
-        row = self.catalog.layout(model_id, adapter_id, method)
+        row = self.catalog.layout(model_id, adapter_id, method or lay.DEFAULT_METHOD)
+        if row is None and method is None:
+            row = self.catalog.layout(model_id, adapter_id)
         if row is None:
             return None
         info = dict(row["info"])
