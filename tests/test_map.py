@@ -4,6 +4,7 @@ lasso polygon, storage keyed by model and adapter (and invalidated when either c
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -250,3 +251,20 @@ def test_cli_map_errors_are_one_line(indexed_sample, tmp_path, capsys, monkeypat
     assert main(["map", "--db", str(db), "--recompute"]) == 2
     assert "pip install 'lookalike[map]'" in capsys.readouterr().err
     assert main(["map", "--db", str(db), "--recompute", "--method", "pca"]) == 0
+
+
+def test_a_small_picture_keeps_its_map_clear_of_the_legend():
+    """At the smallest size a long legend covered every dot: it gets a column of its own beside the map, or
+    goes; only where it is small beside the picture does it sit over a corner."""
+    from PIL import Image
+
+    n = 60
+    rng = np.random.default_rng(0)
+    layout = lay.MapLayout([f"a{i}" for i in range(n)], rng.normal(size=(n, 2)), "tsne", {}, "m", None)
+    colours = pic.colouring([f"category number {i % 18}" for i in range(n)])
+    placed = {}
+    for size in ((200, 200), (600, 400), (2000, 2000)):
+        png, stats = pic.render_png(layout, colours, size, title="60 articles")
+        assert stats.dots == n and Image.open(io.BytesIO(png)).size == size
+        placed[size] = stats.legend
+    assert placed == {(200, 200): "none", (600, 400): "column", (2000, 2000): "inset"}

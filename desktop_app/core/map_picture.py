@@ -135,6 +135,7 @@ class PictureStats:
     thumbnails: int  # covers drawn
     dots: int  # articles drawn as dots (no room, or their photo could not be read)
     thumb_px: int  # side of a cover; 0 when the picture is all dots
+    legend: str = "inset"  # where the legend went: "inset" (over a corner), "column" (beside the map), "none"
 
 
 def render_png(layout: MapLayout, colours: Colouring, size: tuple[int, int] = (2000, 2000),
@@ -149,9 +150,16 @@ def render_png(layout: MapLayout, colours: Colouring, size: tuple[int, int] = (2
     draw = ImageDraw.Draw(img)
     n = len(layout)
     margin = max(24, min(w, h) // 30)
-    pos = _fit(layout.xy, w, h, margin)
+    # The legend sits over the map's corner when it is small beside the picture; else in a column of its own
+    # on the right, or, where that would leave the map no room, not at all.
+    legend_w, legend_h = _legend_size(draw, colours, title)
+    inset = legend_w * legend_h <= LEGEND_INSET_SHARE * w * h
+    map_w = w if inset else w - legend_w - margin // 2
+    show_legend = inset or map_w >= MIN_MAP_PX
+    map_w = map_w if show_legend else w
+    pos = _fit(layout.xy, map_w, h, margin)
     # Room per article if they were spread evenly; t-SNE packs them into clusters, hence the 0.7.
-    cell = float(np.sqrt((w - 2 * margin) * (h - 2 * margin) / max(1, n))) * 0.7
+    cell = float(np.sqrt((map_w - 2 * margin) * (h - 2 * margin) / max(1, n))) * 0.7
     thumb = int(min(128, cell)) if cover_of is not None and cell >= MIN_THUMB_PX else 0
     order = np.argsort(pos[:, 1], kind="stable")  # lower ones drawn last, over the ones above
     drawn = dots = 0
@@ -169,10 +177,12 @@ def render_png(layout: MapLayout, colours: Colouring, size: tuple[int, int] = (2
         draw.rectangle([left - 3, top - 3, left + tw + 2, top + th + 2], fill=colour)
         img.paste(tile, (left, top))
         drawn += 1
-    _legend(draw, colours, title, margin)
+    if show_legend:
+        _legend(draw, colours, title, (margin // 2 if inset else map_w, margin // 2), h - margin)
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=False)
-    return buf.getvalue(), PictureStats(drawn, dots, thumb)
+    placed = "inset" if inset else "column" if show_legend else "none"
+    return buf.getvalue(), PictureStats(drawn, dots, thumb, placed)
 
 
 def _fit(xy: np.ndarray, w: int, h: int, margin: int) -> np.ndarray:
@@ -205,18 +215,33 @@ def _cover_tile(path: Path | None, size: int):
     return tile
 
 
-def _legend(draw, colours: Colouring, title: str, margin: int) -> None:
-    line = 18
+LEGEND_LINE = 18  # pixels per legend row
+LEGEND_INSET_SHARE = 0.12  # the legend may cover this share of the picture; larger, it gets a column
+MIN_MAP_PX = 160  # narrower than this beside a legend column, the map goes without the legend
+
+
+def _legend_size(draw, colours: Colouring, title: str) -> tuple[int, int]:
     rows = colours.legend
     width = max([draw.textlength(f"{v} ({c})") for v, _, c in rows] + [draw.textlength(title)]) + 40
-    height = line * (len(rows) + (1 if title else 0)) + 12
-    x0, y0 = margin // 2, margin // 2
+    return int(width), LEGEND_LINE * (len(rows) + (1 if title else 0)) + 12
+
+
+def _legend(draw, colours: Colouring, title: str, at: tuple[int, int], bottom: int) -> None:
+    """The legend box at `at`, its rows cut to what fits above `bottom` ("… N more" for the rest)."""
+    width, _ = _legend_size(draw, colours, title)
+    x0, y0 = at
+    fit = max(1, (bottom - y0 - 12) // LEGEND_LINE - (1 if title else 0))
+    rows = list(colours.legend)
+    if len(rows) > fit:
+        rest = rows[fit - 1 :]
+        rows = rows[: fit - 1] + [(f"… {len(rest)} more", "#ffffff", sum(c for _, _, c in rest))]
+    height = LEGEND_LINE * (len(rows) + (1 if title else 0)) + 12
     draw.rectangle([x0, y0, x0 + width, y0 + height], fill="#ffffffe0", outline="#bbbbbb")
     y = y0 + 6
     if title:
         draw.text((x0 + 8, y), title, fill="#111111")
-        y += line
+        y += LEGEND_LINE
     for value, colour, count in rows:
         draw.ellipse([x0 + 8, y + 3, x0 + 18, y + 13], fill=colour)
         draw.text((x0 + 26, y), f"{value} ({count})", fill="#222222")
-        y += line
+        y += LEGEND_LINE
