@@ -38,9 +38,9 @@ def test_a_query_given_twice(indexed, capsys):
 
 def test_output_files_in_a_missing_folder_or_on_a_folder(indexed, tmp_path, capsys):
     missing = tmp_path / "nowhere"
-    for flag in ("--png", "--csv"):
+    for flag, name in (("--png", "out.png"), ("--csv", "out.csv")):
         fails(
-            capsys, "inspect", "red", "green", "--db", indexed, flag, missing / "out", needle="does not exist"
+            capsys, "inspect", "red", "green", "--db", indexed, flag, missing / name, needle="does not exist"
         )
         fails(capsys, "inspect", "red", "green", "--db", indexed, flag, tmp_path, needle="is a folder")
     fails(capsys, "labels", "export", missing / "labels.csv", "--db", indexed, needle="does not exist")
@@ -73,6 +73,8 @@ def test_output_files_in_a_missing_folder_or_on_a_folder(indexed, tmp_path, caps
         (["tune", "--split", "--seed", "-1"], "--seed must be 0 or more"),
         (["map", "--seed", "-1"], "--seed must be 0 or more"),
         (["evaluate", "--split", "--min-photos", "1"], "--min-photos must be 2 or more"),
+        (["map", "--png", "map.jpg"], "does not end in .png"),
+        (["inspect", "red", "green", "--png", "m.jpeg"], "does not end in .png"),
     ],
 )
 def test_option_values_out_of_range(indexed, capsys, argv, needle):

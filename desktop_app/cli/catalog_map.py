@@ -11,7 +11,7 @@ from desktop_app.cli.common import (
     emit_json,
     num,
     open_engine,
-    output_path,
+    png_path,
     positive_int,
     safe,
 )
@@ -28,7 +28,7 @@ def register(sub) -> None:
                        "stored in the catalog; articles indexed later are placed among their nearest "
                        "neighbours until you --recompute. Writes it as a PNG and/or prints the coordinates.")  # fmt: skip
     add_db(p)
-    p.add_argument("--png", metavar="FILE", type=output_path,
+    p.add_argument("--png", metavar="FILE", type=png_path,
                    help="write the map as a PNG picture: cover thumbnails when the photos are reachable and "
                    "there is room for them, else dots (default: no picture)")  # fmt: skip
     p.add_argument("--color-by", "--colour-by", dest="color_by", metavar="FIELD", default=None,

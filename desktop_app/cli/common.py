@@ -205,3 +205,13 @@ class Bar:
 
 def output_path(text: str) -> Path:
     return Path(text).expanduser()
+
+
+def png_path(text: str) -> Path:
+    """A PNG picture to write: the name must say so (a '.jpg' name would hold PNG bytes)."""
+    path = output_path(text)
+    if path.suffix.lower() != ".png" and not path.is_dir():  # a folder is refused later, saying so
+        raise argparse.ArgumentTypeError(
+            f"{text!r} does not end in .png; the picture is a PNG (e.g. {path.stem}.png)"
+        )
+    return path

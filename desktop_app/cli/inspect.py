@@ -13,6 +13,7 @@ from desktop_app.cli.common import (
     method_list,
     num,
     open_engine,
+    png_path,
     safe,
 )
 from desktop_app.core.files import check_output_path
@@ -28,7 +29,7 @@ def register(sub) -> None:
     p.add_argument("--method", type=method_list, metavar="M[,M2]",
                    help="the method(s) the PNG draws, side by side (default: the catalog's method)")  # fmt: skip
     add_search_options(p, method=False)
-    p.add_argument("--png", type=Path, metavar="FILE",
+    p.add_argument("--png", type=png_path, metavar="FILE",
                    help="write the matrix view as a PNG, drawn with the methods of --method (comma-separated; default: none)")  # fmt: skip
     p.add_argument("--csv", type=Path, metavar="FILE", help="write the matrix as CSV (default: none)")
     add_db(p)
