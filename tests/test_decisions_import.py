@@ -66,7 +66,9 @@ def test_undo_of_an_import_checks_only_decisions_made_after_it_by_others(db, tmp
     assert code == 2 and "anna" in err and "--force" in err, err
     code, out, err = run(capsys, "decide", "--undo", "--force", "--db", db)
     assert code == 0, err
-    assert "Undid 2 decisions" in out
+    # the output says what stayed: the pair anna decided since keeps her decision
+    assert "Undid 1 decision: green / red" not in out and "Undid 1 decision: red / shoes/blue" in out
+    assert "Kept green / red: anna decided it not_match since, and that stands." in out
     # the import is taken back; what anna decided after it stays
     assert [(r["article_b"], r["decision"], r["curator"]) for r in listed(capsys, db)] == [
         ("red", "not_match", "anna")

@@ -55,8 +55,14 @@ def run(args: argparse.Namespace) -> int:
             elif not undone:
                 print("Nothing to undo.")
             else:
-                print(f"Undid {plural(len(undone), 'decision')}: "
-                      + safe(", ".join(f"{u['article_a']} / {u['article_b']}" for u in undone[:5])))  # fmt: skip
+                back = [u for u in undone if not u.get("kept")]
+                kept = [u["kept"] for u in undone if u.get("kept")]
+                if back:
+                    print(f"Undid {plural(len(back), 'decision')}: "
+                          + safe(", ".join(f"{u['article_a']} / {u['article_b']}" for u in back[:5])))  # fmt: skip
+                for k in kept[:5]:
+                    print(safe(f"Kept {k['article_a']} / {k['article_b']}: {k['curator'] or 'someone'} decided it "
+                               f"{k['decision']} since, and that stands."))  # fmt: skip
             return 0
         if args.export:
             n = engine.export_decisions(args.export)

@@ -153,15 +153,13 @@ class DecisionStore:
             if last is None:
                 return []
             rows = conn.execute(sa.select(d).where(d.c.batch == last.batch, d.c.undone.is_(False))).all()
-            newer = (
-                []
-                if force
-                else _decided_since(conn, d, d.c.article_a, d.c.article_b, d.c.decision, d.c.batch, rows)
-            )
-            if newer:
+            newer = _decided_since(conn, d, d.c.article_a, d.c.article_b, d.c.decision, d.c.batch, rows)
+            if newer and not force:
                 raise Conflict("Cannot undo: " + _message(newer, UNDO_ANYWAY), newer)
             conn.execute(d.update().where(d.c.id.in_([r.id for r in rows])).values(undone=True))
-        return [dict(r._mapping) for r in rows]
+        # Forced: a pair decided again since keeps that newer decision; say which, and what it is.
+        kept = {(n["article_a"], n["article_b"]): n for n in newer}
+        return [{**dict(r._mapping), "kept": kept.get((r.article_a, r.article_b))} for r in rows]
 
     def last_live_decision(self, curator: str | None = None) -> dict | None:
         """The decision `undo_decision(curator)` would take back next, without taking it back."""
