@@ -42,6 +42,9 @@ def register(sub) -> None:
     src.add_argument("--folder-level", type=non_negative_int("--folder-level"), metavar="N",
                      help="use the folder at this depth of each article's photos (0 = top) as its label")  # fmt: skip
     lp.add_argument("--field", default=DEFAULT_FIELD, help=FIELD_HELP)
+    lp.add_argument("--force", action="store_true",
+                    help="overwrite labels another curator set (default: stop, write nothing and show their "
+                    "decision)")  # fmt: skip
     _common(lp, run_import)
 
     for name, text, default in [("suggest", "suggest labels for unlabelled articles", 0.0),
@@ -120,12 +123,18 @@ def _common(p: argparse.ArgumentParser, handler) -> None:
 
 def run_import(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
-        rep = engine.import_labels(csv=args.csv, folder_level=args.folder_level, field=args.field)
+        rep = engine.import_labels(csv=args.csv, folder_level=args.folder_level, field=args.field,
+                                   force=args.force)  # fmt: skip
     if args.json:
-        emit_json({"applied": rep.applied, "unknown": rep.unknown, "skipped_rows": rep.skipped_rows,
-                   "no_folder": rep.no_folder})  # fmt: skip
+        emit_json({"applied": rep.applied, "unchanged": rep.unchanged, "unknown": rep.unknown,
+                   "skipped_rows": rep.skipped_rows, "no_folder": rep.no_folder})  # fmt: skip
         return 0
-    notes = [f"Applied {plural(rep.applied, 'label')}."]
+    if rep.applied == 0 and rep.unchanged:
+        where = f"in {safe(str(args.csv))}" if args.csv else f"from folder level {args.folder_level}"
+        notes = [f"Nothing changed: every label {where} is already set so."]
+    else:
+        kept = f" ({rep.unchanged:,} already set so)" if rep.unchanged else ""
+        notes = [f"Applied {plural(rep.applied, 'label')}{kept}."]
     if rep.unknown:
         notes.append(f"{len(rep.unknown):,} not in the catalog: " + _sample(rep.unknown))
     if rep.no_folder:
@@ -154,7 +163,13 @@ def run_export(args: argparse.Namespace) -> int:
 def run_set(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
         n = engine.set_labels(args.articles, args.field, args.value, force=args.force)
-    emit_json({"updated": n}) if args.json else print(f"Updated {plural(n, 'label')}")
+    if args.json:
+        emit_json({"updated": n})
+    elif n == 0:  # nothing logged either: there is no decision to undo
+        print("Nothing changed: " + ("every article already has that label." if args.value is not None
+                                     else "no article had that label."))  # fmt: skip
+    else:
+        print(f"Updated {plural(n, 'label')}")
     return 0
 
 
@@ -230,8 +245,8 @@ def run_accept(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"accepted": n, "conflicts": conflicts})
     else:
-        print(f"Accepted {plural(n, 'suggestion')} with confidence >= {args.min_confidence:.2f} (one decision: "
-              "`lookalike labels undo` takes it back)")  # fmt: skip
+        undo = " (one decision: `lookalike labels undo` takes it back)" if n else ""
+        print(f"Accepted {plural(n, 'suggestion')} with confidence >= {args.min_confidence:.2f}{undo}")
         if conflicts:
             print(f"Left {plural(len(conflicts), 'article')} another curator labelled meanwhile: "
                   + safe(", ".join(c["article"] for c in conflicts[:10])))  # fmt: skip

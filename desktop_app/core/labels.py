@@ -80,10 +80,32 @@ class ReviewData:
 
 @dataclass
 class ImportReport:
-    applied: int
+    applied: int  # labels changed
     unknown: list[str]  # article ids or paths that are not in the catalog
     skipped_rows: int = 0
     no_folder: list[str] = field(default_factory=list)  # articles without a folder at the level asked for
+    unchanged: int = 0  # labels the file gave that already had that value (nothing written for them)
+
+
+def check_field(name: str) -> str:
+    """A label field name as given, refused when blank: a field nobody can see or type again."""
+    if not name or not name.strip():
+        raise InputError("A label field needs a name; it is blank.")
+    return name
+
+
+def check_values(labels: dict[str, str], field_name: str) -> None:
+    """Suggestions need labelled articles of at least two values: with one, every vote agrees and every
+    suggestion would read as certain."""
+    values = set(labels.values())
+    if len(values) != 1:  # none: the caller says to label some first
+        return
+    what = (f"The one labelled article of {field_name} has" if len(labels) == 1
+            else f"All {len(labels):,} labelled articles of {field_name} have")  # fmt: skip
+    raise InputError(
+        f"{what} one value ({next(iter(values))}); label articles with at least two values before asking "
+        "for suggestions."
+    )
 
 
 # ----------------------------------------------------------------------- suggestions
@@ -472,17 +494,24 @@ def import_folder_labels(
     return ImportReport(len(plan.items), plan.unknown, no_folder=plan.no_folder)
 
 
-def plan_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEFAULT_FIELD) -> LabelPlan:
+def plan_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEFAULT_FIELD,
+                    photo_root: Path | None = None) -> LabelPlan:  # fmt: skip
     """Read rows with `article` or `path`, `label`, and optionally `field`, without writing anything.
 
     A column named after the field (e.g. `category`) stands in for `label` when there is no `label`
     column, so a catalogue manifest imports as it is. Manifests list one row per photo: an article's rows
     collapse into one label (the last row wins) instead of logging one undoable event per photo.
+    Paths are the catalog's (relative to its photo folder); an absolute path under `photo_root`, one
+    starting with ./ and one relative to the current folder that lies under `photo_root` are taken too.
+    A file none of whose rows is in the catalog is an InputError that says what the rows must name.
     """
+    check_field(default_field)
     header, rows = read_csv(csv_path, "labels file")
     cols = set(header)
     label_col = "label" if "label" in cols else default_field if default_field in cols else None
     if label_col is None or not ({"article", "path"} & cols):
+        if _looks_like_json(csv_path):
+            raise InputError(f"{csv_path} is JSON; import takes CSV (labels export FILE.csv writes one).")
         raise InputError(
             f"{csv_path} needs a 'label' (or '{default_field}') column and an 'article' or "
             f"'path' column (it has: {', '.join(sorted(cols)) or 'no header'})."
@@ -492,7 +521,7 @@ def plan_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEFAU
     articles = set(catalog.article_keys())
     by_path = {r.path: r.article for r in catalog.photo_rows()}
     chosen: dict[tuple[str, str], str] = {}
-    unknown, skipped = [], 0
+    unknown, skipped, by_paths = [], 0, 0
     for row in rows:
         label = (row.get(label_col) or "").strip()
         if not label:
@@ -501,7 +530,8 @@ def plan_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEFAU
         key = (row.get("article") or "").strip()
         if not key:
             path = (row.get("path") or "").strip()
-            key = by_path.get(path, "")
+            by_paths += 1
+            key = by_path.get(path) or by_path.get(catalog_path(path, photo_root) or "", "")
             if not key:
                 unknown.append(path)
                 continue
@@ -510,8 +540,50 @@ def plan_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEFAU
             continue
         name = ((row.get(field_col) or "").strip() if field_col else "") or default_field
         chosen[(key, name)] = label
+    if unknown and not chosen:
+        raise InputError(_none_known(csv_path, len(unknown), by_paths, photo_root, next(iter(by_path), "")))
     items = [(a, f, v) for (a, f), v in chosen.items()]
     return LabelPlan(items, list(dict.fromkeys(unknown)), skipped)
+
+
+def catalog_path(path: str, photo_root: Path | None) -> str | None:
+    """A path as a user may write it (absolute, ./-prefixed, relative to the current folder) as the catalog
+    stores it, relative to its photo folder; None when it cannot be one."""
+    rel = path
+    while rel.startswith("./"):
+        rel = rel[2:]
+    if photo_root is None:
+        return rel
+    given = Path(rel)
+    if not given.is_absolute():
+        if not (photo_root / given).exists() and (Path.cwd() / given).exists():
+            given = Path.cwd() / given  # photos/img/a.jpg typed from the photo folder's parent
+        else:
+            return rel
+    for root, full in ((photo_root, given), (photo_root.resolve(), given.resolve())):
+        try:
+            return full.relative_to(root).as_posix()
+        except ValueError:
+            continue
+    return None
+
+
+def _none_known(csv_path: Path, unknown: int, by_paths: int, photo_root: Path | None, example: str) -> str:
+    """Why no row of an import names anything in the catalog, in one line."""
+    if by_paths:
+        where = f"the photo folder {photo_root}" if photo_root else "the catalog's photo folder"
+        return (f"None of the {unknown:,} rows of {csv_path} names a photo of the catalog: paths must be "
+                f"relative to {where} (like {example}) or lie inside it.")  # fmt: skip
+    return (
+        f"None of the {unknown:,} articles in {csv_path} is in the catalog; use the article ids "
+        "`lookalike similar` shows."
+    )
+
+
+def _looks_like_json(path: Path) -> bool:
+    with open(Path(path).expanduser(), "rb") as fh:
+        start = fh.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return start[:1] in (b"[", b"{")
 
 
 def import_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEFAULT_FIELD) -> ImportReport:

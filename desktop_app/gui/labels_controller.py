@@ -129,7 +129,8 @@ class LabelsController(QObject):
         if report.no_folder:
             unknown += f"; {len(report.no_folder):,} articles have no folder at that level"
         self._changed([])
-        self.message.emit(f"Imported {n:,} label{'s' if n != 1 else ''}{unknown}.")
+        same = f" ({report.unchanged:,} already set so)" if report.unchanged else ""
+        self.message.emit(f"Imported {n:,} label{'s' if n != 1 else ''}{same}{unknown}.")
 
     def export_labels(self) -> None:
         engine = self._engine()

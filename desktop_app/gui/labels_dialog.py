@@ -257,6 +257,7 @@ class ImportLabelsDialog(QDialog):
         super().__init__(parent)
         self.engine = engine
         self.report: ImportReport | None = None
+        self.conflict_box = None  # the box naming labels another curator set, while it is shown
         self.plan: LabelPlan | None = None
         self.setWindowTitle("Import labels")
         fit_to_screen(self, 760, 560)
@@ -333,7 +334,7 @@ class ImportLabelsDialog(QDialog):
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.import_button = buttons.addButton("Import", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.import_button.clicked.connect(self.apply)
+        self.import_button.clicked.connect(lambda: self.apply())
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
 
@@ -421,16 +422,25 @@ class ImportLabelsDialog(QDialog):
         self.summary.setText(text)
         self.import_button.setEnabled(bool(rows))
 
-    def apply(self) -> ImportReport | None:
-        """Run the import the preview shows (re-read at this moment, so it is what gets written)."""
+    def apply(self, force: bool = False) -> ImportReport | None:
+        """Run the import the preview shows (re-read at this moment, so it is what gets written). Labels
+        another curator set stop it before anything is written, as a set does, until the curator says to
+        use theirs (`force`)."""
         try:
             plan = self._make_plan()
             source = "import" if self.csv_radio.isChecked() else "folder"
-            self.engine.apply_label_import(plan, source)  # one decision, undone as one
+            changed = self.engine.apply_label_import(plan, source, force)  # one decision, undone as one
+        except Conflict as exc:
+            self.conflict_box = show_conflict(
+                self, "The import", exc, overwrite=lambda: self.apply(force=True)
+            )
+            self.update_preview()  # "Now" shows what stands
+            return None
         except UserError as exc:  # the curator sees why; set_label_items is all-or-nothing
             QMessageBox.warning(self, "Import failed", str(exc))
             return None
-        self.report = ImportReport(len(plan.items), plan.unknown, plan.skipped_rows, plan.no_folder)
+        self.report = ImportReport(changed, plan.unknown, plan.skipped_rows, plan.no_folder,
+                                   unchanged=len(plan.items) - changed)  # fmt: skip
         self.accept()
         return self.report
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +22,15 @@ from desktop_app.core.settings import (
 CALIBRATION_SAMPLE = 1500
 
 
+def labels_digest(labels: dict[str, str]) -> str:
+    """A digest of a field's labels, (article, value) pairs in any order: the same labels give the same
+    digest, any change another (a quarter of a million labels take a fraction of a second)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for article, value in sorted(labels.items()):
+        digest.update(f"{len(article)}:{article}{len(value)}:{value}".encode())
+    return digest.hexdigest()
+
+
 class LabelRoom:
     """Labels (a room of `Engine`)."""
 
@@ -34,13 +44,13 @@ class LabelRoom:
         """One decision: set (or with value None, clear) a label on articles, undoable as one.
 
         A label another curator set last is not overwritten unless `force` (Conflict names it)."""
+        lab.check_field(field)
         unknown = sorted(set(articles) - self.catalog.known_articles(articles))
         if unknown:
             raise InputError(
                 f"Not in the catalog: {', '.join(unknown[:10])}" + (" ..." if len(unknown) > 10 else "")
             )
-        return self.catalog.set_labels([(a, field, value) for a in articles], source=source, action=action,
-                                       curator=current_curator(), force=force)  # fmt: skip
+        return self.set_label_items([(a, field, value) for a in articles], source, action, force=force)
 
     def set_label_items(self, items: Sequence[tuple[str, str, str | None]], source: str, action: str,
                         expected: dict[tuple[str, str], str | None] | None = None, force: bool = False,
@@ -48,10 +58,14 @@ class LabelRoom:
         """Several labels as one decision: (article, field, value) triples. `expected` holds what the curator
         saw ((article, field) -> value); a label that changed since is a Conflict (or, with a `conflicts`
         list, skipped and listed there)."""
+        items = list(items)
+        for name in {f for _a, f, _v in items}:
+            lab.check_field(name)
         return self.catalog.set_labels(items, source=source, action=action, curator=current_curator(),
                                        expected=expected, force=force, conflicts=conflicts)  # fmt: skip
 
     def skip(self, article: str, field: str) -> None:
+        lab.check_field(field)
         self.catalog.record_skip(article, field, curator=current_curator())
 
     def undo(self, field: str | None = None, actions: Sequence[str] | None = None,
@@ -84,31 +98,43 @@ class LabelRoom:
 
     def plan_label_import(self, csv: Path | None = None, folder_level: int | None = None,
                           field: str = lab.DEFAULT_FIELD, overwrite: bool = False) -> lab.LabelPlan:  # fmt: skip
-        """What an import would write, without writing it (for a preview)."""
+        """What an import would write, without writing it (for a preview). CSV paths may also be absolute
+        paths inside the photo folder, or relative to the current folder."""
+        lab.check_field(field)
         if csv:
-            return lab.plan_csv_labels(self.catalog, csv, field)
+            return lab.plan_csv_labels(self.catalog, csv, field, self.photo_root())
         return lab.plan_folder_labels(self.catalog, folder_level or 0, field, overwrite)
 
-    def apply_label_import(self, plan: lab.LabelPlan, source: str = "import") -> int:
-        """Write a planned import as one undoable decision (an import overwrites: it is explicit)."""
-        return self.set_label_items(plan.items, source, "import", force=True)
+    def apply_label_import(self, plan: lab.LabelPlan, source: str = "import", force: bool = False) -> int:
+        """Write a planned import as one undoable decision; the number of labels it changed (labels that
+        already have their value are not logged). Like `set_labels`, a label another curator set is not
+        overwritten unless `force`: Conflict names it and nothing is written."""
+        return self.set_label_items(plan.items, source, "import", force=force)
 
     def import_labels(self, csv: Path | None = None, folder_level: int | None = None,
-                      field: str = lab.DEFAULT_FIELD, overwrite: bool = False) -> lab.ImportReport:  # fmt: skip
+                      field: str = lab.DEFAULT_FIELD, overwrite: bool = False,
+                      force: bool = False) -> lab.ImportReport:  # fmt: skip
         """Labels from a CSV or from folder names (folder labels keep existing labels unless `overwrite`)."""
         plan = self.plan_label_import(csv, folder_level, field, overwrite)
-        self.apply_label_import(plan, "import" if csv else "folder")
-        return lab.ImportReport(len(plan.items), plan.unknown, plan.skipped_rows, plan.no_folder)
+        changed = self.apply_label_import(plan, "import" if csv else "folder", force)
+        return lab.ImportReport(changed, plan.unknown, plan.skipped_rows, plan.no_folder,
+                                unchanged=len(plan.items) - changed)  # fmt: skip
 
     def export_labels(self, path: Path, fmt: str | None = None, raw: bool = False) -> int:
         return lab.export_labels(self.catalog, path, fmt, raw)
 
+    def field_labels(self, field: str) -> dict[str, str]:
+        """article -> value of every label in this field (a blank field name is refused)."""
+        lab.check_field(field)
+        return {a: d[field] for a, d in self.catalog.labels(field).items() if field in d}
+
     def suggester(self, field: str, k: int = 10, params: SearchSettings | None = None,
                   calibrated: bool = True) -> lab.Suggester:  # fmt: skip
         params = params or self.search_settings()
-        labels = {a: d[field] for a, d in self.catalog.labels(field).items() if field in d}
+        labels = self.field_labels(field)
         if not labels:
             raise InputError(f"No article has a '{field}' label yet; label a few (or import them) first.")
+        lab.check_values(labels, field)
         suggester = lab.Suggester(self.search_index(), labels, k=k, method=params.method,
                                   threshold=params.threshold if params.uses_pairs else None,
                                   max_matches=params.max_matches if params.uses_pairs else None,
@@ -117,24 +143,28 @@ class LabelRoom:
             suggester.calibration = self.calibration(field, k, params, suggester)
         return suggester
 
-    def _calibration_key(self, field: str, k: int, params: SearchSettings) -> dict:
+    def _calibration_key(self, field: str, k: int, params: SearchSettings, labels: dict[str, str]) -> dict:
+        """What a calibration was fitted for: the field, the search setting, and the labels it learned from
+        (any import, accept, undo or edit since makes it another key, so the next suggestion refits)."""
         return {"field": field, "k": k, "vectors": self.search_index().av.model_id, "method": params.method,
                 "threshold": params.threshold if params.uses_pairs else None,
-                "max_matches": params.max_matches if params.uses_pairs else None}  # fmt: skip
+                "max_matches": params.max_matches if params.uses_pairs else None,
+                "labels": labels_digest(labels)}  # fmt: skip
 
     def calibration(self, field: str, k: int = 10, params: SearchSettings | None = None,
                     suggester: lab.Suggester | None = None) -> Calibration | None:  # fmt: skip
-        """The confidence calibration of this field for these settings: stored when `labels evaluate` (or an
-        earlier suggestion) fitted one, else fitted now by leave-one-out on up to CALIBRATION_SAMPLE labelled
-        articles and stored. None when fewer than calibration.MIN_FIT articles are labelled."""
+        """The confidence calibration of this field for these settings and its labels as they are now: stored
+        when `labels evaluate` (or an earlier suggestion) fitted one on the same labels, else fitted now by
+        leave-one-out on up to CALIBRATION_SAMPLE labelled articles and stored. None (raw vote shares) when
+        fewer than calibration.MIN_FIT articles are labelled, or when the fit had nothing to learn from."""
         params = params or self.search_settings()
-        key = self._calibration_key(field, k, params)
+        suggester = suggester or self.suggester(field, k, params, calibrated=False)
+        key = self._calibration_key(field, k, params, suggester.labels)
         model_id = self.vectors_model_id()
         stored = self.catalog.calibration(model_id, key)
         if stored is not None:
             info, data = stored
-            return Calibration.from_bytes(data, info["n"], key)
-        suggester = suggester or self.suggester(field, k, params, calibrated=False)
+            return Calibration.from_bytes(data, info["n"], key) if data else None
         labelled = [i for i, a in enumerate(suggester.index.av.articles) if a in suggester.labels]
         if len(labelled) < calibration.MIN_FIT:
             return None
@@ -149,9 +179,17 @@ class LabelRoom:
         return self._store_calibration(model_id, key, np.array(raw), np.array(agree), np.array(right))
 
     def _store_calibration(self, model_id: str, key: dict, raw: np.ndarray, agreement: np.ndarray,
-                           right: np.ndarray) -> Calibration:  # fmt: skip
+                           right: np.ndarray) -> Calibration | None:  # fmt: skip
+        """Fit and store a calibration; when every leave-one-out suggestion was right (or every one wrong)
+        there is nothing to fit, and the row stored says so (no data): confidences stay the raw shares."""
+        # One row per field and setting: a refit on other labels replaces the one before.
+        slot = {name: value for name, value in key.items() if name != "labels"}
+        info = {"key": key, "slot": slot, "n": len(raw), "ece_raw": calibration.ece(raw, right)}
+        if right.all() or not right.any():
+            info["not_fitted"] = "every suggestion right" if right.all() else "every suggestion wrong"
+            self.catalog.save_calibration(model_id, info, b"")
+            return None
         cal = calibration.fit(raw, agreement, right, key)
-        info = {"key": key, "n": len(raw), "ece_raw": calibration.ece(raw, right)}
         self.catalog.save_calibration(model_id, info, cal.to_bytes())
         return cal
 
@@ -185,7 +223,8 @@ class LabelRoom:
         zero = self.zero_shot_review(field, zero_shot_labels)
         if zero is not None:
             return zero
-        labels = {a: d[field] for a, d in self.catalog.labels(field).items() if field in d}
+        labels = self.field_labels(field)
+        lab.check_values(labels, field)
         skipped = self.catalog.skipped_articles(field)
         # No confidence threshold here: the queue hides labels below its own, adjustable, threshold.
         limit = lab.REVIEW_BATCH if batch is None else batch
@@ -211,7 +250,8 @@ class LabelRoom:
         """Leave-one-out (or leave-group-out) over at most `max_queries` labelled articles drawn at random
         (None: all), each suggested from every other labelled article; stores the calibration it fits."""
         params = params or self.search_settings()
-        labels = {a: d[field] for a, d in self.catalog.labels(field).items() if field in d}
+        labels = self.field_labels(field)
+        lab.check_values(labels, field)
         group_of = ev.read_groups(groups) if groups else None
         result = lab.evaluate_labels(self.search_index(), labels, field, k, params.method, groups=group_of,
                                      threshold=params.threshold if params.uses_pairs else None,
@@ -219,6 +259,6 @@ class LabelRoom:
                                      rejected=self.rejected_pairs(), limit=max_queries)  # fmt: skip
         if group_of is None and result.n >= calibration.MIN_FIT:
             # Plain leave-one-out is how suggestions are made: fit the stored calibration on all of it.
-            self._store_calibration(self.vectors_model_id(), self._calibration_key(field, k, params),
+            self._store_calibration(self.vectors_model_id(), self._calibration_key(field, k, params, labels),
                                     np.array(result.raw), np.array(result.agreement), np.array(result.right))  # fmt: skip
         return result

@@ -66,8 +66,9 @@ class LabelStore:
         Never overwrites a newer decision silently. With `expected` ((article, field) -> the value the curator
         saw), an item whose label is now something else is a conflict; without it, an item whose label another
         curator set last (and to something else) is one. Conflicts raise `Conflict` and nothing is written,
-        or, when a `conflicts` list is given, are added to it and skipped. `force` writes regardless (an
-        explicit import). Returns the number of labels written.
+        or, when a `conflicts` list is given, are added to it and skipped. `force` writes regardless (the
+        curator said so). A label that already has its value is left alone and logs nothing. Returns the
+        number of labels changed.
         """
         items = list(items)
         if not items:
@@ -80,6 +81,8 @@ class LabelStore:
             written = 0
             for article, field, value in items:
                 old, old_source = _label_value(conn, article, field)
+                if old == (value or None):
+                    continue  # no change, no event: an undo must never take back a decision that did nothing
                 if not force:
                     clash = _conflict(conn, article, field, old, value or None, curator, expected)
                     if clash is not None:

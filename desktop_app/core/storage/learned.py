@@ -71,13 +71,16 @@ class LearnedStore:
     # ------------------------------------------------------------ label calibrations (kept beside adapters)
 
     def save_calibration(self, model_id: str, info: dict, data: bytes) -> int:
-        """Store a label-confidence calibration; an older one with the same key (info["key"]) is replaced."""
+        """Store a label-confidence calibration; an older one with the same key (info["key"]), or the same
+        slot (info["slot"]: the key but for what changes over time, e.g. the labels), is replaced."""
         t = adapters_table
         with self.write("store a calibration in") as conn:
             for row in conn.execute(
                 sa.select(t.c.id, t.c.info).where(t.c.model_id == model_id, t.c.kind == CALIBRATION)
             ):
-                if json.loads(row.info or "{}").get("key") == info.get("key"):
+                old = json.loads(row.info or "{}")
+                same_slot = info.get("slot") is not None and old.get("slot") == info["slot"]
+                if old.get("key") == info.get("key") or same_slot:
                     conn.execute(t.delete().where(t.c.id == row.id))
             return _insert(conn, model_id, CALIBRATION, False, info, data)
 
