@@ -37,7 +37,9 @@ def test_undo_force_takes_back_the_rest_and_keeps_the_newer_label(db, tmp_path, 
     assert code == 2 and "anna" in err and "--force" in err, err
     code, out, err = run(capsys, "labels", "undo", "--force", "--db", db)
     assert code == 0, err
-    assert "Undid one import decision on 2 articles." in out
+    # what was taken back, and what stayed because anna changed it since
+    assert "Undid one import decision on 1 article." in out
+    assert "Kept red (category) = coats: anna changed it since, and that stands." in out
     with Engine.open(db) as engine:
         assert engine.labels("category") == {"red": {"category": "coats"}}  # green back to none, anna's stays
 

@@ -180,12 +180,18 @@ def run_undo(args: argparse.Namespace) -> int:
         emit_json({"undone": undone[0] if undone else None, "events": undone})
     elif not undone:
         print("Nothing to undo.")
-    elif len(undone) == 1:
-        ev = undone[0]
-        print(f"Undid {ev['action']} of {safe(ev['article'])} ({safe(ev['field'])}): back to "
-              f"{safe(ev['old_value'] or '(none)')}")  # fmt: skip
     else:
-        print(f"Undid one {undone[0]['action']} decision on {plural(len(undone), 'article')}.")
+        back = [ev for ev in undone if not ev.get("kept")]
+        if len(back) == 1 and len(undone) == 1:
+            ev = back[0]
+            print(f"Undid {ev['action']} of {safe(ev['article'])} ({safe(ev['field'])}): back to "
+                  f"{safe(ev['old_value'] or '(none)')}")  # fmt: skip
+        elif back:
+            print(f"Undid one {undone[0]['action']} decision on {plural(len(back), 'article')}.")
+        for ev in [ev for ev in undone if ev.get("kept")][:5]:
+            k = ev["kept"]
+            print(safe(f"Kept {ev['article']} ({ev['field']}) = {k['value'] or '(none)'}: {k['curator'] or 'someone'} "
+                       "changed it since, and that stands."))  # fmt: skip
     return 0
 
 

@@ -196,13 +196,14 @@ class LabelStore:
                                     "curator": later.curator if later else None, "at": later.at if later else None})  # fmt: skip
             if changed and not force:
                 raise Conflict("Cannot undo: " + _conflict_message(changed, UNDO_ANYWAY), changed)
-            kept = {(c["article"], c["field"]) for c in changed}
+            kept = {(c["article"], c["field"]): c for c in changed}
             now = time.time()
             for row in rows:
                 if row.action != "skip" and (row.article, row.field) not in kept:
                     _write_label(conn, row.article, row.field, row.old_value, row.old_source or "manual", now)
                 conn.execute(e.update().where(e.c.id == row.id).values(undone=True))
-        return [dict(r._mapping) for r in rows]
+        # Forced: a label changed since keeps its newer value ("kept": what stands, who set it and when).
+        return [{**dict(r._mapping), "kept": kept.get((r.article, r.field))} for r in rows]
 
     def batch_summary(self, batch: int) -> dict:
         """What one label decision holds without reading its events (an import can hold a quarter of a
