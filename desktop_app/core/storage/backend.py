@@ -55,6 +55,9 @@ class Backend:
     def before_create(self, conn: sa.Connection) -> None:
         """Settings that must be made before the first table exists."""
 
+    def as_owner(self, conn: sa.Connection) -> None:
+        """Inside the transaction that creates or migrates tables: make them as the catalog's owner."""
+
     def on_open(self, conn: sa.Connection) -> None:
         """Settings made every time the catalog is opened."""
 
