@@ -232,6 +232,9 @@ class UserSettings:
             self.theme = "system"
         self.batch_size = min(max(int(self.batch_size), 1), 512)
         self.thumb_size = min(max(int(self.thumb_size), 64), 512)
+        # Older versions remembered a URL's password as ***, beside the same URL without one: one entry each.
+        self.recent = list(dict.fromkeys(_url_key(p) for p in self.recent if isinstance(p, str)))
+        self.roots = {_url_key(k): v for k, v in self.roots.items() if isinstance(v, str)}
 
     @classmethod
     def load(cls) -> UserSettings:
@@ -311,13 +314,18 @@ class UserSettings:
 
 
 def catalog_key(catalog: str | os.PathLike) -> str:
-    """How a catalog is remembered: a database URL without its password, a file by its absolute path."""
+    """How a catalog is remembered: a database URL without any password, a file by its absolute path."""
     text = os.fspath(catalog)
     if "://" in text:
         from desktop_app.core.storage.backend import without_password
 
         return without_password(text)
     return str(Path(text).expanduser().resolve())
+
+
+def _url_key(remembered: str) -> str:
+    """A remembered catalog as `catalog_key` makes it today (database URLs only: files stay as they are)."""
+    return catalog_key(remembered) if "://" in remembered else remembered
 
 
 def remember_catalog(catalog: str | os.PathLike) -> None:
