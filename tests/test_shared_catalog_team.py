@@ -13,6 +13,7 @@ import re
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -44,6 +45,13 @@ def _as_admin(command: str, port: int, names: dict[str, str]) -> str:
     for readme_name, name in names.items():
         command = re.sub(rf"\b{readme_name}\b", name, command)
     return command
+
+
+def pg_cluster_database(server: str, name: str, owner: str = "pwuser") -> str:
+    """A database on the test server owned by the role that logs in with a password, as postgres' URL."""
+    from tools import pg_cluster
+
+    return pg_cluster.create_database(server, name, owner=owner)
 
 
 def _user_url(server: str, user: str, database: str) -> str:
@@ -198,6 +206,40 @@ def test_a_statement_on_a_connection_the_server_ended_is_a_lost_connection(pg_ur
         with pytest.raises(sa.exc.ProgrammingError):  # a bug in a statement stays a bug
             with catalog.read() as conn:
                 conn.exec_driver_sql("SELECT no_such_column FROM photos")
+
+
+# ----------------------------------------------------------------------------- who the curator is
+
+
+def test_the_curator_is_set_from_the_cli_else_the_database_user(pg_server, photo_tree, tiny_model, tmp_path):
+    import getpass
+
+    from desktop_app.cli import main
+
+    db = pg_cluster_database(pg_server, f"whocat{os.getpid()}")
+    ana = db.replace("postgres@", "pwuser:secret-pw@")  # a second database user on this workstation
+    index_photos(db, photo_tree, model=tiny_model)
+    with Engine.open(db, remember=False) as engine:
+        engine.decide("red", "green", "alike")
+    with Engine.open(ana, remember=False) as engine:
+        engine.decide("red", "shoes/blue", "not_match")
+        by = {frozenset((d["article_a"], d["article_b"])): d["curator"] for d in engine.decisions()}
+    assert by[frozenset(("green", "red"))] == "postgres" and by[frozenset(("red", "shoes/blue"))] == "pwuser"
+    with Engine.open(tmp_path / "own.sqlite", create=True, remember=False) as engine:  # a file: the login
+        assert engine.curator() == getpass.getuser()
+
+    assert main(["settings", "--curator", "  Ana   Lima "]) == 0  # no catalog needed
+    assert UserSettings.load().curator == "Ana Lima"
+    proc = cli("settings", "--db", ana, "--json", home=Path(os.environ["LOOKALIKE_HOME"]))
+    shown = json.loads(proc.stdout)
+    assert (shown["curator"], shown["curator_from"]) == ("Ana Lima", "set with lookalike settings --curator")
+    with Engine.open(ana, remember=False) as engine:
+        engine.set_labels(["red"], "category", "tops")
+        assert engine.curator() == "Ana Lima"
+    assert main(["settings", "--curator", ""]) == 0
+    with Engine.open(ana, remember=False) as engine:
+        assert engine.curator() == "pwuser"
+    assert main(["settings", "--curator", "bad\x1bname"]) == 2
 
 
 # ----------------------------------------------------------------------------- URLs

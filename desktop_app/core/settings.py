@@ -32,6 +32,7 @@ DEVICES = ("auto", "cpu", "cuda", "tensorrt")
 THEMES = ("system", "light", "dark")  # the app's palette: the desktop's own, or a light or dark one
 DEFAULT_TOP_K = 20
 MAX_TOP_K = 10_000
+MAX_CURATOR_NAME = 100
 
 
 # ============================================================================ search defaults
@@ -218,7 +219,9 @@ class UserSettings:
     thumb_size: int = 160  # the grid's and the results' zoom: thumbnails are made at this size
     theme: str = "system"
     model: str = ""  # model for new catalogs: name or manifest path; "" = the default
-    curator: str = ""  # the name label decisions are logged with; "" = the login name
+    curator: str = (
+        ""  # the name decisions are logged with; "" = the database user of a shared catalog, or login
+    )
     recent: list[str] = field(default_factory=list)  # catalogs, most recent first
     # Where a catalog's photos are on this machine (catalog key -> folder), for catalogs shared between
     # machines that mount the photo folder in different places.
@@ -271,6 +274,13 @@ class UserSettings:
             write_text(path, json.dumps(asdict(self), indent=2), what="settings file")
         except (OSError, UserError):
             pass
+
+    def set_curator(self, name: str) -> None:
+        """The name this user's decisions carry ("" goes back to the default: see engine.curator_and_source)."""
+        name = " ".join(name.split())
+        if any(not c.isprintable() for c in name) or len(name) > MAX_CURATOR_NAME:
+            raise InputError(f"A curator's name is printable text of at most {MAX_CURATOR_NAME} characters.")
+        self.curator = name
 
     # ----- recent catalogs
 

@@ -122,6 +122,18 @@ def split_password(url: str, example: str) -> tuple[str, str | None]:
     return parsed.render_as_string(hide_password=False), password
 
 
+def url_user(location: str) -> str | None:
+    """The database user a catalog URL logs in as (None for a file, or a URL that names none)."""
+    from sqlalchemy.engine import make_url
+
+    if not is_url(location):
+        return None
+    try:
+        return make_url(location).username or None
+    except Exception:  # noqa: BLE001 - SQLAlchemy's ArgumentError: a malformed URL names nobody
+        return None
+
+
 def url_title(url: str) -> str:
     """A shared catalog's short name: its database on its server ("luma on catalog-server:5432")."""
     from sqlalchemy.engine import make_url
