@@ -242,6 +242,39 @@ def test_the_curator_is_set_from_the_cli_else_the_database_user(pg_server, photo
     assert main(["settings", "--curator", "bad\x1bname"]) == 2
 
 
+# ----------------------------------------------------------------------------- where the photos are
+
+
+def test_stats_shows_this_machines_folder_and_a_mapped_index_keeps_the_stored_one(pg_url, photo_tree,
+                                                                                    tiny_model, tmp_path):  # fmt: skip
+    import shutil
+
+    from desktop_app.core.settings import catalog_settings
+
+    index_photos(pg_url, photo_tree, model=tiny_model)  # ana, where the photos were first indexed
+    mount = tmp_path / "mnt" / "catalog"
+    shutil.copytree(photo_tree, mount)
+    ben, other = tmp_path / "home-ben", tmp_path / "home-other"
+    assert cli("catalog", "root", mount, "--db", pg_url, home=ben).returncode == 0
+    stats = json.loads(cli("stats", "--db", pg_url, "--json", home=ben).stdout)
+    assert (stats["photo_root"], stats["stored_photo_root"]) == (str(mount.resolve()), str(photo_tree))
+    text = cli("stats", "--db", pg_url, home=ben).stdout
+    assert f"Photos in {mount.resolve()} (this machine's mapping; the catalog keeps {photo_tree}" in text
+
+    index = cli("index", mount, "--db", pg_url, "--model", tiny_model.manifest_path, home=ben)
+    assert index.returncode == 0, index.stderr
+    with Catalog(pg_url, create=False) as catalog:  # machines without a mapping still find ana's folder
+        assert catalog_settings(catalog).photo_root == str(photo_tree)
+    stats = json.loads(cli("stats", "--db", pg_url, "--json", home=other).stdout)
+    assert stats["photo_root"] == stats["stored_photo_root"] == str(photo_tree)
+    assert f"Photos in {photo_tree}\n" in cli("stats", "--db", pg_url, home=other).stdout
+
+    moved = cli("index", mount, "--db", pg_url, "--model", tiny_model.manifest_path, "--new-root", home=ben)
+    assert moved.returncode == 0, moved.stderr
+    with Catalog(pg_url, create=False) as catalog:  # --new-root: the catalog follows this folder
+        assert catalog_settings(catalog).photo_root == str(mount.resolve())
+
+
 # ----------------------------------------------------------------------------- URLs
 
 

@@ -360,7 +360,8 @@ class EngineBase:
             "catalog": self.location,
             "backend": self.catalog.kind,
             "schema_version": self.catalog.schema_version(),
-            "photo_root": s.photo_root,
+            "photo_root": str(here) if (here := self.photo_root()) else None,  # where this machine finds them
+            "stored_photo_root": s.photo_root,  # the folder the catalog keeps, for machines without a mapping
             "grouping": s.grouping.to_dict(),
             "grouping_text": s.grouping.describe(),
             "model": model,
