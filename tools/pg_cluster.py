@@ -34,41 +34,75 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class Cluster:
+    """A cluster made by `cluster()`: its URL, and stop/start for tests of a server that goes away."""
+
+    def __init__(self, fsync: bool = False) -> None:
+        bindir = server_binaries()
+        if bindir is None:
+            raise RuntimeError(
+                "PostgreSQL server binaries are not installed (Debian: apt-get install postgresql)"
+            )
+        self.bindir = bindir
+        self.base = Path(tempfile.mkdtemp(prefix="lookalike-pg-"))
+        self.data = self.base / "data"
+        self.as_user: list[str] = []
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            shutil.chown(self.base, "postgres")
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        self.port = free_port()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
+        self.options = f"-p {self.port} -k {self.base} -h 127.0.0.1 -c max_connections=100" + (
+            "" if fsync else " -c fsync=off"
+        )
+
+    def run(self, *cmd: str) -> None:
+        subprocess.run([*self.as_user, *cmd], check=True, capture_output=True, timeout=120)
+
+    def init(self) -> None:
+        self.run(str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync",
+                 "-E", "UTF8")  # fmt: skip
+        hba = self.data / "pg_hba.conf"
+        rule = f"host all {PASSWORD_ROLE[0]} 127.0.0.1/32 scram-sha-256\\n"
+        self.run("sh", "-c", f"printf '{rule}' | cat - {hba} > {hba}.new && mv {hba}.new {hba}")
+        self.start()
+        import psycopg
+
+        with psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True
+        ) as conn:
+            conn.execute(f"CREATE ROLE {PASSWORD_ROLE[0]} LOGIN CREATEDB PASSWORD '{PASSWORD_ROLE[1]}'")
+
+    def start(self) -> None:
+        self.run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", self.options, "-l",
+                 str(self.base / "log"), "-w", "start")  # fmt: skip
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server: "fast" ends every session (clients see it go), "immediate" does not even wait."""
+        subprocess.run([*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w",
+                        "stop"], capture_output=True, timeout=60)  # fmt: skip
+
+    def remove(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
 @contextmanager
 def cluster(fsync: bool = False) -> Iterator[str]:
     """Start a cluster; yields its base URL (postgresql+psycopg://postgres@127.0.0.1:PORT)."""
-    import psycopg
+    with running_cluster(fsync) as made:
+        yield made.url
 
-    bindir = server_binaries()
-    if bindir is None:
-        raise RuntimeError(
-            "PostgreSQL server binaries are not installed (Debian: apt-get install postgresql)"
-        )
-    base = Path(tempfile.mkdtemp(prefix="lookalike-pg-"))
-    data = base / "data"
-    as_user: list[str] = []
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        shutil.chown(base, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
 
-    def run(*cmd: str) -> None:
-        subprocess.run([*as_user, *cmd], check=True, capture_output=True, timeout=120)
-
-    port = free_port()
-    run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
-    hba = data / "pg_hba.conf"
-    rule = f"host all {PASSWORD_ROLE[0]} 127.0.0.1/32 scram-sha-256\\n"
-    run("sh", "-c", f"printf '{rule}' | cat - {hba} > {hba}.new && mv {hba}.new {hba}")
-    opts = f"-p {port} -k {base} -h 127.0.0.1 -c max_connections=100" + ("" if fsync else " -c fsync=off")
-    run(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start")
+@contextmanager
+def running_cluster(fsync: bool = False) -> Iterator[Cluster]:
+    """Start a cluster; yields it (its URL, and stop/start), and removes it at the end."""
+    made = Cluster(fsync)
     try:
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", autocommit=True) as conn:
-            conn.execute(f"CREATE ROLE {PASSWORD_ROLE[0]} LOGIN CREATEDB PASSWORD '{PASSWORD_ROLE[1]}'")
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+        made.init()
+        yield made
     finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, timeout=60)  # fmt: skip
-        shutil.rmtree(base, ignore_errors=True)
+        made.remove()
 
 
 def create_database(server: str, name: str, owner: str | None = None) -> str:

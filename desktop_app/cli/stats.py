@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"Catalog   {safe(info['catalog'])} ({info['size_bytes'] / 1e6:.1f} MB, schema {info['schema_version']})"
     )
-    print(f"Photos in {safe(info['photo_root'])}")
+    print(f"Photos in {safe(info['photo_root'])}" + _stored_root_note(info))
     print(f"Grouping  {safe(info['grouping_text'])}")
     if model.get("installed"):
         device = f", last run on {model['device']}" if model.get("device") else ""
@@ -53,3 +53,11 @@ def run(args: argparse.Namespace) -> int:
         for item in info["skipped"]:
             print(f"  {safe(item['path'])}: {item['reason']} ({safe(item['message'])})")
     return 0
+
+
+def _stored_root_note(info: dict) -> str:
+    """The folder the catalog keeps, named only when this machine finds the photos elsewhere."""
+    stored = info.get("stored_photo_root")
+    if not stored or stored == info["photo_root"]:
+        return ""
+    return f" (this machine's mapping; the catalog keeps {safe(stored)} for machines without one)"

@@ -171,17 +171,21 @@ def index_folder(
     should_cancel: Callable[[], bool] | None = None,
     encoder: Encoder | None = None,
     scan: ScanResult | None = None,
+    keep_stored_root: bool = False,
 ) -> IndexSummary:
     """Bring the catalog up to date with the folder. Safe to cancel or kill at any point.
 
-    One index run at a time per catalog: a second one raises CatalogBusy at once.
+    One index run at a time per catalog: a second one raises CatalogBusy at once. `keep_stored_root`: the
+    folder is this machine's own mount of the catalog's photos, so the folder the catalog keeps for
+    machines without a mapping stays as it is.
     """
     with catalog.index_lock():
         return _index(catalog, photo_dir, rule, model, options or IndexOptions(), progress,
-                      should_cancel or (lambda: False), encoder, scan)  # fmt: skip
+                      should_cancel or (lambda: False), encoder, scan, keep_stored_root)  # fmt: skip
 
 
-def _index(catalog, photo_dir, rule, model, opts, progress, should_cancel, encoder, scan) -> IndexSummary:
+def _index(catalog, photo_dir, rule, model, opts, progress, should_cancel, encoder, scan,
+           keep_stored_root=False) -> IndexSummary:  # fmt: skip
     started = time.perf_counter()
     root = check_photo_folder(photo_dir)
     stored = catalog_settings(catalog)
@@ -212,7 +216,8 @@ def _index(catalog, photo_dir, rule, model, opts, progress, should_cancel, encod
     summary.skipped_folders = [p.to_dict() for p in scan.problems if p.reason == "unreadable_folder"]
     summary.advice = grouping_advice(scan.files, rule, root.name)
 
-    update_catalog_settings(catalog, photo_root=str(root), grouping=rule, model=manifest.name,
+    stored_root = stored.photo_root if keep_stored_root and stored.photo_root else str(root)
+    update_catalog_settings(catalog, photo_root=stored_root, grouping=rule, model=manifest.name,
                             model_manifest=str(installed.manifest_path), letterbox=letterbox, mirror=mirror)  # fmt: skip
     run_id = catalog.start_run(model_id)
 

@@ -32,6 +32,7 @@ DEVICES = ("auto", "cpu", "cuda", "tensorrt")
 THEMES = ("system", "light", "dark")  # the app's palette: the desktop's own, or a light or dark one
 DEFAULT_TOP_K = 20
 MAX_TOP_K = 10_000
+MAX_CURATOR_NAME = 100
 
 
 # ============================================================================ search defaults
@@ -218,7 +219,9 @@ class UserSettings:
     thumb_size: int = 160  # the grid's and the results' zoom: thumbnails are made at this size
     theme: str = "system"
     model: str = ""  # model for new catalogs: name or manifest path; "" = the default
-    curator: str = ""  # the name label decisions are logged with; "" = the login name
+    curator: str = (
+        ""  # the name decisions are logged with; "" = the database user of a shared catalog, or login
+    )
     recent: list[str] = field(default_factory=list)  # catalogs, most recent first
     # Where a catalog's photos are on this machine (catalog key -> folder), for catalogs shared between
     # machines that mount the photo folder in different places.
@@ -232,6 +235,9 @@ class UserSettings:
             self.theme = "system"
         self.batch_size = min(max(int(self.batch_size), 1), 512)
         self.thumb_size = min(max(int(self.thumb_size), 64), 512)
+        # Older versions remembered a URL's password as ***, beside the same URL without one: one entry each.
+        self.recent = list(dict.fromkeys(_url_key(p) for p in self.recent if isinstance(p, str)))
+        self.roots = {_url_key(k): v for k, v in self.roots.items() if isinstance(v, str)}
 
     @classmethod
     def load(cls) -> UserSettings:
@@ -268,6 +274,13 @@ class UserSettings:
             write_text(path, json.dumps(asdict(self), indent=2), what="settings file")
         except (OSError, UserError):
             pass
+
+    def set_curator(self, name: str) -> None:
+        """The name this user's decisions carry ("" goes back to the default: see engine.curator_and_source)."""
+        name = " ".join(name.split())
+        if any(not c.isprintable() for c in name) or len(name) > MAX_CURATOR_NAME:
+            raise InputError(f"A curator's name is printable text of at most {MAX_CURATOR_NAME} characters.")
+        self.curator = name
 
     # ----- recent catalogs
 
@@ -311,13 +324,18 @@ class UserSettings:
 
 
 def catalog_key(catalog: str | os.PathLike) -> str:
-    """How a catalog is remembered: a database URL without its password, a file by its absolute path."""
+    """How a catalog is remembered: a database URL without any password, a file by its absolute path."""
     text = os.fspath(catalog)
     if "://" in text:
         from desktop_app.core.storage.backend import without_password
 
         return without_password(text)
     return str(Path(text).expanduser().resolve())
+
+
+def _url_key(remembered: str) -> str:
+    """A remembered catalog as `catalog_key` makes it today (database URLs only: files stay as they are)."""
+    return catalog_key(remembered) if "://" in remembered else remembered
 
 
 def remember_catalog(catalog: str | os.PathLike) -> None:

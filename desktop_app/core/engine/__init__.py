@@ -12,7 +12,13 @@ vectors), search, words (CLIP's text side), labels, decisions, duplicates, adapt
 """
 
 from desktop_app.core.engine.adapting import AdaptRoom
-from desktop_app.core.engine.base import DECISION_GROUPS, EngineBase, EvalProgress, current_curator
+from desktop_app.core.engine.base import (
+    DECISION_GROUPS,
+    EngineBase,
+    EvalProgress,
+    curator_and_source,
+    current_curator,
+)
 from desktop_app.core.engine.decisions import DecisionRoom
 from desktop_app.core.engine.duplicates import DuplicateReport, DuplicateRoom, Judgement
 from desktop_app.core.engine.indexing import index_photos, resolve_db
@@ -33,6 +39,7 @@ __all__ = [
     "Engine",
     "EvalProgress",
     "Evaluation",
+    "curator_and_source",
     "current_curator",
     "index_photos",
     "resolve_db",

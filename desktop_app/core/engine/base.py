@@ -31,6 +31,7 @@ from desktop_app.core.settings import (
     update_catalog_settings_with,
 )
 from desktop_app.core.storage import Catalog
+from desktop_app.core.storage.backend import url_user
 from desktop_app.core.vector_store import ReadAhead, VectorStore, store_folder
 from desktop_app.core.vectors import ArticleVectors
 
@@ -53,15 +54,25 @@ def _forget_other_adapters(folder: Path) -> None:
             (other.parent / f"{other.name}.sync-lock").unlink(missing_ok=True)
 
 
-def current_curator() -> str:
-    """Who is deciding: the name set in the user settings, else the login name."""
+def current_curator(location: str | None = None) -> str:
+    """Who is deciding in the catalog at `location` (see `curator_and_source`)."""
+    return curator_and_source(location)[0]
+
+
+def curator_and_source(location: str | None = None) -> tuple[str, str]:
+    """The one place the curator's name is decided, with where it came from: the name set in the user
+    settings (`lookalike settings --curator`), else for a shared catalog the database user (two curators on
+    one workstation log in as themselves), else the login name."""
     name = UserSettings.load().curator.strip()
     if name:
-        return name
+        return name, "set with lookalike settings --curator"
+    user = url_user(location) if location else None
+    if user:
+        return user, "the database user"
     try:
-        return getpass.getuser()
+        return getpass.getuser(), "the login name"
     except (KeyError, OSError):
-        return "curator"
+        return "curator", "no login name"
 
 
 @dataclass
@@ -101,6 +112,10 @@ class EngineBase:
     def path(self) -> Path | None:
         """The catalog file (None for a catalog in a database server)."""
         return self.catalog.path
+
+    def curator(self) -> str:
+        """Who is deciding in this catalog: the name label and match decisions are logged with."""
+        return current_curator(self.location)
 
     @property
     def location(self) -> str:
@@ -318,7 +333,7 @@ class EngineBase:
         """Show the article by this photo (a path of one of its photos); None goes back to the automatic cover."""
         if path is not None and path not in {r.path for r in self.catalog.photos_of(article)}:
             raise InputError(f"{path} is not a photo of {article}.")
-        self.catalog.set_cover(article, path, curator=current_curator())
+        self.catalog.set_cover(article, path, curator=self.curator())
 
     def chosen_cover(self, article: str) -> str | None:
         """The photo a curator chose as the article's cover (None: the automatic choice is used)."""
@@ -345,7 +360,8 @@ class EngineBase:
             "catalog": self.location,
             "backend": self.catalog.kind,
             "schema_version": self.catalog.schema_version(),
-            "photo_root": s.photo_root,
+            "photo_root": str(here) if (here := self.photo_root()) else None,  # where this machine finds them
+            "stored_photo_root": s.photo_root,  # the folder the catalog keeps, for machines without a mapping
             "grouping": s.grouping.to_dict(),
             "grouping_text": s.grouping.describe(),
             "model": model,

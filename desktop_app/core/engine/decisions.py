@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from desktop_app.core.engine.base import current_curator
 from desktop_app.core.errors import InputError
 
 
@@ -30,7 +29,7 @@ class DecisionRoom:
         if unknown:
             raise InputError(f"There is no article {unknown[0]!r} in this catalog.")
         seen = None if expected is ... else {pair(a, b): expected}
-        return self.catalog.decide([(a, b, decision)], curator=current_curator(), note=note, expected=seen,
+        return self.catalog.decide([(a, b, decision)], curator=self.curator(), note=note, expected=seen,
                                    force=force)[0]  # fmt: skip
 
     def decide_pairs(self, items: Sequence[tuple[str, str, str]],
@@ -39,17 +38,17 @@ class DecisionRoom:
         written only if its pair still shows the `expected` decision (stored pair -> decision or None)."""
         from desktop_app.core.storage.decisions import pair
 
-        return self.catalog.decide(items, curator=current_curator(),
+        return self.catalog.decide(items, curator=self.curator(),
                                    expected={pair(*k): v for k, v in expected.items()})  # fmt: skip
 
     def undo_decision(self, force: bool = False) -> list[dict]:
         """Take back your latest match decision (or import of decisions); [] when there is none. A pair
         another curator decided since is a Conflict, unless `force` (then that pair keeps their decision)."""
-        return self.catalog.undo_decision(curator=current_curator(), force=force)
+        return self.catalog.undo_decision(curator=self.curator(), force=force)
 
     def last_match_decision(self) -> dict | None:
         """The match decision `undo_decision()` would take back next, without taking it back."""
-        return self.catalog.last_live_decision(curator=current_curator())
+        return self.catalog.last_live_decision(curator=self.curator())
 
     def decisions(self) -> list[dict]:
         """Every current decision, oldest first."""
@@ -121,7 +120,7 @@ class DecisionRoom:
         if unknown:
             raise InputError(f"{path} names articles that are not in this catalog: {', '.join(unknown[:5])}.")
         items = [(r.a, r.b, r.decision, KEEP_NOTE if r.note is None else r.note) for r in rows]
-        written = self.catalog.decide(items, curator=current_curator(), force=True, skip_unchanged=True)
+        written = self.catalog.decide(items, curator=self.curator(), force=True, skip_unchanged=True)
         return DecisionImport(imported=len(written), unchanged=len(rows) - len(written))
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from desktop_app.core import duplicates as dup
 from desktop_app.core import fingerprints as fpr
-from desktop_app.core.engine.base import current_curator
 from desktop_app.core.errors import InputError, NoVectors, plural
 from desktop_app.core.images import PhotoError
 
@@ -193,7 +192,7 @@ class DuplicateRoom:
         if unknown:
             raise InputError(f"There is no photo {unknown[0]!r} in this catalog (use the stored path, relative "
                              "to the photo folder, as `lookalike duplicates` prints it).")  # fmt: skip
-        self.catalog.set_verdicts([(a, b, verdict)], curator=current_curator())
+        self.catalog.set_verdicts([(a, b, verdict)], curator=self.curator())
 
     def judge_duplicates(self, pairs: Sequence, verdict: str) -> Judgement:
         """One verdict of the duplicates view on pairs of a report (PhotoPair or ArticlePair): "duplicate",
@@ -212,7 +211,7 @@ class DuplicateRoom:
             photos.append((p.a, p.b, "duplicate" if verdict == "same" else verdict))
             if verdict == "same" and p.article_a != p.article_b:
                 decisions[pair(p.article_a, p.article_b)] = "same"
-        curator = current_curator()
+        curator = self.curator()
         # Decisions first: they are shared with search and the inspector, so they are the ones that can clash.
         ids = (
             self.catalog.decide([(a, b, d) for (a, b), d in decisions.items()], curator=curator)
@@ -238,7 +237,7 @@ class DuplicateRoom:
     def undo_duplicate_verdict(self) -> list[dict]:
         """Take back your latest photo verdict (all the pairs it judged at once); [] when there is none. An
         article pair's verdict is a match decision: `undo_decision` takes it back."""
-        return self.catalog.undo_last_verdict(curator=current_curator())
+        return self.catalog.undo_last_verdict(curator=self.curator())
 
     def duplicate_verdicts(self) -> dict[tuple[str, str], str]:
         """Every photo pair's current verdict."""

@@ -41,7 +41,8 @@ def index_photos(
     file exists, so a failed first run leaves nothing behind and changes no catalog. So do a catalog path in
     a folder that does not exist and an empty file that is not a catalog (left as it is). A folder other
     than the one the catalog's photos are in, holding few of them, is refused unless `new_root` says the
-    catalog should follow it (an index run removes the photos it does not find).
+    catalog should follow it (an index run removes the photos it does not find). A machine that maps the
+    catalog's photos to its own folder leaves the folder the catalog keeps as it is (unless `new_root`).
     """
     root = check_photo_folder(photo_dir)
     new = check_catalog_target(db).kind in ("missing", "empty")
@@ -52,8 +53,9 @@ def index_photos(
     with Catalog(db, create=True) as catalog:
         if not new and not new_root:
             _check_same_photos(catalog, root, scan)
+        mapped_here = not new and not new_root and _mapped_elsewhere(catalog)
         summary = index_folder(catalog, root, rule=rule, model=installed, options=options, progress=progress,
-                               should_cancel=should_cancel, scan=scan)  # fmt: skip
+                               should_cancel=should_cancel, scan=scan, keep_stored_root=mapped_here)  # fmt: skip
         location = catalog.location
         if not summary.cancelled:
             _update_vector_store(catalog, progress)
@@ -62,6 +64,14 @@ def index_photos(
     user.set_photo_root(location, root)  # this machine indexed from here: its photos are here
     user.save()
     return summary
+
+
+def _mapped_elsewhere(catalog: Catalog) -> bool:
+    """Whether this machine maps the catalog's photos to a folder of its own (`catalog root`): its index runs
+    then leave the folder the catalog keeps for other machines as it is."""
+    mapped = UserSettings.load().photo_root(catalog.location)
+    stored = catalog_settings(catalog).photo_root
+    return bool(mapped and stored and Path(mapped) != Path(stored))
 
 
 def _check_same_photos(catalog: Catalog, root: Path, scan) -> None:

@@ -12,7 +12,7 @@ from desktop_app.core import calibration
 from desktop_app.core import evaluate as ev
 from desktop_app.core import labels as lab
 from desktop_app.core.calibration import Calibration
-from desktop_app.core.engine.base import EvalProgress, current_curator
+from desktop_app.core.engine.base import EvalProgress
 from desktop_app.core.errors import InputError
 from desktop_app.core.settings import (
     SearchSettings,
@@ -61,12 +61,12 @@ class LabelRoom:
         items = list(items)
         for name in {f for _a, f, _v in items}:
             lab.check_field(name)
-        return self.catalog.set_labels(items, source=source, action=action, curator=current_curator(),
+        return self.catalog.set_labels(items, source=source, action=action, curator=self.curator(),
                                        expected=expected, force=force, conflicts=conflicts)  # fmt: skip
 
     def skip(self, article: str, field: str) -> None:
         lab.check_field(field)
-        self.catalog.record_skip(article, field, curator=current_curator())
+        self.catalog.record_skip(article, field, curator=self.curator())
 
     def undo(self, field: str | None = None, actions: Sequence[str] | None = None,
              only_latest: bool = False, force: bool = False) -> list[dict]:  # fmt: skip
@@ -76,12 +76,12 @@ class LabelRoom:
         the rest is taken back and that label keeps its newer value). With `only_latest`, only when your
         latest decision of the field is one of `actions` (one transaction)."""
         return self.catalog.undo_last_decision(
-            field, actions, curator=current_curator(), only_latest=only_latest, force=force
+            field, actions, curator=self.curator(), only_latest=only_latest, force=force
         )
 
     def last_label_decision(self, field: str | None = None) -> dict | None:
         """The label decision `undo(field)` would take back next, without taking it back."""
-        return self.catalog.last_live_event(field, curator=current_curator())
+        return self.catalog.last_live_event(field, curator=self.curator())
 
     def last_label_summary(self, field: str | None = None) -> dict | None:
         """`Catalog.batch_summary` of the label decision `undo(field)` would take back next (None: none)."""

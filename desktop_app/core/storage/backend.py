@@ -55,6 +55,9 @@ class Backend:
     def before_create(self, conn: sa.Connection) -> None:
         """Settings that must be made before the first table exists."""
 
+    def as_owner(self, conn: sa.Connection) -> None:
+        """Inside the transaction that creates or migrates tables: make them as the catalog's owner."""
+
     def on_open(self, conn: sa.Connection) -> None:
         """Settings made every time the catalog is opened."""
 
@@ -83,13 +86,19 @@ def is_url(location: object) -> bool:
 
 
 def without_password(url: str) -> str:
-    """A database URL as it may be shown and remembered: any password in it replaced by ***."""
-    from sqlalchemy.engine import make_url
+    """A database URL as it may be remembered: without any password (nor an older version's *** for one),
+    so a remembered catalog is one entry whatever the URL held, and opening it asks libpq for the password."""
+    from sqlalchemy.engine import URL, make_url
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except Exception:  # noqa: BLE001 - SQLAlchemy's ArgumentError: a malformed URL is kept as typed
         return url
+    if parsed.password is None:
+        return parsed.render_as_string(hide_password=False)
+    # (URL.set(password=None) would keep it: None there means "unchanged")
+    return URL.create(parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database,
+                      parsed.query).render_as_string(hide_password=False)  # fmt: skip
 
 
 def split_password(url: str, example: str) -> tuple[str, str | None]:
@@ -111,6 +120,18 @@ def split_password(url: str, example: str) -> tuple[str, str | None]:
         parsed = URL.create(parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database,
                             parsed.query)  # fmt: skip
     return parsed.render_as_string(hide_password=False), password
+
+
+def url_user(location: str) -> str | None:
+    """The database user a catalog URL logs in as (None for a file, or a URL that names none)."""
+    from sqlalchemy.engine import make_url
+
+    if not is_url(location):
+        return None
+    try:
+        return make_url(location).username or None
+    except Exception:  # noqa: BLE001 - SQLAlchemy's ArgumentError: a malformed URL names nobody
+        return None
 
 
 def url_title(url: str) -> str:

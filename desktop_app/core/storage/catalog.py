@@ -125,6 +125,7 @@ class Catalog(PhotoStore, LabelStore, DecisionStore, LearnedStore, FingerprintSt
         with conn.execution_options(immediate=True).begin():
             if sa.inspect(conn).get_table_names():
                 return  # another process created it first
+            self.backend.as_owner(conn)
             metadata.create_all(conn)
             conn.execute(
                 meta_table.insert(),
@@ -144,6 +145,8 @@ class Catalog(PhotoStore, LabelStore, DecisionStore, LearnedStore, FingerprintSt
                     sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")
                 ).scalar_one()
             )
+            if version < SCHEMA_VERSION:
+                self.backend.as_owner(conn)
             while version < SCHEMA_VERSION:
                 MIGRATIONS[version](conn)
                 version += 1

@@ -27,6 +27,10 @@ class PasswordNeeded(CatalogError):
     """The server wants a password that libpq could not find (PGPASSWORD, ~/.pgpass)."""
 
 
+class ConnectionLost(CatalogError):
+    """The server went away (stopped, restarted, network cut) while a command was using it."""
+
+
 def _on_begin(conn) -> None:
     if conn.get_execution_options().get("immediate"):
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
@@ -46,12 +50,14 @@ class PostgresBackend(Backend):
             raise InputError(
                 f"Lookalike catalogs live in SQLite files or PostgreSQL, not {parsed.get_backend_name()}."
             )
+        _check_url_parts(parsed)
         self.url = parsed.set(drivername="postgresql+psycopg")
         if password is not None:
             self.url = self.url.set(password=password)
         self.location = self.url.render_as_string(hide_password=True)
         self.path = None
         self._engine: sa.Engine | None = None
+        self._reached = False  # a session was made once: a refused connection after that is a lost server
 
     # ------------------------------------------------------------ connections
 
@@ -67,7 +73,23 @@ class PostgresBackend(Backend):
                 self.url, pool_pre_ping=True, connect_args={"connect_timeout": 10}
             )
             event.listen(self._engine, "begin", _on_begin)
+            event.listen(self._engine, "connect", self._on_connect)
+            event.listen(self._engine, "handle_error", self._on_error)
         return self._engine
+
+    def _on_connect(self, dbapi_conn, record) -> None:
+        self._reached = True
+
+    def _on_error(self, context) -> None:
+        """The one place a lost server becomes the user's error: a statement on a connection the server
+        closed (the driver marks it broken). Statement errors on a live connection stay what they are."""
+        if context.is_disconnect and not context.is_pre_ping:
+            raise self.lost(context.original_exception) from context.original_exception
+
+    def lost(self, exc: BaseException) -> ConnectionLost:
+        text = " ".join(str(getattr(exc, "orig", exc)).split())
+        return ConnectionLost(f"Lost the connection to the PostgreSQL server at {self.where()} ({text}); what was "
+                              "committed is kept: run the command again when the server is back.")  # fmt: skip
 
     def connect(self) -> sa.Connection:
         """A connection to the server; any failure to get one is the user's to fix (address, server, login).
@@ -147,7 +169,7 @@ class PostgresBackend(Backend):
                                   "add the password to ~/.pgpass (Lookalike never stores it).")  # fmt: skip
         if "does not exist" in low and "database" in low:
             return CatalogError(f"The database {url.database} does not exist on {where}; create it first "
-                                f"(createdb -h {url.host or 'localhost'} -U {url.username} {url.database}).")  # fmt: skip
+                                f"({self.client_command('createdb')} {url.database}).")  # fmt: skip
         if "role" in low and "does not exist" in low:
             return CatalogError(
                 f"The server {where} has no user {url.username}; ask its administrator to create it."
@@ -158,15 +180,84 @@ class PostgresBackend(Backend):
             or "timeout" in low
             or "translate host" in low
         ):
+            if self._reached:  # this command was using the server a moment ago
+                return self.lost(exc)
             return CatalogError(f"Cannot reach the PostgreSQL server at {where} ({text}); check the address and that "
                                 "it is running.")  # fmt: skip
         if "permission denied" in low:
-            return CatalogError(f"The database user {url.username} may not {doing} this catalog ({text}).")
+            return CatalogError(self.permission_advice(doing, text))
         if "could not extend" in low or "no space left" in low:
             return DiskFull(f"The database server {where} is out of disk space ({text}); nothing was lost.")
         if "lock timeout" in low or "deadlock" in low:
             return CatalogBusy(f"The catalog on {where} is busy ({text}); try again.")
         return None
+
+    def client_command(self, tool: str) -> str:
+        """A PostgreSQL client tool's command line for this server and user (createdb, psql)."""
+        url = self.url
+        parts = [tool, "-h", url.host or "localhost"]
+        if url.port:
+            parts += ["-p", str(url.port)]
+        if url.username:
+            parts += ["-U", url.username]
+        return " ".join(parts)
+
+    def permission_advice(self, doing: str, text: str) -> str:
+        """Who may not do what, and the command (README's team set-up) that gives them the rights: every
+        curator is a member of the role that owns the catalog's tables."""
+        user = self.url.username or "(this login)"
+        owner = self._catalog_owner() or "curators"
+        psql = self.client_command("psql").rsplit(" -U ", 1)[0]  # run by an administrator, not by this user
+        return (f"The database user {user} may not {doing} this catalog ({text}); its tables belong to the role "
+                f"{owner}: an administrator makes {user} a curator with {psql} -d {self.url.database} -c "
+                f"'GRANT {owner} TO {user}' (README: A shared catalog for a team).")  # fmt: skip
+
+    def _catalog_owner(self) -> str | None:
+        """The role that owns the catalog's meta table, looked up for an error message (None if unknown)."""
+        try:
+            with self.make_engine().connect() as conn:
+                return conn.execute(sa.text("SELECT tableowner FROM pg_tables WHERE tablename = 'meta' "
+                                            "AND schemaname = current_schema()")).scalar()  # fmt: skip
+        except sa.exc.DBAPIError:
+            return None
+
+    def as_owner(self, conn: sa.Connection) -> None:
+        """Make tables (creating or migrating the catalog) as the role that owns the database when this user
+        is a member of it, for this transaction only: tables then belong to the team's role, and every
+        curator may use every table, including tables later versions add."""
+        owner = conn.execute(
+            sa.text(
+                "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database() "
+                "AND pg_get_userbyid(datdba) <> current_user "
+                "AND pg_has_role(current_user, datdba, 'MEMBER')"
+            )
+        ).scalar()
+        if owner:
+            quoted = conn.dialect.identifier_preparer.quote(owner)
+            conn.exec_driver_sql(f"SET LOCAL ROLE {quoted}")
+
+
+def _check_url_parts(url) -> None:
+    """InputError for a URL without a database, or with an option libpq does not know (it would fail later
+    with the driver's own words and no hint which part is wrong)."""
+    example = "postgresql+psycopg://USER@HOST:PORT/DATABASE"
+    if not url.database:
+        raise InputError(f"The URL {url.render_as_string(hide_password=True)} names no database: add /NAME "
+                         f"({example}).")  # fmt: skip
+    known = _libpq_options()
+    unknown = sorted(k for k in url.query if known and k not in known)
+    if unknown:
+        raise InputError(f"The URL's option {', '.join(unknown)} is not a PostgreSQL connection option; remove "
+                         f"it (options are libpq's, e.g. ?sslmode=require).")  # fmt: skip
+
+
+def _libpq_options() -> set[str]:
+    """The connection options the installed libpq knows (empty when the driver is not installed)."""
+    try:
+        from psycopg import pq
+    except ImportError:
+        return set()
+    return {d.keyword.decode() for d in pq.Conninfo.get_defaults()}
 
 
 class _AdvisoryIndexLock:
@@ -192,6 +283,8 @@ class _AdvisoryIndexLock:
             try:
                 self.conn.exec_driver_sql(f"SELECT pg_advisory_unlock({INDEX_LOCK})")
                 self.conn.commit()
+            except ConnectionLost:
+                pass  # the server ended the session, and a session's advisory locks end with it
             finally:
                 self.conn.close()
                 self.conn = None

@@ -203,10 +203,14 @@ def _next_readable(src: sqlite3.Connection, table: str, after: int | None) -> in
     return _seek(src, table, good)[1]
 
 
-def recover(source: Path, target: Path) -> RecoverReport:
+def recover(source: Path | str, target: Path) -> RecoverReport:
     """Copy every readable row of `source` into a new catalog at `target` (which must not exist)."""
+    from desktop_app.core.storage.backend import is_url
     from desktop_app.core.storage.catalog import Catalog
 
+    if is_url(source):  # (as a Path, a URL would even lose one of its slashes)
+        raise InputError("catalog recover reads a damaged SQLite catalog file; a PostgreSQL catalog is repaired "
+                         "by the server (pg_dump/pg_restore from a backup).")  # fmt: skip
     source, target = Path(source), Path(target)
     if not source.is_file():
         raise InputError(f"There is no catalog file at {source}.")
