@@ -74,6 +74,7 @@ def test_output_files_in_a_missing_folder_or_on_a_folder(indexed, tmp_path, caps
         (["map", "--seed", "-1"], "--seed must be 0 or more"),
         (["evaluate", "--split", "--min-photos", "1"], "--min-photos must be 2 or more"),
         (["map", "--png", "map.jpg"], "does not end in .png"),
+        (["catalog", "root", ""], "the folder is empty"),
         (["inspect", "red", "green", "--png", "m.jpeg"], "does not end in .png"),
     ],
 )

@@ -34,7 +34,7 @@ def register(sub) -> None:
                          "machine that mounts that folder elsewhere maps it here; this is kept in your own "
                          "settings, not in the catalog.")  # fmt: skip
     cp.add_argument(
-        "folder", type=Path, nargs="?", help="the photo folder on this machine (default: show it)"
+        "folder", type=_folder, nargs="?", help="the photo folder on this machine (default: show it)"
     )
     cp.add_argument("--forget", action="store_true", help="drop this machine's mapping")
     add_db(cp)
@@ -134,6 +134,12 @@ def run_copy(args: argparse.Namespace) -> int:
     for table, n in report.rows.items():
         print(f"  {table:<16} {n:>9} rows  {report.checksums[table][:12]}")
     return 0
+
+
+def _folder(text: str) -> Path:
+    if not text.strip():  # Path("") is the current folder: an empty argument is a slip, not a choice
+        raise argparse.ArgumentTypeError("the folder is empty; give the photo folder's path")
+    return Path(text)
 
 
 def run_root(args: argparse.Namespace) -> int:
