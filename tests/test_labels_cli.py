@@ -86,3 +86,12 @@ def test_evaluate_on_a_small_catalog_says_what_it_did_not_fit(tmp_path, sample_c
 
     code, out, err = run(capsys, "labels", "evaluate", "--queries", "10", "--json", "--db", db)
     assert json.loads(out)["not_calibrated"] == "needs at least 50 labelled articles asked, 10 were"
+
+
+def test_labels_export_to_standard_output(db, tmp_path, capsys):
+    """`labels export -` writes to stdout for a pipe (no file named "-"); the count goes to stderr."""
+    with Engine.open(db) as engine:
+        engine.set_labels(["red"], "category", "=tops")
+    code, out, err = run(capsys, "labels", "export", "-", "--db", db)
+    assert code == 0 and out.splitlines() == ["article,field,label,source", "red,category,'=tops,manual"]
+    assert "Wrote 1 label" in err and not (tmp_path / "-").exists()

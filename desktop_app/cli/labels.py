@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from desktop_app.cli.common import (
@@ -63,7 +64,9 @@ def register(sub) -> None:
         _common(lp, run_suggest if name == "suggest" else run_accept)
 
     lp = lsub.add_parser("export", help="write every label as CSV or JSON")
-    lp.add_argument("output", type=Path, help="the file to write (its folder must exist)")
+    lp.add_argument(
+        "output", type=Path, help="the file to write (its folder must exist), or - for standard output"
+    )
     lp.add_argument("--format", choices=["csv", "json"], help="default: from the file's extension, else csv")
     lp.add_argument("--raw", action="store_true", help="CSV cells exactly as stored (default: cells that start "
                     "with = + - @ get a leading ' so that spreadsheets show them as text, not formulas)")  # fmt: skip
@@ -151,6 +154,11 @@ def _sample(names: list[str]) -> str:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    if str(args.output) == "-":  # standard output, for a pipe; the count goes to stderr
+        with open_engine(args) as engine:
+            n = engine.export_labels(None, args.format, raw=args.raw, stream=sys.stdout)
+        print(f"Wrote {plural(n, 'label')}", file=sys.stderr)
+        return 0
     check_output_path(args.output, "labels export")
     with open_engine(args) as engine:
         n = engine.export_labels(args.output, args.format, raw=args.raw)

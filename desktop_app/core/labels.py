@@ -7,12 +7,14 @@ leave-one-out over the labelled articles and reports how accuracy trades against
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -593,16 +595,32 @@ def import_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEF
     return ImportReport(len(plan.items), plan.unknown, plan.skipped_rows)
 
 
-def export_labels(catalog: Catalog, path: Path, fmt: str | None = None, raw: bool = False) -> int:
-    """Write every label as CSV (cells safe for spreadsheets unless raw) or JSON; the old file survives any failure."""
-    fmt = fmt or Path(path).suffix.lstrip(".").lower() or "csv"
+def export_labels(catalog: Catalog, path: Path | None, fmt: str | None = None, raw: bool = False,
+                  stream: TextIO | None = None) -> int:  # fmt: skip
+    """Write every label as CSV (cells safe for spreadsheets unless raw) or JSON to `path` (the old file
+    survives any failure) or, with `stream` (standard output), there."""
+    fmt = fmt or (Path(path).suffix.lstrip(".").lower() if path is not None else "") or "csv"
     if fmt not in ("csv", "json"):
         raise InputError(f"Unknown export format {fmt!r}; use csv or json.")
-    check_output_path(path, "labels export")
+    if stream is None:
+        check_output_path(path, "labels export")
     rows = catalog.labels_with_source()
     if fmt == "json":
-        write_text(path, json.dumps(rows, indent=2), what="labels export")
+        text = json.dumps(rows, indent=2)
+        stream.write(text + "\n") if stream is not None else write_text(path, text, what="labels export")
         return len(rows)
+    cell = (lambda v: v) if raw else spreadsheet_safe
+    with (
+        contextlib.nullcontext(stream)
+        if stream is not None
+        else atomic_writer(path, "w", newline="", what="labels export") as fh
+    ):
+        writer = csv.DictWriter(fh, fieldnames=["article", "field", "label", "source"])
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({"article": cell(r["article"]), "field": cell(r["field"]), "label": cell(r["value"]),
+                             "source": r["source"]})  # fmt: skip
+    return len(rows)
     cell = (lambda v: v) if raw else spreadsheet_safe
     with atomic_writer(path, "w", newline="", what="labels export") as fh:
         writer = csv.DictWriter(fh, fieldnames=["article", "field", "label", "source"])

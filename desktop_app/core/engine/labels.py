@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -120,8 +121,10 @@ class LabelRoom:
         return lab.ImportReport(changed, plan.unknown, plan.skipped_rows, plan.no_folder,
                                 unchanged=len(plan.items) - changed)  # fmt: skip
 
-    def export_labels(self, path: Path, fmt: str | None = None, raw: bool = False) -> int:
-        return lab.export_labels(self.catalog, path, fmt, raw)
+    def export_labels(self, path: Path | None, fmt: str | None = None, raw: bool = False,
+                      stream: TextIO | None = None) -> int:  # fmt: skip
+        """Every label as CSV or JSON, into a file or (`stream`) e.g. standard output."""
+        return lab.export_labels(self.catalog, path, fmt, raw, stream)
 
     def field_labels(self, field: str) -> dict[str, str]:
         """article -> value of every label in this field (a blank field name is refused)."""
