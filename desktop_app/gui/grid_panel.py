@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QListView,
     QSlider,
     QStackedWidget,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -76,6 +77,9 @@ def wheel_zooms(event: QWheelEvent, zoom_requested: SignalInstance) -> bool:
         zoom_requested.emit(1 if dy > 0 else -1)
     event.accept()
     return True
+
+
+SPREAD_SLACK_PX = 6
 
 
 class GridView(QListView):
@@ -125,7 +129,11 @@ class GridView(QListView):
         taken as if the scroll bar were shown, so it appearing never changes the columns."""
         if not self.cell.isValid():
             return
-        width = self.maximumViewportSize().width() - self.verticalScrollBar().sizeHint().width()
+        bar = max(self.verticalScrollBar().sizeHint().width(),
+                  self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self))  # fmt: skip
+        # a few pixels to spare: a window manager's style can draw the bar wider than its size hint, and a
+        # grid one pixel too wide for the viewport loses a whole column
+        width = self.maximumViewportSize().width() - bar - SPREAD_SLACK_PX
         columns = max(1, width // max(self.cell.width(), 1))
         grid = QSize(max(self.cell.width(), width // columns), self.cell.height())
         if grid != self.gridSize():
