@@ -22,7 +22,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from desktop_app.core.engine import Engine, index_photos  # noqa: E402
@@ -542,6 +542,12 @@ def test_import_dialog_previews_csv_and_folder_labels(qtbot, sample_db, tmp_path
         csv_path.write_text(
             "path,label\nm/h/mh01-black_main.jpg,hoodies\nx/y/unknown.jpg,tees\n", encoding="utf-8"
         )
+        # Typed and Enter: the preview, nothing written, the dialog stays for the curator to look.
+        dlg.show()
+        qtbot.mouseClick(dlg.csv_radio, Qt.MouseButton.LeftButton, pos=QPoint(8, dlg.csv_radio.height() // 2))
+        qtbot.keyClicks(dlg.csv_edit, str(csv_path))
+        qtbot.keyClick(dlg.csv_edit, Qt.Key.Key_Return)
+        assert dlg.isVisible() and dlg.preview.rowCount() == 1 and labels_now(cat) == {"mh01-gray": "old"}
         dlg.set_csv(csv_path)
         assert (
             dlg.preview.rowCount() == 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -343,8 +343,21 @@ class ImportLabelsDialog(QDialog):
             signal.connect(self.update_preview)
         self.level_spin.valueChanged.connect(self.update_preview)
         self.csv_edit.editingFinished.connect(self.update_preview)
+        self.csv_edit.installEventFilter(self)
         self.field_box.currentTextChanged.connect(self.update_preview)
         self.update_preview()
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        # Enter in the file box shows the preview; only the Import button writes labels (the dialog's
+        # default button would otherwise import in the same keystroke, unseen).
+        if (
+            obj is self.csv_edit
+            and event.type() == QEvent.Type.KeyPress
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        ):
+            self.update_preview()
+            return True
+        return super().eventFilter(obj, event)
 
     def field(self) -> str:
         return " ".join(self.field_box.currentText().split()) or DEFAULT_FIELD
