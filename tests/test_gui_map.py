@@ -110,6 +110,15 @@ def test_map_is_a_tab_beside_the_grid_with_room_for_both_at_1366x768(qtbot, map_
     p.show_progress(35, 100, "arranging the articles by their nearest neighbours in two dimensions")
     assert p.progress.fontMetrics().horizontalAdvance(p.progress.text()) <= p.progress.width()
     p.show_running(False)
+    # Working in the map's bar never moves the divider beside it, and the label box shows what is typed.
+    width = p.width()
+    p.show_selection(15)
+    qtbot.keyClicks(p.value, "women-hoodies-and-sweatshirts")
+    QApplication.processEvents()
+    assert p.width() == width and p.value.width() >= p.value.fontMetrics().horizontalAdvance(
+        "label for all of them"
+    )
+    p.value.clear()
     # The articles' tab brings the grid back with its full height; the tab's close button closes the map.
     bar = w.left_tabs.tabBar()
     qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(0).center())
@@ -270,7 +279,7 @@ def test_layout_in_a_child_process_then_cancel_and_adapter(qtbot, map_window, tm
     adapter = engine.train_adapter(("groups",), groups, "whitening")
     w.reload()  # the catalog is read again: the map finds other vectors in use and lays them out
     qtbot.waitUntil(lambda: w.map.layout.adapter_id == adapter.id, timeout=T)
-    assert "adapted" in w.map.panel.state.text() and w.map.layout.articles == first.articles
+    assert "adapted" in w.map.panel.state.full_text() and w.map.layout.articles == first.articles
 
 
 def test_wheel_zooms_smoothly_round_the_cursor(qtbot):

@@ -87,6 +87,7 @@ class MapPanel(QWidget):
         self.field.setToolTip("The label field to set")
         self.value = QLineEdit()
         self.value.setPlaceholderText("label for all of them")
+        self.value.setMinimumWidth(self.fontMetrics().horizontalAdvance("label for all of them") + 40)
         self.value.setClearButtonEnabled(True)
         self.value.textChanged.connect(lambda _t: self._sync_buttons())
         self.value.returnPressed.connect(self._set_label)
@@ -102,7 +103,9 @@ class MapPanel(QWidget):
         self.inspect = QPushButton("Inspect pair")
         self.inspect.setToolTip("Open the match inspector on the two selected articles")
         self.inspect.clicked.connect(self.inspect_requested)
-        hint = QLabel("Shift+drag: lasso · wheel: zoom · drag: pan")
+        # elided, so the hint never widens the panel: the splitter beside it must not move while a lasso is
+        # drawn or a label typed
+        hint = ElidedLabel("Shift+drag: lasso · wheel: zoom · drag: pan")
         hint.setStyleSheet("color: palette(placeholder-text);")
         bar = QHBoxLayout()
         for w in (
@@ -115,8 +118,7 @@ class MapPanel(QWidget):
             self.inspect,
         ):
             bar.addWidget(w)
-        bar.addStretch(1)
-        bar.addWidget(hint)
+        bar.addWidget(hint, 1)
         return bar
 
     # ------------------------------------------------------------ state
