@@ -55,7 +55,7 @@ def show_conflict(parent: QWidget | None, doing: str, exc: Conflict,
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Warning)
     box.setWindowTitle("Changed by another curator")
-    box.setText(f"{doing} was not saved: another curator changed it after you looked at it.")
+    box.setText(f"{doing} was not saved: another curator decided it, and theirs is the latest decision.")
     items = "".join(f"<li>{escape(line)}</li>" for line in conflict_text(exc).splitlines())
     box.setInformativeText(f"<ul style='margin-left:0'>{items}</ul>Their decision stands. Look again and decide "
                            "once more if you disagree.")  # fmt: skip

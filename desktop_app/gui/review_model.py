@@ -106,7 +106,10 @@ class SuggestionModel(QAbstractTableModel):
             return s.article
         if col == self.LABEL:
             label = shown_label(s, self.min_confidence)
-            return label if label is not None else "(no suggestion)"
+            if label is not None:
+                return label
+            # the confidence beside it is this guess's: say which label it is for (greyed by _foreground)
+            return f"(no suggestion; best guess {s.label})" if s.label is not None else "(no suggestion)"
         if col == self.CONFIDENCE:
             return percent_text(s.confidence) if s.alternatives else "–"
         if col == self.ALTERNATIVES:
