@@ -2,22 +2,24 @@
 
 Qt's completer popup eats the Enter that picks an entry: the text lands in the field and the field's own
 Enter (set the label, accept the dialog) needs a second press. `EnterTakesCompletion` watches the popup's
-keys and, when an entry was picked with Enter (not with the mouse, which only picks), calls `chosen` with it.
+keys and, when an entry was picked with Enter (not with the mouse, which only picks), emits `chosen`.
+It is a signal rather than a stored callback: a Python reference from this child back to its window would
+make a cycle that only the garbage collector breaks, and a collection run on a worker thread would then
+delete the window's Qt objects off the GUI thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import QCompleter
 
 
 class EnterTakesCompletion(QObject):
-    def __init__(self, completer: QCompleter, chosen: Callable[[str], None]) -> None:
+    chosen = Signal(str)  # the completion picked with Enter
+
+    def __init__(self, completer: QCompleter) -> None:
         super().__init__(completer)
         self._enter = False
-        self._chosen = chosen
         completer.popup().installEventFilter(self)
         completer.activated.connect(self._activated)
 
@@ -31,4 +33,4 @@ class EnterTakesCompletion(QObject):
     def _activated(self, text: str) -> None:
         if self._enter:
             self._enter = False
-            self._chosen(text)
+            self.chosen.emit(text)

@@ -117,7 +117,7 @@ class LabelEditDialog(QDialog):
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
-        EnterTakesCompletion(completer, lambda _text: self.apply_set())  # one Enter picks and sets
+        EnterTakesCompletion(completer).chosen.connect(self._completion_set)  # one Enter picks and sets
         form.addRow("Label", self.value_box)
         lay.addLayout(form)
 
@@ -135,6 +135,9 @@ class LabelEditDialog(QDialog):
         self.value_box.currentTextChanged.connect(self._update_buttons)
         self._field_changed(field)
         self.value_box.setFocus()
+
+    def _completion_set(self, _text: str) -> None:
+        self.apply_set()
 
     def field(self) -> str:
         return " ".join(self.field_box.currentText().split())

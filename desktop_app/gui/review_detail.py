@@ -306,7 +306,7 @@ class ReviewDetail(QWidget):
         self.label_edit.setCompleter(completer)
         self.label_edit.returnPressed.connect(self.label_entered)
         # one Enter on an offered label picks it and sets it (the popup's Enter never reaches the field)
-        EnterTakesCompletion(completer, lambda _text: self.label_entered.emit())
+        EnterTakesCompletion(completer).chosen.connect(self.label_entered)
         row.addWidget(self.label_edit, 1)
         self.accept_button = QPushButton("Accept  ⏎")
         self.skip_button = QPushButton("Skip  S")
