@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import shutil
@@ -351,3 +352,7 @@ def window(qtbot, tiny_model):
         w.shutdown()
         for runner in (w.catalogs.runner, w.indexer.runner, w.search.runner):
             assert runner.pool.activeThreadCount() == 0
+    # Break the closed windows' reference cycles here, on the GUI thread: left to the collector, they may be
+    # collected on a worker thread of a later test, which deletes Qt objects off the GUI thread.
+    windows.clear()
+    gc.collect()
