@@ -18,17 +18,19 @@ from desktop_app.core import labels as labels_module
 from desktop_app.core.engine import Engine
 from desktop_app.core.errors import UserError
 from desktop_app.core.indexer import IndexOptions, index_folder
+from desktop_app.core.label_files import (
+    export_labels,
+    import_csv_labels,
+    import_folder_labels,
+    plan_csv_labels,
+    plan_folder_labels,
+)
 from desktop_app.core.labels import (
     Neighbour,
     Suggester,
     coverage_curve,
     curve_table,
     evaluate_labels,
-    export_labels,
-    import_csv_labels,
-    import_folder_labels,
-    plan_csv_labels,
-    plan_folder_labels,
     vote,
 )
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule

@@ -1,4 +1,5 @@
-"""Labels on articles: import, export, suggestions from similar labelled articles, and their evaluation.
+"""Labels on articles: suggestions from similar labelled articles, and their evaluation (import and export
+of label files are in `label_files.py`).
 
 A suggestion is a score-weighted vote of the k most similar labelled articles (by the article similarity
 engine), with a confidence (the winning label's share of the votes) and the runners-up. `evaluate` runs
@@ -7,29 +8,19 @@ leave-one-out over the labelled articles and reports how accuracy trades against
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import io
-import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TextIO
 
 import numpy as np
 
 from desktop_app.core.calibration import Calibration, cross_fitted, ece, reliability, why_not_fitted
 from desktop_app.core.errors import InputError, UserError
 from desktop_app.core.files import (
-    atomic_writer,
-    check_output_path,
-    read_csv,
-    spreadsheet_safe,
     write_bytes,
-    write_text,
 )
 from desktop_app.core.search import SearchIndex
-from desktop_app.core.storage import Catalog
 
 DEFAULT_FIELD = "category"
 
@@ -78,15 +69,6 @@ class ReviewData:
     labelled: int = 0  # articles with a label in this field
     note: str = ""  # how the suggestions were made, when not by labelled neighbours (zero-shot)
     unlabelled: int = 0  # articles without one: more than the suggestions when the queue asked for a batch
-
-
-@dataclass
-class ImportReport:
-    applied: int  # labels changed
-    unknown: list[str]  # article ids or paths that are not in the catalog
-    skipped_rows: int = 0
-    no_folder: list[str] = field(default_factory=list)  # articles without a folder at the level asked for
-    unchanged: int = 0  # labels the file gave that already had that value (nothing written for them)
 
 
 def check_field(name: str) -> str:
@@ -455,177 +437,3 @@ def plot_curve(ev: LabelEvaluation, path: Path, size: tuple[int, int] = (640, 42
 
 
 # ----------------------------------------------------------------------- import / export
-
-
-@dataclass
-class LabelPlan:
-    """What an import would write, before writing it: for previews and for the import itself."""
-
-    items: list[tuple[str, str, str]]  # (article, field, label), one per article and field
-    unknown: list[str]  # article ids or paths that are not in the catalog
-    skipped_rows: int = 0  # rows without a label
-    no_folder: list[str] = field(default_factory=list)  # articles without a folder at the level asked for
-
-
-def plan_folder_labels(
-    catalog: Catalog, level: int, field_name: str = DEFAULT_FIELD, overwrite: bool = False
-) -> LabelPlan:
-    """Each article's label would be the folder at `level` (0 = top) of its cover photo's path."""
-    if level < 0:
-        raise InputError(f"The folder level counts from 0 (the top folder); {level} is not one.")
-    existing = catalog.labels(field_name)
-    items = []
-    missing = []
-    for row in catalog.articles_overview():
-        parts = (row["cover"] or "").split("/")[:-1]
-        if level >= len(parts):
-            missing.append(row["article"])
-            continue
-        if not overwrite and field_name in existing.get(row["article"], {}):
-            continue
-        items.append((row["article"], field_name, parts[level]))
-    return LabelPlan(items, [], no_folder=missing)
-
-
-def import_folder_labels(
-    catalog: Catalog, level: int, field_name: str = DEFAULT_FIELD, overwrite: bool = False
-) -> ImportReport:
-    """Label each article with the name of the folder at `level` (0 = top) of its photos' paths."""
-    plan = plan_folder_labels(catalog, level, field_name, overwrite)
-    catalog.set_labels(plan.items, source="folder", action="import")
-    return ImportReport(len(plan.items), plan.unknown, no_folder=plan.no_folder)
-
-
-def plan_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEFAULT_FIELD,
-                    photo_root: Path | None = None) -> LabelPlan:  # fmt: skip
-    """Read rows with `article` or `path`, `label`, and optionally `field`, without writing anything.
-
-    A column named after the field (e.g. `category`) stands in for `label` when there is no `label`
-    column, so a catalogue manifest imports as it is. Manifests list one row per photo: an article's rows
-    collapse into one label (the last row wins) instead of logging one undoable event per photo.
-    Paths are the catalog's (relative to its photo folder); an absolute path under `photo_root`, one
-    starting with ./ and one relative to the current folder that lies under `photo_root` are taken too.
-    A file none of whose rows is in the catalog is an InputError that says what the rows must name.
-    """
-    check_field(default_field)
-    header, rows = read_csv(csv_path, "labels file")
-    cols = set(header)
-    label_col = "label" if "label" in cols else default_field if default_field in cols else None
-    if label_col is None or not ({"article", "path"} & cols):
-        if _looks_like_json(csv_path):
-            raise InputError(f"{csv_path} is JSON; import takes CSV (labels export FILE.csv writes one).")
-        raise InputError(
-            f"{csv_path} needs a 'label' (or '{default_field}') column and an 'article' or "
-            f"'path' column (it has: {', '.join(sorted(cols)) or 'no header'})."
-        )
-    # `field` names the field of each row only in the generic layout; in a manifest the column is the field
-    field_col = "field" if label_col == "label" else None
-    articles = set(catalog.article_keys())
-    by_path = {r.path: r.article for r in catalog.photo_rows()}
-    chosen: dict[tuple[str, str], str] = {}
-    unknown, skipped, by_paths = [], 0, 0
-    for row in rows:
-        label = (row.get(label_col) or "").strip()
-        if not label:
-            skipped += 1
-            continue
-        key = (row.get("article") or "").strip()
-        if not key:
-            path = (row.get("path") or "").strip()
-            by_paths += 1
-            key = by_path.get(path) or by_path.get(catalog_path(path, photo_root) or "", "")
-            if not key:
-                unknown.append(path)
-                continue
-        if key not in articles:
-            unknown.append(key)
-            continue
-        name = ((row.get(field_col) or "").strip() if field_col else "") or default_field
-        chosen[(key, name)] = label
-    if unknown and not chosen:
-        raise InputError(_none_known(csv_path, len(unknown), by_paths, photo_root, next(iter(by_path), "")))
-    items = [(a, f, v) for (a, f), v in chosen.items()]
-    return LabelPlan(items, list(dict.fromkeys(unknown)), skipped)
-
-
-def catalog_path(path: str, photo_root: Path | None) -> str | None:
-    """A path as a user may write it (absolute, ./-prefixed, relative to the current folder) as the catalog
-    stores it, relative to its photo folder; None when it cannot be one."""
-    rel = path
-    while rel.startswith("./"):
-        rel = rel[2:]
-    if photo_root is None:
-        return rel
-    given = Path(rel)
-    if not given.is_absolute():
-        if not (photo_root / given).exists() and (Path.cwd() / given).exists():
-            given = Path.cwd() / given  # photos/img/a.jpg typed from the photo folder's parent
-        else:
-            return rel
-    for root, full in ((photo_root, given), (photo_root.resolve(), given.resolve())):
-        try:
-            return full.relative_to(root).as_posix()
-        except ValueError:
-            continue
-    return None
-
-
-def _none_known(csv_path: Path, unknown: int, by_paths: int, photo_root: Path | None, example: str) -> str:
-    """Why no row of an import names anything in the catalog, in one line."""
-    if by_paths:
-        where = f"the photo folder {photo_root}" if photo_root else "the catalog's photo folder"
-        return (f"None of the {unknown:,} rows of {csv_path} names a photo of the catalog: paths must be "
-                f"relative to {where} (like {example}) or lie inside it.")  # fmt: skip
-    return (
-        f"None of the {unknown:,} articles in {csv_path} is in the catalog; use the article ids "
-        "`lookalike similar` shows."
-    )
-
-
-def _looks_like_json(path: Path) -> bool:
-    with open(Path(path).expanduser(), "rb") as fh:
-        start = fh.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
-    return start[:1] in (b"[", b"{")
-
-
-def import_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEFAULT_FIELD) -> ImportReport:
-    """Rows with `article` or `path`, `label`, and optionally `field` (see `plan_csv_labels`)."""
-    plan = plan_csv_labels(catalog, csv_path, default_field)
-    catalog.set_labels(plan.items, source="import", action="import")
-    return ImportReport(len(plan.items), plan.unknown, plan.skipped_rows)
-
-
-def export_labels(catalog: Catalog, path: Path | None, fmt: str | None = None, raw: bool = False,
-                  stream: TextIO | None = None) -> int:  # fmt: skip
-    """Write every label as CSV (cells safe for spreadsheets unless raw) or JSON to `path` (the old file
-    survives any failure) or, with `stream` (standard output), there."""
-    fmt = fmt or (Path(path).suffix.lstrip(".").lower() if path is not None else "") or "csv"
-    if fmt not in ("csv", "json"):
-        raise InputError(f"Unknown export format {fmt!r}; use csv or json.")
-    if stream is None:
-        check_output_path(path, "labels export")
-    rows = catalog.labels_with_source()
-    if fmt == "json":
-        text = json.dumps(rows, indent=2)
-        stream.write(text + "\n") if stream is not None else write_text(path, text, what="labels export")
-        return len(rows)
-    cell = (lambda v: v) if raw else spreadsheet_safe
-    with (
-        contextlib.nullcontext(stream)
-        if stream is not None
-        else atomic_writer(path, "w", newline="", what="labels export") as fh
-    ):
-        writer = csv.DictWriter(fh, fieldnames=["article", "field", "label", "source"])
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({"article": cell(r["article"]), "field": cell(r["field"]), "label": cell(r["value"]),
-                             "source": r["source"]})  # fmt: skip
-    return len(rows)
-    cell = (lambda v: v) if raw else spreadsheet_safe
-    with atomic_writer(path, "w", newline="", what="labels export") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["article", "field", "label", "source"])
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({"article": cell(r["article"]), "field": cell(r["field"]), "label": cell(r["value"]),
-                             "source": r["source"]})  # fmt: skip
-    return len(rows)

@@ -6,7 +6,7 @@ optionally `field`) or from folder names at a chosen level, showing first what e
 
 Both write through the engine (`Engine.set_labels`, `Engine.set_label_items`), so every change is one
 decision, committed at once and undoable as one, exactly as from the command line. The preview is the
-core's import plan (`core.labels.plan_*`), and the import writes that same plan.
+core's import plan (`core.label_files.plan_*`), and the import writes that same plan.
 """
 
 from __future__ import annotations
@@ -41,11 +41,8 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.engine import Engine
 from desktop_app.core.errors import Conflict, UserError
-from desktop_app.core.labels import (
-    DEFAULT_FIELD,
-    ImportReport,
-    LabelPlan,
-)
+from desktop_app.core.label_files import ImportReport, LabelPlan
+from desktop_app.core.labels import DEFAULT_FIELD
 from desktop_app.gui import theme
 from desktop_app.gui.completion import EnterTakesCompletion
 from desktop_app.gui.conflicts import show_conflict

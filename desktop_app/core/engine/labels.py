@@ -9,7 +9,7 @@ from typing import TextIO
 
 import numpy as np
 
-from desktop_app.core import calibration
+from desktop_app.core import calibration, label_files
 from desktop_app.core import evaluate as ev
 from desktop_app.core import labels as lab
 from desktop_app.core.calibration import Calibration
@@ -98,15 +98,17 @@ class LabelRoom:
         return self.catalog.photos_of(article)
 
     def plan_label_import(self, csv: Path | None = None, folder_level: int | None = None,
-                          field: str = lab.DEFAULT_FIELD, overwrite: bool = False) -> lab.LabelPlan:  # fmt: skip
+                          field: str = lab.DEFAULT_FIELD, overwrite: bool = False) -> label_files.LabelPlan:  # fmt: skip
         """What an import would write, without writing it (for a preview). CSV paths may also be absolute
         paths inside the photo folder, or relative to the current folder."""
         lab.check_field(field)
         if csv:
-            return lab.plan_csv_labels(self.catalog, csv, field, self.photo_root())
-        return lab.plan_folder_labels(self.catalog, folder_level or 0, field, overwrite)
+            return label_files.plan_csv_labels(self.catalog, csv, field, self.photo_root())
+        return label_files.plan_folder_labels(self.catalog, folder_level or 0, field, overwrite)
 
-    def apply_label_import(self, plan: lab.LabelPlan, source: str = "import", force: bool = False) -> int:
+    def apply_label_import(
+        self, plan: label_files.LabelPlan, source: str = "import", force: bool = False
+    ) -> int:
         """Write a planned import as one undoable decision; the number of labels it changed (labels that
         already have their value are not logged). Like `set_labels`, a label another curator set is not
         overwritten unless `force`: Conflict names it and nothing is written."""
@@ -114,17 +116,17 @@ class LabelRoom:
 
     def import_labels(self, csv: Path | None = None, folder_level: int | None = None,
                       field: str = lab.DEFAULT_FIELD, overwrite: bool = False,
-                      force: bool = False) -> lab.ImportReport:  # fmt: skip
+                      force: bool = False) -> label_files.ImportReport:  # fmt: skip
         """Labels from a CSV or from folder names (folder labels keep existing labels unless `overwrite`)."""
         plan = self.plan_label_import(csv, folder_level, field, overwrite)
         changed = self.apply_label_import(plan, "import" if csv else "folder", force)
-        return lab.ImportReport(changed, plan.unknown, plan.skipped_rows, plan.no_folder,
+        return label_files.ImportReport(changed, plan.unknown, plan.skipped_rows, plan.no_folder,
                                 unchanged=len(plan.items) - changed)  # fmt: skip
 
     def export_labels(self, path: Path | None, fmt: str | None = None, raw: bool = False,
                       stream: TextIO | None = None) -> int:  # fmt: skip
         """Every label as CSV or JSON, into a file or (`stream`) e.g. standard output."""
-        return lab.export_labels(self.catalog, path, fmt, raw, stream)
+        return label_files.export_labels(self.catalog, path, fmt, raw, stream)
 
     def field_labels(self, field: str) -> dict[str, str]:
         """article -> value of every label in this field (a blank field name is refused)."""
