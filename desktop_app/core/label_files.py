@@ -178,19 +178,12 @@ def export_labels(catalog: Catalog, path: Path | None, fmt: str | None = None, r
         stream.write(text + "\n") if stream is not None else write_text(path, text, what="labels export")
         return len(rows)
     cell = (lambda v: v) if raw else spreadsheet_safe
-    with (
+    target = (
         contextlib.nullcontext(stream)
         if stream is not None
-        else atomic_writer(path, "w", newline="", what="labels export") as fh
-    ):
-        writer = csv.DictWriter(fh, fieldnames=["article", "field", "label", "source"])
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({"article": cell(r["article"]), "field": cell(r["field"]), "label": cell(r["value"]),
-                             "source": r["source"]})  # fmt: skip
-    return len(rows)
-    cell = (lambda v: v) if raw else spreadsheet_safe
-    with atomic_writer(path, "w", newline="", what="labels export") as fh:
+        else atomic_writer(path, "w", newline="", what="labels export")
+    )
+    with target as fh:
         writer = csv.DictWriter(fh, fieldnames=["article", "field", "label", "source"])
         writer.writeheader()
         for r in rows:
