@@ -6,6 +6,8 @@ import gc
 import os
 import re
 import shutil
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -172,6 +174,32 @@ def open_dir():
     import shutil
 
     shutil.rmtree(path, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- running the CLI
+
+
+def cli(*args, home: Path, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`lookalike ARGS` in a child process with its own user folder."""
+    full = {**os.environ, "LOOKALIKE_HOME": str(home), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "desktop_app", *map(str, args)], capture_output=True, text=True,
+                          env=full, cwd=REPO, timeout=timeout)  # fmt: skip
+
+
+def one_line_exit_2(proc: subprocess.CompletedProcess, needle: str) -> None:
+    """A user mistake: exit 2 and one line naming it, no traceback."""
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert needle.lower() in proc.stderr.lower(), proc.stderr
+
+
+def run_main(capsys, *argv) -> tuple[int, str, str]:
+    """`lookalike ARGS` in this process: (exit code, stdout, stderr)."""
+    from desktop_app.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def run_unprivileged(fn):

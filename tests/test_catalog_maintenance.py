@@ -5,10 +5,7 @@ user-facing outcome, and `catalog copy` names the mistake when its target is a f
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,19 +15,7 @@ from desktop_app.core.engine import index_photos
 from desktop_app.core.storage import Catalog
 from desktop_app.core.storage.recover import NOT_COPIED, recovered_tables
 from desktop_app.core.storage.schema import PAGE_SIZE, metadata
-from tests.conftest import REPO
-
-
-def cli(*args, home: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LOOKALIKE_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "desktop_app", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=timeout)  # fmt: skip
-
-
-def one_line_exit_2(proc: subprocess.CompletedProcess, needle: str) -> None:
-    assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
-    assert needle.lower() in proc.stderr.lower(), proc.stderr
+from tests.conftest import cli, one_line_exit_2
 
 
 def table_rows(db: Path, table: str) -> list[tuple]:

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from desktop_app.cli import main
 from desktop_app.core.engine import Engine, index_photos
+from tests.conftest import run_main
 
 
 @pytest.fixture
@@ -18,14 +18,8 @@ def db(catalog_location, photo_tree, tiny_model) -> str:
     return str(catalog_location)
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def listed(capsys, db: str) -> list[dict]:
-    code, out, err = run(capsys, "decide", "--list", "--json", "--db", db)
+    code, out, err = run_main(capsys, "decide", "--list", "--json", "--db", db)
     assert code == 0, err
     return json.loads(out)
 
@@ -35,22 +29,22 @@ def test_a_pair_named_twice_with_the_same_decision_is_one_decision(db, tmp_path,
     csv.write_text(
         "article_a,article_b,decision\nred,green,same\ngreen,red,same product\nred,shoes/blue,alike\n"
     )
-    code, out, err = run(capsys, "decide", "--import", csv, "--db", db)
+    code, out, err = run_main(capsys, "decide", "--import", csv, "--db", db)
     assert code == 0, err
     assert "Imported 2 decisions" in out
     assert {(r["article_a"], r["article_b"], r["decision"]) for r in listed(capsys, db)} == {
         ("green", "red", "same"), ("red", "shoes/blue", "alike")}  # fmt: skip
-    code, out, err = run(capsys, "decide", "--undo", "--db", db)
+    code, out, err = run_main(capsys, "decide", "--undo", "--db", db)
     assert code == 0, err
     assert "Undid 2 decisions" in out
     assert listed(capsys, db) == []
 
 
 def test_a_pair_named_twice_with_different_decisions_is_refused_before_writing(db, tmp_path, capsys):
-    run(capsys, "decide", "red", "shoes/blue", "--alike", "--db", db)
+    run_main(capsys, "decide", "red", "shoes/blue", "--alike", "--db", db)
     csv = tmp_path / "twice.csv"
     csv.write_text("article_a,article_b,decision\nred,shoes/blue,same\ngreen,red,same\nred,green,not_match\n")
-    code, out, err = run(capsys, "decide", "--import", csv, "--db", db)
+    code, out, err = run_main(capsys, "decide", "--import", csv, "--db", db)
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
     assert "lines 3 and 4" in err and "red / green" in err and "same and not_match" in err
     assert [r["decision"] for r in listed(capsys, db)] == ["alike"]  # nothing of the file was written
@@ -59,12 +53,12 @@ def test_a_pair_named_twice_with_different_decisions_is_refused_before_writing(d
 def test_undo_of_an_import_checks_only_decisions_made_after_it_by_others(db, tmp_path, capsys):
     csv = tmp_path / "pairs.csv"
     csv.write_text("article_a,article_b,decision\nred,green,same\nred,shoes/blue,alike\n")
-    assert run(capsys, "decide", "--import", csv, "--db", db)[0] == 0
+    assert run_main(capsys, "decide", "--import", csv, "--db", db)[0] == 0
     with Engine.open(db) as engine:  # another curator decides one of the pairs again
         engine.catalog.decide([("green", "red", "not_match")], curator="anna", force=True)
-    code, out, err = run(capsys, "decide", "--undo", "--db", db)
+    code, out, err = run_main(capsys, "decide", "--undo", "--db", db)
     assert code == 2 and "anna" in err and "--force" in err, err
-    code, out, err = run(capsys, "decide", "--undo", "--force", "--db", db)
+    code, out, err = run_main(capsys, "decide", "--undo", "--force", "--db", db)
     assert code == 0, err
     # the output says what stayed: the pair anna decided since keeps her decision
     assert "Undid 1 decision: green / red" not in out and "Undid 1 decision: red / shoes/blue" in out
@@ -78,25 +72,25 @@ def test_undo_of_an_import_checks_only_decisions_made_after_it_by_others(db, tmp
 def test_a_pair_of_one_article_is_a_user_error(db, tmp_path, capsys):
     csv = tmp_path / "self.csv"
     csv.write_text("article_a,article_b,decision\nred,green,alike\nred,red,same\n")
-    code, out, err = run(capsys, "decide", "--import", csv, "--db", db)
+    code, out, err = run_main(capsys, "decide", "--import", csv, "--db", db)
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
     assert "line 3" in err and "two different articles" in err
-    code, out, err = run(capsys, "decide", "red", "red", "--same", "--db", db)
+    code, out, err = run_main(capsys, "decide", "red", "red", "--same", "--db", db)
     assert code == 2 and err.count("\n") == 1 and "two different articles" in err, err
     assert listed(capsys, db) == []
 
 
 def test_import_reads_notes_and_keeps_them_when_the_file_has_none(db, tmp_path, capsys):
-    run(capsys, "decide", "red", "green", "--same", "--note", "checked tags", "--db", db)
+    run_main(capsys, "decide", "red", "green", "--same", "--note", "checked tags", "--db", db)
     exported = tmp_path / "rt.csv"
-    assert run(capsys, "decide", "--export", exported, "--db", db)[0] == 0
-    code, out, err = run(capsys, "decide", "--import", exported, "--db", db)
+    assert run_main(capsys, "decide", "--export", exported, "--db", db)[0] == 0
+    code, out, err = run_main(capsys, "decide", "--import", exported, "--db", db)
     assert code == 0, err
     assert [r["note"] for r in listed(capsys, db)] == ["checked tags"]  # a round trip keeps the note
 
     noted = tmp_path / "noted.csv"
     noted.write_text("article_a,article_b,decision,note\nred,shoes/blue,alike,same cut\n")
-    assert run(capsys, "decide", "--import", noted, "--db", db)[0] == 0
+    assert run_main(capsys, "decide", "--import", noted, "--db", db)[0] == 0
     assert {r["article_b"]: r["note"] for r in listed(capsys, db)} == {
         "red": "checked tags",
         "shoes/blue": "same cut",
@@ -106,22 +100,22 @@ def test_import_reads_notes_and_keeps_them_when_the_file_has_none(db, tmp_path, 
         tmp_path / "bare.csv"
     )  # no note column: an unchanged decision keeps its note, a changed one has none
     bare.write_text("article_a,article_b,decision\ngreen,red,same\nred,shoes/blue,not_match\n")
-    assert run(capsys, "decide", "--import", bare, "--db", db)[0] == 0
+    assert run_main(capsys, "decide", "--import", bare, "--db", db)[0] == 0
     assert {r["article_b"]: (r["decision"], r["note"]) for r in listed(capsys, db)} == {
         "red": ("same", "checked tags"), "shoes/blue": ("not_match", None)}  # fmt: skip
 
     cleared = tmp_path / "cleared.csv"  # a note column with an empty cell clears the note
     cleared.write_text("article_a,article_b,decision,note\ngreen,red,same,\n")
-    assert run(capsys, "decide", "--import", cleared, "--db", db)[0] == 0
+    assert run_main(capsys, "decide", "--import", cleared, "--db", db)[0] == 0
     assert {r["article_b"]: r["note"] for r in listed(capsys, db)}["red"] is None
 
 
 def test_one_decision_imported_is_said_in_the_singular(db, tmp_path, capsys):
     csv = tmp_path / "one.csv"
     csv.write_text("article_a,article_b,decision\nred,green,same\n")
-    code, out, err = run(capsys, "decide", "--import", csv, "--db", db)
+    code, out, err = run_main(capsys, "decide", "--import", csv, "--db", db)
     assert code == 0 and "Imported 1 decision " in out, out
-    code, out, err = run(capsys, "decide", "--undo", "--db", db)
+    code, out, err = run_main(capsys, "decide", "--undo", "--db", db)
     assert code == 0 and "Undid 1 decision:" in out, out
 
 

@@ -7,8 +7,6 @@ import csv
 import json
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,19 +14,7 @@ import pytest
 from desktop_app.core.engine import Engine, index_photos
 from desktop_app.core.errors import InputError
 from desktop_app.core.files import check_output_folder, check_output_path, write_text
-from tests.conftest import REPO, run_unprivileged
-
-
-def cli(*args, home: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LOOKALIKE_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "desktop_app", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=timeout)  # fmt: skip
-
-
-def one_line_exit_2(proc: subprocess.CompletedProcess, needle: str) -> None:
-    assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
-    assert needle.lower() in proc.stderr.lower(), proc.stderr
+from tests.conftest import cli, one_line_exit_2, run_unprivileged
 
 
 @pytest.fixture

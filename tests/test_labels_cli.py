@@ -12,13 +12,7 @@ import pytest
 from desktop_app.cli import main
 from desktop_app.core.engine import Engine, index_photos
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
-from tests.conftest import SAMPLE
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.conftest import SAMPLE, run_main
 
 
 @pytest.fixture
@@ -30,12 +24,12 @@ def db(catalog_location, photo_tree, tiny_model) -> str:
 def test_undo_force_takes_back_the_rest_and_keeps_the_newer_label(db, tmp_path, capsys):
     labels = tmp_path / "labels.csv"
     labels.write_text("article,label\nred,tops\ngreen,tops\n")
-    assert run(capsys, "labels", "import", "--csv", labels, "--db", db)[0] == 0
+    assert run_main(capsys, "labels", "import", "--csv", labels, "--db", db)[0] == 0
     with Engine.open(db) as engine:  # another curator corrects one of the imported labels
         engine.catalog.set_labels([("red", "category", "coats")], curator="anna", force=True)
-    code, out, err = run(capsys, "labels", "undo", "--db", db)
+    code, out, err = run_main(capsys, "labels", "undo", "--db", db)
     assert code == 2 and "anna" in err and "--force" in err, err
-    code, out, err = run(capsys, "labels", "undo", "--force", "--db", db)
+    code, out, err = run_main(capsys, "labels", "undo", "--force", "--db", db)
     assert code == 0, err
     # what was taken back, and what stayed because anna changed it since
     assert "Undid one import decision on 1 article." in out
@@ -49,13 +43,15 @@ def test_folder_level_is_checked_and_articles_without_one_are_said_so(db, capsys
         main(["labels", "import", "--folder-level", "-1", "--db", db])
     err = capsys.readouterr().err
     assert stop.value.code == 2 and err.count("\n") == 1 and "--folder-level must be 0 or more" in err, err
-    code, out, err = run(capsys, "labels", "import", "--folder-level", "5", "--db", db)
+    code, out, err = run_main(capsys, "labels", "import", "--folder-level", "5", "--db", db)
     assert code == 0, err
     assert "Applied 0 labels. 3 have no folder at level 5: " in out and "not in the catalog" not in out
-    code, out, err = run(capsys, "labels", "import", "--folder-level", "1", "--field", "colour", "--db", db)
+    code, out, err = run_main(
+        capsys, "labels", "import", "--folder-level", "1", "--field", "colour", "--db", db
+    )
     assert code == 0, err
     assert "Applied 1 label. 2 have no folder at level 1: green, red." in out
-    code, out, err = run(capsys, "labels", "import", "--folder-level", "5", "--json", "--db", db)
+    code, out, err = run_main(capsys, "labels", "import", "--folder-level", "5", "--json", "--db", db)
     report = json.loads(out)
     assert report["applied"] == 0 and report["unknown"] == [] and len(report["no_folder"]) == 3
 
@@ -70,7 +66,7 @@ def test_evaluate_on_a_small_catalog_says_what_it_did_not_fit(tmp_path, sample_c
             [(a, "category", f"x{i % 3}") for i, a in enumerate(truth)], "import", "import"
         )
 
-    code, out, err = run(capsys, "labels", "evaluate", "--json", "--db", db)
+    code, out, err = run_main(capsys, "labels", "evaluate", "--json", "--db", db)
     assert code == 0, err
     report = json.loads(out)  # strict JSON: no NaN
     assert report["ece_calibrated"] is None
@@ -78,13 +74,13 @@ def test_evaluate_on_a_small_catalog_says_what_it_did_not_fit(tmp_path, sample_c
     empty = [r for r in report["table"] if r["coverage"] == 0.0]
     assert empty and all(r["accuracy"] is None for r in empty)  # no suggestion kept: no accuracy
 
-    code, out, err = run(capsys, "labels", "evaluate", "--db", db)
+    code, out, err = run_main(capsys, "labels", "evaluate", "--db", db)
     assert code == 0, err
     assert "nan" not in out.lower()
     assert "no calibration fitted (needs at least 50 labelled articles, has 33)" in out
     assert "calibrated confidences" not in out
 
-    code, out, err = run(capsys, "labels", "evaluate", "--queries", "10", "--json", "--db", db)
+    code, out, err = run_main(capsys, "labels", "evaluate", "--queries", "10", "--json", "--db", db)
     assert json.loads(out)["not_calibrated"] == "needs at least 50 labelled articles asked, 10 were"
 
 
@@ -92,6 +88,6 @@ def test_labels_export_to_standard_output(db, tmp_path, capsys):
     """`labels export -` writes to stdout for a pipe (no file named "-"); the count goes to stderr."""
     with Engine.open(db) as engine:
         engine.set_labels(["red"], "category", "=tops")
-    code, out, err = run(capsys, "labels", "export", "-", "--db", db)
+    code, out, err = run_main(capsys, "labels", "export", "-", "--db", db)
     assert code == 0 and out.splitlines() == ["article,field,label,source", "red,category,'=tops,manual"]
     assert "Wrote 1 label" in err and not (tmp_path / "-").exists()

@@ -10,18 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.cli import main
 from desktop_app.core import calibration as cal
 from desktop_app.core.engine import Engine, index_photos
 from desktop_app.core.errors import InputError
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
-from tests.conftest import SAMPLE
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.conftest import SAMPLE, run_main
 
 
 @pytest.fixture
@@ -81,7 +74,7 @@ def test_a_calibration_is_not_fitted_when_every_suggestion_was_wrong(magento, mo
         suggestions = engine.suggest("sku", k=5)
         assert suggestions and all(s.confidence == s.raw_confidence for s in suggestions)
         assert max(s.confidence for s in suggestions) > 0.3
-    code, out, err = run(capsys, "labels", "evaluate", "--field", "sku", "--k", "5", "--db", db)
+    code, out, err = run_main(capsys, "labels", "evaluate", "--field", "sku", "--k", "5", "--db", db)
     assert code == 0, err
     with Engine.open(db) as engine:
         assert engine.calibration("sku", k=5) is None  # evaluate stored no fit either
@@ -95,12 +88,12 @@ def test_import_does_not_overwrite_another_curators_label_without_force(db, tmp_
         engine.catalog.set_labels([("red", "category", "ana-value")], curator="ana")
     path = tmp_path / "ben.csv"
     path.write_text("article,label\nred,ben-value\ngreen,ben-green\n", encoding="utf-8")
-    code, out, err = run(capsys, "labels", "import", "--csv", path, "--db", db)
+    code, out, err = run_main(capsys, "labels", "import", "--csv", path, "--db", db)
     assert code == 2 and err.count("\n") == 1, err
     assert "red" in err and "'ana-value'" in err and "ana" in err and "--force" in err
     with Engine.open(db) as engine:  # nothing written: not even the label nobody had set
         assert engine.labels("category") == {"red": {"category": "ana-value"}}
-    code, out, err = run(capsys, "labels", "import", "--csv", path, "--force", "--db", db)
+    code, out, err = run_main(capsys, "labels", "import", "--csv", path, "--force", "--db", db)
     assert code == 0, err
     assert out.startswith("Applied 2 labels.")
     with Engine.open(db) as engine:
@@ -120,7 +113,7 @@ def test_import_takes_absolute_dot_and_current_folder_paths(db, photo_tree, tmp_
         encoding="utf-8",
     )
     monkeypatch.chdir(photo_tree.parent)  # photos/shoes/... is relative to here
-    code, out, err = run(capsys, "labels", "import", "--csv", path, "--db", db)
+    code, out, err = run_main(capsys, "labels", "import", "--csv", path, "--db", db)
     assert code == 0, err
     assert out.strip() == "Applied 3 labels."
     with Engine.open(db) as engine:
@@ -136,7 +129,7 @@ def test_an_import_none_of_whose_paths_is_known_says_what_they_are_relative_to(
 ):
     path = tmp_path / "elsewhere.csv"
     path.write_text("path,label\n/nowhere/red/p0.jpg,warm\nmissing/p9.jpg,x\n", encoding="utf-8")
-    code, out, err = run(capsys, "labels", "import", "--csv", path, "--db", db)
+    code, out, err = run_main(capsys, "labels", "import", "--csv", path, "--db", db)
     assert code == 2 and err.count("\n") == 1, err
     assert "None of the 2 rows" in err and f"relative to the photo folder {photo_tree}" in err
     with Engine.open(db) as engine:
@@ -159,7 +152,7 @@ def test_an_import_none_of_whose_paths_is_known_says_what_they_are_relative_to(
 def test_a_blank_field_name_is_refused(db, capsys, argv):
     with Engine.open(db) as engine:
         engine.set_label_items([("red", "category", "a"), ("green", "category", "b")], "import", "import")
-    code, out, err = run(capsys, "labels", *argv, "--db", db)
+    code, out, err = run_main(capsys, "labels", *argv, "--db", db)
     assert code == 2 and err.count("\n") == 1 and "field needs a name" in err, err
     with Engine.open(db) as engine:
         assert set(engine.labels()) == {"red", "green"} and all(
@@ -182,9 +175,9 @@ def test_suggestions_from_a_field_with_one_value_are_refused(magento, capsys):
         "before asking for suggestions."
     )
     for argv in (["suggest"], ["accept", "--min-confidence", "0.5"], ["evaluate"]):
-        code, out, err = run(capsys, "labels", *argv, "--db", db)
+        code, out, err = run_main(capsys, "labels", *argv, "--db", db)
         assert code == 2 and err.strip().endswith(wanted) and err.count("\n") == 1, (argv, err)
-    code, out, err = run(capsys, "labels", "suggest", "--field", "material", "--db", db)
+    code, out, err = run_main(capsys, "labels", "suggest", "--field", "material", "--db", db)
     assert code == 2 and "The one labelled article of material has one value (cotton)" in err, err
     with Engine.open(db) as engine:
         assert len(engine.labels("category")) == 5  # accept labelled nothing
@@ -197,8 +190,8 @@ def test_a_json_export_given_to_import_is_named_as_json(db, tmp_path, capsys):
     with Engine.open(db) as engine:
         engine.set_label_items([("red", "category", "a")], "import", "import")
     exported = tmp_path / "rt.json"
-    assert run(capsys, "labels", "export", exported, "--db", db)[0] == 0
-    code, out, err = run(capsys, "labels", "import", "--csv", exported, "--db", db)
+    assert run_main(capsys, "labels", "export", exported, "--db", db)[0] == 0
+    code, out, err = run_main(capsys, "labels", "import", "--csv", exported, "--db", db)
     assert code == 2 and err.count("\n") == 1, err
     assert f"{exported} is JSON; import takes CSV (labels export FILE.csv writes one)." in err
 
@@ -209,26 +202,26 @@ def test_a_json_export_given_to_import_is_named_as_json(db, tmp_path, capsys):
 def test_a_decision_that_changes_nothing_logs_no_undo_step(db, tmp_path, capsys):
     path = tmp_path / "labels.csv"
     path.write_text("article,label\nred,tops\ngreen,pants\n", encoding="utf-8")
-    assert run(capsys, "labels", "import", "--csv", path, "--db", db)[0] == 0
-    code, out, err = run(capsys, "labels", "import", "--csv", path, "--db", db)
+    assert run_main(capsys, "labels", "import", "--csv", path, "--db", db)[0] == 0
+    code, out, err = run_main(capsys, "labels", "import", "--csv", path, "--db", db)
     assert code == 0, err
     assert out.strip() == f"Nothing changed: every label in {path} is already set so."
-    code, out, err = run(capsys, "labels", "set", "red", "--value", "tops", "--db", db)
+    code, out, err = run_main(capsys, "labels", "set", "red", "--value", "tops", "--db", db)
     assert code == 0 and out.strip() == "Nothing changed: every article already has that label.", out
     with Engine.open(db) as engine:
         assert len(engine.catalog.label_events()) == 2  # the first import's two events, nothing else
-    code, out, err = run(capsys, "labels", "undo", "--db", db)
+    code, out, err = run_main(capsys, "labels", "undo", "--db", db)
     assert code == 0 and "Undid one import decision on 2 articles." in out, out
     with Engine.open(db) as engine:
         assert engine.labels() == {}  # the undo took back what the import did
-    code, out, err = run(capsys, "labels", "undo", "--db", db)
+    code, out, err = run_main(capsys, "labels", "undo", "--db", db)
     assert out.strip() == "Nothing to undo."
 
 
 def test_accepting_nothing_says_nothing_about_undo(db, capsys):
     with Engine.open(db) as engine:
         engine.set_label_items([("red", "category", "a"), ("green", "category", "b")], "import", "import")
-    code, out, err = run(capsys, "labels", "accept", "--min-confidence", "1", "--db", db)
+    code, out, err = run_main(capsys, "labels", "accept", "--min-confidence", "1", "--db", db)
     assert code == 0, err
     assert out.strip() == "Accepted 0 suggestions with confidence >= 1.00" and "undo" not in out
 

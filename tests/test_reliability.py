@@ -22,19 +22,7 @@ from desktop_app.core.engine import Engine, index_photos
 from desktop_app.core.errors import DiskFull, ModelError
 from desktop_app.core.images import DECODE_BUDGET, PhotoError, read_bytes
 from desktop_app.core.storage import Catalog
-from tests.conftest import IS_ROOT, REPO, make_tiny_model, run_unprivileged, write_photo
-
-
-def cli(*args, home: Path, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
-    full = {**os.environ, "LOOKALIKE_HOME": str(home), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "desktop_app", *map(str, args)], capture_output=True, text=True,
-                          env=full, cwd=REPO, timeout=timeout)  # fmt: skip
-
-
-def one_line_exit_2(proc: subprocess.CompletedProcess, needle: str) -> None:
-    assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
-    assert needle.lower() in proc.stderr.lower(), proc.stderr
+from tests.conftest import IS_ROOT, REPO, cli, make_tiny_model, one_line_exit_2, run_unprivileged, write_photo
 
 
 def checksum(path: Path) -> str:
