@@ -362,9 +362,12 @@ def window(qtbot, tiny_model):
     test. The app indexes and searches in child processes; by default windows use threads (faster to start,
     and monkeypatching works), `window(children=True)` checks the real arrangement."""
     from desktop_app.core.settings import UserSettings
+    from desktop_app.gui.collector import GuiThreadCollector
     from desktop_app.gui.mainwindow import MainWindow
 
     windows = []
+    collector = GuiThreadCollector()  # as the app runs: cycles are collected on the GUI thread only
+    collector.start()
 
     def make(children: bool = False, **prefs):
         values = {"model": str(tiny_model.manifest_path), "batch_size": 4, **prefs}
@@ -380,7 +383,8 @@ def window(qtbot, tiny_model):
         w.shutdown()
         for runner in (w.catalogs.runner, w.indexer.runner, w.search.runner):
             assert runner.pool.activeThreadCount() == 0
-    # Break the closed windows' reference cycles here, on the GUI thread: left to the collector, they may be
-    # collected on a worker thread of a later test, which deletes Qt objects off the GUI thread.
+    # Break the closed windows' reference cycles here, on the GUI thread: left to automatic collection, they
+    # may be collected on a worker thread of a later test, which deletes Qt objects off the GUI thread.
     windows.clear()
     gc.collect()
+    collector.stop()

@@ -16,6 +16,7 @@ from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication
 
 from desktop_app import __version__
+from desktop_app.gui.collector import GuiThreadCollector
 from desktop_app.gui.errors import install_excepthook, setup_logging
 from desktop_app.gui.theme import apply_theme
 
@@ -67,10 +68,13 @@ def run(db: Path | str | None = None) -> int:
     install_excepthook()
     window = create_window(db)
     freeze_startup_objects()
+    collector = GuiThreadCollector(app)
+    collector.start()
     if os.environ.get("LOOKALIKE_SMOKE"):
         _quit_after_first_paint(app, window)
     code = app.exec()
     window.shutdown()
+    collector.stop()
     return int(code)
 
 
