@@ -14,8 +14,8 @@ Entry point for the main window: `open_review(parent, engine, client, field)`.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QPixmap
+from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
@@ -33,6 +33,7 @@ from desktop_app.core.zero_shot import FEW_LABELLED
 from desktop_app.gui.conflicts import show_conflict
 from desktop_app.gui.review_controller import DEFAULT_K, ReviewController, ReviewLoad, Undone
 from desktop_app.gui.review_detail import ROW_THUMB, ReviewDetail, ReviewToolbar, queue_view
+from desktop_app.gui.review_keys import QueueKeys
 from desktop_app.gui.review_model import SuggestionModel, shown_label
 from desktop_app.gui.screen_fit import fit_to_screen
 from desktop_app.gui.search_controller import EngineClient
@@ -51,7 +52,7 @@ THUMB_SIZE = thumbnails.DEFAULT_SIZE  # cached on disk at this size, scaled down
 KEYS_HINT = "Enter accept · 1–3 pick a label · type to set your own · S skip · Ctrl+Z undo · ↑↓ move"
 
 
-class ReviewQueue(QWidget):
+class ReviewQueue(QueueKeys, QWidget):
     """Unlabelled articles of one label field with their suggestions, reviewed from the keyboard."""
 
     ready = Signal()  # suggestions are loaded and shown (also after a refresh)
@@ -415,61 +416,6 @@ class ReviewQueue(QWidget):
             "Label not saved",
             f"The decision could not be written to the catalog, so the queue stayed where it was.\n\n{exc}",
         )
-
-    # ------------------------------------------------------------------ keyboard
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.ShortcutOverride and obj is self.label_edit:
-            if event.key() == Qt.Key.Key_Escape and self.label_edit.text():
-                event.accept()  # Esc clears the typed label first; the next Esc closes the window
-                return True
-        if event.type() == QEvent.Type.KeyPress:
-            if obj is self.view:
-                return self._queue_key(event)
-            if obj is self.label_edit and event.key() == Qt.Key.Key_Escape:
-                self.label_edit.clear()
-                self.view.setFocus()
-                return True
-        return super().eventFilter(obj, event)
-
-    def _queue_key(self, event: QKeyEvent) -> bool:
-        key = event.key()
-        mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
-        plain = mods == Qt.KeyboardModifier.NoModifier
-        if key == Qt.Key.Key_Z and mods == Qt.KeyboardModifier.ControlModifier:
-            self.undo()
-        elif not plain and mods != Qt.KeyboardModifier.ShiftModifier:
-            return False
-        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.accept_current()
-        elif key in (Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3) and plain:
-            self.pick_alternative(key - Qt.Key.Key_0)
-        elif key == Qt.Key.Key_S and plain:
-            self.skip_current()
-        elif key in (Qt.Key.Key_Slash, Qt.Key.Key_F2):
-            self.label_edit.setFocus()
-        else:
-            return self._start_typing(event.text())
-        return True
-
-    def _start_typing(self, text: str) -> bool:
-        if not text or not text.isprintable() or text.isspace():
-            return False
-        # Any other character starts a label of one's own (a capital S, too: Shift+S types "S").
-        self.label_edit.setFocus()
-        self.label_edit.setText(self.label_edit.text() + text)
-        return True
-
-    def _on_label_entered(self) -> None:
-        text = self.label_edit.text().strip()
-        popup = self.label_edit.completer().popup() if self.label_edit.completer() else None
-        if popup is not None and popup.isVisible():
-            return  # Enter on the completer popup: EnterTakesCompletion sets the label it picked
-        if text:
-            self.set_label(text)
-        else:
-            self.accept_current()
-        self.view.setFocus()
 
     # ------------------------------------------------------------------ display
 
