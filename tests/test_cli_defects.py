@@ -261,3 +261,19 @@ def test_a_search_that_filters_everything_out_says_why(indexed, capsys):
     assert [h["article"] for h in out["hits"]] == ["shoes/blue"] and out["note"] == ""
     assert main(["similar", "red", "--method", "centroid", "--threshold", "0.9", "--db", str(indexed)]) == 0
     assert "do not apply to it" in capsys.readouterr().out
+
+
+def test_settings_the_user_asked_for_are_never_reported_saved_when_they_were_not(indexed, photo_tree, capsys):
+    import os
+    from pathlib import Path
+
+    from desktop_app.core.settings import UserSettings
+
+    settings_file = Path(os.environ["LOOKALIKE_HOME"]) / "settings.json"
+    settings_file.unlink(missing_ok=True)
+    settings_file.mkdir()  # cannot be written as a file
+    fails(capsys, "settings", "--curator", "Alice", needle="settings file")
+    fails(capsys, "catalog", "root", photo_tree, "--db", indexed, needle="settings file")
+    assert UserSettings.load().curator == ""
+    # Conveniences (the catalog used last) still never stop the work they come with.
+    assert main(["stats", "--db", str(indexed), "--json"]) == 0

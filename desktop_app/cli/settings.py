@@ -50,7 +50,7 @@ def _set_curator(name: str) -> None:
 
     user = UserSettings.load()
     user.set_curator(name)
-    user.save()
+    user.save(strict=True)
 
 
 def _search_options_given(args: argparse.Namespace) -> bool:

@@ -266,14 +266,23 @@ class UserSettings:
         except (TypeError, ValueError):
             return cls()
 
-    def save(self) -> None:
-        """Write the file atomically; an unwritable profile is not a reason to fail (it is a convenience)."""
+    def save(self, strict: bool = False) -> None:
+        """Write the file atomically. `strict` when the user asked for this change (a curator name, where the
+        photos are): a failure is then their error, naming the file. Otherwise (recent catalogs, the window's
+        layout, the zoom) an unwritable profile is not a reason to fail: those are conveniences."""
         path = _settings_file()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InputError(
+                    f"Cannot create the folder of your settings file {path}: {exc.strerror or exc}; "
+                    "check its permissions (or set LOOKALIKE_HOME to a folder you can write)."
+                ) from exc
             write_text(path, json.dumps(asdict(self), indent=2), what="settings file")
-        except (OSError, UserError):
-            pass
+        except UserError:
+            if strict:
+                raise
 
     def set_curator(self, name: str) -> None:
         """The name this user's decisions carry ("" goes back to the default: see engine.curator_and_source)."""

@@ -338,12 +338,13 @@ def _fetch_model(name: str, progress) -> zoo.FetchResult:
     return zoo.fetch(name, progress=lambda done, total: progress((done, total)))
 
 
-def save_user_settings(user: UserSettings) -> UserSettings:
-    """Save what the dialog edits on top of the file as it is now (recent catalogs, window layout kept)."""
+def save_user_settings(user: UserSettings, strict: bool = False) -> UserSettings:
+    """Save what the dialog edits on top of the file as it is now (recent catalogs, window layout kept);
+    `strict` raises the UserError when the file cannot be written (see UserSettings.save)."""
     latest = UserSettings.load()
     for name in ("device", "batch_size", "thumb_size", "theme", "model", "curator"):
         setattr(latest, name, getattr(user, name))
-    latest.save()
+    latest.save(strict)
     return latest
 
 

@@ -11,7 +11,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from desktop_app.core import thumbnails
-from desktop_app.core.errors import InputError
+from desktop_app.core.errors import InputError, UserError
 from desktop_app.core.indexer import IndexOptions, IndexSummary, Progress
 from desktop_app.core.scan import GroupingRule, image_suffixes
 from desktop_app.core.settings import UserSettings
@@ -211,7 +211,12 @@ class WindowWork:
     def apply_settings(
         self: Any, user: UserSettings, old: CatalogChoices | None, new: CatalogChoices | None
     ) -> None:
-        previous, self.user = self.user, save_user_settings(user)
+        try:
+            saved = save_user_settings(user, strict=True)
+        except UserError as exc:  # the dialog's choices are the user's: say they were not kept
+            self._error("Settings not saved", exc)
+            return
+        previous, self.user = self.user, saved
         if self.user.thumb_size != previous.thumb_size:
             self._show_zoom(self.user.thumb_size)
         if self.user.theme != previous.theme:

@@ -179,7 +179,7 @@ class EngineBase:
             raise InputError(f"{folder} is not a folder on this machine.")
         user = UserSettings.load()
         user.set_photo_root(self.location, folder)
-        user.save()
+        user.save(strict=True)
 
     def absolute(self, rel: str | None) -> Path | None:
         root = self.photo_root()
