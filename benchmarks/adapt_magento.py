@@ -69,8 +69,18 @@ def main() -> None:
                 t0 = time.perf_counter()
                 r = engine.evaluate_adapter(groups, 0.5, seed, kind, methods=[METHOD], dim=args.dim)
                 f, a = r["frozen"][METHOD]["mAP"], r["adapted"][METHOD]["mAP"]
-                rows.append((seed, f, a, r["frozen"][METHOD]["R@1"], r["adapted"][METHOD]["R@1"], r["queries"],
-                             r["train_groups"], time.perf_counter() - t0))  # fmt: skip
+                rows.append(
+                    (
+                        seed,
+                        f,
+                        a,
+                        r["frozen"][METHOD]["R@1"],
+                        r["adapted"][METHOD]["R@1"],
+                        r["queries"],
+                        r["train_groups"],
+                        time.perf_counter() - t0,
+                    )
+                )
             table = np.array([row[1:5] for row in rows])
             cut = 1 - (1 - table[:, 1]) / (1 - table[:, 0])
             worst = float((table[:, 1] - table[:, 0]).min())
@@ -80,13 +90,37 @@ def main() -> None:
             print("|---:|---:|---:|---:|---:|---:|---:|---:|")
             for (seed, f, a, fr1, ar1, q, _, secs), c in zip(rows, cut):
                 print(f"| {seed} | {q} | {fr1:.3f} | {f:.3f} | {ar1:.3f} | {a:.3f} | {c:.0%} | {secs:.1f} |")
-            print(f"| mean | | {table[:, 2].mean():.3f} | {table[:, 0].mean():.3f} | {table[:, 3].mean():.3f} | "
-                  f"{table[:, 1].mean():.3f} | {cut.mean():.0%} | |")  # fmt: skip
-            print(f"goal (cut >= 33% on average, never > 1 point below frozen): {'met' if met else 'MISSED'} "
-                  f"(mean cut {cut.mean():.0%}, worst seed {worst:+.3f} mAP)")  # fmt: skip
-            out[kind] = {"seeds": [dict(zip(("seed", "frozen_map", "adapted_map", "frozen_r1", "adapted_r1",
-                                             "queries", "train_groups", "seconds"), row)) for row in rows],
-                         "mean_cut": float(cut.mean()), "worst_delta": worst, "goal_met": bool(met)}  # fmt: skip
+            print(
+                f"| mean | | {table[:, 2].mean():.3f} | {table[:, 0].mean():.3f} | {table[:, 3].mean():.3f} | "
+                f"{table[:, 1].mean():.3f} | {cut.mean():.0%} | |"
+            )
+            print(
+                f"goal (cut >= 33% on average, never > 1 point below frozen): {'met' if met else 'MISSED'} "
+                f"(mean cut {cut.mean():.0%}, worst seed {worst:+.3f} mAP)"
+            )
+            out[kind] = {
+                "seeds": [
+                    dict(
+                        zip(
+                            (
+                                "seed",
+                                "frozen_map",
+                                "adapted_map",
+                                "frozen_r1",
+                                "adapted_r1",
+                                "queries",
+                                "train_groups",
+                                "seconds",
+                            ),
+                            row,
+                        )
+                    )
+                    for row in rows
+                ],
+                "mean_cut": float(cut.mean()),
+                "worst_delta": worst,
+                "goal_met": bool(met),
+            }
     if args.json:
         print(json.dumps(out, indent=2))
 

@@ -76,8 +76,13 @@ def build(name: str, V: np.ndarray, folder: Path):
             return list(np.argpartition(-approx, want - 1, axis=0)[:want].T)
 
         return _Rescored(scan), P.nbytes
-    index = Index(ndim=V.shape[1], metric="ip", dtype="f16" if name == "hnsw-f16" else "i8",
-                  connectivity=ann.CONNECTIVITY, expansion_add=ann.EXPANSION_ADD)  # fmt: skip
+    index = Index(
+        ndim=V.shape[1],
+        metric="ip",
+        dtype="f16" if name == "hnsw-f16" else "i8",
+        connectivity=ann.CONNECTIVITY,
+        expansion_add=ann.EXPANSION_ADD,
+    )
     for s in range(0, len(V), ann.ADD_CHUNK):
         index.add(ids[s : s + ann.ADD_CHUNK].astype(np.uint64), V[s : s + ann.ADD_CHUNK])
     index.save(str(folder / f"{name}.usearch"))
@@ -105,8 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     sizes = np.diff(av.offsets)
     pool = np.flatnonzero(sizes == 4)
     queries = np.random.default_rng(7).choice(pool, min(args.queries, pool.size), replace=False).tolist()
-    print(f"{len(V):,} photos, D={V.shape[1]}, clusters of {args.cluster}, {len(queries)} query articles; "
-          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(
+        f"{len(V):,} photos, D={V.shape[1]}, clusters of {args.cluster}, {len(queries)} query articles; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     print(
         f"{'stage':10} {'build/s':>9} {'MiB':>6}  "
         + "  ".join(f"{m + ' ms':>12} {'recall':>6}" for m in METHODS)

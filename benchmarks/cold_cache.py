@@ -78,12 +78,23 @@ def main() -> None:
     import numpy as np
 
     folder = Path(f"{args.db}.vectors")
-    print(f"{args.db}: store {sum(f.stat().st_size for f in folder.rglob('*') if f.is_file()) / 1e9:.2f} GB; "
-          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(
+        f"{args.db}: store {sum(f.stat().st_size for f in folder.rglob('*') if f.is_file()) / 1e9:.2f} GB; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     for mode in ("off", "on"):
         evict(folder)
-        cmd = [sys.executable, "-m", "benchmarks.cold_cache", "--db", str(args.db), "--seconds", str(args.seconds),
-               "--child", mode]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks.cold_cache",
+            "--db",
+            str(args.db),
+            "--seconds",
+            str(args.seconds),
+            "--child",
+            mode,
+        ]
         res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
         q = res["queries"]
         windows = []
@@ -91,9 +102,11 @@ def main() -> None:
             lat = [ms for t, ms in q[1:] if w0 <= t < w0 + WINDOW_S]  # the first search also loads: left out
             windows.append(f"{np.median(lat):4.0f}" if lat else "   -")
         first = q[0][1] if q else float("nan")
-        print(f"  read-ahead {mode:<3}  first search {first:5.0f} ms; then p50 per {WINDOW_S:g} s: "
-              f"{' '.join(windows)} ms; {len(q)} searches"
-              + ("; read-ahead finished" if res["read_ahead_done"] else ""))  # fmt: skip
+        print(
+            f"  read-ahead {mode:<3}  first search {first:5.0f} ms; then p50 per {WINDOW_S:g} s: "
+            f"{' '.join(windows)} ms; {len(q)} searches"
+            + ("; read-ahead finished" if res["read_ahead_done"] else "")
+        )
 
 
 if __name__ == "__main__":

@@ -80,25 +80,40 @@ def photo_table(pairs: list, manifest: dict[str, dict], kinds: tuple[str, ...]) 
     found = {(p.a, p.b) for p in reported}
     out: dict[str, dict] = {}
     for edit in EDITS:
-        truth = [(f"catalogue/{r['path']}", f"copies/{edit}/{edit}+{r['path'].rsplit('/', 1)[-1]}")
-                 for r in manifest.values()]  # fmt: skip
+        truth = [
+            (f"catalogue/{r['path']}", f"copies/{edit}/{edit}+{r['path'].rsplit('/', 1)[-1]}")
+            for r in manifest.values()
+        ]
         hit = sum((min(a, b), max(a, b)) in found for a, b in truth)
         involved = [p for p in reported if edit in (origin(p.a)[0], origin(p.b)[0])]
         true = sum(same_picture(p.a, p.b) for p in involved)
-        out[edit] = {"recall": hit / len(truth), "precision": true / len(involved) if involved else 1.0,
-                     "reported": len(involved), "false": len(involved) - true}  # fmt: skip
+        out[edit] = {
+            "recall": hit / len(truth),
+            "precision": true / len(involved) if involved else 1.0,
+            "reported": len(involved),
+            "false": len(involved) - true,
+        }
     originals = [p for p in reported if origin(p.a)[0] == origin(p.b)[0] == "original"]
-    out["untouched catalogue"] = {"reported": len(originals),
-                                  "false": sum(not same_picture(p.a, p.b) for p in originals)}  # fmt: skip
+    out["untouched catalogue"] = {
+        "reported": len(originals),
+        "false": sum(not same_picture(p.a, p.b) for p in originals),
+    }
     style = {n: r["style"] for n, r in manifest.items()}
     article = {n: r["article"] for n, r in manifest.items()}
-    colours = [p for p in reported if not same_picture(p.a, p.b)
-               and style[origin(p.a)[1]] == style[origin(p.b)[1]]
-               and article[origin(p.a)[1]] != article[origin(p.b)[1]]]  # fmt: skip
+    colours = [
+        p
+        for p in reported
+        if not same_picture(p.a, p.b)
+        and style[origin(p.a)[1]] == style[origin(p.b)[1]]
+        and article[origin(p.a)[1]] != article[origin(p.b)[1]]
+    ]
     all_true = sum(same_picture(p.a, p.b) for p in reported)
-    out["all pairs"] = {"reported": len(reported), "precision": all_true / len(reported) if reported else 1.0,
-                        "other colours of a style": len(colours),
-                        "examples": sorted({f"{origin(p.a)[1]} / {origin(p.b)[1]}" for p in colours})[:10]}  # fmt: skip
+    out["all pairs"] = {
+        "reported": len(reported),
+        "precision": all_true / len(reported) if reported else 1.0,
+        "other colours of a style": len(colours),
+        "examples": sorted({f"{origin(p.a)[1]} / {origin(p.b)[1]}" for p in colours})[:10],
+    }
     return out
 
 
@@ -114,12 +129,20 @@ def article_table(pairs: list, manifest: dict[str, dict]) -> dict:
         out[edit] = {"recall": hit / len(truth)}
     dup_names = {frozenset(manifest[x]["article"] for x in d) for d in CATALOGUE_DUPLICATES}
     true = [p for p in pairs if base(p.a) == base(p.b) or frozenset((base(p.a), base(p.b))) in dup_names]
-    colours = [p for p in pairs if p not in true and by_article.get(base(p.a), {}).get("style")
-               == by_article.get(base(p.b), {}).get("style")]  # fmt: skip
-    out["all pairs"] = {"reported": len(pairs), "precision": len(true) / len(pairs) if pairs else 1.0,
-                        "other colours of a style": len(colours),
-                        "examples of false pairs": sorted({f"{base(p.a)} / {base(p.b)}" for p in pairs
-                                                           if p not in true})[:12]}  # fmt: skip
+    colours = [
+        p
+        for p in pairs
+        if p not in true
+        and by_article.get(base(p.a), {}).get("style") == by_article.get(base(p.b), {}).get("style")
+    ]
+    out["all pairs"] = {
+        "reported": len(pairs),
+        "precision": len(true) / len(pairs) if pairs else 1.0,
+        "other colours of a style": len(colours),
+        "examples of false pairs": sorted({f"{base(p.a)} / {base(p.b)}" for p in pairs if p not in true})[
+            :12
+        ],
+    }
     return out
 
 
@@ -131,8 +154,10 @@ def print_photo(table: dict, title: str) -> None:
         print(f"| {edit} | {t['precision']:.3f} | {t['recall']:.3f} | {t['reported']} | {t['false']} |")
     u, a = table["untouched catalogue"], table["all pairs"]
     print(f"| untouched catalogue (pairs of originals) | | | {u['reported']} | {u['false']} |")
-    print(f"| all pairs | {a['precision']:.3f} | | {a['reported']} | other colours of a style: "
-          f"{a['other colours of a style']} |")  # fmt: skip
+    print(
+        f"| all pairs | {a['precision']:.3f} | | {a['reported']} | other colours of a style: "
+        f"{a['other colours of a style']} |"
+    )
     if a["examples"]:
         print("other colours reported (originals behind the pairs): " + ", ".join(a["examples"]))
 
@@ -192,9 +217,11 @@ def main() -> None:
         t = time.perf_counter()
         articles = engine.find_duplicates("article")
         t_article = time.perf_counter() - t
-    print(f"photo level: {photos.candidates} candidate pairs, {len(photos.pairs)} pairs of any kind, "
-          f"{t_photo:.0f} s (first run: fingerprints made from the files); article level {t_article:.0f} s "
-          "(fingerprints cached)")  # fmt: skip
+    print(
+        f"photo level: {photos.candidates} candidate pairs, {len(photos.pairs)} pairs of any kind, "
+        f"{t_photo:.0f} s (first run: fingerprints made from the files); article level {t_article:.0f} s "
+        "(fingerprints cached)"
+    )
     near = photo_table(photos.pairs, manifest, ("exact", "near"))
     edits = photo_table(photos.pairs, manifest, ("exact", "near", "edit"))
     art = article_table(articles.pairs, manifest)
@@ -211,8 +238,10 @@ def main() -> None:
         for edit in EDITS:
             print(f"| {edit} | {art[edit]['recall']:.3f} |")
         a = art["all pairs"]
-        print(f"precision {a['precision']:.3f} of {a['reported']} article pairs; other colours of a style: "
-              f"{a['other colours of a style']}; false: {', '.join(a['examples of false pairs']) or 'none'}")  # fmt: skip
+        print(
+            f"precision {a['precision']:.3f} of {a['reported']} article pairs; other colours of a style: "
+            f"{a['other colours of a style']}; false: {', '.join(a['examples of false pairs']) or 'none'}"
+        )
     if args.compare_hashes:
         originals = [f"catalogue/{r['path']}" for r in manifest.values()]
         compare_hashes(root, originals)

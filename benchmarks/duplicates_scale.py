@@ -51,15 +51,19 @@ def main() -> None:
     args = ap.parse_args()
     V, planted = synthetic(args.photos, args.dim)
     cos = np.einsum("ij,ij->i", V[[a for a, _ in planted]], V[[b for _, b in planted]])
-    print(f"{V.shape[0]} synthetic vectors of {V.shape[1]} dims; planted copies at cosine "
-          f"{cos.min():.3f}-{cos.max():.3f}")  # fmt: skip
+    print(
+        f"{V.shape[0]} synthetic vectors of {V.shape[1]} dims; planted copies at cosine "
+        f"{cos.min():.3f}-{cos.max():.3f}"
+    )
     t = time.perf_counter()
     cands = dup.candidate_pairs(V, max_neighbours=10**9)
     stage = time.perf_counter() - t
     found = set(zip(cands.rows_a.tolist(), cands.rows_b.tolist()))
     recall = sum(p in found for p in planted) / len(planted)
-    print(f"candidate stage: {stage:.1f} s, {cands.checked} pairs checked in full after the bound, "
-          f"{cands.rows_a.size} pairs with cosine >= {dup.MIN_COS}; planted copies found: {recall:.3f}")  # fmt: skip
+    print(
+        f"candidate stage: {stage:.1f} s, {cands.checked} pairs checked in full after the bound, "
+        f"{cands.rows_a.size} pairs with cosine >= {dup.MIN_COS}; planted copies found: {recall:.3f}"
+    )
 
     rng = np.random.default_rng(1)
     photos = sorted((args.data / "photos").rglob("*.jpg"))[:200]
@@ -70,10 +74,14 @@ def main() -> None:
     t = time.perf_counter()
     fpr.compare_many(pairs, batch=256)
     per_pair = (time.perf_counter() - t) / len(pairs)
-    print(f"fingerprint from a real photo file: {per_photo * 1e3:.1f} ms per photo (one thread; cached in the "
-          f"catalog after the first run); comparison: {per_pair * 1e3:.2f} ms per pair (batched)")  # fmt: skip
-    print(f"so on this data: candidates {stage:.0f} s + at most {cands.rows_a.size * per_pair:.0f} s to compare "
-          "every candidate pair (pairs whose pHashes differ by more than 22 bits are skipped first)")  # fmt: skip
+    print(
+        f"fingerprint from a real photo file: {per_photo * 1e3:.1f} ms per photo (one thread; cached in the "
+        f"catalog after the first run); comparison: {per_pair * 1e3:.2f} ms per pair (batched)"
+    )
+    print(
+        f"so on this data: candidates {stage:.0f} s + at most {cands.rows_a.size * per_pair:.0f} s to compare "
+        "every candidate pair (pairs whose pHashes differ by more than 22 bits are skipped first)"
+    )
 
 
 if __name__ == "__main__":

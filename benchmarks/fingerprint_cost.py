@@ -54,8 +54,10 @@ def main() -> None:
     print(f"  model decode + preprocess       {1e3 * decode / n:6.1f} ms per photo")
     print(f"  fingerprint of that picture     {1e3 * from_decoded / n:6.1f} ms per photo")
     print(f"  the finder's fingerprint (file) {1e3 * from_file / n:6.1f} ms per photo")
-    print(f"  the two fingerprints differ: luma cells max {max(luma):.2%}, colour cells max {max(colour):.2%}, "
-          f"pHash bits mean {np.mean(bits):.1f} max {max(bits)}")  # fmt: skip
+    print(
+        f"  the two fingerprints differ: luma cells max {max(luma):.2%}, colour cells max {max(colour):.2%}, "
+        f"pHash bits mean {np.mean(bits):.1f} max {max(bits)}"
+    )
     vector = model.manifest.dim * VECTOR_DTYPE.itemsize
     print(f"  stored per photo: fingerprint {size:,} bytes, vector {vector:,} bytes")
 

@@ -71,8 +71,11 @@ def main() -> int:
             worst = max(worst, d)
             print(f"| {label} | {s32.recall[1]:.4f} | {s16.recall[1]:.4f} | {s32.map:.4f} | {s16.map:.4f} |")
             out.setdefault(proto, {})[label] = {
-                "r1_f32": s32.recall[1], "r1_f16": s16.recall[1], "map_f32": s32.map, "map_f16": s16.map,
-            }  # fmt: skip
+                "r1_f32": s32.recall[1],
+                "r1_f16": s16.recall[1],
+                "map_f32": s32.map,
+                "map_f16": s16.map,
+            }
     print(f"\nlargest change of R@1 or mAP from float32 to float16: {worst:.4f} (goal <= 0.005)")
     out["largest_change"] = worst
     if args.json:

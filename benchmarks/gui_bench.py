@@ -77,8 +77,12 @@ def build_catalog(base: Path, n_photos: int, dim: int = 1280, seed: int = 0) -> 
     t0 = time.perf_counter()
     print(f"building a {n_photos:,}-photo catalog in {base} …", flush=True)
     engine = Engine.open(db, create=True, remember=False)
-    engine.update_settings(photo_root=str(root), grouping=GroupingRule("folder"), model=model.manifest.name,
-                           model_manifest=str(model.manifest_path))  # fmt: skip
+    engine.update_settings(
+        photo_root=str(root),
+        grouping=GroupingRule("folder"),
+        model=model.manifest.name,
+        model_manifest=str(model.manifest_path),
+    )
     cat = engine.catalog
     keys = [f"cat{a % 40:02d}/a{a:06d}" for a in range(n_articles)]
     ids = cat.sync_articles(keys)
@@ -95,15 +99,27 @@ def build_catalog(base: Path, n_photos: int, dim: int = 1280, seed: int = 0) -> 
             st = dst.stat()
             rel = f"{key}/{view}.jpg"
             vec = centre + 0.5 * rng.normal(size=dim).astype(np.float32)
-            writes.append(PhotoWrite(ids[key], rel, rel.encode(), st.st_size, st.st_mtime_ns, None, width=400,
-                                     height=500, vector=vec / np.linalg.norm(vec)))  # fmt: skip
+            writes.append(
+                PhotoWrite(
+                    ids[key],
+                    rel,
+                    rel.encode(),
+                    st.st_size,
+                    st.st_mtime_ns,
+                    None,
+                    width=400,
+                    height=500,
+                    vector=vec / np.linalg.norm(vec),
+                )
+            )
         if len(writes) >= 20000:
             cat.write_photos(writes, model_id)
             writes.clear()
             print(f"  {(a + 1) * len(VIEWS):,} photos", flush=True)
     cat.write_photos(writes, model_id)
-    engine.set_label_items([(k, "category", f"family{a % 50}") for a, k in enumerate(keys) if a % 3 == 0],
-                           "import", "import")  # fmt: skip
+    engine.set_label_items(
+        [(k, "category", f"family{a % 50}") for a, k in enumerate(keys) if a % 3 == 0], "import", "import"
+    )
     run = cat.start_run(model_id)
     cat.finish_run(run, "done", {"photos": n_articles * len(VIEWS)})
     # An index run's last step: the local vector store and, for a large catalog, its graph index.

@@ -45,8 +45,10 @@ def main() -> None:
         suggester = engine.suggester(args.field, 10, calibrated=False)
         av = suggester.index.av
         unlabelled = [i for i, a in enumerate(av.articles) if a not in suggester.labels]
-        print(f"{av.n_articles:,} articles, {av.n_photos:,} photos, {len(suggester.labels):,} labelled; "
-              f"{suggester.method}, k = {suggester.k}; load {os.getloadavg()[0]:.1f}")  # fmt: skip
+        print(
+            f"{av.n_articles:,} articles, {av.n_photos:,} photos, {len(suggester.labels):,} labelled; "
+            f"{suggester.method}, k = {suggester.k}; load {os.getloadavg()[0]:.1f}"
+        )
         sample = unlabelled[:: max(1, len(unlabelled) // args.sample)][: args.sample]
 
         t0 = time.perf_counter()
@@ -59,9 +61,11 @@ def main() -> None:
         before = [whole_catalog_neighbours(suggester, i, unlabelled) for i in sample]
         t_before = (time.perf_counter() - t0) / len(sample)
         same = sum([n.article for n in a] == [n.article for n in b] for a, b in zip(now, before))
-        print(f"per suggestion: {t_before * 1e3:.1f} ms searching the whole catalog, {t_now * 1e3:.1f} ms with the "
-              f"labelled articles' own index ({t_before / t_now:.1f}x; that index built once in {built:.2f} s); "
-              f"the same neighbours for {same} of {len(sample)}")  # fmt: skip
+        print(
+            f"per suggestion: {t_before * 1e3:.1f} ms searching the whole catalog, {t_now * 1e3:.1f} ms with the "
+            f"labelled articles' own index ({t_before / t_now:.1f}x; that index built once in {built:.2f} s); "
+            f"the same neighbours for {same} of {len(sample)}"
+        )
         if args.all:
             t0 = time.perf_counter()
             out = suggest_unlabelled(suggester)
@@ -70,8 +74,15 @@ def main() -> None:
 
 def whole_catalog_neighbours(s: Suggester, article: int, unlabelled: list[int]) -> list[Neighbour]:
     """How suggestions searched before: the whole catalog, every unlabelled article excluded."""
-    result = s.index.search(article, s.method, s.k, threshold=s.threshold, max_matches=s.max_matches,
-                            exclude=unlabelled, n_pairs=0)  # fmt: skip
+    result = s.index.search(
+        article,
+        s.method,
+        s.k,
+        threshold=s.threshold,
+        max_matches=s.max_matches,
+        exclude=unlabelled,
+        n_pairs=0,
+    )
     return [Neighbour(h.article, h.score, s.labels[h.article]) for h in result.hits]
 
 

@@ -158,17 +158,26 @@ def run_25k(args, report: dict) -> None:
     pres = lay.neighbour_preservation(X, xy, sample=2000)
     pca = lay.neighbour_preservation(X, lay.pca(X, 2), sample=2000)
     met = secs <= 120
-    print(f"t-SNE layout of 25,000: {secs:.0f} s (goal <= 120 s: {'met' if met else 'MISSED'}), preservation "
-          f"{pres:.3f} (PCA {pca:.3f}); {load()}")  # fmt: skip
-    report["25k"] = {"seconds": round(secs, 1), "preservation": round(pres, 4), "pca_preservation": round(pca, 4),
-                     "goal_met": met, "load": load()}  # fmt: skip
+    print(
+        f"t-SNE layout of 25,000: {secs:.0f} s (goal <= 120 s: {'met' if met else 'MISSED'}), preservation "
+        f"{pres:.3f} (PCA {pca:.3f}); {load()}"
+    )
+    report["25k"] = {
+        "seconds": round(secs, 1),
+        "preservation": round(pres, 4),
+        "pca_preservation": round(pca, 4),
+        "goal_met": met,
+        "load": load(),
+    }
     # What laying out a sample and placing the rest costs in preservation, at the ratio 250k uses (16%).
     t0 = time.perf_counter()
     xy_s, placed, _ = lay.compute_layout(X, "tsne", sample_above=4000)
     secs_s = time.perf_counter() - t0
     pres_s = lay.neighbour_preservation(X, xy_s, sample=2000)
-    print(f"  the same 25,000 as a 4,000 sample + {placed.sum():,} placed: {secs_s:.0f} s, preservation "
-          f"{pres_s:.3f} (full t-SNE {pres:.3f})")  # fmt: skip
+    print(
+        f"  the same 25,000 as a 4,000 sample + {placed.sum():,} placed: {secs_s:.0f} s, preservation "
+        f"{pres_s:.3f} (full t-SNE {pres:.3f})"
+    )
     report["25k"]["sampled_4000"] = {"seconds": round(secs_s, 1), "preservation": round(pres_s, 4)}
     if args.compare_25k:
         for name, (s, y) in libraries(X, ours=False).items():  # t-SNE was timed above
@@ -190,10 +199,18 @@ def run_250k(args, report: dict) -> None:
     pca = lay.neighbour_preservation(X, lay.pca(X, 2), sample=1000)
     sample = np.flatnonzero(~placed)
     met = secs <= 1800
-    print(f"layout of 250,000: {secs / 60:.1f} min (goal <= 30 min: {'met' if met else 'MISSED'}), preservation "
-          f"{pres:.3f} over all articles ({placed.sum():,} placed; PCA {pca:.3f}); {load()}")  # fmt: skip
-    report["250k"] = {"seconds": round(secs, 1), "preservation": round(pres, 4), "pca_preservation": round(pca, 4),
-                      "sample": int(sample.size), "goal_met": met, "load": load()}  # fmt: skip
+    print(
+        f"layout of 250,000: {secs / 60:.1f} min (goal <= 30 min: {'met' if met else 'MISSED'}), preservation "
+        f"{pres:.3f} over all articles ({placed.sum():,} placed; PCA {pca:.3f}); {load()}"
+    )
+    report["250k"] = {
+        "seconds": round(secs, 1),
+        "preservation": round(pres, 4),
+        "pca_preservation": round(pca, 4),
+        "sample": int(sample.size),
+        "goal_met": met,
+        "load": load(),
+    }
 
 
 # ============================================================================ frame time
@@ -256,15 +273,23 @@ def run_frames(args, report: dict) -> None:
         f"\nframe time, 100,000 points, {view.viewport().width()}x{view.viewport().height()} viewport; {load()}"
     )
     print("| frames | n | p50 ms | p95 ms | max ms |\n|---|---:|---:|---:|---:|")
-    for name, ts in (("pan", frames["pan"]), ("zoom (animated + crisp)", frames["zoom"]), ("all pan/zoom", every),
-                     ("full redraw of every dot", full)):  # fmt: skip
+    for name, ts in (
+        ("pan", frames["pan"]),
+        ("zoom (animated + crisp)", frames["zoom"]),
+        ("all pan/zoom", every),
+        ("full redraw of every dot", full),
+    ):
         print(
             f"| {name} | {len(ts)} | {np.percentile(ts, 50):.1f} | {np.percentile(ts, 95):.1f} | {max(ts):.1f} |"
         )
     print(f"goal (p95 <= 16 ms over pan/zoom): {'met' if met else 'MISSED'} ({p95:.1f} ms)")
-    report["frames"] = {"p95_ms": round(p95, 2), "p50_ms": round(float(np.percentile(every, 50)), 2),
-                        "full_redraw_p50_ms": round(float(np.percentile(full, 50)), 2), "goal_met": met,
-                        "load": load()}  # fmt: skip
+    report["frames"] = {
+        "p95_ms": round(p95, 2),
+        "p50_ms": round(float(np.percentile(every, 50)), 2),
+        "full_redraw_p50_ms": round(float(np.percentile(full, 50)), 2),
+        "goal_met": met,
+        "load": load(),
+    }
     view.close()
 
 

@@ -52,8 +52,12 @@ def write_catalog(db: Path, root: Path, dim: int = 16) -> None:
     engine = Engine.open(db, create=True, remember=False)
     from desktop_app.core.scan import GroupingRule
 
-    engine.update_settings(photo_root=str(root.resolve()), grouping=GroupingRule("folder"), model=model.manifest.name,
-                           model_manifest=str(model.manifest_path))  # fmt: skip
+    engine.update_settings(
+        photo_root=str(root.resolve()),
+        grouping=GroupingRule("folder"),
+        model=model.manifest.name,
+        model_manifest=str(model.manifest_path),
+    )
     found = scan_folder(root).files
     keys = sorted({f.rel.rsplit("/", 1)[0] for f in found})
     ids = engine.catalog.sync_articles(keys)
@@ -61,8 +65,18 @@ def write_catalog(db: Path, root: Path, dim: int = 16) -> None:
     writes = []
     for f in found:
         v = rng.normal(size=dim).astype(np.float32)
-        writes.append(PhotoWrite(ids[f.rel.rsplit("/", 1)[0]], f.text, f.raw, f.size, f.mtime_ns, None,
-                                 hash=f.text, vector=v / np.linalg.norm(v)))  # fmt: skip
+        writes.append(
+            PhotoWrite(
+                ids[f.rel.rsplit("/", 1)[0]],
+                f.text,
+                f.raw,
+                f.size,
+                f.mtime_ns,
+                None,
+                hash=f.text,
+                vector=v / np.linalg.norm(v),
+            )
+        )
         if len(writes) >= 50_000:
             engine.catalog.write_photos(writes, model_id)
             writes.clear()
@@ -95,8 +109,10 @@ def main() -> int:
     assert summary.unchanged == args.files and summary.embedded == 0, summary
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"scan alone: {len(scan.files):,} files in {t_scan:.1f} s")
-    print(f"unchanged re-index of {args.files:,} files: {t_all:.1f} s (goal <= 60 s); peak RSS {rss:.0f} MiB; "
-          f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(
+        f"unchanged re-index of {args.files:,} files: {t_all:.1f} s (goal <= 60 s); peak RSS {rss:.0f} MiB; "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
     return 0
 
 

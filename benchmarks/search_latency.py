@@ -123,9 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--store", type=Path, help="through a real catalog and vector store in this folder (reused)"
     )
-    ap.add_argument("--adapter", action="store_true",
-                    help="with --store: search with a catalog-adapted embedding switched on (whitening, trained "
-                         "on the clusters of 20,000 articles as groups; switched off again at the end)")  # fmt: skip
+    ap.add_argument(
+        "--adapter",
+        action="store_true",
+        help="with --store: search with a catalog-adapted embedding switched on (whitening, trained "
+        "on the clusters of 20,000 articles as groups; switched off again at the end)",
+    )
     ap.add_argument("--json", action="store_true", help="also print the figures as JSON")
     ap.add_argument("--child", help=argparse.SUPPRESS)  # internal: the search process of --store
     args = ap.parse_args(argv)
@@ -240,8 +243,9 @@ def synthetic_rows(n_articles: int, n_photos: int, dim: int, seed: int, cluster:
         ]
 
 
-def write_articles(engine, model_id: str, blocks, views=("front", "back", "side", "top", "detail", "sole",
-                                                          "inside", "label")) -> int:  # fmt: skip
+def write_articles(
+    engine, model_id: str, blocks, views=("front", "back", "side", "top", "detail", "sole", "inside", "label")
+) -> int:
     from desktop_app.core.storage import PhotoWrite
 
     n = 0
@@ -295,9 +299,12 @@ def store_run(args) -> int:
     if state.get("ann"):
         out["ann_mib"] = round((folder / state["ann"]["file"]).stat().st_size / 2**20)
     out["catalog_mib"] = round(db.stat().st_size / 2**20)
-    print(f"vector store: {report.photos:,} photos, {report.fetched:,} read from the catalog, {report.how}, "
-          f"graph index {report.ann}, in {out['store_build_s']} s; {out['store_mib']} MiB on disk, of which "
-          f"the graph index {out.get('ann_mib', 0)} MiB (catalog {out['catalog_mib']} MiB)", flush=True)  # fmt: skip
+    print(
+        f"vector store: {report.photos:,} photos, {report.fetched:,} read from the catalog, {report.how}, "
+        f"graph index {report.ann}, in {out['store_build_s']} s; {out['store_mib']} MiB on disk, of which "
+        f"the graph index {out.get('ann_mib', 0)} MiB (catalog {out['catalog_mib']} MiB)",
+        flush=True,
+    )
     if args.adapter:
         groups = args.store / "groups.csv"
         keys = engine.frozen_vectors().articles[:20_000]
@@ -307,18 +314,40 @@ def store_run(args) -> int:
         t1 = time.perf_counter()
         engine.use_adapter(True, adapter.id)
         engine.sync_vectors()  # what `adapt train` does after training: the adapted store and its graph
-        out.update(adapter_dim=adapter.dim, adapter_train_s=round(t1 - t0, 1),
-                   adapter_store_s=round(time.perf_counter() - t1, 1))  # fmt: skip
-        print(f"adapter: whitening to {adapter.dim} dimensions, trained in {out['adapter_train_s']} s on "
-              f"{len(keys):,} articles' clusters; its store and graph index built in {out['adapter_store_s']} s",
-              flush=True)  # fmt: skip
+        out.update(
+            adapter_dim=adapter.dim,
+            adapter_train_s=round(t1 - t0, 1),
+            adapter_store_s=round(time.perf_counter() - t1, 1),
+        )
+        print(
+            f"adapter: whitening to {adapter.dim} dimensions, trained in {out['adapter_train_s']} s on "
+            f"{len(keys):,} articles' clusters; its store and graph index built in {out['adapter_store_s']} s",
+            flush=True,
+        )
     engine.close()
 
     # A fresh search process: open to first answer, latencies, recall, peak RSS.
-    child = subprocess.run([sys.executable, __file__, "--child", str(db), "--queries", str(args.queries),
-                            "--k", str(args.k), "--methods", args.methods, "--seed", str(args.seed),
-                            "--query-size", str(args.query_size)],
-                           capture_output=True, text=True, env={**os.environ})  # fmt: skip
+    child = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            str(db),
+            "--queries",
+            str(args.queries),
+            "--k",
+            str(args.k),
+            "--methods",
+            args.methods,
+            "--seed",
+            str(args.seed),
+            "--query-size",
+            str(args.query_size),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+    )
     if child.returncode != 0:
         print(child.stderr[-3000:])
         return 1
@@ -350,14 +379,22 @@ def store_run(args) -> int:
     engine.close()
     embed_s = embed_seconds_per_photo() * 1000
     total = t_check + t_write + t_sync
-    out.update(add_1000_check_s=round(t_check, 1), add_1000_write_s=round(t_write, 1),
-               add_1000_store_s=round(t_sync, 1), add_1000_store_how=upd.how, add_1000_ann=upd.ann,
-               embed_1000_s=round(embed_s, 1), add_1000_ratio=round(total / embed_s, 2),
-               add_1000_ratio_without_check=round((t_write + t_sync) / embed_s, 2))  # fmt: skip
-    print(f"adding 1,000 photos: the catalog's check before writing {t_check:.1f} s, write {t_write:.1f} s, store "
-          f"{upd.how} and graph index {upd.ann} in {t_sync:.1f} s ({upd.fetched} vectors read); embedding "
-          f"1,000 photos takes {embed_s:.1f} s here: ratio {total / embed_s:.2f} (goal <= 2; "
-          f"{(t_write + t_sync) / embed_s:.2f} without the check)")  # fmt: skip
+    out.update(
+        add_1000_check_s=round(t_check, 1),
+        add_1000_write_s=round(t_write, 1),
+        add_1000_store_s=round(t_sync, 1),
+        add_1000_store_how=upd.how,
+        add_1000_ann=upd.ann,
+        embed_1000_s=round(embed_s, 1),
+        add_1000_ratio=round(total / embed_s, 2),
+        add_1000_ratio_without_check=round((t_write + t_sync) / embed_s, 2),
+    )
+    print(
+        f"adding 1,000 photos: the catalog's check before writing {t_check:.1f} s, write {t_write:.1f} s, store "
+        f"{upd.how} and graph index {upd.ann} in {t_sync:.1f} s ({upd.fetched} vectors read); embedding "
+        f"1,000 photos takes {embed_s:.1f} s here: ratio {total / embed_s:.2f} (goal <= 2; "
+        f"{(t_write + t_sync) / embed_s:.2f} without the check)"
+    )
     if args.json:
         print(json.dumps(out, indent=2))
     return 0
@@ -408,8 +445,11 @@ def store_child(args) -> int:
     queries = [av.articles[a] for a in rng.choice(pool, size=min(args.queries, pool.size), replace=False)]
     engine.similar(Query.of_articles(queries[0]))
     open_s = time.perf_counter() - t_start
-    print(f"search process: open to first answer {open_s:.2f} s ({av.n_photos:,} photos, "
-          f"{'with' if av.ann is not None else 'without'} the graph index)", file=sys.stderr)  # fmt: skip
+    print(
+        f"search process: open to first answer {open_s:.2f} s ({av.n_photos:,} photos, "
+        f"{'with' if av.ann is not None else 'without'} the graph index)",
+        file=sys.stderr,
+    )
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     result: dict = {"open_to_first_search_s": round(open_s, 2), "load": os.getloadavg()[0], "methods": {}}
     peak_own = own_memory_mib()
@@ -432,8 +472,11 @@ def store_child(args) -> int:
     result["peak_rss_mib_searching"] = round(rss)
     result["own_memory_mib_searching"] = round(peak_own)
     for method, r in result["methods"].items():
-        print(f"  {method:<10} p50 {r['p50_ms']:7.1f} ms  p95 {r['p95_ms']:7.1f} ms  recall@{args.k} {r['recall']:.3f}"
-              f"  (exhaustive {r['exact_ms']:.0f} ms)", file=sys.stderr)  # fmt: skip
+        print(
+            f"  {method:<10} p50 {r['p50_ms']:7.1f} ms  p95 {r['p95_ms']:7.1f} ms  recall@{args.k} {r['recall']:.3f}"
+            f"  (exhaustive {r['exact_ms']:.0f} ms)",
+            file=sys.stderr,
+        )
     print(
         f"  peak RSS while searching {result['peak_rss_mib_searching']} MiB, of which the process's own memory "
         f"(anonymous, the largest seen after a query) {result['own_memory_mib_searching']} MiB and the rest pages "

@@ -40,8 +40,10 @@ def index_magento(location, label: str) -> dict:
     seconds = time.perf_counter() - t0
     with Engine.open(location, remember=False) as engine:
         size = engine.catalog.size_bytes()
-    print(f"  {label:<11} {summary.photos} photos in {seconds:.1f} s: {summary.photos / seconds:.1f} photos/s "
-          f"end to end, catalog {size / 1e6:.1f} MB")  # fmt: skip
+    print(
+        f"  {label:<11} {summary.photos} photos in {seconds:.1f} s: {summary.photos / seconds:.1f} photos/s "
+        f"end to end, catalog {size / 1e6:.1f} MB"
+    )
     return {"photos_per_s": round(summary.photos / seconds, 1), "catalog_mb": round(size / 1e6, 1)}
 
 
@@ -80,8 +82,10 @@ def open_times(server: str, n_photos: int) -> dict:
         more = ([(f"new/{k}", v) for k, v in block] for block in synthetic_rows(250, 1000, 1280, 9))
         write_articles(engine, model_id, more)
     changed = first_search_s(url)
-    print(f"  open to first search, {n_photos:,} photos: cold cache {cold:.1f} s, warm {warm:.2f} s, "
-          f"after 1,000 photos were added elsewhere {changed:.1f} s")  # fmt: skip
+    print(
+        f"  open to first search, {n_photos:,} photos: cold cache {cold:.1f} s, warm {warm:.2f} s, "
+        f"after 1,000 photos were added elsewhere {changed:.1f} s"
+    )
     return {
         "photos": n_photos,
         "cold_s": round(cold, 2),

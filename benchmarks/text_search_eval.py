@@ -39,8 +39,20 @@ from desktop_app.core.settings import SearchSettings  # noqa: E402
 from desktop_app.core.similar import Query  # noqa: E402
 
 DATA = REPO.parent / "shared" / "datasets" / "magento-luma"
-COLOURS = {"black", "blue", "brown", "gray", "green", "lavender", "orange", "pink", "purple", "red", "white",
-           "yellow"}  # fmt: skip
+COLOURS = {
+    "black",
+    "blue",
+    "brown",
+    "gray",
+    "green",
+    "lavender",
+    "orange",
+    "pink",
+    "purple",
+    "red",
+    "white",
+    "yellow",
+}
 K = 10
 
 
@@ -85,8 +97,12 @@ def category_search(engine: Engine, category: dict[str, str], prompt: str, metho
         hits = [h.article for h in engine.similar(Query.of_text(words), SearchSettings(method, top_k=K)).hits]
         relevant = members[cat]
         found = sum(a in relevant for a in hits)
-        out[cat] = {"query": words, "articles": len(relevant), "r_at_10": found / min(K, len(relevant)),
-                    "p_at_1": float(bool(hits) and hits[0] in relevant)}  # fmt: skip
+        out[cat] = {
+            "query": words,
+            "articles": len(relevant),
+            "r_at_10": found / min(K, len(relevant)),
+            "p_at_1": float(bool(hits) and hits[0] in relevant),
+        }
     return out
 
 
@@ -132,8 +148,10 @@ def open_catalog(args: argparse.Namespace) -> Path:
     summary = index_photos(
         db, args.data / "photos", rule=GroupingRule("pattern", MAGENTO_PATTERN), model=args.model
     )
-    print(f"indexed {summary.photos} photos into {summary.articles} articles with {summary.model} "
-          f"in {time.perf_counter() - t0:.0f} s")  # fmt: skip
+    print(
+        f"indexed {summary.photos} photos into {summary.articles} articles with {summary.model} "
+        f"in {time.perf_counter() - t0:.0f} s"
+    )
     return db
 
 
@@ -150,8 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         present = set(engine.catalog.article_keys())
         model = engine.model().manifest
         t0 = time.perf_counter()
-        per_category = category_search(engine, {a: c for a, c in category.items() if a in present}, args.prompt,
-                                       args.method)  # fmt: skip
+        per_category = category_search(
+            engine, {a: c for a, c in category.items() if a in present}, args.prompt, args.method
+        )
         colours = colour_measure(engine, colour_queries(style, present), weights, args.method)
         elapsed = time.perf_counter() - t0
     mean_r = sum(v["r_at_10"] for v in per_category.values()) / max(1, len(per_category))
@@ -169,9 +188,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {key:<28} {value:.3f}")
     print(f"\n({elapsed:.1f} s of queries)")
     if args.json:
-        args.json.write_text(json.dumps({"model": model.name, "precision": model.precision, "method": args.method,
-                                         "categories": per_category, "mean_r_at_10": mean_r, "mean_p_at_1": mean_p,
-                                         "colour": colours}, indent=2) + "\n", encoding="utf-8")  # fmt: skip
+        args.json.write_text(
+            json.dumps(
+                {
+                    "model": model.name,
+                    "precision": model.precision,
+                    "method": args.method,
+                    "categories": per_category,
+                    "mean_r_at_10": mean_r,
+                    "mean_p_at_1": mean_p,
+                    "colour": colours,
+                },
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
     return 0
 
 

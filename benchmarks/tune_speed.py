@@ -54,8 +54,10 @@ def main() -> None:
     settings = len(specs) + 1
     same = all(a.to_dict() == b.to_dict() for a, b in zip(new, old))
     load = os.getloadavg()[0]
-    print(f"{index.n_articles:,} articles, {len(index.av.vectors):,} photos, D={index.av.dim}; {n} queries x "
-          f"{settings} settings; load average {load:.1f}")  # fmt: skip
+    print(
+        f"{index.n_articles:,} articles, {len(index.av.vectors):,} photos, D={index.av.dim}; {n} queries x "
+        f"{settings} settings; load average {load:.1f}"
+    )
     print(f"  one search per setting           {t2 - t1:7.1f} s   {1e3 * (t2 - t1) / n:8.0f} ms per query")
     print(f"  one matching per pair method     {t1 - t0:7.1f} s   {1e3 * (t1 - t0) / n:8.0f} ms per query")
     print(f"  ratio {(t2 - t1) / max(t1 - t0, 1e-9):.1f}x; same scores: {same}")

@@ -175,8 +175,10 @@ def check_tokenizer(tokenizer_path: Path, side: TextSide) -> int:
     ]
     for text, a, b in zip(CHECK_TEXTS, ours, theirs):
         if list(a) != list(b):
-            raise TextExportError(f"The saved tokenizer gives other ids than transformers for {text[:40]!r}: "
-                                  f"{list(a)[:12]}... vs {list(b)[:12]}...")  # fmt: skip
+            raise TextExportError(
+                f"The saved tokenizer gives other ids than transformers for {text[:40]!r}: "
+                f"{list(a)[:12]}... vs {list(b)[:12]}..."
+            )
         if max(a) >= side.vocab_size:
             raise TextExportError(
                 f"The tokenizer yields id {max(a)}; the text model knows {side.vocab_size}."
@@ -230,8 +232,9 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(axis=1)
 
 
-def export_text(side: TextSide, name: str, out: Path, dim: int, precision: str, opset: int,
-                threshold: float) -> tuple[dict, float]:  # fmt: skip
+def export_text(
+    side: TextSide, name: str, out: Path, dim: int, precision: str, opset: int, threshold: float
+) -> tuple[dict, float]:
     """Export, convert and verify the text tower and its tokenizer as `.unverified` files in `out`.
 
     Returns the manifest's text section (without checksums) and the lowest cosine against torch."""

@@ -528,9 +528,13 @@ def run(args: argparse.Namespace) -> dict:
         "threshold": THRESHOLDS[args.precision],
     }
     if text is not None:
-        result["text"] = {"onnx": str(out / text.file), "tokenizer": str(out / text.tokenizer),
-                          "bytes": (out / text.file).stat().st_size, "min_cosine": text_low,
-                          "context_length": text.context_length}  # fmt: skip
+        result["text"] = {
+            "onnx": str(out / text.file),
+            "tokenizer": str(out / text.tokenizer),
+            "bytes": (out / text.file).stat().st_size,
+            "min_cosine": text_low,
+            "context_length": text.context_length,
+        }
     return result
 
 

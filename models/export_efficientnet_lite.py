@@ -406,10 +406,18 @@ def verify_with_onnxruntime(onnx_path: Path, embedder, photos: list[Path], mean,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variant", choices=sorted(VARIANTS), default="lite0",
-                        help="which network (default: lite0, the bundled model)")  # fmt: skip
-    parser.add_argument("--out", type=Path, help="output directory (default: the package's bundled folder for "
-                        "lite0, the user's models folder for the others)")  # fmt: skip
+    parser.add_argument(
+        "--variant",
+        choices=sorted(VARIANTS),
+        default="lite0",
+        help="which network (default: lite0, the bundled model)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="output directory (default: the package's bundled folder for "
+        "lite0, the user's models folder for the others)",
+    )
     parser.add_argument(
         "--photos",
         type=Path,

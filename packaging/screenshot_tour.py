@@ -301,8 +301,12 @@ class Tour:
         row = next(i for i, r in enumerate(w.detail.model.rows) if r.view == "back")
         rect = table.visualRect(w.detail.model.index(row, 0))
         table.selectRow(row)
-        w.articles.photo_menu(QUERY, w.detail.model.rows[row].path, w.detail.chosen_cover,
-                              table.viewport().mapToGlobal(rect.center()))  # fmt: skip
+        w.articles.photo_menu(
+            QUERY,
+            w.detail.model.rows[row].path,
+            w.detail.chosen_cover,
+            table.viewport().mapToGlobal(rect.center()),
+        )
         self.pump(0.5)
         self.shoot(None, "cover-menu")
         action = next(a for a in w.articles.menu.actions() if a.text() == "Use as cover")
@@ -457,8 +461,10 @@ class Tour:
             shutil.copytree(self.shop / "m" / "j", folder)
         w = self.w
         w.open_folder(folder)
-        self.until(lambda: w.catalogs.grouping_dialog is not None and w.catalogs.grouping_dialog.folder == folder,
-                   "grouping dialog")  # fmt: skip
+        self.until(
+            lambda: w.catalogs.grouping_dialog is not None and w.catalogs.grouping_dialog.folder == folder,
+            "grouping dialog",
+        )
         dialog = w.catalogs.grouping_dialog
         self.until(lambda: dialog.model.rowCount() > 0 and "Updating" not in dialog.summary.text(), "preview")
         self.settle_dialog(dialog)

@@ -28,20 +28,28 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DATASET = Path("/work/shared/datasets/magento-luma")
 SAMPLE = REPO / "desktop_app" / "bundled" / "sample"
-ROUNDS = (("1920", "1920x1080", "light", "full"), ("1366", "1366x768", "light", "main"),
-          ("dark", "1920x1080", "dark", "main"))  # fmt: skip
+ROUNDS = (
+    ("1920", "1920x1080", "light", "full"),
+    ("1366", "1366x768", "light", "main"),
+    ("dark", "1920x1080", "dark", "main"),
+)
 
 
 def start_xvfb(size: str) -> subprocess.Popen:
     xvfb = shutil.which("Xvfb")
     if xvfb is None:
-        sys.exit("Xvfb is not installed (apt-get install xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 "
-                 "libxkbcommon-x11-0).")  # fmt: skip
+        sys.exit(
+            "Xvfb is not installed (apt-get install xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 "
+            "libxkbcommon-x11-0)."
+        )
     for display in range(91, 140):
         if Path(f"/tmp/.X11-unix/X{display}").exists() or Path(f"/tmp/.X{display}-lock").exists():
             continue
-        proc = subprocess.Popen([xvfb, f":{display}", "-screen", "0", f"{size}x24", "-nolisten", "tcp"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        proc = subprocess.Popen(
+            [xvfb, f":{display}", "-screen", "0", f"{size}x24", "-nolisten", "tcp"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(100):
             if Path(f"/tmp/.X11-unix/X{display}").exists():
                 os.environ["DISPLAY"] = f":{display}"
@@ -96,8 +104,20 @@ def main(argv: list[str] | None = None) -> int:
         prepare(work, args.photos)
         for name, size, theme, tour in ROUNDS:
             print(f"--- {name}: {size}, {theme}, {tour}", flush=True)
-            code = subprocess.call([sys.executable, __file__, "--out", str(args.out), "--photos", str(args.photos),
-                                    "--work", str(work), "--round", f"{name}:{size}:{theme}:{tour}"])  # fmt: skip
+            code = subprocess.call(
+                [
+                    sys.executable,
+                    __file__,
+                    "--out",
+                    str(args.out),
+                    "--photos",
+                    str(args.photos),
+                    "--work",
+                    str(work),
+                    "--round",
+                    f"{name}:{size}:{theme}:{tour}",
+                ]
+            )
             if code:
                 return code
     finally:

@@ -83,8 +83,9 @@ def make_clip_checkpoint(
         from transformers import CLIPImageProcessor as Processor
     # Like the published configs, each tower's config repeats the projection size (transformers reads it
     # from there when one tower is loaded on its own).
-    small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                 projection_dim=dim)  # fmt: skip
+    small = dict(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, projection_dim=dim
+    )
     config = CLIPConfig(
         text_config=dict(vocab_size=len(clip_vocab()), max_position_embeddings=77, **small),
         vision_config=dict(image_size=224, patch_size=32, **small),
@@ -118,8 +119,19 @@ def export_tiny_clip(
 
     photos = Path(__file__).resolve().parent.parent / "desktop_app" / "bundled" / "sample" / "photos"
     result = out / f"{name}.result.json"
-    argv = [str(checkpoint), "--name", name, "--out", str(out), "--photos", str(photos), "--verify-photos", "4",
-            "--result-json", str(result)]  # fmt: skip
+    argv = [
+        str(checkpoint),
+        "--name",
+        name,
+        "--out",
+        str(out),
+        "--photos",
+        str(photos),
+        "--verify-photos",
+        "4",
+        "--result-json",
+        str(result),
+    ]
     argv += ["--text"] if text else []
     argv += [f"--{precision}"] if precision != "fp32" else []
     code = load_export_script().main(argv)

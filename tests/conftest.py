@@ -182,8 +182,14 @@ def open_dir():
 def cli(*args, home: Path, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
     """`lookalike ARGS` in a child process with its own user folder."""
     full = {**os.environ, "LOOKALIKE_HOME": str(home), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "desktop_app", *map(str, args)], capture_output=True, text=True,
-                          env=full, cwd=REPO, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "desktop_app", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=full,
+        cwd=REPO,
+        timeout=timeout,
+    )
 
 
 def one_line_exit_2(proc: subprocess.CompletedProcess, needle: str) -> None:

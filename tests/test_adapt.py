@@ -38,8 +38,9 @@ def synthetic(seed: int = 0, n_groups: int = 40, per_group: int = 3, photos: int
 
 def make_catalog(location, vectors: dict[str, np.ndarray], tiny_model) -> Engine:
     engine = Engine.open(location, create=True, remember=False)
-    engine.update_settings(model=tiny_model.manifest.name, model_manifest=str(tiny_model.manifest_path),
-                           photo_root="/nowhere")  # fmt: skip
+    engine.update_settings(
+        model=tiny_model.manifest.name, model_manifest=str(tiny_model.manifest_path), photo_root="/nowhere"
+    )
     model_id = vector_identity(tiny_model.manifest, None, False)
     ids = engine.catalog.sync_articles(vectors)
     writes = []
@@ -47,8 +48,11 @@ def make_catalog(location, vectors: dict[str, np.ndarray], tiny_model) -> Engine
         for i, v in enumerate(np.asarray(mat, np.float32)):
             rel = f"{art}/{i}.jpg"
             # The vectors are synthetic (DIM-d): stored under the tiny model's identity, as an index run would.
-            writes.append(PhotoWrite(ids[art], rel, rel.encode(), 1, 1, None, hash=f"{art}{i}",
-                                     vector=v / np.linalg.norm(v)))  # fmt: skip
+            writes.append(
+                PhotoWrite(
+                    ids[art], rel, rel.encode(), 1, 1, None, hash=f"{art}{i}", vector=v / np.linalg.norm(v)
+                )
+            )
     engine.catalog.write_photos(writes, model_id)
     return engine
 
@@ -106,16 +110,21 @@ def test_training_can_be_cancelled():
     ex = adapt.examples(ArticleVectors.from_groups(vectors), groups)
     calls = []
     with pytest.raises(adapt.Cancelled):
-        adapt.fit_linear(ex, "m", epochs=50, should_cancel=lambda: len(calls) > 2,
-                         progress=lambda d, t, n: calls.append(d))  # fmt: skip
+        adapt.fit_linear(
+            ex, "m", epochs=50, should_cancel=lambda: len(calls) > 2, progress=lambda d, t, n: calls.append(d)
+        )
 
 
 def test_examples_use_groups_decisions_labels_and_articles():
     groups, vectors = synthetic(n_groups=4, per_group=2, photos=2)
     av = ArticleVectors.from_groups(vectors)
-    ex = adapt.examples(av, groups={"g00-c0": "x", "g00-c1": "x"}, same={"g01-c0": "d", "g01-c1": "d"},
-                        labels={"g02-c0": "tops", "g02-c1": "tops"},
-                        rejected={"g00-c0": {"g01-c0"}})  # fmt: skip
+    ex = adapt.examples(
+        av,
+        groups={"g00-c0": "x", "g00-c1": "x"},
+        same={"g01-c0": "d", "g01-c1": "d"},
+        labels={"g02-c0": "tops", "g02-c1": "tops"},
+        rejected={"g00-c0": {"g01-c0"}},
+    )
     # labelled articles stay classes of their own (g02's and g03's four) and give the labels' hint
     assert ex.sources == {"groups": 2, "decisions": 2, "labels": 2, "articles": 4}
     assert ex.n_classes == 6 and len(ex.vectors) == 16

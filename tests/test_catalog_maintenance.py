@@ -64,8 +64,9 @@ def test_recover_of_a_sound_catalog_keeps_every_table(full_catalog, tmp_path):
     listed = cli("decide", "--list", "--db", rec, home=home)
     assert listed.returncode == 0, listed.stderr
     assert "same cut, other dye" in listed.stdout and "different soles" in listed.stdout
-    report = json.loads(cli("catalog", "recover", tmp_path / "again.sqlite", "--db", copied, "--json",
-                            home=home).stdout)  # fmt: skip
+    report = json.loads(
+        cli("catalog", "recover", tmp_path / "again.sqlite", "--db", copied, "--json", home=home).stdout
+    )
     assert report["rows"]["decisions"] == 2 and report["rows"]["adapters"] == 1 and not report["lost"]
     assert (
         report["rows"]["photo_verdicts"] == report["rows"]["article_covers"] == report["rows"]["layouts"] == 1

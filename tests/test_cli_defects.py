@@ -183,8 +183,21 @@ def test_folder_grouping_of_a_shop_tree_suggests_the_pattern(tmp_path, tiny_mode
     )
     out = capsys.readouterr().out
     assert "Hint" in out and "--pattern magento" in out and "1 articles of about 120 photos" in out
-    assert main(["index", str(root), "--db", str(tmp_path / "p.sqlite"), "--model", str(tiny_model.manifest_path),
-                 "--pattern", "magento"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "index",
+                str(root),
+                "--db",
+                str(tmp_path / "p.sqlite"),
+                "--model",
+                str(tiny_model.manifest_path),
+                "--pattern",
+                "magento",
+            ]
+        )
+        == 0
+    )
     assert "Hint" not in capsys.readouterr().out
 
 

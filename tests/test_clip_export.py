@@ -242,13 +242,24 @@ def test_cli_export_of_an_unknown_hub_id_without_network_fails_at_once(tmp_path)
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))  # bound, never listening: connections to it are refused
         endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
-        env = {**os.environ, "LOOKALIKE_HOME": str(tmp_path / "home"), "HF_ENDPOINT": endpoint,
-               "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "0"}  # fmt: skip
+        env = {
+            **os.environ,
+            "LOOKALIKE_HOME": str(tmp_path / "home"),
+            "HF_ENDPOINT": endpoint,
+            "HF_HOME": str(tmp_path / "hf"),
+            "HF_HUB_OFFLINE": "0",
+        }
         for name, needle in (
             ("nosuch/model", "the model hub cannot be reached"),
             ("bad//name", "neither a local checkpoint folder nor a hub id"),
         ):
-            proc = subprocess.run([sys.executable, "-m", "desktop_app", "models", "export", name],
-                                  capture_output=True, text=True, env=env, cwd=REPO, timeout=120)  # fmt: skip
+            proc = subprocess.run(
+                [sys.executable, "-m", "desktop_app", "models", "export", name],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=REPO,
+                timeout=120,
+            )
             assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
             assert needle in proc.stderr and "Retrying" not in proc.stderr, proc.stderr

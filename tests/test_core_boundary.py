@@ -85,9 +85,19 @@ def test_core_and_its_children_run_with_qt_blocked(tmp_path, photo_tree, tiny_mo
     script.write_text(textwrap.dedent(PROBE), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{CORE_DIR.parent.parent}"}
     proc = subprocess.run(
-        [sys.executable, str(script), ",".join(names), str(db), str(photo_tree), str(tiny_model.manifest_path)],
-        capture_output=True, text=True, timeout=300, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(script),
+            ",".join(names),
+            str(db),
+            str(photo_tree),
+            str(tiny_model.manifest_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == f"ok {len(names)} 3"
 
@@ -117,7 +127,13 @@ def test_the_window_process_does_not_import_scipy():
     # children use it: searching, duplicates and zero-shot labels import it when they need it.
     code = "import sys, desktop_app.gui.mainwindow; print(sorted(m for m in sys.modules if m.startswith('scipy')))"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
-                          cwd=CORE_DIR.parent.parent)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=CORE_DIR.parent.parent,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "[]"

@@ -94,7 +94,9 @@ def test_decisions_round_trip_as_csv(engine, tmp_path, capsys):
     engine.undo_decision()
     assert engine.import_decisions(path).imported == 2
     assert {(r["article_a"], r["article_b"], r["decision"]) for r in engine.decisions()} == {
-        ("green", "red", "not_match"), ("red", "shoes/blue", "same")}  # fmt: skip
+        ("green", "red", "not_match"),
+        ("red", "shoes/blue", "same"),
+    }
     assert len(engine.undo_decision()) == 2  # an import is one step
     bad = tmp_path / "bad.csv"
     bad.write_text("article_a,article_b,decision\nred,green,maybe\n")
@@ -169,8 +171,13 @@ while True:
 def test_no_reported_decision_is_lost_when_killed(catalog_location, photo_tree, tiny_model):
     index_photos(catalog_location, photo_tree, model=tiny_model)
     for attempt in range(3):
-        proc = subprocess.Popen([sys.executable, "-c", KILLED, str(catalog_location)], stdout=subprocess.PIPE,
-                                text=True, cwd=REPO, env={**os.environ})  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-c", KILLED, str(catalog_location)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            env={**os.environ},
+        )
         reported = []
         for line in proc.stdout:
             reported.append(int(line))

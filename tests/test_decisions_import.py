@@ -33,7 +33,9 @@ def test_a_pair_named_twice_with_the_same_decision_is_one_decision(db, tmp_path,
     assert code == 0, err
     assert "Imported 2 decisions" in out
     assert {(r["article_a"], r["article_b"], r["decision"]) for r in listed(capsys, db)} == {
-        ("green", "red", "same"), ("red", "shoes/blue", "alike")}  # fmt: skip
+        ("green", "red", "same"),
+        ("red", "shoes/blue", "alike"),
+    }
     code, out, err = run_main(capsys, "decide", "--undo", "--db", db)
     assert code == 0, err
     assert "Undid 2 decisions" in out
@@ -102,7 +104,9 @@ def test_import_reads_notes_and_keeps_them_when_the_file_has_none(db, tmp_path, 
     bare.write_text("article_a,article_b,decision\ngreen,red,same\nred,shoes/blue,not_match\n")
     assert run_main(capsys, "decide", "--import", bare, "--db", db)[0] == 0
     assert {r["article_b"]: (r["decision"], r["note"]) for r in listed(capsys, db)} == {
-        "red": ("same", "checked tags"), "shoes/blue": ("not_match", None)}  # fmt: skip
+        "red": ("same", "checked tags"),
+        "shoes/blue": ("not_match", None),
+    }
 
     cleared = tmp_path / "cleared.csv"  # a note column with an empty cell clears the note
     cleared.write_text("article_a,article_b,decision,note\ngreen,red,same,\n")

@@ -237,8 +237,10 @@ def test_engine_finds_exact_and_near_copies_and_remembers_verdicts(indexed, dup_
         kinds = {(p.a, p.b): p.kind for p in report.pairs}
         assert kinds[("copies/p1-copy.jpg", "red/p1.jpg")] == "exact"
         assert kinds[("copies/p0-resized.jpg", "red/p0.jpg")] == "near"
-        assert {tuple(c.members) for c in report.clusters} >= {("copies/p0-resized.jpg", "red/p0.jpg"),
-                                                                ("copies/p1-copy.jpg", "red/p1.jpg")}  # fmt: skip
+        assert {tuple(c.members) for c in report.clusters} >= {
+            ("copies/p0-resized.jpg", "red/p0.jpg"),
+            ("copies/p1-copy.jpg", "red/p1.jpg"),
+        }
         engine.mark_duplicate("red/p0.jpg", "copies/p0-resized.jpg", "not_duplicate")
         engine.mark_duplicate("copies/p1-copy.jpg", "red/p1.jpg", "duplicate")
         again = engine.find_duplicates("photo")
@@ -331,8 +333,9 @@ def test_finding_marking_and_exporting_never_touch_a_photo_file(indexed, dup_tre
 
     def guard(name):
         def call(path, *args, **kwargs):
-            if str(dup_tree) in os.fspath(path) or any(str(dup_tree) in os.fspath(a) for a in args if
-                                                       isinstance(a, (str, Path))):  # fmt: skip
+            if str(dup_tree) in os.fspath(path) or any(
+                str(dup_tree) in os.fspath(a) for a in args if isinstance(a, (str, Path))
+            ):
                 touched.append(f"{name} {path}")
             return real[name](path, *args, **kwargs)
 

@@ -74,8 +74,11 @@ def test_tune_stores_what_similar_inspect_and_labels_then_use(sample_db, tmp_pat
     best = run_json(capsys, "tune", "--groups", groups, "--db", db)["best"]
     stored = (best["method"], best["threshold"], best["max_matches"])
     with Engine.open(db) as engine:
-        assert (engine.settings().search.method, engine.settings().search.threshold,
-                engine.settings().search.max_matches) == stored  # fmt: skip
+        assert (
+            engine.settings().search.method,
+            engine.settings().search.threshold,
+            engine.settings().search.max_matches,
+        ) == stored
     sim = run_json(capsys, "similar", "--article", "mh01-gray", "--db", db)
     assert (sim["method"], sim["threshold"], sim["max_matches"]) == stored
 
@@ -120,10 +123,15 @@ def test_older_catalogs_keep_what_tune_stored(tmp_path):
     Catalog(db).close()
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
-        conn.executemany("INSERT INTO settings VALUES (?, ?)", [
-            ("method", '"hungarian"'), ("threshold", "0.6"), ("max_matches", "2"),
-            ("search", json.dumps({"method": "greedy", "threshold": 0.0, "max_matches": 0})),
-        ])  # fmt: skip
+        conn.executemany(
+            "INSERT INTO settings VALUES (?, ?)",
+            [
+                ("method", '"hungarian"'),
+                ("threshold", "0.6"),
+                ("max_matches", "2"),
+                ("search", json.dumps({"method": "greedy", "threshold": 0.0, "max_matches": 0})),
+            ],
+        )
     with Engine.open(db) as engine:
         assert engine.catalog.schema_version() == SCHEMA_VERSION
         assert engine.settings().search == SearchSettings("hungarian", 0.6, 2)
@@ -190,8 +198,14 @@ def test_two_processes_never_undo_the_same_decision(tmp_path, photo_tree, tiny_m
 
 def cli(*args, home):
     env = {**os.environ, "LOOKALIKE_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "desktop_app", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "desktop_app", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
+    )
 
 
 def test_a_failed_index_creates_no_catalog_and_keeps_the_last_one(tmp_path, photo_tree, tiny_model):

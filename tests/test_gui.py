@@ -104,8 +104,9 @@ def test_open_folder_index_select_and_see_similar(qtbot, window, photo_tree):
     # (and asks for its own similar articles). Defect 1 of issue 12: the click used to re-run the search.
     first = w.similar.model.index(0, 0)
     hit = first.data()
-    qtbot.mouseClick(w.similar.view.viewport(), Qt.MouseButton.LeftButton,
-                     pos=w.similar.view.visualRect(first).center())  # fmt: skip
+    qtbot.mouseClick(
+        w.similar.view.viewport(), Qt.MouseButton.LeftButton, pos=w.similar.view.visualRect(first).center()
+    )
     assert w.similar.selected_hit() == hit and w.search.query.articles == ["red"]
     assert w.selected_articles() == ["red"] and w.similar.inspect_btn.isEnabled()
     with qtbot.waitSignal(w.results_shown, timeout=T):

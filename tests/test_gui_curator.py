@@ -82,8 +82,16 @@ def wheel(widget, steps: int, modifiers=Qt.KeyboardModifier.ControlModifier) -> 
     from PySide6.QtGui import QWheelEvent
 
     centre = QPointF(widget.rect().center())
-    event = QWheelEvent(centre, widget.mapToGlobal(centre), QPoint(), QPoint(0, 120 * steps),
-                        Qt.MouseButton.NoButton, modifiers, Qt.ScrollPhase.NoScrollPhase, False)  # fmt: skip
+    event = QWheelEvent(
+        centre,
+        widget.mapToGlobal(centre),
+        QPoint(),
+        QPoint(0, 120 * steps),
+        Qt.MouseButton.NoButton,
+        modifiers,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     QApplication.sendEvent(widget, event)
 
 
@@ -310,8 +318,9 @@ def edge_contrast(check) -> float:
     option = QStyleOptionButton()
     check.initStyleOption(option)
     box = check.style().subElementRect(QStyle.SubElement.SE_CheckBoxIndicator, option, check)
-    return darkest_contrast(check.grab().toImage(), box.adjusted(0, 0, 1, 1),
-                            check.palette().color(QPalette.ColorRole.Window))  # fmt: skip
+    return darkest_contrast(
+        check.grab().toImage(), box.adjusted(0, 0, 1, 1), check.palette().color(QPalette.ColorRole.Window)
+    )
 
 
 @pytest.mark.parametrize("palette", ["dark", "light"])
@@ -474,13 +483,24 @@ def test_small_things(qtbot, window, tmp_path, monkeypatch):
 
     w = window()
     # Welcome screen: nothing that needs a catalog is enabled.
-    for action in (w.acts.inspect, w.acts.open_photo, w.acts.compare, w.acts.show_hit, w.acts.copy_results,
-                   w.acts.view_photos, w.acts.close_catalog, w.acts.learn):  # fmt: skip
+    for action in (
+        w.acts.inspect,
+        w.acts.open_photo,
+        w.acts.compare,
+        w.acts.show_hit,
+        w.acts.copy_results,
+        w.acts.view_photos,
+        w.acts.close_catalog,
+        w.acts.learn,
+    ):
         assert not action.isEnabled(), action.text()
     # The panel's spin boxes have buddy labels and accessible names.
     panel = w.similar
-    for spin, name in ((panel.threshold, "Threshold s"), (panel.max_matches, "Pairs counted m"),
-                       (panel.top_k, "Number of results")):  # fmt: skip
+    for spin, name in (
+        (panel.threshold, "Threshold s"),
+        (panel.max_matches, "Pairs counted m"),
+        (panel.top_k, "Number of results"),
+    ):
         assert spin.accessibleName() == name
         assert any(label.buddy() is spin for label in panel.findChildren(type(panel.title)))
     # "the same 1 pairs" no more.

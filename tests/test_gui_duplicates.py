@@ -57,9 +57,11 @@ def test_a_verdict_is_written_and_the_pair_never_comes_back(qtbot, window):
         qtbot.keyClick(window.tree, Qt.Key.Key_N)
     assert got.args == [pair.a, pair.b, "not_duplicate"]
     assert window.engine.duplicate_verdicts()[(pair.a, pair.b)] == "not_duplicate"
-    shown = [window.tree.topLevelItem(i).child(j).data(0, Qt.ItemDataRole.UserRole)
-             for i in range(window.tree.topLevelItemCount())
-             for j in range(window.tree.topLevelItem(i).childCount())]  # fmt: skip
+    shown = [
+        window.tree.topLevelItem(i).child(j).data(0, Qt.ItemDataRole.UserRole)
+        for i in range(window.tree.topLevelItemCount())
+        for j in range(window.tree.topLevelItem(i).childCount())
+    ]
     assert (pair.a, pair.b) not in {(p.a, p.b) for p in shown}
     again = find(qtbot, window)
     assert (pair.a, pair.b) not in {(p.a, p.b) for p in again.pairs} and again.decided == 1
@@ -189,8 +191,10 @@ def test_esc_and_ctrl_w_close_the_window(qtbot, catalog):
     from desktop_app.gui.duplicates_view import DuplicatesWindow
 
     with Engine.open(catalog) as engine:
-        for key, mods in ((Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier),
-                          (Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)):  # fmt: skip
+        for key, mods in (
+            (Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier),
+            (Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier),
+        ):
             w = DuplicatesWindow(engine)
             qtbot.addWidget(w)
             w.show()

@@ -333,8 +333,13 @@ def sample_catalog(tmp_path, tiny_model):
     (root / "w/j/wj99-red_main.jpg").write_bytes(b"this is not a photo")
     (root / "w/h/wh02-blue_zoom.jpg").write_bytes(b"")
     db = tmp_path / "c.sqlite"
-    index_photos(db, root, rule=GroupingRule("pattern", MAGENTO_PATTERN), model=tiny_model,
-                 options=IndexOptions(batch_size=8, workers=1))  # fmt: skip
+    index_photos(
+        db,
+        root,
+        rule=GroupingRule("pattern", MAGENTO_PATTERN),
+        model=tiny_model,
+        options=IndexOptions(batch_size=8, workers=1),
+    )
     engine = Engine.open(db, remember=False)
     yield engine
     engine.close()

@@ -149,8 +149,10 @@ def test_colour_by_folder_from_the_box_and_a_field_without_labels_stays_named(qt
     assert w.map.colour_by == pic.BY_UNLABELLED
     labelled = sum(k[0] in "wm" for k in snap.articles.keys)
     legend = {v: (c, n) for v, c, n in view.legend}
-    assert legend == {"labelled": (legend["labelled"][0], labelled),
-                      pic.UNLABELLED: (pic.UNLABELLED_COLOUR, len(view.keys) - labelled)}  # fmt: skip
+    assert legend == {
+        "labelled": (legend["labelled"][0], labelled),
+        pic.UNLABELLED: (pic.UNLABELLED_COLOUR, len(view.keys) - labelled),
+    }
     row = view.keys.index(next(k for k in view.keys if not k.startswith(("w", "m"))))
     assert view.points.colours[row] == argb([pic.UNLABELLED_COLOUR])[0]
     # A field no article has a label in yet: the box names it (not another choice) and all are unlabelled.
@@ -298,8 +300,16 @@ def test_wheel_zooms_smoothly_round_the_cursor(qtbot):
     at = QPointF(150, 120)
     under = view.mapToScene(at.toPoint())
     before = view.scale_
-    event = QWheelEvent(at, view.viewport().mapToGlobal(at), QPoint(0, 0), QPoint(0, 120), Qt.MouseButton.NoButton,
-                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)  # fmt: skip
+    event = QWheelEvent(
+        at,
+        view.viewport().mapToGlobal(at),
+        QPoint(0, 0),
+        QPoint(0, 120),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     QApplication.sendEvent(view.viewport(), event)
     assert view.points.zooming  # a notch is animated: the last picture is scaled until it settles
     qtbot.waitUntil(lambda: not view.points.zooming, timeout=T)

@@ -659,8 +659,10 @@ def test_a_large_queue_comes_in_batches_skipped_articles_last(qtbot, catalog, cl
 
 
 def test_esc_and_ctrl_w_close_the_queue_esc_clearing_a_typed_label_first(qtbot, catalog, client):
-    for key, mods in ((Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier),
-                      (Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)):  # fmt: skip
+    for key, mods in (
+        (Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier),
+        (Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier),
+    ):
         q = make_queue(qtbot, catalog, client)
         q.show()
         q.activateWindow()
@@ -721,10 +723,18 @@ def test_every_figure_of_a_suggestion_is_on_one_scale_and_never_contradicts_the_
     # Two real unlabelled articles, their suggestions as a fitted calibration makes them: the best label at
     # 99% calibrated with 89% of the votes, and one just under 90% that the bulk accept must leave.
     first, second, *_ = [e.suggestion for e in queue.model.entries()]
-    sure = replace(first, label="men-pants", confidence=0.99,
-                   alternatives=[("men-pants", 0.89), ("women-pants", 0.1064), ("men-shorts", 0.0036)])  # fmt: skip
-    under = replace(second, label="women-pants", confidence=0.8996,
-                    alternatives=[("women-pants", 0.7), ("men-pants", 0.3)])  # fmt: skip
+    sure = replace(
+        first,
+        label="men-pants",
+        confidence=0.99,
+        alternatives=[("men-pants", 0.89), ("women-pants", 0.1064), ("men-shorts", 0.0036)],
+    )
+    under = replace(
+        second,
+        label="women-pants",
+        confidence=0.8996,
+        alternatives=[("women-pants", 0.7), ("men-pants", 0.3)],
+    )
     queue.model.reset([sure, under])
     queue.view.setFocus()
     press(qtbot, queue, Qt.Key.Key_Home)

@@ -31,8 +31,9 @@ def test_a_photo_of_the_article_as_query_carries_its_decisions(qtbot, window, tm
     # The detail page: its selected photo is the query, and the article's decisions hold for it.
     with qtbot.waitSignal(w.detail_loaded, timeout=T):
         qtbot.keyClick(w.grid, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: w.search.last_outcome is not None and w.search.last_outcome.query.kind == "photo",
-                    timeout=T)  # fmt: skip
+    qtbot.waitUntil(
+        lambda: w.search.last_outcome is not None and w.search.last_outcome.query.kind == "photo", timeout=T
+    )
     hits = {h.article: h.decision for h in w.similar.model.hits}
     assert first[0] not in hits and hits[first[1]] == "alike"
     assert "1 hidden" in w.similar.status.full_text()
@@ -205,8 +206,9 @@ def test_open_a_shared_catalog_asking_for_its_password(qtbot, window, pw_catalog
     qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
     # A password typed into the URL is moved out of it (and is wrong here): the server asks, so does the app.
     assert os.environ.get("PGPASSWORD") == "typed-in-url"
-    qtbot.waitUntil(lambda: w.catalogs.password_dialog is not None and w.catalogs.password_dialog.isVisible(),
-                    timeout=T)  # fmt: skip
+    qtbot.waitUntil(
+        lambda: w.catalogs.password_dialog is not None and w.catalogs.password_dialog.isVisible(), timeout=T
+    )
     os.environ.pop("PGPASSWORD")
     prompt = w.catalogs.password_dialog
     assert "typed-in-url" not in prompt.labelText()
@@ -228,8 +230,9 @@ def test_open_a_shared_catalog_asking_for_its_password(qtbot, window, pw_catalog
     os.environ.pop("PGPASSWORD", None)
 
 
-def test_shared_catalog_offline_photos_and_a_named_label_conflict(qtbot, window, pg_url, photo_tree, tiny_model,
-                                                                  tmp_path, monkeypatch):  # fmt: skip
+def test_shared_catalog_offline_photos_and_a_named_label_conflict(
+    qtbot, window, pg_url, photo_tree, tiny_model, tmp_path, monkeypatch
+):
     from desktop_app.core.engine import index_photos
 
     index_photos(pg_url, photo_tree, model=str(tiny_model.manifest_path))
@@ -239,8 +242,9 @@ def test_shared_catalog_offline_photos_and_a_named_label_conflict(qtbot, window,
     with qtbot.waitSignal(w.catalog_loaded, timeout=T):
         w.open_catalog(pg_url)
     assert w.root_frame.isVisible() and w.locate_btn.isVisible()
-    monkeypatch.setattr("desktop_app.gui.catalog_controller.QFileDialog.getExistingDirectory",
-                        lambda *a, **k: str(mount))  # fmt: skip
+    monkeypatch.setattr(
+        "desktop_app.gui.catalog_controller.QFileDialog.getExistingDirectory", lambda *a, **k: str(mount)
+    )
     with qtbot.waitSignal(w.catalog_loaded, timeout=T):
         qtbot.mouseClick(w.locate_btn, Qt.MouseButton.LeftButton)
     assert not w.root_frame.isVisible() and w.snapshot.photo_root == mount.resolve()

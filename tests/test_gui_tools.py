@@ -85,8 +85,14 @@ def test_right_click_menus_of_grid_results_and_inspector(qtbot, window, tmp_path
     menu = context_menu(qtbot, w, view.viewport(), view.visualRect(w.grid_model.index(2, 0)).center())
     assert w.selected_articles() == ["art02"]  # the right-clicked article became the selection
     texts = [a.text() for a in menu.actions()]
-    for wanted in ("Open article", "View photos", "Show in file manager", "Copy article id", "Set label…",
-                   "Compare with…"):  # fmt: skip
+    for wanted in (
+        "Open article",
+        "View photos",
+        "Show in file manager",
+        "Copy article id",
+        "Set label…",
+        "Compare with…",
+    ):
         assert wanted in texts
     choose(qtbot, menu, "Copy article id")
     assert QApplication.clipboard().text() == "art02"
@@ -94,8 +100,14 @@ def test_right_click_menus_of_grid_results_and_inspector(qtbot, window, tmp_path
     menu = context_menu(qtbot, w, w.similar.view.viewport(), card_centre(w, 1))
     hit = w.similar.model.hits[1].article
     texts = [a.text() for a in menu.actions()]
-    for wanted in ("Inspect match", "Compare photos", "Show in catalog", "Decide", "Copy article id",
-                   f"Use this photo as the cover of {hit}"):  # fmt: skip
+    for wanted in (
+        "Inspect match",
+        "Compare photos",
+        "Show in catalog",
+        "Decide",
+        "Copy article id",
+        f"Use this photo as the cover of {hit}",
+    ):
         assert wanted in texts
     choose(qtbot, menu, "Copy photo path")
     assert Path(QApplication.clipboard().text()).exists()
@@ -106,8 +118,10 @@ def test_right_click_menus_of_grid_results_and_inspector(qtbot, window, tmp_path
         pass
     cell_view = ins.inspector.panes[0].view
     pos = cell_view.visualRect(cell_view.model().index(0, 0)).center()
-    QApplication.sendEvent(cell_view.viewport(), QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos,
-                                                                   cell_view.viewport().mapToGlobal(pos)))  # fmt: skip
+    QApplication.sendEvent(
+        cell_view.viewport(),
+        QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos, cell_view.viewport().mapToGlobal(pos)),
+    )
     qtbot.waitUntil(lambda: ins.menu is not None and ins.menu.isVisible(), timeout=T)
     texts = [a.text() for a in ins.menu.actions()]
     assert "Compare these two photos" in texts and f"Use as the cover of {hit}" in texts

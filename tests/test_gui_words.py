@@ -26,8 +26,22 @@ NO_TEXT = (
 
 
 def indexed(db: Path, model: str) -> Path:
-    assert cli_main(["index", str(SAMPLE_PHOTOS), "--pattern", "magento", "--model", model, "--db", str(db),
-                     "--no-progress"]) == 0  # fmt: skip
+    assert (
+        cli_main(
+            [
+                "index",
+                str(SAMPLE_PHOTOS),
+                "--pattern",
+                "magento",
+                "--model",
+                model,
+                "--db",
+                str(db),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     return db
 
 

@@ -87,8 +87,14 @@ def sample_index(cat: Catalog) -> SearchIndex:
     return Engine(cat).search_index()
 
 
-def suggest_unlabelled(cat: Catalog, index: SearchIndex, field: str, k: int = 10, min_confidence: float = 0.0,
-                       order: str = "certain"):  # fmt: skip
+def suggest_unlabelled(
+    cat: Catalog,
+    index: SearchIndex,
+    field: str,
+    k: int = 10,
+    min_confidence: float = 0.0,
+    order: str = "certain",
+):
     labels = {a: d[field] for a, d in cat.labels(field).items()}
     if not labels:
         raise UserError(f"No article has a '{field}' label yet; label a few first.")

@@ -96,8 +96,13 @@ def test_points_in_a_concave_lasso():
 
 
 def test_layout_bytes_keep_ids_positions_and_placed():
-    layout = lay.MapLayout(["a/ü 1", "b,2", "c"], np.array([[0, 1], [2, 3], [4, 5]]), "tsne", {"seconds": 1.5},
-                           placed_mask=np.array([False, True, False]))  # fmt: skip
+    layout = lay.MapLayout(
+        ["a/ü 1", "b,2", "c"],
+        np.array([[0, 1], [2, 3], [4, 5]]),
+        "tsne",
+        {"seconds": 1.5},
+        placed_mask=np.array([False, True, False]),
+    )
     back = lay.MapLayout.from_bytes(layout.to_bytes(), "tsne", {})
     assert back.articles == layout.articles and np.array_equal(back.xy, layout.xy)
     assert back.placed == 1 and back.digest == lay.articles_digest(["c", "b,2", "a/ü 1"])
@@ -130,14 +135,26 @@ def test_a_value_keeps_its_colour_when_counts_change_or_a_value_is_added():
 def _add_article(engine: Engine, tiny_model, name: str, vectors: np.ndarray) -> None:
     ids = engine.catalog.sync_articles({name: vectors})
     model_id = vector_identity(tiny_model.manifest, None, False)
-    writes = [PhotoWrite(ids[name], f"{name}/{i}.jpg", f"{name}{i}".encode(), 1, 1, None, hash=f"{name}{i}",
-                         vector=v / np.linalg.norm(v)) for i, v in enumerate(vectors)]  # fmt: skip
+    writes = [
+        PhotoWrite(
+            ids[name],
+            f"{name}/{i}.jpg",
+            f"{name}{i}".encode(),
+            1,
+            1,
+            None,
+            hash=f"{name}{i}",
+            vector=v / np.linalg.norm(v),
+        )
+        for i, v in enumerate(vectors)
+    ]
     engine.catalog.write_photos(writes, model_id)
     engine.reload()
 
 
-def test_map_is_stored_updated_and_invalidated_by_model_and_adapter(tmp_path, tiny_model, catalog_location,
-                                                                    monkeypatch):  # fmt: skip
+def test_map_is_stored_updated_and_invalidated_by_model_and_adapter(
+    tmp_path, tiny_model, catalog_location, monkeypatch
+):
     groups, vectors = synthetic(n_groups=12, per_group=2, photos=3)
     engine = make_catalog(catalog_location, vectors, tiny_model)
     first = engine.catalog_map()

@@ -76,8 +76,10 @@ def test_a_fifo_or_a_device_in_the_photo_tree_is_skipped_not_waited_for(tmp_path
     assert skipped == {"red/y.jpg": "not_a_file", "green/zero.jpg": "not_a_file"} and summary["embedded"] == 7
     again = json.loads(cli("index", photo_tree, "--db", db, "--json", home=home).stdout)
     assert again["unchanged"] == 7 and again["embedded"] == 0
-    one_line_exit_2(cli("similar", "--image", photo_tree / "red" / "y.jpg", "--db", db, home=home, timeout=60),
-                    "named pipe")  # fmt: skip
+    one_line_exit_2(
+        cli("similar", "--image", photo_tree / "red" / "y.jpg", "--db", db, home=home, timeout=60),
+        "named pipe",
+    )
     with pytest.raises(PhotoError, match="character device"):
         read_bytes(photo_tree / "green" / "zero.jpg")
 
@@ -203,8 +205,12 @@ def test_files_that_are_not_our_catalogs_are_left_byte_identical(tmp_path, index
         (empty, "empty file"),
     ):
         before = checksum(db)
-        for args in (("stats",), ("labels", "set", "red", "--value", "x"), ("similar", "--article", "red"),
-                     ("index", photo_tree)):  # fmt: skip
+        for args in (
+            ("stats",),
+            ("labels", "set", "red", "--value", "x"),
+            ("similar", "--article", "red"),
+            ("index", photo_tree),
+        ):
             one_line_exit_2(cli(*args, "--db", db, home=home), needle)
         assert checksum(db) == before and not Path(f"{db}-wal").exists()
 
@@ -224,10 +230,16 @@ def test_a_bad_schema_version_is_one_line(tmp_path, indexed, version):
 
 def test_a_catalog_locked_by_another_program(tmp_path, indexed):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sqlite3, sys, time\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-         "c.execute('BEGIN IMMEDIATE')\nprint('locked', flush=True)\ntime.sleep(60)", str(indexed)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "c.execute('BEGIN IMMEDIATE')\nprint('locked', flush=True)\ntime.sleep(60)",
+            str(indexed),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         one_line_exit_2(
@@ -301,7 +313,7 @@ def test_bad_model_manifests(tmp_path, photo_tree):
                 },
             },
             "context_length must be a whole number",
-        ),  # fmt: skip
+        ),
     }
     home = tmp_path / "home"
     for name, (content, needle) in cases.items():
@@ -323,8 +335,14 @@ def test_a_model_with_external_weights_is_imported_whole(tmp_path):
 
     src = make_tiny_model(tmp_path / "src", name="ext-model")
     model = onnx.load(src.onnx_path)
-    onnx.save(model, src.onnx_path, save_as_external_data=True, all_tensors_to_one_file=True,
-              location="ext-model.onnx.data", size_threshold=0)  # fmt: skip
+    onnx.save(
+        model,
+        src.onnx_path,
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="ext-model.onnx.data",
+        size_threshold=0,
+    )
     assert external_data_files(src.onnx_path) == ["ext-model.onnx.data"]
     manifest = src.manifest_path
     data = json.loads(manifest.read_text())
@@ -391,8 +409,14 @@ def test_the_encoder_writes_nothing_outside_our_folders(tmp_path, tiny_model):
         "import numpy as np, sys\nEncoder(load_manifest(sys.argv[1])).encode(np.zeros((1, 3, 32, 32), np.float32))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ORT_", "XDG_"))}
-    proc = subprocess.run([sys.executable, "-c", code, str(tiny_model.manifest_path)], capture_output=True,
-                          text=True, env={**env, "HOME": str(home)}, cwd=REPO, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tiny_model.manifest_path)],
+        capture_output=True,
+        text=True,
+        env={**env, "HOME": str(home)},
+        cwd=REPO,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert list(home.rglob("*")) == []
 

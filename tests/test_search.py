@@ -293,8 +293,16 @@ def test_picks_give_the_exact_ranking_under_every_s_and_m(views: str) -> None:
             for threshold, m in [*OPTIONS, (0.5, None), (None, 2)]:
                 scores = scores_from_picks(chosen, threshold, m)
                 ranked = ids[np.lexsort((ids, -scores))].tolist()
-                res = index.search(qa, method, k=av.n_articles, threshold=threshold, max_matches=m, exclude=(5,),
-                                   mode="exact", ranking_only=True)  # fmt: skip
+                res = index.search(
+                    qa,
+                    method,
+                    k=av.n_articles,
+                    threshold=threshold,
+                    max_matches=m,
+                    exclude=(5,),
+                    mode="exact",
+                    ranking_only=True,
+                )
                 assert ranked == res.indices, (method, qa, threshold, m)
     with pytest.raises(ValueError, match="picks are for"):
         index.picks(0, "centroid")

@@ -38,8 +38,14 @@ def curator_home(base: Path, name: str) -> Path:
 
 def cli(*args, home: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     full = {**os.environ, "LOOKALIKE_HOME": str(home), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "desktop_app", *map(str, args)], capture_output=True, text=True,
-                          env=full, cwd=REPO, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "desktop_app", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=full,
+        cwd=REPO,
+        timeout=timeout,
+    )
 
 
 # ----------------------------------------------------------------------------- both backends
@@ -54,8 +60,11 @@ def test_index_search_labels_and_undo_on_both_backends(catalog_location, photo_t
         assert [h.article for h in hits] and hits[0].article != "red"
         engine.set_labels(["red", "green"], "category", "tops")
         engine.set_labels(["shoes/blue"], "category", "shoes")
-        assert engine.labels("category") == {"red": {"category": "tops"}, "green": {"category": "tops"},
-                                             "shoes/blue": {"category": "shoes"}}  # fmt: skip
+        assert engine.labels("category") == {
+            "red": {"category": "tops"},
+            "green": {"category": "tops"},
+            "shoes/blue": {"category": "shoes"},
+        }
         assert len(engine.undo()) == 1 and len(engine.undo()) == 2 and engine.labels() == {}
         stats = engine.stats()
         assert stats["counts"]["photos"] == 7 and stats["size_bytes"] > 0
@@ -101,8 +110,9 @@ def _label_many(location: str, home: str, name: str, out, ready, go) -> None:
         seen = engine.labels("category").get(article, {}).get("category")
         value = f"{name}-{i}"
         try:
-            if engine.set_label_items([(article, "category", value)], "manual", "set",
-                                      expected={(article, "category"): seen}):  # fmt: skip
+            if engine.set_label_items(
+                [(article, "category", value)], "manual", "set", expected={(article, "category"): seen}
+            ):
                 done.append(value)
         except Conflict:
             pass
@@ -115,8 +125,10 @@ def test_concurrent_curators_lose_nothing_and_apply_nothing_twice(pg_url, photo_
     names = ["ana", "ben", "cy", "dee"]
     ctx = mp.get_context("spawn")
     out, ready, go = ctx.Queue(), ctx.Semaphore(0), ctx.Event()
-    procs = [ctx.Process(target=_label_many, args=(pg_url, str(curator_home(tmp_path, n)), n, out, ready, go))
-             for n in names]  # fmt: skip
+    procs = [
+        ctx.Process(target=_label_many, args=(pg_url, str(curator_home(tmp_path, n)), n, out, ready, go))
+        for n in names
+    ]
     for p in procs:
         p.start()
     for _ in procs:
@@ -191,8 +203,9 @@ with cat.write() as conn:
 
 def test_a_client_killed_inside_a_transaction_leaves_nothing_behind(pg_url, photo_tree, tiny_model):
     index_photos(pg_url, photo_tree, model=tiny_model)
-    writer = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, pg_url], stdout=subprocess.PIPE, text=True,
-                              cwd=REPO)  # fmt: skip
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, pg_url], stdout=subprocess.PIPE, text=True, cwd=REPO
+    )
     assert writer.stdout.readline().strip() == "holding"
     writer.send_signal(signal.SIGKILL)
     writer.wait()
@@ -285,11 +298,27 @@ def test_the_password_comes_from_libpq_or_a_clear_message(pg_server, tmp_path, p
     url = pg_server.replace("postgres@", "pwuser@") + "/pwcat"
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    proc = cli("index", photo_tree, "--db", url, "--model", tiny_model.manifest_path, home=home,
-               env={**env, "HOME": str(tmp_path), "PGPASSWORD": ""})  # fmt: skip
+    proc = cli(
+        "index",
+        photo_tree,
+        "--db",
+        url,
+        "--model",
+        tiny_model.manifest_path,
+        home=home,
+        env={**env, "HOME": str(tmp_path), "PGPASSWORD": ""},
+    )
     assert proc.returncode == 2 and "PGPASSWORD" in proc.stderr and "secret-pw" not in proc.stderr
-    proc = cli("index", photo_tree, "--db", url, "--model", tiny_model.manifest_path, home=home,
-               env={"PGPASSWORD": "secret-pw"})  # fmt: skip
+    proc = cli(
+        "index",
+        photo_tree,
+        "--db",
+        url,
+        "--model",
+        tiny_model.manifest_path,
+        home=home,
+        env={"PGPASSWORD": "secret-pw"},
+    )
     assert proc.returncode == 0, proc.stderr
     pgpass = tmp_path / ".pgpass"
     pgpass.write_text("127.0.0.1:*:pwcat:pwuser:secret-pw\n")

@@ -58,8 +58,9 @@ def _user_url(server: str, user: str, database: str) -> str:
     return server.replace("postgres@", f"{user}@") + f"/{database}"
 
 
-def test_every_curator_may_use_every_table_after_the_readme_set_up(pg_server, photo_tree, tiny_model,
-                                                                    monkeypatch):  # fmt: skip
+def test_every_curator_may_use_every_table_after_the_readme_set_up(
+    pg_server, photo_tree, tiny_model, monkeypatch
+):
     from tools import pg_cluster
 
     port = sa.engine.make_url(pg_server).port
@@ -84,8 +85,11 @@ def test_every_curator_may_use_every_table_after_the_readme_set_up(pg_server, ph
     # A later version adds a table: ana's client migrates; ben may use the new table too.
     version = catalog_module.SCHEMA_VERSION
     monkeypatch.setattr(catalog_module, "SCHEMA_VERSION", version + 1)
-    monkeypatch.setitem(catalog_module.MIGRATIONS, version, lambda conn: conn.exec_driver_sql(
-        "CREATE TABLE later_feature (id INTEGER PRIMARY KEY, note TEXT)"))  # fmt: skip
+    monkeypatch.setitem(
+        catalog_module.MIGRATIONS,
+        version,
+        lambda conn: conn.exec_driver_sql("CREATE TABLE later_feature (id INTEGER PRIMARY KEY, note TEXT)"),
+    )
     Catalog(ana, create=False).close()
     with Catalog(ben, create=False) as catalog, catalog.write() as conn:
         conn.exec_driver_sql("INSERT INTO later_feature VALUES (1, 'by ben')")
@@ -164,8 +168,15 @@ def test_losing_the_server_mid_index_is_one_line_and_the_next_run_resumes(tmp_pa
             "--batch-size",
             "8",
         ]
-        proc = subprocess.Popen([sys.executable, "-c", HELD_INDEX, *args], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HELD_INDEX, *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            env=env,
+        )
         assert proc.stdout.readline().strip() == "held", proc.stderr.read()
         server.stop("fast")
         _, err = proc.communicate("go\n", timeout=120)
@@ -182,8 +193,13 @@ def test_losing_the_server_mid_index_is_one_line_and_the_next_run_resumes(tmp_pa
             kept = len(catalog.photo_paths())
             assert catalog.last_run()["status"] == "interrupted"
         assert kept >= 8
-        again = subprocess.run([sys.executable, "-m", "desktop_app", *args, "--json"], capture_output=True,
-                               text=True, cwd=REPO, env=env)  # fmt: skip
+        again = subprocess.run(
+            [sys.executable, "-m", "desktop_app", *args, "--json"],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=env,
+        )
         assert again.returncode == 0, again.stderr
         summary = json.loads(again.stdout)
         assert summary["photos"] == n and summary["unchanged"] == kept and summary["new"] == n - kept
@@ -245,8 +261,9 @@ def test_the_curator_is_set_from_the_cli_else_the_database_user(pg_server, photo
 # ----------------------------------------------------------------------------- where the photos are
 
 
-def test_stats_shows_this_machines_folder_and_a_mapped_index_keeps_the_stored_one(pg_url, photo_tree,
-                                                                                    tiny_model, tmp_path):  # fmt: skip
+def test_stats_shows_this_machines_folder_and_a_mapped_index_keeps_the_stored_one(
+    pg_url, photo_tree, tiny_model, tmp_path
+):
     import shutil
 
     from desktop_app.core.settings import catalog_settings

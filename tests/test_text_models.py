@@ -88,8 +88,9 @@ def test_text_export_needs_a_full_checkpoint_and_a_failed_check_installs_nothing
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
     vision_only = tmp_path / "vision-only"
-    config = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-                              projection_dim=16)  # fmt: skip
+    config = CLIPVisionConfig(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, projection_dim=16
+    )
     CLIPVisionModelWithProjection(config).save_pretrained(vision_only)
     try:
         from transformers import CLIPImageProcessorPil as Processor
@@ -116,8 +117,20 @@ def test_text_export_needs_a_full_checkpoint_and_a_failed_check_installs_nothing
 
 
 def test_cli_export_passes_text(tiny_clip_export, capsys):
-    code = cli_main(["models", "export", tiny_clip_export["checkpoint"], "--text", "--int8", "--name", "via-cli",
-                     "--verify-photos", "2", "--json"])  # fmt: skip
+    code = cli_main(
+        [
+            "models",
+            "export",
+            tiny_clip_export["checkpoint"],
+            "--text",
+            "--int8",
+            "--name",
+            "via-cli",
+            "--verify-photos",
+            "2",
+            "--json",
+        ]
+    )
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["text"]["min_cosine"] >= 0.99
@@ -132,8 +145,10 @@ def test_old_manifests_load_and_say_they_have_no_text_side(tmp_path):
     bundled = resolve_model(BUNDLED_MODEL)
     assert bundled.manifest.text is None and bundled.text_path is None
     problem = text_side_problem(bundled)
-    assert problem == (f"{BUNDLED_MODEL} has no text side; install a CLIP model: lookalike models fetch "
-                       "clip-vit-b32-int8 (and index the catalog with it)")  # fmt: skip
+    assert problem == (
+        f"{BUNDLED_MODEL} has no text side; install a CLIP model: lookalike models fetch "
+        "clip-vit-b32-int8 (and index the catalog with it)"
+    )
     assert "\n" not in problem
     with pytest.raises(ModelError, match="has no text side; install a CLIP model"):
         TextEncoder(bundled)
@@ -172,7 +187,11 @@ def test_import_with_text_files_and_text_for(tiny_clip_export, tmp_path, capsys)
     )
     assert text_side_problem(model) is None and model.manifest.text.logit_scale == 100.0  # CLIP's usual scale
     assert sorted(p.name for p in model.manifest_path.parent.iterdir()) == [
-        "a.manifest.json", "a.onnx", "a.text.onnx", "a.tokenizer.json"]  # fmt: skip
+        "a.manifest.json",
+        "a.onnx",
+        "a.text.onnx",
+        "a.tokenizer.json",
+    ]
 
     zoo.import_model(export / "tiny-clip.onnx", image_only, name="b")
     assert cli_main(["models", "import", "--text-for", "b", str(text), "--tokenizer", str(tokenizer)]) == 0
@@ -189,8 +208,13 @@ def test_import_refuses_a_text_side_of_another_size(tiny_clip_export, tmp_path):
     export = Path(tiny_clip_export["onnx"]).parent
     image_only = dataclasses.replace(load_manifest(Path(tiny_clip_export["manifest"])).manifest, text=None)
     with pytest.raises(ModelError, match="returns 8-d vectors; the image model's are 16-d"):
-        zoo.import_model(export / "tiny-clip.onnx", image_only, name="mixed", text_file=Path(other["text"]["onnx"]),
-                         tokenizer_file=Path(other["text"]["tokenizer"]))  # fmt: skip
+        zoo.import_model(
+            export / "tiny-clip.onnx",
+            image_only,
+            name="mixed",
+            text_file=Path(other["text"]["onnx"]),
+            tokenizer_file=Path(other["text"]["tokenizer"]),
+        )
     assert "mixed" not in [
         m.manifest.name for m in installed_models()
     ]  # checked before anything is installed
@@ -202,15 +226,21 @@ def test_import_refuses_a_tokenizer_that_does_not_belong(tiny_clip_export, tmp_p
     big = {f"w{i}": i for i in range(60000)} | {"[UNK]": 60000}
     tok = Tokenizer(models.WordLevel(big, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.post_processor = processors.TemplateProcessing(single="w59990 $A w59991", special_tokens=[("w59990", 59990),
-                                                                                                  ("w59991", 59991)])  # fmt: skip
+    tok.post_processor = processors.TemplateProcessing(
+        single="w59990 $A w59991", special_tokens=[("w59990", 59990), ("w59991", 59991)]
+    )
     path = tmp_path / "other.tokenizer.json"
     tok.save(str(path))
     export = Path(tiny_clip_export["onnx"]).parent
     image_only = dataclasses.replace(load_manifest(Path(tiny_clip_export["manifest"])).manifest, text=None)
     with pytest.raises(ModelError, match="tokenizer does not belong to this text model"):
-        zoo.import_model(export / "tiny-clip.onnx", image_only, name="t", text_file=export / "tiny-clip.text.onnx",
-                         tokenizer_file=path)  # fmt: skip
+        zoo.import_model(
+            export / "tiny-clip.onnx",
+            image_only,
+            name="t",
+            text_file=export / "tiny-clip.text.onnx",
+            tokenizer_file=path,
+        )
 
 
 # ---------------------------------------------------------------------------------------------- fetch
@@ -221,8 +251,11 @@ REPO, REV = "test/tiny-clip", "0123456789abcdef"
 def served(server, tiny_clip_export, pin_text: bool = True, name: str = "tiny-known") -> zoo.KnownModel:
     """Put the exported files on the test server in the hub's layout; the known model that points at them."""
     export = Path(tiny_clip_export["onnx"]).parent
-    files = {"onnx/vision_model.onnx": export / "tiny-clip.onnx", "onnx/text_model.onnx": export / "tiny-clip.text.onnx",
-             "tokenizer.json": export / "tiny-clip.tokenizer.json"}  # fmt: skip
+    files = {
+        "onnx/vision_model.onnx": export / "tiny-clip.onnx",
+        "onnx/text_model.onnx": export / "tiny-clip.text.onnx",
+        "tokenizer.json": export / "tiny-clip.tokenizer.json",
+    }
     pins = {}
     for path, src in files.items():
         data = src.read_bytes()
@@ -232,11 +265,24 @@ def served(server, tiny_clip_export, pin_text: bool = True, name: str = "tiny-kn
         pins["onnx/text_model.onnx"] = zoo_text.KnownFile("onnx/text_model.onnx")
     m = load_manifest(Path(tiny_clip_export["manifest"])).manifest
     return zoo.KnownModel(
-        name=name, repo=REPO, path="onnx/vision_model.onnx", revision=REV, size=pins["onnx/vision_model.onnx"].size,
-        sha256=pins["onnx/vision_model.onnx"].sha256, precision="fp32", arch="test", licence="test-only",
-        description="tiny CLIP", dim=m.dim, input_size=m.input_size, mean=m.mean, std=m.std, resize=m.resize,
-        interpolation=m.interpolation, text=zoo_text.KnownText(pins["onnx/text_model.onnx"], pins["tokenizer.json"], "fp32"),
-    )  # fmt: skip
+        name=name,
+        repo=REPO,
+        path="onnx/vision_model.onnx",
+        revision=REV,
+        size=pins["onnx/vision_model.onnx"].size,
+        sha256=pins["onnx/vision_model.onnx"].sha256,
+        precision="fp32",
+        arch="test",
+        licence="test-only",
+        description="tiny CLIP",
+        dim=m.dim,
+        input_size=m.input_size,
+        mean=m.mean,
+        std=m.std,
+        resize=m.resize,
+        interpolation=m.interpolation,
+        text=zoo_text.KnownText(pins["onnx/text_model.onnx"], pins["tokenizer.json"], "fp32"),
+    )
 
 
 def test_fetch_installs_both_towers_checked(server, tiny_clip_export):
@@ -295,8 +341,12 @@ def test_unpinned_text_side_is_checked_by_running_it(server, tiny_clip_export, c
 
 def test_fetch_refuses_a_text_side_for_a_model_from_another_checkpoint(server, tiny_clip_export):
     known = served(server, tiny_clip_export)
-    other = dataclasses.replace(load_manifest(Path(tiny_clip_export["manifest"])).manifest, text=None,
-                                name="tiny-known", source="somewhere/else@1/model.onnx")  # fmt: skip
+    other = dataclasses.replace(
+        load_manifest(Path(tiny_clip_export["manifest"])).manifest,
+        text=None,
+        name="tiny-known",
+        source="somewhere/else@1/model.onnx",
+    )
     zoo.import_model(Path(tiny_clip_export["onnx"]), other)
     known = dataclasses.replace(known, sha256=None, size=None)  # the image pin no longer proves the file
     with pytest.raises(ModelError, match="does not come from test/tiny-clip"):

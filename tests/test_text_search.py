@@ -25,16 +25,44 @@ pytest.importorskip("torch")
 @pytest.fixture
 def clip_catalog(clip_model, tmp_path):
     db = tmp_path / "catalog.sqlite"
-    assert cli_main(["index", str(SAMPLE_PHOTOS), "--pattern", "magento", "--model", "tiny-clip", "--db", str(db),
-                     "--no-progress"]) == 0  # fmt: skip
+    assert (
+        cli_main(
+            [
+                "index",
+                str(SAMPLE_PHOTOS),
+                "--pattern",
+                "magento",
+                "--model",
+                "tiny-clip",
+                "--db",
+                str(db),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     return db
 
 
 @pytest.fixture
 def bundled_catalog(tmp_path):
     db = tmp_path / "bundled.sqlite"
-    assert cli_main(["index", str(SAMPLE_PHOTOS), "--pattern", "magento", "--model", "efficientnet-lite0-imagenet",
-                     "--db", str(db), "--no-progress"]) == 0  # fmt: skip
+    assert (
+        cli_main(
+            [
+                "index",
+                str(SAMPLE_PHOTOS),
+                "--pattern",
+                "magento",
+                "--model",
+                "efficientnet-lite0-imagenet",
+                "--db",
+                str(db),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     return db
 
 
@@ -158,8 +186,23 @@ def test_cli_similar_by_words_and_with_words(clip_catalog, capsys):
     assert (
         out.startswith("Articles matching “red hooded sweatshirt”: method") and out.count("best photo") == 3
     )
-    assert cli_main(["similar", "--article", "mh01-gray", "--text", "but in black", "--text-weight", "0.3", "--json",
-                     "--db", str(clip_catalog)]) == 0  # fmt: skip
+    assert (
+        cli_main(
+            [
+                "similar",
+                "--article",
+                "mh01-gray",
+                "--text",
+                "but in black",
+                "--text-weight",
+                "0.3",
+                "--json",
+                "--db",
+                str(clip_catalog),
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["text"] == "but in black" and data["text_weight"] == 0.3 and data["hits"]
     assert "mh01-gray" not in [h["article"] for h in data["hits"]]
@@ -168,8 +211,11 @@ def test_cli_similar_by_words_and_with_words(clip_catalog, capsys):
         == 0
     )
     assert len(json.loads(capsys.readouterr().out)["photos"]) == 2
-    for argv, message in ((["--text-weight", "0.3", "--text", "x"], "--text-weight mixes words into photos"),
-                          ([], "Say what to search for"), (["--article", "mh01-gray", "--text", " "], "--text is empty")):  # fmt: skip
+    for argv, message in (
+        (["--text-weight", "0.3", "--text", "x"], "--text-weight mixes words into photos"),
+        ([], "Say what to search for"),
+        (["--article", "mh01-gray", "--text", " "], "--text is empty"),
+    ):
         assert cli_main(["similar", *argv, "--db", str(clip_catalog)]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1
@@ -179,10 +225,15 @@ def test_cli_similar_by_words_and_with_words(clip_catalog, capsys):
 
 
 def test_the_bundled_model_says_it_has_no_text_side_in_one_line(bundled_catalog, capsys):
-    line = ("efficientnet-lite0-imagenet has no text side; install a CLIP model: lookalike models fetch "
-            "clip-vit-b32-int8 (and index the catalog with it)")  # fmt: skip
-    for argv in (["similar", "--text", "red"], ["similar", "--article", "mh01-gray", "--text", "red"],
-                 ["labels", "suggest", "--zero-shot", "--labels", "a,b"]):  # fmt: skip
+    line = (
+        "efficientnet-lite0-imagenet has no text side; install a CLIP model: lookalike models fetch "
+        "clip-vit-b32-int8 (and index the catalog with it)"
+    )
+    for argv in (
+        ["similar", "--text", "red"],
+        ["similar", "--article", "mh01-gray", "--text", "red"],
+        ["labels", "suggest", "--zero-shot", "--labels", "a,b"],
+    ):
         assert cli_main([*argv, "--db", str(bundled_catalog)]) == 2
         assert capsys.readouterr().err == f"lookalike: {line}\n"
     with Engine.open(bundled_catalog) as engine:
@@ -261,15 +312,44 @@ def test_temperature_scaling_recovers_a_known_temperature():
 
 
 def test_cli_labels_suggest_zero_shot(clip_catalog, capsys):
-    assert cli_main(["labels", "suggest", "--zero-shot", "--labels", "hoodie,pants=trousers", "--min-confidence", "0.99",
-                     "--db", str(clip_catalog)]) == 0  # fmt: skip
+    assert (
+        cli_main(
+            [
+                "labels",
+                "suggest",
+                "--zero-shot",
+                "--labels",
+                "hoodie,pants=trousers",
+                "--min-confidence",
+                "0.99",
+                "--db",
+                str(clip_catalog),
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("zero-shot from 2 label names (CLIP, prompt “a product photo of {}”)")
     assert len(lines) == 34 and all(
         ("hoodie" in x or "pants" in x or "(no suggestion)" in x) for x in lines[1:]
     )
-    assert cli_main(["labels", "suggest", "--zero-shot", "--labels", "a,b", "--prompt", "{} on a shelf", "--json",
-                     "--db", str(clip_catalog)]) == 0  # fmt: skip
+    assert (
+        cli_main(
+            [
+                "labels",
+                "suggest",
+                "--zero-shot",
+                "--labels",
+                "a,b",
+                "--prompt",
+                "{} on a shelf",
+                "--json",
+                "--db",
+                str(clip_catalog),
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["prompts"] == ["{} on a shelf"] and data["labels"][0] == {"value": "a", "words": "a"}
     assert cli_main(["labels", "suggest", "--labels", "a,b", "--db", str(clip_catalog)]) == 2

@@ -40,18 +40,23 @@ def assert_matches_catalog(location) -> VectorStore:
 
     def by_article(av):
         return {
-            a: (av.paths[av.rows_of(i)], av.views[av.rows_of(i)], av.photo_ids[av.rows_of(i)].tolist(),
-                np.asarray(av.vectors[av.rows_of(i)], np.float32))
+            a: (
+                av.paths[av.rows_of(i)],
+                av.views[av.rows_of(i)],
+                av.photo_ids[av.rows_of(i)].tolist(),
+                np.asarray(av.vectors[av.rows_of(i)], np.float32),
+            )
             for i, a in enumerate(av.articles)
-        }  # fmt: skip
+        }
 
     g, w = by_article(got), by_article(want)
     assert g.keys() == w.keys()
     for a in w:
         assert g[a][:3] == w[a][:3], a
         assert np.allclose(g[a][3], w[a][3], atol=1e-3), a
-    assert np.allclose(np.asarray(got.centroids, np.float32)[got.article_index(a)],
-                       _unit(w[a][3].mean(axis=0)), atol=2e-3)  # fmt: skip
+    assert np.allclose(
+        np.asarray(got.centroids, np.float32)[got.article_index(a)], _unit(w[a][3].mean(axis=0)), atol=2e-3
+    )
     if got.ann is not None:
         keys = np.sort(np.asarray(got.ann.index.keys, dtype=np.int64))
         assert np.array_equal(keys, np.sort(got.photo_ids))
@@ -79,7 +84,8 @@ def test_index_keeps_the_store_in_step_with_adds_changes_moves_and_removals(
     assert_matches_catalog(catalog_location)
     with Engine.open(catalog_location, remember=False) as engine:
         report = VectorStore(store_folder(engine.catalog, engine.vectors_model_id())).sync(
-            engine.catalog, engine.vectors_model_id())  # fmt: skip
+            engine.catalog, engine.vectors_model_id()
+        )
         assert report.fetched == 0  # nothing changed since the index run's own sync
         hits = engine.similar(Query.of_articles("red")).hits
         assert {h.article for h in hits} == {"green", "shoes/blue"}
@@ -102,8 +108,9 @@ def test_search_over_the_store_equals_search_over_the_catalog(tmp_path, sample_c
                 assert np.allclose([h.score for h in a], [h.score for h in b], atol=2e-3)
 
 
-def test_a_shared_catalog_is_cached_per_client_and_reopens_reading_only_changes(pg_url, photo_tree, tiny_model,
-                                                                               tmp_path):  # fmt: skip
+def test_a_shared_catalog_is_cached_per_client_and_reopens_reading_only_changes(
+    pg_url, photo_tree, tiny_model, tmp_path
+):
     index_photos(pg_url, photo_tree, model=tiny_model)
     with Engine.open(pg_url, remember=False) as engine:
         model_id = engine.vectors_model_id()
@@ -154,8 +161,12 @@ def test_a_killed_index_run_then_a_resumed_one_leave_store_index_and_catalog_con
         assert store_of(db, _model_id(db)).state()["ann"]["size"] == 20
     for i in range(20, 40):
         write_photo(root / f"a{i % 10}" / f"p{i}.jpg", (i * 6, 80, 200 - i * 4), seed=i)
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_INDEX, str(db), str(root), str(tiny_model.manifest_path),
-                             when], stdout=subprocess.PIPE, text=True, cwd=REPO)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_INDEX, str(db), str(root), str(tiny_model.manifest_path), when],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
     for line in proc.stdout:
         if "kill me" in line:
             proc.send_signal(signal.SIGKILL)
@@ -171,7 +182,7 @@ def test_a_killed_index_run_then_a_resumed_one_leave_store_index_and_catalog_con
             store.state()["ann"]["file"],
             store.state()["ann"]["basis"],
         ]
-    )  # fmt: skip  (a killed sync's files are gone)
+    )  # (a killed sync's files are gone)
     with Catalog(db) as cat:
         assert len(cat.photo_rows()) == 40
 
@@ -188,8 +199,9 @@ def small_graphs(monkeypatch):
     monkeypatch.setattr(ann, "RANK", 16)
 
 
-def synthetic_catalog(location, tiny_model, n_articles: int, per: int = 4, dim: int = 32, seed: int = 0,
-                      first: int = 0):  # fmt: skip
+def synthetic_catalog(
+    location, tiny_model, n_articles: int, per: int = 4, dim: int = 32, seed: int = 0, first: int = 0
+):
     """Articles first..n_articles-1 of synthetic families of vectors, written as an index run would."""
     from desktop_app.core.models import vector_identity
 
@@ -254,8 +266,24 @@ def test_the_graph_index_finds_what_the_exhaustive_search_finds_and_follows_ever
 
         conn.execute(sa.delete(photos_table).where(photos_table.c.id.in_([r[1] for r in rows[100:110]])))
     other = cat.sync_articles(["f07/a00007"])["f07/a00007"]
-    cat.write_photos([PhotoWrite(other, r[2], r[2].encode(), 2, 2, None, existing_id=r[1], content_changed=True,
-                                 hash="x" + r[2], vector=vec) for r in rows[:30]], model_id)  # fmt: skip
+    cat.write_photos(
+        [
+            PhotoWrite(
+                other,
+                r[2],
+                r[2].encode(),
+                2,
+                2,
+                None,
+                existing_id=r[1],
+                content_changed=True,
+                hash="x" + r[2],
+                vector=vec,
+            )
+            for r in rows[:30]
+        ],
+        model_id,
+    )
     report = store.sync(cat, model_id)
     assert (report.how, report.ann) == ("rewritten", "updated") and report.fetched == 30
     more.close()
@@ -279,8 +307,7 @@ def test_the_graph_index_and_the_encoder_load_in_either_order():
     # usearch's native module loaded before onnxruntime's made the search process die (SIGSEGV) when it
     # opened a large catalog and then its encoder; ann.usearch_index() loads them in the order that works.
     code = "from desktop_app.core import ann; ann.usearch_index(); import onnxruntime; print('ok')"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          cwd=REPO)  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
 
 

@@ -22,8 +22,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 DATA = REPO.parent / "shared" / "datasets" / "magento-luma"
 STYLES = ("mh01", "ws03", "mj03", "wb01", "mp09")
-COPIES = {"mh01-gray_main.jpg": "crop", "mh01-gray_back.jpg": "resize", "ws03-blue_main.jpg": "jpeg60",
-          "mj03-black_main.jpg": "text", "wb01-black_main.jpg": "exact"}  # fmt: skip
+COPIES = {
+    "mh01-gray_main.jpg": "crop",
+    "mh01-gray_back.jpg": "resize",
+    "ws03-blue_main.jpg": "jpeg60",
+    "mj03-black_main.jpg": "text",
+    "wb01-black_main.jpg": "exact",
+}
 
 
 def build_catalog(data: Path, base: Path) -> Path:

@@ -95,8 +95,10 @@ def main(argv: list[str] | None = None) -> int:
             app.processEvents()
         view.viewport().repaint()
         w.map.panel.grab().save(str(args.out / "map-covers.png"))
-        print(f"wrote {args.out / 'map.png'} and {args.out / 'map-covers.png'} "
-              f"({len(shown[-1])} articles; zoomed: {view.points.last_drawn} covers at scale {view.scale_:.1f})")  # fmt: skip
+        print(
+            f"wrote {args.out / 'map.png'} and {args.out / 'map-covers.png'} "
+            f"({len(shown[-1])} articles; zoomed: {view.points.last_drawn} covers at scale {view.scale_:.1f})"
+        )
         w.close()
     return 0
 

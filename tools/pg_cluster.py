@@ -60,8 +60,18 @@ class Cluster:
         subprocess.run([*self.as_user, *cmd], check=True, capture_output=True, timeout=120)
 
     def init(self) -> None:
-        self.run(str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync",
-                 "-E", "UTF8")  # fmt: skip
+        self.run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
         hba = self.data / "pg_hba.conf"
         rule = f"host all {PASSWORD_ROLE[0]} 127.0.0.1/32 scram-sha-256\\n"
         self.run("sh", "-c", f"printf '{rule}' | cat - {hba} > {hba}.new && mv {hba}.new {hba}")
@@ -74,13 +84,25 @@ class Cluster:
             conn.execute(f"CREATE ROLE {PASSWORD_ROLE[0]} LOGIN CREATEDB PASSWORD '{PASSWORD_ROLE[1]}'")
 
     def start(self) -> None:
-        self.run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", self.options, "-l",
-                 str(self.base / "log"), "-w", "start")  # fmt: skip
+        self.run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            self.options,
+            "-l",
+            str(self.base / "log"),
+            "-w",
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server: "fast" ends every session (clients see it go), "immediate" does not even wait."""
-        subprocess.run([*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w",
-                        "stop"], capture_output=True, timeout=60)  # fmt: skip
+        subprocess.run(
+            [*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
 
     def remove(self) -> None:
         self.stop("immediate")

@@ -24,15 +24,24 @@ def sources(text: str) -> tuple[str, ...]:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("adapt", help="learn a catalog-adapted embedding from decisions, groups and labels",
-                       description="A projection of the model's frozen vectors learned from what the curator "
-                       "confirmed: photos of one article, articles decided 'same product', groups in a CSV, "
-                       "labels. Search, labels and the inspector use it while it is on; off restores the "
-                       "frozen ranking exactly.")  # fmt: skip
+    p = sub.add_parser(
+        "adapt",
+        help="learn a catalog-adapted embedding from decisions, groups and labels",
+        description="A projection of the model's frozen vectors learned from what the curator "
+        "confirmed: photos of one article, articles decided 'same product', groups in a CSV, "
+        "labels. Search, labels and the inspector use it while it is on; off restores the "
+        "frozen ranking exactly.",
+    )
     asub = p.add_subparsers(dest="adapt_command", required=True, metavar="COMMAND")
     ap = asub.add_parser("train", help="learn an adapter and switch it on")
-    ap.add_argument("--from", dest="sources", type=sources, default=SOURCES, metavar="SOURCES",
-                    help="what to learn from, comma-separated: decisions, groups, labels (default: all)")  # fmt: skip
+    ap.add_argument(
+        "--from",
+        dest="sources",
+        type=sources,
+        default=SOURCES,
+        metavar="SOURCES",
+        help="what to learn from, comma-separated: decisions, groups, labels (default: all)",
+    )
     ap.add_argument(
         "--groups",
         type=Path,
@@ -54,14 +63,21 @@ def register(sub) -> None:
         _common(ap, run_switch)
     ap = asub.add_parser("status", help="the adapter in use and the stored ones")
     _common(ap, run_status)
-    ap = asub.add_parser("evaluate", help="train on part of the groups, compare frozen and adapted on the rest",
-                         description="Splits the groups (whole groups, never one group on both sides), trains on "
-                         "one part and reports R@1/R@5/R@10 and mAP per method for the frozen and the adapted "
-                         "vectors on the held-out part, the same protocol as `evaluate --groups`. Stores "
-                         "nothing.")  # fmt: skip
+    ap = asub.add_parser(
+        "evaluate",
+        help="train on part of the groups, compare frozen and adapted on the rest",
+        description="Splits the groups (whole groups, never one group on both sides), trains on "
+        "one part and reports R@1/R@5/R@10 and mAP per method for the frozen and the adapted "
+        "vectors on the held-out part, the same protocol as `evaluate --groups`. Stores "
+        "nothing.",
+    )
     ap.add_argument("--groups", type=Path, metavar="CSV", required=True, help="CSV article,group")
-    ap.add_argument("--train-fraction", type=fraction("--train-fraction", 0.05, 0.95), default=0.5,
-                    help="share of the groups to train on (default: 0.5)")  # fmt: skip
+    ap.add_argument(
+        "--train-fraction",
+        type=fraction("--train-fraction", 0.05, 0.95),
+        default=0.5,
+        help="share of the groups to train on (default: 0.5)",
+    )
     ap.add_argument(
         "--seed",
         type=positive_int("--seed", lowest=0),
@@ -74,9 +90,13 @@ def register(sub) -> None:
 
 
 def _kind(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--kind", choices=KINDS, default="whitening",
-                   help="whitening: within-group whitening, closed form; linear: a linear map trained with a "
-                   "contrastive loss from it (default: whitening, which measured as well on Magento)")  # fmt: skip
+    p.add_argument(
+        "--kind",
+        choices=KINDS,
+        default="whitening",
+        help="whitening: within-group whitening, closed form; linear: a linear map trained with a "
+        "contrastive loss from it (default: whitening, which measured as well on Magento)",
+    )
     p.add_argument(
         "--dim",
         type=positive_int("--dim"),
@@ -94,18 +114,28 @@ def run_train(args: argparse.Namespace) -> int:
     bar = Bar(not args.json and not args.no_progress, "step", "Training")
     try:
         with open_engine(args) as engine:
-            adapter = engine.train_adapter(args.sources, args.groups, args.kind, args.dim, activate=not args.off,
-                                           progress=bar.update)  # fmt: skip
+            adapter = engine.train_adapter(
+                args.sources, args.groups, args.kind, args.dim, activate=not args.off, progress=bar.update
+            )
     finally:
         bar.close()
     if args.json:
-        emit_json({"id": adapter.id, "kind": adapter.kind, "dim": adapter.dim, "active": not args.off,
-                   "info": adapter.info})  # fmt: skip
+        emit_json(
+            {
+                "id": adapter.id,
+                "kind": adapter.kind,
+                "dim": adapter.dim,
+                "active": not args.off,
+                "info": adapter.info,
+            }
+        )
         return 0
     info = adapter.info
-    print(f"Adapter {adapter.id}: {adapter.kind}, {adapter.dim}-d, from {info['classes']} classes of "
-          f"{info['photos']} photos ({', '.join(f'{n} {k}' for k, n in info['sources'].items() if n)}), "
-          f"{info['seconds']} s; {'on' if not args.off else 'stored, not switched on'}.")  # fmt: skip
+    print(
+        f"Adapter {adapter.id}: {adapter.kind}, {adapter.dim}-d, from {info['classes']} classes of "
+        f"{info['photos']} photos ({', '.join(f'{n} {k}' for k, n in info['sources'].items() if n)}), "
+        f"{info['seconds']} s; {'on' if not args.off else 'stored, not switched on'}."
+    )
     return 0
 
 
@@ -134,12 +164,16 @@ def run_status(args: argparse.Namespace) -> int:
         emit_json(status)
         return 0
     active = status["active"]
-    print(f"Model {safe(status['model_id'])}: " + (f"adapter {active['id']} ({active['kind']}) is on" if active
-                                                  else "no adapter on (frozen vectors)"))  # fmt: skip
+    print(
+        f"Model {safe(status['model_id'])}: "
+        + (f"adapter {active['id']} ({active['kind']}) is on" if active else "no adapter on (frozen vectors)")
+    )
     for a in status["stored"]:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(a["created_at"]))
-        print(f"  {a['id']:>4}  {a['kind']:<10} {a['info'].get('dim', '?')}-d  {when}  from "
-              f"{', '.join(a['info'].get('trained_on', []))}" + ("  [on]" if a["active"] else ""))  # fmt: skip
+        print(
+            f"  {a['id']:>4}  {a['kind']:<10} {a['info'].get('dim', '?')}-d  {when}  from "
+            f"{', '.join(a['info'].get('trained_on', []))}" + ("  [on]" if a["active"] else "")
+        )
     return 0
 
 
@@ -151,8 +185,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(out)
         return 0
-    print(f"{out['kind']} adapter trained on {out['train_groups']} groups ({out['train_photos']} photos), "
-          f"tested on {out['test_groups']} held-out groups ({out['queries']} queries), seed {out['seed']}")  # fmt: skip
+    print(
+        f"{out['kind']} adapter trained on {out['train_groups']} groups ({out['train_photos']} photos), "
+        f"tested on {out['test_groups']} held-out groups ({out['queries']} queries), seed {out['seed']}"
+    )
     print(f"{'method':<12}{'frozen R@1':>11}{'mAP':>8}{'adapted R@1':>13}{'mAP':>8}{'error cut':>11}")
     for m in out["frozen"]:
         f, a = out["frozen"][m], out["adapted"][m]

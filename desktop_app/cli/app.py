@@ -17,10 +17,13 @@ def register(sub) -> None:
     p = sub.add_parser("gui", help="start the desktop app (the default with no command)")
     p.add_argument("--db", metavar="CATALOG", help="open this catalog (default: the catalog used last)")
     p.set_defaults(handler=run_gui)
-    p = sub.add_parser("demo", help="index the bundled sample photos into a new catalog and open the app",
-                       description="Copies 76 sample photos (33 articles of the Magento Luma catalogue), indexes "
-                       "them with the bundled model, labels half of the articles with their category so the "
-                       "review queue has work, and opens the app (or, without a screen, prints a query).")  # fmt: skip
+    p = sub.add_parser(
+        "demo",
+        help="index the bundled sample photos into a new catalog and open the app",
+        description="Copies 76 sample photos (33 articles of the Magento Luma catalogue), indexes "
+        "them with the bundled model, labels half of the articles with their category so the "
+        "review queue has work, and opens the app (or, without a screen, prints a query).",
+    )
     p.add_argument("--no-gui", action="store_true", help="index and print a query, without the window")
     p.add_argument("--dir", type=Path, help="where to put the demo copy (default: the user data folder)")
     p.add_argument(
@@ -43,8 +46,10 @@ def missing_qt_system_libs() -> str | None:
     if not os.environ.get("DISPLAY"):
         return "No screen found (DISPLAY is not set). Run Lookalike on a desktop, or use the CLI (lookalike --help)."
     if ctypes.util.find_library("xcb-cursor") is None:
-        return ("Qt needs the system library libxcb-cursor0 to open a window on X11. Install it "
-                "(Debian/Ubuntu: sudo apt-get install libxcb-cursor0) and start Lookalike again.")  # fmt: skip
+        return (
+            "Qt needs the system library libxcb-cursor0 to open a window on X11. Install it "
+            "(Debian/Ubuntu: sudo apt-get install libxcb-cursor0) and start Lookalike again."
+        )
     xcb_name = ctypes.util.find_library("xcb")
     if xcb_name:
         xcb = ctypes.CDLL(xcb_name)
@@ -113,12 +118,16 @@ def run_demo(args: argparse.Namespace) -> int:
         first = engine.catalog.article_keys()[0]
     if not args.json:
         print_summary(summary)
-        print("This model is an ImageNet classifier's features (EfficientNet-Lite0), not CLIP; "
-              "see `lookalike models list` for CLIP.")  # fmt: skip
+        print(
+            "This model is an ImageNet classifier's features (EfficientNet-Lite0), not CLIP; "
+            "see `lookalike models list` for CLIP."
+        )
     if not args.no_gui and not has_display():
         if not args.json:
-            print("No screen here (no DISPLAY or WAYLAND_DISPLAY): showing a result in the terminal instead. "
-                  "Run `lookalike gui` on a desktop to browse it.")  # fmt: skip
+            print(
+                "No screen here (no DISPLAY or WAYLAND_DISPLAY): showing a result in the terminal instead. "
+                "Run `lookalike gui` on a desktop to browse it."
+            )
         args.no_gui = True
     if args.no_gui:
         # The real parser builds the query's arguments, so `demo` can never drift from `similar`.

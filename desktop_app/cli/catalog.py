@@ -15,24 +15,33 @@ DAMAGE_FOUND = UserError.exit_code  # `catalog check` found damage: something th
 def register(sub) -> None:
     p = sub.add_parser("catalog", help="check a catalog, or recover a damaged one into a new file")
     csub = p.add_subparsers(dest="catalog_command", required=True, metavar="COMMAND")
-    cp = csub.add_parser("check", help="SQLite's full integrity check of every page and index",
-                         description="Reads the whole catalog and reports any damage; writes nothing. Exits with 0 when "
-                         "there is none, 2 (and one line naming `catalog recover`) when there is.")  # fmt: skip
+    cp = csub.add_parser(
+        "check",
+        help="SQLite's full integrity check of every page and index",
+        description="Reads the whole catalog and reports any damage; writes nothing. Exits with 0 when "
+        "there is none, 2 (and one line naming `catalog recover`) when there is.",
+    )
     add_db(cp)
     add_json(cp)
     cp.set_defaults(handler=run_check)
-    cp = csub.add_parser("recover", help="copy every readable row of a damaged catalog into a new catalog",
-                         description="Reads the catalog given with --db table by table, skips damaged pages, and "
-                         "writes what it could read into OUTPUT, a new file. The damaged file is never "
-                         "changed.")  # fmt: skip
+    cp = csub.add_parser(
+        "recover",
+        help="copy every readable row of a damaged catalog into a new catalog",
+        description="Reads the catalog given with --db table by table, skips damaged pages, and "
+        "writes what it could read into OUTPUT, a new file. The damaged file is never "
+        "changed.",
+    )
     cp.add_argument("output", type=Path, help="the new catalog file (must not exist yet)")
     add_db(cp)
     add_json(cp)
     cp.set_defaults(handler=run_recover)
-    cp = csub.add_parser("root", help="where this catalog's photos are on this machine (shared catalogs)",
-                         description="Photos are stored relative to the folder they were indexed from. Another "
-                         "machine that mounts that folder elsewhere maps it here; this is kept in your own "
-                         "settings, not in the catalog.")  # fmt: skip
+    cp = csub.add_parser(
+        "root",
+        help="where this catalog's photos are on this machine (shared catalogs)",
+        description="Photos are stored relative to the folder they were indexed from. Another "
+        "machine that mounts that folder elsewhere maps it here; this is kept in your own "
+        "settings, not in the catalog.",
+    )
     cp.add_argument(
         "folder", type=_folder, nargs="?", help="the photo folder on this machine (default: show it)"
     )
@@ -40,10 +49,13 @@ def register(sub) -> None:
     add_db(cp)
     add_json(cp)
     cp.set_defaults(handler=run_root)
-    cp = csub.add_parser("copy", help="copy a catalog to another file or database (SQLite <-> PostgreSQL)",
-                         description="Copies every table of SRC into DST, a new SQLite file or an empty PostgreSQL "
-                         "database (postgresql+psycopg://USER@HOST:PORT/DB), then compares both by row counts "
-                         "and checksums.")  # fmt: skip
+    cp = csub.add_parser(
+        "copy",
+        help="copy a catalog to another file or database (SQLite <-> PostgreSQL)",
+        description="Copies every table of SRC into DST, a new SQLite file or an empty PostgreSQL "
+        "database (postgresql+psycopg://USER@HOST:PORT/DB), then compares both by row counts "
+        "and checksums.",
+    )
     cp.add_argument("source", metavar="SRC", help="the catalog to copy: a file or a database URL")
     cp.add_argument("target", metavar="DST", help="where to: a new file or an empty database URL")
     cp.add_argument(
@@ -73,8 +85,11 @@ def run_check(args: argparse.Namespace) -> int:
         return 0
     # Damage is the answer the user asked for, not a bug of ours: the user-facing exit code (2) and one line
     # on stderr that names the fix.
-    print(f"lookalike: {safe(db)} is damaged ({plural(len(problems), 'problem')}); recover what can be read into a new "
-          f"file: lookalike catalog recover NEW.sqlite --db {safe(db)}", file=sys.stderr)  # fmt: skip
+    print(
+        f"lookalike: {safe(db)} is damaged ({plural(len(problems), 'problem')}); recover what can be read into a new "
+        f"file: lookalike catalog recover NEW.sqlite --db {safe(db)}",
+        file=sys.stderr,
+    )
     return DAMAGE_FOUND
 
 
@@ -89,8 +104,10 @@ def run_recover(args: argparse.Namespace) -> int:
     print(f"Recovered into {safe(report.target)} (integrity: {report.integrity}):")
     for line in recovery_lines(report):
         print(f"  {line}")
-    print(f"Open it with --db {safe(report.target)}; run `lookalike index` on the photo folder to re-embed "
-          "anything that was lost.")  # fmt: skip
+    print(
+        f"Open it with --db {safe(report.target)}; run `lookalike index` on the photo folder to re-embed "
+        "anything that was lost."
+    )
     return 0
 
 
@@ -159,12 +176,20 @@ def run_root(args: argparse.Namespace) -> int:
         online = root is not None and root.is_dir()
         location = engine.location
     if args.json:
-        emit_json({"catalog": location, "photo_root": str(root) if root else None, "online": online,
-                   "photos_found": None if found is None else {"found": found[0], "checked": found[1]}})  # fmt: skip
+        emit_json(
+            {
+                "catalog": location,
+                "photo_root": str(root) if root else None,
+                "online": online,
+                "photos_found": None if found is None else {"found": found[0], "checked": found[1]},
+            }
+        )
     else:
         state = "" if online else " (not reachable here: photos are offline; browsing and search still work)"
         print(f"Photos of {safe(location)}: {safe(root) if root else 'unknown'}{state}")
         if found is not None and found[1] and found[0] < found[1]:
-            print(f"Note: only {found[0]} of {found[1]} of the catalog's photos checked are in {safe(args.folder)}; "
-                  "is it the folder they were indexed from?")  # fmt: skip
+            print(
+                f"Note: only {found[0]} of {found[1]} of the catalog's photos checked are in {safe(args.folder)}; "
+                "is it the folder they were indexed from?"
+            )
     return 0

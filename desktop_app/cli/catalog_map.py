@@ -22,18 +22,31 @@ from desktop_app.core.labels import DEFAULT_FIELD
 
 
 def register(sub) -> None:
-    p = sub.add_parser("map", help="the catalog map: every article on one picture, similar ones together",
-                       description="A 2-D layout of the catalog's articles (t-SNE of their vectors; adapted vectors "
-                       "when an adapter is on), the same one the app's map shows. It is computed once and "
-                       "stored in the catalog; articles indexed later are placed among their nearest "
-                       "neighbours until you --recompute. Writes it as a PNG and/or prints the coordinates.")  # fmt: skip
+    p = sub.add_parser(
+        "map",
+        help="the catalog map: every article on one picture, similar ones together",
+        description="A 2-D layout of the catalog's articles (t-SNE of their vectors; adapted vectors "
+        "when an adapter is on), the same one the app's map shows. It is computed once and "
+        "stored in the catalog; articles indexed later are placed among their nearest "
+        "neighbours until you --recompute. Writes it as a PNG and/or prints the coordinates.",
+    )
     add_db(p)
-    p.add_argument("--png", metavar="FILE", type=png_path,
-                   help="write the map as a PNG picture: cover thumbnails when the photos are reachable and "
-                   "there is room for them, else dots (default: no picture)")  # fmt: skip
-    p.add_argument("--color-by", "--colour-by", dest="color_by", metavar="FIELD", default=None,
-                   help=f"colour the articles by this label field, by '{pic.BY_FOLDER}', or by "
-                   f"'{pic.BY_UNLABELLED}' (labelled or not) (default: {DEFAULT_FIELD})")  # fmt: skip
+    p.add_argument(
+        "--png",
+        metavar="FILE",
+        type=png_path,
+        help="write the map as a PNG picture: cover thumbnails when the photos are reachable and "
+        "there is room for them, else dots (default: no picture)",
+    )
+    p.add_argument(
+        "--color-by",
+        "--colour-by",
+        dest="color_by",
+        metavar="FIELD",
+        default=None,
+        help=f"colour the articles by this label field, by '{pic.BY_FOLDER}', or by "
+        f"'{pic.BY_UNLABELLED}' (labelled or not) (default: {DEFAULT_FIELD})",
+    )
     p.add_argument(
         "--size",
         metavar="WxH",
@@ -44,12 +57,19 @@ def register(sub) -> None:
     p.add_argument(
         "--dots", action="store_true", help="draw dots even where covers would fit (default: covers)"
     )
-    p.add_argument("--method", choices=lay.METHODS, default=None,
-                   help="how to lay out the articles: tsne (similar ones together) or pca (a quick, coarse "
-                   "linear projection) (default: the stored t-SNE map, else the stored PCA map, else a new t-SNE one)")  # fmt: skip
-    p.add_argument("--recompute", action="store_true",
-                   help="compute the layout afresh instead of placing new articles on the stored one "
-                   "(default: reuse the stored layout)")  # fmt: skip
+    p.add_argument(
+        "--method",
+        choices=lay.METHODS,
+        default=None,
+        help="how to lay out the articles: tsne (similar ones together) or pca (a quick, coarse "
+        "linear projection) (default: the stored t-SNE map, else the stored PCA map, else a new t-SNE one)",
+    )
+    p.add_argument(
+        "--recompute",
+        action="store_true",
+        help="compute the layout afresh instead of placing new articles on the stored one "
+        "(default: reuse the stored layout)",
+    )
     p.add_argument(
         "--seed",
         type=positive_int("--seed", lowest=0),
@@ -79,8 +99,10 @@ def _colour_by(asked: str | None, labels: dict[str, dict[str, str]]) -> str:
         from desktop_app.core.errors import InputError
 
         known = ", ".join(fields) if fields else "none yet"
-        raise InputError(f"No article has a label in the field {asked!r} (label fields: {known}); colour by one of "
-                         f"them, by {pic.BY_FOLDER} or by {pic.BY_UNLABELLED}.")  # fmt: skip
+        raise InputError(
+            f"No article has a label in the field {asked!r} (label fields: {known}); colour by one of "
+            f"them, by {pic.BY_FOLDER} or by {pic.BY_UNLABELLED}."
+        )
     return asked
 
 
@@ -94,8 +116,9 @@ def run(args: argparse.Namespace) -> int:
         # Checked before the layout (minutes on a big catalog): a mistyped field would colour it all grey.
         args.color_by = _colour_by(args.color_by, labels)
         try:
-            layout = engine.catalog_map(method=args.method, recompute=args.recompute, seed=args.seed,
-                                        progress=bar.update)  # fmt: skip
+            layout = engine.catalog_map(
+                method=args.method, recompute=args.recompute, seed=args.seed, progress=bar.update
+            )
         finally:
             bar.close()
         folders = {r["article"]: r["folder"] for r in rows}
@@ -119,9 +142,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     info = layout.info
     method = lay.METHOD_NAMES.get(layout.method, layout.method)
-    print(f"Map of {len(layout):,} articles ({method}, {layout.model_id}"
-          f"{f', adapter {layout.adapter_id}' if layout.adapter_id is not None else ''}); "
-          f"laid out in {info.get('seconds', 0):.1f} s; {layout.placed:,} placed among their neighbours.")  # fmt: skip
+    print(
+        f"Map of {len(layout):,} articles ({method}, {layout.model_id}"
+        f"{f', adapter {layout.adapter_id}' if layout.adapter_id is not None else ''}); "
+        f"laid out in {info.get('seconds', 0):.1f} s; {layout.placed:,} placed among their neighbours."
+    )
     if stats is not None:
         what = f"{stats.thumbnails:,} covers of {stats.thumb_px} px and {stats.dots:,} dots"
         print(f"Wrote {safe(args.png)} ({what}), coloured by {safe(args.color_by)}:")
@@ -151,7 +176,7 @@ def _as_json(
             "dots": stats.dots,
             "thumb_px": stats.thumb_px,
             "size": list(args.size),
-        },  # fmt: skip
+        },
         "points": [
             {"article": a, "x": num(x), "y": num(y), "color_value": v, "placed": bool(p)}
             for a, (x, y), v, p in zip(

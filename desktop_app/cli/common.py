@@ -114,20 +114,35 @@ def method_list(text: str) -> str:
 def add_search_options(p: argparse.ArgumentParser, method: bool = True) -> None:
     """--method, --threshold, --max-matches, each defaulting to the catalog's stored setting."""
     if method:
-        p.add_argument("--method", choices=METHODS, help="how articles are compared (default: the catalog's "
-                       "setting, greedy unless `lookalike tune` or the app chose another)")  # fmt: skip
-    p.add_argument("--threshold", type=fraction("--threshold", -1.0, 1.0), metavar="S",
-                   help="s: matched photo pairs below this cosine similarity are left out (default: the "
-                   "catalog's setting, none unless tuned)")  # fmt: skip
-    p.add_argument("--max-matches", type=max_matches, metavar="M",
-                   help="m: only the M best pairs count (default: the catalog's setting, all pairs unless "
-                   "tuned)")  # fmt: skip
+        p.add_argument(
+            "--method",
+            choices=METHODS,
+            help="how articles are compared (default: the catalog's "
+            "setting, greedy unless `lookalike tune` or the app chose another)",
+        )
+    p.add_argument(
+        "--threshold",
+        type=fraction("--threshold", -1.0, 1.0),
+        metavar="S",
+        help="s: matched photo pairs below this cosine similarity are left out (default: the "
+        "catalog's setting, none unless tuned)",
+    )
+    p.add_argument(
+        "--max-matches",
+        type=max_matches,
+        metavar="M",
+        help="m: only the M best pairs count (default: the catalog's setting, all pairs unless tuned)",
+    )
 
 
 def search_params(engine, args: argparse.Namespace):
     """The catalog's stored search settings with the options given on the command line."""
-    return engine.search_settings(getattr(args, "method", None), getattr(args, "threshold", None),
-                                  getattr(args, "max_matches", None), getattr(args, "top", None))  # fmt: skip
+    return engine.search_settings(
+        getattr(args, "method", None),
+        getattr(args, "threshold", None),
+        getattr(args, "max_matches", None),
+        getattr(args, "top", None),
+    )
 
 
 # ============================================================================ engine

@@ -12,31 +12,57 @@ NAMES = {"same": "same product", "alike": "look-alike", "not_match": "not a matc
 
 
 def register(sub) -> None:
-    p = sub.add_parser("decide", help="mark a pair of articles same product, look-alike or not a match",
-                       description="Decisions are about articles, not photos: they survive re-indexing and "
-                       "model changes. Search hides 'not a match' results and shows the others with a badge; "
-                       "same-product decisions are ground truth for `evaluate --decisions` and `tune "
-                       "--decisions`.")  # fmt: skip
+    p = sub.add_parser(
+        "decide",
+        help="mark a pair of articles same product, look-alike or not a match",
+        description="Decisions are about articles, not photos: they survive re-indexing and "
+        "model changes. Search hides 'not a match' results and shows the others with a badge; "
+        "same-product decisions are ground truth for `evaluate --decisions` and `tune "
+        "--decisions`.",
+    )
     p.add_argument("articles", nargs="*", metavar="ARTICLE", help="the two articles (A B)")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--same", dest="decision", action="store_const", const="same", help="the same product")
-    what.add_argument("--alike", dest="decision", action="store_const", const="alike",
-                      help="similar, but a different product (a look-alike)")  # fmt: skip
-    what.add_argument("--not-a-match", dest="decision", action="store_const", const="not_match",
-                      help="not a match: never show it as similar again")  # fmt: skip
-    what.add_argument("--clear", dest="decision", action="store_const", const="none",
-                      help="take the pair's decision back")  # fmt: skip
+    what.add_argument(
+        "--alike",
+        dest="decision",
+        action="store_const",
+        const="alike",
+        help="similar, but a different product (a look-alike)",
+    )
+    what.add_argument(
+        "--not-a-match",
+        dest="decision",
+        action="store_const",
+        const="not_match",
+        help="not a match: never show it as similar again",
+    )
+    what.add_argument(
+        "--clear", dest="decision", action="store_const", const="none", help="take the pair's decision back"
+    )
     what.add_argument("--list", action="store_true", help="list every current decision")
     what.add_argument("--undo", action="store_true", help="undo your last decision (an import as a whole)")
-    what.add_argument("--export", type=Path, metavar="CSV", help="write every decision as CSV (article_a, "
-                      "article_b, decision, note, curator, at)")  # fmt: skip
-    what.add_argument("--import", dest="import_", type=Path, metavar="CSV",
-                      help="read decisions from a CSV with article_a, article_b, decision and optionally note "
-                      "(one undoable step)")  # fmt: skip
+    what.add_argument(
+        "--export",
+        type=Path,
+        metavar="CSV",
+        help="write every decision as CSV (article_a, article_b, decision, note, curator, at)",
+    )
+    what.add_argument(
+        "--import",
+        dest="import_",
+        type=Path,
+        metavar="CSV",
+        help="read decisions from a CSV with article_a, article_b, decision and optionally note "
+        "(one undoable step)",
+    )
     p.add_argument("--note", help="a note kept with the decision (default: none)")
-    p.add_argument("--force", action="store_true",
-                   help="overwrite a decision another curator made; with --undo, take yours back even where "
-                   "another curator decided the pair since (theirs stays) (default: stop and show it)")  # fmt: skip
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite a decision another curator made; with --undo, take yours back even where "
+        "another curator decided the pair since (theirs stays) (default: stop and show it)",
+    )
     add_db(p)
     add_json(p)
     p.set_defaults(handler=run, decision=None)
@@ -58,11 +84,17 @@ def run(args: argparse.Namespace) -> int:
                 back = [u for u in undone if not u.get("kept")]
                 kept = [u["kept"] for u in undone if u.get("kept")]
                 if back:
-                    print(f"Undid {plural(len(back), 'decision')}: "
-                          + safe(", ".join(f"{u['article_a']} / {u['article_b']}" for u in back[:5])))  # fmt: skip
+                    print(
+                        f"Undid {plural(len(back), 'decision')}: "
+                        + safe(", ".join(f"{u['article_a']} / {u['article_b']}" for u in back[:5]))
+                    )
                 for k in kept[:5]:
-                    print(safe(f"Kept {k['article_a']} / {k['article_b']}: {k['curator'] or 'someone'} decided it "
-                               f"{k['decision']} since, and that stands."))  # fmt: skip
+                    print(
+                        safe(
+                            f"Kept {k['article_a']} / {k['article_b']}: {k['curator'] or 'someone'} decided it "
+                            f"{k['decision']} since, and that stands."
+                        )
+                    )
             return 0
         if args.export:
             n = engine.export_decisions(args.export)
@@ -105,6 +137,8 @@ def show(args: argparse.Namespace, rows: list[dict]) -> int:
     for r in rows:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["at"]))
         note = f"  ({safe(r['note'])})" if r["note"] else ""
-        print(f"{safe(r['article_a']):<28} {safe(r['article_b']):<28} {NAMES[r['decision']]:<13} "
-              f"{safe(r['curator'] or '')} {when}{note}")  # fmt: skip
+        print(
+            f"{safe(r['article_a']):<28} {safe(r['article_b']):<28} {NAMES[r['decision']]:<13} "
+            f"{safe(r['curator'] or '')} {when}{note}"
+        )
     return 0

@@ -25,32 +25,65 @@ KIND_NAMES = {
 
 
 def register(sub) -> None:
-    p = sub.add_parser("duplicates", help="find duplicate photos and products listed twice",
-                       description="Photo level: the same file (exact), the same picture resized, recompressed, "
-                       "slightly cropped, brightened or marked (near), the same shot edited (edit: mirrored, "
-                       "recoloured; from --min-score 0.7). Article level: articles whose photos match as the "
-                       "same product. Pairs you judged (--mark, or in the app) never come back. Photos are only "
-                       "read, never moved or deleted.")  # fmt: skip
-    p.add_argument("--level", choices=("photo", "article"), default="photo",
-                   help="photo pairs or article pairs (default: photo)")  # fmt: skip
-    p.add_argument("--min-score", type=fraction("--min-score"), metavar="X",
-                   help="only pairs scoring X or more (default: 0.9, exact and near duplicates; 0.7 adds "
-                   "same shot, different edit)")  # fmt: skip
-    p.add_argument("--csv", type=output_path, metavar="FILE",
-                   help="also write the pairs as CSV with their cluster numbers (default: none)")  # fmt: skip
-    p.add_argument("--all", action="store_true",
-                   help="also list pairs already judged (default: they are left out)")  # fmt: skip
-    p.add_argument("--mark", nargs=2, metavar=("A", "B"),
-                   help="record a verdict on two photos (stored paths) or, with --level article, two articles, "
-                   "instead of finding (default: find)")  # fmt: skip
+    p = sub.add_parser(
+        "duplicates",
+        help="find duplicate photos and products listed twice",
+        description="Photo level: the same file (exact), the same picture resized, recompressed, "
+        "slightly cropped, brightened or marked (near), the same shot edited (edit: mirrored, "
+        "recoloured; from --min-score 0.7). Article level: articles whose photos match as the "
+        "same product. Pairs you judged (--mark, or in the app) never come back. Photos are only "
+        "read, never moved or deleted.",
+    )
+    p.add_argument(
+        "--level",
+        choices=("photo", "article"),
+        default="photo",
+        help="photo pairs or article pairs (default: photo)",
+    )
+    p.add_argument(
+        "--min-score",
+        type=fraction("--min-score"),
+        metavar="X",
+        help="only pairs scoring X or more (default: 0.9, exact and near duplicates; 0.7 adds "
+        "same shot, different edit)",
+    )
+    p.add_argument(
+        "--csv",
+        type=output_path,
+        metavar="FILE",
+        help="also write the pairs as CSV with their cluster numbers (default: none)",
+    )
+    p.add_argument(
+        "--all", action="store_true", help="also list pairs already judged (default: they are left out)"
+    )
+    p.add_argument(
+        "--mark",
+        nargs=2,
+        metavar=("A", "B"),
+        help="record a verdict on two photos (stored paths) or, with --level article, two articles, "
+        "instead of finding (default: find)",
+    )
     verdict = p.add_mutually_exclusive_group()
-    verdict.add_argument("--duplicate", dest="verdict", action="store_const", const="duplicate",
-                         help="with --mark: they are duplicates (articles: the same product)")  # fmt: skip
-    verdict.add_argument("--not-duplicate", dest="verdict", action="store_const", const="not_duplicate",
-                         help="with --mark: they are not duplicates (articles: look-alikes)")  # fmt: skip
-    p.add_argument("--undo", action="store_true",
-                   help="take back your latest photo verdict, so its pairs are listed again (an article "
-                   "verdict is a match decision: lookalike decide --undo)")  # fmt: skip
+    verdict.add_argument(
+        "--duplicate",
+        dest="verdict",
+        action="store_const",
+        const="duplicate",
+        help="with --mark: they are duplicates (articles: the same product)",
+    )
+    verdict.add_argument(
+        "--not-duplicate",
+        dest="verdict",
+        action="store_const",
+        const="not_duplicate",
+        help="with --mark: they are not duplicates (articles: look-alikes)",
+    )
+    p.add_argument(
+        "--undo",
+        action="store_true",
+        help="take back your latest photo verdict, so its pairs are listed again (an article "
+        "verdict is a match decision: lookalike decide --undo)",
+    )
     p.add_argument(
         "--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)"
     )
@@ -99,8 +132,9 @@ def run(args: argparse.Namespace) -> int:
     bar = Bar(not args.json and not args.no_progress, "step", "Duplicates")
     try:
         with open_engine(args) as engine:
-            report = engine.find_duplicates(args.level, args.min_score, include_decided=args.all,
-                                            progress=bar.update)  # fmt: skip
+            report = engine.find_duplicates(
+                args.level, args.min_score, include_decided=args.all, progress=bar.update
+            )
             if args.csv is not None:
                 engine.export_duplicates(report, args.csv)
     finally:
@@ -114,8 +148,10 @@ def run(args: argparse.Namespace) -> int:
 
 def show(report) -> None:
     level = "photo" if report.level == "photo" else "article"
-    print(f"{plural(len(report.pairs), level + ' pair')} in {plural(len(report.clusters), 'cluster')}, score >= {report.min_score:g} "
-          f"({report.candidates} candidate photo pairs, {report.elapsed_s:.1f} s)")  # fmt: skip
+    print(
+        f"{plural(len(report.pairs), level + ' pair')} in {plural(len(report.clusters), 'cluster')}, score >= {report.min_score:g} "
+        f"({report.candidates} candidate photo pairs, {report.elapsed_s:.1f} s)"
+    )
     if report.decided:
         print(f"{plural(report.decided, 'pair')} you already judged are left out (--all shows them).")
     if report.note:

@@ -12,30 +12,55 @@ from desktop_app.core.matching import METHODS
 
 def register(sub) -> None:
     for name, text, description in [
-        ("evaluate", "measure search quality per method (Recall@K, mAP)",
-         "Recall@1/5/10 and mAP of each method, and of single-photo queries, on a groups file (relevant = "
-         "another article of the same group) or by splitting articles into halves that must find each other."),
-        ("tune", "grid over method, s and m; store the best as the catalog's search settings",
-         "Evaluates greedy, Hungarian and ordered over s in {off, 0.3, 0.5, 0.6, 0.7} and m in {all, 1, 2, 3}, "
-         "plus centroid and best pair, and stores the best (by mAP, then R@1; a tie keeps the current setting) "
-         "as the catalog's search settings, which `similar`, `labels` and the app then use. Fewer than 20 "
-         "queries choose nothing: the results are shown and the settings stay."),
-    ]:  # fmt: skip
+        (
+            "evaluate",
+            "measure search quality per method (Recall@K, mAP)",
+            "Recall@1/5/10 and mAP of each method, and of single-photo queries, on a groups file (relevant = "
+            "another article of the same group) or by splitting articles into halves that must find each other.",
+        ),
+        (
+            "tune",
+            "grid over method, s and m; store the best as the catalog's search settings",
+            "Evaluates greedy, Hungarian and ordered over s in {off, 0.3, 0.5, 0.6, 0.7} and m in {all, 1, 2, 3}, "
+            "plus centroid and best pair, and stores the best (by mAP, then R@1; a tie keeps the current setting) "
+            "as the catalog's search settings, which `similar`, `labels` and the app then use. Fewer than 20 "
+            "queries choose nothing: the results are shown and the settings stay.",
+        ),
+    ]:
         p = sub.add_parser(name, help=text, description=description)
         proto = p.add_mutually_exclusive_group(required=True)
         proto.add_argument("--groups", type=Path, metavar="CSV", help="CSV with the columns article, group")
-        proto.add_argument("--split", action="store_true",
-                           help="split articles into two halves and re-find one from the other")  # fmt: skip
-        proto.add_argument("--decisions", action="store_true",
-                           help="groups of articles decided 'same product' (lookalike decide --same)")  # fmt: skip
-        p.add_argument("--min-photos", type=positive_int("--min-photos", lowest=2), default=2,
-                       help="with --split: articles with at least this many photos, 2 or more: each is split "
-                       "into two halves (default: 2)")  # fmt: skip
-        p.add_argument("--seed", type=positive_int("--seed", lowest=0), default=0,
-                       help="the random split (--split) and the draw of queries (default: 0)")  # fmt: skip
-        p.add_argument("--queries", type=query_count, default=MAX_QUERIES, metavar="N|all",
-                       help=f"at most N queries, drawn at random: each ranks the whole catalog under every "
-                       f"setting, which takes long in a large catalog (default: {MAX_QUERIES}; all: every one)")  # fmt: skip
+        proto.add_argument(
+            "--split",
+            action="store_true",
+            help="split articles into two halves and re-find one from the other",
+        )
+        proto.add_argument(
+            "--decisions",
+            action="store_true",
+            help="groups of articles decided 'same product' (lookalike decide --same)",
+        )
+        p.add_argument(
+            "--min-photos",
+            type=positive_int("--min-photos", lowest=2),
+            default=2,
+            help="with --split: articles with at least this many photos, 2 or more: each is split "
+            "into two halves (default: 2)",
+        )
+        p.add_argument(
+            "--seed",
+            type=positive_int("--seed", lowest=0),
+            default=0,
+            help="the random split (--split) and the draw of queries (default: 0)",
+        )
+        p.add_argument(
+            "--queries",
+            type=query_count,
+            default=MAX_QUERIES,
+            metavar="N|all",
+            help=f"at most N queries, drawn at random: each ranks the whole catalog under every "
+            f"setting, which takes long in a large catalog (default: {MAX_QUERIES}; all: every one)",
+        )
         if name == "evaluate":
             p.add_argument(
                 "--method", nargs="+", choices=METHODS, default=None, help="methods (default: all)"
@@ -65,8 +90,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     bar = Bar(not args.json and not args.no_progress, "search", "Evaluating")
     try:
         with open_engine(args) as engine:
-            result = engine.evaluate(groups_of(args), args.method, args.min_photos, args.seed, progress=bar.update,
-                                     max_queries=args.queries)  # fmt: skip
+            result = engine.evaluate(
+                groups_of(args),
+                args.method,
+                args.min_photos,
+                args.seed,
+                progress=bar.update,
+                max_queries=args.queries,
+            )
     finally:
         bar.close()
     if args.json:
@@ -82,8 +113,14 @@ def run_tune(args: argparse.Namespace) -> int:
     bar = Bar(not args.json and not args.no_progress, "search", "Tuning")
     with open_engine(args) as engine:
         try:
-            top, result = engine.tune(groups_of(args), args.min_photos, args.seed, progress=bar.update, store=False,
-                                      max_queries=args.queries)  # fmt: skip
+            top, result = engine.tune(
+                groups_of(args),
+                args.min_photos,
+                args.seed,
+                progress=bar.update,
+                store=False,
+                max_queries=args.queries,
+            )
         finally:
             bar.close()
         ranked = sorted(result.scores, key=lambda s: (-s.map, -s.recall[1]))
@@ -100,8 +137,11 @@ def run_tune(args: argparse.Namespace) -> int:
         if args.json:
             emit_json({"best": top.to_dict(), "results": [s.to_dict() for s in ranked], "stored": enough})
         else:
-            print_scores(ranked, f"{result.protocol}: {result.n_queries} queries; grid of {len(ranked) - 1} "
-                         "settings, best first")  # fmt: skip
+            print_scores(
+                ranked,
+                f"{result.protocol}: {result.n_queries} queries; grid of {len(ranked) - 1} "
+                "settings, best first",
+            )
         if enough:
             engine.store_tuned(top)
     if not args.json:

@@ -12,39 +12,73 @@ from desktop_app.core.settings import DEVICES
 
 
 def register(sub) -> None:
-    p = sub.add_parser("index", help="index a photo folder into its catalog (incremental)",
-                       description="Scan a photo folder, group its photos into articles and embed every new or "
-                       "changed photo. Unchanged photos cost a stat; moved ones keep their vectors.")  # fmt: skip
+    p = sub.add_parser(
+        "index",
+        help="index a photo folder into its catalog (incremental)",
+        description="Scan a photo folder, group its photos into articles and embed every new or "
+        "changed photo. Unchanged photos cost a stat; moved ones keep their vectors.",
+    )
     p.add_argument("photos_dir", type=Path, help="the folder holding the photos (searched recursively)")
-    p.add_argument("--pattern", metavar="REGEX", help="group by file name: a regular expression over the name "
-                   "without extension, with a named group 'article' and optionally 'view'; 'magento' for "
-                   "<article>_<view> names (default: the catalog's rule; one article per folder for a new one)")  # fmt: skip
+    p.add_argument(
+        "--pattern",
+        metavar="REGEX",
+        help="group by file name: a regular expression over the name "
+        "without extension, with a named group 'article' and optionally 'view'; 'magento' for "
+        "<article>_<view> names (default: the catalog's rule; one article per folder for a new one)",
+    )
     p.add_argument("--folders", action="store_true", help="group by folder: one article per folder")
-    p.add_argument("--model", help="model name, or a model's .onnx / .manifest.json file (default: the "
-                   "catalog's model; for a new catalog CLIP ViT-B/32 when installed, else the bundled model)")  # fmt: skip
-    p.add_argument("--device", default=None, choices=DEVICES,
-                   help="where the model runs (default: your setting, 'auto': CUDA only when it really works)")  # fmt: skip
-    p.add_argument("--batch-size", type=positive_int("--batch-size"), default=32,
-                   help="photos per model call (default: 32)")  # fmt: skip
-    p.add_argument("--workers", type=positive_int("--workers"),
-                   help="threads that read and decode photos (default: the physical cores, at most 4)")  # fmt: skip
+    p.add_argument(
+        "--model",
+        help="model name, or a model's .onnx / .manifest.json file (default: the "
+        "catalog's model; for a new catalog CLIP ViT-B/32 when installed, else the bundled model)",
+    )
+    p.add_argument(
+        "--device",
+        default=None,
+        choices=DEVICES,
+        help="where the model runs (default: your setting, 'auto': CUDA only when it really works)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=positive_int("--batch-size"),
+        default=32,
+        help="photos per model call (default: 32)",
+    )
+    p.add_argument(
+        "--workers",
+        type=positive_int("--workers"),
+        help="threads that read and decode photos (default: the physical cores, at most 4)",
+    )
     fit = p.add_mutually_exclusive_group()
-    fit.add_argument("--letterbox", action="store_true",
-                     help="fit whole photos into the model input, padded white (stored with the catalog)")  # fmt: skip
+    fit.add_argument(
+        "--letterbox",
+        action="store_true",
+        help="fit whole photos into the model input, padded white (stored with the catalog)",
+    )
     fit.add_argument(
         "--crop", action="store_true", help="back to the model's own resize and crop (the default)"
     )
     mir = p.add_mutually_exclusive_group()
-    mir.add_argument("--mirror", action="store_true", default=None,
-                     help="average each photo's vector with its mirror image's (twice the work; stored)")  # fmt: skip
+    mir.add_argument(
+        "--mirror",
+        action="store_true",
+        default=None,
+        help="average each photo's vector with its mirror image's (twice the work; stored)",
+    )
     mir.add_argument(
         "--no-mirror", dest="mirror", action="store_false", help="turn mirror averaging off (default)"
     )
-    p.add_argument("--db", metavar="CATALOG",
-                   help="catalog file (default: the photo folder's catalog in the user data folder)")  # fmt: skip
-    p.add_argument("--new-root", action="store_true",
-                   help="let the catalog hold this folder's photos even though it holds few of the photos "
-                   "indexed so far; the others are removed (default: refuse such a folder)")  # fmt: skip
+    p.add_argument(
+        "--db",
+        metavar="CATALOG",
+        help="catalog file (default: the photo folder's catalog in the user data folder)",
+    )
+    p.add_argument(
+        "--new-root",
+        action="store_true",
+        help="let the catalog hold this folder's photos even though it holds few of the photos "
+        "indexed so far; the others are removed (default: refuse such a folder)",
+    )
     p.add_argument(
         "--no-progress", action="store_true", help="no progress bar (default: a bar on a terminal)"
     )
@@ -68,15 +102,24 @@ def run(args: argparse.Namespace) -> int:
     from desktop_app.core.settings import UserSettings
 
     rule = rule_from_args(args)
-    opts = IndexOptions(batch_size=args.batch_size, workers=args.workers,
-                        device=args.device or UserSettings.load().device,
-                        resize="letterbox" if args.letterbox else "model" if args.crop else None,
-                        mirror=args.mirror)  # fmt: skip
+    opts = IndexOptions(
+        batch_size=args.batch_size,
+        workers=args.workers,
+        device=args.device or UserSettings.load().device,
+        resize="letterbox" if args.letterbox else "model" if args.crop else None,
+        mirror=args.mirror,
+    )
     bar = Bar(not args.no_progress and not args.json, "photo", "Embedding")
     try:
-        summary = index_photos(resolve_db(args.db, args.photos_dir), args.photos_dir, rule=rule, model=args.model,
-                               options=opts, progress=lambda p: bar.update(p.done, p.total),
-                               new_root=args.new_root)  # fmt: skip
+        summary = index_photos(
+            resolve_db(args.db, args.photos_dir),
+            args.photos_dir,
+            rule=rule,
+            model=args.model,
+            options=opts,
+            progress=lambda p: bar.update(p.done, p.total),
+            new_root=args.new_root,
+        )
     finally:
         bar.close()
     if args.json:
@@ -93,8 +136,10 @@ def print_summary(s) -> None:
         f"Model     {s.model} on {s.device}" if s.device else f"Model     {s.model}; nothing needed embedding"
     )
     print(f"Articles  {s.articles}   photos {s.photos}")
-    print(f"This run  new {s.new}, changed {s.changed}, moved {s.moved}, removed {s.removed}, "
-          f"re-embedded {s.reembedded}, unchanged {s.unchanged}")  # fmt: skip
+    print(
+        f"This run  new {s.new}, changed {s.changed}, moved {s.moved}, removed {s.removed}, "
+        f"re-embedded {s.reembedded}, unchanged {s.unchanged}"
+    )
     if s.unmatched:
         print(f"          {s.unmatched} photos did not match the pattern and are single-photo articles")
     for folder in s.skipped_folders:

@@ -20,17 +20,28 @@ from desktop_app.core.files import check_output_path
 
 
 def register(sub) -> None:
-    p = sub.add_parser("inspect", help="why two articles match: similarity matrix and each method's pairs",
-                       description="The cosine similarity of every photo of A (rows) with every photo of B "
-                       "(columns), and the pairs greedy, Hungarian, ordered, centroid and best-pair choose, "
-                       "with the catalog's s and m unless given.")  # fmt: skip
+    p = sub.add_parser(
+        "inspect",
+        help="why two articles match: similarity matrix and each method's pairs",
+        description="The cosine similarity of every photo of A (rows) with every photo of B "
+        "(columns), and the pairs greedy, Hungarian, ordered, centroid and best-pair choose, "
+        "with the catalog's s and m unless given.",
+    )
     p.add_argument("article_a", help="the first article id (rows)")
     p.add_argument("article_b", help="the second article id (columns)")
-    p.add_argument("--method", type=method_list, metavar="M[,M2]",
-                   help="the method(s) the PNG draws, side by side (default: the catalog's method)")  # fmt: skip
+    p.add_argument(
+        "--method",
+        type=method_list,
+        metavar="M[,M2]",
+        help="the method(s) the PNG draws, side by side (default: the catalog's method)",
+    )
     add_search_options(p, method=False)
-    p.add_argument("--png", type=png_path, metavar="FILE",
-                   help="write the matrix view as a PNG, drawn with the methods of --method (comma-separated; default: none)")  # fmt: skip
+    p.add_argument(
+        "--png",
+        type=png_path,
+        metavar="FILE",
+        help="write the matrix view as a PNG, drawn with the methods of --method (comma-separated; default: none)",
+    )
     p.add_argument("--csv", type=Path, metavar="FILE", help="write the matrix as CSV (default: none)")
     add_db(p)
     add_json(p)
@@ -61,10 +72,14 @@ def run(args: argparse.Namespace) -> int:
     for i, p in enumerate(ins.paths_a):
         print(f"{safe(p):<{width}}  " + "".join(f"{v:>9.3f}" for v in ins.matrix[i]))
     for m, res in ins.results.items():
-        pairs = ", ".join(f"({p.row + 1},{p.col + 1}) {p.sim:.3f}{'' if p.used else ' [' + p.reason + ']'}"
-                          for p in res.pairs)  # fmt: skip
+        pairs = ", ".join(
+            f"({p.row + 1},{p.col + 1}) {p.sim:.3f}{'' if p.used else ' [' + p.reason + ']'}"
+            for p in res.pairs
+        )
         score = num(res.score)
-        print(f"{m:<10} score {score if score is not None else 'n/a'}  {pairs}"
-              + (f"  (fell back to {res.fallback})" if res.fallback else ""))  # fmt: skip
+        print(
+            f"{m:<10} score {score if score is not None else 'n/a'}  {pairs}"
+            + (f"  (fell back to {res.fallback})" if res.fallback else "")
+        )
     print(compare_line(ins))
     return 0

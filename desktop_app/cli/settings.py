@@ -18,10 +18,13 @@ from desktop_app.core.errors import InputError
 
 
 def register(sub) -> None:
-    p = sub.add_parser("settings", help="show or change the catalog's search settings and your curator name",
-                       description="The method, threshold s, cap m and number of results that `similar`, "
-                       "`inspect`, every `labels` command and the app use for this catalog, and the name your "
-                       "decisions carry (--curator). With no option, prints them.")  # fmt: skip
+    p = sub.add_parser(
+        "settings",
+        help="show or change the catalog's search settings and your curator name",
+        description="The method, threshold s, cap m and number of results that `similar`, "
+        "`inspect`, every `labels` command and the app use for this catalog, and the name your "
+        "decisions carry (--curator). With no option, prints them.",
+    )
     add_search_options(p)
     p.add_argument(
         "--top",
@@ -37,9 +40,13 @@ def register(sub) -> None:
         action="store_true",
         help="turn the cap m off: every pair counts (not with --max-matches)",
     )
-    p.add_argument("--curator", metavar="NAME", help="the name your label and match decisions carry, kept in "
-                   "your own settings; \"\" goes back to the default (default: unchanged; unset, a shared catalog's "
-                   "database user, else your login name)")  # fmt: skip
+    p.add_argument(
+        "--curator",
+        metavar="NAME",
+        help="the name your label and match decisions carry, kept in "
+        'your own settings; "" goes back to the default (default: unchanged; unset, a shared catalog\'s '
+        "database user, else your login name)",
+    )
     add_db(p)
     add_json(p)
     p.set_defaults(handler=run)

@@ -27,38 +27,67 @@ DEFAULT_TEXT_WEIGHT = 0.5
 
 
 def register(sub) -> None:
-    p = sub.add_parser("similar", help="most similar articles (or photos) for a query",
-                       description="The articles most similar to a query, scored by the catalog's search "
-                       "settings (method, s, m, top-K; see `lookalike tune` and `lookalike settings`) unless "
-                       "options override them.")  # fmt: skip
-    p.add_argument("ids", nargs="*", metavar="ARTICLE",
-                   help="article id(s) to query by: one is --article ID, several are --articles (pooled)")  # fmt: skip
+    p = sub.add_parser(
+        "similar",
+        help="most similar articles (or photos) for a query",
+        description="The articles most similar to a query, scored by the catalog's search "
+        "settings (method, s, m, top-K; see `lookalike tune` and `lookalike settings`) unless "
+        "options override them.",
+    )
+    p.add_argument(
+        "ids",
+        nargs="*",
+        metavar="ARTICLE",
+        help="article id(s) to query by: one is --article ID, several are --articles (pooled)",
+    )
     q = p.add_mutually_exclusive_group()
     q.add_argument("--article", metavar="ID", help="query by one article id")
     q.add_argument(
         "--articles", nargs="+", metavar="ID", help="query by several articles, their photos pooled"
     )
-    q.add_argument("--image", nargs="+", type=Path, metavar="PHOTO",
-                   help="query by photo files (they need not be in the catalog)")  # fmt: skip
-    p.add_argument("--text", metavar="WORDS",
-                   help="search by words (CLIP models only), e.g. \"red hooded sweatshirt\"; with --article, "
-                   "--articles or --image the words are mixed into the photos (default: none)")  # fmt: skip
-    p.add_argument("--text-weight", type=fraction("--text-weight"), metavar="W",
-                   help=f"share of the words in each query photo vector, 0..1 (default: {DEFAULT_TEXT_WEIGHT}; "
-                   "only with a photo query and --text)")  # fmt: skip
+    q.add_argument(
+        "--image",
+        nargs="+",
+        type=Path,
+        metavar="PHOTO",
+        help="query by photo files (they need not be in the catalog)",
+    )
+    p.add_argument(
+        "--text",
+        metavar="WORDS",
+        help='search by words (CLIP models only), e.g. "red hooded sweatshirt"; with --article, '
+        "--articles or --image the words are mixed into the photos (default: none)",
+    )
+    p.add_argument(
+        "--text-weight",
+        type=fraction("--text-weight"),
+        metavar="W",
+        help=f"share of the words in each query photo vector, 0..1 (default: {DEFAULT_TEXT_WEIGHT}; "
+        "only with a photo query and --text)",
+    )
     p.add_argument("--photos", action="store_true", help="list the nearest photos instead of articles")
     add_search_options(p)
-    p.add_argument("--top", type=positive_int("--top"), metavar="K",
-                   help="how many results (default: the catalog's setting, 20 unless changed)")  # fmt: skip
-    p.add_argument("--label", metavar="FIELD=VALUE",
-                   help="only articles with this label (a bare VALUE means category=VALUE; default: every article)")  # fmt: skip
+    p.add_argument(
+        "--top",
+        type=positive_int("--top"),
+        metavar="K",
+        help="how many results (default: the catalog's setting, 20 unless changed)",
+    )
+    p.add_argument(
+        "--label",
+        metavar="FIELD=VALUE",
+        help="only articles with this label (a bare VALUE means category=VALUE; default: every article)",
+    )
     p.add_argument(
         "--folder",
         metavar="PREFIX",
         help="only articles under this folder, relative to the photo folder, e.g. shoes/men (default: every folder)",
     )
-    p.add_argument("--show-rejected", action="store_true",
-                   help="also show articles decided 'not a match' with the query (default: hidden)")  # fmt: skip
+    p.add_argument(
+        "--show-rejected",
+        action="store_true",
+        help="also show articles decided 'not a match' with the query (default: hidden)",
+    )
     add_db(p)
     add_json(p)
     p.set_defaults(handler=run)
@@ -77,8 +106,9 @@ def query_of(args: argparse.Namespace):
     if not photos and text is None:
         raise InputError("Say what to search for: --article, --articles, --image or --text.")
     if weight is not None and not (photos and text is not None):
-        raise InputError("--text-weight mixes words into photos: use it with --text and --article, --articles "
-                         "or --image.")  # fmt: skip
+        raise InputError(
+            "--text-weight mixes words into photos: use it with --text and --article, --articles or --image."
+        )
     if not photos:
         return Query.of_text(text)
     query = (
@@ -106,20 +136,52 @@ def run(args: argparse.Namespace) -> int:
                     print(f"{h['score']:.3f}  {safe(h['article']):<30} {safe(h['path'])}")
             return 0
         label = args.label if not args.label or "=" in args.label else f"category={args.label}"
-        out = engine.similar(query, params, label=label, folder=args.folder,
-                             show_rejected=getattr(args, "show_rejected", False))  # fmt: skip
+        out = engine.similar(
+            query,
+            params,
+            label=label,
+            folder=args.folder,
+            show_rejected=getattr(args, "show_rejected", False),
+        )
     used = out.params  # words leave the threshold out: what the search really used
     if args.json:
-        emit_json({
-            "method": used.method, "threshold": used.threshold, "max_matches": used.max_matches,
-            "top": used.top_k, "mode": out.mode, "elapsed_ms": round(out.elapsed_ms, 2), "note": out.note,
-            "text": query.text, "text_weight": query.text_weight if query.text and query.kind != "text" else None,
-            "hits": [{"article": h.article, "score": num(h.score), "passed": h.passed, "fallback": h.fallback,
-                      "photos": h.photos, "labels": h.labels, "cover": h.cover, "decision": h.decision,
-                      "pairs": [{"query_path": p.query_path, "path": p.path, "sim": round(p.sim, 4), "rank": p.rank,
-                                 "used": p.used, "reason": p.reason} for p in h.pairs]}
-                     for h in out.hits],
-        })  # fmt: skip
+        emit_json(
+            {
+                "method": used.method,
+                "threshold": used.threshold,
+                "max_matches": used.max_matches,
+                "top": used.top_k,
+                "mode": out.mode,
+                "elapsed_ms": round(out.elapsed_ms, 2),
+                "note": out.note,
+                "text": query.text,
+                "text_weight": query.text_weight if query.text and query.kind != "text" else None,
+                "hits": [
+                    {
+                        "article": h.article,
+                        "score": num(h.score),
+                        "passed": h.passed,
+                        "fallback": h.fallback,
+                        "photos": h.photos,
+                        "labels": h.labels,
+                        "cover": h.cover,
+                        "decision": h.decision,
+                        "pairs": [
+                            {
+                                "query_path": p.query_path,
+                                "path": p.path,
+                                "sim": round(p.sim, 4),
+                                "rank": p.rank,
+                                "used": p.used,
+                                "reason": p.reason,
+                            }
+                            for p in h.pairs
+                        ],
+                    }
+                    for h in out.hits
+                ],
+            }
+        )
         return 0
     print(
         f"{safe(query.title())}: method {used.describe()}, top {used.top_k}  ({out.mode}, {out.elapsed_ms:.1f} ms)"

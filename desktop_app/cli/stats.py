@@ -9,9 +9,12 @@ from desktop_app.cli.common import add_db, add_json, emit_json, open_engine, saf
 
 
 def register(sub) -> None:
-    p = sub.add_parser("stats", help="catalog counts, grouping rule, model, device, skipped files",
-                       description="Counts, the grouping rule, the model with its precision and the device the "
-                       "last index run used, the search settings, and every skipped file with its reason.")  # fmt: skip
+    p = sub.add_parser(
+        "stats",
+        help="catalog counts, grouping rule, model, device, skipped files",
+        description="Counts, the grouping rule, the model with its precision and the device the "
+        "last index run used, the search settings, and every skipped file with its reason.",
+    )
     add_db(p)
     add_json(p)
     p.set_defaults(handler=run)
@@ -39,10 +42,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"Photo fit {fit}{', mirror averaged' if pre['mirror'] else ''}")
     s = info["search"]
     extra = (f" s={s['threshold']:g}" if s["threshold"] is not None else "") + (
-        f" m={s['max_matches']}" if s["max_matches"] is not None else "")  # fmt: skip
+        f" m={s['max_matches']}" if s["max_matches"] is not None else ""
+    )
     print(f"Search    {s['method']}{extra}, top {s['top_k']}")
-    print(f"Articles  {counts['articles']}   photos {counts['photos']} ({counts['photos_ok']} usable, "
-          f"{counts['photos_error']} skipped)   labelled articles {counts['labelled_articles']}")  # fmt: skip
+    print(
+        f"Articles  {counts['articles']}   photos {counts['photos']} ({counts['photos_ok']} usable, "
+        f"{counts['photos_error']} skipped)   labelled articles {counts['labelled_articles']}"
+    )
     for model_id, n in counts["vectors_by_model"].items():
         print(f"Vectors   {n} from {model_id}")
     if last:

@@ -78,8 +78,16 @@ class Adapter:
         out = np.empty((av.n_photos, self.dim), dtype=av.vectors.dtype if av.n_photos else np.float32)
         for start in range(0, av.n_photos, 50_000):
             out[start : start + 50_000] = self.apply(av.vectors[start : start + 50_000])
-        return ArticleVectors(out, av.photo_ids, av.offsets, av.articles, av.views, av.paths, av.labels,
-                              f"{av.model_id}+adapter{self.id or ''}")  # fmt: skip
+        return ArticleVectors(
+            out,
+            av.photo_ids,
+            av.offsets,
+            av.articles,
+            av.views,
+            av.paths,
+            av.labels,
+            f"{av.model_id}+adapter{self.id or ''}",
+        )
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
@@ -209,8 +217,13 @@ def examples(
 # ============================================================================ learners
 
 
-def fit_whitening(ex: Examples, model_id: str, dim: int | None = None, shrink: float = 0.3,
-                  label_weight: float = LABEL_WEIGHT) -> Adapter:  # fmt: skip
+def fit_whitening(
+    ex: Examples,
+    model_id: str,
+    dim: int | None = None,
+    shrink: float = 0.3,
+    label_weight: float = LABEL_WEIGHT,
+) -> Adapter:
     """Within-class whitening: the regularised inverse square root of the within-class scatter.
 
     shrink: weight of the identity in the scatter (a fraction of its mean variance); with few classes and
@@ -219,8 +232,10 @@ def fit_whitening(ex: Examples, model_id: str, dim: int | None = None, shrink: f
     """
     hint = label_weight > 0 and ex.n_hint_classes >= 2
     if ex.n_classes < 2 and not hint:
-        raise InputError("Adapting needs at least two classes of photos that belong together (articles with two "
-                         "or more photos, groups, same-product decisions or labels).")  # fmt: skip
+        raise InputError(
+            "Adapting needs at least two classes of photos that belong together (articles with two "
+            "or more photos, groups, same-product decisions or labels)."
+        )
     X = ex.vectors if ex.n_classes >= 2 else ex.hint_vectors
     mean = _mean(X)
     D = X.shape[1]
@@ -237,8 +252,13 @@ def fit_whitening(ex: Examples, model_id: str, dim: int | None = None, shrink: f
         Z = (means - mean) @ W
         spread = (Z**2).sum(axis=0)
         W = W[:, np.argsort(-spread)[:dim]]
-    info = {"classes": ex.n_classes, "photos": len(ex.vectors), "shrink": shrink, "dim": int(W.shape[1]),
-            "label_weight": label_weight if hint else 0.0}  # fmt: skip
+    info = {
+        "classes": ex.n_classes,
+        "photos": len(ex.vectors),
+        "shrink": shrink,
+        "dim": int(W.shape[1]),
+        "label_weight": label_weight if hint else 0.0,
+    }
     return Adapter("whitening", model_id, mean.astype(np.float32), W.astype(np.float32), info)
 
 
@@ -323,8 +343,15 @@ def fit_linear(
             progress(
                 step, total, f"epoch {epoch + 1}/{epochs}, loss {np.mean(losses[-steps_per_epoch:]):.3f}"
             )
-    info = {**start.info, "epochs": epochs, "temperature": temperature, "lr": lr, "decay": decay,
-            "negative_pairs": int(len(neg_pairs)), "final_loss": round(float(np.mean(losses[-steps_per_epoch:])), 4)}  # fmt: skip
+    info = {
+        **start.info,
+        "epochs": epochs,
+        "temperature": temperature,
+        "lr": lr,
+        "decay": decay,
+        "negative_pairs": int(len(neg_pairs)),
+        "final_loss": round(float(np.mean(losses[-steps_per_epoch:])), 4),
+    }
     return Adapter("linear", model_id, start.mean, (W0 @ (eye + A)).astype(np.float32), info)
 
 
@@ -387,9 +414,16 @@ def _negative_margin(X, by_class, pairs, W, margin, rng) -> tuple[float, np.ndar
     return loss, (X[a].T @ dZa + X[b].T @ dZb).astype(np.float32)
 
 
-def train(ex: Examples, model_id: str, kind: str = "whitening", dim: int | None = None, seed: int = 0,
-          progress: Progress | None = None, should_cancel: Callable[[], bool] | None = None,
-          label_weight: float = LABEL_WEIGHT) -> Adapter:  # fmt: skip
+def train(
+    ex: Examples,
+    model_id: str,
+    kind: str = "whitening",
+    dim: int | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+    label_weight: float = LABEL_WEIGHT,
+) -> Adapter:
     if kind not in KINDS:
         raise InputError(f"Unknown adapter kind {kind!r}; use one of {', '.join(KINDS)}.")
     t0 = time.perf_counter()

@@ -24,10 +24,20 @@ def child_main(
 
     def train(progress, should_cancel) -> dict:
         with Engine.open(db if is_url(db) else Path(db), remember=False) as engine:
-            adapter = engine.train_adapter(sources, Path(groups) if groups else None, kind=kind,
-                                           progress=progress, should_cancel=should_cancel)  # fmt: skip
-            return {"id": adapter.id, "kind": adapter.kind, "dim": adapter.dim, "info": adapter.info,
-                    "status": engine.adapter_status()}  # fmt: skip
+            adapter = engine.train_adapter(
+                sources,
+                Path(groups) if groups else None,
+                kind=kind,
+                progress=progress,
+                should_cancel=should_cancel,
+            )
+            return {
+                "id": adapter.id,
+                "kind": adapter.kind,
+                "dim": adapter.dim,
+                "info": adapter.info,
+                "status": engine.adapter_status(),
+            }
 
     run_job(out, cancel, train, cancelled=(Cancelled,))
 

@@ -93,8 +93,13 @@ class AnnIndex:
     def __len__(self) -> int:
         return len(self.index)
 
-    def knn_rows(self, vectors: np.ndarray, rows_of_ids: Callable[[np.ndarray], np.ndarray],
-                 queries: np.ndarray, per_photo: int) -> np.ndarray:  # fmt: skip
+    def knn_rows(
+        self,
+        vectors: np.ndarray,
+        rows_of_ids: Callable[[np.ndarray], np.ndarray],
+        queries: np.ndarray,
+        per_photo: int,
+    ) -> np.ndarray:
         """The `per_photo` rows nearest each query vector (union, unique): graph neighbours of the projected
         query, re-scored exactly in the full vectors."""
         q = np.asarray(queries, dtype=np.float32)
@@ -117,8 +122,15 @@ class AnnIndex:
         return np.unique(np.concatenate(out)) if out else np.zeros(0, dtype=np.int64)
 
 
-def build(folder: Path, name: str, vectors: np.ndarray, ids: np.ndarray, progress: Progress | None = None,
-          basis: np.ndarray | None = None, fitted_on: int | None = None) -> dict:  # fmt: skip
+def build(
+    folder: Path,
+    name: str,
+    vectors: np.ndarray,
+    ids: np.ndarray,
+    progress: Progress | None = None,
+    basis: np.ndarray | None = None,
+    fitted_on: int | None = None,
+) -> dict:
     """A new index of every row of `vectors` (keys `ids`), saved in folder as `name`; its info."""
     if basis is None:
         basis, fitted_on = fit_basis(vectors), len(vectors)
@@ -132,8 +144,16 @@ def build(folder: Path, name: str, vectors: np.ndarray, ids: np.ndarray, progres
     return _save(folder, name, index, basis, fitted_on or n, removed=0)
 
 
-def update(folder: Path, old: dict, name: str, vectors: np.ndarray, ids: np.ndarray, add_rows: np.ndarray,
-           remove_ids: np.ndarray, progress: Progress | None = None) -> dict:  # fmt: skip
+def update(
+    folder: Path,
+    old: dict,
+    name: str,
+    vectors: np.ndarray,
+    ids: np.ndarray,
+    add_rows: np.ndarray,
+    remove_ids: np.ndarray,
+    progress: Progress | None = None,
+) -> dict:
     """The old index (its info `old`, in folder) with `remove_ids` taken out and the rows `add_rows` of
     `vectors` (keys ids[add_rows]) put in, saved as `name`; rebuilt instead when too much changed."""
     n = len(vectors)

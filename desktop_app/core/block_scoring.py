@@ -167,8 +167,9 @@ class BlockScoring:
             per_view[t] = block.seg_max(np.where(codes == q_codes[j], block.G[j], -np.inf))
         return "views", -np.sort(-per_view.T, axis=1), np.isfinite(per_view).any(axis=0)
 
-    def _ordered_one(self, query: ResolvedQuery, block: Block, i: int, threshold: float | None = None,
-                     m: int | None = None) -> matching.MatchResult:  # fmt: skip
+    def _ordered_one(
+        self, query: ResolvedQuery, block: Block, i: int, threshold: float | None = None, m: int | None = None
+    ) -> matching.MatchResult:
         """`matching.ordered` of the query with block article i (any query views)."""
         a = int(block.arts[i])
         views_b = self.av.views[int(self.offsets[a]) : int(self.offsets[a + 1])]

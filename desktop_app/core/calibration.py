@@ -71,8 +71,15 @@ def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = BINS) -
     for b in range(bins):
         mask = which == b
         if mask.any():
-            rows.append({"low": b / bins, "high": (b + 1) / bins, "n": int(mask.sum()),
-                         "confidence": float(conf[mask].mean()), "accuracy": float(ok[mask].mean())})  # fmt: skip
+            rows.append(
+                {
+                    "low": b / bins,
+                    "high": (b + 1) / bins,
+                    "n": int(mask.sum()),
+                    "confidence": float(conf[mask].mean()),
+                    "accuracy": float(ok[mask].mean()),
+                }
+            )
     return rows
 
 
@@ -123,8 +130,9 @@ def why_not_fitted(asked: int, labelled: int) -> str | None:
     return f"needs at least {MIN_FIT} labelled articles, has {labelled}"
 
 
-def cross_fitted(raw: np.ndarray, agreement: np.ndarray, correct: np.ndarray, folds: int = 2,
-                 seed: int = 0) -> np.ndarray:  # fmt: skip
+def cross_fitted(
+    raw: np.ndarray, agreement: np.ndarray, correct: np.ndarray, folds: int = 2, seed: int = 0
+) -> np.ndarray:
     """Calibrated confidences where each article's comes from a fit on the other folds: an honest measure
     of calibration on articles it was not fitted on."""
     raw, agreement, correct = np.asarray(raw, float), np.asarray(agreement, float), np.asarray(correct)

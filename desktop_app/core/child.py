@@ -50,8 +50,12 @@ class ChildError(RuntimeError):
 PROGRESS_INTERVAL_S = 0.1  # progress messages at most this often: the window polls, it need not see each step
 
 
-def run_job(out: Any, cancel: Any, work: Callable[[Callable[..., None], Callable[[], bool]], Any],
-            cancelled: tuple[type[BaseException], ...] = ()) -> None:  # fmt: skip
+def run_job(
+    out: Any,
+    cancel: Any,
+    work: Callable[[Callable[..., None], Callable[[], bool]], Any],
+    cancelled: tuple[type[BaseException], ...] = (),
+) -> None:
     """The body of a background job in a child process (adapter training, duplicates, the map's layout).
 
     Lowers the child's priority, runs `work(progress, should_cancel)` and puts on the `out` queue

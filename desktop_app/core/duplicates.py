@@ -84,12 +84,24 @@ class PhotoPair:
     difference: Difference | None = None  # None for exact copies
 
     def to_dict(self) -> dict:
-        out = {"a": self.a, "b": self.b, "kind": self.kind, "score": round(self.score, 4),
-               "article_a": self.article_a, "article_b": self.article_b, "cosine": round(self.cos, 4)}  # fmt: skip
+        out = {
+            "a": self.a,
+            "b": self.b,
+            "kind": self.kind,
+            "score": round(self.score, 4),
+            "article_a": self.article_a,
+            "article_b": self.article_b,
+            "cosine": round(self.cos, 4),
+        }
         d = self.difference
         if d is not None:
-            out.update(hamming=d.hamming, mirrored=d.mirrored, luma_changed=round(d.luma_changed, 4),
-                       chroma_changed=round(d.chroma_changed, 4), gain=round(d.gain, 3))  # fmt: skip
+            out.update(
+                hamming=d.hamming,
+                mirrored=d.mirrored,
+                luma_changed=round(d.luma_changed, 4),
+                chroma_changed=round(d.chroma_changed, 4),
+                gain=round(d.gain, 3),
+            )
         return out
 
 
@@ -105,9 +117,14 @@ class ArticlePair:
     kind: str = "article"
 
     def to_dict(self) -> dict:
-        return {"a": self.a, "b": self.b, "kind": self.kind, "score": round(self.score, 4),
-                "photo_duplicates": self.photo_duplicates,
-                "matched": [{"a": x, "b": y, "cosine": round(c, 4)} for x, y, c in self.matched]}  # fmt: skip
+        return {
+            "a": self.a,
+            "b": self.b,
+            "kind": self.kind,
+            "score": round(self.score, 4),
+            "photo_duplicates": self.photo_duplicates,
+            "matched": [{"a": x, "b": y, "cosine": round(c, 4)} for x, y, c in self.matched],
+        }
 
 
 @dataclass
@@ -165,9 +182,14 @@ def _projection(V: np.ndarray, dim: int, sample: int = 4096, seed: int = 0) -> n
     return np.ascontiguousarray(np.linalg.qr(basis)[0], dtype=np.float32)  # orthonormal to float32 precision
 
 
-def candidate_pairs(V: np.ndarray, min_cos: float = MIN_COS, max_neighbours: int = MAX_NEIGHBOURS,
-                    dim: int = PROJECTION_DIM, progress: Progress | None = None,
-                    should_cancel: Cancel | None = None) -> Candidates:  # fmt: skip
+def candidate_pairs(
+    V: np.ndarray,
+    min_cos: float = MIN_COS,
+    max_neighbours: int = MAX_NEIGHBOURS,
+    dim: int = PROJECTION_DIM,
+    progress: Progress | None = None,
+    should_cancel: Cancel | None = None,
+) -> Candidates:
     """Every pair of rows of V (L2-normalised) with cosine >= min_cos, each row keeping its best
     `max_neighbours` partners; exact (no pair is lost to the projection).
 
@@ -244,10 +266,18 @@ def _cap_neighbours(a: np.ndarray, b: np.ndarray, c: np.ndarray, k: int) -> tupl
 
 def classify(cos: float, diff: Difference) -> tuple[str | None, float]:
     """(kind, score) of a pair of different files, or (None, 0) when it is no duplicate."""
-    if (not diff.mirrored and diff.hamming <= NEAR_MAX_HAMMING and diff.luma_changed <= NEAR_MAX_LUMA
-            and diff.chroma_changed <= NEAR_MAX_CHROMA and diff.overlap >= NEAR_MIN_OVERLAP):  # fmt: skip
-        worst = max(diff.luma_changed / NEAR_MAX_LUMA, diff.chroma_changed / NEAR_MAX_CHROMA,
-                    diff.hamming / (NEAR_MAX_HAMMING + 1))  # fmt: skip
+    if (
+        not diff.mirrored
+        and diff.hamming <= NEAR_MAX_HAMMING
+        and diff.luma_changed <= NEAR_MAX_LUMA
+        and diff.chroma_changed <= NEAR_MAX_CHROMA
+        and diff.overlap >= NEAR_MIN_OVERLAP
+    ):
+        worst = max(
+            diff.luma_changed / NEAR_MAX_LUMA,
+            diff.chroma_changed / NEAR_MAX_CHROMA,
+            diff.hamming / (NEAR_MAX_HAMMING + 1),
+        )
         return "near", min(0.999, 0.9 + 0.099 * (1.0 - worst))
     if cos >= EDIT_MIN_COS and diff.hamming <= EDIT_MAX_HAMMING:
         return "edit", 0.7 + 0.19 * (1.0 - diff.hamming / (EDIT_MAX_HAMMING + 1))
@@ -274,8 +304,9 @@ def photo_duplicates(
 
     def add(i: int, j: int, kind: str, score: float, cos: float, diff: Difference | None = None) -> None:
         a, b = (i, j) if paths[i] <= paths[j] else (j, i)
-        out[(paths[a], paths[b])] = PhotoPair(paths[a], paths[b], av.articles[art[a]], av.articles[art[b]],
-                                              kind, score, cos, diff)  # fmt: skip
+        out[(paths[a], paths[b])] = PhotoPair(
+            paths[a], paths[b], av.articles[art[a]], av.articles[art[b]], kind, score, cos, diff
+        )
 
     for i, j in _exact_pairs(paths, content_hash):
         add(i, j, "exact", 1.0, 1.0)
@@ -358,8 +389,14 @@ def article_duplicates(
     return sorted(out, key=lambda p: (-p.score, p.a, p.b))
 
 
-def _same_product(av: ArticleVectors, x: int, y: int, threshold: float, dup_photos: set[tuple[str, str]],
-                  variants: set[tuple[str, str]]) -> ArticlePair | None:  # fmt: skip
+def _same_product(
+    av: ArticleVectors,
+    x: int,
+    y: int,
+    threshold: float,
+    dup_photos: set[tuple[str, str]],
+    variants: set[tuple[str, str]],
+) -> ArticlePair | None:
     rx, ry = av.rows_of(x), av.rows_of(y)
     S = av.vectors[rx] @ av.vectors[ry].T
     result = matching.greedy(S, threshold=threshold, max_matches=None)

@@ -25,10 +25,19 @@ from desktop_app.core.child import ChildError, failure_of, rebuild_error
 STOP_GRACE_S = 5.0
 
 # The engine methods a front end may call through the child.
-CALLS = frozenset({
-    "similar", "nearest_photos", "inspect", "suggest", "review", "evaluate_labels", "stats", "reload",
-    "search_settings",
-})  # fmt: skip
+CALLS = frozenset(
+    {
+        "similar",
+        "nearest_photos",
+        "inspect",
+        "suggest",
+        "review",
+        "evaluate_labels",
+        "stats",
+        "reload",
+        "search_settings",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -75,8 +84,9 @@ class _Server:
             raise
         self.engine = engine
         av = index.av
-        return EngineInfo(index.av.model_id, av.n_articles, av.n_photos, time.perf_counter() - t0, device_name, note,
-                          title)  # fmt: skip
+        return EngineInfo(
+            index.av.model_id, av.n_articles, av.n_photos, time.perf_counter() - t0, device_name, note, title
+        )
 
     def call(self, verb: str, args: tuple, kwargs: dict) -> Any:
         if verb == "open":

@@ -21,8 +21,15 @@ from desktop_app.core.scan import GroupingRule
 PROGRESS_INTERVAL_S = 0.1
 
 
-def child_main(db: str, photo_dir: str, rule: GroupingRule | None, model: InstalledModel | str | None,
-               options: IndexOptions, out: Any, cancel: Any) -> None:  # fmt: skip
+def child_main(
+    db: str,
+    photo_dir: str,
+    rule: GroupingRule | None,
+    model: InstalledModel | str | None,
+    options: IndexOptions,
+    out: Any,
+    cancel: Any,
+) -> None:
     """Entry point of the child process: index, report progress, send the summary or the failure."""
     from desktop_app.core.engine import index_photos
 
@@ -43,8 +50,15 @@ def child_main(db: str, photo_dir: str, rule: GroupingRule | None, model: Instal
     from desktop_app.core.storage.backend import is_url
 
     try:
-        summary = index_photos(db if is_url(db) else Path(db), Path(photo_dir), rule=rule, model=model, options=options,
-                               progress=progress, should_cancel=cancel.is_set)  # fmt: skip
+        summary = index_photos(
+            db if is_url(db) else Path(db),
+            Path(photo_dir),
+            rule=rule,
+            model=model,
+            options=options,
+            progress=progress,
+            should_cancel=cancel.is_set,
+        )
         out.put(("done", summary))
     except BaseException as exc:  # noqa: BLE001 - everything is reported to the window
         out.put(("failed", failure_of(exc)))

@@ -110,9 +110,11 @@ class IndexSummary:
         labels, pairs = self.orphaned.get("labelled_articles", 0), self.orphaned.get("decided_pairs", 0)
         if not labels and not pairs:
             return ""
-        return (f"{plural(labels, 'labelled article')} and {plural(pairs, 'decided pair')} name articles this "
-                "grouping does not have; they are kept and apply again if the grouping that made those "
-                "articles comes back.")  # fmt: skip
+        return (
+            f"{plural(labels, 'labelled article')} and {plural(pairs, 'decided pair')} name articles this "
+            "grouping does not have; they are kept and apply again if the grouping that made those "
+            "articles comes back."
+        )
 
 
 def content_hash(data: bytes) -> str:
@@ -180,12 +182,23 @@ def index_folder(
     machines without a mapping stays as it is.
     """
     with catalog.index_lock():
-        return _index(catalog, photo_dir, rule, model, options or IndexOptions(), progress,
-                      should_cancel or (lambda: False), encoder, scan, keep_stored_root)  # fmt: skip
+        return _index(
+            catalog,
+            photo_dir,
+            rule,
+            model,
+            options or IndexOptions(),
+            progress,
+            should_cancel or (lambda: False),
+            encoder,
+            scan,
+            keep_stored_root,
+        )
 
 
-def _index(catalog, photo_dir, rule, model, opts, progress, should_cancel, encoder, scan,
-           keep_stored_root=False) -> IndexSummary:  # fmt: skip
+def _index(
+    catalog, photo_dir, rule, model, opts, progress, should_cancel, encoder, scan, keep_stored_root=False
+) -> IndexSummary:
     started = time.perf_counter()
     root = check_photo_folder(photo_dir)
     stored = catalog_settings(catalog)
@@ -217,8 +230,15 @@ def _index(catalog, photo_dir, rule, model, opts, progress, should_cancel, encod
     summary.advice = grouping_advice(scan.files, rule, root.name)
 
     stored_root = stored.photo_root if keep_stored_root and stored.photo_root else str(root)
-    update_catalog_settings(catalog, photo_root=stored_root, grouping=rule, model=manifest.name,
-                            model_manifest=str(installed.manifest_path), letterbox=letterbox, mirror=mirror)  # fmt: skip
+    update_catalog_settings(
+        catalog,
+        photo_root=stored_root,
+        grouping=rule,
+        model=manifest.name,
+        model_manifest=str(installed.manifest_path),
+        letterbox=letterbox,
+        mirror=mirror,
+    )
     run_id = catalog.start_run(model_id)
 
     found, clashes = _unique_paths(scan.files)
@@ -272,8 +292,20 @@ def _index(catalog, photo_dir, rule, model, opts, progress, should_cancel, encod
         if encoder is None:
             encoder = Encoder(installed, device=opts.device, threads=opts.threads)
         summary.device = encoder.device
-        embedded, moved_ids = _run_pipeline(catalog, root, work, encoder, model_id, resize, mirror, orphans,
-                                            opts, summary, progress, should_cancel)  # fmt: skip
+        embedded, moved_ids = _run_pipeline(
+            catalog,
+            root,
+            work,
+            encoder,
+            model_id,
+            resize,
+            mirror,
+            orphans,
+            opts,
+            summary,
+            progress,
+            should_cancel,
+        )
 
     if not summary.cancelled:
         # Only a complete scan may delete: a cancelled run has not seen every moved file yet.
@@ -288,8 +320,11 @@ def _index(catalog, photo_dir, rule, model, opts, progress, should_cancel, encod
     summary.seconds = round(time.perf_counter() - started, 3)
     summary.photos_per_s = round(embedded / summary.seconds, 2) if summary.seconds > 0 else 0.0
     summary.skipped = dict(Counter(s["reason"] for s in summary.skipped_files))
-    catalog.finish_run(run_id, "cancelled" if summary.cancelled else "done",
-                       {k: v for k, v in summary.to_dict().items() if k != "skipped_files"})  # fmt: skip
+    catalog.finish_run(
+        run_id,
+        "cancelled" if summary.cancelled else "done",
+        {k: v for k, v in summary.to_dict().items() if k != "skipped_files"},
+    )
     return summary
 
 
@@ -306,8 +341,13 @@ def _unique_paths(files: list[FoundFile]) -> tuple[list[FoundFile], list[dict]]:
         if first is None:
             seen[f.text] = f
             continue
-        clashes.append({"path": f.text, "reason": "name_clash",
-                        "message": f"its name prints the same as {first.rel!r}; rename one of the two files"})  # fmt: skip
+        clashes.append(
+            {
+                "path": f.text,
+                "reason": "name_clash",
+                "message": f"its name prints the same as {first.rel!r}; rename one of the two files",
+            }
+        )
     return list(seen.values()), clashes
 
 
@@ -411,14 +451,27 @@ def _finite_or_error(results: list[_Result], vectors: np.ndarray) -> None:
         )
 
 
-def _write_batch(catalog: Catalog, batch: list[_Result], vec_of: dict[int, np.ndarray], model_id: str,
-                 moved_ids: set[int], summary: IndexSummary) -> None:  # fmt: skip
+def _write_batch(
+    catalog: Catalog,
+    batch: list[_Result],
+    vec_of: dict[int, np.ndarray],
+    model_id: str,
+    moved_ids: set[int],
+    summary: IndexSummary,
+) -> None:
     writes: list[PhotoWrite] = []
     kinds: list[str] = []
     for r in batch:
         w, f = r.work, r.work.found
-        base = dict(article_id=w.article_id, path=f.text, raw_path=f.raw, size=f.size, mtime_ns=f.mtime_ns,
-                    view=w.view, existing_id=w.row.id if w.row else None)  # fmt: skip
+        base = dict(
+            article_id=w.article_id,
+            path=f.text,
+            raw_path=f.raw,
+            size=f.size,
+            mtime_ns=f.mtime_ns,
+            view=w.view,
+            existing_id=w.row.id if w.row else None,
+        )
         if r.error is not None:
             summary.skipped_files.append({"path": f.text, "reason": r.error.reason, "message": str(r.error)})
             if r.error.reason == "vanished":
@@ -430,8 +483,16 @@ def _write_batch(catalog: Catalog, batch: list[_Result], vec_of: dict[int, np.nd
             moved_ids.add(r.moved_from)
             kinds.append("moved")
         else:
-            writes.append(PhotoWrite(**base, content_changed=w.kind == "changed", hash=r.hash, width=r.width,
-                                     height=r.height, vector=vec_of[id(r)]))  # fmt: skip
+            writes.append(
+                PhotoWrite(
+                    **base,
+                    content_changed=w.kind == "changed",
+                    hash=r.hash,
+                    width=r.width,
+                    height=r.height,
+                    vector=vec_of[id(r)],
+                )
+            )
             kinds.append("new" if w.row is None else "changed" if w.kind == "changed" else "reembedded")
     catalog.write_photos(writes, model_id)
     for kind in kinds:

@@ -64,8 +64,9 @@ def import_folder_labels(
     return ImportReport(len(plan.items), plan.unknown, no_folder=plan.no_folder)
 
 
-def plan_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEFAULT_FIELD,
-                    photo_root: Path | None = None) -> LabelPlan:  # fmt: skip
+def plan_csv_labels(
+    catalog: Catalog, csv_path: Path, default_field: str = DEFAULT_FIELD, photo_root: Path | None = None
+) -> LabelPlan:
     """Read rows with `article` or `path`, `label`, and optionally `field`, without writing anything.
 
     A column named after the field (e.g. `category`) stands in for `label` when there is no `label`
@@ -142,8 +143,10 @@ def _none_known(csv_path: Path, unknown: int, by_paths: int, photo_root: Path | 
     """Why no row of an import names anything in the catalog, in one line."""
     if by_paths:
         where = f"the photo folder {photo_root}" if photo_root else "the catalog's photo folder"
-        return (f"None of the {unknown:,} rows of {csv_path} names a photo of the catalog: paths must be "
-                f"relative to {where} (like {example}) or lie inside it.")  # fmt: skip
+        return (
+            f"None of the {unknown:,} rows of {csv_path} names a photo of the catalog: paths must be "
+            f"relative to {where} (like {example}) or lie inside it."
+        )
     return (
         f"None of the {unknown:,} articles in {csv_path} is in the catalog; use the article ids "
         "`lookalike similar` shows."
@@ -163,8 +166,13 @@ def import_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEF
     return ImportReport(len(plan.items), plan.unknown, plan.skipped_rows)
 
 
-def export_labels(catalog: Catalog, path: Path | None, fmt: str | None = None, raw: bool = False,
-                  stream: TextIO | None = None) -> int:  # fmt: skip
+def export_labels(
+    catalog: Catalog,
+    path: Path | None,
+    fmt: str | None = None,
+    raw: bool = False,
+    stream: TextIO | None = None,
+) -> int:
     """Write every label as CSV (cells safe for spreadsheets unless raw) or JSON to `path` (the old file
     survives any failure) or, with `stream` (standard output), there."""
     fmt = fmt or (Path(path).suffix.lstrip(".").lower() if path is not None else "") or "csv"
@@ -187,6 +195,12 @@ def export_labels(catalog: Catalog, path: Path | None, fmt: str | None = None, r
         writer = csv.DictWriter(fh, fieldnames=["article", "field", "label", "source"])
         writer.writeheader()
         for r in rows:
-            writer.writerow({"article": cell(r["article"]), "field": cell(r["field"]), "label": cell(r["value"]),
-                             "source": r["source"]})  # fmt: skip
+            writer.writerow(
+                {
+                    "article": cell(r["article"]),
+                    "field": cell(r["field"]),
+                    "label": cell(r["value"]),
+                    "source": r["source"],
+                }
+            )
     return len(rows)

@@ -84,8 +84,11 @@ def check_values(labels: dict[str, str], field_name: str) -> None:
     values = set(labels.values())
     if len(values) != 1:  # none: the caller says to label some first
         return
-    what = (f"The one labelled article of {field_name} has" if len(labels) == 1
-            else f"All {len(labels):,} labelled articles of {field_name} have")  # fmt: skip
+    what = (
+        f"The one labelled article of {field_name} has"
+        if len(labels) == 1
+        else f"All {len(labels):,} labelled articles of {field_name} have"
+    )
     raise InputError(
         f"{what} one value ({next(iter(values))}); label articles with at least two values before asking "
         "for suggestions."
@@ -194,8 +197,15 @@ class Suggester:
         confidence = round(confidence, 4)
         if label is not None and confidence < min_confidence:
             label = None
-        return Suggestion(name, label, confidence, [(a, round(s, 4)) for a, s in alternatives], neighbours,
-                          round(raw, 4), round(agreement, 4))  # fmt: skip
+        return Suggestion(
+            name,
+            label,
+            confidence,
+            [(a, round(s, 4)) for a, s in alternatives],
+            neighbours,
+            round(raw, 4),
+            round(agreement, 4),
+        )
 
 
 def suggest_unlabelled(
@@ -315,8 +325,9 @@ def evaluate_labels(
     n_labelled = len(present)
     if limit is not None and len(present) > limit:
         present = sorted(np.random.default_rng(seed).choice(present, size=limit, replace=False).tolist())
-    suggester = Suggester(index, labels, k=k, method=method, threshold=threshold, max_matches=max_matches,
-                          rejected=rejected)  # fmt: skip
+    suggester = Suggester(
+        index, labels, k=k, method=method, threshold=threshold, max_matches=max_matches, rejected=rejected
+    )
     members: dict[str, list[int]] = defaultdict(list)
     for i, a in enumerate(index.av.articles):
         if groups and a in groups:

@@ -98,8 +98,9 @@ class MapLayout:
         return buf.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes, method: str, info: dict, model_id: str = "",
-                   adapter_id: int | None = None) -> MapLayout:  # fmt: skip
+    def from_bytes(
+        cls, data: bytes, method: str, info: dict, model_id: str = "", adapter_id: int | None = None
+    ) -> MapLayout:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             xy = z["xy"]
             raw = z["articles"].tobytes().decode("utf-8")
@@ -141,8 +142,9 @@ def check_method(method: str) -> None:
 class _Stages:
     """One progress bar over several stages, each given its share of PROGRESS_TOTAL."""
 
-    def __init__(self, progress: Progress | None, should_cancel: ShouldCancel | None,
-                 shares: dict[str, float]) -> None:  # fmt: skip
+    def __init__(
+        self, progress: Progress | None, should_cancel: ShouldCancel | None, shares: dict[str, float]
+    ) -> None:
         self.progress = progress
         self.should_cancel = should_cancel
         total = sum(shares.values()) or 1.0
@@ -192,8 +194,13 @@ def _rows_per_block(n_cols: int) -> int:
     return int(max(64, min(CHUNK, MAX_BLOCK_BYTES // (4 * max(1, n_cols)))))
 
 
-def nearest(Q: np.ndarray, X: np.ndarray, k: int, exclude_self: bool = False,
-            report: Callable[[float, float], None] | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def nearest(
+    Q: np.ndarray,
+    X: np.ndarray,
+    k: int,
+    exclude_self: bool = False,
+    report: Callable[[float, float], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact k nearest rows of X for each row of Q by inner product (cosine for normalised rows).
 
     Returns (indices [M, k], similarities [M, k]), best first. With `exclude_self`, Q is X and a row is never
@@ -225,9 +232,14 @@ def nearest(Q: np.ndarray, X: np.ndarray, k: int, exclude_self: bool = False,
 # ============================================================================ layouts
 
 
-def compute_layout(X: np.ndarray, method: str = DEFAULT_METHOD, seed: int = 0, progress: Progress | None = None,
-                   should_cancel: ShouldCancel | None = None,
-                   sample_above: int = SAMPLE_ABOVE) -> tuple[np.ndarray, np.ndarray, dict]:  # fmt: skip
+def compute_layout(
+    X: np.ndarray,
+    method: str = DEFAULT_METHOD,
+    seed: int = 0,
+    progress: Progress | None = None,
+    should_cancel: ShouldCancel | None = None,
+    sample_above: int = SAMPLE_ABOVE,
+) -> tuple[np.ndarray, np.ndarray, dict]:
     """A 2-D layout of the rows of X (L2-normalised article vectors): (float32 [N, 2] centred, placed [N]
     bool, info).
 
@@ -283,8 +295,9 @@ def tsne(X: np.ndarray, reduced: np.ndarray, seed: int, stages: _Stages) -> np.n
     idx, sim = nearest(X, X, k, exclude_self=True, report=stages.reporter("neighbours", "finding neighbours"))
     dist = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sim.astype(np.float64)))  # euclidean on the unit sphere
     jobs = max(1, min(os.cpu_count() or 1, 8))
-    aff = affinity.PerplexityBasedNN(knn_index=PrecomputedNeighbors(idx, dist), perplexity=perplexity,
-                                     n_jobs=jobs, random_state=seed)  # fmt: skip
+    aff = affinity.PerplexityBasedNN(
+        knn_index=PrecomputedNeighbors(idx, dist), perplexity=perplexity, n_jobs=jobs, random_state=seed
+    )
     start = initialization.rescale(np.ascontiguousarray(reduced[:, :2], dtype=np.float64))
     total = EARLY_ITER + MAIN_ITER
     done = [0]
@@ -296,8 +309,9 @@ def tsne(X: np.ndarray, reduced: np.ndarray, seed: int, stages: _Stages) -> np.n
     # Above 10,000 rows openTSNE interpolates the repulsive forces on a grid whose side grows with the
     # layout's extent; with NumPy's FFT (no FFTW here) that grid is most of the time, and cells twice
     # openTSNE's default size cut it by three for a neighbour preservation 0.02 lower (25,000 articles).
-    emb = TSNEEmbedding(start, aff, negative_gradient_method="auto", n_jobs=jobs, random_state=seed,
-                        ints_in_interval=FFT_CELL)  # fmt: skip
+    emb = TSNEEmbedding(
+        start, aff, negative_gradient_method="auto", n_jobs=jobs, random_state=seed, ints_in_interval=FFT_CELL
+    )
     emb = emb.optimize(EARLY_ITER, exaggeration=12, momentum=0.5, callbacks=tick, callbacks_every_iters=10)
     done[0] = EARLY_ITER
     emb = emb.optimize(MAIN_ITER, momentum=0.8, callbacks=tick, callbacks_every_iters=10)
@@ -305,8 +319,14 @@ def tsne(X: np.ndarray, reduced: np.ndarray, seed: int, stages: _Stages) -> np.n
     return np.asarray(emb, dtype=np.float32)
 
 
-def place(ref_X: np.ndarray, ref_xy: np.ndarray, new_X: np.ndarray, k: int = PLACE_K, seed: int = 0,
-          report: Callable[[float, float], None] | None = None) -> np.ndarray:  # fmt: skip
+def place(
+    ref_X: np.ndarray,
+    ref_xy: np.ndarray,
+    new_X: np.ndarray,
+    k: int = PLACE_K,
+    seed: int = 0,
+    report: Callable[[float, float], None] | None = None,
+) -> np.ndarray:
     """Positions for new articles on an existing layout: among their k nearest laid-out articles.
 
     Each lands on the similarity-weighted median of its neighbours' positions (a median, so an article
@@ -353,8 +373,9 @@ def _centred(xy: np.ndarray) -> np.ndarray:
 # ============================================================================ measuring a layout
 
 
-def neighbour_preservation(X: np.ndarray, xy: np.ndarray, k: int = 10, sample: int | None = 2000,
-                           seed: int = 0) -> float:  # fmt: skip
+def neighbour_preservation(
+    X: np.ndarray, xy: np.ndarray, k: int = 10, sample: int | None = 2000, seed: int = 0
+) -> float:
     """Share of each article's k nearest neighbours by vector (cosine) that are also among its k nearest on
     the map, averaged over the articles (or a random sample of them)."""
     from scipy.spatial import cKDTree

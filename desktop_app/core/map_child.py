@@ -29,13 +29,22 @@ def make_map(db: Path | str, request: MapRequest, progress=None, should_cancel=N
     from desktop_app.core.engine import Engine
 
     with Engine.open(db, remember=False) as engine:
-        return engine.catalog_map(method=request.method, recompute=request.recompute, compute=request.compute,
-                                  progress=progress, should_cancel=should_cancel)  # fmt: skip
+        return engine.catalog_map(
+            method=request.method,
+            recompute=request.recompute,
+            compute=request.compute,
+            progress=progress,
+            should_cancel=should_cancel,
+        )
 
 
 def child_main(db: str, request: MapRequest, out: Any, cancel: Any) -> None:
     """Entry point of the child process: lay out, report progress, send the layout or the failure."""
     from desktop_app.core.layout import Cancelled
 
-    run_job(out, cancel, lambda progress, should_cancel: make_map(db, request, progress, should_cancel),
-            cancelled=(Cancelled,))  # fmt: skip
+    run_job(
+        out,
+        cancel,
+        lambda progress, should_cancel: make_map(db, request, progress, should_cancel),
+        cancelled=(Cancelled,),
+    )

@@ -28,9 +28,23 @@ MAX_GROUPS = 16  # distinct colours a curator can tell apart on a map; rarer val
 # Hand-picked hues that stay apart for common colour-vision deficiencies as far as sixteen allow; the two
 # greys are kept for "other" and "unlabelled".
 PALETTE = (
-    "#2f6db5", "#e07b1a", "#3a9a3a", "#c93a3a", "#8a5cc2", "#8c5a4a", "#d66bb0", "#17a2b8",
-    "#b5b51e", "#1e4f7a", "#f2a65a", "#7fc97f", "#f08080", "#b39ddb", "#5d6d7e", "#00897b",
-)  # fmt: skip
+    "#2f6db5",
+    "#e07b1a",
+    "#3a9a3a",
+    "#c93a3a",
+    "#8a5cc2",
+    "#8c5a4a",
+    "#d66bb0",
+    "#17a2b8",
+    "#b5b51e",
+    "#1e4f7a",
+    "#f2a65a",
+    "#7fc97f",
+    "#f08080",
+    "#b39ddb",
+    "#5d6d7e",
+    "#00897b",
+)
 OTHER_COLOUR = "#9e9e9e"
 UNLABELLED_COLOUR = "#d0d0d0"
 MIN_THUMB_PX = 24  # below this a cover says nothing; the picture shows dots
@@ -79,8 +93,9 @@ def assign_colours(values: Sequence[str], keep: dict[str, str] | None = None) ->
     return out
 
 
-def colour_values(by: str, articles: Sequence[str], labels: dict[str, dict[str, str]],
-                  folders: dict[str, str]) -> list[str | None]:  # fmt: skip
+def colour_values(
+    by: str, articles: Sequence[str], labels: dict[str, dict[str, str]], folders: dict[str, str]
+) -> list[str | None]:
     """The value each article is coloured by: a label field's value, its folder, or labelled/unlabelled."""
     if by == BY_FOLDER:
         return [folders.get(a) or "(top folder)" for a in articles]
@@ -138,9 +153,13 @@ class PictureStats:
     legend: str = "inset"  # where the legend went: "inset" (over a corner), "column" (beside the map), "none"
 
 
-def render_png(layout: MapLayout, colours: Colouring, size: tuple[int, int] = (2000, 2000),
-               cover_of: Callable[[str], Path | None] | None = None,
-               title: str = "") -> tuple[bytes, PictureStats]:  # fmt: skip
+def render_png(
+    layout: MapLayout,
+    colours: Colouring,
+    size: tuple[int, int] = (2000, 2000),
+    cover_of: Callable[[str], Path | None] | None = None,
+    title: str = "",
+) -> tuple[bytes, PictureStats]:
     """The map as PNG bytes. `cover_of(article)` gives a cover photo's file (None: no photo): covers are drawn
     when given and there is room for them (at least MIN_THUMB_PX), dots otherwise."""
     from PIL import Image, ImageDraw

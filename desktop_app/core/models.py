@@ -24,8 +24,22 @@ BUNDLED_MODEL = "efficientnet-lite0-imagenet"
 RESIZE_MODES = ("center_crop", "letterbox", "squash")
 
 
-_TEXT_FIELDS = ("name", "version", "file", "sha256", "input_name", "layout", "resize", "interpolation",
-                "output_name", "licence", "source", "family", "precision", "description")  # fmt: skip
+_TEXT_FIELDS = (
+    "name",
+    "version",
+    "file",
+    "sha256",
+    "input_name",
+    "layout",
+    "resize",
+    "interpolation",
+    "output_name",
+    "licence",
+    "source",
+    "family",
+    "precision",
+    "description",
+)
 
 
 def _numbers(data: dict, name: str, count: int | None, expected: str, whole: bool = False) -> Any:
@@ -78,16 +92,19 @@ class TextTower:
         if missing:
             raise ModelError(f"The manifest's text section has no {', '.join(missing)} field(s).")
         defaults = {"context_length": 77, "logit_scale": 100.0}
-        kwargs["context_length"] = _numbers({**defaults, **data}, "context_length", None,
-                                            "a whole number (tokens per text)", whole=True)  # fmt: skip
+        kwargs["context_length"] = _numbers(
+            {**defaults, **data}, "context_length", None, "a whole number (tokens per text)", whole=True
+        )
         kwargs["logit_scale"] = _numbers({**defaults, **data}, "logit_scale", None, "a number")
         return cls(**kwargs)
 
     def validate(self, name: str) -> None:
         for what, value in (("text model", self.file), ("tokenizer", self.tokenizer)):
             if not _plain_file_name(value):
-                raise ModelError(f"The manifest of {name} names its {what} file {value!r}; it must be a plain "
-                                 "file name in the manifest's own folder.")  # fmt: skip
+                raise ModelError(
+                    f"The manifest of {name} names its {what} file {value!r}; it must be a plain "
+                    "file name in the manifest's own folder."
+                )
         if not 2 <= self.context_length <= 4096:
             raise ModelError(
                 f"The text context length {self.context_length} of {name} is out of range (2..4096)."
@@ -151,8 +168,11 @@ class ModelManifest:
             raise ModelError(f"The model manifest must be a JSON object, not a {type(data).__name__}.")
         known = set(cls.__dataclass_fields__)
         kwargs = {k: v for k, v in data.items() if k in known}
-        missing = [f.name for f in fields(cls) if f.name not in data and f.default is MISSING
-                   and f.default_factory is MISSING]  # fmt: skip
+        missing = [
+            f.name
+            for f in fields(cls)
+            if f.name not in data and f.default is MISSING and f.default_factory is MISSING
+        ]
         if missing:
             raise ModelError(f"The model manifest has no {', '.join(missing)} field(s).")
         for name in _TEXT_FIELDS:
@@ -179,8 +199,10 @@ class ModelManifest:
         """Every field in range: a manifest is input from outside, and a bad number makes NaN vectors."""
         name = self.name or "the model"
         if not _plain_file_name(self.file):
-            raise ModelError(f"The manifest of {name} names its ONNX file {self.file!r}; it must be a plain file "
-                             "name in the manifest's own folder.")  # fmt: skip
+            raise ModelError(
+                f"The manifest of {name} names its ONNX file {self.file!r}; it must be a plain file "
+                "name in the manifest's own folder."
+            )
         if self.resize not in RESIZE_MODES:
             raise ModelError(f"Unknown resize mode {self.resize!r} in manifest of {name}.")
         if self.layout not in ("NCHW", "NHWC"):
@@ -194,8 +216,10 @@ class ModelManifest:
                 f"The manifest of {name} needs three mean and three std values (one per colour)."
             )
         if not all(math.isfinite(v) for v in (*self.mean, *self.std)) or min(self.std) <= 0:
-            raise ModelError(f"The manifest of {name} has mean {self.mean} and std {self.std}: every value must be "
-                             "a finite number and every std above 0.")  # fmt: skip
+            raise ModelError(
+                f"The manifest of {name} has mean {self.mean} and std {self.std}: every value must be "
+                "a finite number and every std above 0."
+            )
         if not 1 <= self.dim <= 65536:
             raise ModelError(f"The vector dimension {self.dim} in the manifest of {name} is out of range.")
         if self.text is not None:

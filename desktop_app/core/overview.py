@@ -26,8 +26,13 @@ from desktop_app.core.settings import CatalogSettings
 from desktop_app.core.storage import Catalog
 
 SORT_KEYS = ("name", "folder", "label", "added", "photos")
-SORT_LABELS = {"name": "Name", "folder": "Folder", "label": "Label", "added": "Date added",
-               "photos": "Photo count"}  # fmt: skip
+SORT_LABELS = {
+    "name": "Name",
+    "folder": "Folder",
+    "label": "Label",
+    "added": "Date added",
+    "photos": "Photo count",
+}
 
 
 def label_text(labels: dict[str, str]) -> str:
@@ -223,5 +228,17 @@ def load_snapshot(engine: Engine, first: int | None = None) -> Snapshot:
     except ModelError as exc:
         model_error = str(exc)
     articles = Articles.from_columns(cols)
-    return Snapshot(engine, articles, counts, settings, last, root, root_ok, model, model_id, model_error,
-                    round(time.perf_counter() - t0, 3), partial=counts["articles"] > len(articles))  # fmt: skip
+    return Snapshot(
+        engine,
+        articles,
+        counts,
+        settings,
+        last,
+        root,
+        root_ok,
+        model,
+        model_id,
+        model_error,
+        round(time.perf_counter() - t0, 3),
+        partial=counts["articles"] > len(articles),
+    )

@@ -405,10 +405,14 @@ class SearchIndex(Filters, BlockScoring):
             n_considered = int(allowed[block.arts].sum())
             ids, scores, n_exact = self._score_block(method, qry, block, allowed, k, threshold, max_matches)
         ranked = ids.tolist() if ranking_only else None
-        hits = [] if ranking_only else [
-            self._hit(method, qry, block, a, s, n_pairs, threshold, max_matches)
-            for a, s in zip(ids.tolist(), scores.tolist())
-        ]  # fmt: skip
+        hits = (
+            []
+            if ranking_only
+            else [
+                self._hit(method, qry, block, a, s, n_pairs, threshold, max_matches)
+                for a, s in zip(ids.tolist(), scores.tolist())
+            ]
+        )
         return SearchResult(
             ranked=ranked,
             hits=hits,

@@ -77,8 +77,10 @@ class Filters:
                 )
                 return f"No article has the label {field_name}={value}{hint}."
         if folder and not self.folder_mask(folder).any():
-            return (f"No article lies under the folder {folder!r}; give a folder relative to the photo folder, "
-                    "e.g. shoes/men.")  # fmt: skip
+            return (
+                f"No article lies under the folder {folder!r}; give a folder relative to the photo folder, "
+                "e.g. shoes/men."
+            )
         if label and folder and not (self._allowed(label, folder, (), ()).any()):
             return "No article has that label under that folder."
         return ""

@@ -135,10 +135,14 @@ def answer(
     t0 = time.perf_counter()
     av = index.av
     note = ""
-    kwargs = dict(threshold=params.threshold if params.uses_pairs else None,
-                  max_matches=params.max_matches if params.uses_pairs else None,
-                  n_pairs=n_pairs, label=label, folder=folder,
-                  exclude=[av.article_index(a) for a in exclude if a in av])  # fmt: skip
+    kwargs = dict(
+        threshold=params.threshold if params.uses_pairs else None,
+        max_matches=params.max_matches if params.uses_pairs else None,
+        n_pairs=n_pairs,
+        label=label,
+        folder=folder,
+        exclude=[av.article_index(a) for a in exclude if a in av],
+    )
     result: SearchResult
     if query_vectors is not None and (query.kind in ("files", "text") or query.text):
         if len(query_vectors) == 0:
@@ -159,12 +163,15 @@ def answer(
     elif query.kind == "photo":
         row = av.row_of_photo(query.photo_id if query.photo_id is not None else -1)
         if row is None:
-            raise NoVectors("This photo has no vector yet (it was skipped or is not indexed). Update the index, "
-                            "or pick another photo.")  # fmt: skip
+            raise NoVectors(
+                "This photo has no vector yet (it was skipped or is not indexed). Update the index, "
+                "or pick another photo."
+            )
         own = int(av.article_of_row[row])
         kwargs["exclude"] = [*kwargs["exclude"], own]
-        result = index.search(av.vectors[row : row + 1], params.method, params.top_k,
-                              query_views=[av.views[row]], **kwargs)  # fmt: skip
+        result = index.search(
+            av.vectors[row : row + 1], params.method, params.top_k, query_views=[av.views[row]], **kwargs
+        )
         query_paths = [av.paths[row]]
     else:
         raise InputError("None of the query photos could be read.")
@@ -179,15 +186,33 @@ def answer(
             else:
                 q = query_paths[p.query_row] if query_paths and p.query_row < len(query_paths) else ""
             pairs.append(Pair(q, p.path, float(p.sim), p.rank, p.used, p.reason))
-        hits.append(Hit(h.article, a, float(h.score), rows.stop - rows.start, av.labels[a],
-                        av.paths[av.cover_row(a)] if rows.stop > rows.start else None, pairs, h.passed,
-                        h.fallback))  # fmt: skip
+        hits.append(
+            Hit(
+                h.article,
+                a,
+                float(h.score),
+                rows.stop - rows.start,
+                av.labels[a],
+                av.paths[av.cover_row(a)] if rows.stop > rows.start else None,
+                pairs,
+                h.passed,
+                h.fallback,
+            )
+        )
     if not hits and (label or folder):
         note = f"{note} {index.why_empty(label, folder)}".strip()
     if params.method == "ordered" and query.kind != "text" and any(h.fallback for h in result.hits):
         note = f"{note} Articles without a shared view tag were compared with greedy pairs.".strip()
-    return Outcome(query, hits, params, result.elapsed_ms, (time.perf_counter() - t0) * 1e3, result.mode,
-                   result.n_query_photos, note)  # fmt: skip
+    return Outcome(
+        query,
+        hits,
+        params,
+        result.elapsed_ms,
+        (time.perf_counter() - t0) * 1e3,
+        result.mode,
+        result.n_query_photos,
+        note,
+    )
 
 
 # ============================================================================ results as a table

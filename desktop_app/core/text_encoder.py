@@ -79,8 +79,10 @@ class ClipTokenizer:
         """(ids [n, longest] int64 padded with each text's own end token, attention mask [n, longest] int64)."""
         rows = self.ids(texts)
         if any(not r for r in rows):
-            raise ModelError("The tokenizer returned no tokens for a text; its tokenizer.json adds no start "
-                             "and end tokens, so it is not a CLIP tokenizer.")  # fmt: skip
+            raise ModelError(
+                "The tokenizer returned no tokens for a text; its tokenizer.json adds no start "
+                "and end tokens, so it is not a CLIP tokenizer."
+            )
         width = max(len(r) for r in rows)
         ids = np.zeros((len(rows), width), np.int64)
         mask = np.zeros((len(rows), width), np.int64)
@@ -134,8 +136,10 @@ class TextEncoder:
         out = np.asarray(self.session.run([self.output_name], feed)[0], dtype=np.float32)
         out = out.reshape(len(texts), -1)
         if out.shape[1] != self.dim:
-            raise ModelError(f"The text model returned {out.shape[1]}-d vectors; the photos' vectors are "
-                             f"{self.dim}-d, so the two sides do not belong together.")  # fmt: skip
+            raise ModelError(
+                f"The text model returned {out.shape[1]}-d vectors; the photos' vectors are "
+                f"{self.dim}-d, so the two sides do not belong together."
+            )
         if not np.isfinite(out).all():
             raise ModelError("The text model returned values that are not finite numbers; it is damaged.")
         return normalise(out)
@@ -151,8 +155,10 @@ def check_text_session(session, input_name: str, output_name: str) -> tuple[bool
         raise ModelError(f"The text model has no output named {output_name!r} (it has {', '.join(outputs)}).")
     others = set(inputs) - {input_name, MASK_INPUT}
     if others:
-        raise ModelError(f"The text model also needs inputs {', '.join(sorted(others))}; Lookalike feeds only "
-                         f"{input_name} and {MASK_INPUT}.")  # fmt: skip
+        raise ModelError(
+            f"The text model also needs inputs {', '.join(sorted(others))}; Lookalike feeds only "
+            f"{input_name} and {MASK_INPUT}."
+        )
     kind = inputs[input_name].type
     if "int" not in kind:
         raise ModelError(f"The text model's input {input_name} is {kind}; token ids need an integer input.")

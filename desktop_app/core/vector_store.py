@@ -95,31 +95,53 @@ class _Meta:
         """From the catalog's (article, photo id, path, view, updated_at) rows in article order."""
         n = len(rows)
         articles, offsets = articles_and_offsets([r[0] for r in rows])
-        return cls(np.fromiter((r[1] for r in rows), dtype=np.int64, count=n),
-                   np.fromiter((r[4] for r in rows), dtype=np.float64, count=n),
-                   offsets, articles, [r[2] for r in rows], [r[3] for r in rows])  # fmt: skip
+        return cls(
+            np.fromiter((r[1] for r in rows), dtype=np.int64, count=n),
+            np.fromiter((r[4] for r in rows), dtype=np.float64, count=n),
+            offsets,
+            articles,
+            [r[2] for r in rows],
+            [r[3] for r in rows],
+        )
 
     def concat(self, other: _Meta) -> _Meta:
-        return _Meta(np.concatenate([self.ids, other.ids]), np.concatenate([self.updated, other.updated]),
-                     np.concatenate([self.offsets, other.offsets[1:] + self.offsets[-1]]),
-                     self.articles + other.articles, self.paths + other.paths, self.views + other.views)  # fmt: skip
+        return _Meta(
+            np.concatenate([self.ids, other.ids]),
+            np.concatenate([self.updated, other.updated]),
+            np.concatenate([self.offsets, other.offsets[1:] + self.offsets[-1]]),
+            self.articles + other.articles,
+            self.paths + other.paths,
+            self.views + other.views,
+        )
 
     def take(self, rows: np.ndarray) -> _Meta:
         """The rows `rows` (whole articles, in order) as a store of their own."""
         keys = [self.articles[a] for a in self.article_of_row()[rows].tolist()]
         articles, offsets = articles_and_offsets(keys)
-        return _Meta(self.ids[rows], self.updated[rows], offsets, articles,
-                     [self.paths[r] for r in rows.tolist()], [self.views[r] for r in rows.tolist()])  # fmt: skip
+        return _Meta(
+            self.ids[rows],
+            self.updated[rows],
+            offsets,
+            articles,
+            [self.paths[r] for r in rows.tolist()],
+            [self.views[r] for r in rows.tolist()],
+        )
 
     def article_of_row(self) -> np.ndarray:
         return np.repeat(np.arange(len(self.articles), dtype=np.int64), np.diff(self.offsets))
 
     def save(self, path: Path) -> None:
         with open(path, "wb") as fh:
-            np.savez(fh, photo_ids=self.ids, updated=self.updated, offsets=self.offsets,
-                     articles=_pack(self.articles), paths=_pack(self.paths),
-                     views=_pack([v or "" for v in self.views]),
-                     has_view=np.array([v is not None for v in self.views], dtype=bool))  # fmt: skip
+            np.savez(
+                fh,
+                photo_ids=self.ids,
+                updated=self.updated,
+                offsets=self.offsets,
+                articles=_pack(self.articles),
+                paths=_pack(self.paths),
+                views=_pack([v or "" for v in self.views]),
+                has_view=np.array([v is not None for v in self.views], dtype=bool),
+            )
             fh.flush()
             os.fsync(fh.fileno())
 
@@ -129,9 +151,14 @@ class _Meta:
             ids, offsets = meta["photo_ids"], meta["offsets"]
             n = len(ids)
             views = _unpack(meta["views"], n)
-            return cls(ids, meta["updated"], offsets, _unpack(meta["articles"], len(offsets) - 1),
-                       _unpack(meta["paths"], n),
-                       [v if has else None for v, has in zip(views, meta["has_view"].tolist())])  # fmt: skip
+            return cls(
+                ids,
+                meta["updated"],
+                offsets,
+                _unpack(meta["articles"], len(offsets) - 1),
+                _unpack(meta["paths"], n),
+                [v if has else None for v, has in zip(views, meta["has_view"].tolist())],
+            )
 
 
 @dataclass
@@ -227,8 +254,16 @@ class VectorStore:
         scattered = bool(state.get("ann"))
         vectors = self._map(state["vectors"], (n, dim), scattered)
         meta = _Meta.load(self.folder / state["meta"])
-        av = ArticleVectors(vectors, meta.ids, meta.offsets, meta.articles, meta.views, meta.paths,
-                            [labels.get(a, {}) for a in meta.articles], state["model_id"])  # fmt: skip
+        av = ArticleVectors(
+            vectors,
+            meta.ids,
+            meta.offsets,
+            meta.articles,
+            meta.views,
+            meta.paths,
+            [labels.get(a, {}) for a in meta.articles],
+            state["model_id"],
+        )
         av.centroids = self._map(state["centroids"], (n_articles, dim), scattered)
         if state.get("ann"):
             av.ann = ann.AnnIndex.open(self.folder, state["ann"])
@@ -261,8 +296,9 @@ class VectorStore:
 
     # ------------------------------------------------------------ keeping in step
 
-    def sync(self, catalog, model_id: str, revision: tuple | None = None,
-             progress: Progress | None = None) -> SyncReport:  # fmt: skip
+    def sync(
+        self, catalog, model_id: str, revision: tuple | None = None, progress: Progress | None = None
+    ) -> SyncReport:
         """Bring the store to the catalog's current vectors; reads only what changed since the last sync."""
         from desktop_app.core.storage.locks import FileLock
 
@@ -284,17 +320,21 @@ class VectorStore:
             diff = _diff(old, new)
             generation = (state["generation"] + 1) if state is not None else 1
             if diff.appendable:
-                report, final, added_rows = self._append(catalog, model_id, state, old, new, diff,
-                                                         generation, progress)  # fmt: skip
+                report, final, added_rows = self._append(
+                    catalog, model_id, state, old, new, diff, generation, progress
+                )
             else:
-                report, final, added_rows = self._rewrite(catalog, model_id, state, new, diff, generation,
-                                                          progress)  # fmt: skip
+                report, final, added_rows = self._rewrite(
+                    catalog, model_id, state, new, diff, generation, progress
+                )
             vectors = self._map(final["vectors"], (final["n"], final["dim"]))
-            final["ann"], report.ann = self._update_ann(state, final, vectors, diff, added_rows, generation,
-                                                        progress)  # fmt: skip
+            final["ann"], report.ann = self._update_ann(
+                state, final, vectors, diff, added_rows, generation, progress
+            )
             del vectors
-            final.update(version=STORE_VERSION, model_id=ident, revision=list(revision),
-                         generation=generation)  # fmt: skip
+            final.update(
+                version=STORE_VERSION, model_id=ident, revision=list(revision), generation=generation
+            )
             tmp = self.folder / "state.json.tmp"
             with open(tmp, "w", encoding="utf-8") as fh:
                 fh.write(json.dumps(final))
@@ -307,15 +347,19 @@ class VectorStore:
         finally:
             lock.release()
 
-    def _append(self, catalog, model_id, state, old: _Meta, new: _Meta, diff: _Diff, generation: int,
-                progress) -> tuple[SyncReport, dict, np.ndarray]:  # fmt: skip
+    def _append(
+        self, catalog, model_id, state, old: _Meta, new: _Meta, diff: _Diff, generation: int, progress
+    ) -> tuple[SyncReport, dict, np.ndarray]:
         """Only new articles: their rows go after the stored ones, in the same files."""
         n_old, dim, a_old = state["n"], state["dim"], state["articles"]
         added = new.take(np.flatnonzero(diff.old_rows < 0))
         vectors = self._fetch(catalog, model_id, added.ids, dim, progress)
         _append_rows(self.folder / state["vectors"], n_old * dim * 2, vectors)
-        _append_rows(self.folder / state["centroids"], a_old * dim * 2,
-                     _centroids(vectors, added.offsets).astype(DTYPE))  # fmt: skip
+        _append_rows(
+            self.folder / state["centroids"],
+            a_old * dim * 2,
+            _centroids(vectors, added.offsets).astype(DTYPE),
+        )
         meta_name = f"meta-{generation}.npz"
         old.concat(added).save(self.folder / meta_name)
         n = n_old + len(added.ids)
@@ -323,8 +367,9 @@ class VectorStore:
         report = SyncReport(n, len(added.ids), n_old, 0.0, "appended", "")
         return report, final, np.arange(n_old, n, dtype=np.int64)
 
-    def _rewrite(self, catalog, model_id, state, new: _Meta, diff: _Diff, generation: int,
-                 progress) -> tuple[SyncReport, dict, np.ndarray]:  # fmt: skip
+    def _rewrite(
+        self, catalog, model_id, state, new: _Meta, diff: _Diff, generation: int, progress
+    ) -> tuple[SyncReport, dict, np.ndarray]:
         """Everything in the catalog's order into new files; unchanged rows copied from the old ones."""
         n = len(new.ids)
         old_vectors = self._map(state["vectors"], (state["n"], state["dim"])) if state else None
@@ -365,13 +410,27 @@ class VectorStore:
         meta_name = f"meta-{generation}.npz"
         new.save(self.folder / meta_name)
         del out, vectors
-        final = {"n": n, "dim": dim, "articles": len(new.articles), "vectors": name if n else None,
-                 "centroids": centroids_name, "meta": meta_name}  # fmt: skip
+        final = {
+            "n": n,
+            "dim": dim,
+            "articles": len(new.articles),
+            "vectors": name if n else None,
+            "centroids": centroids_name,
+            "meta": meta_name,
+        }
         report = SyncReport(n, need, int(diff.reuse.sum()), 0.0, "rewritten", "")
         return report, final, np.flatnonzero(~diff.reuse)
 
-    def _update_ann(self, state, final: dict, vectors: np.ndarray, diff: _Diff, added_rows: np.ndarray,
-                    generation: int, progress) -> tuple[dict | None, str]:  # fmt: skip
+    def _update_ann(
+        self,
+        state,
+        final: dict,
+        vectors: np.ndarray,
+        diff: _Diff,
+        added_rows: np.ndarray,
+        generation: int,
+        progress,
+    ) -> tuple[dict | None, str]:
         """The candidate index for the new rows: none below ann.MIN_PHOTOS, else changed by the same
         difference as the store (or built, the first time)."""
         n = final["n"]

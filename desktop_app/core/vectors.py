@@ -135,10 +135,16 @@ class ArticleVectors:
         for start in range(0, total, 1 << 16):
             vectors[start : start + (1 << 16)] = self.vectors[rows[start : start + (1 << 16)]]
         listed = rows.tolist()
-        return ArticleVectors(vectors, self.photo_ids[rows], np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
-                              [self.articles[i] for i in idx.tolist()], [self.views[r] for r in listed],
-                              [self.paths[r] for r in listed], [self.labels[i] for i in idx.tolist()],
-                              self.model_id)  # fmt: skip
+        return ArticleVectors(
+            vectors,
+            self.photo_ids[rows],
+            np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            [self.articles[i] for i in idx.tolist()],
+            [self.views[r] for r in listed],
+            [self.paths[r] for r in listed],
+            [self.labels[i] for i in idx.tolist()],
+            self.model_id,
+        )
 
     @classmethod
     def from_groups(

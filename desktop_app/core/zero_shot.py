@@ -60,8 +60,10 @@ class ZeroShot:
         if c is None:
             why = f"only {self.n_labelled} labelled" if self.n_labelled else "no labelled articles"
             return f"{head}; confidence not calibrated ({why}; {MIN_CALIBRATION} needed)"
-        return (f"{head}; confidence calibrated on {c.n} labelled articles, where zero-shot is right "
-                f"{c.accuracy:.0%} of the time")  # fmt: skip
+        return (
+            f"{head}; confidence calibrated on {c.n} labelled articles, where zero-shot is right "
+            f"{c.accuracy:.0%} of the time"
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -140,12 +142,24 @@ def calibrate(logits: np.ndarray, truth: np.ndarray) -> Calibration:
     temperature = fit_temperature(logits, truth)
     raw, cal = softmax(logits), softmax(logits / temperature)
     accuracy = float((raw.argmax(axis=1) == truth).mean())
-    return Calibration(len(truth), round(temperature, 4), accuracy, float(raw.max(axis=1).mean()),
-                       float(cal.max(axis=1).mean()))  # fmt: skip
+    return Calibration(
+        len(truth),
+        round(temperature, 4),
+        accuracy,
+        float(raw.max(axis=1).mean()),
+        float(cal.max(axis=1).mean()),
+    )
 
 
-def suggest(av: ArticleVectors, known: dict[str, str], choices: list[LabelChoice], labels: np.ndarray,
-            scale: float, field: str, prompts: list[str]) -> ZeroShot:  # fmt: skip
+def suggest(
+    av: ArticleVectors,
+    known: dict[str, str],
+    choices: list[LabelChoice],
+    labels: np.ndarray,
+    scale: float,
+    field: str,
+    prompts: list[str],
+) -> ZeroShot:
     """Zero-shot suggestions for every article with photos and no label in `known`, most certain first."""
     present, logits = article_logits(av, labels, scale)
     index = {c.value: i for i, c in enumerate(choices)}

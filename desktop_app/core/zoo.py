@@ -214,8 +214,9 @@ def check_name(name: str) -> str:
     return name
 
 
-def _chosen_manifest(onnx_file: Path, sha: str, manifest: Path | ModelManifest | None,
-                     known_as: str | None) -> tuple[ModelManifest, Path, KnownModel | None]:  # fmt: skip
+def _chosen_manifest(
+    onnx_file: Path, sha: str, manifest: Path | ModelManifest | None, known_as: str | None
+) -> tuple[ModelManifest, Path, KnownModel | None]:
     """(manifest, folder its other files are in, the known model it is) for an import."""
     if isinstance(manifest, ModelManifest):
         return manifest, onnx_file.parent, None
@@ -281,8 +282,9 @@ def import_model(
             zoo_text.validate_text_onnx(plan.text_file, plan.tokenizer_file, plan.section, chosen.dim)
         installed = install_files(onnx_file, chosen, move=False)
     if plan is not None:
-        installed = zoo_text.add_text_side(installed, plan.text_file, plan.tokenizer_file, plan.section,
-                                           check=not checked)  # fmt: skip
+        installed = zoo_text.add_text_side(
+            installed, plan.text_file, plan.tokenizer_file, plan.section, check=not checked
+        )
     return installed
 
 
@@ -292,8 +294,9 @@ def import_text(name: str, text_file: Path, tokenizer_file: Path) -> InstalledMo
     if model is None:
         raise ModelError(f"No installed model is called {name!r}; `lookalike models list` shows them.")
     known = next((k for k in KNOWN_MODELS if k.name == name), None)
-    plan = zoo_text.plan_text(None, Path(text_file).parent, known.text if known else None, text_file,
-                              tokenizer_file)  # fmt: skip
+    plan = zoo_text.plan_text(
+        None, Path(text_file).parent, known.text if known else None, text_file, tokenizer_file
+    )
     assert plan is not None
     return zoo_text.add_text_side(model, plan.text_file, plan.tokenizer_file, plan.section)
 
@@ -361,8 +364,9 @@ def fetch(
         base = url[: -len(known.path)].rstrip("/")
         downloads.mkdir(parents=True, exist_ok=True)
         try:
-            result.model, result.text = zoo_text.fetch_text(known, result.model, base, downloads, progress,
-                                                            force, timeout, chunk)  # fmt: skip
+            result.model, result.text = zoo_text.fetch_text(
+                known, result.model, base, downloads, progress, force, timeout, chunk
+            )
         except ModelError as exc:
             if result.already_installed:
                 raise
@@ -372,8 +376,9 @@ def fetch(
     return result
 
 
-def _fetch_image(known: KnownModel, url: str, part: Path, progress: Progress | None, timeout: float,
-                 chunk: int) -> FetchResult:  # fmt: skip
+def _fetch_image(
+    known: KnownModel, url: str, part: Path, progress: Progress | None, timeout: float, chunk: int
+) -> FetchResult:
     wanted = Wanted(
         url, known.name, known.size, known.sha256, f"lookalike models import FILE --as {known.name}"
     )

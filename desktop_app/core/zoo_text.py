@@ -133,22 +133,28 @@ def validate_text_onnx(onnx_path: Path, tokenizer_path: Path, text: TextTower, d
         try:
             out = session.run([text.output_name], feed)[0]
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
-            raise ModelError(f"The text model fails on token ids from its tokenizer ({str(exc).splitlines()[0][:200]}); "
-                             "the tokenizer does not belong to this text model.") from exc  # fmt: skip
+            raise ModelError(
+                f"The text model fails on token ids from its tokenizer ({str(exc).splitlines()[0][:200]}); "
+                "the tokenizer does not belong to this text model."
+            ) from exc
         return np.asarray(out, np.float32).reshape(len(ids), -1)
 
     ids, mask = tokenizer.batch(CHECK_TEXTS)
     together = run(ids, mask)
     if together.shape[1] != dim:
-        raise ModelError(f"The text model returns {together.shape[1]}-d vectors; the image model's are {dim}-d, "
-                         "so they are not two sides of one model.")  # fmt: skip
+        raise ModelError(
+            f"The text model returns {together.shape[1]}-d vectors; the image model's are {dim}-d, "
+            "so they are not two sides of one model."
+        )
     alone = np.concatenate([run(*tokenizer.batch([t])) for t in CHECK_TEXTS])
     if not (np.isfinite(together).all() and np.isfinite(alone).all()):
         raise ModelError("The text model returns values that are not finite numbers.")
     low = float(_cosines(together, alone).min())
     if low < PADDING_AGREEMENT:
-        raise ModelError(f"The text model's vectors change when texts are batched (cosine {low:.4f}); Lookalike "
-                         "pads a batch after each text's end token, which a CLIP text model never reads.")  # fmt: skip
+        raise ModelError(
+            f"The text model's vectors change when texts are batched (cosine {low:.4f}); Lookalike "
+            "pads a batch after each text's end token, which a CLIP text model never reads."
+        )
     inputs = ", ".join(i.name for i in session.get_inputs())
     return f"{inputs} -> {text.output_name} [batch, {dim}], {tokenizer.vocab_size} tokens"
 
@@ -162,15 +168,26 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- install
 
 
-def add_text_side(model: InstalledModel, text_file: Path, tokenizer_file: Path, text: TextTower,
-                  move: bool = False, check: bool = True) -> InstalledModel:  # fmt: skip
+def add_text_side(
+    model: InstalledModel,
+    text_file: Path,
+    tokenizer_file: Path,
+    text: TextTower,
+    move: bool = False,
+    check: bool = True,
+) -> InstalledModel:
     """Check a text model and tokenizer against an installed model (unless the caller just did), put them
     beside it and rewrite its manifest."""
     if model.bundled:
         raise ModelError(f"{model.manifest.name} is the bundled model; it has no text side to add.")
     name = model.manifest.name
-    text = dataclasses.replace(text, file=text_file_name(name), tokenizer=tokenizer_file_name(name),
-                               sha256=sha256_of(text_file), tokenizer_sha256=sha256_of(tokenizer_file))  # fmt: skip
+    text = dataclasses.replace(
+        text,
+        file=text_file_name(name),
+        tokenizer=tokenizer_file_name(name),
+        sha256=sha256_of(text_file),
+        tokenizer_sha256=sha256_of(tokenizer_file),
+    )
     if check:
         validate_text_onnx(text_file, tokenizer_file, text, model.manifest.dim)
     folder = model.manifest_path.parent
@@ -209,8 +226,16 @@ class TextFetch:
     warning: str = ""
 
 
-def fetch_text(known, model: InstalledModel, base_url: str, downloads: Path, progress: Progress | None,
-               force: bool, timeout: float, chunk: int) -> tuple[InstalledModel, TextFetch]:  # fmt: skip
+def fetch_text(
+    known,
+    model: InstalledModel,
+    base_url: str,
+    downloads: Path,
+    progress: Progress | None,
+    force: bool,
+    timeout: float,
+    chunk: int,
+) -> tuple[InstalledModel, TextFetch]:
     """Download and add the known text side of an installed image model (`known` is a zoo.KnownModel)."""
     spec: KnownText = known.text
     if model.manifest.text is not None and not force:
@@ -219,10 +244,14 @@ def fetch_text(known, model: InstalledModel, base_url: str, downloads: Path, pro
         if text_side_problem(model) is None:
             return model, TextFetch(0, spec.pinned, already_installed=True)
     if not same_checkpoint(model, known.repo, known.sha256, known.export_source):
-        raise ModelError(f"The installed {known.name} does not come from {known.repo}; its text side would not "
-                         f"match its photo vectors. Remove it first: lookalike models remove {known.name}")  # fmt: skip
-    hint = (f"lookalike models import --text-for {known.name} {Path(spec.model.path).name} "
-            f"--tokenizer {Path(spec.tokenizer.path).name}")  # fmt: skip
+        raise ModelError(
+            f"The installed {known.name} does not come from {known.repo}; its text side would not "
+            f"match its photo vectors. Remove it first: lookalike models remove {known.name}"
+        )
+    hint = (
+        f"lookalike models import --text-for {known.name} {Path(spec.model.path).name} "
+        f"--tokenizer {Path(spec.tokenizer.path).name}"
+    )
     parts, total = [], 0
     for label, file, suffix in (
         ("tokenizer", spec.tokenizer, "tokenizer.json"),
@@ -256,8 +285,13 @@ class TextPlan:
     section: TextTower  # checksums and file names are filled in when it is installed
 
 
-def plan_text(described: TextTower | None, folder: Path, known: KnownText | None, text_file: Path | None,
-              tokenizer_file: Path | None) -> TextPlan | None:  # fmt: skip
+def plan_text(
+    described: TextTower | None,
+    folder: Path,
+    known: KnownText | None,
+    text_file: Path | None,
+    tokenizer_file: Path | None,
+) -> TextPlan | None:
     """Which text files an import installs, and how they are described; None for an image-only import.
 
     The files given win; else those a manifest's text section names in `folder`. The description is the
@@ -272,8 +306,10 @@ def plan_text(described: TextTower | None, folder: Path, known: KnownText | None
         text_file, tokenizer_file = folder / described.file, folder / described.tokenizer
         missing = [p for p in (text_file, tokenizer_file) if not p.is_file()]
         if missing:
-            raise ModelError(f"The manifest names a text side, but {missing[0]} is not there; put it beside the "
-                             "manifest, or give its files with --text and --tokenizer.")  # fmt: skip
+            raise ModelError(
+                f"The manifest names a text side, but {missing[0]} is not there; put it beside the "
+                "manifest, or give its files with --text and --tokenizer."
+            )
     assert tokenizer_file is not None
     for path in (text_file, tokenizer_file):
         if not Path(path).is_file():
@@ -284,10 +320,13 @@ def plan_text(described: TextTower | None, folder: Path, known: KnownText | None
             ("tokenizer", tokenizer_file, known.tokenizer),
         ):
             if pin.sha256 and sha256_of(Path(path)) != pin.sha256:
-                raise ModelError(f"{Path(path).name} is not the {label} the known model pins (sha256 expected "
-                                 f"{pin.sha256[:12]}...); download {pin.path} of the same revision again.")  # fmt: skip
+                raise ModelError(
+                    f"{Path(path).name} is not the {label} the known model pins (sha256 expected "
+                    f"{pin.sha256[:12]}...); download {pin.path} of the same revision again."
+                )
         described = known.section("", "", "", f"imported {Path(text_file).name}")
     if described is None:
-        described = TextTower(file="", sha256="", tokenizer="", tokenizer_sha256="",
-                              source=f"imported {Path(text_file).name}")  # fmt: skip
+        described = TextTower(
+            file="", sha256="", tokenizer="", tokenizer_sha256="", source=f"imported {Path(text_file).name}"
+        )
     return TextPlan(Path(text_file), Path(tokenizer_file), described)

@@ -121,8 +121,12 @@ class AdapterDialog(QDialog):
     # ------------------------------------------------------------ state
 
     def refresh(self) -> None:
-        self.runner.call(what_to_learn, self.engine, on_done=self._show,
-                         on_failed=lambda f: self.counts.setText(f"Cannot read the catalog: {f.error}"))  # fmt: skip
+        self.runner.call(
+            what_to_learn,
+            self.engine,
+            on_done=self._show,
+            on_failed=lambda f: self.counts.setText(f"Cannot read the catalog: {f.error}"),
+        )
 
     def _show(self, info: dict) -> None:
         self.counts.setText(
@@ -136,8 +140,11 @@ class AdapterDialog(QDialog):
         self.status = status
         active = status.get("active") if status else None
         stored = status.get("stored") if status else []
-        self.current.setText(describe(active) if active else ("nothing learned yet" if not stored else
-                             f"off (the newest learned: {describe(stored[0])})"))  # fmt: skip
+        self.current.setText(
+            describe(active)
+            if active
+            else ("nothing learned yet" if not stored else f"off (the newest learned: {describe(stored[0])})")
+        )
         self.use.blockSignals(True)
         self.use.setChecked(bool(active))
         self.use.setEnabled(bool(stored) and self.job is None)
@@ -154,9 +161,13 @@ class AdapterDialog(QDialog):
         if not sources or self.job is not None:
             self.note.setText("Choose at least one thing to learn from." if not sources else self.note.text())
             return
-        job = ChildJob(child_main, (self.engine.location, sources, self.kind.currentData(), None),
-                       "lookalike-adapt", "The training process stopped unexpectedly; nothing was stored",
-                       self)  # fmt: skip
+        job = ChildJob(
+            child_main,
+            (self.engine.location, sources, self.kind.currentData(), None),
+            "lookalike-adapt",
+            "The training process stopped unexpectedly; nothing was stored",
+            self,
+        )
         self._start(job, True, self._trained, self._cancelled, "Learning…")
 
     def _start(self, job: ChildJob, training: bool, done, cancelled, note: str) -> None:
@@ -180,15 +191,15 @@ class AdapterDialog(QDialog):
         done, total, note = value
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
-        self.note.setText(f"Learning… {note}".strip() if self.training
-                          else preparing_text(value))  # fmt: skip
+        self.note.setText(f"Learning… {note}".strip() if self.training else preparing_text(value))
 
     def _trained(self, result: dict) -> None:
         self._finish()
         seconds = (result.get("info") or {}).get("seconds")
         took = f" in {seconds:.1f} s" if isinstance(seconds, (int, float)) else ""
-        self.note.setText(f"Learned adapter ({result['kind']}, {result['dim']} dimensions){took}; "
-                          "search uses it now.")  # fmt: skip
+        self.note.setText(
+            f"Learned adapter ({result['kind']}, {result['dim']} dimensions){took}; search uses it now."
+        )
         self._after_change(result["status"])  # as the trainer saw it right after storing
 
     def _cancelled(self) -> None:
@@ -225,8 +236,9 @@ class AdapterDialog(QDialog):
             self.engine.use_adapter(False)
             return adapter_status(self.engine)
 
-        self.runner.call(switch, on_done=self._after_change,
-                         on_failed=lambda f: show_error(self, "Not switched", f))  # fmt: skip
+        self.runner.call(
+            switch, on_done=self._after_change, on_failed=lambda f: show_error(self, "Not switched", f)
+        )
 
     def _switched_on(self, status: dict | None) -> None:
         self._finish()

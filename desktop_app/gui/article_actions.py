@@ -92,8 +92,13 @@ class ArticleActions(QObject):
             self._message(said)
             self.w.reload()  # the grid, and the detail page when it is on show
 
-        self.w.catalogs.call(snap.engine.set_cover, article, rel, on_done=done,
-                             on_failed=lambda f: self.w._error("The cover was not changed", f))  # fmt: skip
+        self.w.catalogs.call(
+            snap.engine.set_cover,
+            article,
+            rel,
+            on_done=done,
+            on_failed=lambda f: self.w._error("The cover was not changed", f),
+        )
 
     # ------------------------------------------------------------ lightbox and compare
 
@@ -112,14 +117,20 @@ class ArticleActions(QObject):
         start_path = start_path or self.cover_of(article)
 
         def loaded(photos: list) -> None:
-            items = [[LightboxPhoto(self.absolute(p.path), f"{article} · {p.view or Path(p.path).name}")]
-                     for p in photos]  # fmt: skip
+            items = [
+                [LightboxPhoto(self.absolute(p.path), f"{article} · {p.view or Path(p.path).name}")]
+                for p in photos
+            ]
             start = next((i for i, p in enumerate(photos) if p.path == start_path), 0)
             if items:
                 self.show_lightbox(f"{article} — photos", items, start)
 
-        self.w.catalogs.call(snap.engine.photos_of, article, on_done=loaded,
-                             on_failed=lambda f: self.w._error("The photos cannot be read", f))  # fmt: skip
+        self.w.catalogs.call(
+            snap.engine.photos_of,
+            article,
+            on_done=loaded,
+            on_failed=lambda f: self.w._error("The photos cannot be read", f),
+        )
 
     def compare_hit(self, article: str) -> None:
         """The query's photos next to a result's, pair by pair (best first), at one scale."""
@@ -133,10 +144,17 @@ class ArticleActions(QObject):
             pairs = [(self.cover_of(q) if q else None, hit.cover, None)]
         else:
             pairs = [(p.query_path, p.path, p.sim) for p in hit.pairs]
-        items = [[LightboxPhoto(self.absolute(a), f"{query} · {Path(a or '').name}"),
-                  LightboxPhoto(self.absolute(b), f"{article} · {Path(b or '').name}"
-                                + (f" · similarity {sim:.3f}" if sim is not None else ""))]
-                 for a, b, sim in pairs]  # fmt: skip
+        items = [
+            [
+                LightboxPhoto(self.absolute(a), f"{query} · {Path(a or '').name}"),
+                LightboxPhoto(
+                    self.absolute(b),
+                    f"{article} · {Path(b or '').name}"
+                    + (f" · similarity {sim:.3f}" if sim is not None else ""),
+                ),
+            ]
+            for a, b, sim in pairs
+        ]
         self.show_lightbox(f"Compare {query} and {article}", items)
 
     # ------------------------------------------------------------ menus
@@ -155,8 +173,11 @@ class ArticleActions(QObject):
         add(menu, "Open cover in system viewer", lambda: self.open_photo(cover), bool(cover))
         add(menu, "Show in file manager", lambda: self.reveal(cover), bool(cover))
         menu.addSeparator()
-        add(menu, "Copy article id" if one else f"Copy {len(articles)} article ids",
-            lambda: self.copy("\n".join(articles), "the article ids"))  # fmt: skip
+        add(
+            menu,
+            "Copy article id" if one else f"Copy {len(articles)} article ids",
+            lambda: self.copy("\n".join(articles), "the article ids"),
+        )
         add(menu, "Copy cover path", lambda: self.copy(str(self.absolute(cover)), "the path"), bool(cover))
         menu.addSeparator()
         add(menu, "Set label…", lambda: w.labels.set_label_on(articles), True, "Ctrl+E")
@@ -181,8 +202,13 @@ class ArticleActions(QObject):
             a = add(decide, text, lambda d=decision: w.decisions.decide_result(article, d), can, key)
             a.setCheckable(True)
             a.setChecked(current == decision)
-        add(decide, "Undecided", lambda: w.decisions.decide_result(article, "none"), can and bool(current),
-            NO_DECISION_KEY)  # fmt: skip
+        add(
+            decide,
+            "Undecided",
+            lambda: w.decisions.decide_result(article, "none"),
+            can and bool(current),
+            NO_DECISION_KEY,
+        )
         menu.addSeparator()
         add(menu, "Open photo in system viewer", lambda: self.open_photo(photo), bool(photo))
         add(menu, "Show in file manager", lambda: self.reveal(photo), bool(photo))

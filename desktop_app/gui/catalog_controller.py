@@ -53,8 +53,12 @@ def create_snapshot(folder: Path, db: Path, rule: GroupingRule, model: str) -> S
     installed = resolve_model(model or None)
     engine = Engine.open(db, create=True)
     try:
-        engine.update_settings(photo_root=str(folder), grouping=rule, model=installed.manifest.name,
-                               model_manifest=str(installed.manifest_path))  # fmt: skip
+        engine.update_settings(
+            photo_root=str(folder),
+            grouping=rule,
+            model=installed.manifest.name,
+            model_manifest=str(installed.manifest_path),
+        )
         return load_snapshot(engine)
     except BaseException:
         engine.close()
@@ -129,8 +133,12 @@ class CatalogController(QObject):
             return
         folder = QFileDialog.getExistingDirectory(self.window, "Where are the photos of this catalog?")
         if folder:
-            self.runner.call(engine.map_photo_root, Path(folder), on_done=lambda _r: self.reload(),
-                             on_failed=lambda f: self.error.emit("Photo folder not set", f))  # fmt: skip
+            self.runner.call(
+                engine.map_photo_root,
+                Path(folder),
+                on_done=lambda _r: self.reload(),
+                on_failed=lambda f: self.error.emit("Photo folder not set", f),
+            )
 
     def choose_catalog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -142,14 +150,22 @@ class CatalogController(QObject):
     def open_folder(self, folder: Path) -> None:
         """The catalog of a photo folder: open it when it exists, else ask for the grouping and create it."""
         folder = Path(folder).expanduser()
-        self.runner.call(probe_folder, folder, on_done=lambda value: self._folder_probed(folder, *value),
-                         on_failed=lambda f: self.error.emit("Cannot open the folder", f))  # fmt: skip
+        self.runner.call(
+            probe_folder,
+            folder,
+            on_done=lambda value: self._folder_probed(folder, *value),
+            on_failed=lambda f: self.error.emit("Cannot open the folder", f),
+        )
 
     def _folder_probed(self, folder: Path, exists: bool, db: Path, has_db: bool) -> None:
         if not exists:
-            self.error.emit("Photo folder not found", InputError(
-                f"The folder {folder} does not exist or cannot be read. Check the path, or reconnect the drive "
-                "it is on, and open it again."))  # fmt: skip
+            self.error.emit(
+                "Photo folder not found",
+                InputError(
+                    f"The folder {folder} does not exist or cannot be read. Check the path, or reconnect the drive "
+                    "it is on, and open it again."
+                ),
+            )
         elif has_db:
             self.open(db)
         else:
@@ -165,8 +181,11 @@ class CatalogController(QObject):
 
     def open_last(self) -> None:
         """Open the catalog used last, if any (`none_used` otherwise)."""
-        self.runner.call(last_catalog, on_done=lambda p: self.open(p) if p else self.none_used.emit(),
-                         on_failed=lambda _f: self.none_used.emit())  # fmt: skip
+        self.runner.call(
+            last_catalog,
+            on_done=lambda p: self.open(p) if p else self.none_used.emit(),
+            on_failed=lambda _f: self.none_used.emit(),
+        )
 
     # ------------------------------------------------------------ loading
 
@@ -250,8 +269,10 @@ class CatalogController(QObject):
 
         def cancelled() -> None:
             if self.password_dialog is not None and not self.password_dialog.result():
-                self.failed.emit(Failure(CatalogError(f"No password given for {url}; the catalog was not opened."),
-                                         ""), self.snapshot is not None)  # fmt: skip
+                self.failed.emit(
+                    Failure(CatalogError(f"No password given for {url}; the catalog was not opened."), ""),
+                    self.snapshot is not None,
+                )
 
         self.password_dialog = ask_password(self.window, url, typed)
         self.password_dialog.rejected.connect(cancelled)

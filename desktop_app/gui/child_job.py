@@ -30,16 +30,23 @@ class ChildJob(QObject):
     failed = Signal(object)  # workers.Failure
     finished = Signal()
 
-    def __init__(self, target: Callable[..., None], args: tuple[Any, ...], name: str, lost: str,
-                 parent: QObject | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        target: Callable[..., None],
+        args: tuple[Any, ...],
+        name: str,
+        lost: str,
+        parent: QObject | None = None,
+    ) -> None:
         """`lost`: what to tell the curator when the child dies without a word (a crash, a kill)."""
         super().__init__(parent)
         ctx = mp.get_context("spawn")  # no fork: the parent has Qt and worker threads running
         self.queue = ctx.Queue()
         self.cancel_event = ctx.Event()
         self.lost = lost
-        self.process = ctx.Process(target=target, name=name, daemon=True,
-                                   args=(*args, self.queue, self.cancel_event))  # fmt: skip
+        self.process = ctx.Process(
+            target=target, name=name, daemon=True, args=(*args, self.queue, self.cancel_event)
+        )
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self._poll)

@@ -48,8 +48,9 @@ def conflict_text(exc: Conflict) -> str:
     return "\n".join(lines)
 
 
-def show_conflict(parent: QWidget | None, doing: str, exc: Conflict,
-                  overwrite: Callable[[], None] | None = None) -> QMessageBox:  # fmt: skip
+def show_conflict(
+    parent: QWidget | None, doing: str, exc: Conflict, overwrite: Callable[[], None] | None = None
+) -> QMessageBox:
     """A non-blocking box: "<doing> was not saved: someone changed it meanwhile", their changes, and
     "Keep theirs" or (when `overwrite` is given) "Use mine"."""
     box = QMessageBox(parent)
@@ -57,8 +58,10 @@ def show_conflict(parent: QWidget | None, doing: str, exc: Conflict,
     box.setWindowTitle("Changed by another curator")
     box.setText(f"{doing} was not saved: another curator decided it, and theirs is the latest decision.")
     items = "".join(f"<li>{escape(line)}</li>" for line in conflict_text(exc).splitlines())
-    box.setInformativeText(f"<ul style='margin-left:0'>{items}</ul>Their decision stands. Look again and decide "
-                           "once more if you disagree.")  # fmt: skip
+    box.setInformativeText(
+        f"<ul style='margin-left:0'>{items}</ul>Their decision stands. Look again and decide "
+        "once more if you disagree."
+    )
     keep = box.addButton("Keep theirs", QMessageBox.ButtonRole.AcceptRole)
     box.setDefaultButton(keep)
     if overwrite is not None:

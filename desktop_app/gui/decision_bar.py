@@ -37,8 +37,10 @@ class DecisionBar(QWidget):
             b.setText(f"{text}  {key}")
             b.setCheckable(True)
             b.setAccessibleName(text)
-            b.setToolTip(f"Mark the pair as “{text.lower()}” (key {key}); click again to take it back "
-                         f"(key {NO_DECISION_KEY})")  # fmt: skip
+            b.setToolTip(
+                f"Mark the pair as “{text.lower()}” (key {key}); click again to take it back "
+                f"(key {NO_DECISION_KEY})"
+            )
             fill = theme.decision_fill(decision).name()
             b.setStyleSheet(
                 f"QToolButton:checked {{ background: {fill}; color: white; border-radius: 3px; }}"

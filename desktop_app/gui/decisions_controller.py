@@ -62,8 +62,11 @@ class DecisionsController(QObject):
             engine.decide(a, b, decision, expected=expected, force=force)
             return None if decision == "none" else decision
 
-        self.w.catalogs.call(write, on_done=lambda d: self._decided(a, b, d),
-                             on_failed=lambda f: self._failed(a, b, decision, f))  # fmt: skip
+        self.w.catalogs.call(
+            write,
+            on_done=lambda d: self._decided(a, b, d),
+            on_failed=lambda f: self._failed(a, b, decision, f),
+        )
 
     def _decided(self, a: str, b: str, decision: str | None) -> None:
         self.decided.emit(a, b, decision)
@@ -77,8 +80,9 @@ class DecisionsController(QObject):
             return
         theirs = exc.conflicts[0].get("decision") if exc.conflicts else None
         self.decided.emit(a, b, theirs)  # every view shows the decision that stands
-        self.conflict_box = show_conflict(self.w, NOT_SAVED, exc,
-                                          overwrite=lambda: self.decide(a, b, decision, theirs, force=True))  # fmt: skip
+        self.conflict_box = show_conflict(
+            self.w, NOT_SAVED, exc, overwrite=lambda: self.decide(a, b, decision, theirs, force=True)
+        )
 
     # ------------------------------------------------------------ the adapter
 
@@ -120,8 +124,11 @@ class DecisionsController(QObject):
             engine.use_adapter(False)
             return adapter_status(engine)
 
-        self.w.catalogs.call(switch, on_done=self.adapter_switched,
-                             on_failed=lambda f: self._adapter_failed("The adapter was not switched off", f))  # fmt: skip
+        self.w.catalogs.call(
+            switch,
+            on_done=self.adapter_switched,
+            on_failed=lambda f: self._adapter_failed("The adapter was not switched off", f),
+        )
 
     def shutdown(self) -> None:
         if self.switch_job is not None:
@@ -138,11 +145,18 @@ class DecisionsController(QObject):
         self.adapter_changed.emit(status)
         search = self.w.search
         if search.info is not None:
-            search.runner.call(search.client.call, "reload", on_done=lambda _r: search.rerun(),
-                               on_failed=lambda f: self.error.emit("Search was not updated", f))  # fmt: skip
+            search.runner.call(
+                search.client.call,
+                "reload",
+                on_done=lambda _r: search.rerun(),
+                on_failed=lambda f: self.error.emit("Search was not updated", f),
+            )
         on = bool(status and status.get("active"))
-        self.message.emit("Search now uses what it learned from your decisions." if on
-                          else "Search uses the model's own similarity again.")  # fmt: skip
+        self.message.emit(
+            "Search now uses what it learned from your decisions."
+            if on
+            else "Search uses the model's own similarity again."
+        )
 
     def _adapter_failed(self, title: str, failure: Failure) -> None:
         self.read_adapter()  # the menu shows what is stored
@@ -164,9 +178,13 @@ class DecisionsController(QObject):
 
 def switch_on_job(location: str, parent: QObject) -> ChildJob:
     """A child process that prepares the newest adapter's vectors for search and switches it on."""
-    return ChildJob(switch_on_main, (location, None), "lookalike-adapter-on",
-                    "The process preparing the learned similarity stopped unexpectedly; search is as it was",
-                    parent)  # fmt: skip
+    return ChildJob(
+        switch_on_main,
+        (location, None),
+        "lookalike-adapter-on",
+        "The process preparing the learned similarity stopped unexpectedly; search is as it was",
+        parent,
+    )
 
 
 def preparing_text(progress: tuple[int, int, str] | None) -> str:

@@ -76,8 +76,11 @@ def reveal_in_file_manager(path: Path) -> bool:
 
 
 # The detail page's own keys (its table handles them), for the shortcut sheet.
-DETAIL_KEYS = ((("Space", "double-click"), "View the photo large"), (("Esc",), "Back to the catalog"),
-               (("right click",), "View, open, copy, use as cover"))  # fmt: skip
+DETAIL_KEYS = (
+    (("Space", "double-click"), "View the photo large"),
+    (("Esc",), "Back to the catalog"),
+    (("right click",), "View, open, copy, use as cover"),
+)
 
 
 class PhotoTable(QTableView):
@@ -180,8 +183,15 @@ class DetailPage(QWidget):
         self.model.set_photos(article, [], None)
         self._update_buttons()
 
-    def set_article(self, article: str, photos: list, root: Path | None, labels: dict[str, str], folder: str,
-                    chosen_cover: str | None = None) -> None:  # fmt: skip
+    def set_article(
+        self,
+        article: str,
+        photos: list,
+        root: Path | None,
+        labels: dict[str, str],
+        folder: str,
+        chosen_cover: str | None = None,
+    ) -> None:
         self.title.setText(article)
         n = len(photos)
         bad = sum(1 for p in photos if p.status != "ok")

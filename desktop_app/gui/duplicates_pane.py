@@ -38,8 +38,11 @@ class PreviewImage(QLabel):
         if self.image is None:
             return
         box = self.contentsRect().size()
-        self.setPixmap(QPixmap.fromImage(self.image).scaled(box, Qt.AspectRatioMode.KeepAspectRatio,
-                                                            Qt.TransformationMode.SmoothTransformation))  # fmt: skip
+        self.setPixmap(
+            QPixmap.fromImage(self.image).scaled(
+                box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
+        )
 
 
 class PhotoPane(QWidget):
@@ -51,8 +54,10 @@ class PhotoPane(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         self.image = PreviewImage()
         pal = self.palette()
-        fill, edge = theme.placeholder_fill(pal), theme.blend(pal.color(QPalette.ColorRole.Base),
-                                                               pal.color(QPalette.ColorRole.Text), 0.2)  # fmt: skip
+        fill, edge = (
+            theme.placeholder_fill(pal),
+            theme.blend(pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text), 0.2),
+        )
         self.image.setStyleSheet(f"background: {fill.name()}; border: 1px solid {edge.name()};")
         self.caption = QLabel()
         self.caption.setWordWrap(True)

@@ -147,8 +147,11 @@ class DuplicatesWindow(QWidget):
         self.dup_button = QPushButton("Duplicate (D)")
         self.not_button = QPushButton("Not a duplicate (N)")
         self.same_button = QPushButton("Same product (S)")
-        for b, verdict in ((self.dup_button, "duplicate"), (self.not_button, "not_duplicate"),
-                           (self.same_button, "same")):  # fmt: skip
+        for b, verdict in (
+            (self.dup_button, "duplicate"),
+            (self.not_button, "not_duplicate"),
+            (self.same_button, "same"),
+        ):
             b.clicked.connect(lambda _c=False, v=verdict: self.judge(v))
             b.setEnabled(False)
             buttons.addWidget(b)
@@ -288,8 +291,11 @@ class DuplicatesWindow(QWidget):
                 pane.image.setText("the photo folder is not known on this machine")
                 continue
             task = Task(load_preview, self.root / rel, PREVIEW)
-            self.runner.start(task, lambda img, p=pane, g=gen: self._preview(p, g, img),
-                              lambda _f, p=pane, g=gen: self._preview(p, g, None))  # fmt: skip
+            self.runner.start(
+                task,
+                lambda img, p=pane, g=gen: self._preview(p, g, img),
+                lambda _f, p=pane, g=gen: self._preview(p, g, None),
+            )
 
     def _preview(self, pane: PhotoPane, gen: int, preview: Preview | None) -> None:
         if gen != self._preview_gen:
@@ -310,8 +316,7 @@ class DuplicatesWindow(QWidget):
         for b in (self.dup_button, self.not_button, self.same_button):
             b.setEnabled(False)
         task = Task(self.engine.judge_duplicates, pairs, verdict)
-        self.runner.start(task, lambda j: self._judged(item, pairs, j),
-                          lambda f: self._write_failed(f, item))  # fmt: skip
+        self.runner.start(task, lambda j: self._judged(item, pairs, j), lambda f: self._write_failed(f, item))
 
     def _judged(self, item: QTreeWidgetItem, pairs: list, judgement: Judgement) -> None:
         parent = item.parent()
@@ -351,8 +356,9 @@ class DuplicatesWindow(QWidget):
             return
         self.undo_button.setEnabled(False)  # one at a time
         entry = self.undo_stack[-1]
-        self.runner.start(Task(self.engine.undo_judgement, entry[0]), lambda _r: self._undone(entry),
-                          self._undo_failed)  # fmt: skip
+        self.runner.start(
+            Task(self.engine.undo_judgement, entry[0]), lambda _r: self._undone(entry), self._undo_failed
+        )
 
     def _undone(self, entry: tuple) -> None:
         judgement, item, parent, top_row, child_row = entry
@@ -385,8 +391,11 @@ class DuplicatesWindow(QWidget):
         if not path:
             return
         task = Task(self.engine.export_duplicates, self.report, Path(path))
-        self.runner.start(task, lambda n: self.status.setText(f"Wrote {plural(n, 'pair')} to {path}"),
-                          lambda f: show_error(self, "Duplicates not exported", f))  # fmt: skip
+        self.runner.start(
+            task,
+            lambda n: self.status.setText(f"Wrote {plural(n, 'pair')} to {path}"),
+            lambda f: show_error(self, "Duplicates not exported", f),
+        )
 
     def closeEvent(self, event) -> None:
         if self.search is not None:

@@ -22,8 +22,13 @@ class DuplicateSearch(ChildJob):
     engine's DuplicateReport."""
 
     def __init__(self, location: str, level: str, min_score: float | None, parent: QObject | None = None):
-        super().__init__(child_main, (location, level, min_score), "lookalike-duplicates",
-                         "The duplicate search stopped unexpectedly", parent)  # fmt: skip
+        super().__init__(
+            child_main,
+            (location, level, min_score),
+            "lookalike-duplicates",
+            "The duplicate search stopped unexpectedly",
+            parent,
+        )
 
 
 @dataclass(frozen=True)

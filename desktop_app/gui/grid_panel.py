@@ -46,10 +46,12 @@ from desktop_app.gui.thumbs import ThumbnailLoader
 
 ZOOM_SIZES = thumbnails.SIZES
 # The grid's own keys (the view handles them), for the shortcut sheet.
-GRID_KEYS = ((("Return", "double-click"), "Open the article's detail"),
-             (("Space",), "View the article's photos large"),
-             (("Ctrl + wheel",), "Larger or smaller thumbnails"),
-             (("right click",), "Open, view, copy, label, inspect, compare"))  # fmt: skip
+GRID_KEYS = (
+    (("Return", "double-click"), "Open the article's detail"),
+    (("Space",), "View the article's photos large"),
+    (("Ctrl + wheel",), "Larger or smaller thumbnails"),
+    (("right click",), "Open, view, copy, label, inspect, compare"),
+)
 
 
 def articles_text(shown: int, total: int, found: int, indexing: bool) -> str:
@@ -129,8 +131,10 @@ class GridView(QListView):
         taken as if the scroll bar were shown, so it appearing never changes the columns."""
         if not self.cell.isValid():
             return
-        bar = max(self.verticalScrollBar().sizeHint().width(),
-                  self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self))  # fmt: skip
+        bar = max(
+            self.verticalScrollBar().sizeHint().width(),
+            self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self),
+        )
         # a few pixels to spare: a window manager's style can draw the bar wider than its size hint, and a
         # grid one pixel too wide for the viewport loses a whole column
         width = self.maximumViewportSize().width() - bar - SPREAD_SLACK_PX
@@ -352,8 +356,11 @@ class GridPanel(QWidget):
 
     def _order_toggled(self, descending: bool) -> None:
         self.order_btn.setText("↓" if descending else "↑")
-        self.order_btn.setToolTip("Reversed order (click for the usual order)" if descending else
-                                  "Usual order (click to reverse it)")  # fmt: skip
+        self.order_btn.setToolTip(
+            "Reversed order (click for the usual order)"
+            if descending
+            else "Usual order (click to reverse it)"
+        )
         if hasattr(self, "model"):
             keep = self.selected_articles()
             self.model.set_sort(self.model.sort_key, descending)

@@ -25,8 +25,13 @@ from desktop_app.gui.theme import DECISION_WORDS
 from desktop_app.gui.workers import Failure
 
 # The label source each kind of label decision writes (its rows record the action, not the source).
-SOURCE_OF_ACTION = {"set": "manual", "accept": "accepted", "alternative": "manual", "import": "import",
-                    "folder": "folder"}  # fmt: skip
+SOURCE_OF_ACTION = {
+    "set": "manual",
+    "accept": "accepted",
+    "alternative": "manual",
+    "import": "import",
+    "folder": "folder",
+}
 
 
 @dataclass
@@ -98,8 +103,9 @@ def redo_step(engine: Any, step: Step) -> None:
     """Write an undone decision again, as one new decision (worker thread); Conflict if anything moved."""
     if step.kind == "labels":
         if step.items:
-            engine.set_label_items(step.items, SOURCE_OF_ACTION.get(step.action, "manual"), step.action,
-                                   expected=step.expected)  # fmt: skip
+            engine.set_label_items(
+                step.items, SOURCE_OF_ACTION.get(step.action, "manual"), step.action, expected=step.expected
+            )
         return
     engine.decide_pairs(step.items, step.expected)
 
@@ -179,8 +185,13 @@ class EditHistory(QObject):
         step = self.redo_steps[-1]
         self._busy = True
         self._show()
-        self.w.catalogs.call(redo_step, engine, step, on_done=lambda _r: self._redone(step),
-                             on_failed=lambda f: self._failed("Redo", f))  # fmt: skip
+        self.w.catalogs.call(
+            redo_step,
+            engine,
+            step,
+            on_done=lambda _r: self._redone(step),
+            on_failed=lambda f: self._failed("Redo", f),
+        )
 
     def _redone(self, step: Step) -> None:
         self._busy = False

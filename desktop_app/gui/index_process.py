@@ -25,10 +25,13 @@ class IndexProcess(ChildJob):
         options: IndexOptions,
         parent: QObject | None = None,
     ) -> None:
-        lost = ("The indexing process stopped unexpectedly. Everything up to the last batch is saved; "
-                "Update index resumes")  # fmt: skip
-        super().__init__(child_main, (str(db), str(photo_dir), rule, model, options), "lookalike-index", lost,
-                         parent)  # fmt: skip
+        lost = (
+            "The indexing process stopped unexpectedly. Everything up to the last batch is saved; "
+            "Update index resumes"
+        )
+        super().__init__(
+            child_main, (str(db), str(photo_dir), rule, model, options), "lookalike-index", lost, parent
+        )
 
 
 __all__ = ["IndexProcess", "IndexSummary", "child_main"]

@@ -75,8 +75,9 @@ class InspectLauncher:
         for window in self._open():
             a, b = window.article_a, window.article_b
             if engine is not None and a != b:
-                self.window.catalogs.call(lambda a=a, b=b: engine.decisions_with([a]).get(b),
-                                          on_done=window.show_decision)  # fmt: skip
+                self.window.catalogs.call(
+                    lambda a=a, b=b: engine.decisions_with([a]).get(b), on_done=window.show_decision
+                )
 
     def compare_with(self, article: str) -> QWidget | None:
         """Article detail's "Compare with…": pick the other article, open the inspector on the pair."""

@@ -292,9 +292,26 @@ class InspectorControls(QWidget):
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(6)
-        items = [QLabel("Method"), self.method_box, self.side_check, self.compare_box, 12, QLabel("s"),
-                 self.s_slider, self.s_spin, 8, QLabel("m"), self.m_spin, 12, QLabel("Zoom"), self.zoom_slider,
-                 self.fit_button, None, self.csv_button, self.png_button]  # fmt: skip
+        items = [
+            QLabel("Method"),
+            self.method_box,
+            self.side_check,
+            self.compare_box,
+            12,
+            QLabel("s"),
+            self.s_slider,
+            self.s_spin,
+            8,
+            QLabel("m"),
+            self.m_spin,
+            12,
+            QLabel("Zoom"),
+            self.zoom_slider,
+            self.fit_button,
+            None,
+            self.csv_button,
+            self.png_button,
+        ]
         for item in items:
             if item is None:
                 row.addStretch(1)

@@ -59,8 +59,14 @@ class Comparison:
     decision: str | None = None  # the curator's decision on the pair, if any
 
 
-def compare_articles(engine: Engine, a: str, b: str, method: str | None = None, threshold: float | None = None,
-                     max_matches: int | None = None) -> Comparison:  # fmt: skip
+def compare_articles(
+    engine: Engine,
+    a: str,
+    b: str,
+    method: str | None = None,
+    threshold: float | None = None,
+    max_matches: int | None = None,
+) -> Comparison:
     """Worker body: `Engine.inspect` with the catalog's settings (any of them overridden); a user error
     becomes the message shown instead of the matrix."""
     root = engine.photo_root()
@@ -139,13 +145,29 @@ class InspectorWindow(QWidget):
         fit_to_screen(self, 1240, 820)
         self._options: dict = {}
 
-    def load(self, engine: Engine, method: str | None = None, threshold: float | None = None,
-             max_matches: int | None = None, compare: str | None = None, side_by_side: bool = False) -> None:  # fmt: skip
+    def load(
+        self,
+        engine: Engine,
+        method: str | None = None,
+        threshold: float | None = None,
+        max_matches: int | None = None,
+        compare: str | None = None,
+        side_by_side: bool = False,
+    ) -> None:
         """Compare the two articles on a worker; method, s and m default to the catalog's settings."""
         self.engine = engine
         self._options = {"compare": compare, "side_by_side": side_by_side}
-        self.worker.call(compare_articles, engine, self.article_a, self.article_b, method, threshold, max_matches,
-                         on_done=self._loaded, on_failed=self._failed)  # fmt: skip
+        self.worker.call(
+            compare_articles,
+            engine,
+            self.article_a,
+            self.article_b,
+            method,
+            threshold,
+            max_matches,
+            on_done=self._loaded,
+            on_failed=self._failed,
+        )
 
     def _failed(self, failure: Failure) -> None:
         self.show_message(f"The comparison failed: {failure.error}")
@@ -156,11 +178,17 @@ class InspectorWindow(QWidget):
         if comparison.inspection is None:
             self.show_message(comparison.message or "Nothing to compare.", comparison.failed)
             return
-        self.show_inspection(comparison.inspection, comparison.photo_root, comparison.params.method,
-                             comparison.failed)  # fmt: skip
+        self.show_inspection(
+            comparison.inspection, comparison.photo_root, comparison.params.method, comparison.failed
+        )
 
-    def show_inspection(self, inspection: Inspection, photo_root: Path | None, method: str | None = None,
-                        failed: dict[str, str] | None = None) -> InspectorWidget:  # fmt: skip
+    def show_inspection(
+        self,
+        inspection: Inspection,
+        photo_root: Path | None,
+        method: str | None = None,
+        failed: dict[str, str] | None = None,
+    ) -> InspectorWidget:
         self.inspector = InspectorWidget(
             inspection,
             photo_root,
@@ -208,8 +236,12 @@ class InspectorWindow(QWidget):
 
         a, b = self._cell_paths(row, col)
         sim = float(self.inspector.inspection.matrix[row, col])
-        items = [[LightboxPhoto(self._absolute(a), f"{self.article_a} · {Path(a).name}"),
-                  LightboxPhoto(self._absolute(b), f"{self.article_b} · {Path(b).name} · similarity {sim:.3f}")]]  # fmt: skip
+        items = [
+            [
+                LightboxPhoto(self._absolute(a), f"{self.article_a} · {Path(a).name}"),
+                LightboxPhoto(self._absolute(b), f"{self.article_b} · {Path(b).name} · similarity {sim:.3f}"),
+            ]
+        ]
         self.lightbox = Lightbox(f"Compare {self.article_a} and {self.article_b}", items, parent=None)
         self.lightbox.show()
 
@@ -234,8 +266,13 @@ class InspectorWindow(QWidget):
     def use_as_cover(self, article: str, rel: str) -> None:
         if self.engine is None:
             return
-        self.worker.call(self.engine.set_cover, article, rel, on_done=lambda _r: self.cover_changed.emit(article),
-                         on_failed=lambda f: self.show_message(f"The cover was not changed: {f.error}"))  # fmt: skip
+        self.worker.call(
+            self.engine.set_cover,
+            article,
+            rel,
+            on_done=lambda _r: self.cover_changed.emit(article),
+            on_failed=lambda f: self.show_message(f"The cover was not changed: {f.error}"),
+        )
 
     def show_message(self, message: str, failed: dict[str, str] | None = None) -> None:
         """The clear message shown in place of the matrix (no embedded photo, unknown article, ...)."""
@@ -263,8 +300,13 @@ class InspectorWindow(QWidget):
     def _save(self) -> None:
         current = self._current()
         if current is not None:
-            self.worker.call(store_search, self.engine, *current, on_done=self._saved,
-                             on_failed=lambda f: self.show_message(f"The settings were not saved: {f.error}"))  # fmt: skip
+            self.worker.call(
+                store_search,
+                self.engine,
+                *current,
+                on_done=self._saved,
+                on_failed=lambda f: self.show_message(f"The settings were not saved: {f.error}"),
+            )
 
     def _saved(self, changed: bool) -> None:
         if changed:
@@ -285,9 +327,16 @@ class InspectorWindow(QWidget):
         super().closeEvent(event)
 
 
-def open_inspector(parent: QWidget | None, engine: Engine, article_a: str, article_b: str, *,
-                   method: str | None = None, threshold: float | None = None,
-                   max_matches: int | None = None) -> InspectorWindow:  # fmt: skip
+def open_inspector(
+    parent: QWidget | None,
+    engine: Engine,
+    article_a: str,
+    article_b: str,
+    *,
+    method: str | None = None,
+    threshold: float | None = None,
+    max_matches: int | None = None,
+) -> InspectorWindow:
     """Open the match inspector for article_a (the query, rows) and article_b (the candidate, columns).
 
     Returns the window at once; its `ready` signal fires when the matrix (or the message explaining why
@@ -331,8 +380,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(exc, file=sys.stderr)
         return 2
-    window = open_inspector(None, engine, args.article_a, args.article_b, method=args.method,
-                            threshold=args.threshold, max_matches=args.max_matches)  # fmt: skip
+    window = open_inspector(
+        None,
+        engine,
+        args.article_a,
+        args.article_b,
+        method=args.method,
+        threshold=args.threshold,
+        max_matches=args.max_matches,
+    )
     window.destroyed.connect(app.quit)
     code = app.exec()
     engine.close()

@@ -192,8 +192,9 @@ class LabelEditDialog(QDialog):
         try:
             self.changed = self.engine.set_labels(articles, name, value, force=force) if articles else 0
         except Conflict as exc:  # another curator labelled some of them meanwhile: say who, keep theirs
-            self.conflict_box = show_conflict(self, "Your label", exc,
-                                              overwrite=lambda: self._write(name, value, force=True))  # fmt: skip
+            self.conflict_box = show_conflict(
+                self, "Your label", exc, overwrite=lambda: self._write(name, value, force=True)
+            )
             self._field_changed(name)  # "Now" shows what stands
             return 0
         except UserError as exc:  # the curator sees why; nothing was half-written
@@ -418,8 +419,9 @@ class ImportLabelsDialog(QDialog):
             return self.engine.plan_label_import(
                 csv=Path(self.csv_edit.text().strip()).expanduser(), field=self.field()
             )
-        return self.engine.plan_label_import(folder_level=self.level_spin.value(), field=self.field(),
-                                             overwrite=self.overwrite_box.isChecked())  # fmt: skip
+        return self.engine.plan_label_import(
+            folder_level=self.level_spin.value(), field=self.field(), overwrite=self.overwrite_box.isChecked()
+        )
 
     def _update_level_hint(self) -> None:
         level = self.level_spin.value()
@@ -452,8 +454,9 @@ class ImportLabelsDialog(QDialog):
         except UserError as exc:  # the curator sees why; set_label_items is all-or-nothing
             QMessageBox.warning(self, "Import failed", str(exc))
             return None
-        self.report = ImportReport(changed, plan.unknown, plan.skipped_rows, plan.no_folder,
-                                   unchanged=len(plan.items) - changed)  # fmt: skip
+        self.report = ImportReport(
+            changed, plan.unknown, plan.skipped_rows, plan.no_folder, unchanged=len(plan.items) - changed
+        )
         self.accept()
         return self.report
 

@@ -182,8 +182,9 @@ class Lightbox(QWidget):
 
     shown = Signal(int)  # index of the item now on show (its photos decoded, or known to be missing)
 
-    def __init__(self, title: str, items: list[list[LightboxPhoto]], start: int = 0,
-                 parent: QWidget | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, title: str, items: list[list[LightboxPhoto]], start: int = 0, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.setWindowTitle(title)
@@ -220,9 +221,17 @@ class Lightbox(QWidget):
     # ------------------------------------------------------------ building
 
     def _keys(self) -> None:
-        slots = [self.next, self.previous, lambda: self.show_item(0),
-                 lambda: self.show_item(len(self.items) - 1), lambda: self.zoom(ZOOM_STEP),
-                 lambda: self.zoom(1 / ZOOM_STEP), self.actual_size, self.fit, self.close]  # fmt: skip
+        slots = [
+            self.next,
+            self.previous,
+            lambda: self.show_item(0),
+            lambda: self.show_item(len(self.items) - 1),
+            lambda: self.zoom(ZOOM_STEP),
+            lambda: self.zoom(1 / ZOOM_STEP),
+            self.actual_size,
+            self.fit,
+            self.close,
+        ]
         for (keys, _what), slot in zip(LIGHTBOX_KEYS, slots):
             for key in keys:
                 QShortcut(QKeySequence(key), self, slot)
@@ -252,8 +261,12 @@ class Lightbox(QWidget):
         self.status.setText(self._status_text("loading…"))
         self._loaded = [None] * len(item)
         for k, photo in enumerate(item):
-            self.runner.call(load_photo, photo.path, on_done=lambda r, k=k: self._arrived(gen, k, r),
-                             on_failed=lambda f, k=k: self._failed(gen, k, f))  # fmt: skip
+            self.runner.call(
+                load_photo,
+                photo.path,
+                on_done=lambda r, k=k: self._arrived(gen, k, r),
+                on_failed=lambda f, k=k: self._failed(gen, k, f),
+            )
 
     def is_shown(self) -> bool:
         """Whether the photos of the item on show have arrived (or are known to be missing)."""

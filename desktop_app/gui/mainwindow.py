@@ -260,8 +260,10 @@ class MainWindow(WindowWork, QMainWindow):
                 "search; thumbnails made before still show."
             )
             bg, fg = theme.warning_colours(self.palette())
-            self.root_frame.setStyleSheet(f"#rootWarning {{ background: {bg.name()}; border-radius: 6px; }}"
-                                          f"#rootWarning QLabel {{ color: {fg.name()}; }}")  # fmt: skip
+            self.root_frame.setStyleSheet(
+                f"#rootWarning {{ background: {bg.name()}; border-radius: 6px; }}"
+                f"#rootWarning QLabel {{ color: {fg.name()}; }}"
+            )
         self.root_frame.setVisible(missing)
 
     # ================================================================== opening and closing
@@ -336,8 +338,10 @@ class MainWindow(WindowWork, QMainWindow):
         if snap.model_error and not same:
             self.statusBar().showMessage(snap.model_error, 15000)
         if snap.partial:
-            self.statusBar().showMessage(f"Showing the first {len(snap.articles):,} articles; reading the other "
-                                         f"{snap.more_articles:,}…")  # fmt: skip
+            self.statusBar().showMessage(
+                f"Showing the first {len(snap.articles):,} articles; reading the other "
+                f"{snap.more_articles:,}…"
+            )
         elif same and self.statusBar().currentMessage().startswith("Showing the first"):
             self.statusBar().clearMessage()
         self._sync()

@@ -47,16 +47,27 @@ class MapJob(QObject):
     cancelled = Signal()
     failed = Signal(object)  # Failure
 
-    def __init__(self, engine: Engine, request: MapRequest, in_subprocess: bool, runner: Runner,
-                 parent: QObject | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        engine: Engine,
+        request: MapRequest,
+        in_subprocess: bool,
+        runner: Runner,
+        parent: QObject | None = None,
+    ) -> None:
         """In a child process the layout is made by an engine of its own on the catalog; in a thread (tests),
         by the window's `engine` (a second catalog connection in this process is what SQLite warns about)."""
         super().__init__(parent)
         self.child: ChildJob | None = None
         self.task: Task | None = None
         if in_subprocess:
-            self.child = ChildJob(child_main, (engine.location, request), "lookalike-map",
-                                  "The map process stopped unexpectedly", self)  # fmt: skip
+            self.child = ChildJob(
+                child_main,
+                (engine.location, request),
+                "lookalike-map",
+                "The map process stopped unexpectedly",
+                self,
+            )
             self.child.progress.connect(lambda p: self.progress.emit(*p))
             self.child.done.connect(self._finish_done)
             self.child.cancelled.connect(self._finish_cancelled)
@@ -100,8 +111,13 @@ class MapJob(QObject):
 
 def _make_map_in_thread(engine: Engine, request: MapRequest, progress, should_cancel) -> MapLayout | None:
     # A worker's progress signal carries one object: the (done, total, note) triple.
-    return engine.catalog_map(method=request.method, recompute=request.recompute, compute=request.compute,
-                              progress=lambda d, t, n: progress((d, t, n)), should_cancel=should_cancel)  # fmt: skip
+    return engine.catalog_map(
+        method=request.method,
+        recompute=request.recompute,
+        compute=request.compute,
+        progress=lambda d, t, n: progress((d, t, n)),
+        should_cancel=should_cancel,
+    )
 
 
 class MapController(QObject):
@@ -363,11 +379,18 @@ class MapController(QObject):
         def done(n: int) -> None:
             self.panel.undo.setEnabled(True)
             self.window.labels.announce(keys)
-            self.window.statusBar().showMessage(f"{field} = {value} on {n:,} articles (Undo on the map takes it back).",
-                                                8000)  # fmt: skip
+            self.window.statusBar().showMessage(
+                f"{field} = {value} on {n:,} articles (Undo on the map takes it back).", 8000
+            )
 
-        self.window.catalogs.call(snap.engine.set_labels, keys, field, value, on_done=done,
-                                  on_failed=lambda f: self.window._error("Labels not set", f))  # fmt: skip
+        self.window.catalogs.call(
+            snap.engine.set_labels,
+            keys,
+            field,
+            value,
+            on_done=done,
+            on_failed=lambda f: self.window._error("Labels not set", f),
+        )
 
     def _overwrite_ok(self, keys: list[str], snap: Snapshot, field: str, value: str) -> bool:
         """Ask first when the label would replace a different one (a lasso easily takes in a few articles
@@ -397,8 +420,14 @@ class MapController(QObject):
             self.window.labels.announce(articles)
             self.window.statusBar().showMessage(f"Took back the label on {len(articles):,} articles.", 6000)
 
-        self.window.catalogs.call(snap.engine.undo, self._label_field, ["set"], True, on_done=done,
-                                  on_failed=lambda f: self.window._error("Nothing undone", f))  # fmt: skip
+        self.window.catalogs.call(
+            snap.engine.undo,
+            self._label_field,
+            ["set"],
+            True,
+            on_done=done,
+            on_failed=lambda f: self.window._error("Nothing undone", f),
+        )
 
     def show_in_grid(self) -> None:
         keys = self.view.selected_keys()

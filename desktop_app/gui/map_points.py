@@ -154,8 +154,12 @@ class PointsItem(QGraphicsItem):
 
     def visible_rows(self, rect: QRectF, pad: float = 0.0) -> np.ndarray:
         p = self.pos_
-        m = ((p[:, 0] >= rect.left() - pad) & (p[:, 0] <= rect.right() + pad)
-             & (p[:, 1] >= rect.top() - pad) & (p[:, 1] <= rect.bottom() + pad))  # fmt: skip
+        m = (
+            (p[:, 0] >= rect.left() - pad)
+            & (p[:, 0] <= rect.right() + pad)
+            & (p[:, 1] >= rect.top() - pad)
+            & (p[:, 1] <= rect.bottom() + pad)
+        )
         return np.flatnonzero(m)
 
     def paint(
@@ -242,8 +246,11 @@ class PointsItem(QGraphicsItem):
         self, out: np.ndarray, flat: np.ndarray, rows: np.ndarray, size: int, stride: int
     ) -> None:
         """Selected and highlighted dots: a dark (or orange) ring around their colour, drawn over the rest."""
-        ring = np.where(self.highlight[rows] == 2, _rgb(QUERY),
-                        np.where(self.highlight[rows] == 1, _rgb(HIGHLIGHT), _rgb(SELECTED))).astype(np.uint32)  # fmt: skip
+        ring = np.where(
+            self.highlight[rows] == 2,
+            _rgb(QUERY),
+            np.where(self.highlight[rows] == 1, _rgb(HIGHLIGHT), _rgb(SELECTED)),
+        ).astype(np.uint32)
         for off in _stamp(size + 4, stride):
             out[flat + off] = ring
         for off in _stamp(size, stride):
@@ -251,8 +258,9 @@ class PointsItem(QGraphicsItem):
 
     # ------------------------------------------------------------ covers
 
-    def _paint_covers(self, painter: QPainter, rows: np.ndarray, t: QTransform, thumb_px: float,
-                      exposed: QRectF) -> None:  # fmt: skip
+    def _paint_covers(
+        self, painter: QPainter, rows: np.ndarray, t: QTransform, thumb_px: float, exposed: QRectF
+    ) -> None:
         painter.save()
         painter.resetTransform()
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, rows.size < 200)
@@ -274,8 +282,10 @@ class PointsItem(QGraphicsItem):
                 painter.fillRect(fit.adjusted(-pen_w, -pen_w, pen_w, pen_w), frame or QColor(self.colours[i]))
                 painter.drawPixmap(fit, pix, QRectF(pix.rect()))
             else:
-                painter.fillRect(box.adjusted(half * 0.35, half * 0.35, -half * 0.35, -half * 0.35),
-                                 QColor(self.colours[i]))  # fmt: skip
+                painter.fillRect(
+                    box.adjusted(half * 0.35, half * 0.35, -half * 0.35, -half * 0.35),
+                    QColor(self.colours[i]),
+                )
                 if frame is not None:
                     painter.setPen(QPen(frame, 3))
                     painter.drawRect(box.adjusted(half * 0.3, half * 0.3, -half * 0.3, -half * 0.3))

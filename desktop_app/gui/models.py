@@ -434,8 +434,11 @@ class GroupingPreviewModel(ColumnsModel):
         text = f"{first} form {n:,} article{'s' if n != 1 else ''} ({several:,} with several photos)"
         unmatched = sum(len(r.paths) for r in self.rows if not r.matched)
         if unmatched:
-            verb = "does not match the pattern and becomes a single-photo article" if unmatched == 1 else (
-                "do not match the pattern and become single-photo articles")  # fmt: skip
+            verb = (
+                "does not match the pattern and becomes a single-photo article"
+                if unmatched == 1
+                else ("do not match the pattern and become single-photo articles")
+            )
             text += f"; {unmatched} {verb}"
         return text + "."
 

@@ -49,10 +49,12 @@ DecisionRole = Qt.ItemDataRole.UserRole + 20
 PAD = 8
 SMALL_PAIRS = 2  # pairs after the best one, shown small under it
 # The results' own keys (the view handles them), for the shortcut sheet; the decision keys are actions.
-RESULT_KEYS = ((("Return", "double-click"), "Inspect the match"),
-               (("Space",), "Compare the photos side by side"),
-               (("Ctrl + wheel",), "Larger or smaller cards"),
-               (("right click",), "Inspect, compare, decide, open, copy, label, use as cover"))  # fmt: skip
+RESULT_KEYS = (
+    (("Return", "double-click"), "Inspect the match"),
+    (("Space",), "Compare the photos side by side"),
+    (("Ctrl + wheel",), "Larger or smaller cards"),
+    (("right click",), "Inspect, compare, decide, open, copy, label, use as cover"),
+)
 
 
 def pair_size(thumb_size: int) -> int:
@@ -141,8 +143,14 @@ class SimilarModel(DragRows, QAbstractListModel):
                 f", {theme.DECISION_WORDS[hit.decision]}" if hit.decision in theme.DECISION_WORDS else ""
             )
             return f"{r + 1}. {hit.article}, score {hit.score:.3f}{decided}"
-        values = {ScoreRole: float(hit.score), LabelRole: label_text(hit.labels), CountRole: int(hit.photos),
-                  CoverRole: self._covers[r], PairsRole: list(self._pairs[r]), DecisionRole: hit.decision}  # fmt: skip
+        values = {
+            ScoreRole: float(hit.score),
+            LabelRole: label_text(hit.labels),
+            CountRole: int(hit.photos),
+            CoverRole: self._covers[r],
+            PairsRole: list(self._pairs[r]),
+            DecisionRole: hit.decision,
+        }
         return values.get(role)
 
     # ------------------------------------------------------------ drag out
@@ -206,9 +214,18 @@ class ResultDelegate(CachedDelegate):
         shown = pairs[: 1 + SMALL_PAIRS]
         thumbs = tuple(pix_key(self.thumbs.get(x)) for q, h, _ in shown for x in (q, h) if x)
         cover = pix_key(model.data(index, Qt.ItemDataRole.DecorationRole)) if not pairs else 0
-        return (index.row(), model.data(index, ArticleRole), model.data(index, ScoreRole),
-                model.data(index, LabelRole), model.data(index, DecisionRole), tuple(shown), thumbs, cover,
-                self.pair, self.small_row)  # fmt: skip
+        return (
+            index.row(),
+            model.data(index, ArticleRole),
+            model.data(index, ScoreRole),
+            model.data(index, LabelRole),
+            model.data(index, DecisionRole),
+            tuple(shown),
+            thumbs,
+            cover,
+            self.pair,
+            self.small_row,
+        )
 
     def render(self, p: QPainter, option: QStyleOptionViewItem, index) -> None:
         p.save()
@@ -247,8 +264,11 @@ class ResultDelegate(CachedDelegate):
         p.setPen(text)
         name_w = line.width() - bfm.horizontalAdvance(score_text) - PAD
         name = f"{index.row() + 1}. {model_data(index, ArticleRole) or ''}"
-        p.drawText(line, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-                   bfm.elidedText(name, Qt.TextElideMode.ElideMiddle, name_w))  # fmt: skip
+        p.drawText(
+            line,
+            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+            bfm.elidedText(name, Qt.TextElideMode.ElideMiddle, name_w),
+        )
         sub = line.translated(0, fm.height())
         decision = model_data(index, DecisionRole)
         badge_w = 0
@@ -257,8 +277,11 @@ class ResultDelegate(CachedDelegate):
         p.setFont(option.font)
         p.setPen(theme.secondary_text(pal, bg))
         label = model_data(index, LabelRole) or "no label"
-        p.drawText(sub.adjusted(0, 0, -badge_w, 0), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-                   fm.elidedText(label, Qt.TextElideMode.ElideRight, sub.width() - badge_w))  # fmt: skip
+        p.drawText(
+            sub.adjusted(0, 0, -badge_w, 0),
+            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+            fm.elidedText(label, Qt.TextElideMode.ElideRight, sub.width() - badge_w),
+        )
         return sub
 
     def _paint_badge(self, p: QPainter, font: QFont, line: QRect, text: str, decision: str) -> int:
@@ -282,8 +305,12 @@ class ResultDelegate(CachedDelegate):
         x = r.x() + (r.width() - 2 * big - 4) // 2
         pairs = model_data(index, PairsRole) or []
         if not pairs:  # a method without photo pairs (centroid): the hit's cover
-            draw_pixmap_fit(p, QRect(x + big + 4, y, big, big), model_data(index, Qt.ItemDataRole.DecorationRole),
-                            theme.placeholder_fill(option.palette))  # fmt: skip
+            draw_pixmap_fit(
+                p,
+                QRect(x + big + 4, y, big, big),
+                model_data(index, Qt.ItemDataRole.DecorationRole),
+                theme.placeholder_fill(option.palette),
+            )
             return
         q, h, sim = pairs[0]
         fill = theme.placeholder_fill(option.palette)

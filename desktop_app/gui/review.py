@@ -60,8 +60,15 @@ class ReviewQueue(QueueKeys, QWidget):
     labels_changed = Signal(list)  # articles whose label changed (decisions and undos), for other views
     failed = Signal(str)
 
-    def __init__(self, engine: Engine, client: EngineClient | None = None, field: str = DEFAULT_FIELD,
-                 parent: QWidget | None = None, k: int = DEFAULT_K, device: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        engine: Engine,
+        client: EngineClient | None = None,
+        field: str = DEFAULT_FIELD,
+        parent: QWidget | None = None,
+        k: int = DEFAULT_K,
+        device: str | None = None,
+    ) -> None:
         super().__init__(parent)
         # The runner is the first child: when the window is destroyed with its parent it is destroyed first,
         # and its pool's destructor waits for running jobs before the thumbnail loader's signals go away.
@@ -458,8 +465,10 @@ class ReviewQueue(QueueKeys, QWidget):
         self.count_label.setText(text + f" · {self.work.decisions} decided here")
         if self.work.batch is not None:
             asked, unlabelled = self.work.batch
-            self.batch_note.setText(f"Suggestions for the first {asked:,} of the {unlabelled:,} unlabelled articles "
-                                    "(skipped ones last); Refresh brings the next ones.")  # fmt: skip
+            self.batch_note.setText(
+                f"Suggestions for the first {asked:,} of the {unlabelled:,} unlabelled articles "
+                "(skipped ones last); Refresh brings the next ones."
+            )
         self.batch_note.setVisible(self.work.batch is not None)
 
     def _set_status(self, text: str) -> None:
@@ -482,8 +491,13 @@ class ReviewQueue(QueueKeys, QWidget):
             self.refresh(rebuild_index=False)
 
 
-def open_review(parent: QWidget | None, engine: Engine, client: EngineClient | None = None,
-                field: str = DEFAULT_FIELD, device: str | None = None) -> ReviewQueue:  # fmt: skip
+def open_review(
+    parent: QWidget | None,
+    engine: Engine,
+    client: EngineClient | None = None,
+    field: str = DEFAULT_FIELD,
+    device: str | None = None,
+) -> ReviewQueue:
     """Open the review queue of one label field in its own non-modal window and return it.
 
     The suggestions come from the engine child on a worker; the window shows a busy bar until they are

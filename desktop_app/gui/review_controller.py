@@ -41,8 +41,15 @@ class ReviewLoad:
     )
 
 
-def load_review(engine: Engine, client: EngineClient, field: str, k: int, device: str | None,
-                reload: bool, zero_shot_labels: list[str] | None = None) -> ReviewLoad:  # fmt: skip
+def load_review(
+    engine: Engine,
+    client: EngineClient,
+    field: str,
+    k: int,
+    device: str | None,
+    reload: bool,
+    zero_shot_labels: list[str] | None = None,
+) -> ReviewLoad:
     """Worker body: the engine child computes the suggestions (zero-shot from label names while the field
     has few labels and the model has a text side); reload first picks up newly indexed photos."""
     client.ensure(engine.location, device)
@@ -68,8 +75,17 @@ class ReviewController(QObject):
     loaded = Signal(object)  # ReviewLoad of the newest refresh
     failed = Signal(object)  # Failure of the newest refresh
 
-    def __init__(self, engine: Engine, client: EngineClient, field: str, k: int, device: str | None,
-                 model: SuggestionModel, runner: Runner, parent: QObject | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        engine: Engine,
+        client: EngineClient,
+        field: str,
+        k: int,
+        device: str | None,
+        model: SuggestionModel,
+        runner: Runner,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.engine, self.client, self.field, self.k, self.device = engine, client, field, k, device
         self.model = model
@@ -92,10 +108,19 @@ class ReviewController(QObject):
         self._generation += 1
         gen = self._generation
         self.loading = True
-        task = Task(load_review, self.engine, self.client, self.field, self.k, self.device, reload,
-                    self.zero_shot_labels)  # fmt: skip
-        self.runner.start(task, lambda load: self._loaded(gen, load), lambda f: self._failed(gen, f),
-                          priority=LOAD_PRIORITY)  # fmt: skip
+        task = Task(
+            load_review,
+            self.engine,
+            self.client,
+            self.field,
+            self.k,
+            self.device,
+            reload,
+            self.zero_shot_labels,
+        )
+        self.runner.start(
+            task, lambda load: self._loaded(gen, load), lambda f: self._failed(gen, f), priority=LOAD_PRIORITY
+        )
 
     def _loaded(self, gen: int, load: ReviewLoad) -> None:
         if gen != self._generation or self.closed:

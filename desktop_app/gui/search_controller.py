@@ -215,8 +215,12 @@ class SearchController(QObject):
 
         def checked(images: list[Path]) -> None:
             if not images:
-                self.error.emit("Not photos", InputError(
-                    "None of the dropped files is a photo Lookalike can read (JPEG, PNG, WebP, TIFF, BMP or GIF)."))  # fmt: skip
+                self.error.emit(
+                    "Not photos",
+                    InputError(
+                        "None of the dropped files is a photo Lookalike can read (JPEG, PNG, WebP, TIFF, BMP or GIF)."
+                    ),
+                )
                 return
             if before is not None:
                 before()
@@ -315,8 +319,9 @@ class SearchController(QObject):
         root = self.snapshot.photo_root if self.snapshot is not None else None
         q = outcome.query
         single = outcome.query_article is not None  # decisions are with it, also for a photo of it
-        self.panel.show_results(q.title(), outcome.hits, outcome.total_ms, outcome.note, root, outcome.hidden,
-                                single)  # fmt: skip
+        self.panel.show_results(
+            q.title(), outcome.hits, outcome.total_ms, outcome.note, root, outcome.hidden, single
+        )
         self.answered.emit(outcome)
 
     def _failed(self, gen: int, failure: Failure) -> None:
@@ -324,8 +329,9 @@ class SearchController(QObject):
         self._asked_at.pop(gen, None)
         title = self.query.title() if self.query else PANEL_TITLE
         if isinstance(failure.error, NoVectors):
-            self.panel.show_message(title, no_vectors_advice(self.snapshot, self.query, self.indexing,
-                                                             str(failure.error)))  # fmt: skip
+            self.panel.show_message(
+                title, no_vectors_advice(self.snapshot, self.query, self.indexing, str(failure.error))
+            )
         elif isinstance(failure.error, UserError):
             self.panel.show_message(title, str(failure.error))
         else:
@@ -357,8 +363,10 @@ def no_vectors_advice(snap: Snapshot | None, query: Query | None, indexing: bool
     article = query.articles[0] if query is not None and query.kind == "articles" and query.articles else None
     i = snap.articles.index_of.get(article) if snap is not None and article is not None else None
     if i is not None and snap.articles.errors[i] and snap.articles.errors[i] >= snap.articles.counts[i]:
-        return (f"{article} has no photo that could be read (see its detail page for why), so it cannot be "
-                "compared. Replace the damaged files in the photo folder, then use Update index.")  # fmt: skip
+        return (
+            f"{article} has no photo that could be read (see its detail page for why), so it cannot be "
+            "compared. Replace the damaged files in the photo folder, then use Update index."
+        )
     if indexing:
         what = article or "This photo"
         return (

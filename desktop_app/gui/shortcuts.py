@@ -77,8 +77,13 @@ def window_rows() -> list[Row]:
     from desktop_app.gui.review_detail import REVIEW_KEYS
     from desktop_app.gui.secondary import CLOSE_KEYS
 
-    tables = (("Review queue", REVIEW_KEYS + CLOSE_KEYS), ("Match inspector", INSPECTOR_KEYS),
-              ("Duplicates", DUPLICATES_KEYS), ("Lightbox and compare", LIGHTBOX_KEYS), ("Catalog map", MAP_KEYS))  # fmt: skip
+    tables = (
+        ("Review queue", REVIEW_KEYS + CLOSE_KEYS),
+        ("Match inspector", INSPECTOR_KEYS),
+        ("Duplicates", DUPLICATES_KEYS),
+        ("Lightbox and compare", LIGHTBOX_KEYS),
+        ("Catalog map", MAP_KEYS),
+    )
     return [row for where, keys in tables for row in key_rows(where, keys)]
 
 

@@ -149,10 +149,12 @@ class SimilarPanel(QWidget):
 
     def _controls_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
-        items = [(_buddy("&Method", self.method, "Comparison method"), self.method, 3),
-                 (_buddy("&s", self.threshold, "Threshold s"), self.threshold, 2),
-                 (_buddy("&m", self.max_matches, "Pairs counted m"), self.max_matches, 2),
-                 (_buddy("&top", self.top_k, "Number of results"), self.top_k, 2)]  # fmt: skip
+        items = [
+            (_buddy("&Method", self.method, "Comparison method"), self.method, 3),
+            (_buddy("&s", self.threshold, "Threshold s"), self.threshold, 2),
+            (_buddy("&m", self.max_matches, "Pairs counted m"), self.max_matches, 2),
+            (_buddy("&top", self.top_k, "Number of results"), self.top_k, 2),
+        ]
         for i, (label, field, stretch) in enumerate(items):
             if i:
                 row.addSpacing(6)
@@ -184,10 +186,12 @@ class SimilarPanel(QWidget):
         self.decisions.decide_requested.connect(self.decide)
         self.decision_actions: dict[str, QAction] = {}
         for decision, text, key in DECISION_KEYS:
-            self.decision_actions[decision] = self._view_action(f"Decide: {text.lower()}", key,
-                                                                lambda d=decision: self.decide(d))  # fmt: skip
-        self.decision_actions["none"] = self._view_action("Decide: take the decision back", NO_DECISION_KEY,
-                                                          lambda: self.decide("none"))  # fmt: skip
+            self.decision_actions[decision] = self._view_action(
+                f"Decide: {text.lower()}", key, lambda d=decision: self.decide(d)
+            )
+        self.decision_actions["none"] = self._view_action(
+            "Decide: take the decision back", NO_DECISION_KEY, lambda: self.decide("none")
+        )
         return self.decisions
 
     def _action_row(self) -> QHBoxLayout:
@@ -265,8 +269,16 @@ class SimilarPanel(QWidget):
         self.title.setText(title)
         self.status.setText("Searching…")
 
-    def show_results(self, title: str, hits: list[Hit], elapsed_ms: float, note: str = "",
-                     root: Path | None = None, hidden: int = 0, decisions: bool = False) -> None:  # fmt: skip
+    def show_results(
+        self,
+        title: str,
+        hits: list[Hit],
+        elapsed_ms: float,
+        note: str = "",
+        root: Path | None = None,
+        hidden: int = 0,
+        decisions: bool = False,
+    ) -> None:
         """Show an answer; the selected result stays selected when it is still among the hits."""
         keep = self.selected_hit()
         self.title.setText(title)

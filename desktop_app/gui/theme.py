@@ -48,8 +48,13 @@ _DARK = {
     Role.Link: "#8ab4f8",
     Role.LinkVisited: "#c58af9",
 }
-_DARK_DISABLED = {Role.WindowText: "#7d828a", Role.Text: "#7d828a", Role.ButtonText: "#7d828a",
-                  Role.Highlight: "#4a4d53", Role.HighlightedText: "#b0b3b8"}  # fmt: skip
+_DARK_DISABLED = {
+    Role.WindowText: "#7d828a",
+    Role.Text: "#7d828a",
+    Role.ButtonText: "#7d828a",
+    Role.Highlight: "#4a4d53",
+    Role.HighlightedText: "#b0b3b8",
+}
 
 _LIGHT = {
     Role.Window: "#efeff1",
@@ -73,8 +78,13 @@ _LIGHT = {
     Role.Link: "#1a5fb4",
     Role.LinkVisited: "#7b3fb0",
 }
-_LIGHT_DISABLED = {Role.WindowText: "#8e9199", Role.Text: "#8e9199", Role.ButtonText: "#8e9199",
-                   Role.Highlight: "#c4c6cc", Role.HighlightedText: "#5b5d63"}  # fmt: skip
+_LIGHT_DISABLED = {
+    Role.WindowText: "#8e9199",
+    Role.Text: "#8e9199",
+    Role.ButtonText: "#8e9199",
+    Role.Highlight: "#c4c6cc",
+    Role.HighlightedText: "#5b5d63",
+}
 
 
 def _palette(colours: dict, disabled: dict) -> QPalette:
@@ -197,8 +207,9 @@ def selection_text(pal: QPalette) -> QColor:
 def secondary_text(pal: QPalette, background: QColor | None = None) -> QColor:
     """Less important text (labels, notes): the placeholder colour when it reads, else the text colour."""
     bg = background if background is not None else pal.color(Role.Base)
-    return readable(bg, pal.color(Role.PlaceholderText), blend(pal.color(Role.Text), bg, 0.25),
-                    pal.color(Role.Text))  # fmt: skip
+    return readable(
+        bg, pal.color(Role.PlaceholderText), blend(pal.color(Role.Text), bg, 0.25), pal.color(Role.Text)
+    )
 
 
 def score_colour(pal: QPalette, background: QColor | None = None) -> QColor:

@@ -25,58 +25,109 @@ class WindowActions:
         self.window: QMainWindow = w
         act = self._act
         # ---- File
-        self.open_folder = act("Open photo folder…", w.catalogs.choose_folder, "Ctrl+O",
-                               "Open a folder of photos; a catalog is made for it if it has none")  # fmt: skip
-        self.open_catalog = act("Open catalog file…", w.catalogs.choose_catalog, "Ctrl+Shift+O",
-                                "Open a catalog file")  # fmt: skip
-        self.open_shared = act("Open shared catalog…", w.catalogs.choose_shared, "Ctrl+Alt+O",
-                               "Open a catalog your team shares on a PostgreSQL server")  # fmt: skip
+        self.open_folder = act(
+            "Open photo folder…",
+            w.catalogs.choose_folder,
+            "Ctrl+O",
+            "Open a folder of photos; a catalog is made for it if it has none",
+        )
+        self.open_catalog = act(
+            "Open catalog file…", w.catalogs.choose_catalog, "Ctrl+Shift+O", "Open a catalog file"
+        )
+        self.open_shared = act(
+            "Open shared catalog…",
+            w.catalogs.choose_shared,
+            "Ctrl+Alt+O",
+            "Open a catalog your team shares on a PostgreSQL server",
+        )
         self.close_catalog = act("Close catalog", w.close_catalog, "Ctrl+W")
-        self.search_photo = act("Search by photo file…", w.choose_query_files, "Ctrl+Shift+F",
-                                "Find the articles most similar to photo files from anywhere")  # fmt: skip
+        self.search_photo = act(
+            "Search by photo file…",
+            w.choose_query_files,
+            "Ctrl+Shift+F",
+            "Find the articles most similar to photo files from anywhere",
+        )
         self.update = act(
             "Update index", w.update_index, "Ctrl+U", "Index new and changed photos; resumes a cancelled run"
         )
         self.cancel = act("Cancel indexing", w.cancel_index, None, "Stop indexing after the current batch")
         self.summary = act("Last index summary…", w.show_summary)
-        self.locate = act("Locate photo folder…", w.catalogs.locate_photos, None,
-                          "Tell Lookalike where this catalog's photos are on this computer")  # fmt: skip
-        self.settings = act("Settings…", w.open_settings, QKeySequence.StandardKey.Preferences,
-                            "Model, device, grouping, photo fit, thumbnails, colours")  # fmt: skip
+        self.locate = act(
+            "Locate photo folder…",
+            w.catalogs.locate_photos,
+            None,
+            "Tell Lookalike where this catalog's photos are on this computer",
+        )
+        self.settings = act(
+            "Settings…",
+            w.open_settings,
+            QKeySequence.StandardKey.Preferences,
+            "Model, device, grouping, photo fit, thumbnails, colours",
+        )
         if self.settings.shortcut().isEmpty():
             self.settings.setShortcut(QKeySequence("Ctrl+,"))
         self.quit = act("Quit", w.close, QKeySequence.StandardKey.Quit)
         # ---- Edit
-        self.undo = act("Undo", w.history.undo, QKeySequence.StandardKey.Undo,
-                        "Take back your latest label edit or match decision")  # fmt: skip
+        self.undo = act(
+            "Undo",
+            w.history.undo,
+            QKeySequence.StandardKey.Undo,
+            "Take back your latest label edit or match decision",
+        )
         self.redo = act("Redo", w.history.redo, QKeySequence.StandardKey.Redo, "Do again what Undo took back")
         self.redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        self.copy_results = act("Copy results", w.copy_results, "Ctrl+Shift+C",
-                                "Copy the similar articles (article, score, pairs) for a spreadsheet")  # fmt: skip
-        self.export_results = act("Export results…", w.export_results, None,
-                                  "Save the similar articles as a CSV file")  # fmt: skip
+        self.copy_results = act(
+            "Copy results",
+            w.copy_results,
+            "Ctrl+Shift+C",
+            "Copy the similar articles (article, score, pairs) for a spreadsheet",
+        )
+        self.export_results = act(
+            "Export results…", w.export_results, None, "Save the similar articles as a CSV file"
+        )
         # ---- View
-        self.filter = act("Filter articles", w.focus_filter, QKeySequence.StandardKey.Find,
-                          "Filter the grid by article id, label or folder")  # fmt: skip
+        self.filter = act(
+            "Filter articles",
+            w.focus_filter,
+            QKeySequence.StandardKey.Find,
+            "Filter the grid by article id, label or folder",
+        )
         self.detail = act("Article detail", w.open_current_detail, None, "Show all photos of the article")
         self.back = act("Back to catalog", w.close_detail, "Esc")
         # Esc belongs to the detail page only: elsewhere it must reach dialogs and the filter box.
         self.back.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         w.detail.addAction(self.back)
         w.removeAction(self.back)
-        self.view_photos = act("View photos", w.view_current_photos, None,
-                               "The selected article's photos large, one by one (Space in the grid)")  # fmt: skip
+        self.view_photos = act(
+            "View photos",
+            w.view_current_photos,
+            None,
+            "The selected article's photos large, one by one (Space in the grid)",
+        )
         self.open_photo = act("Open photo in system viewer", w.open_current_photo, "Ctrl+Return")
         self.zoom_in = act("Larger thumbnails", lambda: w.zoom_by(1), QKeySequence.StandardKey.ZoomIn)
         self.zoom_out = act("Smaller thumbnails", lambda: w.zoom_by(-1), QKeySequence.StandardKey.ZoomOut)
-        self.inspect = act("Inspect match", w.inspect_current, "Ctrl+I",
-                           "Open the match inspector for the query and the selected result")  # fmt: skip
-        self.compare = act("Compare photos", w.compare_current, "Ctrl+Shift+I",
-                           "The query's and the selected result's best photos side by side")  # fmt: skip
-        self.show_hit = act("Show result in catalog", w.show_current_hit, "Ctrl+G",
-                            "Select the selected result in the grid")  # fmt: skip
-        self.duplicates = act("Find duplicates…", w.open_duplicates, "Ctrl+Shift+D",
-                              "Duplicate photos and products listed twice, judged side by side")  # fmt: skip
+        self.inspect = act(
+            "Inspect match",
+            w.inspect_current,
+            "Ctrl+I",
+            "Open the match inspector for the query and the selected result",
+        )
+        self.compare = act(
+            "Compare photos",
+            w.compare_current,
+            "Ctrl+Shift+I",
+            "The query's and the selected result's best photos side by side",
+        )
+        self.show_hit = act(
+            "Show result in catalog", w.show_current_hit, "Ctrl+G", "Select the selected result in the grid"
+        )
+        self.duplicates = act(
+            "Find duplicates…",
+            w.open_duplicates,
+            "Ctrl+Shift+D",
+            "Duplicate photos and products listed twice, judged side by side",
+        )
         self.themes = QActionGroup(w)
         for theme in THEMES:
             a = QAction(THEME_TITLES[theme], w)
@@ -86,19 +137,35 @@ class WindowActions:
             a.triggered.connect(lambda _c=False, t=theme: w.set_theme(t))
             self.themes.addAction(a)
         # ---- Match
-        self.show_rejected = act("Show “not a match” results", w.similar.rejected_check.toggle, None,
-                                 "List results you decided are not a match with the query too")  # fmt: skip
+        self.show_rejected = act(
+            "Show “not a match” results",
+            w.similar.rejected_check.toggle,
+            None,
+            "List results you decided are not a match with the query too",
+        )
         self.show_rejected.setCheckable(True)
         w.similar.rejected_check.toggled.connect(self.show_rejected.setChecked)
-        self.learn = act("Learn from my decisions…", w.decisions.open_adapter_dialog, None,
-                         "Teach search which differences matter in this catalog")  # fmt: skip
-        self.use_adapter = act("Use learned similarity", lambda: w.decisions.use_adapter(self.use_adapter.isChecked()),
-                               None, "Search with what Lookalike learned from your decisions (off: the model's own)")  # fmt: skip
+        self.learn = act(
+            "Learn from my decisions…",
+            w.decisions.open_adapter_dialog,
+            None,
+            "Teach search which differences matter in this catalog",
+        )
+        self.use_adapter = act(
+            "Use learned similarity",
+            lambda: w.decisions.use_adapter(self.use_adapter.isChecked()),
+            None,
+            "Search with what Lookalike learned from your decisions (off: the model's own)",
+        )
         self.use_adapter.setCheckable(True)
         # ---- Labels
         labels = w.labels
-        self.review = act("Review label suggestions…", labels.open_review, "Ctrl+L",
-                          "Suggested labels for unlabelled articles, from their most similar labelled ones")  # fmt: skip
+        self.review = act(
+            "Review label suggestions…",
+            labels.open_review,
+            "Ctrl+L",
+            "Suggested labels for unlabelled articles, from their most similar labelled ones",
+        )
         self.set_label = act(
             "Set label…", labels.set_label, "Ctrl+E", "Set or clear a label on the selected articles"
         )
@@ -108,8 +175,12 @@ class WindowActions:
         self.export_labels = act(
             "Export labels…", labels.export_labels, None, "Write all labels as CSV or JSON"
         )
-        self.inbox = act("Add photos from another folder…", labels.add_inbox, None,
-                         "Copy new photos into the catalog's inbox folder and index them")  # fmt: skip
+        self.inbox = act(
+            "Add photos from another folder…",
+            labels.add_inbox,
+            None,
+            "Copy new photos into the catalog's inbox folder and index them",
+        )
         # ---- Help
         self.shortcuts = act("Keyboard shortcuts", w.show_shortcuts, QKeySequence.StandardKey.HelpContents)
         if self.shortcuts.shortcut().isEmpty():
@@ -142,17 +213,56 @@ class WindowActions:
         self.theme_menu.addActions(self.themes.actions())
         decisions = list(w.similar.decision_actions.values())
         layout = {
-            "&File": (self.open_folder, self.open_catalog, self.open_shared, self.recent_menu, self.close_catalog,
-                      None, self.search_photo, None, self.update, self.cancel, self.summary, None, self.locate,
-                      self.settings, None, self.quit),
+            "&File": (
+                self.open_folder,
+                self.open_catalog,
+                self.open_shared,
+                self.recent_menu,
+                self.close_catalog,
+                None,
+                self.search_photo,
+                None,
+                self.update,
+                self.cancel,
+                self.summary,
+                None,
+                self.locate,
+                self.settings,
+                None,
+                self.quit,
+            ),
             "&Edit": (self.undo, self.redo, None, self.copy_results, self.export_results),
-            "&View": (self.filter, self.detail, self.back, self.view_photos, self.open_photo, None, self.zoom_in,
-                      self.zoom_out, None, self.inspect, self.compare, self.show_hit, None, self.duplicates, self.map, None, self.theme_menu),
+            "&View": (
+                self.filter,
+                self.detail,
+                self.back,
+                self.view_photos,
+                self.open_photo,
+                None,
+                self.zoom_in,
+                self.zoom_out,
+                None,
+                self.inspect,
+                self.compare,
+                self.show_hit,
+                None,
+                self.duplicates,
+                self.map,
+                None,
+                self.theme_menu,
+            ),
             "&Match": (*decisions, None, self.show_rejected, None, self.learn, self.use_adapter),
-            "&Labels": (self.review, self.set_label, None, self.import_labels, self.export_labels, None,
-                        self.inbox),
+            "&Labels": (
+                self.review,
+                self.set_label,
+                None,
+                self.import_labels,
+                self.export_labels,
+                None,
+                self.inbox,
+            ),
             "&Help": (self.shortcuts,),
-        }  # fmt: skip
+        }
         self.menus: dict[str, QMenu] = {}
         for title, actions in layout.items():
             menu = bar.addMenu(title)
@@ -200,10 +310,26 @@ class WindowActions:
         self.update.setEnabled(has_catalog and not indexing)
         self.cancel.setEnabled(indexing)
         self.summary.setEnabled(has_summary)
-        for a in (self.filter, self.detail, self.review, self.set_label, self.import_labels, self.export_labels,
-                  self.close_catalog, self.search_photo, self.locate, self.view_photos, self.open_photo,
-                  self.learn, self.show_rejected, self.duplicates, self.map, self.back, self.zoom_in,
-                  self.zoom_out):  # fmt: skip
+        for a in (
+            self.filter,
+            self.detail,
+            self.review,
+            self.set_label,
+            self.import_labels,
+            self.export_labels,
+            self.close_catalog,
+            self.search_photo,
+            self.locate,
+            self.view_photos,
+            self.open_photo,
+            self.learn,
+            self.show_rejected,
+            self.duplicates,
+            self.map,
+            self.back,
+            self.zoom_in,
+            self.zoom_out,
+        ):
             a.setEnabled(has_catalog)
         self.inbox.setEnabled(has_catalog and not indexing and not root_missing)
         self.sync_results(has_catalog)

@@ -123,8 +123,12 @@ class WindowWork:
     def search_files(self: Any, files: list[Path]) -> None:
         """Search by photo files that need not be in the catalog (dropped from the file manager)."""
         if self.snapshot is None:
-            self._error("No catalog is open", InputError(
-                "Open a photo folder first; dropped photos are compared with the articles of the open catalog."))  # fmt: skip
+            self._error(
+                "No catalog is open",
+                InputError(
+                    "Open a photo folder first; dropped photos are compared with the articles of the open catalog."
+                ),
+            )
         else:
             self.search.ask_files(files, before=self.close_detail)
 
@@ -140,9 +144,13 @@ class WindowWork:
             return
         if snap.photo_root is None or not snap.root_ok:
             where = f" ({snap.photo_root})" if snap.photo_root else ""
-            self._error("No photo folder", InputError(
-                f"The photos of this catalog{where} are not on this computer. Use File ▸ Locate photo folder… "
-                "to show where they are, then Update index."))  # fmt: skip
+            self._error(
+                "No photo folder",
+                InputError(
+                    f"The photos of this catalog{where} are not on this computer. Use File ▸ Locate photo folder… "
+                    "to show where they are, then Update index."
+                ),
+            )
             return
         self.start_index(snap.photo_root, None)
 
@@ -228,8 +236,14 @@ class WindowWork:
         engine = self.snapshot.engine if self.snapshot is not None else None
         if engine is None or old is None or new is None or new == old:
             return
-        self.catalogs.call(write_catalog_choices, engine, old, new, on_done=lambda _c: self._catalog_changed(),
-                           on_failed=lambda f: self._error("Settings not saved", f))  # fmt: skip
+        self.catalogs.call(
+            write_catalog_choices,
+            engine,
+            old,
+            new,
+            on_done=lambda _c: self._catalog_changed(),
+            on_failed=lambda f: self._error("Settings not saved", f),
+        )
 
     def _catalog_changed(self: Any) -> None:
         self.catalogs.reload()
@@ -286,9 +300,13 @@ class WindowWork:
             if not chosen:
                 return
             path = Path(chosen)
-        self.catalogs.call(write_results_csv, outcome, path,
-                           on_done=lambda n: self.statusBar().showMessage(f"Wrote {n} results to {path}.", 6000),
-                           on_failed=lambda f: self._error("Results not exported", f))  # fmt: skip
+        self.catalogs.call(
+            write_results_csv,
+            outcome,
+            path,
+            on_done=lambda n: self.statusBar().showMessage(f"Wrote {n} results to {path}.", 6000),
+            on_failed=lambda f: self._error("Results not exported", f),
+        )
 
     def sort_by_similarity(self: Any) -> None:
         """Order the grid by similarity to the current question (chosen from the sort box)."""
@@ -308,9 +326,14 @@ class WindowWork:
         from desktop_app.gui.results import RESULT_KEYS
         from desktop_app.gui.shortcuts import ShortcutSheet, action_rows, key_rows, menu_rows, window_rows
 
-        rows = (menu_rows(self.menuBar()) + key_rows("Article grid", GRID_KEYS)
-                + key_rows("Similar articles", RESULT_KEYS) + action_rows("Similar articles", self.similar.view.actions())
-                + key_rows("Article detail", DETAIL_KEYS) + window_rows())  # fmt: skip
+        rows = (
+            menu_rows(self.menuBar())
+            + key_rows("Article grid", GRID_KEYS)
+            + key_rows("Similar articles", RESULT_KEYS)
+            + action_rows("Similar articles", self.similar.view.actions())
+            + key_rows("Article detail", DETAIL_KEYS)
+            + window_rows()
+        )
         sheet = ShortcutSheet(rows, self)
         self.keep(sheet)
         self.shortcut_sheet = sheet

@@ -36,9 +36,13 @@ class AdaptRoom:
         data = self.catalog.adapter_data(row["id"])
         return Adapter.from_bytes(data, row["kind"], model_id, row["info"], row["id"])
 
-    def adapter_examples(self, sources: Sequence[str] = ("decisions", "groups", "labels"),
-                         groups: Path | None = None, label_field: str = lab.DEFAULT_FIELD,
-                         articles: set[str] | None = None) -> adapt.Examples:  # fmt: skip
+    def adapter_examples(
+        self,
+        sources: Sequence[str] = ("decisions", "groups", "labels"),
+        groups: Path | None = None,
+        label_field: str = lab.DEFAULT_FIELD,
+        articles: set[str] | None = None,
+    ) -> adapt.Examples:
         """The training classes the curator's work gives (see `core.adapt.examples`)."""
         unknown = set(sources) - {"decisions", "groups", "labels"}
         if unknown:
@@ -49,15 +53,24 @@ class AdaptRoom:
             raise InputError("Training from groups needs a groups file: --groups CSV.")
         group_of = ev.read_groups(groups) if groups is not None and "groups" in sources else None
         same = self.same_product_groups() if "decisions" in sources else None
-        labels = ({a: d[label_field] for a, d in self.catalog.labels(label_field).items()}
-                  if "labels" in sources else None)  # fmt: skip
+        labels = (
+            {a: d[label_field] for a, d in self.catalog.labels(label_field).items()}
+            if "labels" in sources
+            else None
+        )
         rejected = self.rejected_pairs() if "decisions" in sources else None
         return adapt.examples(self.frozen_vectors(), group_of, same, labels, rejected, articles)
 
-    def train_adapter(self, sources: Sequence[str] = ("decisions", "groups", "labels"), groups: Path | None = None,
-                      kind: str = "whitening", dim: int | None = None, activate: bool = True,
-                      progress: EvalProgress | None = None,
-                      should_cancel: Callable[[], bool] | None = None) -> Adapter:  # fmt: skip
+    def train_adapter(
+        self,
+        sources: Sequence[str] = ("decisions", "groups", "labels"),
+        groups: Path | None = None,
+        kind: str = "whitening",
+        dim: int | None = None,
+        activate: bool = True,
+        progress: EvalProgress | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> Adapter:
         """Learn an adapter from the catalog's examples, store it, and (by default) switch it on; switched on,
         its vectors are made for search now (the search index of a large catalog takes minutes)."""
         model_id = self.vectors_model_id()
@@ -72,8 +85,9 @@ class AdaptRoom:
             )
         return adapter
 
-    def use_adapter(self, on: bool, adapter_id: int | None = None,
-                    progress: EvalProgress | None = None) -> dict | None:  # fmt: skip
+    def use_adapter(
+        self, on: bool, adapter_id: int | None = None, progress: EvalProgress | None = None
+    ) -> dict | None:
         """Switch the catalog's adapter on (the newest, or `adapter_id`) or off; returns the one in use.
 
         Switching on prepares the adapter's vectors for search first (in a large catalog, minutes, reported
@@ -86,8 +100,11 @@ class AdaptRoom:
         stored = self.catalog.adapters(model_id)
         chosen = [a for a in stored if adapter_id in (None, a["id"])]
         if not chosen:
-            raise InputError("No adapter is trained for this catalog's model yet: lookalike adapt train."
-                             if adapter_id is None else f"There is no adapter {adapter_id} for this model.")  # fmt: skip
+            raise InputError(
+                "No adapter is trained for this catalog's model yet: lookalike adapt train."
+                if adapter_id is None
+                else f"There is no adapter {adapter_id} for this model."
+            )
         row = chosen[0]
         adapter = self._load_adapter(row, model_id)
         self.sync_vectors(progress, adapter)
@@ -101,9 +118,16 @@ class AdaptRoom:
         active = next((a for a in stored if a["active"]), None)
         return {"model_id": model_id, "active": active, "stored": stored}
 
-    def evaluate_adapter(self, groups: Path, train_fraction: float = 0.5, seed: int = 0, kind: str = "whitening",
-                         methods: Sequence[str] | None = None, dim: int | None = None,
-                         progress: EvalProgress | None = None) -> dict:  # fmt: skip
+    def evaluate_adapter(
+        self,
+        groups: Path,
+        train_fraction: float = 0.5,
+        seed: int = 0,
+        kind: str = "whitening",
+        methods: Sequence[str] | None = None,
+        dim: int | None = None,
+        progress: EvalProgress | None = None,
+    ) -> dict:
         """Train on part of the groups and compare frozen with adapted vectors on the held-out part.
 
         Whole groups go to one side; the held-out articles are searched among themselves, with the same
@@ -123,10 +147,18 @@ class AdaptRoom:
         for name, vectors in (("frozen", test), ("adapted", adapter.apply_to(test))):
             index, queries = ev.group_queries(vectors, test_groups)
             scores = ev.evaluate(index, queries, specs, with_single=False)
-            out[name] = {s.method: {"R@1": s.recall[1], "R@5": s.recall[5], "R@10": s.recall[10], "mAP": s.map}
-                         for s in scores}  # fmt: skip
-        out.update(train_groups=len({group_of[a] for a in train_articles}),
-                   test_groups=len({group_of[a] for a in test_articles}), queries=len(queries), kind=kind,
-                   seed=seed, train_photos=len(ex.vectors), seconds=adapter.info.get("seconds"),
-                   dim=adapter.dim)  # fmt: skip
+            out[name] = {
+                s.method: {"R@1": s.recall[1], "R@5": s.recall[5], "R@10": s.recall[10], "mAP": s.map}
+                for s in scores
+            }
+        out.update(
+            train_groups=len({group_of[a] for a in train_articles}),
+            test_groups=len({group_of[a] for a in test_articles}),
+            queries=len(queries),
+            kind=kind,
+            seed=seed,
+            train_photos=len(ex.vectors),
+            seconds=adapter.info.get("seconds"),
+            dim=adapter.dim,
+        )
         return out

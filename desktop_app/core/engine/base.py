@@ -162,8 +162,13 @@ class EngineBase:
         update_catalog_settings_with(self.catalog, change)
         return out[0]
 
-    def search_settings(self, method: str | None = None, threshold: float | None = None,
-                        max_matches: int | None = None, top_k: int | None = None) -> SearchSettings:  # fmt: skip
+    def search_settings(
+        self,
+        method: str | None = None,
+        threshold: float | None = None,
+        max_matches: int | None = None,
+        top_k: int | None = None,
+    ) -> SearchSettings:
         """The catalog's stored search settings, with any of them overridden for one call."""
         return self.settings().search.override(method, threshold, max_matches, top_k)
 
@@ -258,8 +263,9 @@ class EngineBase:
         """The stored vectors of the catalog's model, never adapted."""
         return self.stored_vectors(self.vectors_model_id())
 
-    def stored_vectors(self, model_id: str, progress: EvalProgress | None = None,
-                       adapter: Adapter | None = None) -> ArticleVectors:  # fmt: skip
+    def stored_vectors(
+        self, model_id: str, progress: EvalProgress | None = None, adapter: Adapter | None = None
+    ) -> ArticleVectors:
         """All vectors of a model (or an adapter's projection of them) from their local vector store
         (memory-mapped float16), brought up to date with the catalog first (reading only what changed);
         straight from the catalog when no store can be kept."""
@@ -349,8 +355,13 @@ class EngineBase:
         model: dict[str, Any] = {"name": s.model, "installed": False}
         try:
             m = self.model()
-            model.update(installed=True, precision=m.manifest.precision, family=m.manifest.family,
-                         dim=m.manifest.dim, model_id=self.model_id())  # fmt: skip
+            model.update(
+                installed=True,
+                precision=m.manifest.precision,
+                family=m.manifest.family,
+                dim=m.manifest.dim,
+                model_id=self.model_id(),
+            )
         except ModelError as exc:
             model["problem"] = str(exc)
         # What the session of the last run that embedded anything really got.

@@ -14,8 +14,15 @@ class DecisionRoom:
 
     # ------------------------------------------------------------ match decisions
 
-    def decide(self, a: str, b: str, decision: str, note: str | None = None, force: bool = False,
-               expected: str | None | type[Ellipsis] = ...) -> int:  # fmt: skip
+    def decide(
+        self,
+        a: str,
+        b: str,
+        decision: str,
+        note: str | None = None,
+        force: bool = False,
+        expected: str | None | type[Ellipsis] = ...,
+    ) -> int:
         """Record that two articles are the same product ("same"), look alike ("alike") or are "not_match";
         "none" takes the pair's decision back. `expected`: the decision the curator saw (a pair decided
         otherwise since is a Conflict). Returns the decision's id."""
@@ -29,17 +36,20 @@ class DecisionRoom:
         if unknown:
             raise InputError(f"There is no article {unknown[0]!r} in this catalog.")
         seen = None if expected is ... else {pair(a, b): expected}
-        return self.catalog.decide([(a, b, decision)], curator=self.curator(), note=note, expected=seen,
-                                   force=force)[0]  # fmt: skip
+        return self.catalog.decide(
+            [(a, b, decision)], curator=self.curator(), note=note, expected=seen, force=force
+        )[0]
 
-    def decide_pairs(self, items: Sequence[tuple[str, str, str]],
-                     expected: dict[tuple[str, str], str | None]) -> list[int]:  # fmt: skip
+    def decide_pairs(
+        self, items: Sequence[tuple[str, str, str]], expected: dict[tuple[str, str], str | None]
+    ) -> list[int]:
         """Several decisions as one undoable batch (a redo of an undone batch): (a, b, decision) items, each
         written only if its pair still shows the `expected` decision (stored pair -> decision or None)."""
         from desktop_app.core.storage.decisions import pair
 
-        return self.catalog.decide(items, curator=self.curator(),
-                                   expected={pair(*k): v for k, v in expected.items()})  # fmt: skip
+        return self.catalog.decide(
+            items, curator=self.curator(), expected={pair(*k): v for k, v in expected.items()}
+        )
 
     def undo_decision(self, force: bool = False) -> list[dict]:
         """Take back your latest match decision (or import of decisions); [] when there is none. A pair
@@ -102,8 +112,16 @@ class DecisionRoom:
             w.writerow(["article_a", "article_b", "decision", "note", "curator", "at"])
             for r in rows:
                 when = datetime.datetime.fromtimestamp(r["at"]).isoformat(timespec="seconds")
-                w.writerow([spreadsheet_safe(r["article_a"]), spreadsheet_safe(r["article_b"]), r["decision"],
-                            spreadsheet_safe(r["note"] or ""), r["curator"] or "", when])  # fmt: skip
+                w.writerow(
+                    [
+                        spreadsheet_safe(r["article_a"]),
+                        spreadsheet_safe(r["article_b"]),
+                        r["decision"],
+                        spreadsheet_safe(r["note"] or ""),
+                        r["curator"] or "",
+                        when,
+                    ]
+                )
         return len(rows)
 
     def import_decisions(self, path: Path) -> DecisionImport:
@@ -141,8 +159,15 @@ class _CsvDecision:
     line: int
 
 
-ALIASES = {"same": "same", "same product": "same", "alike": "alike", "look-alike": "alike",
-           "not_match": "not_match", "not a match": "not_match", "not-a-match": "not_match"}  # fmt: skip
+ALIASES = {
+    "same": "same",
+    "same product": "same",
+    "alike": "alike",
+    "look-alike": "alike",
+    "not_match": "not_match",
+    "not a match": "not_match",
+    "not-a-match": "not_match",
+}
 
 
 def _read_decision_rows(path: Path) -> list[_CsvDecision]:
@@ -171,8 +196,10 @@ def _read_decision_rows(path: Path) -> list[_CsvDecision]:
         row = _CsvDecision(a, b, decision, note, n)
         first = by_pair.setdefault(pair(a, b), row)
         if first.decision != decision:
-            raise InputError(f"{path}: lines {first.line} and {n} decide {a} / {b} two ways ({first.decision} "
-                             f"and {decision}); keep one.")  # fmt: skip
+            raise InputError(
+                f"{path}: lines {first.line} and {n} decide {a} / {b} two ways ({first.decision} "
+                f"and {decision}); keep one."
+            )
         if first is not row and note:
             first.note = note  # the same decision twice: one row, with the note the file gives it
     return list(by_pair.values())

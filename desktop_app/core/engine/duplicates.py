@@ -65,25 +65,41 @@ class DuplicateReport:
             return ""
         if self.offline:
             where = self.photo_root or "an unknown folder"
-            return (f"{plural(self.unchecked, 'candidate pair')} could not be checked: the photos are not reachable at "
-                    f"{where}. Connect the drive or map the folder (lookalike catalog root DIR).")  # fmt: skip
-        return (f"{plural(self.unchecked, 'candidate pair')} could not be checked: {plural(len(self.unreadable), 'photo')} "
-                "could not be read.")  # fmt: skip
+            return (
+                f"{plural(self.unchecked, 'candidate pair')} could not be checked: the photos are not reachable at "
+                f"{where}. Connect the drive or map the folder (lookalike catalog root DIR)."
+            )
+        return (
+            f"{plural(self.unchecked, 'candidate pair')} could not be checked: {plural(len(self.unreadable), 'photo')} "
+            "could not be read."
+        )
 
     def to_dict(self) -> dict:
-        return {"level": self.level, "min_score": self.min_score, "candidates": self.candidates,
-                "decided": self.decided, "unchecked": self.unchecked, "offline": self.offline,
-                "note": self.note, "elapsed_s": round(self.elapsed_s, 2),
-                "pairs": [p.to_dict() for p in self.pairs],
-                "clusters": [{"members": c.members, "pairs": len(c.pairs)} for c in self.clusters]}  # fmt: skip
+        return {
+            "level": self.level,
+            "min_score": self.min_score,
+            "candidates": self.candidates,
+            "decided": self.decided,
+            "unchecked": self.unchecked,
+            "offline": self.offline,
+            "note": self.note,
+            "elapsed_s": round(self.elapsed_s, 2),
+            "pairs": [p.to_dict() for p in self.pairs],
+            "clusters": [{"members": c.members, "pairs": len(c.pairs)} for c in self.clusters],
+        }
 
 
 class DuplicateRoom:
     """Duplicate photos and products listed twice (a room of `Engine`)."""
 
-    def find_duplicates(self, level: str = "photo", min_score: float | None = None,
-                        include_decided: bool = False, progress: Progress | None = None,
-                        should_cancel: Cancel | None = None) -> DuplicateReport:  # fmt: skip
+    def find_duplicates(
+        self,
+        level: str = "photo",
+        min_score: float | None = None,
+        include_decided: bool = False,
+        progress: Progress | None = None,
+        should_cancel: Cancel | None = None,
+    ) -> DuplicateReport:
         """Duplicate pairs and their clusters at photo or article level, best first, pairs the curator
         judged left out (unless include_decided). min_score: photo level, default 0.9 (exact and near;
         0.7 adds same shot, different edit); article level, the set-matching score (default 0.9)."""
@@ -97,8 +113,14 @@ class DuplicateRoom:
             raise NoVectors("The catalog has no embedded photos for its model yet; update the index first.")
         cands = dup.candidate_pairs(av.vectors, progress=progress, should_cancel=should_cancel)
         rows = {r.path: r for r in self.catalog.photo_rows()}
-        report = DuplicateReport(level, dup.DEFAULT_MIN_SCORE if min_score is None else min_score, [], [],
-                                 candidates=int(cands.rows_a.size), cancelled=cands.cancelled)  # fmt: skip
+        report = DuplicateReport(
+            level,
+            dup.DEFAULT_MIN_SCORE if min_score is None else min_score,
+            [],
+            [],
+            candidates=int(cands.rows_a.size),
+            cancelled=cands.cancelled,
+        )
         if cands.cancelled:
             return report
         needed = sorted({av.paths[i] for i in (*cands.rows_a.tolist(), *cands.rows_b.tolist())})
@@ -124,8 +146,14 @@ class DuplicateRoom:
         report.elapsed_s = time.perf_counter() - t0
         return report
 
-    def _fingerprints(self, paths: list[str], rows: dict, report: DuplicateReport, progress: Progress | None,
-                      should_cancel: Cancel | None) -> dict[str, fpr.Fingerprint | None]:  # fmt: skip
+    def _fingerprints(
+        self,
+        paths: list[str],
+        rows: dict,
+        report: DuplicateReport,
+        progress: Progress | None,
+        should_cancel: Cancel | None,
+    ) -> dict[str, fpr.Fingerprint | None]:
         """Fingerprints of these photos: stored ones by content hash, the others made from the files."""
         by_hash = {p: rows[p].hash for p in paths if p in rows and rows[p].hash}
         stored = self.catalog.fingerprints(list(by_hash.values()), fpr.VERSION)
@@ -146,9 +174,16 @@ class DuplicateRoom:
         self._make_fingerprints(missing, root, by_hash, out, report, progress, should_cancel)
         return out
 
-    def _make_fingerprints(self, missing: list[str], root: Path, by_hash: dict[str, str], out: dict,
-                           report: DuplicateReport, progress: Progress | None,
-                           should_cancel: Cancel | None) -> None:  # fmt: skip
+    def _make_fingerprints(
+        self,
+        missing: list[str],
+        root: Path,
+        by_hash: dict[str, str],
+        out: dict,
+        report: DuplicateReport,
+        progress: Progress | None,
+        should_cancel: Cancel | None,
+    ) -> None:
         def one(rel: str) -> fpr.Fingerprint | None:
             try:
                 return fpr.fingerprint_file(root / rel)
@@ -190,8 +225,10 @@ class DuplicateRoom:
         known = {r.path for r in self.catalog.photo_rows()}
         unknown = [p for p in (a, b) if p not in known]
         if unknown:
-            raise InputError(f"There is no photo {unknown[0]!r} in this catalog (use the stored path, relative "
-                             "to the photo folder, as `lookalike duplicates` prints it).")  # fmt: skip
+            raise InputError(
+                f"There is no photo {unknown[0]!r} in this catalog (use the stored path, relative "
+                "to the photo folder, as `lookalike duplicates` prints it)."
+            )
         self.catalog.set_verdicts([(a, b, verdict)], curator=self.curator())
 
     def judge_duplicates(self, pairs: Sequence, verdict: str) -> Judgement:
@@ -256,13 +293,31 @@ class DuplicateRoom:
             if report.level == "photo":
                 w.writerow(["cluster", "a", "b", "kind", "score", "article_a", "article_b", "cosine"])
                 for p in report.pairs:
-                    w.writerow([cluster_of.get(p.a, ""), spreadsheet_safe(p.a), spreadsheet_safe(p.b), p.kind,
-                                f"{p.score:.4f}", spreadsheet_safe(p.article_a), spreadsheet_safe(p.article_b),
-                                f"{p.cos:.4f}"])  # fmt: skip
+                    w.writerow(
+                        [
+                            cluster_of.get(p.a, ""),
+                            spreadsheet_safe(p.a),
+                            spreadsheet_safe(p.b),
+                            p.kind,
+                            f"{p.score:.4f}",
+                            spreadsheet_safe(p.article_a),
+                            spreadsheet_safe(p.article_b),
+                            f"{p.cos:.4f}",
+                        ]
+                    )
             else:
                 w.writerow(["cluster", "a", "b", "kind", "score", "photo_duplicates", "matched_photos"])
                 for p in report.pairs:
                     photos = "; ".join(f"{x} = {y}" for x, y, _ in p.matched)
-                    w.writerow([cluster_of.get(p.a, ""), spreadsheet_safe(p.a), spreadsheet_safe(p.b), p.kind,
-                                f"{p.score:.4f}", p.photo_duplicates, spreadsheet_safe(photos)])  # fmt: skip
+                    w.writerow(
+                        [
+                            cluster_of.get(p.a, ""),
+                            spreadsheet_safe(p.a),
+                            spreadsheet_safe(p.b),
+                            p.kind,
+                            f"{p.score:.4f}",
+                            p.photo_duplicates,
+                            spreadsheet_safe(photos),
+                        ]
+                    )
         return len(report.pairs)

@@ -54,8 +54,17 @@ def index_photos(
         if not new and not new_root:
             _check_same_photos(catalog, root, scan)
         mapped_here = not new and not new_root and _mapped_elsewhere(catalog)
-        summary = index_folder(catalog, root, rule=rule, model=installed, options=options, progress=progress,
-                               should_cancel=should_cancel, scan=scan, keep_stored_root=mapped_here)  # fmt: skip
+        summary = index_folder(
+            catalog,
+            root,
+            rule=rule,
+            model=installed,
+            options=options,
+            progress=progress,
+            should_cancel=should_cancel,
+            scan=scan,
+            keep_stored_root=mapped_here,
+        )
         location = catalog.location
         if not summary.cancelled:
             _update_vector_store(catalog, progress)

@@ -40,8 +40,15 @@ class LabelRoom:
     def labels(self, field: str | None = None) -> dict[str, dict[str, str]]:
         return self.catalog.labels(field)
 
-    def set_labels(self, articles: Sequence[str], field: str, value: str | None, source: str = "manual",
-                   action: str = "set", force: bool = False) -> int:  # fmt: skip
+    def set_labels(
+        self,
+        articles: Sequence[str],
+        field: str,
+        value: str | None,
+        source: str = "manual",
+        action: str = "set",
+        force: bool = False,
+    ) -> int:
         """One decision: set (or with value None, clear) a label on articles, undoable as one.
 
         A label another curator set last is not overwritten unless `force` (Conflict names it)."""
@@ -53,24 +60,42 @@ class LabelRoom:
             )
         return self.set_label_items([(a, field, value) for a in articles], source, action, force=force)
 
-    def set_label_items(self, items: Sequence[tuple[str, str, str | None]], source: str, action: str,
-                        expected: dict[tuple[str, str], str | None] | None = None, force: bool = False,
-                        conflicts: list[dict] | None = None) -> int:  # fmt: skip
+    def set_label_items(
+        self,
+        items: Sequence[tuple[str, str, str | None]],
+        source: str,
+        action: str,
+        expected: dict[tuple[str, str], str | None] | None = None,
+        force: bool = False,
+        conflicts: list[dict] | None = None,
+    ) -> int:
         """Several labels as one decision: (article, field, value) triples. `expected` holds what the curator
         saw ((article, field) -> value); a label that changed since is a Conflict (or, with a `conflicts`
         list, skipped and listed there)."""
         items = list(items)
         for name in {f for _a, f, _v in items}:
             lab.check_field(name)
-        return self.catalog.set_labels(items, source=source, action=action, curator=self.curator(),
-                                       expected=expected, force=force, conflicts=conflicts)  # fmt: skip
+        return self.catalog.set_labels(
+            items,
+            source=source,
+            action=action,
+            curator=self.curator(),
+            expected=expected,
+            force=force,
+            conflicts=conflicts,
+        )
 
     def skip(self, article: str, field: str) -> None:
         lab.check_field(field)
         self.catalog.record_skip(article, field, curator=self.curator())
 
-    def undo(self, field: str | None = None, actions: Sequence[str] | None = None,
-             only_latest: bool = False, force: bool = False) -> list[dict]:  # fmt: skip
+    def undo(
+        self,
+        field: str | None = None,
+        actions: Sequence[str] | None = None,
+        only_latest: bool = False,
+        force: bool = False,
+    ) -> list[dict]:
         """Take back your last label decision (all articles of a bulk accept or import); [] if none.
 
         Only your own decisions; a label someone changed since is a Conflict, not overwritten (with `force`,
@@ -97,8 +122,13 @@ class LabelRoom:
         """The photos of an article, with their status (skipped photos say why)."""
         return self.catalog.photos_of(article)
 
-    def plan_label_import(self, csv: Path | None = None, folder_level: int | None = None,
-                          field: str = lab.DEFAULT_FIELD, overwrite: bool = False) -> label_files.LabelPlan:  # fmt: skip
+    def plan_label_import(
+        self,
+        csv: Path | None = None,
+        folder_level: int | None = None,
+        field: str = lab.DEFAULT_FIELD,
+        overwrite: bool = False,
+    ) -> label_files.LabelPlan:
         """What an import would write, without writing it (for a preview). CSV paths may also be absolute
         paths inside the photo folder, or relative to the current folder."""
         lab.check_field(field)
@@ -114,17 +144,24 @@ class LabelRoom:
         overwritten unless `force`: Conflict names it and nothing is written."""
         return self.set_label_items(plan.items, source, "import", force=force)
 
-    def import_labels(self, csv: Path | None = None, folder_level: int | None = None,
-                      field: str = lab.DEFAULT_FIELD, overwrite: bool = False,
-                      force: bool = False) -> label_files.ImportReport:  # fmt: skip
+    def import_labels(
+        self,
+        csv: Path | None = None,
+        folder_level: int | None = None,
+        field: str = lab.DEFAULT_FIELD,
+        overwrite: bool = False,
+        force: bool = False,
+    ) -> label_files.ImportReport:
         """Labels from a CSV or from folder names (folder labels keep existing labels unless `overwrite`)."""
         plan = self.plan_label_import(csv, folder_level, field, overwrite)
         changed = self.apply_label_import(plan, "import" if csv else "folder", force)
-        return label_files.ImportReport(changed, plan.unknown, plan.skipped_rows, plan.no_folder,
-                                unchanged=len(plan.items) - changed)  # fmt: skip
+        return label_files.ImportReport(
+            changed, plan.unknown, plan.skipped_rows, plan.no_folder, unchanged=len(plan.items) - changed
+        )
 
-    def export_labels(self, path: Path | None, fmt: str | None = None, raw: bool = False,
-                      stream: TextIO | None = None) -> int:  # fmt: skip
+    def export_labels(
+        self, path: Path | None, fmt: str | None = None, raw: bool = False, stream: TextIO | None = None
+    ) -> int:
         """Every label as CSV or JSON, into a file or (`stream`) e.g. standard output."""
         return label_files.export_labels(self.catalog, path, fmt, raw, stream)
 
@@ -133,17 +170,23 @@ class LabelRoom:
         lab.check_field(field)
         return {a: d[field] for a, d in self.catalog.labels(field).items() if field in d}
 
-    def suggester(self, field: str, k: int = 10, params: SearchSettings | None = None,
-                  calibrated: bool = True) -> lab.Suggester:  # fmt: skip
+    def suggester(
+        self, field: str, k: int = 10, params: SearchSettings | None = None, calibrated: bool = True
+    ) -> lab.Suggester:
         params = params or self.search_settings()
         labels = self.field_labels(field)
         if not labels:
             raise InputError(f"No article has a '{field}' label yet; label a few (or import them) first.")
         lab.check_values(labels, field)
-        suggester = lab.Suggester(self.search_index(), labels, k=k, method=params.method,
-                                  threshold=params.threshold if params.uses_pairs else None,
-                                  max_matches=params.max_matches if params.uses_pairs else None,
-                                  rejected=self.rejected_pairs())  # fmt: skip
+        suggester = lab.Suggester(
+            self.search_index(),
+            labels,
+            k=k,
+            method=params.method,
+            threshold=params.threshold if params.uses_pairs else None,
+            max_matches=params.max_matches if params.uses_pairs else None,
+            rejected=self.rejected_pairs(),
+        )
         if calibrated:
             suggester.calibration = self.calibration(field, k, params, suggester)
         return suggester
@@ -151,13 +194,23 @@ class LabelRoom:
     def _calibration_key(self, field: str, k: int, params: SearchSettings, labels: dict[str, str]) -> dict:
         """What a calibration was fitted for: the field, the search setting, and the labels it learned from
         (any import, accept, undo or edit since makes it another key, so the next suggestion refits)."""
-        return {"field": field, "k": k, "vectors": self.search_index().av.model_id, "method": params.method,
-                "threshold": params.threshold if params.uses_pairs else None,
-                "max_matches": params.max_matches if params.uses_pairs else None,
-                "labels": labels_digest(labels)}  # fmt: skip
+        return {
+            "field": field,
+            "k": k,
+            "vectors": self.search_index().av.model_id,
+            "method": params.method,
+            "threshold": params.threshold if params.uses_pairs else None,
+            "max_matches": params.max_matches if params.uses_pairs else None,
+            "labels": labels_digest(labels),
+        }
 
-    def calibration(self, field: str, k: int = 10, params: SearchSettings | None = None,
-                    suggester: lab.Suggester | None = None) -> Calibration | None:  # fmt: skip
+    def calibration(
+        self,
+        field: str,
+        k: int = 10,
+        params: SearchSettings | None = None,
+        suggester: lab.Suggester | None = None,
+    ) -> Calibration | None:
         """The confidence calibration of this field for these settings and its labels as they are now: stored
         when `labels evaluate` (or an earlier suggestion) fitted one on the same labels, else fitted now by
         leave-one-out on up to CALIBRATION_SAMPLE labelled articles and stored. None (raw vote shares) when
@@ -183,8 +236,9 @@ class LabelRoom:
             right.append(s.label == suggester.labels[suggester.index.av.articles[i]])
         return self._store_calibration(model_id, key, np.array(raw), np.array(agree), np.array(right))
 
-    def _store_calibration(self, model_id: str, key: dict, raw: np.ndarray, agreement: np.ndarray,
-                           right: np.ndarray) -> Calibration | None:  # fmt: skip
+    def _store_calibration(
+        self, model_id: str, key: dict, raw: np.ndarray, agreement: np.ndarray, right: np.ndarray
+    ) -> Calibration | None:
         """Fit and store a calibration; when every leave-one-out suggestion was right (or every one wrong)
         there is nothing to fit, and the row stored says so (no data): confidences stay the raw shares."""
         # One row per field and setting: a refit on other labels replaces the one before.
@@ -198,29 +252,54 @@ class LabelRoom:
         self.catalog.save_calibration(model_id, info, cal.to_bytes())
         return cal
 
-    def suggest(self, field: str = lab.DEFAULT_FIELD, k: int = 10, min_confidence: float = 0.0,
-                order: str = "certain", params: SearchSettings | None = None,
-                progress: EvalProgress | None = None) -> list[lab.Suggestion]:  # fmt: skip
+    def suggest(
+        self,
+        field: str = lab.DEFAULT_FIELD,
+        k: int = 10,
+        min_confidence: float = 0.0,
+        order: str = "certain",
+        params: SearchSettings | None = None,
+        progress: EvalProgress | None = None,
+    ) -> list[lab.Suggestion]:
         """Suggestions for every unlabelled article, by the catalog's search settings unless given."""
         return lab.suggest_unlabelled(
             self.suggester(field, k, params), min_confidence, order, progress=progress
         )
 
-    def accept(self, field: str = lab.DEFAULT_FIELD, min_confidence: float = 0.8, k: int = 10,
-               params: SearchSettings | None = None, conflicts: list[dict] | None = None,
-               progress: EvalProgress | None = None) -> int:  # fmt: skip
+    def accept(
+        self,
+        field: str = lab.DEFAULT_FIELD,
+        min_confidence: float = 0.8,
+        k: int = 10,
+        params: SearchSettings | None = None,
+        conflicts: list[dict] | None = None,
+        progress: EvalProgress | None = None,
+    ) -> int:
         """Accept every suggestion at or above a confidence, as one undoable decision.
 
         Only articles still unlabelled when the decision is written: one another curator labelled meanwhile
         is left as they set it (and listed in `conflicts` when given)."""
-        chosen = [s for s in self.suggest(field, k, min_confidence, params=params, progress=progress)
-                  if s.label is not None]  # fmt: skip
-        return self.set_label_items([(s.article, field, s.label) for s in chosen], "accepted", "accept",
-                                    expected={(s.article, field): None for s in chosen},
-                                    conflicts=conflicts if conflicts is not None else [])  # fmt: skip
+        chosen = [
+            s
+            for s in self.suggest(field, k, min_confidence, params=params, progress=progress)
+            if s.label is not None
+        ]
+        return self.set_label_items(
+            [(s.article, field, s.label) for s in chosen],
+            "accepted",
+            "accept",
+            expected={(s.article, field): None for s in chosen},
+            conflicts=conflicts if conflicts is not None else [],
+        )
 
-    def review(self, field: str = lab.DEFAULT_FIELD, k: int = 10, params: SearchSettings | None = None,
-               zero_shot_labels: Sequence[str] | None = None, batch: int | None = None) -> lab.ReviewData:  # fmt: skip
+    def review(
+        self,
+        field: str = lab.DEFAULT_FIELD,
+        k: int = 10,
+        params: SearchSettings | None = None,
+        zero_shot_labels: Sequence[str] | None = None,
+        batch: int | None = None,
+    ) -> lab.ReviewData:
         """The review queue's data: the suggestions of the unlabelled articles (a batch of at most `batch`,
         default lab.REVIEW_BATCH: the first in the catalog's order, skipped ones last), with the photos it shows.
 
@@ -233,8 +312,11 @@ class LabelRoom:
         skipped = self.catalog.skipped_articles(field)
         # No confidence threshold here: the queue hides labels below its own, adjustable, threshold.
         limit = lab.REVIEW_BATCH if batch is None else batch
-        suggestions = (lab.suggest_unlabelled(self.suggester(field, k, params), 0.0, "certain", limit, skipped)
-                       if labels else [])  # fmt: skip
+        suggestions = (
+            lab.suggest_unlabelled(self.suggester(field, k, params), 0.0, "certain", limit, skipped)
+            if labels
+            else []
+        )
         av = self.search_index().av
         wanted = {s.article for s in suggestions} | {n.article for s in suggestions for n in s.neighbours}
         photos = {}
@@ -246,24 +328,48 @@ class LabelRoom:
             first = av.cover_row(av.article_index(a)) - rows.start
             photos[a] = [paths[first]] + [p for i, p in enumerate(paths) if i != first]
         unlabelled = sum(a not in labels for a in av.articles)
-        return lab.ReviewData(suggestions, photos, sorted(set(labels.values()), key=str.casefold), skipped,
-                              len(labels), unlabelled=unlabelled)  # fmt: skip
+        return lab.ReviewData(
+            suggestions,
+            photos,
+            sorted(set(labels.values()), key=str.casefold),
+            skipped,
+            len(labels),
+            unlabelled=unlabelled,
+        )
 
-    def evaluate_labels(self, field: str = lab.DEFAULT_FIELD, k: int = 10, groups: Path | None = None,
-                        params: SearchSettings | None = None,
-                        max_queries: int | None = lab.MAX_QUERIES) -> lab.LabelEvaluation:  # fmt: skip
+    def evaluate_labels(
+        self,
+        field: str = lab.DEFAULT_FIELD,
+        k: int = 10,
+        groups: Path | None = None,
+        params: SearchSettings | None = None,
+        max_queries: int | None = lab.MAX_QUERIES,
+    ) -> lab.LabelEvaluation:
         """Leave-one-out (or leave-group-out) over at most `max_queries` labelled articles drawn at random
         (None: all), each suggested from every other labelled article; stores the calibration it fits."""
         params = params or self.search_settings()
         labels = self.field_labels(field)
         lab.check_values(labels, field)
         group_of = ev.read_groups(groups) if groups else None
-        result = lab.evaluate_labels(self.search_index(), labels, field, k, params.method, groups=group_of,
-                                     threshold=params.threshold if params.uses_pairs else None,
-                                     max_matches=params.max_matches if params.uses_pairs else None,
-                                     rejected=self.rejected_pairs(), limit=max_queries)  # fmt: skip
+        result = lab.evaluate_labels(
+            self.search_index(),
+            labels,
+            field,
+            k,
+            params.method,
+            groups=group_of,
+            threshold=params.threshold if params.uses_pairs else None,
+            max_matches=params.max_matches if params.uses_pairs else None,
+            rejected=self.rejected_pairs(),
+            limit=max_queries,
+        )
         if group_of is None and result.n >= calibration.MIN_FIT:
             # Plain leave-one-out is how suggestions are made: fit the stored calibration on all of it.
-            self._store_calibration(self.vectors_model_id(), self._calibration_key(field, k, params, labels),
-                                    np.array(result.raw), np.array(result.agreement), np.array(result.right))  # fmt: skip
+            self._store_calibration(
+                self.vectors_model_id(),
+                self._calibration_key(field, k, params, labels),
+                np.array(result.raw),
+                np.array(result.agreement),
+                np.array(result.right),
+            )
         return result

@@ -47,9 +47,15 @@ class MapRoom:
         rows = np.flatnonzero(index.nonempty)
         return [index.av.articles[i] for i in rows], index.centroids[rows]
 
-    def catalog_map(self, method: str | None = None, recompute: bool = False, compute: bool = True, seed: int = 0,
-                    progress: EvalProgress | None = None,
-                    should_cancel=None) -> MapLayout | None:  # fmt: skip
+    def catalog_map(
+        self,
+        method: str | None = None,
+        recompute: bool = False,
+        compute: bool = True,
+        seed: int = 0,
+        progress: EvalProgress | None = None,
+        should_cancel=None,
+    ) -> MapLayout | None:
         """The map of the catalog's articles for the vectors in use.
 
         The stored layout, with articles indexed since placed on it and removed ones dropped (stored again
@@ -100,5 +106,6 @@ class MapRoom:
         return result
 
     def _store_map(self, layout: MapLayout) -> None:
-        self.catalog.save_layout(layout.model_id, layout.adapter_id, layout.method, layout.digest, layout.info,
-                                 layout.to_bytes())  # fmt: skip
+        self.catalog.save_layout(
+            layout.model_id, layout.adapter_id, layout.method, layout.digest, layout.info, layout.to_bytes()
+        )

@@ -60,8 +60,10 @@ class SearchRoom:
         if query.kind == "articles":
             unknown = [a for a in query.articles if a not in self.catalog.known_articles(query.articles)]
             if unknown:
-                raise InputError(f"There is no article {unknown[0]!r} in this catalog (`lookalike stats` shows "
-                                 "its grouping; article ids are case-sensitive).")  # fmt: skip
+                raise InputError(
+                    f"There is no article {unknown[0]!r} in this catalog (`lookalike stats` shows "
+                    "its grouping; article ids are case-sensitive)."
+                )
         index = self.search_index()
         vectors = paths = None
         note = ""
@@ -93,8 +95,18 @@ class SearchRoom:
         about = query.articles if query.kind == "articles" else [owner] if owner else []
         decided = self.decisions_with(about) if about else {}
         rejected = [] if show_rejected else [b for b, d in decided.items() if d == "not_match"]
-        out = answer(index, query, params, vectors, paths, label=label, folder=folder, n_pairs=n_pairs,
-                     exclude=[*rejected, *own], query_views=views)  # fmt: skip
+        out = answer(
+            index,
+            query,
+            params,
+            vectors,
+            paths,
+            label=label,
+            folder=folder,
+            n_pairs=n_pairs,
+            exclude=[*rejected, *own],
+            query_views=views,
+        )
         out.query_article, out.hidden = owner, len(rejected)
         for hit in out.hits:
             hit.decision = decided.get(hit.article)
@@ -158,8 +170,10 @@ class SearchRoom:
         unknown = [x for x in dict.fromkeys((a, b)) if x not in self.catalog.known_articles([a, b])]
         if unknown:
             names = " and ".join(repr(x) for x in unknown)
-            raise InputError(f"{names} {'is' if len(unknown) == 1 else 'are'} not in this catalog (it may have been "
-                             "renamed or removed by the last index update).")  # fmt: skip
+            raise InputError(
+                f"{names} {'is' if len(unknown) == 1 else 'are'} not in this catalog (it may have been "
+                "renamed or removed by the last index update)."
+            )
         missing: dict[str, list[str]] = {}
         failed: dict[str, str] = {}
         for art in dict.fromkeys((a, b)):
@@ -179,16 +193,25 @@ class SearchRoom:
         if groups == DECISION_GROUPS:
             found = self.same_product_groups()
             if not found:
-                raise InputError("No articles are decided 'same product' yet: mark some pairs first "
-                                 "(lookalike decide A B --same).")  # fmt: skip
+                raise InputError(
+                    "No articles are decided 'same product' yet: mark some pairs first "
+                    "(lookalike decide A B --same)."
+                )
             return ev.group_queries(av, found)
         if groups is not None:
             return ev.group_queries(av, ev.read_groups(groups))
         return ev.split_queries(av, min_photos, seed)
 
-    def evaluate(self, groups: Path | None = None, methods: Sequence[str] | None = None, min_photos: int = 2,
-                 seed: int = 0, progress: EvalProgress | None = None, specs: list[ev.MethodSpec] | None = None,
-                 max_queries: int | None = ev.MAX_QUERIES) -> Evaluation:  # fmt: skip
+    def evaluate(
+        self,
+        groups: Path | None = None,
+        methods: Sequence[str] | None = None,
+        min_photos: int = 2,
+        seed: int = 0,
+        progress: EvalProgress | None = None,
+        specs: list[ev.MethodSpec] | None = None,
+        max_queries: int | None = ev.MAX_QUERIES,
+    ) -> Evaluation:
         """Recall@K and mAP per method on a groups file (relevant = same group) or the split protocol, over at
         most `max_queries` queries drawn at random (None: every query)."""
         for m in methods or ():
@@ -199,20 +222,35 @@ class SearchRoom:
         specs = specs or ([ev.MethodSpec(m) for m in methods] if methods else ev.default_specs())
         scores = ev.evaluate(index, queries, specs, progress=progress)
         protocol = (
-            "groups of same-product decisions" if groups == DECISION_GROUPS
-            else f"groups from {groups}" if groups else f"split (articles with >= {min_photos} photos)"
-        )  # fmt: skip
+            "groups of same-product decisions"
+            if groups == DECISION_GROUPS
+            else f"groups from {groups}"
+            if groups
+            else f"split (articles with >= {min_photos} photos)"
+        )
         if len(queries) < available:
             protocol += f"; {len(queries):,} of its {available:,} queries, drawn at random (seed {seed})"
         return Evaluation(protocol, len(queries), index.n_articles, scores, available)
 
-    def tune(self, groups: Path | None = None, min_photos: int = 2, seed: int = 0,
-             progress: EvalProgress | None = None, store: bool = True,
-             max_queries: int | None = ev.MAX_QUERIES) -> tuple[ev.MethodScore, Evaluation]:  # fmt: skip
+    def tune(
+        self,
+        groups: Path | None = None,
+        min_photos: int = 2,
+        seed: int = 0,
+        progress: EvalProgress | None = None,
+        store: bool = True,
+        max_queries: int | None = ev.MAX_QUERIES,
+    ) -> tuple[ev.MethodScore, Evaluation]:
         """Grid over method, s and m; the best (by mAP, then R@1; the current setting on a tie) is stored as
         the catalog's search settings when `store` and there were enough queries to choose by."""
-        result = self.evaluate(groups, min_photos=min_photos, seed=seed, progress=progress, specs=ev.tuning_grid(),
-                               max_queries=max_queries)  # fmt: skip
+        result = self.evaluate(
+            groups,
+            min_photos=min_photos,
+            seed=seed,
+            progress=progress,
+            specs=ev.tuning_grid(),
+            max_queries=max_queries,
+        )
         current = self.settings().search
         top = ev.best(result.scores, ev.MethodSpec(current.method, current.threshold, current.max_matches))
         if store and result.n_queries >= ev.MIN_TUNING_QUERIES:

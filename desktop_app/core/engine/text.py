@@ -55,8 +55,10 @@ def clean_text(text: str | None) -> str:
     if not words:
         raise InputError("Type some words to search for (for example: red hooded sweatshirt).")
     if len(words) > MAX_TEXT:
-        raise InputError(f"The text has {len(words)} characters; search by words takes up to {MAX_TEXT} "
-                         "(the model reads about 60 words).")  # fmt: skip
+        raise InputError(
+            f"The text has {len(words)} characters; search by words takes up to {MAX_TEXT} "
+            "(the model reads about 60 words)."
+        )
     return words
 
 
@@ -126,8 +128,9 @@ class TextRoom:
 
     # ------------------------------------------------------------ queries with words
 
-    def text_query(self, query: Query, params: SearchSettings, vectors: np.ndarray | None,
-                   paths: list[str] | None) -> TextQuery:  # fmt: skip
+    def text_query(
+        self, query: Query, params: SearchSettings, vectors: np.ndarray | None, paths: list[str] | None
+    ) -> TextQuery:
         """The vectors of a query with words: the words alone, or mixed into each query photo vector."""
         words = clean_text(query.text)
         index = self.text_index()
@@ -135,8 +138,10 @@ class TextRoom:
         if query.kind == "text":
             note = ""
             if params.threshold is not None:
-                note = (f"The threshold s ({params.threshold:g}) is not used with words: word-photo similarities lie "
-                        "on another scale than photo-photo ones.")  # fmt: skip
+                note = (
+                    f"The threshold s ({params.threshold:g}) is not used with words: word-photo similarities lie "
+                    "on another scale than photo-photo ones."
+                )
             return TextQuery(index, t[None, :], [""], None, replace(params, threshold=None), [], note)
         w = float(query.text_weight)
         if not 0.0 <= w <= 1.0:
@@ -145,8 +150,9 @@ class TextRoom:
         fused = normalise((1.0 - w) * base + w * t[None, :])
         return TextQuery(index, fused, base_paths, views, params, own)
 
-    def _photo_vectors(self, index: SearchIndex, query: Query, vectors: np.ndarray | None,
-                       paths: list[str] | None) -> tuple[np.ndarray, list[str], list | None, list[str]]:  # fmt: skip
+    def _photo_vectors(
+        self, index: SearchIndex, query: Query, vectors: np.ndarray | None, paths: list[str] | None
+    ) -> tuple[np.ndarray, list[str], list | None, list[str]]:
         """(vectors, paths, views, own articles) of a query's photos, from the frozen vectors."""
         av = index.av
         if query.kind == "files":
@@ -156,8 +162,10 @@ class TextRoom:
         if query.kind == "photo":
             row = av.row_of_photo(query.photo_id if query.photo_id is not None else -1)
             if row is None:
-                raise NoVectors("This photo has no vector yet (it was skipped or is not indexed). Update the index, "
-                                "or pick another photo.")  # fmt: skip
+                raise NoVectors(
+                    "This photo has no vector yet (it was skipped or is not indexed). Update the index, "
+                    "or pick another photo."
+                )
             return (
                 av.vectors[row : row + 1],
                 [av.paths[row]],
@@ -166,10 +174,16 @@ class TextRoom:
             )
         present = [a for a in query.articles if a in av]
         if not present:
-            raise NoVectors(f"{query.articles[0] if query.articles else 'The query'} has no embedded photos yet, so "
-                            "it cannot be compared. Update the index to embed them.")  # fmt: skip
-        rows = np.concatenate([np.arange(av.rows_of(av.article_index(a)).start,
-                                         av.rows_of(av.article_index(a)).stop) for a in present])  # fmt: skip
+            raise NoVectors(
+                f"{query.articles[0] if query.articles else 'The query'} has no embedded photos yet, so "
+                "it cannot be compared. Update the index to embed them."
+            )
+        rows = np.concatenate(
+            [
+                np.arange(av.rows_of(av.article_index(a)).start, av.rows_of(av.article_index(a)).stop)
+                for a in present
+            ]
+        )
         return (
             av.vectors[rows],
             [av.paths[r] for r in rows],
@@ -177,8 +191,9 @@ class TextRoom:
             list(query.articles),
         )
 
-    def nearest_photos_by_text(self, query: Query, top: int, vectors: np.ndarray | None = None,
-                               paths: list[str] | None = None) -> list[dict]:  # fmt: skip
+    def nearest_photos_by_text(
+        self, query: Query, top: int, vectors: np.ndarray | None = None, paths: list[str] | None = None
+    ) -> list[dict]:
         """The catalog photos nearest to a query with words (best over the query's vectors)."""
         tq = self.text_query(query, self.search_settings(), vectors, paths)
         av = tq.index.av
@@ -187,8 +202,9 @@ class TextRoom:
 
     # ------------------------------------------------------------ zero-shot labels
 
-    def zero_shot(self, field: str, labels: Sequence[str] | None = None,
-                  prompts: Sequence[str] = (zs.DEFAULT_PROMPT,)) -> zs.ZeroShot:  # fmt: skip
+    def zero_shot(
+        self, field: str, labels: Sequence[str] | None = None, prompts: Sequence[str] = (zs.DEFAULT_PROMPT,)
+    ) -> zs.ZeroShot:
         """Label suggestions for the field's unlabelled articles from the label names alone.
 
         labels: the candidate labels ("value" or "value=words to say it with"); default: the values the field
@@ -200,14 +216,17 @@ class TextRoom:
             else zs.parse_labels(sorted(set(known.values()), key=str.casefold))
         )
         if len(choices) < 2:
-            raise InputError(f"Zero-shot suggestions need at least two label names; the field '{field}' has "
-                             f"{len(choices)}. Name them with --labels a,b,c.")  # fmt: skip
+            raise InputError(
+                f"Zero-shot suggestions need at least two label names; the field '{field}' has "
+                f"{len(choices)}. Name them with --labels a,b,c."
+            )
         prompts = zs.check_prompts(prompts)
         texts = [p.format(c.words) for c in choices for p in prompts]
         label_vectors = zs.label_vectors(self.text_vectors(texts), len(choices), len(prompts))
         index = self.text_index()
-        return zs.suggest(index.av, known, choices, label_vectors, self.text_encoder().logit_scale, field,
-                          list(prompts))  # fmt: skip
+        return zs.suggest(
+            index.av, known, choices, label_vectors, self.text_encoder().logit_scale, field, list(prompts)
+        )
 
     def zero_shot_review(self, field: str, labels: Sequence[str] | None = None) -> ReviewData | None:
         """The review queue's data from zero-shot suggestions, or None when it should use labelled neighbours:
@@ -230,5 +249,11 @@ class TextRoom:
             first = av.cover_row(a) - rows.start
             photos[s.article] = [paths[first]] + [p for i, p in enumerate(paths) if i != first]
         known_labels = sorted({c.value for c in result.choices} | set(known.values()), key=str.casefold)
-        return ReviewData(result.suggestions, photos, known_labels, self.catalog.skipped_articles(field),
-                          len(known), note=result.describe())  # fmt: skip
+        return ReviewData(
+            result.suggestions,
+            photos,
+            known_labels,
+            self.catalog.skipped_articles(field),
+            len(known),
+            note=result.describe(),
+        )

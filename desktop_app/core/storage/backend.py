@@ -97,8 +97,9 @@ def without_password(url: str) -> str:
     if parsed.password is None:
         return parsed.render_as_string(hide_password=False)
     # (URL.set(password=None) would keep it: None there means "unchanged")
-    return URL.create(parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database,
-                      parsed.query).render_as_string(hide_password=False)  # fmt: skip
+    return URL.create(
+        parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database, parsed.query
+    ).render_as_string(hide_password=False)
 
 
 def split_password(url: str, example: str) -> tuple[str, str | None]:
@@ -117,8 +118,9 @@ def split_password(url: str, example: str) -> tuple[str, str | None]:
         )
     password = parsed.password
     if password is not None:  # (URL.set(password=None) would keep it: None there means "unchanged")
-        parsed = URL.create(parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database,
-                            parsed.query)  # fmt: skip
+        parsed = URL.create(
+            parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database, parsed.query
+        )
     return parsed.render_as_string(hide_password=False), password
 
 

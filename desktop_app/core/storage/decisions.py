@@ -59,13 +59,25 @@ def _decided_since(conn, table: sa.Table, col_a, col_b, value, group, rows: Sequ
             .limit(1)
         ).first()
         if later is not None:
-            newer.append({"article_a": a, "article_b": b, "decision": later._mapping[value.name],
-                          "curator": later.curator, "at": later.at})  # fmt: skip
+            newer.append(
+                {
+                    "article_a": a,
+                    "article_b": b,
+                    "decision": later._mapping[value.name],
+                    "curator": later.curator,
+                    "at": later.at,
+                }
+            )
     return newer
 
 
-def _clash(cur, key: tuple[str, str], decision: str, curator: str | None,
-           expected: dict[tuple[str, str], str | None] | None) -> dict | None:  # fmt: skip
+def _clash(
+    cur,
+    key: tuple[str, str],
+    decision: str,
+    curator: str | None,
+    expected: dict[tuple[str, str], str | None] | None,
+) -> dict | None:
     """The Conflict entry writing `decision` over the pair's current row `cur` would make, or None: the
     curator saw something else (`expected`), or, without `expected`, another curator decided it last."""
     if cur is None or cur.decision == decision:
@@ -125,9 +137,18 @@ class DecisionStore:
                 if skip_unchanged and cur is not None and (cur.decision, cur.note) == (decision, text):
                     continue
                 row = conn.execute(
-                    d.insert().values(article_a=a, article_b=b, decision=decision, note=text, curator=curator,
-                                      at=now, undone=False, batch=batch, replaces=cur.id if cur is not None else None)
-                ).inserted_primary_key[0]  # fmt: skip
+                    d.insert().values(
+                        article_a=a,
+                        article_b=b,
+                        decision=decision,
+                        note=text,
+                        curator=curator,
+                        at=now,
+                        undone=False,
+                        batch=batch,
+                        replaces=cur.id if cur is not None else None,
+                    )
+                ).inserted_primary_key[0]
                 if batch is None:
                     batch = int(row)
                     conn.execute(d.update().where(d.c.id == batch).values(batch=batch))

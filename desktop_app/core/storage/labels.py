@@ -101,7 +101,7 @@ class LabelStore:
                         undone=False,
                         batch=batch,
                         curator=curator,
-                    )  # fmt: skip
+                    )
                 ).inserted_primary_key[0]
                 if batch is None:
                     batch = int(eid)
@@ -129,7 +129,7 @@ class LabelStore:
                     at=time.time(),
                     undone=False,
                     curator=curator,
-                )  # fmt: skip
+                )
             ).inserted_primary_key[0]
             conn.execute(e.update().where(e.c.id == eid).values(batch=int(eid)))
 
@@ -192,8 +192,15 @@ class LabelStore:
                 now_value, _ = _label_value(conn, row.article, row.field)
                 if row.action != "skip" and now_value != row.new_value:
                     later = _last_change(conn, row.article, row.field)
-                    changed.append({"article": row.article, "field": row.field, "value": now_value,
-                                    "curator": later.curator if later else None, "at": later.at if later else None})  # fmt: skip
+                    changed.append(
+                        {
+                            "article": row.article,
+                            "field": row.field,
+                            "value": now_value,
+                            "curator": later.curator if later else None,
+                            "at": later.at if later else None,
+                        }
+                    )
             if changed and not force:
                 raise Conflict("Cannot undo: " + _conflict_message(changed, UNDO_ANYWAY), changed)
             kept = {(c["article"], c["field"]): c for c in changed}
@@ -221,8 +228,12 @@ class LabelStore:
             ).one()
             first = conn.execute(sa.select(e).where(counted).order_by(e.c.id).limit(1)).first()
             at = conn.execute(sa.select(e.c.at).where(live).order_by(e.c.id.desc()).limit(1)).scalar()
-        return {"events": int(events), "articles": int(articles), "at": at,
-                "first": dict(first._mapping) if first is not None else None}  # fmt: skip
+        return {
+            "events": int(events),
+            "articles": int(articles),
+            "at": at,
+            "first": dict(first._mapping) if first is not None else None,
+        }
 
     def label_events(self, limit: int = 100) -> list[dict]:
         e = label_events_table
@@ -260,8 +271,12 @@ def _write_label(conn, article: str, field: str, value: str | None, source: str,
             labels_table.delete().where(labels_table.c.article == article, labels_table.c.field == field)
         )
         return
-    upsert(conn, labels_table, dict(article=article, field=field, value=value, source=source, updated_at=now),
-           ["article", "field"])  # fmt: skip
+    upsert(
+        conn,
+        labels_table,
+        dict(article=article, field=field, value=value, source=source, updated_at=now),
+        ["article", "field"],
+    )
 
 
 def _last_change(conn, article: str, field: str):
@@ -294,8 +309,13 @@ def _conflict(conn, article, field, old, new, curator, expected) -> dict | None:
         if last is None or last.curator is None or last.curator == curator:
             return None
     last = _last_change(conn, article, field)
-    return {"article": article, "field": field, "value": old, "curator": last.curator if last else None,
-            "at": last.at if last else None}  # fmt: skip
+    return {
+        "article": article,
+        "field": field,
+        "value": old,
+        "curator": last.curator if last else None,
+        "at": last.at if last else None,
+    }
 
 
 def _conflict_message(conflicts: list[dict], then: str = OVERWRITE) -> str:

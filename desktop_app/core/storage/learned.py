@@ -17,8 +17,14 @@ CALIBRATION = "calibration"  # the kind of the rows that hold label-confidence c
 
 
 def _insert(conn: sa.Connection, model_id: str, kind: str, active: bool, info: dict, data: bytes) -> int:
-    row = dict(model_id=model_id, kind=kind, created_at=time.time(), active=active,
-               info=json.dumps(info, default=str), data=data)  # fmt: skip
+    row = dict(
+        model_id=model_id,
+        kind=kind,
+        created_at=time.time(),
+        active=active,
+        info=json.dumps(info, default=str),
+        data=data,
+    )
     return int(conn.execute(adapters_table.insert().values(**row)).inserted_primary_key[0])
 
 
@@ -93,12 +99,14 @@ class LearnedStore:
 
     # ------------------------------------------------------------ layouts
 
-    def save_layout(self, model_id: str, adapter_id: int | None, method: str, digest: str, info: dict,
-                    data: bytes) -> int:  # fmt: skip
+    def save_layout(
+        self, model_id: str, adapter_id: int | None, method: str, digest: str, info: dict, data: bytes
+    ) -> int:
         t = layouts_table
         with self.write("store a map in") as conn:
-            conn.execute(t.delete().where(t.c.model_id == model_id, t.c.method == method,
-                                          _same_adapter(t, adapter_id)))  # fmt: skip
+            conn.execute(
+                t.delete().where(t.c.model_id == model_id, t.c.method == method, _same_adapter(t, adapter_id))
+            )
             return int(
                 conn.execute(
                     t.insert().values(
@@ -109,7 +117,7 @@ class LearnedStore:
                         created_at=time.time(),
                         info=json.dumps(info, default=str),
                         data=data,
-                    )  # fmt: skip
+                    )
                 ).inserted_primary_key[0]
             )
 

@@ -98,9 +98,19 @@ class PhotoStore:
     def _photos_where(self, cond) -> list[PhotoRow]:
         p, a = photos_table, articles_table
         q = sa.select(
-            p.c.id, a.c.key, p.c.path, p.c.raw_path, p.c.size, p.c.mtime_ns, p.c.hash, p.c.width, p.c.height,
-            p.c.view, p.c.status, p.c.error,
-        ).join(a, a.c.id == p.c.article_id)  # fmt: skip
+            p.c.id,
+            a.c.key,
+            p.c.path,
+            p.c.raw_path,
+            p.c.size,
+            p.c.mtime_ns,
+            p.c.hash,
+            p.c.width,
+            p.c.height,
+            p.c.view,
+            p.c.status,
+            p.c.error,
+        ).join(a, a.c.id == p.c.article_id)
         with self.read() as conn:
             return [PhotoRow(*r) for r in conn.execute(q.where(cond).order_by(p.c.path))]
 
@@ -139,7 +149,7 @@ class PhotoStore:
                     sa.func.count(),
                     sa.func.sum(sa.case((p.c.status == "ok", 1), else_=0)),
                     sa.func.sum(sa.case((p.c.status == "error", 1), else_=0)),
-                )  # fmt: skip
+                )
             ).one()
             out.update(photos=int(total), photos_ok=int(ok or 0), photos_error=int(error or 0))
             models = conn.execute(
@@ -210,7 +220,7 @@ class PhotoStore:
                 sa.func.count(p.c.id),
                 sa.func.coalesce(chosen, tagged, untagged, sa.func.min(p.c.path)),
                 sa.func.sum(sa.case((p.c.status == "error", 1), else_=0)),
-            )  # fmt: skip
+            )
             .join(p, p.c.article_id == a.c.id)
             .outerjoin(c, c.c.article == a.c.key)
             .group_by(a.c.id)
@@ -234,9 +244,15 @@ class PhotoStore:
                     photos.append(n)
                     covers.append(cover)
                     errors.append(int(err or 0))
-        return {"article": tuple(keys), "folder": tuple(folders), "added_at": tuple(added), "photos": tuple(photos),
-                "cover": tuple(covers), "errors": tuple(errors),
-                "labels": tuple(labels.get(k, {}) for k in keys)}  # fmt: skip
+        return {
+            "article": tuple(keys),
+            "folder": tuple(folders),
+            "added_at": tuple(added),
+            "photos": tuple(photos),
+            "cover": tuple(covers),
+            "errors": tuple(errors),
+            "labels": tuple(labels.get(k, {}) for k in keys),
+        }
 
     def covers(self) -> dict[str, str]:
         """The covers curators chose: article -> photo path."""
@@ -259,8 +275,12 @@ class PhotoStore:
             ).scalar()
             if owner != article:
                 raise ValueError(f"{path} is not a photo of {article}")
-            upsert(conn, c, {"article": article, "path": path, "curator": curator, "updated_at": time.time()},
-                   ["article"])  # fmt: skip
+            upsert(
+                conn,
+                c,
+                {"article": article, "path": path, "curator": curator, "updated_at": time.time()},
+                ["article"],
+            )
 
     def article_vectors(self, model_id: str, articles: Sequence[str] | None = None) -> ArticleVectors:
         """Embedded photos of one model as one contiguous matrix grouped by article.
@@ -441,14 +461,26 @@ class PhotoStore:
         p, v = photos_table, vectors_table
         with self.write() as conn:
             for w in writes:
-                values = dict(article_id=w.article_id, path=w.path, raw_path=w.raw_path, size=w.size,
-                              mtime_ns=w.mtime_ns, view=w.view, updated_at=now)  # fmt: skip
+                values = dict(
+                    article_id=w.article_id,
+                    path=w.path,
+                    raw_path=w.raw_path,
+                    size=w.size,
+                    mtime_ns=w.mtime_ns,
+                    view=w.view,
+                    updated_at=now,
+                )
                 if w.moved_from is not None:
                     conn.execute(p.update().where(p.c.id == w.moved_from).values(**values))
                     ids.append(w.moved_from)
                     continue
-                values.update(hash=w.hash, width=w.width, height=w.height,
-                              status="error" if w.error else "ok", error=w.error)  # fmt: skip
+                values.update(
+                    hash=w.hash,
+                    width=w.width,
+                    height=w.height,
+                    status="error" if w.error else "ok",
+                    error=w.error,
+                )
                 if w.existing_id is None:
                     pid = int(conn.execute(p.insert().values(added_at=now, **values)).inserted_primary_key[0])
                 else:
@@ -461,6 +493,10 @@ class PhotoStore:
                     vec = np.asarray(w.vector, dtype=VECTOR_DTYPE)
                     if not np.isfinite(vec).all():
                         raise ValueError(f"refusing to store a non-finite vector for {w.path}")
-                    upsert(conn, v, dict(photo_id=pid, model_id=model_id, dim=int(vec.shape[0]), data=vec.tobytes()),
-                           ["photo_id", "model_id"])  # fmt: skip
+                    upsert(
+                        conn,
+                        v,
+                        dict(photo_id=pid, model_id=model_id, dim=int(vec.shape[0]), data=vec.tobytes()),
+                        ["photo_id", "model_id"],
+                    )
         return ids

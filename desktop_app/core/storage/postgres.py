@@ -88,8 +88,10 @@ class PostgresBackend(Backend):
 
     def lost(self, exc: BaseException) -> ConnectionLost:
         text = " ".join(str(getattr(exc, "orig", exc)).split())
-        return ConnectionLost(f"Lost the connection to the PostgreSQL server at {self.where()} ({text}); what was "
-                              "committed is kept: run the command again when the server is back.")  # fmt: skip
+        return ConnectionLost(
+            f"Lost the connection to the PostgreSQL server at {self.where()} ({text}); what was "
+            "committed is kept: run the command again when the server is back."
+        )
 
     def connect(self) -> sa.Connection:
         """A connection to the server; any failure to get one is the user's to fix (address, server, login).
@@ -104,8 +106,10 @@ class PostgresBackend(Backend):
 
     def unreachable(self, exc: BaseException) -> CatalogError:
         text = " ".join(str(getattr(exc, "orig", exc)).split())
-        return CatalogError(f"Cannot reach the PostgreSQL server at {self.where()} ({text}); check the address "
-                            "and that it is running.")  # fmt: skip
+        return CatalogError(
+            f"Cannot reach the PostgreSQL server at {self.where()} ({text}); check the address "
+            "and that it is running."
+        )
 
     def where(self) -> str:
         """The server as messages name it: host:port, or the local socket for a URL without a host."""
@@ -165,11 +169,15 @@ class PostgresBackend(Backend):
         url = self.url
         where = self.where()
         if "password authentication failed" in low or "no password supplied" in low:
-            return PasswordNeeded(f"The server {where} refused the password of {url.username}; set PGPASSWORD or "
-                                  "add the password to ~/.pgpass (Lookalike never stores it).")  # fmt: skip
+            return PasswordNeeded(
+                f"The server {where} refused the password of {url.username}; set PGPASSWORD or "
+                "add the password to ~/.pgpass (Lookalike never stores it)."
+            )
         if "does not exist" in low and "database" in low:
-            return CatalogError(f"The database {url.database} does not exist on {where}; create it first "
-                                f"({self.client_command('createdb')} {url.database}).")  # fmt: skip
+            return CatalogError(
+                f"The database {url.database} does not exist on {where}; create it first "
+                f"({self.client_command('createdb')} {url.database})."
+            )
         if "role" in low and "does not exist" in low:
             return CatalogError(
                 f"The server {where} has no user {url.username}; ask its administrator to create it."
@@ -182,8 +190,10 @@ class PostgresBackend(Backend):
         ):
             if self._reached:  # this command was using the server a moment ago
                 return self.lost(exc)
-            return CatalogError(f"Cannot reach the PostgreSQL server at {where} ({text}); check the address and that "
-                                "it is running.")  # fmt: skip
+            return CatalogError(
+                f"Cannot reach the PostgreSQL server at {where} ({text}); check the address and that "
+                "it is running."
+            )
         if "permission denied" in low:
             return CatalogError(self.permission_advice(doing, text))
         if "could not extend" in low or "no space left" in low:
@@ -208,16 +218,22 @@ class PostgresBackend(Backend):
         user = self.url.username or "(this login)"
         owner = self._catalog_owner() or "curators"
         psql = self.client_command("psql").rsplit(" -U ", 1)[0]  # run by an administrator, not by this user
-        return (f"The database user {user} may not {doing} this catalog ({text}); its tables belong to the role "
-                f"{owner}: an administrator makes {user} a curator with {psql} -d {self.url.database} -c "
-                f"'GRANT {owner} TO {user}' (README: A shared catalog for a team).")  # fmt: skip
+        return (
+            f"The database user {user} may not {doing} this catalog ({text}); its tables belong to the role "
+            f"{owner}: an administrator makes {user} a curator with {psql} -d {self.url.database} -c "
+            f"'GRANT {owner} TO {user}' (README: A shared catalog for a team)."
+        )
 
     def _catalog_owner(self) -> str | None:
         """The role that owns the catalog's meta table, looked up for an error message (None if unknown)."""
         try:
             with self.make_engine().connect() as conn:
-                return conn.execute(sa.text("SELECT tableowner FROM pg_tables WHERE tablename = 'meta' "
-                                            "AND schemaname = current_schema()")).scalar()  # fmt: skip
+                return conn.execute(
+                    sa.text(
+                        "SELECT tableowner FROM pg_tables WHERE tablename = 'meta' "
+                        "AND schemaname = current_schema()"
+                    )
+                ).scalar()
         except sa.exc.DBAPIError:
             return None
 
@@ -242,13 +258,16 @@ def _check_url_parts(url) -> None:
     with the driver's own words and no hint which part is wrong)."""
     example = "postgresql+psycopg://USER@HOST:PORT/DATABASE"
     if not url.database:
-        raise InputError(f"The URL {url.render_as_string(hide_password=True)} names no database: add /NAME "
-                         f"({example}).")  # fmt: skip
+        raise InputError(
+            f"The URL {url.render_as_string(hide_password=True)} names no database: add /NAME ({example})."
+        )
     known = _libpq_options()
     unknown = sorted(k for k in url.query if known and k not in known)
     if unknown:
-        raise InputError(f"The URL's option {', '.join(unknown)} is not a PostgreSQL connection option; remove "
-                         f"it (options are libpq's, e.g. ?sslmode=require).")  # fmt: skip
+        raise InputError(
+            f"The URL's option {', '.join(unknown)} is not a PostgreSQL connection option; remove "
+            f"it (options are libpq's, e.g. ?sslmode=require)."
+        )
 
 
 def _libpq_options() -> set[str]:
@@ -273,8 +292,10 @@ class _AdvisoryIndexLock:
         conn.commit()
         if not got:
             conn.close()
-            raise CatalogBusy(f"Another index run is updating the catalog {self.backend.location} right now. Wait "
-                              "for it to finish (or cancel it), then run the index again.")  # fmt: skip
+            raise CatalogBusy(
+                f"Another index run is updating the catalog {self.backend.location} right now. Wait "
+                "for it to finish (or cancel it), then run the index again."
+            )
         self.conn = conn
         return self
 

@@ -209,8 +209,10 @@ def recover(source: Path | str, target: Path) -> RecoverReport:
     from desktop_app.core.storage.catalog import Catalog
 
     if is_url(source):  # (as a Path, a URL would even lose one of its slashes)
-        raise InputError("catalog recover reads a damaged SQLite catalog file; a PostgreSQL catalog is repaired "
-                         "by the server (pg_dump/pg_restore from a backup).")  # fmt: skip
+        raise InputError(
+            "catalog recover reads a damaged SQLite catalog file; a PostgreSQL catalog is repaired "
+            "by the server (pg_dump/pg_restore from a backup)."
+        )
     source, target = Path(source), Path(target)
     if not source.is_file():
         raise InputError(f"There is no catalog file at {source}.")

@@ -9,8 +9,13 @@ from typing import Any
 import sqlalchemy as sa
 
 
-def upsert(conn: sa.Connection, table: sa.Table, rows: dict | Sequence[dict], keys: Sequence[str],
-           update: Sequence[str] | None = None) -> None:  # fmt: skip
+def upsert(
+    conn: sa.Connection,
+    table: sa.Table,
+    rows: dict | Sequence[dict],
+    keys: Sequence[str],
+    update: Sequence[str] | None = None,
+) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE SET the other columns (or `update`) to the new values."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert

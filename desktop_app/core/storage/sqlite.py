@@ -204,19 +204,27 @@ class SqliteBackend(Backend):
             or ("disk" in low and "full" in low)
             or ("disk i/o error" in low and self._disk_nearly_full())
         ):
-            return DiskFull(f"The disk holding the catalog {where} is full; nothing was lost, but the last change "
-                            "was not saved. Free some space and try again.")  # fmt: skip
+            return DiskFull(
+                f"The disk holding the catalog {where} is full; nothing was lost, but the last change "
+                "was not saved. Free some space and try again."
+            )
         if "readonly" in low or "read-only" in low:
-            return CatalogError(f"The catalog {where} is read-only, so Lookalike cannot {doing} it. Make the file "
-                                "writable or copy it somewhere writable.")  # fmt: skip
+            return CatalogError(
+                f"The catalog {where} is read-only, so Lookalike cannot {doing} it. Make the file "
+                "writable or copy it somewhere writable."
+            )
         if "locked" in low or "busy" in low:
-            return CatalogBusy(f"The catalog {where} is busy: another program is writing to it. Try again when it "
-                               "has finished.")  # fmt: skip
+            return CatalogBusy(
+                f"The catalog {where} is busy: another program is writing to it. Try again when it "
+                "has finished."
+            )
         if "malformed" in low or "not a database" in low or "corrupt" in low:
             return CatalogError(f"The catalog {where} is damaged ({text}). {self.damaged_advice()}")
         if "disk i/o error" in low or "unable to open" in low:
-            return CatalogError(f"The catalog {where} cannot be read or written ({text}): check the disk and "
-                                "the file's folder.")  # fmt: skip
+            return CatalogError(
+                f"The catalog {where} cannot be read or written ({text}): check the disk and "
+                "the file's folder."
+            )
         return None
 
     def _disk_nearly_full(self) -> bool:
