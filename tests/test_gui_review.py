@@ -12,6 +12,7 @@ import os
 import select
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -22,18 +23,20 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QPoint, Qt  # noqa: E402
+from PySide6.QtCore import QPoint, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from desktop_app.core.engine import Engine, index_photos  # noqa: E402
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule  # noqa: E402
 from desktop_app.core.settings import SearchSettings  # noqa: E402
+from desktop_app.core.storage import sqlite as sqlite_storage  # noqa: E402
 from desktop_app.gui.review import ReviewQueue, open_review  # noqa: E402
 from desktop_app.gui.review_model import SuggestionModel  # noqa: E402
 from desktop_app.gui.search_controller import EngineClient  # noqa: E402
 from tests.conftest import REPO, SAMPLE, SAMPLE_PHOTOS  # noqa: E402
 
 FIELD = "category"
+T = 30000  # ms: the longest a step may take on a loaded machine
 
 
 def sample_truth() -> dict[str, str]:
@@ -122,6 +125,12 @@ def press(qtbot, q: ReviewQueue, key, modifier=Qt.KeyboardModifier.NoModifier) -
     qtbot.keyClick(q.view, key, modifier)
 
 
+def decide(qtbot, q: ReviewQueue, key, modifier=Qt.KeyboardModifier.NoModifier, widget=None) -> None:
+    """Press a key that writes a decision and wait until the write has settled (saved or refused)."""
+    with qtbot.waitSignal(q.settled, timeout=T):
+        qtbot.keyClick(widget if widget is not None else q.view, key, modifier)
+
+
 # ----------------------------------------------------------------------------- model
 
 
@@ -129,10 +138,10 @@ def test_item_model_passes_the_model_tester(qtmodeltester, queue, qtbot):
     qtmodeltester.check(queue.model)
     # The tester keeps watching: removals, moves, inserts, a re-sort and a threshold change must all be
     # announced correctly.
-    press(qtbot, queue, Qt.Key.Key_Return)
-    press(qtbot, queue, Qt.Key.Key_S)
-    press(qtbot, queue, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    press(qtbot, queue, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    decide(qtbot, queue, Qt.Key.Key_Return)
+    decide(qtbot, queue, Qt.Key.Key_S)
+    decide(qtbot, queue, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    decide(qtbot, queue, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     queue.set_order("uncertain")
     queue.set_min_confidence(0.8)
     qtmodeltester.check(queue.model)
@@ -178,7 +187,7 @@ def test_enter_accepts_and_moves_on(queue, catalog, qtbot):
 def test_two_picks_the_second_label(queue, catalog, qtbot):
     target = next(e.suggestion for e in queue.model.entries() if len(e.suggestion.alternatives) >= 2)
     queue.select_article(target.article)
-    press(qtbot, queue, Qt.Key.Key_2)
+    decide(qtbot, queue, Qt.Key.Key_2)
     assert label_of(catalog, target.article) == target.alternatives[1][0]
     assert last_event(catalog)["action"] == "alternative"
     # A key for an alternative that does not exist does nothing at all.
@@ -187,6 +196,7 @@ def test_two_picks_the_second_label(queue, catalog, qtbot):
         queue.select_article(one.article)
         n = len(events(catalog))
         press(qtbot, queue, Qt.Key.Key_3)
+        assert queue.work.writing is None  # no write started
         assert label_of(catalog, one.article) is None and len(events(catalog)) == n
 
 
@@ -195,20 +205,21 @@ def test_typing_sets_a_label_of_ones_own(queue, catalog, qtbot):
     press(qtbot, queue, Qt.Key.Key_B)  # the first letter moves into the label field
     assert queue.label_edit.hasFocus() or queue.label_edit.text() == "b"
     qtbot.keyClicks(queue.label_edit, "each-wear")
-    qtbot.keyClick(queue.label_edit, Qt.Key.Key_Return)
+    decide(qtbot, queue, Qt.Key.Key_Return, widget=queue.label_edit)
     assert label_of(catalog, article) == "beach-wear"
     assert last_event(catalog)["action"] == "set"
     assert queue.label_edit.text() == "" and queue.current_article() != article
     # The new label is offered for completion from now on, and an existing label keeps its spelling.
     assert "beach-wear" in queue._completion.stringList()
     nxt = queue.current_article()
-    assert queue.set_label("  BAGS ")
+    with qtbot.waitSignal(queue.settled, timeout=T):
+        assert queue.set_label("  BAGS ")
     assert label_of(catalog, nxt) == "bags"
 
 
 def test_s_skips_to_the_end_of_the_queue(queue, catalog, qtbot):
     article = queue.current_article()
-    press(qtbot, queue, Qt.Key.Key_S)
+    decide(qtbot, queue, Qt.Key.Key_S)
     assert label_of(catalog, article) is None
     ev = last_event(catalog)
     assert (ev["article"], ev["action"]) == (article, "skip")
@@ -232,7 +243,7 @@ def test_no_suggestion_below_the_threshold(queue, catalog, qtbot):
     n = len(events(catalog))
     press(qtbot, queue, Qt.Key.Key_Return)  # nothing to accept
     assert len(events(catalog)) == n and "No suggestion" in queue.status.text()
-    press(qtbot, queue, Qt.Key.Key_1)  # the best guess is still one key away
+    decide(qtbot, queue, Qt.Key.Key_1)  # the best guess is still one key away
     assert label_of(catalog, hidden[0].article) == hidden[0].suggestion.alternatives[0][0]
 
 
@@ -243,7 +254,7 @@ def test_no_decision_while_suggestions_are_recomputed(queue, catalog, qtbot):
         press(qtbot, queue, Qt.Key.Key_Return)
         press(qtbot, queue, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
         assert len(events(catalog)) == n and "a moment" in queue.status.text()
-    press(qtbot, queue, Qt.Key.Key_Return)
+    decide(qtbot, queue, Qt.Key.Key_Return)
     assert len(events(catalog)) == n + 1
 
 
@@ -251,38 +262,151 @@ def test_no_decision_while_suggestions_are_recomputed(queue, catalog, qtbot):
 
 
 def test_ctrl_z_undoes_the_last_decisions_in_order(queue, catalog, qtbot):
+    undo = (Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     a = queue.current_article()
-    press(qtbot, queue, Qt.Key.Key_Return)
+    decide(qtbot, queue, Qt.Key.Key_Return)
     b = queue.current_article()
-    press(qtbot, queue, Qt.Key.Key_S)
+    decide(qtbot, queue, Qt.Key.Key_S)
     c = queue.current_article()
-    press(qtbot, queue, Qt.Key.Key_2)
+    decide(qtbot, queue, Qt.Key.Key_2)
     assert label_of(catalog, c) is not None
 
-    press(qtbot, queue, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    decide(qtbot, queue, *undo)
     assert label_of(catalog, c) is None and queue.current_article() == c
-    press(qtbot, queue, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # the skip
+    decide(qtbot, queue, *undo)  # the skip
     assert queue.current_article() == b and not queue.model.entries()[0].skipped
-    press(qtbot, queue, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    assert label_of(catalog, a) is None and queue.current_article() == a
+    with qtbot.waitSignal(queue.undone, timeout=T) as undone:
+        press(qtbot, queue, *undo)
+    assert undone.args == [1] and label_of(catalog, a) is None and queue.current_article() == a
     assert queue.remaining() == 16
     # Below the review decisions lies the import: Ctrl+Z in the queue leaves it alone.
     labelled = catalog.labels(FIELD)
-    assert queue.undo() == 0 and catalog.labels(FIELD) == labelled
+    with qtbot.waitSignal(queue.undone, timeout=T) as undone:
+        press(qtbot, queue, *undo)
+    assert undone.args == [0] and catalog.labels(FIELD) == labelled
     assert "import" in queue.status.text()
 
 
 def test_undo_reaches_decisions_of_an_earlier_session(queue, catalog, qtbot):
     article = queue.current_article()
-    press(qtbot, queue, Qt.Key.Key_Return)
+    decide(qtbot, queue, Qt.Key.Key_Return)
     queue.close()
     again = make_queue(qtbot, catalog, queue.client)
     assert again.model.row_of(article) == -1
     # Its suggestion was not computed in this session (it was labelled): it comes back once recomputed.
-    with qtbot.waitSignal(again.ready, timeout=30000):
-        assert again.undo() == 1
+    with qtbot.waitSignal(again.ready, timeout=T), qtbot.waitSignal(again.undone, timeout=T) as undone:
+        assert again.undo()
+    assert undone.args == [1]
     assert label_of(catalog, article) is None and again.current_article() == article
     again.close()
+
+
+# ----------------------------------------------------------------------------- writes off the UI thread
+
+
+def hold_write_lock(db: Path) -> sqlite3.Connection:
+    """Another program writing to the catalog: a connection holding SQLite's write lock until rolled back."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    return conn
+
+
+def test_a_decision_waiting_for_the_write_lock_leaves_the_window_running(queue, catalog, qtbot):
+    s = queue.current_suggestion()
+    second = queue.model.entries()[1].article
+    ticks: list[int] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(1))
+    other = hold_write_lock(catalog.path)
+    try:
+        timer.start()
+        press(qtbot, queue, Qt.Key.Key_Return)  # returns at once: the write waits on its own thread
+        assert queue.work.writing is not None
+        # The event loop keeps running while the write waits for the lock, and the queue says so.
+        qtbot.waitUntil(lambda: len(ticks) >= 5 and queue.status.text() == "Saving…", timeout=T)
+        assert queue.work.writing is not None and not queue.work.writing.finished
+        assert label_of(catalog, s.article) is None and queue.current_article() == s.article
+        # A second Enter does not decide the next article while the first is on its way.
+        press(qtbot, queue, Qt.Key.Key_Return)
+        assert "Saving the last decision" in queue.status.text()
+        with qtbot.waitSignal(queue.decided, timeout=T) as sig:
+            other.execute("ROLLBACK")  # the other program is done: the decision lands
+    finally:
+        timer.stop()
+        other.close()
+    assert sig.args == [s.article, s.label, "accept"]
+    assert label_of(catalog, s.article) == s.label and label_of(catalog, second) is None
+    assert queue.current_article() == second and queue.remaining() == 15
+    # Browsing while a write waits: the queue stays where the curator went.
+    third = queue.model.entries()[1].article
+    other = hold_write_lock(catalog.path)
+    try:
+        press(qtbot, queue, Qt.Key.Key_S)
+        press(qtbot, queue, Qt.Key.Key_Down)
+        assert queue.current_article() == third
+        with qtbot.waitSignal(queue.settled, timeout=T):
+            other.execute("ROLLBACK")
+    finally:
+        other.close()
+    assert last_event(catalog)["action"] == "skip" and queue.model.entries()[-1].article == second
+    assert queue.current_article() == third
+
+
+def test_closing_while_a_decision_is_written_keeps_it(queue, catalog, qtbot):
+    s = queue.current_suggestion()
+    decided: list[list] = []
+    queue.decided.connect(lambda *args: decided.append(list(args)))
+    other = hold_write_lock(catalog.path)
+    try:
+        press(qtbot, queue, Qt.Key.Key_Return)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    # The UI thread has not seen the write finish: closing waits for it and settles it.
+    assert queue.work.writing is not None
+    queue.close()
+    assert queue._pool.activeThreadCount() == 0 and queue.work.writes.pool.activeThreadCount() == 0
+    assert label_of(catalog, s.article) == s.label
+    assert decided == [[s.article, s.label, "accept"]]  # the other views hear of it
+
+
+def test_a_write_that_fails_leaves_the_queue_where_it_was(qtbot, sample_db, tmp_path, client, monkeypatch):
+    # A catalog busy for longer than the busy timeout: the write gives up with CatalogBusy.
+    monkeypatch.setattr(sqlite_storage, "BUSY_TIMEOUT_MS", 200)
+    db = labelled_copy(sample_db, tmp_path / "busy.sqlite")
+    with Engine.open(db, remember=False) as engine:
+        q = make_queue(qtbot, engine, client)
+        try:
+            s = q.current_suggestion()
+            n = len(events(engine))
+            other = hold_write_lock(db)
+            try:
+                decide(qtbot, q, Qt.Key.Key_Return)
+            finally:
+                other.execute("ROLLBACK")
+                other.close()
+            assert q.current_article() == s.article and q.remaining() == 16
+            assert len(events(engine)) == n and label_of(engine, s.article) is None
+            assert q.status.text().startswith("Not saved: The catalog") and "busy" in q.status.text()
+            assert q.error_box is not None and q.error_box.isVisible() and "busy" in q.error_box.text()
+            q.error_box.close()
+            # Once the other program is done, the same key decides.
+            decide(qtbot, q, Qt.Key.Key_Return)
+            assert label_of(engine, s.article) == s.label and q.current_article() != s.article
+        finally:
+            q.close()
+
+
+def test_a_label_another_curator_set_meanwhile_stands(queue, catalog, qtbot):
+    s = queue.current_suggestion()
+    catalog.catalog.set_labels([(s.article, FIELD, "theirs")], source="manual", action="set", curator="anna")
+    decide(qtbot, queue, Qt.Key.Key_Return)
+    assert label_of(catalog, s.article) == "theirs" and queue.current_article() == s.article
+    assert "another curator" in queue.status.text()
+    box = queue.conflict_box
+    assert box is not None and box.isVisible() and "anna" in box.informativeText()
+    box.close()
 
 
 # ----------------------------------------------------------------------------- bulk accept
@@ -307,14 +431,15 @@ def test_accept_all_above_a_confidence_with_confirmation(queue, catalog, qtbot, 
     assert unlabelled(catalog) == {e.article for e in queue.model.entries()}  # declined: nothing written
 
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
-    queue.bulk_button.click()
+    with qtbot.waitSignal(queue.settled, timeout=T):
+        queue.bulk_button.click()
     assert all(label_of(catalog, s.article) == s.label for s in sure)
     assert {e["action"] for e in events(catalog, len(sure))} == {"accept"}
     assert queue.remaining() == 16 - len(sure)
     assert all(e.suggestion.confidence < 0.9 for e in queue.model.entries())
 
     # One Ctrl+Z takes the whole bulk accept back, and only it.
-    press(qtbot, queue, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    decide(qtbot, queue, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert all(label_of(catalog, s.article) is None for s in sure)
     assert queue.remaining() == 16 and len(catalog.labels(FIELD)) == 17
 
@@ -380,16 +505,25 @@ def on_changed(articles):
             print(f"undo\t{a}", flush=True)
 
 
+def on_undone(n):
+    if n == 0:
+        state["undoing"] = False  # nothing left to undo: decide again
+
+
 queue.decided.connect(on_decided)
 queue.labels_changed.connect(on_changed)
+queue.undone.connect(on_undone)
+
+
+def next_step():
+    QTimer.singleShot(0, step)
 
 
 def step():
     n = state["n"] = state["n"] + 1
     if queue.remaining() == 0 or (state["undoing"] and n % 7):
         state["undoing"] = True
-        if queue.undo() == 0:
-            state["undoing"] = False
+        queue.undo()
     else:
         state["undoing"] = False
         s = queue.current_suggestion()
@@ -402,10 +536,20 @@ def step():
             QTest.keyClick(queue.view, Qt.Key.Key_Slash)
             QTest.keyClicks(queue.label_edit, f"typed-{n}")
             QTest.keyClick(queue.label_edit, Qt.Key.Key_Return)
-    QTimer.singleShot(0, step)
+    if queue.work.writing is None:
+        next_step()  # nothing was written (the queue was busy loading): try again
+    # else the next step follows once this write has settled
 
 
-queue.ready.connect(lambda: (print("ready", flush=True), QTimer.singleShot(0, step)))
+def started():
+    print("ready", flush=True)
+    if not state.get("running"):
+        state["running"] = True
+        queue.settled.connect(next_step)
+        next_step()
+
+
+queue.ready.connect(started)
 app.exec()
 """
 
@@ -707,8 +851,8 @@ def test_the_queue_label_field_takes_an_offered_label_with_one_enter(qtbot, cata
     popup = q.label_edit.completer().popup()
     qtbot.waitUntil(popup.isVisible)
     qtbot.keyClick(popup, Qt.Key.Key_Down)
-    qtbot.keyClick(popup, Qt.Key.Key_Return)  # one Enter: the completion, and the label set
-    qtbot.waitUntil(lambda: label_of(catalog, first) == "bags")
+    decide(qtbot, q, Qt.Key.Key_Return, widget=popup)  # one Enter: the completion, and the label set
+    assert label_of(catalog, first) == "bags"
     assert label_of(catalog, second) is None  # set once: the next article was not labelled too
     assert q.current_article() == second
     q.close()
@@ -754,7 +898,8 @@ def test_every_figure_of_a_suggestion_is_on_one_scale_and_never_contradicts_the_
 
     queue.bulk_spin.setValue(90)
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    qtbot.mouseClick(queue.bulk_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(queue.settled, timeout=T):
+        qtbot.mouseClick(queue.bulk_button, Qt.MouseButton.LeftButton)
     assert label_of(catalog, sure.article) == "men-pants" and label_of(catalog, under.article) is None
     left = queue.model.data(queue.model.index(0, SuggestionModel.CONFIDENCE))
     assert [e.article for e in queue.model.entries()] == [under.article] and left == "89%"

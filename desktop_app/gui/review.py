@@ -5,9 +5,11 @@ runner-up labels, and the neighbours that voted (thumbnails and scores). Enter a
 the top three labels, typing sets a label of one's own, S skips, Ctrl+Z undoes. "Accept all with
 confidence >= X" takes the sure ones in bulk after a confirmation that shows how many.
 
-This module is the window: the list, the toolbar and the keys. `review_controller` loads the suggestions
-from the engine child (by the catalog's search settings) and writes every decision through the engine
-before the queue moves on; `review_detail` shows the current article. Nothing slow runs on the UI thread.
+This module is the window: the list, the toolbar, loading and display. `review_controller` loads the
+suggestions from the engine child (by the catalog's search settings) and writes every decision through the
+engine on a thread of its own; `review_decisions` starts decisions and moves the queue on once they are
+written, `review_keys` maps the keys to them and `review_detail` shows the current article. Nothing slow
+runs on the UI thread.
 
 Entry point for the main window: `open_review(parent, engine, client, field)`.
 """
@@ -18,7 +20,6 @@ from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QLabel,
-    QMessageBox,
     QProgressBar,
     QSplitter,
     QVBoxLayout,
@@ -27,14 +28,14 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core import thumbnails
 from desktop_app.core.engine import Engine
-from desktop_app.core.errors import Conflict, UserError
+from desktop_app.core.errors import UserError
 from desktop_app.core.labels import DEFAULT_FIELD, Suggestion
 from desktop_app.core.zero_shot import FEW_LABELLED
-from desktop_app.gui.conflicts import show_conflict
-from desktop_app.gui.review_controller import DEFAULT_K, ReviewController, ReviewLoad, Undone
+from desktop_app.gui.review_controller import DEFAULT_K, ReviewController, ReviewLoad
+from desktop_app.gui.review_decisions import QueueDecisions
 from desktop_app.gui.review_detail import ROW_THUMB, ReviewDetail, ReviewToolbar, queue_view
 from desktop_app.gui.review_keys import QueueKeys
-from desktop_app.gui.review_model import SuggestionModel, shown_label
+from desktop_app.gui.review_model import SuggestionModel
 from desktop_app.gui.screen_fit import fit_to_screen
 from desktop_app.gui.search_controller import EngineClient
 from desktop_app.gui.secondary import add_close_keys
@@ -52,13 +53,15 @@ THUMB_SIZE = thumbnails.DEFAULT_SIZE  # cached on disk at this size, scaled down
 KEYS_HINT = "Enter accept · 1–3 pick a label · type to set your own · S skip · Ctrl+Z undo · ↑↓ move"
 
 
-class ReviewQueue(QueueKeys, QWidget):
+class ReviewQueue(QueueKeys, QueueDecisions, QWidget):
     """Unlabelled articles of one label field with their suggestions, reviewed from the keyboard."""
 
     ready = Signal()  # suggestions are loaded and shown (also after a refresh)
     decided = Signal(str, object, str)  # article, new label (None when cleared), action
     labels_changed = Signal(list)  # articles whose label changed (decisions and undos), for other views
     failed = Signal(str)
+    undone = Signal(int)  # decisions an undo took back once written (0: nothing to undo)
+    settled = Signal()  # a decision's write finished (saved or not): the queue takes the next one
 
     def __init__(
         self,
@@ -87,6 +90,7 @@ class ReviewQueue(QueueKeys, QWidget):
         self.work = ReviewController(engine, self.client, field, k, device, self.model, self._runner, self)
         self.work.loaded.connect(self._on_loaded)
         self.work.failed.connect(self._on_failed)
+        self._connect_decisions()
         self._focus_after_load: str | None = None  # the article to show once suggestions are reloaded
         self._cover_articles: dict[str, str] = {}
         self.thumbs.ready.connect(self._on_cover)
@@ -126,7 +130,9 @@ class ReviewQueue(QueueKeys, QWidget):
         outer.addWidget(self.busy)
         split = QSplitter(Qt.Orientation.Horizontal)
         self.view = queue_view(self.model)
-        self.view.selectionModel().currentRowChanged.connect(lambda cur, _prev: self._show_row(cur.row()))
+        self.view.selectionModel().currentRowChanged.connect(
+            lambda cur, _prev: self._current_changed(cur.row())
+        )
         self.view.installEventFilter(self)
         split.addWidget(self.view)
         self.detail = ReviewDetail(self.thumbs, self.field)
@@ -160,6 +166,9 @@ class ReviewQueue(QueueKeys, QWidget):
     def refresh(self, rebuild_index: bool = True) -> None:
         """Recompute the suggestions (rebuild_index: first pick up newly indexed photos)."""
         if self.work.closed:
+            return
+        if self.work.writing is not None:  # suggestions read the labels: after the write on its way
+            self._refresh_after_write = bool(self._refresh_after_write) or rebuild_index
             return
         self.busy.setFormat("Loading the search index…" if rebuild_index else "Computing suggestions…")
         self.busy.setVisible(True)
@@ -221,126 +230,6 @@ class ReviewQueue(QueueKeys, QWidget):
         entry = self.model.entry(self.view.currentIndex().row())
         return entry.suggestion if entry else None
 
-    def accept_current(self) -> bool:
-        s = self.current_suggestion()
-        if s is None or self._busy():
-            return False
-        label = shown_label(s, self.model.min_confidence)
-        if label is None:
-            self._set_status("No suggestion for this article: pick 1–3, type a label, or skip with S.")
-            return False
-        return self._decide(s.article, label, "accept", "accepted")
-
-    def pick_alternative(self, n: int) -> bool:
-        """Label the current article with its n-th best label (1-based), whatever the threshold says."""
-        s = self.current_suggestion()
-        if s is None or not (1 <= n <= len(s.alternatives)) or self._busy():
-            return False
-        return self._decide(s.article, s.alternatives[n - 1][0], "alternative", "accepted")
-
-    def set_label(self, text: str) -> bool:
-        """Label the current article with a label typed by the curator."""
-        s = self.current_suggestion()
-        label = self._canonical(text)
-        if s is None or not label or self._busy():
-            return False
-        return self._decide(s.article, label, "set", "manual")
-
-    def skip_current(self) -> bool:
-        article = self.current_article()
-        if article is None or self._busy():
-            return False
-        row = self.view.currentIndex().row()
-        try:
-            self.work.skip(article)
-        except UserError as exc:  # shown to the curator; the queue stays where it was
-            self._report_write_error(exc)
-            return False
-        n, skipped = self.model.counts()
-        # Move on to the next undecided article; only skipped ones left means we wrap to the first.
-        self._select(row if row < n - skipped else 0)
-        self._set_status(f"Skipped {article}; it waits at the end of the queue.")
-        self._update_counts()
-        return True
-
-    def accept_all_above(self, threshold: float, confirm: bool = True) -> int:
-        """Accept every shown suggestion with confidence >= threshold (skipped articles are left alone)."""
-        if self._busy():
-            return 0
-        chosen = self.work.bulk_candidates(threshold)
-        if not chosen:
-            self._set_status(f"No suggestion reaches {threshold:.0%}.")
-            return 0
-        if confirm and not self._confirm_bulk(len(chosen), threshold):
-            return 0
-        try:
-            self.work.accept_all(chosen)
-        except UserError as exc:
-            self._report_write_error(exc)
-            return 0
-        self._set_known(self._known + [s.label for s in chosen if s.label])
-        self._select(0)
-        self._set_status(
-            f"Accepted {len(chosen)} suggestions with confidence ≥ {threshold:.0%}. Ctrl+Z undoes them together."
-        )
-        self._update_counts()
-        self.labels_changed.emit([s.article for s in chosen])
-        return len(chosen)
-
-    def _confirm_bulk(self, n: int, threshold: float) -> bool:
-        text = (
-            f"Accept {n} suggestion{'s' if n != 1 else ''} with confidence ≥ {threshold:.0%}?\n\n"
-            f"Each becomes the article's {self.field} label now. Undo (Ctrl+Z) takes them all back at once."
-        )
-        n_skipped = self.model.counts()[1]
-        if n_skipped:
-            text += f"\n\n{n_skipped} skipped article{'s are' if n_skipped != 1 else ' is'} left alone."
-        answer = QMessageBox.question(
-            self,
-            "Accept suggestions",
-            text,
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        return answer == QMessageBox.StandardButton.Yes
-
-    def undo(self) -> int:
-        """Undo the latest review decision of this field (a bulk accept as a whole); returns how many."""
-        if self._busy():
-            return 0
-        try:
-            result = self.work.undo()
-        except UserError as exc:
-            self._report_write_error(exc)
-            return 0
-        if isinstance(result, str):
-            self._set_status(result)
-            return 0
-        self._show_undo(result)
-        return len(result.events)
-
-    def _show_undo(self, undone: Undone) -> None:
-        if undone.back:
-            self.detail.hide_empty()
-            self._select(0)
-        first = undone.events[0]
-        if len(undone.events) > 1:
-            self._set_status(f"Undid {len(undone.events)} {first['action']} decisions made together.")
-        else:
-            what = (
-                "skip"
-                if first["action"] == "skip"
-                else f"{first['article']} → {first['new_value'] or '(none)'}"
-            )
-            self._set_status(f"Undid {what}; back to {first['old_value'] or 'unlabelled'}.")
-        self._update_counts()
-        self.labels_changed.emit([ev["article"] for ev in undone.events])
-        if undone.missing:
-            # Its suggestion needs a search with today's labels: recompute off the UI thread and come back
-            # to the article once it is ready.
-            self._focus_after_load = undone.missing[0] if not undone.back else None
-            self.refresh(rebuild_index=False)
-
     def select_article(self, article: str) -> bool:
         row = self.model.row_of(article)
         if row >= 0:
@@ -375,55 +264,6 @@ class ReviewQueue(QueueKeys, QWidget):
         self.shutdown()
         super().closeEvent(event)
 
-    # ------------------------------------------------------------------ decisions
-
-    def _decide(self, article: str, label: str, action: str, source: str) -> bool:
-        # Commit first, then move on: what the queue shows as done is always on disk already.
-        try:
-            row = self.work.decide(article, label, action, source)
-        except UserError as exc:
-            self._report_write_error(exc)
-            return False
-        if label.casefold() not in {k.casefold() for k in self._known}:
-            self._set_known(self._known + [label])
-        self.label_edit.clear()
-        self._select(min(row, self.model.rowCount() - 1))
-        verb = {"accept": "accepted", "alternative": "picked", "set": "typed"}.get(action, action)
-        self._set_status(f"{article} → {label} ({verb}). Ctrl+Z undoes.")
-        self._update_counts()
-        if self.model.rowCount() == 0:
-            self.detail.show_empty(
-                f"Done: no unlabelled article is left in {self.field}. Refresh after indexing new photos."
-            )
-        self.view.setFocus()
-        self.decided.emit(article, label, action)
-        self.labels_changed.emit([article])
-        return True
-
-    def _busy(self) -> bool:
-        # While suggestions are recomputed the labels they were built from may be read at any moment: a
-        # decision now could come back as "unlabelled" in the new queue. Loading takes seconds; wait.
-        if self.work.loading:
-            self._set_status("Still computing suggestions — a moment.")
-        return self.work.loading
-
-    def _canonical(self, text: str) -> str:
-        # "Tops" and "tops" would be two labels for one thing: reuse the existing spelling.
-        text = " ".join(text.split())
-        return next((k for k in self._known if k.casefold() == text.casefold()), text)
-
-    def _report_write_error(self, exc: BaseException) -> None:
-        if isinstance(exc, Conflict):  # another curator labelled it meanwhile: who and when, theirs stands
-            self._set_status("Not saved: another curator labelled it meanwhile.")
-            self.conflict_box = show_conflict(self, "Your label", exc)
-            return
-        self._set_status(f"Not saved: {exc}")
-        QMessageBox.warning(
-            self,
-            "Label not saved",
-            f"The decision could not be written to the catalog, so the queue stayed where it was.\n\n{exc}",
-        )
-
     # ------------------------------------------------------------------ display
 
     def _select(self, row: int) -> None:
@@ -435,6 +275,10 @@ class ReviewQueue(QueueKeys, QWidget):
         self.view.setCurrentIndex(idx)
         self.view.selectRow(row)
         self.view.scrollTo(idx)
+        self._show_row(row)
+
+    def _current_changed(self, row: int) -> None:
+        self._current_moved()
         self._show_row(row)
 
     def _show_row(self, row: int) -> None:

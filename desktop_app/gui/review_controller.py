@@ -9,12 +9,20 @@ Every decision is one `Engine` call that commits before the queue moves on (`set
 `Engine.undo`, which takes back a whole decision (all articles of a bulk accept) in one transaction, and
 reaches decisions of an earlier session. Only review decisions are undone here: an import on top of the
 log is left to its own tools.
+
+Writes run on a thread of their own, one at a time: a catalog write can wait seconds (SQLite's busy timeout
+while an index update commits, the network of a shared catalog) and the UI thread must not wait with it.
+While one is on its way the next decision is refused (`writing`); the queue's model changes only once the
+write committed, and a failed write leaves it as it was (`not_saved`). Closing waits for the write on its
+way and settles it, so a decision made just before closing is never dropped.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -23,7 +31,7 @@ from desktop_app.core.labels import ReviewData, Suggestion
 from desktop_app.core.settings import SearchSettings
 from desktop_app.gui.review_model import QueueEntry, SuggestionModel, shown_label, sort_key
 from desktop_app.gui.search_controller import EngineClient
-from desktop_app.gui.workers import Failure, Runner, Task
+from desktop_app.gui.workers import Failure, Runner, Task, excepthook_text
 
 DEFAULT_K = 10
 # Decisions the queue's undo takes back; imports and other bulk edits are left to their own tools.
@@ -62,6 +70,42 @@ def load_review(
     return ReviewLoad(data, photos, params, engine.text_problem())
 
 
+def undo_latest(engine: Engine, field: str) -> list[dict] | str:
+    """Worker body of undo: the events of the latest review decision taken back, or why there were none."""
+    # An import may hold thousands of labels the curator did not make here; taking it back is not what
+    # Ctrl+Z in a review queue should do by accident: only a review decision that is the latest is undone
+    # (checked and undone in one transaction).
+    events = engine.undo(field, REVIEW_ACTIONS, only_latest=True)
+    if events:
+        return events
+    latest = engine.last_label_decision(field)
+    if latest is not None and latest["action"] not in REVIEW_ACTIONS:
+        return (
+            f"Nothing to undo here: the last change of {field} labels is an {latest['action']}, "
+            "not a review decision."
+        )
+    return "Nothing to undo."
+
+
+@dataclass
+class PendingWrite:
+    """One decision on its way to the catalog: the engine call (on the write thread), then what follows on
+    the UI thread once it committed."""
+
+    write: Callable[[], Any]
+    then: Callable[[Any], None]
+    result: Any = None
+    failure: Failure | None = None
+    finished: bool = False
+
+    def run(self) -> None:  # the write thread
+        try:
+            self.result = self.write()
+        except BaseException as exc:  # noqa: BLE001 - carried to the UI thread, which says why it failed
+            self.failure = Failure(exc, excepthook_text(exc))
+        self.finished = True
+
+
 @dataclass
 class Undone:
     events: list[dict]  # the events taken back (one decision)
@@ -74,6 +118,13 @@ class ReviewController(QObject):
 
     loaded = Signal(object)  # ReviewLoad of the newest refresh
     failed = Signal(object)  # Failure of the newest refresh
+    # After a write committed (the model already follows it):
+    decided = Signal(str, str, str, int)  # article, label, action, the row the article had
+    skipped = Signal(str, int)  # article, the row it had before it moved to the end
+    accepted = Signal(list)  # the Suggestions accepted together
+    undone = Signal(object)  # Undone, or a sentence saying why nothing was undone
+    not_saved = Signal(object)  # Failure of a write: nothing changed, the queue is as it was
+    settled = Signal()  # after each of the above: the next decision may start
 
     def __init__(
         self,
@@ -99,6 +150,9 @@ class ReviewController(QObject):
         self.batch: tuple[int, int] | None = None  # (suggested, unlabelled) when the queue holds a batch
         self.zero_shot_labels: list[str] | None = None  # label names the curator gave for zero-shot
         self._generation = 0
+        # One write at a time on a thread of its own: never queued behind thumbnails or a load.
+        self.writes = Runner(1, "review-writes", self)
+        self.writing: PendingWrite | None = None  # the decision on its way to the catalog
 
     # ------------------------------------------------------------ loading
 
@@ -141,15 +195,24 @@ class ReviewController(QObject):
 
     # ------------------------------------------------------------ decisions (each commits first)
 
-    def decide(self, article: str, label: str, action: str, source: str) -> int:
-        """Write one label, then take the article off the queue; returns the row it had."""
-        self.engine.set_labels([article], self.field, label, source=source, action=action)
-        self.decisions += 1
-        return self.model.remove(article)
+    def decide(self, article: str, label: str, action: str, source: str) -> bool:
+        """Write one label, then take the article off the queue (`decided` says which row it had)."""
 
-    def skip(self, article: str) -> None:
-        self.engine.skip(article, self.field)
-        self.model.mark_skipped(article)
+        def then(_n: int) -> None:
+            self.decisions += 1
+            self.decided.emit(article, label, action, self.model.remove(article))
+
+        return self._write(
+            lambda: self.engine.set_labels([article], self.field, label, source=source, action=action), then
+        )
+
+    def skip(self, article: str) -> bool:
+        def then(_none: None) -> None:
+            row = self.model.row_of(article)
+            self.model.mark_skipped(article)
+            self.skipped.emit(article, row)
+
+        return self._write(lambda: self.engine.skip(article, self.field), then)
 
     def bulk_candidates(self, threshold: float) -> list[Suggestion]:
         """Shown suggestions with confidence >= threshold (skipped articles are left alone)."""
@@ -161,30 +224,48 @@ class ReviewController(QObject):
             and e.suggestion.confidence >= threshold
         ]
 
-    def accept_all(self, chosen: list[Suggestion]) -> None:
+    def accept_all(self, chosen: list[Suggestion]) -> bool:
         """Accept these suggestions as one decision: one undo takes them all back."""
-        self.engine.set_label_items([(s.article, self.field, s.label) for s in chosen], "accepted", "accept")
-        self.model.remove_many([s.article for s in chosen])
-        self.decisions += len(chosen)
+        items = [(s.article, self.field, s.label) for s in chosen]
 
-    def undo(self) -> Undone | str:
-        """Take back the latest review decision of this field (a bulk accept as a whole).
+        def then(_n: int) -> None:
+            self.model.remove_many([s.article for s in chosen])
+            self.decisions += len(chosen)
+            self.accepted.emit(chosen)
 
-        Returns what was undone, or a sentence saying why nothing was.
-        """
-        # An import may hold thousands of labels the curator did not make here; taking it back is not what
-        # Ctrl+Z in a review queue should do by accident: only a review decision that is the latest is undone
-        # (checked and undone in one transaction).
-        events = self.engine.undo(self.field, REVIEW_ACTIONS, only_latest=True)
-        if not events:
-            latest = self.engine.last_label_decision(self.field)
-            if latest is not None and latest["action"] not in REVIEW_ACTIONS:
-                return (
-                    f"Nothing to undo here: the last change of {self.field} labels is an {latest['action']}, "
-                    "not a review decision."
-                )
-            return "Nothing to undo."
-        return Undone(events, *self._requeue(events))
+        return self._write(lambda: self.engine.set_label_items(items, "accepted", "accept"), then)
+
+    def undo(self) -> bool:
+        """Take back the latest review decision of this field (a bulk accept as a whole); `undone` carries
+        what was undone, or a sentence saying why nothing was."""
+
+        def then(result: list[dict] | str) -> None:
+            self.undone.emit(result if isinstance(result, str) else Undone(result, *self._requeue(result)))
+
+        return self._write(lambda: undo_latest(self.engine, self.field), then)
+
+    def _write(self, write: Callable[[], Any], then: Callable[[Any], None]) -> bool:
+        """Start a write unless one is on its way (or the window closed); False when refused."""
+        if self.writing is not None or self.closed:
+            return False
+        pending = PendingWrite(write, then)
+        self.writing = pending
+        task = Task(pending.run)
+        task.signals.finished.connect(self._settle)  # a bound slot: never called once this object is gone
+        self.writes.start(task)
+        return True
+
+    def _settle(self) -> None:
+        """The write on its way finished: the queue follows what was committed, or stays as it was."""
+        pending = self.writing
+        if pending is None or not pending.finished:
+            return  # settled already (by `shutdown`)
+        self.writing = None
+        if pending.failure is not None:
+            self.not_saved.emit(pending.failure)
+        else:
+            pending.then(pending.result)
+        self.settled.emit()
 
     def _requeue(self, events: list[dict]) -> tuple[int, list[str]]:
         """Put undone articles back in the queue; those without a suggestion in memory are returned."""
@@ -221,7 +302,20 @@ class ReviewController(QObject):
         return QueueEntry(s)
 
     def shutdown(self) -> None:
+        """No new work; a write on its way is waited for (never dropped) and settled now."""
         self.closed = True
+        self.writes.closed = True
+        self.writes.pool.waitForDone()
+        self._settle()
 
 
-__all__ = ["DEFAULT_K", "REVIEW_ACTIONS", "ReviewController", "ReviewLoad", "Undone", "load_review"]
+__all__ = [
+    "DEFAULT_K",
+    "REVIEW_ACTIONS",
+    "PendingWrite",
+    "ReviewController",
+    "ReviewLoad",
+    "Undone",
+    "load_review",
+    "undo_latest",
+]
