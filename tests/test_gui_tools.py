@@ -189,6 +189,25 @@ def test_recent_catalogs_and_close_catalog(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: w.welcome.recent.count() == 2, timeout=T)
 
 
+def test_the_window_layout_is_kept_from_one_session_to_the_next(qtbot, window):
+    from desktop_app.core.settings import UserSettings
+
+    w = window()
+    # Lower than it opens (and than the screen, so the size comes back as it was), the results wider.
+    lower = w.height() - 100
+    w.resize(w.width(), lower)
+    qtbot.waitUntil(lambda: w.height() == lower)
+    w.splitter.setSizes([w.width() // 3, w.width() - w.width() // 3])
+    sizes = w.splitter.sizes()
+    w.close()  # saved in the user's settings file
+    saved = UserSettings.load()
+    geometry, splitter = saved.main_window_layout()
+    assert geometry and splitter
+    again = window(window=saved.window)
+    assert again.size() == w.size() and again.splitter.sizes() == sizes
+    assert window().size() != w.size()  # without a saved layout, the window opens as it did
+
+
 def test_grid_columns_share_the_width_at_every_zoom(qtbot, window, tmp_path):
     """No wide empty strip right of the grid: as many columns as fit, the spare width spread among them, so
     the first row's last cell ends near the viewport's right edge (measured from the laid-out cells)."""

@@ -210,6 +210,11 @@ def _settings_file() -> Path:
     return user_data_dir() / "settings.json"
 
 
+# Keys of `UserSettings.window`: the main window's layout as Qt saved it.
+MAIN_GEOMETRY = "geometry"  # QWidget.saveGeometry: position, size, maximised
+MAIN_SPLITTER = "splitter"  # QSplitter.saveState: the articles beside the similar panel
+
+
 @dataclass
 class UserSettings:
     """The user's own preferences, shared by the CLI and the app; saved atomically as JSON."""
@@ -318,6 +323,15 @@ class UserSettings:
             self.roots[key] = str(Path(folder).expanduser().resolve())
 
     # ----- window layout (opaque Qt blobs)
+
+    def main_window_layout(self) -> tuple[bytes | None, bytes | None]:
+        """The main window's saved (geometry, splitter state); None for what was never saved."""
+        return self.window_blob(MAIN_GEOMETRY), self.window_blob(MAIN_SPLITTER)
+
+    def set_main_window_layout(self, geometry: bytes, splitter: bytes) -> None:
+        """Remember the main window's geometry and the split between the articles and the results."""
+        self.set_window_blob(MAIN_GEOMETRY, geometry)
+        self.set_window_blob(MAIN_SPLITTER, splitter)
 
     def window_blob(self, name: str) -> bytes | None:
         text = self.window.get(name)

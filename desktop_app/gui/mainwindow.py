@@ -12,7 +12,8 @@
 - `inspect_launcher.InspectLauncher` opens the match inspector.
 - `labels_controller.LabelsController` has the review queue and the label actions.
 - `map_controller.MapController` has the catalog map tab, linked to the grid and the similar panel.
-- `window_actions.WindowActions` holds actions, menus and toolbar; `status_panel.StatusPanel` the status bar.
+- `window_actions.WindowActions` holds actions, menus and toolbar; `status_panel.StatusPanel` the status bar;
+  `root_warning.PhotoFolderWarning` the banner shown while the photo folder cannot be found.
 - `window_work.WindowWork` (a mixin) holds the window's slots for indexing, the detail page, settings,
   zoom, results export and dropped files.
 
@@ -28,11 +29,8 @@ import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QFrame,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
-    QPushButton,
     QSplitter,
     QStackedWidget,
     QStatusBar,
@@ -43,10 +41,8 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.errors import UserError
 from desktop_app.core.overview import Snapshot
-from desktop_app.core.scan import GroupingRule
 from desktop_app.core.settings import UserSettings
 from desktop_app.core.similar import Query
-from desktop_app.gui import theme
 from desktop_app.gui.article_actions import ArticleActions
 from desktop_app.gui.catalog_controller import CatalogController, recent_catalogs
 from desktop_app.gui.decisions_controller import DecisionsController
@@ -58,6 +54,7 @@ from desktop_app.gui.index_controller import IndexController
 from desktop_app.gui.inspect_launcher import InspectLauncher
 from desktop_app.gui.labels_controller import LabelsController
 from desktop_app.gui.map_controller import MapController
+from desktop_app.gui.root_warning import PhotoFolderWarning
 from desktop_app.gui.screen_fit import fit_to_screen
 from desktop_app.gui.search_controller import SearchController
 from desktop_app.gui.similar_panel import HINT, SimilarPanel
@@ -131,7 +128,10 @@ class MainWindow(WindowWork, QMainWindow):
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
-        for w in (self.banner, self._root_warning()):
+        # Shown while the photo folder cannot be found, with "Locate photo folder…".
+        self.root_frame = PhotoFolderWarning()
+        self.root_warning, self.locate_btn = self.root_frame.label, self.root_frame.locate_button
+        for w in (self.banner, self.root_frame):
             ll.addWidget(w)
         # The catalog map opens as a tab beside the articles (MapController adds it): as a dock under them it
         # left the grid one row and the results a strip at 1366x768.
@@ -154,20 +154,6 @@ class MainWindow(WindowWork, QMainWindow):
         self.setCentralWidget(self.stack)
         self.setStatusBar(QStatusBar())
         self.status = StatusPanel(self.statusBar())
-
-    def _root_warning(self) -> QFrame:
-        self.root_frame = QFrame()
-        self.root_frame.setObjectName("rootWarning")
-        self.root_warning = QLabel()
-        self.root_warning.setWordWrap(True)
-        self.locate_btn = QPushButton("Locate photo folder…")
-        self.locate_btn.setToolTip("Show Lookalike where this catalog's photos are on this computer")
-        row = QHBoxLayout(self.root_frame)
-        row.setContentsMargins(10, 6, 10, 6)
-        row.addWidget(self.root_warning, 1)
-        row.addWidget(self.locate_btn)
-        self.root_frame.hide()
-        return self.root_frame
 
     def _connect(self) -> None:
         c = self.catalogs
@@ -225,7 +211,7 @@ class MainWindow(WindowWork, QMainWindow):
         self.history.changed.connect(self._undone_or_redone)
 
     def _restore_layout(self) -> None:
-        geometry, splitter = self.user.window_blob("geometry"), self.user.window_blob("splitter")
+        geometry, splitter = self.user.main_window_layout()
         if geometry:
             self.restoreGeometry(geometry)
             fit_to_screen(self, self.width(), self.height())  # a layout saved on a larger screen
@@ -251,29 +237,11 @@ class MainWindow(WindowWork, QMainWindow):
         self.status.show_snapshot(snap, indexing)
         self.grid_panel.show_counts(snap, indexing)
 
-    def _show_root_warning(self, snap: Snapshot) -> None:
-        missing = snap.photo_root is not None and not snap.root_ok
-        if missing:
-            self.root_warning.setText(
-                f"The photo folder {snap.photo_root} cannot be found on this computer. Reconnect the drive it "
-                "is on, or use Locate photo folder… if it is somewhere else here. You can still browse and "
-                "search; thumbnails made before still show."
-            )
-            bg, fg = theme.warning_colours(self.palette())
-            self.root_frame.setStyleSheet(
-                f"#rootWarning {{ background: {bg.name()}; border-radius: 6px; }}"
-                f"#rootWarning QLabel {{ color: {fg.name()}; }}"
-            )
-        self.root_frame.setVisible(missing)
-
     # ================================================================== opening and closing
 
     def open_folder(self, folder: Path) -> None:
         """The catalog of a photo folder: open it when it exists, else ask for the grouping and create it."""
         self.catalogs.open_folder(folder)
-
-    def create_catalog(self, folder: Path, db: Path, rule: GroupingRule, index_now: bool = True) -> None:
-        self.catalogs.create(folder, db, rule, index_now)
 
     def open_catalog(self, location: Path | str | None, create: bool = False) -> None:
         """Open a catalog file or a shared catalog's URL (or the last one used when None) and show it."""
@@ -334,7 +302,7 @@ class MainWindow(WindowWork, QMainWindow):
         self.setWindowTitle(snap.title)  # Qt adds " — Lookalike", the application display name
         self.grid_panel.show_snapshot(snap, keep)
         self.stack.setCurrentWidget(self.splitter)
-        self._show_root_warning(snap)
+        self.root_frame.show_for(snap)
         if snap.model_error and not same:
             self.statusBar().showMessage(snap.model_error, 15000)
         if snap.partial:
@@ -512,8 +480,7 @@ class MainWindow(WindowWork, QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         user = UserSettings.load()
-        user.set_window_blob("geometry", self.saveGeometry().data())
-        user.set_window_blob("splitter", self.splitter.saveState().data())
+        user.set_main_window_layout(self.saveGeometry().data(), self.splitter.saveState().data())
         user.save()  # never raises: an unwritable profile must not block closing
         self.shutdown()
         super().closeEvent(event)

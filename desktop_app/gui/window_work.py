@@ -259,7 +259,7 @@ class WindowWork:
         for a in self.acts.themes.actions():
             a.setChecked(a.data() == theme)
         if self.snapshot is not None:
-            self._show_root_warning(self.snapshot)
+            self.root_frame.show_for(self.snapshot)
         self.grid_panel.delegate.clear_cache()
         self.similar.delegate.clear_cache()
 

@@ -1,0 +1,49 @@
+"""The banner over the grid when the catalog's photo folder cannot be found on this computer.
+
+A catalog shared between machines, or one on a drive that is not plugged in, still opens: the curator can
+browse and search it, and thumbnails made before still show. The banner says so and offers to locate the
+folder (the window connects `locate_button` to `CatalogController.locate_photos`).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
+
+from desktop_app.core.overview import Snapshot
+from desktop_app.gui import theme
+
+
+class PhotoFolderWarning(QFrame):
+    """Hidden while the photo folder is there; a warning with "Locate photo folder…" while it is not."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("rootWarning")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.locate_button = QPushButton("Locate photo folder…")
+        self.locate_button.setToolTip("Show Lookalike where this catalog's photos are on this computer")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(10, 6, 10, 6)
+        row.addWidget(self.label, 1)
+        row.addWidget(self.locate_button)
+        self.hide()
+
+    def show_for(self, snap: Snapshot) -> None:
+        """Show the warning when the snapshot's photo folder is missing (colours of the current theme)."""
+        missing = snap.photo_root is not None and not snap.root_ok
+        if missing:
+            self.label.setText(
+                f"The photo folder {snap.photo_root} cannot be found on this computer. Reconnect the drive it "
+                "is on, or use Locate photo folder… if it is somewhere else here. You can still browse and "
+                "search; thumbnails made before still show."
+            )
+            bg, fg = theme.warning_colours(self.palette())
+            self.setStyleSheet(
+                f"#rootWarning {{ background: {bg.name()}; border-radius: 6px; }}"
+                f"#rootWarning QLabel {{ color: {fg.name()}; }}"
+            )
+        self.setVisible(missing)
+
+
+__all__ = ["PhotoFolderWarning"]
