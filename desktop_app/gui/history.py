@@ -10,19 +10,26 @@ API as the original (`Engine.set_label_items` / `Engine.decide_pairs`), as one n
 transaction, with what the undo left as `expected`: a label or pair someone changed since is a Conflict and
 nothing is written. Any new edit clears what can be redone, as in every editor; the core keeps no redo log,
 so a redo does not survive closing the catalog.
+
+The history needs the catalog (`CatalogController`: its engine and threads) and nothing else of the window;
+what Edit ▸ Undo and Redo should say goes out as `shown` (a `HistoryState`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QWidget
 
 from desktop_app.core.errors import Conflict
 from desktop_app.gui.conflicts import show_conflict
 from desktop_app.gui.theme import DECISION_WORDS
 from desktop_app.gui.workers import Failure
+
+if TYPE_CHECKING:
+    from desktop_app.gui.catalog_controller import CatalogController
 
 # The label source each kind of label decision writes (its rows record the action, not the source).
 SOURCE_OF_ACTION = {
@@ -110,23 +117,35 @@ def redo_step(engine: Any, step: Step) -> None:
     engine.decide_pairs(step.items, step.expected)
 
 
+@dataclass(frozen=True)
+class HistoryState:
+    """What Edit ▸ Undo and Redo say and whether they can be used now."""
+
+    undo_text: str
+    can_undo: bool
+    redo_text: str
+    can_redo: bool
+
+
 class EditHistory(QObject):
     """Keeps the Undo and Redo actions' texts current and runs them on the catalog's threads."""
 
     changed = Signal(str)  # "labels" or "match": something was undone or redone
+    shown = Signal(object)  # HistoryState, after every change of what Undo or Redo would do
     message = Signal(str)
     error = Signal(str, object)
 
-    def __init__(self, window: Any) -> None:
-        super().__init__(window)
-        self.w = window
+    def __init__(self, catalogs: CatalogController, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.catalogs = catalogs
+        self.dialog_parent = parent  # the conflict box's window
         self.redo_steps: list[Step] = []
         self.undo_text: str | None = None
         self.conflict_box = None
         self._busy = False
 
     def _engine(self) -> Any:
-        return self.w.catalogs.engine
+        return self.catalogs.engine
 
     def forget(self) -> None:
         """A catalog closed or switched: its redo steps go with it."""
@@ -144,19 +163,22 @@ class EditHistory(QObject):
         if engine is None:
             self.forget()
             return
-        self.w.catalogs.call(newest, engine, on_done=self._newest, on_failed=lambda _f: self._newest(None))
+        self.catalogs.call(newest, engine, on_done=self._newest, on_failed=lambda _f: self._newest(None))
 
     def _newest(self, found: tuple[str, str] | None) -> None:
         self.undo_text = found[1] if found else None
         self._show()
 
+    def state(self) -> HistoryState:
+        return HistoryState(
+            f"Undo {self.undo_text}" if self.undo_text else "Undo",
+            self.undo_text is not None and not self._busy,
+            f"Redo {self.redo_steps[-1].text}" if self.redo_steps else "Redo",
+            bool(self.redo_steps) and not self._busy,
+        )
+
     def _show(self) -> None:
-        acts = self.w.acts
-        busy = self._busy
-        acts.undo.setEnabled(self.undo_text is not None and not busy)
-        acts.undo.setText(f"Undo {self.undo_text}" if self.undo_text else "Undo")
-        acts.redo.setEnabled(bool(self.redo_steps) and not busy)
-        acts.redo.setText(f"Redo {self.redo_steps[-1].text}" if self.redo_steps else "Redo")
+        self.shown.emit(self.state())
 
     def undo(self) -> None:
         engine = self._engine()
@@ -164,7 +186,7 @@ class EditHistory(QObject):
             return
         self._busy = True
         self._show()
-        self.w.catalogs.call(
+        self.catalogs.call(
             undo_newest, engine, on_done=self._undone, on_failed=lambda f: self._failed("Undo", f)
         )
 
@@ -185,7 +207,7 @@ class EditHistory(QObject):
         step = self.redo_steps[-1]
         self._busy = True
         self._show()
-        self.w.catalogs.call(
+        self.catalogs.call(
             redo_step,
             engine,
             step,
@@ -206,7 +228,7 @@ class EditHistory(QObject):
         if isinstance(failure.error, Conflict):
             if doing == "Redo":
                 self.redo_steps.pop()  # it can never apply now: the pair or label moved on
-            self.conflict_box = show_conflict(self.w, doing, failure.error)
+            self.conflict_box = show_conflict(self.dialog_parent, doing, failure.error)
             self.changed.emit("labels")  # show what stands now
             self.changed.emit("match")
         else:
@@ -214,4 +236,13 @@ class EditHistory(QObject):
         self.refresh()
 
 
-__all__ = ["EditHistory", "Step", "label_text", "match_text", "newest", "redo_step", "undo_newest"]
+__all__ = [
+    "EditHistory",
+    "HistoryState",
+    "Step",
+    "label_text",
+    "match_text",
+    "newest",
+    "redo_step",
+    "undo_newest",
+]

@@ -101,7 +101,7 @@ class MainWindow(WindowWork, QMainWindow):
         self.labels = LabelsController(self, self.catalogs, self.search, self.grid_panel.selected_articles)
         self.inspector = InspectLauncher(self)
         self.decisions = DecisionsController(self)
-        self.history = EditHistory(self)
+        self.history = EditHistory(self.catalogs, self)
         self.articles = ArticleActions(self)
         self.map = MapController(self)  # the catalog map tab (View > Catalog map)
         self.acts = WindowActions(self)
@@ -209,6 +209,7 @@ class MainWindow(WindowWork, QMainWindow):
         self.labels.index_wanted.connect(self.update_index)
         self.decisions.decided.connect(self._decided)
         self.history.changed.connect(self._undone_or_redone)
+        self.history.shown.connect(self.acts.show_history)
 
     def _restore_layout(self) -> None:
         geometry, splitter = self.user.main_window_layout()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
 
 from desktop_app.core.overview import catalog_title
 from desktop_app.core.settings import THEMES
+from desktop_app.gui.history import HistoryState
 from desktop_app.gui.settings_dialog import THEME_TITLES
 
 
@@ -346,6 +347,13 @@ class WindowActions:
         has_hits = has_catalog and panel.model.rowCount() > 0
         self.copy_results.setEnabled(has_hits)
         self.export_results.setEnabled(has_hits)
+
+    def show_history(self, state: HistoryState) -> None:
+        """Edit ▸ Undo and Redo say what they would take back or do again (history.EditHistory)."""
+        self.undo.setText(state.undo_text)
+        self.undo.setEnabled(state.can_undo)
+        self.redo.setText(state.redo_text)
+        self.redo.setEnabled(state.can_redo)
 
     def sync_adapter(self, status: dict | None) -> None:
         stored = bool(status and status.get("stored"))
