@@ -9,13 +9,18 @@ curator saw as `expected`: when another curator decided the pair meanwhile, the 
 "Learn from my decisions" trains an adapter in a child process (`core.adapt_child`) with progress and
 Cancel; switching one on prepares its vectors in a child process too. Switching on or off, or a new one,
 makes the engine child reload its vectors and search again.
+
+The controller needs the catalog (`CatalogController`) and the search (`SearchController`, with its similar
+panel) and nothing else of the window; the adapter status it reads goes out as `adapter_read`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QWidget
 
 from desktop_app.core.adapt_child import switch_on_main
 from desktop_app.core.errors import Conflict
@@ -23,18 +28,25 @@ from desktop_app.gui.child_job import ChildJob
 from desktop_app.gui.conflicts import show_conflict
 from desktop_app.gui.workers import Failure
 
+if TYPE_CHECKING:
+    from desktop_app.gui.catalog_controller import CatalogController
+    from desktop_app.gui.search_controller import SearchController
+
 NOT_SAVED = "Your decision"
 
 
 class DecisionsController(QObject):
     decided = Signal(str, str, object)  # article a, article b, the decision now stored (None: undecided)
     adapter_changed = Signal(object)  # the adapter status after a change (Engine.adapter_status())
+    adapter_read = Signal(object)  # the adapter status as last read (the menu's check mark, the status bar)
     message = Signal(str)
     error = Signal(str, object)  # title, Failure
 
-    def __init__(self, window: Any) -> None:
-        super().__init__(window)
-        self.w = window
+    def __init__(self, catalogs: CatalogController, search: SearchController, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.catalogs = catalogs
+        self.search = search
+        self.dialog_parent = parent  # the window the conflict box and the adapter dialog belong to
         self.adapter_dialog = None
         self.switch_job: ChildJob | None = None  # switching the adapter on
         self.status: dict | None = None  # the adapter status last read
@@ -44,17 +56,18 @@ class DecisionsController(QObject):
 
     def decide_result(self, article: str, decision: str) -> None:
         """Decide the current query article and one of its results."""
-        query = self.w.search.query_article()
+        query = self.search.query_article()
         if query is None:
             self.message.emit("Decisions are between two articles: select one article as the query.")
             return
-        row = self.w.similar.model.row_of(article)
-        seen = self.w.similar.model.hits[row].decision if row >= 0 else None
+        results = self.search.panel.model
+        row = results.row_of(article)
+        seen = results.hits[row].decision if row >= 0 else None
         self.decide(query, article, decision, seen)
 
     def decide(self, a: str, b: str, decision: str, expected: str | None, force: bool = False) -> None:
         """Write one decision ("none" takes it back) unless the pair changed since `expected` was seen."""
-        engine = self.w.catalogs.engine
+        engine = self.catalogs.engine
         if engine is None:
             return
 
@@ -62,7 +75,7 @@ class DecisionsController(QObject):
             engine.decide(a, b, decision, expected=expected, force=force)
             return None if decision == "none" else decision
 
-        self.w.catalogs.call(
+        self.catalogs.call(
             write,
             on_done=lambda d: self._decided(a, b, d),
             on_failed=lambda f: self._failed(a, b, decision, f),
@@ -81,26 +94,28 @@ class DecisionsController(QObject):
         theirs = exc.conflicts[0].get("decision") if exc.conflicts else None
         self.decided.emit(a, b, theirs)  # every view shows the decision that stands
         self.conflict_box = show_conflict(
-            self.w, NOT_SAVED, exc, overwrite=lambda: self.decide(a, b, decision, theirs, force=True)
+            self.dialog_parent,
+            NOT_SAVED,
+            exc,
+            overwrite=lambda: self.decide(a, b, decision, theirs, force=True),
         )
 
     # ------------------------------------------------------------ the adapter
 
     def read_adapter(self) -> None:
         """Read whether an adapter is on (for the menu's check mark), off the UI thread."""
-        engine = self.w.catalogs.engine
+        engine = self.catalogs.engine
         if engine is not None:
-            self.w.catalogs.call(adapter_status, engine, on_done=self._status, on_failed=lambda _f: None)
+            self.catalogs.call(adapter_status, engine, on_done=self._status, on_failed=lambda _f: None)
 
     def _status(self, status: dict | None) -> None:
         self.status = status
-        self.w.acts.sync_adapter(status)
-        self.w.status.show_adapter(status)
+        self.adapter_read.emit(status)
 
     def use_adapter(self, on: bool) -> None:
         """Switch the learned similarity on (its vectors are prepared in a child process first, with progress
         in the status bar; unchecking meanwhile cancels) or off."""
-        engine = self.w.catalogs.engine
+        engine = self.catalogs.engine
         if engine is None:
             return
         if self.switch_job is not None:
@@ -124,13 +139,15 @@ class DecisionsController(QObject):
             engine.use_adapter(False)
             return adapter_status(engine)
 
-        self.w.catalogs.call(
+        self.catalogs.call(
             switch,
             on_done=self.adapter_switched,
             on_failed=lambda f: self._adapter_failed("The adapter was not switched off", f),
         )
 
     def shutdown(self) -> None:
+        if self.adapter_dialog is not None and shiboken6.isValid(self.adapter_dialog):
+            self.adapter_dialog.close()  # stops a training run: nothing half-stored
         if self.switch_job is not None:
             self.switch_job.shutdown()  # stops before the switch: search stays as it was
             self.switch_job = None
@@ -143,7 +160,7 @@ class DecisionsController(QObject):
         """A new adapter, or one switched on or off: the engine child reads its vectors again."""
         self._status(status)
         self.adapter_changed.emit(status)
-        search = self.w.search
+        search = self.search
         if search.info is not None:
             search.runner.call(
                 search.client.call,
@@ -163,15 +180,14 @@ class DecisionsController(QObject):
         self.error.emit(title, failure)
 
     def open_adapter_dialog(self) -> QObject | None:
-        snap = self.w.snapshot
+        snap = self.catalogs.snapshot
         if snap is None:
             return None
         from desktop_app.gui.adapter_dialog import AdapterDialog
 
-        dialog = AdapterDialog(snap.engine, self.w.catalogs.runner, self.w)
+        dialog = AdapterDialog(snap.engine, self.catalogs.runner, self.dialog_parent)
         dialog.changed.connect(self.adapter_switched)
-        self.adapter_dialog = dialog
-        self.w.keep(dialog)
+        self.adapter_dialog = dialog  # the reference a non-blocking dialog needs until it closes
         dialog.open()
         return dialog
 

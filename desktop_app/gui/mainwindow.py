@@ -100,7 +100,7 @@ class MainWindow(WindowWork, QMainWindow):
         self.search.device = self.user.device
         self.labels = LabelsController(self, self.catalogs, self.search, self.grid_panel.selected_articles)
         self.inspector = InspectLauncher(self)
-        self.decisions = DecisionsController(self)
+        self.decisions = DecisionsController(self.catalogs, self.search, self)
         self.history = EditHistory(self.catalogs, self)
         self.articles = ArticleActions(self)
         self.map = MapController(self)  # the catalog map tab (View > Catalog map)
@@ -208,6 +208,8 @@ class MainWindow(WindowWork, QMainWindow):
         self.labels.changed.connect(self._labels_changed)
         self.labels.index_wanted.connect(self.update_index)
         self.decisions.decided.connect(self._decided)
+        self.decisions.adapter_read.connect(self.acts.sync_adapter)
+        self.decisions.adapter_read.connect(self.status.show_adapter)
         self.history.changed.connect(self._undone_or_redone)
         self.history.shown.connect(self.acts.show_history)
 
