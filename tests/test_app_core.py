@@ -75,9 +75,38 @@ def test_a_password_in_a_shared_catalogs_url_is_split_off():
         password == "s3cret" and "s3cret" not in url and url == "postgresql+psycopg://anna@server:5432/luma"
     )
     assert split_password("postgresql+psycopg://anna@server/luma", "EXAMPLE")[1] is None
-    for bad in ("not a url", "mysql://x@y/z"):
+    for bad in ("not a url", "mysql://x@y/z", "postgresql+psycopg://anna@server:abc/luma"):
         with pytest.raises(InputError):
             split_password(bad, "EXAMPLE")
+
+
+def test_a_malformed_database_url_is_the_users_input_everywhere():
+    from desktop_app.core.storage.backend import (
+        backend_for,
+        parse_db_url,
+        url_title,
+        url_user,
+        without_password,
+    )
+
+    # SQLAlchemy says ArgumentError for no URL at all, ValueError for a port that is not a number.
+    for bad in (
+        "postgresql+psycopg://anna@server:abc/luma",
+        "postgresql+psycopg://anna@server:/luma",
+        "::/x",
+    ):
+        with pytest.raises(InputError, match="is not a database URL"):
+            parse_db_url(bad)
+        # Where a URL is only shown or remembered, a malformed one stays as it was typed.
+        assert without_password(bad) == bad and url_title(bad) == bad
+    with pytest.raises(InputError, match="USER@HOST:PORT/DATABASE"):
+        backend_for("postgresql+psycopg://anna@server:abc/luma")
+    assert url_user("postgresql+psycopg://anna@server:abc/luma") is None
+    assert url_user("postgresql+psycopg://anna:pw@server/luma") == "anna"
+    assert (
+        without_password("postgresql+psycopg://anna:pw@server/luma")
+        == "postgresql+psycopg://anna@server/luma"
+    )
 
 
 def test_a_catalog_made_for_a_folder_is_named_after_the_folder(tmp_path, monkeypatch):
