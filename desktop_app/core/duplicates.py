@@ -44,7 +44,6 @@ Progress = Callable[[int, int, str], None]
 Cancel = Callable[[], bool]
 
 KINDS = ("exact", "near", "edit", "article")
-PHOTO_KINDS = ("exact", "near", "edit")
 # Candidate stage: no duplicate of any kind measured on the corpus had a lower cosine (the least similar
 # near duplicates, heavily brightened dark photos, sit at 0.82-0.88; edits at 0.93 and up).
 MIN_COS = 0.85

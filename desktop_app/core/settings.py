@@ -199,10 +199,6 @@ def upgrade_raw(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-def legacy_keys() -> tuple[str, ...]:
-    return _LEGACY_SEARCH_KEYS
-
-
 # ============================================================================ per user
 
 
@@ -361,11 +357,6 @@ def last_catalog() -> str | None:
 def catalog_settings(catalog: Any) -> CatalogSettings:
     """The typed settings of an open catalog (`storage.Catalog`)."""
     return CatalogSettings.from_raw(catalog.raw_settings())
-
-
-def store_catalog_settings(catalog: Any, settings: CatalogSettings) -> CatalogSettings:
-    catalog.update_raw_settings(lambda raw: {**raw, **settings.to_raw()})
-    return settings
 
 
 def update_catalog_settings_with(catalog: Any, change: Any) -> CatalogSettings:

@@ -307,12 +307,6 @@ class SimilarPanel(QWidget):
         idx = self.view.currentIndex()
         return model_data(idx, ArticleRole) if idx.isValid() else None
 
-    def select_hit(self, article: str) -> bool:
-        row = self.model.row_of(article)
-        if row >= 0:
-            self.view.setCurrentIndex(self.model.index(row, 0))
-        return row >= 0
-
     def selected_decision(self) -> str | None:
         row = self.view.currentIndex().row()
         return self.model.hits[row].decision if 0 <= row < len(self.model.hits) else None
