@@ -121,3 +121,28 @@ def test_a_catalog_made_for_a_folder_is_named_after_the_folder(tmp_path, monkeyp
     assert (
         catalog_title(tmp_path / "shoes-0123456789.sqlite") == "shoes-0123456789"
     )  # only in the app's place
+
+
+def test_a_photos_place_in_the_catalog_through_a_symlinked_photo_folder(tmp_path):
+    from desktop_app.core.paths import relative_to_root
+
+    real = tmp_path / "real" / "shop"
+    (real / "red").mkdir(parents=True)
+    (real / "red" / "a.jpg").write_bytes(b"x")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "b.jpg").write_bytes(b"x")
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    (real / "outer").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    # The folder given through its symlink, the photo by its real path, and the other way round.
+    assert relative_to_root(real / "red" / "a.jpg", link) == "red/a.jpg"
+    assert relative_to_root(link / "red" / "a.jpg", real) == "red/a.jpg"
+    assert relative_to_root(str(link / "red" / "a.jpg"), str(link)) == "red/a.jpg"
+    # A symlinked subfolder leading out of the folder: named as the folder walk names it.
+    assert relative_to_root(link / "outer" / "b.jpg", link) == "outer/b.jpg"
+    assert relative_to_root(real / "outer" / "b.jpg", link) == "outer/b.jpg"
+    # Outside the folder, the folder itself, and a path that only looks inside until ".." is resolved.
+    assert relative_to_root(tmp_path / "elsewhere" / "b.jpg", link) is None
+    assert relative_to_root(link, real) is None
+    assert relative_to_root(link / ".." / "elsewhere" / "b.jpg", link) is None
+    assert relative_to_root(link / "red" / ".." / "red" / "a.jpg", link) == "red/a.jpg"
