@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from desktop_app.cli.common import add_db, add_json, emit_json, safe
-from desktop_app.core.errors import UserError, plural
+from desktop_app.core.errors import UserError
+from desktop_app.core.wording import plural
 
 DAMAGE_FOUND = UserError.exit_code  # `catalog check` found damage: something the user acts on (recover)
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from desktop_app.core.errors import plural  # noqa: F401  (the subcommands' counts)
 from desktop_app.core.matching import METHODS
+from desktop_app.core.wording import plural  # noqa: F401  (the subcommands' counts)
 
 
 class Parser(argparse.ArgumentParser):

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from desktop_app.core import matching
-from desktop_app.core.errors import InputError, NoVectors, plural
+from desktop_app.core.errors import InputError, NoVectors
 from desktop_app.core.files import atomic_writer, check_output_path, spreadsheet_safe, write_bytes
 from desktop_app.core.vectors import ArticleVectors
+from desktop_app.core.wording import plural
 
 INSPECT_METHODS = ("greedy", "hungarian", "ordered", "centroid", "max")
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from desktop_app.core import evaluate as ev
 from desktop_app.core.engine.base import DECISION_GROUPS, EvalProgress
-from desktop_app.core.errors import InputError, NoVectors, plural
+from desktop_app.core.errors import InputError, NoVectors
 from desktop_app.core.inspect import Inspection, inspect_articles
 from desktop_app.core.paths import relative_to_root
 from desktop_app.core.settings import (
@@ -18,6 +18,7 @@ from desktop_app.core.settings import (
 )
 from desktop_app.core.similar import Outcome, Query, answer
 from desktop_app.core.vectors import ArticleVectors
+from desktop_app.core.wording import plural
 
 
 @dataclass
