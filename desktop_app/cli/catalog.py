@@ -138,13 +138,10 @@ def run_copy(args: argparse.Namespace) -> int:
     from desktop_app.cli.common import Bar
     from desktop_app.core.storage.copy import copy_catalog
 
-    bar = Bar(not args.json and not args.no_progress, "row", "Copying")
-    try:
+    with Bar(not args.json and not args.no_progress, "row", "Copying") as bar:
         report = copy_catalog(
             args.source, args.target, progress=lambda table, done, total: bar.update(done, total, table)
         )
-    finally:
-        bar.close()
     if args.json:
         emit_json(report.to_dict())
         return 0

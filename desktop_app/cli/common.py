@@ -217,6 +217,12 @@ class Bar:
             self._bar.close()
             self._bar = None
 
+    def __enter__(self) -> Bar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def output_path(text: str) -> Path:
     return Path(text).expanduser()
