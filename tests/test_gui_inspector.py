@@ -37,7 +37,7 @@ from desktop_app.gui.inspector_model import (
 )
 from desktop_app.gui.inspector_window import open_inspector
 from desktop_app.gui.qtcompat import protect_refcounts, refcount_leak
-from tests.conftest import SAMPLE_PHOTOS
+from tests.conftest import SAMPLE_PHOTOS, bundled_sample_photos
 
 T = 20_000  # ms; generous for a loaded CI machine, never reached when things work
 
@@ -347,8 +347,7 @@ def test_cli_png_draws_names_for_photos_it_cannot_read(tmp_path, monkeypatch):
 @pytest.fixture
 def sample_catalog(tmp_path, tiny_model):
     """Jackets and hoodies of the sample, plus one article whose only photo is broken and one half broken."""
-    if not SAMPLE_PHOTOS.exists():
-        pytest.skip("sample photos are not bundled")
+    bundled_sample_photos()
     root = tmp_path / "photos"
     for sub in ("w/j", "w/h"):
         shutil.copytree(SAMPLE_PHOTOS / sub, root / sub)

@@ -31,7 +31,7 @@ from desktop_app.core.settings import SearchSettings  # noqa: E402
 from desktop_app.gui.review import ReviewQueue, open_review  # noqa: E402
 from desktop_app.gui.review_model import SuggestionModel  # noqa: E402
 from desktop_app.gui.search_controller import EngineClient  # noqa: E402
-from tests.conftest import REPO, SAMPLE, SAMPLE_PHOTOS  # noqa: E402
+from tests.conftest import REPO, SAMPLE, bundled_sample_photos  # noqa: E402
 
 FIELD = "category"
 
@@ -49,11 +49,9 @@ def half_labelled(truth: dict[str, str]) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def sample_db(tmp_path_factory) -> Path:
     """The bundled sample photos indexed with the bundled model (once per module; tests copy it)."""
-    if not SAMPLE_PHOTOS.exists():
-        pytest.skip("sample photos are not bundled")
     base = tmp_path_factory.mktemp("review-sample")
     photos = base / "photos"
-    shutil.copytree(SAMPLE_PHOTOS, photos)
+    shutil.copytree(bundled_sample_photos(), photos)
     # Module scope runs before the per-test isolated home: give indexing its own (models, thumbnails).
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LOOKALIKE_HOME", str(base / "home"))
