@@ -173,6 +173,10 @@ class CatalogSettings:
             search=SearchSettings.from_dict(raw.get("search")),
         )
 
+    def preprocessing(self) -> dict[str, bool]:
+        """How photos are fitted to the model, as `stats` reports it."""
+        return {"letterbox": self.letterbox, "mirror": self.mirror}
+
     def to_raw(self) -> dict[str, Any]:
         return {
             "photo_root": self.photo_root,
@@ -279,6 +283,20 @@ class UserSettings:
         except UserError:
             if strict:
                 raise
+
+    def with_preferences_of(self, other: UserSettings) -> UserSettings:
+        """These settings with the preferences the user edits (device, batch size, zoom, theme, model for new
+        catalogs, curator name) taken from `other`; what the app remembers by itself (recent catalogs, photo
+        folders, window layout) stays as it is here."""
+        return replace(
+            self,
+            device=other.device,
+            batch_size=other.batch_size,
+            thumb_size=other.thumb_size,
+            theme=other.theme,
+            model=other.model,
+            curator=other.curator,
+        )
 
     def set_curator(self, name: str) -> None:
         """The name this user's decisions carry ("" goes back to the default: see engine.curator_and_source)."""
