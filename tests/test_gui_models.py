@@ -178,6 +178,31 @@ def test_thumbnail_bug_is_logged_and_shown_as_broken(qtbot, loader, tmp_path, mo
     assert failures and failures[0].exc_info[0] is KeyError and str(photo) in failures[0].getMessage()
 
 
+def test_engine_client_calls_the_engine_that_open_installs():
+    # open() on one worker replaces the engine under the client's lock; a call on another worker takes the
+    # reference under that lock too, so it waits for the open and asks the new engine, never the old one.
+    from desktop_app.gui.search_controller import EngineClient
+
+    class Fake:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def call(self, verb, *args, **kwargs):
+            return self.name
+
+    client = EngineClient(in_subprocess=False)
+    client._engine = Fake("old")
+    answers: list[str] = []
+    with client._lock:  # an open() in progress
+        caller = threading.Thread(target=lambda: answers.append(client.call("similar")))
+        caller.start()
+        caller.join(0.3)
+        assert caller.is_alive() and answers == []
+        client._engine = Fake("new")
+    caller.join(10)
+    assert answers == ["new"]
+
+
 def test_lane_drops_stale_results(qtbot):
     runner = Runner(1)
     lane = Lane(runner)

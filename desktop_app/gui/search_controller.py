@@ -76,7 +76,10 @@ class EngineClient:
         return self.open(db, device)
 
     def call(self, verb: str, *args: Any, **kwargs: Any) -> Any:
-        engine = self._engine
+        # The reference is taken under the lock, so a call never sees an engine that open() on another worker
+        # is half-way through replacing; the call itself runs unlocked (a search must not hold up an open).
+        with self._lock:
+            engine = self._engine
         if engine is None:
             raise ChildError("No catalog is open in the search process.")
         return engine.call(verb, *args, **kwargs)
