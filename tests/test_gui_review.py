@@ -513,6 +513,24 @@ def test_edit_labels_on_many_articles_sets_and_clears(qtbot, catalog):
     assert all(label_of(catalog, a) is None for a in fresh) and len(catalog.labels("brand")) == 2
 
 
+def test_typing_a_label_reads_the_catalog_once_per_field_not_per_keystroke(qtbot, catalog, monkeypatch):
+    from desktop_app.gui.labels_dialog import LabelEditDialog
+
+    fresh = sorted(unlabelled(catalog))[:2]
+    dlg = LabelEditDialog(catalog, fresh, FIELD)
+    qtbot.addWidget(dlg)
+    reads: list[str | None] = []
+    real = catalog.labels
+    monkeypatch.setattr(catalog, "labels", lambda *a, **k: reads.append(a[0] if a else None) or real(*a, **k))
+    edit = dlg.value_box.lineEdit()
+    edit.clear()
+    qtbot.keyClicks(edit, "sandals")
+    assert reads == [] and dlg.set_button.isEnabled() and not dlg.clear_button.isEnabled()
+    dlg.field_box.setCurrentText("brand")  # another field: its labels are read, once
+    qtbot.keyClicks(edit, " and more")
+    assert reads == ["brand"]
+
+
 def test_import_dialog_previews_csv_and_folder_labels(qtbot, sample_db, tmp_path):
     from desktop_app.gui.labels_dialog import ImportLabelsDialog
 
