@@ -7,7 +7,6 @@ image, brightness +10%, a small text overlay, and an exact copy of the file.
 
 from __future__ import annotations
 
-import io
 import random
 import shutil
 from collections.abc import Callable
@@ -79,9 +78,3 @@ def make_copy(src: Path, dst: Path, edit: str, seed: int = 0) -> Path:
     rng = random.Random(f"{seed}:{src.name}:{edit}")
     PIXEL_EDITS[edit](im, rng).save(dst, "JPEG", quality=SAVE_QUALITY)
     return dst
-
-
-def jpeg_bytes(im: Image.Image, quality: int = SAVE_QUALITY) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=quality)
-    return buf.getvalue()

@@ -22,6 +22,14 @@ SAMPLE = REPO / "desktop_app" / "bundled" / "sample"
 SAMPLE_PHOTOS = SAMPLE / "photos"
 
 
+def bundled_sample_photos() -> Path:
+    """The sample photos the app ships with. A test that needs them fails without them, never skips: their
+    absence is a packaging regression, which must not pass as a green run."""
+    if not SAMPLE_PHOTOS.is_dir():
+        pytest.fail(f"The bundled sample photos are missing ({SAMPLE_PHOTOS}): a packaging regression.")
+    return SAMPLE_PHOTOS
+
+
 def pytest_configure(config):
     # GUI tests fail on Qt warnings (qt_log_level_fail in pyproject.toml). WORKAROUND: the offscreen
     # platform plugin warns whenever a top-level window's size constraints change, because it has no window
@@ -150,10 +158,8 @@ def photo_tree(tmp_path):
 @pytest.fixture
 def sample_copy(tmp_path):
     """A writable copy of the committed Magento sample photos."""
-    if not SAMPLE_PHOTOS.exists():
-        pytest.skip("sample photos are not bundled")
     dst = tmp_path / "sample"
-    shutil.copytree(SAMPLE_PHOTOS, dst)
+    shutil.copytree(bundled_sample_photos(), dst)
     return dst
 
 

@@ -75,9 +75,38 @@ def test_a_password_in_a_shared_catalogs_url_is_split_off():
         password == "s3cret" and "s3cret" not in url and url == "postgresql+psycopg://anna@server:5432/luma"
     )
     assert split_password("postgresql+psycopg://anna@server/luma", "EXAMPLE")[1] is None
-    for bad in ("not a url", "mysql://x@y/z"):
+    for bad in ("not a url", "mysql://x@y/z", "postgresql+psycopg://anna@server:abc/luma"):
         with pytest.raises(InputError):
             split_password(bad, "EXAMPLE")
+
+
+def test_a_malformed_database_url_is_the_users_input_everywhere():
+    from desktop_app.core.storage.backend import (
+        backend_for,
+        parse_db_url,
+        url_title,
+        url_user,
+        without_password,
+    )
+
+    # SQLAlchemy says ArgumentError for no URL at all, ValueError for a port that is not a number.
+    for bad in (
+        "postgresql+psycopg://anna@server:abc/luma",
+        "postgresql+psycopg://anna@server:/luma",
+        "::/x",
+    ):
+        with pytest.raises(InputError, match="is not a database URL"):
+            parse_db_url(bad)
+        # Where a URL is only shown or remembered, a malformed one stays as it was typed.
+        assert without_password(bad) == bad and url_title(bad) == bad
+    with pytest.raises(InputError, match="USER@HOST:PORT/DATABASE"):
+        backend_for("postgresql+psycopg://anna@server:abc/luma")
+    assert url_user("postgresql+psycopg://anna@server:abc/luma") is None
+    assert url_user("postgresql+psycopg://anna:pw@server/luma") == "anna"
+    assert (
+        without_password("postgresql+psycopg://anna:pw@server/luma")
+        == "postgresql+psycopg://anna@server/luma"
+    )
 
 
 def test_a_catalog_made_for_a_folder_is_named_after_the_folder(tmp_path, monkeypatch):
@@ -92,3 +121,28 @@ def test_a_catalog_made_for_a_folder_is_named_after_the_folder(tmp_path, monkeyp
     assert (
         catalog_title(tmp_path / "shoes-0123456789.sqlite") == "shoes-0123456789"
     )  # only in the app's place
+
+
+def test_a_photos_place_in_the_catalog_through_a_symlinked_photo_folder(tmp_path):
+    from desktop_app.core.paths import relative_to_root
+
+    real = tmp_path / "real" / "shop"
+    (real / "red").mkdir(parents=True)
+    (real / "red" / "a.jpg").write_bytes(b"x")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "b.jpg").write_bytes(b"x")
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    (real / "outer").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    # The folder given through its symlink, the photo by its real path, and the other way round.
+    assert relative_to_root(real / "red" / "a.jpg", link) == "red/a.jpg"
+    assert relative_to_root(link / "red" / "a.jpg", real) == "red/a.jpg"
+    assert relative_to_root(str(link / "red" / "a.jpg"), str(link)) == "red/a.jpg"
+    # A symlinked subfolder leading out of the folder: named as the folder walk names it.
+    assert relative_to_root(link / "outer" / "b.jpg", link) == "outer/b.jpg"
+    assert relative_to_root(real / "outer" / "b.jpg", link) == "outer/b.jpg"
+    # Outside the folder, the folder itself, and a path that only looks inside until ".." is resolved.
+    assert relative_to_root(tmp_path / "elsewhere" / "b.jpg", link) is None
+    assert relative_to_root(link, real) is None
+    assert relative_to_root(link / ".." / "elsewhere" / "b.jpg", link) is None
+    assert relative_to_root(link / "red" / ".." / "red" / "a.jpg", link) == "red/a.jpg"

@@ -7,6 +7,7 @@ Qt import anywhere in them fails the call that caused it. Then `sys.modules` is 
 
 from __future__ import annotations
 
+import ast
 import os
 import pkgutil
 import re
@@ -110,16 +111,103 @@ def test_no_core_source_mentions_a_qt_binding():
     assert offenders == []
 
 
-def test_sql_lives_in_the_storage_package_only():
-    # One home for SQL: nothing outside core/storage speaks SQLAlchemy or sqlite3.
-    pattern = re.compile(r"^\s*(from|import)\s+(sqlalchemy|sqlite3)\b", re.MULTILINE)
+def app_sources() -> dict[str, str]:
+    """Every source file of the app, by its path relative to the package's parent ("desktop_app/core/...")."""
     package = CORE_DIR.parent
+    return {
+        p.relative_to(package.parent).as_posix(): p.read_text(encoding="utf-8") for p in package.rglob("*.py")
+    }
+
+
+def test_sql_lives_in_the_storage_package_only():
+    # One home for SQL: nothing outside desktop_app/core/storage speaks SQLAlchemy, sqlite3 or psycopg (a
+    # folder named storage anywhere else is no exception).
+    pattern = re.compile(r"^\s*(from|import)\s+(sqlalchemy|sqlite3|psycopg)\b", re.MULTILINE)
     offenders = [
-        str(p.relative_to(package))
-        for p in package.rglob("*.py")
-        if "storage" not in p.relative_to(package).parts and pattern.search(p.read_text(encoding="utf-8"))
+        path
+        for path, text in app_sources().items()
+        if not path.startswith("desktop_app/core/storage/") and pattern.search(text)
     ]
     assert offenders == []
+
+
+# Who may open an ONNX Runtime session or ask which providers there are: device.py makes the one device
+# decision; the model checks run a CPU session on purpose (a check must not depend on, or wake, the GPU).
+ORT_ALLOWED = {
+    "desktop_app/core/device.py": {"InferenceSession(", "get_available_providers"},
+    "desktop_app/core/model_files.py": {"InferenceSession("},  # validate_onnx: one CPU run of a new model
+    "desktop_app/core/zoo_text.py": {"InferenceSession("},  # validate_text_onnx: the same for a text tower
+}
+
+
+def test_onnx_sessions_and_providers_come_from_the_device_module():
+    found: dict[str, set[str]] = {}
+    for path, text in app_sources().items():
+        used = {word for word in ("InferenceSession(", "get_available_providers") if word in text}
+        if used:
+            found[path] = used
+    offenders = {path: used - ORT_ALLOWED.get(path, set()) for path, used in found.items()}
+    assert {path: used for path, used in offenders.items() if used} == {}
+    # The allow-list stays exact: an entry nothing needs any more is taken off, not left as a loophole.
+    assert found == ORT_ALLOWED
+
+
+def setting_names() -> set[str]:
+    """The field names of the settings records and the keys they are stored under."""
+    from dataclasses import asdict, fields
+
+    from desktop_app.core.settings import CatalogSettings, UserSettings
+
+    names = {f.name for cls in (UserSettings, CatalogSettings) for f in fields(cls)}
+    return names | set(CatalogSettings().to_raw()) | set(asdict(UserSettings()))
+
+
+def settings_spelled_out(tree: ast.AST, names: set[str]) -> list[tuple[int, str]]:
+    """Places that handle settings by their key strings: a dict with only setting keys (a settings record
+    built by hand), a tuple, list or set of only setting names (settings walked by name, e.g. to copy them),
+    and any reach into a catalog's stored settings dict."""
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            keys = node.keys
+        elif isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            keys = node.elts
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in ("raw_settings", "write_raw_settings", "update_raw_settings"):
+                out.append((node.lineno, node.func.attr))
+            continue
+        else:
+            continue
+        words = [k.value for k in keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+        if len(keys) >= 2 and len(words) == len(keys) and set(words) <= names:
+            out.append((node.lineno, ", ".join(words)))
+    return out
+
+
+def test_only_the_settings_module_knows_the_setting_keys():
+    names = setting_names()
+    assert {"device", "thumb_size", "curator", "letterbox", "resize", "search"} <= names
+    offenders = []
+    for path, text in app_sources().items():
+        # Storage keeps the settings table (raw_settings and friends) and settings.py alone reads it.
+        if path == "desktop_app/core/settings.py" or path.startswith("desktop_app/core/storage/"):
+            continue
+        offenders += [f"{path}:{line}: {what}" for line, what in settings_spelled_out(ast.parse(text), names)]
+    assert offenders == []
+
+
+def test_the_setting_key_check_finds_what_it_is_for():
+    names = setting_names()
+    copying = "for name in ('device', 'batch_size', 'theme'):\n    setattr(a, name, getattr(b, name))"
+    by_hand = "engine.update_settings(**{'grouping': rule, 'letterbox': True})"
+    raw = "catalog.raw_settings().get('photo_root')"
+    output = "emit_json({'catalog': location, 'model': model, 'search': search})"  # JSON output, not settings
+    assert [what for _, what in settings_spelled_out(ast.parse(copying), names)] == [
+        "device, batch_size, theme"
+    ]
+    assert [what for _, what in settings_spelled_out(ast.parse(by_hand), names)] == ["grouping, letterbox"]
+    assert [what for _, what in settings_spelled_out(ast.parse(raw), names)] == ["raw_settings"]
+    assert settings_spelled_out(ast.parse(output), names) == []
 
 
 def test_the_window_process_does_not_import_scipy():

@@ -198,3 +198,19 @@ def test_real_session_on_this_machine(tiny_model, caplog):
 def test_default_model_does_not_probe_the_gpu_for_cpu(monkeypatch):
     monkeypatch.setattr(device, "cuda_usable", lambda: pytest.fail("probed the GPU for device=cpu"))
     assert device.gpu_in_use("cpu") is False
+
+
+def test_gpu_in_use_is_what_make_session_asks_for_first():
+    # The model default (fp16 CLIP on a GPU, int8 on a CPU) follows the session's own plan: TensorRT counts
+    # as a GPU when asked for by name, and a build or a machine without a usable GPU never does.
+    builds = {"gpu": GPU_BUILD, "cuda only": [CUDA, CPU], "tensorrt only": [TRT, CPU], "cpu": [CPU]}
+    for name, providers in builds.items():
+        for setting in ("auto", "cpu", "cuda", "tensorrt"):
+            for usable in (True, False):
+                fake = FakeOrt(providers)
+                session_for(fake, setting, usable=usable)
+                asked_gpu = fake.requests[0][0] != CPU
+                got = device.gpu_in_use(setting, ort=FakeOrt(providers), probe=lambda u=usable: u)
+                assert got == asked_gpu, (name, setting, usable)
+    assert device.gpu_in_use("tensorrt", ort=FakeOrt([TRT, CPU]), probe=lambda: True) is True
+    assert device.gpu_in_use(None, ort=FakeOrt(GPU_BUILD), probe=lambda: True) is True  # None is auto

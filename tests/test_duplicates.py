@@ -152,6 +152,15 @@ def test_clusters_are_connected_pairs_largest_first():
     assert [c.members for c in found] == [["a", "b", "c", "d"], ["x", "y"]]
 
 
+def test_components_name_each_group_by_its_smallest_member_whatever_the_order():
+    from desktop_app.core.components import components
+
+    chain = [("d", "c"), ("q", "p"), ("c", "b"), ("b", "a"), ("p", "r")]
+    for order in (chain, chain[::-1], sorted(chain)):
+        assert components(order) == {"a": "a", "b": "a", "c": "a", "d": "a", "p": "p", "q": "p", "r": "p"}
+    assert components([]) == {}
+
+
 def test_cancelling_the_candidate_stage_returns_nothing():
     V = np.eye(8, dtype=np.float32)
     assert dup.candidate_pairs(V, should_cancel=lambda: True).cancelled

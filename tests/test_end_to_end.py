@@ -18,9 +18,7 @@ import pytest
 
 from desktop_app.core.engine import Engine
 from desktop_app.core.search import SearchIndex
-from tests.conftest import REPO, SAMPLE, SAMPLE_PHOTOS
-
-pytestmark = pytest.mark.skipif(not SAMPLE_PHOTOS.exists(), reason="sample photos not bundled")
+from tests.conftest import REPO, SAMPLE, bundled_sample_photos
 
 
 def cli(*args, home):
@@ -41,7 +39,7 @@ def cli(*args, home):
 def indexed(tmp_path_factory):
     base = tmp_path_factory.mktemp("e2e")
     photos = base / "photos"
-    shutil.copytree(SAMPLE_PHOTOS, photos)
+    shutil.copytree(bundled_sample_photos(), photos)
     db = base / "catalog.sqlite"
     summary = json.loads(cli("index", photos, "--db", db, "--pattern", "magento", "--json", home=base))
     truth = list(csv.DictReader(open(SAMPLE / "manifest.csv", encoding="utf-8")))

@@ -304,6 +304,28 @@ def test_user_settings_survive_and_ignore_junk(tmp_path):
     assert not path.exists() and last_catalog() is None
 
 
+def test_preferences_copied_from_the_dialog_keep_what_the_app_remembers(tmp_path):
+    from dataclasses import fields
+
+    stored = UserSettings(roots={"/cat.sqlite": "/photos"}, window={"main": "AAAA"})
+    stored.remember(tmp_path / "a.sqlite")
+    edited = UserSettings(device="cpu", batch_size=8, thumb_size=96, theme="dark", model="m", curator="ana")
+    merged = stored.with_preferences_of(edited)
+    remembered = {"recent", "roots", "window"}
+    for f in fields(UserSettings):
+        source = stored if f.name in remembered else edited
+        assert getattr(merged, f.name) == getattr(source, f.name), f.name
+    # Every field is either a preference or something remembered: a new field must be put on one side.
+    assert {f.name for f in fields(UserSettings)} - remembered == {
+        "device",
+        "batch_size",
+        "thumb_size",
+        "theme",
+        "model",
+        "curator",
+    }
+
+
 def test_search_settings_reject_nonsense():
     for bad in (dict(method="best"), dict(threshold=2.0), dict(max_matches=0), dict(top_k=0)):
         with pytest.raises(InputError):

@@ -489,8 +489,8 @@ def test_run_opens_an_existing_catalog(qtbot, window, photo_tree, monkeypatch):
 def test_bundled_model_on_the_sample_photos(qtbot, window, sample_copy):
     from desktop_app.core.models import BUNDLED_DIR
 
-    if not (BUNDLED_DIR / "efficientnet-lite0-imagenet.onnx").exists():
-        pytest.skip("the bundled model is not there yet")
+    # The app ships with this model: without it the package is broken, which must fail, not skip.
+    assert (BUNDLED_DIR / "efficientnet-lite0-imagenet.onnx").is_file(), "the bundled model is missing"
     w = window(model="", batch_size=16)
     open_and_index(qtbot, w, sample_copy, rule=GroupingRule("pattern", MAGENTO_PATTERN))
     assert (

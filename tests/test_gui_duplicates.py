@@ -205,7 +205,7 @@ def test_esc_and_ctrl_w_close_the_window(qtbot, catalog):
 
 
 def test_counts_read_as_words_and_sizes_tell_which_copy_to_keep(qtbot, window):
-    from desktop_app.core.errors import plural
+    from desktop_app.core.wording import plural
 
     assert plural(1, "pair") == "1 pair" and plural(3, "cluster") == "3 clusters"
     report = find(qtbot, window)

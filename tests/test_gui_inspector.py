@@ -37,7 +37,7 @@ from desktop_app.gui.inspector_model import (
 )
 from desktop_app.gui.inspector_window import open_inspector
 from desktop_app.gui.qtcompat import protect_refcounts, refcount_leak
-from tests.conftest import SAMPLE_PHOTOS
+from tests.conftest import SAMPLE_PHOTOS, bundled_sample_photos
 
 T = 20_000  # ms; generous for a loaded CI machine, never reached when things work
 
@@ -319,14 +319,35 @@ def test_cli_png_draws_several_methods_side_by_side(tmp_path):
         render_png(ins, "greedy,nope", tmp_path / "x.png")
 
 
+def test_cli_png_draws_names_for_photos_it_cannot_read(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from tests.conftest import write_photo
+
+    write_photo(tmp_path / "shop" / "A1.jpg", size=(200, 200))
+    (tmp_path / "shop" / "B1.jpg").write_bytes(b"not a jpeg")  # broken; A2 and B2..B5 are missing
+    names_a, names_b = ["A1.jpg", "A2.jpg", "A3.jpg", "A4.jpg"], [f"B{j}.jpg" for j in range(1, 6)]
+    ins = inspection_from_matrix(WORKED, names_a=names_a, names_b=names_b, threshold=0.8)
+    out = render_png(ins, "greedy", tmp_path / "m.png", photo_root=tmp_path / "shop")
+    assert Image.open(out).size[0] > 5 * 72
+    # A bug is not a missing photo: it is not swallowed into a header with no thumbnail.
+    from desktop_app.core import images
+
+    def buggy(data, min_size=None):
+        raise KeyError("a bug in the decoding code")
+
+    monkeypatch.setattr(images, "load_photo", buggy)
+    with pytest.raises(KeyError):
+        render_png(ins, "greedy", tmp_path / "bug.png", photo_root=tmp_path / "shop")
+
+
 # ---------------------------------------------------------------------- opening from a catalog
 
 
 @pytest.fixture
 def sample_catalog(tmp_path, tiny_model):
     """Jackets and hoodies of the sample, plus one article whose only photo is broken and one half broken."""
-    if not SAMPLE_PHOTOS.exists():
-        pytest.skip("sample photos are not bundled")
+    bundled_sample_photos()
     root = tmp_path / "photos"
     for sub in ("w/j", "w/h"):
         shutil.copytree(SAMPLE_PHOTOS / sub, root / sub)

@@ -33,7 +33,7 @@ from desktop_app.core.storage import sqlite as sqlite_storage  # noqa: E402
 from desktop_app.gui.review import ReviewQueue, open_review  # noqa: E402
 from desktop_app.gui.review_model import SuggestionModel  # noqa: E402
 from desktop_app.gui.search_controller import EngineClient  # noqa: E402
-from tests.conftest import REPO, SAMPLE, SAMPLE_PHOTOS  # noqa: E402
+from tests.conftest import REPO, SAMPLE, bundled_sample_photos  # noqa: E402
 
 FIELD = "category"
 T = 30000  # ms: the longest a step may take on a loaded machine
@@ -52,11 +52,9 @@ def half_labelled(truth: dict[str, str]) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def sample_db(tmp_path_factory) -> Path:
     """The bundled sample photos indexed with the bundled model (once per module; tests copy it)."""
-    if not SAMPLE_PHOTOS.exists():
-        pytest.skip("sample photos are not bundled")
     base = tmp_path_factory.mktemp("review-sample")
     photos = base / "photos"
-    shutil.copytree(SAMPLE_PHOTOS, photos)
+    shutil.copytree(bundled_sample_photos(), photos)
     # Module scope runs before the per-test isolated home: give indexing its own (models, thumbnails).
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LOOKALIKE_HOME", str(base / "home"))
@@ -657,6 +655,24 @@ def test_edit_labels_on_many_articles_sets_and_clears(qtbot, catalog):
     qtbot.addWidget(dlg)
     assert dlg.apply_clear() == 2
     assert all(label_of(catalog, a) is None for a in fresh) and len(catalog.labels("brand")) == 2
+
+
+def test_typing_a_label_reads_the_catalog_once_per_field_not_per_keystroke(qtbot, catalog, monkeypatch):
+    from desktop_app.gui.labels_dialog import LabelEditDialog
+
+    fresh = sorted(unlabelled(catalog))[:2]
+    dlg = LabelEditDialog(catalog, fresh, FIELD)
+    qtbot.addWidget(dlg)
+    reads: list[str | None] = []
+    real = catalog.labels
+    monkeypatch.setattr(catalog, "labels", lambda *a, **k: reads.append(a[0] if a else None) or real(*a, **k))
+    edit = dlg.value_box.lineEdit()
+    edit.clear()
+    qtbot.keyClicks(edit, "sandals")
+    assert reads == [] and dlg.set_button.isEnabled() and not dlg.clear_button.isEnabled()
+    dlg.field_box.setCurrentText("brand")  # another field: its labels are read, once
+    qtbot.keyClicks(edit, " and more")
+    assert reads == ["brand"]
 
 
 def test_import_dialog_previews_csv_and_folder_labels(qtbot, sample_db, tmp_path):

@@ -37,7 +37,7 @@ from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
 from desktop_app.core.search import SearchIndex
 from desktop_app.core.storage import Catalog
 from desktop_app.core.vectors import ArticleVectors
-from tests.conftest import SAMPLE, SAMPLE_PHOTOS
+from tests.conftest import SAMPLE, SAMPLE_PHOTOS, bundled_sample_photos
 
 # ----------------------------------------------------------------------------- helpers shared with GUI tests
 
@@ -64,8 +64,7 @@ def half_labelled(truth: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def sample_db(tmp_path_factory):
-    if not SAMPLE_PHOTOS.exists():
-        pytest.skip("sample photos are not bundled")
+    bundled_sample_photos()
     base = tmp_path_factory.mktemp("labels-sample")
     # Module scope runs before the per-test isolated home: give indexing its own (models, thumbnails).
     with pytest.MonkeyPatch.context() as mp:

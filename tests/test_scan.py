@@ -70,11 +70,10 @@ def test_rule_round_trips_as_data():
 
 def test_preview_on_real_magento_tree_matches_ground_truth():
     import csv
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent / "desktop_app" / "bundled" / "sample" / "photos"
-    if not root.exists():
-        pytest.skip("sample photos not bundled")
+    from tests.conftest import bundled_sample_photos
+
+    root = bundled_sample_photos()
     truth = {r["path"]: r["article"] for r in csv.DictReader(open(root.parent / "manifest.csv"))}
     preview = preview_grouping(root, GroupingRule("pattern", MAGENTO_PATTERN), limit=1000)
     assert len(preview) == len(truth)

@@ -111,14 +111,11 @@ def _common(p: argparse.ArgumentParser, handler) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    bar = Bar(not args.json and not args.no_progress, "step", "Training")
-    try:
+    with Bar(not args.json and not args.no_progress, "step", "Training") as bar:
         with open_engine(args) as engine:
             adapter = engine.train_adapter(
                 args.sources, args.groups, args.kind, args.dim, activate=not args.off, progress=bar.update
             )
-    finally:
-        bar.close()
     if args.json:
         emit_json(
             {
@@ -140,12 +137,9 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_switch(args: argparse.Namespace) -> int:
-    bar = Bar(not args.json, "vector", "Preparing search")
-    try:
+    with Bar(not args.json, "vector", "Preparing search") as bar:
         with open_engine(args) as engine:
             used = engine.use_adapter(args.adapt_command == "on", getattr(args, "id", None), bar.update)
-    finally:
-        bar.close()
     if args.json:
         emit_json({"active": used})
     else:

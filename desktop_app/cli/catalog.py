@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from desktop_app.cli.common import add_db, add_json, emit_json, safe
-from desktop_app.core.errors import UserError, plural
+from desktop_app.core.errors import UserError
+from desktop_app.core.wording import plural
 
 DAMAGE_FOUND = UserError.exit_code  # `catalog check` found damage: something the user acts on (recover)
 
@@ -137,13 +138,10 @@ def run_copy(args: argparse.Namespace) -> int:
     from desktop_app.cli.common import Bar
     from desktop_app.core.storage.copy import copy_catalog
 
-    bar = Bar(not args.json and not args.no_progress, "row", "Copying")
-    try:
+    with Bar(not args.json and not args.no_progress, "row", "Copying") as bar:
         report = copy_catalog(
             args.source, args.target, progress=lambda table, done, total: bar.update(done, total, table)
         )
-    finally:
-        bar.close()
     if args.json:
         emit_json(report.to_dict())
         return 0

@@ -109,18 +109,15 @@ def _colour_by(asked: str | None, labels: dict[str, dict[str, str]]) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.png is not None:
         check_output_path(args.png, "picture")
-    bar = Bar(not args.json, "‰", "laying out the map")
     with open_engine(args) as engine:
         rows = engine.catalog.articles_overview()
         labels = {r["article"]: r["labels"] for r in rows}
         # Checked before the layout (minutes on a big catalog): a mistyped field would colour it all grey.
         args.color_by = _colour_by(args.color_by, labels)
-        try:
+        with Bar(not args.json, "‰", "laying out the map") as bar:
             layout = engine.catalog_map(
                 method=args.method, recompute=args.recompute, seed=args.seed, progress=bar.update
             )
-        finally:
-            bar.close()
         folders = {r["article"]: r["folder"] for r in rows}
         covers = {r["article"]: r["cover"] for r in rows}
         values = pic.colour_values(args.color_by, layout.articles, labels, folders)

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from desktop_app.core.errors import plural  # noqa: F401  (the subcommands' counts)
 from desktop_app.core.matching import METHODS
+from desktop_app.core.wording import plural  # noqa: F401  (the subcommands' counts)
 
 
 class Parser(argparse.ArgumentParser):
@@ -216,6 +216,12 @@ class Bar:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+    def __enter__(self) -> Bar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def output_path(text: str) -> Path:

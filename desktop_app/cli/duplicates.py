@@ -129,16 +129,13 @@ def run(args: argparse.Namespace) -> int:
         from desktop_app.core.files import check_output_path
 
         check_output_path(args.csv, "duplicates export")
-    bar = Bar(not args.json and not args.no_progress, "step", "Duplicates")
-    try:
+    with Bar(not args.json and not args.no_progress, "step", "Duplicates") as bar:
         with open_engine(args) as engine:
             report = engine.find_duplicates(
                 args.level, args.min_score, include_decided=args.all, progress=bar.update
             )
             if args.csv is not None:
                 engine.export_duplicates(report, args.csv)
-    finally:
-        bar.close()
     if args.json:
         emit_json(report.to_dict())
         return 0

@@ -87,8 +87,7 @@ def print_scores(scores, title: str) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    bar = Bar(not args.json and not args.no_progress, "search", "Evaluating")
-    try:
+    with Bar(not args.json and not args.no_progress, "search", "Evaluating") as bar:
         with open_engine(args) as engine:
             result = engine.evaluate(
                 groups_of(args),
@@ -98,8 +97,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 progress=bar.update,
                 max_queries=args.queries,
             )
-    finally:
-        bar.close()
     if args.json:
         emit_json(result.to_dict())
     else:
@@ -110,9 +107,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_tune(args: argparse.Namespace) -> int:
-    bar = Bar(not args.json and not args.no_progress, "search", "Tuning")
     with open_engine(args) as engine:
-        try:
+        with Bar(not args.json and not args.no_progress, "search", "Tuning") as bar:
             top, result = engine.tune(
                 groups_of(args),
                 args.min_photos,
@@ -121,8 +117,6 @@ def run_tune(args: argparse.Namespace) -> int:
                 store=False,
                 max_queries=args.queries,
             )
-        finally:
-            bar.close()
         ranked = sorted(result.scores, key=lambda s: (-s.map, -s.recall[1]))
         enough = result.n_queries >= MIN_TUNING_QUERIES
         note = (

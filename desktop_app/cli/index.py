@@ -109,8 +109,7 @@ def run(args: argparse.Namespace) -> int:
         resize="letterbox" if args.letterbox else "model" if args.crop else None,
         mirror=args.mirror,
     )
-    bar = Bar(not args.no_progress and not args.json, "photo", "Embedding")
-    try:
+    with Bar(not args.no_progress and not args.json, "photo", "Embedding") as bar:
         summary = index_photos(
             resolve_db(args.db, args.photos_dir),
             args.photos_dir,
@@ -120,8 +119,6 @@ def run(args: argparse.Namespace) -> int:
             progress=lambda p: bar.update(p.done, p.total),
             new_root=args.new_root,
         )
-    finally:
-        bar.close()
     if args.json:
         emit_json(summary.to_dict())
         return 0

@@ -310,8 +310,7 @@ def run_suggest(args: argparse.Namespace) -> int:
         return run_zero_shot(args)
     if args.labels or args.prompt:
         raise InputError("--labels and --prompt belong to --zero-shot suggestions.")
-    bar = Bar(not args.json, "article", "Suggesting")
-    try:
+    with Bar(not args.json, "article", "Suggesting") as bar:
         with open_engine(args) as engine:
             suggestions = engine.suggest(
                 args.field,
@@ -321,8 +320,6 @@ def run_suggest(args: argparse.Namespace) -> int:
                 search_params(engine, args),
                 progress=bar.update,
             )
-    finally:
-        bar.close()
     if args.json:
         emit_json([s.to_dict() for s in suggestions])
         return 0
@@ -332,8 +329,7 @@ def run_suggest(args: argparse.Namespace) -> int:
 
 def run_accept(args: argparse.Namespace) -> int:
     conflicts: list[dict] = []
-    bar = Bar(not args.json, "article", "Suggesting")
-    try:
+    with Bar(not args.json, "article", "Suggesting") as bar:
         with open_engine(args) as engine:
             n = engine.accept(
                 args.field,
@@ -343,8 +339,6 @@ def run_accept(args: argparse.Namespace) -> int:
                 conflicts,
                 progress=bar.update,
             )
-    finally:
-        bar.close()
     if args.json:
         emit_json({"accepted": n, "conflicts": conflicts})
     else:

@@ -217,15 +217,18 @@ class _Bar:
         if self.bar is not None:
             self.bar.close()
 
+    def __enter__(self) -> _Bar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
     from desktop_app.core.zoo import fetch
 
-    bar = _Bar(args.name, enabled=not (args.no_progress or args.json))
-    try:
+    with _Bar(args.name, enabled=not (args.no_progress or args.json)) as bar:
         result = fetch(args.name, mirror=args.mirror, progress=bar, force=args.force)
-    finally:
-        bar.close()
     m = result.model.manifest
     if args.json:
         print(

@@ -23,7 +23,6 @@ full width (at a million photos, 0.5 GB of adapted float16 vectors instead of 2.
 from __future__ import annotations
 
 import io
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -444,10 +443,6 @@ def train(
         )
     adapter.info.update(seconds=round(time.perf_counter() - t0, 2), sources=ex.sources)
     return adapter
-
-
-def info_json(adapter: Adapter) -> str:
-    return json.dumps(adapter.info, default=str)
 
 
 # ============================================================================ evaluation protocol

@@ -126,6 +126,37 @@ def preload_cuda_libraries(ort) -> bool:
 _GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 
 
+@dataclass
+class ProviderPlan:
+    """The providers a session for a device setting asks for, and why that is not what was asked for."""
+
+    providers: list[str]
+    note: str = ""  # the user asked for a GPU and does not get one: a warning
+    quiet_note: str = ""  # `auto` falls back to the CPU where no GPU answers: expected, logged at info level
+
+    @property
+    def gpu(self) -> bool:
+        return self.providers[0] != "CPUExecutionProvider"
+
+
+def plan_providers(device: str, available: list[str], probe) -> ProviderPlan:
+    """What a session for `device` asks for, given this onnxruntime build's providers and the GPU check
+    `probe` (called only when a GPU provider would be asked for)."""
+    wanted = provider_preference(device, available)
+    if any(p in wanted for p in _GPU_PROVIDERS) and not probe():
+        cpu_only = [p for p in wanted if p not in _GPU_PROVIDERS]
+        if device in ("cuda", "tensorrt"):
+            return ProviderPlan(
+                cpu_only, f"{device.upper()} was requested but no usable NVIDIA GPU was found; using the CPU."
+            )
+        return ProviderPlan(
+            cpu_only, quiet_note="onnxruntime offers CUDA but no usable NVIDIA GPU was found; using the CPU."
+        )
+    if device in ("cuda", "tensorrt") and wanted == ["CPUExecutionProvider"]:
+        return ProviderPlan(wanted, f"This onnxruntime build has no {device.upper()} support; using the CPU.")
+    return ProviderPlan(wanted)
+
+
 def make_session(onnx_path, device: str = "auto", threads: int | None = None, ort=None, probe=None):
     """An ORT InferenceSession on the best usable device, and what it really got.
 
@@ -134,19 +165,9 @@ def make_session(onnx_path, device: str = "auto", threads: int | None = None, or
     if ort is None:
         ort = onnxruntime()  # heavy import kept off module import
     probe = cuda_usable if probe is None else probe
-    available = list(ort.get_available_providers())
-    wanted = provider_preference(device, available)
-    note = ""
-    quiet_note = ""  # the expected CPU fallback of `auto` on a machine without a GPU: logged at info level
-    if any(p in wanted for p in _GPU_PROVIDERS) and not probe():
-        wanted = [p for p in wanted if p not in _GPU_PROVIDERS]
-        if device in ("cuda", "tensorrt"):
-            note = f"{device.upper()} was requested but no usable NVIDIA GPU was found; using the CPU."
-        else:
-            quiet_note = "onnxruntime offers CUDA but no usable NVIDIA GPU was found; using the CPU."
-    elif device in ("cuda", "tensorrt") and wanted == ["CPUExecutionProvider"]:
-        note = f"This onnxruntime build has no {device.upper()} support; using the CPU."
-    if wanted[0] != "CPUExecutionProvider":
+    plan = plan_providers(device, list(ort.get_available_providers()), probe)
+    wanted, note, quiet_note = plan.providers, plan.note, plan.quiet_note
+    if plan.gpu:
         preload_cuda_libraries(ort)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or physical_cores()
@@ -178,12 +199,17 @@ def make_session(onnx_path, device: str = "auto", threads: int | None = None, or
     return session, SessionInfo(got, device_of(got), note)
 
 
-def gpu_in_use(device: str | None) -> bool:
-    """Whether a session for this device setting would really run on an NVIDIA GPU."""
-    if device == "cpu":
-        return False
-    try:
-        ort = onnxruntime()
-    except ImportError:
-        return False
-    return "CUDAExecutionProvider" in ort.get_available_providers() and cuda_usable()
+def gpu_in_use(device: str | None, ort=None, probe=None) -> bool:
+    """Whether a session for this device setting (None: auto) would ask for a GPU provider first: the plan
+    make_session follows, so CUDA and TensorRT count alike. `ort` and `probe` as for make_session."""
+    device = device or "auto"
+    if provider_preference(device, list(_GPU_PROVIDERS)) == ["CPUExecutionProvider"]:
+        return False  # a setting that asks for no GPU even where every one is offered: no import, no probe
+    if ort is None:
+        try:
+            ort = onnxruntime()
+        except ImportError:
+            return False
+    return plan_providers(
+        device, list(ort.get_available_providers()), cuda_usable if probe is None else probe
+    ).gpu

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from desktop_app.core import matching
+from desktop_app.core.components import components
 from desktop_app.core.fingerprints import Difference, Fingerprint, compare_many, hamming, same_colour
 from desktop_app.core.vectors import ArticleVectors
 
@@ -44,7 +45,6 @@ Progress = Callable[[int, int, str], None]
 Cancel = Callable[[], bool]
 
 KINDS = ("exact", "near", "edit", "article")
-PHOTO_KINDS = ("exact", "near", "edit")
 # Candidate stage: no duplicate of any kind measured on the corpus had a lower cosine (the least similar
 # near duplicates, heavily brightened dark photos, sit at 0.82-0.88; edits at 0.93 and up).
 MIN_COS = 0.85
@@ -433,21 +433,10 @@ def _same_look(pair: ArticlePair, prints: Mapping[str, Fingerprint]) -> bool:
 
 def clusters(pairs: Sequence[PhotoPair] | Sequence[ArticlePair]) -> list[Cluster]:
     """Connected pairs, largest first (then by best score, then by first member)."""
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for p in pairs:
-        ra, rb = find(p.a), find(p.b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+    root = components((p.a, p.b) for p in pairs)
     groups: dict[str, Cluster] = {}
     for p in pairs:
-        c = groups.setdefault(find(p.a), Cluster([], []))
+        c = groups.setdefault(root[p.a], Cluster([], []))
         c.pairs.append(p)
     for c in groups.values():
         c.members = sorted({m for p in c.pairs for m in (p.a, p.b)})

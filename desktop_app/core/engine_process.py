@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +46,6 @@ class EngineInfo:
     model_id: str
     n_articles: int
     n_photos: int
-    load_s: float
     device: str | None  # what the encoder session really got; None when the model is not available
     device_note: str  # why it is not the device asked for, or the model's problem
     model_title: str
@@ -65,7 +63,6 @@ class _Server:
         from desktop_app.core.overview import model_title
         from desktop_app.core.storage.backend import is_url
 
-        t0 = time.perf_counter()
         if self.engine is not None:
             self.engine.close()  # free the previous catalog's vectors before reading the next
             self.engine = None
@@ -84,9 +81,7 @@ class _Server:
             raise
         self.engine = engine
         av = index.av
-        return EngineInfo(
-            index.av.model_id, av.n_articles, av.n_photos, time.perf_counter() - t0, device_name, note, title
-        )
+        return EngineInfo(index.av.model_id, av.n_articles, av.n_photos, device_name, note, title)
 
     def call(self, verb: str, args: tuple, kwargs: dict) -> Any:
         if verb == "open":

@@ -7,6 +7,8 @@ exception is a bug and gets a traceback (exit code 1, crash log in the app).
 
 from __future__ import annotations
 
+from desktop_app.core.wording import plural  # noqa: F401 - the import place of older modules (indexer.py)
+
 
 class UserError(Exception):
     """A problem with the environment or the user's input, with a message that says what to do."""
@@ -49,8 +51,3 @@ class NoVectors(UserError):
 def one_line(message: str) -> str:
     """Messages are shown on one line: collapse any line breaks a library put into its text."""
     return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """ "1 label", "2 labels", "0 labels": a count with its noun (`many` for nouns without a plain -s)."""
-    return f"{n:,} {word if n == 1 else many or word + 's'}"

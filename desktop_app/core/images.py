@@ -8,6 +8,7 @@ reduced size when the model needs far fewer pixels than the file holds.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import stat
 import threading
@@ -22,6 +23,8 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from desktop_app.core.models import ModelManifest
 from desktop_app.core.scan import special_kind
+
+log = logging.getLogger(__name__)
 
 # Files with more pixels than this are refused before decoding (Pillow's own guard is 179 MP with a
 # warning and an error only at twice that). 100 MP covers medium-format product shots.
@@ -178,7 +181,8 @@ def load_photo(
     orientation = 1
     try:
         orientation = int(im.getexif().get(0x0112, 1))
-    except Exception:  # a broken EXIF block must not cost the photo
+    except Exception as exc:  # noqa: BLE001 - Pillow's EXIF parser fails in many ways; the photo stays usable
+        log.debug("EXIF orientation unreadable, photo kept upright: %r", exc)
         orientation = 1
     full_w, full_h = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
     try:

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from desktop_app.core import matching
-from desktop_app.core.errors import InputError, NoVectors, plural
+from desktop_app.core.errors import InputError, NoVectors
 from desktop_app.core.files import atomic_writer, check_output_path, spreadsheet_safe, write_bytes
 from desktop_app.core.vectors import ArticleVectors
+from desktop_app.core.wording import plural
 
 INSPECT_METHODS = ("greedy", "hungarian", "ordered", "centroid", "max")
 
@@ -190,6 +191,8 @@ def render_png(
 def _render_panel(ins: Inspection, method: str, photo_root: Path | None, cell: int):
     from PIL import Image, ImageDraw
 
+    from desktop_app.core.images import PhotoError, load_photo, read_bytes
+
     res = ins.results.get(method)
     if res is None:
         raise InputError(f"Unknown method {method!r}; choose from {', '.join(ins.results)}.")
@@ -206,13 +209,11 @@ def _render_panel(ins: Inspection, method: str, photo_root: Path | None, cell: i
         if photo_root is None:
             return None
         try:
-            from desktop_app.core.images import load_photo, read_bytes
-
             im = load_photo(read_bytes(photo_root / rel), min_size=(cell, cell)).image
             im.thumbnail((cell - 6, cell - 6))
             return im
-        except Exception:  # noqa: BLE001 - a missing thumbnail must not cost the picture
-            return None
+        except (PhotoError, OSError):
+            return None  # a photo gone or unreadable costs its thumbnail (its name is drawn), not the picture
 
     for j, rel in enumerate(ins.paths_b):
         t = thumb(rel)

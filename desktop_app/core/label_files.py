@@ -13,6 +13,7 @@ from typing import TextIO
 from desktop_app.core.errors import InputError
 from desktop_app.core.files import atomic_writer, check_output_path, read_csv, spreadsheet_safe, write_text
 from desktop_app.core.labels import DEFAULT_FIELD, check_field
+from desktop_app.core.paths import relative_to_root
 from desktop_app.core.storage import Catalog
 
 
@@ -131,12 +132,7 @@ def catalog_path(path: str, photo_root: Path | None) -> str | None:
             given = Path.cwd() / given  # photos/img/a.jpg typed from the photo folder's parent
         else:
             return rel
-    for root, full in ((photo_root, given), (photo_root.resolve(), given.resolve())):
-        try:
-            return full.relative_to(root).as_posix()
-        except ValueError:
-            continue
-    return None
+    return relative_to_root(given, photo_root)
 
 
 def _none_known(csv_path: Path, unknown: int, by_paths: int, photo_root: Path | None, example: str) -> str:

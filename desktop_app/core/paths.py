@@ -1,4 +1,4 @@
-"""Per-user locations: data (catalogs, models, thumbnails) and settings.
+"""Per-user locations: data (catalogs, models, thumbnails) and settings; where a photo sits in its catalog.
 
 LOOKALIKE_HOME overrides the base directory, which keeps tests and portable installs self-contained.
 """
@@ -51,3 +51,24 @@ def catalog_title(location: str | Path, photo_root: str | Path | None = None) ->
 
 def thumbnail_dir() -> Path:
     return user_data_dir() / "thumbnails"
+
+
+def relative_to_root(path: str | Path, photo_root: str | Path) -> str | None:
+    """`path` as the catalog names it: relative to the photo folder, with forward slashes; None when it lies
+    outside the folder (or is the folder itself).
+
+    The path as written is tried first, because the catalog names photos by the folder walk, not by where
+    symlinks inside the folder lead; then against the folder resolved (a symlinked photo folder, the photo
+    written by its real place); then both resolved. A written path that climbs with ".." is only judged
+    resolved: lexically, root/../x would look like it was inside."""
+    given, root = Path(path), Path(photo_root)
+    real_root = root.resolve()
+    candidates = [] if ".." in given.parts else [(given, root), (given, real_root)]
+    candidates.append((given.resolve(), real_root))
+    for full, base in candidates:
+        try:
+            rel = full.relative_to(base)
+        except ValueError:
+            continue
+        return rel.as_posix() if rel.parts else None
+    return None

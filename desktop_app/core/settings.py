@@ -173,6 +173,10 @@ class CatalogSettings:
             search=SearchSettings.from_dict(raw.get("search")),
         )
 
+    def preprocessing(self) -> dict[str, bool]:
+        """How photos are fitted to the model, as `stats` reports it."""
+        return {"letterbox": self.letterbox, "mirror": self.mirror}
+
     def to_raw(self) -> dict[str, Any]:
         return {
             "photo_root": self.photo_root,
@@ -197,10 +201,6 @@ def upgrade_raw(raw: dict[str, Any]) -> dict[str, Any]:
     if legacy:
         raw["search"] = {**(raw.get("search") or {}), **legacy}
     return raw
-
-
-def legacy_keys() -> tuple[str, ...]:
-    return _LEGACY_SEARCH_KEYS
 
 
 # ============================================================================ per user
@@ -289,6 +289,20 @@ class UserSettings:
             if strict:
                 raise
 
+    def with_preferences_of(self, other: UserSettings) -> UserSettings:
+        """These settings with the preferences the user edits (device, batch size, zoom, theme, model for new
+        catalogs, curator name) taken from `other`; what the app remembers by itself (recent catalogs, photo
+        folders, window layout) stays as it is here."""
+        return replace(
+            self,
+            device=other.device,
+            batch_size=other.batch_size,
+            thumb_size=other.thumb_size,
+            theme=other.theme,
+            model=other.model,
+            curator=other.curator,
+        )
+
     def set_curator(self, name: str) -> None:
         """The name this user's decisions carry ("" goes back to the default: see engine.curator_and_source)."""
         name = " ".join(name.split())
@@ -375,11 +389,6 @@ def last_catalog() -> str | None:
 def catalog_settings(catalog: Any) -> CatalogSettings:
     """The typed settings of an open catalog (`storage.Catalog`)."""
     return CatalogSettings.from_raw(catalog.raw_settings())
-
-
-def store_catalog_settings(catalog: Any, settings: CatalogSettings) -> CatalogSettings:
-    catalog.update_raw_settings(lambda raw: {**raw, **settings.to_raw()})
-    return settings
 
 
 def update_catalog_settings_with(catalog: Any, change: Any) -> CatalogSettings:

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core.errors import InputError, NoVectors, plural
+from desktop_app.core.errors import InputError, NoVectors
 from desktop_app.core.files import atomic_writer, check_output_path
 from desktop_app.core.search import SearchIndex, SearchResult
 from desktop_app.core.settings import SearchSettings
+from desktop_app.core.wording import plural
 
 
 @dataclass

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.adapt_child import child_main
+from desktop_app.core.wording import plural
 from desktop_app.gui.child_job import ChildJob
 from desktop_app.gui.decisions_controller import adapter_status, preparing_text, switch_on_job
 from desktop_app.gui.errors import show_error
@@ -130,7 +131,7 @@ class AdapterDialog(QDialog):
 
     def _show(self, info: dict) -> None:
         self.counts.setText(
-            f"You marked {info['same']} pair{'s' if info['same'] != 1 else ''} as the same product and "
+            f"You marked {plural(info['same'], 'pair')} as the same product and "
             f"{info['not_match']} as not a match; {info['labelled']} articles have labels. Every article with "
             "two or more photos teaches it too."
         )

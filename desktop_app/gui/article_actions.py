@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, QPoint
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QMenu
 
+from desktop_app.core.paths import relative_to_root
 from desktop_app.gui.decision_bar import DECISION_KEYS, NO_DECISION_KEY
 from desktop_app.gui.detail import open_external, reveal_in_file_manager
 from desktop_app.gui.lightbox import Lightbox, LightboxPhoto
@@ -245,10 +246,7 @@ class ArticleActions(QObject):
         snap = self.w.snapshot
         if not path or snap is None or snap.photo_root is None:
             return None
-        try:
-            return Path(path).relative_to(snap.photo_root).as_posix()
-        except ValueError:
-            return None
+        return relative_to_root(path, snap.photo_root)
 
 
 __all__ = ["ArticleActions", "add", "copy_text"]

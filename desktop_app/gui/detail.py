@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.overview import label_text
+from desktop_app.core.wording import plural
 from desktop_app.gui.delegates import UntintedPhotoDelegate
 from desktop_app.gui.models import PathRole, PhotoIdRole, PhotoTableModel
 from desktop_app.gui.thumbs import ThumbnailLoader
@@ -196,7 +197,7 @@ class DetailPage(QWidget):
         n = len(photos)
         bad = sum(1 for p in photos if p.status != "ok")
         views = sorted({p.view for p in photos if p.view})
-        parts = [f"{n} photo{'s' if n != 1 else ''}"]
+        parts = [plural(n, "photo")]
         if bad:
             parts.append(f"{bad} could not be read")
         if views:

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.engine import DuplicateReport, Engine, Judgement
-from desktop_app.core.errors import plural
+from desktop_app.core.wording import plural
 from desktop_app.gui.duplicates_pane import PREVIEW, PhotoPane
 from desktop_app.gui.duplicates_work import DuplicateSearch, Preview, load_preview
 from desktop_app.gui.errors import show_error

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core import thumbnails
 from desktop_app.core.overview import SORT_KEYS, SORT_LABELS, Snapshot
+from desktop_app.core.wording import plural
 from desktop_app.gui.delegates import ArticleDelegate
 from desktop_app.gui.models import SIMILAR_SORT, ArticleGridModel, ArticleRole
 from desktop_app.gui.qtcompat import model_data
@@ -60,7 +61,7 @@ def articles_text(shown: int, total: int, found: int, indexing: bool) -> str:
     of = f" of {found:,} found" if indexing and found > total else ""
     if shown != total:
         return f"{shown:,} of {total:,} articles{of}"
-    return f"{total:,} article{'s' if total != 1 else ''}{of}"
+    return f"{plural(total, 'article')}{of}"
 
 
 FILTER_DEBOUNCE_MS = 120

@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
 from desktop_app.core.errors import Conflict
+from desktop_app.core.wording import plural
 from desktop_app.gui.conflicts import show_conflict
 from desktop_app.gui.theme import DECISION_WORDS
 from desktop_app.gui.workers import Failure
@@ -57,9 +58,9 @@ def label_text(summary: dict) -> str:
     first, n, events = summary["first"], summary["articles"], summary["events"]
     action = first.get("action")
     if action == "accept":
-        return f"accept {n} suggestion{'s' if n != 1 else ''}"
+        return f"accept {plural(n, 'suggestion')}"
     if action in ("import", "folder"):
-        return f"import of {events} label{'s' if events != 1 else ''}"
+        return f"import of {plural(events, 'label')}"
     if action == "skip":
         return f"skip {first['article']}"
     what = f"“{first['new_value']}”" if first.get("new_value") is not None else "no label"

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.inspect import Inspection, compare_line, rescore
+from desktop_app.core.wording import plural
 from desktop_app.gui import inspector_export
 from desktop_app.gui.inspector_legend import ColourLegend
 from desktop_app.gui.inspector_model import format_sim, photo_name
@@ -106,8 +107,8 @@ class InspectorWidget(QWidget):
         n_a, n_b = ins.matrix.shape
         # Article ids and paths are curators' file names: escaped, so "&" or "<" in one cannot garble a label.
         self.title = QLabel(
-            f"<b>{escape(ins.article_a)}</b> ({n_a} photo{'s' if n_a != 1 else ''}, rows) vs "
-            f"<b>{escape(ins.article_b)}</b> ({n_b} photo{'s' if n_b != 1 else ''}, columns)"
+            f"<b>{escape(ins.article_a)}</b> ({plural(n_a, 'photo')}, rows) vs "
+            f"<b>{escape(ins.article_b)}</b> ({plural(n_b, 'photo')}, columns)"
         )
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.banner = QLabel(missing_html(ins, self.failed))

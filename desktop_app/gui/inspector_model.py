@@ -244,9 +244,6 @@ class MatrixModel(QAbstractTableModel):
     def row_greyed(self, row: int) -> bool:
         return bool(self._row_grey[row])
 
-    def col_greyed(self, col: int) -> bool:
-        return bool(self._col_grey[col])
-
     def pair_at(self, row: int, col: int) -> tuple[int, int, str] | None:
         rank = int(self._rank[row, col])
         if not rank:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core import matching
 from desktop_app.core.inspect import INSPECT_METHODS, Inspection, rescore
+from desktop_app.core.wording import plural
 from desktop_app.gui.inspector_model import MatrixModel, format_sim
 from desktop_app.gui.inspector_paint import MatrixView, method_colour
 
@@ -113,7 +114,7 @@ def _pair_lines(ins: Inspection, res: matching.MatchResult) -> list[str]:
     chosen, used = res.pairs, res.used_pairs
     below = sum(p.reason == matching.BELOW_THRESHOLD for p in chosen)
     beyond = sum(p.reason == matching.BEYOND_M for p in chosen)
-    count = f"{len(used)} of {len(chosen)} chosen pair{'s' if len(chosen) != 1 else ''} count"
+    count = f"{len(used)} of {plural(len(chosen), 'chosen pair')} count"
     count += f" · {below} below s" if below else ""
     count += f" · {beyond} beyond m" if beyond else ""
     lines = [count]
@@ -243,7 +244,7 @@ def missing_html(ins: Inspection, failed: dict[str, str]) -> str:
     )
     more = f"<li>… and {len(missing) - 12} more</li>" if len(missing) > 12 else ""
     return (
-        f"<b>{len(missing)} photo{'s' if len(missing) != 1 else ''} failed to embed and "
+        f"<b>{plural(len(missing), 'photo')} failed to embed and "
         f"take no part in this comparison or in search:</b><ul style='margin:0'>{items}{more}"
         "</ul>Fix or replace the files, then update the index."
     )

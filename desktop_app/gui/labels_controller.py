@@ -18,8 +18,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from desktop_app.core.engine import Engine
-from desktop_app.core.errors import plural
 from desktop_app.core.labels import DEFAULT_FIELD
+from desktop_app.core.wording import plural
 from desktop_app.gui import labels_dialog, review_inbox
 from desktop_app.gui.catalog_controller import CatalogController
 from desktop_app.gui.search_controller import SearchController
@@ -130,7 +130,7 @@ class LabelsController(QObject):
             unknown += f"; {len(report.no_folder):,} articles have no folder at that level"
         self._changed([])
         same = f" ({report.unchanged:,} already set so)" if report.unchanged else ""
-        self.message.emit(f"Imported {n:,} label{'s' if n != 1 else ''}{same}{unknown}.")
+        self.message.emit(f"Imported {plural(n, 'label')}{same}{unknown}.")
 
     def export_labels(self) -> None:
         engine = self._engine()

@@ -128,6 +128,10 @@ class LabelEditDialog(QDialog):
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
 
+        # The field's labels, read once per field (not per keystroke in the label box): its known values,
+        # and what the articles have now.
+        self._values: list[str] = []
+        self._now: dict[str, str | None] = {}
         self.field_box.currentTextChanged.connect(self._field_changed)
         self.value_box.currentTextChanged.connect(self._update_buttons)
         self._field_changed(field)
@@ -141,13 +145,14 @@ class LabelEditDialog(QDialog):
 
     def _field_changed(self, _text: str) -> None:
         name = self.field()
-        values = known_values(self.engine, name) if name else []
+        labels = self.engine.labels(name) if name else {}
+        self._values = sorted({d[name] for d in labels.values() if name in d}, key=str.casefold)
+        self._now = current = {a: labels.get(a, {}).get(name) for a in self.articles}
         typed = self.value_box.currentText()
         self.value_box.blockSignals(True)
         self.value_box.clear()
-        self.value_box.addItems(values)
+        self.value_box.addItems(self._values)
         # Several articles with one common label: offer it; otherwise start empty.
-        current = self._current(name)
         common = {v for v in current.values()}
         self.value_box.setCurrentText(
             typed or (next(iter(common)) if len(common) == 1 and None not in common else "")
@@ -172,11 +177,11 @@ class LabelEditDialog(QDialog):
     def _update_buttons(self, *_args) -> None:
         name = self.field()
         self.set_button.setEnabled(bool(name) and bool(self.value_box.currentText().strip()))
-        self.clear_button.setEnabled(bool(name) and any(v is not None for v in self._current(name).values()))
+        self.clear_button.setEnabled(bool(name) and any(v is not None for v in self._now.values()))
 
     def apply_set(self) -> int:
         name = self.field()
-        value = canonical(self.value_box.currentText(), known_values(self.engine, name))
+        value = canonical(self.value_box.currentText(), self._values)
         if not name or not value:
             return 0
         return self._write(name, value)

@@ -188,7 +188,6 @@ class Lightbox(QWidget):
         super().__init__(parent, Qt.WindowType.Window)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.setWindowTitle(title)
-        self.base_title = title
         self.items = [list(i) for i in items if i]
         self.index = -1
         self._loaded: list[LoadedPhoto | None] = []

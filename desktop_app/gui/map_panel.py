@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core import map_picture as pic
+from desktop_app.core.wording import plural
 from desktop_app.gui.elided import ElidedLabel
 from desktop_app.gui.map_view import MapView
 
@@ -190,7 +191,7 @@ def overwrite_question(n: int, field: str, value: str, current: list[str]) -> st
     k = sum(replaced.values())
     shown = ", ".join(v for v, _ in replaced.most_common(3)) + (" …" if len(replaced) > 3 else "")
     return (
-        f"{n:,} article{'s' if n != 1 else ''}; {k:,} already {'have' if k != 1 else 'has'} a {field} "
+        f"{plural(n, 'article')}; {k:,} already {'have' if k != 1 else 'has'} a {field} "
         f"({shown}).\n\nReplace {'them' if k != 1 else 'it'} with {value}? Undo on the map takes it back."
     )
 

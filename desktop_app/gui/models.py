@@ -26,8 +26,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QGuiApplication
 
-from desktop_app.core.errors import plural
 from desktop_app.core.overview import Articles
+from desktop_app.core.wording import plural
 from desktop_app.gui import theme
 from desktop_app.gui.thumbs import ThumbnailLoader
 
@@ -220,7 +220,7 @@ class ArticleGridModel(DragRows, QAbstractListModel):
 
     def _tooltip(self, i: int) -> str:
         d = self.data_
-        lines = [d.keys[i], f"{int(d.counts[i])} photo{'s' if d.counts[i] != 1 else ''}"]
+        lines = [d.keys[i], plural(int(d.counts[i]), "photo")]
         if d.folders[i]:
             lines.append(f"folder: {d.folders[i]}")
         if d.label_texts[i]:
@@ -431,7 +431,7 @@ class GroupingPreviewModel(ColumnsModel):
         first = (
             f"The first {self.files:,}{of} photos" if of or total is None else f"All {self.files:,} photos"
         )
-        text = f"{first} form {n:,} article{'s' if n != 1 else ''} ({several:,} with several photos)"
+        text = f"{first} form {plural(n, 'article')} ({several:,} with several photos)"
         unmatched = sum(len(r.paths) for r in self.rows if not r.matched)
         if unmatched:
             verb = (

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -76,11 +75,11 @@ class EngineClient:
                 return self.info
         return self.open(db, device)
 
-    def is_open(self, db: Path | str) -> bool:
-        return self._db == str(db) and self.info is not None
-
     def call(self, verb: str, *args: Any, **kwargs: Any) -> Any:
-        engine = self._engine
+        # The reference is taken under the lock, so a call never sees an engine that open() on another worker
+        # is half-way through replacing; the call itself runs unlocked (a search must not hold up an open).
+        with self._lock:
+            engine = self._engine
         if engine is None:
             raise ChildError("No catalog is open in the search process.")
         return engine.call(verb, *args, **kwargs)
@@ -117,11 +116,9 @@ class SearchController(QObject):
         self.query: Query | None = None
         self.stale = False  # the catalog changed under the engine (an index run): open it again
         self.last_outcome: Outcome | None = None
-        self.last_latency_ms: float | None = None
         self._unsaved: SearchSettings | None = None  # an edit not yet written (it rides with the next search)
         self.adjust_query: Callable[[Query], Query] | None = None  # e.g. words mixed in (gui/words.py)
         self._gen = 0
-        self._asked_at: dict[int, float] = {}
         panel.params_edited.connect(self.edit)
         self._load_timer = QTimer(self)
         self._load_timer.setSingleShot(True)
@@ -307,13 +304,10 @@ class SearchController(QObject):
         self.panel.show_query(query.title())
         # Thumbnails wait while the search runs: on two cores they would take half of its CPU.
         self.thumbs.pause()
-        gen = self.lane.submit(run)
-        self._asked_at = {gen: time.perf_counter()}
+        self.lane.submit(run)
 
     def _done(self, gen: int, outcome: Outcome) -> None:
         self._unsaved = None  # the newest job carried the newest edit
-        asked = self._asked_at.pop(gen, None)
-        self.last_latency_ms = (time.perf_counter() - asked) * 1e3 if asked else None
         self.last_outcome = outcome
         self.panel.set_params(outcome.params)  # what the engine really used
         root = self.snapshot.photo_root if self.snapshot is not None else None
@@ -326,7 +320,6 @@ class SearchController(QObject):
 
     def _failed(self, gen: int, failure: Failure) -> None:
         self._unsaved = None
-        self._asked_at.pop(gen, None)
         title = self.query.title() if self.query else PANEL_TITLE
         if isinstance(failure.error, NoVectors):
             self.panel.show_message(

@@ -341,9 +341,7 @@ def _fetch_model(name: str, progress) -> zoo.FetchResult:
 def save_user_settings(user: UserSettings, strict: bool = False) -> UserSettings:
     """Save what the dialog edits on top of the file as it is now (recent catalogs, window layout kept);
     `strict` raises the UserError when the file cannot be written (see UserSettings.save)."""
-    latest = UserSettings.load()
-    for name in ("device", "batch_size", "thumb_size", "theme", "model", "curator"):
-        setattr(latest, name, getattr(user, name))
+    latest = UserSettings.load().with_preferences_of(user)
     latest.save(strict)
     return latest
 
@@ -358,11 +356,17 @@ def write_catalog_choices(engine: Engine, old: CatalogChoices, new: CatalogChoic
     """Store the dialog's catalog choices through the engine (worker thread); False when nothing changed."""
     if new == old:
         return False
-    changes: dict = {"grouping": new.rule, "letterbox": new.letterbox, "mirror": new.mirror}
     if new.model and new.model != old.model:
         model = resolve_model(new.model)  # raises ModelError with a clear message
-        changes.update(model=model.manifest.name, model_manifest=str(model.manifest_path))
-    engine.update_settings(**changes)
+        engine.update_settings(
+            grouping=new.rule,
+            letterbox=new.letterbox,
+            mirror=new.mirror,
+            model=model.manifest.name,
+            model_manifest=str(model.manifest_path),
+        )
+    else:
+        engine.update_settings(grouping=new.rule, letterbox=new.letterbox, mirror=new.mirror)
     return True
 
 

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from desktop_app.core.matching import METHOD_LABELS, METHODS, PAIR_METHODS
 from desktop_app.core.settings import SearchSettings
 from desktop_app.core.similar import Hit
+from desktop_app.core.wording import plural
 from desktop_app.gui.decision_bar import DECISION_KEYS, NO_DECISION_KEY, DecisionBar
 from desktop_app.gui.elided import ElidedLabel
 from desktop_app.gui.models import ArticleRole
@@ -51,7 +52,7 @@ def results_status(n: int, elapsed_ms: float, hidden: int, note: str) -> tuple[s
     """The results header (one short line) and what it leaves to the tooltip."""
     if n:
         text = f"{n} most similar · {elapsed_ms:.0f} ms"
-        detail = f"The {n} most similar article{'s' if n != 1 else ''}, found in {elapsed_ms:.0f} ms."
+        detail = f"The {plural(n, 'most similar article')}, found in {elapsed_ms:.0f} ms."
     else:
         text = "No similar articles"
         detail = "Nothing passes the threshold s, or the catalog has no other articles."
@@ -306,12 +307,6 @@ class SimilarPanel(QWidget):
     def selected_hit(self) -> str | None:
         idx = self.view.currentIndex()
         return model_data(idx, ArticleRole) if idx.isValid() else None
-
-    def select_hit(self, article: str) -> bool:
-        row = self.model.row_of(article)
-        if row >= 0:
-            self.view.setCurrentIndex(self.model.index(row, 0))
-        return row >= 0
 
     def selected_decision(self) -> str | None:
         row = self.view.currentIndex().row()

@@ -14,6 +14,7 @@ size) that no longer exists.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict, deque
 from pathlib import Path
@@ -24,6 +25,8 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from desktop_app.core import thumbnails
 from desktop_app.core.images import PhotoError
 from desktop_app.gui.workers import Runner
+
+log = logging.getLogger(__name__)
 
 MEMORY_ITEMS = 2500  # about 2500 x 160 x 160 x 4 bytes = 250 MB at most; usually far less
 MAX_QUEUE = 400  # a few screens' worth; older requests were scrolled past
@@ -54,9 +57,10 @@ class _Drain(QRunnable):
                 image = QImage(str(made))
                 if image.isNull():
                     image = None
-            except (PhotoError, OSError, ValueError):
-                image = None
-            except Exception:  # noqa: BLE001 - one bad photo must not stop the thumbnails of the others
+            except (PhotoError, OSError):
+                image = None  # the photo cannot be shown: the views paint it as broken
+            except Exception:  # noqa: BLE001 - a bug here must not stop the thumbnails of the other photos
+                log.exception("Thumbnail of %s failed", path)
                 image = None
             try:
                 loader._bridge.loaded.emit(path, size, image)

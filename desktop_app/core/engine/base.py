@@ -376,7 +376,7 @@ class EngineBase:
             "grouping": s.grouping.to_dict(),
             "grouping_text": s.grouping.describe(),
             "model": model,
-            "preprocessing": {"letterbox": s.letterbox, "mirror": s.mirror},
+            "preprocessing": s.preprocessing(),
             "search": s.search.to_dict(),
             "counts": counts,
             "last_run": last,

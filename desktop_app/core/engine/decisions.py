@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from desktop_app.core.components import components
 from desktop_app.core.errors import InputError
 
 
@@ -76,18 +77,7 @@ class DecisionRoom:
 
     def same_product_groups(self) -> dict[str, str]:
         """article -> group, where a group joins articles decided "same product" (directly or through others)."""
-        parent: dict[str, str] = {}
-
-        def find(x: str) -> str:
-            while parent.setdefault(x, x) != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
-        for (a, b), row in self.catalog.decisions().items():
-            if row["decision"] == "same":
-                parent[find(a)] = find(b)
-        return {a: find(a) for a in parent}
+        return components(pair for pair, row in self.catalog.decisions().items() if row["decision"] == "same")
 
     def rejected_pairs(self) -> dict[str, set[str]]:
         """article -> the articles decided "not a match" with it."""

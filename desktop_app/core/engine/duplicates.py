@@ -18,8 +18,9 @@ from pathlib import Path
 
 from desktop_app.core import duplicates as dup
 from desktop_app.core import fingerprints as fpr
-from desktop_app.core.errors import InputError, NoVectors, plural
+from desktop_app.core.errors import InputError, NoVectors
 from desktop_app.core.images import PhotoError
+from desktop_app.core.wording import plural
 
 Progress = Callable[[int, int, str], None]
 Cancel = Callable[[], bool]

@@ -10,13 +10,15 @@ import numpy as np
 
 from desktop_app.core import evaluate as ev
 from desktop_app.core.engine.base import DECISION_GROUPS, EvalProgress
-from desktop_app.core.errors import InputError, NoVectors, plural
+from desktop_app.core.errors import InputError, NoVectors
 from desktop_app.core.inspect import Inspection, inspect_articles
+from desktop_app.core.paths import relative_to_root
 from desktop_app.core.settings import (
     SearchSettings,
 )
 from desktop_app.core.similar import Outcome, Query, answer
 from desktop_app.core.vectors import ArticleVectors
+from desktop_app.core.wording import plural
 
 
 @dataclass
@@ -126,12 +128,12 @@ class SearchRoom:
         root = self.photo_root() if query.kind == "files" else None
         if root is None or not query.files:
             return None
-        relative = []
+        relative: list[str] = []
         for f in query.files:
-            try:
-                relative.append(Path(f).resolve().relative_to(root.resolve()).as_posix())
-            except ValueError:
+            rel = relative_to_root(f, root)
+            if rel is None:
                 return None  # a photo from outside the catalog's folder
+            relative.append(rel)
         owners = self.catalog.articles_of_photos(relative)
         found = {owners.get(r) for r in relative}
         return found.pop() if len(found) == 1 and None not in found else None

@@ -9,8 +9,14 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+
+from desktop_app.core.errors import InputError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 
 @dataclass(frozen=True)
@@ -85,65 +91,73 @@ def is_url(location: object) -> bool:
     return isinstance(location, str) and "://" in location
 
 
+URL_EXAMPLE = "postgresql+psycopg://USER@HOST:PORT/DATABASE"
+
+
+def parse_db_url(url: str, example: str = URL_EXAMPLE) -> URL:
+    """The parsed database URL; InputError naming the expected form when it is not one.
+
+    SQLAlchemy raises ArgumentError for text that is no URL at all and ValueError for a port that is not a
+    number ("host:abc", "host:"); both are the user's typing, anything else is a bug."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise InputError(f"{url!r} is not a database URL; use {example}.") from exc
+
+
+def _without_password(parsed: URL) -> URL:
+    # (URL.set(password=None) would keep it: None there means "unchanged")
+    from sqlalchemy.engine import URL
+
+    return URL.create(
+        parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database, parsed.query
+    )
+
+
 def without_password(url: str) -> str:
     """A database URL as it may be remembered: without any password (nor an older version's *** for one),
     so a remembered catalog is one entry whatever the URL held, and opening it asks libpq for the password."""
-    from sqlalchemy.engine import URL, make_url
-
     try:
-        parsed = make_url(url)
-    except Exception:  # noqa: BLE001 - SQLAlchemy's ArgumentError: a malformed URL is kept as typed
-        return url
-    if parsed.password is None:
-        return parsed.render_as_string(hide_password=False)
-    # (URL.set(password=None) would keep it: None there means "unchanged")
-    return URL.create(
-        parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database, parsed.query
-    ).render_as_string(hide_password=False)
+        parsed = parse_db_url(url)
+    except InputError:
+        return url  # a malformed URL is kept as typed
+    if parsed.password is not None:
+        parsed = _without_password(parsed)
+    return parsed.render_as_string(hide_password=False)
 
 
 def split_password(url: str, example: str) -> tuple[str, str | None]:
     """(a PostgreSQL URL without its password, the password it held or None); InputError when it is not one."""
-    from sqlalchemy.engine import URL, make_url
-
-    from desktop_app.core.errors import InputError
-
-    try:
-        parsed = make_url(url.strip())
-    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises its own ArgumentError
-        raise InputError(f"{url!r} is not a database URL; use {example}.") from exc
+    parsed = parse_db_url(url.strip(), example)
     if parsed.get_backend_name() not in ("postgresql", "postgres"):
         raise InputError(
             f"Shared catalogs live on PostgreSQL: the URL starts with postgresql+psycopg://, e.g. {example}."
         )
     password = parsed.password
-    if password is not None:  # (URL.set(password=None) would keep it: None there means "unchanged")
-        parsed = URL.create(
-            parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database, parsed.query
-        )
+    if password is not None:
+        parsed = _without_password(parsed)
     return parsed.render_as_string(hide_password=False), password
 
 
 def url_user(location: str) -> str | None:
     """The database user a catalog URL logs in as (None for a file, or a URL that names none)."""
-    from sqlalchemy.engine import make_url
-
     if not is_url(location):
         return None
     try:
-        return make_url(location).username or None
-    except Exception:  # noqa: BLE001 - SQLAlchemy's ArgumentError: a malformed URL names nobody
-        return None
+        return parse_db_url(location).username or None
+    except InputError:
+        return None  # a malformed URL names nobody
 
 
 def url_title(url: str) -> str:
     """A shared catalog's short name: its database on its server ("luma on catalog-server:5432")."""
-    from sqlalchemy.engine import make_url
-
     try:
-        parsed = make_url(url)
-    except Exception:  # noqa: BLE001 - SQLAlchemy's ArgumentError: a malformed URL is shown as it is
-        return url
+        parsed = parse_db_url(url)
+    except InputError:
+        return url  # a malformed URL is shown as it is
     server = parsed.host or "local server"
     return f"{parsed.database or '?'} on {server}" + (f":{parsed.port}" if parsed.port else "")
 

@@ -52,21 +52,12 @@ def _unlock(fh: IO) -> None:
     fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-class FileLock:
-    """An OS lock on a file, dropped by the operating system when its holder dies."""
+class _HeldFile:
+    """A lock file this process may hold open and locked; `release` unlocks and closes it."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._fh: IO | None = None
-
-    def acquire(self, wait: bool = False) -> bool:
-        """Take the lock (waiting for it, or not); False when another process holds it."""
-        fh = open(self.path, "a+b")
-        if not _try_lock(fh, wait):
-            fh.close()
-            return False
-        self._fh = fh
-        return True
 
     def release(self) -> None:
         if self._fh is None:
@@ -78,12 +69,24 @@ class FileLock:
             self._fh = None
 
 
-class IndexLock:
+class FileLock(_HeldFile):
+    """An OS lock on a file, dropped by the operating system when its holder dies."""
+
+    def acquire(self, wait: bool = False) -> bool:
+        """Take the lock (waiting for it, or not); False when another process holds it."""
+        fh = open(self.path, "a+b")
+        if not _try_lock(fh, wait):
+            fh.close()
+            return False
+        self._fh = fh
+        return True
+
+
+class IndexLock(_HeldFile):
     """Held for the duration of an index run: `with IndexLock(catalog_path): ...`."""
 
     def __init__(self, catalog_path: Path) -> None:
-        self.path = lock_path(Path(catalog_path))
-        self._fh: IO | None = None
+        super().__init__(lock_path(Path(catalog_path)))
 
     def acquire(self) -> None:
         try:
@@ -102,15 +105,6 @@ class IndexLock:
         fh.write(str(os.getpid()).encode())
         fh.flush()
         self._fh = fh
-
-    def release(self) -> None:
-        if self._fh is None:
-            return
-        try:
-            _unlock(self._fh)
-        finally:
-            self._fh.close()
-            self._fh = None
 
     def __enter__(self) -> IndexLock:
         self.acquire()

@@ -13,10 +13,9 @@ from contextlib import AbstractContextManager
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
 
 from desktop_app.core.errors import CatalogBusy, CatalogError, DiskFull, InputError
-from desktop_app.core.storage.backend import Backend, Identity
+from desktop_app.core.storage.backend import URL_EXAMPLE, Backend, Identity, parse_db_url
 
 # Advisory lock keys (64-bit): one for writers, one for the indexer. Advisory locks are per database.
 WRITE_LOCK = 0x4C6B4C6B_57524954  # "LkLk" "WRIT"
@@ -40,12 +39,7 @@ class PostgresBackend(Backend):
     kind = "postgresql"
 
     def __init__(self, url: str, password: str | None = None) -> None:
-        try:
-            parsed = make_url(url)
-        except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises its own ArgumentError
-            raise InputError(
-                f"{url!r} is not a database URL; use postgresql+psycopg://USER@HOST:PORT/DATABASE."
-            ) from exc
+        parsed = parse_db_url(url)
         if parsed.get_backend_name() not in ("postgresql", "postgres"):
             raise InputError(
                 f"Lookalike catalogs live in SQLite files or PostgreSQL, not {parsed.get_backend_name()}."
@@ -256,7 +250,7 @@ class PostgresBackend(Backend):
 def _check_url_parts(url) -> None:
     """InputError for a URL without a database, or with an option libpq does not know (it would fail later
     with the driver's own words and no hint which part is wrong)."""
-    example = "postgresql+psycopg://USER@HOST:PORT/DATABASE"
+    example = URL_EXAMPLE
     if not url.database:
         raise InputError(
             f"The URL {url.render_as_string(hide_password=True)} names no database: add /NAME ({example})."
