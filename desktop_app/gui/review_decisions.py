@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from desktop_app.core.errors import Conflict
 from desktop_app.core.labels import Suggestion
+from desktop_app.core.wording import plural
 from desktop_app.gui.conflicts import show_conflict
 from desktop_app.gui.errors import show_error
 from desktop_app.gui.review_controller import Undone
@@ -97,7 +98,7 @@ class QueueDecisions:
 
     def _confirm_bulk(self, n: int, threshold: float) -> bool:
         text = (
-            f"Accept {n} suggestion{'s' if n != 1 else ''} with confidence ≥ {threshold:.0%}?\n\n"
+            f"Accept {plural(n, 'suggestion')} with confidence ≥ {threshold:.0%}?\n\n"
             f"Each becomes the article's {self.field} label now. Undo (Ctrl+Z) takes them all back at once."
         )
         n_skipped = self.model.counts()[1]

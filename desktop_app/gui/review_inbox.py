@@ -40,7 +40,9 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.files import replacing
+from desktop_app.core.paths import relative_to_root
 from desktop_app.core.scan import image_suffixes
+from desktop_app.core.wording import plural
 
 INBOX = "inbox"
 
@@ -78,11 +80,7 @@ def plan_inbox(files: Iterable[Path] = (), folders: Iterable[Path] = ()) -> list
 
 
 def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return False
-    return True
+    return relative_to_root(path, root) is not None
 
 
 def copy_into_inbox(
@@ -201,7 +199,7 @@ class InboxDialog(QDialog):
             self.list.item(self.list.count() - 1).setData(Qt.ItemDataRole.UserRole, str(f))
         plan = self.plan()
         inside = len(plan_inbox(self.files, self.folders)) - len(plan)
-        text = f"{len(plan)} photo{'s' if len(plan) != 1 else ''} to copy."
+        text = f"{plural(len(plan), 'photo')} to copy."
         if inside:
             text += f" {inside} already in the photo folder (left out: the index has them)."
         self.summary.setText(text)
