@@ -376,9 +376,10 @@ def _close_failed_run(catalog: Catalog, run_id: int, summary: IndexSummary, exc:
     status = "failed" if isinstance(exc, Exception) else "interrupted"
     try:
         catalog.finish_run(run_id, status, {**_run_record(summary), "error": str(exc)})
-    except Exception:  # noqa: BLE001 - the error that stopped the run is the one to report
-        # The next open of the catalog marks a run left running as interrupted.
-        log.warning("could not mark index run %s as %s", run_id, status, exc_info=True)
+    except Exception as lost:  # noqa: BLE001 - the error that stopped the run is the one to report
+        # Often the same cause (the database server went away): the user sees that error once, and the next
+        # open of the catalog marks the run left running as interrupted.
+        log.debug("index run %s stays 'running' until the next open: %s", run_id, lost)
 
 
 def embed_files(
