@@ -19,7 +19,7 @@ import numpy as np
 from desktop_app.core import fingerprints as fpr
 from desktop_app.core.images import preprocess, read_bytes
 from desktop_app.core.models import default_model
-from desktop_app.core.storage.photos import VECTOR_DTYPE
+from desktop_app.core.storage.vectors import VECTOR_DTYPE
 
 MAGENTO = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "magento-luma" / "photos"
 

@@ -22,7 +22,8 @@ import numpy as np
 from desktop_app.core.device import physical_cores
 from desktop_app.core.encoder import Encoder
 from desktop_app.core.images import preprocess, read_bytes
-from desktop_app.core.indexer import IndexOptions, content_hash, index_folder
+from desktop_app.core.index_batches import content_hash
+from desktop_app.core.indexer import IndexOptions, index_folder
 from desktop_app.core.models import resolve_model
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule, walk_photos
 from desktop_app.core.storage import Catalog

@@ -290,3 +290,28 @@ def test_settings_the_user_asked_for_are_never_reported_saved_when_they_were_not
     assert UserSettings.load().curator == ""
     # Conveniences (the catalog used last) still never stop the work they come with.
     assert main(["stats", "--db", str(indexed), "--json"]) == 0
+
+
+def test_reindexing_with_a_model_whose_file_is_broken_changes_nothing(indexed, photo_tree, tmp_path, capsys):
+    """The new model, grouping and preprocessing are stored only once the model is known to load."""
+    from tests.conftest import make_tiny_model
+
+    broken = make_tiny_model(tmp_path / "broken", name="tiny-broken")
+    broken.onnx_path.write_bytes(b"not an ONNX file")
+    with Catalog(indexed) as catalog:
+        settings, runs = catalog.raw_settings(), catalog.recent_runs()
+    fails(
+        capsys,
+        "index",
+        photo_tree,
+        "--db",
+        indexed,
+        "--model",
+        broken.manifest_path,
+        "--pattern",
+        r"(?P<article>p\d)",
+        needle="cannot be loaded",
+    )
+    with Catalog(indexed) as catalog:
+        assert catalog.raw_settings() == settings
+        assert catalog.recent_runs() == runs

@@ -21,7 +21,7 @@ from desktop_app.core.errors import CatalogBusy, InputError
 from desktop_app.core.settings import SearchSettings, UserSettings, last_catalog
 from desktop_app.core.similar import Query
 from desktop_app.core.storage import SCHEMA_VERSION, Catalog, IndexLock
-from tests.conftest import IS_ROOT, REPO, SAMPLE, SAMPLE_PHOTOS, run_unprivileged
+from tests.conftest import IS_ROOT, REPO, SAMPLE, SAMPLE_PHOTOS, make_tiny_model, run_unprivileged
 
 TUNED = SearchSettings("hungarian", 0.6, 2, 7)
 
@@ -216,11 +216,14 @@ def test_a_failed_index_creates_no_catalog_and_keeps_the_last_one(tmp_path, phot
     )
     (tmp_path / "empty").mkdir()
     (tmp_path / "file.jpg").write_bytes(b"x")
+    broken = make_tiny_model(tmp_path / "broken", name="tiny-broken")
+    broken.onnx_path.write_bytes(b"not an ONNX file")  # its manifest loads; the model does not
     for args in (
         ("index", tmp_path / "empty"),
         ("index", tmp_path / "file.jpg"),
         ("index", tmp_path / "nowhere"),
         ("index", photo_tree, "--model", "no-such-model"),
+        ("index", photo_tree, "--model", broken.manifest_path),
     ):
         new = tmp_path / "new.sqlite"
         proc = cli(*args, "--db", new, home=home)

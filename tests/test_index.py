@@ -323,3 +323,61 @@ def test_preprocessing_is_stored_with_the_catalog_and_queries_follow_it(
     # and "model" goes back to the manifest's own crop, whose vectors are still there
     s = index_folder(cat, photo_tree, model=tiny_model, options=IndexOptions(resize="model", mirror=False))
     assert s.embedded == 0 and catalog_model_id(cat, tiny_model) == plain
+
+
+def _broken_models(folder):
+    """Models whose manifests load but whose ONNX file cannot: garbage bytes, and no file at all."""
+    garbage = make_tiny_model(folder / "garbage", name="tiny-garbage")
+    garbage.onnx_path.write_bytes(b"this is not an ONNX file")
+    missing = make_tiny_model(folder / "missing", name="tiny-missing")
+    missing.onnx_path.unlink()
+    return {"garbage": garbage, "missing": missing}
+
+
+@pytest.mark.parametrize("broken", ["garbage", "missing", "unknown name"])
+def test_a_model_that_cannot_load_changes_nothing(tmp_path, catalog_location, photo_tree, tiny_model, broken):
+    cat = Catalog(catalog_location)
+    _index(cat, photo_tree, tiny_model)
+    settings_before = cat.raw_settings()
+    runs_before = cat.recent_runs()
+    photos_before = cat.photo_rows()
+    model = _broken_models(tmp_path / "models").get(broken, "no-such-model")
+    with pytest.raises(UserError):
+        index_folder(
+            cat,
+            photo_tree,
+            rule=GroupingRule("pattern", r"(?P<article>p\d)"),
+            model=model,
+            options=IndexOptions(batch_size=4, workers=2, resize="letterbox", mirror=True),
+        )
+    assert cat.raw_settings() == settings_before  # model, grouping and preprocessing as they were
+    assert cat.recent_runs() == runs_before  # no run was started, so none is left "running"
+    assert cat.photo_rows() == photos_before
+    again = _index(cat, photo_tree, tiny_model)
+    assert (again.unchanged, again.embedded) == (7, 0)
+
+
+def test_a_model_that_fails_while_embedding_leaves_a_failed_run(
+    tmp_path, catalog_location, photo_tree, tiny_model
+):
+    """A model that loads but returns vectors its manifest does not describe stops the run on its first
+    batch: the run is recorded as failed with the error, and the app says so instead of "up to date"."""
+    import json
+
+    from desktop_app.core.engine import Engine
+    from desktop_app.core.models import load_manifest
+    from desktop_app.core.overview import load_snapshot
+
+    wrong_dim = make_tiny_model(tmp_path / "m", name="tiny-wrong-dim", dim=8)
+    data = json.loads(wrong_dim.manifest_path.read_text(encoding="utf-8"))
+    wrong_dim.manifest_path.write_text(json.dumps({**data, "dim": 12}), encoding="utf-8")
+    cat = Catalog(catalog_location)
+    _index(cat, photo_tree, tiny_model)
+    with pytest.raises(UserError, match="12"):
+        _index(cat, photo_tree, load_manifest(wrong_dim.manifest_path))
+    run = cat.last_run()
+    assert run["status"] == "failed" and run["finished_at"] is not None
+    assert "12" in run["summary"]["error"] and run["summary"]["reembedded"] == 0
+    assert load_snapshot(Engine(cat)).index_state()[0] == "failed"
+    again = _index(cat, photo_tree, tiny_model)
+    assert again.unchanged == 7 and cat.last_run()["status"] == "done"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from desktop_app.cli import main as cli_main
-from desktop_app.core import zoo
+from desktop_app.core import zoo, zoo_list
 from desktop_app.core.device import gpu_in_use
 from desktop_app.core.errors import ModelError
 from desktop_app.core.models import (
@@ -329,7 +329,7 @@ def test_default_model_prefers_clip_b32_by_device(tmp_path, monkeypatch):
     # auto follows the real machine: int8 without a usable GPU, else the best remaining GPU variant
     expected = "clip-vit-b32-fp32" if gpu_in_use("auto") else "clip-vit-b32-int8"
     assert default_model().manifest.name == expected
-    assert zoo.describe_default("cpu") == "clip-vit-b32-int8 (int8, clip, 8-d)"
+    assert zoo_list.describe_default("cpu") == "clip-vit-b32-int8 (int8, clip, 8-d)"
 
 
 def test_list_models_shows_installed_known_damaged_and_default(tmp_path):
@@ -338,7 +338,7 @@ def test_list_models_shows_installed_known_damaged_and_default(tmp_path):
     broken = models_dir() / "broken"
     broken.mkdir()
     (broken / "broken.manifest.json").write_text("{not json")
-    rows = {r.name: r for r in zoo.list_models("cpu")}
+    rows = {r.name: r for r in zoo_list.list_models("cpu")}
     assert rows["listed"].status == "installed" and rows["listed"].size == src.onnx_path.stat().st_size
     assert rows["broken"].status == "damaged" and rows["broken"].problem
     assert rows["clip-vit-b32-int8"].status == "available" and rows["clip-vit-b32-int8"].size == 89_117_001

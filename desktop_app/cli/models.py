@@ -139,7 +139,7 @@ def _size(n: int | None) -> str:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from desktop_app.core.zoo import describe_default, list_models
+    from desktop_app.core.zoo_list import describe_default, list_models
 
     device = getattr(args, "device", "auto")
     rows = list_models(device)

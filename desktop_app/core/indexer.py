@@ -1,18 +1,19 @@
-"""Indexing a photo folder into its catalog: scan, diff, decode ahead of the model, embed, commit.
+"""Indexing a photo folder into its catalog: scan, plan, load the model, store the settings, embed, finish.
 
-Pipeline: a bounded thread pool reads, hashes, decodes and preprocesses photos a few batches ahead of the
-encoder; the calling thread runs the encoder and commits one transaction per batch, so a kill loses at
-most the batch in flight. Unchanged files (same size and mtime) cost one stat; moved files are recognised
-by content hash and keep their vectors; deleted files leave the catalog only after a complete scan.
+An index run scans the folder, compares it with the catalog (`index_plan`), loads the model (before
+anything is written, so a model that cannot load changes nothing), then stores the catalog's settings and
+applies the plan, embedding in batches (`index_batches`: one transaction per batch, so a kill loses at most
+the batch in flight). Unchanged files (same size and mtime) cost one stat; moved files are recognised by
+content hash and keep their vectors; deleted files leave the catalog only after a complete scan. Every run
+is recorded: done, cancelled, or failed with its error.
 """
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,18 +23,20 @@ from desktop_app.core.device import physical_cores
 from desktop_app.core.encoder import Encoder, normalise
 from desktop_app.core.errors import InputError, plural
 from desktop_app.core.images import PhotoError, preprocess, read_bytes
+from desktop_app.core.index_batches import BatchRun, embed_in_batches
+from desktop_app.core.index_plan import IndexPlan, plan_index
 from desktop_app.core.models import InstalledModel, catalog_model, resolve_model, vector_identity
 from desktop_app.core.scan import (
-    FoundFile,
-    Grouper,
     GroupingRule,
     ScanResult,
     grouping_advice,
     image_suffixes,
     scan_folder,
 )
-from desktop_app.core.settings import catalog_settings, update_catalog_settings
-from desktop_app.core.storage import Catalog, PhotoRow, PhotoWrite
+from desktop_app.core.settings import CatalogSettings, catalog_settings, update_catalog_settings
+from desktop_app.core.storage import Catalog
+
+log = logging.getLogger(__name__)
 
 REASONS = {
     "empty": "empty file",
@@ -117,30 +120,6 @@ class IndexSummary:
         )
 
 
-def content_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-@dataclass
-class _Work:
-    kind: str  # new, changed, reembed
-    found: FoundFile
-    row: PhotoRow | None
-    article_id: int
-    view: str | None
-
-
-@dataclass
-class _Result:
-    work: _Work
-    hash: str | None = None
-    tensor: np.ndarray | None = None
-    width: int | None = None
-    height: int | None = None
-    error: PhotoError | None = None
-    moved_from: int | None = None  # orphan photo id whose vectors this file takes over
-
-
 def check_photo_folder(photo_dir: Path | str) -> Path:
     """The photo folder, resolved, or a one-line error when it is missing or not a folder."""
     root = Path(photo_dir).expanduser()
@@ -196,29 +175,67 @@ def index_folder(
         )
 
 
+@dataclass
+class _RunModel:
+    """The model and preprocessing an index run embeds with, as the catalog will store them."""
+
+    installed: InstalledModel
+    letterbox: bool
+    mirror: bool
+
+    @property
+    def resize(self) -> str | None:
+        return "letterbox" if self.letterbox else None
+
+    @property
+    def model_id(self) -> str:
+        return vector_identity(self.installed.manifest, self.resize, self.mirror)
+
+    def describe(self) -> str:
+        return f"{self.installed.manifest.name} ({self.installed.manifest.precision})"
+
+    def differs_from(self, stored: CatalogSettings) -> bool:
+        """Whether the catalog was indexed with another model (or another manifest file of it)."""
+        manifest_path = str(self.installed.manifest_path)
+        return stored.model != self.installed.manifest.name or stored.model_manifest != manifest_path
+
+
+def _run_model(
+    stored: CatalogSettings, model: InstalledModel | str | None, opts: IndexOptions, encoder: Encoder | None
+) -> _RunModel:
+    """The model given (an encoder, an installed model or a name), else the catalog's; the preprocessing
+    given, else the catalog's. An unknown model raises ModelError here, before anything is written."""
+    if encoder is not None:
+        installed = encoder.model
+    elif isinstance(model, InstalledModel):
+        installed = model
+    elif isinstance(model, str):
+        installed = resolve_model(model)
+    else:
+        installed = catalog_model(stored.model, stored.model_manifest)
+    letterbox = stored.letterbox if opts.resize is None else opts.resize == "letterbox"
+    mirror = stored.mirror if opts.mirror is None else bool(opts.mirror)
+    return _RunModel(installed, letterbox, mirror)
+
+
 def _index(
-    catalog, photo_dir, rule, model, opts, progress, should_cancel, encoder, scan, keep_stored_root=False
+    catalog: Catalog,
+    photo_dir: Path | str,
+    rule: GroupingRule | None,
+    model: InstalledModel | str | None,
+    opts: IndexOptions,
+    progress: Callable[[Progress], None] | None,
+    should_cancel: Callable[[], bool],
+    encoder: Encoder | None,
+    scan: ScanResult | None,
+    keep_stored_root: bool,
 ) -> IndexSummary:
     started = time.perf_counter()
     root = check_photo_folder(photo_dir)
     stored = catalog_settings(catalog)
     rule = rule or stored.grouping
-    installed = encoder.model if encoder else (model if isinstance(model, InstalledModel) else None)
-    if installed is None:
-        installed = (
-            resolve_model(model)
-            if isinstance(model, str)
-            else catalog_model(stored.model, stored.model_manifest)
-        )
-    manifest = installed.manifest
-    letterbox = stored.letterbox if opts.resize is None else opts.resize == "letterbox"
-    mirror = stored.mirror if opts.mirror is None else bool(opts.mirror)
-    resize = "letterbox" if letterbox else None
-    model_id = vector_identity(manifest, resize, mirror)
-
-    summary = IndexSummary(
-        str(root), catalog.location, f"{manifest.name} ({manifest.precision})", "", rule.describe()
-    )
+    run = _run_model(stored, model, opts, encoder)
+    summary = IndexSummary(str(root), catalog.location, run.describe(), "", rule.describe())
     if progress:
         progress(Progress(0, 0, 0.0, None, "scanning folder"))
     if scan is None:
@@ -226,92 +243,118 @@ def _index(
     if scan.cancelled:
         summary.cancelled = True
         return summary
+    plan = plan_index(catalog, root, scan, rule, run.model_id)
+    _note_plan(summary, plan, scan, rule, root)
+    if encoder is None and (plan.work or run.differs_from(stored)):
+        # Load the model before anything is written: one that cannot load (a damaged or missing ONNX file)
+        # leaves the catalog's model, grouping and photos as they were, and no index run behind.
+        encoder = Encoder(run.installed, device=opts.device, threads=opts.threads)
+    _store_settings(catalog, stored, root, rule, run, keep_stored_root)
+    run_id = catalog.start_run(run.model_id)
+    try:
+        embedded = _apply_plan(catalog, root, plan, run, encoder, opts, summary, progress, should_cancel)
+        _finish_summary(catalog, summary, run.model_id, embedded, started)
+    except BaseException as exc:
+        _close_failed_run(catalog, run_id, summary, exc)
+        raise
+    catalog.finish_run(run_id, "cancelled" if summary.cancelled else "done", _run_record(summary))
+    return summary
+
+
+def _note_plan(
+    summary: IndexSummary, plan: IndexPlan, scan: ScanResult, rule: GroupingRule, root: Path
+) -> None:
     summary.skipped_folders = [p.to_dict() for p in scan.problems if p.reason == "unreadable_folder"]
     summary.advice = grouping_advice(scan.files, rule, root.name)
+    summary.skipped_files.extend(plan.problems)
+    summary.unmatched = plan.unmatched
+    summary.unchanged = plan.unchanged
 
-    stored_root = stored.photo_root if keep_stored_root and stored.photo_root else str(root)
+
+def _store_settings(
+    catalog: Catalog,
+    stored: CatalogSettings,
+    root: Path,
+    rule: GroupingRule,
+    run: _RunModel,
+    keep_stored_root: bool,
+) -> None:
+    """The catalog keeps the folder, grouping, model and preprocessing of its last index run, so that the
+    next one (and every search) uses them without being told again."""
     update_catalog_settings(
         catalog,
-        photo_root=stored_root,
+        photo_root=stored.photo_root if keep_stored_root and stored.photo_root else str(root),
         grouping=rule,
-        model=manifest.name,
-        model_manifest=str(installed.manifest_path),
-        letterbox=letterbox,
-        mirror=mirror,
+        model=run.installed.manifest.name,
+        model_manifest=str(run.installed.manifest_path),
+        letterbox=run.letterbox,
+        mirror=run.mirror,
     )
-    run_id = catalog.start_run(model_id)
 
-    found, clashes = _unique_paths(scan.files)
-    problems = [p.to_dict() for p in scan.problems if p.reason != "unreadable_folder"] + clashes
-    summary.skipped_files.extend(problems)
-    grouper = Grouper(rule, root.name)
-    groups = {f.rel: grouper(f.rel) for f in found}
-    summary.unmatched = sum(1 for g in groups.values() if not g.matched)
-    # A folder-grouped article lies in its id's parent folder; one grouped by file name, where its first
-    # photo is (so the grid, the map and filters can use folders whatever the grouping).
-    keys = {g.article for g in groups.values()}
-    folders: dict[str, str] | None = None
-    if rule.kind != "folder":
-        folders = {}
-        for rel in sorted(groups):
-            folders.setdefault(groups[rel].article, rel.rsplit("/", 1)[0] if "/" in rel else "")
-    article_ids = catalog.sync_articles(keys, folders)
 
-    rows = {r.path: r for r in catalog.photo_rows()}
-    have_vec = catalog.photo_ids_with_vectors(model_id)
-    on_disk = {f.text for f in found}
-    # Photos not seen by this scan but in a folder it could not read are still there: keep them as they are.
-    gone_rows = [r for r in rows.values() if r.path not in on_disk and not scan.unseen(r.path)]
-    orphans: dict[str, list[int]] = {}  # content hash -> vanished photos that still have this model's vector
-    for r in gone_rows:
-        if r.status == "ok" and r.hash and r.id in have_vec:
-            orphans.setdefault(r.hash, []).append(r.id)
-
-    work: list[_Work] = []
-    regroup: list[dict] = []
-    for f in found:
-        g = groups[f.rel]
-        aid = article_ids[g.article]
-        row = rows.get(f.text)
-        if row is None:
-            work.append(_Work("new", f, None, aid, g.view))
-            continue
-        if row.article != g.article or row.view != g.view:
-            regroup.append({"pid": row.id, "aid": aid, "view": g.view})
-        if row.size != f.size or row.mtime_ns != f.mtime_ns:
-            work.append(_Work("changed", f, row, aid, g.view))
-        elif row.status == "ok" and row.id not in have_vec:
-            work.append(_Work("reembed", f, row, aid, g.view))
-        else:
-            summary.unchanged += 1
-    catalog.regroup_photos(regroup)
-
-    embedded = 0
-    moved_ids: set[int] = set()
-    if work:
-        if encoder is None:
-            encoder = Encoder(installed, device=opts.device, threads=opts.threads)
+def _apply_plan(
+    catalog: Catalog,
+    root: Path,
+    plan: IndexPlan,
+    run: _RunModel,
+    encoder: Encoder | None,
+    opts: IndexOptions,
+    summary: IndexSummary,
+    progress: Callable[[Progress], None] | None,
+    should_cancel: Callable[[], bool],
+) -> int:
+    """Write what the plan says: the articles, the regrouped photos, the embedded ones, then the deletions.
+    Returns how many photos were embedded."""
+    article_ids = catalog.sync_articles(plan.articles, plan.folders)
+    catalog.regroup_photos(
+        [{"pid": r.photo_id, "aid": article_ids[r.article], "view": r.view} for r in plan.regroup]
+    )
+    batches = BatchRun(catalog, root, run.model_id, run.resize, run.mirror, article_ids, plan.orphans)
+    if plan.work:
+        assert encoder is not None  # loaded by _index whenever there is work
         summary.device = encoder.device
-        embedded, moved_ids = _run_pipeline(
-            catalog,
-            root,
-            work,
-            encoder,
-            model_id,
-            resize,
-            mirror,
-            orphans,
-            opts,
-            summary,
-            progress,
-            should_cancel,
-        )
-
+        try:
+            embed_in_batches(
+                batches,
+                encoder,
+                plan.work,
+                workers=opts.workers or max(1, min(4, physical_cores())),
+                batch_size=max(1, opts.batch_size),
+                lookahead=max(1, opts.batch_size) * max(1, opts.prefetch_batches),
+                report=_rate_reporter(progress, len(plan.work)),
+                should_cancel=should_cancel,
+            )
+        finally:  # what the committed batches did, also when a later one failed
+            _note_batches(summary, batches)
     if not summary.cancelled:
         # Only a complete scan may delete: a cancelled run has not seen every moved file yet.
-        summary.removed = catalog.remove_photos([r.id for r in gone_rows if r.id not in moved_ids])
+        summary.removed = catalog.remove_photos([r.id for r in plan.gone if r.id not in batches.moved_ids])
     catalog.drop_empty_articles()
+    return batches.embedded
 
+
+def _rate_reporter(progress: Callable[[Progress], None] | None, total: int) -> Callable[[int, str], None]:
+    """Progress of the embedding, with its rate and the time left, from the time this is called."""
+    t0 = time.perf_counter()
+
+    def report(done: int, note: str) -> None:
+        if progress:
+            rate = done / max(time.perf_counter() - t0, 1e-6)
+            progress(Progress(done, total, rate, (total - done) / rate if rate > 0 else None, note))
+
+    return report
+
+
+def _note_batches(summary: IndexSummary, batches: BatchRun) -> None:
+    for kind, count in batches.counts.items():
+        setattr(summary, kind, getattr(summary, kind) + count)
+    summary.skipped_files.extend(batches.skipped)
+    summary.cancelled = summary.cancelled or batches.cancelled
+
+
+def _finish_summary(
+    catalog: Catalog, summary: IndexSummary, model_id: str, embedded: int, started: float
+) -> None:
     counts = catalog.counts(model_id)
     summary.orphaned = catalog.orphaned()
     summary.articles = counts["articles"]
@@ -320,183 +363,23 @@ def _index(
     summary.seconds = round(time.perf_counter() - started, 3)
     summary.photos_per_s = round(embedded / summary.seconds, 2) if summary.seconds > 0 else 0.0
     summary.skipped = dict(Counter(s["reason"] for s in summary.skipped_files))
-    catalog.finish_run(
-        run_id,
-        "cancelled" if summary.cancelled else "done",
-        {k: v for k, v in summary.to_dict().items() if k != "skipped_files"},
-    )
-    return summary
 
 
-def _unique_paths(files: list[FoundFile]) -> tuple[list[FoundFile], list[dict]]:
-    """Files whose printable paths are unique; a second file with the same printable path is skipped.
-
-    A name that is not UTF-8 is stored with \\xNN escapes, which a literal name can spell too: the first
-    file keeps the path, the other is reported instead of breaking the batch it would land in.
-    """
-    seen: dict[str, FoundFile] = {}
-    clashes = []
-    for f in files:
-        first = seen.get(f.text)
-        if first is None:
-            seen[f.text] = f
-            continue
-        clashes.append(
-            {
-                "path": f.text,
-                "reason": "name_clash",
-                "message": f"its name prints the same as {first.rel!r}; rename one of the two files",
-            }
-        )
-    return list(seen.values()), clashes
+def _run_record(summary: IndexSummary) -> dict:
+    """What the catalog keeps of a run's summary (the list of skipped files is kept with the photos)."""
+    return {k: v for k, v in summary.to_dict().items() if k != "skipped_files"}
 
 
-def _prepare_one(root: Path, w: _Work, orphan_hashes: frozenset[str], manifest, resize, mirror) -> _Result:
-    """Runs on a pool thread: read, hash, and (unless it is a moved file) decode and preprocess."""
+def _close_failed_run(catalog: Catalog, run_id: int, summary: IndexSummary, exc: BaseException) -> None:
+    """A run stopped by an error is marked failed (interrupted, for Ctrl+C), never left running. Batches
+    committed so far stay; the next run resumes from them."""
+    status = "failed" if isinstance(exc, Exception) else "interrupted"
     try:
-        data = read_bytes(root / w.found.rel)
-        h = content_hash(data)
-        if w.kind == "new" and h in orphan_hashes:
-            return _Result(w, hash=h, moved_from=-1)  # the consumer claims the orphan's row
-        tensor, loaded = preprocess(data, manifest, resize=resize, mirror=mirror)
-        return _Result(w, hash=h, tensor=tensor, width=loaded.width, height=loaded.height)
-    except PhotoError as exc:
-        return _Result(w, error=exc)
-
-
-def _run_pipeline(
-    catalog, root, work, encoder, model_id, resize, mirror, orphans, opts, summary, progress, should_cancel
-) -> tuple[int, set[int]]:
-    manifest = encoder.manifest
-    total = len(work)
-    workers = opts.workers or max(1, min(4, physical_cores()))
-    batch_size = max(1, opts.batch_size)
-    lookahead = batch_size * max(1, opts.prefetch_batches)
-    orphan_hashes = frozenset(orphans)
-    moved_ids: set[int] = set()
-    done = 0
-    embedded = 0
-    pending: deque[Future] = deque()
-    batch: list[_Result] = []
-    t0 = time.perf_counter()
-
-    def report(note: str = "") -> None:
-        if progress:
-            elapsed = max(time.perf_counter() - t0, 1e-6)
-            rate = done / elapsed
-            eta = (total - done) / rate if rate > 0 else None
-            progress(Progress(done, total, rate, eta, note))
-
-    def flush() -> None:
-        nonlocal embedded
-        if not batch:
-            return
-        to_embed = [r for r in batch if r.tensor is not None]
-        if to_embed:
-            out = encoder.encode(np.concatenate([r.tensor for r in to_embed], axis=0))
-            if mirror:
-                out = normalise(out.reshape(len(to_embed), 2, -1).mean(axis=1))
-            _finite_or_error(to_embed, out)
-        vec_of = {id(r): out[i] for i, r in enumerate(to_embed) if r.tensor is not None}
-        _write_batch(catalog, batch, vec_of, model_id, moved_ids, summary)
-        embedded += len(vec_of)
-        batch.clear()
-
-    report("embedding")
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
-        items = iter(work)
-        while True:
-            while len(pending) < lookahead and not summary.cancelled:
-                w = next(items, None)
-                if w is None:
-                    break
-                pending.append(pool.submit(_prepare_one, root, w, orphan_hashes, manifest, resize, mirror))
-            if not pending:
-                break
-            result = pending.popleft().result()
-            if result.moved_from == -1 and not _claim_orphan(result, orphans):
-                # Two new copies of one moved file: the second one needs its own vector.
-                result = _prepare_one(root, result.work, frozenset(), manifest, resize, mirror)
-            batch.append(result)
-            done += 1
-            if len(batch) >= batch_size:
-                flush()
-                report()
-                if should_cancel():
-                    # Stop at a batch boundary: everything committed so far stays, the rest waits.
-                    summary.cancelled = True
-                    for fut in pending:
-                        fut.cancel()
-                    pending.clear()
-        flush()
-    report("cancelled" if summary.cancelled else "done")
-    return embedded, moved_ids
-
-
-def _claim_orphan(result: _Result, orphans: dict[str, list[int]]) -> bool:
-    ids = orphans.get(result.hash or "")
-    if not ids:
-        return False
-    result.moved_from = ids.pop(0)
-    return True
-
-
-def _finite_or_error(results: list[_Result], vectors: np.ndarray) -> None:
-    """A model that returns NaN for a photo (a broken export, bad manifest numbers) must not store it."""
-    bad = ~np.isfinite(vectors).all(axis=1)
-    for i in np.flatnonzero(bad).tolist():
-        results[i].tensor = None
-        results[i].error = PhotoError(
-            "bad_vector", "the model returned an invalid vector (NaN) for this photo"
-        )
-
-
-def _write_batch(
-    catalog: Catalog,
-    batch: list[_Result],
-    vec_of: dict[int, np.ndarray],
-    model_id: str,
-    moved_ids: set[int],
-    summary: IndexSummary,
-) -> None:
-    writes: list[PhotoWrite] = []
-    kinds: list[str] = []
-    for r in batch:
-        w, f = r.work, r.work.found
-        base = dict(
-            article_id=w.article_id,
-            path=f.text,
-            raw_path=f.raw,
-            size=f.size,
-            mtime_ns=f.mtime_ns,
-            view=w.view,
-            existing_id=w.row.id if w.row else None,
-        )
-        if r.error is not None:
-            summary.skipped_files.append({"path": f.text, "reason": r.error.reason, "message": str(r.error)})
-            if r.error.reason == "vanished":
-                continue  # nothing on disk to record; an old row is removed with the other deletions
-            writes.append(PhotoWrite(**base, error=f"{r.error.reason}: {r.error}"))
-            kinds.append("new" if w.row is None else "changed")
-        elif r.moved_from is not None and r.moved_from >= 0:
-            writes.append(PhotoWrite(**base, moved_from=r.moved_from))
-            moved_ids.add(r.moved_from)
-            kinds.append("moved")
-        else:
-            writes.append(
-                PhotoWrite(
-                    **base,
-                    content_changed=w.kind == "changed",
-                    hash=r.hash,
-                    width=r.width,
-                    height=r.height,
-                    vector=vec_of[id(r)],
-                )
-            )
-            kinds.append("new" if w.row is None else "changed" if w.kind == "changed" else "reembedded")
-    catalog.write_photos(writes, model_id)
-    for kind in kinds:
-        setattr(summary, kind, getattr(summary, kind) + 1)
+        catalog.finish_run(run_id, status, {**_run_record(summary), "error": str(exc)})
+    except Exception as lost:  # noqa: BLE001 - the error that stopped the run is the one to report
+        # Often the same cause (the database server went away): the user sees that error once, and the next
+        # open of the catalog marks the run left running as interrupted.
+        log.debug("index run %s stays 'running' until the next open: %s", run_id, lost)
 
 
 def embed_files(

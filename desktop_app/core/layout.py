@@ -33,7 +33,7 @@ METHOD_NAMES = {"tsne": "t-SNE", "pca": "PCA"}
 DEFAULT_METHOD = "tsne"
 INSTALL_HINT = "pip install 'lookalike[map]'"
 PERPLEXITY = 30.0
-NEIGHBOURS = 90  # affinities use 3 x perplexity neighbours (openTSNE's own rule)
+NEIGHBOURS_PER_PERPLEXITY = 3  # affinities use 3 x perplexity neighbours (openTSNE's own rule)
 REDUCED_DIM = 50  # t-SNE's neighbours and start are found in the top principal components
 EARLY_ITER = 250
 MAIN_ITER = 500
@@ -290,8 +290,9 @@ def tsne(X: np.ndarray, reduced: np.ndarray, seed: int, stages: _Stages) -> np.n
     from openTSNE.nearest_neighbors import PrecomputedNeighbors
 
     n = X.shape[0]
-    perplexity = max(1.0, min(PERPLEXITY, (n - 1) / 3.0))
-    k = int(min(n - 1, max(3, round(3 * perplexity))))
+    # A small map lowers the perplexity until its neighbours fit among the other articles.
+    perplexity = max(1.0, min(PERPLEXITY, (n - 1) / NEIGHBOURS_PER_PERPLEXITY))
+    k = int(min(n - 1, max(3, round(NEIGHBOURS_PER_PERPLEXITY * perplexity))))
     idx, sim = nearest(X, X, k, exclude_self=True, report=stages.reporter("neighbours", "finding neighbours"))
     dist = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sim.astype(np.float64)))  # euclidean on the unit sphere
     jobs = max(1, min(os.cpu_count() or 1, 8))

@@ -193,6 +193,11 @@ class Snapshot:
         if status in ("running", "interrupted"):
             # A run that never finished: the app or machine stopped while it worked.
             return "interrupted", "The last index run did not finish; Update index resumes it."
+        if status == "failed":
+            return (
+                "failed",
+                "The last index run stopped on an error; Update index resumes it once that is fixed.",
+            )
         if status == "cancelled":
             return "incomplete", "The last index run was cancelled; Update index resumes it."
         if self.model_id is not None and self.embedded < ok:

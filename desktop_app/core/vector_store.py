@@ -40,7 +40,8 @@ import numpy as np
 
 from desktop_app.core import ann
 from desktop_app.core.paths import user_data_dir
-from desktop_app.core.vectors import ArticleVectors, articles_and_offsets
+from desktop_app.core.vector_store_meta import StoreDiff, StoreMeta, diff_rows
+from desktop_app.core.vectors import ArticleVectors
 
 STORE_VERSION = 2
 DTYPE = np.float16
@@ -66,142 +67,6 @@ def store_folder(catalog, model_id: str) -> Path:
         return Path(f"{catalog.path}.vectors") / model_key
     where = hashlib.sha1(catalog.location.encode()).hexdigest()[:16]
     return user_data_dir() / "vector-cache" / where / model_key
-
-
-def _pack(strings: list[str]) -> np.ndarray:
-    """Strings as one uint8 array ("\\0"-separated; no path or id holds a NUL)."""
-    return np.frombuffer("\0".join(strings).encode("utf-8", "surrogateescape"), dtype=np.uint8)
-
-
-def _unpack(data: np.ndarray, count: int) -> list[str]:
-    if count == 0:
-        return []
-    return bytes(data).decode("utf-8", "surrogateescape").split("\0")
-
-
-@dataclass
-class _Meta:
-    """Per-row and per-article metadata of a store (or of the catalog's current rows)."""
-
-    ids: np.ndarray  # int64 [P]
-    updated: np.ndarray  # float64 [P]
-    offsets: np.ndarray  # int64 [A + 1]
-    articles: list[str]
-    paths: list[str]
-    views: list[str | None]
-
-    @classmethod
-    def of_rows(cls, rows: list[tuple]) -> _Meta:
-        """From the catalog's (article, photo id, path, view, updated_at) rows in article order."""
-        n = len(rows)
-        articles, offsets = articles_and_offsets([r[0] for r in rows])
-        return cls(
-            np.fromiter((r[1] for r in rows), dtype=np.int64, count=n),
-            np.fromiter((r[4] for r in rows), dtype=np.float64, count=n),
-            offsets,
-            articles,
-            [r[2] for r in rows],
-            [r[3] for r in rows],
-        )
-
-    def concat(self, other: _Meta) -> _Meta:
-        return _Meta(
-            np.concatenate([self.ids, other.ids]),
-            np.concatenate([self.updated, other.updated]),
-            np.concatenate([self.offsets, other.offsets[1:] + self.offsets[-1]]),
-            self.articles + other.articles,
-            self.paths + other.paths,
-            self.views + other.views,
-        )
-
-    def take(self, rows: np.ndarray) -> _Meta:
-        """The rows `rows` (whole articles, in order) as a store of their own."""
-        keys = [self.articles[a] for a in self.article_of_row()[rows].tolist()]
-        articles, offsets = articles_and_offsets(keys)
-        return _Meta(
-            self.ids[rows],
-            self.updated[rows],
-            offsets,
-            articles,
-            [self.paths[r] for r in rows.tolist()],
-            [self.views[r] for r in rows.tolist()],
-        )
-
-    def article_of_row(self) -> np.ndarray:
-        return np.repeat(np.arange(len(self.articles), dtype=np.int64), np.diff(self.offsets))
-
-    def save(self, path: Path) -> None:
-        with open(path, "wb") as fh:
-            np.savez(
-                fh,
-                photo_ids=self.ids,
-                updated=self.updated,
-                offsets=self.offsets,
-                articles=_pack(self.articles),
-                paths=_pack(self.paths),
-                views=_pack([v or "" for v in self.views]),
-                has_view=np.array([v is not None for v in self.views], dtype=bool),
-            )
-            fh.flush()
-            os.fsync(fh.fileno())
-
-    @classmethod
-    def load(cls, path: Path) -> _Meta:
-        with np.load(path) as meta:
-            ids, offsets = meta["photo_ids"], meta["offsets"]
-            n = len(ids)
-            views = _unpack(meta["views"], n)
-            return cls(
-                ids,
-                meta["updated"],
-                offsets,
-                _unpack(meta["articles"], len(offsets) - 1),
-                _unpack(meta["paths"], n),
-                [v if has else None for v, has in zip(views, meta["has_view"].tolist())],
-            )
-
-
-@dataclass
-class _Diff:
-    """How the catalog's rows relate to the store's."""
-
-    reuse: np.ndarray  # [P new] bool: same photo, vector not newer than the stored one
-    old_rows: np.ndarray  # [P new] int64: its row in the store, -1 for none
-    removed_ids: np.ndarray  # photo ids in the store that the catalog no longer has
-    changed_ids: np.ndarray  # photo ids whose vector is newer in the catalog
-    appendable: bool  # only new articles: the store can grow in place
-
-
-def _diff(old: _Meta | None, new: _Meta) -> _Diff:
-    n = len(new.ids)
-    none = np.zeros(0, dtype=np.int64)
-    if old is None or len(old.ids) == 0:
-        return _Diff(np.zeros(n, dtype=bool), np.full(n, -1, dtype=np.int64), none, none, False)
-    order = np.argsort(old.ids, kind="stable")
-    sorted_ids = old.ids[order]
-    pos = np.minimum(np.searchsorted(sorted_ids, new.ids), len(sorted_ids) - 1)
-    matched = sorted_ids[pos] == new.ids
-    old_rows = np.where(matched, order[pos], -1)
-    reuse = matched & (old.updated[np.maximum(old_rows, 0)] >= new.updated)
-    removed = old.ids[~np.isin(old.ids, new.ids)]
-    changed = new.ids[matched & ~reuse]
-    appendable = removed.size == 0 and changed.size == 0 and bool(matched.any())
-    if appendable:
-        # Every stored photo still where it was (same article, path and view), every other one in an
-        # article the store does not have yet.
-        m = np.flatnonzero(matched)
-        old_index = {a: i for i, a in enumerate(old.articles)}
-        new_art = new.article_of_row()
-        old_art_of_new = np.array([old_index.get(a, -1) for a in new.articles], dtype=np.int64)[new_art]
-        same_article = old_art_of_new[m] == old.article_of_row()[old_rows[m]]
-        new_rows = np.flatnonzero(~matched)
-        appendable = (
-            bool(same_article.all())
-            and bool((old_art_of_new[new_rows] == -1).all())
-            and [new.paths[i] for i in m.tolist()] == [old.paths[j] for j in old_rows[m].tolist()]
-            and [new.views[i] for i in m.tolist()] == [old.views[j] for j in old_rows[m].tolist()]
-        )
-    return _Diff(reuse, old_rows, removed, changed, appendable)
 
 
 class VectorStore:
@@ -253,7 +118,7 @@ class VectorStore:
         # cache the disk reads those rows and not the megabytes around each.
         scattered = bool(state.get("ann"))
         vectors = self._map(state["vectors"], (n, dim), scattered)
-        meta = _Meta.load(self.folder / state["meta"])
+        meta = StoreMeta.load(self.folder / state["meta"])
         av = ArticleVectors(
             vectors,
             meta.ids,
@@ -315,9 +180,9 @@ class VectorStore:
             self._remove_unused(state)  # leftovers of a sync that was killed
             if self.fresh(revision, ident):
                 return SyncReport(state["n"], 0, state["n"], 0.0, "fresh", "kept")
-            new = _Meta.of_rows(catalog.vector_meta(model_id))
-            old = _Meta.load(self.folder / state["meta"]) if state is not None and state["n"] else None
-            diff = _diff(old, new)
+            new = StoreMeta.of_rows(catalog.vector_meta(model_id))
+            old = StoreMeta.load(self.folder / state["meta"]) if state is not None and state["n"] else None
+            diff = diff_rows(old, new)
             generation = (state["generation"] + 1) if state is not None else 1
             if diff.appendable:
                 report, final, added_rows = self._append(
@@ -348,7 +213,15 @@ class VectorStore:
             lock.release()
 
     def _append(
-        self, catalog, model_id, state, old: _Meta, new: _Meta, diff: _Diff, generation: int, progress
+        self,
+        catalog,
+        model_id,
+        state,
+        old: StoreMeta,
+        new: StoreMeta,
+        diff: StoreDiff,
+        generation: int,
+        progress,
     ) -> tuple[SyncReport, dict, np.ndarray]:
         """Only new articles: their rows go after the stored ones, in the same files."""
         n_old, dim, a_old = state["n"], state["dim"], state["articles"]
@@ -368,7 +241,7 @@ class VectorStore:
         return report, final, np.arange(n_old, n, dtype=np.int64)
 
     def _rewrite(
-        self, catalog, model_id, state, new: _Meta, diff: _Diff, generation: int, progress
+        self, catalog, model_id, state, new: StoreMeta, diff: StoreDiff, generation: int, progress
     ) -> tuple[SyncReport, dict, np.ndarray]:
         """Everything in the catalog's order into new files; unchanged rows copied from the old ones."""
         n = len(new.ids)
@@ -426,7 +299,7 @@ class VectorStore:
         state,
         final: dict,
         vectors: np.ndarray,
-        diff: _Diff,
+        diff: StoreDiff,
         added_rows: np.ndarray,
         generation: int,
         progress,
@@ -437,7 +310,7 @@ class VectorStore:
         if not ann.wanted(n):
             return None, "none"
         name = f"ann-{generation}"
-        meta = _Meta.load(self.folder / final["meta"])
+        meta = StoreMeta.load(self.folder / final["meta"])
         old = state.get("ann") if state else None
         if old is None:
             return ann.build(self.folder, name, vectors, meta.ids, progress), "built"

@@ -3,8 +3,8 @@
 Per-user values are `core.settings.UserSettings` (the window saves them); the grouping rule, the model and
 the photo fit belong to the open catalog (`CatalogChoices`, which the window writes through its engine).
 The search settings (method, s, m, top-K) are the catalog's too and are changed in the similar panel,
-where their effect shows at once. Listing, fetching and importing models use `core.zoo` on workers, so a
-slow disk or network never freezes the dialog.
+where their effect shows at once. Listing, fetching and importing models (`core.zoo_list`, `core.zoo`) run
+on workers, so a slow disk or network never freezes the dialog.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core import thumbnails, zoo
+from desktop_app.core import thumbnails, zoo, zoo_list
 from desktop_app.core.engine import Engine
 from desktop_app.core.errors import UserError
 from desktop_app.core.models import InstalledModel, resolve_model
@@ -79,7 +79,7 @@ class SettingsDialog(QDialog):
         self.user = replace(user)
         self.runner = runner
         self.catalog = catalog
-        self.rows: list[zoo.ModelRow] = []
+        self.rows: list[zoo_list.ModelRow] = []
 
         # --- model
         self.model_combo = QComboBox()
@@ -190,7 +190,7 @@ class SettingsDialog(QDialog):
     def reload_models(self, select: str | None = None) -> None:
         device = self.device.currentData()
         self.runner.call(
-            zoo.list_models,
+            zoo_list.list_models,
             device,
             on_done=lambda rows: self._models_listed(rows, select),
             on_failed=self._models_failed,
@@ -224,7 +224,7 @@ class SettingsDialog(QDialog):
         self.model_combo.addItem("The model list cannot be read", "")
         self.model_info.setText(str(failure.error))
 
-    def selected_row(self) -> zoo.ModelRow | None:
+    def selected_row(self) -> zoo_list.ModelRow | None:
         name = self.model_combo.currentData()
         return next((r for r in self.rows if r.name == name), None)
 

@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from desktop_app.core.encoder import Encoder
 from desktop_app.core.errors import InputError
 from desktop_app.core.indexer import (
     IndexOptions,
@@ -37,9 +38,10 @@ def index_photos(
 ) -> IndexSummary:
     """Index a photo folder into a catalog, creating it only once the folder and the model are known good.
 
-    A missing or empty folder, a file instead of a folder, or an unknown model raises before any catalog
-    file exists, so a failed first run leaves nothing behind and changes no catalog. So do a catalog path in
-    a folder that does not exist and an empty file that is not a catalog (left as it is). A folder other
+    A missing or empty folder, a file instead of a folder, or an unknown model or one that cannot load
+    raises before any catalog file exists, so a failed first run leaves nothing behind and changes no
+    catalog. So do a catalog path in a folder that does not exist and an empty file that is not a catalog
+    (left as it is). An existing catalog keeps its settings when the model cannot load. A folder other
     than the one the catalog's photos are in, holding few of them, is refused unless `new_root` says the
     catalog should follow it (an index run removes the photos it does not find). A machine that maps the
     catalog's photos to its own folder leaves the folder the catalog keeps as it is (unless `new_root`).
@@ -50,6 +52,11 @@ def index_photos(
     if installed is None and (model is not None or new):
         installed = resolve_model(model)
     scan = scan_for_index(root, should_cancel)
+    encoder = None
+    if new and not scan.cancelled:
+        # A new catalog embeds every photo: load the model now, so one that cannot load creates no catalog.
+        opts = options or IndexOptions()
+        encoder = Encoder(installed, device=opts.device, threads=opts.threads)
     with Catalog(db, create=True) as catalog:
         if not new and not new_root:
             _check_same_photos(catalog, root, scan)
@@ -62,6 +69,7 @@ def index_photos(
             options=options,
             progress=progress,
             should_cancel=should_cancel,
+            encoder=encoder,
             scan=scan,
             keep_stored_root=mapped_here,
         )

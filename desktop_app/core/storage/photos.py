@@ -1,4 +1,5 @@
-"""Articles, photos and vectors in the catalog: what the indexer writes and what search and browsing read."""
+"""Articles and photos in the catalog: what the indexer writes (photos with their vectors, in batches) and
+what browsing reads. Reading the vectors back is `storage.vectors`."""
 
 from __future__ import annotations
 
@@ -17,22 +18,8 @@ from desktop_app.core.storage.schema import (
     photos_table,
     vectors_table,
 )
-from desktop_app.core.storage.sql import upsert
-from desktop_app.core.vectors import ArticleVectors, articles_and_offsets
-
-_CHUNK = 500  # ids per IN (...) list: well under SQLite's variable limit
-# Vectors are stored as little-endian float16: half the size of float32, and on the Magento photos the same
-# R@1 and mAP to four decimals on both evaluation protocols. Older catalogs hold float32 blobs; a blob's
-# length tells which (dim * 2 or dim * 4 bytes), and the two read alike.
-VECTOR_DTYPE = np.dtype("<f2")
-
-
-def decode_vectors(blobs: Sequence[bytes], dim: int) -> np.ndarray:
-    """float32 [n, dim] from stored blobs of float16 or (older) float32 values."""
-    out = np.empty((len(blobs), dim), dtype=np.float32)
-    for i, blob in enumerate(blobs):
-        out[i] = np.frombuffer(blob, dtype="<f2" if len(blob) == 2 * dim else "<f4")
-    return out
+from desktop_app.core.storage.sql import IN_LIST_SIZE, in_lists, upsert
+from desktop_app.core.storage.vectors import VECTOR_DTYPE
 
 
 @dataclass
@@ -69,11 +56,6 @@ class PhotoWrite:
     error: str | None = None  # "reason: message": the file is recorded as skipped
     moved_from: int | None = None  # a vanished photo whose row (and vectors) this file takes over
     vector: np.ndarray | None = None
-
-
-def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield list(ids[start : start + _CHUNK])
 
 
 _OVERVIEW_PARTITION = 20_000  # rows of the article overview read at a time
@@ -120,9 +102,9 @@ class PhotoStore:
         p, a = photos_table, articles_table
         found: dict[str, str] = {}
         with self.read() as conn:
-            for start in range(0, len(paths), _CHUNK):
+            for start in range(0, len(paths), IN_LIST_SIZE):
                 q = sa.select(p.c.path, a.c.key).join(a, a.c.id == p.c.article_id)
-                rows = conn.execute(q.where(p.c.path.in_(paths[start : start + _CHUNK])))
+                rows = conn.execute(q.where(p.c.path.in_(paths[start : start + IN_LIST_SIZE])))
                 found.update((path, key) for path, key in rows)
         return found
 
@@ -181,8 +163,8 @@ class PhotoStore:
         keys = list(dict.fromkeys(keys))
         found: set[str] = set()
         with self.read() as conn:
-            for start in range(0, len(keys), _CHUNK):
-                part = keys[start : start + _CHUNK]
+            for start in range(0, len(keys), IN_LIST_SIZE):
+                part = keys[start : start + IN_LIST_SIZE]
                 found.update(
                     conn.execute(
                         sa.select(articles_table.c.key).where(articles_table.c.key.in_(part))
@@ -282,93 +264,6 @@ class PhotoStore:
                 ["article"],
             )
 
-    def article_vectors(self, model_id: str, articles: Sequence[str] | None = None) -> ArticleVectors:
-        """Embedded photos of one model as one contiguous matrix grouped by article.
-
-        articles: only these (the inspector's two, a few neighbours); None reads the whole catalog.
-        """
-        p, a, v = photos_table, articles_table, vectors_table
-        q = (
-            sa.select(a.c.key, p.c.id, p.c.path, p.c.view, v.c.data, v.c.dim)
-            .join(p, p.c.article_id == a.c.id)
-            .join(v, v.c.photo_id == p.c.id)
-            .where(v.c.model_id == model_id, p.c.status == "ok")
-            .order_by(a.c.key, p.c.path)
-        )
-        with self.read() as conn:
-            if articles is None:
-                rows = conn.execute(q).all()
-            else:
-                wanted = list(dict.fromkeys(articles))
-                rows = []
-                for start in range(0, len(wanted), _CHUNK):
-                    rows.extend(conn.execute(q.where(a.c.key.in_(wanted[start : start + _CHUNK]))).all())
-                rows.sort(key=lambda r: (r[0], r[2]))
-        labels = self.labels()
-        if not rows:
-            return ArticleVectors(
-                np.zeros((0, 0), np.float32),
-                np.zeros(0, np.int64),
-                np.zeros(1, np.int64),
-                [],
-                [],
-                [],
-                [],
-                model_id,
-            )
-        vectors = decode_vectors([r[4] for r in rows], rows[0][5])
-        names, offsets = articles_and_offsets([r[0] for r in rows])
-        return ArticleVectors(
-            vectors=vectors,
-            photo_ids=np.array([r[1] for r in rows], dtype=np.int64),
-            offsets=offsets,
-            articles=names,
-            views=[r[3] for r in rows],
-            paths=[r[2] for r in rows],
-            labels=[labels.get(k, {}) for k in names],
-            model_id=model_id,
-        )
-
-    def vectors_revision(self, model_id: str) -> tuple:
-        """Changes whenever the vectors of a model or the photos they belong to change (for local copies)."""
-        p, v = photos_table, vectors_table
-        q = (
-            sa.select(
-                sa.func.count(), sa.func.max(p.c.updated_at), sa.func.max(p.c.id), sa.func.sum(p.c.article_id)
-            )
-            .select_from(v.join(p, p.c.id == v.c.photo_id))
-            .where(v.c.model_id == model_id, p.c.status == "ok")
-        )
-        with self.read() as conn:
-            count, newest, top, articles = conn.execute(q).one()
-        return (int(count), float(newest or 0.0), int(top or 0), int(articles or 0))
-
-    def vector_meta(self, model_id: str) -> list[tuple]:
-        """(article key, photo id, path, view, updated_at) of every embedded photo, in article order; no data."""
-        p, a, v = photos_table, articles_table, vectors_table
-        q = (
-            sa.select(a.c.key, p.c.id, p.c.path, p.c.view, p.c.updated_at)
-            .join(p, p.c.article_id == a.c.id)
-            .join(v, v.c.photo_id == p.c.id)
-            .where(v.c.model_id == model_id, p.c.status == "ok")
-            .order_by(a.c.key, p.c.path)
-        )
-        with self.read() as conn:
-            return [tuple(r) for r in conn.execution_options(yield_per=20_000).execute(q)]
-
-    def vector_data(self, model_id: str, photo_ids: Sequence[int]) -> dict[int, np.ndarray]:
-        """photo id -> float32 vector, for these photos."""
-        v = vectors_table
-        out: dict[int, np.ndarray] = {}
-        with self.read() as conn:
-            for chunk in _chunks(list(photo_ids)):
-                q = sa.select(v.c.photo_id, v.c.data, v.c.dim).where(
-                    v.c.model_id == model_id, v.c.photo_id.in_(chunk)
-                )
-                for pid, blob, dim in conn.execute(q):
-                    out[int(pid)] = decode_vectors([blob], dim)[0]
-        return out
-
     # ------------------------------------------------------------ writing (the indexer)
 
     def sync_articles(self, keys: Iterable[str], folders: Mapping[str, str] | None = None) -> dict[str, int]:
@@ -441,7 +336,7 @@ class PhotoStore:
         if not ids:
             return 0
         with self.write() as conn:
-            for chunk in _chunks(ids):
+            for chunk in in_lists(ids):
                 conn.execute(vectors_table.delete().where(vectors_table.c.photo_id.in_(chunk)))
                 conn.execute(photos_table.delete().where(photos_table.c.id.in_(chunk)))
         return len(ids)

@@ -3,10 +3,18 @@ instead of a dialect's own constructs, so every table works on SQLite and Postgr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+
+IN_LIST_SIZE = 500  # values per IN (...) list: well under SQLite's limit on bound variables
+
+
+def in_lists(values: Sequence) -> Iterator[list]:
+    """`values` in lists short enough for one IN (...) on every backend."""
+    for start in range(0, len(values), IN_LIST_SIZE):
+        yield list(values[start : start + IN_LIST_SIZE])
 
 
 def upsert(
