@@ -7,8 +7,6 @@ exception is a bug and gets a traceback (exit code 1, crash log in the app).
 
 from __future__ import annotations
 
-from desktop_app.core.wording import plural  # noqa: F401 - the import place of older modules (indexer.py)
-
 
 class UserError(Exception):
     """A problem with the environment or the user's input, with a message that says what to do."""

@@ -21,7 +21,7 @@ import numpy as np
 
 from desktop_app.core.device import physical_cores
 from desktop_app.core.encoder import Encoder, normalise
-from desktop_app.core.errors import InputError, plural
+from desktop_app.core.errors import InputError
 from desktop_app.core.images import PhotoError, preprocess, read_bytes
 from desktop_app.core.index_batches import BatchRun, embed_in_batches
 from desktop_app.core.index_plan import IndexPlan, plan_index
@@ -35,6 +35,7 @@ from desktop_app.core.scan import (
 )
 from desktop_app.core.settings import CatalogSettings, catalog_settings, update_catalog_settings
 from desktop_app.core.storage import Catalog
+from desktop_app.core.wording import plural
 
 log = logging.getLogger(__name__)
 
