@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from desktop_app.core.errors import UserError
+from desktop_app.core.errors import InputError, ModelError, UserError
 from desktop_app.core.settings import DEVICES
 
 EXPORT_SCRIPT = Path(__file__).resolve().parents[2] / "models" / "export_clip.py"
@@ -276,7 +276,6 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from desktop_app.core.errors import InputError
     from desktop_app.core.zoo import import_model, import_text
 
     if args.text_for:
@@ -423,6 +422,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     from desktop_app.core.files import check_output_folder
 
+    if args.source in EFFICIENTNET and args.text:
+        raise InputError(f"{args.source} has no text tower; --text is for CLIP checkpoints.")
     if args.out is not None:  # before the export, which takes minutes, not after it
         check_output_folder(args.out, "model folder")
     if args.source in EFFICIENTNET:
@@ -459,11 +460,23 @@ def _cmd_export(args: argparse.Namespace) -> int:
         argv += ["--result-json", str(result_path)]
         # With --json the script's report is collected and shown on stderr, so stdout holds only the JSON.
         env = {**os.environ, **hub_env}
+        # The script's stderr is collected: a refusal it explains ("error: ...") becomes this command's one
+        # line; anything else it wrote (warnings, a traceback) is passed on as it is.
         proc = subprocess.run(
-            argv, stdout=subprocess.PIPE if args.json else None, text=True, check=False, env=env
+            argv,
+            stdout=subprocess.PIPE if args.json else None,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            env=env,
         )
         if args.json and proc.stdout:
             sys.stderr.write(proc.stdout)
+        refusal = _script_error(proc.stderr) if proc.returncode != 0 else None
+        if refusal:
+            raise ModelError(f"{refusal} Nothing was installed.")
+        if proc.stderr:
+            sys.stderr.write(proc.stderr)
         if proc.returncode != 0 or not result_path.is_file():
             raise UserError(
                 f"The export of {args.source} failed (see the messages above); nothing was installed."
@@ -479,6 +492,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
             f"{result['min_cosine']:.6f}{also}){_where(args.out, result.get('onnx'))}"
         )
     return 0
+
+
+def _script_error(stderr: str | None) -> str | None:
+    """The one-line reason an export script gave for refusing (its last "error: ..." line), if it gave one."""
+    lines = [line for line in (stderr or "").splitlines() if line.strip()]
+    if lines and lines[-1].startswith("error: "):
+        return lines[-1][len("error: ") :].strip()
+    return None
 
 
 def _cmd_remove(args: argparse.Namespace) -> int:

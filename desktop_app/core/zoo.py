@@ -359,7 +359,8 @@ def fetch(
         result = FetchResult(existing, url, size, 0, known.pinned, already_installed=True)
     else:
         downloads.mkdir(parents=True, exist_ok=True)
-        result = _fetch_image(known, url, downloads / f"{known.name}.onnx.part", progress, timeout, chunk)
+        part = downloads / f"{known.name}.onnx.part"
+        result = _fetch_image(known, url, part, progress, timeout, chunk, text and known.text is not None)
     if text and known.text is not None:
         base = url[: -len(known.path)].rstrip("/")
         downloads.mkdir(parents=True, exist_ok=True)
@@ -377,11 +378,21 @@ def fetch(
 
 
 def _fetch_image(
-    known: KnownModel, url: str, part: Path, progress: Progress | None, timeout: float, chunk: int
+    known: KnownModel,
+    url: str,
+    part: Path,
+    progress: Progress | None,
+    timeout: float,
+    chunk: int,
+    with_text: bool = False,
 ) -> FetchResult:
-    wanted = Wanted(
-        url, known.name, known.size, known.sha256, f"lookalike models import FILE --as {known.name}"
-    )
+    hint = f"lookalike models import {Path(known.path).name} --as {known.name}"
+    also: tuple[str, ...] = ()
+    if with_text:  # offline, both towers come from the other machine: name every file and import both
+        also, text_args = zoo_text.offline_files(known.text, url[: -len(known.path)].rstrip("/"))
+        later = text_args.replace("--text ", f"--text-for {known.name} ", 1)
+        hint += f" {text_args} (or the photo side alone, and the text side later: lookalike models import {later})"
+    wanted = Wanted(url, known.name, known.size, known.sha256, hint, also)
     got = fetch_file(wanted, part, progress, timeout, chunk)
     manifest = known.manifest(got.sha256)
     try:
