@@ -359,8 +359,9 @@ def fetch(
         result = FetchResult(existing, url, size, 0, known.pinned, already_installed=True)
     else:
         downloads.mkdir(parents=True, exist_ok=True)
-        part = downloads / f"{known.name}.onnx.part"
-        result = _fetch_image(known, url, part, progress, timeout, chunk, text and known.text is not None)
+        result = _fetch_image(
+            known, url, downloads / f"{known.name}.onnx.part", progress, timeout, chunk, text
+        )
     if text and known.text is not None:
         base = url[: -len(known.path)].rstrip("/")
         downloads.mkdir(parents=True, exist_ok=True)
@@ -378,20 +379,9 @@ def fetch(
 
 
 def _fetch_image(
-    known: KnownModel,
-    url: str,
-    part: Path,
-    progress: Progress | None,
-    timeout: float,
-    chunk: int,
-    with_text: bool = False,
+    known: KnownModel, url: str, part: Path, progress: Progress | None, timeout: float, chunk: int, text: bool
 ) -> FetchResult:
-    hint = f"lookalike models import {Path(known.path).name} --as {known.name}"
-    also: tuple[str, ...] = ()
-    if with_text:  # offline, both towers come from the other machine: name every file and import both
-        also, text_args = zoo_text.offline_files(known.text, url[: -len(known.path)].rstrip("/"))
-        later = text_args.replace("--text ", f"--text-for {known.name} ", 1)
-        hint += f" {text_args} (or the photo side alone, and the text side later: lookalike models import {later})"
+    also, hint = zoo_text.offline_import(known, url, text)
     wanted = Wanted(url, known.name, known.size, known.sha256, hint, also)
     got = fetch_file(wanted, part, progress, timeout, chunk)
     manifest = known.manifest(got.sha256)

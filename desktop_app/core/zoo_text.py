@@ -267,6 +267,21 @@ def offline_files(spec: KnownText, base_url: str) -> tuple[tuple[str, str], str]
     return urls, f"--text {Path(spec.model.path).name} --tokenizer {Path(spec.tokenizer.path).name}"
 
 
+def offline_import(known, url: str, text: bool) -> tuple[tuple[str, ...], str]:
+    """For the download of a known model's image file (`known` a zoo.KnownModel, at `url`): the URLs of the
+    other files to fetch on another machine, and the command that installs them all. With its text side,
+    both towers come from there: every file is named, and one command imports both."""
+    name = Path(known.path).name
+    hint = f"lookalike models import {name} --as {known.name}"
+    if not text or known.text is None:
+        return (), hint
+    also, text_args = offline_files(known.text, url[: -len(known.path)].rstrip("/"))
+    later = text_args.replace("--text ", f"--text-for {known.name} ", 1)
+    return also, (
+        f"{hint} {text_args} (or the photo side alone, and the text side later: lookalike models import {later})"
+    )
+
+
 @dataclass
 class TextFetch:
     bytes: int  # bytes downloaded (text model and tokenizer together)
