@@ -8,11 +8,14 @@ Words become a vector in the photos' space through the catalog model's text side
   pair methods, the cosine with the article's centroid for `centroid`. The threshold s is left out: cosines
   between words and photos lie on another scale (around 0.2-0.35 for CLIP) than between photos.
 - Words with photos: each query photo vector q becomes normalise((1 - w) q + w t) for the text vector t
-  and the weight w (0..1); the catalog's method, s and m then score the articles as for the photos alone.
+  and the weight w (0..1); the catalog's method and m then score the articles as for the photos alone. The
+  threshold s is set aside here too (the answer says so): the fused vectors lie further from every photo,
+  so every pair's cosine drops and s would leave none. A weight of 0 is the photo query itself (same path).
 - Zero-shot labels: `core.zero_shot`.
 
 Text is always compared with the frozen vectors the model made: an adapter maps photo vectors out of the
-space the text side shares with them, so with an adapter switched on, words search a second, frozen index.
+space the text side shares with them, so with an adapter switched on, words search a second, frozen index
+(and the answer's note says so).
 """
 
 from __future__ import annotations
