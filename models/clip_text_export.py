@@ -80,6 +80,9 @@ def load_text_side(source: str, revision: str | None) -> TextSide:
         )
     model.eval()
     config = model.config.text_config
+    check_saved_tokenizer(
+        backend.to_str(), source, int(config.vocab_size), int(config.max_position_embeddings)
+    )
     return TextSide(
         tower=_make_tower(model),
         hf_tokenizer=tokenizer,
@@ -89,6 +92,25 @@ def load_text_side(source: str, revision: str | None) -> TextSide:
         dim=int(model.config.projection_dim),
         vocab_size=int(config.vocab_size),
     )
+
+
+def check_saved_tokenizer(tokenizer_json: str, source: str, vocab_size: int, context_length: int) -> None:
+    """The tokenizer must be CLIP's BPE over the text model's whole vocabulary. A checkpoint saved without its
+    tokenizer files loads with an empty one (2 tokens, no merges) that maps every text to the same ids; the
+    parity check would compare it with itself and pass."""
+    from desktop_app.core.errors import ModelError
+    from desktop_app.core.text_encoder import ClipTokenizer
+
+    try:
+        tokenizer = ClipTokenizer.from_json(tokenizer_json, context_length, f"The tokenizer of {source}")
+    except ModelError as exc:
+        raise TextExportError(str(exc)) from exc
+    bad = tokenizer.problem(vocab_size)
+    if bad:
+        raise TextExportError(
+            f"{bad}; keep the checkpoint's tokenizer files (tokenizer.json, "
+            "or vocab.json and merges.txt) beside its config.json."
+        )
 
 
 def _make_tower(model):

@@ -8,14 +8,19 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication
 
 from desktop_app.cli import main as cli_main
 from desktop_app.core.engine import Engine
 from desktop_app.core.settings import UserSettings
+from desktop_app.gui import theme
 from desktop_app.gui.mainwindow import MainWindow
 from desktop_app.gui.review import ReviewQueue
 from desktop_app.gui.search_controller import EngineClient
+from desktop_app.gui.words import WORDS_ONLY_TIP
 from tests.conftest import SAMPLE_PHOTOS
+from tests.test_text_defects import adapter_on
 
 pytest.importorskip("torch")
 T = 30000
@@ -80,7 +85,7 @@ def test_search_by_words_and_steer_a_photo_query(qtbot, open_window, clip_model,
         type_and_enter(qtbot, box, "red hooded sweatshirt")
     outcome = got.args[0]
     assert outcome.query.text == "red hooded sweatshirt" and len(outcome.hits) == w.similar.top_k.value()
-    assert w.similar.title.text() == "Articles matching “red hooded sweatshirt”"
+    assert w.similar.title.full_text() == "Articles matching “red hooded sweatshirt”"
     assert w.similar.model.rowCount() == len(outcome.hits)
 
     # words typed under the panel's controls steer the next photo query, and the current one at once
@@ -93,7 +98,7 @@ def test_search_by_words_and_steer_a_photo_query(qtbot, open_window, clip_model,
     outcome = got.args[0]
     assert outcome.query.articles == ["mh01-gray"] and outcome.query.text_weight == 0.5
     assert "mh01-gray" not in [h.article for h in outcome.hits]
-    assert w.similar.title.text() == "Similar to mh01-gray + “in black” (50%)"
+    assert w.similar.title.full_text() == "Similar to mh01-gray + “in black” (50%)"
     with qtbot.waitSignal(w.results_shown, timeout=T, check_params_cb=lambda o: o.query.text_weight == 0.75):
         w.words.steer.weight.setValue(0.75)
     # a search by words is never steered by the panel's words
@@ -116,6 +121,113 @@ def test_words_are_disabled_with_the_reason_for_the_bundled_model(qtbot, open_wi
     assert got.args[0].query.text is None  # photo queries work as ever
 
 
+def words_search(qtbot, w: MainWindow, text: str):
+    """Search by words through the toolbar box; the Outcome shown."""
+    box = w.words.box.edit
+    box.clear()
+    with qtbot.waitSignal(
+        w.results_shown, timeout=T, check_params_cb=lambda o: o is not None and o.query.kind == "text"
+    ) as got:
+        type_and_enter(qtbot, box, text)
+    return got.args[0]
+
+
+def test_a_long_words_query_keeps_the_title_and_messages_on_their_line(
+    qtbot, open_window, clip_model, tmp_path
+):
+    w = open_window(indexed(tmp_path / "clip.sqlite", "tiny-clip"))
+    panel = w.similar
+    words_search(qtbot, w, "gray")
+    QApplication.processEvents()
+    view_height, line = panel.view.height(), panel.title.fontMetrics().height()
+    long = ("red hooded sweatshirt " * 45).strip()  # 989 characters: searched, the model reads 77 tokens
+    outcome = words_search(qtbot, w, long)
+    QApplication.processEvents()  # the layout settles
+    assert panel.title.height() < 2 * line and panel.view.height() == view_height  # results not squeezed
+    assert panel.title.full_text() == f"Articles matching “{long}”" and long in panel.title.toolTip()
+    assert "the rest was cut" in outcome.note and "the rest was cut" in panel.status.toolTip()
+    # too long to search: the message says so
+    QApplication.clipboard().setText(long + " and more words" * 2)
+    w.words.box.edit.clear()
+    w.words.box.edit.setFocus()
+    with qtbot.waitSignal(w.search.lane.failed, timeout=T):
+        qtbot.keyClick(w.words.box.edit, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+        qtbot.keyClick(w.words.box.edit, Qt.Key.Key_Return)
+    QApplication.processEvents()
+    assert panel.status.full_text().startswith(
+        "The text has 1019 characters; search by words takes up to 1000"
+    )
+    # the message has the row to itself; the checkbox and buttons wait under it
+    status, tools = panel.status.geometry(), panel.row_tools.geometry()
+    assert status.right() >= tools.right() - 1 and tools.top() > status.bottom()
+    assert panel.title.height() < 2 * line
+    with qtbot.waitSignal(w.results_shown, timeout=T, check_params_cb=lambda o: o is not None):
+        w.select_article("mh01-gray")
+    QApplication.processEvents()
+    status, tools = panel.status.geometry(), panel.row_tools.geometry()
+    assert status.right() < tools.left() and tools.top() <= status.center().y() <= tools.bottom()
+
+
+def test_words_alone_show_no_query_photo_and_disable_the_steer_field(
+    qtbot, open_window, clip_model, tmp_path
+):
+    w = open_window(indexed(tmp_path / "clip.sqlite", "tiny-clip"))
+    steer = w.words.steer
+    words_search(qtbot, w, "red hooded sweatshirt")
+    assert not steer.edit.isEnabled() and not steer.weight.isEnabled()
+    assert steer.edit.toolTip() == WORDS_ONLY_TIP and "no photos to steer" in WORDS_ONLY_TIP
+    # the first card: its photo in the middle, and no empty box where a query photo would be
+    view, delegate = w.similar.view, w.similar.delegate
+    hit = w.similar.model.hits[0]
+    path = str(SAMPLE_PHOTOS / hit.pairs[0].path)
+    qtbot.waitUntil(lambda: w.thumbs.get(path) is not None, timeout=T)
+    delegate.clear_cache()
+    image = view.viewport().grab().toImage()
+    r = view.visualRect(w.similar.model.index(0, 0)).adjusted(3, 3, -3, -3)
+    big = delegate.pair
+    left = r.x() + (r.width() - 2 * big - 4) // 2  # where the query photo of a pair starts
+    photo_mid_y = r.bottom() - 8 - big // 2
+    pal = view.palette()
+    card = image.pixelColor(left + (big + 4) // 4, photo_mid_y)
+    assert card == pal.color(QPalette.ColorRole.AlternateBase)
+    assert card != theme.placeholder_fill(pal)
+    # a photo query turns the field on again, and its words steer it
+    with qtbot.waitSignal(w.results_shown, timeout=T, check_params_cb=lambda o: o.query.kind == "articles"):
+        w.select_article("mh01-gray")
+    assert steer.edit.isEnabled() and steer.edit.toolTip() == "Mix words into the photos of the query (CLIP)"
+
+
+def test_steering_words_set_s_aside_and_the_panel_keeps_the_catalogs_s(
+    qtbot, open_window, clip_model, tmp_path
+):
+    db = indexed(tmp_path / "clip.sqlite", "tiny-clip")
+    assert cli_main(["settings", "--threshold", "0.9", "--db", str(db)]) == 0
+    with Engine.open(db, remember=False) as engine:
+        adapter_on(engine, tmp_path)  # words keep to the frozen vectors, and the results line says so
+    w = open_window(db)
+    with qtbot.waitSignal(w.results_shown, timeout=T, check_params_cb=lambda o: o.query.kind == "articles"):
+        w.select_article("mh01-gray")
+    with qtbot.waitSignal(
+        w.results_shown, timeout=T, check_params_cb=lambda o: o.query.text == "in black"
+    ) as got:
+        type_and_enter(qtbot, w.words.steer.edit, "in black")
+    outcome = got.args[0]
+    assert outcome.hits and all(h.score > 0 for h in outcome.hits)
+    assert "The threshold s (0.9) is not used with words" in w.similar.status.toolTip()
+    assert "Learned similarity is on, but words are compared" in w.similar.status.toolTip()
+    assert w.similar.threshold.value() == 0.9  # the catalog's s, which photo queries still use
+    # an edit of another control stores the catalog's s with it, not "off"
+    top = w.similar.top_k
+    top.setFocus()
+    top.selectAll()
+    with qtbot.waitSignal(w.results_shown, timeout=T, check_params_cb=lambda o: o.params.top_k == 7):
+        qtbot.keyClicks(top, "7")
+        qtbot.keyClick(top, Qt.Key.Key_Return)
+    with Engine.open(db, remember=False) as engine:
+        stored = engine.search_settings()
+    assert (stored.top_k, stored.threshold) == (7, 0.9)
+
+
 def make_queue(qtbot, db: Path, client: EngineClient) -> ReviewQueue:
     engine = Engine.open(db, remember=False)
     q = ReviewQueue(engine, client, "category")
@@ -132,6 +244,8 @@ def test_review_queue_offers_zero_shot_from_label_names(qtbot, clip_model, tmp_p
         names = q.zero_shot
         assert not names.isHidden() and names.edit.isEnabled() and q.model.rowCount() == 0
         assert "No article has a category label yet" in q.detail.empty_note.text()
+        # the empty queue points to the names field, the way to suggestions without a single label
+        assert "Type a few category names in the field above" in q.detail.empty_note.text()
         with qtbot.waitSignal(q.ready, timeout=T):
             type_and_enter(qtbot, names.edit, "hoodies, pants, bags")
         assert q.model.rowCount() == 33 and q.params_label.text().strip() == "suggested zero-shot"
@@ -161,6 +275,7 @@ def test_review_queue_zero_shot_is_disabled_with_the_reason_for_the_bundled_mode
             and not q.zero_shot.button.isEnabled()
         )
         assert q.zero_shot.note.text() == NO_TEXT
+        assert "field above" not in q.detail.empty_note.text()  # no names field to point to
     finally:
         q.close()
         q.engine.close()

@@ -272,7 +272,7 @@ def test_zero_shot_picks_the_label_with_the_highest_mean_logit(clip_catalog, tin
 def test_zero_shot_calibrates_on_labelled_articles_and_feeds_the_review_queue(clip_catalog):
     with Engine.open(clip_catalog) as engine:
         articles = sorted(engine.catalog.article_keys())
-        with pytest.raises(InputError, match="at least two label names"):
+        with pytest.raises(InputError, match="at least two different label names"):
             engine.zero_shot("category")
         engine.set_labels(articles[:4], "category", "tops")
         engine.set_labels(articles[4:8], "category", "bottoms")

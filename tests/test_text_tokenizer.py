@@ -4,6 +4,7 @@ hundred strings: product words, punctuation, Unicode, whitespace and texts longe
 
 from __future__ import annotations
 
+import json
 import random
 import unicodedata
 
@@ -252,8 +253,34 @@ def test_long_texts_keep_their_end_token_and_batches_pad_with_it(tokenizer_files
 
 def test_a_file_that_is_not_a_tokenizer_is_a_model_error(tmp_path):
     bad = tmp_path / "tokenizer.json"
-    bad.write_text('{"not": "a tokenizer"}')
-    with pytest.raises(ModelError, match="cannot be read"):
+    bad.write_text('{"hello": 1}')  # valid JSON, but no tokenizer: said so, not as a parse error
+    with pytest.raises(
+        ModelError, match=r"is not a tokenizer.json: it is JSON, but holds no tokenizer model"
+    ):
+        ClipTokenizer(bad, 77)
+    bad.write_text("[1, 2]")
+    with pytest.raises(ModelError, match="is not a tokenizer.json"):
+        ClipTokenizer(bad, 77)
+    bad.write_text("{not json")
+    with pytest.raises(ModelError, match=r"is not a tokenizer.json \(not JSON"):
         ClipTokenizer(bad, 77)
     with pytest.raises(ModelError, match="cannot be read"):
         ClipTokenizer(tmp_path / "missing.json", 77)
+
+
+def test_a_tokenizer_without_merges_or_of_another_size_is_named(tokenizer_files, tmp_path):
+    path, _hf = tokenizer_files
+    full = ClipTokenizer(path, 77)
+    assert full.problem(49408) is None and full.problem() is None
+    assert full.problem(512) == (
+        f"The tokenizer {path} has 49,408 tokens and the text model reads 512: the tokenizer does not "
+        "belong to this text model"
+    )
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["model"]["merges"] = []  # every word falls apart into bytes: not CLIP's tokenizer
+    no_merges = tmp_path / "no-merges.json"
+    no_merges.write_text(json.dumps(data), encoding="utf-8")
+    tok = ClipTokenizer(no_merges, 77)
+    assert tok.problem(49408) == (
+        f"The tokenizer {no_merges} has no BPE merges (49,408 tokens): it is not CLIP's BPE tokenizer"
+    )

@@ -119,7 +119,7 @@ def test_fetch_restarts_when_the_server_ignores_range(server, tiny_file):
 
 def test_fetch_404_says_not_found_and_how_to_import(server, tiny_file):
     data, manifest = tiny_file
-    with pytest.raises(ModelError, match=r"not found .*HTTP 404.*models import FILE --as tiny-known"):
+    with pytest.raises(ModelError, match=r"not found .*HTTP 404.*models import tiny.onnx --as tiny-known"):
         zoo.fetch(known_for(data, manifest), mirror=server.base)
     assert not (models_dir() / "tiny-known").exists()
 
@@ -151,7 +151,7 @@ def test_fetch_with_server_gone_explains_offline_import(server, tiny_file):
         zoo.fetch(known_for(data, manifest), mirror=base, timeout=5)
     message = str(err.value)
     assert "Cannot download tiny-known" in message
-    assert "lookalike models import FILE --as tiny-known" in message
+    assert "lookalike models import tiny.onnx --as tiny-known" in message
     assert "\n" not in message and len(message) < 400
 
 

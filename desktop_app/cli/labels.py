@@ -83,7 +83,7 @@ def register(sub) -> None:
                 default="certain",
                 help="most certain first, or least (default: certain)",
             )
-            _zero_shot_options(lp)
+        _zero_shot_options(lp, name)
         _common(lp, run_suggest if name == "suggest" else run_accept)
 
     lp = lsub.add_parser("export", help="write every label as CSV or JSON")
@@ -148,13 +148,14 @@ def register(sub) -> None:
     _common(lp, run_undo)
 
 
-def _zero_shot_options(lp: argparse.ArgumentParser) -> None:
+def _zero_shot_options(lp: argparse.ArgumentParser, command: str) -> None:
     lp.add_argument(
         "--zero-shot",
         action="store_true",
-        help="suggest from the label names alone with the model's text side (CLIP models), no examples "
-        "needed; the confidence is calibrated on the articles already labelled, if any (default: "
-        "suggest from the most similar labelled articles; --k and the search options do not apply)",
+        help=f"{'suggest' if command == 'suggest' else 'accept suggestions made'} from the label names alone "
+        "with the model's text side (CLIP models), no examples needed; the confidence is calibrated on the "
+        "articles already labelled, if any (default: suggestions from the most similar labelled articles; "
+        "--k and the search options do not apply)",
     )
     lp.add_argument(
         "--labels",
@@ -278,10 +279,19 @@ def run_undo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _label_names(args: argparse.Namespace) -> list[str] | None:
+    """--labels a,b,c as a list (blanks dropped); None without --labels (the field's own labels)."""
+    if args.labels is None:
+        return None
+    names = [x for x in args.labels.split(",") if x.strip()]
+    if not names:
+        raise InputError("--labels names no label; give them as a,b,c, or leave --labels out.")
+    return names
+
+
 def run_zero_shot(args: argparse.Namespace) -> int:
-    labels = [x for x in args.labels.split(",") if x.strip()] if args.labels else None
     with open_engine(args) as engine:
-        result = engine.zero_shot(args.field, labels, args.prompt or [DEFAULT_PROMPT])
+        result = engine.zero_shot(args.field, _label_names(args), args.prompt or [DEFAULT_PROMPT])
     for s in result.suggestions:
         if s.confidence < args.min_confidence:
             s.label = None
@@ -329,8 +339,19 @@ def run_suggest(args: argparse.Namespace) -> int:
 
 def run_accept(args: argparse.Namespace) -> int:
     conflicts: list[dict] = []
-    with Bar(not args.json, "article", "Suggesting") as bar:
+    if args.zero_shot:
         with open_engine(args) as engine:
+            n = engine.accept_zero_shot(
+                args.field,
+                _label_names(args),
+                args.prompt or [DEFAULT_PROMPT],
+                args.min_confidence,
+                conflicts,
+            )
+    else:
+        if args.labels or args.prompt:
+            raise InputError("--labels and --prompt belong to --zero-shot suggestions.")
+        with Bar(not args.json, "article", "Suggesting") as bar, open_engine(args) as engine:
             n = engine.accept(
                 args.field,
                 args.min_confidence,
@@ -343,7 +364,8 @@ def run_accept(args: argparse.Namespace) -> int:
         emit_json({"accepted": n, "conflicts": conflicts})
     else:
         undo = " (one decision: `lookalike labels undo` takes it back)" if n else ""
-        print(f"Accepted {plural(n, 'suggestion')} with confidence >= {args.min_confidence:.2f}{undo}")
+        kind = "zero-shot " if args.zero_shot else ""
+        print(f"Accepted {plural(n, kind + 'suggestion')} with confidence >= {args.min_confidence:.2f}{undo}")
         if conflicts:
             print(
                 f"Left {plural(len(conflicts), 'article')} another curator labelled meanwhile: "

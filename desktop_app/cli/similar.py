@@ -95,6 +95,7 @@ def register(sub) -> None:
 
 def query_of(args: argparse.Namespace):
     from desktop_app.core.similar import Query
+    from desktop_app.core.text_encoder import has_words
 
     text = getattr(args, "text", None)
     weight = getattr(args, "text_weight", None)
@@ -118,7 +119,7 @@ def query_of(args: argparse.Namespace):
     )
     if text is None:
         return query
-    if not text.strip():
+    if not has_words(text):
         raise InputError("--text is empty; give some words, or leave --text out.")
     return query.with_text(text, DEFAULT_TEXT_WEIGHT if weight is None else weight)
 
@@ -130,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         if args.photos:
             hits = engine.nearest_photos(query, params.top_k)
             if args.json:
-                emit_json({"photos": hits})
+                emit_json({**_words_of(query), "photos": hits})
             else:
                 for h in hits:
                     print(f"{h['score']:.3f}  {safe(h['article']):<30} {safe(h['path'])}")
@@ -154,8 +155,7 @@ def run(args: argparse.Namespace) -> int:
                 "mode": out.mode,
                 "elapsed_ms": round(out.elapsed_ms, 2),
                 "note": out.note,
-                "text": query.text,
-                "text_weight": query.text_weight if query.text and query.kind != "text" else None,
+                **_words_of(query),
                 "hits": [
                     {
                         "article": h.article,
@@ -168,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
                         "decision": h.decision,
                         "pairs": [
                             {
-                                "query_path": p.query_path,
+                                "query_path": p.query_path or None,  # None: words alone
                                 "path": p.path,
                                 "sim": round(p.sim, 4),
                                 "rank": p.rank,
@@ -210,3 +210,11 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"{rank:>3}. {score if score is not None else 'n/a':<7} {safe(h.article):<32} {why}{badge}")
     return 0
+
+
+def _words_of(query) -> dict:
+    """The words of a query and their weight in the photos (None when there are no photos to mix into)."""
+    return {
+        "text": query.text,
+        "text_weight": query.text_weight if query.text and query.kind != "text" else None,
+    }

@@ -33,6 +33,7 @@ class Wanted:
     size: int | None
     sha256: str | None
     import_hint: str  # the command that installs the file from disk instead
+    also: tuple[str, ...] = ()  # URLs of the other files that command needs (a CLIP model's text side)
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,11 @@ def fetch_file(
 
 
 def _offline_message(wanted: Wanted, reason: str) -> str:
+    urls = [wanted.url, *wanted.also]
+    files = urls[0] if len(urls) == 1 else f"{', '.join(urls[:-1])} and {urls[-1]}"
     return (
-        f"Cannot download {wanted.what} ({reason}). Without network access, fetch {wanted.url} on another "
-        f"machine, copy it here and run: {wanted.import_hint}"
+        f"Cannot download {wanted.what} ({reason}). Without network access, fetch {files} on another "
+        f"machine, copy {'it' if len(urls) == 1 else 'them'} here and run: {wanted.import_hint}"
     )
 
 

@@ -318,7 +318,18 @@ def resolve_model(name_or_file: str | None) -> InstalledModel:
         if model.manifest.name == name_or_file:
             return model
     names = ", ".join(m.manifest.name for m in installed_models())
-    raise ModelError(f"Model {name_or_file!r} is not installed. Installed: {names}.")
+    raise ModelError(
+        f"Model {name_or_file!r} is not installed (installed: {names}); {_install_hint(name_or_file)}."
+    )
+
+
+def _install_hint(name: str) -> str:
+    """How to get a model that is not installed: fetch a known one, else import its file."""
+    from desktop_app.core.zoo import KNOWN_MODELS  # the zoo builds on this module
+
+    if any(k.name == name for k in KNOWN_MODELS):
+        return f"fetch it: lookalike models fetch {name} (offline: lookalike models import FILE --as {name})"
+    return "import its file: lookalike models import FILE.onnx (lookalike models list shows the known ones)"
 
 
 # CLIP ViT-B/32 is the default whenever one of its variants is installed, in the variant that suits the

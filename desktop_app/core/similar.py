@@ -45,7 +45,7 @@ class Query:
 
     @classmethod
     def of_text(cls, text: str) -> Query:
-        return cls("text", text=text)
+        return cls("text", text=text.strip())
 
     def with_text(self, text: str | None, weight: float = 0.5) -> Query:
         """This photo query with words mixed in (None or blank: the photo query alone)."""
@@ -110,6 +110,9 @@ class Outcome:
     # belongs to. Hits carry the decisions with it, and "not a match" ones are left out (`hidden` of them).
     query_article: str | None = None
     hidden: int = 0
+    # The catalog's threshold s when words set it aside (params.threshold is then None): front ends keep
+    # showing the catalog's setting, which the next photo query uses again.
+    threshold_unused: float | None = None
 
     @property
     def method(self) -> str:

@@ -10,6 +10,8 @@ side; for any other model every text feature says so in one line (`text_side_pro
 
 from __future__ import annotations
 
+import json
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +25,12 @@ from desktop_app.core.models import InstalledModel
 FETCH_HINT = "lookalike models fetch clip-vit-b32-int8"
 MASK_INPUT = "attention_mask"  # fed when a text model declares it (some exports do, CLIP's does not need it)
 BATCH = 64  # texts per run: zero-shot label sets are small, a batch this size is a few milliseconds
+
+
+def has_words(text: str | None) -> bool:
+    """Whether a text holds anything visible: zero-width spaces, byte-order marks and control characters
+    alone tokenize to nothing (or to noise), so such a text is as empty as a blank one."""
+    return any(unicodedata.category(ch)[0] not in "CZ" for ch in text or "")
 
 
 def text_side_problem(model: InstalledModel | None) -> str | None:
@@ -54,26 +62,72 @@ class ClipTokenizer:
     """A tokenizer.json run by `tokenizers`: texts -> token ids cut to the context length, end token kept."""
 
     def __init__(self, path: Path, context_length: int) -> None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ModelError(f"The tokenizer {path} cannot be read: {exc}") from exc
+        self._setup(text, context_length, f"The tokenizer {path}")
+
+    @classmethod
+    def from_json(cls, text: str, context_length: int, where: str) -> ClipTokenizer:
+        """A tokenizer from the text of a tokenizer.json; `where` names it in messages ("The tokenizer of X")."""
+        tok = cls.__new__(cls)
+        tok._setup(text, context_length, where)
+        return tok
+
+    def _setup(self, text: str, context_length: int, where: str) -> None:
         from tokenizers import Tokenizer
 
         try:
-            tok = Tokenizer.from_file(str(path))
-        except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exception for unreadable files
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ModelError(f"{where} is not a tokenizer.json (not JSON: {exc})") from exc
+        model = data.get("model") if isinstance(data, dict) else None
+        if not isinstance(model, dict):
+            raise ModelError(
+                f"{where} is not a tokenizer.json: it is JSON, but holds no tokenizer model (CLIP's "
+                "tokenizer.json has a BPE model with its vocabulary and merges)."
+            )
+        try:
+            tok = Tokenizer.from_str(text)
+        except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exception for files it cannot load
             first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-            raise ModelError(f"The tokenizer {path} cannot be read: {first}") from exc
+            raise ModelError(f"{where} cannot be read as a tokenizer.json: {first}") from exc
         tok.no_padding()  # padded here, by repeating the end token (see the module docstring)
         # Truncation counts the start and end tokens the post-processor adds, so the end token survives.
         tok.enable_truncation(max_length=context_length)
         self._tok = tok
         self.context_length = context_length
+        self.where = where
+        self.kind = str(model.get("type", ""))
+        self.merges = len(model.get("merges") or ())
 
     @property
     def vocab_size(self) -> int:
         return self._tok.get_vocab_size(with_added_tokens=True)
 
+    def problem(self, model_vocab: int | None = None) -> str | None:
+        """Why this is not a CLIP tokenizer for a text model that reads `model_vocab` token ids (None: fine).
+
+        An empty tokenizer (what transformers builds for a checkpoint saved without its tokenizer files) would
+        turn every text into the same ids, and every search by words into the same answer."""
+        if model_vocab is not None and self.vocab_size != model_vocab:
+            return (
+                f"{self.where} has {self.vocab_size:,} tokens and the text model reads {model_vocab:,}: "
+                "the tokenizer does not belong to this text model"
+            )
+        if self.kind != "BPE" or self.merges == 0:
+            what = f"a {self.kind} model" if self.kind and self.kind != "BPE" else "no BPE merges"
+            return f"{self.where} has {what} ({self.vocab_size:,} tokens): it is not CLIP's BPE tokenizer"
+        return None
+
     def ids(self, texts: Sequence[str]) -> list[list[int]]:
         """The token ids of each text, start and end tokens included."""
         return [list(e.ids) for e in self._tok.encode_batch(list(texts))]
+
+    def cut(self, texts: Sequence[str]) -> list[bool]:
+        """Whether each text is longer than the context length (the model reads only its first tokens)."""
+        return [bool(e.overflowing) for e in self._tok.encode_batch(list(texts))]
 
     def batch(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(ids [n, longest] int64 padded with each text's own end token, attention mask [n, longest] int64)."""
@@ -108,6 +162,9 @@ class TextEncoder:
         self.model = model
         self.dim = model.manifest.dim
         self.tokenizer = ClipTokenizer(model.tokenizer_path, text.context_length)
+        bad = self.tokenizer.problem()  # the vocabulary's size was checked when it was installed
+        if bad:
+            raise ModelError(f"{bad}; fetch or import the model's text side again.")
         self.session, self.info = make_session(model.text_path, "cpu", threads)
         self.input_name, self.output_name = text.input_name, text.output_name
         self.feeds_mask, self._id_type = check_text_session(self.session, self.input_name, self.output_name)
@@ -165,4 +222,11 @@ def check_text_session(session, input_name: str, output_name: str) -> tuple[bool
     return MASK_INPUT in inputs, np.int32 if "int32" in kind else np.int64
 
 
-__all__ = ["ClipTokenizer", "FETCH_HINT", "TextEncoder", "check_text_session", "text_side_problem"]
+__all__ = [
+    "ClipTokenizer",
+    "FETCH_HINT",
+    "TextEncoder",
+    "check_text_session",
+    "has_words",
+    "text_side_problem",
+]

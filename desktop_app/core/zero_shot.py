@@ -19,6 +19,7 @@ import numpy as np
 
 from desktop_app.core.errors import InputError
 from desktop_app.core.labels import Suggestion
+from desktop_app.core.text_encoder import has_words
 from desktop_app.core.vectors import ArticleVectors
 
 DEFAULT_PROMPT = "a product photo of {}"
@@ -76,15 +77,49 @@ class ZeroShot:
         }
 
 
-def parse_labels(items: Sequence[str]) -> list[LabelChoice]:
-    """Label names, each "value" or "value=words to say it with"; blanks dropped, the first of a value kept."""
+def parse_labels(items: Sequence[str], given: bool = True) -> list[LabelChoice]:
+    """Label names, each "value" or "value=words to say it with"; blanks dropped, a value named twice kept once.
+
+    CLIP reads words in lower case, so two labels said with the same words but for case are one label to it:
+    names the curator gave (`given`) are refused then, and a field's own values that differ only in case are
+    taken as one (the first). A name with nothing visible in it (zero-width spaces, control characters) is
+    refused: the model would read it as nothing."""
     out: dict[str, LabelChoice] = {}
+    said: dict[str, tuple[str, str]] = {}  # the words as the model reads them -> (value, words) said so
     for item in items:
         value, _, words = str(item).partition("=")
         value, words = value.strip(), words.strip()
-        if value and value not in out:
-            out[value] = LabelChoice(value, words or value)
+        if not value and not words:
+            continue
+        for part in (value, words):
+            if part and not has_words(part):
+                raise InputError(
+                    f"The label name {part!r} has no visible characters (only invisible or control ones); "
+                    "give it in words."
+                )
+        if not value or value in out:
+            continue
+        words = words or value
+        key = " ".join(words.casefold().split())
+        if key in said:
+            if given:
+                raise InputError(_same_words(*said[key], value, words))
+            continue
+        said[key] = (value, words)
+        out[value] = LabelChoice(value, words)
     return list(out.values())
+
+
+def _same_words(value_a: str, words_a: str, value_b: str, words_b: str) -> str:
+    how = (
+        f"are both said as '{words_a}'"
+        if words_a == words_b
+        else f"differ only in case ('{words_a}', '{words_b}'), which the model does not see (it reads lower case)"
+    )
+    return (
+        f"The labels '{value_a}' and '{value_b}' {how}; give one of them, or say one in other words "
+        f"({value_b}=other words)."
+    )
 
 
 def check_prompts(prompts: Sequence[str]) -> tuple[str, ...]:

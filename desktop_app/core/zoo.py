@@ -358,7 +358,9 @@ def fetch(
         result = FetchResult(existing, url, size, 0, known.pinned, already_installed=True)
     else:
         downloads.mkdir(parents=True, exist_ok=True)
-        result = _fetch_image(known, url, downloads / f"{known.name}.onnx.part", progress, timeout, chunk)
+        result = _fetch_image(
+            known, url, downloads / f"{known.name}.onnx.part", progress, timeout, chunk, text
+        )
     if text and known.text is not None:
         base = url[: -len(known.path)].rstrip("/")
         downloads.mkdir(parents=True, exist_ok=True)
@@ -376,11 +378,10 @@ def fetch(
 
 
 def _fetch_image(
-    known: KnownModel, url: str, part: Path, progress: Progress | None, timeout: float, chunk: int
+    known: KnownModel, url: str, part: Path, progress: Progress | None, timeout: float, chunk: int, text: bool
 ) -> FetchResult:
-    wanted = Wanted(
-        url, known.name, known.size, known.sha256, f"lookalike models import FILE --as {known.name}"
-    )
+    also, hint = zoo_text.offline_import(known, url, text)
+    wanted = Wanted(url, known.name, known.size, known.sha256, hint, also)
     got = fetch_file(wanted, part, progress, timeout, chunk)
     manifest = known.manifest(got.sha256)
     try:

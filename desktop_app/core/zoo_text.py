@@ -139,6 +139,11 @@ def validate_text_onnx(onnx_path: Path, tokenizer_path: Path, text: TextTower, d
             ) from exc
         return np.asarray(out, np.float32).reshape(len(ids), -1)
 
+    bad = tokenizer.problem(
+        text_model_vocab(session, text.input_name, feeds_mask, id_type, tokenizer.vocab_size)
+    )
+    if bad:
+        raise ModelError(f"{bad}.")
     ids, mask = tokenizer.batch(CHECK_TEXTS)
     together = run(ids, mask)
     if together.shape[1] != dim:
@@ -157,6 +162,43 @@ def validate_text_onnx(onnx_path: Path, tokenizer_path: Path, text: TextTower, d
         )
     inputs = ", ".join(i.name for i in session.get_inputs())
     return f"{inputs} -> {text.output_name} [batch, {dim}], {tokenizer.vocab_size} tokens"
+
+
+def text_model_vocab(session, input_name: str, feeds_mask: bool, id_type: type, guess: int) -> int | None:
+    """How many token ids a text model reads, found by running it (onnxruntime has no view of its embedding
+    table): an id past the table makes its Gather fail. Two runs when `guess` is right; a search otherwise.
+    None when the model fails even on id 0 (the checks after this one say why)."""
+    from desktop_app.core.device import onnxruntime
+
+    quiet = onnxruntime().RunOptions()
+    quiet.log_severity_level = 4  # the failing runs are the probe, not errors to log
+
+    def reads(token: int) -> bool:
+        ids = np.array([[token]], dtype=id_type)
+        feed = {input_name: ids}
+        if feeds_mask:
+            from desktop_app.core.text_encoder import MASK_INPUT
+
+            feed[MASK_INPUT] = np.ones_like(ids)
+        try:
+            session.run(None, feed, quiet)
+        except Exception:  # noqa: BLE001 - onnxruntime raises its own types; any failure means "not read"
+            return False
+        return True
+
+    if guess > 0 and reads(guess - 1) and not reads(guess):
+        return guess
+    if not reads(0):
+        return None
+    good, bad = 0, max(guess, 1)
+    while reads(bad):  # the table is larger than the guess
+        good, bad = bad, bad * 2
+        if bad > 1 << 24:
+            return None
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        good, bad = (middle, bad) if reads(middle) else (good, middle)
+    return good + 1
 
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -218,6 +260,28 @@ def same_checkpoint(model: InstalledModel, repo: str, sha256: str | None, export
     return m.source.startswith((f"{repo}@", *([export_source + "@"] if export_source else [])))
 
 
+def offline_files(spec: KnownText, base_url: str) -> tuple[tuple[str, str], str]:
+    """(URLs of the text model and tokenizer, the `models import` options that install them) for a machine
+    without network access."""
+    urls = (f"{base_url}/{spec.model.path}", f"{base_url}/{spec.tokenizer.path}")
+    return urls, f"--text {Path(spec.model.path).name} --tokenizer {Path(spec.tokenizer.path).name}"
+
+
+def offline_import(known, url: str, text: bool) -> tuple[tuple[str, ...], str]:
+    """For the download of a known model's image file (`known` a zoo.KnownModel, at `url`): the URLs of the
+    other files to fetch on another machine, and the command that installs them all. With its text side,
+    both towers come from there: every file is named, and one command imports both."""
+    name = Path(known.path).name
+    hint = f"lookalike models import {name} --as {known.name}"
+    if not text or known.text is None:
+        return (), hint
+    also, text_args = offline_files(known.text, url[: -len(known.path)].rstrip("/"))
+    later = text_args.replace("--text ", f"--text-for {known.name} ", 1)
+    return also, (
+        f"{hint} {text_args} (or the photo side alone, and the text side later: lookalike models import {later})"
+    )
+
+
 @dataclass
 class TextFetch:
     bytes: int  # bytes downloaded (text model and tokenizer together)
@@ -248,6 +312,7 @@ def fetch_text(
             f"The installed {known.name} does not come from {known.repo}; its text side would not "
             f"match its photo vectors. Remove it first: lookalike models remove {known.name}"
         )
+    urls, _args = offline_files(spec, base_url)
     hint = (
         f"lookalike models import --text-for {known.name} {Path(spec.model.path).name} "
         f"--tokenizer {Path(spec.tokenizer.path).name}"
@@ -257,9 +322,9 @@ def fetch_text(
         ("tokenizer", spec.tokenizer, "tokenizer.json"),
         ("text model", spec.model, "text.onnx"),
     ):
-        wanted = Wanted(
-            f"{base_url}/{file.path}", f"the {label} of {known.name}", file.size, file.sha256, hint
-        )
+        url = f"{base_url}/{file.path}"
+        others = tuple(u for u in urls if u != url)
+        wanted = Wanted(url, f"the {label} of {known.name}", file.size, file.sha256, hint, others)
         part = downloads / f"{known.name}.{suffix}.part"
         got = fetch_file(wanted, part, progress, timeout, chunk)
         parts.append(part)

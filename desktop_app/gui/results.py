@@ -314,14 +314,20 @@ class ResultDelegate(CachedDelegate):
             return
         q, h, sim = pairs[0]
         fill = theme.placeholder_fill(option.palette)
-        draw_pixmap_fit(p, QRect(x, y, big, big), self.thumbs.get(q) if q else None, fill)
-        draw_pixmap_fit(p, QRect(x + big + 4, y, big, big), self.thumbs.get(h) if h else None, fill)
-        self._sim_tag(p, option.font, QPoint(x + big + 2, y + big - 2), sim, 0.9)
+        if q:
+            draw_pixmap_fit(p, QRect(x, y, big, big), self.thumbs.get(q), fill)
+            draw_pixmap_fit(p, QRect(x + big + 4, y, big, big), self.thumbs.get(h) if h else None, fill)
+            self._sim_tag(p, option.font, QPoint(x + big + 2, y + big - 2), sim, 0.9)
+        else:  # words alone: there is no query photo, so the hit's photo stands alone in the middle
+            mid = x + (big + 4) // 2
+            draw_pixmap_fit(p, QRect(mid, y, big, big), self.thumbs.get(h) if h else None, fill)
+            self._sim_tag(p, option.font, QPoint(mid + big // 2, y + big - 2), sim, 0.9)
         y += big + PAD // 2
         for q, h, sim in pairs[1 : 1 + SMALL_PAIRS] if self.small_row else ():
             if x + 2 * small + 2 > r.right():
                 break
-            draw_pixmap_fit(p, QRect(x, y, small, small), self.thumbs.get(q) if q else None, fill)
+            if q:
+                draw_pixmap_fit(p, QRect(x, y, small, small), self.thumbs.get(q), fill)
             draw_pixmap_fit(p, QRect(x + small + 2, y, small, small), self.thumbs.get(h) if h else None, fill)
             self._sim_tag(p, option.font, QPoint(x + small + 1, y + small - 1), sim, 0.78)
             x += 2 * small + 2 + PAD

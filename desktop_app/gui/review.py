@@ -189,8 +189,14 @@ class ReviewQueue(QueueKeys, QueueDecisions, QWidget):
         )
         current, self._focus_after_load = self._focus_after_load or self.current_article(), None
         if load.data.labelled == 0 and not load.data.suggestions:
+            names = (
+                f"Type a few {self.field} names in the field above (e.g. hoodies, pants, bags) to get "
+                "suggestions from the names alone, or label"
+                if load.text_problem is None
+                else "Label"
+            )
             self.detail.show_empty(
-                f"No article has a {self.field} label yet. Label a few (or import labels from a "
+                f"No article has a {self.field} label yet. {names} a few (or import labels from a "
                 "CSV file or from folder names) and the queue suggests the rest.",
                 importing=True,
             )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +166,7 @@ class SearchController(QObject):
         if not any(snap.counts.get("vectors_by_model", {}).values()):
             self.panel.show_message(PANEL_TITLE, _no_vectors_message(snap, indexing))
             return
-        self.panel.show_message(self.panel.title.text(), "Preparing search…")
+        self.panel.show_message(self.panel.title.full_text(), "Preparing search…")
         self.runner.call(
             self.client.open,
             snap.location,
@@ -309,7 +310,11 @@ class SearchController(QObject):
     def _done(self, gen: int, outcome: Outcome) -> None:
         self._unsaved = None  # the newest job carried the newest edit
         self.last_outcome = outcome
-        self.panel.set_params(outcome.params)  # what the engine really used
+        # What the engine really used; s that words set aside stays shown, as the catalog keeps it.
+        shown = outcome.params
+        if outcome.threshold_unused is not None:
+            shown = replace(shown, threshold=outcome.threshold_unused)
+        self.panel.set_params(shown)
         root = self.snapshot.photo_root if self.snapshot is not None else None
         q = outcome.query
         single = outcome.query_article is not None  # decisions are with it, also for a photo of it

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -91,12 +92,12 @@ class SimilarPanel(QWidget):
         super().__init__(parent)
         self.setMinimumWidth(360)
         self.decisions_enabled = False  # a single-article query: its results can be decided
-        self.title = QLabel("Similar articles")
+        # One line: a title holds what the curator asked, and words can be a paragraph (the tooltip has it all).
+        self.title = ElidedLabel("Similar articles")
         f = self.title.font()
         f.setBold(True)
         f.setPointSizeF(f.pointSizeF() * 1.15)
         self.title.setFont(f)
-        self.title.setWordWrap(True)
         self.status = ElidedLabel()  # one line over results: a wrapped header pushed the results down
         self.status.set_message(HINT)  # nothing shown yet: the hint whole
         self.status.setStyleSheet("color: palette(placeholder-text);")
@@ -163,7 +164,7 @@ class SimilarPanel(QWidget):
             row.addWidget(field, stretch)
         return row
 
-    def _status_row(self) -> QHBoxLayout:
+    def _status_row(self) -> QGridLayout:
         self.rejected_check = QCheckBox("Show “not a match”")
         self.rejected_check.setToolTip("Also list the articles you decided are not a match with the query")
         self.rejected_check.toggled.connect(self.show_rejected_changed)
@@ -175,12 +176,34 @@ class SimilarPanel(QWidget):
         self.export_btn.setText("Export…")
         self.export_btn.setToolTip("Save the results (article, score, decision, pairs) as a CSV file")
         self.export_btn.clicked.connect(self.export_requested)
-        row = QHBoxLayout()
-        row.addWidget(self.status, 1)
-        row.addWidget(self.rejected_check)
-        row.addWidget(self.copy_btn)
-        row.addWidget(self.export_btn)
-        return row
+        self.row_tools = QWidget()
+        tools = QHBoxLayout(self.row_tools)
+        tools.setContentsMargins(0, 0, 0, 0)
+        tools.addWidget(self.rejected_check)
+        tools.addWidget(self.copy_btn)
+        tools.addWidget(self.export_btn)
+        self._status_grid = QGridLayout()
+        self._status_grid.setContentsMargins(0, 0, 0, 0)
+        self._status_grid.setColumnStretch(0, 1)
+        self._message_layout = None
+        self._place_status(message=True)
+        return self._status_grid
+
+    def _place_status(self, message: bool) -> None:
+        """Results: the one-line header beside the tools. A message standing in for results: the whole row
+        to itself (wrapped beside the tools, advice was crammed into a narrow column), the tools under it."""
+        if message == self._message_layout:
+            return
+        self._message_layout = message
+        grid = self._status_grid
+        for w in (self.status, self.row_tools):
+            grid.removeWidget(w)
+        if message:
+            grid.addWidget(self.status, 0, 0, 1, 2)
+            grid.addWidget(self.row_tools, 1, 1)
+        else:
+            grid.addWidget(self.status, 0, 0)
+            grid.addWidget(self.row_tools, 0, 1)
 
     def _decision_row(self) -> DecisionBar:
         self.decisions = DecisionBar()
@@ -292,6 +315,7 @@ class SimilarPanel(QWidget):
         self.model.set_hits(hits, root)
         self.view.fit_cards()
         self.status.set_text(*results_status(len(hits), elapsed_ms, hidden, note))
+        self._place_status(message=False)
         row = self.model.row_of(keep) if keep else -1
         if row >= 0:
             self.view.setCurrentIndex(self.model.index(row, 0))
@@ -302,6 +326,7 @@ class SimilarPanel(QWidget):
         self.model.clear()
         self.decisions_enabled = False
         self.status.set_message(message)  # advice in place of results: whole, wrapped
+        self._place_status(message=True)
         self._sync_actions()
 
     def selected_hit(self) -> str | None:

@@ -27,6 +27,10 @@ from desktop_app.core.text_encoder import text_side_problem
 DEFAULT_WEIGHT = 0.5  # as `lookalike similar --text-weight`
 SEARCH_PLACEHOLDER = "Search by words, e.g. red hooded sweatshirt"
 STEER_PLACEHOLDER = "Steer with words, e.g. in black"
+WORDS_ONLY_TIP = (
+    "This search is by words alone, so there are no photos to steer. Select an article or a photo, "
+    "then add words here to steer its search."
+)
 
 
 def problem_of(snap: Snapshot | None) -> str | None:
@@ -88,6 +92,8 @@ class SteerField(QWidget):
         self.edit.editingFinished.connect(self._edited)
         self.weight.valueChanged.connect(lambda _v: self.text() and self.changed.emit())
         self._last = ""
+        self._problem: str | None = None
+        self._words_only = False  # the query on show is words alone: nothing to steer
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(QLabel("Words"))
@@ -100,10 +106,27 @@ class SteerField(QWidget):
         return self.edit.text().strip() if self.edit.isEnabled() else ""
 
     def set_problem(self, problem: str | None) -> None:
+        self._problem = problem
+        self._sync()
+
+    def set_words_only(self, on: bool) -> None:
+        """Off while the query is words alone (there are no photos to mix them into), on again after."""
+        self._words_only = on
+        self._sync()
+
+    def _sync(self) -> None:
+        usable = self._problem is None and not self._words_only
         for w in (self.edit, self.weight):
-            w.setEnabled(problem is None)
-        self.edit.setPlaceholderText(STEER_PLACEHOLDER if problem is None else "Words need a CLIP model")
-        self.edit.setToolTip("Mix words into the photos of the query (CLIP)" if problem is None else problem)
+            w.setEnabled(usable)
+        self.edit.setPlaceholderText("Words need a CLIP model" if self._problem else STEER_PLACEHOLDER)
+        if self._problem is not None:
+            tip = self._problem
+        elif self._words_only:
+            tip = WORDS_ONLY_TIP
+        else:
+            tip = "Mix words into the photos of the query (CLIP)"
+        for w in (self.edit, self.weight):
+            w.setToolTip(tip)
 
     def apply(self, query: Query) -> Query:
         """The query with these words mixed in; a search by words, or no words, leaves it as it is."""
@@ -167,7 +190,7 @@ class WordsController(QObject):
         window.acts.toolbar.addWidget(self.box)
         panel = window.similar
         panel.layout().insertWidget(2, self.steer)  # under the panel's method/s/m/top controls
-        window.search.adjust_query = self.steer.apply
+        window.search.adjust_query = self._adjust
         self.box.search_requested.connect(self.search)
         self.steer.changed.connect(self._steer_changed)
         window.catalogs.loaded.connect(lambda snap, _same: self.show_catalog(snap))
@@ -176,6 +199,11 @@ class WordsController(QObject):
         problem = problem_of(snap)
         self.box.set_problem(problem)
         self.steer.set_problem(problem)
+
+    def _adjust(self, query: Query) -> Query:
+        """Every query on its way to the engine: the steer field follows it, and steers it if it can."""
+        self.steer.set_words_only(query.kind == "text")
+        return self.steer.apply(query)
 
     def search(self, text: str) -> None:
         if self.window.snapshot is None:

@@ -59,6 +59,10 @@ class SearchRoom:
         Hits carry the curator's decision on (query article, hit); articles decided "not a match" with a query
         article are left out unless `show_rejected`."""
         params = params or self.search_settings()
+        asked, note = query, ""
+        alone = self.photo_only(query)
+        if alone is not None:  # words that weigh 0: the photo query itself
+            query, note = alone
         if query.kind == "articles":
             unknown = [a for a in query.articles if a not in self.catalog.known_articles(query.articles)]
             if unknown:
@@ -68,7 +72,7 @@ class SearchRoom:
                 )
         index = self.search_index()
         vectors = paths = None
-        note = ""
+        stored_threshold = params.threshold
         if query.kind == "files":
             for f in query.files:
                 if not Path(f).exists():
@@ -78,7 +82,8 @@ class SearchRoom:
                 raise InputError("None of the query photos could be read: " + "; ".join(problems))
             paths = [str(p) for p in used]
             if problems:
-                note = f"{plural(len(problems), 'file')} could not be read: " + "; ".join(problems[:3])
+                unread = f"{plural(len(problems), 'file')} could not be read: " + "; ".join(problems[:3])
+                note = f"{note} {unread}".strip()
             if query.text is None:  # words are mixed into the frozen vectors (engine.text)
                 vectors = self.search_space(vectors)
         views, own = None, []
@@ -109,7 +114,9 @@ class SearchRoom:
             exclude=[*rejected, *own],
             query_views=views,
         )
-        out.query_article, out.hidden = owner, len(rejected)
+        out.query, out.query_article, out.hidden = asked, owner, len(rejected)
+        if params.threshold is None and stored_threshold is not None:
+            out.threshold_unused = stored_threshold  # the words set s aside; the catalog keeps it
         for hit in out.hits:
             hit.decision = decided.get(hit.article)
         chosen = self.catalog.covers()
@@ -140,6 +147,9 @@ class SearchRoom:
 
     def nearest_photos(self, query: Query, top: int, device: str | None = None) -> list[dict]:
         """The catalog photos nearest to the query's photos (best over query photos), not articles; words too."""
+        alone = self.photo_only(query)
+        if alone is not None:  # words that weigh 0: the photo query itself
+            query = alone[0]
         av = self.search_index().av
         exclude: set[int] = set()
         if query.kind == "files":

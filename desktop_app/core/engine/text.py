@@ -8,11 +8,14 @@ Words become a vector in the photos' space through the catalog model's text side
   pair methods, the cosine with the article's centroid for `centroid`. The threshold s is left out: cosines
   between words and photos lie on another scale (around 0.2-0.35 for CLIP) than between photos.
 - Words with photos: each query photo vector q becomes normalise((1 - w) q + w t) for the text vector t
-  and the weight w (0..1); the catalog's method, s and m then score the articles as for the photos alone.
+  and the weight w (0..1); the catalog's method and m then score the articles as for the photos alone. The
+  threshold s is set aside here too (the answer says so): the fused vectors lie further from every photo,
+  so every pair's cosine drops and s would leave none. A weight of 0 is the photo query itself (same path).
 - Zero-shot labels: `core.zero_shot`.
 
 Text is always compared with the frozen vectors the model made: an adapter maps photo vectors out of the
-space the text side shares with them, so with an adapter switched on, words search a second, frozen index.
+space the text side shares with them, so with an adapter switched on, words search a second, frozen index
+(and the answer's note says so).
 """
 
 from __future__ import annotations
@@ -26,11 +29,11 @@ import numpy as np
 from desktop_app.core import zero_shot as zs
 from desktop_app.core.encoder import normalise
 from desktop_app.core.errors import InputError, ModelError, NoVectors
-from desktop_app.core.labels import ReviewData
+from desktop_app.core.labels import ReviewData, check_field
 from desktop_app.core.search import SearchIndex
 from desktop_app.core.settings import SearchSettings
 from desktop_app.core.similar import Query
-from desktop_app.core.text_encoder import TextEncoder, text_side_problem
+from desktop_app.core.text_encoder import TextEncoder, has_words, text_side_problem
 
 TEXT_CACHE = 256  # text vectors kept: a curator retyping a query, zero-shot label sets
 MAX_TEXT = 1000  # characters; CLIP reads 77 tokens, so anything longer is a mistake (a pasted file)
@@ -52,7 +55,7 @@ class TextQuery:
 def clean_text(text: str | None) -> str:
     """The words of a query, stripped; InputError when there are none or far too many."""
     words = (text or "").strip()
-    if not words:
+    if not has_words(words):
         raise InputError("Type some words to search for (for example: red hooded sweatshirt).")
     if len(words) > MAX_TEXT:
         raise InputError(
@@ -60,6 +63,13 @@ def clean_text(text: str | None) -> str:
             "(the model reads about 60 words)."
         )
     return words
+
+
+def check_weight(weight: float) -> float:
+    w = float(weight)
+    if not 0.0 <= w <= 1.0:
+        raise InputError(f"The weight of the words must be between 0 and 1 (got {w:g}).")
+    return w
 
 
 class TextRoom:
@@ -135,20 +145,52 @@ class TextRoom:
         words = clean_text(query.text)
         index = self.text_index()
         t = self.text_vectors([words])[0]
+        notes = [self._words_cut_note(words), self._frozen_note()]
+        if params.threshold is not None and params.uses_pairs:
+            # Words alone: word-photo cosines lie on another scale. Words mixed in: every fused query vector
+            # moves away from the photos, so every pair's cosine drops and s would leave no pair at all.
+            why = (
+                "word-photo similarities lie on another scale than photo-photo ones"
+                if query.kind == "text"
+                else "words mixed into the query photos lower every photo pair's similarity, so s would "
+                "leave no pair"
+            )
+            notes.insert(0, f"The threshold s ({params.threshold:g}) is not used with words: {why}.")
+        note = " ".join(n for n in notes if n)
+        params = replace(params, threshold=None)
         if query.kind == "text":
-            note = ""
-            if params.threshold is not None:
-                note = (
-                    f"The threshold s ({params.threshold:g}) is not used with words: word-photo similarities lie "
-                    "on another scale than photo-photo ones."
-                )
-            return TextQuery(index, t[None, :], [""], None, replace(params, threshold=None), [], note)
-        w = float(query.text_weight)
-        if not 0.0 <= w <= 1.0:
-            raise InputError(f"The weight of the words must be between 0 and 1 (got {w:g}).")
+            return TextQuery(index, t[None, :], [""], None, params, [], note)
+        w = check_weight(query.text_weight)
         base, base_paths, views, own = self._photo_vectors(index, query, vectors, paths)
         fused = normalise((1.0 - w) * base + w * t[None, :])
-        return TextQuery(index, fused, base_paths, views, params, own)
+        return TextQuery(index, fused, base_paths, views, params, own, note)
+
+    def photo_only(self, query: Query) -> tuple[Query, str] | None:
+        """A photo query whose words weigh 0, as the photo query alone (with the note that says so); None for
+        any other query. Weight 0 must give exactly the photo-only ranking, adapter included, so it takes the
+        photo-only path rather than fusing nothing into the frozen vectors."""
+        if query.text is None or query.kind == "text" or check_weight(query.text_weight) > 0:
+            return None
+        clean_text(query.text)  # refused as any words would be
+        note = "The words weigh 0, so this is the search by the photos alone."
+        return replace(query, text=None), note
+
+    def _words_cut_note(self, words: str) -> str:
+        encoder = self.text_encoder()
+        if not encoder.tokenizer.cut([words])[0]:
+            return ""
+        return (
+            f"The words are longer than the model reads ({encoder.tokenizer.context_length} tokens); "
+            "the rest was cut."
+        )
+
+    def _frozen_note(self) -> str:
+        if self.adapter() is None:
+            return ""
+        return (
+            "Learned similarity is on, but words are compared with the photos' own vectors: the adapter "
+            "maps photo vectors out of the space they share with words."
+        )
 
     def _photo_vectors(
         self, index: SearchIndex, query: Query, vectors: np.ndarray | None, paths: list[str] | None
@@ -209,16 +251,24 @@ class TextRoom:
 
         labels: the candidate labels ("value" or "value=words to say it with"); default: the values the field
         already has. Where articles are labelled, the confidence is calibrated on them."""
+        problem = self.text_problem()  # first: no label name can help a model without a text side
+        if problem:
+            raise ModelError(problem)
+        check_field(field)
         known = {a: d[field] for a, d in self.catalog.labels(field).items() if field in d}
-        choices = (
-            zs.parse_labels(labels)
-            if labels
-            else zs.parse_labels(sorted(set(known.values()), key=str.casefold))
-        )
+        if labels:
+            choices = zs.parse_labels(labels)
+            where = f"the names given hold {len(choices)}"
+        else:
+            choices = zs.parse_labels(
+                sorted(set(known.values()), key=lambda v: (v.casefold(), v)), given=False
+            )
+            where = f"the field '{field}' has {len(choices)}"
         if len(choices) < 2:
+            named = f" ({', '.join(c.value for c in choices)})" if choices else ""
             raise InputError(
-                f"Zero-shot suggestions need at least two label names; the field '{field}' has "
-                f"{len(choices)}. Name them with --labels a,b,c."
+                f"Zero-shot suggestions need at least two different label names; {where}{named}. "
+                "Name them with --labels a,b,c."
             )
         prompts = zs.check_prompts(prompts)
         texts = [p.format(c.words) for c in choices for p in prompts]
@@ -226,6 +276,27 @@ class TextRoom:
         index = self.text_index()
         return zs.suggest(
             index.av, known, choices, label_vectors, self.text_encoder().logit_scale, field, list(prompts)
+        )
+
+    def accept_zero_shot(
+        self,
+        field: str,
+        labels: Sequence[str] | None = None,
+        prompts: Sequence[str] = (zs.DEFAULT_PROMPT,),
+        min_confidence: float = 0.8,
+        conflicts: list[dict] | None = None,
+    ) -> int:
+        """Accept every zero-shot suggestion at or above a confidence, as one undoable decision (as a bulk
+        accept of suggestions from labelled neighbours: an article labelled meanwhile keeps its label and is
+        listed in `conflicts`)."""
+        result = self.zero_shot(field, labels, prompts)
+        chosen = [s for s in result.suggestions if s.label is not None and s.confidence >= min_confidence]
+        return self.set_label_items(
+            [(s.article, field, s.label) for s in chosen],
+            "accepted",
+            "accept",
+            expected={(s.article, field): None for s in chosen},
+            conflicts=conflicts if conflicts is not None else [],
         )
 
     def zero_shot_review(self, field: str, labels: Sequence[str] | None = None) -> ReviewData | None:
@@ -236,10 +307,10 @@ class TextRoom:
         known = {a: d[field] for a, d in self.catalog.labels(field).items() if field in d}
         if len(known) >= zs.FEW_LABELLED and not labels:
             return None
-        names = labels or sorted(set(known.values()), key=str.casefold)
-        if len(zs.parse_labels(names)) < 2:
+        names = labels or sorted(set(known.values()), key=lambda v: (v.casefold(), v))
+        if len(zs.parse_labels(names, given=bool(labels))) < 2:
             return None
-        result = self.zero_shot(field, names)
+        result = self.zero_shot(field, labels or None)
         av = self.text_index().av
         photos = {}
         for s in result.suggestions:
