@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from desktop_app import __version__
-from desktop_app.core.errors import CatalogError
+from desktop_app.core.errors import CatalogError, DiskFull
 from desktop_app.core.storage.backend import Backend, Identity, backend_for, is_url
 from desktop_app.core.storage.decisions import DecisionStore
 from desktop_app.core.storage.fingerprints import FingerprintStore
@@ -86,6 +86,11 @@ class Catalog(PhotoStore, LabelStore, DecisionStore, LearnedStore, FingerprintSt
         if ident.kind == "foreign":
             raise CatalogError(f"{where} is not a Lookalike catalog ({ident.detail}); it was left untouched.")
         if ident.kind == "unreadable":
+            full = self.backend.explain(
+                CatalogError(ident.detail), "open"
+            )  # a full disk makes reads fail too
+            if isinstance(full, DiskFull):
+                raise full
             raise CatalogError(f"The catalog {where} cannot be read ({ident.detail}); it was left untouched.")
         if ident.schema_version is not None and ident.schema_version > SCHEMA_VERSION:
             raise CatalogError(

@@ -204,6 +204,11 @@ class SqliteBackend(Backend):
             or ("disk" in low and "full" in low)
             or ("disk i/o error" in low and self._disk_nearly_full())
         ):
+            if doing in ("open", "read"):  # SQLite needs room beside the file (its shared index) even to read
+                return DiskFull(
+                    f"The disk holding the catalog {where} is full, so the catalog cannot be "
+                    f"{'opened' if doing == 'open' else 'read'}; nothing was changed. Free some space and try again."
+                )
             return DiskFull(
                 f"The disk holding the catalog {where} is full; nothing was lost, but the last change "
                 "was not saved. Free some space and try again."
