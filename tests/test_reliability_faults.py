@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import os
 
-from tests.conftest import run_main, write_photo
+import pytest
+
+from desktop_app.core.errors import DiskFull
+from desktop_app.core.files import copy_file
+from tests.conftest import cli, make_tiny_model, one_line_exit_2, run_main, write_photo
 from tests.test_reliability import fill, small_filesystem
 
 
@@ -37,3 +41,34 @@ def test_index_on_a_filling_disk_says_full_at_every_size(tmp_path, photo_tree, t
             seen.add(err.split("full", 1)[1])
         assert code == 0
         assert len(seen) >= 2  # it failed at more than one step (opening, the lock, writing) before it worked
+
+
+def test_a_model_import_on_a_full_disk_keeps_the_installed_model(tmp_path):
+    """`models import` on a full disk: one line, no partial file, and an older model of that name is still
+    installed whole (its manifest used to be removed before the new file was copied)."""
+    import hashlib
+    import json
+
+    old = make_tiny_model(tmp_path / "old", name="shop-model", seed=0)
+    new = make_tiny_model(tmp_path / "new", name="shop-model", seed=1)
+    home = tmp_path / "home"
+    with small_filesystem(home, "512k"):
+        assert cli("models", "import", old.onnx_path, home=home).returncode == 0
+        fill(home)
+        for extra in (("--force",), ("--name", "another")):
+            proc = cli("models", "import", new.onnx_path, *extra, home=home)
+            one_line_exit_2(proc, "is full")
+        with pytest.raises(DiskFull, match="is full"):  # what copies a CLIP model's text side
+            copy_file(new.onnx_path, home / "models" / "shop-model" / "text.onnx")
+        (home / "filler").unlink()
+        assert not [p.name for p in home.rglob("*") if ".partial" in p.name or p.name == "another"]
+        listed = json.loads(cli("models", "list", "--json", home=home).stdout)
+        mine = [m for m in listed["models"] if m["name"] == "shop-model" and not m["problem"]]
+        onnx = home / "models" / "shop-model" / "shop-model.onnx"
+        assert (
+            len(mine) == 1
+            and hashlib.sha256(onnx.read_bytes()).hexdigest()
+            == hashlib.sha256(old.onnx_path.read_bytes()).hexdigest()
+        )
+        # with room again the same import works
+        assert cli("models", "import", new.onnx_path, "--force", home=home).returncode == 0

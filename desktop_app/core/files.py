@@ -12,9 +12,11 @@ mode. A target that is not a regular file (a device, a FIFO, a socket) is refuse
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
+import shutil
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,8 +71,12 @@ def _real_target(target: Path) -> Path:
     return Path(os.path.realpath(target)) if os.path.islink(target) else target
 
 
-def _explain(exc: OSError, target: Path) -> Exception:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def write_error(exc: OSError, target: Path) -> Exception:
+    """The user-facing error an OSError from writing `target` means (a full disk, no permission...)."""
+    if exc.errno in DISK_FULL:
         return DiskFull(
             f"The disk holding {target} is full (or the file is over a size limit); {target.name} was not "
             "written and any previous version is unchanged. Free some space and try again."
@@ -152,7 +158,7 @@ def atomic_writer(
                 fh.flush()
                 os.fsync(fh.fileno())
     except OSError as exc:
-        raise _explain(exc, target) from exc
+        raise write_error(exc, target) from exc
     _sync_folder(_real_target(target).parent)
 
 
@@ -182,6 +188,41 @@ def write_text(path: Path | str, text: str, what: str = "output file") -> Path:
     with atomic_writer(path, "w", what=what) as fh:
         fh.write(text)
     return Path(path)
+
+
+@contextmanager
+def staged_copy(source: Path, dest: Path) -> Iterator[None]:
+    """`source` copied in full to a temporary file beside `dest` (and flushed to disk) before the block runs;
+    when the block succeeds the copy is renamed to `dest`, when the copy or the block fails it is removed and
+    `dest` is as it was. One per file in an ExitStack copies several files before any of them replaces its
+    old version (a model and its weights). No room for the copy is a DiskFull that names `dest`."""
+    dest = Path(dest)
+    try:
+        tmp = _new_file_beside(dest, f".{dest.name}.", ".partial")
+    except OSError as exc:
+        raise write_error(exc, dest) from exc
+    try:
+        try:
+            shutil.copyfile(source, tmp)
+            with open(tmp, "r+b") as fh:
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            if exc.errno in DISK_FULL or exc.filename == str(tmp):  # (not a source that cannot be read)
+                raise write_error(exc, dest) from exc
+            raise
+        yield
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _sync_folder(dest.parent)
+
+
+def copy_file(source: Path, dest: Path) -> None:
+    """Copy `source` to `dest` through a temporary file beside it (see `staged_copy`)."""
+    with staged_copy(source, dest):
+        pass
 
 
 # ============================================================================ CSV cells for spreadsheets
