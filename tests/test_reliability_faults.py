@@ -4,7 +4,9 @@ terminal; malformed import files."""
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,15 @@ from desktop_app.core.errors import DiskFull
 from desktop_app.core.files import copy_file
 from tests.conftest import cli, make_tiny_model, one_line_exit_2, run_main, write_photo
 from tests.test_reliability import fill, small_filesystem
+
+
+@pytest.fixture
+def indexed(tmp_path, photo_tree, tiny_model) -> Path:
+    from desktop_app.core.engine import index_photos
+
+    db = tmp_path / "c.sqlite"
+    index_photos(db, photo_tree, model=tiny_model)
+    return db
 
 
 def test_index_on_a_filling_disk_says_full_at_every_size(tmp_path, photo_tree, tiny_model, capsys):
@@ -47,7 +58,6 @@ def test_a_model_import_on_a_full_disk_keeps_the_installed_model(tmp_path):
     """`models import` on a full disk: one line, no partial file, and an older model of that name is still
     installed whole (its manifest used to be removed before the new file was copied)."""
     import hashlib
-    import json
 
     old = make_tiny_model(tmp_path / "old", name="shop-model", seed=0)
     new = make_tiny_model(tmp_path / "new", name="shop-model", seed=1)
@@ -72,3 +82,185 @@ def test_a_model_import_on_a_full_disk_keeps_the_installed_model(tmp_path):
         )
         # with room again the same import works
         assert cli("models", "import", new.onnx_path, "--force", home=home).returncode == 0
+
+
+# ============================================================================ catalog copy and recover
+
+
+def hidden_leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name != "filler")
+
+
+@pytest.mark.parametrize("command", ["copy", "recover"])
+def test_a_copy_or_recovery_on_a_full_disk_leaves_nothing_and_can_be_run_again(tmp_path, indexed, command):
+    """No room at all, then some room but not enough: one line that says the copy was not finished, and no
+    file (empty or partial) at the destination that a second try would refuse; with room it works."""
+    folder = tmp_path / "small"
+    home = tmp_path / "home"
+    with small_filesystem(folder, "2m"):
+        dst = folder / "new.sqlite"
+        args = (
+            ("catalog", "copy", indexed, dst)
+            if command == "copy"
+            else ("catalog", "recover", dst, "--db", indexed)
+        )
+        fill(folder)
+        filler = folder / "filler"
+        size = filler.stat().st_size
+        what = "copy" if command == "copy" else "recovery"
+        for room in (0, 400_000):
+            os.truncate(filler, size - room)
+            proc = cli(*args, home=home)
+            one_line_exit_2(proc, f"is full, so the {what} was not finished")
+            assert "nothing was lost" not in proc.stderr and "new.sqlite was not created" in proc.stderr
+            assert hidden_leftovers(folder) == []
+        filler.unlink()
+        proc = cli(*args, home=home)
+        assert proc.returncode == 0, proc.stderr
+        assert hidden_leftovers(folder) == ["new.sqlite"]
+        assert cli("catalog", "check", "--db", dst, home=home).returncode == 0
+
+
+def test_a_new_catalog_on_a_full_disk_leaves_no_file(tmp_path, photo_tree, tiny_model, capsys):
+    folder = tmp_path / "small"
+    with small_filesystem(folder):
+        fill(folder)
+        db = folder / "new.sqlite"
+        code, _, err = run_main(capsys, "index", photo_tree, "--db", db, "--model", tiny_model.manifest_path)
+        assert code == 2 and "cannot be made there" in err and err.count("\n") == 1, err
+        assert hidden_leftovers(folder) == []  # not an empty file the next run would refuse
+
+
+def big_catalog(tmp_path, photo_tree, tiny_model, rows: int = 300_000) -> Path:
+    """A catalog whose copy takes a few seconds: many labels (written directly, for speed)."""
+    import sqlite3
+
+    from desktop_app.core.engine import index_photos
+
+    db = tmp_path / "big.sqlite"
+    index_photos(db, photo_tree, model=tiny_model)
+    with sqlite3.connect(db) as conn:
+        conn.executemany(
+            "INSERT INTO labels (article, field, value, source, updated_at) VALUES (?, 'category', ?, 'import', 0)",
+            ((f"article-{i}", f"value {i % 97}") for i in range(rows)),
+        )
+    return db
+
+
+def wait_for(condition, what: str, timeout: float = 60) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_a_copy_killed_half_way_leaves_no_destination_and_runs_again(
+    tmp_path, photo_tree, tiny_model, catalog_location
+):
+    import signal
+    import subprocess
+    import sys
+
+    from desktop_app.core.storage import identify
+    from tests.conftest import REPO
+
+    src = big_catalog(tmp_path, photo_tree, tiny_model)
+    home = tmp_path / "home"
+    env = {**os.environ, "LOOKALIKE_HOME": str(home)}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "desktop_app", "catalog", "copy", str(src), str(catalog_location)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        if isinstance(catalog_location, Path):
+            partial = catalog_location.parent / f".{catalog_location.name}.partial"
+            wait_for(partial.exists, "the copy to start")
+        else:
+            wait_for(lambda: identify(catalog_location).kind == "catalog", "the copy to start")
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert child.returncode == -signal.SIGKILL  # killed half-way, not finished
+    if isinstance(catalog_location, Path):
+        assert not catalog_location.exists()
+    again = cli("catalog", "copy", src, catalog_location, "--json", home=home, timeout=300)
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert report["verified"] and report["rows"]["labels"] == 300_000
+    if isinstance(catalog_location, Path):
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(f".{catalog_location.name}")]
+
+
+def test_a_failed_copy_into_a_database_drops_what_it_made(tmp_path, indexed, pg_url, monkeypatch):
+    from desktop_app.core.storage import copy as copying
+    from desktop_app.core.storage import identify
+
+    def fail_half_way(rconn, wconn, table, progress):
+        if table.name == "photos":
+            raise OSError("the network cable was pulled")
+        real(rconn, wconn, table, progress)
+
+    real = copying._copy_table
+    monkeypatch.setattr(copying, "_copy_table", fail_half_way)
+    with pytest.raises(OSError, match="cable"):
+        copying.copy_catalog(indexed, pg_url)
+    assert identify(pg_url).kind == "empty"
+    monkeypatch.undo()
+    assert copying.copy_catalog(indexed, pg_url).verified
+
+
+# ============================================================================ damage
+
+
+def damage_many_pages(db: Path, out: Path) -> Path:
+    """A copy of `db` whose last pages have 6 KB of nonsense in their middle: quick_check finds 100+ problems,
+    which SQLite returns as one row of many lines."""
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        conn.executemany(
+            "INSERT INTO labels (article, field, value, source, updated_at) VALUES (?, 'category', ?, 'import', 0)",
+            ((f"a-{i}", f"v {i}") for i in range(20_000)),
+        )
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    data = bytearray(db.read_bytes())
+    pages = len(data) // 16384
+    for page in range(pages - 20, pages - 2):
+        data[page * 16384 + 2000 : page * 16384 + 8000] = b"\x07" * 6000
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_damage_is_told_in_one_short_line_with_the_way_out(tmp_path, indexed):
+    home = tmp_path / "home"
+    damaged = damage_many_pages(indexed, tmp_path / "damaged.sqlite")
+    for args in (("labels", "set", "red", "--value", "x"), ("catalog", "check")):
+        proc = cli(*args, "--db", damaged, home=home)
+        one_line_exit_2(proc, "catalog recover")
+        assert len(proc.stderr) < 500 and "100+ problems, the first: On tree page" in proc.stderr, proc.stderr
+    check = cli("catalog", "check", "--db", damaged, home=home)
+    assert "... and 80 more problems" in check.stdout  # the first 20 are listed, one a line
+
+
+def test_a_catalog_cut_short_is_not_recovered_into_an_empty_file(tmp_path, indexed):
+    home = tmp_path / "home"
+    cut = tmp_path / "cut.sqlite"
+    cut.write_bytes(indexed.read_bytes()[: 3 * 16384])  # the first pages of a copy stopped early
+    check = cli("catalog", "check", "--db", cut, home=home)
+    one_line_exit_2(check, "catalog recover")
+    rec = cli("catalog", "recover", tmp_path / "new.sqlite", "--db", cut, home=home)
+    one_line_exit_2(rec, "Nothing could be read from")
+    assert not (tmp_path / "new.sqlite").exists()
+    half = tmp_path / "half.sqlite"
+    data = indexed.read_bytes()
+    half.write_bytes(data[: len(data) // 2 // 16384 * 16384])
+    rec = cli("catalog", "recover", tmp_path / "new.sqlite", "--db", half, "--json", home=home)
+    assert rec.returncode == 0, rec.stderr  # a file cut in half: the pages that are there are read
+    assert json.loads(rec.stdout)["rows"]["settings"] > 0

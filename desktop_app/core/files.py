@@ -159,10 +159,10 @@ def atomic_writer(
                 os.fsync(fh.fileno())
     except OSError as exc:
         raise write_error(exc, target) from exc
-    _sync_folder(_real_target(target).parent)
+    sync_folder(_real_target(target).parent)
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
     """Make the rename itself durable where the platform allows it (POSIX)."""
     if os.name != "posix":
         return
@@ -216,7 +216,7 @@ def staged_copy(source: Path, dest: Path) -> Iterator[None]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _sync_folder(dest.parent)
+    sync_folder(dest.parent)
 
 
 def copy_file(source: Path, dest: Path) -> None:
