@@ -264,3 +264,73 @@ def test_a_catalog_cut_short_is_not_recovered_into_an_empty_file(tmp_path, index
     rec = cli("catalog", "recover", tmp_path / "new.sqlite", "--db", half, "--json", home=home)
     assert rec.returncode == 0, rec.stderr  # a file cut in half: the pages that are there are read
     assert json.loads(rec.stdout)["rows"]["settings"] > 0
+
+
+# ============================================================================ hostile text
+
+
+FORMULA = '=HYPERLINK("http://evil")'
+
+
+def hostile_catalog(tmp_path, tiny_model) -> Path:
+    """Article ids, photo names, a label, a note and the curator's own name that a spreadsheet would run."""
+    import shutil
+
+    from desktop_app.core.engine import Engine, index_photos
+    from desktop_app.core.settings import UserSettings
+
+    root = tmp_path / "hostile"
+    write_photo(root / "=cmd" / "@p0.jpg", seed=1)
+    write_photo(root / "=cmd" / "p1.jpg", seed=2)
+    (root / "+evil").mkdir(parents=True)
+    shutil.copy(root / "=cmd" / "@p0.jpg", root / "+evil" / "-p0.jpg")  # a duplicate photo
+    write_photo(root / "+evil" / "p1.jpg", seed=2)
+    db = tmp_path / "hostile.sqlite"
+    index_photos(db, root, model=tiny_model)
+    settings = UserSettings.load()
+    settings.curator = FORMULA
+    settings.save(strict=True)
+    with Engine.open(db, remember=False) as engine:
+        engine.set_labels(["=cmd"], "@field", "-2+3+cmd|' /C calc'!A0")
+        engine.decide("=cmd", "+evil", "same", note="\t=1+1")
+    return db
+
+
+def unsafe_cells(rows: list[list[str]]) -> list[str]:
+    """Cells a spreadsheet would take for a formula (a plain number, even a negative one, is a number)."""
+    import re
+
+    number = re.compile(r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?")
+    return [
+        c
+        for row in rows
+        for c in row
+        if c.startswith(("=", "+", "-", "@", "\t", "\r")) and not number.fullmatch(c)
+    ]
+
+
+def test_every_cell_of_every_spreadsheet_export_is_safe(tmp_path, tiny_model):
+    import csv
+
+    from desktop_app.core.engine import Engine
+    from desktop_app.core.similar import Query, results_text, write_results_csv
+
+    db = hostile_catalog(tmp_path, tiny_model)
+    out = tmp_path / "out"
+    out.mkdir()
+    with Engine.open(db, remember=False) as engine:
+        assert engine.export_decisions(out / "decisions.csv") == 1
+        engine.export_labels(out / "labels.csv")
+        for level in ("photo", "article"):
+            report = engine.find_duplicates(level, min_score=0.0, include_decided=True)
+            assert report.pairs
+            engine.export_duplicates(report, out / f"duplicates-{level}.csv")
+        outcome = engine.similar(Query.of_articles("=cmd"))
+        write_results_csv(outcome, out / "results.csv")
+        clipboard = results_text(outcome)
+        engine.inspect("=cmd", "+evil").write_csv(out / "matrix.csv")
+    tables = {p.name: list(csv.reader(p.open(encoding="utf-8", newline=""))) for p in out.iterdir()}
+    tables["clipboard"] = list(csv.reader(clipboard.splitlines(), delimiter="\t"))
+    assert FORMULA in "".join(tables["decisions.csv"][1])  # the curator was written, and only escaped
+    for name, rows in tables.items():
+        assert len(rows) > 1 and unsafe_cells(rows) == [], (name, rows)

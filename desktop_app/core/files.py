@@ -18,7 +18,7 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -241,6 +241,28 @@ def spreadsheet_safe(value: str) -> str:
     """A cell that a spreadsheet shows as text: a leading formula character gets an apostrophe in front (so
     does a value that already looks escaped, so that `spreadsheet_value` gives back exactly this value)."""
     return "'" + value if _escaped_form(value) else value
+
+
+class SpreadsheetWriter:
+    """A CSV writer for files meant for spreadsheets: every text cell of every row (header included) goes
+    through `spreadsheet_safe`, so no column can be forgotten; numbers (int, float) are written as numbers.
+    With `raw`, cells are written as they are."""
+
+    def __init__(self, fh: IO, raw: bool = False, **dialect) -> None:
+        import csv
+
+        self._writer = csv.writer(fh, **dialect)
+        self._raw = raw
+
+    def writerow(self, row: Iterable[object]) -> None:
+        if self._raw:
+            self._writer.writerow(row)
+            return
+        self._writer.writerow([spreadsheet_safe(c) if isinstance(c, str) else c for c in row])
+
+    def writerows(self, rows: Iterable[Iterable[object]]) -> None:
+        for row in rows:
+            self.writerow(row)
 
 
 def spreadsheet_value(cell: str) -> str:

@@ -90,27 +90,19 @@ class DecisionRoom:
 
     def export_decisions(self, path: Path) -> int:
         """CSV with article_a, article_b, decision (then note, curator, at) of every current decision."""
-        import csv
         import datetime
 
-        from desktop_app.core.files import atomic_writer, check_output_path, spreadsheet_safe
+        from desktop_app.core.files import SpreadsheetWriter, atomic_writer, check_output_path
 
         check_output_path(path, "decisions export")
         rows = self.decisions()
         with atomic_writer(path, "w", newline="", what="decisions export") as fh:
-            w = csv.writer(fh)
+            w = SpreadsheetWriter(fh)
             w.writerow(["article_a", "article_b", "decision", "note", "curator", "at"])
             for r in rows:
                 when = datetime.datetime.fromtimestamp(r["at"]).isoformat(timespec="seconds")
                 w.writerow(
-                    [
-                        spreadsheet_safe(r["article_a"]),
-                        spreadsheet_safe(r["article_b"]),
-                        r["decision"],
-                        spreadsheet_safe(r["note"] or ""),
-                        r["curator"] or "",
-                        when,
-                    ]
+                    [r["article_a"], r["article_b"], r["decision"], r["note"] or "", r["curator"] or "", when]
                 )
         return len(rows)
 
