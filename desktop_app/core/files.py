@@ -245,24 +245,29 @@ def spreadsheet_safe(value: str) -> str:
 
 class SpreadsheetWriter:
     """A CSV writer for files meant for spreadsheets: every text cell of every row (header included) goes
-    through `spreadsheet_safe`, so no column can be forgotten; numbers (int, float) are written as numbers.
-    With `raw`, cells are written as they are."""
+    through `spreadsheet_safe`, so no column can be forgotten; numbers are written as numbers (floats with
+    `places` decimals), so a negative one stays a number. With `raw`, text is written as it is."""
 
-    def __init__(self, fh: IO, raw: bool = False, **dialect) -> None:
+    def __init__(self, fh: IO, raw: bool = False, places: int = 4, **dialect) -> None:
         import csv
 
         self._writer = csv.writer(fh, **dialect)
         self._raw = raw
+        self._places = places
 
     def writerow(self, row: Iterable[object]) -> None:
-        if self._raw:
-            self._writer.writerow(row)
-            return
-        self._writer.writerow([spreadsheet_safe(c) if isinstance(c, str) else c for c in row])
+        self._writer.writerow([self._cell(c) for c in row])
 
     def writerows(self, rows: Iterable[Iterable[object]]) -> None:
         for row in rows:
             self.writerow(row)
+
+    def _cell(self, value: object) -> object:
+        if isinstance(value, float):
+            return f"{value:.{self._places}f}"
+        if isinstance(value, str) and not self._raw:
+            return spreadsheet_safe(value)
+        return value
 
 
 def spreadsheet_value(cell: str) -> str:

@@ -78,7 +78,7 @@ class Inspection:
             w = SpreadsheetWriter(fh)
             w.writerow([f"{self.article_a} \\ {self.article_b}", *self.paths_b])
             for path_a, row in zip(self.paths_a, self.matrix):
-                w.writerow([path_a, *(round(float(v), 4) for v in row)])
+                w.writerow([path_a, *(float(v) for v in row)])
 
 
 def _finite(x: float) -> float | None:

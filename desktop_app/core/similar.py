@@ -227,7 +227,7 @@ def result_rows(outcome: Outcome) -> list[list[object]]:
     for rank, hit in enumerate(outcome.hits, 1):
         labels = "; ".join(f"{k}={v}" for k, v in sorted(hit.labels.items()))
         pairs = "; ".join(f"{p.query_path} > {p.path} {p.sim:.4f}" for p in hit.pairs)
-        score = round(float(hit.score), 4) if np.isfinite(hit.score) else ""  # (no photos to compare)
+        score = float(hit.score) if np.isfinite(hit.score) else ""  # (no photos to compare)
         rows.append([rank, hit.article, score, hit.decision or "", labels, pairs])
     return rows
 

@@ -299,10 +299,10 @@ class DuplicateRoom:
                             p.a,
                             p.b,
                             p.kind,
-                            round(p.score, 4),
+                            float(p.score),
                             p.article_a,
                             p.article_b,
-                            round(p.cos, 4),
+                            float(p.cos),
                         ]
                     )
             else:
@@ -315,7 +315,7 @@ class DuplicateRoom:
                             p.a,
                             p.b,
                             p.kind,
-                            round(p.score, 4),
+                            float(p.score),
                             p.photo_duplicates,
                             photos,
                         ]
