@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -334,3 +335,42 @@ def test_every_cell_of_every_spreadsheet_export_is_safe(tmp_path, tiny_model):
     assert FORMULA in "".join(tables["decisions.csv"][1])  # the curator was written, and only escaped
     for name, rows in tables.items():
         assert len(rows) > 1 and unsafe_cells(rows) == [], (name, rows)
+
+
+def test_bidi_overrides_and_other_invisible_characters_are_shown_escaped(tmp_path, tiny_model):
+    """U+202E makes `photo\\u202egpj.exe` print as `photoexe.jpg`; every Unicode format character (Cf) is
+    shown as \\uNNNN in terminal output like control characters, joiners (emoji, Persian) stay, JSON is exact."""
+    from desktop_app.cli.common import safe
+    from desktop_app.core.engine import Engine, index_photos
+
+    assert (
+        safe("a\u202eb\u200e\u200f\u202a\u2066\u2069\ufeffc")
+        == "a\\u202eb\\u200e\\u200f\\u202a\\u2066\\u2069\\ufeffc"
+    )
+    assert safe("tag\U000e0041") == "tag\\U000e0041" and safe("👨\u200d👩 é 中") == "👨\u200d👩 é 中"
+    root = tmp_path / "photos"
+    evil = "cheap\u202egnp.exe"
+    for i, name in enumerate([evil, "plain", "other"]):
+        for j in range(2):
+            write_photo(root / name / f"p\u2067{j}.jpg", seed=3 * i + j)
+    write_photo(root / "dup" / "x.jpg", seed=0)  # the same photo as the first of `evil`
+    db = tmp_path / "c.sqlite"
+    index_photos(db, root, model=tiny_model)
+    with Engine.open(db, remember=False) as engine:
+        engine.set_labels(["plain"], "category", "\u202dsale\u202c")
+        engine.set_labels(["other"], "category", "full price")
+    home = tmp_path / "home"
+    for args in (
+        ("similar", "--article", "plain"),
+        ("duplicates", "--min-score", "0"),
+        ("labels", "suggest"),
+    ):
+        proc = cli(*args, "--db", db, home=home)
+        assert proc.returncode == 0, proc.stderr
+        shown = proc.stdout + proc.stderr
+        assert not [c for c in shown if unicodedata.category(c) == "Cf"], (args, shown)
+    assert "cheap\\u202egnp.exe" in cli("similar", "--article", "plain", "--db", db, home=home).stdout
+    hits = json.loads(cli("similar", "--article", "plain", "--db", db, "--json", home=home).stdout)["hits"]
+    assert evil in [h["article"] for h in hits]  # JSON stays exact
+    missing = cli("similar", "--article", "no\u202esuch", "--db", db, home=home)
+    assert "\u202e" not in missing.stderr and "no\\u202esuch" in missing.stderr  # error lines too
