@@ -374,3 +374,45 @@ def test_bidi_overrides_and_other_invisible_characters_are_shown_escaped(tmp_pat
     assert evil in [h["article"] for h in hits]  # JSON stays exact
     missing = cli("similar", "--article", "no\u202esuch", "--db", db, home=home)
     assert "\u202e" not in missing.stderr and "no\\u202esuch" in missing.stderr  # error lines too
+
+
+# ============================================================================ malformed import files
+
+
+@pytest.mark.parametrize(
+    "command, content, needle",
+    [
+        (("labels", "import", "--csv"), "article,label,label\nred,x,y\n", "two columns named 'label'"),
+        (
+            ("labels", "import", "--csv"),
+            "Article,article,label\nred,green,x\n",
+            "two columns named 'article'",
+        ),
+        (
+            ("decide", "--import"),
+            "article_a,article_b,decision,decision\nred,green,same,\n",
+            "named 'decision'",
+        ),
+        (
+            ("decide", "--import"),
+            "article_a,article_b,decision\nred,green\n",
+            "line 2: the decision cell is empty",
+        ),
+        (
+            ("decide", "--import"),
+            "article_a,article_b,decision\nred,,same\n",
+            "line 2: the article_b cell is empty",
+        ),
+        (("labels", "import", "--csv"), "article,label\nred,x\n".encode("utf-32"), "holds UTF-32 text"),
+        (
+            ("decide", "--import"),
+            b"\x00\x00\xfe\xff" + "article_a,article_b,decision\n".encode("utf-32-be"),
+            "holds UTF-32 text",
+        ),
+    ],
+)
+def test_malformed_import_files_are_named_in_one_line(indexed, tmp_path, capsys, command, content, needle):
+    path = tmp_path / "in.csv"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    code, out, err = run_main(capsys, *command, path, "--db", indexed)
+    assert code == 2 and err.count("\n") == 1 and needle in err, err

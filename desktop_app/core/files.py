@@ -303,7 +303,10 @@ def read_csv(path: Path | str, what: str = "CSV file") -> tuple[list[str], list[
     except OSError as exc:
         raise InputError(f"Cannot read the {what} {source}: {exc.strerror or exc}.") from exc
     if b"\x00" in data[:4096]:
-        kind = "UTF-16 text" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "binary data"
+        if data[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):  # (before UTF-16: the same first bytes)
+            kind = "UTF-32 text"
+        else:
+            kind = "UTF-16 text" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "binary data"
         raise InputError(
             f"The {what} {source} holds {kind}, not UTF-8 text; save it as 'CSV UTF-8' and try again."
         )
@@ -327,6 +330,16 @@ def read_csv(path: Path | str, what: str = "CSV file") -> tuple[list[str], list[
     except csv.Error as exc:
         raise InputError(f"The {what} {source} is not a readable CSV file ({exc}).") from exc
     return header, rows
+
+
+def check_columns_once(header: list[str], read: set[str], source: Path | str, what: str = "CSV file") -> None:
+    """Refuse a file that names a column an import reads twice (which of the two would count?): one line
+    naming it, instead of rows silently read from one of them."""
+    repeated = [name for i, name in enumerate(header) if name in read and name in header[:i]]
+    if repeated:
+        raise InputError(
+            f"The {what} {source} has two columns named {repeated[0]!r}; keep one and import again."
+        )
 
 
 def _cell_value(cell: str | list[str] | None) -> str | list[str] | None:

@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import TextIO
 
 from desktop_app.core.errors import InputError
-from desktop_app.core.files import SpreadsheetWriter, atomic_writer, check_output_path, read_csv, write_text
+from desktop_app.core.files import (
+    SpreadsheetWriter,
+    atomic_writer,
+    check_columns_once,
+    check_output_path,
+    read_csv,
+    write_text,
+)
 from desktop_app.core.labels import DEFAULT_FIELD, check_field
 from desktop_app.core.paths import relative_to_root
 from desktop_app.core.storage import Catalog
@@ -78,6 +85,7 @@ def plan_csv_labels(
     """
     check_field(default_field)
     header, rows = read_csv(csv_path, "labels file")
+    check_columns_once(header, {"article", "path", "label", "field", default_field}, csv_path, "labels file")
     cols = set(header)
     label_col = "label" if "label" in cols else default_field if default_field in cols else None
     if label_col is None or not ({"article", "path"} & cols):
