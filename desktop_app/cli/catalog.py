@@ -56,7 +56,8 @@ def register(sub) -> None:
         help="copy a catalog to another file or database (SQLite <-> PostgreSQL)",
         description="Copies every table of SRC into DST, a new SQLite file or an empty PostgreSQL "
         "database (postgresql+psycopg://USER@HOST:PORT/DB), then compares both by row counts "
-        "and checksums.",
+        "and checksums. A copy that fails or is stopped leaves no DST behind (a new file is built "
+        "under a temporary name and renamed when verified), so it can simply be run again.",
     )
     cp.add_argument("source", metavar="SRC", help="the catalog to copy: a file or a database URL")
     cp.add_argument("target", metavar="DST", help="where to: a new file or an empty database URL")
