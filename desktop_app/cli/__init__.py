@@ -30,7 +30,7 @@ from desktop_app.cli import (
     similar,
     stats,
 )
-from desktop_app.cli.common import Parser
+from desktop_app.cli.common import Parser, safe
 from desktop_app.core.errors import UserError, one_line
 
 SUBCOMMANDS = (
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         message = one_line(str(exc))
         if getattr(args, "json", False):
             print(json.dumps({"error": message, "kind": type(exc).__name__}))
-        print(f"lookalike: {message}", file=sys.stderr)
+        print(f"lookalike: {safe(message)}", file=sys.stderr)  # it may name a file or an id: escaped
         return exc.exit_code
     except KeyboardInterrupt:
         print("Interrupted; the catalog keeps everything committed so far.", file=sys.stderr)

@@ -11,6 +11,7 @@ from desktop_app.core.errors import UserError
 from desktop_app.core.wording import plural
 
 DAMAGE_FOUND = UserError.exit_code  # `catalog check` found damage: something the user acts on (recover)
+SHOWN = 20  # problems `catalog check` lists on the terminal
 
 
 def register(sub) -> None:
@@ -55,7 +56,8 @@ def register(sub) -> None:
         help="copy a catalog to another file or database (SQLite <-> PostgreSQL)",
         description="Copies every table of SRC into DST, a new SQLite file or an empty PostgreSQL "
         "database (postgresql+psycopg://USER@HOST:PORT/DB), then compares both by row counts "
-        "and checksums.",
+        "and checksums. A copy that fails or is stopped leaves no DST behind (a new file is built "
+        "under a temporary name and renamed when verified), so it can simply be run again.",
     )
     cp.add_argument("source", metavar="SRC", help="the catalog to copy: a file or a database URL")
     cp.add_argument("target", metavar="DST", help="where to: a new file or an empty database URL")
@@ -69,6 +71,7 @@ def register(sub) -> None:
 def run_check(args: argparse.Namespace) -> int:
     from desktop_app.core.engine import resolve_db
     from desktop_app.core.storage import Catalog
+    from desktop_app.core.storage.catalog import damage_summary
 
     db = resolve_db(args.db)
     with Catalog(db, create=False) as catalog:
@@ -80,15 +83,17 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"{safe(db)}: no damage found.")
     else:
         print(f"{safe(db)} is damaged:")
-        for line in problems[:20]:
+        for line in problems[:SHOWN]:
             print(f"  {safe(line)}")
+        if len(problems) > SHOWN:
+            print(f"  ... and {plural(len(problems) - SHOWN, 'more problem')} (--json lists them all)")
     if ok:
         return 0
     # Damage is the answer the user asked for, not a bug of ours: the user-facing exit code (2) and one line
     # on stderr that names the fix.
     print(
-        f"lookalike: {safe(db)} is damaged ({plural(len(problems), 'problem')}); recover what can be read into a new "
-        f"file: lookalike catalog recover NEW.sqlite --db {safe(db)}",
+        f"lookalike: {safe(db)} is damaged ({safe(damage_summary(problems, 1))}); recover what can be read "
+        f"into a new file: lookalike catalog recover NEW.sqlite --db {safe(db)}",
         file=sys.stderr,
     )
     return DAMAGE_FOUND
@@ -116,6 +121,8 @@ def recovery_lines(report) -> list[str]:
     """Per table what was recovered and what could not be read; then what was left out, and why."""
     lines = []
     for table, n in report.rows.items():
+        if table in report.unreadable:
+            continue  # listed below
         notes = []
         if table in report.absent:
             notes.append("not in this catalog (an older version)")

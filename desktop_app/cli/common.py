@@ -8,6 +8,7 @@ import json
 import math
 import re
 import sys
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -174,13 +175,27 @@ def with_password(args: argparse.Namespace, open_it: Callable):
 
 # ============================================================================ output
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]")
+# Joiners shape text in many scripts (Persian, Indic) and in emoji sequences: shown as they are.
+_JOINERS = {"\u200c", "\u200d"}
 
 
 def safe(value: Any) -> str:
-    """Text for a terminal: control characters (escape sequences in a file name or label) are shown as
-    \\xNN, never sent raw. JSON output stays exact."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+    """Text for a terminal: control characters (escape sequences in a file name or label) are shown as \\xNN,
+    and invisible format characters (bidi overrides such as U+202E, which make a name read backwards, zero
+    widths, marks; Unicode's Cf) and line or paragraph separators as \\uNNNN, never sent raw. JSON output
+    stays exact."""
+    return _NOT_PRINTABLE_ASCII.sub(_escaped, str(value))
+
+
+def _escaped(match: re.Match) -> str:
+    char = match.group()
+    code = ord(char)
+    if code < 0x20 or 0x7F <= code <= 0x9F:
+        return f"\\x{code:02x}"
+    if char in _JOINERS or unicodedata.category(char) not in ("Cf", "Zl", "Zp"):
+        return char
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def emit_json(data: Any) -> None:

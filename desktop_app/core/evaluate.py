@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from desktop_app.core.errors import InputError
-from desktop_app.core.files import read_csv
+from desktop_app.core.files import check_columns_once, read_csv
 from desktop_app.core.search import SearchIndex
 from desktop_app.core.set_scores import scores_from_picks
 from desktop_app.core.vectors import ArticleVectors
@@ -152,6 +152,7 @@ def score_queries(
 def read_groups(path: Path) -> dict[str, str]:
     """article -> group from a CSV with the columns article and group."""
     header, rows = read_csv(path, "groups file")
+    check_columns_once(header, {"article", "group"}, path, "groups file")
     if not {"article", "group"} <= set(header):
         raise InputError(
             f"{path} needs the columns 'article' and 'group' (it has: {', '.join(header) or 'none'})."

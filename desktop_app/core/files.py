@@ -12,11 +12,13 @@ mode. A target that is not a regular file (a device, a FIFO, a socket) is refuse
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
+import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -69,8 +71,12 @@ def _real_target(target: Path) -> Path:
     return Path(os.path.realpath(target)) if os.path.islink(target) else target
 
 
-def _explain(exc: OSError, target: Path) -> Exception:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def write_error(exc: OSError, target: Path) -> Exception:
+    """The user-facing error an OSError from writing `target` means (a full disk, no permission...)."""
+    if exc.errno in DISK_FULL:
         return DiskFull(
             f"The disk holding {target} is full (or the file is over a size limit); {target.name} was not "
             "written and any previous version is unchanged. Free some space and try again."
@@ -152,11 +158,11 @@ def atomic_writer(
                 fh.flush()
                 os.fsync(fh.fileno())
     except OSError as exc:
-        raise _explain(exc, target) from exc
-    _sync_folder(_real_target(target).parent)
+        raise write_error(exc, target) from exc
+    sync_folder(_real_target(target).parent)
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
     """Make the rename itself durable where the platform allows it (POSIX)."""
     if os.name != "posix":
         return
@@ -184,6 +190,41 @@ def write_text(path: Path | str, text: str, what: str = "output file") -> Path:
     return Path(path)
 
 
+@contextmanager
+def staged_copy(source: Path, dest: Path) -> Iterator[None]:
+    """`source` copied in full to a temporary file beside `dest` (and flushed to disk) before the block runs;
+    when the block succeeds the copy is renamed to `dest`, when the copy or the block fails it is removed and
+    `dest` is as it was. One per file in an ExitStack copies several files before any of them replaces its
+    old version (a model and its weights). No room for the copy is a DiskFull that names `dest`."""
+    dest = Path(dest)
+    try:
+        tmp = _new_file_beside(dest, f".{dest.name}.", ".partial")
+    except OSError as exc:
+        raise write_error(exc, dest) from exc
+    try:
+        try:
+            shutil.copyfile(source, tmp)
+            with open(tmp, "r+b") as fh:
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            if exc.errno in DISK_FULL or exc.filename == str(tmp):  # (not a source that cannot be read)
+                raise write_error(exc, dest) from exc
+            raise
+        yield
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    sync_folder(dest.parent)
+
+
+def copy_file(source: Path, dest: Path) -> None:
+    """Copy `source` to `dest` through a temporary file beside it (see `staged_copy`)."""
+    with staged_copy(source, dest):
+        pass
+
+
 # ============================================================================ CSV cells for spreadsheets
 
 # Characters that make a spreadsheet treat a cell as a formula (OWASP's list for CSV injection).
@@ -200,6 +241,33 @@ def spreadsheet_safe(value: str) -> str:
     """A cell that a spreadsheet shows as text: a leading formula character gets an apostrophe in front (so
     does a value that already looks escaped, so that `spreadsheet_value` gives back exactly this value)."""
     return "'" + value if _escaped_form(value) else value
+
+
+class SpreadsheetWriter:
+    """A CSV writer for files meant for spreadsheets: every text cell of every row (header included) goes
+    through `spreadsheet_safe`, so no column can be forgotten; numbers are written as numbers (floats with
+    `places` decimals), so a negative one stays a number. With `raw`, text is written as it is."""
+
+    def __init__(self, fh: IO, raw: bool = False, places: int = 4, **dialect) -> None:
+        import csv
+
+        self._writer = csv.writer(fh, **dialect)
+        self._raw = raw
+        self._places = places
+
+    def writerow(self, row: Iterable[object]) -> None:
+        self._writer.writerow([self._cell(c) for c in row])
+
+    def writerows(self, rows: Iterable[Iterable[object]]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+    def _cell(self, value: object) -> object:
+        if isinstance(value, float):
+            return f"{value:.{self._places}f}"
+        if isinstance(value, str) and not self._raw:
+            return spreadsheet_safe(value)
+        return value
 
 
 def spreadsheet_value(cell: str) -> str:
@@ -235,7 +303,10 @@ def read_csv(path: Path | str, what: str = "CSV file") -> tuple[list[str], list[
     except OSError as exc:
         raise InputError(f"Cannot read the {what} {source}: {exc.strerror or exc}.") from exc
     if b"\x00" in data[:4096]:
-        kind = "UTF-16 text" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "binary data"
+        if data[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):  # (before UTF-16: the same first bytes)
+            kind = "UTF-32 text"
+        else:
+            kind = "UTF-16 text" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "binary data"
         raise InputError(
             f"The {what} {source} holds {kind}, not UTF-8 text; save it as 'CSV UTF-8' and try again."
         )
@@ -259,6 +330,16 @@ def read_csv(path: Path | str, what: str = "CSV file") -> tuple[list[str], list[
     except csv.Error as exc:
         raise InputError(f"The {what} {source} is not a readable CSV file ({exc}).") from exc
     return header, rows
+
+
+def check_columns_once(header: list[str], read: set[str], source: Path | str, what: str = "CSV file") -> None:
+    """Refuse a file that names a column an import reads twice (which of the two would count?): one line
+    naming it, instead of rows silently read from one of them."""
+    repeated = [name for i, name in enumerate(header) if name in read and name in header[:i]]
+    if repeated:
+        raise InputError(
+            f"The {what} {source} has two columns named {repeated[0]!r}; keep one and import again."
+        )
 
 
 def _cell_value(cell: str | list[str] | None) -> str | list[str] | None:

@@ -7,7 +7,6 @@ the CLI can export a picture without Qt.
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ import numpy as np
 
 from desktop_app.core import matching
 from desktop_app.core.errors import InputError, NoVectors
-from desktop_app.core.files import atomic_writer, check_output_path, spreadsheet_safe, write_bytes
+from desktop_app.core.files import SpreadsheetWriter, atomic_writer, check_output_path, write_bytes
 from desktop_app.core.vectors import ArticleVectors
 from desktop_app.core.wording import plural
 
@@ -76,11 +75,10 @@ class Inspection:
 
     def write_csv(self, path: Path) -> None:
         with atomic_writer(path, "w", newline="", what="matrix CSV") as fh:
-            w = csv.writer(fh)
-            corner = f"{self.article_a} \\ {self.article_b}"
-            w.writerow([spreadsheet_safe(corner), *map(spreadsheet_safe, self.paths_b)])
+            w = SpreadsheetWriter(fh)
+            w.writerow([f"{self.article_a} \\ {self.article_b}", *self.paths_b])
             for path_a, row in zip(self.paths_a, self.matrix):
-                w.writerow([spreadsheet_safe(path_a), *(f"{v:.4f}" for v in row)])
+                w.writerow([path_a, *(float(v) for v in row)])
 
 
 def _finite(x: float) -> float | None:

@@ -4,14 +4,20 @@ exporting every label as CSV or JSON."""
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from desktop_app.core.errors import InputError
-from desktop_app.core.files import atomic_writer, check_output_path, read_csv, spreadsheet_safe, write_text
+from desktop_app.core.files import (
+    SpreadsheetWriter,
+    atomic_writer,
+    check_columns_once,
+    check_output_path,
+    read_csv,
+    write_text,
+)
 from desktop_app.core.labels import DEFAULT_FIELD, check_field
 from desktop_app.core.paths import relative_to_root
 from desktop_app.core.storage import Catalog
@@ -79,6 +85,7 @@ def plan_csv_labels(
     """
     check_field(default_field)
     header, rows = read_csv(csv_path, "labels file")
+    check_columns_once(header, {"article", "path", "label", "field", default_field}, csv_path, "labels file")
     cols = set(header)
     label_col = "label" if "label" in cols else default_field if default_field in cols else None
     if label_col is None or not ({"article", "path"} & cols):
@@ -181,22 +188,14 @@ def export_labels(
         text = json.dumps(rows, indent=2)
         stream.write(text + "\n") if stream is not None else write_text(path, text, what="labels export")
         return len(rows)
-    cell = (lambda v: v) if raw else spreadsheet_safe
     target = (
         contextlib.nullcontext(stream)
         if stream is not None
         else atomic_writer(path, "w", newline="", what="labels export")
     )
     with target as fh:
-        writer = csv.DictWriter(fh, fieldnames=["article", "field", "label", "source"])
-        writer.writeheader()
+        writer = SpreadsheetWriter(fh, raw=raw)
+        writer.writerow(["article", "field", "label", "source"])
         for r in rows:
-            writer.writerow(
-                {
-                    "article": cell(r["article"]),
-                    "field": cell(r["field"]),
-                    "label": cell(r["value"]),
-                    "source": r["source"],
-                }
-            )
+            writer.writerow([r["article"], r["field"], r["value"], r["source"]])
     return len(rows)

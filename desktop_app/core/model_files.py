@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
 from desktop_app.core.errors import ModelError
-from desktop_app.core.files import replacing, write_text
+from desktop_app.core.files import staged_copy, write_error, write_text
 from desktop_app.core.models import (
     BUNDLED_MODEL,
     InstalledModel,
@@ -157,37 +158,47 @@ def checked_external_data(onnx_file: Path) -> list[str]:
     return external
 
 
-def _copy(source: Path, dest: Path) -> None:
-    with replacing(dest, f".{dest.name}.", ".partial") as tmp:
-        shutil.copyfile(source, tmp)
-
-
 def install_files(source_file: Path, manifest: ModelManifest, move: bool) -> InstalledModel:
     """Put the ONNX file (with any external-data files) and then its manifest into models_dir()/<name>/;
-    the manifest goes in last."""
+    the manifest goes in last. Every file is copied in full before anything of an older install of that name
+    changes, so a full disk stops the import with the older model as it was and no partial file left."""
     external = checked_external_data(source_file)
     target = models_dir() / manifest.name
-    target.mkdir(parents=True, exist_ok=True)
+    new_folder = not target.exists()
     manifest_path = target / f"{manifest.name}.manifest.json"
     onnx_path = target / manifest.file
-    # An old manifest must not describe the new file while it is being replaced.
-    manifest_path.unlink(missing_ok=True)
-    if move:
-        os.replace(source_file, onnx_path)
-    else:
-        _copy(source_file, onnx_path)
-    for name in external:
-        dest = target / name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        _copy(source_file.parent / name, dest)
-    keep = {onnx_path.name}
-    if manifest.text is not None:
-        keep |= {manifest.text.file, manifest.text.tokenizer}
-    for stale in [*target.glob("*.onnx"), *target.glob("*.tokenizer.json")]:
-        if stale.name not in keep:
-            stale.unlink()  # a file no manifest names any more (an older model of this name)
-    write_text(manifest_path, manifest.to_json(), what="model manifest")
+    try:
+        with ExitStack() as copies:
+            for name in external:
+                dest = target / name
+                _make_folder(dest.parent)
+                copies.enter_context(staged_copy(source_file.parent / name, dest))
+            _make_folder(target)
+            if not move:
+                copies.enter_context(staged_copy(source_file, onnx_path))
+            # An old manifest must not describe the new files while they replace the old ones.
+            manifest_path.unlink(missing_ok=True)
+            if move:
+                os.replace(source_file, onnx_path)
+        keep = {onnx_path.name}
+        if manifest.text is not None:
+            keep |= {manifest.text.file, manifest.text.tokenizer}
+        for stale in [*target.glob("*.onnx"), *target.glob("*.tokenizer.json")]:
+            if stale.name not in keep:
+                stale.unlink()  # a file no manifest names any more (an older model of this name)
+        write_text(manifest_path, manifest.to_json(), what="model manifest")
+    except BaseException:
+        if new_folder:
+            shutil.rmtree(target, ignore_errors=True)  # only what this import made
+        raise
     return load_manifest(manifest_path)
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, folder) from exc
 
 
 def guard_replace(name: str, sha256: str, force: bool) -> InstalledModel | None:

@@ -8,7 +8,6 @@ runs it against a `SearchIndex` and returns an `Outcome` whose hits carry what t
 
 from __future__ import annotations
 
-import csv
 import io
 import time
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from desktop_app.core.errors import InputError, NoVectors
-from desktop_app.core.files import atomic_writer, check_output_path
+from desktop_app.core.files import SpreadsheetWriter, atomic_writer, check_output_path
 from desktop_app.core.search import SearchIndex, SearchResult
 from desktop_app.core.settings import SearchSettings
 from desktop_app.core.wording import plural
@@ -224,21 +223,23 @@ def answer(
 RESULT_COLUMNS = ("rank", "article", "score", "decision", "labels", "pairs")
 
 
-def result_rows(outcome: Outcome) -> list[list[str]]:
+def result_rows(outcome: Outcome) -> list[list[object]]:
     """One row per hit: rank, article, score, decision, labels and the photo pairs that made the score
     ("query photo > hit photo sim" joined by "; ", photo paths relative to the photo folder)."""
-    rows = []
+    rows: list[list[object]] = []
     for rank, hit in enumerate(outcome.hits, 1):
         labels = "; ".join(f"{k}={v}" for k, v in sorted(hit.labels.items()))
         pairs = "; ".join(f"{p.query_path} > {p.path} {p.sim:.4f}" for p in hit.pairs)
-        rows.append([str(rank), hit.article, f"{hit.score:.4f}", hit.decision or "", labels, pairs])
+        score = float(hit.score) if np.isfinite(hit.score) else ""  # (no photos to compare)
+        rows.append([rank, hit.article, score, hit.decision or "", labels, pairs])
     return rows
 
 
 def results_text(outcome: Outcome) -> str:
-    """The results as tab-separated text with a header (for the clipboard: pastes into a spreadsheet)."""
+    """The results as tab-separated text with a header (for the clipboard: pastes into a spreadsheet, so its
+    cells are made safe as a CSV file's are)."""
     out = io.StringIO()
-    writer = csv.writer(out, delimiter="\t", lineterminator="\n")
+    writer = SpreadsheetWriter(out, delimiter="\t", lineterminator="\n")
     writer.writerow(RESULT_COLUMNS)
     writer.writerows(result_rows(outcome))
     return out.getvalue()
@@ -246,12 +247,10 @@ def results_text(outcome: Outcome) -> str:
 
 def write_results_csv(outcome: Outcome, path: Path | str) -> int:
     """Write the results as CSV (cells safe for spreadsheets); the old file survives any failure."""
-    from desktop_app.core.files import spreadsheet_safe
-
     target = check_output_path(path, "results file")
     rows = result_rows(outcome)
     with atomic_writer(target, newline="", what="results file") as fh:
-        writer = csv.writer(fh)
+        writer = SpreadsheetWriter(fh)
         writer.writerow(RESULT_COLUMNS)
-        writer.writerows([[spreadsheet_safe(cell) for cell in row] for row in rows])
+        writer.writerows(rows)
     return len(rows)

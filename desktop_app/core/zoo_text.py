@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from desktop_app.core.downloads import Progress, Wanted, fetch_file
 from desktop_app.core.errors import ModelError
+from desktop_app.core.files import copy_file
 from desktop_app.core.models import InstalledModel, ModelManifest, TextTower, load_manifest, sha256_of
 
 PADDING_AGREEMENT = 0.999  # lowest cosine between a text's vector alone and in a padded batch
@@ -237,9 +237,7 @@ def add_text_side(
         if move:
             os.replace(src, dest)
         elif Path(src).resolve() != dest.resolve():
-            tmp = dest.with_name(dest.name + ".partial")
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, dest)
+            copy_file(src, dest)  # a full disk: one line, and no partial file left
     manifest = dataclasses.replace(model.manifest, text=text)
     _write_manifest(model.manifest_path, manifest)
     return load_manifest(model.manifest_path)

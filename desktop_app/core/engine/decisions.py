@@ -90,27 +90,19 @@ class DecisionRoom:
 
     def export_decisions(self, path: Path) -> int:
         """CSV with article_a, article_b, decision (then note, curator, at) of every current decision."""
-        import csv
         import datetime
 
-        from desktop_app.core.files import atomic_writer, check_output_path, spreadsheet_safe
+        from desktop_app.core.files import SpreadsheetWriter, atomic_writer, check_output_path
 
         check_output_path(path, "decisions export")
         rows = self.decisions()
         with atomic_writer(path, "w", newline="", what="decisions export") as fh:
-            w = csv.writer(fh)
+            w = SpreadsheetWriter(fh)
             w.writerow(["article_a", "article_b", "decision", "note", "curator", "at"])
             for r in rows:
                 when = datetime.datetime.fromtimestamp(r["at"]).isoformat(timespec="seconds")
                 w.writerow(
-                    [
-                        spreadsheet_safe(r["article_a"]),
-                        spreadsheet_safe(r["article_b"]),
-                        r["decision"],
-                        spreadsheet_safe(r["note"] or ""),
-                        r["curator"] or "",
-                        when,
-                    ]
+                    [r["article_a"], r["article_b"], r["decision"], r["note"] or "", r["curator"] or "", when]
                 )
         return len(rows)
 
@@ -163,33 +155,45 @@ ALIASES = {
 def _read_decision_rows(path: Path) -> list[_CsvDecision]:
     """The file's decisions, one per pair, or an InputError naming the line (and for a pair decided two
     ways, both lines) before anything is written."""
-    from desktop_app.core.files import read_csv
-    from desktop_app.core.storage.decisions import DECISIONS, pair
+    from desktop_app.core.files import check_columns_once, read_csv
+    from desktop_app.core.storage.decisions import pair
 
     header, rows = read_csv(path, "decisions file")
     if not {"article_a", "article_b", "decision"} <= set(header):
         raise InputError(f"{path} needs the columns article_a, article_b and decision.")
+    check_columns_once(header, {"article_a", "article_b", "decision", "note"}, path, "decisions file")
     has_note = "note" in header
     by_pair: dict[tuple[str, str], _CsvDecision] = {}
     for n, r in enumerate(rows, start=2):
-        decision = ALIASES.get((r.get("decision") or "").strip().lower())
-        if decision is None:
+        row = _decision_row(r, n, path, has_note)
+        first = by_pair.setdefault(pair(row.a, row.b), row)
+        if first.decision != row.decision:
             raise InputError(
-                f"{path}, line {n}: unknown decision {r.get('decision')!r}; use {', '.join(DECISIONS)}."
+                f"{path}: lines {first.line} and {n} decide {row.a} / {row.b} two ways "
+                f"({first.decision} and {row.decision}); keep one."
             )
-        a, b = ((r.get(c) or "").strip() for c in ("article_a", "article_b"))  # read_csv undid the quoting
-        if not a or not b or a == b:
-            raise InputError(
-                f"{path}, line {n}: a decision needs two different articles (got {a!r} and {b!r})."
-            )
-        note = (r.get("note") or "") if has_note else None
-        row = _CsvDecision(a, b, decision, note, n)
-        first = by_pair.setdefault(pair(a, b), row)
-        if first.decision != decision:
-            raise InputError(
-                f"{path}: lines {first.line} and {n} decide {a} / {b} two ways ({first.decision} "
-                f"and {decision}); keep one."
-            )
-        if first is not row and note:
-            first.note = note  # the same decision twice: one row, with the note the file gives it
+        if first is not row and row.note:
+            first.note = row.note  # the same decision twice: one row, with the note the file gives it
     return list(by_pair.values())
+
+
+def _decision_row(r: dict, n: int, path: Path, has_note: bool) -> _CsvDecision:
+    """Line n of a decisions file, checked: a cell left empty (or missing from a short line) is named."""
+    from desktop_app.core.storage.decisions import DECISIONS
+
+    given = (r.get("decision") or "").strip()
+    if not given:
+        raise InputError(f"{path}, line {n}: the decision cell is empty; give one of {', '.join(DECISIONS)}.")
+    decision = ALIASES.get(given.lower())
+    if decision is None:
+        raise InputError(f"{path}, line {n}: unknown decision {given!r}; use {', '.join(DECISIONS)}.")
+    a, b = ((r.get(c) or "").strip() for c in ("article_a", "article_b"))  # read_csv undid the quoting
+    empty = [c for c, v in (("article_a", a), ("article_b", b)) if not v]
+    if empty:
+        raise InputError(
+            f"{path}, line {n}: the {empty[0]} cell is empty; a decision needs two different articles."
+        )
+    if a == b:
+        raise InputError(f"{path}, line {n}: a decision needs two different articles (got {a!r} twice).")
+    note = (r.get("note") or "") if has_note else None
+    return _CsvDecision(a, b, decision, note, n)

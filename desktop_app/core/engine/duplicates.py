@@ -9,7 +9,6 @@ match) is decided. Nothing here moves, renames or deletes a photo file: photos a
 
 from __future__ import annotations
 
-import csv
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -285,25 +284,25 @@ class DuplicateRoom:
 
     def export_duplicates(self, report: DuplicateReport, path: Path) -> int:
         """CSV: cluster, a, b, kind, score, article_a, article_b (photo level) or matched photos (article)."""
-        from desktop_app.core.files import atomic_writer, check_output_path, spreadsheet_safe
+        from desktop_app.core.files import SpreadsheetWriter, atomic_writer, check_output_path
 
         check_output_path(path, "duplicates export")
         cluster_of = {m: n for n, c in enumerate(report.clusters, start=1) for m in c.members}
         with atomic_writer(path, "w", newline="", what="duplicates export") as fh:
-            w = csv.writer(fh)
+            w = SpreadsheetWriter(fh)
             if report.level == "photo":
                 w.writerow(["cluster", "a", "b", "kind", "score", "article_a", "article_b", "cosine"])
                 for p in report.pairs:
                     w.writerow(
                         [
                             cluster_of.get(p.a, ""),
-                            spreadsheet_safe(p.a),
-                            spreadsheet_safe(p.b),
+                            p.a,
+                            p.b,
                             p.kind,
-                            f"{p.score:.4f}",
-                            spreadsheet_safe(p.article_a),
-                            spreadsheet_safe(p.article_b),
-                            f"{p.cos:.4f}",
+                            float(p.score),
+                            p.article_a,
+                            p.article_b,
+                            float(p.cos),
                         ]
                     )
             else:
@@ -313,12 +312,12 @@ class DuplicateRoom:
                     w.writerow(
                         [
                             cluster_of.get(p.a, ""),
-                            spreadsheet_safe(p.a),
-                            spreadsheet_safe(p.b),
+                            p.a,
+                            p.b,
                             p.kind,
-                            f"{p.score:.4f}",
+                            float(p.score),
                             p.photo_duplicates,
-                            spreadsheet_safe(photos),
+                            photos,
                         ]
                     )
         return len(report.pairs)

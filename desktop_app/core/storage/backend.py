@@ -58,6 +58,10 @@ class Backend:
     def release(self) -> None:
         """The catalog's engine was disposed (Catalog.close)."""
 
+    def discard_new(self) -> None:
+        """Making a new catalog here failed for want of room: remove what was made, so that the location is
+        missing again, as it was."""
+
     def before_create(self, conn: sa.Connection) -> None:
         """Settings that must be made before the first table exists."""
 

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from desktop_app import __version__
-from desktop_app.core.errors import CatalogError
+from desktop_app.core.errors import CatalogError, DiskFull
 from desktop_app.core.storage.backend import Backend, Identity, backend_for, is_url
 from desktop_app.core.storage.decisions import DecisionStore
 from desktop_app.core.storage.fingerprints import FingerprintStore
@@ -63,6 +63,19 @@ def _not_a_catalog(backend: Backend) -> str:
     return f"{backend.location} is {what}, not a Lookalike catalog; it was left untouched."
 
 
+CHECK_STOPS_AT = 100  # SQLite's integrity and quick checks stop listing problems after this many
+
+
+def damage_summary(problems: list[str], shown: int = 2) -> str:
+    """What a check found, short enough for one line: the first problems and how many there are in all (a
+    damaged page can give thousands, which `catalog check --json` lists)."""
+    first = "; ".join(p if len(p) <= 160 else p[:157] + "..." for p in problems[:shown])
+    if len(problems) <= shown:
+        return first
+    more = "+" if len(problems) >= CHECK_STOPS_AT else ""
+    return f"{len(problems):,}{more} problems, the first: {first}"
+
+
 def explain(exc: BaseException, backend: Backend, doing: str = "use") -> Exception:
     """A database error as the user-facing error it means, or the original when it is a bug."""
     known = backend.explain(exc, doing)
@@ -87,7 +100,7 @@ class Catalog(PhotoStore, StoredVectors, LabelStore, DecisionStore, LearnedStore
         if ident.kind == "foreign":
             raise CatalogError(f"{where} is not a Lookalike catalog ({ident.detail}); it was left untouched.")
         if ident.kind == "unreadable":
-            raise CatalogError(f"The catalog {where} cannot be read ({ident.detail}); it was left untouched.")
+            raise self._unreadable(ident.detail)
         if ident.schema_version is not None and ident.schema_version > SCHEMA_VERSION:
             raise CatalogError(
                 f"The catalog {where} was written by a newer Lookalike (schema {ident.schema_version}, "
@@ -101,9 +114,23 @@ class Catalog(PhotoStore, StoredVectors, LabelStore, DecisionStore, LearnedStore
         self._checked = ident.kind in ("missing", "empty")  # a new catalog needs no check before writing
         try:
             self._prepare(ident)
-        except sa.exc.DBAPIError as exc:
+        # The driver's own errors come unwrapped from the pragmas run on its raw connection.
+        except (sa.exc.DBAPIError, self.engine.dialect.loaded_dbapi.Error) as exc:
             self.engine.dispose()
-            raise explain(exc, self.backend, "open") from exc
+            self.backend.release()
+            known = explain(exc, self.backend, "create" if ident.kind in ("missing", "empty") else "open")
+            if ident.kind == "missing" and isinstance(known, DiskFull):
+                # No room to make it: leave no empty file that the next try (with room) would refuse.
+                self.backend.discard_new()
+            raise known from exc
+
+    def _unreadable(self, detail: str) -> Exception:
+        """Why the location could not even be identified: what the backend knows the driver's words to mean (a
+        full disk, which stops SQLite from reading too; damage, with `catalog recover`), else those words."""
+        known = self.backend.explain(CatalogError(detail), "open")
+        if isinstance(known, Exception):
+            return known
+        return CatalogError(f"The catalog {self.location} cannot be read ({detail}); it was left untouched.")
 
     @property
     def kind(self) -> str:
@@ -277,8 +304,8 @@ class Catalog(PhotoStore, StoredVectors, LabelStore, DecisionStore, LearnedStore
         problems = self.health(quick=True)
         if problems != ["ok"]:
             raise CatalogError(
-                f"The catalog {self.location} is damaged ({'; '.join(problems[:2])}); Lookalike will not write to "
-                f"it. {self.backend.damaged_advice()}"
+                f"The catalog {self.location} is damaged ({damage_summary(problems)}); Lookalike will not write "
+                f"to it. {self.backend.damaged_advice()}"
             )
         self._checked = True
 

@@ -1,7 +1,9 @@
 """Moving a catalog between backends (SQLite file <-> PostgreSQL database), verified row by row.
 
 Every table is copied in primary-key order with its ids, so references between tables stay as they were;
-afterwards both sides are read again and compared by row counts and a checksum of every row's values.
+afterwards both sides are read again and compared by row counts and a checksum of every row's values. A copy
+that fails or is killed leaves no destination to clean up: a new file is built under a temporary name
+(`building.py`), a database gets back the emptiness it had.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import sqlalchemy as sa
 
 from desktop_app.core.errors import CatalogError, InputError
 from desktop_app.core.storage.backend import is_url
+from desktop_app.core.storage.building import building_catalog_file
 from desktop_app.core.storage.catalog import Catalog, check_catalog_target
 from desktop_app.core.storage.schema import metadata
+from desktop_app.core.storage.sqlite import SqliteBackend
 
 BATCH = 2000
 Progress = Callable[[str, int, int], None]
@@ -62,51 +66,106 @@ def _digest(conn: sa.Connection, table: sa.Table) -> tuple[int, str]:
 
 
 def copy_catalog(source: str | Path, target: str | Path, progress: Progress | None = None) -> CopyReport:
-    """Copy every table of `source` into `target`, which must be new (a missing file or an empty database)."""
-    if not is_url(target) and Path(target).expanduser().is_dir():
-        raise InputError(
-            f"{target} is a folder; name a new catalog file (e.g. {Path(target) / 'catalog.sqlite'})."
+    """Copy every table of `source` into `target`: a new SQLite file (built beside it under a temporary name
+    and renamed when verified, so a failure or a kill leaves no file there) or an empty PostgreSQL database
+    (what a failed copy created there is dropped again; one a kill left behind is taken as empty)."""
+    if is_url(target):
+        return _copy_into_database(source, str(target), progress)
+    target = Path(target).expanduser()
+    if target.is_dir():
+        raise InputError(f"{target} is a folder; name a new catalog file (e.g. {target / 'catalog.sqlite'}).")
+    if check_catalog_target(target).kind != "missing":
+        raise InputError(f"{target} already holds data; copy into a new file (nothing is ever replaced).")
+    with Catalog(source, create=False) as src, building_catalog_file(target, "copy") as tmp:
+        backend = SqliteBackend(tmp)
+        backend.location = str(target)  # messages name the file the user asked for
+        return _copy_into(src, Catalog(tmp, create=True, backend=backend), progress)
+
+
+def _copy_into_database(source: str | Path, target: str, progress: Progress | None) -> CopyReport:
+    made = check_catalog_target(target).kind in ("missing", "empty")
+    if not made and not _unused_catalog(target):
+        raise CatalogError(
+            f"{target} already holds data; copy into an empty database (or a catalog nothing was put in yet)."
         )
-    if check_catalog_target(target).kind not in ("missing", "empty"):
-        raise CatalogError(f"{target} already holds data; copy into a new file or an empty database.")
     with Catalog(source, create=False) as src:
-        src_version = src.schema_version()
-        with Catalog(target, create=True) as dst:
-            if src_version != dst.schema_version():  # opening the source migrated it; a guard all the same
-                raise CatalogError("The source catalog could not be brought to this version's schema.")
-            report = CopyReport(src.location, dst.location)
-            with src.read() as rconn, dst.write("copy into") as wconn:
-                for table in _tables():
-                    wconn.execute(table.delete())  # a new catalog has no rows but its own settings
-                    total = rconn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-                    done = 0
-                    batch: list[dict] = []
-                    for row in rconn.execution_options(yield_per=BATCH).execute(_ordered(table)):
-                        batch.append(dict(row._mapping))
-                        if len(batch) >= BATCH:
-                            wconn.execute(table.insert(), batch)
-                            done += len(batch)
-                            batch = []
-                            if progress:
-                                progress(table.name, done, total)
-                    if batch:
-                        wconn.execute(table.insert(), batch)
-                        done += len(batch)
-                    if progress:
-                        progress(table.name, done, total)
-                    _reset_sequence(wconn, table)
-            with src.read() as a, dst.read() as b:
-                ok = True
-                for table in _tables():
-                    count_a, sum_a = _digest(a, table)
-                    count_b, sum_b = _digest(b, table)
-                    report.rows[table.name] = count_b
-                    report.checksums[table.name] = sum_b
-                    ok = ok and (count_a, sum_a) == (count_b, sum_b)
-            report.verified = ok
+        dst = Catalog(target, create=True)
+        try:
+            return _copy_into(src, dst, progress)
+        except BaseException:
+            if made:
+                _drop_tables(target)
+            raise
+
+
+def _copy_into(src: Catalog, dst: Catalog, progress: Progress | None) -> CopyReport:
+    """Copy every table in one write transaction, then compare both sides; closes `dst`."""
+    with dst:
+        if (
+            src.schema_version() != dst.schema_version()
+        ):  # opening the source migrated it; a guard all the same
+            raise CatalogError("The source catalog could not be brought to this version's schema.")
+        report = CopyReport(src.location, dst.location)
+        with src.read() as rconn, dst.write("copy into") as wconn:
+            for table in _tables():
+                _copy_table(rconn, wconn, table, progress)
+        with src.read() as a, dst.read() as b:
+            ok = True
+            for table in _tables():
+                count_a, sum_a = _digest(a, table)
+                count_b, sum_b = _digest(b, table)
+                report.rows[table.name] = count_b
+                report.checksums[table.name] = sum_b
+                ok = ok and (count_a, sum_a) == (count_b, sum_b)
+        report.verified = ok
     if not report.verified:
-        raise CatalogError(f"The copy in {report.target} does not match {report.source}; do not use it.")
+        raise CatalogError(
+            f"The copy of {report.source} did not match it when read back; {report.target} was not kept."
+        )
     return report
+
+
+def _copy_table(
+    rconn: sa.Connection, wconn: sa.Connection, table: sa.Table, progress: Progress | None
+) -> None:
+    wconn.execute(table.delete())  # a new catalog has no rows but its own settings
+    total = rconn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+    done = 0
+    batch: list[dict] = []
+    for row in rconn.execution_options(yield_per=BATCH).execute(_ordered(table)):
+        batch.append(dict(row._mapping))
+        if len(batch) >= BATCH:
+            wconn.execute(table.insert(), batch)
+            done += len(batch)
+            batch = []
+            if progress:
+                progress(table.name, done, total)
+    if batch:
+        wconn.execute(table.insert(), batch)
+        done += len(batch)
+    if progress:
+        progress(table.name, done, total)
+    _reset_sequence(wconn, table)
+
+
+def _unused_catalog(target: str) -> bool:
+    """A catalog in which nothing was put yet (its own settings aside): what a copy stopped half-way leaves."""
+    with Catalog(target, create=False) as catalog, catalog.read() as conn:
+        return not any(
+            conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+            for t in _tables()
+            if t.name != "settings"
+        )
+
+
+def _drop_tables(target: str) -> None:
+    """Take back the tables a failed copy made in a database that was empty (best effort: a server that went
+    away keeps them, and a catalog nothing was put in is taken as empty by the next copy)."""
+    try:
+        with Catalog(target, create=False) as catalog, catalog.engine.begin() as conn:
+            metadata.drop_all(conn)
+    except Exception:  # noqa: BLE001 - already failing: the first error is the one to report
+        pass
 
 
 def _reset_sequence(conn: sa.Connection, table: sa.Table) -> None:

@@ -7,12 +7,15 @@ catalog locked.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
 from typing import IO
 
-from desktop_app.core.errors import CatalogBusy
+from desktop_app.core.errors import CatalogBusy, DiskFull
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def lock_path(catalog_path: Path) -> Path:
@@ -87,24 +90,35 @@ class IndexLock(_HeldFile):
 
     def __init__(self, catalog_path: Path) -> None:
         super().__init__(lock_path(Path(catalog_path)))
+        self.catalog_path = Path(catalog_path)
 
     def acquire(self) -> None:
         try:
-            fh = open(self.path, "a+b")
+            # unbuffered: a write that fails leaves nothing behind for close() to fail on again
+            fh = open(self.path, "a+b", buffering=0)
         except OSError:
             # A read-only folder: the catalog itself cannot be written either, which its own check reports.
             return
         if not _try_lock(fh):
             fh.close()
             raise CatalogBusy(
-                f"Another index run is updating {self.path.name[: -len('.index-lock')]} right now. Wait for it "
+                f"Another index run is updating {self.catalog_path.name} right now. Wait for it "
                 "to finish (or cancel it), then run the index again."
             )
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()).encode())
-        fh.flush()
         self._fh = fh
+        try:
+            fh.truncate(0)
+            fh.write(str(os.getpid()).encode())
+        except OSError as exc:
+            self.release()
+            if exc.errno not in DISK_FULL:
+                raise
+            # The lock's note of who holds it is the first byte an index run writes: the catalog beside it
+            # has no room either, so the run stops here, before any photo is read.
+            raise DiskFull(
+                f"The disk holding the catalog {self.catalog_path} is full, so the index run did not start; "
+                "nothing was changed. Free some space and try again."
+            ) from exc
 
     def __enter__(self) -> IndexLock:
         self.acquire()

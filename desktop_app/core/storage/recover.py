@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from desktop_app.core.errors import CatalogError, InputError
+from desktop_app.core.storage.building import building_catalog_file
 from desktop_app.core.storage.schema import metadata
 
 # Tables of the schema that recover does not copy, with the reason the report gives.
@@ -206,7 +207,8 @@ def _next_readable(src: sqlite3.Connection, table: str, after: int | None) -> in
 def recover(source: Path | str, target: Path) -> RecoverReport:
     """Copy every readable row of `source` into a new catalog at `target` (which must not exist)."""
     from desktop_app.core.storage.backend import is_url
-    from desktop_app.core.storage.catalog import Catalog
+    from desktop_app.core.storage.catalog import Catalog, check_catalog_target
+    from desktop_app.core.storage.sqlite import SqliteBackend
 
     if is_url(source):  # (as a Path, a URL would even lose one of its slashes)
         raise InputError(
@@ -224,13 +226,31 @@ def recover(source: Path | str, target: Path) -> RecoverReport:
         )
     if target.resolve() == source.resolve():
         raise InputError("Recover into a new file, not into the damaged catalog itself.")
-    Catalog(target, create=True).close()
-    report = RecoverReport(str(source), str(target))
+    check_catalog_target(target)  # its folder exists
     try:
         src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
         raise CatalogError(f"{source} cannot be opened at all ({exc}); nothing could be recovered.") from exc
-    dst = sqlite3.connect(target)
+    # A file cut short (a copy stopped half-way) claims more pages than it has, and SQLite then refuses every
+    # read; with writable_schema it takes the file's own length and reads the pages that are there. The
+    # connection is read-only, so nothing can be written through it.
+    src.execute("PRAGMA writable_schema = ON")
+    try:
+        with building_catalog_file(target, "recovery") as tmp:
+            backend = SqliteBackend(tmp)
+            backend.location = str(target)  # messages name the file the user asked for
+            Catalog(tmp, create=True, backend=backend).close()
+            report = RecoverReport(str(source), str(target))
+            _recover_into(src, tmp, report)
+            if not any(report.rows.values()) and (report.unreadable or report.lost):
+                raise CatalogError(_nothing_read(source, target, report))
+    finally:
+        src.close()
+    return report
+
+
+def _recover_into(src: sqlite3.Connection, tmp: Path, report: RecoverReport) -> None:
+    dst = sqlite3.connect(tmp)
     try:
         dst.execute("PRAGMA foreign_keys = OFF")
         with dst:
@@ -239,9 +259,16 @@ def recover(source: Path | str, target: Path) -> RecoverReport:
             _drop_orphans(dst, report)
         report.integrity = dst.execute("PRAGMA integrity_check").fetchone()[0]
     finally:
-        src.close()
         dst.close()
-    return report
+
+
+def _nothing_read(source: Path, target: Path, report: RecoverReport) -> str:
+    tables = len(report.unreadable) + len(report.lost)
+    return (
+        f"Nothing could be read from {source}: not one row of its {tables} tables (the file is damaged "
+        f"throughout, or cut short); {target.name} was not created. Restore the catalog from a backup, or "
+        "index the photo folder again into a new catalog."
+    )
 
 
 def _drop_orphans(dst: sqlite3.Connection, report: RecoverReport) -> None:

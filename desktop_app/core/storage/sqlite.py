@@ -152,6 +152,13 @@ class SqliteBackend(Backend):
             if not _open_here[key]:
                 del _open_here[key]
 
+    def discard_new(self) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                os.unlink(f"{self.path}{suffix}")
+            except FileNotFoundError:
+                pass
+
     def before_create(self, conn: sa.Connection) -> None:
         raw = conn.connection.driver_connection  # autocommit: these pragmas must run outside a transaction
         raw.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # only before the first table exists, outside WAL
@@ -184,11 +191,18 @@ class SqliteBackend(Backend):
         pragma = "quick_check" if quick else "integrity_check"
         try:
             with engine.connect() as conn:
-                return [str(r[0]) for r in conn.connection.driver_connection.execute(f"PRAGMA {pragma}")]
+                rows = [str(r[0]) for r in conn.connection.driver_connection.execute(f"PRAGMA {pragma}")]
         except sa.exc.DBAPIError as exc:
             return [str(getattr(exc, "orig", exc))]
         except sqlite3.DatabaseError as exc:
             return [str(exc)]
+        # One row may hold many problems, a line each, under a "*** in database main ***" heading.
+        return [
+            line.strip()
+            for row in rows
+            for line in row.splitlines()
+            if line.strip() and not line.startswith("*** in database")
+        ] or ["ok"]
 
     def damaged_advice(self) -> str:
         return (
@@ -204,10 +218,7 @@ class SqliteBackend(Backend):
             or ("disk" in low and "full" in low)
             or ("disk i/o error" in low and self._disk_nearly_full())
         ):
-            return DiskFull(
-                f"The disk holding the catalog {where} is full; nothing was lost, but the last change "
-                "was not saved. Free some space and try again."
-            )
+            return _disk_full(where, doing)
         if "readonly" in low or "read-only" in low:
             return CatalogError(
                 f"The catalog {where} is read-only, so Lookalike cannot {doing} it. Make the file "
@@ -232,3 +243,20 @@ class SqliteBackend(Backend):
             return shutil.disk_usage(self.path.parent).free < 1 << 20
         except OSError:
             return False
+
+
+# What could not be done when the disk is full, by what was being done (SQLite needs room beside the file,
+# for its shared-memory index, even to read).
+_CANNOT = {"open": "opened", "read": "read", "create": "made there"}
+
+
+def _disk_full(where: str, doing: str) -> DiskFull:
+    if doing in _CANNOT:
+        return DiskFull(
+            f"The disk holding the catalog {where} is full, so the catalog cannot be {_CANNOT[doing]}; nothing "
+            "was changed. Free some space and try again."
+        )
+    return DiskFull(
+        f"The disk holding the catalog {where} is full; nothing was lost, but the last change was not saved. "
+        "Free some space and try again."
+    )
