@@ -34,7 +34,6 @@ import json
 import logging
 import mmap
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,6 +44,7 @@ import numpy as np
 
 from desktop_app.core import ann
 from desktop_app.core.paths import user_data_dir
+from desktop_app.core.read_ahead import READ_AHEAD_SHARE, ReadAhead, available_memory
 from desktop_app.core.vector_store_check import StoreDamaged, check_files, load_meta, usable_state
 from desktop_app.core.vector_store_meta import StoreDiff, StoreMeta, diff_rows
 from desktop_app.core.vectors import ArticleVectors
@@ -205,6 +205,8 @@ class VectorStore:
             raw = self.state()
             generation = (raw["generation"] + 1) if raw is not None else 1  # never a damaged file's name
             state = usable_state(self.folder, raw, ident)
+            if state is not None and state is not raw:  # its graph index dropped: state.json says so first
+                self._write_state(state)
             self._remove_unused(state)  # leftovers of a sync that was killed, damaged files
             if _fresh(state, revision):
                 return SyncReport(state["n"], 0, state["n"], 0.0, "fresh", "kept")
@@ -410,61 +412,6 @@ def _named_files(state: dict | None) -> list[str]:
         *(state.get(k) for k in ("centroids", "vectors", "meta")),
     ]
     return [n for n in names if n]
-
-
-# ============================================================================ reading ahead
-
-READ_AHEAD_SHARE = 0.5  # a store is read ahead only when it takes at most this share of the available memory
-READ_AHEAD_CHUNK = 8 << 20
-
-
-class ReadAhead:
-    """Reads a large store's files once, in a background thread, so that the OS file cache holds them.
-
-    With a graph index, every search reads a few thousand scattered rows and graph nodes; from a cold cache
-    (after a restart, or after other work pushed the store out) each of them waits for the disk, and they
-    are other rows every time: at a million photos searches stayed at 170-222 ms (p50) through the 30 s
-    measured, against 52-57 ms once this had read the store, within 5-10 s (`benchmarks/cold_cache.py`).
-    Reading (not mapping) puts nothing in the process's own memory; a store larger than READ_AHEAD_SHARE of
-    the memory available (or where that is not known) is left alone, since reading it would push its own
-    first part out again."""
-
-    def __init__(self, files: list[Path]) -> None:
-        self.files = files
-        self.done = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lookalike-read-ahead", daemon=True)
-
-    def start(self) -> ReadAhead:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        buf = bytearray(READ_AHEAD_CHUNK)
-        try:
-            for path in self.files:
-                with open(path, "rb", buffering=0) as fh:  # a file replaced by a sync stays readable here
-                    while not self._stop.is_set() and fh.readinto(buf):
-                        pass
-        except OSError as exc:
-            log.info("reading the vector store ahead stopped: %s", exc)
-        finally:
-            self.done.set()
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available for new work (Linux's MemAvailable), or None where it is not known."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
 def _append_rows(path: Path, valid_bytes: int, rows: np.ndarray) -> None:

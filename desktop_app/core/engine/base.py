@@ -20,6 +20,7 @@ from desktop_app.core.indexer import (
 )
 from desktop_app.core.models import InstalledModel, catalog_model, vector_identity
 from desktop_app.core.paths import catalog_title
+from desktop_app.core.read_ahead import ReadAhead
 from desktop_app.core.search import SearchIndex
 from desktop_app.core.settings import (
     CatalogSettings,
@@ -32,7 +33,7 @@ from desktop_app.core.settings import (
 )
 from desktop_app.core.storage import Catalog
 from desktop_app.core.storage.backend import url_user
-from desktop_app.core.vector_store import ReadAhead, VectorStore, store_folder
+from desktop_app.core.vector_store import VectorStore, store_folder
 from desktop_app.core.vectors import ArticleVectors
 
 log = logging.getLogger(__name__)
