@@ -3,7 +3,7 @@
 A large catalog's vector store (a million photos: 3.9 GB with its graph index) is memory-mapped; a search
 reads a few thousand scattered rows and graph nodes of it. When the OS file cache does not hold the store
 (after a restart, or after other work pushed it out), every search waits for the disk on its own rows. The
-app's search process reads the store ahead in a background thread (`vector_store.ReadAhead`). This evicts
+app's search process reads the store ahead in a background thread (`read_ahead.ReadAhead`). This evicts
 the store's files from the cache (POSIX_FADV_DONTNEED: no privileges needed), then runs the same random
 article queries for --seconds in a fresh process, once without and once with the read-ahead, and prints
 the latency per 5-second window.

@@ -357,27 +357,49 @@ def test_a_model_that_cannot_load_changes_nothing(tmp_path, catalog_location, ph
     assert (again.unchanged, again.embedded) == (7, 0)
 
 
-def test_a_model_that_fails_while_embedding_leaves_a_failed_run(
+def test_a_model_its_manifest_misdescribes_is_refused_before_any_write(
     tmp_path, catalog_location, photo_tree, tiny_model
 ):
-    """A model that loads but returns vectors its manifest does not describe stops the run on its first
-    batch: the run is recorded as failed with the error, and the app says so instead of "up to date"."""
+    """A model that loads but returns vectors its manifest does not describe is found out when it loads
+    (one blank run): no index run starts, and the catalog keeps its model, settings and photos."""
     import json
 
-    from desktop_app.core.engine import Engine
     from desktop_app.core.models import load_manifest
-    from desktop_app.core.overview import load_snapshot
 
     wrong_dim = make_tiny_model(tmp_path / "m", name="tiny-wrong-dim", dim=8)
     data = json.loads(wrong_dim.manifest_path.read_text(encoding="utf-8"))
     wrong_dim.manifest_path.write_text(json.dumps({**data, "dim": 12}), encoding="utf-8")
     cat = Catalog(catalog_location)
     _index(cat, photo_tree, tiny_model)
-    with pytest.raises(UserError, match="12"):
+    before = (catalog_settings(cat), cat.recent_runs(), cat.photo_rows())
+    with pytest.raises(UserError, match="manifest says dim 12"):
         _index(cat, photo_tree, load_manifest(wrong_dim.manifest_path))
+    assert (catalog_settings(cat), cat.recent_runs(), cat.photo_rows()) == before
+
+
+def test_a_model_that_fails_while_embedding_leaves_a_failed_run(
+    catalog_location, photo_tree, tiny_model, monkeypatch
+):
+    """A model that fails on its first batch (after loading well) stops the run: the run is recorded as
+    failed with the error, and the app says so instead of "up to date"."""
+    from desktop_app.core.encoder import Encoder
+    from desktop_app.core.engine import Engine
+    from desktop_app.core.errors import ModelError
+    from desktop_app.core.overview import load_snapshot
+
+    def fail(self, batch):
+        raise ModelError("The model ran out of memory on a batch of 4 photos.")
+
+    cat = Catalog(catalog_location)
+    _index(cat, photo_tree, tiny_model)
+    write_photo(photo_tree / "red" / "new.jpg", (210, 40, 40), seed=99)
+    with monkeypatch.context() as patch:
+        patch.setattr(Encoder, "encode", fail)
+        with pytest.raises(UserError, match="out of memory"):
+            _index(cat, photo_tree, tiny_model)
     run = cat.last_run()
     assert run["status"] == "failed" and run["finished_at"] is not None
-    assert "12" in run["summary"]["error"] and run["summary"]["reembedded"] == 0
+    assert "out of memory" in run["summary"]["error"] and run["summary"]["new"] == 0
     assert load_snapshot(Engine(cat)).index_state()[0] == "failed"
     again = _index(cat, photo_tree, tiny_model)
-    assert again.unchanged == 7 and cat.last_run()["status"] == "done"
+    assert (again.new, again.unchanged) == (1, 7) and cat.last_run()["status"] == "done"

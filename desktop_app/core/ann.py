@@ -19,10 +19,13 @@ memory of the graph over the projection at the same recall after re-scoring.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from desktop_app.core.vector_store_check import StoreDamaged
 
 MIN_PHOTOS = 50_000  # below this the exhaustive search is fast enough: no index
 RANK = 256  # dimensions of the projection the graph is built on
@@ -35,6 +38,7 @@ REFIT_GROWTH = 4.0  # a catalog this many times larger than the fit sample's cat
 MAX_REMOVED_SHARE = 0.25  # rebuild when this share of the graph's nodes are removed ones
 ADD_CHUNK = 20_000
 Progress = Callable[[int, int, str], None]
+log = logging.getLogger(__name__)
 
 
 class Cancelled(Exception):
@@ -85,10 +89,8 @@ class AnnIndex:
 
     @classmethod
     def open(cls, folder: Path, info: dict) -> AnnIndex:
-        index = usearch_index().restore(str(Path(folder) / info["file"]), view=True)
-        if index is None:
-            raise OSError(f"{info['file']} is not a usearch index")
-        return cls(index, np.load(Path(folder) / info["basis"]), info)
+        """The saved index, memory-mapped; StoreDamaged when its files cannot be read as what they are."""
+        return cls(*_restore(Path(folder), info, view=True), info)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -160,9 +162,10 @@ def update(
     removed = old.get("removed", 0) + int(remove_ids.size)
     if n > REFIT_GROWTH * old["fitted_on"] or removed > MAX_REMOVED_SHARE * max(n, 1):
         return build(folder, name, vectors, ids, progress)
-    basis = np.load(Path(folder) / old["basis"])
-    index = usearch_index().restore(str(Path(folder) / old["file"]), view=False)
-    if index is None:
+    try:
+        index, basis = _restore(Path(folder), old, view=False)
+    except StoreDamaged as exc:  # the store's own check found nothing wrong; the graph's files say otherwise
+        log.warning("The candidate index is damaged (%s); building it again.", exc)
         return build(folder, name, vectors, ids, progress)
     if remove_ids.size:
         index.remove(remove_ids.astype(np.uint64))
@@ -173,6 +176,22 @@ def update(
         if progress:
             progress(min(s + ADD_CHUNK, total), total, "candidate index")
     return _save(folder, name, index, basis, old["fitted_on"], removed)
+
+
+def _restore(folder: Path, info: dict, view: bool):
+    """A saved index (memory-mapped with `view`) and its projection basis; StoreDamaged when the files cannot
+    be read as what `info` says they are."""
+    Index = usearch_index()
+    try:
+        index = Index.restore(str(folder / info["file"]), view=view)
+        basis = np.load(folder / info["basis"])
+    except (OSError, EOFError, ValueError, RuntimeError) as exc:  # usearch says ValueError or RuntimeError
+        raise StoreDamaged(f"{info['file']} cannot be read ({exc})", ann_only=True) from exc
+    if index is None:
+        raise StoreDamaged(f"{info['file']} is not a usearch index", ann_only=True)
+    if len(index) != info["size"]:
+        raise StoreDamaged(f"{info['file']} holds {len(index)} photos, not {info['size']}", ann_only=True)
+    return index, basis
 
 
 def _save(folder: Path, name: str, index, basis: np.ndarray, fitted_on: int, removed: int) -> dict:
@@ -186,4 +205,5 @@ def _save(folder: Path, name: str, index, basis: np.ndarray, fitted_on: int, rem
         "fitted_on": int(fitted_on),
         "removed": int(removed),
         "size": len(index),
+        "bytes": (folder / f"{name}.usearch").stat().st_size,  # what opening checks the file against
     }

@@ -12,8 +12,7 @@ import shutil
 from contextlib import ExitStack
 from pathlib import Path
 
-import numpy as np
-
+from desktop_app.core.encoder import check_session
 from desktop_app.core.errors import ModelError
 from desktop_app.core.files import staged_copy, write_error, write_text
 from desktop_app.core.models import (
@@ -28,12 +27,9 @@ from desktop_app.core.models import (
 # ---------------------------------------------------------------------------------------------- validate
 
 
-def _dims(shape) -> list:
-    return [d if isinstance(d, int) and d > 0 else None for d in (shape or [])]
-
-
 def validate_onnx(onnx_path: Path, manifest: ModelManifest) -> str:
-    """Check an ONNX file against a manifest: names, input and output shapes, and one real run.
+    """Check an ONNX file against a manifest before installing it: the checks every encoder makes when it
+    loads (`encoder.check_session`: names, shapes, one real run), on a one-thread CPU session.
 
     Returns a one-line description; raises ModelError with what differs and what to do.
     """
@@ -48,63 +44,7 @@ def validate_onnx(onnx_path: Path, manifest: ModelManifest) -> str:
         session = ort.InferenceSession(str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
         raise ModelError(f"{onnx_path} is not a usable ONNX model: {str(exc).splitlines()[0][:300]}") from exc
-
-    inputs = {i.name: i for i in session.get_inputs()}
-    outputs = {o.name: o for o in session.get_outputs()}
-    if manifest.input_name not in inputs:
-        found = ", ".join(f"{i.name} {i.shape}" for i in inputs.values())
-        raise ModelError(
-            f"The model has no input named {manifest.input_name!r} (it has {found}); fix input_name in the manifest."
-        )
-    if manifest.output_name not in outputs:
-        found = ", ".join(f"{o.name} {o.shape}" for o in outputs.values())
-        raise ModelError(
-            f"The model has no output named {manifest.output_name!r} (it has {found}); fix output_name in the manifest."
-        )
-    inp, out = inputs[manifest.input_name], outputs[manifest.output_name]
-    h, w = manifest.input_size
-    want = [None, 3, h, w] if manifest.layout == "NCHW" else [None, h, w, 3]
-    got = _dims(inp.shape)
-    if len(got) != 4:
-        raise ModelError(
-            f"The model's input {inp.name} has shape {inp.shape}; an image model needs 4 dimensions."
-        )
-    if got[0] is not None:
-        raise ModelError(
-            f"The model's input {inp.name} has a fixed batch size of {got[0]} ({inp.shape}); Lookalike needs a "
-            "dynamic batch axis. Re-export the model with a dynamic first dimension."
-        )
-    for axis in (1, 2, 3):
-        if got[axis] is not None and got[axis] != want[axis]:
-            expected = f"[batch, 3, {h}, {w}]" if manifest.layout == "NCHW" else f"[batch, {h}, {w}, 3]"
-            raise ModelError(
-                f"The model's input {inp.name} has shape {inp.shape} but the manifest says {expected} "
-                f"({manifest.layout}, input_size {h}x{w}); the manifest does not belong to this model."
-            )
-    out_dims = _dims(out.shape)
-    if len(out_dims) >= 2 and all(d is not None for d in out_dims[1:]):
-        per_item = int(np.prod(out_dims[1:]))
-        if per_item != manifest.dim:
-            raise ModelError(
-                f"The model's output {out.name} has shape {out.shape} ({per_item} values per photo) but the "
-                f"manifest says dim {manifest.dim}; the manifest does not belong to this model."
-            )
-    # Symbolic dimensions hide mistakes; a tiny run of two blank photos settles them.
-    shape = [2, 3, h, w] if manifest.layout == "NCHW" else [2, h, w, 3]
-    dtype = np.float16 if "float16" in inp.type else np.float32
-    try:
-        result = session.run([out.name], {inp.name: np.zeros(shape, dtype)})[0]
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
-        raise ModelError(
-            f"The model fails on a [{', '.join(map(str, shape))}] input as the manifest describes: "
-            f"{str(exc).splitlines()[0][:300]}"
-        ) from exc
-    result = np.asarray(result)
-    if result.shape[0] != 2 or result.reshape(2, -1).shape[1] != manifest.dim:
-        raise ModelError(
-            f"The model returned shape {list(result.shape)} for 2 photos; the manifest says {manifest.dim}-d vectors."
-        )
-    return f"{inp.name} {inp.shape} -> {out.name} {out.shape}"
+    return check_session(session, manifest)
 
 
 # ---------------------------------------------------------------------------------------------- install

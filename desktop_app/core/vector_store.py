@@ -13,6 +13,10 @@ in one atomic rename, then deletes what the new state does not name. A sync kill
 previous state valid; the next sync removes its leftovers. Searches that mapped the previous files keep
 reading them (POSIX keeps deleted files alive while mapped).
 
+Every open and sync first checks the files against state.json (`vector_store_check`: sizes, the metadata's
+arrays, the graph index's file). A damaged store is rebuilt from the catalog, with a warning, as a missing or
+stale one is; a damaged graph index alone is built again from the stored vectors.
+
 What a sync does depends on what changed since the last one (it reads only the catalog's metadata and the
 vectors of new or changed photos):
 - photos added as new articles (the common case: a new folder of products) are appended: the vectors and
@@ -30,9 +34,9 @@ import json
 import logging
 import mmap
 import os
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +44,8 @@ import numpy as np
 
 from desktop_app.core import ann
 from desktop_app.core.paths import user_data_dir
+from desktop_app.core.read_ahead import READ_AHEAD_SHARE, ReadAhead, available_memory
+from desktop_app.core.vector_store_check import StoreDamaged, check_files, load_meta, usable_state
 from desktop_app.core.vector_store_meta import StoreDiff, StoreMeta, diff_rows
 from desktop_app.core.vectors import ArticleVectors
 
@@ -100,25 +106,50 @@ class VectorStore:
     # ------------------------------------------------------------ opening
 
     def open(self, labels: dict[str, dict[str, str]] | None = None) -> ArticleVectors:
-        """The stored vectors as ArticleVectors over memory-mapped float16 files."""
+        """The stored vectors as ArticleVectors over memory-mapped float16 files; StoreDamaged when a file is
+        not what state.json says (`open_repaired` rebuilds the store then)."""
         for attempt in range(3):
             state = self.state()
             if state is None:
                 raise FileNotFoundError(self.folder)
             try:
                 return self._open(state, labels or {})
-            except FileNotFoundError:
-                if attempt == 2:  # a sync keeps replacing the files under us
+            except (FileNotFoundError, StoreDamaged) as exc:
+                replaced = self.state() != state  # a sync replaced the files under us: open the new ones
+                if attempt == 2 or (isinstance(exc, StoreDamaged) and not replaced):
                     raise
         raise AssertionError("unreachable")
 
+    def open_repaired(
+        self, catalog, model_id: str, labels: dict | None = None, progress: Progress | None = None
+    ) -> ArticleVectors:
+        """`open`, after rebuilding what is damaged (a sync checks sizes; this finds what only reading shows,
+        such as bytes overwritten in the metadata or the graph index)."""
+        try:
+            return self.open(labels)
+        except StoreDamaged as exc:
+            log.warning("The search cache %s is damaged (%s); rebuilding it.", self.folder, exc)
+            self.forget(exc)
+            self.sync(catalog, model_id, progress=progress)
+            return self.open(labels)
+
+    def forget(self, damage: StoreDamaged) -> None:
+        """Make the next sync rebuild what is damaged: the graph index alone, or the whole store."""
+        with self._sync_lock():
+            state = self.state()
+            if state is not None:
+                self._write_state(dict(state, ann=None) if damage.ann_only else dict(state, damaged=True))
+
     def _open(self, state: dict, labels: dict[str, dict[str, str]]) -> ArticleVectors:
         n, dim, n_articles = state["n"], state["dim"], state["articles"]
+        damage = check_files(self.folder, state)
+        if damage or state.get("damaged"):
+            raise damage.error() if damage else StoreDamaged("marked damaged by an earlier open")
         # With a graph index, search reads a few thousand scattered rows: no read-ahead, so that from a cold
         # cache the disk reads those rows and not the megabytes around each.
         scattered = bool(state.get("ann"))
         vectors = self._map(state["vectors"], (n, dim), scattered)
-        meta = StoreMeta.load(self.folder / state["meta"])
+        meta = load_meta(self.folder / state["meta"])
         av = ArticleVectors(
             vectors,
             meta.ids,
@@ -164,26 +195,30 @@ class VectorStore:
     def sync(
         self, catalog, model_id: str, revision: tuple | None = None, progress: Progress | None = None
     ) -> SyncReport:
-        """Bring the store to the catalog's current vectors; reads only what changed since the last sync."""
-        from desktop_app.core.storage.locks import FileLock
-
+        """Bring the store to the catalog's current vectors; reads only what changed since the last sync (all
+        of them when the store is damaged)."""
         t0 = time.perf_counter()
         self.folder.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(self.folder.parent / f"{self.folder.name}.sync-lock")
-        lock.acquire(wait=True)
-        try:
+        with self._sync_lock():
             revision = revision or catalog.vectors_revision(model_id)
             ident = self.identity(model_id)
-            state = self.state()
-            if state is not None and state.get("model_id") != ident:
-                state = None
-            self._remove_unused(state)  # leftovers of a sync that was killed
-            if self.fresh(revision, ident):
+            raw = self.state()
+            generation = (raw["generation"] + 1) if raw is not None else 1  # never a damaged file's name
+            state = usable_state(self.folder, raw, ident)
+            if state is not None and state is not raw:  # its graph index dropped: state.json says so first
+                self._write_state(state)
+            self._remove_unused(state)  # leftovers of a sync that was killed, damaged files
+            if _fresh(state, revision):
                 return SyncReport(state["n"], 0, state["n"], 0.0, "fresh", "kept")
             new = StoreMeta.of_rows(catalog.vector_meta(model_id))
-            old = StoreMeta.load(self.folder / state["meta"]) if state is not None and state["n"] else None
+            old = None
+            if state is not None and state["n"]:
+                try:
+                    old = load_meta(self.folder / state["meta"])
+                except StoreDamaged as exc:
+                    log.warning("The search cache %s is damaged (%s); rebuilding it.", self.folder, exc)
+                    state = None
             diff = diff_rows(old, new)
-            generation = (state["generation"] + 1) if state is not None else 1
             if diff.appendable:
                 report, final, added_rows = self._append(
                     catalog, model_id, state, old, new, diff, generation, progress
@@ -200,17 +235,31 @@ class VectorStore:
             final.update(
                 version=STORE_VERSION, model_id=ident, revision=list(revision), generation=generation
             )
-            tmp = self.folder / "state.json.tmp"
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(json.dumps(final))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.folder / "state.json")
+            self._write_state(final)
             self._remove_unused(final)
             report.seconds = round(time.perf_counter() - t0, 3)
             return report
+
+    @contextmanager
+    def _sync_lock(self) -> Iterator[None]:
+        """One sync (or repair) of this store at a time, across processes."""
+        from desktop_app.core.storage.locks import FileLock
+
+        lock = FileLock(self.folder.parent / f"{self.folder.name}.sync-lock")
+        lock.acquire(wait=True)
+        try:
+            yield
         finally:
             lock.release()
+
+    def _write_state(self, state: dict) -> None:
+        """Replace state.json in one atomic rename: readers see the old store or the new one."""
+        tmp = self.folder / "state.json.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(state))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.folder / "state.json")
 
     def _append(
         self,
@@ -260,7 +309,7 @@ class VectorStore:
             fetched = self._fetch(catalog, model_id, new.ids[i:j][new_rows], dim, None)
             if out is None:
                 dim = dim or fetched.shape[1]
-                out = np.memmap(self.folder / name, dtype=DTYPE, mode="w+", shape=(n, dim))
+                out = _new_matrix(self.folder / name, n, dim)
             block = np.empty((j - i, dim), dtype=DTYPE)
             if kept.any():
                 block[kept] = _gather(old_vectors, diff.old_rows[i:j][kept])
@@ -310,7 +359,7 @@ class VectorStore:
         if not ann.wanted(n):
             return None, "none"
         name = f"ann-{generation}"
-        meta = StoreMeta.load(self.folder / final["meta"])
+        meta = load_meta(self.folder / final["meta"])
         old = state.get("ann") if state else None
         if old is None:
             return ann.build(self.folder, name, vectors, meta.ids, progress), "built"
@@ -345,6 +394,13 @@ class VectorStore:
                     pass  # in use elsewhere (Windows): the next sync tries again
 
 
+def _fresh(state: dict | None, revision: tuple) -> bool:
+    """A whole store of the catalog's current vectors, with the graph index its size calls for."""
+    if state is None or tuple(state["revision"]) != tuple(revision):
+        return False
+    return bool(state.get("ann")) or not ann.wanted(state["n"])
+
+
 def _named_files(state: dict | None) -> list[str]:
     """The files a state names: the graph index first, then the centroids, vectors and metadata."""
     if state is None:
@@ -358,61 +414,6 @@ def _named_files(state: dict | None) -> list[str]:
     return [n for n in names if n]
 
 
-# ============================================================================ reading ahead
-
-READ_AHEAD_SHARE = 0.5  # a store is read ahead only when it takes at most this share of the available memory
-READ_AHEAD_CHUNK = 8 << 20
-
-
-class ReadAhead:
-    """Reads a large store's files once, in a background thread, so that the OS file cache holds them.
-
-    With a graph index, every search reads a few thousand scattered rows and graph nodes; from a cold cache
-    (after a restart, or after other work pushed the store out) each of them waits for the disk, and they
-    are other rows every time: at a million photos searches stayed at 170-222 ms (p50) through the 30 s
-    measured, against 52-57 ms once this had read the store, within 5-10 s (`benchmarks/cold_cache.py`).
-    Reading (not mapping) puts nothing in the process's own memory; a store larger than READ_AHEAD_SHARE of
-    the memory available (or where that is not known) is left alone, since reading it would push its own
-    first part out again."""
-
-    def __init__(self, files: list[Path]) -> None:
-        self.files = files
-        self.done = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lookalike-read-ahead", daemon=True)
-
-    def start(self) -> ReadAhead:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        buf = bytearray(READ_AHEAD_CHUNK)
-        try:
-            for path in self.files:
-                with open(path, "rb", buffering=0) as fh:  # a file replaced by a sync stays readable here
-                    while not self._stop.is_set() and fh.readinto(buf):
-                        pass
-        except OSError as exc:
-            log.info("reading the vector store ahead stopped: %s", exc)
-        finally:
-            self.done.set()
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available for new work (Linux's MemAvailable), or None where it is not known."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
 def _append_rows(path: Path, valid_bytes: int, rows: np.ndarray) -> None:
     """Write rows after the first `valid_bytes` of a file (dropping whatever a killed sync left there)."""
     with open(path, "r+b") as fh:
@@ -421,6 +422,17 @@ def _append_rows(path: Path, valid_bytes: int, rows: np.ndarray) -> None:
         fh.write(np.ascontiguousarray(rows).tobytes())
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def _new_matrix(path: Path, rows: int, dim: int) -> np.memmap:
+    """A new float16 file of rows x dim, mapped for writing, its blocks allocated first: on a full disk that
+    fails with ENOSPC here, where writing into the mapped pages of a sparse file would kill the process."""
+    with open(path, "wb") as fh:
+        if hasattr(os, "posix_fallocate"):
+            os.posix_fallocate(fh.fileno(), 0, rows * dim * 2)
+        else:
+            fh.truncate(rows * dim * 2)
+    return np.memmap(path, dtype=DTYPE, mode="r+", shape=(rows, dim))
 
 
 def _gather(source: np.ndarray, rows: np.ndarray) -> np.ndarray:

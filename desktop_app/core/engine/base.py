@@ -20,6 +20,7 @@ from desktop_app.core.indexer import (
 )
 from desktop_app.core.models import InstalledModel, catalog_model, vector_identity
 from desktop_app.core.paths import catalog_title
+from desktop_app.core.read_ahead import ReadAhead
 from desktop_app.core.search import SearchIndex
 from desktop_app.core.settings import (
     CatalogSettings,
@@ -32,7 +33,7 @@ from desktop_app.core.settings import (
 )
 from desktop_app.core.storage import Catalog
 from desktop_app.core.storage.backend import url_user
-from desktop_app.core.vector_store import ReadAhead, VectorStore, store_folder
+from desktop_app.core.vector_store import VectorStore, store_folder
 from desktop_app.core.vectors import ArticleVectors
 
 log = logging.getLogger(__name__)
@@ -267,13 +268,14 @@ class EngineBase:
         self, model_id: str, progress: EvalProgress | None = None, adapter: Adapter | None = None
     ) -> ArticleVectors:
         """All vectors of a model (or an adapter's projection of them) from their local vector store
-        (memory-mapped float16), brought up to date with the catalog first (reading only what changed);
-        straight from the catalog when no store can be kept."""
+        (memory-mapped float16), brought up to date with the catalog first (reading only what changed, or
+        everything when the store is damaged); straight from the catalog when no store can be kept."""
         store = self._vector_store(model_id, adapter)
         labels = self.catalog.labels()
         try:
             store.sync(self.catalog, model_id, progress=progress)
-        except OSError as exc:
+            av = store.open_repaired(self.catalog, model_id, labels, progress)
+        except OSError as exc:  # no place to keep it, or none to rebuild a damaged one (a full disk)
             log.info(
                 "no local vector store for %s (%s); reading vectors from the catalog", self.location, exc
             )
@@ -281,7 +283,6 @@ class EngineBase:
             return adapter.apply_to(av) if adapter is not None else av
         if adapter is not None:
             _forget_other_adapters(store.folder)
-        av = store.open(labels)
         if self.read_ahead_stores and store.folder not in self._read_folders:
             self._read_folders.add(store.folder)
             if self._read_ahead is not None:
