@@ -255,5 +255,5 @@ def test_a_file_that_is_not_a_tokenizer_is_a_model_error(tmp_path):
     bad.write_text('{"not": "a tokenizer"}')
     with pytest.raises(ModelError, match="cannot be read"):
         ClipTokenizer(bad, 77)
-    with pytest.raises(ModelError, match="cannot be read"):
+    with pytest.raises(ModelError, match="does not exist"):
         ClipTokenizer(tmp_path / "missing.json", 77)

@@ -22,6 +22,8 @@ BUNDLED_DIR = Path(__file__).resolve().parent.parent / "bundled"
 BUNDLED_MODEL = "efficientnet-lite0-imagenet"
 
 RESIZE_MODES = ("center_crop", "letterbox", "squash")
+# A manifest is a few KB (a CLIP one with its text side under 2 KB); anything near this is not a manifest.
+MANIFEST_MAX_BYTES = 1 << 20
 
 
 _TEXT_FIELDS = (
@@ -260,12 +262,17 @@ class InstalledModel:
 
 
 def load_manifest(path: Path) -> InstalledModel:
+    """The one way a manifest is read: a regular file (or a pipe) of at most MANIFEST_MAX_BYTES holding a
+    JSON object whose every field is checked (`ModelManifest.validate`); anything else is one ModelError."""
+    from desktop_app.core.files import read_input
+
+    raw = read_input(path, "model manifest", MANIFEST_MAX_BYTES, error=ModelError)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ModelError(f"Model manifest {path} does not exist.") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"Model manifest {path} cannot be read: {exc}") from exc
+    except RecursionError as exc:  # thousands of nested brackets: no manifest looks like that
+        raise ModelError(f"Model manifest {path} cannot be read: its JSON is nested too deeply.") from exc
     try:
         manifest = ModelManifest.from_dict(data)
     except ModelError as exc:

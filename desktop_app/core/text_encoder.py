@@ -50,14 +50,21 @@ def _is_file(path: Path) -> bool:
         return False
 
 
+TOKENIZER_MAX_BYTES = 64 * 1024 * 1024
+
+
 class ClipTokenizer:
     """A tokenizer.json run by `tokenizers`: texts -> token ids cut to the context length, end token kept."""
 
     def __init__(self, path: Path, context_length: int) -> None:
         from tokenizers import Tokenizer
 
+        from desktop_app.core.files import read_input
+
+        # read bounded here (CLIP's is 3.6 MB), not by the library, which would read /dev/zero for ever
+        raw = read_input(path, "tokenizer", TOKENIZER_MAX_BYTES, error=ModelError)
         try:
-            tok = Tokenizer.from_file(str(path))
+            tok = Tokenizer.from_str(raw.decode("utf-8"))
         except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exception for unreadable files
             first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
             raise ModelError(f"The tokenizer {path} cannot be read: {first}") from exc
