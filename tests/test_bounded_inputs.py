@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core.errors import InputError
+from desktop_app.core.errors import InputError, ModelError
 from desktop_app.core.files import read_input
 from desktop_app.core.storage import Catalog
-from tests.conftest import REPO, cli, one_line_exit_2
+from tests.conftest import REPO, cli, make_tiny_model, one_line_exit_2
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and /dev/zero")
 
@@ -128,3 +128,33 @@ def test_a_tokenizer_that_is_a_device_is_refused(tmp_path):
         )
     )
     assert proc.returncode == 0 and "character device" in proc.stdout, proc.stderr
+
+
+# ============================================================================ manifests given with --model
+
+
+def test_a_manifest_given_with_model_is_checked_like_an_import(tmp_path, photo_tree):
+    from desktop_app.core.models import load_manifest
+
+    good = make_tiny_model(tmp_path / "m")
+    data = json.loads(good.manifest_path.read_text())
+    cases = {
+        "escape": ({**data, "name": "x\u001b[2Jy"}, "not a usable model name"),
+        "path": ({**data, "name": "../../evil"}, "not a usable model name"),
+        "sha": ({**data, "sha256": "abc"}, "sha256 must be 64 lower-case hex digits"),
+        "interpolation": ({**data, "interpolation": "lanczos9"}, "Unknown interpolation 'lanczos9'"),
+    }
+    home = tmp_path / "home"
+    for name, (content, needle) in cases.items():
+        path = tmp_path / "m" / f"{name}.manifest.json"
+        path.write_text(json.dumps(content))
+        with pytest.raises(ModelError, match=needle.replace("[", r"\[")):
+            load_manifest(path)
+        proc = cli("index", photo_tree, "--db", tmp_path / f"{name}.sqlite", "--model", path, home=home)
+        one_line_exit_2(proc, needle)
+        assert "\x1b" not in proc.stderr
+    deep = tmp_path / "m" / "deep.manifest.json"
+    deep.write_text("[" * 100_000)
+    one_line_exit_2(
+        cli("index", photo_tree, "--db", tmp_path / "d.sqlite", "--model", deep, home=home), "nested"
+    )
