@@ -192,6 +192,7 @@ def _render_panel(ins: Inspection, method: str, photo_root: Path | None, cell: i
     from PIL import Image, ImageDraw
 
     from desktop_app.core.images import PhotoError, fit_within, load_photo, read_bytes
+    from desktop_app.core.paths import photo_file
 
     res = ins.results.get(method)
     if res is None:
@@ -210,7 +211,7 @@ def _render_panel(ins: Inspection, method: str, photo_root: Path | None, cell: i
             return None
         try:
             return load_photo(
-                read_bytes(photo_root / rel), min_size=(cell, cell), shrink=fit_within(cell - 6)
+                read_bytes(photo_file(photo_root, rel)), min_size=(cell, cell), shrink=fit_within(cell - 6)
             ).image
         except (PhotoError, OSError):
             return None  # a photo gone or unreadable costs its thumbnail (its name is drawn), not the picture

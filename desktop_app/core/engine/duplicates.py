@@ -20,6 +20,7 @@ from desktop_app.core import duplicates as dup
 from desktop_app.core import fingerprints as fpr
 from desktop_app.core.errors import InputError, NoVectors
 from desktop_app.core.images import PhotoError
+from desktop_app.core.paths import photo_file
 from desktop_app.core.wording import plural
 
 Progress = Callable[[int, int, str], None]
@@ -187,7 +188,7 @@ class DuplicateRoom:
     ) -> None:
         def one(rel: str) -> fpr.Fingerprint | None:
             try:
-                return fpr.fingerprint_file(root / rel)
+                return fpr.fingerprint_file(photo_file(root, rel))
             except PhotoError:
                 return None
 
