@@ -205,7 +205,8 @@ class DuplicateRoom:
                         report.unreadable.append(rel)
                     elif rel in by_hash:
                         batch.append((by_hash[rel], made.to_bytes()))
-                self.catalog.store_fingerprints(batch, fpr.VERSION)  # kept even if the run is cancelled
+                if not self.catalog.read_only:  # a cache, kept even if the run is cancelled
+                    self.catalog.store_fingerprints(batch, fpr.VERSION)
                 batch = []
                 if progress is not None:
                     progress(start + len(chunk), len(missing), "fingerprinting photos")
