@@ -99,3 +99,27 @@ def test_a_write_to_a_catalog_in_a_read_only_folder_is_one_line(copied):
     assert status == "ok" and code == 2 and err.count("\n") == 1, err
     assert "read-only" in err and "copy it somewhere writable" in err.lower(), err
     assert copied.read_bytes() == before
+
+
+def test_changes_still_in_the_write_ahead_log_of_a_read_only_copy_are_one_line(copied, tmp_path, open_dir):
+    source = tmp_path / "live.sqlite"
+    shutil.copy(copied, source)
+    holder = sqlite3.connect(source)
+    holder.execute("PRAGMA wal_autocheckpoint = 0")
+    holder.execute("INSERT INTO meta VALUES ('copied', 'yes')")  # a change that stays in the -wal while open
+    holder.commit()
+    frozen = open_dir / "frozen-with-log"
+    frozen.mkdir()
+    shutil.copy(source, frozen / "c.sqlite")
+    shutil.copy(f"{source}-wal", frozen / "c.sqlite-wal")  # a copy made while the catalog was in use
+    holder.close()
+    assert (frozen / "c.sqlite-wal").stat().st_size > 0
+    freeze(frozen)
+
+    def stats() -> tuple[int, str]:
+        code, _, err = run_cli("stats", "--db", frozen / "c.sqlite")
+        return code, err
+
+    status, (code, err) = run_unprivileged(stats)
+    assert status == "ok" and code == 2 and err.count("\n") == 1, err
+    assert "c.sqlite-wal" in err and "copy both files somewhere writable" in err, err
