@@ -333,7 +333,7 @@ def test_cli_png_draws_names_for_photos_it_cannot_read(tmp_path, monkeypatch):
     # A bug is not a missing photo: it is not swallowed into a header with no thumbnail.
     from desktop_app.core import images
 
-    def buggy(data, min_size=None):
+    def buggy(data, min_size=None, shrink=None):
         raise KeyError("a bug in the decoding code")
 
     monkeypatch.setattr(images, "load_photo", buggy)

@@ -30,7 +30,7 @@ from desktop_app.cli import (
     similar,
     stats,
 )
-from desktop_app.cli.common import Parser, safe
+from desktop_app.cli.common import Parser, check_argument_text, safe
 from desktop_app.core.errors import UserError, one_line
 
 SUBCOMMANDS = (
@@ -65,12 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="lookalike: %(message)s")
     try:
         args = build_parser().parse_args(argv or ["gui"])
+        if args.command is None:
+            args = build_parser().parse_args(["gui"])
+        check_argument_text(args, f"lookalike {args.command}")
     except SystemExit as exc:
         if exc.code == 2 and "--json" in argv and Parser.last_error:  # a script reads stdout only
             print(json.dumps({"error": Parser.last_error, "kind": "InputError"}))
         raise
-    if args.command is None:
-        args = build_parser().parse_args(["gui"])
     try:
         return int(args.handler(args) or 0)
     except UserError as exc:

@@ -19,6 +19,7 @@ from desktop_app.core import layout as lay
 from desktop_app.core import map_picture as pic
 from desktop_app.core.files import check_output_path, write_bytes
 from desktop_app.core.labels import DEFAULT_FIELD
+from desktop_app.core.paths import photo_file
 
 
 def register(sub) -> None:
@@ -129,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
 
             def cover_of(article: str):
                 rel = covers.get(article)
-                return root / rel if reachable and rel else None
+                return photo_file(root, rel) if reachable and rel else None
 
             title = f"{len(layout):,} articles, {lay.METHOD_NAMES.get(layout.method)}, coloured by {args.color_by}"
             data, stats = pic.render_png(layout, colours, args.size, cover_of if reachable else None, title)

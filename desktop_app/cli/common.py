@@ -146,6 +146,49 @@ def search_params(engine, args: argparse.Namespace):
     )
 
 
+# ============================================================================ words that are not UTF-8
+
+# Arguments that name what the catalog stores in the scan's form (article ids, photo paths and folders under
+# the photo folder): a name that is not UTF-8 is stored with \\xNN escapes, so bytes typed for it are given
+# those escapes too and find it.
+STORED_NAME_ARGUMENTS = frozenset({"ids", "article", "articles", "article_a", "article_b", "mark", "folder"})
+# Arguments that name a file or a place to open as the system gave them (bytes that are not UTF-8 included).
+PLACE_ARGUMENTS = frozenset({"db", "source", "target", "model", "mirror"})
+
+
+def check_argument_text(args: argparse.Namespace, prog: str) -> None:
+    """Arguments holding bytes that are not UTF-8 (Python keeps them as surrogate escapes): article ids and
+    stored paths take the catalog's escaped form; a label, field, note or other text is refused in one line
+    (exit 2) instead of failing where it is stored or printed. Files and places are left as they are."""
+    for dest, value in vars(args).items():
+        if dest in PLACE_ARGUMENTS or dest == "handler":
+            continue
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if not any(isinstance(v, str) and not _is_utf8(v) for v in values):
+            continue
+        if dest in STORED_NAME_ARGUMENTS:
+            from desktop_app.core.scan import path_text
+
+            escaped = [path_text(v) if isinstance(v, str) else v for v in values]
+            setattr(args, dest, escaped if isinstance(value, (list, tuple)) else escaped[0])
+            continue
+        from desktop_app.core.scan import path_text
+
+        bad = next(v for v in values if isinstance(v, str) and not _is_utf8(v))
+        Parser(prog=prog).error(
+            f"'{safe(path_text(bad))}' (given for {dest.replace('_', '-')}) is not UTF-8 text: the terminal sent "
+            "other bytes; type it in UTF-8"
+        )
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 # ============================================================================ engine
 
 

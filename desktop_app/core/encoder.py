@@ -30,6 +30,10 @@ class Encoder:
         path = model.onnx_path
         if not path.exists():
             raise ModelError(f"The model file {path} is missing. Reinstall or re-import the model.")
+        if not path.is_file():  # a device (/dev/zero) or a pipe would be read for ever
+            raise ModelError(
+                f"The model file {path} is not a regular file. Reinstall or re-import the model."
+            )
         if verify_hash and sha256_of(path) != self.manifest.sha256:
             raise ModelError(f"The model file {path} does not match its manifest's sha256; it is damaged.")
         self.session, self.info = make_session(path, device, threads)

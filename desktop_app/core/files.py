@@ -276,32 +276,116 @@ def spreadsheet_value(cell: str) -> str:
     return cell[1:] if cell.startswith("'") and _escaped_form(cell) else cell
 
 
-# ============================================================================ reading CSV the user gives us
+# ============================================================================ reading files the user gives us
+
+# How long a named pipe given as an input may go without a program writing to it: a FIFO nobody writes to
+# would otherwise keep the command waiting for ever.
+PIPE_WAIT_S = 10.0
+
+
+def read_input(
+    path: Path | str, what: str, limit: int, error: type[Exception] = InputError, pipes: bool = True
+) -> bytes:
+    """The bytes of a file the user gives us (a CSV, a manifest), never more than `limit` of them.
+
+    A regular file over the limit is refused by its size before anything is read; a named pipe (a FIFO, or
+    a shell's `<(command)`) is read up to the limit and refused past it, and refused when no program comes to
+    write to it within PIPE_WAIT_S. A device, a socket or (with pipes=False, for files read on every start
+    such as the settings) a pipe is refused without being read: /dev/zero reports a size of 0 and never ends.
+    Every refusal is one `error` naming the file."""
+    source = Path(path).expanduser()
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(source, flags)  # non-blocking: opening a FIFO nobody writes to must not wait
+    except FileNotFoundError as exc:
+        raise error(f"The {what} {source} does not exist.") from exc
+    except IsADirectoryError as exc:
+        raise error(f"{source} is a folder; give the {what} itself.") from exc
+    except OSError as exc:
+        raise error(f"Cannot read the {what} {source}: {exc.strerror or exc}.") from exc
+    try:
+        return _read_open_input(fd, source, what, limit, error, pipes)
+    except OSError as exc:
+        raise error(f"Cannot read the {what} {source}: {exc.strerror or exc}.") from exc
+    finally:
+        os.close(fd)
+
+
+def _read_open_input(
+    fd: int, source: Path, what: str, limit: int, error: type[Exception], pipes: bool
+) -> bytes:
+    from desktop_app.core.scan import special_kind
+
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISDIR(mode):
+        raise error(f"{source} is a folder; give the {what} itself.")
+    pipe = stat.S_ISFIFO(mode)
+    if (pipe and not pipes) or (not pipe and special_kind(mode) is not None):
+        raise error(f"{source} is {special_kind(mode)}, not a file; give the {what} as a regular file.")
+    too_big = error(f"The {what} {source} is over {_size(limit)}; split it or give a smaller file.")
+    if not pipe and os.fstat(fd).st_size > limit:
+        raise too_big
+    first = _first_pipe_bytes(fd, source, what, error) if pipe else b""
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    chunks, got = [first], len(first)
+    while got <= limit:
+        block = os.read(fd, min(1 << 20, limit + 1 - got))
+        if not block:
+            break
+        chunks.append(block)
+        got += len(block)
+    if got > limit:  # a pipe, or a file that grew while it was read
+        raise too_big
+    return b"".join(chunks)
+
+
+def _first_pipe_bytes(fd: int, source: Path, what: str, error: type[Exception]) -> bytes:
+    """What a pipe opened non-blocking holds so far, after waiting (up to PIPE_WAIT_S) for a program to open
+    it for writing when none has yet: read() gives b"" while no writer is there, and EAGAIN when one is there
+    but has written nothing yet (it is then waited for, as `cat` would)."""
+    import select
+
+    try:
+        first = os.read(fd, 1 << 16)
+    except BlockingIOError:
+        return b""  # a writer is there
+    if first or not hasattr(select, "poll"):
+        return first
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP)
+    if not poller.poll(PIPE_WAIT_S * 1000):
+        raise error(
+            f"Nothing was written to the pipe {source} in {PIPE_WAIT_S:.0f} s; start the program that writes "
+            f"the {what} into it first, or give a file."
+        )
+    try:
+        return os.read(fd, 1 << 16)
+    except BlockingIOError:
+        return b""
+
+
+def _size(limit: int) -> str:
+    return f"{limit >> 20} MB" if limit >= 1 << 20 else f"{limit >> 10} KB"
+
 
 CSV_MAX_BYTES = 256 * 1024 * 1024
 
 
 def read_csv(path: Path | str, what: str = "CSV file") -> tuple[list[str], list[dict[str, str]]]:
-    """(header, rows) of a UTF-8 CSV file, its columns separated by commas (or, when the header line has none,
-    semicolons or tabs) and named in lower case; any other encoding, binary data or a malformed file is a one-line
-    InputError naming the file and how to fix it. Cells are read back through `spreadsheet_value`, so a file
-    Lookalike exported (with `=cmd` written as `'=cmd`) imports with the values it was written from."""
+    """(header, rows) of a UTF-8 CSV file (see `parse_csv`), read by `read_input`: at most CSV_MAX_BYTES."""
+    return parse_csv(read_input(path, what, CSV_MAX_BYTES), Path(path).expanduser(), what)
+
+
+def parse_csv(data: bytes, source: Path, what: str = "CSV file") -> tuple[list[str], list[dict[str, str]]]:
+    """(header, rows) of a UTF-8 CSV file's bytes, its columns separated by commas (or, when the header line
+    has none, semicolons or tabs) and named in lower case; any other encoding, binary data or a malformed file
+    is a one-line InputError naming the file and how to fix it. Cells are read back through
+    `spreadsheet_value`, so a file Lookalike exported (with `=cmd` written as `'=cmd`) imports with the values
+    it was written from."""
     import csv
     import io
 
-    source = Path(path).expanduser()
-    try:
-        if source.stat().st_size > CSV_MAX_BYTES:
-            raise InputError(
-                f"The {what} {source} is over {CSV_MAX_BYTES >> 20} MB; split it into smaller files."
-            )
-        data = source.read_bytes()
-    except FileNotFoundError as exc:
-        raise InputError(f"The {what} {source} does not exist.") from exc
-    except IsADirectoryError as exc:
-        raise InputError(f"{source} is a folder; give the {what} itself.") from exc
-    except OSError as exc:
-        raise InputError(f"Cannot read the {what} {source}: {exc.strerror or exc}.") from exc
     if b"\x00" in data[:4096]:
         if data[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):  # (before UTF-16: the same first bytes)
             kind = "UTF-32 text"

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from desktop_app.core.images import load_photo, read_bytes
+from desktop_app.core.images import decoded, read_bytes
 
 VERSION = 1  # stored with each fingerprint: a new layout makes old ones be computed again
 GRID = 48  # the colour picture's side (GRID x GRID cells, about 2% of a side each)
@@ -108,8 +108,8 @@ def fingerprint_image(image: Image.Image) -> Fingerprint:
 
 def fingerprint_file(path: Path) -> Fingerprint:
     """Read and decode a photo (JPEGs at reduced size) and fingerprint it; raises images.PhotoError."""
-    loaded = load_photo(read_bytes(path), min_size=(2 * GRID, 2 * GRID))
-    return fingerprint_image(loaded.image)
+    with decoded(read_bytes(path), min_size=(2 * GRID, 2 * GRID)) as loaded:  # in the decode's memory budget
+        return fingerprint_image(loaded.image)
 
 
 def product_colour(fp: Fingerprint) -> np.ndarray | None:

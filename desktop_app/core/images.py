@@ -12,8 +12,7 @@ import logging
 import os
 import stat
 import threading
-import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,12 +133,36 @@ class MemoryBudget:
                 self._cond.wait()
             self.used += cost
             self.peak = max(self.peak, self.used)
+        if cost >= GIVE_BACK_ABOVE:
+            give_back_freed_memory()
         try:
             yield
         finally:
             with self._cond:
                 self.used -= cost
                 self._cond.notify_all()
+
+
+# A decode at least this big first has the C allocator return the memory earlier decodes freed. glibc keeps
+# freed memory in per-thread arenas: four index workers decoding 100 MP photos in turn took 2.2 GB of RSS
+# though never more than one decode (1.1 GB) was alive at once.
+GIVE_BACK_ABOVE = 256 * 1024 * 1024
+_malloc_trim: Callable[[int], int] | None | bool = None
+
+
+def give_back_freed_memory() -> None:
+    """Return memory the C allocator holds freed to the system (glibc's malloc_trim); elsewhere nothing."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        _malloc_trim = False
+        try:
+            import ctypes
+
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            pass  # not glibc: its allocator returns big blocks by itself, or keeps them its own way
+    if _malloc_trim:
+        _malloc_trim(0)
 
 
 # Decoding an RGBA photo costs the decoded pixels and about two more copies (alpha compositing, conversion
@@ -156,17 +179,100 @@ def decode_cost(im: Image.Image) -> int:
 
 
 def load_photo(
-    data: bytes, min_size: tuple[int, int] | None = None, max_pixels: int = MAX_PIXELS
+    data: bytes,
+    min_size: tuple[int, int] | None = None,
+    max_pixels: int = MAX_PIXELS,
+    shrink: Callable[[Image.Image], Image.Image] | None = None,
 ) -> LoadedPhoto:
-    """Decode image bytes to an RGB picture.
+    """Decode image bytes to an RGB picture; with `shrink`, the picture that gives (see `decoded`).
+
+    Pass `shrink` (to the model's input, a thumbnail...) whenever the full-size picture is not wanted: it
+    runs while the decode still holds its share of the memory budget, so the full-size copy is never alive
+    outside the budget.
+    """
+    with decoded(data, min_size, max_pixels) as loaded:
+        if shrink is not None:
+            loaded.image = shrink(loaded.image)
+        return loaded
+
+
+@contextmanager
+def decoded(
+    data: bytes, min_size: tuple[int, int] | None = None, max_pixels: int = MAX_PIXELS
+) -> Iterator[LoadedPhoto]:
+    """The photo decoded to RGB, holding its share of DECODE_BUDGET until the block ends: do the work on the
+    full-size picture (resizing it, fingerprinting it) inside the block.
 
     min_size (w, h): the decoder may reduce a JPEG while both sides stay at least this large (draft mode).
     """
+    im = _opened(data, max_pixels)
+    w, h = im.size
+    # A JPEG's EXIF is in its header; a PNG's may follow the pixels, and Pillow decodes the whole picture to
+    # look for it, so a PNG's orientation is read once it is decoded, inside the budget.
+    early = _orientation(im) if im.format == "JPEG" else None
+    want = None
+    if early is not None and min_size is not None:
+        want = (min_size[1], min_size[0]) if early in (5, 6, 7, 8) else min_size
+    cost = _prepared(im, want)
+    with DECODE_BUDGET.hold(cost):
+        rgb, orientation = _pixels(im, early)
+        del im  # the decoded pixels before conversion: only the RGB copy stays alive in the block
+        yield LoadedPhoto(rgb, *((h, w) if orientation in (5, 6, 7, 8) else (w, h)))
+
+
+# Pillow's errors while decoding. They become PhotoErrors raised outside the `except` clause, so that neither
+# the error nor its traceback is kept: a traceback keeps its frames alive, and with them Pillow's decoder and
+# the pixels it writes into. An index run keeps the error of every photo it skipped, and a file whose header
+# claims 95 MP has its 270 MB allocated before its data runs out: 600 such files took 22 GB.
+_DECODE_ERRORS = (Image.DecompressionBombError, OSError, SyntaxError, ValueError)
+
+
+def _prepared(im: Image.Image, draft: tuple[int, int] | None) -> int:
+    """Ask for a reduced JPEG decode and the first frame; the decode's estimated cost in bytes."""
+    try:
+        if draft is not None:
+            im.draft("RGB", draft)
+        if getattr(im, "n_frames", 1) > 1:
+            im.seek(0)
+        return decode_cost(im)
+    except _DECODE_ERRORS as exc:
+        error = _photo_error(exc)
+    im.close()
+    raise error
+
+
+def _pixels(im: Image.Image, orientation: int | None) -> tuple[Image.Image, int]:
+    """The opened picture decoded, turned upright and converted to RGB, and its EXIF orientation (read from
+    the decoded picture when not given); on failure every picture made on the way is closed (its memory freed
+    at once) and the PhotoError says why."""
+    made = [im]
+    try:
+        im.load()
+        orientation = _orientation(im) if orientation is None else orientation
+        if orientation != 1:
+            made.append(ImageOps.exif_transpose(im))
+        return to_rgb(made[-1]), orientation
+    except _DECODE_ERRORS as exc:
+        error = _photo_error(exc)
+    for picture in made:
+        picture.close()
+    raise error
+
+
+def _photo_error(exc: BaseException) -> PhotoError:
+    text = str(exc)
+    if isinstance(exc, Image.DecompressionBombError):
+        return PhotoError("too_large", text)
+    reason = "truncated" if "truncated" in text or "broken data stream" in text else "decode_error"
+    return PhotoError(reason, f"cannot be decoded: {text}")
+
+
+def _opened(data: bytes, max_pixels: int) -> Image.Image:
+    """The picture opened (its header read, no pixels decoded), or a PhotoError when it is not an image or
+    has more pixels than `max_pixels`."""
     _register_heif()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
+        im = Image.open(io.BytesIO(data))
     except UnidentifiedImageError as exc:
         raise PhotoError("not_an_image", "not a readable image file") from exc
     except Image.DecompressionBombError as exc:
@@ -178,31 +284,28 @@ def load_photo(
         raise PhotoError("too_large", f"{w} x {h} pixels is over the limit of {max_pixels // 1_000_000} MP")
     if w == 0 or h == 0:
         raise PhotoError("decode_error", "the image has no pixels")
-    orientation = 1
+    return im
+
+
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation (1 = upright). Call it on a PNG only once decoded: Pillow decodes it to look."""
     try:
-        orientation = int(im.getexif().get(0x0112, 1))
+        return int(im.getexif().get(0x0112, 1))
     except Exception as exc:  # noqa: BLE001 - Pillow's EXIF parser fails in many ways; the photo stays usable
         log.debug("EXIF orientation unreadable, photo kept upright: %r", exc)
-        orientation = 1
-    full_w, full_h = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
-    try:
-        if im.format == "JPEG" and min_size is not None:
-            want = (min_size[1], min_size[0]) if orientation in (5, 6, 7, 8) else min_size
-            im.draft("RGB", want)
-        if getattr(im, "n_frames", 1) > 1:
-            im.seek(0)
-        with DECODE_BUDGET.hold(decode_cost(im)):
-            im.load()
-            if orientation != 1:
-                im = ImageOps.exif_transpose(im)
-            rgb = to_rgb(im)
-    except Image.DecompressionBombError as exc:
-        raise PhotoError("too_large", str(exc)) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        text = str(exc)
-        reason = "truncated" if "truncated" in text or "broken data stream" in text else "decode_error"
-        raise PhotoError(reason, f"cannot be decoded: {text}") from exc
-    return LoadedPhoto(rgb, full_w, full_h)
+        return 1
+
+
+def fit_within(
+    box: int, resample: Image.Resampling = Image.Resampling.BICUBIC
+) -> Callable[[Image.Image], Image.Image]:
+    """A `shrink` for `load_photo`: the picture fitted into box x box, its aspect ratio kept."""
+
+    def shrink(im: Image.Image) -> Image.Image:
+        im.thumbnail((box, box), resample, reducing_gap=2.0)
+        return im
+
+    return shrink
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
@@ -217,9 +320,12 @@ def to_rgb(im: Image.Image) -> Image.Image:
     if im.mode == "P" and "transparency" in im.info:
         im = im.convert("RGBA")
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = im.convert("RGBA")
+        # No copy more than needed (decode_cost counts three): 100 MP of RGBA is 400 MB a copy.
+        rgba = im if im.mode == "RGBA" else im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
+        composed = Image.alpha_composite(white, rgba)
+        del white, rgba
+        return composed.convert("RGB")
     if im.mode != "RGB":
         return im.convert("RGB")
     return im
@@ -265,8 +371,12 @@ def preprocess(
 ) -> tuple[np.ndarray, LoadedPhoto]:
     """Image bytes -> model input tensor(s): [1, ...] or, with mirror, [2, ...] (photo and its mirror)."""
     out_h, out_w = manifest.input_size
-    loaded = load_photo(data, min_size=(out_w, out_h) if manifest.use_jpeg_draft else None)
-    fitted = fit_to_model(loaded.image, manifest, resize)
+    loaded = load_photo(
+        data,
+        min_size=(out_w, out_h) if manifest.use_jpeg_draft else None,
+        shrink=lambda rgb: fit_to_model(rgb, manifest, resize),
+    )
+    fitted = loaded.image
     tensors = [to_tensor(fitted, manifest)]
     if mirror:
         tensors.append(to_tensor(fitted.transpose(Image.Transpose.FLIP_LEFT_RIGHT), manifest))
@@ -275,3 +385,9 @@ def preprocess(
 
 # Truncated files should fail loudly, not decode half a picture silently.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# Pillow's own guard against decompression bombs warns on stderr above 89 MP (in Image.open and in some
+# plugins' seek) and refuses twice that. Every decode here goes through `_opened`, which refuses pictures over
+# MAX_PIXELS after reading the header and before a pixel is allocated, so Pillow's guard is switched off: its
+# warning reached the terminal during indexing, as `warnings.catch_warnings` around each decode swapped the
+# warning filters of every thread at once (it is not thread-safe).
+Image.MAX_IMAGE_PIXELS = None

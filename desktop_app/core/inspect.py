@@ -189,7 +189,8 @@ def render_png(
 def _render_panel(ins: Inspection, method: str, photo_root: Path | None, cell: int):
     from PIL import Image, ImageDraw
 
-    from desktop_app.core.images import PhotoError, load_photo, read_bytes
+    from desktop_app.core.images import PhotoError, fit_within, load_photo, read_bytes
+    from desktop_app.core.paths import photo_file
 
     res = ins.results.get(method)
     if res is None:
@@ -207,9 +208,9 @@ def _render_panel(ins: Inspection, method: str, photo_root: Path | None, cell: i
         if photo_root is None:
             return None
         try:
-            im = load_photo(read_bytes(photo_root / rel), min_size=(cell, cell)).image
-            im.thumbnail((cell - 6, cell - 6))
-            return im
+            return load_photo(
+                read_bytes(photo_file(photo_root, rel)), min_size=(cell, cell), shrink=fit_within(cell - 6)
+            ).image
         except (PhotoError, OSError):
             return None  # a photo gone or unreadable costs its thumbnail (its name is drawn), not the picture
 

@@ -11,11 +11,13 @@ from typing import TextIO
 
 from desktop_app.core.errors import InputError
 from desktop_app.core.files import (
+    CSV_MAX_BYTES,
     SpreadsheetWriter,
     atomic_writer,
     check_columns_once,
     check_output_path,
-    read_csv,
+    parse_csv,
+    read_input,
     write_text,
 )
 from desktop_app.core.labels import DEFAULT_FIELD, check_field
@@ -84,12 +86,13 @@ def plan_csv_labels(
     A file none of whose rows is in the catalog is an InputError that says what the rows must name.
     """
     check_field(default_field)
-    header, rows = read_csv(csv_path, "labels file")
+    data = read_input(csv_path, "labels file", CSV_MAX_BYTES)  # read once: it may be a pipe
+    header, rows = parse_csv(data, Path(csv_path).expanduser(), "labels file")
     check_columns_once(header, {"article", "path", "label", "field", default_field}, csv_path, "labels file")
     cols = set(header)
     label_col = "label" if "label" in cols else default_field if default_field in cols else None
     if label_col is None or not ({"article", "path"} & cols):
-        if _looks_like_json(csv_path):
+        if _looks_like_json(data):
             raise InputError(f"{csv_path} is JSON; import takes CSV (labels export FILE.csv writes one).")
         raise InputError(
             f"{csv_path} needs a 'label' (or '{default_field}') column and an 'article' or "
@@ -156,9 +159,8 @@ def _none_known(csv_path: Path, unknown: int, by_paths: int, photo_root: Path | 
     )
 
 
-def _looks_like_json(path: Path) -> bool:
-    with open(Path(path).expanduser(), "rb") as fh:
-        start = fh.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+def _looks_like_json(data: bytes) -> bool:
+    start = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
     return start[:1] in (b"[", b"{")
 
 

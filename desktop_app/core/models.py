@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,12 @@ BUNDLED_DIR = Path(__file__).resolve().parent.parent / "bundled"
 BUNDLED_MODEL = "efficientnet-lite0-imagenet"
 
 RESIZE_MODES = ("center_crop", "letterbox", "squash")
+INTERPOLATIONS = ("bicubic", "bilinear")
+# Model names become folder and file names and are printed: portable characters only, no path tricks.
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+SHA256 = re.compile(r"[0-9a-f]{64}")
+# A manifest is a few KB (a CLIP one with its text side under 2 KB); anything near this is not a manifest.
+MANIFEST_MAX_BYTES = 1 << 20
 
 
 _TEXT_FIELDS = (
@@ -59,6 +66,23 @@ def _is_number(value: object, whole: bool) -> bool:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
     return not whole or isinstance(value, int) or value.is_integer()
+
+
+def check_model_name(name: str) -> str:
+    """A model name as it may be installed and printed, or a ModelError saying what names may hold."""
+    if not MODEL_NAME.fullmatch(name) or name in (".", ".."):
+        raise ModelError(
+            f"{name!r} is not a usable model name (letters, digits, '.', '_' and '-', up to 100)."
+        )
+    return name
+
+
+def _check_sha256(value: str, what: str) -> None:
+    """Empty (not known yet: an import fills it in) or 64 lower-case hex digits."""
+    if value and not SHA256.fullmatch(value):
+        raise ModelError(
+            f"The manifest's {what} must be 64 lower-case hex digits (or empty), not {value[:80]!r}."
+        )
 
 
 def _plain_file_name(value: object) -> bool:
@@ -105,6 +129,8 @@ class TextTower:
                     f"The manifest of {name} names its {what} file {value!r}; it must be a plain "
                     "file name in the manifest's own folder."
                 )
+        _check_sha256(self.sha256, "text sha256")
+        _check_sha256(self.tokenizer_sha256, "text tokenizer_sha256")
         if not 2 <= self.context_length <= 4096:
             raise ModelError(
                 f"The text context length {self.context_length} of {name} is out of range (2..4096)."
@@ -197,7 +223,13 @@ class ModelManifest:
 
     def validate(self) -> None:
         """Every field in range: a manifest is input from outside, and a bad number makes NaN vectors."""
-        name = self.name or "the model"
+        name = check_model_name(self.name)
+        _check_sha256(self.sha256, "sha256")
+        if self.interpolation not in INTERPOLATIONS:
+            raise ModelError(
+                f"Unknown interpolation {self.interpolation!r} in the manifest of {name} "
+                f"(one of {', '.join(INTERPOLATIONS)})."
+            )
         if not _plain_file_name(self.file):
             raise ModelError(
                 f"The manifest of {name} names its ONNX file {self.file!r}; it must be a plain file "
@@ -260,12 +292,17 @@ class InstalledModel:
 
 
 def load_manifest(path: Path) -> InstalledModel:
+    """The one way a manifest is read: a regular file (or a pipe) of at most MANIFEST_MAX_BYTES holding a
+    JSON object whose every field is checked (`ModelManifest.validate`); anything else is one ModelError."""
+    from desktop_app.core.files import read_input
+
+    raw = read_input(path, "model manifest", MANIFEST_MAX_BYTES, error=ModelError)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ModelError(f"Model manifest {path} does not exist.") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"Model manifest {path} cannot be read: {exc}") from exc
+    except RecursionError as exc:  # thousands of nested brackets: no manifest looks like that
+        raise ModelError(f"Model manifest {path} cannot be read: its JSON is nested too deeply.") from exc
     try:
         manifest = ModelManifest.from_dict(data)
     except ModelError as exc:

@@ -21,7 +21,7 @@ import numpy as np
 from desktop_app.core.engine import Engine
 from desktop_app.core.errors import ModelError
 from desktop_app.core.models import InstalledModel
-from desktop_app.core.paths import catalog_title
+from desktop_app.core.paths import catalog_title, photo_file
 from desktop_app.core.settings import CatalogSettings
 from desktop_app.core.storage import Catalog
 
@@ -208,7 +208,7 @@ class Snapshot:
         return "up to date", "Every usable photo is embedded with the current model."
 
     def abs_path(self, rel: str) -> Path | None:
-        return self.photo_root / rel if self.photo_root is not None and rel else None
+        return photo_file(self.photo_root, rel) if self.photo_root is not None and rel else None
 
 
 def load_snapshot(engine: Engine, first: int | None = None) -> Snapshot:

@@ -61,6 +61,8 @@ def relative_to_root(path: str | Path, photo_root: str | Path) -> str | None:
     symlinks inside the folder lead; then against the folder resolved (a symlinked photo folder, the photo
     written by its real place); then both resolved. A written path that climbs with ".." is only judged
     resolved: lexically, root/../x would look like it was inside."""
+    from desktop_app.core.scan import path_text
+
     given, root = Path(path), Path(photo_root)
     real_root = root.resolve()
     candidates = [] if ".." in given.parts else [(given, root), (given, real_root)]
@@ -70,5 +72,27 @@ def relative_to_root(path: str | Path, photo_root: str | Path) -> str | None:
             rel = full.relative_to(base)
         except ValueError:
             continue
-        return rel.as_posix() if rel.parts else None
+        return path_text(rel.as_posix()) if rel.parts else None  # a name that is not UTF-8 as stored
     return None
+
+
+# How `scan.path_text` writes a byte that is not UTF-8: backslash, x, two lower-case hex digits (80 to ff).
+_ESCAPED_BYTE = re.compile(r"\\x([89a-f][0-9a-f])")
+
+
+def photo_file(photo_root: Path, rel: str) -> Path:
+    """The file of the photo the catalog names `rel` (relative to `photo_root`): the one place a stored path
+    becomes a path to open.
+
+    The catalog stores a name that is not UTF-8 with \\xNN escapes (`scan.path_text`), so the escapes are
+    undone here, giving back the name's bytes. A name can also spell such an escape literally; when both
+    files exist the literal one is the catalog's, as the indexer kept it (it sorts first)."""
+    literal = Path(photo_root) / rel
+    if "\\x" not in rel or literal.exists():
+        return literal
+    pieces = _ESCAPED_BYTE.split(rel)  # text, hex, text, hex, ..., text
+    raw = b"".join(
+        bytes([int(piece, 16)]) if odd else piece.encode("utf-8", "surrogateescape")
+        for odd, piece in ((i % 2 == 1, piece) for i, piece in enumerate(pieces))
+    )
+    return Path(photo_root) / os.fsdecode(raw)

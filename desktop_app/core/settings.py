@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app.core.errors import InputError, UserError
-from desktop_app.core.files import write_text
+from desktop_app.core.files import read_input, write_text
 from desktop_app.core.matching import METHODS, PAIR_METHODS
 from desktop_app.core.paths import user_data_dir
 from desktop_app.core.scan import GroupingRule
@@ -206,6 +206,10 @@ def upgrade_raw(raw: dict[str, Any]) -> dict[str, Any]:
 # ============================================================================ per user
 
 
+# The user's settings are a few KB (window layouts included); a bigger file is not ours.
+SETTINGS_MAX_BYTES = 16 * 1024 * 1024
+
+
 def _settings_file() -> Path:
     return user_data_dir() / "settings.json"
 
@@ -247,8 +251,12 @@ class UserSettings:
     @classmethod
     def load(cls) -> UserSettings:
         try:
-            data = json.loads(_settings_file().read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            # a regular file only, read bounded: a FIFO or /dev/zero here must not hang or fill every start
+            raw = read_input(
+                _settings_file(), "settings file", SETTINGS_MAX_BYTES, error=OSError, pipes=False
+            )
+            data = json.loads(raw.decode("utf-8"))
+        except (OSError, ValueError, RecursionError):
             return cls()
         if not isinstance(data, dict):
             return cls()

@@ -58,14 +58,21 @@ def _is_file(path: Path) -> bool:
         return False
 
 
+TOKENIZER_MAX_BYTES = 64 * 1024 * 1024
+
+
 class ClipTokenizer:
     """A tokenizer.json run by `tokenizers`: texts -> token ids cut to the context length, end token kept."""
 
     def __init__(self, path: Path, context_length: int) -> None:
+        from desktop_app.core.files import read_input
+
+        # read bounded here (CLIP's is 3.6 MB), not by the library, which would read /dev/zero for ever
+        raw = read_input(path, "tokenizer", TOKENIZER_MAX_BYTES, error=ModelError)
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ModelError(f"The tokenizer {path} cannot be read: {exc}") from exc
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ModelError(f"The tokenizer {path} is not a tokenizer.json (not UTF-8 text: {exc})") from exc
         self._setup(text, context_length, f"The tokenizer {path}")
 
     @classmethod

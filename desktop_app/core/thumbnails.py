@@ -18,7 +18,7 @@ from pathlib import Path
 from PIL import Image
 
 from desktop_app.core.files import replacing
-from desktop_app.core.images import PhotoError, load_photo, read_bytes
+from desktop_app.core.images import PhotoError, fit_within, load_photo, read_bytes
 from desktop_app.core.paths import thumbnail_dir
 
 SIZES = (96, 128, 160, 192, 256)
@@ -114,10 +114,7 @@ def thumbnail(path: Path, size: int = DEFAULT_SIZE, root: Path | None = None) ->
 def render(data: bytes, size: int) -> Image.Image:
     """Decode photo bytes into an RGB image that fits in size x size, keeping the aspect ratio."""
     # Asking the JPEG decoder for at least the target size lets it skip most of the pixels (draft mode).
-    loaded = load_photo(data, min_size=(size, size))
-    image = loaded.image
-    image.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return image
+    return load_photo(data, min_size=(size, size), shrink=fit_within(size, Image.Resampling.BILINEAR)).image
 
 
 def _save_atomically(image: Image.Image, target: Path) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from desktop_app.core.model_files import (
 from desktop_app.core.models import (
     InstalledModel,
     ModelManifest,
+    check_model_name,
     load_manifest,
     models_dir,
     sha256_of,
@@ -44,8 +44,6 @@ DOWNLOADS = ".downloads"  # partial downloads, inside models_dir() so the final 
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 @dataclass(frozen=True)
@@ -205,12 +203,8 @@ def known_model(name: str) -> KnownModel:
 
 
 def check_name(name: str) -> str:
-    """Model names become folder names: keep them portable and free of path tricks."""
-    if not _NAME_RE.fullmatch(name) or name in (".", ".."):
-        raise ModelError(
-            f"{name!r} is not a usable model name (letters, digits, '.', '_' and '-', up to 100)."
-        )
-    return name
+    """Model names become folder names: keep them portable and free of path tricks (the manifest's rule)."""
+    return check_model_name(name)
 
 
 def _chosen_manifest(

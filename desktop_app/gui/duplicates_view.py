@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.engine import DuplicateReport, Engine, Judgement
+from desktop_app.core.paths import photo_file
 from desktop_app.core.wording import plural
 from desktop_app.gui.duplicates_pane import PREVIEW, PhotoPane
 from desktop_app.gui.duplicates_work import DuplicateSearch, Preview, load_preview
@@ -290,7 +291,7 @@ class DuplicatesWindow(QWidget):
             if self.root is None:
                 pane.image.setText("the photo folder is not known on this machine")
                 continue
-            task = Task(load_preview, self.root / rel, PREVIEW)
+            task = Task(load_preview, photo_file(self.root, rel), PREVIEW)
             self.runner.start(
                 task,
                 lambda img, p=pane, g=gen: self._preview(p, g, img),

@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QImage
 
 from desktop_app.core.duplicates_child import child_main
-from desktop_app.core.images import load_photo, read_bytes
+from desktop_app.core.images import fit_within, load_photo, read_bytes
 from desktop_app.gui.child_job import ChildJob
 
 
@@ -44,9 +44,8 @@ class Preview:
 def load_preview(path: Path, box: int) -> Preview:
     """The photo fitted into box x box (JPEGs decoded at reduced size); raises images.PhotoError."""
     data = read_bytes(path)
-    loaded = load_photo(data, min_size=(box, box))
+    loaded = load_photo(data, min_size=(box, box), shrink=fit_within(box))
     im = loaded.image
-    im.thumbnail((box, box))
     pixels = im.tobytes()
     image = QImage(pixels, im.width, im.height, 3 * im.width, QImage.Format.Format_RGB888).copy()
     return Preview(image, loaded.width, loaded.height, len(data))

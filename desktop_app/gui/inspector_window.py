@@ -30,6 +30,7 @@ from PySide6.QtWidgets import QLabel, QMenu, QSizePolicy, QStackedWidget, QVBoxL
 from desktop_app.core.engine import Engine
 from desktop_app.core.errors import UserError
 from desktop_app.core.inspect import INSPECT_METHODS, Inspection
+from desktop_app.core.paths import photo_file
 from desktop_app.core.settings import SearchSettings
 from desktop_app.gui.decision_bar import DECISION_KEYS, NO_DECISION_KEY, DecisionBar
 from desktop_app.gui.inspector import InspectorWidget
@@ -228,7 +229,7 @@ class InspectorWindow(QWidget):
 
     def _absolute(self, rel: str) -> Path | None:
         root = self.comparison.photo_root if self.comparison is not None else None
-        return root / rel if root is not None else None
+        return photo_file(root, rel) if root is not None else None
 
     def compare_cell(self, row: int, col: int) -> None:
         """The cell's two photos side by side in the lightbox, at one scale."""

@@ -28,6 +28,7 @@ from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QPainter, QPainterPath
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyleOptionViewItem, QWidget
 
 from desktop_app.core.overview import label_text
+from desktop_app.core.paths import photo_file
 from desktop_app.gui import theme
 from desktop_app.gui.delegates import CachedDelegate, draw_pixmap_fit, pix_key
 from desktop_app.gui.grid_panel import wheel_zooms
@@ -83,7 +84,7 @@ class SimilarModel(DragRows, QAbstractListModel):
         def full(rel: str | None) -> str | None:
             if not rel:
                 return None
-            return str(root / rel) if root is not None else rel  # an absolute path stays as it is
+            return str(photo_file(root, rel)) if root is not None else rel  # an absolute path stays as it is
 
         self.beginResetModel()
         self.hits = list(hits)

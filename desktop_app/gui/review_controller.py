@@ -28,6 +28,7 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop_app.core.engine import Engine
 from desktop_app.core.labels import ReviewData, Suggestion
+from desktop_app.core.paths import photo_file
 from desktop_app.core.settings import SearchSettings
 from desktop_app.gui.review_model import QueueEntry, SuggestionModel, shown_label, sort_key
 from desktop_app.gui.search_controller import EngineClient
@@ -66,7 +67,11 @@ def load_review(
     params = client.call("search_settings")
     data = client.call("review", field, k, params, zero_shot_labels)
     root = engine.photo_root()
-    photos = {a: [root / p for p in paths] for a, paths in data.photos.items()} if root is not None else {}
+    photos = (
+        {a: [photo_file(root, p) for p in paths] for a, paths in data.photos.items()}
+        if root is not None
+        else {}
+    )
     return ReviewLoad(data, photos, params, engine.text_problem())
 
 

@@ -24,6 +24,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
 from desktop_app.core import thumbnails
 from desktop_app.core.images import PhotoError
+from desktop_app.core.paths import photo_file
 from desktop_app.gui.workers import Runner
 
 log = logging.getLogger(__name__)
@@ -212,7 +213,7 @@ class ThumbnailLoader(QObject):
 
     def _file(self, key: str) -> Path:
         # Called on worker threads; photo_root never changes after construction, so no lock is needed.
-        return self.photo_root / key if self.photo_root is not None else Path(key)
+        return photo_file(self.photo_root, key) if self.photo_root is not None else Path(key)
 
     def _start_drain(self) -> None:
         drain = _Drain(self)

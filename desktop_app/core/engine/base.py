@@ -19,7 +19,7 @@ from desktop_app.core.indexer import (
     embed_files,
 )
 from desktop_app.core.models import InstalledModel, catalog_model, vector_identity
-from desktop_app.core.paths import catalog_title
+from desktop_app.core.paths import catalog_title, photo_file
 from desktop_app.core.read_ahead import ReadAhead
 from desktop_app.core.search import SearchIndex
 from desktop_app.core.settings import (
@@ -189,7 +189,7 @@ class EngineBase:
 
     def absolute(self, rel: str | None) -> Path | None:
         root = self.photo_root()
-        return root / rel if root is not None and rel else None
+        return photo_file(root, rel) if root is not None and rel else None
 
     # ------------------------------------------------------------ model and device
 

@@ -19,6 +19,7 @@ from desktop_app.core import duplicates as dup
 from desktop_app.core import fingerprints as fpr
 from desktop_app.core.errors import InputError, NoVectors
 from desktop_app.core.images import PhotoError
+from desktop_app.core.paths import photo_file
 from desktop_app.core.wording import plural
 
 Progress = Callable[[int, int, str], None]
@@ -186,7 +187,7 @@ class DuplicateRoom:
     ) -> None:
         def one(rel: str) -> fpr.Fingerprint | None:
             try:
-                return fpr.fingerprint_file(root / rel)
+                return fpr.fingerprint_file(photo_file(root, rel))
             except PhotoError:
                 return None
 
@@ -203,7 +204,8 @@ class DuplicateRoom:
                         report.unreadable.append(rel)
                     elif rel in by_hash:
                         batch.append((by_hash[rel], made.to_bytes()))
-                self.catalog.store_fingerprints(batch, fpr.VERSION)  # kept even if the run is cancelled
+                if not self.catalog.read_only:  # a cache, kept even if the run is cancelled
+                    self.catalog.store_fingerprints(batch, fpr.VERSION)
                 batch = []
                 if progress is not None:
                     progress(start + len(chunk), len(missing), "fingerprinting photos")

@@ -106,6 +106,8 @@ class MapRoom:
         return result
 
     def _store_map(self, layout: MapLayout) -> None:
+        if self.catalog.read_only:
+            return  # a cache: a catalog that can only be read here is laid out afresh each time
         self.catalog.save_layout(
             layout.model_id, layout.adapter_id, layout.method, layout.digest, layout.info, layout.to_bytes()
         )

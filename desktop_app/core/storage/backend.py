@@ -46,6 +46,11 @@ class Backend:
     location = ""  # what messages show: a file path, or a URL without its password
     path: Path | None = None  # the catalog file, for file-based backends
 
+    @property
+    def read_only_reason(self) -> str | None:
+        """Why this catalog can only be read here ("its folder ... is read-only"), or None when it can be written."""
+        return None
+
     def identify(self) -> Identity:
         raise NotImplementedError
 

@@ -145,9 +145,25 @@ class Catalog(PhotoStore, StoredVectors, LabelStore, DecisionStore, LearnedStore
                 self._create(conn)
                 return
             self.backend.on_open(conn)
+            if self.read_only:
+                self._check_readable_as_it_is(ident)
+                return  # nothing is written to it: no migration, no marking of interrupted runs
             if (ident.schema_version or 0) < SCHEMA_VERSION:
                 self._migrate(conn)
             self._mark_interrupted_runs(conn)
+
+    @property
+    def read_only(self) -> bool:
+        """Whether this catalog can only be read here (a read-only file, folder or medium)."""
+        return self.backend.read_only_reason is not None
+
+    def _check_readable_as_it_is(self, ident: Identity) -> None:
+        if (ident.schema_version or 0) < SCHEMA_VERSION:
+            raise CatalogError(
+                f"The catalog {self.location} was written by an older Lookalike (schema {ident.schema_version}) "
+                f"and {self.backend.read_only_reason}, so it cannot be brought up to date; copy it somewhere "
+                "writable and open the copy."
+            )
 
     def _create(self, conn: sa.Connection) -> None:
         with conn.execution_options(immediate=True).begin():
@@ -213,6 +229,12 @@ class Catalog(PhotoStore, StoredVectors, LabelStore, DecisionStore, LearnedStore
         The first write of an open catalog runs SQLite's quick_check first: a damaged file is refused
         instead of being written into (and damaged further).
         """
+        reason = self.backend.read_only_reason
+        if reason is not None:
+            raise CatalogError(
+                f"The catalog {self.location} can only be read here: {reason}, so Lookalike cannot {doing} it. "
+                "Copy it somewhere writable (or make it writable) and try again."
+            )
         if not self._checked:
             self.check_before_writing()
         try:

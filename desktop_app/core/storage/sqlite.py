@@ -66,6 +66,35 @@ class SqliteBackend(Backend):
         self.path = Path(path).expanduser()
         self.location = str(self.path)
 
+    # ------------------------------------------------------------ read-only places
+
+    def _frozen(self) -> bool:
+        """True when the catalog's folder cannot be written and SQLite's shared-memory file for the write-ahead
+        log is not there to use: SQLite cannot make one, so the file can only be read as immutable (a copy
+        on a write-protected share, a mounted archive, a read-only medium)."""
+        folder = self.path.parent
+        return not os.access(folder, os.W_OK | os.X_OK) and not os.path.exists(f"{self.path}-shm")
+
+    def _unsaved_log(self) -> bool:
+        """A write-ahead log with changes not yet in the file: an immutable read would not see them."""
+        try:
+            return os.path.getsize(f"{self.path}-wal") > 0
+        except OSError:
+            return False
+
+    def _read_uri(self) -> str:
+        """The file as SQLite reads it for identifying, or for every read when it is frozen."""
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        return uri + "&immutable=1" if self._frozen() else uri
+
+    @property
+    def read_only_reason(self) -> str | None:  # type: ignore[override]
+        if self._frozen():
+            return f"its folder {self.path.parent} is read-only"
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            return "the file is read-only"
+        return None
+
     # ------------------------------------------------------------ identity
 
     def identify(self) -> Identity:
@@ -88,10 +117,14 @@ class SqliteBackend(Backend):
             if not head.startswith(SQLITE_HEADER):
                 return Identity("foreign", detail="it is not an SQLite database")
             app_id = int.from_bytes(head[68:72], "big") if len(head) >= 72 else 0
-        try:
-            conn = sqlite3.connect(
-                f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000
+        if self._frozen() and self._unsaved_log():
+            return Identity(
+                "unreadable",
+                detail=f"its folder is read-only and its latest changes are still in {path.name}-wal, which "
+                "SQLite reads only from a writable folder; copy both files somewhere writable",
             )
+        try:
+            conn = sqlite3.connect(self._read_uri(), uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         except sqlite3.Error as exc:
             return Identity("unreadable", detail=str(exc))
         try:
@@ -136,7 +169,14 @@ class SqliteBackend(Backend):
     # ------------------------------------------------------------ connections
 
     def make_engine(self) -> sa.Engine:
-        engine = sa.create_engine(f"sqlite:///{self.path}")
+        if self._frozen():  # read as immutable: SQLite needs no file of its own beside it then
+            uri = self._read_uri()
+            engine = sa.create_engine(
+                f"sqlite:///{self.path}",
+                creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False),
+            )
+        else:
+            engine = sa.create_engine(f"sqlite:///{self.path}")
         event.listen(engine, "connect", _on_connect)
         event.listen(engine, "begin", _on_begin)
         key = _key(self.path)
@@ -167,7 +207,7 @@ class SqliteBackend(Backend):
 
     def on_open(self, conn: sa.Connection) -> None:
         raw = conn.connection.driver_connection
-        if raw.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        if self.read_only_reason is None and raw.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             raw.execute("PRAGMA journal_mode = WAL")
 
     def index_lock(self) -> AbstractContextManager:
