@@ -27,6 +27,7 @@ class Identity:
     schema_version: int | None = None
     written_by: str | None = None
     detail: str = ""
+    explained: bool = False  # detail says what to do in our words (else it may be the driver's, to interpret)
 
     @classmethod
     def of_version(cls, raw_version: object, created_by: str) -> Identity:

@@ -100,7 +100,7 @@ class Catalog(PhotoStore, StoredVectors, LabelStore, DecisionStore, LearnedStore
         if ident.kind == "foreign":
             raise CatalogError(f"{where} is not a Lookalike catalog ({ident.detail}); it was left untouched.")
         if ident.kind == "unreadable":
-            raise self._unreadable(ident.detail)
+            raise self._unreadable(ident)
         if ident.schema_version is not None and ident.schema_version > SCHEMA_VERSION:
             raise CatalogError(
                 f"The catalog {where} was written by a newer Lookalike (schema {ident.schema_version}, "
@@ -124,13 +124,16 @@ class Catalog(PhotoStore, StoredVectors, LabelStore, DecisionStore, LearnedStore
                 self.backend.discard_new()
             raise known from exc
 
-    def _unreadable(self, detail: str) -> Exception:
+    def _unreadable(self, ident: Identity) -> Exception:
         """Why the location could not even be identified: what the backend knows the driver's words to mean (a
         full disk, which stops SQLite from reading too; damage, with `catalog recover`), else those words."""
-        known = self.backend.explain(CatalogError(detail), "open")
-        if isinstance(known, Exception):
-            return known
-        return CatalogError(f"The catalog {self.location} cannot be read ({detail}); it was left untouched.")
+        if not ident.explained:
+            known = self.backend.explain(CatalogError(ident.detail), "open")
+            if isinstance(known, Exception):
+                return known
+        return CatalogError(
+            f"The catalog {self.location} cannot be read ({ident.detail}); it was left untouched."
+        )
 
     @property
     def kind(self) -> str:

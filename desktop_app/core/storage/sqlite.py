@@ -122,6 +122,7 @@ class SqliteBackend(Backend):
                 "unreadable",
                 detail=f"its folder is read-only and its latest changes are still in {path.name}-wal, which "
                 "SQLite reads only from a writable folder; copy both files somewhere writable",
+                explained=True,
             )
         try:
             conn = sqlite3.connect(self._read_uri(), uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
