@@ -185,7 +185,7 @@ def open_dir():
 # ----------------------------------------------------------------------------- running the CLI
 
 
-def cli(*args, home: Path, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+def cli(*args, home: Path, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
     """`lookalike ARGS` in a child process with its own user folder."""
     full = {**os.environ, "LOOKALIKE_HOME": str(home), **(env or {})}
     return subprocess.run(

@@ -25,7 +25,7 @@ from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
 from desktop_app.core.settings import UserSettings
 from desktop_app.core.similar import Query
 from desktop_app.core.storage import Catalog
-from tests.conftest import REPO, SAMPLE_PHOTOS
+from tests.conftest import REPO, SAMPLE_PHOTOS, cli
 
 
 def curator_home(base: Path, name: str) -> Path:
@@ -34,18 +34,6 @@ def curator_home(base: Path, name: str) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     (home / "settings.json").write_text(json.dumps({"curator": name}), encoding="utf-8")
     return home
-
-
-def cli(*args, home: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    full = {**os.environ, "LOOKALIKE_HOME": str(home), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "desktop_app", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=full,
-        cwd=REPO,
-        timeout=timeout,
-    )
 
 
 # ----------------------------------------------------------------------------- both backends

@@ -23,8 +23,7 @@ from desktop_app.core.errors import CatalogError
 from desktop_app.core.settings import UserSettings
 from desktop_app.core.storage import Catalog
 from desktop_app.core.storage import catalog as catalog_module
-from tests.conftest import REPO, write_photo
-from tests.test_shared_catalog import cli
+from tests.conftest import REPO, cli, write_photo
 
 
 def _readme_team_commands() -> list[str]:

@@ -328,15 +328,22 @@ def _read_open_input(
     first = _first_pipe_bytes(fd, source, what, error) if pipe else b""
     if hasattr(os, "set_blocking"):
         os.set_blocking(fd, True)
+    data = read_at_most(fd, limit + 1, first)
+    if len(data) > limit:  # a pipe, or a file that grew while it was read
+        raise too_big
+    return data
+
+
+def read_at_most(fd: int, n: int, first: bytes = b"") -> bytes:
+    """`first` and what follows it from an open file, up to `n` bytes in all: a reader that asks for
+    limit + 1 learns that a file is over its limit without ever holding more than that."""
     chunks, got = [first], len(first)
-    while got <= limit:
-        block = os.read(fd, min(1 << 20, limit + 1 - got))
+    while got < n:
+        block = os.read(fd, min(1 << 20, n - got))
         if not block:
             break
         chunks.append(block)
         got += len(block)
-    if got > limit:  # a pipe, or a file that grew while it was read
-        raise too_big
     return b"".join(chunks)
 
 

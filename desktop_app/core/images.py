@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from desktop_app.core.files import read_at_most
 from desktop_app.core.models import ModelManifest
 from desktop_app.core.scan import special_kind
 
@@ -92,21 +93,13 @@ def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
             raise PhotoError(
                 "too_big", f"{st.st_size / 1e6:.0f} MB is over the limit of {limit // 1_000_000} MB per photo"
             )
-        chunks: list[bytes] = []
-        got = 0
-        while got <= limit:
-            block = os.read(fd, min(1 << 20, limit + 1 - got))
-            if not block:
-                break
-            chunks.append(block)
-            got += len(block)
-        if got > limit:  # the file grew while it was read
+        data = read_at_most(fd, limit + 1)
+        if len(data) > limit:  # the file grew while it was read
             raise PhotoError("too_big", f"the file is over the limit of {limit // 1_000_000} MB per photo")
     except OSError as exc:
         raise PhotoError("unreadable", f"cannot be read: {exc.strerror or exc}") from exc
     finally:
         os.close(fd)
-    data = b"".join(chunks)
     if not data:
         raise PhotoError("empty", "the file is empty (0 bytes)")
     return data

@@ -290,6 +290,13 @@ class LabelRoom:
             for s in self.suggest(field, k, min_confidence, params=params, progress=progress)
             if s.label is not None
         ]
+        return self.accept_chosen(field, chosen, conflicts)
+
+    def accept_chosen(
+        self, field: str, chosen: Sequence[lab.Suggestion], conflicts: list[dict] | None
+    ) -> int:
+        """Accept the suggestions as one decision (`labels undo` takes it back whole): an article labelled
+        meanwhile keeps its label and is listed in `conflicts`."""
         return self.set_label_items(
             [(s.article, field, s.label) for s in chosen],
             "accepted",

@@ -291,13 +291,7 @@ class TextRoom:
         listed in `conflicts`)."""
         result = self.zero_shot(field, labels, prompts)
         chosen = [s for s in result.suggestions if s.label is not None and s.confidence >= min_confidence]
-        return self.set_label_items(
-            [(s.article, field, s.label) for s in chosen],
-            "accepted",
-            "accept",
-            expected={(s.article, field): None for s in chosen},
-            conflicts=conflicts if conflicts is not None else [],
-        )
+        return self.accept_chosen(field, chosen, conflicts)
 
     def zero_shot_review(self, field: str, labels: Sequence[str] | None = None) -> ReviewData | None:
         """The review queue's data from zero-shot suggestions, or None when it should use labelled neighbours:
