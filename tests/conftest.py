@@ -185,6 +185,15 @@ def open_dir():
 # ----------------------------------------------------------------------------- running the CLI
 
 
+def index_sample(db: Path, model: str) -> Path:
+    """The bundled sample photos indexed (Magento file names) into `db` with `model`, through the CLI."""
+    from desktop_app.cli import main
+
+    argv = ["index", str(SAMPLE_PHOTOS), "--pattern", "magento", "--model", model, "--db", str(db)]
+    assert main([*argv, "--no-progress"]) == 0
+    return db
+
+
 def cli(*args, home: Path, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
     """`lookalike ARGS` in a child process with its own user folder."""
     full = {**os.environ, "LOOKALIKE_HOME": str(home), **(env or {})}

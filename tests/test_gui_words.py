@@ -19,7 +19,7 @@ from desktop_app.gui.mainwindow import MainWindow
 from desktop_app.gui.review import ReviewQueue
 from desktop_app.gui.search_controller import EngineClient
 from desktop_app.gui.words import WORDS_ONLY_TIP
-from tests.conftest import SAMPLE_PHOTOS
+from tests.conftest import SAMPLE_PHOTOS, index_sample
 from tests.test_text_defects import adapter_on
 
 pytest.importorskip("torch")
@@ -28,26 +28,6 @@ NO_TEXT = (
     "efficientnet-lite0-imagenet has no text side; install a CLIP model: lookalike models fetch clip-vit-b32-int8 "
     "(and index the catalog with it)"
 )
-
-
-def indexed(db: Path, model: str) -> Path:
-    assert (
-        cli_main(
-            [
-                "index",
-                str(SAMPLE_PHOTOS),
-                "--pattern",
-                "magento",
-                "--model",
-                model,
-                "--db",
-                str(db),
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
-    return db
 
 
 @pytest.fixture
@@ -76,7 +56,7 @@ def type_and_enter(qtbot, edit, text: str) -> None:
 
 
 def test_search_by_words_and_steer_a_photo_query(qtbot, open_window, clip_model, tmp_path):
-    w = open_window(indexed(tmp_path / "clip.sqlite", "tiny-clip"))
+    w = open_window(index_sample(tmp_path / "clip.sqlite", "tiny-clip"))
     box, steer = w.words.box.edit, w.words.steer.edit
     assert box.isEnabled() and steer.isEnabled() and box.placeholderText().startswith("Search by words")
     with qtbot.waitSignal(
@@ -111,7 +91,7 @@ def test_search_by_words_and_steer_a_photo_query(qtbot, open_window, clip_model,
 
 
 def test_words_are_disabled_with_the_reason_for_the_bundled_model(qtbot, open_window, tmp_path):
-    w = open_window(indexed(tmp_path / "bundled.sqlite", "efficientnet-lite0-imagenet"))
+    w = open_window(index_sample(tmp_path / "bundled.sqlite", "efficientnet-lite0-imagenet"))
     box, steer = w.words.box.edit, w.words.steer.edit
     assert not box.isEnabled() and not steer.isEnabled()
     assert box.toolTip() == NO_TEXT and steer.toolTip() == NO_TEXT
@@ -135,7 +115,7 @@ def words_search(qtbot, w: MainWindow, text: str):
 def test_a_long_words_query_keeps_the_title_and_messages_on_their_line(
     qtbot, open_window, clip_model, tmp_path
 ):
-    w = open_window(indexed(tmp_path / "clip.sqlite", "tiny-clip"))
+    w = open_window(index_sample(tmp_path / "clip.sqlite", "tiny-clip"))
     panel = w.similar
     words_search(qtbot, w, "gray")
     QApplication.processEvents()
@@ -171,7 +151,7 @@ def test_a_long_words_query_keeps_the_title_and_messages_on_their_line(
 def test_words_alone_show_no_query_photo_and_disable_the_steer_field(
     qtbot, open_window, clip_model, tmp_path
 ):
-    w = open_window(indexed(tmp_path / "clip.sqlite", "tiny-clip"))
+    w = open_window(index_sample(tmp_path / "clip.sqlite", "tiny-clip"))
     steer = w.words.steer
     words_search(qtbot, w, "red hooded sweatshirt")
     assert not steer.edit.isEnabled() and not steer.weight.isEnabled()
@@ -200,7 +180,7 @@ def test_words_alone_show_no_query_photo_and_disable_the_steer_field(
 def test_steering_words_set_s_aside_and_the_panel_keeps_the_catalogs_s(
     qtbot, open_window, clip_model, tmp_path
 ):
-    db = indexed(tmp_path / "clip.sqlite", "tiny-clip")
+    db = index_sample(tmp_path / "clip.sqlite", "tiny-clip")
     assert cli_main(["settings", "--threshold", "0.9", "--db", str(db)]) == 0
     with Engine.open(db, remember=False) as engine:
         adapter_on(engine, tmp_path)  # words keep to the frozen vectors, and the results line says so
@@ -239,7 +219,7 @@ def make_queue(qtbot, db: Path, client: EngineClient) -> ReviewQueue:
 
 def test_review_queue_offers_zero_shot_from_label_names(qtbot, clip_model, tmp_path):
     client = EngineClient(in_subprocess=False)
-    q = make_queue(qtbot, indexed(tmp_path / "clip.sqlite", "tiny-clip"), client)
+    q = make_queue(qtbot, index_sample(tmp_path / "clip.sqlite", "tiny-clip"), client)
     try:
         names = q.zero_shot
         assert not names.isHidden() and names.edit.isEnabled() and q.model.rowCount() == 0
@@ -267,7 +247,7 @@ def test_review_queue_offers_zero_shot_from_label_names(qtbot, clip_model, tmp_p
 
 def test_review_queue_zero_shot_is_disabled_with_the_reason_for_the_bundled_model(qtbot, tmp_path):
     client = EngineClient(in_subprocess=False)
-    q = make_queue(qtbot, indexed(tmp_path / "bundled.sqlite", "efficientnet-lite0-imagenet"), client)
+    q = make_queue(qtbot, index_sample(tmp_path / "bundled.sqlite", "efficientnet-lite0-imagenet"), client)
     try:
         assert (
             not q.zero_shot.isHidden()

@@ -286,27 +286,10 @@ def test_the_password_comes_from_libpq_or_a_clear_message(pg_server, tmp_path, p
     url = pg_server.replace("postgres@", "pwuser@") + "/pwcat"
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    proc = cli(
-        "index",
-        photo_tree,
-        "--db",
-        url,
-        "--model",
-        tiny_model.manifest_path,
-        home=home,
-        env={**env, "HOME": str(tmp_path), "PGPASSWORD": ""},
-    )
+    index = ("index", photo_tree, "--db", url, "--model", tiny_model.manifest_path)
+    proc = cli(*index, home=home, env={**env, "HOME": str(tmp_path), "PGPASSWORD": ""})
     assert proc.returncode == 2 and "PGPASSWORD" in proc.stderr and "secret-pw" not in proc.stderr
-    proc = cli(
-        "index",
-        photo_tree,
-        "--db",
-        url,
-        "--model",
-        tiny_model.manifest_path,
-        home=home,
-        env={"PGPASSWORD": "secret-pw"},
-    )
+    proc = cli(*index, home=home, env={"PGPASSWORD": "secret-pw"})
     assert proc.returncode == 0, proc.stderr
     pgpass = tmp_path / ".pgpass"
     pgpass.write_text("127.0.0.1:*:pwcat:pwuser:secret-pw\n")

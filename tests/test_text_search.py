@@ -16,7 +16,7 @@ from desktop_app.core.engine import Engine
 from desktop_app.core.errors import InputError, ModelError
 from desktop_app.core.settings import SearchSettings
 from desktop_app.core.similar import Query
-from tests.conftest import SAMPLE_PHOTOS
+from tests.conftest import SAMPLE_PHOTOS, index_sample
 from tests.test_text_models import torch_text_vectors
 
 pytest.importorskip("torch")
@@ -24,46 +24,12 @@ pytest.importorskip("torch")
 
 @pytest.fixture
 def clip_catalog(clip_model, tmp_path):
-    db = tmp_path / "catalog.sqlite"
-    assert (
-        cli_main(
-            [
-                "index",
-                str(SAMPLE_PHOTOS),
-                "--pattern",
-                "magento",
-                "--model",
-                "tiny-clip",
-                "--db",
-                str(db),
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
-    return db
+    return index_sample(tmp_path / "catalog.sqlite", "tiny-clip")
 
 
 @pytest.fixture
 def bundled_catalog(tmp_path):
-    db = tmp_path / "bundled.sqlite"
-    assert (
-        cli_main(
-            [
-                "index",
-                str(SAMPLE_PHOTOS),
-                "--pattern",
-                "magento",
-                "--model",
-                "efficientnet-lite0-imagenet",
-                "--db",
-                str(db),
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
-    return db
+    return index_sample(tmp_path / "bundled.sqlite", "efficientnet-lite0-imagenet")
 
 
 def photo_matrix(engine: Engine):
