@@ -20,6 +20,7 @@ from desktop_app.core import map_picture as pic
 from desktop_app.core.files import check_output_path, write_bytes
 from desktop_app.core.labels import DEFAULT_FIELD
 from desktop_app.core.paths import photo_file
+from desktop_app.core.wording import quoted
 
 
 def register(sub) -> None:
@@ -101,7 +102,7 @@ def _colour_by(asked: str | None, labels: dict[str, dict[str, str]]) -> str:
 
         known = ", ".join(fields) if fields else "none yet"
         raise InputError(
-            f"No article has a label in the field {asked!r} (label fields: {known}); colour by one of "
+            f"No article has a label in the field {quoted(asked)} (label fields: {known}); colour by one of "
             f"them, by {pic.BY_FOLDER} or by {pic.BY_UNLABELLED}."
         )
     return asked

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from desktop_app.core.scan import FoundFile, Grouped, Grouper, GroupingRule, ScanResult
 from desktop_app.core.storage import Catalog, PhotoRow
+from desktop_app.core.wording import quoted
 
 
 @dataclass
@@ -116,7 +117,7 @@ def unique_paths(files: list[FoundFile]) -> tuple[list[FoundFile], list[dict]]:
             {
                 "path": f.text,
                 "reason": "name_clash",
-                "message": f"its name prints the same as {first.rel!r}; rename one of the two files",
+                "message": f"its name prints the same as {quoted(first.rel)}; rename one of the two files",
             }
         )
     return list(seen.values()), clashes

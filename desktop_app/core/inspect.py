@@ -17,7 +17,7 @@ from desktop_app.core import matching
 from desktop_app.core.errors import InputError, NoVectors
 from desktop_app.core.files import SpreadsheetWriter, atomic_writer, check_output_path, write_bytes
 from desktop_app.core.vectors import ArticleVectors
-from desktop_app.core.wording import plural
+from desktop_app.core.wording import plural, quoted
 
 INSPECT_METHODS = ("greedy", "hungarian", "ordered", "centroid", "max")
 
@@ -98,7 +98,9 @@ def inspect_articles(
     for art in (a, b):
         if art not in av:
             extra = f" ({len(missing.get(art, []))} photos failed to embed)" if missing.get(art) else ""
-            raise NoVectors(f"Article {art!r} has no embedded photo{extra}, so there is nothing to compare.")
+            raise NoVectors(
+                f"Article {quoted(art)} has no embedded photo{extra}, so there is nothing to compare."
+            )
     ia, ib = av.article_index(a), av.article_index(b)
     ra, rb = av.rows_of(ia), av.rows_of(ib)
     va, vb = av.vectors[ra], av.vectors[rb]

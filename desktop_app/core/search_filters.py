@@ -9,6 +9,7 @@ import numpy as np
 
 from desktop_app.core.errors import UserError
 from desktop_app.core.vectors import ArticleVectors
+from desktop_app.core.wording import quoted
 
 Label = Mapping[str, str] | tuple[str, str] | str | None
 
@@ -78,7 +79,7 @@ class Filters:
                 return f"No article has the label {field_name}={value}{hint}."
         if folder and not self.folder_mask(folder).any():
             return (
-                f"No article lies under the folder {folder!r}; give a folder relative to the photo folder, "
+                f"No article lies under the folder {quoted(folder)}; give a folder relative to the photo folder, "
                 "e.g. shoes/men."
             )
         if label and folder and not (self._allowed(label, folder, (), ()).any()):
@@ -91,7 +92,7 @@ def _label_items(label: Label) -> list[tuple[str, str]]:
         return []
     if isinstance(label, str):
         if "=" not in label:
-            raise UserError(f"Label filter {label!r} must look like field=value.")
+            raise UserError(f"Label filter {quoted(label)} must look like field=value.")
         f, v = label.split("=", 1)
         return [(f.strip(), v.strip())]
     if isinstance(label, tuple):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from desktop_app.core.components import components
 from desktop_app.core.errors import InputError
+from desktop_app.core.wording import quoted
 
 
 class DecisionRoom:
@@ -35,7 +36,7 @@ class DecisionRoom:
             raise InputError("A decision needs two different articles.")
         unknown = [x for x in (a, b) if x not in self.catalog.known_articles([a, b])]
         if unknown:
-            raise InputError(f"There is no article {unknown[0]!r} in this catalog.")
+            raise InputError(f"There is no article {quoted(unknown[0])} in this catalog.")
         seen = None if expected is ... else {pair(a, b): expected}
         return self.catalog.decide(
             [(a, b, decision)], curator=self.curator(), note=note, expected=seen, force=force
@@ -194,6 +195,8 @@ def _decision_row(r: dict, n: int, path: Path, has_note: bool) -> _CsvDecision:
             f"{path}, line {n}: the {empty[0]} cell is empty; a decision needs two different articles."
         )
     if a == b:
-        raise InputError(f"{path}, line {n}: a decision needs two different articles (got {a!r} twice).")
+        raise InputError(
+            f"{path}, line {n}: a decision needs two different articles (got {quoted(a)} twice)."
+        )
     note = (r.get("note") or "") if has_note else None
     return _CsvDecision(a, b, decision, note, n)

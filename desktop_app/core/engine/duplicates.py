@@ -20,7 +20,7 @@ from desktop_app.core import fingerprints as fpr
 from desktop_app.core.errors import InputError, NoVectors
 from desktop_app.core.images import PhotoError
 from desktop_app.core.paths import photo_file
-from desktop_app.core.wording import plural
+from desktop_app.core.wording import plural, quoted
 
 Progress = Callable[[int, int, str], None]
 Cancel = Callable[[], bool]
@@ -228,7 +228,7 @@ class DuplicateRoom:
         unknown = [p for p in (a, b) if p not in known]
         if unknown:
             raise InputError(
-                f"There is no photo {unknown[0]!r} in this catalog (use the stored path, relative "
+                f"There is no photo {quoted(unknown[0])} in this catalog (use the stored path, relative "
                 "to the photo folder, as `lookalike duplicates` prints it)."
             )
         self.catalog.set_verdicts([(a, b, verdict)], curator=self.curator())

@@ -18,7 +18,7 @@ from desktop_app.core.settings import (
 )
 from desktop_app.core.similar import Outcome, Query, answer
 from desktop_app.core.vectors import ArticleVectors
-from desktop_app.core.wording import plural
+from desktop_app.core.wording import plural, quoted
 
 
 @dataclass
@@ -67,7 +67,7 @@ class SearchRoom:
             unknown = [a for a in query.articles if a not in self.catalog.known_articles(query.articles)]
             if unknown:
                 raise InputError(
-                    f"There is no article {unknown[0]!r} in this catalog (`lookalike stats` shows "
+                    f"There is no article {quoted(unknown[0])} in this catalog (`lookalike stats` shows "
                     "its grouping; article ids are case-sensitive)."
                 )
         index = self.search_index()
@@ -171,9 +171,9 @@ class SearchRoom:
         if article in av:
             return av.article_index(article)
         if self.catalog.known_articles([article]):
-            raise NoVectors(f"Article {article!r} has no embedded photos yet; update the index first.")
+            raise NoVectors(f"Article {quoted(article)} has no embedded photos yet; update the index first.")
         raise InputError(
-            f"There is no article {article!r} in this catalog (lookalike stats lists the catalog)."
+            f"There is no article {quoted(article)} in this catalog (lookalike stats lists the catalog)."
         )
 
     def inspect(self, a: str, b: str, params: SearchSettings | None = None) -> Inspection:
