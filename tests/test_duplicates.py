@@ -263,6 +263,38 @@ def test_engine_finds_exact_and_near_copies_and_remembers_verdicts(indexed, dup_
             engine.mark_duplicate("red/p0.jpg", "nowhere.jpg", "duplicate")
 
 
+def test_progress_names_each_phase_and_the_pair_check_counts_its_pairs(indexed):
+    from desktop_app.core.engine import Engine
+
+    seen: list[tuple[int, int, str]] = []
+    with Engine.open(indexed) as engine:
+        engine.find_duplicates("photo", progress=lambda d, t, n: seen.append((d, t, n)))
+    checking = [(d, t) for d, t, n in seen if n == "checking candidate pairs"]
+    assert checking and checking[0][0] == 0 and checking[-1][0] == checking[-1][1] > 0
+
+
+def test_a_background_job_reports_a_new_phase_at_once(monkeypatch):
+    """A child throttles its progress messages; the first of a new phase must not be the one dropped, or the
+    bar sits at the previous phase's 100% through the whole of the next."""
+    from desktop_app.core.child import run_job
+
+    class Queue(list):
+        put = list.append
+
+    def work(progress, _cancel):
+        progress(1, 1, "comparing photo vectors")
+        progress(0, 5, "checking candidate pairs")
+        progress(1, 5, "checking candidate pairs")  # within the interval: may be dropped
+        return "ok"
+
+    monkeypatch.setattr("os.nice", lambda _n: 0)  # the job lowers its process's priority: not pytest's
+    out = Queue()
+    run_job(out, type("Never", (), {"is_set": staticmethod(lambda: False)})(), work)
+    notes = [m[1][2] for m in out if m[0] == "progress"]
+    assert notes[:2] == ["comparing photo vectors", "checking candidate pairs"]
+    assert out[-1] == ("done", "ok")
+
+
 def test_article_level_shares_match_decisions(indexed):
     from desktop_app.core.engine import Engine
 

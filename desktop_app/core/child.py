@@ -66,12 +66,14 @@ def run_job(
             os.nice(10)  # background work: the window keeps the CPU it needs to stay responsive
         except OSError:
             pass
-    last = [0.0]
+    last: list = [0.0, None]  # when the last message went, and its note
 
     def progress(done: int, total: int, note: str = "") -> None:
+        # A new phase always goes out (its 0 of N would otherwise be dropped and the bar would sit at the
+        # previous phase's 100% for the whole of this one), as does the end of one.
         now = time.monotonic()
-        if done >= total or now - last[0] >= PROGRESS_INTERVAL_S:
-            last[0] = now
+        if done >= total or note != last[1] or now - last[0] >= PROGRESS_INTERVAL_S:
+            last[0], last[1] = now, note
             out.put(("progress", (done, total, note)))
 
     try:

@@ -289,6 +289,7 @@ def photo_duplicates(
     candidates: Candidates,
     content_hash: Mapping[str, str | None],
     fingerprints: Mapping[str, Fingerprint | None],
+    progress: Progress | None = None,
     should_cancel: Cancel | None = None,
 ) -> PhotoFindings:
     """Kinds and scores of the candidate pairs, plus exact copies that share a content hash; every kind,
@@ -322,6 +323,8 @@ def photo_duplicates(
         elif min(hamming(fa.phash, fb.phash), hamming(fa.phash, fb.phash_mirror)) <= NEAR_MAX_HAMMING:
             todo.append((i, j, cos))  # else no kind is possible: the pictures are laid out differently
     for start in range(0, len(todo), _COMPARE_BATCH):
+        if progress is not None:
+            progress(start, len(todo), "checking candidate pairs")
         if should_cancel is not None and should_cancel():
             break
         part = todo[start : start + _COMPARE_BATCH]
@@ -332,6 +335,8 @@ def photo_duplicates(
                 add(i, j, kind, score, cos, diff)
             if kind != "near":
                 variants.add((min(paths[i], paths[j]), max(paths[i], paths[j])))
+    if progress is not None and todo:
+        progress(len(todo), len(todo), "checking candidate pairs")
     pairs = sorted(out.values(), key=lambda p: (-p.score, p.a, p.b))
     return PhotoFindings(pairs, unchecked, int(candidates.rows_a.size), variants)
 

@@ -127,9 +127,7 @@ class DuplicateRoom:
         needed = sorted({av.paths[i] for i in (*cands.rows_a.tolist(), *cands.rows_b.tolist())})
         prints = self._fingerprints(needed, rows, report, progress, should_cancel)
         hashes = {p: r.hash for p, r in rows.items()}
-        if progress is not None:
-            progress(0, 1, "checking candidate pairs")
-        found = dup.photo_duplicates(av, cands, hashes, prints, should_cancel=should_cancel)
+        found = dup.photo_duplicates(av, cands, hashes, prints, progress, should_cancel)
         report.unchecked = len(found.unchecked)
         report.cancelled = bool(should_cancel and should_cancel())
         if level == "photo":
