@@ -68,9 +68,12 @@ def test_decide_from_the_panel_with_keys_and_buttons(qtbot, window, tmp_path):
     w.resize(1366, 768)
     qtbot.waitUntil(lambda: w.width() == 1366)
     n, top = w.similar.model.rowCount(), w.similar.view.mapTo(w, w.similar.view.rect().topLeft()).y()
+    after = w.similar.model.hits[1].article
     with qtbot.waitSignal(w.results_shown, timeout=T):
         qtbot.keyClick(w.similar.view, Qt.Key.Key_3)
     assert hit not in {h.article for h in w.similar.model.hits} and w.similar.model.rowCount() == n - 1
+    # The next result is selected in its place: the next key decides on it.
+    assert w.similar.selected_hit() == after and w.similar.decisions.buttons["alike"].isEnabled()
     QApplication.processEvents()  # the layout settles
     assert w.similar.view.mapTo(w, w.similar.view.rect().topLeft()).y() == top
     assert w.similar.status.height() < 2 * w.similar.status.fontMetrics().height()

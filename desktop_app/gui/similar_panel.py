@@ -92,6 +92,7 @@ class SimilarPanel(QWidget):
         super().__init__(parent)
         self.setMinimumWidth(360)
         self.decisions_enabled = False  # a single-article query: its results can be decided
+        self._leaving: str | None = None  # the result just set aside ("not a match"), until the list updates
         # One line: a title holds what the curator asked, and words can be a paragraph (the tooltip has it all).
         self.title = ElidedLabel("Similar articles")
         f = self.title.font()
@@ -304,7 +305,7 @@ class SimilarPanel(QWidget):
         decisions: bool = False,
     ) -> None:
         """Show an answer; the selected result stays selected when it is still among the hits."""
-        keep = self.selected_hit()
+        keep, keep_row = self.selected_hit(), self.view.currentIndex().row()
         self.title.setText(title)
         self.decisions_enabled = decisions
         # A row of further pairs only when a good share of the results have them: else it is empty space.
@@ -317,6 +318,9 @@ class SimilarPanel(QWidget):
         self.status.set_text(*results_status(len(hits), elapsed_ms, hidden, note))
         self._place_status(message=False)
         row = self.model.row_of(keep) if keep else -1
+        if row < 0 and keep is not None and keep == self._leaving and hits:
+            row = min(keep_row, len(hits) - 1)
+        self._leaving = None
         if row >= 0:
             self.view.setCurrentIndex(self.model.index(row, 0))
         self._sync_actions()
@@ -346,6 +350,9 @@ class SimilarPanel(QWidget):
     def decide(self, decision: str) -> None:
         article = self.selected_hit()
         if article and self.decisions_enabled:
+            # A result set aside leaves the list: the one after it is selected then, so the curator's next
+            # key decides on it (as in a review queue) instead of doing nothing.
+            self._leaving = article if decision == "not_match" else None
             self.decide_requested.emit(article, decision)
 
     def _emit_for(self, index: QModelIndex, signal) -> None:
