@@ -290,6 +290,18 @@ def test_large_matrix_zoom_and_fit(qtbot):
     assert not w.grab().isNull()
 
 
+def test_fit_fills_a_large_window_with_a_small_matrix_and_shows_the_best_pair(qtbot):
+    """A 1 x 2 matrix sat at 160 px cells in a corner of a 1300 x 840 window, beside an empty photo panel."""
+    w = InspectorWidget(inspection_from_matrix([[0.61, 0.83]]))
+    qtbot.addWidget(w)
+    assert w.hover.cell == (0, 1) and ".830" in w.hover.score.text()  # the best pair, before any hover
+    w.resize(1300, 840)
+    w.show()
+    qtbot.waitExposed(w)
+    w.fit_to_window()
+    assert w.cell > 160 and w.panes[0].view.horizontalHeader().sectionSize(1) == w.cell
+
+
 # ---------------------------------------------------------------------- export
 
 

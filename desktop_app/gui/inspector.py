@@ -99,6 +99,8 @@ class InspectorWidget(QWidget):
         self.set_side_by_side(side_by_side)
         self._apply_zoom()
         self._request_header_thumbnails()
+        if inspection.matrix.size:  # the most similar pair on show from the start, not an empty panel
+            self.show_cell(*divmod(int(inspection.matrix.argmax()), inspection.matrix.shape[1]))
 
     # ------------------------------------------------------------------ layout
 

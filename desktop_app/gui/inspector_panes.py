@@ -34,8 +34,8 @@ from desktop_app.core.wording import plural
 from desktop_app.gui.inspector_model import MatrixModel, format_sim
 from desktop_app.gui.inspector_paint import MatrixView, method_colour
 
-HEADER_SIZE = 128  # thumbnails in the row and column headers (cells zoom up to about this size)
 LARGE_SIZE = 256  # the two photos of the hovered cell; made once at this size, headers are scaled down
+HEADER_SIZE = LARGE_SIZE  # the deepest row and column headers: they grow with the cells
 
 METHOD_TITLES = {
     "greedy": "Greedy pairs",
@@ -45,7 +45,8 @@ METHOD_TITLES = {
     "max": "Best single pair",
 }
 PREVIEW_SIZE = 210  # each of the two hovered photos in the side panel
-MIN_CELL, MAX_CELL = 16, 160
+# Fit fills a large window with a small matrix (1 x 2 photos at 160 px sat in a corner of 1300 x 840).
+MIN_CELL, MAX_CELL = 16, LARGE_SIZE
 
 
 def inspection_from_matrix(
