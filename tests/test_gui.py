@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -565,14 +565,24 @@ def test_labels_menu_review_set_export_and_inbox(qtbot, window, photo_tree, tmp_
     assert "inbox/new" in engine.catalog.article_keys()
 
 
-def test_detail_compare_with_opens_the_inspector_on_the_pair(qtbot, window, photo_tree, monkeypatch):
+def test_detail_compare_with_opens_the_inspector_on_the_pair(qtbot, window, photo_tree):
     from PySide6.QtWidgets import QInputDialog
 
     w = window()
     open_and_index(qtbot, w, photo_tree)
     with qtbot.waitSignal(w.detail_loaded, timeout=T):
         w.open_detail("red")
-    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("green", True))
+
+    # The real dialog, answered as a curator would: type the other article's id, press Enter.
+    def answer() -> None:
+        dialog = next(
+            d for d in QApplication.topLevelWidgets() if isinstance(d, QInputDialog) and d.isVisible()
+        )
+        assert dialog.width() >= 420 and dialog.textValue() != "red"
+        dialog.setTextValue("green")
+        qtbot.keyClick(dialog, Qt.Key.Key_Return)
+
+    QTimer.singleShot(0, answer)
     w.detail.compare_btn.click()
     ins = w.inspector_window
     assert (ins.article_a, ins.article_b) == ("red", "green")

@@ -514,11 +514,10 @@ def test_small_things(qtbot, window, tmp_path, monkeypatch):
     qtbot.mouseClick(w2.similar.view.viewport(), Qt.MouseButton.LeftButton, pos=card_centre(w2, 2))
     seen = {}
 
-    def get_item(parent, title, label, items, current, editable):
+    def choose(parent, article, items, current):
         seen["start"] = items[current]
-        return "", False
 
-    monkeypatch.setattr("desktop_app.gui.inspect_launcher.QInputDialog.getItem", get_item)
+    monkeypatch.setattr("desktop_app.gui.inspect_launcher.choose_article", choose)
     with qtbot.waitSignal(w2.detail_loaded, timeout=T):
         w2.open_detail("art00")
     qtbot.mouseClick(w2.detail.compare_btn, Qt.MouseButton.LeftButton)

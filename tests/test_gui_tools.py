@@ -307,6 +307,13 @@ def test_the_shortcut_sheet_lists_every_key(qtbot, window):
         for action in menu.actions():
             if action.menu() is None and not action.shortcut().isEmpty():
                 assert any(r[1] == action.text().replace("…", "").strip() for r in rows), action.text()
+    # No description is cut: each row is as tall as its wrapped text.
+    table, fm = sheet.table, sheet.table.fontMetrics()
+    width = table.columnWidth(1) - 8
+    for r in range(table.rowCount()):
+        text = table.item(r, 1).text()
+        wrapped = fm.boundingRect(0, 0, width, 10_000, Qt.TextFlag.TextWordWrap, text).height()
+        assert table.rowHeight(r) >= wrapped, text
     sheet.close()
 
 

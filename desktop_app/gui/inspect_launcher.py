@@ -90,8 +90,23 @@ class InspectLauncher:
         best = outcome.hits[0].article if outcome is not None and outcome.hits else None
         hit = w.similar.selected_hit() or best
         start = keys.index(hit) if hit in keys else 0
-        other, ok = QInputDialog.getItem(w, "Compare with", f"Compare {article} with:", keys, start, True)
-        return self.inspect(other, article) if ok and other in keys else None
+        other = choose_article(w, article, keys, start)
+        return self.inspect(other, article) if other in keys else None
+
+
+def choose_article(parent: QWidget, article: str, keys: list[str], start: int) -> str | None:
+    """Ask which article to compare `article` with (typing completes an id); None when cancelled. Wide
+    enough for its title and for long ids: the plain item dialog was 155 px wide, its title elided."""
+    dialog = QInputDialog(parent)
+    dialog.setWindowTitle("Compare with")
+    dialog.setLabelText(f"Compare {article} with:")
+    dialog.setComboBoxItems(keys)
+    dialog.setComboBoxEditable(True)
+    if keys:
+        dialog.setTextValue(keys[start])
+    hint = dialog.sizeHint()
+    dialog.resize(max(420, hint.width()), hint.height())
+    return dialog.textValue() if dialog.exec() else None
 
 
 __all__ = ["InspectLauncher"]

@@ -97,10 +97,13 @@ class ShortcutSheet(QDialog):
         for r, row in enumerate(rows):
             for c, text in enumerate(row):
                 item = QTableWidgetItem(text)
+                item.setToolTip(text)
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
                 self.table.setItem(r, c, item)
         self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
+        # Rows as tall as their text: a long description wraps instead of being cut.
+        self.table.setWordWrap(True)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.setAlternatingRowColors(True)
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
@@ -113,7 +116,8 @@ class ShortcutSheet(QDialog):
         lay.addWidget(buttons)
         screen = self.screen().availableGeometry() if self.screen() else None
         height = min(760, int(screen.height() * 0.85)) if screen else 640
-        self.resize(680, height)
+        # Wide enough that no action's description is cut (the longest, duplicates' "D", was elided at 680).
+        self.resize(min(900, screen.width() - 40) if screen else 900, height)
 
 
 __all__ = ["ShortcutSheet", "action_rows", "key_rows", "keys_of", "menu_rows", "name_of", "window_rows"]
