@@ -381,7 +381,8 @@ def test_a_model_that_fails_while_embedding_leaves_a_failed_run(
     catalog_location, photo_tree, tiny_model, monkeypatch
 ):
     """A model that fails on its first batch (after loading well) stops the run: the run is recorded as
-    failed with the error, and the app says so instead of "up to date"."""
+    failed with the error, and the app says so instead of "up to date" (as it does when the photo folder is
+    offline)."""
     from desktop_app.core.encoder import Encoder
     from desktop_app.core.engine import Engine
     from desktop_app.core.errors import ModelError
@@ -403,3 +404,7 @@ def test_a_model_that_fails_while_embedding_leaves_a_failed_run(
     assert load_snapshot(Engine(cat)).index_state()[0] == "failed"
     again = _index(cat, photo_tree, tiny_model)
     assert (again.new, again.unchanged) == (1, 7) and cat.last_run()["status"] == "done"
+    assert load_snapshot(Engine(cat)).index_state()[0] == "up to date"
+    # A photo folder that is not reachable cannot be up to date: the status bar says it is offline.
+    photo_tree.rename(photo_tree.with_name("unplugged"))
+    assert load_snapshot(Engine(cat)).index_state()[0] == "photos offline"

@@ -200,6 +200,12 @@ class Snapshot:
             )
         if status == "cancelled":
             return "incomplete", "The last index run was cancelled; Update index resumes it."
+        if not self.root_ok:  # nothing can be checked against the folder: never "up to date"
+            return (
+                "photos offline",
+                f"The photo folder {self.photo_root or ''} is not reachable; the catalog shows what was "
+                "indexed, and Update index works again once the folder is back.",
+            )
         if self.model_id is not None and self.embedded < ok:
             return (
                 f"{self.embedded:,} of {ok:,} embedded",
