@@ -92,6 +92,29 @@ def test_decide_from_the_panel_with_keys_and_buttons(qtbot, window, tmp_path):
     assert not w.similar.decision_actions["alike"].isEnabled()
 
 
+def test_import_and_export_decisions_from_the_match_menu(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=5, per=2))
+    first = show_results(qtbot, w, "art00").hits[0].article
+    engine = w.snapshot.engine
+    table = tmp_path / "decisions.csv"
+    table.write_text(f"article_a,article_b,decision\nart00,{first},not_match\nart01,art02,same\n")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(table), ""))
+    # Imported as one step: the result decided "not a match" leaves the list, and Undo is offered.
+    with qtbot.waitSignal(w.results_shown, timeout=T):
+        w.acts.import_decisions.trigger()
+    assert first not in {h.article for h in w.similar.model.hits}
+    assert engine.decisions_with(["art01"]) == {"art02": "same"}
+    qtbot.waitUntil(lambda: w.acts.undo.isEnabled(), timeout=T)
+    assert "Imported 2 decisions" in w.statusBar().currentMessage()
+    out = tmp_path / "out.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    w.acts.export_decisions.trigger()
+    qtbot.waitUntil(lambda: "Wrote 2 decisions" in w.statusBar().currentMessage(), timeout=T)
+    assert out.read_text().splitlines()[0].startswith("article_a,article_b,decision")
+
+
 def test_decide_in_the_inspector_and_see_another_curators_decision(qtbot, window, tmp_path):
     w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=4, per=2))
     show_results(qtbot, w, "art00")

@@ -16,14 +16,16 @@ panel) and nothing else of the window; the adapter status it reads goes out as `
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from desktop_app.core.adapt_child import switch_on_main
 from desktop_app.core.errors import Conflict
+from desktop_app.core.wording import plural
 from desktop_app.gui.child_job import ChildJob
 from desktop_app.gui.conflicts import show_conflict
 from desktop_app.gui.workers import Failure
@@ -37,6 +39,7 @@ NOT_SAVED = "Your decision"
 
 class DecisionsController(QObject):
     decided = Signal(str, str, object)  # article a, article b, the decision now stored (None: undecided)
+    imported = Signal()  # decisions changed in bulk (an import): every view reads them again
     adapter_changed = Signal(object)  # the adapter status after a change (Engine.adapter_status())
     adapter_read = Signal(object)  # the adapter status as last read (the menu's check mark, the status bar)
     message = Signal(str)
@@ -99,6 +102,43 @@ class DecisionsController(QObject):
             exc,
             overwrite=lambda: self.decide(a, b, decision, theirs, force=True),
         )
+
+    def export_decisions(self) -> None:
+        """Match > Export decisions…: every current decision as CSV (article_a, article_b, decision, ...)."""
+        engine = self.catalogs.engine
+        if engine is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self.dialog_parent, "Export match decisions", "decisions.csv", "CSV (*.csv)"
+        )
+        if path:
+            self.catalogs.call(
+                engine.export_decisions,
+                Path(path),
+                on_done=lambda n: self.message.emit(f"Wrote {plural(n, 'decision')} to {path}."),
+                on_failed=lambda f: self.error.emit("Decisions not exported", f),
+            )
+
+    def import_decisions(self) -> None:
+        """Match > Import decisions…: a CSV with article_a, article_b, decision, as one undoable batch."""
+        engine = self.catalogs.engine
+        if engine is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(
+            self.dialog_parent, "Import match decisions", "", "CSV (*.csv);;All files (*)"
+        )
+        if path:
+            self.catalogs.call(
+                engine.import_decisions,
+                Path(path),
+                on_done=self._imported,
+                on_failed=lambda f: self.error.emit("Decisions not imported", f),
+            )
+
+    def _imported(self, report) -> None:
+        self.imported.emit()
+        same = f" ({report.unchanged:,} already so)" if report.unchanged else ""
+        self.message.emit(f"Imported {plural(report.imported, 'decision')}{same}; Undo takes them back.")
 
     # ------------------------------------------------------------ the adapter
 

@@ -208,6 +208,7 @@ class MainWindow(WindowWork, QMainWindow):
         self.labels.changed.connect(self._labels_changed)
         self.labels.index_wanted.connect(self.update_index)
         self.decisions.decided.connect(self._decided)
+        self.decisions.imported.connect(self._decisions_imported)
         self.decisions.adapter_read.connect(self.acts.sync_adapter)
         self.decisions.adapter_read.connect(self.status.show_adapter)
         self.history.changed.connect(self._undone_or_redone)
@@ -402,6 +403,10 @@ class MainWindow(WindowWork, QMainWindow):
             if decision == "not_match" and not self.search.show_rejected:
                 self.search.rerun()  # set aside: it leaves the list
         self.inspector.show_decision(a, b, decision)
+
+    def _decisions_imported(self) -> None:
+        self.history.edited()
+        self._undone_or_redone("match")
 
     def _undone_or_redone(self, kind: str) -> None:
         if kind == "labels":

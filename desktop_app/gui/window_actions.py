@@ -159,6 +159,15 @@ class WindowActions:
             "Search with what Lookalike learned from your decisions (off: the model's own)",
         )
         self.use_adapter.setCheckable(True)
+        self.import_decisions = act(
+            "Import decisions…",
+            w.decisions.import_decisions,
+            None,
+            "Match decisions from a CSV file (article_a, article_b, decision), as one undoable step",
+        )
+        self.export_decisions = act(
+            "Export decisions…", w.decisions.export_decisions, None, "Every match decision as a CSV file"
+        )
         # ---- Labels
         labels = w.labels
         self.review = act(
@@ -252,7 +261,17 @@ class WindowActions:
                 None,
                 self.theme_menu,
             ),
-            "&Match": (*decisions, None, self.show_rejected, None, self.learn, self.use_adapter),
+            "&Match": (
+                *decisions,
+                None,
+                self.show_rejected,
+                None,
+                self.learn,
+                self.use_adapter,
+                None,
+                self.import_decisions,
+                self.export_decisions,
+            ),
             "&Labels": (
                 self.review,
                 self.set_label,
@@ -325,6 +344,8 @@ class WindowActions:
             self.open_photo,
             self.learn,
             self.show_rejected,
+            self.import_decisions,
+            self.export_decisions,
             self.duplicates,
             self.map,
             self.back,
