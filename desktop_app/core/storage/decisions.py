@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from desktop_app.core.errors import Conflict
 from desktop_app.core.storage.schema import decisions_table, photo_verdicts_table
+from desktop_app.core.storage.sql import in_lists
 
 DECISIONS = ("same", "alike", "not_match")
 NONE = "none"  # a row that takes a pair's decision back without undoing anyone's history
@@ -270,6 +271,45 @@ class DecisionStore:
                 sa.select(v.c.path_a, v.c.path_b, v.c.verdict).join(live, live.c.id == v.c.id)
             )
             return {(a, b): verdict for a, b, verdict in rows}
+
+
+def follow_photo_moves(conn, moves: dict[str, str]) -> None:
+    """Rewrite the verdicts (their whole history, so undo still finds them) naming a photo that moved
+    (old stored path -> new), in the caller's transaction: the one that records the move. A verdict is
+    about the picture, and a move or rename keeps it. Old and new paths never overlap: a move's new path
+    had no photo, its old one no longer has one."""
+    if not moves:
+        return
+    v = photo_verdicts_table
+    old = list(moves)
+    rows = []
+    for chunk in in_lists(old):
+        rows += conn.execute(
+            sa.select(v.c.id, v.c.path_a, v.c.path_b).where(
+                sa.or_(v.c.path_a.in_(chunk), v.c.path_b.in_(chunk))
+            )
+        ).all()
+    changes = []
+    for row in rows:
+        a, b = pair(moves.get(row.path_a, row.path_a), moves.get(row.path_b, row.path_b))
+        changes.append({"row": row.id, "a": a, "b": b})
+    if changes:
+        stmt = v.update().where(v.c.id == sa.bindparam("row"))
+        conn.execute(stmt.values(path_a=sa.bindparam("a"), path_b=sa.bindparam("b")), changes)
+
+
+def retire_photo_verdicts(conn, paths: Sequence[str]) -> None:
+    """Take back every live verdict naming one of these photos, in the caller's transaction: the photo's
+    content changed, or it is gone (a later file at its path is another picture). The curator judged the
+    picture as it was; an edited one is to be looked at again. Every live row of such a pair goes, so no
+    older verdict of the pair shows through."""
+    v = photo_verdicts_table
+    for chunk in in_lists(list(paths)):
+        conn.execute(
+            v.update()
+            .where(v.c.undone.is_(False), sa.or_(v.c.path_a.in_(chunk), v.c.path_b.in_(chunk)))
+            .values(undone=True)
+        )
 
 
 def _take_back_verdicts(conn, rows: Sequence) -> None:
