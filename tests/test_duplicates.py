@@ -474,3 +474,35 @@ def test_an_edited_or_removed_photo_loses_its_verdicts(indexed, dup_tree, tiny_m
     reindex(indexed, dup_tree, tiny_model)
     with Engine.open(indexed) as engine:
         assert ("copies/p1-copy.jpg", "red/p1.jpg") in pairs_of(engine.find_duplicates("photo"))
+
+
+# ============================================================================ article verdicts never weaken
+
+
+def test_an_article_verdict_never_weakens_the_pairs_match_decision(indexed):
+    from desktop_app.core.engine import Engine
+    from desktop_app.core.errors import InputError
+
+    with Engine.open(indexed) as engine:
+        engine.decide("copies", "red", "not_match")
+        # "Not a match" already says "not a duplicate": it stays, and the pair stays hidden from search.
+        assert engine.mark_duplicate("copies", "red", "not_duplicate", level="article") == "not_match"
+        assert engine.decisions_with(["red"]) == {"copies": "not_match"}
+        with pytest.raises(InputError, match="decide copies red --same"):
+            engine.mark_duplicate("red", "copies", "duplicate", level="article")
+        pair = next(p for p in engine.find_duplicates("article", include_decided=True).pairs if p.b == "red")
+        with pytest.raises(InputError, match="not a match"):
+            engine.judge_duplicates([pair], "duplicate")
+        assert engine.decisions_with(["red"]) == {"copies": "not_match"}
+
+        engine.decide("copies", "red", "same")
+        # A listing of the same product twice is what a duplicate is: "not a duplicate" contradicts it.
+        with pytest.raises(InputError, match="same product"):
+            engine.mark_duplicate("copies", "red", "not_duplicate", level="article")
+        assert engine.decisions_with(["red"]) == {"copies": "same"}
+
+        engine.decide("copies", "red", "alike")
+        assert engine.judge_duplicates([pair], "not_duplicate").decision_batch is None  # it stands
+        assert engine.mark_duplicate("copies", "red", "duplicate", level="article") == "same"  # stronger
+        engine.decide("copies", "red", "none")
+        assert engine.mark_duplicate("copies", "red", "not_duplicate", level="article") == "alike"

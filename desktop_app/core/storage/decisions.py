@@ -8,7 +8,7 @@ call is one write transaction; a pair another curator decided since the caller l
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import EllipsisType
 
 import sqlalchemy as sa
@@ -22,6 +22,7 @@ NONE = "none"  # a row that takes a pair's decision back without undoing anyone'
 VERDICTS = ("duplicate", "not_duplicate")
 KEEP_NOTE = ...  # an item's note: keep the pair's current note if its decision stays the same
 Item = tuple[str, str, str] | tuple[str, str, str, str | None | EllipsisType]
+Merge = Callable[[tuple[str, str], str | None, str], str | None]
 UNDO_ANYWAY = "Look again (or pass --force to undo it anyway: those pairs keep the newer decision)."
 
 
@@ -109,6 +110,7 @@ class DecisionStore:
         expected: dict[tuple[str, str], str | None] | None = None,
         force: bool = False,
         skip_unchanged: bool = False,
+        merge: Merge | None = None,
     ) -> list[int]:
         """Record (article, article, decision[, note]) items as one undoable batch; returns the new row ids.
 
@@ -116,7 +118,9 @@ class DecisionStore:
         the same. `expected` maps a stored pair to the decision the curator saw (None: none); a pair decided
         otherwise since then is a Conflict and nothing is written. Without it, a pair another curator decided
         last (and differently) is one, unless `force`. `skip_unchanged`: a pair that already has this decision
-        and note is left as it is (who decided it, and when, stay).
+        and note is left as it is (who decided it, and when, stay). `merge(pair, current decision or None,
+        item's decision)` gives the decision to write, read in this transaction; None leaves the pair as it
+        is, and an error it raises writes nothing.
         """
         d = decisions_table
         now = time.time()
@@ -125,12 +129,17 @@ class DecisionStore:
         with self.write("record a decision in") as conn:
             batch: int | None = None
             for a, b, decision, *own in items:
-                if decision not in (*DECISIONS, NONE):
-                    raise ValueError(f"unknown decision {decision!r}")
                 if a == b:
                     raise ValueError("a decision needs two different articles")
                 a, b = pair(a, b)
                 cur = _current(conn, d, d.c.article_a, d.c.article_b, a, b)
+                if merge is not None:
+                    standing = cur.decision if cur is not None and cur.decision != NONE else None
+                    decision = merge((a, b), standing, decision)
+                    if decision is None:
+                        continue
+                if decision not in (*DECISIONS, NONE):
+                    raise ValueError(f"unknown decision {decision!r}")
                 if not force and (clash := _clash(cur, (a, b), decision, curator, expected)) is not None:
                     clashes.append(clash)
                     continue
