@@ -189,3 +189,28 @@ def test_no_reported_decision_is_lost_when_killed(catalog_location, photo_tree, 
             ids = {r["id"] for r in engine.catalog.decision_log(10_000)}
             assert set(reported) <= ids  # every decision reported done is there
             assert len(ids) == len(set(ids))
+
+
+def test_decisions_that_contradict_their_groups_are_named_and_count_neither_way(engine, capsys, monkeypatch):
+    from desktop_app.core.engine import DECISION_GROUPS
+
+    db = str(engine.location)
+    engine.decide("red", "green", "same")
+    engine.decide("green", "shoes/blue", "same")
+    engine.decide("red", "shoes/blue", "not_match")  # the chain says they are one product
+    index, queries = engine.evaluation_queries(DECISION_GROUPS)
+    names = index.av.articles
+    by_query = {names[q.exclude[0]]: q for q in queries}
+    assert {names[i] for i in by_query["red"].relevant} == {"green"}
+    assert {names[i] for i in by_query["red"].exclude} == {"red", "shoes/blue"}  # not ranked either
+    assert {names[i] for i in by_query["green"].relevant} == {"red", "shoes/blue"}
+    assert main(["evaluate", "--decisions", "--db", db, "--json"]) == 0
+    note = json.loads(capsys.readouterr().out)["note"]
+    assert note.startswith("1 'not a match' pair falls inside a same-product group (e.g. red / shoes/blue")
+    assert main(["tune", "--decisions", "--db", db]) == 0
+    assert "joined through green" in capsys.readouterr().out
+    # A group holding most decided articles is refused, in one line that says what to do.
+    monkeypatch.setattr("desktop_app.core.decision_groups.SUSPECT_GROUP", 3)
+    assert main(["evaluate", "--decisions", "--db", db]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "join 3 of the 3 decided articles" in err and "decide --list" in err

@@ -1,5 +1,6 @@
 """The duplicate finder: each kind of edit on small generated pictures, the candidate stage against brute
-force, clusters, the engine with remembered verdicts, the CLI, and that no photo file is ever touched."""
+force, clusters, the engine with remembered verdicts (which follow a moved photo and go with an edited or
+removed one), the CLI, and that no photo file is ever touched."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from benchmarks.photo_edits import EDITS, PIXEL_EDITS, make_copy
 from desktop_app.core import duplicates as dup
 from desktop_app.core import fingerprints as fpr
 from desktop_app.core.vectors import ArticleVectors
+from tests.conftest import make_tiny_model
 
 
 def product_photo(seed: int, size=(320, 400), garment=(40, 90, 170)) -> Image.Image:
@@ -441,3 +443,98 @@ def test_cli_refuses_a_verdict_without_a_pair(indexed, capsys):
     assert cli("duplicates", "--db", str(indexed), "--mark", "a.jpg", "b.jpg")[0] == 2
     assert "--duplicate" in capsys.readouterr().err
     assert cli("duplicates", "--db", str(indexed), "--undo", "--mark", "a.jpg", "b.jpg")[0] == 2
+
+
+# ============================================================================ verdicts follow their photo
+
+NEAR = ("copies/p0-resized.jpg", "red/p0.jpg")
+
+
+def pairs_of(report) -> set[tuple[str, str]]:
+    return {(p.a, p.b) for p in report.pairs}
+
+
+def reindex(db, root, model) -> None:
+    from desktop_app.core.engine import index_photos
+
+    index_photos(db, root, model=model)
+
+
+def test_a_verdict_follows_its_photo_through_a_move_a_reindex_and_a_model_switch(
+    indexed, dup_tree, tiny_model, tmp_path
+):
+    from desktop_app.core.engine import Engine
+
+    with Engine.open(indexed) as engine:
+        assert NEAR in pairs_of(engine.find_duplicates("photo"))
+        engine.mark_duplicate("red/p0.jpg", "copies/p0-resized.jpg", "not_duplicate")
+    # The copy moves into a subfolder under a new name (z... sorts after red/: the pair's order flips too).
+    (dup_tree / "zz").mkdir()
+    shutil.move(dup_tree / "copies" / "p0-resized.jpg", dup_tree / "zz" / "moved.jpg")
+    reindex(indexed, dup_tree, tiny_model)
+    with Engine.open(indexed) as engine:
+        assert engine.duplicate_verdicts() == {("red/p0.jpg", "zz/moved.jpg"): "not_duplicate"}
+        report = engine.find_duplicates("photo")
+        assert ("red/p0.jpg", "zz/moved.jpg") not in pairs_of(report)
+        assert report.decided == 1
+        # Undo still finds the verdict under the photo's new path, and the pair comes back.
+        assert [r["path_b"] for r in engine.undo_duplicate_verdict()] == ["zz/moved.jpg"]
+        assert ("red/p0.jpg", "zz/moved.jpg") in pairs_of(engine.find_duplicates("photo"))
+        engine.mark_duplicate("red/p0.jpg", "zz/moved.jpg", "not_duplicate")
+    reindex(indexed, dup_tree, tiny_model)  # nothing changed: nothing is retired
+    other = make_tiny_model(tmp_path / "other-model", name="tiny-other", seed=3)
+    reindex(indexed, dup_tree, other)  # a model switch: verdicts are about photos, not vectors
+    with Engine.open(indexed) as engine:
+        assert engine.duplicate_verdicts() == {("red/p0.jpg", "zz/moved.jpg"): "not_duplicate"}
+
+
+def test_an_edited_or_removed_photo_loses_its_verdicts(indexed, dup_tree, tiny_model):
+    from desktop_app.core.engine import Engine
+
+    with Engine.open(indexed) as engine:
+        engine.mark_duplicate(*NEAR, "not_duplicate")
+        engine.mark_duplicate("copies/p1-copy.jpg", "red/p1.jpg", "duplicate")
+    # The curator judged the copy as it was; an edit makes it another picture, to be looked at again.
+    with Image.open(dup_tree / "copies" / "p0-resized.jpg") as im:
+        im.rotate(180).save(dup_tree / "copies" / "p0-resized.jpg")
+    (dup_tree / "copies" / "p1-copy.jpg").unlink()
+    reindex(indexed, dup_tree, tiny_model)
+    with Engine.open(indexed) as engine:
+        assert engine.duplicate_verdicts() == {}
+    # A new file where the removed one was is not the photo that was judged either.
+    shutil.copy(dup_tree / "red" / "p1.jpg", dup_tree / "copies" / "p1-copy.jpg")
+    reindex(indexed, dup_tree, tiny_model)
+    with Engine.open(indexed) as engine:
+        assert ("copies/p1-copy.jpg", "red/p1.jpg") in pairs_of(engine.find_duplicates("photo"))
+
+
+# ============================================================================ article verdicts never weaken
+
+
+def test_an_article_verdict_never_weakens_the_pairs_match_decision(indexed):
+    from desktop_app.core.engine import Engine
+    from desktop_app.core.errors import InputError
+
+    with Engine.open(indexed) as engine:
+        engine.decide("copies", "red", "not_match")
+        # "Not a match" already says "not a duplicate": it stays, and the pair stays hidden from search.
+        assert engine.mark_duplicate("copies", "red", "not_duplicate", level="article") == "not_match"
+        assert engine.decisions_with(["red"]) == {"copies": "not_match"}
+        with pytest.raises(InputError, match="decide copies red --same"):
+            engine.mark_duplicate("red", "copies", "duplicate", level="article")
+        pair = next(p for p in engine.find_duplicates("article", include_decided=True).pairs if p.b == "red")
+        with pytest.raises(InputError, match="not a match"):
+            engine.judge_duplicates([pair], "duplicate")
+        assert engine.decisions_with(["red"]) == {"copies": "not_match"}
+
+        engine.decide("copies", "red", "same")
+        # A listing of the same product twice is what a duplicate is: "not a duplicate" contradicts it.
+        with pytest.raises(InputError, match="same product"):
+            engine.mark_duplicate("copies", "red", "not_duplicate", level="article")
+        assert engine.decisions_with(["red"]) == {"copies": "same"}
+
+        engine.decide("copies", "red", "alike")
+        assert engine.judge_duplicates([pair], "not_duplicate").decision_batch is None  # it stands
+        assert engine.mark_duplicate("copies", "red", "duplicate", level="article") == "same"  # stronger
+        engine.decide("copies", "red", "none")
+        assert engine.mark_duplicate("copies", "red", "not_duplicate", level="article") == "alike"

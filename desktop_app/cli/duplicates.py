@@ -116,12 +116,12 @@ def run(args: argparse.Namespace) -> int:
         if args.verdict is None:
             raise InputError("Say what the pair is: --mark A B --duplicate or --not-duplicate.")
         with open_engine(args) as engine:
-            engine.mark_duplicate(args.mark[0], args.mark[1], args.verdict, args.level)
+            standing = engine.mark_duplicate(args.mark[0], args.mark[1], args.verdict, args.level)
         if args.json:
-            emit_json({"a": args.mark[0], "b": args.mark[1], "level": args.level, "verdict": args.verdict})
+            entry = {"a": args.mark[0], "b": args.mark[1], "level": args.level, "verdict": args.verdict}
+            emit_json({**entry, "decision": standing} if args.level == "article" else entry)
         else:
-            what = "duplicates" if args.verdict == "duplicate" else "not duplicates"
-            print(f"{safe(args.mark[0])} / {safe(args.mark[1])}: {what} (they will not be listed again)")
+            print(marked(args.mark[0], args.mark[1], args.verdict, standing))
         return 0
     if args.verdict is not None:
         raise InputError("--duplicate and --not-duplicate go with --mark A B.")
@@ -143,6 +143,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def marked(a: str, b: str, verdict: str, standing: str | None) -> str:
+    """What a verdict did, in one line; at article level, the match decision that stands if it said more."""
+    from desktop_app.core.engine.duplicates import ARTICLE_VERDICTS, DECISION_WORDS
+
+    what = "duplicates" if verdict == "duplicate" else "not duplicates"
+    if standing is not None and standing != ARTICLE_VERDICTS[verdict]:
+        what += f"; their decision '{DECISION_WORDS[standing]}' stands"
+    return f"{safe(a)} / {safe(b)}: {what} (they will not be listed again)"
+
+
 def show(report) -> None:
     level = "photo" if report.level == "photo" else "article"
     print(
@@ -150,7 +160,8 @@ def show(report) -> None:
         f"({report.candidates} candidate photo pairs, {report.elapsed_s:.1f} s)"
     )
     if report.decided:
-        print(f"{plural(report.decided, 'pair')} you already judged are left out (--all shows them).")
+        were = "is" if report.decided == 1 else "are"
+        print(f"{plural(report.decided, 'pair')} you already judged {were} left out (--all shows them).")
     if report.note:
         print(safe(report.note))
     for n, cluster in enumerate(report.clusters, start=1):

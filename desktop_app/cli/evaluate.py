@@ -103,6 +103,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print_scores(
             result.scores, f"{result.protocol}: {result.n_queries} queries over {result.n_articles} articles"
         )
+        if result.note:
+            print(result.note)
     return 0
 
 
@@ -129,13 +131,22 @@ def run_tune(args: argparse.Namespace) -> int:
         # The results are shown before they are stored: if storing fails (a full disk), the measurement
         # of the whole grid is not lost with it.
         if args.json:
-            emit_json({"best": top.to_dict(), "results": [s.to_dict() for s in ranked], "stored": enough})
+            emit_json(
+                {
+                    "best": top.to_dict(),
+                    "results": [s.to_dict() for s in ranked],
+                    "stored": enough,
+                    "note": result.note,
+                }
+            )
         else:
             print_scores(
                 ranked,
                 f"{result.protocol}: {result.n_queries} queries; grid of {len(ranked) - 1} "
                 "settings, best first",
             )
+            if result.note:
+                print(result.note)
         if enough:
             engine.store_tuned(top)
     if not args.json:

@@ -14,7 +14,7 @@ A single-photo baseline queries with one photo only (the first of the query set)
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -160,18 +160,28 @@ def read_groups(path: Path) -> dict[str, str]:
     return {r["article"]: r["group"] for r in rows if r.get("article") and r.get("group")}
 
 
-def group_queries(av: ArticleVectors, groups: dict[str, str]) -> tuple[SearchIndex, list[Query]]:
+def group_queries(
+    av: ArticleVectors, groups: dict[str, str], apart: Mapping[str, set[str]] | None = None
+) -> tuple[SearchIndex, list[Query]]:
+    """One query per article that shares its group: relevant are the group's other articles. `apart`: for an
+    article, group mates whose relation is in dispute (decided "not a match" inside a same-product group);
+    they are neither relevant nor ranked for it, so they count neither way."""
     members: dict[str, set[int]] = {}
     for i, a in enumerate(av.articles):
         if a in groups:
             members.setdefault(groups[a], set()).add(i)
+    row_of = {a: i for i, a in enumerate(av.articles)} if apart else {}
     queries = []
     for i, a in enumerate(av.articles):
         g = groups.get(a)
         if g is None or len(members[g]) < 2:
             continue
+        disputed = {row_of[x] for x in (apart or {}).get(a, ()) if x in row_of}
+        relevant = members[g] - {i} - disputed
+        if not relevant:
+            continue
         rows = av.rows_of(i)
-        queries.append(Query(av.vectors[rows], av.views[rows], members[g] - {i}, (i,)))
+        queries.append(Query(av.vectors[rows], av.views[rows], relevant, (i, *sorted(disputed))))
     if not queries:
         raise InputError("No article of the catalog shares a group with another; check the groups file.")
     return SearchIndex(av), queries

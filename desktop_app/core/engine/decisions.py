@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop_app.core.components import components
+from desktop_app.core.decision_groups import DecisionGroups, decision_groups
 from desktop_app.core.errors import InputError
 from desktop_app.core.wording import quoted
 
@@ -79,6 +80,10 @@ class DecisionRoom:
     def same_product_groups(self) -> dict[str, str]:
         """article -> group, where a group joins articles decided "same product" (directly or through others)."""
         return components(pair for pair, row in self.catalog.decisions().items() if row["decision"] == "same")
+
+    def decision_ground_truth(self) -> DecisionGroups:
+        """The same-product groups as evaluation ground truth, with the "not a match" pairs inside them."""
+        return decision_groups((a, b, row["decision"]) for (a, b), row in self.catalog.decisions().items())
 
     def rejected_pairs(self) -> dict[str, set[str]]:
         """article -> the articles decided "not a match" with it."""

@@ -27,8 +27,15 @@ Cancel = Callable[[], bool]
 LEVELS = ("photo", "article")
 PHOTO_VERDICTS = ("duplicate", "not_duplicate")
 # An article pair judged in the duplicates view is a match decision: a duplicate listing is the same
-# product, and "not a duplicate" of a pair this alike is a look-alike (it stays visible in search).
+# product, and "not a duplicate" of a pair this alike is a look-alike (it stays visible in search). That is
+# what a verdict writes on an undecided pair; `article_decision` says what it does to a decided one.
 ARTICLE_VERDICTS = {"duplicate": "same", "same": "same", "not_duplicate": "alike"}
+# The decisions a verdict leaves as they are: they already say what it says, or more. "Not a match" says
+# "not a duplicate" and hides the pair from search; a look-alike already is not a duplicate.
+ALREADY_SAID = {"same": {"same"}, "alike": {"alike", "not_match"}}
+# The decision that contradicts a verdict: the curator decides the pair again to change it (decide A B ...).
+CONTRADICTS = {"same": "not_match", "alike": "same"}
+DECISION_WORDS = {"same": "same product", "alike": "look-alike", "not_match": "not a match"}
 FINGERPRINT_BATCH = 200  # fingerprints stored per transaction while they are made
 
 
@@ -88,6 +95,26 @@ class DuplicateReport:
             "pairs": [p.to_dict() for p in self.pairs],
             "clusters": [{"members": c.members, "pairs": len(c.pairs)} for c in self.clusters],
         }
+
+
+def article_decision(pair: tuple[str, str], current: str | None, verdict: str) -> str | None:
+    """The match decision a duplicate verdict on an article pair writes, given the pair's current one (read
+    in the same transaction): None when the current decision stands. A verdict never weakens a decision:
+    "not a duplicate" keeps "not a match"; "duplicate" turns a look-alike into the same product. A verdict
+    that contradicts the curator's decision (duplicate of "not a match", not a duplicate of "same product",
+    which is what a duplicate listing is) is refused, with the command that changes the decision itself."""
+    wanted = ARTICLE_VERDICTS[verdict]
+    if current is None:
+        return wanted
+    if current in ALREADY_SAID[wanted]:
+        return None
+    if current == CONTRADICTS[wanted]:
+        flag = {"same": "--same", "alike": "--alike"}[wanted]
+        raise InputError(
+            f"{pair[0]} / {pair[1]} are decided '{DECISION_WORDS[current]}', which says otherwise; to change "
+            f"that, decide the pair again: lookalike decide {pair[0]} {pair[1]} {flag}."
+        )
+    return wanted
 
 
 class DuplicateRoom:
@@ -210,16 +237,15 @@ class DuplicateRoom:
 
     # ------------------------------------------------------------ verdicts
 
-    def mark_duplicate(self, a: str, b: str, verdict: str, level: str = "photo") -> None:
+    def mark_duplicate(self, a: str, b: str, verdict: str, level: str = "photo") -> str | None:
         """Remember the curator's verdict on a pair: photos (stored paths) "duplicate" or "not_duplicate";
-        articles "duplicate"/"same" (a same-product decision) or "not_duplicate" (a look-alike)."""
+        articles "duplicate"/"same" (a same-product decision) or "not_duplicate" (a look-alike, unless the
+        pair's decision already says more: see `article_decision`). Returns, for articles, the match decision
+        that stands now."""
         if a == b:
             raise InputError("A verdict needs two different photos or articles.")
         if level == "article":
-            if verdict not in ARTICLE_VERDICTS:
-                raise InputError(f"Unknown verdict {verdict!r}; use duplicate, same or not_duplicate.")
-            self.decide(a, b, ARTICLE_VERDICTS[verdict])
-            return
+            return self._mark_articles(a, b, verdict)
         if verdict not in PHOTO_VERDICTS:
             raise InputError(f"Unknown verdict {verdict!r}; use duplicate or not_duplicate.")
         known = {r.path for r in self.catalog.photo_rows()}
@@ -230,6 +256,18 @@ class DuplicateRoom:
                 "to the photo folder, as `lookalike duplicates` prints it)."
             )
         self.catalog.set_verdicts([(a, b, verdict)], curator=self.curator())
+        return None
+
+    def _mark_articles(self, a: str, b: str, verdict: str) -> str:
+        from desktop_app.core.storage.decisions import pair
+
+        if verdict not in ARTICLE_VERDICTS:
+            raise InputError(f"Unknown verdict {verdict!r}; use duplicate, same or not_duplicate.")
+        unknown = [x for x in (a, b) if x not in self.catalog.known_articles([a, b])]
+        if unknown:
+            raise InputError(f"There is no article {quoted(unknown[0])} in this catalog.")
+        self.catalog.decide([(a, b, verdict)], curator=self.curator(), merge=article_decision)
+        return self.catalog.decisions([a])[pair(a, b)]["decision"]
 
     def judge_duplicates(self, pairs: Sequence, verdict: str) -> Judgement:
         """One verdict of the duplicates view on pairs of a report (PhotoPair or ArticlePair): "duplicate",
@@ -240,10 +278,10 @@ class DuplicateRoom:
         if verdict not in (*PHOTO_VERDICTS, "same"):
             raise InputError(f"Unknown verdict {verdict!r}; use duplicate, not_duplicate or same.")
         photos: list[tuple[str, str, str]] = []
-        decisions: dict[tuple[str, str], str] = {}
+        decisions: dict[tuple[str, str], str] = {}  # article pair -> verdict, made a decision by the merge
         for p in pairs:
             if p.kind == "article":
-                decisions[pair(p.a, p.b)] = ARTICLE_VERDICTS[verdict]
+                decisions[pair(p.a, p.b)] = verdict
                 continue
             photos.append((p.a, p.b, "duplicate" if verdict == "same" else verdict))
             if verdict == "same" and p.article_a != p.article_b:
@@ -251,7 +289,9 @@ class DuplicateRoom:
         curator = self.curator()
         # Decisions first: they are shared with search and the inspector, so they are the ones that can clash.
         ids = (
-            self.catalog.decide([(a, b, d) for (a, b), d in decisions.items()], curator=curator)
+            self.catalog.decide(
+                [(a, b, v) for (a, b), v in decisions.items()], curator=curator, merge=article_decision
+            )
             if decisions
             else []
         )

@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from desktop_app.core import evaluate as ev
+from desktop_app.core.decision_groups import check_plausible
 from desktop_app.core.engine.base import DECISION_GROUPS, EvalProgress
 from desktop_app.core.errors import InputError, NoVectors
 from desktop_app.core.inspect import Inspection, inspect_articles
 from desktop_app.core.paths import relative_to_root
+from desktop_app.core.search import SearchIndex
 from desktop_app.core.settings import (
     SearchSettings,
 )
@@ -28,6 +30,7 @@ class Evaluation:
     n_articles: int
     scores: list[ev.MethodScore]
     n_available: int = 0  # queries the protocol has; n_queries of them were drawn when there were more
+    note: str = ""  # one line on the ground truth (contradicting decisions), for every front end
 
     def to_dict(self) -> dict:
         return {
@@ -35,6 +38,7 @@ class Evaluation:
             "queries": self.n_queries,
             "queries_available": self.n_available or self.n_queries,
             "results": [s.to_dict() for s in self.scores],
+            "note": self.note,
         }
 
 
@@ -201,18 +205,26 @@ class SearchRoom:
 
     def evaluation_queries(self, groups: Path | str | None = None, min_photos: int = 2, seed: int = 0):
         """groups: a CSV file (article, group), or "decisions" for the groups of same-product decisions."""
+        index, queries, _ = self._evaluation_queries(groups, min_photos, seed)
+        return index, queries
+
+    def _evaluation_queries(
+        self, groups: Path | str | None, min_photos: int, seed: int
+    ) -> tuple[SearchIndex, list[ev.Query], str]:
+        """The protocol's index and queries, and a note on its ground truth ('' when there is none)."""
         av = self.search_index().av
         if groups == DECISION_GROUPS:
-            found = self.same_product_groups()
-            if not found:
+            found = self.decision_ground_truth()
+            if not found.groups:
                 raise InputError(
                     "No articles are decided 'same product' yet: mark some pairs first "
                     "(lookalike decide A B --same)."
                 )
-            return ev.group_queries(av, found)
+            check_plausible(found)
+            return (*ev.group_queries(av, found.groups, apart=found.apart), found.note)
         if groups is not None:
-            return ev.group_queries(av, ev.read_groups(groups))
-        return ev.split_queries(av, min_photos, seed)
+            return (*ev.group_queries(av, ev.read_groups(groups)), "")
+        return (*ev.split_queries(av, min_photos, seed), "")
 
     def evaluate(
         self,
@@ -228,7 +240,7 @@ class SearchRoom:
         most `max_queries` queries drawn at random (None: every query)."""
         for m in methods or ():
             SearchSettings(method=m)  # validates the name
-        index, queries = self.evaluation_queries(groups, min_photos, seed)
+        index, queries, note = self._evaluation_queries(groups, min_photos, seed)
         available = len(queries)
         queries = ev.sample(queries, max_queries, seed)
         specs = specs or ([ev.MethodSpec(m) for m in methods] if methods else ev.default_specs())
@@ -242,7 +254,7 @@ class SearchRoom:
         )
         if len(queries) < available:
             protocol += f"; {len(queries):,} of its {available:,} queries, drawn at random (seed {seed})"
-        return Evaluation(protocol, len(queries), index.n_articles, scores, available)
+        return Evaluation(protocol, len(queries), index.n_articles, scores, available, note)
 
     def tune(
         self,

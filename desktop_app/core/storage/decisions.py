@@ -8,19 +8,21 @@ call is one write transaction; a pair another curator decided since the caller l
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import EllipsisType
 
 import sqlalchemy as sa
 
 from desktop_app.core.errors import Conflict
 from desktop_app.core.storage.schema import decisions_table, photo_verdicts_table
+from desktop_app.core.storage.sql import in_lists
 
 DECISIONS = ("same", "alike", "not_match")
 NONE = "none"  # a row that takes a pair's decision back without undoing anyone's history
 VERDICTS = ("duplicate", "not_duplicate")
 KEEP_NOTE = ...  # an item's note: keep the pair's current note if its decision stays the same
 Item = tuple[str, str, str] | tuple[str, str, str, str | None | EllipsisType]
+Merge = Callable[[tuple[str, str], str | None, str], str | None]
 UNDO_ANYWAY = "Look again (or pass --force to undo it anyway: those pairs keep the newer decision)."
 
 
@@ -108,6 +110,7 @@ class DecisionStore:
         expected: dict[tuple[str, str], str | None] | None = None,
         force: bool = False,
         skip_unchanged: bool = False,
+        merge: Merge | None = None,
     ) -> list[int]:
         """Record (article, article, decision[, note]) items as one undoable batch; returns the new row ids.
 
@@ -115,7 +118,9 @@ class DecisionStore:
         the same. `expected` maps a stored pair to the decision the curator saw (None: none); a pair decided
         otherwise since then is a Conflict and nothing is written. Without it, a pair another curator decided
         last (and differently) is one, unless `force`. `skip_unchanged`: a pair that already has this decision
-        and note is left as it is (who decided it, and when, stay).
+        and note is left as it is (who decided it, and when, stay). `merge(pair, current decision or None,
+        item's decision)` gives the decision to write, read in this transaction; None leaves the pair as it
+        is, and an error it raises writes nothing.
         """
         d = decisions_table
         now = time.time()
@@ -124,12 +129,17 @@ class DecisionStore:
         with self.write("record a decision in") as conn:
             batch: int | None = None
             for a, b, decision, *own in items:
-                if decision not in (*DECISIONS, NONE):
-                    raise ValueError(f"unknown decision {decision!r}")
                 if a == b:
                     raise ValueError("a decision needs two different articles")
                 a, b = pair(a, b)
                 cur = _current(conn, d, d.c.article_a, d.c.article_b, a, b)
+                if merge is not None:
+                    standing = cur.decision if cur is not None and cur.decision != NONE else None
+                    decision = merge((a, b), standing, decision)
+                    if decision is None:
+                        continue
+                if decision not in (*DECISIONS, NONE):
+                    raise ValueError(f"unknown decision {decision!r}")
                 if not force and (clash := _clash(cur, (a, b), decision, curator, expected)) is not None:
                     clashes.append(clash)
                     continue
@@ -270,6 +280,45 @@ class DecisionStore:
                 sa.select(v.c.path_a, v.c.path_b, v.c.verdict).join(live, live.c.id == v.c.id)
             )
             return {(a, b): verdict for a, b, verdict in rows}
+
+
+def follow_photo_moves(conn, moves: dict[str, str]) -> None:
+    """Rewrite the verdicts (their whole history, so undo still finds them) naming a photo that moved
+    (old stored path -> new), in the caller's transaction: the one that records the move. A verdict is
+    about the picture, and a move or rename keeps it. Old and new paths never overlap: a move's new path
+    had no photo, its old one no longer has one."""
+    if not moves:
+        return
+    v = photo_verdicts_table
+    old = list(moves)
+    rows = []
+    for chunk in in_lists(old):
+        rows += conn.execute(
+            sa.select(v.c.id, v.c.path_a, v.c.path_b).where(
+                sa.or_(v.c.path_a.in_(chunk), v.c.path_b.in_(chunk))
+            )
+        ).all()
+    changes = []
+    for row in rows:
+        a, b = pair(moves.get(row.path_a, row.path_a), moves.get(row.path_b, row.path_b))
+        changes.append({"row": row.id, "a": a, "b": b})
+    if changes:
+        stmt = v.update().where(v.c.id == sa.bindparam("row"))
+        conn.execute(stmt.values(path_a=sa.bindparam("a"), path_b=sa.bindparam("b")), changes)
+
+
+def retire_photo_verdicts(conn, paths: Sequence[str]) -> None:
+    """Take back every live verdict naming one of these photos, in the caller's transaction: the photo's
+    content changed, or it is gone (a later file at its path is another picture). The curator judged the
+    picture as it was; an edited one is to be looked at again. Every live row of such a pair goes, so no
+    older verdict of the pair shows through."""
+    v = photo_verdicts_table
+    for chunk in in_lists(list(paths)):
+        conn.execute(
+            v.update()
+            .where(v.c.undone.is_(False), sa.or_(v.c.path_a.in_(chunk), v.c.path_b.in_(chunk)))
+            .values(undone=True)
+        )
 
 
 def _take_back_verdicts(conn, rows: Sequence) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import sqlalchemy as sa
 
+from desktop_app.core.storage.decisions import follow_photo_moves, retire_photo_verdicts
 from desktop_app.core.storage.schema import (
     article_covers_table,
     articles_table,
@@ -337,6 +338,8 @@ class PhotoStore:
             return 0
         with self.write() as conn:
             for chunk in in_lists(ids):
+                gone = conn.execute(sa.select(photos_table.c.path).where(photos_table.c.id.in_(chunk)))
+                retire_photo_verdicts(conn, gone.scalars().all())
                 conn.execute(vectors_table.delete().where(vectors_table.c.photo_id.in_(chunk)))
                 conn.execute(photos_table.delete().where(photos_table.c.id.in_(chunk)))
         return len(ids)
@@ -354,6 +357,8 @@ class PhotoStore:
         now = time.time()
         ids: list[int] = []
         p, v = photos_table, vectors_table
+        moves: dict[str, str] = {}  # old stored path -> new, for the verdicts that follow the photo
+        edited: list[str] = []  # photos whose content changed: their verdicts are retired
         with self.write() as conn:
             for w in writes:
                 values = dict(
@@ -366,6 +371,8 @@ class PhotoStore:
                     updated_at=now,
                 )
                 if w.moved_from is not None:
+                    old = conn.execute(sa.select(p.c.path).where(p.c.id == w.moved_from)).scalar_one()
+                    moves[old] = w.path
                     conn.execute(p.update().where(p.c.id == w.moved_from).values(**values))
                     ids.append(w.moved_from)
                     continue
@@ -380,6 +387,8 @@ class PhotoStore:
                     pid = int(conn.execute(p.insert().values(added_at=now, **values)).inserted_primary_key[0])
                 else:
                     pid = w.existing_id
+                    if w.content_changed and _new_content(conn, pid, w.hash):
+                        edited.append(w.path)  # a touched file (same hash) is still the judged picture
                     if w.content_changed or w.error:
                         conn.execute(v.delete().where(v.c.photo_id == pid))
                     conn.execute(p.update().where(p.c.id == pid).values(**values))
@@ -394,4 +403,12 @@ class PhotoStore:
                         dict(photo_id=pid, model_id=model_id, dim=int(vec.shape[0]), data=vec.tobytes()),
                         ["photo_id", "model_id"],
                     )
+            follow_photo_moves(conn, moves)
+            retire_photo_verdicts(conn, edited)
         return ids
+
+
+def _new_content(conn, photo_id: int, new_hash: str | None) -> bool:
+    """Whether a changed file's content differs from what its row holds (None: unknown, so it may)."""
+    old = conn.execute(sa.select(photos_table.c.hash).where(photos_table.c.id == photo_id)).scalar_one()
+    return new_hash is None or old != new_hash
