@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from desktop_app.core.settings import UserSettings
 from desktop_app.gui.mainwindow import MainWindow
+from desktop_app.gui.models import ArticleRole
 from tests.conftest import hold_indexing
 from tests.test_gui import T, big_tree, open_and_index
 
@@ -228,6 +229,54 @@ def test_results_are_a_grid_that_zooms_with_the_catalog(qtbot, window, tmp_path)
     slider.setFocus()
     qtbot.keyClick(slider, Qt.Key.Key_Right)
     assert w.user.thumb_size == 192 and w.grid_panel.delegate.thumb_size == 192
+
+
+def test_result_names_keep_their_start_at_the_smallest_zoom(qtbot, window, tmp_path):
+    """A name too long for its card kept both ends ("mp…range"), cutting out the style code in its middle
+    that tells the results apart: it keeps its start now and is cut at the end."""
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    from tests.test_gui import write_photo
+
+    root = tmp_path / "photos"
+    for a in range(6):
+        for p in range(2):
+            colour = ((a * 40) % 255, (a * 90) % 255, 120)
+            write_photo(
+                root / f"mp{a:02d}-womens-training-shorts-orange-range" / f"p{p}.jpg", colour, seed=a * 10 + p
+            )
+    w = indexed(qtbot, window, root)
+    w.resize(1366, 768)
+    slider = w.grid_panel.zoom
+    slider.setFocus()
+    qtbot.keyClick(slider, Qt.Key.Key_Home)  # the smallest thumbnails, and so the narrowest cards
+    show_results(qtbot, w, "mp00-womens-training-shorts-orange-range")
+    drawn: list[str] = []
+
+    class Recording(QPainter):
+        def drawText(self, *args):
+            drawn.extend(a for a in args if isinstance(a, str))
+            return super().drawText(*args)
+
+    view, model, delegate = w.similar.view, w.similar.model, w.similar.delegate
+    for row in range(model.rowCount()):
+        option = QStyleOptionViewItem()
+        option.initFrom(view)
+        option.rect = view.visualRect(model.index(row, 0))
+        image = QImage(option.rect.size(), QImage.Format.Format_RGB32)
+        option.rect.moveTo(0, 0)
+        painter = Recording(image)
+        delegate.render(painter, option, model.index(row, 0))
+        painter.end()
+    names = [t for t in drawn if t[:1].isdigit() and ". " in t]
+    assert len(names) == model.rowCount() and any(t.endswith("…") for t in names)  # too long for the card
+    for t in names:
+        rank, name = t.split(". ", 1)
+        assert name.rstrip("…") and model.data(model.index(int(rank) - 1, 0), ArticleRole).startswith(
+            name.rstrip("…")
+        )
+        assert name[:4].startswith("mp0")  # the style code shows
 
 
 # ----------------------------------------------------------------------------- defect 5: dark palettes

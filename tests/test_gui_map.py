@@ -400,3 +400,232 @@ def test_hover_tooltip_lists_every_article_at_the_place_and_covers_fan_out(qtbot
         assert view.selected_keys() == [k]
     rest_cursor_at(view, view.mapFromScene(QPointF(*view.points.pos_[0])))
     assert "ball-gray" in QToolTip.text() and "ball\n" in QToolTip.text()
+
+
+# ----------------------------------------------------------------------------- legend, keys, palette
+
+
+def legend_view(qtbot, n: int = 400, size=(600, 400)) -> MapView:
+    """A view of articles spread evenly over a square (the legend's corner included), with a legend."""
+    side = int(np.sqrt(n))
+    xy = np.array([(x, y) for x in range(side) for y in range(side)], dtype=float)
+    keys = [f"a{i}" for i in range(len(xy))]
+    colours = pic.colouring([f"group {i % 12}" for i in range(len(xy))])
+    view = MapView(lambda _p: None)
+    qtbot.addWidget(view)
+    view.resize(*size)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_points(
+        MapPoints(keys, xy, argb([colours.colour_of(i) for i in range(len(xy))]), [None] * n, keys)
+    )
+    view.set_legend(colours.legend, f"{len(xy)} articles · colour: group")
+    return view
+
+
+def on_screen(view: MapView):
+    """What the window shows now: its backing store, where a stale copy of a scrolled legend would stay (a
+    fresh grab() draws everything again and would hide it)."""
+    return QApplication.primaryScreen().grabWindow(view.winId()).toImage()
+
+
+def differing_pixels(a, b, outside) -> int:
+    """Pixels of two images of one size that differ, outside a rectangle."""
+    diff = 0
+    for y in range(0, a.height(), 2):
+        for x in range(0, a.width(), 2):
+            if not outside.contains(x, y) and a.pixel(x, y) != b.pixel(x, y):
+                diff += 1
+    return diff
+
+
+def articles_under_legend(view: MapView) -> list[str]:
+    box = view.legend_box.geometry().translated(-view.viewport().pos())
+    return [k for k in view.keys if box.contains(viewport_point(view, k))]
+
+
+def settle(qtbot, view: MapView) -> None:
+    qtbot.waitUntil(lambda: not view.points.zooming, timeout=T)
+    QApplication.processEvents()
+
+
+def test_panning_by_drag_and_keys_leaves_no_copies_of_the_legend(qtbot):
+    view = legend_view(qtbot)
+    view.setFocus()
+    for _ in range(3):  # zoom in with the keyboard
+        qtbot.keyClick(view, Qt.Key.Key_Plus)
+        settle(qtbot, view)
+    vp = view.viewport()
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=QPoint(300, 200))
+    for i in range(1, 16):
+        qtbot.mouseMove(vp, QPoint(300 + 8 * i, 200 + 4 * i))
+        QApplication.processEvents()
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=QPoint(420, 260))
+    for _ in range(5):
+        qtbot.keyClick(view, Qt.Key.Key_Left)
+        QApplication.processEvents()
+    shown = on_screen(view)
+    fresh = view.grab().toImage()
+    assert shown.size() == fresh.size()
+    # Everything outside the legend is the map as it is now: no trail of legends where the pans moved it.
+    legend = view.legend_box.geometry().adjusted(-2, -2, 2, 2)
+    assert differing_pixels(shown, fresh, legend) == 0
+
+
+def test_fit_leaves_the_legend_room_and_a_click_on_it_selects_nothing(qtbot):
+    from desktop_app.gui.map_panel import MapPanel
+
+    panel = MapPanel(lambda _p: None)
+    qtbot.addWidget(panel)
+    panel.resize(700, 500)
+    panel.show()
+    qtbot.waitExposed(panel)
+    ref = legend_view(qtbot)  # the same points and legend, handed to the panel's view
+    view = panel.view
+    view.set_points(MapPoints(ref.keys, ref.points.pos_, ref._colours, [None] * len(ref.keys), ref.tips))
+    view.set_legend(ref.legend, ref.caption)
+    QApplication.processEvents()
+    # Fitted, no article lies under the legend (the articles fill the square, its corner too).
+    assert view.at_fit and view.legend_box.isVisible() and not articles_under_legend(view)
+    assert all(view.viewport().rect().contains(viewport_point(view, k)) for k in view.keys)
+    # Zoomed and panned, articles go under the legend; a click there selects none of them.
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Plus)
+    settle(qtbot, view)
+    qtbot.keyClick(view, Qt.Key.Key_Right)  # the map moves left, under the legend
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    hidden = articles_under_legend(view)
+    assert hidden and not view.at_fit
+    spot = viewport_point(view, hidden[-1]) + view.viewport().pos() - view.legend_box.pos()
+    qtbot.mouseClick(view.legend_box, Qt.MouseButton.LeftButton, pos=spot)
+    assert view.selected_keys() == []
+    # ...it folds the legend to its caption instead, and the article behind can be clicked.
+    assert (
+        view.legend_box.folded and view.legend_box.height() < 2 * view.legend_box.fontMetrics().height() + 12
+    )
+    target = next(
+        k
+        for k in hidden
+        if not view.legend_box.geometry().contains(viewport_point(view, k) + view.viewport().pos())
+    )
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=viewport_point(view, target))
+    assert view.selected_keys() == [target]
+    qtbot.mouseClick(view.legend_box, Qt.MouseButton.LeftButton, pos=QPoint(10, 8))
+    assert not view.legend_box.folded
+    # The Fit button: the whole map again, clear of the legend.
+    qtbot.mouseClick(panel.fit, Qt.MouseButton.LeftButton)
+    assert view.at_fit and not articles_under_legend(view)
+
+
+def test_keys_zoom_fit_pan_and_open(qtbot):
+    view = legend_view(qtbot)
+    fitted = view.scale_
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Plus)
+    settle(qtbot, view)
+    assert view.scale_ == pytest.approx(fitted * 1.25, rel=1e-3)
+    qtbot.keyClick(view, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)  # Ctrl+= too
+    settle(qtbot, view)
+    assert view.scale_ == pytest.approx(fitted * 1.25**2, rel=1e-3)
+    qtbot.keyClick(view, Qt.Key.Key_Minus)
+    settle(qtbot, view)
+    assert view.scale_ == pytest.approx(fitted * 1.25, rel=1e-3)
+    # Arrows pan by a share of the view: the map moves the other way.
+    before = viewport_point(view, "a0")
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    after = viewport_point(view, "a0")
+    assert after.x() == before.x() - round(view.viewport().width() * 0.15) and after.y() == before.y()
+    qtbot.keyClick(view, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    assert viewport_point(view, "a0").y() == after.y() - round(view.viewport().height() * 0.45)
+    # 0 and Home: the whole map again.
+    for key in (Qt.Key.Key_0, Qt.Key.Key_Home):
+        qtbot.keyClick(view, Qt.Key.Key_Plus)
+        settle(qtbot, view)
+        qtbot.keyClick(view, key)
+        assert view.at_fit and view.scale_ == pytest.approx(fitted, rel=1e-6)
+    # Enter opens the article clicked; with nothing selected it opens nothing.
+    opened = []
+    view.activated.connect(opened.append)
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    assert opened == []
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=viewport_point(view, "a210"))
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    qtbot.mouseClick(
+        view.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.ControlModifier,
+        viewport_point(view, "a45"),
+    )
+    qtbot.keyClick(view, Qt.Key.Key_Enter, Qt.KeyboardModifier.KeypadModifier)
+    assert opened == ["a210", "a45"]
+
+
+def test_the_map_keys_beat_the_windows_thumbnail_zoom_and_are_in_the_shortcut_sheet(qtbot, map_window):
+    from desktop_app.gui.shortcuts import window_rows
+
+    w = map_window
+    show_map(qtbot, w)
+    view, size = w.map.view, w.user.thumb_size
+    view.setFocus()
+    fitted = view.scale_
+    qtbot.keyClick(view, Qt.Key.Key_Plus, Qt.KeyboardModifier.ControlModifier)
+    settle(qtbot, view)
+    # Ctrl++ zoomed the map, not the grid's thumbnails (the window's shortcut for them).
+    assert view.scale_ == pytest.approx(fitted * 1.25, rel=1e-3) and w.user.thumb_size == size
+    rows = [(what, keys) for where, what, keys in window_rows() if where == "Catalog map"]
+    assert ("Fit the whole map", "0, Home") in rows and ("Open the selected article", "Return") in rows
+    assert any(keys.startswith("+, -") for _what, keys in rows)
+    # Enter on the map opens the article clicked on it.
+    view.fit()
+    key = view.keys[0]
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=viewport_point(view, key))
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: w.detail.model.article == key, timeout=T)
+
+
+@pytest.mark.parametrize("palette", ["dark", "light"])
+def test_the_map_takes_its_colours_from_the_palette(qtbot, palette):
+    from PySide6.QtGui import QColor, QPalette
+
+    from desktop_app.gui import theme
+    from desktop_app.gui.map_legend import shown_colour
+    from tests.test_gui_curator import darkest_contrast
+
+    pal = theme.dark_palette() if palette == "dark" else theme.light_palette()
+    view = legend_view(qtbot)
+    view.setPalette(pal)
+    view.set_selection(["a0"])
+    base = pal.color(QPalette.ColorRole.Base)
+    image = view.viewport().grab().toImage()
+    assert image.pixelColor(3, image.height() - 3) == base  # the map's background is the palette's
+    # Every group's dots read on it (graphics: 3:1); the greys of "other" and "unlabelled" recede as much
+    # as they do on white.
+    for i in range(len(view.keys)):
+        shown = QColor(int(view.points.colours[i]) & 0xFFFFFF)
+        given = QColor(int(view._colours[i]) & 0xFFFFFF)
+        if palette == "light":
+            assert shown == given
+        elif (
+            max(given.red(), given.green(), given.blue()) - min(given.red(), given.green(), given.blue()) > 12
+        ):
+            assert theme.contrast(shown, base) >= 3.0
+    for grey in (pic.OTHER_COLOUR, pic.UNLABELLED_COLOUR):
+        assert theme.contrast(shown_colour(QColor(grey), base), base) == pytest.approx(
+            theme.contrast(QColor(grey), QColor("white")), abs=0.15
+        )
+    # The selected article's ring reads on the background.
+    ring = view.mapFromScene(QPointF(*view.points.pos_[0]))
+    size = int(np.clip(round(0.9 * view.scale_), 3, 11))
+    edge = image.pixelColor(ring.x() + size // 2 + 1, ring.y())
+    assert theme.contrast(edge, base) >= theme.READABLE
+    # The legend's text reads on its box.
+    legend = view.legend_box.grab().toImage()
+    line = view.legend_box.fontMetrics().height()
+    from PySide6.QtCore import QRect
+
+    assert (
+        darkest_contrast(
+            legend, QRect(28, 6 + line, 60, line - 2), legend.pixelColor(legend.width() - 6, line + 8)
+        )
+        >= theme.READABLE
+    )

@@ -284,4 +284,55 @@ def test_a_small_picture_keeps_its_map_clear_of_the_legend():
         png, stats = pic.render_png(layout, colours, size, title="60 articles")
         assert stats.dots == n and Image.open(io.BytesIO(png)).size == size
         placed[size] = stats.legend
+        if stats.legend != "none":
+            assert under_legend(pic.plan_picture(layout, colours, size, "60 articles", False)) == 0
     assert placed == {(200, 200): "none", (600, 400): "column", (2000, 2000): "inset"}
+
+
+def under_legend(plan) -> int:
+    """Articles of a picture plan drawn (a cover's or a dot's reach round their centre) under its legend."""
+    left, top, right, bottom = plan.legend_box
+    reach = max(plan.thumb / 2 + 3, plan.radius)
+    x, y = plan.pos[:, 0], plan.pos[:, 1]
+    return int(
+        ((x + reach >= left) & (x - reach <= right) & (y + reach >= top) & (y - reach <= bottom)).sum()
+    )
+
+
+def test_the_legend_of_a_picture_covers_no_article():
+    """The legend box was drawn over the covers in the map's corner: where articles reach the corner, the
+    legend takes a column or a band of its own; the picture keeps whichever shows the map larger."""
+    from PIL import Image
+
+    side = np.arange(20, dtype=float)
+    grid = np.array([(x, y) for x in side for y in side])
+    articles = [f"a{i}" for i in range(len(grid))]
+    colours = pic.colouring([f"category number {i % 18}" for i in range(len(grid))])
+    placed = {}
+    for size, covers in (
+        ((2000, 2000), True),
+        ((2000, 2000), False),
+        ((1600, 900), True),
+        ((900, 1600), False),
+    ):
+        # Articles evenly over the whole picture, its corners included.
+        layout = lay.MapLayout(articles, grid * (size[0] / size[1], 1), "tsne", {}, "m", None)
+        plan = pic.plan_picture(layout, colours, size, "400 articles", covers)
+        assert under_legend(plan) == 0, (size, plan.legend)
+        left, top, right, bottom = plan.legend_box
+        assert 0 <= left < right <= size[0] and 0 <= top < bottom <= size[1]
+        placed[size] = plan.legend
+    # Wide pictures put it beside the map, tall ones above it.
+    assert placed == {(2000, 2000): placed[(2000, 2000)], (1600, 900): "column", (900, 1600): "band"}
+    assert placed[(2000, 2000)] in ("column", "band")
+    # The picture drawn: the legend's box is where the plan said, and the stats say so.
+    png, stats = pic.render_png(layout, colours, (900, 1600), title="400 articles")
+    plan = pic.plan_picture(layout, colours, (900, 1600), "400 articles", False)
+    assert (stats.legend, stats.legend_box) == ("band", plan.legend_box)
+    assert Image.open(io.BytesIO(png)).size == (900, 1600)
+    # A round cloud leaves its corners free: the legend sits there, over no article.
+    rng = np.random.default_rng(0)
+    angle, r = rng.uniform(0, 2 * np.pi, 400), np.sqrt(rng.uniform(0, 1, 400))
+    cloud = lay.MapLayout(articles, np.c_[r * np.cos(angle), r * np.sin(angle)], "tsne", {}, "m", None)
+    plan = pic.plan_picture(cloud, colours, (2000, 2000), "400 articles", True)
+    assert plan.legend == "inset" and under_legend(plan) == 0

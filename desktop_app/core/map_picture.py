@@ -3,7 +3,7 @@
 Articles are coloured by a label field (the most common values get their own colour, the rest "other"),
 by folder, or by whether they are labelled at all. The picture is drawn with Pillow: cover thumbnails
 framed in their colour when the photos are reachable and there is room for them, dots otherwise, with a
-legend.
+legend placed where it covers no article (a corner they leave free, or a column or band of its own).
 """
 
 from __future__ import annotations
@@ -150,7 +150,60 @@ class PictureStats:
     thumbnails: int  # covers drawn
     dots: int  # articles drawn as dots (no room, or their photo could not be read)
     thumb_px: int  # side of a cover; 0 when the picture is all dots
-    legend: str = "inset"  # where the legend went: "inset" (over a corner), "column" (beside the map), "none"
+    legend: str = "inset"  # where the legend went: "inset" (a corner no article reaches), "column" (beside
+    # the map), "band" (above it), "none" (no room for both)
+    legend_box: tuple[int, int, int, int] | None = None  # left, top, right, bottom; None without a legend
+
+
+@dataclass
+class PicturePlan:
+    """Where everything goes: each article's centre, the side of a cover (0: dots), a dot's radius, and the
+    legend's place and box."""
+
+    pos: np.ndarray
+    thumb: int
+    radius: float
+    legend: str
+    legend_box: tuple[int, int, int, int] | None
+
+
+def plan_picture(
+    layout: MapLayout, colours: Colouring, size: tuple[int, int], title: str, covers: bool, draw=None
+) -> PicturePlan:
+    """Lay the picture out so that the legend covers no article: over a corner no article reaches, in a
+    column on the right or in a band at the top, whichever leaves the map the largest; without a legend
+    when the map would be left too small beside it."""
+    from PIL import Image, ImageDraw
+
+    draw = draw or ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    w, h = size
+    margin = max(24, min(w, h) // 30)
+    gap = margin // 2
+    legend_w, legend_h = _legend_size(draw, colours, title)
+    legend_h = min(legend_h, h - margin)  # a legend taller than the picture is cut ("… N more")
+    candidates = [
+        ("inset", (0, 0, w, h), (gap, gap)),
+        ("column", (0, 0, w - legend_w - gap, h), (w - legend_w - gap, gap)),
+        ("band", (0, legend_h + gap, w, h), (gap, gap)),
+    ]
+    best: PicturePlan | None = None
+    best_scale = 0.0
+    for kind, area, at in candidates:
+        x0, y0, x1, y1 = area
+        if min(x1 - x0, y1 - y0) < MIN_MAP_PX:
+            continue
+        pos, scale = _fit(layout.xy, area, margin)
+        thumb, radius = _mark_size(len(layout), area, margin, covers)
+        box = (at[0], at[1], at[0] + legend_w, at[1] + legend_h)
+        if kind == "inset" and _covers_any(pos, box, max(thumb / 2 + 3, radius) + gap):
+            continue
+        if best is None or scale > best_scale:
+            best, best_scale = PicturePlan(pos, thumb, radius, kind, box), scale
+    if best is None:
+        pos, _ = _fit(layout.xy, (0, 0, w, h), margin)
+        thumb, radius = _mark_size(len(layout), (0, 0, w, h), margin, covers)
+        best = PicturePlan(pos, thumb, radius, "none", None)
+    return best
 
 
 def render_png(
@@ -161,28 +214,16 @@ def render_png(
     title: str = "",
 ) -> tuple[bytes, PictureStats]:
     """The map as PNG bytes. `cover_of(article)` gives a cover photo's file (None: no photo): covers are drawn
-    when given and there is room for them (at least MIN_THUMB_PX), dots otherwise."""
+    when given and there is room for them (at least MIN_THUMB_PX), dots otherwise. The legend covers no
+    article (see `plan_picture`)."""
     from PIL import Image, ImageDraw
 
-    w, h = size
     img = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(img)
-    n = len(layout)
-    margin = max(24, min(w, h) // 30)
-    # The legend sits over the map's corner when it is small beside the picture; else in a column of its own
-    # on the right, or, where that would leave the map no room, not at all.
-    legend_w, legend_h = _legend_size(draw, colours, title)
-    inset = legend_w * legend_h <= LEGEND_INSET_SHARE * w * h
-    map_w = w if inset else w - legend_w - margin // 2
-    show_legend = inset or map_w >= MIN_MAP_PX
-    map_w = map_w if show_legend else w
-    pos = _fit(layout.xy, map_w, h, margin)
-    # Room per article if they were spread evenly; t-SNE packs them into clusters, hence the 0.7.
-    cell = float(np.sqrt((map_w - 2 * margin) * (h - 2 * margin) / max(1, n))) * 0.7
-    thumb = int(min(128, cell)) if cover_of is not None and cell >= MIN_THUMB_PX else 0
+    plan = plan_picture(layout, colours, size, title, cover_of is not None, draw)
+    pos, thumb, radius = plan.pos, plan.thumb, plan.radius
     order = np.argsort(pos[:, 1], kind="stable")  # lower ones drawn last, over the ones above
     drawn = dots = 0
-    radius = float(np.clip(cell * 0.18, 2.0, 7.0))
     for i in order:
         x, y = float(pos[i, 0]), float(pos[i, 1])
         colour = colours.colour_of(i)
@@ -196,24 +237,49 @@ def render_png(
         draw.rectangle([left - 3, top - 3, left + tw + 2, top + th + 2], fill=colour)
         img.paste(tile, (left, top))
         drawn += 1
-    if show_legend:
-        _legend(draw, colours, title, (margin // 2 if inset else map_w, margin // 2), h - margin)
+    if plan.legend_box is not None:
+        _legend(draw, colours, title, plan.legend_box)
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=False)
-    placed = "inset" if inset else "column" if show_legend else "none"
-    return buf.getvalue(), PictureStats(drawn, dots, thumb, placed)
+    return buf.getvalue(), PictureStats(drawn, dots, thumb, plan.legend, plan.legend_box)
 
 
-def _fit(xy: np.ndarray, w: int, h: int, margin: int) -> np.ndarray:
-    """Layout units to pixels: the same scale on both axes, centred."""
+def _mark_size(n: int, area: tuple[int, int, int, int], margin: int, covers: bool) -> tuple[int, float]:
+    """The side of a cover (0: dots) and a dot's radius for n articles in an area."""
+    x0, y0, x1, y1 = area
+    # Room per article if they were spread evenly; t-SNE packs them into clusters, hence the 0.7.
+    cell = float(np.sqrt(max(1, x1 - x0 - 2 * margin) * max(1, y1 - y0 - 2 * margin) / max(1, n))) * 0.7
+    thumb = int(min(128, cell)) if covers and cell >= MIN_THUMB_PX else 0
+    return thumb, float(np.clip(cell * 0.18, 2.0, 7.0))
+
+
+def _covers_any(pos: np.ndarray, box: tuple[int, int, int, int], reach: float) -> bool:
+    """Whether any article (reaching this far from its centre) would be drawn under the box."""
+    if pos.shape[0] == 0:
+        return False
+    left, top, right, bottom = box
+    return bool(
+        (
+            (pos[:, 0] + reach >= left)
+            & (pos[:, 0] - reach <= right)
+            & (pos[:, 1] + reach >= top)
+            & (pos[:, 1] - reach <= bottom)
+        ).any()
+    )
+
+
+def _fit(xy: np.ndarray, area: tuple[int, int, int, int], margin: int) -> tuple[np.ndarray, float]:
+    """Layout units to pixels in an area (left, top, right, bottom): the same scale on both axes, centred;
+    and that scale."""
     xy = np.asarray(xy, dtype=np.float64)
     if xy.shape[0] == 0:
-        return xy
+        return xy, 1.0
+    x0, y0, x1, y1 = area
     lo, hi = xy.min(axis=0), xy.max(axis=0)
     span = np.maximum(hi - lo, 1e-9)
-    scale = float(min((w - 2 * margin) / span[0], (h - 2 * margin) / span[1]))
+    scale = float(min((x1 - x0 - 2 * margin) / span[0], (y1 - y0 - 2 * margin) / span[1]))
     centre = (lo + hi) / 2
-    return (xy - centre) * scale + np.array([w / 2, h / 2])
+    return (xy - centre) * scale + np.array([(x0 + x1) / 2, (y0 + y1) / 2]), scale
 
 
 def _cover_tile(path: Path | None, size: int):
@@ -235,7 +301,6 @@ def _cover_tile(path: Path | None, size: int):
 
 
 LEGEND_LINE = 18  # pixels per legend row
-LEGEND_INSET_SHARE = 0.12  # the legend may cover this share of the picture; larger, it gets a column
 MIN_MAP_PX = 160  # narrower than this beside a legend column, the map goes without the legend
 
 
@@ -245,17 +310,16 @@ def _legend_size(draw, colours: Colouring, title: str) -> tuple[int, int]:
     return int(width), LEGEND_LINE * (len(rows) + (1 if title else 0)) + 12
 
 
-def _legend(draw, colours: Colouring, title: str, at: tuple[int, int], bottom: int) -> None:
-    """The legend box at `at`, its rows cut to what fits above `bottom` ("… N more" for the rest)."""
-    width, _ = _legend_size(draw, colours, title)
-    x0, y0 = at
+def _legend(draw, colours: Colouring, title: str, box: tuple[int, int, int, int]) -> None:
+    """The legend in its box, its rows cut to what fits ("… N more" for the rest)."""
+    x0, y0, x1, bottom = box
     fit = max(1, (bottom - y0 - 12) // LEGEND_LINE - (1 if title else 0))
     rows = list(colours.legend)
     if len(rows) > fit:
         rest = rows[fit - 1 :]
         rows = rows[: fit - 1] + [(f"… {len(rest)} more", "#ffffff", sum(c for _, _, c in rest))]
     height = LEGEND_LINE * (len(rows) + (1 if title else 0)) + 12
-    draw.rectangle([x0, y0, x0 + width, y0 + height], fill="#ffffffe0", outline="#bbbbbb")
+    draw.rectangle([x0, y0, x1, y0 + height], fill="#ffffffe0", outline="#bbbbbb")
     y = y0 + 6
     if title:
         draw.text((x0 + 8, y), title, fill="#111111")

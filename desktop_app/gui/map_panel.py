@@ -61,12 +61,16 @@ class MapPanel(QWidget):
         )
         self.cancel = QPushButton("Cancel")
         self.cancel.clicked.connect(self.cancel_requested)
+        self.fit = QPushButton("Fit")
+        self.fit.setToolTip("Show the whole map, clear of the legend (0 or Home on the map)")
+        self.fit.clicked.connect(self._fit)
         top = QHBoxLayout()
         top.addWidget(QLabel("Colour:"))
         top.addWidget(self.colour_by)
         top.addWidget(self.state, 1)
         top.addWidget(self.progress)
         top.addWidget(self.cancel)
+        top.addWidget(self.fit)
         top.addWidget(self.recompute)
         self.message = QLabel()
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -106,7 +110,7 @@ class MapPanel(QWidget):
         self.inspect.clicked.connect(self.inspect_requested)
         # elided, so the hint never widens the panel: the splitter beside it must not move while a lasso is
         # drawn or a label typed
-        hint = ElidedLabel("Shift+drag: lasso · wheel: zoom · drag: pan")
+        hint = ElidedLabel("Shift+drag: lasso · wheel, +/-: zoom · drag, arrows: pan · 0: fit · F1: all keys")
         hint.setStyleSheet("color: palette(placeholder-text);")
         bar = QHBoxLayout()
         for w in (
@@ -121,6 +125,10 @@ class MapPanel(QWidget):
             bar.addWidget(w)
         bar.addWidget(hint, 1)
         return bar
+
+    def _fit(self) -> None:
+        self.view.fit()
+        self.view.setFocus()  # the keys work on the map at once (+, -, arrows)
 
     # ------------------------------------------------------------ state
 

@@ -108,7 +108,8 @@ class PointsItem(QGraphicsItem):
         self.selected = np.zeros(0, dtype=bool)
         self.highlight = np.zeros(0, dtype=np.int8)  # 1: a search result, 2: the query
         self._bounds = QRectF()
-        self.background = 0xFFFBFBFB
+        self.background = 0xFFFFFFFF  # the view sets both from its palette
+        self.selected_ring = SELECTED
         self.version = 0  # changes with anything drawn: positions, colours, selection, highlight
         self.zooming = False  # a zoom animation runs: scale the last picture instead of drawing anew
         self._cache: _DotCache | None = None
@@ -249,7 +250,7 @@ class PointsItem(QGraphicsItem):
         ring = np.where(
             self.highlight[rows] == 2,
             _rgb(QUERY),
-            np.where(self.highlight[rows] == 1, _rgb(HIGHLIGHT), _rgb(SELECTED)),
+            np.where(self.highlight[rows] == 1, _rgb(HIGHLIGHT), _rgb(self.selected_ring)),
         ).astype(np.uint32)
         for off in _stamp(size + 4, stride):
             out[flat + off] = ring
@@ -298,7 +299,7 @@ class PointsItem(QGraphicsItem):
             return QUERY
         if self.highlight[i] == 1:
             return HIGHLIGHT
-        return SELECTED if self.selected[i] else None
+        return self.selected_ring if self.selected[i] else None
 
 
 _stamps: dict[tuple[int, int], np.ndarray] = {}

@@ -5,7 +5,9 @@ Zoomed out, the articles are coloured dots: all points are drawn by NumPy into o
 QPainter call per point would cost 100,000 calls), so a frame costs about the same with 100,000 articles as
 with 1,000. Zoomed in far enough that a cover is legible and few enough are on screen, the cover thumbnails
 are drawn instead, framed in their colour. The wheel zooms smoothly around the cursor, dragging pans,
-Shift+drag draws a lasso, a click selects one article, hovering shows its id and label.
+Shift+drag draws a lasso, a click selects one article, hovering shows its id and label. The keys zoom (+, -),
+fit the whole map (0, Home), pan (arrows) and open the selected article (Enter). The legend is a widget over
+the map's corner (`map_legend`); fitting the map leaves it room, so no article starts under it.
 
 The view knows nothing about catalogs: it gets positions, colours, covers and tooltips (`MapPoints`) and
 says what the curator selected (`selection_changed`, `lasso_selected`).
@@ -30,8 +32,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import (
     QColor,
     QMouseEvent,
-    QPainter,
     QPainterPath,
+    QPalette,
     QPen,
     QPixmap,
     QTransform,
@@ -46,6 +48,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.layout import points_in_polygon
+from desktop_app.gui.map_keys import MAP_KEYS, MapKeys
+from desktop_app.gui.map_legend import MapLegend, shown_colours
 from desktop_app.gui.map_points import THUMB_UNITS, MapPoints, PointsItem, argb, scene_positions
 
 HOVER_PX = 6  # how near the cursor must be to a dot for its tooltip
@@ -53,21 +57,13 @@ TIP_ARTICLES = 8  # articles listed in one tooltip (more at one place are counte
 ZOOM_STEP = 1.0018  # per wheel-delta unit: one notch (120) zooms by about a quarter
 ZOOM_MS = 110  # a wheel notch's zoom is spread over this long
 DRAG_PX = 4  # a press that moves less than this is a click
-MAP_KEYS = (  # what the mouse does on the map, for the shortcut sheet
-    (("wheel",), "Zoom around the cursor"),
-    (("drag",), "Pan"),
-    (("click",), "Select one article"),
-    (("Ctrl+click",), "Add an article to the selection, or take it out"),
-    (("Shift+drag",), "Lasso: select the articles inside"),
-    (("Ctrl+Shift+drag",), "Lasso that adds to the selection"),
-    (("double-click",), "Open the article"),
-)
+LEGEND_GAP = 8  # pixels between the legend and the nearest article when the map is fitted
 
 
 # ============================================================================ the view
 
 
-class MapView(QGraphicsView):
+class MapView(MapKeys, QGraphicsView):
     """Zoom, pan, click, lasso and hover over a `PointsItem`."""
 
     selection_changed = Signal(list)  # articles the curator selected on the map (click or lasso)
@@ -81,11 +77,8 @@ class MapView(QGraphicsView):
         self.points = PointsItem(thumb)
         self.scene().addItem(self.points)
         self.lasso_item = QGraphicsPathItem()
-        self.lasso_item.setPen(QPen(QColor("#1a73e8"), 0, Qt.PenStyle.DashLine))
-        self.lasso_item.setBrush(QColor(26, 115, 232, 30))
         self.lasso_item.setZValue(10)
         self.scene().addItem(self.lasso_item)
-        self.setBackgroundBrush(QColor("#fbfbfb"))
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
@@ -115,6 +108,12 @@ class MapView(QGraphicsView):
         self._repaint.timeout.connect(self.viewport().update)
         self.legend: list[tuple[str, str, int]] = []
         self.caption = ""
+        self.legend_box = MapLegend(self)  # a child of the view, not of the viewport, which scrolls
+        self.legend_box.folded_changed.connect(lambda _f: self._legend_changed())
+        self._colours = np.zeros(0, dtype=np.uint32)  # the groups' colours as given (shown adapted)
+        self._current: str | None = None  # the article last clicked: what Enter opens
+        self.at_fit = True  # the view shows the fitted map (not zoomed or panned since): keep it fitted
+        self._apply_palette()
 
     # ------------------------------------------------------------ data
 
@@ -125,7 +124,8 @@ class MapView(QGraphicsView):
         pos = scene_positions(data.xy)
         self.keys, self.tips = list(data.keys), list(data.tips)
         self._row = {k: i for i, k in enumerate(self.keys)}
-        self.points.set_points(pos, data.colours, data.covers)
+        self._colours = np.asarray(data.colours, dtype=np.uint32)
+        self.points.set_points(pos, shown_colours(self._colours, self._background()), data.covers)
         self._tree = cKDTree(pos) if len(self.keys) else None
         self._fan_tree = cKDTree(pos + self.points.fan) if len(self.keys) else None
         b = self.points.boundingRect()
@@ -137,7 +137,33 @@ class MapView(QGraphicsView):
             self.fit()
 
     def set_colours(self, colours: np.ndarray) -> None:
-        self.points.set_colours(colours)
+        self._colours = np.asarray(colours, dtype=np.uint32)
+        self.points.set_colours(shown_colours(self._colours, self._background()))
+
+    # ------------------------------------------------------------ palette
+
+    def _background(self) -> QColor:
+        return self.palette().color(QPalette.ColorRole.Base)
+
+    def _apply_palette(self) -> None:
+        """Background, marks, lasso and dots in the palette on show (the dark one included)."""
+        pal, bg = self.palette(), self._background()
+        self.setBackgroundBrush(bg)
+        self.points.background = 0xFF000000 | (bg.rgb() & 0xFFFFFF)
+        self.points.selected_ring = pal.color(QPalette.ColorRole.Text)
+        accent = pal.color(QPalette.ColorRole.Highlight)
+        self.lasso_item.setPen(QPen(accent, 0, Qt.PenStyle.DashLine))
+        self.lasso_item.setBrush(QColor(accent.red(), accent.green(), accent.blue(), 40))
+        if self._colours.size:
+            self.points.set_colours(shown_colours(self._colours, bg))
+        else:
+            self.points.changed()
+        self.legend_box.update()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_palette()
 
     def set_selection(self, keys: Iterable[str]) -> None:
         """Show these articles as selected (no signal: the caller knows)."""
@@ -167,10 +193,54 @@ class MapView(QGraphicsView):
         return self.transform().m11()
 
     def fit(self) -> None:
+        """The whole map in the view, clear of the legend: over the full view where no article would fall
+        under the legend, else beside it or below it, whichever shows the map larger."""
         b = self.points.boundingRect()
         if b.isEmpty():
             return
-        self.fitInView(b, Qt.AspectRatioMode.KeepAspectRatio)
+        self._zoom_anim.stop()
+        self.points.zooming = False
+        vp = QRectF(self.viewport().rect())
+        best = None
+        for area in self._fit_areas(vp):
+            s = min(area.width() / b.width(), area.height() / b.height())
+            if s > 0 and (best is None or s > best[0]):
+                if area == vp and self._legend_covers_points(s, vp):
+                    continue
+                best = (s, area)
+        if best is None:
+            best = (min(vp.width() / b.width(), vp.height() / b.height()), vp)
+        s, area = best
+        self.setTransform(QTransform.fromScale(s, s))
+        # Put the map's centre at the area's centre (centerOn puts a scene point at the view's centre).
+        shift = (vp.center() - area.center()) / s
+        self.centerOn(b.center() + shift)
+        self.at_fit = True
+
+    def _fit_areas(self, vp: QRectF) -> list[QRectF]:
+        """Where the map may go: the whole view, the part right of the legend, the part below it."""
+        if not self.legend_box.isVisible():
+            return [vp]
+        g = QRectF(self.legend_box.geometry().translated(-self.viewport().pos()))
+        return [
+            vp,
+            QRectF(g.right() + LEGEND_GAP, vp.top(), vp.right() - g.right() - LEGEND_GAP, vp.height()),
+            QRectF(vp.left(), g.bottom() + LEGEND_GAP, vp.width(), vp.bottom() - g.bottom() - LEGEND_GAP),
+        ]
+
+    def _legend_covers_points(self, s: float, vp: QRectF) -> bool:
+        """Whether, fitted at scale s over the whole view, any article would lie under the legend."""
+        b = self.points.boundingRect()
+        g = QRectF(self.legend_box.geometry().translated(-self.viewport().pos()))
+        g = g.adjusted(-LEGEND_GAP, -LEGEND_GAP, LEGEND_GAP, LEGEND_GAP)
+        px = (self.points.pos_ - (b.center().x(), b.center().y())) * s + (vp.center().x(), vp.center().y())
+        inside = (
+            (px[:, 0] >= g.left())
+            & (px[:, 0] <= g.right())
+            & (px[:, 1] >= g.top())
+            & (px[:, 1] <= g.bottom())
+        )
+        return bool(inside.any())
 
     def centre_on(self, key: str) -> None:
         i = self._row.get(key)
@@ -180,6 +250,7 @@ class MapView(QGraphicsView):
     def zoom_by(self, factor: float, at: QPointF | None = None, animate: bool = True) -> None:
         """Zoom by a factor around a viewport point (default: the centre), smoothly unless `animate` is off."""
         at = QPointF(self.viewport().rect().center()) if at is None else QPointF(at)
+        self.at_fit = False
         running = self._zoom_anim.state() == QAbstractAnimation.State.Running
         target = self._clamp_scale((self._zoom_to if running else self.scale_) * factor)
         self._zoom_anchor = (at, self.mapToScene(at.toPoint()))
@@ -229,11 +300,13 @@ class MapView(QGraphicsView):
         v.setValue(v.value() + round(d.y() * self.scale_))
 
     def pan_pixels(self, dx: int, dy: int) -> None:
+        self.at_fit = False
         h, v = self.horizontalScrollBar(), self.verticalScrollBar()
         h.setValue(h.value() + dx)
         v.setValue(v.value() + dy)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
+        self.at_fit = False
         delta = event.angleDelta().y() or event.pixelDelta().y()
         if delta:
             # Trackpads send many small deltas: those zoom at once; a mouse notch is animated.
@@ -347,8 +420,10 @@ class MapView(QGraphicsView):
                 return
             key = self.keys[row]
             keys = [k for k in keys if k != key] if key in keys else [*keys, key]
+            self._current = key
         else:
             keys = [self.keys[row]] if row is not None else []
+            self._current = keys[0] if keys else None
         self.set_selection(keys)
         self.selection_changed.emit(keys)
 
@@ -379,35 +454,21 @@ class MapView(QGraphicsView):
 
     def set_legend(self, legend: list[tuple[str, str, int]], caption: str) -> None:
         self.legend, self.caption = legend, caption
-        self.viewport().update()
+        self.legend_box.set_rows(legend, caption)
+        self._legend_changed()
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
-        if not self.legend and not self.caption:
-            return
-        painter.save()
-        painter.resetTransform()
-        fm = painter.fontMetrics()
-        line = fm.height() + 3
-        rows = [(f"{v}  ({n:,})", c) for v, c, n in self.legend]
-        width = max([fm.horizontalAdvance(t) for t, _ in rows] + [fm.horizontalAdvance(self.caption)]) + 34
-        height = line * (len(rows) + (1 if self.caption else 0)) + 10
-        box = QRectF(8, 8, width, height)
-        painter.setPen(QColor("#c8c8c8"))
-        painter.setBrush(QColor(255, 255, 255, 225))
-        painter.drawRoundedRect(box, 5, 5)
-        y = 13.0
-        painter.setPen(QColor("#222222"))
-        if self.caption:
-            painter.drawText(QPointF(16, y + fm.ascent()), self.caption)
-            y += line
-        for text, colour in rows:
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(colour))
-            painter.drawEllipse(QRectF(16, y + (fm.height() - 10) / 2, 10, 10))
-            painter.setPen(QColor("#222222"))
-            painter.drawText(QPointF(32, y + fm.ascent()), text)
-            y += line
-        painter.restore()
+    def _legend_changed(self) -> None:
+        """The legend's size changed: place it in the corner, and fit again if the map was fitted."""
+        box = self.legend_box
+        box.adjustSize()
+        box.move(self.viewport().pos() + QPoint(box.MARGIN, box.MARGIN))
+        box.raise_()
+        if self.at_fit:
+            self.fit()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._legend_changed()
 
 
-__all__ = ["MapPoints", "MapView", "PointsItem", "argb", "scene_positions"]
+__all__ = ["MAP_KEYS", "MapPoints", "MapView", "PointsItem", "argb", "scene_positions"]

@@ -268,7 +268,7 @@ class ResultDelegate(CachedDelegate):
         p.drawText(
             line,
             int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-            bfm.elidedText(name, Qt.TextElideMode.ElideMiddle, name_w),
+            bfm.elidedText(name, Qt.TextElideMode.ElideRight, name_w),
         )
         sub = line.translated(0, fm.height())
         decision = model_data(index, DecisionRole)
