@@ -34,7 +34,7 @@ def map_window(qtbot, window, sample_copy):
     assert w.map.runner.pool.activeThreadCount() == 0 or w.map.runner.closed
 
 
-def show_map(qtbot, w, timeout: int = T):
+def show_map(qtbot, w, timeout: int = 4 * T):  # a t-SNE layout in a child: the slowest wait here
     with qtbot.waitSignal(w.map.shown, timeout=timeout) as blocker:
         w.acts.map.trigger()
     return blocker.args[0]
