@@ -231,6 +231,19 @@ def test_results_are_a_grid_that_zooms_with_the_catalog(qtbot, window, tmp_path)
     assert w.user.thumb_size == 192 and w.grid_panel.delegate.thumb_size == 192
 
 
+def test_a_cut_article_name_keeps_what_tells_articles_apart(qtbot):
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    from desktop_app.gui.delegates import article_name
+
+    fm = QFontMetrics(QFont())
+    width = fm.horizontalAdvance("mp03-orange-x")
+    assert article_name(fm, "mp03", width) == "mp03"  # fits: as it is
+    assert article_name(fm, "mp03-womens-training-shorts-orange", width).startswith("mp03-")
+    cut = article_name(fm, "supplier-a/2024/summer/wt09-yellow", width)
+    assert cut.startswith("…/wt09") and fm.horizontalAdvance(cut) <= width  # a folder id: its last folder
+
+
 def test_result_names_keep_their_start_at_the_smallest_zoom(qtbot, window, tmp_path):
     """A name too long for its card kept both ends ("mp…range"), cutting out the style code in its middle
     that tells the results apart: it keeps its start now and is cut at the end."""

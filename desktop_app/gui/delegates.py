@@ -34,6 +34,17 @@ def draw_pixmap_fit(p: QPainter, rect: QRect, pix: QPixmap | None, fill: QColor 
     p.drawPixmap(QRect(x, y, size.width(), size.height()), pix)
 
 
+def article_name(fm: QFontMetrics, article: str, width: int) -> str:
+    """An article id cut to `width` so that the part that tells articles apart stays: an id keeps its start
+    (cut in the middle, "mp03-orange" read "mp…range", the style code lost), and a folder id its last
+    folder ("…/wt09-yellow")."""
+    if fm.horizontalAdvance(article) <= width:
+        return article
+    if "/" in article.rstrip("/"):
+        article = "…/" + article.rstrip("/").rsplit("/", 1)[1]
+    return fm.elidedText(article, Qt.TextElideMode.ElideRight, width)
+
+
 class UntintedPhotoDelegate(QStyledItemDelegate):
     """Table cells whose decoration is a photo: a selected row shows the photo as it is.
 
@@ -200,9 +211,7 @@ class ArticleDelegate(CachedDelegate):
         title.setBold(True)
         p.setFont(title)
         p.setPen(theme.selection_text(pal) if selected else pal.color(QPalette.ColorRole.Text))
-        name = QFontMetrics(title).elidedText(
-            model_data(index, ArticleRole) or "", Qt.TextElideMode.ElideMiddle, text_rect.width()
-        )
+        name = article_name(QFontMetrics(title), model_data(index, ArticleRole) or "", text_rect.width())
         p.drawText(text_rect, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), name)
         label = model_data(index, LabelRole) or ""
         p.setFont(option.font)

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyleOption
 from desktop_app.core.overview import label_text
 from desktop_app.core.paths import photo_file
 from desktop_app.gui import theme
-from desktop_app.gui.delegates import CachedDelegate, draw_pixmap_fit, pix_key
+from desktop_app.gui.delegates import CachedDelegate, article_name, draw_pixmap_fit, pix_key
 from desktop_app.gui.grid_panel import wheel_zooms
 from desktop_app.gui.models import (
     ArticleRole,
@@ -264,12 +264,9 @@ class ResultDelegate(CachedDelegate):
         p.drawText(line, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), score_text)
         p.setPen(text)
         name_w = line.width() - bfm.horizontalAdvance(score_text) - PAD
-        name = f"{index.row() + 1}. {model_data(index, ArticleRole) or ''}"
-        p.drawText(
-            line,
-            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-            bfm.elidedText(name, Qt.TextElideMode.ElideRight, name_w),
-        )
+        rank = f"{index.row() + 1}. "
+        name = article_name(bfm, model_data(index, ArticleRole) or "", name_w - bfm.horizontalAdvance(rank))
+        p.drawText(line, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), rank + name)
         sub = line.translated(0, fm.height())
         decision = model_data(index, DecisionRole)
         badge_w = 0
