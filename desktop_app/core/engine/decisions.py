@@ -62,9 +62,15 @@ class DecisionRoom:
         """The match decision `undo_decision()` would take back next, without taking it back."""
         return self.catalog.last_live_decision(curator=self.curator())
 
-    def decisions(self) -> list[dict]:
-        """Every current decision, oldest first."""
-        return list(self.catalog.decisions().values())
+    def decisions(self, articles: Sequence[str] | None = None) -> list[dict]:
+        """Every current decision, oldest first; with `articles`, only those about one of them (an article
+        not in the catalog is an InputError, not an empty list that reads as "no decisions")."""
+        if articles is None:
+            return list(self.catalog.decisions().values())
+        unknown = [x for x in articles if x not in self.catalog.known_articles(list(articles))]
+        if unknown:
+            raise InputError(f"There is no article {quoted(unknown[0])} in this catalog.")
+        return list(self.catalog.decisions(list(articles)).values())
 
     def decisions_with(self, articles: Sequence[str]) -> dict[str, str]:
         """article -> the current decision between it and one of `articles` (their own pairs left out)."""
