@@ -409,3 +409,28 @@ def test_cli_refuses_a_verdict_without_a_pair(indexed, capsys):
     assert cli("duplicates", "--db", str(indexed), "--mark", "a.jpg", "b.jpg")[0] == 2
     assert "--duplicate" in capsys.readouterr().err
     assert cli("duplicates", "--db", str(indexed), "--undo", "--mark", "a.jpg", "b.jpg")[0] == 2
+
+
+def test_cli_marks_over_another_curators_article_decision_only_with_force(indexed, capsys):
+    from desktop_app.core.engine import Engine
+
+    db = str(indexed)
+    with Engine.open(indexed) as engine:
+        engine.catalog.decide([("copies", "red", "alike")], curator="another curator")
+    mark = ("duplicates", "--db", db, "--level", "article", "--mark", "copies", "red", "--duplicate")
+    assert cli(*mark)[0] == 2
+    assert "--force" in capsys.readouterr().err  # the advice names an option duplicates has
+    assert cli(*mark, "--force")[0] == 0
+    with Engine.open(indexed) as engine:
+        assert engine.decisions_with(["red"]) == {"copies": "same"}
+    assert cli("duplicates", "--db", db, "--force")[0] == 2  # nothing to overwrite without an article --mark
+    assert "--force goes with --level article --mark" in capsys.readouterr().err
+
+
+def test_cli_says_one_judged_pair_was_left_out(indexed):
+    db = str(indexed)
+    assert (
+        cli("duplicates", "--db", db, "--mark", "red/p0.jpg", "copies/p0-resized.jpg", "--duplicate")[0] == 0
+    )
+    code, out = cli("duplicates", "--db", db, "--no-progress")
+    assert code == 0 and "1 pair you already judged was left out" in out

@@ -79,6 +79,12 @@ def register(sub) -> None:
         help="with --mark: they are not duplicates (articles: look-alikes)",
     )
     p.add_argument(
+        "--force",
+        action="store_true",
+        help="with --level article --mark: overwrite a decision another curator made on the pair "
+        "(default: stop and show it)",
+    )
+    p.add_argument(
         "--undo",
         action="store_true",
         help="take back your latest photo verdict, so its pairs are listed again (an article "
@@ -95,6 +101,11 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from desktop_app.core.errors import InputError
 
+    if args.force and (args.mark is None or args.level != "article"):
+        raise InputError(
+            "--force goes with --level article --mark A B: only an article pair can carry another curator's "
+            "decision."
+        )
     if args.undo:
         if args.mark is not None or args.verdict is not None:
             raise InputError("--undo takes back your latest verdict; it goes without --mark.")
@@ -116,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         if args.verdict is None:
             raise InputError("Say what the pair is: --mark A B --duplicate or --not-duplicate.")
         with open_engine(args) as engine:
-            engine.mark_duplicate(args.mark[0], args.mark[1], args.verdict, args.level)
+            engine.mark_duplicate(args.mark[0], args.mark[1], args.verdict, args.level, force=args.force)
         if args.json:
             emit_json({"a": args.mark[0], "b": args.mark[1], "level": args.level, "verdict": args.verdict})
         else:
@@ -150,7 +161,8 @@ def show(report) -> None:
         f"({report.candidates} candidate photo pairs, {report.elapsed_s:.1f} s)"
     )
     if report.decided:
-        print(f"{plural(report.decided, 'pair')} you already judged are left out (--all shows them).")
+        were = "was" if report.decided == 1 else "were"
+        print(f"{plural(report.decided, 'pair')} you already judged {were} left out (--all shows them).")
     if report.note:
         print(safe(report.note))
     for n, cluster in enumerate(report.clusters, start=1):

@@ -212,15 +212,16 @@ class DuplicateRoom:
 
     # ------------------------------------------------------------ verdicts
 
-    def mark_duplicate(self, a: str, b: str, verdict: str, level: str = "photo") -> None:
+    def mark_duplicate(self, a: str, b: str, verdict: str, level: str = "photo", force: bool = False) -> None:
         """Remember the curator's verdict on a pair: photos (stored paths) "duplicate" or "not_duplicate";
-        articles "duplicate"/"same" (a same-product decision) or "not_duplicate" (a look-alike)."""
+        articles "duplicate"/"same" (a same-product decision) or "not_duplicate" (a look-alike). An article
+        pair another curator decided is a Conflict unless `force` (as `decide` does)."""
         if a == b:
             raise InputError("A verdict needs two different photos or articles.")
         if level == "article":
             if verdict not in ARTICLE_VERDICTS:
                 raise InputError(f"Unknown verdict {verdict!r}; use duplicate, same or not_duplicate.")
-            self.decide(a, b, ARTICLE_VERDICTS[verdict])
+            self.decide(a, b, ARTICLE_VERDICTS[verdict], force=force)
             return
         if verdict not in PHOTO_VERDICTS:
             raise InputError(f"Unknown verdict {verdict!r}; use duplicate or not_duplicate.")
