@@ -386,7 +386,8 @@ def read_csv(path: Path | str, what: str = "CSV file") -> tuple[list[str], list[
 
 def parse_csv(data: bytes, source: Path, what: str = "CSV file") -> tuple[list[str], list[dict[str, str]]]:
     """(header, rows) of a UTF-8 CSV file's bytes, its columns separated by commas (or, when the header line
-    has none, semicolons or tabs) and named in lower case; any other encoding, binary data or a malformed file
+    has none, semicolons or tabs; a first line "sep=;" as Excel writes it names the separator and is skipped)
+    and named in lower case; any other encoding, binary data or a malformed file
     is a one-line InputError naming the file and how to fix it. Cells are read back through
     `spreadsheet_value`, so a file Lookalike exported (with `=cmd` written as `'=cmd`) imports with the values
     it was written from."""
@@ -408,9 +409,12 @@ def parse_csv(data: bytes, source: Path, what: str = "CSV file") -> tuple[list[s
             f"The {what} {source} is not UTF-8 text (byte {exc.start} cannot be read; Latin-1 or Windows-1252 "
             "perhaps); save it as 'CSV UTF-8' and try again."
         ) from exc
-    first = text.split("\n", 1)[0]
+    first, _, rest = text.partition("\n")
+    declared = _declared_separator(first)
+    if declared is not None:  # Excel's "sep=;" line names the separator and is no header: skip it
+        text, first = rest, rest.split("\n", 1)[0]
     # Spreadsheets in many locales save "CSV" with semicolons (or tabs): take what the header line uses.
-    delimiter = (
+    delimiter = declared or (
         "," if "," in first else max(";\t", key=first.count) if any(c in first for c in ";\t") else ","
     )
     try:
@@ -421,6 +425,15 @@ def parse_csv(data: bytes, source: Path, what: str = "CSV file") -> tuple[list[s
     except csv.Error as exc:
         raise InputError(f"The {what} {source} is not a readable CSV file ({exc}).") from exc
     return header, rows
+
+
+def _declared_separator(line: str) -> str | None:
+    """The separator an Excel "sep=X" first line declares (quoted or not, any case), or None for any other
+    line."""
+    line = line.rstrip("\r").strip().strip('"')
+    if len(line) == 5 and line[:4].lower() == "sep=":
+        return line[4]
+    return None
 
 
 def check_columns_once(header: list[str], read: set[str], source: Path | str, what: str = "CSV file") -> None:
