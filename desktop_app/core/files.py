@@ -18,7 +18,7 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -434,6 +434,17 @@ def _declared_separator(line: str) -> str | None:
     if len(line) == 5 and line[:4].lower() == "sep=":
         return line[4]
     return None
+
+
+def named_id(cell: str, known: Container[str]) -> str:
+    """The article id (or stored photo path) a CSV cell names. Spaces around it are part of the name when the
+    catalog has that name (a folder called '  spaced  ' keeps its spaces through an export and an import);
+    otherwise they are the kind a spreadsheet or a hand edit adds, and ' red ' names 'red' when the catalog has
+    'red'. A name the catalog has neither way comes back as written, to be reported as unknown."""
+    if cell in known:
+        return cell
+    bare = cell.strip()
+    return bare if bare in known else cell
 
 
 def check_columns_once(header: list[str], read: set[str], source: Path | str, what: str = "CSV file") -> None:
