@@ -136,12 +136,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.verdict is not None:
         raise InputError("--duplicate and --not-duplicate go with --mark A B.")
-    if args.csv is not None:
-        from desktop_app.core.files import check_output_path
-
-        check_output_path(args.csv, "duplicates export")
     with Bar(not args.json and not args.no_progress, "step", "Duplicates") as bar:
         with open_engine(args) as engine:
+            if args.csv is not None:
+                from desktop_app.core.files import check_output_path
+
+                check_output_path(args.csv, "duplicates export")
             report = engine.find_duplicates(
                 args.level, args.min_score, include_decided=args.all, progress=bar.update
             )

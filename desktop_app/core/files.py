@@ -24,12 +24,18 @@ from pathlib import Path
 from typing import IO
 
 from desktop_app.core.errors import DiskFull, InputError
+from desktop_app.core.export_targets import TEXT, check_replaceable, data_kind
 
 
-def check_output_path(path: Path | str, what: str = "output file") -> Path:
+def check_output_path(path: Path | str, what: str = "output file", kind: str | None = TEXT) -> Path:
     """The target of a write, checked before any work is done: its folder exists, and it is a regular file or
     nothing yet. A device, a FIFO or a socket is refused: replacing one would swap it for a plain file (as root,
-    /dev/null itself), and writing into one is not what an export means. A symlink is checked where it points."""
+    /dev/null itself), and writing into one is not what an export means. A symlink is checked where it points.
+
+    An export replaces only a file of its own `kind` (TEXT or PNG; None: not checked): a catalog, a photo or a
+    workbook given by mistake as the CSV to write is refused, while writing over an earlier export is not.
+    Nor is any file an open catalog is made of, or a photo of its photo folder (see
+    `export_targets.protect_catalog`)."""
     target = Path(path).expanduser()
     if target.is_dir():
         raise InputError(f"The {what} {target} is a folder; give a file name, e.g. {target / 'out'}.")
@@ -42,6 +48,7 @@ def check_output_path(path: Path | str, what: str = "output file") -> Path:
         )
     if not parent.is_dir():
         raise InputError(f"{parent} is not a folder, so the {what} {target.name} cannot be written there.")
+    check_replaceable(target, what, kind)
     return target
 
 
@@ -147,9 +154,11 @@ def atomic_writer(
     encoding: str | None = "utf-8",
     newline: str | None = None,
     what: str = "output file",
+    kind: str | None = TEXT,
 ) -> Iterator[IO]:
-    """Open a temporary file beside `path`; on success it replaces `path` atomically, else it is removed."""
-    target = check_output_path(path, what)
+    """Open a temporary file beside `path`; on success it replaces `path` atomically, else it is removed.
+    `kind`: what the content is (see `check_output_path`)."""
+    target = check_output_path(path, what, kind)
     binary = "b" in mode
     try:
         with replacing(target, f".{target.name}.", ".tmp") as tmp:
@@ -179,7 +188,8 @@ def sync_folder(folder: Path) -> None:
 
 
 def write_bytes(path: Path | str, data: bytes, what: str = "output file") -> Path:
-    with atomic_writer(path, "wb", what=what) as fh:
+    """`data` written to `path` atomically; only a file of the data's own kind (a PNG over a PNG) is replaced."""
+    with atomic_writer(path, "wb", what=what, kind=data_kind(data[:4096])) as fh:
         fh.write(data)
     return Path(path)
 
