@@ -133,6 +133,35 @@ def test_cli_decide_list_json_and_similar_json(engine, capsys):
     assert main(["decide", "--undo", "--db", db]) == 0
 
 
+def test_cli_decide_refuses_what_an_action_would_ignore_and_lists_one_articles_decisions(engine, capsys):
+    db = str(engine.location)
+    engine.decide("red", "green", "same")
+    engine.decide("red", "shoes/blue", "alike")
+    capsys.readouterr()
+    refused = [
+        (["--undo", "red", "green"], "decide A B --clear"),  # it undid another pair's decision
+        (["--export", "x.csv", "red"], "takes no article names"),
+        (["--list", "--note", "n"], "--note goes with a decision"),
+        (["--undo", "--note", "n"], "--note goes with a decision"),
+        (["red", "green", "--clear", "--note", "n"], "--note goes with a decision"),
+        (["--list", "--force"], "changes nothing"),
+        (["--list", "nope"], "no article 'nope'"),
+    ]
+    for argv, needle in refused:
+        assert main(["decide", *argv, "--db", db]) == 2, argv
+        assert needle in capsys.readouterr().err, argv
+    assert {(r["article_a"], r["article_b"]) for r in engine.decisions()} == {
+        ("green", "red"),
+        ("red", "shoes/blue"),
+    }  # nothing was undone
+    assert main(["decide", "--list", "green", "--json", "--db", db]) == 0
+    assert [(r["article_a"], r["article_b"]) for r in json.loads(capsys.readouterr().out)] == [
+        ("green", "red")
+    ]
+    assert main(["decide", "--list", "red", "--json", "--db", db]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+
+
 def test_evaluate_and_tune_on_same_product_decisions(engine, capsys):
     db = str(engine.location)
     assert main(["evaluate", "--decisions", "--db", db]) == 2  # none yet: says how to make some

@@ -131,3 +131,53 @@ def test_a_batch_that_names_a_pair_twice_still_undoes(db, capsys):
         assert len(engine.catalog.undo_decision(curator="root")) == 1
         assert len(engine.catalog.undo_decision(curator="root")) == 2
         assert engine.decisions() == []
+
+
+@pytest.fixture
+def spaced_db(tmp_path, photo_tree, tiny_model) -> str:
+    """The three folder-articles and one whose folder name starts and ends with spaces."""
+    from tests.conftest import write_photo
+
+    write_photo(photo_tree / "  spaced  " / "p0.jpg", (120, 120, 40), seed=7)
+    db = tmp_path / "spaced.sqlite"
+    index_photos(db, photo_tree, model=tiny_model)
+    return str(db)
+
+
+def test_an_article_id_with_spaces_round_trips_and_a_spreadsheets_spaces_are_forgiven(
+    spaced_db, tmp_path, capsys
+):
+    db, csv = spaced_db, tmp_path / "out.csv"
+    assert run_main(capsys, "decide", "  spaced  ", "red", "--same", "--db", db)[0] == 0
+    assert run_main(capsys, "decide", "--export", csv, "--db", db)[0] == 0
+    assert run_main(capsys, "decide", "--undo", "--db", db)[0] == 0
+    code, out, err = run_main(capsys, "decide", "--import", csv, "--db", db)
+    assert code == 0, err
+    assert [(r["article_a"], r["article_b"]) for r in listed(capsys, db)] == [("  spaced  ", "red")]
+    hand = tmp_path / "hand.csv"  # spaces a spreadsheet or a hand edit left around ids the catalog has bare
+    hand.write_text("article_a,article_b,decision\n green , red ,not a match\n spaced,red,alike\n")
+    code, out, err = run_main(capsys, "decide", "--import", hand, "--db", db)
+    assert code == 2 and "' spaced'" in err  # neither the id as written nor trimmed: named as written
+    hand.write_text("article_a,article_b,decision\n green , red ,not a match\nred, red,alike\n")
+    code, out, err = run_main(capsys, "decide", "--import", hand, "--db", db)
+    assert code == 2 and "two different articles" in err  # ' red' is red: the same article twice
+    hand.write_text("article_a,article_b,decision\n green , red ,not a match\n")
+    assert run_main(capsys, "decide", "--import", hand, "--db", db)[0] == 0
+    assert {(r["article_a"], r["article_b"]) for r in listed(capsys, db)} == {
+        ("  spaced  ", "red"),
+        ("green", "red"),
+    }
+
+
+def test_labels_of_an_article_id_with_spaces_round_trip(spaced_db, tmp_path):
+    from desktop_app.core.label_files import export_labels, plan_csv_labels
+
+    path = tmp_path / "labels.csv"
+    with Engine.open(spaced_db) as engine:
+        engine.set_labels(["  spaced  "], "category", "tops")
+        engine.set_labels(["red"], "category", "warm")
+        export_labels(engine.catalog, path)
+        path.write_text(path.read_text().replace("\nred,", "\n red ,"))  # a spreadsheet's spaces around 'red'
+        plan = plan_csv_labels(engine.catalog, path)
+    assert plan.unknown == []
+    assert sorted(plan.items) == [("  spaced  ", "category", "tops"), ("red", "category", "warm")]

@@ -538,3 +538,28 @@ def test_an_article_verdict_never_weakens_the_pairs_match_decision(indexed):
         assert engine.mark_duplicate("copies", "red", "duplicate", level="article") == "same"  # stronger
         engine.decide("copies", "red", "none")
         assert engine.mark_duplicate("copies", "red", "not_duplicate", level="article") == "alike"
+
+
+def test_cli_marks_over_another_curators_article_decision_only_with_force(indexed, capsys):
+    from desktop_app.core.engine import Engine
+
+    db = str(indexed)
+    with Engine.open(indexed) as engine:
+        engine.catalog.decide([("copies", "red", "alike")], curator="another curator")
+    mark = ("duplicates", "--db", db, "--level", "article", "--mark", "copies", "red", "--duplicate")
+    assert cli(*mark)[0] == 2
+    assert "--force" in capsys.readouterr().err  # the advice names an option duplicates has
+    assert cli(*mark, "--force")[0] == 0
+    with Engine.open(indexed) as engine:
+        assert engine.decisions_with(["red"]) == {"copies": "same"}
+    assert cli("duplicates", "--db", db, "--force")[0] == 2  # nothing to overwrite without an article --mark
+    assert "--force goes with --level article --mark" in capsys.readouterr().err
+
+
+def test_cli_says_one_judged_pair_was_left_out(indexed):
+    db = str(indexed)
+    assert (
+        cli("duplicates", "--db", db, "--mark", "red/p0.jpg", "copies/p0-resized.jpg", "--duplicate")[0] == 0
+    )
+    code, out = cli("duplicates", "--db", db, "--no-progress")
+    assert code == 0 and "1 pair you already judged was left out" in out

@@ -246,3 +246,21 @@ def test_spreadsheet_escaping_round_trips_exactly():
     for value in ["=cmd", "+1", "-1", "@x", "\tx", "\rx", "'=x", "''@x", "plain", "'plain", "", "'", "a=b"]:
         assert spreadsheet_value(spreadsheet_safe(value)) == value
     assert spreadsheet_value("'plain") == "'plain"  # a curator's own apostrophe is kept
+
+
+@pytest.mark.parametrize(
+    "first", ["sep=;", "SEP=;", '"sep=;"', "sep=;\r"], ids=["plain", "upper", "quoted", "crlf"]
+)
+def test_an_excel_sep_line_names_the_separator_and_is_no_header(tmp_path, first):
+    from desktop_app.core.files import read_csv
+
+    path = tmp_path / "labels.csv"
+    path.write_bytes(f"\ufeff{first}\nArticle;Label\nred;tops, summer\n".encode())
+    assert read_csv(path) == (["article", "label"], [{"article": "red", "label": "tops, summer"}])
+
+
+def test_a_decisions_file_saved_by_excel_with_its_sep_line_imports(indexed, tmp_path):
+    path = tmp_path / "decisions.csv"
+    path.write_text("sep=,\narticle_a,article_b,decision\nred,green,not a match\n")
+    with Engine.open(indexed) as engine:
+        assert engine.import_decisions(path).imported == 1

@@ -710,7 +710,7 @@ def test_import_dialog_previews_csv_and_folder_labels(qtbot, sample_db, tmp_path
         dlg.set_csv(csv_path)
         assert (
             dlg.preview.rowCount() == 1
-            and "1 rows are not in the catalog (x/y/unknown.jpg)" in dlg.summary.text()
+            and "1 row is not in the catalog (x/y/unknown.jpg)" in dlg.summary.text()
         )
         assert labels_now(cat) == {"mh01-gray": "old"}  # previews write nothing
         report = dlg.apply()

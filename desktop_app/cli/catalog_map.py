@@ -17,6 +17,7 @@ from desktop_app.cli.common import (
 )
 from desktop_app.core import layout as lay
 from desktop_app.core import map_picture as pic
+from desktop_app.core.export_targets import PNG
 from desktop_app.core.files import check_output_path, write_bytes
 from desktop_app.core.labels import DEFAULT_FIELD
 from desktop_app.core.paths import photo_file
@@ -109,9 +110,9 @@ def _colour_by(asked: str | None, labels: dict[str, dict[str, str]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.png is not None:
-        check_output_path(args.png, "picture")
     with open_engine(args) as engine:
+        if args.png is not None:  # with the catalog open: its own files and photos are refused too
+            check_output_path(args.png, "picture", PNG)
         rows = engine.catalog.articles_overview()
         labels = {r["article"]: r["labels"] for r in rows}
         # Checked before the layout (minutes on a big catalog): a mistyped field would colour it all grey.

@@ -40,7 +40,11 @@ def register(sub) -> None:
     what.add_argument(
         "--clear", dest="decision", action="store_const", const="none", help="take the pair's decision back"
     )
-    what.add_argument("--list", action="store_true", help="list every current decision")
+    what.add_argument(
+        "--list",
+        action="store_true",
+        help="list every current decision, or with ARTICLE names only the decisions about those articles",
+    )
     what.add_argument("--undo", action="store_true", help="undo your last decision (an import as a whole)")
     what.add_argument(
         "--export",
@@ -71,9 +75,10 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from desktop_app.core.errors import InputError
 
+    check_combination(args)
     with open_engine(args) as engine:
         if args.list:
-            return show(args, engine.decisions())
+            return show(args, engine.decisions(args.articles or None))
         if args.undo:
             undone = engine.undo_decision(force=args.force)
             if args.json:
@@ -116,6 +121,36 @@ def run(args: argparse.Namespace) -> int:
         what = NAMES.get(args.decision, "undecided")
         print(f"{safe(a)} / {safe(b)}: {what}")
     return 0
+
+
+def check_combination(args: argparse.Namespace) -> None:
+    """Refuse what an action would silently ignore: articles named with --undo, --export or --import (an
+    undo takes back your last step, not a pair's decision), a note with anything but a decision, --force
+    where nothing could be overwritten."""
+    from desktop_app.core.errors import InputError
+
+    action = next(
+        (
+            flag
+            for flag, on in (("--undo", args.undo), ("--export", args.export), ("--import", args.import_))
+            if on
+        ),
+        None,
+    )
+    if action and args.articles:
+        fix = (
+            f"to take back the decision on {safe(' / '.join(args.articles))}, use lookalike decide A B --clear"
+            if action == "--undo"
+            else f"{action} is about every decision"
+        )
+        raise InputError(f"{action} takes no article names ({fix}).")
+    action = action or ("--list" if args.list else "--clear" if args.decision == "none" else None)
+    if args.note is not None and action:
+        raise InputError(
+            f"--note goes with a decision (--same, --alike or --not-a-match), not with {action}."
+        )
+    if args.force and action in ("--list", "--export"):
+        raise InputError(f"--force changes nothing with {action}; leave it out.")
 
 
 def report_import(args: argparse.Namespace, done) -> int:

@@ -79,6 +79,12 @@ def register(sub) -> None:
         help="with --mark: they are not duplicates (articles: look-alikes)",
     )
     p.add_argument(
+        "--force",
+        action="store_true",
+        help="with --level article --mark: overwrite a decision another curator made on the pair "
+        "(default: stop and show it)",
+    )
+    p.add_argument(
         "--undo",
         action="store_true",
         help="take back your latest photo verdict, so its pairs are listed again (an article "
@@ -95,6 +101,11 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from desktop_app.core.errors import InputError
 
+    if args.force and (args.mark is None or args.level != "article"):
+        raise InputError(
+            "--force goes with --level article --mark A B: only an article pair can carry another curator's "
+            "decision."
+        )
     if args.undo:
         if args.mark is not None or args.verdict is not None:
             raise InputError("--undo takes back your latest verdict; it goes without --mark.")
@@ -116,7 +127,9 @@ def run(args: argparse.Namespace) -> int:
         if args.verdict is None:
             raise InputError("Say what the pair is: --mark A B --duplicate or --not-duplicate.")
         with open_engine(args) as engine:
-            standing = engine.mark_duplicate(args.mark[0], args.mark[1], args.verdict, args.level)
+            standing = engine.mark_duplicate(
+                args.mark[0], args.mark[1], args.verdict, args.level, force=args.force
+            )
         if args.json:
             entry = {"a": args.mark[0], "b": args.mark[1], "level": args.level, "verdict": args.verdict}
             emit_json({**entry, "decision": standing} if args.level == "article" else entry)
@@ -125,12 +138,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.verdict is not None:
         raise InputError("--duplicate and --not-duplicate go with --mark A B.")
-    if args.csv is not None:
-        from desktop_app.core.files import check_output_path
-
-        check_output_path(args.csv, "duplicates export")
     with Bar(not args.json and not args.no_progress, "step", "Duplicates") as bar:
         with open_engine(args) as engine:
+            if args.csv is not None:
+                from desktop_app.core.files import check_output_path
+
+                check_output_path(args.csv, "duplicates export")
             report = engine.find_duplicates(
                 args.level, args.min_score, include_decided=args.all, progress=bar.update
             )
@@ -160,7 +173,7 @@ def show(report) -> None:
         f"({report.candidates} candidate photo pairs, {report.elapsed_s:.1f} s)"
     )
     if report.decided:
-        were = "is" if report.decided == 1 else "are"
+        were = "was" if report.decided == 1 else "were"
         print(f"{plural(report.decided, 'pair')} you already judged {were} left out (--all shows them).")
     if report.note:
         print(safe(report.note))

@@ -16,6 +16,7 @@ from desktop_app.cli.common import (
     png_path,
     safe,
 )
+from desktop_app.core.export_targets import PNG, TEXT
 from desktop_app.core.files import check_output_path
 
 
@@ -51,10 +52,10 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from desktop_app.core.inspect import compare_line, render_png
 
-    for path, what in ((args.csv, "matrix CSV"), (args.png, "matrix picture")):
-        if path is not None:
-            check_output_path(path, what)  # before any work: a wrong folder fails at once
     with open_engine(args) as engine:
+        for path, what, kind in ((args.csv, "matrix CSV", TEXT), (args.png, "matrix picture", PNG)):
+            if path is not None:
+                check_output_path(path, what, kind)  # before any work: a wrong target fails at once
         params = engine.search_settings(None, args.threshold, args.max_matches)
         ins = engine.inspect(args.article_a, args.article_b, params)
         if args.csv:

@@ -22,6 +22,7 @@ from desktop_app.cli.common import (
     search_params,
 )
 from desktop_app.core.errors import InputError
+from desktop_app.core.export_targets import PNG
 from desktop_app.core.files import check_output_path
 from desktop_app.core.labels import DEFAULT_FIELD, MAX_QUERIES
 from desktop_app.core.zero_shot import DEFAULT_PROMPT
@@ -223,8 +224,8 @@ def run_export(args: argparse.Namespace) -> int:
             n = engine.export_labels(None, args.format, raw=args.raw, stream=sys.stdout)
         print(f"Wrote {plural(n, 'label')}", file=sys.stderr)
         return 0
-    check_output_path(args.output, "labels export")
     with open_engine(args) as engine:
+        check_output_path(args.output, "labels export")
         n = engine.export_labels(args.output, args.format, raw=args.raw)
     emit_json({"written": n, "path": str(args.output)}) if args.json else print(
         f"Wrote {plural(n, 'label')} to {args.output}"
@@ -377,13 +378,13 @@ def run_accept(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     from desktop_app.core.labels import curve_table, plot_curve
 
-    if args.plot:
-        check_output_path(args.plot, "plot")
     with open_engine(args) as engine:
+        if args.plot:
+            check_output_path(args.plot, "plot", PNG)
         params = search_params(engine, args)
         result = engine.evaluate_labels(args.field, args.k, args.groups, params, max_queries=args.queries)
-    if args.plot:
-        plot_curve(result, args.plot)
+        if args.plot:  # with the catalog open: its own files and photos are refused
+            plot_curve(result, args.plot)
     table = curve_table(result)
     if args.json:
         emit_json({**result.to_dict(), "table": table})

@@ -18,18 +18,24 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 from desktop_app.core.errors import DiskFull, InputError
+from desktop_app.core.export_targets import TEXT, check_replaceable, data_kind
 
 
-def check_output_path(path: Path | str, what: str = "output file") -> Path:
+def check_output_path(path: Path | str, what: str = "output file", kind: str | None = TEXT) -> Path:
     """The target of a write, checked before any work is done: its folder exists, and it is a regular file or
     nothing yet. A device, a FIFO or a socket is refused: replacing one would swap it for a plain file (as root,
-    /dev/null itself), and writing into one is not what an export means. A symlink is checked where it points."""
+    /dev/null itself), and writing into one is not what an export means. A symlink is checked where it points.
+
+    An export replaces only a file of its own `kind` (TEXT or PNG; None: not checked): a catalog, a photo or a
+    workbook given by mistake as the CSV to write is refused, while writing over an earlier export is not.
+    Nor is any file an open catalog is made of, or a photo of its photo folder (see
+    `export_targets.protect_catalog`)."""
     target = Path(path).expanduser()
     if target.is_dir():
         raise InputError(f"The {what} {target} is a folder; give a file name, e.g. {target / 'out'}.")
@@ -42,6 +48,7 @@ def check_output_path(path: Path | str, what: str = "output file") -> Path:
         )
     if not parent.is_dir():
         raise InputError(f"{parent} is not a folder, so the {what} {target.name} cannot be written there.")
+    check_replaceable(target, what, kind)
     return target
 
 
@@ -147,9 +154,11 @@ def atomic_writer(
     encoding: str | None = "utf-8",
     newline: str | None = None,
     what: str = "output file",
+    kind: str | None = TEXT,
 ) -> Iterator[IO]:
-    """Open a temporary file beside `path`; on success it replaces `path` atomically, else it is removed."""
-    target = check_output_path(path, what)
+    """Open a temporary file beside `path`; on success it replaces `path` atomically, else it is removed.
+    `kind`: what the content is (see `check_output_path`)."""
+    target = check_output_path(path, what, kind)
     binary = "b" in mode
     try:
         with replacing(target, f".{target.name}.", ".tmp") as tmp:
@@ -179,7 +188,8 @@ def sync_folder(folder: Path) -> None:
 
 
 def write_bytes(path: Path | str, data: bytes, what: str = "output file") -> Path:
-    with atomic_writer(path, "wb", what=what) as fh:
+    """`data` written to `path` atomically; only a file of the data's own kind (a PNG over a PNG) is replaced."""
+    with atomic_writer(path, "wb", what=what, kind=data_kind(data[:4096])) as fh:
         fh.write(data)
     return Path(path)
 
@@ -386,7 +396,8 @@ def read_csv(path: Path | str, what: str = "CSV file") -> tuple[list[str], list[
 
 def parse_csv(data: bytes, source: Path, what: str = "CSV file") -> tuple[list[str], list[dict[str, str]]]:
     """(header, rows) of a UTF-8 CSV file's bytes, its columns separated by commas (or, when the header line
-    has none, semicolons or tabs) and named in lower case; any other encoding, binary data or a malformed file
+    has none, semicolons or tabs; a first line "sep=;" as Excel writes it names the separator and is skipped)
+    and named in lower case; any other encoding, binary data or a malformed file
     is a one-line InputError naming the file and how to fix it. Cells are read back through
     `spreadsheet_value`, so a file Lookalike exported (with `=cmd` written as `'=cmd`) imports with the values
     it was written from."""
@@ -408,9 +419,12 @@ def parse_csv(data: bytes, source: Path, what: str = "CSV file") -> tuple[list[s
             f"The {what} {source} is not UTF-8 text (byte {exc.start} cannot be read; Latin-1 or Windows-1252 "
             "perhaps); save it as 'CSV UTF-8' and try again."
         ) from exc
-    first = text.split("\n", 1)[0]
+    first, _, rest = text.partition("\n")
+    declared = _declared_separator(first)
+    if declared is not None:  # Excel's "sep=;" line names the separator and is no header: skip it
+        text, first = rest, rest.split("\n", 1)[0]
     # Spreadsheets in many locales save "CSV" with semicolons (or tabs): take what the header line uses.
-    delimiter = (
+    delimiter = declared or (
         "," if "," in first else max(";\t", key=first.count) if any(c in first for c in ";\t") else ","
     )
     try:
@@ -421,6 +435,26 @@ def parse_csv(data: bytes, source: Path, what: str = "CSV file") -> tuple[list[s
     except csv.Error as exc:
         raise InputError(f"The {what} {source} is not a readable CSV file ({exc}).") from exc
     return header, rows
+
+
+def _declared_separator(line: str) -> str | None:
+    """The separator an Excel "sep=X" first line declares (quoted or not, any case), or None for any other
+    line."""
+    line = line.rstrip("\r").strip().strip('"')
+    if len(line) == 5 and line[:4].lower() == "sep=":
+        return line[4]
+    return None
+
+
+def named_id(cell: str, known: Container[str]) -> str:
+    """The article id (or stored photo path) a CSV cell names. Spaces around it are part of the name when the
+    catalog has that name (a folder called '  spaced  ' keeps its spaces through an export and an import);
+    otherwise they are the kind a spreadsheet or a hand edit adds, and ' red ' names 'red' when the catalog has
+    'red'. A name the catalog has neither way comes back as written, to be reported as unknown."""
+    if cell in known:
+        return cell
+    bare = cell.strip()
+    return bare if bare in known else cell
 
 
 def check_columns_once(header: list[str], read: set[str], source: Path | str, what: str = "CSV file") -> None:

@@ -15,6 +15,7 @@ import numpy as np
 
 from desktop_app.core import matching
 from desktop_app.core.errors import InputError, NoVectors
+from desktop_app.core.export_targets import PNG
 from desktop_app.core.files import SpreadsheetWriter, atomic_writer, check_output_path, write_bytes
 from desktop_app.core.vectors import ArticleVectors
 from desktop_app.core.wording import plural, quoted
@@ -168,7 +169,7 @@ def render_png(
     """
     from PIL import Image
 
-    check_output_path(out, "matrix picture")
+    check_output_path(out, "matrix picture", PNG)
     methods = [m.strip() for m in str(method).split(",") if m.strip()]
     if not methods:
         raise InputError("Name at least one method to draw.")

@@ -16,6 +16,7 @@ from desktop_app.core.files import (
     atomic_writer,
     check_columns_once,
     check_output_path,
+    named_id,
     parse_csv,
     read_input,
     write_text,
@@ -109,11 +110,11 @@ def plan_csv_labels(
         if not label:
             skipped += 1
             continue
-        key = (row.get("article") or "").strip()
-        if not key:
-            path = (row.get("path") or "").strip()
+        key = named_id(row.get("article") or "", articles)  # spaces kept only where the id has them
+        if not key.strip():
+            path = named_id(row.get("path") or "", by_path)
             by_paths += 1
-            key = by_path.get(path) or by_path.get(catalog_path(path, photo_root) or "", "")
+            key = by_path.get(path) or by_path.get(catalog_path(path.strip(), photo_root) or "", "")
             if not key:
                 unknown.append(path)
                 continue

@@ -43,6 +43,7 @@ from desktop_app.core.engine import Engine
 from desktop_app.core.errors import Conflict, UserError
 from desktop_app.core.label_files import ImportReport, LabelPlan
 from desktop_app.core.labels import DEFAULT_FIELD
+from desktop_app.core.wording import plural
 from desktop_app.gui import theme
 from desktop_app.gui.completion import EnterTakesCompletion
 from desktop_app.gui.conflicts import show_conflict
@@ -411,11 +412,20 @@ class ImportLabelsDialog(QDialog):
         ]
         left_out = self.plan.unknown or self.plan.no_folder
         if left_out:
-            what = "rows are not in the catalog" if from_csv else "articles have no folder at that level"
+            one = len(left_out) == 1
+            what = (
+                f"{plural(len(left_out), 'row')} {'is' if one else 'are'} not in the catalog"
+                if from_csv
+                else f"{plural(len(left_out), 'article')} {'has' if one else 'have'} no folder at that level"
+            )
             sample = ", ".join(left_out[:5]) + (" …" if len(left_out) > 5 else "")
-            parts.append(f"{len(left_out)} {what} ({_html(sample)}).")
+            parts.append(f"{what} ({_html(sample)}).")
         if self.plan.skipped_rows:
-            parts.append(f"{self.plan.skipped_rows} rows have no label and are left out.")
+            one = self.plan.skipped_rows == 1
+            parts.append(
+                f"{plural(self.plan.skipped_rows, 'row')} {'has' if one else 'have'} no label and "
+                f"{'is' if one else 'are'} left out."
+            )
         self._show(rows, " ".join(parts))
 
     def _make_plan(self) -> LabelPlan:

@@ -15,6 +15,7 @@ import numpy as np
 from desktop_app.core.adapt import Adapter
 from desktop_app.core.encoder import Encoder
 from desktop_app.core.errors import InputError, ModelError, NoVectors
+from desktop_app.core.export_targets import protect_catalog, unprotect_catalog
 from desktop_app.core.indexer import (
     embed_files,
 )
@@ -33,6 +34,7 @@ from desktop_app.core.settings import (
 )
 from desktop_app.core.storage import Catalog
 from desktop_app.core.storage.backend import url_user
+from desktop_app.core.storage.locks import lock_path
 from desktop_app.core.vector_store import VectorStore, store_folder
 from desktop_app.core.vectors import ArticleVectors
 
@@ -101,6 +103,17 @@ class EngineBase:
         self.read_ahead_stores = False
         self._read_ahead: ReadAhead | None = None
         self._read_folders: set[Path] = set()
+        protect_catalog(self, self.location, self.own_files(), self.photo_root)
+
+    def own_files(self) -> list[Path]:
+        """The files and folders this catalog is made of on this machine, which no export may replace: the
+        catalog file with SQLite's files and the locks beside it, and the vector stores."""
+        stores = store_folder(self.catalog, "").parent
+        path = self.catalog.path
+        if path is None:
+            return [stores]
+        sqlite_files = [Path(f"{path}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")]
+        return [*sqlite_files, lock_path(path), path.parent / f".{path.name}.lock", stores]
 
     @classmethod
     def open(cls, db: Path | str, create: bool = False, remember: bool = True) -> Engine:
@@ -133,6 +146,7 @@ class EngineBase:
         self._index = None
         self._vectors = None
         self._encoder = None
+        unprotect_catalog(self)
         self.catalog.close()
 
     def __enter__(self) -> Engine:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from desktop_app.core.components import components
 from desktop_app.core.decision_groups import DecisionGroups, decision_groups
 from desktop_app.core.errors import InputError
+from desktop_app.core.files import named_id
 from desktop_app.core.wording import quoted
 
 
@@ -63,9 +64,15 @@ class DecisionRoom:
         """The match decision `undo_decision()` would take back next, without taking it back."""
         return self.catalog.last_live_decision(curator=self.curator())
 
-    def decisions(self) -> list[dict]:
-        """Every current decision, oldest first."""
-        return list(self.catalog.decisions().values())
+    def decisions(self, articles: Sequence[str] | None = None) -> list[dict]:
+        """Every current decision, oldest first; with `articles`, only those about one of them (an article
+        not in the catalog is an InputError, not an empty list that reads as "no decisions")."""
+        if articles is None:
+            return list(self.catalog.decisions().values())
+        unknown = [x for x in articles if x not in self.catalog.known_articles(list(articles))]
+        if unknown:
+            raise InputError(f"There is no article {quoted(unknown[0])} in this catalog.")
+        return list(self.catalog.decisions(list(articles)).values())
 
     def decisions_with(self, articles: Sequence[str]) -> dict[str, str]:
         """article -> the current decision between it and one of `articles` (their own pairs left out)."""
@@ -120,11 +127,15 @@ class DecisionRoom:
         the same keeps its note. A pair that already has the decision and note is left as it is."""
         from desktop_app.core.storage.decisions import KEEP_NOTE
 
-        rows = _read_decision_rows(path)
-        names = {x for r in rows for x in (r.a, r.b)}
-        unknown = sorted(names - self.catalog.known_articles(sorted(names)))
+        header, table = _read_decision_file(path)
+        cells = {r.get(c) or "" for r in table for c in ("article_a", "article_b")}
+        known = self.catalog.known_articles(sorted(cells | {c.strip() for c in cells}))
+        rows = _decision_rows(table, path, "note" in header, known)
+        unknown = sorted({x for r in rows for x in (r.a, r.b)} - known)
         if unknown:
-            raise InputError(f"{path} names articles that are not in this catalog: {', '.join(unknown[:5])}.")
+            raise InputError(
+                f"{path} names articles that are not in this catalog: {', '.join(map(quoted, unknown[:5]))}."
+            )
         items = [(r.a, r.b, r.decision, KEEP_NOTE if r.note is None else r.note) for r in rows]
         written = self.catalog.decide(items, curator=self.curator(), force=True, skip_unchanged=True)
         return DecisionImport(imported=len(written), unchanged=len(rows) - len(written))
@@ -158,20 +169,26 @@ ALIASES = {
 }
 
 
-def _read_decision_rows(path: Path) -> list[_CsvDecision]:
-    """The file's decisions, one per pair, or an InputError naming the line (and for a pair decided two
-    ways, both lines) before anything is written."""
+def _read_decision_file(path: Path) -> tuple[list[str], list[dict]]:
+    """(header, rows) of a decisions file whose columns are there, each once."""
     from desktop_app.core.files import check_columns_once, read_csv
-    from desktop_app.core.storage.decisions import pair
 
     header, rows = read_csv(path, "decisions file")
     if not {"article_a", "article_b", "decision"} <= set(header):
         raise InputError(f"{path} needs the columns article_a, article_b and decision.")
     check_columns_once(header, {"article_a", "article_b", "decision", "note"}, path, "decisions file")
-    has_note = "note" in header
+    return header, rows
+
+
+def _decision_rows(rows: list[dict], path: Path, has_note: bool, known: Container[str]) -> list[_CsvDecision]:
+    """The file's decisions, one per pair, or an InputError naming the line (and for a pair decided two
+    ways, both lines) before anything is written. `known`: the catalog's articles among the cells (see
+    `files.named_id`)."""
+    from desktop_app.core.storage.decisions import pair
+
     by_pair: dict[tuple[str, str], _CsvDecision] = {}
     for n, r in enumerate(rows, start=2):
-        row = _decision_row(r, n, path, has_note)
+        row = _decision_row(r, n, path, has_note, known)
         first = by_pair.setdefault(pair(row.a, row.b), row)
         if first.decision != row.decision:
             raise InputError(
@@ -183,7 +200,7 @@ def _read_decision_rows(path: Path) -> list[_CsvDecision]:
     return list(by_pair.values())
 
 
-def _decision_row(r: dict, n: int, path: Path, has_note: bool) -> _CsvDecision:
+def _decision_row(r: dict, n: int, path: Path, has_note: bool, known: Container[str]) -> _CsvDecision:
     """Line n of a decisions file, checked: a cell left empty (or missing from a short line) is named."""
     from desktop_app.core.storage.decisions import DECISIONS
 
@@ -193,8 +210,8 @@ def _decision_row(r: dict, n: int, path: Path, has_note: bool) -> _CsvDecision:
     decision = ALIASES.get(given.lower())
     if decision is None:
         raise InputError(f"{path}, line {n}: unknown decision {given!r}; use {', '.join(DECISIONS)}.")
-    a, b = ((r.get(c) or "").strip() for c in ("article_a", "article_b"))  # read_csv undid the quoting
-    empty = [c for c, v in (("article_a", a), ("article_b", b)) if not v]
+    a, b = (named_id(r.get(c) or "", known) for c in ("article_a", "article_b"))  # read_csv undid the quoting
+    empty = [c for c, v in (("article_a", a), ("article_b", b)) if not v.strip()]
     if empty:
         raise InputError(
             f"{path}, line {n}: the {empty[0]} cell is empty; a decision needs two different articles."

@@ -237,15 +237,17 @@ class DuplicateRoom:
 
     # ------------------------------------------------------------ verdicts
 
-    def mark_duplicate(self, a: str, b: str, verdict: str, level: str = "photo") -> str | None:
+    def mark_duplicate(
+        self, a: str, b: str, verdict: str, level: str = "photo", force: bool = False
+    ) -> str | None:
         """Remember the curator's verdict on a pair: photos (stored paths) "duplicate" or "not_duplicate";
         articles "duplicate"/"same" (a same-product decision) or "not_duplicate" (a look-alike, unless the
         pair's decision already says more: see `article_decision`). Returns, for articles, the match decision
-        that stands now."""
+        that stands now. An article pair another curator decided is a Conflict unless `force` (as `decide`)."""
         if a == b:
             raise InputError("A verdict needs two different photos or articles.")
         if level == "article":
-            return self._mark_articles(a, b, verdict)
+            return self._mark_articles(a, b, verdict, force)
         if verdict not in PHOTO_VERDICTS:
             raise InputError(f"Unknown verdict {verdict!r}; use duplicate or not_duplicate.")
         known = {r.path for r in self.catalog.photo_rows()}
@@ -258,7 +260,7 @@ class DuplicateRoom:
         self.catalog.set_verdicts([(a, b, verdict)], curator=self.curator())
         return None
 
-    def _mark_articles(self, a: str, b: str, verdict: str) -> str:
+    def _mark_articles(self, a: str, b: str, verdict: str, force: bool = False) -> str:
         from desktop_app.core.storage.decisions import pair
 
         if verdict not in ARTICLE_VERDICTS:
@@ -266,7 +268,7 @@ class DuplicateRoom:
         unknown = [x for x in (a, b) if x not in self.catalog.known_articles([a, b])]
         if unknown:
             raise InputError(f"There is no article {quoted(unknown[0])} in this catalog.")
-        self.catalog.decide([(a, b, verdict)], curator=self.curator(), merge=article_decision)
+        self.catalog.decide([(a, b, verdict)], curator=self.curator(), merge=article_decision, force=force)
         return self.catalog.decisions([a])[pair(a, b)]["decision"]
 
     def judge_duplicates(self, pairs: Sequence, verdict: str) -> Judgement:

@@ -161,7 +161,7 @@ class SqliteBackend(Backend):
                 raise CatalogError(
                     f"Cannot create the catalog folder {parent}: {exc.strerror}. Choose another place with --db."
                 ) from exc
-        check_output_path(self.path, "catalog")
+        check_output_path(self.path, "catalog", kind=None)
         if not os.access(parent, os.W_OK | os.X_OK):
             raise CatalogError(
                 f"Cannot create a catalog in {parent}: the folder is read-only. Choose another place with --db."
