@@ -22,7 +22,6 @@ connected here, to the window's existing signals.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,12 +34,13 @@ from desktop_app.core.errors import UserError
 from desktop_app.core.labels import DEFAULT_FIELD
 from desktop_app.core.layout import METHOD_NAMES, MapLayout
 from desktop_app.core.map_child import MapRequest
-from desktop_app.core.overview import Snapshot, label_text
+from desktop_app.core.overview import Snapshot
 from desktop_app.core.wording import plural
 from desktop_app.gui.history import next_label_event
+from desktop_app.gui.map_contents import colouring, label_fields, points
 from desktop_app.gui.map_job import MapJob
 from desktop_app.gui.map_panel import COLOUR_CHOICES_EXTRA, MapPanel, overwrite_question
-from desktop_app.gui.map_view import MapPoints, argb
+from desktop_app.gui.map_view import MapPoints
 from desktop_app.gui.workers import Failure, Runner
 
 INDEXING_NOTE = "Indexing… the map is laid out when it ends."
@@ -154,7 +154,7 @@ class MapController(QObject):
             self._forget_catalog(snap.location)
         if not self.shown_now():
             return
-        self.panel.set_colour_choices(_label_fields(snap, self.colour_by), self.colour_by)
+        self.panel.set_colour_choices(label_fields(snap, self.colour_by), self.colour_by)
         if self.window.indexer.running:
             # Each re-read of a run would restart the layout on a partly indexed catalog: keep what is shown,
             # and ask once the run has ended (whatever it changed: the note below must not outlive it).
@@ -270,7 +270,7 @@ class MapController(QObject):
             return
         self.layout = layout
         self.panel.show_message("")
-        self.view.set_points(_points(layout, snap, self._colouring(layout, snap)), keep_view=keep_view)
+        self.view.set_points(points(layout, snap, self._colouring(layout, snap)), keep_view=keep_view)
         self._legend(layout, snap)
         self._show_grid_selection()
         self._rings()
@@ -292,7 +292,7 @@ class MapController(QObject):
 
     def _colouring(self, layout: MapLayout, snap: Snapshot) -> pic.Colouring:
         shown = self.colours_shown.setdefault(self.colour_by, {})
-        colours = _colouring(layout, snap, self.colour_by, shown)
+        colours = colouring(layout, snap, self.colour_by, shown)
         shown.update(colours.own)
         return colours
 
@@ -305,9 +305,9 @@ class MapController(QObject):
         snap = self.window.snapshot
         if self.layout is None or snap is None:
             return
-        points = _points(self.layout, snap, self._colouring(self.layout, snap))
-        self.view.set_colours(points.colours)
-        self.view.tips, self.view.points.covers = points.tips, points.covers
+        shown = points(self.layout, snap, self._colouring(self.layout, snap))
+        self.view.set_colours(shown.colours)
+        self.view.tips, self.view.points.covers = shown.tips, shown.covers
         self._legend(self.layout, snap)
 
     # ------------------------------------------------------------ linked selection
@@ -494,40 +494,6 @@ def _undoes_batch(engine: Any, batch: int) -> bool:
     """Whether Edit ▸ Undo would take back this label decision next (worker thread)."""
     last = next_label_event(engine)
     return last is not None and last["batch"] == batch
-
-
-def _label_fields(snap: Snapshot, current: str) -> list[str]:
-    """The label fields to colour by: those with labels, and the one the map is coloured by even before it
-    has any (else the box would show another choice than the colours do)."""
-    fields = set().union(*snap.articles.labels) if snap.articles.labels else set()
-    if current not in dict(COLOUR_CHOICES_EXTRA):
-        fields.add(current)
-    return sorted(fields, key=lambda f: (f != DEFAULT_FIELD, f))
-
-
-def _colouring(layout: MapLayout, snap: Snapshot, by: str, keep: dict[str, str]) -> pic.Colouring:
-    arts = snap.articles
-    labels = {k: arts.labels[i] for k, i in arts.index_of.items()}
-    folders = {k: arts.folders[i] for k, i in arts.index_of.items()}
-    return pic.colouring(pic.colour_values(by, layout.articles, labels, folders), keep=keep)
-
-
-def _points(layout: MapLayout, snap: Snapshot, colours: pic.Colouring) -> MapPoints:
-    arts = snap.articles
-    row = arts.index_of
-    palette = argb([c for _, c, _ in colours.legend]) if colours.legend else np.zeros(1, np.uint32)
-    root = str(snap.photo_root) if snap.photo_root is not None and snap.root_ok else None
-    covers, tips = [], []
-    for k in layout.articles:
-        i = row.get(k)
-        cover = arts.covers[i] if i is not None else ""
-        covers.append(str(Path(root) / cover) if root and cover else None)
-        labels = label_text(arts.labels[i]) if i is not None else ""
-        folder = arts.folders[i] if i is not None else ""
-        tips.append(
-            "\n".join(t for t in (k, labels or "unlabelled", f"folder: {folder}" if folder else "") if t)
-        )
-    return MapPoints(list(layout.articles), layout.xy, palette[colours.codes], covers, tips)
 
 
 __all__ = ["MapController"]
