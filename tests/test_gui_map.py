@@ -231,11 +231,26 @@ def test_lasso_selects_labels_undoes_shows_in_grid_and_inspects(qtbot, map_windo
     labels = w.snapshot.engine.labels("category")
     assert not any(labels.get(k, {}).get("category") == "lasso-picked" for k in chosen)
 
-    # Show in grid clears a filter that hides some of them.
+    # A filter that hides them all leaves the grid, and so the map, with nothing selected; a lasso on the
+    # map clears it, so that the grid selects all the map does. Show in grid then shows them.
     w.grid_panel.filter_edit.setText("no-such-article")
     w.grid_panel.apply_filter()
+    assert view.selected_keys() == [] and panel.count.text() == "Nothing selected"
+    view.fit()
+    pts = {k: viewport_point(view, k) for k in view.keys}
+    x = sorted(p.x() for k, p in pts.items() if k not in chosen)[0]  # the first one left out
+    top, bottom = min(p.y() for p in pts.values()) - 5, max(p.y() for p in pts.values()) + 5
+    left = min(p.x() for p in pts.values()) - 5
+    with qtbot.waitSignal(view.lasso_selected, timeout=T) as blocker:
+        lasso(
+            qtbot, view, [QPoint(left, top), QPoint(x - 1, top), QPoint(x - 1, bottom), QPoint(left, bottom)]
+        )
+    again = blocker.args[0]
+    assert again and not w.grid_panel.filter_edit.text()
+    assert sorted(w.selected_articles()) == sorted(view.selected_keys()) == sorted(again)
+    chosen = again
     qtbot.mouseClick(panel.show_grid, Qt.MouseButton.LeftButton)
-    assert not w.grid_panel.filter_edit.text() and sorted(w.selected_articles()) == sorted(chosen)
+    assert w.left_tabs.currentIndex() == 0 and sorted(w.selected_articles()) == sorted(chosen)
 
     # Two articles (click, then Ctrl+click): inspect them. The two farthest apart, so no dot hides the other.
     view.fit()

@@ -101,11 +101,12 @@ def test_layout_bytes_keep_ids_positions_and_placed():
         np.array([[0, 1], [2, 3], [4, 5]]),
         "tsne",
         {"seconds": 1.5},
-        placed_mask=np.array([False, True, False]),
+        placed_mask=np.array([False, True, True]),
+        joined_mask=np.array([False, False, True]),
     )
     back = lay.MapLayout.from_bytes(layout.to_bytes(), "tsne", {})
     assert back.articles == layout.articles and np.array_equal(back.xy, layout.xy)
-    assert back.placed == 1 and back.digest == lay.articles_digest(["c", "b,2", "a/ü 1"])
+    assert back.placed == 2 and back.joined == 1 and back.digest == lay.articles_digest(["c", "b,2", "a/ü 1"])
 
 
 def test_colouring_ranks_values_and_keeps_other_and_unlabelled_apart():
@@ -217,6 +218,33 @@ def test_recompute_lays_out_afresh_and_unknown_method_is_refused(tiny_model, tmp
     engine.close()
 
 
+def test_a_layout_outgrown_by_new_articles_is_laid_out_afresh(tiny_model, tmp_path, monkeypatch):
+    # The map's first look came while most of the catalog was still being indexed: placing the rest among
+    # the few laid out would stack them in a blob, so past a fifth of joined articles the engine lays out
+    # afresh, by the stored layout's own method (the app and `lookalike map` alike).
+    _, vectors = synthetic(n_groups=5, per_group=2, photos=2)
+    engine = make_catalog(tmp_path / "c.sqlite", vectors, tiny_model)
+    first = engine.catalog_map(method="pca")
+    computed = []
+    real = lay.compute_layout
+    monkeypatch.setattr(lay, "compute_layout", lambda *a, **k: computed.append(a[1]) or real(*a, **k))
+    _add_article(engine, tiny_model, "new0", np.asarray(vectors["g00-c0"]) + 0.05)
+    grown = engine.catalog_map()  # 1 of 11 joined: placed, kept
+    assert not computed and grown.joined == grown.placed == 1 and len(grown) == len(first) + 1
+    assert engine.stored_map().joined == 1  # stored with its joined article
+    _add_article(engine, tiny_model, "new1", np.asarray(vectors["g01-c0"]) + 0.05)
+    assert not computed and engine.catalog_map().joined == 2  # 2 of 12: still a fifth or less
+    _add_article(engine, tiny_model, "new2", np.asarray(vectors["g02-c0"]) + 0.05)
+    # 3 of 13 would have joined: laid out afresh, by PCA as before, and it says why.
+    assert engine.catalog_map(compute=False).joined == 3  # asked not to compute: kept up to date
+    fresh = engine.catalog_map()
+    assert computed == ["pca"] and fresh.method == "pca" and len(fresh) == 13
+    assert fresh.joined == fresh.placed == 0 and fresh.info["outgrown"] == 3
+    assert engine.stored_map().joined == 0 and engine.catalog_map().info["outgrown"] == 3
+    assert computed == ["pca"]
+    engine.close()
+
+
 @pytest.fixture
 def indexed_sample(tmp_path, sample_copy, tiny_model):
     db = tmp_path / "sample.sqlite"
@@ -247,6 +275,12 @@ def test_cli_map_writes_covers_picture_and_coordinates(indexed_sample, tmp_path,
     again = json.loads(capsys.readouterr().out)
     assert again["picture"]["dots"] == len(keys) and again["picture"]["thumbnails"] == 0
     assert [(p["x"], p["y"]) for p in again["points"]] == [(p["x"], p["y"]) for p in out["points"]]
+    # Said in words: the parts the picture has, each counted once ("0 covers of 0 px" said nothing).
+    assert main(["map", "--db", str(db), "--png", str(png), "--dots"]) == 0
+    text = capsys.readouterr().out
+    assert f"({len(keys)} dots)" in text and " covers" not in text and f"Map of {len(keys)} articles" in text
+    assert main(["map", "--db", str(db), "--png", str(png), "--size", "900x700"]) == 0
+    assert f"({len(keys)} covers of " in capsys.readouterr().out
 
 
 def test_cli_map_errors_are_one_line(indexed_sample, tmp_path, capsys, monkeypatch):

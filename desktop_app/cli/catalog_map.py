@@ -21,7 +21,7 @@ from desktop_app.core.export_targets import PNG
 from desktop_app.core.files import check_output_path, write_bytes
 from desktop_app.core.labels import DEFAULT_FIELD
 from desktop_app.core.paths import photo_file
-from desktop_app.core.wording import quoted
+from desktop_app.core.wording import plural, quoted
 
 
 def register(sub) -> None:
@@ -31,7 +31,9 @@ def register(sub) -> None:
         description="A 2-D layout of the catalog's articles (t-SNE of their vectors; adapted vectors "
         "when an adapter is on), the same one the app's map shows. It is computed once and "
         "stored in the catalog; articles indexed later are placed among their nearest "
-        "neighbours until you --recompute. Writes it as a PNG and/or prints the coordinates.",
+        "neighbours until you --recompute, or until more than a fifth of the articles would be "
+        "placed that way (then it is laid out afresh). Writes it as a PNG and/or prints the "
+        "coordinates.",
     )
     add_db(p)
     p.add_argument(
@@ -143,16 +145,36 @@ def run(args: argparse.Namespace) -> int:
     info = layout.info
     method = lay.METHOD_NAMES.get(layout.method, layout.method)
     print(
-        f"Map of {len(layout):,} articles ({method}, {layout.model_id}"
+        f"Map of {plural(len(layout), 'article')} ({method}, {layout.model_id}"
         f"{f', adapter {layout.adapter_id}' if layout.adapter_id is not None else ''}); "
-        f"laid out in {info.get('seconds', 0):.1f} s; {layout.placed:,} placed among their neighbours."
+        f"laid out in {info.get('seconds', 0):.1f} s{_placed_note(layout)}."
     )
     if stats is not None:
-        what = f"{stats.thumbnails:,} covers of {stats.thumb_px} px and {stats.dots:,} dots"
-        print(f"Wrote {safe(args.png)} ({what}), coloured by {safe(args.color_by)}:")
+        print(f"Wrote {safe(args.png)} ({_picture_note(stats)}), coloured by {safe(args.color_by)}:")
         for value, colour, count in colours.legend:
             print(f"  {colour}  {safe(value)} ({count})")
     return 0
+
+
+def _placed_note(layout: lay.MapLayout) -> str:
+    """How the articles not laid out by the method got there, and why a layout was made afresh."""
+    notes = []
+    if layout.placed:
+        notes.append(f"{plural(layout.placed, 'article')} placed among their neighbours")
+    outgrown = layout.info.get("outgrown")
+    if outgrown:
+        notes.append(f"laid out afresh: {plural(outgrown, 'article')} had joined the previous layout")
+    return "".join(f"; {n}" for n in notes)
+
+
+def _picture_note(stats: pic.PictureStats) -> str:
+    """What the picture shows: "468 dots", "12 covers of 96 px and 3 dots" (no part that is none)."""
+    parts = []
+    if stats.thumbnails:
+        parts.append(f"{plural(stats.thumbnails, 'cover')} of {stats.thumb_px} px")
+    if stats.dots or not parts:
+        parts.append(plural(stats.dots, "dot"))
+    return " and ".join(parts)
 
 
 def _as_json(

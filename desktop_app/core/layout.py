@@ -40,6 +40,10 @@ MAIN_ITER = 500
 FFT_CELL = 2.0  # openTSNE's ints_in_interval (its default is 1)
 SAMPLE_ABOVE = 40_000  # larger catalogs: t-SNE on a sample this size, the rest placed among it
 PLACE_K = 5  # a placed article sits among this many nearest laid-out articles
+# Articles indexed after a layout join it by `place`, which keeps the layout's structure but cannot make a new
+# one: a layout made while a fifth of today's articles were not indexed yet (a first look during indexing, a
+# large import since) no longer shows the catalog, so it is computed afresh instead.
+RELAYOUT_SHARE = 0.2
 CHUNK = 2048  # rows per similarity block: 2048 x 250,000 float32 = 2 GB would be too much, so capped below
 MAX_BLOCK_BYTES = 256 << 20
 PROGRESS_TOTAL = 1000  # progress is reported in thousandths of the whole job
@@ -56,6 +60,7 @@ class MapLayout:
     articles: A article ids; xy: float32 [A, 2] positions (the layout's own units, centred on 0);
     placed: bool [A], True for articles placed among the others (`place`) rather than laid out by the
     method itself: the sampled-out part of a large catalog, and articles indexed after the computation.
+    joined: bool [A], True for the latter only (articles that joined the layout after it was computed).
     info: method, seconds, n, created_at, updated_at.
     """
 
@@ -66,6 +71,7 @@ class MapLayout:
     model_id: str = ""
     adapter_id: int | None = None
     placed_mask: np.ndarray | None = None
+    joined_mask: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.xy = np.ascontiguousarray(self.xy, dtype=np.float32).reshape(-1, 2)
@@ -74,6 +80,9 @@ class MapLayout:
         if self.placed_mask is None:
             self.placed_mask = np.zeros(len(self.articles), dtype=bool)
         self.placed_mask = np.asarray(self.placed_mask, dtype=bool).reshape(-1)
+        if self.joined_mask is None:
+            self.joined_mask = np.zeros(len(self.articles), dtype=bool)
+        self.joined_mask = np.asarray(self.joined_mask, dtype=bool).reshape(-1)
 
     def __len__(self) -> int:
         return len(self.articles)
@@ -87,6 +96,11 @@ class MapLayout:
         """Articles placed among the others rather than laid out by the method itself."""
         return int(self.placed_mask.sum())
 
+    @property
+    def joined(self) -> int:
+        """Articles placed on the layout after it was computed (indexed since)."""
+        return int(self.joined_mask.sum())
+
     def index(self) -> dict[str, int]:
         return {a: i for i, a in enumerate(self.articles)}
 
@@ -94,7 +108,7 @@ class MapLayout:
         """An .npz of the positions and the article ids (UTF-8, NUL-separated: ids are paths, never NUL)."""
         buf = io.BytesIO()
         names = np.frombuffer("\0".join(self.articles).encode("utf-8"), dtype=np.uint8)
-        np.savez_compressed(buf, xy=self.xy, articles=names, placed=self.placed_mask)
+        np.savez_compressed(buf, xy=self.xy, articles=names, placed=self.placed_mask, joined=self.joined_mask)
         return buf.getvalue()
 
     @classmethod
@@ -105,8 +119,11 @@ class MapLayout:
             xy = z["xy"]
             raw = z["articles"].tobytes().decode("utf-8")
             placed = z["placed"] if "placed" in z.files else None
+            joined = z["joined"] if "joined" in z.files else None
+        if joined is None and placed is not None and "sample" not in info:
+            joined = placed  # stored before joined was: without a sample, every placed article joined later
         articles = raw.split("\0") if raw or len(xy) else []
-        return cls(articles, xy, method, info, model_id, adapter_id, placed)
+        return cls(articles, xy, method, info, model_id, adapter_id, placed, joined)
 
 
 def articles_digest(articles: Sequence[str]) -> str:

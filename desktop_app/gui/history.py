@@ -87,6 +87,16 @@ def newest(engine: Any) -> tuple[str, str] | None:
     return "match", match_text([match])
 
 
+def next_label_event(engine: Any) -> dict | None:
+    """The newest event of the label decision Undo would take back next (its "batch" names the decision);
+    None when Undo would take back a match decision, or nothing (worker thread)."""
+    labels = engine.last_label_decision()
+    match = engine.last_match_decision()
+    if labels is None or (match is not None and match["at"] > labels["at"]):
+        return None
+    return labels
+
+
 def undo_newest(engine: Any) -> Step | None:
     """Take back the newest decision of either kind; the step Redo needs (worker thread)."""
     found = newest(engine)
@@ -244,6 +254,7 @@ __all__ = [
     "label_text",
     "match_text",
     "newest",
+    "next_label_event",
     "redo_step",
     "undo_newest",
 ]

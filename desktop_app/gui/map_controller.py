@@ -1,123 +1,49 @@
 """The catalog map in the main window: a tab beside the articles, kept in step with the rest of the window.
 
-- The layout comes from `Engine.catalog_map` in a child process (`core.map_child`, or a worker thread in
-  tests) with progress and cancel: when the map is first shown, when the catalog's articles or model
-  change (new articles are placed on the stored layout), and when the curator asks for a recompute.
-- Linked selection: selecting on the map (click or lasso) selects those articles in the grid, which drives
-  the similar panel; selecting in the grid shows the selection on the map. The similar panel's query and
-  results are highlighted on the map.
-- Lasso actions: set a label on every selected article (one undoable decision through `Engine.set_labels`),
-  show them in the grid, inspect two.
+- The layout comes from `Engine.catalog_map` in a child process (`map_job.MapJob`) with progress and
+  cancel: when the map is first shown, when the catalog's articles or model change (the engine places new
+  articles on the stored layout, or lays it out afresh when they are many), and when the curator asks for a
+  recompute. While an index run is going the layout is not asked for again at each of its re-reads: the
+  map keeps what it shows and is brought up to date once when the run ends.
+- Linked selection: the map's selection is the grid's, which drives the similar panel: selecting on the
+  map (click or lasso) selects those articles in the grid (clearing a filter that hides some), selecting in
+  the grid shows that selection on the map. The current question's articles and, once answered, its
+  results are ringed on the map.
+- Lasso actions: set a label on every selected article (one decision through `Engine.set_labels`), show
+  them in the grid, inspect two. The map's Undo is Edit ▸ Undo, usable while the next thing it would take
+  back is the label the map set: never an edit made elsewhere.
+- Another catalog: nothing of the last one (layout, legend, selection, rings, undo) stays on the map.
 
 The window creates it with `MapController(window)` and gets a tab (in `window.left_tabs`, beside the grid,
-so that each has the pane's whole height) and a toggle action; everything else is connected here, to the
-window's existing signals.
+so that each has the pane's whole height) and an action (View ▸ Catalog map, Ctrl+M); everything else is
+connected here, to the window's existing signals.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMessageBox
 
 from desktop_app.core import map_picture as pic
-from desktop_app.core.engine import Engine
 from desktop_app.core.errors import UserError
 from desktop_app.core.labels import DEFAULT_FIELD
 from desktop_app.core.layout import METHOD_NAMES, MapLayout
-from desktop_app.core.map_child import MapRequest, child_main
-from desktop_app.core.overview import Snapshot, label_text
-from desktop_app.core.similar import Outcome
-from desktop_app.gui.child_job import ChildJob
+from desktop_app.core.map_child import MapRequest
+from desktop_app.core.overview import Snapshot
+from desktop_app.core.wording import plural
+from desktop_app.gui.history import next_label_event
+from desktop_app.gui.map_contents import colouring, label_fields, points
+from desktop_app.gui.map_job import MapJob
 from desktop_app.gui.map_panel import COLOUR_CHOICES_EXTRA, MapPanel, overwrite_question
-from desktop_app.gui.map_view import MapPoints, argb
-from desktop_app.gui.workers import Failure, Runner, Task
+from desktop_app.gui.map_view import MapPoints
+from desktop_app.gui.workers import Failure, Runner
 
-
-class MapJob(QObject):
-    """One layout request in a child process (or, in tests, a worker thread), with progress and cancel."""
-
-    progress = Signal(int, int, str)
-    done = Signal(object)  # MapLayout or None
-    cancelled = Signal()
-    failed = Signal(object)  # Failure
-
-    def __init__(
-        self,
-        engine: Engine,
-        request: MapRequest,
-        in_subprocess: bool,
-        runner: Runner,
-        parent: QObject | None = None,
-    ) -> None:
-        """In a child process the layout is made by an engine of its own on the catalog; in a thread (tests),
-        by the window's `engine` (a second catalog connection in this process is what SQLite warns about)."""
-        super().__init__(parent)
-        self.child: ChildJob | None = None
-        self.task: Task | None = None
-        if in_subprocess:
-            self.child = ChildJob(
-                child_main,
-                (engine.location, request),
-                "lookalike-map",
-                "The map process stopped unexpectedly",
-                self,
-            )
-            self.child.progress.connect(lambda p: self.progress.emit(*p))
-            self.child.done.connect(self._finish_done)
-            self.child.cancelled.connect(self._finish_cancelled)
-            self.child.failed.connect(self._finish_failed)
-            self.child.start()
-        else:
-            self.task = Task(_make_map_in_thread, engine, request, with_progress=True, with_cancel=True)
-            self.task.signals.progress.connect(lambda p: self.progress.emit(*p))
-            runner.start(self.task, on_done=self._finish_done, on_failed=self._task_failed)
-
-    def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-        elif self.child is not None:
-            self.child.cancel()
-
-    def _task_failed(self, failure: Failure) -> None:
-        from desktop_app.core.layout import Cancelled
-
-        if isinstance(failure.error, Cancelled):
-            self._finish_cancelled()
-        else:
-            self._finish_failed(failure)
-
-    def _finish_done(self, layout: MapLayout | None) -> None:
-        self.done.emit(layout)
-
-    def _finish_cancelled(self) -> None:
-        self.cancelled.emit()
-
-    def _finish_failed(self, failure: Failure) -> None:
-        self.failed.emit(failure)
-
-    def shutdown(self) -> None:
-        """Stop the child (cancel, then terminate) and release its queue; a thread is asked to cancel."""
-        if self.child is not None:
-            self.child.shutdown()
-        else:
-            self.cancel()
-
-
-def _make_map_in_thread(engine: Engine, request: MapRequest, progress, should_cancel) -> MapLayout | None:
-    # A worker's progress signal carries one object: the (done, total, note) triple.
-    return engine.catalog_map(
-        method=request.method,
-        recompute=request.recompute,
-        compute=request.compute,
-        progress=lambda d, t, n: progress((d, t, n)),
-        should_cancel=should_cancel,
-    )
+INDEXING_NOTE = "Indexing… the map is laid out when it ends."
 
 
 class MapController(QObject):
@@ -130,6 +56,7 @@ class MapController(QObject):
         self.panel = MapPanel(lambda path: window.thumbs.get(path))
         self.view = self.panel.view
         self.tabs = window.left_tabs
+        # Checked while the map's tab is open; Ctrl+M brings it to the front, and closes it when in front.
         self.toggle_action = QAction("Catalog map", self)
         self.toggle_action.setCheckable(True)
         self.toggle_action.setShortcut(QKeySequence("Ctrl+M"))
@@ -142,20 +69,23 @@ class MapController(QObject):
         self.colour_by = DEFAULT_FIELD
         # colour-by choice -> value -> colour shown this session: a group keeps its colour when labels change
         self.colours_shown: dict[str, dict[str, str]] = {}
+        self._catalog = ""  # the catalog (location) the map is about
         self._asked: tuple | None = None  # what the last request was for (catalog, model, articles)
         self._pushing = False  # the map is selecting in the grid: do not echo the grid's selection back
-        self._label_field: str | None = None
-        self._layout_catalog = ""
+        self.label_batch: int | None = None  # the label decision the map wrote last (its Undo's)
+        self._undo_asked = 0  # counts the questions whether Undo would take it back: only the last counts
         self._connect()
 
     def _connect(self) -> None:
         w, p = self.window, self.panel
-        self.toggle_action.toggled.connect(self._toggled)
+        self.toggle_action.triggered.connect(self._triggered)
         self.tabs.currentChanged.connect(lambda _i: self._visibility(self.shown_now()))
         self.tabs.tabCloseRequested.connect(self._tab_close)
         w.catalog_loaded.connect(self.refresh)
+        w.catalogs.closed.connect(self._catalog_closed)
         w.grid_panel.selection_changed.connect(self._grid_selected)
-        w.results_shown.connect(self._results)
+        w.results_shown.connect(lambda _outcome: self._rings())
+        w.history.shown.connect(lambda _state: self._check_undo())
         w.thumbs.ready.connect(lambda _path: self.view.thumbnail_ready())
         self.view.selection_changed.connect(self._map_selected)
         self.view.activated.connect(w.open_detail)
@@ -167,30 +97,43 @@ class MapController(QObject):
         p.show_in_grid_requested.connect(self.show_in_grid)
         p.inspect_requested.connect(self.inspect_pair)
 
-    # ------------------------------------------------------------ the layout
+    # ------------------------------------------------------------ the tab
 
     def shown_now(self) -> bool:
         """Whether the map tab is open and on top."""
         return self.tabs.currentWidget() is self.panel
 
-    def _toggled(self, on: bool) -> None:
-        """Open the map as a tab and bring it to the front, or close its tab."""
+    def _triggered(self) -> None:
+        """Ctrl+M or View ▸ Catalog map: open the map, or bring it forward when it is open behind the
+        articles; close it only when it is the tab in front."""
+        if self.shown_now():
+            self.close_tab()
+        else:
+            self.open_tab()
+
+    def open_tab(self) -> None:
         at = self.tabs.indexOf(self.panel)
-        if on:
-            if at < 0:
-                at = self.tabs.addTab(self.panel, "Catalog map")
-                self.tabs.setTabsClosable(True)
-                bar = self.tabs.tabBar()
-                bar.setTabButton(0, bar.ButtonPosition.RightSide, None)  # the articles' tab stays
-                self.tabs.setTabToolTip(at, "Every article on one zoomable map (Ctrl+M shows or hides it)")
-            self.tabs.setCurrentIndex(at)
-        elif at >= 0:
+        if at < 0:
+            at = self.tabs.addTab(self.panel, "Catalog map")
+            self.tabs.setTabsClosable(True)
+            bar = self.tabs.tabBar()
+            bar.setTabButton(0, bar.ButtonPosition.RightSide, None)  # the articles' tab stays
+            self.tabs.setTabToolTip(
+                at, "Every article on one zoomable map (Ctrl+M brings it forward or closes it)"
+            )
+        self.toggle_action.setChecked(True)
+        self.tabs.setCurrentIndex(at)
+
+    def close_tab(self) -> None:
+        at = self.tabs.indexOf(self.panel)
+        if at >= 0:
             self.tabs.removeTab(at)
             self.tabs.setTabsClosable(False)
+        self.toggle_action.setChecked(False)
 
     def _tab_close(self, index: int) -> None:
         if self.tabs.widget(index) is self.panel:
-            self.toggle_action.setChecked(False)
+            self.close_tab()
 
     def show_articles(self) -> None:
         """The articles' tab in front (the map stays open behind it)."""
@@ -200,18 +143,29 @@ class MapController(QObject):
         if visible:
             self.refresh()
 
+    # ------------------------------------------------------------ the layout
+
     def refresh(self) -> None:
         """The catalog was (re)read: ask for the layout when what it depends on changed, else recolour."""
         snap = self.window.snapshot
-        if snap is None or not self.shown_now():
+        if snap is None:
             return
-        self.panel.set_colour_choices(_label_fields(snap, self.colour_by), self.colour_by)
-        key = (str(snap.path), snap.model_id, len(snap.articles), hash(snap.articles.keys))
+        if snap.location != self._catalog:
+            self._forget_catalog(snap.location)
+        if not self.shown_now():
+            return
+        self.panel.set_colour_choices(label_fields(snap, self.colour_by), self.colour_by)
+        if self.window.indexer.running:
+            # Each re-read of a run would restart the layout on a partly indexed catalog: keep what is shown,
+            # and ask once the run has ended (whatever it changed: the note below must not outlive it).
+            self._asked = None
+            self._recolour()
+            if self.layout is None and self.job is None:
+                self.panel.show_message(INDEXING_NOTE)
+            return
+        key = (snap.location, snap.model_id, len(snap.articles), hash(snap.articles.keys))
         if key != self._asked:
             self._asked = key
-            if self.layout is not None and self._layout_catalog != str(snap.path):
-                self.layout = None
-                self.view.set_points(MapPoints([], np.zeros((0, 2)), np.zeros(0, np.uint32), [], []))
             if not snap.embedded:
                 self.panel.show_message("The map appears once photos are indexed (Update index).")
                 return
@@ -221,6 +175,28 @@ class MapController(QObject):
             # An adapter switched on or off (here or from the command line) changes the vectors, not the
             # articles: ask the catalog (off the UI thread) which vectors are in use now.
             self.window.catalogs.call(snap.engine.map_key, on_done=self._check_key)
+
+    def _forget_catalog(self, location: str) -> None:
+        """Another catalog (or none): nothing of the last one's map stays, nor its job's answer."""
+        self._catalog = location
+        self._asked = None
+        self._pending = None
+        if self.job is not None:
+            self.job.cancel()
+        self.layout = None
+        self.label_batch = None
+        self._undo_asked += 1
+        self.panel.undo.setEnabled(False)
+        self.view.set_points(MapPoints([], np.zeros((0, 2)), np.zeros(0, np.uint32), [], []))
+        self.view.set_highlight([], [])
+        self.view.set_legend([], "")
+        self.panel.show_state("")
+        self.panel.show_message("")
+        self.panel.show_selection(0)
+
+    def _catalog_closed(self) -> None:
+        self._forget_catalog("")
+        self.close_tab()
 
     def _check_key(self, key: tuple) -> None:
         if (
@@ -241,12 +217,11 @@ class MapController(QObject):
         self.panel.show_running(True)
         if self.layout is None:
             self.panel.show_message("Laying out the articles… similar ones will land together.")
-        self._layout_catalog = str(snap.path)
         job = MapJob(snap.engine, request, self.in_subprocess, self.runner, self)
         job.progress.connect(self.panel.show_progress)
-        job.done.connect(self._done)
-        job.cancelled.connect(self._cancelled)
-        job.failed.connect(self._failed)
+        job.done.connect(lambda layout: self._done(job, layout))
+        job.cancelled.connect(lambda: self._cancelled(job))
+        job.failed.connect(lambda failure: self._failed(job, failure))
         self.job = job
 
     def cancel(self) -> None:
@@ -267,17 +242,18 @@ class MapController(QObject):
             return True
         return False
 
-    def _done(self, layout: MapLayout | None) -> None:
-        if self._job_over() or layout is None:
+    def _done(self, job: MapJob, layout: MapLayout | None) -> None:
+        if self._job_over() or layout is None or job.catalog != self._catalog:
             return
         self._show(layout, keep_view=self.layout is not None and self.layout.model_id == layout.model_id)
 
-    def _cancelled(self) -> None:
-        if not self._job_over() and self.layout is None:
+    def _cancelled(self, job: MapJob) -> None:
+        if not self._job_over() and self.layout is None and job.catalog == self._catalog:
             self.panel.show_message("Layout cancelled. Use Recompute layout to lay out the articles.")
 
-    def _failed(self, failure: Failure) -> None:
-        self._job_over()
+    def _failed(self, job: MapJob, failure: Failure) -> None:
+        if self._job_over() or job.catalog != self._catalog:
+            return  # superseded, or about the catalog shown before: this one's map is on its way
         err = failure.error
         self.panel.show_message(
             str(err) if isinstance(err, UserError) else "The map could not be made; see the error."
@@ -294,29 +270,29 @@ class MapController(QObject):
             return
         self.layout = layout
         self.panel.show_message("")
-        self.view.set_points(_points(layout, snap, self._colouring(layout, snap)), keep_view=keep_view)
+        self.view.set_points(points(layout, snap, self._colouring(layout, snap)), keep_view=keep_view)
         self._legend(layout, snap)
-        self.view.set_selection(self.window.grid_panel.selected_articles())
-        self.panel.show_selection(len(self.view.selected_keys()))
-        last = self.window.search.last_outcome
-        if last is not None:
-            self._results(last)
+        self._show_grid_selection()
+        self._rings()
         self.shown.emit(layout)
 
     def _legend(self, layout: MapLayout, snap: Snapshot) -> None:
         colours = self._colouring(layout, snap)
         by = dict(COLOUR_CHOICES_EXTRA).get(self.colour_by, self.colour_by).lower()
-        self.view.set_legend(colours.legend, f"{len(layout):,} articles · colour: {by}")
+        self.view.set_legend(colours.legend, f"{plural(len(layout), 'article')} · colour: {by}")
         info = layout.info
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.get("created_at", time.time())))
         placed = f" · {layout.placed:,} placed among their neighbours" if layout.placed else ""
         adapter = " · adapted vectors" if layout.adapter_id is not None else ""
         method = METHOD_NAMES.get(layout.method, layout.method)
-        self.panel.show_state(f"{method} layout of {when} ({info.get('seconds', 0):.0f} s){placed}{adapter}")
+        running = " · indexing: new articles join when it ends" if self.window.indexer.running else ""
+        self.panel.show_state(
+            f"{method} layout of {when} ({info.get('seconds', 0):.0f} s){placed}{adapter}{running}"
+        )
 
     def _colouring(self, layout: MapLayout, snap: Snapshot) -> pic.Colouring:
         shown = self.colours_shown.setdefault(self.colour_by, {})
-        colours = _colouring(layout, snap, self.colour_by, shown)
+        colours = colouring(layout, snap, self.colour_by, shown)
         shown.update(colours.own)
         return colours
 
@@ -329,62 +305,90 @@ class MapController(QObject):
         snap = self.window.snapshot
         if self.layout is None or snap is None:
             return
-        points = _points(self.layout, snap, self._colouring(self.layout, snap))
-        self.view.set_colours(points.colours)
-        self.view.tips, self.view.points.covers = points.tips, points.covers
+        shown = points(self.layout, snap, self._colouring(self.layout, snap))
+        self.view.set_colours(shown.colours)
+        self.view.tips, self.view.points.covers = shown.tips, shown.covers
         self._legend(self.layout, snap)
 
     # ------------------------------------------------------------ linked selection
 
     def _map_selected(self, keys: list[str]) -> None:
-        self.panel.show_selection(len(keys))
+        """A click or lasso on the map: those articles become the grid's selection (a filter hiding some is
+        cleared, as when one article is opened), and the map shows exactly what the grid then selected."""
         self._pushing = True
         try:
+            self._unfilter_for(keys)
             self.window.select_articles(keys)
         finally:
             self._pushing = False
+        self._show_grid_selection()
+        self._rings()  # the grid asked the new question: its old results are not this selection's
 
     def _grid_selected(self) -> None:
         if self._pushing or self.layout is None:
             return
-        grid = self.window.grid_panel
-        # Articles the grid's filter hides keep their place in the map's selection: the grid says nothing
-        # about what it does not show.
-        hidden = [k for k in self.view.selected_keys() if grid.model.row_of(k) < 0]
-        self.view.set_selection(grid.selected_articles() + hidden)
+        self._show_grid_selection()
+        # The window asks the new question after this (its slot is connected later): ring it then.
+        QTimer.singleShot(0, self._rings)
+
+    def _show_grid_selection(self) -> None:
+        """The map's selection is the grid's (what the similar panel and Set label act on)."""
+        self.view.set_selection(self.window.grid_panel.selected_articles())
         self.panel.show_selection(len(self.view.selected_keys()))
 
-    def _results(self, outcome: Outcome | None) -> None:
+    def _unfilter_for(self, keys: list[str]) -> None:
+        grid = self.window.grid_panel
+        if grid.filter_edit.text() and any(grid.model.row_of(k) < 0 for k in keys):
+            grid.filter_edit.blockSignals(True)  # cleared now, not again by the typing delay
+            grid.filter_edit.clear()
+            grid.filter_edit.blockSignals(False)
+            grid.apply_filter()
+
+    def _rings(self) -> None:
+        """Ring the current question's articles, and its results once they are the answer to it (never the
+        results of an earlier question, nor of the last catalog's)."""
         if self.layout is None:
             return
-        if outcome is None:  # the similar panel was cleared: nothing to ring
+        search = self.window.search
+        q, out = search.query, search.last_outcome
+        if q is None:
             self.view.set_highlight([], [])
             return
-        q = outcome.query
         query = list(q.articles) if q.kind in ("articles", "photo") else []
-        self.view.set_highlight(query, [h.article for h in outcome.hits])
+        hits = [h.article for h in out.hits] if out is not None and out.query == q else []
+        self.view.set_highlight(query, hits)
 
     # ------------------------------------------------------------ lasso actions
 
     def label_selection(self, field: str, value: str) -> None:
-        """One undoable decision: this label on every article selected on the map."""
+        """One undoable decision: this label on every article selected on the map (the grid's selection)."""
         keys = self.view.selected_keys()
         snap = self.window.snapshot
         if not keys or snap is None:
             return
         if not self._overwrite_ok(keys, snap, field, value):
             return
-        self._label_field = field
 
-        def done(n: int) -> None:
-            self.panel.undo.setEnabled(True)
+        def done(result: tuple[int, int | None]) -> None:
+            n, batch = result
+            self.label_batch = batch
+            self._undo_asked += 1
+            self.panel.undo.setEnabled(batch is not None)
+            self.view.setFocus()  # Ctrl+Z goes to Edit ▸ Undo, not to the text typed in the label box
             self.window.labels.announce(keys)
+            same = len(keys) - n
+            had = f" ({plural(same, 'article')} had it already)" if same and n else ""
+            undo = " Undo on the map or Edit ▸ Undo (Ctrl+Z) takes it back." if n else ""
             self.window.statusBar().showMessage(
-                f"{field} = {value} on {n:,} articles (Undo on the map takes it back).", 8000
+                f"{field} “{value}” set on {plural(n, 'article')}{had}.{undo}"
+                if n
+                else f"All {plural(len(keys), 'article')} had {field} “{value}” already.",
+                8000,
             )
 
         self.window.catalogs.call(
-            snap.engine.set_labels,
+            _set_labels,
+            snap.engine,
             keys,
             field,
             value,
@@ -410,34 +414,53 @@ class MapController(QObject):
         return answer == QMessageBox.StandardButton.Yes
 
     def undo_label(self) -> None:
-        snap = self.window.snapshot
-        if snap is None or self._label_field is None:
+        """Edit ▸ Undo, when what it would take back is still the label the map set (checked again now:
+        another window or the command line may have decided something since)."""
+        snap, batch = self.window.snapshot, self.label_batch
+        if snap is None or batch is None:
             return
+        self.panel.undo.setEnabled(False)
+        self._undo_asked += 1  # an answer to an earlier question must not enable it again meanwhile
 
-        def done(undone: list) -> None:
-            self.panel.undo.setEnabled(False)
-            articles = sorted({e["article"] for e in undone if "article" in e})
-            self.window.labels.announce(articles)
-            self.window.statusBar().showMessage(f"Took back the label on {len(articles):,} articles.", 6000)
+        def checked(next_is_ours: bool) -> None:
+            if not next_is_ours or batch != self.label_batch or self.window.snapshot is not snap:
+                self.window.statusBar().showMessage(
+                    "The label set on the map is not the next thing to undo any more: Edit ▸ Undo says what is.",
+                    8000,
+                )
+                return
+            self.window.history.undo()  # says "Undid category “bags” on 15 articles."; Edit ▸ Redo redoes it
 
         self.window.catalogs.call(
-            snap.engine.undo,
-            self._label_field,
-            ["set"],
-            True,
-            on_done=done,
+            _undoes_batch,
+            snap.engine,
+            batch,
+            on_done=checked,
             on_failed=lambda f: self.window._error("Nothing undone", f),
         )
+
+    def _check_undo(self) -> None:
+        """What Edit ▸ Undo would take back changed (an edit, undo or redo, here or elsewhere): the map's Undo
+        is usable while that is the label decision the map wrote."""
+        snap, batch = self.window.snapshot, self.label_batch
+        self._undo_asked += 1
+        asked = self._undo_asked
+        if snap is None or batch is None:
+            self.panel.undo.setEnabled(False)
+            return
+
+        def answer(next_is_ours: bool) -> None:
+            if asked == self._undo_asked:
+                self.panel.undo.setEnabled(next_is_ours)
+
+        self.window.catalogs.call(_undoes_batch, snap.engine, batch, on_done=answer)
 
     def show_in_grid(self) -> None:
         keys = self.view.selected_keys()
         if not keys:
             return
         w = self.window
-        grid = w.grid_panel
-        if grid.filter_edit.text() and any(grid.model.row_of(k) < 0 for k in keys):
-            grid.filter_edit.clear()
-            grid.apply_filter()
+        self._unfilter_for(keys)
         w.close_detail()
         self.show_articles()
         self._map_selected(keys)
@@ -458,38 +481,19 @@ class MapController(QObject):
         self.runner.shutdown()
 
 
-def _label_fields(snap: Snapshot, current: str) -> list[str]:
-    """The label fields to colour by: those with labels, and the one the map is coloured by even before it
-    has any (else the box would show another choice than the colours do)."""
-    fields = set().union(*snap.articles.labels) if snap.articles.labels else set()
-    if current not in dict(COLOUR_CHOICES_EXTRA):
-        fields.add(current)
-    return sorted(fields, key=lambda f: (f != DEFAULT_FIELD, f))
+def _set_labels(engine: Any, keys: list[str], field: str, value: str) -> tuple[int, int | None]:
+    """Set the label (worker thread): (labels changed, the batch of the decision written; None when nothing
+    changed, or when Undo's next step is already another decision of yours, written meanwhile elsewhere)."""
+    n = engine.set_labels(keys, field, value)
+    last = next_label_event(engine) if n else None
+    ours = last is not None and (last["action"], last["field"], last["new_value"]) == ("set", field, value)
+    return n, last["batch"] if ours and last["article"] in set(keys) else None
 
 
-def _colouring(layout: MapLayout, snap: Snapshot, by: str, keep: dict[str, str]) -> pic.Colouring:
-    arts = snap.articles
-    labels = {k: arts.labels[i] for k, i in arts.index_of.items()}
-    folders = {k: arts.folders[i] for k, i in arts.index_of.items()}
-    return pic.colouring(pic.colour_values(by, layout.articles, labels, folders), keep=keep)
+def _undoes_batch(engine: Any, batch: int) -> bool:
+    """Whether Edit ▸ Undo would take back this label decision next (worker thread)."""
+    last = next_label_event(engine)
+    return last is not None and last["batch"] == batch
 
 
-def _points(layout: MapLayout, snap: Snapshot, colours: pic.Colouring) -> MapPoints:
-    arts = snap.articles
-    row = arts.index_of
-    palette = argb([c for _, c, _ in colours.legend]) if colours.legend else np.zeros(1, np.uint32)
-    root = str(snap.photo_root) if snap.photo_root is not None and snap.root_ok else None
-    covers, tips = [], []
-    for k in layout.articles:
-        i = row.get(k)
-        cover = arts.covers[i] if i is not None else ""
-        covers.append(str(Path(root) / cover) if root and cover else None)
-        labels = label_text(arts.labels[i]) if i is not None else ""
-        folder = arts.folders[i] if i is not None else ""
-        tips.append(
-            "\n".join(t for t in (k, labels or "unlabelled", f"folder: {folder}" if folder else "") if t)
-        )
-    return MapPoints(list(layout.articles), layout.xy, palette[colours.codes], covers, tips)
-
-
-__all__ = ["MapController", "MapJob"]
+__all__ = ["MapController"]

@@ -4,7 +4,9 @@ A layout is stored in the catalog keyed by the vectors it was made from: the mod
 the adapter switched on (None: the frozen vectors). Switching the model or the adapter therefore finds no
 layout (or the one made earlier for those vectors) and never shows positions computed from other vectors.
 Articles indexed after the layout was computed are placed among their nearest laid-out neighbours, and
-removed ones dropped, until the curator asks for a fresh computation (`recompute`).
+removed ones dropped, until the curator asks for a fresh computation (`recompute`) or so many have joined
+that the layout no longer shows the catalog (more than `layout.RELAYOUT_SHARE` of its articles): then it is
+computed afresh, here, so that the app and `lookalike map` decide alike.
 """
 
 from __future__ import annotations
@@ -60,15 +62,23 @@ class MapRoom:
 
         The stored layout, with articles indexed since placed on it and removed ones dropped (stored again
         when that changed it); without one (or with `recompute`), a new layout by `method` (default t-SNE),
-        stored; None when there is none and `compute` is False. Raises NoVectors for a catalog without
-        vectors, InputError when the method's library is missing, `layout.Cancelled` when cancelled."""
+        stored. When more than `RELAYOUT_SHARE` of the articles would have joined the stored layout after it
+        was computed, it is computed afresh by its own method (info "outgrown": how many had joined), unless
+        `compute` is False. None when there is none and `compute` is False. Raises NoVectors for a catalog
+        without vectors, InputError when the method's library is missing, `layout.Cancelled` when
+        cancelled."""
         if recompute or method is not None:
             lay.check_method(method or lay.DEFAULT_METHOD)
         stored = None if recompute else self.stored_map(method)
         keys, vectors = self.map_articles()
+        outgrown: MapLayout | None = None
         if stored is not None:
             updated = self._update_map(stored, keys, vectors, seed)
-            if updated is not None:
+            if updated is not None and compute and self._outgrown(updated):
+                outgrown, method = updated, method or updated.method
+            elif updated is not None:
+                if updated is not stored:
+                    self._store_map(updated)
                 return updated
         if not compute:
             return None
@@ -77,14 +87,22 @@ class MapRoom:
         xy, placed, info = lay.compute_layout(vectors, method, seed, progress, should_cancel)
         model_id, adapter_id = self.map_key()
         info["created_at"] = time.time()
+        if outgrown is not None:
+            info["outgrown"] = outgrown.joined
         result = MapLayout(keys, xy, method, info, model_id, adapter_id, placed)
         self._store_map(result)
         return result
 
+    @staticmethod
+    def _outgrown(layout: MapLayout) -> bool:
+        """Whether so many articles joined the layout after it was computed that it must be made afresh."""
+        return len(layout) > 0 and layout.joined > lay.RELAYOUT_SHARE * len(layout)
+
     def _update_map(
         self, stored: MapLayout, keys: list[str], vectors: np.ndarray, seed: int
     ) -> MapLayout | None:
-        """The stored layout for today's articles; None when none of them is on it (lay them out afresh)."""
+        """The stored layout for today's articles (not stored); None when none of them is on it (lay them out
+        afresh)."""
         if stored.digest == lay.articles_digest(keys):
             return stored
         pos = stored.index()
@@ -94,16 +112,16 @@ class MapRoom:
         old_rows = np.array([pos[a] for a, k in zip(keys, known) if k], dtype=np.int64)
         xy = np.empty((len(keys), 2), dtype=np.float32)
         placed = np.zeros(len(keys), dtype=bool)
+        joined = np.zeros(len(keys), dtype=bool)
         xy[known] = stored.xy[old_rows]
         placed[known] = stored.placed_mask[old_rows]
+        joined[known] = stored.joined_mask[old_rows]
         new = ~known
         if new.any():
             xy[new] = lay.place(vectors[known], xy[known], vectors[new], seed=seed)
-            placed[new] = True
+            placed[new] = joined[new] = True
         info = dict(stored.info, updated_at=time.time(), n=len(keys))
-        result = MapLayout(keys, xy, stored.method, info, stored.model_id, stored.adapter_id, placed)
-        self._store_map(result)
-        return result
+        return MapLayout(keys, xy, stored.method, info, stored.model_id, stored.adapter_id, placed, joined)
 
     def _store_map(self, layout: MapLayout) -> None:
         if self.catalog.read_only:
