@@ -146,3 +146,16 @@ def test_a_photos_place_in_the_catalog_through_a_symlinked_photo_folder(tmp_path
     assert relative_to_root(link, real) is None
     assert relative_to_root(link / ".." / "elsewhere" / "b.jpg", link) is None
     assert relative_to_root(link / "red" / ".." / "red" / "a.jpg", link) == "red/a.jpg"
+
+
+def test_a_snapshot_is_partial_only_when_its_page_was_cut_short(engine, monkeypatch):
+    """While an index run adds articles, the count (read beside the articles) can be ahead of them: a whole
+    read is still whole. Called partial, it made the window read the catalog again after every read."""
+    total = len(load_snapshot(engine).articles)
+    assert total > 2
+    counts = engine.catalog.counts
+    monkeypatch.setattr(engine.catalog, "counts", lambda: {**counts(), "articles": total + 5})
+    whole = load_snapshot(engine)
+    assert not whole.partial and whole.more_articles == 0 and len(whole.articles) == total
+    page = load_snapshot(engine, first=2)
+    assert page.partial and len(page.articles) == 2 and page.more_articles == total + 3

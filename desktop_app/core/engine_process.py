@@ -63,10 +63,14 @@ class _Server:
         from desktop_app.core.overview import model_title
         from desktop_app.core.storage.backend import is_url
 
-        if self.engine is not None:
-            self.engine.close()  # free the previous catalog's vectors before reading the next
-            self.engine = None
-        engine = Engine.open(db if is_url(db) else Path(db), remember=False)
+        previous, self.engine = self.engine, None
+        try:
+            engine = Engine.open(db if is_url(db) else Path(db), remember=False)
+            if previous is not None:
+                engine.keep_encoder_of(previous)  # reopened after an index run, or the next catalog
+        finally:
+            if previous is not None:
+                previous.close()  # free the previous catalog's vectors before reading the next
         engine.read_ahead_stores = True  # this process answers searches for as long as the catalog is open
         try:
             index = engine.search_index()
@@ -166,6 +170,17 @@ class EngineProcess:
 
     def call(self, verb: str, *args: Any, **kwargs: Any) -> Any:
         return self._call(verb, *args, **kwargs)
+
+    def interrupt(self) -> None:
+        """Stop the child at once when a call is running in it (the caller gets ChildError); an idle child
+        is left for `close` to stop politely. Any thread, without waiting for the running call."""
+        if self._lock.acquire(blocking=False):
+            self._lock.release()  # idle: nothing to interrupt
+            return
+        process = self._process
+        if process is not None and process.is_alive():
+            # Its work is a read and derived files that are checked when next opened (vector_store_check).
+            process.terminate()
 
     def close(self) -> None:
         with self._lock:

@@ -4,9 +4,11 @@
 in tests) and knows which catalog it has open. The window's search and the review queue share it, so a
 catalog's vectors are loaded once, and never in the window's process.
 
-`SearchController` presents the similar panel: it opens the catalog in the engine when the catalog opens
-(and again after an index run changed it), sends the newest query through a `Lane` so that a newer
-selection supersedes a queued one and late answers are dropped, and handles edits of the panel's search
+`SearchController` presents the similar panel. It opens the catalog in the engine when the catalog opens
+(and once more after an index run changed it: the re-reads of the grid while a run goes on keep the open
+already asked for) through a `Lane` of its own, so only the newest open of the catalog on show ever runs.
+It sends the newest query through another `Lane`, so that a newer selection supersedes a queued one and
+late answers are dropped, and handles edits of the panel's search
 controls by storing them in the catalog (`Engine.update_settings(search=...)`) in the same job that then
 searches. The engine always searches with the catalog's stored settings and reports them in
 `Outcome.params`, which the panel shows: there is no GUI-side copy of method, s, m or top-K.
@@ -85,6 +87,13 @@ class EngineClient:
             raise ChildError("No catalog is open in the search process.")
         return engine.call(verb, *args, **kwargs)
 
+    def interrupt(self) -> None:
+        """Stop the child's running call (an open, a search) now, without waiting for it; the call fails
+        with ChildError. For closing the window: nothing is left to wait for its answer."""
+        engine = self._engine  # not under the lock: open() holds it for as long as the child reads
+        if isinstance(engine, EngineProcess):
+            engine.interrupt()
+
     def close(self) -> None:
         with self._lock:
             if self._engine is not None:
@@ -109,6 +118,10 @@ class SearchController(QObject):
         self.lane.result.connect(self._done)
         self.lane.failed.connect(self._failed)
         self.lane.idle.connect(thumbs.resume)
+        # Opens of the catalog in the engine: only the newest runs, one for a catalog left never does.
+        self.opens = Lane(self.runner, self)
+        self.opens.result.connect(self._loaded)
+        self.opens.failed.connect(self._load_failed)
         self.device = "auto"
         self.show_rejected = False  # list results decided "not a match" with the query too
         self.indexing = False  # an index run is adding photos (the advice for articles without vectors)
@@ -119,7 +132,7 @@ class SearchController(QObject):
         self.last_outcome: Outcome | None = None
         self._unsaved: SearchSettings | None = None  # an edit not yet written (it rides with the next search)
         self.adjust_query: Callable[[Query], Query] | None = None  # e.g. words mixed in (gui/words.py)
-        self._gen = 0
+        self._opening: str | None = None  # the model id of the snapshot an open was asked for, until it ends
         panel.params_edited.connect(self.edit)
         self._load_timer = QTimer(self)
         self._load_timer.setSingleShot(True)
@@ -138,10 +151,18 @@ class SearchController(QObject):
         self.snapshot = snap
         if self._unsaved is None:
             self.panel.set_params(snap.settings.search)
-        if same_catalog and self.info is not None and not self.stale and self.info.model_id == snap.model_id:
-            return False  # nothing the search depends on changed
+        if same_catalog and not self.stale and self._serves(snap.model_id):
+            return False  # nothing the search depends on changed (re-reads while indexing: see `stale`)
         self._forget_engine()  # questions asked before the engine has this catalog open wait for it
         return True
+
+    def _serves(self, model_id: str) -> bool:
+        """The engine has this catalog's model open, or an open of it is asked for (and not yet answered)."""
+        if self.info is not None:
+            return self.info.model_id == model_id
+        if self._pending_load is not None:
+            return True  # the load after paint reads the snapshot then on show
+        return self._opening == model_id
 
     def load_after_paint(self, indexing: bool = False) -> None:
         """Open the engine once the grid has painted (or a little later): not while it paints first."""
@@ -159,40 +180,33 @@ class SearchController(QObject):
         snap = self.snapshot
         self._forget_engine()
         self.stale = False
-        self._gen += 1
-        gen = self._gen
         if snap is None:
             return
         if not any(snap.counts.get("vectors_by_model", {}).values()):
             self.panel.show_message(PANEL_TITLE, _no_vectors_message(snap, indexing))
             return
         self.panel.show_message(self.panel.title.full_text(), "Preparing search…")
-        self.runner.call(
-            self.client.open,
-            snap.location,
-            self.device,
-            on_done=lambda info: self._loaded(gen, info),
-            on_failed=lambda f: self._load_failed(gen, f),
-        )
+        client, location, device = self.client, snap.location, self.device
+        self._opening = snap.model_id
+        self.opens.submit(lambda: client.open(location, device))
 
     def _forget_engine(self) -> None:
         self.info = None
-        self._gen += 1  # an engine still opening opens what the window has left
+        self._opening = None
+        self.opens.invalidate()  # an open not started yet never runs; one running is answered to no one
         self.lane.invalidate()
         if self._unsaved is not None and self.snapshot is not None:
             self._write(self._unsaved)  # its search was dropped; the edit itself must not be
 
-    def _loaded(self, gen: int, info: EngineInfo) -> None:
-        if gen != self._gen:
-            return
+    def _loaded(self, _gen: int, info: EngineInfo) -> None:
+        self._opening = None
         self.info = info
         self.ready.emit(info)
         if self.query is not None:
             self.ask(self.query)
 
-    def _load_failed(self, gen: int, failure: Failure) -> None:
-        if gen != self._gen:
-            return
+    def _load_failed(self, _gen: int, failure: Failure) -> None:
+        self._opening = None
         self.panel.show_message(PANEL_TITLE, f"Search is not available: {failure.error}")
         if not isinstance(failure.error, UserError):
             self.error.emit("Search could not be prepared", failure)
@@ -350,8 +364,12 @@ class SearchController(QObject):
 
     def shutdown(self) -> None:
         self._load_timer.stop()
-        self._gen += 1  # an engine still opening is not waited for by anyone
+        self._pending_load = None
+        self.opens.invalidate()
         self.lane.invalidate()
+        # An open (or a search) still running in the child is stopped with it rather than waited for: closing
+        # the window must not take as long as reading a large catalog's vectors.
+        self.client.interrupt()
         self.runner.shutdown()
         self.client.close()
 

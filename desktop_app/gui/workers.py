@@ -138,7 +138,8 @@ class Lane(QObject):
     """Latest request wins: at most one job runs, at most one waits; results of stale jobs are dropped.
 
     Used for views that always show the answer to the newest question (similar articles for the current
-    selection, the grouping preview for the current pattern). `generation` grows with every request.
+    selection, the grouping preview for the current pattern, the engine's open of the catalog on show).
+    `generation` grows with every request; a job superseded before its thread takes it up never runs.
     """
 
     result = Signal(int, object)  # generation, value of the newest request
@@ -169,7 +170,13 @@ class Lane(QObject):
             return
         gen, fn = self._pending
         self._pending = None
-        task = Task(fn)
+
+        def if_still_wanted() -> Any:
+            # The pool may hold the job behind other work on the same runner: a request superseded (or
+            # invalidated) by then is not run at all, as its answer would be dropped anyway.
+            return fn() if gen == self.generation else None
+
+        task = Task(if_still_wanted)
         self._running = task
         task.signals.done.connect(lambda value, g=gen: self._finish(g, value, None))
         task.signals.failed.connect(lambda failure, g=gen: self._finish(g, None, failure))

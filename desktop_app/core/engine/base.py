@@ -242,6 +242,13 @@ class EngineBase:
             self._encoder_key = key
         return self._encoder
 
+    def keep_encoder_of(self, previous: EngineBase) -> None:
+        """Use the encoder session `previous` made, when this engine has none (a search process opening the
+        next catalog, or the same one again): `encoder` keeps it for the same model and device and makes its
+        own otherwise. A session costs seconds to make (the model loads and runs once)."""
+        if self._encoder is None and previous._encoder is not None:
+            self._encoder, self._encoder_key = previous._encoder, previous._encoder_key
+
     def embed(
         self, files: Sequence[Path], device: str | None = None
     ) -> tuple[np.ndarray, list[Path], list[str]]:
