@@ -100,12 +100,12 @@ class ChildJob(QObject):
     def running(self) -> bool:
         return not self._over
 
-    def shutdown(self) -> None:
-        """Stop the child at a safe point (or terminate it) and release the queue."""
+    def shutdown(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Stop the child at a safe point, or terminate it after `grace_s`, and release the queue."""
         self.timer.stop()
         if self.process.is_alive():
             self.cancel_event.set()
-            self.process.join(STOP_GRACE_S)
+            self.process.join(grace_s)
             if self.process.is_alive():
                 self.process.terminate()
                 self.process.join(5)
