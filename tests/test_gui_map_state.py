@@ -72,7 +72,9 @@ def test_map_undo_takes_back_the_maps_label_only(qtbot, map_window, monkeypatch)
     assert set(category(w, chosen).values()) == {"bags"}
     assert f"on {len(chosen)} articles" in w.statusBar().currentMessage()
     qtbot.waitUntil(panel.undo.isEnabled, timeout=T)
-    assert w.acts.undo.text() == f"Undo category “bags” on {len(chosen)} articles"
+    # Edit ▸ Undo names it once the window's history has read the catalog (on the catalog's thread).
+    wanted = f"Undo category “bags” on {len(chosen)} articles"
+    qtbot.waitUntil(lambda: w.acts.undo.text() == wanted, timeout=T)
 
     # Ctrl+Z (focus went back to the map, so the key is Edit ▸ Undo's, not the label box's): the bags go;
     # the map's Undo then has nothing of its own to take back, and clicking it does nothing.
