@@ -22,7 +22,7 @@ from desktop_app.core.engine import Engine
 from desktop_app.core.errors import ModelError
 from desktop_app.core.models import InstalledModel
 from desktop_app.core.paths import catalog_title, photo_file
-from desktop_app.core.settings import CatalogSettings
+from desktop_app.core.settings import CatalogSettings, SearchSettings
 from desktop_app.core.storage import Catalog
 
 SORT_KEYS = ("name", "folder", "label", "added", "photos")
@@ -152,6 +152,8 @@ class Snapshot:
     model_error: str | None
     loaded_in_s: float = 0.0
     partial: bool = False  # only the first page of articles (by id): the rest is being read
+    # The search settings of the vector space in use (`Engine.search_settings`: an adapter's own when on).
+    search: SearchSettings = field(default_factory=SearchSettings)
 
     @property
     def more_articles(self) -> int:
@@ -246,4 +248,5 @@ def load_snapshot(engine: Engine, first: int | None = None) -> Snapshot:
         model_error,
         round(time.perf_counter() - t0, 3),
         partial=counts["articles"] > len(articles),
+        search=engine.search_settings(),
     )

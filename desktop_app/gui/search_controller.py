@@ -137,7 +137,7 @@ class SearchController(QObject):
             self.query = None
         self.snapshot = snap
         if self._unsaved is None:
-            self.panel.set_params(snap.settings.search)
+            self.panel.set_params(snap.search)
         if same_catalog and self.info is not None and not self.stale and self.info.model_id == snap.model_id:
             return False  # nothing the search depends on changed
         self._forget_engine()  # questions asked before the engine has this catalog open wait for it
@@ -286,8 +286,8 @@ class SearchController(QObject):
         engine = self.snapshot.engine
         self._unsaved = None
         self.runner.call(
-            engine.update_settings,
-            search=params,
+            engine.update_search,
+            **params.to_dict(),
             on_failed=lambda f: self.error.emit("Search settings not saved", f),
         )
 
@@ -299,7 +299,7 @@ class SearchController(QObject):
 
         def run() -> Outcome:
             if write is not None:
-                engine.update_settings(search=write)  # one store: the engine reads it back to search
+                engine.update_search(**write.to_dict())  # one store: the engine reads it back to search
             return client.call("similar", query, device=device, show_rejected=show_rejected)
 
         self.panel.show_query(query.title())
