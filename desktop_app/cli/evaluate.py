@@ -103,6 +103,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print_scores(
             result.scores, f"{result.protocol}: {result.n_queries} queries over {result.n_articles} articles"
         )
+        if result.note:
+            print(f"Note: {result.note}")
     return 0
 
 
@@ -119,8 +121,12 @@ def run_tune(args: argparse.Namespace) -> int:
             )
         ranked = sorted(result.scores, key=lambda s: (-s.map, -s.recall[1]))
         enough = result.n_queries >= MIN_TUNING_QUERIES
+        space = engine.vector_space()
+        where = "the catalog's search settings" if space is None else f"adapter {space}'s search settings"
         note = (
-            f"Stored as the catalog's search settings: {top.label} (mAP {top.map:.3f}, R@1 {top.recall[1]:.3f})"
+            f"Not stored: {result.note} The search settings are unchanged."
+            if enough and result.note
+            else f"Stored as {where}: {top.label} (mAP {top.map:.3f}, R@1 {top.recall[1]:.3f})"
             if enough
             else f"Not stored: too few queries ({result.n_queries}) to choose settings by (at least "
             f"{MIN_TUNING_QUERIES}); the catalog's search settings are unchanged. "
@@ -129,14 +135,22 @@ def run_tune(args: argparse.Namespace) -> int:
         # The results are shown before they are stored: if storing fails (a full disk), the measurement
         # of the whole grid is not lost with it.
         if args.json:
-            emit_json({"best": top.to_dict(), "results": [s.to_dict() for s in ranked], "stored": enough})
+            emit_json(
+                {
+                    "best": top.to_dict(),
+                    "results": [s.to_dict() for s in ranked],
+                    "stored": enough and not result.note,
+                    "adapter": space,
+                    "note": result.note or None,
+                }
+            )
         else:
             print_scores(
                 ranked,
                 f"{result.protocol}: {result.n_queries} queries; grid of {len(ranked) - 1} "
                 "settings, best first",
             )
-        if enough:
+        if enough and not result.note:
             engine.store_tuned(top)
     if not args.json:
         print(note)
