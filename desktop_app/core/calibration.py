@@ -52,7 +52,7 @@ def _penalised_loss(X: np.ndarray, t: np.ndarray, w: np.ndarray, reg: np.ndarray
     return float(loss.sum() + 0.5 * d @ reg @ d)
 
 
-def logistic(X: np.ndarray, correct: np.ndarray, ridge: float = 1.0) -> np.ndarray:
+def logistic(X: np.ndarray, correct: np.ndarray, ridge: float = 0.1) -> np.ndarray:
     """Coefficients of p = sigmoid(X w), fitted by damped Newton on the log loss with a ridge towards the
     identity (w = [1, 0, 0]: the raw share as it is).
 
