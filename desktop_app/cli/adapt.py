@@ -134,7 +134,7 @@ def run_train(args: argparse.Namespace) -> int:
             adapter = engine.train_adapter(
                 args.sources, args.groups, args.kind, args.dim, activate=activate, progress=bar.update
             )
-            note = engine.search_space_note()
+            note = engine.search_space_note() if adapter.info["switched_on"] else None
     info = adapter.info
     on = info["switched_on"]
     if args.json:

@@ -197,8 +197,9 @@ class EngineBase:
             return None
         return (
             f"Adapter {space} searches without s: s={s.search.threshold:g} was tuned on the frozen vectors, "
-            "and the adapted vectors' cosines lie on another scale. Tune it with the adapter on (lookalike "
-            "tune) or set one (lookalike settings --threshold S); the frozen vectors keep theirs."
+            "and the adapted vectors' cosines lie on another scale. Tune it with the adapter on, on groups or "
+            "decisions it did not learn from (lookalike tune), or set one (lookalike settings --threshold S); "
+            "the frozen vectors keep theirs."
         )
 
     def photo_root(self) -> Path | None:
