@@ -7,8 +7,8 @@ catalog's vectors are loaded once, and never in the window's process.
 `SearchController` presents the similar panel: it opens the catalog in the engine when the catalog opens
 (and again after an index run changed it), sends the newest query through a `Lane` so that a newer
 selection supersedes a queued one and late answers are dropped, and handles edits of the panel's search
-controls by storing them in the catalog (`Engine.update_settings(search=...)`) in the same job that then
-searches. The engine always searches with the catalog's stored settings and reports them in
+controls by storing them in the catalog (`Engine.update_search`: those of the vector space in use) in the
+same job that then searches. The engine always searches with the catalog's stored settings and reports them in
 `Outcome.params`, which the panel shows: there is no GUI-side copy of method, s, m or top-K.
 """
 
