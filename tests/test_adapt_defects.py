@@ -216,3 +216,13 @@ def test_an_adapter_of_another_model_is_named_with_its_model(two_halves, capsys)
     assert "trained for the model another-model@1" in err
     assert main(["adapt", "on", "--id", "999", "--db", str(db)]) == 2
     assert "no adapter 999 in this catalog" in capsys.readouterr().err
+
+
+def test_an_adapter_stored_before_it_recorded_its_articles_is_not_taken_as_clean():
+    old = adapt.Adapter("whitening", "m", np.zeros(2), np.eye(2), {"sources": {"groups": 3}})
+    restored = adapt.Adapter.from_bytes(old.to_bytes(), "whitening", "m", old.info)
+    assert restored.grouped == () and restored.learned_from("groups", ["a"])
+    clean = adapt.Adapter("whitening", "m", np.zeros(2), np.eye(2), {"sources": {"groups": 3}}, None, ("b",))
+    assert not clean.learned_from("groups", ["a"]) and clean.learned_from("groups", ["a", "b"])
+    restored = adapt.Adapter.from_bytes(clean.to_bytes(), "whitening", "m", clean.info)
+    assert restored.grouped == ("b",)

@@ -81,6 +81,9 @@ class Adapter:
         if protocol == "labels":
             same = sources.get("labels") and self.info.get("label_field") == field
             return f"the '{field}' labels" if same else ""
+        if not self.grouped and (sources.get("groups") or sources.get("decisions")):
+            # stored before adapters recorded their articles: which ones it grouped is not known
+            return "groups or same-product decisions that may be these"
         seen = set(self.grouped).intersection(articles)
         return f"the groups of {len(seen):,} of these articles" if seen else ""
 
