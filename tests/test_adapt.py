@@ -208,7 +208,7 @@ def test_photo_files_are_searched_in_the_adapted_space(photo_tree, tiny_model, t
 
     index_photos(catalog_location, photo_tree, model=tiny_model)
     groups = tmp_path / "groups.csv"
-    groups.write_text("article,group\nred,a\ngreen,b\nshoes/blue,c\n")
+    groups.write_text("article,group\nred,a\nshoes/blue,a\ngreen,b\n")
     with Engine.open(catalog_location, remember=False) as engine:
         engine.train_adapter(("groups",), groups, "whitening", dim=8)  # fewer dimensions than the model's
         photo = photo_tree / "green" / "p0.jpg"

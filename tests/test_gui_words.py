@@ -181,9 +181,10 @@ def test_steering_words_set_s_aside_and_the_panel_keeps_the_catalogs_s(
     qtbot, open_window, clip_model, tmp_path
 ):
     db = index_sample(tmp_path / "clip.sqlite", "tiny-clip")
-    assert cli_main(["settings", "--threshold", "0.9", "--db", str(db)]) == 0
     with Engine.open(db, remember=False) as engine:
         adapter_on(engine, tmp_path)  # words keep to the frozen vectors, and the results line says so
+    # set with the adapter on: the adapter's own s (the frozen vectors' would not apply to it)
+    assert cli_main(["settings", "--threshold", "0.9", "--db", str(db)]) == 0
     w = open_window(db)
     with qtbot.waitSignal(w.results_shown, timeout=T, check_params_cb=lambda o: o.query.kind == "articles"):
         w.select_article("mh01-gray")

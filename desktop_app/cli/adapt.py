@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from desktop_app.cli.common import Bar, add_db, add_json, emit_json, fraction, open_engine, positive_int, safe
-from desktop_app.core.adapt import KINDS
+from desktop_app.core.adapt import KINDS, MIN_DIM
 from desktop_app.core.matching import METHODS
 
 SOURCES = ("decisions", "groups", "labels")
@@ -33,7 +33,14 @@ def register(sub) -> None:
         "frozen ranking exactly.",
     )
     asub = p.add_subparsers(dest="adapt_command", required=True, metavar="COMMAND")
-    ap = asub.add_parser("train", help="learn an adapter and switch it on")
+    ap = asub.add_parser(
+        "train",
+        help="learn an adapter and switch it on",
+        description="Learns an adapter from the catalog's vectors and the curator's work, stores it and "
+        "switches it on, unless it learned from the articles' own photos alone (which measured below the "
+        "frozen vectors). Refused while an index run updates the vectors, or while most photos have no "
+        "vector of the catalog's model.",
+    )
     ap.add_argument(
         "--from",
         dest="sources",
@@ -49,8 +56,17 @@ def register(sub) -> None:
         help="CSV article,group of articles that belong together (default: none; needed to learn from groups)",
     )
     _kind(ap)
-    ap.add_argument(
-        "--off", action="store_true", help="store it but leave the current choice (default: switch on)"
+    switch = ap.add_mutually_exclusive_group()
+    switch.add_argument(
+        "--off",
+        action="store_true",
+        help="store it but leave the current choice (default: switch on, unless it learned from the "
+        "articles' own photos alone)",
+    )
+    switch.add_argument(
+        "--on",
+        action="store_true",
+        help="switch it on even when it learned from the articles' own photos alone (default: not then)",
     )
     ap.add_argument(
         "--no-progress", action="store_true", help="no progress bar (default: a bar on a terminal)"
@@ -99,8 +115,9 @@ def _kind(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--dim",
-        type=positive_int("--dim"),
-        help="dimensions of the adapted vectors (default: 256, or the model's if fewer)",
+        type=positive_int("--dim", lowest=MIN_DIM),
+        help=f"dimensions of the adapted vectors, at least {MIN_DIM}: fewer lose what tells products apart "
+        "(default: 256, or the model's if fewer)",
     )
 
 
@@ -111,28 +128,44 @@ def _common(p: argparse.ArgumentParser, handler) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    activate = False if args.off else True if args.on else None
     with Bar(not args.json and not args.no_progress, "step", "Training") as bar:
         with open_engine(args) as engine:
             adapter = engine.train_adapter(
-                args.sources, args.groups, args.kind, args.dim, activate=not args.off, progress=bar.update
+                args.sources, args.groups, args.kind, args.dim, activate=activate, progress=bar.update
             )
+            note = engine.search_space_note() if adapter.info["switched_on"] else None
+    info = adapter.info
+    on = info["switched_on"]
     if args.json:
         emit_json(
             {
                 "id": adapter.id,
                 "kind": adapter.kind,
                 "dim": adapter.dim,
-                "active": not args.off,
-                "info": adapter.info,
+                "active": on,
+                "info": info,
+                "note": note,
             }
         )
         return 0
-    info = adapter.info
+    why = info.get("not_switched_on")
+    state = (
+        "on"
+        if on
+        else f"stored, not switched on: {why} (lookalike adapt on uses it)"
+        if why
+        else "stored, not switched on"
+    )
     print(
         f"Adapter {adapter.id}: {adapter.kind}, {adapter.dim}-d, from {info['classes']} classes of "
         f"{info['photos']} photos ({', '.join(f'{n} {k}' for k, n in info['sources'].items() if n)}), "
-        f"{info['seconds']} s; {'on' if not args.off else 'stored, not switched on'}."
+        f"{info['seconds']} s; {state}."
     )
+    if info.get("warning"):
+        print(f"Warning: {safe(info['warning'])}")
+    if note:
+        print(f"Note: {note}")
     return 0
 
 
@@ -140,14 +173,17 @@ def run_switch(args: argparse.Namespace) -> int:
     with Bar(not args.json, "vector", "Preparing search") as bar:
         with open_engine(args) as engine:
             used = engine.use_adapter(args.adapt_command == "on", getattr(args, "id", None), bar.update)
+            note = engine.search_space_note()
     if args.json:
-        emit_json({"active": used})
-    else:
-        print(
-            f"Adapter {used['id']} ({used['kind']}) is on."
-            if used
-            else "Adapter off: search uses the frozen vectors."
-        )
+        emit_json({"active": used, "note": note})
+        return 0
+    print(
+        f"Adapter {used['id']} ({used['kind']}) is on."
+        if used
+        else "Adapter off: search uses the frozen vectors."
+    )
+    if note:
+        print(f"Note: {note}")
     return 0
 
 

@@ -103,8 +103,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print_scores(
             result.scores, f"{result.protocol}: {result.n_queries} queries over {result.n_articles} articles"
         )
-        if result.note:
-            print(result.note)
+        for text in (result.note, result.leak):
+            if text:
+                print(f"Note: {text}")
     return 0
 
 
@@ -121,8 +122,12 @@ def run_tune(args: argparse.Namespace) -> int:
             )
         ranked = sorted(result.scores, key=lambda s: (-s.map, -s.recall[1]))
         enough = result.n_queries >= MIN_TUNING_QUERIES
+        space = engine.vector_space()
+        where = "the catalog's search settings" if space is None else f"adapter {space}'s search settings"
         note = (
-            f"Stored as the catalog's search settings: {top.label} (mAP {top.map:.3f}, R@1 {top.recall[1]:.3f})"
+            f"Not stored: {result.leak} The search settings are unchanged."
+            if enough and result.leak
+            else f"Stored as {where}: {top.label} (mAP {top.map:.3f}, R@1 {top.recall[1]:.3f})"
             if enough
             else f"Not stored: too few queries ({result.n_queries}) to choose settings by (at least "
             f"{MIN_TUNING_QUERIES}); the catalog's search settings are unchanged. "
@@ -135,8 +140,9 @@ def run_tune(args: argparse.Namespace) -> int:
                 {
                     "best": top.to_dict(),
                     "results": [s.to_dict() for s in ranked],
-                    "stored": enough,
-                    "note": result.note,
+                    "stored": enough and not result.leak,
+                    "adapter": space,
+                    "note": " ".join(x for x in (result.note, result.leak) if x) or None,
                 }
             )
         else:
@@ -146,8 +152,8 @@ def run_tune(args: argparse.Namespace) -> int:
                 "settings, best first",
             )
             if result.note:
-                print(result.note)
-        if enough:
+                print(f"Note: {result.note}")
+        if enough and not result.leak:
             engine.store_tuned(top)
     if not args.json:
         print(note)

@@ -424,3 +424,5 @@ def print_evaluation(result, table: list[dict], setting: str, args: argparse.Nam
     print(f"{'confidence':>15}{'suggestions':>13}{'mean':>8}{'right':>8}")
     for b in result.reliability:
         print(f"{b['low']:>8.1f}-{b['high']:<6.1f}{b['n']:>13}{b['confidence']:>8.1%}{b['accuracy']:>8.1%}")
+    if result.note:
+        print(f"Note: {result.note}")

@@ -80,22 +80,27 @@ def run(args: argparse.Namespace) -> int:
         if not _search_options_given(args) and args.db is None:  # a user setting: no catalog needed
             return _show_curator(args, None)
     with open_engine(args) as engine:
-        current = engine.settings().search
+        current = engine.search_settings()
         new = current.override(args.method, args.threshold, args.max_matches, args.top)
         if args.no_threshold:
             new = replace(new, threshold=None)
         if args.all_pairs:
             new = replace(new, max_matches=None)
         if new != current:
-            engine.update_settings(search=new)
-        location = engine.location
+            engine.update_search(**new.to_dict())
+        location, space = engine.location, engine.vector_space()
+        note = engine.search_space_note()
     curator, source = curator_and_source(location)
     if args.json:
-        emit_json({**new.to_dict(), "curator": curator, "curator_from": source})
+        emit_json({**new.to_dict(), "adapter": space, "curator": curator, "curator_from": source})
     else:
+        where = f" (adapter {space})" if space is not None else ""
         print(
-            f"Search settings: {new.describe()}, top {new.top_k}" + (" (changed)" if new != current else "")
+            f"Search settings{where}: {new.describe()}, top {new.top_k}"
+            + (" (changed)" if new != current else "")
         )
+        if note:
+            print(f"Note: {note}")
         print(f"Curator: {safe(curator)} ({source})")
     return 0
 

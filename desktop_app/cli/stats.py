@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     extra = (f" s={s['threshold']:g}" if s["threshold"] is not None else "") + (
         f" m={s['max_matches']}" if s["max_matches"] is not None else ""
     )
-    print(f"Search    {s['method']}{extra}, top {s['top_k']}")
+    space = f" (adapter {info['search_space']})" if info.get("search_space") is not None else ""
+    print(f"Search    {s['method']}{extra}, top {s['top_k']}{space}")
     print(
         f"Articles  {counts['articles']}   photos {counts['photos']} ({counts['photos_ok']} usable, "
         f"{counts['photos_error']} skipped)   labelled articles {counts['labelled_articles']}"

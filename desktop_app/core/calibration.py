@@ -40,26 +40,58 @@ def features(raw: np.ndarray, agreement: np.ndarray) -> np.ndarray:
     return np.column_stack([_logit(raw), _logit(agreement), np.ones(len(raw))])
 
 
-def logistic(X: np.ndarray, correct: np.ndarray, ridge: float = 1e-2) -> np.ndarray:
-    """Coefficients of p = sigmoid(X w), fitted by Newton's method on the log loss with a small ridge.
+IDENTITY = np.array([1.0, 0.0, 0.0])  # coefficients of "the raw share is the probability"
 
-    Platt's targets (a little away from 0 and 1) keep the fit finite when every suggestion was right."""
+
+def _penalised_loss(X: np.ndarray, t: np.ndarray, w: np.ndarray, reg: np.ndarray) -> float:
+    """Log loss against targets t, plus the ridge pull of w towards the identity."""
+    z = X @ w
+    # log(1 + e^z) - t z, written without overflow
+    loss = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z))) - t * z
+    d = w - IDENTITY
+    return float(loss.sum() + 0.5 * d @ reg @ d)
+
+
+def logistic(X: np.ndarray, correct: np.ndarray, ridge: float = 0.1) -> np.ndarray:
+    """Coefficients of p = sigmoid(X w), fitted by damped Newton on the log loss with a ridge towards the
+    identity (w = [1, 0, 0]: the raw share as it is).
+
+    Platt's targets (a little away from 0 and 1) keep the fit finite when every suggestion was right. The
+    ridge and a backtracking line search keep it finite when the features nearly separate right from wrong
+    (with an adapter on, most raw shares are exactly 1): a plain Newton step there went to coefficients of
+    1e10 and every confidence to 0 or 1."""
     y = np.asarray(correct, float)
     n_pos, n_neg = y.sum(), len(y) - y.sum()
     t = np.where(y > 0.5, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
-    w = np.zeros(X.shape[1])
-    w[0] = 1.0  # start from "the raw share is right"
+    w = IDENTITY.copy()
     reg = ridge * np.eye(X.shape[1])
-    reg[-1, -1] = 0.0  # the bias is not pulled to 0
+    reg[-1, -1] = 1e-6  # the bias is barely pulled
+    loss = _penalised_loss(X, t, w, reg)
     for _ in range(100):
         p = expit(X @ w)
-        grad = X.T @ (p - t) + reg @ w
-        hess = (X * (p * (1 - p))[:, None]).T @ X + reg + 1e-9 * np.eye(X.shape[1])
+        grad = X.T @ (p - t) + reg @ (w - IDENTITY)
+        hess = (X * (p * (1 - p))[:, None]).T @ X + reg
         step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.abs(step).max() < 1e-10:
+        size = 1.0
+        while size > 1e-8:  # halve the step until the loss goes down (Armijo)
+            trial = w - size * step
+            trial_loss = _penalised_loss(X, t, trial, reg)
+            if trial_loss <= loss - 1e-4 * size * float(grad @ step):
+                break
+            size /= 2
+        else:
+            break  # no step lowers the loss: at the minimum, to rounding
+        w, loss = trial, trial_loss
+        if np.abs(size * step).max() < 1e-10:
             break
     return w
+
+
+def log_loss(p: np.ndarray, correct: np.ndarray) -> float:
+    """Mean negative log-likelihood of outcomes under probabilities p (clipped away from 0 and 1)."""
+    p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
+    y = np.asarray(correct, float)
+    return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
 
 
 def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = BINS) -> list[dict]:
@@ -116,8 +148,29 @@ class Calibration:
 
 
 def fit(raw: np.ndarray, agreement: np.ndarray, correct: np.ndarray, key: dict | None = None) -> Calibration:
-    """A calibration from leave-one-out suggestions: their two shares and whether each was right."""
-    return Calibration(logistic(features(raw, agreement), correct), len(raw), dict(key or {}))
+    """A calibration from leave-one-out suggestions: their two shares and whether each was right.
+
+    The fit is kept only when it predicts better than the raw shares on examples it did not see (two
+    halves, each fitted on the other); otherwise the calibration is the identity and confidences stay the
+    raw shares (bounded as every calibration is)."""
+    raw, agreement, correct = np.asarray(raw, float), np.asarray(agreement, float), np.asarray(correct)
+    X = features(raw, agreement)
+    if not _beats_raw(X, correct):
+        return Calibration(IDENTITY.copy(), len(raw), dict(key or {}))
+    return Calibration(logistic(X, correct), len(raw), dict(key or {}))
+
+
+def _beats_raw(X: np.ndarray, correct: np.ndarray, seed: int = 0) -> bool:
+    """Whether a logistic fit beats the identity on held-out halves (by log loss, summed over both)."""
+    half = np.random.default_rng(seed).permutation(len(X)) % 2 == 0
+    fitted = identity = 0.0
+    for held in (half, ~half):
+        if held.all() or not held.any() or len(np.unique(correct[~held])) < 2:
+            return True  # too few to check: the ridge keeps the fit near the identity anyway
+        w = logistic(X[~held], correct[~held])
+        fitted += log_loss(expit(X[held] @ w), correct[held]) * held.sum()
+        identity += log_loss(expit(X[held] @ IDENTITY), correct[held]) * held.sum()
+    return fitted < identity
 
 
 def why_not_fitted(asked: int, labelled: int) -> str | None:

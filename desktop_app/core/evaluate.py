@@ -14,7 +14,8 @@ A single-photo baseline queries with one photo only (the first of the query set)
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -160,12 +161,32 @@ def read_groups(path: Path) -> dict[str, str]:
     return {r["article"]: r["group"] for r in rows if r.get("article") and r.get("group")}
 
 
+def shared_groups(groups: dict[str, str], articles: Container[str]) -> dict[str, str]:
+    """The groups file's rows whose article is one of `articles` (the catalog's, with vectors) and shares
+    its group with another of them: what evaluation and training can use. A file that gives none is
+    refused (InputError), the same way for evaluate, tune and adapt train."""
+    inside = {a: g for a, g in groups.items() if a in articles}
+    sizes = Counter(inside.values())
+    shared = {a: g for a, g in inside.items() if sizes[g] >= 2}
+    if not shared:
+        raise InputError(
+            "No article of the catalog shares a group with another; check the groups file"
+            + (
+                f" (none of its {len(groups):,} articles is in the catalog)."
+                if groups and not inside
+                else "."
+            )
+        )
+    return shared
+
+
 def group_queries(
     av: ArticleVectors, groups: dict[str, str], apart: Mapping[str, set[str]] | None = None
 ) -> tuple[SearchIndex, list[Query]]:
     """One query per article that shares its group: relevant are the group's other articles. `apart`: for an
     article, group mates whose relation is in dispute (decided "not a match" inside a same-product group);
     they are neither relevant nor ranked for it, so they count neither way."""
+    groups = shared_groups(groups, set(av.articles))
     members: dict[str, set[int]] = {}
     for i, a in enumerate(av.articles):
         if a in groups:

@@ -267,6 +267,7 @@ class LabelEvaluation:
     right: list[bool] = field(default_factory=list, repr=False)  # whether its suggestion was right
     n_labelled: int = 0  # labelled articles there are (n of them were evaluated when there were more)
     not_calibrated: str | None = None  # why no calibration was fitted (then ece_calibrated is None)
+    note: str = ""  # set when the adapter in use learned from these labels (the figures are optimistic)
 
     def to_dict(self) -> dict:
         out = asdict(self)

@@ -22,7 +22,7 @@ from desktop_app.core.engine import Engine
 from desktop_app.core.errors import ModelError
 from desktop_app.core.models import InstalledModel
 from desktop_app.core.paths import catalog_title, photo_file
-from desktop_app.core.settings import CatalogSettings
+from desktop_app.core.settings import CatalogSettings, SearchSettings
 from desktop_app.core.storage import Catalog
 
 SORT_KEYS = ("name", "folder", "label", "added", "photos")
@@ -152,6 +152,8 @@ class Snapshot:
     model_error: str | None
     loaded_in_s: float = 0.0
     partial: bool = False  # only the first page of articles (by id): the rest is being read
+    # The search settings of the vector space in use (`Engine.search_settings`: an adapter's own when on).
+    search: SearchSettings = field(default_factory=SearchSettings)
 
     @property
     def more_articles(self) -> int:
@@ -255,4 +257,5 @@ def load_snapshot(engine: Engine, first: int | None = None) -> Snapshot:
         # index run adds articles it can be higher than a whole read found, and calling that partial made the
         # window read the catalog again and again for as long as the run went on.
         partial=first is not None and len(articles) >= first and counts["articles"] > len(articles),
+        search=engine.search_settings(),
     )

@@ -3,7 +3,8 @@
 Per catalog (stored in the catalog's settings table, so every front end and every curator of the catalog
 reads the same values): where its photos are, how they group into articles, the model and preprocessing
 its vectors come from, and the search defaults (method, s, m, top-K) that `tune`, the similar panel, the
-inspector, the review queue and every `labels` command use.
+inspector, the review queue and every `labels` command use: method, s and m once for the frozen vectors and
+once per adapter (a cosine threshold belongs to the vector space it was tuned in).
 
 Per user (a JSON file in the user data folder): the device, batch size and thumbnail size (the app's zoom of
 the grid and the results), the colour theme, the model for new catalogs, the catalogs used recently, and the
@@ -149,7 +150,36 @@ class CatalogSettings:
     model_manifest: str | None = None  # the manifest file, to find a model that is not installed by name
     letterbox: bool = False  # fit whole photos into the model input instead of the model's own crop
     mirror: bool = False  # average each photo's vector with its mirror image's
-    search: SearchSettings = field(default_factory=SearchSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)  # for the frozen vectors (and top-K)
+    # Method, s and m per adapter id: s is a cosine, and an adapter's cosines lie on another scale than the
+    # frozen vectors' (on Magento, an s of 0.5 tuned frozen left one bag of seven above it, adapted).
+    adapted_search: dict[int, SearchSettings] = field(default_factory=dict)
+
+    def search_for(self, adapter: int | None) -> SearchSettings:
+        """The search settings of a vector space: the frozen vectors' (None) or an adapter's. An adapter with
+        none of its own yet keeps the frozen method and m (a count of pairs, whatever their scale) and has
+        no s until one is tuned or set with it on. Top-K is one setting for every space."""
+        if adapter is None:
+            return self.search
+        own = self.adapted_search.get(adapter)
+        if own is None:
+            return replace(self.search, threshold=None)
+        return replace(own, top_k=self.search.top_k)
+
+    def has_own_search(self, adapter: int | None) -> bool:
+        """Whether this vector space's method, s and m were set or tuned in it (always, for frozen)."""
+        return adapter is None or adapter in self.adapted_search
+
+    def with_search_for(self, adapter: int | None, new: SearchSettings) -> CatalogSettings:
+        """These settings with a vector space's search settings replaced (top-K for every space)."""
+        if adapter is None:
+            return replace(self, search=new)
+        own = replace(new, top_k=DEFAULT_TOP_K)  # stored once, with the frozen settings
+        return replace(
+            self,
+            search=replace(self.search, top_k=new.top_k),
+            adapted_search={**self.adapted_search, adapter: own},
+        )
 
     @property
     def resize(self) -> str | None:
@@ -171,6 +201,7 @@ class CatalogSettings:
             letterbox=raw.get("resize") == "letterbox",
             mirror=bool(raw.get("mirror", False)),
             search=SearchSettings.from_dict(raw.get("search")),
+            adapted_search=_adapted_search_from(raw.get("adapted_search")),
         )
 
     def preprocessing(self) -> dict[str, bool]:
@@ -186,7 +217,26 @@ class CatalogSettings:
             "resize": self.resize,
             "mirror": self.mirror,
             "search": self.search.to_dict(),
+            "adapted_search": {
+                str(k): {n: v for n, v in own.to_dict().items() if n != "top_k"}
+                for k, own in sorted(self.adapted_search.items())
+            },
         }
+
+
+def _adapted_search_from(raw: Any) -> dict[int, SearchSettings]:
+    """Stored per-adapter settings (JSON keys are strings); anything unreadable is left out."""
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[int, SearchSettings] = {}
+    for key, value in raw.items():
+        try:
+            ident = int(key)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(value, dict):
+            out[ident] = SearchSettings.from_dict(value)
+    return out
 
 
 # Keys of older versions: `tune` wrote method/threshold/max_matches at the top level while the app read and

@@ -202,6 +202,13 @@ def answer(
                 h.fallback,
             )
         )
+    shown, unmatched = _without_unmatched(hits, kwargs["threshold"])
+    if unmatched:
+        note = (
+            f"{note} {unmatched} of the top {len(hits)} had no photo pair at or above s="
+            f"{kwargs['threshold']:g} and {'is' if unmatched == 1 else 'are'} not listed."
+        ).strip()
+    hits = shown
     if not hits and (label or folder):
         note = f"{note} {index.why_empty(label, folder)}".strip()
     if params.method == "ordered" and query.kind != "text" and any(h.fallback for h in result.hits):
@@ -216,6 +223,16 @@ def answer(
         result.n_query_photos,
         note,
     )
+
+
+def _without_unmatched(hits: list[Hit], threshold: float | None) -> tuple[list[Hit], int]:
+    """The hits with at least one photo pair at or above s, and how many had none. Under a threshold such an
+    article scores 0 because nothing of it matched, so it is no result (listed, ties at 0.0 in name order
+    read as matches)."""
+    if threshold is None:
+        return hits, 0
+    kept = [h for h in hits if h.passed > 0]
+    return kept, len(hits) - len(kept)
 
 
 # ============================================================================ results as a table

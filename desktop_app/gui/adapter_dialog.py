@@ -198,8 +198,13 @@ class AdapterDialog(QDialog):
         self._finish()
         seconds = (result.get("info") or {}).get("seconds")
         took = f" in {seconds:.1f} s" if isinstance(seconds, (int, float)) else ""
+        info = result.get("info") or {}
+        why_off = info.get("not_switched_on")
+        using = "search uses it now" if info.get("switched_on", True) else f"not switched on: {why_off}"
+        note = (result.get("status") or {}).get("note")
         self.note.setText(
-            f"Learned adapter ({result['kind']}, {result['dim']} dimensions){took}; search uses it now."
+            f"Learned adapter ({result['kind']}, {result['dim']} dimensions){took}; {using}."
+            + (f" {note}" if note else "")
         )
         self._after_change(result["status"])  # as the trainer saw it right after storing
 

@@ -93,7 +93,7 @@ def failed_photos(engine: Engine, articles: Sequence[str]) -> dict[str, str]:
 
 def store_search(engine: Engine, method: str, threshold: float | None, max_matches: int | None) -> bool:
     """Store the inspector's method, s and m as the catalog's search settings; False when unchanged."""
-    current = engine.settings().search
+    current = engine.search_settings()
     if (current.method, current.threshold, current.max_matches) == (method, threshold, max_matches):
         return False
     engine.update_search(method=method, threshold=threshold, max_matches=max_matches)  # one transaction

@@ -9,8 +9,8 @@ catalog's vectors are loaded once, and never in the window's process.
 already asked for) through a `Lane` of its own, so only the newest open of the catalog on show ever runs.
 It sends the newest query through another `Lane`, so that a newer selection supersedes a queued one and
 late answers are dropped, and handles edits of the panel's search
-controls by storing them in the catalog (`Engine.update_settings(search=...)`) in the same job that then
-searches. The engine always searches with the catalog's stored settings and reports them in
+controls by storing them in the catalog (`Engine.update_search`: those of the vector space in use) in
+the same job that then searches. The engine always searches with the catalog's stored settings and reports them in
 `Outcome.params`, which the panel shows: there is no GUI-side copy of method, s, m or top-K.
 """
 
@@ -150,7 +150,7 @@ class SearchController(QObject):
             self.query = None
         self.snapshot = snap
         if self._unsaved is None:
-            self.panel.set_params(snap.settings.search)
+            self.panel.set_params(snap.search)
         if same_catalog and not self.stale and self._serves(snap.model_id):
             return False  # nothing the search depends on changed (re-reads while indexing: see `stale`)
         self._forget_engine()  # questions asked before the engine has this catalog open wait for it
@@ -300,8 +300,8 @@ class SearchController(QObject):
         engine = self.snapshot.engine
         self._unsaved = None
         self.runner.call(
-            engine.update_settings,
-            search=params,
+            engine.update_search,
+            **params.to_dict(),
             on_failed=lambda f: self.error.emit("Search settings not saved", f),
         )
 
@@ -313,7 +313,7 @@ class SearchController(QObject):
 
         def run() -> Outcome:
             if write is not None:
-                engine.update_settings(search=write)  # one store: the engine reads it back to search
+                engine.update_search(**write.to_dict())  # one store: the engine reads it back to search
             return client.call("similar", query, device=device, show_rejected=show_rejected)
 
         self.panel.show_query(query.title())

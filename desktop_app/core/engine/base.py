@@ -57,6 +57,10 @@ def _forget_other_adapters(folder: Path) -> None:
             (other.parent / f"{other.name}.sync-lock").unlink(missing_ok=True)
 
 
+def _same_pairs(a: SearchSettings, b: SearchSettings) -> bool:
+    return (a.method, a.threshold, a.max_matches) == (b.method, b.threshold, b.max_matches)
+
+
 def current_curator(location: str | None = None) -> str:
     """Who is deciding in the catalog at `location` (see `curator_and_source`)."""
     return curator_and_source(location)[0]
@@ -164,15 +168,25 @@ class EngineBase:
         """Change catalog settings; a different model or preprocessing switches vectors on the next search."""
         return update_catalog_settings(self.catalog, **changes)
 
+    def vector_space(self) -> int | None:
+        """The vector space search compares in: the id of the adapter switched on, or None (frozen)."""
+        adapter = self.adapter()
+        return adapter.id if adapter is not None else None
+
     def update_search(self, **changes: Any) -> SearchSettings:
         """Change some of the search settings (method, threshold, max_matches, top_k; None turns s or m off)
-        in one write transaction, leaving the others as stored."""
+        of the vector space in use (the frozen vectors, or the adapter switched on) in one write
+        transaction, leaving the others as stored."""
+        space = self.vector_space()
         out: list[SearchSettings] = []
 
         def change(s: CatalogSettings) -> CatalogSettings:
-            new = replace(s.search, **changes)
+            old = s.search_for(space)
+            new = replace(old, **changes)
             out.append(new)
-            return replace(s, search=new)
+            if not s.has_own_search(space) and _same_pairs(old, new):  # top-K alone: every space's
+                return replace(s, search=replace(s.search, top_k=new.top_k))
+            return s.with_search_for(space, new)
 
         update_catalog_settings_with(self.catalog, change)
         return out[0]
@@ -184,8 +198,23 @@ class EngineBase:
         max_matches: int | None = None,
         top_k: int | None = None,
     ) -> SearchSettings:
-        """The catalog's stored search settings, with any of them overridden for one call."""
-        return self.settings().search.override(method, threshold, max_matches, top_k)
+        """The stored search settings of the vector space in use (an adapter's own, see
+        `CatalogSettings.search_for`), with any of them overridden for one call."""
+        return self.settings().search_for(self.vector_space()).override(method, threshold, max_matches, top_k)
+
+    def search_space_note(self) -> str | None:
+        """Why the adapter in use searches without the frozen vectors' s, while it has no settings of its own
+        (None otherwise): said when an adapter is trained or switched on, and by `settings`."""
+        space = self.vector_space()
+        s = self.settings()
+        if space is None or s.has_own_search(space) or s.search.threshold is None or not s.search.uses_pairs:
+            return None
+        return (
+            f"Adapter {space} searches without s: s={s.search.threshold:g} was tuned on the frozen vectors, "
+            "and the adapted vectors' cosines lie on another scale. Tune it with the adapter on, on groups or "
+            "decisions it did not learn from (lookalike tune), or set one (lookalike settings --threshold S); "
+            "the frozen vectors keep theirs."
+        )
 
     def photo_root(self) -> Path | None:
         """Where the photos are on this machine: this user's mapping for the catalog, else the folder it was
@@ -399,7 +428,8 @@ class EngineBase:
             "grouping_text": s.grouping.describe(),
             "model": model,
             "preprocessing": s.preprocessing(),
-            "search": s.search.to_dict(),
+            "search": self.search_settings().to_dict(),
+            "search_space": self.vector_space(),  # the adapter whose settings these are (None: frozen)
             "counts": counts,
             "last_run": last,
             "skipped": self.catalog.skipped(),

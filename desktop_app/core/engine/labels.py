@@ -376,6 +376,7 @@ class LabelRoom:
             rejected=self.rejected_pairs(),
             limit=max_queries,
         )
+        result.note = self.ground_truth_note("labels", field=field)
         if group_of is None and result.n >= calibration.MIN_FIT:
             # Plain leave-one-out is how suggestions are made: fit the stored calibration on all of it.
             self._store_calibration(

@@ -31,14 +31,17 @@ class Evaluation:
     scores: list[ev.MethodScore]
     n_available: int = 0  # queries the protocol has; n_queries of them were drawn when there were more
     note: str = ""  # one line on the ground truth (contradicting decisions), for every front end
+    # Said when the adapter in use learned from this ground truth (`AdaptRoom.ground_truth_note`): the
+    # figures then measure its training data back, and `tune` stores nothing from them.
+    leak: str = ""
 
     def to_dict(self) -> dict:
         return {
             "protocol": self.protocol,
+            "note": " ".join(x for x in (self.note, self.leak) if x) or None,
             "queries": self.n_queries,
             "queries_available": self.n_available or self.n_queries,
             "results": [s.to_dict() for s in self.scores],
-            "note": self.note,
         }
 
 
@@ -241,6 +244,7 @@ class SearchRoom:
         for m in methods or ():
             SearchSettings(method=m)  # validates the name
         index, queries, note = self._evaluation_queries(groups, min_photos, seed)
+        leak = self._leak_note(index, queries, groups)
         available = len(queries)
         queries = ev.sample(queries, max_queries, seed)
         specs = specs or ([ev.MethodSpec(m) for m in methods] if methods else ev.default_specs())
@@ -254,7 +258,15 @@ class SearchRoom:
         )
         if len(queries) < available:
             protocol += f"; {len(queries):,} of its {available:,} queries, drawn at random (seed {seed})"
-        return Evaluation(protocol, len(queries), index.n_articles, scores, available, note)
+        return Evaluation(protocol, len(queries), index.n_articles, scores, available, note, leak)
+
+    def _leak_note(self, index, queries: Sequence[ev.Query], groups: Path | str | None) -> str:
+        """`ground_truth_note` for an evaluation's queries: the split protocol's truth is each article's own
+        photos; a groups file's or the decisions' is the query articles' groups."""
+        if groups is None:
+            return self.ground_truth_note("split")
+        articles = [index.av.articles[i] for q in queries for i in q.exclude]
+        return self.ground_truth_note("groups", articles)
 
     def tune(
         self,
@@ -266,7 +278,8 @@ class SearchRoom:
         max_queries: int | None = ev.MAX_QUERIES,
     ) -> tuple[ev.MethodScore, Evaluation]:
         """Grid over method, s and m; the best (by mAP, then R@1; the current setting on a tie) is stored as
-        the catalog's search settings when `store` and there were enough queries to choose by."""
+        the search settings of the vector space in use when `store`, there were enough queries to choose by,
+        and the adapter in use did not learn from this ground truth (`Evaluation.leak` says so)."""
         result = self.evaluate(
             groups,
             min_photos=min_photos,
@@ -275,13 +288,13 @@ class SearchRoom:
             specs=ev.tuning_grid(),
             max_queries=max_queries,
         )
-        current = self.settings().search
+        current = self.search_settings()
         top = ev.best(result.scores, ev.MethodSpec(current.method, current.threshold, current.max_matches))
-        if store and result.n_queries >= ev.MIN_TUNING_QUERIES:
+        if store and result.n_queries >= ev.MIN_TUNING_QUERIES and not result.leak:
             self.store_tuned(top)
         return top, result
 
     def store_tuned(self, top: ev.MethodScore) -> None:
-        """Make a tuned setting the catalog's search settings (top-K stays)."""
-        current = self.settings().search
-        self.update_settings(search=SearchSettings(top.method, top.threshold, top.max_matches, current.top_k))
+        """Make a tuned setting the search settings of the vector space it was tuned in (the frozen vectors,
+        or the adapter switched on); top-K stays."""
+        self.update_search(method=top.method, threshold=top.threshold, max_matches=top.max_matches)

@@ -325,6 +325,10 @@ class Catalog(PhotoStore, StoredVectors, LabelStore, DecisionStore, LearnedStore
         """Held by an index run: a second one raises CatalogBusy."""
         return self.backend.index_lock()
 
+    def indexing_now(self) -> bool:
+        """Whether an index run (in any process) holds the catalog's index lock now."""
+        return self.backend.index_lock_held()
+
     def check_before_writing(self) -> None:
         problems = self.health(quick=True)
         if problems != ["ok"]:
