@@ -152,7 +152,7 @@ class CatalogSettings:
     mirror: bool = False  # average each photo's vector with its mirror image's
     search: SearchSettings = field(default_factory=SearchSettings)  # for the frozen vectors (and top-K)
     # Method, s and m per adapter id: s is a cosine, and an adapter's cosines lie on another scale than the
-    # frozen vectors' (on Magento, an s of 0.5 tuned frozen left one bag of seven above it, adapted).
+    # frozen vectors' (on Magento, an s of 0.5 set on frozen cosines left a single result above it, adapted).
     adapted_search: dict[int, SearchSettings] = field(default_factory=dict)
 
     def search_for(self, adapter: int | None) -> SearchSettings:
