@@ -130,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         "on the clusters of 20,000 articles as groups; switched off again at the end)",
     )
     ap.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    ap.add_argument(
+        "--blas-threads",
+        type=int,
+        default=1,
+        help="BLAS threads of the search process (default 1, as the app's search process; 0: the library's own)",
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)  # internal: the search process of --store
     args = ap.parse_args(argv)
     if args.child:
@@ -343,6 +349,8 @@ def store_run(args) -> int:
             str(args.seed),
             "--query-size",
             str(args.query_size),
+            "--blas-threads",
+            str(args.blas_threads),
         ],
         capture_output=True,
         text=True,
@@ -434,7 +442,10 @@ def store_child(args) -> int:
 
     t_start = time.perf_counter()
     from desktop_app.core.engine import Engine
+    from desktop_app.core.engine_process import limit_blas_threads
     from desktop_app.core.similar import Query
+
+    limit_blas_threads(args.blas_threads or None)
 
     engine = Engine.open(args.child, remember=False)
     index = engine.search_index()

@@ -91,3 +91,22 @@ def test_interrupt_leaves_an_idle_child_alone(tmp_path, tiny_model):
         assert child.call("stats")["counts"]["photos"] == info.n_photos > 0
     finally:
         child.close()
+
+
+def test_the_search_process_runs_blas_on_one_thread():
+    """A search's products are small: a second BLAS thread doubled its CPU time and, on a busy machine,
+    its latency. The search process limits BLAS to one thread for its whole life."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import numpy\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from desktop_app.core.engine_process import limit_blas_threads\n"
+        "limit_blas_threads()\n"
+        "print(sorted({p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'}))\n"
+    )
+    env = {"OPENBLAS_NUM_THREADS": "2", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=T)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[1]"

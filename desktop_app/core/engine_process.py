@@ -39,6 +39,9 @@ CALLS = frozenset(
 )
 
 
+SEARCH_BLAS_THREADS = 1  # see limit_blas_threads
+
+
 @dataclass(frozen=True)
 class EngineInfo:
     """What the window needs to know about a loaded engine."""
@@ -102,8 +105,21 @@ class _Server:
             self.engine = None
 
 
+def limit_blas_threads(threads: int | None = SEARCH_BLAS_THREADS) -> None:
+    """BLAS threads of this (search) process for the rest of its life; None leaves the library's default.
+
+    A search multiplies a few query photos by a thousand or so candidates at a time: a second BLAS thread
+    bought 0-15% on an idle two-core machine at twice the CPU time per query, and on a busy one (the window,
+    an index run) made searches 1.5-2x slower (benchmarks/search_latency.py --blas-threads)."""
+    if threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=threads, user_api="blas")
+
+
 def serve(conn: Any) -> None:
     """Entry point of the child: answer (verb, args, kwargs) until ("stop",) or a closed pipe."""
+    limit_blas_threads()
     server = _Server()
     while True:
         try:
