@@ -243,3 +243,7 @@ def test_decisions_that_contradict_their_groups_are_named_and_count_neither_way(
     assert main(["evaluate", "--decisions", "--db", db]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "join 3 of the 3 decided articles" in err and "decide --list" in err
+    # Nor does such a group teach an adapter.
+    assert main(["adapt", "train", "--db", db, "--from", "decisions"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot teach an adapter" in err

@@ -68,15 +68,25 @@ def decision_groups(decisions: Iterable[tuple[str, str, str]]) -> DecisionGroups
     return out
 
 
-def check_plausible(found: DecisionGroups) -> None:
-    """Refuse groups that cannot be ground truth: one holding more than half of the decided articles, once
-    it is larger than any one product plausibly listed again and again."""
+def check_plausible(found: DecisionGroups, training: bool = False) -> None:
+    """Refuse groups that cannot be ground truth (or, `training`, teach an adapter): one holding more than
+    half of the decided articles, once it is larger than any one product plausibly listed again and again."""
     if found.largest >= SUSPECT_GROUP and 2 * found.largest > found.decided:
+        use, other = (
+            (
+                "teach an adapter (it would learn that nearly everything is one product)",
+                "train from --groups CSV",
+            )
+            if training
+            else (
+                "be ground truth (nearly every article would count as relevant to every other)",
+                "evaluate with --groups CSV",
+            )
+        )
         raise InputError(
             f"Chains of 'same product' decisions join {found.largest} of the {found.decided} decided articles "
-            "into one group, which cannot be ground truth (nearly every article would count as relevant to "
-            "every other): take back the wrong 'same product' decisions (lookalike decide --list), or "
-            "evaluate with --groups CSV."
+            f"into one group, which cannot {use}: take back the wrong 'same product' decisions (lookalike "
+            f"decide --list), or {other}."
         )
 
 

@@ -10,6 +10,7 @@ from desktop_app.core import adapt
 from desktop_app.core import evaluate as ev
 from desktop_app.core import labels as lab
 from desktop_app.core.adapt import Adapter
+from desktop_app.core.decision_groups import check_plausible
 from desktop_app.core.engine.base import EvalProgress
 from desktop_app.core.errors import CatalogBusy, InputError, ModelError, NoVectors
 
@@ -70,7 +71,11 @@ class AdaptRoom:
         group_of, warning = (
             self.training_groups(groups) if groups is not None and "groups" in sources else (None, "")
         )
-        same = self.same_product_groups() if "decisions" in sources else None
+        same = None
+        if "decisions" in sources:
+            found = self.decision_ground_truth()
+            check_plausible(found, training=True)
+            same = found.groups
         labels = (
             {a: d[label_field] for a, d in self.catalog.labels(label_field).items()}
             if "labels" in sources
