@@ -304,3 +304,19 @@ def test_the_welcome_screen_opens_shared_catalogs_and_lists_them(qtbot, window):
     dialog.reject()
     w.welcome.set_recent(["postgresql+psycopg://anna@server:5432/luma"])
     assert w.welcome.recent.item(0).text().startswith("luma on server:5432")
+
+
+def test_the_status_bar_says_when_the_adapter_searches_without_s(qtbot):
+    from PySide6.QtWidgets import QStatusBar
+
+    from desktop_app.gui.status_panel import StatusPanel
+
+    bar = QStatusBar()
+    qtbot.addWidget(bar)
+    panel = StatusPanel(bar)
+    why = "Adapter 1 searches without s: s=0.5 was tuned on the frozen vectors."
+    panel.show_adapter({"active": {"kind": "whitening"}, "note": why})
+    assert panel.adapter_label.text() == "Learned similarity: on (no s yet)"
+    assert why in panel.adapter_label.toolTip()
+    panel.show_adapter({"active": {"kind": "whitening"}, "note": None})
+    assert panel.adapter_label.text() == "Learned similarity: on"

@@ -64,10 +64,13 @@ class StatusPanel:
         active = (status or {}).get("active")
         self.adapter_label.setVisible(bool(active))
         if active:
-            self.adapter_label.setText("Learned similarity: on")
+            note = status.get("note") if status else None
+            # A fresh adapter searches without the frozen s: the bar says so, the tooltip says why.
+            self.adapter_label.setText("Learned similarity: on" + (" (no s yet)" if note else ""))
             self.adapter_label.setToolTip(
                 f"A learned adapter ({active['kind']}) reshapes the model's vectors from your decisions, "
                 "groups and labels. Match ▸ Use learned similarity switches it off."
+                + (f"\n\n{note}" if note else "")
             )
 
     def show_engine(self, info: EngineInfo | None) -> None:
