@@ -108,8 +108,18 @@ def test_the_open_catalog_is_named_as_such_and_its_photo_folder_takes_new_files(
         (tmp_path / "link.csv").symlink_to(f"{catalog}-wal")
         with pytest.raises(InputError, match="part of the open catalog"):
             check_output_path(tmp_path / "link.csv", "decisions export")
-        with pytest.raises(InputError, match="a photo in the catalog's photo folder"):
+        with pytest.raises(InputError, match="a picture in the catalog's photo folder"):
             write_bytes(photo_tree / "green" / "p9.png", b"\x89PNG\r\n\x1a\n", what="picture")
+        # A photo linked into the folder from elsewhere: its link is refused, and so is a new picture
+        # (the next index run would take it for a photo); a CSV beside the photos is no picture.
+        elsewhere = tmp_path / "kept-elsewhere.png"
+        shutil.copyfile(photo_tree / "green" / "p9.png", elsewhere)
+        (photo_tree / "green" / "linked.png").symlink_to(elsewhere)
+        before = elsewhere.read_bytes()
+        for name in ("linked.png", "map.png"):
+            with pytest.raises(InputError, match="photo folder"):
+                write_bytes(photo_tree / "green" / name, b"\x89PNG\r\n\x1a\n", what="picture")
+        assert elsewhere.read_bytes() == before and not (photo_tree / "green" / "map.png").exists()
         assert engine.export_decisions(photo_tree / "decisions.csv") == 0  # a new file beside the photos
     shutil.copyfile(photo_tree / "green" / "p9.png", tmp_path / "any.png")
     write_bytes(tmp_path / "any.png", b"\x89PNG\r\n\x1a\n", what="picture")  # closed: no longer guarded

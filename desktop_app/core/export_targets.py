@@ -113,10 +113,11 @@ def _check_protected(target: Path, what: str) -> None:
                 f"{target} is part of the open catalog {guard.catalog}; writing the {what} there would "
                 "destroy it. Name another file."
             )
-        if _is_photo(real, guard):
+        if _in_photo_folder(target, guard):
             raise InputError(
-                f"{target} is a photo in the catalog's photo folder; Lookalike never writes over photos. "
-                f"Name another file for the {what}."
+                f"{target} is a picture in the catalog's photo folder, where every picture is a photo (the "
+                f"next index run would take the {what} for one); Lookalike never writes there. Write it "
+                "outside the photo folder."
             )
 
 
@@ -130,14 +131,21 @@ def _same_or_inside(real: Path, part: Path) -> bool:
     return False
 
 
-def _is_photo(real: Path, guard: _Protected) -> bool:
+def _in_photo_folder(target: Path, guard: _Protected) -> bool:
+    """A picture's name (new or existing) inside the photo folder, by the path as written or where it leads:
+    a photo linked into the folder resolves elsewhere, and writing through the link replaced it; and any
+    picture written there, even an earlier export, is a photo to the next index run."""
     from desktop_app.core.scan import HEIF_SUFFIXES, IMAGE_SUFFIXES
 
-    if real.suffix.lower() not in IMAGE_SUFFIXES | HEIF_SUFFIXES or not real.is_file():
+    if target.suffix.lower() not in IMAGE_SUFFIXES | HEIF_SUFFIXES:
         return False
     photo_root = guard.photo_root()
     root = photo_root() if photo_root is not None else None
-    return root is not None and Path(os.path.realpath(root)) in real.parents
+    if root is None:
+        return False
+    roots = {Path(os.path.abspath(root)), Path(os.path.realpath(root))}
+    names = {Path(os.path.abspath(target)), Path(os.path.realpath(target))}
+    return any(r in name.parents for r in roots for name in names)
 
 
 def check_replaceable(target: Path, what: str, kind: str | None) -> None:
