@@ -443,6 +443,14 @@ def test_cli_refuses_a_verdict_without_a_pair(indexed, capsys):
     assert cli("duplicates", "--db", str(indexed), "--mark", "a.jpg", "b.jpg")[0] == 2
     assert "--duplicate" in capsys.readouterr().err
     assert cli("duplicates", "--db", str(indexed), "--undo", "--mark", "a.jpg", "b.jpg")[0] == 2
+    # Options of finding are refused with a verdict or an undo, not ignored (the CSV was never written).
+    mark = ("--mark", "red/p0.jpg", "copies/p0-resized.jpg", "--duplicate")
+    capsys.readouterr()
+    assert cli("duplicates", "--db", str(indexed), *mark, "--csv", "x.csv", "--all")[0] == 2
+    assert "--csv, --all go with finding duplicates, not with --mark" in capsys.readouterr().err
+    assert cli("duplicates", "--db", str(indexed), "--undo", "--min-score", "0.5")[0] == 2
+    assert cli("duplicates", "--db", str(indexed), "--undo", "--level", "article")[0] == 2
+    assert "decide --undo" in capsys.readouterr().err
 
 
 # ============================================================================ verdicts follow their photo

@@ -106,9 +106,27 @@ def run(args: argparse.Namespace) -> int:
             "--force goes with --level article --mark A B: only an article pair can carry another curator's "
             "decision."
         )
+    finding = [
+        name
+        for name, given in (
+            ("--csv", args.csv is not None),
+            ("--all", args.all),
+            ("--min-score", args.min_score is not None),
+        )
+        if given
+    ]
+    if (args.undo or args.mark is not None) and finding:
+        raise InputError(
+            f"{', '.join(finding)} {'go' if len(finding) > 1 else 'goes'} with finding duplicates, not with "
+            f"{'--undo' if args.undo else '--mark'}; run them separately."
+        )
     if args.undo:
         if args.mark is not None or args.verdict is not None:
             raise InputError("--undo takes back your latest verdict; it goes without --mark.")
+        if args.level == "article":
+            raise InputError(
+                "--undo takes back a photo verdict; an article verdict is a match decision: lookalike decide --undo."
+            )
         with open_engine(args) as engine:
             undone = engine.undo_duplicate_verdict()
         if args.json:
