@@ -14,7 +14,7 @@ import pytest
 from desktop_app.core.engine import Engine, index_photos
 from desktop_app.core.errors import InputError
 from desktop_app.core.files import check_output_folder, check_output_path, write_text
-from tests.conftest import cli, one_line_exit_2, run_unprivileged
+from tests.conftest import REPO, cli, one_line_exit_2, run_unprivileged
 
 
 @pytest.fixture
@@ -71,6 +71,16 @@ def test_a_device_is_refused_by_the_path_check():
     # Only the check is run: a test must never write to /dev/null (as root, a bug would replace it).
     with pytest.raises(InputError, match="/dev/null is not a regular file; name a file path"):
         check_output_path("/dev/null", "picture")
+
+
+def test_a_dash_names_standard_output_only_where_it_streams(indexed, tmp_path):
+    """`decide --export -` wrote a file literally named '-'; only `labels export -` streams to stdout."""
+    home = tmp_path / "home"  # the commands run in the repository's folder, where a '-' would appear
+    one_line_exit_2(cli("decide", "--export", "-", "--db", indexed, home=home), "not to standard output")
+    one_line_exit_2(cli("duplicates", "--csv", "-", "--db", indexed, home=home), "not to standard output")
+    assert not (REPO / "-").exists()
+    out = cli("labels", "export", "-", "--db", indexed, home=home)
+    assert out.returncode == 0 and out.stdout.startswith("article") and not (REPO / "-").exists()
 
 
 # ============================================================================ modes

@@ -37,6 +37,8 @@ def check_output_path(path: Path | str, what: str = "output file", kind: str | N
     Nor is any file an open catalog is made of, or a photo of its photo folder (see
     `export_targets.protect_catalog`)."""
     target = Path(path).expanduser()
+    if str(path) == "-":  # the shell's "standard output": only `labels export -` streams there
+        raise InputError(f"The {what} goes to a file, not to standard output ('-'); name a file.")
     if target.is_dir():
         raise InputError(f"The {what} {target} is a folder; give a file name, e.g. {target / 'out'}.")
     if target.exists() and not target.is_file():
