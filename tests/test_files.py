@@ -259,13 +259,16 @@ def test_spreadsheet_escaping_round_trips_exactly():
 
 
 @pytest.mark.parametrize(
-    "first", ["sep=;", "SEP=;", '"sep=;"', "sep=;\r"], ids=["plain", "upper", "quoted", "crlf"]
+    "first",
+    ["sep=;", "SEP=;", '"sep=;"', "sep=;\r", "sep=\t"],
+    ids=["plain", "upper", "quoted", "crlf", "tab"],
 )
 def test_an_excel_sep_line_names_the_separator_and_is_no_header(tmp_path, first):
     from desktop_app.core.files import read_csv
 
     path = tmp_path / "labels.csv"
-    path.write_bytes(f"\ufeff{first}\nArticle;Label\nred;tops, summer\n".encode())
+    sep = first.strip('"\r')[-1]
+    path.write_bytes(f"\ufeff{first}\nArticle{sep}Label\nred{sep}tops, summer\n".encode())
     assert read_csv(path) == (["article", "label"], [{"article": "red", "label": "tops, summer"}])
 
 

@@ -442,7 +442,7 @@ def parse_csv(data: bytes, source: Path, what: str = "CSV file") -> tuple[list[s
 def _declared_separator(line: str) -> str | None:
     """The separator an Excel "sep=X" first line declares (quoted or not, any case), or None for any other
     line."""
-    line = line.rstrip("\r").strip().strip('"')
+    line = line.rstrip("\r").strip(" ").strip('"')  # spaces only: "sep=<tab>" declares a tab
     if len(line) == 5 and line[:4].lower() == "sep=":
         return line[4]
     return None
