@@ -189,6 +189,9 @@ def test_cli_adapt_train_status_off_and_evaluate_json(tmp_path, tiny_model, caps
     assert trained["active"] and trained["kind"] == "whitening"
     assert main(["adapt", "status", "--db", str(db), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["active"]["id"] == trained["id"]
+    # In words: what taught it, counted in articles (it said "24 groups", and "1 labels").
+    assert main(["adapt", "status", "--db", str(db)]) == 0
+    assert "from 24 articles by groups" in capsys.readouterr().out
     assert main(["adapt", "off", "--db", str(db)]) == 0 and "frozen" in capsys.readouterr().out
     assert (
         main(["adapt", "evaluate", "--groups", str(csv_path), "--db", str(db), "--json", "--seed", "2"]) == 0

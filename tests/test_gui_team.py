@@ -314,7 +314,7 @@ def test_the_status_bar_says_when_the_adapter_searches_without_s(qtbot):
     bar = QStatusBar()
     qtbot.addWidget(bar)
     panel = StatusPanel(bar)
-    why = "Adapter 1 searches without s: s=0.5 was tuned on the frozen vectors."
+    why = "Adapter 1 searches without s: s=0.5 was set for the frozen vectors."
     panel.show_adapter({"active": {"kind": "whitening"}, "note": why})
     assert panel.adapter_label.text() == "Learned similarity: on (no s yet)"
     assert why in panel.adapter_label.toolTip()

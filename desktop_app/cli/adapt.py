@@ -9,6 +9,7 @@ from pathlib import Path
 from desktop_app.cli.common import Bar, add_db, add_json, emit_json, fraction, open_engine, positive_int, safe
 from desktop_app.core.adapt import KINDS, MIN_DIM
 from desktop_app.core.matching import METHODS
+from desktop_app.core.wording import plural
 
 SOURCES = ("decisions", "groups", "labels")
 
@@ -159,7 +160,7 @@ def run_train(args: argparse.Namespace) -> int:
     )
     print(
         f"Adapter {adapter.id}: {adapter.kind}, {adapter.dim}-d, from {info['classes']} classes of "
-        f"{info['photos']} photos ({', '.join(f'{n} {k}' for k, n in info['sources'].items() if n)}), "
+        f"{info['photos']} photos ({taught_by(info['sources'])}), "
         f"{info['seconds']} s; {state}."
     )
     if info.get("warning"):
@@ -167,6 +168,18 @@ def run_train(args: argparse.Namespace) -> int:
     if note:
         print(f"Note: {note}")
     return 0
+
+
+# What taught an adapter's classes, per source (`adapt.Examples.sources` counts articles, not decisions).
+TAUGHT_BY = {"groups": "groups", "decisions": "decisions", "labels": "labels", "articles": "their own photos"}
+
+
+def taught_by(sources: dict) -> str:
+    """'12 articles by decisions, 140 by their own photos': how many articles each source taught."""
+    parts = [(TAUGHT_BY.get(k, k), n) for k, n in sources.items() if n]
+    return ", ".join(
+        f"{plural(n, 'article') if i == 0 else f'{n:,}'} by {what}" for i, (what, n) in enumerate(parts)
+    )
 
 
 def run_switch(args: argparse.Namespace) -> int:
@@ -202,7 +215,12 @@ def run_status(args: argparse.Namespace) -> int:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(a["created_at"]))
         print(
             f"  {a['id']:>4}  {a['kind']:<10} {a['info'].get('dim', '?')}-d  {when}  from "
-            f"{', '.join(a['info'].get('trained_on', []))}" + ("  [on]" if a["active"] else "")
+            + (
+                taught_by(a["info"]["sources"])
+                if a["info"].get("sources")
+                else ", ".join(a["info"].get("trained_on", []))
+            )
+            + ("  [on]" if a["active"] else "")
         )
     return 0
 

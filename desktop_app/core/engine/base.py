@@ -210,7 +210,7 @@ class EngineBase:
         if space is None or s.has_own_search(space) or s.search.threshold is None or not s.search.uses_pairs:
             return None
         return (
-            f"Adapter {space} searches without s: s={s.search.threshold:g} was tuned on the frozen vectors, "
+            f"Adapter {space} searches without s: s={s.search.threshold:g} was set for the frozen vectors, "
             "and the adapted vectors' cosines lie on another scale. Tune it with the adapter on, on groups or "
             "decisions it did not learn from (lookalike tune), or set one (lookalike settings --threshold S); "
             "the frozen vectors keep theirs."
