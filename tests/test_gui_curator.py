@@ -426,7 +426,10 @@ def test_notes_banners_and_check_boxes_read_after_a_palette_switch(qtbot, window
 # ----------------------------------------------------------------------------- defect 6: offline thumbnails
 
 
-def test_cached_thumbnails_still_show_when_the_photo_folder_is_offline(qtbot, window, tmp_path):
+def test_cached_thumbnails_still_show_when_the_photo_folder_is_offline(qtbot, window, tmp_path, monkeypatch):
+    from desktop_app.gui.root_warning import PhotoFolderWarning
+
+    monkeypatch.setattr(PhotoFolderWarning, "RECHECK_MS", 50)
     folder = big_tree(tmp_path / "photos", articles=3, per=2)
     w = indexed(qtbot, window, folder)
     covers = [w.grid_model.cover_path(i) for i in range(len(w.snapshot.articles))]
@@ -446,6 +449,14 @@ def test_cached_thumbnails_still_show_when_the_photo_folder_is_offline(qtbot, wi
     w.update_index()
     qtbot.waitUntil(lambda: w.last_error is not None, timeout=T)
     assert "Locate photo folder" in w.last_error.text()
+    assert w.status.state_label.text() == "Index: photos offline"
+    w.last_error.close()
+    # The drive comes back: the banner goes by itself, and Update index indexes (it stayed refused).
+    (tmp_path / "unplugged").rename(folder)
+    qtbot.waitUntil(lambda: not w.root_frame.isVisible(), timeout=T)
+    with qtbot.waitSignal(w.index_finished, timeout=T):
+        w.update_index()
+    assert w.status.state_label.text() == "Index: up to date"
 
 
 # ----------------------------------------------------------------------------- defect 7: counts, advice

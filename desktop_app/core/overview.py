@@ -8,7 +8,6 @@ grid so the UI thread only swaps a finished object in.
 from __future__ import annotations
 
 import heapq
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +20,7 @@ import numpy as np
 from desktop_app.core.engine import Engine
 from desktop_app.core.errors import ModelError
 from desktop_app.core.models import InstalledModel
-from desktop_app.core.paths import catalog_title, photo_file
+from desktop_app.core.paths import catalog_title, folder_reachable, photo_file
 from desktop_app.core.settings import CatalogSettings, SearchSettings
 from desktop_app.core.storage import Catalog
 
@@ -233,7 +232,7 @@ def load_snapshot(engine: Engine, first: int | None = None) -> Snapshot:
         counts = counting.result()
     last = catalog.last_run()
     root = engine.photo_root()
-    root_ok = bool(root is not None and root.is_dir() and os.access(root, os.R_OK | os.X_OK))
+    root_ok = folder_reachable(root)
     model = model_id = model_error = None
     try:
         model = engine.model()

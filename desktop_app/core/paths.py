@@ -53,6 +53,12 @@ def thumbnail_dir() -> Path:
     return user_data_dir() / "thumbnails"
 
 
+def folder_reachable(folder: Path | None) -> bool:
+    """Whether a photo folder is there and readable now (an unplugged drive or an unmounted share is not).
+    It touches the disk: front ends ask it off their UI thread."""
+    return bool(folder is not None and folder.is_dir() and os.access(folder, os.R_OK | os.X_OK))
+
+
 def relative_to_root(path: str | Path, photo_root: str | Path) -> str | None:
     """`path` as the catalog names it: relative to the photo folder, with forward slashes; None when it lies
     outside the folder (or is the folder itself).

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.errors import UserError
 from desktop_app.core.overview import Snapshot
+from desktop_app.core.paths import folder_reachable
 from desktop_app.core.settings import UserSettings
 from desktop_app.core.similar import Query
 from desktop_app.gui.article_actions import ArticleActions
@@ -162,6 +163,7 @@ class MainWindow(WindowWork, QMainWindow):
         self.welcome.open_shared.connect(c.choose_shared)
         self.welcome.open_recent.connect(self.open_catalog)
         self.locate_btn.clicked.connect(c.locate_photos)
+        self.root_frame.recheck.connect(lambda root: c.call(folder_reachable, root, on_done=self._root_back))
         g = self.grid_panel
         g.selection_changed.connect(self._selection_changed)
         g.open_requested.connect(self.open_detail)
@@ -271,11 +273,15 @@ class MainWindow(WindowWork, QMainWindow):
         self.history.forget()
         self.grid_panel.clear()
         self.setWindowTitle("Lookalike")
-        self.root_frame.hide()
+        self.root_frame.hide_warning()
         self.banner.hide()
         self.status.show_engine(None)
         self._show_welcome()
         self.catalogs.call(recent_catalogs, on_done=self.welcome.set_recent)
+
+    def _root_back(self, back: bool) -> None:
+        if back and self.root_frame.missing is not None and not self.indexer.running:
+            self.reload()  # the banner, the status bar and Update index learn that the folder is back
 
     def _show_loading(self) -> None:
         if self.snapshot is None:

@@ -2,11 +2,16 @@
 
 A catalog shared between machines, or one on a drive that is not plugged in, still opens: the curator can
 browse and search it, and thumbnails made before still show. The banner says so and offers to locate the
-folder (the window connects `locate_button` to `CatalogController.locate_photos`).
+folder (the window connects `locate_button` to `CatalogController.locate_photos`). While it shows, `recheck`
+asks every few seconds whether the folder is back (the window looks off its UI thread and re-reads the
+catalog when it is), so a drive plugged back in clears the banner without reopening the catalog.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
 from desktop_app.core.overview import Snapshot
@@ -16,8 +21,15 @@ from desktop_app.gui import theme
 class PhotoFolderWarning(QFrame):
     """Hidden while the photo folder is there; a warning with "Locate photo folder…" while it is not."""
 
+    recheck = Signal(object)  # the missing folder (a Path): is it there now?
+    RECHECK_MS = 5000
+
     def __init__(self) -> None:
         super().__init__()
+        self.missing: Path | None = None
+        self.timer = QTimer(self)
+        self.timer.setInterval(self.RECHECK_MS)
+        self.timer.timeout.connect(lambda: self.missing is not None and self.recheck.emit(self.missing))
         self.setObjectName("rootWarning")
         self.label = QLabel()
         self.label.setWordWrap(True)
@@ -44,6 +56,17 @@ class PhotoFolderWarning(QFrame):
                 f"#rootWarning QLabel {{ color: {fg.name()}; }}"
             )
         self.setVisible(missing)
+        self.missing = snap.photo_root if missing else None
+        if missing:
+            self.timer.start()
+        else:
+            self.timer.stop()
+
+    def hide_warning(self) -> None:
+        """No catalog: nothing to warn about or to look for."""
+        self.missing = None
+        self.timer.stop()
+        self.hide()
 
 
 __all__ = ["PhotoFolderWarning"]

@@ -13,6 +13,8 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 from desktop_app.core import thumbnails
 from desktop_app.core.errors import InputError, UserError
 from desktop_app.core.indexer import IndexOptions, IndexSummary, Progress
+from desktop_app.core.overview import Snapshot
+from desktop_app.core.paths import folder_reachable
 from desktop_app.core.scan import GroupingRule, image_suffixes
 from desktop_app.core.settings import UserSettings
 from desktop_app.core.similar import results_text, write_results_csv
@@ -142,17 +144,29 @@ class WindowWork:
         snap = self.snapshot
         if snap is None or self.indexer.running:
             return
-        if snap.photo_root is None or not snap.root_ok:
-            where = f" ({snap.photo_root})" if snap.photo_root else ""
-            self._error(
-                "No photo folder",
-                InputError(
-                    f"The photos of this catalog{where} are not on this computer. Use File ▸ Locate photo folder… "
-                    "to show where they are, then Update index."
-                ),
-            )
+        if snap.photo_root is not None and snap.root_ok:
+            self.start_index(snap.photo_root, None)
             return
-        self.start_index(snap.photo_root, None)
+        # The folder was offline when the catalog was last read: look again now (a drive plugged back in),
+        # off the UI thread, which a stat of an unmounted share can hold up.
+        root = snap.photo_root
+        self.catalogs.call(folder_reachable, root, on_done=lambda ok: self._index_if_back(snap, ok))
+
+    def _index_if_back(self: Any, snap: Snapshot, back: bool) -> None:
+        if snap is not self.snapshot or self.indexer.running:
+            return
+        if back:
+            self.reload()  # the banner and the status bar learn that the folder is back
+            self.start_index(snap.photo_root, None)
+            return
+        where = f" ({snap.photo_root})" if snap.photo_root else ""
+        self._error(
+            "No photo folder",
+            InputError(
+                f"The photos of this catalog{where} are not on this computer. Use File ▸ Locate photo folder… "
+                "to show where they are, then Update index."
+            ),
+        )
 
     def start_index(self: Any, folder: Path, rule: GroupingRule | None) -> None:
         snap = self.snapshot
