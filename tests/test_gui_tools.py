@@ -347,10 +347,21 @@ def test_a_dark_palette_from_the_view_menu_and_settings(qtbot, window):
 
     w = window()
     app = QApplication.instance()
+
+    def button_lightness() -> int:  # the top edge of a Decide button: its background, not its text
+        QApplication.processEvents()  # the palette change reaches the widgets through the event queue
+        image = w.similar.decisions.buttons["alike"].grab().toImage()
+        return image.pixelColor(image.width() // 2, 3).lightness()
+
+    w.show()
     try:
+        theme.apply_theme(app, "light")
+        light_button = button_lightness()
         dark = next(a for a in w.acts.themes.actions() if a.data() == "dark")
         dark.trigger()
         assert theme.is_dark(app.palette()) and UserSettings.load().theme == "dark"
+        # Widgets with a style sheet of their own follow too (the Decide buttons kept the light look).
+        assert button_lightness() < light_button - 100
         w.open_settings()
         dialog = w.settings_dialog
         assert dialog.theme.currentData() == "dark"

@@ -7,7 +7,7 @@ is already made takes it back ("none").
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
 from desktop_app.gui import theme
@@ -41,15 +41,28 @@ class DecisionBar(QWidget):
                 f"Mark the pair as “{text.lower()}” (key {key}); click again to take it back "
                 f"(key {NO_DECISION_KEY})"
             )
-            fill = theme.decision_fill(decision).name()
-            b.setStyleSheet(
-                f"QToolButton:checked {{ background: {fill}; color: white; border-radius: 3px; }}"
-            )
             b.clicked.connect(lambda _c=False, d=decision: self._clicked(d))
             self.buttons[decision] = b
             row.addWidget(b)
         row.addStretch(1)
+        self._style()
         self.set_state(False, None)
+
+    def _style(self) -> None:
+        # Only the checked look is the bar's own; everything else comes from the palette. A style sheet
+        # set once kept the old palette's buttons after View > Colours changed it.
+        for decision, b in self.buttons.items():
+            fill = theme.decision_fill(decision).name()
+            b.setStyleSheet(
+                f"QToolButton:checked {{ background: {fill}; color: white; border-radius: 3px; }}"
+            )
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            for b in self.buttons.values():
+                b.setStyleSheet("")  # let the style polish them with the new palette first
+            self._style()
+        super().changeEvent(event)
 
     def set_state(self, enabled: bool, decision: str | None, why_not: str = "") -> None:
         """Show the stored decision of the pair (None: undecided); disabled with a reason when no pair."""
