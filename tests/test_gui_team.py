@@ -108,6 +108,7 @@ def test_import_and_export_decisions_from_the_match_menu(qtbot, window, tmp_path
     assert engine.decisions_with(["art01"]) == {"art02": "same"}
     qtbot.waitUntil(lambda: w.acts.undo.isEnabled(), timeout=T)
     assert "Imported 2 decisions" in w.statusBar().currentMessage()
+    assert w.acts.undo.text() == "Undo 2 match decisions"  # the whole import, as Undo takes it back
     out = tmp_path / "out.csv"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
     w.acts.export_decisions.trigger()

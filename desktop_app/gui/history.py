@@ -84,7 +84,8 @@ def newest(engine: Any) -> tuple[str, str] | None:
         return None
     if match is None or (labels is not None and labels["at"] >= match["at"]):
         return "labels", label_text(labels)
-    return "match", match_text([match])
+    n = match.get("batch_size", 1)
+    return "match", match_text([match]) if n == 1 else f"{n:,} match decisions"
 
 
 def next_label_event(engine: Any) -> dict | None:

@@ -193,14 +193,20 @@ class DecisionStore:
         return [{**dict(r._mapping), "kept": kept.get((r.article_a, r.article_b))} for r in rows]
 
     def last_live_decision(self, curator: str | None = None) -> dict | None:
-        """The decision `undo_decision(curator)` would take back next, without taking it back."""
+        """The decision `undo_decision(curator)` would take back next, without taking it back, with
+        "batch_size": how many live decisions its batch holds (an import is one batch, undone whole)."""
         d = decisions_table
         q = sa.select(d).where(d.c.undone.is_(False))
         if curator is not None:
             q = q.where(sa.or_(d.c.curator == curator, d.c.curator.is_(None)))
         with self.read() as conn:
             row = conn.execute(q.order_by(d.c.id.desc()).limit(1)).first()
-        return dict(row._mapping) if row is not None else None
+            if row is None:
+                return None
+            size = conn.execute(
+                sa.select(sa.func.count()).where(d.c.batch == row.batch, d.c.undone.is_(False))
+            ).scalar_one()
+        return {**row._mapping, "batch_size": int(size) if row.batch is not None else 1}
 
     def decisions(self, articles: Sequence[str] | None = None) -> dict[tuple[str, str], dict]:
         """Current decisions: stored pair -> the row that decides it (pairs taken back are left out).
