@@ -175,6 +175,7 @@ def test_learn_from_my_decisions_in_a_child_process_and_switch_it_off(qtbot, win
     status = engine.adapter_status()
     assert status["active"] is not None and dialog.use.isChecked()
     assert "Learned adapter" in dialog.note.text()
+    assert dialog.height() >= dialog.sizeHint().height()  # the note does not crush the form above it
     qtbot.waitUntil(lambda: w.acts.use_adapter.isChecked(), timeout=T)
     assert w.status.adapter_label.isVisibleTo(w)  # the status bar says search is learned, not the model's own
     with qtbot.waitSignal(w.results_shown, timeout=T) as adapted:

@@ -119,6 +119,15 @@ class AdapterDialog(QDialog):
         self.resize(560, self.sizeHint().height())
         self.refresh()
 
+    def _say(self, text: str) -> None:
+        """The note under the form, with the dialog grown to hold it: at its first size a long note after
+        training crushed the form (the method box squeezed to a few pixels)."""
+        self.note.setText(text)
+        self.layout().activate()
+        wanted = self.sizeHint().height()
+        if wanted > self.height():
+            self.resize(self.width(), wanted)
+
     # ------------------------------------------------------------ state
 
     def refresh(self) -> None:
@@ -160,7 +169,7 @@ class AdapterDialog(QDialog):
     def train(self) -> None:
         sources = self.sources()
         if not sources or self.job is not None:
-            self.note.setText("Choose at least one thing to learn from." if not sources else self.note.text())
+            self._say("Choose at least one thing to learn from." if not sources else self.note.text())
             return
         job = ChildJob(
             child_main,
@@ -179,20 +188,20 @@ class AdapterDialog(QDialog):
         job.failed.connect(self._failed)
         self.job, self.training = job, training
         self._busy(True)
-        self.note.setText(note)
+        self._say(note)
         job.start()
 
     def cancel(self) -> None:
         if self.job is not None:
             self.job.cancel()
             self.cancel_btn.setEnabled(False)
-            self.note.setText("Cancelling…")
+            self._say("Cancelling…")
 
     def _progress(self, value: tuple[int, int, str]) -> None:
         done, total, note = value
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
-        self.note.setText(f"Learning… {note}".strip() if self.training else preparing_text(value))
+        self._say(f"Learning… {note}".strip() if self.training else preparing_text(value))
 
     def _trained(self, result: dict) -> None:
         self._finish()
@@ -202,7 +211,7 @@ class AdapterDialog(QDialog):
         why_off = info.get("not_switched_on")
         using = "search uses it now" if info.get("switched_on", True) else f"not switched on: {why_off}"
         note = (result.get("status") or {}).get("note")
-        self.note.setText(
+        self._say(
             f"Learned adapter ({result['kind']}, {result['dim']} dimensions){took}; {using}."
             + (f" {note}" if note else "")
         )
@@ -210,12 +219,12 @@ class AdapterDialog(QDialog):
 
     def _cancelled(self) -> None:
         self._finish()
-        self.note.setText("Cancelled; nothing was stored and search is as it was.")
+        self._say("Cancelled; nothing was stored and search is as it was.")
 
     def _failed(self, failure: Failure) -> None:
         training = self.training
         self._finish()
-        self.note.setText(
+        self._say(
             f"Nothing was learned: {failure.error}" if training else f"Not switched on: {failure.error}"
         )
         show_error(self, "Learning failed" if training else "Not switched on", failure)
@@ -248,12 +257,12 @@ class AdapterDialog(QDialog):
 
     def _switched_on(self, status: dict | None) -> None:
         self._finish()
-        self.note.setText("Search uses the learned similarity now.")
+        self._say("Search uses the learned similarity now.")
         self._after_change(status)
 
     def _not_switched(self) -> None:
         self._finish()
-        self.note.setText("Not switched on; search is as it was.")
+        self._say("Not switched on; search is as it was.")
         self.refresh()
 
     def _after_change(self, status: dict | None) -> None:
