@@ -71,6 +71,20 @@ def test_undo_of_an_import_checks_only_decisions_made_after_it_by_others(db, tmp
     ]
 
 
+def test_an_import_never_replaces_another_curators_decision_without_force(db, tmp_path, capsys):
+    with Engine.open(db) as engine:
+        engine.catalog.decide([("green", "red", "alike")], curator="anna", force=True)
+    csv = tmp_path / "pairs.csv"
+    csv.write_text("article_a,article_b,decision\nred,green,not_match\nred,shoes/blue,same\n")
+    code, _, err = run_main(capsys, "decide", "--import", csv, "--db", db)
+    assert code == 2 and "anna" in err and "--force" in err, err
+    assert [(r["decision"], r["curator"]) for r in listed(capsys, db)] == [
+        ("alike", "anna")
+    ]  # nothing written
+    assert run_main(capsys, "decide", "--import", csv, "--force", "--db", db)[0] == 0
+    assert {r["decision"] for r in listed(capsys, db)} == {"not_match", "same"}
+
+
 def test_a_pair_of_one_article_is_a_user_error(db, tmp_path, capsys):
     csv = tmp_path / "self.csv"
     csv.write_text("article_a,article_b,decision\nred,green,alike\nred,red,same\n")

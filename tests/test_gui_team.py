@@ -109,10 +109,22 @@ def test_import_and_export_decisions_from_the_match_menu(qtbot, window, tmp_path
     qtbot.waitUntil(lambda: w.acts.undo.isEnabled(), timeout=T)
     assert "Imported 2 decisions" in w.statusBar().currentMessage()
     assert w.acts.undo.text() == "Undo 2 match decisions"  # the whole import, as Undo takes it back
+    # A file that would replace another curator's decision writes nothing until the curator says so.
+    engine.catalog.decide([("art03", "art04", "alike")], curator="anna", force=True)
+    table.write_text("article_a,article_b,decision\nart03,art04,not_match\n")
+    w.acts.import_decisions.trigger()
+    qtbot.waitUntil(
+        lambda: w.decisions.conflict_box is not None and w.decisions.conflict_box.isVisible(), timeout=T
+    )
+    assert "anna" in w.decisions.conflict_box.informativeText()
+    assert engine.decisions_with(["art03"])["art04"] == "alike"
+    mine = next(b for b in w.decisions.conflict_box.buttons() if b.text() == "Use mine")
+    qtbot.mouseClick(mine, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: engine.decisions_with(["art03"])["art04"] == "not_match", timeout=T)
     out = tmp_path / "out.csv"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
     w.acts.export_decisions.trigger()
-    qtbot.waitUntil(lambda: "Wrote 2 decisions" in w.statusBar().currentMessage(), timeout=T)
+    qtbot.waitUntil(lambda: "Wrote 3 decisions" in w.statusBar().currentMessage(), timeout=T)
     assert out.read_text().splitlines()[0].startswith("article_a,article_b,decision")
 
 

@@ -64,8 +64,8 @@ def register(sub) -> None:
     p.add_argument(
         "--force",
         action="store_true",
-        help="overwrite a decision another curator made; with --undo, take yours back even where "
-        "another curator decided the pair since (theirs stays) (default: stop and show it)",
+        help="overwrite a decision another curator made (also by --import); with --undo, take yours back even "
+        "where another curator decided the pair since (theirs stays) (default: stop and show it)",
     )
     add_db(p)
     add_json(p)
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
             )
             return 0
         if args.import_:
-            return report_import(args, engine.import_decisions(args.import_))
+            return report_import(args, engine.import_decisions(args.import_, force=args.force))
         if len(args.articles) != 2 or args.decision is None:
             raise InputError(
                 "Name two articles and a decision: lookalike decide A B --same|--alike|--not-a-match."

@@ -128,12 +128,24 @@ class DecisionsController(QObject):
             self.dialog_parent, "Import match decisions", "", "CSV (*.csv);;All files (*)"
         )
         if path:
-            self.catalogs.call(
-                engine.import_decisions,
-                Path(path),
-                on_done=self._imported,
-                on_failed=lambda f: self.error.emit("Decisions not imported", f),
+            self._import(engine, Path(path), force=False)
+
+    def _import(self, engine: Any, path: Path, force: bool) -> None:
+        def failed(failure: Failure) -> None:
+            if not isinstance(failure.error, Conflict):
+                self.error.emit("Decisions not imported", failure)
+                return
+            # Another curator decided some of the file's pairs otherwise: nothing was written; theirs or mine?
+            self.conflict_box = show_conflict(
+                self.dialog_parent,
+                f"The import of {path.name}",
+                failure.error,
+                overwrite=lambda: self._import(engine, path, force=True),
             )
+
+        self.catalogs.call(
+            engine.import_decisions, path, force=force, on_done=self._imported, on_failed=failed
+        )
 
     def _imported(self, report) -> None:
         self.imported.emit()

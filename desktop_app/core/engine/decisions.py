@@ -119,12 +119,14 @@ class DecisionRoom:
                 )
         return len(rows)
 
-    def import_decisions(self, path: Path) -> DecisionImport:
+    def import_decisions(self, path: Path, force: bool = False) -> DecisionImport:
         """Decisions from a CSV with article_a, article_b, decision and optionally note, as one undoable batch.
 
         A pair named twice (either way round) with one decision counts once; with two different decisions
         the file is refused before anything is written. Without a note column, a pair whose decision stays
-        the same keeps its note. A pair that already has the decision and note is left as it is."""
+        the same keeps its note. A pair that already has the decision and note is left as it is. A pair
+        another curator decided otherwise is a Conflict and nothing is written, unless `force`: a file
+        must not replace a colleague's decisions without a word."""
         from desktop_app.core.storage.decisions import KEEP_NOTE
 
         header, table = _read_decision_file(path)
@@ -137,7 +139,7 @@ class DecisionRoom:
                 f"{path} names articles that are not in this catalog: {', '.join(map(quoted, unknown[:5]))}."
             )
         items = [(r.a, r.b, r.decision, KEEP_NOTE if r.note is None else r.note) for r in rows]
-        written = self.catalog.decide(items, curator=self.curator(), force=True, skip_unchanged=True)
+        written = self.catalog.decide(items, curator=self.curator(), force=force, skip_unchanged=True)
         return DecisionImport(imported=len(written), unchanged=len(rows) - len(written))
 
 
