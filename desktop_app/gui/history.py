@@ -68,9 +68,11 @@ def label_text(summary: dict) -> str:
     return f"{first['field']} {what} on {where}"
 
 
-def match_text(rows: list[dict]) -> str:
-    if len(rows) != 1:
-        return f"{len(rows)} match decisions"
+def match_text(rows: list[dict], count: int | None = None) -> str:
+    """What Undo or Redo names: one decision by its pair, a batch (`count` of them, else the rows) by size."""
+    n = len(rows) if count is None else count
+    if n != 1:
+        return f"{n:,} match decisions"
     r = rows[0]
     what = DECISION_WORDS.get(r["decision"], "undecided")
     return f"“{what}” for {r['article_a']} and {r['article_b']}"
@@ -84,8 +86,7 @@ def newest(engine: Any) -> tuple[str, str] | None:
         return None
     if match is None or (labels is not None and labels["at"] >= match["at"]):
         return "labels", label_text(labels)
-    n = match.get("batch_size", 1)
-    return "match", match_text([match]) if n == 1 else f"{n:,} match decisions"
+    return "match", match_text([match], match.get("batch_size", 1))
 
 
 def next_label_event(engine: Any) -> dict | None:
