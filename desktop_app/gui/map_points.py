@@ -54,11 +54,11 @@ def argb(hex_colours: Sequence[str]) -> np.ndarray:
 def scene_positions(xy: np.ndarray) -> np.ndarray:
     """Layout positions in scene units: centred, and scaled so that the median distance from an article to
     its nearest neighbour on the map is 1 (sizes of dots and covers are then independent of the method)."""
-    from scipy.spatial import cKDTree
-
     xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
     if xy.shape[0] < 2:
         return xy - xy.mean(axis=0) if xy.shape[0] else xy
+    from scipy.spatial import cKDTree  # here, not at start-up: an empty map needs none of SciPy
+
     d, _ = cKDTree(xy).query(xy, 2)
     step = float(np.median(d[:, 1]))
     if step <= 0:
@@ -70,13 +70,15 @@ def fan_offsets(pos: np.ndarray, reach: float | None = None) -> np.ndarray:
     """Offsets (scene units) that fan out articles at (nearly) the same place, like a spread hand of cards,
     so that each of their covers shows; zero for every other article. Two photos of one product in two
     colours can get the very same position, and one cover would hide the other at any zoom."""
+    n = pos.shape[0]
+    out = np.zeros((n, 2), dtype=np.float64)
+    if n < 2:
+        return out
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
     from scipy.spatial import cKDTree
 
-    n = pos.shape[0]
-    out = np.zeros((n, 2), dtype=np.float64)
-    pairs = cKDTree(pos).query_pairs(reach or COINCIDENT_UNITS, output_type="ndarray") if n > 1 else []
+    pairs = cKDTree(pos).query_pairs(reach or COINCIDENT_UNITS, output_type="ndarray")
     if len(pairs) == 0:
         return out
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))

@@ -118,16 +118,13 @@ class MapView(MapKeys, QGraphicsView):
     # ------------------------------------------------------------ data
 
     def set_points(self, data: MapPoints, keep_view: bool = False) -> None:
-        from scipy.spatial import cKDTree
-
         before = self.selected_keys()
         pos = scene_positions(data.xy)
         self.keys, self.tips = list(data.keys), list(data.tips)
         self._row = {k: i for i, k in enumerate(self.keys)}
         self._colours = np.asarray(data.colours, dtype=np.uint32)
         self.points.set_points(pos, shown_colours(self._colours, self._background()), data.covers)
-        self._tree = cKDTree(pos) if len(self.keys) else None
-        self._fan_tree = cKDTree(pos + self.points.fan) if len(self.keys) else None
+        self._tree, self._fan_tree = _trees(pos, self.points.fan) if len(self.keys) else (None, None)
         b = self.points.boundingRect()
         span = max(b.width(), b.height(), 1.0)
         # Room to pan well past the edges in every direction, whatever the zoom.
@@ -472,3 +469,12 @@ class MapView(MapKeys, QGraphicsView):
 
 
 __all__ = ["MAP_KEYS", "MapPoints", "MapView", "PointsItem", "argb", "scene_positions"]
+
+
+def _trees(pos: np.ndarray, fan: np.ndarray) -> tuple:
+    """Nearest-point lookups for the dots and for the fanned-out thumbnails. SciPy is imported here, when
+    there are points, not at start-up: an empty map (every catalog open clears it first) then costs the
+    window process nothing (its import alone is about 40 MB resident)."""
+    from scipy.spatial import cKDTree
+
+    return cKDTree(pos), cKDTree(pos + fan)
