@@ -86,6 +86,7 @@ class MapController(QObject):
         w.grid_panel.selection_changed.connect(self._grid_selected)
         w.results_shown.connect(lambda _outcome: self._rings())
         w.history.shown.connect(lambda _state: self._check_undo())
+        w.history.labels_redone.connect(self._label_redone)
         w.thumbs.ready.connect(lambda _path: self.view.thumbnail_ready())
         self.view.selection_changed.connect(self._map_selected)
         self.view.activated.connect(w.open_detail)
@@ -454,6 +455,12 @@ class MapController(QObject):
                 self.panel.undo.setEnabled(next_is_ours)
 
         self.window.catalogs.call(_undoes_batch, snap.engine, batch, on_done=answer)
+
+    def _label_redone(self, undone: int, written: int | None) -> None:
+        """Edit ▸ Redo wrote the map's label decision again, with a new batch: that one is the map's now (its
+        Undo follows once the history says what Undo would take back)."""
+        if undone == self.label_batch:
+            self.label_batch = written
 
     def show_in_grid(self) -> None:
         keys = self.view.selected_keys()
