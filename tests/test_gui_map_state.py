@@ -107,6 +107,59 @@ def test_map_undo_takes_back_the_maps_label_only(qtbot, map_window, monkeypatch)
     qtbot.waitUntil(lambda: not panel.undo.isEnabled(), timeout=T)
 
 
+def edit_state(w) -> tuple[str, bool, str, bool, bool]:
+    """Edit ▸ Undo's text and state, Redo's, and whether the map's Undo is usable."""
+    acts = w.acts
+    return (
+        acts.undo.text(),
+        acts.undo.isEnabled(),
+        acts.redo.text(),
+        acts.redo.isEnabled(),
+        w.map.panel.undo.isEnabled(),
+    )
+
+
+def test_undo_then_redo_of_a_lasso_label_leaves_undo_usable(qtbot, map_window, monkeypatch):
+    """Ctrl+Z then Ctrl+Shift+Z on the map's label decision: it is the next thing to undo again, so Edit ▸ Undo
+    and the map's Undo are both usable (the map's Undo stayed grey: Redo writes the labels as a new decision,
+    and the map still looked for the one it had written itself)."""
+    w = map_window
+    monkeypatch.setattr(QMessageBox, "question", lambda *_a: QMessageBox.StandardButton.Yes)
+    activate(qtbot, w)
+    show_map(qtbot, w)
+    view = w.map.view
+    chosen = lasso_left_half(qtbot, view)
+    before = category(w, chosen)
+    label_from_the_map(qtbot, w, "bags")
+    bags = f"category “bags” on {len(chosen)} articles"
+    labelled = (f"Undo {bags}", True, "Redo", False, True)
+    qtbot.waitUntil(lambda: edit_state(w) == labelled, timeout=T)
+
+    assert view.hasFocus()  # the label box gave the keys back to the map: they are the Edit menu's
+    with qtbot.waitSignal(w.catalog_loaded, timeout=T):
+        qtbot.keyClick(view, Qt.Key.Key_Z, CTRL)
+    assert category(w, chosen) == before
+    # The fixture's own edits are next in line for Undo; Redo would write the bags again.
+    undone = ("Undo category “men” on", True, f"Redo {bags}", True, False)
+    qtbot.waitUntil(lambda: (edit_state(w)[0][:22], *edit_state(w)[1:]) == undone, timeout=T)
+
+    with qtbot.waitSignal(w.catalog_loaded, timeout=T):
+        qtbot.keyClick(view, Qt.Key.Key_Z, CTRL | Qt.KeyboardModifier.ShiftModifier)
+    assert set(category(w, chosen).values()) == {"bags"}
+    qtbot.waitUntil(lambda: edit_state(w) == labelled, timeout=T)
+
+    # And it really is usable: the map's Undo takes the redone decision back, Ctrl+Shift+Z writes it again.
+    with qtbot.waitSignal(w.catalog_loaded, timeout=T):
+        qtbot.mouseClick(w.map.panel.undo, Qt.MouseButton.LeftButton)
+    assert category(w, chosen) == before
+    qtbot.waitUntil(lambda: (edit_state(w)[0][:22], *edit_state(w)[1:]) == undone, timeout=T)
+    view.setFocus()
+    with qtbot.waitSignal(w.catalog_loaded, timeout=T):
+        qtbot.keyClick(view, Qt.Key.Key_Z, CTRL | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: edit_state(w) == labelled, timeout=T)
+    assert set(category(w, chosen).values()) == {"bags"}
+
+
 def select_in_grid(qtbot, w, article: str) -> None:
     grid = w.grid_panel
     rect = grid.view.visualRect(grid.model.index(grid.model.row_of(article), 0))

@@ -56,11 +56,8 @@ class ArticleActions(QObject):
     def cover_of(self, article: str) -> str | None:
         """The article's cover photo (relative path), as the grid shows it."""
         snap = self.w.snapshot
-        i = self.w.grid_model._key_index().get(article) if snap is not None else None
+        i = snap.articles.index_of.get(article) if snap is not None else None
         return (snap.articles.covers[i] or None) if i is not None else None
-
-    def _message(self, text: str) -> None:
-        self.w.statusBar().showMessage(text, 5000)
 
     # ------------------------------------------------------------ photos
 
@@ -76,7 +73,7 @@ class ArticleActions(QObject):
 
     def copy(self, text: str, what: str) -> None:
         copy_text(text)
-        self._message(f"Copied {what}.")
+        self.w.show_status(f"Copied {what}.")
 
     def use_as_cover(self, article: str, rel: str | None) -> None:
         """Show the article by this photo from now on (None: back to the automatic choice)."""
@@ -90,15 +87,15 @@ class ArticleActions(QObject):
         )
 
         def done(_none) -> None:
-            self._message(said)
+            self.w.show_status(said)
             self.w.reload()  # the grid, and the detail page when it is on show
 
-        self.w.catalogs.call(
+        self.w.catalog_call(
             snap.engine.set_cover,
             article,
             rel,
             on_done=done,
-            on_failed=lambda f: self.w._error("The cover was not changed", f),
+            on_failed=lambda f: self.w.report_error("The cover was not changed", f),
         )
 
     # ------------------------------------------------------------ lightbox and compare
@@ -126,16 +123,16 @@ class ArticleActions(QObject):
             if items:
                 self.show_lightbox(f"{article} — photos", items, start)
 
-        self.w.catalogs.call(
+        self.w.catalog_call(
             snap.engine.photos_of,
             article,
             on_done=loaded,
-            on_failed=lambda f: self.w._error("The photos cannot be read", f),
+            on_failed=lambda f: self.w.report_error("The photos cannot be read", f),
         )
 
     def compare_hit(self, article: str) -> None:
         """The query's photos next to a result's, pair by pair (best first), at one scale."""
-        outcome = self.w.search.last_outcome
+        outcome = self.w.last_outcome()
         hit = next((h for h in outcome.hits if h.article == article), None) if outcome else None
         if hit is None:
             return

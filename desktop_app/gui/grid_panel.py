@@ -295,13 +295,17 @@ class GridPanel(QWidget):
         idx = self.view.currentIndex()
         return model_data(idx, ArticleRole) if idx.isValid() else None
 
-    def select_article(self, article: str) -> bool:
-        """Make one article the selection (clearing a filter that hides it); False when it is not there."""
-        if self.model.row_of(article) < 0 and self.filter_edit.text():
+    def reveal(self, articles: list[str]) -> None:
+        """Clear the filter when it hides any of these articles (at once, not again after the typing delay)."""
+        if self.filter_edit.text() and any(self.model.row_of(a) < 0 for a in articles):
             self.filter_edit.blockSignals(True)
             self.filter_edit.clear()
             self.filter_edit.blockSignals(False)
             self.apply_filter()
+
+    def select_article(self, article: str) -> bool:
+        """Make one article the selection (clearing a filter that hides it); False when it is not there."""
+        self.reveal([article])
         row = self.model.row_of(article)
         if row < 0:
             return False
@@ -310,9 +314,12 @@ class GridPanel(QWidget):
         self.view.scrollTo(idx, QAbstractItemView.ScrollHint.PositionAtCenter)
         return True
 
-    def select_articles(self, articles: list[str]) -> None:
-        """Make these articles (those the filter shows) the selection, in one change: a lasso on the map may
-        select thousands, and one selection signal per article would re-run the search thousands of times."""
+    def select_articles(self, articles: list[str], reveal: bool = False) -> None:
+        """Make these articles (those the filter shows; with `reveal` the filter goes when it hides some) the
+        selection, in one change: a lasso on the map may select thousands, and one selection signal per
+        article would re-run the search thousands of times."""
+        if reveal:
+            self.reveal(articles)
         rows = [r for r in (self.model.row_of(a) for a in articles) if r >= 0]
         sm = self.view.selectionModel()
         if not rows:

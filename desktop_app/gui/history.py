@@ -51,6 +51,7 @@ class Step:
     items: list  # labels: (article, field, value); match: (a, b, decision)
     expected: dict  # what the undo left: (article, field) -> value, or (a, b) -> decision
     action: str = "set"
+    batch: int | None = None  # labels: the decision's batch (the one undone; after a redo, the one written)
 
 
 def label_text(summary: dict) -> str:
@@ -106,10 +107,12 @@ def undo_newest(engine: Any) -> Step | None:
         return None
     kind, text = found
     if kind == "labels":
-        rows = [r for r in engine.undo() if r["action"] != "skip"]
+        undone = engine.undo()
+        rows = [r for r in undone if r["action"] != "skip"]
         items = [(r["article"], r["field"], r["new_value"]) for r in rows]
         expected = {(r["article"], r["field"]): r["old_value"] for r in rows}
-        return Step("labels", text, items, expected, rows[0]["action"] if rows else "set")
+        batch = undone[0]["batch"] if undone else None
+        return Step("labels", text, items, expected, rows[0]["action"] if rows else "set", batch)
     rows = engine.undo_decision()
     items = [(r["article_a"], r["article_b"], r["decision"]) for r in rows]
     now = {}
@@ -119,15 +122,22 @@ def undo_newest(engine: Any) -> Step | None:
     return Step("match", text, items, now)
 
 
-def redo_step(engine: Any, step: Step) -> None:
-    """Write an undone decision again, as one new decision (worker thread); Conflict if anything moved."""
-    if step.kind == "labels":
-        if step.items:
-            engine.set_label_items(
-                step.items, SOURCE_OF_ACTION.get(step.action, "manual"), step.action, expected=step.expected
-            )
-        return
-    engine.decide_pairs(step.items, step.expected)
+def redo_step(engine: Any, step: Step) -> int | None:
+    """Write an undone decision again, as one new decision (worker thread); Conflict if anything moved.
+    Returns the batch of the label decision written (None for a match decision, or when the newest label
+    decision is not this one: nothing changed, or another of yours was written meanwhile)."""
+    if step.kind != "labels":
+        engine.decide_pairs(step.items, step.expected)
+        return None
+    if not step.items:
+        return None
+    engine.set_label_items(
+        step.items, SOURCE_OF_ACTION.get(step.action, "manual"), step.action, expected=step.expected
+    )
+    last = next_label_event(engine)
+    if last is None or last["action"] != step.action:
+        return None
+    return last["batch"] if (last["article"], last["field"], last["new_value"]) in step.items else None
 
 
 @dataclass(frozen=True)
@@ -144,6 +154,8 @@ class EditHistory(QObject):
     """Keeps the Undo and Redo actions' texts current and runs them on the catalog's threads."""
 
     changed = Signal(str)  # "labels" or "match": something was undone or redone
+    # (batch undone, batch written): Redo wrote that label decision again, as a new decision with a new batch
+    labels_redone = Signal(object, object)
     shown = Signal(object)  # HistoryState, after every change of what Undo or Redo would do
     message = Signal(str)
     error = Signal(str, object)
@@ -224,14 +236,16 @@ class EditHistory(QObject):
             redo_step,
             engine,
             step,
-            on_done=lambda _r: self._redone(step),
+            on_done=lambda batch: self._redone(step, batch),
             on_failed=lambda f: self._failed("Redo", f),
         )
 
-    def _redone(self, step: Step) -> None:
+    def _redone(self, step: Step, batch: int | None) -> None:
         self._busy = False
         if self.redo_steps and self.redo_steps[-1] is step:
             self.redo_steps.pop()
+        if step.kind == "labels" and step.batch is not None:
+            self.labels_redone.emit(step.batch, batch)  # before `shown`: who follows a batch follows it here
         self.message.emit(f"Redid {step.text}.")
         self.changed.emit(step.kind)
         self.refresh()

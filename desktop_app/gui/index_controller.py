@@ -77,7 +77,7 @@ class IndexController(QObject):
         if self.task is not None:
             self.task.cancel()
             if self.banner.cancel.isEnabled():
-                self.banner._on_cancel()
+                self.banner.show_cancelling()
 
     def show_summary(self) -> None:
         if self.last_summary is not None:

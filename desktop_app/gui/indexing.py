@@ -174,10 +174,14 @@ class IndexBanner(QFrame):
         self.hide()
 
     def _on_cancel(self) -> None:
+        self.show_cancelling()
+        self.cancel_requested.emit()
+
+    def show_cancelling(self) -> None:
+        """The run was asked to stop (here or from File ▸ Cancel indexing): it ends after the current batch."""
         self.cancel.setEnabled(False)
         self.cancel.setText("Cancelling…")
         self.detail.setText("Stopping after the current batch…")
-        self.cancel_requested.emit()
 
     def start(self, folder: Path) -> None:
         self.title.setText(f"Indexing {folder}")

@@ -3,7 +3,7 @@ chosen from an article's detail page.
 
 The inspector window gets the window's engine (it reads the vectors of the two articles only) and starts
 with the catalog's search settings; when the curator changes them there, the window's search runs again
-with the stored values.
+with the stored values. Of the main window it uses only what `window_surface.WindowSurface` offers.
 """
 
 from __future__ import annotations
@@ -24,19 +24,15 @@ class InspectLauncher:
         self.last: QWidget | None = None  # the inspector window opened last
         self.windows: list = []  # the inspector windows open now
 
-    def _message(self, text: str, ms: int = 5000) -> None:
-        self.window.statusBar().showMessage(text, ms)
-
     def inspect_current(self) -> None:
-        w = self.window
-        hit = w.similar.selected_hit()
-        keys = w.selected_articles()
+        hit = self.window.selected_hit()
+        keys = self.window.selected_articles()
         if hit:
             self.inspect(hit)
         elif len(keys) == 2:
             self.inspect(keys[1], keys[0])
         else:
-            self._message("Select a similar article first (or two articles in the grid).", 4000)
+            self.window.show_status("Select a similar article first (or two articles in the grid).", 4000)
 
     def inspect(self, article: str, query_article: str | None = None) -> QWidget | None:
         """The inspector on the query (or query_article, the rows) and an article (the columns)."""
@@ -44,15 +40,17 @@ class InspectLauncher:
         if w.snapshot is None:
             return None
         if query_article is None:
-            q = w.search.query
+            q = w.current_query()
             if q is None or q.kind == "files" or not q.articles:
-                self._message("The inspector compares two catalog articles; dropped photos are not one.")
+                self.window.show_status(
+                    "The inspector compares two catalog articles; dropped photos are not one."
+                )
                 return None
             query_article = q.articles[0]
         # A top-level window of its own (no parent); it is closed, and stops its workers, with this window.
         window = inspector_window.open_inspector(None, w.snapshot.engine, query_article, article)
-        window.settings_changed.connect(w.search.rerun)  # it stored new search settings in the catalog
-        window.decide_requested.connect(w.decisions.decide)
+        window.settings_changed.connect(w.rerun_search)  # it stored new search settings in the catalog
+        window.decide_requested.connect(w.decide)
         window.cover_changed.connect(lambda _a: w.reload())
         w.keep(window)
         self.last = window
@@ -71,11 +69,11 @@ class InspectLauncher:
 
     def refresh_decisions(self) -> None:
         """Decisions changed in bulk (an undo, a redo): every open inspector reads its pair's again."""
-        engine = self.window.catalogs.engine
+        engine = self.window.engine
         for window in self._open():
             a, b = window.article_a, window.article_b
             if engine is not None and a != b:
-                self.window.catalogs.call(
+                self.window.catalog_call(
                     lambda a=a, b=b: engine.decisions_with([a]).get(b), on_done=window.show_decision
                 )
 
@@ -86,9 +84,9 @@ class InspectLauncher:
             return None
         keys = [k for k in w.snapshot.articles.keys if k != article]
         # The result the curator is looking at, else the most similar one: never an arbitrary article.
-        outcome = w.search.last_outcome
+        outcome = w.last_outcome()
         best = outcome.hits[0].article if outcome is not None and outcome.hits else None
-        hit = w.similar.selected_hit() or best
+        hit = w.selected_hit() or best
         start = keys.index(hit) if hit in keys else 0
         other = choose_article(w, article, keys, start)
         return self.inspect(other, article) if other in keys else None

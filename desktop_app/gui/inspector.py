@@ -9,7 +9,7 @@ cap m are live: every change re-runs the core's matching (`desktop_app.core.insp
 
 `InspectorWidget(inspection, photo_root=None)` shows an `Inspection` already made (for embedding and
 tests; `inspector_panes.inspection_from_matrix` makes one from a bare matrix, whose headers then show
-names). `edited` fires when its method, s or m change, so the window that owns it can store them as the
+names). Its widgets are made and laid out by `inspector_layout.build_inspector`; what they do is here. `edited` fires when its method, s or m change, so the window that owns it can store them as the
 catalog's search settings. The window with its loading and its catalog is `inspector_window`.
 """
 
@@ -18,22 +18,13 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QTimer, Signal
 from PySide6.QtGui import QImage, QKeySequence, QPixmap, QShortcut
-from PySide6.QtWidgets import (
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QScrollArea,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QWidget
 
 from desktop_app.core.inspect import Inspection, compare_line, rescore
-from desktop_app.core.wording import plural
 from desktop_app.gui import inspector_export
-from desktop_app.gui.inspector_legend import ColourLegend
+from desktop_app.gui.inspector_layout import NO_HIGHLIGHT, build_inspector
 from desktop_app.gui.inspector_model import format_sim, photo_name
 from desktop_app.gui.inspector_paint import method_colour
 from desktop_app.gui.inspector_panes import (
@@ -43,19 +34,13 @@ from desktop_app.gui.inspector_panes import (
     METHOD_TITLES,
     MIN_CELL,
     PREVIEW_SIZE,
-    HoverPanel,
-    InspectorControls,
-    MethodPane,
     auto_cell,
     available_methods,
     choose_methods,
     inspection_from_matrix,
-    missing_html,
     summary_html,
 )
 from desktop_app.gui.thumbs import ThumbnailLoader
-
-NO_HIGHLIGHT = "Click a photo (row or column header) to highlight it and show its path."
 
 
 class InspectorWidget(QWidget):
@@ -95,107 +80,29 @@ class InspectorWidget(QWidget):
             False  # follow the window's size (after fit_to_window) until the curator zooms by hand
         )
         self.highlight: tuple[int | None, int | None] = (None, None)
-        self._build(first, second)
+        build_inspector(self, first, second)
+        self._connect()
         self.set_side_by_side(side_by_side)
         self._apply_zoom()
         self._request_header_thumbnails()
         if inspection.matrix.size:  # the most similar pair on show from the start, not an empty panel
             self.show_cell(*divmod(int(inspection.matrix.argmax()), inspection.matrix.shape[1]))
 
-    # ------------------------------------------------------------------ layout
+    # ------------------------------------------------------------------ wiring
 
-    def _build(self, first: str, second: str) -> None:
-        ins = self.inspection
-        n_a, n_b = ins.matrix.shape
-        # Article ids and paths are curators' file names: escaped, so "&" or "<" in one cannot garble a label.
-        self.title = QLabel(
-            f"<b>{escape(ins.article_a)}</b> ({plural(n_a, 'photo')}, rows) vs "
-            f"<b>{escape(ins.article_b)}</b> ({plural(n_b, 'photo')}, columns)"
-        )
-        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.banner = QLabel(missing_html(ins, self.failed))
-        self.banner.setWordWrap(True)
-        self.banner.setTextFormat(Qt.TextFormat.RichText)
-        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.banner.setStyleSheet(
-            "background: #fff3bf; color: #3d2f00; border: 1px solid #fcc419; padding: 6px;"
-        )
-        self.banner.setVisible(bool(self.banner.text()))
-        max_m = min(ins.matrix.shape) if ins.matrix.size else 1
-        self.controls = c = InspectorControls(self.methods, first, second, max_m, self.cell)
-        self.method_box, self.compare_box, self.side_check = c.method_box, c.compare_box, c.side_check
-        self.s_spin, self.s_slider, self.m_spin, self.zoom_slider = (
-            c.s_spin,
-            c.s_slider,
-            c.m_spin,
-            c.zoom_slider,
-        )
-        c.show_threshold(ins.threshold)
-        c.show_max_matches(ins.max_matches)
-        self.compare_label = QLabel(compare_line(ins))
-        self.compare_label.setWordWrap(True)
-        self.compare_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        f = self.compare_label.font()
-        f.setBold(True)
-        self.compare_label.setFont(f)
-        self.panes = [MethodPane(ins, first, self.thumbs), MethodPane(ins, second, self.thumbs)]
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self._pane_row())
-        self.splitter.addWidget(self._side_panel())
-        self.splitter.setStretchFactor(0, 1)
-        self.splitter.setStretchFactor(1, 0)
-        self.splitter.setChildrenCollapsible(False)
-        layout = QVBoxLayout(self)
-        for w in (self.title, self.banner, c, self.compare_label):
-            layout.addWidget(w)
-        layout.addWidget(self.splitter, 1)
-        self._connect()
-
-    def _pane_row(self) -> QWidget:
-        row = QWidget()
-        lay = QHBoxLayout(row)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(12)
+    def _connect(self) -> None:
         for pane in self.panes:
-            lay.addWidget(pane, 1)
             pane.view.hovered.connect(self._on_hover)
             pane.view.zoom_requested.connect(lambda step: self.zoom_by(step))
             pane.view.cell_activated.connect(self.compare_requested)
             pane.view.cell_menu.connect(self.cell_menu_requested)
             pane.view.horizontalHeader().sectionClicked.connect(lambda col: self._on_header(None, col))
             pane.view.verticalHeader().sectionClicked.connect(lambda row_: self._on_header(row_, None))
-        lay.addStretch(0)
         # Two panes scroll together, so the same cell is always in the same place in both.
         a, b = self.panes[0].view, self.panes[1].view
         for get in (lambda v: v.horizontalScrollBar(), lambda v: v.verticalScrollBar()):
             get(a).valueChanged.connect(get(b).setValue)
             get(b).valueChanged.connect(get(a).setValue)
-        return row
-
-    def _side_panel(self) -> QWidget:
-        self.hover = HoverPanel()
-        self.selected = QLabel(NO_HIGHLIGHT)
-        self.selected.setWordWrap(True)
-        self.selected.setTextFormat(Qt.TextFormat.RichText)
-        self.selected.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.legend = ColourLegend()
-        self.legend.set_scale(self.panes[0].model.lo, self.panes[0].model.hi)
-        self.legend.set_threshold(self.inspection.threshold)
-        side = QWidget()
-        sl = QVBoxLayout(side)
-        sl.setContentsMargins(0, 0, 0, 0)
-        for w in (self.hover, self.selected, self.legend):
-            sl.addWidget(w)
-        sl.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(side)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setMinimumWidth(2 * PREVIEW_SIZE + 40)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        return scroll
-
-    def _connect(self) -> None:
         c = self.controls
         c.method_box.currentIndexChanged.connect(lambda _i: self.set_method(c.method_box.currentData()))
         c.compare_box.currentIndexChanged.connect(

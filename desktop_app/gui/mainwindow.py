@@ -1,5 +1,8 @@
-"""The main window: a thin shell that lays out the panels and connects them to the controllers.
+"""The main window: a thin shell that connects its panels to the controllers and holds the window's state.
 
+- `window_panes.build_panes` lays the panels out; `window_surface.WindowSurface` (a mixin) is what the
+  controllers that work beside the window may use of it (its signals, the selection, the question, the status
+  bar, Undo, the catalog's threads), so that none of them reaches into its panels.
 - `grid_panel.GridPanel` shows the articles (filter, sort, zoom, selection); `detail.DetailPage` one article.
 - `catalog_controller.CatalogController` opens, creates, re-reads and closes the catalog (a file or a shared
   one on a server); the window holds its `Engine` for cheap reads and writes.
@@ -26,18 +29,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import (
-    QLabel,
-    QMainWindow,
-    QSplitter,
-    QStackedWidget,
-    QStatusBar,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QMainWindow, QWidget
 
 from desktop_app.core.errors import UserError
 from desktop_app.core.overview import Snapshot
@@ -47,22 +40,18 @@ from desktop_app.core.similar import Query
 from desktop_app.gui.article_actions import ArticleActions
 from desktop_app.gui.catalog_controller import CatalogController, recent_catalogs
 from desktop_app.gui.decisions_controller import DecisionsController
-from desktop_app.gui.detail import DetailPage
-from desktop_app.gui.errors import show_error
-from desktop_app.gui.grid_panel import GridPanel
 from desktop_app.gui.history import EditHistory
 from desktop_app.gui.index_controller import IndexController
 from desktop_app.gui.inspect_launcher import InspectLauncher
 from desktop_app.gui.labels_controller import LabelsController
 from desktop_app.gui.map_controller import MapController
-from desktop_app.gui.root_warning import PhotoFolderWarning
 from desktop_app.gui.screen_fit import fit_to_screen
 from desktop_app.gui.search_controller import SearchController
-from desktop_app.gui.similar_panel import HINT, SimilarPanel
-from desktop_app.gui.status_panel import StatusPanel
+from desktop_app.gui.similar_panel import HINT
 from desktop_app.gui.thumbs import ThumbnailLoader
-from desktop_app.gui.welcome import WelcomePage
 from desktop_app.gui.window_actions import WindowActions
+from desktop_app.gui.window_panes import build_panes
+from desktop_app.gui.window_surface import WindowSurface
 from desktop_app.gui.window_work import WindowWork
 from desktop_app.gui.words import WordsController
 from desktop_app.gui.workers import Failure
@@ -71,16 +60,8 @@ MAX_QUERY_ARTICLES = 200  # "select all" on 100,000 articles is not a meaningful
 NOTHING_SELECTED = "No article is selected. " + HINT
 
 
-class MainWindow(WindowWork, QMainWindow):
-    # Signals that say "this is now on screen"; tests and the benchmark wait on them.
-    catalog_loaded = Signal()
-    search_ready = Signal()
-    results_shown = Signal(object)  # core.similar.Outcome (None: the panel was cleared)
-    detail_loaded = Signal(str)
-    index_progress = Signal(object)  # Progress
-    index_finished = Signal(object)  # IndexSummary
-    index_failed = Signal(object)  # Failure
-    error_shown = Signal(str)
+class MainWindow(WindowSurface, WindowWork, QMainWindow):
+    """Its signals and the methods its controllers use are `WindowSurface`'s; its slots `WindowWork`'s."""
 
     def __init__(self, user: UserSettings | None = None) -> None:
         super().__init__()
@@ -96,15 +77,17 @@ class MainWindow(WindowWork, QMainWindow):
         self._dialogs: list[QWidget] = []
         self._detail_gen = 0
         self.last_error = None
-        self._build_ui()
+        build_panes(self)
         self.search = SearchController(self.similar, self.thumbs, self)
         self.search.device = self.user.device
         self.labels = LabelsController(self, self.catalogs, self.search, self.grid_panel.selected_articles)
         self.inspector = InspectLauncher(self)
         self.decisions = DecisionsController(self.catalogs, self.search, self)
         self.history = EditHistory(self.catalogs, self)
+        self.history.shown.connect(self.history_shown)
+        self.history.labels_redone.connect(self.labels_redone)
         self.articles = ArticleActions(self)
-        self.map = MapController(self)  # the catalog map tab (View > Catalog map)
+        self.map = MapController(self, self.left_tabs, self.thumbs)  # View > Catalog map
         self.acts = WindowActions(self)
         self.words = WordsController(self)  # search by words and the words under the similar panel
         self._connect()
@@ -112,49 +95,7 @@ class MainWindow(WindowWork, QMainWindow):
         self._show_welcome()
         self.catalogs.call(recent_catalogs, on_done=self.welcome.set_recent)
 
-    # ================================================================== building
-
-    def _build_ui(self) -> None:
-        self.welcome = WelcomePage()
-        self.loading = QLabel("Opening the catalog…")
-        self.loading.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.grid_panel = GridPanel(self.thumbs, self.user.thumb_size)
-        self.grid, self.grid_model = self.grid_panel.view, self.grid_panel.model
-        self.filter_edit = self.grid_panel.filter_edit
-        self.detail = DetailPage(self.thumbs)
-        self.pages = QStackedWidget()
-        self.pages.addWidget(self.grid_panel)
-        self.pages.addWidget(self.detail)
-        self.banner = self.indexer.banner
-        left = QWidget()
-        ll = QVBoxLayout(left)
-        ll.setContentsMargins(0, 0, 0, 0)
-        # Shown while the photo folder cannot be found, with "Locate photo folder…".
-        self.root_frame = PhotoFolderWarning()
-        self.root_warning, self.locate_btn = self.root_frame.label, self.root_frame.locate_button
-        for w in (self.banner, self.root_frame):
-            ll.addWidget(w)
-        # The catalog map opens as a tab beside the articles (MapController adds it): as a dock under them it
-        # left the grid one row and the results a strip at 1366x768.
-        self.left_tabs = QTabWidget()
-        self.left_tabs.setDocumentMode(True)
-        self.left_tabs.setTabBarAutoHide(True)  # no tab bar while the articles are the only tab
-        self.left_tabs.addTab(self.pages, "Articles")
-        ll.addWidget(self.left_tabs, 1)
-        self.similar = SimilarPanel(self.thumbs, self.user.thumb_size)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(self.similar)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setSizes([self.width() * 3 // 5, self.width() * 2 // 5])
-        self.splitter.setChildrenCollapsible(False)
-        self.stack = QStackedWidget()
-        for w in (self.welcome, self.loading, self.splitter):
-            self.stack.addWidget(w)
-        self.setCentralWidget(self.stack)
-        self.setStatusBar(QStatusBar())
-        self.status = StatusPanel(self.statusBar())
+    # ================================================================== wiring
 
     def _connect(self) -> None:
         c = self.catalogs
@@ -196,17 +137,17 @@ class MainWindow(WindowWork, QMainWindow):
         c.opening.connect(self._show_loading)
         c.none_used.connect(self._show_welcome)
         c.closed.connect(self._catalog_closed)
-        c.error.connect(self._error)
+        c.error.connect(self.report_error)
         self.search.ready.connect(self._search_ready)
         self.search.answered.connect(self._answered)
-        self.search.error.connect(self._error)
+        self.search.error.connect(self.report_error)
         self.indexer.progress.connect(self._index_progress)
         self.indexer.finished.connect(self._index_done)
         self.indexer.failed.connect(self._index_failed)
         self.indexer.live_refresh.connect(self._live_refresh)
         for controller in (self.labels, self.decisions, self.history):
             controller.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-            controller.error.connect(self._error)
+            controller.error.connect(self.report_error)
         self.labels.changed.connect(self._labels_changed)
         self.labels.index_wanted.connect(self.update_index)
         self.decisions.decided.connect(self._decided)
@@ -223,10 +164,6 @@ class MainWindow(WindowWork, QMainWindow):
             fit_to_screen(self, self.width(), self.height())  # a layout saved on a larger screen
         if splitter:
             self.splitter.restoreState(splitter)
-
-    @property
-    def snapshot(self) -> Snapshot | None:
-        return self.catalogs.snapshot
 
     # ================================================================== screens
 
@@ -269,6 +206,7 @@ class MainWindow(WindowWork, QMainWindow):
         self.catalogs.close_catalog()
 
     def _catalog_closed(self) -> None:
+        self.catalog_closed.emit()  # the map lets go of the catalog before the grid is emptied, as before
         self.close_detail()
         self.history.forget()
         self.grid_panel.clear()
@@ -294,7 +232,7 @@ class MainWindow(WindowWork, QMainWindow):
 
     def _load_failed(self, failure: Failure, has_catalog: bool) -> None:
         self.statusBar().clearMessage()
-        self._error("The catalog cannot be opened", failure)
+        self.report_error("The catalog cannot be opened", failure)
         if has_catalog:
             self.stack.setCurrentWidget(self.splitter)
         else:
@@ -355,9 +293,6 @@ class MainWindow(WindowWork, QMainWindow):
 
     # ================================================================== selection and similar
 
-    def selected_articles(self) -> list[str]:
-        return self.grid_panel.selected_articles()
-
     def _selection_changed(self) -> None:
         self.acts.sync_results()
         if self.pages.currentWidget() is self.detail or self.snapshot is None:
@@ -383,9 +318,6 @@ class MainWindow(WindowWork, QMainWindow):
             return
         if self.pages.currentWidget() is self.detail:
             self.open_detail(article)
-
-    def select_articles(self, articles: list[str]) -> None:
-        self.grid_panel.select_articles(articles)
 
     def focus_filter(self) -> None:
         if self.pages.currentWidget() is self.detail:
@@ -463,16 +395,6 @@ class MainWindow(WindowWork, QMainWindow):
         )
 
     # ================================================================== errors, closing
-
-    def _error(self, title: str, error) -> None:
-        box = show_error(self, title, error)
-        self.keep(box)
-        self.last_error = box
-        self.error_shown.emit(box.text())
-
-    def keep(self, widget: QWidget) -> None:
-        # Non-blocking dialogs need a Python reference until they close.
-        self._dialogs = [d for d in self._dialogs if shiboken6.isValid(d) and d.isVisible()] + [widget]
 
     def shutdown(self) -> None:
         """Stop every worker, child process and timer; safe to call twice."""

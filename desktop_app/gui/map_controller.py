@@ -9,14 +9,14 @@
   map (click or lasso) selects those articles in the grid (clearing a filter that hides some), selecting in
   the grid shows that selection on the map. The current question's articles and, once answered, its
   results are ringed on the map.
-- Lasso actions: set a label on every selected article (one decision through `Engine.set_labels`), show
-  them in the grid, inspect two. The map's Undo is Edit ▸ Undo, usable while the next thing it would take
-  back is the label the map set: never an edit made elsewhere.
+- Lasso actions: set a label on every selected article, with the map's Undo of it (`map_labels.MapLabels`),
+  show them in the grid, inspect two.
 - Another catalog: nothing of the last one (layout, legend, selection, rings, undo) stays on the map.
 
-The window creates it with `MapController(window)` and gets a tab (in `window.left_tabs`, beside the grid,
-so that each has the pane's whole height) and an action (View ▸ Catalog map, Ctrl+M); everything else is
-connected here, to the window's existing signals.
+The window creates it with `MapController(window, tabs, thumbs)`: it adds a tab to `tabs` (beside the
+grid, so that each has the pane's whole height) and gives an action (View ▸ Catalog map, Ctrl+M);
+everything else is connected here, to the window's signals. Of the window it uses only what
+`window_surface.WindowSurface` offers and its methods (`open_detail`, `close_detail`, `inspect`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QTabWidget
 
 from desktop_app.core import map_picture as pic
 from desktop_app.core.errors import UserError
@@ -36,11 +36,12 @@ from desktop_app.core.layout import METHOD_NAMES, MapLayout
 from desktop_app.core.map_child import MapRequest
 from desktop_app.core.overview import Snapshot
 from desktop_app.core.wording import plural
-from desktop_app.gui.history import next_label_event
 from desktop_app.gui.map_contents import colouring, label_fields, points
 from desktop_app.gui.map_job import MapJob
-from desktop_app.gui.map_panel import COLOUR_CHOICES_EXTRA, MapPanel, overwrite_question
+from desktop_app.gui.map_labels import MapLabels
+from desktop_app.gui.map_panel import COLOUR_CHOICES_EXTRA, MapPanel
 from desktop_app.gui.map_view import MapPoints
+from desktop_app.gui.thumbs import ThumbnailLoader
 from desktop_app.gui.workers import Failure, Runner
 
 INDEXING_NOTE = "Indexing… the map is laid out when it ends."
@@ -50,12 +51,13 @@ class MapController(QObject):
     shown = Signal(object)  # the MapLayout now on the map (tests wait on it)
     failed = Signal(object)  # Failure of a layout request
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: Any, tabs: QTabWidget, thumbs: ThumbnailLoader) -> None:
         super().__init__(window)
         self.window = window
-        self.panel = MapPanel(lambda path: window.thumbs.get(path))
+        self.panel = MapPanel(thumbs.get)
         self.view = self.panel.view
-        self.tabs = window.left_tabs
+        self.tabs = tabs
+        self.labels = MapLabels(window, self.panel)
         # Checked while the map's tab is open; Ctrl+M brings it to the front, and closes it when in front.
         self.toggle_action = QAction("Catalog map", self)
         self.toggle_action.setCheckable(True)
@@ -72,8 +74,7 @@ class MapController(QObject):
         self._catalog = ""  # the catalog (location) the map is about
         self._asked: tuple | None = None  # what the last request was for (catalog, model, articles)
         self._pushing = False  # the map is selecting in the grid: do not echo the grid's selection back
-        self.label_batch: int | None = None  # the label decision the map wrote last (its Undo's)
-        self._undo_asked = 0  # counts the questions whether Undo would take it back: only the last counts
+        thumbs.ready.connect(lambda _path: self.view.thumbnail_ready())
         self._connect()
 
     def _connect(self) -> None:
@@ -82,18 +83,14 @@ class MapController(QObject):
         self.tabs.currentChanged.connect(lambda _i: self._visibility(self.shown_now()))
         self.tabs.tabCloseRequested.connect(self._tab_close)
         w.catalog_loaded.connect(self.refresh)
-        w.catalogs.closed.connect(self._catalog_closed)
-        w.grid_panel.selection_changed.connect(self._grid_selected)
+        w.catalog_closed.connect(self._catalog_closed)
+        w.selection_changed.connect(self._grid_selected)
         w.results_shown.connect(lambda _outcome: self._rings())
-        w.history.shown.connect(lambda _state: self._check_undo())
-        w.thumbs.ready.connect(lambda _path: self.view.thumbnail_ready())
         self.view.selection_changed.connect(self._map_selected)
         self.view.activated.connect(w.open_detail)
         p.colour_by_changed.connect(self.set_colour_by)
         p.recompute_requested.connect(lambda: self.request(MapRequest(recompute=True)))
         p.cancel_requested.connect(self.cancel)
-        p.label_requested.connect(self.label_selection)
-        p.undo_requested.connect(self.undo_label)
         p.show_in_grid_requested.connect(self.show_in_grid)
         p.inspect_requested.connect(self.inspect_pair)
 
@@ -155,7 +152,7 @@ class MapController(QObject):
         if not self.shown_now():
             return
         self.panel.set_colour_choices(label_fields(snap, self.colour_by), self.colour_by)
-        if self.window.indexer.running:
+        if self.window.is_indexing():
             # Each re-read of a run would restart the layout on a partly indexed catalog: keep what is shown,
             # and ask once the run has ended (whatever it changed: the note below must not outlive it).
             self._asked = None
@@ -174,7 +171,7 @@ class MapController(QObject):
             self._recolour()  # labels, folders or covers may have changed; the positions did not
             # An adapter switched on or off (here or from the command line) changes the vectors, not the
             # articles: ask the catalog (off the UI thread) which vectors are in use now.
-            self.window.catalogs.call(snap.engine.map_key, on_done=self._check_key)
+            self.window.catalog_call(snap.engine.map_key, on_done=self._check_key)
 
     def _forget_catalog(self, location: str) -> None:
         """Another catalog (or none): nothing of the last one's map stays, nor its job's answer."""
@@ -184,9 +181,7 @@ class MapController(QObject):
         if self.job is not None:
             self.job.cancel()
         self.layout = None
-        self.label_batch = None
-        self._undo_asked += 1
-        self.panel.undo.setEnabled(False)
+        self.labels.forget()
         self.view.set_points(MapPoints([], np.zeros((0, 2)), np.zeros(0, np.uint32), [], []))
         self.view.set_highlight([], [])
         self.view.set_legend([], "")
@@ -259,7 +254,7 @@ class MapController(QObject):
             str(err) if isinstance(err, UserError) else "The map could not be made; see the error."
         )
         if not isinstance(err, UserError):
-            self.window._error("The map could not be made", failure)
+            self.window.report_error("The map could not be made", failure)
         self.failed.emit(failure)
 
     # ------------------------------------------------------------ showing it
@@ -285,7 +280,7 @@ class MapController(QObject):
         placed = f" · {layout.placed:,} placed among their neighbours" if layout.placed else ""
         adapter = " · adapted vectors" if layout.adapter_id is not None else ""
         method = METHOD_NAMES.get(layout.method, layout.method)
-        running = " · indexing: new articles join when it ends" if self.window.indexer.running else ""
+        running = " · indexing: new articles join when it ends" if self.window.is_indexing() else ""
         self.panel.show_state(
             f"{method} layout of {when} ({info.get('seconds', 0):.0f} s){placed}{adapter}{running}"
         )
@@ -317,8 +312,7 @@ class MapController(QObject):
         cleared, as when one article is opened), and the map shows exactly what the grid then selected."""
         self._pushing = True
         try:
-            self._unfilter_for(keys)
-            self.window.select_articles(keys)
+            self.window.select_articles(keys, reveal=True)
         finally:
             self._pushing = False
         self._show_grid_selection()
@@ -333,24 +327,15 @@ class MapController(QObject):
 
     def _show_grid_selection(self) -> None:
         """The map's selection is the grid's (what the similar panel and Set label act on)."""
-        self.view.set_selection(self.window.grid_panel.selected_articles())
+        self.view.set_selection(self.window.selected_articles())
         self.panel.show_selection(len(self.view.selected_keys()))
-
-    def _unfilter_for(self, keys: list[str]) -> None:
-        grid = self.window.grid_panel
-        if grid.filter_edit.text() and any(grid.model.row_of(k) < 0 for k in keys):
-            grid.filter_edit.blockSignals(True)  # cleared now, not again by the typing delay
-            grid.filter_edit.clear()
-            grid.filter_edit.blockSignals(False)
-            grid.apply_filter()
 
     def _rings(self) -> None:
         """Ring the current question's articles, and its results once they are the answer to it (never the
         results of an earlier question, nor of the last catalog's)."""
         if self.layout is None:
             return
-        search = self.window.search
-        q, out = search.query, search.last_outcome
+        q, out = self.window.current_query(), self.window.last_outcome()
         if q is None:
             self.view.set_highlight([], [])
             return
@@ -360,111 +345,14 @@ class MapController(QObject):
 
     # ------------------------------------------------------------ lasso actions
 
-    def label_selection(self, field: str, value: str) -> None:
-        """One undoable decision: this label on every article selected on the map (the grid's selection)."""
-        keys = self.view.selected_keys()
-        snap = self.window.snapshot
-        if not keys or snap is None:
-            return
-        if not self._overwrite_ok(keys, snap, field, value):
-            return
-
-        def done(result: tuple[int, int | None]) -> None:
-            n, batch = result
-            self.label_batch = batch
-            self._undo_asked += 1
-            self.panel.undo.setEnabled(batch is not None)
-            self.view.setFocus()  # Ctrl+Z goes to Edit ▸ Undo, not to the text typed in the label box
-            self.window.labels.announce(keys)
-            same = len(keys) - n
-            had = f" ({plural(same, 'article')} had it already)" if same and n else ""
-            undo = " Undo on the map or Edit ▸ Undo (Ctrl+Z) takes it back." if n else ""
-            self.window.statusBar().showMessage(
-                f"{field} “{value}” set on {plural(n, 'article')}{had}.{undo}"
-                if n
-                else f"All {plural(len(keys), 'article')} had {field} “{value}” already.",
-                8000,
-            )
-
-        self.window.catalogs.call(
-            _set_labels,
-            snap.engine,
-            keys,
-            field,
-            value,
-            on_done=done,
-            on_failed=lambda f: self.window._error("Labels not set", f),
-        )
-
-    def _overwrite_ok(self, keys: list[str], snap: Snapshot, field: str, value: str) -> bool:
-        """Ask first when the label would replace a different one (a lasso easily takes in a few articles
-        already labelled); No is the default, as for the review queue's bulk accept."""
-        arts = snap.articles
-        current = [arts.labels[i].get(field) for i in (arts.index_of.get(k) for k in keys) if i is not None]
-        text = overwrite_question(len(keys), field, value, [v for v in current if v])
-        if text is None:
-            return True
-        answer = QMessageBox.question(
-            self.window,
-            "Replace labels",
-            text,
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        return answer == QMessageBox.StandardButton.Yes
-
-    def undo_label(self) -> None:
-        """Edit ▸ Undo, when what it would take back is still the label the map set (checked again now:
-        another window or the command line may have decided something since)."""
-        snap, batch = self.window.snapshot, self.label_batch
-        if snap is None or batch is None:
-            return
-        self.panel.undo.setEnabled(False)
-        self._undo_asked += 1  # an answer to an earlier question must not enable it again meanwhile
-
-        def checked(next_is_ours: bool) -> None:
-            if not next_is_ours or batch != self.label_batch or self.window.snapshot is not snap:
-                self.window.statusBar().showMessage(
-                    "The label set on the map is not the next thing to undo any more: Edit ▸ Undo says what is.",
-                    8000,
-                )
-                return
-            self.window.history.undo()  # says "Undid category “bags” on 15 articles."; Edit ▸ Redo redoes it
-
-        self.window.catalogs.call(
-            _undoes_batch,
-            snap.engine,
-            batch,
-            on_done=checked,
-            on_failed=lambda f: self.window._error("Nothing undone", f),
-        )
-
-    def _check_undo(self) -> None:
-        """What Edit ▸ Undo would take back changed (an edit, undo or redo, here or elsewhere): the map's Undo
-        is usable while that is the label decision the map wrote."""
-        snap, batch = self.window.snapshot, self.label_batch
-        self._undo_asked += 1
-        asked = self._undo_asked
-        if snap is None or batch is None:
-            self.panel.undo.setEnabled(False)
-            return
-
-        def answer(next_is_ours: bool) -> None:
-            if asked == self._undo_asked:
-                self.panel.undo.setEnabled(next_is_ours)
-
-        self.window.catalogs.call(_undoes_batch, snap.engine, batch, on_done=answer)
-
     def show_in_grid(self) -> None:
         keys = self.view.selected_keys()
         if not keys:
             return
-        w = self.window
-        self._unfilter_for(keys)
-        w.close_detail()
+        self.window.close_detail()
         self.show_articles()
-        self._map_selected(keys)
-        w.grid.setFocus()
+        self._map_selected(keys)  # clears a filter that hides some of them
+        self.window.focus_articles()
 
     def inspect_pair(self) -> None:
         keys = self.view.selected_keys()
@@ -479,21 +367,6 @@ class MapController(QObject):
             self.job.shutdown()
             self.job = None
         self.runner.shutdown()
-
-
-def _set_labels(engine: Any, keys: list[str], field: str, value: str) -> tuple[int, int | None]:
-    """Set the label (worker thread): (labels changed, the batch of the decision written; None when nothing
-    changed, or when Undo's next step is already another decision of yours, written meanwhile elsewhere)."""
-    n = engine.set_labels(keys, field, value)
-    last = next_label_event(engine) if n else None
-    ours = last is not None and (last["action"], last["field"], last["new_value"]) == ("set", field, value)
-    return n, last["batch"] if ours and last["article"] in set(keys) else None
-
-
-def _undoes_batch(engine: Any, batch: int) -> bool:
-    """Whether Edit ▸ Undo would take back this label decision next (worker thread)."""
-    last = next_label_event(engine)
-    return last is not None and last["batch"] == batch
 
 
 __all__ = ["MapController"]

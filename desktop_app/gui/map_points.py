@@ -242,7 +242,7 @@ class PointsItem(QGraphicsItem):
         # The image starts at the first pixel inside the border and keeps the buffer's row length.
         start = r * stride + r
         image = QImage(buf[start:].data, w, h, 4 * stride, QImage.Format.Format_RGB32)
-        image._keep = buf  # the QImage does not own the memory
+        image.buffer = buf  # the QImage does not own its memory: this keeps it alive as long as the image
         return image
 
     def _stamp_marked(

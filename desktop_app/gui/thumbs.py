@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
@@ -38,35 +39,14 @@ class _Bridge(QObject):
 
 
 class _Drain(QRunnable):
-    """Serves queued requests until the queue is empty; one per worker thread."""
+    """Runs the loader's queue-serving loop on a worker thread."""
 
-    def __init__(self, loader: ThumbnailLoader) -> None:
+    def __init__(self, serve: Callable[[], None]) -> None:
         super().__init__()
-        self.loader = loader
+        self.serve = serve
 
     def run(self) -> None:
-        loader = self.loader
-        while True:
-            with loader._lock:
-                if loader._stopping or loader._paused or not loader._queue:
-                    loader._drains -= 1
-                    return
-                path, size = loader._queue.pop()  # newest first
-            image: QImage | None = None
-            try:
-                made = thumbnails.thumbnail(loader._file(path), size)
-                image = QImage(str(made))
-                if image.isNull():
-                    image = None
-            except (PhotoError, OSError):
-                image = None  # the photo cannot be shown: the views paint it as broken
-            except Exception:  # noqa: BLE001 - a bug here must not stop the thumbnails of the other photos
-                log.exception("Thumbnail of %s failed", path)
-                image = None
-            try:
-                loader._bridge.loaded.emit(path, size, image)
-            except RuntimeError:
-                return  # the loader is gone (window closed)
+        self.serve()
 
 
 class ThumbnailLoader(QObject):
@@ -216,9 +196,33 @@ class ThumbnailLoader(QObject):
         return photo_file(self.photo_root, key) if self.photo_root is not None else Path(key)
 
     def _start_drain(self) -> None:
-        drain = _Drain(self)
+        drain = _Drain(self._serve_queue)
         drain.setAutoDelete(True)
         self.runner.pool.start(drain)
+
+    def _serve_queue(self) -> None:
+        """Serve queued requests until the queue is empty (a worker thread; one loop per thread)."""
+        while True:
+            with self._lock:
+                if self._stopping or self._paused or not self._queue:
+                    self._drains -= 1
+                    return
+                path, size = self._queue.pop()  # newest first
+            image: QImage | None = None
+            try:
+                made = thumbnails.thumbnail(self._file(path), size)
+                image = QImage(str(made))
+                if image.isNull():
+                    image = None
+            except (PhotoError, OSError):
+                image = None  # the photo cannot be shown: the views paint it as broken
+            except Exception:  # noqa: BLE001 - a bug here must not stop the thumbnails of the other photos
+                log.exception("Thumbnail of %s failed", path)
+                image = None
+            try:
+                self._bridge.loaded.emit(path, size, image)
+            except RuntimeError:
+                return  # the loader is gone (window closed)
 
     def _on_loaded(self, key: str, size: int, image: QImage | None) -> None:
         with self._lock:

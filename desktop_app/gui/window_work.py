@@ -52,7 +52,7 @@ class WindowWork:
         self.left_tabs.setCurrentWidget(self.pages)  # from the map tab too (a double-click on a dot)
         self.pages.setCurrentWidget(self.detail)
         self.detail.show_loading(article)
-        i = self.grid_model._key_index().get(article)
+        i = snap.articles.index_of.get(article)
         labels = snap.articles.labels[i] if i is not None else {}
         folder = snap.articles.folders[i] if i is not None else ""
         engine = snap.engine
@@ -69,7 +69,7 @@ class WindowWork:
             self.detail_loaded.emit(article)
 
         self.catalogs.call(
-            read, on_done=loaded, on_failed=lambda f: self._error("The photos cannot be read", f)
+            read, on_done=loaded, on_failed=lambda f: self.report_error("The photos cannot be read", f)
         )
 
     def close_detail(self: Any) -> None:
@@ -125,7 +125,7 @@ class WindowWork:
     def search_files(self: Any, files: list[Path]) -> None:
         """Search by photo files that need not be in the catalog (dropped from the file manager)."""
         if self.snapshot is None:
-            self._error(
+            self.report_error(
                 "No catalog is open",
                 InputError(
                     "Open a photo folder first; dropped photos are compared with the articles of the open catalog."
@@ -160,7 +160,7 @@ class WindowWork:
             self.start_index(snap.photo_root, None)
             return
         where = f" ({snap.photo_root})" if snap.photo_root else ""
-        self._error(
+        self.report_error(
             "No photo folder",
             InputError(
                 f"The photos of this catalog{where} are not on this computer. Use File ▸ Locate photo folder… "
@@ -215,7 +215,7 @@ class WindowWork:
         self.search.indexing = False
         self.search.stale = True
         self._sync()
-        self._error("Indexing stopped", failure)
+        self.report_error("Indexing stopped", failure)
         self.catalogs.reload()  # whatever was committed before the failure is in the catalog: show it
         self.index_failed.emit(failure)
 
@@ -236,7 +236,7 @@ class WindowWork:
         try:
             saved = save_user_settings(user, strict=True)
         except UserError as exc:  # the dialog's choices are the user's: say they were not kept
-            self._error("Settings not saved", exc)
+            self.report_error("Settings not saved", exc)
             return
         previous, self.user = self.user, saved
         if self.user.thumb_size != previous.thumb_size:
@@ -256,7 +256,7 @@ class WindowWork:
             old,
             new,
             on_done=lambda _c: self._catalog_changed(),
-            on_failed=lambda f: self._error("Settings not saved", f),
+            on_failed=lambda f: self.report_error("Settings not saved", f),
         )
 
     def _catalog_changed(self: Any) -> None:
@@ -319,7 +319,7 @@ class WindowWork:
             outcome,
             path,
             on_done=lambda n: self.statusBar().showMessage(f"Wrote {n} results to {path}.", 6000),
-            on_failed=lambda f: self._error("Results not exported", f),
+            on_failed=lambda f: self.report_error("Results not exported", f),
         )
 
     def sort_by_similarity(self: Any) -> None:
