@@ -135,6 +135,24 @@ def test_undo_still_works_after_find_again(qtbot, window):
     assert set(judged) <= {(p.a, p.b) for p in find(qtbot, window).pairs}
 
 
+def test_verdict_keys_pressed_faster_than_a_save_judge_the_next_pairs(qtbot, window):
+    find(qtbot, window)
+    shown = sorted(listed(window))
+    first = window.tree.currentItem().data(0, Qt.ItemDataRole.UserRole)
+    assert len(shown) == 2
+    window.tree.setFocus()
+    qtbot.keyClick(window.tree, Qt.Key.Key_D)  # D then N without waiting: the pair on show, then the next
+    qtbot.keyClick(window.tree, Qt.Key.Key_N)
+    qtbot.waitUntil(lambda: len(window.undo_stack) == 2, timeout=10_000)
+    verdicts = window.engine.duplicate_verdicts()
+    assert verdicts.pop((first.a, first.b)) == "duplicate" and list(verdicts.values()) == ["not_duplicate"]
+    assert listed(window) == set() and not window.dup_button.isEnabled()
+    for _ in range(2):
+        with qtbot.waitSignal(window.unjudged, timeout=10_000):
+            qtbot.keyClick(window.tree, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.engine.duplicate_verdicts() == {} and sorted(listed(window)) == shown
+
+
 def test_same_product_for_a_whole_cluster_is_a_match_decision(qtbot, window):
     report = find(qtbot, window)
     cluster = window.tree.topLevelItem(0)

@@ -83,6 +83,9 @@ class DuplicatesWindow(QWidget):
         self.root = engine.photo_root()
         self._preview_gen = 0
         self.undo_stack: list[UndoEntry] = []  # the curator's verdicts from this window, latest last
+        # A verdict key pressed while one is being saved: applied, in order, to the pair selected next.
+        self.saving = False
+        self.waiting: list[str] = []
         self.setWindowTitle(f"Duplicates — {engine.title()}")
         self._build()
         self._shortcuts()
@@ -307,15 +310,31 @@ class DuplicatesWindow(QWidget):
     # ------------------------------------------------------------------ verdicts
 
     def judge(self, verdict: str) -> None:
-        """Write the verdict on the selected pair (or every pair of the selected cluster), then drop them."""
+        """Write the verdict on the selected pair (or every pair of the selected cluster), then drop them.
+        While one is being saved, the verdict waits for it and goes to the pair selected after it."""
+        if self.saving:
+            self.waiting.append(verdict)
+            return
         item = self.tree.currentItem()
         pairs = self._pairs_of(item)
-        if not pairs or (verdict == "same" and not self.same_button.isEnabled()):
+        if not pairs:
             return
+        if verdict == "same" and not self.same_button.isEnabled():
+            self.status.setText("Both photos are of one article: “same product” is about two articles.")
+            return
+        self.saving = True
         for b in (self.dup_button, self.not_button, self.same_button):
             b.setEnabled(False)
         task = Task(self.engine.judge_duplicates, pairs, verdict)
         self.runner.start(task, lambda j: self._judged(item, pairs, j), lambda f: self._write_failed(f, item))
+
+    def _judge_waiting(self) -> None:
+        self.saving = False
+        if self.waiting and not self._pairs_of(self.tree.currentItem()):
+            self.status.setText(f"{self.status.text()} No pairs are left for the next key pressed.")
+            self.waiting = []
+        if self.waiting:
+            self.judge(self.waiting.pop(0))
 
     def _judged(self, item: QTreeWidgetItem, pairs: list, judgement: Judgement) -> None:
         parent = item.parent()
@@ -345,10 +364,18 @@ class DuplicatesWindow(QWidget):
         self._summary()
         for p in pairs:
             self.judged.emit(p.a, p.b, judgement.verdict)
+        self._judge_waiting()
 
     def _write_failed(self, failure: Failure, item: QTreeWidgetItem) -> None:
+        self.saving = False
+        dropped, self.waiting = len(self.waiting), []  # they were meant for the pairs after this one
         show_error(self, "Verdict not saved", failure)
         self._show(item)
+        if dropped:
+            self.status.setText(
+                f"{self.status.text()} The {plural(dropped, 'verdict')} pressed while it was saving "
+                "were not applied either."
+            )
 
     def undo(self) -> None:
         """Take back the latest verdict still taken in this list; its pairs come back where they were."""
