@@ -143,9 +143,10 @@ class DecisionsController(QObject):
             self.queue.remove(q)
         self._failed(item.a, item.b, item.decision, failure)
         if later:
+            were = "was" if len(later) == 1 else "were"
             self.message.emit(
                 f"{item.a} and {item.b}: your {plural(len(later), 'later decision')} on this pair "
-                "were not written either; decide it again."
+                f"{were} not written either; decide it again."
             )
         self._write_next()
 
