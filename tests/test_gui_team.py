@@ -138,6 +138,27 @@ def test_decision_keys_pressed_fast_are_each_applied_in_order(qtbot, window, tmp
         assert again.decisions_with(["art00"]) == {**wanted, **{a: "alike" for a in hits[7:10]}}
 
 
+def test_presses_waiting_behind_a_refused_decision_on_the_same_pair_are_said_not_written(
+    qtbot, window, tmp_path
+):
+    w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=5, per=2))
+    hits = [h.article for h in show_results(qtbot, w, "art00").hits]
+    engine = w.snapshot.engine
+    engine.catalog.decide([("art00", hits[0], "alike")], curator="anna", force=True)  # not on show yet
+    assert click_result(qtbot, w, 0) == hits[0]
+    active(qtbot, w)
+    w.similar.view.setFocus()
+    said: list[str] = []
+    w.decisions.message.connect(said.append)
+    qtbot.keyClick(w.similar.view, Qt.Key.Key_1)  # refused: Anna decided the pair meanwhile
+    qtbot.keyClick(w.similar.view, Qt.Key.Key_0)  # meant over my own "same": not written either, and said
+    qtbot.waitUntil(lambda: w.decisions.conflict_box is not None, timeout=T)
+    qtbot.waitUntil(lambda: any("1 later decision" in m for m in said), timeout=T)
+    assert engine.decisions_with(["art00"]) == {hits[0]: "alike"}  # theirs stands
+    assert w.similar.model.hits[0].decision == "alike"
+    w.decisions.conflict_box.close()
+
+
 def test_import_and_export_decisions_from_the_match_menu(qtbot, window, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
