@@ -258,6 +258,10 @@ def test_engine_finds_exact_and_near_copies_and_remembers_verdicts(indexed, dup_
         assert ("copies/p0-resized.jpg", "red/p0.jpg") not in {(p.a, p.b) for p in again.pairs}
         assert ("copies/p1-copy.jpg", "red/p1.jpg") not in {(p.a, p.b) for p in again.pairs}
         assert again.decided == 2
+        assert {(p.a, p.b) for p in again.judged} == {
+            ("copies/p0-resized.jpg", "red/p0.jpg"),
+            ("copies/p1-copy.jpg", "red/p1.jpg"),
+        }
         shown = engine.find_duplicates("photo", include_decided=True)
         assert len(shown.pairs) == len(report.pairs)
         assert engine.duplicate_verdicts()[("copies/p0-resized.jpg", "red/p0.jpg")] == "not_duplicate"

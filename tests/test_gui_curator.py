@@ -445,12 +445,11 @@ def test_cached_thumbnails_still_show_when_the_photo_folder_is_offline(qtbot, wi
     assert "thumbnails made before still show" in w.root_warning.text()
     qtbot.waitUntil(lambda: all(w.thumbs.get(c) is not None for c in covers), timeout=T)
     assert not any(w.thumbs.is_broken(c) for c in covers)
-    # Update index says what to do instead of failing on a folder that is not there.
+    # Update index says what to do, in the banner, instead of failing on a folder that is not there.
     w.update_index()
-    qtbot.waitUntil(lambda: w.last_error is not None, timeout=T)
-    assert "Locate photo folder" in w.last_error.text()
+    qtbot.waitUntil(lambda: "Update index needs the photos" in w.root_warning.text(), timeout=T)
+    assert "Locate photo folder" in w.root_warning.text() and w.last_error is None
     assert w.status.state_label.text() == "Index: photos offline"
-    w.last_error.close()
     # The drive comes back: the banner goes by itself, and Update index indexes (it stayed refused).
     (tmp_path / "unplugged").rename(folder)
     qtbot.waitUntil(lambda: not w.root_frame.isVisible(), timeout=T)

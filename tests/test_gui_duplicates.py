@@ -89,6 +89,70 @@ def test_undo_lists_the_pairs_again_where_they_were(qtbot, window):
     assert not window.undo_button.isEnabled()
 
 
+def listed(w) -> set[tuple[str, str]]:
+    tree = w.tree
+    return {
+        (p.a, p.b)
+        for i in range(tree.topLevelItemCount())
+        for j in range(tree.topLevelItem(i).childCount())
+        for p in [tree.topLevelItem(i).child(j).data(0, Qt.ItemDataRole.UserRole)]
+    }
+
+
+def test_undo_still_works_after_find_again(qtbot, window):
+    # Verdicts are stored in the catalog: finding again must not cost the curator their Undo. Undone after
+    # a new Find, a verdict's pair is listed again when the new search still finds it.
+    find(qtbot, window)
+    judged = []
+    for key in (Qt.Key.Key_D, Qt.Key.Key_N):
+        pair = window.tree.currentItem().data(0, Qt.ItemDataRole.UserRole)
+        with qtbot.waitSignal(window.judged, timeout=10_000):
+            qtbot.keyClick(window.tree, key)
+        judged.append((pair.a, pair.b))
+    again = find(qtbot, window)
+    assert again.decided == 2 and not set(judged) & listed(window)
+    assert window.undo_button.isEnabled()
+    pairs = len(listed(window))
+    with qtbot.waitSignal(window.unjudged, timeout=10_000):
+        qtbot.keyClick(window.tree, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert judged[1] not in window.engine.duplicate_verdicts()
+    assert judged[1] in listed(window) and len(listed(window)) == pairs + 1
+    current = window.tree.currentItem().data(0, Qt.ItemDataRole.UserRole)
+    assert (current.a, current.b) == judged[1]  # selected, where the curator looks next
+    assert "1 judged before and left out" in window.status.text()  # the other verdict still stands
+    # A verdict from before a Find at the other level: taken back in the catalog; its photo pair is not
+    # among the products listed now, and the window says so instead of listing it there.
+    window.level_box.setCurrentIndex(window.level_box.findData("article"))
+    find(qtbot, window)
+    products = listed(window)
+    with qtbot.waitSignal(window.unjudged, timeout=10_000):
+        qtbot.mouseClick(window.undo_button, Qt.MouseButton.LeftButton)
+    assert window.engine.duplicate_verdicts() == {}
+    assert listed(window) == products and "not among the pairs listed now" in window.status.text()
+    assert not window.undo_button.isEnabled()
+    # Photos again: both pairs are found again, nothing was lost on the way.
+    window.level_box.setCurrentIndex(window.level_box.findData("photo"))
+    assert set(judged) <= {(p.a, p.b) for p in find(qtbot, window).pairs}
+
+
+def test_verdict_keys_pressed_faster_than_a_save_judge_the_next_pairs(qtbot, window):
+    find(qtbot, window)
+    shown = sorted(listed(window))
+    first = window.tree.currentItem().data(0, Qt.ItemDataRole.UserRole)
+    assert len(shown) == 2
+    window.tree.setFocus()
+    qtbot.keyClick(window.tree, Qt.Key.Key_D)  # D then N without waiting: the pair on show, then the next
+    qtbot.keyClick(window.tree, Qt.Key.Key_N)
+    qtbot.waitUntil(lambda: len(window.undo_stack) == 2, timeout=10_000)
+    verdicts = window.engine.duplicate_verdicts()
+    assert verdicts.pop((first.a, first.b)) == "duplicate" and list(verdicts.values()) == ["not_duplicate"]
+    assert listed(window) == set() and not window.dup_button.isEnabled()
+    for _ in range(2):
+        with qtbot.waitSignal(window.unjudged, timeout=10_000):
+            qtbot.keyClick(window.tree, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.engine.duplicate_verdicts() == {} and sorted(listed(window)) == shown
+
+
 def test_same_product_for_a_whole_cluster_is_a_match_decision(qtbot, window):
     report = find(qtbot, window)
     cluster = window.tree.topLevelItem(0)

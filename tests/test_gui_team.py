@@ -92,6 +92,73 @@ def test_decide_from_the_panel_with_keys_and_buttons(qtbot, window, tmp_path):
     assert not w.similar.decision_actions["alike"].isEnabled()
 
 
+def test_decision_keys_pressed_fast_are_each_applied_in_order(qtbot, window, tmp_path):
+    # A curator going down the results presses keys faster than a decision is saved. Each press must land:
+    # on the result it was meant for (the next one, after "not a match" set one aside) and in the order
+    # pressed (a take-back right after a decision must not come first, nor read as another's change).
+    w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=12, per=2))
+    hits = [h.article for h in show_results(qtbot, w, "art00").hits]
+    assert len(hits) >= 10
+    engine = w.snapshot.engine
+    assert click_result(qtbot, w, 0) == hits[0]
+    active(qtbot, w)
+    view = w.similar.view
+    view.setFocus()
+    for _ in range(3):  # "not a match" three times, without waiting: the first three results
+        qtbot.keyClick(view, Qt.Key.Key_3)
+    assert w.similar.selected_hit() == hits[3]  # the selection went ahead at once, not after the save
+    rejected = {a: "not_match" for a in hits[:3]}
+    qtbot.waitUntil(lambda: engine.decisions_with(["art00"]) == rejected, timeout=T)
+    qtbot.waitUntil(lambda: not set(hits[:3]) & {h.article for h in w.similar.model.hits}, timeout=T)
+    assert w.similar.selected_hit() == hits[3]
+    # Same product then look-alike on one result, then same product and a take-back on the next, then
+    # same product on two results with Right between them: all at once.
+    for key in (Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_Right, Qt.Key.Key_1, Qt.Key.Key_0):
+        qtbot.keyClick(view, key)
+    for key in (Qt.Key.Key_Right, Qt.Key.Key_1, Qt.Key.Key_Right, Qt.Key.Key_1):
+        qtbot.keyClick(view, key)
+    wanted = {**rejected, hits[3]: "alike", hits[5]: "same", hits[6]: "same"}
+    qtbot.waitUntil(lambda: engine.decisions_with(["art00"]) == wanted, timeout=T)
+    qtbot.waitUntil(lambda: w.similar.model.hits[2].decision == "same", timeout=T)
+    assert w.decisions.conflict_box is None  # my own earlier press is not "another curator's" decision
+    assert [h.decision for h in w.similar.model.hits[:4]] == ["alike", None, "same", "same"]
+    # Closing the window right after the keys: the decisions still waiting are written, not dropped.
+    location = w.snapshot.location
+    for key in (
+        Qt.Key.Key_Right,
+        Qt.Key.Key_2,
+        Qt.Key.Key_Right,
+        Qt.Key.Key_2,
+        Qt.Key.Key_Right,
+        Qt.Key.Key_2,
+    ):
+        qtbot.keyClick(view, key)
+    w.close()
+    with Engine.open(location) as again:
+        assert again.decisions_with(["art00"]) == {**wanted, **{a: "alike" for a in hits[7:10]}}
+
+
+def test_presses_waiting_behind_a_refused_decision_on_the_same_pair_are_said_not_written(
+    qtbot, window, tmp_path
+):
+    w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=5, per=2))
+    hits = [h.article for h in show_results(qtbot, w, "art00").hits]
+    engine = w.snapshot.engine
+    engine.catalog.decide([("art00", hits[0], "alike")], curator="anna", force=True)  # not on show yet
+    assert click_result(qtbot, w, 0) == hits[0]
+    active(qtbot, w)
+    w.similar.view.setFocus()
+    said: list[str] = []
+    w.decisions.message.connect(said.append)
+    qtbot.keyClick(w.similar.view, Qt.Key.Key_1)  # refused: Anna decided the pair meanwhile
+    qtbot.keyClick(w.similar.view, Qt.Key.Key_0)  # meant over my own "same": not written either, and said
+    qtbot.waitUntil(lambda: w.decisions.conflict_box is not None, timeout=T)
+    qtbot.waitUntil(lambda: any("1 later decision" in m for m in said), timeout=T)
+    assert engine.decisions_with(["art00"]) == {hits[0]: "alike"}  # theirs stands
+    assert w.similar.model.hits[0].decision == "alike"
+    w.decisions.conflict_box.close()
+
+
 def test_import_and_export_decisions_from_the_match_menu(qtbot, window, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 

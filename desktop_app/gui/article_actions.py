@@ -63,13 +63,19 @@ class ArticleActions(QObject):
 
     def open_photo(self, rel: str | None) -> None:
         path = self.absolute(rel)
-        if path is not None:
+        if path is not None and not self._offline(path, "Opening a photo"):
             open_external(path)
 
     def reveal(self, rel: str | None) -> None:
         path = self.absolute(rel)
-        if path is not None:
+        if path is not None and not self._offline(path, "Showing a photo in the file manager"):
             reveal_in_file_manager(path)
+
+    def _offline(self, path: Path, action: str) -> bool:
+        """The photo is in the catalog's photo folder, which cannot be found: the banner says so (the system
+        viewer would only add its own "file not found")."""
+        missing = self.w.root_frame.missing
+        return missing is not None and path.is_relative_to(missing) and self.w.root_frame.point_out(action)
 
     def copy(self, text: str, what: str) -> None:
         copy_text(text)

@@ -6,6 +6,11 @@ curator saw as `expected`: when another curator decided the pair meanwhile, the 
 (`Conflict`), the views show their decision and the curator may overwrite it. `decided` tells every view
 (the panel's badges, open inspectors) and the edit history.
 
+Decisions are written one at a time, in the order they were asked for: a curator pressing keys faster than
+a write is saved gets every press, in order (two writes side by side on the catalog's threads could land in
+either order). A later press on a pair whose earlier one is still waiting expects what that one writes, so
+the curator's own press does not read as another curator's change.
+
 "Learn from my decisions" trains an adapter in a child process (`core.adapt_child`) with progress and
 Cancel; switching one on prepares its vectors in a child process too. Switching on or off, or a new one,
 makes the engine child reload its vectors and search again.
@@ -16,6 +21,9 @@ panel) and nothing else of the window; the adapter status it reads goes out as `
 
 from __future__ import annotations
 
+import logging
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +32,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from desktop_app.core.adapt_child import switch_on_main
-from desktop_app.core.errors import Conflict
+from desktop_app.core.errors import Conflict, UserError
 from desktop_app.core.wording import plural
 from desktop_app.gui.child_job import ChildJob
 from desktop_app.gui.conflicts import show_conflict
@@ -35,6 +43,28 @@ if TYPE_CHECKING:
     from desktop_app.gui.search_controller import SearchController
 
 NOT_SAVED = "Your decision"
+log = logging.getLogger("desktop_app.gui")
+
+
+@dataclass
+class PendingDecision:
+    """One decision asked for and not yet written."""
+
+    engine: Any  # the catalog it was made in: one closed meanwhile does not get it
+    a: str
+    b: str
+    decision: str  # "same", "alike", "not_match" or "none"
+    expected: str | None  # the pair's decision the curator saw (or an earlier press will write)
+    force: bool = False
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        return (self.a, self.b) if self.a < self.b else (self.b, self.a)
+
+    def write(self) -> str | None:
+        """Write it (worker thread); the decision now stored."""
+        self.engine.decide(self.a, self.b, self.decision, expected=self.expected, force=self.force)
+        return None if self.decision == "none" else self.decision
 
 
 class DecisionsController(QObject):
@@ -54,6 +84,8 @@ class DecisionsController(QObject):
         self.switch_job: ChildJob | None = None  # switching the adapter on
         self.status: dict | None = None  # the adapter status last read
         self.conflict_box = None  # the conflict message on show, for tests
+        self.queue: deque[PendingDecision] = deque()  # asked for, waiting for the write before them
+        self.writing: PendingDecision | None = None
 
     # ------------------------------------------------------------ decisions
 
@@ -69,20 +101,54 @@ class DecisionsController(QObject):
         self.decide(query, article, decision, seen)
 
     def decide(self, a: str, b: str, decision: str, expected: str | None, force: bool = False) -> None:
-        """Write one decision ("none" takes it back) unless the pair changed since `expected` was seen."""
+        """Write one decision ("none" takes it back) unless the pair changed since `expected` was seen; after
+        the decisions asked for before it."""
         engine = self.catalogs.engine
         if engine is None:
             return
+        item = PendingDecision(engine, a, b, decision, expected, force)
+        for earlier in (*([self.writing] if self.writing else []), *self.queue):
+            if earlier.pair == item.pair and earlier.engine is engine:
+                item.expected = earlier.decision if earlier.decision != "none" else None
+        self.queue.append(item)
+        self._write_next()
 
-        def write() -> str | None:
-            engine.decide(a, b, decision, expected=expected, force=force)
-            return None if decision == "none" else decision
-
+    def _write_next(self) -> None:
+        if self.writing is not None:
+            return
+        while self.queue:
+            item = self.queue.popleft()
+            if item.engine is self.catalogs.engine:
+                break
+            log.info("Decision on %s / %s not written: its catalog was closed", item.a, item.b)
+        else:
+            return
+        self.writing = item
         self.catalogs.call(
-            write,
-            on_done=lambda d: self._decided(a, b, d),
-            on_failed=lambda f: self._failed(a, b, decision, f),
+            item.write,
+            on_done=lambda d: self._written(item, d),
+            on_failed=lambda f: self._not_written(item, f),
         )
+
+    def _written(self, item: PendingDecision, decision: str | None) -> None:
+        self.writing = None
+        self._decided(item.a, item.b, decision)
+        self._write_next()
+
+    def _not_written(self, item: PendingDecision, failure: Failure) -> None:
+        self.writing = None
+        # Later presses on this pair were meant over this one: the box says what stands, and asks again.
+        later = [q for q in self.queue if q.pair == item.pair]
+        for q in later:
+            self.queue.remove(q)
+        self._failed(item.a, item.b, item.decision, failure)
+        if later:
+            were = "was" if len(later) == 1 else "were"
+            self.message.emit(
+                f"{item.a} and {item.b}: your {plural(len(later), 'later decision')} on this pair "
+                f"{were} not written either; decide it again."
+            )
+        self._write_next()
 
     def _decided(self, a: str, b: str, decision: str | None) -> None:
         self.decided.emit(a, b, decision)
@@ -198,11 +264,24 @@ class DecisionsController(QObject):
         )
 
     def shutdown(self) -> None:
+        self._write_waiting()
         if self.adapter_dialog is not None and shiboken6.isValid(self.adapter_dialog):
             self.adapter_dialog.close()  # stops a training run: nothing half-stored
         if self.switch_job is not None:
             self.switch_job.shutdown()  # stops before the switch: search stays as it was
             self.switch_job = None
+
+    def _write_waiting(self) -> None:
+        """The window closes: the decisions still waiting are written now, in order (a decision the
+        curator made is never dropped for a close; the catalog's threads finish the one on its way)."""
+        while self.queue:
+            item = self.queue.popleft()
+            if item.engine is not self.catalogs.engine:
+                continue
+            try:
+                item.write()
+            except UserError as exc:  # a pair another curator changed: theirs stands, as in the app
+                log.warning("Decision on %s / %s not written at close: %s", item.a, item.b, exc)
 
     def _switch_over(self) -> None:
         self.switch_job = None

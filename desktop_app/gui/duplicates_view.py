@@ -5,7 +5,8 @@ the selected pair's two photos side by side at a readable size with what differs
 cluster when the cluster row is selected: D "duplicate", N "not a duplicate", S "same product" (a match
 decision between the two articles, shared with search and the inspector). Every verdict is written to the
 catalog before the pair leaves the list, and pairs judged once never come back; Undo (Ctrl+Z) takes the
-latest verdicts back one at a time and lists their pairs again where they were. Finding runs in a child
+latest verdicts back one at a time and lists their pairs again where they were, also after Find again (the
+verdicts are in the catalog; see `duplicates_list`). Finding runs in a child
 process with progress and cancel; Export writes the pairs on show as CSV. Nothing here moves or deletes a
 photo file.
 
@@ -38,6 +39,15 @@ from PySide6.QtWidgets import (
 from desktop_app.core.engine import DuplicateReport, Engine, Judgement
 from desktop_app.core.paths import photo_file
 from desktop_app.core.wording import plural
+from desktop_app.gui.duplicates_list import (
+    KIND_NAMES,
+    PAIR_ROLE,
+    UndoEntry,
+    cluster_item,
+    relist,
+    take_back,
+    verdict_keys,
+)
 from desktop_app.gui.duplicates_pane import PREVIEW, PhotoPane
 from desktop_app.gui.duplicates_work import DuplicateSearch, Preview, load_preview
 from desktop_app.gui.errors import show_error
@@ -45,14 +55,7 @@ from desktop_app.gui.screen_fit import fit_to_screen
 from desktop_app.gui.secondary import CLOSE_KEYS, KeyTable, add_close_keys
 from desktop_app.gui.workers import Failure, Runner, Task
 
-KIND_NAMES = {
-    "exact": "same file",
-    "near": "near duplicate",
-    "edit": "same shot, edited",
-    "article": "same product",
-}
 EDIT_BAND = 0.7  # min score with "same shot, different edit" included
-PAIR_ROLE = Qt.ItemDataRole.UserRole
 VERDICT_KEYS = (("D", "duplicate"), ("N", "not_duplicate"), ("S", "same"))
 DUPLICATES_KEYS: KeyTable = (
     (("D",), "Duplicate: the selected pair, or every pair of the selected cluster"),
@@ -79,7 +82,10 @@ class DuplicatesWindow(QWidget):
         self.report: DuplicateReport | None = None
         self.root = engine.photo_root()
         self._preview_gen = 0
-        self.undo_stack: list[tuple[Judgement, QTreeWidgetItem, QTreeWidgetItem | None, int, int]] = []
+        self.undo_stack: list[UndoEntry] = []  # the curator's verdicts from this window, latest last
+        # A verdict key pressed while one is being saved: applied, in order, to the pair selected next.
+        self.saving = False
+        self.waiting: list[str] = []
         self.setWindowTitle(f"Duplicates — {engine.title()}")
         self._build()
         self._shortcuts()
@@ -215,21 +221,13 @@ class DuplicatesWindow(QWidget):
 
     def _found(self, report: DuplicateReport) -> None:
         self.report = report
+        # The verdicts stay in the catalog and undoable; only the rows they were listed in go with the list.
+        for entry in self.undo_stack:
+            entry.forget_rows()
         self.tree.clear()
-        self.undo_stack.clear()  # a new search lists what is undecided now; its verdicts stay in the catalog
-        self.undo_button.setEnabled(False)
-        noun = "photo" if report.level == "photo" else "article"
+        self.undo_button.setEnabled(bool(self.undo_stack))
         for n, cluster in enumerate(report.clusters, start=1):
-            top = QTreeWidgetItem(
-                [f"Cluster {n}: {plural(len(cluster.members), noun)}", "", f"{cluster.best:.3f}"]
-            )
-            top.setData(0, PAIR_ROLE, cluster)
-            for p in sorted(cluster.pairs, key=lambda p: -p.score):
-                child = QTreeWidgetItem([f"{p.a}  ~  {p.b}", KIND_NAMES[p.kind], f"{p.score:.3f}"])
-                child.setData(0, PAIR_ROLE, p)
-                child.setToolTip(0, f"{p.a}\n{p.b}")
-                top.addChild(child)
-            self.tree.addTopLevelItem(top)
+            self.tree.addTopLevelItem(cluster_item(n, cluster, self._noun()))
         self.export_button.setEnabled(bool(report.pairs))
         self._summary()
         if self.tree.topLevelItemCount():
@@ -238,6 +236,9 @@ class DuplicatesWindow(QWidget):
             self.tree.setCurrentItem(first)
         self.tree.setFocus()
         self.found.emit(report)
+
+    def _noun(self) -> str:
+        return "photo" if self.report is None or self.report.level == "photo" else "article"
 
     def _summary(self) -> None:
         r = self.report
@@ -309,21 +310,38 @@ class DuplicatesWindow(QWidget):
     # ------------------------------------------------------------------ verdicts
 
     def judge(self, verdict: str) -> None:
-        """Write the verdict on the selected pair (or every pair of the selected cluster), then drop them."""
+        """Write the verdict on the selected pair (or every pair of the selected cluster), then drop them.
+        While one is being saved, the verdict waits for it and goes to the pair selected after it."""
+        if self.saving:
+            self.waiting.append(verdict)
+            return
         item = self.tree.currentItem()
         pairs = self._pairs_of(item)
-        if not pairs or (verdict == "same" and not self.same_button.isEnabled()):
+        if not pairs:
             return
+        if verdict == "same" and not self.same_button.isEnabled():
+            self.status.setText("Both photos are of one article: “same product” is about two articles.")
+            return
+        self.saving = True
         for b in (self.dup_button, self.not_button, self.same_button):
             b.setEnabled(False)
         task = Task(self.engine.judge_duplicates, pairs, verdict)
         self.runner.start(task, lambda j: self._judged(item, pairs, j), lambda f: self._write_failed(f, item))
 
+    def _judge_waiting(self) -> None:
+        self.saving = False
+        if self.waiting and not self._pairs_of(self.tree.currentItem()):
+            self.status.setText(f"{self.status.text()} No pairs are left for the next key pressed.")
+            self.waiting = []
+        if self.waiting:
+            self.judge(self.waiting.pop(0))
+
     def _judged(self, item: QTreeWidgetItem, pairs: list, judgement: Judgement) -> None:
         parent = item.parent()
         top_row = self.tree.indexOfTopLevelItem(item if parent is None else parent)
         child_row = parent.indexOfChild(item) if parent is not None else -1
-        self.undo_stack.append((judgement, item, parent, top_row, child_row))
+        keys = verdict_keys(pairs, judgement)
+        self.undo_stack.append(UndoEntry(judgement, pairs, item, parent, top_row, child_row, keys))
         self.undo_button.setEnabled(True)
         if parent is not None:
             row = parent.indexOfChild(item)
@@ -346,10 +364,18 @@ class DuplicatesWindow(QWidget):
         self._summary()
         for p in pairs:
             self.judged.emit(p.a, p.b, judgement.verdict)
+        self._judge_waiting()
 
     def _write_failed(self, failure: Failure, item: QTreeWidgetItem) -> None:
+        self.saving = False
+        dropped, self.waiting = len(self.waiting), []  # they were meant for the pairs after this one
         show_error(self, "Verdict not saved", failure)
         self._show(item)
+        if dropped:
+            self.status.setText(
+                f"{self.status.text()} The {plural(dropped, 'verdict')} pressed while it was saving "
+                "were not applied either."
+            )
 
     def undo(self) -> None:
         """Take back the latest verdict still taken in this list; its pairs come back where they were."""
@@ -358,26 +384,45 @@ class DuplicatesWindow(QWidget):
         self.undo_button.setEnabled(False)  # one at a time
         entry = self.undo_stack[-1]
         self.runner.start(
-            Task(self.engine.undo_judgement, entry[0]), lambda _r: self._undone(entry), self._undo_failed
+            Task(self.engine.undo_judgement, entry.judgement),
+            lambda _r: self._undone(entry),
+            self._undo_failed,
         )
 
-    def _undone(self, entry: tuple) -> None:
-        judgement, item, parent, top_row, child_row = entry
+    def _undone(self, entry: UndoEntry) -> None:
         self.undo_stack.remove(entry)
-        if parent is None:
-            self.tree.insertTopLevelItem(min(top_row, self.tree.topLevelItemCount()), item)
-        else:
-            if parent.treeWidget() is None:  # the pair was its cluster's last: the cluster left with it
-                self.tree.insertTopLevelItem(min(top_row, self.tree.topLevelItemCount()), parent)
-            parent.insertChild(min(child_row, parent.childCount()), item)
-            self.tree.expandItem(parent)
-        self.tree.setCurrentItem(item)
+        note = self._list_where_they_were(entry) if entry.item is not None else self._list_again(entry)
         self.undo_button.setEnabled(bool(self.undo_stack))
         self._summary()
-        self.status.setText(
-            f"{self.status.text()} Took back the verdict on {plural(judgement.pairs, 'pair')}."
-        )
-        self.unjudged.emit(judgement.pairs)
+        n = entry.judgement.pairs
+        self.status.setText(f"{self.status.text()} Took back the verdict on {plural(n, 'pair')}.{note}")
+        self.unjudged.emit(n)
+
+    def _list_where_they_were(self, entry: UndoEntry) -> str:
+        item, parent = entry.item, entry.parent
+        if parent is None:
+            self.tree.insertTopLevelItem(min(entry.top_row, self.tree.topLevelItemCount()), item)
+        else:
+            if parent.treeWidget() is None:  # the pair was its cluster's last: the cluster left with it
+                self.tree.insertTopLevelItem(min(entry.top_row, self.tree.topLevelItemCount()), parent)
+            parent.insertChild(min(entry.child_row, parent.childCount()), item)
+            self.tree.expandItem(parent)
+        self.tree.setCurrentItem(item)
+        return ""
+
+    def _list_again(self, entry: UndoEntry) -> str:
+        """A verdict from before the latest Find: its pairs come back when that Find found them."""
+        back = take_back(self.report, entry.keys) if self.report is not None else []
+        first = relist(self.tree, back, self._noun()) if back else None
+        if first is not None:
+            self.tree.setCurrentItem(first)
+        self.export_button.setEnabled(bool(self.report and self.report.pairs))
+        away = entry.judgement.pairs - len(back)
+        if not away:
+            return ""
+        if not back:
+            return " Its pairs are not among the pairs listed now (Find at its level lists them)."
+        return f" {plural(away, 'pair')} of them are not among the pairs listed now."
 
     def _undo_failed(self, failure: Failure) -> None:
         self.undo_button.setEnabled(bool(self.undo_stack))

@@ -97,9 +97,30 @@ def show_error(
         box.setDetailedText(text)
         log.error("%s: unexpected error\n%s", title, text)
     box.setStandardButtons(QMessageBox.StandardButton.Ok)
+    same = _same_box_open(parent, box)
+    if same is not None:  # one box per cause: a failure met again raises the box still on show
+        box.deleteLater()
+        same.raise_()
+        same.activateWindow()
+        return same
     box.setModal(True)
     box.open()
     return box
+
+
+def _same_box_open(parent: QWidget | None, box: QMessageBox) -> QMessageBox | None:
+    """A box of `parent` on show that says what `box` says, or None."""
+    if parent is None:
+        return None
+    said = (box.windowTitle(), box.text(), box.informativeText())
+    for other in parent.findChildren(QMessageBox):
+        if (
+            other is not box
+            and other.isVisible()
+            and (other.windowTitle(), other.text(), other.informativeText()) == said
+        ):
+            return other
+    return None
 
 
 def install_excepthook() -> None:

@@ -379,10 +379,25 @@ class ResultsView(QListView):
         """Cards fill the width: re-done when the panel is resized, zoomed or gets new results."""
         delegate = self.itemDelegate()
         if isinstance(delegate, ResultDelegate):
-            width = self.viewport().width() - 2
+            width = self.layout_width() - 2
             size = delegate.fit_row(self.font(), max(width, 1))
             if size != self.gridSize():
                 self.setGridSize(size)
+
+    def layout_width(self) -> int:
+        """The width the list lays its cards out in. Wrapping left to right, QListView keeps room for the
+        vertical scroll bar whether it shows or not (QListViewPrivate::prepareItemsLayout); cards sized to
+        the viewport without the bar did not fit that width, and the grid fell to one column with room for
+        two. The same width whether the bar shows or not also keeps the column count from flipping."""
+        style, bar = self.style(), self.verticalScrollBar()
+        width = self.maximumViewportSize().width()
+        if self.verticalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAsNeeded and not style.pixelMetric(
+            QStyle.PixelMetric.PM_ScrollView_ScrollBarOverlap, None, bar
+        ):
+            width -= style.pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, bar)
+            if style.styleHint(QStyle.StyleHint.SH_ScrollView_FrameOnlyAroundContents, None, self):
+                width -= 2 * style.pixelMetric(QStyle.PixelMetric.PM_DefaultFrameWidth, None, self)
+        return width
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

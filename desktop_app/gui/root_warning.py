@@ -5,13 +5,18 @@ browse and search it, and thumbnails made before still show. The banner says so 
 folder (the window connects `locate_button` to `CatalogController.locate_photos`). While it shows, `recheck`
 asks every few seconds whether the folder is back (the window looks off its UI thread and re-reads the
 catalog when it is), so a drive plugged back in clears the banner without reopening the catalog.
+
+The banner is the one place that says the folder is offline: an action that needs the photos (Update index,
+opening a photo) calls `point_out`, which names the action in the banner instead of opening a dialog that
+would repeat the banner, once per try.
 """
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
 from desktop_app.core.overview import Snapshot
@@ -33,6 +38,8 @@ class PhotoFolderWarning(QFrame):
         self.setObjectName("rootWarning")
         self.label = QLabel()
         self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.TextFormat.RichText)  # the action that needs the photos, in bold
+        self._warning = ""  # what the banner says about the folder, without the action that needs it
         self.locate_button = QPushButton("Locate photo folder…")
         self.locate_button.setToolTip("Show Lookalike where this catalog's photos are on this computer")
         row = QHBoxLayout(self)
@@ -45,11 +52,12 @@ class PhotoFolderWarning(QFrame):
         """Show the warning when the snapshot's photo folder is missing (colours of the current theme)."""
         missing = snap.photo_root is not None and not snap.root_ok
         if missing:
-            self.label.setText(
+            self._warning = escape(
                 f"The photo folder {snap.photo_root} cannot be found on this computer. Reconnect the drive it "
                 "is on, or use Locate photo folder… if it is somewhere else here. You can still browse and "
                 "search; thumbnails made before still show."
             )
+            self.label.setText(self._warning)
             bg, fg = theme.warning_colours(self.palette())
             self.setStyleSheet(
                 f"#rootWarning {{ background: {bg.name()}; border-radius: 6px; }}"
@@ -61,6 +69,15 @@ class PhotoFolderWarning(QFrame):
             self.timer.start()
         else:
             self.timer.stop()
+
+    def point_out(self, action: str) -> bool:
+        """Say in the banner that `action` (e.g. "Update index") needs the missing folder, and give "Locate
+        photo folder…" the focus; False when the banner is not on show (the caller says it otherwise)."""
+        if self.missing is None or not self.isVisible():
+            return False
+        self.label.setText(f"<b>{escape(action)} needs the photos.</b> {self._warning}")
+        self.locate_button.setFocus(Qt.FocusReason.OtherFocusReason)
+        return True
 
     def hide_warning(self) -> None:
         """No catalog: nothing to warn about or to look for."""

@@ -92,7 +92,8 @@ class SimilarPanel(QWidget):
         super().__init__(parent)
         self.setMinimumWidth(360)
         self.decisions_enabled = False  # a single-article query: its results can be decided
-        self._leaving: str | None = None  # the result just set aside ("not a match"), until the list updates
+        # Results set aside ("not a match") that are still listed until the search answers again.
+        self._leaving: set[str] = set()
         # One line: a title holds what the curator asked, and words can be a paragraph (the tooltip has it all).
         self.title = ElidedLabel("Similar articles")
         f = self.title.font()
@@ -293,6 +294,7 @@ class SimilarPanel(QWidget):
     def show_query(self, title: str) -> None:
         self.title.setText(title)
         self.status.setText("Searching…")
+        self._leaving.clear()
 
     def show_results(
         self,
@@ -318,9 +320,9 @@ class SimilarPanel(QWidget):
         self.status.set_text(*results_status(len(hits), elapsed_ms, hidden, note))
         self._place_status(message=False)
         row = self.model.row_of(keep) if keep else -1
-        if row < 0 and keep is not None and keep == self._leaving and hits:
+        if row < 0 and keep is not None and keep in self._leaving and hits:
             row = min(keep_row, len(hits) - 1)
-        self._leaving = None
+        self._leaving &= {h.article for h in hits}  # those gone have left; the others' writes are on the way
         if row >= 0:
             self.view.setCurrentIndex(self.model.index(row, 0))
         self._sync_actions()
@@ -328,6 +330,7 @@ class SimilarPanel(QWidget):
     def show_message(self, title: str, message: str) -> None:
         self.title.setText(title)
         self.model.clear()
+        self._leaving.clear()
         self.decisions_enabled = False
         self.status.set_message(message)  # advice in place of results: whole, wrapped
         self._place_status(message=True)
@@ -343,6 +346,8 @@ class SimilarPanel(QWidget):
 
     def show_decision(self, article: str, decision: str | None) -> None:
         self.model.set_decision(article, decision)
+        if decision != "not_match":
+            self._leaving.discard(article)  # not set aside after all (another curator's decision stands)
         self._sync_actions()
 
     # ------------------------------------------------------------ what the curator asked for
@@ -350,10 +355,20 @@ class SimilarPanel(QWidget):
     def decide(self, decision: str) -> None:
         article = self.selected_hit()
         if article and self.decisions_enabled:
-            # A result set aside leaves the list: the one after it is selected then, so the curator's next
-            # key decides on it (as in a review queue) instead of doing nothing.
-            self._leaving = article if decision == "not_match" else None
+            if decision == "not_match" and not self.rejected_check.isChecked():
+                # A result set aside leaves the list: the one after it is selected at once, so the curator's
+                # next key decides on it (as in a review queue), even while this decision is being saved.
+                self._leaving.add(article)
+                self._select_next_staying(self.model.row_of(article))
             self.decide_requested.emit(article, decision)
+
+    def _select_next_staying(self, row: int) -> None:
+        """Select the first result after `row` that is not leaving, else the last one before it."""
+        hits = self.model.hits
+        after = [r for r in range(row + 1, len(hits)) if hits[r].article not in self._leaving]
+        before = [r for r in range(row - 1, -1, -1) if hits[r].article not in self._leaving]
+        if after or before:
+            self.view.setCurrentIndex(self.model.index((after or before)[0], 0))
 
     def _emit_for(self, index: QModelIndex, signal) -> None:
         article = model_data(index, ArticleRole)

@@ -159,6 +159,8 @@ class WindowWork:
             self.reload()  # the banner and the status bar learn that the folder is back
             self.start_index(snap.photo_root, None)
             return
+        if self.root_frame.point_out("Update index"):
+            return  # the banner says the folder is offline: a dialog per try would only repeat it
         where = f" ({snap.photo_root})" if snap.photo_root else ""
         self.report_error(
             "No photo folder",

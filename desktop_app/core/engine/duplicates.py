@@ -59,6 +59,7 @@ class DuplicateReport:
     clusters: list[dup.Cluster]
     candidates: int = 0  # candidate photo pairs from the nearest-neighbour stage
     decided: int = 0  # pairs left out because the curator already judged them
+    judged: list = field(default_factory=list)  # those pairs: listed again when their verdict is undone
     unchecked: int = 0  # candidate pairs whose photos could not be read (offline or unreadable)
     unreadable: list[str] = field(default_factory=list)  # photos that could not be fingerprinted
     photo_root: str | None = None
@@ -167,7 +168,8 @@ class DuplicateRoom:
             pairs = [p for p in pairs if p.score >= report.min_score]
             judged = set() if include_decided else set(self.catalog.decisions())
         report.pairs = [p for p in pairs if (p.a, p.b) not in judged]
-        report.decided = len(pairs) - len(report.pairs)
+        report.judged = [p for p in pairs if (p.a, p.b) in judged]
+        report.decided = len(report.judged)
         report.clusters = dup.clusters(report.pairs)
         report.elapsed_s = time.perf_counter() - t0
         return report
