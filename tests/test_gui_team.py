@@ -138,6 +138,21 @@ def test_decision_keys_pressed_fast_are_each_applied_in_order(qtbot, window, tmp
         assert again.decisions_with(["art00"]) == {**wanted, **{a: "alike" for a in hits[7:10]}}
 
 
+def test_decisions_waiting_when_the_catalog_closes_are_written(qtbot, window, tmp_path):
+    w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=6, per=2))
+    hits = [h.article for h in show_results(qtbot, w, "art00").hits]
+    location = w.snapshot.location
+    assert click_result(qtbot, w, 0) == hits[0]
+    active(qtbot, w)
+    w.similar.view.setFocus()
+    for key in (Qt.Key.Key_2, Qt.Key.Key_Right, Qt.Key.Key_2, Qt.Key.Key_Right, Qt.Key.Key_2):
+        qtbot.keyClick(w.similar.view, key)
+    w.close_catalog()  # at once: the presses still waiting go to the catalog before it closes
+    assert w.snapshot is None
+    with Engine.open(location) as again:
+        assert again.decisions_with(["art00"]) == {a: "alike" for a in hits[:3]}
+
+
 def test_presses_waiting_behind_a_refused_decision_on_the_same_pair_are_said_not_written(
     qtbot, window, tmp_path
 ):

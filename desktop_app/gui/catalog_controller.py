@@ -90,6 +90,7 @@ class CatalogController(QObject):
     opening = Signal()  # a catalog is being opened
     none_used = Signal()  # asked for the catalog used last, and there is none
     closed = Signal()  # the curator closed the catalog
+    releasing = Signal(object)  # an Engine about to be closed: what waits to be written to it goes now
     error = Signal(str, object)  # title, error of something the curator asked for
 
     def __init__(self, window: QWidget | None = None) -> None:
@@ -201,6 +202,7 @@ class CatalogController(QObject):
         self._gen += 1  # a load still running is for a catalog the curator has left
         current, self.snapshot = self.snapshot, None
         if current is not None:
+            self.releasing.emit(current.engine)
             current.engine.close()
         self.closed.emit()
 
@@ -239,6 +241,8 @@ class CatalogController(QObject):
                 snap.engine.close()
             return
         same = current is not None and current.engine is snap.engine
+        if current is not None and not same:
+            self.releasing.emit(current.engine)
         self.snapshot = snap
         self.loaded.emit(snap, same)
         if current is not None and not same:

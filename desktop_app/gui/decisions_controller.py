@@ -86,6 +86,7 @@ class DecisionsController(QObject):
         self.conflict_box = None  # the conflict message on show, for tests
         self.queue: deque[PendingDecision] = deque()  # asked for, waiting for the write before them
         self.writing: PendingDecision | None = None
+        catalogs.releasing.connect(self._write_waiting)
 
     # ------------------------------------------------------------ decisions
 
@@ -271,13 +272,13 @@ class DecisionsController(QObject):
             self.switch_job.shutdown()  # stops before the switch: search stays as it was
             self.switch_job = None
 
-    def _write_waiting(self) -> None:
-        """The window closes: the decisions still waiting are written now, in order (a decision the
-        curator made is never dropped for a close; the catalog's threads finish the one on its way)."""
-        while self.queue:
-            item = self.queue.popleft()
-            if item.engine is not self.catalogs.engine:
-                continue
+    def _write_waiting(self, engine: Any = None) -> None:
+        """The window or the catalog closes (or another catalog replaces it): the decisions still waiting
+        for it are written now, in order (a decision the curator made is never dropped for a close; the
+        catalog's threads finish the one on its way)."""
+        engine = engine or self.catalogs.engine
+        for item in [i for i in self.queue if i.engine is engine]:
+            self.queue.remove(item)
             try:
                 item.write()
             except UserError as exc:  # a pair another curator changed: theirs stands, as in the app
