@@ -17,8 +17,7 @@ from desktop_app.core.paths import default_catalog_path
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
 from desktop_app.core.settings import SearchSettings, UserSettings
 from desktop_app.core.storage import Catalog
-from desktop_app.gui import detail as detail_module
-from desktop_app.gui import index_controller, indexing
+from desktop_app.gui import article_actions, index_controller, indexing
 from desktop_app.gui.mainwindow import MainWindow
 from desktop_app.gui.models import LabelRole, PairsRole
 from desktop_app.gui.settings_dialog import SettingsDialog
@@ -215,9 +214,9 @@ def test_implausible_folder_grouping_gets_the_cores_hint(qtbot, window, tmp_path
 
 def test_filter_sort_keyboard_and_detail(qtbot, window, photo_tree, monkeypatch):
     opened = []
-    monkeypatch.setattr(detail_module, "open_external", lambda p: opened.append(("open", p)) or True)
+    monkeypatch.setattr(article_actions, "open_external", lambda p: opened.append(("open", p)) or True)
     monkeypatch.setattr(
-        detail_module, "reveal_in_file_manager", lambda p: opened.append(("reveal", p)) or True
+        article_actions, "reveal_in_file_manager", lambda p: opened.append(("reveal", p)) or True
     )
     w = window()
     open_and_index(qtbot, w, photo_tree)

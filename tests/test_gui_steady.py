@@ -85,6 +85,16 @@ def test_an_offline_photo_folder_is_said_once_in_the_banner(qtbot, window, tmp_p
     assert opened == [] and visible_boxes() == [] and shown == []
     assert "Opening a photo needs" in w.root_warning.text()
     assert w.root_warning.text().count("cannot be found") == 1
+    # The same from the article's detail page and its Show in folder button.
+    active(qtbot, w)
+    with qtbot.waitSignal(w.detail_loaded, timeout=T):
+        qtbot.keyClick(grid, Qt.Key.Key_Return)
+    w.detail.table.selectRow(0)
+    monkeypatch.setattr(article_actions, "reveal_in_file_manager", opened.append)
+    qtbot.mouseClick(w.detail.reveal_btn, Qt.MouseButton.LeftButton)
+    assert opened == [] and visible_boxes() == [] and shown == []
+    assert "Showing a photo in the file manager needs" in w.root_warning.text()
+    qtbot.keyClick(w.detail.table, Qt.Key.Key_Escape)
     # The folder is back: Update index indexes, and the banner goes.
     (tmp_path / "unplugged").rename(folder)
     with qtbot.waitSignal(w.index_finished, timeout=T):

@@ -3,8 +3,9 @@
 Photos are read from the catalog by a worker; selecting a photo makes it the similar panel's query. Space
 or a double-click shows it large in the lightbox (with the article's other photos); a right click offers
 to use it as the article's cover. "Open" hands the photo to the system viewer and "Show in folder" reveals
-it in the file manager; both go through `open_external` and `reveal_in_file_manager` so tests can
-intercept them. Photos can be dragged out to other programs.
+it in the file manager: the window does both, as from its other views (`article_actions`, through
+`open_external` and `reveal_in_file_manager` here, which tests intercept). Photos can be dragged out to
+other programs.
 """
 
 from __future__ import annotations
@@ -102,6 +103,8 @@ class DetailPage(QWidget):
     compare_requested = Signal(str)  # this article; the window asks which article to compare it with
     view_requested = Signal(str, str)  # article, relative path of the photo to show first
     menu_requested = Signal(str, str, object, QPoint)  # article, photo (relative), the chosen cover, position
+    open_requested = Signal(str)  # photo (relative): open it in the system viewer
+    reveal_requested = Signal(str)  # photo (relative): show it in the file manager
 
     def __init__(self, thumbs: ThumbnailLoader, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -148,11 +151,11 @@ class DetailPage(QWidget):
         self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.path_label.setWordWrap(True)
         self.open_btn = QPushButton("Open photo")
-        self.open_btn.setToolTip("Open the selected photo in the system viewer (Ctrl+O)")
-        self.open_btn.clicked.connect(self.open_current)
+        self.open_btn.setToolTip("Open the selected photo in the system viewer")
+        self.open_btn.clicked.connect(lambda: self._ask(self.open_requested))
         self.reveal_btn = QPushButton("Show in folder")
         self.reveal_btn.setToolTip("Reveal the selected photo in the file manager")
-        self.reveal_btn.clicked.connect(self.reveal_current)
+        self.reveal_btn.clicked.connect(lambda: self._ask(self.reveal_requested))
         self.compare_btn = QPushButton("Compare with…")
         self.compare_btn.setToolTip("Open the match inspector for this article and another one")
         self.compare_btn.clicked.connect(lambda: self.compare_requested.emit(self.title.text()))
@@ -171,7 +174,6 @@ class DetailPage(QWidget):
         lay.addWidget(self.info)
         lay.addWidget(self.table, 1)
         lay.addLayout(actions)
-        self.opened: list[Path] = []  # what Open/Show did, for tests and the status bar
         self._keep_rel: str | None = None  # the photo to select again when the article is shown anew
         self._update_buttons()
 
@@ -214,18 +216,12 @@ class DetailPage(QWidget):
         self._keep_rel = None
         self._update_buttons()
 
-    def current_path(self) -> Path | None:
-        idx = self.table.currentIndex()
-        if not idx.isValid():
-            return None
-        p = self.model.data(self.model.index(idx.row(), 0), PathRole)
-        return Path(p) if p else None
-
-    def open_current(self) -> None:
-        path = self.current_path()
-        if path is not None:
-            self.opened.append(path)
-            open_external(path)
+    def _ask(self, signal: Signal) -> None:
+        """The window opens or reveals the photo, as from any other view (and says so in its banner when the
+        photo folder is offline, instead of the system viewer's own "file not found")."""
+        rel = self.current_rel()
+        if rel is not None:
+            signal.emit(rel)
 
     def current_rel(self) -> str | None:
         idx = self.table.currentIndex()
@@ -245,12 +241,6 @@ class DetailPage(QWidget):
         self.menu_requested.emit(
             self.model.article, rel, self.chosen_cover, self.table.viewport().mapToGlobal(pos)
         )
-
-    def reveal_current(self) -> None:
-        path = self.current_path()
-        if path is not None:
-            self.opened.append(path.parent)
-            reveal_in_file_manager(path)
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self._update_buttons()

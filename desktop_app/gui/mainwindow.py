@@ -121,6 +121,8 @@ class MainWindow(WindowSurface, WindowWork, QMainWindow):
         d.compare_requested.connect(self.compare_with)
         d.view_requested.connect(self.articles.view_article)
         d.menu_requested.connect(self.articles.photo_menu)
+        d.open_requested.connect(self.articles.open_photo)
+        d.reveal_requested.connect(self.articles.reveal)
         s = self.similar
         s.inspect_requested.connect(self.inspect)
         s.compare_requested.connect(self.articles.compare_hit)
