@@ -5,6 +5,7 @@ back, a pair named twice merged or refused before anything is written, notes rea
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -195,3 +196,114 @@ def test_labels_of_an_article_id_with_spaces_round_trip(spaced_db, tmp_path):
         plan = plan_csv_labels(engine.catalog, path)
     assert plan.unknown == []
     assert sorted(plan.items) == [("  spaced  ", "category", "tops"), ("red", "category", "warm")]
+
+
+# ------------------------------------------------------------ a large import: progress, cancel, terminal bar
+
+
+@pytest.fixture
+def many(db, tmp_path) -> tuple[str, Path, int]:
+    """The indexed catalog plus 400 articles without photos, and a file of 5,000 decisions between them."""
+    import random
+
+    keys = [f"extra/a{i:03d}" for i in range(400)]
+    with Engine.open(db) as engine:
+        engine.catalog.sync_articles(keys)
+    rng = random.Random(3)
+    pairs: set[tuple[str, str]] = set()
+    while len(pairs) < 5000:
+        a, b = sorted(rng.sample(keys, 2))
+        pairs.add((a, b))
+    csv = tmp_path / "many.csv"
+    csv.write_text(
+        "article_a,article_b,decision\n"
+        + "".join(
+            f"{a},{b},{('same', 'alike', 'not_match')[i % 3]}\n" for i, (a, b) in enumerate(sorted(pairs))
+        )
+    )
+    return db, csv, len(pairs)
+
+
+def test_a_large_import_reports_its_progress_up_to_every_row(many):
+    db, csv, rows = many
+    seen: list[tuple[int, int, str]] = []
+    with Engine.open(db) as engine:
+        done = engine.import_decisions(csv, progress=lambda d, t, note: seen.append((d, t, note)))
+        assert done.imported == rows and len(engine.decisions()) == rows
+    assert len(seen) >= 3  # more than a start and an end: the bar moves while the rows are written
+    assert all(t == rows for _, t, _ in seen)
+    assert [d for d, _, _ in seen] == sorted(d for d, _, _ in seen) and seen[-1][0] == rows
+    assert all(note for _, _, note in seen)
+
+
+def test_a_cancelled_import_writes_nothing_and_undo_still_takes_back_the_step_before(many, capsys):
+    from desktop_app.core.engine.decisions import ImportCancelled
+
+    db, csv, rows = many
+    with Engine.open(db) as engine:
+        engine.decide("red", "green", "same")
+        calls = []
+
+        def cancel_after_some_rows() -> bool:
+            return len(calls) >= 2
+
+        with pytest.raises(ImportCancelled):
+            engine.import_decisions(
+                csv, progress=lambda *p: calls.append(p), should_cancel=cancel_after_some_rows
+            )
+        assert 0 < calls[-1][0] < rows  # it stopped part of the way through the rows...
+        assert [(r["article_a"], r["article_b"]) for r in engine.decisions()] == [
+            ("green", "red")
+        ]  # ...writing none
+        assert [u["article_b"] for u in engine.undo_decision()] == ["red"]
+        assert engine.decisions() == []
+
+
+def test_decide_import_shows_a_progress_bar_on_a_terminal_and_none_in_json(many, tmp_path):
+    """The bar goes to stderr when stderr is a terminal (a real pseudo-terminal here); JSON output stays bare."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    from tests.conftest import REPO
+
+    db, csv, rows = many
+    env = {**os.environ, "LOOKALIKE_HOME": str(tmp_path / "home")}
+
+    def run(*extra: str) -> tuple[int, str, str]:
+        main, sub = pty.openpty()
+        fcntl.ioctl(sub, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a terminal has a width
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "desktop_app", "decide", "--import", str(csv), "--db", db, *extra],
+            stdout=subprocess.PIPE,
+            stderr=sub,
+            env=env,
+            cwd=REPO,
+            text=True,
+        )
+        os.close(sub)
+        err = b""
+        while True:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            err += chunk
+        out = proc.stdout.read()
+        os.close(main)
+        return proc.wait(timeout=120), out, err.decode(errors="replace")
+
+    code, out, err = run()
+    assert code == 0 and f"Imported {rows:,} decisions" in out, (out, err)
+    assert "Importing decisions" in err and f"/{rows}" in err, err
+    with Engine.open(db) as engine:
+        engine.undo_decision()
+    code, out, err = run("--json")
+    assert code == 0 and json.loads(out) == {"imported": rows, "unchanged": 0}
+    assert "Importing" not in err, err

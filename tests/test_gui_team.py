@@ -210,6 +210,59 @@ def test_import_and_export_decisions_from_the_match_menu(qtbot, window, tmp_path
     assert out.read_text().splitlines()[0].startswith("article_a,article_b,decision")
 
 
+def test_a_long_import_shows_its_progress_and_cancel_writes_nothing(qtbot, window, tmp_path, monkeypatch):
+    import itertools
+    import threading
+
+    import shiboken6
+    from PySide6.QtWidgets import QFileDialog, QPushButton
+
+    from desktop_app.gui import decisions_controller
+
+    w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=5, per=2))
+    engine = w.snapshot.engine
+    keys = [f"extra/a{i:03d}" for i in range(80)]
+    engine.catalog.sync_articles(keys)
+    pairs = list(itertools.combinations(keys, 2))[:3000]
+    table = tmp_path / "many.csv"
+    table.write_text("article_a,article_b,decision\n" + "".join(f"{a},{b},alike\n" for a, b in pairs))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(table), ""))
+    # The worker is held after its first block of rows, as a large file keeps it busy, until the curator
+    # has clicked Cancel.
+    release = threading.Event()
+    real = decisions_controller.import_in_thread
+
+    def held(engine, path, force, progress, should_cancel):
+        def report(p):
+            progress(p)
+            if p[0] > 0:
+                release.wait(T / 1000)
+
+        return real(engine, path, force, report, should_cancel)
+
+    monkeypatch.setattr(decisions_controller, "import_in_thread", held)
+    w.acts.import_decisions.trigger()
+    qtbot.waitUntil(
+        lambda: (d := w.decisions.import_dialog) is not None and d.isVisible() and d.value() > 0, timeout=T
+    )
+    dialog = w.decisions.import_dialog
+    assert dialog.maximum() == len(pairs) and 0 < dialog.value() < len(pairs)
+    cancel = next(b for b in dialog.findChildren(QPushButton) if b.text() == "Cancel")
+    qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
+    release.set()
+    qtbot.waitUntil(lambda: "cancelled" in w.statusBar().currentMessage(), timeout=T)
+    assert "no decision was written" in w.statusBar().currentMessage()
+    assert w.decisions.import_dialog is None and not (shiboken6.isValid(dialog) and dialog.isVisible())
+    assert engine.decisions() == [] and not w.acts.undo.isEnabled()
+    # Not held, the same file goes in whole, as one step.
+    monkeypatch.setattr(decisions_controller, "import_in_thread", real)
+    w.acts.import_decisions.trigger()
+    qtbot.waitUntil(lambda: "Imported 3,000 decisions" in w.statusBar().currentMessage(), timeout=T)
+    assert len(engine.decisions()) == len(pairs)
+    qtbot.waitUntil(lambda: w.acts.undo.isEnabled(), timeout=T)
+    assert w.acts.undo.text() == "Undo 3,000 match decisions"
+
+
 def test_decide_in_the_inspector_and_see_another_curators_decision(qtbot, window, tmp_path):
     w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=4, per=2))
     show_results(qtbot, w, "art00")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -65,6 +66,7 @@ def file_of(state: dict, kind: str) -> str:
 
 def damage(path: Path, how: str) -> None:
     data = path.read_bytes()
+    mtime_ns = path.stat().st_mtime_ns
     if how == "truncated":
         path.write_bytes(data[: len(data) // 2])
     elif how == "emptied":
@@ -72,6 +74,9 @@ def damage(path: Path, how: str) -> None:
     else:  # overwritten: the same size, 256 bytes in the middle replaced
         mid = len(data) // 2
         path.write_bytes(data[:mid] + bytes(range(256)) + data[mid + 256 :])
+        if how == "overwritten, its time put back":  # as `cp -p` or `touch -r` leave it
+            before = path.stat()
+            os.utime(path, ns=(before.st_atime_ns, mtime_ns))
 
 
 def similar(capsys, db: Path, article: str) -> tuple[list, str]:
@@ -99,8 +104,12 @@ def assert_whole(db: Path, adapter: bool = False) -> None:
         ("meta", "truncated"),
         ("meta", "emptied"),
         ("meta", "overwritten"),
+        ("vectors", "overwritten"),
+        ("vectors", "overwritten, its time put back"),
+        ("centroids", "overwritten"),
         ("ann-file", "truncated"),
         ("ann-file", "emptied"),
+        ("ann-file", "overwritten"),
         ("ann-basis", "truncated"),
     ],
 )
@@ -122,6 +131,33 @@ def test_a_damaged_store_file_is_rebuilt_and_search_answers_as_before(indexed, c
         assert new_state["vectors"] != state["vectors"]  # written anew, under a new name
     assert similar(capsys, indexed, "a3")[0] == before  # and it stays whole: no rebuild the next time
     assert store_and_state(indexed)[1] == new_state
+
+
+@pytest.mark.parametrize("how", ["copied back", "touched", "rows left past the end"])
+def test_store_files_whose_bytes_are_whole_are_kept_not_rebuilt(indexed, capsys, caplog, how):
+    """What changes a file's time or inode but not its valid bytes (a backup restored, a folder copied, a
+    sync killed while appending rows past the valid end) costs a read of the file, not a rebuild."""
+    before, _ = similar(capsys, indexed, "a3")
+    store, state = store_and_state(indexed)
+    for kind in ("vectors", "centroids", "ann-file"):
+        path = store.folder / file_of(state, kind)
+        if how == "copied back":
+            copy = path.with_name("copy")
+            shutil.copy(path, copy)
+            os.replace(copy, path)
+        elif how == "touched":
+            os.utime(path)
+        elif kind != "ann-file":
+            with open(path, "ab") as fh:
+                fh.write(bytes(range(256)) * 8)
+    with caplog.at_level(logging.WARNING):
+        assert similar(capsys, indexed, "a3")[0] == before
+    assert not [r for r in caplog.records if "damaged" in r.getMessage()]
+    after = store.state()
+    assert {k: after[k] for k in ("vectors", "centroids", "ann")} == {
+        k: state[k] for k in ("vectors", "centroids", "ann")
+    }  # the same files, kept
+    assert not check_files(store.folder, after).touched  # and recorded as they are now: no second read
 
 
 def test_a_sync_after_new_photos_never_appends_to_a_cut_file(indexed, tiny_model, capsys):

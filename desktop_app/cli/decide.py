@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from desktop_app.cli.common import add_db, add_json, emit_json, open_engine, plural, safe
+from desktop_app.cli.common import Bar, add_db, add_json, emit_json, open_engine, plural, safe
 
 NAMES = {"same": "same product", "alike": "look-alike", "not_match": "not a match"}
 
@@ -108,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
             )
             return 0
         if args.import_:
-            return report_import(args, engine.import_decisions(args.import_, force=args.force))
+            with Bar(not args.json, "row", "Importing decisions") as bar:
+                done = engine.import_decisions(args.import_, force=args.force, progress=bar.update)
+            return report_import(args, done)
         if len(args.articles) != 2 or args.decision is None:
             raise InputError(
                 "Name two articles and a decision: lookalike decide A B --same|--alike|--not-a-match."

@@ -45,7 +45,14 @@ import numpy as np
 from desktop_app.core import ann
 from desktop_app.core.paths import user_data_dir
 from desktop_app.core.read_ahead import READ_AHEAD_SHARE, ReadAhead, available_memory
-from desktop_app.core.vector_store_check import StoreDamaged, check_files, load_meta, usable_state
+from desktop_app.core.vector_store_check import (
+    StoreDamaged,
+    check_files,
+    load_meta,
+    restamp,
+    stamp_files,
+    usable_state,
+)
 from desktop_app.core.vector_store_meta import StoreDiff, StoreMeta, diff_rows
 from desktop_app.core.vectors import ArticleVectors
 
@@ -140,11 +147,30 @@ class VectorStore:
             if state is not None:
                 self._write_state(dict(state, ann=None) if damage.ann_only else dict(state, damaged=True))
 
+    def _restamp(self, state: dict, names: list[str]) -> None:
+        """Record the new stat stamps of files found whole, so the next open need not read them again; left
+        to the next open when the store cannot be written here or a sync changed it meanwhile."""
+        from desktop_app.core.storage.locks import FileLock
+
+        lock = FileLock(self._sync_lock_path())
+        try:
+            if not lock.acquire():  # a sync is running (it stamps what it writes): never wait for it here
+                return
+            try:
+                if self.state() == state:
+                    self._write_state(restamp(state, self.folder, names))
+            finally:
+                lock.release()
+        except OSError as exc:
+            log.debug("The search cache %s was not stamped again: %s", self.folder, exc)
+
     def _open(self, state: dict, labels: dict[str, dict[str, str]]) -> ArticleVectors:
         n, dim, n_articles = state["n"], state["dim"], state["articles"]
         damage = check_files(self.folder, state)
         if damage or state.get("damaged"):
             raise damage.error() if damage else StoreDamaged("marked damaged by an earlier open")
+        if damage.touched:
+            self._restamp(state, damage.touched)
         # With a graph index, search reads a few thousand scattered rows: no read-ahead, so that from a cold
         # cache the disk reads those rows and not the megabytes around each.
         scattered = bool(state.get("ann"))
@@ -205,7 +231,9 @@ class VectorStore:
             raw = self.state()
             generation = (raw["generation"] + 1) if raw is not None else 1  # never a damaged file's name
             state = usable_state(self.folder, raw, ident)
-            if state is not None and state is not raw:  # its graph index dropped: state.json says so first
+            if (
+                state is not None and state is not raw
+            ):  # graph dropped or files stamped: state.json says so first
                 self._write_state(state)
             self._remove_unused(state)  # leftovers of a sync that was killed, damaged files
             if _fresh(state, revision):
@@ -235,17 +263,21 @@ class VectorStore:
             final.update(
                 version=STORE_VERSION, model_id=ident, revision=list(revision), generation=generation
             )
+            final["files"] = stamp_files(self.folder, final)
             self._write_state(final)
             self._remove_unused(final)
             report.seconds = round(time.perf_counter() - t0, 3)
             return report
+
+    def _sync_lock_path(self) -> Path:
+        return self.folder.parent / f"{self.folder.name}.sync-lock"
 
     @contextmanager
     def _sync_lock(self) -> Iterator[None]:
         """One sync (or repair) of this store at a time, across processes."""
         from desktop_app.core.storage.locks import FileLock
 
-        lock = FileLock(self.folder.parent / f"{self.folder.name}.sync-lock")
+        lock = FileLock(self._sync_lock_path())
         lock.acquire(wait=True)
         try:
             yield

@@ -28,21 +28,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import shiboken6
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QFileDialog, QProgressDialog, QWidget
 
 from desktop_app.core.adapt_child import switch_on_main
+from desktop_app.core.engine.decisions import ImportCancelled
 from desktop_app.core.errors import Conflict, UserError
 from desktop_app.core.wording import plural
 from desktop_app.gui.child_job import ChildJob
 from desktop_app.gui.conflicts import show_conflict
-from desktop_app.gui.workers import Failure
+from desktop_app.gui.workers import Failure, Task
 
 if TYPE_CHECKING:
     from desktop_app.gui.catalog_controller import CatalogController
     from desktop_app.gui.search_controller import SearchController
 
 NOT_SAVED = "Your decision"
+IMPORT_DIALOG_AFTER_MS = 400  # an import that takes longer than this shows its progress dialog
 log = logging.getLogger("desktop_app.gui")
 
 
@@ -86,6 +88,7 @@ class DecisionsController(QObject):
         self.conflict_box = None  # the conflict message on show, for tests
         self.queue: deque[PendingDecision] = deque()  # asked for, waiting for the write before them
         self.writing: PendingDecision | None = None
+        self.import_dialog: QProgressDialog | None = None  # the progress of an import running now
         catalogs.releasing.connect(self._write_waiting)
 
     # ------------------------------------------------------------ decisions
@@ -198,21 +201,50 @@ class DecisionsController(QObject):
             self._import(engine, Path(path), force=False)
 
     def _import(self, engine: Any, path: Path, force: bool) -> None:
-        def failed(failure: Failure) -> None:
-            if not isinstance(failure.error, Conflict):
-                self.error.emit("Decisions not imported", failure)
-                return
-            # Another curator decided some of the file's pairs otherwise: nothing was written; theirs or mine?
-            self.conflict_box = show_conflict(
-                self.dialog_parent,
-                f"The import of {path.name}",
-                failure.error,
-                overwrite=lambda: self._import(engine, path, force=True),
-            )
+        """Import on the catalog's threads with a progress dialog; its Cancel writes nothing (one transaction)."""
+        task = Task(import_in_thread, engine, path, force, with_progress=True, with_cancel=True)
+        dialog = QProgressDialog(f"Importing decisions from {path.name}…", "Cancel", 0, 0, self.dialog_parent)
+        dialog.setWindowTitle("Import decisions")
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(IMPORT_DIALOG_AFTER_MS)  # a small file is done before it would show
+        dialog.setAutoReset(False)  # the last rows written are not the end: the transaction still commits
+        dialog.setAutoClose(False)
+        dialog.canceled.connect(task.cancel)
+        dialog.canceled.connect(lambda: dialog.setLabelText("Cancelling; nothing will be written…"))
+        self.import_dialog = dialog
 
-        self.catalogs.call(
-            engine.import_decisions, path, force=force, on_done=self._imported, on_failed=failed
-        )
+        def progress(p: tuple[int, int, str]) -> None:
+            done, total, _note = p
+            if not dialog.wasCanceled():
+                dialog.setMaximum(max(total, 1))
+                dialog.setValue(min(done, total))
+
+        def finished() -> None:
+            dialog.canceled.disconnect()
+            dialog.close()
+            dialog.deleteLater()
+            if self.import_dialog is dialog:
+                self.import_dialog = None
+
+        def done(report) -> None:
+            finished()
+            self._imported(report)
+
+        def failed(failure: Failure) -> None:
+            finished()
+            if isinstance(failure.error, ImportCancelled):
+                self.message.emit(f"Import of {path.name} cancelled; no decision was written.")
+            elif not isinstance(failure.error, Conflict):
+                self.error.emit("Decisions not imported", failure)
+            else:  # another curator decided some of the file's pairs otherwise: nothing written; theirs or mine?
+                self.conflict_box = show_conflict(
+                    self.dialog_parent,
+                    f"The import of {path.name}",
+                    failure.error,
+                    overwrite=lambda: self._import(engine, path, force=True),
+                )
+
+        self.catalogs.runner.start(task, on_done=done, on_failed=failed, on_progress=progress)
 
     def _imported(self, report) -> None:
         self.imported.emit()
@@ -322,6 +354,13 @@ class DecisionsController(QObject):
         self.adapter_dialog = dialog  # the reference a non-blocking dialog needs until it closes
         dialog.open()
         return dialog
+
+
+def import_in_thread(engine: Any, path: Path, force: bool, progress, should_cancel):
+    """`Engine.import_decisions` on a worker thread, its progress sent as one (done, total, note) tuple."""
+    return engine.import_decisions(
+        path, force=force, progress=lambda *p: progress(p), should_cancel=should_cancel
+    )
 
 
 def switch_on_job(location: str, parent: QObject) -> ChildJob:

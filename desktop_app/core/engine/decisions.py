@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +10,10 @@ from desktop_app.core.components import components
 from desktop_app.core.decision_groups import DecisionGroups, decision_groups
 from desktop_app.core.errors import InputError
 from desktop_app.core.files import named_id
+from desktop_app.core.storage.decisions import Cancelled as ImportCancelled
 from desktop_app.core.wording import quoted
+
+Progress = Callable[[int, int, str], None]
 
 
 class DecisionRoom:
@@ -119,14 +122,24 @@ class DecisionRoom:
                 )
         return len(rows)
 
-    def import_decisions(self, path: Path, force: bool = False) -> DecisionImport:
+    def import_decisions(
+        self,
+        path: Path,
+        force: bool = False,
+        progress: Progress | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> DecisionImport:
         """Decisions from a CSV with article_a, article_b, decision and optionally note, as one undoable batch.
 
         A pair named twice (either way round) with one decision counts once; with two different decisions
         the file is refused before anything is written. Without a note column, a pair whose decision stays
         the same keeps its note. A pair that already has the decision and note is left as it is. A pair
         another curator decided otherwise is a Conflict and nothing is written, unless `force`: a file
-        must not replace a colleague's decisions without a word."""
+        must not replace a colleague's decisions without a word.
+
+        `progress(done, total, note)` follows the rows as they are written (one transaction: a large file
+        takes a while); `should_cancel()` is asked between blocks of rows, and a cancelled import raises
+        `ImportCancelled` having written nothing."""
         from desktop_app.core.storage.decisions import KEEP_NOTE
 
         header, table = _read_decision_file(path)
@@ -139,7 +152,16 @@ class DecisionRoom:
                 f"{path} names articles that are not in this catalog: {', '.join(map(quoted, unknown[:5]))}."
             )
         items = [(r.a, r.b, r.decision, KEEP_NOTE if r.note is None else r.note) for r in rows]
-        written = self.catalog.decide(items, curator=self.curator(), force=force, skip_unchanged=True)
+        if progress is not None:
+            progress(0, len(items), "writing decisions")
+        written = self.catalog.decide(
+            items,
+            curator=self.curator(),
+            force=force,
+            skip_unchanged=True,
+            progress=progress,
+            should_cancel=should_cancel,
+        )
         return DecisionImport(imported=len(written), unchanged=len(rows) - len(written))
 
 
@@ -224,3 +246,6 @@ def _decision_row(r: dict, n: int, path: Path, has_note: bool, known: Container[
         )
     note = (r.get("note") or "") if has_note else None
     return _CsvDecision(a, b, decision, note, n)
+
+
+__all__ = ["DecisionImport", "DecisionRoom", "ImportCancelled"]

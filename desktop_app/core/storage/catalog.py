@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from desktop_app import __version__
 from desktop_app.core.errors import CatalogError, DiskFull
 from desktop_app.core.storage.backend import Backend, Identity, backend_for, is_url
+from desktop_app.core.storage.building import sweep_stale_builds
 from desktop_app.core.storage.decisions import DecisionStore
 from desktop_app.core.storage.fingerprints import FingerprintStore
 from desktop_app.core.storage.labels import LabelStore
@@ -123,6 +124,10 @@ class Catalog(PhotoStore, StoredVectors, LabelStore, DecisionStore, LearnedStore
                 # No room to make it: leave no empty file that the next try (with room) would refuse.
                 self.backend.discard_new()
             raise known from exc
+        if self.path is not None:
+            # A killed `catalog copy` or `recover` into this folder left its hidden partial file and lock: the
+            # next open tidies them (a copy still running keeps its own; see `building`).
+            sweep_stale_builds(self.path.parent)
 
     def _unreadable(self, ident: Identity) -> Exception:
         """Why the location could not even be identified: what the backend knows the driver's words to mean (a

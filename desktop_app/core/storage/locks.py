@@ -76,13 +76,48 @@ class FileLock(_HeldFile):
     """An OS lock on a file, dropped by the operating system when its holder dies."""
 
     def acquire(self, wait: bool = False) -> bool:
-        """Take the lock (waiting for it, or not); False when another process holds it."""
-        fh = open(self.path, "a+b")
-        if not _try_lock(fh, wait):
+        """Take the lock (waiting for it, or not); False when another process holds it.
+
+        A holder may remove the lock file before it lets go (see `building`): whoever opened that file
+        meanwhile then locks a file no one else will ever open. So the lock counts only when the file
+        locked is still the one at the path; if not, the one there now is locked instead."""
+        while True:
+            fh = open(self.path, "a+b")
+            if not _try_lock(fh, wait):
+                fh.close()
+                return False
+            if _is_at(fh, self.path):
+                self._fh = fh
+                return True
+            _unlock(fh)
             fh.close()
-            return False
-        self._fh = fh
-        return True
+
+    def write_note(self, text: str) -> None:
+        """Say in the held lock file who holds it (for whoever finds the file later); best effort: on a
+        full disk the note is left out, and the work the lock is for reports the full disk itself."""
+        if self._fh is None:
+            return
+        try:  # past the file object's buffer: a write that fails leaves nothing for close() to fail on
+            os.ftruncate(self._fh.fileno(), 0)
+            os.write(self._fh.fileno(), text.encode())
+        except OSError:
+            pass
+
+    def note(self) -> str:
+        """What the lock file says (`write_note`), "" when nothing or it cannot be read."""
+        try:
+            return self.path.read_bytes()[:200].decode(errors="replace")
+        except OSError:
+            return ""
+
+
+def _is_at(fh: IO, path: Path) -> bool:
+    """Whether the open file `fh` is the file at `path` now (not one removed since it was opened)."""
+    try:
+        here, there = os.fstat(fh.fileno()), os.stat(path)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
 
 class IndexLock(_HeldFile):
