@@ -571,3 +571,29 @@ def test_cli_says_one_judged_pair_was_left_out(indexed):
     )
     code, out = cli("duplicates", "--db", db, "--no-progress")
     assert code == 0 and "1 pair you already judged was left out" in out
+
+
+def test_cli_mark_as_json_and_undo_as_text(indexed):
+    db = str(indexed)
+    code, out = cli(
+        "duplicates", "--db", db, "--mark", "red/p0.jpg", "copies/p0-resized.jpg", "--duplicate", "--json"
+    )
+    assert code == 0
+    assert json.loads(out) == {
+        "a": "red/p0.jpg",
+        "b": "copies/p0-resized.jpg",
+        "level": "photo",
+        "verdict": "duplicate",
+    }
+    code, out = cli("duplicates", "--db", db, "--undo")
+    assert (code, out) == (0, "Took back: copies/p0-resized.jpg / red/p0.jpg (duplicate)\n")
+    # An article verdict is a match decision: the JSON says which one stands.
+    article = ("--level", "article", "--mark", "copies", "red", "--not-duplicate", "--json")
+    code, out = cli("duplicates", "--db", db, *article)
+    assert code == 0 and json.loads(out) == {
+        "a": "copies",
+        "b": "red",
+        "level": "article",
+        "verdict": "not_duplicate",
+        "decision": "alike",
+    }
