@@ -190,4 +190,6 @@ def test_a_search_says_why_it_found_nothing_and_when_ordered_fell_back(engine):
     assert empty.hits == [] and "No article lies under the folder" in empty.note
     # Folder articles carry no view tags: ordered compares them all by greedy pairs, and says so.
     ordered = engine.similar(Query.of_articles("red"), SearchSettings("ordered"))
-    assert ordered.hits and "Articles without a shared view tag were compared with greedy pairs." in ordered.note
+    assert (
+        ordered.hits and "Articles without a shared view tag were compared with greedy pairs." in ordered.note
+    )
