@@ -159,3 +159,37 @@ def test_a_snapshot_is_partial_only_when_its_page_was_cut_short(engine, monkeypa
     assert not whole.partial and whole.more_articles == 0 and len(whole.articles) == total
     page = load_snapshot(engine, first=2)
     assert page.partial and len(page.articles) == 2 and page.more_articles == total + 3
+
+
+def test_queries_with_photos_that_have_no_vectors(tmp_path, photo_tree, tiny_model):
+    from desktop_app.core.errors import NoVectors
+
+    (photo_tree / "broken").mkdir()
+    (photo_tree / "broken" / "p0.jpg").write_bytes(b"not a photo at all")
+    db = tmp_path / "c.sqlite"
+    index_photos(db, photo_tree, model=tiny_model)
+    with Engine.open(db, remember=False) as engine:
+        with pytest.raises(NoVectors, match="broken has no embedded photos yet"):
+            engine.similar(Query.of_articles("broken"))
+        both = engine.similar(Query.of_articles("red", "broken"))
+        assert both.hits and "1 selected article has no embedded photos and was left out." in both.note
+        photo = engine.catalog.photos_of("broken")[0]
+        with pytest.raises(NoVectors, match="This photo has no vector yet"):
+            engine.similar(Query("photo", ["broken"], photo_id=photo.id, photo_path=photo.path))
+        good, bad = photo_tree / "red" / "p0.jpg", photo_tree / "broken" / "p0.jpg"
+        some = engine.similar(Query("files", files=[good, bad]))
+        assert some.hits and some.note.startswith("1 file could not be read: ")
+        with pytest.raises(InputError, match="None of the query photos could be read: "):
+            engine.similar(Query("files", files=[bad]))
+
+
+def test_a_search_says_why_it_found_nothing_and_when_ordered_fell_back(engine):
+    from desktop_app.core.settings import SearchSettings
+
+    empty = engine.similar(Query.of_articles("red"), folder="nowhere")
+    assert empty.hits == [] and "No article lies under the folder" in empty.note
+    # Folder articles carry no view tags: ordered compares them all by greedy pairs, and says so.
+    ordered = engine.similar(Query.of_articles("red"), SearchSettings("ordered"))
+    assert (
+        ordered.hits and "Articles without a shared view tag were compared with greedy pairs." in ordered.note
+    )

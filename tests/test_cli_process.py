@@ -152,3 +152,6 @@ def test_demo_without_a_screen_shows_a_result(tmp_path):
     assert out["hits"][0]["article"] == "luma-stability-ball-pink" and len(out["hits"]) == 5
     text = run_cli("demo", "--no-gui", "--dir", tmp_path / "demo", env=env).stdout
     assert "Most similar to luma-stability-ball-gray" in text and "1. 0.9" in text
+    assert "No screen here" not in text  # --no-gui asked for the terminal: nothing to explain
+    text = run_cli("demo", "--dir", tmp_path / "demo", env=env).stdout
+    assert "No screen here (no DISPLAY or WAYLAND_DISPLAY)" in text and "1. 0.9" in text

@@ -263,3 +263,71 @@ def test_cli_export_of_an_unknown_hub_id_without_network_fails_at_once(tmp_path)
             )
             assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
             assert needle in proc.stderr and "Retrying" not in proc.stderr, proc.stderr
+
+
+def test_cli_export_hands_its_options_to_the_script_and_reports_what_it_did(tmp_path, monkeypatch, capsys):
+    """The wrapper without torch at work: the script's process is replaced by one that answers as the real
+    script does (a result file; a refusal as a last "error: ..." line; anything else on stderr)."""
+    import subprocess
+
+    from desktop_app.cli import main, models_export
+
+    calls: list[list[str]] = []
+    answer = {"how": "ok"}
+    out = tmp_path / "out"
+
+    def script(argv, stdout=None, stderr=None, text=None, check=None, env=None):
+        calls.append(argv)
+        result = Path(argv[argv.index("--result-json") + 1])
+        if answer["how"] == "ok":
+            found = {
+                "name": "tiny",
+                "precision": "fp16",
+                "dim": 16,
+                "min_cosine": 0.99912,
+                "onnx": "o/tiny.onnx",
+            }
+            result.write_text(json.dumps({**found, "text": {"min_cosine": 0.9995}}))
+            return subprocess.CompletedProcess(argv, 0, "the script's report\n" if stdout else None, "")
+        if answer["how"] == "refused":
+            return subprocess.CompletedProcess(argv, 1, None, "a warning\nerror: it is no CLIP checkpoint\n")
+        return subprocess.CompletedProcess(argv, 1, None, "Traceback: something broke\n")
+
+    monkeypatch.setattr(models_export.subprocess, "run", script)
+    source = str(tmp_path)  # a local folder: the hub is never asked
+    argv = ["models", "export", source, "--fp16", "--name", "tiny", "--out", str(out), "--revision", "r1"]
+    argv += ["--licence", "mit", "--verify-photos", "3", "--force", "--text"]
+    assert main(argv) == 0
+    assert calls[0][2:-2] == [
+        source,
+        "--fp16",
+        "--name",
+        "tiny",
+        "--out",
+        str(out),
+        "--verify-photos",
+        "3",
+        "--revision",
+        "r1",
+        "--licence",
+        "mit",
+        "--force",
+        "--text",
+    ]
+    assert capsys.readouterr().out == (
+        "Exported tiny (fp16, 16-d; cosine vs torch >= 0.999120; text side cosine vs torch >= 0.999500) into "
+        f"{out}; it is not installed: lookalike models import o/tiny.onnx\n"
+    )
+    assert main(["models", "export", source, "--json"]) == 0
+    said = capsys.readouterr()
+    assert json.loads(said.out)["installed"] is True and "the script's report" in said.err
+    answer["how"] = "refused"
+    assert main(["models", "export", source]) == 2
+    assert capsys.readouterr().err == "lookalike: it is no CLIP checkpoint Nothing was installed.\n"
+    answer["how"] = "broken"
+    assert main(["models", "export", source]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback: something broke\n") and "failed (see the messages above)" in err
+    monkeypatch.setattr(models_export, "EXPORT_SCRIPT", tmp_path / "gone.py")  # an installed package
+    assert main(["models", "export", source]) == 2
+    assert "is not part of this installation; run it from a source checkout" in capsys.readouterr().err

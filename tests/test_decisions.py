@@ -114,6 +114,23 @@ def test_not_a_match_neighbours_do_not_vote(engine):
     assert {n.article for n in s.neighbours} == {"shoes/blue"} and s.label == "shoes"
 
 
+def test_cli_similar_text_shows_decisions_hidden_articles_and_nearest_photos(engine, capsys):
+    db = str(engine.location)
+    engine.decide("red", "green", "not_match")
+    engine.decide("red", "shoes/blue", "alike")
+    assert main(["similar", "red", "--db", db]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Similar to red: method greedy")
+    assert "1 article decided 'not a match' with the query left out (--show-rejected shows them)." in lines
+    (hit,) = [line for line in lines if "shoes/blue" in line]
+    assert hit.startswith("  1. ") and "best pair " in hit and hit.endswith(" [look-alike]")
+    assert main(["similar", "red", "--show-rejected", "--db", db]) == 0
+    assert any(line.endswith(" [not a match]") for line in capsys.readouterr().out.splitlines())
+    assert main(["similar", "red", "--photos", "--top", "2", "--db", db]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 2 and all(float(r[0]) <= 1 and r[2].endswith(".jpg") for r in rows)
+
+
 def test_cli_decide_list_json_and_similar_json(engine, capsys):
     db = str(engine.location)
     assert main(["decide", "red", "green", "--same", "--note", "twins", "--db", db]) == 0

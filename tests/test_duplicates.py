@@ -69,6 +69,29 @@ def test_an_exact_copy_is_found_by_its_content_hash():
     assert [(p.a, p.b, p.kind, p.score) for p in found.pairs] == [("a/0", "b/0", "exact", 1.0)]
 
 
+def test_candidate_pairs_are_checked_by_their_fingerprints_unless_unreadable_or_cancelled(tmp_path):
+    im = product_photo(1)
+    prints = {
+        "a/0": fpr.fingerprint_image(edited(im, "exact", tmp_path)),
+        "b/0": fpr.fingerprint_image(edited(im, "resize", tmp_path)),
+        "c/0": fpr.fingerprint_image(edited(im, "mirror", tmp_path)),
+        "d/0": fpr.fingerprint_image(product_photo(2).rotate(90, expand=True)),
+        "e/0": None,  # its photo could not be read
+    }
+    av = ArticleVectors.from_groups({k[0]: np.eye(5)[n : n + 1] for n, k in enumerate(prints)})
+    cands = dup.Candidates(
+        np.array([0, 0, 0, 0]), np.array([1, 2, 3, 4]), np.full(4, 0.97, np.float32), 4, 0.0
+    )
+    seen = []
+    found = dup.photo_duplicates(av, cands, {}, prints, progress=lambda d, t, n: seen.append((d, t)))
+    assert [(p.a, p.b, p.kind) for p in found.pairs] == [("a/0", "b/0", "near"), ("a/0", "c/0", "edit")]
+    assert found.unchecked == [("a/0", "e/0")] and found.candidates == 4
+    assert found.variants == {("a/0", "c/0")}  # laid out alike, not the same picture
+    assert seen[-1] == (2, 2)  # d/0 is laid out differently: never compared
+    cancelled = dup.photo_duplicates(av, cands, {}, prints, should_cancel=lambda: True)
+    assert cancelled.pairs == [] and cancelled.unchecked == [("a/0", "e/0")]
+
+
 def test_a_small_text_overlay_is_still_the_same_picture(tmp_path):
     im = product_photo(4)
     assert kind_of(edited(im, "exact", tmp_path), edited(im, "text", tmp_path)) in ("near", "edit")
@@ -575,3 +598,29 @@ def test_cli_says_one_judged_pair_was_left_out(indexed):
     )
     code, out = cli("duplicates", "--db", db, "--no-progress")
     assert code == 0 and "1 pair you already judged was left out" in out
+
+
+def test_cli_mark_as_json_and_undo_as_text(indexed):
+    db = str(indexed)
+    code, out = cli(
+        "duplicates", "--db", db, "--mark", "red/p0.jpg", "copies/p0-resized.jpg", "--duplicate", "--json"
+    )
+    assert code == 0
+    assert json.loads(out) == {
+        "a": "red/p0.jpg",
+        "b": "copies/p0-resized.jpg",
+        "level": "photo",
+        "verdict": "duplicate",
+    }
+    code, out = cli("duplicates", "--db", db, "--undo")
+    assert (code, out) == (0, "Took back: copies/p0-resized.jpg / red/p0.jpg (duplicate)\n")
+    # An article verdict is a match decision: the JSON says which one stands.
+    article = ("--level", "article", "--mark", "copies", "red", "--not-duplicate", "--json")
+    code, out = cli("duplicates", "--db", db, *article)
+    assert code == 0 and json.loads(out) == {
+        "a": "copies",
+        "b": "red",
+        "level": "article",
+        "verdict": "not_duplicate",
+        "decision": "alike",
+    }

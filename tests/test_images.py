@@ -154,3 +154,23 @@ def test_empty_and_missing_files(tmp_path):
     with pytest.raises(PhotoError) as info:
         read_bytes(tmp_path / "gone.jpg")
     assert info.value.reason == "vanished"
+
+
+def test_files_that_are_no_photo_files_are_refused_with_their_reason(tmp_path):
+    import os
+
+    def refused(path, **kw) -> tuple[str, str]:
+        with pytest.raises(PhotoError) as info:
+            read_bytes(path, **kw)
+        return info.value.reason, str(info.value)
+
+    assert refused(tmp_path) == ("unreadable", "is a directory")
+    pipe = tmp_path / "pipe.jpg"
+    os.mkfifo(pipe)
+    assert refused(pipe) == ("not_a_file", "is a named pipe (FIFO), not a photo file")  # never blocks
+    big = tmp_path / "big.jpg"
+    big.write_bytes(b"x" * 3_000_000)
+    assert refused(big, limit=2_000_000) == ("too_big", "3 MB is over the limit of 2 MB per photo")
+    assert read_bytes(big, limit=3_000_000) == b"x" * 3_000_000
+    reason, message = refused(tmp_path / ("n" * 300 + ".jpg"))
+    assert reason == "unreadable" and message.startswith("cannot be read: ")

@@ -215,6 +215,38 @@ def test_files_that_are_not_our_catalogs_are_left_byte_identical(tmp_path, index
         assert checksum(db) == before and not Path(f"{db}-wal").exists()
 
 
+def test_what_a_file_holds_is_identified_without_writing_to_it(tmp_path, indexed, monkeypatch):
+    from desktop_app.core.storage import identify, sqlite
+
+    def seen(path) -> tuple[str, str]:
+        found = identify(path)
+        return found.kind, found.detail
+
+    assert seen(tmp_path / "nothing.sqlite") == ("missing", "")
+    assert seen(tmp_path) == ("foreign", "it is a folder")
+    text = tmp_path / "notes.sqlite"
+    text.write_text("shopping list")
+    assert seen(text) == ("foreign", "it is not an SQLite database")
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    assert seen(other) == ("foreign", "it has no Lookalike tables")
+    found = identify(indexed)
+    assert found.kind == "catalog" and found.schema_version and found.written_by.startswith("lookalike")
+    # A writer holding the whole file (a rollback journal, not the WAL): only a catalog is opened so.
+    locked = tmp_path / "locked.sqlite"
+    locked.write_bytes(indexed.read_bytes())
+    holder = sqlite3.connect(locked, isolation_level=None)
+    holder.execute("PRAGMA journal_mode = DELETE")
+    monkeypatch.setattr(sqlite, "BUSY_TIMEOUT_MS", 50)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        assert seen(locked) == ("catalog", "busy")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
 @pytest.mark.parametrize("version", ["3.1", None])
 def test_a_bad_schema_version_is_one_line(tmp_path, indexed, version):
     with sqlite3.connect(indexed) as conn:

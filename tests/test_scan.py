@@ -28,6 +28,22 @@ def test_walk_survives_symlink_loops(tmp_path):
     assert found == ["a/x.jpg"]
 
 
+def test_walk_reports_special_files_skips_dangling_links_and_stops_when_cancelled(tmp_path):
+    from desktop_app.core.scan import scan_folder
+
+    write_photo(tmp_path / "a" / "x.jpg")
+    os.mkfifo(tmp_path / "a" / "pipe.jpg")
+    os.symlink(tmp_path / "nowhere.jpg", tmp_path / "a" / "dangling.jpg")
+    result = scan_folder(tmp_path)
+    assert [f.rel for f in result.files] == ["a/x.jpg"] and not result.cancelled
+    assert [p.to_dict() for p in result.problems] == [
+        {"path": "a/pipe.jpg", "reason": "not_a_file", "message": "is a named pipe (FIFO), not a photo file"}
+    ]
+    assert list(walk_photos(tmp_path)) == result.files  # problems are optional
+    stopped = scan_folder(tmp_path, should_cancel=lambda: True)
+    assert stopped.files == [] and stopped.cancelled
+
+
 def test_folder_grouping_ids_are_relative_folders():
     g = Grouper(GroupingRule("folder"), "photos")
     assert g("shoes/sku123/front.jpg").article == "shoes/sku123"

@@ -182,6 +182,25 @@ def test_query_excluded_exclude_list_and_empty_articles() -> None:
     assert index.search("shoes/a0000", "max", k=3).indices == index.search(0, "max", k=3).indices
 
 
+def test_malformed_queries_are_refused_by_kind() -> None:
+    from desktop_app.core.errors import UserError
+
+    av = make_catalog(n_articles=12, seed=6)
+    index = SearchIndex(av)
+    with pytest.raises(ValueError, match="Query vectors must be"):
+        index.search(np.ones((2, av.dim + 1), np.float32), "greedy")  # a caller's bug, not the user's
+    with pytest.raises(UserError, match="no photo vectors"):
+        index.search(np.zeros((0, av.dim), np.float32), "greedy")
+    with pytest.raises(ValueError, match="one entry per query vector"):
+        index.search(av.vectors[:2].astype(np.float32), "ordered", query_views=["front"])
+    with pytest.raises(IndexError, match="out of range"):
+        index.search(12, "greedy")
+    with pytest.raises(UserError, match="names no article"):
+        index.search([], "greedy")
+    # An article named twice is one article: its photos are not pooled twice.
+    assert index.search([3, 3], "greedy", k=5).n_query_photos == av.article_matrix(3).shape[0]
+
+
 def test_ties_are_ordered_by_article_index() -> None:
     # One-hot photos: every similarity is exactly 0 or 1, so many articles tie exactly.
     dim = 6

@@ -398,3 +398,39 @@ def test_cli_fetch_with_mirror(server, tiny_file, capsys, monkeypatch):
     )
     code, out, err = run_cli(["models", "fetch", "tiny-known", "--mirror", server.base], capsys)
     assert code == 0 and "already installed" in out
+
+
+def test_which_text_files_an_import_installs_and_how_they_are_described(tmp_path):
+    from desktop_app.core.errors import InputError, ModelError
+    from desktop_app.core.models import TextTower
+    from desktop_app.core.zoo_text import KnownFile, KnownText, plan_text
+
+    text, tokenizer = tmp_path / "t.onnx", tmp_path / "tok.json"
+    text.write_bytes(b"text model")
+    tokenizer.write_bytes(b"{}")
+    described = TextTower(
+        file="t.onnx", sha256="", tokenizer="tok.json", tokenizer_sha256="", source="manifest"
+    )
+    assert plan_text(None, tmp_path, None, None, None) is None  # an image-only import
+    with pytest.raises(InputError, match="give both --text and --tokenizer"):
+        plan_text(None, tmp_path, None, text, None)
+    # The files a manifest names, beside it; the manifest's description.
+    plan = plan_text(described, tmp_path, None, None, None)
+    assert (plan.text_file, plan.tokenizer_file, plan.section) == (text, tokenizer, described)
+    with pytest.raises(ModelError, match="The manifest names a text side, but .*gone.json is not there"):
+        plan_text(dataclasses.replace(described, tokenizer="gone.json"), tmp_path, None, None, None)
+    with pytest.raises(ModelError, match="nowhere.onnx does not exist or is not a file"):
+        plan_text(None, tmp_path, None, tmp_path / "nowhere.onnx", tokenizer)
+    # Files given without a manifest's text section: CLIP's usual export...
+    usual = plan_text(None, tmp_path, None, text, tokenizer).section
+    assert (usual.input_name, usual.output_name, usual.context_length) == ("input_ids", "text_embeds", 77)
+    assert usual.source == "imported t.onnx"
+    # ...or the known model's, once its pinned files are the ones given.
+    sha = hashlib.sha256(b"text model").hexdigest()
+    known = KnownText(
+        KnownFile("onnx/text.onnx", 10, sha), KnownFile("tokenizer.json"), "fp32", context_length=64
+    )
+    assert plan_text(None, tmp_path, known, text, tokenizer).section.context_length == 64
+    other = dataclasses.replace(known, model=KnownFile("onnx/text.onnx", 10, "0" * 64))
+    with pytest.raises(ModelError, match="t.onnx is not the text model the known model pins"):
+        plan_text(None, tmp_path, other, text, tokenizer)

@@ -86,36 +86,16 @@ def run_gui(args: argparse.Namespace) -> int:
 
 def run_demo(args: argparse.Namespace) -> int:
     """Copy the bundled sample photos, index them, label half of them, and open the app (or print a query)."""
-    import csv
-
     from desktop_app.cli.index import print_summary
-    from desktop_app.cli.similar import run as run_similar
-    from desktop_app.core.engine import Engine, index_photos
-    from desktop_app.core.models import BUNDLED_DIR
+    from desktop_app.core.engine import index_photos
     from desktop_app.core.paths import user_data_dir
     from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
 
-    sample = BUNDLED_DIR / "sample"
-    if not (sample / "photos").is_dir():
-        raise InputError(f"The bundled sample photos are missing ({sample}); reinstall Lookalike.")
     base = args.dir or user_data_dir() / "demo"
-    photos = base / "photos"
-    if not photos.exists():
-        shutil.copytree(sample / "photos", photos)
-        for name in ("README.md", "LICENSE_OSL.txt", "LICENSE_AFL.txt"):
-            if (sample / name).exists():
-                shutil.copy(sample / name, base / name)
+    sample, photos = _demo_photos(base)
     db = Path(args.db) if args.db else base / "demo.sqlite"
     summary = index_photos(db, photos, rule=GroupingRule("pattern", MAGENTO_PATTERN))
-    with Engine.open(db) as engine:
-        if not engine.labels():
-            # Label every other article from the sample's ground truth: the rest is left for suggestions.
-            with open(sample / "manifest.csv", encoding="utf-8") as fh:
-                cats = dict(sorted({r["article"]: r["category"] for r in csv.DictReader(fh)}.items()))
-            engine.set_label_items(
-                [(a, "category", c) for a, c in list(cats.items())[::2]], "import", "import"
-            )
-        first = engine.catalog.article_keys()[0]
+    first = _label_half(db, sample)
     if not args.json:
         print_summary(summary)
         print(
@@ -130,13 +110,50 @@ def run_demo(args: argparse.Namespace) -> int:
             )
         args.no_gui = True
     if args.no_gui:
-        # The real parser builds the query's arguments, so `demo` can never drift from `similar`.
-        from desktop_app.cli import build_parser
-
-        ns = build_parser().parse_args(
-            ["similar", first, "--db", str(db), "--top", "5"] + ["--json"] * args.json
-        )
-        if not args.json:
-            print(f"\nMost similar to {first}:")
-        return run_similar(ns)
+        return _print_query(first, db, args.json)
     return start_gui(str(db))
+
+
+def _demo_photos(base: Path) -> tuple[Path, Path]:
+    """The bundled sample, and its photos copied under `base` (once: a copy already there is used as it is)."""
+    from desktop_app.core.models import BUNDLED_DIR
+
+    sample = BUNDLED_DIR / "sample"
+    if not (sample / "photos").is_dir():
+        raise InputError(f"The bundled sample photos are missing ({sample}); reinstall Lookalike.")
+    photos = base / "photos"
+    if not photos.exists():
+        shutil.copytree(sample / "photos", photos)
+        for name in ("README.md", "LICENSE_OSL.txt", "LICENSE_AFL.txt"):
+            if (sample / name).exists():
+                shutil.copy(sample / name, base / name)
+    return sample, photos
+
+
+def _label_half(db: Path, sample: Path) -> str:
+    """Label every other article of a new demo catalog from the sample's ground truth (the rest is left for
+    suggestions); the catalog's first article, to query by."""
+    import csv
+
+    from desktop_app.core.engine import Engine
+
+    with Engine.open(db) as engine:
+        if not engine.labels():
+            with open(sample / "manifest.csv", encoding="utf-8") as fh:
+                cats = dict(sorted({r["article"]: r["category"] for r in csv.DictReader(fh)}.items()))
+            engine.set_label_items(
+                [(a, "category", c) for a, c in list(cats.items())[::2]], "import", "import"
+            )
+        return engine.catalog.article_keys()[0]
+
+
+def _print_query(first: str, db: Path, as_json: bool) -> int:
+    """`lookalike similar` of the first article, as text or JSON."""
+    # The real parser builds the query's arguments, so `demo` can never drift from `similar`.
+    from desktop_app.cli import build_parser
+    from desktop_app.cli.similar import run as run_similar
+
+    ns = build_parser().parse_args(["similar", first, "--db", str(db), "--top", "5"] + ["--json"] * as_json)
+    if not as_json:
+        print(f"\nMost similar to {first}:")
+    return run_similar(ns)

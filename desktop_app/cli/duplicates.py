@@ -99,6 +99,16 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_options(args)
+    if args.undo:
+        return run_undo(args)
+    if args.mark is not None:
+        return run_mark(args)
+    return run_find(args)
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse options that the action asked for (find, --mark or --undo) would ignore, before any work."""
     from desktop_app.core.errors import InputError
 
     if args.force and (args.mark is None or args.level != "article"):
@@ -106,15 +116,7 @@ def run(args: argparse.Namespace) -> int:
             "--force goes with --level article --mark A B: only an article pair can carry another curator's "
             "decision."
         )
-    finding = [
-        name
-        for name, given in (
-            ("--csv", args.csv is not None),
-            ("--all", args.all),
-            ("--min-score", args.min_score is not None),
-        )
-        if given
-    ]
+    finding = _finding_options(args)
     if (args.undo or args.mark is not None) and finding:
         raise InputError(
             f"{', '.join(finding)} {'go' if len(finding) > 1 else 'goes'} with finding duplicates, not with "
@@ -127,35 +129,53 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(
                 "--undo takes back a photo verdict; an article verdict is a match decision: lookalike decide --undo."
             )
-        with open_engine(args) as engine:
-            undone = engine.undo_duplicate_verdict()
-        if args.json:
-            emit_json(
-                {"undone": [{"a": r["path_a"], "b": r["path_b"], "verdict": r["verdict"]} for r in undone]}
-            )
-        elif not undone:
-            print("No photo verdict of yours to take back.")
-        else:
-            for r in undone:
-                print(
-                    f"Took back: {safe(r['path_a'])} / {safe(r['path_b'])} ({r['verdict'].replace('_', ' ')})"
-                )
-        return 0
-    if args.mark is not None:
+    elif args.mark is not None:
         if args.verdict is None:
             raise InputError("Say what the pair is: --mark A B --duplicate or --not-duplicate.")
-        with open_engine(args) as engine:
-            standing = engine.mark_duplicate(
-                args.mark[0], args.mark[1], args.verdict, args.level, force=args.force
-            )
-        if args.json:
-            entry = {"a": args.mark[0], "b": args.mark[1], "level": args.level, "verdict": args.verdict}
-            emit_json({**entry, "decision": standing} if args.level == "article" else entry)
-        else:
-            print(marked(args.mark[0], args.mark[1], args.verdict, standing))
-        return 0
-    if args.verdict is not None:
+    elif args.verdict is not None:
         raise InputError("--duplicate and --not-duplicate go with --mark A B.")
+
+
+def _finding_options(args: argparse.Namespace) -> list[str]:
+    """The options given that only finding duplicates uses."""
+    given = (
+        ("--csv", args.csv is not None),
+        ("--all", args.all),
+        ("--min-score", args.min_score is not None),
+    )
+    return [name for name, present in given if present]
+
+
+def run_undo(args: argparse.Namespace) -> int:
+    """Take back the curator's latest photo verdict and say what it was."""
+    with open_engine(args) as engine:
+        undone = engine.undo_duplicate_verdict()
+    if args.json:
+        emit_json({"undone": [{"a": r["path_a"], "b": r["path_b"], "verdict": r["verdict"]} for r in undone]})
+    elif not undone:
+        print("No photo verdict of yours to take back.")
+    else:
+        for r in undone:
+            print(f"Took back: {safe(r['path_a'])} / {safe(r['path_b'])} ({r['verdict'].replace('_', ' ')})")
+    return 0
+
+
+def run_mark(args: argparse.Namespace) -> int:
+    """Record a verdict on a pair; at article level, say which match decision stands."""
+    with open_engine(args) as engine:
+        standing = engine.mark_duplicate(
+            args.mark[0], args.mark[1], args.verdict, args.level, force=args.force
+        )
+    if args.json:
+        entry = {"a": args.mark[0], "b": args.mark[1], "level": args.level, "verdict": args.verdict}
+        emit_json({**entry, "decision": standing} if args.level == "article" else entry)
+    else:
+        print(marked(args.mark[0], args.mark[1], args.verdict, standing))
+    return 0
+
+
+def run_find(args: argparse.Namespace) -> int:
+    """Find the pairs (and write them as CSV when asked), then list them."""
     with Bar(not args.json and not args.no_progress, "step", "Duplicates") as bar:
         with open_engine(args) as engine:
             if args.csv is not None:

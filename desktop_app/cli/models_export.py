@@ -110,8 +110,6 @@ def _reachable(endpoint: str, timeout_s: float = 3.0) -> bool:
 
 def run_export(args: argparse.Namespace) -> int:
     """Runs models/export_clip.py in its own process: torch and transformers never load into the app."""
-    import importlib.util
-
     from desktop_app.core.files import check_output_folder
 
     if args.source in EFFICIENTNET and args.text:
@@ -120,6 +118,24 @@ def run_export(args: argparse.Namespace) -> int:
         check_output_folder(args.out, "model folder")
     if args.source in EFFICIENTNET:
         return _export_efficientnet(args)
+    _check_export_tools()
+    hub_env = _hub_checkpoint_env(args.source, args.revision)
+    result = _run_clip_script(args, _clip_script_argv(args), hub_env)
+    if args.json:
+        print(json.dumps({**result, "installed": args.out is None}, indent=2))
+    else:
+        text = result.get("text")
+        also = f"; text side cosine vs torch >= {text['min_cosine']:.6f}" if text else ""
+        print(
+            f"Exported {result['name']} ({result['precision']}, {result['dim']}-d; cosine vs torch >= "
+            f"{result['min_cosine']:.6f}{also}){_where(args.out, result.get('onnx'))}"
+        )
+    return 0
+
+
+def _check_export_tools() -> None:
+    """The export script and what it imports must be here (a source checkout with the export extra)."""
+    import importlib.util
 
     if not EXPORT_SCRIPT.is_file():
         raise UserError(
@@ -130,7 +146,10 @@ def run_export(args: argparse.Namespace) -> int:
         raise UserError(
             f"Exporting needs {', '.join(missing)}: install the optional extra with pip install 'lookalike[export]'."
         )
-    hub_env = _hub_checkpoint_env(args.source, args.revision)
+
+
+def _clip_script_argv(args: argparse.Namespace) -> list[str]:
+    """The export script's command line for these options (its result file is added when it runs)."""
     argv = [sys.executable, str(EXPORT_SCRIPT), args.source]
     argv += ["--fp16"] if args.fp16 else ["--int8"] if args.int8 else []
     for flag, value in (
@@ -147,9 +166,14 @@ def run_export(args: argparse.Namespace) -> int:
         argv.append("--force")
     if args.text:
         argv.append("--text")
+    return argv
+
+
+def _run_clip_script(args: argparse.Namespace, argv: list[str], hub_env: dict[str, str]) -> dict:
+    """Run the export script and return its result; a refusal it explains becomes this command's one line."""
     with tempfile.TemporaryDirectory(prefix="lookalike-export-") as tmp:
         result_path = Path(tmp) / "result.json"
-        argv += ["--result-json", str(result_path)]
+        argv = [*argv, "--result-json", str(result_path)]
         # With --json the script's report is collected and shown on stderr, so stdout holds only the JSON.
         env = {**os.environ, **hub_env}
         # The script's stderr is collected: a refusal it explains ("error: ...") becomes this command's one
@@ -173,17 +197,7 @@ def run_export(args: argparse.Namespace) -> int:
             raise UserError(
                 f"The export of {args.source} failed (see the messages above); nothing was installed."
             )
-        result = json.loads(result_path.read_text(encoding="utf-8"))
-    if args.json:
-        print(json.dumps({**result, "installed": args.out is None}, indent=2))
-    else:
-        text = result.get("text")
-        also = f"; text side cosine vs torch >= {text['min_cosine']:.6f}" if text else ""
-        print(
-            f"Exported {result['name']} ({result['precision']}, {result['dim']}-d; cosine vs torch >= "
-            f"{result['min_cosine']:.6f}{also}){_where(args.out, result.get('onnx'))}"
-        )
-    return 0
+        return json.loads(result_path.read_text(encoding="utf-8"))
 
 
 def _script_error(stderr: str | None) -> str | None:

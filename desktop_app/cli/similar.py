@@ -144,45 +144,55 @@ def run(args: argparse.Namespace) -> int:
             folder=args.folder,
             show_rejected=getattr(args, "show_rejected", False),
         )
-    used = out.params  # words leave the threshold out: what the search really used
     if args.json:
-        emit_json(
+        emit_json(outcome_dict(out, query))
+    else:
+        show(out, query, args)
+    return 0
+
+
+def outcome_dict(out, query) -> dict:
+    """The JSON of an article search: the settings the search really used, then its hits with their pairs."""
+    used = out.params  # words leave the threshold out: what the search really used
+    return {
+        "method": used.method,
+        "threshold": used.threshold,
+        "max_matches": used.max_matches,
+        "top": used.top_k,
+        "mode": out.mode,
+        "elapsed_ms": round(out.elapsed_ms, 2),
+        "note": out.note,
+        **_words_of(query),
+        "hits": [
             {
-                "method": used.method,
-                "threshold": used.threshold,
-                "max_matches": used.max_matches,
-                "top": used.top_k,
-                "mode": out.mode,
-                "elapsed_ms": round(out.elapsed_ms, 2),
-                "note": out.note,
-                **_words_of(query),
-                "hits": [
+                "article": h.article,
+                "score": num(h.score),
+                "passed": h.passed,
+                "fallback": h.fallback,
+                "photos": h.photos,
+                "labels": h.labels,
+                "cover": h.cover,
+                "decision": h.decision,
+                "pairs": [
                     {
-                        "article": h.article,
-                        "score": num(h.score),
-                        "passed": h.passed,
-                        "fallback": h.fallback,
-                        "photos": h.photos,
-                        "labels": h.labels,
-                        "cover": h.cover,
-                        "decision": h.decision,
-                        "pairs": [
-                            {
-                                "query_path": p.query_path or None,  # None: words alone
-                                "path": p.path,
-                                "sim": round(p.sim, 4),
-                                "rank": p.rank,
-                                "used": p.used,
-                                "reason": p.reason,
-                            }
-                            for p in h.pairs
-                        ],
+                        "query_path": p.query_path or None,  # None: words alone
+                        "path": p.path,
+                        "sim": round(p.sim, 4),
+                        "rank": p.rank,
+                        "used": p.used,
+                        "reason": p.reason,
                     }
-                    for h in out.hits
+                    for p in h.pairs
                 ],
             }
-        )
-        return 0
+            for h in out.hits
+        ],
+    }
+
+
+def show(out, query, args: argparse.Namespace) -> None:
+    """An article search as text: a heading, what to know about it, then one line per hit."""
+    used = out.params
     print(
         f"{safe(query.title())}: method {used.describe()}, top {used.top_k}  ({out.mode}, {out.elapsed_ms:.1f} ms)"
     )
@@ -197,19 +207,24 @@ def run(args: argparse.Namespace) -> int:
             f"{plural(out.hidden, 'article')} decided 'not a match' with the query left out (--show-rejected shows them)."
         )
     for rank, h in enumerate(out.hits, 1):
-        best = h.pairs[0] if h.pairs else None
-        if best is None:
-            why = ""
-        elif query.kind == "text":
-            why = f"best photo {best.sim:.3f}: {safe(best.path)}"
-        else:
-            why = f"best pair {best.sim:.3f}: {safe(best.query_path or 'query')} ~ {safe(best.path)}"
         score = num(h.score)
-        badge = {"same": " [same product]", "alike": " [look-alike]", "not_match": " [not a match]"}.get(
-            h.decision or "", ""
+        badge = DECISION_BADGES.get(h.decision or "", "")
+        print(
+            f"{rank:>3}. {score if score is not None else 'n/a':<7} {safe(h.article):<32} {_why(h, query)}{badge}"
         )
-        print(f"{rank:>3}. {score if score is not None else 'n/a':<7} {safe(h.article):<32} {why}{badge}")
-    return 0
+
+
+DECISION_BADGES = {"same": " [same product]", "alike": " [look-alike]", "not_match": " [not a match]"}
+
+
+def _why(hit, query) -> str:
+    """What made a hit's score: its best photo (words) or best photo pair ("" when it has none)."""
+    best = hit.pairs[0] if hit.pairs else None
+    if best is None:
+        return ""
+    if query.kind == "text":
+        return f"best photo {best.sim:.3f}: {safe(best.path)}"
+    return f"best pair {best.sim:.3f}: {safe(best.query_path or 'query')} ~ {safe(best.path)}"
 
 
 def _words_of(query) -> dict:

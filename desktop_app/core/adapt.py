@@ -30,6 +30,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from desktop_app.core.errors import InputError
+
+# The training data lives in its own module; adapt.examples(...) and adapt.Examples stay where callers use them.
+from desktop_app.core.training_examples import MAX_TRAIN_PHOTOS, Examples, examples  # noqa: F401
 from desktop_app.core.vectors import ArticleVectors
 
 KINDS = ("whitening", "linear")
@@ -37,9 +40,6 @@ DEFAULT_DIM = 256  # dimensions of the adapted vectors (fewer when the model has
 # The fewest dimensions `adapt train --dim` takes: below it the projection drops what tells products apart.
 # Held-out Magento styles (greedy mAP, frozen 0.927): 0.030 at 1, 0.606 at 8, 0.816 at 16, 0.926 at 32.
 MIN_DIM = 32
-# Photos a training run reads at most: enough for a 1280-d scatter many times over, and about 130 MB of
-# float16 vectors however large the catalog (a million photos would need gigabytes).
-MAX_TRAIN_PHOTOS = 50_000
 CHUNK = 8192  # photos per block of the scatter's sums
 # Weight of the spread between articles of one label value in the within-class scatter, against the spread
 # of one product's photos. On Magento with two thirds of the articles labelled by category (benchmarks/
@@ -127,121 +127,6 @@ class Adapter:
         with np.load(io.BytesIO(data)) as z:
             grouped = tuple(z["grouped"].tolist()) if "grouped" in z.files else ()  # (older adapters: none)
             return cls(kind, model_id, z["mean"], z["matrix"], info, ident, grouped)
-
-
-# ============================================================================ training data
-
-
-@dataclass
-class Examples:
-    """Training photos with a class each, and pairs of classes the curator said do not match."""
-
-    vectors: np.ndarray  # [N, D]
-    classes: np.ndarray  # [N] int, 0..C-1
-    negatives: list[tuple[int, int]] = field(default_factory=list)  # class pairs decided "not a match"
-    sources: dict[str, int] = field(default_factory=dict)  # what the classes came from, counted
-    # The labels' hint: the mean vector of each labelled article, and its label value as a class.
-    hint_vectors: np.ndarray | None = None  # [H, D]
-    hint_classes: np.ndarray | None = None  # [H] int
-    grouped: tuple[str, ...] = ()  # the articles in classes of groups or same-product decisions
-    warning: str = ""  # what the caller should hear about the data (e.g. a groups file mostly elsewhere)
-
-    @property
-    def n_hint_classes(self) -> int:
-        return (
-            int(self.hint_classes.max()) + 1
-            if self.hint_classes is not None and len(self.hint_classes)
-            else 0
-        )
-
-    @property
-    def n_classes(self) -> int:
-        return int(self.classes.max()) + 1 if len(self.classes) else 0
-
-
-def examples(
-    av: ArticleVectors,
-    groups: dict[str, str] | None = None,
-    same: dict[str, str] | None = None,
-    labels: dict[str, str] | None = None,
-    rejected: dict[str, set[str]] | None = None,
-    articles: set[str] | None = None,
-    max_photos: int | None = None,
-    seed: int = 0,
-) -> Examples:
-    """Classes of photos from the catalog's own structure and the curator's work.
-
-    Articles joined by a group (groups CSV) or by same-product decisions (`same`: article -> group) form one
-    class; any other article with two or more photos is a class of its own (its photos are one product).
-    Labelled articles (`labels`: article -> value) also give the labels' hint (see `Examples`). `articles`
-    limits the data (a training split). A large catalog gives at most `max_photos` (MAX_TRAIN_PHOTOS)
-    photos: the articles of groups and decisions first, then labelled ones, then the others, each kind drawn
-    at random (fixed by `seed`).
-    """
-    cls_of: dict[str, str] = {}
-    tier, size = [], []
-    sizes = np.diff(av.offsets)
-    hinted: list[int] = []
-    for i, a in enumerate(av.articles):
-        if articles is not None and a not in articles:
-            continue
-        if labels and a in labels and sizes[i]:
-            hinted.append(i)
-        if groups and a in groups:
-            cls_of[a], t = f"g:{groups[a]}", 0
-        elif same and a in same:
-            cls_of[a], t = f"d:{same[a]}", 0
-        elif sizes[i] >= 2:
-            cls_of[a], t = f"a:{a}", 1 if labels and a in labels else 2
-        else:
-            continue
-        tier.append(t)
-        size.append(int(sizes[i]))
-    cap = MAX_TRAIN_PHOTOS if max_photos is None else max_photos
-    if sum(size) > cap:
-        keys = list(cls_of)
-        order = np.lexsort((np.random.default_rng(seed).random(len(keys)), tier))
-        taken = np.sort(order[np.cumsum(np.asarray(size)[order]) <= cap])  # back in catalog order
-        cls_of = {keys[k]: cls_of[keys[k]] for k in taken}
-    sources = {"groups": 0, "decisions": 0, "labels": 0, "articles": 0}
-    for c in cls_of.values():
-        sources[{"g": "groups", "d": "decisions", "a": "articles"}[c[0]]] += 1
-    names = sorted(set(cls_of.values()))
-    index = {n: k for k, n in enumerate(names)}
-    rows, classes = [], []
-    for a, c in cls_of.items():
-        r = av.rows_of(av.article_index(a))
-        rows.extend(range(r.start, r.stop))
-        classes.extend([index[c]] * (r.stop - r.start))
-    counts = np.bincount(np.asarray(classes, dtype=np.int64), minlength=len(names))
-    keep = counts[np.asarray(classes, dtype=np.int64)] >= 2 if classes else np.zeros(0, bool)
-    rows_arr = np.asarray(rows, dtype=np.int64)[keep]
-    cls_arr = np.asarray(classes, dtype=np.int64)[keep]
-    _, cls_arr = np.unique(cls_arr, return_inverse=True)
-    negatives = []
-    if rejected:
-        class_at_row = dict(zip(rows_arr.tolist(), cls_arr.tolist()))
-
-        def class_of(a: str) -> int | None:
-            return class_at_row.get(av.rows_of(av.article_index(a)).start) if a in cls_of else None
-
-        for a, others in rejected.items():
-            for b in others:
-                ca, cb = class_of(a), class_of(b)
-                if ca is not None and cb is not None and ca != cb:
-                    negatives.append(tuple(sorted((int(ca), int(cb)))))
-    ex = Examples(av.vectors[rows_arr], cls_arr.astype(np.int64), sorted(set(negatives)), sources)
-    ex.grouped = tuple(a for a, c in cls_of.items() if c[0] in "gd")
-    if labels and hinted:
-        hinted = hinted[: max_photos or MAX_TRAIN_PHOTOS]
-        values = [labels[av.articles[i]] for i in hinted]
-        _, hint_classes = np.unique(values, return_inverse=True)
-        ex.hint_vectors = np.stack(
-            [av.vectors[av.rows_of(i)].astype(np.float32).mean(axis=0) for i in hinted]
-        )
-        ex.hint_classes = hint_classes.astype(np.int64)
-        sources["labels"] = len(hinted)
-    return ex
 
 
 # ============================================================================ learners

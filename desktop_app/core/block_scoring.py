@@ -37,6 +37,18 @@ class ResolvedQuery:
     views: list[str | None]
 
 
+# (global article ids, scores, number scored exactly) of the top k of a block
+TopK = tuple[np.ndarray, np.ndarray, int]
+
+
+def _greedy_exact(block: Block, local: np.ndarray, threshold: float | None, m: int | None) -> np.ndarray:
+    """Exact greedy scores of the block articles at `local`."""
+    sub, order = block.subset(local)
+    out = np.empty(local.size)
+    out[order] = greedy_scores(sub, threshold, m)
+    return out
+
+
 class BlockScoring:
     """Mixin of `search.SearchIndex`: per-method scoring of a `Block`."""
 
@@ -79,71 +91,104 @@ class BlockScoring:
         k: int,
         threshold: float | None,
         m: int | None,
-    ) -> tuple[np.ndarray, np.ndarray, int]:
+    ) -> TopK:
         """(global article ids, scores, number scored exactly) of the top k of a block."""
         ok = allowed[block.arts]
-        G = block.G
-        if G.shape[1] == 0:
+        if block.G.shape[1] == 0:
             return block.arts[:0], np.zeros(0), 0
         if method == "max":
-            scores = block.seg_max(G.max(axis=0)).astype(np.float64)
-            local = np.flatnonzero(ok)
-            ids, sc = top_k(local, scores[ok], k, block.arts[local])
-            return block.arts[ids], sc, int(ok.sum())
-        qmax = block.seg_max(G)  # [q, a]
-
-        def greedy_exact(local: np.ndarray) -> np.ndarray:
-            sub, order = block.subset(local)
-            out = np.empty(local.size)
-            out[order] = greedy_scores(sub, threshold, m)
-            return out
-
+            return self._score_max(block, ok, k)
+        qmax = block.seg_max(block.G)  # [q, a]
         if method == "greedy":
-            ub = np.where(ok, self._bounds(block, qmax, threshold, m), -np.inf)
-            ids, sc, n = refine(ub, greedy_exact, k, self._batch(max(256, 8 * k)), block.arts)
-            return block.arts[ids], sc, n
-
+            return self._score_greedy(block, ok, qmax, k, threshold, m)
         if method == "hungarian":
+            return self._score_hungarian(block, ok, qmax, k, threshold, m)
+        return self._score_ordered(query, block, ok, qmax, k, threshold, m)
 
-            def hung_exact(local: np.ndarray) -> np.ndarray:
-                return np.array(
-                    [hungarian_score(G[:, block.columns(i)], threshold, m) for i in local.tolist()]
-                )
+    @staticmethod
+    def _score_max(block: Block, ok: np.ndarray, k: int) -> TopK:
+        """The best single pair scores an article: exact for all of them at once, no bounds needed."""
+        scores = block.seg_max(block.G.max(axis=0)).astype(np.float64)
+        local = np.flatnonzero(ok)
+        ids, sc = top_k(local, scores[ok], k, block.arts[local])
+        return block.arts[ids], sc, int(ok.sum())
 
-            ub = np.where(ok, self._bounds(block, qmax, threshold, m), -np.inf)
-            ids, sc, n = refine(ub, hung_exact, k, self._batch(max(32, 2 * k)), block.arts)
-            return block.arts[ids], sc, n
+    def _score_greedy(
+        self, block: Block, ok: np.ndarray, qmax: np.ndarray, k: int, threshold: float | None, m: int | None
+    ) -> TopK:
+        ub = np.where(ok, self._bounds(block, qmax, threshold, m), -np.inf)
 
-        # ordered
+        def exact(local: np.ndarray) -> np.ndarray:
+            return _greedy_exact(block, local, threshold, m)
+
+        ids, sc, n = refine(ub, exact, k, self._batch(max(256, 8 * k)), block.arts)
+        return block.arts[ids], sc, n
+
+    def _score_hungarian(
+        self, block: Block, ok: np.ndarray, qmax: np.ndarray, k: int, threshold: float | None, m: int | None
+    ) -> TopK:
+        def exact(local: np.ndarray) -> np.ndarray:
+            return np.array(
+                [hungarian_score(block.G[:, block.columns(i)], threshold, m) for i in local.tolist()]
+            )
+
+        ub = np.where(ok, self._bounds(block, qmax, threshold, m), -np.inf)
+        ids, sc, n = refine(ub, exact, k, self._batch(max(32, 2 * k)), block.arts)
+        return block.arts[ids], sc, n
+
+    def _score_ordered(
+        self,
+        query: ResolvedQuery,
+        block: Block,
+        ok: np.ndarray,
+        qmax: np.ndarray,
+        k: int,
+        threshold: float | None,
+        m: int | None,
+    ) -> TopK:
         how, view_picks, shared = self._ordered_views(query, block)
         if how == "greedy":
             # No query photo has a view tag that any catalog photo has, so no article shares one: greedy
             # for all, exactly as matching.ordered falls back.
-            return self._score_block("greedy", query, block, allowed, k, threshold, m)
+            return self._score_greedy(block, ok, qmax, k, threshold, m)
         if how == "views":
-            view_scores = scores_from_picks(view_picks, threshold, m)
-            ub = np.where(shared, view_scores, self._bounds(block, qmax, threshold, m))
-            ub = np.where(ok, ub, -np.inf)
-
-            def ordered_exact(local: np.ndarray) -> np.ndarray:
-                out = view_scores[local].copy()
-                fallback = ~shared[local]
-                if fallback.any():
-                    out[fallback] = greedy_exact(local[fallback])
-                return out
-
-            ids, sc, n = refine(ub, ordered_exact, k, self._batch(max(256, 8 * k)), block.arts)
-            return block.arts[ids], sc, n
-
+            return self._score_by_views(block, ok, qmax, view_picks, shared, k, threshold, m)
         # A view repeats in the query: exact matching.ordered per article, bounded by the best pair.
         best = qmax.max(axis=0).astype(np.float64)
         ub = best if threshold is None else np.where(best >= threshold, best, matching.NO_PASS_SCORE)
         ub = np.where(ok, ub, -np.inf)
 
-        def loop_exact(local: np.ndarray) -> np.ndarray:
+        def exact(local: np.ndarray) -> np.ndarray:
             return np.array([self._ordered_one(query, block, i, threshold, m).score for i in local.tolist()])
 
-        ids, sc, n = refine(ub, loop_exact, k, self._batch(max(64, 4 * k)), block.arts)
+        ids, sc, n = refine(ub, exact, k, self._batch(max(64, 4 * k)), block.arts)
+        return block.arts[ids], sc, n
+
+    def _score_by_views(
+        self,
+        block: Block,
+        ok: np.ndarray,
+        qmax: np.ndarray,
+        view_picks: np.ndarray,
+        shared: np.ndarray,
+        k: int,
+        threshold: float | None,
+        m: int | None,
+    ) -> TopK:
+        """Ordered when each view is once in the query: the articles that share a view score by their views'
+        picks (exact already), the others fall back to greedy."""
+        view_scores = scores_from_picks(view_picks, threshold, m)
+        ub = np.where(shared, view_scores, self._bounds(block, qmax, threshold, m))
+        ub = np.where(ok, ub, -np.inf)
+
+        def exact(local: np.ndarray) -> np.ndarray:
+            out = view_scores[local].copy()
+            fallback = ~shared[local]
+            if fallback.any():
+                out[fallback] = _greedy_exact(block, local[fallback], threshold, m)
+            return out
+
+        ids, sc, n = refine(ub, exact, k, self._batch(max(256, 8 * k)), block.arts)
         return block.arts[ids], sc, n
 
     def _ordered_views(

@@ -299,46 +299,73 @@ def photo_duplicates(
     read, so its pairs are reported as unchecked rather than guessed).
     """
     paths = av.paths
-    art = av.article_of_row
     out: dict[tuple[str, str], PhotoPair] = {}
-    unchecked: list[tuple[str, str]] = []
-
-    def add(i: int, j: int, kind: str, score: float, cos: float, diff: Difference | None = None) -> None:
-        a, b = (i, j) if paths[i] <= paths[j] else (j, i)
-        out[(paths[a], paths[b])] = PhotoPair(
-            paths[a], paths[b], av.articles[art[a]], av.articles[art[b]], kind, score, cos, diff
-        )
-
     for i, j in _exact_pairs(paths, content_hash):
-        add(i, j, "exact", 1.0, 1.0)
-    todo: list[tuple[int, int, float]] = []
+        pair = _photo_pair(av, i, j, "exact", 1.0, 1.0)
+        out[(pair.a, pair.b)] = pair
+    todo, unchecked = _pairs_to_compare(paths, candidates, fingerprints, out)
     variants: set[tuple[str, str]] = set()
+    for start in range(0, len(todo), _COMPARE_BATCH):
+        if progress is not None:
+            progress(start, len(todo), "checking candidate pairs")
+        if should_cancel is not None and should_cancel():
+            break
+        _compare_batch(av, todo[start : start + _COMPARE_BATCH], fingerprints, out, variants)
+    if progress is not None and todo:
+        progress(len(todo), len(todo), "checking candidate pairs")
+    pairs = sorted(out.values(), key=lambda p: (-p.score, p.a, p.b))
+    return PhotoFindings(pairs, unchecked, int(candidates.rows_a.size), variants)
+
+
+def _photo_pair(
+    av: ArticleVectors, i: int, j: int, kind: str, score: float, cos: float, diff: Difference | None = None
+) -> PhotoPair:
+    """The pair of rows i and j, its paths in order."""
+    paths, art = av.paths, av.article_of_row
+    a, b = (i, j) if paths[i] <= paths[j] else (j, i)
+    return PhotoPair(paths[a], paths[b], av.articles[art[a]], av.articles[art[b]], kind, score, cos, diff)
+
+
+def _pairs_to_compare(
+    paths: Sequence[str],
+    candidates: Candidates,
+    fingerprints: Mapping[str, Fingerprint | None],
+    found: Mapping[tuple[str, str], PhotoPair],
+) -> tuple[list[tuple[int, int, float]], list[tuple[str, str]]]:
+    """The candidate pairs worth comparing in full (not found already, laid out alike), and the pairs that
+    cannot be checked because a photo has no fingerprint."""
+    todo: list[tuple[int, int, float]] = []
+    unchecked: list[tuple[str, str]] = []
     for i, j, cos in zip(candidates.rows_a.tolist(), candidates.rows_b.tolist(), candidates.cos.tolist()):
         pa, pb = paths[i], paths[j]
-        if (min(pa, pb), max(pa, pb)) in out:
+        if (min(pa, pb), max(pa, pb)) in found:
             continue
         fa, fb = fingerprints.get(pa), fingerprints.get(pb)
         if fa is None or fb is None:
             unchecked.append((min(pa, pb), max(pa, pb)))
         elif min(hamming(fa.phash, fb.phash), hamming(fa.phash, fb.phash_mirror)) <= NEAR_MAX_HAMMING:
             todo.append((i, j, cos))  # else no kind is possible: the pictures are laid out differently
-    for start in range(0, len(todo), _COMPARE_BATCH):
-        if progress is not None:
-            progress(start, len(todo), "checking candidate pairs")
-        if should_cancel is not None and should_cancel():
-            break
-        part = todo[start : start + _COMPARE_BATCH]
-        diffs = compare_many([(fingerprints[paths[i]], fingerprints[paths[j]]) for i, j, _ in part])
-        for (i, j, cos), diff in zip(part, diffs):
-            kind, score = classify(cos, diff)
-            if kind is not None:
-                add(i, j, kind, score, cos, diff)
-            if kind != "near":
-                variants.add((min(paths[i], paths[j]), max(paths[i], paths[j])))
-    if progress is not None and todo:
-        progress(len(todo), len(todo), "checking candidate pairs")
-    pairs = sorted(out.values(), key=lambda p: (-p.score, p.a, p.b))
-    return PhotoFindings(pairs, unchecked, int(candidates.rows_a.size), variants)
+    return todo, unchecked
+
+
+def _compare_batch(
+    av: ArticleVectors,
+    part: list[tuple[int, int, float]],
+    fingerprints: Mapping[str, Fingerprint | None],
+    out: dict[tuple[str, str], PhotoPair],
+    variants: set[tuple[str, str]],
+) -> None:
+    """Compare a batch of pairs in full: duplicates go to `out`, pairs that are not the same picture to
+    `variants`."""
+    paths = av.paths
+    diffs = compare_many([(fingerprints[paths[i]], fingerprints[paths[j]]) for i, j, _ in part])
+    for (i, j, cos), diff in zip(part, diffs):
+        kind, score = classify(cos, diff)
+        if kind is not None:
+            pair = _photo_pair(av, i, j, kind, score, cos, diff)
+            out[(pair.a, pair.b)] = pair
+        if kind != "near":
+            variants.add((min(paths[i], paths[j]), max(paths[i], paths[j])))
 
 
 def _exact_pairs(paths: Sequence[str], content_hash: Mapping[str, str | None]) -> list[tuple[int, int]]:

@@ -71,9 +71,23 @@ def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     The file is opened non-blocking and checked with fstat before anything is read: a FIFO, a device or a
     socket named like a photo would otherwise block the reader forever (or, like /dev/zero, never end).
     """
+    fd = _open_photo_file(path)
+    try:
+        data = _read_regular_file(fd, limit)
+    except OSError as exc:
+        raise PhotoError("unreadable", f"cannot be read: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+    if not data:
+        raise PhotoError("empty", "the file is empty (0 bytes)")
+    return data
+
+
+def _open_photo_file(path: Path) -> int:
+    """A descriptor of the file, opened non-blocking (opening a FIFO must not wait for a writer)."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(path, flags)
+        return os.open(path, flags)
     except FileNotFoundError as exc:
         raise PhotoError("vanished", "the file does not exist (it was moved or deleted)") from exc
     except PermissionError as exc:
@@ -82,26 +96,23 @@ def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
         raise PhotoError("unreadable", "is a directory") from exc
     except OSError as exc:
         raise PhotoError("unreadable", f"cannot be read: {exc.strerror or exc}") from exc
-    try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise PhotoError("unreadable", "is a directory")
-        kind = special_kind(st.st_mode)
-        if kind is not None:
-            raise PhotoError("not_a_file", f"is {kind}, not a photo file")
-        if st.st_size > limit:
-            raise PhotoError(
-                "too_big", f"{st.st_size / 1e6:.0f} MB is over the limit of {limit // 1_000_000} MB per photo"
-            )
-        data = read_at_most(fd, limit + 1)
-        if len(data) > limit:  # the file grew while it was read
-            raise PhotoError("too_big", f"the file is over the limit of {limit // 1_000_000} MB per photo")
-    except OSError as exc:
-        raise PhotoError("unreadable", f"cannot be read: {exc.strerror or exc}") from exc
-    finally:
-        os.close(fd)
-    if not data:
-        raise PhotoError("empty", "the file is empty (0 bytes)")
+
+
+def _read_regular_file(fd: int, limit: int) -> bytes:
+    """The bytes behind an open descriptor, once fstat says it is a regular file of at most `limit` bytes."""
+    st = os.fstat(fd)
+    if stat.S_ISDIR(st.st_mode):
+        raise PhotoError("unreadable", "is a directory")
+    kind = special_kind(st.st_mode)
+    if kind is not None:
+        raise PhotoError("not_a_file", f"is {kind}, not a photo file")
+    if st.st_size > limit:
+        raise PhotoError(
+            "too_big", f"{st.st_size / 1e6:.0f} MB is over the limit of {limit // 1_000_000} MB per photo"
+        )
+    data = read_at_most(fd, limit + 1)
+    if len(data) > limit:  # the file grew while it was read
+        raise PhotoError("too_big", f"the file is over the limit of {limit // 1_000_000} MB per photo")
     return data
 
 

@@ -192,9 +192,6 @@ def render_png(
 def _render_panel(ins: Inspection, method: str, photo_root: Path | None, cell: int):
     from PIL import Image, ImageDraw
 
-    from desktop_app.core.images import PhotoError, fit_within, load_photo, read_bytes
-    from desktop_app.core.paths import photo_file
-
     res = ins.results.get(method)
     if res is None:
         raise InputError(f"Unknown method {method!r}; choose from {', '.join(ins.results)}.")
@@ -206,31 +203,54 @@ def _render_panel(ins: Inspection, method: str, photo_root: Path | None, cell: i
     d = ImageDraw.Draw(img)
     lo, hi = float(ins.matrix.min()), float(ins.matrix.max())
     lo = min(lo, hi - 1e-6)
+    _draw_headers(img, d, ins, photo_root, cell)
+    _draw_cells(d, ins, res, lo, hi, cell)
+    _draw_legend(d, method, res, lo, hi, head, head + n_a * cell + 12)
+    # the title gets a band of its own above the column photos
+    framed = Image.new("RGB", (w, h + TITLE_BAND), "white")
+    framed.paste(img, (0, TITLE_BAND))
+    ImageDraw.Draw(framed).text((4, 5), f"{ins.article_a} (rows) vs {ins.article_b} (columns)", fill="#111")
+    return framed
 
-    def thumb(rel: str) -> Image.Image | None:
-        if photo_root is None:
-            return None
-        try:
-            return load_photo(
-                read_bytes(photo_file(photo_root, rel)), min_size=(cell, cell), shrink=fit_within(cell - 6)
-            ).image
-        except (PhotoError, OSError):
-            return None  # a photo gone or unreadable costs its thumbnail (its name is drawn), not the picture
 
+def _thumbnail(photo_root: Path | None, rel: str, cell: int):
+    """A photo's thumbnail to fit a header cell; None without a photo folder or when it cannot be read."""
+    from desktop_app.core.images import PhotoError, fit_within, load_photo, read_bytes
+    from desktop_app.core.paths import photo_file
+
+    if photo_root is None:
+        return None
+    try:
+        return load_photo(
+            read_bytes(photo_file(photo_root, rel)), min_size=(cell, cell), shrink=fit_within(cell - 6)
+        ).image
+    except (PhotoError, OSError):
+        return None  # a photo gone or unreadable costs its thumbnail (its name is drawn), not the picture
+
+
+def _draw_headers(img, d, ins: Inspection, photo_root: Path | None, cell: int) -> None:
+    """The column photos along the top and the row photos down the left: thumbnails, else their names."""
+    head = cell
     for j, rel in enumerate(ins.paths_b):
-        t = thumb(rel)
+        t = _thumbnail(photo_root, rel, cell)
         x0 = head + j * cell
         if t:
             img.paste(t, (x0 + (cell - t.width) // 2, (head - t.height) // 2))
         else:
             d.text((x0 + 4, head // 2), Path(rel).stem[:10], fill="#333")
     for i, rel in enumerate(ins.paths_a):
-        t = thumb(rel)
+        t = _thumbnail(photo_root, rel, cell)
         y0 = head + i * cell
         if t:
             img.paste(t, ((head - t.width) // 2, y0 + (cell - t.height) // 2))
         else:
             d.text((4, y0 + cell // 2), Path(rel).stem[:10], fill="#333")
+
+
+def _draw_cells(d, ins: Inspection, res: matching.MatchResult, lo: float, hi: float, cell: int) -> None:
+    """Every similarity as a coloured cell with its value, and the method's pairs marked."""
+    head = cell
+    n_a, n_b = ins.matrix.shape
     chosen = {(p.row, p.col): p for p in res.pairs}
     # Greyed like the GUI: a photo the method paired with nothing (pairs left out by s or m keep their mark).
     paired_rows = {p.row for p in res.pairs}
@@ -247,27 +267,29 @@ def _render_panel(ins: Inspection, method: str, photo_root: Path | None, cell: i
             d.text((x0 + cell // 2 - 12, y0 + cell // 2 - 6), f"{v:.3f}", fill=ink)
             p = chosen.get((i, j))
             if p is not None:
-                colour = "#e07b00" if p.used else "#888888"
-                d.rectangle([x0 + 2, y0 + 2, x0 + cell - 3, y0 + cell - 3], outline=colour, width=3)
-                d.text((x0 + 5, y0 + 4), f"({p.rank})", fill=colour)
-                if p.reason == matching.BELOW_THRESHOLD:
-                    d.line([x0 + 6, y0 + cell // 2, x0 + cell - 6, y0 + cell // 2], fill="#c0392b", width=2)
-                elif p.reason == matching.BEYOND_M:
-                    d.text((x0 + cell - 16, y0 + 4), "m", fill="#c0392b")
-    # legend
-    ly = head + n_a * cell + 12
+                _draw_pair_mark(d, p, x0, y0, cell)
+
+
+def _draw_pair_mark(d, p: matching.Pair, x0: int, y0: int, cell: int) -> None:
+    """A chosen pair's frame and rank (orange when used), struck through below s, "m" beyond m."""
+    colour = "#e07b00" if p.used else "#888888"
+    d.rectangle([x0 + 2, y0 + 2, x0 + cell - 3, y0 + cell - 3], outline=colour, width=3)
+    d.text((x0 + 5, y0 + 4), f"({p.rank})", fill=colour)
+    if p.reason == matching.BELOW_THRESHOLD:
+        d.line([x0 + 6, y0 + cell // 2, x0 + cell - 6, y0 + cell // 2], fill="#c0392b", width=2)
+    elif p.reason == matching.BEYOND_M:
+        d.text((x0 + cell - 16, y0 + 4), "m", fill="#c0392b")
+
+
+def _draw_legend(d, method: str, res: matching.MatchResult, lo: float, hi: float, x: int, y: int) -> None:
+    """The colour scale from lo to hi, and the method's score."""
     for k in range(200):
         v = lo + (hi - lo) * k / 199
-        d.line([head + k, ly, head + k, ly + 14], fill=_colour(v, lo, hi))
-    d.text((head, ly + 18), f"{lo:.3f}", fill="#333")
-    d.text((head + 170, ly + 18), f"{hi:.3f}", fill="#333")
+        d.line([x + k, y, x + k, y + 14], fill=_colour(v, lo, hi))
+    d.text((x, y + 18), f"{lo:.3f}", fill="#333")
+    d.text((x + 170, y + 18), f"{hi:.3f}", fill="#333")
     score = "n/a" if not np.isfinite(res.score) else f"{res.score:.3f}"
-    d.text((head + 220, ly), f"{method}: score {score}, {plural(res.passed, 'pair')} used", fill="#111")
-    # the title gets a band of its own above the column photos
-    framed = Image.new("RGB", (w, h + TITLE_BAND), "white")
-    framed.paste(img, (0, TITLE_BAND))
-    ImageDraw.Draw(framed).text((4, 5), f"{ins.article_a} (rows) vs {ins.article_b} (columns)", fill="#111")
-    return framed
+    d.text((x + 220, y), f"{method}: score {score}, {plural(res.passed, 'pair')} used", fill="#111")
 
 
 TITLE_BAND = 22  # pixels above a method's panel for its title

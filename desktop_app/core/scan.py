@@ -108,42 +108,62 @@ def walk_photos(
     while stack:
         if should_cancel and should_cancel():
             return
-        folder = stack.pop()
-        rel_folder = os.path.relpath(folder, root).replace(os.sep, "/")
-        try:
-            st = folder.stat()
-        except OSError as exc:
-            problem(rel_folder, "unreadable_folder", f"cannot be read: {exc.strerror or exc}")
-            continue
-        key = (st.st_dev, st.st_ino)
-        if key in seen_dirs:
-            continue  # a symlink loop or a second link to a folder already walked
-        seen_dirs.add(key)
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError as exc:
-            problem(rel_folder, "unreadable_folder", f"cannot be listed: {exc.strerror or exc}")
-            continue
-        subdirs = []
+        entries = _folder_entries(stack.pop(), root, seen_dirs, problem)
+        subdirs: list[Path] = []
         for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            try:
-                if entry.is_dir(follow_symlinks=True):
-                    subdirs.append(Path(entry.path))
-                    continue
-                if os.path.splitext(entry.name)[1].lower() not in suffixes:
-                    continue
-                est = entry.stat(follow_symlinks=True)
-            except OSError:
-                continue  # dangling symlink or vanished: nothing to index
-            rel = os.path.relpath(entry.path, root).replace(os.sep, "/")
-            kind = special_kind(est.st_mode)
-            if kind is not None:
-                problem(rel, "not_a_file", f"is {kind}, not a photo file")
-                continue
-            yield FoundFile(rel, est.st_size, est.st_mtime_ns)
+            found = _photo_entry(entry, root, suffixes, subdirs, problem)
+            if found is not None:
+                yield found
         stack.extend(reversed(subdirs))
+
+
+_Problem = Callable[[str, str, str], None]
+
+
+def _folder_entries(
+    folder: Path, root: Path, seen_dirs: set[tuple[int, int]], problem: _Problem
+) -> list[os.DirEntry]:
+    """The entries of a folder by name; none when it cannot be read or was walked already (a symlink loop or
+    a second link to it)."""
+    rel_folder = os.path.relpath(folder, root).replace(os.sep, "/")
+    try:
+        st = folder.stat()
+    except OSError as exc:
+        problem(rel_folder, "unreadable_folder", f"cannot be read: {exc.strerror or exc}")
+        return []
+    key = (st.st_dev, st.st_ino)
+    if key in seen_dirs:
+        return []
+    seen_dirs.add(key)
+    try:
+        return sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        problem(rel_folder, "unreadable_folder", f"cannot be listed: {exc.strerror or exc}")
+        return []
+
+
+def _photo_entry(
+    entry: os.DirEntry, root: Path, suffixes: set[str], subdirs: list[Path], problem: _Problem
+) -> FoundFile | None:
+    """The photo file an entry is, or None: a folder (added to `subdirs`), a hidden or non-image name, a
+    dangling link, or a special file (reported)."""
+    if entry.name.startswith("."):
+        return None
+    try:
+        if entry.is_dir(follow_symlinks=True):
+            subdirs.append(Path(entry.path))
+            return None
+        if os.path.splitext(entry.name)[1].lower() not in suffixes:
+            return None
+        est = entry.stat(follow_symlinks=True)
+    except OSError:
+        return None  # dangling symlink or vanished: nothing to index
+    rel = os.path.relpath(entry.path, root).replace(os.sep, "/")
+    kind = special_kind(est.st_mode)
+    if kind is not None:
+        problem(rel, "not_a_file", f"is {kind}, not a photo file")
+        return None
+    return FoundFile(rel, est.st_size, est.st_mtime_ns)
 
 
 @dataclass

@@ -220,19 +220,24 @@ class SearchIndex(Filters, BlockScoring):
 
     def _resolve(self, query: Any, query_views: Sequence[str | None] | None) -> ResolvedQuery:
         if isinstance(query, np.ndarray) and query.dtype.kind == "f":
-            vecs = np.atleast_2d(query)
-            if vecs.ndim != 2 or vecs.shape[1] != self.V.shape[1]:
-                raise ValueError(f"Query vectors must be [q, {self.V.shape[1]}].")
-            if vecs.shape[0] == 0:
-                raise UserError("The query has no photo vectors.")
-            views = list(query_views) if query_views is not None else [None] * vecs.shape[0]
-            if len(views) != vecs.shape[0]:
-                raise ValueError("query_views must have one entry per query vector.")
-            return ResolvedQuery(normalise(vecs), None, [], views)
-        if isinstance(query, (int, np.integer, str)):
-            items: list[Any] = [query]
-        else:
-            items = list(query)
+            return self._resolve_vectors(query, query_views)
+        items = [query] if isinstance(query, (int, np.integer, str)) else list(query)
+        return self._resolve_articles(items)
+
+    def _resolve_vectors(self, query: np.ndarray, query_views: Sequence[str | None] | None) -> ResolvedQuery:
+        """A query of photo vectors (outside photos, words): compared as given, no article left out."""
+        vecs = np.atleast_2d(query)
+        if vecs.ndim != 2 or vecs.shape[1] != self.V.shape[1]:
+            raise ValueError(f"Query vectors must be [q, {self.V.shape[1]}].")
+        if vecs.shape[0] == 0:
+            raise UserError("The query has no photo vectors.")
+        views = list(query_views) if query_views is not None else [None] * vecs.shape[0]
+        if len(views) != vecs.shape[0]:
+            raise ValueError("query_views must have one entry per query vector.")
+        return ResolvedQuery(normalise(vecs), None, [], views)
+
+    def _resolve_articles(self, items: Sequence[Any]) -> ResolvedQuery:
+        """A query of catalog articles (ids or indices, each once): their photos pooled."""
         arts: list[int] = []
         for it in items:
             a = self.av.article_index(it) if isinstance(it, str) else int(it)

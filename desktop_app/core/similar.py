@@ -18,8 +18,9 @@ import numpy as np
 
 from desktop_app.core.errors import InputError, NoVectors
 from desktop_app.core.files import SpreadsheetWriter, atomic_writer, check_output_path
-from desktop_app.core.search import SearchIndex, SearchResult
+from desktop_app.core.search import SearchHit, SearchIndex, SearchResult
 from desktop_app.core.settings import SearchSettings
+from desktop_app.core.vectors import ArticleVectors
 from desktop_app.core.wording import plural
 
 
@@ -152,67 +153,12 @@ def answer(
             raise InputError("None of the query photos could be read.")
         result = index.search(query_vectors, params.method, params.top_k, query_views=query_views, **kwargs)
     elif query.kind == "articles":
-        missing = [a for a in query.articles if a not in av]
-        if not query.articles:
-            raise InputError("The query names no article.")
-        if len(missing) == len(query.articles):
-            raise NoVectors(
-                f"{missing[0]} has no embedded photos yet, so it cannot be compared. Update the index to embed them."
-            )
-        if missing:
-            note = f"{plural(len(missing), 'selected article')} {'has' if len(missing) == 1 else 'have'} no embedded photos and {'was' if len(missing) == 1 else 'were'} left out."
-        keys = [a for a in query.articles if a not in missing]
-        result = index.search(keys, params.method, params.top_k, **kwargs)
+        result, note = _search_articles(index, query, params, kwargs)
     elif query.kind == "photo":
-        row = av.row_of_photo(query.photo_id if query.photo_id is not None else -1)
-        if row is None:
-            raise NoVectors(
-                "This photo has no vector yet (it was skipped or is not indexed). Update the index, "
-                "or pick another photo."
-            )
-        own = int(av.article_of_row[row])
-        kwargs["exclude"] = [*kwargs["exclude"], own]
-        result = index.search(
-            av.vectors[row : row + 1], params.method, params.top_k, query_views=[av.views[row]], **kwargs
-        )
-        query_paths = [av.paths[row]]
+        result, query_paths = _search_photo(index, query, params, kwargs)
     else:
         raise InputError("None of the query photos could be read.")
-    hits = []
-    for h in result.hits:
-        a = h.index
-        rows = av.rows_of(a)
-        pairs = []
-        for p in h.pairs:
-            if p.query_path is not None:
-                q = p.query_path
-            else:
-                q = query_paths[p.query_row] if query_paths and p.query_row < len(query_paths) else ""
-            pairs.append(Pair(q, p.path, float(p.sim), p.rank, p.used, p.reason))
-        hits.append(
-            Hit(
-                h.article,
-                a,
-                float(h.score),
-                rows.stop - rows.start,
-                av.labels[a],
-                av.paths[av.cover_row(a)] if rows.stop > rows.start else None,
-                pairs,
-                h.passed,
-                h.fallback,
-            )
-        )
-    shown, unmatched = _without_unmatched(hits, kwargs["threshold"])
-    if unmatched:
-        note = (
-            f"{note} {unmatched} of the top {len(hits)} had no photo pair at or above s="
-            f"{kwargs['threshold']:g} and {'is' if unmatched == 1 else 'are'} not listed."
-        ).strip()
-    hits = shown
-    if not hits and (label or folder):
-        note = f"{note} {index.why_empty(label, folder)}".strip()
-    if params.method == "ordered" and query.kind != "text" and any(h.fallback for h in result.hits):
-        note = f"{note} Articles without a shared view tag were compared with greedy pairs.".strip()
+    hits, more = _shown_hits(index, result, query, params, query_paths, kwargs)
     return Outcome(
         query,
         hits,
@@ -221,8 +167,95 @@ def answer(
         (time.perf_counter() - t0) * 1e3,
         result.mode,
         result.n_query_photos,
-        note,
+        f"{note} {more}".strip(),
     )
+
+
+def _search_articles(
+    index: SearchIndex, query: Query, params: SearchSettings, kwargs: dict
+) -> tuple[SearchResult, str]:
+    """A query of catalog articles, and a note on those left out for want of vectors (all of them: refused)."""
+    av = index.av
+    missing = [a for a in query.articles if a not in av]
+    if not query.articles:
+        raise InputError("The query names no article.")
+    if len(missing) == len(query.articles):
+        raise NoVectors(
+            f"{missing[0]} has no embedded photos yet, so it cannot be compared. Update the index to embed them."
+        )
+    note = ""
+    if missing:
+        note = f"{plural(len(missing), 'selected article')} {'has' if len(missing) == 1 else 'have'} no embedded photos and {'was' if len(missing) == 1 else 'were'} left out."
+    keys = [a for a in query.articles if a not in missing]
+    return index.search(keys, params.method, params.top_k, **kwargs), note
+
+
+def _search_photo(
+    index: SearchIndex, query: Query, params: SearchSettings, kwargs: dict
+) -> tuple[SearchResult, list[str]]:
+    """A query of one catalog photo (its own article left out), and the photo's path for the pairs."""
+    av = index.av
+    row = av.row_of_photo(query.photo_id if query.photo_id is not None else -1)
+    if row is None:
+        raise NoVectors(
+            "This photo has no vector yet (it was skipped or is not indexed). Update the index, "
+            "or pick another photo."
+        )
+    own = int(av.article_of_row[row])
+    kwargs = {**kwargs, "exclude": [*kwargs["exclude"], own]}
+    result = index.search(
+        av.vectors[row : row + 1], params.method, params.top_k, query_views=[av.views[row]], **kwargs
+    )
+    return result, [av.paths[row]]
+
+
+def _hit_of(av: ArticleVectors, h: SearchHit, query_paths: list[str] | None) -> Hit:
+    """A search hit as front ends show it: its photo count, labels, cover and pairs with their paths."""
+    a = h.index
+    rows = av.rows_of(a)
+    pairs = []
+    for p in h.pairs:
+        if p.query_path is not None:
+            q = p.query_path
+        else:
+            q = query_paths[p.query_row] if query_paths and p.query_row < len(query_paths) else ""
+        pairs.append(Pair(q, p.path, float(p.sim), p.rank, p.used, p.reason))
+    return Hit(
+        h.article,
+        a,
+        float(h.score),
+        rows.stop - rows.start,
+        av.labels[a],
+        av.paths[av.cover_row(a)] if rows.stop > rows.start else None,
+        pairs,
+        h.passed,
+        h.fallback,
+    )
+
+
+def _shown_hits(
+    index: SearchIndex,
+    result: SearchResult,
+    query: Query,
+    params: SearchSettings,
+    query_paths: list[str] | None,
+    kwargs: dict,
+) -> tuple[list[Hit], str]:
+    """The hits to show, and what to say about those left out, an empty list or the ordered fallback."""
+    hits = [_hit_of(index.av, h, query_paths) for h in result.hits]
+    note = ""
+    shown, unmatched = _without_unmatched(hits, kwargs["threshold"])
+    if unmatched:
+        note = (
+            f"{unmatched} of the top {len(hits)} had no photo pair at or above s="
+            f"{kwargs['threshold']:g} and {'is' if unmatched == 1 else 'are'} not listed."
+        )
+    label, folder = kwargs["label"], kwargs["folder"]
+    if not shown and (label or folder):
+        note = f"{note} {index.why_empty(label, folder)}".strip()
+    if params.method == "ordered" and query.kind != "text" and any(h.fallback for h in result.hits):
+        note = f"{note} Articles without a shared view tag were compared with greedy pairs.".strip()
+    return shown, note
 
 
 def _without_unmatched(hits: list[Hit], threshold: float | None) -> tuple[list[Hit], int]:

@@ -366,30 +366,41 @@ def plan_text(
     if text_file is None:
         if described is None:
             return None
-        text_file, tokenizer_file = folder / described.file, folder / described.tokenizer
-        missing = [p for p in (text_file, tokenizer_file) if not p.is_file()]
-        if missing:
-            raise ModelError(
-                f"The manifest names a text side, but {missing[0]} is not there; put it beside the "
-                "manifest, or give its files with --text and --tokenizer."
-            )
+        text_file, tokenizer_file = _manifest_text_files(described, folder)
     assert tokenizer_file is not None
     for path in (text_file, tokenizer_file):
         if not Path(path).is_file():
             raise ModelError(f"{path} does not exist or is not a file.")
     if described is None and known is not None:
-        for label, path, pin in (
-            ("text model", text_file, known.model),
-            ("tokenizer", tokenizer_file, known.tokenizer),
-        ):
-            if pin.sha256 and sha256_of(Path(path)) != pin.sha256:
-                raise ModelError(
-                    f"{Path(path).name} is not the {label} the known model pins (sha256 expected "
-                    f"{pin.sha256[:12]}...); download {pin.path} of the same revision again."
-                )
+        _check_known_pins(known, Path(text_file), Path(tokenizer_file))
         described = known.section("", "", "", f"imported {Path(text_file).name}")
     if described is None:
         described = TextTower(
             file="", sha256="", tokenizer="", tokenizer_sha256="", source=f"imported {Path(text_file).name}"
         )
     return TextPlan(Path(text_file), Path(tokenizer_file), described)
+
+
+def _manifest_text_files(described: TextTower, folder: Path) -> tuple[Path, Path]:
+    """The text model and tokenizer a manifest's text section names, which must be beside it in `folder`."""
+    text_file, tokenizer_file = folder / described.file, folder / described.tokenizer
+    missing = [p for p in (text_file, tokenizer_file) if not p.is_file()]
+    if missing:
+        raise ModelError(
+            f"The manifest names a text side, but {missing[0]} is not there; put it beside the "
+            "manifest, or give its files with --text and --tokenizer."
+        )
+    return text_file, tokenizer_file
+
+
+def _check_known_pins(known: KnownText, text_file: Path, tokenizer_file: Path) -> None:
+    """Refuse files that are not the ones a known model pins by sha256 (another revision, a damaged copy)."""
+    for label, path, pin in (
+        ("text model", text_file, known.model),
+        ("tokenizer", tokenizer_file, known.tokenizer),
+    ):
+        if pin.sha256 and sha256_of(path) != pin.sha256:
+            raise ModelError(
+                f"{path.name} is not the {label} the known model pins (sha256 expected "
+                f"{pin.sha256[:12]}...); download {pin.path} of the same revision again."
+            )

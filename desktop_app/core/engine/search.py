@@ -71,28 +71,13 @@ class SearchRoom:
         if alone is not None:  # words that weigh 0: the photo query itself
             query, note = alone
         if query.kind == "articles":
-            unknown = [a for a in query.articles if a not in self.catalog.known_articles(query.articles)]
-            if unknown:
-                raise InputError(
-                    f"There is no article {quoted(unknown[0])} in this catalog (`lookalike stats` shows "
-                    "its grouping; article ids are case-sensitive)."
-                )
+            self._check_known(query.articles)
         index = self.search_index()
         vectors = paths = None
         stored_threshold = params.threshold
         if query.kind == "files":
-            for f in query.files:
-                if not Path(f).exists():
-                    raise InputError(f"The photo {f} does not exist. Check the path.")
-            vectors, used, problems = self.embed(query.files, device)
-            if not used:
-                raise InputError("None of the query photos could be read: " + "; ".join(problems))
-            paths = [str(p) for p in used]
-            if problems:
-                unread = f"{plural(len(problems), 'file')} could not be read: " + "; ".join(problems[:3])
-                note = f"{note} {unread}".strip()
-            if query.text is None:  # words are mixed into the frozen vectors (engine.text)
-                vectors = self.search_space(vectors)
+            vectors, paths, unread = self._query_file_vectors(query, device)
+            note = f"{note} {unread}".strip()
         views, own = None, []
         if query.text is not None or query.kind == "text":  # words, alone or mixed in (engine.text)
             tq = self.text_query(query, params, vectors, paths)
@@ -124,14 +109,43 @@ class SearchRoom:
         out.query, out.query_article, out.hidden = asked, owner, len(rejected)
         if params.threshold is None and stored_threshold is not None:
             out.threshold_unused = stored_threshold  # the words set s aside; the catalog keeps it
-        for hit in out.hits:
-            hit.decision = decided.get(hit.article)
-        chosen = self.catalog.covers()
-        for hit in out.hits:
-            hit.cover = chosen.get(hit.article, hit.cover)
+        self._mark_hits(out, decided)
         if note:
             out.note = f"{note} {out.note}".strip()
         return out
+
+    def _check_known(self, articles: Sequence[str]) -> None:
+        """Refuse a query naming an article the catalog does not have (not one without vectors: that is
+        said by the search)."""
+        unknown = [a for a in articles if a not in self.catalog.known_articles(articles)]
+        if unknown:
+            raise InputError(
+                f"There is no article {quoted(unknown[0])} in this catalog (`lookalike stats` shows "
+                "its grouping; article ids are case-sensitive)."
+            )
+
+    def _query_file_vectors(self, query: Query, device: str | None) -> tuple[np.ndarray, list[str], str]:
+        """The vectors of a query's photo files in the search space, their paths, and a note on those that
+        could not be read ("" when all were); none readable is refused."""
+        for f in query.files:
+            if not Path(f).exists():
+                raise InputError(f"The photo {f} does not exist. Check the path.")
+        vectors, used, problems = self.embed(query.files, device)
+        if not used:
+            raise InputError("None of the query photos could be read: " + "; ".join(problems))
+        unread = ""
+        if problems:
+            unread = f"{plural(len(problems), 'file')} could not be read: " + "; ".join(problems[:3])
+        if query.text is None:  # words are mixed into the frozen vectors (engine.text)
+            vectors = self.search_space(vectors)
+        return vectors, [str(p) for p in used], unread
+
+    def _mark_hits(self, out: Outcome, decided: dict[str, str]) -> None:
+        """Each hit with the curator's decision on it and the cover the curator chose for it."""
+        chosen = self.catalog.covers()
+        for hit in out.hits:
+            hit.decision = decided.get(hit.article)
+            hit.cover = chosen.get(hit.article, hit.cover)
 
     def query_article(self, query: Query) -> str | None:
         """The one catalog article a query is about: a single query article, or the article that every query

@@ -99,24 +99,15 @@ class SqliteBackend(Backend):
 
     def identify(self) -> Identity:
         path = self.path
-        if not path.exists():
-            return Identity("missing")
-        if path.is_dir():
-            return Identity("foreign", detail="it is a folder")
-        if not path.is_file():  # a FIFO would block the read below; a device is no catalog either
-            return Identity("foreign", detail="it is not a regular file")
+        not_a_file = self._not_a_regular_file()
+        if not_a_file is not None:
+            return not_a_file
         app_id = APPLICATION_ID  # a file this process has open as a catalog is one
         if not _open_here.get(_key(path)):
-            try:
-                with open(path, "rb") as fh:
-                    head = fh.read(100)
-            except OSError as exc:
-                return Identity("unreadable", detail=exc.strerror or str(exc))
-            if not head:
-                return Identity("empty")
-            if not head.startswith(SQLITE_HEADER):
-                return Identity("foreign", detail="it is not an SQLite database")
-            app_id = int.from_bytes(head[68:72], "big") if len(head) >= 72 else 0
+            header = self._header_application_id()
+            if isinstance(header, Identity):
+                return header
+            app_id = header
         if self._frozen() and self._unsaved_log():
             return Identity(
                 "unreadable",
@@ -124,6 +115,43 @@ class SqliteBackend(Backend):
                 "SQLite reads only from a writable folder; copy both files somewhere writable",
                 explained=True,
             )
+        meta = self._tables_and_meta()
+        if isinstance(meta, Identity):
+            return meta
+        tables, rows = meta
+        created_by = rows.get("created_by") or ""
+        ours = app_id == APPLICATION_ID or created_by.startswith("lookalike") or LOOKALIKE_TABLES <= tables
+        if not ours:
+            return Identity("foreign", detail="its meta table was not written by Lookalike")
+        return Identity.of_version(rows.get("schema_version"), created_by)
+
+    def _not_a_regular_file(self) -> Identity | None:
+        """What the path is when it is no file to read (missing, a folder, a special file), else None."""
+        if not self.path.exists():
+            return Identity("missing")
+        if self.path.is_dir():
+            return Identity("foreign", detail="it is a folder")
+        if not self.path.is_file():  # a FIFO would block the read below; a device is no catalog either
+            return Identity("foreign", detail="it is not a regular file")
+        return None
+
+    def _header_application_id(self) -> int | Identity:
+        """The application id in the SQLite header (0 when the header is short), or what the file is when it
+        is no SQLite database (empty, unreadable, foreign)."""
+        try:
+            with open(self.path, "rb") as fh:
+                head = fh.read(100)
+        except OSError as exc:
+            return Identity("unreadable", detail=exc.strerror or str(exc))
+        if not head:
+            return Identity("empty")
+        if not head.startswith(SQLITE_HEADER):
+            return Identity("foreign", detail="it is not an SQLite database")
+        return int.from_bytes(head[68:72], "big") if len(head) >= 72 else 0
+
+    def _tables_and_meta(self) -> tuple[set[str], dict[str, str]] | Identity:
+        """The database's tables and its meta rows (schema_version, created_by), read only; or what it is
+        when they cannot be read (foreign without a meta table, busy, unreadable)."""
         try:
             conn = sqlite3.connect(self._read_uri(), uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         except sqlite3.Error as exc:
@@ -144,11 +172,7 @@ class SqliteBackend(Backend):
             return Identity("unreadable", detail=text)
         finally:
             conn.close()
-        created_by = rows.get("created_by") or ""
-        ours = app_id == APPLICATION_ID or created_by.startswith("lookalike") or LOOKALIKE_TABLES <= tables
-        if not ours:
-            return Identity("foreign", detail="its meta table was not written by Lookalike")
-        return Identity.of_version(rows.get("schema_version"), created_by)
+        return tables, rows
 
     def check_creatable(self) -> None:
         """A new catalog file needs its folder to exist, as any file Lookalike writes does; only the app's own
