@@ -80,27 +80,7 @@ def run(args: argparse.Namespace) -> int:
         if args.list:
             return show(args, engine.decisions(args.articles or None))
         if args.undo:
-            undone = engine.undo_decision(force=args.force)
-            if args.json:
-                emit_json({"undone": undone})
-            elif not undone:
-                print("Nothing to undo.")
-            else:
-                back = [u for u in undone if not u.get("kept")]
-                kept = [u["kept"] for u in undone if u.get("kept")]
-                if back:
-                    print(
-                        f"Undid {plural(len(back), 'decision')}: "
-                        + safe(", ".join(f"{u['article_a']} / {u['article_b']}" for u in back[:5]))
-                    )
-                for k in kept[:5]:
-                    print(
-                        safe(
-                            f"Kept {k['article_a']} / {k['article_b']}: {k['curator'] or 'someone'} decided it "
-                            f"{k['decision']} since, and that stands."
-                        )
-                    )
-            return 0
+            return report_undo(args, engine.undo_decision(force=args.force))
         if args.export:
             n = engine.export_decisions(args.export)
             emit_json({"written": n}) if args.json else print(
@@ -122,6 +102,31 @@ def run(args: argparse.Namespace) -> int:
     else:
         what = NAMES.get(args.decision, "undecided")
         print(f"{safe(a)} / {safe(b)}: {what}")
+    return 0
+
+
+def report_undo(args: argparse.Namespace, undone: list[dict]) -> int:
+    """What `--undo` took back, and the pairs it kept because another curator decided them since."""
+    if args.json:
+        emit_json({"undone": undone})
+        return 0
+    if not undone:
+        print("Nothing to undo.")
+        return 0
+    back = [u for u in undone if not u.get("kept")]
+    kept = [u["kept"] for u in undone if u.get("kept")]
+    if back:
+        print(
+            f"Undid {plural(len(back), 'decision')}: "
+            + safe(", ".join(f"{u['article_a']} / {u['article_b']}" for u in back[:5]))
+        )
+    for k in kept[:5]:
+        print(
+            safe(
+                f"Kept {k['article_a']} / {k['article_b']}: {k['curator'] or 'someone'} decided it "
+                f"{k['decision']} since, and that stands."
+            )
+        )
     return 0
 
 
