@@ -231,9 +231,8 @@ class VectorStore:
             raw = self.state()
             generation = (raw["generation"] + 1) if raw is not None else 1  # never a damaged file's name
             state = usable_state(self.folder, raw, ident)
-            if (
-                state is not None and state is not raw
-            ):  # graph dropped or files stamped: state.json says so first
+            # Its graph index dropped or its files stamped again: state.json says so first.
+            if state is not None and state is not raw:
                 self._write_state(state)
             self._remove_unused(state)  # leftovers of a sync that was killed, damaged files
             if _fresh(state, revision):
