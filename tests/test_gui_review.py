@@ -433,6 +433,9 @@ def test_accept_all_above_a_confidence_with_confirmation(queue, catalog, qtbot, 
         queue.bulk_button.click()
     assert all(label_of(catalog, s.article) == s.label for s in sure)
     assert {e["action"] for e in events(catalog, len(sure))} == {"accept"}
+    # accepted by a threshold, not one by one: never ground truth for calibration
+    assert {e["new_source"] for e in events(catalog, len(sure))} == {"accepted-bulk"}
+    assert not {s.article for s in sure} & set(catalog.catalog.labels(FIELD, confirmed_only=True))
     assert queue.remaining() == 16 - len(sure)
     assert all(e.suggestion.confidence < 0.9 for e in queue.model.entries())
 

@@ -223,7 +223,10 @@ def test_zero_shot_picks_the_label_with_the_highest_mean_logit(clip_catalog, tin
     t = torch_text_vectors(tiny_clip_export["checkpoint"], [p.format(w) for w in words for p in prompts])
     labels = t.reshape(4, 2, -1).mean(axis=1)
     labels /= np.linalg.norm(labels, axis=1, keepdims=True)
-    assert result.calibration is None and "not calibrated (no labelled articles" in result.describe()
+    assert (
+        result.calibration is None
+        and "not calibrated: no labelled article has one of these" in result.describe()
+    )
     assert len(result.suggestions) == av.n_articles
     for s in result.suggestions:
         probs = softmax((scale * photos[av.article_index(s.article)] @ labels.T).mean(axis=0))

@@ -405,6 +405,11 @@ def print_evaluation(result, table: list[dict], setting: str, args: argparse.Nam
         f"{scope} over {plural(result.n, 'labelled article')}{drawn} ({plural(result.n_labels, 'label')}), "
         f"{setting}, k={args.k}"
     )
+    if result.n_unconfirmed:
+        print(
+            f"Not asked: {plural(result.n_unconfirmed, 'label')} accepted in bulk from suggestions (they vote, "
+            "but are no truth to score suggestions on; setting one by hand confirms it)"
+        )
     print(f"Accuracy at full coverage: {result.accuracy:.1%}")
     t95 = f" (confidence >= {result.threshold_at_95:.2f})" if result.threshold_at_95 is not None else ""
     print(f"Coverage at >= 95% accuracy: {result.coverage_at_95:.1%}{t95}")

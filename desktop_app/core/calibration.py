@@ -12,6 +12,7 @@ The expected calibration error (ECE) says how far confidences are from that, on 
 from __future__ import annotations
 
 import io
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -173,14 +174,23 @@ def _beats_raw(X: np.ndarray, correct: np.ndarray, seed: int = 0) -> bool:
     return fitted < identity
 
 
-def why_not_fitted(asked: int, labelled: int) -> str | None:
-    """Why an evaluation that asked `asked` of `labelled` labelled articles fits no calibration (too few to
-    fit on), or None when it fits one."""
-    if asked >= MIN_FIT:
-        return None
-    if labelled > asked:
-        return f"needs at least {MIN_FIT} labelled articles asked, {asked} were"
-    return f"needs at least {MIN_FIT} labelled articles, has {labelled}"
+def why_not_fitted(asked: int, labelled: int, values: Collection[str] = ()) -> str | None:
+    """Why a calibration that asked `asked` of `labelled` curator-confirmed labelled articles, whose labels
+    are `values`, fits nothing (too few, or all of one value), or None when it fits one.
+
+    Articles of one value say how often suggestions are right for that value only, and teach every other
+    suggestion the same confidence: at least two values are needed (when `values` are given)."""
+    if asked < MIN_FIT:
+        if labelled > asked:
+            return f"needs at least {MIN_FIT} labelled articles asked, {asked} were"
+        return f"needs at least {MIN_FIT} labelled articles, has {labelled}"
+    distinct = set(values)
+    if len(distinct) == 1:
+        return (
+            f"the {asked} labelled articles asked are all '{next(iter(distinct))}', and calibration needs "
+            "examples of at least two values"
+        )
+    return None
 
 
 def cross_fitted(

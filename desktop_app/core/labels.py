@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -265,7 +266,8 @@ class LabelEvaluation:
     raw: list[float] = field(default_factory=list, repr=False)  # each article's raw vote share (for fitting)
     agreement: list[float] = field(default_factory=list, repr=False)  # its neighbours' plain agreement
     right: list[bool] = field(default_factory=list, repr=False)  # whether its suggestion was right
-    n_labelled: int = 0  # labelled articles there are (n of them were evaluated when there were more)
+    n_labelled: int = 0  # curator-confirmed labelled articles (n of them were evaluated when there were more)
+    n_unconfirmed: int = 0  # labelled by accepting suggestions in bulk: they vote, but are never asked
     not_calibrated: str | None = None  # why no calibration was fitted (then ece_calibrated is None)
     note: str = ""  # set when the adapter in use learned from these labels (the figures are optimistic)
 
@@ -310,9 +312,13 @@ def evaluate_labels(
     calibrate: bool = True,
     limit: int | None = None,
     seed: int = 0,
+    confirmed: Collection[str] | None = None,
 ) -> LabelEvaluation:
     """Leave-one-out: suggest each labelled article's label from all the other labelled articles (at most
     `limit` of them asked, drawn at random by `seed`; every other labelled article still votes).
+
+    confirmed: the articles whose label the curator confirmed (default: every labelled one). Only those are
+    asked: a label accepted in bulk from a suggestion is what suggestions said, not a truth to score them on.
 
     groups (article -> group, e.g. its style): leave out the query's whole group, not only the query. Other
     colours of one style are near-duplicates with the same label, so plain leave-one-out flatters the
@@ -320,9 +326,13 @@ def evaluate_labels(
     calibrate: report the curve over calibrated confidences, each fitted on the other half of the articles
     (cross-fitting), as a curator would see them; the raw vote shares' calibration error is reported too.
     """
-    present = [i for i, a in enumerate(index.av.articles) if a in labels]
+    labelled = [i for i, a in enumerate(index.av.articles) if a in labels]
+    present = [i for i in labelled if confirmed is None or index.av.articles[i] in confirmed]
     if len(present) < 2:
-        raise UserError(f"Leave-one-out needs at least two articles with a '{field_name}' label.")
+        raise UserError(
+            f"Leave-one-out needs at least two articles with a '{field_name}' label"
+            + (" set, imported or reviewed by a curator." if len(labelled) >= 2 else ".")
+        )
     n_labelled = len(present)
     if limit is not None and len(present) > limit:
         present = sorted(np.random.default_rng(seed).choice(present, size=limit, replace=False).tolist())
@@ -343,7 +353,8 @@ def evaluate_labels(
         raw[j] = s.raw_confidence if s.raw_confidence is not None else s.confidence
         agreement[j] = s.agreement or 0.0
         correct[j] = s.label == labels[index.av.articles[i]]
-    not_calibrated = why_not_fitted(len(present), n_labelled) if calibrate else "not asked for"
+    asked_values = [labels[index.av.articles[i]] for i in present]
+    not_calibrated = why_not_fitted(len(present), n_labelled, asked_values) if calibrate else "not asked for"
     calibrate = not_calibrated is None
     conf = cross_fitted(raw, agreement, correct) if calibrate else raw
     curve = coverage_curve(conf, correct)
@@ -370,6 +381,7 @@ def evaluate_labels(
         agreement.tolist(),
         correct.tolist(),
         n_labelled,
+        len(labelled) - len(present),
         not_calibrated,
     )
     return out

@@ -8,11 +8,16 @@ was learnt on web captions), so where articles of the field are labelled already
 on them (temperature scaling: the maximum of their likelihood, with a weak pull towards CLIP's own scale so
 that a handful of examples cannot make it extreme) and the confidence shown is the calibrated probability.
 The zero-shot accuracy on those labelled articles is reported with it, so a curator sees how far to trust it.
+
+The temperature is fitted only on labels the curator confirmed (`label_sources`: not zero-shot suggestions
+accepted in bulk, which would make the model its own ground truth), and only when they hold at least two of
+the label names: on one name alone, the likelihood only asks "be more confident" and every suggestion comes
+out as that name at 0.98. Otherwise CLIP's own confidences stand, and the note says why.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -24,7 +29,8 @@ from desktop_app.core.vectors import ArticleVectors
 
 DEFAULT_PROMPT = "a product photo of {}"
 FEW_LABELLED = 20  # below this many labelled articles the review queue offers zero-shot suggestions
-MIN_CALIBRATION = 5  # labelled articles needed before a temperature is fitted
+MIN_CALIBRATION = 5  # curator-confirmed labelled articles needed before a temperature is fitted
+MIN_CALIBRATION_VALUES = 2  # label names they must hold between them (one name only teaches overconfidence)
 PRIOR = 1.0  # weight of (log T)^2 against the summed log-likelihood: keeps T near 1 with few examples
 LOG_T_RANGE = (-4.0, 4.0)
 
@@ -50,20 +56,26 @@ class ZeroShot:
     choices: list[LabelChoice]
     prompts: list[str]
     suggestions: list[Suggestion]
-    n_labelled: int  # articles of the field with a label among the choices
+    n_labelled: int  # articles of the field the curator confirmed a label among the choices for
     calibration: Calibration | None
+    not_calibrated: str | None = None  # why no temperature was fitted (None when one was)
+    n_unconfirmed: int = 0  # articles labelled among the choices by accepting suggestions in bulk (not used)
 
     def describe(self) -> str:
         """One line for the review queue and the command line."""
         head = f"zero-shot from {len(self.choices)} label names (CLIP, prompt “{self.prompts[0]}”"
         head += f" and {len(self.prompts) - 1} more)" if len(self.prompts) > 1 else ")"
+        skipped = (
+            f" ({self.n_unconfirmed} labels accepted in bulk from suggestions are not counted)"
+            if self.n_unconfirmed
+            else ""
+        )
         c = self.calibration
         if c is None:
-            why = f"only {self.n_labelled} labelled" if self.n_labelled else "no labelled articles"
-            return f"{head}; confidence not calibrated ({why}; {MIN_CALIBRATION} needed)"
+            return f"{head}; confidence not calibrated: {self.not_calibrated}{skipped}"
         return (
             f"{head}; confidence calibrated on {c.n} labelled articles, where zero-shot is right "
-            f"{c.accuracy:.0%} of the time"
+            f"{c.accuracy:.0%} of the time{skipped}"
         )
 
     def to_dict(self) -> dict:
@@ -72,7 +84,9 @@ class ZeroShot:
             "labels": [asdict(c) for c in self.choices],
             "prompts": self.prompts,
             "labelled": self.n_labelled,
+            "unconfirmed": self.n_unconfirmed,
             "calibration": asdict(self.calibration) if self.calibration else None,
+            "not_calibrated": self.not_calibrated,
             "suggestions": [s.to_dict() for s in self.suggestions],
         }
 
@@ -186,6 +200,23 @@ def calibrate(logits: np.ndarray, truth: np.ndarray) -> Calibration:
     )
 
 
+def why_not_calibrated(truth: np.ndarray, choices: Sequence[LabelChoice]) -> str | None:
+    """Why a temperature cannot be fitted on these true label indices, in plain words (None: it can)."""
+    values = np.unique(truth)
+    if len(truth) == 0:
+        return "no labelled article has one of these labels yet"
+    if len(truth) < MIN_CALIBRATION:
+        return (
+            f"only {len(truth)} labelled articles have one of these labels, and {MIN_CALIBRATION} are needed"
+        )
+    if len(values) < MIN_CALIBRATION_VALUES:
+        return (
+            f"the {len(truth)} labelled articles with one of these labels are all '{choices[int(values[0])].value}', "
+            f"and calibration needs examples of at least two of them"
+        )
+    return None
+
+
 def suggest(
     av: ArticleVectors,
     known: dict[str, str],
@@ -194,19 +225,21 @@ def suggest(
     scale: float,
     field: str,
     prompts: list[str],
+    confirmed: Collection[str] | None = None,
 ) -> ZeroShot:
-    """Zero-shot suggestions for every article with photos and no label in `known`, most certain first."""
+    """Zero-shot suggestions for every article with photos and no label in `known`, most certain first.
+
+    confirmed: the articles whose label the curator confirmed (default: all of `known`); only those are
+    ground truth for the temperature."""
     present, logits = article_logits(av, labels, scale)
     index = {c.value: i for i, c in enumerate(choices)}
     articles = [av.articles[i] for i in present.tolist()]
-    labelled = [j for j, a in enumerate(articles) if known.get(a) in index]
-    calibration = None
-    temperature = 1.0
-    if len(labelled) >= MIN_CALIBRATION:
-        truth = np.array([index[known[articles[j]]] for j in labelled])
-        calibration = calibrate(logits[labelled], truth)
-        temperature = calibration.temperature
-    probs = softmax(logits / temperature)
+    among = [j for j, a in enumerate(articles) if known.get(a) in index]
+    labelled = [j for j in among if confirmed is None or articles[j] in confirmed]
+    truth = np.array([index[known[articles[j]]] for j in labelled], dtype=int)
+    reason = why_not_calibrated(truth, choices)
+    calibration = None if reason else calibrate(logits[labelled], truth)
+    probs = softmax(logits / (calibration.temperature if calibration else 1.0))
     out = []
     for j, article in enumerate(articles):
         if article in known:
@@ -215,4 +248,6 @@ def suggest(
         shares = [(choices[k].value, round(float(probs[j, k]), 4)) for k in top]
         out.append(Suggestion(article, shares[0][0], shares[0][1], shares, []))
     out.sort(key=lambda s: (-s.confidence, s.article))
-    return ZeroShot(field, choices, prompts, out, len(labelled), calibration)
+    return ZeroShot(
+        field, choices, prompts, out, len(labelled), calibration, reason, len(among) - len(labelled)
+    )

@@ -32,7 +32,7 @@ from desktop_app.gui.workers import Failure
 if TYPE_CHECKING:
     from desktop_app.gui.catalog_controller import CatalogController
 
-# The label source each kind of label decision writes (its rows record the action, not the source).
+# The label source each kind of label decision writes, for rows logged before events recorded their source.
 SOURCE_OF_ACTION = {
     "set": "manual",
     "accept": "accepted",
@@ -52,6 +52,7 @@ class Step:
     expected: dict  # what the undo left: (article, field) -> value, or (a, b) -> decision
     action: str = "set"
     batch: int | None = None  # labels: the decision's batch (the one undone; after a redo, the one written)
+    source: str | None = None  # labels: the source it wrote (None: the one its action writes)
 
 
 def label_text(summary: dict) -> str:
@@ -112,7 +113,9 @@ def undo_newest(engine: Any) -> Step | None:
         items = [(r["article"], r["field"], r["new_value"]) for r in rows]
         expected = {(r["article"], r["field"]): r["old_value"] for r in rows}
         batch = undone[0]["batch"] if undone else None
-        return Step("labels", text, items, expected, rows[0]["action"] if rows else "set", batch)
+        action = rows[0]["action"] if rows else "set"
+        source = next((r.get("new_source") for r in rows if r.get("new_source")), None)
+        return Step("labels", text, items, expected, action, batch, source)
     rows = engine.undo_decision()
     items = [(r["article_a"], r["article_b"], r["decision"]) for r in rows]
     now = {}
@@ -131,9 +134,8 @@ def redo_step(engine: Any, step: Step) -> int | None:
         return None
     if not step.items:
         return None
-    engine.set_label_items(
-        step.items, SOURCE_OF_ACTION.get(step.action, "manual"), step.action, expected=step.expected
-    )
+    source = step.source or SOURCE_OF_ACTION.get(step.action, "manual")
+    engine.set_label_items(step.items, source, step.action, expected=step.expected)
     last = next_label_event(engine)
     if last is None or last["action"] != step.action:
         return None

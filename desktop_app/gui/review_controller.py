@@ -27,6 +27,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from desktop_app.core.engine import Engine
+from desktop_app.core.label_sources import BULK_ACCEPTED, ZERO_SHOT_ACCEPTED
 from desktop_app.core.labels import ReviewData, Suggestion
 from desktop_app.core.paths import photo_file
 from desktop_app.core.settings import SearchSettings
@@ -154,6 +155,7 @@ class ReviewController(QObject):
         self.decisions = 0  # made in this window, for the counter
         self.batch: tuple[int, int] | None = None  # (suggested, unlabelled) when the queue holds a batch
         self.zero_shot_labels: list[str] | None = None  # label names the curator gave for zero-shot
+        self.zero_shot = False  # whether the queue shows zero-shot suggestions (not labelled neighbours')
         self._generation = 0
         # One write at a time on a thread of its own: never queued behind thumbnails or a load.
         self.writes = Runner(1, "review-writes", self)
@@ -188,6 +190,7 @@ class ReviewController(QObject):
         self.photos = load.photos
         self.params = load.params
         self.suggestions = {s.article: s for s in load.data.suggestions}
+        self.zero_shot = bool(load.data.note)  # a note says how, when not by labelled neighbours
         asked, unlabelled = len(load.data.suggestions), load.data.unlabelled
         self.batch = (asked, unlabelled) if 0 < asked < unlabelled else None
         self.model.reset(load.data.suggestions, load.data.skipped)
@@ -238,7 +241,9 @@ class ReviewController(QObject):
             self.decisions += len(chosen)
             self.accepted.emit(chosen)
 
-        return self._write(lambda: self.engine.set_label_items(items, "accepted", "accept"), then)
+        # Accepted by a threshold, unseen one by one: never ground truth for calibration (label_sources).
+        source = ZERO_SHOT_ACCEPTED if self.zero_shot else BULK_ACCEPTED
+        return self._write(lambda: self.engine.set_label_items(items, source, "accept"), then)
 
     def undo(self) -> bool:
         """Take back the latest review decision of this field (a bulk accept as a whole); `undone` carries

@@ -9,7 +9,7 @@ from typing import TextIO
 
 import numpy as np
 
-from desktop_app.core import calibration, label_files
+from desktop_app.core import calibration, label_files, label_sources
 from desktop_app.core import evaluate as ev
 from desktop_app.core import labels as lab
 from desktop_app.core.calibration import Calibration
@@ -170,6 +170,12 @@ class LabelRoom:
         lab.check_field(field)
         return {a: d[field] for a, d in self.catalog.labels(field).items() if field in d}
 
+    def confirmed_labels(self, field: str) -> dict[str, str]:
+        """article -> value of the labels in this field the curator confirmed (not suggestions accepted in
+        bulk; see core/label_sources.py): the ground truth confidence calibration is fitted on."""
+        lab.check_field(field)
+        return {a: d[field] for a, d in self.catalog.labels(field, confirmed_only=True).items() if field in d}
+
     def suggester(
         self, field: str, k: int = 10, params: SearchSettings | None = None, calibrated: bool = True
     ) -> lab.Suggester:
@@ -191,9 +197,12 @@ class LabelRoom:
             suggester.calibration = self.calibration(field, k, params, suggester)
         return suggester
 
-    def _calibration_key(self, field: str, k: int, params: SearchSettings, labels: dict[str, str]) -> dict:
-        """What a calibration was fitted for: the field, the search setting, and the labels it learned from
-        (any import, accept, undo or edit since makes it another key, so the next suggestion refits)."""
+    def _calibration_key(
+        self, field: str, k: int, params: SearchSettings, labels: dict[str, str], truth: dict[str, str]
+    ) -> dict:
+        """What a calibration was fitted for: the field, the search setting, the labels that voted and those
+        it took as the truth (any import, accept, undo, edit or confirmation since makes it another key, so
+        the next suggestion refits)."""
         return {
             "field": field,
             "k": k,
@@ -202,6 +211,7 @@ class LabelRoom:
             "threshold": params.threshold if params.uses_pairs else None,
             "max_matches": params.max_matches if params.uses_pairs else None,
             "labels": labels_digest(labels),
+            "truth": labels_digest(truth),
         }
 
     def calibration(
@@ -213,18 +223,21 @@ class LabelRoom:
     ) -> Calibration | None:
         """The confidence calibration of this field for these settings and its labels as they are now: stored
         when `labels evaluate` (or an earlier suggestion) fitted one on the same labels, else fitted now by
-        leave-one-out on up to CALIBRATION_SAMPLE labelled articles and stored. None (raw vote shares) when
-        fewer than calibration.MIN_FIT articles are labelled, or when the fit had nothing to learn from."""
+        leave-one-out on up to CALIBRATION_SAMPLE curator-confirmed labelled articles (all labelled articles
+        vote) and stored. None (raw vote shares) when fewer than calibration.MIN_FIT articles are confirmed,
+        when they all have one value, or when the fit had nothing to learn from."""
         params = params or self.search_settings()
         suggester = suggester or self.suggester(field, k, params, calibrated=False)
-        key = self._calibration_key(field, k, params, suggester.labels)
+        truth = {a: v for a, v in self.confirmed_labels(field).items() if suggester.labels.get(a) == v}
+        key = self._calibration_key(field, k, params, suggester.labels, truth)
         model_id = self.vectors_model_id()
         stored = self.catalog.calibration(model_id, key)
         if stored is not None:
             info, data = stored
             return Calibration.from_bytes(data, info["n"], key) if data else None
-        labelled = [i for i, a in enumerate(suggester.index.av.articles) if a in suggester.labels]
-        if len(labelled) < calibration.MIN_FIT:
+        labelled = [i for i, a in enumerate(suggester.index.av.articles) if a in truth]
+        values = [truth[suggester.index.av.articles[i]] for i in labelled]
+        if calibration.why_not_fitted(len(labelled), len(labelled), values) is not None:
             return None
         rng = np.random.default_rng(0)
         sample = sorted(rng.choice(labelled, min(len(labelled), CALIBRATION_SAMPLE), replace=False).tolist())
@@ -242,7 +255,7 @@ class LabelRoom:
         """Fit and store a calibration; when every leave-one-out suggestion was right (or every one wrong)
         there is nothing to fit, and the row stored says so (no data): confidences stay the raw shares."""
         # One row per field and setting: a refit on other labels replaces the one before.
-        slot = {name: value for name, value in key.items() if name != "labels"}
+        slot = {name: value for name, value in key.items() if name not in ("labels", "truth")}
         info = {"key": key, "slot": slot, "n": len(raw), "ece_raw": calibration.ece(raw, right)}
         # a cache: a catalog that can only be read here is calibrated afresh each time
         store = (
@@ -293,13 +306,18 @@ class LabelRoom:
         return self.accept_chosen(field, chosen, conflicts)
 
     def accept_chosen(
-        self, field: str, chosen: Sequence[lab.Suggestion], conflicts: list[dict] | None
+        self,
+        field: str,
+        chosen: Sequence[lab.Suggestion],
+        conflicts: list[dict] | None,
+        source: str = label_sources.BULK_ACCEPTED,
     ) -> int:
         """Accept the suggestions as one decision (`labels undo` takes it back whole): an article labelled
-        meanwhile keeps its label and is listed in `conflicts`."""
+        meanwhile keeps its label and is listed in `conflicts`. `source`: which kind of suggestions they
+        were (label_sources: accepted in bulk, never ground truth for calibration)."""
         return self.set_label_items(
             [(s.article, field, s.label) for s in chosen],
-            "accepted",
+            source,
             "accept",
             expected={(s.article, field): None for s in chosen},
             conflicts=conflicts if conflicts is not None else [],
@@ -363,6 +381,7 @@ class LabelRoom:
         params = params or self.search_settings()
         labels = self.field_labels(field)
         lab.check_values(labels, field)
+        truth = {a: v for a, v in self.confirmed_labels(field).items() if labels.get(a) == v}
         group_of = ev.read_groups(groups) if groups else None
         result = lab.evaluate_labels(
             self.search_index(),
@@ -375,13 +394,14 @@ class LabelRoom:
             max_matches=params.max_matches if params.uses_pairs else None,
             rejected=self.rejected_pairs(),
             limit=max_queries,
+            confirmed=truth,
         )
         result.note = self.ground_truth_note("labels", field=field)
-        if group_of is None and result.n >= calibration.MIN_FIT:
+        if group_of is None and result.not_calibrated is None:
             # Plain leave-one-out is how suggestions are made: fit the stored calibration on all of it.
             self._store_calibration(
                 self.vectors_model_id(),
-                self._calibration_key(field, k, params, labels),
+                self._calibration_key(field, k, params, labels, truth),
                 np.array(result.raw),
                 np.array(result.agreement),
                 np.array(result.right),

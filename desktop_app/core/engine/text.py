@@ -29,6 +29,7 @@ import numpy as np
 from desktop_app.core import zero_shot as zs
 from desktop_app.core.encoder import normalise
 from desktop_app.core.errors import InputError, ModelError, NoVectors
+from desktop_app.core.label_sources import ZERO_SHOT_ACCEPTED
 from desktop_app.core.labels import ReviewData, check_field
 from desktop_app.core.search import SearchIndex
 from desktop_app.core.settings import SearchSettings
@@ -274,8 +275,16 @@ class TextRoom:
         texts = [p.format(c.words) for c in choices for p in prompts]
         label_vectors = zs.label_vectors(self.text_vectors(texts), len(choices), len(prompts))
         index = self.text_index()
+        confirmed = self.catalog.labels(field, confirmed_only=True)  # ground truth for the temperature
         return zs.suggest(
-            index.av, known, choices, label_vectors, self.text_encoder().logit_scale, field, list(prompts)
+            index.av,
+            known,
+            choices,
+            label_vectors,
+            self.text_encoder().logit_scale,
+            field,
+            list(prompts),
+            confirmed=confirmed.keys(),
         )
 
     def accept_zero_shot(
@@ -291,7 +300,7 @@ class TextRoom:
         listed in `conflicts`)."""
         result = self.zero_shot(field, labels, prompts)
         chosen = [s for s in result.suggestions if s.label is not None and s.confidence >= min_confidence]
-        return self.accept_chosen(field, chosen, conflicts)
+        return self.accept_chosen(field, chosen, conflicts, ZERO_SHOT_ACCEPTED)
 
     def zero_shot_review(self, field: str, labels: Sequence[str] | None = None) -> ReviewData | None:
         """The review queue's data from zero-shot suggestions, or None when it should use labelled neighbours:

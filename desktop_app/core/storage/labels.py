@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 import sqlalchemy as sa
 
 from desktop_app.core.errors import Conflict
+from desktop_app.core.label_sources import UNCONFIRMED, confirms
 from desktop_app.core.storage.schema import label_events_table, labels_table
 from desktop_app.core.storage.sql import upsert
 
@@ -23,10 +24,14 @@ UNDO_ANYWAY = "Look again (or pass --force to undo it anyway: those labels keep 
 class LabelStore:
     """Mixin of `Catalog`: needs `read()` and `write()`."""
 
-    def labels(self, field: str | None = None) -> dict[str, dict[str, str]]:
+    def labels(self, field: str | None = None, confirmed_only: bool = False) -> dict[str, dict[str, str]]:
+        """article -> field -> value; `confirmed_only`: only labels the curator confirmed (not suggestions
+        accepted in bulk: see core/label_sources.py), the ground truth of confidence calibration."""
         q = sa.select(labels_table.c.article, labels_table.c.field, labels_table.c.value)
         if field:
             q = q.where(labels_table.c.field == field)
+        if confirmed_only:
+            q = q.where(labels_table.c.source.notin_(sorted(UNCONFIRMED)))
         out: dict[str, dict[str, str]] = {}
         with self.read() as conn:
             for article, f, value in conn.execute(q):
@@ -68,7 +73,9 @@ class LabelStore:
         curator set last (and to something else) is one. Conflicts raise `Conflict` and nothing is written,
         or, when a `conflicts` list is given, are added to it and skipped. `force` writes regardless (the
         curator said so). A label that already has its value is left alone and logs nothing. Returns the
-        number of labels changed.
+        number of labels changed. Writing a label's own value again changes it only when that confirms a
+        suggestion accepted in bulk (`label_sources.confirms`): its source becomes `source`, logged and
+        undoable like any change.
         """
         items = list(items)
         if not items:
@@ -81,7 +88,7 @@ class LabelStore:
             written = 0
             for article, field, value in items:
                 old, old_source = _label_value(conn, article, field)
-                if old == (value or None):
+                if old == (value or None) and not (old is not None and confirms(old_source, source)):
                     continue  # no change, no event: an undo must never take back a decision that did nothing
                 if not force:
                     clash = _conflict(conn, article, field, old, value or None, curator, expected)
@@ -101,6 +108,7 @@ class LabelStore:
                         undone=False,
                         batch=batch,
                         curator=curator,
+                        new_source=source if value else None,
                     )
                 ).inserted_primary_key[0]
                 if batch is None:

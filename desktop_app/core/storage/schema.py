@@ -14,7 +14,7 @@ import json
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # PRAGMA application_id of a Lookalike catalog ("LkLk"), set from schema 4 on: with the schema version it
 # identifies a catalog before anything is written to a file.
 APPLICATION_ID = 0x4C6B4C6B
@@ -74,7 +74,9 @@ labels_table = sa.Table(
     sa.Column("article", sa.Text, primary_key=True),  # article key, not id: labels survive regrouping
     sa.Column("field", sa.Text, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
-    sa.Column("source", sa.Text, nullable=False, default="manual"),  # manual, import, folder, accepted
+    # manual, import, folder, accepted (one at a time in the review queue), accepted-bulk, accepted-zero-shot:
+    # see core/label_sources.py (the last two are never ground truth for calibration)
+    sa.Column("source", sa.Text, nullable=False, default="manual"),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
 runs_table = sa.Table(
@@ -102,6 +104,7 @@ label_events_table = sa.Table(
     # Events written by one call share a batch (the id of its first event): one decision, undone as one.
     sa.Column("batch", sa.Integer, index=True),
     sa.Column("curator", sa.Text),  # who decided (the user name, or the name set in the user settings)
+    sa.Column("new_source", sa.Text),  # the source it wrote (None: a skip, a removal, or an event before v7)
 )
 
 
@@ -227,10 +230,54 @@ def _v5_to_v6(conn: sa.Connection) -> None:
     photo_fingerprints_table.create(conn, checkfirst=True)
 
 
+def _v6_to_v7(conn: sa.Connection) -> None:
+    """v7: label events record the source they wrote, and bulk accepts get a source of their own.
+
+    Before, a bulk accept and one suggestion accepted in the review queue both wrote "accepted"; calibration
+    must tell them apart (a label accepted in bulk is not ground truth). Their log does: a bulk accept is one
+    decision (batch) of several "accept" events. A bulk accept of a single suggestion cannot be told from a
+    reviewed one and stays "accepted"."""
+    from desktop_app.core.label_sources import BULK_ACCEPTED, REVIEWED
+
+    cols = {c["name"] for c in sa.inspect(conn).get_columns("label_events")}
+    if "new_source" not in cols:
+        conn.exec_driver_sql("ALTER TABLE label_events ADD COLUMN new_source TEXT")
+    e, t = label_events_table, labels_table
+    accepts = sa.and_(e.c.action == "accept", e.c.new_value.is_not(None))
+    bulk = (
+        sa.select(e.c.batch)
+        .where(accepts, e.c.batch.is_not(None))
+        .group_by(e.c.batch)
+        .having(sa.func.count() > 1)
+    )
+    conn.execute(e.update().where(accepts, e.c.batch.in_(bulk)).values(new_source=BULK_ACCEPTED))
+    conn.execute(e.update().where(accepts, e.c.new_source.is_(None)).values(new_source=REVIEWED))
+    # A label still holding what a live bulk accept wrote (and marked "accepted" since) came from it.
+    last = e.alias("last_change")  # the live event that last changed each label
+    latest = (
+        sa.select(sa.func.max(last.c.id))
+        .where(
+            last.c.article == t.c.article,
+            last.c.field == t.c.field,
+            last.c.undone.is_(False),
+            last.c.action.notin_(["skip", "undo"]),
+        )
+        .correlate(t)
+        .scalar_subquery()
+    )
+    from_bulk = (
+        sa.exists()
+        .where(e.c.id == latest, e.c.new_source == BULK_ACCEPTED, e.c.new_value == t.c.value)
+        .correlate(t)
+    )
+    conn.execute(t.update().where(t.c.source == REVIEWED, from_bulk).values(source=BULK_ACCEPTED))
+
+
 MIGRATIONS = {
     1: _v1_to_v2,
     2: _v2_to_v3,
     3: _v3_to_v4,
     4: _v4_to_v5,
     5: _v5_to_v6,
+    6: _v6_to_v7,
 }  # from-version -> step to from-version + 1
