@@ -172,13 +172,13 @@ def run_root(args: argparse.Namespace) -> int:
     found = None
     with open_engine(args) as engine:
         if args.forget or args.folder is not None:
-            engine.map_photo_root(None if args.forget else args.folder)
-        if args.folder is not None:
-            paths = sorted(engine.catalog.photo_paths())
-            sample = paths[:: max(1, len(paths) // 50)]  # about 50 photos spread over the catalog
-            found = (sum((args.folder / p).exists() for p in sample), len(sample))
+            note = engine.map_photo_root(None if args.forget else args.folder)
+            if note:
+                print(f"lookalike: warning: {safe(note)}", file=sys.stderr)
+        if args.folder is not None and args.folder.is_dir():
+            found = _photos_found(engine, args.folder)
         root = engine.photo_root()
-        online = root is not None and root.is_dir()
+        online = engine.photos_online()
         location = engine.location
     if args.json:
         emit_json(
@@ -198,3 +198,14 @@ def run_root(args: argparse.Namespace) -> int:
                 "is it the folder they were indexed from?"
             )
     return 0
+
+
+ROOT_CHECK = 50  # photos of the catalog `catalog root DIR` looks for in DIR
+
+
+def _photos_found(engine, folder: Path) -> tuple[int, int]:
+    """(found, checked): how many of about 50 photos spread over the catalog are in `folder`."""
+    from desktop_app.core.paths import photos_found
+
+    sample = engine.catalog.photo_path_sample(ROOT_CHECK)
+    return photos_found(folder, sample), len(sample)

@@ -1,0 +1,66 @@
+"""Defects a probe of shared catalogs found (issue 14): an empty mount point taken for the photo folder, a
+mount point refused before the share is mounted, passwords that leaked from one catalog to another, "refused
+the password" when none was given, copied history credited to the laptop's login, and the inspector's
+picture with every row named alike when the photos are offline."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from desktop_app.core.engine import Engine, index_photos
+from desktop_app.core.overview import load_snapshot
+from desktop_app.core.paths import folder_reachable
+from tests.conftest import cli
+
+# ----------------------------------------------------------------------------- where the photos are
+
+
+def test_an_empty_mount_point_is_not_the_photo_folder(catalog_location, photo_tree, tiny_model, tmp_path):
+    index_photos(catalog_location, photo_tree, model=tiny_model)
+    mount = tmp_path / "mnt" / "catalog"
+    mount.mkdir(parents=True)  # what an unmounted share looks like: a folder, and nothing in it
+    with Engine.open(catalog_location, remember=False) as engine:
+        sample = engine.root_sample()
+        assert sample and set(sample) <= engine.catalog.photo_paths()
+        assert folder_reachable(photo_tree, sample) and not folder_reachable(mount, sample)
+        engine.map_photo_root(mount)
+        snap = load_snapshot(engine)
+        assert snap.root_ok is False and snap.root_sample == sample
+        assert snap.index_state()[0] == "photos offline"
+        (photo_tree / "red" / "p0.jpg").unlink()  # a photo removed is not the folder gone
+        engine.map_photo_root(photo_tree)
+        assert load_snapshot(engine).root_ok is True
+    home = Path(os.environ["LOOKALIKE_HOME"])
+    proc = cli("catalog", "root", mount, "--db", catalog_location, "--json", home=home)
+    shown = json.loads(proc.stdout)
+    assert shown["online"] is False and shown["photos_found"] == {"found": 0, "checked": len(sample)}
+
+
+def test_a_new_catalog_without_photos_yet_is_reachable_when_its_folder_is(tmp_path):
+    with Engine.open(tmp_path / "new.sqlite", create=True, remember=False) as engine:
+        assert engine.root_sample() == ()
+    assert folder_reachable(tmp_path, ()) and not folder_reachable(tmp_path / "absent", ())
+
+
+def test_a_mount_point_not_mounted_yet_is_accepted_with_a_warning(pg_url, photo_tree, tiny_model, tmp_path):
+    index_photos(pg_url, photo_tree, model=tiny_model)
+    home = tmp_path / "home"
+    absent = tmp_path / "Volumes" / "catalog" / "photos"
+    proc = cli("catalog", "root", absent, "--db", pg_url, home=home)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "not there yet" in proc.stderr and str(absent) in proc.stderr
+    assert "offline" in proc.stdout
+    shown = json.loads(cli("catalog", "root", "--db", pg_url, "--json", home=home).stdout)
+    assert shown["photo_root"] == str(absent) and shown["online"] is False
+    a_file = tmp_path / "photos.txt"
+    a_file.write_text("not a folder")
+    proc = cli("catalog", "root", a_file, "--db", pg_url, home=home)
+    assert proc.returncode == 2 and "is a file" in proc.stderr and "Traceback" not in proc.stderr
+    absent.mkdir(parents=True)  # the share is mounted: its photos appear
+    for rel in ("red/p0.jpg", "green/p0.jpg", "shoes/blue/p0.jpg"):
+        (absent / rel).parent.mkdir(parents=True, exist_ok=True)
+        (absent / rel).write_bytes((photo_tree / rel).read_bytes())
+    shown = json.loads(cli("catalog", "root", "--db", pg_url, "--json", home=home).stdout)
+    assert shown["online"] is True
