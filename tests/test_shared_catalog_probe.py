@@ -64,3 +64,27 @@ def test_a_mount_point_not_mounted_yet_is_accepted_with_a_warning(pg_url, photo_
         (absent / rel).write_bytes((photo_tree / rel).read_bytes())
     shown = json.loads(cli("catalog", "root", "--db", pg_url, "--json", home=home).stdout)
     assert shown["online"] is True
+
+
+# ----------------------------------------------------------------------------- passwords
+
+
+def _pw_catalog(pg_server: str, name: str) -> str:
+    """A database owned by pwuser (password secret-pw), which the server asks a password of."""
+    from tools import pg_cluster
+
+    pg_cluster.create_database(pg_server, name, owner="pwuser")
+    return pg_server.replace("postgres@", "pwuser@") + f"/{name}"
+
+
+def test_no_password_at_all_says_one_is_needed_and_a_wrong_one_that_it_was_refused(pg_server, tmp_path):
+    url = _pw_catalog(pg_server, f"needpw{os.getpid()}")
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    none = {**env, "HOME": str(tmp_path), "PGPASSFILE": str(tmp_path / "no-pgpass")}
+    proc = cli("stats", "--db", url, home=home, env=none)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "needs a password for pwuser" in proc.stderr and "refused" not in proc.stderr
+    assert "PGPASSWORD" in proc.stderr and "~/.pgpass" in proc.stderr
+    proc = cli("stats", "--db", url, home=home, env={**none, "PGPASSWORD": "wrong"})
+    assert proc.returncode == 2 and "refused the password of pwuser" in proc.stderr, proc.stderr

@@ -162,11 +162,9 @@ class PostgresBackend(Backend):
         low = text.lower()
         url = self.url
         where = self.where()
-        if "password authentication failed" in low or "no password supplied" in low:
-            return PasswordNeeded(
-                f"The server {where} refused the password of {url.username}; set PGPASSWORD or "
-                "add the password to ~/.pgpass (Lookalike never stores it)."
-            )
+        password = self.password_error(low)
+        if password is not None:
+            return password
         if "does not exist" in low and "database" in low:
             return CatalogError(
                 f"The database {url.database} does not exist on {where}; create it first "
@@ -194,6 +192,23 @@ class PostgresBackend(Backend):
             return DiskFull(f"The database server {where} is out of disk space ({text}); nothing was lost.")
         if "lock timeout" in low or "deadlock" in low:
             return CatalogBusy(f"The catalog on {where} is busy ({text}); try again.")
+        return None
+
+    def password_error(self, low: str) -> PasswordNeeded | None:
+        """The server asked a password and got none (libpq found none), or refused the one it got; None when
+        the driver's message (`low`, lower case) is about something else."""
+        user, where = self.url.username, self.where()
+        places = (
+            f"put it in ~/.pgpass ({self.url.host or 'localhost'}:{self.url.port or 5432}:"
+            f"{self.url.database}:{user}:PASSWORD) or in PGPASSWORD, or type it when asked (Lookalike never "
+            "stores it)"
+        )
+        if "no password supplied" in low:
+            return PasswordNeeded(f"The server {where} needs a password for {user}: {places}.")
+        if "password authentication failed" in low:
+            return PasswordNeeded(
+                f"The server {where} refused the password of {user}; check it where it came from: {places}."
+            )
         return None
 
     def client_command(self, tool: str) -> str:
