@@ -9,6 +9,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from desktop_app.core.engine import Engine, index_photos
 from desktop_app.core.overview import load_snapshot
 from desktop_app.core.paths import folder_reachable
@@ -88,3 +90,46 @@ def test_no_password_at_all_says_one_is_needed_and_a_wrong_one_that_it_was_refus
     assert "PGPASSWORD" in proc.stderr and "~/.pgpass" in proc.stderr
     proc = cli("stats", "--db", url, home=home, env={**none, "PGPASSWORD": "wrong"})
     assert proc.returncode == 2 and "refused the password of pwuser" in proc.stderr, proc.stderr
+
+
+def test_a_typed_password_is_for_its_catalog_only_and_never_in_the_environment(
+    pg_server, photo_tree, tiny_model, tmp_path, monkeypatch
+):
+    from desktop_app.core.engine_process import EngineProcess
+    from desktop_app.core.storage.passwords import forget_passwords, login_key, remember_password
+    from desktop_app.core.storage.postgres import PasswordNeeded
+
+    first = _pw_catalog(pg_server, f"pwa{os.getpid()}")
+    second = _pw_catalog(pg_server, f"pwb{os.getpid()}")  # the same user on the same server, another catalog
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-pgpass"))
+    assert login_key(first) == f"pwuser@127.0.0.1:{first.rsplit(':', 1)[1].split('/')[0]}/pwa{os.getpid()}"
+    try:
+        remember_password(first, "secret-pw")  # what the app's prompt does
+        assert "PGPASSWORD" not in os.environ
+        index_photos(first, photo_tree, model=tiny_model)
+        with Engine.open(first, remember=False) as engine:
+            assert "secret-pw" not in engine.location
+        with pytest.raises(PasswordNeeded, match="needs a password"):  # not sent to the other catalog
+            Engine.open(second, create=True, remember=False)
+        child = EngineProcess()  # the app's search process gets the typed password, not the environment
+        try:
+            assert child.open(first).n_photos == 7
+        finally:
+            child.close()
+        # A password typed for one catalog does not override ~/.pgpass for another.
+        pgpass = tmp_path / "pgpass"
+        port = first.rsplit(":", 1)[1].split("/")[0]
+        pgpass.write_text(f"127.0.0.1:{port}:pwb{os.getpid()}:pwuser:secret-pw\n")
+        pgpass.chmod(0o600)
+        monkeypatch.setenv("PGPASSFILE", str(pgpass))
+        remember_password(first, "typed-wrong")
+        Engine.open(second, create=True, remember=False).close()
+        with pytest.raises(PasswordNeeded, match="refused the password"):
+            Engine.open(first, remember=False)
+    finally:
+        forget_passwords()
+    assert (
+        not (Path(os.environ["LOOKALIKE_HOME"]) / "settings.json").exists()
+        or "secret-pw" not in (Path(os.environ["LOOKALIKE_HOME"]) / "settings.json").read_text()
+    )

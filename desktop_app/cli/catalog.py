@@ -142,12 +142,15 @@ def recovery_lines(report) -> list[str]:
 
 
 def run_copy(args: argparse.Namespace) -> int:
-    from desktop_app.cli.common import Bar
+    from desktop_app.cli.common import Bar, with_password
     from desktop_app.core.storage.copy import copy_catalog
 
     with Bar(not args.json and not args.no_progress, "row", "Copying") as bar:
-        report = copy_catalog(
-            args.source, args.target, progress=lambda table, done, total: bar.update(done, total, table)
+        report = with_password(  # both catalogs may ask for a password, each its own
+            args,
+            lambda: copy_catalog(
+                args.source, args.target, progress=lambda table, done, total: bar.update(done, total, table)
+            ),
         )
     if args.json:
         emit_json(report.to_dict())
