@@ -133,3 +133,35 @@ def test_a_typed_password_is_for_its_catalog_only_and_never_in_the_environment(
         not (Path(os.environ["LOOKALIKE_HOME"]) / "settings.json").exists()
         or "secret-pw" not in (Path(os.environ["LOOKALIKE_HOME"]) / "settings.json").read_text()
     )
+
+
+# ----------------------------------------------------------------------------- moving a catalog
+
+
+def test_a_copy_credits_the_laptops_history_to_the_curator_on_the_server(
+    pg_server, photo_tree, tiny_model, tmp_path
+):
+    import getpass
+
+    ana = _pw_catalog(pg_server, f"moved{os.getpid()}").replace("pwuser@", "pwuser:secret-pw@")
+
+    laptop = tmp_path / "laptop.sqlite"
+    index_photos(laptop, photo_tree, model=tiny_model)
+    with Engine.open(laptop, remember=False) as engine:  # the laptop's login name is the curator
+        engine.set_labels(["red", "green"], "category", "tops")
+        engine.decide("red", "green", "alike")
+    home = Path(os.environ["LOOKALIKE_HOME"])
+    proc = cli("catalog", "copy", laptop, ana, "--curator-as", "bad\x1bname", home=home)
+    assert proc.returncode == 2 and "curator" in proc.stderr and "Traceback" not in proc.stderr
+    proc = cli("catalog", "copy", laptop, ana, "--curator-as", "pwuser", "--json", home=home)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["verified"] and report["curator_as"] == "pwuser"
+    assert report["recredited"] == {"label_events": 2, "decisions": 1}
+    with Engine.open(ana, remember=False) as engine:
+        assert engine.curator() == "pwuser"
+        assert {d["curator"] for d in engine.decisions()} == {"pwuser"}
+        assert len(engine.undo_decision()) == 1  # her own history: undo takes it back
+        assert len(engine.undo()) == 2 and engine.labels() == {}
+    with Engine.open(laptop, remember=False) as engine:  # the source is never changed
+        assert {d["curator"] for d in engine.decisions()} == {getpass.getuser()}

@@ -62,6 +62,14 @@ def register(sub) -> None:
     cp.add_argument("source", metavar="SRC", help="the catalog to copy: a file or a database URL")
     cp.add_argument("target", metavar="DST", help="where to: a new file or an empty database URL")
     cp.add_argument(
+        "--curator-as",
+        type=_curator,
+        metavar="NAME",
+        help="credit every label, decision, cover and verdict the source names a curator on to NAME in the "
+        "copy, e.g. your database user when a laptop's catalog (which names its login) moves to the team's "
+        "server, so your history stays yours to see and undo (default: names copied as they are)",
+    )
+    cp.add_argument(
         "--no-progress", action="store_true", help="no progress bar (default: a bar on a terminal)"
     )
     add_json(cp)
@@ -149,7 +157,10 @@ def run_copy(args: argparse.Namespace) -> int:
         report = with_password(  # both catalogs may ask for a password, each its own
             args,
             lambda: copy_catalog(
-                args.source, args.target, progress=lambda table, done, total: bar.update(done, total, table)
+                args.source,
+                args.target,
+                progress=lambda table, done, total: bar.update(done, total, table),
+                curator_as=args.curator_as,
             ),
         )
     if args.json:
@@ -158,7 +169,23 @@ def run_copy(args: argparse.Namespace) -> int:
     print(f"Copied {safe(report.source)} to {safe(report.target)}; verified by counts and checksums:")
     for table, n in report.rows.items():
         print(f"  {table:<16} {n:>9} rows  {report.checksums[table][:12]}")
+    if report.curator_as is not None:
+        moved = ", ".join(f"{n} {table}" for table, n in report.recredited.items()) or "no rows"
+        print(f"Credited to {safe(report.curator_as)}: {moved} (the source keeps its names).")
     return 0
+
+
+def _curator(text: str) -> str:
+    from desktop_app.core.errors import InputError
+    from desktop_app.core.settings import curator_name
+
+    try:
+        name = curator_name(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    if not name:
+        raise argparse.ArgumentTypeError("the curator's name is empty")
+    return name
 
 
 def _folder(text: str) -> Path:
