@@ -165,3 +165,44 @@ def test_a_copy_credits_the_laptops_history_to_the_curator_on_the_server(
         assert len(engine.undo()) == 2 and engine.labels() == {}
     with Engine.open(laptop, remember=False) as engine:  # the source is never changed
         assert {d["curator"] for d in engine.decisions()} == {getpass.getuser()}
+
+
+# ----------------------------------------------------------------------------- the inspector's picture
+
+
+def test_header_labels_are_distinct_and_keep_the_end_that_tells_them_apart():
+    from desktop_app.core.inspect import header_labels
+
+    paths = ["m/h/mh01-gray_main.jpg", "m/h/mh01-gray_back.jpg", "m/h/mh01-gray_alt1.jpg"]
+    assert header_labels(paths, ["main", "back", "alt1"], 10) == ["main", "back", "alt1"]
+    by_name = header_labels(paths, [None, None, None], 10)
+    assert by_name == ["…gray_main", "…gray_back", "…gray_alt1"]
+    same_view = header_labels(["a/p0.jpg", "b/p0.jpg"], ["front", "front"], 10)
+    assert len(set(same_view)) == 2 and all(len(label) <= 10 for label in same_view)
+    long_alike = ["x/very-long-article-name-front-1.jpg", "y/another-long-name-front-1.jpg"]
+    labels = header_labels(long_alike, [None, None], 10)
+    assert len(set(labels)) == 2 and all(len(label) <= 10 for label in labels)
+
+
+def test_inspect_with_the_photos_offline_says_so_and_names_rows_apart(sample_copy, tiny_model, tmp_path):
+    from PIL import Image
+
+    from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
+
+    db = tmp_path / "c.sqlite"
+    index_photos(db, sample_copy, rule=GroupingRule("pattern", MAGENTO_PATTERN), model=tiny_model)
+    home = Path(os.environ["LOOKALIKE_HOME"])
+    online_png, offline_png = tmp_path / "online.png", tmp_path / "offline.png"
+    pair = ("inspect", "mh01-gray", "mh01-black", "--db", db)
+    proc = cli(*pair, "--png", online_png, home=home)
+    assert proc.returncode == 0 and "offline" not in proc.stdout, proc.stderr
+    sample_copy.rename(tmp_path / "unmounted")
+    sample_copy.mkdir()  # the mount point, with the share not mounted
+    proc = cli(*pair, "--png", offline_png, home=home)
+    assert proc.returncode == 0, proc.stderr
+    notes = [line for line in proc.stdout.splitlines() if "offline" in line]
+    assert len(notes) == 1 and "no thumbnails" in notes[0] and str(sample_copy) in notes[0]
+    shown = json.loads(cli(*pair, "--png", offline_png, "--json", home=home).stdout)
+    assert "offline" in shown["png_note"]
+    with Image.open(online_png) as on, Image.open(offline_png) as off:
+        assert off.height > on.height and off.width == on.width  # a band of its own for the note
