@@ -40,6 +40,32 @@ def test_an_empty_mount_point_is_not_the_photo_folder(catalog_location, photo_tr
     assert shown["online"] is False and shown["photos_found"] == {"found": 0, "checked": len(sample)}
 
 
+def test_an_empty_mount_point_shows_the_offline_banner_until_the_share_is_mounted(
+    qtbot, window, pg_url, photo_tree, tiny_model, tmp_path
+):
+    import shutil
+
+    from tests.test_gui import T
+
+    index_photos(pg_url, photo_tree, model=str(tiny_model.manifest_path))
+    mount = tmp_path / "mnt" / "catalog"
+    mount.mkdir(parents=True)  # the share is not mounted: its mount point is an empty folder
+    with Engine.open(pg_url, remember=False) as engine:
+        engine.map_photo_root(mount)
+    w = window()
+    with qtbot.waitSignal(w.catalog_loaded, timeout=T):
+        w.open_catalog(pg_url)
+    assert w.snapshot.root_ok is False and w.root_frame.isVisible()
+    w.root_frame.recheck.emit(w.root_frame.missing)  # what the 5-second timer does: still nothing there
+    qtbot.waitUntil(lambda: not w.catalogs.busy(), timeout=T)
+    assert w.root_frame.isVisible()
+    mount.rmdir()
+    shutil.copytree(photo_tree, mount)  # mounted
+    with qtbot.waitSignal(w.catalog_loaded, timeout=T):
+        w.root_frame.recheck.emit(w.root_frame.missing)
+    assert w.snapshot.root_ok and not w.root_frame.isVisible()
+
+
 def test_a_new_catalog_without_photos_yet_is_reachable_when_its_folder_is(tmp_path):
     with Engine.open(tmp_path / "new.sqlite", create=True, remember=False) as engine:
         assert engine.root_sample() == ()

@@ -45,7 +45,11 @@ def register(sub) -> None:
         "settings, not in the catalog.",
     )
     cp.add_argument(
-        "folder", type=_folder, nargs="?", help="the photo folder on this machine (default: show it)"
+        "folder",
+        type=_folder,
+        nargs="?",
+        help="the photo folder on this machine; one not there yet (a share not mounted now) is taken with a "
+        "warning (default: show it)",
     )
     cp.add_argument("--forget", action="store_true", help="drop this machine's mapping")
     add_db(cp)
