@@ -42,10 +42,14 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory, monkeypatch):
-    """Each test gets its own user-data folder: no test sees another's catalogs, models or settings."""
+    """Each test gets its own user-data folder: no test sees another's catalogs, models, settings, or the
+    passwords typed for shared catalogs (kept in the process's memory)."""
+    from desktop_app.core.storage.passwords import forget_passwords
+
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("LOOKALIKE_HOME", str(home))
-    return home
+    yield home
+    forget_passwords()
 
 
 def make_tiny_model(folder: Path, name: str = "tiny-test", size: int = 32, dim: int = 8, seed: int = 0):

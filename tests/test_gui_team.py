@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from desktop_app.core.engine import Engine
 from desktop_app.gui.results import DecisionRole
+from tests.conftest import write_photo
 from tests.test_gui import T, big_tree
 from tests.test_gui_curator import active, answer_dialog, card_centre, indexed, show_results
 
@@ -373,6 +374,8 @@ def pw_catalog(pg_server, photo_tree, tiny_model, monkeypatch):
 
 
 def test_open_a_shared_catalog_asking_for_its_password(qtbot, window, pw_catalog, photo_tree):
+    from desktop_app.core.storage.passwords import typed_password
+
     w = window()
     with_password = pw_catalog.replace("pwuser@", "pwuser:typed-in-url@")
     w.catalogs.choose_shared()
@@ -380,11 +383,12 @@ def test_open_a_shared_catalog_asking_for_its_password(qtbot, window, pw_catalog
     qtbot.keyClicks(dialog.url, with_password)
     qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
     # A password typed into the URL is moved out of it (and is wrong here): the server asks, so does the app.
-    assert os.environ.get("PGPASSWORD") == "typed-in-url"
+    # It is kept for this catalog's login only, never in the environment (it would go to every server).
+    assert typed_password(pw_catalog) == "typed-in-url" and "PGPASSWORD" not in os.environ
+    assert typed_password(pw_catalog.replace("/pw", "/other")) is None
     qtbot.waitUntil(
         lambda: w.catalogs.password_dialog is not None and w.catalogs.password_dialog.isVisible(), timeout=T
     )
-    os.environ.pop("PGPASSWORD")
     prompt = w.catalogs.password_dialog
     assert "typed-in-url" not in prompt.labelText()
     with qtbot.waitSignal(w.catalog_loaded, timeout=T):
@@ -402,7 +406,13 @@ def test_open_a_shared_catalog_asking_for_its_password(qtbot, window, pw_catalog
     w.search.client.in_subprocess = True
     show_results(qtbot, w, "red")
     assert w.similar.model.rowCount() == 2
-    os.environ.pop("PGPASSWORD", None)
+    assert "PGPASSWORD" not in os.environ and typed_password(pw_catalog) == "secret-pw"
+    # So does an index run in its own child process: a new photo is added with the typed password.
+    write_photo(photo_tree / "red" / "p9.jpg", (190, 40, 40), seed=99)
+    w.indexer.in_subprocess = True
+    with qtbot.waitSignal(w.index_finished, timeout=T) as blocker:
+        w.update_index()
+    assert not blocker.args[0].cancelled and blocker.args[0].embedded == 1
 
 
 def test_shared_catalog_offline_photos_and_a_named_label_conflict(

@@ -45,7 +45,11 @@ def register(sub) -> None:
         "settings, not in the catalog.",
     )
     cp.add_argument(
-        "folder", type=_folder, nargs="?", help="the photo folder on this machine (default: show it)"
+        "folder",
+        type=_folder,
+        nargs="?",
+        help="the photo folder on this machine; one not there yet (a share not mounted now) is taken with a "
+        "warning (default: show it)",
     )
     cp.add_argument("--forget", action="store_true", help="drop this machine's mapping")
     add_db(cp)
@@ -61,6 +65,14 @@ def register(sub) -> None:
     )
     cp.add_argument("source", metavar="SRC", help="the catalog to copy: a file or a database URL")
     cp.add_argument("target", metavar="DST", help="where to: a new file or an empty database URL")
+    cp.add_argument(
+        "--curator-as",
+        type=_curator,
+        metavar="NAME",
+        help="credit every label, decision, cover and verdict the source names a curator on to NAME in the "
+        "copy, e.g. your database user when a laptop's catalog (which names its login) moves to the team's "
+        "server, so your history stays yours to see and undo (default: names copied as they are)",
+    )
     cp.add_argument(
         "--no-progress", action="store_true", help="no progress bar (default: a bar on a terminal)"
     )
@@ -142,12 +154,18 @@ def recovery_lines(report) -> list[str]:
 
 
 def run_copy(args: argparse.Namespace) -> int:
-    from desktop_app.cli.common import Bar
+    from desktop_app.cli.common import Bar, with_password
     from desktop_app.core.storage.copy import copy_catalog
 
     with Bar(not args.json and not args.no_progress, "row", "Copying") as bar:
-        report = copy_catalog(
-            args.source, args.target, progress=lambda table, done, total: bar.update(done, total, table)
+        report = with_password(  # both catalogs may ask for a password, each its own
+            args,
+            lambda: copy_catalog(
+                args.source,
+                args.target,
+                progress=lambda table, done, total: bar.update(done, total, table),
+                curator_as=args.curator_as,
+            ),
         )
     if args.json:
         emit_json(report.to_dict())
@@ -155,7 +173,23 @@ def run_copy(args: argparse.Namespace) -> int:
     print(f"Copied {safe(report.source)} to {safe(report.target)}; verified by counts and checksums:")
     for table, n in report.rows.items():
         print(f"  {table:<16} {n:>9} rows  {report.checksums[table][:12]}")
+    if report.curator_as is not None:
+        moved = ", ".join(f"{n} {table}" for table, n in report.recredited.items()) or "no rows"
+        print(f"Credited to {safe(report.curator_as)}: {moved} (the source keeps its names).")
     return 0
+
+
+def _curator(text: str) -> str:
+    from desktop_app.core.errors import InputError
+    from desktop_app.core.settings import curator_name
+
+    try:
+        name = curator_name(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    if not name:
+        raise argparse.ArgumentTypeError("the curator's name is empty")
+    return name
 
 
 def _folder(text: str) -> Path:
@@ -172,13 +206,13 @@ def run_root(args: argparse.Namespace) -> int:
     found = None
     with open_engine(args) as engine:
         if args.forget or args.folder is not None:
-            engine.map_photo_root(None if args.forget else args.folder)
-        if args.folder is not None:
-            paths = sorted(engine.catalog.photo_paths())
-            sample = paths[:: max(1, len(paths) // 50)]  # about 50 photos spread over the catalog
-            found = (sum((args.folder / p).exists() for p in sample), len(sample))
+            note = engine.map_photo_root(None if args.forget else args.folder)
+            if note:
+                print(f"lookalike: warning: {safe(note)}", file=sys.stderr)
+        if args.folder is not None and args.folder.is_dir():
+            found = _photos_found(engine, args.folder)
         root = engine.photo_root()
-        online = root is not None and root.is_dir()
+        online = engine.photos_online()
         location = engine.location
     if args.json:
         emit_json(
@@ -198,3 +232,14 @@ def run_root(args: argparse.Namespace) -> int:
                 "is it the folder they were indexed from?"
             )
     return 0
+
+
+ROOT_CHECK = 50  # photos of the catalog `catalog root DIR` looks for in DIR
+
+
+def _photos_found(engine, folder: Path) -> tuple[int, int]:
+    """(found, checked): how many of about 50 photos spread over the catalog are in `folder`."""
+    from desktop_app.core.paths import photos_found
+
+    sample = engine.catalog.photo_path_sample(ROOT_CHECK)
+    return photos_found(folder, sample), len(sample)

@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         stats = None
         if args.png is not None:
             root = engine.photo_root()
-            reachable = root is not None and root.is_dir() and not args.dots
+            reachable = not args.dots and engine.photos_online()  # an empty mount point is offline too
 
             def cover_of(article: str):
                 rel = covers.get(article)

@@ -200,20 +200,28 @@ def open_engine(args: argparse.Namespace, create: bool = False):
 
 
 def with_password(args: argparse.Namespace, open_it: Callable):
-    """Open a shared catalog, asking for the password on a terminal when the server wants one libpq could not
-    find. The password stays in this process (PGPASSWORD for libpq); Lookalike never writes it anywhere."""
+    """Open a shared catalog (or two: `catalog copy`), asking on a terminal for each password the server wants
+    that libpq could not find. A password stays in this process's memory, for its catalog's login only
+    (`core.storage.passwords`); Lookalike never writes it anywhere."""
     import getpass
-    import os
 
+    from desktop_app.core.storage.passwords import login_key, remember_password
     from desktop_app.core.storage.postgres import PasswordNeeded
 
-    try:
-        return open_it()
-    except PasswordNeeded:
-        if getattr(args, "json", False) or not sys.stdin.isatty():
-            raise
-        os.environ["PGPASSWORD"] = getpass.getpass("Password for the catalog's database: ")
-        return open_it()
+    asked: set[str] = set()
+    while True:
+        try:
+            return open_it()
+        except PasswordNeeded as exc:
+            if (
+                not exc.url
+                or getattr(args, "json", False)
+                or not sys.stdin.isatty()
+                or login_key(exc.url) in asked
+            ):
+                raise
+            asked.add(login_key(exc.url))
+            remember_password(exc.url, getpass.getpass(f"Password for {exc.url}: "))
 
 
 # ============================================================================ output

@@ -50,8 +50,9 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from desktop_app.core.inspect import compare_line, render_png
+    from desktop_app.core.inspect import compare_line, photos_note, render_png
 
+    png_note = None
     with open_engine(args) as engine:
         for path, what, kind in ((args.csv, "matrix CSV", TEXT), (args.png, "matrix picture", PNG)):
             if path is not None:
@@ -61,9 +62,11 @@ def run(args: argparse.Namespace) -> int:
         if args.csv:
             ins.write_csv(args.csv)
         if args.png:
-            render_png(ins, args.method or params.method, args.png, engine.photo_root())
+            root = engine.photo_root()
+            render_png(ins, args.method or params.method, args.png, root)
+            png_note = photos_note(ins, root)  # what the picture says above its panels, said here too
     if args.json:
-        emit_json(ins.to_dict())
+        emit_json({**ins.to_dict(), "png_note": png_note})
         return 0
     width = max(len(safe(p)) for p in ins.paths_a)
     print(f"{safe(args.article_a)} (rows) vs {safe(args.article_b)} (columns)")
@@ -83,4 +86,6 @@ def run(args: argparse.Namespace) -> int:
             + (f"  (fell back to {res.fallback})" if res.fallback else "")
         )
     print(compare_line(ins))
+    if png_note:
+        print(f"Note: {safe(png_note)}")
     return 0

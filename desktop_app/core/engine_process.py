@@ -60,12 +60,16 @@ class _Server:
     def __init__(self) -> None:
         self.engine: Any = None
 
-    def open(self, db: str, device: str | None = None) -> EngineInfo:
+    def open(self, db: str, device: str | None = None, password: str | None = None) -> EngineInfo:
+        """Open `db`; `password`: the one the curator typed for it in the window's process, if any."""
         from desktop_app.core.engine import Engine
         from desktop_app.core.errors import ModelError
         from desktop_app.core.overview import model_title
         from desktop_app.core.storage.backend import is_url
+        from desktop_app.core.storage.passwords import remember_password
 
+        if password is not None:
+            remember_password(db, password)
         previous, self.engine = self.engine, None
         try:
             engine = Engine.open(db if is_url(db) else Path(db), remember=False)
@@ -181,8 +185,12 @@ class EngineProcess:
         return value
 
     def open(self, db: Path | str, device: str | None = None) -> EngineInfo:
-        """Open a catalog (a file, or a database URL) in the child."""
-        return self._call("open", str(db), device)
+        """Open a catalog (a file, or a database URL) in the child, with the password typed for it here."""
+        from desktop_app.core.storage.backend import is_url
+        from desktop_app.core.storage.passwords import typed_password
+
+        password = typed_password(str(db)) if is_url(str(db)) else None
+        return self._call("open", str(db), device, password)
 
     def call(self, verb: str, *args: Any, **kwargs: Any) -> Any:
         return self._call(verb, *args, **kwargs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -165,25 +165,30 @@ def render_png(
     """The matrix as a heatmap with thumbnails as headers and the method's pairs marked, as a PNG.
 
     `method` may name several methods separated by commas ("greedy,hungarian"): their panels are drawn side
-    by side, like the GUI inspector's two panes.
+    by side, like the GUI inspector's two panes. With the photos offline the picture says so in a line above
+    them (`photos_note`), and names the photos instead of showing them.
     """
-    from PIL import Image
+    from PIL import Image, ImageDraw
 
     check_output_path(out, "matrix picture", PNG)
     methods = [m.strip() for m in str(method).split(",") if m.strip()]
     if not methods:
         raise InputError("Name at least one method to draw.")
-    panels = [_render_panel(ins, m, photo_root, cell) for m in methods]
+    note = photos_note(ins, photo_root)
+    panels = [_render_panel(ins, m, None if note else photo_root, cell) for m in methods]
     gap = 16
+    band = NOTE_BAND if note else 0
     img = Image.new(
         "RGB",
-        (sum(p.width for p in panels) + gap * (len(panels) - 1), max(p.height for p in panels)),
+        (sum(p.width for p in panels) + gap * (len(panels) - 1), max(p.height for p in panels) + band),
         "white",
     )
     x = 0
     for panel in panels:
-        img.paste(panel, (x, 0))
+        img.paste(panel, (x, band))
         x += panel.width + gap
+    if note:
+        ImageDraw.Draw(img).text((4, 4), note, fill="#a04000")
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return write_bytes(out, buf.getvalue(), what="matrix picture")
@@ -213,6 +218,22 @@ def _render_panel(ins: Inspection, method: str, photo_root: Path | None, cell: i
     return framed
 
 
+def photos_note(ins: Inspection, photo_root: Path | None) -> str | None:
+    """One line when the picture can show no thumbnails: no photo folder is known on this machine, or it is
+    offline (none of the compared photos is in it: an unplugged drive, an unmounted share); else None."""
+    from desktop_app.core.paths import ROOT_SAMPLE, folder_reachable
+
+    if photo_root is not None and folder_reachable(photo_root, [*ins.paths_a, *ins.paths_b][:ROOT_SAMPLE]):
+        return None
+    where = (
+        f"{photo_root} is not reachable here" if photo_root else "no photo folder is known on this machine"
+    )
+    return f"The photos are offline ({where}), so no thumbnails: rows and columns are named by view or file."
+
+
+NOTE_BAND = 20  # pixels above the panels for the line that says the photos are offline
+
+
 def _thumbnail(photo_root: Path | None, rel: str, cell: int):
     """A photo's thumbnail to fit a header cell; None without a photo folder or when it cannot be read."""
     from desktop_app.core.images import PhotoError, fit_within, load_photo, read_bytes
@@ -231,20 +252,62 @@ def _thumbnail(photo_root: Path | None, rel: str, cell: int):
 def _draw_headers(img, d, ins: Inspection, photo_root: Path | None, cell: int) -> None:
     """The column photos along the top and the row photos down the left: thumbnails, else their names."""
     head = cell
+    width = label_chars(cell)
+    names_b = header_labels(ins.paths_b, ins.views_b, width)
     for j, rel in enumerate(ins.paths_b):
         t = _thumbnail(photo_root, rel, cell)
         x0 = head + j * cell
         if t:
             img.paste(t, (x0 + (cell - t.width) // 2, (head - t.height) // 2))
         else:
-            d.text((x0 + 4, head // 2), Path(rel).stem[:10], fill="#333")
+            d.text((x0 + 4, head // 2), _drawable(d, names_b[j]), fill="#333")
+    names_a = header_labels(ins.paths_a, ins.views_a, width)
     for i, rel in enumerate(ins.paths_a):
         t = _thumbnail(photo_root, rel, cell)
         y0 = head + i * cell
         if t:
             img.paste(t, ((head - t.width) // 2, y0 + (cell - t.height) // 2))
         else:
-            d.text((4, y0 + cell // 2), Path(rel).stem[:10], fill="#333")
+            d.text((4, y0 + cell // 2), _drawable(d, names_a[i]), fill="#333")
+
+
+def label_chars(cell: int) -> int:
+    """How many characters of the picture's font fit a header cell of `cell` pixels (about 6 px each)."""
+    return max(4, (cell - 8) // 6)
+
+
+def header_labels(paths: list[str], views: list[str | None], width: int) -> list[str]:
+    """Names for the photos along one side of the matrix when no thumbnail is drawn, each distinct and at
+    most `width` characters: the view tags when they tell the photos apart, else the file names, else the
+    stored paths; cut at the front ("…gray_back"), since photos of one article differ at the end."""
+    names = _telling_names(paths, views)
+    labels = [_elided(name, width) for name in names]
+    if len(set(labels)) < len(labels):  # alike once cut (they differ in the middle): numbered
+        labels = [f"{k} {_elided(name, width - len(str(k)) - 1)}" for k, name in enumerate(names, 1)]
+    return labels
+
+
+def _telling_names(paths: list[str], views: list[str | None]) -> list[str]:
+    if all(views) and len(set(views)) == len(views):
+        return [str(v) for v in views]
+    stems = [PurePosixPath(p).stem for p in paths]
+    if len(set(stems)) == len(stems):
+        return stems
+    return [str(PurePosixPath(p).with_suffix("")) for p in paths]
+
+
+def _elided(text: str, width: int) -> str:
+    return text if len(text) <= width else ELLIPSIS + text[len(text) - width + 1 :]
+
+
+ELLIPSIS = "…"
+
+
+def _drawable(d, text: str) -> str:
+    """Pillow's bitmap font (without FreeType) has no "…": two dots instead."""
+    from PIL import ImageFont
+
+    return text if isinstance(d.getfont(), ImageFont.FreeTypeFont) else text.replace(ELLIPSIS, "..")
 
 
 def _draw_cells(d, ins: Inspection, res: matching.MatchResult, lo: float, hi: float, cell: int) -> None:

@@ -153,6 +153,9 @@ class Snapshot:
     partial: bool = False  # only the first page of articles (by id): the rest is being read
     # The search settings of the vector space in use (`Engine.search_settings`: an adapter's own when on).
     search: SearchSettings = field(default_factory=SearchSettings)
+    # A few of the catalog's photos, looked for in the photo folder (`paths.folder_reachable`): the window's
+    # recheck of an offline folder asks the disk, not the catalog.
+    root_sample: tuple[str, ...] = ()
 
     @property
     def more_articles(self) -> int:
@@ -232,7 +235,8 @@ def load_snapshot(engine: Engine, first: int | None = None) -> Snapshot:
         counts = counting.result()
     last = catalog.last_run()
     root = engine.photo_root()
-    root_ok = folder_reachable(root)
+    root_sample = engine.root_sample()
+    root_ok = folder_reachable(root, root_sample)
     model = model_id = model_error = None
     try:
         model = engine.model()
@@ -257,4 +261,5 @@ def load_snapshot(engine: Engine, first: int | None = None) -> Snapshot:
         # window read the catalog again and again for as long as the run went on.
         partial=first is not None and len(articles) >= first and counts["articles"] > len(articles),
         search=engine.search_settings(),
+        root_sample=root_sample,
     )

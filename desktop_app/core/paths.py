@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import platformdirs
@@ -53,10 +54,28 @@ def thumbnail_dir() -> Path:
     return user_data_dir() / "thumbnails"
 
 
-def folder_reachable(folder: Path | None) -> bool:
-    """Whether a photo folder is there and readable now (an unplugged drive or an unmounted share is not).
-    It touches the disk: front ends ask it off their UI thread."""
-    return bool(folder is not None and folder.is_dir() and os.access(folder, os.R_OK | os.X_OK))
+# Photos of a catalog looked for to tell its photo folder from an empty mount point (`Engine.root_sample`):
+# a stat each while the folder is offline, and mostly one (the first is there) while it is online.
+ROOT_SAMPLE = 8
+
+
+def folder_reachable(folder: Path | None, sample: Sequence[str] = ()) -> bool:
+    """Whether a photo folder is there and readable now, and holds at least one of `sample`, photos of the
+    catalog (its stored paths): an unplugged drive is not, nor an unmounted share, whose mount point is an
+    empty folder. Without a sample (a catalog with no photos yet) the folder alone counts. It touches the
+    disk: front ends ask it off their UI thread."""
+    if folder is None or not folder.is_dir() or not os.access(folder, os.R_OK | os.X_OK):
+        return False
+    return not sample or any(_present(folder, sample))
+
+
+def photos_found(folder: Path, sample: Sequence[str]) -> int:
+    """How many photos of `sample` (stored paths) are in `folder`: the count `catalog root` reports."""
+    return sum(_present(folder, sample))
+
+
+def _present(folder: Path, sample: Sequence[str]) -> Iterator[bool]:
+    return (photo_file(folder, rel).exists() for rel in sample)
 
 
 def relative_to_root(path: str | Path, photo_root: str | Path) -> str | None:

@@ -363,10 +363,7 @@ class UserSettings:
 
     def set_curator(self, name: str) -> None:
         """The name this user's decisions carry ("" goes back to the default: see engine.curator_and_source)."""
-        name = " ".join(name.split())
-        if any(not c.isprintable() for c in name) or len(name) > MAX_CURATOR_NAME:
-            raise InputError(f"A curator's name is printable text of at most {MAX_CURATOR_NAME} characters.")
-        self.curator = name
+        self.curator = curator_name(name)
 
     # ----- recent catalogs
 
@@ -473,3 +470,12 @@ def update_catalog_settings(catalog: Any, **changes: Any) -> CatalogSettings:
 
     catalog.update_raw_settings(change)
     return out[0]
+
+
+def curator_name(text: str) -> str:
+    """A curator's name as decisions carry it (spaces collapsed); InputError when it is not printable text of
+    at most MAX_CURATOR_NAME characters."""
+    name = " ".join(text.split())
+    if any(not c.isprintable() for c in name) or len(name) > MAX_CURATOR_NAME:
+        raise InputError(f"A curator's name is printable text of at most {MAX_CURATOR_NAME} characters.")
+    return name

@@ -264,10 +264,11 @@ class CatalogController(QObject):
         self.failed.emit(failure, self.snapshot is not None)
 
     def _ask_password(self, url: str) -> None:
-        from desktop_app.gui.shared_catalog import ask_password, use_password
+        from desktop_app.core.storage.passwords import remember_password
+        from desktop_app.gui.shared_catalog import ask_password
 
         def typed(password: str) -> None:
-            use_password(password)
+            remember_password(url, password)  # for this catalog's login only, in memory
             self._asked_password = True  # once: a wrong password is then reported, not asked again forever
             self.open(url)
 

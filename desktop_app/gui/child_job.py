@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop_app.core.child import rebuild_error
+from desktop_app.core.storage.passwords import run_with_passwords, typed_passwords
 
 POLL_MS = 50
 STOP_GRACE_S = 20.0  # a batch on a slow CPU; after that the child is terminated (the catalog survives it)
@@ -44,8 +45,12 @@ class ChildJob(QObject):
         self.queue = ctx.Queue()
         self.cancel_event = ctx.Event()
         self.lost = lost
+        # The passwords typed for shared catalogs go with the start message, never through the environment.
         self.process = ctx.Process(
-            target=target, name=name, daemon=True, args=(*args, self.queue, self.cancel_event)
+            target=run_with_passwords,
+            name=name,
+            daemon=True,
+            args=(typed_passwords(), target, *args, self.queue, self.cancel_event),
         )
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)

@@ -104,7 +104,7 @@ class MainWindow(WindowSurface, WindowWork, QMainWindow):
         self.welcome.open_shared.connect(c.choose_shared)
         self.welcome.open_recent.connect(self.open_catalog)
         self.locate_btn.clicked.connect(c.locate_photos)
-        self.root_frame.recheck.connect(lambda root: c.call(folder_reachable, root, on_done=self._root_back))
+        self.root_frame.recheck.connect(self._recheck_root)
         g = self.grid_panel
         g.selection_changed.connect(self._selection_changed)
         g.open_requested.connect(self.open_detail)
@@ -218,6 +218,11 @@ class MainWindow(WindowSurface, WindowWork, QMainWindow):
         self.status.show_engine(None)
         self._show_welcome()
         self.catalogs.call(recent_catalogs, on_done=self.welcome.set_recent)
+
+    def _recheck_root(self, root: Path) -> None:
+        """Is the offline photo folder back? A few stats off the UI thread; the catalog is not read."""
+        sample = self.snapshot.root_sample if self.snapshot is not None else ()
+        self.catalogs.call(folder_reachable, root, sample, on_done=self._root_back)
 
     def _root_back(self, back: bool) -> None:
         if back and self.root_frame.missing is not None and not self.indexer.running:

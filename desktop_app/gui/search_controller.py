@@ -52,20 +52,13 @@ class EngineClient:
         self._engine: EngineProcess | LocalEngine | None = None
         self._lock = threading.Lock()
         self._db: str | None = None  # the catalog open in the engine: a file path or a database URL
-        self._password: str | None = None  # the PGPASSWORD the child process started with
         self.info: EngineInfo | None = None
 
     def open(self, db: Path | str, device: str | None = None) -> EngineInfo:
         """(Re)open a catalog in the engine: loads its vectors and the encoder session; worker threads only."""
         with self._lock:
-            password = os.environ.get("PGPASSWORD")
-            if self._engine is not None and self.in_subprocess and password != self._password:
-                # The curator typed a password after the child started: only a new child sees it.
-                self._engine.close()
-                self._engine = None
             if self._engine is None:
                 self._engine = EngineProcess() if self.in_subprocess else LocalEngine()
-                self._password = password
             self._db = self.info = None
             info = self._engine.open(str(db), device)
             self._db, self.info = str(db), info

@@ -3,13 +3,12 @@ photos are on this machine.
 
 The URL is a SQLAlchemy URL (postgresql+psycopg://user@host:5432/lookalike). Lookalike never stores a
 password: libpq finds it (PGPASSWORD, ~/.pgpass) or the curator types it, and it stays in this process's
-environment (PGPASSWORD) for the window, the search and the indexing processes. A password typed into the URL
-is moved there too, so titles, the recent list and the settings file only ever hold the URL without it.
+memory for that catalog's login only (`core.storage.passwords`; the search and indexing processes are handed
+it when they start). A password typed into the URL is moved there too, so titles, the recent list and the
+settings file only ever hold the URL without it.
 """
 
 from __future__ import annotations
-
-import os
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.errors import InputError
 from desktop_app.core.storage.backend import split_password as storage_split_password
+from desktop_app.core.storage.passwords import remember_password
 
 EXAMPLE = "postgresql+psycopg://curator@catalog-server:5432/lookalike"
 
@@ -31,11 +31,6 @@ EXAMPLE = "postgresql+psycopg://curator@catalog-server:5432/lookalike"
 def split_password(url: str) -> tuple[str, str | None]:
     """(the URL without a password, the password it held or None); InputError when it is no PostgreSQL URL."""
     return storage_split_password(url, EXAMPLE)
-
-
-def use_password(password: str) -> None:
-    """Give libpq the password for this process and the processes it starts; it is never written anywhere."""
-    os.environ["PGPASSWORD"] = password
 
 
 class SharedCatalogDialog(QDialog):
@@ -79,7 +74,7 @@ class SharedCatalogDialog(QDialog):
             self.error.show()
             return
         if password:
-            use_password(password)
+            remember_password(url, password)
         self.accept()
         self.chosen.emit(url)
 
@@ -95,4 +90,4 @@ def ask_password(parent: QWidget | None, location: str, on_password) -> QInputDi
     return dialog
 
 
-__all__ = ["EXAMPLE", "SharedCatalogDialog", "ask_password", "split_password", "use_password"]
+__all__ = ["EXAMPLE", "SharedCatalogDialog", "ask_password", "split_password"]

@@ -150,7 +150,9 @@ class WindowWork:
         # The folder was offline when the catalog was last read: look again now (a drive plugged back in),
         # off the UI thread, which a stat of an unmounted share can hold up.
         root = snap.photo_root
-        self.catalogs.call(folder_reachable, root, on_done=lambda ok: self._index_if_back(snap, ok))
+        self.catalogs.call(
+            folder_reachable, root, snap.root_sample, on_done=lambda ok: self._index_if_back(snap, ok)
+        )
 
     def _index_if_back(self: Any, snap: Snapshot, back: bool) -> None:
         if snap is not self.snapshot or self.indexer.running:

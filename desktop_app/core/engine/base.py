@@ -20,7 +20,7 @@ from desktop_app.core.indexer import (
     embed_files,
 )
 from desktop_app.core.models import InstalledModel, catalog_model, vector_identity
-from desktop_app.core.paths import catalog_title, photo_file
+from desktop_app.core.paths import ROOT_SAMPLE, catalog_title, folder_reachable, photo_file
 from desktop_app.core.read_ahead import ReadAhead
 from desktop_app.core.search import SearchIndex
 from desktop_app.core.settings import (
@@ -222,13 +222,33 @@ class EngineBase:
         root = UserSettings.load().photo_root(self.location) or self.settings().photo_root
         return Path(root) if root else None
 
-    def map_photo_root(self, folder: Path | None) -> None:
-        """Remember where this catalog's photos are on this machine (None: forget it)."""
-        if folder is not None and not Path(folder).is_dir():
-            raise InputError(f"{folder} is not a folder on this machine.")
+    def map_photo_root(self, folder: Path | None) -> str | None:
+        """Remember where this catalog's photos are on this machine (None: forget it). A folder that is not
+        there yet is taken (a share's mount point before it is mounted: the photos show offline until it
+        is), and the warning to give is returned; a file is refused."""
+        note = None
+        if folder is not None:
+            folder = Path(folder).expanduser()
+            if folder.exists() and not folder.is_dir():
+                raise InputError(f"{folder} is a file, not a folder; give the folder the photos are in.")
+            if not folder.exists():
+                note = (
+                    f"{folder.resolve()} is not there yet; the photos show as offline until it is (a share "
+                    "mounted there, a drive plugged in)."
+                )
         user = UserSettings.load()
         user.set_photo_root(self.location, folder)
         user.save(strict=True)
+        return note
+
+    def root_sample(self) -> tuple[str, ...]:
+        """A few of the catalog's photos (stored paths) to look for in a photo folder (`photos_online`)."""
+        return self.catalog.photo_path_sample(ROOT_SAMPLE)
+
+    def photos_online(self) -> bool:
+        """Whether this machine's photo folder of the catalog is reachable and holds its photos (a stat or a
+        few): an empty mount point is offline. It touches the disk: front ends ask it off their UI thread."""
+        return folder_reachable(self.photo_root(), self.root_sample())
 
     def absolute(self, rel: str | None) -> Path | None:
         root = self.photo_root()

@@ -195,7 +195,7 @@ class DuplicateRoom:
                 missing.append(p)
         root = self.photo_root()
         report.photo_root = str(root) if root is not None else None
-        if missing and (root is None or not root.is_dir()):
+        if missing and not self.photos_online():  # an unmounted share's empty mount point included
             report.offline = True
             out.update({p: None for p in missing})
             return out

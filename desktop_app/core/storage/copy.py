@@ -34,6 +34,8 @@ class CopyReport:
     rows: dict[str, int] = field(default_factory=dict)
     checksums: dict[str, str] = field(default_factory=dict)
     verified: bool = False
+    curator_as: str | None = None  # the name the source's curators were credited as in the copy
+    recredited: dict[str, int] = field(default_factory=dict)  # per table, rows whose curator was changed
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
@@ -47,13 +49,24 @@ def _ordered(table: sa.Table) -> sa.Select:
     return sa.select(table).order_by(*table.primary_key.columns)
 
 
-def _digest(conn: sa.Connection, table: sa.Table) -> tuple[int, str]:
-    """Row count and a checksum of every value, the same whichever backend holds the rows."""
+def _credited(table: sa.Table, curator_as: str | None) -> Callable[[dict], dict]:
+    """What a row of `table` becomes in the copy: the same, or with a recorded curator's name replaced by
+    `curator_as` (rows with no name recorded, from before names were kept, stay so: anyone's to undo)."""
+    if curator_as is None or "curator" not in table.c:
+        return lambda row: row
+    return lambda row: {**row, "curator": curator_as} if row["curator"] is not None else row
+
+
+def _digest(
+    conn: sa.Connection, table: sa.Table, credit: Callable[[dict], dict] = lambda row: row
+) -> tuple[int, str]:
+    """Row count and a checksum of every value, the same whichever backend holds the rows (the source's
+    rows as `credit` makes them, so a copy that renamed curators is compared with what it should hold)."""
     h = hashlib.sha256()
     n = 0
     for row in conn.execution_options(yield_per=BATCH).execute(_ordered(table)):
         values = []
-        for v in row:
+        for v in credit(dict(row._mapping)).values():
             if isinstance(v, (bytes, memoryview)):
                 values.append(hashlib.sha256(bytes(v)).hexdigest())
             elif isinstance(v, float):
@@ -65,12 +78,17 @@ def _digest(conn: sa.Connection, table: sa.Table) -> tuple[int, str]:
     return n, h.hexdigest()
 
 
-def copy_catalog(source: str | Path, target: str | Path, progress: Progress | None = None) -> CopyReport:
+def copy_catalog(
+    source: str | Path, target: str | Path, progress: Progress | None = None, curator_as: str | None = None
+) -> CopyReport:
     """Copy every table of `source` into `target`: a new SQLite file (built beside it under a temporary name
     and renamed when verified, so a failure or a kill leaves no file there) or an empty PostgreSQL database
-    (what a failed copy created there is dropped again; one a kill left behind is taken as empty)."""
+    (what a failed copy created there is dropped again; one a kill left behind is taken as empty).
+
+    `curator_as`: credit every decision, label event, cover and verdict that names a curator to this name in
+    the copy (a laptop's catalog names its login, e.g. root; on the server the curator is someone else)."""
     if is_url(target):
-        return _copy_into_database(source, str(target), progress)
+        return _copy_into_database(source, str(target), progress, curator_as)
     target = Path(target).expanduser()
     if target.is_dir():
         raise InputError(f"{target} is a folder; name a new catalog file (e.g. {target / 'catalog.sqlite'}).")
@@ -79,10 +97,12 @@ def copy_catalog(source: str | Path, target: str | Path, progress: Progress | No
     with Catalog(source, create=False) as src, building_catalog_file(target, "copy") as tmp:
         backend = SqliteBackend(tmp)
         backend.location = str(target)  # messages name the file the user asked for
-        return _copy_into(src, Catalog(tmp, create=True, backend=backend), progress)
+        return _copy_into(src, Catalog(tmp, create=True, backend=backend), progress, curator_as)
 
 
-def _copy_into_database(source: str | Path, target: str, progress: Progress | None) -> CopyReport:
+def _copy_into_database(
+    source: str | Path, target: str, progress: Progress | None, curator_as: str | None
+) -> CopyReport:
     made = check_catalog_target(target).kind in ("missing", "empty")
     if not made and not _unused_catalog(target):
         raise CatalogError(
@@ -91,28 +111,30 @@ def _copy_into_database(source: str | Path, target: str, progress: Progress | No
     with Catalog(source, create=False) as src:
         dst = Catalog(target, create=True)
         try:
-            return _copy_into(src, dst, progress)
+            return _copy_into(src, dst, progress, curator_as)
         except BaseException:
             if made:
                 _drop_tables(target)
             raise
 
 
-def _copy_into(src: Catalog, dst: Catalog, progress: Progress | None) -> CopyReport:
+def _copy_into(src: Catalog, dst: Catalog, progress: Progress | None, curator_as: str | None) -> CopyReport:
     """Copy every table in one write transaction, then compare both sides; closes `dst`."""
     with dst:
         if (
             src.schema_version() != dst.schema_version()
         ):  # opening the source migrated it; a guard all the same
             raise CatalogError("The source catalog could not be brought to this version's schema.")
-        report = CopyReport(src.location, dst.location)
+        report = CopyReport(src.location, dst.location, curator_as=curator_as)
         with src.read() as rconn, dst.write("copy into") as wconn:
             for table in _tables():
-                _copy_table(rconn, wconn, table, progress)
+                changed = _copy_table(rconn, wconn, table, progress, _credited(table, curator_as))
+                if changed:
+                    report.recredited[table.name] = changed
         with src.read() as a, dst.read() as b:
             ok = True
             for table in _tables():
-                count_a, sum_a = _digest(a, table)
+                count_a, sum_a = _digest(a, table, _credited(table, curator_as))
                 count_b, sum_b = _digest(b, table)
                 report.rows[table.name] = count_b
                 report.checksums[table.name] = sum_b
@@ -126,14 +148,22 @@ def _copy_into(src: Catalog, dst: Catalog, progress: Progress | None) -> CopyRep
 
 
 def _copy_table(
-    rconn: sa.Connection, wconn: sa.Connection, table: sa.Table, progress: Progress | None
-) -> None:
+    rconn: sa.Connection,
+    wconn: sa.Connection,
+    table: sa.Table,
+    progress: Progress | None,
+    credit: Callable[[dict], dict],
+) -> int:
+    """Copy one table's rows (as `credit` makes them); how many rows `credit` changed."""
     wconn.execute(table.delete())  # a new catalog has no rows but its own settings
     total = rconn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-    done = 0
+    done = changed = 0
     batch: list[dict] = []
     for row in rconn.execution_options(yield_per=BATCH).execute(_ordered(table)):
-        batch.append(dict(row._mapping))
+        original = dict(row._mapping)
+        copied = credit(original)
+        changed += copied != original
+        batch.append(copied)
         if len(batch) >= BATCH:
             wconn.execute(table.insert(), batch)
             done += len(batch)
@@ -146,6 +176,7 @@ def _copy_table(
     if progress:
         progress(table.name, done, total)
     _reset_sequence(wconn, table)
+    return changed
 
 
 def _unused_catalog(target: str) -> bool:

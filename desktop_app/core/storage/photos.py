@@ -75,6 +75,21 @@ class PhotoStore:
         with self.read() as conn:
             return set(conn.execute(sa.select(photos_table.c.path)).scalars())
 
+    def photo_path_sample(self, n: int) -> tuple[str, ...]:
+        """Up to `n` stored photo paths spread evenly over the catalog by id (fewer when ids have gaps or
+        the catalog is small): one index look-up each, whatever the catalog's size."""
+        p = photos_table
+        with self.read() as conn:
+            lo, hi = conn.execute(sa.select(sa.func.min(p.c.id), sa.func.max(p.c.id))).one()
+            if lo is None or n < 1:
+                return ()
+            step = max(1, (hi - lo + 1) // n)
+            found = (
+                conn.execute(sa.select(p.c.path).where(p.c.id >= start).order_by(p.c.id).limit(1)).scalar()
+                for start in range(lo, hi + 1, step)[:n]
+            )
+            return tuple(dict.fromkeys(path for path in found if path is not None))
+
     def photos_of(self, article: str) -> list[PhotoRow]:
         return self._photos_where(articles_table.c.key == article)
 

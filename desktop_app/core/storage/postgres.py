@@ -16,6 +16,7 @@ from sqlalchemy import event
 
 from desktop_app.core.errors import CatalogBusy, CatalogError, DiskFull, InputError
 from desktop_app.core.storage.backend import URL_EXAMPLE, Backend, Identity, parse_db_url
+from desktop_app.core.storage.passwords import typed_password
 
 # Advisory lock keys (64-bit): one for writers, one for the indexer. Advisory locks are per database.
 WRITE_LOCK = 0x4C6B4C6B_57524954  # "LkLk" "WRIT"
@@ -23,7 +24,12 @@ INDEX_LOCK = 0x4C6B4C6B_494E4458  # "LkLk" "INDX"
 
 
 class PasswordNeeded(CatalogError):
-    """The server wants a password that libpq could not find (PGPASSWORD, ~/.pgpass)."""
+    """The server wants a password that libpq could not find (PGPASSWORD, ~/.pgpass), or refused the one it
+    got; `url` is the catalog's URL without a password, for the prompt that asks for it."""
+
+    def __init__(self, message: str, url: str = "") -> None:
+        super().__init__(message)
+        self.url = url
 
 
 class ConnectionLost(CatalogError):
@@ -46,8 +52,9 @@ class PostgresBackend(Backend):
             )
         _check_url_parts(parsed)
         self.url = parsed.set(drivername="postgresql+psycopg")
-        if password is not None:
-            self.url = self.url.set(password=password)
+        # A password typed for this login (never one typed for another catalog) goes to the driver beside
+        # the URL, so no URL that is shown, logged or remembered carries it; one written in the URL wins.
+        self._password = password if password is not None else typed_password(parsed)
         self.location = self.url.render_as_string(hide_password=True)
         self.path = None
         self._engine: sa.Engine | None = None
@@ -63,9 +70,10 @@ class PostgresBackend(Backend):
                 raise CatalogError(
                     "Shared catalogs on PostgreSQL need the psycopg driver: pip install 'lookalike[postgres]'."
                 ) from exc
-            self._engine = sa.create_engine(
-                self.url, pool_pre_ping=True, connect_args={"connect_timeout": 10}
-            )
+            connect_args: dict = {"connect_timeout": 10}
+            if self._password is not None and self.url.password is None:
+                connect_args["password"] = self._password
+            self._engine = sa.create_engine(self.url, pool_pre_ping=True, connect_args=connect_args)
             event.listen(self._engine, "begin", _on_begin)
             event.listen(self._engine, "connect", self._on_connect)
             event.listen(self._engine, "handle_error", self._on_error)
@@ -162,11 +170,9 @@ class PostgresBackend(Backend):
         low = text.lower()
         url = self.url
         where = self.where()
-        if "password authentication failed" in low or "no password supplied" in low:
-            return PasswordNeeded(
-                f"The server {where} refused the password of {url.username}; set PGPASSWORD or "
-                "add the password to ~/.pgpass (Lookalike never stores it)."
-            )
+        password = self.password_error(low)
+        if password is not None:
+            return password
         if "does not exist" in low and "database" in low:
             return CatalogError(
                 f"The database {url.database} does not exist on {where}; create it first "
@@ -194,6 +200,24 @@ class PostgresBackend(Backend):
             return DiskFull(f"The database server {where} is out of disk space ({text}); nothing was lost.")
         if "lock timeout" in low or "deadlock" in low:
             return CatalogBusy(f"The catalog on {where} is busy ({text}); try again.")
+        return None
+
+    def password_error(self, low: str) -> PasswordNeeded | None:
+        """The server asked a password and got none (libpq found none), or refused the one it got; None when
+        the driver's message (`low`, lower case) is about something else."""
+        user, where = self.url.username, self.where()
+        places = (
+            f"put it in ~/.pgpass ({self.url.host or 'localhost'}:{self.url.port or 5432}:"
+            f"{self.url.database}:{user}:PASSWORD) or in PGPASSWORD, or type it when asked (Lookalike never "
+            "stores it)"
+        )
+        if "no password supplied" in low:
+            return PasswordNeeded(f"The server {where} needs a password for {user}: {places}.", self.location)
+        if "password authentication failed" in low:
+            return PasswordNeeded(
+                f"The server {where} refused the password of {user}; check it where it came from: {places}.",
+                self.location,
+            )
         return None
 
     def client_command(self, tool: str) -> str:
