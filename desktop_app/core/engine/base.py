@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from desktop_app.core.adapt import Adapter
+from desktop_app.core.caches import not_stored_on_full_disk
 from desktop_app.core.encoder import Encoder
 from desktop_app.core.errors import InputError, ModelError, NoVectors
 from desktop_app.core.export_targets import protect_catalog, unprotect_catalog
+from desktop_app.core.files import DISK_FULL
 from desktop_app.core.indexer import (
     embed_files,
 )
@@ -326,6 +328,8 @@ class EngineBase:
             store.sync(self.catalog, model_id, progress=progress)
             av = store.open_repaired(self.catalog, model_id, labels, progress)
         except OSError as exc:  # no place to keep it, or none to rebuild a damaged one (a full disk)
+            if exc.errno in DISK_FULL:
+                not_stored_on_full_disk("search cache (the local copy of the vectors)", str(store.folder))
             log.info(
                 "no local vector store for %s (%s); reading vectors from the catalog", self.location, exc
             )

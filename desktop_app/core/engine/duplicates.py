@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from desktop_app.core import duplicates as dup
@@ -231,8 +232,10 @@ class DuplicateRoom:
                         report.unreadable.append(rel)
                     elif rel in by_hash:
                         batch.append((by_hash[rel], made.to_bytes()))
-                if not self.catalog.read_only:  # a cache, kept even if the run is cancelled
-                    self.catalog.store_fingerprints(batch, fpr.VERSION)
+                # a cache, kept even if the run is cancelled
+                self.catalog.store_cache(
+                    "photo fingerprints", partial(self.catalog.store_fingerprints, batch, fpr.VERSION)
+                )
                 batch = []
                 if progress is not None:
                     progress(start + len(chunk), len(missing), "fingerprinting photos")

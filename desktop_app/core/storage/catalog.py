@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from desktop_app import __version__
+from desktop_app.core.caches import not_stored_on_full_disk
 from desktop_app.core.errors import CatalogError, DiskFull
 from desktop_app.core.storage.backend import Backend, Identity, backend_for, is_url
 from desktop_app.core.storage.building import sweep_stale_builds
@@ -250,6 +251,19 @@ class Catalog(PhotoStore, StoredVectors, LabelStore, DecisionStore, LearnedStore
                 yield conn
         except sa.exc.DBAPIError as exc:
             raise explain(exc, self.backend, doing) from exc
+
+    def store_cache(self, what: str, store: Callable[[], object]) -> bool:
+        """Run `store`, which writes a cache a read computed (photo fingerprints, a map layout, a label
+        calibration: see `core.caches`), where the catalog can hold it: not on a catalog that can only be read
+        here, and not on a full disk, which is said once instead of failing the read. True when stored."""
+        if self.read_only:
+            return False
+        try:
+            store()
+        except DiskFull:
+            not_stored_on_full_disk(what, self.location)
+            return False
+        return True
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
