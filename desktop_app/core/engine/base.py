@@ -402,6 +402,11 @@ class EngineBase:
 
     # ------------------------------------------------------------ overview
 
+    def skipped_files(self) -> list[dict]:
+        """Every file the index leaves out, by path, with its reason: those skipped when read (kept with the
+        photos) and those the latest scan skipped (special files, names that print like another's)."""
+        return sorted(self.catalog.skipped() + self.catalog.scan_skipped(), key=lambda s: s["path"])
+
     def stats(self) -> dict:
         """What the catalog holds and how it was made, for `lookalike stats` and the app's status."""
         s = self.settings()
@@ -436,6 +441,6 @@ class EngineBase:
             "search_space": self.vector_space(),  # the adapter whose settings these are (None: frozen)
             "counts": counts,
             "last_run": last,
-            "skipped": self.catalog.skipped(),
+            "skipped": self.skipped_files(),
             "size_bytes": self.catalog.size_bytes(),
         }

@@ -32,6 +32,7 @@ from desktop_app.core.storage.learned import LearnedStore
 from desktop_app.core.storage.photos import PhotoStore
 from desktop_app.core.storage.schema import (
     MIGRATIONS,
+    SCAN_SKIPPED,
     SCHEMA_VERSION,
     meta_table,
     metadata,
@@ -322,6 +323,15 @@ class Catalog(PhotoStore, StoredVectors, LabelStore, DecisionStore, LearnedStore
                 .where(runs_table.c.id == run_id)
                 .values(finished_at=time.time(), status=status, summary=json.dumps(summary))
             )
+
+    def scan_skipped(self) -> list[dict]:
+        """The files the latest index run's scan skipped, which have no photo row to say so (see
+        `indexer._run_record`): {"path", "reason", "message"} each."""
+        for run in self.recent_runs():
+            summary = run["summary"] or {}
+            if SCAN_SKIPPED in summary:
+                return list(summary[SCAN_SKIPPED])
+        return []
 
     def last_run(self) -> dict | None:
         runs = self.recent_runs(1)
