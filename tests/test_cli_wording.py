@@ -83,3 +83,19 @@ def test_the_size_limit_is_said_in_the_units_readme_uses(tmp_path):
     assert str(err.value).endswith(f"over the limit of {limit} per photo"), str(err.value)
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert f"over {limit}" in readme and "512 MB" not in readme
+
+
+def test_a_conflict_names_the_decision_in_words(tmp_path, photo_tree, tiny_model, monkeypatch):
+    from desktop_app.core.engine import Engine
+    from desktop_app.core.errors import Conflict
+
+    db = tmp_path / "c.sqlite"
+    index_photos(db, photo_tree, model=tiny_model)
+    with Engine.open(db) as engine:
+        monkeypatch.setattr(type(engine), "curator", lambda self: "ben")
+        engine.decide("red", "green", "not_match")
+        monkeypatch.setattr(type(engine), "curator", lambda self: "ann")
+        with pytest.raises(Conflict) as err:
+            engine.decide("red", "green", "same", expected=None)  # ann saw it undecided
+    message = str(err.value)
+    assert "was decided 'not a match' by ben" in message and not CODE.search(message), message

@@ -20,6 +20,7 @@ from desktop_app.cli.common import (
     search_params,
 )
 from desktop_app.core.errors import InputError
+from desktop_app.core.wording import DECISION_WORDS
 
 # Unmeasured here (no CLIP weights can be downloaded): an even mix. benchmarks/text_search_eval.py measures
 # 0.25, 0.5 and 0.75 on a machine that has the weights.
@@ -214,7 +215,7 @@ def show(out, query, args: argparse.Namespace) -> None:
         )
 
 
-DECISION_BADGES = {"same": " [same product]", "alike": " [look-alike]", "not_match": " [not a match]"}
+DECISION_BADGES = {d: f" [{words}]" for d, words in DECISION_WORDS.items()}
 
 
 def _why(hit, query) -> str:
