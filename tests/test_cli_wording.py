@@ -99,3 +99,12 @@ def test_a_conflict_names_the_decision_in_words(tmp_path, photo_tree, tiny_model
             engine.decide("red", "green", "same", expected=None)  # ann saw it undecided
     message = str(err.value)
     assert "was decided 'not a match' by ben" in message and not CODE.search(message), message
+
+
+@pytest.mark.parametrize(
+    "url, path", [("sqlite:///tmp/x.sqlite", "/tmp/x.sqlite"), ("sqlite:////srv/c.sqlite", "/srv/c.sqlite")]
+)
+def test_a_sqlite_url_is_answered_with_the_file_path_to_give(capsys, url, path):
+    code, out, err = run_main(capsys, "stats", "--db", url)
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"--db {path}" in err and "not sqlite" not in err, err
