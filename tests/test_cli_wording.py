@@ -108,3 +108,12 @@ def test_a_sqlite_url_is_answered_with_the_file_path_to_give(capsys, url, path):
     code, out, err = run_main(capsys, "stats", "--db", url)
     assert code == 2 and err.count("\n") == 1, err
     assert f"--db {path}" in err and "not sqlite" not in err, err
+
+
+def test_setting_an_empty_label_says_cleared(tmp_path, photo_tree, tiny_model, capsys):
+    db = tmp_path / "c.sqlite"
+    index_photos(db, photo_tree, model=tiny_model)
+    assert run_main(capsys, "labels", "set", "red", "--value", "tops", "--db", db)[1] == "Updated 1 label\n"
+    assert run_main(capsys, "labels", "set", "red", "--value", "", "--db", db)[1] == "Cleared 1 label\n"
+    code, out, _ = run_main(capsys, "labels", "set", "red", "--value", "", "--db", db)
+    assert out == "Nothing changed: no article had that label.\n"
