@@ -117,3 +117,42 @@ def test_setting_an_empty_label_says_cleared(tmp_path, photo_tree, tiny_model, c
     assert run_main(capsys, "labels", "set", "red", "--value", "", "--db", db)[1] == "Cleared 1 label\n"
     code, out, _ = run_main(capsys, "labels", "set", "red", "--value", "", "--db", db)
     assert out == "Nothing changed: no article had that label.\n"
+
+
+def test_scores_in_text_have_the_same_decimals_down_the_column(
+    tmp_path, photo_tree, tiny_model, capsys, monkeypatch
+):
+    import shutil
+
+    shutil.copytree(photo_tree / "red", photo_tree / "red2")  # a copy scores exactly 1
+    db = tmp_path / "c.sqlite"
+    index_photos(db, photo_tree, model=tiny_model)
+    from desktop_app.core.engine import Engine
+
+    real = Engine.similar
+
+    def rounder_scores(self, *args, **kwargs):  # scores that print short as floats: 1.0, 0.943
+        out = real(self, *args, **kwargs)
+        out.hits[0].score, out.hits[1].score = 1.0, 0.943
+        return out
+
+    monkeypatch.setattr(Engine, "similar", rounder_scores)
+    code, out, err = run_main(capsys, "similar", "red", "--db", db)
+    assert code == 0, err
+    scores = [line.split()[1] for line in out.splitlines() if re.match(r"\s*\d+\. ", line)]
+    assert scores[:2] == ["1.0000", "0.9430"] and len(scores) >= 3, out
+    assert all(re.fullmatch(r"-?\d\.\d{4}", s) for s in scores), scores
+    code, out, err = run_main(capsys, "inspect", "red", "red2", "--db", db)
+    assert code == 0, err
+    shown = re.findall(r" score (\S+)", out)
+    assert shown and all(re.fullmatch(r"-?\d\.\d{4}", s) for s in shown), out
+    code, out, err = run_main(capsys, "inspect", "red", "green", "--db", db, "--threshold", "0.99")
+    assert "[below s]" in out and not CODE.search(out.split("col 1", 1)[1]), out
+    code, out, err = run_main(capsys, "similar", "red", "--db", db, "--json")
+    assert json_scores(out)[:2] == [1.0, 0.943]  # JSON stays numeric
+
+
+def json_scores(out: str) -> list[float]:
+    import json
+
+    return [h["score"] for h in json.loads(out)["hits"]]
