@@ -156,3 +156,11 @@ def json_scores(out: str) -> list[float]:
     import json
 
     return [h["score"] for h in json.loads(out)["hits"]]
+
+
+def test_the_top_level_help_names_every_catalog_subcommand(capsys):
+    with pytest.raises(SystemExit):
+        run_main(capsys, "--help")
+    out = " ".join(capsys.readouterr().out.split())
+    line = out.split(" catalog ", 1)[1].split(" gui ", 1)[0]
+    assert all(word in line for word in ("check", "recover", "copy", "photos are on this machine")), line
