@@ -164,3 +164,13 @@ def test_the_top_level_help_names_every_catalog_subcommand(capsys):
     out = " ".join(capsys.readouterr().out.split())
     line = out.split(" catalog ", 1)[1].split(" gui ", 1)[0]
     assert all(word in line for word in ("check", "recover", "copy", "photos are on this machine")), line
+
+
+def test_python_m_desktop_app_cli_is_the_lookalike_command(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "desktop_app.cli", "--version"], capture_output=True, text=True, cwd=REPO
+    )
+    assert proc.returncode == 0 and proc.stdout.startswith("lookalike "), proc.stderr
