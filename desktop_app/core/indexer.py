@@ -242,7 +242,8 @@ def _index(
         embedded = _apply_plan(catalog, root, plan, run, encoder, opts, summary, progress, should_cancel)
         _finish_summary(catalog, summary, run.model_id, embedded, started)
     except BaseException as exc:
-        _close_failed_run(catalog, run_id, {**_run_record(summary, plan.problems), "error": str(exc)}, exc)
+        # Only the counts and the error: the disk may be full, and the last finished run keeps the scan's skips.
+        _close_failed_run(catalog, run_id, {**_run_record(summary), "error": str(exc)}, exc)
         raise
     status = "cancelled" if summary.cancelled else "done"
     catalog.finish_run(run_id, status, _run_record(summary, plan.problems))
@@ -353,12 +354,13 @@ def _finish_summary(
     summary.skipped = dict(Counter(s["reason"] for s in summary.skipped_files))
 
 
-def _run_record(summary: IndexSummary, scan_skipped: list[dict]) -> dict:
+def _run_record(summary: IndexSummary, scan_skipped: list[dict] | None = None) -> dict:
     """What the catalog keeps of a run's summary. Files skipped when read are kept with the photos (their
     rows say why); files the scan skipped have no row (a FIFO, a device, a name that prints like another's),
-    so the run keeps them (`Catalog.scan_skipped`), for `stats` to list with the others."""
+    so a finished run keeps them (`Catalog.scan_skipped`), for `stats` to list with the others."""
     record = {k: v for k, v in summary.to_dict().items() if k != "skipped_files"}
-    record[SCAN_SKIPPED] = scan_skipped
+    if scan_skipped is not None:
+        record[SCAN_SKIPPED] = scan_skipped
     return record
 
 
