@@ -37,6 +37,8 @@ import os
 import re
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -148,6 +150,29 @@ def default_licence(source: str) -> str:
 # ---------------------------------------------------------------------------------------------- loading
 
 
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """transformers' own messages and progress bars off while a checkpoint loads: its "Loading weights" bar
+    and notes reach the export's terminal otherwise, where this script reports what it did itself. The
+    hub's download bars stay as they were: a download is the slow part, and its progress is worth seeing."""
+    from huggingface_hub.utils import are_progress_bars_disabled, enable_progress_bars
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hub_bars = not are_progress_bars_disabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()  # transformers' bars, and the hub's with them ...
+    if hub_bars:
+        enable_progress_bars()  # ... which come back on their own
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def load_checkpoint(source: str, revision: str | None):
     """The vision tower with projection (fp32, eval mode) and the checkpoint's image processor."""
     try:
@@ -166,26 +191,23 @@ def load_checkpoint(source: str, revision: str | None):
     except ImportError:
         from transformers import CLIPImageProcessor as ProcessorClass
     kwargs = {"revision": revision} if revision else {}
-    verbosity = transformers.logging.get_verbosity()
     # A full CLIP checkpoint holds the text tower too; its keys are "unexpected" for the vision class, and
     # transformers would print a table of them. Real problems (missing or mismatched weights) still raise.
-    transformers.logging.set_verbosity_error()
     try:
-        model = CLIPVisionModelWithProjection.from_pretrained(
-            source,
-            # eager attention traces to plain MatMul/Softmax, which every exporter and runtime handles
-            attn_implementation="eager",
-            dtype=torch.float32,
-            **kwargs,
-        )
-        processor = ProcessorClass.from_pretrained(source, **kwargs)
+        with quiet_loading():
+            model = CLIPVisionModelWithProjection.from_pretrained(
+                source,
+                # eager attention traces to plain MatMul/Softmax, which every exporter and runtime handles
+                attn_implementation="eager",
+                dtype=torch.float32,
+                **kwargs,
+            )
+            processor = ProcessorClass.from_pretrained(source, **kwargs)
     except (OSError, ValueError, RuntimeError) as exc:
         raise ExportError(
             f"Cannot load the CLIP checkpoint {source!r}: {str(exc).splitlines()[0]}. "
             "Without network access, pass a local directory that holds a saved checkpoint."
         ) from exc
-    finally:
-        transformers.logging.set_verbosity(verbosity)
     model.eval()
     info = {
         "transformers": transformers.__version__,
@@ -430,7 +452,8 @@ def run(args: argparse.Namespace) -> dict:
     photos = find_photos(args.photos, args.verify_photos)
 
     model, processor, info = load_checkpoint(args.source, args.revision)
-    side = clip_text.load_text_side(args.source, args.revision) if args.text else None
+    with quiet_loading():
+        side = clip_text.load_text_side(args.source, args.revision) if args.text else None
     prep = preprocessing_from(processor)
     dim = int(model.config.projection_dim)
     arch = arch_of(model.config)

@@ -93,7 +93,7 @@ def test_an_endless_pipe_is_cut_at_the_limit(tmp_path):
     feeder = subprocess.Popen(["sh", "-c", f"yes article,label > '{fifo}'"], stderr=subprocess.DEVNULL)
     try:
         with pytest.raises(InputError, match="over 1 MB"):
-            read_input(fifo, "labels file", 1 << 20)
+            read_input(fifo, "labels file", 1_000_000)  # limits are decimal, as every size printed
     finally:
         feeder.kill()
         feeder.wait()

@@ -331,3 +331,16 @@ def test_cli_export_hands_its_options_to_the_script_and_reports_what_it_did(tmp_
     monkeypatch.setattr(models_export, "EXPORT_SCRIPT", tmp_path / "gone.py")  # an installed package
     assert main(["models", "export", source]) == 2
     assert "is not part of this installation; run it from a source checkout" in capsys.readouterr().err
+
+
+def test_cli_export_lets_no_library_progress_bar_through(checkpoint, tmp_path):
+    """transformers draws a "Loading weights" bar as it reads a checkpoint (its text-tower load too): noise on
+    the export's terminal, where the export says itself what it has done."""
+    from tests.conftest import cli
+
+    out = tmp_path / "out"
+    argv = ["models", "export", checkpoint, "--name", "quiet", "--out", out]
+    proc = cli(*argv, "--photos", photo_dir(), "--verify-photos", "2", home=tmp_path / "home")
+    assert proc.returncode == 0, proc.stderr
+    assert "Loading weights" not in proc.stderr and "it/s" not in proc.stderr, proc.stderr
+    assert "loaded " in proc.stdout and "Exported quiet" in proc.stdout  # the export's own report

@@ -166,11 +166,15 @@ def test_a_damaged_catalog_is_refused_for_writing_and_recovered_into_a_new_file(
         fh.write(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
     damaged = checksum(db)
     home = tmp_path / "home"
-    one_line_exit_2(
-        cli("labels", "set", "mh01-gray", "--value", "x", "--db", db, home=home), "catalog recover"
-    )
+    refused = cli("labels", "set", "mh01-gray", "--value", "x", "--db", db, home=home)
+    one_line_exit_2(refused, "catalog recover")
     check = cli("catalog", "check", "--db", db, home=home)
     one_line_exit_2(check, "catalog recover")  # damage found is the user's to act on, not a bug of ours
+    told = {
+        re.search(r"lookalike catalog recover (--db \S+ NEW\.sqlite|NEW\.sqlite --db \S+)", p.stderr).group(0)
+        for p in (refused, check)
+    }
+    assert told == {f"lookalike catalog recover --db {db} NEW.sqlite"}  # one command, one argument order
     assert "damaged" in check.stdout
     fixed = tmp_path / "fixed.sqlite"
     rec = cli("catalog", "recover", fixed, "--db", db, "--json", home=home)

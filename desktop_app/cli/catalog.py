@@ -15,7 +15,11 @@ SHOWN = 20  # problems `catalog check` lists on the terminal
 
 
 def register(sub) -> None:
-    p = sub.add_parser("catalog", help="check a catalog, or recover a damaged one into a new file")
+    p = sub.add_parser(
+        "catalog",
+        help="check a catalog, recover a damaged one, copy it (SQLite <-> PostgreSQL), or set where its "
+        "photos are on this machine",
+    )
     csub = p.add_subparsers(dest="catalog_command", required=True, metavar="COMMAND")
     cp = csub.add_parser(
         "check",
@@ -84,6 +88,7 @@ def run_check(args: argparse.Namespace) -> int:
     from desktop_app.core.engine import resolve_db
     from desktop_app.core.storage import Catalog
     from desktop_app.core.storage.catalog import damage_summary
+    from desktop_app.core.storage.recover import recover_command
 
     db = resolve_db(args.db)
     with Catalog(db, create=False) as catalog:
@@ -105,7 +110,7 @@ def run_check(args: argparse.Namespace) -> int:
     # on stderr that names the fix.
     print(
         f"lookalike: {safe(db)} is damaged ({safe(damage_summary(problems, 1))}); recover what can be read "
-        f"into a new file: lookalike catalog recover NEW.sqlite --db {safe(db)}",
+        f"into a new file: {recover_command(safe(db))}",
         file=sys.stderr,
     )
     return DAMAGE_FOUND

@@ -253,8 +253,18 @@ def emit_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str, allow_nan=False))
 
 
+SCORE_DECIMALS = 4  # set-matching scores, in JSON and text alike
+
+
 def num(x: float) -> float | None:
-    return round(float(x), 4) if math.isfinite(x) else None
+    """A score for JSON: a number, rounded; None for one that is not finite."""
+    return round(float(x), SCORE_DECIMALS) if math.isfinite(x) else None
+
+
+def score_text(x: float) -> str:
+    """A score for text output: always SCORE_DECIMALS decimals, so a column of them lines up (1.0000, not
+    1.0 above 0.9901); "n/a" for one that is not finite."""
+    return f"{x:.{SCORE_DECIMALS}f}" if math.isfinite(x) else "n/a"
 
 
 class Bar:

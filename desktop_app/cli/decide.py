@@ -7,8 +7,7 @@ import time
 from pathlib import Path
 
 from desktop_app.cli.common import Bar, add_db, add_json, emit_json, open_engine, plural, safe
-
-NAMES = {"same": "same product", "alike": "look-alike", "not_match": "not a match"}
+from desktop_app.core.wording import decision_words
 
 
 def register(sub) -> None:
@@ -100,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"id": ident, "article_a": a, "article_b": b, "decision": args.decision})
     else:
-        what = NAMES.get(args.decision, "undecided")
+        what = decision_words(args.decision if args.decision != "none" else None)
         print(f"{safe(a)} / {safe(b)}: {what}")
     return 0
 
@@ -180,7 +179,7 @@ def show(args: argparse.Namespace, rows: list[dict]) -> int:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["at"]))
         note = f"  ({safe(r['note'])})" if r["note"] else ""
         print(
-            f"{safe(r['article_a']):<28} {safe(r['article_b']):<28} {NAMES[r['decision']]:<13} "
+            f"{safe(r['article_a']):<28} {safe(r['article_b']):<28} {decision_words(r['decision']):<13} "
             f"{safe(r['curator'] or '')} {when}{note}"
         )
     return 0

@@ -15,6 +15,7 @@ from desktop_app.cli.common import (
     plural,
     safe,
 )
+from desktop_app.core.wording import decision_words
 
 KIND_NAMES = {
     "exact": "same file",
@@ -196,11 +197,11 @@ def run_find(args: argparse.Namespace) -> int:
 
 def marked(a: str, b: str, verdict: str, standing: str | None) -> str:
     """What a verdict did, in one line; at article level, the match decision that stands if it said more."""
-    from desktop_app.core.engine.duplicates import ARTICLE_VERDICTS, DECISION_WORDS
+    from desktop_app.core.engine.duplicates import ARTICLE_VERDICTS
 
-    what = "duplicates" if verdict == "duplicate" else "not duplicates"
+    what = decision_words(verdict)
     if standing is not None and standing != ARTICLE_VERDICTS[verdict]:
-        what += f"; their decision '{DECISION_WORDS[standing]}' stands"
+        what += f"; their decision '{decision_words(standing)}' stands"
     return f"{safe(a)} / {safe(b)}: {what} (they will not be listed again)"
 
 

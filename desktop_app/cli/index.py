@@ -9,6 +9,7 @@ from desktop_app.cli.common import Bar, add_json, emit_json, positive_int, safe
 from desktop_app.core.errors import InputError
 from desktop_app.core.scan import KNOWN_PATTERNS, GroupingRule
 from desktop_app.core.settings import DEVICES
+from desktop_app.core.wording import skipped_counts
 
 
 def register(sub) -> None:
@@ -144,7 +145,7 @@ def print_summary(s) -> None:
             f"Kept      {safe(folder['path'] or '.')}/ ({folder['message']}): its photos stay in the catalog as they were"
         )
     if s.skipped:
-        print("Skipped   " + ", ".join(f"{n} {reason}" for reason, n in sorted(s.skipped.items())))
+        print(f"Skipped   {skipped_counts(s.skipped)}")
         for item in s.skipped_files[:10]:
             print(f"          {safe(item['path'])}: {safe(item['message'])}")
         if len(s.skipped_files) > 10:

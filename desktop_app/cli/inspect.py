@@ -11,13 +11,17 @@ from desktop_app.cli.common import (
     add_search_options,
     emit_json,
     method_list,
-    num,
     open_engine,
     png_path,
     safe,
+    score_text,
 )
+from desktop_app.core import matching
 from desktop_app.core.export_targets import PNG, TEXT
 from desktop_app.core.files import check_output_path
+
+# Why a chosen pair does not count in the score, as the search options name it.
+LEFT_OUT = {matching.BELOW_THRESHOLD: "below s", matching.BEYOND_M: "beyond m"}
 
 
 def register(sub) -> None:
@@ -77,12 +81,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"{safe(p):<{width}}  " + "".join(f"{v:>9.3f}" for v in ins.matrix[i]))
     for m, res in ins.results.items():
         pairs = ", ".join(
-            f"({p.row + 1},{p.col + 1}) {p.sim:.3f}{'' if p.used else ' [' + p.reason + ']'}"
+            f"({p.row + 1},{p.col + 1}) {p.sim:.3f}{'' if p.used else ' [' + LEFT_OUT[p.reason] + ']'}"
             for p in res.pairs
         )
-        score = num(res.score)
         print(
-            f"{m:<10} score {score if score is not None else 'n/a'}  {pairs}"
+            f"{m:<10} score {score_text(res.score)}  {pairs}"
             + (f"  (fell back to {res.fallback})" if res.fallback else "")
         )
     print(compare_line(ins))

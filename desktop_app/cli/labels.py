@@ -129,7 +129,9 @@ def register(sub) -> None:
     lp.add_argument(
         "articles", nargs="+", metavar="ARTICLE", help="the articles to label (ids as `similar` shows them)"
     )
-    lp.add_argument("--value", default=None, help="the label (default: none, which clears it)")
+    lp.add_argument(
+        "--value", default=None, help="the label (default: none; no value or an empty one clears it)"
+    )
     lp.add_argument("--field", default=DEFAULT_FIELD, help=FIELD_HELP)
     lp.add_argument(
         "--force",
@@ -234,21 +236,18 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_set(args: argparse.Namespace) -> int:
+    clearing = not args.value  # an empty value clears the label, as no value does
     with open_engine(args) as engine:
-        n = engine.set_labels(args.articles, args.field, args.value, force=args.force)
+        n = engine.set_labels(args.articles, args.field, args.value or None, force=args.force)
     if args.json:
-        emit_json({"updated": n})
+        emit_json({"updated": n, "cleared": clearing})
     elif n == 0:  # nothing logged either: there is no decision to undo
         print(
             "Nothing changed: "
-            + (
-                "every article already has that label."
-                if args.value is not None
-                else "no article had that label."
-            )
+            + ("no article had that label." if clearing else "every article already has that label.")
         )
     else:
-        print(f"Updated {plural(n, 'label')}")
+        print(f"{'Cleared' if clearing else 'Updated'} {plural(n, 'label')}")
     return 0
 
 

@@ -17,9 +17,11 @@ from desktop_app.cli.common import (
     plural,
     positive_int,
     safe,
+    score_text,
     search_params,
 )
 from desktop_app.core.errors import InputError
+from desktop_app.core.wording import DECISION_WORDS
 
 # Unmeasured here (no CLIP weights can be downloaded): an even mix. benchmarks/text_search_eval.py measures
 # 0.25, 0.5 and 0.75 on a machine that has the weights.
@@ -207,14 +209,11 @@ def show(out, query, args: argparse.Namespace) -> None:
             f"{plural(out.hidden, 'article')} decided 'not a match' with the query left out (--show-rejected shows them)."
         )
     for rank, h in enumerate(out.hits, 1):
-        score = num(h.score)
         badge = DECISION_BADGES.get(h.decision or "", "")
-        print(
-            f"{rank:>3}. {score if score is not None else 'n/a':<7} {safe(h.article):<32} {_why(h, query)}{badge}"
-        )
+        print(f"{rank:>3}. {score_text(h.score):<7} {safe(h.article):<32} {_why(h, query)}{badge}")
 
 
-DECISION_BADGES = {"same": " [same product]", "alike": " [look-alike]", "not_match": " [not a match]"}
+DECISION_BADGES = {d: f" [{words}]" for d, words in DECISION_WORDS.items()}
 
 
 def _why(hit, query) -> str:

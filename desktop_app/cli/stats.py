@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections import Counter
 
 from desktop_app.cli.common import add_db, add_json, emit_json, open_engine, safe
+from desktop_app.core.wording import skipped_counts
 
 
 def register(sub) -> None:
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"Search    {s['method']}{extra}, top {s['top_k']}{space}")
     print(
         f"Articles  {counts['articles']}   photos {counts['photos']} ({counts['photos_ok']} usable, "
-        f"{counts['photos_error']} skipped)   labelled articles {counts['labelled_articles']}"
+        f"{counts['photos_error']} not usable)   labelled articles {counts['labelled_articles']}"
     )
     for model_id, n in counts["vectors_by_model"].items():
         print(f"Vectors   {n} from {model_id}")
@@ -56,9 +58,9 @@ def run(args: argparse.Namespace) -> int:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(last["started_at"]))
         print(f"Last run  {when}, {last['status']}")
     if info["skipped"]:
-        print("Skipped files:")
+        print(f"Skipped   {skipped_counts(Counter(item['reason'] for item in info['skipped']))}:")
         for item in info["skipped"]:
-            print(f"  {safe(item['path'])}: {item['reason']} ({safe(item['message'])})")
+            print(f"          {safe(item['path'])}: {safe(item['message'])}")
     return 0
 
 

@@ -25,6 +25,7 @@ from typing import IO
 
 from desktop_app.core.errors import DiskFull, InputError
 from desktop_app.core.export_targets import TEXT, check_replaceable, data_kind
+from desktop_app.core.wording import megabytes
 
 
 def check_output_path(path: Path | str, what: str = "output file", kind: str | None = TEXT) -> Path:
@@ -385,10 +386,10 @@ def _first_pipe_bytes(fd: int, source: Path, what: str, error: type[Exception]) 
 
 
 def _size(limit: int) -> str:
-    return f"{limit >> 20} MB" if limit >= 1 << 20 else f"{limit >> 10} KB"
+    return megabytes(limit) if limit >= 1_000_000 else f"{limit / 1000:.0f} KB"
 
 
-CSV_MAX_BYTES = 256 * 1024 * 1024
+CSV_MAX_BYTES = 250_000_000
 
 
 def read_csv(path: Path | str, what: str = "CSV file") -> tuple[list[str], list[dict[str, str]]]:

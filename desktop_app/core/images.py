@@ -23,6 +23,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from desktop_app.core.files import read_at_most
 from desktop_app.core.models import ModelManifest
 from desktop_app.core.scan import special_kind
+from desktop_app.core.wording import megabytes
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 MAX_PIXELS = 100_000_000
 # Bytes read from one photo file at most. Catalogue photos are a few MB; an uncompressed 100 MP TIFF is about
 # 300 MB. Anything larger is refused before it is read.
-MAX_FILE_BYTES = 512 * 1024 * 1024
+MAX_FILE_BYTES = 500_000_000
 
 _registered_heif = False
 
@@ -107,13 +108,18 @@ def _read_regular_file(fd: int, limit: int) -> bytes:
     if kind is not None:
         raise PhotoError("not_a_file", f"is {kind}, not a photo file")
     if st.st_size > limit:
-        raise PhotoError(
-            "too_big", f"{st.st_size / 1e6:.0f} MB is over the limit of {limit // 1_000_000} MB per photo"
-        )
+        raise _too_big(st.st_size, limit)
     data = read_at_most(fd, limit + 1)
     if len(data) > limit:  # the file grew while it was read
-        raise PhotoError("too_big", f"the file is over the limit of {limit // 1_000_000} MB per photo")
+        raise _too_big(None, limit)
     return data
+
+
+def _too_big(size: int | None, limit: int) -> PhotoError:
+    """A file over the size limit, with its size when that reads differently from the limit."""
+    size_text = megabytes(size) if size is not None else megabytes(limit)
+    what = "the file" if size_text == megabytes(limit) else size_text
+    return PhotoError("too_big", f"{what} is over the limit of {megabytes(limit)} per photo")
 
 
 class MemoryBudget:
@@ -171,7 +177,7 @@ def give_back_freed_memory() -> None:
 
 # Decoding an RGBA photo costs the decoded pixels and about two more copies (alpha compositing, conversion
 # to RGB). 1.5 GB lets one photo at the 100 MP limit decode (alone), or many ordinary ones in parallel.
-DECODE_BUDGET = MemoryBudget(1536 * 1024 * 1024)
+DECODE_BUDGET = MemoryBudget(1_500_000_000)
 
 
 def decode_cost(im: Image.Image) -> int:

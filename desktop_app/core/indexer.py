@@ -35,24 +35,10 @@ from desktop_app.core.scan import (
 )
 from desktop_app.core.settings import CatalogSettings, catalog_settings, update_catalog_settings
 from desktop_app.core.storage import Catalog
+from desktop_app.core.storage.schema import SCAN_SKIPPED
 from desktop_app.core.wording import plural
 
 log = logging.getLogger(__name__)
-
-REASONS = {
-    "empty": "empty file",
-    "not_an_image": "not an image",
-    "truncated": "truncated or corrupt",
-    "decode_error": "cannot be decoded",
-    "too_large": "too many pixels",
-    "unreadable": "cannot be read",
-    "vanished": "deleted while indexing",
-    "not_a_file": "not a regular file",
-    "too_big": "file too big",
-    "name_clash": "name clash",
-    "bad_vector": "invalid vector",
-    "unreadable_folder": "folder cannot be read",
-}
 
 
 @dataclass
@@ -256,9 +242,11 @@ def _index(
         embedded = _apply_plan(catalog, root, plan, run, encoder, opts, summary, progress, should_cancel)
         _finish_summary(catalog, summary, run.model_id, embedded, started)
     except BaseException as exc:
-        _close_failed_run(catalog, run_id, summary, exc)
+        # Only the counts and the error: the disk may be full, and the last finished run keeps the scan's skips.
+        _close_failed_run(catalog, run_id, {**_run_record(summary), "error": str(exc)}, exc)
         raise
-    catalog.finish_run(run_id, "cancelled" if summary.cancelled else "done", _run_record(summary))
+    status = "cancelled" if summary.cancelled else "done"
+    catalog.finish_run(run_id, status, _run_record(summary, plan.problems))
     return summary
 
 
@@ -366,17 +354,22 @@ def _finish_summary(
     summary.skipped = dict(Counter(s["reason"] for s in summary.skipped_files))
 
 
-def _run_record(summary: IndexSummary) -> dict:
-    """What the catalog keeps of a run's summary (the list of skipped files is kept with the photos)."""
-    return {k: v for k, v in summary.to_dict().items() if k != "skipped_files"}
+def _run_record(summary: IndexSummary, scan_skipped: list[dict] | None = None) -> dict:
+    """What the catalog keeps of a run's summary. Files skipped when read are kept with the photos (their
+    rows say why); files the scan skipped have no row (a FIFO, a device, a name that prints like another's),
+    so a finished run keeps them (`Catalog.scan_skipped`), for `stats` to list with the others."""
+    record = {k: v for k, v in summary.to_dict().items() if k != "skipped_files"}
+    if scan_skipped is not None:
+        record[SCAN_SKIPPED] = scan_skipped
+    return record
 
 
-def _close_failed_run(catalog: Catalog, run_id: int, summary: IndexSummary, exc: BaseException) -> None:
+def _close_failed_run(catalog: Catalog, run_id: int, record: dict, exc: BaseException) -> None:
     """A run stopped by an error is marked failed (interrupted, for Ctrl+C), never left running. Batches
     committed so far stay; the next run resumes from them."""
     status = "failed" if isinstance(exc, Exception) else "interrupted"
     try:
-        catalog.finish_run(run_id, status, {**_run_record(summary), "error": str(exc)})
+        catalog.finish_run(run_id, status, record)
     except Exception as lost:  # noqa: BLE001 - the error that stopped the run is the one to report
         # Often the same cause (the database server went away): the user sees that error once, and the next
         # open of the catalog marks the run left running as interrupted.

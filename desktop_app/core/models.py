@@ -28,7 +28,7 @@ INTERPOLATIONS = ("bicubic", "bilinear")
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 # A manifest is a few KB (a CLIP one with its text side under 2 KB); anything near this is not a manifest.
-MANIFEST_MAX_BYTES = 1 << 20
+MANIFEST_MAX_BYTES = 1_000_000
 
 
 _TEXT_FIELDS = (

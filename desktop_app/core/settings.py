@@ -257,7 +257,7 @@ def upgrade_raw(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 # The user's settings are a few KB (window layouts included); a bigger file is not ours.
-SETTINGS_MAX_BYTES = 16 * 1024 * 1024
+SETTINGS_MAX_BYTES = 16_000_000
 
 
 def _settings_file() -> Path:

@@ -58,7 +58,7 @@ def _is_file(path: Path) -> bool:
         return False
 
 
-TOKENIZER_MAX_BYTES = 64 * 1024 * 1024
+TOKENIZER_MAX_BYTES = 64_000_000
 
 
 class ClipTokenizer:

@@ -15,7 +15,7 @@ from html import escape
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from desktop_app.core.errors import Conflict
-from desktop_app.gui.theme import DECISION_WORDS
+from desktop_app.core.wording import decision_words
 
 SHOWN = 8  # changes listed by name; the rest are counted
 
@@ -32,7 +32,7 @@ def conflict_line(c: dict) -> str:
     who = c.get("curator") or "another curator"
     at = when(c.get("at"))
     if "article_a" in c:
-        what = DECISION_WORDS.get(c.get("decision") or "", "undecided")
+        what = decision_words(c.get("decision"))
         return f"{c['article_a']} and {c['article_b']}: {who} decided “{what}” {at}".rstrip()
     value = f"“{c['value']}”" if c.get("value") is not None else "no label"
     return f"{c['article']} ({c.get('field', 'label')}): {who} set {value} {at}".rstrip()

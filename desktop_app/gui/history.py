@@ -24,9 +24,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
 from desktop_app.core.errors import Conflict
-from desktop_app.core.wording import plural
+from desktop_app.core.wording import decision_words, plural
 from desktop_app.gui.conflicts import show_conflict
-from desktop_app.gui.theme import DECISION_WORDS
 from desktop_app.gui.workers import Failure
 
 if TYPE_CHECKING:
@@ -76,7 +75,7 @@ def match_text(rows: list[dict], count: int | None = None) -> str:
     if n != 1:
         return f"{n:,} match decisions"
     r = rows[0]
-    what = DECISION_WORDS.get(r["decision"], "undecided")
+    what = decision_words(r["decision"])
     return f"“{what}” for {r['article_a']} and {r['article_b']}"
 
 

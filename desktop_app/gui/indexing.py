@@ -29,9 +29,10 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.engine import index_photos
-from desktop_app.core.indexer import REASONS, IndexOptions, IndexSummary, Progress
+from desktop_app.core.indexer import IndexOptions, IndexSummary, Progress
 from desktop_app.core.models import InstalledModel
 from desktop_app.core.scan import GroupingRule
+from desktop_app.core.wording import skipped_counts
 from desktop_app.gui.models import SkippedModel
 from desktop_app.gui.screen_fit import fit_to_screen
 
@@ -242,7 +243,7 @@ class SummaryDialog(QDialog):
             )
         lines += [t for t in (kept_folders_text(s), advice_text(s), s.orphaned_text()) if t]
         if s.skipped:
-            reasons = ", ".join(f"{n:,} {REASONS.get(r, r)}" for r, n in sorted(s.skipped.items()))
+            reasons = skipped_counts(s.skipped)
             lines.append(
                 f"Skipped: {reasons}. These files are left out of search; fix or replace them and "
                 "run Update index."

@@ -27,7 +27,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QGuiApplication
 
 from desktop_app.core.overview import Articles
-from desktop_app.core.wording import plural
+from desktop_app.core.wording import plural, skip_reason
 from desktop_app.gui import theme
 from desktop_app.gui.thumbs import ThumbnailLoader
 
@@ -365,16 +365,13 @@ class SkippedModel(ColumnsModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self.rows):
             return None
-        from desktop_app.core.indexer import REASONS
-
         item = self.rows[index.row()]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             col = index.column()
             if col == 0:
                 return item.get("path", "")
             if col == 1:
-                reason = item.get("reason", "")
-                return REASONS.get(reason, reason.replace("_", " "))
+                return skip_reason(item.get("reason", ""))
             if col == 2:
                 return item.get("message", "")
         return None

@@ -16,6 +16,8 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleFactory, QStyleOption, QWidget
 
+from desktop_app.core.wording import DECISION_WORDS
+
 Role = QPalette.ColorRole
 Group = QPalette.ColorGroup
 
@@ -24,7 +26,6 @@ VISIBLE_EDGE = 3.0  # WCAG AA contrast for the edges of controls (a check box's 
 
 # Decision badges: white text on a saturated fill, each fill dark enough for white to read (>= 4.5).
 DECISION_FILLS = {"same": "#2b7a3b", "alike": "#1c5fa8", "not_match": "#b02a2a"}
-DECISION_WORDS = {"same": "same product", "alike": "look-alike", "not_match": "not a match"}
 
 _DARK = {
     Role.Window: "#2b2d31",

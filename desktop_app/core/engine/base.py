@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from desktop_app.core.adapt import Adapter
+from desktop_app.core.caches import not_stored_on_full_disk
 from desktop_app.core.encoder import Encoder
 from desktop_app.core.errors import InputError, ModelError, NoVectors
 from desktop_app.core.export_targets import protect_catalog, unprotect_catalog
+from desktop_app.core.files import DISK_FULL
 from desktop_app.core.indexer import (
     embed_files,
 )
@@ -346,6 +348,8 @@ class EngineBase:
             store.sync(self.catalog, model_id, progress=progress)
             av = store.open_repaired(self.catalog, model_id, labels, progress)
         except OSError as exc:  # no place to keep it, or none to rebuild a damaged one (a full disk)
+            if exc.errno in DISK_FULL:
+                not_stored_on_full_disk("search cache (the local copy of the vectors)", str(store.folder))
             log.info(
                 "no local vector store for %s (%s); reading vectors from the catalog", self.location, exc
             )
@@ -418,6 +422,11 @@ class EngineBase:
 
     # ------------------------------------------------------------ overview
 
+    def skipped_files(self) -> list[dict]:
+        """Every file the index leaves out, by path, with its reason: those skipped when read (kept with the
+        photos) and those the latest scan skipped (special files, names that print like another's)."""
+        return sorted(self.catalog.skipped() + self.catalog.scan_skipped(), key=lambda s: s["path"])
+
     def stats(self) -> dict:
         """What the catalog holds and how it was made, for `lookalike stats` and the app's status."""
         s = self.settings()
@@ -452,6 +461,6 @@ class EngineBase:
             "search_space": self.vector_space(),  # the adapter whose settings these are (None: frozen)
             "counts": counts,
             "last_run": last,
-            "skipped": self.catalog.skipped(),
+            "skipped": self.skipped_files(),
             "size_bytes": self.catalog.size_bytes(),
         }

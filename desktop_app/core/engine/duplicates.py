@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from desktop_app.core import duplicates as dup
@@ -20,7 +21,7 @@ from desktop_app.core import fingerprints as fpr
 from desktop_app.core.errors import InputError, NoVectors
 from desktop_app.core.images import PhotoError
 from desktop_app.core.paths import photo_file
-from desktop_app.core.wording import plural, quoted
+from desktop_app.core.wording import DECISION_WORDS, plural, quoted
 
 Progress = Callable[[int, int, str], None]
 Cancel = Callable[[], bool]
@@ -35,7 +36,6 @@ ARTICLE_VERDICTS = {"duplicate": "same", "same": "same", "not_duplicate": "alike
 ALREADY_SAID = {"same": {"same"}, "alike": {"alike", "not_match"}}
 # The decision that contradicts a verdict: the curator decides the pair again to change it (decide A B ...).
 CONTRADICTS = {"same": "not_match", "alike": "same"}
-DECISION_WORDS = {"same": "same product", "alike": "look-alike", "not_match": "not a match"}
 FINGERPRINT_BATCH = 200  # fingerprints stored per transaction while they are made
 
 
@@ -231,8 +231,10 @@ class DuplicateRoom:
                         report.unreadable.append(rel)
                     elif rel in by_hash:
                         batch.append((by_hash[rel], made.to_bytes()))
-                if not self.catalog.read_only:  # a cache, kept even if the run is cancelled
-                    self.catalog.store_fingerprints(batch, fpr.VERSION)
+                # a cache, kept even if the run is cancelled
+                self.catalog.store_cache(
+                    "photo fingerprints", partial(self.catalog.store_fingerprints, batch, fpr.VERSION)
+                )
                 batch = []
                 if progress is not None:
                     progress(start + len(chunk), len(missing), "fingerprinting photos")

@@ -257,12 +257,12 @@ class LabelRoom:
         # One row per field and setting: a refit on other labels replaces the one before.
         slot = {name: value for name, value in key.items() if name not in ("labels", "truth")}
         info = {"key": key, "slot": slot, "n": len(raw), "ece_raw": calibration.ece(raw, right)}
-        # a cache: a catalog that can only be read here is calibrated afresh each time
-        store = (
-            (lambda data: None)
-            if self.catalog.read_only
-            else (lambda data: self.catalog.save_calibration(model_id, info, data))
-        )
+
+        def store(data: bytes) -> None:  # a cache: where it cannot be stored, calibrated afresh next time
+            self.catalog.store_cache(
+                "label calibration", lambda: self.catalog.save_calibration(model_id, info, data)
+            )
+
         if right.all() or not right.any():
             info["not_fitted"] = "every suggestion right" if right.all() else "every suggestion wrong"
             store(b"")

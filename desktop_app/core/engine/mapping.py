@@ -124,8 +124,15 @@ class MapRoom:
         return MapLayout(keys, xy, stored.method, info, stored.model_id, stored.adapter_id, placed, joined)
 
     def _store_map(self, layout: MapLayout) -> None:
-        if self.catalog.read_only:
-            return  # a cache: a catalog that can only be read here is laid out afresh each time
-        self.catalog.save_layout(
-            layout.model_id, layout.adapter_id, layout.method, layout.digest, layout.info, layout.to_bytes()
+        """Keep the layout (a cache: where it cannot be stored, the map is laid out afresh next time)."""
+        self.catalog.store_cache(
+            "map layout",
+            lambda: self.catalog.save_layout(
+                layout.model_id,
+                layout.adapter_id,
+                layout.method,
+                layout.digest,
+                layout.info,
+                layout.to_bytes(),
+            ),
         )

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from desktop_app import __version__
+from desktop_app.core.caches import not_stored_on_full_disk
 from desktop_app.core.errors import CatalogError, DiskFull
 from desktop_app.core.storage.backend import Backend, Identity, backend_for, is_url
 from desktop_app.core.storage.building import sweep_stale_builds
@@ -31,6 +32,7 @@ from desktop_app.core.storage.learned import LearnedStore
 from desktop_app.core.storage.photos import PhotoStore
 from desktop_app.core.storage.schema import (
     MIGRATIONS,
+    SCAN_SKIPPED,
     SCHEMA_VERSION,
     meta_table,
     metadata,
@@ -251,6 +253,19 @@ class Catalog(PhotoStore, StoredVectors, LabelStore, DecisionStore, LearnedStore
         except sa.exc.DBAPIError as exc:
             raise explain(exc, self.backend, doing) from exc
 
+    def store_cache(self, what: str, store: Callable[[], object]) -> bool:
+        """Run `store`, which writes a cache a read computed (photo fingerprints, a map layout, a label
+        calibration: see `core.caches`), where the catalog can hold it: not on a catalog that can only be read
+        here, and not on a full disk, which is said once instead of failing the read. True when stored."""
+        if self.read_only:
+            return False
+        try:
+            store()
+        except DiskFull:
+            not_stored_on_full_disk(what, self.location)
+            return False
+        return True
+
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
         """A consistent read (one snapshot for every statement inside)."""
@@ -308,6 +323,15 @@ class Catalog(PhotoStore, StoredVectors, LabelStore, DecisionStore, LearnedStore
                 .where(runs_table.c.id == run_id)
                 .values(finished_at=time.time(), status=status, summary=json.dumps(summary))
             )
+
+    def scan_skipped(self) -> list[dict]:
+        """The files the latest index run's scan skipped, which have no photo row to say so (see
+        `indexer._run_record`): {"path", "reason", "message"} each."""
+        for run in self.recent_runs():
+            summary = run["summary"] or {}
+            if SCAN_SKIPPED in summary:
+                return list(summary[SCAN_SKIPPED])
+        return []
 
     def last_run(self) -> dict | None:
         runs = self.recent_runs(1)

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from desktop_app.core.errors import Conflict
 from desktop_app.core.storage.schema import decisions_table, photo_verdicts_table
 from desktop_app.core.storage.sql import in_lists
+from desktop_app.core.wording import decision_words
 
 DECISIONS = ("same", "alike", "not_match")
 NONE = "none"  # a row that takes a pair's decision back without undoing anyone's history
@@ -448,7 +449,7 @@ def _message(clashes: list[dict], then: str = "Look again and decide once more (
     def one(c: dict) -> str:
         who = f" by {c['curator']}" if c.get("curator") else ""
         when = time.strftime(" at %Y-%m-%d %H:%M", time.localtime(c["at"])) if c.get("at") else ""
-        return f"{c['article_a']} / {c['article_b']} was decided {c['decision'] or 'undecided'}{who}{when}"
+        return f"{c['article_a']} / {c['article_b']} was decided '{decision_words(c['decision'])}'{who}{when}"
 
     more = f" and {len(clashes) - 3} more" if len(clashes) > 3 else ""
     return "; ".join(one(c) for c in clashes[:3]) + more + ". " + then

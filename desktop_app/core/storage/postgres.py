@@ -10,6 +10,7 @@ indexer at a time holds a session-level advisory lock, which the server drops if
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -41,15 +42,24 @@ def _on_begin(conn) -> None:
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
 
 
+def _not_postgres(url: str, scheme: str) -> str:
+    """What to give instead of a database URL that is not PostgreSQL's. A SQLite catalog is named by its file,
+    never by a URL: which file "sqlite:///x" means (relative for SQLAlchemy, absolute for a file URL) is the
+    kind of guess a catalog must not rest on, so the path to type is shown instead."""
+    if scheme not in ("sqlite", "file"):
+        return f"Lookalike catalogs live in SQLite files (--db FILE) or PostgreSQL (--db {URL_EXAMPLE}), not {scheme}."
+    path = urlsplit(url).path
+    example = "/" + path.lstrip("/") if path.strip("/") else "FILE"
+    return f"Give a SQLite catalog as a file path, not a URL: --db {example}"
+
+
 class PostgresBackend(Backend):
     kind = "postgresql"
 
     def __init__(self, url: str, password: str | None = None) -> None:
         parsed = parse_db_url(url)
         if parsed.get_backend_name() not in ("postgresql", "postgres"):
-            raise InputError(
-                f"Lookalike catalogs live in SQLite files or PostgreSQL, not {parsed.get_backend_name()}."
-            )
+            raise InputError(_not_postgres(url, parsed.get_backend_name()))
         _check_url_parts(parsed)
         self.url = parsed.set(drivername="postgresql+psycopg")
         # A password typed for this login (never one typed for another catalog) goes to the driver beside

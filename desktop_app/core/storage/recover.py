@@ -204,6 +204,12 @@ def _next_readable(src: sqlite3.Connection, table: str, after: int | None) -> in
     return _seek(src, table, good)[1]
 
 
+def recover_command(damaged: Path | str) -> str:
+    """The command that recovers a damaged catalog file, as every message spells it: the catalog with --db
+    first, as in every other command, then the new file."""
+    return f"lookalike catalog recover --db {damaged} NEW.sqlite"
+
+
 def recover(source: Path | str, target: Path) -> RecoverReport:
     """Copy every readable row of `source` into a new catalog at `target` (which must not exist)."""
     from desktop_app.core.storage.backend import is_url

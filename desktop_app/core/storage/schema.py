@@ -79,6 +79,9 @@ labels_table = sa.Table(
     sa.Column("source", sa.Text, nullable=False, default="manual"),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
+# The key in an index run's summary (JSON) under which it keeps the files its scan skipped: they have no
+# photo row to hold their reason.
+SCAN_SKIPPED = "scan_skipped"
 runs_table = sa.Table(
     "index_runs",
     metadata,

@@ -270,9 +270,9 @@ class SqliteBackend(Backend):
         ] or ["ok"]
 
     def damaged_advice(self) -> str:
-        return (
-            f"Recover what can be read into a new file: lookalike catalog recover --db {self.path} NEW.sqlite"
-        )
+        from desktop_app.core.storage.recover import recover_command
+
+        return f"Recover what can be read into a new file: {recover_command(self.path)}"
 
     def explain(self, exc: BaseException, doing: str) -> Exception | None:
         text = str(getattr(exc, "orig", exc))
