@@ -25,8 +25,8 @@ def not_stored_on_full_disk(what: str, where: str) -> None:
             return
         _said.add((what, where))
     log.warning(
-        "The %s was not stored: the disk holding %s is full. The result is complete; free some space so "
+        "%s: not stored, as the disk holding %s is full. The result is complete; free some space so that "
         "the next run can reuse it.",
-        what,
+        what[:1].upper() + what[1:],
         where,
     )
