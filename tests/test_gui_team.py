@@ -155,6 +155,41 @@ def test_decisions_waiting_when_the_catalog_closes_are_written(qtbot, window, tm
         assert again.decisions_with(["art00"]) == {a: "alike" for a in hits[:3]}
 
 
+def test_a_close_writes_the_waiting_press_after_the_one_on_its_way(qtbot, window, tmp_path, monkeypatch):
+    # "Same product" is being written (held here) when "look-alike" is pressed on the same pair and the
+    # catalog closes at once: the look-alike must be written after it, not before it (and the catalog
+    # must not close under the write on its way).
+    import threading
+
+    w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=4, per=2))
+    hits = [h.article for h in show_results(qtbot, w, "art00").hits]
+    location = w.snapshot.location
+    engine = w.snapshot.engine
+    release, started = threading.Event(), threading.Event()
+    real = engine.decide
+
+    def held(*args, **kwargs):
+        if not started.is_set():  # the first write waits; the ones after it go straight through
+            started.set()
+            release.wait(20)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "decide", held)
+    assert click_result(qtbot, w, 0) == hits[0]
+    active(qtbot, w)
+    w.similar.view.setFocus()
+    qtbot.keyClick(w.similar.view, Qt.Key.Key_1)
+    assert started.wait(20)
+    assert w.similar.selected_hit() == hits[0]  # "same product" keeps the result selected
+    qtbot.keyClick(w.similar.view, Qt.Key.Key_2)
+    threading.Timer(0.5, release.set).start()
+    w.close_catalog()
+    with Engine.open(location) as again:
+        assert again.decisions_with(["art00"]) == {hits[0]: "alike"}
+        again.undo_decision()  # both were written, in the order pressed: undo goes back to the first
+        assert again.decisions_with(["art00"]) == {hits[0]: "same"}
+
+
 def test_presses_waiting_behind_a_refused_decision_on_the_same_pair_are_said_not_written(
     qtbot, window, tmp_path
 ):

@@ -22,8 +22,9 @@ panel) and nothing else of the window; the adapter status it reads goes out as `
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,7 @@ from PySide6.QtWidgets import QFileDialog, QProgressDialog, QWidget
 from desktop_app.core.adapt_child import switch_on_main
 from desktop_app.core.engine.decisions import ImportCancelled
 from desktop_app.core.errors import Conflict, UserError
-from desktop_app.core.wording import plural
+from desktop_app.core.wording import decision_words, plural
 from desktop_app.gui.child_job import ChildJob
 from desktop_app.gui.conflicts import show_conflict
 from desktop_app.gui.workers import Failure, Task
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from desktop_app.gui.search_controller import SearchController
 
 NOT_SAVED = "Your decision"
+WRITE_WAIT_S = 30  # at a close, how long the waiting decisions wait for the one being written
 IMPORT_DIALOG_AFTER_MS = 400  # an import that takes longer than this shows its progress dialog
 log = logging.getLogger("desktop_app.gui")
 
@@ -58,6 +60,7 @@ class PendingDecision:
     decision: str  # "same", "alike", "not_match" or "none"
     expected: str | None  # the pair's decision the curator saw (or an earlier press will write)
     force: bool = False
+    finished: threading.Event = field(default_factory=threading.Event)  # its write is over, however it ended
 
     @property
     def pair(self) -> tuple[str, str]:
@@ -65,7 +68,10 @@ class PendingDecision:
 
     def write(self) -> str | None:
         """Write it (worker thread); the decision now stored."""
-        self.engine.decide(self.a, self.b, self.decision, expected=self.expected, force=self.force)
+        try:
+            self.engine.decide(self.a, self.b, self.decision, expected=self.expected, force=self.force)
+        finally:
+            self.finished.set()
         return None if self.decision == "none" else self.decision
 
 
@@ -156,8 +162,7 @@ class DecisionsController(QObject):
 
     def _decided(self, a: str, b: str, decision: str | None) -> None:
         self.decided.emit(a, b, decision)
-        words = {"same": "the same product", "alike": "look-alikes", "not_match": "not a match"}
-        self.message.emit(f"{a} and {b}: {words[decision]}." if decision else f"{a} and {b}: undecided.")
+        self.message.emit(f"{a} and {b}: {decision_words(decision)}.")
 
     def _failed(self, a: str, b: str, decision: str, failure: Failure) -> None:
         exc = failure.error
@@ -306,10 +311,15 @@ class DecisionsController(QObject):
 
     def _write_waiting(self, engine: Any = None) -> None:
         """The window or the catalog closes (or another catalog replaces it): the decisions still waiting
-        for it are written now, in order (a decision the curator made is never dropped for a close; the
-        catalog's threads finish the one on its way)."""
+        for it are written now, in order, after the one on its way on the catalog's threads (a decision the
+        curator made is never dropped for a close, nor written before an earlier press on its pair)."""
         engine = engine or self.catalogs.engine
-        for item in [i for i in self.queue if i.engine is engine]:
+        waiting = [i for i in self.queue if i.engine is engine]
+        if not waiting:
+            return
+        if self.writing is not None and self.writing.engine is engine:
+            self.writing.finished.wait(WRITE_WAIT_S)
+        for item in waiting:
             self.queue.remove(item)
             try:
                 item.write()
