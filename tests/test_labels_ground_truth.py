@@ -189,6 +189,29 @@ def test_cli_accept_records_its_source_and_redo_keeps_it(magento, capsys):
         assert {sources(engine)[a] for a in articles[20:]} == {src.BULK_ACCEPTED}
 
 
+def test_an_exported_file_imported_back_does_not_confirm_bulk_accepts(magento, capsys, tmp_path):
+    # A curator exports the labels, fixes one in a spreadsheet and imports the file back: the fixed label is
+    # theirs, the bulk accepts in the same file stay bulk accepts (not ground truth for calibration).
+    db, truth = magento
+    articles = list(truth)
+    with Engine.open(db) as engine:
+        engine.set_label_items([(a, "category", truth[a]) for a in articles[:20]], "import", "import")
+        engine.accept("category", min_confidence=0.0, k=5)
+        assert {sources(engine)[a] for a in articles[20:]} == {src.BULK_ACCEPTED}
+    exported = tmp_path / "labels.csv"
+    assert run_main(capsys, "labels", "export", str(exported), "--db", str(db))[0] == 0
+    rows = exported.read_text(encoding="utf-8").splitlines()
+    fixed = articles[20]
+    rows = [r.replace(r.split(",")[2], "fixed-by-hand", 1) if r.startswith(fixed + ",") else r for r in rows]
+    exported.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    code, _out, err = run_main(capsys, "labels", "import", "--csv", str(exported), "--db", str(db))
+    assert code == 0, err
+    with Engine.open(db) as engine:
+        assert engine.field_labels("category")[fixed] == "fixed-by-hand"
+        assert sources(engine)[fixed] == src.IMPORT
+        assert {sources(engine)[a] for a in articles[21:]} == {src.BULK_ACCEPTED}
+
+
 # ----------------------------------------------------------------------------- older catalogs
 
 

@@ -15,8 +15,10 @@ curator-confirmed labels:
   `labels accept --zero-shot`, or the queue's "accept all" while it shows zero-shot suggestions).
 
 A label accepted in bulk becomes curator-confirmed when the curator edits it, or sets it again to the same
-value by hand (`labels set`, the app's labels dialog or map): that is logged as a decision of its own,
-undoable.
+value by hand (`labels set`, the app's labels dialog or map) or accepts it in the review queue: that is
+logged as a decision of its own, undoable. Importing a file that gives it the same value does not confirm
+it: a file is often an export of the catalog itself, fixed in a few places and imported back, and its
+other rows are what the bulk accept wrote (an import that changes the value makes it an imported label).
 """
 
 from __future__ import annotations
@@ -37,7 +39,11 @@ def confirmed(source: str | None) -> bool:
     return source not in UNCONFIRMED
 
 
+# Sources of writes by which the curator confirms a label's value by looking at it.
+CONFIRMING = frozenset({MANUAL, REVIEWED})
+
+
 def confirms(old_source: str | None, new_source: str) -> bool:
     """Whether writing a label's own value again with `new_source` changes what it is: a label taken on trust
-    that the curator now confirms."""
-    return not confirmed(old_source) and confirmed(new_source)
+    that the curator now confirms (by hand or in the review queue; not by a file, see above)."""
+    return not confirmed(old_source) and new_source in CONFIRMING
