@@ -66,6 +66,19 @@ def test_an_empty_mount_point_shows_the_offline_banner_until_the_share_is_mounte
     assert w.snapshot.root_ok and not w.root_frame.isVisible()
 
 
+def test_a_folder_whose_sampled_photos_moved_is_still_the_photo_folder(tmp_path):
+    # Renamed or reorganised photos (none of the sample where it was) in a folder that holds files: the
+    # folder is there, and an index run must be able to find what moved. Only an empty folder (or one with
+    # hidden entries alone, as a file manager leaves them) reads as an unmounted share.
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / ".DS_Store").write_bytes(b"")
+    sample = ("red/p0.jpg", "blue/p1.jpg")
+    assert not folder_reachable(folder, sample)
+    (folder / "reshoot").mkdir()
+    assert folder_reachable(folder, sample)
+
+
 def test_a_new_catalog_without_photos_yet_is_reachable_when_its_folder_is(tmp_path):
     with Engine.open(tmp_path / "new.sqlite", create=True, remember=False) as engine:
         assert engine.root_sample() == ()

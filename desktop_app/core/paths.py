@@ -60,13 +60,25 @@ ROOT_SAMPLE = 8
 
 
 def folder_reachable(folder: Path | None, sample: Sequence[str] = ()) -> bool:
-    """Whether a photo folder is there and readable now, and holds at least one of `sample`, photos of the
-    catalog (its stored paths): an unplugged drive is not, nor an unmounted share, whose mount point is an
-    empty folder. Without a sample (a catalog with no photos yet) the folder alone counts. It touches the
-    disk: front ends ask it off their UI thread."""
+    """Whether a photo folder is there and readable now: an unplugged drive is not, nor an unmounted share,
+    whose mount point is an empty folder (it holds none of `sample`, photos of the catalog by their stored
+    paths, and nothing else that is not hidden). A folder that holds other files than the sampled photos is
+    there: its photos were moved or renamed, which an index run finds out, and it must be able to run.
+    Without a sample (a catalog with no photos yet) the folder alone counts. It touches the disk: front ends
+    ask it off their UI thread."""
     if folder is None or not folder.is_dir() or not os.access(folder, os.R_OK | os.X_OK):
         return False
-    return not sample or any(_present(folder, sample))
+    return not sample or any(_present(folder, sample)) or _holds_anything(folder)
+
+
+def _holds_anything(folder: Path) -> bool:
+    """Whether `folder` has an entry that is not hidden (an unmounted mount point is empty, or holds only
+    the hidden leftovers of a file manager)."""
+    try:
+        with os.scandir(folder) as entries:
+            return any(not e.name.startswith(".") for e in entries)
+    except OSError:
+        return False
 
 
 def photos_found(folder: Path, sample: Sequence[str]) -> int:
