@@ -126,9 +126,10 @@ class Catalog(PhotoStore, StoredVectors, LabelStore, DecisionStore, LearnedStore
                 # No room to make it: leave no empty file that the next try (with room) would refuse.
                 self.backend.discard_new()
             raise known from exc
-        if self.path is not None:
+        if self.path is not None and not self.read_only:
             # A killed `catalog copy` or `recover` into this folder left its hidden partial file and lock: the
-            # next open tidies them (a copy still running keeps its own; see `building`).
+            # next open tidies them (a copy still running keeps its own; see `building`). A catalog that can
+            # only be read here leaves its folder as it is.
             sweep_stale_builds(self.path.parent)
 
     def _unreadable(self, ident: Identity) -> Exception:

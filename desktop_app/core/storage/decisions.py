@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from desktop_app.core.errors import Conflict
 from desktop_app.core.storage.schema import decisions_table, photo_verdicts_table
-from desktop_app.core.storage.sql import in_lists
+from desktop_app.core.storage.sql import IN_LIST_SIZE, in_lists
 from desktop_app.core.wording import decision_words
 
 DECISIONS = ("same", "alike", "not_match")
@@ -29,8 +29,9 @@ Merge = Callable[[tuple[str, str], str | None, str], str | None]
 Progress = Callable[[int, int, str], None]
 # Items of one `decide` call handled together: one query reads their pairs' current rows (an OR of
 # pairs), one statement writes their rows, and progress moves by one block. Decided one row at a time, an
-# import of 120,000 decisions took 88 s; see benchmarks/decisions_import.py.
-BLOCK = 500
+# import of 120,000 decisions took 88 s; see benchmarks/decisions_import.py. Two values are bound per pair:
+# a block binds as many as one IN list, under older SQLite's limit of 999.
+BLOCK = IN_LIST_SIZE // 2
 UNDO_ANYWAY = "Look again (or pass --force to undo it anyway: those pairs keep the newer decision)."
 
 
