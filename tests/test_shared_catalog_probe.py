@@ -135,7 +135,12 @@ def test_a_typed_password_is_for_its_catalog_only_and_never_in_the_environment(
     pg_server, photo_tree, tiny_model, tmp_path, monkeypatch
 ):
     from desktop_app.core.engine_process import EngineProcess
-    from desktop_app.core.storage.passwords import forget_passwords, login_key, remember_password
+    from desktop_app.core.storage.passwords import (
+        forget_passwords,
+        login_key,
+        remember_password,
+        typed_password,
+    )
     from desktop_app.core.storage.postgres import PasswordNeeded
 
     first = _pw_catalog(pg_server, f"pwa{os.getpid()}")
@@ -164,8 +169,10 @@ def test_a_typed_password_is_for_its_catalog_only_and_never_in_the_environment(
         monkeypatch.setenv("PGPASSFILE", str(pgpass))
         remember_password(first, "typed-wrong")
         Engine.open(second, create=True, remember=False).close()
-        with pytest.raises(PasswordNeeded, match="refused the password"):
+        with pytest.raises(PasswordNeeded, match="refused the password") as refused:
             Engine.open(first, remember=False)
+        assert not refused.value.in_url  # a typed one: asking again makes sense
+        assert typed_password(first) is None  # and the refused one is not handed on to child processes
     finally:
         forget_passwords()
     assert (

@@ -215,13 +215,14 @@ def with_password(args: argparse.Namespace, open_it: Callable):
         except PasswordNeeded as exc:
             if (
                 not exc.url
+                or exc.in_url  # the URL's own password was refused: it would win over a typed one
                 or getattr(args, "json", False)
                 or not sys.stdin.isatty()
                 or login_key(exc.url) in asked
             ):
                 raise
             asked.add(login_key(exc.url))
-            remember_password(exc.url, getpass.getpass(f"Password for {exc.url}: "))
+            remember_password(exc.url, getpass.getpass(f"Password for {safe(exc.url)}: "))
 
 
 # ============================================================================ output

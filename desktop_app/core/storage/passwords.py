@@ -51,6 +51,12 @@ def adopt_passwords(passwords: Mapping[str, str]) -> None:
         _typed.update(passwords)
 
 
+def forget_password(url: object) -> None:
+    """Stop using the password typed for this URL's login (the server refused it)."""
+    with _lock:
+        _typed.pop(login_key(url), None)
+
+
 def forget_passwords() -> None:
     with _lock:
         _typed.clear()

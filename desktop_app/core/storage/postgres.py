@@ -17,7 +17,7 @@ from sqlalchemy import event
 
 from desktop_app.core.errors import CatalogBusy, CatalogError, DiskFull, InputError
 from desktop_app.core.storage.backend import URL_EXAMPLE, Backend, Identity, parse_db_url
-from desktop_app.core.storage.passwords import typed_password
+from desktop_app.core.storage.passwords import forget_password, typed_password
 
 # Advisory lock keys (64-bit): one for writers, one for the indexer. Advisory locks are per database.
 WRITE_LOCK = 0x4C6B4C6B_57524954  # "LkLk" "WRIT"
@@ -26,11 +26,13 @@ INDEX_LOCK = 0x4C6B4C6B_494E4458  # "LkLk" "INDX"
 
 class PasswordNeeded(CatalogError):
     """The server wants a password that libpq could not find (PGPASSWORD, ~/.pgpass), or refused the one it
-    got; `url` is the catalog's URL without a password, for the prompt that asks for it."""
+    got; `url` is the catalog's URL without a password, for the prompt that asks for it; `in_url`, whether
+    the password refused was written in the URL (a typed one would not be used: asking is pointless)."""
 
-    def __init__(self, message: str, url: str = "") -> None:
+    def __init__(self, message: str, url: str = "", in_url: bool = False) -> None:
         super().__init__(message)
         self.url = url
+        self.in_url = in_url
 
 
 class ConnectionLost(CatalogError):
@@ -224,9 +226,11 @@ class PostgresBackend(Backend):
         if "no password supplied" in low:
             return PasswordNeeded(f"The server {where} needs a password for {user}: {places}.", self.location)
         if "password authentication failed" in low:
+            forget_password(self.location)  # a typed one the server refused is not handed on to children
             return PasswordNeeded(
                 f"The server {where} refused the password of {user}; check it where it came from: {places}.",
                 self.location,
+                in_url=self.url.password is not None,
             )
         return None
 
