@@ -239,3 +239,14 @@ def test_a_damaged_store_on_a_full_disk_leaves_search_reading_the_catalog(tmp_pa
         (store.folder.parent / "filler").unlink()
         assert similar(capsys, db, "a3")[0] == before
         assert_whole(db)
+
+
+def test_a_stamp_whose_block_list_does_not_fit_the_file_reads_as_damage_not_a_crash(tmp_path):
+    from desktop_app.core.vector_store_check import _block_crcs, _changed_blocks
+
+    f = tmp_path / "vectors-1.f16"
+    f.write_bytes(b"\x01" * 1000)
+    crcs = _block_crcs(f, 0, 1000)
+    assert _changed_blocks(f, {"used": 1000, "crc": crcs}) is None
+    said = _changed_blocks(f, {"used": 1000, "crc": [*crcs, 7]})  # a state.json edited or cut by hand
+    assert said is not None and "overwritten" in said

@@ -275,7 +275,9 @@ def _changed_blocks(path: Path, stamp: dict) -> str | None:
     if crcs is None:
         return f"{path.name} is shorter than it was written"
     if crcs != stamp["crc"]:
-        changed = next(i for i, (a, b) in enumerate(zip(crcs, stamp["crc"])) if a != b)
+        # The first block that differs (or, with a stamp of another length, the first past the shorter).
+        changed = next((i for i, (a, b) in enumerate(zip(crcs, stamp["crc"])) if a != b), None)
+        changed = min(len(crcs), len(stamp["crc"])) if changed is None else changed
         return (
             f"{path.name} was overwritten since it was written (bytes from {changed * CRC_BLOCK:,} on differ)"
         )
