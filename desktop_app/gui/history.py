@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
+from desktop_app.core import label_sources as src
 from desktop_app.core.errors import Conflict
 from desktop_app.core.wording import decision_words, plural
 from desktop_app.gui.conflicts import show_conflict
@@ -33,11 +34,11 @@ if TYPE_CHECKING:
 
 # The label source each kind of label decision writes, for rows logged before events recorded their source.
 SOURCE_OF_ACTION = {
-    "set": "manual",
-    "accept": "accepted",
-    "alternative": "manual",
-    "import": "import",
-    "folder": "folder",
+    "set": src.MANUAL,
+    "accept": src.REVIEWED,
+    "alternative": src.MANUAL,
+    "import": src.IMPORT,
+    "folder": src.FOLDER,
 }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
+from desktop_app.core import label_sources as src
 from desktop_app.core.errors import Conflict
 from desktop_app.core.labels import Suggestion
 from desktop_app.core.wording import plural
@@ -59,14 +60,14 @@ class QueueDecisions:
         if label is None:
             self._set_status("No suggestion for this article: pick 1–3, type a label, or skip with S.")
             return False
-        return self._decide(s.article, label, "accept", "accepted")
+        return self._decide(s.article, label, "accept", src.REVIEWED)
 
     def pick_alternative(self, n: int) -> bool:
         """Label the current article with its n-th best label (1-based), whatever the threshold says."""
         s = self.current_suggestion()
         if s is None or not (1 <= n <= len(s.alternatives)) or self._busy():
             return False
-        return self._decide(s.article, s.alternatives[n - 1][0], "alternative", "accepted")
+        return self._decide(s.article, s.alternatives[n - 1][0], "alternative", src.REVIEWED)
 
     def set_label(self, text: str) -> bool:
         """Label the current article with a label typed by the curator."""
