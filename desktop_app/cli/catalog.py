@@ -246,5 +246,5 @@ def _photos_found(engine, folder: Path) -> tuple[int, int]:
     """(found, checked): how many of about 50 photos spread over the catalog are in `folder`."""
     from desktop_app.core.paths import photos_found
 
-    sample = engine.catalog.photo_path_sample(ROOT_CHECK)
+    sample = engine.root_sample(ROOT_CHECK)
     return photos_found(folder, sample), len(sample)

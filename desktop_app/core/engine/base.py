@@ -243,9 +243,10 @@ class EngineBase:
         user.save(strict=True)
         return note
 
-    def root_sample(self) -> tuple[str, ...]:
-        """A few of the catalog's photos (stored paths) to look for in a photo folder (`photos_online`)."""
-        return self.catalog.photo_path_sample(ROOT_SAMPLE)
+    def root_sample(self, n: int = ROOT_SAMPLE) -> tuple[str, ...]:
+        """A few of the catalog's photos (stored paths) to look for in a photo folder (`photos_online`;
+        `catalog root` checks more)."""
+        return self.catalog.photo_path_sample(n)
 
     def photos_online(self) -> bool:
         """Whether this machine's photo folder of the catalog is reachable and holds its photos (a stat or a
