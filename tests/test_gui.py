@@ -396,6 +396,28 @@ def test_settings_dialog_persists_per_user_and_per_catalog(qtbot, window, photo_
     box.close()
 
 
+def test_the_curator_names_themselves_in_settings(qtbot, window, photo_tree):
+    # Decisions carry the curator's name; a curator who never used the CLI names themselves in Settings.
+    w = window()
+    open_and_index(qtbot, w, photo_tree)
+    w.open_settings()
+    dialog: SettingsDialog = w.settings_dialog
+    qtbot.waitUntil(lambda: dialog.model_combo.isEnabled(), timeout=T)
+    ok = dialog.buttons.button(dialog.buttons.StandardButton.Ok)
+    dialog.curator.clear()
+    qtbot.keyClicks(dialog.curator, "x" * 200)  # longer than a name decisions can carry: said, not saved
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and "curator" in dialog.error.text()
+    dialog.curator.clear()
+    qtbot.keyClicks(dialog.curator, "Ana  Lima")
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=T)
+    assert UserSettings.load().curator == "Ana Lima"
+    engine = w.snapshot.engine
+    engine.decide("red", "green", "same")
+    assert engine.decisions(["red"])[0]["curator"] == "Ana Lima"
+
+
 def test_newer_catalog_missing_folder_and_missing_model_show_dialogs(qtbot, window, tmp_path, photo_tree):
     w = window()
     # a catalog written by a newer Lookalike

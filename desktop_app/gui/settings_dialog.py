@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -162,10 +163,16 @@ class SettingsDialog(QDialog):
         for theme_name in THEMES:
             self.theme.addItem(THEME_TITLES[theme_name], theme_name)
         self.theme.setCurrentIndex(max(0, self.theme.findData(user.theme)))
-        display_box = QGroupBox("Display")
+        self.curator = QLineEdit(user.curator)
+        self.curator.setPlaceholderText("your login name (on a shared catalog: your database user)")
+        self.curator.setToolTip(
+            "The name your labels and match decisions carry, which other curators see and undo respects"
+        )
+        display_box = QGroupBox("Display and you")
         dform = QFormLayout(display_box)
         dform.addRow("Thumbnail size", self.thumb)
         dform.addRow("Colours", self.theme)
+        dform.addRow("Your name", self.curator)
 
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -304,6 +311,7 @@ class SettingsDialog(QDialog):
         p.batch_size = self.batch.value()
         p.thumb_size = int(self.thumb.currentData())
         p.theme = self.theme.currentData()
+        p.set_curator(self.curator.text())  # InputError for a name decisions cannot carry
         row = self.selected_row()
         if self.catalog is None and row is not None and row.status != "available":
             p.model = row.name
@@ -330,7 +338,13 @@ class SettingsDialog(QDialog):
             )
             self.error.show()
             return
-        self.applied.emit(self.result_user(), catalog)
+        try:
+            user = self.result_user()
+        except UserError as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            return
+        self.applied.emit(user, catalog)
         self.accept()
 
 
