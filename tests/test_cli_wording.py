@@ -3,6 +3,7 @@ convention for sizes, scores with the same decimals down a column, and every ski
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -56,14 +57,11 @@ def test_index_and_stats_say_every_skip_in_words(troubled_tree, tmp_path, tiny_m
     code, out, err = run_main(capsys, "stats", "--db", db)
     assert code == 0, err
     listed = out.split("Skipped", 1)[1]
-    open("/tmp/m-repro/stats.txt", "w").write(out)
     for path in SKIPPED_PATHS:
         assert path in listed, (path, listed)
     assert "x\\xe9.jpg" in listed  # the name that clashed
     assert not CODE.search(listed.replace("x\\xe9", "")), listed
     code, out, err = run_main(capsys, "stats", "--db", db, "--json")
-    import json
-
     reasons = {s["path"]: s["reason"] for s in json.loads(out)["skipped"]}
     assert reasons["red/pipe.jpg"] == "not_a_file" and "x\\xe9.jpg" in {p.rsplit("/", 1)[-1] for p in reasons}
     # A rerun with nothing new keeps the list: what the scan skipped is said again, not forgotten.

@@ -201,10 +201,10 @@ def test_a_failed_copy_into_a_database_drops_what_it_made(tmp_path, indexed, pg_
     from desktop_app.core.storage import copy as copying
     from desktop_app.core.storage import identify
 
-    def fail_half_way(rconn, wconn, table, progress):
+    def fail_half_way(rconn, wconn, table, *rest):
         if table.name == "photos":
             raise OSError("the network cable was pulled")
-        real(rconn, wconn, table, progress)
+        return real(rconn, wconn, table, *rest)
 
     real = copying._copy_table
     monkeypatch.setattr(copying, "_copy_table", fail_half_way)
