@@ -52,6 +52,14 @@ def test_lightbox_from_the_grid_steps_through_photos_and_zooms(qtbot, window, tm
     assert canvas.scale_factor == pytest.approx(1.25 * 1.25)
     qtbot.keyClick(box, Qt.Key.Key_0)
     assert canvas.fitted and canvas.scale_factor == pytest.approx(fit)
+    # Left from the first goes round to the last, Right from the last back to the first.
+    qtbot.keyClick(box, Qt.Key.Key_Left)
+    qtbot.keyClick(box, Qt.Key.Key_Left)
+    qtbot.waitUntil(box.is_shown, timeout=T)
+    assert box.index == 2 and "3 of 3" in box.status.text()
+    qtbot.keyClick(box, Qt.Key.Key_Right)
+    qtbot.waitUntil(box.is_shown, timeout=T)
+    assert box.index == 0
     qtbot.keyClick(box, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not box.isVisible(), timeout=T)
 

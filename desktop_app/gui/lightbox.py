@@ -272,10 +272,13 @@ class Lightbox(QWidget):
         return self.index >= 0 and bool(self._loaded) and all(x is not None for x in self._loaded)
 
     def next(self) -> None:
-        self.show_item(self.index + 1)
+        """The next photo (or pair); after the last, the first again, as photo viewers go round."""
+        if self.items:
+            self.show_item((self.index + 1) % len(self.items))
 
     def previous(self) -> None:
-        self.show_item(self.index - 1)
+        if self.items:
+            self.show_item((self.index - 1) % len(self.items))
 
     def zoom(self, factor: float) -> None:
         self.canvases[0].zoom_by(factor)
@@ -314,7 +317,8 @@ class Lightbox(QWidget):
     def _status_text(self, extra: str = "") -> str:
         n = len(self.items)
         where = f"{self.index + 1} of {n}" if n > 1 else ""
-        keys = "← → move · wheel or +/− zoom · 1 actual size · 0 fit · Esc close"
+        moves = "← → move · " if n > 1 else ""
+        keys = f"{moves}wheel or +/− zoom · 1 actual size · 0 fit · Esc close"
         return " · ".join(x for x in (where, extra, keys) if x)
 
     def closeEvent(self, event) -> None:
