@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 
 from tests.test_duplicates import dup_tree, snapshot  # noqa: F401 - the fixture is used by name
 
@@ -90,12 +93,16 @@ def test_undo_lists_the_pairs_again_where_they_were(qtbot, window):
 
 
 def listed(w) -> set[tuple[str, str]]:
+    """The pairs on show in the list (a pair whose verdict is being saved has left it)."""
     tree = w.tree
     return {
         (p.a, p.b)
         for i in range(tree.topLevelItemCount())
-        for j in range(tree.topLevelItem(i).childCount())
-        for p in [tree.topLevelItem(i).child(j).data(0, Qt.ItemDataRole.UserRole)]
+        for top in [tree.topLevelItem(i)]
+        if not top.isHidden()
+        for j in range(top.childCount())
+        if not top.child(j).isHidden()
+        for p in [top.child(j).data(0, Qt.ItemDataRole.UserRole)]
     }
 
 
@@ -135,22 +142,142 @@ def test_undo_still_works_after_find_again(qtbot, window):
     assert set(judged) <= {(p.a, p.b) for p in find(qtbot, window).pairs}
 
 
-def test_verdict_keys_pressed_faster_than_a_save_judge_the_next_pairs(qtbot, window):
+def on_show(w):
+    """The pair on screen now (the list's current row)."""
+    item = w.tree.currentItem()
+    return None if item is None else item.data(0, Qt.ItemDataRole.UserRole)
+
+
+@pytest.fixture
+def slow_writes(window, monkeypatch):
+    """Verdicts are saved only when the test says so: a save still running when the next key is pressed."""
+    gate = threading.Event()
+    write = window.engine.judge_duplicates
+
+    def held(pairs, verdict):
+        assert gate.wait(60)
+        return write(pairs, verdict)
+
+    monkeypatch.setattr(window.engine, "judge_duplicates", held)
+    yield gate
+    gate.set()
+
+
+def test_verdict_keys_pressed_faster_than_a_save_judge_the_pairs_on_show(qtbot, window, slow_writes):
     find(qtbot, window)
     shown = sorted(listed(window))
-    first = window.tree.currentItem().data(0, Qt.ItemDataRole.UserRole)
     assert len(shown) == 2
+    first = on_show(window)
     window.tree.setFocus()
-    qtbot.keyClick(window.tree, Qt.Key.Key_D)  # D then N without waiting: the pair on show, then the next
+    qtbot.keyClick(window.tree, Qt.Key.Key_D)  # D then N without waiting: each on the pair on show
+    second = on_show(window)  # the next pair is on show at once, while D is still being saved
+    assert second is not None and (second.a, second.b) != (first.a, first.b)
+    assert window.dup_button.isEnabled() and not window.find_button.isEnabled()
     qtbot.keyClick(window.tree, Qt.Key.Key_N)
+    assert on_show(window) is None and listed(window) == set()  # both left the list at once
+    assert window.engine.duplicate_verdicts() == {}  # nothing saved yet
+    slow_writes.set()
     qtbot.waitUntil(lambda: len(window.undo_stack) == 2, timeout=10_000)
-    verdicts = window.engine.duplicate_verdicts()
-    assert verdicts.pop((first.a, first.b)) == "duplicate" and list(verdicts.values()) == ["not_duplicate"]
+    assert window.engine.duplicate_verdicts() == {
+        (first.a, first.b): "duplicate",
+        (second.a, second.b): "not_duplicate",
+    }
     assert listed(window) == set() and not window.dup_button.isEnabled()
     for _ in range(2):
         with qtbot.waitSignal(window.unjudged, timeout=10_000):
             qtbot.keyClick(window.tree, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert window.engine.duplicate_verdicts() == {} and sorted(listed(window)) == shown
+
+
+def test_a_duplicate_verdict_never_lands_on_a_pair_not_on_show(qtbot, window, slow_writes):
+    # N on the first pair, then D at once: D is for the pair the curator sees after N, and for no other.
+    find(qtbot, window)
+    first = on_show(window)
+    qtbot.keyClick(window.tree, Qt.Key.Key_N)
+    seen = on_show(window)
+    qtbot.keyClick(window.tree, Qt.Key.Key_D)
+    slow_writes.set()
+    qtbot.waitUntil(lambda: len(window.undo_stack) == 2, timeout=10_000)
+    verdicts = window.engine.duplicate_verdicts()
+    assert verdicts == {(first.a, first.b): "not_duplicate", (seen.a, seen.b): "duplicate"}
+
+
+def test_verdicts_still_waiting_when_the_window_closes_are_saved(qtbot, window, slow_writes):
+    # Their pairs left the list when their keys were pressed: closing must not lose them.
+    find(qtbot, window)
+    first = on_show(window)
+    qtbot.keyClick(window.tree, Qt.Key.Key_D)
+    second = on_show(window)
+    qtbot.keyClick(window.tree, Qt.Key.Key_N)
+    slow_writes.set()
+    window.close()
+    assert window.engine.duplicate_verdicts() == {
+        (first.a, first.b): "duplicate",
+        (second.a, second.b): "not_duplicate",
+    }
+
+
+def test_a_failed_save_lists_its_pair_and_the_later_ones_again(qtbot, window, monkeypatch):
+    from desktop_app.core.errors import CatalogBusy
+
+    find(qtbot, window)
+    gate = threading.Event()
+
+    def busy(pairs, verdict):
+        assert gate.wait(60)
+        raise CatalogBusy("The catalog is locked by another program.")
+
+    monkeypatch.setattr(window.engine, "judge_duplicates", busy)
+    first = on_show(window)
+    shown = listed(window)
+    qtbot.keyClick(window.tree, Qt.Key.Key_D)
+    qtbot.keyClick(window.tree, Qt.Key.Key_N)
+    assert listed(window) == set()
+    gate.set()
+    qtbot.waitUntil(lambda: listed(window) == shown, timeout=10_000)
+    assert on_show(window) is first and window.engine.duplicate_verdicts() == {}
+    assert "were not saved either" in window.status.text() or "was not saved either" in window.status.text()
+    assert window.find_button.isEnabled() and not window.undo_stack
+    for box in window.findChildren(QMessageBox):
+        box.close()
+
+
+def test_find_waits_for_a_verdict_being_saved(qtbot, window, slow_writes):
+    # A new list while a verdict is saving would delete the rows the save then takes out of the list.
+    find(qtbot, window)
+    judged = on_show(window)
+    qtbot.keyClick(window.tree, Qt.Key.Key_D)
+    assert not window.find_button.isEnabled()
+    qtbot.mouseClick(window.find_button, Qt.MouseButton.LeftButton)
+    window.find()  # as the button would, were it enabled: nothing starts while a verdict is saving
+    assert not window.search.running
+    with qtbot.waitSignal(window.judged, timeout=10_000):
+        slow_writes.set()
+    assert window.find_button.isEnabled()
+    again = find(qtbot, window)
+    assert (judged.a, judged.b) not in {(p.a, p.b) for p in again.pairs}
+
+
+def test_a_verdict_saved_after_a_new_list_came_leaves_that_list(qtbot, window, slow_writes):
+    # D pressed while a Find runs: the new list may come first, from a catalog read before the save. The
+    # save then takes the pair out of the new list by its names (the old list's rows are gone), and the
+    # report no longer counts it among the pairs on show.
+    find(qtbot, window)
+    judged = on_show(window)
+    qtbot.mouseClick(window.find_button, Qt.MouseButton.LeftButton)
+    qtbot.keyClick(window.tree, Qt.Key.Key_D)
+    with qtbot.waitSignal(window.found, timeout=120_000) as got:
+        pass
+    report = got.args[0]
+    assert (judged.a, judged.b) in {(p.a, p.b) for p in report.pairs}  # read before the verdict was saved
+    assert (judged.a, judged.b) not in listed(window)  # yet not on show: its verdict is on its way
+    with qtbot.waitSignal(window.judged, timeout=10_000):
+        slow_writes.set()
+    assert (judged.a, judged.b) not in listed(window) | {(p.a, p.b) for p in report.pairs}
+    assert report.decided == 1
+    with qtbot.waitSignal(window.unjudged, timeout=10_000):
+        qtbot.keyClick(window.tree, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert (judged.a, judged.b) in listed(window) and window.engine.duplicate_verdicts() == {}
 
 
 def test_same_product_for_a_whole_cluster_is_a_match_decision(qtbot, window):

@@ -106,6 +106,26 @@ def test_map_undo_takes_back_the_maps_label_only(qtbot, map_window, monkeypatch)
     w.history.edited()  # what the window does after an edit of its own
     qtbot.waitUntil(lambda: not panel.undo.isEnabled(), timeout=T)
 
+    # The check itself fails: Undo stays off (it could take back another edit), and the curator is told why;
+    # a passing cause on the status line, a bug in its box.
+    from desktop_app.core.errors import CatalogBusy
+    from desktop_app.gui import map_labels
+
+    def busy(_engine):
+        raise CatalogBusy("The catalog is locked by another program.")
+
+    label_from_the_map(qtbot, w, "totes")
+    qtbot.waitUntil(panel.undo.isEnabled, timeout=T)
+    monkeypatch.setattr(map_labels, "next_label_event", busy)
+    w.history.edited()
+    qtbot.waitUntil(lambda: "The map's Undo is off" in w.statusBar().currentMessage(), timeout=T)
+    assert "locked by another program" in w.statusBar().currentMessage() and not panel.undo.isEnabled()
+    monkeypatch.setattr(map_labels, "next_label_event", lambda _engine: {}["a bug"])
+    with qtbot.waitSignal(w.error_shown, timeout=T) as shown:
+        w.history.edited()
+    assert "KeyError" in shown.args[0] and not panel.undo.isEnabled()
+    w.last_error.close()
+
 
 def edit_state(w) -> tuple[str, bool, str, bool, bool]:
     """Edit ▸ Undo's text and state, Redo's, and whether the map's Undo is usable."""

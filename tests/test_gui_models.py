@@ -178,6 +178,38 @@ def test_thumbnail_bug_is_logged_and_shown_as_broken(qtbot, loader, tmp_path, mo
     assert failures and failures[0].exc_info[0] is KeyError and str(photo) in failures[0].getMessage()
 
 
+def test_a_thumbnail_loop_that_cannot_deliver_still_lets_the_next_loops_start(qtbot, tmp_path):
+    # A loop whose delivery fails (the loader's Qt side deleted under it) must count itself off: with one
+    # thread, a loop still counted as running would mean no later request is ever served.
+    single = ThumbnailLoader(96, threads=1)
+    real = single._bridge
+
+    class GoneOnce:
+        """The bridge as a deleted Qt object looks to the first delivery, then the real one again."""
+
+        def __init__(self) -> None:
+            self.gone = True
+
+        @property
+        def loaded(self):
+            if self.gone:
+                self.gone = False
+                raise RuntimeError("Internal C++ object (_Bridge) already deleted.")
+            return real.loaded
+
+    single._bridge = GoneOnce()
+    first, second = write_photo(tmp_path / "first.jpg"), write_photo(tmp_path / "second.jpg", seed=1)
+    try:
+        single.get(first)
+        qtbot.waitUntil(lambda: single.pending() == 0, timeout=10000)
+        assert single.get(first) is None  # its thumbnail never arrived
+        with qtbot.waitSignal(single.ready, check_params_cb=lambda p: p == str(second), timeout=10000):
+            single.get(second)
+        assert single.get(second) is not None
+    finally:
+        single.shutdown()
+
+
 def test_engine_client_calls_the_engine_that_open_installs():
     # open() on one worker replaces the engine under the client's lock; a call on another worker takes the
     # reference under that lock too, so it waits for the open and asks the new engine, never the old one.

@@ -83,6 +83,102 @@ def members_listed(top: QTreeWidgetItem) -> set[str]:
     }
 
 
+def pairs_on_show(item: QTreeWidgetItem | None) -> list:
+    """What a verdict on this row is about: the pair, or the pairs of a cluster still on show (not leaving)."""
+    if item is None or item.isHidden():
+        return []
+    if item.parent() is None:
+        return [
+            item.child(i).data(0, PAIR_ROLE) for i in range(item.childCount()) if not item.child(i).isHidden()
+        ]
+    return [item.data(0, PAIR_ROLE)]
+
+
+def pair_rows(tree: QTreeWidget, keys: set[tuple[str, str]]) -> list[QTreeWidgetItem]:
+    """The rows of the list on show now that hold these pairs (found by their names: a Find may have
+    replaced the rows a verdict was pressed on)."""
+    return [
+        top.child(j)
+        for i in range(tree.topLevelItemCount())
+        for top in [tree.topLevelItem(i)]
+        for j in range(top.childCount())
+        if _key(top.child(j)) in keys
+    ]
+
+
+def _key(row: QTreeWidgetItem) -> tuple[str, str]:
+    p = row.data(0, PAIR_ROLE)
+    return (p.a, p.b)
+
+
+def visible_children(top: QTreeWidgetItem) -> list[QTreeWidgetItem]:
+    return [top.child(i) for i in range(top.childCount()) if not top.child(i).isHidden()]
+
+
+def next_on_show(tree: QTreeWidget, item: QTreeWidgetItem) -> QTreeWidgetItem | None:
+    """The row to show once `item` leaves: the next pair of its cluster, else the one before it, else the
+    first pair of the next cluster on show, else of the one before."""
+    parent = item.parent()
+    if parent is not None:
+        siblings = [parent.child(i) for i in range(parent.childCount())]
+        at = siblings.index(item)
+        near = [r for r in siblings[at + 1 :] + siblings[:at][::-1] if not r.isHidden()]
+        if near:
+            return near[0]
+    top = parent if parent is not None else item
+    tops = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
+    at = tops.index(top)
+    for other in tops[at + 1 :] + tops[:at][::-1]:
+        if not other.isHidden():
+            rows = visible_children(other)
+            return rows[0] if rows else other
+    return None
+
+
+def set_visible(tree: QTreeWidget, keys: set[tuple[str, str]], visible: bool) -> None:
+    """Hide the rows of pairs whose verdict is on its way (with their cluster when none of its pairs is
+    left on show), or show them again."""
+    for row in pair_rows(tree, keys):
+        row.setHidden(not visible)
+        top = row.parent()
+        top.setHidden(not visible_children(top))
+
+
+def take_out(tree: QTreeWidget, rows: list[QTreeWidgetItem], entry: UndoEntry) -> None:
+    """Take a saved verdict's rows out of the list; `entry` remembers where, so that Undo puts them back
+    there. Rows that are neither one pair nor one whole cluster (a Find regrouped them) leave without a
+    place: Undo lists them again from the report (`relist`)."""
+    if not rows:
+        return
+    for row in rows:
+        row.setHidden(False)  # as they are to look when Undo lists them again
+    parent = rows[0].parent()
+    if len(rows) == 1:
+        entry.item, entry.parent = rows[0], parent
+        entry.top_row, entry.child_row = tree.indexOfTopLevelItem(parent), parent.indexOfChild(rows[0])
+    elif len(rows) == parent.childCount() and all(r.parent() is parent for r in rows):
+        entry.item, entry.top_row = parent, tree.indexOfTopLevelItem(parent)
+        parent.setHidden(False)
+        tree.takeTopLevelItem(entry.top_row)
+        return
+    for row in rows:
+        top = row.parent()
+        top.removeChild(row)
+        if not top.childCount():  # the cluster's last pair: the cluster leaves with it
+            top.setHidden(False)
+            tree.takeTopLevelItem(tree.indexOfTopLevelItem(top))
+
+
+def set_aside(report: DuplicateReport, keys: set[tuple[str, str]]) -> None:
+    """The report's pairs among `keys` now have a verdict: counted among those judged (as a new Find
+    would), so that Export leaves them out and Undo can list them again (`take_back`)."""
+    now = [p for p in report.pairs if (p.a, p.b) in keys]
+    for p in now:
+        report.pairs.remove(p)
+        report.judged.append(p)
+    report.decided += len(now)
+
+
 def take_back(report: DuplicateReport, keys: set[tuple[str, str]]) -> list:
     """The report's judged pairs among `keys`, moved back to its pairs (their verdict was undone)."""
     back = [p for p in report.judged if (p.a, p.b) in keys]
@@ -120,8 +216,15 @@ __all__ = [
     "PAIR_ROLE",
     "UndoEntry",
     "cluster_item",
+    "next_on_show",
     "pair_item",
+    "pair_rows",
+    "pairs_on_show",
     "relist",
+    "set_aside",
+    "set_visible",
     "take_back",
+    "take_out",
+    "visible_children",
     "verdict_keys",
 ]

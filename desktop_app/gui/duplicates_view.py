@@ -3,10 +3,11 @@
 The list holds clusters (connected pairs), largest first; under each, its pairs. The pane on the right shows
 the selected pair's two photos side by side at a readable size with what differs. Per pair, or for a whole
 cluster when the cluster row is selected: D "duplicate", N "not a duplicate", S "same product" (a match
-decision between the two articles, shared with search and the inspector). Every verdict is written to the
-catalog before the pair leaves the list, and pairs judged once never come back; Undo (Ctrl+Z) takes the
-latest verdicts back one at a time and lists their pairs again where they were, also after Find again (the
-verdicts are in the catalog; see `duplicates_list`). Finding runs in a child
+decision between the two articles, shared with search and the inspector). A verdict is about the pair on
+show when its key is pressed: the pair leaves the list at once and the next one is shown, while the
+verdicts are saved one at a time, in order (`duplicates_verdicts`); pairs judged once never come back.
+Undo (Ctrl+Z) takes the latest verdicts back one at a time and lists their pairs again where they were,
+also after Find again (the verdicts are in the catalog; see `duplicates_list`). Finding runs in a child
 process with progress and cancel; Export writes the pairs on show as CSV. Nothing here moves or deletes a
 photo file.
 
@@ -36,19 +37,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.engine import DuplicateReport, Engine, Judgement
+from desktop_app.core.engine import DuplicateReport, Engine
 from desktop_app.core.paths import photo_file
 from desktop_app.core.wording import plural
-from desktop_app.gui.duplicates_list import (
-    KIND_NAMES,
-    PAIR_ROLE,
-    UndoEntry,
-    cluster_item,
-    relist,
-    take_back,
-    verdict_keys,
-)
+from desktop_app.gui.duplicates_list import KIND_NAMES, cluster_item, pairs_on_show, visible_children
 from desktop_app.gui.duplicates_pane import PREVIEW, PhotoPane
+from desktop_app.gui.duplicates_verdicts import VerdictWriting
 from desktop_app.gui.duplicates_work import DuplicateSearch, Preview, load_preview
 from desktop_app.gui.errors import show_error
 from desktop_app.gui.screen_fit import fit_to_screen
@@ -66,7 +60,7 @@ DUPLICATES_KEYS: KeyTable = (
 )
 
 
-class DuplicatesWindow(QWidget):
+class DuplicatesWindow(VerdictWriting, QWidget):
     """Find, look at and judge duplicates of one catalog."""
 
     found = Signal(object)  # the DuplicateReport now on show
@@ -82,10 +76,7 @@ class DuplicatesWindow(QWidget):
         self.report: DuplicateReport | None = None
         self.root = engine.photo_root()
         self._preview_gen = 0
-        self.undo_stack: list[UndoEntry] = []  # the curator's verdicts from this window, latest last
-        # A verdict key pressed while one is being saved: applied, in order, to the pair selected next.
-        self.saving = False
-        self.waiting: list[str] = []
+        self._init_verdicts()
         self.setWindowTitle(f"Duplicates — {engine.title()}")
         self._build()
         self._shortcuts()
@@ -182,7 +173,8 @@ class DuplicatesWindow(QWidget):
     # ------------------------------------------------------------------ finding
 
     def find(self) -> None:
-        if self.search is not None and self.search.running:
+        """Find again; not while a verdict is being saved (the new list would not know its pairs' fate)."""
+        if (self.search is not None and self.search.running) or self.saving():
             return
         level = self.level_box.currentData()
         min_score = EDIT_BAND if (level == "photo" and self.edits_box.isChecked()) else None
@@ -210,7 +202,7 @@ class DuplicatesWindow(QWidget):
         self.status.setText(f"{note[:1].upper()}{note[1:]}: {done} of {total}")
 
     def _search_over(self) -> None:
-        self.find_button.setEnabled(True)
+        self._sync_buttons()
         self.cancel_button.setEnabled(False)
         self.progress.hide()
 
@@ -225,15 +217,22 @@ class DuplicatesWindow(QWidget):
         for entry in self.undo_stack:
             entry.forget_rows()
         self.tree.clear()
-        self.undo_button.setEnabled(bool(self.undo_stack))
         for n, cluster in enumerate(report.clusters, start=1):
             self.tree.addTopLevelItem(cluster_item(n, cluster, self._noun()))
+        self._settle_new_list()
         self.export_button.setEnabled(bool(report.pairs))
         self._summary()
-        if self.tree.topLevelItemCount():
-            first = self.tree.topLevelItem(0).child(0)
-            self.tree.expandItem(self.tree.topLevelItem(0))
-            self.tree.setCurrentItem(first)
+        first = next(
+            (
+                t
+                for t in map(self.tree.topLevelItem, range(self.tree.topLevelItemCount()))
+                if not t.isHidden()
+            ),
+            None,
+        )
+        if first is not None:
+            self.tree.expandItem(first)
+            self.tree.setCurrentItem(visible_children(first)[0])
         self.tree.setFocus()
         self.found.emit(report)
 
@@ -244,8 +243,9 @@ class DuplicatesWindow(QWidget):
         r = self.report
         if r is None:
             return
-        pairs = sum(self.tree.topLevelItem(i).childCount() for i in range(self.tree.topLevelItemCount()))
-        text = f"{plural(pairs, 'pair')} in {plural(self.tree.topLevelItemCount(), 'cluster')}"
+        tops = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        pairs = sum(len(visible_children(t)) for t in tops)  # not those whose verdict is on its way
+        text = f"{plural(pairs, 'pair')} in {plural(sum(not t.isHidden() for t in tops), 'cluster')}"
         if r.cancelled:
             text += " (cancelled: what was checked so far)"
         if r.decided:
@@ -254,15 +254,8 @@ class DuplicatesWindow(QWidget):
 
     # ------------------------------------------------------------------ showing a pair
 
-    def _pairs_of(self, item: QTreeWidgetItem | None) -> list:
-        if item is None:
-            return []
-        if item.parent() is None:
-            return [item.child(i).data(0, PAIR_ROLE) for i in range(item.childCount())]
-        return [item.data(0, PAIR_ROLE)]
-
     def _show(self, item: QTreeWidgetItem | None) -> None:
-        pairs = self._pairs_of(item)
+        pairs = pairs_on_show(item)
         for b in (self.dup_button, self.not_button, self.same_button):
             b.setEnabled(bool(pairs))
         if not pairs:
@@ -307,127 +300,6 @@ class DuplicatesWindow(QWidget):
         else:
             pane.show_preview(preview)
 
-    # ------------------------------------------------------------------ verdicts
-
-    def judge(self, verdict: str) -> None:
-        """Write the verdict on the selected pair (or every pair of the selected cluster), then drop them.
-        While one is being saved, the verdict waits for it and goes to the pair selected after it."""
-        if self.saving:
-            self.waiting.append(verdict)
-            return
-        item = self.tree.currentItem()
-        pairs = self._pairs_of(item)
-        if not pairs:
-            return
-        if verdict == "same" and not self.same_button.isEnabled():
-            self.status.setText("Both photos are of one article: “same product” is about two articles.")
-            return
-        self.saving = True
-        for b in (self.dup_button, self.not_button, self.same_button):
-            b.setEnabled(False)
-        task = Task(self.engine.judge_duplicates, pairs, verdict)
-        self.runner.start(task, lambda j: self._judged(item, pairs, j), lambda f: self._write_failed(f, item))
-
-    def _judge_waiting(self) -> None:
-        self.saving = False
-        if self.waiting and not self._pairs_of(self.tree.currentItem()):
-            self.status.setText(f"{self.status.text()} No pairs are left for the next key pressed.")
-            self.waiting = []
-        if self.waiting:
-            self.judge(self.waiting.pop(0))
-
-    def _judged(self, item: QTreeWidgetItem, pairs: list, judgement: Judgement) -> None:
-        parent = item.parent()
-        top_row = self.tree.indexOfTopLevelItem(item if parent is None else parent)
-        child_row = parent.indexOfChild(item) if parent is not None else -1
-        keys = verdict_keys(pairs, judgement)
-        self.undo_stack.append(UndoEntry(judgement, pairs, item, parent, top_row, child_row, keys))
-        self.undo_button.setEnabled(True)
-        if parent is not None:
-            row = parent.indexOfChild(item)
-            parent.removeChild(item)
-            nxt = parent.child(min(row, parent.childCount() - 1)) if parent.childCount() else None
-            if nxt is None:
-                item = parent
-        if parent is None or nxt is None:
-            row = self.tree.indexOfTopLevelItem(item)
-            self.tree.takeTopLevelItem(row)
-            count = self.tree.topLevelItemCount()
-            top = self.tree.topLevelItem(min(row, count - 1)) if count else None
-            nxt = top.child(0) if top is not None and top.childCount() else top
-            if top is not None:
-                self.tree.expandItem(top)
-        if nxt is not None:
-            self.tree.setCurrentItem(nxt)
-        else:
-            self._show(None)
-        self._summary()
-        for p in pairs:
-            self.judged.emit(p.a, p.b, judgement.verdict)
-        self._judge_waiting()
-
-    def _write_failed(self, failure: Failure, item: QTreeWidgetItem) -> None:
-        self.saving = False
-        dropped, self.waiting = len(self.waiting), []  # they were meant for the pairs after this one
-        show_error(self, "Verdict not saved", failure)
-        self._show(item)
-        if dropped:
-            self.status.setText(
-                f"{self.status.text()} The {plural(dropped, 'verdict')} pressed while it was saving "
-                "were not applied either."
-            )
-
-    def undo(self) -> None:
-        """Take back the latest verdict still taken in this list; its pairs come back where they were."""
-        if not self.undo_stack or not self.undo_button.isEnabled():
-            return
-        self.undo_button.setEnabled(False)  # one at a time
-        entry = self.undo_stack[-1]
-        self.runner.start(
-            Task(self.engine.undo_judgement, entry.judgement),
-            lambda _r: self._undone(entry),
-            self._undo_failed,
-        )
-
-    def _undone(self, entry: UndoEntry) -> None:
-        self.undo_stack.remove(entry)
-        note = self._list_where_they_were(entry) if entry.item is not None else self._list_again(entry)
-        self.undo_button.setEnabled(bool(self.undo_stack))
-        self._summary()
-        n = entry.judgement.pairs
-        self.status.setText(f"{self.status.text()} Took back the verdict on {plural(n, 'pair')}.{note}")
-        self.unjudged.emit(n)
-
-    def _list_where_they_were(self, entry: UndoEntry) -> str:
-        item, parent = entry.item, entry.parent
-        if parent is None:
-            self.tree.insertTopLevelItem(min(entry.top_row, self.tree.topLevelItemCount()), item)
-        else:
-            if parent.treeWidget() is None:  # the pair was its cluster's last: the cluster left with it
-                self.tree.insertTopLevelItem(min(entry.top_row, self.tree.topLevelItemCount()), parent)
-            parent.insertChild(min(entry.child_row, parent.childCount()), item)
-            self.tree.expandItem(parent)
-        self.tree.setCurrentItem(item)
-        return ""
-
-    def _list_again(self, entry: UndoEntry) -> str:
-        """A verdict from before the latest Find: its pairs come back when that Find found them."""
-        back = take_back(self.report, entry.keys) if self.report is not None else []
-        first = relist(self.tree, back, self._noun()) if back else None
-        if first is not None:
-            self.tree.setCurrentItem(first)
-        self.export_button.setEnabled(bool(self.report and self.report.pairs))
-        away = entry.judgement.pairs - len(back)
-        if not away:
-            return ""
-        if not back:
-            return " Its pairs are not among the pairs listed now (Find at its level lists them)."
-        return f" {plural(away, 'pair')} of them are not among the pairs listed now."
-
-    def _undo_failed(self, failure: Failure) -> None:
-        self.undo_button.setEnabled(bool(self.undo_stack))
-        show_error(self, "Verdict not taken back", failure)
-
     # ------------------------------------------------------------------ export, closing
 
     def export(self) -> None:
@@ -446,7 +318,8 @@ class DuplicatesWindow(QWidget):
     def closeEvent(self, event) -> None:
         if self.search is not None:
             self.search.shutdown()
-        self.runner.shutdown()
+        self.runner.shutdown()  # waits for the verdict being saved
+        self._save_waiting_now()
         super().closeEvent(event)
 
 

@@ -15,8 +15,10 @@ from PySide6.QtWidgets import QMessageBox
 
 from desktop_app.core.overview import Snapshot
 from desktop_app.core.wording import plural
+from desktop_app.gui.errors import is_user_error
 from desktop_app.gui.history import next_label_event
 from desktop_app.gui.map_panel import MapPanel, overwrite_question
+from desktop_app.gui.workers import Failure
 
 
 class MapLabels(QObject):
@@ -125,7 +127,25 @@ class MapLabels(QObject):
             if asked == self._undo_asked:
                 self.panel.undo.setEnabled(next_is_ours)
 
-        self.window.catalog_call(_undoes_batch, snap.engine, batch, on_done=answer)
+        def failed(failure: Failure) -> None:
+            if asked == self._undo_asked:
+                self._undo_unknown(failure)
+
+        self.window.catalog_call(_undoes_batch, snap.engine, batch, on_done=answer, on_failed=failed)
+
+    def _undo_unknown(self, failure: Failure) -> None:
+        """The check whether Undo would take back the map's label failed: Undo stays off (it might take back
+        another edit), and the curator learns why. The check follows every edit, so a passing cause (the
+        catalog busy) is a status line that the next edit's check replaces; a bug gets its box."""
+        self.panel.undo.setEnabled(False)
+        if not is_user_error(failure.error):
+            self.window.report_error("The map's Undo could not be checked", failure)
+            return
+        self.window.show_status(
+            f"The map's Undo is off: whether it would take back the map's label could not be read "
+            f"({failure.error}). Edit ▸ Undo still says what it would take back.",
+            8000,
+        )
 
     def _label_redone(self, undone: int, written: int | None) -> None:
         """Edit ▸ Redo wrote the map's label decision again, with a new batch: that one is the map's now (its

@@ -221,8 +221,10 @@ class ThumbnailLoader(QObject):
                 image = None
             try:
                 self._bridge.loaded.emit(path, size, image)
-            except RuntimeError:
-                return  # the loader is gone (window closed)
+            except RuntimeError:  # the loader's Qt side is gone (window closed): this loop ends here
+                with self._lock:
+                    self._drains -= 1  # counted off like any loop that ends, or no new loop would start
+                return
 
     def _on_loaded(self, key: str, size: int, image: QImage | None) -> None:
         with self._lock:
