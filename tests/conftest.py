@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gc
 import os
 import re
@@ -171,6 +172,19 @@ def sample_copy(tmp_path):
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 NOBODY = 65534
+
+
+@pytest.fixture
+def magento(tmp_path, sample_copy) -> tuple[Path, dict[str, str]]:
+    """The bundled Magento sample indexed by article (33 of them), with each article's true category."""
+    from desktop_app.core.engine import index_photos
+    from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
+
+    db = tmp_path / "c.sqlite"
+    index_photos(db, sample_copy, rule=GroupingRule("pattern", MAGENTO_PATTERN))
+    with open(SAMPLE / "manifest.csv", encoding="utf-8") as fh:
+        truth = dict(sorted({r["article"]: r["category"] for r in csv.DictReader(fh)}.items()))
+    return db, truth
 
 
 @pytest.fixture

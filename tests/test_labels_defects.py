@@ -5,16 +5,12 @@ for decisions that changed nothing."""
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import pytest
 
 from desktop_app.core import calibration as cal
 from desktop_app.core.engine import Engine, index_photos
 from desktop_app.core.errors import InputError
-from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
-from tests.conftest import SAMPLE, run_main
+from tests.conftest import run_main
 
 
 @pytest.fixture
@@ -22,16 +18,6 @@ def db(catalog_location, photo_tree, tiny_model) -> str:
     """Articles red, green and shoes/blue (one per folder of photo_tree)."""
     index_photos(catalog_location, photo_tree, model=tiny_model)
     return str(catalog_location)
-
-
-@pytest.fixture
-def magento(tmp_path, sample_copy) -> tuple[Path, dict[str, str]]:
-    """The bundled Magento sample indexed by article (33 of them), with each article's true category."""
-    db = tmp_path / "c.sqlite"
-    index_photos(db, sample_copy, rule=GroupingRule("pattern", MAGENTO_PATTERN))
-    with open(SAMPLE / "manifest.csv", encoding="utf-8") as fh:
-        truth = dict(sorted({r["article"]: r["category"] for r in csv.DictReader(fh)}.items()))
-    return db, truth
 
 
 # ----------------------------------------------------------------------------- 1. calibration and labels

@@ -6,9 +6,7 @@ and from labelled neighbours) skips labels accepted in bulk, and says in one sen
 
 from __future__ import annotations
 
-import csv
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,11 +14,10 @@ import pytest
 from desktop_app.core import calibration as cal
 from desktop_app.core import label_sources as src
 from desktop_app.core import zero_shot as zs
-from desktop_app.core.engine import Engine, index_photos
-from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
+from desktop_app.core.engine import Engine
 from desktop_app.core.storage import SCHEMA_VERSION, Catalog
 from desktop_app.core.vectors import ArticleVectors
-from tests.conftest import SAMPLE, index_sample, run_main
+from tests.conftest import index_sample, run_main
 
 
 def sources(engine: Engine, field: str = "category") -> dict[str, str]:
@@ -124,15 +121,6 @@ def test_zero_shot_fits_only_on_confirmed_labels_of_two_values_or_more():
 
 
 # ----------------------------------------------------------------------------- from labelled neighbours
-
-
-@pytest.fixture
-def magento(tmp_path, sample_copy) -> tuple[Path, dict[str, str]]:
-    db = tmp_path / "c.sqlite"
-    index_photos(db, sample_copy, rule=GroupingRule("pattern", MAGENTO_PATTERN))
-    with open(SAMPLE / "manifest.csv", encoding="utf-8") as fh:
-        truth = dict(sorted({r["article"]: r["category"] for r in csv.DictReader(fh)}.items()))
-    return db, truth
 
 
 def test_bulk_accepted_labels_are_not_asked_when_calibrating(magento, monkeypatch):
