@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from desktop_app.core.engine import search as search_room
 from tests.test_gui import T
@@ -87,3 +88,40 @@ def test_compare_photos_without_pairs_shows_the_closest_query_articles_cover(qtb
     [(mine, theirs)] = box.items
     assert mine.path == w.articles.absolute(w.articles.cover_of(closest))
     box.close()
+
+
+def test_opening_an_article_keeps_its_question_until_a_photo_is_picked(qtbot, window, sample_copy):
+    # Enter in the grid opened the page with its first photo selected, which asked about that photo (a
+    # close-up detail shot): the results the curator was looking at changed.
+    w = sample_window(qtbot, window, sample_copy)
+    article = "wj08-gray"  # its photos: a detail crop (alt1) sorts first, the cover is the main view
+    before = [h.article for h in show_results_of(qtbot, w, article).hits]
+    active(qtbot, w)
+    w.grid.setFocus()
+    with qtbot.waitSignal(w.detail_loaded, timeout=T):
+        qtbot.keyClick(w.grid, Qt.Key.Key_Return)
+    q = w.search.query  # a photo question would have been asked as the row was selected, before this
+    assert q is not None
+    assert q.kind == "articles" and q.articles == [article]
+    assert [h.article for h in w.similar.model.hits] == before
+    # The cover's row is selected for the keys, and the keys work on it.
+    table, rows = w.detail.table, w.detail.model.rows
+    assert QApplication.focusWidget() is table and w.detail.current_rel() == w.detail.model.cover
+    assert rows[0].path != w.detail.model.cover and w.detail.open_btn.isEnabled()
+    # A click on the selected (cover) row picks it: its question is asked.
+    cover_row = table.currentIndex().row()
+    with qtbot.waitSignal(w.results_shown, timeout=T) as blocker:
+        qtbot.mouseClick(
+            table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualRect(table.currentIndex()).center()
+        )
+    assert blocker.args[0].query.kind == "photo" and blocker.args[0].query.photo_path == rows[cover_row].path
+    # A key moving to another photo picks that one.
+    with qtbot.waitSignal(w.results_shown, timeout=T) as blocker:
+        qtbot.keyClick(table, Qt.Key.Key_Up if cover_row else Qt.Key.Key_Down)
+    assert blocker.args[0].query.photo_path == w.detail.current_rel() != rows[cover_row].path
+
+
+def show_results_of(qtbot, w, article: str):
+    with qtbot.waitSignal(w.results_shown, timeout=T) as blocker:
+        w.select_article(article)
+    return blocker.args[0]
