@@ -1,6 +1,7 @@
 """Article detail: every photo of one article with its view tag, size, status and path, plus the labels.
 
-Photos are read from the catalog by a worker; selecting a photo makes it the similar panel's query. Space
+Photos are read from the catalog by a worker; the page opens on the cover's row with the article still the
+similar panel's question, and a photo the curator picks (click, arrow keys) becomes the question. Space
 or a double-click shows it large in the lightbox (with the article's other photos); a right click offers
 to use it as the article's cover. "Open" hands the photo to the system viewer and "Show in folder" reveals
 it in the file manager: the window does both, as from its other views (`article_actions`, through
