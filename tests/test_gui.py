@@ -118,13 +118,16 @@ def test_open_folder_index_select_and_see_similar(qtbot, window, photo_tree):
     # Inspect match opens the inspector on the query and the selected hit (Ctrl+I)
     w.similar.view.setCurrentIndex(w.similar.model.index(0, 0))
     assert w.similar.inspect_btn.isEnabled()
-    query, hit = w.search.query.articles[0], w.similar.selected_hit()
+    hit, before = w.similar.selected_hit(), w.inspector_window
     with qtbot.waitActive(w, timeout=T):
         w.activateWindow()
     qtbot.keyClick(w.grid, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)
+    # Of two query articles, the one closer to the result is compared, and the title says so.
+    qtbot.waitUntil(lambda: w.inspector_window is not before, timeout=T)
     inspector = w.inspector_window
+    query = w.snapshot.engine.closest_query_article(["red", "green"], hit).article
     assert inspector.isVisible()
-    assert query in inspector.windowTitle() and hit in inspector.windowTitle()
+    assert inspector.windowTitle().endswith(f"{query} vs {hit}, the closest of the 2 query articles")
     if inspector.inspector is None and inspector.message is None:
         with qtbot.waitSignal(inspector.ready, timeout=T):
             pass
@@ -256,7 +259,11 @@ def test_filter_sort_keyboard_and_detail(qtbot, window, photo_tree, monkeypatch)
     n = w.detail.model.rowCount()
     assert n == len(list((photo_tree / chosen).glob("*.jpg")))
     assert w.detail.model.data(w.detail.model.index(0, 4)).startswith(chosen + "/")
-    # a selected photo becomes the query
+    # the article stays the query until a photo is picked; a photo clicked becomes the query
+    assert w.search.query.kind == "articles" and w.search.query.articles == [chosen]
+    table = w.detail.table
+    pos = table.visualRect(w.detail.model.index(n - 1, 0)).center()
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=pos)
     qtbot.waitUntil(lambda: w.search.query is not None and w.search.query.kind == "photo", timeout=T)
     w.detail.open_btn.click()
     w.detail.reveal_btn.click()

@@ -644,3 +644,90 @@ def test_the_map_takes_its_colours_from_the_palette(qtbot, palette):
         )
         >= theme.READABLE
     )
+
+
+def wheel(view: MapView, at: QPoint, delta: int = 120) -> None:
+    from PySide6.QtGui import QWheelEvent
+
+    event = QWheelEvent(
+        QPointF(at),
+        QPointF(view.viewport().mapToGlobal(at)),
+        QPoint(0, 0),
+        QPoint(0, delta),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(view.viewport(), event)
+
+
+def press(qtbot, key: Qt.Key, mods=Qt.KeyboardModifier.NoModifier) -> None:
+    """A key pressed as a curator does: it goes to whichever widget has the focus."""
+    qtbot.keyClick(QApplication.focusWidget(), key, mods)
+
+
+def test_zero_on_the_map_fits_it_and_leaves_the_decision_in_the_results_alone(qtbot, map_window):
+    # The probe: a result decided with the keys, Ctrl+M, the wheel on the map, then 0 ("Fit the whole map")
+    # took the decision back, as the results beside the map still had the focus.
+    from tests.test_gui_curator import active, card_centre
+
+    w = map_window
+    engine = w.snapshot.engine
+    query = w.snapshot.articles.keys[-1]
+    with qtbot.waitSignal(w.results_shown, timeout=T):
+        w.select_article(query)
+    active(qtbot, w)
+    qtbot.mouseClick(w.similar.view.viewport(), Qt.MouseButton.LeftButton, pos=card_centre(w, 0))
+    hit = w.similar.selected_hit()
+    assert QApplication.focusWidget() is w.similar.view
+    with qtbot.waitSignal(w.decisions.decided, timeout=T):
+        press(qtbot, Qt.Key.Key_1)
+    assert engine.decisions_with([query]) == {hit: "same"}
+    # Ctrl+M: the map comes forward with the focus.
+    with qtbot.waitSignal(w.map.shown, timeout=4 * T):
+        press(qtbot, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    view = w.map.view
+    assert w.map.shown_now() and QApplication.focusWidget() is view
+    fitted = view.scale_
+    # Back to the results with the mouse, then the wheel on the map: the focus follows the wheel.
+    qtbot.mouseClick(w.similar.view.viewport(), Qt.MouseButton.LeftButton, pos=card_centre(w, 0))
+    assert QApplication.focusWidget() is w.similar.view
+    wheel(view, view.viewport().rect().center())
+    qtbot.waitUntil(lambda: not view.points.zooming, timeout=T)
+    zoomed = view.scale_
+    assert QApplication.focusWidget() is view and zoomed > fitted * 1.1
+    # 0 fits the map; the decision stands.
+    press(qtbot, Qt.Key.Key_0)
+    shown = view.scale_
+    view.fit()
+    assert view.at_fit and shown == pytest.approx(view.scale_, rel=1e-6) and shown < zoomed
+    QApplication.processEvents()
+    assert engine.decisions_with([query]) == {hit: "same"} and w.similar.selected_decision() == "same"
+    # The articles' tab, then the map's tab clicked: the map has the focus again.
+    bar = w.left_tabs.tabBar()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(0).center())
+    qtbot.mouseClick(w.similar.view.viewport(), Qt.MouseButton.LeftButton, pos=card_centre(w, 0))
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(1).center())
+    assert QApplication.focusWidget() is view
+
+
+def test_decision_keys_act_only_while_the_results_are_shown_and_focused(qtbot, map_window):
+    from tests.test_gui_curator import active, card_centre
+
+    w = map_window
+    query = w.snapshot.articles.keys[-1]
+    with qtbot.waitSignal(w.results_shown, timeout=T):
+        w.select_article(query)
+    active(qtbot, w)
+    qtbot.mouseClick(w.similar.view.viewport(), Qt.MouseButton.LeftButton, pos=card_centre(w, 0))
+    action = w.similar.decision_actions["same"]
+    assert action.isEnabled()
+    asked = []
+    w.similar.decide_requested.connect(lambda *a: asked.append(a))
+    w.grid.setFocus()  # the curator works in the grid: the results' key does nothing
+    action.trigger()
+    assert asked == []
+    w.similar.view.setFocus()  # back in the results: it decides
+    action.trigger()
+    assert asked == [(w.similar.selected_hit(), "same")]

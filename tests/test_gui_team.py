@@ -32,6 +32,10 @@ def test_a_photo_of_the_article_as_query_carries_its_decisions(qtbot, window, tm
     # The detail page: its selected photo is the query, and the article's decisions hold for it.
     with qtbot.waitSignal(w.detail_loaded, timeout=T):
         qtbot.keyClick(w.grid, Qt.Key.Key_Return)
+    table = w.detail.table  # the curator picks a photo (the page opens on the article's question)
+    qtbot.mouseClick(
+        table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualRect(table.currentIndex()).center()
+    )
     qtbot.waitUntil(
         lambda: w.search.last_outcome is not None and w.search.last_outcome.query.kind == "photo", timeout=T
     )

@@ -143,11 +143,28 @@ class ArticleActions(QObject):
         if hit is None:
             return
         query = outcome.query.title().removeprefix("Similar to ")
-        if not hit.pairs:  # a method without photo pairs: the two covers
-            q = outcome.query.articles[0] if outcome.query.articles else None
-            pairs = [(self.cover_of(q) if q else None, hit.cover, None)]
-        else:
-            pairs = [(p.query_path, p.path, p.sim) for p in hit.pairs]
+        if hit.pairs:
+            self._compare(query, article, [(p.query_path, p.path, p.sim) for p in hit.pairs])
+            return
+        # A method without photo pairs: the two covers. Of a query of several articles, the cover of the one
+        # closest to the result (the first one's was another comparison, unannounced).
+        q = outcome.query
+        if q.kind == "articles" and len(set(q.articles) - {article}) > 1:
+            self.w.inspector.with_closest(
+                list(q.articles),
+                article,
+                lambda c: self._compare(
+                    f"{c.article} ({c.note()})", article, [(self.cover_of(c.article), hit.cover, None)]
+                ),
+            )
+            return
+        first = q.articles[0] if q.articles else None
+        self._compare(query, article, [(self.cover_of(first) if first else None, hit.cover, None)])
+
+    def _compare(
+        self, query: str, article: str, pairs: list[tuple[str | None, str | None, float | None]]
+    ) -> None:
+        """The lightbox with the pairs side by side: query photo, result photo (with their similarity)."""
         items = [
             [
                 LightboxPhoto(self.absolute(a), f"{query} · {Path(a or '').name}"),

@@ -1,6 +1,7 @@
 """Article detail: every photo of one article with its view tag, size, status and path, plus the labels.
 
-Photos are read from the catalog by a worker; selecting a photo makes it the similar panel's query. Space
+Photos are read from the catalog by a worker; the page opens on the cover's row with the article still the
+similar panel's question, and a photo the curator picks (click, arrow keys) becomes the question. Space
 or a double-click shows it large in the lightbox (with the article's other photos); a right click offers
 to use it as the article's cover. "Open" hands the photo to the system viewer and "Show in folder" reveals
 it in the file manager: the window does both, as from its other views (`article_actions`, through
@@ -123,6 +124,12 @@ class DetailPage(QWidget):
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.model = PhotoTableModel(thumbs, self)
         self.chosen_cover: str | None = None  # the cover a curator chose (None: the automatic one)
+        # Whether the curator picked the selected photo (its question is then the similar panel's). The
+        # page opens on the cover row for the keys without asking about that photo: a close-up detail shot
+        # as the question changed the results the curator had for the article.
+        self.picked = False
+        self._quiet = False  # selecting a row for the keys: no photo question
+        self._keep_picked = False
         self.table = PhotoTable()
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -142,6 +149,8 @@ class DetailPage(QWidget):
         hh.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.table.doubleClicked.connect(lambda _i: self.view_current())
+        # A click on the row selected for the keys (the cover's) picks that photo: it changes no current row
+        self.table.clicked.connect(lambda idx: None if self.picked else self._pick(idx.row()))
         self.table.view_requested.connect(self.view_current)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._menu)
@@ -180,7 +189,10 @@ class DetailPage(QWidget):
     def show_loading(self, article: str) -> None:
         # The same article again (a reload: a new cover, a label): its photo stays selected, and with it
         # the photo query of the similar panel, instead of jumping back to the first row.
-        self._keep_rel = self.current_rel() if article == self.model.article else None
+        same = article == self.model.article
+        self._keep_rel = self.current_rel() if same else None
+        self._keep_picked = same and self.picked
+        self.picked = False
         self.title.setText(article)
         self.info.setText("Loading photos…")
         self.model.set_photos(article, [], None)
@@ -211,10 +223,24 @@ class DetailPage(QWidget):
         self.chosen_cover = chosen_cover
         self.model.set_photos(article, photos, root, chosen_cover or cover_of(photos))
         if n:
-            rows = [i for i, p in enumerate(photos) if p.path == self._keep_rel]
-            self.table.selectRow(rows[0] if rows else 0)
+            self._select_first_row()
         self._keep_rel = None
         self._update_buttons()
+
+    def _select_first_row(self) -> None:
+        """After a load: the photo the curator picked before a reload, with its question again; else that
+        row or the cover's, selected for the keys only (the article stays the question)."""
+        rows = self.model.rows
+        kept = [i for i, p in enumerate(rows) if p.path == self._keep_rel]
+        if kept and self._keep_picked:
+            self.table.selectRow(kept[0])
+            return
+        cover = [i for i, p in enumerate(rows) if p.path == self.model.cover]
+        self._quiet = True
+        try:
+            self.table.selectRow((kept or cover or [0])[0])
+        finally:
+            self._quiet = False
 
     def _ask(self, signal: Signal) -> None:
         """The window opens or reveals the photo, as from any other view (and says so in its banner when the
@@ -249,8 +275,14 @@ class DetailPage(QWidget):
         row = current.row()
         path = self.model.data(self.model.index(row, 0), PathRole)
         self.path_label.setText(path or "")
+        if not self._quiet:
+            self._pick(row)
+
+    def _pick(self, row: int) -> None:
+        """The curator picked this photo: it is the similar panel's question now."""
         pid = self.model.data(self.model.index(row, 0), PhotoIdRole)
         if pid is not None:
+            self.picked = True
             self.photo_selected.emit(int(pid), self.model.rows[row].path)
 
     def _update_buttons(self) -> None:

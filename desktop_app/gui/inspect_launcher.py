@@ -8,6 +8,7 @@ with the stored values. Of the main window it uses only what `window_surface.Win
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import shiboken6
@@ -35,7 +36,9 @@ class InspectLauncher:
             self.window.show_status("Select a similar article first (or two articles in the grid).", 4000)
 
     def inspect(self, article: str, query_article: str | None = None) -> QWidget | None:
-        """The inspector on the query (or query_article, the rows) and an article (the columns)."""
+        """The inspector on the query (or query_article, the rows) and an article (the columns). A query of
+        several articles is compared through its article closest to the result, found off the UI thread
+        (the window opens then; None is returned)."""
         w = self.window
         if w.snapshot is None:
             return None
@@ -46,9 +49,41 @@ class InspectLauncher:
                     "The inspector compares two catalog articles; dropped photos are not one."
                 )
                 return None
+            if q.kind == "articles" and len(set(q.articles) - {article}) > 1:
+                self.with_closest(
+                    list(q.articles), article, lambda c: self.open(c.article, article, c.note())
+                )
+                return None
             query_article = q.articles[0]
+        return self.open(query_article, article)
+
+    def with_closest(self, query_articles: list[str], article: str, then: Callable) -> None:
+        """Ask the engine which query article's own match with `article` scores highest, then call `then`
+        with its answer (`ClosestQueryArticle`), unless the catalog changed meanwhile."""
+        w = self.window
+        engine = w.snapshot.engine
+        w.show_status(f"Finding which of the {len(query_articles):,} query articles is closest to {article}…")
+
+        def found(closest) -> None:
+            if w.snapshot is not None and w.snapshot.engine is engine:
+                w.show_status("", 1)
+                then(closest)
+
+        w.catalog_call(
+            engine.closest_query_article,
+            query_articles,
+            article,
+            on_done=found,
+            on_failed=lambda f: w.report_error("The query articles cannot be compared with the result", f),
+        )
+
+    def open(self, query_article: str, article: str, note: str = "") -> QWidget | None:
+        """The inspector window on two articles; `note` says in its title which query article this is."""
+        w = self.window
+        if w.snapshot is None:
+            return None
         # A top-level window of its own (no parent); it is closed, and stops its workers, with this window.
-        window = inspector_window.open_inspector(None, w.snapshot.engine, query_article, article)
+        window = inspector_window.open_inspector(None, w.snapshot.engine, query_article, article, note=note)
         window.settings_changed.connect(w.rerun_search)  # it stored new search settings in the catalog
         window.decide_requested.connect(w.decide)
         window.cover_changed.connect(lambda _a: w.reload())

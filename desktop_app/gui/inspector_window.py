@@ -108,10 +108,11 @@ class InspectorWindow(QWidget):
     decide_requested = Signal(str, str, str, object)  # article a, article b, decision, the decision seen
     cover_changed = Signal(str)  # an article's cover was chosen here
 
-    def __init__(self, article_a: str, article_b: str, parent: QWidget | None = None) -> None:
+    def __init__(self, article_a: str, article_b: str, parent: QWidget | None = None, note: str = "") -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        self.setWindowTitle(f"Match inspector — {article_a} vs {article_b}")
+        # note: which query article article_a is, when the query was several ("the closest of the 34 …")
+        self.setWindowTitle(f"Match inspector — {article_a} vs {article_b}" + (f", {note}" if note else ""))
         self.article_a, self.article_b = article_a, article_b
         self.engine: Engine | None = None
         self.inspector: InspectorWidget | None = None
@@ -337,13 +338,15 @@ def open_inspector(
     method: str | None = None,
     threshold: float | None = None,
     max_matches: int | None = None,
+    note: str = "",
 ) -> InspectorWindow:
     """Open the match inspector for article_a (the query, rows) and article_b (the candidate, columns).
 
     Returns the window at once; its `ready` signal fires when the matrix (or the message explaining why
-    there is none) is on show. method, threshold and max_matches default to the catalog's search settings.
+    there is none) is on show. method, threshold and max_matches default to the catalog's search settings;
+    `note` ends the title (which query article article_a is, when the query was several articles).
     """
-    window = InspectorWindow(article_a, article_b, parent)
+    window = InspectorWindow(article_a, article_b, parent, note)
     window.load(engine, method, threshold, max_matches)
     window.show()
     return window

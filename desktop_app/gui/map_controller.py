@@ -25,7 +25,7 @@ import time
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QTabWidget
 
@@ -138,6 +138,9 @@ class MapController(QObject):
 
     def _visibility(self, visible: bool) -> None:
         if visible:
+            # The curator turned to the map (Ctrl+M, its tab): its keys work at once, and the keys of the
+            # panel that had the focus (the results' 1/2/3/0 decide) no longer take the map's 0.
+            self.view.setFocus(Qt.FocusReason.OtherFocusReason)
             self.refresh()
 
     # ------------------------------------------------------------ the layout

@@ -86,6 +86,9 @@ class MapView(MapKeys, QGraphicsView):
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState, True)
         self.setMouseTracking(True)
+        # The map's keys (0, +, arrows) are for whoever works on it: a click or the wheel there takes the
+        # focus, else a key meant for the map went to the results beside it (0 took back a decision).
+        self.setFocusPolicy(Qt.FocusPolicy.WheelFocus)
         self.keys: list[str] = []
         self.tips: list[str] = []
         self._row: dict[str, int] = {}
@@ -303,6 +306,7 @@ class MapView(MapKeys, QGraphicsView):
         v.setValue(v.value() + dy)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
+        self.setFocus(Qt.FocusReason.MouseFocusReason)  # also for wheel events Qt delivers without focusing
         self.at_fit = False
         delta = event.angleDelta().y() or event.pixelDelta().y()
         if delta:
@@ -361,6 +365,7 @@ class MapView(MapKeys, QGraphicsView):
         return bool(text)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
         if event.button() != Qt.MouseButton.LeftButton:
             super().mousePressEvent(event)
             return

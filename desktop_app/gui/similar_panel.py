@@ -240,13 +240,18 @@ class SimilarPanel(QWidget):
         return row
 
     def _view_action(self, text: str, key: str, slot) -> QAction:
-        """A key that works while the results have the focus (listed in the shortcut sheet)."""
+        """A key that works while the results have the focus (listed in the shortcut sheet). It changes the
+        catalog, so it acts only while the curator works in the results: they have the focus and are shown
+        (a key pressed while working elsewhere, such as 0 on the map, must not take back a decision)."""
         action = QAction(text, self.view)
         action.setShortcut(QKeySequence(key))
         action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        action.triggered.connect(lambda _c=False: slot())
+        action.triggered.connect(lambda _c=False: self._working_in_results() and slot())
         self.view.addAction(action)
         return action
+
+    def _working_in_results(self) -> bool:
+        return self.view.hasFocus() and self.view.isVisible()
 
     # ------------------------------------------------------------ zoom
 

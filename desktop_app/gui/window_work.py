@@ -17,7 +17,7 @@ from desktop_app.core.overview import Snapshot
 from desktop_app.core.paths import folder_reachable
 from desktop_app.core.scan import GroupingRule, image_suffixes
 from desktop_app.core.settings import UserSettings
-from desktop_app.core.similar import results_text, write_results_csv
+from desktop_app.core.similar import Query, results_text, write_results_csv
 from desktop_app.gui.models import SIMILAR_SORT
 from desktop_app.gui.settings_dialog import (
     CatalogChoices,
@@ -66,11 +66,20 @@ class WindowWork:
             photos, chosen = found
             self.detail.set_article(article, photos, snap.photo_root, labels, folder, chosen)
             self.detail.table.setFocus()
+            if not self.detail.picked:
+                self._ask_about(article)
             self.detail_loaded.emit(article)
 
         self.catalogs.call(
             read, on_done=loaded, on_failed=lambda f: self.report_error("The photos cannot be read", f)
         )
+
+    def _ask_about(self: Any, article: str) -> None:
+        """The page's article is the similar panel's question until the curator picks one of its photos
+        (opened from the map, or from several selected articles, the question was another)."""
+        q = self.search.query
+        if q is None or q.kind != "articles" or list(q.articles) != [article]:
+            self.search.ask(Query("articles", [article]))
 
     def close_detail(self: Any) -> None:
         if self.pages.currentWidget() is not self.detail:

@@ -24,7 +24,7 @@ from desktop_app.core.engine.duplicates import DuplicateReport, DuplicateRoom, J
 from desktop_app.core.engine.indexing import index_photos, resolve_db
 from desktop_app.core.engine.labels import LabelRoom
 from desktop_app.core.engine.mapping import MapRoom
-from desktop_app.core.engine.search import Evaluation, SearchRoom
+from desktop_app.core.engine.search import ClosestQueryArticle, Evaluation, SearchRoom
 from desktop_app.core.engine.text import TextRoom
 
 
@@ -34,6 +34,7 @@ class Engine(SearchRoom, TextRoom, LabelRoom, DecisionRoom, DuplicateRoom, Adapt
 
 __all__ = [
     "DECISION_GROUPS",
+    "ClosestQueryArticle",
     "DuplicateReport",
     "Judgement",
     "Engine",

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from desktop_app.core import evaluate as ev
+from desktop_app.core import matching
 from desktop_app.core.decision_groups import check_plausible
 from desktop_app.core.engine.base import DECISION_GROUPS, EvalProgress
 from desktop_app.core.errors import InputError, NoVectors
@@ -43,6 +44,28 @@ class Evaluation:
             "queries_available": self.n_available or self.n_queries,
             "results": [s.to_dict() for s in self.scores],
         }
+
+
+# Query articles scored one by one against a result to find the closest: a lasso can hold thousands, and
+# each costs a read of its vectors and a match; past this many only the first ones are scored (and said).
+CLOSEST_SCORED_AT_MOST = 50
+
+
+@dataclass
+class ClosestQueryArticle:
+    """Of a query of several articles, the one whose own match with a result scores highest: what the
+    match inspector compares the result with (a set of articles has no one pair to inspect)."""
+
+    article: str
+    score: float
+    scored: int  # query articles scored (at most CLOSEST_SCORED_AT_MOST)
+    total: int  # query articles in the query
+
+    def note(self) -> str:
+        """What the inspector's title adds: which query article this is."""
+        if self.scored < self.total:
+            return f"the closest of the first {self.scored:,} of the {self.total:,} query articles"
+        return f"the closest of the {self.total:,} query articles"
 
 
 class SearchRoom:
@@ -217,6 +240,43 @@ class SearchRoom:
         ins = inspect_articles(av, a, b, params.threshold, params.max_matches, missing)
         ins.failed = failed
         return ins
+
+    def closest_query_article(
+        self, query_articles: Sequence[str], result: str, params: SearchSettings | None = None
+    ) -> ClosestQueryArticle:
+        """The query article whose own match with `result` scores highest by the search's method (the first
+        CLOSEST_SCORED_AT_MOST query articles are scored); reads these articles' vectors only."""
+        params = params or self.search_settings()
+        wanted = [a for a in dict.fromkeys(query_articles) if a != result]
+        if not wanted:
+            raise InputError("The query has no article other than the result to compare it with.")
+        scored = wanted[:CLOSEST_SCORED_AT_MOST]
+        av = self.vectors([*scored, result])
+        if result not in av:
+            raise NoVectors(
+                f"Article {quoted(result)} has no embedded photo, so there is nothing to compare."
+            )
+        rb = av.rows_of(av.article_index(result))
+        best, best_score = None, -np.inf
+        for a in scored:
+            if a not in av:
+                continue  # no embedded photo: it contributed nothing to the result
+            ra = av.rows_of(av.article_index(a))
+            score = matching.match(
+                params.method,
+                None,
+                av.views[ra],
+                av.views[rb],
+                params.threshold,
+                params.max_matches,
+                a=av.vectors[ra],
+                b=av.vectors[rb],
+            ).score
+            if np.isfinite(score) and (best is None or score > best_score):
+                best, best_score = a, float(score)
+        if best is None:
+            raise NoVectors("None of the query articles has an embedded photo that matches the result.")
+        return ClosestQueryArticle(best, best_score, len(scored), len(wanted))
 
     # ------------------------------------------------------------ evaluation
 
