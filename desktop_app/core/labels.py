@@ -21,6 +21,7 @@ from desktop_app.core.errors import InputError, UserError
 from desktop_app.core.files import (
     write_bytes,
 )
+from desktop_app.core.label_evidence import LabelEvidence
 from desktop_app.core.search import SearchIndex
 
 DEFAULT_FIELD = "category"
@@ -57,6 +58,15 @@ class Suggestion:
         left = max(0.0, 1.0 - self.confidence)
         scaled = [(a, round(left * share / others, 4) if others > 0 else 0.0) for a, share in rest]
         return [(best, self.confidence), *scaled]
+
+    def evidence(self) -> list[LabelEvidence]:
+        """The top labels with their confidence (as `label_confidences`) and the neighbours that voted for
+        each: how many, and how close the closest of them is."""
+        out = []
+        for label, confidence in self.label_confidences():
+            ranks = tuple(r for r, n in enumerate(self.neighbours, start=1) if n.label == label)
+            out.append(LabelEvidence(label, confidence, ranks, len(self.neighbours)))
+        return out
 
 
 @dataclass

@@ -9,6 +9,12 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, ... 11th, 12th, 13th, 21st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def quoted(name: str) -> str:
     """An article id, photo path or label in a message: in single quotes, as stored. Not `repr`, which
     doubles the backslash of a stored \\xNN escape (a file name that is not UTF-8) and so names no article."""
