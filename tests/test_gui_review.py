@@ -27,6 +27,8 @@ from PySide6.QtCore import QPoint, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from desktop_app.core.engine import Engine, index_photos  # noqa: E402
+from desktop_app.core.label_evidence import PICK_FLOOR  # noqa: E402
+from desktop_app.core.labels import Neighbour  # noqa: E402
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule  # noqa: E402
 from desktop_app.core.settings import SearchSettings  # noqa: E402
 from desktop_app.core.storage import sqlite as sqlite_storage  # noqa: E402
@@ -183,7 +185,11 @@ def test_enter_accepts_and_moves_on(queue, catalog, qtbot):
 
 
 def test_two_picks_the_second_label(queue, catalog, qtbot):
-    target = next(e.suggestion for e in queue.model.entries() if len(e.suggestion.alternatives) >= 2)
+    target = next(
+        e.suggestion
+        for e in queue.model.entries()
+        if len(e.suggestion.alternatives) >= 2 and e.suggestion.evidence()[1].confidence >= PICK_FLOOR
+    )
     queue.select_article(target.article)
     decide(qtbot, queue, Qt.Key.Key_2)
     assert label_of(catalog, target.article) == target.alternatives[1][0]
@@ -902,11 +908,14 @@ def test_every_figure_of_a_suggestion_is_on_one_scale_and_never_contradicts_the_
     queue.view.setFocus()
     press(qtbot, queue, Qt.Key.Key_Home)
     assert queue.current_article() == sure.article
-    buttons = [b.text() for b in queue.detail.alt_buttons if b.isVisibleTo(queue)]
+    buttons = [b.text().split(" · ")[0] for b in queue.detail.alt_buttons if b.isVisibleTo(queue)]
     assert buttons == ["1  men-pants  99%", "2  women-pants  <1%", "3  men-shorts  <1%"]
     assert "confidence 99%" in queue.detail.suggestion_label.text()
     row = queue.model.index(0, SuggestionModel.ALTERNATIVES)
-    assert queue.model.data(row) == "women-pants <1%, men-shorts <1%"
+    assert [part.split(" (")[0] for part in queue.model.data(row).split(", ")] == [
+        "women-pants <1%",
+        "men-shorts <1%",
+    ]
     shown = [percent for _, percent in sure.label_confidences()]
     assert sum(shown) <= 1.0 + 1e-9  # never 99% + 11%
 
@@ -922,3 +931,39 @@ def test_every_figure_of_a_suggestion_is_on_one_scale_and_never_contradicts_the_
     assert label_of(catalog, sure.article) == "men-pants" and label_of(catalog, under.article) is None
     left = queue.model.data(queue.model.index(0, SuggestionModel.CONFIDENCE))
     assert [e.article for e in queue.model.entries()] == [under.article] and left == "89%"
+
+
+def test_the_votes_behind_each_label_are_in_words_and_far_runners_up_are_not_offered(queue, catalog, qtbot):
+    # The shape a curator met on Magento's lt01: the 2 closest of 10 neighbours say one label (98%
+    # calibrated), 5 far ones another (<1% on the same scale: not offered), the 3rd closest a third (1%).
+    s = queue.model.entries()[0].suggestion
+    names = ["men-pants"] * 2 + ["men-shorts"] + ["women-pants"] * 5 + ["bags"] * 2
+    scores = [0.9, 0.89, 0.86, 0.74, 0.74, 0.73, 0.73, 0.72, 0.7, 0.7]
+    far = replace(
+        s,
+        label="men-pants",
+        confidence=0.98,
+        alternatives=[("men-pants", 0.97), ("men-shorts", 0.015), ("women-pants", 0.012)],
+        neighbours=[Neighbour(f"n{i}", sc, n) for i, (sc, n) in enumerate(zip(scores, names, strict=True))],
+    )
+    queue.model.reset([far])
+    queue.view.setFocus()
+    press(qtbot, queue, Qt.Key.Key_Home)
+    headline = queue.detail.suggestion_label.text()
+    assert "confidence 98%" in headline and "2 of 10 neighbours (the 2 closest)" in headline
+    first, second, third = queue.detail.alt_buttons
+    assert first.text() == "1  men-pants  98% · 2/10" and first.isEnabled()
+    assert second.text() == "2  men-shorts  1% · 1/10" and second.isEnabled()  # 1.0%: at the floor
+    assert third.text() == "3  women-pants  <1% · 5/10" and not third.isEnabled()  # 0.8%: greyed
+    assert "5 of 10 neighbours (the closest of them 4th)" in third.toolTip()
+    row = queue.model.index(0, SuggestionModel.ALTERNATIVES)
+    assert queue.model.data(row) == "men-shorts 1% (1/10), women-pants <1% (5/10)"
+
+    # 3 picks nothing and says why; 2 picks the runner-up at the floor
+    n = len(events(catalog))
+    press(qtbot, queue, Qt.Key.Key_3)
+    assert queue.work.writing is None and len(events(catalog)) == n
+    assert label_of(catalog, far.article) is None
+    assert "women-pants is below 1%" in queue.status.text()
+    decide(qtbot, queue, Qt.Key.Key_2)
+    assert label_of(catalog, far.article) == "men-shorts"

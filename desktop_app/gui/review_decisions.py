@@ -14,6 +14,7 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
+from desktop_app.core import label_evidence as lab
 from desktop_app.core import label_sources as src
 from desktop_app.core.errors import Conflict
 from desktop_app.core.labels import Suggestion
@@ -21,7 +22,7 @@ from desktop_app.core.wording import plural
 from desktop_app.gui.conflicts import show_conflict
 from desktop_app.gui.errors import show_error
 from desktop_app.gui.review_controller import Undone
-from desktop_app.gui.review_model import shown_label
+from desktop_app.gui.review_model import percent_text, shown_label
 from desktop_app.gui.workers import Failure
 
 SAVING_NOTE_MS = 250  # a write slower than this says "Saving…"; quicker ones do not make the status flicker
@@ -63,11 +64,19 @@ class QueueDecisions:
         return self._decide(s.article, label, "accept", src.REVIEWED)
 
     def pick_alternative(self, n: int) -> bool:
-        """Label the current article with its n-th best label (1-based), whatever the threshold says."""
+        """Label the current article with its n-th best label (1-based), whatever the threshold says; a
+        runner-up below lab.PICK_FLOOR is not offered (its button is greyed) and the status says so."""
         s = self.current_suggestion()
         if s is None or not (1 <= n <= len(s.alternatives)) or self._busy():
             return False
-        return self._decide(s.article, s.alternatives[n - 1][0], "alternative", src.REVIEWED)
+        e = s.evidence()[n - 1]
+        if n > 1 and e.confidence < lab.PICK_FLOOR:
+            self._set_status(
+                f"{e.label} is below {percent_text(lab.PICK_FLOOR)} ({e.describe()}), so {n} does not pick "
+                "it; type the label to set it."
+            )
+            return False
+        return self._decide(s.article, e.label, "alternative", src.REVIEWED)
 
     def set_label(self, text: str) -> bool:
         """Label the current article with a label typed by the curator."""

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core import label_evidence as lab
 from desktop_app.core.labels import Suggestion
 from desktop_app.gui import theme
 from desktop_app.gui.completion import EnterTakesCompletion
@@ -80,13 +81,19 @@ def html(text: str) -> str:
 
 
 def suggestion_html(s: Suggestion, min_confidence: float) -> str:
+    """The suggestion, its confidence and the votes behind it: "Suggested: videos, confidence 99%, 2 of 10
+    neighbours (the 2 closest)"."""
     label = shown_label(s, min_confidence)
+    votes = html(s.evidence()[0].describe()) if s.alternatives else ""
     if label is not None:
-        return f"Suggested: <b>{html(label)}</b> &nbsp;<span style='color:{theme.muted()}'>confidence {percent_text(s.confidence)}</span>"
+        return (
+            f"Suggested: <b>{html(label)}</b> &nbsp;<span style='color:{theme.muted()}'>confidence "
+            f"{percent_text(s.confidence)} · {votes}</span>"
+        )
     if s.label is not None:
         return (
             f"<span style='color:{theme.muted()}'>No suggestion — best guess {html(s.label)} at "
-            f"{percent_text(s.confidence)} is below {percent_text(min_confidence)}</span>"
+            f"{percent_text(s.confidence)} ({votes}) is below {percent_text(min_confidence)}</span>"
         )
     return f"<span style='color:{theme.muted()}'>No suggestion: no labelled neighbour</span>"
 
@@ -370,13 +377,24 @@ class ReviewDetail(QWidget):
         self.more_photos.setText(f"+{extra} more" if extra > 0 else "")
 
     def _show_alternatives(self, s: Suggestion | None) -> None:
-        alternatives = s.label_confidences() if s is not None else []
+        """A button per top label with its confidence and votes; runners-up below lab.PICK_FLOOR are shown
+        greyed, not offered: such a runner-up has hardly ever been the right label."""
+        labels = s.evidence() if s is not None else []
         for i, b in enumerate(self.alt_buttons):
-            b.setVisible(i < len(alternatives))
-            if i < len(alternatives):
-                name, confidence = alternatives[i]
-                b.setText(f"{i + 1}  {name}  {percent_text(confidence)}")
-                b.setToolTip(f"Press {i + 1} to label {s.article} as {name}")
+            b.setVisible(i < len(labels))
+            if i >= len(labels):
+                continue
+            e = labels[i]
+            b.setText(f"{i + 1}  {e.label}  {percent_text(e.confidence)} · {e.votes}/{e.neighbours}")
+            offered = i == 0 or e.confidence >= lab.PICK_FLOOR
+            b.setEnabled(offered)
+            b.setToolTip(
+                f"Press {i + 1} to label {s.article} as {e.label} ({e.describe()})"
+                if offered
+                else f"{e.label}: {e.describe()}, further than the suggestion's; below "
+                f"{percent_text(lab.PICK_FLOOR)} such a label has hardly ever been right, so it is not "
+                "offered here (type it to set it)"
+            )
 
     def _show_cards(self, neighbours: list, winner: str | None, photos: dict[str, list[Path]]) -> None:
         while len(self.cards) < len(neighbours):

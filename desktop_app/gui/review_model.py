@@ -44,9 +44,10 @@ def shown_label(s: Suggestion, min_confidence: float) -> str | None:
 
 def percent_text(value: float) -> str:
     """A confidence as a whole percent, rounded down: the threshold compares the exact figure, so 0.8996
-    must read 89% (it is not accepted at 90%), never 90%."""
-    # A runner-up with a sliver of the votes reads as "0%", which looks like a bug; say what it is.
-    if 0 < value < 0.01:
+    must read 89% (it is not accepted at 90%), never 90%. Below 1% it reads "<1%", zero included: a label
+    on screen had at least one vote, so a 0 is a figure rounded away, and "0%" beside "<1%" reads as two
+    different things."""
+    if value < 0.01:
         return "<1%"
     return f"{math.floor(round(value * 100, 6))}%"  # round first: 0.29 * 100 is 28.999999999999996
 
@@ -113,7 +114,9 @@ class SuggestionModel(QAbstractTableModel):
         if col == self.CONFIDENCE:
             return percent_text(s.confidence) if s.alternatives else "–"
         if col == self.ALTERNATIVES:
-            return ", ".join(f"{a} {percent_text(c)}" for a, c in s.label_confidences()[1:])
+            return ", ".join(
+                f"{e.label} {percent_text(e.confidence)} ({e.votes}/{e.neighbours})" for e in s.evidence()[1:]
+            )
         return None
 
     def _tooltip(self, entry: QueueEntry, col: int) -> str:
