@@ -77,3 +77,17 @@ def test_on_real_photos_runners_up_below_the_floor_were_never_right(magento):
                 else:
                     above += 1
     assert below > 0 and above > 0  # both kinds occur, so the check above checked something
+
+
+def test_the_cli_shows_votes_and_never_a_zero_beside_a_runner_up(magento, capsys):
+    """`labels suggest` with half the real sample labelled: every figure has its votes, and a runner-up
+    below 0.01 reads "<0.01" (it had votes; "0.00" read as none)."""
+    from desktop_app.cli import main
+
+    db, truth = magento
+    with Engine.open(db, remember=False) as engine:
+        engine.set_label_items([(a, "category", c) for a, c in list(truth.items())[::2]], "import", "import")
+    assert main(["labels", "suggest", "--db", str(db)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "/" in line]
+    assert rows and all(" 0.00" not in line for line in rows)
+    assert all(line.split()[2].replace(".", "").isdigit() and "/" in line.split()[3] for line in rows), rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -305,12 +306,30 @@ def run_zero_shot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fraction(value: float) -> str:
+    """A confidence to two decimals, rounded down as the review queue shows it (0.9965 is not 1.00: a
+    calibrated confidence never is), and "<0.01" below that rather than a "0.00" beside a runner-up."""
+    if value < 0.01:
+        return "<0.01"
+    return f"{math.floor(round(value * 100, 6)) / 100:.2f}"
+
+
+def _with_votes(e) -> str:
+    """A label's confidence and, for suggestions made by neighbours, how many of them voted for it."""
+    return (
+        f"{_fraction(e.confidence)} ({e.votes}/{e.neighbours})" if e.neighbours else _fraction(e.confidence)
+    )
+
+
 def _print_suggestions(suggestions) -> None:
     for s in suggestions:
-        # The runners-up on the confidence's own scale (calibrated or not), never raw votes beside it.
-        alts = ", ".join(f"{safe(a)} {c:.2f}" for a, c in s.label_confidences()[1:])
+        # The runners-up on the confidence's own scale (calibrated or not), never raw votes beside it; the
+        # votes as counts, since two close neighbours can outweigh five far ones.
+        shown = s.evidence()
+        alts = ", ".join(f"{safe(e.label)} {_with_votes(e)}" for e in shown[1:])
+        best = _with_votes(shown[0]) if shown else _fraction(s.confidence)
         print(
-            f"{safe(s.article):<32} {safe(s.label or '(no suggestion)'):<22} {s.confidence:.2f}"
+            f"{safe(s.article):<32} {safe(s.label or '(no suggestion)'):<22} {best}"
             + (f"   also: {alts}" if alts else "")
         )
 
