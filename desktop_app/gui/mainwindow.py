@@ -37,6 +37,7 @@ from desktop_app.core.overview import Snapshot
 from desktop_app.core.paths import folder_reachable
 from desktop_app.core.settings import UserSettings
 from desktop_app.core.similar import Query
+from desktop_app.core.storage.photos import CoverChange
 from desktop_app.gui.article_actions import ArticleActions
 from desktop_app.gui.catalog_controller import CatalogController, recent_catalogs
 from desktop_app.gui.decisions_controller import DecisionsController
@@ -353,9 +354,16 @@ class MainWindow(WindowSurface, WindowWork, QMainWindow):
         self.history.edited()
         self._undone_or_redone("match")
 
+    def cover_chosen(self, change: CoverChange) -> None:
+        """A cover was chosen here or in an inspector: Edit ▸ Undo can take it back; the views show it."""
+        self.history.covered(change)
+        self.reload()  # the grid, and the detail page when it is on show
+
     def _undone_or_redone(self, kind: str) -> None:
         if kind == "labels":
             self._refresh_labels()
+        elif kind == "cover":
+            self.reload()
         else:
             self.search.rerun()
             self.inspector.refresh_decisions()
