@@ -6,8 +6,16 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from tests.test_gui import T
-from tests.test_gui_curator import active, card_centre, choose, context_menu, sample_window, show_results
+from tests.test_gui import T, big_tree
+from tests.test_gui_curator import (
+    active,
+    card_centre,
+    choose,
+    context_menu,
+    indexed,
+    sample_window,
+    show_results,
+)
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
@@ -85,3 +93,29 @@ def test_undoing_a_cover_someone_changed_since_keeps_theirs(qtbot, window, sampl
     assert w.snapshot.engine.chosen_cover("wj08-gray") == "w/j/wj08-gray_alt1.jpg"
     # That cover choice left the history: Undo does not offer it again.
     qtbot.waitUntil(lambda: w.acts.undo.text() != "Undo cover of wj08-gray", timeout=T)
+
+
+def test_an_undone_not_a_match_comes_back_selected(qtbot, window, tmp_path):
+    w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=6, per=2))
+    hits = [h.article for h in show_results(qtbot, w, "art00").hits]
+    engine = w.snapshot.engine
+    view = w.similar.view
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=card_centre(w, 1))
+    assert w.similar.selected_hit() == hits[1]
+    active(qtbot, w)
+    view.setFocus()
+    with qtbot.waitSignal(w.decisions.decided, timeout=T):
+        qtbot.keyClick(view, Qt.Key.Key_3)  # not a match: it leaves the list, the next one is selected
+    qtbot.waitUntil(lambda: hits[1] not in {h.article for h in w.similar.model.hits}, timeout=T)
+    assert w.similar.selected_hit() == hits[2]
+    qtbot.waitUntil(lambda: w.acts.undo.text().startswith("Undo “not a match”"), timeout=T)
+    with qtbot.waitSignal(w.results_shown, timeout=T):
+        undo_key(qtbot, w)
+    assert engine.decisions_with(["art00"]) == {}
+    assert [h.article for h in w.similar.model.hits] == hits
+    assert w.similar.selected_hit() == hits[1]  # back where the undone decision was
+    # Redo sets it aside again; the selection moves on as when it was decided.
+    with qtbot.waitSignal(w.results_shown, timeout=T):
+        undo_key(qtbot, w, CTRL | SHIFT)
+    assert engine.decisions_with(["art00"]) == {hits[1]: "not_match"}
+    assert hits[1] not in {h.article for h in w.similar.model.hits}

@@ -189,6 +189,7 @@ class EditHistory(QObject):
     """Keeps the Undo and Redo actions' texts current and runs them on the catalog's threads."""
 
     changed = Signal(str)  # "labels", "match" or "cover": something was undone or redone
+    pairs_undone = Signal(list)  # (a, b) of the match decisions an Undo took back, before `changed`
     # (batch undone, batch written): Redo wrote that label decision again, as a new decision with a new batch
     labels_redone = Signal(object, object)
     shown = Signal(object)  # HistoryState, after every change of what Undo or Redo would do
@@ -274,6 +275,8 @@ class EditHistory(QObject):
         else:
             if step.kind == "cover":
                 self._drop_cover(cover)
+            if step.kind == "match":
+                self.pairs_undone.emit([(a, b) for a, b, _d in step.items])
             self.redo_steps.append(step)
             self.message.emit(f"Undid {step.text}.")
             self.changed.emit(step.kind)
