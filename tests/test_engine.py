@@ -359,3 +359,27 @@ def test_covers_prefer_the_main_view_and_the_curators_choice(sample_db, tmp_path
     with Engine.open(db) as engine:
         covers = {r["article"]: r["cover"] for r in engine.catalog.articles_overview()}
         assert covers["wj08-gray"] == "w/j/wj08-gray_back.jpg"
+
+
+def test_set_cover_says_what_it_replaced_and_refuses_a_cover_changed_since(sample_db, tmp_path):
+    from desktop_app.core.errors import Conflict
+
+    db = tmp_path / "c.sqlite"
+    shutil.copy(sample_db, db)
+    with Engine.open(db) as engine:
+        first = engine.set_cover("wj08-gray", "w/j/wj08-gray_back.jpg")
+        assert (first.article, first.before, first.after) == ("wj08-gray", None, "w/j/wj08-gray_back.jpg")
+        second = engine.set_cover("wj08-gray", "w/j/wj08-gray_alt1.jpg")
+        assert (second.before, second.after) == ("w/j/wj08-gray_back.jpg", "w/j/wj08-gray_alt1.jpg")
+        assert second.at >= first.at
+        # An undo that expects the back view finds alt1: refused, nothing written.
+        with pytest.raises(Conflict) as refused:
+            engine.set_cover("wj08-gray", None, expected="w/j/wj08-gray_back.jpg")
+        assert refused.value.conflicts[0]["field"] == "cover"
+        assert engine.chosen_cover("wj08-gray") == "w/j/wj08-gray_alt1.jpg"
+        back = engine.set_cover("wj08-gray", second.before, expected=second.after)
+        assert (back.before, back.after) == ("w/j/wj08-gray_alt1.jpg", "w/j/wj08-gray_back.jpg")
+        auto = engine.set_cover("wj08-gray", None, expected="w/j/wj08-gray_back.jpg")
+        assert auto.after is None and engine.chosen_cover("wj08-gray") is None
+        with pytest.raises(Conflict):  # expects the automatic cover: someone chose one meanwhile
+            engine.set_cover("wj08-gray", "w/j/wj08-gray_back.jpg", expected="w/j/wj08-gray_alt1.jpg")

@@ -424,3 +424,41 @@ def test_counts_read_as_words_and_sizes_tell_which_copy_to_keep(qtbot, window):
         >= window.tree.viewport().width() - header.sectionSize(1) - header.sectionSize(2) - 2
     )
     assert window.tree.textElideMode() == Qt.TextElideMode.ElideMiddle
+
+
+def test_redo_saves_the_undone_verdicts_again_in_order(qtbot, window):
+    find(qtbot, window)
+    judged = []
+    for key, verdict in ((Qt.Key.Key_D, "duplicate"), (Qt.Key.Key_N, "not_duplicate")):
+        pair = window.tree.currentItem().data(0, Qt.ItemDataRole.UserRole)
+        with qtbot.waitSignal(window.judged, timeout=10_000):
+            qtbot.keyClick(window.tree, key)
+        judged.append(((pair.a, pair.b), verdict))
+    assert window.redo_stack == []
+    for _ in range(2):
+        with qtbot.waitSignal(window.unjudged, timeout=10_000):
+            qtbot.keyClick(window.tree, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.engine.duplicate_verdicts() == {} and len(window.redo_stack) == 2
+    # Ctrl+Shift+Z saves the first one again (the last undone), Ctrl+Y the second: same pairs, same verdicts,
+    # and their rows leave the list as when they were first pressed.
+    redo_z = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    with qtbot.waitSignal(window.judged, timeout=10_000) as got:
+        qtbot.keyClick(window.tree, Qt.Key.Key_Z, redo_z)
+    assert got.args == [*judged[0][0], judged[0][1]]
+    assert window.engine.duplicate_verdicts() == dict(judged[:1]) and judged[0][0] not in listed(window)
+    with qtbot.waitSignal(window.judged, timeout=10_000):
+        qtbot.keyClick(window.tree, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert window.engine.duplicate_verdicts() == dict(judged)
+    assert not {k for k, _v in judged} & listed(window)
+    assert window.redo_stack == []
+    # Redone verdicts are undone again like any other; a new verdict leaves nothing to redo.
+    with qtbot.waitSignal(window.unjudged, timeout=10_000):
+        qtbot.keyClick(window.tree, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.engine.duplicate_verdicts() == dict(judged[:1]) and len(window.redo_stack) == 1
+    with qtbot.waitSignal(window.judged, timeout=10_000):
+        qtbot.keyClick(window.tree, Qt.Key.Key_D)
+    assert window.redo_stack == []
+    verdicts = window.engine.duplicate_verdicts()
+    qtbot.keyClick(window.tree, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not window.saving(), timeout=10_000)
+    assert window.engine.duplicate_verdicts() == verdicts

@@ -967,3 +967,53 @@ def test_the_votes_behind_each_label_are_in_words_and_far_runners_up_are_not_off
     assert "women-pants is below 1%" in queue.status.text()
     decide(qtbot, queue, Qt.Key.Key_2)
     assert label_of(catalog, far.article) == "men-shorts"
+
+
+def test_ctrl_shift_z_and_ctrl_y_redo_what_undo_took_back_exactly(queue, catalog, qtbot):
+    from desktop_app.core.label_sources import BULK_ACCEPTED
+
+    undo = (Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    redo_z = (Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    redo_y = (Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    a = queue.current_article()
+    decide(qtbot, queue, Qt.Key.Key_Return)
+    accepted = (label_of(catalog, a), last_event(catalog)["new_source"])
+    b = queue.current_article()
+    decide(qtbot, queue, Qt.Key.Key_S)
+    c = queue.current_article()
+    decide(qtbot, queue, Qt.Key.Key_2)
+    picked = (label_of(catalog, c), last_event(catalog)["action"])
+    for _ in range(3):
+        decide(qtbot, queue, *undo)
+    assert label_of(catalog, a) is None and label_of(catalog, c) is None
+    assert queue.current_article() == a and queue.remaining() == 16
+    # Redo, in the order they were made: the accept with its label and source, the skip, the alternative.
+    decide(qtbot, queue, *redo_z)
+    assert (label_of(catalog, a), last_event(catalog)["new_source"]) == accepted
+    assert last_event(catalog)["action"] == "accept"
+    assert a not in {e.article for e in queue.model.entries()} and queue.current_article() == b
+    decide(qtbot, queue, *redo_y)
+    assert last_event(catalog)["action"] == "skip" and queue.model.entries()[-1].article == b
+    assert queue.model.entries()[-1].skipped
+    decide(qtbot, queue, *redo_z)
+    assert (label_of(catalog, c), last_event(catalog)["action"]) == picked
+    assert queue.remaining() == 14
+    # Nothing left to redo: the key says so and writes nothing.
+    before = events(catalog)
+    press(qtbot, queue, *redo_y)
+    assert "Nothing to redo" in queue.status.text() and events(catalog) == before
+    # A bulk accept is redone as a whole, with the bulk source; a new decision clears what can be redone.
+    n = queue.accept_all_above(0.0, confirm=False)
+    qtbot.waitUntil(lambda: queue.work.writing is None, timeout=T)
+    bulk = {e["article"]: e["new_value"] for e in events(catalog, n)}
+    decide(qtbot, queue, *undo)
+    assert all(label_of(catalog, x) is None for x in bulk)
+    decide(qtbot, queue, *redo_z)
+    assert {x: label_of(catalog, x) for x in bulk} == bulk
+    assert {e["new_source"] for e in events(catalog, n)} == {BULK_ACCEPTED}
+    decide(qtbot, queue, *undo)
+    assert queue.work.redo_stack
+    decide(qtbot, queue, Qt.Key.Key_S)
+    assert queue.work.redo_stack == []
+    press(qtbot, queue, *redo_z)
+    assert "Nothing to redo" in queue.status.text()

@@ -17,6 +17,7 @@ from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QMenu
 
 from desktop_app.core.paths import relative_to_root
+from desktop_app.core.storage.photos import CoverChange
 from desktop_app.gui.decision_bar import DECISION_KEYS, NO_DECISION_KEY
 from desktop_app.gui.detail import open_external, reveal_in_file_manager
 from desktop_app.gui.lightbox import Lightbox, LightboxPhoto
@@ -92,9 +93,9 @@ class ArticleActions(QObject):
             else f"{article} shows its main photo again."
         )
 
-        def done(_none) -> None:
+        def done(change: CoverChange) -> None:
             self.w.show_status(said)
-            self.w.reload()  # the grid, and the detail page when it is on show
+            self.w.cover_chosen(change)
 
         self.w.catalog_call(
             snap.engine.set_cover,

@@ -6,7 +6,9 @@ see, even while the earlier verdict is still being saved (as in the similar pane
 The rows are hidden until the save lands, then taken out by the pairs' names, so a Find that replaced the
 list meanwhile does not matter. A save that fails lists its pairs again, with those of the verdicts pressed
 after it (they are not written: the curator decides again, with the error in view). Ctrl+Z waits in the
-same line: it takes back the latest verdict once the ones pressed before it are saved.
+same line: it takes back the latest verdict once the ones pressed before it are saved. Ctrl+Shift+Z (or
+Ctrl+Y) waits there too: it saves the verdict the latest Undo took back again, on the same pairs, and its
+rows leave the list as when it was first pressed. A new verdict, once saved, leaves nothing to redo.
 
 `VerdictWriting` is a mixin of `DuplicatesWindow`, which owns the list, the buttons and the runner.
 """
@@ -45,6 +47,7 @@ class PendingVerdict:
 
     verdict: str
     pairs: list
+    redo: UndoEntry | None = None  # the undone verdict this saves again (None: a verdict pressed)
 
     @property
     def keys(self) -> set[tuple[str, str]]:
@@ -55,12 +58,20 @@ class UndoPress:
     """Ctrl+Z pressed while something was being saved: it takes back the latest verdict when its turn comes."""
 
 
+class RedoPress:
+    """Ctrl+Shift+Z pressed: it saves the verdict the latest Undo took back again, when its turn comes."""
+
+
+Press = PendingVerdict | UndoPress | RedoPress
+
+
 class VerdictWriting:
     """Verdicts and Undo for the Duplicates window (see the module docstring)."""
 
     def _init_verdicts(self: Any) -> None:
         self.undo_stack: list[UndoEntry] = []  # the curator's saved verdicts from this window, latest last
-        self.writes: deque[PendingVerdict | UndoPress] = deque()  # pressed, waiting for the one being saved
+        self.redo_stack: list[UndoEntry] = []  # verdicts Undo took back in this window, latest last
+        self.writes: deque[Press] = deque()  # pressed, waiting for the one being saved
         self.writing: PendingVerdict | UndoPress | None = None  # being saved now
 
     def saving(self: Any) -> bool:
@@ -106,6 +117,24 @@ class VerdictWriting:
             self.writes.append(UndoPress())
             self._write_next()
 
+    def redo(self: Any) -> None:
+        """Save again the verdict the latest Undo took back (after the ones pressed before this)."""
+        if self.redo_stack or self.saving():
+            self.writes.append(RedoPress())
+            self._write_next()
+
+    def _redo_job(self: Any) -> PendingVerdict:
+        """The verdict a Redo saves, its rows leaving the list now (the next pair shown, as for a key)."""
+        entry = self.redo_stack[-1]
+        job = PendingVerdict(entry.judgement.verdict, entry.pairs, redo=entry)
+        item = self.tree.currentItem()
+        if item is not None and {(p.a, p.b) for p in pairs_on_show(item)} & job.keys:
+            self._show_next(item, job)
+        else:
+            set_visible(self.tree, job.keys, False)
+            self._summary()
+        return job
+
     # ------------------------------------------------------------------ saving, one at a time
 
     def _write_next(self: Any) -> None:
@@ -113,9 +142,12 @@ class VerdictWriting:
         if self.writing is not None or not self.writes:
             return
         job = self.writes.popleft()
-        if isinstance(job, UndoPress) and not self.undo_stack:
-            self._write_next()  # the verdict it was to take back was not saved
+        stack = {UndoPress: self.undo_stack, RedoPress: self.redo_stack}.get(type(job))
+        if stack is not None and not stack:
+            self._write_next()  # the verdict it was to take back (or save again) was not saved (taken back)
             return
+        if isinstance(job, RedoPress):
+            job = self._redo_job()
         self.writing = job
         if isinstance(job, UndoPress):
             entry = self.undo_stack[-1]
@@ -138,6 +170,10 @@ class VerdictWriting:
         if self.report is not None:
             set_aside(self.report, job.keys)
         self.undo_stack.append(entry)
+        if job.redo is None:
+            self.redo_stack.clear()  # a new verdict: nothing is left to redo
+        elif job.redo in self.redo_stack:
+            self.redo_stack.remove(job.redo)
         self._summary()
         for p in job.pairs:
             self.judged.emit(p.a, p.b, judgement.verdict)
@@ -170,6 +206,7 @@ class VerdictWriting:
     def _undone(self: Any, entry: UndoEntry) -> None:
         self.writing = None
         self.undo_stack.remove(entry)
+        self.redo_stack.append(entry)
         note = self._list_where_they_were(entry) if entry.item is not None else self._list_again(entry)
         self._summary()
         n = entry.judgement.pairs
@@ -230,17 +267,25 @@ class VerdictWriting:
         """Closing: the verdicts still waiting are saved now, in order (the curator saw their pairs leave the
         list). An Undo pressed after one of them takes it back; one pressed after the verdict that was being
         saved is dropped, as that verdict's answer may not have come back: it could take back another."""
-        saved: list[Judgement] = []
+        saved: list[tuple[Judgement, list, str]] = []  # each verdict saved here, with its pairs and verdict
+        redo = [(e.judgement, e.pairs, e.judgement.verdict) for e in self.redo_stack]  # what Redo saves again
         for job in self.writes:
             try:
                 if isinstance(job, PendingVerdict):
-                    saved.append(self.engine.judge_duplicates(job.pairs, job.verdict))
-                elif saved:
-                    self.engine.undo_judgement(saved.pop())
+                    saved.append(
+                        (self.engine.judge_duplicates(job.pairs, job.verdict), job.pairs, job.verdict)
+                    )
+                elif isinstance(job, RedoPress) and redo:
+                    _j, pairs, verdict = redo.pop()
+                    saved.append((self.engine.judge_duplicates(pairs, verdict), pairs, verdict))
+                elif isinstance(job, UndoPress) and saved:
+                    undone = saved.pop()
+                    self.engine.undo_judgement(undone[0])
+                    redo.append(undone)
             except UserError as exc:
                 log.warning("Duplicates window closing: a verdict waiting to be saved was not: %s", exc)
                 break
         self.writes.clear()
 
 
-__all__ = ["PendingVerdict", "UndoPress", "VerdictWriting"]
+__all__ = ["PendingVerdict", "RedoPress", "UndoPress", "VerdictWriting"]

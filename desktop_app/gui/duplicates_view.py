@@ -56,6 +56,7 @@ DUPLICATES_KEYS: KeyTable = (
     (("N",), "Not a duplicate"),
     (("S",), "Same product (a match decision between the two articles)"),
     (("Ctrl+Z",), "Undo the latest verdict"),
+    (("Ctrl+Shift+Z", "Ctrl+Y"), "Redo the verdict Undo took back"),
     *CLOSE_KEYS,
 )
 
@@ -155,7 +156,9 @@ class DuplicatesWindow(VerdictWriting, QWidget):
             buttons.addWidget(b)
         buttons.addStretch(1)
         self.undo_button = QPushButton("Undo (Ctrl+Z)")
-        self.undo_button.setToolTip("Take back the latest verdict: its pairs are listed again")
+        self.undo_button.setToolTip(
+            "Take back the latest verdict: its pairs are listed again (Ctrl+Shift+Z or Ctrl+Y saves it again)"
+        )
         self.undo_button.setEnabled(False)
         self.undo_button.clicked.connect(self.undo)
         buttons.addWidget(self.undo_button)
@@ -168,6 +171,8 @@ class DuplicatesWindow(VerdictWriting, QWidget):
             sc = QShortcut(QKeySequence(key), self)
             sc.activated.connect(lambda v=verdict: self.judge(v))
         QShortcut(QKeySequence(QKeySequence.StandardKey.Undo), self).activated.connect(self.undo)
+        for key in ("Ctrl+Shift+Z", "Ctrl+Y"):
+            QShortcut(QKeySequence(key), self).activated.connect(self.redo)
         add_close_keys(self)
 
     # ------------------------------------------------------------------ finding

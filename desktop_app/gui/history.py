@@ -1,15 +1,19 @@
-"""Edit ▸ Undo and Redo in the main window: your label edits and match decisions, newest first.
+"""Edit ▸ Undo and Redo in the main window: your label edits, match decisions and cover choices, newest first.
 
-Undo takes back your latest decision of either kind, whichever is newer: a label decision (one set, accept
-or import, all its articles at once: `Engine.undo`) or a match decision (`Engine.undo_decision`). Both are
-the engine's own undo, so they also reach decisions made in the review queue, an earlier session or the
-command line, and never someone else's.
+Undo takes back your latest decision of any kind, whichever is newer: a label decision (one set, accept
+or import, all its articles at once: `Engine.undo`), a match decision (`Engine.undo_decision`) or a cover
+chosen in this window ("Use as cover": `Engine.set_cover` puts back the choice it replaced, or the automatic
+cover). Labels and match decisions are the engine's own undo, so they also reach decisions made in the
+review queue, an earlier session or the command line, and never someone else's. The catalog keeps no log
+of cover choices, only the current one: the window remembers the covers chosen in this session (each
+`CoverChange` says what it replaced), and an undo of one that someone changed since is a Conflict.
 
 Redo is the window's: each undo of this session is remembered, and Redo writes it again through the same
 API as the original (`Engine.set_label_items` / `Engine.decide_pairs`), as one new decision in one
 transaction, with what the undo left as `expected`: a label or pair someone changed since is a Conflict and
 nothing is written. Any new edit clears what can be redone, as in every editor; the core keeps no redo log,
-so a redo does not survive closing the catalog.
+so a redo does not survive closing the catalog. A cover redone is a cover choice again, which Undo can take
+back again.
 
 The history needs the catalog (`CatalogController`: its engine and threads) and nothing else of the window;
 what Edit ▸ Undo and Redo should say goes out as `shown` (a `HistoryState`).
@@ -25,6 +29,7 @@ from PySide6.QtWidgets import QWidget
 
 from desktop_app.core import label_sources as src
 from desktop_app.core.errors import Conflict
+from desktop_app.core.storage.photos import CoverChange
 from desktop_app.core.wording import decision_words, plural
 from desktop_app.gui.conflicts import show_conflict
 from desktop_app.gui.workers import Failure
@@ -46,10 +51,10 @@ SOURCE_OF_ACTION = {
 class Step:
     """One undone decision, as Redo writes it again."""
 
-    kind: str  # "labels" or "match"
+    kind: str  # "labels", "match" or "cover"
     text: str  # what it was, for the menu ("set category “tops” on 3 articles")
-    items: list  # labels: (article, field, value); match: (a, b, decision)
-    expected: dict  # what the undo left: (article, field) -> value, or (a, b) -> decision
+    items: list  # labels: (article, field, value); match: (a, b, decision); cover: (article, photo)
+    expected: dict  # what the undo left: (article, field) -> value, (a, b) -> decision, or article -> photo
     action: str = "set"
     batch: int | None = None  # labels: the decision's batch (the one undone; after a redo, the one written)
     source: str | None = None  # labels: the source it wrote (None: the one its action writes)
@@ -80,15 +85,27 @@ def match_text(rows: list[dict], count: int | None = None) -> str:
     return f"“{what}” for {r['article_a']} and {r['article_b']}"
 
 
-def newest(engine: Any) -> tuple[str, str] | None:
-    """(kind, text) of what Undo would take back now, or None (worker thread)."""
+def cover_text(article: str) -> str:
+    return f"cover of {article}"
+
+
+def newest(engine: Any, cover: CoverChange | None = None) -> tuple[str, str] | None:
+    """(kind, text) of what Undo would take back now, or None (worker thread). `cover` is the latest cover
+    choice of this window still to undo (the catalog keeps no log of them)."""
     labels = engine.last_label_summary()
     match = engine.last_match_decision()
-    if labels is None and match is None:
+    # (when, rank: the newer wins, and at the same time labels before match before cover, kind, text)
+    found = []
+    if labels is not None:
+        found.append((labels["at"], 2, "labels", label_text(labels)))
+    if match is not None:
+        found.append((match["at"], 1, "match", match_text([match], match.get("batch_size", 1))))
+    if cover is not None:
+        found.append((cover.at, 0, "cover", cover_text(cover.article)))
+    if not found:
         return None
-    if match is None or (labels is not None and labels["at"] >= match["at"]):
-        return "labels", label_text(labels)
-    return "match", match_text([match], match.get("batch_size", 1))
+    _at, _rank, kind, text = max(found)
+    return kind, text
 
 
 def next_label_event(engine: Any) -> dict | None:
@@ -101,21 +118,33 @@ def next_label_event(engine: Any) -> dict | None:
     return labels
 
 
-def undo_newest(engine: Any) -> Step | None:
-    """Take back the newest decision of either kind; the step Redo needs (worker thread)."""
-    found = newest(engine)
+def undo_newest(engine: Any, cover: CoverChange | None = None) -> Step | None:
+    """Take back the newest decision of any kind (`cover`: the window's latest cover choice still to undo);
+    the step Redo needs (worker thread)."""
+    found = newest(engine, cover)
     if found is None:
         return None
     kind, text = found
+    if kind == "cover" and cover is not None:
+        engine.set_cover(cover.article, cover.before, expected=cover.after)
+        return Step("cover", text, [(cover.article, cover.after)], {cover.article: cover.before})
     if kind == "labels":
-        undone = engine.undo()
-        rows = [r for r in undone if r["action"] != "skip"]
-        items = [(r["article"], r["field"], r["new_value"]) for r in rows]
-        expected = {(r["article"], r["field"]): r["old_value"] for r in rows}
-        batch = undone[0]["batch"] if undone else None
-        action = rows[0]["action"] if rows else "set"
-        source = next((r.get("new_source") for r in rows if r.get("new_source")), None)
-        return Step("labels", text, items, expected, action, batch, source)
+        return _undo_labels(engine, text)
+    return _undo_match(engine, text)
+
+
+def _undo_labels(engine: Any, text: str) -> Step:
+    undone = engine.undo()
+    rows = [r for r in undone if r["action"] != "skip"]
+    items = [(r["article"], r["field"], r["new_value"]) for r in rows]
+    expected = {(r["article"], r["field"]): r["old_value"] for r in rows}
+    batch = undone[0]["batch"] if undone else None
+    action = rows[0]["action"] if rows else "set"
+    source = next((r.get("new_source") for r in rows if r.get("new_source")), None)
+    return Step("labels", text, items, expected, action, batch, source)
+
+
+def _undo_match(engine: Any, text: str) -> Step:
     rows = engine.undo_decision()
     items = [(r["article_a"], r["article_b"], r["decision"]) for r in rows]
     now = {}
@@ -125,10 +154,14 @@ def undo_newest(engine: Any) -> Step | None:
     return Step("match", text, items, now)
 
 
-def redo_step(engine: Any, step: Step) -> int | None:
+def redo_step(engine: Any, step: Step) -> int | CoverChange | None:
     """Write an undone decision again, as one new decision (worker thread); Conflict if anything moved.
     Returns the batch of the label decision written (None for a match decision, or when the newest label
-    decision is not this one: nothing changed, or another of yours was written meanwhile)."""
+    decision is not this one: nothing changed, or another of yours was written meanwhile); for a cover,
+    the cover choice written (Undo can take it back again)."""
+    if step.kind == "cover":
+        [(article, photo)] = step.items
+        return engine.set_cover(article, photo, expected=step.expected[article])
     if step.kind != "labels":
         engine.decide_pairs(step.items, step.expected)
         return None
@@ -155,7 +188,8 @@ class HistoryState:
 class EditHistory(QObject):
     """Keeps the Undo and Redo actions' texts current and runs them on the catalog's threads."""
 
-    changed = Signal(str)  # "labels" or "match": something was undone or redone
+    changed = Signal(str)  # "labels", "match" or "cover": something was undone or redone
+    pairs_undone = Signal(list)  # (a, b) of the match decisions an Undo took back, before `changed`
     # (batch undone, batch written): Redo wrote that label decision again, as a new decision with a new batch
     labels_redone = Signal(object, object)
     shown = Signal(object)  # HistoryState, after every change of what Undo or Redo would do
@@ -167,6 +201,7 @@ class EditHistory(QObject):
         self.catalogs = catalogs
         self.dialog_parent = parent  # the conflict box's window
         self.redo_steps: list[Step] = []
+        self.cover_steps: list[CoverChange] = []  # covers chosen in this window, latest last, to undo
         self.undo_text: str | None = None
         self.conflict_box = None
         self._busy = False
@@ -175,8 +210,9 @@ class EditHistory(QObject):
         return self.catalogs.engine
 
     def forget(self) -> None:
-        """A catalog closed or switched: its redo steps go with it."""
+        """A catalog closed or switched: its redo steps and cover choices go with it."""
         self.redo_steps = []
+        self.cover_steps = []
         self.undo_text = None
         self._show()
 
@@ -185,12 +221,22 @@ class EditHistory(QObject):
         self.redo_steps = []
         self.refresh()
 
+    def covered(self, change: CoverChange) -> None:
+        """A cover was chosen in this window: Undo can take it back (the choice it replaced comes back)."""
+        self.cover_steps.append(change)
+        self.edited()
+
+    def _last_cover(self) -> CoverChange | None:
+        return self.cover_steps[-1] if self.cover_steps else None
+
     def refresh(self) -> None:
         engine = self._engine()
         if engine is None:
             self.forget()
             return
-        self.catalogs.call(newest, engine, on_done=self._newest, on_failed=lambda _f: self._newest(None))
+        self.catalogs.call(
+            newest, engine, self._last_cover(), on_done=self._newest, on_failed=lambda _f: self._newest(None)
+        )
 
     def _newest(self, found: tuple[str, str] | None) -> None:
         self.undo_text = found[1] if found else None
@@ -213,15 +259,24 @@ class EditHistory(QObject):
             return
         self._busy = True
         self._show()
+        cover = self._last_cover()
         self.catalogs.call(
-            undo_newest, engine, on_done=self._undone, on_failed=lambda f: self._failed("Undo", f)
+            undo_newest,
+            engine,
+            cover,
+            on_done=lambda step: self._undone(step, cover),
+            on_failed=lambda f: self._failed("Undo", f, cover),
         )
 
-    def _undone(self, step: Step | None) -> None:
+    def _undone(self, step: Step | None, cover: CoverChange | None) -> None:
         self._busy = False
         if step is None:
             self.message.emit("Nothing of yours to undo.")
         else:
+            if step.kind == "cover":
+                self._drop_cover(cover)
+            if step.kind == "match":
+                self.pairs_undone.emit([(a, b) for a, b, _d in step.items])
             self.redo_steps.append(step)
             self.message.emit(f"Undid {step.text}.")
             self.changed.emit(step.kind)
@@ -246,20 +301,28 @@ class EditHistory(QObject):
         self._busy = False
         if self.redo_steps and self.redo_steps[-1] is step:
             self.redo_steps.pop()
+        if isinstance(batch, CoverChange):
+            self.cover_steps.append(batch)  # chosen again: Undo takes it back again
         if step.kind == "labels" and step.batch is not None:
             self.labels_redone.emit(step.batch, batch)  # before `shown`: who follows a batch follows it here
         self.message.emit(f"Redid {step.text}.")
         self.changed.emit(step.kind)
         self.refresh()
 
-    def _failed(self, doing: str, failure: Failure) -> None:
+    def _drop_cover(self, cover: CoverChange | None) -> None:
+        if cover is not None and cover in self.cover_steps:
+            self.cover_steps.remove(cover)
+
+    def _failed(self, doing: str, failure: Failure, cover: CoverChange | None = None) -> None:
         self._busy = False
         if isinstance(failure.error, Conflict):
             if doing == "Redo":
-                self.redo_steps.pop()  # it can never apply now: the pair or label moved on
+                self.redo_steps.pop()  # it can never apply now: the pair, label or cover moved on
+            elif any(c.get("field") == "cover" for c in failure.error.conflicts):
+                self._drop_cover(cover)  # someone chose another cover since: that choice stands
             self.conflict_box = show_conflict(self.dialog_parent, doing, failure.error)
-            self.changed.emit("labels")  # show what stands now
-            self.changed.emit("match")
+            for kind in ("labels", "match", "cover"):
+                self.changed.emit(kind)  # show what stands now
         else:
             self.error.emit(f"{doing} failed", failure)
         self.refresh()
@@ -267,6 +330,7 @@ class EditHistory(QObject):
 
 __all__ = [
     "EditHistory",
+    "cover_text",
     "HistoryState",
     "Step",
     "label_text",

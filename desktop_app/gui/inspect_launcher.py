@@ -86,7 +86,7 @@ class InspectLauncher:
         window = inspector_window.open_inspector(None, w.snapshot.engine, query_article, article, note=note)
         window.settings_changed.connect(w.rerun_search)  # it stored new search settings in the catalog
         window.decide_requested.connect(w.decide)
-        window.cover_changed.connect(lambda _a: w.reload())
+        window.cover_changed.connect(w.cover_chosen)
         w.keep(window)
         self.last = window
         self.windows = [x for x in self.windows if shiboken6.isValid(x) and x.isVisible()] + [window]

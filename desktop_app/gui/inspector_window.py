@@ -106,7 +106,7 @@ class InspectorWindow(QWidget):
     ready = Signal()  # the inspection (or the message) is on show
     settings_changed = Signal()  # the catalog's search settings were changed here
     decide_requested = Signal(str, str, str, object)  # article a, article b, decision, the decision seen
-    cover_changed = Signal(str)  # an article's cover was chosen here
+    cover_changed = Signal(object)  # storage.photos.CoverChange: an article's cover was chosen here
 
     def __init__(self, article_a: str, article_b: str, parent: QWidget | None = None, note: str = "") -> None:
         super().__init__(parent, Qt.WindowType.Window)
@@ -272,7 +272,7 @@ class InspectorWindow(QWidget):
             self.engine.set_cover,
             article,
             rel,
-            on_done=lambda _r: self.cover_changed.emit(article),
+            on_done=self.cover_changed.emit,
             on_failed=lambda f: self.show_message(f"The cover was not changed: {f.error}"),
         )
 

@@ -37,6 +37,7 @@ from desktop_app.core.overview import Snapshot
 from desktop_app.core.paths import folder_reachable
 from desktop_app.core.settings import UserSettings
 from desktop_app.core.similar import Query
+from desktop_app.core.storage.photos import CoverChange
 from desktop_app.gui.article_actions import ArticleActions
 from desktop_app.gui.catalog_controller import CatalogController, recent_catalogs
 from desktop_app.gui.decisions_controller import DecisionsController
@@ -157,6 +158,7 @@ class MainWindow(WindowSurface, WindowWork, QMainWindow):
         self.decisions.adapter_read.connect(self.acts.sync_adapter)
         self.decisions.adapter_read.connect(self.status.show_adapter)
         self.history.changed.connect(self._undone_or_redone)
+        self.history.pairs_undone.connect(self._pairs_undone)
         self.history.shown.connect(self.acts.show_history)
 
     def _restore_layout(self) -> None:
@@ -353,9 +355,24 @@ class MainWindow(WindowSurface, WindowWork, QMainWindow):
         self.history.edited()
         self._undone_or_redone("match")
 
+    def cover_chosen(self, change: CoverChange) -> None:
+        """A cover was chosen here or in an inspector: Edit ▸ Undo can take it back; the views show it."""
+        self.history.covered(change)
+        self.reload()  # the grid, and the detail page when it is on show
+
+    def _pairs_undone(self, pairs: list[tuple[str, str]]) -> None:
+        """The result an undone decision was about is selected again when the answer brings it back (an
+        undone "not a match" returns to the list): the curator's place is where that decision was."""
+        query = self.search.query_article()
+        others = [b if a == query else a for a, b in pairs if query in (a, b)]
+        if others:
+            self.similar.select_when_shown(others[0])
+
     def _undone_or_redone(self, kind: str) -> None:
         if kind == "labels":
             self._refresh_labels()
+        elif kind == "cover":
+            self.reload()
         else:
             self.search.rerun()
             self.inspector.refresh_decisions()

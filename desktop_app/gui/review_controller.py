@@ -8,7 +8,9 @@ Every decision is one `Engine` call that commits before the queue moves on (`set
 `set_label_items` for a bulk accept), so a crash or a kill loses nothing that was shown as done. Undo is
 `Engine.undo`, which takes back a whole decision (all articles of a bulk accept) in one transaction, and
 reaches decisions of an earlier session. Only review decisions are undone here: an import on top of the
-log is left to its own tools.
+log is left to its own tools. Redo writes the latest undone decision again exactly as it was (its labels,
+action and source; a skip skips again), as a new decision with what the undo left as `expected` (a label
+someone changed since is a Conflict); a new decision clears what can be redone.
 
 Writes run on a thread of their own, one at a time: a catalog write can wait seconds (SQLite's busy timeout
 while an index update commits, the network of a shared catalog) and the UI thread must not wait with it.
@@ -27,10 +29,12 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from desktop_app.core.engine import Engine
+from desktop_app.core.errors import Conflict
 from desktop_app.core.label_sources import BULK_ACCEPTED, ZERO_SHOT_ACCEPTED
 from desktop_app.core.labels import ReviewData, Suggestion
 from desktop_app.core.paths import photo_file
 from desktop_app.core.settings import SearchSettings
+from desktop_app.gui.history import SOURCE_OF_ACTION
 from desktop_app.gui.review_model import QueueEntry, SuggestionModel, shown_label, sort_key
 from desktop_app.gui.search_controller import EngineClient
 from desktop_app.gui.workers import Failure, Runner, Task, excepthook_text
@@ -93,6 +97,23 @@ def undo_latest(engine: Engine, field: str) -> list[dict] | str:
     return "Nothing to undo."
 
 
+def redo_events(engine: Engine, events: list[dict]) -> list[dict]:
+    """Worker body of redo: write the decision these undone events were again, as one new decision."""
+    for ev in events:
+        if ev["action"] == "skip":
+            engine.skip(ev["article"], ev["field"])
+    rows = [ev for ev in events if ev["action"] != "skip"]
+    if rows:
+        items = [(r["article"], r["field"], r["new_value"]) for r in rows]
+        expected = {(r["article"], r["field"]): r["old_value"] for r in rows}
+        action = rows[0]["action"]
+        source = next((r["new_source"] for r in rows if r.get("new_source")), None)
+        engine.set_label_items(
+            items, source or SOURCE_OF_ACTION.get(action, "manual"), action, expected=expected
+        )
+    return events
+
+
 @dataclass
 class PendingWrite:
     """One decision on its way to the catalog: the engine call (on the write thread), then what follows on
@@ -103,6 +124,9 @@ class PendingWrite:
     result: Any = None
     failure: Failure | None = None
     finished: bool = False
+
+    new_decision: bool = True  # a decision of the curator's (not an undo or redo): nothing is left to redo
+    refused: Callable[[Failure], None] | None = None  # on the UI thread when the write failed
 
     def run(self) -> None:  # the write thread
         try:
@@ -129,6 +153,7 @@ class ReviewController(QObject):
     skipped = Signal(str, int)  # article, the row it had before it moved to the end
     accepted = Signal(list)  # the Suggestions accepted together
     undone = Signal(object)  # Undone, or a sentence saying why nothing was undone
+    redone = Signal(list, int)  # the undone events written again, the row the first article had
     not_saved = Signal(object)  # Failure of a write: nothing changed, the queue is as it was
     settled = Signal()  # after each of the above: the next decision may start
 
@@ -160,6 +185,7 @@ class ReviewController(QObject):
         # One write at a time on a thread of its own: never queued behind thumbnails or a load.
         self.writes = Runner(1, "review-writes", self)
         self.writing: PendingWrite | None = None  # the decision on its way to the catalog
+        self.redo_stack: list[list[dict]] = []  # decisions undone in this window, latest last (their events)
 
     # ------------------------------------------------------------ loading
 
@@ -250,15 +276,54 @@ class ReviewController(QObject):
         what was undone, or a sentence saying why nothing was."""
 
         def then(result: list[dict] | str) -> None:
+            if not isinstance(result, str):
+                self.redo_stack.append(result)
             self.undone.emit(result if isinstance(result, str) else Undone(result, *self._requeue(result)))
 
-        return self._write(lambda: undo_latest(self.engine, self.field), then)
+        return self._write(lambda: undo_latest(self.engine, self.field), then, new_decision=False)
 
-    def _write(self, write: Callable[[], Any], then: Callable[[Any], None]) -> bool:
+    def redo(self) -> bool:
+        """Write the latest undone decision again; `redone` says which once written. False when there is
+        nothing to redo or a write is on its way."""
+        if not self.redo_stack:
+            return False
+        events = self.redo_stack[-1]
+
+        def then(_events: list[dict]) -> None:
+            self.redo_stack.pop()
+            self.redone.emit(events, self._take_off_again(events))
+
+        def refused(failure: Failure) -> None:
+            if isinstance(failure.error, Conflict) and self.redo_stack and self.redo_stack[-1] is events:
+                self.redo_stack.pop()  # a label moved on since: this redo can never apply
+
+        return self._write(
+            lambda: redo_events(self.engine, events), then, new_decision=False, refused=refused
+        )
+
+    def _take_off_again(self, events: list[dict]) -> int:
+        """The queue after a redo: labelled articles leave it, skipped ones wait at the end; returns the row
+        the first of them had."""
+        row = self.model.row_of(events[0]["article"])
+        for ev in events:
+            if ev["action"] == "skip":
+                self.model.mark_skipped(ev["article"])
+            else:
+                self.model.remove(ev["article"])
+        self.decisions += sum(ev["action"] != "skip" for ev in events)
+        return row
+
+    def _write(
+        self,
+        write: Callable[[], Any],
+        then: Callable[[Any], None],
+        new_decision: bool = True,
+        refused: Callable[[Failure], None] | None = None,
+    ) -> bool:
         """Start a write unless one is on its way (or the window closed); False when refused."""
         if self.writing is not None or self.closed:
             return False
-        pending = PendingWrite(write, then)
+        pending = PendingWrite(write, then, new_decision=new_decision, refused=refused)
         self.writing = pending
         task = Task(pending.run)
         task.signals.finished.connect(self._settle)  # a bound slot: never called once this object is gone
@@ -272,8 +337,12 @@ class ReviewController(QObject):
             return  # settled already (by `shutdown`)
         self.writing = None
         if pending.failure is not None:
+            if pending.refused is not None:
+                pending.refused(pending.failure)
             self.not_saved.emit(pending.failure)
         else:
+            if pending.new_decision:
+                self.redo_stack.clear()  # as in every editor: a new decision leaves nothing to redo
             pending.then(pending.result)
         self.settled.emit()
 
@@ -327,5 +396,6 @@ __all__ = [
     "ReviewLoad",
     "Undone",
     "load_review",
+    "redo_events",
     "undo_latest",
 ]

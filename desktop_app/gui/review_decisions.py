@@ -38,6 +38,7 @@ class QueueDecisions:
         work.skipped.connect(self._on_skipped)
         work.accepted.connect(self._on_accepted)
         work.undone.connect(self._on_undone)
+        work.redone.connect(self._on_redone)
         work.not_saved.connect(self._on_not_saved)
         work.settled.connect(self._on_settled)
         self._saving_note = QTimer(self)
@@ -129,6 +130,16 @@ class QueueDecisions:
         if self._busy():
             return False
         return self._started(self.work.undo())
+
+    def redo(self) -> bool:
+        """Write the latest decision Undo took back here again (a bulk accept as a whole, with its labels
+        and source). False when there is nothing to redo or the queue cannot write now."""
+        if not self.work.redo_stack:
+            self._set_status("Nothing to redo.")
+            return False
+        if self._busy():
+            return False
+        return self._started(self.work.redo())
 
     def _decide(self, article: str, label: str, action: str, source: str) -> bool:
         return self._started(self.work.decide(article, label, action, source))
@@ -231,6 +242,20 @@ class QueueDecisions:
             # to the article once it is ready.
             self._focus_after_load = result.missing[0] if not result.back else None
             self._refresh_after_write = bool(self._refresh_after_write)
+
+    def _on_redone(self, events: list[dict], row: int) -> None:
+        self._set_known(self._known + [ev["new_value"] for ev in events if ev["new_value"]])
+        n, skipped = self.model.counts()
+        self._move_on(max(0, min(row, n - skipped - 1)))
+        first = events[0]
+        if len(events) > 1:
+            self._set_status(f"Redid {len(events)} {first['action']} decisions made together. Ctrl+Z undoes.")
+        elif first["action"] == "skip":
+            self._set_status(f"Redid: skipped {first['article']}; it waits at the end of the queue.")
+        else:
+            self._set_status(f"Redid {first['article']} → {first['new_value'] or '(none)'}. Ctrl+Z undoes.")
+        self._update_counts()
+        self.labels_changed.emit([ev["article"] for ev in events])
 
     def _on_not_saved(self, failure: Failure) -> None:
         # A window closing while its last write failed is going away: the box stands on its own then.

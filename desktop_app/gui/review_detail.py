@@ -47,6 +47,7 @@ REVIEW_KEYS = (  # what the review queue's keys do (handled in review.ReviewQueu
     (("any letter", "/", "F2"), "Type a label of one's own (Enter sets it)"),
     (("S",), "Skip: the article waits at the end of the queue"),
     (("Ctrl+Z",), "Undo the latest decision (a bulk accept as a whole)"),
+    (("Ctrl+Shift+Z", "Ctrl+Y"), "Redo what Undo took back"),
     (("Up", "Down"), "Previous / next article"),
 )
 ROW_THUMB = 52

@@ -1,11 +1,13 @@
 """The review queue's keys: Enter accepts, 1-3 pick a label, typing starts a label of one's own, S skips,
-Ctrl+Z undoes, Esc clears a typed label before it closes the window.
+Ctrl+Z undoes, Ctrl+Shift+Z or Ctrl+Y redoes, Esc clears a typed label before it closes the window.
 
 A mixin of `ReviewQueue` (it needs the queue's `view`, `label_edit` and actions); kept apart so the window
 module holds the layout and the decisions, and this one the keyboard.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent
@@ -32,8 +34,9 @@ class QueueKeys:
         key = event.key()
         mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
         plain = mods == Qt.KeyboardModifier.NoModifier
-        if key == Qt.Key.Key_Z and mods == Qt.KeyboardModifier.ControlModifier:
-            self.undo()
+        history = self._history_key(key, mods)
+        if history is not None:
+            history()
         elif not plain and mods != Qt.KeyboardModifier.ShiftModifier:
             return False
         elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
@@ -47,6 +50,17 @@ class QueueKeys:
         else:
             return self._start_typing(event.text())
         return True
+
+    def _history_key(self, key: int, mods: Qt.KeyboardModifier) -> Callable[[], bool] | None:
+        """Ctrl+Z undoes; Ctrl+Shift+Z and Ctrl+Y redo (the keys of every editor)."""
+        ctrl = Qt.KeyboardModifier.ControlModifier
+        if key == Qt.Key.Key_Z and mods == ctrl:
+            return self.undo
+        if (key == Qt.Key.Key_Z and mods == ctrl | Qt.KeyboardModifier.ShiftModifier) or (
+            key == Qt.Key.Key_Y and mods == ctrl
+        ):
+            return self.redo
+        return None
 
     def _start_typing(self, text: str) -> bool:
         if not text or not text.isprintable() or text.isspace():

@@ -94,6 +94,7 @@ class SimilarPanel(QWidget):
         self.decisions_enabled = False  # a single-article query: its results can be decided
         # Results set aside ("not a match") that are still listed until the search answers again.
         self._leaving: set[str] = set()
+        self._wanted: str | None = None  # to select in the next answer (an undone decision's result)
         # One line: a title holds what the curator asked, and words can be a paragraph (the tooltip has it all).
         self.title = ElidedLabel("Similar articles")
         f = self.title.font()
@@ -312,7 +313,9 @@ class SimilarPanel(QWidget):
         decisions: bool = False,
     ) -> None:
         """Show an answer; the selected result stays selected when it is still among the hits."""
-        keep, keep_row = self.selected_hit(), self.view.currentIndex().row()
+        wanted, self._wanted = self._wanted, None
+        keep = wanted if any(h.article == wanted for h in hits) else self.selected_hit()
+        keep_row = self.view.currentIndex().row()
         self.title.setText(title)
         self.decisions_enabled = decisions
         # A row of further pairs only when a good share of the results have them: else it is empty space.
@@ -332,7 +335,13 @@ class SimilarPanel(QWidget):
             self.view.setCurrentIndex(self.model.index(row, 0))
         self._sync_actions()
 
+    def select_when_shown(self, article: str) -> None:
+        """Select this result in the next answer when it is among the hits (the curator's place after an
+        undo brings it back)."""
+        self._wanted = article
+
     def show_message(self, title: str, message: str) -> None:
+        self._wanted = None
         self.title.setText(title)
         self.model.clear()
         self._leaving.clear()

@@ -37,6 +37,7 @@ from desktop_app.core.settings import (
 from desktop_app.core.storage import Catalog
 from desktop_app.core.storage.backend import url_user
 from desktop_app.core.storage.locks import lock_path
+from desktop_app.core.storage.photos import ANY_COVER, CoverChange
 from desktop_app.core.vector_store import VectorStore, store_folder
 from desktop_app.core.vectors import ArticleVectors
 
@@ -411,11 +412,13 @@ class EngineBase:
 
     # ------------------------------------------------------------ covers
 
-    def set_cover(self, article: str, path: str | None) -> None:
-        """Show the article by this photo (a path of one of its photos); None goes back to the automatic cover."""
+    def set_cover(self, article: str, path: str | None, expected: object = ANY_COVER) -> CoverChange:
+        """Show the article by this photo (a path of one of its photos); None goes back to the automatic cover.
+        Returns the change, with the choice it replaced (what an undo puts back). With `expected` (a path,
+        or None for the automatic cover), a cover someone changed since is a Conflict and nothing is written."""
         if path is not None and path not in {r.path for r in self.catalog.photos_of(article)}:
             raise InputError(f"{path} is not a photo of {article}.")
-        self.catalog.set_cover(article, path, curator=self.curator())
+        return self.catalog.set_cover(article, path, curator=self.curator(), expected=expected)
 
     def chosen_cover(self, article: str) -> str | None:
         """The photo a curator chose as the article's cover (None: the automatic choice is used)."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import sqlalchemy as sa
 
+from desktop_app.core.errors import Conflict
 from desktop_app.core.storage.decisions import follow_photo_moves, retire_photo_verdicts
 from desktop_app.core.storage.schema import (
     article_covers_table,
@@ -21,6 +22,32 @@ from desktop_app.core.storage.schema import (
 )
 from desktop_app.core.storage.sql import IN_LIST_SIZE, in_lists, upsert
 from desktop_app.core.storage.vectors import VECTOR_DTYPE
+
+# `Catalog.set_cover(expected=...)` left out: whatever the cover is now, it is replaced.
+ANY_COVER = object()
+
+
+@dataclass(frozen=True)
+class CoverChange:
+    """One cover choice as written: the article, the chosen photo before and after (None: the automatic
+    cover), and when."""
+
+    article: str
+    before: str | None
+    after: str | None
+    at: float
+
+
+def _cover_conflict(article: str, row: sa.Row | None) -> dict:
+    """The cover someone else chose, as a conflict box lists it."""
+    value = row.path if row else "the automatic cover"
+    return {
+        "article": article,
+        "field": "cover",
+        "value": value,
+        "curator": row.curator if row else None,
+        "at": row.updated_at if row else None,
+    }
 
 
 @dataclass
@@ -259,13 +286,28 @@ class PhotoStore:
                 conn.execute(sa.select(article_covers_table.c.article, article_covers_table.c.path)).all()
             )
 
-    def set_cover(self, article: str, path: str | None, curator: str | None = None) -> None:
-        """Use this photo as the article's cover (None: back to the automatic choice)."""
+    def set_cover(
+        self, article: str, path: str | None, curator: str | None = None, expected: object = ANY_COVER
+    ) -> CoverChange:
+        """Use this photo as the article's cover (None: back to the automatic choice); returns the choice it
+        replaced, read in the same transaction. With `expected` (a path, or None for the automatic cover),
+        a choice that is not that one any more (someone chose another since) is a Conflict: nothing is
+        written."""
         c = article_covers_table
+        now = time.time()
         with self.write("set a cover in") as conn:
+            row = conn.execute(
+                sa.select(c.c.path, c.c.curator, c.c.updated_at).where(c.c.article == article)
+            ).first()
+            before = row.path if row else None
+            if expected is not ANY_COVER and before != expected:
+                raise Conflict(
+                    f"The cover of {article} was changed since: it is {before or 'the automatic one'} now.",
+                    [_cover_conflict(article, row)],
+                )
             if path is None:
                 conn.execute(c.delete().where(c.c.article == article))
-                return
+                return CoverChange(article, before, None, now)
             owner = conn.execute(
                 sa.select(articles_table.c.key)
                 .join(photos_table, photos_table.c.article_id == articles_table.c.id)
@@ -276,9 +318,10 @@ class PhotoStore:
             upsert(
                 conn,
                 c,
-                {"article": article, "path": path, "curator": curator, "updated_at": time.time()},
+                {"article": article, "path": path, "curator": curator, "updated_at": now},
                 ["article"],
             )
+        return CoverChange(article, before, path, now)
 
     # ------------------------------------------------------------ writing (the indexer)
 
