@@ -980,7 +980,14 @@ def test_ctrl_shift_z_and_ctrl_y_redo_what_undo_took_back_exactly(queue, catalog
     accepted = (label_of(catalog, a), last_event(catalog)["new_source"])
     b = queue.current_article()
     decide(qtbot, queue, Qt.Key.Key_S)
-    c = queue.current_article()
+    c = next(  # an article whose runner-up is offered (one below the floor writes nothing)
+        e.suggestion.article
+        for e in queue.model.entries()
+        if e.suggestion.article not in (a, b)
+        and len(e.suggestion.alternatives) >= 2
+        and e.suggestion.evidence()[1].confidence >= PICK_FLOOR
+    )
+    queue.select_article(c)
     decide(qtbot, queue, Qt.Key.Key_2)
     picked = (label_of(catalog, c), last_event(catalog)["action"])
     for _ in range(3):
