@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
+from desktop_app.core.settings import UserSettings
 from tests.test_duplicates import dup_tree, snapshot  # noqa: F401 - the fixture is used by name
 
 
@@ -298,11 +300,32 @@ def test_article_level_and_csv_export(qtbot, window, tmp_path, monkeypatch):
     window.level_box.setCurrentIndex(1)
     report = find(qtbot, window)
     assert report.level == "article" and ("copies", "red") in {(p.a, p.b) for p in report.pairs}
-    target = tmp_path / "dups.csv"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "CSV (*.csv)"))
+    home = tmp_path / "home"
+    (home / "Documents").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)  # the working directory: the dialog must not start here
+    target = tmp_path / "exports" / "dups.csv"
+    target.parent.mkdir()
+    offered = []
+
+    def save_dialog(_parent, _title, start, _filters):
+        offered.append(Path(start))
+        return str(target), "CSV (*.csv)"
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_dialog)
     qtbot.mouseClick(window.export_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(target.exists, timeout=10_000)
     assert target.read_text().splitlines()[0].startswith("cluster,a,b,kind,score")
+    # The first export starts in Documents, named after the catalog, the level and the day.
+    first = offered[0]
+    assert first.parent == home / "Documents" and first.suffix == ".csv"
+    assert "duplicate articles" in first.name and window.engine.title() in first.name
+    # The next one starts where the last one went (remembered across the app's runs).
+    target.unlink()
+    qtbot.mouseClick(window.export_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(target.exists, timeout=10_000)
+    assert offered[1].parent == target.parent
+    assert UserSettings.load().export_dir() == target.parent
 
 
 def test_cancel_stops_the_search(qtbot, window):

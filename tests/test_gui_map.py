@@ -614,7 +614,7 @@ def test_the_map_takes_its_colours_from_the_palette(qtbot, palette):
     image = view.viewport().grab().toImage()
     assert image.pixelColor(3, image.height() - 3) == base  # the map's background is the palette's
     # Every group's dots read on it (graphics: 3:1); the greys of "other" and "unlabelled" recede as much
-    # as they do on white.
+    # as they do on white, and are still seen (3:1).
     for i in range(len(view.keys)):
         shown = QColor(int(view.points.colours[i]) & 0xFFFFFF)
         given = QColor(int(view._colours[i]) & 0xFFFFFF)
@@ -628,6 +628,10 @@ def test_the_map_takes_its_colours_from_the_palette(qtbot, palette):
         assert theme.contrast(shown_colour(QColor(grey), base), base) == pytest.approx(
             theme.contrast(QColor(grey), QColor("white")), abs=0.15
         )
+        assert theme.contrast(shown_colour(QColor(grey), base), base) >= 3.0  # seen, in either palette
+    # The group colours read on both backgrounds as they are: the dark view shows them unchanged.
+    for colour in pic.PALETTE:
+        assert shown_colour(QColor(colour), base) == QColor(colour)
     # The selected article's ring reads on the background.
     ring = view.mapFromScene(QPointF(*view.points.pos_[0]))
     size = int(np.clip(round(0.9 * view.scale_), 3, 11))

@@ -25,28 +25,36 @@ BY_UNLABELLED = "unlabelled"
 UNLABELLED = "(unlabelled)"
 OTHER = "(other)"
 MAX_GROUPS = 16  # distinct colours a curator can tell apart on a map; rarer values share "other"
-# Hand-picked hues that stay apart for common colour-vision deficiencies as far as sixteen allow; the two
-# greys are kept for "other" and "unlabelled".
+# The marks of the similar panel's search on the map (rings in the app): reserved, no group gets them.
+MARK_RESULT = "#ff7a00"
+MARK_QUERY = "#d0021b"
+MARK_COLOURS = (MARK_RESULT, MARK_QUERY)
+# Chosen by tools/map_palette.py (which prints the figures): every colour reads as a dot on the light and
+# the dark map background (>= 3:1), keeps away from the marks and the greys, and is picked farthest-first,
+# so the first N colours, which N groups get, are as far apart as they can be (CIEDE2000 >= 16 over all
+# sixteen, >= 21 over the first eight; the old hand-picked ones: 11 and 15).
 PALETTE = (
-    "#2f6db5",
-    "#e07b1a",
-    "#3a9a3a",
-    "#c93a3a",
-    "#8a5cc2",
-    "#8c5a4a",
-    "#d66bb0",
-    "#17a2b8",
-    "#b5b51e",
-    "#1e4f7a",
-    "#f2a65a",
-    "#7fc97f",
-    "#f08080",
-    "#b39ddb",
-    "#5d6d7e",
-    "#00897b",
+    "#d200ff",
+    "#00aa00",
+    "#0f78ff",
+    "#aa9100",
+    "#fa5a8c",
+    "#009182",
+    "#965f28",
+    "#915a82",
+    "#5f7332",
+    "#00a0c8",
+    "#9b8cc8",
+    "#be8273",
+    "#6e5abe",
+    "#7d9b73",
+    "#19738c",
+    "#d2005a",
 )
-OTHER_COLOUR = "#9e9e9e"
-UNLABELLED_COLOUR = "#d0d0d0"
+# "other" and "unlabelled" are greys, meant to recede but still be seen: >= 3:1 on white (the dark view
+# gives them the same contrast on its background), and apart from each other.
+OTHER_COLOUR = "#6b6b6b"
+UNLABELLED_COLOUR = "#949494"
 MIN_THUMB_PX = 24  # below this a cover says nothing; the picture shows dots
 
 
@@ -62,15 +70,16 @@ class Colouring:
         return self.legend[int(self.codes[i])][1]
 
 
-def preferred_slot(value: str) -> int:
-    """The palette colour a value asks for first: the same in every run, picture and app (not hash(),
-    which Python salts per process)."""
-    return zlib.crc32(value.encode("utf-8")) % len(PALETTE)
+def preferred_slot(value: str, slots: int = len(PALETTE)) -> int:
+    """The palette colour (of the first `slots`) a value asks for first: the same in every run, picture and
+    app (not hash(), which Python salts per process)."""
+    return zlib.crc32(value.encode("utf-8")) % max(1, min(slots, len(PALETTE)))
 
 
 def assign_colours(values: Sequence[str], keep: dict[str, str] | None = None) -> dict[str, str]:
-    """A colour for each value: the one it had in `keep` if still free, else the first free one from its
-    preferred slot on. A value's colour follows the value, not its rank in the legend, so labelling some
+    """A colour for each value: the one it had in `keep` if still free, else the first free one of the
+    palette's first len(values) from its preferred slot on. N groups share the first N colours, the ones
+    farthest apart; a value's colour follows the value, not its rank in the legend, so labelling some
     articles (which reorders the counts) does not repaint every group."""
     keep = keep or {}
     out: dict[str, str] = {}
@@ -80,16 +89,16 @@ def assign_colours(values: Sequence[str], keep: dict[str, str] | None = None) ->
         if colour in PALETTE and colour not in used:
             out[v] = colour
             used.add(colour)
+    slots = min(len(PALETTE), max(1, len(values)))
     for v in sorted(values):  # by name, not by count: the same values get the same colours at any counts
         if v in out:
             continue
-        start = preferred_slot(v)
-        for step in range(len(PALETTE)):
-            colour = PALETTE[(start + step) % len(PALETTE)]
-            if colour not in used:
-                out[v] = colour
-                used.add(colour)
-                break
+        start = preferred_slot(v, slots)
+        order = [PALETTE[(start + step) % slots] for step in range(slots)] + list(PALETTE[slots:])
+        colour = next((c for c in order if c not in used), None)
+        if colour is not None:
+            out[v] = colour
+            used.add(colour)
     return out
 
 

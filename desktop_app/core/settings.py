@@ -7,8 +7,8 @@ inspector, the review queue and every `labels` command use: method, s and m once
 once per adapter (a cosine threshold belongs to the vector space it was tuned in).
 
 Per user (a JSON file in the user data folder): the device, batch size and thumbnail size (the app's zoom of
-the grid and the results), the colour theme, the model for new catalogs, the catalogs used recently, and the
-window layout.
+the grid and the results), the colour theme, the model for new catalogs, the catalogs used recently, the
+window layout, what the window showed of each catalog (selection, filter, tab), and the last export folder.
 
 This module is the only one that knows the stored key names.
 """
@@ -269,6 +269,39 @@ MAIN_GEOMETRY = "geometry"  # QWidget.saveGeometry: position, size, maximised
 MAIN_SPLITTER = "splitter"  # QSplitter.saveState: the articles beside the similar panel
 
 
+# What the window showed of a catalog, remembered per catalog (`UserSettings.views`).
+VIEW_TABS = ("grid", "map")  # the articles' grid, or the catalog map in front
+MAX_VIEW_SELECTION = 1000  # articles of a remembered selection (a lasso on the map may select thousands)
+MAX_VIEWS = 20  # catalogs whose view is remembered; the one left longest ago goes first
+
+
+@dataclass
+class CatalogView:
+    """The grid's selection, its filter text and the tab in front when the curator left a catalog: the window
+    shows them again when the catalog is opened again (the articles that still exist)."""
+
+    selected: list[str] = field(default_factory=list)
+    filter: str = ""
+    tab: str = "grid"
+
+    def __post_init__(self) -> None:
+        self.selected = [a for a in self.selected if isinstance(a, str)][:MAX_VIEW_SELECTION]
+        self.filter = self.filter if isinstance(self.filter, str) else ""
+        if self.tab not in VIEW_TABS:
+            self.tab = VIEW_TABS[0]
+
+    @classmethod
+    def from_dict(cls, data: Any) -> CatalogView:
+        if not isinstance(data, dict):
+            return cls()
+        selected = data.get("selected")
+        return cls(
+            selected=list(selected) if isinstance(selected, list) else [],
+            filter=data.get("filter", ""),
+            tab=data.get("tab", VIEW_TABS[0]),
+        )
+
+
 @dataclass
 class UserSettings:
     """The user's own preferences, shared by the CLI and the app; saved atomically as JSON."""
@@ -286,6 +319,8 @@ class UserSettings:
     # machines that mount the photo folder in different places.
     roots: dict[str, str] = field(default_factory=dict)
     window: dict[str, str] = field(default_factory=dict)  # the app's window layout (base64 blobs)
+    views: dict[str, dict] = field(default_factory=dict)  # catalog key -> its CatalogView, as stored
+    export_folder: str = ""  # the folder the app's last export (a CSV) went to; "" = none yet
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
@@ -297,6 +332,7 @@ class UserSettings:
         # Older versions remembered a URL's password as ***, beside the same URL without one: one entry each.
         self.recent = list(dict.fromkeys(_url_key(p) for p in self.recent if isinstance(p, str)))
         self.roots = {_url_key(k): v for k, v in self.roots.items() if isinstance(v, str)}
+        self.views = {k: v for k, v in self.views.items() if isinstance(v, dict)}
 
     @classmethod
     def load(cls) -> UserSettings:
@@ -390,6 +426,36 @@ class UserSettings:
             self.roots.pop(key, None)
         else:
             self.roots[key] = str(Path(folder).expanduser().resolve())
+
+    # ----- what the window showed of each catalog
+
+    def catalog_view(self, catalog: str | os.PathLike) -> CatalogView | None:
+        """The view remembered for this catalog; None when none was."""
+        stored = self.views.get(catalog_key(catalog))
+        return CatalogView.from_dict(stored) if stored is not None else None
+
+    def set_catalog_view(self, catalog: str | os.PathLike, view: CatalogView) -> None:
+        key = catalog_key(catalog)
+        self.views.pop(key, None)  # re-inserted last: the dict is oldest first
+        self.views[key] = asdict(CatalogView.from_dict(asdict(view)))
+        for old in list(self.views)[: max(0, len(self.views) - MAX_VIEWS)]:
+            del self.views[old]
+
+    # ----- where exports go
+
+    def export_dir(self) -> Path:
+        """Where a save dialog for an export starts: the folder of the last export while it exists, else
+        the user's Documents folder, else their home (never the process's working directory)."""
+        last = Path(self.export_folder) if self.export_folder else None
+        if last is not None and last.is_dir():
+            return last
+        home = Path.home()
+        documents = home / "Documents"
+        return documents if documents.is_dir() else home
+
+    def set_export_dir(self, file: str | os.PathLike) -> None:
+        """Remember the folder of a file just exported (the next export's dialog starts there)."""
+        self.export_folder = str(Path(file).expanduser().resolve().parent)
 
     # ----- window layout (opaque Qt blobs)
 

@@ -16,14 +16,11 @@ Entry point for the main window: `open_duplicates(parent, engine)`.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
@@ -45,6 +42,7 @@ from desktop_app.gui.duplicates_pane import PREVIEW, PhotoPane
 from desktop_app.gui.duplicates_verdicts import VerdictWriting
 from desktop_app.gui.duplicates_work import DuplicateSearch, Preview, load_preview
 from desktop_app.gui.errors import show_error
+from desktop_app.gui.export_dialog import ask_export_path, file_name
 from desktop_app.gui.screen_fit import fit_to_screen
 from desktop_app.gui.secondary import CLOSE_KEYS, KeyTable, add_close_keys
 from desktop_app.gui.workers import Failure, Runner, Task
@@ -310,10 +308,11 @@ class DuplicatesWindow(VerdictWriting, QWidget):
     def export(self) -> None:
         if self.report is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export duplicates", "duplicates.csv", "CSV (*.csv)")
-        if not path:
+        name = file_name(self.engine.title(), f"duplicate {self.report.level}s", ext="csv")
+        path = ask_export_path(self, "Export duplicates", name, "CSV (*.csv)")
+        if path is None:
             return
-        task = Task(self.engine.export_duplicates, self.report, Path(path))
+        task = Task(self.engine.export_duplicates, self.report, path)
         self.runner.start(
             task,
             lambda n: self.status.setText(f"Wrote {plural(n, 'pair')} to {path}"),

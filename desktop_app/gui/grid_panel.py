@@ -348,6 +348,15 @@ class GridPanel(QWidget):
         if self.model.rowCount() and not self.view.currentIndex().isValid():
             self.view.setCurrentIndex(self.model.index(0, 0))
 
+    def set_filter_text(self, text: str) -> None:
+        """Put this text in the filter box and filter by it now (not after the typing delay), keeping no
+        selection: for a catalog being opened, before its articles are shown."""
+        self.filter_timer.stop()
+        self.filter_edit.blockSignals(True)
+        self.filter_edit.setText(text)
+        self.filter_edit.blockSignals(False)
+        self.model.set_filter(text)
+
     def apply_filter(self) -> None:
         keep = self.selected_articles()
         self.model.set_filter(self.filter_edit.text())

@@ -40,6 +40,7 @@ from desktop_app.core.similar import Query
 from desktop_app.core.storage.photos import CoverChange
 from desktop_app.gui.article_actions import ArticleActions
 from desktop_app.gui.catalog_controller import CatalogController, recent_catalogs
+from desktop_app.gui.catalog_views import CatalogViews
 from desktop_app.gui.decisions_controller import DecisionsController
 from desktop_app.gui.history import EditHistory
 from desktop_app.gui.index_controller import IndexController
@@ -89,6 +90,7 @@ class MainWindow(WindowSurface, WindowWork, QMainWindow):
         self.history.labels_redone.connect(self.labels_redone)
         self.articles = ArticleActions(self)
         self.map = MapController(self, self.left_tabs, self.thumbs)  # View > Catalog map
+        self.views = CatalogViews(self)  # the selection, filter and tab each catalog was left with
         self.acts = WindowActions(self)
         self.words = WordsController(self)  # search by words and the words under the similar panel
         self._connect()
@@ -135,6 +137,7 @@ class MainWindow(WindowSurface, WindowWork, QMainWindow):
         s.copy_requested.connect(self.copy_results)
         s.export_requested.connect(self.export_results)
         s.view.selectionModel().currentChanged.connect(lambda *_: self.acts.sync_results())
+        c.releasing.connect(lambda engine: self.views.leave(engine.location))  # the grid still shows it
         c.loaded.connect(self.apply_snapshot)
         c.failed.connect(self._load_failed)
         c.opening.connect(self._show_loading)
@@ -248,7 +251,8 @@ class MainWindow(WindowSurface, WindowWork, QMainWindow):
             self._show_welcome(str(failure.error) if isinstance(failure.error, UserError) else "")
 
     def apply_snapshot(self, snap: Snapshot, same: bool) -> None:
-        keep = self.grid_panel.selected_articles() if same else []
+        # A catalog opened again shows the selection, filter and tab the curator left it with.
+        keep = self.views.selection_for(snap, same, self.grid_panel.selected_articles() if same else [])
         if not same:
             self.labels.close_reviews()
             self.statusBar().clearMessage()  # "Opening the catalog…"; a re-read keeps what it says
@@ -259,16 +263,10 @@ class MainWindow(WindowSurface, WindowWork, QMainWindow):
         self.setWindowTitle(snap.title)  # Qt adds " — Lookalike", the application display name
         self.grid_panel.show_snapshot(snap, keep)
         self.stack.setCurrentWidget(self.splitter)
+        if not same:
+            self.views.show_tab()
         self.root_frame.show_for(snap)
-        if snap.model_error and not same:
-            self.statusBar().showMessage(snap.model_error, 15000)
-        if snap.partial:
-            self.statusBar().showMessage(
-                f"Showing the first {len(snap.articles):,} articles; reading the other "
-                f"{snap.more_articles:,}…"
-            )
-        elif same and self.statusBar().currentMessage().startswith("Showing the first"):
-            self.statusBar().clearMessage()
+        self._say_what_is_read(snap, same)
         self._sync()
         self.grid_panel.show_empty_state(snap, self.indexer.running)
         if same and self.pages.currentWidget() is self.detail:
@@ -282,6 +280,18 @@ class MainWindow(WindowSurface, WindowWork, QMainWindow):
         if self.catalogs.index_after_load:
             self.catalogs.index_after_load = False
             self.update_index()
+
+    def _say_what_is_read(self, snap: Snapshot, same: bool) -> None:
+        """The status bar on a snapshot: a model that cannot be used, or the articles still being read."""
+        if snap.model_error and not same:
+            self.statusBar().showMessage(snap.model_error, 15000)
+        if snap.partial:
+            self.statusBar().showMessage(
+                f"Showing the first {len(snap.articles):,} articles; reading the other "
+                f"{snap.more_articles:,}…"
+            )
+        elif same and self.statusBar().currentMessage().startswith("Showing the first"):
+            self.statusBar().clearMessage()
 
     def _load_engine(self) -> None:
         # Let the grid paint first: loading vectors competes with the first paint for the CPU.
@@ -439,6 +449,8 @@ class MainWindow(WindowSurface, WindowWork, QMainWindow):
         self.catalogs.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.snapshot is not None and not self._closing:
+            self.views.leave(self.snapshot.location)
         user = UserSettings.load()
         user.set_main_window_layout(self.saveGeometry().data(), self.splitter.saveState().data())
         user.save()  # never raises: an unwritable profile must not block closing

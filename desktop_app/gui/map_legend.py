@@ -5,10 +5,11 @@ scrolls the view's pixels, which dragged copies of a foreground legend across th
 legend must stay on it rather than select a dot hidden behind it. A click on its caption folds it to that
 one line (and back), for a curator who wants the corner's articles.
 
-The colour groups' hues were chosen on white. On a dark background the view shows each colour as it reads
-there (`shown_colour`): a hue too dark to see is lightened to the contrast graphics need, and the greys of
-"other" and "unlabelled", meant to recede, keep the same small contrast with the dark background as they
-have with white, instead of becoming the brightest dots of the map.
+The colour groups' colours read on the light and the dark background alike (core/map_picture.py). On a dark
+background the view shows each colour as it reads there (`shown_colour`): a colour too dark to see (one a
+caller brings) is lightened to the contrast graphics need, and the greys of "other" and "unlabelled", meant
+to recede, keep the contrast with the dark background they have with white (3:1 or more), instead of
+becoming the brightest dots of the map.
 """
 
 from __future__ import annotations

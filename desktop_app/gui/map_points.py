@@ -17,14 +17,16 @@ from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
+from desktop_app.core.map_picture import MARK_QUERY, MARK_RESULT
+
 THUMB_UNITS = 1.15  # a cover's side in scene units (1 unit = the median distance between map neighbours)
 MIN_THUMB_PX = 30  # covers are drawn from this size on...
 COINCIDENT_UNITS = 0.05  # articles nearer than this (a twentieth of the usual spacing) share one place...
 FAN_UNITS = 0.35  # ...and their covers are drawn this far apart, so each one shows
 MAX_THUMBS = 500  # ...when at most this many are on screen (each is a drawPixmap call)
 SELECTED = QColor("#111111")
-HIGHLIGHT = QColor("#ff7a00")
-QUERY = QColor("#d0021b")
+HIGHLIGHT = QColor(MARK_RESULT)  # reserved: no colour group gets these (core/map_picture.py)
+QUERY = QColor(MARK_QUERY)
 
 
 @dataclass
