@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from desktop_app.core.engine import Engine
 from desktop_app.core.errors import CatalogError
@@ -537,7 +537,7 @@ def test_bundled_model_on_the_sample_photos(qtbot, window, sample_copy):
 
 
 def test_labels_menu_review_set_export_and_inbox(qtbot, window, photo_tree, tmp_path, monkeypatch):
-    from desktop_app.gui import labels_controller, labels_dialog, review_inbox
+    from desktop_app.gui import labels_dialog, review_inbox
 
     w = window()
     open_and_index(qtbot, w, photo_tree)
@@ -577,9 +577,7 @@ def test_labels_menu_review_set_export_and_inbox(qtbot, window, photo_tree, tmp_
     assert w.grid_model.data(w.grid_model.index(row, 0), LabelRole) == "shoes"
     # export writes every label
     out = tmp_path / "labels.json"
-    monkeypatch.setattr(
-        labels_controller.QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "JSON (*.json)")
-    )
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "JSON (*.json)"))
     w.acts.export_labels.trigger()
     qtbot.waitUntil(lambda: out.exists() and "Wrote 3 labels" in w.statusBar().currentMessage(), timeout=T)
     # photos added through the inbox are indexed at once

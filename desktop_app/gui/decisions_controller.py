@@ -38,6 +38,7 @@ from desktop_app.core.errors import Conflict, UserError
 from desktop_app.core.wording import decision_words, plural
 from desktop_app.gui.child_job import ChildJob
 from desktop_app.gui.conflicts import show_conflict
+from desktop_app.gui.export_dialog import ask_export_path, file_name
 from desktop_app.gui.workers import Failure, Task
 
 if TYPE_CHECKING:
@@ -183,9 +184,8 @@ class DecisionsController(QObject):
         engine = self.catalogs.engine
         if engine is None:
             return
-        path, _ = QFileDialog.getSaveFileName(
-            self.dialog_parent, "Export match decisions", "decisions.csv", "CSV (*.csv)"
-        )
+        name = file_name(engine.title(), "match decisions", ext="csv")
+        path = ask_export_path(self.dialog_parent, "Export match decisions", name, "CSV (*.csv)")
         if path:
             self.catalogs.call(
                 engine.export_decisions,

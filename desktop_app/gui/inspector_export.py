@@ -7,9 +7,10 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QVBoxLayout, QWidget
 
 from desktop_app.core.errors import UserError
+from desktop_app.gui.export_dialog import ask_export_path
 from desktop_app.gui.inspector_legend import ColourLegend
 from desktop_app.gui.inspector_model import format_sim
 from desktop_app.gui.inspector_paint import MatrixView
@@ -82,8 +83,8 @@ def ask_and_export(w: Any, kind: str) -> None:
         "csv": ("Export the matrix as CSV", "CSV files (*.csv)"),
         "png": ("Export the view as PNG", "PNG images (*.png)"),
     }[kind]
-    name, _ = QFileDialog.getSaveFileName(w, title, default_name(w, kind), filters)
-    if not name:
+    name = ask_export_path(w, title, default_name(w, kind), filters)
+    if name is None:
         return
     try:
         w.export_csv(name) if kind == "csv" else w.export_png(name)

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QWidget
 
 from desktop_app.core.engine import Engine
 from desktop_app.core.labels import DEFAULT_FIELD
 from desktop_app.core.wording import plural
 from desktop_app.gui import labels_dialog, review_inbox
 from desktop_app.gui.catalog_controller import CatalogController
+from desktop_app.gui.export_dialog import ask_export_path, file_name
 from desktop_app.gui.search_controller import SearchController
 
 SETTLE_MS = 300  # label changes closer together than this refresh the other views once
@@ -136,9 +137,8 @@ class LabelsController(QObject):
         engine = self._engine()
         if engine is None:
             return
-        path, _ = QFileDialog.getSaveFileName(
-            self.window, "Export labels", "labels.csv", "CSV (*.csv);;JSON (*.json)"
-        )
+        name = file_name(engine.title(), "labels", ext="csv")
+        path = ask_export_path(self.window, "Export labels", name, "CSV (*.csv);;JSON (*.json)")
         if not path:
             return
         self.catalogs.call(

@@ -18,6 +18,7 @@ from desktop_app.core.paths import folder_reachable
 from desktop_app.core.scan import GroupingRule, image_suffixes
 from desktop_app.core.settings import UserSettings
 from desktop_app.core.similar import Query, results_text, write_results_csv
+from desktop_app.gui.export_dialog import ask_export_path, file_name
 from desktop_app.gui.models import SIMILAR_SORT
 from desktop_app.gui.settings_dialog import (
     CatalogChoices,
@@ -322,11 +323,10 @@ class WindowWork:
         if outcome is None or not outcome.hits:
             return
         if path is None:
-            name = "similar-" + "-".join(outcome.query.articles[:1] or ["photos"]) + ".csv"
-            chosen, _ = QFileDialog.getSaveFileName(self, "Export results", name, "CSV (*.csv)")
-            if not chosen:
+            name = file_name("similar to", *(outcome.query.articles[:1] or ["photos"]), ext="csv")
+            path = ask_export_path(self, "Export results", name, "CSV (*.csv)")
+            if path is None:
                 return
-            path = Path(chosen)
         self.catalogs.call(
             write_results_csv,
             outcome,
