@@ -117,3 +117,92 @@ def test_a_cut_name_keeps_its_style_code_and_its_colour(qtbot):
     assert article_name(fm, "mh01-womens-hoodie-orange", wide) == "mh01-…orange"
     cut = article_name(fm, "supplier-a/2024/summer/wt09-yellow", fm.horizontalAdvance("…/wt09-yellow"))
     assert cut == "…/wt09-yellow"
+
+
+# ----------------------------------------------------------------------------- Set label (Ctrl+E)
+
+
+def work_modal(qtbot, act) -> None:
+    """Work the modal dialog once it is up (exec() blocks the test until it closes)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    def later() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(20, later)
+            return
+        act(dialog)
+
+    QTimer.singleShot(0, later)
+
+
+def close_if_open(dialog) -> None:
+    """A dialog the keys left open would block the test in exec(): close it (with any box it shows), so the
+    test fails on what was saved instead of hanging."""
+    from PySide6.QtWidgets import QApplication
+
+    modal = QApplication.activeModalWidget()
+    if modal is not None and modal is not dialog:
+        modal.close()
+    if dialog.isVisible():
+        dialog.reject()
+
+
+def test_set_label_takes_the_offer_and_asks_before_a_new_value(qtbot, window, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    w = window()
+    open_and_index(qtbot, w, magento_tree(tmp_path / "photos"))
+    engine = w.catalogs.engine
+    engine.set_labels(["mh01-gray"], "category", "men-hoodies")
+    engine.set_labels(["wsh05-purple"], "category", "women-shorts")
+    w.select_articles(["mh01-orange"])
+
+    def half_typed_then_enter_twice(dialog) -> None:
+        edit = dialog.value_box.lineEdit()
+        qtbot.keyClicks(edit, "men-hoo")
+        popup = dialog.value_box.completer().popup()
+        qtbot.waitUntil(popup.isVisible, timeout=T)
+        qtbot.keyClick(popup, Qt.Key.Key_Return)  # nothing highlighted: the first offer is taken
+        qtbot.keyClick(edit, Qt.Key.Key_Return)  # (the dialog is closed by then; a no-op if so)
+        close_if_open(dialog)
+
+    work_modal(qtbot, half_typed_then_enter_twice)
+    with qtbot.waitSignal(w.results_shown, timeout=T):
+        w.labels.set_label()
+    assert engine.labels("category")["mh01-orange"] == {"category": "men-hoodies"}
+    assert w.statusBar().currentMessage() == "Set category \u201cmen-hoodies\u201d on 1 article."
+
+    # A value no article has: a question, No by default; a second Enter does not save it.
+    asked: list[str] = []
+
+    def new_value(dialog) -> None:
+        edit = dialog.value_box.lineEdit()
+        edit.selectAll()
+        qtbot.keyClicks(edit, "men-hoox")
+        assert dialog.new_note.isVisible() and "no article has it yet" in dialog.new_note.text()
+        qtbot.keyClick(edit, Qt.Key.Key_Return)
+        qtbot.waitUntil(
+            lambda: dialog.new_value_box is not None and dialog.new_value_box.isVisible(), timeout=T
+        )
+        box = dialog.new_value_box
+        asked.append(box.text())
+        assert box.defaultButton() is box.button(QMessageBox.StandardButton.No)
+        qtbot.keyClick(box, Qt.Key.Key_Return)  # the second Enter: No
+        qtbot.waitUntil(lambda: not box.isVisible(), timeout=T)
+        assert dialog.isVisible() and engine.labels("category")["mh01-orange"] == {"category": "men-hoodies"}
+        qtbot.keyClick(edit, Qt.Key.Key_Return)  # asked again; this time Yes
+        qtbot.waitUntil(
+            lambda: dialog.new_value_box is not box and dialog.new_value_box.isVisible(), timeout=T
+        )
+        qtbot.mouseClick(
+            dialog.new_value_box.button(QMessageBox.StandardButton.Yes), Qt.MouseButton.LeftButton
+        )
+
+    work_modal(qtbot, new_value)
+    with qtbot.waitSignal(w.results_shown, timeout=T):
+        w.labels.set_label()
+    assert asked == ["\u201cmen-hoox\u201d is a new category value \u2014 no article has it yet. Use it?"]
+    assert engine.labels("category")["mh01-orange"] == {"category": "men-hoox"}
+    assert w.statusBar().currentMessage() == "Set category \u201cmen-hoox\u201d on 1 article."
