@@ -206,3 +206,34 @@ def test_set_label_takes_the_offer_and_asks_before_a_new_value(qtbot, window, tm
     assert asked == ["\u201cmen-hoox\u201d is a new category value \u2014 no article has it yet. Use it?"]
     assert engine.labels("category")["mh01-orange"] == {"category": "men-hoox"}
     assert w.statusBar().currentMessage() == "Set category \u201cmen-hoox\u201d on 1 article."
+
+
+# ----------------------------------------------------------------------------- inspector numbers
+
+
+def test_inspector_writes_every_similarity_one_way_and_a_1x1_matrix_has_no_made_up_scale(qtbot):
+    import re
+
+    from desktop_app.gui.inspector import InspectorWidget, inspection_from_matrix
+
+    w = InspectorWidget(inspection_from_matrix([[0.969, 0.71], [0.5, 0.83]]), method="greedy")
+    qtbot.addWidget(w)
+    w.resize(1366, 700)
+    w.show()
+    qtbot.waitExposed(w)
+    view = w.panes[0].view
+    qtbot.mouseMove(view.viewport(), view.visualRect(view.model().index(0, 0)).center())
+    qtbot.waitUntil(lambda: "969" in w.hover.score.text(), timeout=T)
+    shown = " ".join(
+        [w.hover.score.text(), w.panes[0].summary.text(), *(t for _, t in w.legend.scale_labels())]
+    )
+    numbers = re.findall(r"-?\d*\.\d+", re.sub(r"<[^>]+>", " ", shown))
+    assert numbers and all(re.fullmatch(r"-?\d\.\d{3}", n) for n in numbers), numbers
+    cells = [view.model().index(r, c).data() for r in range(2) for c in range(2)]
+    assert all(re.fullmatch(r"-?\.\d{3}", t) for t in cells), cells  # every cell alike, without the 0
+
+    one = InspectorWidget(inspection_from_matrix([[0.83]]), method="greedy")
+    qtbot.addWidget(one)
+    one.show()
+    qtbot.waitExposed(one)
+    assert one.legend.scale_labels() == [(0.0, "every pair: 0.830")]  # not ".805 … .855"
