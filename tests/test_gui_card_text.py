@@ -237,3 +237,20 @@ def test_inspector_writes_every_similarity_one_way_and_a_1x1_matrix_has_no_made_
     one.show()
     qtbot.waitExposed(one)
     assert one.legend.scale_labels() == [(0.0, "every pair: 0.830")]  # not ".805 … .855"
+
+
+# ----------------------------------------------------------------------------- room at 1366 and 1920
+
+
+def test_search_controls_keep_their_size_and_the_filter_hint_fits(qtbot, window, tmp_path):
+    w = window()
+    open_and_index(qtbot, w, magento_tree(tmp_path / "photos"))
+    for width, height in ((1920, 1080), (1366, 768)):
+        w.resize(width, height)
+        qtbot.waitUntil(lambda wanted=width: w.width() == wanted, timeout=T)
+        panel = w.similar
+        for spin in (panel.threshold, panel.max_matches, panel.top_k):
+            assert spin.width() <= 90, (width, spin.width())  # was ~150 px around "off" at 1920
+        edit = w.grid_panel.filter_edit
+        hint = QFontMetrics(edit.font()).horizontalAdvance(edit.placeholderText())
+        assert hint + 24 <= edit.width(), (width, hint, edit.width())  # the whole hint shows
