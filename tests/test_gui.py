@@ -567,7 +567,7 @@ def test_labels_menu_review_set_export_and_inbox(qtbot, window, photo_tree, tmp_
 
     def edit(parent, eng, keys, field="category"):
         seen.append(keys)
-        return eng.set_labels(keys, field, "shoes")
+        return labels_dialog.LabelEdit(field, "shoes", eng.set_labels(keys, field, "shoes"), len(keys))
 
     monkeypatch.setattr(labels_dialog, "edit_labels", edit)
     with qtbot.waitSignal(w.catalog_loaded, timeout=T):

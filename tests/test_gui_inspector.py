@@ -31,6 +31,7 @@ from desktop_app.gui.inspector_model import (
     MatrixModel,
     PairRole,
     ValueRole,
+    cell_sim,
     colour_range,
     format_sim,
     photo_name,
@@ -109,9 +110,11 @@ def test_model_roles_and_colours():
     assert model.headerData(1, Qt.Orientation.Horizontal) == "B2"
     assert model.headerData(1, Qt.Orientation.Horizontal, GreyRole) is True
     assert colour_range(np.array([[0.5]])) == pytest.approx((0.475, 0.525))  # a 1x1 matrix still has a scale
+    # One format: three decimals with the leading zero; matrix cells all drop it, for room.
     assert (
-        format_sim(0.8371) == ".837" and format_sim(-0.12) == "-.120" and format_sim(float("-inf")) == "n/a"
+        format_sim(0.8371) == "0.837" and format_sim(-0.12) == "-0.120" and format_sim(float("-inf")) == "n/a"
     )
+    assert cell_sim(0.8371) == ".837" and cell_sim(-0.12) == "-.120" and cell_sim(1.0) == "1.000"
     assert photo_name("w/j/wj08-gray_back.jpg") == "wj08-gray_back"
     assert photo_name("cand. photo 5") == "cand. photo 5"
 
@@ -130,8 +133,8 @@ def test_worked_example_greedy_picks_order_and_unused_column(worked):
     for part in (
         "score <b>0.829</b>",
         "4 of 4 chosen pairs count",
-        "best (4, 5) .881",
-        "worst (3, 4) .761",
+        "best (4, 5) 0.881",
+        "worst (3, 4) 0.761",
         "unpaired: column 2",
     ):
         assert part in text
@@ -180,7 +183,7 @@ def test_moving_s_strikes_pairs_below_it(worked, qtbot):
     assert worked.s_spin.value() == pytest.approx(0.85)
     assert [s for (_r, s) in states(model).values()].count(USED) == 1
     worked.set_threshold(0.95)
-    assert "No chosen pair reaches s = .950" in worked.panes[0].summary.text()
+    assert "No chosen pair reaches s = 0.950" in worked.panes[0].summary.text()
     assert worked.inspection.results["greedy"].score == matching.NO_PASS_SCORE
     worked.set_threshold(None)
     assert worked.s_spin.value() == 0 and worked.s_spin.text() == "off"

@@ -9,7 +9,7 @@ import os
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop_app.core.engine import Engine
 from desktop_app.gui.results import DecisionRole
@@ -481,6 +481,9 @@ def test_shared_catalog_offline_photos_and_a_named_label_conflict(
     def type_label(dialog) -> None:
         qtbot.keyClicks(dialog.value_box.lineEdit(), "jackets")
         qtbot.mouseClick(dialog.set_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: dialog.new_value_box is not None, timeout=T)  # no article says jackets yet
+        yes = dialog.new_value_box.button(QMessageBox.StandardButton.Yes)
+        qtbot.mouseClick(yes, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: dialog.conflict_box is not None, timeout=T)
         text = dialog.conflict_box.informativeText()
         assert "anna" in text and "coats" in text and "today at" in text

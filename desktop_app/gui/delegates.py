@@ -35,14 +35,34 @@ def draw_pixmap_fit(p: QPainter, rect: QRect, pix: QPixmap | None, fill: QColor 
 
 
 def article_name(fm: QFontMetrics, article: str, width: int) -> str:
-    """An article id cut to `width` so that the part that tells articles apart stays: an id keeps its start
-    (cut in the middle, "mp03-orange" read "mp…range", the style code lost), and a folder id its last
-    folder ("…/wt09-yellow")."""
+    """An article id cut to `width` so that both parts that tell articles apart stay: its start (the style
+    code, "mh01-") and its end after the last '-' (the colour, "orange"); the middle goes first ("mh01-…
+    orange"), then the style code shrinks ("mh0…orange"). Cut at the end, "mh01-ora…" and "mh01-gra…" read
+    alike. A folder id keeps its last folder ("…/wt09-yellow")."""
     if fm.horizontalAdvance(article) <= width:
         return article
+    prefix = ""
     if "/" in article.rstrip("/"):
-        article = "…/" + article.rstrip("/").rsplit("/", 1)[1]
-    return fm.elidedText(article, Qt.TextElideMode.ElideRight, width)
+        prefix, article = "…/", article.rstrip("/").rsplit("/", 1)[1]
+    return prefix + ends_kept(fm, article, width - fm.horizontalAdvance(prefix))
+
+
+def ends_kept(fm: QFontMetrics, text: str, width: int) -> str:
+    """Text cut in the middle to `width`, keeping whole what follows its last '-' (a colour, the last word
+    of a label) and as much of its start as fits; text without a '-' is cut at its end."""
+    if fm.horizontalAdvance(text) <= width:
+        return text
+    if "-" not in text.strip("-"):
+        return fm.elidedText(text, Qt.TextElideMode.ElideRight, width)
+    start, tail = text.rsplit("-", 1)
+    # Cutting the start from its right drops the middle first ("mh01-…orange"), then the style code's end.
+    for keep in range(len(start), 0, -1):
+        shown = start[:keep] + "…" + tail
+        if fm.horizontalAdvance(shown) <= width:
+            return shown
+    if fm.horizontalAdvance("…" + tail) <= width:
+        return "…" + tail
+    return fm.elidedText(text, Qt.TextElideMode.ElideMiddle, width)
 
 
 class UntintedPhotoDelegate(QStyledItemDelegate):
@@ -217,9 +237,7 @@ class ArticleDelegate(CachedDelegate):
         p.setFont(option.font)
         p.setPen(theme.secondary_text(pal, fill))
         lab_rect = text_rect.translated(0, text_rect.height())
-        lab = QFontMetrics(option.font).elidedText(
-            label or "no label", Qt.TextElideMode.ElideRight, lab_rect.width()
-        )
+        lab = ends_kept(QFontMetrics(option.font), label or "no label", lab_rect.width())
         p.drawText(lab_rect, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), lab)
         p.restore()
 

@@ -184,8 +184,11 @@ class GridPanel(QWidget):
     def __init__(self, thumbs: ThumbnailLoader, thumb_size: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText(
-            "Filter by article id, label or folder   (Ctrl+F;  id:  label:  folder:)"
+        # Short enough to show whole beside the sort and zoom controls at 1366 px; the syntax is in the tip.
+        self.filter_edit.setPlaceholderText("Filter: id, label, folder (Ctrl+F)")
+        self.filter_edit.setToolTip(
+            "Filter the articles (Ctrl+F): words match the id, label or folder;\n"
+            "id:, label: or folder: limits a word to one of them"
         )
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_timer = QTimer(self)

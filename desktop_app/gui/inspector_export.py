@@ -52,7 +52,7 @@ def render_image(w: Any) -> QImage:
     row.addStretch(1)
     layout.addLayout(row)
     legend = ColourLegend()
-    legend.set_scale(w.legend.lo, w.legend.hi)
+    legend.set_scale(w.legend.lo, w.legend.hi, w.legend.flat)
     legend.set_threshold(w.legend.threshold)
     legend.set_methods(w.legend.methods)
     legend.setFixedSize(legend.sizeHint().width() + 120, legend.sizeHint().height())

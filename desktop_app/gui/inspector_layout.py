@@ -88,7 +88,7 @@ def _side_panel(w: Any) -> QWidget:
     w.selected.setTextFormat(Qt.TextFormat.RichText)
     w.selected.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     w.legend = ColourLegend()
-    w.legend.set_scale(w.panes[0].model.lo, w.panes[0].model.hi)
+    w.legend.set_scale(w.panes[0].model.lo, w.panes[0].model.hi, w.panes[0].model.flat)
     w.legend.set_threshold(w.inspection.threshold)
     side = QWidget()
     column = QVBoxLayout(side)

@@ -20,12 +20,15 @@ class ColourLegend(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.lo, self.hi = 0.0, 1.0
+        self.flat: float | None = None  # every cell holds this value: no range to show
         self.threshold: float | None = None
         self.methods: list[str] = ["greedy"]
         self.setMinimumSize(280, 118)
 
-    def set_scale(self, lo: float, hi: float) -> None:
-        self.lo, self.hi = lo, hi
+    def set_scale(self, lo: float, hi: float, flat: float | None = None) -> None:
+        """The colour range; `flat` when every cell holds one value (then the bar is that one colour and
+        says the value: a range around it would be made up)."""
+        self.lo, self.hi, self.flat = lo, hi, flat
         self.update()
 
     def set_threshold(self, threshold: float | None) -> None:
@@ -35,6 +38,12 @@ class ColourLegend(QWidget):
     def set_methods(self, methods: list[str]) -> None:
         self.methods = methods
         self.update()
+
+    def scale_labels(self) -> list[tuple[float, str]]:
+        """The values written under the bar, each with where it sits on it (0 left, 1 right)."""
+        if self.flat is not None:
+            return [(0.0, f"every pair: {format_sim(self.flat)}")]
+        return [(f, format_sim(self.lo + (self.hi - self.lo) * f)) for f in (0.0, 0.5, 1.0)]
 
     def sizeHint(self) -> QSize:
         return QSize(320, 118)
@@ -47,7 +56,9 @@ class ColourLegend(QWidget):
         bar = QRect(8, 6, self.width() - 16, 14)
         grad = QLinearGradient(bar.left(), 0, bar.right(), 0)
         steps = 16
-        values = np.linspace(self.lo, self.hi, steps + 1)
+        values = (
+            np.linspace(self.lo, self.hi, steps + 1) if self.flat is None else np.full(steps + 1, self.flat)
+        )
         for k, rgb in enumerate(ramp_rgb(values, self.lo, self.hi)):
             grad.setColorAt(k / steps, QColor(int(rgb[0]), int(rgb[1]), int(rgb[2])))
         p.fillRect(bar, QBrush(grad))
@@ -55,12 +66,10 @@ class ColourLegend(QWidget):
         p.drawRect(bar)
         p.setPen(ink)
         ty = bar.bottom() + 2 + fm.ascent()
-        for frac in (0.0, 0.5, 1.0):
-            v = self.lo + (self.hi - self.lo) * frac
-            text = format_sim(v)
+        for frac, text in self.scale_labels():
             x = bar.left() + frac * bar.width() - fm.horizontalAdvance(text) * frac
             p.drawText(QPoint(int(x), ty), text)
-        if self.threshold is not None and self.hi > self.lo:
+        if self.threshold is not None and self.hi > self.lo and self.flat is None:
             # s outside the colour range still gets a mark, pinned to the end it lies beyond.
             frac = min(max((self.threshold - self.lo) / (self.hi - self.lo), 0.0), 1.0)
             x = bar.left() + frac * bar.width()

@@ -87,11 +87,25 @@ def ink_for(rgb: np.ndarray) -> np.ndarray:
 
 
 def format_sim(v: float) -> str:
-    """A similarity the way curators quote it: three decimals, no leading zero (".837", "-.120")."""
-    if not np.isfinite(v):
-        return "n/a"
-    text = f"{v:.3f}"
+    """A similarity the one way the inspector writes it outside the matrix cells: three decimals with the
+    leading zero ("0.837", "-0.120"), as the results, the summary and the s box show it."""
+    return f"{v:.3f}" if np.isfinite(v) else "n/a"
+
+
+def cell_sim(v: float) -> str:
+    """A similarity in a matrix cell, where room is short: three decimals, every cell without the leading
+    zero (".837", "-.120"), so a column of them reads as one format."""
+    text = format_sim(v)
     return text.replace("0.", ".", 1) if text.startswith(("0.", "-0.")) else text
+
+
+def flat_value(matrix: np.ndarray) -> float | None:
+    """The one value of a matrix whose finite cells all hold the same (a 1x1 matrix): it has no colour
+    range, so the legend shows the value instead of a scale made up around it."""
+    finite = matrix[np.isfinite(matrix)] if matrix.size else matrix
+    if finite.size == 0 or float(finite.min()) != float(finite.max()):
+        return None
+    return float(finite[0])
 
 
 def photo_name(path: str) -> str:
@@ -123,6 +137,7 @@ class MatrixModel(QAbstractTableModel):
     def _precompute_colours(self) -> None:
         m = np.asarray(self.inspection.matrix, dtype=np.float64)
         self.lo, self.hi = colour_range(m)
+        self.flat = flat_value(m)  # all cells alike: the legend says the value, not a range
         rgb = ramp_rgb(m, self.lo, self.hi)
         grey = greyed_rgb(rgb)
         white = ink_for(rgb)
@@ -136,7 +151,7 @@ class MatrixModel(QAbstractTableModel):
             for i in range(m.shape[0])
         ]
         self._ink_grey = QColor(110, 110, 110)
-        self._text = [[format_sim(float(m[i, j])) for j in range(m.shape[1])] for i in range(m.shape[0])]
+        self._text = [[cell_sim(float(m[i, j])) for j in range(m.shape[1])] for i in range(m.shape[0])]
 
     # ------------------------------------------------------------------ decorations (per method, s, m)
 
@@ -372,6 +387,8 @@ __all__ = [
     "USED",
     "ValueRole",
     "colour_range",
+    "cell_sim",
+    "flat_value",
     "format_sim",
     "greyed_rgb",
     "ink_for",

@@ -95,7 +95,7 @@ def summary_html(ins: Inspection, method: str) -> str:
     title = f"<b style='color:{colour}'>{METHOD_TITLES.get(method, method)}</b>"
     if res is None:
         return f"{title}<br>Not available here (the centroid needs the photo vectors)."
-    score = "n/a" if not np.isfinite(res.score) else f"{res.score:.3f}"
+    score = format_sim(res.score)
     lines = [f"{title} &nbsp; score <b>{score}</b>"]
     if method == "centroid":
         lines.append(

@@ -34,6 +34,7 @@ from desktop_app.core.paths import photo_file
 from desktop_app.core.settings import SearchSettings
 from desktop_app.gui.decision_bar import DECISION_KEYS, NO_DECISION_KEY, DecisionBar
 from desktop_app.gui.inspector import InspectorWidget
+from desktop_app.gui.inspector_model import format_sim
 from desktop_app.gui.screen_fit import fit_to_screen
 from desktop_app.gui.secondary import CLOSE_KEYS, KeyTable, add_close_keys
 from desktop_app.gui.workers import Failure, Runner
@@ -241,7 +242,9 @@ class InspectorWindow(QWidget):
         items = [
             [
                 LightboxPhoto(self._absolute(a), f"{self.article_a} · {Path(a).name}"),
-                LightboxPhoto(self._absolute(b), f"{self.article_b} · {Path(b).name} · similarity {sim:.3f}"),
+                LightboxPhoto(
+                    self._absolute(b), f"{self.article_b} · {Path(b).name} · similarity {format_sim(sim)}"
+                ),
             ]
         ]
         self.lightbox = Lightbox(f"Compare {self.article_a} and {self.article_b}", items, parent=None)

@@ -112,8 +112,10 @@ class LabelsController(QObject):
         if engine is None or not articles:
             self.message.emit("Select one or more articles in the grid first.")
             return
-        if labels_dialog.edit_labels(self.window, engine, articles):
+        written = labels_dialog.edit_labels(self.window, engine, articles)
+        if written is not None:
             self._changed(articles)
+            self.message.emit(written.summary())
 
     def import_labels(self) -> None:
         engine = self._engine()

@@ -12,6 +12,7 @@ core's import plan (`core.label_files.plan_*`), and the import writes that same 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, Qt
@@ -76,6 +77,25 @@ def canonical(text: str, existing: list[str]) -> str:
 # ============================================================================ set / clear
 
 
+@dataclass(frozen=True)
+class LabelEdit:
+    """What the Set label dialog wrote: the field, its new value (None: cleared), on how many articles."""
+
+    field: str
+    value: str | None
+    changed: int
+    articles: int
+
+    def summary(self) -> str:
+        """One line for the status bar."""
+        if self.changed == 0:
+            return f"No label changed: the {plural(self.articles, 'article')} already had that {self.field}."
+        on = plural(self.changed, "article")
+        if self.value is None:
+            return f"Cleared {self.field} on {on}."
+        return f"Set {self.field} “{self.value}” on {on}."
+
+
 class LabelEditDialog(QDialog):
     """Set or clear one label field on a set of articles."""
 
@@ -86,7 +106,9 @@ class LabelEditDialog(QDialog):
         self.engine = engine
         self.articles = list(dict.fromkeys(articles))  # keep order, drop repeats
         self.changed = 0
+        self.written: LabelEdit | None = None
         self.conflict_box = None
+        self.new_value_box: QMessageBox | None = None  # "a new label value: use it?"
         n = len(self.articles)
         self.setWindowTitle("Set label" if n == 1 else f"Set label on {n} articles")
 
@@ -117,6 +139,11 @@ class LabelEditDialog(QDialog):
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         EnterTakesCompletion(completer).chosen.connect(self._completion_set)  # one Enter picks and sets
         form.addRow("Label", self.value_box)
+        self.new_note = QLabel()  # says, while typing, that a value is new (a typo would start a label)
+        self.new_note.setWordWrap(True)
+        self.new_note.setStyleSheet("color: palette(placeholder-text);")
+        self.new_note.hide()
+        form.addRow("", self.new_note)
         lay.addLayout(form)
 
         buttons = QDialogButtonBox()
@@ -179,13 +206,40 @@ class LabelEditDialog(QDialog):
         name = self.field()
         self.set_button.setEnabled(bool(name) and bool(self.value_box.currentText().strip()))
         self.clear_button.setEnabled(bool(name) and any(v is not None for v in self._now.values()))
+        value = canonical(self.value_box.currentText(), self._values)
+        self.new_note.setVisible(self._is_new(value))
+        self.new_note.setText(f"New {name or 'label'} value: no article has it yet.")
 
-    def apply_set(self) -> int:
+    def _is_new(self, value: str) -> bool:
+        """A value no article has in a field that has values: likely half-typed or mistyped. The first value
+        of a field is new by necessity, and asking about it would only slow the curator down."""
+        return bool(value) and bool(self._values) and value not in self._values
+
+    def apply_set(self, confirmed: bool = False) -> int:
+        """Set the typed value; a new one is first confirmed (a non-blocking question, No by default), so
+        a second Enter on a half-typed value cannot save it."""
         name = self.field()
         value = canonical(self.value_box.currentText(), self._values)
         if not name or not value:
             return 0
+        if self._is_new(value) and not confirmed:
+            self._ask_new_value(name, value)
+            return 0
         return self._write(name, value)
+
+    def _ask_new_value(self, name: str, value: str) -> None:
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("New label value")
+        box.setText(f"“{value}” is a new {name} value — no article has it yet. Use it?")
+        box.setInformativeText(
+            f"Known values: {', '.join(self._values[:8])}{' …' if len(self._values) > 8 else ''}"
+        )
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.button(QMessageBox.StandardButton.Yes).clicked.connect(lambda: self.apply_set(confirmed=True))
+        self.new_value_box = box
+        box.open()
 
     def apply_clear(self) -> int:
         name = self.field()
@@ -206,18 +260,19 @@ class LabelEditDialog(QDialog):
         except UserError as exc:  # the curator sees why; nothing was half-written
             QMessageBox.warning(self, "Labels not saved", f"The labels could not be saved.\n\n{exc}")
             return 0
+        self.written = LabelEdit(name, value, self.changed, len(self.articles))
         self.accept()
         return self.changed
 
 
 def edit_labels(
     parent: QWidget | None, engine: Engine, articles: list[str], field: str = DEFAULT_FIELD
-) -> int | None:
-    """Modal dialog to set or clear a label on articles; the number changed, or None when cancelled."""
+) -> LabelEdit | None:
+    """Modal dialog to set or clear a label on articles; what it wrote, or None when cancelled."""
     if not articles:
         return None
     dialog = LabelEditDialog(engine, articles, field, parent)
-    return dialog.changed if dialog.exec() == QDialog.DialogCode.Accepted else None
+    return dialog.written if dialog.exec() == QDialog.DialogCode.Accepted else None
 
 
 # ============================================================================ import

@@ -24,13 +24,22 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QPainter, QPainterPath, QPalette, QWheelEvent
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QKeyEvent,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyleOptionViewItem, QWidget
 
 from desktop_app.core.overview import label_text
 from desktop_app.core.paths import photo_file
 from desktop_app.gui import theme
-from desktop_app.gui.delegates import CachedDelegate, article_name, draw_pixmap_fit, pix_key
+from desktop_app.gui.delegates import CachedDelegate, article_name, draw_pixmap_fit, ends_kept, pix_key
 from desktop_app.gui.grid_panel import wheel_zooms
 from desktop_app.gui.models import (
     ArticleRole,
@@ -134,7 +143,10 @@ class SimilarModel(DragRows, QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return self.thumbs.get(self._covers[r]) if self.thumbs is not None and self._covers[r] else None
         if role == Qt.ItemDataRole.ToolTipRole:
-            lines = [f"{hit.article}: score {hit.score:.3f}"]
+            lines = [
+                f"{r + 1}. {hit.article}: score {hit.score:.3f}",
+                f"label: {label_text(hit.labels) or 'none'}",
+            ]
             if hit.decision:
                 lines.append(f"decided: {theme.DECISION_WORDS.get(hit.decision, hit.decision)}")
             lines += [f"{s:.3f}  {Path(q).name} ↔ {Path(h).name}" for q, h, s in self._pairs[r]]
@@ -247,69 +259,77 @@ class ResultDelegate(CachedDelegate):
             p.setOpacity(0.55)  # shown only on request: visibly set aside
         text = theme.selection_text(pal) if selected else pal.color(QPalette.ColorRole.Text)
         head = self._paint_header(p, option, index, r, bg, text)
-        self._paint_pairs(p, option, index, r, head.bottom() + 4)
+        photo = self._paint_pairs(p, option, index, r, head.bottom() + 4)
+        if decision in theme.DECISION_WORDS:
+            self._paint_badge(p, option.font, photo, theme.DECISION_WORDS[decision], decision)
         p.restore()
 
     def _paint_header(self, p: QPainter, option, index, r: QRect, bg, text) -> QRect:
+        """Two lines over the photos: a small rank and the name, which gets the whole first line (cut in its
+        middle, if it must be, so its colour stays); then the label, with the score at the right."""
         pal = option.palette
         fm = QFontMetrics(option.font)
+        line = QRect(r.x() + PAD, r.y() + PAD // 2 + 2, r.width() - 2 * PAD, fm.height())
+        small = QFont(option.font)
+        small.setPointSizeF(max(6.5, option.font.pointSizeF() * 0.8))
+        rank = f"{index.row() + 1}"
+        p.setFont(small)
+        p.setPen(theme.secondary_text(pal, bg))
+        p.drawText(line, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), rank)
+        rank_w = QFontMetrics(small).horizontalAdvance(rank) + 4
         bold = QFont(option.font)
         bold.setBold(True)
-        bfm = QFontMetrics(bold)
+        p.setFont(bold)
+        p.setPen(text)
+        name_line = line.adjusted(rank_w, 0, 0, 0)
+        name = article_name(QFontMetrics(bold), model_data(index, ArticleRole) or "", name_line.width())
+        p.drawText(name_line, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), name)
+        sub = line.translated(0, fm.height())
         score = model_data(index, ScoreRole)
         score_text = f"{score:.3f}" if score is not None and score > float("-inf") else "—"
-        line = QRect(r.x() + PAD, r.y() + PAD // 2 + 2, r.width() - 2 * PAD, fm.height())
-        p.setFont(bold)
         p.setPen(theme.score_colour(pal, bg) if (score or 0) >= 0.8 else text)
-        p.drawText(line, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), score_text)
-        p.setPen(text)
-        name_w = line.width() - bfm.horizontalAdvance(score_text) - PAD
-        rank = f"{index.row() + 1}. "
-        name = article_name(bfm, model_data(index, ArticleRole) or "", name_w - bfm.horizontalAdvance(rank))
-        p.drawText(line, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), rank + name)
-        sub = line.translated(0, fm.height())
-        decision = model_data(index, DecisionRole)
-        badge_w = 0
-        if decision in theme.DECISION_WORDS:
-            badge_w = self._paint_badge(p, option.font, sub, theme.DECISION_WORDS[decision], decision)
+        p.drawText(sub, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), score_text)
+        label_w = sub.width() - QFontMetrics(bold).horizontalAdvance(score_text) - PAD
         p.setFont(option.font)
         p.setPen(theme.secondary_text(pal, bg))
-        label = model_data(index, LabelRole) or "no label"
-        p.drawText(
-            sub.adjusted(0, 0, -badge_w, 0),
-            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-            fm.elidedText(label, Qt.TextElideMode.ElideRight, sub.width() - badge_w),
-        )
+        label = ends_kept(fm, model_data(index, LabelRole) or "no label", label_w)
+        p.drawText(sub, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), label)
         return sub
 
-    def _paint_badge(self, p: QPainter, font: QFont, line: QRect, text: str, decision: str) -> int:
+    def _paint_badge(self, p: QPainter, font: QFont, photo: QRect, text: str, decision: str) -> None:
+        """The decision on the hit's photo, at its top right, where it hides no text."""
         small = QFont(font)
         small.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
         small.setBold(True)
         sfm = QFontMetrics(small)
-        w = sfm.horizontalAdvance(text) + 12
-        box = QRect(line.right() - w, line.y() + 1, w, line.height() - 2)
+        w = min(sfm.horizontalAdvance(text) + 12, photo.width() - 6)
+        box = QRect(photo.right() - w - 3, photo.top() + 3, w, sfm.height() + 2)
         path = QPainterPath()
         path.addRoundedRect(QRectF(box), box.height() / 2, box.height() / 2)
         p.fillPath(path, theme.decision_fill(decision))
+        p.setPen(QColor(255, 255, 255, 200))  # a light rim keeps it apart from a dark photo
+        p.drawPath(path)
         p.setFont(small)
         p.setPen(Qt.GlobalColor.white)
-        p.drawText(box, int(Qt.AlignmentFlag.AlignCenter), text)
-        return w + 6
+        p.drawText(
+            box, int(Qt.AlignmentFlag.AlignCenter), sfm.elidedText(text, Qt.TextElideMode.ElideRight, w)
+        )
 
-    def _paint_pairs(self, p: QPainter, option, index, r: QRect, y: int) -> None:
+    def _paint_pairs(self, p: QPainter, option, index, r: QRect, y: int) -> QRect:
+        """The best pair large, the next ones small under it; returns where the hit's big photo is."""
         big = self.pair
         small = big // 2
         x = r.x() + (r.width() - 2 * big - 4) // 2
         pairs = model_data(index, PairsRole) or []
+        hit_photo = QRect(x + big + 4, y, big, big)
         if not pairs:  # a method without photo pairs (centroid): the hit's cover
             draw_pixmap_fit(
                 p,
-                QRect(x + big + 4, y, big, big),
+                hit_photo,
                 model_data(index, Qt.ItemDataRole.DecorationRole),
                 theme.placeholder_fill(option.palette),
             )
-            return
+            return hit_photo
         q, h, sim = pairs[0]
         fill = theme.placeholder_fill(option.palette)
         if q:
@@ -318,7 +338,8 @@ class ResultDelegate(CachedDelegate):
             self._sim_tag(p, option.font, QPoint(x + big + 2, y + big - 2), sim, 0.9)
         else:  # words alone: there is no query photo, so the hit's photo stands alone in the middle
             mid = x + (big + 4) // 2
-            draw_pixmap_fit(p, QRect(mid, y, big, big), self.thumbs.get(h) if h else None, fill)
+            hit_photo = QRect(mid, y, big, big)
+            draw_pixmap_fit(p, hit_photo, self.thumbs.get(h) if h else None, fill)
             self._sim_tag(p, option.font, QPoint(mid + big // 2, y + big - 2), sim, 0.9)
         y += big + PAD // 2
         for q, h, sim in pairs[1 : 1 + SMALL_PAIRS] if self.small_row else ():
@@ -329,6 +350,7 @@ class ResultDelegate(CachedDelegate):
             draw_pixmap_fit(p, QRect(x + small + 2, y, small, small), self.thumbs.get(h) if h else None, fill)
             self._sim_tag(p, option.font, QPoint(x + small + 1, y + small - 1), sim, 0.78)
             x += 2 * small + 2 + PAD
+        return hit_photo
 
     def _sim_tag(self, p: QPainter, font: QFont, bottom_centre: QPoint, sim: float, scale: float) -> None:
         small = QFont(font)

@@ -156,15 +156,18 @@ class SimilarPanel(QWidget):
         row = QHBoxLayout()
         items = [
             (_buddy("&Method", self.method, "Comparison method"), self.method, 3),
-            (_buddy("&s", self.threshold, "Threshold s"), self.threshold, 2),
-            (_buddy("&m", self.max_matches, "Pairs counted m"), self.max_matches, 2),
-            (_buddy("&top", self.top_k, "Number of results"), self.top_k, 2),
+            (_buddy("&s", self.threshold, "Threshold s"), self.threshold, 0),
+            (_buddy("&m", self.max_matches, "Pairs counted m"), self.max_matches, 0),
+            (_buddy("&top", self.top_k, "Number of results"), self.top_k, 0),
         ]
         for i, (label, field, stretch) in enumerate(items):
             if i:
                 row.addSpacing(6)
             row.addWidget(label)
             row.addWidget(field, stretch)
+        for spin in (self.threshold, self.max_matches, self.top_k):
+            # As wide as their longest value: stretched, they stood ~150 px wide around "off" or "20".
+            spin.setMaximumWidth(spin.sizeHint().width() + 8)
         return row
 
     def _status_row(self) -> QGridLayout:
