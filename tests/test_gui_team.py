@@ -212,7 +212,9 @@ def test_presses_waiting_behind_a_refused_decision_on_the_same_pair_are_said_not
     qtbot.waitUntil(lambda: any("1 later decision" in m for m in said), timeout=T)
     assert engine.decisions_with(["art00"]) == {hits[0]: "alike"}  # theirs stands
     assert w.similar.model.hits[0].decision == "alike"
-    w.decisions.conflict_box.close()
+    box = w.decisions.conflict_box
+    qtbot.keyClick(box, Qt.Key.Key_Escape)  # Esc keeps theirs and closes the box
+    assert not box.isVisible()
 
 
 def test_import_and_export_decisions_from_the_match_menu(qtbot, window, tmp_path, monkeypatch):

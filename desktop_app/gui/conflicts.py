@@ -64,6 +64,7 @@ def show_conflict(
     )
     keep = box.addButton("Keep theirs", QMessageBox.ButtonRole.AcceptRole)
     box.setDefaultButton(keep)
+    box.setEscapeButton(keep)  # Esc or closing the box keeps theirs (with two buttons Qt would ignore both)
     if overwrite is not None:
         mine = box.addButton("Use mine", QMessageBox.ButtonRole.DestructiveRole)
         mine.clicked.connect(overwrite)
