@@ -685,7 +685,7 @@ def test_typing_a_label_reads_the_catalog_once_per_field_not_per_keystroke(qtbot
 
 
 def test_import_dialog_previews_csv_and_folder_labels(qtbot, sample_db, tmp_path):
-    from desktop_app.gui.labels_dialog import ImportLabelsDialog
+    from desktop_app.gui.labels_import_dialog import ImportLabelsDialog
 
     db = tmp_path / "import.sqlite"
     shutil.copy(sample_db, db)

@@ -217,7 +217,7 @@ def test_the_import_dialog_names_another_curators_label_and_overwrites_only_when
 ):
     from PySide6.QtCore import Qt
 
-    from desktop_app.gui.labels_dialog import ImportLabelsDialog
+    from desktop_app.gui.labels_import_dialog import ImportLabelsDialog
 
     index_photos(catalog_location, photo_tree, model=tiny_model)
     path = tmp_path / "ben.csv"

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QWidget
 from desktop_app.core.engine import Engine
 from desktop_app.core.labels import DEFAULT_FIELD
 from desktop_app.core.wording import plural
-from desktop_app.gui import labels_dialog, review_inbox
+from desktop_app.gui import labels_dialog, labels_import_dialog, review_inbox
 from desktop_app.gui.catalog_controller import CatalogController
 from desktop_app.gui.export_dialog import ask_export_path, file_name
 from desktop_app.gui.search_controller import SearchController
@@ -121,7 +121,7 @@ class LabelsController(QObject):
         engine = self._engine()
         if engine is None:
             return
-        report = labels_dialog.import_labels(self.window, engine)
+        report = labels_import_dialog.import_labels(self.window, engine)
         if report is not None:
             self.imported(report)
 

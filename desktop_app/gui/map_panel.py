@@ -110,7 +110,8 @@ class MapPanel(QWidget):
         self.inspect.clicked.connect(self.inspect_requested)
         # elided, so the hint never widens the panel: the splitter beside it must not move while a lasso is
         # drawn or a label typed
-        hint = ElidedLabel("Shift+drag: lasso · wheel, +/-: zoom · drag, arrows: pan · 0: fit · F1: all keys")
+        hint = ElidedLabel("Shift+drag: lasso · F1: keys")
+        hint.setToolTip("Shift+drag: lasso · wheel, +/−: zoom · drag, arrows: pan · 0: fit · F1: all keys")
         hint.setStyleSheet("color: palette(placeholder-text);")
         bar = QHBoxLayout()
         for w in (

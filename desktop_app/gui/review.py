@@ -334,7 +334,7 @@ class ReviewQueue(QueueKeys, QueueDecisions, QWidget):
         self.undo_button.setEnabled(not loading)
 
     def _import_labels(self) -> None:
-        from desktop_app.gui.labels_dialog import import_labels
+        from desktop_app.gui.labels_import_dialog import import_labels
 
         if import_labels(self, self.engine, self.field) is not None:
             self.labels_changed.emit([])
