@@ -220,7 +220,7 @@ class Tour:
     # ------------------------------------------------------------ steps
 
     def import_labels(self) -> None:
-        from desktop_app.gui.labels_dialog import ImportLabelsDialog
+        from desktop_app.gui.labels_import_dialog import ImportLabelsDialog
 
         w = self.w
         dialog = ImportLabelsDialog(w.snapshot.engine, parent=w)

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         queue.close()
 
         # The import dialog previewing the sample's manifest: what each article would get.
-        from desktop_app.gui.labels_dialog import ImportLabelsDialog
+        from desktop_app.gui.labels_import_dialog import ImportLabelsDialog
 
         dialog = ImportLabelsDialog(engine, "category")
         dialog.set_csv(REPO / "desktop_app" / "bundled" / "sample" / "manifest.csv")
