@@ -314,7 +314,7 @@ def test_preferences_copied_from_the_dialog_keep_what_the_app_remembers(tmp_path
     stored.remember(tmp_path / "a.sqlite")
     edited = UserSettings(device="cpu", batch_size=8, thumb_size=96, theme="dark", model="m", curator="ana")
     merged = stored.with_preferences_of(edited)
-    remembered = {"recent", "roots", "window"}
+    remembered = {"recent", "roots", "window", "views", "export_folder"}
     for f in fields(UserSettings):
         source = stored if f.name in remembered else edited
         assert getattr(merged, f.name) == getattr(source, f.name), f.name

@@ -386,7 +386,7 @@ class UserSettings:
     def with_preferences_of(self, other: UserSettings) -> UserSettings:
         """These settings with the preferences the user edits (device, batch size, zoom, theme, model for new
         catalogs, curator name) taken from `other`; what the app remembers by itself (recent catalogs, photo
-        folders, window layout) stays as it is here."""
+        folders, window layout, what it showed of each catalog, the last export folder) stays as it is here."""
         return replace(
             self,
             device=other.device,
