@@ -14,6 +14,7 @@ from desktop_app.gui.grid_panel import ZOOM_SIZES
 from desktop_app.gui.models import ArticleRole
 from tests.conftest import write_photo
 from tests.test_gui import T, open_and_index
+from tests.test_gui_curator import answer_dialog
 
 # Names as the Magento catalogue spells them: a style code, then the colour that tells the articles apart.
 MAGENTO_NAMES = (
@@ -122,21 +123,6 @@ def test_a_cut_name_keeps_its_style_code_and_its_colour(qtbot):
 # ----------------------------------------------------------------------------- Set label (Ctrl+E)
 
 
-def work_modal(qtbot, act) -> None:
-    """Work the modal dialog once it is up (exec() blocks the test until it closes)."""
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
-
-    def later() -> None:
-        dialog = QApplication.activeModalWidget()
-        if dialog is None:
-            QTimer.singleShot(20, later)
-            return
-        act(dialog)
-
-    QTimer.singleShot(0, later)
-
-
 def close_if_open(dialog) -> None:
     """A dialog the keys left open would block the test in exec(): close it (with any box it shows), so the
     test fails on what was saved instead of hanging."""
@@ -168,7 +154,7 @@ def test_set_label_takes_the_offer_and_asks_before_a_new_value(qtbot, window, tm
         qtbot.keyClick(edit, Qt.Key.Key_Return)  # (the dialog is closed by then; a no-op if so)
         close_if_open(dialog)
 
-    work_modal(qtbot, half_typed_then_enter_twice)
+    answer_dialog(qtbot, half_typed_then_enter_twice)
     with qtbot.waitSignal(w.results_shown, timeout=T):
         w.labels.set_label()
     assert engine.labels("category")["mh01-orange"] == {"category": "men-hoodies"}
@@ -200,7 +186,7 @@ def test_set_label_takes_the_offer_and_asks_before_a_new_value(qtbot, window, tm
             dialog.new_value_box.button(QMessageBox.StandardButton.Yes), Qt.MouseButton.LeftButton
         )
 
-    work_modal(qtbot, new_value)
+    answer_dialog(qtbot, new_value)
     with qtbot.waitSignal(w.results_shown, timeout=T):
         w.labels.set_label()
     assert asked == ["\u201cmen-hoox\u201d is a new category value \u2014 no article has it yet. Use it?"]
