@@ -27,10 +27,11 @@ from desktop_app.core.colour_metrics import contrast, delta_e, hex_rgb, lab, min
 
 BACKGROUNDS = ("#ffffff", "#1f2023")  # the map's background in the light and the dark palette (gui/theme.py)
 RINGS = ("#1d1f22", "#e8e8ea")  # the selection ring: the palette's text colour, light and dark
-OLD_PALETTE = (  # the palette before this tool, for comparison
-    "#2f6db5", "#e07b1a", "#3a9a3a", "#c93a3a", "#8a5cc2", "#8c5a4a", "#d66bb0", "#17a2b8",
-    "#b5b51e", "#1e4f7a", "#f2a65a", "#7fc97f", "#f08080", "#b39ddb", "#5d6d7e", "#00897b",
-)  # fmt: skip
+# The palette before this tool, for comparison.
+OLD_PALETTE = tuple(
+    "#2f6db5 #e07b1a #3a9a3a #c93a3a #8a5cc2 #8c5a4a #d66bb0 #17a2b8 "
+    "#b5b51e #1e4f7a #f2a65a #7fc97f #f08080 #b39ddb #5d6d7e #00897b".split()
+)
 MIN_CONTRAST = 3.0
 MIN_CHROMA = 25.0
 
