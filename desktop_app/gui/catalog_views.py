@@ -56,7 +56,7 @@ class CatalogViews:
             return keep
         if not snap.partial:
             self.pending = None
-        present = set(snap.articles.keys)
+        present = snap.articles.index_of  # built off the UI thread with the snapshot
         return [a for a in view.selected if a in present]
 
     def show_tab(self) -> None:
