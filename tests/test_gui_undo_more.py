@@ -33,6 +33,8 @@ def grid_cover(w, article: str) -> str:
 
 def use_as_cover(qtbot, w, view: str) -> None:
     table = w.detail.table
+    # The page re-reads its photos after every cover change: wait for them (the rows are empty meanwhile).
+    qtbot.waitUntil(lambda: any(r.view == view for r in w.detail.model.rows), timeout=T)
     row = next(i for i, r in enumerate(w.detail.model.rows) if r.view == view)
     menu = context_menu(qtbot, w, table.viewport(), table.visualRect(w.detail.model.index(row, 0)).center())
     with qtbot.waitSignals([w.detail_loaded, w.catalog_loaded], timeout=T):
@@ -114,7 +116,9 @@ def test_an_undone_not_a_match_comes_back_selected(qtbot, window, tmp_path):
     assert engine.decisions_with(["art00"]) == {}
     assert [h.article for h in w.similar.model.hits] == hits
     assert w.similar.selected_hit() == hits[1]  # back where the undone decision was
-    # Redo sets it aside again; the selection moves on as when it was decided.
+    # Redo sets it aside again; the selection moves on as when it was decided. (Edit ▸ Redo is enabled when
+    # the history has read the undo back, which can come after the panel's answer.)
+    qtbot.waitUntil(lambda: w.acts.redo.isEnabled(), timeout=T)
     with qtbot.waitSignal(w.results_shown, timeout=T):
         undo_key(qtbot, w, CTRL | SHIFT)
     assert engine.decisions_with(["art00"]) == {hits[1]: "not_match"}
