@@ -298,7 +298,7 @@ def test_user_settings_survive_and_ignore_junk(tmp_path):
         [str((tmp_path / "a.sqlite").resolve())],
     )
     path = tmp_path / "home-settings.json"
-    from desktop_app.core import settings
+    from desktop_app.core.settings import user as settings
 
     settings._settings_file().write_text('["not", "a", "dict"]', encoding="utf-8")
     assert UserSettings.load() == UserSettings()

@@ -2,7 +2,7 @@
 
 A curator who closes a catalog (or opens another, or quits) and comes back finds the grid's selection, its
 filter text and the tab in front (the articles or the catalog map) as they left them: one `CatalogView` per
-catalog in the user's settings (`core/settings.py`). Only the articles that still exist are selected again;
+catalog in the user's settings (`core.settings`). Only the articles that still exist are selected again;
 when none does, the grid starts on its first article as for a catalog never seen.
 """
 

@@ -1,23 +1,12 @@
-"""Settings, each in one typed home: what belongs to a catalog, and what belongs to the user.
-
-Per catalog (stored in the catalog's settings table, so every front end and every curator of the catalog
-reads the same values): where its photos are, how they group into articles, the model and preprocessing
-its vectors come from, and the search defaults (method, s, m, top-K) that `tune`, the similar panel, the
-inspector, the review queue and every `labels` command use: method, s and m once for the frozen vectors and
-once per adapter (a cosine threshold belongs to the vector space it was tuned in).
-
-Per user (a JSON file in the user data folder): the device, batch size and thumbnail size (the app's zoom of
-the grid and the results), the colour theme, the model for new catalogs, the catalogs used recently, the
-window layout, what the window showed of each catalog (selection, filter, tab), and the last export folder.
-
-This module is the only one that knows the stored key names.
-"""
+"""The user's own settings, a JSON file in the user data folder shared by the CLI and the app: the device,
+batch size and zoom, the colour theme, the model for new catalogs, the curator's name, the catalogs used
+recently and where their photos are on this machine, the window layout, what the window showed of each
+catalog, and the last export folder."""
 
 from __future__ import annotations
 
 import base64
 import json
-import math
 import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -25,235 +14,11 @@ from typing import Any
 
 from desktop_app.core.errors import InputError, UserError
 from desktop_app.core.files import read_input, write_text
-from desktop_app.core.matching import METHODS, PAIR_METHODS
 from desktop_app.core.paths import user_data_dir
-from desktop_app.core.scan import GroupingRule
 
 DEVICES = ("auto", "cpu", "cuda", "tensorrt")
 THEMES = ("system", "light", "dark")  # the app's palette: the desktop's own, or a light or dark one
-DEFAULT_TOP_K = 20
-MAX_TOP_K = 10_000
 MAX_CURATOR_NAME = 100
-
-
-# ============================================================================ search defaults
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    """How articles are compared: method, threshold s (None: off), cap m (None: all pairs), top-K."""
-
-    method: str = "greedy"
-    threshold: float | None = None
-    max_matches: int | None = None
-    top_k: int = DEFAULT_TOP_K
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise InputError(f"Unknown method {self.method!r}; choose one of {', '.join(METHODS)}.")
-        if self.threshold is not None:
-            t = self.threshold
-            if (
-                isinstance(t, bool)
-                or not isinstance(t, (int, float))
-                or not math.isfinite(t)
-                or not -1 <= t <= 1
-            ):
-                raise InputError(
-                    f"The threshold s must be a cosine similarity between -1 and 1 (got {t}); "
-                    "leave it out for no threshold."
-                )
-            object.__setattr__(self, "threshold", float(t))
-        if self.max_matches is not None:
-            m = self.max_matches
-            if isinstance(m, bool) or not isinstance(m, int) or m < 1:
-                raise InputError(
-                    f"The cap m on pairs must be 1 or more (got {m}); leave it out to count all pairs."
-                )
-        if (
-            isinstance(self.top_k, bool)
-            or not isinstance(self.top_k, int)
-            or not 1 <= self.top_k <= MAX_TOP_K
-        ):
-            raise InputError(f"The number of results must be between 1 and {MAX_TOP_K} (got {self.top_k}).")
-
-    @property
-    def uses_pairs(self) -> bool:
-        """Whether s and m mean anything for this method."""
-        return self.method in PAIR_METHODS
-
-    def override(
-        self,
-        method: str | None = None,
-        threshold: float | None = None,
-        max_matches: int | None = None,
-        top_k: int | None = None,
-    ) -> SearchSettings:
-        """These settings with the given values replaced; None keeps the stored value."""
-        changes: dict[str, Any] = {}
-        if method is not None:
-            changes["method"] = method
-        if threshold is not None:
-            changes["threshold"] = threshold
-        if max_matches is not None:
-            changes["max_matches"] = max_matches
-        if top_k is not None:
-            changes["top_k"] = top_k
-        return replace(self, **changes) if changes else self
-
-    def describe(self) -> str:
-        parts = [self.method]
-        if self.uses_pairs and self.threshold is not None:
-            parts.append(f"s={self.threshold:g}")
-        if self.uses_pairs and self.max_matches is not None:
-            parts.append(f"m={self.max_matches}")
-        return " ".join(parts)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> SearchSettings:
-        """Lenient: stored values from older versions (0 meaning "off", strings) are read, bad ones ignored."""
-        data = data or {}
-        out = cls()
-        method = data.get("method")
-        if method in METHODS:
-            out = replace(out, method=method)
-        for name, kind in (("threshold", float), ("max_matches", int), ("top_k", int)):
-            raw = data.get(name)
-            if raw is None:
-                continue
-            try:
-                value = kind(raw)
-            except (TypeError, ValueError):
-                continue
-            if name != "top_k" and value == 0:
-                value = None  # older catalogs stored "off" as 0
-            try:
-                out = replace(out, **{name: value})
-            except InputError:
-                continue
-        return out
-
-
-# ============================================================================ per catalog
-
-
-@dataclass(frozen=True)
-class CatalogSettings:
-    """Everything a catalog remembers about how it was made and how it is searched."""
-
-    photo_root: str | None = None
-    grouping: GroupingRule = field(default_factory=GroupingRule)
-    model: str | None = None  # model name when installed
-    model_manifest: str | None = None  # the manifest file, to find a model that is not installed by name
-    letterbox: bool = False  # fit whole photos into the model input instead of the model's own crop
-    mirror: bool = False  # average each photo's vector with its mirror image's
-    search: SearchSettings = field(default_factory=SearchSettings)  # for the frozen vectors (and top-K)
-    # Method, s and m per adapter id: s is a cosine, and an adapter's cosines lie on another scale than the
-    # frozen vectors' (on Magento, an s of 0.5 set on frozen cosines left a single result above it, adapted).
-    adapted_search: dict[int, SearchSettings] = field(default_factory=dict)
-
-    def search_for(self, adapter: int | None) -> SearchSettings:
-        """The search settings of a vector space: the frozen vectors' (None) or an adapter's. An adapter with
-        none of its own yet keeps the frozen method and m (a count of pairs, whatever their scale) and has
-        no s until one is tuned or set with it on. Top-K is one setting for every space."""
-        if adapter is None:
-            return self.search
-        own = self.adapted_search.get(adapter)
-        if own is None:
-            return replace(self.search, threshold=None)
-        return replace(own, top_k=self.search.top_k)
-
-    def has_own_search(self, adapter: int | None) -> bool:
-        """Whether this vector space's method, s and m were set or tuned in it (always, for frozen)."""
-        return adapter is None or adapter in self.adapted_search
-
-    def with_search_for(self, adapter: int | None, new: SearchSettings) -> CatalogSettings:
-        """These settings with a vector space's search settings replaced (top-K for every space)."""
-        if adapter is None:
-            return replace(self, search=new)
-        own = replace(new, top_k=DEFAULT_TOP_K)  # stored once, with the frozen settings
-        return replace(
-            self,
-            search=replace(self.search, top_k=new.top_k),
-            adapted_search={**self.adapted_search, adapter: own},
-        )
-
-    @property
-    def resize(self) -> str | None:
-        """The resize override for preprocessing: "letterbox", or None for the model's own mode."""
-        return "letterbox" if self.letterbox else None
-
-    @classmethod
-    def from_raw(cls, raw: dict[str, Any]) -> CatalogSettings:
-        raw = upgrade_raw(raw)
-        try:
-            grouping = GroupingRule.from_dict(raw.get("grouping"))
-        except InputError:
-            grouping = GroupingRule()
-        return cls(
-            photo_root=raw.get("photo_root") or None,
-            grouping=grouping,
-            model=raw.get("model") or None,
-            model_manifest=raw.get("model_manifest") or None,
-            letterbox=raw.get("resize") == "letterbox",
-            mirror=bool(raw.get("mirror", False)),
-            search=SearchSettings.from_dict(raw.get("search")),
-            adapted_search=_adapted_search_from(raw.get("adapted_search")),
-        )
-
-    def preprocessing(self) -> dict[str, bool]:
-        """How photos are fitted to the model, as `stats` reports it."""
-        return {"letterbox": self.letterbox, "mirror": self.mirror}
-
-    def to_raw(self) -> dict[str, Any]:
-        return {
-            "photo_root": self.photo_root,
-            "grouping": self.grouping.to_dict(),
-            "model": self.model,
-            "model_manifest": self.model_manifest,
-            "resize": self.resize,
-            "mirror": self.mirror,
-            "search": self.search.to_dict(),
-            "adapted_search": {
-                str(k): {n: v for n, v in own.to_dict().items() if n != "top_k"}
-                for k, own in sorted(self.adapted_search.items())
-            },
-        }
-
-
-def _adapted_search_from(raw: Any) -> dict[int, SearchSettings]:
-    """Stored per-adapter settings (JSON keys are strings); anything unreadable is left out."""
-    if not isinstance(raw, dict):
-        return {}
-    out: dict[int, SearchSettings] = {}
-    for key, value in raw.items():
-        try:
-            ident = int(key)
-        except (TypeError, ValueError):
-            continue
-        if isinstance(value, dict):
-            out[ident] = SearchSettings.from_dict(value)
-    return out
-
-
-# Keys of older versions: `tune` wrote method/threshold/max_matches at the top level while the app read and
-# wrote "search"; the tuned values are the ones the curator measured, so they win when both exist.
-_LEGACY_SEARCH_KEYS = ("method", "threshold", "max_matches")
-
-
-def upgrade_raw(raw: dict[str, Any]) -> dict[str, Any]:
-    """Stored settings of any older version in the current layout (used by the storage migration too)."""
-    raw = dict(raw)
-    legacy = {k: raw.pop(k) for k in _LEGACY_SEARCH_KEYS if k in raw}
-    if legacy:
-        raw["search"] = {**(raw.get("search") or {}), **legacy}
-    return raw
-
-
-# ============================================================================ per user
 
 
 # The user's settings are a few KB (window layouts included); a bigger file is not ours.
@@ -505,37 +270,6 @@ def remember_catalog(catalog: str | os.PathLike) -> None:
 
 def last_catalog() -> str | None:
     return UserSettings.load().last_catalog()
-
-
-def catalog_settings(catalog: Any) -> CatalogSettings:
-    """The typed settings of an open catalog (`storage.Catalog`)."""
-    return CatalogSettings.from_raw(catalog.raw_settings())
-
-
-def update_catalog_settings_with(catalog: Any, change: Any) -> CatalogSettings:
-    """Apply change(CatalogSettings) -> CatalogSettings to a catalog's settings in one write transaction."""
-    out: list[CatalogSettings] = []
-
-    def apply(raw: dict[str, Any]) -> dict[str, Any]:
-        new = change(CatalogSettings.from_raw(raw))
-        out.append(new)
-        return {**upgrade_raw(raw), **new.to_raw()}
-
-    catalog.update_raw_settings(apply)
-    return out[0]
-
-
-def update_catalog_settings(catalog: Any, **changes: Any) -> CatalogSettings:
-    """Change some of a catalog's settings (field names of CatalogSettings) in one write transaction."""
-    out: list[CatalogSettings] = []
-
-    def change(raw: dict[str, Any]) -> dict[str, Any]:
-        new = replace(CatalogSettings.from_raw(raw), **changes)
-        out.append(new)
-        return {**upgrade_raw(raw), **new.to_raw()}
-
-    catalog.update_raw_settings(change)
-    return out[0]
 
 
 def curator_name(text: str) -> str:
