@@ -91,6 +91,24 @@ def test_index_keeps_the_store_in_step_with_adds_changes_moves_and_removals(
         assert {h.article for h in hits} == {"green", "shoes/blue"}
 
 
+def test_a_vector_written_with_an_earlier_clock_still_replaces_the_stored_one(
+    catalog_location, photo_tree, tiny_model, monkeypatch
+):
+    """The write time is the indexing machine's clock: a curator whose clock lags (or a catalog restored from
+    a backup) writes an older time for a newer vector, and the store must not keep the one it had."""
+    import time
+
+    from desktop_app.core.storage import photos
+
+    index_photos(catalog_location, photo_tree, model=tiny_model)
+    assert_matches_catalog(catalog_location)
+    an_hour_ago = time.time() - 3600
+    monkeypatch.setattr(photos.time, "time", lambda: an_hour_ago)
+    write_photo(photo_tree / "red" / "p0.jpg", (10, 10, 250), seed=97)
+    assert index_photos(catalog_location, photo_tree, model=tiny_model).embedded == 1
+    assert_matches_catalog(catalog_location)
+
+
 def test_search_over_the_store_equals_search_over_the_catalog(tmp_path, sample_copy):
     from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
 

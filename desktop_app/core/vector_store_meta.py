@@ -118,7 +118,7 @@ class StoreDiff:
     reuse: np.ndarray  # [P new] bool: same photo, vector not newer than the stored one
     old_rows: np.ndarray  # [P new] int64: its row in the store, -1 for none
     removed_ids: np.ndarray  # photo ids in the store that the catalog no longer has
-    changed_ids: np.ndarray  # photo ids whose vector is newer in the catalog
+    changed_ids: np.ndarray  # photo ids whose vector was written again in the catalog since the store read it
     appendable: bool  # only new articles: the store can grow in place
 
 
@@ -133,7 +133,9 @@ def diff_rows(old: StoreMeta | None, new: StoreMeta) -> StoreDiff:
     pos = np.minimum(np.searchsorted(sorted_ids, new.ids), len(sorted_ids) - 1)
     matched = sorted_ids[pos] == new.ids
     old_rows = np.where(matched, order[pos], -1)
-    reuse = matched & (old.updated[np.maximum(old_rows, 0)] >= new.updated)
+    # Any other write time means another vector, older or newer: the time is the indexing machine's clock,
+    # which may lag another curator's, and a catalog restored from a backup goes back in time.
+    reuse = matched & (old.updated[np.maximum(old_rows, 0)] == new.updated)
     removed = old.ids[~np.isin(old.ids, new.ids)]
     changed = new.ids[matched & ~reuse]
     appendable = removed.size == 0 and changed.size == 0 and bool(matched.any())

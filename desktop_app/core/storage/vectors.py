@@ -17,6 +17,7 @@ from desktop_app.core.vectors import ArticleVectors, articles_and_offsets
 # R@1 and mAP to four decimals on both evaluation protocols. Older catalogs hold float32 blobs; a blob's
 # length tells which (dim * 2 or dim * 4 bytes), and the two read alike.
 VECTOR_DTYPE = np.dtype("<f2")
+WRITE_TIME_MODULUS = 1_000_000_007  # a prime: write times summed modulo it (see vectors_revision)
 
 
 def decode_vectors(blobs: Sequence[bytes], dim: int) -> np.ndarray:
@@ -80,18 +81,28 @@ class StoredVectors:
         )
 
     def vectors_revision(self, model_id: str) -> tuple:
-        """Changes whenever the vectors of a model or the photos they belong to change (for local copies)."""
+        """Changes whenever the vectors of a model or the photos they belong to change (for local copies).
+
+        Write times are summed, not only their newest: a time is the writing machine's clock, so a vector
+        written again may carry an older time than the one before (a curator's clock that lags, a catalog
+        restored from a backup). Summed as whole milliseconds modulo a prime, exact on both dialects and
+        far from any integer overflow at millions of photos."""
         p, v = photos_table, vectors_table
+        millis = sa.cast(p.c.updated_at * 1000, sa.BigInteger) % WRITE_TIME_MODULUS
         q = (
             sa.select(
-                sa.func.count(), sa.func.max(p.c.updated_at), sa.func.max(p.c.id), sa.func.sum(p.c.article_id)
+                sa.func.count(),
+                sa.func.max(p.c.updated_at),
+                sa.func.max(p.c.id),
+                sa.func.sum(p.c.article_id),
+                sa.func.sum(millis),
             )
             .select_from(v.join(p, p.c.id == v.c.photo_id))
             .where(v.c.model_id == model_id, p.c.status == "ok")
         )
         with self.read() as conn:
-            count, newest, top, articles = conn.execute(q).one()
-        return (int(count), float(newest or 0.0), int(top or 0), int(articles or 0))
+            count, newest, top, articles, times = conn.execute(q).one()
+        return (int(count), float(newest or 0.0), int(top or 0), int(articles or 0), int(times or 0))
 
     def vector_meta(self, model_id: str) -> list[tuple]:
         """(article key, photo id, path, view, updated_at) of every embedded photo, in article order; no data."""
