@@ -83,6 +83,35 @@ def test_compare_a_result_side_by_side_with_one_zoom(qtbot, window, tmp_path):
     box.close()
 
 
+def test_a_compare_keeps_equal_panes_and_one_scale_when_the_window_is_resized(qtbot, tmp_path):
+    from desktop_app.gui.lightbox import Lightbox, LightboxPhoto
+
+    small, large = tmp_path / "small.jpg", tmp_path / "large.jpg"
+    write_photo(small, (200, 30, 30), size=(300, 400))
+    write_photo(large, (30, 30, 200), size=(1200, 900))
+    long_name = "luma-stability-ball-and-a-very-long-article-name-from-a-supplier · back_alt3"
+    box = Lightbox("Compare", [[LightboxPhoto(small, "wj08-gray · main"), LightboxPhoto(large, long_name)]])
+    try:
+        box.show()
+        qtbot.waitUntil(box.is_shown, timeout=T)
+        for size in ((700, 688), (1100, 500), (520, 700)):
+            box.resize(*size)
+            qtbot.waitUntil(lambda s=size: box.size().width() == s[0], timeout=T)
+            QApplication.processEvents()
+            left, right = box.canvases
+            assert abs(left.width() - right.width()) <= 2, size  # a long caption does not widen its pane
+            assert left.scale_factor == pytest.approx(right.scale_factor), size  # one scale for both
+            for canvas in box.canvases:  # the whole of each photo in view: fitted to the larger one
+                w, h = canvas.image_size()
+                view = canvas.viewport().size()
+                assert (
+                    w * canvas.scale_factor <= view.width() + 1
+                    and h * canvas.scale_factor <= view.height() + 1
+                )
+    finally:
+        box.close()  # it deletes itself on close
+
+
 # ----------------------------------------------------------------------------- menus and drag out
 
 

@@ -8,6 +8,7 @@ cached thumbnail instead, and says so. The keys are in `LIGHTBOX_KEYS`, which th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QGraphicsView,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -95,6 +97,8 @@ class PhotoCanvas(QGraphicsView):
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setBackgroundBrush(self.palette().color(self.palette().ColorRole.Dark))
         self.fitted = True  # follow the window's size until the curator zooms
+        # What a resize does while fitted: fit this photo (a compare fits both of its photos at one scale).
+        self.refit: Callable[[], None] = self.fit
         self.horizontalScrollBar().valueChanged.connect(lambda _v: self._changed())
         self.verticalScrollBar().valueChanged.connect(lambda _v: self._changed())
         self._syncing = False
@@ -151,7 +155,7 @@ class PhotoCanvas(QGraphicsView):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if self.fitted:
-            self.fit()
+            self.refit()
 
     def view_state(self) -> tuple[float, float, float]:
         """(scale, horizontal and vertical scroll as fractions) for the other canvas of a compare."""
@@ -203,10 +207,15 @@ class Lightbox(QWidget):
             column.addWidget(canvas, 1)
             caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
             caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            # A long article name wraps instead of widening its pane: the two panes stay equal.
+            caption.setWordWrap(True)
+            caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             column.addWidget(caption)
             row.addLayout(column, 1)
         if width == 2:
             self._link(*self.canvases)
+            for canvas in self.canvases:
+                canvas.refit = self.fit  # a resize keeps both photos at one scale, not each its own
         self.status = QLabel()
         self.status.setAlignment(Qt.AlignmentFlag.AlignCenter)
         lay = QVBoxLayout(self)
