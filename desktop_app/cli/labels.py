@@ -17,6 +17,7 @@ from desktop_app.cli.common import (
     non_negative_int,
     open_engine,
     plural,
+    png_path,
     positive_int,
     query_count,
     safe,
@@ -106,7 +107,11 @@ def register(sub) -> None:
     lp.add_argument("--k", type=positive_int("--k"), default=10, help=K_HELP)
     add_search_options(lp)
     lp.add_argument(
-        "--plot", type=Path, metavar="PNG", help="write the coverage/accuracy curve as a PNG (default: none)"
+        "--plot",
+        type=png_path,
+        metavar="PNG",
+        help="write the coverage/accuracy curve and the reliability diagram (confidence against the share "
+        "right, raw and calibrated) as a PNG (default: none)",
     )
     lp.add_argument(
         "--groups",
@@ -394,7 +399,8 @@ def run_accept(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from desktop_app.core.labels import curve_table, plot_curve
+    from desktop_app.core.label_plot import plot_evaluation
+    from desktop_app.core.labels import curve_table
 
     with open_engine(args) as engine:
         if args.plot:
@@ -402,7 +408,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         params = search_params(engine, args)
         result = engine.evaluate_labels(args.field, args.k, args.groups, params, max_queries=args.queries)
         if args.plot:  # with the catalog open: its own files and photos are refused
-            plot_curve(result, args.plot)
+            plot_evaluation(result, args.plot, _scope(args))
     table = curve_table(result)
     if args.json:
         emit_json({**result.to_dict(), "table": table})
@@ -416,8 +422,12 @@ def _percent(x: float | None, width: int) -> str:
     return f"{'-':>{width}}" if x is None else f"{x:>{width}.1%}"
 
 
+def _scope(args: argparse.Namespace) -> str:
+    return "leave-group-out" if args.groups else "leave-one-out"
+
+
 def print_evaluation(result, table: list[dict], setting: str, args: argparse.Namespace) -> None:
-    scope = "leave-group-out" if args.groups else "leave-one-out"
+    scope = _scope(args)
     drawn = f" (drawn at random from {result.n_labelled:,})" if result.n < result.n_labelled else ""
     print(
         f"{scope} over {plural(result.n, 'labelled article')}{drawn} ({plural(result.n_labels, 'label')}), "
