@@ -20,6 +20,7 @@ from desktop_app.cli.common import (
     png_path,
     positive_int,
     query_count,
+    refuse_ignored,
     safe,
     search_params,
 )
@@ -30,7 +31,8 @@ from desktop_app.core.labels import DEFAULT_FIELD, MAX_QUERIES
 from desktop_app.core.zero_shot import DEFAULT_PROMPT
 
 FIELD_HELP = f"the label field (default: {DEFAULT_FIELD})"
-K_HELP = "how many of the most similar labelled articles vote (default: 10)"
+DEFAULT_K = 10
+K_HELP = f"how many of the most similar labelled articles vote (default: {DEFAULT_K})"
 
 
 def register(sub) -> None:
@@ -70,7 +72,7 @@ def register(sub) -> None:
     ]:
         lp = lsub.add_parser(name, help=text)
         lp.add_argument("--field", default=DEFAULT_FIELD, help=FIELD_HELP)
-        lp.add_argument("--k", type=positive_int("--k"), default=10, help=K_HELP)
+        lp.add_argument("--k", type=positive_int("--k"), default=None, help=K_HELP)
         add_search_options(lp)
         lp.add_argument(
             "--min-confidence",
@@ -104,7 +106,7 @@ def register(sub) -> None:
 
     lp = lsub.add_parser("evaluate", help="leave-one-out accuracy and coverage at >= 95%% accuracy")
     lp.add_argument("--field", default=DEFAULT_FIELD, help=FIELD_HELP)
-    lp.add_argument("--k", type=positive_int("--k"), default=10, help=K_HELP)
+    lp.add_argument("--k", type=positive_int("--k"), default=DEFAULT_K, help=K_HELP)
     add_search_options(lp)
     lp.add_argument(
         "--plot",
@@ -164,7 +166,7 @@ def _zero_shot_options(lp: argparse.ArgumentParser, command: str) -> None:
         help=f"{'suggest' if command == 'suggest' else 'accept suggestions made'} from the label names alone "
         "with the model's text side (CLIP models), no examples needed; the confidence is calibrated on the "
         "articles already labelled, if any (default: suggestions from the most similar labelled articles; "
-        "--k and the search options do not apply)",
+        "--k and the search options are refused with it)",
     )
     lp.add_argument(
         "--labels",
@@ -227,7 +229,14 @@ def _sample(names: list[str]) -> str:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    if str(args.output) == "-":  # standard output, for a pipe; the count goes to stderr
+    from desktop_app.core.label_files import export_format
+
+    to_stdout = str(args.output) == "-"
+    refuse_ignored(
+        {"--raw": args.raw and export_format(None if to_stdout else args.output, args.format) == "json"},
+        "in a JSON export (only CSV cells are guarded for spreadsheets)",
+    )
+    if to_stdout:  # standard output, for a pipe; the count goes to stderr
         with open_engine(args) as engine:
             n = engine.export_labels(None, args.format, raw=args.raw, stream=sys.stdout)
         print(f"Wrote {plural(n, 'label')}", file=sys.stderr)
@@ -339,16 +348,32 @@ def _print_suggestions(suggestions) -> None:
         )
 
 
+def check_zero_shot_options(args: argparse.Namespace) -> None:
+    """Refuse the options of the other kind of suggestion: --k and the search options do nothing with
+    --zero-shot (the label names choose), --labels and --prompt nothing without it."""
+    if args.zero_shot:
+        refuse_ignored(
+            {
+                "--k": args.k is not None,
+                "--method": args.method is not None,
+                "--threshold": args.threshold is not None,
+                "--max-matches": args.max_matches is not None,
+            },
+            "with --zero-shot (the label names choose, not the most similar labelled articles)",
+        )
+    elif args.labels or args.prompt:
+        raise InputError("--labels and --prompt belong to --zero-shot suggestions.")
+
+
 def run_suggest(args: argparse.Namespace) -> int:
+    check_zero_shot_options(args)
     if args.zero_shot:
         return run_zero_shot(args)
-    if args.labels or args.prompt:
-        raise InputError("--labels and --prompt belong to --zero-shot suggestions.")
     with Bar(not args.json, "article", "Suggesting") as bar:
         with open_engine(args) as engine:
             suggestions = engine.suggest(
                 args.field,
-                args.k,
+                args.k or DEFAULT_K,
                 args.min_confidence,
                 args.order,
                 search_params(engine, args),
@@ -362,6 +387,7 @@ def run_suggest(args: argparse.Namespace) -> int:
 
 
 def run_accept(args: argparse.Namespace) -> int:
+    check_zero_shot_options(args)
     conflicts: list[dict] = []
     if args.zero_shot:
         with open_engine(args) as engine:
@@ -373,13 +399,11 @@ def run_accept(args: argparse.Namespace) -> int:
                 conflicts,
             )
     else:
-        if args.labels or args.prompt:
-            raise InputError("--labels and --prompt belong to --zero-shot suggestions.")
         with Bar(not args.json, "article", "Suggesting") as bar, open_engine(args) as engine:
             n = engine.accept(
                 args.field,
                 args.min_confidence,
-                args.k,
+                args.k or DEFAULT_K,
                 search_params(engine, args),
                 conflicts,
                 progress=bar.update,
