@@ -57,7 +57,10 @@ def test_map_options_that_apply_are_taken(indexed, tmp_path, capsys):
     assert out.exists()
     capsys.readouterr()
     assert main([*argv, "--color-by", "folder", "--json"]) == 0  # the JSON carries the colours
-    assert {p["color_value"] for p in json.loads(capsys.readouterr().out)["points"]} == {"(top folder)", "shoes"}
+    assert {p["color_value"] for p in json.loads(capsys.readouterr().out)["points"]} == {
+        "(top folder)",
+        "shoes",
+    }
 
 
 def test_map_seed_of_a_stored_layout_needs_recompute(indexed, capsys):
@@ -131,3 +134,21 @@ def test_clip_export_options_with_an_efficientnet(capsys):
         needle="--int8 and --name do nothing with efficientnet-lite2",
     )
     assert "efficientnet-lite2-imagenet" in err
+
+
+def test_force_with_a_text_side(tmp_path, capsys):
+    """A text side given again always replaces the installed one: --force changed nothing."""
+    refused(
+        capsys,
+        *(
+            "models",
+            "import",
+            tmp_path / "text.onnx",
+            "--text-for",
+            "clip",
+            "--tokenizer",
+            tmp_path / "t.json",
+        ),
+        "--force",
+        needle="--text-for NAME takes the text model as FILE and its --tokenizer, nothing else",
+    )
