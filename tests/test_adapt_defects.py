@@ -226,3 +226,86 @@ def test_an_adapter_stored_before_it_recorded_its_articles_is_not_taken_as_clean
     assert not clean.learned_from("groups", ["a"]) and clean.learned_from("groups", ["a", "b"])
     restored = adapt.Adapter.from_bytes(clean.to_bytes(), "whitening", "m", clean.info)
     assert restored.grouped == ("b",)
+
+
+def refused(capsys, *argv: str, needle: str) -> str:
+    """`lookalike argv` exits 2 with one line holding `needle` (a user mistake, named with its fix)."""
+    code = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err and needle in err, err
+    return err
+
+
+def test_a_groups_file_the_sources_leave_out_is_refused_not_recorded(two_halves, capsys):
+    """`--groups F --from decisions` read nothing from F (the adapter learned from the articles' own
+    photos) yet recorded F as learned from; and `--from groups` spelled out without a file was let through
+    when it listed all three sources."""
+    db, first, _second = two_halves
+    err = refused(
+        capsys, "adapt", "train", "--groups", first, "--from", "decisions", "--db", db, needle="--groups"
+    )
+    assert "--from decisions,groups" in err
+    refused(
+        capsys,
+        "adapt",
+        "train",
+        "--from",
+        "decisions,groups,labels",
+        "--db",
+        db,
+        needle="needs a groups file",
+    )
+    with Engine.open(db, remember=False) as engine:
+        assert not engine.catalog.adapters()  # nothing stored by a refused run
+    assert main(["adapt", "train", "--from", "decisions", "--db", str(db), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["info"]["trained_on"] == ["decisions"]
+    assert main(["adapt", "train", "--groups", str(first), "--db", str(db), "--json"]) == 0  # default: all
+    info = json.loads(capsys.readouterr().out)["info"]
+    assert info["trained_on"] == ["decisions", "groups", "labels", str(first)] and info["sources"]["groups"]
+    assert main(["adapt", "train", "--db", str(db), "--json"]) == 0  # no file: groups are not claimed
+    assert json.loads(capsys.readouterr().out)["info"]["trained_on"] == ["decisions", "labels"]
+
+
+def test_adapt_evaluate_refuses_a_groups_file_of_another_catalog_as_evaluate_does(
+    two_halves, tmp_path, capsys
+):
+    """It said "Adapting needs at least two classes of photos", which sent the user looking at the
+    catalog; `evaluate --groups` and `adapt train --groups` name the groups file."""
+    db, _first, _second = two_halves
+    elsewhere = write_groups(tmp_path / "other.csv", {f"nowhere-{i}": f"s{i // 2}" for i in range(6)})
+    needle = "No article of the catalog shares a group with another; check the groups file (none of its 6"
+    for argv in (["adapt", "evaluate"], ["evaluate"], ["adapt", "train", "--from", "groups"]):
+        refused(capsys, *argv, "--groups", elsewhere, "--db", db, needle=needle)
+    two = write_groups(tmp_path / "two.csv", {f"g0{g}-c{c}": f"s{g}" for g in (0, 1) for c in (0, 1)})
+    refused(capsys, "adapt", "evaluate", "--groups", two, "--db", db, needle="the groups file gives 2")
+
+
+def test_adapt_evaluate_refuses_a_split_with_no_shared_group_on_a_side(two_halves, capsys):
+    db, first, _second = two_halves  # 12 groups of two: a twentieth of them rounds to one
+    refused(
+        capsys,
+        *("adapt", "evaluate", "--groups", first, "--train-fraction", "0.05", "--db", db),
+        needle="1 of the 12 shared groups on the training side",
+    )
+
+
+def test_adapt_evaluate_warns_when_most_of_the_file_is_elsewhere(two_halves, tmp_path, capsys):
+    db, first, _second = two_halves
+    rows = dict(line.split(",") for line in first.read_text().splitlines()[1:])
+    mostly = write_groups(tmp_path / "mostly.csv", {**rows, **{f"elsewhere-{i}": "z" for i in range(30)}})
+    assert main(["adapt", "evaluate", "--groups", str(mostly), "--db", str(db), "--method", "greedy"]) == 0
+    assert "Warning: only 24 of the 54 articles of mostly.csv" in capsys.readouterr().out
+
+
+def test_dim_above_the_models_is_refused_not_quietly_capped(two_halves, capsys):
+    """--dim 99999 trained a 24-d adapter (the model's width here) and said nothing."""
+    db, first, _second = two_halves
+    for command in ("train", "evaluate"):
+        err = refused(
+            capsys, "adapt", command, "--groups", first, "--dim", "99999", "--db", db, needle="99999"
+        )
+        assert "vectors have 24 dimensions" in err and "--dim 24 or less" in err
+    with Engine.open(db, remember=False) as engine:
+        assert not engine.catalog.adapters()
+        assert engine.train_adapter(("groups",), first, dim=24).dim == 24  # the model's width is taken

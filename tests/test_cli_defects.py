@@ -76,6 +76,7 @@ def test_output_files_in_a_missing_folder_or_on_a_folder(indexed, tmp_path, caps
         (["map", "--png", "map.jpg"], "does not end in .png"),
         (["catalog", "root", ""], "the folder is empty"),
         (["inspect", "red", "green", "--png", "m.jpeg"], "does not end in .png"),
+        (["labels", "evaluate", "--plot", "curve.txt"], "does not end in .png"),
     ],
 )
 def test_option_values_out_of_range(indexed, capsys, argv, needle):

@@ -240,17 +240,47 @@ def _drawn(n: int, k: int, seed: int) -> set[int]:
     return set(np.random.default_rng(seed).choice(list(range(n)), size=k, replace=False).tolist())
 
 
-def test_curve_plot_is_written(tmp_path):
-    from PIL import Image
+def _mixed_clusters(per_label: int = 25, seed: int = 0) -> tuple[ArticleVectors, dict[str, str]]:
+    """Three labels whose clusters overlap: enough articles to fit a calibration, and wrong suggestions."""
+    rng = np.random.default_rng(seed)
+    groups, labels = {}, {}
+    for k, name in enumerate(("a", "b", "c")):
+        centre = np.eye(4)[k]
+        for i in range(per_label):
+            groups[f"{name}{i}"] = centre + rng.normal(0, 0.7, (2, 4))
+            labels[f"{name}{i}"] = name
+    return ArticleVectors.from_groups(groups), labels
 
-    from desktop_app.core.labels import plot_curve
 
-    av, labels = _clusters(middle=True)
-    out = plot_curve(evaluate_labels(SearchIndex(av), labels, k=5), tmp_path / "curve.png")
+def test_plot_shows_the_curve_and_the_reliability_of_raw_and_calibrated_confidences(tmp_path):
+    """The issue asks for the calibration curve; the plot had only coverage against accuracy."""
+    from PIL import Image, ImageColor
+
+    from desktop_app.core import label_plot as lp
+
+    av, labels = _mixed_clusters()
+    ev = evaluate_labels(SearchIndex(av), labels, k=5)
+    assert ev.not_calibrated is None and 0.5 < ev.accuracy < 0.9  # both series, and bins across the range
+    assert len(ev.reliability) >= 4 and len(ev.reliability_raw) >= 4
+    out = lp.plot_evaluation(ev, tmp_path / "plot.png")
     with Image.open(out) as img:
-        assert img.size == (640, 420)
-        # The curve is drawn (its blue), not only the frame.
-        assert (31, 111, 178) in {c for _, c in img.convert("RGB").getcolors(1 << 16)}
+        assert img.size == lp.SIZE
+        rgb = img.convert("RGB")
+    curve, raw = ImageColor.getrgb(lp.CURVE), ImageColor.getrgb(lp.RAW)
+
+    def colours_in(box) -> set:
+        return {c for _, c in rgb.crop(tuple(int(v) for v in box)).getcolors(1 << 16)}
+
+    assert curve in colours_in(lp.COVERAGE_AXES.box) and raw not in colours_in(lp.COVERAGE_AXES.box)
+    assert {curve, raw} <= colours_in(lp.RELIABILITY_AXES.box)
+    # Each bin is a dot at (mean confidence, share right): the calibrated ones drawn over the raw ones.
+    calibrated = [lp.RELIABILITY_AXES.xy(b["confidence"], b["accuracy"]) for b in ev.reliability]
+    for x, y in calibrated:
+        assert curve in colours_in((x - 1, y - 1, x + 2, y + 2)), (x, y)
+    for b in ev.reliability_raw:
+        x, y = lp.RELIABILITY_AXES.xy(b["confidence"], b["accuracy"])
+        if all(abs(x - cx) + abs(y - cy) > 20 for cx, cy in calibrated):
+            assert raw in colours_in((x - 1, y - 1, x + 2, y + 2)), (x, y)
 
 
 def test_evaluate_needs_two_labelled_articles():

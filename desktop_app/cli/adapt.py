@@ -7,11 +7,10 @@ import time
 from pathlib import Path
 
 from desktop_app.cli.common import Bar, add_db, add_json, emit_json, fraction, open_engine, positive_int, safe
-from desktop_app.core.adapt import KINDS, MIN_DIM
+from desktop_app.core.adapt import DEFAULT_DIM, KINDS, MIN_DIM
 from desktop_app.core.matching import METHODS
+from desktop_app.core.training_examples import SOURCES
 from desktop_app.core.wording import plural
-
-SOURCES = ("decisions", "groups", "labels")
 
 
 def sources(text: str) -> tuple[str, ...]:
@@ -46,15 +45,17 @@ def register(sub) -> None:
         "--from",
         dest="sources",
         type=sources,
-        default=SOURCES,
+        default=None,
         metavar="SOURCES",
-        help="what to learn from, comma-separated: decisions, groups, labels (default: all)",
+        help="what to learn from, comma-separated: decisions, groups, labels (default: decisions and "
+        "labels, and groups when --groups is given)",
     )
     ap.add_argument(
         "--groups",
         type=Path,
         metavar="CSV",
-        help="CSV article,group of articles that belong together (default: none; needed to learn from groups)",
+        help="CSV article,group of articles that belong together (default: none; needed to learn from "
+        "groups, and read only then)",
     )
     _kind(ap)
     switch = ap.add_mutually_exclusive_group()
@@ -117,8 +118,8 @@ def _kind(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dim",
         type=positive_int("--dim", lowest=MIN_DIM),
-        help=f"dimensions of the adapted vectors, at least {MIN_DIM}: fewer lose what tells products apart "
-        "(default: 256, or the model's if fewer)",
+        help=f"dimensions of the adapted vectors, at least {MIN_DIM} (fewer lose what tells products apart) "
+        f"and at most the model's (default: {DEFAULT_DIM}, or the model's if fewer)",
     )
 
 
@@ -242,4 +243,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
         f, a = out["frozen"][m], out["adapted"][m]
         cut = 1 - (1 - a["mAP"]) / (1 - f["mAP"]) if f["mAP"] < 1 else 0.0
         print(f"{m:<12}{f['R@1']:>11.3f}{f['mAP']:>8.3f}{a['R@1']:>13.3f}{a['mAP']:>8.3f}{cut:>10.0%}")
+    if out["warning"]:
+        print(f"Warning: {safe(out['warning'])}")
     return 0

@@ -13,6 +13,7 @@ from desktop_app.cli.common import (
     open_engine,
     png_path,
     positive_int,
+    refuse_ignored,
     safe,
 )
 from desktop_app.core import layout as lay
@@ -22,6 +23,8 @@ from desktop_app.core.files import check_output_path, write_bytes
 from desktop_app.core.labels import DEFAULT_FIELD
 from desktop_app.core.paths import photo_file
 from desktop_app.core.wording import plural, quoted
+
+DEFAULT_SIZE = "2000x2000"  # the picture's size in pixels when --size is not given
 
 
 def register(sub) -> None:
@@ -49,18 +52,20 @@ def register(sub) -> None:
         dest="color_by",
         metavar="FIELD",
         default=None,
-        help=f"colour the articles by this label field, by '{pic.BY_FOLDER}', or by "
+        help=f"with --png or --json: colour the articles by this label field, by '{pic.BY_FOLDER}', or by "
         f"'{pic.BY_UNLABELLED}' (labelled or not) (default: {DEFAULT_FIELD})",
     )
     p.add_argument(
         "--size",
         metavar="WxH",
-        default="2000x2000",
+        default=None,
         type=_size,
-        help="the picture's size in pixels (default: 2000x2000)",
+        help=f"with --png: the picture's size in pixels (default: {DEFAULT_SIZE})",
     )
     p.add_argument(
-        "--dots", action="store_true", help="draw dots even where covers would fit (default: covers)"
+        "--dots",
+        action="store_true",
+        help="with --png: draw dots even where covers would fit (default: covers)",
     )
     p.add_argument(
         "--method",
@@ -78,8 +83,8 @@ def register(sub) -> None:
     p.add_argument(
         "--seed",
         type=positive_int("--seed", lowest=0),
-        default=0,
-        help="random seed of a new layout (default: 0)",
+        default=None,
+        help="random seed of a new layout: with --recompute, or when none is stored yet (default: 0)",
     )
     add_json(p)
     p.set_defaults(handler=run)
@@ -111,17 +116,46 @@ def _colour_by(asked: str | None, labels: dict[str, dict[str, str]]) -> str:
     return asked
 
 
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse the options that would change nothing: those of the picture without --png, the colouring
+    without a picture or JSON to show it in."""
+    picture = args.png is not None
+    refuse_ignored(
+        {"--dots": args.dots and not picture, "--size": args.size is not None and not picture},
+        "without --png FILE",
+        "add --png FILE, or leave {it} out",
+    )
+    refuse_ignored(
+        {"--color-by": args.color_by is not None and not picture and not args.json},
+        "without --png FILE or --json",
+        "add one, or leave {it} out",
+    )
+
+
+def check_seed(engine, args: argparse.Namespace) -> None:
+    """--seed without --recompute while a layout is stored: the stored one is shown, the seed changes nothing."""
+    if args.seed is not None and not args.recompute and engine.stored_map(args.method) is not None:
+        refuse_ignored(
+            {"--seed": True},
+            "while the stored map is reused (the seed lays out a new one)",
+            "add --recompute to lay it out afresh with it, or leave --seed out",
+        )
+
+
 def run(args: argparse.Namespace) -> int:
+    check_options(args)
+    size = args.size or pic.parse_size(DEFAULT_SIZE)
     with open_engine(args) as engine:
         if args.png is not None:  # with the catalog open: its own files and photos are refused too
             check_output_path(args.png, "picture", PNG)
+        check_seed(engine, args)
         rows = engine.catalog.articles_overview()
         labels = {r["article"]: r["labels"] for r in rows}
         # Checked before the layout (minutes on a big catalog): a mistyped field would colour it all grey.
         args.color_by = _colour_by(args.color_by, labels)
         with Bar(not args.json, "‰", "laying out the map") as bar:
             layout = engine.catalog_map(
-                method=args.method, recompute=args.recompute, seed=args.seed, progress=bar.update
+                method=args.method, recompute=args.recompute, seed=args.seed or 0, progress=bar.update
             )
         folders = {r["article"]: r["folder"] for r in rows}
         covers = {r["article"]: r["cover"] for r in rows}
@@ -137,10 +171,10 @@ def run(args: argparse.Namespace) -> int:
                 return photo_file(root, rel) if reachable and rel else None
 
             title = f"{len(layout):,} articles, {lay.METHOD_NAMES.get(layout.method)}, coloured by {args.color_by}"
-            data, stats = pic.render_png(layout, colours, args.size, cover_of if reachable else None, title)
+            data, stats = pic.render_png(layout, colours, size, cover_of if reachable else None, title)
             write_bytes(args.png, data, what="picture")
     if args.json:
-        emit_json(_as_json(layout, values, colours, args, stats))
+        emit_json(_as_json(layout, values, colours, args, stats, size))
         return 0
     info = layout.info
     method = lay.METHOD_NAMES.get(layout.method, layout.method)
@@ -178,7 +212,12 @@ def _picture_note(stats: pic.PictureStats) -> str:
 
 
 def _as_json(
-    layout: lay.MapLayout, values: list, colours: pic.Colouring, args: argparse.Namespace, stats
+    layout: lay.MapLayout,
+    values: list,
+    colours: pic.Colouring,
+    args: argparse.Namespace,
+    stats,
+    size: tuple[int, int],
 ) -> dict:
     return {
         "catalog": args.db,
@@ -197,7 +236,7 @@ def _as_json(
             "thumbnails": stats.thumbnails,
             "dots": stats.dots,
             "thumb_px": stats.thumb_px,
-            "size": list(args.size),
+            "size": list(size),
         },
         "points": [
             {"article": a, "x": num(x), "y": num(y), "color_value": v, "placed": bool(p)}

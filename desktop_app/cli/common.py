@@ -93,6 +93,20 @@ def max_matches(text: str) -> int:
     return value
 
 
+def refuse_ignored(given: dict[str, bool], when: str, fix: str = "leave {it} out") -> None:
+    """Refuse the options given (`given`: name -> whether given) that the command would ignore `when`
+    ("without --png FILE"), in one line with the fix ({it}: "it" or "them"): a silent no-op leaves the
+    user believing the option did something."""
+    from desktop_app.core.errors import InputError
+
+    names = [name for name, on in given.items() if on]
+    if not names:
+        return
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    verb, it = ("does", "it") if len(names) == 1 else ("do", "them")
+    raise InputError(f"{listed} {verb} nothing {when}: {fix.format(it=it)}.")
+
+
 def add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", metavar="CATALOG", help="the catalog file (default: the catalog used last)")
 

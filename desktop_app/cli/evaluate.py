@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from desktop_app.cli.common import Bar, add_db, add_json, emit_json, open_engine, positive_int, query_count
+from desktop_app.cli.common import (
+    Bar,
+    add_db,
+    add_json,
+    emit_json,
+    open_engine,
+    positive_int,
+    query_count,
+    refuse_ignored,
+)
 from desktop_app.core.evaluate import MAX_QUERIES, MIN_TUNING_QUERIES
 from desktop_app.core.matching import METHODS
 
@@ -43,7 +52,7 @@ def register(sub) -> None:
         p.add_argument(
             "--min-photos",
             type=positive_int("--min-photos", lowest=2),
-            default=2,
+            default=None,
             help="with --split: articles with at least this many photos, 2 or more: each is split "
             "into two halves (default: 2)",
         )
@@ -74,9 +83,19 @@ def register(sub) -> None:
 
 
 def groups_of(args: argparse.Namespace):
+    """The ground truth of --groups or --decisions (None: --split); refuses --min-photos without --split,
+    which only the split uses."""
     from desktop_app.core.engine import DECISION_GROUPS
 
+    refuse_ignored(
+        {"--min-photos": args.min_photos is not None and not args.split},
+        f"with {'--decisions' if args.decisions else '--groups'} (it chooses the articles --split halves)",
+    )
     return DECISION_GROUPS if args.decisions else args.groups
+
+
+def min_photos(args: argparse.Namespace) -> int:
+    return 2 if args.min_photos is None else args.min_photos
 
 
 def print_scores(scores, title: str) -> None:
@@ -87,12 +106,13 @@ def print_scores(scores, title: str) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    truth = groups_of(args)
     with Bar(not args.json and not args.no_progress, "search", "Evaluating") as bar:
         with open_engine(args) as engine:
             result = engine.evaluate(
-                groups_of(args),
+                truth,
                 args.method,
-                args.min_photos,
+                min_photos(args),
                 args.seed,
                 progress=bar.update,
                 max_queries=args.queries,
@@ -110,11 +130,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_tune(args: argparse.Namespace) -> int:
+    truth = groups_of(args)
     with open_engine(args) as engine:
         with Bar(not args.json and not args.no_progress, "search", "Tuning") as bar:
             top, result = engine.tune(
-                groups_of(args),
-                args.min_photos,
+                truth,
+                min_photos(args),
                 args.seed,
                 progress=bar.update,
                 store=False,

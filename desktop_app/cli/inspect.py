@@ -13,6 +13,7 @@ from desktop_app.cli.common import (
     method_list,
     open_engine,
     png_path,
+    refuse_ignored,
     safe,
     score_text,
 )
@@ -38,7 +39,8 @@ def register(sub) -> None:
         "--method",
         type=method_list,
         metavar="M[,M2]",
-        help="the method(s) the PNG draws, side by side (default: the catalog's method)",
+        help="with --png: the method(s) the PNG draws, side by side (default: the catalog's method; the "
+        "text and JSON show every method)",
     )
     add_search_options(p, method=False)
     p.add_argument(
@@ -56,6 +58,11 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from desktop_app.core.inspect import compare_line, photos_note, render_png
 
+    refuse_ignored(
+        {"--method": args.method is not None and not args.png},
+        "without --png FILE (the text and JSON show every method)",
+        "add --png FILE, or leave {it} out",
+    )
     png_note = None
     with open_engine(args) as engine:
         for path, what, kind in ((args.csv, "matrix CSV", TEXT), (args.png, "matrix picture", PNG)):

@@ -17,8 +17,10 @@ from desktop_app.cli.common import (
     non_negative_int,
     open_engine,
     plural,
+    png_path,
     positive_int,
     query_count,
+    refuse_ignored,
     safe,
     search_params,
 )
@@ -29,7 +31,8 @@ from desktop_app.core.labels import DEFAULT_FIELD, MAX_QUERIES
 from desktop_app.core.zero_shot import DEFAULT_PROMPT
 
 FIELD_HELP = f"the label field (default: {DEFAULT_FIELD})"
-K_HELP = "how many of the most similar labelled articles vote (default: 10)"
+DEFAULT_K = 10
+K_HELP = f"how many of the most similar labelled articles vote (default: {DEFAULT_K})"
 
 
 def register(sub) -> None:
@@ -69,7 +72,7 @@ def register(sub) -> None:
     ]:
         lp = lsub.add_parser(name, help=text)
         lp.add_argument("--field", default=DEFAULT_FIELD, help=FIELD_HELP)
-        lp.add_argument("--k", type=positive_int("--k"), default=10, help=K_HELP)
+        lp.add_argument("--k", type=positive_int("--k"), default=None, help=K_HELP)
         add_search_options(lp)
         lp.add_argument(
             "--min-confidence",
@@ -103,10 +106,14 @@ def register(sub) -> None:
 
     lp = lsub.add_parser("evaluate", help="leave-one-out accuracy and coverage at >= 95%% accuracy")
     lp.add_argument("--field", default=DEFAULT_FIELD, help=FIELD_HELP)
-    lp.add_argument("--k", type=positive_int("--k"), default=10, help=K_HELP)
+    lp.add_argument("--k", type=positive_int("--k"), default=DEFAULT_K, help=K_HELP)
     add_search_options(lp)
     lp.add_argument(
-        "--plot", type=Path, metavar="PNG", help="write the coverage/accuracy curve as a PNG (default: none)"
+        "--plot",
+        type=png_path,
+        metavar="PNG",
+        help="write the coverage/accuracy curve and the reliability diagram (confidence against the share "
+        "right, raw and calibrated) as a PNG (default: none)",
     )
     lp.add_argument(
         "--groups",
@@ -159,7 +166,7 @@ def _zero_shot_options(lp: argparse.ArgumentParser, command: str) -> None:
         help=f"{'suggest' if command == 'suggest' else 'accept suggestions made'} from the label names alone "
         "with the model's text side (CLIP models), no examples needed; the confidence is calibrated on the "
         "articles already labelled, if any (default: suggestions from the most similar labelled articles; "
-        "--k and the search options do not apply)",
+        "--k and the search options are refused with it)",
     )
     lp.add_argument(
         "--labels",
@@ -222,7 +229,14 @@ def _sample(names: list[str]) -> str:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    if str(args.output) == "-":  # standard output, for a pipe; the count goes to stderr
+    from desktop_app.core.label_files import export_format
+
+    to_stdout = str(args.output) == "-"
+    refuse_ignored(
+        {"--raw": args.raw and export_format(None if to_stdout else args.output, args.format) == "json"},
+        "in a JSON export (only CSV cells are guarded for spreadsheets)",
+    )
+    if to_stdout:  # standard output, for a pipe; the count goes to stderr
         with open_engine(args) as engine:
             n = engine.export_labels(None, args.format, raw=args.raw, stream=sys.stdout)
         print(f"Wrote {plural(n, 'label')}", file=sys.stderr)
@@ -334,16 +348,32 @@ def _print_suggestions(suggestions) -> None:
         )
 
 
+def check_zero_shot_options(args: argparse.Namespace) -> None:
+    """Refuse the options of the other kind of suggestion: --k and the search options do nothing with
+    --zero-shot (the label names choose), --labels and --prompt nothing without it."""
+    if args.zero_shot:
+        refuse_ignored(
+            {
+                "--k": args.k is not None,
+                "--method": args.method is not None,
+                "--threshold": args.threshold is not None,
+                "--max-matches": args.max_matches is not None,
+            },
+            "with --zero-shot (the label names choose, not the most similar labelled articles)",
+        )
+    elif args.labels or args.prompt:
+        raise InputError("--labels and --prompt belong to --zero-shot suggestions.")
+
+
 def run_suggest(args: argparse.Namespace) -> int:
+    check_zero_shot_options(args)
     if args.zero_shot:
         return run_zero_shot(args)
-    if args.labels or args.prompt:
-        raise InputError("--labels and --prompt belong to --zero-shot suggestions.")
     with Bar(not args.json, "article", "Suggesting") as bar:
         with open_engine(args) as engine:
             suggestions = engine.suggest(
                 args.field,
-                args.k,
+                args.k or DEFAULT_K,
                 args.min_confidence,
                 args.order,
                 search_params(engine, args),
@@ -357,6 +387,7 @@ def run_suggest(args: argparse.Namespace) -> int:
 
 
 def run_accept(args: argparse.Namespace) -> int:
+    check_zero_shot_options(args)
     conflicts: list[dict] = []
     if args.zero_shot:
         with open_engine(args) as engine:
@@ -368,13 +399,11 @@ def run_accept(args: argparse.Namespace) -> int:
                 conflicts,
             )
     else:
-        if args.labels or args.prompt:
-            raise InputError("--labels and --prompt belong to --zero-shot suggestions.")
         with Bar(not args.json, "article", "Suggesting") as bar, open_engine(args) as engine:
             n = engine.accept(
                 args.field,
                 args.min_confidence,
-                args.k,
+                args.k or DEFAULT_K,
                 search_params(engine, args),
                 conflicts,
                 progress=bar.update,
@@ -394,7 +423,8 @@ def run_accept(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from desktop_app.core.labels import curve_table, plot_curve
+    from desktop_app.core.label_plot import plot_evaluation
+    from desktop_app.core.labels import curve_table
 
     with open_engine(args) as engine:
         if args.plot:
@@ -402,7 +432,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         params = search_params(engine, args)
         result = engine.evaluate_labels(args.field, args.k, args.groups, params, max_queries=args.queries)
         if args.plot:  # with the catalog open: its own files and photos are refused
-            plot_curve(result, args.plot)
+            plot_evaluation(result, args.plot, _scope(args))
     table = curve_table(result)
     if args.json:
         emit_json({**result.to_dict(), "table": table})
@@ -416,8 +446,12 @@ def _percent(x: float | None, width: int) -> str:
     return f"{'-':>{width}}" if x is None else f"{x:>{width}.1%}"
 
 
+def _scope(args: argparse.Namespace) -> str:
+    return "leave-group-out" if args.groups else "leave-one-out"
+
+
 def print_evaluation(result, table: list[dict], setting: str, args: argparse.Namespace) -> None:
-    scope = "leave-group-out" if args.groups else "leave-one-out"
+    scope = _scope(args)
     drawn = f" (drawn at random from {result.n_labelled:,})" if result.n < result.n_labelled else ""
     print(
         f"{scope} over {plural(result.n, 'labelled article')}{drawn} ({plural(result.n_labels, 'label')}), "

@@ -278,7 +278,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from desktop_app.core.zoo import import_model, import_text
 
     if args.text_for:
-        if args.tokenizer is None or args.text or args.manifest or args.known_as or args.name:
+        # --force too: a text side given again always replaces the one installed
+        if args.tokenizer is None or args.text or args.manifest or args.known_as or args.name or args.force:
             raise InputError(
                 "--text-for NAME takes the text model as FILE and its --tokenizer, nothing else."
             )

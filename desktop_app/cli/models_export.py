@@ -13,6 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from desktop_app.cli.common import refuse_ignored
 from desktop_app.core.errors import InputError, ModelError, UserError
 
 EXPORT_SCRIPT = Path(__file__).resolve().parents[2] / "models" / "export_clip.py"
@@ -114,6 +115,19 @@ def run_export(args: argparse.Namespace) -> int:
 
     if args.source in EFFICIENTNET and args.text:
         raise InputError(f"{args.source} has no text tower; --text is for CLIP checkpoints.")
+    if args.source in EFFICIENTNET:  # its script takes --out and --photos only
+        refuse_ignored(
+            {
+                "--fp16": args.fp16,
+                "--int8": args.int8,
+                "--name": args.name is not None,
+                "--verify-photos": args.verify_photos is not None,
+                "--revision": args.revision is not None,
+                "--licence": args.licence is not None,
+            },
+            f"with {args.source}, which is exported at full precision as {args.source}-imagenet (CLIP "
+            "checkpoints only)",
+        )
     if args.out is not None:  # before the export, which takes minutes, not after it
         check_output_folder(args.out, "model folder")
     if args.source in EFFICIENTNET:

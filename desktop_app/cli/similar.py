@@ -16,6 +16,7 @@ from desktop_app.cli.common import (
     open_engine,
     plural,
     positive_int,
+    refuse_ignored,
     safe,
     score_text,
     search_params,
@@ -67,7 +68,12 @@ def register(sub) -> None:
         help=f"share of the words in each query photo vector, 0..1 (default: {DEFAULT_TEXT_WEIGHT}; "
         "only with a photo query and --text)",
     )
-    p.add_argument("--photos", action="store_true", help="list the nearest photos instead of articles")
+    p.add_argument(
+        "--photos",
+        action="store_true",
+        help="list the nearest photos instead of articles, by their own cosine similarity: the search "
+        "options, --label, --folder and --show-rejected are for articles (default: articles)",
+    )
     add_search_options(p)
     p.add_argument(
         "--top",
@@ -126,7 +132,25 @@ def query_of(args: argparse.Namespace):
     return query.with_text(text, DEFAULT_TEXT_WEIGHT if weight is None else weight)
 
 
+def check_photo_options(args: argparse.Namespace) -> None:
+    """Refuse with --photos what only an article search uses (photos are ranked by their own cosine)."""
+    if args.photos:
+        refuse_ignored(
+            {
+                "--method": args.method is not None,
+                "--threshold": args.threshold is not None,
+                "--max-matches": args.max_matches is not None,
+                "--label": args.label is not None,
+                "--folder": args.folder is not None,
+                "--show-rejected": args.show_rejected,
+            },
+            "with --photos (photos are ranked by their own cosine similarity, unfiltered)",
+            "leave {it} out, or search articles (without --photos)",
+        )
+
+
 def run(args: argparse.Namespace) -> int:
+    check_photo_options(args)
     query = query_of(args)
     with open_engine(args) as engine:
         params = search_params(engine, args)

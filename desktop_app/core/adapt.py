@@ -342,6 +342,13 @@ def train(
     if kind not in KINDS:
         raise InputError(f"Unknown adapter kind {kind!r}; use one of {', '.join(KINDS)}.")
     t0 = time.perf_counter()
+    width = ex.vectors.shape[1]
+    if dim is not None and dim > width:  # a projection cannot add dimensions: refused, not quietly capped
+        raise InputError(
+            f"The model's vectors have {width} dimensions, so adapted ones can have at most that many "
+            f"(asked: --dim {dim}); give --dim {width} or less, or leave it out (default: "
+            f"{min(DEFAULT_DIM, width)})."
+        )
     dim = DEFAULT_DIM if dim is None else dim
     if kind == "whitening":
         adapter = fit_whitening(ex, model_id, dim, label_weight=label_weight)

@@ -172,6 +172,14 @@ def import_csv_labels(catalog: Catalog, csv_path: Path, default_field: str = DEF
     return ImportReport(len(plan.items), plan.unknown, plan.skipped_rows)
 
 
+def export_format(path: Path | None, fmt: str | None = None) -> str:
+    """The format of a labels export: `fmt` as asked, else from the file's extension, else csv."""
+    fmt = fmt or (Path(path).suffix.lstrip(".").lower() if path is not None else "") or "csv"
+    if fmt not in ("csv", "json"):
+        raise InputError(f"Unknown export format {fmt!r}; use csv or json.")
+    return fmt
+
+
 def export_labels(
     catalog: Catalog,
     path: Path | None,
@@ -181,9 +189,7 @@ def export_labels(
 ) -> int:
     """Write every label as CSV (cells safe for spreadsheets unless raw) or JSON to `path` (the old file
     survives any failure) or, with `stream` (standard output), there."""
-    fmt = fmt or (Path(path).suffix.lstrip(".").lower() if path is not None else "") or "csv"
-    if fmt not in ("csv", "json"):
-        raise InputError(f"Unknown export format {fmt!r}; use csv or json.")
+    fmt = export_format(path, fmt)
     if stream is None:
         check_output_path(path, "labels export")
     rows = catalog.labels_with_source()

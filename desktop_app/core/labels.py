@@ -8,19 +8,14 @@ leave-one-out over the labelled articles and reports how accuracy trades against
 
 from __future__ import annotations
 
-import io
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from desktop_app.core.calibration import Calibration, cross_fitted, ece, reliability, why_not_fitted
 from desktop_app.core.errors import InputError, UserError
-from desktop_app.core.files import (
-    write_bytes,
-)
 from desktop_app.core.label_evidence import LabelEvidence
 from desktop_app.core.search import SearchIndex
 
@@ -408,66 +403,6 @@ def curve_table(ev: LabelEvaluation, steps=(0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0
         else:
             rows.append({"min_confidence": t, "coverage": 0.0, "accuracy": None})  # no suggestion kept
     return rows
-
-
-def plot_curve(ev: LabelEvaluation, path: Path, size: tuple[int, int] = (640, 420)) -> Path:
-    """Accuracy against coverage as a PNG, drawn with Pillow (no plotting library needed)."""
-    from PIL import Image, ImageDraw
-
-    w, h = size
-    left, right, top, bottom = 60, 20, 40, 50
-    img = Image.new("RGB", size, "white")
-    d = ImageDraw.Draw(img)
-    pw, ph = w - left - right, h - top - bottom
-
-    # The accuracy axis starts just below the curve (and the 95% line): on a good catalogue the whole
-    # curve sits above 0.9, and a 0..1 axis flattens it into the top edge.
-    lowest = min([p.accuracy for p in ev.curve] + [0.95]) - 0.01
-    for step in (0.025, 0.05, 0.1, 0.25):  # the finest round step that needs at most six grid lines
-        lo = max(0.0, float(np.floor(lowest / step) * step))
-        if (1 - lo) / step <= 6.001:
-            break
-    y_ticks = [lo + i * step for i in range(int(round((1 - lo) / step)) + 1)]
-
-    def xy(cov: float, acc: float) -> tuple[float, float]:
-        return left + cov * pw, top + (1 - acc) / (1 - lo) * ph
-
-    d.rectangle([left, top, left + pw, top + ph], outline="#444")
-    for v in (0.0, 0.25, 0.5, 0.75, 1.0):
-        x, _ = xy(v, 1)
-        d.line([x, top, x, top + ph], fill="#e4e4e4")
-        d.text((x - 10, top + ph + 6), f"{v:.2f}", fill="#333")
-    for a in y_ticks:
-        _, y = xy(0, a)
-        d.line([left, y, left + pw, y], fill="#e4e4e4")
-        d.text((left - 40, y - 6), f"{a:.3f}" if step < 0.05 else f"{a:.2f}", fill="#333")
-    _, y95 = xy(0, 0.95)
-    d.line([left, y95, left + pw, y95], fill="#d9534f")
-    d.text((left + 6, y95 + 4), "95% accuracy", fill="#d9534f")
-    pts = [xy(p.coverage, p.accuracy) for p in sorted(ev.curve, key=lambda p: p.coverage)]
-    if len(pts) > 1:
-        d.line(pts, fill="#1f6fb2", width=3)
-    best = [p for p in ev.curve if p.accuracy >= 0.95 and p.coverage == ev.coverage_at_95]
-    if best:
-        bx, by = xy(best[0].coverage, best[0].accuracy)
-        d.ellipse([bx - 5, by - 5, bx + 5, by + 5], outline="#111", width=2)
-        note = f"{best[0].coverage:.1%} at confidence >= {best[0].threshold:.2f}"
-        tw = d.textlength(note)
-        # Accuracy falls as coverage grows, so the curve runs up-left and down-right of the marker:
-        # the note goes in an empty corner, below-left near the right edge, else above-right.
-        spot = (bx - tw - 10, by + 10) if bx + tw + 12 > left + pw else (bx + 10, by - 18)
-        d.text(spot, note, fill="#111")
-    d.text(
-        (left, 12),
-        f"Label suggestions ({ev.field}), leave-one-out, {ev.method}, k={ev.k}: "
-        f"accuracy {ev.accuracy:.1%} at full coverage, {ev.coverage_at_95:.1%} coverage at >= 95%",
-        fill="#111",
-    )
-    d.text((left + pw // 2 - 30, h - 22), "coverage", fill="#111")
-    d.text((6, top - 16), "accuracy", fill="#111")
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return write_bytes(path, buf.getvalue(), what="plot")
 
 
 # ----------------------------------------------------------------------- import / export

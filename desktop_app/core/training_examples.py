@@ -3,15 +3,40 @@ from the catalog's own structure and the curator's work, and the labels' weaker 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from desktop_app.core.errors import InputError
 from desktop_app.core.vectors import ArticleVectors
 
 # Photos a training run reads at most: enough for a 1280-d scatter many times over, and about 130 MB of
 # float16 vectors however large the catalog (a million photos would need gigabytes).
 MAX_TRAIN_PHOTOS = 50_000
+# What an adapter can learn from (`training_sources`).
+SOURCES = ("decisions", "groups", "labels")
+
+
+def training_sources(sources: Sequence[str] | None, groups: Path | None) -> tuple[str, ...]:
+    """What a training run learns from: `sources` as asked, each of SOURCES; None for all there are
+    (decisions and labels, and groups when a groups file is given). Refused (InputError): a groups file
+    with sources that leave groups out (it would be read for nothing, yet recorded as learned from), and
+    groups asked for without a file."""
+    if sources is None:
+        return tuple(s for s in SOURCES if s != "groups" or groups is not None)
+    unknown = set(sources) - set(SOURCES)
+    if unknown:
+        raise InputError(f"Unknown training source {', '.join(sorted(unknown))}; use {', '.join(SOURCES)}.")
+    if groups is not None and "groups" not in sources:
+        raise InputError(
+            "--groups is read only when learning from groups: add groups to --from (--from "
+            f"{','.join([*sources, 'groups'])}), or leave --groups out."
+        )
+    if "groups" in sources and groups is None:
+        raise InputError("Training from groups needs a groups file: --groups CSV.")
+    return tuple(sources)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from desktop_app.core.adapt import Adapter
 from desktop_app.core.decision_groups import check_plausible
 from desktop_app.core.engine.base import EvalProgress
 from desktop_app.core.errors import CatalogBusy, InputError, ModelError, NoVectors
+from desktop_app.core.training_examples import training_sources
 
 # Below this share of the usable photos with vectors of the catalog's model, training waits for the index.
 MIN_EMBEDDED_SHARE = 0.9
@@ -55,22 +57,15 @@ class AdaptRoom:
 
     def adapter_examples(
         self,
-        sources: Sequence[str] = ("decisions", "groups", "labels"),
+        sources: Sequence[str] | None = None,
         groups: Path | None = None,
         label_field: str = lab.DEFAULT_FIELD,
         articles: set[str] | None = None,
     ) -> adapt.Examples:
-        """The training classes the curator's work gives (see `core.adapt.examples`)."""
-        unknown = set(sources) - {"decisions", "groups", "labels"}
-        if unknown:
-            raise InputError(
-                f"Unknown training source {', '.join(sorted(unknown))}; use decisions, groups, labels."
-            )
-        if "groups" in sources and groups is None and sources != ("decisions", "groups", "labels"):
-            raise InputError("Training from groups needs a groups file: --groups CSV.")
-        group_of, warning = (
-            self.training_groups(groups) if groups is not None and "groups" in sources else (None, "")
-        )
+        """The training classes the curator's work gives (see `core.adapt.examples`); `sources` as
+        `training_sources` says."""
+        sources = training_sources(sources, groups)
+        group_of, warning = self.training_groups(groups) if "groups" in sources else (None, "")
         same = None
         if "decisions" in sources:
             found = self.decision_ground_truth()
@@ -86,17 +81,19 @@ class AdaptRoom:
         ex.warning = warning
         return ex
 
-    def training_groups(self, groups: Path) -> tuple[dict[str, str], str]:
+    def training_groups(self, groups: Path, unshared: bool = False) -> tuple[dict[str, str], str]:
         """The rows of a groups file that can teach: articles of the catalog with vectors sharing a group
         (refused like `evaluate --groups` when there are none; see `evaluate.shared_groups`), and a warning
-        when most of the file's articles are not in the catalog ("" otherwise)."""
+        when most of the file's articles are not in the catalog ("" otherwise). `unshared`: also the
+        catalog's articles alone in their group (an evaluation searches among them too)."""
         rows = ev.read_groups(groups)
         known = set(self.frozen_vectors().articles)
         shared = ev.shared_groups(rows, known)
+        inside = {a: g for a, g in rows.items() if a in known} if unshared else shared
         found = sum(a in known for a in rows)
         if found * 2 >= len(rows):
-            return shared, ""
-        return shared, (
+            return inside, ""
+        return inside, (
             f"only {found:,} of the {len(rows):,} articles of {groups.name} are in the catalog with "
             "vectors: check that the file is this catalog's"
         )
@@ -120,7 +117,7 @@ class AdaptRoom:
 
     def train_adapter(
         self,
-        sources: Sequence[str] = ("decisions", "groups", "labels"),
+        sources: Sequence[str] | None = None,
         groups: Path | None = None,
         kind: str = "whitening",
         dim: int | None = None,
@@ -133,11 +130,13 @@ class AdaptRoom:
         the curator's work taught it something beyond the articles' own photos, see `worth_switching_on`);
         switched on, its vectors are made for search now (the search index of a large catalog takes
         minutes). `info["switched_on"]` says whether it was, `info["not_switched_on"]` why not."""
+        sources = training_sources(sources, groups)  # refused before the checks that read the catalog
         self.check_ready_to_train()
         model_id = self.vectors_model_id()
         ex = self.adapter_examples(sources, groups, label_field)
         adapter = adapt.train(ex, model_id, kind, dim, progress=progress, should_cancel=should_cancel)
-        adapter.info["trained_on"] = list(sources) + ([str(groups)] if groups else [])
+        # What was read, as asked: a groups file only when groups were (training_sources refuses it else)
+        adapter.info["trained_on"] = list(sources) + ([str(groups)] if "groups" in sources else [])
         if ex.sources.get("labels"):
             adapter.info["label_field"] = label_field
         if ex.warning:
@@ -227,10 +226,11 @@ class AdaptRoom:
         queries and metrics as `evaluate --groups`."""
         if not 0 < train_fraction < 1:
             raise InputError("The training fraction must be between 0 and 1 (e.g. 0.5).")
-        group_of = ev.read_groups(groups)
+        # The same refusal and warning as `evaluate --groups` and `adapt train --groups`, before any work
+        group_of, warning = self.training_groups(groups, unshared=True)
         frozen_all = self.frozen_vectors()
-        group_of = {a: g for a, g in group_of.items() if a in frozen_all}
         train_articles, test_articles = adapt.split_groups(group_of, train_fraction, seed)
+        check_split(group_of, train_articles, test_articles)
         ex = adapt.examples(frozen_all, {a: group_of[a] for a in train_articles}, articles=train_articles)
         adapter = adapt.train(ex, frozen_all.model_id, kind, dim, seed=seed, progress=progress)
         test = adapt.subset(frozen_all, sorted(test_articles))
@@ -253,5 +253,24 @@ class AdaptRoom:
             train_photos=len(ex.vectors),
             seconds=adapter.info.get("seconds"),
             dim=adapter.dim,
+            warning=warning,
         )
         return out
+
+
+def check_split(group_of: dict[str, str], train: set[str], test: set[str]) -> None:
+    """Refuse a split the evaluation cannot use: fewer than two groups of two or more articles on the
+    training side (nothing to tell apart) or none on the test side (no query)."""
+    sizes = Counter(group_of.values())
+    total = sum(n >= 2 for n in sizes.values())
+    if total < 3:
+        raise InputError(
+            "Evaluating an adapter needs three groups that articles of the catalog share, two to learn from "
+            f"and one to test on; the groups file gives {total}."
+        )
+    shared = [len({group_of[a] for a in side if sizes[group_of[a]] >= 2}) for side in (train, test)]
+    if shared[0] < 2 or shared[1] < 1:
+        raise InputError(
+            f"The split put {shared[0]} of the {total} shared groups on the training side and {shared[1]} on "
+            "the test side, which needs two and one: change --train-fraction (or --seed)."
+        )
