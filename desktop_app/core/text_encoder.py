@@ -41,14 +41,25 @@ def text_side_problem(model: InstalledModel | None) -> str | None:
     if m.text is None:
         if m.family != "clip":
             return f"{m.name} has no text side; install a CLIP model: {FETCH_HINT} (and index the catalog with it)"
-        return (
-            f"{m.name} was installed without its text side; add it with `lookalike models fetch {m.name}` (a "
-            f"known model) or `lookalike models import --text-for {m.name} TEXT.onnx --tokenizer tokenizer.json`"
-        )
+        return f"{m.name} was installed without its text side; {_add_text_hint(m.name)}"
     for what, path in (("text model", model.text_path), ("tokenizer", model.tokenizer_path)):
         if path is None or not _is_file(path):
             return f"the {what} of {m.name} ({path}) is missing; fetch or import the model again"
     return None
+
+
+def _add_text_hint(name: str) -> str:
+    """How to add the text side to an installed CLIP model: fetch it when the zoo knows its text side (a
+    fetch of an installed model adds just that), else import the text model exported with it."""
+    from desktop_app.core import zoo  # the zoo reaches the network code; only this message needs it
+
+    importing = f"`lookalike models import TEXT.onnx --text-for {name} --tokenizer tokenizer.json`"
+    if any(k.name == name and k.text is not None for k in zoo.KNOWN_MODELS):
+        return f"add it with `lookalike models fetch {name}` (or {importing})"
+    return (
+        f"add it with {importing}, giving the text model and tokenizer exported from the same checkpoint "
+        "(lookalike models export SOURCE --text)"
+    )
 
 
 def _is_file(path: Path) -> bool:
