@@ -261,3 +261,40 @@ def test_review_queue_zero_shot_is_disabled_with_the_reason_for_the_bundled_mode
         q.close()
         q.engine.close()
         client.close()
+
+
+def test_zero_shot_suggestions_show_their_own_evidence_not_neighbour_votes(qtbot, clip_model, tmp_path):
+    """A zero-shot suggestion rests on how similar the label's words are to the photos, not on labelled
+    neighbours (it has none): no "0/0" vote counts anywhere, the similarity instead."""
+    import numpy as np
+
+    from desktop_app.gui.review_model import SuggestionModel
+
+    client = EngineClient(in_subprocess=False)
+    q = make_queue(qtbot, index_sample(tmp_path / "clip.sqlite", "tiny-clip"), client)
+    try:
+        with qtbot.waitSignal(q.ready, timeout=T):
+            type_and_enter(qtbot, q.zero_shot.edit, "hoodies, pants, bags")
+        s = q.current_suggestion()
+        # the similarity shown is the cosine of the label's prompt with the article's photos, averaged
+        av = q.engine.frozen_vectors()
+        photos = np.asarray(av.vectors[av.rows_of(av.article_index(s.article))])
+        for label, _confidence in s.alternatives:
+            words = q.engine.text_vectors([f"a product photo of {label}"])[0]
+            assert abs(s.similarities[label] - float((photos @ words).mean())) < 1e-4
+        best = s.similarities[s.label]
+        alternatives = q.model.index(q.view.currentIndex().row(), SuggestionModel.ALTERNATIVES).data()
+        detail = q.detail.suggestion_label.text()
+        buttons = [b.text() for b in q.detail.alt_buttons if not b.isHidden()]
+        shown = " ".join([alternatives, detail, *buttons])
+        assert "0/0" not in shown and "neighbour" not in shown, shown
+        assert f"similarity {best:.2f}" in detail, detail
+        assert buttons[0].endswith(f"sim {best:.2f}") and len(buttons) == 3, buttons
+        runner_up = s.alternatives[1][0]
+        assert f"{runner_up} " in alternatives and f"sim {s.similarities[runner_up]:.2f}" in alternatives
+        tip = q.model.index(0, SuggestionModel.ALTERNATIVES).data(Qt.ItemDataRole.ToolTipRole)
+        assert "similarity (sim) to the photos" in tip
+    finally:
+        q.close()
+        q.engine.close()
+        client.close()

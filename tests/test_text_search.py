@@ -302,6 +302,8 @@ def test_cli_labels_suggest_zero_shot(clip_catalog, capsys):
     assert len(lines) == 34 and all(
         ("hoodie" in x or "pants" in x or "(no suggestion)" in x) for x in lines[1:]
     )
+    # each label with its own evidence, its words' similarity to the photos; no neighbours voted
+    assert all(x.count("(sim ") == 2 and "/" not in x for x in lines[1:]), lines[1]
     assert (
         cli_main(
             [
@@ -321,6 +323,8 @@ def test_cli_labels_suggest_zero_shot(clip_catalog, capsys):
     )
     data = json.loads(capsys.readouterr().out)
     assert data["prompts"] == ["{} on a shelf"] and data["labels"][0] == {"value": "a", "words": "a"}
+    first = data["suggestions"][0]
+    assert set(first["similarities"]) == {"a", "b"} and first["neighbours"] == []
     assert cli_main(["labels", "suggest", "--labels", "a,b", "--db", str(clip_catalog)]) == 2
     assert "belong to --zero-shot" in capsys.readouterr().err
 
