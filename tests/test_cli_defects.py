@@ -316,3 +316,16 @@ def test_reindexing_with_a_model_whose_file_is_broken_changes_nothing(indexed, p
     with Catalog(indexed) as catalog:
         assert catalog.raw_settings() == settings
         assert catalog.recent_runs() == runs
+
+
+def test_stats_of_a_catalog_without_a_photo_folder_says_so_and_how_to_set_one(tmp_path, capsys):
+    db = tmp_path / "new.sqlite"
+    Catalog(db, create=True).close()  # made, never indexed: no photo folder, no model chosen yet
+    assert main(["stats", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "None" not in out, out
+    line = next(x for x in out.splitlines() if x.startswith("Photos"))
+    assert "no photo folder yet" in line and "lookalike index PHOTOS" in line
+    assert "lookalike catalog root FOLDER" in line
+    model_line = next(x for x in out.splitlines() if x.startswith("Model"))
+    assert "efficientnet-lite0-imagenet" in model_line and "default" in model_line

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
+from desktop_app.core.filter_text import FilterTerm, parse_filter
 from desktop_app.core.overview import Articles
 from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule, preview_grouping
 from desktop_app.core.similar import Hit, Pair
@@ -22,7 +23,6 @@ from desktop_app.gui.models import (
     PhotoTableModel,
     ScoreRole,
     SkippedModel,
-    parse_filter,
 )
 from desktop_app.gui.results import SimilarModel
 from desktop_app.gui.thumbs import ThumbnailLoader
@@ -70,6 +70,13 @@ def test_article_grid_model_filter_sort_and_tester(qtmodeltester, loader, tmp_pa
     assert model.rowCount() == 6
     model.set_filter("nothing-like-this")
     assert model.rowCount() == 0 and model.row_of("sku000") == -1
+    # terms combine; label:FIELD=VALUE looks in that field alone, as a search's label filter does
+    model.set_filter("label:Boots folder:bags")
+    assert [model.article_at(r) for r in range(model.rowCount())] == ["sku000"]
+    model.set_filter("label:category=boo")
+    assert model.rowCount() == 2
+    model.set_filter("label:colour=boots")
+    assert model.rowCount() == 0
     model.set_filter("")
     model.set_sort("added")
     assert model.article_at(0) == "sku005"  # newest first
@@ -82,8 +89,14 @@ def test_article_grid_model_filter_sort_and_tester(qtmodeltester, loader, tmp_pa
 
 
 def test_parse_filter():
-    assert parse_filter("Label: Boots") == ("label", "boots")
-    assert parse_filter("  shoes ") == ("any", "shoes")
+    assert parse_filter("Label: Boots") == [FilterTerm("label", "Boots")]
+    assert parse_filter("  shoes ") == [FilterTerm("any", "shoes")]
+    assert parse_filter("red label:new season FOLDER:w/b id:") == [
+        FilterTerm("any", "red"),
+        FilterTerm("label", "new season"),
+        FilterTerm("folder", "w/b"),
+    ]
+    assert parse_filter("a:b relabel:x") == [FilterTerm("any", "a:b relabel:x")]  # prefixes start a word
 
 
 def test_photo_table_model(qtmodeltester, loader, tmp_path):

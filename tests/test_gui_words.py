@@ -261,3 +261,109 @@ def test_review_queue_zero_shot_is_disabled_with_the_reason_for_the_bundled_mode
         q.close()
         q.engine.close()
         client.close()
+
+
+def test_zero_shot_suggestions_show_their_own_evidence_not_neighbour_votes(qtbot, clip_model, tmp_path):
+    """A zero-shot suggestion rests on how similar the label's words are to the photos, not on labelled
+    neighbours (it has none): no "0/0" vote counts anywhere, the similarity instead."""
+    import numpy as np
+
+    from desktop_app.gui.review_model import SuggestionModel
+
+    client = EngineClient(in_subprocess=False)
+    q = make_queue(qtbot, index_sample(tmp_path / "clip.sqlite", "tiny-clip"), client)
+    try:
+        with qtbot.waitSignal(q.ready, timeout=T):
+            type_and_enter(qtbot, q.zero_shot.edit, "hoodies, pants, bags")
+        s = q.current_suggestion()
+        # the similarity shown is the cosine of the label's prompt with the article's photos, averaged
+        av = q.engine.frozen_vectors()
+        photos = np.asarray(av.vectors[av.rows_of(av.article_index(s.article))])
+        for label, _confidence in s.alternatives:
+            words = q.engine.text_vectors([f"a product photo of {label}"])[0]
+            assert abs(s.similarities[label] - float((photos @ words).mean())) < 1e-4
+        best = s.similarities[s.label]
+        alternatives = q.model.index(q.view.currentIndex().row(), SuggestionModel.ALTERNATIVES).data()
+        detail = q.detail.suggestion_label.text()
+        buttons = [b.text() for b in q.detail.alt_buttons if not b.isHidden()]
+        shown = " ".join([alternatives, detail, *buttons])
+        assert "0/0" not in shown and "neighbour" not in shown, shown
+        assert f"similarity {best:.2f}" in detail, detail
+        assert buttons[0].endswith(f"sim {best:.2f}") and len(buttons) == 3, buttons
+        runner_up = s.alternatives[1][0]
+        assert f"{runner_up} " in alternatives and f"sim {s.similarities[runner_up]:.2f}" in alternatives
+        tip = q.model.index(0, SuggestionModel.ALTERNATIVES).data(Qt.ItemDataRole.ToolTipRole)
+        assert "similarity (sim) to the photos" in tip
+    finally:
+        q.close()
+        q.engine.close()
+        client.close()
+
+
+def sample_categories() -> dict[str, str]:
+    """The sample's articles with their Magento category (its manifest)."""
+    import csv
+
+    with open(SAMPLE_PHOTOS.parent / "manifest.csv", newline="", encoding="utf-8") as fh:
+        return {row["article"]: row["category"] for row in csv.DictReader(fh)}
+
+
+def type_filter(qtbot, w: MainWindow, text: str) -> None:
+    edit = w.grid_panel.filter_edit
+    edit.setFocus()
+    edit.selectAll()
+    qtbot.keyClick(edit, Qt.Key.Key_Delete)
+    type_and_enter(qtbot, edit, text)
+
+
+def test_search_by_words_keeps_to_the_grid_filters_label_and_folder(qtbot, open_window, clip_model, tmp_path):
+    """The filter box's label: and folder: terms are the search's --label and --folder: the same hits as the
+    command line gives, the title says which filter applied, and a change of filter searches again."""
+    from desktop_app.core.similar import Query
+
+    categories = sample_categories()
+    bags = sorted(a for a, c in categories.items() if c == "bags")
+    db = index_sample(tmp_path / "clip.sqlite", "tiny-clip")
+    with Engine.open(db, remember=False) as engine:
+        engine.set_labels(bags, "category", "bags")
+        engine.set_labels(["mh01-gray", "mh01-black"], "category", "hoodies")  # another label
+        cli_hits = [
+            h.article for h in engine.similar(Query.of_text("red hoodie"), label="category=bags").hits
+        ]
+    assert sorted(cli_hits) == bags
+    w = open_window(db)
+    type_filter(qtbot, w, "label:bags")
+    outcome = words_search(qtbot, w, "red hoodie")
+    assert [h.article for h in outcome.hits] == cli_hits  # only the bags, in the command line's order
+    assert w.similar.title.full_text() == "Articles matching “red hoodie” · label category=bags"
+
+    # the filter changes: the search by words follows it
+    with qtbot.waitSignal(
+        w.results_shown,
+        timeout=T,
+        check_params_cb=lambda o: (
+            o is not None and o.query.filters is not None and o.query.filters.folder == "w/b"
+        ),
+    ) as got:
+        type_filter(qtbot, w, "label:bags folder:w/b")
+    assert sorted(h.article for h in got.args[0].hits) == [a for a in bags if a.startswith("wb")]
+    assert w.similar.title.full_text().endswith("· label category=bags · folder w/b")
+
+    # a term a search cannot apply is said, not silently dropped
+    with qtbot.waitSignal(
+        w.results_shown,
+        timeout=T,
+        check_params_cb=lambda o: (
+            o is not None and o.query.filters is not None and o.query.filters.left_out == ("id:mh01",)
+        ),
+    ) as got:
+        type_filter(qtbot, w, "id:mh01")
+    outcome = got.args[0]
+    assert len(outcome.hits) == w.similar.top_k.value()  # every article may be returned
+    assert "The filter's 'id:mh01' is not applied to the search" in w.similar.status.toolTip()
+    # no filter: the plain title again
+    with qtbot.waitSignal(
+        w.results_shown, timeout=T, check_params_cb=lambda o: o is not None and o.query.filters is None
+    ):
+        type_filter(qtbot, w, "")
+    assert w.similar.title.full_text() == "Articles matching “red hoodie”"

@@ -32,6 +32,23 @@ def test_two_close_neighbours_outweigh_five_far_ones_and_the_words_say_so():
     assert second.confidence < PICK_FLOOR  # five far votes stay below 1% beside a 99% best label
 
 
+def test_zero_shot_evidence_is_the_similarity_of_the_words_and_every_name_is_offered():
+    s = Suggestion(
+        "a1",
+        "bags",
+        0.995,
+        [("bags", 0.995), ("pants", 0.004)],
+        [],
+        similarities={"bags": 0.31, "pants": 0.22},
+    )
+    best, second = s.evidence()
+    assert best.short() == "sim 0.31" and second.short() == "sim 0.22"
+    assert best.describe() == "zero-shot, similarity 0.31 of its words to the photos"
+    # the floor was measured on neighbours' votes: a zero-shot runner-up under it is still offered
+    assert second.confidence < PICK_FLOOR and second.offered
+    assert not LabelEvidence("x", PICK_FLOOR / 2, (3,), 10).offered
+
+
 def test_evidence_words_for_every_shape_of_vote():
     def words(ranks, k=10):
         return LabelEvidence("x", 0.5, tuple(ranks), k).describe()

@@ -23,7 +23,7 @@ from desktop_app.core.errors import CatalogError
 from desktop_app.core.settings import UserSettings
 from desktop_app.core.storage import Catalog
 from desktop_app.core.storage import catalog as catalog_module
-from tests.conftest import REPO, cli, write_photo
+from tests.conftest import REPO, cli, one_line_exit_2, write_photo
 
 
 def _readme_team_commands() -> list[str]:
@@ -355,3 +355,62 @@ def test_catalog_recover_of_a_shared_catalog_says_what_repairs_it(pg_url, tmp_pa
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "reads a damaged SQLite catalog file" in proc.stderr and "pg_dump" in proc.stderr
     assert not (tmp_path / "out.sqlite").exists()
+
+
+def test_a_user_without_create_on_an_empty_database_is_told_that_grant(
+    pg_server, photo_tree, tiny_model, tmp_path
+):
+    """The catalog's tables do not exist yet, so no role owns them: the message names what is really
+    missing (CREATE on the schema) and the database's owner as the one who can grant it."""
+    import psycopg
+
+    from tools import pg_cluster
+
+    tag = str(os.getpid())
+    ben, db = f"bencreate{tag}", f"noright{tag}"
+    admin = pg_server.replace("+psycopg", "") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {ben} LOGIN")
+        conn.execute(f"CREATE DATABASE {db}")  # owned by postgres; PostgreSQL 15 lets only it create tables
+    url = _user_url(pg_server, ben, db)
+    with pytest.raises(CatalogError) as refused:
+        index_photos(url, photo_tree, model=tiny_model)
+    message = str(refused.value)
+    assert "\n" not in message and "curators" not in message, message
+    assert f"{ben} has no right to create tables in the schema public" in message, message
+    assert "The database's owner postgres" in message, message
+    assert f"'GRANT CREATE ON SCHEMA public TO {ben}'" in message, message
+    proc = cli("index", photo_tree, "--db", url, "--model", tiny_model.manifest_path, home=tmp_path)
+    one_line_exit_2(proc, f"'GRANT CREATE ON SCHEMA public TO {ben}'")  # the command line says the same
+    psql = re.search(r"(psql .*?'GRANT CREATE ON SCHEMA public TO \w+')", message).group(1)
+    env = {**os.environ, "PATH": f"{pg_cluster.server_binaries()}:{os.environ['PATH']}"}
+    subprocess.run(shlex.split(psql), check=True, env=env, capture_output=True)  # as the message says
+    assert index_photos(url, photo_tree, model=tiny_model).embedded == 7  # the named fix is enough
+
+
+def test_on_an_empty_team_database_a_user_is_told_to_join_the_team(pg_server, photo_tree, tiny_model):
+    """README's set-up before anyone indexed: the database belongs to a team role that cannot log in, so the
+    fix is membership (the catalog's tables are then the team's), not a grant only its owner could run."""
+    import psycopg
+
+    from tools import pg_cluster
+
+    tag = str(os.getpid())
+    team, eve, db = f"crew2{tag}", f"eve{tag}", f"teamcat{tag}"
+    admin = pg_server.replace("+psycopg", "") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {team} NOLOGIN")
+        conn.execute(f"CREATE ROLE {eve} LOGIN")
+        conn.execute(f"CREATE DATABASE {db} OWNER {team}")
+    url = _user_url(pg_server, eve, db)
+    with pytest.raises(CatalogError) as refused:
+        index_photos(url, photo_tree, model=tiny_model)
+    message = str(refused.value)
+    assert f"belongs to the team role {team}" in message and f"'GRANT {team} TO {eve}'" in message, message
+    psql = re.search(r"with (psql .*?) \(README", message).group(1)
+    env = {**os.environ, "PATH": f"{pg_cluster.server_binaries()}:{os.environ['PATH']}"}
+    subprocess.run([*shlex.split(psql), "-U", "postgres"], check=True, env=env, capture_output=True)
+    assert index_photos(url, photo_tree, model=tiny_model).embedded == 7
+    with psycopg.connect(admin.rsplit("/", 1)[0] + f"/{db}", autocommit=True) as conn:
+        owner = conn.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'meta'").fetchone()[0]
+    assert owner == team  # the team's catalog, not eve's

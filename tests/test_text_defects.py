@@ -9,6 +9,7 @@ from the command line as one undoable decision.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -149,6 +150,42 @@ def test_json_says_null_for_the_missing_query_photo_and_names_the_words(clip_cat
     assert cli_main(["similar", "--text", "gray", "--photos", "--json", "--db", str(clip_catalog)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["text"] == "gray" and data["text_weight"] is None
+
+
+# ---------------------------------------------------------------------------------------------- damaged models
+
+
+def test_a_damaged_model_file_says_to_install_it_again(clip_catalog, clip_model, capsys):  # noqa: F811
+    """ONNX Runtime's own words alone name no fix: each side says how to put its file back."""
+    db = ["--db", str(clip_catalog)]
+    clip_model.text_path.write_bytes(b"not an ONNX model " * 20)
+    assert cli_main(["similar", "--text", "red hoodie", *db]) == 2
+    err = one_line_error(capsys)
+    assert "tiny-clip.text.onnx cannot be loaded" in err and "INVALID_PROTOBUF" in err, err
+    # tiny-clip is no model of the zoo: its text side is imported again, not fetched
+    assert "`lookalike models import TEXT.onnx --text-for tiny-clip --tokenizer tokenizer.json`" in err, err
+    assert "models fetch" not in err, err
+    photo = SAMPLE_PHOTOS / "m/h/mh01-gray_main.jpg"
+    clip_model.onnx_path.write_bytes(b"not an ONNX model " * 20)
+    assert cli_main(["similar", "--image", str(photo), *db]) == 2
+    err = one_line_error(capsys)
+    assert "tiny-clip.onnx cannot be loaded" in err and "lookalike models import" in err, err
+    assert "--force" in err and "models fetch" not in err, err
+
+
+def test_a_known_model_is_fetched_again_and_the_bundled_one_comes_with_the_app(clip_model):
+    from desktop_app.core import zoo
+    from desktop_app.core.models import BUNDLED_MODEL, resolve_model
+
+    known = dataclasses.replace(
+        clip_model, manifest=dataclasses.replace(clip_model.manifest, name="clip-vit-b32-int8")
+    )
+    for text in (False, True):
+        assert (
+            zoo.reinstall_hint(known, text=text)
+            == "fetch it again: `lookalike models fetch clip-vit-b32-int8 --force`"
+        )
+    assert "reinstall Lookalike" in zoo.reinstall_hint(resolve_model(BUNDLED_MODEL))
 
 
 # ---------------------------------------------------------------------------------------------- zero-shot

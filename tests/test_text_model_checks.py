@@ -107,7 +107,7 @@ def test_search_refuses_an_installed_tokenizer_without_merges(clip_catalog, clip
     clip_model.tokenizer_path.write_text(json.dumps(data), encoding="utf-8")
     assert cli_main(["similar", "--text", "red", "--db", str(clip_catalog)]) == 2
     err = one_line_error(capsys)
-    assert "has no BPE merges" in err and "fetch or import the model's text side again" in err
+    assert "has no BPE merges" in err and "import its text side again: `lookalike models import" in err
 
 
 def test_export_of_an_imagenet_model_with_text_is_refused_at_once(capsys):

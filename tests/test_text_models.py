@@ -158,7 +158,14 @@ def test_old_manifests_load_and_say_they_have_no_text_side(tmp_path):
 def test_clip_model_without_text_and_broken_text_sections(tiny_clip_export, clip_model, tmp_path):
     image_only = dataclasses.replace(clip_model.manifest, name="image-only", text=None)
     model = zoo.import_model(clip_model.onnx_path, image_only)
-    assert "installed without its text side" in text_side_problem(model)
+    problem = text_side_problem(model)
+    assert "installed without its text side" in problem
+    # not a known model: fetching it cannot work, importing its text side can
+    assert "models fetch" not in problem and "known model" not in problem, problem
+    assert "lookalike models import TEXT.onnx --text-for image-only --tokenizer tokenizer.json" in problem
+    # a known model installed without its text side: fetching it adds the text side
+    known = dataclasses.replace(model, manifest=dataclasses.replace(model.manifest, name="clip-vit-b32-int8"))
+    assert "`lookalike models fetch clip-vit-b32-int8`" in text_side_problem(known)
     data = json.loads(clip_model.manifest.to_json())
     data["text"]["context_length"] = 0
     bad = tmp_path / "bad.manifest.json"

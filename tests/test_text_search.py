@@ -14,6 +14,7 @@ from desktop_app.cli import main as cli_main
 from desktop_app.core import zero_shot as zs
 from desktop_app.core.engine import Engine
 from desktop_app.core.errors import InputError, ModelError
+from desktop_app.core.filter_text import SearchFilter
 from desktop_app.core.settings import SearchSettings
 from desktop_app.core.similar import Query
 from tests.conftest import SAMPLE_PHOTOS, index_sample
@@ -78,6 +79,30 @@ def test_words_use_the_same_filters(clip_catalog):
         assert folder and all(h.cover.startswith("w/b/") for h in folder)
         photos = engine.nearest_photos(Query.of_text("gray"), 5)
         assert len(photos) == 5 and photos[0]["score"] >= photos[-1]["score"]
+        # the filter text the app's grid holds is the same filter, carried by the query
+        typed = engine.similar(Query.of_text("gray", SearchFilter.of_text("label:tops folder:w/b")))
+        assert [h.article for h in typed.hits] == ["wb01-gray"]
+        assert typed.query.title() == "Articles matching “gray” · label category=tops · folder w/b"
+
+
+def test_the_command_line_says_which_filter_applied(clip_catalog, capsys):
+    with Engine.open(clip_catalog) as engine:
+        engine.set_labels(["mh01-gray", "wb01-gray"], "category", "tops")
+    argv = ["similar", "--text", "gray", "--label", "tops", "--folder", "m/h", "--db", str(clip_catalog)]
+    assert cli_main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Articles matching “gray” · label category=tops · folder m/h:")
+    assert [line.split()[2] for line in lines if line[:4].strip().rstrip(".").isdigit()] == ["mh01-gray"]
+
+
+def test_filter_text_terms_become_the_searchs_filters():
+    f = SearchFilter.of_text("shirt label:colour=red label:bags label:colour=blue folder:w/b folder:m id:x")
+    assert f.label() == {"colour": "red", "category": "bags"} and f.folder == "w/b"
+    assert f.left_out == ("shirt", "label:colour=blue", "folder:m", "id:x")
+    assert "'shirt', 'label:colour=blue', 'folder:m', 'id:x' are not applied to the search" in f.note()
+    assert not SearchFilter.of_text("  ") and SearchFilter.of_text("id:x")
+    assert SearchFilter.of_options("colour=red", None).label() == {"colour": "red"}
+    assert SearchFilter.of_options("bags", "") == SearchFilter((("category", "bags"),))
 
 
 def test_empty_or_huge_text_is_an_input_error(clip_catalog):
@@ -302,6 +327,8 @@ def test_cli_labels_suggest_zero_shot(clip_catalog, capsys):
     assert len(lines) == 34 and all(
         ("hoodie" in x or "pants" in x or "(no suggestion)" in x) for x in lines[1:]
     )
+    # each label with its own evidence, its words' similarity to the photos; no neighbours voted
+    assert all(x.count("(sim ") == 2 and "/" not in x for x in lines[1:]), lines[1]
     assert (
         cli_main(
             [
@@ -321,6 +348,8 @@ def test_cli_labels_suggest_zero_shot(clip_catalog, capsys):
     )
     data = json.loads(capsys.readouterr().out)
     assert data["prompts"] == ["{} on a shelf"] and data["labels"][0] == {"value": "a", "words": "a"}
+    first = data["suggestions"][0]
+    assert set(first["similarities"]) == {"a", "b"} and first["neighbours"] == []
     assert cli_main(["labels", "suggest", "--labels", "a,b", "--db", str(clip_catalog)]) == 2
     assert "belong to --zero-shot" in capsys.readouterr().err
 

@@ -329,10 +329,11 @@ def _fraction(value: float) -> str:
 
 
 def _with_votes(e) -> str:
-    """A label's confidence and, for suggestions made by neighbours, how many of them voted for it."""
-    return (
-        f"{_fraction(e.confidence)} ({e.votes}/{e.neighbours})" if e.neighbours else _fraction(e.confidence)
-    )
+    """A label's confidence and what it rests on: how many neighbours voted for it, or (zero-shot) the
+    similarity of its words to the photos."""
+    if e.neighbours or e.similarity is not None:
+        return f"{_fraction(e.confidence)} ({e.short()})"
+    return _fraction(e.confidence)
 
 
 def _print_suggestions(suggestions) -> None:

@@ -102,6 +102,17 @@ def register(sub) -> None:
 
 
 def query_of(args: argparse.Namespace):
+    """The query the options ask, with the --label and --folder filters."""
+    from dataclasses import replace
+
+    from desktop_app.core.filter_text import SearchFilter
+
+    query = _asked(args)
+    filters = SearchFilter.of_options(getattr(args, "label", None), getattr(args, "folder", None))
+    return replace(query, filters=filters or None)
+
+
+def _asked(args: argparse.Namespace):
     from desktop_app.core.similar import Query
     from desktop_app.core.text_encoder import has_words
 
@@ -162,14 +173,7 @@ def run(args: argparse.Namespace) -> int:
                 for h in hits:
                     print(f"{h['score']:.3f}  {safe(h['article']):<30} {safe(h['path'])}")
             return 0
-        label = args.label if not args.label or "=" in args.label else f"category={args.label}"
-        out = engine.similar(
-            query,
-            params,
-            label=label,
-            folder=args.folder,
-            show_rejected=getattr(args, "show_rejected", False),
-        )
+        out = engine.similar(query, params, show_rejected=getattr(args, "show_rejected", False))
     if args.json:
         emit_json(outcome_dict(out, query))
     else:

@@ -32,11 +32,12 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"Catalog   {safe(info['catalog'])} ({info['size_bytes'] / 1e6:.1f} MB, schema {info['schema_version']})"
     )
-    print(f"Photos in {safe(info['photo_root'])}" + _stored_root_note(info))
+    print(_photos_line(info))
     print(f"Grouping  {safe(info['grouping_text'])}")
     if model.get("installed"):
         device = f", last run on {model['device']}" if model.get("device") else ""
-        print(f"Model     {model['name']} ({model['precision']}, {model['dim']}-d{device})")
+        default = "" if model.get("chosen", True) else "; the default, until an index run chooses one"
+        print(f"Model     {model['name']} ({model['precision']}, {model['dim']}-d{device}{default})")
     else:
         print(f"Model     {model['name']} (not installed here: {model.get('problem', '')})")
     pre = info["preprocessing"]
@@ -62,6 +63,17 @@ def run(args: argparse.Namespace) -> int:
         for item in info["skipped"]:
             print(f"          {safe(item['path'])}: {safe(item['message'])}")
     return 0
+
+
+def _photos_line(info: dict) -> str:
+    """Where the photos are; for a catalog never indexed (nor mapped here), that it has none yet and how to
+    give it one."""
+    if info["photo_root"] is None:
+        return (
+            "Photos    no photo folder yet: index one with `lookalike index PHOTOS --db CATALOG`, or, for a "
+            "shared catalog, say where its photos are here with `lookalike catalog root FOLDER --db CATALOG`"
+        )
+    return f"Photos in {safe(info['photo_root'])}" + _stored_root_note(info)
 
 
 def _stored_root_note(info: dict) -> str:

@@ -29,14 +29,18 @@ class Encoder:
         self.manifest = model.manifest
         path = model.onnx_path
         if not path.exists():
-            raise ModelError(f"The model file {path} is missing. Reinstall or re-import the model.")
+            raise ModelError(f"The model file {path} is missing; {_reinstall(model)}.")
         if not path.is_file():  # a device (/dev/zero) or a pipe would be read for ever
-            raise ModelError(
-                f"The model file {path} is not a regular file. Reinstall or re-import the model."
-            )
+            raise ModelError(f"The model file {path} is not a regular file; {_reinstall(model)}.")
         if verify_hash and sha256_of(path) != self.manifest.sha256:
-            raise ModelError(f"The model file {path} does not match its manifest's sha256; it is damaged.")
-        self.session, self.info = make_session(path, device, threads)
+            raise ModelError(
+                f"The model file {path} does not match its manifest's sha256, so it is damaged; "
+                f"{_reinstall(model)}."
+            )
+        try:
+            self.session, self.info = make_session(path, device, threads)
+        except ModelError as exc:  # ONNX Runtime's words name no fix: say how to put the file back
+            raise ModelError(f"{str(exc).rstrip('.')}; {_reinstall(model)}.") from exc
         try:
             check_session(self.session, self.manifest)
         except ModelError as exc:
@@ -157,6 +161,12 @@ def _blank_shape(manifest: ModelManifest, batch: int | None) -> list:
 def _dims(shape) -> list:
     """A shape's fixed sizes, None for a symbolic or unknown one."""
     return [d if isinstance(d, int) and d > 0 else None for d in (shape or [])]
+
+
+def _reinstall(model: InstalledModel) -> str:
+    from desktop_app.core import zoo  # the zoo imports this module (through model_files)
+
+    return zoo.reinstall_hint(model)
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:

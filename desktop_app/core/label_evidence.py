@@ -1,6 +1,7 @@
 """What a label suggestion rests on, in words a curator reads at a glance: how many of the labelled
 neighbours voted for each label and how close they stand (closer neighbours weigh far more in the vote, see
-`labels.vote`), and which runners-up are worth offering as a quick pick."""
+`labels.vote`), or, for a zero-shot suggestion, how similar the label's words are to the photos; and which
+runners-up are worth offering as a quick pick."""
 
 from __future__ import annotations
 
@@ -18,12 +19,26 @@ PICK_FLOOR = 0.01
 
 @dataclass
 class LabelEvidence:
-    """One label a suggestion offers: its confidence and the labelled neighbours that voted for it."""
+    """One label a suggestion offers: its confidence and what it rests on, the labelled neighbours that
+    voted for it or (zero-shot) the similarity of its words to the photos."""
 
     label: str
     confidence: float
     ranks: tuple[int, ...]  # where its voters stand among the neighbours, 1 = the most similar
     neighbours: int  # neighbours that voted in all
+    similarity: float | None = None  # zero-shot: its words' cosine with the photos (no neighbours voted)
+
+    @property
+    def offered(self) -> bool:
+        """Whether it is offered as a quick pick. PICK_FLOOR was measured on neighbours' votes; zero-shot
+        labels are the curator's own names with confidences of another kind, so none is held back."""
+        return self.similarity is not None or self.confidence >= PICK_FLOOR
+
+    def short(self) -> str:
+        """The evidence in a few characters beside the confidence: "2/10" votes, or "sim 0.27"."""
+        if self.similarity is not None:
+            return f"sim {self.similarity:.2f}"
+        return f"{self.votes}/{self.neighbours}"
 
     @property
     def votes(self) -> int:
@@ -37,7 +52,10 @@ class LabelEvidence:
     def describe(self) -> str:
         """The votes in words a curator reads at a glance: "2 of 10 neighbours (the 2 closest)", "5 of 10
         neighbours (the closest of them 3rd)". Closer neighbours weigh far more, so where the voters stand
-        says as much as how many they are."""
+        says as much as how many they are. Zero-shot: "zero-shot, similarity 0.27 of its words to the
+        photos"."""
+        if self.similarity is not None:
+            return f"zero-shot, similarity {self.similarity:.2f} of its words to the photos"
         if not self.ranks:
             return f"none of {self.neighbours} neighbours"
         if self.votes == self.neighbours:

@@ -38,6 +38,9 @@ class Suggestion:
     neighbours: list[Neighbour] = field(default_factory=list)
     raw_confidence: float | None = None  # the best label's share of the score-weighted votes, 0..1
     agreement: float | None = None  # the share of neighbours (unweighted) that carry the suggested label
+    # Zero-shot suggestions (`zero_shot`) rest on words, not neighbours: each top label's similarity to the
+    # article's photos (the cosine of its words with each photo, averaged). Empty for neighbours' suggestions.
+    similarities: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,10 +58,14 @@ class Suggestion:
         return [(best, self.confidence), *scaled]
 
     def evidence(self) -> list[LabelEvidence]:
-        """The top labels with their confidence (as `label_confidences`) and the neighbours that voted for
-        each: how many, and how close the closest of them is."""
+        """The top labels with their confidence (as `label_confidences`) and what each rests on: the
+        neighbours that voted for it (how many, how close the closest of them is), or for a zero-shot
+        suggestion the similarity of its words to the photos."""
         out = []
         for label, confidence in self.label_confidences():
+            if self.similarities:
+                out.append(LabelEvidence(label, confidence, (), 0, self.similarities[label]))
+                continue
             ranks = tuple(r for r, n in enumerate(self.neighbours, start=1) if n.label == label)
             out.append(LabelEvidence(label, confidence, ranks, len(self.neighbours)))
         return out

@@ -18,7 +18,9 @@ import numpy as np
 
 from desktop_app.core.errors import InputError, NoVectors
 from desktop_app.core.files import SpreadsheetWriter, atomic_writer, check_output_path
+from desktop_app.core.filter_text import SearchFilter
 from desktop_app.core.search import SearchHit, SearchIndex, SearchResult
+from desktop_app.core.search_filters import Label
 from desktop_app.core.settings import SearchSettings
 from desktop_app.core.vectors import ArticleVectors
 from desktop_app.core.wording import plural
@@ -38,14 +40,17 @@ class Query:
     files: list[Path] = field(default_factory=list)
     text: str | None = None
     text_weight: float = 0.5
+    # Only articles with these labels, under this folder (`lookalike similar --label --folder`, or the app's
+    # filter box for a search by words); None: every article.
+    filters: SearchFilter | None = None
 
     @classmethod
     def of_articles(cls, *articles: str) -> Query:
         return cls("articles", list(articles))
 
     @classmethod
-    def of_text(cls, text: str) -> Query:
-        return cls("text", text=text.strip())
+    def of_text(cls, text: str, filters: SearchFilter | None = None) -> Query:
+        return cls("text", text=text.strip(), filters=filters or None)
 
     def with_text(self, text: str | None, weight: float = 0.5) -> Query:
         """This photo query with words mixed in (None or blank: the photo query alone)."""
@@ -53,10 +58,14 @@ class Query:
         return replace(self, text=text or None, text_weight=weight)
 
     def title(self) -> str:
+        """What the search is, in words: its query, its words and the filters it applies."""
         if self.kind == "text":
-            return f"Articles matching “{self.text}”"
-        base = self._photo_title()
-        return f"{base} + “{self.text}” ({self.text_weight:.0%})" if self.text else base
+            title = f"Articles matching “{self.text}”"
+        else:
+            base = self._photo_title()
+            title = f"{base} + “{self.text}” ({self.text_weight:.0%})" if self.text else base
+        limits = self.filters.describe() if self.filters else ""
+        return f"{title} · {limits}" if limits else title
 
     def _photo_title(self) -> str:
         if self.kind == "articles":
@@ -125,7 +134,7 @@ def answer(
     params: SearchSettings,
     query_vectors: np.ndarray | None = None,
     query_paths: list[str] | None = None,
-    label: str | None = None,
+    label: Label = None,
     folder: str | None = None,
     n_pairs: int = 3,
     exclude: Sequence[str] = (),

@@ -41,13 +41,14 @@ def text_side_problem(model: InstalledModel | None) -> str | None:
     if m.text is None:
         if m.family != "clip":
             return f"{m.name} has no text side; install a CLIP model: {FETCH_HINT} (and index the catalog with it)"
-        return (
-            f"{m.name} was installed without its text side; add it with `lookalike models fetch {m.name}` (a "
-            f"known model) or `lookalike models import --text-for {m.name} TEXT.onnx --tokenizer tokenizer.json`"
-        )
+        from desktop_app.core import zoo  # the zoo reaches the network code; only these messages need it
+
+        return f"{m.name} was installed without its text side; {zoo.add_text_hint(m.name)}"
     for what, path in (("text model", model.text_path), ("tokenizer", model.tokenizer_path)):
         if path is None or not _is_file(path):
-            return f"the {what} of {m.name} ({path}) is missing; fetch or import the model again"
+            from desktop_app.core import zoo
+
+            return f"the {what} of {m.name} ({path}) is missing; {zoo.reinstall_hint(model, text=True)}"
     return None
 
 
@@ -171,10 +172,15 @@ class TextEncoder:
         self.tokenizer = ClipTokenizer(model.tokenizer_path, text.context_length)
         bad = self.tokenizer.problem()  # the vocabulary's size was checked when it was installed
         if bad:
-            raise ModelError(f"{bad}; fetch or import the model's text side again.")
-        self.session, self.info = make_session(model.text_path, "cpu", threads)
-        self.input_name, self.output_name = text.input_name, text.output_name
-        self.feeds_mask, self._id_type = check_text_session(self.session, self.input_name, self.output_name)
+            raise ModelError(f"{bad.rstrip('.')}; {_reinstall(model)}.")
+        try:
+            self.session, self.info = make_session(model.text_path, "cpu", threads)
+            self.input_name, self.output_name = text.input_name, text.output_name
+            self.feeds_mask, self._id_type = check_text_session(
+                self.session, self.input_name, self.output_name
+            )
+        except ModelError as exc:  # ONNX Runtime's words name no fix: say how to put the file back
+            raise ModelError(f"{str(exc).rstrip('.')}; {_reinstall(model)}.") from exc
 
     @property
     def logit_scale(self) -> float:
@@ -207,6 +213,12 @@ class TextEncoder:
         if not np.isfinite(out).all():
             raise ModelError("The text model returned values that are not finite numbers; it is damaged.")
         return normalise(out)
+
+
+def _reinstall(model: InstalledModel) -> str:
+    from desktop_app.core import zoo
+
+    return zoo.reinstall_hint(model, text=True)
 
 
 def check_text_session(session, input_name: str, output_name: str) -> tuple[bool, type]:

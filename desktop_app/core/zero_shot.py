@@ -154,11 +154,12 @@ def label_vectors(text_vectors: np.ndarray, n_labels: int, n_prompts: int) -> np
     return (mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
-def article_logits(av: ArticleVectors, labels: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """(indices of articles with photos, their logits [n, L]): scale x cosine, averaged over the photos."""
+def article_similarities(av: ArticleVectors, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(indices of articles with photos, their similarities [n, L]): the cosine of each label's vector with
+    each photo, averaged over the article's photos. CLIP's logit is the model's logit scale times it."""
     sizes = np.diff(np.asarray(av.offsets))
     present = np.flatnonzero(sizes > 0)
-    per_photo = scale * (av.vectors @ labels.T)
+    per_photo = av.vectors @ labels.T
     sums = np.add.reduceat(per_photo, np.asarray(av.offsets)[present], axis=0)
     return present, sums / sizes[present][:, None]
 
@@ -231,7 +232,8 @@ def suggest(
 
     confirmed: the articles whose label the curator confirmed (default: all of `known`); only those are
     ground truth for the temperature."""
-    present, logits = article_logits(av, labels, scale)
+    present, similarities = article_similarities(av, labels)
+    logits = scale * similarities
     index = {c.value: i for i, c in enumerate(choices)}
     articles = [av.articles[i] for i in present.tolist()]
     among = [j for j, a in enumerate(articles) if known.get(a) in index]
@@ -246,7 +248,8 @@ def suggest(
             continue
         top = np.argsort(-probs[j], kind="stable")[:3]
         shares = [(choices[k].value, round(float(probs[j, k]), 4)) for k in top]
-        out.append(Suggestion(article, shares[0][0], shares[0][1], shares, []))
+        similar = {choices[k].value: round(float(similarities[j, k]), 4) for k in top}
+        out.append(Suggestion(article, shares[0][0], shares[0][1], shares, [], similarities=similar))
     out.sort(key=lambda s: (-s.confidence, s.article))
     return ZeroShot(
         field, choices, prompts, out, len(labelled), calibration, reason, len(among) - len(labelled)

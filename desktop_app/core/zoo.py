@@ -202,6 +202,43 @@ def known_model(name: str) -> KnownModel:
     raise ModelError(f"{name!r} is not a known model. Known models: {names}.")
 
 
+def _knows_text_of(name: str) -> bool:
+    return any(k.name == name and k.text is not None for k in KNOWN_MODELS)
+
+
+def add_text_hint(name: str) -> str:
+    """How to add the text side to an installed CLIP model: fetch it when the zoo knows its text side (a
+    fetch of an installed model adds just that), else import the text model exported with it."""
+    importing = f"`lookalike models import TEXT.onnx --text-for {name} --tokenizer tokenizer.json`"
+    if _knows_text_of(name):
+        return f"add it with `lookalike models fetch {name}` (or {importing})"
+    return (
+        f"add it with {importing}, giving the text model and tokenizer exported from the same checkpoint "
+        "(lookalike models export SOURCE --text)"
+    )
+
+
+def reinstall_hint(model: InstalledModel, text: bool = False) -> str:
+    """How to put back a model's file (the image model, or with `text` the text model and tokenizer) found
+    missing or damaged: fetch a model of the zoo again, import any other again; the bundled model is part of
+    the app. `--force` because an install whose manifest still matches is otherwise kept as it is."""
+    name = model.manifest.name
+    if model.bundled:
+        return "reinstall Lookalike (the bundled model's file is part of the app)"
+    known = _knows_text_of(name) if text else any(k.name == name for k in KNOWN_MODELS)
+    if known:
+        return f"fetch it again: `lookalike models fetch {name} --force`"
+    if text:
+        return (
+            "import its text side again: "
+            f"`lookalike models import TEXT.onnx --text-for {name} --tokenizer tokenizer.json`"
+        )
+    return (
+        "import it again from the file it was installed from: "
+        f"`lookalike models import MODEL.onnx --name {name} --force`"
+    )
+
+
 def check_name(name: str) -> str:
     """Model names become folder names: keep them portable and free of path tricks (the manifest's rule)."""
     return check_model_name(name)

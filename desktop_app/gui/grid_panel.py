@@ -180,6 +180,7 @@ class GridPanel(QWidget):
     zoom_requested = Signal(int)  # one step larger (+1) or smaller (-1)
     zoom_changed = Signal(int)  # the slider was moved to this thumbnail size
     similarity_wanted = Signal()  # "Similarity to the query" was chosen as the order
+    filter_applied = Signal(str)  # the grid now shows the articles of this filter text (typed by the curator)
 
     def __init__(self, thumbs: ThumbnailLoader, thumb_size: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -188,7 +189,8 @@ class GridPanel(QWidget):
         self.filter_edit.setPlaceholderText("Filter: id, label, folder (Ctrl+F)")
         self.filter_edit.setToolTip(
             "Filter the articles (Ctrl+F): words match the id, label or folder;\n"
-            "id:, label: or folder: limits a word to one of them"
+            "id:, label: or folder: limits a word to one of them (label:colour=red to one field),\n"
+            "and several combine: label:bags folder:w/b. Search by words keeps to label: and folder:"
         )
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_timer = QTimer(self)
@@ -362,8 +364,11 @@ class GridPanel(QWidget):
 
     def apply_filter(self) -> None:
         keep = self.selected_articles()
+        changed = self.filter_edit.text() != self.model.filter_text
         self.model.set_filter(self.filter_edit.text())
         self._after_reset(keep)
+        if changed:
+            self.filter_applied.emit(self.model.filter_text)
 
     def apply_sort(self) -> None:
         key = self.sort_combo.currentData()

@@ -26,6 +26,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QGuiApplication
 
+from desktop_app.core.filter_text import FilterTerm, label_filter, parse_filter
 from desktop_app.core.overview import Articles
 from desktop_app.core.wording import plural, skip_reason
 from desktop_app.gui import theme
@@ -46,15 +47,6 @@ PathRole = Qt.ItemDataRole.UserRole + 10
 PhotoIdRole = Qt.ItemDataRole.UserRole + 11
 
 SIMILAR_SORT = "similar"  # the grid's order by similarity to the current query
-
-
-def parse_filter(text: str) -> tuple[str, str]:
-    """'label:shirt' -> ('label', 'shirt'); plain text searches id, folder and labels at once."""
-    text = text.strip().lower()
-    for field_ in ("id", "label", "folder"):
-        if text.startswith(field_ + ":"):
-            return field_, text[len(field_) + 1 :].strip()
-    return "any", text
 
 
 def drag_mime(files: list[str | None], text: list[str]) -> QMimeData:
@@ -156,22 +148,31 @@ class ArticleGridModel(DragRows, QAbstractListModel):
     def _recompute(self) -> None:
         n = len(self.data_)
         order = self._order()
-        field_, needle = parse_filter(self.filter_text)
-        if needle:
-            d = self.data_
-            if field_ == "id":
-                hay: Sequence[str] = [k.lower() for k in d.keys]
-            elif field_ == "folder":
-                hay = [f.lower() for f in d.folders]
-            elif field_ == "label":
-                hay = [t.lower() for t in d.label_texts]
-            else:
-                hay = d.haystack
-            mask = np.fromiter((needle in h for h in hay), dtype=bool, count=n)
-            order = order[mask[order]]
+        for term in parse_filter(self.filter_text):  # every term must match
+            order = order[self._matches(term)[order]]
         self.visible = np.asarray(order, dtype=np.int64)
         self._row_of = np.full(n, -1, dtype=np.int64)
         self._row_of[self.visible] = np.arange(len(self.visible), dtype=np.int64)
+
+    def _matches(self, term: FilterTerm) -> np.ndarray:
+        """Which articles hold a filter term (case aside). `label:FIELD=VALUE` looks in that field's value
+        alone, as a search's label filter does; `label:VALUE` in every label."""
+        d = self.data_
+        needle = term.text.lower()
+        hay: Sequence[str]
+        if term.field == "label" and "=" in term.text:
+            field_, value = label_filter(term.text)
+            needle = value.lower()
+            hay = [lab[field_].lower() if field_ in lab else None for lab in d.labels]
+        elif term.field == "label":
+            hay = [t.lower() for t in d.label_texts]
+        elif term.field == "id":
+            hay = [k.lower() for k in d.keys]
+        elif term.field == "folder":
+            hay = [f.lower() for f in d.folders]
+        else:
+            hay = d.haystack
+        return np.fromiter((h is not None and needle in h for h in hay), dtype=bool, count=len(d))
 
     # ------------------------------------------------------------ lookups
 

@@ -71,7 +71,7 @@ class QueueDecisions:
         if s is None or not (1 <= n <= len(s.alternatives)) or self._busy():
             return False
         e = s.evidence()[n - 1]
-        if n > 1 and e.confidence < lab.PICK_FLOOR:
+        if n > 1 and not e.offered:
             self._set_status(
                 f"{e.label} is below {percent_text(lab.PICK_FLOOR)} ({e.describe()}), so {n} does not pick "
                 "it; type the label to set it."

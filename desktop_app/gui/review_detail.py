@@ -386,8 +386,8 @@ class ReviewDetail(QWidget):
             if i >= len(labels):
                 continue
             e = labels[i]
-            b.setText(f"{i + 1}  {e.label}  {percent_text(e.confidence)} · {e.votes}/{e.neighbours}")
-            offered = i == 0 or e.confidence >= lab.PICK_FLOOR
+            b.setText(f"{i + 1}  {e.label}  {percent_text(e.confidence)} · {e.short()}")
+            offered = i == 0 or e.offered
             b.setEnabled(offered)
             b.setToolTip(
                 f"Press {i + 1} to label {s.article} as {e.label} ({e.describe()})"

@@ -115,7 +115,7 @@ class SuggestionModel(QAbstractTableModel):
             return percent_text(s.confidence) if s.alternatives else "–"
         if col == self.ALTERNATIVES:
             return ", ".join(
-                f"{e.label} {percent_text(e.confidence)} ({e.votes}/{e.neighbours})" for e in s.evidence()[1:]
+                f"{e.label} {percent_text(e.confidence)} ({e.short()})" for e in s.evidence()[1:]
             )
         return None
 
@@ -125,6 +125,11 @@ class SuggestionModel(QAbstractTableModel):
             return (
                 f"Best guess {s.label} at {percent_text(s.confidence)}, "
                 f"below the {percent_text(self.min_confidence)} needed for a suggestion"
+            )
+        if col == self.ALTERNATIVES and s.similarities:
+            return (
+                "Zero-shot: each label's confidence, and its similarity (sim) to the photos: the cosine "
+                "of the label's words with each photo, averaged (CLIP)"
             )
         return "Skipped: still unlabelled" if entry.skipped else s.article
 

@@ -2,12 +2,16 @@
 controls that steers a photo query, and the label names that ask the review queue for zero-shot suggestions.
 
 The widgets only show and emit; `WordsController` puts them into the window (the toolbar and the similar
-panel) and connects them to the search controller, which asks the engine child as for any other query. With
+panel) and connects them to the search controller, which asks the engine child as for any other query. A
+search by words keeps to the grid filter's label: and folder: terms (`core.filter_text`, as `lookalike
+similar --label --folder`), follows the filter when it changes, and its title says which applied. With
 a model that has no text side every widget is disabled and says why in one line (the engine's own
 `text_side_problem`): nothing is ever faked.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
@@ -20,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.filter_text import SearchFilter
 from desktop_app.core.overview import Snapshot
 from desktop_app.core.similar import Query
 from desktop_app.core.text_encoder import text_side_problem
@@ -194,6 +199,7 @@ class WordsController(QObject):
         self.box.search_requested.connect(self.search)
         self.steer.changed.connect(self._steer_changed)
         window.catalogs.loaded.connect(lambda snap, _same: self.show_catalog(snap))
+        window.grid_panel.filter_applied.connect(self._grid_filtered)
 
     def show_catalog(self, snap: Snapshot | None) -> None:
         problem = problem_of(snap)
@@ -209,7 +215,20 @@ class WordsController(QObject):
         if self.window.snapshot is None:
             return
         self.window.close_detail()
-        self.window.search.ask(Query.of_text(text))
+        self.window.search.ask(Query.of_text(text, self._filters()))
+
+    def _filters(self) -> SearchFilter | None:
+        """The grid's filter as a search takes it (`lookalike similar --label --folder`); None: no filter."""
+        return SearchFilter.of_text(self.window.grid_panel.filter_edit.text()) or None
+
+    def _grid_filtered(self, _text: str) -> None:
+        """The grid's filter changed: a search by words on show follows it, as it would have been asked."""
+        query = self.window.search.query
+        if query is None or query.kind != "text":
+            return
+        filters = self._filters()
+        if filters != query.filters:
+            self.window.search.ask(replace(query, filters=filters))
 
     def _steer_changed(self) -> None:
         query = self.window.search.query

@@ -436,10 +436,12 @@ class EngineBase:
         s = self.settings()
         counts = self.catalog.counts()
         last = self.catalog.last_run()
-        model: dict[str, Any] = {"name": s.model, "installed": False}
+        # "chosen": False for a catalog no index run has made yet; its model is then the default one.
+        model: dict[str, Any] = {"name": s.model, "installed": False, "chosen": s.model is not None}
         try:
             m = self.model()
             model.update(
+                name=s.model or m.manifest.name,
                 installed=True,
                 precision=m.manifest.precision,
                 family=m.manifest.family,

@@ -16,6 +16,7 @@ from desktop_app.core.errors import InputError, NoVectors
 from desktop_app.core.inspect import Inspection, inspect_articles
 from desktop_app.core.paths import relative_to_root
 from desktop_app.core.search import SearchIndex
+from desktop_app.core.search_filters import Label
 from desktop_app.core.settings import (
     SearchSettings,
 )
@@ -78,7 +79,7 @@ class SearchRoom:
         query: Query,
         params: SearchSettings | None = None,
         *,
-        label: str | None = None,
+        label: Label = None,
         folder: str | None = None,
         device: str | None = None,
         n_pairs: int = 3,
@@ -86,13 +87,19 @@ class SearchRoom:
     ) -> Outcome:
         """The articles most similar to a query, by the catalog's search settings unless `params` is given.
 
-        Hits carry the curator's decision on (query article, hit); articles decided "not a match" with a query
-        article are left out unless `show_rejected`."""
+        Only articles with the label and under the folder are returned: `label` and `folder` when given,
+        else the query's own filters. Hits carry the curator's decision on (query article, hit); articles
+        decided "not a match" with a query article are left out unless `show_rejected`."""
         params = params or self.search_settings()
         asked, note = query, ""
+        if query.filters:
+            label = label if label is not None else query.filters.label()
+            folder = folder if folder is not None else query.filters.folder
+            note = query.filters.note()
         alone = self.photo_only(query)
         if alone is not None:  # words that weigh 0: the photo query itself
-            query, note = alone
+            query, said = alone
+            note = f"{note} {said}".strip()
         if query.kind == "articles":
             self._check_known(query.articles)
         index = self.search_index()

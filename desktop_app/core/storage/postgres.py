@@ -9,7 +9,9 @@ indexer at a time holds a session-level advisory lock, which the server drops if
 
 from __future__ import annotations
 
+import re
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -245,29 +247,52 @@ class PostgresBackend(Backend):
         return " ".join(parts)
 
     def permission_advice(self, doing: str, text: str) -> str:
-        """Who may not do what, and the command (README's team set-up) that gives them the rights: every
-        curator is a member of the role that owns the catalog's tables."""
+        """Who may not do what, and the command that gives them the right, from what the server says about
+        this user: a catalog whose tables exist is the team's (README's set-up: every curator is a member of
+        the role that owns them); before they exist, what is missing is the right to create them."""
         user = self.url.username or "(this login)"
-        owner = self._catalog_owner() or "curators"
+        head = f"The database user {user} may not {doing} this catalog ({text})"
+        rights = self._rights()
         psql = self.client_command("psql").rsplit(" -U ", 1)[0]  # run by an administrator, not by this user
+        if rights is not None and rights.table_owner:
+            return (
+                f"{head}; its tables belong to the role {rights.table_owner}: an administrator makes {user} a "
+                f"curator with {psql} -d {self.url.database} -c '{_grant(rights.table_owner, user)}' (README: "
+                "A shared catalog for a team)."
+            )
+        if rights is None or rights.can_create is not False:
+            return f"{head}; ask the administrator of the server {self.where()} for that right."
+        missing = (
+            f"{head}: {user} has no right to create tables in the schema {rights.schema} of the database "
+            f"{self.url.database}, and the catalog's tables do not exist yet"
+        )
+        if not rights.owner_logs_in:  # a team role (README's set-up): its members create as the team
+            return (
+                f"{missing}. The database belongs to the team role {rights.owner}: an administrator makes "
+                f"{user} a member with {psql} -d {self.url.database} -c '{_grant(rights.owner, user)}' "
+                "(README: A shared catalog for a team)."
+            )
         return (
-            f"The database user {user} may not {doing} this catalog ({text}); its tables belong to the role "
-            f"{owner}: an administrator makes {user} a curator with {psql} -d {self.url.database} -c "
-            f"'GRANT {owner} TO {user}' (README: A shared catalog for a team)."
+            f"{missing}. The database's owner {rights.owner} (or a superuser) can give that right with {psql} "
+            f"-U {rights.owner} -d {self.url.database} -c 'GRANT CREATE ON SCHEMA {_name(rights.schema)} TO "
+            f"{_name(user)}'."
         )
 
-    def _catalog_owner(self) -> str | None:
-        """The role that owns the catalog's meta table, looked up for an error message (None if unknown)."""
+    def _rights(self) -> _Rights | None:
+        """What the server says about this user's rights in the catalog's database, looked up for an error
+        message (None when it cannot be asked)."""
         try:
             with self.make_engine().connect() as conn:
-                return conn.execute(
-                    sa.text(
-                        "SELECT tableowner FROM pg_tables WHERE tablename = 'meta' "
-                        "AND schemaname = current_schema()"
-                    )
-                ).scalar()
+                row = conn.execute(sa.text(_RIGHTS_SQL)).one_or_none()
         except sa.exc.DBAPIError:
             return None
+        if row is None:
+            return None
+        schema_owner = row.schema_owner
+        owner = row.db_owner if schema_owner in (None, "pg_database_owner") else schema_owner
+        return _Rights(
+            row.table_owner, row.schema or "public", row.can_create, owner, bool(row.owner_logs_in)
+        )
 
     def as_owner(self, conn: sa.Connection) -> None:
         """Make tables (creating or migrating the catalog) as the role that owns the database when this user
@@ -283,6 +308,41 @@ class PostgresBackend(Backend):
         if owner:
             quoted = conn.dialect.identifier_preparer.quote(owner)
             conn.exec_driver_sql(f"SET LOCAL ROLE {quoted}")
+
+
+# Who owns the catalog's meta table (None: the catalog's tables do not exist yet), whether this user may
+# create tables in the schema they go to, and who can grant that: the schema's owner (PostgreSQL 15's public
+# schema belongs to pg_database_owner, i.e. the database's owner) and whether that role can log in.
+_RIGHTS_SQL = """
+SELECT (SELECT tableowner FROM pg_tables WHERE tablename = 'meta' AND schemaname = current_schema())
+           AS table_owner,
+       current_schema() AS schema,
+       has_schema_privilege(current_schema(), 'CREATE') AS can_create,
+       (SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = current_schema()) AS schema_owner,
+       pg_get_userbyid(d.datdba) AS db_owner,
+       (SELECT rolcanlogin FROM pg_roles WHERE pg_roles.oid = d.datdba) AS owner_logs_in
+FROM pg_database d WHERE d.datname = current_database()
+"""
+
+
+@dataclass(frozen=True)
+class _Rights:
+    table_owner: str | None
+    schema: str
+    can_create: bool | None
+    owner: str  # the role that may grant CREATE on the schema
+    owner_logs_in: bool
+
+
+def _name(identifier: str) -> str:
+    """A role or schema name as SQL reads it: plain when it is a plain lower-case name, else double-quoted."""
+    if re.fullmatch(r"[a-z_][a-z0-9_$]*", identifier):
+        return identifier
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _grant(role: str, user: str) -> str:
+    return f"GRANT {_name(role)} TO {_name(user)}"
 
 
 def _check_url_parts(url) -> None:
