@@ -3,6 +3,7 @@ mounted there) still sees them. A real PostgreSQL server, real photos, the real 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -245,3 +246,21 @@ def test_a_sqlite_file_of_schema_7_migrates_with_plain_sqlite(tmp_path, photo_tr
     with sqlite3.connect(db) as conn:
         cols = [r[1] for r in conn.execute("PRAGMA table_info(photo_thumbnails)")]
     assert cols == ["photo_id", "width", "height", "data"]
+
+
+def test_the_cli_says_what_it_filled_in_and_stats_counts_the_thumbnails(
+    pg_url, photo_tree, tiny_model, capsys
+):
+    index_photos(pg_url, photo_tree, model=str(tiny_model.manifest_path))
+    with Catalog(pg_url, create=False) as cat, cat.write() as conn:
+        conn.execute(photo_thumbnails_table.delete().where(photo_thumbnails_table.c.photo_id > 2))
+    code, out, err = run_main(capsys, "index", str(photo_tree), "--db", pg_url)
+    assert code == 0, err
+    assert "Thumbnails stored for 5 photos indexed before" in out
+    code, out, err = run_main(capsys, "stats", "--db", pg_url)
+    assert code == 0, err
+    line = next(x for x in out.splitlines() if x.startswith("Thumbnails"))
+    assert line.startswith("Thumbnails 7 of 7 usable photos in the catalog, ") and line.endswith(" KB each")
+    code, out, _ = run_main(capsys, "stats", "--db", pg_url, "--json")
+    state = json.loads(out)["thumbnails"]
+    assert state["kept"] and state["stored"] == state["photos"] == 7 and state["bytes"] > 0

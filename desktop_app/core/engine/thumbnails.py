@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from desktop_app.core import thumbnails
+from desktop_app.core.catalog_thumbnails import keeps_thumbnails
 from desktop_app.core.images import PhotoError
 from desktop_app.core.paths import photo_file
 
@@ -15,7 +16,15 @@ log = logging.getLogger(__name__)
 
 
 class ThumbnailRoom:
-    """Mixin of `Engine`: needs `catalog` and `photo_root()` (EngineBase)."""
+    """Mixin of `Engine`: needs `catalog`, `photo_root()` and `stats()` (EngineBase)."""
+
+    def stats(self) -> dict:
+        """EngineBase's stats, with the catalog's thumbnails: whether index runs keep them, how many usable
+        photos have one, and the bytes they take."""
+        return {**super().stats(), "thumbnails": self.thumbnail_state()}
+
+    def thumbnail_state(self) -> dict:
+        return {"kept": keeps_thumbnails(self.catalog), **self.catalog.thumbnail_counts()}
 
     def thumbnails(self, paths: Sequence[str], size: int) -> dict[str, Path]:
         """Thumbnail files (JPEG, at most size x size) of these photos (stored paths): made from the photo
