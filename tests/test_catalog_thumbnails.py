@@ -264,3 +264,40 @@ def test_the_cli_says_what_it_filled_in_and_stats_counts_the_thumbnails(
     code, out, _ = run_main(capsys, "stats", "--db", pg_url, "--json")
     state = json.loads(out)["thumbnails"]
     assert state["kept"] and state["stored"] == state["photos"] == 7 and state["bytes"] > 0
+
+
+def _fill_and_die(url: str, photos: str, home: str) -> None:
+    """An index run that is SIGKILLed as it starts writing the third batch of thumbnails (child process)."""
+    import os
+    import signal
+
+    os.environ["LOOKALIKE_HOME"] = home
+    catalog_thumbnails.FILL_BATCH = 2
+    real = Catalog.store_thumbnails
+    calls = []
+
+    def store(self, thumbs):
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(self, thumbs)
+
+    Catalog.store_thumbnails = store
+    index_photos(url, Path(photos))
+
+
+def test_a_fill_in_killed_keeps_the_batches_written(pg_url, photo_tree, tiny_model, isolated_home):
+    import multiprocessing as mp
+
+    index_photos(pg_url, photo_tree, model=str(tiny_model.manifest_path))
+    with Catalog(pg_url, create=False) as cat, cat.write() as conn:
+        conn.execute(photo_thumbnails_table.delete())
+    child = mp.get_context("spawn").Process(
+        target=_fill_and_die, args=(pg_url, str(photo_tree), str(isolated_home))
+    )
+    child.start()
+    child.join(120)
+    assert child.exitcode == -9
+    assert len(stored_paths(pg_url)) == 4  # two batches of two were committed before the kill
+    summary = index_photos(pg_url, photo_tree)
+    assert summary.thumbnails_filled == 3 and len(stored_paths(pg_url)) == 7
