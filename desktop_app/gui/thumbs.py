@@ -205,8 +205,10 @@ class ThumbnailLoader(QObject):
         catalog gives the photos that could not be shown another try."""
         with self._lock:
             same = self._catalog is None if catalog is None else catalog.same_as(self._catalog)
+            if same:
+                return  # the one in use stays: requests on their way to it are still answered
             self._catalog = catalog
-        if not same and catalog is not None:
+        if catalog is not None:
             self._broken.clear()
 
     def pause(self) -> None:
@@ -331,7 +333,8 @@ class ThumbnailLoader(QObject):
         """Send the catalog's thumbnails of the photos in `asking` (None for those it has none of) after one
         read; False when this loop must end (see `_send`)."""
         files: dict[str, Path] = {}
-        if not self._stopping:
+        # A catalog no longer in use may be closed already: its photos are not on show any more either.
+        if not self._stopping and asking.catalog is self._catalog:
             with self._lock:
                 self.catalog_reads += 1
             try:
