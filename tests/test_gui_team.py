@@ -586,3 +586,13 @@ def test_a_client_without_the_photos_shows_the_catalogs_thumbnails(
         assert_photo(article, pix)
     # They are cached on machine B, in its own thumbnail cache.
     assert any((home_b / "thumbnails").rglob("*.jpg"))
+    # The lightbox (Space) shows the catalog's thumbnail of a photo that cannot be read here, and says so.
+    w.select_article("green")
+    active(qtbot, w)
+    w.grid.setFocus()
+    qtbot.keyClick(w.grid, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: w.articles.lightbox is not None, timeout=T)
+    box = w.articles.lightbox
+    qtbot.waitUntil(box.is_shown, timeout=T)
+    assert box.canvases[0].image_size() == (64, 48)
+    assert "offline: showing the catalog's thumbnail" in box.captions[0].text()

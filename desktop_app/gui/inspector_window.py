@@ -249,7 +249,13 @@ class InspectorWindow(QWidget):
                 ),
             ]
         ]
-        self.lightbox = Lightbox(f"Compare {self.article_a} and {self.article_b}", items, parent=None)
+        root = self.comparison.photo_root if self.comparison is not None else None
+        self.lightbox = Lightbox(
+            f"Compare {self.article_a} and {self.article_b}",
+            items,
+            parent=None,
+            catalog=catalog_source(self.engine, root),
+        )
         self.lightbox.show()
 
     def cell_menu(self, row: int, col: int, pos) -> None:
