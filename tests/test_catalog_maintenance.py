@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from desktop_app.core.catalog_thumbnails import thumbnail_of_file
 from desktop_app.core.engine import index_photos
 from desktop_app.core.storage import Catalog
 from desktop_app.core.storage.recover import NOT_COPIED, recovered_tables
@@ -39,6 +40,9 @@ def full_catalog(tmp_path, photo_tree, tiny_model) -> Path:
         cat.save_layout(tiny_model.manifest.model_id, adapter, "pca", "digest", {"n": 3}, b"layout-bytes")
         cat.set_cover("red", "red/p1.jpg", curator="alice")
         cat.store_fingerprints([("hash-1", b"print-1"), ("hash-2", b"print-2")], version=1)
+        # Thumbnails, as an SQLite copy of a shared catalog holds them: two photos have theirs.
+        photos = cat.photo_rows()[:2]
+        cat.store_thumbnails({p.id: thumbnail_of_file(photo_tree / p.path) for p in photos})
     return db
 
 

@@ -524,3 +524,75 @@ def test_the_status_bar_says_when_the_adapter_searches_without_s(qtbot):
     assert why in panel.adapter_label.toolTip()
     panel.show_adapter({"active": {"kind": "whitening"}, "note": None})
     assert panel.adapter_label.text() == "Learned similarity: on"
+
+
+def test_a_client_without_the_photos_shows_the_catalogs_thumbnails(
+    qtbot, window, pg_url, photo_tree, tiny_model, tmp_path, monkeypatch
+):
+    """Machine A indexed the photos into the shared catalog; machine B (its own settings and thumbnail cache)
+    maps the photo share where it is not mounted: its grid and its result cards show the photos (the
+    catalog's thumbnails, read a screenful at a time), and the banner says the photos are offline."""
+    from PySide6.QtGui import QPixmap
+
+    from desktop_app.core.engine import index_photos
+    from desktop_app.core.storage import Catalog
+
+    colours = {"red": (200, 30, 30), "green": (30, 200, 30), "shoes/blue": (30, 30, 200)}
+    index_photos(pg_url, photo_tree, model=str(tiny_model.manifest_path))
+    home_b = tmp_path / "machine-b"
+    home_b.mkdir()
+    monkeypatch.setenv("LOOKALIKE_HOME", str(home_b))
+    with Engine.open(pg_url, remember=False) as engine:
+        engine.map_photo_root(tmp_path / "mnt" / "nothere" / "photos")
+    reads: list[int] = []
+    real = Catalog.thumbnails_of
+    monkeypatch.setattr(
+        Catalog, "thumbnails_of", lambda self, paths: reads.append(len(paths)) or real(self, paths)
+    )
+    w = window()
+    w.thumbs.pause()  # the cells on screen ask first; the workers then answer them together
+    with qtbot.waitSignal(w.catalog_loaded, timeout=T):
+        w.open_catalog(pg_url)
+    assert w.root_frame.isVisible()  # the photos are offline, and the window says so
+    grid = w.grid_model
+    qtbot.waitUntil(lambda: w.thumbs.pending() >= grid.rowCount() == 3, timeout=T)
+    w.thumbs.resume()
+
+    def pictures(model) -> dict[str, QPixmap]:
+        shown = {}
+        for row in range(model.rowCount()):
+            pix = model.index(row, 0).data(Qt.ItemDataRole.DecorationRole)
+            if isinstance(pix, QPixmap):
+                shown[model.index(row, 0).data(Qt.ItemDataRole.DisplayRole)] = pix
+        return shown
+
+    qtbot.waitUntil(lambda: len(pictures(grid)) == 3, timeout=T)
+
+    def assert_photo(article: str, pix: QPixmap) -> None:
+        assert (pix.width(), pix.height()) == (64, 48)  # the photo itself, not the 160 px "cannot show" tile
+        centre = pix.toImage().pixelColor(32, 24)
+        got = (centre.red(), centre.green(), centre.blue())
+        assert max(abs(a - b) for a, b in zip(got, colours[article])) < 40, (article, got)
+
+    for article, pix in pictures(grid).items():
+        assert_photo(article, pix)
+        assert not w.thumbs.is_broken(grid.cover_path(grid.row_of(article)))
+    assert sum(reads) == 3 and len(reads) <= 2  # one read per worker, not one per thumbnail
+    # The result cards show the same pictures.
+    show_results(qtbot, w, "red")
+    results = w.similar.model
+    qtbot.waitUntil(lambda: len(pictures(results)) == results.rowCount() > 0, timeout=T)
+    for article, pix in pictures(results).items():
+        assert_photo(article, pix)
+    # They are cached on machine B, in its own thumbnail cache.
+    assert any((home_b / "thumbnails").rglob("*.jpg"))
+    # The lightbox (Space) shows the catalog's thumbnail of a photo that cannot be read here, and says so.
+    w.select_article("green")
+    active(qtbot, w)
+    w.grid.setFocus()
+    qtbot.keyClick(w.grid, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: w.articles.lightbox is not None, timeout=T)
+    box = w.articles.lightbox
+    qtbot.waitUntil(box.is_shown, timeout=T)
+    assert box.canvases[0].image_size() == (64, 48)
+    assert "offline: showing the catalog's thumbnail" in box.captions[0].text()

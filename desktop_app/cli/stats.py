@@ -55,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
     )
     for model_id, n in counts["vectors_by_model"].items():
         print(f"Vectors   {n} from {model_id}")
+    thumbs = info["thumbnails"]
+    if thumbs["kept"]:
+        each = f", {thumbs['bytes'] / thumbs['stored'] / 1024:.1f} KB each" if thumbs["stored"] else ""
+        print(f"Thumbnails {thumbs['stored']} of {thumbs['photos']} usable photos in the catalog{each}")
     if last:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(last["started_at"]))
         print(f"Last run  {when}, {last['status']}")

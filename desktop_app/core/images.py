@@ -377,15 +377,25 @@ def to_tensor(im: Image.Image, manifest: ModelManifest) -> np.ndarray:
 
 
 def preprocess(
-    data: bytes, manifest: ModelManifest, resize: str | None = None, mirror: bool = False
+    data: bytes,
+    manifest: ModelManifest,
+    resize: str | None = None,
+    mirror: bool = False,
+    on_decoded: Callable[[Image.Image], object] | None = None,
 ) -> tuple[np.ndarray, LoadedPhoto]:
-    """Image bytes -> model input tensor(s): [1, ...] or, with mirror, [2, ...] (photo and its mirror)."""
+    """Image bytes -> model input tensor(s): [1, ...] or, with mirror, [2, ...] (photo and its mirror).
+
+    `on_decoded` is given the decoded, upright RGB picture (as decoded for the model: a JPEG possibly
+    reduced, both sides still at least the model's input) before it is fitted to the model, so that other
+    small pictures (the catalog's thumbnail) are made from the same decode; it must not change it."""
     out_h, out_w = manifest.input_size
-    loaded = load_photo(
-        data,
-        min_size=(out_w, out_h) if manifest.use_jpeg_draft else None,
-        shrink=lambda rgb: fit_to_model(rgb, manifest, resize),
-    )
+
+    def shrink(rgb: Image.Image) -> Image.Image:
+        if on_decoded is not None:
+            on_decoded(rgb)
+        return fit_to_model(rgb, manifest, resize)
+
+    loaded = load_photo(data, min_size=(out_w, out_h) if manifest.use_jpeg_draft else None, shrink=shrink)
     fitted = loaded.image
     tensors = [to_tensor(fitted, manifest)]
     if mirror:

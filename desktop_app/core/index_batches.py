@@ -16,11 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from desktop_app.core.catalog_thumbnails import stored_thumbnail
 from desktop_app.core.encoder import Encoder, normalise
 from desktop_app.core.images import PhotoError, preprocess, read_bytes
 from desktop_app.core.index_plan import Work
 from desktop_app.core.models import ModelManifest
 from desktop_app.core.storage import Catalog, PhotoWrite
+from desktop_app.core.storage.thumbnails import StoredThumbnail
 
 
 def content_hash(data: bytes) -> str:
@@ -43,6 +45,7 @@ class BatchRun:
     moved_ids: set[int] = field(default_factory=set)  # vanished photos a moved file took over
     embedded: int = 0
     cancelled: bool = False
+    thumbnails: bool = False  # store each embedded photo's thumbnail in the catalog (core.catalog_thumbnails)
 
 
 @dataclass
@@ -54,6 +57,7 @@ class _Result:
     height: int | None = None
     error: PhotoError | None = None
     moved_from: int | None = None  # orphan photo id whose vectors this file takes over
+    thumbnail: StoredThumbnail | None = None
 
 
 def embed_in_batches(
@@ -77,7 +81,7 @@ def embed_in_batches(
     batch: list[_Result] = []
 
     def prepare(w: Work, orphans: frozenset[str]) -> _Result:
-        return _prepare_one(run.root, w, orphans, manifest, run.resize, run.mirror)
+        return _prepare_one(run, w, orphans, manifest)
 
     report(0, "embedding")
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
@@ -109,22 +113,25 @@ def embed_in_batches(
     report(done, "cancelled" if run.cancelled else "done")
 
 
-def _prepare_one(
-    root: Path,
-    w: Work,
-    orphan_hashes: frozenset[str],
-    manifest: ModelManifest,
-    resize: str | None,
-    mirror: bool,
-) -> _Result:
-    """Runs on a pool thread: read, hash, and (unless it is a moved file) decode and preprocess."""
+def _prepare_one(run: BatchRun, w: Work, orphan_hashes: frozenset[str], manifest: ModelManifest) -> _Result:
+    """Runs on a pool thread: read, hash, and (unless it is a moved file) decode and preprocess, making the
+    catalog's thumbnail from the same decode when the catalog keeps them."""
     try:
-        data = read_bytes(root / w.found.rel)
+        data = read_bytes(run.root / w.found.rel)
         h = content_hash(data)
         if w.kind == "new" and h in orphan_hashes:
             return _Result(w, hash=h, moved_from=-1)  # the consumer claims the orphan's row
-        tensor, loaded = preprocess(data, manifest, resize=resize, mirror=mirror)
-        return _Result(w, hash=h, tensor=tensor, width=loaded.width, height=loaded.height)
+        made: list[StoredThumbnail] = []
+        keep = (lambda rgb: made.append(stored_thumbnail(rgb))) if run.thumbnails else None
+        tensor, loaded = preprocess(data, manifest, resize=run.resize, mirror=run.mirror, on_decoded=keep)
+        return _Result(
+            w,
+            hash=h,
+            tensor=tensor,
+            width=loaded.width,
+            height=loaded.height,
+            thumbnail=made[0] if made else None,
+        )
     except PhotoError as exc:
         return _Result(w, error=exc)
 
@@ -197,6 +204,7 @@ def _write_batch(run: BatchRun, batch: list[_Result], vec_of: dict[int, np.ndarr
                     width=r.width,
                     height=r.height,
                     vector=vec_of[id(r)],
+                    thumbnail=r.thumbnail,
                 )
             )
             kinds.append("new" if w.row is None else "changed" if w.kind == "changed" else "reembedded")

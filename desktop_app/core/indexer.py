@@ -3,7 +3,8 @@
 An index run scans the folder, compares it with the catalog (`index_plan`), loads the model (before
 anything is written, so a model that cannot load changes nothing), then stores the catalog's settings and
 applies the plan, embedding in batches (`index_batches`: one transaction per batch, so a kill loses at most
-the batch in flight). Unchanged files (same size and mtime) cost one stat; moved files are recognised by
+the batch in flight), and in a catalog that keeps thumbnails stores those its photos indexed before lack
+(`catalog_thumbnails.fill_missing`). Unchanged files (same size and mtime) cost one stat; moved files are recognised by
 content hash and keep their vectors; deleted files leave the catalog only after a complete scan. Every run
 is recorded: done, cancelled, or failed with its error.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from desktop_app.core.catalog_thumbnails import fill_missing, keeps_thumbnails
 from desktop_app.core.device import physical_cores
 from desktop_app.core.encoder import Encoder, normalise
 from desktop_app.core.errors import InputError
@@ -79,6 +81,10 @@ class IndexSummary:
     removed: int = 0
     reembedded: int = 0
     unchanged: int = 0
+    # thumbnails stored in the catalog for photos indexed before it kept them (core.catalog_thumbnails), and
+    # photos of those whose file could not be read for one (asked for again by the next run)
+    thumbnails_filled: int = 0
+    thumbnails_unreadable: int = 0
     unmatched: int = 0  # photos the file-name pattern did not match (single-photo articles)
     skipped: dict[str, int] = field(default_factory=dict)
     skipped_files: list[dict] = field(default_factory=list)
@@ -240,6 +246,7 @@ def _index(
     run_id = catalog.start_run(run.model_id)
     try:
         embedded = _apply_plan(catalog, root, plan, run, encoder, opts, summary, progress, should_cancel)
+        _fill_thumbnails(catalog, root, opts, summary, progress, should_cancel)
         _finish_summary(catalog, summary, run.model_id, embedded, started)
     except BaseException as exc:
         # Only the counts and the error: the disk may be full, and the last finished run keeps the scan's skips.
@@ -299,6 +306,7 @@ def _apply_plan(
         [{"pid": r.photo_id, "aid": article_ids[r.article], "view": r.view} for r in plan.regroup]
     )
     batches = BatchRun(catalog, root, run.model_id, run.resize, run.mirror, article_ids, plan.orphans)
+    batches.thumbnails = keeps_thumbnails(catalog)
     if plan.work:
         assert encoder is not None  # loaded by _index whenever there is work
         summary.device = encoder.device
@@ -307,7 +315,7 @@ def _apply_plan(
                 batches,
                 encoder,
                 plan.work,
-                workers=opts.workers or max(1, min(4, physical_cores())),
+                workers=_decode_workers(opts),
                 batch_size=max(1, opts.batch_size),
                 lookahead=max(1, opts.batch_size) * max(1, opts.prefetch_batches),
                 report=_rate_reporter(progress, len(plan.work)),
@@ -322,16 +330,52 @@ def _apply_plan(
     return batches.embedded
 
 
-def _rate_reporter(progress: Callable[[Progress], None] | None, total: int) -> Callable[[int, str], None]:
-    """Progress of the embedding, with its rate and the time left, from the time this is called."""
+def _decode_workers(opts: IndexOptions) -> int:
+    """Threads that read and decode photos: as asked, else up to 4, leaving the cores to the model."""
+    return opts.workers or max(1, min(4, physical_cores()))
+
+
+def _rate_progress(progress: Callable[[Progress], None] | None) -> Callable[[int, int, str], None]:
+    """`progress(done, total, note)` as Progress with its rate and the time left, from the time this is
+    called."""
     t0 = time.perf_counter()
 
-    def report(done: int, note: str) -> None:
+    def report(done: int, total: int, note: str) -> None:
         if progress:
             rate = done / max(time.perf_counter() - t0, 1e-6)
             progress(Progress(done, total, rate, (total - done) / rate if rate > 0 else None, note))
 
     return report
+
+
+def _rate_reporter(progress: Callable[[Progress], None] | None, total: int) -> Callable[[int, str], None]:
+    """Progress of the embedding, with its rate and the time left, from the time this is called."""
+    report = _rate_progress(progress)
+    return lambda done, note: report(done, total, note)
+
+
+def _fill_thumbnails(
+    catalog: Catalog,
+    root: Path,
+    opts: IndexOptions,
+    summary: IndexSummary,
+    progress: Callable[[Progress], None] | None,
+    should_cancel: Callable[[], bool],
+) -> None:
+    """Photos indexed before the catalog kept thumbnails get theirs now, from this machine's photo folder
+    (a catalog that keeps none, or a cancelled run, is left as it is)."""
+    if summary.cancelled or not keeps_thumbnails(catalog):
+        return
+    filled = fill_missing(
+        catalog,
+        root,
+        workers=_decode_workers(opts),
+        progress=_rate_progress(progress),
+        should_cancel=should_cancel,
+    )
+    summary.thumbnails_filled = filled.stored
+    summary.thumbnails_unreadable = filled.unreadable
+    summary.cancelled = filled.cancelled
 
 
 def _note_batches(summary: IndexSummary, batches: BatchRun) -> None:

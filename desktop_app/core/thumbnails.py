@@ -4,8 +4,10 @@ Front ends ask for `thumbnail(path, size)` from a worker thread and get back the
 than size x size. The cache key covers the photo's absolute path, size on disk and modification time, so an
 edited photo gets a fresh thumbnail while a moved catalog keeps reusing the old ones. Each photo's newest
 thumbnail is also linked under a key of its path alone, so when the photo folder is offline (a drive
-unmounted, a share down) the thumbnails made before still show. Plain Python and Pillow only: the GUI loads
-the file into a QImage itself.
+unmounted, a share down) the thumbnails made before still show. A photo this machine cannot read and has no
+thumbnail of yet can get the one its catalog keeps (`core.catalog_thumbnails`): `from_stored` caches it
+under that same key, so it is read from the catalog once per machine and size. Plain Python and Pillow
+only: the GUI loads the file into a QImage itself.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ SIZES = (96, 128, 160, 192, 256)
 DEFAULT_SIZE = 160
 # Thumbnails are looked at, not analysed: a modest quality keeps the cache small and fast to read.
 JPEG_QUALITY = 85
+# Why `thumbnail` fails when the photo's file cannot be read here (its folder offline, not mounted on this
+# machine, the photo gone), as opposed to a file that cannot be decoded: only then may the catalog's own
+# thumbnail stand in.
+UNREADABLE = frozenset({"vanished", "unreadable"})
 
 
 def cache_key(path: Path, size: int, stat: os.stat_result | None = None) -> str:
@@ -98,23 +104,37 @@ def thumbnail(path: Path, size: int = DEFAULT_SIZE, root: Path | None = None) ->
         if not last_known_path(path, size, root).exists():
             _remember(target, path, size, root)  # made by a version that kept no offline link
         return target
-    image = render(read_bytes(path), size)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _save_atomically(image, target)
+    made = _kept(render(read_bytes(path), size), target)
+    if made == target:
         _remember(target, path, size, root)
-        return target
-    except OSError:
-        fd, tmp = tempfile.mkstemp(prefix="lookalike-thumb-", suffix=".jpg")
-        os.close(fd)
-        image.save(tmp, "JPEG", quality=JPEG_QUALITY)
-        return Path(tmp)
+    return made
+
+
+def from_stored(path: Path, size: int, data: bytes, root: Path | None = None) -> Path:
+    """Cache a thumbnail the catalog keeps (JPEG `data`) as the last known one of the photo at `path`, fitted
+    into size x size (never enlarged), and return its file: `thumbnail(path, size)` finds it from now on
+    while the photo cannot be read. Raises PhotoError when `data` is not a picture."""
+    return _kept(render(data, size), last_known_path(Path(path), size, root))
 
 
 def render(data: bytes, size: int) -> Image.Image:
     """Decode photo bytes into an RGB image that fits in size x size, keeping the aspect ratio."""
     # Asking the JPEG decoder for at least the target size lets it skip most of the pixels (draft mode).
     return load_photo(data, min_size=(size, size), shrink=fit_within(size, Image.Resampling.BILINEAR)).image
+
+
+def _kept(image: Image.Image, target: Path) -> Path:
+    """Save a thumbnail at `target`; when the cache folder cannot be written (read-only home, disk full), in
+    a temporary file instead, so browsing keeps working. Returns where it went."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _save_atomically(image, target)
+        return target
+    except OSError:
+        fd, tmp = tempfile.mkstemp(prefix="lookalike-thumb-", suffix=".jpg")
+        os.close(fd)
+        image.save(tmp, "JPEG", quality=JPEG_QUALITY)
+        return Path(tmp)
 
 
 def _save_atomically(image: Image.Image, target: Path) -> None:
@@ -143,7 +163,9 @@ __all__ = [
     "PhotoError",
     "cache_key",
     "cache_size_bytes",
+    "UNREADABLE",
     "cached_path",
+    "from_stored",
     "last_known_path",
     "lookup",
     "render",

@@ -21,6 +21,7 @@ from desktop_app.core.storage.photos import CoverChange
 from desktop_app.gui.decision_bar import DECISION_KEYS, NO_DECISION_KEY
 from desktop_app.gui.detail import open_external, reveal_in_file_manager
 from desktop_app.gui.lightbox import Lightbox, LightboxPhoto
+from desktop_app.gui.thumbs import catalog_source
 
 
 def copy_text(text: str) -> None:
@@ -108,7 +109,9 @@ class ArticleActions(QObject):
     # ------------------------------------------------------------ lightbox and compare
 
     def show_lightbox(self, title: str, items: list[list[LightboxPhoto]], start: int = 0) -> Lightbox:
-        box = Lightbox(title, items, start)
+        snap = self.w.snapshot
+        catalog = catalog_source(snap.engine, snap.photo_root) if snap is not None else None
+        box = Lightbox(title, items, start, catalog=catalog)
         box.show()
         self.w.keep(box)
         self.lightbox = box

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.catalog_thumbnails import FILLING
 from desktop_app.core.engine import index_photos
 from desktop_app.core.indexer import IndexOptions, IndexSummary, Progress
 from desktop_app.core.models import InstalledModel
@@ -88,7 +89,8 @@ def progress_text(p: Progress) -> str:
     if p.total == 0:
         return "Scanning the folder for photos…" if p.note == "scanning folder" else (p.note or "Starting…")
     rate = f"{p.rate:.1f} photos/s" if p.rate > 0 else "measuring speed"
-    return f"{p.done:,} of {p.total:,} photos · {rate} · {format_eta(p.eta_s)}"
+    stage = "Storing thumbnails in the catalog: " if p.note == FILLING else ""
+    return f"{stage}{p.done:,} of {p.total:,} photos · {rate} · {format_eta(p.eta_s)}"
 
 
 GROUPING_HINT = "In the app: Settings… → Grouping of this catalog → file names, then Update index."

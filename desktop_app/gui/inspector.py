@@ -40,7 +40,7 @@ from desktop_app.gui.inspector_panes import (
     inspection_from_matrix,
     summary_html,
 )
-from desktop_app.gui.thumbs import ThumbnailLoader
+from desktop_app.gui.thumbs import CatalogThumbnails, ThumbnailLoader
 
 
 class InspectorWidget(QWidget):
@@ -62,6 +62,7 @@ class InspectorWidget(QWidget):
         compare: str | None = None,
         side_by_side: bool = False,
         failed: dict[str, str] | None = None,
+        catalog: CatalogThumbnails | None = None,
     ) -> None:
         super().__init__(parent)
         self.inspection = inspection
@@ -71,6 +72,7 @@ class InspectorWidget(QWidget):
         # One size for everything: the hover panel shows it, the headers show it scaled down, so hovering a
         # cell never waits for a second decode of a photo whose header is already on screen.
         self.loader = ThumbnailLoader(LARGE_SIZE, threads=2, parent=self, photo_root=self.photo_root)
+        self.loader.use_catalog(catalog)  # the catalog's thumbnails of photos this machine cannot read
         self.loader.ready.connect(self._thumbnail_loaded)
         self._waiting: set[str] = set()  # asked for and not arrived yet; thumbnails_ready fires when empty
         self.methods = available_methods(inspection, (method, compare))

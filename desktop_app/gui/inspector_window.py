@@ -37,6 +37,7 @@ from desktop_app.gui.inspector import InspectorWidget
 from desktop_app.gui.inspector_model import format_sim
 from desktop_app.gui.screen_fit import fit_to_screen
 from desktop_app.gui.secondary import CLOSE_KEYS, KeyTable, add_close_keys
+from desktop_app.gui.thumbs import catalog_source
 from desktop_app.gui.workers import Failure, Runner
 
 SAVE_DELAY_MS = 400  # a dragged slider stores its last position, not every step
@@ -199,6 +200,7 @@ class InspectorWindow(QWidget):
             failed=failed,
             compare=self._options.get("compare"),
             side_by_side=bool(self._options.get("side_by_side")),
+            catalog=catalog_source(self.engine, photo_root, relative_keys=True),
         )
         self.inspector.edited.connect(self._save_timer.start)
         self.inspector.compare_requested.connect(self.compare_cell)
@@ -247,7 +249,13 @@ class InspectorWindow(QWidget):
                 ),
             ]
         ]
-        self.lightbox = Lightbox(f"Compare {self.article_a} and {self.article_b}", items, parent=None)
+        root = self.comparison.photo_root if self.comparison is not None else None
+        self.lightbox = Lightbox(
+            f"Compare {self.article_a} and {self.article_b}",
+            items,
+            parent=None,
+            catalog=catalog_source(self.engine, root),
+        )
         self.lightbox.show()
 
     def cell_menu(self, row: int, col: int, pos) -> None:

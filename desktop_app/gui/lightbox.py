@@ -3,7 +3,7 @@
 `Lightbox(items, start)` shows a sequence of items; each item is one photo (an article's photos, stepped
 through with the arrow keys) or two (a compare: the query's photo and a result's, at the same scale, zoomed
 and panned together). Photos are decoded on a worker at full size; a photo whose folder is offline shows its
-cached thumbnail instead, and says so. The keys are in `LIGHTBOX_KEYS`, which the shortcut sheet lists.
+cached thumbnail instead (else, given `catalog`, the one a shared catalog keeps), and says so. The keys are in `LIGHTBOX_KEYS`, which the shortcut sheet lists.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core import thumbnails
+from desktop_app.core.errors import UserError
 from desktop_app.core.images import PhotoError
+from desktop_app.gui.thumbs import CatalogThumbnails
 from desktop_app.gui.workers import Failure, Runner
 
 ZOOM_STEP = 1.25
@@ -61,8 +63,9 @@ class LoadedPhoto:
     note: str = ""  # why the full photo is not what is shown
 
 
-def load_photo(path: Path | None) -> LoadedPhoto:
-    """Decode a photo at full size (worker thread); its cached thumbnail when the file cannot be read."""
+def load_photo(path: Path | None, catalog: CatalogThumbnails | None = None) -> LoadedPhoto:
+    """Decode a photo at full size (worker thread); its cached thumbnail when the file cannot be read, else
+    the catalog's (one read)."""
     if path is None:
         return LoadedPhoto(None, "The photo folder is not known on this machine.")
     reader = QImageReader(str(path))
@@ -73,11 +76,27 @@ def load_photo(path: Path | None) -> LoadedPhoto:
     why = reader.errorString()
     try:
         cached = thumbnails.thumbnail(path, FALLBACK_SIZE)
-    except (PhotoError, OSError):
+        note = "The photo folder is offline: showing the cached thumbnail." if not path.exists() else why
+    except PhotoError as exc:
+        cached = _catalogs(path, catalog) if exc.reason in thumbnails.UNREADABLE else None
+        note = "The photo folder is offline: showing the catalog's thumbnail."
+    except OSError:
+        cached = None
+    if cached is None:
         return LoadedPhoto(None, f"The photo cannot be shown: {why}.")
     thumb = QImage(str(cached))
-    note = "The photo folder is offline: showing the cached thumbnail." if not path.exists() else why
     return LoadedPhoto(thumb if not thumb.isNull() else None, note)
+
+
+def _catalogs(path: Path, catalog: CatalogThumbnails | None) -> Path | None:
+    """The catalog's thumbnail of the photo at `path`, cached on this machine; None when it has none."""
+    stored = catalog.stored_path(str(path)) if catalog is not None else None
+    if stored is None:
+        return None
+    try:
+        return catalog.fetch([stored], FALLBACK_SIZE).get(stored)
+    except UserError:  # the catalog went away meanwhile
+        return None
 
 
 class PhotoCanvas(QGraphicsView):
@@ -187,9 +206,16 @@ class Lightbox(QWidget):
     shown = Signal(int)  # index of the item now on show (its photos decoded, or known to be missing)
 
     def __init__(
-        self, title: str, items: list[list[LightboxPhoto]], start: int = 0, parent: QWidget | None = None
+        self,
+        title: str,
+        items: list[list[LightboxPhoto]],
+        start: int = 0,
+        parent: QWidget | None = None,
+        catalog: CatalogThumbnails | None = None,
     ) -> None:
+        """`catalog`: where the thumbnail of a photo this machine cannot read comes from when none is cached."""
         super().__init__(parent, Qt.WindowType.Window)
+        self.catalog = catalog
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.setWindowTitle(title)
         self.items = [list(i) for i in items if i]
@@ -272,6 +298,7 @@ class Lightbox(QWidget):
             self.runner.call(
                 load_photo,
                 photo.path,
+                self.catalog,
                 on_done=lambda r, k=k: self._arrived(gen, k, r),
                 on_failed=lambda f, k=k: self._failed(gen, k, f),
             )

@@ -50,7 +50,7 @@ from desktop_app.gui.map_controller import MapController
 from desktop_app.gui.screen_fit import fit_to_screen
 from desktop_app.gui.search_controller import SearchController
 from desktop_app.gui.similar_panel import HINT
-from desktop_app.gui.thumbs import ThumbnailLoader
+from desktop_app.gui.thumbs import ThumbnailLoader, catalog_source
 from desktop_app.gui.window_actions import WindowActions
 from desktop_app.gui.window_panes import build_panes
 from desktop_app.gui.window_surface import WindowSurface
@@ -138,6 +138,7 @@ class MainWindow(WindowSurface, WindowWork, QMainWindow):
         s.export_requested.connect(self.export_results)
         s.view.selectionModel().currentChanged.connect(lambda *_: self.acts.sync_results())
         c.releasing.connect(lambda engine: self.views.leave(engine.location))  # the grid still shows it
+        c.releasing.connect(lambda _engine: self.thumbs.use_catalog(None))
         c.loaded.connect(self.apply_snapshot)
         c.failed.connect(self._load_failed)
         c.opening.connect(self._show_loading)
@@ -251,6 +252,8 @@ class MainWindow(WindowSurface, WindowWork, QMainWindow):
             self._show_welcome(str(failure.error) if isinstance(failure.error, UserError) else "")
 
     def apply_snapshot(self, snap: Snapshot, same: bool) -> None:
+        # Photos this machine cannot read show the catalog's own thumbnails (a shared catalog keeps them).
+        self.thumbs.use_catalog(catalog_source(snap.engine, snap.photo_root))
         # A catalog opened again shows the selection, filter and tab the curator left it with.
         keep = self.views.selection_for(snap, same, self.grid_panel.selected_articles() if same else [])
         if not same:

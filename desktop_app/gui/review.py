@@ -39,7 +39,7 @@ from desktop_app.gui.review_model import SuggestionModel
 from desktop_app.gui.screen_fit import fit_to_screen
 from desktop_app.gui.search_controller import EngineClient
 from desktop_app.gui.secondary import add_close_keys
-from desktop_app.gui.thumbs import ThumbnailLoader
+from desktop_app.gui.thumbs import ThumbnailLoader, catalog_source
 from desktop_app.gui.words import ZeroShotNames
 from desktop_app.gui.workers import Failure, Runner
 
@@ -177,6 +177,7 @@ class ReviewQueue(QueueKeys, QueueDecisions, QWidget):
 
     def _on_loaded(self, load: ReviewLoad) -> None:
         self.busy.setVisible(False)
+        self.thumbs.use_catalog(catalog_source(self.engine, load.photo_root))
         self._cover_articles = {str(p[0]): a for a, p in load.photos.items() if p}
         self._set_known(load.data.known_labels)
         self.zero_shot.show_state(load.text_problem, load.data.labelled, FEW_LABELLED, load.data.note)

@@ -53,6 +53,7 @@ class ReviewLoad:
     text_problem: str | None = (
         None  # why the catalog's model cannot make zero-shot suggestions (None: it can)
     )
+    photo_root: Path | None = None  # where the photos are on this machine
 
 
 def load_review(
@@ -77,7 +78,7 @@ def load_review(
         if root is not None
         else {}
     )
-    return ReviewLoad(data, photos, params, engine.text_problem())
+    return ReviewLoad(data, photos, params, engine.text_problem(), root)
 
 
 def undo_latest(engine: Engine, field: str) -> list[dict] | str:

@@ -5,7 +5,8 @@ API and nothing below it: settings come from `core.settings`, SQL from `core.sto
 device from `core.models`/`core.device`, errors from `core.errors`. Heavy state (the vectors and their
 search index, the encoder session) is loaded on first use and kept; label changes made by anyone are picked
 up before the next search. `Engine` is built from rooms, one per concept: the base (settings, model,
-vectors), search, words (CLIP's text side), labels, decisions, duplicates, adapters and the catalog map.
+vectors), search, words (CLIP's text side), labels, decisions, duplicates, adapters, the catalog map and
+thumbnails (the catalog's own, for machines without the photos).
 
     with Engine.open(db) as engine:
         outcome = engine.similar(Query.of_articles("mh01-gray"))       # the catalog's method, s, m, top-K
@@ -26,9 +27,20 @@ from desktop_app.core.engine.labels import LabelRoom
 from desktop_app.core.engine.mapping import MapRoom
 from desktop_app.core.engine.search import ClosestQueryArticle, Evaluation, SearchRoom
 from desktop_app.core.engine.text import TextRoom
+from desktop_app.core.engine.thumbnails import ThumbnailRoom
 
 
-class Engine(SearchRoom, TextRoom, LabelRoom, DecisionRoom, DuplicateRoom, AdaptRoom, MapRoom, EngineBase):
+class Engine(
+    SearchRoom,
+    TextRoom,
+    LabelRoom,
+    DecisionRoom,
+    DuplicateRoom,
+    AdaptRoom,
+    MapRoom,
+    ThumbnailRoom,
+    EngineBase,
+):
     """One open catalog and every operation on it (see the rooms for each group of calls)."""
 
 

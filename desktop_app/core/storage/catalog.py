@@ -40,6 +40,7 @@ from desktop_app.core.storage.schema import (
     settings_table,
 )
 from desktop_app.core.storage.sql import upsert
+from desktop_app.core.storage.thumbnails import ThumbnailStore
 from desktop_app.core.storage.vectors import StoredVectors
 
 
@@ -87,7 +88,9 @@ def explain(exc: BaseException, backend: Backend, doing: str = "use") -> Excepti
     return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
 
 
-class Catalog(PhotoStore, StoredVectors, LabelStore, DecisionStore, LearnedStore, FingerprintStore):
+class Catalog(
+    PhotoStore, StoredVectors, LabelStore, DecisionStore, LearnedStore, FingerprintStore, ThumbnailStore
+):
     """An open catalog. One writer at a time; reads from any thread via new connections."""
 
     def __init__(self, location: Path | str, create: bool = True, backend: Backend | None = None) -> None:

@@ -21,6 +21,7 @@ from desktop_app.core.storage.schema import (
     vectors_table,
 )
 from desktop_app.core.storage.sql import IN_LIST_SIZE, in_lists, upsert
+from desktop_app.core.storage.thumbnails import StoredThumbnail, drop_thumbnails, write_thumbnail
 from desktop_app.core.storage.vectors import VECTOR_DTYPE
 
 # `Catalog.set_cover(expected=...)` left out: whatever the cover is now, it is replaced.
@@ -84,6 +85,7 @@ class PhotoWrite:
     error: str | None = None  # "reason: message": the file is recorded as skipped
     moved_from: int | None = None  # a vanished photo whose row (and vectors) this file takes over
     vector: np.ndarray | None = None
+    thumbnail: StoredThumbnail | None = None  # for a catalog that keeps thumbnails (core.catalog_thumbnails)
 
 
 _OVERVIEW_PARTITION = 20_000  # rows of the article overview read at a time
@@ -399,6 +401,7 @@ class PhotoStore:
                 gone = conn.execute(sa.select(photos_table.c.path).where(photos_table.c.id.in_(chunk)))
                 retire_photo_verdicts(conn, gone.scalars().all())
                 conn.execute(vectors_table.delete().where(vectors_table.c.photo_id.in_(chunk)))
+                drop_thumbnails(conn, chunk)
                 conn.execute(photos_table.delete().where(photos_table.c.id.in_(chunk)))
         return len(ids)
 
@@ -449,6 +452,7 @@ class PhotoStore:
                         edited.append(w.path)  # a touched file (same hash) is still the judged picture
                     if w.content_changed or w.error:
                         conn.execute(v.delete().where(v.c.photo_id == pid))
+                        drop_thumbnails(conn, [pid])  # of the old picture
                     conn.execute(p.update().where(p.c.id == pid).values(**values))
                 ids.append(pid)
                 if w.error is None and w.vector is not None:
@@ -461,6 +465,8 @@ class PhotoStore:
                         dict(photo_id=pid, model_id=model_id, dim=int(vec.shape[0]), data=vec.tobytes()),
                         ["photo_id", "model_id"],
                     )
+                if w.error is None and w.thumbnail is not None:
+                    write_thumbnail(conn, pid, w.thumbnail)
             follow_photo_moves(conn, moves)
             retire_photo_verdicts(conn, edited)
         return ids

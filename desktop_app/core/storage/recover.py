@@ -281,6 +281,7 @@ def _drop_orphans(dst: sqlite3.Connection, report: RecoverReport) -> None:
     for table, sql in (
         ("photos", "DELETE FROM photos WHERE article_id NOT IN (SELECT id FROM articles)"),
         ("vectors", "DELETE FROM vectors WHERE photo_id NOT IN (SELECT id FROM photos)"),
+        ("photo_thumbnails", "DELETE FROM photo_thumbnails WHERE photo_id NOT IN (SELECT id FROM photos)"),
         ("articles", "DELETE FROM articles WHERE id NOT IN (SELECT article_id FROM photos)"),
     ):
         n = dst.execute(sql).rowcount

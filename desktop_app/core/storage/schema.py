@@ -4,8 +4,9 @@ Tables: meta (schema version, creator), settings (JSON values; their keys belong
 articles, photos, vectors (one row per photo and model), labels (keyed by article id text, so they
 outlive regrouping), label_events (the undoable decision log), index_runs, article_covers, decisions
 (same product / look-alike / not a match between two articles), photo_verdicts (duplicate or not between
-two photos), adapters (learned projections of a model's vectors), layouts (2-D maps of the articles) and
-photo_fingerprints (the duplicate finder's small signatures of photos, keyed by content hash).
+two photos), adapters (learned projections of a model's vectors), layouts (2-D maps of the articles),
+photo_fingerprints (the duplicate finder's small signatures of photos, keyed by content hash) and
+photo_thumbnails (one small JPEG per photo, so that a machine without the photos still shows them).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # PRAGMA application_id of a Lookalike catalog ("LkLk"), set from schema 4 on: with the schema version it
 # identifies a catalog before anything is written to a file.
 APPLICATION_ID = 0x4C6B4C6B
@@ -186,6 +187,17 @@ photo_fingerprints_table = sa.Table(
     sa.Column("data", sa.LargeBinary, nullable=False),
     sa.Column("made_at", sa.Float, nullable=False),
 )
+# One small JPEG per photo (core.catalog_thumbnails), kept in the catalog so that a machine that cannot read
+# the photos (a photo share not mounted there) still shows them; removed with its photo, and with its
+# vectors when the photo's content changes.
+photo_thumbnails_table = sa.Table(
+    "photo_thumbnails",
+    metadata,
+    sa.Column("photo_id", sa.Integer, sa.ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),  # JPEG
+)
 
 
 def _v1_to_v2(conn: sa.Connection) -> None:
@@ -276,6 +288,12 @@ def _v6_to_v7(conn: sa.Connection) -> None:
     conn.execute(t.update().where(t.c.source == REVIEWED, from_bulk).values(source=BULK_ACCEPTED))
 
 
+def _v7_to_v8(conn: sa.Connection) -> None:
+    """v8: thumbnails in the catalog. Photos indexed before get theirs from the next index run of a catalog
+    that keeps them (see core.catalog_thumbnails)."""
+    photo_thumbnails_table.create(conn, checkfirst=True)
+
+
 MIGRATIONS = {
     1: _v1_to_v2,
     2: _v2_to_v3,
@@ -283,4 +301,5 @@ MIGRATIONS = {
     4: _v4_to_v5,
     5: _v5_to_v6,
     6: _v6_to_v7,
+    7: _v7_to_v8,
 }  # from-version -> step to from-version + 1
