@@ -437,13 +437,19 @@ def test_stats_counts_the_write_ahead_log(indexed):
         assert wal.exists() and engine.stats()["size_bytes"] == indexed.stat().st_size + wal.stat().st_size
 
 
-def test_the_encoder_writes_nothing_outside_our_folders(tmp_path, tiny_model):
+# Every way onnxruntime gets loaded: an encoder, and the graph index of a large catalog's vector store (which
+# loads it first for another reason, see `ann.usearch_index`).
+LOADS_ONNXRUNTIME = {
+    "encoder": "from desktop_app.core.encoder import Encoder\nfrom desktop_app.core.models import load_manifest\n"
+    "import numpy as np, sys\nEncoder(load_manifest(sys.argv[1])).encode(np.zeros((1, 3, 32, 32), np.float32))\n",
+    "graph index": "from desktop_app.core.ann import usearch_index\nusearch_index()\n",
+}
+
+
+@pytest.mark.parametrize("code", LOADS_ONNXRUNTIME.values(), ids=LOADS_ONNXRUNTIME.keys())
+def test_the_encoder_writes_nothing_outside_our_folders(tmp_path, tiny_model, code):
     home = tmp_path / "user-home"
     home.mkdir()
-    code = (
-        "from desktop_app.core.encoder import Encoder\nfrom desktop_app.core.models import load_manifest\n"
-        "import numpy as np, sys\nEncoder(load_manifest(sys.argv[1])).encode(np.zeros((1, 3, 32, 32), np.float32))\n"
-    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ORT_", "XDG_"))}
     proc = subprocess.run(
         [sys.executable, "-c", code, str(tiny_model.manifest_path)],
