@@ -22,6 +22,7 @@ from desktop_app.core.storage.schema import (
 )
 from desktop_app.core.storage.sql import IN_LIST_SIZE, in_lists, upsert
 from desktop_app.core.storage.vectors import VECTOR_DTYPE
+from desktop_app.core.vectors import sound_rows
 
 # `Catalog.set_cover(expected=...)` left out: whatever the cover is now, it is replaced.
 ANY_COVER = object()
@@ -453,8 +454,10 @@ class PhotoStore:
                 ids.append(pid)
                 if w.error is None and w.vector is not None:
                     vec = np.asarray(w.vector, dtype=VECTOR_DTYPE)
-                    if not np.isfinite(vec).all():
-                        raise ValueError(f"refusing to store a non-finite vector for {w.path}")
+                    if not sound_rows(vec)[0]:  # the indexer skips such photos: reaching here is a bug
+                        raise ValueError(
+                            f"refusing to store a vector that is not a finite unit vector for {w.path}"
+                        )
                     upsert(
                         conn,
                         v,
