@@ -103,7 +103,9 @@ def test_a_damaged_vector_is_reported_left_out_by_recover_and_embedded_again(
     assert report["integrity"] == "ok" and report["damaged_vectors"] == 1
     assert report["rows"]["vectors"] == report["rows"]["photos"] - 1 and not report["rejected"]
     assert cli("catalog", "check", "--db", fixed, home=home).returncode == 0
-    assert indexed.read_bytes() == before  # the damaged catalog was only read
+    # The damaged catalog was only read: as it was, and nothing of SQLite's left beside it.
+    assert indexed.read_bytes() == before
+    assert [p.name for p in indexed.parent.iterdir() if p.name.startswith(f"{indexed.name}-")] == []
 
     # The photo keeps its row, so the next index run finds it without a vector and embeds it again.
     index = cli("index", photo_tree, "--db", fixed, "--json", home=home)

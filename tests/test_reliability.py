@@ -253,12 +253,18 @@ def test_what_a_file_holds_is_identified_without_writing_to_it(tmp_path, indexed
 
 @pytest.mark.parametrize("version", ["3.1", None])
 def test_a_bad_schema_version_is_one_line(tmp_path, indexed, version):
-    with sqlite3.connect(indexed) as conn:
+    with contextlib.closing(sqlite3.connect(indexed)) as conn, conn:
         if version is None:
             conn.execute("DELETE FROM meta WHERE key = 'schema_version'")
         else:
             conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
-    one_line_exit_2(cli("stats", "--db", indexed, home=tmp_path / "home"), "schema version")
+    assert not Path(f"{indexed}-wal").exists()  # closed cleanly: SQLite removed its side files
+    before = checksum(indexed)
+    for args in (("stats",), ("labels", "set", "red", "--value", "x")):
+        one_line_exit_2(cli(*args, "--db", indexed, home=tmp_path / "home"), "schema version")
+    # Refused and left as it was: no write-ahead log or shared memory left beside it either.
+    assert checksum(indexed) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(f"{indexed.name}-")] == []
 
 
 # ============================================================================ one line, exit 2

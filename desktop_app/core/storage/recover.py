@@ -292,7 +292,7 @@ def recover(source: Path | str, target: Path) -> RecoverReport:
         raise InputError("Recover into a new file, not into the damaged catalog itself.")
     check_catalog_target(target)  # its folder exists
     try:
-        src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+        src = sqlite3.connect(SqliteBackend(source).untouched_read_uri(), uri=True)
     except sqlite3.Error as exc:
         raise CatalogError(f"{source} cannot be opened at all ({exc}); nothing could be recovered.") from exc
     # A file cut short (a copy stopped half-way) claims more pages than it has, and SQLite then refuses every
