@@ -74,12 +74,23 @@ class _TableRead:
     read: int = 0
     lost: list[list[int | None]] = field(default_factory=list)
     skipped: bool = False  # nothing was read since the last damaged stretch (`after` was not read)
+    furthest: int | None = None  # the highest rowid read or skipped to (see `in_order`)
+
+    def in_order(self, row: tuple) -> bool:
+        """Whether a row comes after every one read, as rowid order promises. A damaged page can hold cells
+        whose rowids go back: a scan reads on through them (their rows may be whole), but a search from one
+        of them finds the same rows again and again."""
+        return self.furthest is None or row[0] > self.furthest
+
+    def move_to(self, rowid: int) -> None:
+        self.after = rowid
+        self.furthest = rowid if self.furthest is None else max(self.furthest, rowid)
 
     def take(self, row: tuple) -> None:
         self.rows.append(row[1:])
         if self.skipped:
             self.lost[-1][1] = row[0]  # the stretch lost ends at the first row read again
-        self.after = row[0]
+        self.move_to(row[0])
         self.read += 1
         self.skipped = False
 
@@ -97,14 +108,18 @@ class _TableRead:
         stretch, then up to CHUNK more rows. False when the table has no more rows."""
         where = "WHERE rowid > ?" if self.after is not None else "WHERE 1"
         one = f"SELECT rowid, {self.names} FROM {self.table} {where} ORDER BY rowid LIMIT 1"
-        for _ in range(CHUNK):
+        for attempt in range(CHUNK):
             try:
                 row = self.src.execute(one, () if self.after is None else (self.after,)).fetchone()
+                if row is not None and not self.in_order(row):  # read already, or a damaged cell's
+                    raise sqlite3.DatabaseError("rowids out of order: a damaged page")
             except sqlite3.DatabaseError:
                 if not self.skip_damage():
                     return False
                 continue
             if row is None:
+                if attempt == 0 and not self.skipped:
+                    self.lose(None)  # the scan failed past `after`, and no row after it can be found
                 return False
             self.take(row)
         return True
@@ -112,15 +127,17 @@ class _TableRead:
     def skip_damage(self) -> bool:
         """Move `after` past the damaged stretch that follows it; False when nothing readable follows."""
         resume = _next_readable(self.src, self.table, self.after)
+        if resume is not None and self.furthest is not None and resume <= self.furthest:
+            resume = None  # a damaged page pointing back: nothing further can be found in order
         if resume is not None and _seek(self.src, self.table, _plus_one(self.after)) == (True, resume):
             # Reaching this row works, reading it does not (its overflow pages are damaged): lose just it.
             self.lose(None)
-            self.after = resume
+            self.move_to(resume)
         else:
             self.lose(resume)
             if resume is None:
                 return False
-            self.after = resume - 1
+            self.move_to(resume - 1)
         self.skipped = True
         return True
 
