@@ -204,10 +204,11 @@ def sound_rows(vectors: np.ndarray) -> np.ndarray:
     from a broken export, a zero vector), the catalog refuses to store one, `catalog check` reports stored
     ones that break it (bytes damaged on disk, which SQLite's own checks cannot see) and `catalog recover`
     leaves them out, so that the next index run embeds their photos again."""
-    rows = np.asarray(vectors, dtype=np.float32)
+    rows = np.asarray(vectors).astype(np.float32, copy=False)
     if rows.ndim == 1:
         rows = rows[None, :]
-    with np.errstate(over="ignore", invalid="ignore"):  # damaged values may be huge: their length is inf
-        finite = np.isfinite(rows).all(axis=1)
-        lengths = np.sqrt(np.einsum("ij,ij->i", rows, rows, dtype=np.float64))
-    return finite & (np.abs(lengths - 1.0) <= UNIT_LENGTH_TOLERANCE)
+    # A NaN or infinite value anywhere makes the length NaN or infinite, which no tolerance accepts. Damaged
+    # float32 values may be so huge that their squares overflow: infinite too.
+    with np.errstate(over="ignore", invalid="ignore"):
+        lengths = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+        return np.abs(lengths - 1.0) <= UNIT_LENGTH_TOLERANCE
