@@ -108,13 +108,14 @@ def test_photos_stored_in_the_older_form_keep_their_rows_and_everything_on_them(
         engine.mark_duplicate(new_literal, "a/p0.jpg", "not_duplicate")
         engine.set_labels(["a"], "category", "tops")
     with closing(sqlite3.connect(db)) as conn, conn:  # as the earlier version wrote them
-        conn.execute("UPDATE photos SET path = ? WHERE path = ?", (old_literal, new_literal))
-        conn.execute("UPDATE photos SET path = ? WHERE path = ?", (old_mixed, new_mixed))
+        rewrite = "UPDATE photos SET path = ?, updated_at = updated_at + 1 WHERE path = ?"
+        conn.execute(rewrite, (old_literal, new_literal))
+        conn.execute(rewrite, (old_mixed, new_mixed))
         conn.execute("UPDATE article_covers SET path = ?", (old_literal,))
         conn.execute("UPDATE photo_verdicts SET path_b = ?", (old_literal,))
         before = {raw: (pid, vec) for pid, raw, vec in conn.execute(VECTORS)}
-    with Catalog(db) as catalog:
-        assert {r.path for r in catalog.photo_rows()} == {"a/p0.jpg", old_literal, old_mixed}
+    with Engine.open(db, remember=False) as engine:  # searched once: its local copy of the vectors is made
+        assert set(engine.vectors().paths) == {"a/p0.jpg", old_literal, old_mixed}
 
     make(root / "a", b"x\xe9.jpg", seed=3)  # the Latin-1 name, which the older form could not tell apart
     summary = index_photos(db, root, model=tiny_model)
@@ -133,6 +134,7 @@ def test_photos_stored_in_the_older_form_keep_their_rows_and_everything_on_them(
         assert engine.catalog.covers() == {"a": new_literal}
         assert engine.duplicate_verdicts() == {("a/p0.jpg", new_literal): "not_duplicate"}
         assert engine.catalog.labels()["a"] == {"category": "tops"}
+        assert set(engine.vectors().paths) == set(paths.values())  # the local copy follows
 
 
 VECTORS = "SELECT p.id, p.raw_path, v.data FROM photos p JOIN vectors v ON v.photo_id = p.id"
