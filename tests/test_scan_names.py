@@ -165,3 +165,38 @@ def test_articles_grouped_by_file_name_in_a_latin1_folder(tmp_path, tiny_model):
         assert [(a["article"], a["folder"]) for a in catalog.articles_overview()] == [
             ("mh01-gray", r"caf\xe9")
         ]
+
+
+def test_paths_rewritten_in_a_chain_on_both_databases(catalog_location):
+    """One photo's new path is another's old one: written in two steps, on PostgreSQL too (which checks a
+    unique column row by row), with the cover and the verdicts following their photos."""
+    import numpy as np
+
+    from desktop_app.core.storage import PhotoWrite
+
+    first, second, third = r"a/x\xe9.jpg", r"a/x\\xe9.jpg", r"a/x\\\xe9.jpg"
+    with Catalog(catalog_location) as catalog:
+        article = catalog.sync_articles(["a"])["a"]
+        unit = np.eye(8, dtype=np.float32)
+        ids = catalog.write_photos(
+            [
+                PhotoWrite(article, path, path.encode(), 1, 1, None, hash=path, vector=unit[i])
+                for i, path in enumerate((first, second, "a/p0.jpg"))
+            ],
+            "m@1",
+        )
+        catalog.set_cover("a", first)
+        catalog.set_verdicts([(first, second, "duplicate"), (second, "a/p0.jpg", "not_duplicate")])
+        catalog.rewrite_photo_paths([(ids[0], first, second), (ids[1], second, third)])
+        assert {r.id: r.path for r in catalog.photo_rows()} == {
+            ids[0]: second,
+            ids[1]: third,
+            ids[2]: "a/p0.jpg",
+        }
+        assert catalog.covers() == {"a": second}
+        pairs = {
+            tuple(sorted((second, third))): "duplicate",
+            tuple(sorted(("a/p0.jpg", third))): "not_duplicate",
+        }
+        assert catalog.verdicts() == pairs
+        assert len(catalog.article_vectors("m@1").paths) == 3
