@@ -114,6 +114,10 @@ def test_train_refuses_when_most_photos_have_no_vector_of_the_model(tmp_path, ti
     others = {f"old{i}": np.ones((3, 24)) for i in range(10)}
     ids = engine.catalog.sync_articles({**vectors, **others})
     rng = np.random.default_rng(0)
+    unit = rng.normal(size=(len(others) * 3, 24)).astype(np.float32)
+    unit /= np.linalg.norm(
+        unit, axis=1, keepdims=True
+    )  # as a model's vectors are (the catalog refuses others)
     writes = [
         PhotoWrite(
             ids[a],
@@ -123,9 +127,9 @@ def test_train_refuses_when_most_photos_have_no_vector_of_the_model(tmp_path, ti
             1,
             None,
             hash=f"{a}{i}",
-            vector=rng.normal(size=24).astype(np.float32),
+            vector=unit[3 * n + i],
         )
-        for a in others
+        for n, a in enumerate(others)
         for i in range(3)
     ]
     engine.catalog.write_photos(writes, "another-model@1")

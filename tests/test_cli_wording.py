@@ -7,13 +7,12 @@ import json
 import os
 import re
 import socket
-from pathlib import Path
 
 import pytest
 
 from desktop_app.core.engine import index_photos
 from desktop_app.core.images import MAX_FILE_BYTES, PhotoError, read_bytes
-from tests.conftest import REPO, run_main, write_photo
+from tests.conftest import REPO, run_main
 
 CODE = re.compile(r"\b[a-z]+_[a-z_]+\b")  # an internal code such as not_a_file or name_clash
 
@@ -29,8 +28,6 @@ def troubled_tree(tmp_path, photo_tree):
     (photo_tree / "green" / "zero.jpg").symlink_to("/dev/zero")
     sock = socket.socket(socket.AF_UNIX)
     sock.bind(str(photo_tree / "green" / "sock.jpg"))
-    write_photo(photo_tree / "red" / "x\\xe9.jpg", seed=5)  # a literal backslash name ...
-    write_photo(Path(os.fsdecode(os.fsencode(photo_tree / "red") + b"/x\xe9.jpg")), seed=6)  # ... and Latin-1
     yield photo_tree
     sock.close()
 
@@ -52,18 +49,16 @@ def test_index_and_stats_say_every_skip_in_words(troubled_tree, tmp_path, tiny_m
     skipped_line = next(line for line in out.splitlines() if line.startswith("Skipped"))
     assert not CODE.search(skipped_line), skipped_line
     assert "3 not regular files (pipes, devices, sockets)" in skipped_line
-    assert "1 name that prints like another" in skipped_line
     assert "1 empty file" in skipped_line and "1 file over the size limit" in skipped_line
     code, out, err = run_main(capsys, "stats", "--db", db)
     assert code == 0, err
     listed = out.split("Skipped", 1)[1]
     for path in SKIPPED_PATHS:
         assert path in listed, (path, listed)
-    assert "x\\xe9.jpg" in listed  # the name that clashed
-    assert not CODE.search(listed.replace("x\\xe9", "")), listed
+    assert not CODE.search(listed), listed
     code, out, err = run_main(capsys, "stats", "--db", db, "--json")
     reasons = {s["path"]: s["reason"] for s in json.loads(out)["skipped"]}
-    assert reasons["red/pipe.jpg"] == "not_a_file" and "x\\xe9.jpg" in {p.rsplit("/", 1)[-1] for p in reasons}
+    assert reasons["red/pipe.jpg"] == "not_a_file"
     # A rerun with nothing new keeps the list: what the scan skipped is said again, not forgotten.
     index_photos(db, troubled_tree, model=tiny_model)
     code, out, err = run_main(capsys, "stats", "--db", db)

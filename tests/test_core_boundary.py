@@ -152,6 +152,14 @@ def test_onnx_sessions_and_providers_come_from_the_device_module():
     assert found == ORT_ALLOWED
 
 
+def test_onnxruntime_is_imported_by_the_device_module_only():
+    # device.onnxruntime() switches off the telemetry that writes under ~/.cache/Microsoft before the library
+    # loads; a direct import anywhere else, run first, would write it.
+    pattern = re.compile(r"^\s*(from|import)\s+onnxruntime\b", re.MULTILINE)
+    importers = [path for path, text in app_sources().items() if pattern.search(text)]
+    assert importers == ["desktop_app/core/device.py"]
+
+
 def setting_names() -> set[str]:
     """The field names of the settings records and the keys they are stored under."""
     from dataclasses import asdict, fields

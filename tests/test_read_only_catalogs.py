@@ -14,7 +14,7 @@ import pytest
 
 from desktop_app.cli import main
 from desktop_app.core.engine import index_photos
-from tests.conftest import IS_ROOT, run_unprivileged
+from tests.conftest import IS_ROOT, NOBODY, run_unprivileged
 
 pytestmark = pytest.mark.skipif(not IS_ROOT or not hasattr(os, "fork"), reason="drops root in a forked child")
 
@@ -123,3 +123,69 @@ def test_changes_still_in_the_write_ahead_log_of_a_read_only_copy_are_one_line(c
     status, (code, err) = run_unprivileged(stats)
     assert status == "ok" and code == 2 and err.count("\n") == 1, err
     assert "c.sqlite-wal" in err and "copy both files somewhere writable" in err, err
+
+
+@pytest.fixture
+def own_catalog(open_dir, photo_tree, tiny_model, monkeypatch, tmp_path) -> Path:
+    """A WAL catalog (closed cleanly: no -wal or -shm beside it) that the unprivileged user owns, in a folder
+    that user may write; every command the tests run was run once here first (see `run_unprivileged`)."""
+    monkeypatch.setenv("LOOKALIKE_HOME", str(open_dir / "home"))
+    (open_dir / "home").mkdir()
+    folder = open_dir / "mine"
+    folder.mkdir()
+    db = folder / "p.sqlite"
+    index_photos(db, photo_tree, model=tiny_model)
+    scratch = tmp_path / "scratch.sqlite"
+    shutil.copy(db, scratch)
+    for args in (("stats",), ("labels", "set", "red", "--value", "warm")):
+        assert run_cli(*args, "--db", scratch)[0] == 0, args
+    for p in (open_dir / "home", folder, *folder.rglob("*")):
+        os.chown(p, NOBODY, NOBODY)
+    assert side_files(db) == []
+    return db
+
+
+def side_files(db: Path) -> list[str]:
+    """SQLite's files beside a catalog (its write-ahead log, shared memory, journal)."""
+    return sorted(n for n in os.listdir(db.parent) if n.startswith(f"{db.name}-"))
+
+
+def test_reading_a_read_only_catalog_file_leaves_nothing_beside_it(own_catalog):
+    """`chmod 444` then `stats` left a -wal and a -shm with mode 444 beside the catalog; once the file was made
+    writable again every write failed ("read-only ... make the file writable") until the -shm was deleted by
+    hand."""
+    db = own_catalog
+
+    def read_then_write() -> tuple:
+        db.chmod(0o444)
+        read = run_cli("stats", "--db", db)
+        beside = side_files(db)
+        db.chmod(0o644)
+        return read[0], beside, run_cli("labels", "set", "red", "--value", "warm", "--db", db)
+
+    status, result = run_unprivileged(read_then_write)
+    assert status == "ok", result
+    read, beside, (wrote, _, err) = result
+    assert read == 0 and beside == []
+    assert wrote == 0, err
+
+
+def test_side_files_an_earlier_read_left_read_only_do_not_block_writes(own_catalog):
+    """A -wal and -shm made read-only by an earlier program's read (SQLite gives them the catalog's mode) are
+    the user's own files: made writable again when the catalog is, instead of refusing every write."""
+    db = own_catalog
+
+    def leftovers_then_write() -> tuple:
+        db.chmod(0o444)
+        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)  # as Lookalike 0.x read it
+        conn.execute("SELECT count(*) FROM photos").fetchone()
+        conn.close()
+        left = side_files(db)
+        db.chmod(0o644)
+        return left, run_cli("labels", "set", "red", "--value", "warm", "--db", db)
+
+    status, result = run_unprivileged(leftovers_then_write)
+    assert status == "ok", result
+    left, (wrote, _, err) = result
+    assert left == ["p.sqlite-shm", "p.sqlite-wal"]
+    assert wrote == 0, err

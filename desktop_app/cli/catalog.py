@@ -23,9 +23,10 @@ def register(sub) -> None:
     csub = p.add_subparsers(dest="catalog_command", required=True, metavar="COMMAND")
     cp = csub.add_parser(
         "check",
-        help="SQLite's full integrity check of every page and index",
-        description="Reads the whole catalog and reports any damage; writes nothing. Exits with 0 when "
-        "there is none, 2 (and one line naming `catalog recover`) when there is.",
+        help="SQLite's full integrity check of every page and index, and a check of every stored vector",
+        description="Reads the whole catalog and reports any damage, including vectors whose bytes were "
+        "damaged on disk (which SQLite's own check cannot see); writes nothing. Exits with 0 when there is "
+        "none, 2 (and one line naming `catalog recover`) when there is.",
     )
     add_db(cp)
     add_json(cp)
@@ -91,11 +92,21 @@ def run_check(args: argparse.Namespace) -> int:
     from desktop_app.core.storage.recover import recover_command
 
     db = resolve_db(args.db)
+    vectors: list[dict] = []
     with Catalog(db, create=False) as catalog:
         problems = catalog.health()
+        if problems == ["ok"]:  # (a damaged file may fail any read: its damage is reported first)
+            vectors = catalog.damaged_vectors()
+    if vectors:
+        problems = [
+            f"the {v['model']} vector of {v['path']} is not a unit vector of finite numbers (damaged bytes)"
+            for v in vectors
+        ]
     ok = problems == ["ok"]
     if args.json:
-        emit_json({"catalog": str(db), "ok": ok, "problems": [] if ok else problems})
+        emit_json(
+            {"catalog": str(db), "ok": ok, "problems": [] if ok else problems, "damaged_vectors": vectors}
+        )
     elif ok:
         print(f"{safe(db)}: no damage found.")
     else:
@@ -108,9 +119,10 @@ def run_check(args: argparse.Namespace) -> int:
         return 0
     # Damage is the answer the user asked for, not a bug of ours: the user-facing exit code (2) and one line
     # on stderr that names the fix.
+    then = "; the next index run embeds their photos again" if vectors else ""
     print(
         f"lookalike: {safe(db)} is damaged ({safe(damage_summary(problems, 1))}); recover what can be read "
-        f"into a new file: {recover_command(safe(db))}",
+        f"into a new file: {recover_command(safe(db))}{then}",
         file=sys.stderr,
     )
     return DAMAGE_FOUND
@@ -147,6 +159,11 @@ def recovery_lines(report) -> list[str]:
             start = "the start" if before is None else f"rowid {before}"
             end = "the end" if after is None else f"rowid {after}"
             notes.append(f"could not read the damaged stretch between {start} and {end}")
+        if table == "vectors" and report.damaged_vectors:
+            notes.append(
+                f"{report.damaged_vectors} vector(s) left out whose bytes are damaged (not unit vectors of "
+                "finite numbers): the next index run embeds their photos again"
+            )
         if report.rejected.get(table):
             notes.append(f"{report.rejected[table]} row(s) read with values the catalog refuses, left out")
         if report.dropped.get(table):

@@ -166,6 +166,9 @@ def search_params(engine, args: argparse.Namespace):
 # the photo folder): a name that is not UTF-8 is stored with \\xNN escapes, so bytes typed for it are given
 # those escapes too and find it.
 STORED_NAME_ARGUMENTS = frozenset({"ids", "article", "articles", "article_a", "article_b", "mark", "folder"})
+STORED_PATH_ARGUMENTS = frozenset(
+    {"mark"}
+)  # of those, the ones that name photos (stored paths, not articles)
 # Arguments that name a file or a place to open as the system gave them (bytes that are not UTF-8 included).
 PLACE_ARGUMENTS = frozenset({"db", "source", "target", "model", "mirror"})
 
@@ -180,17 +183,16 @@ def check_argument_text(args: argparse.Namespace, prog: str) -> None:
         values = value if isinstance(value, (list, tuple)) else [value]
         if not any(isinstance(v, str) and not _is_utf8(v) for v in values):
             continue
-        if dest in STORED_NAME_ARGUMENTS:
-            from desktop_app.core.scan import path_text
+        from desktop_app.core.scan import path_text, printable
 
-            escaped = [path_text(v) if isinstance(v, str) else v for v in values]
+        if dest in STORED_NAME_ARGUMENTS:
+            as_stored = path_text if dest in STORED_PATH_ARGUMENTS else printable  # (see `scan.printable`)
+            escaped = [as_stored(v) if isinstance(v, str) else v for v in values]
             setattr(args, dest, escaped if isinstance(value, (list, tuple)) else escaped[0])
             continue
-        from desktop_app.core.scan import path_text
-
         bad = next(v for v in values if isinstance(v, str) and not _is_utf8(v))
         Parser(prog=prog).error(
-            f"'{safe(path_text(bad))}' (given for {dest.replace('_', '-')}) is not UTF-8 text: the terminal sent "
+            f"'{safe(printable(bad))}' (given for {dest.replace('_', '-')}) is not UTF-8 text: the terminal sent "
             "other bytes; type it in UTF-8"
         )
 

@@ -66,8 +66,11 @@ def fit_basis(
 def usearch_index():
     """usearch's Index class, loaded safely: with usearch 2.26's native module loaded first, importing
     onnxruntime (1.31, Linux) crashes the process with SIGSEGV, as the search process does when it opens
-    a large catalog and then the encoder. onnxruntime loaded first, both work."""
-    import onnxruntime  # noqa: F401  - the order matters, see above
+    a large catalog and then the encoder. onnxruntime loaded first, both work; through `device.onnxruntime`,
+    like every load of it, so that it writes no telemetry file under the user's home."""
+    from desktop_app.core.device import onnxruntime
+
+    onnxruntime()  # the order matters, see above
     from usearch.index import Index
 
     return Index

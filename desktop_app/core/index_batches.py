@@ -23,6 +23,7 @@ from desktop_app.core.index_plan import Work
 from desktop_app.core.models import ModelManifest
 from desktop_app.core.storage import Catalog, PhotoWrite
 from desktop_app.core.storage.thumbnails import StoredThumbnail
+from desktop_app.core.vectors import sound_rows
 
 
 def content_hash(data: bytes) -> str:
@@ -154,20 +155,20 @@ def _flush(run: BatchRun, encoder: Encoder, batch: list[_Result]) -> None:
         vectors = encoder.encode(np.concatenate([r.tensor for r in to_embed], axis=0))
         if run.mirror:
             vectors = normalise(vectors.reshape(len(to_embed), 2, -1).mean(axis=1))
-        _finite_or_error(to_embed, vectors)
+        _sound_or_error(to_embed, vectors)
         vec_of = {id(r): vectors[i] for i, r in enumerate(to_embed) if r.tensor is not None}
     _write_batch(run, batch, vec_of)
     run.embedded += len(vec_of)
     batch.clear()
 
 
-def _finite_or_error(results: list[_Result], vectors: np.ndarray) -> None:
-    """A model that returns NaN for a photo (a broken export, bad manifest numbers) must not store it."""
-    bad = ~np.isfinite(vectors).all(axis=1)
-    for i in np.flatnonzero(bad).tolist():
+def _sound_or_error(results: list[_Result], vectors: np.ndarray) -> None:
+    """A model that returns NaN or a zero vector for a photo (a broken export, bad manifest numbers) must not
+    store it: the photo is recorded as skipped, with the reason."""
+    for i in np.flatnonzero(~sound_rows(vectors)).tolist():
         results[i].tensor = None
         results[i].error = PhotoError(
-            "bad_vector", "the model returned an invalid vector (NaN) for this photo"
+            "bad_vector", "the model returned an invalid vector (NaN, or no direction) for this photo"
         )
 
 

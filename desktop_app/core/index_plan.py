@@ -8,10 +8,11 @@ applies the plan (a model that cannot load, say) leaves the catalog as it was.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from desktop_app.core.scan import FoundFile, Grouped, Grouper, GroupingRule, ScanResult
+from desktop_app.core.scan import FoundFile, Grouped, Grouper, GroupingRule, ScanResult, path_text, printable
 from desktop_app.core.storage import Catalog, PhotoRow
 from desktop_app.core.wording import quoted
 
@@ -37,6 +38,15 @@ class Regroup:
 
 
 @dataclass
+class PathRewrite:
+    """A photo found by its bytes whose stored path an earlier version wrote in another form."""
+
+    photo_id: int
+    old: str
+    new: str
+
+
+@dataclass
 class IndexPlan:
     articles: set[str]  # every article key the grouping makes of the files found
     folders: dict[str, str] | None  # article key -> folder, when the grouping is not by folder
@@ -47,6 +57,7 @@ class IndexPlan:
     problems: list[dict] = field(default_factory=list)  # files skipped by the scan or for a name clash
     gone: list[PhotoRow] = field(default_factory=list)  # photos whose file this scan did not find
     orphans: dict[str, list[int]] = field(default_factory=dict)  # content hash -> gone photos with a vector
+    rewrites: list[PathRewrite] = field(default_factory=list)  # stored paths to write in the current form
 
 
 def plan_index(
@@ -62,13 +73,20 @@ def plan_index(
         unmatched=sum(1 for g in groups.values() if not g.matched),
         problems=[p.to_dict() for p in scan.problems if p.reason != "unreadable_folder"] + clashes,
     )
-    rows = {r.path: r for r in catalog.photo_rows()}
+    # Stored photos are found by their bytes: the printable path of some names was written in another form
+    # by earlier versions (see `scan.path_text`), and such a photo is the same photo.
+    rows = {bytes(r.raw_path): r for r in catalog.photo_rows()}
     have_vec = catalog.photo_ids_with_vectors(model_id)
     for f in found:
-        _plan_file(plan, f, groups[f.rel], rows.get(f.text), have_vec)
-    on_disk = {f.text for f in found}
+        row = rows.get(f.raw)
+        if row is not None and row.path != f.text:
+            plan.rewrites.append(PathRewrite(row.id, row.path, f.text))
+        _plan_file(plan, f, groups[f.rel], row, have_vec)
+    on_disk = {f.raw for f in found}
     # Photos not seen by this scan but in a folder it could not read are still there: keep them as they are.
-    plan.gone = [r for r in rows.values() if r.path not in on_disk and not scan.unseen(r.path)]
+    plan.gone = [
+        r for raw, r in rows.items() if raw not in on_disk and not scan.unseen(path_text(os.fsdecode(raw)))
+    ]
     for r in plan.gone:
         if r.status == "ok" and r.hash and r.id in have_vec:
             plan.orphans.setdefault(r.hash, []).append(r.id)
@@ -80,7 +98,7 @@ def _article_folders(groups: dict[str, Grouped]) -> dict[str, str]:
     filters can use folders whatever the grouping). A folder-grouped article lies in its id's parent."""
     folders: dict[str, str] = {}
     for rel in sorted(groups):
-        folders.setdefault(groups[rel].article, rel.rsplit("/", 1)[0] if "/" in rel else "")
+        folders.setdefault(groups[rel].article, printable(rel.rsplit("/", 1)[0]) if "/" in rel else "")
     return folders
 
 
@@ -101,10 +119,11 @@ def _plan_file(
 
 
 def unique_paths(files: list[FoundFile]) -> tuple[list[FoundFile], list[dict]]:
-    """Files whose printable paths are unique; a second file with the same printable path is skipped.
+    """Files whose stored paths are unique; a second file with the same stored path is skipped.
 
-    A name that is not UTF-8 is stored with \\xNN escapes, which a literal name can spell too: the first
-    file keeps the path, the other is reported instead of breaking the batch it would land in.
+    Stored paths are one per file (`scan.path_text`), so this only guards the batch a clash would break:
+    the first file keeps the path and the other is reported, its name and the first's shown as their bytes,
+    which differ even where the names print alike.
     """
     seen: dict[str, FoundFile] = {}
     clashes = []
@@ -117,7 +136,13 @@ def unique_paths(files: list[FoundFile]) -> tuple[list[FoundFile], list[dict]]:
             {
                 "path": f.text,
                 "reason": "name_clash",
-                "message": f"its name prints the same as {quoted(first.rel)}; rename one of the two files",
+                "message": f"its name {_bytes_shown(f.rel)} is stored as the name {_bytes_shown(first.rel)} is; "
+                "rename one of the two files",
             }
         )
     return list(seen.values()), clashes
+
+
+def _bytes_shown(rel: str) -> str:
+    """A name as its bytes, printable: backslashes doubled, bytes that are not UTF-8 as \\xNN."""
+    return quoted(os.fsencode(rel).replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace"))

@@ -301,6 +301,8 @@ def _apply_plan(
 ) -> int:
     """Write what the plan says: the articles, the regrouped photos, the embedded ones, then the deletions.
     Returns how many photos were embedded."""
+    # First: a photo's path in the current form may be another's old one, and a new photo's.
+    catalog.rewrite_photo_paths([(r.photo_id, r.old, r.new) for r in plan.rewrites])
     article_ids = catalog.sync_articles(plan.articles, plan.folders)
     catalog.regroup_photos(
         [{"pid": r.photo_id, "aid": article_ids[r.article], "view": r.view} for r in plan.regroup]

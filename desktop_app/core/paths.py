@@ -113,23 +113,35 @@ def relative_to_root(path: str | Path, photo_root: str | Path) -> str | None:
     return None
 
 
-# How `scan.path_text` writes a byte that is not UTF-8: backslash, x, two lower-case hex digits (80 to ff).
-_ESCAPED_BYTE = re.compile(r"\\x([89a-f][0-9a-f])")
+# How `scan.path_text` writes a name that needs it: a backslash doubled, a byte that is not UTF-8 as backslash,
+# x and two lower-case hex digits (80 to ff).
+_ESCAPE = re.compile(r"\\\\|\\x([89a-f][0-9a-f])")
 
 
 def photo_file(photo_root: Path, rel: str) -> Path:
     """The file of the photo the catalog names `rel` (relative to `photo_root`): the one place a stored path
     becomes a path to open.
 
-    The catalog stores a name that is not UTF-8 with \\xNN escapes (`scan.path_text`), so the escapes are
-    undone here, giving back the name's bytes. A name can also spell such an escape literally; when both
-    files exist the literal one is the catalog's, as the indexer kept it (it sorts first)."""
-    literal = Path(photo_root) / rel
-    if "\\x" not in rel or literal.exists():
+    The catalog stores a name that is not UTF-8, or that holds text reading as an escape, with its escapes
+    (`scan.path_text`); they are undone here, giving back the name's bytes. A catalog written by an earlier
+    version stored a name that spells an escape as it is: such a path leads to that file when no file has
+    the name its escapes stand for (its next index run stores it in the current form)."""
+    root = Path(photo_root)
+    if "\\" not in rel:
+        return root / rel
+    named = root / os.fsdecode(_unescaped(rel))
+    literal = root / rel
+    if not named.exists() and literal.exists():
         return literal
-    pieces = _ESCAPED_BYTE.split(rel)  # text, hex, text, hex, ..., text
-    raw = b"".join(
-        bytes([int(piece, 16)]) if odd else piece.encode("utf-8", "surrogateescape")
-        for odd, piece in ((i % 2 == 1, piece) for i, piece in enumerate(pieces))
-    )
-    return Path(photo_root) / os.fsdecode(raw)
+    return named
+
+
+def _unescaped(rel: str) -> bytes:
+    """The bytes a stored path stands for: each escape replaced by what it stands for, the rest as UTF-8."""
+    out, at = [], 0
+    for escape in _ESCAPE.finditer(rel):
+        out.append(rel[at : escape.start()].encode("utf-8", "surrogateescape"))
+        out.append(bytes([int(escape.group(1), 16)]) if escape.group(1) else b"\\")
+        at = escape.end()
+    out.append(rel[at:].encode("utf-8", "surrogateescape"))
+    return b"".join(out)

@@ -31,13 +31,46 @@ def image_suffixes() -> set[str]:
     return IMAGE_SUFFIXES | HEIF_SUFFIXES if heif_available() else set(IMAGE_SUFFIXES)
 
 
-def path_text(rel: str) -> str:
-    """A printable, UTF-8-safe form of a relative path; bytes that are not UTF-8 become \\xNN escapes."""
+# What reads as one of `path_text`'s escapes: a backslash before another, or before x and the two lower-case
+# hex digits of a byte that is not UTF-8 (80 to ff).
+ESCAPE_LIKE = re.compile(r"\\\\|\\x[89a-f][0-9a-f]")
+
+
+def _is_utf8(text: str) -> bool:
     try:
-        rel.encode("utf-8")
-        return rel
-    except UnicodeEncodeError:
-        return os.fsencode(rel).decode("utf-8", "backslashreplace")
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # surrogate escapes: bytes the OS gave that are not UTF-8
+        return False
+    return True
+
+
+def path_text(rel: str) -> str:
+    """The printable, UTF-8 form of a relative path ("/"-separated) that the catalog stores: one per file.
+
+    Each name between the slashes that is UTF-8 and holds nothing that reads as an escape is kept as it is
+    (nearly every name). Any other name has its backslashes doubled and its bytes that are not UTF-8 written
+    as \\xNN: a Latin-1 name x<e9>.jpg is stored as x\\xe9.jpg, and a name that spells that literally as
+    x\\\\xe9.jpg. A kept name holds no escape and an escaped name holds at least one, and escapes read back
+    one way only, so two files never share a stored path (`paths.photo_file` undoes the escapes). Names
+    are escaped one by one, so a folder's part of the path is the same for every file in it.
+    """
+    return "/".join(_name_text(name) for name in rel.split("/"))
+
+
+def _name_text(name: str) -> str:
+    if _is_utf8(name) and not ESCAPE_LIKE.search(name):
+        return name
+    return os.fsencode(name).replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace")
+
+
+def printable(rel: str) -> str:
+    """How a path or name prints in an article id: bytes that are not UTF-8 as \\xNN, backslashes as they are.
+
+    Readable, but two names can print alike (a Latin-1 name and a name that spells its escape), so a photo's
+    stored path is `path_text`. Article ids keep this form: a catalog's labels and decisions name its
+    articles by these ids, which must not change under them.
+    """
+    return rel if _is_utf8(rel) else os.fsencode(rel).decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True)
@@ -246,7 +279,7 @@ class Grouper:
         self._regex = compile_pattern(rule.pattern) if rule.kind == "pattern" else None
 
     def __call__(self, rel: str) -> Grouped:
-        posix = PurePosixPath(path_text(rel))
+        posix = PurePosixPath(printable(rel))
         if self._regex is None:
             parent = str(posix.parent)
             return Grouped(self.root_name if parent in ("", ".") else parent, None, True)

@@ -190,3 +190,25 @@ def articles_and_offsets(keys: Sequence[str]) -> tuple[list[str], np.ndarray]:
             names.append(k)
     offsets.append(len(keys))
     return names, np.asarray(offsets if names else [0], dtype=np.int64)
+
+
+# How far a stored vector's length may be from 1: float16 storage rounds each value by at most 2^-11 of it,
+# which moves a unit vector's length by well under 0.001. Damaged bytes give lengths far from 1.
+UNIT_LENGTH_TOLERANCE = 0.01
+
+
+def sound_rows(vectors: np.ndarray) -> np.ndarray:
+    """Which rows are vectors a search can use: finite numbers, of unit length within float16 rounding.
+
+    The one rule for every vector Lookalike keeps: the indexer refuses a model's output that breaks it (NaN
+    from a broken export, a zero vector), the catalog refuses to store one, `catalog check` reports stored
+    ones that break it (bytes damaged on disk, which SQLite's own checks cannot see) and `catalog recover`
+    leaves them out, so that the next index run embeds their photos again."""
+    rows = np.asarray(vectors).astype(np.float32, copy=False)
+    if rows.ndim == 1:
+        rows = rows[None, :]
+    # A NaN or infinite value anywhere makes the length NaN or infinite, which no tolerance accepts. Damaged
+    # float32 values may be so huge that their squares overflow: infinite too.
+    with np.errstate(over="ignore", invalid="ignore"):
+        lengths = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+        return np.abs(lengths - 1.0) <= UNIT_LENGTH_TOLERANCE

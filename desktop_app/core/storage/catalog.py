@@ -118,22 +118,29 @@ class Catalog(
         self.engine = self.backend.make_engine()
         self._writer = self.engine.execution_options(immediate=True)
         self._checked = ident.kind in ("missing", "empty")  # a new catalog needs no check before writing
-        try:
-            self._prepare(ident)
-        # The driver's own errors come unwrapped from the pragmas run on its raw connection.
-        except (sa.exc.DBAPIError, self.engine.dialect.loaded_dbapi.Error) as exc:
-            self.engine.dispose()
-            self.backend.release()
-            known = explain(exc, self.backend, "create" if ident.kind in ("missing", "empty") else "open")
-            if ident.kind == "missing" and isinstance(known, DiskFull):
-                # No room to make it: leave no empty file that the next try (with room) would refuse.
-                self.backend.discard_new()
-            raise known from exc
+        self._prepare_or_close(ident)
         if self.path is not None and not self.read_only:
             # A killed `catalog copy` or `recover` into this folder left its hidden partial file and lock: the
             # next open tidies them (a copy still running keeps its own; see `building`). A catalog that can
             # only be read here leaves its folder as it is.
             sweep_stale_builds(self.path.parent)
+
+    def _prepare_or_close(self, ident: Identity) -> None:
+        """`_prepare`, or the connections closed again when it fails: a refusal leaves no connection open (nor,
+        for SQLite, its files beside the catalog)."""
+        try:
+            self._prepare(ident)
+        # The driver's own errors come unwrapped from the pragmas run on its raw connection.
+        except (sa.exc.DBAPIError, self.engine.dialect.loaded_dbapi.Error) as exc:
+            self.close()
+            known = explain(exc, self.backend, "create" if ident.kind in ("missing", "empty") else "open")
+            if ident.kind == "missing" and isinstance(known, DiskFull):
+                # No room to make it: leave no empty file that the next try (with room) would refuse.
+                self.backend.discard_new()
+            raise known from exc
+        except BaseException:
+            self.close()  # a refusal (an older schema that cannot be migrated here)
+            raise
 
     def _unreadable(self, ident: Identity) -> Exception:
         """Why the location could not even be identified: what the backend knows the driver's words to mean (a

@@ -23,6 +23,7 @@ from desktop_app.core.storage.schema import (
 from desktop_app.core.storage.sql import IN_LIST_SIZE, in_lists, upsert
 from desktop_app.core.storage.thumbnails import StoredThumbnail, drop_thumbnails, write_thumbnail
 from desktop_app.core.storage.vectors import VECTOR_DTYPE
+from desktop_app.core.vectors import sound_rows
 
 # `Catalog.set_cover(expected=...)` left out: whatever the cover is now, it is replaced.
 ANY_COVER = object()
@@ -393,6 +394,26 @@ class PhotoStore:
         with self.write() as conn:
             conn.execute(stmt, changes)
 
+    def rewrite_photo_paths(self, rewrites: Sequence[tuple[int, str, str]]) -> None:
+        """Store photos' paths in another form, (photo id, old path, new path) each, in one transaction: the
+        photo keeps its row, so its vectors and article stay; its cover choice and duplicate verdicts follow
+        it. In two steps, since one photo's new path may be another's old one."""
+        if not rewrites:
+            return
+        p = photos_table
+        step = (
+            p.update()
+            .where(p.c.id == sa.bindparam("pid"))
+            .values(path=sa.bindparam("to"), updated_at=time.time())
+        )
+        with self.write() as conn:
+            # No stored path starts with a slash: these cannot meet any photo's path, old or new.
+            conn.execute(step, [{"pid": pid, "to": f"/rewriting/{pid}"} for pid, _, _ in rewrites])
+            conn.execute(step, [{"pid": pid, "to": new} for pid, _, new in rewrites])
+            moves = {old: new for _, old, new in rewrites}
+            follow_cover_moves(conn, moves)
+            follow_photo_moves(conn, moves)
+
     def remove_photos(self, ids: Sequence[int]) -> int:
         if not ids:
             return 0
@@ -457,8 +478,10 @@ class PhotoStore:
                 ids.append(pid)
                 if w.error is None and w.vector is not None:
                     vec = np.asarray(w.vector, dtype=VECTOR_DTYPE)
-                    if not np.isfinite(vec).all():
-                        raise ValueError(f"refusing to store a non-finite vector for {w.path}")
+                    if not sound_rows(vec)[0]:  # the indexer skips such photos: reaching here is a bug
+                        raise ValueError(
+                            f"refusing to store a vector that is not a finite unit vector for {w.path}"
+                        )
                     upsert(
                         conn,
                         v,
@@ -470,6 +493,20 @@ class PhotoStore:
             follow_photo_moves(conn, moves)
             retire_photo_verdicts(conn, edited)
         return ids
+
+
+def follow_cover_moves(conn, moves: dict[str, str]) -> None:
+    """Rewrite the cover choices naming a photo whose stored path changed (old -> new), in the caller's
+    transaction; every choice is read before any is written, so paths that swap are followed once."""
+    c = article_covers_table
+    changes = []
+    for chunk in in_lists(list(moves)):
+        rows = conn.execute(sa.select(c.c.article, c.c.path).where(c.c.path.in_(chunk)))
+        changes += [{"key": article, "to": moves[path]} for article, path in rows]
+    if changes:
+        conn.execute(
+            c.update().where(c.c.article == sa.bindparam("key")).values(path=sa.bindparam("to")), changes
+        )
 
 
 def _new_content(conn, photo_id: int, new_hash: str | None) -> bool:

@@ -68,12 +68,22 @@ class SqliteBackend(Backend):
 
     # ------------------------------------------------------------ read-only places
 
+    def _folder_writable(self) -> bool:
+        return os.access(self.path.parent, os.W_OK | os.X_OK)
+
+    def _file_writable(self) -> bool:
+        return not self.path.exists() or os.access(self.path, os.W_OK)
+
     def _frozen(self) -> bool:
-        """True when the catalog's folder cannot be written and SQLite's shared-memory file for the write-ahead
-        log is not there to use: SQLite cannot make one, so the file can only be read as immutable (a copy
-        on a write-protected share, a mounted archive, a read-only medium)."""
-        folder = self.path.parent
-        return not os.access(folder, os.W_OK | os.X_OK) and not os.path.exists(f"{self.path}-shm")
+        """True when the catalog can only be read here and SQLite's shared-memory file for the write-ahead log
+        is not there to use. Read as usual, SQLite would make that file and the log beside the catalog: in a
+        read-only folder it cannot (a copy on a write-protected share, a mounted archive, a read-only medium),
+        and beside a read-only file it could but would never remove them, and would give them the file's
+        read-only mode, so that writing failed even after the file was made writable again. The file is
+        read as immutable instead: as it is, with nothing of SQLite's own beside it. (A change that someone
+        allowed to write it makes meanwhile is not seen; this user cannot make one.)"""
+        writable = self._folder_writable() and self._file_writable()
+        return not writable and not os.path.exists(f"{self.path}-shm")
 
     def _unsaved_log(self) -> bool:
         """A write-ahead log with changes not yet in the file: an immutable read would not see them."""
@@ -82,17 +92,49 @@ class SqliteBackend(Backend):
         except OSError:
             return False
 
-    def _read_uri(self) -> str:
-        """The file as SQLite reads it for identifying, or for every read when it is frozen."""
+    def _read_uri(self, immutable: bool = False) -> str:
+        """The file as SQLite reads it when it may not write it (or, immutable, must not make files beside it)."""
         uri = f"{self.path.resolve().as_uri()}?mode=ro"
-        return uri + "&immutable=1" if self._frozen() else uri
+        return uri + "&immutable=1" if immutable or self._frozen() else uri
+
+    def _read_only_side_file(self) -> str | None:
+        """The name of SQLite's write-ahead log or shared-memory file beside the catalog when it is there and
+        cannot be written (so that no write can succeed), else None."""
+        for suffix in ("-shm", "-wal"):
+            side = f"{self.path}{suffix}"
+            if os.path.exists(side) and not os.access(side, os.W_OK):
+                return Path(side).name
+        return None
+
+    def _make_side_files_writable(self) -> None:
+        """SQLite gives its -wal and -shm the catalog's mode when it makes them. A read of a read-only catalog by
+        an earlier version (or another program) left them read-only; once the catalog is writable again, so
+        are they, when they are this user's (changing a mode disturbs no one who has them open)."""
+        try:
+            mode = os.stat(self.path).st_mode & 0o777
+        except OSError:
+            return
+        for suffix in ("-shm", "-wal"):
+            side = f"{self.path}{suffix}"
+            try:
+                if (
+                    os.path.exists(side)
+                    and not os.access(side, os.W_OK)
+                    and os.stat(side).st_uid == os.geteuid()
+                ):
+                    os.chmod(side, mode)
+            except OSError:
+                pass  # read_only_reason names the file
 
     @property
     def read_only_reason(self) -> str | None:  # type: ignore[override]
-        if self._frozen():
+        if not self._folder_writable() and self._frozen():
             return f"its folder {self.path.parent} is read-only"
-        if self.path.exists() and not os.access(self.path, os.W_OK):
+        if not self._file_writable():
             return "the file is read-only"
+        side = self._read_only_side_file()
+        if side is not None:
+            return f"SQLite's {side} beside it is read-only (another program or user left it so)"
         return None
 
     # ------------------------------------------------------------ identity
@@ -102,20 +144,20 @@ class SqliteBackend(Backend):
         not_a_file = self._not_a_regular_file()
         if not_a_file is not None:
             return not_a_file
-        app_id = APPLICATION_ID  # a file this process has open as a catalog is one
+        app_id, wal = APPLICATION_ID, False  # a file this process has open as a catalog is one
         if not _open_here.get(_key(path)):
-            header = self._header_application_id()
+            header = self._header()
             if isinstance(header, Identity):
                 return header
-            app_id = header
+            app_id, wal = header
         if self._frozen() and self._unsaved_log():
             return Identity(
                 "unreadable",
-                detail=f"its folder is read-only and its latest changes are still in {path.name}-wal, which "
-                "SQLite reads only from a writable folder; copy both files somewhere writable",
+                detail=f"{self.read_only_reason} and its latest changes are still in {path.name}-wal, which "
+                "SQLite reads only where it may write; make it writable, or copy both files somewhere writable",
                 explained=True,
             )
-        meta = self._tables_and_meta()
+        meta = self._tables_and_meta(immutable=wal and not self._side_files())
         if isinstance(meta, Identity):
             return meta
         tables, rows = meta
@@ -135,9 +177,25 @@ class SqliteBackend(Backend):
             return Identity("foreign", detail="it is not a regular file")
         return None
 
-    def _header_application_id(self) -> int | Identity:
-        """The application id in the SQLite header (0 when the header is short), or what the file is when it
-        is no SQLite database (empty, unreadable, foreign)."""
+    def untouched_read_uri(self) -> str:
+        """The URI that reads the file with nothing written to it or beside it (see `_tables_and_meta`): as it is
+        when it is in WAL mode with nothing beside it, else read-only, through the log and shared memory that
+        are there."""
+        if _open_here.get(_key(self.path)):  # (its header is not read while this process has it open)
+            return self._read_uri()
+        header = self._header()
+        wal = not isinstance(header, Identity) and header[1]
+        return self._read_uri(immutable=wal and not self._side_files())
+
+    def _side_files(self) -> bool:
+        """Whether SQLite's write-ahead log, shared memory or rollback journal is beside the file: with none,
+        no program has it open to write (a program writing a WAL database keeps its -shm), and the file
+        alone holds all of it."""
+        return any(os.path.exists(f"{self.path}{suffix}") for suffix in ("-wal", "-shm", "-journal"))
+
+    def _header(self) -> tuple[int, bool] | Identity:
+        """The application id in the SQLite header (0 when the header is short) and whether the file is in WAL
+        mode, or what the file is when it is no SQLite database (empty, unreadable, foreign)."""
         try:
             with open(self.path, "rb") as fh:
                 head = fh.read(100)
@@ -147,13 +205,18 @@ class SqliteBackend(Backend):
             return Identity("empty")
         if not head.startswith(SQLITE_HEADER):
             return Identity("foreign", detail="it is not an SQLite database")
-        return int.from_bytes(head[68:72], "big") if len(head) >= 72 else 0
+        app_id = int.from_bytes(head[68:72], "big") if len(head) >= 72 else 0
+        return app_id, head[18:20] == b"\x02\x02"  # the file format versions of WAL mode
 
-    def _tables_and_meta(self) -> tuple[set[str], dict[str, str]] | Identity:
+    def _tables_and_meta(self, immutable: bool) -> tuple[set[str], dict[str, str]] | Identity:
         """The database's tables and its meta rows (schema_version, created_by), read only; or what it is
-        when they cannot be read (foreign without a meta table, busy, unreadable)."""
+        when they cannot be read (foreign without a meta table, busy, unreadable).
+
+        immutable: a WAL file with nothing beside it is read as it is. A read-only connection would make a
+        -wal and -shm beside it that it cannot remove when it closes, and a file that is refused (not ours,
+        a newer version's) must be left as it was found."""
         try:
-            conn = sqlite3.connect(self._read_uri(), uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+            conn = sqlite3.connect(self._read_uri(immutable), uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         except sqlite3.Error as exc:
             return Identity("unreadable", detail=str(exc))
         try:
@@ -194,7 +257,9 @@ class SqliteBackend(Backend):
     # ------------------------------------------------------------ connections
 
     def make_engine(self) -> sa.Engine:
-        if self._frozen():  # read as immutable: SQLite needs no file of its own beside it then
+        if self._folder_writable() and self._file_writable():
+            self._make_side_files_writable()
+        if self._frozen() or not self._file_writable():  # opened read-only (immutable when frozen)
             uri = self._read_uri()
             engine = sa.create_engine(
                 f"sqlite:///{self.path}",

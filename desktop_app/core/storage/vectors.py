@@ -11,13 +11,29 @@ import sqlalchemy as sa
 
 from desktop_app.core.storage.schema import articles_table, photos_table, vectors_table
 from desktop_app.core.storage.sql import IN_LIST_SIZE, in_lists
-from desktop_app.core.vectors import ArticleVectors, articles_and_offsets
+from desktop_app.core.vectors import ArticleVectors, articles_and_offsets, sound_rows
 
 # Vectors are stored as little-endian float16: half the size of float32, and on the Magento photos the same
 # R@1 and mAP to four decimals on both evaluation protocols. Older catalogs hold float32 blobs; a blob's
 # length tells which (dim * 2 or dim * 4 bytes), and the two read alike.
 VECTOR_DTYPE = np.dtype("<f2")
 WRITE_TIME_MODULUS = 1_000_000_007  # a prime: write times summed modulo it (see vectors_revision)
+
+
+def sound_blobs(blobs: Sequence[object], dims: Sequence[object]) -> np.ndarray:
+    """Which stored vectors (blob and dim column of each row) are sound: a blob of `dim` float16 or float32
+    values that `vectors.sound_rows` accepts. Bytes damaged on disk pass SQLite's own checks and fail here
+    (so do a damaged row's values of the wrong type or length). Rows of one shape are judged together."""
+    ok = np.zeros(len(blobs), dtype=bool)
+    shapes: dict[tuple[int, int], list[int]] = {}
+    for i, (blob, dim) in enumerate(zip(blobs, dims)):
+        if isinstance(blob, (bytes, memoryview)) and isinstance(dim, int) and dim > 0:
+            if len(blob) in (2 * dim, 4 * dim):
+                shapes.setdefault((dim, len(blob)), []).append(i)
+    for (dim, size), rows in shapes.items():
+        data = np.frombuffer(b"".join(bytes(blobs[i]) for i in rows), "<f2" if size == 2 * dim else "<f4")
+        ok[rows] = sound_rows(data.reshape(len(rows), dim))
+    return ok
 
 
 def decode_vectors(blobs: Sequence[bytes], dim: int) -> np.ndarray:
@@ -116,6 +132,19 @@ class StoredVectors:
         )
         with self.read() as conn:
             return [tuple(r) for r in conn.execution_options(yield_per=20_000).execute(q)]
+
+    def damaged_vectors(self) -> list[dict]:
+        """Every stored vector that is not sound (see `sound_blobs`), of any model: {"path", "model"} each, by
+        path. Read in partitions: every vector of the catalog passes through here once."""
+        p, v = photos_table, vectors_table
+        # In the order they are stored (sorting every blob by path would copy them all); the few found are sorted.
+        q = sa.select(p.c.path, v.c.model_id, v.c.dim, v.c.data).join(p, p.c.id == v.c.photo_id)
+        damaged = []
+        with self.read() as conn:
+            for part in conn.execution_options(yield_per=5_000).execute(q).partitions():
+                ok = sound_blobs([r[3] for r in part], [r[2] for r in part])
+                damaged += [{"path": r[0], "model": r[1]} for r, good in zip(part, ok.tolist()) if not good]
+        return sorted(damaged, key=lambda d: (d["path"], d["model"]))
 
     def vector_data(self, model_id: str, photo_ids: Sequence[int]) -> dict[int, np.ndarray]:
         """photo id -> float32 vector, for these photos."""
