@@ -7,8 +7,9 @@ grey picture against their median; a mirrored copy has its own hash) and a GRID 
 chroma (Y, Cb, Cr). `compare` aligns two such pictures (scale and shift per axis, from their row and column
 profiles, so a crop of a few percent lines up), takes out one global brightness gain, and measures which
 share of the picture still differs in luma and in chroma. A resize or a recompression leaves almost nothing,
-a brightness change is taken out by the gain, a small overlay changes a sliver, and a recoloured garment
-changes chroma over its whole area.
+a brightness change is taken out by the gain (the darker picture brightened onto the brighter, so that a
+white backdrop clipped in both stays white in both, whichever photo comes first), a small overlay changes a
+sliver, and a recoloured garment changes chroma over its whole area.
 
 Own numpy code, not the `imagehash` library: on the Magento test corpus both separate duplicates from other
 photos identically (the same distance percentiles per transformation) and differ by about one bit of 64
@@ -38,7 +39,7 @@ MIN_OVERLAP = 0.8  # of each axis: below it two pictures are not one picture cro
 WHITE = 250.0  # luma at or above this is clipped background: useless for fitting a gain
 LUMA_CHANGED = 20.0  # a cell "differs in luma" beyond this (0-255 scale), after the gain is taken out
 CHROMA_CHANGED = 10.0  # a cell "differs in colour" beyond this in Cb or Cr
-GAIN_RANGE = (0.85, 1.18)  # brightness edits taken out; a larger "gain" is a recolour, not a brightness edit
+GAIN_MAX = 1.18  # brightness edits taken out up to this gain either way; a larger one is a recolour
 
 
 @dataclass(frozen=True)
@@ -272,12 +273,33 @@ def _tolerant_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _gains(a_luma: np.ndarray, b_luma: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Per pair, the brightness gain g with a ~ g * b on unclipped cells, kept within GAIN_RANGE."""
+    """Per pair, the brightness gain g with a ~ g * b on unclipped cells, kept within 1 / GAIN_MAX to GAIN_MAX.
+
+    The same fit whichever photo comes first: g = sqrt(sum a^2 / sum b^2), the geometric mean of the
+    least-squares fits of a on b and of b on a, so swapping the photos gives exactly 1 / g."""
     use = mask & (a_luma < WHITE) & (b_luma < WHITE)
-    ab = np.where(use, a_luma * b_luma, 0).sum(axis=(1, 2))
+    aa = np.where(use, a_luma * a_luma, 0).sum(axis=(1, 2))
     bb = np.where(use, b_luma * b_luma, 0).sum(axis=(1, 2))
-    g = np.where((use.sum(axis=(1, 2)) >= 20) & (bb > 0), ab / np.maximum(bb, 1e-6), 1.0)
-    return np.clip(g, *GAIN_RANGE)
+    ok = (use.sum(axis=(1, 2)) >= 20) & (aa > 0) & (bb > 0)
+    g = np.where(ok, np.sqrt(aa / np.maximum(bb, 1e-6)), 1.0)
+    return np.clip(g, 1.0 / GAIN_MAX, GAIN_MAX)
+
+
+def _brighten(pictures: np.ndarray, gain: np.ndarray) -> None:
+    """Scale the pictures [B, n, n, 3] (luma and centred chroma) whose gain is above 1, in place, as a
+    brightness edit does: every RGB channel times the gain, clipped at white (a saturated red's red channel
+    clips first, so its colour shifts as the edited photo's did)."""
+    rows = np.flatnonzero(gain > 1.0)
+    if rows.size == 0:
+        return
+    part = pictures[rows]
+    y, cb, cr = part[..., 0], part[..., 1] / 0.564, part[..., 2] / 0.713
+    r, b = y + cr, y + cb
+    g = (y - 0.299 * r - 0.114 * b) / 0.587
+    k = gain[rows, None, None]
+    r, g, b = (np.minimum(c * k, 255.0) for c in (r, g, b))
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    pictures[rows] = np.stack([y, (b - y) * 0.564, (r - y) * 0.713], axis=-1)
 
 
 def compare_many(pairs: list[tuple[Fingerprint, Fingerprint]], batch: int = 64) -> list[Difference]:
@@ -289,6 +311,10 @@ def compare_many(pairs: list[tuple[Fingerprint, Fingerprint]], batch: int = 64) 
 
 
 def _compare_batch(pairs: list[tuple[Fingerprint, Fingerprint]]) -> list[Difference]:
+    """Every pair is worked out in one order of its two fingerprints (by content), so compare(a, b) and
+    compare(b, a) are the same comparison; the gain is then turned round for the caller's order."""
+    turned = [a.to_bytes() > b.to_bytes() for a, b in pairs]
+    pairs = [(b, a) if t else (a, b) for (a, b), t in zip(pairs, turned)]
     direct = np.array([hamming(a.phash, b.phash) for a, b in pairs])
     mirror = np.array([hamming(a.phash, b.phash_mirror) for a, b in pairs])
     mirrored = mirror < direct
@@ -301,24 +327,26 @@ def _compare_batch(pairs: list[tuple[Fingerprint, Fingerprint]]) -> list[Differe
     sy, ty = _align_axis(pa[..., 0].mean(axis=2), pb[..., 0].mean(axis=2))
     warped, inside = _warp(pb, sx, tx, sy, ty)
     g = _gains(pa[..., 0], warped[..., 0], inside)
-    # Brightness +x% scales every RGB channel: luma and the chroma offsets scale alike (clipped at white).
-    warped[..., 0] = np.minimum(warped[..., 0] * g[:, None, None], 255.0)
-    warped[..., 1:] *= g[:, None, None, None]
+    # The darker picture is brightened onto the brighter one, never the other way: scaling the brighter one
+    # down would turn its clipped white backdrop grey, where the darker picture's backdrop is still white.
+    _brighten(pa, 1.0 / g)
+    _brighten(warped, g)
     luma = _tolerant_diff(pa[..., :1], warped[..., :1])
     chroma = _tolerant_diff(pa[..., 1:], warped[..., 1:])
     n = np.maximum(inside.sum(axis=(1, 2)), 1)
     luma_changed = ((luma > LUMA_CHANGED) & inside).sum(axis=(1, 2)) / n
     chroma_changed = ((chroma > CHROMA_CHANGED) & inside).sum(axis=(1, 2)) / n
     overlap = inside.mean(axis=(1, 2))
+    gains = [1.0 / gg if t else gg for gg, t in zip(g.tolist(), turned)]
     return [
         Difference(int(min(d, m)), bool(mi), float(gg), float(lc), float(cc), float(ov))
         for d, m, mi, gg, lc, cc, ov in zip(
-            direct, mirror, mirrored, g, luma_changed, chroma_changed, overlap
+            direct, mirror, mirrored, gains, luma_changed, chroma_changed, overlap
         )
     ]
 
 
 def compare(a: Fingerprint, b: Fingerprint) -> Difference:
     """How photo b differs from photo a: aligned (mirrored first when the mirror hash is closer), with one
-    brightness gain taken out."""
+    brightness gain taken out; the same whichever comes first, but for the gain (a ~ gain * b)."""
     return _compare_batch([(a, b)])[0]
