@@ -55,7 +55,7 @@ def kind_of(a: Image.Image, b: Image.Image, cos: float = 0.97) -> str | None:
 # ============================================================================ each kind of edit
 
 
-@pytest.mark.parametrize("edit", ["resize", "jpeg60", "crop", "brightness"])
+@pytest.mark.parametrize("edit", ["resize", "jpeg60", "crop", "cornercrop", "brightness"])
 def test_resize_recompression_crop_and_brightness_are_near_duplicates(edit, tmp_path):
     for seed in range(3):
         im = product_photo(seed)
