@@ -8,6 +8,7 @@ cached thumbnail instead, and says so. The keys are in `LIGHTBOX_KEYS`, which th
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,14 +184,24 @@ class Lightbox(QWidget):
     shown = Signal(int)  # index of the item now on show (its photos decoded, or known to be missing)
 
     def __init__(
-        self, title: str, items: list[list[LightboxPhoto]], start: int = 0, parent: QWidget | None = None
+        self,
+        title: str,
+        items: list[list[LightboxPhoto]],
+        start: int = 0,
+        parent: QWidget | None = None,
+        actions: Sequence[tuple[str, Callable[[], None]]] = (),
+        hint: str = "",
     ) -> None:
+        """actions: (key, what to do) the window that opened the lightbox keeps working in it, such as the
+        Duplicates window's verdicts; the caller lists them with its own keys, and `hint` says them in the
+        status line."""
         super().__init__(parent, Qt.WindowType.Window)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.setWindowTitle(title)
         self.items = [list(i) for i in items if i]
         self.index = -1
         self._loaded: list[LoadedPhoto | None] = []
+        self.hint = hint
         self.runner = Runner(2, "lightbox", self)
         self._gen = 0
         width = max(len(i) for i in self.items) if self.items else 1
@@ -214,6 +225,8 @@ class Lightbox(QWidget):
         lay.addLayout(row, 1)
         lay.addWidget(self.status)
         self._keys()
+        for key, slot in actions:
+            QShortcut(QKeySequence(key), self, slot)
         self._size_to_screen()
         self.show_item(max(0, min(start, len(self.items) - 1)))
 
@@ -319,7 +332,7 @@ class Lightbox(QWidget):
         where = f"{self.index + 1} of {n}" if n > 1 else ""
         moves = "← → move · " if n > 1 else ""
         keys = f"{moves}wheel or +/− zoom · 1 actual size · 0 fit · Esc close"
-        return " · ".join(x for x in (where, extra, keys) if x)
+        return " · ".join(x for x in (where, extra, keys, self.hint) if x)
 
     def closeEvent(self, event) -> None:
         self._gen += 1
