@@ -1,11 +1,14 @@
 """Precision and recall of the duplicate finder on the real Magento photos with known duplicates.
 
-Builds a test corpus: every one of the 725 catalogue photos untouched, plus seven copies of each (50% resize,
-JPEG quality 60, 5% crop, mirror image, brightness +10%, a small text overlay, an exact copy; see
-`benchmarks/photo_edits.py`) named `<edit>+<name>` so that each copy set forms its own article. Indexes it
-with the bundled model through the real pipeline, runs `Engine.find_duplicates` at the default threshold and
-prints, per transformation, precision and recall of (original, copy) pairs reported as duplicates (exact or
-near), then the same with the "edit" band included, and the article level.
+Builds a test corpus: every one of the 725 catalogue photos untouched, plus eight copies of each (50% resize,
+JPEG quality 60, 5% crop split between the sides, 5% crop from one corner, mirror image, brightness +10%, a
+small text overlay, an exact copy; see `benchmarks/photo_edits.py`) named `a-<edit>+<name>` (`--order
+first`) or `zz-<edit>+<name>` (`--order last`) so that each copy set forms its own article, and every copy's
+article sorts before (or after) its original's. The finder compares a candidate pair in the order of its
+rows, which follow the article names: both orders are measured, so a result cannot depend on it unseen.
+Indexes the corpus with the bundled model through the real pipeline, runs `Engine.find_duplicates` at the
+default threshold and prints, per transformation, precision and recall of (original, copy) pairs reported as
+duplicates (exact or near), then the same with the "edit" band included, and the article level.
 
 A reported pair is true when both photos are the same picture: one original and its copies, or two photos
 the catalogue itself holds twice. The Magento photos contain such pairs (found by this finder and checked
@@ -14,7 +17,8 @@ mp07-blue alt1/side_b, and the physical/virtual gift cards (the same picture wit
 pair is false; pairs between other colours of one style are counted apart, because they must never be
 reported as duplicates.
 
-    python benchmarks/duplicates_eval.py [--work DIR] [--data DIR] [--json] [--compare-hashes]
+    python -m benchmarks.duplicates_eval [--order first|last] [--work DIR] [--data DIR] [--json]
+        [--compare-hashes]
 """
 
 from __future__ import annotations
@@ -42,7 +46,14 @@ CATALOGUE_DUPLICATES = {
 }
 
 
-def build_corpus(data: Path, root: Path) -> list[dict]:
+COPY_PREFIX = {"first": "a-", "last": "zz-"}  # the originals' names start with g, l, m, u or w
+
+
+def copy_name(edit: str, name: str, order: str) -> str:
+    return f"{COPY_PREFIX[order]}{edit}+{name}"
+
+
+def build_corpus(data: Path, root: Path, order: str) -> list[dict]:
     """Copy the catalogue and write every edit of every photo (skipping files already there)."""
     rows = list(csv.DictReader(open(data / "manifest.csv", encoding="utf-8")))
     for r in rows:
@@ -52,7 +63,7 @@ def build_corpus(data: Path, root: Path) -> list[dict]:
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dst)
         for edit in EDITS:
-            copy = root / "copies" / edit / f"{edit}+{src.name}"
+            copy = root / "copies" / edit / copy_name(edit, src.name, order)
             if not copy.exists():
                 make_copy(src, copy, edit)
     for name in ("LICENSE_OSL.txt", "LICENSE_AFL.txt", "README.md"):
@@ -65,7 +76,7 @@ def origin(path: str) -> tuple[str, str]:
     name = path.rsplit("/", 1)[-1]
     if path.startswith("copies/"):
         edit, name = name.split("+", 1)
-        return edit, name
+        return edit.split("-", 1)[1], name
     return "original", name
 
 
@@ -74,14 +85,17 @@ def same_picture(a: str, b: str) -> bool:
     return na == nb or frozenset((na, nb)) in CATALOGUE_DUPLICATES
 
 
-def photo_table(pairs: list, manifest: dict[str, dict], kinds: tuple[str, ...]) -> dict:
+def photo_table(pairs: list, manifest: dict[str, dict], kinds: tuple[str, ...], order: str) -> dict:
     """Per edit: recall of (original, copy) and precision of reported pairs that involve such a copy."""
     reported = [p for p in pairs if p.kind in kinds]
     found = {(p.a, p.b) for p in reported}
     out: dict[str, dict] = {}
     for edit in EDITS:
         truth = [
-            (f"catalogue/{r['path']}", f"copies/{edit}/{edit}+{r['path'].rsplit('/', 1)[-1]}")
+            (
+                f"catalogue/{r['path']}",
+                f"copies/{edit}/{copy_name(edit, r['path'].rsplit('/', 1)[-1], order)}",
+            )
             for r in manifest.values()
         ]
         hit = sum((min(a, b), max(a, b)) in found for a, b in truth)
@@ -117,14 +131,14 @@ def photo_table(pairs: list, manifest: dict[str, dict], kinds: tuple[str, ...]) 
     return out
 
 
-def article_table(pairs: list, manifest: dict[str, dict]) -> dict:
+def article_table(pairs: list, manifest: dict[str, dict], order: str) -> dict:
     """Article level: recall of (original article, its copy article) per edit, and precision overall."""
     by_article = {r["article"]: r for r in manifest.values()}
     base = lambda a: a.split("+", 1)[1] if "+" in a else a  # noqa: E731
     found = {(p.a, p.b) for p in pairs}
     out: dict[str, dict] = {}
     for edit in EDITS:
-        truth = [(a, f"{edit}+{a}") for a in by_article]
+        truth = [(a, copy_name(edit, a, order)) for a in by_article]
         hit = sum((min(x, y), max(x, y)) in found for x, y in truth)
         out[edit] = {"recall": hit / len(truth)}
     dup_names = {frozenset(manifest[x]["article"] for x in d) for d in CATALOGUE_DUPLICATES}
@@ -144,6 +158,15 @@ def article_table(pairs: list, manifest: dict[str, dict]) -> dict:
         ],
     }
     return out
+
+
+def rows_in_order(paths: list[str], order: str) -> str:
+    """Whether every copy's row really comes before (or after) its original's in the catalog's vectors."""
+    row = {p: i for i, p in enumerate(paths)}
+    original = {origin(p)[1]: i for p, i in row.items() if origin(p)[0] == "original"}
+    copies = [(i, original[origin(p)[1]]) for p, i in row.items() if origin(p)[0] != "original"]
+    right = sum((i < o) == (order == "first") for i, o in copies)
+    return f"copies whose rows come {'before' if order == 'first' else 'after'} their originals': {right} of {len(copies)}"
 
 
 def print_photo(table: dict, title: str) -> None:
@@ -195,6 +218,12 @@ def main() -> None:
         "--work", type=Path, default=None, help="corpus and catalog folder (kept; reused if there)"
     )
     ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument(
+        "--order",
+        choices=sorted(COPY_PREFIX),
+        default="first",
+        help="copies named to sort before (first) or after (last) their originals; default first",
+    )
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--compare-hashes", action="store_true", help="also compare our pHash with imagehash's")
     args = ap.parse_args()
@@ -202,7 +231,7 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="lookalike-dups-"))
     root, db = work / "photos", work / "corpus.sqlite"
     t0 = time.perf_counter()
-    manifest = {r["path"].rsplit("/", 1)[-1]: r for r in build_corpus(args.data, root)}
+    manifest = {r["path"].rsplit("/", 1)[-1]: r for r in build_corpus(args.data, root, args.order)}
     t1 = time.perf_counter()
     summary = index_photos(db, root, rule=GroupingRule("pattern", MAGENTO_PATTERN))
     t2 = time.perf_counter()
@@ -211,6 +240,7 @@ def main() -> None:
         f"{summary.articles} articles; made in {t1 - t0:.0f} s, indexed in {t2 - t1:.0f} s"
     )
     with Engine.open(db, remember=False) as engine:
+        print(rows_in_order(engine.frozen_vectors().paths, args.order))
         t = time.perf_counter()
         photos = engine.find_duplicates("photo", min_score=0.0)
         t_photo = time.perf_counter() - t
@@ -222,9 +252,9 @@ def main() -> None:
         f"{t_photo:.0f} s (first run: fingerprints made from the files); article level {t_article:.0f} s "
         "(fingerprints cached)"
     )
-    near = photo_table(photos.pairs, manifest, ("exact", "near"))
-    edits = photo_table(photos.pairs, manifest, ("exact", "near", "edit"))
-    art = article_table(articles.pairs, manifest)
+    near = photo_table(photos.pairs, manifest, ("exact", "near"), args.order)
+    edits = photo_table(photos.pairs, manifest, ("exact", "near", "edit"), args.order)
+    art = article_table(articles.pairs, manifest, args.order)
     if args.json:
         print(json.dumps({"photo": near, "photo_with_edits": edits, "article": art}, indent=2))
     else:

@@ -1,8 +1,10 @@
 """The edits a catalogue's duplicates go through, applied to a photo to make known duplicates.
 
 `benchmarks/duplicates_eval.py` makes its test corpus with these, and the tests use them on small generated
-pictures, so both measure the same transformations: a 50% resize, JPEG quality 60, a 5% crop, a mirror
-image, brightness +10%, a small text overlay, and an exact copy of the file.
+pictures, so both measure the same transformations: a 50% resize, JPEG quality 60, a 5% crop (split at
+random between the sides), a 5% crop from one corner (all of it from the left and the top), a mirror image,
+brightness +10%, a small text overlay, and an exact copy of the file. Edit names go into file and article
+names, so they hold no underscore (the Magento pattern ends an article id there).
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ def cropped(im: Image.Image, rng: random.Random) -> Image.Image:
     cut_w, cut_h = round(im.width * 0.05), round(im.height * 0.05)
     left, top = rng.randint(0, cut_w), rng.randint(0, cut_h)
     return im.crop((left, top, im.width - (cut_w - left), im.height - (cut_h - top)))
+
+
+def cropped_from_a_corner(im: Image.Image, rng: random.Random) -> Image.Image:
+    """5% of the width cut from the left and 5% of the height from the top: the whole cut on one side of
+    each axis, so the picture shifts twice as far as under `cropped` on average."""
+    return im.crop((round(im.width * 0.05), round(im.height * 0.05), im.width, im.height))
 
 
 def mirrored(im: Image.Image, rng: random.Random) -> Image.Image:
@@ -57,11 +65,21 @@ def with_text(im: Image.Image, rng: random.Random) -> Image.Image:
 PIXEL_EDITS: dict[str, Callable[[Image.Image, random.Random], Image.Image]] = {
     "resize": resized,
     "crop": cropped,
+    "cornercrop": cropped_from_a_corner,
     "mirror": mirrored,
     "brightness": brighter,
     "text": with_text,
 }
-EDITS = ("exact", "resize", "jpeg60", "crop", "mirror", "brightness", "text")  # every kind of known duplicate
+EDITS = (
+    "exact",
+    "resize",
+    "jpeg60",
+    "crop",
+    "cornercrop",
+    "mirror",
+    "brightness",
+    "text",
+)  # every kind of known duplicate
 
 
 def make_copy(src: Path, dst: Path, edit: str, seed: int = 0) -> Path:

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
@@ -485,3 +486,98 @@ def test_redo_saves_the_undone_verdicts_again_in_order(qtbot, window):
     qtbot.keyClick(window.tree, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: not window.saving(), timeout=10_000)
     assert window.engine.duplicate_verdicts() == verdicts
+
+
+# ============================================================================ the lightbox compare
+
+
+def gone(box) -> bool:
+    """The lightbox closed (it deletes itself on closing)."""
+    return not shiboken6.isValid(box) or not box.isVisible()
+
+
+def compare_opened(qtbot, w, press) -> object:
+    """Press what opens the compare; the lightbox, once its two photos are on show."""
+    before = w.lightbox
+    press()
+    qtbot.waitUntil(lambda: w.lightbox is not None and w.lightbox is not before and w.lightbox.isVisible())
+    qtbot.waitUntil(w.lightbox.is_shown, timeout=10_000)
+    return w.lightbox
+
+
+def test_space_opens_the_pair_in_the_lightbox_at_one_scale_and_d_there_judges_it(qtbot, window):
+    find(qtbot, window)
+    pair = window.tree.currentItem().data(0, Qt.ItemDataRole.UserRole)
+    box = compare_opened(qtbot, window, lambda: qtbot.keyClick(window.tree, Qt.Key.Key_Space))
+    assert [c.text().split(" · ")[1].split("\n")[0] for c in box.captions] == [pair.a, pair.b]
+    assert all(c.image_size()[0] > 0 for c in box.canvases)
+    # Side by side at one scale (the resized copy is shown smaller, as it is), larger than the pane's preview.
+    assert box.canvases[0].scale_factor == pytest.approx(box.canvases[1].scale_factor)
+    assert min(c.width() for c in box.canvases) > window.left.image.width()
+    # Zoomed in one, the other follows.
+    qtbot.keyClick(box, Qt.Key.Key_Plus)
+    assert box.canvases[1].scale_factor == pytest.approx(box.canvases[0].scale_factor)
+    with qtbot.waitSignal(window.judged, timeout=10_000) as got:
+        qtbot.keyClick(box, Qt.Key.Key_D)
+    assert got.args == [pair.a, pair.b, "duplicate"]
+    qtbot.waitUntil(lambda: gone(box))
+    assert window.engine.duplicate_verdicts()[(pair.a, pair.b)] == "duplicate"
+
+
+def test_enter_double_click_and_the_button_open_it_and_space_closes_it(qtbot, window):
+    find(qtbot, window)
+    box = compare_opened(qtbot, window, lambda: qtbot.keyClick(window.tree, Qt.Key.Key_Return))
+    qtbot.keyClick(box, Qt.Key.Key_Space)  # the lightbox's own key: close
+    qtbot.waitUntil(lambda: gone(box))
+    row = window.tree.currentItem()
+    rect = window.tree.visualItemRect(row)
+
+    def double_click() -> None:
+        qtbot.mouseClick(window.tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        qtbot.mouseDClick(window.tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+    box = compare_opened(qtbot, window, double_click)
+    box.close()
+    box = compare_opened(
+        qtbot, window, lambda: qtbot.mouseClick(window.compare_button, Qt.MouseButton.LeftButton)
+    )
+    # Closed, the lightbox gives the keys back to the list: the verdict keys judge the pair on show.
+    qtbot.keyClick(box, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: window.isActiveWindow() and window.tree.hasFocus())
+    pair = window.tree.currentItem().data(0, Qt.ItemDataRole.UserRole)
+    with qtbot.waitSignal(window.judged, timeout=10_000) as got:
+        qtbot.keyClick(window.tree, Qt.Key.Key_N)
+    assert got.args == [pair.a, pair.b, "not_duplicate"]
+
+
+def test_a_cluster_row_compares_its_pairs_in_turn_and_a_verdict_there_judges_the_cluster(qtbot, window):
+    report = find(qtbot, window)
+    cluster = window.tree.topLevelItem(0)
+    window.tree.setCurrentItem(cluster)
+    pairs = report.clusters[0].pairs
+    box = compare_opened(qtbot, window, lambda: qtbot.keyClick(window.tree, Qt.Key.Key_Space))
+    assert len(box.items) == len(pairs) and box.windowTitle().startswith("Compare — Cluster 1")
+    if len(pairs) > 1:
+        qtbot.keyClick(box, Qt.Key.Key_Right)
+        qtbot.waitUntil(lambda: box.index == 1 and box.is_shown())
+    # Double-clicking a cluster row opens or closes it, as tree rows do: no compare.
+    expanded = cluster.isExpanded()
+    rect = window.tree.visualItemRect(cluster)
+    qtbot.mouseClick(window.tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(window.tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert cluster.isExpanded() != expanded and window.lightbox is box
+    with qtbot.waitSignal(window.judged, timeout=10_000):
+        qtbot.keyClick(box, Qt.Key.Key_N)
+    qtbot.waitUntil(lambda: all((p.a, p.b) in window.engine.duplicate_verdicts() for p in pairs))
+    assert {window.engine.duplicate_verdicts()[(p.a, p.b)] for p in pairs} == {"not_duplicate"}
+
+
+def test_a_verdict_in_a_lightbox_whose_row_has_gone_judges_nothing(qtbot, window):
+    find(qtbot, window)
+    box = compare_opened(qtbot, window, lambda: qtbot.keyClick(window.tree, Qt.Key.Key_Space))
+    find(qtbot, window)  # a new list: the row the lightbox was opened for is gone
+    judged = []
+    window.judged.connect(lambda *args: judged.append(args))
+    qtbot.keyClick(box, Qt.Key.Key_D)
+    qtbot.waitUntil(lambda: gone(box))
+    assert judged == [] and window.engine.duplicate_verdicts() == {}

@@ -3,7 +3,8 @@
 Copies the photos of a few Magento styles (every colour: the look-alikes that must not count), adds edited
 copies of some (50% resize, 5% crop, JPEG quality 60, a text overlay, an exact copy; benchmarks/photo_edits.py)
 as a second listing, indexes them with the bundled model in a temporary folder, finds the duplicates in the
-window and saves docs/screenshots/duplicates.png with a cropped copy on show.
+window and saves docs/screenshots/duplicates.png with a cropped copy on show, then opens that pair in the
+lightbox compare (Space) and saves docs/screenshots/duplicates-compare.png.
 
     QT_QPA_PLATFORM=offscreen python tools/duplicates_screenshot.py [--data DIR] [--out docs/screenshots]
 """
@@ -101,6 +102,16 @@ def main() -> None:
     target = args.out / "duplicates.png"
     window.grab().save(str(target))
     print(f"wrote {target}")
+    window.compare()  # what Space on the list does
+    box = window.lightbox
+    box.resize(1280, 760)  # as on a desktop; the offscreen screen is 800 px square
+    wait(until=box.is_shown, ms=30_000)
+    box.fit()
+    app.processEvents()
+    target = args.out / "duplicates-compare.png"
+    box.grab().save(str(target))
+    print(f"wrote {target}")
+    box.close()
     window.close()
     engine.close()
     app.quit()

@@ -1,7 +1,9 @@
 """The Duplicates window: clusters of duplicate photos or products listed twice, judged side by side.
 
 The list holds clusters (connected pairs), largest first; under each, its pairs. The pane on the right shows
-the selected pair's two photos side by side at a readable size with what differs. Per pair, or for a whole
+the selected pair's two photos side by side at a readable size with what differs; Space, Enter, a
+double-click or Compare opens them in the lightbox, side by side at one scale as large as the screen allows,
+zoomed and panned together (`duplicates_compare`; the verdict keys work there too). Per pair, or for a whole
 cluster when the cluster row is selected: D "duplicate", N "not a duplicate", S "same product" (a match
 decision between the two articles, shared with search and the inspector). A verdict is about the pair on
 show when its key is pressed: the pair leaves the list at once and the next one is shown, while the
@@ -16,6 +18,7 @@ Entry point for the main window: `open_duplicates(parent, engine)`.
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -37,12 +40,14 @@ from PySide6.QtWidgets import (
 from desktop_app.core.engine import DuplicateReport, Engine
 from desktop_app.core.paths import photo_file
 from desktop_app.core.wording import plural
+from desktop_app.gui.duplicates_compare import compare_items, compare_title
 from desktop_app.gui.duplicates_list import KIND_NAMES, cluster_item, pairs_on_show, visible_children
 from desktop_app.gui.duplicates_pane import PREVIEW, PhotoPane
 from desktop_app.gui.duplicates_verdicts import VerdictWriting
 from desktop_app.gui.duplicates_work import DuplicateSearch, Preview, load_preview
 from desktop_app.gui.errors import show_error
 from desktop_app.gui.export_dialog import ask_export_path, file_name
+from desktop_app.gui.lightbox import Lightbox
 from desktop_app.gui.screen_fit import fit_to_screen
 from desktop_app.gui.secondary import CLOSE_KEYS, KeyTable, add_close_keys
 from desktop_app.gui.workers import Failure, Runner, Task
@@ -53,6 +58,8 @@ DUPLICATES_KEYS: KeyTable = (
     (("D",), "Duplicate: the selected pair, or every pair of the selected cluster"),
     (("N",), "Not a duplicate"),
     (("S",), "Same product (a match decision between the two articles)"),
+    (("Space", "Enter", "double-click"), "Compare the pair (or the cluster's pairs) in the lightbox"),
+    (("D", "N", "S"), "In the lightbox: close it and judge what it was opened for"),
     (("Ctrl+Z",), "Undo the latest verdict"),
     (("Ctrl+Shift+Z", "Ctrl+Y"), "Redo the verdict Undo took back"),
     *CLOSE_KEYS,
@@ -75,6 +82,8 @@ class DuplicatesWindow(VerdictWriting, QWidget):
         self.report: DuplicateReport | None = None
         self.root = engine.photo_root()
         self._preview_gen = 0
+        self.lightbox: Lightbox | None = None  # the compare opened last
+        self._compared: QTreeWidgetItem | None = None  # the row it was opened for
         self._init_verdicts()
         self.setWindowTitle(f"Duplicates — {engine.title()}")
         self._build()
@@ -121,6 +130,7 @@ class DuplicatesWindow(VerdictWriting, QWidget):
         for column in (1, 2):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.currentItemChanged.connect(lambda cur, _prev: self._show(cur))
+        self.tree.itemDoubleClicked.connect(self._double_clicked)
         split.addWidget(self.tree)
         split.addWidget(self._pair_panel())
         split.setStretchFactor(0, 2)
@@ -139,7 +149,16 @@ class DuplicatesWindow(VerdictWriting, QWidget):
         grid.addWidget(self.right, 0, 1)
         self.why = QLabel()
         self.why.setWordWrap(True)
-        grid.addWidget(self.why, 1, 0, 1, 2)
+        self.compare_button = QPushButton("Compare (Space)")
+        self.compare_button.setToolTip(
+            "The two photos side by side at one scale, as large as the screen allows; zoom and pan together"
+        )
+        self.compare_button.setEnabled(False)
+        self.compare_button.clicked.connect(self.compare)
+        about = QHBoxLayout()
+        about.addWidget(self.why, 1)
+        about.addWidget(self.compare_button, 0, Qt.AlignmentFlag.AlignTop)
+        grid.addLayout(about, 1, 0, 1, 2)
         buttons = QHBoxLayout()
         self.dup_button = QPushButton("Duplicate (D)")
         self.not_button = QPushButton("Not a duplicate (N)")
@@ -168,6 +187,11 @@ class DuplicatesWindow(VerdictWriting, QWidget):
         for key, verdict in VERDICT_KEYS:
             sc = QShortcut(QKeySequence(key), self)
             sc.activated.connect(lambda v=verdict: self.judge(v))
+        # Space and Enter on the list (elsewhere they press the focused button or tick the box, as ever).
+        for key in (Qt.Key.Key_Space, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            sc = QShortcut(QKeySequence(key), self.tree)
+            sc.setContext(Qt.ShortcutContext.WidgetShortcut)
+            sc.activated.connect(self.compare)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Undo), self).activated.connect(self.undo)
         for key in ("Ctrl+Shift+Z", "Ctrl+Y"):
             QShortcut(QKeySequence(key), self).activated.connect(self.redo)
@@ -259,7 +283,7 @@ class DuplicatesWindow(VerdictWriting, QWidget):
 
     def _show(self, item: QTreeWidgetItem | None) -> None:
         pairs = pairs_on_show(item)
-        for b in (self.dup_button, self.not_button, self.same_button):
+        for b in (self.compare_button, self.dup_button, self.not_button, self.same_button):
             b.setEnabled(bool(pairs))
         if not pairs:
             return
@@ -303,6 +327,53 @@ class DuplicatesWindow(VerdictWriting, QWidget):
         else:
             pane.show_preview(preview)
 
+    # ------------------------------------------------------------------ the lightbox
+
+    def compare(self) -> None:
+        """The selected pair (or cluster's pairs) in the lightbox, whose verdict keys judge that row."""
+        item = self.tree.currentItem()
+        pairs = pairs_on_show(item)
+        if not pairs:
+            return
+        cluster = item.text(0) if item.parent() is None else None
+        keys = [(key, lambda v=verdict: self._judge_compared(v)) for key, verdict in VERDICT_KEYS]
+        if self.lightbox is not None and shiboken6.isValid(self.lightbox):
+            self.lightbox.close()
+        scope = " (the whole cluster)" if cluster else ""
+        self.lightbox = Lightbox(
+            compare_title(pairs, cluster),
+            compare_items(pairs, self.root),
+            actions=keys,
+            hint=f"D duplicate · N not a duplicate · S same product{scope}",
+        )
+        box = self.lightbox
+        box.destroyed.connect(lambda _obj=None: self._compare_closed(box))
+        self.lightbox.show()
+        self._compared = item
+
+    def _compare_closed(self, box: Lightbox) -> None:
+        """Back to the list, where the verdict keys and Space work again (the lightbox was the active window);
+        not when the lightbox that closed was replaced by another compare, nor after this window went."""
+        if shiboken6.isValid(self) and box is self.lightbox and self.isVisible():
+            self.activateWindow()
+            self.tree.setFocus()
+
+    def _judge_compared(self, verdict: str) -> None:
+        """A verdict key in the lightbox: it closes, and the row it was opened for is judged (when still
+        listed: Find again or a verdict may have taken it away meanwhile)."""
+        if self.lightbox is not None and shiboken6.isValid(self.lightbox):
+            self.lightbox.close()
+        item = self._compared
+        if item is None or not shiboken6.isValid(item) or item.treeWidget() is not self.tree:
+            return
+        if not item.isHidden():
+            self.tree.setCurrentItem(item)
+            self.judge(verdict)
+
+    def _double_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
+        if item.parent() is not None:  # a cluster row opens and closes, as tree rows do
+            self.compare()
+
     # ------------------------------------------------------------------ export, closing
 
     def export(self) -> None:
@@ -320,6 +391,8 @@ class DuplicatesWindow(VerdictWriting, QWidget):
         )
 
     def closeEvent(self, event) -> None:
+        if self.lightbox is not None and shiboken6.isValid(self.lightbox):
+            self.lightbox.close()
         if self.search is not None:
             self.search.shutdown()
         self.runner.shutdown()  # waits for the verdict being saved

@@ -8,7 +8,7 @@ cached thumbnail instead (else, given `catalog`, the one a shared catalog keeps)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,8 +212,13 @@ class Lightbox(QWidget):
         start: int = 0,
         parent: QWidget | None = None,
         catalog: CatalogThumbnails | None = None,
+        actions: Sequence[tuple[str, Callable[[], None]]] = (),
+        hint: str = "",
     ) -> None:
-        """`catalog`: where the thumbnail of a photo this machine cannot read comes from when none is cached."""
+        """`catalog`: where the thumbnail of a photo this machine cannot read comes from when none is cached.
+        `actions`: (key, what to do) the window that opened the lightbox keeps working in it, such as the
+        Duplicates window's verdicts; the caller lists them with its own keys, and `hint` says them in the
+        status line."""
         super().__init__(parent, Qt.WindowType.Window)
         self.catalog = catalog
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
@@ -221,6 +226,7 @@ class Lightbox(QWidget):
         self.items = [list(i) for i in items if i]
         self.index = -1
         self._loaded: list[LoadedPhoto | None] = []
+        self.hint = hint
         self.runner = Runner(2, "lightbox", self)
         self._gen = 0
         width = max(len(i) for i in self.items) if self.items else 1
@@ -249,6 +255,8 @@ class Lightbox(QWidget):
         lay.addLayout(row, 1)
         lay.addWidget(self.status)
         self._keys()
+        for key, slot in actions:
+            QShortcut(QKeySequence(key), self, slot)
         self._size_to_screen()
         self.show_item(max(0, min(start, len(self.items) - 1)))
 
@@ -355,7 +363,7 @@ class Lightbox(QWidget):
         where = f"{self.index + 1} of {n}" if n > 1 else ""
         moves = "← → move · " if n > 1 else ""
         keys = f"{moves}wheel or +/− zoom · 1 actual size · 0 fit · Esc close"
-        return " · ".join(x for x in (where, extra, keys) if x)
+        return " · ".join(x for x in (where, extra, keys, self.hint) if x)
 
     def closeEvent(self, event) -> None:
         self._gen += 1
