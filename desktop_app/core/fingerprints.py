@@ -349,36 +349,41 @@ def compare_many(pairs: list[tuple[Fingerprint, Fingerprint]], batch: int = 64) 
 
 
 def _compare_batch(pairs: list[tuple[Fingerprint, Fingerprint]]) -> list[Difference]:
-    """Each pair as it is and mirrored; the mirror image wins when fewer cells differ that way by at least
-    MIRROR_MARGIN. The hashes cannot choose: a picture shifted by a one-sided crop can move its pHash as far
-    as an unrelated picture's, and for a symmetric garment the mirror hash is then the closer one.
+    """Each pair as it is and, where that could win, mirrored; the mirror image wins when fewer cells differ
+    that way by at least MIRROR_MARGIN. The hashes cannot choose: a picture shifted by a one-sided crop can
+    move its pHash as far as an unrelated picture's, and for a symmetric garment the mirror hash is then the
+    closer one.
 
     Every pair is worked out in one order of its two fingerprints (by content), so compare(a, b) and
     compare(b, a) are the same comparison; the gain is then turned round for the caller's order."""
     turned = [a.to_bytes() > b.to_bytes() for a, b in pairs]
     pairs = [(b, a) if t else (a, b) for (a, b), t in zip(pairs, turned)]
-    n = len(pairs)
     pa, pb = (_centred(np.stack([p[k].picture for p in pairs])) for k in (0, 1))
     # Rows are the same mirrored: one vertical fit serves both orientations.
     sy, ty = _align_axis(pa[..., 0].mean(axis=2), pb[..., 0].mean(axis=2))
     cols_a, cols_b = pa[..., 0].mean(axis=1), pb[..., 0].mean(axis=1)
-    sx, tx = _align_axis(np.concatenate([cols_a, cols_a]), np.concatenate([cols_b, cols_b[:, ::-1]]))
-    found = _compare_aligned(
-        np.concatenate([pa, pa]),
-        np.concatenate([pb, pb[:, :, ::-1]]),
-        (sx, tx, np.concatenate([sy, sy]), np.concatenate([ty, ty])),
-    )
-    flip = found.changed[n:] + MIRROR_MARGIN <= found.changed[:n]
-    k = np.arange(n) + np.where(flip, n, 0)
+    found = _compare_aligned(pa.copy(), pb.copy(), (*_align_axis(cols_a, cols_b), sy, ty))
+    # The mirror image can only win where the picture as it is leaves at least MIRROR_MARGIN of its cells
+    # changed: a duplicate, the common candidate, is compared once.
+    m = np.flatnonzero(found.changed >= MIRROR_MARGIN)
+    flip = np.zeros(len(pairs), dtype=bool)
+    if m.size:
+        mirrored = _compare_aligned(
+            pa[m], pb[m][:, :, ::-1], (*_align_axis(cols_a[m], cols_b[m][:, ::-1]), sy[m], ty[m])
+        )
+        wins = mirrored.changed + MIRROR_MARGIN <= found.changed[m]
+        flip[m[wins]] = True
+        for field in vars(found):
+            getattr(found, field)[m[wins]] = getattr(mirrored, field)[wins]
     return [
         Difference(
             min(hamming(x.phash, y.phash), hamming(x.phash, y.phash_mirror)),
             bool(flip[i]),
-            float(1.0 / found.gain[k[i]] if turned[i] else found.gain[k[i]]),
-            float(found.luma_changed[k[i]]),
-            float(found.chroma_changed[k[i]]),
-            float(found.overlap[k[i]]),
-            float(found.subject_chroma_changed[k[i]]),
+            float(1.0 / found.gain[i] if turned[i] else found.gain[i]),
+            float(found.luma_changed[i]),
+            float(found.chroma_changed[i]),
+            float(found.overlap[i]),
+            float(found.subject_chroma_changed[i]),
         )
         for i, (x, y) in enumerate(pairs)
     ]
