@@ -463,6 +463,7 @@ def test_redo_saves_the_undone_verdicts_again_in_order(qtbot, window):
         with qtbot.waitSignal(window.unjudged, timeout=10_000):
             qtbot.keyClick(window.tree, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert window.engine.duplicate_verdicts() == {} and len(window.redo_stack) == 2
+    assert window.redo_button.isEnabled()
     # Ctrl+Shift+Z saves the first one again (the last undone), Ctrl+Y the second: same pairs, same verdicts,
     # and their rows leave the list as when they were first pressed.
     redo_z = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
@@ -474,7 +475,13 @@ def test_redo_saves_the_undone_verdicts_again_in_order(qtbot, window):
         qtbot.keyClick(window.tree, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
     assert window.engine.duplicate_verdicts() == dict(judged)
     assert not {k for k, _v in judged} & listed(window)
-    assert window.redo_stack == []
+    assert window.redo_stack == [] and not window.redo_button.isEnabled()
+    # The Redo button does what the keys do.
+    with qtbot.waitSignal(window.unjudged, timeout=10_000):
+        qtbot.keyClick(window.tree, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    with qtbot.waitSignal(window.judged, timeout=10_000):
+        qtbot.mouseClick(window.redo_button, Qt.MouseButton.LeftButton)
+    assert window.engine.duplicate_verdicts() == dict(judged) and not window.redo_button.isEnabled()
     # Redone verdicts are undone again like any other; a new verdict leaves nothing to redo.
     with qtbot.waitSignal(window.unjudged, timeout=10_000):
         qtbot.keyClick(window.tree, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)

@@ -1009,18 +1009,21 @@ def test_ctrl_shift_z_and_ctrl_y_redo_what_undo_took_back_exactly(queue, catalog
     before = events(catalog)
     press(qtbot, queue, *redo_y)
     assert "Nothing to redo" in queue.status.text() and events(catalog) == before
+    assert not queue.redo_button.isEnabled()
     # A bulk accept is redone as a whole, with the bulk source; a new decision clears what can be redone.
     n = queue.accept_all_above(0.0, confirm=False)
     qtbot.waitUntil(lambda: queue.work.writing is None, timeout=T)
     bulk = {e["article"]: e["new_value"] for e in events(catalog, n)}
     decide(qtbot, queue, *undo)
     assert all(label_of(catalog, x) is None for x in bulk)
-    decide(qtbot, queue, *redo_z)
+    assert queue.redo_button.isEnabled()  # the button does what the keys do
+    with qtbot.waitSignal(queue.settled, timeout=T):
+        qtbot.mouseClick(queue.redo_button, Qt.MouseButton.LeftButton)
     assert {x: label_of(catalog, x) for x in bulk} == bulk
     assert {e["new_source"] for e in events(catalog, n)} == {BULK_ACCEPTED}
     decide(qtbot, queue, *undo)
     assert queue.work.redo_stack
     decide(qtbot, queue, Qt.Key.Key_S)
-    assert queue.work.redo_stack == []
+    assert queue.work.redo_stack == [] and not queue.redo_button.isEnabled()
     press(qtbot, queue, *redo_z)
     assert "Nothing to redo" in queue.status.text()

@@ -160,6 +160,7 @@ class VerdictWriting:
 
     def _sync_buttons(self: Any) -> None:
         self.undo_button.setEnabled(bool(self.undo_stack) or self.saving())
+        self.redo_button.setEnabled(bool(self.redo_stack) or self.saving())
         searching = self.search is not None and self.search.running
         self.find_button.setEnabled(not searching and not self.saving())
 

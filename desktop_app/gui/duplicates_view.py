@@ -172,15 +172,23 @@ class DuplicatesWindow(VerdictWriting, QWidget):
             b.setEnabled(False)
             buttons.addWidget(b)
         buttons.addStretch(1)
+        grid.addLayout(buttons, 2, 0, 1, 2)
+        history = QHBoxLayout()  # on a row of their own: the pair list keeps its room on a small screen
+        history.addStretch(1)
         self.undo_button = QPushButton("Undo (Ctrl+Z)")
-        self.undo_button.setToolTip(
-            "Take back the latest verdict: its pairs are listed again (Ctrl+Shift+Z or Ctrl+Y saves it again)"
-        )
+        self.undo_button.setToolTip("Take back the latest verdict (Ctrl+Z): its pairs are listed again")
         self.undo_button.setEnabled(False)
         self.undo_button.clicked.connect(self.undo)
-        buttons.addWidget(self.undo_button)
-        grid.addLayout(buttons, 2, 0, 1, 2)
-        grid.setRowStretch(3, 1)
+        history.addWidget(self.undo_button)
+        self.redo_button = QPushButton("Redo (Ctrl+Shift+Z)")
+        self.redo_button.setToolTip(
+            "Save again the verdict Undo took back (Ctrl+Shift+Z or Ctrl+Y): its pairs leave the list again"
+        )
+        self.redo_button.setEnabled(False)
+        self.redo_button.clicked.connect(self.redo)
+        history.addWidget(self.redo_button)
+        grid.addLayout(history, 3, 0, 1, 2)
+        grid.setRowStretch(4, 1)
         return panel
 
     def _shortcuts(self) -> None:

@@ -107,9 +107,10 @@ class ReviewQueue(QueueKeys, QueueDecisions, QWidget):
         outer.setSpacing(6)
         bar = ReviewToolbar(DEFAULT_MIN_CONFIDENCE, DEFAULT_BULK_THRESHOLD)
         self.order_box, self.min_conf_spin, self.bulk_spin = bar.order_box, bar.min_conf_spin, bar.bulk_spin
-        self.bulk_button, self.undo_button, self.refresh_button = (
+        self.bulk_button, self.undo_button, self.redo_button, self.refresh_button = (
             bar.bulk_button,
             bar.undo_button,
+            bar.redo_button,
             bar.refresh_button,
         )
         self.params_label, self.count_label = bar.params_label, bar.count_label
@@ -117,6 +118,7 @@ class ReviewQueue(QueueKeys, QueueDecisions, QWidget):
         self.min_conf_spin.valueChanged.connect(lambda v: self.set_min_confidence(v / 100))
         self.bulk_button.clicked.connect(lambda: self.accept_all_above(self.bulk_spin.value() / 100))
         self.undo_button.clicked.connect(self.undo)
+        self.redo_button.clicked.connect(self.redo)
         self.refresh_button.clicked.connect(lambda: self.refresh(rebuild_index=True))
         outer.addWidget(bar)
         self.zero_shot = ZeroShotNames(self.field)  # label names -> zero-shot suggestions (CLIP models)
@@ -333,6 +335,7 @@ class ReviewQueue(QueueKeys, QueueDecisions, QWidget):
         self.bulk_button.setEnabled(self.model.rowCount() > 0 and not loading)
         self.refresh_button.setEnabled(not loading)
         self.undo_button.setEnabled(not loading)
+        self.redo_button.setEnabled(not loading and bool(self.work.redo_stack))
 
     def _import_labels(self) -> None:
         from desktop_app.gui.labels_import_dialog import import_labels

@@ -133,6 +133,9 @@ class ReviewToolbar(QToolBar):
         self.undo_button = QPushButton("Undo")
         self.undo_button.setToolTip("Undo the last decision (Ctrl+Z); a bulk accept is undone as a whole")
         self.addWidget(self.undo_button)
+        self.redo_button = QPushButton("Redo")
+        self.redo_button.setToolTip("Write again the decision Undo took back (Ctrl+Shift+Z or Ctrl+Y)")
+        self.addWidget(self.redo_button)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setToolTip(
             "Recompute the suggestions with every label given so far (and pick up newly indexed photos)"
@@ -146,7 +149,7 @@ class ReviewToolbar(QToolBar):
         self.addWidget(self.params_label)
         self.count_label = QLabel()
         self.addWidget(self.count_label)
-        for w in (self.bulk_button, self.undo_button, self.refresh_button):
+        for w in (self.bulk_button, self.undo_button, self.redo_button, self.refresh_button):
             w.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys belong to the queue, not to a stray button
 
 
