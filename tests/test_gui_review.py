@@ -1027,3 +1027,44 @@ def test_ctrl_shift_z_and_ctrl_y_redo_what_undo_took_back_exactly(queue, catalog
     assert queue.work.redo_stack == [] and not queue.redo_button.isEnabled()
     press(qtbot, queue, *redo_z)
     assert "Nothing to redo" in queue.status.text()
+
+
+def test_how_reliable_shows_the_label_evaluation_and_saves_its_picture(
+    queue, catalog, qtbot, tmp_path, monkeypatch
+):
+    from desktop_app.core.label_plot import SIZE, evaluation_png
+    from desktop_app.gui import label_quality
+    from desktop_app.gui.review_detail import ReviewToolbar
+
+    button = queue.findChild(ReviewToolbar).quality_button
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    dialog = queue.findChild(label_quality.LabelQualityDialog)
+    assert dialog is not None and dialog.isVisible() and not dialog.save_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.evaluation is not None, timeout=T)
+    # The figures are the engine's own leave-one-out evaluation, in words and as the CLI's picture.
+    expected = catalog.evaluate_labels(FIELD, queue.work.k)
+    assert dialog.words.text() == label_quality.summary(expected)
+    assert f"{expected.accuracy:.1%}" in dialog.words.text()
+    assert dialog.png == evaluation_png(expected)
+    pixmap = dialog.picture.pixmap
+    assert (pixmap.width(), pixmap.height()) == SIZE and not dialog.busy.isVisible()
+    target = tmp_path / "quality.png"
+    monkeypatch.setattr(label_quality, "ask_export_path", lambda *a: target)
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert target.read_bytes() == dialog.png
+    dialog.close()
+
+
+def test_how_reliable_says_in_words_when_there_is_nothing_to_evaluate(queue, catalog, qtbot):
+    from desktop_app.core.errors import UserError
+    from desktop_app.gui.label_quality import LabelQualityDialog
+
+    def fails():
+        raise UserError("No article has a category label yet: label a few first.")
+
+    dialog = LabelQualityDialog(FIELD, fails, queue._runner, queue)
+    with qtbot.waitSignal(dialog.shown, timeout=T):
+        dialog.show()
+    assert dialog.words.text() == "No article has a category label yet: label a few first."
+    assert dialog.png is None and not dialog.save_button.isEnabled()
+    dialog.close()

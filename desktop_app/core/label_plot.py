@@ -56,6 +56,11 @@ RELIABILITY_AXES = Axes(660, 70, 340, 340)
 
 def plot_evaluation(ev: LabelEvaluation, path: Path, scope: str = "leave-one-out") -> Path:
     """Both panels as a PNG at `path` (written through `files.write_bytes`); `scope` names the protocol."""
+    return write_bytes(path, evaluation_png(ev, scope), what="plot")
+
+
+def evaluation_png(ev: LabelEvaluation, scope: str = "leave-one-out") -> bytes:
+    """Both panels as PNG bytes (the app shows them as they are, `plot_evaluation` writes them)."""
     from PIL import Image, ImageDraw
 
     img = Image.new("RGB", SIZE, "white")
@@ -69,7 +74,7 @@ def plot_evaluation(ev: LabelEvaluation, path: Path, scope: str = "leave-one-out
     _reliability_panel(d, RELIABILITY_AXES, ev)
     buf = io.BytesIO()
     img.save(buf, format="PNG")
-    return write_bytes(path, buf.getvalue(), what="plot")
+    return buf.getvalue()
 
 
 def _accuracy_ticks(ev: LabelEvaluation) -> tuple[float, float]:

@@ -31,6 +31,7 @@ from desktop_app.core.engine import Engine
 from desktop_app.core.errors import UserError
 from desktop_app.core.labels import DEFAULT_FIELD, Suggestion
 from desktop_app.core.zero_shot import FEW_LABELLED
+from desktop_app.gui.label_quality import LabelQualityDialog
 from desktop_app.gui.review_controller import DEFAULT_K, ReviewController, ReviewLoad
 from desktop_app.gui.review_decisions import QueueDecisions
 from desktop_app.gui.review_detail import ROW_THUMB, ReviewDetail, ReviewToolbar, queue_view
@@ -120,6 +121,7 @@ class ReviewQueue(QueueKeys, QueueDecisions, QWidget):
         self.undo_button.clicked.connect(self.undo)
         self.redo_button.clicked.connect(self.redo)
         self.refresh_button.clicked.connect(lambda: self.refresh(rebuild_index=True))
+        bar.quality_button.clicked.connect(self.show_reliability)
         outer.addWidget(bar)
         self.zero_shot = ZeroShotNames(self.field)  # label names -> zero-shot suggestions (CLIP models)
         self.zero_shot.names_entered.connect(self._zero_shot_names)
@@ -260,6 +262,19 @@ class ReviewQueue(QueueKeys, QueueDecisions, QWidget):
 
     def remaining(self) -> int:
         return self.model.counts()[0]
+
+    def show_reliability(self) -> LabelQualityDialog:
+        """How far the suggestions of this field can be trusted, in a window of its own (worked out by the
+        engine child, as `lookalike labels evaluate` does)."""
+        work = self.work
+
+        def evaluate():
+            self.client.ensure(self.engine.location, work.device)
+            return self.client.call("evaluate_labels", self.field, work.k)
+
+        dialog = LabelQualityDialog(self.field, evaluate, self._runner, self)
+        dialog.show()
+        return dialog
 
     def shutdown(self) -> None:
         """Stop queued work and wait for running work: nothing of this window outlives it."""

@@ -136,6 +136,12 @@ class ReviewToolbar(QToolBar):
         self.redo_button = QPushButton("Redo")
         self.redo_button.setToolTip("Write again the decision Undo took back (Ctrl+Shift+Z or Ctrl+Y)")
         self.addWidget(self.redo_button)
+        self.quality_button = QPushButton("How reliable?")
+        self.quality_button.setToolTip(
+            "Check every labelled article's suggestion against its own label: accuracy at each minimum "
+            "confidence, and whether confidences mean what they say"
+        )
+        self.addWidget(self.quality_button)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setToolTip(
             "Recompute the suggestions with every label given so far (and pick up newly indexed photos)"
@@ -149,7 +155,13 @@ class ReviewToolbar(QToolBar):
         self.addWidget(self.params_label)
         self.count_label = QLabel()
         self.addWidget(self.count_label)
-        for w in (self.bulk_button, self.undo_button, self.redo_button, self.refresh_button):
+        for w in (
+            self.bulk_button,
+            self.undo_button,
+            self.redo_button,
+            self.quality_button,
+            self.refresh_button,
+        ):
             w.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys belong to the queue, not to a stray button
 
 
