@@ -86,6 +86,38 @@ def test_a_client_without_the_photos_gets_thumbnails_from_the_shared_catalog(
             assert max(im.size) == 32
 
 
+def test_a_client_without_the_photos_sees_a_photo_changed_on_the_server_as_it_is_now(
+    pg_url, photo_tree, tiny_model, tmp_path, monkeypatch
+):
+    import os
+
+    model = str(tiny_model.manifest_path)
+    index_photos(pg_url, photo_tree, model=model)
+    home_a = os.environ["LOOKALIKE_HOME"]
+    become_another_machine(monkeypatch, tmp_path, "machine-b")
+    with Engine.open(pg_url, remember=False) as engine:
+        engine.map_photo_root(tmp_path / "not-mounted")
+        red = "red/p0.jpg"
+        before = engine.thumbnails([red], 160)[red]
+        assert_colour(before, COLOURS["red"])
+        # Machine A replaces the photo (a re-shoot) and indexes it: the catalog's thumbnail follows it.
+        monkeypatch.setenv("LOOKALIKE_HOME", home_a)
+        write_photo(photo_tree / red, (240, 240, 20), size=(80, 60), seed=5)
+        assert index_photos(pg_url, photo_tree, model=model).changed == 1
+        monkeypatch.setenv("LOOKALIKE_HOME", str(tmp_path / "machine-b"))
+        # Machine B, still without the photos, shows it as it is now, not as it last saw it.
+        after = engine.thumbnails([red], 160)[red]
+        assert after != before and before.exists()
+        assert_colour(after, (240, 240, 20))
+        with Image.open(after) as im:
+            assert im.size == (80, 60)
+        # Asked again it comes from this machine's cache, and is the photo's last known thumbnail here.
+        with monkeypatch.context() as m:
+            m.setattr(Catalog, "thumbnails_of", lambda self, paths: pytest.fail("read the catalog"))
+            assert engine.thumbnails([red], 160) == {red: after}
+        assert_colour(thumbnails.thumbnail(engine.absolute(red), 160), (240, 240, 20))
+
+
 def test_thumbnails_are_stored_from_the_decode_the_model_needed(pg_url, photo_tree, tiny_model, monkeypatch):
     decodes: list[int] = []
     real = images.decoded

@@ -4,10 +4,11 @@ Front ends ask for `thumbnail(path, size)` from a worker thread and get back the
 than size x size. The cache key covers the photo's absolute path, size on disk and modification time, so an
 edited photo gets a fresh thumbnail while a moved catalog keeps reusing the old ones. Each photo's newest
 thumbnail is also linked under a key of its path alone, so when the photo folder is offline (a drive
-unmounted, a share down) the thumbnails made before still show. A photo this machine cannot read and has no
-thumbnail of yet can get the one its catalog keeps (`core.catalog_thumbnails`): `from_stored` caches it
-under that same key, so it is read from the catalog once per machine and size. Plain Python and Pillow
-only: the GUI loads the file into a QImage itself.
+unmounted, a share down) the thumbnails made before still show. A photo this machine cannot read can get
+the one its catalog keeps (`core.catalog_thumbnails`): `from_stored` caches it under a key of the photo's
+content hash as the catalog knows it, so it is read from the catalog once per machine, size and content, and
+a photo changed on the server since shows as it is now, not as this machine last saw it. Plain Python and
+Pillow only: the GUI loads the file into a QImage itself.
 """
 
 from __future__ import annotations
@@ -53,6 +54,18 @@ def last_known_path(path: Path, size: int, root: Path | None = None) -> Path:
     return cached_path(key, size, root)
 
 
+def stored_copy_path(path: Path, version: str, size: int, root: Path | None = None) -> Path:
+    """Where the catalog's thumbnail of the photo at `path`, with content hash `version`, is cached."""
+    raw = os.fsencode(os.path.abspath(path)) + f"|{version}|{size}|catalog".encode()
+    return cached_path(hashlib.blake2b(raw, digest_size=16).hexdigest(), size, root)
+
+
+def last_known(path: Path, size: int, root: Path | None = None) -> Path | None:
+    """The newest thumbnail of the photo made or cached on this machine, if any (no stat of the photo)."""
+    alias = last_known_path(Path(path), size, root)
+    return alias if alias.exists() else None
+
+
 def _remember(target: Path, path: Path, size: int, root: Path | None) -> None:
     """Link the thumbnail as the photo's last known one (a copy where links are not possible)."""
     alias = last_known_path(path, size, root)
@@ -82,10 +95,14 @@ def lookup(path: Path, size: int, root: Path | None = None) -> Path | None:
     return target if target.exists() else None
 
 
-def thumbnail(path: Path, size: int = DEFAULT_SIZE, root: Path | None = None) -> Path:
+def thumbnail(
+    path: Path, size: int = DEFAULT_SIZE, root: Path | None = None, offline_copy: bool = True
+) -> Path:
     """The path of a cached JPEG thumbnail of `path`, making it first when needed.
 
-    Raises PhotoError when the photo cannot be read or decoded (the caller shows a placeholder).
+    Raises PhotoError when the photo cannot be read or decoded (the caller shows a placeholder). A photo
+    that cannot be read gets the thumbnail made of it before, unless `offline_copy` is False (a caller that
+    asks the photo's catalog first, which knows whether the photo changed since).
     When the cache folder cannot be written (read-only home, disk full) the thumbnail is still made, in a
     temporary file, so browsing keeps working.
     """
@@ -93,8 +110,8 @@ def thumbnail(path: Path, size: int = DEFAULT_SIZE, root: Path | None = None) ->
     try:
         st = os.stat(path)
     except OSError as exc:
-        offline = last_known_path(path, size, root)
-        if offline.exists():
+        offline = last_known(path, size, root) if offline_copy else None
+        if offline is not None:
             return offline  # the folder is offline (or the photo gone): the thumbnail made before
         if isinstance(exc, FileNotFoundError):
             raise PhotoError("vanished", "the photo is no longer on disk") from exc
@@ -110,11 +127,15 @@ def thumbnail(path: Path, size: int = DEFAULT_SIZE, root: Path | None = None) ->
     return made
 
 
-def from_stored(path: Path, size: int, data: bytes, root: Path | None = None) -> Path:
-    """Cache a thumbnail the catalog keeps (JPEG `data`) as the last known one of the photo at `path`, fitted
-    into size x size (never enlarged), and return its file: `thumbnail(path, size)` finds it from now on
-    while the photo cannot be read. Raises PhotoError when `data` is not a picture."""
-    return _kept(render(data, size), last_known_path(Path(path), size, root))
+def from_stored(path: Path, size: int, data: bytes, version: str, root: Path | None = None) -> Path:
+    """Cache a thumbnail the catalog keeps (JPEG `data`) of the photo at `path` with content hash `version`,
+    fitted into size x size (never enlarged), and return its file (`stored_copy_path`); it is also the last
+    known one of the photo from now on. Raises PhotoError when `data` is not a picture."""
+    target = stored_copy_path(Path(path), version, size, root)
+    made = _kept(render(data, size), target)
+    if made == target:
+        _remember(target, Path(path), size, root)
+    return made
 
 
 def render(data: bytes, size: int) -> Image.Image:
@@ -166,8 +187,10 @@ __all__ = [
     "UNREADABLE",
     "cached_path",
     "from_stored",
+    "last_known",
     "last_known_path",
     "lookup",
+    "stored_copy_path",
     "render",
     "thumbnail",
 ]

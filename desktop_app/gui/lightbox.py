@@ -74,11 +74,13 @@ def load_photo(path: Path | None, catalog: CatalogThumbnails | None = None) -> L
     if not image.isNull():
         return LoadedPhoto(image)
     why = reader.errorString()
+    # A catalog's photo this machine cannot read: the catalog says what it looks like now.
+    stored = catalog.stored_path(str(path)) if catalog is not None else None
     try:
-        cached = thumbnails.thumbnail(path, FALLBACK_SIZE)
+        cached = thumbnails.thumbnail(path, FALLBACK_SIZE, offline_copy=stored is None)
         note = "The photo folder is offline: showing the cached thumbnail." if not path.exists() else why
     except PhotoError as exc:
-        cached = _catalogs(path, catalog) if exc.reason in thumbnails.UNREADABLE else None
+        cached = _catalogs(stored, catalog) if exc.reason in thumbnails.UNREADABLE else None
         note = "The photo folder is offline: showing the catalog's thumbnail."
     except OSError:
         cached = None
@@ -88,10 +90,10 @@ def load_photo(path: Path | None, catalog: CatalogThumbnails | None = None) -> L
     return LoadedPhoto(thumb if not thumb.isNull() else None, note)
 
 
-def _catalogs(path: Path, catalog: CatalogThumbnails | None) -> Path | None:
-    """The catalog's thumbnail of the photo at `path`, cached on this machine; None when it has none."""
-    stored = catalog.stored_path(str(path)) if catalog is not None else None
-    if stored is None:
+def _catalogs(stored: str | None, catalog: CatalogThumbnails | None) -> Path | None:
+    """The catalog's thumbnail of its photo `stored` (else the one cached here before), cached on this
+    machine; None when there is none."""
+    if stored is None or catalog is None:
         return None
     try:
         return catalog.fetch([stored], FALLBACK_SIZE).get(stored)

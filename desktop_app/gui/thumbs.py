@@ -290,8 +290,10 @@ class ThumbnailLoader(QObject):
                 asking = None
                 continue
             path, size = job  # newest first
-            image, unreadable = self._made_here(path, size)
-            stored = catalog.stored_path(path) if unreadable and catalog is not None else None
+            # A catalog's photo this machine cannot read: the catalog says what it looks like now.
+            stored = catalog.stored_path(path) if catalog is not None else None
+            image, unreadable = self._made_here(path, size, offline_copy=stored is None)
+            stored = stored if unreadable else None
             if stored is None:
                 if not self._send(path, size, image):
                     return
@@ -317,10 +319,11 @@ class ThumbnailLoader(QObject):
             return asking, True
         return None, self._answer(asking)
 
-    def _made_here(self, path: str, size: int) -> tuple[QImage | None, bool]:
-        """The thumbnail made from the photo (or cached here), and whether the photo could not be read."""
+    def _made_here(self, path: str, size: int, offline_copy: bool) -> tuple[QImage | None, bool]:
+        """The thumbnail made from the photo (or cached here; for a photo that cannot be read, the one made
+        before when `offline_copy`), and whether the photo could not be read."""
         try:
-            return _image(thumbnails.thumbnail(self._file(path), size)), False
+            return _image(thumbnails.thumbnail(self._file(path), size, offline_copy=offline_copy)), False
         except PhotoError as exc:  # the views paint it as broken, unless the catalog has it
             return None, exc.reason in thumbnails.UNREADABLE
         except OSError:

@@ -28,10 +28,10 @@ class ThumbnailRoom:
 
     def thumbnails(self, paths: Sequence[str], size: int) -> dict[str, Path]:
         """Thumbnail files (JPEG, at most size x size) of these photos (stored paths): made from the photo
-        when this machine can read it, else the one cached here, else the catalog's own (one read of the
-        catalog for all of them). Photos with none (a file that cannot be decoded, a catalog that keeps no
-        thumbnail of a photo this machine cannot read) are left out, as is everything while no photo folder
-        is known (a catalog nothing was indexed into)."""
+        when this machine can read it, else the catalog's own (cached here), else the one made here before
+        (one read of the catalog for all of them). Photos with none (a file that cannot be decoded, a photo
+        this machine cannot read and never showed, of which the catalog keeps none) are left out, as is
+        everything while no photo folder is known (a catalog nothing was indexed into)."""
         root = self.photo_root()
         if root is None:
             return {}
@@ -39,7 +39,7 @@ class ThumbnailRoom:
         unreadable: list[str] = []
         for rel in dict.fromkeys(paths):
             try:
-                found[rel] = thumbnails.thumbnail(photo_file(root, rel), size)
+                found[rel] = thumbnails.thumbnail(photo_file(root, rel), size, offline_copy=False)
             except PhotoError as exc:
                 if exc.reason in thumbnails.UNREADABLE:
                     unreadable.append(rel)
@@ -49,16 +49,33 @@ class ThumbnailRoom:
     def catalog_thumbnails(
         self, paths: Sequence[str], size: int, root: Path | None = None
     ) -> dict[str, Path]:
-        """The catalog's own thumbnails of these photos (stored paths) for a machine that cannot read them,
-        fetched in one read and cached here at `size` under the photo's file under `root` (this machine's
-        photo folder; asked for when not given), so the next ask finds them without the catalog."""
+        """Thumbnails of these photos (stored paths) for a machine that cannot read them: the catalog's own
+        of the photo as it is now (cached here at `size` under the photo's file under `root`, this machine's
+        photo folder, asked for when not given; the catalog is read for those not cached yet, in one read),
+        else the one this machine made before, for photos the catalog keeps none of."""
         root = root if root is not None else self.photo_root()
         if not paths or root is None:
             return {}
+        versions = self.catalog.thumbnail_versions(paths)
         out: dict[str, Path] = {}
-        for rel, stored in self.catalog.thumbnails_of(paths).items():
+        fetch: list[str] = []
+        for rel in dict.fromkeys(paths):
+            file = photo_file(root, rel)
+            version = versions.get(rel)
+            cached = (
+                thumbnails.stored_copy_path(file, version, size)
+                if version is not None
+                else thumbnails.last_known(file, size)
+            )
+            if cached is not None and cached.exists():
+                out[rel] = cached
+            elif version is not None:
+                fetch.append(rel)
+        for rel, stored in self.catalog.thumbnails_of(fetch).items() if fetch else ():
             try:
-                out[rel] = thumbnails.from_stored(photo_file(root, rel), size, stored.data)
+                # The version read with the data: the photo may have been indexed again in between.
+                version = stored.version or versions[rel]
+                out[rel] = thumbnails.from_stored(photo_file(root, rel), size, stored.data, version)
             except PhotoError as exc:  # a damaged row: the photo shows as one that cannot be shown
                 log.warning("The catalog's thumbnail of %s cannot be decoded: %s", rel, exc)
         return out

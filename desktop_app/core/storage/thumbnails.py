@@ -21,6 +21,7 @@ class StoredThumbnail:
     width: int
     height: int
     data: bytes  # JPEG
+    version: str | None = None  # read back: the content hash of the photo it shows
 
 
 def _row(photo_id: int, thumb: StoredThumbnail) -> dict:
@@ -58,12 +59,23 @@ class ThumbnailStore:
         """The stored thumbnails of these photos (stored paths), in one read; photos without one are left
         out."""
         p, t = photos_table, photo_thumbnails_table
-        q = sa.select(p.c.path, t.c.width, t.c.height, t.c.data).join(t, t.c.photo_id == p.c.id)
+        q = sa.select(p.c.path, t.c.width, t.c.height, t.c.data, p.c.hash).join(t, t.c.photo_id == p.c.id)
         out: dict[str, StoredThumbnail] = {}
         with self.read() as conn:
             for chunk in in_lists(list(dict.fromkeys(paths))):
-                for path, w, h, data in conn.execute(q.where(p.c.path.in_(chunk))):
-                    out[path] = StoredThumbnail(int(w), int(h), bytes(data))
+                for path, w, h, data, digest in conn.execute(q.where(p.c.path.in_(chunk))):
+                    out[path] = StoredThumbnail(int(w), int(h), bytes(data), digest)
+        return out
+
+    def thumbnail_versions(self, paths: Sequence[str]) -> dict[str, str]:
+        """The content hash of each of these photos (stored paths) that has a stored thumbnail: what the
+        thumbnail shows, so a copy cached elsewhere can tell whether it still shows the photo as it is."""
+        p, t = photos_table, photo_thumbnails_table
+        q = sa.select(p.c.path, p.c.hash).join(t, t.c.photo_id == p.c.id).where(p.c.hash.is_not(None))
+        out: dict[str, str] = {}
+        with self.read() as conn:
+            for chunk in in_lists(list(dict.fromkeys(paths))):
+                out.update((path, digest) for path, digest in conn.execute(q.where(p.c.path.in_(chunk))))
         return out
 
     def count_without_thumbnails(self) -> int:
