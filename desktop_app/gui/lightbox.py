@@ -81,7 +81,9 @@ def load_photo(path: Path | None, catalog: CatalogThumbnails | None = None) -> L
         note = "The photo folder is offline: showing the cached thumbnail." if not path.exists() else why
     except PhotoError as exc:
         cached = _catalogs(stored, catalog) if exc.reason in thumbnails.UNREADABLE else None
-        note = "The photo folder is offline: showing the catalog's thumbnail."
+        # The catalog's own, or (a photo it keeps none of) the one this machine made before.
+        whose = "cached" if cached == thumbnails.last_known_path(path, FALLBACK_SIZE) else "catalog's"
+        note = f"The photo folder is offline: showing the {whose} thumbnail."
     except OSError:
         cached = None
     if cached is None:
