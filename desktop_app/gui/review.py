@@ -19,6 +19,7 @@ from __future__ import annotations
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
+    QHBoxLayout,
     QLabel,
     QProgressBar,
     QSplitter,
@@ -114,7 +115,7 @@ class ReviewQueue(QueueKeys, QueueDecisions, QWidget):
             bar.redo_button,
             bar.refresh_button,
         )
-        self.params_label, self.count_label = bar.params_label, bar.count_label
+        self.count_label = bar.count_label
         self.order_box.currentIndexChanged.connect(lambda _i: self.set_order(self.order_box.currentData()))
         self.min_conf_spin.valueChanged.connect(lambda v: self.set_min_confidence(v / 100))
         self.bulk_button.clicked.connect(lambda: self.accept_all_above(self.bulk_spin.value() / 100))
@@ -161,9 +162,16 @@ class ReviewQueue(QueueKeys, QueueDecisions, QWidget):
         self.status = QLabel()
         self.status.setWordWrap(True)
         outer.addWidget(self.status)
+        # The keys, and the search settings the suggestions were made with: quiet, on the bottom line, so the
+        # toolbar keeps its room for the counts on a 1366 px screen.
+        bottom = QHBoxLayout()
         keys = QLabel(KEYS_HINT)
-        keys.setStyleSheet("color: palette(placeholder-text);")
-        outer.addWidget(keys)
+        self.params_label = QLabel()
+        for label in (keys, self.params_label):
+            label.setStyleSheet("color: palette(placeholder-text);")
+        bottom.addWidget(keys, 1)
+        bottom.addWidget(self.params_label)
+        outer.addLayout(bottom)
 
     # ------------------------------------------------------------------ loading
 

@@ -109,7 +109,8 @@ def percent_spin(value: float) -> QSpinBox:
 
 
 class ReviewToolbar(QToolBar):
-    """Order, the "no suggestion below" threshold, bulk accept, undo, refresh, and the counts."""
+    """Order, the "no suggestion below" threshold, bulk accept, undo, redo, how reliable, refresh, and the
+    counts."""
 
     def __init__(self, min_confidence: float, bulk_threshold: float, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -150,9 +151,6 @@ class ReviewToolbar(QToolBar):
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.addWidget(spacer)
-        self.params_label = QLabel()  # the search settings the suggestions were made with
-        self.params_label.setStyleSheet("color: palette(placeholder-text);")
-        self.addWidget(self.params_label)
         self.count_label = QLabel()
         self.addWidget(self.count_label)
         for w in (
