@@ -282,17 +282,14 @@ class _Geometry:
 
 def _local_range(pictures: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per cell of pictures [B, n, n, c], the least and greatest value (per channel) of its 3 x 3
-    neighbourhood."""
+    neighbourhood: taken over the rows, then over the columns (the same values in fewer passes)."""
     n = pictures.shape[1]
     pad = np.pad(pictures, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
-    lo = pad[:, 1 : n + 1, 1 : n + 1].copy()
-    hi = lo.copy()
-    for dy in range(3):
-        for dx in range(3):
-            part = pad[:, dy : dy + n, dx : dx + n]
-            np.minimum(lo, part, out=lo)
-            np.maximum(hi, part, out=hi)
-    return lo, hi
+    out = []
+    for pick in (np.minimum, np.maximum):
+        rows = pick(pick(pad[:, 0:n], pad[:, 1 : n + 1]), pad[:, 2 : n + 2])  # [B, n, n + 2, c]
+        out.append(pick(pick(rows[:, :, 0:n], rows[:, :, 1 : n + 1]), rows[:, :, 2 : n + 2]))
+    return out[0], out[1]
 
 
 def _gains(a_luma: np.ndarray, b_luma: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -325,6 +322,12 @@ def _brighten(pictures: np.ndarray, gain: np.ndarray) -> None:
     pictures[rows] = np.stack([y, (b - y) * 0.564, (r - y) * 0.713], axis=-1)
 
 
+def _colour_off(off: np.ndarray) -> np.ndarray:
+    """The larger of the two colour channels of per-cell differences [..., 3] (luma, Cb, Cr): an elementwise
+    maximum, since NumPy's max over a last axis of two is many times slower on these arrays."""
+    return np.maximum(off[..., 1], off[..., 2])
+
+
 def _backdrop(pictures: np.ndarray) -> np.ndarray:
     """Per cell of pictures [B, n, n, 3] (luma, centred chroma), whether it shows the backdrop: within a
     cell's tolerance of the median of the picture's border (catalogue photos are shot on a plain one)."""
@@ -332,7 +335,7 @@ def _backdrop(pictures: np.ndarray) -> np.ndarray:
         [pictures[:, 0], pictures[:, -1], pictures[:, 1:-1, 0], pictures[:, 1:-1, -1]], axis=1
     )
     off = np.abs(pictures - np.median(border, axis=1)[:, None, None, :])
-    return (off[..., 0] <= LUMA_CHANGED) & (off[..., 1:].max(axis=-1) <= CHROMA_CHANGED)
+    return (off[..., 0] <= LUMA_CHANGED) & (_colour_off(off) <= CHROMA_CHANGED)
 
 
 def _covered(s: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -440,7 +443,7 @@ def _compare_aligned(pa: np.ndarray, pb: np.ndarray, fit: tuple[np.ndarray, ...]
     b_lo, b_hi = (geo.nearest(r) for r in _local_range(pb))
     off = np.maximum(np.maximum(b_lo - pa, pa - b_hi), np.maximum(a_lo - warped, warped - a_hi))
     luma = (off[..., 0] > LUMA_CHANGED) & inside
-    chroma = (off[..., 1:].max(axis=-1) > CHROMA_CHANGED) & inside
+    chroma = (_colour_off(off) > CHROMA_CHANGED) & inside
     subject = ~(_backdrop(pa) | _backdrop(warped))
     n = np.maximum(inside.sum(axis=(1, 2)), 1)
     return _Compared(
