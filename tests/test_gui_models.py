@@ -181,7 +181,7 @@ def test_thumbnail_bug_is_logged_and_shown_as_broken(qtbot, loader, tmp_path, mo
 
     photo = write_photo(tmp_path / "fine.jpg")
 
-    def buggy(path, size, root=None):
+    def buggy(path, size, root=None, offline_copy=True):
         raise KeyError("a bug, not a photo problem")
 
     monkeypatch.setattr(thumbnails, "thumbnail", buggy)
