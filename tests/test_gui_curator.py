@@ -101,6 +101,19 @@ def active(qtbot, w) -> None:
     qtbot.waitUntil(w.isActiveWindow, timeout=T)
 
 
+def lightbox_from_grid(qtbot, w, article: str):
+    """Select an article in the grid and open the lightbox on it with Space, as a curator does; returns the
+    lightbox once its photo is shown."""
+    w.select_article(article)
+    active(qtbot, w)
+    w.grid.setFocus()
+    qtbot.keyClick(w.grid, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: w.articles.lightbox is not None, timeout=T)
+    box = w.articles.lightbox
+    qtbot.waitUntil(box.is_shown, timeout=T)
+    return box
+
+
 def sample_window(qtbot, window, sample_copy) -> MainWindow:
     from desktop_app.core.scan import MAGENTO_PATTERN, GroupingRule
 

@@ -15,7 +15,14 @@ from desktop_app.core.engine import Engine
 from desktop_app.gui.results import DecisionRole
 from tests.conftest import write_photo
 from tests.test_gui import T, big_tree
-from tests.test_gui_curator import active, answer_dialog, card_centre, indexed, show_results
+from tests.test_gui_curator import (
+    active,
+    answer_dialog,
+    card_centre,
+    indexed,
+    lightbox_from_grid,
+    show_results,
+)
 
 
 def click_result(qtbot, w, row: int) -> str:
@@ -587,12 +594,6 @@ def test_a_client_without_the_photos_shows_the_catalogs_thumbnails(
     # They are cached on machine B, in its own thumbnail cache.
     assert any((home_b / "thumbnails").rglob("*.jpg"))
     # The lightbox (Space) shows the catalog's thumbnail of a photo that cannot be read here, and says so.
-    w.select_article("green")
-    active(qtbot, w)
-    w.grid.setFocus()
-    qtbot.keyClick(w.grid, Qt.Key.Key_Space)
-    qtbot.waitUntil(lambda: w.articles.lightbox is not None, timeout=T)
-    box = w.articles.lightbox
-    qtbot.waitUntil(box.is_shown, timeout=T)
+    box = lightbox_from_grid(qtbot, w, "green")
     assert box.canvases[0].image_size() == (64, 48)
     assert "offline: showing the catalog's thumbnail" in box.captions[0].text()

@@ -20,6 +20,7 @@ from tests.test_gui_curator import (
     choose,
     context_menu,
     indexed,
+    lightbox_from_grid,
     show_results,
     wheel,
 )
@@ -29,13 +30,7 @@ from tests.test_gui_curator import (
 
 def test_lightbox_from_the_grid_steps_through_photos_and_zooms(qtbot, window, tmp_path):
     w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=3, per=3))
-    w.select_article("art01")
-    active(qtbot, w)
-    w.grid.setFocus()
-    qtbot.keyClick(w.grid, Qt.Key.Key_Space)
-    qtbot.waitUntil(lambda: w.articles.lightbox is not None, timeout=T)
-    box = w.articles.lightbox
-    qtbot.waitUntil(box.is_shown, timeout=T)
+    box = lightbox_from_grid(qtbot, w, "art01")
     canvas = box.canvases[0]
     assert len(box.items) == 3 and box.index == 0 and canvas.image_size() == (64, 48)
     assert canvas.fitted and canvas.scale_factor > 1  # small photos are fitted up to the window
