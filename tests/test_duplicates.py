@@ -142,6 +142,34 @@ def test_batched_comparison_equals_one_at_a_time():
     assert fpr.compare_many(pairs, batch=3) == [fpr.compare(a, b) for a, b in pairs]
 
 
+def test_judging_compares_mirrored_only_where_the_kind_can_use_it(tmp_path, monkeypatch):
+    im = product_photo(5)
+    ImageDraw.Draw(im).rectangle((im.width // 2 - 60, 110, im.width // 2 - 20, 150), fill=(230, 200, 40))
+    original, mirror = (fpr.fingerprint_image(edited(im, e, tmp_path)) for e in ("exact", "mirror"))
+    copy, other = (
+        fpr.fingerprint_image(edited(im, "resize", tmp_path)),
+        fpr.fingerprint_image(product_photo(2).transpose(Image.Transpose.ROTATE_180)),
+    )
+    pairs = [
+        (original, mirror, 0.95),
+        (original, mirror, 0.85),
+        (original, copy, 0.97),
+        (original, other, 0.95),
+    ]
+    mirrored_batches = []
+    real = fpr._compare_aligned
+    monkeypatch.setattr(
+        fpr, "_compare_aligned", lambda a, b, fit: mirrored_batches.append(len(a)) or real(a, b, fit)
+    )
+    judged = dup.judge(pairs)
+    # Every pair gets the kind that comparing it both ways gives: an edit is reported mirrored; the same
+    # mirror image below the edit band's cosine is nothing, whichever way it is compared.
+    assert [k for k, _, _ in judged] == [dup.classify(c, fpr.compare(a, b))[0] for a, b, c in pairs]
+    assert [k for k, _, _ in judged] == ["edit", None, "near", None]
+    assert judged[0][2].mirrored and judged[0][2] == fpr.compare(original, mirror)
+    assert mirrored_batches[:2] == [4, 1]  # all four as they are; then only the edit mirrored
+
+
 # ============================================================================ candidate stage and clusters
 
 

@@ -365,14 +365,28 @@ def _compare_batch(
     """Compare a batch of pairs in full: duplicates go to `out`, pairs that are not the same picture to
     `variants`."""
     paths = av.paths
-    diffs = compare_many([(fingerprints[paths[i]], fingerprints[paths[j]]) for i, j, _ in part])
-    for (i, j, cos), diff in zip(part, diffs):
-        kind, score = classify(cos, diff)
+    judged = judge([(fingerprints[paths[i]], fingerprints[paths[j]], cos) for i, j, cos in part])
+    for (i, j, cos), (kind, score, diff) in zip(part, judged):
         if kind is not None:
             pair = _photo_pair(av, i, j, kind, score, cos, diff)
             out[(pair.a, pair.b)] = pair
         if kind != "near":
             variants.add((min(paths[i], paths[j]), max(paths[i], paths[j])))
+
+
+def judge(
+    pairs: Sequence[tuple[Fingerprint, Fingerprint, float]],
+) -> list[tuple[str | None, float, Difference]]:
+    """(kind, score, difference) of pairs of different files given as (fingerprint, fingerprint, cosine).
+
+    A pair that is no duplicate as it is cannot become one mirrored (a mirrored pair is at most an edit, and
+    the test for an edit does not look at the pictures), so only pairs with a kind as they are are also
+    compared mirrored, to report the closer orientation; the rest are compared once."""
+    diffs = compare_many(
+        [(a, b) for a, b, _ in pairs],
+        mirror_wanted=lambda k, as_is: classify(pairs[k][2], as_is)[0] is not None,
+    )
+    return [(*classify(cos, d), d) for (_, _, cos), d in zip(pairs, diffs)]
 
 
 def _exact_pairs(paths: Sequence[str], content_hash: Mapping[str, str | None]) -> list[tuple[int, int]]:

@@ -21,6 +21,7 @@ imagehash has no mirror hash or colour picture (`benchmarks/duplicates_eval.py -
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -343,15 +344,26 @@ def _covered(s: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.clip(np.minimum(1.0, (1.0 - t) / s) - np.maximum(0.0, -t / s), 0.0, 1.0)
 
 
-def compare_many(pairs: list[tuple[Fingerprint, Fingerprint]], batch: int = 64) -> list[Difference]:
-    """`compare` for many pairs, vectorised over batches (the same results, several times faster)."""
+def compare_many(
+    pairs: list[tuple[Fingerprint, Fingerprint]],
+    batch: int = 64,
+    mirror_wanted: Callable[[int, Difference], bool] | None = None,
+) -> list[Difference]:
+    """`compare` for many pairs, vectorised over batches (the same results, several times faster).
+
+    mirror_wanted(k, as_is): whether the caller can use pair k's mirrored comparison, given how the pair
+    differs as it is; a caller that classifies pairs skips the second comparison where no outcome of it
+    would change the class. None: the mirror image is compared wherever it could win."""
     out: list[Difference] = []
     for start in range(0, len(pairs), batch):
-        out.extend(_compare_batch(pairs[start : start + batch]))
+        wanted = None if mirror_wanted is None else (lambda k, d, at=start: mirror_wanted(at + k, d))
+        out.extend(_compare_batch(pairs[start : start + batch], wanted))
     return out
 
 
-def _compare_batch(pairs: list[tuple[Fingerprint, Fingerprint]]) -> list[Difference]:
+def _compare_batch(
+    pairs: list[tuple[Fingerprint, Fingerprint]], mirror_wanted: Callable[[int, Difference], bool] | None
+) -> list[Difference]:
     """Each pair as it is and, where that could win, mirrored; the mirror image wins when fewer cells differ
     that way by at least MIRROR_MARGIN. The hashes cannot choose: a picture shifted by a one-sided crop can
     move its pHash as far as an unrelated picture's, and for a symmetric garment the mirror hash is then the
@@ -366,20 +378,11 @@ def _compare_batch(pairs: list[tuple[Fingerprint, Fingerprint]]) -> list[Differe
     sy, ty = _align_axis(pa[..., 0].mean(axis=2), pb[..., 0].mean(axis=2))
     cols_a, cols_b = pa[..., 0].mean(axis=1), pb[..., 0].mean(axis=1)
     found = _compare_aligned(pa.copy(), pb.copy(), (*_align_axis(cols_a, cols_b), sy, ty))
-    # The mirror image can only win where the picture as it is leaves at least MIRROR_MARGIN of its cells
-    # changed: a duplicate, the common candidate, is compared once.
-    m = np.flatnonzero(found.changed >= MIRROR_MARGIN)
     flip = np.zeros(len(pairs), dtype=bool)
-    if m.size:
-        mirrored = _compare_aligned(
-            pa[m], pb[m][:, :, ::-1], (*_align_axis(cols_a[m], cols_b[m][:, ::-1]), sy[m], ty[m])
-        )
-        wins = mirrored.changed + MIRROR_MARGIN <= found.changed[m]
-        flip[m[wins]] = True
-        for field in vars(found):
-            getattr(found, field)[m[wins]] = getattr(mirrored, field)[wins]
-    return [
-        Difference(
+
+    def difference(i: int) -> Difference:
+        x, y = pairs[i]
+        return Difference(
             min(hamming(x.phash, y.phash), hamming(x.phash, y.phash_mirror)),
             bool(flip[i]),
             float(1.0 / found.gain[i] if turned[i] else found.gain[i]),
@@ -388,8 +391,21 @@ def _compare_batch(pairs: list[tuple[Fingerprint, Fingerprint]]) -> list[Differe
             float(found.overlap[i]),
             float(found.subject_chroma_changed[i]),
         )
-        for i, (x, y) in enumerate(pairs)
-    ]
+
+    # The mirror image can only win where the picture as it is leaves at least MIRROR_MARGIN of its cells
+    # changed: a duplicate, the common candidate, is compared once.
+    m = np.flatnonzero(found.changed >= MIRROR_MARGIN)
+    if mirror_wanted is not None:
+        m = m[np.array([mirror_wanted(int(i), difference(int(i))) for i in m], dtype=bool)]
+    if m.size:
+        mirrored = _compare_aligned(
+            pa[m], pb[m][:, :, ::-1], (*_align_axis(cols_a[m], cols_b[m][:, ::-1]), sy[m], ty[m])
+        )
+        wins = mirrored.changed + MIRROR_MARGIN <= found.changed[m]
+        flip[m[wins]] = True
+        for field in vars(found):
+            getattr(found, field)[m[wins]] = getattr(mirrored, field)[wins]
+    return [difference(i) for i in range(len(pairs))]
 
 
 def _centred(pictures: np.ndarray) -> np.ndarray:
@@ -460,4 +476,4 @@ def compare(a: Fingerprint, b: Fingerprint) -> Difference:
     """How photo b differs from photo a: aligned as it is and mirrored (the mirror image when that leaves
     clearly fewer cells changed), with one brightness gain taken out; the same whichever comes first, but for
     the gain (a ~ gain * b)."""
-    return _compare_batch([(a, b)])[0]
+    return _compare_batch([(a, b)], None)[0]
