@@ -118,3 +118,33 @@ def test_the_same_failure_met_again_raises_the_box_on_show(qtbot):
     assert sorted(visible_boxes()) == ["The disk is full.", "The photos of this catalog are not here."]
     for box in (first, other):
         box.close()
+
+
+def test_a_system_without_a_viewer_or_file_manager_is_said(qtbot, monkeypatch, tmp_path):
+    # Qt only warns on stderr when no program takes a URL: "Open" and "Show in file manager" did nothing.
+    from desktop_app.gui import detail
+
+    class NoViewer:
+        asked: list = []
+
+        @classmethod
+        def openUrl(cls, url) -> bool:
+            cls.asked.append(url.toLocalFile())
+            return False
+
+    monkeypatch.setattr(detail, "QDesktopServices", NoViewer)
+    photo = tmp_path / "shirts" / "blue.jpg"
+    assert detail.open_external(photo) is False
+    qtbot.waitUntil(lambda: any(str(photo) in text for text in visible_boxes()), timeout=T)
+    assert "open photos" in visible_boxes()[0] and "Copy path" in visible_boxes()[0]
+    for box in QApplication.topLevelWidgets():
+        if isinstance(box, QMessageBox):
+            box.close()
+    # Show in file manager: no file manager answers (no session bus here), the folder is tried, then said.
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=" + str(tmp_path / "no-bus"))
+    detail.reveal_in_file_manager(photo)
+    qtbot.waitUntil(lambda: any("show folders" in text for text in visible_boxes()), timeout=T)
+    assert NoViewer.asked[-1] == str(photo.parent)
+    for box in QApplication.topLevelWidgets():
+        if isinstance(box, QMessageBox):
+            box.close()

@@ -18,9 +18,11 @@ from PySide6.QtCore import QCoreApplication, QModelIndex, QPoint, QProcess, Qt, 
 from PySide6.QtGui import QDesktopServices, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QPushButton,
     QTableView,
     QVBoxLayout,
@@ -35,8 +37,35 @@ from desktop_app.gui.thumbs import ThumbnailLoader
 
 
 def open_external(path: Path) -> bool:
-    """Open a photo with the system's default viewer."""
-    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+    """Open a photo with the system's default viewer; when the system has none, say so."""
+    if QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
+        return True
+    _no_application(path, "open photos")
+    return False
+
+
+def _open_folder(path: Path) -> None:
+    if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent))):
+        _no_application(path, "show folders")
+
+
+def _no_application(path: Path, what: str) -> QMessageBox:
+    """Qt only writes a warning when no program takes the URL: the curator would see nothing happen."""
+    box = QMessageBox(
+        QMessageBox.Icon.Information,
+        "No application to use",
+        f"No application on this system is set up to {what}. The photo is at:\n\n{path}\n\n"
+        "Right-click the photo and choose Copy path to open it in another program.",
+        QMessageBox.StandardButton.Ok,
+        QApplication.activeWindow(),
+    )
+    _shown.add(box)  # a box without a parent window lives as long as Python holds it
+    box.finished.connect(lambda _result: _shown.discard(box))
+    box.open()  # not exec(): nothing waits on it
+    return box
+
+
+_shown: set[QMessageBox] = set()
 
 
 def reveal_in_file_manager(path: Path) -> bool:
@@ -46,18 +75,17 @@ def reveal_in_file_manager(path: Path) -> bool:
         return QProcess.startDetached("open", ["-R", str(path)])[0]
     if sys.platform == "win32":
         return QProcess.startDetached("explorer", [f"/select,{path}"])[0]
-    folder = QUrl.fromLocalFile(str(path.parent))
     # Freedesktop file managers (Nautilus, Dolphin, Nemo, ...) answer this D-Bus call and select the file.
     # It runs asynchronously: when it fails (no such service), the folder is opened instead.
     proc = QProcess(QCoreApplication.instance())
 
     def finished(code: int, _status=None) -> None:
         if code != 0:
-            QDesktopServices.openUrl(folder)
+            _open_folder(path)
         proc.deleteLater()
 
     def failed(_error) -> None:
-        QDesktopServices.openUrl(folder)
+        _open_folder(path)
         proc.deleteLater()
 
     proc.finished.connect(finished)
