@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from desktop_app.core.settings import UserSettings
+from desktop_app.gui.duplicates_list import PAIR_ROLE, short_names
 from tests.test_duplicates import dup_tree, snapshot  # noqa: F401 - the fixture is used by name
 
 
@@ -54,6 +55,21 @@ def test_finds_clusters_and_shows_the_pair_side_by_side(qtbot, window):
     qtbot.waitUntil(lambda: not window.right.image.pixmap().isNull())
     assert window.left.image.pixmap().width() > 200  # a readable size, not a thumbnail
     assert "near duplicate" in window.why.text() or "same file" in window.why.text()
+    # The row names the two photos by as little of their paths as tells them apart; the tooltip has both.
+    pair = current.data(0, PAIR_ROLE)
+    a, b = pair.a.rsplit("/", 1)[-1], pair.b.rsplit("/", 1)[-1]
+    assert current.text(0) == (f"{a}  ~  {b}" if a != b else current.text(0))
+    assert current.toolTip(0) == f"{pair.a}\n{pair.b}"
+
+
+def test_pairs_are_named_by_the_ends_of_their_paths_that_differ():
+    assert short_names("shop/w/wb01-black_main.jpg", "supplier-b/w/bwb01-black_main.jpg") == (
+        "wb01-black_main.jpg",
+        "bwb01-black_main.jpg",
+    )
+    assert short_names("shop/w/x.jpg", "supplier-b/w/x.jpg") == ("shop/w/x.jpg", "supplier-b/w/x.jpg")
+    assert short_names("a/x.jpg", "x.jpg") == ("a/x.jpg", "x.jpg")
+    assert short_names("mp09-black", "mp09-blue") == ("mp09-black", "mp09-blue")  # article ids
 
 
 def test_a_verdict_is_written_and_the_pair_never_comes_back(qtbot, window):

@@ -56,8 +56,20 @@ def verdict_keys(pairs: Sequence, judgement: Judgement) -> set[tuple[str, str]]:
     return keys
 
 
+def short_names(a: str, b: str) -> tuple[str, str]:
+    """Two stored paths by as few of their last parts as tell them apart: the file names when they differ,
+    with folders added only while the ends agree (the whole paths are in the tooltip and the pair's pane).
+    A list of long paths elided in the middle showed neither name whole."""
+    pa, pb = a.split("/"), b.split("/")
+    k = 1
+    while k < max(len(pa), len(pb)) and pa[-k:] == pb[-k:]:
+        k += 1
+    return "/".join(pa[-k:]), "/".join(pb[-k:])
+
+
 def pair_item(p) -> QTreeWidgetItem:
-    item = QTreeWidgetItem([f"{p.a}  ~  {p.b}", KIND_NAMES[p.kind], f"{p.score:.3f}"])
+    a, b = short_names(p.a, p.b)
+    item = QTreeWidgetItem([f"{a}  ~  {b}", KIND_NAMES[p.kind], f"{p.score:.3f}"])
     item.setData(0, PAIR_ROLE, p)
     item.setToolTip(0, f"{p.a}\n{p.b}")
     return item
