@@ -29,6 +29,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "magento-lu
 
 def synthetic(n: int, dim: int, per_product: int = 5, copies: int = 2000, seed: int = 0):
     rng = np.random.default_rng(seed)
+    copies = min(copies, n // 10)  # a small run (--photos 3000) plants fewer
     scale = (1.0 / np.arange(1, dim + 1) ** 0.6).astype(np.float32)  # a power-law spectrum
     products = rng.normal(size=(n // per_product, dim)).astype(np.float32) * scale
     products /= np.linalg.norm(products, axis=1, keepdims=True)
