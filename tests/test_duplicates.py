@@ -323,6 +323,25 @@ def test_engine_finds_exact_and_near_copies_and_remembers_verdicts(indexed, dup_
             engine.mark_duplicate("red/p0.jpg", "nowhere.jpg", "duplicate")
 
 
+def test_the_engine_says_where_two_photos_differ_from_their_files_when_none_is_cached(indexed):
+    from desktop_app.core.engine import Engine
+
+    with Engine.open(indexed) as engine:
+        assert engine.catalog.photo_fingerprints(["red/p0.jpg", "green/p0.jpg"], fpr.VERSION) == {}
+        red, green = engine.photo_changes("red/p0.jpg", "green/p0.jpg")
+        # Two garments of one cut in other colours: the shirts differ, the backdrop does not.
+        for c in (red, green):
+            rows, cols = np.nonzero(c.cells)
+            assert (
+                rows.size
+                and rows.min() >= fpr.GRID * 90 // 400 - 1
+                and rows.max() <= fpr.GRID * 250 // 400 + 1
+            )
+            assert not c.cells[:, :4].any() and not c.cells[:, -4:].any()
+        copy = engine.photo_changes("red/p1.jpg", "copies/p1-copy.jpg")
+        assert copy is not None and not any(c.cells.any() for c in copy)
+
+
 def test_progress_names_each_phase_and_the_pair_check_counts_its_pairs(indexed):
     from desktop_app.core.engine import Engine
 
@@ -412,6 +431,13 @@ def test_fingerprints_are_cached_so_finding_works_with_the_photos_offline(indexe
             again = engine.find_duplicates("photo")
             assert [(p.a, p.b, p.kind) for p in again.pairs] == [(p.a, p.b, p.kind) for p in first.pairs]
             assert again.unchecked == 0 and not again.offline
+            # Where a pair differs comes from the same cache.
+            pair = ("copies/p0-resized.jpg", "red/p0.jpg")
+            stored = engine.catalog.photo_fingerprints(pair, fpr.VERSION)
+            expected = fpr.changes(*(fpr.Fingerprint.from_bytes(stored[p]) for p in pair))
+            assert [c.cells.tolist() for c in engine.photo_changes(*pair)] == [
+                c.cells.tolist() for c in expected
+            ]
             engine.catalog.store_fingerprints([], fpr.VERSION)
             with engine.catalog.write() as conn:  # forget the cache: now the photos are needed and missing
                 from desktop_app.core.storage.schema import photo_fingerprints_table
@@ -421,6 +447,7 @@ def test_fingerprints_are_cached_so_finding_works_with_the_photos_offline(indexe
             assert offline.offline and offline.unchecked > 0
             assert "not reachable" in offline.note
             assert {p.kind for p in offline.pairs} == {"exact"}  # content hashes need no photo
+            assert engine.photo_changes(*pair) is None  # neither cached nor on hand
         finally:
             shutil.move(str(moved), dup_tree)
 

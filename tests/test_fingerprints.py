@@ -153,3 +153,78 @@ def test_a_sticker_on_the_backdrop_is_near_but_a_recoloured_hem_of_about_its_siz
     assert on_product.subject_chroma_changed > dup.NEAR_MAX_SUBJECT_CHROMA
     assert dup.classify(0.97, on_backdrop)[0] == "near"
     assert dup.classify(0.97, on_product)[0] == "edit"
+
+
+# ============================================================================ where two photos differ
+
+
+def with_box(im: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
+    out = im.copy()
+    ImageDraw.Draw(out).rectangle(box, fill=(230, 30, 30))
+    return out
+
+
+def changed_span(changes: fpr.Changes) -> tuple[float, float, float, float]:
+    """(left, top, right, bottom) of the changed cells, relative to the photo."""
+    rows, cols = np.nonzero(changes.cells)
+    n = fpr.GRID
+    return cols.min() / n, rows.min() / n, (cols.max() + 1) / n, (rows.max() + 1) / n
+
+
+def around(span, box, size, slack=0.05) -> bool:
+    """Whether span (relative) covers box (pixels of a picture of `size`) and little more."""
+    w, h = size
+    want = (box[0] / w, box[1] / h, box[2] / w, box[3] / h)
+    return all(abs(s - x) <= slack for s, x in zip(span, want))
+
+
+def test_changes_outline_a_sticker_in_each_photos_own_frame_and_frame_a_crop(tmp_path):
+    im = product_photo(3)
+    w, h = im.size
+    sticker = (w - 70, h - 60, w - 20, h - 20)
+    left, top = int(w * 0.08), int(h * 0.06)
+    cropped = with_box(im, sticker).crop((left, top, w, h)).resize((w, h))
+    # Where the sticker lies in the cropped copy, stretched back to full size.
+    sx, sy = w / (w - left), h / (h - top)
+    in_crop = tuple(
+        int(v)
+        for v in (
+            (sticker[0] - left) * sx,
+            (sticker[1] - top) * sy,
+            (sticker[2] - left) * sx,
+            (sticker[3] - top) * sy,
+        )
+    )
+    for forth in (True, False):
+        a, b = prints_of(im, cropped) if forth else prints_of(cropped, im)
+        on_original, on_crop = fpr.changes(a, b) if forth else fpr.changes(a, b)[::-1]
+        assert around(changed_span(on_original), sticker, im.size), forth
+        assert around(changed_span(on_crop), in_crop, im.size), forth
+        # The original shows more: the part the crop keeps is framed on it, and only on it.
+        assert on_crop.frame is None
+        assert on_original.frame == pytest.approx((0.08, 0.06, 1.0, 1.0), abs=0.02)
+
+
+def test_changes_of_a_mirror_image_are_mirrored_back_into_each_photo():
+    im = product_photo(3)
+    ImageDraw.Draw(im).rectangle((10, 10, 120, 60), fill=(20, 120, 40))  # one-sided: the mirror image wins
+    sticker = (20, 300, 70, 340)
+    mirror = with_box(im.transpose(Image.Transpose.FLIP_LEFT_RIGHT), sticker)
+    a, b = prints_of(im, mirror)
+    assert fpr.compare(a, b).mirrored
+    on_original, on_mirror = fpr.changes(a, b)
+    w = im.size[0]
+    assert around(changed_span(on_mirror), sticker, im.size)
+    assert around(
+        changed_span(on_original), (w - sticker[2], sticker[1], w - sticker[0], sticker[3]), im.size
+    )
+    assert [c.cells.tolist() for c in fpr.changes(b, a)] == [
+        on_mirror.cells.tolist(),
+        on_original.cells.tolist(),
+    ]
+
+
+def test_an_exact_copy_has_no_changes(tmp_path):
+    im = product_photo(5)
+    for c in fpr.changes(*prints_of(im, edited(im, "exact", tmp_path))):
+        assert not c.cells.any() and c.frame is None

@@ -540,6 +540,10 @@ def test_space_opens_the_pair_in_the_lightbox_at_one_scale_and_d_there_judges_it
     # Zoomed in one, the other follows.
     qtbot.keyClick(box, Qt.Key.Key_Plus)
     assert box.canvases[1].scale_factor == pytest.approx(box.canvases[0].scale_factor)
+    # What differs is marked as the duplicate finder saw it, in each photo's own frame.
+    qtbot.waitUntil(box.has_marks, timeout=10_000)
+    expected = window.engine.photo_changes(pair.a, pair.b)
+    assert [c.changes.cells.tolist() for c in box.canvases] == [c.cells.tolist() for c in expected]
     with qtbot.waitSignal(window.judged, timeout=10_000) as got:
         qtbot.keyClick(box, Qt.Key.Key_D)
     assert got.args == [pair.a, pair.b, "duplicate"]

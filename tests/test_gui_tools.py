@@ -107,6 +107,47 @@ def test_a_compare_keeps_equal_panes_and_one_scale_when_the_window_is_resized(qt
         box.close()  # it deletes itself on close
 
 
+def test_a_compare_outlines_what_differs_and_h_hides_it(qtbot, tmp_path):
+    import numpy as np
+
+    from desktop_app.core.fingerprints import GRID, Changes
+    from desktop_app.gui.lightbox import Lightbox, LightboxPhoto
+
+    a, b = tmp_path / "a.jpg", tmp_path / "b.jpg"
+    write_photo(a, (200, 30, 30), size=(480, 600))
+    write_photo(b, (200, 30, 30), size=(240, 300))  # a copy at half size: the marks go by each photo's frame
+    cells = np.zeros((GRID, GRID), bool)
+    cells[36:42, 6:18] = True  # rows 3/4 to 7/8 of the height, columns 1/8 to 3/8 of the width
+    asked: list[int] = []
+
+    def changes(i: int):
+        asked.append(i)
+        return Changes(cells), Changes(cells, frame=(0.1, 0.0, 1.0, 1.0))
+
+    box = Lightbox("Compare", [[LightboxPhoto(a, "a"), LightboxPhoto(b, "b")]], changes=changes)
+    try:
+        box.show()
+        qtbot.waitUntil(lambda: box.is_shown() and box.has_marks(), timeout=T)
+        assert asked == [0]
+        (left, right) = box.canvases
+        shape = left._marks[0].path().boundingRect()
+        assert (shape.left(), shape.top(), shape.right(), shape.bottom()) == pytest.approx(
+            (60, 450, 180, 525), abs=1
+        )
+        shape, frame = right._marks[0].path().boundingRect(), right._marks[1].rect()
+        assert (shape.left(), shape.top(), shape.width()) == pytest.approx((30, 225, 60), abs=1)
+        assert (frame.left(), frame.width()) == pytest.approx((24, 216), abs=2)  # the part the other shows
+        assert all(m.parentItem() is c.item for c in box.canvases for m in c._marks)  # they zoom with it
+        assert "magenta: where the photos differ" in box.status.text() and "dashed" in box.status.text()
+        qtbot.keyClick(box, Qt.Key.Key_H)
+        assert not any(m.isVisible() for c in box.canvases for m in c._marks)
+        assert "H shows what differs" in box.status.text()
+        qtbot.keyClick(box, Qt.Key.Key_H)
+        assert all(m.isVisible() for c in box.canvases for m in c._marks)
+    finally:
+        box.close()
+
+
 # ----------------------------------------------------------------------------- menus and drag out
 
 

@@ -3,8 +3,9 @@
 Copies the photos of a few Magento styles (every colour: the look-alikes that must not count), adds edited
 copies of some (50% resize, 5% crop, JPEG quality 60, a text overlay, an exact copy; benchmarks/photo_edits.py)
 as a second listing, indexes them with the bundled model in a temporary folder, finds the duplicates in the
-window and saves docs/screenshots/duplicates.png with a cropped copy on show, then opens that pair in the
-lightbox compare (Space) and saves docs/screenshots/duplicates-compare.png.
+window and saves docs/screenshots/duplicates.png with a cropped copy on show, then opens the copy with a text
+overlay in the lightbox compare (Space), where what differs is outlined, and saves
+docs/screenshots/duplicates-compare.png.
 
     QT_QPA_PLATFORM=offscreen python tools/duplicates_screenshot.py [--data DIR] [--out docs/screenshots]
 """
@@ -89,23 +90,28 @@ def main() -> None:
     window.find()
     wait(window.found)
     tree = window.tree
-    for i in range(tree.topLevelItemCount()):
-        top = tree.topLevelItem(i)
-        for j in range(top.childCount()):
-            pair = top.child(j).data(0, 256)
-            if pair.kind == "near" and "mh01-gray_main" in pair.b + pair.a:
-                tree.expandItem(top)
-                tree.setCurrentItem(top.child(j))
+
+    def select(photo: str) -> None:
+        for i in range(tree.topLevelItemCount()):
+            top = tree.topLevelItem(i)
+            for j in range(top.childCount()):
+                pair = top.child(j).data(0, 256)
+                if pair.kind == "near" and photo in pair.b + pair.a:
+                    tree.expandItem(top)
+                    tree.setCurrentItem(top.child(j))
+
+    select("mh01-gray_main")
     loaded = lambda: all(not p.image.pixmap().isNull() for p in (window.left, window.right))  # noqa: E731
     wait(until=loaded, ms=30_000)
     args.out.mkdir(parents=True, exist_ok=True)
     target = args.out / "duplicates.png"
     window.grab().save(str(target))
     print(f"wrote {target}")
+    select("mj03-black_main")  # the copy with a text overlay: the lightbox outlines where it differs
     window.compare()  # what Space on the list does
     box = window.lightbox
     box.resize(1280, 760)  # as on a desktop; the offscreen screen is 800 px square
-    wait(until=box.is_shown, ms=30_000)
+    wait(until=lambda: box.is_shown() and box.has_marks(), ms=30_000)
     box.fit()
     app.processEvents()
     target = args.out / "duplicates-compare.png"

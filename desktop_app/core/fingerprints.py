@@ -364,13 +364,21 @@ def compare_many(
 def _compare_batch(
     pairs: list[tuple[Fingerprint, Fingerprint]], mirror_wanted: Callable[[int, Difference], bool] | None
 ) -> list[Difference]:
+    return _compared(pairs, mirror_wanted)[0]
+
+
+def _compared(
+    pairs: list[tuple[Fingerprint, Fingerprint]], mirror_wanted: Callable[[int, Difference], bool] | None
+) -> tuple[list[Difference], _Compared, np.ndarray, list[bool]]:
     """Each pair as it is and, where that could win, mirrored; the mirror image wins when fewer cells differ
     that way by at least MIRROR_MARGIN. The hashes cannot choose: a picture shifted by a one-sided crop can
     move its pHash as far as an unrelated picture's, and for a symmetric garment the mirror hash is then the
     closer one.
 
     Every pair is worked out in one order of its two fingerprints (by content), so compare(a, b) and
-    compare(b, a) are the same comparison; the gain is then turned round for the caller's order."""
+    compare(b, a) are the same comparison; the gain is then turned round for the caller's order. Returns the
+    differences, with what `changes` needs: the comparisons that won, which were mirrored and which pairs
+    were turned round."""
     turned = [a.to_bytes() > b.to_bytes() for a, b in pairs]
     pairs = [(b, a) if t else (a, b) for (a, b), t in zip(pairs, turned)]
     pa, pb = (_centred(np.stack([p[k].picture for p in pairs])) for k in (0, 1))
@@ -405,7 +413,7 @@ def _compare_batch(
         flip[m[wins]] = True
         for field in vars(found):
             getattr(found, field)[m[wins]] = getattr(mirrored, field)[wins]
-    return [difference(i) for i in range(len(pairs))]
+    return [difference(i) for i in range(len(pairs))], found, flip, turned
 
 
 def _centred(pictures: np.ndarray) -> np.ndarray:
@@ -426,6 +434,9 @@ class _Compared:
     changed: np.ndarray
     overlap: np.ndarray
     subject_chroma_changed: np.ndarray
+    cells: np.ndarray  # [B, n, n] the cells that differ, on the grid of the picture resampled onto
+    swapped: np.ndarray  # [B] that picture is b (the one that shows less), not a
+    fit: np.ndarray  # [B, 4] (sx, tx, sy, ty) from that picture's cells to the other's: x = s * u + t
 
 
 def _compare_aligned(pa: np.ndarray, pb: np.ndarray, fit: tuple[np.ndarray, ...]) -> _Compared:
@@ -469,6 +480,9 @@ def _compare_aligned(pa: np.ndarray, pb: np.ndarray, fit: tuple[np.ndarray, ...]
         (luma | chroma).sum(axis=(1, 2)) / n,
         np.minimum(inside.mean(axis=(1, 2)), _covered(sx, tx) * _covered(sy, ty)),
         (chroma & subject).sum(axis=(1, 2)) / n,
+        luma | chroma,
+        swap,
+        np.stack([sx, tx, sy, ty], axis=1),
     )
 
 
@@ -477,3 +491,70 @@ def compare(a: Fingerprint, b: Fingerprint) -> Difference:
     clearly fewer cells changed), with one brightness gain taken out; the same whichever comes first, but for
     the gain (a ~ gain * b)."""
     return _compare_batch([(a, b)], None)[0]
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Where one photo of a compared pair differs from the other, in the photo's own frame: cells of the
+    fingerprint's grid over the whole picture (rows from the top), as a curator sees the photo."""
+
+    cells: np.ndarray  # [GRID, GRID] bool
+    # (left, top, right, bottom), relative: the part of this photo the other one shows, when the other is a
+    # crop of it; None when both show about the same part
+    frame: tuple[float, float, float, float] | None = None
+
+
+FULL_FRAME = 0.98  # a crop keeping this share of the picture's area or more is not outlined
+
+
+def changes(a: Fingerprint, b: Fingerprint) -> tuple[Changes, Changes]:
+    """Where photos a and b differ, compared as `compare` compares them (aligned, mirrored when that wins,
+    the brightness gain taken out): the cells that differ in each photo's own frame, and on the photo that
+    shows more of the scene, the part of it the other one shows."""
+    _diffs, found, flip, turned = _compared([(a, b)], None)
+    cells, (sx, tx, sy, ty) = found.cells[0], found.fit[0]
+    other, frame = _carried(cells, sx, tx, sy, ty), _frame(sx, tx, sy, ty)
+    # The comparison's first picture is the one the other was resampled onto: picture b of the (possibly
+    # turned) pair when it was swapped, with its columns reversed when the pair was compared mirrored.
+    first = Changes(cells)
+    second = Changes(other, frame)
+    x, y = (second, first) if found.swapped[0] else (first, second)
+    if flip[0]:
+        y = Changes(y.cells[:, ::-1].copy(), None if y.frame is None else _mirrored(y.frame))
+    return (y, x) if turned[0] else (x, y)
+
+
+def _carried(cells: np.ndarray, sx: float, tx: float, sy: float, ty: float) -> np.ndarray:
+    """The changed cells of one picture carried onto the other's grid, x = s * u + t: every cell of the other
+    that holds a changed cell's centre, or whose centre lies in a changed cell."""
+    n = cells.shape[0]
+    centres = (np.arange(n) + 0.5) / n
+    out = np.zeros_like(cells)
+    u, v = (centres - tx) / sx, (centres - ty) / sy
+    rows, cols = np.nonzero(cells & _within(v)[:, None] & _within(u)[None, :])
+    out[_cell(v[rows], n), _cell(u[cols], n)] = True
+    x, y = sx * centres + tx, sy * centres + ty
+    pulled = cells[np.ix_(_cell(y, n), _cell(x, n))]
+    return out | (pulled & _within(y)[:, None] & _within(x)[None, :])
+
+
+def _within(c: np.ndarray) -> np.ndarray:
+    return (c >= 0.0) & (c < 1.0)
+
+
+def _cell(c: np.ndarray, n: int) -> np.ndarray:
+    return np.clip(np.floor(c * n), 0, n - 1).astype(np.int64)
+
+
+def _frame(sx: float, tx: float, sy: float, ty: float) -> tuple[float, float, float, float] | None:
+    """Where the first picture's frame lies in the other (relative), when it is clearly a part of it."""
+    left, right = np.clip([(0.0 - tx) / sx, (1.0 - tx) / sx], 0.0, 1.0)
+    top, bottom = np.clip([(0.0 - ty) / sy, (1.0 - ty) / sy], 0.0, 1.0)
+    if (right - left) * (bottom - top) >= FULL_FRAME:
+        return None
+    return float(left), float(top), float(right), float(bottom)
+
+
+def _mirrored(frame: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    left, top, right, bottom = frame
+    return 1.0 - right, top, 1.0 - left, bottom

@@ -2,7 +2,8 @@
 screen allows, zoomed and panned together (`gui.lightbox`).
 
 A pair row opens its two photos; a products-listed-twice pair, its matched photo pairs one after the other;
-a cluster row, every pair still on show in it. The verdict keys work in the lightbox as in the window: the
+a cluster row, every pair still on show in it. Each pair's caption says how its second photo differs from
+the first (mirror image, brightness, crop, share of the picture changed), and the lightbox outlines where. The verdict keys work in the lightbox as in the window: the
 lightbox closes and the verdict goes to the row it was opened for (its pair, or its whole cluster).
 """
 
@@ -16,16 +17,39 @@ from desktop_app.gui.duplicates_list import KIND_NAMES
 from desktop_app.gui.lightbox import LightboxPhoto
 
 
-def compare_items(pairs: Sequence, root: Path | None) -> list[list[LightboxPhoto]]:
-    """One lightbox item of two photos per photo pair; per matched photo pair of an article pair."""
-    items: list[list[LightboxPhoto]] = []
+def compare_photos(pairs: Sequence) -> list[tuple[tuple[str, str], tuple[str, str], str]]:
+    """Per lightbox item, ((photo, its article), (photo, its article), note): one item per photo pair, one
+    per matched photo pair of an article pair."""
+    items = []
     for p in pairs:
         if p.kind == "article":
-            items.extend(_two(root, (x, p.a), (y, p.b), f"cosine {cos:.3f}") for x, y, cos in p.matched)
+            items.extend(((x, p.a), (y, p.b), f"cosine {cos:.3f}") for x, y, cos in p.matched)
         else:
-            note = f"{KIND_NAMES[p.kind]}, score {p.score:.3f}"
-            items.append(_two(root, (p.a, p.article_a), (p.b, p.article_b), note))
+            items.append(((p.a, p.article_a), (p.b, p.article_b), _note(p)))
     return items
+
+
+def compare_items(pairs: Sequence, root: Path | None) -> list[list[LightboxPhoto]]:
+    """The lightbox items of `compare_photos`."""
+    return [_two(root, left, right, note) for left, right, note in compare_photos(pairs)]
+
+
+def _note(p) -> str:
+    """A photo pair's kind and score, and how its second photo differs from its first."""
+    words = [f"{KIND_NAMES[p.kind]}, score {p.score:.3f}"]
+    d = p.difference
+    if d is not None:
+        if d.mirrored:
+            words.append("mirror image")
+        if abs(1.0 / d.gain - 1.0) >= 0.02:
+            words.append(f"brightness {100 * (1.0 / d.gain - 1.0):+.0f}%")
+        if d.overlap < 0.98:
+            words.append(f"{100 * (1 - d.overlap):.0f}% cropped")
+        changed = max(d.luma_changed, d.chroma_changed)
+        words.append(
+            f"{100 * changed:.0f}% of the picture differs" if changed >= 0.005 else "nothing else differs"
+        )
+    return ", ".join(words)
 
 
 def compare_title(pairs: Sequence, cluster: str | None) -> str:
@@ -51,4 +75,4 @@ def _caption(path: str, article: str) -> str:
     return f"{article} · {path}"
 
 
-__all__ = ["compare_items", "compare_title"]
+__all__ = ["compare_items", "compare_photos", "compare_title"]

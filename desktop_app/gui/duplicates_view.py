@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 from desktop_app.core.engine import DuplicateReport, Engine
 from desktop_app.core.paths import photo_file
 from desktop_app.core.wording import plural
-from desktop_app.gui.duplicates_compare import compare_items, compare_title
+from desktop_app.gui.duplicates_compare import compare_items, compare_photos, compare_title
 from desktop_app.gui.duplicates_list import KIND_NAMES, cluster_item, pairs_on_show, visible_children
 from desktop_app.gui.duplicates_pane import PREVIEW, PhotoPane
 from desktop_app.gui.duplicates_verdicts import VerdictWriting
@@ -348,11 +348,13 @@ class DuplicatesWindow(VerdictWriting, QWidget):
         if self.lightbox is not None and shiboken6.isValid(self.lightbox):
             self.lightbox.close()
         scope = " (the whole cluster)" if cluster else ""
+        shown = compare_photos(pairs)
         self.lightbox = Lightbox(
             compare_title(pairs, cluster),
             compare_items(pairs, self.root),
             actions=keys,
             hint=f"D duplicate · N not a duplicate · S same product{scope}",
+            changes=lambda i: self.engine.photo_changes(shown[i][0][0], shown[i][1][0]),
         )
         box = self.lightbox
         box.destroyed.connect(lambda _obj=None: self._compare_closed(box))

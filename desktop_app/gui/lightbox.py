@@ -29,7 +29,9 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core import thumbnails
 from desktop_app.core.errors import UserError
+from desktop_app.core.fingerprints import Changes
 from desktop_app.core.images import PhotoError
+from desktop_app.gui import lightbox_marks
 from desktop_app.gui.thumbs import CatalogThumbnails
 from desktop_app.gui.workers import Failure, Runner
 
@@ -47,6 +49,7 @@ LIGHTBOX_KEYS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("-",), "Zoom out"),
     (("1",), "Actual size (1:1)"),
     (("0", "F"), "Fit to the window"),
+    (("H",), "Show or hide what differs (a duplicates compare)"),
     (("Esc", "Ctrl+W", "Space"), "Close"),
 )
 
@@ -125,11 +128,33 @@ class PhotoCanvas(QGraphicsView):
         self.horizontalScrollBar().valueChanged.connect(lambda _v: self._changed())
         self.verticalScrollBar().valueChanged.connect(lambda _v: self._changed())
         self._syncing = False
+        self.changes: Changes | None = None  # where this photo differs from the other of a compare
+        self.marks_shown = True
+        self._marks: list = []
 
     def set_pixmap(self, pix: QPixmap | None) -> None:
         self.item.setPixmap(pix if pix is not None else QPixmap())
         self.scene().setSceneRect(QRectF(self.item.pixmap().rect()))
+        self._draw_marks()
         self.fit()
+
+    def set_changes(self, changes: Changes | None) -> None:
+        self.changes = changes
+        self._draw_marks()
+
+    def show_marks(self, shown: bool) -> None:
+        self.marks_shown = shown
+        for item in self._marks:
+            item.setVisible(shown)
+
+    def _draw_marks(self) -> None:
+        for item in self._marks:
+            self.scene().removeItem(item)
+        w, h = self.image_size()
+        self._marks = (
+            [] if self.changes is None or not w else lightbox_marks.mark(self.item, self.changes, w, h)
+        )
+        self.show_marks(self.marks_shown)
 
     def image_size(self) -> tuple[int, int]:
         pix = self.item.pixmap()
@@ -218,11 +243,13 @@ class Lightbox(QWidget):
         catalog: CatalogThumbnails | None = None,
         actions: Sequence[tuple[str, Callable[[], None]]] = (),
         hint: str = "",
+        changes: Callable[[int], tuple[Changes, Changes] | None] | None = None,
     ) -> None:
         """`catalog`: where the thumbnail of a photo this machine cannot read comes from when none is cached.
         `actions`: (key, what to do) the window that opened the lightbox keeps working in it, such as the
         Duplicates window's verdicts; the caller lists them with its own keys, and `hint` says them in the
-        status line."""
+        status line. `changes(i)`: where the two photos of item i differ (called on a worker thread; None
+        when that cannot be told), drawn over them until H hides it."""
         super().__init__(parent, Qt.WindowType.Window)
         self.catalog = catalog
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
@@ -231,6 +258,8 @@ class Lightbox(QWidget):
         self.index = -1
         self._loaded: list[LoadedPhoto | None] = []
         self.hint = hint
+        self.changes_of = changes
+        self._marks_note = ""  # why what differs is not shown
         self.runner = Runner(2, "lightbox", self)
         self._gen = 0
         width = max(len(i) for i in self.items) if self.items else 1
@@ -276,6 +305,7 @@ class Lightbox(QWidget):
             lambda: self.zoom(1 / ZOOM_STEP),
             self.actual_size,
             self.fit,
+            self.toggle_marks,
             self.close,
         ]
         for (keys, _what), slot in zip(LIGHTBOX_KEYS, slots):
@@ -302,6 +332,7 @@ class Lightbox(QWidget):
         item = self.items[index]
         for k, canvas in enumerate(self.canvases):
             photo = item[k] if k < len(item) else None
+            canvas.set_changes(None)
             canvas.set_pixmap(None)
             self.captions[k].setText(photo.caption if photo else "")
         self.status.setText(self._status_text("loading…"))
@@ -313,6 +344,13 @@ class Lightbox(QWidget):
                 self.catalog,
                 on_done=lambda r, k=k: self._arrived(gen, k, r),
                 on_failed=lambda f, k=k: self._failed(gen, k, f),
+            )
+        if self.changes_of is not None and len(item) == 2:
+            self.runner.call(
+                self.changes_of,
+                index,
+                on_done=lambda r: self._changes_arrived(gen, r),
+                on_failed=lambda f: self._changes_arrived(gen, None, f"what differs is not known: {f.error}"),
             )
 
     def is_shown(self) -> bool:
@@ -344,6 +382,17 @@ class Lightbox(QWidget):
     def _any_image(self) -> bool:
         return any(c.image_size()[0] for c in self.canvases)
 
+    def toggle_marks(self) -> None:
+        """Show or hide what differs between the two photos on show."""
+        shown = not self.canvases[0].marks_shown
+        for c in self.canvases:
+            c.show_marks(shown)
+        if self.is_shown():
+            self.status.setText(self._status_text())
+
+    def has_marks(self) -> bool:
+        return any(c.changes is not None for c in self.canvases)
+
     # ------------------------------------------------------------ loading
 
     def _arrived(self, gen: int, k: int, loaded: LoadedPhoto) -> None:
@@ -362,12 +411,30 @@ class Lightbox(QWidget):
     def _failed(self, gen: int, k: int, failure: Failure) -> None:
         self._arrived(gen, k, LoadedPhoto(None, f"The photo cannot be shown: {failure.error}"))
 
+    def _changes_arrived(self, gen: int, changes: tuple[Changes, Changes] | None, note: str = "") -> None:
+        if gen != self._gen:
+            return
+        for canvas, part in zip(self.canvases, changes or (None, None)):
+            canvas.set_changes(part)
+        self._marks_note = note if changes is None and note else ""
+        if self.is_shown():
+            self.status.setText(self._status_text())
+
     def _status_text(self, extra: str = "") -> str:
         n = len(self.items)
         where = f"{self.index + 1} of {n}" if n > 1 else ""
         moves = "← → move · " if n > 1 else ""
         keys = f"{moves}wheel or +/− zoom · 1 actual size · 0 fit · Esc close"
-        return " · ".join(x for x in (where, extra, keys, self.hint) if x)
+        return " · ".join(x for x in (where, extra, self._marks_text(), keys, self.hint) if x)
+
+    def _marks_text(self) -> str:
+        if not self.has_marks():
+            return self._marks_note
+        if not self.canvases[0].marks_shown:
+            return "H shows what differs"
+        shown = [c.changes for c in self.canvases if c.changes is not None]
+        legend = lightbox_marks.legend(any(c.cells.any() for c in shown), any(c.frame for c in shown))
+        return f"{legend} · H hides them" if legend else "no difference the duplicate finder can see"
 
     def closeEvent(self, event) -> None:
         self._gen += 1

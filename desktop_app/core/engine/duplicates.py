@@ -239,6 +239,25 @@ class DuplicateRoom:
                 if progress is not None:
                     progress(start + len(chunk), len(missing), "fingerprinting photos")
 
+    def photo_changes(self, a: str, b: str) -> tuple[fpr.Changes, fpr.Changes] | None:
+        """Where photos a and b (stored paths) differ, as the duplicate finder compared them: from their
+        stored fingerprints, else from the files. None when a photo can be read neither way (offline or
+        unreadable). Reads the disk: front ends ask it off their UI thread."""
+        stored = self.catalog.photo_fingerprints([a, b], fpr.VERSION)
+        root = self.photo_root()
+        prints = []
+        for rel in (a, b):
+            if rel in stored:
+                prints.append(fpr.Fingerprint.from_bytes(stored[rel]))
+                continue
+            if root is None:
+                return None
+            try:
+                prints.append(fpr.fingerprint_file(photo_file(root, rel)))
+            except PhotoError:
+                return None
+        return fpr.changes(*prints)
+
     # ------------------------------------------------------------ verdicts
 
     def mark_duplicate(

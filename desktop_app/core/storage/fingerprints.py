@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 
-from desktop_app.core.storage.schema import photo_fingerprints_table
+from desktop_app.core.storage.schema import photo_fingerprints_table, photos_table
 from desktop_app.core.storage.sql import upsert
 
 _CHUNK = 500  # keys per IN (...) list
@@ -29,6 +29,17 @@ class FingerprintStore:
                 )
                 out.update({h: bytes(d) for h, d in conn.execute(q)})
         return out
+
+    def photo_fingerprints(self, paths: Sequence[str], version: int) -> dict[str, bytes]:
+        """Stored fingerprints of these photos (stored paths) made with this layout version."""
+        t, p = photo_fingerprints_table, photos_table
+        q = (
+            sa.select(p.c.path, t.c.data)
+            .join(t, t.c.content_hash == p.c.hash)
+            .where(p.c.path.in_(list(paths)), t.c.version == version)
+        )
+        with self.read() as conn:
+            return {path: bytes(d) for path, d in conn.execute(q)}
 
     def store_fingerprints(self, items: Iterable[tuple[str, bytes]], version: int) -> int:
         """Keep (content hash, fingerprint) items, replacing older layouts; one transaction."""
