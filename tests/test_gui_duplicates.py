@@ -608,3 +608,16 @@ def test_a_verdict_in_a_lightbox_whose_row_has_gone_judges_nothing(qtbot, window
     qtbot.keyClick(box, Qt.Key.Key_D)
     qtbot.waitUntil(lambda: gone(box))
     assert judged == [] and window.engine.duplicate_verdicts() == {}
+
+
+def test_the_pair_on_show_has_where_it_differs_marked_and_h_hides_the_marks(qtbot, window):
+    find(qtbot, window)
+    pair = window.tree.currentItem().data(0, PAIR_ROLE)
+    panes = (window.left.image, window.right.image)
+    qtbot.waitUntil(lambda: all(p.changes is not None and p.image is not None for p in panes), timeout=10_000)
+    expected = window.engine.photo_changes(pair.a, pair.b)
+    assert [p.changes.cells.tolist() for p in panes] == [c.cells.tolist() for c in expected]
+    qtbot.keyClick(window.tree, Qt.Key.Key_H)
+    assert not any(p.marks_shown for p in panes)
+    qtbot.keyClick(window.tree, Qt.Key.Key_H)
+    assert all(p.marks_shown for p in panes)

@@ -148,6 +148,24 @@ def test_a_compare_outlines_what_differs_and_h_hides_it(qtbot, tmp_path):
         box.close()
 
 
+def test_marks_painted_on_a_preview_outline_the_changed_cells_without_tinting_them(qtbot):
+    import numpy as np
+    from PySide6.QtGui import QColor, QPixmap
+
+    from desktop_app.core.fingerprints import GRID, Changes
+    from desktop_app.gui import photo_marks
+
+    pix = QPixmap(480, 480)
+    pix.fill(QColor("white"))
+    cells = np.zeros((GRID, GRID), bool)
+    cells[24:30, 24:30] = True  # pixels 240 to 300 each way
+    out = photo_marks.paint(pix, Changes(cells, frame=(0.1, 0.1, 0.9, 0.9))).toImage()
+    assert out.pixelColor(240, 270) == photo_marks.CHANGED  # on the outline
+    assert out.pixelColor(270, 270) == QColor("white")  # inside it the photo's own colour
+    assert out.pixelColor(52, 48) == photo_marks.FRAME  # the first dash of the crop's frame
+    assert pix.toImage().pixelColor(240, 270) == QColor("white")  # the photo itself is left as it was
+
+
 # ----------------------------------------------------------------------------- menus and drag out
 
 

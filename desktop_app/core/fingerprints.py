@@ -509,10 +509,10 @@ FULL_FRAME = 0.98  # a crop keeping this share of the picture's area or more is 
 
 def changes(a: Fingerprint, b: Fingerprint) -> tuple[Changes, Changes]:
     """Where photos a and b differ, compared as `compare` compares them (aligned, mirrored when that wins,
-    the brightness gain taken out): the cells that differ in each photo's own frame, and on the photo that
-    shows more of the scene, the part of it the other one shows."""
+    the brightness gain taken out): the cells that differ, in groups of two or more, in each photo's own
+    frame, and on the photo that shows more of the scene, the part of it the other one shows."""
     _diffs, found, flip, turned = _compared([(a, b)], None)
-    cells, (sx, tx, sy, ty) = found.cells[0], found.fit[0]
+    cells, (sx, tx, sy, ty) = _grouped(found.cells[0]), found.fit[0]
     other, frame = _carried(cells, sx, tx, sy, ty), _frame(sx, tx, sy, ty)
     # The comparison's first picture is the one the other was resampled onto: picture b of the (possibly
     # turned) pair when it was swapped, with its columns reversed when the pair was compared mirrored.
@@ -522,6 +522,17 @@ def changes(a: Fingerprint, b: Fingerprint) -> tuple[Changes, Changes]:
     if flip[0]:
         y = Changes(y.cells[:, ::-1].copy(), None if y.frame is None else _mirrored(y.frame))
     return (y, x) if turned[0] else (x, y)
+
+
+def _grouped(cells: np.ndarray) -> np.ndarray:
+    """The changed cells that touch another (of their 8 neighbours): a lone cell is an edge the alignment
+    left a cell off more often than a change a curator would look for."""
+    pad = np.pad(cells, 1)
+    n = cells.shape[0]
+    touching = sum(
+        pad[1 + dy : 1 + dy + n, 1 + dx : 1 + dx + n] for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx
+    )
+    return cells & (touching > 0)
 
 
 def _carried(cells: np.ndarray, sx: float, tx: float, sy: float, ty: float) -> np.ndarray:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from desktop_app.core.paths import photo_file
-from desktop_app.gui.duplicates_list import KIND_NAMES
+from desktop_app.gui.duplicates_list import KIND_NAMES, how_it_differs
 from desktop_app.gui.lightbox import LightboxPhoto
 
 
@@ -39,13 +39,8 @@ def _note(p) -> str:
     words = [f"{KIND_NAMES[p.kind]}, score {p.score:.3f}"]
     d = p.difference
     if d is not None:
-        if d.mirrored:
-            words.append("mirror image")
-        if abs(1.0 / d.gain - 1.0) >= 0.02:
-            words.append(f"brightness {100 * (1.0 / d.gain - 1.0):+.0f}%")
-        if d.overlap < 0.98:
-            words.append(f"{100 * (1 - d.overlap):.0f}% cropped")
         changed = max(d.luma_changed, d.chroma_changed)
+        words += how_it_differs(d)
         words.append(
             f"{100 * changed:.0f}% of the picture differs" if changed >= 0.005 else "nothing else differs"
         )

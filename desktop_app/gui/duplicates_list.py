@@ -26,6 +26,18 @@ KIND_NAMES = {
 PAIR_ROLE = Qt.ItemDataRole.UserRole
 
 
+def how_it_differs(d) -> list[str]:
+    """How the second photo of a pair differs from the first in alignment and brightness (a
+    fingerprints.Difference), in a curator's words."""
+    words = ["mirror image"] if d.mirrored else []
+    brighter = 1.0 / d.gain - 1.0  # the gain says a ~ gain * b
+    if abs(brighter) >= 0.02:
+        words.append(f"brightness {100 * brighter:+.0f}%")
+    if d.overlap < 0.98:
+        words.append(f"{100 * (1 - d.overlap):.0f}% cropped")
+    return words
+
+
 @dataclass
 class UndoEntry:
     """One verdict that Undo can take back, and where its pairs were listed."""
@@ -228,6 +240,7 @@ __all__ = [
     "PAIR_ROLE",
     "UndoEntry",
     "cluster_item",
+    "how_it_differs",
     "next_on_show",
     "pair_item",
     "pair_rows",
@@ -237,6 +250,6 @@ __all__ = [
     "set_visible",
     "take_back",
     "take_out",
-    "visible_children",
     "verdict_keys",
+    "visible_children",
 ]

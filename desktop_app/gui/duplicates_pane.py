@@ -1,5 +1,6 @@
-"""One side of the Duplicates window's comparison: the photo scaled to the room there is, its path and
-article, and its pixel and file size (which copy of a near duplicate to keep is often the larger one)."""
+"""One side of the Duplicates window's comparison: the photo scaled to the room there is, with where it
+differs from the other one marked (`photo_marks`; H hides the marks), its path and article, and its pixel
+and file size (which copy of a near duplicate to keep is often the larger one)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QImage, QPalette, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from desktop_app.gui import theme
+from desktop_app.core.fingerprints import Changes
+from desktop_app.gui import photo_marks, theme
 from desktop_app.gui.duplicates_work import Preview
 
 PREVIEW = 420  # px: each photo of the pair, side by side, at most (smaller when the screen is)
@@ -20,6 +22,8 @@ class PreviewImage(QLabel):
     def __init__(self) -> None:
         super().__init__()
         self.image: QImage | None = None
+        self.changes: Changes | None = None  # where it differs from the other photo of the pair
+        self.marks_shown = True
         self.setMinimumSize(MIN_PREVIEW, MIN_PREVIEW)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
@@ -30,6 +34,14 @@ class PreviewImage(QLabel):
         self.image = image
         self._scale()
 
+    def set_changes(self, changes: Changes | None) -> None:
+        self.changes = changes
+        self._scale()
+
+    def show_marks(self, shown: bool) -> None:
+        self.marks_shown = shown
+        self._scale()
+
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._scale()
@@ -38,11 +50,12 @@ class PreviewImage(QLabel):
         if self.image is None:
             return
         box = self.contentsRect().size()
-        self.setPixmap(
-            QPixmap.fromImage(self.image).scaled(
-                box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
-            )
+        pix = QPixmap.fromImage(self.image).scaled(
+            box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
         )
+        if self.changes is not None and self.marks_shown:
+            pix = photo_marks.paint(pix, self.changes)
+        self.setPixmap(pix)
 
 
 class PhotoPane(QWidget):
@@ -69,6 +82,7 @@ class PhotoPane(QWidget):
         lay.addWidget(self.size_note)
 
     def show_item(self, title: str, detail: str) -> None:
+        self.image.changes = None
         self.image.set_image(None)
         self.image.setPixmap(QPixmap())
         self.image.setText("loading…")

@@ -41,7 +41,13 @@ from desktop_app.core.engine import DuplicateReport, Engine
 from desktop_app.core.paths import photo_file
 from desktop_app.core.wording import plural
 from desktop_app.gui.duplicates_compare import compare_items, compare_photos, compare_title
-from desktop_app.gui.duplicates_list import KIND_NAMES, cluster_item, pairs_on_show, visible_children
+from desktop_app.gui.duplicates_list import (
+    KIND_NAMES,
+    cluster_item,
+    how_it_differs,
+    pairs_on_show,
+    visible_children,
+)
 from desktop_app.gui.duplicates_pane import PREVIEW, PhotoPane
 from desktop_app.gui.duplicates_verdicts import VerdictWriting
 from desktop_app.gui.duplicates_work import DuplicateSearch, Preview, load_preview
@@ -60,6 +66,7 @@ DUPLICATES_KEYS: KeyTable = (
     (("S",), "Same product (a match decision between the two articles)"),
     (("Space", "Enter", "double-click"), "Compare the pair (or the cluster's pairs) in the lightbox"),
     (("D", "N", "S"), "In the lightbox: close it and judge what it was opened for"),
+    (("H",), "Show or hide the marks of where the two photos differ"),
     (("Ctrl+Z",), "Undo the latest verdict"),
     (("Ctrl+Shift+Z", "Ctrl+Y"), "Redo the verdict Undo took back"),
     *CLOSE_KEYS,
@@ -200,6 +207,7 @@ class DuplicatesWindow(VerdictWriting, QWidget):
             sc = QShortcut(QKeySequence(key), self.tree)
             sc.setContext(Qt.ShortcutContext.WidgetShortcut)
             sc.activated.connect(self.compare)
+        QShortcut(QKeySequence("H"), self).activated.connect(self.toggle_marks)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Undo), self).activated.connect(self.undo)
         for key in ("Ctrl+Shift+Z", "Ctrl+Y"):
             QShortcut(QKeySequence(key), self).activated.connect(self.redo)
@@ -313,9 +321,20 @@ class DuplicatesWindow(VerdictWriting, QWidget):
         self.same_button.setEnabled(not same_article)
         self._load_previews(photos)
 
+    def toggle_marks(self) -> None:
+        shown = not self.left.image.marks_shown
+        for pane in (self.left, self.right):
+            pane.image.show_marks(shown)
+
     def _load_previews(self, photos: tuple[str, str]) -> None:
         self._preview_gen += 1
         gen = self._preview_gen
+        self.runner.call(
+            self.engine.photo_changes,
+            *photos,
+            on_done=lambda found, g=gen: self._changes(g, found),
+            on_failed=lambda _f: None,  # the photos show unmarked: what differs is a help, not the verdict
+        )
         for pane, rel in zip((self.left, self.right), photos):
             if self.root is None:
                 pane.image.setText("the photo folder is not known on this machine")
@@ -326,6 +345,11 @@ class DuplicatesWindow(VerdictWriting, QWidget):
                 lambda img, p=pane, g=gen: self._preview(p, g, img),
                 lambda _f, p=pane, g=gen: self._preview(p, g, None),
             )
+
+    def _changes(self, gen: int, found: tuple | None) -> None:
+        if gen == self._preview_gen and found is not None:
+            for pane, changes in zip((self.left, self.right), found):
+                pane.image.set_changes(changes)
 
     def _preview(self, pane: PhotoPane, gen: int, preview: Preview | None) -> None:
         if gen != self._preview_gen:
@@ -417,11 +441,7 @@ def _details(p) -> str:
     d = p.difference
     if d is None:
         return "The two files have the same content."
-    bits = [f"embedding cosine {p.cos:.3f}", f"pHash bits differing {d.hamming}"]
-    if d.mirrored:
-        bits.append("mirror images")
-    if abs(d.gain - 1) > 0.02:
-        bits.append(f"brightness ×{d.gain:.2f}")
+    bits = [f"embedding cosine {p.cos:.3f}", f"pHash bits differing {d.hamming}", *how_it_differs(d)]
     bits.append(f"luma changed on {d.luma_changed:.1%}, colour on {d.chroma_changed:.1%} of the picture")
     return "; ".join(bits) + "."
 

@@ -31,7 +31,7 @@ from desktop_app.core import thumbnails
 from desktop_app.core.errors import UserError
 from desktop_app.core.fingerprints import Changes
 from desktop_app.core.images import PhotoError
-from desktop_app.gui import lightbox_marks
+from desktop_app.gui import photo_marks
 from desktop_app.gui.thumbs import CatalogThumbnails
 from desktop_app.gui.workers import Failure, Runner
 
@@ -151,9 +151,7 @@ class PhotoCanvas(QGraphicsView):
         for item in self._marks:
             self.scene().removeItem(item)
         w, h = self.image_size()
-        self._marks = (
-            [] if self.changes is None or not w else lightbox_marks.mark(self.item, self.changes, w, h)
-        )
+        self._marks = [] if self.changes is None or not w else photo_marks.mark(self.item, self.changes, w, h)
         self.show_marks(self.marks_shown)
 
     def image_size(self) -> tuple[int, int]:
@@ -433,7 +431,7 @@ class Lightbox(QWidget):
         if not self.canvases[0].marks_shown:
             return "H shows what differs"
         shown = [c.changes for c in self.canvases if c.changes is not None]
-        legend = lightbox_marks.legend(any(c.cells.any() for c in shown), any(c.frame for c in shown))
+        legend = photo_marks.legend(any(c.cells.any() for c in shown), any(c.frame for c in shown))
         return f"{legend} · H hides them" if legend else "no difference the duplicate finder can see"
 
     def closeEvent(self, event) -> None:

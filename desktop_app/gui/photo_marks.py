@@ -1,24 +1,24 @@
-"""What differs between the two photos of a compare, drawn over them in the lightbox.
+"""What differs between the two photos of a compare, drawn over them (the lightbox, the Duplicates window).
 
 The duplicate finder compares two photos on a coarse grid of cells (`core.fingerprints.changes`); here the
-cells that differ become one outlined, lightly filled region over each photo, and on the photo that shows
-more of the scene a dashed rectangle frames the part the other one shows (a crop). The marks are children of
-the photo's pixmap item, so they zoom and pan with it; they are drawn in fixed colours, since they lie on a
-photo rather than on the palette.
+cells that differ become outlined regions over each photo (not filled: a tint would change the very
+colours a curator compares), and on the photo that shows
+more of the scene a dashed rectangle frames the part the other one shows (a crop). In the lightbox the marks
+are children of the photo's pixmap item, so they zoom and pan with it (`mark`); a still preview has them
+painted on (`paint`). They are drawn in fixed colours, since they lie on a photo rather than on the palette.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QRect, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen, QRegion, QTransform
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap, QRegion, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem
 
 from desktop_app.core.fingerprints import Changes
 
 CHANGED = QColor(255, 0, 170)  # magenta: rare in catalogue photos, seen on white and on dark garments
 FRAME = QColor(0, 190, 255)
-FILL_ALPHA = 60
 
 
 def changed_path(cells: np.ndarray, width: int, height: int) -> QPainterPath:
@@ -41,18 +41,30 @@ def mark(parent: QGraphicsItem, changes: Changes, width: int, height: int) -> li
     items: list[QGraphicsItem] = []
     if changes.cells.any():
         shape = QGraphicsPathItem(changed_path(changes.cells, width, height), parent)
-        fill = QColor(CHANGED)
-        fill.setAlpha(FILL_ALPHA)
-        shape.setBrush(QBrush(fill))
         shape.setPen(_pen(CHANGED, Qt.PenStyle.SolidLine))
         items.append(shape)
     if changes.frame is not None:
-        left, top, right, bottom = changes.frame
-        rect = QRectF(left * width, top * height, (right - left) * width, (bottom - top) * height)
-        box = QGraphicsRectItem(rect, parent)
+        box = QGraphicsRectItem(_frame_rect(changes.frame, width, height), parent)
         box.setPen(_pen(FRAME, Qt.PenStyle.DashLine))
         items.append(box)
     return items
+
+
+def paint(pixmap: QPixmap, changes: Changes) -> QPixmap:
+    """A copy of a photo's pixmap with its marks painted on."""
+    out = QPixmap(pixmap)
+    w, h = out.width(), out.height()
+    painter = QPainter(out)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    if changes.cells.any():
+        painter.setPen(_pen(CHANGED, Qt.PenStyle.SolidLine))
+        painter.drawPath(changed_path(changes.cells, w, h))
+    if changes.frame is not None:
+        painter.setPen(_pen(FRAME, Qt.PenStyle.DashLine))
+        painter.drawRect(_frame_rect(changes.frame, w, h))
+    painter.end()
+    return out
 
 
 def legend(changed: bool, framed: bool) -> str:
@@ -61,10 +73,15 @@ def legend(changed: bool, framed: bool) -> str:
     return " · ".join(parts + (["dashed: the part the other photo shows"] if framed else []))
 
 
+def _frame_rect(frame: tuple[float, float, float, float], width: int, height: int) -> QRectF:
+    left, top, right, bottom = frame
+    return QRectF(left * width, top * height, (right - left) * width, (bottom - top) * height)
+
+
 def _pen(colour: QColor, style: Qt.PenStyle) -> QPen:
     pen = QPen(colour, 2, style)
     pen.setCosmetic(True)  # two screen pixels at any zoom
     return pen
 
 
-__all__ = ["changed_path", "legend", "mark"]
+__all__ = ["changed_path", "legend", "mark", "paint"]
