@@ -78,6 +78,41 @@ def test_compare_a_result_side_by_side_with_one_zoom(qtbot, window, tmp_path):
     box.close()
 
 
+def test_a_result_compared_outlines_what_differs_only_when_it_is_the_same_shot(qtbot, window, tmp_path):
+    from tests.test_duplicates import product_photo
+
+    root = tmp_path / "photos"
+    for name, garment in (("blue", (40, 90, 170)), ("red", (200, 60, 40))):  # one shot, two colours
+        (root / name).mkdir(parents=True)
+        product_photo(1, garment=garment).save(root / name / "main.jpg")
+    write_photo(root / "noise" / "main.jpg", size=(320, 400))  # another picture altogether
+    w = indexed(qtbot, window, root)
+    show_results(qtbot, w, "blue")
+    for article, same_shot in (("red", True), ("noise", False)):
+        row = [h.article for h in w.similar.model.hits].index(article)
+        qtbot.mouseClick(w.similar.view.viewport(), Qt.MouseButton.LeftButton, pos=card_centre(w, row))
+        active(qtbot, w)
+        qtbot.keyClick(w.similar.view, Qt.Key.Key_Space)
+        box = w.articles.lightbox
+        qtbot.waitUntil(lambda b=box: b.is_shown() and not b.runner.busy(), timeout=T)
+        assert box.has_marks() == same_shot, article
+        if same_shot:  # the recoloured shirt, in both photos
+            assert all(c.changes.cells.any() for c in box.canvases)
+            assert "magenta" in box.status.text()
+        box.close()
+    # The inspector's cell compares the same way.
+    w.inspect("red")
+    ins = w.inspector_window
+    with qtbot.waitSignal(ins.ready, timeout=T):
+        pass
+    cell_view = ins.inspector.panes[0].view
+    pos = cell_view.visualRect(cell_view.model().index(0, 0)).center()
+    qtbot.mouseDClick(cell_view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    qtbot.waitUntil(lambda: ins.lightbox.is_shown() and ins.lightbox.has_marks(), timeout=T)
+    ins.lightbox.close()
+    ins.close()
+
+
 def test_a_compare_keeps_equal_panes_and_one_scale_when_the_window_is_resized(qtbot, tmp_path):
     from desktop_app.gui.lightbox import Lightbox, LightboxPhoto
 

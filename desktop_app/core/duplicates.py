@@ -291,6 +291,13 @@ def classify(cos: float, diff: Difference) -> tuple[str | None, float]:
     return None, 0.0
 
 
+def same_shot(a: Fingerprint, b: Fingerprint) -> bool:
+    """Whether two photos are one shot, perhaps edited (their DCT hashes close, mirror-aware): on the
+    Magento photos 85% of the pairs of main photos of one style's colours are, and 0.8% of pairs of
+    other styles."""
+    return min(hamming(a.phash, b.phash), hamming(a.phash, b.phash_mirror)) <= EDIT_MAX_HAMMING
+
+
 def photo_duplicates(
     av: ArticleVectors,
     candidates: Candidates,

@@ -108,10 +108,13 @@ class ArticleActions(QObject):
 
     # ------------------------------------------------------------ lightbox and compare
 
-    def show_lightbox(self, title: str, items: list[list[LightboxPhoto]], start: int = 0) -> Lightbox:
+    def show_lightbox(
+        self, title: str, items: list[list[LightboxPhoto]], start: int = 0, changes=None
+    ) -> Lightbox:
+        """`changes`: as the Lightbox takes it, where the photos of a compare differ."""
         snap = self.w.snapshot
         catalog = catalog_source(snap.engine, snap.photo_root) if snap is not None else None
-        box = Lightbox(title, items, start, catalog=catalog)
+        box = Lightbox(title, items, start, catalog=catalog, changes=changes)
         box.show()
         self.w.keep(box)
         self.lightbox = box
@@ -168,7 +171,8 @@ class ArticleActions(QObject):
     def _compare(
         self, query: str, article: str, pairs: list[tuple[str | None, str | None, float | None]]
     ) -> None:
-        """The lightbox with the pairs side by side: query photo, result photo (with their similarity)."""
+        """The lightbox with the pairs side by side: query photo, result photo (with their similarity); where
+        the two are one shot (another colour of it, an edit), what differs is outlined."""
         items = [
             [
                 LightboxPhoto(self.absolute(a), f"{query} · {Path(a or '').name}"),
@@ -180,7 +184,13 @@ class ArticleActions(QObject):
             ]
             for a, b, sim in pairs
         ]
-        self.show_lightbox(f"Compare {query} and {article}", items)
+        snap = self.w.snapshot
+
+        def changes(i: int):
+            a, b, _sim = pairs[i]
+            return snap.engine.photo_changes(a, b, same_shot_only=True) if a and b and snap else None
+
+        self.show_lightbox(f"Compare {query} and {article}", items, changes=changes)
 
     # ------------------------------------------------------------ menus
 

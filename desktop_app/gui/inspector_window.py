@@ -255,6 +255,7 @@ class InspectorWindow(QWidget):
             items,
             parent=None,
             catalog=catalog_source(self.engine, root),
+            changes=lambda _i: self.engine.photo_changes(a, b, same_shot_only=True),
         )
         self.lightbox.show()
 

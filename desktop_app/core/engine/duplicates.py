@@ -239,10 +239,13 @@ class DuplicateRoom:
                 if progress is not None:
                     progress(start + len(chunk), len(missing), "fingerprinting photos")
 
-    def photo_changes(self, a: str, b: str) -> tuple[fpr.Changes, fpr.Changes] | None:
+    def photo_changes(
+        self, a: str, b: str, same_shot_only: bool = False
+    ) -> tuple[fpr.Changes, fpr.Changes] | None:
         """Where photos a and b (stored paths) differ, as the duplicate finder compared them: from their
         stored fingerprints, else from the files. None when a photo can be read neither way (offline or
-        unreadable). Reads the disk: front ends ask it off their UI thread."""
+        unreadable), and with same_shot_only, when the two are not one shot (two shots differ all over,
+        which says nothing). Reads the disk: front ends ask it off their UI thread."""
         stored = self.catalog.photo_fingerprints([a, b], fpr.VERSION)
         root = self.photo_root()
         prints = []
@@ -256,6 +259,8 @@ class DuplicateRoom:
                 prints.append(fpr.fingerprint_file(photo_file(root, rel)))
             except PhotoError:
                 return None
+        if same_shot_only and not dup.same_shot(*prints):
+            return None
         return fpr.changes(*prints)
 
     # ------------------------------------------------------------ verdicts
