@@ -264,7 +264,8 @@ class Tour:
         self.click_result(1)
         self.key(w.similar.view, Qt.Key.Key_Space)
         box = w.articles.lightbox
-        self.until(box.is_shown, "compare photos")
+        # Photos on show, and what differs outlined (another colour of one shot) or known not to be.
+        self.until(lambda: box.is_shown() and not box.runner.busy(), "compare photos")
         self.pump(0.4)
         self.shoot(box, "compare")
         box.close()

@@ -3,8 +3,9 @@ screen allows, zoomed and panned together (`gui.lightbox`).
 
 A pair row opens its two photos; a products-listed-twice pair, its matched photo pairs one after the other;
 a cluster row, every pair still on show in it. Each pair's caption says how its second photo differs from
-the first (mirror image, brightness, crop, share of the picture changed), and the lightbox outlines where. The verdict keys work in the lightbox as in the window: the
-lightbox closes and the verdict goes to the row it was opened for (its pair, or its whole cluster).
+the first (mirror image, brightness, crop, share of the picture changed), and the lightbox outlines where.
+The verdict keys work in the lightbox as in the window: the lightbox closes and the verdict goes to the row
+it was opened for (its pair, or its whole cluster).
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ Entry point for the main window: `open_duplicates(parent, engine)`.
 
 from __future__ import annotations
 
+import logging
+
 import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -58,6 +60,7 @@ from desktop_app.gui.screen_fit import fit_to_screen
 from desktop_app.gui.secondary import CLOSE_KEYS, KeyTable, add_close_keys
 from desktop_app.gui.workers import Failure, Runner, Task
 
+log = logging.getLogger(__name__)
 EDIT_BAND = 0.7  # min score with "same shot, different edit" included
 VERDICT_KEYS = (("D", "duplicate"), ("N", "not_duplicate"), ("S", "same"))
 DUPLICATES_KEYS: KeyTable = (
@@ -333,7 +336,8 @@ class DuplicatesWindow(VerdictWriting, QWidget):
             self.engine.photo_changes,
             *photos,
             on_done=lambda found, g=gen: self._changes(g, found),
-            on_failed=lambda _f: None,  # the photos show unmarked: what differs is a help, not the verdict
+            # The photos show unmarked: what differs is a help to the verdict, not needed for it.
+            on_failed=lambda f: log.warning("Where a pair differs is not known: %s", f.traceback),
         )
         for pane, rel in zip((self.left, self.right), photos):
             if self.root is None:

@@ -8,6 +8,7 @@ cached thumbnail instead (else, given `catalog`, the one a shared catalog keeps)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from desktop_app.gui import photo_marks
 from desktop_app.gui.thumbs import CatalogThumbnails
 from desktop_app.gui.workers import Failure, Runner
 
+log = logging.getLogger(__name__)
 ZOOM_STEP = 1.25
 MIN_SCALE, MAX_SCALE = 0.02, 16.0
 FALLBACK_SIZE = 256  # the cached thumbnail shown when the photo itself cannot be read
@@ -49,7 +51,7 @@ LIGHTBOX_KEYS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("-",), "Zoom out"),
     (("1",), "Actual size (1:1)"),
     (("0", "F"), "Fit to the window"),
-    (("H",), "Show or hide what differs (a duplicates compare)"),
+    (("H",), "Show or hide what differs (a compare of two photos of one shot)"),
     (("Esc", "Ctrl+W", "Space"), "Close"),
 )
 
@@ -348,7 +350,7 @@ class Lightbox(QWidget):
                 self.changes_of,
                 index,
                 on_done=lambda r: self._changes_arrived(gen, r),
-                on_failed=lambda f: self._changes_arrived(gen, None, f"what differs is not known: {f.error}"),
+                on_failed=lambda f: self._changes_failed(gen, f),
             )
 
     def is_shown(self) -> bool:
@@ -417,6 +419,10 @@ class Lightbox(QWidget):
         self._marks_note = note if changes is None and note else ""
         if self.is_shown():
             self.status.setText(self._status_text())
+
+    def _changes_failed(self, gen: int, failure: Failure) -> None:
+        log.warning("What differs between two photos is not known: %s", failure.traceback)
+        self._changes_arrived(gen, None, f"what differs is not known: {failure.error}")
 
     def _status_text(self, extra: str = "") -> str:
         n = len(self.items)
