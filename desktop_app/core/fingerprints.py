@@ -512,6 +512,7 @@ def changes(a: Fingerprint, b: Fingerprint) -> tuple[Changes, Changes]:
     the brightness gain taken out): the cells that differ, in groups of two or more, in each photo's own
     frame, and on the photo that shows more of the scene, the part of it the other one shows."""
     _diffs, found, flip, turned = _compared([(a, b)], None)
+    found = _fewer_changed(found, (b, a) if turned[0] else (a, b), bool(flip[0]))
     cells, (sx, tx, sy, ty) = _grouped(found.cells[0]), found.fit[0]
     other, frame = _carried(cells, sx, tx, sy, ty), _frame(sx, tx, sy, ty)
     # The comparison's first picture is the one the other was resampled onto: picture b of the (possibly
@@ -522,6 +523,18 @@ def changes(a: Fingerprint, b: Fingerprint) -> tuple[Changes, Changes]:
     if flip[0]:
         y = Changes(y.cells[:, ::-1].copy(), None if y.frame is None else _mirrored(y.frame))
     return (y, x) if turned[0] else (x, y)
+
+
+def _fewer_changed(found: _Compared, pair: tuple[Fingerprint, Fingerprint], flip: bool) -> _Compared:
+    """The comparison of one pair as found, or the photos laid over each other as they are when that leaves
+    fewer cells changed. The alignment is fitted to luma profiles, which a recoloured garment changes: two
+    colours of one shot can then seem cropped and shifted, and differ in the face and the backdrop too."""
+    pa, pb = (_centred(p.picture[None]) for p in pair)
+    if flip:
+        pb = pb[:, :, ::-1]
+    one, zero = np.ones(1), np.zeros(1)
+    still = _compare_aligned(pa, pb.copy(), (one, zero, one, zero))
+    return still if still.changed[0] < found.changed[0] else found
 
 
 def _grouped(cells: np.ndarray) -> np.ndarray:
