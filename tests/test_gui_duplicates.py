@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 import shiboken6
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtGui import QContextMenuEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop_app.core.settings import UserSettings
 from desktop_app.gui.duplicates_list import PAIR_ROLE, short_names
 from tests.test_duplicates import dup_tree, snapshot  # noqa: F401 - the fixture is used by name
+from tests.test_gui import T
+from tests.test_gui_curator import choose
 
 
 @pytest.fixture
@@ -367,7 +370,7 @@ def test_the_window_never_touches_a_photo_file(qtbot, window, dup_tree):  # noqa
 def test_the_main_window_opens_it_from_the_view_menu(qtbot, dup_tree, tiny_model):  # noqa: F811
     from desktop_app.core.settings import UserSettings
     from desktop_app.gui.mainwindow import MainWindow
-    from tests.test_gui import T, open_and_index
+    from tests.test_gui import open_and_index
 
     w = MainWindow(UserSettings(model=str(tiny_model.manifest_path), batch_size=4))
     w.indexer.in_subprocess = w.search.client.in_subprocess = False
@@ -386,8 +389,63 @@ def test_the_main_window_opens_it_from_the_view_menu(qtbot, dup_tree, tiny_model
         with qtbot.waitSignal(dups.found, timeout=120_000):
             qtbot.mouseClick(dups.find_button, Qt.MouseButton.LeftButton)
         assert dups.tree.topLevelItemCount() >= 1
+        # A pair's "Show … in the catalog" selects that article in the main window's grid.
+        pair = dups.tree.currentItem().data(0, PAIR_ROLE)
+        menu = right_click(
+            qtbot, dups, dups.tree.viewport(), dups.tree.visualItemRect(dups.tree.currentItem()).center()
+        )
+        choose(qtbot, menu, f"Show {pair.article_b} in the catalog")
+        qtbot.waitUntil(lambda: w.selected_articles() == [pair.article_b], timeout=T)
     finally:
         w.shutdown()
+
+
+def right_click(qtbot, w, widget, pos):
+    """The context-menu event a right mouse press makes; the Duplicates window's menu that opened."""
+    before = w.menu
+    QApplication.sendEvent(
+        widget, QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos, widget.mapToGlobal(pos))
+    )
+    qtbot.waitUntil(lambda: w.menu is not None and w.menu is not before and w.menu.isVisible(), timeout=T)
+    return w.menu
+
+
+def test_right_click_on_a_pair_compares_judges_and_reaches_its_photos(qtbot, window):
+    find(qtbot, window)
+    tree = window.tree
+    row = tree.currentItem()
+    pair = row.data(0, PAIR_ROLE)
+    at = tree.visualItemRect(row).center()
+    name_a, name_b = Path(pair.a).name, Path(pair.b).name
+    menu = right_click(qtbot, window, tree.viewport(), at)
+    texts = [a.text() for a in menu.actions()]
+    for wanted in (
+        "Compare in the lightbox",
+        "Duplicate",
+        "Not a duplicate",
+        f"Open {name_a}",
+        f"Show {name_b} in the file manager",
+        f"Show {pair.article_a} in the catalog",
+        "Copy both paths",
+    ):
+        assert wanted in texts, wanted
+    choose(qtbot, menu, f"Copy the path of {name_b}")
+    assert Path(QApplication.clipboard().text()) == window.root / pair.b
+    menu = right_click(qtbot, window, tree.viewport(), at)
+    with qtbot.waitSignal(window.article_wanted, timeout=T) as wanted:
+        choose(qtbot, menu, f"Show {pair.article_a} in the catalog")
+    assert wanted.args == [pair.article_a]
+    # Either photo of the pair has its own menu.
+    qtbot.waitUntil(lambda: window.left.image.image is not None, timeout=T)
+    menu = right_click(qtbot, window, window.left.image, window.left.image.rect().center())
+    assert [a.text() for a in menu.actions()][0] == f"Open {name_a}"
+    menu.close()
+    # A cluster's row judges the whole cluster.
+    menu = right_click(qtbot, window, tree.viewport(), tree.visualItemRect(row.parent()).center())
+    assert tree.currentItem() is row.parent()
+    with qtbot.waitSignal(window.judged, timeout=T) as got:
+        choose(qtbot, menu, "Not a duplicate (the whole cluster)")
+    assert got.args[2] == "not_duplicate"
 
 
 # ----------------------------------------------------------------------------- fits the screen, closes, words

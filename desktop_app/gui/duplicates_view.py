@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -50,6 +51,7 @@ from desktop_app.gui.duplicates_list import (
     pairs_on_show,
     visible_children,
 )
+from desktop_app.gui.duplicates_menu import photo_menu, row_menu
 from desktop_app.gui.duplicates_pane import PREVIEW, PhotoPane
 from desktop_app.gui.duplicates_verdicts import VerdictWriting
 from desktop_app.gui.duplicates_work import DuplicateSearch, Preview, load_preview
@@ -83,6 +85,7 @@ class DuplicatesWindow(VerdictWriting, QWidget):
     judged = Signal(str, str, str)  # a, b, verdict: written to the catalog
     unjudged = Signal(int)  # pairs listed again by Undo
     failed = Signal(str)
+    article_wanted = Signal(str)  # "Show in the catalog": the main window selects the article
 
     def __init__(self, engine: Engine, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
@@ -94,6 +97,8 @@ class DuplicatesWindow(VerdictWriting, QWidget):
         self._preview_gen = 0
         self.lightbox: Lightbox | None = None  # the compare opened last
         self._compared: QTreeWidgetItem | None = None  # the row it was opened for
+        self.menu: QMenu | None = None  # the right-click menu shown last
+        self._photos: tuple[tuple[str, str], ...] = ()  # (photo, article) on each side of the pair on show
         self._init_verdicts()
         self.setWindowTitle(f"Duplicates — {engine.title()}")
         self._build()
@@ -141,6 +146,8 @@ class DuplicatesWindow(VerdictWriting, QWidget):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.currentItemChanged.connect(lambda cur, _prev: self._show(cur))
         self.tree.itemDoubleClicked.connect(self._double_clicked)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._row_menu)
         split.addWidget(self.tree)
         split.addWidget(self._pair_panel())
         split.setStretchFactor(0, 2)
@@ -155,6 +162,11 @@ class DuplicatesWindow(VerdictWriting, QWidget):
         panel = QWidget()
         grid = QGridLayout(panel)
         self.left, self.right = PhotoPane(), PhotoPane()
+        for side, pane in enumerate((self.left, self.right)):
+            pane.image.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            pane.image.customContextMenuRequested.connect(
+                lambda pos, s=side, p=pane: self._photo_menu(s, p.image.mapToGlobal(pos))
+            )
         grid.addWidget(self.left, 0, 0)
         grid.addWidget(self.right, 0, 1)
         self.why = QLabel()
@@ -302,6 +314,7 @@ class DuplicatesWindow(VerdictWriting, QWidget):
 
     def _show(self, item: QTreeWidgetItem | None) -> None:
         pairs = pairs_on_show(item)
+        self._photos = ()
         for b in (self.compare_button, self.dup_button, self.not_button, self.same_button):
             b.setEnabled(bool(pairs))
         if not pairs:
@@ -316,13 +329,25 @@ class DuplicatesWindow(VerdictWriting, QWidget):
             self.left.show_item(p.a, plural(len(p.matched), "matched photo"))
             self.right.show_item(p.b, "")
             photos = (p.matched[0][0], p.matched[0][1])
+            self._photos = ((photos[0], p.a), (photos[1], p.b))
         else:
             self.left.show_item(p.a, f"article {p.article_a}")
             self.right.show_item(p.b, f"article {p.article_b}")
             photos = (p.a, p.b)
+            self._photos = ((p.a, p.article_a), (p.b, p.article_b))
         same_article = p.kind != "article" and p.article_a == p.article_b
         self.same_button.setEnabled(not same_article)
         self._load_previews(photos)
+
+    def _row_menu(self, pos) -> None:
+        item = self.tree.itemAt(pos)
+        if item is not None:
+            self.tree.setCurrentItem(item)
+            row_menu(self, item, self.tree.viewport().mapToGlobal(pos))
+
+    def _photo_menu(self, side: int, at) -> None:
+        if self._photos:
+            photo_menu(self, *self._photos[side], at)
 
     def toggle_marks(self) -> None:
         shown = not self.left.image.marks_shown

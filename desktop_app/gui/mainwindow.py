@@ -419,7 +419,15 @@ class MainWindow(WindowSurface, WindowWork, QMainWindow):
             from desktop_app.gui.duplicates_view import open_duplicates
 
             self.duplicates_window = open_duplicates(None, engine)
+            self.duplicates_window.article_wanted.connect(lambda a, e=engine: self._show_from(e, a))
             self.keep(self.duplicates_window)
+
+    def _show_from(self, engine, article: str) -> None:
+        """An article another window asked to see, selected in the grid (when its catalog is still open)."""
+        if self.catalogs.engine is engine:
+            self.select_article(article)
+            self.raise_()
+            self.activateWindow()
 
     @property
     def inspector_window(self) -> QWidget | None:
