@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 
 from benchmarks.photo_edits import EDITS, PIXEL_EDITS, make_copy
 from desktop_app.core import duplicates as dup
+from desktop_app.core import fingerprint_changes as fch
 from desktop_app.core import fingerprints as fpr
 from desktop_app.core.vectors import ArticleVectors
 from tests.conftest import make_tiny_model
@@ -434,7 +435,7 @@ def test_fingerprints_are_cached_so_finding_works_with_the_photos_offline(indexe
             # Where a pair differs comes from the same cache.
             pair = ("copies/p0-resized.jpg", "red/p0.jpg")
             stored = engine.catalog.photo_fingerprints(pair, fpr.VERSION)
-            expected = fpr.changes(*(fpr.Fingerprint.from_bytes(stored[p]) for p in pair))
+            expected = fch.changes(*(fpr.Fingerprint.from_bytes(stored[p]) for p in pair))
             assert [c.cells.tolist() for c in engine.photo_changes(*pair)] == [
                 c.cells.tolist() for c in expected
             ]

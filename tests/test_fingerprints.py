@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 
 from benchmarks.photo_edits import make_copy
 from desktop_app.core import duplicates as dup
+from desktop_app.core import fingerprint_changes as fch
 from desktop_app.core import fingerprints as fpr
 from desktop_app.core.vectors import ArticleVectors
 from tests.test_duplicates import edited, product_photo
@@ -164,7 +165,7 @@ def with_box(im: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
     return out
 
 
-def changed_span(changes: fpr.Changes) -> tuple[float, float, float, float]:
+def changed_span(changes: fch.Changes) -> tuple[float, float, float, float]:
     """(left, top, right, bottom) of the changed cells, relative to the photo."""
     rows, cols = np.nonzero(changes.cells)
     n = fpr.GRID
@@ -197,7 +198,7 @@ def test_changes_outline_a_sticker_in_each_photos_own_frame_and_frame_a_crop(tmp
     )
     for forth in (True, False):
         a, b = prints_of(im, cropped) if forth else prints_of(cropped, im)
-        on_original, on_crop = fpr.changes(a, b) if forth else fpr.changes(a, b)[::-1]
+        on_original, on_crop = fch.changes(a, b) if forth else fch.changes(a, b)[::-1]
         assert around(changed_span(on_original), sticker, im.size), forth
         assert around(changed_span(on_crop), in_crop, im.size), forth
         # The original shows more: the part the crop keeps is framed on it, and only on it.
@@ -212,13 +213,13 @@ def test_changes_of_a_mirror_image_are_mirrored_back_into_each_photo():
     mirror = with_box(im.transpose(Image.Transpose.FLIP_LEFT_RIGHT), sticker)
     a, b = prints_of(im, mirror)
     assert fpr.compare(a, b).mirrored
-    on_original, on_mirror = fpr.changes(a, b)
+    on_original, on_mirror = fch.changes(a, b)
     w = im.size[0]
     assert around(changed_span(on_mirror), sticker, im.size)
     assert around(
         changed_span(on_original), (w - sticker[2], sticker[1], w - sticker[0], sticker[3]), im.size
     )
-    assert [c.cells.tolist() for c in fpr.changes(b, a)] == [
+    assert [c.cells.tolist() for c in fch.changes(b, a)] == [
         on_mirror.cells.tolist(),
         on_original.cells.tolist(),
     ]
@@ -226,5 +227,5 @@ def test_changes_of_a_mirror_image_are_mirrored_back_into_each_photo():
 
 def test_an_exact_copy_has_no_changes(tmp_path):
     im = product_photo(5)
-    for c in fpr.changes(*prints_of(im, edited(im, "exact", tmp_path))):
+    for c in fch.changes(*prints_of(im, edited(im, "exact", tmp_path))):
         assert not c.cells.any() and c.frame is None

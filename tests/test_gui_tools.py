@@ -145,7 +145,8 @@ def test_a_compare_keeps_equal_panes_and_one_scale_when_the_window_is_resized(qt
 def test_a_compare_outlines_what_differs_and_h_hides_it(qtbot, tmp_path):
     import numpy as np
 
-    from desktop_app.core.fingerprints import GRID, Changes
+    from desktop_app.core.fingerprint_changes import Changes
+    from desktop_app.core.fingerprints import GRID
     from desktop_app.gui.lightbox import Lightbox, LightboxPhoto
 
     a, b = tmp_path / "a.jpg", tmp_path / "b.jpg"
@@ -187,7 +188,8 @@ def test_marks_painted_on_a_preview_outline_the_changed_cells_without_tinting_th
     import numpy as np
     from PySide6.QtGui import QColor, QPixmap
 
-    from desktop_app.core.fingerprints import GRID, Changes
+    from desktop_app.core.fingerprint_changes import Changes
+    from desktop_app.core.fingerprints import GRID
     from desktop_app.gui import photo_marks
 
     pix = QPixmap(480, 480)
@@ -463,6 +465,32 @@ def test_the_shortcut_sheet_lists_the_keys_of_every_window_by_stable_names(qtbot
     assert {"Esc", "Ctrl+W"} <= keys("Lightbox and compare")
     assert "Shift+drag" in keys("Catalog map")
     w.shortcut_sheet.close()
+
+
+def test_help_about_names_the_model_the_device_the_files_and_copies_it_all(qtbot, window, tmp_path):
+    from desktop_app import __version__
+    from desktop_app.gui.errors import log_file
+
+    w = window()
+    about = next(a for a in w.acts.menus["Help"].actions() if a.text() == "About Lookalike")
+    about.trigger()  # as the menu item does, with no catalog open: the model new catalogs get
+    box = w.about_box
+    text = box.text.toPlainText()
+    assert "Model for new catalogs" in text and "Searching by words needs a CLIP model." in text
+    assert str(log_file()) in text and "OSL-3.0 / AFL-3.0" in text
+    box.close()
+    w = indexed(qtbot, window, big_tree(tmp_path / "photos", articles=2, per=1))
+    about = next(a for a in w.acts.menus["Help"].actions() if a.text() == "About Lookalike")
+    about.trigger()
+    box = w.about_box
+    text = box.text.toPlainText()
+    model = w.snapshot.model.manifest
+    assert f"{model.name} (" in text and "Runs on the CPU." in text
+    assert str(w.snapshot.location) in text
+    qtbot.mouseClick(box.copy_button, Qt.MouseButton.LeftButton)
+    copied = QApplication.clipboard().text()
+    assert copied.startswith(f"Lookalike {__version__}") and str(w.snapshot.location) in copied
+    box.close()
 
 
 def test_a_dark_palette_from_the_view_menu_and_settings(qtbot, window):

@@ -8,7 +8,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QImage, QPalette, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from desktop_app.core.fingerprints import Changes
+from desktop_app.core.fingerprint_changes import Changes
 from desktop_app.gui import photo_marks, theme
 from desktop_app.gui.duplicates_work import Preview
 

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core import thumbnails
 from desktop_app.core.errors import UserError
-from desktop_app.core.fingerprints import Changes
+from desktop_app.core.fingerprint_changes import Changes
 from desktop_app.core.images import PhotoError
 from desktop_app.gui import photo_marks
 from desktop_app.gui.thumbs import CatalogThumbnails

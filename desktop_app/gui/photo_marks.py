@@ -15,7 +15,7 @@ from PySide6.QtCore import QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap, QRegion, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem
 
-from desktop_app.core.fingerprints import Changes
+from desktop_app.core.fingerprint_changes import Changes
 
 CHANGED = QColor(255, 0, 170)  # magenta: rare in catalogue photos, seen on white and on dark garments
 FRAME = QColor(0, 190, 255)

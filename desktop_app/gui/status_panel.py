@@ -19,6 +19,7 @@ class StatusPanel:
         self.catalog_label = QLabel()
         self.model_label = QLabel()
         self.device_label = QLabel(NO_DEVICE)
+        self.engine_info: EngineInfo | None = None  # the loaded engine's, for Help ▸ About
         self.state_label = QLabel()
         self.adapter_label = QLabel()  # shown while a learned adapter shapes search
         self.adapter_label.hide()
@@ -75,6 +76,7 @@ class StatusPanel:
 
     def show_engine(self, info: EngineInfo | None) -> None:
         """The device the engine's encoder session really got (not a prediction), with why when it differs."""
+        self.engine_info = info
         if info is None or info.device is None:
             self.device_label.setText(NO_DEVICE)
             self.device_label.setToolTip(info.device_note if info is not None else "")

@@ -195,6 +195,9 @@ class WindowActions:
         self.shortcuts = act("Keyboard shortcuts", w.show_shortcuts, QKeySequence.StandardKey.HelpContents)
         if self.shortcuts.shortcut().isEmpty():
             self.shortcuts.setShortcut(QKeySequence("F1"))
+        self.about = act(
+            "About Lookalike", w.show_about, None, "Version, the model in use, where your files are, licences"
+        )
         self.map = w.map.toggle_action  # the catalog map tab
         self._menus()
         self.toolbar = self._toolbar()
@@ -281,7 +284,7 @@ class WindowActions:
                 None,
                 self.inbox,
             ),
-            "&Help": (self.shortcuts,),
+            "&Help": (self.shortcuts, None, self.about),
         }
         self.menus: dict[str, QMenu] = {}
         for title, actions in layout.items():

@@ -347,6 +347,11 @@ class WindowWork:
         self.grid_panel.show_similarity(ranked)
         self.grid_panel.model.set_sort(SIMILAR_SORT)
 
+    def show_about(self: Any) -> None:
+        from desktop_app.gui.about import show_about
+
+        self.about_box = show_about(self, self.snapshot, self.status.engine_info, self.user.model)
+
     def show_shortcuts(self: Any) -> None:
         from desktop_app.gui.detail import DETAIL_KEYS
         from desktop_app.gui.grid_panel import GRID_KEYS

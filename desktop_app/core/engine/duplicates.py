@@ -19,6 +19,7 @@ from pathlib import Path
 from desktop_app.core import duplicates as dup
 from desktop_app.core import fingerprints as fpr
 from desktop_app.core.errors import InputError, NoVectors
+from desktop_app.core.fingerprint_changes import Changes, changes
 from desktop_app.core.images import PhotoError
 from desktop_app.core.paths import photo_file
 from desktop_app.core.wording import DECISION_WORDS, plural, quoted
@@ -239,9 +240,7 @@ class DuplicateRoom:
                 if progress is not None:
                     progress(start + len(chunk), len(missing), "fingerprinting photos")
 
-    def photo_changes(
-        self, a: str, b: str, same_shot_only: bool = False
-    ) -> tuple[fpr.Changes, fpr.Changes] | None:
+    def photo_changes(self, a: str, b: str, same_shot_only: bool = False) -> tuple[Changes, Changes] | None:
         """Where photos a and b (stored paths) differ, as the duplicate finder compared them: from their
         stored fingerprints, else from the files. None when a photo can be read neither way (offline or
         unreadable), and with same_shot_only, when the two are not one shot (two shots differ all over,
@@ -261,7 +260,7 @@ class DuplicateRoom:
                 return None
         if same_shot_only and not dup.same_shot(*prints):
             return None
-        return fpr.changes(*prints)
+        return changes(*prints)
 
     # ------------------------------------------------------------ verdicts
 
