@@ -25,7 +25,7 @@ from pathlib import Path
 KEYS = (
     "space Return Escape Tab shift+Tab Left Right Up Down Home End Page_Down ctrl+z ctrl+shift+z ctrl+i F1 ctrl+f "
     "ctrl+a ctrl+c ctrl+u ctrl+shift+d ctrl+m ctrl+w ctrl+Tab ctrl+plus ctrl+minus ctrl+1 ctrl+2 plus minus "
-    "Delete BackSpace alt+v alt+e alt+m alt+l F5 a d n s w x 1 2 3"
+    "Delete BackSpace alt+v alt+e alt+m alt+l alt+h F5 a d h n s w x 1 2 3"
 ).split()
 QUIET = ("propagateSizeHints",)  # what the offscreen platform says about itself, not about the app
 
