@@ -676,6 +676,6 @@ def test_the_pair_on_show_has_where_it_differs_marked_and_h_hides_the_marks(qtbo
     expected = window.engine.photo_changes(pair.a, pair.b)
     assert [p.changes.cells.tolist() for p in panes] == [c.cells.tolist() for c in expected]
     qtbot.keyClick(window.tree, Qt.Key.Key_H)
-    assert not any(p.marks_shown for p in panes)
-    qtbot.keyClick(window.tree, Qt.Key.Key_H)
+    assert not any(p.marks_shown for p in panes) and not window.marks_box.isChecked()
+    qtbot.mouseClick(window.marks_box, Qt.MouseButton.LeftButton)  # the box does what the key does
     assert all(p.marks_shown for p in panes)

@@ -179,7 +179,15 @@ class DuplicatesWindow(VerdictWriting, QWidget):
         self.compare_button.clicked.connect(self.compare)
         about = QHBoxLayout()
         about.addWidget(self.why, 1)
-        about.addWidget(self.compare_button, 0, Qt.AlignmentFlag.AlignTop)
+        side = QVBoxLayout()
+        side.addWidget(self.compare_button)
+        self.marks_box = QCheckBox("Outline what differs (H)")
+        self.marks_box.setToolTip("Outline on both photos the parts where they differ once lined up")
+        self.marks_box.setChecked(True)
+        self.marks_box.toggled.connect(self._show_marks)
+        side.addWidget(self.marks_box)
+        side.addStretch(1)
+        about.addLayout(side)
         grid.addLayout(about, 1, 0, 1, 2)
         buttons = QHBoxLayout()
         self.dup_button = QPushButton("Duplicate (D)")
@@ -350,7 +358,9 @@ class DuplicatesWindow(VerdictWriting, QWidget):
             photo_menu(self, *self._photos[side], at)
 
     def toggle_marks(self) -> None:
-        shown = not self.left.image.marks_shown
+        self.marks_box.toggle()
+
+    def _show_marks(self, shown: bool) -> None:
         for pane in (self.left, self.right):
             pane.image.show_marks(shown)
 
