@@ -317,9 +317,21 @@ def test_same_product_for_a_whole_cluster_is_a_match_decision(qtbot, window):
 def test_article_level_and_csv_export(qtbot, window, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
+    asked: list[bool] = []
+    real = window.engine.photo_changes
+
+    def photo_changes(a, b, same_shot_only=False):  # the engine's answer, and what it was asked
+        asked.append(same_shot_only)
+        return real(a, b, same_shot_only)
+
+    monkeypatch.setattr(window.engine, "photo_changes", photo_changes)
     window.level_box.setCurrentIndex(1)
     report = find(qtbot, window)
     assert report.level == "article" and ("copies", "red") in {(p.a, p.b) for p in report.pairs}
+    # A product listed twice: its matched photos are marked where they differ only when they are one shot
+    # (these are: a copy and a resized copy).
+    qtbot.waitUntil(lambda: window.left.image.changes is not None, timeout=10_000)
+    assert asked and all(asked)
     home = tmp_path / "home"
     (home / "Documents").mkdir(parents=True)
     monkeypatch.setenv("HOME", str(home))

@@ -364,11 +364,17 @@ class DuplicatesWindow(VerdictWriting, QWidget):
         for pane in (self.left, self.right):
             pane.image.show_marks(shown)
 
+    def _photo_changes(self, a: str, b: str):
+        """Where two photos differ (worker thread). A photo pair is one picture, edited at most; the matched
+        photos of a product listed twice can be two shots, which differ all over: marked only when one."""
+        article_level = self.report is not None and self.report.level == "article"
+        return self.engine.photo_changes(a, b, same_shot_only=article_level)
+
     def _load_previews(self, photos: tuple[str, str]) -> None:
         self._preview_gen += 1
         gen = self._preview_gen
         self.runner.call(
-            self.engine.photo_changes,
+            self._photo_changes,
             *photos,
             on_done=lambda found, g=gen: self._changes(g, found),
             # The photos show unmarked: what differs is a help to the verdict, not needed for it.
@@ -417,7 +423,7 @@ class DuplicatesWindow(VerdictWriting, QWidget):
             compare_items(pairs, self.root),
             actions=keys,
             hint=f"D duplicate · N not a duplicate · S same product{scope}",
-            changes=lambda i: self.engine.photo_changes(shown[i][0][0], shown[i][1][0]),
+            changes=lambda i: self._photo_changes(shown[i][0][0], shown[i][1][0]),
         )
         box = self.lightbox
         box.destroyed.connect(lambda _obj=None: self._compare_closed(box))
