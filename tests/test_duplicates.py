@@ -19,7 +19,7 @@ from desktop_app.core import duplicates as dup
 from desktop_app.core import fingerprint_changes as fch
 from desktop_app.core import fingerprints as fpr
 from desktop_app.core.vectors import ArticleVectors
-from tests.conftest import make_tiny_model
+from tests.conftest import make_tiny_model, write_photo
 
 
 def product_photo(seed: int, size=(320, 400), garment=(40, 90, 170)) -> Image.Image:
@@ -328,7 +328,8 @@ def test_the_engine_says_where_two_photos_differ_from_their_files_when_none_is_c
     from desktop_app.core.engine import Engine
 
     with Engine.open(indexed) as engine:
-        assert engine.catalog.photo_fingerprints(["red/p0.jpg", "green/p0.jpg"], fpr.VERSION) == {}
+        stored = engine.catalog.photo_prints(["red/p0.jpg", "green/p0.jpg"], fpr.VERSION)
+        assert [data for _hash, data in stored.values()] == [None, None]
         red, green = engine.photo_changes("red/p0.jpg", "green/p0.jpg")
         # Two garments of one cut in other colours: the shirts differ, the backdrop does not.
         for c in (red, green):
@@ -341,6 +342,25 @@ def test_the_engine_says_where_two_photos_differ_from_their_files_when_none_is_c
             assert not c.cells[:, :4].any() and not c.cells[:, -4:].any()
         copy = engine.photo_changes("red/p1.jpg", "copies/p1-copy.jpg")
         assert copy is not None and not any(c.cells.any() for c in copy)
+
+
+def test_the_engine_tells_how_two_photos_are_related_as_pictures(indexed, dup_tree, tmp_path):
+    from desktop_app.core.engine import Engine
+
+    # A photo outside the catalog (a photo query): the first red photo's shot with the shirt recoloured.
+    recoloured = tmp_path / "query.jpg"
+    product_photo(0, garment=(40, 160, 60)).save(recoloured)
+    other = write_photo(tmp_path / "other.jpg", size=(320, 400))  # another picture altogether
+    pairs = [
+        ("copies/p1-copy.jpg", "red/p1.jpg", 1.0),  # one file's content twice
+        ("copies/p0-resized.jpg", "red/p0.jpg", 0.99),  # a resized copy
+        (str(recoloured), "red/p0.jpg", 0.95),  # one shot, recoloured
+        (str(other), "red/p0.jpg", 0.95),  # two pictures
+        ("red/p0.jpg", "nowhere.jpg", 0.95),  # a photo that is not there
+    ]
+    with Engine.open(indexed) as engine:
+        assert engine.photo_relations(pairs) == ["exact", "near", "edit", None, None]
+        assert engine.photo_relations([]) == []
 
 
 def test_progress_names_each_phase_and_the_pair_check_counts_its_pairs(indexed):
@@ -434,8 +454,8 @@ def test_fingerprints_are_cached_so_finding_works_with_the_photos_offline(indexe
             assert again.unchecked == 0 and not again.offline
             # Where a pair differs comes from the same cache.
             pair = ("copies/p0-resized.jpg", "red/p0.jpg")
-            stored = engine.catalog.photo_fingerprints(pair, fpr.VERSION)
-            expected = fch.changes(*(fpr.Fingerprint.from_bytes(stored[p]) for p in pair))
+            stored = engine.catalog.photo_prints(pair, fpr.VERSION)
+            expected = fch.changes(*(fpr.Fingerprint.from_bytes(stored[p][1]) for p in pair))
             assert [c.cells.tolist() for c in engine.photo_changes(*pair)] == [
                 c.cells.tolist() for c in expected
             ]

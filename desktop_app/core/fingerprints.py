@@ -90,11 +90,21 @@ def _bits(values: np.ndarray) -> int:
     return int.from_bytes(np.packbits(values.astype(np.uint8)).tobytes(), "big")
 
 
-def phash_of(grey: np.ndarray) -> int:
-    """pHash of a HASH_SIZE x HASH_SIZE grey array: the 8x8 lowest DCT frequencies above their median."""
-    from scipy.fft import dctn  # SciPy is imported when needed: the window process never needs it
+def _dct_rows(n: int, k: int) -> np.ndarray:
+    """The first k rows of the orthonormal DCT-II matrix of size n."""
+    rows = np.cos(np.pi * np.outer(np.arange(k), 2 * np.arange(n) + 1) / (2 * n)) * np.sqrt(2.0 / n)
+    rows[0] /= np.sqrt(2.0)
+    return rows
 
-    coeffs = dctn(grey.astype(np.float64), norm="ortho")[:8, :8].ravel()
+
+_DCT8 = _dct_rows(HASH_SIZE, 8)
+
+
+def phash_of(grey: np.ndarray) -> int:
+    """pHash of a HASH_SIZE x HASH_SIZE grey array: the 8x8 lowest DCT frequencies above their median (the
+    orthonormal 2-D DCT-II by its matrix, so that the window process, which compares photos for the
+    lightbox, needs no SciPy)."""
+    coeffs = (_DCT8 @ grey.astype(np.float64) @ _DCT8.T).ravel()
     return _bits(coeffs > np.median(coeffs[1:]))
 
 

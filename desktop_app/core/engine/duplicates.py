@@ -245,22 +245,48 @@ class DuplicateRoom:
         stored fingerprints, else from the files. None when a photo can be read neither way (offline or
         unreadable), and with same_shot_only, when the two are not one shot (two shots differ all over,
         which says nothing). Reads the disk: front ends ask it off their UI thread."""
-        stored = self.catalog.photo_fingerprints([a, b], fpr.VERSION)
-        root = self.photo_root()
-        prints = []
-        for rel in (a, b):
-            if rel in stored:
-                prints.append(fpr.Fingerprint.from_bytes(stored[rel]))
-                continue
-            if root is None:
-                return None
-            try:
-                prints.append(fpr.fingerprint_file(photo_file(root, rel)))
-            except PhotoError:
-                return None
-        if same_shot_only and not dup.same_shot(*prints):
+        known = self._prints([a, b])
+        fa, fb = known[a][1], known[b][1]
+        if fa is None or fb is None or (same_shot_only and not dup.same_shot(fa, fb)):
             return None
-        return changes(*prints)
+        return changes(fa, fb)
+
+    def photo_relations(self, pairs: Sequence[tuple[str, str, float]]) -> list[str | None]:
+        """How the photos of each pair (photo, photo, their embedding cosine) are related as pictures, by the
+        duplicate finder's rules: "exact" (one file's content twice), "near" (one picture, resized,
+        recompressed, cropped a little, brightened), "edit" (one shot, edited: recoloured, mirrored) or
+        None (two pictures, or a photo that cannot be read). Photos are stored paths or files outside the
+        catalog (a photo query). Reads the disk: front ends ask it off their UI thread."""
+        known = self._prints([p for a, b, _ in pairs for p in (a, b)])
+        out: list[str | None] = [None] * len(pairs)
+        todo = []
+        for k, (a, b, cos) in enumerate(pairs):
+            (ha, fa), (hb, fb) = known[a], known[b]
+            if ha is not None and ha == hb:
+                out[k] = "exact"
+            elif fa is not None and fb is not None:
+                todo.append((k, (fa, fb, cos)))
+        for (k, _), (kind, _score, _diff) in zip(todo, dup.judge([t for _, t in todo])):
+            out[k] = kind
+        return out
+
+    def _prints(self, photos: Sequence[str]) -> dict[str, tuple[str | None, fpr.Fingerprint | None]]:
+        """(content hash, fingerprint) of photos (stored paths, or files outside the catalog): stored ones
+        from the catalog, the others made from the files (None where a photo cannot be read)."""
+        stored = self.catalog.photo_prints(list(dict.fromkeys(photos)), fpr.VERSION)
+        root = self.photo_root()
+        out = {}
+        for rel in dict.fromkeys(photos):
+            h, data = stored.get(rel, (None, None))
+            if data is not None:
+                out[rel] = (h, fpr.Fingerprint.from_bytes(data))
+                continue
+            path = photo_file(root, rel) if root is not None else Path(rel)
+            try:
+                out[rel] = (h, fpr.fingerprint_file(path) if path.is_absolute() else None)
+            except PhotoError:
+                out[rel] = (h, None)
+        return out
 
     # ------------------------------------------------------------ verdicts
 

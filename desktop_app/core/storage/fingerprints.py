@@ -30,16 +30,14 @@ class FingerprintStore:
                 out.update({h: bytes(d) for h, d in conn.execute(q)})
         return out
 
-    def photo_fingerprints(self, paths: Sequence[str], version: int) -> dict[str, bytes]:
-        """Stored fingerprints of these photos (stored paths) made with this layout version."""
+    def photo_prints(self, paths: Sequence[str], version: int) -> dict[str, tuple[str | None, bytes | None]]:
+        """Per stored photo of these paths: its content hash and its stored fingerprint made with this layout
+        version (None when there is none); paths the catalog does not hold are left out."""
         t, p = photo_fingerprints_table, photos_table
-        q = (
-            sa.select(p.c.path, t.c.data)
-            .join(t, t.c.content_hash == p.c.hash)
-            .where(p.c.path.in_(list(paths)), t.c.version == version)
-        )
+        joined = p.outerjoin(t, (t.c.content_hash == p.c.hash) & (t.c.version == version))
+        q = sa.select(p.c.path, p.c.hash, t.c.data).select_from(joined).where(p.c.path.in_(list(paths)))
         with self.read() as conn:
-            return {path: bytes(d) for path, d in conn.execute(q)}
+            return {path: (h, bytes(d) if d is not None else None) for path, h, d in conn.execute(q)}
 
     def store_fingerprints(self, items: Iterable[tuple[str, bytes]], version: int) -> int:
         """Keep (content hash, fingerprint) items, replacing older layouts; one transaction."""
