@@ -78,7 +78,7 @@ def test_compare_a_result_side_by_side_with_one_zoom(qtbot, window, tmp_path):
     box.close()
 
 
-def test_a_result_compared_outlines_what_differs_only_when_it_is_the_same_shot(qtbot, window, tmp_path):
+def test_results_of_one_shot_are_marked_and_compared_with_what_differs_outlined(qtbot, window, tmp_path):
     from tests.test_duplicates import product_photo
 
     root = tmp_path / "photos"
@@ -88,6 +88,16 @@ def test_a_result_compared_outlines_what_differs_only_when_it_is_the_same_shot(q
     write_photo(root / "noise" / "main.jpg", size=(320, 400))  # another picture altogether
     w = indexed(qtbot, window, root)
     show_results(qtbot, w, "blue")
+    # The cards say which result is another colour of the query's shot, once that is known.
+    from desktop_app.gui.results import RELATION_TIPS, RelationRole
+
+    model = w.similar.model
+    qtbot.waitUntil(
+        lambda: model.data(model.index(model.row_of("red"), 0), RelationRole) == "edit", timeout=T
+    )
+    assert model.data(model.index(model.row_of("noise"), 0), RelationRole) is None
+    tip = model.data(model.index(model.row_of("red"), 0), Qt.ItemDataRole.ToolTipRole)
+    assert RELATION_TIPS["edit"] in tip
     for article, same_shot in (("red", True), ("noise", False)):
         row = [h.article for h in w.similar.model.hits].index(article)
         qtbot.mouseClick(w.similar.view.viewport(), Qt.MouseButton.LeftButton, pos=card_centre(w, row))

@@ -56,6 +56,14 @@ from desktop_app.gui.thumbs import ThumbnailLoader
 
 Index = QModelIndex | QPersistentModelIndex
 DecisionRole = Qt.ItemDataRole.UserRole + 20
+RelationRole = Qt.ItemDataRole.UserRole + 21  # how the best pair's photos are related as pictures
+# The chip on a result whose best pair is one picture or one shot (Engine.photo_relations), and its tooltip.
+RELATION_WORDS = {"exact": "same file", "near": "same photo", "edit": "same shot"}
+RELATION_TIPS = {
+    "exact": "the best pair is one file's content twice",
+    "near": "the best pair is one photo (resized, recompressed, cropped or brightened)",
+    "edit": "the best pair is one shot, edited (another colour of it, mirrored): Space shows what differs",
+}
 PAD = 8
 SMALL_PAIRS = 2  # pairs after the best one, shown small under it
 # The results' own keys (the view handles them), for the shortcut sheet; the decision keys are actions.
@@ -86,6 +94,7 @@ class SimilarModel(DragRows, QAbstractListModel):
         self.hits: list[Any] = []
         self._covers: list[str | None] = []
         self._pairs: list[list[tuple[str, str, float]]] = []
+        self._relations: dict[str, str | None] = {}  # article -> its best pair's relation, once known
         if thumbs is not None:
             thumbs.ready.connect(self._thumb_ready)
 
@@ -97,6 +106,7 @@ class SimilarModel(DragRows, QAbstractListModel):
 
         self.beginResetModel()
         self.hits = list(hits)
+        self._relations = {}
         self._covers = [full(h.cover) for h in self.hits]
         self._pairs = [
             [(full(p.query_path) or "", full(p.path) or "", float(p.sim)) for p in h.pairs] for h in self.hits
@@ -116,6 +126,12 @@ class SimilarModel(DragRows, QAbstractListModel):
             self.hits[row].decision = decision
             idx = self.index(row, 0)
             self.dataChanged.emit(idx, idx, [DecisionRole])
+
+    def set_relations(self, relations: dict[str, str | None]) -> None:
+        """How each hit's best pair is related as pictures (Engine.photo_relations), when it has come."""
+        self._relations.update(relations)
+        if self.hits:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.hits) - 1, 0), [RelationRole])
 
     def photo_of(self, row: int) -> str | None:
         """The hit's photo that stands for it: its best pair's photo, else its cover (absolute path)."""
@@ -150,7 +166,8 @@ class SimilarModel(DragRows, QAbstractListModel):
             if hit.decision:
                 lines.append(f"decided: {theme.DECISION_WORDS.get(hit.decision, hit.decision)}")
             lines += [f"{s:.3f}  {Path(q).name} ↔ {Path(h).name}" for q, h, s in self._pairs[r]]
-            return "\n".join(lines)
+            relation = self._relations.get(hit.article)
+            return "\n".join(lines + ([RELATION_TIPS[relation]] if relation else []))
         if role == Qt.ItemDataRole.AccessibleTextRole:
             decided = (
                 f", {theme.DECISION_WORDS[hit.decision]}" if hit.decision in theme.DECISION_WORDS else ""
@@ -163,6 +180,7 @@ class SimilarModel(DragRows, QAbstractListModel):
             CoverRole: self._covers[r],
             PairsRole: list(self._pairs[r]),
             DecisionRole: hit.decision,
+            RelationRole: self._relations.get(hit.article),
         }
         return values.get(role)
 
@@ -233,6 +251,7 @@ class ResultDelegate(CachedDelegate):
             model.data(index, ScoreRole),
             model.data(index, LabelRole),
             model.data(index, DecisionRole),
+            model.data(index, RelationRole),
             tuple(shown),
             thumbs,
             cover,
@@ -260,8 +279,14 @@ class ResultDelegate(CachedDelegate):
         text = theme.selection_text(pal) if selected else pal.color(QPalette.ColorRole.Text)
         head = self._paint_header(p, option, index, r, bg, text)
         photo = self._paint_pairs(p, option, index, r, head.bottom() + 4)
-        if decision in theme.DECISION_WORDS:
-            self._paint_badge(p, option.font, photo, theme.DECISION_WORDS[decision], decision)
+        decided = decision in theme.DECISION_WORDS
+        if decided:
+            fill = theme.decision_fill(decision)
+            self._paint_badge(p, option.font, photo, theme.DECISION_WORDS[decision], fill)
+        relation = model_data(index, RelationRole)
+        if relation in RELATION_WORDS:
+            chip = QColor(0, 0, 0, 190)  # as the similarity tags: on the photo, not on the palette
+            self._paint_badge(p, option.font, photo, RELATION_WORDS[relation], chip, row=int(decided))
         p.restore()
 
     def _paint_header(self, p: QPainter, option, index, r: QRect, bg, text) -> QRect:
@@ -296,17 +321,20 @@ class ResultDelegate(CachedDelegate):
         p.drawText(sub, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), label)
         return sub
 
-    def _paint_badge(self, p: QPainter, font: QFont, photo: QRect, text: str, decision: str) -> None:
-        """The decision on the hit's photo, at its top right, where it hides no text."""
+    def _paint_badge(
+        self, p: QPainter, font: QFont, photo: QRect, text: str, fill: QColor, row: int = 0
+    ) -> None:
+        """A badge at the top right of the hit's photo, where it hides no text: the decision in the first
+        row, how its best pair is related as pictures under it (or in the first row when undecided)."""
         small = QFont(font)
         small.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
         small.setBold(True)
         sfm = QFontMetrics(small)
         w = min(sfm.horizontalAdvance(text) + 12, photo.width() - 6)
-        box = QRect(photo.right() - w - 3, photo.top() + 3, w, sfm.height() + 2)
+        box = QRect(photo.right() - w - 3, photo.top() + 3 + row * (sfm.height() + 4), w, sfm.height() + 2)
         path = QPainterPath()
         path.addRoundedRect(QRectF(box), box.height() / 2, box.height() / 2)
-        p.fillPath(path, theme.decision_fill(decision))
+        p.fillPath(path, fill)
         p.setPen(QColor(255, 255, 255, 200))  # a light rim keeps it apart from a dark photo
         p.drawPath(path)
         p.setFont(small)

@@ -16,6 +16,7 @@ the same job that then searches. The engine always searches with the catalog's s
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -38,6 +39,8 @@ from desktop_app.gui.workers import Failure, Lane, Runner
 
 PANEL_TITLE = "Similar articles"
 LOAD_AFTER_PAINT_MS = 2500  # open the engine at the latest this long after the catalog is on show
+
+log = logging.getLogger(__name__)
 
 
 def file_is_image(path: Path) -> bool:
@@ -115,6 +118,15 @@ class SearchController(QObject):
         self.opens = Lane(self.runner, self)
         self.opens.result.connect(self._loaded)
         self.opens.failed.connect(self._load_failed)
+        # How the results' best pairs are related as pictures: fingerprints, off the search's own thread;
+        # only the newest results' are worked out (a curator stepping through the grid leaves the others).
+        self.relations = Runner(1, "relations", self)
+        self.relation_lane = Lane(self.relations, self)
+        self.relation_lane.result.connect(self._related)
+        self.relation_lane.failed.connect(
+            # The cards show no relation: a help to the curator, not needed for the results.
+            lambda _gen, f: log.warning("How the results' photos are related is not known: %s", f.traceback)
+        )
         self.device = "auto"
         self.show_rejected = False  # list results decided "not a match" with the query too
         self.indexing = False  # an index run is adding photos (the advice for articles without vectors)
@@ -328,7 +340,24 @@ class SearchController(QObject):
         self.panel.show_results(
             q.title(), outcome.hits, outcome.total_ms, outcome.note, root, outcome.hidden, single
         )
+        self._relate(outcome)
         self.answered.emit(outcome)
+
+    def _related(self, gen: int, relations: dict[str, str | None] | None) -> None:
+        if gen == self.relation_lane.generation and relations is not None:
+            self.panel.model.set_relations(relations)
+
+    def _relate(self, outcome: Outcome) -> None:
+        """Which results are the query's picture or another colour of its shot (their best pairs, by the
+        duplicate finder's rules), marked on their cards when that is known."""
+        best = [(h.article, h.pairs[0]) for h in outcome.hits if h.pairs and h.pairs[0].query_path]
+        if not best or self.snapshot is None:
+            self.relation_lane.invalidate()
+            return
+        engine = self.snapshot.engine
+        pairs = [(p.query_path, p.path, float(p.sim)) for _, p in best]
+        articles = [a for a, _ in best]
+        self.relation_lane.submit(lambda: dict(zip(articles, engine.photo_relations(pairs))))
 
     def _failed(self, gen: int, failure: Failure) -> None:
         self._unsaved = None
@@ -363,6 +392,7 @@ class SearchController(QObject):
         # An open (or a search) still running in the child is stopped with it rather than waited for: closing
         # the window must not take as long as reading a large catalog's vectors.
         self.client.interrupt()
+        self.relations.shutdown()
         self.runner.shutdown()
         self.client.close()
 
