@@ -98,6 +98,8 @@ def test_results_of_one_shot_are_marked_and_compared_with_what_differs_outlined(
     assert model.data(model.index(model.row_of("noise"), 0), RelationRole) is None
     tip = model.data(model.index(model.row_of("red"), 0), Qt.ItemDataRole.ToolTipRole)
     assert RELATION_TIPS["edit"] in tip
+    spoken = model.data(model.index(model.row_of("red"), 0), Qt.ItemDataRole.AccessibleTextRole)
+    assert spoken.endswith(", same shot")  # a screen reader says it too
     for article, same_shot in (("red", True), ("noise", False)):
         row = [h.article for h in w.similar.model.hits].index(article)
         qtbot.mouseClick(w.similar.view.viewport(), Qt.MouseButton.LeftButton, pos=card_centre(w, row))

@@ -172,7 +172,9 @@ class SimilarModel(DragRows, QAbstractListModel):
             decided = (
                 f", {theme.DECISION_WORDS[hit.decision]}" if hit.decision in theme.DECISION_WORDS else ""
             )
-            return f"{r + 1}. {hit.article}, score {hit.score:.3f}{decided}"
+            relation = self._relations.get(hit.article)
+            related = f", {RELATION_WORDS[relation]}" if relation in RELATION_WORDS else ""
+            return f"{r + 1}. {hit.article}, score {hit.score:.3f}{decided}{related}"
         values = {
             ScoreRole: float(hit.score),
             LabelRole: label_text(hit.labels),
