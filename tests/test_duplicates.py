@@ -544,6 +544,23 @@ def test_cli_lists_pairs_as_json_marks_them_and_writes_csv(indexed, tmp_path):
     assert cli("duplicates", "--db", db, "--undo")[1].startswith("No photo verdict of yours")
 
 
+def test_similar_says_which_results_are_the_querys_picture_with_relations(indexed, capsys):
+    db = str(indexed)
+    code, out = cli("similar", "--db", db, "--article", "red", "--relations", "--json")
+    assert code == 0
+    hits = {h["article"]: h for h in json.loads(out)["hits"]}
+    # The copies article holds an exact copy of one red photo and a resized copy of the other.
+    assert hits["copies"]["relation"] in {"exact", "near"}
+    assert all("relation" in h for h in hits.values())
+    code, out = cli("similar", "--db", db, "--article", "red", "--relations")
+    line = next(x for x in out.splitlines() if " copies " in x)
+    assert "[same file]" in line or "[same photo]" in line
+    code, out = cli("similar", "--db", db, "--article", "red", "--json")  # not asked: no relation read
+    assert all("relation" not in h for h in json.loads(out)["hits"])
+    assert cli("similar", "--db", db, "--article", "red", "--photos", "--relations")[0] == 2
+    assert "--relations" in capsys.readouterr().err
+
+
 def test_cli_refuses_a_verdict_without_a_pair(indexed, capsys):
     assert cli("duplicates", "--db", str(indexed), "--duplicate")[0] == 2
     assert cli("duplicates", "--db", str(indexed), "--mark", "a.jpg", "b.jpg")[0] == 2

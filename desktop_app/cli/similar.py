@@ -22,7 +22,7 @@ from desktop_app.cli.common import (
     search_params,
 )
 from desktop_app.core.errors import InputError
-from desktop_app.core.wording import DECISION_WORDS
+from desktop_app.core.wording import DECISION_WORDS, RELATION_WORDS
 
 # Unmeasured here (no CLIP weights can be downloaded): an even mix. benchmarks/text_search_eval.py measures
 # 0.25, 0.5 and 0.75 on a machine that has the weights.
@@ -92,6 +92,12 @@ def register(sub) -> None:
         help="only articles under this folder, relative to the photo folder, e.g. shoes/men (default: every folder)",
     )
     p.add_argument(
+        "--relations",
+        action="store_true",
+        help="also say which results' best photo pair is the query's own picture or another colour of its shot "
+        "(same file / same photo / same shot, the duplicate finder's rules; reads the photos' fingerprints)",
+    )
+    p.add_argument(
         "--show-rejected",
         action="store_true",
         help="also show articles decided 'not a match' with the query (default: hidden)",
@@ -154,6 +160,7 @@ def check_photo_options(args: argparse.Namespace) -> None:
                 "--label": args.label is not None,
                 "--folder": args.folder is not None,
                 "--show-rejected": args.show_rejected,
+                "--relations": args.relations,
             },
             "with --photos (photos are ranked by their own cosine similarity, unfiltered)",
             "leave {it} out, or search articles (without --photos)",
@@ -174,15 +181,17 @@ def run(args: argparse.Namespace) -> int:
                     print(f"{h['score']:.3f}  {safe(h['article']):<30} {safe(h['path'])}")
             return 0
         out = engine.similar(query, params, show_rejected=getattr(args, "show_rejected", False))
+        relations = engine.hit_relations(out.hits) if args.relations else None
     if args.json:
-        emit_json(outcome_dict(out, query))
+        emit_json(outcome_dict(out, query, relations))
     else:
-        show(out, query, args)
+        show(out, query, args, relations)
     return 0
 
 
-def outcome_dict(out, query) -> dict:
-    """The JSON of an article search: the settings the search really used, then its hits with their pairs."""
+def outcome_dict(out, query, relations: dict[str, str | None] | None = None) -> dict:
+    """The JSON of an article search: the settings the search really used, then its hits with their pairs
+    (and, when asked, each hit's "relation": exact, near, edit or null)."""
     used = out.params  # words leave the threshold out: what the search really used
     return {
         "method": used.method,
@@ -215,12 +224,13 @@ def outcome_dict(out, query) -> dict:
                     for p in h.pairs
                 ],
             }
+            | ({"relation": relations.get(h.article)} if relations is not None else {})
             for h in out.hits
         ],
     }
 
 
-def show(out, query, args: argparse.Namespace) -> None:
+def show(out, query, args: argparse.Namespace, relations: dict[str, str | None] | None = None) -> None:
     """An article search as text: a heading, what to know about it, then one line per hit."""
     used = out.params
     print(
@@ -238,6 +248,8 @@ def show(out, query, args: argparse.Namespace) -> None:
         )
     for rank, h in enumerate(out.hits, 1):
         badge = DECISION_BADGES.get(h.decision or "", "")
+        relation = (relations or {}).get(h.article)
+        badge += f" [{RELATION_WORDS[relation]}]" if relation else ""
         print(f"{rank:>3}. {score_text(h.score):<7} {safe(h.article):<32} {_why(h, query)}{badge}")
 
 

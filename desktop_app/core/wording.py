@@ -72,6 +72,8 @@ def skipped_counts(counts: dict[str, int]) -> str:
 # A match decision between two articles, and a duplicate verdict on two photos, as every front end says it.
 DECISION_WORDS = {"same": "same product", "alike": "look-alike", "not_match": "not a match"}
 VERDICT_WORDS = {"duplicate": "duplicates", "not_duplicate": "not duplicates"}
+# How a result's best photo pair is related as pictures (Engine.photo_relations), on its card and in `similar`.
+RELATION_WORDS = {"exact": "same file", "near": "same photo", "edit": "same shot"}
 
 
 def decision_words(decision: str | None) -> str:

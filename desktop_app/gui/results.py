@@ -38,6 +38,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyleOption
 
 from desktop_app.core.overview import label_text
 from desktop_app.core.paths import photo_file
+from desktop_app.core.wording import RELATION_WORDS
 from desktop_app.gui import theme
 from desktop_app.gui.delegates import CachedDelegate, article_name, draw_pixmap_fit, ends_kept, pix_key
 from desktop_app.gui.grid_panel import wheel_zooms
@@ -57,8 +58,7 @@ from desktop_app.gui.thumbs import ThumbnailLoader
 Index = QModelIndex | QPersistentModelIndex
 DecisionRole = Qt.ItemDataRole.UserRole + 20
 RelationRole = Qt.ItemDataRole.UserRole + 21  # how the best pair's photos are related as pictures
-# The chip on a result whose best pair is one picture or one shot (Engine.photo_relations), and its tooltip.
-RELATION_WORDS = {"exact": "same file", "near": "same photo", "edit": "same shot"}
+# The tooltip of a result whose best pair is one picture or one shot (its chip: wording.RELATION_WORDS).
 RELATION_TIPS = {
     "exact": "the best pair is one file's content twice",
     "near": "the best pair is one photo (resized, recompressed, cropped or brightened)",

@@ -350,14 +350,11 @@ class SearchController(QObject):
     def _relate(self, outcome: Outcome) -> None:
         """Which results are the query's picture or another colour of its shot (their best pairs, by the
         duplicate finder's rules), marked on their cards when that is known."""
-        best = [(h.article, h.pairs[0]) for h in outcome.hits if h.pairs and h.pairs[0].query_path]
-        if not best or self.snapshot is None:
+        if self.snapshot is None:
             self.relation_lane.invalidate()
             return
-        engine = self.snapshot.engine
-        pairs = [(p.query_path, p.path, float(p.sim)) for _, p in best]
-        articles = [a for a, _ in best]
-        self.relation_lane.submit(lambda: dict(zip(articles, engine.photo_relations(pairs))))
+        engine, hits = self.snapshot.engine, outcome.hits
+        self.relation_lane.submit(lambda: engine.hit_relations(hits))
 
     def _failed(self, gen: int, failure: Failure) -> None:
         self._unsaved = None

@@ -270,6 +270,13 @@ class DuplicateRoom:
             out[k] = kind
         return out
 
+    def hit_relations(self, hits: Sequence) -> dict[str, str | None]:
+        """`photo_relations` of the best photo pair of each search hit (core.similar.Hit), by article; hits
+        without a query photo (words alone) are left out."""
+        best = [(h.article, h.pairs[0]) for h in hits if h.pairs and h.pairs[0].query_path]
+        kinds = self.photo_relations([(p.query_path, p.path, float(p.sim)) for _, p in best])
+        return {article: kind for (article, _), kind in zip(best, kinds)}
+
     def _prints(self, photos: Sequence[str]) -> dict[str, tuple[str | None, fpr.Fingerprint | None]]:
         """(content hash, fingerprint) of photos (stored paths, or files outside the catalog): stored ones
         from the catalog, the others made from the files (None where a photo cannot be read)."""
