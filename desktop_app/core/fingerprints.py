@@ -481,16 +481,17 @@ def _compare_aligned(pa: np.ndarray, pb: np.ndarray, fit: tuple[np.ndarray, ...]
     off = np.maximum(np.maximum(b_lo - pa, pa - b_hi), np.maximum(a_lo - warped, warped - a_hi))
     luma = (off[..., 0] > LUMA_CHANGED) & inside
     chroma = (_colour_off(off) > CHROMA_CHANGED) & inside
+    either = luma | chroma
     subject = ~(_backdrop(pa) | _backdrop(warped))
     n = np.maximum(inside.sum(axis=(1, 2)), 1)
     return _Compared(
         np.where(swap, 1.0 / g, g),
         luma.sum(axis=(1, 2)) / n,
         chroma.sum(axis=(1, 2)) / n,
-        (luma | chroma).sum(axis=(1, 2)) / n,
+        either.sum(axis=(1, 2)) / n,
         np.minimum(inside.mean(axis=(1, 2)), _covered(sx, tx) * _covered(sy, ty)),
         (chroma & subject).sum(axis=(1, 2)) / n,
-        luma | chroma,
+        either,
         swap,
         np.stack([sx, tx, sy, ty], axis=1),
     )

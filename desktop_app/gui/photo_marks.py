@@ -1,9 +1,9 @@
 """What differs between the two photos of a compare, drawn over them (the lightbox, the Duplicates window).
 
-The duplicate finder compares two photos on a coarse grid of cells (`core.fingerprints.changes`); here the
+The duplicate finder compares two photos on a coarse grid of cells (`core.fingerprint_changes`); here the
 cells that differ become outlined regions over each photo (not filled: a tint would change the very
-colours a curator compares), and on the photo that shows
-more of the scene a dashed rectangle frames the part the other one shows (a crop). In the lightbox the marks
+colours a curator compares), and on the photo that shows more of the scene a dashed rectangle frames the
+part the other one shows (a crop). In the lightbox the marks
 are children of the photo's pixmap item, so they zoom and pan with it (`mark`); a still preview has them
 painted on (`paint`). They are drawn in fixed colours, since they lie on a photo rather than on the palette.
 """
