@@ -28,6 +28,31 @@ def server_binaries() -> Path | None:
     return Path(versions[-1]).parent if versions else None
 
 
+def pgvector_binaries() -> Path | None:
+    """The bin folder of a PostgreSQL build that has pgvector: the one the `pgserver` wheel carries (the dev
+    extra installs it; Debian 12 packages no pgvector), or None. Found without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or not spec.origin:
+        return None
+    bindir = Path(spec.origin).parent / "pginstall" / "bin"
+    return bindir if (bindir / "pg_ctl").is_file() else None
+
+
+def _copied_build(bindir: Path, into: Path) -> Path:
+    """A copy of a server build's folder (and, for the pgserver wheel, the shared libraries its binaries find
+    relative to themselves, in `pgserver.libs` beside the package) under `into`; its bin folder."""
+    build = bindir.parent
+    site = build.parent.parent
+    libs = site / f"{build.parent.name}.libs"
+    target = into / build.parent.name / build.name
+    shutil.copytree(build, target, symlinks=True)
+    if libs.is_dir():
+        shutil.copytree(libs, into / libs.name, symlinks=True)
+    return target / "bin"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -37,19 +62,23 @@ def free_port() -> int:
 class Cluster:
     """A cluster made by `cluster()`: its URL, and stop/start for tests of a server that goes away."""
 
-    def __init__(self, fsync: bool = False) -> None:
-        bindir = server_binaries()
+    def __init__(self, fsync: bool = False, bindir: Path | None = None) -> None:
+        """bindir: the server build to run (default: Debian's); one the `postgres` user may not reach (in a
+        virtual environment under /root) is copied into the cluster's folder first."""
+        bindir = bindir or server_binaries()
         if bindir is None:
             raise RuntimeError(
                 "PostgreSQL server binaries are not installed (Debian: apt-get install postgresql)"
             )
-        self.bindir = bindir
         self.base = Path(tempfile.mkdtemp(prefix="lookalike-pg-"))
         self.data = self.base / "data"
         self.as_user: list[str] = []
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             shutil.chown(self.base, "postgres")
             self.as_user = ["runuser", "-u", "postgres", "--"]
+            if not str(bindir).startswith("/usr/"):
+                bindir = _copied_build(bindir, self.base / "install")
+        self.bindir = bindir
         self.port = free_port()
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
         self.options = f"-p {self.port} -k {self.base} -h 127.0.0.1 -c max_connections=100" + (
@@ -110,16 +139,16 @@ class Cluster:
 
 
 @contextmanager
-def cluster(fsync: bool = False) -> Iterator[str]:
+def cluster(fsync: bool = False, bindir: Path | None = None) -> Iterator[str]:
     """Start a cluster; yields its base URL (postgresql+psycopg://postgres@127.0.0.1:PORT)."""
-    with running_cluster(fsync) as made:
+    with running_cluster(fsync, bindir) as made:
         yield made.url
 
 
 @contextmanager
-def running_cluster(fsync: bool = False) -> Iterator[Cluster]:
+def running_cluster(fsync: bool = False, bindir: Path | None = None) -> Iterator[Cluster]:
     """Start a cluster; yields it (its URL, and stop/start), and removes it at the end."""
-    made = Cluster(fsync)
+    made = Cluster(fsync, bindir)
     try:
         made.init()
         yield made

@@ -1,4 +1,5 @@
-"""`lookalike catalog ...`: check a catalog's health, and recover a damaged one into a new file."""
+"""`lookalike catalog ...`: check a catalog's health, recover a damaged one into a new file, copy it, map
+its photo folder, and let its server answer the candidate stage (`catalog_server_index`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from desktop_app.cli import catalog_server_index
 from desktop_app.cli.common import add_db, add_json, emit_json, safe
 from desktop_app.core.errors import UserError
 from desktop_app.core.wording import plural
@@ -83,6 +85,7 @@ def register(sub) -> None:
     )
     add_json(cp)
     cp.set_defaults(handler=run_copy)
+    catalog_server_index.register(csub)
 
 
 def run_check(args: argparse.Namespace) -> int:

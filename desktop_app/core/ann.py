@@ -127,6 +127,31 @@ class AnnIndex:
         return np.unique(np.concatenate(out)) if out else np.zeros(0, dtype=np.int64)
 
 
+class ServerAnn:
+    """The candidate stage answered by the catalog's server (pgvector's HNSW index over the full vectors,
+    `storage.server_index`), for a shared catalog that has it switched on: no graph index on this machine.
+    The server compares the same vectors exactly as they are stored, so its neighbours need no re-scoring;
+    those of photos this machine's copy does not hold (removed since it was synced) are left out."""
+
+    def __init__(self, nearest: Callable[[np.ndarray, int], list[np.ndarray]], photos: int) -> None:
+        self.nearest = nearest
+        self.photos = photos
+
+    def __len__(self) -> int:
+        return self.photos
+
+    def knn_rows(
+        self,
+        vectors: np.ndarray,
+        rows_of_ids: Callable[[np.ndarray], np.ndarray],
+        queries: np.ndarray,
+        per_photo: int,
+    ) -> np.ndarray:
+        found = [rows_of_ids(ids) for ids in self.nearest(queries, per_photo)]
+        rows = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+        return np.unique(rows[rows >= 0])
+
+
 def build(
     folder: Path,
     name: str,

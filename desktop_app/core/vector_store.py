@@ -128,7 +128,12 @@ class VectorStore:
         raise AssertionError("unreachable")
 
     def open_repaired(
-        self, catalog, model_id: str, labels: dict | None = None, progress: Progress | None = None
+        self,
+        catalog,
+        model_id: str,
+        labels: dict | None = None,
+        progress: Progress | None = None,
+        graph: bool = True,
     ) -> ArticleVectors:
         """`open`, after rebuilding what is damaged (a sync checks sizes; this finds what only reading shows,
         such as bytes overwritten in the metadata or the graph index)."""
@@ -137,7 +142,7 @@ class VectorStore:
         except StoreDamaged as exc:
             log.warning("The search cache %s is damaged (%s); rebuilding it.", self.folder, exc)
             self.forget(exc)
-            self.sync(catalog, model_id, progress=progress)
+            self.sync(catalog, model_id, progress=progress, graph=graph)
             return self.open(labels)
 
     def forget(self, damage: StoreDamaged) -> None:
@@ -219,10 +224,16 @@ class VectorStore:
     # ------------------------------------------------------------ keeping in step
 
     def sync(
-        self, catalog, model_id: str, revision: tuple | None = None, progress: Progress | None = None
+        self,
+        catalog,
+        model_id: str,
+        revision: tuple | None = None,
+        progress: Progress | None = None,
+        graph: bool = True,
     ) -> SyncReport:
         """Bring the store to the catalog's current vectors; reads only what changed since the last sync (all
-        of them when the store is damaged)."""
+        of them when the store is damaged). graph=False: no graph index of its own (the catalog's server
+        keeps one, `storage.server_index`), and any it had is dropped."""
         t0 = time.perf_counter()
         self.folder.mkdir(parents=True, exist_ok=True)
         with self._sync_lock():
@@ -235,7 +246,7 @@ class VectorStore:
             if state is not None and state is not raw:
                 self._write_state(state)
             self._remove_unused(state)  # leftovers of a sync that was killed, damaged files
-            if _fresh(state, revision):
+            if _fresh(state, revision, graph):
                 return SyncReport(state["n"], 0, state["n"], 0.0, "fresh", "kept")
             new = StoreMeta.of_rows(catalog.vector_meta(model_id))
             old = None
@@ -255,8 +266,10 @@ class VectorStore:
                     catalog, model_id, state, new, diff, generation, progress
                 )
             vectors = self._map(final["vectors"], (final["n"], final["dim"]))
-            final["ann"], report.ann = self._update_ann(
-                state, final, vectors, diff, added_rows, generation, progress
+            final["ann"], report.ann = (
+                self._update_ann(state, final, vectors, diff, added_rows, generation, progress)
+                if graph
+                else (None, "server")
             )
             del vectors
             final.update(
@@ -425,11 +438,12 @@ class VectorStore:
                     pass  # in use elsewhere (Windows): the next sync tries again
 
 
-def _fresh(state: dict | None, revision: tuple) -> bool:
-    """A whole store of the catalog's current vectors, with the graph index its size calls for."""
+def _fresh(state: dict | None, revision: tuple, graph: bool = True) -> bool:
+    """A whole store of the catalog's current vectors, with the graph index its size calls for (any, when
+    the server keeps the catalog's: see `VectorStore.sync`)."""
     if state is None or tuple(state["revision"]) != tuple(revision):
         return False
-    return bool(state.get("ann")) or not ann.wanted(state["n"])
+    return not graph or bool(state.get("ann")) or not ann.wanted(state["n"])
 
 
 def _named_files(state: dict | None) -> list[str]:

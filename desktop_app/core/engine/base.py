@@ -7,15 +7,17 @@ import logging
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from desktop_app.core.adapt import Adapter
+from desktop_app.core.ann import ServerAnn
 from desktop_app.core.caches import not_stored_on_full_disk
 from desktop_app.core.encoder import Encoder
-from desktop_app.core.errors import InputError, ModelError, NoVectors
+from desktop_app.core.errors import InputError, ModelError, NoVectors, UserError
 from desktop_app.core.export_targets import protect_catalog, unprotect_catalog
 from desktop_app.core.files import DISK_FULL
 from desktop_app.core.indexer import (
@@ -34,7 +36,7 @@ from desktop_app.core.settings import (
     update_catalog_settings,
     update_catalog_settings_with,
 )
-from desktop_app.core.storage import Catalog
+from desktop_app.core.storage import Catalog, server_index
 from desktop_app.core.storage.backend import url_user
 from desktop_app.core.storage.locks import lock_path
 from desktop_app.core.storage.photos import ANY_COVER, CoverChange
@@ -346,9 +348,10 @@ class EngineBase:
         everything when the store is damaged); straight from the catalog when no store can be kept."""
         store = self._vector_store(model_id, adapter)
         labels = self.catalog.labels()
+        server = None if adapter is not None else self.server_candidates(model_id, progress)
         try:
-            store.sync(self.catalog, model_id, progress=progress)
-            av = store.open_repaired(self.catalog, model_id, labels, progress)
+            store.sync(self.catalog, model_id, progress=progress, graph=server is None)
+            av = store.open_repaired(self.catalog, model_id, labels, progress, graph=server is None)
         except OSError as exc:  # no place to keep it, or none to rebuild a damaged one (a full disk)
             if exc.errno in DISK_FULL:
                 not_stored_on_full_disk("search cache (the local copy of the vectors)", str(store.folder))
@@ -357,6 +360,8 @@ class EngineBase:
             )
             av = self.catalog.article_vectors(model_id)
             return adapter.apply_to(av) if adapter is not None else av
+        if server is not None:
+            av.ann = server
         if adapter is not None:
             _forget_other_adapters(store.folder)
         if self.read_ahead_stores and store.folder not in self._read_folders:
@@ -376,14 +381,28 @@ class EngineBase:
             adapter = adapter or self.adapter()
         except ModelError:
             return
+        server = self.server_candidates(model_id, progress)
         try:
-            self._vector_store(model_id, None).sync(self.catalog, model_id, progress=progress)
+            self._vector_store(model_id, None).sync(
+                self.catalog, model_id, progress=progress, graph=server is None
+            )
             if adapter is not None:
                 store = self._vector_store(model_id, adapter)
                 store.sync(self.catalog, model_id, progress=progress)
                 _forget_other_adapters(store.folder)
         except OSError as exc:
             log.info("vector store not updated: %s", exc)
+
+    def server_candidates(self, model_id: str, progress: EvalProgress | None = None) -> ServerAnn | None:
+        """The candidate stage the catalog's server answers (pgvector, `storage.server_index`), synced first
+        when behind, if this shared catalog has it switched on; else None (this machine's own graph index).
+        One that cannot be used now is logged: search goes on with this machine's own."""
+        try:
+            photos = server_index.ready(self.catalog, model_id, progress)
+        except UserError as exc:
+            log.warning("The server's candidate index is not used this time: %s", exc)
+            return None
+        return None if photos is None else ServerAnn(partial(server_index.nearest, self.catalog), photos)
 
     def _vector_store(self, model_id: str, adapter: Adapter | None) -> VectorStore:
         folder = store_folder(self.catalog, model_id)

@@ -21,6 +21,8 @@ from desktop_app.core.settings import (
     SearchSettings,
 )
 from desktop_app.core.similar import Outcome, Query, answer
+from desktop_app.core.storage import server_index
+from desktop_app.core.storage.server_index import ServerIndexStatus
 from desktop_app.core.vectors import ArticleVectors
 from desktop_app.core.wording import plural, quoted
 
@@ -284,6 +286,29 @@ class SearchRoom:
         if best is None:
             raise NoVectors("None of the query articles has an embedded photo that matches the result.")
         return ClosestQueryArticle(best, best_score, len(scored), len(wanted))
+
+    # ------------------------------------------------------------ the server's candidate index
+
+    def server_index_status(self) -> ServerIndexStatus:
+        """What the catalog's server offers for the candidate stage (pgvector) and whether it is on."""
+        return server_index.status(self.catalog)
+
+    def enable_server_index(self, progress: EvalProgress | None = None) -> int:
+        """Let the server answer the candidate stage of every search of this catalog, on every machine
+        (pgvector's HNSW index over the model's vectors, filled and built now; kept up to date by index runs
+        and searches); each machine drops its own graph index at its next sync. Returns the photos in it."""
+        model_id = self.vectors_model_id()
+        photos = server_index.enable(
+            self.catalog, model_id, self.catalog.vectors_revision(model_id), progress
+        )
+        self._vectors = None  # the next search opens the local copy without a graph of its own
+        return photos
+
+    def disable_server_index(self) -> bool:
+        """Back to each machine's own graph index (built at its next sync); False when it was not on."""
+        dropped = server_index.disable(self.catalog)
+        self._vectors = None
+        return dropped
 
     # ------------------------------------------------------------ evaluation
 
