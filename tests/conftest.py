@@ -299,6 +299,27 @@ def pg_url(pg_server):
     return pg_cluster.create_database(pg_server, f"t{os.getpid()}_{next(_pg_databases)}")
 
 
+@pytest.fixture(scope="session")
+def pgvector_server():
+    """A throwaway cluster of a PostgreSQL build that has pgvector (the pgserver wheel of the dev extra)."""
+    from tools import pg_cluster
+
+    bindir = pg_cluster.pgvector_binaries()
+    if bindir is None:
+        pytest.skip("no PostgreSQL build with pgvector here (pip install -e '.[dev]' brings one)")
+    pytest.importorskip("psycopg", reason="install the [postgres] extra")
+    with pg_cluster.cluster(bindir=bindir) as url:
+        yield url
+
+
+@pytest.fixture
+def pgvector_url(pgvector_server):
+    """A new, empty database on the pgvector server."""
+    from tools import pg_cluster
+
+    return pg_cluster.create_database(pgvector_server, f"v{os.getpid()}_{next(_pg_databases)}")
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def catalog_location(request, tmp_path):
     """Where a test's catalog lives: an SQLite file, or a database on the test PostgreSQL server."""

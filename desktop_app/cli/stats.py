@@ -59,6 +59,15 @@ def run(args: argparse.Namespace) -> int:
     if thumbs["kept"]:
         each = f", {thumbs['bytes'] / thumbs['stored'] / 1024:.1f} KB each" if thumbs["stored"] else ""
         print(f"Thumbnails {thumbs['stored']} of {thumbs['photos']} usable photos in the catalog{each}")
+    server = info["server_index"]
+    if server["enabled"]:
+        print(
+            f"Server    pgvector {server['pgvector_installed']} answers search's candidate stage ({server['photos']} photos)"
+        )
+    elif server["pgvector_available"]:
+        print(
+            f"Server    offers pgvector {server['pgvector_available']} (lookalike catalog pgvector --enable)"
+        )
     if last:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(last["started_at"]))
         print(f"Last run  {when}, {last['status']}")

@@ -156,6 +156,8 @@ class Snapshot:
     # A few of the catalog's photos, looked for in the photo folder (`paths.folder_reachable`): the window's
     # recheck of an offline folder asks the disk, not the catalog.
     root_sample: tuple[str, ...] = ()
+    # Who answers search's candidate stage, for a shared catalog (`ServerIndexStatus.summary`); "" for a file.
+    candidate_stage: str = ""
 
     @property
     def more_articles(self) -> int:
@@ -262,4 +264,5 @@ def load_snapshot(engine: Engine, first: int | None = None) -> Snapshot:
         partial=first is not None and len(articles) >= first and counts["articles"] > len(articles),
         search=engine.search_settings(),
         root_sample=root_sample,
+        candidate_stage=engine.server_index_status().summary(),
     )

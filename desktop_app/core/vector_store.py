@@ -70,7 +70,7 @@ class SyncReport:
     reused: int  # vectors taken over from the previous store
     seconds: float
     how: str  # "fresh" (nothing to do), "appended" or "rewritten"
-    ann: str  # the candidate index: "none", "built", "updated" or "kept"
+    ann: str  # the candidate index: "none", "built", "updated", "kept" or "server" (none kept here)
 
 
 def store_folder(catalog, model_id: str) -> Path:
@@ -247,7 +247,12 @@ class VectorStore:
                 self._write_state(state)
             self._remove_unused(state)  # leftovers of a sync that was killed, damaged files
             if _fresh(state, revision, graph):
-                return SyncReport(state["n"], 0, state["n"], 0.0, "fresh", "kept")
+                if graph or not state.get("ann"):
+                    return SyncReport(state["n"], 0, state["n"], 0.0, "fresh", "kept")
+                state = dict(state, ann=None)  # the server keeps the graph now: this one goes
+                self._write_state(state)
+                self._remove_unused(state)
+                return SyncReport(state["n"], 0, state["n"], 0.0, "fresh", "server")
             new = StoreMeta.of_rows(catalog.vector_meta(model_id))
             old = None
             if state is not None and state["n"]:

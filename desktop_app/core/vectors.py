@@ -36,7 +36,7 @@ class ArticleVectors:
     labels: list[dict[str, str]] = field(default_factory=list)
     model_id: str = ""
     centroids: np.ndarray | None = None  # [A, D] normalised article means, when a vector store kept them
-    ann: Any = None  # the candidate stage's graph index (core.ann.AnnIndex), for large catalogs
+    ann: Any = None  # the candidate stage: a graph index (core.ann.AnnIndex, large catalogs) or the server's (ServerAnn)
 
     def __post_init__(self) -> None:
         if not self.labels:

@@ -47,9 +47,10 @@ def about_sections(
         )
     sections = [(heading, what)]
     if snap is not None:
-        sections.append(
-            ("Catalog", [f"{snap.title}: {snap.location}", f"Photos: {snap.photo_root or 'no folder yet'}"])
-        )
+        lines = [f"{snap.title}: {snap.location}", f"Photos: {snap.photo_root or 'no folder yet'}"]
+        if snap.candidate_stage:
+            lines.append(f"Search's nearest-photo stage: {snap.candidate_stage}.")
+        sections.append(("Catalog", lines))
     sections += [
         (
             "Your files on this machine",

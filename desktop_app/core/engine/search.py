@@ -289,6 +289,10 @@ class SearchRoom:
 
     # ------------------------------------------------------------ the server's candidate index
 
+    def stats(self) -> dict:
+        """The other rooms' stats, with what the catalog's server offers for the candidate stage (pgvector)."""
+        return {**super().stats(), "server_index": self.server_index_status().as_dict()}  # type: ignore[misc]
+
     def server_index_status(self) -> ServerIndexStatus:
         """What the catalog's server offers for the candidate stage (pgvector) and whether it is on."""
         return server_index.status(self.catalog)

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import sqlalchemy as sa
 
-from desktop_app.core.errors import CatalogError, UserError
+from desktop_app.core.ann import MIN_PHOTOS
+from desktop_app.core.errors import CatalogError, NoVectors, UserError
 from desktop_app.core.storage.catalog import explain
 from desktop_app.core.storage.schema import photos_table, vectors_table
 from desktop_app.core.storage.vectors import decode_vectors
@@ -65,6 +66,15 @@ class ServerIndexStatus:
 
     def fresh(self, model_id: str, revision: tuple) -> bool:
         return self.enabled and self.model_id == model_id and self.revision == tuple(revision)
+
+    def summary(self) -> str:
+        """Who answers the candidate stage, in a few words (the app's About box); "" for a SQLite file."""
+        if not self.server:
+            return ""
+        if self.enabled:
+            return f"the server's pgvector {self.installed} index ({self.photos:,} photos)"
+        offer = f" (the server offers pgvector {self.available})" if self.available else ""
+        return f"this machine's own graph index, from {MIN_PHOTOS:,} photos{offer}"
 
     def as_dict(self) -> dict:
         return {
@@ -132,6 +142,8 @@ def enable(catalog, model_id: str, revision: tuple, progress: Progress | None = 
     with catalog.read() as conn:
         dim = _dim(conn, model_id)
     _check_can_keep(catalog, state, dim)
+    if not dim:
+        raise NoVectors("The catalog has no embedded photos for its model yet; update the index first.")
     if state.installed is None:
         _install_extension(catalog)
     if not status(catalog).fresh(model_id, revision):
@@ -145,6 +157,7 @@ def disable(catalog) -> bool:
         return False
     with _transaction(catalog, "change the server index of") as conn:
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SYNC_LOCK})")
+        catalog.backend.as_owner(conn)  # the tables are the team's, like the catalog's own
         existed = conn.execute(sa.text("SELECT to_regclass('server_ann_state')")).scalar() is not None
         conn.exec_driver_sql("DROP TABLE IF EXISTS server_ann")
         conn.exec_driver_sql("DROP TABLE IF EXISTS server_ann_state")
@@ -155,7 +168,7 @@ def _check_can_keep(catalog, state: ServerIndexStatus, dim: int) -> None:
     if not state.server:
         raise NotOnThisServer(
             f"The catalog {catalog.location} is a SQLite file: the server index (pgvector) is for shared "
-            "catalogs on PostgreSQL; this catalog's search uses its own graph index from 50,000 photos."
+            f"catalogs on PostgreSQL; this catalog's search uses its own graph index from {MIN_PHOTOS:,} photos."
         )
     if state.available is None:
         raise NotOnThisServer(
