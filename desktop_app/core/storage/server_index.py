@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ MAX_DIM = 2000  # pgvector's HNSW indexes vectors of up to 2,000 dimensions
 HNSW_M = 16  # pgvector's defaults: edges per node, and the candidate list while building
 HNSW_EF_CONSTRUCTION = 64
 MAX_EF_SEARCH = 1000  # pgvector's upper bound; an HNSW scan returns at most ef_search rows
+PARALLEL_QUERIES = 4  # query photos asked at once, on as many connections (SQLAlchemy's pool keeps 5)
 COPY_CHUNK = 5_000
 BUILD_MEMORY = "1GB"  # maintenance_work_mem while building the index: an HNSW build that fits is much faster
 Progress = Callable[[int, int, str], None]
@@ -315,19 +317,24 @@ def _copy_in(conn: sa.Connection, model_id: str, ids: list[int], dim: int, progr
 
 def nearest(catalog, queries: np.ndarray, per_photo: int) -> list[np.ndarray]:
     """The photo ids nearest each query vector by inner product (at most `per_photo` each), from the
-    server's HNSW index: one transaction, one statement per query vector."""
+    server's HNSW index: the query photos asked at once, each on its own connection (a statement runs on one
+    server core, and a query article has several photos)."""
+    queries = np.asarray(queries, dtype=np.float32)
+    if len(queries) <= 1:
+        return [_nearest_one(catalog, q, per_photo) for q in queries]
+    with ThreadPoolExecutor(min(PARALLEL_QUERIES, len(queries))) as pool:
+        return list(pool.map(lambda q: _nearest_one(catalog, q, per_photo), queries))
+
+
+def _nearest_one(catalog, query: np.ndarray, per_photo: int) -> np.ndarray:
     ef = max(40, min(MAX_EF_SEARCH, 2 * per_photo))
-    per_photo = min(per_photo, MAX_EF_SEARCH)
-    out = []
     with catalog.read() as conn:
         conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {ef}")
-        for q in np.asarray(queries, dtype=np.float32):
-            found = conn.execute(
-                sa.text("SELECT photo_id FROM server_ann ORDER BY embedding <#> CAST(:q AS vector) LIMIT :n"),
-                {"q": _literal(q), "n": per_photo},
-            )
-            out.append(np.fromiter((r[0] for r in found), dtype=np.int64))
-    return out
+        found = conn.execute(
+            sa.text("SELECT photo_id FROM server_ann ORDER BY embedding <#> CAST(:q AS vector) LIMIT :n"),
+            {"q": _literal(query), "n": min(per_photo, MAX_EF_SEARCH)},
+        )
+        return np.fromiter((r[0] for r in found), dtype=np.int64)
 
 
 def _literal(vector: Sequence[float]) -> str:
