@@ -58,7 +58,10 @@ def first_search_s(location) -> float:
     return time.perf_counter() - t0
 
 
-def open_times(server: str, n_photos: int) -> dict:
+def synthetic_catalog(server: str, n_photos: int, cluster: int = 10) -> tuple[str, str, Path]:
+    """A new database on `server` holding `n_photos` synthetic photos of the bundled model (D = 1280, 4 an
+    article on average, `cluster` look-alike articles a cluster, as benchmarks/search_latency.py makes them);
+    (its URL, the model id, this machine's local vector cache folder of it)."""
     from search_latency import synthetic_rows, write_articles
 
     from desktop_app.core.engine import Engine
@@ -72,9 +75,17 @@ def open_times(server: str, n_photos: int) -> dict:
     with Engine.open(url, create=True, remember=False) as engine:
         engine.update_settings(model=model.manifest.name, model_manifest=str(model.manifest_path))
         t0 = time.perf_counter()
-        write_articles(engine, model_id, synthetic_rows(n_photos // 4, n_photos, 1280, 0))
+        write_articles(engine, model_id, synthetic_rows(n_photos // 4, n_photos, 1280, 0, cluster))
         print(f"  wrote {n_photos:,} synthetic photos into PostgreSQL in {time.perf_counter() - t0:.0f} s")
-        cache = store_folder(engine.catalog, model_id)
+        return url, model_id, store_folder(engine.catalog, model_id)
+
+
+def open_times(server: str, n_photos: int) -> dict:
+    from search_latency import synthetic_rows, write_articles
+
+    from desktop_app.core.engine import Engine
+
+    url, model_id, cache = synthetic_catalog(server, n_photos)
     shutil.rmtree(cache, ignore_errors=True)
     cold = first_search_s(url)
     warm = first_search_s(url)
