@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from desktop_app.cli.common import Bar, add_db, add_json, emit_json, open_engine, plural, safe
 from desktop_app.core.ann import MIN_PHOTOS
@@ -45,6 +46,12 @@ def run(args: argparse.Namespace) -> int:
             engine.disable_server_index()
         state = engine.server_index_status()
         location = engine.location
+    if args.enable and state.photos < MIN_PHOTOS:
+        print(
+            f"lookalike: note: below {MIN_PHOTOS:,} photos this machine's exhaustive search is usually faster "
+            "than asking the server; it is switched on as asked (`--disable` to go back).",
+            file=sys.stderr,
+        )
     if args.json:
         emit_json({"catalog": location, **state.as_dict()})
     else:
