@@ -348,9 +348,10 @@ class EngineBase:
         everything when the store is damaged); straight from the catalog when no store can be kept."""
         store = self._vector_store(model_id, adapter)
         labels = self.catalog.labels()
-        server = None if adapter is not None else self.server_candidates(model_id, progress)
+        revision = self.catalog.vectors_revision(model_id)
+        server = None if adapter is not None else self.server_candidates(model_id, progress, revision)
         try:
-            store.sync(self.catalog, model_id, progress=progress, graph=server is None)
+            store.sync(self.catalog, model_id, revision, progress, graph=server is None)
             av = store.open_repaired(self.catalog, model_id, labels, progress, graph=server is None)
         except OSError as exc:  # no place to keep it, or none to rebuild a damaged one (a full disk)
             if exc.errno in DISK_FULL:
@@ -393,12 +394,14 @@ class EngineBase:
         except OSError as exc:
             log.info("vector store not updated: %s", exc)
 
-    def server_candidates(self, model_id: str, progress: EvalProgress | None = None) -> ServerAnn | None:
+    def server_candidates(
+        self, model_id: str, progress: EvalProgress | None = None, revision: tuple | None = None
+    ) -> ServerAnn | None:
         """The candidate stage the catalog's server answers (pgvector, `storage.server_index`), synced first
         when behind, if this shared catalog has it switched on; else None (this machine's own graph index).
         One that cannot be used now is logged: search goes on with this machine's own."""
         try:
-            photos = server_index.ready(self.catalog, model_id, progress)
+            photos = server_index.ready(self.catalog, model_id, progress, revision)
         except UserError as exc:
             log.warning("The server's candidate index is not used this time: %s", exc)
             return None

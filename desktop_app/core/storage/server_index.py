@@ -117,23 +117,27 @@ def status(catalog) -> ServerIndexStatus:
         ).one_or_none() or (None, None)
         if conn.execute(sa.text("SELECT to_regclass('server_ann_state')")).scalar() is None:
             return ServerIndexStatus(True, available, installed, False)
-        row = conn.execute(sa.text("SELECT model_id, dim, revision FROM server_ann_state")).one_or_none()
-        photos = conn.execute(sa.text("SELECT count(*) FROM server_ann")).scalar()
+        row = conn.execute(
+            sa.text("SELECT model_id, dim, revision, photos FROM server_ann_state")
+        ).one_or_none()
     if row is None:
         return ServerIndexStatus(True, available, installed, False)
     revision = tuple(int(x) if float(x).is_integer() else float(x) for x in row.revision.split(",") if x)
-    return ServerIndexStatus(True, available, installed, True, row.model_id, row.dim, int(photos), revision)
+    return ServerIndexStatus(True, available, installed, True, row.model_id, row.dim, row.photos, revision)
 
 
-def ready(catalog, model_id: str, progress: Progress | None = None) -> int | None:
+def ready(
+    catalog, model_id: str, progress: Progress | None = None, revision: tuple | None = None
+) -> int | None:
     """The photos in the server index of a catalog that has it switched on, synced with its vectors of
-    `model_id` first when behind; None when it is off (or the catalog is not on a server)."""
+    `model_id` first when behind (`revision`: the catalog's vectors revision, when known); None when it is
+    off (or the catalog is not on a server)."""
     if not _is_server(catalog):
         return None
     state = status(catalog)
     if not state.enabled:
         return None
-    revision = catalog.vectors_revision(model_id)
+    revision = revision or catalog.vectors_revision(model_id)
     return state.photos if state.fresh(model_id, revision) else sync(catalog, model_id, revision, progress)
 
 
@@ -219,11 +223,12 @@ def sync(catalog, model_id: str, revision: tuple, progress: Progress | None = No
                 "CREATE INDEX server_ann_hnsw ON server_ann USING hnsw (embedding vector_ip_ops) "
                 f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
             )
+        photos = int(conn.execute(sa.text("SELECT count(*) FROM server_ann")).scalar())
         conn.execute(
-            sa.text("UPDATE server_ann_state SET model_id = :m, dim = :d, revision = :r"),
-            {"m": model_id, "d": dim, "r": ",".join(repr(x) for x in revision)},
+            sa.text("UPDATE server_ann_state SET model_id = :m, dim = :d, revision = :r, photos = :n"),
+            {"m": model_id, "d": dim, "r": ",".join(repr(x) for x in revision), "n": photos},
         )
-        return int(conn.execute(sa.text("SELECT count(*) FROM server_ann")).scalar())
+        return photos
 
 
 def _dim(conn: sa.Connection, model_id: str) -> int:
@@ -244,9 +249,12 @@ def _prepare_tables(conn: sa.Connection, model_id: str, dim: int) -> bool:
         f"embedding vector({int(dim)}) NOT NULL)"
     )
     conn.exec_driver_sql(
-        "CREATE TABLE server_ann_state (model_id text NOT NULL, dim integer NOT NULL, revision text NOT NULL)"
+        "CREATE TABLE server_ann_state (model_id text NOT NULL, dim integer NOT NULL, revision text NOT NULL, "
+        "photos integer NOT NULL)"
     )
-    conn.execute(sa.text("INSERT INTO server_ann_state VALUES (:m, :d, '')"), {"m": model_id, "d": int(dim)})
+    conn.execute(
+        sa.text("INSERT INTO server_ann_state VALUES (:m, :d, '', 0)"), {"m": model_id, "d": int(dim)}
+    )
     return True
 
 
