@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from desktop_app.core.overview import label_text
 from desktop_app.core.wording import plural
 from desktop_app.gui.delegates import UntintedPhotoDelegate
+from desktop_app.gui.item_menus import item_menus
 from desktop_app.gui.models import PathRole, PhotoIdRole, PhotoTableModel
 from desktop_app.gui.thumbs import ThumbnailLoader
 
@@ -180,8 +181,7 @@ class DetailPage(QWidget):
         # A click on the row selected for the keys (the cover's) picks that photo: it changes no current row
         self.table.clicked.connect(lambda idx: None if self.picked else self._pick(idx.row()))
         self.table.view_requested.connect(self.view_current)
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.table.customContextMenuRequested.connect(self._menu)
+        item_menus(self.table, self._menu)
         self.table.setDragEnabled(True)
         self.table.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.path_label = QLabel()

@@ -57,6 +57,7 @@ from desktop_app.gui.duplicates_verdicts import VerdictWriting
 from desktop_app.gui.duplicates_work import DuplicateSearch, Preview, load_preview
 from desktop_app.gui.errors import show_error
 from desktop_app.gui.export_dialog import ask_export_path, file_name
+from desktop_app.gui.item_menus import item_menus
 from desktop_app.gui.lightbox import Lightbox
 from desktop_app.gui.screen_fit import fit_to_screen
 from desktop_app.gui.secondary import CLOSE_KEYS, KeyTable, add_close_keys
@@ -146,8 +147,7 @@ class DuplicatesWindow(VerdictWriting, QWidget):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.currentItemChanged.connect(lambda cur, _prev: self._show(cur))
         self.tree.itemDoubleClicked.connect(self._double_clicked)
-        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.tree.customContextMenuRequested.connect(self._row_menu)
+        item_menus(self.tree, self._row_menu)
         split.addWidget(self.tree)
         split.addWidget(self._pair_panel())
         split.setStretchFactor(0, 2)

@@ -41,6 +41,7 @@ from desktop_app.core import thumbnails
 from desktop_app.core.overview import SORT_KEYS, SORT_LABELS, Snapshot
 from desktop_app.core.wording import plural
 from desktop_app.gui.delegates import ArticleDelegate
+from desktop_app.gui.item_menus import item_menus
 from desktop_app.gui.models import SIMILAR_SORT, ArticleGridModel, ArticleRole
 from desktop_app.gui.qtcompat import model_data
 from desktop_app.gui.thumbs import ThumbnailLoader
@@ -243,8 +244,7 @@ class GridPanel(QWidget):
         self.view.view_requested.connect(lambda idx: self.view_requested.emit(model_data(idx, ArticleRole)))
         self.view.delete_pressed.connect(self.delete_pressed)
         self.view.zoom_requested.connect(self.zoom_requested)
-        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.view.customContextMenuRequested.connect(self._menu)
+        item_menus(self.view, self._menu)
 
         self.empty_label = QLabel()
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)

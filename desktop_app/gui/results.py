@@ -42,6 +42,7 @@ from desktop_app.core.wording import RELATION_WORDS
 from desktop_app.gui import theme
 from desktop_app.gui.delegates import CachedDelegate, article_name, draw_pixmap_fit, ends_kept, pix_key
 from desktop_app.gui.grid_panel import wheel_zooms
+from desktop_app.gui.item_menus import item_menus
 from desktop_app.gui.models import (
     ArticleRole,
     CountRole,
@@ -423,8 +424,7 @@ class ResultsView(QListView):
         self.setDefaultDropAction(Qt.DropAction.CopyAction)
         self.setAcceptDrops(False)  # photo files dropped here go to the window: search by them
         self.viewport().setAcceptDrops(False)
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.customContextMenuRequested.connect(self._menu)
+        item_menus(self, self._menu)
         self.doubleClicked.connect(self.open_requested)
 
     def fit_cards(self) -> None:
