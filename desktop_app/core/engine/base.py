@@ -360,7 +360,10 @@ class EngineBase:
                 "no local vector store for %s (%s); reading vectors from the catalog", self.location, exc
             )
             av = self.catalog.article_vectors(model_id)
-            return adapter.apply_to(av) if adapter is not None else av
+            if adapter is not None:
+                return adapter.apply_to(av)
+            av.ann = server  # the server's candidate stage needs no local files
+            return av
         if server is not None:
             av.ann = server
         if adapter is not None:
