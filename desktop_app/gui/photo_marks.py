@@ -3,9 +3,9 @@
 The duplicate finder compares two photos on a coarse grid of cells (`core.fingerprint_changes`); here the
 cells that differ become outlined regions over each photo (not filled: a tint would change the very
 colours a curator compares), and on the photo that shows more of the scene a dashed rectangle frames the
-part the other one shows (a crop). In the lightbox the marks
-are children of the photo's pixmap item, so they zoom and pan with it (`mark`); a still preview has them
-painted on (`paint`). They are drawn in fixed colours, since they lie on a photo rather than on the palette.
+part the other one shows (a crop). In the lightbox the marks are children of the photo's pixmap item, so
+they zoom and pan with it (`mark`); a still preview has them painted on (`paint`). They are drawn in fixed
+colours, since they lie on a photo rather than on the palette.
 """
 
 from __future__ import annotations

@@ -385,14 +385,15 @@ class EngineBase:
             adapter = adapter or self.adapter()
         except ModelError:
             return
-        server = self.server_candidates(model_id, progress)
+        revision = self.catalog.vectors_revision(model_id)
+        server = self.server_candidates(model_id, progress, revision)
         try:
             self._vector_store(model_id, None).sync(
-                self.catalog, model_id, progress=progress, graph=server is None
+                self.catalog, model_id, revision, progress, graph=server is None
             )
             if adapter is not None:
                 store = self._vector_store(model_id, adapter)
-                store.sync(self.catalog, model_id, progress=progress)
+                store.sync(self.catalog, model_id, revision, progress)
                 _forget_other_adapters(store.folder)
         except OSError as exc:
             log.info("vector store not updated: %s", exc)

@@ -152,9 +152,7 @@ def enable(catalog, model_id: str, revision: tuple, progress: Progress | None = 
         raise NoVectors("The catalog has no embedded photos for its model yet; update the index first.")
     if state.installed is None:
         _install_extension(catalog)
-    if not status(catalog).fresh(model_id, revision):
-        return sync(catalog, model_id, revision, progress)
-    return status(catalog).photos
+    return state.photos if state.fresh(model_id, revision) else sync(catalog, model_id, revision, progress)
 
 
 def disable(catalog) -> bool:
